@@ -1,0 +1,194 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// ErrUnreachable wraps every failure to reach the daemon's socket, so front
+// ends can tell "daemon not running" from an error the daemon returned.
+var ErrUnreachable = errors.New("keyward daemon not reachable")
+
+// Client talks to a keyward daemon over its Unix socket.
+type Client struct {
+	Socket string
+	http   *http.Client
+	stream *http.Client
+}
+
+// NewClient returns a client for the daemon listening on socket.
+func NewClient(socket string) *Client {
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", socket)
+	}
+	return &Client{
+		Socket: socket,
+		http:   &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: dial, MaxIdleConns: 4}},
+		stream: &http.Client{Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}},
+	}
+}
+
+func (c *Client) url(path string, q url.Values) string {
+	u := "http://keyward/" + Version + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return u
+}
+
+// Do sends one request and decodes a JSON answer into out (when non-nil).
+func (c *Client) Do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.url(path, q), body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.unreachable(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return decodeError(resp)
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode %s %s answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// DoRaw sends a request with a raw body and returns the raw answer body.
+func (c *Client) DoRaw(ctx context.Context, method, path string, q url.Values, contentType string, in io.Reader) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.url(path, q), in)
+	if err != nil {
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.unreachable(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return nil, decodeError(resp)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+func (c *Client) unreachable(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w at %s: %v", ErrUnreachable, c.Socket, err)
+}
+
+func decodeError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	e := &Error{Status: resp.StatusCode}
+	if json.Unmarshal(b, e) != nil || e.Code == "" {
+		e.Code = CodeInternal
+		e.Message = fmt.Sprintf("daemon answered %s", resp.Status)
+	}
+	return e
+}
+
+// Status returns the daemon's status.
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	var s Status
+	return &s, c.Do(ctx, http.MethodGet, "/status", nil, nil, &s)
+}
+
+// Keys returns one page of the inventory.
+func (c *Client) Keys(ctx context.Context, kq KeyQuery) (*KeysPage, error) {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("source", kq.Source)
+	set("state", kq.State)
+	set("aging", kq.Aging)
+	set("q", kq.Text)
+	set("sort", kq.Sort)
+	set("cursor", kq.Cursor)
+	if kq.Limit > 0 {
+		q.Set("limit", strconv.Itoa(kq.Limit))
+	}
+	var p KeysPage
+	return &p, c.Do(ctx, http.MethodGet, "/keys", q, nil, &p)
+}
+
+// Key returns one key and its recent activity.
+func (c *Client) Key(ctx context.Context, id string) (*KeyDetail, error) {
+	var d KeyDetail
+	return &d, c.Do(ctx, http.MethodGet, "/keys/"+url.PathEscape(id), nil, nil, &d)
+}
+
+// Sources returns the configured sources with their health.
+func (c *Client) Sources(ctx context.Context) ([]SourceInfo, error) {
+	var s struct {
+		Sources []SourceInfo `json:"sources"`
+	}
+	return s.Sources, c.Do(ctx, http.MethodGet, "/sources", nil, nil, &s)
+}
+
+// Watch streams notifications from GET /v1/events until ctx ends or the
+// connection drops, calling fn for each. It returns the error that ended it.
+func (c *Client) Watch(ctx context.Context, fn func(Notification)) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/events", nil), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.stream.Do(req)
+	if err != nil {
+		return c.unreachable(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return decodeError(resp)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var n Notification
+		if err := json.Unmarshal(sc.Bytes(), &n); err != nil {
+			return fmt.Errorf("event stream: %w", err)
+		}
+		fn(n)
+	}
+	if err := sc.Err(); err != nil && ctx.Err() == nil {
+		return c.unreachable(err)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return c.unreachable(io.ErrUnexpectedEOF)
+}

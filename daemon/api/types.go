@@ -1,0 +1,142 @@
+// Package api is keyward's socket API: the JSON types the daemon serves on its
+// Unix socket under /v1 and a Go client for them, shared by the TUI and the
+// CLI. The JSON field names are a stable contract for scripts.
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
+
+// Version is the API version prefix.
+const Version = "v1"
+
+// Role is what a caller on the socket may do.
+type Role string
+
+const (
+	RoleNone  Role = ""      // refused
+	RoleUser  Role = "user"  // read inventory and reports
+	RoleAdmin Role = "admin" // also change state
+)
+
+// Error is the body of every non-2xx response.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Error codes.
+const (
+	CodeBadRequest  = "bad_request"
+	CodeForbidden   = "forbidden"
+	CodeNotFound    = "not_found"
+	CodeConflict    = "conflict"
+	CodeInternal    = "internal"
+	CodeUnavailable = "unavailable"
+)
+
+// Status is GET /v1/status.
+type Status struct {
+	Version   string          `json:"version"`
+	PID       int             `json:"pid"`
+	StartedAt time.Time       `json:"started_at"`
+	Socket    string          `json:"socket"`
+	DataDir   string          `json:"data_dir"`
+	Keys      int             `json:"keys"`
+	Sources   []engine.Source `json:"sources"`
+	Caller    Caller          `json:"caller"`
+}
+
+// Caller is who the daemon thinks is asking, from the socket's peer credentials.
+type Caller struct {
+	UID  int    `json:"uid"`
+	GID  int    `json:"gid"`
+	User string `json:"user"`
+	Role Role   `json:"role"`
+}
+
+// KeysPage is GET /v1/keys: one page of the inventory.
+type KeysPage struct {
+	Keys       []engine.Key `json:"keys"`
+	Total      int          `json:"total"`
+	NextCursor string       `json:"next_cursor,omitempty"`
+}
+
+// KeyQuery selects keys for GET /v1/keys.
+type KeyQuery struct {
+	Source string
+	State  string
+	Aging  string
+	Text   string
+	Sort   string // name, source, state, created, expires; prefix "-" for descending
+	Limit  int
+	Cursor string
+}
+
+// KeyDetail is GET /v1/keys/{id}: one key with its recent activity.
+type KeyDetail struct {
+	Key      engine.Key     `json:"key"`
+	Activity []engine.Event `json:"activity"`
+}
+
+// EventsPage is GET /v1/activity.
+type EventsPage struct {
+	Events     []engine.Event `json:"events"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+// Notification is one line of GET /v1/events (newline-delimited JSON). Type
+// says what changed so a front end refreshes only that: "hello" (first line,
+// with Status), "keys" (inventory of Source changed), "sources" (health
+// changed), "activity" (Event recorded), "proxy" (Data holds a proxy status).
+type Notification struct {
+	Type   string          `json:"type"`
+	Time   time.Time       `json:"time"`
+	Source string          `json:"source,omitempty"`
+	Status *Status         `json:"status,omitempty"`
+	Event  *engine.Event   `json:"event,omitempty"`
+	Data   json.RawMessage `json:"data,omitempty"`
+}
+
+// Notification types.
+const (
+	NoteHello    = "hello"
+	NoteKeys     = "keys"
+	NoteSources  = "sources"
+	NoteActivity = "activity"
+	NoteProxy    = "proxy"
+)
+
+// SourceInfo is one entry of GET /v1/sources: a source's health plus
+// kind-specific details (for a KMIP source, its application rings).
+type SourceInfo struct {
+	engine.Source
+	Rings []RingInfo `json:"rings,omitempty"`
+}
+
+// RingInfo describes one application's key ring: metadata only, never material.
+type RingInfo struct {
+	Application string           `json:"application"`
+	Pattern     string           `json:"pattern,omitempty"`
+	Capacity    int              `json:"capacity"`
+	Generations []GenerationInfo `json:"generations"`
+	LastChange  *time.Time       `json:"last_change,omitempty"`
+}
+
+// GenerationInfo is one generation in a ring.
+type GenerationInfo struct {
+	Name        string       `json:"name"`
+	Fingerprint string       `json:"fingerprint"`
+	KeyID       string       `json:"key_id"` // short id used in ciphertext tokens
+	State       engine.State `json:"state"`
+	Encrypts    bool         `json:"encrypts"`
+	Activated   *time.Time   `json:"activated,omitempty"`
+	Created     *time.Time   `json:"created,omitempty"`
+}

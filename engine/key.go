@@ -1,0 +1,339 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// State is the life-cycle state of one key (or one key version). The KMIP
+// states come first; cloud vaults add disabled (enabled=false) and deleted
+// (soft-deleted, recoverable until purged).
+type State string
+
+const (
+	StatePreActive   State = "pre-active"
+	StateActive      State = "active"
+	StateDeactivated State = "deactivated"
+	StateCompromised State = "compromised"
+	StateDestroyed   State = "destroyed"
+	StateDisabled    State = "disabled"
+	StateDeleted     State = "deleted"
+	StatePurged      State = "purged"
+)
+
+// States lists every state in life-cycle order.
+var States = []State{StatePreActive, StateActive, StateDisabled, StateDeactivated,
+	StateCompromised, StateDeleted, StateDestroyed, StatePurged}
+
+// ParseState accepts a state name as an administrator would type it.
+func ParseState(s string) (State, error) {
+	norm := State(strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), "_", "-"))
+	if norm == "preactive" {
+		norm = StatePreActive
+	}
+	for _, st := range States {
+		if st == norm {
+			return st, nil
+		}
+	}
+	names := make([]string, len(States))
+	for i, st := range States {
+		names[i] = string(st)
+	}
+	return "", fmt.Errorf("unknown key state %q (want one of %s)", s, strings.Join(names, ", "))
+}
+
+// transitions is the set of moves a key may make. KMIP forbids going back to
+// active from deactivated or compromised; a cloud key may be re-enabled,
+// recovered from soft delete, or purged.
+var transitions = map[State][]State{
+	StatePreActive:   {StateActive, StateDeactivated, StateCompromised, StateDestroyed, StateDisabled, StateDeleted},
+	StateActive:      {StateDeactivated, StateCompromised, StateDisabled, StateDeleted},
+	StateDisabled:    {StateActive, StateDeleted, StateDeactivated, StateCompromised},
+	StateDeactivated: {StateCompromised, StateDestroyed, StateDeleted},
+	StateCompromised: {StateDestroyed, StateDeleted},
+	StateDeleted:     {StateActive, StateDisabled, StatePurged},
+	StateDestroyed:   {StateCompromised},
+	StatePurged:      {},
+}
+
+// CanTransition reports whether a key may move from one state to another.
+func CanTransition(from, to State) bool {
+	if from == to {
+		return true
+	}
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// CanEncrypt reports whether a key in this state may protect new data.
+func (s State) CanEncrypt() bool { return s == StateActive }
+
+// CanDecrypt reports whether a key in this state may still open old data.
+func (s State) CanDecrypt() bool { return s == StateActive || s == StateDeactivated }
+
+// Terminal reports whether the key can never be used again.
+func (s State) Terminal() bool {
+	return s == StateCompromised || s == StateDestroyed || s == StatePurged
+}
+
+// Key is one row of the inventory: a key version in a KMS or a cloud vault.
+// It never carries key material; Fingerprint is a one-way, domain-separated
+// hash that tells generations apart.
+type Key struct {
+	ID          string            `json:"id"`
+	Source      string            `json:"source"`
+	Name        string            `json:"name"`
+	Version     string            `json:"version,omitempty"`
+	Algorithm   string            `json:"algorithm"`
+	Length      int               `json:"length,omitempty"`
+	State       State             `json:"state"`
+	Application string            `json:"application,omitempty"`
+	Fingerprint string            `json:"fingerprint,omitempty"`
+	Created     *time.Time        `json:"created,omitempty"`
+	Activated   *time.Time        `json:"activated,omitempty"`
+	Expires     *time.Time        `json:"expires,omitempty"`
+	Deactivated *time.Time        `json:"deactivated,omitempty"`
+	Destroyed   *time.Time        `json:"destroyed,omitempty"`
+	Deleted     *time.Time        `json:"deleted,omitempty"`
+	PurgeAt     *time.Time        `json:"purge_at,omitempty"`
+	RotateAfter Duration          `json:"rotate_after,omitempty"`
+	Tags        map[string]string `json:"tags,omitempty"`
+	LinkedTo    string            `json:"linked_to,omitempty"`
+	Updated     time.Time         `json:"updated"`
+	// Aging is filled in when the key is served; it is never stored.
+	Aging *Aging `json:"aging,omitempty"`
+}
+
+// KeyID is the inventory identifier of a key version: source/name[/version].
+func KeyID(source, name, version string) string {
+	if version == "" {
+		return source + "/" + name
+	}
+	return source + "/" + name + "/" + version
+}
+
+// Age is how long the key has existed at now (zero when its creation is unknown).
+func (k Key) Age(now time.Time) time.Duration {
+	if k.Created == nil || now.Before(*k.Created) {
+		return 0
+	}
+	return now.Sub(*k.Created)
+}
+
+// Event is one entry of the activity log.
+type Event struct {
+	ID        int64     `json:"id"`
+	Time      time.Time `json:"time"`
+	KeyID     string    `json:"key_id,omitempty"`
+	Source    string    `json:"source,omitempty"`
+	Operation string    `json:"operation"`
+	Actor     string    `json:"actor"`
+	Origin    Origin    `json:"origin"`
+	Severity  Severity  `json:"severity,omitempty"`
+	Details   string    `json:"details,omitempty"`
+}
+
+// Origin says where an activity happened.
+type Origin string
+
+const (
+	OriginKeyward Origin = "keyward" // done through keyward (socket, CLI, TUI)
+	OriginSource  Origin = "source"  // seen in the KMS or cloud, not done by keyward
+	OriginProxy   Origin = "proxy"   // the encryption proxy
+	OriginSystem  Origin = "system"  // the daemon itself (start, outages)
+)
+
+// Severity of an event: alerts are what an administrator must look at.
+type Severity string
+
+const (
+	SeverityInfo  Severity = "info"
+	SeverityWarn  Severity = "warning"
+	SeverityAlert Severity = "alert"
+)
+
+// Operations recorded in the activity log.
+const (
+	OpCreated     = "created"
+	OpDiscovered  = "discovered"
+	OpSynced      = "synced"
+	OpRotated     = "rotated"
+	OpEdited      = "edited"
+	OpEnabled     = "enabled"
+	OpDisabled    = "disabled"
+	OpActivated   = "activated"
+	OpDeactivated = "deactivated"
+	OpCompromised = "compromised"
+	OpDestroyed   = "destroyed"
+	OpDeleted     = "deleted"
+	OpRecovered   = "recovered"
+	OpPurged      = "purged"
+	OpBackedUp    = "backed-up"
+	OpRestored    = "restored"
+	OpDropped     = "dropped-from-ring"
+	OpUploaded    = "uploaded"
+	OpOutage      = "source-outage"
+	OpRecovery    = "source-recovered"
+	OpRefused     = "request-refused"
+	OpDaemonStart = "daemon-started"
+)
+
+// Health of a source.
+type Health string
+
+const (
+	HealthUnknown  Health = "unknown"
+	HealthOK       Health = "ok"
+	HealthDegraded Health = "degraded"
+)
+
+// Source is a configured place keys come from: a KMS, a cloud vault, the demo.
+type Source struct {
+	Name     string     `json:"name"`
+	Kind     string     `json:"kind"`
+	Address  string     `json:"address,omitempty"`
+	Health   Health     `json:"health"`
+	Since    *time.Time `json:"since,omitempty"`
+	Reason   string     `json:"reason,omitempty"`
+	LastSync *time.Time `json:"last_sync,omitempty"`
+	Keys     int        `json:"keys"`
+}
+
+// SortField names a column keys can be sorted by.
+type SortField string
+
+const (
+	SortName    SortField = "name"
+	SortSource  SortField = "source"
+	SortState   SortField = "state"
+	SortCreated SortField = "created"
+	SortExpires SortField = "expires"
+)
+
+// SortFields lists the sortable columns in the order the TUI cycles them.
+var SortFields = []SortField{SortName, SortSource, SortState, SortCreated, SortExpires}
+
+// SortKeys orders keys in place by field, ties broken by ID so the order is
+// stable across calls. Keys with no date sort after keys with one.
+func SortKeys(keys []Key, field SortField, desc bool) {
+	less := func(a, b Key) int {
+		switch field {
+		case SortSource:
+			return strings.Compare(a.Source, b.Source)
+		case SortState:
+			return strings.Compare(string(a.State), string(b.State))
+		case SortCreated:
+			return cmpTime(a.Created, b.Created)
+		case SortExpires:
+			return cmpTime(a.Expires, b.Expires)
+		default:
+			return compareNames(a.Name, b.Name)
+		}
+	}
+	sort.SliceStable(keys, func(i, j int) bool {
+		c := less(keys[i], keys[j])
+		if desc {
+			c = -c
+		}
+		if c == 0 {
+			return keys[i].ID < keys[j].ID
+		}
+		return c < 0
+	})
+}
+
+func cmpTime(a, b *time.Time) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return 1
+	case b == nil:
+		return -1
+	}
+	return a.Compare(*b)
+}
+
+// compareNames compares names so that a trailing number sorts numerically:
+// acme.crm.key.10 comes after acme.crm.key.9.
+func compareNames(a, b string) int {
+	pa, na, oka := SplitVersion(a)
+	pb, nb, okb := SplitVersion(b)
+	if oka && okb && pa == pb {
+		switch {
+		case na < nb:
+			return -1
+		case na > nb:
+			return 1
+		}
+		return 0
+	}
+	return strings.Compare(a, b)
+}
+
+// SplitVersion splits a name ending in ".N" or "-N" into its prefix and N.
+func SplitVersion(name string) (prefix string, n int, ok bool) {
+	i := len(name)
+	for i > 0 && name[i-1] >= '0' && name[i-1] <= '9' {
+		i--
+	}
+	if i == len(name) || i == 0 || len(name)-i > 9 {
+		return name, 0, false
+	}
+	if c := name[i-1]; c != '.' && c != '-' && c != '_' {
+		return name, 0, false
+	}
+	for _, c := range name[i:] {
+		n = n*10 + int(c-'0')
+	}
+	return name[:i], n, true
+}
+
+// Filter selects keys. Empty fields match everything.
+type Filter struct {
+	Source string
+	State  State
+	Aging  Bucket
+	// Text matches a substring of the name, ID, application, algorithm or
+	// fingerprint, case-insensitively.
+	Text string
+}
+
+// Match reports whether k passes the filter.
+func (f Filter) Match(k Key) bool {
+	if f.Source != "" && k.Source != f.Source {
+		return false
+	}
+	if f.State != "" && k.State != f.State {
+		return false
+	}
+	if f.Aging != "" && (k.Aging == nil || k.Aging.Bucket != f.Aging) {
+		return false
+	}
+	if f.Text != "" {
+		t := strings.ToLower(f.Text)
+		hay := strings.ToLower(k.ID + " " + k.Name + " " + k.Application + " " + k.Algorithm + " " + k.Fingerprint)
+		if !strings.Contains(hay, t) {
+			return false
+		}
+	}
+	return true
+}
+
+// FilterKeys returns the keys that pass f, in their original order.
+func FilterKeys(keys []Key, f Filter) []Key {
+	out := make([]Key, 0, len(keys))
+	for _, k := range keys {
+		if f.Match(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}

@@ -1,0 +1,55 @@
+// Package sources defines how a place keys come from — a KMIP key server, a
+// cloud vault, the demo seed — plugs into the daemon: a Source runs until its
+// context ends and reports what it sees through a Sink, which the daemon backs
+// with the store and the event stream. Each kind of source lives in its own
+// sub-package.
+package sources
+
+import (
+	"context"
+
+	"github.com/keyward/keyward/engine"
+)
+
+// Source is one configured key source.
+type Source interface {
+	// Name is the source's configured name, unique in the daemon.
+	Name() string
+	// Kind is the source type: "kmip", "azure", "demo", ...
+	Kind() string
+	// Address says where the source is, for status displays (never secrets).
+	Address() string
+	// Run polls or syncs until ctx is done. It reports health and keys
+	// through sink and returns nil on cancellation; an error return means the
+	// source cannot run at all with its configuration.
+	Run(ctx context.Context, sink Sink) error
+}
+
+// Syncer is a Source that can be asked to sync now (keyward sync).
+type Syncer interface {
+	SyncNow(ctx context.Context) error
+}
+
+// Batch is one consistent change to the inventory made by a source: the keys
+// it saw (inserted or updated by ID), the key IDs that disappeared from it,
+// and the activity events that explain the change. The sink applies a batch
+// in one transaction: all of it or none of it.
+type Batch struct {
+	Source string
+	Upsert []engine.Key
+	Remove []string
+	Events []engine.Event
+}
+
+// Sink receives what a source sees.
+type Sink interface {
+	// Apply writes a batch to the inventory in one transaction.
+	Apply(ctx context.Context, b Batch) error
+	// SetHealth reports the source's health. Reporting the same health
+	// again is cheap and records nothing; a change from ok to degraded
+	// records one outage event, and back to ok one recovery event.
+	SetHealth(ctx context.Context, source string, h engine.Health, reason string) error
+	// Known returns the keys the inventory holds for the source, so a source
+	// can tell new keys from known ones after a restart.
+	Known(ctx context.Context, source string) ([]engine.Key, error)
+}
