@@ -1,0 +1,35 @@
+// Package keyring holds the data-encryption key generations of each
+// application in memory: the newest Active generation encrypts, any retained
+// generation decrypts, looked up by the short id derived from its
+// fingerprint; a dropped generation's material is zeroed.
+package keyring
+
+import "errors"
+
+// Sentinel errors callers branch on.
+var (
+	// ErrNoActiveKey: the application's ring holds no Active generation, so
+	// nothing may be encrypted (the proxy fails closed).
+	ErrNoActiveKey = errors.New("no active key generation in the ring")
+	// ErrUnknownGeneration: no retained generation has that id (dropped
+	// from the ring, or never seen).
+	ErrUnknownGeneration = errors.New("unknown key generation")
+	// ErrUnknownApplication: no ring is configured for that application.
+	ErrUnknownApplication = errors.New("unknown application")
+)
+
+// KeySource is what the encryption proxy needs from the rings. Material is
+// returned as a copy the caller must zero when done; Version changes whenever
+// an application's ring changes, so a caller may cache ciphers derived from
+// the material and drop them when it moves.
+type KeySource interface {
+	// EncryptionKey returns the short id and a copy of the 32-byte material
+	// of app's newest Active generation.
+	EncryptionKey(app string) (id string, key []byte, err error)
+	// DecryptionKey returns a copy of the material of the generation of app
+	// whose short id is id, if the ring still holds it and its state allows
+	// decryption.
+	DecryptionKey(app, id string) ([]byte, error)
+	// Version is a counter that moves whenever app's ring changes.
+	Version(app string) uint64
+}
