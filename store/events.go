@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
+
+func insertEvents(ctx context.Context, tx *sql.Tx, events []engine.Event, now time.Time) ([]engine.Event, error) {
+	out := make([]engine.Event, 0, len(events))
+	for _, e := range events {
+		if e.Operation == "" || e.Actor == "" || e.Origin == "" {
+			return nil, fmt.Errorf("event %+v: operation, actor and origin are required", e)
+		}
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		if e.Severity == "" {
+			e.Severity = engine.SeverityInfo
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO events (time, key_id, source, operation, actor, origin, severity, details)
+			VALUES (?,?,?,?,?,?,?,?)`, e.Time.UnixMilli(), e.KeyID, e.Source, e.Operation, e.Actor, string(e.Origin),
+			string(e.Severity), e.Details)
+		if err != nil {
+			return nil, fmt.Errorf("record event: %w", err)
+		}
+		e.ID, _ = res.LastInsertId()
+		e.Time = e.Time.UTC()
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Record appends events to the activity log in one transaction.
+func (s *Store) Record(ctx context.Context, events ...engine.Event) ([]engine.Event, error) {
+	var out []engine.Event
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = insertEvents(ctx, tx, events, s.now())
+		return err
+	})
+	return out, err
+}
+
+// EventQuery selects activity, newest first. Empty fields match all.
+type EventQuery struct {
+	KeyID     string
+	Source    string
+	Operation string
+	Actor     string
+	Origin    engine.Origin
+	From, To  time.Time // To is exclusive
+	Limit     int
+	// Before is a cursor: only events with an ID below it.
+	Before int64
+}
+
+// Events returns activity matching q, newest first, and the cursor (the
+// last ID) for the next page, 0 when there is none.
+func (s *Store) Events(ctx context.Context, q EventQuery) ([]engine.Event, int64, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
+	if q.KeyID != "" {
+		add("key_id = ?", q.KeyID)
+	}
+	if q.Source != "" {
+		add("source = ?", q.Source)
+	}
+	if q.Operation != "" {
+		add("operation = ?", q.Operation)
+	}
+	if q.Actor != "" {
+		add("actor = ?", q.Actor)
+	}
+	if q.Origin != "" {
+		add("origin = ?", string(q.Origin))
+	}
+	if !q.From.IsZero() {
+		add("time >= ?", q.From.UnixMilli())
+	}
+	if !q.To.IsZero() {
+		add("time < ?", q.To.UnixMilli())
+	}
+	if q.Before > 0 {
+		add("id < ?", q.Before)
+	}
+	if q.Limit <= 0 || q.Limit > 5000 {
+		q.Limit = 100
+	}
+	sqlWhere := ""
+	if len(where) > 0 {
+		sqlWhere = " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, time, key_id, source, operation, actor, origin, severity, details
+		FROM events`+sqlWhere+` ORDER BY id DESC LIMIT ?`, append(args, q.Limit+1)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []engine.Event
+	var next int64
+	for rows.Next() {
+		var e engine.Event
+		var t int64
+		if err := rows.Scan(&e.ID, &t, &e.KeyID, &e.Source, &e.Operation, &e.Actor, &e.Origin, &e.Severity, &e.Details); err != nil {
+			return nil, 0, err
+		}
+		if len(out) == q.Limit {
+			next = out[len(out)-1].ID
+			break
+		}
+		e.Time = time.UnixMilli(t).UTC()
+		out = append(out, e)
+	}
+	return out, next, rows.Err()
+}

@@ -1,0 +1,351 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
+
+// sortName makes SQL order names as engine.SortKeys does: a trailing
+// version number is zero-padded so acme.key.10 sorts after acme.key.9.
+func sortName(name string) string {
+	if prefix, n, ok := engine.SplitVersion(name); ok {
+		return fmt.Sprintf("%s%010d", prefix, n)
+	}
+	return name
+}
+
+const keyColumns = `id, source, name, version, algorithm, length, state, application, fingerprint,
+	created, activated, expires, deactivated, destroyed, deleted, purge_at, rotate_after, tags, linked_to, updated`
+
+func scanKey(sc interface{ Scan(...any) error }) (engine.Key, error) {
+	var k engine.Key
+	var created, activated, expires, deactivated, destroyed, deleted, purgeAt sql.NullInt64
+	var rotate, updated int64
+	var tags string
+	err := sc.Scan(&k.ID, &k.Source, &k.Name, &k.Version, &k.Algorithm, &k.Length, &k.State, &k.Application,
+		&k.Fingerprint, &created, &activated, &expires, &deactivated, &destroyed, &deleted, &purgeAt, &rotate,
+		&tags, &k.LinkedTo, &updated)
+	if err != nil {
+		return k, err
+	}
+	k.Created, k.Activated, k.Expires = fromMS(created), fromMS(activated), fromMS(expires)
+	k.Deactivated, k.Destroyed, k.Deleted, k.PurgeAt = fromMS(deactivated), fromMS(destroyed), fromMS(deleted), fromMS(purgeAt)
+	k.RotateAfter = engine.Duration(time.Duration(rotate) * time.Millisecond)
+	k.Updated = time.UnixMilli(updated).UTC()
+	if tags != "" {
+		if err := json.Unmarshal([]byte(tags), &k.Tags); err != nil {
+			return k, fmt.Errorf("key %s: tags: %w", k.ID, err)
+		}
+	}
+	return k, nil
+}
+
+func upsertKey(ctx context.Context, tx *sql.Tx, k engine.Key, now time.Time) error {
+	if k.ID == "" || k.Source == "" || k.Name == "" {
+		return fmt.Errorf("key %q: id, source and name are required", k.ID)
+	}
+	if k.State == "" {
+		return fmt.Errorf("key %s: state is required", k.ID)
+	}
+	tags := ""
+	if len(k.Tags) > 0 {
+		b, err := json.Marshal(k.Tags)
+		if err != nil {
+			return err
+		}
+		tags = string(b)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`, sort_name)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT(id) DO UPDATE SET source=excluded.source, name=excluded.name, version=excluded.version,
+		algorithm=excluded.algorithm, length=excluded.length, state=excluded.state, application=excluded.application,
+		fingerprint=excluded.fingerprint, created=excluded.created, activated=excluded.activated,
+		expires=excluded.expires, deactivated=excluded.deactivated, destroyed=excluded.destroyed,
+		deleted=excluded.deleted, purge_at=excluded.purge_at, rotate_after=excluded.rotate_after,
+		tags=excluded.tags, linked_to=excluded.linked_to, updated=excluded.updated, sort_name=excluded.sort_name`,
+		k.ID, k.Source, k.Name, k.Version, k.Algorithm, k.Length, string(k.State), k.Application, k.Fingerprint,
+		ms(k.Created), ms(k.Activated), ms(k.Expires), ms(k.Deactivated), ms(k.Destroyed), ms(k.Deleted), ms(k.PurgeAt),
+		time.Duration(k.RotateAfter).Milliseconds(), tags, k.LinkedTo, now.UnixMilli(), sortName(k.Name))
+	if err != nil {
+		return fmt.Errorf("write key %s: %w", k.ID, err)
+	}
+	return nil
+}
+
+// Change is one consistent update from a source: keys written (by ID),
+// key IDs removed, and the events that explain it.
+type Change struct {
+	Source string
+	Upsert []engine.Key
+	Remove []string
+	Events []engine.Event
+}
+
+// Apply writes a change in one transaction and returns the recorded events
+// with their IDs. The source row must exist (EnsureSource).
+func (s *Store) Apply(ctx context.Context, c Change) ([]engine.Event, error) {
+	now := s.now()
+	var recorded []engine.Event
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, k := range c.Upsert {
+			if k.Source != c.Source {
+				return fmt.Errorf("key %s belongs to source %q, not %q", k.ID, k.Source, c.Source)
+			}
+			if err := upsertKey(ctx, tx, k, now); err != nil {
+				return err
+			}
+		}
+		for _, id := range c.Remove {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = ? AND source = ?`, id, c.Source); err != nil {
+				return fmt.Errorf("remove key %s: %w", id, err)
+			}
+		}
+		var err error
+		recorded, err = insertEvents(ctx, tx, c.Events, now)
+		if err != nil {
+			return err
+		}
+		if len(c.Upsert) > 0 || len(c.Remove) > 0 {
+			_, err = tx.ExecContext(ctx, `UPDATE sources SET last_sync = ? WHERE name = ?`, now.UnixMilli(), c.Source)
+		}
+		return err
+	})
+	return recorded, err
+}
+
+// Key returns one key by ID.
+func (s *Store) Key(ctx context.Context, id string) (engine.Key, error) {
+	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, fmt.Errorf("key %q: %w", id, ErrNotFound)
+	}
+	return k, err
+}
+
+// SourceKeys returns every key of one source.
+func (s *Store) SourceKeys(ctx context.Context, source string) ([]engine.Key, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE source = ? ORDER BY sort_name, id`, source)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []engine.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// KeyQuery selects a page of keys. Sort is a field name from
+// engine.SortFields, prefixed with "-" for descending. Cursor is the opaque
+// NextCursor of the previous page.
+type KeyQuery struct {
+	Source string
+	State  engine.State
+	Text   string
+	Aging  engine.Bucket
+	Sort   string
+	Limit  int
+	Cursor string
+	// Now and Thresholds drive the aging filter.
+	Now        time.Time
+	Thresholds engine.Thresholds
+}
+
+// KeyPage is one page of keys.
+type KeyPage struct {
+	Keys       []engine.Key
+	Total      int
+	NextCursor string
+}
+
+type cursor struct {
+	V  string `json:"v"`
+	ID string `json:"id"`
+	v  any
+}
+
+// ErrBadCursor is returned for a cursor this store did not make.
+var ErrBadCursor = errors.New("invalid cursor: pass the next_cursor of the previous page unchanged")
+
+func sortExpr(field string) (expr string, numeric bool, err error) {
+	switch engine.SortField(field) {
+	case "", engine.SortName:
+		return "sort_name", false, nil
+	case engine.SortSource:
+		return "source || char(0) || sort_name", false, nil
+	case engine.SortState:
+		return "state", false, nil
+	case engine.SortCreated:
+		return "coalesce(created, 9223372036854775807)", true, nil
+	case engine.SortExpires:
+		return "coalesce(expires, 9223372036854775807)", true, nil
+	}
+	return "", false, fmt.Errorf("cannot sort by %q (use name, source, state, created or expires, with - for descending)", field)
+}
+
+// AgingExpr is an SQL expression that computes engine.Classify's bucket in
+// the database, so filters and summaries need not load every key.
+func AgingExpr(now time.Time, t engine.Thresholds) (string, []any) {
+	n := now.UnixMilli()
+	var b strings.Builder
+	args := []any{}
+	b.WriteString(`CASE WHEN state IN ('deactivated','compromised','destroyed','deleted','purged') THEN 'retired'
+		WHEN expires IS NOT NULL AND expires <= ? THEN 'expired' `)
+	args = append(args, n)
+	days := append([]int(nil), t.ExpiringDays...)
+	sortInts(days)
+	for _, d := range days {
+		b.WriteString(`WHEN expires IS NOT NULL AND expires <= ? THEN ? `)
+		args = append(args, n+int64(d)*86400000, string(engine.ExpiringBucket(d)))
+	}
+	b.WriteString(`WHEN created IS NOT NULL AND (CASE WHEN rotate_after > 0 THEN rotate_after ELSE ? END) > 0
+		AND created + (CASE WHEN rotate_after > 0 THEN rotate_after ELSE ? END) <= ? THEN 'rotation-overdue'
+		ELSE 'healthy' END`)
+	p := t.RotationPeriod.Milliseconds()
+	args = append(args, p, p, n)
+	return b.String(), args
+}
+
+func sortInts(a []int) {
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && a[j] < a[j-1]; j-- {
+			a[j], a[j-1] = a[j-1], a[j]
+		}
+	}
+}
+
+// Keys returns one page of keys matching q, in keyset order.
+func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
+	field, desc := q.Sort, false
+	if strings.HasPrefix(field, "-") {
+		field, desc = field[1:], true
+	}
+	expr, numeric, err := sortExpr(field)
+	if err != nil {
+		return KeyPage{}, err
+	}
+	if q.Limit <= 0 || q.Limit > 5000 {
+		q.Limit = 100
+	}
+	var where []string
+	var args []any
+	if q.Source != "" {
+		where, args = append(where, "source = ?"), append(args, q.Source)
+	}
+	if q.State != "" {
+		where, args = append(where, "state = ?"), append(args, string(q.State))
+	}
+	if q.Text != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(q.Text)) + "%"
+		where = append(where, `(lower(name) LIKE ? ESCAPE '\' OR lower(id) LIKE ? ESCAPE '\' OR lower(application) LIKE ? ESCAPE '\' OR fingerprint LIKE ? ESCAPE '\' OR lower(algorithm) LIKE ? ESCAPE '\')`)
+		args = append(args, like, like, like, like, like)
+	}
+	if q.Aging != "" {
+		e, a := AgingExpr(q.Now, q.Thresholds)
+		where = append(where, "("+e+") = ?")
+		args = append(append(args, a...), string(q.Aging))
+	}
+	filter := ""
+	if len(where) > 0 {
+		filter = " WHERE " + strings.Join(where, " AND ")
+	}
+	var page KeyPage
+	if q.Cursor == "" {
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM keys`+filter, args...).Scan(&page.Total); err != nil {
+			return page, err
+		}
+	} else {
+		page.Total = -1
+	}
+	pageWhere, pageArgs := where, append([]any(nil), args...)
+	if q.Cursor != "" {
+		c, err := decodeCursor(q.Cursor, numeric)
+		if err != nil {
+			return page, err
+		}
+		op := ">"
+		if desc {
+			op = "<"
+		}
+		pageWhere = append(pageWhere, fmt.Sprintf("(%s, id) %s (?, ?)", expr, op))
+		pageArgs = append(pageArgs, c.v, c.ID)
+	}
+	sqlWhere := ""
+	if len(pageWhere) > 0 {
+		sqlWhere = " WHERE " + strings.Join(pageWhere, " AND ")
+	}
+	dir := "ASC"
+	if desc {
+		dir = "DESC"
+	}
+	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s, %s FROM keys%s ORDER BY %s %s, id %s LIMIT ?`,
+		keyColumns, expr, sqlWhere, expr, dir, dir), append(pageArgs, q.Limit+1)...)
+	if err != nil {
+		return page, err
+	}
+	defer rows.Close()
+	var lastV any
+	for rows.Next() {
+		var v any
+		k, err := scanKey(scanWithExtra{rows, &v})
+		if err != nil {
+			return page, err
+		}
+		if len(page.Keys) == q.Limit {
+			page.NextCursor = encodeCursor(lastV, page.Keys[len(page.Keys)-1].ID)
+			break
+		}
+		page.Keys = append(page.Keys, k)
+		lastV = v
+	}
+	return page, rows.Err()
+}
+
+type scanWithExtra struct {
+	rows  *sql.Rows
+	extra any
+}
+
+func (s scanWithExtra) Scan(dest ...any) error { return s.rows.Scan(append(dest, s.extra)...) }
+
+func encodeCursor(v any, id string) string {
+	b, _ := json.Marshal(cursor{V: fmt.Sprint(v), ID: id})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string, numeric bool) (cursor, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, &c) != nil || c.ID == "" {
+		return c, ErrBadCursor
+	}
+	c.v = c.V
+	if numeric {
+		n, err := strconv.ParseInt(c.V, 10, 64)
+		if err != nil {
+			return c, ErrBadCursor
+		}
+		c.v = n
+	}
+	return c, nil
+}
+
+// CountKeys is the number of rows in the inventory.
+func (s *Store) CountKeys(ctx context.Context) (int, error) {
+	var n int
+	return n, s.db.QueryRowContext(ctx, `SELECT count(*) FROM keys`).Scan(&n)
+}

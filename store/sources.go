@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/keyward/keyward/engine"
+)
+
+// EnsureSource creates or updates a source's row (kind and address) without
+// touching its health.
+func (s *Store) EnsureSource(ctx context.Context, name, kind, address string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sources (name, kind, address) VALUES (?,?,?)
+		ON CONFLICT(name) DO UPDATE SET kind=excluded.kind, address=excluded.address`, name, kind, address)
+	if err != nil {
+		return fmt.Errorf("register source %s: %w", name, err)
+	}
+	return nil
+}
+
+// SetHealth stores a source's health. When the health changes it also
+// records ev (if non-nil) in the same transaction, and reports changed.
+func (s *Store) SetHealth(ctx context.Context, name string, h engine.Health, reason string, ev func(prev engine.Health) *engine.Event) (changed bool, recorded []engine.Event, err error) {
+	now := s.now()
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var prev, prevReason string
+		err := tx.QueryRowContext(ctx, `SELECT health, reason FROM sources WHERE name = ?`, name).Scan(&prev, &prevReason)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("source %q: %w", name, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if prev == string(h) {
+			if prevReason != reason {
+				_, err = tx.ExecContext(ctx, `UPDATE sources SET reason = ? WHERE name = ?`, reason, name)
+				changed = true
+			}
+			return err
+		}
+		changed = true
+		if _, err := tx.ExecContext(ctx, `UPDATE sources SET health = ?, since = ?, reason = ? WHERE name = ?`,
+			string(h), now.UnixMilli(), reason, name); err != nil {
+			return err
+		}
+		if ev != nil {
+			if e := ev(engine.Health(prev)); e != nil {
+				recorded, err = insertEvents(ctx, tx, []engine.Event{*e}, now)
+			}
+		}
+		return err
+	})
+	return changed, recorded, err
+}
+
+// Sources lists every source with its health and key count.
+func (s *Store) Sources(ctx context.Context) ([]engine.Source, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT s.name, s.kind, s.address, s.health, s.since, s.reason, s.last_sync,
+		(SELECT count(*) FROM keys k WHERE k.source = s.name) FROM sources s ORDER BY s.name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []engine.Source
+	for rows.Next() {
+		var src engine.Source
+		var since, last sql.NullInt64
+		if err := rows.Scan(&src.Name, &src.Kind, &src.Address, &src.Health, &since, &src.Reason, &last, &src.Keys); err != nil {
+			return nil, err
+		}
+		src.Since, src.LastSync = fromMS(since), fromMS(last)
+		out = append(out, src)
+	}
+	return out, rows.Err()
+}
+
+// ForgetSourcesExcept removes sources (and their keys) no longer configured.
+// Their activity stays in the log.
+func (s *Store) ForgetSourcesExcept(ctx context.Context, keep []string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT name FROM sources`)
+		if err != nil {
+			return err
+		}
+		var drop []string
+		set := map[string]bool{}
+		for _, k := range keep {
+			set[k] = true
+		}
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				rows.Close()
+				return err
+			}
+			if !set[n] {
+				drop = append(drop, n)
+			}
+		}
+		rows.Close()
+		for _, n := range drop {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sources WHERE name = ?`, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

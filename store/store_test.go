@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
+
+var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func open(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "keyward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetClock(func() time.Time { return now })
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func tp(t time.Time) *time.Time { return &t }
+
+func seed(t *testing.T, s *Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.EnsureSource(ctx, "kms", "kmip", "127.0.0.1:5696"); err != nil {
+		t.Fatal(err)
+	}
+	var keys []engine.Key
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("acme.crm.key.%d", i)
+		keys = append(keys, engine.Key{ID: engine.KeyID("kms", name, ""), Source: "kms", Name: name, Algorithm: "AES", Length: 256,
+			State: engine.StateActive, Created: tp(now.AddDate(0, 0, -i*40)), Expires: tp(now.AddDate(0, 0, 100-i*20))})
+	}
+	if _, err := s.Apply(ctx, Change{Source: "kms", Upsert: keys}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKeysPagingFollowsNumericNameOrder(t *testing.T) {
+	s := open(t)
+	seed(t, s, 25)
+	var names []string
+	cur := ""
+	pages := 0
+	for {
+		p, err := s.Keys(context.Background(), KeyQuery{Limit: 10, Cursor: cur})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pages == 0 && p.Total != 25 {
+			t.Fatalf("total = %d, want 25", p.Total)
+		}
+		for _, k := range p.Keys {
+			names = append(names, k.Name)
+		}
+		pages++
+		if p.NextCursor == "" {
+			break
+		}
+		cur = p.NextCursor
+	}
+	if pages != 3 || len(names) != 25 {
+		t.Fatalf("pages=%d names=%d, want 3 pages of 25 keys", pages, len(names))
+	}
+	if names[9] != "acme.crm.key.9" || names[10] != "acme.crm.key.10" {
+		t.Fatalf("numeric order broken: %v", names[8:12])
+	}
+	// Descending by expiry: the first row expires last.
+	p, err := s.Keys(context.Background(), KeyQuery{Sort: "-expires", Limit: 2})
+	if err != nil || p.Keys[0].Name != "acme.crm.key.0" {
+		t.Fatalf("-expires first = %v, %v", p.Keys, err)
+	}
+	p2, err := s.Keys(context.Background(), KeyQuery{Sort: "-expires", Limit: 2, Cursor: p.NextCursor})
+	if err != nil || p2.Keys[0].Name != "acme.crm.key.2" {
+		t.Fatalf("-expires page 2 = %v, %v", p2.Keys, err)
+	}
+	if _, err := s.Keys(context.Background(), KeyQuery{Cursor: "garbage!"}); err != ErrBadCursor {
+		t.Fatalf("bad cursor err = %v", err)
+	}
+	if _, err := s.Keys(context.Background(), KeyQuery{Sort: "colour"}); err == nil || !strings.Contains(err.Error(), "cannot sort") {
+		t.Fatalf("bad sort err = %v", err)
+	}
+}
+
+func TestAgingFilterAgreesWithEngine(t *testing.T) {
+	s := open(t)
+	seed(t, s, 12)
+	th := engine.DefaultThresholds()
+	all, _ := s.SourceKeys(context.Background(), "kms")
+	want := map[engine.Bucket]int{}
+	for _, k := range all {
+		want[engine.Classify(k, now, th).Bucket]++
+	}
+	if len(want) < 3 {
+		t.Fatalf("fixture covers too few buckets: %v", want)
+	}
+	for b, n := range want {
+		p, err := s.Keys(context.Background(), KeyQuery{Aging: b, Now: now, Thresholds: th, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Total != n {
+			t.Errorf("bucket %s: SQL says %d, engine says %d", b, p.Total, n)
+		}
+	}
+}
+
+func TestApplyIsAllOrNothing(t *testing.T) {
+	s := open(t)
+	seed(t, s, 3)
+	ctx := context.Background()
+	bad := Change{Source: "kms",
+		Upsert: []engine.Key{{ID: "kms/new", Source: "kms", Name: "new", State: engine.StateActive}, {ID: "kms/broken", Source: "kms", Name: "broken"}},
+		Events: []engine.Event{{Operation: engine.OpDiscovered, Actor: "kms", Origin: engine.OriginSource}}}
+	if _, err := s.Apply(ctx, bad); err == nil {
+		t.Fatal("a key with no state was accepted")
+	}
+	if n, _ := s.CountKeys(ctx); n != 3 {
+		t.Fatalf("half-applied change: %d keys, want 3", n)
+	}
+	if ev, _, _ := s.Events(ctx, EventQuery{}); len(ev) != 0 {
+		t.Fatalf("events of a failed change were recorded: %v", ev)
+	}
+}
+
+func TestEventsFilterAndPage(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		if _, err := s.Record(ctx, engine.Event{Time: now.Add(time.Duration(i) * time.Minute), KeyID: "kms/a", Operation: engine.OpRotated, Actor: "alice", Origin: engine.OriginKeyward}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Record(ctx, engine.Event{KeyID: "kms/b", Operation: engine.OpDeleted, Actor: "cloud", Origin: engine.OriginSource})
+	ev, next, err := s.Events(ctx, EventQuery{KeyID: "kms/a", Limit: 3})
+	if err != nil || len(ev) != 3 || next == 0 {
+		t.Fatalf("page 1: %d events next=%d err=%v", len(ev), next, err)
+	}
+	if !ev[0].Time.After(ev[2].Time) {
+		t.Fatal("events not newest first")
+	}
+	ev2, next2, _ := s.Events(ctx, EventQuery{KeyID: "kms/a", Limit: 3, Before: next})
+	if len(ev2) != 2 || next2 != 0 {
+		t.Fatalf("page 2: %d events next=%d", len(ev2), next2)
+	}
+	src, _, _ := s.Events(ctx, EventQuery{Origin: engine.OriginSource})
+	if len(src) != 1 || src[0].Operation != engine.OpDeleted {
+		t.Fatalf("origin filter: %v", src)
+	}
+}
+
+func TestNewerSchemaIsRefusedUntouched(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.DB().Exec(fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion()+5))
+	s.Close()
+	_, err = Open(context.Background(), path)
+	if err == nil || !strings.Contains(err.Error(), "newer than this keyward") {
+		t.Fatalf("newer schema: err = %v", err)
+	}
+	db, _ := sql.Open("sqlite", path)
+	defer db.Close()
+	var v int
+	db.QueryRow("PRAGMA user_version").Scan(&v)
+	if v != SchemaVersion()+5 {
+		t.Fatalf("schema version was changed to %d", v)
+	}
+}
+
+func TestHealthChangeRecordsOneEvent(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	s.EnsureSource(ctx, "kms", "kmip", "")
+	outage := func(prev engine.Health) *engine.Event {
+		return &engine.Event{Operation: engine.OpOutage, Actor: "keyward", Origin: engine.OriginSystem, Source: "kms"}
+	}
+	for i := 0; i < 3; i++ {
+		s.SetHealth(ctx, "kms", engine.HealthDegraded, "connection refused", outage)
+	}
+	ev, _, _ := s.Events(ctx, EventQuery{Source: "kms"})
+	if len(ev) != 1 {
+		t.Fatalf("%d outage events for one outage, want 1", len(ev))
+	}
+	srcs, _ := s.Sources(ctx)
+	if srcs[0].Health != engine.HealthDegraded || srcs[0].Reason != "connection refused" || srcs[0].Since == nil {
+		t.Fatalf("source = %+v", srcs[0])
+	}
+}
