@@ -23,8 +23,8 @@ type memRing struct {
 }
 
 type memApp struct {
-	version uint64
-	gens    []memGen // oldest first
+	version  uint64
+	gens     []memGen // oldest first
 	noActive bool
 }
 
@@ -33,7 +33,9 @@ type memGen struct {
 	key []byte
 }
 
-func newMemRing(capacity int) *memRing { return &memRing{capacity: capacity, apps: map[string]*memApp{}} }
+func newMemRing(capacity int) *memRing {
+	return &memRing{capacity: capacity, apps: map[string]*memApp{}}
+}
 
 // rotate adds a fresh random generation to app and returns its short id.
 func (r *memRing) rotate(app string) string {
