@@ -1,0 +1,224 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
+
+// Cloud key life-cycle API (admin only except the GETs):
+//
+//	GET  /v1/cloud/sources                          []CloudSourceInfo
+//	POST /v1/cloud/{source}/keys                    CreateKeyRequest  -> CloudKeyResult
+//	POST /v1/cloud/{source}/upload                  UploadKeyRequest  -> CloudKeyResult
+//	POST /v1/cloud/{source}/keys/{name}/rotate                        -> CloudKeyResult
+//	POST /v1/cloud/{source}/keys/{name}/update      UpdateKeyRequest  -> CloudKeyResult
+//	POST /v1/cloud/{source}/keys/{name}/delete      ConfirmRequest    -> CloudKeyResult
+//	POST /v1/cloud/{source}/keys/{name}/recover                       -> CloudKeyResult
+//	POST /v1/cloud/{source}/keys/{name}/purge       ConfirmRequest    -> CloudKeyResult
+//	POST /v1/cloud/{source}/keys/{name}/backup                        -> BackupInfo
+//	GET  /v1/cloud/{source}/keys/{name}/policy                        -> RotationPolicy
+//	POST /v1/cloud/{source}/keys/{name}/policy      RotationPolicy    -> RotationPolicy
+//	GET  /v1/cloud/backups                                            -> {"backups": []BackupInfo}
+//	POST /v1/cloud/backups/{id}/restore             RestoreRequest    -> CloudKeyResult
+//	POST /v1/sync                                   SyncRequest       -> SyncResult
+
+// Cloud capabilities a connector may offer; front ends only show the
+// actions a source's capability set lists.
+const (
+	CapCreate         = "create"
+	CapUpload         = "upload"
+	CapUploadOct      = "upload-symmetric" // symmetric key import (Managed HSM)
+	CapRotate         = "rotate"
+	CapUpdate         = "update"
+	CapDelete         = "delete"
+	CapRecover        = "recover"
+	CapPurge          = "purge"
+	CapBackup         = "backup"
+	CapRestore        = "restore"
+	CapRotationPolicy = "rotation-policy"
+)
+
+// CloudSourceInfo describes one cloud source and what it supports.
+type CloudSourceInfo struct {
+	Name         string   `json:"name"`
+	Kind         string   `json:"kind"`
+	Address      string   `json:"address"`
+	Geography    string   `json:"geography,omitempty"`
+	Capabilities []string `json:"capabilities"`
+}
+
+// CreateKeyRequest creates a key generated inside the cloud vault.
+type CreateKeyRequest struct {
+	Name string `json:"name"`
+	// Type is RSA or EC.
+	Type string `json:"type"`
+	// Size is the RSA modulus size (2048, 3072, 4096).
+	Size int `json:"size,omitempty"`
+	// Curve is P-256, P-384 or P-521 for EC keys.
+	Curve     string            `json:"curve,omitempty"`
+	NotBefore *time.Time        `json:"not_before,omitempty"`
+	Expires   *time.Time        `json:"expires,omitempty"`
+	Tags      map[string]string `json:"tags,omitempty"`
+	Disabled  bool              `json:"disabled,omitempty"`
+}
+
+// UploadKeyRequest imports a key into the vault (bring your own key): either
+// generated locally (Type/Size/Curve) or taken from a KMIP source's ring
+// (FromSource + FromApplication: its newest active generation).
+type UploadKeyRequest struct {
+	CreateKeyRequest
+	FromSource      string `json:"from_source,omitempty"`
+	FromApplication string `json:"from_application,omitempty"`
+}
+
+// UpdateKeyRequest edits one version (latest when Version is empty). Nil
+// fields are left unchanged; Tags, when non-nil, replace all tags.
+type UpdateKeyRequest struct {
+	Version   string            `json:"version,omitempty"`
+	Enabled   *bool             `json:"enabled,omitempty"`
+	NotBefore *time.Time        `json:"not_before,omitempty"`
+	Expires   *time.Time        `json:"expires,omitempty"`
+	Tags      map[string]string `json:"tags,omitempty"`
+}
+
+// ConfirmRequest carries the key's name typed again, required for delete
+// and purge.
+type ConfirmRequest struct {
+	Confirm string `json:"confirm"`
+}
+
+// RestoreRequest names the source to restore a backup into ("" = the
+// source it was taken from).
+type RestoreRequest struct {
+	Source string `json:"source,omitempty"`
+}
+
+// BackupInfo describes one stored cloud backup (the blob itself never
+// leaves the daemon; it is stored wrapped under the key-encryption key).
+type BackupInfo struct {
+	ID        string    `json:"id"`
+	Source    string    `json:"source"`
+	Kind      string    `json:"kind"`
+	Geography string    `json:"geography,omitempty"`
+	Key       string    `json:"key"`
+	Versions  int       `json:"versions"`
+	Created   time.Time `json:"created"`
+	Size      int       `json:"size"`
+	Actor     string    `json:"actor,omitempty"`
+}
+
+// RotationPolicy is a key's automatic rotation policy. Zero durations are
+// unset.
+type RotationPolicy struct {
+	// RotateAfter rotates the key this long after its creation.
+	RotateAfter engine.Duration `json:"rotate_after,omitempty"`
+	// RotateBeforeExpiry rotates the key this long before it expires.
+	RotateBeforeExpiry engine.Duration `json:"rotate_before_expiry,omitempty"`
+	// ExpireAfter is the expiry given to new versions.
+	ExpireAfter engine.Duration `json:"expire_after,omitempty"`
+	// NotifyBefore raises a near-expiry notification this long before expiry.
+	NotifyBefore engine.Duration `json:"notify_before,omitempty"`
+}
+
+// CloudKeyResult is the answer to a life-cycle operation: the inventory
+// rows of the key after it (one per version) and the activity recorded.
+type CloudKeyResult struct {
+	Keys  []engine.Key  `json:"keys"`
+	Event *engine.Event `json:"event,omitempty"`
+}
+
+// SyncRequest asks for an immediate sync of one source ("" = every source).
+type SyncRequest struct {
+	Source string `json:"source,omitempty"`
+}
+
+// SyncReport is the outcome of syncing one source.
+type SyncReport struct {
+	Source   string        `json:"source"`
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// SyncResult is the answer to POST /v1/sync.
+type SyncResult struct {
+	Sources []SyncReport `json:"sources"`
+}
+
+// CloudSources lists the cloud sources and their capabilities.
+func (c *Client) CloudSources(ctx context.Context) ([]CloudSourceInfo, error) {
+	var out struct {
+		Sources []CloudSourceInfo `json:"sources"`
+	}
+	return out.Sources, c.Do(ctx, http.MethodGet, "/cloud/sources", nil, nil, &out)
+}
+
+func cloudKeyPath(source, name, op string) string {
+	return "/cloud/" + url.PathEscape(source) + "/keys/" + url.PathEscape(name) + "/" + op
+}
+
+// CreateCloudKey creates a key in a cloud source.
+func (c *Client) CreateCloudKey(ctx context.Context, source string, r CreateKeyRequest) (*CloudKeyResult, error) {
+	var out CloudKeyResult
+	return &out, c.Do(ctx, http.MethodPost, "/cloud/"+url.PathEscape(source)+"/keys", nil, r, &out)
+}
+
+// UploadCloudKey imports a locally generated or KMIP-sourced key.
+func (c *Client) UploadCloudKey(ctx context.Context, source string, r UploadKeyRequest) (*CloudKeyResult, error) {
+	var out CloudKeyResult
+	return &out, c.Do(ctx, http.MethodPost, "/cloud/"+url.PathEscape(source)+"/upload", nil, r, &out)
+}
+
+// CloudKeyOp runs rotate, recover, delete or purge on a key. confirm is the
+// key's name typed again (needed for delete and purge).
+func (c *Client) CloudKeyOp(ctx context.Context, source, name, op, confirm string) (*CloudKeyResult, error) {
+	var out CloudKeyResult
+	return &out, c.Do(ctx, http.MethodPost, cloudKeyPath(source, name, op), nil, ConfirmRequest{Confirm: confirm}, &out)
+}
+
+// UpdateCloudKey edits a key version's attributes.
+func (c *Client) UpdateCloudKey(ctx context.Context, source, name string, r UpdateKeyRequest) (*CloudKeyResult, error) {
+	var out CloudKeyResult
+	return &out, c.Do(ctx, http.MethodPost, cloudKeyPath(source, name, "update"), nil, r, &out)
+}
+
+// BackupCloudKey stores a backup of the key in the keyward database.
+func (c *Client) BackupCloudKey(ctx context.Context, source, name string) (*BackupInfo, error) {
+	var out BackupInfo
+	return &out, c.Do(ctx, http.MethodPost, cloudKeyPath(source, name, "backup"), nil, nil, &out)
+}
+
+// CloudBackups lists the stored backups, newest first.
+func (c *Client) CloudBackups(ctx context.Context) ([]BackupInfo, error) {
+	var out struct {
+		Backups []BackupInfo `json:"backups"`
+	}
+	return out.Backups, c.Do(ctx, http.MethodGet, "/cloud/backups", nil, nil, &out)
+}
+
+// RestoreCloudBackup restores a backup into source ("" = where it came from).
+func (c *Client) RestoreCloudBackup(ctx context.Context, id, source string) (*CloudKeyResult, error) {
+	var out CloudKeyResult
+	return &out, c.Do(ctx, http.MethodPost, "/cloud/backups/"+url.PathEscape(id)+"/restore", nil, RestoreRequest{Source: source}, &out)
+}
+
+// CloudRotationPolicy shows a key's rotation policy.
+func (c *Client) CloudRotationPolicy(ctx context.Context, source, name string) (*RotationPolicy, error) {
+	var out RotationPolicy
+	return &out, c.Do(ctx, http.MethodGet, cloudKeyPath(source, name, "policy"), nil, nil, &out)
+}
+
+// SetCloudRotationPolicy replaces a key's rotation policy.
+func (c *Client) SetCloudRotationPolicy(ctx context.Context, source, name string, p RotationPolicy) (*RotationPolicy, error) {
+	var out RotationPolicy
+	return &out, c.Do(ctx, http.MethodPost, cloudKeyPath(source, name, "policy"), nil, p, &out)
+}
+
+// Sync asks the daemon to sync source now ("" = every source) and waits.
+func (c *Client) Sync(ctx context.Context, source string) (*SyncResult, error) {
+	var out SyncResult
+	return &out, c.Do(ctx, http.MethodPost, "/sync", nil, SyncRequest{Source: source}, &out)
+}

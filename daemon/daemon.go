@@ -1,0 +1,262 @@
+// Package daemon is the keyward daemon: it owns the data dir and its lock,
+// the store, the key sources, and the socket API that every front end (TUI,
+// CLI, curl) talks to. Data flows one way: sources → store → API.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/store"
+)
+
+// Version is the daemon's version string.
+var Version = "0.1.0-dev"
+
+// Options are what a caller adds to a daemon beyond its config file.
+type Options struct {
+	Logger *slog.Logger
+	// Sources are extra sources to run (the demo's); configured sources are
+	// built from the config.
+	Sources []sources.Source
+	// Mounts are feature handlers added to the socket API.
+	Mounts []Mount
+	// Rings returns the ring metadata of a source, by source name.
+	Rings map[string]func() []api.RingInfo
+	// Now is the clock (tests pin it).
+	Now func() time.Time
+	// Ready is called once the socket accepts requests.
+	Ready func(socket string)
+}
+
+// Daemon is one running keyward daemon.
+type Daemon struct {
+	cfg        *config.Config
+	opts       Options
+	log        *slog.Logger
+	st         *store.Store
+	hub        *hub
+	sink       *sink
+	roles      Roles
+	thresholds engine.Thresholds
+	rings      map[string]func() []api.RingInfo
+	srcs       []sources.Source
+	socket     string
+	started    time.Time
+	pid        int
+	now        func() time.Time
+}
+
+// Store gives in-process features (the demo, tests) the daemon's store.
+func (d *Daemon) Store() *store.Store { return d.st }
+
+// Run starts the daemon and blocks until ctx is cancelled, then shuts down
+// cleanly. It fails fast, before touching anything, when the socket is
+// answered by another daemon or the data dir is locked.
+func Run(ctx context.Context, cfg *config.Config, opts Options) error {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	d := &Daemon{cfg: cfg, opts: opts, log: opts.Logger, hub: newHub(), thresholds: cfg.Thresholds(),
+		rings: map[string]func() []api.RingInfo{}, socket: cfg.SocketPath(), pid: os.Getpid(), now: opts.Now}
+	for k, v := range opts.Rings {
+		d.rings[k] = v
+	}
+	start := time.Now()
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ln, err := listenSocket(d.socket)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
+	var warnings []string
+	d.roles, warnings = NewRoles(os.Getuid(), cfg.Access.AdminGroup, cfg.Access.UserGroup)
+	for _, w := range warnings {
+		d.log.Warn("access", "warning", w)
+	}
+	if err := secureSocket(d.socket, cfg.Access); err != nil {
+		d.log.Warn("socket permissions", "err", err)
+	}
+
+	d.st, err = store.Open(ctx, filepath.Join(cfg.DataDir, "keyward.db"))
+	if err != nil {
+		return err
+	}
+	defer d.st.Close()
+	d.sink = &sink{st: d.st, hub: d.hub, log: d.log, now: d.now}
+
+	srcs := append([]sources.Source(nil), opts.Sources...)
+	d.srcs = srcs
+	names := make([]string, 0, len(srcs))
+	for _, s := range srcs {
+		if err := d.st.EnsureSource(ctx, s.Name(), s.Kind(), s.Address()); err != nil {
+			return err
+		}
+		names = append(names, s.Name())
+	}
+	if err := d.st.ForgetSourcesExcept(ctx, names); err != nil {
+		return err
+	}
+
+	d.started = d.now()
+	srv := &http.Server{Handler: d.handler(), ConnContext: d.roles.connContext, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	for _, s := range srcs {
+		wg.Add(1)
+		go func(s sources.Source) {
+			defer wg.Done()
+			if err := s.Run(runCtx, d.sink); err != nil && runCtx.Err() == nil {
+				d.log.Error("source stopped", "source", s.Name(), "err", err)
+				_ = d.sink.SetHealth(context.WithoutCancel(runCtx), s.Name(), engine.HealthDegraded, err.Error())
+			}
+		}(s)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	_ = d.sink.record(ctx, engine.Event{Operation: engine.OpDaemonStart, Actor: currentUser(), Origin: engine.OriginSystem,
+		Details: fmt.Sprintf("keyward %s pid %d", Version, d.pid)})
+	d.log.Info("daemon ready", "socket", d.socket, "data_dir", cfg.DataDir, "sources", len(srcs),
+		"startup", time.Since(start).Round(time.Millisecond).String())
+	if opts.Ready != nil {
+		opts.Ready(d.socket)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		stop()
+		wg.Wait()
+		return fmt.Errorf("socket server: %w", err)
+	}
+	d.log.Info("daemon stopping")
+	stop()
+	d.hub.close()
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutCtx)
+	wg.Wait()
+	_ = os.Remove(d.socket)
+	d.log.Info("daemon stopped")
+	return nil
+}
+
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(os.Getuid())
+}
+
+// ErrSocketInUse means another daemon answers on the socket.
+var ErrSocketInUse = errors.New("another keyward daemon is already running")
+
+// listenSocket refuses to start when someone answers on path, removes a
+// stale socket file otherwise, and listens.
+func listenSocket(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("socket dir: %w", err)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("socket path %s exists and is not a socket; refusing to remove it", path)
+		}
+		c, err := net.DialTimeout("unix", path, time.Second)
+		if err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%w on %s (stop it first, or give this one another --socket)", ErrSocketInUse, path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
+		}
+	}
+	old := syscall.Umask(0o117)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	return ln, nil
+}
+
+// secureSocket makes the socket mode 0660 owned by the socket group.
+func secureSocket(path string, a config.Access) error {
+	if err := os.Chmod(path, 0o660); err != nil {
+		return err
+	}
+	group := a.SocketGroup
+	if group == "" {
+		group = a.UserGroup
+	}
+	if group == "" {
+		return nil
+	}
+	g, err := user.LookupGroup(group)
+	if err != nil {
+		return fmt.Errorf("socket group %q does not exist; the socket stays owned by the daemon's group", group)
+	}
+	gid, _ := strconv.Atoi(g.Gid)
+	if err := os.Chown(path, -1, gid); err != nil {
+		return fmt.Errorf("give socket to group %s: %w", group, err)
+	}
+	return nil
+}
+
+// lockDataDir takes an exclusive lock on the data dir so two daemons never
+// share one database. The lock is released when the process exits.
+func lockDataDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "keyward.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b := make([]byte, 32)
+		n, _ := f.ReadAt(b, 0)
+		f.Close()
+		return nil, fmt.Errorf("data dir %s is in use by another keyward daemon (pid %s); two daemons cannot share one database", dir, string(trimNL(b[:n])))
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == 0) {
+		b = b[:len(b)-1]
+	}
+	return b
+}

@@ -1,0 +1,388 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/daemon/sources/seed"
+	"github.com/keyward/keyward/engine"
+)
+
+type running struct {
+	socket string
+	cfg    *config.Config
+	stop   func() error
+}
+
+// start runs a real daemon in-process on a real Unix socket and a real
+// SQLite file in a temp dir, with the seed source.
+func start(t *testing.T, mutate func(*config.Config)) *running {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Socket = filepath.Join(dir, "sock", "keyward.sock")
+	if mutate != nil {
+		mutate(cfg)
+	}
+	return startCfg(t, cfg)
+}
+
+func startCfg(t *testing.T, cfg *config.Config) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, cfg, Options{
+			Logger:  discardLogger(),
+			Sources: []sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", time.Now()))},
+			Ready:   func(s string) { ready <- s }})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("daemon did not start: %v", err)
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("daemon not ready after 20s")
+	}
+	r := &running{socket: cfg.SocketPath(), cfg: cfg}
+	stopped := false
+	var stopErr error
+	r.stop = func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			stopErr = <-done
+		}
+		return stopErr
+	}
+	t.Cleanup(func() { r.stop() })
+	waitKeys(t, api.NewClient(r.socket), 12)
+	return r
+}
+
+func waitKeys(t *testing.T, c *api.Client, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := c.Status(context.Background()); err == nil && st.Keys >= n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("inventory never reached %d keys", n)
+}
+
+func get(t *testing.T, socket, path string, hdr map[string]string) (int, map[string]any) {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+	}}}
+	req, _ := http.NewRequest(http.MethodGet, "http://keyward"+path, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &body); err != nil {
+		t.Fatalf("%s: answer is not JSON: %q", path, b)
+	}
+	return resp.StatusCode, body
+}
+
+func TestSocketAPIServesInventory(t *testing.T) {
+	r := start(t, nil)
+	c := api.NewClient(r.socket)
+	ctx := context.Background()
+	p, err := c.Keys(ctx, api.KeyQuery{Source: "acme-kms", Sort: "name"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Total != 12 || p.Keys[0].Name != "acme.backup.kek" {
+		t.Fatalf("total=%d first=%s", p.Total, p.Keys[0].Name)
+	}
+	for _, k := range p.Keys {
+		if k.Aging == nil {
+			t.Fatalf("key %s served without aging", k.ID)
+		}
+	}
+	exp, err := c.Keys(ctx, api.KeyQuery{Aging: "expired"})
+	if err != nil || exp.Total != 2 {
+		t.Fatalf("expired keys = %d, %v; want acme.crm.key.3 and acme.legacy.token", exp.Total, err)
+	}
+	d, err := c.Key(ctx, "acme-kms/acme.crm.key.5")
+	if err != nil || d.Key.State != engine.StateActive || len(d.Activity) == 0 || d.Activity[0].Operation != engine.OpDiscovered {
+		t.Fatalf("detail = %+v, %v", d, err)
+	}
+
+	code, body := get(t, r.socket, "/v1/keys?state=shiny", nil)
+	if code != 400 || body["code"] != "bad_request" || !strings.Contains(body["message"].(string), "unknown key state") {
+		t.Fatalf("bad state: %d %v", code, body)
+	}
+	code, body = get(t, r.socket, "/v1/keys?sauce=1", nil)
+	if code != 400 || !strings.Contains(body["message"].(string), `unknown query parameter "sauce"`) {
+		t.Fatalf("unknown param: %d %v", code, body)
+	}
+	code, body = get(t, r.socket, "/v1/keys/acme-kms/nope", nil)
+	if code != 404 || body["code"] != "not_found" {
+		t.Fatalf("missing key: %d %v", code, body)
+	}
+	code, _ = get(t, r.socket, "/v2/keys", nil)
+	if code != 404 {
+		t.Fatalf("unknown endpoint: %d", code)
+	}
+	code, body = get(t, r.socket, "/v1/status", map[string]string{"Origin": "https://evil.example"})
+	if code != 403 || !strings.Contains(body["message"].(string), "browsers are refused") {
+		t.Fatalf("browser origin: %d %v", code, body)
+	}
+	code, _ = get(t, r.socket, "/v1/status", map[string]string{"Referer": "https://evil.example/page"})
+	if code != 403 {
+		t.Fatalf("browser referer: %d", code)
+	}
+}
+
+func TestEventStreamPushesChanges(t *testing.T) {
+	r := start(t, nil)
+	c := api.NewClient(r.socket)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := make(chan api.Notification, 16)
+	go c.Watch(ctx, func(n api.Notification) { got <- n })
+	first := <-got
+	if first.Type != api.NoteHello || first.Status == nil || first.Status.Keys != 12 {
+		t.Fatalf("first notification = %+v", first)
+	}
+	if err := c.Do(ctx, http.MethodPost, "/sync", nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case n := <-got:
+			if n.Type == api.NoteActivity && n.Event.Operation == engine.OpSynced {
+				if n.Event.Actor == "" || n.Event.Origin != engine.OriginKeyward {
+					t.Fatalf("sync event lacks its caller: %+v", n.Event)
+				}
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("no activity notification after a sync")
+		}
+	}
+}
+
+func TestOneDaemonPerSocketAndDataDir(t *testing.T) {
+	r := start(t, nil)
+	// Same socket, other data dir: refused because someone answers.
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(t.TempDir(), "other")
+	cfg.Socket = r.socket
+	err := Run(context.Background(), cfg, Options{Logger: discardLogger()})
+	if !errors.Is(err, ErrSocketInUse) {
+		t.Fatalf("second daemon on the same socket: %v", err)
+	}
+	// Same data dir, other socket: refused by the lock.
+	cfg2 := config.Default()
+	cfg2.DataDir = r.cfg.DataDir
+	cfg2.Socket = filepath.Join(t.TempDir(), "k.sock")
+	err = Run(context.Background(), cfg2, Options{Logger: discardLogger()})
+	if err == nil || !strings.Contains(err.Error(), "in use by another keyward daemon (pid "+strconv.Itoa(os.Getpid())) {
+		t.Fatalf("second daemon on the same data dir: %v", err)
+	}
+	if _, err := os.Stat(cfg2.Socket); err == nil {
+		t.Fatal("refused daemon left a socket behind")
+	}
+	// The first daemon still serves.
+	if _, err := api.NewClient(r.socket).Status(context.Background()); err != nil {
+		t.Fatalf("first daemon disturbed: %v", err)
+	}
+}
+
+func TestStaleSocketIsReplacedAndRemovedOnStop(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "keyward.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close() // a crashed daemon's leftover
+	r := start(t, func(c *config.Config) { c.Socket = sock })
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("socket mode = %v, %v; want 0660", fi.Mode().Perm(), err)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatalf("clean stop returned %v", err)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Fatalf("socket left after stop: %v", err)
+	}
+	// A regular file at the socket path is never deleted.
+	os.WriteFile(sock, []byte("precious"), 0o600)
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "d2")
+	cfg.Socket = sock
+	if err := Run(context.Background(), cfg, Options{Logger: discardLogger()}); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Fatalf("regular file at socket path: %v", err)
+	}
+}
+
+func TestRoleMapping(t *testing.T) {
+	r := Roles{DaemonUID: 1000, AdminGID: 50, UserGID: 60, Groups: func(uid int) []int {
+		return map[int][]int{2001: {60, 7}, 2002: {50}, 2003: {7}}[uid]
+	}}
+	cases := []struct {
+		uid, gid int
+		want     api.Role
+	}{
+		{0, 0, api.RoleAdmin},       // root
+		{1000, 1000, api.RoleAdmin}, // the daemon's own user
+		{2000, 50, api.RoleAdmin},   // primary group admin
+		{2002, 100, api.RoleAdmin},  // supplementary admin
+		{2001, 100, api.RoleUser},   // supplementary user
+		{2004, 60, api.RoleUser},    // primary group user
+		{2003, 100, api.RoleNone},   // neither
+		{65534, 65534, api.RoleNone},
+	}
+	for _, c := range cases {
+		if got := r.Role(c.uid, c.gid); got != c.want {
+			t.Errorf("uid %d gid %d: role %q, want %q", c.uid, c.gid, got, c.want)
+		}
+	}
+	none := Roles{DaemonUID: 1000, AdminGID: -1, UserGID: -1}
+	if got := none.Role(2000, 100); got != api.RoleNone {
+		t.Errorf("with no groups configured, a stranger got %q", got)
+	}
+}
+
+// TestPeerCredentialsFromAnotherUser connects from a child process running
+// as nobody (CI runs as root, so it can switch), and checks what the kernel's
+// SO_PEERCRED makes of it: refused outside the groups, read-only as a user.
+func TestPeerCredentialsFromAnotherUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a child as nobody (CI runs as root)")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no nobody user on this machine")
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	grp, err := user.LookupGroupId(nobody.Gid)
+	if err != nil {
+		t.Skip("nobody's group has no name")
+	}
+	// A copy of curl-like client: this test binary, executable by nobody.
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	exe := filepath.Join(dir, "client")
+	self, _ := os.Executable()
+	b, _ := os.ReadFile(self)
+	os.WriteFile(exe, b, 0o755)
+	for p := dir; p != "/" && p != "/tmp"; p = filepath.Dir(p) {
+		os.Chmod(p, 0o755)
+	}
+
+	asNobody := func(socket, method, path string) (int, string) {
+		cmd := exec.Command(exe, "-test.run=TestHelperClient")
+		cmd.Env = []string{"KEYWARD_HELPER_CLIENT=1", "SOCK=" + socket, "METHOD=" + method, "URLPATH=" + path}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("client as nobody: %v\n%s", err, out)
+		}
+		var code int
+		var body string
+		fmt.Sscanf(string(out), "%d", &code)
+		if i := strings.Index(string(out), "\n"); i > 0 {
+			body = string(out)[i+1:]
+		}
+		return code, body
+	}
+	socketDir := func() string {
+		d := filepath.Join(t.TempDir(), "run")
+		os.MkdirAll(d, 0o755)
+		for p := d; p != "/" && p != "/tmp"; p = filepath.Dir(p) {
+			os.Chmod(p, 0o755)
+		}
+		return filepath.Join(d, "keyward.sock")
+	}
+
+	// nobody may reach the socket (its group owns it) but is in no role.
+	r := start(t, func(c *config.Config) {
+		c.Socket = socketDir()
+		c.Access = config.Access{AdminGroup: "keyward-admin-none", UserGroup: "keyward-user-none", SocketGroup: grp.Name}
+	})
+	code, body := asNobody(r.socket, "GET", "/v1/keys")
+	if code != 403 || !strings.Contains(body, "not in the keyward user or admin group") {
+		t.Fatalf("stranger: %d %s", code, body)
+	}
+	r.stop()
+
+	// nobody's group is the user group: may read, may not change.
+	r = start(t, func(c *config.Config) {
+		c.Socket = socketDir()
+		c.Access = config.Access{AdminGroup: "keyward-admin-none", UserGroup: grp.Name}
+	})
+	code, body = asNobody(r.socket, "GET", "/v1/keys")
+	if code != 200 || !strings.Contains(body, "acme.crm.key.5") {
+		t.Fatalf("user reading keys: %d %.200s", code, body)
+	}
+	code, body = asNobody(r.socket, "GET", "/v1/status")
+	if code != 200 || !strings.Contains(body, `"role": "user"`) || !strings.Contains(body, `"user": "nobody"`) {
+		t.Fatalf("status as user: %d %.300s", code, body)
+	}
+	code, body = asNobody(r.socket, "POST", "/v1/sync")
+	if code != 403 || !strings.Contains(body, "needs the admin role") {
+		t.Fatalf("user syncing: %d %s", code, body)
+	}
+	ev, _ := api.NewClient(r.socket).Keys(context.Background(), api.KeyQuery{})
+	if ev.Total != 12 {
+		t.Fatalf("inventory changed by a refused call: %d", ev.Total)
+	}
+}
+
+// TestHelperClient is the client the peer-credential test runs as nobody.
+func TestHelperClient(t *testing.T) {
+	if os.Getenv("KEYWARD_HELPER_CLIENT") != "1" {
+		t.Skip("helper process for TestPeerCredentialsFromAnotherUser")
+	}
+	sock := os.Getenv("SOCK")
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	req, _ := http.NewRequest(os.Getenv("METHOD"), "http://keyward"+os.Getenv("URLPATH"), nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		fmt.Printf("0\n%v", err)
+		os.Exit(0)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	fmt.Printf("%d\n%s", resp.StatusCode, b)
+	os.Exit(0)
+}

@@ -1,0 +1,389 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/store"
+)
+
+// Mount attaches a feature's handler (proxy, cloud operations, ...) to the
+// socket API under Pattern (a net/http ServeMux pattern such as "/v1/cloud/").
+// The server has already refused callers with no role; GET and HEAD need the
+// user role, and other methods need WriteRole (admin unless set to user, in
+// which case the handler makes its own finer check).
+type Mount struct {
+	Pattern   string
+	Handler   http.Handler
+	WriteRole api.Role
+}
+
+type route struct {
+	pattern string
+	need    api.Role
+	h       http.HandlerFunc
+}
+
+// routes is the socket API: one line per endpoint.
+func (d *Daemon) routes() []route {
+	return []route{
+		{"GET /v1/status", api.RoleUser, d.handleStatus},
+		{"GET /v1/keys", api.RoleUser, d.handleKeys},
+		{"GET /v1/keys/{id...}", api.RoleUser, d.handleKey},
+		{"GET /v1/sources", api.RoleUser, d.handleSources},
+		{"GET /v1/activity", api.RoleUser, d.handleActivity},
+		{"GET /v1/events", api.RoleUser, d.handleEvents},
+		{"POST /v1/sync", api.RoleAdmin, d.handleSync},
+	}
+}
+
+func (d *Daemon) handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range d.routes() {
+		mux.Handle(rt.pattern, d.guard(rt.need, rt.h))
+	}
+	for _, m := range d.opts.Mounts {
+		need := m.WriteRole
+		if need == api.RoleNone {
+			need = api.RoleAdmin
+		}
+		h := m.Handler
+		mux.Handle(m.Pattern, d.guard(api.RoleUser, func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead && !callerOf(r).Role.Allows(need) {
+				refuse(w, r, need)
+				return
+			}
+			h.ServeHTTP(w, r)
+		}))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		api.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint %s %s (the API is under /%s/)", r.Method, r.URL.Path, api.Version)
+	})
+	return d.browserGuard(mux)
+}
+
+// browserGuard refuses anything a web page could send: a browser always
+// adds Origin or Referer, a CLI or curl never does.
+func (d *Daemon) browserGuard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") != "" || r.Header.Get("Referer") != "" {
+			api.WriteError(w, http.StatusForbidden, api.CodeForbidden, "requests from web browsers are refused (Origin or Referer header present)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func callerOf(r *http.Request) api.Caller {
+	c, _ := api.CallerFromContext(r.Context())
+	return c
+}
+
+func refuse(w http.ResponseWriter, r *http.Request, need api.Role) {
+	c := callerOf(r)
+	if c.Role == api.RoleNone {
+		api.WriteError(w, http.StatusForbidden, api.CodeForbidden, "user %s (uid %d) is not in the keyward user or admin group", c.User, c.UID)
+		return
+	}
+	api.WriteError(w, http.StatusForbidden, api.CodeForbidden, "%s %s needs the %s role; user %s has the %s role", r.Method, r.URL.Path, need, c.User, c.Role)
+}
+
+func (d *Daemon) guard(need api.Role, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !callerOf(r).Role.Allows(need) {
+			refuse(w, r, need)
+			return
+		}
+		h(w, r)
+	})
+}
+
+func (d *Daemon) status(r *http.Request) (*api.Status, error) {
+	n, err := d.st.CountKeys(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := d.st.Sources(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return &api.Status{Version: Version, PID: d.pid, StartedAt: d.started, Socket: d.socket, DataDir: d.cfg.DataDir,
+		Keys: n, Sources: srcs, Caller: callerOf(r)}, nil
+}
+
+func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
+	s, err := d.status(r)
+	if err != nil {
+		d.internal(w, r, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, s)
+}
+
+func (d *Daemon) internal(w http.ResponseWriter, r *http.Request, err error) {
+	d.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	api.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "%v", err)
+}
+
+func badRequest(w http.ResponseWriter, format string, a ...any) {
+	api.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, format, a...)
+}
+
+// checkParams refuses query parameters the endpoint does not know, so a
+// typo in a script is an error instead of a silently unfiltered answer.
+func checkParams(w http.ResponseWriter, r *http.Request, known ...string) bool {
+	for p := range r.URL.Query() {
+		ok := false
+		for _, k := range known {
+			ok = ok || p == k
+		}
+		if !ok {
+			badRequest(w, "unknown query parameter %q (known: %s)", p, strings.Join(known, ", "))
+			return false
+		}
+	}
+	return true
+}
+
+func (d *Daemon) handleKeys(w http.ResponseWriter, r *http.Request) {
+	if !checkParams(w, r, "source", "state", "aging", "q", "sort", "limit", "cursor") {
+		return
+	}
+	q := r.URL.Query()
+	kq := store.KeyQuery{Source: q.Get("source"), Text: q.Get("q"), Sort: q.Get("sort"), Cursor: q.Get("cursor"),
+		Now: d.now(), Thresholds: d.thresholds}
+	if s := q.Get("state"); s != "" {
+		st, err := engine.ParseState(s)
+		if err != nil {
+			badRequest(w, "%v", err)
+			return
+		}
+		kq.State = st
+	}
+	if a := q.Get("aging"); a != "" {
+		ok := false
+		for _, b := range d.thresholds.Buckets() {
+			ok = ok || string(b) == a
+		}
+		if !ok {
+			badRequest(w, "unknown aging bucket %q (known: %v)", a, d.thresholds.Buckets())
+			return
+		}
+		kq.Aging = engine.Bucket(a)
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 5000 {
+			badRequest(w, "limit must be a whole number from 1 to 5000, got %q", l)
+			return
+		}
+		kq.Limit = n
+	}
+	page, err := d.st.Keys(r.Context(), kq)
+	if err != nil {
+		if errors.Is(err, store.ErrBadCursor) || strings.Contains(err.Error(), "cannot sort") {
+			badRequest(w, "%v", err)
+			return
+		}
+		d.internal(w, r, err)
+		return
+	}
+	now := d.now()
+	for i := range page.Keys {
+		a := engine.Classify(page.Keys[i], now, d.thresholds)
+		page.Keys[i].Aging = &a
+	}
+	if page.Keys == nil {
+		page.Keys = []engine.Key{}
+	}
+	api.WriteJSON(w, http.StatusOK, api.KeysPage{Keys: page.Keys, Total: page.Total, NextCursor: page.NextCursor})
+}
+
+func (d *Daemon) handleKey(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	k, err := d.st.Key(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		api.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no key with id %q (ids look like source/name[/version]; see keyward keys list)", id)
+		return
+	}
+	if err != nil {
+		d.internal(w, r, err)
+		return
+	}
+	a := engine.Classify(k, d.now(), d.thresholds)
+	k.Aging = &a
+	events, _, err := d.st.Events(r.Context(), store.EventQuery{KeyID: id, Limit: 50})
+	if err != nil {
+		d.internal(w, r, err)
+		return
+	}
+	if events == nil {
+		events = []engine.Event{}
+	}
+	api.WriteJSON(w, http.StatusOK, api.KeyDetail{Key: k, Activity: events})
+}
+
+func (d *Daemon) handleSources(w http.ResponseWriter, r *http.Request) {
+	srcs, err := d.st.Sources(r.Context())
+	if err != nil {
+		d.internal(w, r, err)
+		return
+	}
+	out := make([]api.SourceInfo, 0, len(srcs))
+	for _, s := range srcs {
+		info := api.SourceInfo{Source: s}
+		if rp, ok := d.rings[s.Name]; ok {
+			info.Rings = rp()
+		}
+		out = append(out, info)
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"sources": out})
+}
+
+func parseTime(w http.ResponseWriter, name, v string) (time.Time, bool) {
+	if v == "" {
+		return time.Time{}, true
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), true
+		}
+	}
+	badRequest(w, "%s: %q is not a date (use 2026-11-23 or 2026-11-23T08:00:00Z)", name, v)
+	return time.Time{}, false
+}
+
+func (d *Daemon) handleActivity(w http.ResponseWriter, r *http.Request) {
+	if !checkParams(w, r, "key", "source", "operation", "actor", "origin", "from", "to", "limit", "cursor") {
+		return
+	}
+	q := r.URL.Query()
+	eq := store.EventQuery{KeyID: q.Get("key"), Source: q.Get("source"), Operation: q.Get("operation"),
+		Actor: q.Get("actor"), Origin: engine.Origin(q.Get("origin"))}
+	var ok bool
+	if eq.From, ok = parseTime(w, "from", q.Get("from")); !ok {
+		return
+	}
+	if eq.To, ok = parseTime(w, "to", q.Get("to")); !ok {
+		return
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 5000 {
+			badRequest(w, "limit must be a whole number from 1 to 5000, got %q", l)
+			return
+		}
+		eq.Limit = n
+	}
+	if c := q.Get("cursor"); c != "" {
+		n, err := strconv.ParseInt(c, 10, 64)
+		if err != nil || n <= 0 {
+			badRequest(w, "cursor: pass the next_cursor of the previous page unchanged")
+			return
+		}
+		eq.Before = n
+	}
+	events, next, err := d.st.Events(r.Context(), eq)
+	if err != nil {
+		d.internal(w, r, err)
+		return
+	}
+	page := api.EventsPage{Events: events}
+	if page.Events == nil {
+		page.Events = []engine.Event{}
+	}
+	if next > 0 {
+		page.NextCursor = strconv.FormatInt(next, 10)
+	}
+	api.WriteJSON(w, http.StatusOK, page)
+}
+
+// handleEvents streams notifications as newline-delimited JSON until the
+// client goes away or the daemon stops. The first line is a hello with the
+// daemon's status.
+func (d *Daemon) handleEvents(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		d.internal(w, r, errors.New("streaming unsupported"))
+		return
+	}
+	ch, cancel := d.hub.subscribe()
+	defer cancel()
+	st, err := d.status(r)
+	if err != nil {
+		d.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	if enc.Encode(api.Notification{Type: api.NoteHello, Time: d.now(), Status: st}) != nil {
+		return
+	}
+	fl.Flush()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case n, ok := <-ch:
+			if !ok {
+				return
+			}
+			if enc.Encode(n) != nil {
+				return
+			}
+			fl.Flush()
+		}
+	}
+}
+
+// handleSync asks every source that can sync on demand (or only ?source=S)
+// to sync now, and records who asked.
+func (d *Daemon) handleSync(w http.ResponseWriter, r *http.Request) {
+	if !checkParams(w, r, "source") {
+		return
+	}
+	want := r.URL.Query().Get("source")
+	var synced []string
+	found := false
+	for _, s := range d.srcs {
+		if want != "" && s.Name() != want {
+			continue
+		}
+		found = true
+		sy, ok := s.(sources.Syncer)
+		if !ok {
+			if want != "" {
+				badRequest(w, "source %q (%s) cannot sync on demand", want, s.Kind())
+				return
+			}
+			continue
+		}
+		if err := sy.SyncNow(r.Context()); err != nil {
+			api.WriteError(w, http.StatusBadGateway, api.CodeUnavailable, "sync %s: %v", s.Name(), err)
+			return
+		}
+		synced = append(synced, s.Name())
+	}
+	if want != "" && !found {
+		api.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no source named %q (see keyward status)", want)
+		return
+	}
+	c := callerOf(r)
+	for _, name := range synced {
+		_ = d.sink.record(r.Context(), engine.Event{Source: name, Operation: engine.OpSynced, Actor: c.User,
+			Origin: engine.OriginKeyward, Details: "sync requested"})
+	}
+	if synced == nil {
+		synced = []string{}
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"synced": synced})
+}

@@ -1,0 +1,82 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/store"
+)
+
+// sink is what sources write through: the store, then a notification, so
+// data flows one way (source → store → API → front ends).
+type sink struct {
+	st  *store.Store
+	hub *hub
+	log *slog.Logger
+	now func() time.Time
+}
+
+var _ sources.Sink = (*sink)(nil)
+
+func (s *sink) Apply(ctx context.Context, b sources.Batch) error {
+	recorded, err := s.st.Apply(ctx, store.Change{Source: b.Source, Upsert: b.Upsert, Remove: b.Remove, Events: b.Events})
+	if err != nil {
+		return err
+	}
+	if len(b.Upsert) > 0 || len(b.Remove) > 0 {
+		s.hub.publish(api.Notification{Type: api.NoteKeys, Time: s.now(), Source: b.Source})
+	}
+	s.publishEvents(recorded)
+	return nil
+}
+
+func (s *sink) publishEvents(events []engine.Event) {
+	for i := range events {
+		e := events[i]
+		s.hub.publish(api.Notification{Type: api.NoteActivity, Time: e.Time, Source: e.Source, Event: &e})
+	}
+}
+
+func (s *sink) SetHealth(ctx context.Context, source string, h engine.Health, reason string) error {
+	changed, recorded, err := s.st.SetHealth(ctx, source, h, reason, func(prev engine.Health) *engine.Event {
+		switch {
+		case h == engine.HealthDegraded:
+			return &engine.Event{Source: source, Operation: engine.OpOutage, Actor: "keyward", Origin: engine.OriginSystem,
+				Severity: engine.SeverityWarn, Details: reason}
+		case h == engine.HealthOK && prev == engine.HealthDegraded:
+			return &engine.Event{Source: source, Operation: engine.OpRecovery, Actor: "keyward", Origin: engine.OriginSystem}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if changed {
+		if h == engine.HealthDegraded {
+			s.log.Warn("source degraded", "source", source, "reason", reason)
+		} else {
+			s.log.Info("source health", "source", source, "health", h)
+		}
+		s.hub.publish(api.Notification{Type: api.NoteSources, Time: s.now(), Source: source})
+	}
+	s.publishEvents(recorded)
+	return nil
+}
+
+func (s *sink) Known(ctx context.Context, source string) ([]engine.Key, error) {
+	return s.st.SourceKeys(ctx, source)
+}
+
+// record writes events done through keyward (API calls) and publishes them.
+func (s *sink) record(ctx context.Context, events ...engine.Event) error {
+	recorded, err := s.st.Record(ctx, events...)
+	if err != nil {
+		return err
+	}
+	s.publishEvents(recorded)
+	return nil
+}
