@@ -143,7 +143,7 @@ func ParseDuration(s string) (Duration, error) {
 	units := map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'y': 365 * 24 * time.Hour}
 	if u, ok := units[s[len(s)-1]]; ok {
 		n, err := strconv.Atoi(s[:len(s)-1])
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > 1000*365 {
 			return 0, fmt.Errorf("invalid duration %q (use e.g. 90d, 2w, 1y, 36h)", s)
 		}
 		return Duration(time.Duration(n) * u), nil

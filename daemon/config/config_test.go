@@ -1,0 +1,77 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsNeedNoFile(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir == "" || !strings.HasSuffix(c.SocketPath(), "keyward.sock") {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if got := c.Thresholds(); len(got.ExpiringDays) != 3 || got.RotationPeriod != 365*24*time.Hour {
+		t.Fatalf("default thresholds %+v", got)
+	}
+}
+
+func TestLoadErrorsNameKeyAndLine(t *testing.T) {
+	cases := []struct {
+		name, toml string
+		want       []string
+	}{
+		{"unknown key", "data_dir = \"/x\"\n\n[access]\nadmin_grop = \"wheel\"\n", []string{"line 4", `"access.admin_grop"`}},
+		{"wrong type", "log_level = \"info\"\n[aging]\nexpiring_days = \"seven\"\n", []string{"line 3", "expiring_days"}},
+		{"bad duration", "[aging]\nrotation_period = \"a year\"\n", []string{"line 2", "rotation_period", "90d"}},
+		{"bad level", "log_level = \"loud\"\n", []string{"log_level", "loud"}},
+		{"bad window", "[aging]\nexpiring_days = [30, -1]\n", []string{"aging.expiring_days", "-1"}},
+		{"duplicate source", "[[kmip]]\nname = \"a\"\naddresses=[\"h:1\"]\n[[azure]]\nname = \"a\"\nvault_url=\"https://v\"\n", []string{`source name "a"`}},
+		{"not toml", "data_dir = \n", []string{"line 1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "keyward.toml")
+			os.WriteFile(p, []byte(c.toml), 0o600)
+			_, err := Load(p)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestCustomThresholds(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "keyward.toml")
+	os.WriteFile(p, []byte("[aging]\nexpiring_days = [30, 10]\nrotation_period = \"180d\"\n"), 0o600)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := c.Thresholds()
+	if th.ExpiringDays[0] != 10 || th.ExpiringDays[1] != 30 || th.RotationPeriod != 180*24*time.Hour {
+		t.Fatalf("thresholds %+v", th)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("data_dir = \"/x\"\n[aging]\nexpiring_days=[7]\n"))
+	f.Add([]byte("[[kmip]]\nname=\"k\"\naddresses=[\"a:1\"]\n[[kmip.application]]\nname=\"crm\"\npattern=\"x.*\"\n"))
+	f.Add([]byte("[proxy]\n[[proxy.app]]\nname=\"crm\"\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := Default()
+		if err := Parse(b, c); err == nil {
+			_ = c.Validate()
+		}
+	})
+}
