@@ -1,37 +1,176 @@
 package config
 
-import "github.com/keyward/keyward/engine"
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
 
 // KMIPSource is one [[kmip]] section: a KMS polled over KMIP with mutual TLS.
-// (Owned by the KMIP work: extend here.)
+//
+//	[[kmip]]
+//	name = "kms"
+//	addresses = ["kms1.example.com:5696", "kms2.example.com:5696"]
+//	ca_file = "/etc/keyward/kms-ca.pem"
+//	cert_file = "/etc/keyward/client.pem"     # or keystore_file + password_file
+//	key_file = "/etc/keyward/client.key"
+//	[[kmip.application]]
+//	name = "crm"
+//	pattern = "rks.crm.key.*"
 type KMIPSource struct {
 	Name string `toml:"name"`
 	// Addresses are host:port, tried in order (failover).
-	Addresses    []string        `toml:"addresses"`
-	ServerName   string          `toml:"server_name"`
-	CAFile       string          `toml:"ca_file"`
-	CertFile     string          `toml:"cert_file"`
-	KeyFile      string          `toml:"key_file"`
-	KeystoreFile string          `toml:"keystore_file"`
-	PasswordFile string          `toml:"password_file"`
-	Version      string          `toml:"version"`
+	Addresses []string `toml:"addresses"`
+	// ServerName is the name the KMS certificate must carry (default: the
+	// host of each address).
+	ServerName string `toml:"server_name"`
+	// CAFile is the PEM bundle that signed the KMS certificate (default: the
+	// system roots).
+	CAFile string `toml:"ca_file"`
+	// Client identity: a PEM certificate and key, or a JKS / PKCS#12
+	// keystore with its password in PasswordFile. When none is set, the
+	// identity installed by `keyward cert install|import` in the data dir
+	// is used.
+	CertFile     string `toml:"cert_file"`
+	KeyFile      string `toml:"key_file"`
+	KeystoreFile string `toml:"keystore_file"`
+	PasswordFile string `toml:"password_file"`
+	// Version is the KMIP protocol version to speak ("1.0" .. "1.4"); empty
+	// negotiates the highest common version with Discover Versions.
+	Version string `toml:"version"`
+	// PollInterval between polls (default 5m).
 	PollInterval engine.Duration `toml:"poll_interval"`
-	Timeout      engine.Duration `toml:"timeout"`
-	Applications []Application   `toml:"application"`
+	// Timeout for connecting and for each request (default 30s).
+	Timeout engine.Duration `toml:"timeout"`
+	// RetryMax caps the exponential backoff after failures (default: the
+	// poll interval).
+	RetryMax engine.Duration `toml:"retry_max"`
+	// BatchSize is how many operations go into one KMIP request message
+	// (default 50; 1 sends one request per key).
+	BatchSize int `toml:"batch_size"`
+	// Locate says where the wildcard pattern is matched: "auto" (try the
+	// server, fall back to filtering names here when it does not expand
+	// wildcards), "server" or "client".
+	Locate       string        `toml:"locate"`
+	Applications []Application `toml:"application"`
 }
 
 // Application is a [[kmip.application]]: keys matching Pattern form its ring.
 type Application struct {
-	Name        string          `toml:"name"`
-	Pattern     string          `toml:"pattern"`
+	Name string `toml:"name"`
+	// Pattern is a key name with * (any run of characters) and ?
+	// wildcards, e.g. "rks.crm.key.*".
+	Pattern string `toml:"pattern"`
+	// Generations kept in the ring (default 16).
 	Generations int             `toml:"generations"`
 	RotateAfter engine.Duration `toml:"rotate_after"`
 }
 
+// KMIP protocol versions keyward can speak (ovh/kmip-go stops at 1.4).
+var kmipVersions = []string{"1.0", "1.1", "1.2", "1.3", "1.4"}
+
+// ParseKMIPVersion splits "1.4" into major and minor, for the versions
+// keyward speaks.
+func ParseKMIPVersion(v string) (major, minor int, err error) {
+	for _, ok := range kmipVersions {
+		if v == ok {
+			a, b, _ := strings.Cut(v, ".")
+			major, _ = strconv.Atoi(a)
+			minor, _ = strconv.Atoi(b)
+			return major, minor, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("KMIP version %q is not one of %s (or empty to negotiate)", v, strings.Join(kmipVersions, ", "))
+}
+
 func (k *KMIPSource) validate(prefix string) []string {
 	var errs []string
+	add := func(key, format string, a ...any) {
+		errs = append(errs, prefix+"."+key+": "+fmt.Sprintf(format, a...))
+	}
 	if len(k.Addresses) == 0 {
-		errs = append(errs, prefix+".addresses: at least one host:port is needed")
+		add("addresses", "at least one host:port is needed")
+	}
+	for _, a := range k.Addresses {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil || host == "" {
+			add("addresses", "%q is not host:port (e.g. kms.example.com:5696)", a)
+			continue
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			add("addresses", "%q: port must be 1-65535", a)
+		}
+	}
+	if k.Version != "" {
+		if _, _, err := ParseKMIPVersion(k.Version); err != nil {
+			add("version", "%v", err)
+		}
+	}
+	pem := k.CertFile != "" || k.KeyFile != ""
+	if pem && (k.CertFile == "" || k.KeyFile == "") {
+		add("cert_file", "cert_file and key_file go together")
+	}
+	if pem && k.KeystoreFile != "" {
+		add("keystore_file", "use either cert_file/key_file or keystore_file, not both")
+	}
+	if k.KeystoreFile != "" && k.PasswordFile == "" {
+		add("password_file", "keystore_file needs password_file (a file holding the keystore password)")
+	}
+	if k.PollInterval == 0 {
+		k.PollInterval = engine.Duration(5 * time.Minute)
+	}
+	if time.Duration(k.PollInterval) < time.Second {
+		add("poll_interval", "%s is too short (at least 1s)", time.Duration(k.PollInterval))
+	}
+	if k.Timeout == 0 {
+		k.Timeout = engine.Duration(30 * time.Second)
+	}
+	if k.Timeout < 0 {
+		add("timeout", "must be positive")
+	}
+	if k.RetryMax == 0 {
+		k.RetryMax = k.PollInterval
+	}
+	if k.BatchSize == 0 {
+		k.BatchSize = 50
+	}
+	if k.BatchSize < 1 || k.BatchSize > 1000 {
+		add("batch_size", "%d is not between 1 and 1000", k.BatchSize)
+	}
+	switch k.Locate {
+	case "":
+		k.Locate = "auto"
+	case "auto", "server", "client":
+	default:
+		add("locate", "%q is not auto, server or client", k.Locate)
+	}
+	if len(k.Applications) == 0 {
+		add("application", "at least one [[kmip.application]] with a name and a pattern is needed")
+	}
+	seen := map[string]bool{}
+	for i := range k.Applications {
+		a := &k.Applications[i]
+		key := fmt.Sprintf("application[%d]", i)
+		if a.Name == "" {
+			add(key+".name", "is required")
+		}
+		if seen[a.Name] {
+			add(key+".name", "%q is used twice", a.Name)
+		}
+		seen[a.Name] = true
+		if strings.TrimSpace(a.Pattern) == "" {
+			add(key+".pattern", "is required, e.g. \"acme.crm.key.*\"")
+		}
+		if a.Generations == 0 {
+			a.Generations = 16
+		}
+		if a.Generations < 1 || a.Generations > 1000 {
+			add(key+".generations", "%d is not between 1 and 1000", a.Generations)
+		}
 	}
 	return errs
 }

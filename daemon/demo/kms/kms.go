@@ -1,0 +1,584 @@
+// Package kms is a small KMIP key server for the demo and for tests, built on
+// ovh/kmip-go's kmipserver: mutual TLS on 127.0.0.1, an in-memory object
+// store, and the operations keyward's poller and an administrator use
+// (Create, Register, Locate, Get, Get Attributes, Activate, Revoke, Destroy,
+// Discover Versions, in batches).
+package kms
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/kmipserver"
+	"github.com/ovh/kmip-go/payloads"
+
+	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/engine"
+)
+
+// App seeds the KMS with one application's key generations: Prefix+"1" ..
+// Prefix+N, the newest Active and the older ones Deactivated.
+type App struct {
+	Name        string // e.g. "crm"
+	Prefix      string // e.g. "acme.crm.key."
+	Generations int
+}
+
+// DemoApps are the two applications the demo seeds.
+var DemoApps = []App{
+	{Name: "crm", Prefix: "acme.crm.key.", Generations: 5},
+	{Name: "hr", Prefix: "acme.hr.key.", Generations: 3},
+}
+
+// Options configure Start.
+type Options struct {
+	// Dir receives ca.pem, server.pem/server.key, client.pem/client.key
+	// (keys mode 0600); created if missing.
+	Dir string
+	// Addr to listen on; default 127.0.0.1:0 (a free port).
+	Addr string
+	// Apps to seed.
+	Apps []App
+	// ClientCN is the common name of the client certificate (default "keyward").
+	ClientCN string
+	// Logger for the server (default: discard).
+	Logger *slog.Logger
+	// ExactNames makes Locate match Name exactly, without wildcards, like
+	// PyKMIP and many commercial servers.
+	ExactNames bool
+	// LooseLocate makes Locate also return one object whose Name does not
+	// match, like servers that have returned the wrong object for a Name.
+	LooseLocate bool
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server is a running embedded KMS.
+type Server struct {
+	opts     Options
+	addr     string
+	tlsCfg   *tls.Config
+	CA       *pki.CA
+	CAFile   string // PEM root that signed the server and client certificates
+	CertFile string // client certificate for keyward
+	KeyFile  string // client key for keyward
+
+	mu      sync.Mutex
+	objects map[string]*object
+	nextID  int
+	counts  map[kmip.Operation]int
+	srv     *kmipserver.Server
+	unhook  func()
+}
+
+type object struct {
+	uid        string
+	name       string
+	state      kmip.State
+	alg        kmip.CryptographicAlgorithm
+	length     int32
+	usage      kmip.CryptographicUsageMask
+	material   []byte
+	initial    time.Time
+	activation *time.Time
+	deactivate *time.Time
+	compromise *time.Time
+	destroy    *time.Time
+}
+
+// Start creates the certificates, seeds the store and serves KMIP until ctx
+// ends or Stop is called.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	if o.Dir == "" {
+		return nil, errors.New("kms: Options.Dir is required (certificates are written there)")
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	if o.ClientCN == "" {
+		o.ClientCN = "keyward"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("kms: %w", err)
+	}
+	ca, err := pki.NewCA("keyward demo KMS root")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: o, CA: ca, objects: map[string]*object{}, counts: map[kmip.Operation]int{},
+		CAFile: filepath.Join(o.Dir, "ca.pem"), CertFile: filepath.Join(o.Dir, "client.pem"), KeyFile: filepath.Join(o.Dir, "client.key")}
+	srvCert, srvKey, err := ca.Issue(pki.IssueOptions{CommonName: "localhost", DNSNames: []string{"localhost"},
+		IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true})
+	if err != nil {
+		return nil, err
+	}
+	cliCert, cliKey, err := ca.Issue(pki.IssueOptions{CommonName: o.ClientCN, Client: true})
+	if err != nil {
+		return nil, err
+	}
+	files := []struct {
+		name string
+		data []byte
+		mode os.FileMode
+	}{{"ca.pem", ca.PEM, 0o644}, {"server.pem", srvCert, 0o644}, {"server.key", srvKey, 0o600},
+		{"client.pem", cliCert, 0o644}, {"client.key", cliKey, 0o600}}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(o.Dir, f.name), f.data, f.mode); err != nil {
+			return nil, fmt.Errorf("kms: %w", err)
+		}
+	}
+	pair, err := tls.X509KeyPair(srvCert, srvKey)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	s.tlsCfg = &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: pool,
+		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+	for _, a := range o.Apps {
+		for i := 1; i <= a.Generations; i++ {
+			st := kmip.StateDeactivated
+			if i == a.Generations {
+				st = kmip.StateActive
+			}
+			age := time.Duration(a.Generations-i) * 30 * 24 * time.Hour
+			if _, err := s.put(a.Prefix+strconv.Itoa(i), st, o.Now().Add(-age)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := s.listen(o.Addr); err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, s.Stop)
+	s.unhook = func() { stop() }
+	return s, nil
+}
+
+func (s *Server) listen(addr string) error {
+	ln, err := tls.Listen("tcp", addr, s.tlsCfg)
+	if err != nil {
+		return fmt.Errorf("kms: listen %s: %w", addr, err)
+	}
+	exec := kmipserver.NewBatchExecutor()
+	s.routes(exec)
+	srv := kmipserver.NewServer(ln, exec)
+	s.mu.Lock()
+	s.addr = ln.Addr().String()
+	s.srv = srv
+	s.mu.Unlock()
+	go func() { _ = srv.Serve() }()
+	return nil
+}
+
+// Addr is host:port the KMS listens on.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Stop closes the listener and every connection. Objects are kept, so
+// Resume brings the same KMS back on the same address.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	srv := s.srv
+	s.srv = nil
+	s.mu.Unlock()
+	if srv != nil {
+		_ = srv.Shutdown()
+	}
+}
+
+// Resume serves again on the address used before Stop.
+func (s *Server) Resume() error {
+	s.mu.Lock()
+	running := s.srv != nil
+	addr := s.addr
+	s.mu.Unlock()
+	if running {
+		return nil
+	}
+	return s.listen(addr)
+}
+
+// Counts returns how many operations of each kind the KMS has served.
+func (s *Server) Counts() map[kmip.Operation]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[kmip.Operation]int, len(s.counts))
+	for k, v := range s.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// ResetCounts zeroes the operation counters.
+func (s *Server) ResetCounts() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.counts)
+}
+
+// put stores a new AES-256 key (caller must not hold mu).
+func (s *Server) put(name string, st kmip.State, created time.Time) (string, error) {
+	m := make([]byte, 32)
+	if _, err := rand.Read(m); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	o := &object{uid: strconv.Itoa(s.nextID), name: name, state: st, alg: kmip.CryptographicAlgorithmAES, length: 256,
+		usage: kmip.CryptographicUsageEncrypt | kmip.CryptographicUsageDecrypt, material: m, initial: created.UTC()}
+	if st == kmip.StateActive || st == kmip.StateDeactivated {
+		t := created.UTC()
+		o.activation = &t
+	}
+	if st == kmip.StateDeactivated {
+		t := created.Add(30 * 24 * time.Hour).UTC()
+		o.deactivate = &t
+	}
+	s.objects[o.uid] = o
+	return o.uid, nil
+}
+
+// Rotate creates app's next generation (highest version + 1) as Active and
+// deactivates the previously Active ones, as a KMS administrator rotating a
+// key would. It returns the new key's name.
+func (s *Server) Rotate(app string) (string, error) {
+	var prefix string
+	for _, a := range s.opts.Apps {
+		if a.Name == app {
+			prefix = a.Prefix
+		}
+	}
+	if prefix == "" {
+		return "", fmt.Errorf("kms: unknown application %q", app)
+	}
+	s.mu.Lock()
+	high := 0
+	now := s.opts.Now().UTC()
+	for _, o := range s.objects {
+		p, n, ok := engine.SplitVersion(o.name)
+		if ok && p == prefix && n > high {
+			high = n
+		}
+		if ok && p == prefix && o.state == kmip.StateActive {
+			o.state = kmip.StateDeactivated
+			o.deactivate = &now
+		}
+	}
+	s.mu.Unlock()
+	name := prefix + strconv.Itoa(high+1)
+	_, err := s.put(name, kmip.StateActive, now)
+	return name, err
+}
+
+func (s *Server) count(op kmip.Operation) {
+	s.mu.Lock()
+	s.counts[op]++
+	s.mu.Unlock()
+}
+
+func (s *Server) routes(exec *kmipserver.BatchExecutor) {
+	exec.Route(kmip.OperationCreate, kmipserver.HandleFunc(s.create))
+	exec.Route(kmip.OperationRegister, kmipserver.HandleFunc(s.register))
+	exec.Route(kmip.OperationLocate, kmipserver.HandleFunc(s.locate))
+	exec.Route(kmip.OperationGet, kmipserver.HandleFunc(s.get))
+	exec.Route(kmip.OperationGetAttributes, kmipserver.HandleFunc(s.getAttributes))
+	exec.Route(kmip.OperationActivate, kmipserver.HandleFunc(s.activate))
+	exec.Route(kmip.OperationRevoke, kmipserver.HandleFunc(s.revoke))
+	exec.Route(kmip.OperationDestroy, kmipserver.HandleFunc(s.destroy))
+}
+
+func nameOf(attrs []kmip.Attribute, names []kmip.Name) string {
+	for _, n := range names {
+		return n.NameValue
+	}
+	for _, a := range attrs {
+		if a.AttributeName == kmip.AttributeNameName {
+			if n, ok := a.AttributeValue.(kmip.Name); ok {
+				return n.NameValue
+			}
+		}
+	}
+	return ""
+}
+
+func (s *Server) create(ctx context.Context, req *payloads.CreateRequestPayload) (*payloads.CreateResponsePayload, error) {
+	s.count(kmip.OperationCreate)
+	if req.ObjectType != kmip.ObjectTypeSymmetricKey {
+		return nil, kmipserver.Errorf(kmip.ResultReasonFeatureNotSupported, "this KMS only creates symmetric keys")
+	}
+	length := int32(256)
+	for _, a := range req.TemplateAttribute.Attribute {
+		if a.AttributeName == kmip.AttributeNameCryptographicLength {
+			if l, ok := a.AttributeValue.(int32); ok {
+				length = l
+			}
+		}
+	}
+	if length%8 != 0 || length < 128 || length > 256 {
+		return nil, kmipserver.Errorf(kmip.ResultReasonInvalidField, "cryptographic length %d not supported", length)
+	}
+	uid, err := s.put(nameOf(req.TemplateAttribute.Attribute, req.TemplateAttribute.Name), kmip.StatePreActive, s.opts.Now())
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	o := s.objects[uid]
+	o.activation, o.deactivate = nil, nil
+	if length != 256 {
+		clear(o.material)
+		o.material = o.material[:length/8]
+		_, _ = rand.Read(o.material)
+		o.length = length
+	}
+	s.mu.Unlock()
+	kmipserver.SetIdPlaceholder(ctx, uid)
+	return &payloads.CreateResponsePayload{ObjectType: kmip.ObjectTypeSymmetricKey, UniqueIdentifier: uid}, nil
+}
+
+func (s *Server) register(ctx context.Context, req *payloads.RegisterRequestPayload) (*payloads.RegisterResponsePayload, error) {
+	s.count(kmip.OperationRegister)
+	sk, ok := req.Object.(*kmip.SymmetricKey)
+	if !ok {
+		return nil, kmipserver.Errorf(kmip.ResultReasonFeatureNotSupported, "this KMS only registers symmetric keys")
+	}
+	m, err := sk.KeyMaterial()
+	if err != nil {
+		return nil, kmipserver.Errorf(kmip.ResultReasonInvalidField, "key material: %v", err)
+	}
+	uid, err := s.put(nameOf(req.TemplateAttribute.Attribute, req.TemplateAttribute.Name), kmip.StatePreActive, s.opts.Now())
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	o := s.objects[uid]
+	clear(o.material)
+	o.material = append([]byte(nil), m...)
+	o.length = int32(8 * len(m))
+	o.activation, o.deactivate = nil, nil
+	s.mu.Unlock()
+	kmipserver.SetIdPlaceholder(ctx, uid)
+	return &payloads.RegisterResponsePayload{UniqueIdentifier: uid}, nil
+}
+
+func (s *Server) locate(ctx context.Context, req *payloads.LocateRequestPayload) (*payloads.LocateResponsePayload, error) {
+	s.count(kmip.OperationLocate)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*object
+	var stray *object
+	for _, o := range s.objects {
+		if s.matches(o, req.Attribute) {
+			out = append(out, o)
+		} else if stray == nil {
+			stray = o
+		}
+	}
+	if s.opts.LooseLocate && stray != nil {
+		out = append(out, stray)
+	}
+	slices.SortFunc(out, func(a, b *object) int {
+		ai, _ := strconv.Atoi(a.uid)
+		bi, _ := strconv.Atoi(b.uid)
+		return ai - bi
+	})
+	if off := int(req.OffsetItems); off > 0 {
+		out = out[min(off, len(out)):]
+	}
+	if mx := int(req.MaximumItems); mx > 0 && len(out) > mx {
+		out = out[:mx]
+	}
+	resp := &payloads.LocateResponsePayload{}
+	for _, o := range out {
+		resp.UniqueIdentifier = append(resp.UniqueIdentifier, o.uid)
+	}
+	n := int32(len(resp.UniqueIdentifier))
+	resp.LocatedItems = &n
+	return resp, nil
+}
+
+func (s *Server) matches(o *object, attrs []kmip.Attribute) bool {
+	for _, a := range attrs {
+		switch a.AttributeName {
+		case kmip.AttributeNameName:
+			n, _ := a.AttributeValue.(kmip.Name)
+			if s.opts.ExactNames {
+				if n.NameValue != o.name {
+					return false
+				}
+			} else if ok, _ := path.Match(n.NameValue, o.name); !ok {
+				return false
+			}
+		case kmip.AttributeNameObjectType:
+			if t, _ := a.AttributeValue.(kmip.ObjectType); t != kmip.ObjectTypeSymmetricKey {
+				return false
+			}
+		case kmip.AttributeNameState:
+			if st, _ := a.AttributeValue.(kmip.State); st != o.state {
+				return false
+			}
+		case kmip.AttributeNameCryptographicAlgorithm:
+			if al, _ := a.AttributeValue.(kmip.CryptographicAlgorithm); al != o.alg {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (s *Server) lookup(ctx context.Context, id string) (*object, error) {
+	uid, err := kmipserver.GetIdOrPlaceholder(ctx, id)
+	if err != nil {
+		return nil, kmipserver.ErrMissingData
+	}
+	o := s.objects[uid]
+	if o == nil {
+		return nil, kmipserver.Errorf(kmip.ResultReasonItemNotFound, "no object %q", uid)
+	}
+	return o, nil
+}
+
+func (s *Server) get(ctx context.Context, req *payloads.GetRequestPayload) (*payloads.GetResponsePayload, error) {
+	s.count(kmip.OperationGet)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, err := s.lookup(ctx, req.UniqueIdentifier)
+	if err != nil {
+		return nil, err
+	}
+	if o.material == nil {
+		return nil, kmipserver.Errorf(kmip.ResultReasonPermissionDenied, "object %s is destroyed", o.uid)
+	}
+	m := append([]byte(nil), o.material...)
+	return &payloads.GetResponsePayload{ObjectType: kmip.ObjectTypeSymmetricKey, UniqueIdentifier: o.uid,
+		Object: &kmip.SymmetricKey{KeyBlock: kmip.KeyBlock{KeyFormatType: kmip.KeyFormatTypeRaw, CryptographicAlgorithm: o.alg,
+			CryptographicLength: o.length, KeyValue: &kmip.KeyValue{Plain: &kmip.PlainKeyValue{KeyMaterial: kmip.KeyMaterial{Bytes: &m}}}}}}, nil
+}
+
+func (s *Server) getAttributes(ctx context.Context, req *payloads.GetAttributesRequestPayload) (*payloads.GetAttributesResponsePayload, error) {
+	s.count(kmip.OperationGetAttributes)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, err := s.lookup(ctx, req.UniqueIdentifier)
+	if err != nil {
+		return nil, err
+	}
+	all := []kmip.Attribute{
+		{AttributeName: kmip.AttributeNameUniqueIdentifier, AttributeValue: o.uid},
+		{AttributeName: kmip.AttributeNameObjectType, AttributeValue: kmip.ObjectTypeSymmetricKey},
+		{AttributeName: kmip.AttributeNameState, AttributeValue: o.state},
+		{AttributeName: kmip.AttributeNameCryptographicAlgorithm, AttributeValue: o.alg},
+		{AttributeName: kmip.AttributeNameCryptographicLength, AttributeValue: o.length},
+		{AttributeName: kmip.AttributeNameCryptographicUsageMask, AttributeValue: o.usage},
+		{AttributeName: kmip.AttributeNameInitialDate, AttributeValue: o.initial},
+	}
+	if o.name != "" {
+		all = append(all, kmip.Attribute{AttributeName: kmip.AttributeNameName, AttributeValue: kmip.Name{NameValue: o.name, NameType: kmip.NameTypeUninterpretedTextString}})
+	}
+	for _, d := range []struct {
+		n kmip.AttributeName
+		t *time.Time
+	}{{kmip.AttributeNameActivationDate, o.activation}, {kmip.AttributeNameDeactivationDate, o.deactivate},
+		{kmip.AttributeNameCompromiseDate, o.compromise}, {kmip.AttributeNameDestroyDate, o.destroy}} {
+		if d.t != nil {
+			all = append(all, kmip.Attribute{AttributeName: d.n, AttributeValue: *d.t})
+		}
+	}
+	resp := &payloads.GetAttributesResponsePayload{UniqueIdentifier: o.uid}
+	for _, a := range all {
+		if len(req.AttributeName) == 0 || slices.Contains(req.AttributeName, a.AttributeName) {
+			resp.Attribute = append(resp.Attribute, a)
+		}
+	}
+	return resp, nil
+}
+
+func (s *Server) activate(ctx context.Context, req *payloads.ActivateRequestPayload) (*payloads.ActivateResponsePayload, error) {
+	s.count(kmip.OperationActivate)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, err := s.lookup(ctx, req.UniqueIdentifier)
+	if err != nil {
+		return nil, err
+	}
+	if o.state != kmip.StatePreActive {
+		return nil, kmipserver.Errorf(kmip.ResultReasonPermissionDenied, "object %s is not pre-active", o.uid)
+	}
+	now := s.opts.Now().UTC()
+	o.state, o.activation = kmip.StateActive, &now
+	return &payloads.ActivateResponsePayload{UniqueIdentifier: o.uid}, nil
+}
+
+func (s *Server) revoke(ctx context.Context, req *payloads.RevokeRequestPayload) (*payloads.RevokeResponsePayload, error) {
+	s.count(kmip.OperationRevoke)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, err := s.lookup(ctx, req.UniqueIdentifier)
+	if err != nil {
+		return nil, err
+	}
+	now := s.opts.Now().UTC()
+	switch req.RevocationReason.RevocationReasonCode {
+	case kmip.RevocationReasonCodeKeyCompromise, kmip.RevocationReasonCodeCACompromise:
+		if o.state == kmip.StateDestroyed {
+			o.state = kmip.StateDestroyedCompromised
+		} else {
+			o.state = kmip.StateCompromised
+		}
+		o.compromise = &now
+	default:
+		if o.state != kmip.StateActive {
+			return nil, kmipserver.Errorf(kmip.ResultReasonPermissionDenied, "object %s is not active", o.uid)
+		}
+		o.state, o.deactivate = kmip.StateDeactivated, &now
+	}
+	return &payloads.RevokeResponsePayload{UniqueIdentifier: o.uid}, nil
+}
+
+func (s *Server) destroy(ctx context.Context, req *payloads.DestroyRequestPayload) (*payloads.DestroyResponsePayload, error) {
+	s.count(kmip.OperationDestroy)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, err := s.lookup(ctx, req.UniqueIdentifier)
+	if err != nil {
+		return nil, err
+	}
+	if o.state == kmip.StateActive {
+		return nil, kmipserver.Errorf(kmip.ResultReasonPermissionDenied, "object %s is active: revoke it first", o.uid)
+	}
+	now := s.opts.Now().UTC()
+	if o.state == kmip.StateCompromised {
+		o.state = kmip.StateDestroyedCompromised
+	} else {
+		o.state = kmip.StateDestroyed
+	}
+	o.destroy = &now
+	clear(o.material)
+	o.material = nil
+	return &payloads.DestroyResponsePayload{UniqueIdentifier: o.uid}, nil
+}

@@ -1,0 +1,195 @@
+package pki
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+
+	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
+	"software.sslmate.com/src/go-pkcs12"
+)
+
+// KeystoreInfo is what an imported keystore held, for the administrator.
+type KeystoreInfo struct {
+	Format     string    `json:"format"` // "JKS" or "PKCS#12"
+	Alias      string    `json:"alias,omitempty"`
+	Subject    string    `json:"subject"`
+	Issuer     string    `json:"issuer"`
+	KeyType    string    `json:"key_type"`
+	NotBefore  time.Time `json:"not_before"`
+	NotAfter   time.Time `json:"not_after"`
+	ChainLen   int       `json:"chain_length"`
+	ClientAuth bool      `json:"client_auth"`
+	// Other lists entries that were not used (trusted certificates, extra keys).
+	Other []string `json:"other,omitempty"`
+}
+
+func (i KeystoreInfo) String() string {
+	s := fmt.Sprintf("%s keystore: private key (%s) for %q issued by %q, valid %s to %s, chain of %d certificate(s)",
+		i.Format, i.KeyType, i.Subject, i.Issuer, i.NotBefore.UTC().Format("2006-01-02"), i.NotAfter.UTC().Format("2006-01-02"), i.ChainLen)
+	if i.Alias != "" {
+		s += fmt.Sprintf(", alias %q", i.Alias)
+	}
+	if !i.ClientAuth {
+		s += "; WARNING: the certificate lacks the clientAuth extended key usage"
+	}
+	if len(i.Other) > 0 {
+		s += fmt.Sprintf("; also held: %v", i.Other)
+	}
+	return s
+}
+
+var jksMagic = []byte{0xFE, 0xED, 0xFE, 0xED}
+
+// ParseKeystore opens a JKS or PKCS#12 keystore (told apart by content) and
+// returns what it holds and the TLS identity made of its private key and
+// certificate chain. It fails, saying why, when there is no private key, no
+// certificate for it, or the certificate is not for that key.
+func ParseKeystore(data, password []byte) (*KeystoreInfo, tls.Certificate, error) {
+	if len(data) == 0 {
+		return nil, tls.Certificate{}, errors.New("the keystore file is empty")
+	}
+	if bytes.HasPrefix(data, jksMagic) {
+		return parseJKS(data, password)
+	}
+	if data[0] == 0x30 {
+		return parseP12(data, password)
+	}
+	return nil, tls.Certificate{}, errors.New("not a JKS or PKCS#12 keystore (a PEM file? use cert_file and key_file)")
+}
+
+func parseJKS(data, password []byte) (*KeystoreInfo, tls.Certificate, error) {
+	ks := keystore.New(keystore.WithOrderedAliases())
+	if err := ks.Load(bytes.NewReader(data), password); err != nil {
+		return nil, tls.Certificate{}, fmt.Errorf("cannot open the JKS keystore (wrong password or damaged file): %w", err)
+	}
+	info := &KeystoreInfo{Format: "JKS"}
+	var chosen string
+	for _, a := range ks.Aliases() {
+		if ks.IsPrivateKeyEntry(a) && chosen == "" {
+			chosen = a
+			continue
+		}
+		kind := "trusted certificate"
+		if ks.IsPrivateKeyEntry(a) {
+			kind = "another private key"
+		}
+		info.Other = append(info.Other, fmt.Sprintf("%s (%s)", a, kind))
+	}
+	if chosen == "" {
+		return nil, tls.Certificate{}, fmt.Errorf("the JKS keystore holds no private key entry, only %v; it needs the client's private key with its certificate chain", info.Other)
+	}
+	entry, err := ks.GetPrivateKeyEntry(chosen, password)
+	if err != nil {
+		return nil, tls.Certificate{}, fmt.Errorf("cannot open private key %q (its password differs from the store's?): %w", chosen, err)
+	}
+	defer clear(entry.PrivateKey)
+	k, err := x509.ParsePKCS8PrivateKey(entry.PrivateKey)
+	if err != nil {
+		return nil, tls.Certificate{}, fmt.Errorf("private key %q: %w", chosen, err)
+	}
+	key, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, tls.Certificate{}, fmt.Errorf("private key %q: unsupported type %T", chosen, k)
+	}
+	var chain []*x509.Certificate
+	for i, c := range entry.CertificateChain {
+		if c.Type != "X.509" && c.Type != "X509" {
+			return nil, tls.Certificate{}, fmt.Errorf("private key %q: certificate %d has type %q, want X.509", chosen, i, c.Type)
+		}
+		x, err := x509.ParseCertificate(c.Content)
+		if err != nil {
+			return nil, tls.Certificate{}, fmt.Errorf("private key %q: certificate %d: %w", chosen, i, err)
+		}
+		chain = append(chain, x)
+	}
+	info.Alias = chosen
+	cert, err := identity(info, key, chain)
+	return info, cert, err
+}
+
+func parseP12(data, password []byte) (*KeystoreInfo, tls.Certificate, error) {
+	k, leaf, cas, err := pkcs12.DecodeChain(data, string(password))
+	if err != nil {
+		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
+			return nil, tls.Certificate{}, errors.New("cannot open the PKCS#12 keystore: wrong password")
+		}
+		return nil, tls.Certificate{}, fmt.Errorf("cannot open the PKCS#12 keystore (it must hold one private key and its certificate): %w", err)
+	}
+	key, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, tls.Certificate{}, fmt.Errorf("PKCS#12 private key: unsupported type %T", k)
+	}
+	info := &KeystoreInfo{Format: "PKCS#12"}
+	cert, err := identity(info, key, append([]*x509.Certificate{leaf}, cas...))
+	return info, cert, err
+}
+
+func identity(info *KeystoreInfo, key crypto.Signer, chain []*x509.Certificate) (tls.Certificate, error) {
+	if len(chain) == 0 {
+		return tls.Certificate{}, errors.New("the private key has no certificate chain; import the signed certificate with it")
+	}
+	leaf := chain[0]
+	if !samePublicKey(leaf.PublicKey, key.Public()) {
+		return tls.Certificate{}, fmt.Errorf("the first certificate (subject %q) is not for the keystore's private key", leaf.Subject.CommonName)
+	}
+	info.Subject, info.Issuer = leaf.Subject.String(), leaf.Issuer.String()
+	info.KeyType = KeyType(key.Public())
+	info.NotBefore, info.NotAfter = leaf.NotBefore, leaf.NotAfter
+	info.ChainLen = len(chain)
+	info.ClientAuth = HasClientAuth(leaf)
+	cert := tls.Certificate{PrivateKey: key, Leaf: leaf}
+	for _, c := range chain {
+		cert.Certificate = append(cert.Certificate, c.Raw)
+	}
+	return cert, nil
+}
+
+// Import checks a JKS or PKCS#12 keystore and stores its private key (mode
+// 0600) and certificate chain as the source's client identity in f.
+func Import(f Files, data, password []byte, now time.Time) (*KeystoreInfo, error) {
+	info, cert, err := ParseKeystore(data, password)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	if now.After(info.NotAfter) {
+		return info, fmt.Errorf("import: the certificate expired on %s", info.NotAfter.UTC().Format(time.RFC3339))
+	}
+	keyPEM, err := marshalKey(cert.PrivateKey.(crypto.Signer))
+	if err != nil {
+		return nil, err
+	}
+	defer clear(keyPEM)
+	var chainPEM []byte
+	for _, der := range cert.Certificate {
+		chainPEM = append(chainPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	if err := mkdir(f.Dir); err != nil {
+		return nil, err
+	}
+	if err := writeFile(f.Key, keyPEM, 0o600); err != nil {
+		return nil, err
+	}
+	if err := writeFile(f.Cert, chainPEM, 0o644); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// Describe reports on a PEM certificate file's leaf, for status displays.
+func Describe(certPEM []byte) (*KeystoreInfo, error) {
+	chain, err := parseCertsPEM(certPEM)
+	if err != nil {
+		return nil, err
+	}
+	l := chain[0]
+	return &KeystoreInfo{Format: "PEM", Subject: l.Subject.String(), Issuer: l.Issuer.String(), KeyType: KeyType(l.PublicKey),
+		NotBefore: l.NotBefore, NotAfter: l.NotAfter, ChainLen: len(chain), ClientAuth: HasClientAuth(l)}, nil
+}
+
+
