@@ -191,5 +191,3 @@ func Describe(certPEM []byte) (*KeystoreInfo, error) {
 	return &KeystoreInfo{Format: "PEM", Subject: l.Subject.String(), Issuer: l.Issuer.String(), KeyType: KeyType(l.PublicKey),
 		NotBefore: l.NotBefore, NotAfter: l.NotAfter, ChainLen: len(chain), ClientAuth: HasClientAuth(l)}, nil
 }
-
-
