@@ -1,0 +1,108 @@
+// Package common is what every pane of keyward's TUI shares: the context
+// (size, styles, key map, clock, backend), the pane contract, and the typed
+// messages the root routes between the daemon and the panes.
+package common
+
+import (
+	"context"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/tui/styles"
+)
+
+// Backend is what the TUI needs from the daemon. *api.Client satisfies it;
+// tests use a fixture.
+type Backend interface {
+	Status(ctx context.Context) (*api.Status, error)
+	Keys(ctx context.Context, q api.KeyQuery) (*api.KeysPage, error)
+	Key(ctx context.Context, id string) (*api.KeyDetail, error)
+	Sources(ctx context.Context) ([]api.SourceInfo, error)
+	Watch(ctx context.Context, fn func(api.Notification)) error
+}
+
+// Context is shared by the root model and every pane. Panes hold a pointer to
+// it and never reach for globals.
+type Context struct {
+	// Ctx ends when the TUI quits; every backend call derives from it.
+	Ctx     context.Context
+	Backend Backend
+	Styles  *styles.Styles
+	Keys    *KeyMap
+	// Now is the clock: ages, "in 3d" and "reconnected at" use it.
+	Now func() time.Time
+	// Timeout bounds one request to the daemon.
+	Timeout time.Duration
+	// Width and Height are the terminal size.
+	Width, Height int
+	Title         string
+	Socket        string
+}
+
+// Call runs fn with a request context bounded by Timeout.
+func (c *Context) Call(fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(c.Ctx, c.Timeout)
+	defer cancel()
+	return fn(ctx)
+}
+
+// PaneID names a pane.
+type PaneID string
+
+// The panes, in tab order.
+const (
+	PaneKeys     PaneID = "keys"
+	PaneAging    PaneID = "aging"
+	PaneActivity PaneID = "activity"
+	PaneProxy    PaneID = "proxy"
+	PaneSources  PaneID = "sources"
+)
+
+// Pane is the contract of one tab.
+type Pane interface {
+	ID() PaneID
+	Title() string
+	Init() tea.Cmd
+	// Update handles a key press (only when the pane is visible), a PaneMsg
+	// addressed to it, or a broadcast (NotificationMsg, StatusMsg, RefreshMsg).
+	Update(msg tea.Msg) tea.Cmd
+	View() string
+	// SetSize gives the pane the size of its body.
+	SetSize(width, height int)
+	// ShortHelp and FullHelp list the pane's bindings from the shared key map.
+	ShortHelp() []key.Binding
+	FullHelp() [][]key.Binding
+	// Capturing reports that the pane is taking text input, so global keys
+	// (q, digits, tab) must go to it.
+	Capturing() bool
+	// StatusValue is a short summary shown in the status line.
+	StatusValue() string
+}
+
+// PaneMsg carries the result of a pane's own request back to that pane.
+type PaneMsg struct {
+	Pane PaneID
+	Msg  tea.Msg
+}
+
+// Reply wraps msg so the root routes it to pane.
+func Reply(pane PaneID, msg tea.Msg) tea.Msg { return PaneMsg{Pane: pane, Msg: msg} }
+
+// NotificationMsg is one line of the daemon's event stream, broadcast to all panes.
+type NotificationMsg struct{ api.Notification }
+
+// StatusMsg carries the daemon's status (from hello or GET /v1/status).
+type StatusMsg struct{ Status *api.Status }
+
+// RefreshMsg asks panes to refetch what they show, after the daemon came
+// back. OnlyFailed limits it to panes whose last request failed.
+type RefreshMsg struct{ OnlyFailed bool }
+
+// ResizedMsg follows SetSize: a pane whose page size changed fetches again.
+type ResizedMsg struct{}
+
+// ActivatedMsg tells a pane it has become the visible tab.
+type ActivatedMsg struct{}

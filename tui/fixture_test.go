@@ -1,0 +1,192 @@
+package tui_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+)
+
+// fixture stands in for the daemon so that snapshots are deterministic: an
+// in-memory inventory served with the same query semantics as GET /v1/keys
+// (filters, sort, cursor paging), and an event stream the test can cut and
+// restore. The end-to-end test against the real daemon lives with the daemon.
+type fixture struct {
+	mu      sync.Mutex
+	keys    []engine.Key
+	events  map[string][]engine.Event
+	sources []api.SourceInfo
+	status  api.Status
+
+	down      atomic.Bool   // Watch fails at once, as if the socket were gone
+	drop      chan struct{} // a send ends the current stream
+	watches   atomic.Int32  // Watch calls so far
+	keysCalls atomic.Int32
+	maxLimit  atomic.Int32 // the largest page asked for
+	notes     chan api.Notification
+}
+
+var fixedNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func at(days int) *time.Time {
+	t := fixedNow.Add(time.Duration(days) * 24 * time.Hour)
+	return &t
+}
+
+func newFixture() *fixture {
+	f := &fixture{
+		events: map[string][]engine.Event{},
+		drop:   make(chan struct{}),
+		notes:  make(chan api.Notification, 16),
+	}
+	add := func(source, name, alg string, length int, state engine.State, created, expires *time.Time, fp string) {
+		k := engine.Key{ID: engine.KeyID(source, name, "1"), Source: source, Name: name, Version: "1",
+			Algorithm: alg, Length: length, State: state, Created: created, Activated: created,
+			Expires: expires, Fingerprint: "sha256:" + fp, Updated: fixedNow, Application: "acme"}
+		f.keys = append(f.keys, k)
+	}
+	add("kms-prod", "acme.crm.key.0", "AES", 256, engine.StateDeactivated, at(-900), at(-500), "0a1b2c3d4e5f60718293a4b5")
+	add("kms-prod", "acme.crm.key.1", "AES", 256, engine.StateActive, at(-700), at(-3), "1b2c3d4e5f60718293a4b5c6")
+	add("kms-prod", "acme.crm.key.2", "AES", 256, engine.StateActive, at(-400), at(5), "2c3d4e5f60718293a4b5c6d7")
+	add("kms-prod", "acme.crm.key.3", "AES", 256, engine.StateActive, at(-200), at(25), "3d4e5f60718293a4b5c6d7e8")
+	add("kms-prod", "acme.crm.key.4", "AES", 256, engine.StateActive, at(-30), at(80), "4e5f60718293a4b5c6d7e8f9")
+	add("kms-prod", "acme.crm.key.5", "AES", 256, engine.StatePreActive, at(-1), at(700), "5f60718293a4b5c6d7e8f90a")
+	add("kms-prod", "acme.hr.key.0", "AES", 128, engine.StateCompromised, at(-1200), nil, "60718293a4b5c6d7e8f90a1b")
+	add("kms-prod", "acme.hr.key.1", "AES", 256, engine.StateActive, at(-500), nil, "718293a4b5c6d7e8f90a1b2c")
+	add("kms-prod", "acme.hr.key.2", "AES", 256, engine.StateDisabled, at(-90), at(300), "8293a4b5c6d7e8f90a1b2c3d")
+	add("vault-emu", "payments-signing", "RSA", 2048, engine.StateActive, at(-1000), nil, "93a4b5c6d7e8f90a1b2c3d4e")
+	add("vault-emu", "payments-wrap", "RSA-HSM", 3072, engine.StateActive, at(-100), at(265), "a4b5c6d7e8f90a1b2c3d4e5f")
+	add("vault-emu", "backup-kek", "AES", 256, engine.StateDeleted, at(-800), at(-10), "b5c6d7e8f90a1b2c3d4e5f60")
+	add("demo", "legacy.batch.key", "3DES", 168, engine.StateActive, at(-2500), at(-40), "c6d7e8f90a1b2c3d4e5f6071")
+	add("demo", "reporting.key.10", "AES", 256, engine.StateActive, at(-10), at(355), "d7e8f90a1b2c3d4e5f607182")
+	add("demo", "reporting.key.9", "AES", 256, engine.StateActive, at(-12), at(353), "e8f90a1b2c3d4e5f60718293")
+	th := engine.DefaultThresholds()
+	for i := range f.keys {
+		a := engine.Classify(f.keys[i], fixedNow, th)
+		f.keys[i].Aging = &a
+	}
+	f.events["kms-prod/acme.hr.key.1/1"] = []engine.Event{
+		{ID: 1, Time: *at(-500), KeyID: "kms-prod/acme.hr.key.1/1", Operation: engine.OpCreated, Actor: "kms-admin", Origin: engine.OriginSource},
+		{ID: 7, Time: *at(-499), KeyID: "kms-prod/acme.hr.key.1/1", Operation: engine.OpDiscovered, Actor: "keyward", Origin: engine.OriginKeyward, Details: "first poll of kms-prod"},
+		{ID: 90, Time: *at(-2), KeyID: "kms-prod/acme.hr.key.1/1", Operation: engine.OpEdited, Actor: "alice", Origin: engine.OriginKeyward, Details: "tag owner=hr-platform"},
+	}
+	g := func(name, kid, fp string, st engine.State, enc bool, days int) api.GenerationInfo {
+		return api.GenerationInfo{Name: name, KeyID: kid, Fingerprint: "sha256:" + fp, State: st, Encrypts: enc, Activated: at(days)}
+	}
+	f.sources = []api.SourceInfo{
+		{Source: engine.Source{Name: "kms-prod", Kind: "kmip", Address: "kms.acme.internal:5696", Health: engine.HealthOK, LastSync: at(0), Keys: 9},
+			Rings: []api.RingInfo{{Application: "crm", Pattern: "acme.crm.key.*", Capacity: 16, LastChange: at(-30),
+				Generations: []api.GenerationInfo{
+					g("acme.crm.key.4", "4e5f6071", "4e5f60718293a4b5c6d7e8f9", engine.StateActive, true, -30),
+					g("acme.crm.key.3", "3d4e5f60", "3d4e5f60718293a4b5c6d7e8", engine.StateActive, false, -200),
+					g("acme.crm.key.0", "0a1b2c3d", "0a1b2c3d4e5f60718293a4b5", engine.StateDeactivated, false, -900),
+				}}}},
+		{Source: engine.Source{Name: "vault-emu", Kind: "azure", Address: "https://acme-vault.vault.azure.net", Health: engine.HealthDegraded,
+			Since: at(-1), Reason: "403 Forbidden: the client lacks the keys/list permission", LastSync: at(-2), Keys: 3}},
+		{Source: engine.Source{Name: "demo", Kind: "demo", Health: engine.HealthUnknown, Keys: 3}},
+	}
+	srcs := make([]engine.Source, len(f.sources))
+	for i, s := range f.sources {
+		srcs[i] = s.Source
+	}
+	f.status = api.Status{Version: "0.1.0", PID: 4242, StartedAt: fixedNow, Socket: "/run/keyward/keyward.sock",
+		Keys: len(f.keys), Sources: srcs, Caller: api.Caller{UID: 1000, User: "alice", Role: api.RoleAdmin}}
+	return f
+}
+
+func (f *fixture) Status(ctx context.Context) (*api.Status, error) {
+	if f.down.Load() {
+		return nil, fmt.Errorf("%w at /run/keyward/keyward.sock: connection refused", api.ErrUnreachable)
+	}
+	s := f.status
+	return &s, nil
+}
+
+// Keys serves one page: filter, sort, then a cursor that is the offset of the
+// next row (the daemon's cursor is opaque; the TUI only passes it back).
+func (f *fixture) Keys(ctx context.Context, q api.KeyQuery) (*api.KeysPage, error) {
+	f.keysCalls.Add(1)
+	if int32(q.Limit) > f.maxLimit.Load() {
+		f.maxLimit.Store(int32(q.Limit))
+	}
+	if f.down.Load() {
+		return nil, fmt.Errorf("%w at /run/keyward/keyward.sock: connection refused", api.ErrUnreachable)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	flt := engine.Filter{Source: q.Source, State: engine.State(q.State), Aging: engine.Bucket(q.Aging), Text: q.Text}
+	keys := engine.FilterKeys(f.keys, flt)
+	field, desc := q.Sort, false
+	if len(field) > 0 && field[0] == '-' {
+		field, desc = field[1:], true
+	}
+	if field != "" || desc {
+		engine.SortKeys(keys, engine.SortField(field), desc)
+	}
+	start := 0
+	if q.Cursor != "" {
+		n, err := strconv.Atoi(q.Cursor)
+		if err != nil {
+			return nil, &api.Error{Status: 400, Code: api.CodeBadRequest, Message: "bad cursor"}
+		}
+		start = n
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	end := min(len(keys), start+limit)
+	page := &api.KeysPage{Keys: append([]engine.Key(nil), keys[min(start, end):end]...), Total: len(keys)}
+	if end < len(keys) {
+		page.NextCursor = strconv.Itoa(end)
+	}
+	return page, nil
+}
+
+func (f *fixture) Key(ctx context.Context, id string) (*api.KeyDetail, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, k := range f.keys {
+		if k.ID == id {
+			return &api.KeyDetail{Key: k, Activity: f.events[id]}, nil
+		}
+	}
+	return nil, &api.Error{Status: 404, Code: api.CodeNotFound, Message: "no key " + id}
+}
+
+func (f *fixture) Sources(ctx context.Context) ([]api.SourceInfo, error) {
+	if f.down.Load() {
+		return nil, fmt.Errorf("%w at /run/keyward/keyward.sock: connection refused", api.ErrUnreachable)
+	}
+	return f.sources, nil
+}
+
+// Watch says hello, then relays f.notes until the test drops the stream.
+func (f *fixture) Watch(ctx context.Context, fn func(api.Notification)) error {
+	f.watches.Add(1)
+	if f.down.Load() {
+		return fmt.Errorf("%w at /run/keyward/keyward.sock: dial unix: connection refused", api.ErrUnreachable)
+	}
+	s := f.status
+	fn(api.Notification{Type: api.NoteHello, Time: fixedNow, Status: &s})
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-f.drop:
+			return fmt.Errorf("%w at /run/keyward/keyward.sock: %v", api.ErrUnreachable, errors.New("unexpected EOF"))
+		case n := <-f.notes:
+			fn(n)
+		}
+	}
+}
+
+func notification(typ, source string) api.Notification {
+	return api.Notification{Type: typ, Time: fixedNow, Source: source}
+}

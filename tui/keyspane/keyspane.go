@@ -1,0 +1,526 @@
+// Package keyspane is the Keys pane of keyward's TUI: the key inventory as a
+// table that asks the daemon only for the page on screen (cursor paging), with
+// sort, filters and a detail view of one key with its activity.
+package keyspane
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/table"
+)
+
+// pageReq says which page a request was for, so a late answer to an old
+// request is recognised and dropped.
+type pageReq struct {
+	seq    int
+	pageNo int
+	cursor string
+	limit  int
+	// keepID reselects this key in the answer if it is there; sel is the
+	// row to select otherwise (-1: the last).
+	keepID string
+	sel    int
+}
+
+type pageMsg struct {
+	req  pageReq
+	page *api.KeysPage
+	err  error
+}
+
+type detailMsg struct {
+	id     string
+	detail *api.KeyDetail
+	err    error
+}
+
+// Model is the Keys pane.
+type Model struct {
+	ctx *common.Context
+	tbl table.Table
+
+	width, height int
+
+	// Query state.
+	sortIdx   int
+	desc      bool
+	stateIdx  int // 0: all, else engine.States[stateIdx-1]
+	sources   []string
+	sourceIdx int // 0: all
+	buckets   []engine.Bucket
+	agingIdx  int // 0: all
+	text      string
+	filter    textinput.Model
+	filtering bool
+
+	// The page on screen and how to get back to earlier ones.
+	page    *api.KeysPage
+	pageNo  int
+	cursors []string // cursors[p] fetches page p
+	starts  []int    // starts[p] is the position of page p's first row
+	sel     int
+	seq     int
+	loading bool
+	limit   int  // page size of the last request
+	dirty   bool // a refresh was asked for while loading
+	err     error
+
+	detail *detailView
+}
+
+// New returns the Keys pane.
+func New(ctx *common.Context) *Model {
+	ti := textinput.New()
+	ti.Prompt = "/"
+	ti.Placeholder = "name, id, application, algorithm or fingerprint"
+	ti.CharLimit = 128
+	m := &Model{
+		ctx:     ctx,
+		filter:  ti,
+		buckets: engine.DefaultThresholds().Buckets(),
+		cursors: []string{""},
+		starts:  []int{0},
+	}
+	m.tbl = table.Table{Columns: Columns(), Header: ctx.Styles.Header, Row: ctx.Styles.Row, Selected: ctx.Styles.RowSelected}
+	return m
+}
+
+// ID implements common.Pane.
+func (m *Model) ID() common.PaneID { return common.PaneKeys }
+
+// Title implements common.Pane.
+func (m *Model) Title() string { return "Keys" }
+
+// Init does nothing: the first page is fetched when the pane learns its
+// size, since the page holds exactly the rows that fit.
+func (m *Model) Init() tea.Cmd { return nil }
+
+// SetSize implements common.Pane; a new height changes the page size, so the
+// current page is fetched again.
+func (m *Model) SetSize(w, h int) {
+	m.width, m.height = w, h
+	m.tbl.SetWidth(w)
+	m.filter.Width = max(10, w-4)
+	if m.detail != nil {
+		m.detail.setSize(w, h)
+	}
+}
+
+// rows is how many keys fit: the body less the info line and the header.
+func (m *Model) rows() int { return max(1, m.height-2) }
+
+// Capturing implements common.Pane.
+func (m *Model) Capturing() bool { return m.filtering }
+
+// Selected returns the key under the cursor, if any.
+func (m *Model) Selected() (engine.Key, bool) {
+	if m.page == nil || m.sel < 0 || m.sel >= len(m.page.Keys) {
+		return engine.Key{}, false
+	}
+	return m.page.Keys[m.sel], true
+}
+
+func (m *Model) query(cursor string, limit int) api.KeyQuery {
+	q := api.KeyQuery{Sort: string(engine.SortFields[m.sortIdx]), Text: m.text, Cursor: cursor, Limit: limit}
+	if m.desc {
+		q.Sort = "-" + q.Sort
+	}
+	if m.stateIdx > 0 {
+		q.State = string(engine.States[m.stateIdx-1])
+	}
+	if m.sourceIdx > 0 && m.sourceIdx <= len(m.sources) {
+		q.Source = m.sources[m.sourceIdx-1]
+	}
+	if m.agingIdx > 0 {
+		q.Aging = string(m.buckets[m.agingIdx-1])
+	}
+	return q
+}
+
+// fetch asks the daemon for page pageNo (reached with cursor).
+func (m *Model) fetch(pageNo int, cursor, keepID string, sel int) tea.Cmd {
+	m.seq++
+	m.loading = true
+	m.limit = m.rows()
+	req := pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, limit: m.rows(), keepID: keepID, sel: sel}
+	q := m.query(cursor, req.limit)
+	c := m.ctx
+	return func() tea.Msg {
+		var page *api.KeysPage
+		err := c.Call(func(ctx context.Context) (err error) {
+			page, err = c.Backend.Keys(ctx, q)
+			return err
+		})
+		return common.Reply(common.PaneKeys, pageMsg{req: req, page: page, err: err})
+	}
+}
+
+// refetch asks again for the page on screen, keeping the selected key.
+func (m *Model) refetch() tea.Cmd {
+	if m.loading {
+		m.dirty = true
+		return nil
+	}
+	id := ""
+	if k, ok := m.Selected(); ok {
+		id = k.ID
+	}
+	return m.fetch(m.pageNo, m.cursors[m.pageNo], id, m.sel)
+}
+
+// restart goes back to the first page after the query changed.
+func (m *Model) restart() tea.Cmd {
+	m.dirty = false
+	return m.fetch(0, "", "", 0)
+}
+
+func (m *Model) openDetail(k engine.Key) tea.Cmd {
+	m.detail = newDetailView(m.ctx, k)
+	m.detail.setSize(m.width, m.height)
+	return m.fetchDetail(k.ID)
+}
+
+func (m *Model) fetchDetail(id string) tea.Cmd {
+	c := m.ctx
+	return func() tea.Msg {
+		var d *api.KeyDetail
+		err := c.Call(func(ctx context.Context) (err error) {
+			d, err = c.Backend.Key(ctx, id)
+			return err
+		})
+		return common.Reply(common.PaneKeys, detailMsg{id: id, detail: d, err: err})
+	}
+}
+
+// Update implements common.Pane.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case common.PaneMsg:
+		return m.Update(msg.Msg)
+	case pageMsg:
+		return m.onPage(msg)
+	case detailMsg:
+		if m.detail != nil && m.detail.key.ID == msg.id {
+			m.detail.set(msg.detail, msg.err)
+		}
+		return nil
+	case common.StatusMsg:
+		m.setSources(msg.Status.Sources)
+		return nil
+	case common.ResizedMsg:
+		if m.page == nil && !m.loading {
+			return m.fetch(0, "", "", 0)
+		}
+		if m.limit != m.rows() {
+			m.dirty = false
+			m.loading = false // the answer in flight is for the old size
+			return m.refetch()
+		}
+		return nil
+	case common.NotificationMsg:
+		switch msg.Type {
+		case api.NoteKeys:
+			cmd := m.refetch()
+			if m.detail != nil {
+				cmd = tea.Batch(cmd, m.fetchDetail(m.detail.key.ID))
+			}
+			return cmd
+		case api.NoteHello:
+			if msg.Status != nil {
+				m.setSources(msg.Status.Sources)
+			}
+		}
+		return nil
+	case common.RefreshMsg:
+		if msg.OnlyFailed && m.err == nil && (m.detail == nil || m.detail.err == nil) {
+			return nil
+		}
+		cmd := m.refetch()
+		if m.detail != nil {
+			cmd = tea.Batch(cmd, m.fetchDetail(m.detail.key.ID))
+		}
+		return cmd
+	case tea.KeyMsg:
+		if m.filtering {
+			return m.updateFilter(msg)
+		}
+		if m.detail != nil {
+			if key.Matches(msg, m.ctx.Keys.Back) {
+				m.detail = nil
+				return nil
+			}
+			return m.detail.update(msg)
+		}
+		return m.updateTable(msg)
+	}
+	if m.filtering {
+		var cmd tea.Cmd
+		m.filter, cmd = m.filter.Update(msg)
+		return cmd
+	}
+	return nil
+}
+
+func (m *Model) setSources(srcs []engine.Source) {
+	cur := ""
+	if m.sourceIdx > 0 && m.sourceIdx <= len(m.sources) {
+		cur = m.sources[m.sourceIdx-1]
+	}
+	m.sources = m.sources[:0]
+	m.sourceIdx = 0
+	for _, s := range srcs {
+		m.sources = append(m.sources, s.Name)
+		if s.Name == cur {
+			m.sourceIdx = len(m.sources)
+		}
+	}
+}
+
+func (m *Model) onPage(msg pageMsg) tea.Cmd {
+	if msg.req.seq != m.seq {
+		return nil // an answer to a request that was superseded
+	}
+	m.loading = false
+	if msg.err != nil {
+		m.err = msg.err
+		return nil
+	}
+	m.err = nil
+	p := msg.req.pageNo
+	if p >= len(m.cursors) {
+		return nil // cannot happen: pages are reached one at a time
+	}
+	m.cursors = append(m.cursors[:p], msg.req.cursor)
+	m.starts = m.starts[:p+1]
+	m.pageNo = p
+	m.page = msg.page
+	if m.page.NextCursor != "" {
+		m.cursors = append(m.cursors, m.page.NextCursor)
+		m.starts = append(m.starts, m.starts[p]+len(m.page.Keys))
+	}
+	n := len(m.page.Keys)
+	m.sel = msg.req.sel
+	if msg.req.keepID != "" {
+		for i, k := range m.page.Keys {
+			if k.ID == msg.req.keepID {
+				m.sel = i
+			}
+		}
+	}
+	if m.sel < 0 || m.sel >= n {
+		m.sel = max(0, min(n-1, m.sel))
+		if msg.req.sel < 0 {
+			m.sel = max(0, n-1)
+		}
+	}
+	if m.dirty {
+		m.dirty = false
+		return m.refetch()
+	}
+	return nil
+}
+
+func (m *Model) updateFilter(msg tea.KeyMsg) tea.Cmd {
+	k := m.ctx.Keys
+	switch {
+	case key.Matches(msg, k.ApplyFilter):
+		m.filtering = false
+		m.filter.Blur()
+		return nil
+	case key.Matches(msg, k.ClearFilter):
+		m.filtering = false
+		m.filter.Blur()
+		m.filter.SetValue("")
+		if m.text != "" {
+			m.text = ""
+			return m.restart()
+		}
+		return nil
+	}
+	var cmd tea.Cmd
+	m.filter, cmd = m.filter.Update(msg)
+	if v := strings.TrimSpace(m.filter.Value()); v != m.text {
+		m.text = v
+		return tea.Batch(cmd, m.restart())
+	}
+	return cmd
+}
+
+func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
+	k := m.ctx.Keys
+	n := 0
+	if m.page != nil {
+		n = len(m.page.Keys)
+	}
+	hasNext := m.page != nil && m.page.NextCursor != ""
+	switch {
+	case key.Matches(msg, k.Filter):
+		m.filtering = true
+		m.filter.SetValue(m.text)
+		m.filter.CursorEnd()
+		return m.filter.Focus()
+	case key.Matches(msg, k.ClearFilter):
+		if m.text != "" {
+			m.text = ""
+			m.filter.SetValue("")
+			return m.restart()
+		}
+	case key.Matches(msg, k.Down):
+		if m.sel < n-1 {
+			m.sel++
+		} else if hasNext && !m.loading {
+			return m.fetch(m.pageNo+1, m.page.NextCursor, "", 0)
+		}
+	case key.Matches(msg, k.Up):
+		if m.sel > 0 {
+			m.sel--
+		} else if m.pageNo > 0 && !m.loading {
+			return m.fetch(m.pageNo-1, m.cursors[m.pageNo-1], "", -1)
+		}
+	case key.Matches(msg, k.PageDown):
+		if hasNext && !m.loading {
+			return m.fetch(m.pageNo+1, m.page.NextCursor, "", 0)
+		}
+		m.sel = max(0, n-1)
+	case key.Matches(msg, k.PageUp):
+		if m.pageNo > 0 && !m.loading {
+			return m.fetch(m.pageNo-1, m.cursors[m.pageNo-1], "", 0)
+		}
+		m.sel = 0
+	case key.Matches(msg, k.Home):
+		if m.pageNo > 0 {
+			return m.fetch(0, "", "", 0)
+		}
+		m.sel = 0
+	case key.Matches(msg, k.Open):
+		if sel, ok := m.Selected(); ok {
+			return m.openDetail(sel)
+		}
+	case key.Matches(msg, k.Sort):
+		m.sortIdx = (m.sortIdx + 1) % len(engine.SortFields)
+		return m.restart()
+	case key.Matches(msg, k.Reverse):
+		m.desc = !m.desc
+		return m.restart()
+	case key.Matches(msg, k.StateFilter):
+		m.stateIdx = (m.stateIdx + 1) % (len(engine.States) + 1)
+		return m.restart()
+	case key.Matches(msg, k.SourceFilter):
+		m.sourceIdx = (m.sourceIdx + 1) % (len(m.sources) + 1)
+		return m.restart()
+	case key.Matches(msg, k.AgingFilter):
+		m.agingIdx = (m.agingIdx + 1) % (len(m.buckets) + 1)
+		return m.restart()
+	case key.Matches(msg, k.Reload):
+		return m.refetch()
+	}
+	return nil
+}
+
+// ShortHelp implements common.Pane.
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.ctx.Keys
+	switch {
+	case m.filtering:
+		return []key.Binding{k.ApplyFilter, k.ClearFilter}
+	case m.detail != nil:
+		return []key.Binding{k.Back, k.Up, k.Down}
+	}
+	return []key.Binding{k.Open, k.Filter, k.Sort, k.StateFilter, k.SourceFilter, k.AgingFilter}
+}
+
+// FullHelp implements common.Pane.
+func (m *Model) FullHelp() [][]key.Binding {
+	k := m.ctx.Keys
+	return [][]key.Binding{
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.Open, k.Back},
+		{k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.StateFilter, k.SourceFilter, k.AgingFilter, k.Reload},
+	}
+}
+
+// StatusValue implements common.Pane: the rows on screen and the total.
+func (m *Model) StatusValue() string {
+	if m.page == nil {
+		return ""
+	}
+	if len(m.page.Keys) == 0 {
+		return fmt.Sprintf("0 of %d keys", m.page.Total)
+	}
+	first := m.starts[m.pageNo] + 1
+	return fmt.Sprintf("%d–%d of %d keys", first, first+len(m.page.Keys)-1, m.page.Total)
+}
+
+func (m *Model) describeQuery() string {
+	st := m.ctx.Styles
+	dir := "↑"
+	if m.desc {
+		dir = "↓"
+	}
+	parts := []string{"sort " + string(engine.SortFields[m.sortIdx]) + " " + dir}
+	q := m.query("", 0)
+	add := func(label, v string) {
+		if v != "" {
+			parts = append(parts, label+" "+v)
+		}
+	}
+	add("state", q.State)
+	add("source", q.Source)
+	add("aging", q.Aging)
+	if q.Text != "" {
+		parts = append(parts, fmt.Sprintf("filter %q", q.Text))
+	}
+	return st.FilterBar.Render(strings.Join(parts, " · "))
+}
+
+// View implements common.Pane.
+func (m *Model) View() string {
+	if m.detail != nil {
+		return m.detail.view()
+	}
+	st := m.ctx.Styles
+	lines := make([]string, 0, m.height)
+	if m.filtering {
+		lines = append(lines, table.Fit(m.filter.View(), m.width))
+	} else {
+		lines = append(lines, table.Fit(m.describeQuery(), m.width))
+	}
+	lines = append(lines, m.tbl.HeaderView())
+	switch {
+	case m.err != nil:
+		lines = append(lines, table.Fit(st.Error.Render("  cannot load keys: "+m.err.Error()), m.width),
+			table.Fit(st.Muted.Render("  press r to retry; keyward retries by itself when the daemon is back"), m.width))
+	case m.page == nil:
+		lines = append(lines, table.Fit(st.Placeholder.Render("  loading keys…"), m.width))
+	case len(m.page.Keys) == 0:
+		msg := "  the inventory is empty"
+		if m.describeFilters() {
+			msg = "  no key matches these filters (esc clears the text filter)"
+		}
+		lines = append(lines, table.Fit(st.Placeholder.Render(msg), m.width))
+	default:
+		for i, k := range m.page.Keys {
+			if len(lines) >= m.height {
+				break
+			}
+			lines = append(lines, m.tbl.RowView(Row(k, st), i == m.sel))
+		}
+	}
+	for len(lines) < m.height {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines[:min(len(lines), max(m.height, 0))], "\n")
+}
+
+func (m *Model) describeFilters() bool {
+	q := m.query("", 0)
+	return q.State != "" || q.Source != "" || q.Aging != "" || q.Text != ""
+}

@@ -1,0 +1,324 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/keyspane"
+	"github.com/keyward/keyward/tui/placeholder"
+	"github.com/keyward/keyward/tui/proxypane"
+	"github.com/keyward/keyward/tui/sourcespane"
+	"github.com/keyward/keyward/tui/styles"
+	"github.com/keyward/keyward/tui/table"
+)
+
+// chrome is the number of lines around a pane: tab bar, rule, help, status.
+const chrome = 4
+
+// Model is the root bubbletea model: tabs, help, status line and the daemon
+// connection. Panes do their own I/O through tea.Cmds.
+type Model struct {
+	c      *common.Context
+	cancel context.CancelFunc
+	opts   Options
+
+	panes    []common.Pane
+	active   int
+	help     help.Model
+	showHelp bool
+
+	conn   connection
+	status *api.Status
+}
+
+// New builds the root model. Close (or quitting) cancels its requests and
+// the event stream.
+func New(ctx context.Context, backend Backend, opts Options) *Model {
+	opts = opts.withDefaults()
+	ctx, cancel := context.WithCancel(ctx)
+	c := &common.Context{
+		Ctx:     ctx,
+		Backend: backend,
+		Styles:  styles.Default(),
+		Keys:    common.DefaultKeyMap(),
+		Now:     opts.Now,
+		Timeout: opts.RequestTimeout,
+		Title:   opts.Title,
+		Socket:  opts.Socket,
+	}
+	m := &Model{c: c, cancel: cancel, opts: opts, help: help.New()}
+	m.help.Styles.ShortKey = c.Styles.HelpKey
+	m.help.Styles.ShortDesc = c.Styles.HelpDesc
+	m.help.Styles.ShortSeparator = c.Styles.HelpSep
+	m.help.Styles.FullKey = c.Styles.HelpKey
+	m.help.Styles.FullDesc = c.Styles.HelpDesc
+	m.help.Styles.FullSeparator = c.Styles.HelpSep
+	m.help.Styles.Ellipsis = c.Styles.HelpSep
+	m.panes = []common.Pane{
+		keyspane.New(c),
+		placeholder.New(c, common.PaneAging, "Aging",
+			"The key aging report — expired, expiring in 7/30/90 days, rotation overdue —",
+			"with its bar chart and date range, is coming in a later release.",
+			"Until then the Keys pane shows each key's aging bucket (a filters by it)."),
+		placeholder.New(c, common.PaneActivity, "Activity",
+			"The key activity report — every operation with its time, actor and origin —",
+			"is coming in a later release. Until then enter on a key in the Keys pane",
+			"shows that key's activity."),
+		proxypane.New(c),
+		sourcespane.New(c),
+	}
+	return m
+}
+
+// Close cancels everything the model started.
+func (m *Model) Close() { m.cancel() }
+
+// Context is the shared context (for tests and embedding).
+func (m *Model) Context() *common.Context { return m.c }
+
+// Active is the visible pane.
+func (m *Model) Active() common.Pane { return m.panes[m.active] }
+
+// Init starts the event stream and the first requests of every pane.
+func (m *Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{m.startWatch(), m.fetchStatus()}
+	for _, p := range m.panes {
+		cmds = append(cmds, p.Init())
+	}
+	return tea.Batch(cmds...)
+}
+
+type statusMsg struct {
+	status *api.Status
+	err    error
+}
+
+func (m *Model) fetchStatus() tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		var s *api.Status
+		err := c.Call(func(ctx context.Context) (err error) {
+			s, err = c.Backend.Status(ctx)
+			return err
+		})
+		return statusMsg{status: s, err: err}
+	}
+}
+
+// Update implements tea.Model.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.c.Width, m.c.Height = msg.Width, msg.Height
+		m.help.Width = msg.Width
+		for _, p := range m.panes {
+			p.SetSize(msg.Width, max(1, msg.Height-chrome))
+		}
+		// A taller pane holds more rows: panes may ask for a page of the new size.
+		return m, m.broadcast(common.ResizedMsg{})
+	case tea.KeyMsg:
+		return m, m.onKey(msg)
+	case common.PaneMsg:
+		for _, p := range m.panes {
+			if p.ID() == msg.Pane {
+				return m, p.Update(msg)
+			}
+		}
+		return m, nil
+	case statusMsg:
+		if msg.err == nil && msg.status != nil {
+			m.status = msg.status
+			return m, m.broadcast(common.StatusMsg{Status: msg.status})
+		}
+		return m, nil
+	case watchNoteMsg, watchEndedMsg, reconnectMsg:
+		return m, m.onWatch(msg)
+	}
+	// Anything else (cursor blinks, ...) goes to the visible pane.
+	return m, m.Active().Update(msg)
+}
+
+func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
+	cmds := make([]tea.Cmd, 0, len(m.panes))
+	for _, p := range m.panes {
+		cmds = append(cmds, p.Update(msg))
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
+	k := m.c.Keys
+	if msg.Type == tea.KeyCtrlC {
+		m.cancel()
+		return tea.Quit
+	}
+	if m.showHelp {
+		switch {
+		case key.Matches(msg, k.Quit):
+			m.cancel()
+			return tea.Quit
+		case key.Matches(msg, k.Help), msg.Type == tea.KeyEsc:
+			m.showHelp = false
+		}
+		return nil
+	}
+	if m.Active().Capturing() {
+		return m.Active().Update(msg)
+	}
+	switch {
+	case key.Matches(msg, k.Quit):
+		m.cancel()
+		return tea.Quit
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+		return nil
+	case key.Matches(msg, k.NextTab):
+		return m.activate((m.active + 1) % len(m.panes))
+	case key.Matches(msg, k.PrevTab):
+		return m.activate((m.active + len(m.panes) - 1) % len(m.panes))
+	case key.Matches(msg, k.GoTab):
+		if n := int(msg.String()[0] - '1'); n >= 0 && n < len(m.panes) {
+			return m.activate(n)
+		}
+		return nil
+	}
+	return m.Active().Update(msg)
+}
+
+func (m *Model) activate(i int) tea.Cmd {
+	m.active = i
+	return m.Active().Update(common.ActivatedMsg{})
+}
+
+// View implements tea.Model.
+func (m *Model) View() string {
+	w, h := m.c.Width, m.c.Height
+	if w <= 0 || h <= 0 {
+		return ""
+	}
+	bodyH := max(1, h-chrome)
+	var body string
+	if m.showHelp {
+		body = m.helpOverlay(w, bodyH)
+	} else {
+		body = m.Active().View()
+	}
+	out := []string{m.tabBar(w), m.tabRule(w)}
+	out = append(out, fitLines(body, w, bodyH)...)
+	out = append(out, m.helpLine(w), m.statusLine(w))
+	return strings.Join(out, "\n")
+}
+
+// fitLines cuts or pads s to exactly h lines of exactly w cells.
+func fitLines(s string, w, h int) []string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	for i, l := range lines {
+		lines[i] = table.Fit(l, w)
+	}
+	return lines
+}
+
+type tabSpan struct{ start, width int }
+
+func (m *Model) tabs() (string, []tabSpan) {
+	st := m.c.Styles
+	var b strings.Builder
+	b.WriteString(st.Title.Render(m.c.Title))
+	pos := ansi.StringWidth(m.c.Title)
+	spans := make([]tabSpan, len(m.panes))
+	for i, p := range m.panes {
+		label := fmt.Sprintf("%d %s", i+1, p.Title())
+		b.WriteString("  ")
+		pos += 2
+		spans[i] = tabSpan{pos, ansi.StringWidth(label)}
+		if i == m.active {
+			b.WriteString(st.TabActive.Render(label))
+		} else {
+			b.WriteString(st.TabInactive.Render(label))
+		}
+		pos += spans[i].width
+	}
+	return b.String(), spans
+}
+
+func (m *Model) tabBar(w int) string {
+	s, _ := m.tabs()
+	return table.Fit(s, w)
+}
+
+// tabRule underlines the active tab with a heavy line, so it shows without colour too.
+func (m *Model) tabRule(w int) string {
+	st := m.c.Styles
+	_, spans := m.tabs()
+	sp := spans[m.active]
+	if sp.start >= w {
+		return st.TabRule.Render(strings.Repeat("─", w))
+	}
+	end := min(w, sp.start+sp.width)
+	return st.TabRule.Render(strings.Repeat("─", sp.start)) +
+		st.TabRuleOn.Render(strings.Repeat("━", end-sp.start)) +
+		st.TabRule.Render(strings.Repeat("─", w-end))
+}
+
+func (m *Model) helpLine(w int) string {
+	k := m.c.Keys
+	bindings := append([]key.Binding{}, m.Active().ShortHelp()...)
+	if !m.Active().Capturing() {
+		bindings = append(bindings, k.NextTab, k.Help, k.Quit)
+	}
+	if m.showHelp {
+		bindings = []key.Binding{key.NewBinding(key.WithKeys("?"), key.WithHelp("?/esc", "close help")), k.Quit}
+	}
+	m.help.Width = w
+	return table.Fit(" "+m.help.ShortHelpView(bindings), w)
+}
+
+func (m *Model) helpOverlay(w, h int) string {
+	st := m.c.Styles
+	k := m.c.Keys
+	groups := [][]key.Binding{k.Global()}
+	groups = append(groups, m.Active().FullHelp()...)
+	m.help.Width = max(10, w-6)
+	full := m.help.FullHelpView(groups)
+	box := st.Panel.Render(st.Section.Render("Help — "+m.Active().Title()+" pane") + "\n\n" + full)
+	return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, box)
+}
+
+func (m *Model) statusLine(w int) string {
+	st := m.c.Styles
+	left := m.conn.describe(m.c, m.status)
+	right := m.Active().StatusValue()
+	if right != "" {
+		right = " " + st.StatusBar.Render(right) + " "
+	}
+	room := w - ansi.StringWidth(right)
+	if room < 10 {
+		right, room = "", w
+	}
+	left = table.Fit(" "+left, room)
+	return left + right
+}
+
+// elapsed is a small helper for the status line.
+func elapsed(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	}
+	return d.Round(100 * time.Millisecond).String()
+}

@@ -1,0 +1,290 @@
+// Package sourcespane is the Sources pane of keyward's TUI: every configured
+// source with its health (since when and why it is degraded) and, for KMIP
+// sources, the application rings with their generations.
+package sourcespane
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/keyspane"
+	"github.com/keyward/keyward/tui/styles"
+	"github.com/keyward/keyward/tui/table"
+)
+
+type sourcesMsg struct {
+	seq     int
+	sources []api.SourceInfo
+	err     error
+}
+
+// Model is the Sources pane.
+type Model struct {
+	ctx     *common.Context
+	vp      viewport.Model
+	sources []api.SourceInfo
+	loaded  bool
+	err     error
+	seq     int
+	loading bool
+	dirty   bool
+	width   int
+	height  int
+}
+
+// New returns the Sources pane.
+func New(ctx *common.Context) *Model {
+	m := &Model{ctx: ctx, vp: viewport.New(0, 0)}
+	m.vp.KeyMap = viewport.KeyMap{}
+	return m
+}
+
+// ID implements common.Pane.
+func (m *Model) ID() common.PaneID { return common.PaneSources }
+
+// Title implements common.Pane.
+func (m *Model) Title() string { return "Sources" }
+
+// Init fetches the sources.
+func (m *Model) Init() tea.Cmd { return m.fetch() }
+
+// SetSize implements common.Pane.
+func (m *Model) SetSize(w, h int) {
+	m.width, m.height = w, h
+	m.vp.Width, m.vp.Height = w, h
+	m.render()
+}
+
+// Capturing implements common.Pane.
+func (m *Model) Capturing() bool { return false }
+
+func (m *Model) fetch() tea.Cmd {
+	if m.loading {
+		m.dirty = true
+		return nil
+	}
+	m.loading = true
+	m.seq++
+	seq, c := m.seq, m.ctx
+	return func() tea.Msg {
+		var srcs []api.SourceInfo
+		err := c.Call(func(ctx context.Context) (err error) {
+			srcs, err = c.Backend.Sources(ctx)
+			return err
+		})
+		return common.Reply(common.PaneSources, sourcesMsg{seq: seq, sources: srcs, err: err})
+	}
+}
+
+// Update implements common.Pane.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case common.PaneMsg:
+		return m.Update(msg.Msg)
+	case sourcesMsg:
+		if msg.seq != m.seq {
+			return nil
+		}
+		m.loading = false
+		m.err = msg.err
+		if msg.err == nil {
+			m.sources, m.loaded = msg.sources, true
+		}
+		m.render()
+		if m.dirty {
+			m.dirty = false
+			return m.fetch()
+		}
+	case common.NotificationMsg:
+		// Health changes, and key changes move the per-source counts and rings.
+		if msg.Type == api.NoteSources || msg.Type == api.NoteKeys {
+			return m.fetch()
+		}
+	case common.RefreshMsg:
+		if !msg.OnlyFailed || m.err != nil || !m.loaded {
+			return m.fetch()
+		}
+	case tea.KeyMsg:
+		k := m.ctx.Keys
+		switch {
+		case key.Matches(msg, k.Down):
+			m.vp.ScrollDown(1)
+		case key.Matches(msg, k.Up):
+			m.vp.ScrollUp(1)
+		case key.Matches(msg, k.PageDown):
+			m.vp.PageDown()
+		case key.Matches(msg, k.PageUp):
+			m.vp.PageUp()
+		case key.Matches(msg, k.Home):
+			m.vp.GotoTop()
+		case key.Matches(msg, k.Reload):
+			return m.fetch()
+		}
+	}
+	return nil
+}
+
+// ShortHelp implements common.Pane.
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.ctx.Keys
+	return []key.Binding{k.Up, k.Down, k.Reload}
+}
+
+// FullHelp implements common.Pane.
+func (m *Model) FullHelp() [][]key.Binding {
+	k := m.ctx.Keys
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.Reload}}
+}
+
+// StatusValue implements common.Pane: how many sources are degraded.
+func (m *Model) StatusValue() string {
+	if !m.loaded {
+		return ""
+	}
+	bad := 0
+	for _, s := range m.sources {
+		if s.Health == engine.HealthDegraded {
+			bad++
+		}
+	}
+	if bad == 0 {
+		return fmt.Sprintf("%d sources, all ok", len(m.sources))
+	}
+	return fmt.Sprintf("%d sources, %d degraded", len(m.sources), bad)
+}
+
+func (m *Model) render() {
+	m.vp.SetContent(Render(m.sources, m.loaded, m.err, m.width, m.ctx.Now(), m.ctx.Styles))
+}
+
+// View implements common.Pane.
+func (m *Model) View() string { return m.vp.View() }
+
+// HealthLabel is the colour-independent word for a source's health.
+func HealthLabel(h engine.Health) string {
+	switch h {
+	case engine.HealthOK:
+		return "● ok"
+	case engine.HealthDegraded:
+		return "✖ DEGRADED"
+	}
+	return "? unknown"
+}
+
+// Render draws the sources as text lines of the given width. It is a plain
+// function so it can be tested and reused without a UI.
+func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.Time, st *styles.Styles) string {
+	var lines []string
+	add := func(s string) { lines = append(lines, table.Fit(s, width)) }
+	if err != nil {
+		add(st.Error.Render("  cannot load sources: " + err.Error()))
+		add(st.Muted.Render("  press r to retry; keyward retries by itself when the daemon is back"))
+		if !loaded {
+			return strings.Join(lines, "\n")
+		}
+		add("")
+	}
+	if !loaded {
+		return st.Placeholder.Render("  loading sources…")
+	}
+	if len(srcs) == 0 {
+		return st.Placeholder.Render("  no sources configured (add [[kmip]] or [[azure]] sections to keyward.toml)")
+	}
+	tbl := table.Table{Columns: []table.Column{
+		{Title: "SOURCE", Width: 10, Max: 24, Priority: 0},
+		{Title: "KIND", Width: 6, Max: 10, Priority: 3},
+		{Title: "HEALTH", Width: 10, Priority: 1},
+		{Title: "KEYS", Width: 6, Priority: 2, Right: true},
+		{Title: "LAST SYNC", Width: 9, Priority: 4},
+		{Title: "ADDRESS", Width: 14, Max: 40, Priority: 5},
+	}, Header: st.Header, Row: st.Row, Selected: st.Row}
+	tbl.SetWidth(width)
+	lines = append(lines, tbl.HeaderView())
+	for _, s := range srcs {
+		lines = append(lines, tbl.RowView([]table.Cell{
+			table.Plain(s.Name),
+			table.Plain(s.Kind),
+			table.Styled(HealthLabel(s.Health), st.Health(s.Health)),
+			table.Plain(fmt.Sprint(s.Keys)),
+			table.Plain(ago(s.LastSync, now)),
+			table.Styled(s.Address, st.Muted),
+		}, false))
+		if s.Health == engine.HealthDegraded {
+			why := "degraded"
+			if s.Since != nil {
+				why += " since " + s.Since.UTC().Format("2006-01-02 15:04 UTC") + " (" + ago(s.Since, now) + ")"
+			}
+			if s.Reason != "" {
+				why += ": " + s.Reason
+			}
+			// The reason is what the administrator acts on: wrap it, never cut it.
+			for _, l := range strings.Split(ansi.Wordwrap(why, max(20, width-6), " /"), "\n") {
+				add(st.Danger.Render("    " + l))
+			}
+		}
+	}
+	for _, s := range srcs {
+		for _, r := range s.Rings {
+			add("")
+			head := fmt.Sprintf("  Ring %s · source %s · %d of %d generations", r.Application, s.Name, len(r.Generations), r.Capacity)
+			if r.LastChange != nil {
+				head += " · changed " + ago(r.LastChange, now)
+			}
+			add(st.Section.Render(head))
+			gt := table.Table{Columns: []table.Column{
+				{Title: "", Width: 10, Priority: 0},
+				{Title: "GENERATION", Width: 14, Max: 32, Priority: 0},
+				{Title: "KEY ID", Width: 8, Max: 10, Priority: 2},
+				{Title: "FINGERPRINT", Width: 12, Max: 24, Priority: 1},
+				{Title: "STATE", Width: 11, Priority: 1},
+				{Title: "AGE", Width: 7, Priority: 3},
+			}, Header: st.Header, Row: st.Row, Selected: st.Row}
+			gt.SetWidth(width)
+			lines = append(lines, gt.HeaderView())
+			for _, g := range r.Generations {
+				role := table.Styled("decrypts", st.Muted)
+				if g.Encrypts {
+					role = table.Styled("▶ encrypts", st.OK.Bold(true))
+				}
+				born := g.Activated
+				if born == nil {
+					born = g.Created
+				}
+				age := "—"
+				if born != nil {
+					age = engine.HumanDuration(now.Sub(*born))
+				}
+				lines = append(lines, gt.RowView([]table.Cell{
+					role,
+					table.Plain(g.Name),
+					table.Plain(g.KeyID),
+					table.Styled(keyspane.ShortFingerprint(g.Fingerprint), st.Muted),
+					table.Styled(string(g.State), st.State(g.State)),
+					table.Plain(age),
+				}, false))
+			}
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func ago(t *time.Time, now time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	d := now.Sub(*t)
+	if d < 0 {
+		return "in " + engine.HumanDuration(d)
+	}
+	return engine.HumanDuration(d) + " ago"
+}

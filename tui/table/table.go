@@ -1,0 +1,199 @@
+// Package table lays out and draws the TUI's tables: columns that drop by
+// priority when the terminal is narrow and grow when it is wide, cells cut
+// to width without wrapping. It draws only the rows it is given, so callers
+// keep just the visible page in memory.
+package table
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// Column describes one column.
+type Column struct {
+	Title string
+	// Width is the narrowest the column may be; Max (when larger) is how far
+	// it grows when there is room.
+	Width, Max int
+	// Priority orders which columns survive a narrow terminal: 0 is kept
+	// first, higher numbers are dropped first.
+	Priority int
+	// Right aligns the column's cells to the right.
+	Right bool
+}
+
+// Cell is one cell: its text and the style it is drawn in when its row is not
+// selected.
+type Cell struct {
+	Text  string
+	Style lipgloss.Style
+	// Styled is false for cells drawn in the row's style.
+	Styled bool
+}
+
+// Plain is a cell drawn in the row's style.
+func Plain(s string) Cell { return Cell{Text: s} }
+
+// Styled is a cell with its own style.
+func Styled(s string, st lipgloss.Style) Cell { return Cell{Text: s, Style: st, Styled: true} }
+
+// Gap is the space between two columns; Marker is the width of the selection
+// marker at the start of each row.
+const (
+	Gap    = 1
+	Marker = 2
+)
+
+// Layout picks the columns that fit in width, by priority, and their widths.
+// It returns, in display order, the indexes of the chosen columns and their
+// widths. The first column by priority is always kept (cut to fit if need be).
+func Layout(cols []Column, width int) (idx []int, widths []int) {
+	avail := width - Marker
+	if avail < 1 || len(cols) == 0 {
+		return nil, nil
+	}
+	keep := make([]bool, len(cols))
+	used := 0
+	// Visit columns by priority (stable on declaration order).
+	order := make([]int, len(cols))
+	for i := range order {
+		order[i] = i
+	}
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0 && cols[order[j]].Priority < cols[order[j-1]].Priority; j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
+	}
+	for n, i := range order {
+		need := cols[i].Width
+		if used > 0 {
+			need += Gap
+		}
+		if used+need > avail {
+			if n == 0 {
+				keep[i] = true
+				used = avail
+			}
+			continue
+		}
+		keep[i] = true
+		used += need
+	}
+	for i, k := range keep {
+		if k {
+			idx = append(idx, i)
+			w := cols[i].Width
+			if w > avail {
+				w = avail
+			}
+			widths = append(widths, w)
+		}
+	}
+	// Share what is left among the columns that can grow, in display order.
+	spare := avail - used
+	for spare > 0 {
+		grew := false
+		for n, i := range idx {
+			if spare == 0 {
+				break
+			}
+			if cols[i].Max > widths[n] {
+				widths[n]++
+				spare--
+				grew = true
+			}
+		}
+		if !grew {
+			break
+		}
+	}
+	return idx, widths
+}
+
+// Table draws header and rows for one layout.
+type Table struct {
+	Columns []Column
+	Header  lipgloss.Style
+	// Row is the style of an unselected row; Selected of the selected one.
+	Row, Selected lipgloss.Style
+	Width         int
+
+	idx, widths []int
+}
+
+// SetWidth lays the columns out for width.
+func (t *Table) SetWidth(width int) {
+	t.Width = width
+	t.idx, t.widths = Layout(t.Columns, width)
+}
+
+// Visible returns the titles of the columns shown at the current width.
+func (t *Table) Visible() []string {
+	out := make([]string, len(t.idx))
+	for n, i := range t.idx {
+		out[n] = t.Columns[i].Title
+	}
+	return out
+}
+
+// HeaderView draws the header line.
+func (t *Table) HeaderView() string {
+	cells := make([]string, len(t.idx))
+	for n, i := range t.idx {
+		cells[n] = fit(t.Columns[i].Title, t.widths[n], t.Columns[i].Right)
+	}
+	return t.Header.Render(pad(strings.Repeat(" ", Marker)+strings.Join(cells, strings.Repeat(" ", Gap)), t.Width))
+}
+
+// RowView draws one row; cells are indexed like Columns.
+func (t *Table) RowView(cells []Cell, selected bool) string {
+	var b strings.Builder
+	if selected {
+		b.WriteString("› ")
+	} else {
+		b.WriteString("  ")
+	}
+	for n, i := range t.idx {
+		if n > 0 {
+			b.WriteString(strings.Repeat(" ", Gap))
+		}
+		var c Cell
+		if i < len(cells) {
+			c = cells[i]
+		}
+		text := fit(c.Text, t.widths[n], t.Columns[i].Right)
+		if c.Styled && !selected {
+			text = c.Style.Render(text)
+		}
+		b.WriteString(text)
+	}
+	line := pad(b.String(), t.Width)
+	if selected {
+		return t.Selected.Render(line)
+	}
+	return line
+}
+
+// fit cuts or pads s to exactly w cells.
+func fit(s string, w int, right bool) string {
+	if w <= 0 {
+		return ""
+	}
+	if ansi.StringWidth(s) > w {
+		s = ansi.Truncate(s, w, "…")
+	}
+	gap := w - ansi.StringWidth(s)
+	if right {
+		return strings.Repeat(" ", gap) + s
+	}
+	return s + strings.Repeat(" ", gap)
+}
+
+// pad pads s to w cells (or cuts it).
+func pad(s string, w int) string { return fit(s, w, false) }
+
+// Fit cuts or pads s to exactly w cells; exported for panes that draw lines
+// themselves.
+func Fit(s string, w int) string { return fit(s, w, false) }

@@ -1,0 +1,85 @@
+// Package tui is keyward's terminal user interface: a bubbletea program with a
+// tab per pane (Keys, Aging, Activity, Proxy, Sources) that talks to the daemon
+// only through a Backend (the socket API client), never blocking its event loop
+// on the socket, and follows the daemon's event stream instead of polling.
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/keyward/keyward/tui/common"
+)
+
+// Backend is what the TUI needs from the daemon; *api.Client satisfies it.
+type Backend = common.Backend
+
+// Options tune the TUI. The zero value is usable.
+type Options struct {
+	// Title is shown at the left of the tab bar ("keyward" when empty),
+	// e.g. "keyward demo".
+	Title string
+	// Socket is the daemon's socket path, shown in the status line.
+	Socket string
+	// Now is the clock (time.Now when nil); tests pin it.
+	Now func() time.Time
+	// RequestTimeout bounds each request to the daemon (default 10s).
+	RequestTimeout time.Duration
+	// ReconnectMin and ReconnectMax bound the backoff between attempts to
+	// reach the daemon's event stream again (defaults 250ms and 5s).
+	ReconnectMin, ReconnectMax time.Duration
+	// Input and Output replace the terminal (for embedding and tests).
+	Input  io.Reader
+	Output io.Writer
+	// NoAltScreen keeps the TUI in the normal screen buffer.
+	NoAltScreen bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.Title == "" {
+		o.Title = "keyward"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 10 * time.Second
+	}
+	if o.ReconnectMin <= 0 {
+		o.ReconnectMin = 250 * time.Millisecond
+	}
+	if o.ReconnectMax < o.ReconnectMin {
+		o.ReconnectMax = max(5*time.Second, o.ReconnectMin)
+	}
+	return o
+}
+
+// Run shows the TUI until the user quits or ctx ends. It returns nil on a
+// normal quit.
+func Run(ctx context.Context, backend Backend, opts Options) error {
+	if backend == nil {
+		return errors.New("tui: no backend to talk to the keyward daemon")
+	}
+	m := New(ctx, backend, opts)
+	defer m.Close()
+	popts := []tea.ProgramOption{tea.WithContext(ctx)}
+	if !opts.NoAltScreen {
+		popts = append(popts, tea.WithAltScreen())
+	}
+	if opts.Input != nil {
+		popts = append(popts, tea.WithInput(opts.Input))
+	}
+	if opts.Output != nil {
+		popts = append(popts, tea.WithOutput(opts.Output))
+	}
+	_, err := tea.NewProgram(m, popts...).Run()
+	if err != nil && !(errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil) {
+		return fmt.Errorf("run the terminal UI: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package tui_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+
+	"github.com/keyward/keyward/tui"
+)
+
+func TestMain(m *testing.M) {
+	// Goldens are plain text: no colour, so they also show that everything
+	// (tabs, selection, aging, health) reads without colour, as with NO_COLOR.
+	lipgloss.SetColorProfile(termenv.Ascii)
+	lipgloss.SetHasDarkBackground(true)
+	os.Exit(m.Run())
+}
+
+func newModel(t testing.TB, f *fixture) *tui.Model {
+	m := tui.New(context.Background(), f, tui.Options{
+		Title:        "keyward demo",
+		Socket:       "/run/keyward/keyward.sock",
+		Now:          func() time.Time { return fixedNow },
+		ReconnectMin: 5 * time.Millisecond,
+		ReconnectMax: 20 * time.Millisecond,
+	})
+	if tb, ok := t.(*testing.T); ok {
+		tb.Cleanup(m.Close)
+	}
+	return m
+}
+
+func start(t *testing.T, f *fixture, w, h int) *teatest.TestModel {
+	tm := teatest.NewTestModel(t, newModel(t, f), teatest.WithInitialTermSize(w, h))
+	t.Cleanup(func() { _ = tm.Quit() })
+	return tm
+}
+
+// waitFor waits until the program's output contains every string.
+func waitFor(t *testing.T, tm *teatest.TestModel, want ...string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		for _, w := range want {
+			if !bytes.Contains(b, []byte(w)) {
+				return false
+			}
+		}
+		return true
+	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+}
+
+// finalView quits and returns the last frame.
+func finalView(t *testing.T, tm *teatest.TestModel) string {
+	t.Helper()
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
+	return tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).View()
+}
+
+func checkFrame(t *testing.T, view string, w, h int) {
+	t.Helper()
+	lines := strings.Split(view, "\n")
+	if len(lines) != h {
+		t.Errorf("frame has %d lines, want %d", len(lines), h)
+	}
+	for i, l := range lines {
+		if n := lipgloss.Width(l); n > w {
+			t.Errorf("line %d is %d wide (> %d): %q", i, n, w, l)
+		}
+	}
+}
+
+func press(tm *teatest.TestModel, keys ...string) {
+	for _, k := range keys {
+		switch k {
+		case "enter":
+			tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+		case "esc":
+			tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
+		case "tab":
+			tm.Send(tea.KeyMsg{Type: tea.KeyTab})
+		case "shift+tab":
+			tm.Send(tea.KeyMsg{Type: tea.KeyShiftTab})
+		case "down":
+			tm.Send(tea.KeyMsg{Type: tea.KeyDown})
+		default:
+			tm.Type(k)
+		}
+	}
+}
+
+func TestKeysPaneGolden(t *testing.T) {
+	for _, size := range []struct{ w, h int }{{80, 24}, {160, 40}, {200, 50}} {
+		t.Run(strings.TrimSpace(strings.Join([]string{itoa(size.w), "x", itoa(size.h)}, "")), func(t *testing.T) {
+			f := newFixture()
+			tm := start(t, f, size.w, size.h)
+			waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+			view := finalView(t, tm)
+			checkFrame(t, view, size.w, size.h)
+			teatest.RequireEqualOutput(t, []byte(view))
+		})
+	}
+}
+
+func TestSourcesPaneGolden(t *testing.T) {
+	for _, size := range []struct{ w, h int }{{80, 24}, {160, 40}} {
+		t.Run(itoa(size.w)+"x"+itoa(size.h), func(t *testing.T) {
+			tm := start(t, newFixture(), size.w, size.h)
+			waitFor(t, tm, "● connected")
+			press(tm, "5")
+			waitFor(t, tm, "DEGRADED", "keys/list permission", "encrypts")
+			view := finalView(t, tm)
+			checkFrame(t, view, size.w, size.h)
+			teatest.RequireEqualOutput(t, []byte(view))
+		})
+	}
+}
+
+func TestHelpOverlayGolden(t *testing.T) {
+	tm := start(t, newFixture(), 80, 24)
+	waitFor(t, tm, "acme.crm.key.0")
+	press(tm, "?")
+	waitFor(t, tm, "reverse sort", "close help")
+	view := finalView(t, tm)
+	checkFrame(t, view, 80, 24)
+	teatest.RequireEqualOutput(t, []byte(view))
+}
+
+// TestFlow is what a user does: look at the sources, come back, filter the
+// keys, open one, read its activity, go back.
+func TestFlow(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 100, 30)
+	waitFor(t, tm, "acme.crm.key.0", "● connected")
+
+	press(tm, "tab", "tab", "tab")
+	waitFor(t, tm, "No proxied application has reported yet")
+	press(tm, "tab")
+	waitFor(t, tm, "vault-emu", "403 Forbidden")
+	press(tm, "shift+tab", "shift+tab", "3")
+	waitFor(t, tm, "key activity report")
+	press(tm, "1")
+
+	// Filter: typed text narrows the list as the user types; q is text here,
+	// not quit.
+	press(tm, "/", "h", "r", ".", "k", "e", "y", "enter")
+	waitFor(t, tm, `filter "hr.key"`, "1–3 of 3 keys")
+
+	press(tm, "down", "enter")
+	waitFor(t, tm, "Activity", "tag owner=hr-platform", "first poll of kms-prod")
+	view := finalView(t, tm)
+	for _, want := range []string{
+		"acme.hr.key.1", "kms-prod/acme.hr.key.1/1", "AES-256", "active",
+		"created      2025-07-11 12:00 UTC (1y135d ago)",
+		"edited", "alice", "tag owner=hr-platform",
+	} {
+		if !strings.Contains(view, want) {
+			t.Errorf("detail view lacks %q:\n%s", want, view)
+		}
+	}
+	if strings.Contains(view, "acme.crm.key") {
+		t.Errorf("detail view still shows the table:\n%s", view)
+	}
+}
+
+// TestFilterEscAndSort checks that esc clears the text filter and that sort
+// and state filter keys change what is listed.
+func TestFilterEscAndSort(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 120, 30)
+	waitFor(t, tm, "acme.crm.key.0", "● connected")
+	press(tm, "/", "p", "a", "y")
+	waitFor(t, tm, "1–2 of 2 keys")
+	press(tm, "esc")
+	waitFor(t, tm, "1–15 of 15 keys")
+	press(tm, "S") // name, descending
+	waitFor(t, tm, "sort name ↓")
+	press(tm, "f", "f") // state: active
+	waitFor(t, tm, "state active")
+	view := finalView(t, tm)
+	lines := strings.Split(view, "\n")
+	// Row 1 is the query line, row 2 the header: the first key is the last by name.
+	if !strings.Contains(lines[4], "reporting.key.10") {
+		t.Errorf("first row is not reporting.key.10 (names sort numerically, descending):\n%s", view)
+	}
+	if strings.Contains(view, "deactivated") || strings.Contains(view, "compromised") {
+		t.Errorf("state filter active still lists other states:\n%s", view)
+	}
+	if !strings.Contains(view, "of 10 keys") {
+		t.Errorf("want 10 active keys:\n%s", view)
+	}
+}
+
+// TestReconnect cuts the event stream: the status line must say
+// "reconnecting…", and say so when the daemon is back; the keys are fetched
+// again after the outage.
+func TestReconnect(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 120, 24)
+	waitFor(t, tm, "● connected", "acme.crm.key.0")
+	before := f.keysCalls.Load()
+
+	f.down.Store(true)
+	f.drop <- struct{}{}
+	waitFor(t, tm, "reconnecting…", "daemon not reachable")
+	// Keep failing for a few attempts, with backoff.
+	for f.watches.Load() < 4 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.down.Store(false)
+	waitFor(t, tm, "reconnected 12:00:00")
+	view := finalView(t, tm)
+	status := strings.Split(view, "\n")[23]
+	if !strings.Contains(status, "● connected") || !strings.Contains(status, "reconnected 12:00:00") ||
+		strings.Contains(status, "reconnecting") {
+		t.Errorf("status line after recovery: %q", status)
+	}
+	if f.keysCalls.Load() <= before {
+		t.Error("keys were not fetched again after the daemon came back")
+	}
+}
+
+// TestNotificationRefetches checks that a "keys" notification makes the pane
+// fetch the page again (no polling) and shows the change.
+func TestNotificationRefetches(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 120, 24)
+	waitFor(t, tm, "● connected", "acme.crm.key.0")
+	f.mu.Lock()
+	f.keys[0].Name = "acme.crm.key.renamed"
+	f.mu.Unlock()
+	f.notes <- notification("keys", "kms-prod")
+	waitFor(t, tm, "acme.crm.key.renamed")
+	_ = finalView(t, tm)
+}
+
+// TestOnlyVisiblePageFetched checks the virtualised table asks only for the
+// rows that fit.
+func TestOnlyVisiblePageFetched(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 80, 12) // 12 − 4 chrome − 2 = 6 rows
+	waitFor(t, tm, "1–6 of 15 keys")
+	press(tm, " ") // page down
+	waitFor(t, tm, "7–12 of 15 keys")
+	press(tm, " ")
+	waitFor(t, tm, "13–15 of 15 keys")
+	press(tm, "k", "k", "k") // up past the top goes back a page
+	waitFor(t, tm, "7–12 of 15 keys")
+	_ = finalView(t, tm)
+	if got := f.maxLimit.Load(); got != 6 {
+		t.Errorf("largest page asked for = %d, want 6", got)
+	}
+}
+
+func itoa(n int) string {
+	var b []byte
+	for n > 0 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+		n /= 10
+	}
+	return string(b)
+}
+
+var _ io.Reader
