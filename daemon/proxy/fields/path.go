@@ -24,10 +24,10 @@ type Path struct {
 type stepKind uint8
 
 const (
-	stepName  stepKind = iota // object member by name
-	stepAnyMember             // "*": any member of an object, or any array element
-	stepAnyElem               // "[*]": any array element
-	stepIndex                 // "[N]"
+	stepName      stepKind = iota // object member by name
+	stepAnyMember                 // "*": any member of an object, or any array element
+	stepAnyElem                   // "[*]": any array element
+	stepIndex                     // "[N]"
 )
 
 type step struct {
@@ -147,4 +147,3 @@ func NewRules(random, deterministic []string) (*Rules, error) {
 
 // Empty reports whether there is nothing to protect.
 func (r *Rules) Empty() bool { return r == nil || len(r.rules) == 0 }
-
