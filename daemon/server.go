@@ -282,15 +282,12 @@ func (d *Daemon) handleActivity(w http.ResponseWriter, r *http.Request) {
 		}
 		eq.Limit = n
 	}
-	if c := q.Get("cursor"); c != "" {
-		n, err := strconv.ParseInt(c, 10, 64)
-		if err != nil || n <= 0 {
-			badRequest(w, "cursor: pass the next_cursor of the previous page unchanged")
-			return
-		}
-		eq.Before = n
-	}
+	eq.Cursor = q.Get("cursor")
 	events, next, err := d.st.Events(r.Context(), eq)
+	if errors.Is(err, store.ErrBadCursor) {
+		badRequest(w, "%v", err)
+		return
+	}
 	if err != nil {
 		d.internal(w, r, err)
 		return
@@ -299,9 +296,7 @@ func (d *Daemon) handleActivity(w http.ResponseWriter, r *http.Request) {
 	if page.Events == nil {
 		page.Events = []engine.Event{}
 	}
-	if next > 0 {
-		page.NextCursor = strconv.FormatInt(next, 10)
-	}
+	page.NextCursor = next
 	api.WriteJSON(w, http.StatusOK, page)
 }
 

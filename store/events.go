@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,13 +56,57 @@ type EventQuery struct {
 	Origin    engine.Origin
 	From, To  time.Time // To is exclusive
 	Limit     int
-	// Before is a cursor: only events with an ID below it.
-	Before int64
+	// Cursor is the NextCursor of the previous page.
+	Cursor string
 }
 
-// Events returns activity matching q, newest first, and the cursor (the
-// last ID) for the next page, 0 when there is none.
-func (s *Store) Events(ctx context.Context, q EventQuery) ([]engine.Event, int64, error) {
+// Events returns activity matching q, newest first by the time it happened
+// (sources may report events late and out of order), and the cursor for the
+// next page, "" when there is none.
+func (s *Store) Events(ctx context.Context, q EventQuery) ([]engine.Event, string, error) {
+	if q.Limit <= 0 || q.Limit > 5000 {
+		q.Limit = 100
+	}
+	sqlWhere, args := eventWhere(q)
+	if q.Cursor != "" {
+		t, id, ok := parseEventCursor(q.Cursor)
+		if !ok {
+			return nil, "", ErrBadCursor
+		}
+		cond := "(time, id) < (?, ?)"
+		if sqlWhere == "" {
+			sqlWhere = " WHERE " + cond
+		} else {
+			sqlWhere += " AND " + cond
+		}
+		args = append(args, t, id)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, time, key_id, source, operation, actor, origin, severity, details
+		FROM events`+sqlWhere+` ORDER BY time DESC, id DESC LIMIT ?`, append(args, q.Limit+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []engine.Event
+	var next string
+	for rows.Next() {
+		var e engine.Event
+		var t int64
+		if err := rows.Scan(&e.ID, &t, &e.KeyID, &e.Source, &e.Operation, &e.Actor, &e.Origin, &e.Severity, &e.Details); err != nil {
+			return nil, "", err
+		}
+		if len(out) == q.Limit {
+			last := out[len(out)-1]
+			next = fmt.Sprintf("%d.%d", last.Time.UnixMilli(), last.ID)
+			break
+		}
+		e.Time = time.UnixMilli(t).UTC()
+		out = append(out, e)
+	}
+	return out, next, rows.Err()
+}
+
+func eventWhere(q EventQuery) (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
@@ -86,36 +131,18 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]engine.Event, int64
 	if !q.To.IsZero() {
 		add("time < ?", q.To.UnixMilli())
 	}
-	if q.Before > 0 {
-		add("id < ?", q.Before)
+	if len(where) == 0 {
+		return "", nil
 	}
-	if q.Limit <= 0 || q.Limit > 5000 {
-		q.Limit = 100
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+func parseEventCursor(c string) (int64, int64, bool) {
+	a, b, ok := strings.Cut(c, ".")
+	if !ok {
+		return 0, 0, false
 	}
-	sqlWhere := ""
-	if len(where) > 0 {
-		sqlWhere = " WHERE " + strings.Join(where, " AND ")
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, time, key_id, source, operation, actor, origin, severity, details
-		FROM events`+sqlWhere+` ORDER BY id DESC LIMIT ?`, append(args, q.Limit+1)...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	var out []engine.Event
-	var next int64
-	for rows.Next() {
-		var e engine.Event
-		var t int64
-		if err := rows.Scan(&e.ID, &t, &e.KeyID, &e.Source, &e.Operation, &e.Actor, &e.Origin, &e.Severity, &e.Details); err != nil {
-			return nil, 0, err
-		}
-		if len(out) == q.Limit {
-			next = out[len(out)-1].ID
-			break
-		}
-		e.Time = time.UnixMilli(t).UTC()
-		out = append(out, e)
-	}
-	return out, next, rows.Err()
+	t, err1 := strconv.ParseInt(a, 10, 64)
+	id, err2 := strconv.ParseInt(b, 10, 64)
+	return t, id, err1 == nil && err2 == nil && id > 0
 }

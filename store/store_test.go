@@ -141,15 +141,15 @@ func TestEventsFilterAndPage(t *testing.T) {
 	}
 	s.Record(ctx, engine.Event{KeyID: "kms/b", Operation: engine.OpDeleted, Actor: "cloud", Origin: engine.OriginSource})
 	ev, next, err := s.Events(ctx, EventQuery{KeyID: "kms/a", Limit: 3})
-	if err != nil || len(ev) != 3 || next == 0 {
-		t.Fatalf("page 1: %d events next=%d err=%v", len(ev), next, err)
+	if err != nil || len(ev) != 3 || next == "" {
+		t.Fatalf("page 1: %d events next=%q err=%v", len(ev), next, err)
 	}
 	if !ev[0].Time.After(ev[2].Time) {
 		t.Fatal("events not newest first")
 	}
-	ev2, next2, _ := s.Events(ctx, EventQuery{KeyID: "kms/a", Limit: 3, Before: next})
-	if len(ev2) != 2 || next2 != 0 {
-		t.Fatalf("page 2: %d events next=%d", len(ev2), next2)
+	ev2, next2, _ := s.Events(ctx, EventQuery{KeyID: "kms/a", Limit: 3, Cursor: next})
+	if len(ev2) != 2 || next2 != "" {
+		t.Fatalf("page 2: %d events next=%q", len(ev2), next2)
 	}
 	src, _, _ := s.Events(ctx, EventQuery{Origin: engine.OriginSource})
 	if len(src) != 1 || src[0].Operation != engine.OpDeleted {
@@ -195,5 +195,25 @@ func TestHealthChangeRecordsOneEvent(t *testing.T) {
 	srcs, _ := s.Sources(ctx)
 	if srcs[0].Health != engine.HealthDegraded || srcs[0].Reason != "connection refused" || srcs[0].Since == nil {
 		t.Fatalf("source = %+v", srcs[0])
+	}
+}
+
+func TestEventsOrderedByTimeWhenRecordedOutOfOrder(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	// A cloud sync reports an old deletion after keyward's newer rotation.
+	s.Record(ctx, engine.Event{Time: now, KeyID: "az/k", Operation: engine.OpRotated, Actor: "alice", Origin: engine.OriginKeyward})
+	s.Record(ctx, engine.Event{Time: now.Add(-time.Hour), KeyID: "az/k", Operation: engine.OpDeleted, Actor: "azure", Origin: engine.OriginSource})
+	s.Record(ctx, engine.Event{Time: now.Add(-2 * time.Hour), KeyID: "az/k", Operation: engine.OpCreated, Actor: "azure", Origin: engine.OriginSource})
+	ev, next, _ := s.Events(ctx, EventQuery{Limit: 2})
+	if ev[0].Operation != engine.OpRotated || ev[1].Operation != engine.OpDeleted {
+		t.Fatalf("order %s, %s", ev[0].Operation, ev[1].Operation)
+	}
+	ev, _, _ = s.Events(ctx, EventQuery{Limit: 2, Cursor: next})
+	if len(ev) != 1 || ev[0].Operation != engine.OpCreated {
+		t.Fatalf("page 2 %v", ev)
+	}
+	if _, _, err := s.Events(ctx, EventQuery{Cursor: "12"}); err != ErrBadCursor {
+		t.Fatalf("bad cursor: %v", err)
 	}
 }
