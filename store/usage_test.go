@@ -1,0 +1,49 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
+
+func TestUsageAddsUpPerHourAndSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
+	add := []engine.Usage{
+		{Hour: h.Add(5 * time.Minute), Application: "crm", KeyID: "AAAAAAAA", Encrypts: 3, Decrypts: 1},
+		{Hour: h.Add(50 * time.Minute), Application: "crm", KeyID: "AAAAAAAA", Encrypts: 2},
+		{Hour: h.Add(time.Hour), Application: "crm", KeyID: "BBBBBBBB", Decrypts: 7},
+		{Hour: h, Application: "hr", KeyID: "AAAAAAAA", Encrypts: 1},
+	}
+	if err := s.AddUsage(ctx, add); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddUsage(ctx, []engine.Usage{{Hour: h, Application: "", KeyID: "x"}}); err == nil {
+		t.Fatal("row without application accepted")
+	}
+	s.Close()
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Usage(ctx, UsageQuery{Application: "crm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Encrypts != 5 || got[0].Decrypts != 1 || !got[0].Hour.Equal(h) || got[1].KeyID != "BBBBBBBB" || got[1].Decrypts != 7 {
+		t.Fatalf("usage = %+v", got)
+	}
+	got, _ = s.Usage(ctx, UsageQuery{From: h.Add(time.Hour)})
+	if len(got) != 1 {
+		t.Fatalf("From filter: %+v", got)
+	}
+}
