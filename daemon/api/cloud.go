@@ -24,7 +24,7 @@ import (
 //	POST /v1/cloud/{source}/keys/{name}/policy      RotationPolicy    -> RotationPolicy
 //	GET  /v1/cloud/backups                                            -> {"backups": []BackupInfo}
 //	POST /v1/cloud/backups/{id}/restore             RestoreRequest    -> CloudKeyResult
-//	POST /v1/sync                                   SyncRequest       -> SyncResult
+//	POST /v1/sync?source=S (served by the daemon)                     -> SyncResult
 
 // Cloud capabilities a connector may offer; front ends only show the
 // actions a source's capability set lists.
@@ -131,21 +131,9 @@ type CloudKeyResult struct {
 	Event *engine.Event `json:"event,omitempty"`
 }
 
-// SyncRequest asks for an immediate sync of one source ("" = every source).
-type SyncRequest struct {
-	Source string `json:"source,omitempty"`
-}
-
-// SyncReport is the outcome of syncing one source.
-type SyncReport struct {
-	Source   string        `json:"source"`
-	Error    string        `json:"error,omitempty"`
-	Duration time.Duration `json:"duration_ns"`
-}
-
-// SyncResult is the answer to POST /v1/sync.
+// SyncResult is the answer to POST /v1/sync[?source=S]: the sources synced.
 type SyncResult struct {
-	Sources []SyncReport `json:"sources"`
+	Synced []string `json:"synced"`
 }
 
 // CloudSources lists the cloud sources and their capabilities.
@@ -217,8 +205,13 @@ func (c *Client) SetCloudRotationPolicy(ctx context.Context, source, name string
 	return &out, c.Do(ctx, http.MethodPost, cloudKeyPath(source, name, "policy"), nil, p, &out)
 }
 
-// Sync asks the daemon to sync source now ("" = every source) and waits.
+// Sync asks the daemon to sync source now ("" = every source that can)
+// and waits for it.
 func (c *Client) Sync(ctx context.Context, source string) (*SyncResult, error) {
+	q := url.Values{}
+	if source != "" {
+		q.Set("source", source)
+	}
 	var out SyncResult
-	return &out, c.Do(ctx, http.MethodPost, "/sync", nil, SyncRequest{Source: source}, &out)
+	return &out, c.Do(ctx, http.MethodPost, "/sync", q, nil, &out)
 }

@@ -1,27 +1,197 @@
 package config
 
-import "github.com/keyward/keyward/engine"
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
 
 // AzureSource is one [[azure]] section: an Azure Key Vault synchronised
-// through azkeys. (Owned by the cloud work: extend here.)
+// through azkeys.
 type AzureSource struct {
 	Name     string `toml:"name"`
 	VaultURL string `toml:"vault_url"`
-	// Cloud is public, usgovernment or china.
-	Cloud        string          `toml:"cloud"`
-	TenantID     string          `toml:"tenant_id"`
-	ClientID     string          `toml:"client_id"`
-	SecretFile   string          `toml:"client_secret_file"`
-	CertFile     string          `toml:"client_cert_file"`
+	// Cloud is public (default), usgovernment or china: it picks the login
+	// authority and the vault suffix vault_url must end with.
+	Cloud    string `toml:"cloud"`
+	TenantID string `toml:"tenant_id"`
+	ClientID string `toml:"client_id"`
+	// SecretFile holds the client secret (mode 0600).
+	SecretFile string `toml:"client_secret_file"`
+	// CertFile holds the client certificate and its unencrypted key (PEM).
+	CertFile string `toml:"client_cert_file"`
+	// Credential is client-secret, client-certificate, managed-identity,
+	// default (azidentity's chain) or emulator; empty picks from the files
+	// given.
 	Credential   string          `toml:"credential"`
 	SyncInterval engine.Duration `toml:"sync_interval"`
-	CAFile       string          `toml:"ca_file"`
+	// CAFile adds trusted roots for the vault's TLS certificate.
+	CAFile string `toml:"ca_file"`
+	// TokenFile holds the bearer token of the emulated vault (credential
+	// "emulator", loopback vault_url only).
+	TokenFile string `toml:"token_file"`
+	// Geography names the region group (e.g. "europe"): backups restore
+	// only into a vault of the same cloud and geography.
+	Geography string `toml:"geography"`
+}
+
+// Azure credential kinds.
+const (
+	AzureCredSecret          = "client-secret"
+	AzureCredCertificate     = "client-certificate"
+	AzureCredManagedIdentity = "managed-identity"
+	AzureCredDefault         = "default"
+	AzureCredEmulator        = "emulator"
+)
+
+// azureVaultSuffixes lists each cloud's key vault and managed HSM suffixes.
+var azureVaultSuffixes = map[string][]string{
+	"public":       {"vault.azure.net", "managedhsm.azure.net"},
+	"usgovernment": {"vault.usgovcloudapi.net"},
+	"china":        {"vault.azure.cn"},
+}
+
+// AzureCloudName normalises a cloud name: "" and "azure" mean public.
+func AzureCloudName(s string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "public", "azure", "azurecloud":
+		return "public", nil
+	case "usgovernment", "usgov", "us-government", "azureusgovernment":
+		return "usgovernment", nil
+	case "china", "azurechina", "azurechinacloud":
+		return "china", nil
+	}
+	return "", fmt.Errorf("cloud %q is not public, usgovernment or china", s)
+}
+
+// CredentialKind is the credential the section uses.
+func (a *AzureSource) CredentialKind() string {
+	if a.Credential != "" {
+		return a.Credential
+	}
+	switch {
+	case a.SecretFile != "":
+		return AzureCredSecret
+	case a.CertFile != "":
+		return AzureCredCertificate
+	case a.TokenFile != "":
+		return AzureCredEmulator
+	}
+	return AzureCredDefault
+}
+
+// Interval is the sync interval (default 15 minutes).
+func (a *AzureSource) Interval() time.Duration {
+	if a.SyncInterval <= 0 {
+		return 15 * time.Minute
+	}
+	return time.Duration(a.SyncInterval)
+}
+
+var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func loopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (a *AzureSource) validate(prefix string) []string {
 	var errs []string
+	add := func(key, format string, args ...any) {
+		errs = append(errs, prefix+"."+key+": "+fmt.Sprintf(format, args...))
+	}
+	cloudName, err := AzureCloudName(a.Cloud)
+	if err != nil {
+		add("cloud", "%v", err)
+		cloudName = "public"
+	}
+	loopback := false
 	if a.VaultURL == "" {
-		errs = append(errs, prefix+".vault_url: is required (e.g. https://myvault.vault.azure.net)")
+		add("vault_url", "is required (e.g. https://myvault.vault.azure.net)")
+	} else if u, err := url.Parse(a.VaultURL); err != nil || u.Host == "" {
+		add("vault_url", "%q is not a URL (e.g. https://myvault.vault.azure.net)", a.VaultURL)
+	} else {
+		host := u.Hostname()
+		loopback = loopbackHost(host)
+		switch {
+		case u.Scheme != "https":
+			add("vault_url", "%q must use https", a.VaultURL)
+		case u.Path != "" && u.Path != "/":
+			add("vault_url", "%q must not have a path (the vault's base URL only)", a.VaultURL)
+		case loopback:
+			if a.CredentialKind() != AzureCredEmulator {
+				add("vault_url", "a loopback vault (%s) is the emulator: use credential = \"emulator\" with token_file", host)
+			}
+		default:
+			ok := false
+			for _, suf := range azureVaultSuffixes[cloudName] {
+				if strings.HasSuffix(host, "."+suf) {
+					ok = true
+				}
+			}
+			if !ok {
+				hint := ""
+				for other, sufs := range azureVaultSuffixes {
+					for _, suf := range sufs {
+						if strings.HasSuffix(host, "."+suf) {
+							hint = fmt.Sprintf("; %s is a vault of the %s cloud, set cloud = %q", host, other, other)
+						}
+					}
+				}
+				add("vault_url", "host %s does not end with the %s cloud's vault suffix %s%s", host, cloudName, strings.Join(azureVaultSuffixes[cloudName], " or "), hint)
+			}
+		}
+	}
+	needTenantClient := func() {
+		if !guidRE.MatchString(a.TenantID) {
+			add("tenant_id", "needs the directory (tenant) GUID, e.g. 72f988bf-86f1-41af-91ab-2d7cd011db47 (got %q)", a.TenantID)
+		}
+		if !guidRE.MatchString(a.ClientID) {
+			add("client_id", "needs the application (client) GUID (got %q)", a.ClientID)
+		}
+	}
+	switch a.CredentialKind() {
+	case AzureCredSecret:
+		needTenantClient()
+		if a.SecretFile == "" {
+			add("client_secret_file", "is required for credential %q", AzureCredSecret)
+		}
+	case AzureCredCertificate:
+		needTenantClient()
+		if a.CertFile == "" {
+			add("client_cert_file", "is required for credential %q", AzureCredCertificate)
+		}
+	case AzureCredManagedIdentity:
+		if a.ClientID != "" && !guidRE.MatchString(a.ClientID) {
+			add("client_id", "a user-assigned identity's client id is a GUID (got %q)", a.ClientID)
+		}
+	case AzureCredDefault:
+		if a.TenantID != "" && !guidRE.MatchString(a.TenantID) {
+			add("tenant_id", "needs the directory (tenant) GUID (got %q)", a.TenantID)
+		}
+	case AzureCredEmulator:
+		if a.TokenFile == "" {
+			add("token_file", "is required for credential %q", AzureCredEmulator)
+		}
+		if a.VaultURL != "" && !loopback {
+			add("credential", "%q only works with a loopback vault_url (the emulated vault)", AzureCredEmulator)
+		}
+	default:
+		add("credential", "%q is not one of client-secret, client-certificate, managed-identity, default, emulator", a.Credential)
+	}
+	if a.SecretFile != "" && a.CertFile != "" {
+		add("client_cert_file", "give client_secret_file or client_cert_file, not both")
+	}
+	if a.SyncInterval < 0 || (a.SyncInterval > 0 && time.Duration(a.SyncInterval) < 10*time.Second) {
+		add("sync_interval", "%s is too short (at least 10s; default 15m)", time.Duration(a.SyncInterval))
 	}
 	return errs
 }

@@ -1,0 +1,819 @@
+// Package azure connects keyward to Azure Key Vault through azkeys: the
+// cloud.Connector for one vault, its credentials through azidentity, and
+// the endpoints of the public, US Government and China clouds.
+package azure
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/engine"
+)
+
+// Cloud is one Azure cloud's endpoints (the seed's whitelist tables).
+type Cloud struct {
+	Name        string
+	Login       string // Entra ID authority host
+	VaultSuffix string // key vaults are https://<name>.<VaultSuffix>
+	HSMSuffix   string // managed HSMs ("" where not offered)
+	config      azcloud.Configuration
+}
+
+// Clouds are the supported Azure clouds by config name.
+var Clouds = map[string]Cloud{
+	"public":       {Name: "public", Login: "login.microsoftonline.com", VaultSuffix: "vault.azure.net", HSMSuffix: "managedhsm.azure.net", config: azcloud.AzurePublic},
+	"usgovernment": {Name: "usgovernment", Login: "login.microsoftonline.us", VaultSuffix: "vault.usgovcloudapi.net", config: azcloud.AzureGovernment},
+	"china":        {Name: "china", Login: "login.chinacloudapi.cn", VaultSuffix: "vault.azure.cn", config: azcloud.AzureChina},
+}
+
+// Vault is the connector for one Azure Key Vault (or Managed HSM).
+type Vault struct {
+	url       string
+	cloud     Cloud
+	geography string
+	hsm       bool
+	client    *azkeys.Client
+	timeout   time.Duration
+}
+
+// Option adjusts New.
+type Option func(*options)
+
+type options struct {
+	cred    azcore.TokenCredential
+	pool    *x509.CertPool
+	timeout time.Duration
+	retries int
+}
+
+// WithCredential uses cred instead of the one the configuration describes
+// (tests, or a caller that already holds a credential).
+func WithCredential(cred azcore.TokenCredential) Option { return func(o *options) { o.cred = cred } }
+
+// WithRootCAs trusts pool for the vault's TLS certificate (the emulator).
+func WithRootCAs(pool *x509.CertPool) Option { return func(o *options) { o.pool = pool } }
+
+// WithTimeout bounds each request (default 30 s).
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithRetries sets how often a failed request is retried on 408/5xx
+// (default 2; 429 is never retried here, the sync source waits Retry-After).
+func WithRetries(n int) Option { return func(o *options) { o.retries = n } }
+
+var _ cloud.Connector = (*Vault)(nil)
+
+// New returns the connector for the [[azure]] section cfg, which must
+// have passed config validation.
+func New(cfg config.AzureSource, opts ...Option) (*Vault, error) {
+	o := options{timeout: 30 * time.Second, retries: 2}
+	for _, f := range opts {
+		f(&o)
+	}
+	cl, err := cloudOf(cfg.Cloud)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(cfg.VaultURL)
+	if err != nil {
+		return nil, fmt.Errorf("azure %s: vault_url: %w", cfg.Name, err)
+	}
+	if o.pool == nil && cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("azure %s: ca_file: %w", cfg.Name, err)
+		}
+		o.pool = x509.NewCertPool()
+		if !o.pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("azure %s: ca_file %s holds no PEM certificate", cfg.Name, cfg.CAFile)
+		}
+	}
+	if o.cred == nil {
+		o.cred, err = credential(cfg, cl)
+		if err != nil {
+			return nil, fmt.Errorf("azure %s: %w", cfg.Name, err)
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: o.pool, MinVersion: tls.VersionTLS12}
+	tr.MaxIdleConnsPerHost = 8
+	copts := &azkeys.ClientOptions{
+		ClientOptions: azcore.ClientOptions{
+			Cloud:     cl.config,
+			Transport: &http.Client{Transport: tr},
+			Retry: policy.RetryOptions{MaxRetries: int32(o.retries), RetryDelay: 500 * time.Millisecond, MaxRetryDelay: 5 * time.Second,
+				StatusCodes: []int{http.StatusRequestTimeout, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}},
+			Telemetry: policy.TelemetryOptions{Disabled: true},
+		},
+		// A loopback vault (the emulator) cannot match vault.azure.net.
+		DisableChallengeResourceVerification: isLoopback(u.Hostname()),
+	}
+	if o.retries < 0 {
+		copts.Retry.MaxRetries = -1
+	}
+	client, err := azkeys.NewClient(strings.TrimSuffix(cfg.VaultURL, "/"), tokenGuard{o.cred}, copts)
+	if err != nil {
+		return nil, fmt.Errorf("azure %s: %w", cfg.Name, err)
+	}
+	return &Vault{url: strings.TrimSuffix(cfg.VaultURL, "/"), cloud: cl, geography: cfg.Geography, client: client, timeout: o.timeout,
+		hsm: cl.HSMSuffix != "" && strings.HasSuffix(u.Hostname(), "."+cl.HSMSuffix) || isLoopback(u.Hostname())}, nil
+}
+
+func cloudOf(name string) (Cloud, error) {
+	n, err := config.AzureCloudName(name)
+	if err != nil {
+		return Cloud{}, err
+	}
+	return Clouds[n], nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// credential builds the azidentity credential the section names.
+func credential(cfg config.AzureSource, cl Cloud) (azcore.TokenCredential, error) {
+	co := azcore.ClientOptions{Cloud: cl.config}
+	switch cfg.CredentialKind() {
+	case config.AzureCredSecret:
+		b, err := os.ReadFile(cfg.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("client_secret_file: %w", err)
+		}
+		secret := strings.TrimSpace(string(b))
+		clear(b)
+		if secret == "" {
+			return nil, fmt.Errorf("client_secret_file %s is empty", cfg.SecretFile)
+		}
+		return azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, secret, &azidentity.ClientSecretCredentialOptions{ClientOptions: co})
+	case config.AzureCredCertificate:
+		b, err := os.ReadFile(cfg.CertFile)
+		if err != nil {
+			return nil, fmt.Errorf("client_cert_file: %w", err)
+		}
+		defer clear(b)
+		certs, key, err := azidentity.ParseCertificates(b, nil)
+		if err != nil {
+			return nil, fmt.Errorf("client_cert_file %s: %w (want PEM with the certificate and an unencrypted private key)", cfg.CertFile, err)
+		}
+		return azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co})
+	case config.AzureCredManagedIdentity:
+		mo := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: co}
+		if cfg.ClientID != "" {
+			mo.ID = azidentity.ClientID(cfg.ClientID)
+		}
+		return azidentity.NewManagedIdentityCredential(mo)
+	case config.AzureCredEmulator:
+		b, err := os.ReadFile(cfg.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("token_file: %w", err)
+		}
+		tok := strings.TrimSpace(string(b))
+		if tok == "" {
+			return nil, fmt.Errorf("token_file %s is empty", cfg.TokenFile)
+		}
+		return StaticToken(tok), nil
+	default:
+		return azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: co, TenantID: cfg.TenantID})
+	}
+}
+
+// tokenGuard marks errors of the credential, so a refused credential is
+// never mistaken for a vault that is down.
+type tokenGuard struct{ azcore.TokenCredential }
+
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return "get an access token: " + e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
+
+func (g tokenGuard) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tok, err := g.TokenCredential.GetToken(ctx, o)
+	if err != nil && ctx.Err() == nil {
+		return tok, &tokenError{err}
+	}
+	return tok, err
+}
+
+// StaticToken is a bearer token credential for the emulated vault (the
+// "emulator" credential, allowed only for loopback vault URLs): there is
+// no Entra ID to ask.
+type StaticToken string
+
+// GetToken returns the token, valid for an hour.
+func (t StaticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: string(t), ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// Kind is "azure".
+func (v *Vault) Kind() string { return "azure" }
+
+// Address is the vault URL.
+func (v *Vault) Address() string { return v.url }
+
+// Geography is the configured geography, or the cloud's name.
+func (v *Vault) Geography() string {
+	if v.geography != "" {
+		return v.cloud.Name + "/" + v.geography
+	}
+	return v.cloud.Name
+}
+
+// Capabilities: everything; symmetric upload only on a Managed HSM (and
+// the emulator, which behaves like one).
+func (v *Vault) Capabilities() cloud.Capabilities {
+	c := cloud.Capabilities{api.CapCreate, api.CapUpload, api.CapRotate, api.CapUpdate, api.CapDelete, api.CapRecover,
+		api.CapPurge, api.CapBackup, api.CapRestore, api.CapRotationPolicy}
+	if v.hsm {
+		c = append(c, api.CapUploadOct)
+	}
+	return c
+}
+
+func (v *Vault) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, v.timeout)
+}
+
+// ListKeys pages through the live keys.
+func (v *Vault) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) error) error {
+	p := v.client.NewListKeyPropertiesPager(nil)
+	for p.More() {
+		c, cancel := v.ctx(ctx)
+		resp, err := p.NextPage(c)
+		cancel()
+		if err != nil {
+			return v.classify("list keys", err)
+		}
+		items := make([]cloud.KeyVersion, 0, len(resp.Value))
+		for _, kp := range resp.Value {
+			kv, err := fromProperties(kp)
+			if err != nil {
+				return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "list keys", Reason: err.Error()}
+			}
+			items = append(items, kv)
+		}
+		if err := page(items); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListDeleted pages through the soft-deleted keys.
+func (v *Vault) ListDeleted(ctx context.Context, page func([]cloud.KeyVersion) error) error {
+	p := v.client.NewListDeletedKeyPropertiesPager(nil)
+	for p.More() {
+		c, cancel := v.ctx(ctx)
+		resp, err := p.NextPage(c)
+		cancel()
+		if err != nil {
+			return v.classify("list deleted keys", err)
+		}
+		items := make([]cloud.KeyVersion, 0, len(resp.Value))
+		for _, dk := range resp.Value {
+			if dk == nil {
+				return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "list deleted keys", Reason: "null entry"}
+			}
+			kv, err := fromProperties(&azkeys.KeyProperties{KID: dk.KID, Attributes: dk.Attributes, Tags: dk.Tags, Managed: dk.Managed})
+			if err != nil {
+				return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "list deleted keys", Reason: err.Error()}
+			}
+			kv.Deleted, kv.PurgeAt = utcPtr(dk.DeletedDate), utcPtr(dk.ScheduledPurgeDate)
+			if kv.Deleted == nil {
+				t := kv.Updated
+				kv.Deleted = &t
+			}
+			items = append(items, kv)
+		}
+		if err := page(items); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Versions lists every version of a live key.
+func (v *Vault) Versions(ctx context.Context, name string) ([]cloud.KeyVersion, error) {
+	var out []cloud.KeyVersion
+	p := v.client.NewListKeyPropertiesVersionsPager(name, nil)
+	for p.More() {
+		c, cancel := v.ctx(ctx)
+		resp, err := p.NextPage(c)
+		cancel()
+		if err != nil {
+			return nil, v.classify("list versions of "+name, err)
+		}
+		for _, kp := range resp.Value {
+			kv, err := fromProperties(kp)
+			if err != nil {
+				return nil, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "list versions of " + name, Reason: err.Error()}
+			}
+			out = append(out, kv)
+		}
+	}
+	return out, nil
+}
+
+// Get reads one version ("" = current) with its key type and size.
+func (v *Vault) Get(ctx context.Context, name, version string) (cloud.KeyVersion, error) {
+	c, cancel := v.ctx(ctx)
+	defer cancel()
+	resp, err := v.client.GetKey(c, name, version, nil)
+	if err != nil {
+		return cloud.KeyVersion{}, v.classify("get "+name, err)
+	}
+	return v.fromBundle("get "+name, resp.KeyBundle)
+}
+
+// Create generates a key in the vault.
+func (v *Vault) Create(ctx context.Context, r cloud.CreateRequest) (cloud.KeyVersion, error) {
+	p := azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyType(r.Type)), Tags: ptrTags(r.Tags),
+		KeyAttributes: &azkeys.KeyAttributes{Enabled: to.Ptr(!r.Disabled), Expires: r.Expires, NotBefore: r.NotBefore}}
+	if r.Type == "RSA" {
+		p.KeySize = to.Ptr(int32(r.Size))
+	} else {
+		p.Curve = to.Ptr(azkeys.CurveName(r.Curve))
+	}
+	c, cancel := v.ctx(ctx)
+	defer cancel()
+	resp, err := v.client.CreateKey(c, r.Name, p, nil)
+	if err != nil {
+		return cloud.KeyVersion{}, v.classify("create "+r.Name, err)
+	}
+	return v.fromBundle("create "+r.Name, resp.KeyBundle)
+}
+
+// Import uploads key material; the JSON web key holding it is zeroed after
+// the request.
+func (v *Vault) Import(ctx context.Context, r cloud.ImportRequest) (cloud.KeyVersion, error) {
+	jwk, err := toJWK(r)
+	if err != nil {
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrInvalid, Op: "upload " + r.Name, Reason: err.Error()}
+	}
+	defer zeroJWK(jwk)
+	p := azkeys.ImportKeyParameters{Key: jwk, Tags: ptrTags(r.Tags), KeyAttributes: &azkeys.KeyAttributes{Enabled: to.Ptr(true), Expires: r.Expires, NotBefore: r.NotBefore}}
+	if r.Symmetric != nil {
+		p.HSM = to.Ptr(true)
+	}
+	c, cancel := v.ctx(ctx)
+	defer cancel()
+	resp, err := v.client.ImportKey(c, r.Name, p, nil)
+	if err != nil {
+		return cloud.KeyVersion{}, v.classify("upload "+r.Name, err)
+	}
+	return v.fromBundle("upload "+r.Name, resp.KeyBundle)
+}
+
+// Rotate makes a new version.
+func (v *Vault) Rotate(ctx context.Context, name string) (cloud.KeyVersion, error) {
+	c, cancel := v.ctx(ctx)
+	defer cancel()
+	resp, err := v.client.RotateKey(c, name, nil)
+	if err != nil {
+		return cloud.KeyVersion{}, v.classify("rotate "+name, err)
+	}
+	return v.fromBundle("rotate "+name, resp.KeyBundle)
+}
+
+// Update edits a version's attributes and tags.
+func (v *Vault) Update(ctx context.Context, name, version string, u cloud.Update) (cloud.KeyVersion, error) {
+	p := azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Enabled: u.Enabled, Expires: u.Expires, NotBefore: u.NotBefore}}
+	if u.Tags != nil {
+		p.Tags = map[string]*string{}
+		for k, val := range u.Tags {
+			p.Tags[k] = to.Ptr(val)
+		}
+	}
+	c, cancel := v.ctx(ctx)
+	defer cancel()
+	resp, err := v.client.UpdateKey(c, name, version, p, nil)
+	if err != nil {
+		return cloud.KeyVersion{}, v.classify("update "+name, err)
+	}
+	return v.fromBundle("update "+name, resp.KeyBundle)
+}
+
+// Delete soft-deletes a key.
+func (v *Vault) Delete(ctx context.Context, name string) (cloud.KeyVersion, error) {
+	c, cancel := v.ctx(ctx)
+	defer cancel()
+	resp, err := v.client.DeleteKey(c, name, nil)
+	if err != nil {
+		return cloud.KeyVersion{}, v.classify("delete "+name, err)
+	}
+	kv, err := v.fromBundle("delete "+name, azkeys.KeyBundle{Key: resp.Key, Attributes: resp.Attributes, Tags: resp.Tags})
+	if err != nil {
+		return kv, err
+	}
+	kv.Deleted, kv.PurgeAt = utcPtr(resp.DeletedDate), utcPtr(resp.ScheduledPurgeDate)
+	return kv, nil
+}
+
+// Recover brings back a soft-deleted key.
+func (v *Vault) Recover(ctx context.Context, name string) (cloud.KeyVersion, error) {
+	c, cancel := v.ctx(ctx)
+	defer cancel()
+	resp, err := v.client.RecoverDeletedKey(c, name, nil)
+	if err != nil {
+		return cloud.KeyVersion{}, v.classify("recover "+name, err)
+	}
+	return v.fromBundle("recover "+name, resp.KeyBundle)
+}
+
+// Purge removes a soft-deleted key for good.
+func (v *Vault) Purge(ctx context.Context, name string) error {
+	c, cancel := v.ctx(ctx)
+	defer cancel()
+	if _, err := v.client.PurgeDeletedKey(c, name, nil); err != nil {
+		return v.classify("purge "+name, err)
+	}
+	return nil
+}
+
+// Backup returns the vault's protected backup blob of a key.
+func (v *Vault) Backup(ctx context.Context, name string) ([]byte, error) {
+	c, cancel := v.ctx(ctx)
+	defer cancel()
+	resp, err := v.client.BackupKey(c, name, nil)
+	if err != nil {
+		return nil, v.classify("back up "+name, err)
+	}
+	if len(resp.Value) == 0 {
+		return nil, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "back up " + name, Reason: "empty backup blob"}
+	}
+	return resp.Value, nil
+}
+
+// Restore puts a backup blob back into the vault.
+func (v *Vault) Restore(ctx context.Context, blob []byte) (cloud.KeyVersion, error) {
+	c, cancel := v.ctx(ctx)
+	defer cancel()
+	resp, err := v.client.RestoreKey(c, azkeys.RestoreKeyParameters{KeyBackup: blob}, nil)
+	if err != nil {
+		return cloud.KeyVersion{}, v.classify("restore", err)
+	}
+	return v.fromBundle("restore", resp.KeyBundle)
+}
+
+// RotationPolicy reads a key's rotation policy.
+func (v *Vault) RotationPolicy(ctx context.Context, name string) (api.RotationPolicy, error) {
+	c, cancel := v.ctx(ctx)
+	defer cancel()
+	resp, err := v.client.GetKeyRotationPolicy(c, name, nil)
+	if err != nil {
+		return api.RotationPolicy{}, v.classify("rotation policy of "+name, err)
+	}
+	p, err := PolicyFromAzure(resp.KeyRotationPolicy)
+	if err != nil {
+		return p, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "rotation policy of " + name, Reason: err.Error()}
+	}
+	return p, nil
+}
+
+// SetRotationPolicy replaces a key's rotation policy.
+func (v *Vault) SetRotationPolicy(ctx context.Context, name string, p api.RotationPolicy) (api.RotationPolicy, error) {
+	c, cancel := v.ctx(ctx)
+	defer cancel()
+	resp, err := v.client.UpdateKeyRotationPolicy(c, name, PolicyToAzure(p), nil)
+	if err != nil {
+		return api.RotationPolicy{}, v.classify("set rotation policy of "+name, err)
+	}
+	got, err := PolicyFromAzure(resp.KeyRotationPolicy)
+	if err != nil {
+		return got, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "set rotation policy of " + name, Reason: err.Error()}
+	}
+	return got, nil
+}
+
+// PolicyToAzure converts a rotation policy to Azure's lifetime actions.
+func PolicyToAzure(p api.RotationPolicy) azkeys.KeyRotationPolicy {
+	out := azkeys.KeyRotationPolicy{Attributes: &azkeys.KeyRotationPolicyAttributes{}, LifetimeActions: []*azkeys.LifetimeAction{}}
+	if p.ExpireAfter > 0 {
+		out.Attributes.ExpiryTime = to.Ptr(cloud.FormatISODuration(time.Duration(p.ExpireAfter)))
+	}
+	switch {
+	case p.RotateAfter > 0:
+		out.LifetimeActions = append(out.LifetimeActions, &azkeys.LifetimeAction{Action: &azkeys.LifetimeActionType{Type: to.Ptr(azkeys.KeyRotationPolicyActionRotate)},
+			Trigger: &azkeys.LifetimeActionTrigger{TimeAfterCreate: to.Ptr(cloud.FormatISODuration(time.Duration(p.RotateAfter)))}})
+	case p.RotateBeforeExpiry > 0:
+		out.LifetimeActions = append(out.LifetimeActions, &azkeys.LifetimeAction{Action: &azkeys.LifetimeActionType{Type: to.Ptr(azkeys.KeyRotationPolicyActionRotate)},
+			Trigger: &azkeys.LifetimeActionTrigger{TimeBeforeExpiry: to.Ptr(cloud.FormatISODuration(time.Duration(p.RotateBeforeExpiry)))}})
+	}
+	if p.NotifyBefore > 0 {
+		out.LifetimeActions = append(out.LifetimeActions, &azkeys.LifetimeAction{Action: &azkeys.LifetimeActionType{Type: to.Ptr(azkeys.KeyRotationPolicyActionNotify)},
+			Trigger: &azkeys.LifetimeActionTrigger{TimeBeforeExpiry: to.Ptr(cloud.FormatISODuration(time.Duration(p.NotifyBefore)))}})
+	}
+	return out
+}
+
+// PolicyFromAzure reads Azure's lifetime actions into a rotation policy.
+func PolicyFromAzure(in azkeys.KeyRotationPolicy) (api.RotationPolicy, error) {
+	var p api.RotationPolicy
+	dur := func(s *string) (time.Duration, error) {
+		if s == nil || *s == "" {
+			return 0, nil
+		}
+		return cloud.ParseISODuration(*s)
+	}
+	if in.Attributes != nil {
+		d, err := dur(in.Attributes.ExpiryTime)
+		if err != nil {
+			return p, err
+		}
+		p.ExpireAfter = toDur(d)
+	}
+	for _, a := range in.LifetimeActions {
+		if a == nil || a.Action == nil || a.Action.Type == nil || a.Trigger == nil {
+			return p, errors.New("a lifetime action lacks its type or trigger")
+		}
+		after, err := dur(a.Trigger.TimeAfterCreate)
+		if err != nil {
+			return p, err
+		}
+		before, err := dur(a.Trigger.TimeBeforeExpiry)
+		if err != nil {
+			return p, err
+		}
+		switch strings.ToLower(string(*a.Action.Type)) {
+		case "rotate":
+			p.RotateAfter, p.RotateBeforeExpiry = toDur(after), toDur(before)
+		case "notify":
+			p.NotifyBefore = toDur(before)
+		default:
+			return p, fmt.Errorf("unknown lifetime action %q", *a.Action.Type)
+		}
+	}
+	return p, nil
+}
+
+func toDur(d time.Duration) engine.Duration { return engine.Duration(d) }
+
+func fromProperties(kp *azkeys.KeyProperties) (cloud.KeyVersion, error) {
+	if kp == nil {
+		return cloud.KeyVersion{}, errors.New("null entry in the listing")
+	}
+	if kp.KID == nil || kp.KID.Name() == "" {
+		return cloud.KeyVersion{}, errors.New("an entry has no key id")
+	}
+	if kp.Attributes == nil || kp.Attributes.Updated == nil {
+		return cloud.KeyVersion{}, fmt.Errorf("entry %s has no attributes or updated time", *kp.KID)
+	}
+	kv := cloud.KeyVersion{Name: kp.KID.Name(), Version: kp.KID.Version(), Tags: fromTags(kp.Tags), Managed: kp.Managed != nil && *kp.Managed}
+	attrs(&kv, kp.Attributes)
+	return kv, nil
+}
+
+func attrs(kv *cloud.KeyVersion, a *azkeys.KeyAttributes) {
+	if a == nil {
+		return
+	}
+	kv.Enabled = a.Enabled == nil || *a.Enabled
+	if a.Created != nil {
+		kv.Created = a.Created.UTC()
+	}
+	if a.Updated != nil {
+		kv.Updated = a.Updated.UTC()
+	}
+	kv.Expires, kv.NotBefore = utcPtr(a.Expires), utcPtr(a.NotBefore)
+}
+
+func (v *Vault) fromBundle(op string, b azkeys.KeyBundle) (cloud.KeyVersion, error) {
+	if b.Key == nil || b.Key.KID == nil || b.Key.KID.Name() == "" {
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: op, Reason: "the answer holds no key id"}
+	}
+	kv := cloud.KeyVersion{Name: b.Key.KID.Name(), Version: b.Key.KID.Version(), Tags: fromTags(b.Tags), Managed: b.Managed != nil && *b.Managed}
+	attrs(&kv, b.Attributes)
+	if b.Key.Kty != nil {
+		kv.Type = strings.TrimSuffix(string(*b.Key.Kty), "-HSM")
+	}
+	switch kv.Type {
+	case "RSA":
+		kv.Size = new(big.Int).SetBytes(b.Key.N).BitLen()
+	case "EC":
+		if b.Key.Crv != nil {
+			kv.Curve = string(*b.Key.Crv)
+			kv.Size = curveBits(kv.Curve)
+		}
+	case "oct":
+		kv.Size = len(b.Key.K) * 8
+	}
+	return kv, nil
+}
+
+func curveBits(c string) int {
+	switch c {
+	case "P-256", "P-256K":
+		return 256
+	case "P-384":
+		return 384
+	case "P-521":
+		return 521
+	}
+	return 0
+}
+
+func toJWK(r cloud.ImportRequest) (*azkeys.JSONWebKey, error) {
+	switch {
+	case r.Symmetric != nil:
+		if n := len(r.Symmetric); n != 16 && n != 24 && n != 32 {
+			return nil, fmt.Errorf("a symmetric key must be 128, 192 or 256 bits, not %d", n*8)
+		}
+		return &azkeys.JSONWebKey{Kty: to.Ptr(azkeys.KeyTypeOctHSM), K: append([]byte(nil), r.Symmetric...)}, nil
+	case r.Private != nil:
+		switch k := r.Private.(type) {
+		case *rsa.PrivateKey:
+			if len(k.Primes) != 2 {
+				return nil, errors.New("multi-prime RSA keys cannot be imported")
+			}
+			k.Precompute()
+			return &azkeys.JSONWebKey{Kty: to.Ptr(azkeys.KeyTypeRSA), N: k.N.Bytes(), E: big.NewInt(int64(k.E)).Bytes(),
+				D: k.D.Bytes(), P: k.Primes[0].Bytes(), Q: k.Primes[1].Bytes(),
+				DP: k.Precomputed.Dp.Bytes(), DQ: k.Precomputed.Dq.Bytes(), QI: k.Precomputed.Qinv.Bytes()}, nil
+		case *ecdsa.PrivateKey:
+			size := (k.Curve.Params().BitSize + 7) / 8
+			return &azkeys.JSONWebKey{Kty: to.Ptr(azkeys.KeyTypeEC), Crv: to.Ptr(azkeys.CurveName(k.Curve.Params().Name)),
+				X: k.X.FillBytes(make([]byte, size)), Y: k.Y.FillBytes(make([]byte, size)), D: k.D.FillBytes(make([]byte, size))}, nil
+		}
+		return nil, fmt.Errorf("key type %T cannot be imported", r.Private)
+	}
+	return nil, errors.New("no key material to import")
+}
+
+func zeroJWK(j *azkeys.JSONWebKey) {
+	for _, b := range [][]byte{j.D, j.P, j.Q, j.DP, j.DQ, j.QI, j.K} {
+		clear(b)
+	}
+}
+
+func ptrTags(t map[string]string) map[string]*string {
+	if t == nil {
+		return nil
+	}
+	out := make(map[string]*string, len(t))
+	for k, v := range t {
+		out[k] = to.Ptr(v)
+	}
+	return out
+}
+
+func fromTags(t map[string]*string) map[string]string {
+	if len(t) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(t))
+	for k, v := range t {
+		if v != nil {
+			out[k] = *v
+		}
+	}
+	return out
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// classify turns an SDK error into a cloud.Error with a reason an
+// administrator can act on.
+func (v *Vault) classify(op string, err error) error {
+	ce := &cloud.Error{Op: op, Err: err}
+	var re *azcore.ResponseError
+	var te *tokenError
+	var af *azidentity.AuthenticationFailedError
+	var dns *net.DNSError
+	var opErr *net.OpError
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	var cerr x509.CertificateInvalidError
+	var serr *json.SyntaxError
+	var terr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &re):
+		msg := vaultMessage(re)
+		switch re.StatusCode {
+		case http.StatusUnauthorized:
+			ce.Kind, ce.Reason = cloud.ErrCredential, "the vault refused the token: "+msg
+		case http.StatusForbidden:
+			ce.Kind, ce.Reason = cloud.ErrAccess, "no access policy or role assignment allows this identity (grant it keys list/get/create/... on the vault): "+msg
+		case http.StatusNotFound:
+			ce.Kind, ce.Reason = cloud.ErrNotFound, msg
+		case http.StatusConflict:
+			ce.Kind, ce.Reason = cloud.ErrConflict, msg
+		case http.StatusBadRequest:
+			ce.Kind, ce.Reason = cloud.ErrInvalid, msg
+		case http.StatusTooManyRequests:
+			ce.Kind, ce.Reason = cloud.ErrThrottled, msg
+			ce.RetryAfter = retryAfter(re.RawResponse)
+		default:
+			ce.Kind, ce.Reason = cloud.ErrUnreachable, fmt.Sprintf("the vault answered %d %s: %s", re.StatusCode, http.StatusText(re.StatusCode), msg)
+		}
+	case errors.As(err, &af):
+		ce.Kind, ce.Reason = cloud.ErrCredential, "Entra ID refused the credential (expired or wrong secret or certificate, unknown client or tenant): "+aadLine(af.Error())
+	case errors.As(err, &te):
+		ce.Kind, ce.Reason = cloud.ErrCredential, "could not get an access token for the vault: "+aadLine(te.err.Error())
+	case errors.As(err, &dns):
+		ce.Kind, ce.Reason = cloud.ErrUnreachable, fmt.Sprintf("DNS lookup of %s failed (check vault_url and the resolver)", dns.Name)
+	case errors.As(err, &uerr), errors.As(err, &herr), errors.As(err, &cerr):
+		ce.Kind, ce.Reason = cloud.ErrUnreachable, "TLS: the vault's certificate is not trusted ("+firstLine(err.Error())+"); set ca_file if a proxy or emulator signs it"
+	case errors.As(err, &serr), errors.As(err, &terr), strings.Contains(err.Error(), "unmarshalling type"), strings.Contains(err.Error(), "invalid character"):
+		ce.Kind, ce.Reason = cloud.ErrBadAnswer, "the vault's answer is not a Key Vault JSON reply"
+	case errors.Is(err, context.DeadlineExceeded):
+		ce.Kind, ce.Reason = cloud.ErrUnreachable, fmt.Sprintf("no answer within %s", v.timeout)
+	case errors.As(err, &opErr):
+		ce.Kind, ce.Reason = cloud.ErrUnreachable, fmt.Sprintf("%s %s: %v", opErr.Op, v.url, opErr.Err)
+	case errors.Is(err, context.Canceled):
+		return err
+	default:
+		ce.Kind, ce.Reason = cloud.ErrUnreachable, firstLine(err.Error())
+	}
+	return ce
+}
+
+func vaultMessage(re *azcore.ResponseError) string {
+	if re.RawResponse != nil {
+		if b, err := runtime.Payload(re.RawResponse); err == nil {
+			var body struct {
+				Error struct {
+					Code    string `json:"code"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			if json.Unmarshal(b, &body) == nil && body.Error.Message != "" {
+				return body.Error.Code + ": " + body.Error.Message
+			}
+		}
+	}
+	if re.ErrorCode != "" {
+		return re.ErrorCode
+	}
+	return http.StatusText(re.StatusCode)
+}
+
+func retryAfter(resp *http.Response) time.Duration {
+	if resp == nil {
+		return 0
+	}
+	h := resp.Header.Get("Retry-After")
+	if h == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && n >= 0 {
+		return time.Duration(min(n, 3600)) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
+}
+
+// aadLine picks the line of an Entra ID error that names the AADSTS code
+// (e.g. "AADSTS7000222: The provided client secret keys ... are expired").
+func aadLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if i := strings.Index(l, "AADSTS"); i >= 0 {
+			return strings.TrimSpace(l[i:])
+		}
+	}
+	return firstLine(s)
+}
+
+func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "-") {
+			return l
+		}
+	}
+	return s
+}

@@ -1,0 +1,191 @@
+package azure
+
+import (
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/demo/vault"
+	"github.com/keyward/keyward/engine"
+)
+
+// The real azkeys.Client syncs several hundred keys with their versions
+// from the emulator across TLS, paged 25 at a time; a second sync with no
+// change refetches nothing.
+func TestFirstSyncOfSeveralHundredKeys(t *testing.T) {
+	e := newEnv(t, vault.Options{}, false)
+	if err := e.srv.SeedBulk("acme-bulk", 300, 3); err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.srv.SeedDemo(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats := e.mustSync()
+	if stats.Keys != 300+n {
+		t.Errorf("listed %d keys, want %d", stats.Keys, 300+n)
+	}
+	rows := e.rows()
+	names := byName(rows)
+	if len(names) != 300+n {
+		t.Fatalf("inventory has %d key names, want %d", len(names), 300+n)
+	}
+	if got := len(names["acme-bulk-00042"]); got != 3 {
+		t.Errorf("acme-bulk-00042 has %d version rows, want 3", got)
+	}
+	for _, k := range names["acme-bulk-00042"] {
+		if k.ID != engine.KeyID("vault1", k.Name, k.Version) || k.State != engine.StateActive || k.Algorithm != "EC P-256" || k.Length != 256 || k.Created == nil {
+			t.Errorf("row %+v: want active EC P-256 with id source/name/version and a creation date", k)
+		}
+	}
+	checkState := func(name string, want engine.State) {
+		t.Helper()
+		vs := names[name]
+		if len(vs) == 0 {
+			t.Fatalf("%s missing from the inventory", name)
+		}
+		latest := vs[0]
+		for _, k := range vs {
+			if k.Created.After(*latest.Created) {
+				latest = k
+			}
+		}
+		if latest.State != want {
+			t.Errorf("%s: state %s, want %s", name, latest.State, want)
+		}
+	}
+	checkState("acme-payments-archive", engine.StateDisabled)
+	checkState("acme-payments-next-kek", engine.StatePreActive)
+	checkState("acme-payments-card-kek", engine.StateActive)
+	checkState("acme-payments-old-batch", engine.StateDeleted)
+	for _, k := range names["acme-payments-old-batch"] {
+		if k.PurgeAt == nil || time.Until(*k.PurgeAt) > 3*24*time.Hour {
+			t.Errorf("soft-deleted key's purge date %v: want within 3 days", k.PurgeAt)
+		}
+	}
+	if k := names["acme-payments-card-kek"][0]; k.Algorithm != "RSA" || k.Length != 3072 || k.Tags["owner"] != "card-team" {
+		t.Errorf("card-kek row %+v: want RSA 3072 with its tags", k)
+	}
+	disc := 0
+	for _, ev := range e.events(engine.OriginSource) {
+		if ev.Operation == engine.OpDiscovered {
+			disc++
+		}
+	}
+	if disc != 300+n {
+		t.Errorf("%d discovered events, want one per key (%d)", disc, 300+n)
+	}
+
+	before := e.srv.Requests()
+	again := e.mustSync()
+	if again.Fetched != 0 || again.Rows != 0 || again.Events != 0 {
+		t.Errorf("unchanged second sync fetched %d keys, wrote %d rows and %d events; want 0", again.Fetched, again.Rows, again.Events)
+	}
+	pages := int64((300+n-2)/25 + 1 + 1)
+	if sent := e.srv.Requests() - before; sent > pages+1 {
+		t.Errorf("unchanged second sync sent %d requests, want about %d (the listing pages only)", sent, pages)
+	}
+}
+
+// Changes made in the cloud behind keyward's back become events with
+// Origin source on the next sync, each with the right operation.
+func TestCloudChangeShowsUpAsEvent(t *testing.T) {
+	e := newEnv(t, vault.Options{PageSize: 4}, false)
+	old := time.Now().Add(-100 * 24 * time.Hour)
+	for _, name := range []string{"acme-a", "acme-b", "acme-c", "acme-d", "acme-e", "acme-f"} {
+		if err := e.srv.AddKey(vault.KeySpec{Name: name, Versions: 2, Created: old}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.srv.DeleteKey("acme-e"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.DeleteKey("acme-f"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustSync()
+	// Behind keyward's back:
+	if _, err := e.srv.RotateKey("acme-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.EditKey("acme-b", "", func(en *bool, _ **time.Time, _ map[string]string) { *en = false }); err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(30 * 24 * time.Hour)
+	if err := e.srv.EditKey("acme-c", "", func(_ *bool, x **time.Time, tags map[string]string) { *x = &exp; tags["owner"] = "eve" }); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.DeleteKey("acme-d"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.PurgeKey("acme-e"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.RecoverKey("acme-f"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.AddKey(vault.KeySpec{Name: "acme-g"}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustSync()
+	got := map[string]string{}
+	for _, ev := range e.events(engine.OriginSource) {
+		if ev.Operation == engine.OpDiscovered {
+			continue
+		}
+		name := strings.Split(ev.KeyID, "/")[1]
+		got[name] += ev.Operation + " "
+		if ev.Actor != "azure" {
+			t.Errorf("event %+v: actor %q, want azure", ev, ev.Actor)
+		}
+	}
+	want := map[string]string{
+		"acme-a": engine.OpRotated, "acme-b": engine.OpDisabled, "acme-c": engine.OpEdited, "acme-d": engine.OpDeleted,
+		"acme-e": engine.OpPurged, "acme-f": engine.OpRecovered, "acme-g": engine.OpCreated,
+	}
+	for name, op := range want {
+		if strings.TrimSpace(got[name]) != op {
+			t.Errorf("%s: events %q, want exactly %q", name, got[name], op)
+		}
+	}
+	rows := byName(e.rows())
+	if len(rows["acme-a"]) != 3 {
+		t.Errorf("acme-a has %d versions after a cloud rotation, want 3", len(rows["acme-a"]))
+	}
+	for _, k := range rows["acme-e"] {
+		if k.State != engine.StatePurged {
+			t.Errorf("acme-e version %s: state %s, want purged", k.Version, k.State)
+		}
+	}
+	// A third sync with no change records nothing more.
+	n := len(e.events(engine.OriginSource))
+	e.mustSync()
+	if m := len(e.events(engine.OriginSource)); m != n {
+		t.Errorf("an unchanged sync recorded %d more events", m-n)
+	}
+}
+
+// After a restart the source starts from the inventory (Sink.Known): no
+// key is refetched and nothing is reported again.
+func TestRestartStartsFromKnownInventory(t *testing.T) {
+	e := newEnv(t, vault.Options{}, false)
+	if err := e.srv.SeedBulk("acme-r", 60, 2); err != nil {
+		t.Fatal(err)
+	}
+	e.mustSync()
+	before := e.rows()
+	evs := len(e.events(engine.OriginSource))
+	e.connect(t.TempDir(), false, "") // a new source over the same store
+	stats := e.mustSync()
+	if stats.Fetched != 0 || stats.Events != 0 {
+		t.Errorf("first sync after restart fetched %d keys and recorded %d events; want none", stats.Fetched, stats.Events)
+	}
+	if len(e.events(engine.OriginSource)) != evs {
+		t.Error("restart re-reported keys")
+	}
+	after := e.rows()
+	if !maps.EqualFunc(before, after, func(a, b engine.Key) bool { return a.State == b.State && a.Version == b.Version }) {
+		t.Error("inventory changed across a restart with no cloud change")
+	}
+}

@@ -1,0 +1,190 @@
+// Package cloud is what every cloud key vault connector (Azure Key Vault now,
+// AWS KMS and Google Cloud KMS next) plugs into: a small Connector interface
+// with a capability set, a generic synchronising source that turns a vault's
+// listing into inventory rows and activity events, and a Manager that runs
+// the admin-only life-cycle operations and keeps backups sealed in the store.
+package cloud
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+)
+
+// Connector is one cloud vault. Connectors live one per package
+// (daemon/cloud/azure, ...). Errors should be *Error values so the sync
+// source can report a precise degraded reason.
+type Connector interface {
+	// Kind is the cloud type: "azure", "aws", "gcp".
+	Kind() string
+	// Address says where the vault is (URL), never a secret.
+	Address() string
+	// Geography is the region group backups may be restored within ("" =
+	// unknown: restore anywhere of the same kind).
+	Geography() string
+	// Capabilities is what this vault supports.
+	Capabilities() Capabilities
+
+	// ListKeys calls page for each page of live keys. Each entry describes
+	// the key's current version; Updated moves when the key changes.
+	ListKeys(ctx context.Context, page func([]KeyVersion) error) error
+	// ListDeleted calls page for each page of soft-deleted keys.
+	ListDeleted(ctx context.Context, page func([]KeyVersion) error) error
+	// Versions returns every version of one live key.
+	Versions(ctx context.Context, name string) ([]KeyVersion, error)
+	// Get returns one version ("" = current) with its type and size.
+	Get(ctx context.Context, name, version string) (KeyVersion, error)
+
+	Create(ctx context.Context, r CreateRequest) (KeyVersion, error)
+	Import(ctx context.Context, r ImportRequest) (KeyVersion, error)
+	Rotate(ctx context.Context, name string) (KeyVersion, error)
+	Update(ctx context.Context, name, version string, u Update) (KeyVersion, error)
+	// Delete soft-deletes a key; the answer carries Deleted and PurgeAt.
+	Delete(ctx context.Context, name string) (KeyVersion, error)
+	Recover(ctx context.Context, name string) (KeyVersion, error)
+	Purge(ctx context.Context, name string) error
+	// Backup returns the vault's opaque backup blob of every version.
+	Backup(ctx context.Context, name string) ([]byte, error)
+	Restore(ctx context.Context, blob []byte) (KeyVersion, error)
+	RotationPolicy(ctx context.Context, name string) (api.RotationPolicy, error)
+	SetRotationPolicy(ctx context.Context, name string, p api.RotationPolicy) (api.RotationPolicy, error)
+}
+
+// Capabilities is the set of api.Cap* operations a connector supports.
+type Capabilities []string
+
+// Has reports whether c includes capability.
+func (c Capabilities) Has(capability string) bool { return slices.Contains(c, capability) }
+
+// KeyVersion is one key version as a cloud reports it: attributes only,
+// never key material.
+type KeyVersion struct {
+	Name    string
+	Version string // "" in key listings that do not say
+	// Type is RSA, EC or oct; Size is the RSA modulus or curve size in bits.
+	Type      string
+	Curve     string
+	Size      int
+	Enabled   bool
+	Created   time.Time
+	Updated   time.Time
+	NotBefore *time.Time
+	Expires   *time.Time
+	Tags      map[string]string
+	Managed   bool
+	// Deleted and PurgeAt are set for soft-deleted keys.
+	Deleted *time.Time
+	PurgeAt *time.Time
+}
+
+// CreateRequest asks the vault to generate a key.
+type CreateRequest struct {
+	Name      string
+	Type      string // RSA or EC
+	Size      int
+	Curve     string
+	NotBefore *time.Time
+	Expires   *time.Time
+	Tags      map[string]string
+	Disabled  bool
+}
+
+// ImportRequest uploads key material generated elsewhere. Exactly one of
+// Private (an *rsa.PrivateKey or *ecdsa.PrivateKey) and Symmetric is set.
+// The connector must not keep either after returning.
+type ImportRequest struct {
+	Name      string
+	Private   crypto.PrivateKey
+	Symmetric []byte
+	NotBefore *time.Time
+	Expires   *time.Time
+	Tags      map[string]string
+}
+
+// Update edits one version; nil fields stay unchanged.
+type Update struct {
+	Enabled   *bool
+	NotBefore *time.Time
+	Expires   *time.Time
+	Tags      map[string]string
+}
+
+// Error kinds connectors report; callers branch with errors.Is.
+var (
+	// ErrCredential: the identity provider refused the credential (expired
+	// secret, wrong certificate, unknown client).
+	ErrCredential = errors.New("credential refused")
+	// ErrAccess: the vault knows the caller but denies the operation (no
+	// access policy or role assignment).
+	ErrAccess = errors.New("access denied by the vault")
+	// ErrUnreachable: DNS failure, connection refused, TLS failure, timeout.
+	ErrUnreachable = errors.New("vault unreachable")
+	// ErrThrottled: the vault answered 429; Error.RetryAfter says when to
+	// come back.
+	ErrThrottled = errors.New("throttled by the vault")
+	// ErrBadAnswer: the vault answered something that is not a valid reply.
+	ErrBadAnswer = errors.New("vault answered garbage")
+	// ErrNotFound: no such key (or version, or backup).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the operation does not fit the key's state (e.g. create
+	// over a soft-deleted key, purge of a live key).
+	ErrConflict = errors.New("conflict with the key's state")
+	// ErrInvalid: the request itself is wrong (bad name, size, curve).
+	ErrInvalid = errors.New("invalid request")
+	// ErrUnsupported: the connector lacks the capability.
+	ErrUnsupported = errors.New("not supported by this cloud")
+	// ErrForbidden: the keyward caller's role does not allow the operation.
+	ErrForbidden = errors.New("forbidden")
+)
+
+// Error is a classified connector error.
+type Error struct {
+	Kind       error  // one of the Err* sentinels
+	Op         string // "list keys", "rotate acme-payments", ...
+	Reason     string // what an administrator can act on
+	RetryAfter time.Duration
+	Err        error // underlying error, may be nil
+}
+
+func (e *Error) Error() string {
+	msg := e.Kind.Error()
+	if e.Op != "" {
+		msg = e.Op + ": " + msg
+	}
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	if e.RetryAfter > 0 {
+		msg += fmt.Sprintf(" (retry after %s)", e.RetryAfter.Round(time.Second))
+	}
+	return msg
+}
+
+// Unwrap exposes the kind and the cause to errors.Is/As.
+func (e *Error) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// RetryAfter returns how long a throttled error asks to wait (0 if none).
+func RetryAfter(err error) time.Duration {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce.RetryAfter
+	}
+	return 0
+}
+
+// Tags keyward sets on cloud keys it uploads, so the inventory can show
+// where a key came from after any restart.
+const (
+	TagLinkedTo    = "keyward-linked-to"   // inventory ID of the source key
+	TagApplication = "keyward-application" // application the key serves
+)

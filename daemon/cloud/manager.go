@@ -1,0 +1,683 @@
+package cloud
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+)
+
+// SealedStore keeps wrapped blobs in the keyward database
+// (*store.Store implements it).
+type SealedStore interface {
+	PutSealed(ctx context.Context, kind, name string, blob []byte) error
+	Sealed(ctx context.Context, kind string) (map[string][]byte, error)
+	DeleteSealed(ctx context.Context, kind, name string) error
+}
+
+// Wrapper seals blobs under the key-encryption key (*kek.KEK implements it).
+type Wrapper interface {
+	Wrap(plaintext, aad []byte) ([]byte, error)
+	Unwrap(blob, aad []byte) ([]byte, error)
+}
+
+// MaterialFunc returns a copy of the newest active generation of an
+// application's ring on a KMIP source, with its inventory ID. The caller
+// zeroes the copy. The daemon wires it to its KMIP rings.
+type MaterialFunc func(ctx context.Context, source, application string) (keyID string, material []byte, err error)
+
+// BackupKind is the sealed-blob kind cloud backups are stored under.
+const BackupKind = "cloud-backup"
+
+// Manager runs the life-cycle operations on cloud sources: admin only, each
+// recorded as an activity event with the caller, and keeps vault backups
+// wrapped under the key-encryption key.
+type Manager struct {
+	mu       sync.RWMutex
+	sources  map[string]*SyncSource
+	order    []string
+	store    SealedStore
+	kek      Wrapper
+	material MaterialFunc
+	// Now is the clock (tests pin it).
+	Now func() time.Time
+}
+
+// NewManager returns a manager of the given cloud sources. store and kek
+// may be nil when backups are not configured (backup then refuses with a
+// clear error).
+func NewManager(store SealedStore, kek Wrapper, srcs ...*SyncSource) *Manager {
+	m := &Manager{sources: map[string]*SyncSource{}, store: store, kek: kek, Now: time.Now}
+	for _, s := range srcs {
+		m.Add(s)
+	}
+	return m
+}
+
+// Add registers a cloud source.
+func (m *Manager) Add(s *SyncSource) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.sources[s.Name()]; !ok {
+		m.order = append(m.order, s.Name())
+	}
+	m.sources[s.Name()] = s
+}
+
+// SetMaterial wires key upload from KMIP rings.
+func (m *Manager) SetMaterial(f MaterialFunc) { m.mu.Lock(); m.material = f; m.mu.Unlock() }
+
+// Sources describes the cloud sources and their capabilities.
+func (m *Manager) Sources() []api.CloudSourceInfo {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []api.CloudSourceInfo
+	for _, n := range m.order {
+		s, ok := m.sources[n]
+		if !ok {
+			continue
+		}
+		c := s.Connector()
+		out = append(out, api.CloudSourceInfo{Name: n, Kind: c.Kind(), Address: c.Address(), Geography: c.Geography(), Capabilities: c.Capabilities()})
+	}
+	return out
+}
+
+func (m *Manager) source(name string, capability string) (*SyncSource, error) {
+	m.mu.RLock()
+	s, ok := m.sources[name]
+	m.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: no cloud source named %q", ErrNotFound, name)
+	}
+	if capability != "" && !s.Connector().Capabilities().Has(capability) {
+		return nil, fmt.Errorf("%w: %s source %q cannot %s", ErrUnsupported, s.Kind(), name, capability)
+	}
+	return s, nil
+}
+
+func admin(caller api.Caller, op string) error {
+	if caller.Role != api.RoleAdmin {
+		who := caller.User
+		if who == "" {
+			who = fmt.Sprintf("uid %d", caller.UID)
+		}
+		return fmt.Errorf("%s: %w: %s has role %q; cloud key operations need the admin role", op, ErrForbidden, who, caller.Role)
+	}
+	return nil
+}
+
+func actor(c api.Caller) string {
+	if c.User != "" {
+		return c.User
+	}
+	return fmt.Sprintf("uid:%d", c.UID)
+}
+
+func (m *Manager) event(c api.Caller, op string, sev engine.Severity, details string) engine.Event {
+	return engine.Event{Time: m.Now().UTC(), Operation: op, Actor: actor(c), Origin: engine.OriginKeyward, Severity: sev, Details: details}
+}
+
+func (m *Manager) result(rows []engine.Key, ev engine.Event) *api.CloudKeyResult {
+	return &api.CloudKeyResult{Keys: rows, Event: &ev}
+}
+
+// Create generates a key inside the vault.
+func (m *Manager) Create(ctx context.Context, caller api.Caller, source string, r api.CreateKeyRequest) (*api.CloudKeyResult, error) {
+	if err := admin(caller, "create key"); err != nil {
+		return nil, err
+	}
+	s, err := m.source(source, api.CapCreate)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKeySpec(r.Name, r.Type, r.Size, r.Curve); err != nil {
+		return nil, err
+	}
+	kv, err := s.Connector().Create(ctx, CreateRequest{Name: r.Name, Type: strings.ToUpper(r.Type), Size: r.Size, Curve: r.Curve,
+		NotBefore: r.NotBefore, Expires: r.Expires, Tags: r.Tags, Disabled: r.Disabled})
+	if err != nil {
+		return nil, fmt.Errorf("create %s in %s: %w", r.Name, source, err)
+	}
+	ev := m.event(caller, engine.OpCreated, engine.SeverityInfo, fmt.Sprintf("created %s in %s via keyward", describe(kv), source))
+	rows, ev, err := s.record(ctx, r.Name, nil, false, ev)
+	if err != nil {
+		return nil, err
+	}
+	return m.result(rows, ev), nil
+}
+
+// Upload imports a key generated here (or a KMIP ring's newest generation)
+// into the vault and tags it with where it came from.
+func (m *Manager) Upload(ctx context.Context, caller api.Caller, source string, r api.UploadKeyRequest) (*api.CloudKeyResult, error) {
+	if err := admin(caller, "upload key"); err != nil {
+		return nil, err
+	}
+	s, err := m.source(source, api.CapUpload)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkName(r.Name); err != nil {
+		return nil, err
+	}
+	tags := map[string]string{}
+	for k, v := range r.Tags {
+		tags[k] = v
+	}
+	ir := ImportRequest{Name: r.Name, NotBefore: r.NotBefore, Expires: r.Expires, Tags: tags}
+	var origin string
+	if r.FromSource != "" || r.FromApplication != "" {
+		if !s.Connector().Capabilities().Has(api.CapUploadOct) {
+			return nil, fmt.Errorf("upload %s: %w: %s source %q cannot import symmetric keys from a KMIP ring (Azure needs a Managed HSM for that)", r.Name, ErrUnsupported, s.Kind(), source)
+		}
+		m.mu.RLock()
+		mat := m.material
+		m.mu.RUnlock()
+		if mat == nil || r.FromSource == "" || r.FromApplication == "" {
+			return nil, fmt.Errorf("upload %s: %w: name a KMIP source and application (--from-source, --from-app)", r.Name, ErrInvalid)
+		}
+		id, key, err := mat(ctx, r.FromSource, r.FromApplication)
+		if err != nil {
+			return nil, fmt.Errorf("upload %s: take key from %s/%s: %w", r.Name, r.FromSource, r.FromApplication, err)
+		}
+		defer clear(key)
+		ir.Symmetric = key
+		tags[TagLinkedTo] = id
+		tags[TagApplication] = r.FromApplication
+		origin = "from " + id
+	} else {
+		if err := checkKeySpec(r.Name, r.Type, r.Size, r.Curve); err != nil {
+			return nil, err
+		}
+		priv, err := generate(r.Type, r.Size, r.Curve)
+		if err != nil {
+			return nil, fmt.Errorf("upload %s: %w", r.Name, err)
+		}
+		defer zeroPrivate(priv)
+		ir.Private = priv
+		origin = "generated locally by keyward"
+	}
+	kv, err := s.Connector().Import(ctx, ir)
+	if err != nil {
+		return nil, fmt.Errorf("upload %s to %s: %w", r.Name, source, err)
+	}
+	ev := m.event(caller, engine.OpUploaded, engine.SeverityInfo, fmt.Sprintf("uploaded %s (%s) to %s", describe(kv), origin, source))
+	rows, ev, err := s.record(ctx, r.Name, nil, false, ev)
+	if err != nil {
+		return nil, err
+	}
+	return m.result(rows, ev), nil
+}
+
+// Rotate creates a new version of a key.
+func (m *Manager) Rotate(ctx context.Context, caller api.Caller, source, name string) (*api.CloudKeyResult, error) {
+	if err := admin(caller, "rotate key"); err != nil {
+		return nil, err
+	}
+	s, err := m.source(source, api.CapRotate)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := s.Connector().Rotate(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("rotate %s in %s: %w", name, source, err)
+	}
+	ev := m.event(caller, engine.OpRotated, engine.SeverityInfo, "rotated via keyward: new version "+kv.Version)
+	ev.KeyID = engine.KeyID(source, name, kv.Version)
+	rows, ev, err := s.record(ctx, name, nil, false, ev)
+	if err != nil {
+		return nil, err
+	}
+	return m.result(rows, ev), nil
+}
+
+// Update edits a version's attributes (enable/disable, dates, tags).
+func (m *Manager) Update(ctx context.Context, caller api.Caller, source, name string, r api.UpdateKeyRequest) (*api.CloudKeyResult, error) {
+	if err := admin(caller, "update key"); err != nil {
+		return nil, err
+	}
+	s, err := m.source(source, api.CapUpdate)
+	if err != nil {
+		return nil, err
+	}
+	if r.Enabled == nil && r.Expires == nil && r.NotBefore == nil && r.Tags == nil {
+		return nil, fmt.Errorf("update %s: %w: nothing to change (give enabled, expires, not-before or tags)", name, ErrInvalid)
+	}
+	if r.Expires != nil && r.NotBefore != nil && !r.Expires.After(*r.NotBefore) {
+		return nil, fmt.Errorf("update %s: %w: expiry %s is not after not-before %s", name, ErrInvalid, r.Expires.Format(time.RFC3339), r.NotBefore.Format(time.RFC3339))
+	}
+	kv, err := s.Connector().Update(ctx, name, r.Version, Update{Enabled: r.Enabled, Expires: r.Expires, NotBefore: r.NotBefore, Tags: r.Tags})
+	if err != nil {
+		return nil, fmt.Errorf("update %s in %s: %w", name, source, err)
+	}
+	op, what := engine.OpEdited, []string{}
+	if r.Enabled != nil {
+		if *r.Enabled {
+			op = engine.OpEnabled
+		} else {
+			op = engine.OpDisabled
+		}
+	}
+	if r.Expires != nil {
+		what = append(what, "expiry "+r.Expires.UTC().Format(time.RFC3339))
+	}
+	if r.NotBefore != nil {
+		what = append(what, "not-before "+r.NotBefore.UTC().Format(time.RFC3339))
+	}
+	if r.Tags != nil {
+		what = append(what, fmt.Sprintf("%d tag(s)", len(r.Tags)))
+	}
+	details := op + " via keyward"
+	if len(what) > 0 {
+		details += ": " + strings.Join(what, ", ")
+	}
+	ev := m.event(caller, op, engine.SeverityInfo, details)
+	ev.KeyID = engine.KeyID(source, name, kv.Version)
+	rows, ev, err := s.record(ctx, name, nil, false, ev)
+	if err != nil {
+		return nil, err
+	}
+	return m.result(rows, ev), nil
+}
+
+func confirm(op, name, typed string) error {
+	if typed != name {
+		return fmt.Errorf("%s %s: %w: type the key's name again to confirm (got %q)", op, name, ErrInvalid, typed)
+	}
+	return nil
+}
+
+// Delete soft-deletes a key; confirmName must repeat the key's name.
+func (m *Manager) Delete(ctx context.Context, caller api.Caller, source, name, confirmName string) (*api.CloudKeyResult, error) {
+	if err := admin(caller, "delete key"); err != nil {
+		return nil, err
+	}
+	s, err := m.source(source, api.CapDelete)
+	if err != nil {
+		return nil, err
+	}
+	if err := confirm("delete", name, confirmName); err != nil {
+		return nil, err
+	}
+	kv, err := s.Connector().Delete(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("delete %s in %s: %w", name, source, err)
+	}
+	if kv.Deleted == nil {
+		now := m.Now().UTC()
+		kv.Deleted = &now
+	}
+	ev := m.event(caller, engine.OpDeleted, engine.SeverityWarn, "soft-deleted via keyward"+purgeNote(kv))
+	rows, ev, err := s.record(ctx, name, &kv, false, ev)
+	if err != nil {
+		return nil, err
+	}
+	return m.result(rows, ev), nil
+}
+
+// Recover brings a soft-deleted key back.
+func (m *Manager) Recover(ctx context.Context, caller api.Caller, source, name string) (*api.CloudKeyResult, error) {
+	if err := admin(caller, "recover key"); err != nil {
+		return nil, err
+	}
+	s, err := m.source(source, api.CapRecover)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Connector().Recover(ctx, name); err != nil {
+		return nil, fmt.Errorf("recover %s in %s: %w", name, source, err)
+	}
+	ev := m.event(caller, engine.OpRecovered, engine.SeverityInfo, "recovered via keyward")
+	rows, ev, err := s.record(ctx, name, nil, false, ev)
+	if err != nil {
+		return nil, err
+	}
+	return m.result(rows, ev), nil
+}
+
+// Purge destroys a soft-deleted key for good; confirmName must repeat the
+// key's name.
+func (m *Manager) Purge(ctx context.Context, caller api.Caller, source, name, confirmName string) (*api.CloudKeyResult, error) {
+	if err := admin(caller, "purge key"); err != nil {
+		return nil, err
+	}
+	s, err := m.source(source, api.CapPurge)
+	if err != nil {
+		return nil, err
+	}
+	if err := confirm("purge", name, confirmName); err != nil {
+		return nil, err
+	}
+	if err := s.Connector().Purge(ctx, name); err != nil {
+		return nil, fmt.Errorf("purge %s in %s: %w", name, source, err)
+	}
+	ev := m.event(caller, engine.OpPurged, engine.SeverityAlert, "purged via keyward: the key material is gone unless a backup exists")
+	rows, ev, err := s.record(ctx, name, nil, true, ev)
+	if err != nil {
+		return nil, err
+	}
+	return m.result(rows, ev), nil
+}
+
+// RotationPolicy shows a key's rotation policy (any role may read it).
+func (m *Manager) RotationPolicy(ctx context.Context, caller api.Caller, source, name string) (*api.RotationPolicy, error) {
+	if caller.Role != api.RoleAdmin && caller.Role != api.RoleUser {
+		return nil, fmt.Errorf("rotation policy: %w: the caller has no keyward role", ErrForbidden)
+	}
+	s, err := m.source(source, api.CapRotationPolicy)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.Connector().RotationPolicy(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("rotation policy of %s in %s: %w", name, source, err)
+	}
+	return &p, nil
+}
+
+// SetRotationPolicy replaces a key's rotation policy.
+func (m *Manager) SetRotationPolicy(ctx context.Context, caller api.Caller, source, name string, p api.RotationPolicy) (*api.RotationPolicy, error) {
+	if err := admin(caller, "set rotation policy"); err != nil {
+		return nil, err
+	}
+	s, err := m.source(source, api.CapRotationPolicy)
+	if err != nil {
+		return nil, err
+	}
+	if p.RotateAfter < 0 || p.RotateBeforeExpiry < 0 || p.ExpireAfter < 0 || p.NotifyBefore < 0 {
+		return nil, fmt.Errorf("rotation policy of %s: %w: durations must not be negative", name, ErrInvalid)
+	}
+	if p.RotateAfter > 0 && p.RotateBeforeExpiry > 0 {
+		return nil, fmt.Errorf("rotation policy of %s: %w: give rotate-after or rotate-before-expiry, not both", name, ErrInvalid)
+	}
+	if p.RotateBeforeExpiry > 0 && p.ExpireAfter == 0 {
+		return nil, fmt.Errorf("rotation policy of %s: %w: rotate-before-expiry needs expire-after", name, ErrInvalid)
+	}
+	got, err := s.Connector().SetRotationPolicy(ctx, name, p)
+	if err != nil {
+		return nil, fmt.Errorf("set rotation policy of %s in %s: %w", name, source, err)
+	}
+	ev := m.event(caller, engine.OpEdited, engine.SeverityInfo, "rotation policy set via keyward: "+policyText(got))
+	if _, _, err := s.record(ctx, name, nil, false, ev); err != nil {
+		return nil, err
+	}
+	return &got, nil
+}
+
+func policyText(p api.RotationPolicy) string {
+	var parts []string
+	add := func(label string, d engine.Duration) {
+		if d > 0 {
+			parts = append(parts, label+" "+d.String())
+		}
+	}
+	add("rotate after", p.RotateAfter)
+	add("rotate before expiry", p.RotateBeforeExpiry)
+	add("expire after", p.ExpireAfter)
+	add("notify before", p.NotifyBefore)
+	if len(parts) == 0 {
+		return "no automatic rotation"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// backupRecord is what is sealed under the KEK for one backup.
+type backupRecord struct {
+	Info api.BackupInfo `json:"info"`
+	Blob []byte         `json:"blob"`
+}
+
+func backupAAD(id string) []byte { return []byte("keyward cloud backup\x00" + id) }
+
+// Backup takes the vault's backup of a key and stores it wrapped under the
+// key-encryption key.
+func (m *Manager) Backup(ctx context.Context, caller api.Caller, source, name string) (*api.BackupInfo, error) {
+	if err := admin(caller, "back up key"); err != nil {
+		return nil, err
+	}
+	s, err := m.source(source, api.CapBackup)
+	if err != nil {
+		return nil, err
+	}
+	if m.store == nil || m.kek == nil {
+		return nil, fmt.Errorf("back up %s: %w: backups need keys.kek_file in keyward.toml", name, ErrUnsupported)
+	}
+	conn := s.Connector()
+	blob, err := conn.Backup(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("back up %s in %s: %w", name, source, err)
+	}
+	defer clear(blob)
+	versions := 0
+	if vs, err := conn.Versions(ctx, name); err == nil {
+		versions = len(vs)
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	now := m.Now().UTC()
+	id := now.Format("20060102T150405Z") + "-" + hex.EncodeToString(rnd[:])
+	info := api.BackupInfo{ID: id, Source: source, Kind: conn.Kind(), Geography: conn.Geography(), Key: name,
+		Versions: versions, Created: now, Size: len(blob), Actor: actor(caller)}
+	plain, err := json.Marshal(backupRecord{Info: info, Blob: blob})
+	if err != nil {
+		return nil, err
+	}
+	defer clear(plain)
+	sealed, err := m.kek.Wrap(plain, backupAAD(id))
+	if err != nil {
+		return nil, fmt.Errorf("back up %s: seal under the KEK: %w", name, err)
+	}
+	if err := m.store.PutSealed(ctx, BackupKind, id, sealed); err != nil {
+		return nil, fmt.Errorf("back up %s: store: %w", name, err)
+	}
+	ev := m.event(caller, engine.OpBackedUp, engine.SeverityInfo, fmt.Sprintf("backup %s stored in keyward (%d versions, %d bytes)", id, versions, len(blob)))
+	if _, _, err := s.record(ctx, name, nil, false, ev); err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+func (m *Manager) openBackup(id string, sealed []byte) (*backupRecord, error) {
+	plain, err := m.kek.Unwrap(sealed, backupAAD(id))
+	if err != nil {
+		return nil, fmt.Errorf("open backup %s: %w", id, err)
+	}
+	defer clear(plain)
+	var rec backupRecord
+	if err := json.Unmarshal(plain, &rec); err != nil {
+		return nil, fmt.Errorf("open backup %s: %w", id, err)
+	}
+	if rec.Info.ID != id {
+		return nil, fmt.Errorf("open backup %s: the record says it is %s", id, rec.Info.ID)
+	}
+	return &rec, nil
+}
+
+// Backups lists the stored backups, newest first (any role may list).
+func (m *Manager) Backups(ctx context.Context, caller api.Caller) ([]api.BackupInfo, error) {
+	if caller.Role != api.RoleAdmin && caller.Role != api.RoleUser {
+		return nil, fmt.Errorf("list backups: %w: the caller has no keyward role", ErrForbidden)
+	}
+	if m.store == nil || m.kek == nil {
+		return nil, nil
+	}
+	all, err := m.store.Sealed(ctx, BackupKind)
+	if err != nil {
+		return nil, fmt.Errorf("list backups: %w", err)
+	}
+	out := make([]api.BackupInfo, 0, len(all))
+	var errs []error
+	for id, sealed := range all {
+		rec, err := m.openBackup(id, sealed)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		clear(rec.Blob)
+		out = append(out, rec.Info)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.After(out[j].Created)
+		}
+		return out[i].ID > out[j].ID
+	})
+	return out, errors.Join(errs...)
+}
+
+// Restore puts a stored backup back into target ("" = the source it was
+// taken from), which must be a vault of the same kind and geography.
+func (m *Manager) Restore(ctx context.Context, caller api.Caller, id, target string) (*api.CloudKeyResult, error) {
+	if err := admin(caller, "restore backup"); err != nil {
+		return nil, err
+	}
+	if m.store == nil || m.kek == nil {
+		return nil, fmt.Errorf("restore %s: %w: backups need keys.kek_file in keyward.toml", id, ErrUnsupported)
+	}
+	all, err := m.store.Sealed(ctx, BackupKind)
+	if err != nil {
+		return nil, fmt.Errorf("restore %s: %w", id, err)
+	}
+	sealed, ok := all[id]
+	if !ok {
+		return nil, fmt.Errorf("restore: %w: no backup %q (keyward key backups lists them)", ErrNotFound, id)
+	}
+	rec, err := m.openBackup(id, sealed)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(rec.Blob)
+	if target == "" {
+		target = rec.Info.Source
+	}
+	s, err := m.source(target, api.CapRestore)
+	if err != nil {
+		return nil, err
+	}
+	conn := s.Connector()
+	if conn.Kind() != rec.Info.Kind {
+		return nil, fmt.Errorf("restore %s: %w: it is a %s backup and %q is a %s vault", id, ErrInvalid, rec.Info.Kind, target, conn.Kind())
+	}
+	if g := conn.Geography(); g != "" && rec.Info.Geography != "" && g != rec.Info.Geography {
+		return nil, fmt.Errorf("restore %s: %w: taken in geography %q, %q is in %q; a vault backup only restores within its geography", id, ErrInvalid, rec.Info.Geography, target, g)
+	}
+	kv, err := conn.Restore(ctx, rec.Blob)
+	if err != nil {
+		return nil, fmt.Errorf("restore %s into %s: %w", id, target, err)
+	}
+	ev := m.event(caller, engine.OpRestored, engine.SeverityInfo,
+		fmt.Sprintf("restored from backup %s taken from %s on %s", id, rec.Info.Source, rec.Info.Created.Format(time.RFC3339)))
+	rows, ev, err := s.record(ctx, kv.Name, nil, false, ev)
+	if err != nil {
+		return nil, err
+	}
+	return m.result(rows, ev), nil
+}
+
+// DeleteBackup removes a stored backup.
+func (m *Manager) DeleteBackup(ctx context.Context, caller api.Caller, id string) error {
+	if err := admin(caller, "delete backup"); err != nil {
+		return err
+	}
+	if m.store == nil {
+		return fmt.Errorf("delete backup %s: %w", id, ErrNotFound)
+	}
+	return m.store.DeleteSealed(ctx, BackupKind, id)
+}
+
+func describe(kv KeyVersion) string {
+	s := algorithm(kv.Type, kv.Curve)
+	if kv.Curve == "" && kv.Size > 0 {
+		s += fmt.Sprintf(" %d", kv.Size)
+	}
+	if kv.Version != "" {
+		s += " version " + kv.Version
+	}
+	return s
+}
+
+// checkName accepts what every supported cloud accepts: 1–127 letters,
+// digits and dashes (Azure Key Vault's rule; dots are refused there).
+func checkName(name string) error {
+	if name == "" || len(name) > 127 {
+		return fmt.Errorf("%w: key name %q must be 1 to 127 characters", ErrInvalid, name)
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return fmt.Errorf("%w: key name %q may only hold letters, digits and dashes (e.g. acme-payments-card)", ErrInvalid, name)
+		}
+	}
+	return nil
+}
+
+func checkKeySpec(name, typ string, size int, curve string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	switch strings.ToUpper(typ) {
+	case "RSA":
+		if size != 2048 && size != 3072 && size != 4096 {
+			return fmt.Errorf("%w: RSA key size %d is not 2048, 3072 or 4096", ErrInvalid, size)
+		}
+		if curve != "" {
+			return fmt.Errorf("%w: an RSA key has no curve (got %q)", ErrInvalid, curve)
+		}
+	case "EC":
+		if _, err := curveOf(curve); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%w: key type %q is not RSA or EC", ErrInvalid, typ)
+	}
+	return nil
+}
+
+func curveOf(name string) (elliptic.Curve, error) {
+	switch name {
+	case "P-256":
+		return elliptic.P256(), nil
+	case "P-384":
+		return elliptic.P384(), nil
+	case "P-521":
+		return elliptic.P521(), nil
+	}
+	return nil, fmt.Errorf("%w: curve %q is not P-256, P-384 or P-521", ErrInvalid, name)
+}
+
+func generate(typ string, size int, curve string) (crypto.PrivateKey, error) {
+	if strings.ToUpper(typ) == "RSA" {
+		return rsa.GenerateKey(rand.Reader, size)
+	}
+	c, err := curveOf(curve)
+	if err != nil {
+		return nil, err
+	}
+	return ecdsa.GenerateKey(c, rand.Reader)
+}
+
+// zeroPrivate overwrites the private parts of a generated key.
+func zeroPrivate(k crypto.PrivateKey) {
+	switch k := k.(type) {
+	case *rsa.PrivateKey:
+		k.D.SetInt64(0)
+		for _, p := range k.Primes {
+			p.SetInt64(0)
+		}
+		k.Precomputed.Dp, k.Precomputed.Dq, k.Precomputed.Qinv = nil, nil, nil
+	case *ecdsa.PrivateKey:
+		k.D.SetInt64(0)
+	}
+}

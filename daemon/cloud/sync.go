@@ -1,0 +1,666 @@
+package cloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/engine"
+)
+
+// SyncSource synchronises one cloud vault into the inventory through any
+// Connector. It implements sources.Source and sources.Syncer.
+//
+// A sync lists every key (paged), refetches the versions only of keys whose
+// listed Updated time moved (or that are new, recovered, or were deleted),
+// lists the soft-deleted keys, and takes known keys found in neither list
+// as purged. Nothing is written until every listing succeeded; then each
+// listing page becomes one Batch (one transaction). The differences from
+// the previous state become activity events with Origin "source": what
+// happened in the cloud behind keyward's back. Operations done through the
+// Manager update the rows themselves (Origin "keyward"), so the next sync
+// does not report them again.
+type SyncSource struct {
+	name     string
+	conn     Connector
+	interval time.Duration
+	log      *slog.Logger
+
+	// FullEvery refetches every key's versions every FullEvery-th sync, to
+	// catch edits of old versions that do not move a key's listed Updated
+	// time (the vault lists the current version's attributes). 0: never.
+	FullEvery int
+	// Now is the clock (tests pin it).
+	Now func() time.Time
+
+	mu     sync.Mutex
+	sink   sources.Sink
+	known  map[string]*keyState
+	loaded bool
+	syncs  int
+	last   SyncStats
+	// prevStart is when the previous sync began: keys updated shortly
+	// before it are refetched, because a vault's Updated time has a
+	// one-second resolution and a change in the same second as a listing
+	// would otherwise look unchanged.
+	prevStart time.Time
+}
+
+// recentWindow is how far before the previous sync a key's Updated time
+// still counts as possibly unseen.
+const recentWindow = 5 * time.Second
+
+// SyncStats describes the last completed sync.
+type SyncStats struct {
+	Keys     int           // live and deleted keys listed
+	Fetched  int           // keys whose versions were refetched
+	Rows     int           // inventory rows written
+	Events   int           // activity events recorded
+	Batches  int           // transactions
+	Full     bool          // every key was refetched
+	Duration time.Duration // wall time
+}
+
+type keyState struct {
+	updated  time.Time // the listed Updated time when last fetched
+	typ      string
+	curve    string
+	size     int
+	status   engine.State // active (live), deleted or purged
+	versions map[string]engine.Key
+}
+
+// NewSyncSource returns the sync source called name for conn, syncing every
+// interval (a minimum of one second; 0 means 15 minutes).
+func NewSyncSource(name string, conn Connector, interval time.Duration, logger *slog.Logger) *SyncSource {
+	if interval == 0 {
+		interval = 15 * time.Minute
+	}
+	interval = max(interval, time.Second)
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &SyncSource{name: name, conn: conn, interval: interval, FullEvery: 96, Now: time.Now,
+		log: logger.With("source", name, "kind", conn.Kind())}
+}
+
+// Name is the configured source name.
+func (s *SyncSource) Name() string { return s.name }
+
+// Kind is the connector's cloud kind ("azure", ...).
+func (s *SyncSource) Kind() string { return s.conn.Kind() }
+
+// Address is the vault's URL.
+func (s *SyncSource) Address() string { return s.conn.Address() }
+
+// Connector returns the connector this source syncs.
+func (s *SyncSource) Connector() Connector { return s.conn }
+
+// LastSync returns the statistics of the last completed sync.
+func (s *SyncSource) LastSync() SyncStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+// Attach gives the source its sink without starting the schedule, for a
+// caller that drives syncs itself (tests, one-shot tools). Run attaches
+// too.
+func (s *SyncSource) Attach(sink sources.Sink) {
+	s.mu.Lock()
+	s.sink = sink
+	s.mu.Unlock()
+}
+
+// Run syncs now and then every interval until ctx ends. A failed sync
+// leaves the source degraded with the reason and is retried sooner (after
+// the vault's Retry-After when it throttled us).
+func (s *SyncSource) Run(ctx context.Context, sink sources.Sink) error {
+	s.Attach(sink)
+	for {
+		err := s.SyncNow(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := s.interval
+		if err != nil {
+			wait = min(wait, 30*time.Second)
+			if ra := RetryAfter(err); ra > 0 {
+				wait = ra
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// ErrNotRunning is returned when a source is asked to act before Run gave
+// it a sink.
+var ErrNotRunning = errors.New("source is not running yet")
+
+// SyncNow runs one sync and reports the source's health: ok, or degraded
+// with the reason.
+func (s *SyncSource) SyncNow(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sink == nil {
+		return fmt.Errorf("sync %s: %w", s.name, ErrNotRunning)
+	}
+	err := s.sync(ctx)
+	if ctx.Err() != nil {
+		return err
+	}
+	if err != nil {
+		s.log.Warn("sync failed", "err", err)
+		_ = s.sink.SetHealth(ctx, s.name, engine.HealthDegraded, err.Error())
+		return fmt.Errorf("sync %s: %w", s.name, err)
+	}
+	_ = s.sink.SetHealth(ctx, s.name, engine.HealthOK, "")
+	return nil
+}
+
+func (s *SyncSource) load(ctx context.Context) error {
+	if s.loaded {
+		return nil
+	}
+	rows, err := s.sink.Known(ctx, s.name)
+	if err != nil {
+		return fmt.Errorf("read the inventory of %s: %w", s.name, err)
+	}
+	s.known = map[string]*keyState{}
+	for _, k := range rows {
+		ks := s.known[k.Name]
+		if ks == nil {
+			ks = &keyState{status: engine.StateActive, versions: map[string]engine.Key{}}
+			s.known[k.Name] = ks
+		}
+		ks.versions[k.Version] = k
+		if k.Updated.After(ks.updated) {
+			ks.updated = k.Updated
+		}
+		switch k.State {
+		case engine.StateDeleted:
+			ks.status = engine.StateDeleted
+		case engine.StatePurged:
+			ks.status = engine.StatePurged
+		}
+		if ks.typ == "" {
+			ks.typ, ks.curve, ks.size = splitAlgorithm(k.Algorithm, k.Length)
+		}
+	}
+	s.loaded = true
+	return nil
+}
+
+type pending struct {
+	batch  sources.Batch
+	states map[string]*keyState
+}
+
+func (p *pending) add(name string, st *keyState, rows []engine.Key, evs []engine.Event) {
+	p.states[name] = st
+	p.batch.Upsert = append(p.batch.Upsert, rows...)
+	p.batch.Events = append(p.batch.Events, evs...)
+}
+
+func (s *SyncSource) newPending() *pending {
+	return &pending{batch: sources.Batch{Source: s.name}, states: map[string]*keyState{}}
+}
+
+func (s *SyncSource) sync(ctx context.Context) error {
+	start := time.Now()
+	if err := s.load(ctx); err != nil {
+		return err
+	}
+	first := len(s.known) == 0
+	full := s.FullEvery > 0 && s.syncs > 0 && s.syncs%s.FullEvery == 0
+	stats := SyncStats{Full: full || first}
+	var pend []*pending
+	seen := map[string]bool{}
+
+	err := s.conn.ListKeys(ctx, func(items []KeyVersion) error {
+		p := s.newPending()
+		for _, it := range items {
+			if err := checkListed(it); err != nil {
+				return err
+			}
+			if seen[it.Name] {
+				return &Error{Kind: ErrBadAnswer, Op: "list keys", Reason: fmt.Sprintf("key %q listed twice", it.Name)}
+			}
+			seen[it.Name] = true
+			stats.Keys++
+			ks := s.known[it.Name]
+			recent := !s.prevStart.IsZero() && !it.Updated.Before(s.prevStart.Add(-recentWindow))
+			if ks != nil && ks.status == engine.StateActive && !full && !recent && !it.Updated.After(ks.updated) {
+				continue
+			}
+			stats.Fetched++
+			st, rows, evs, err := s.fetch(ctx, it, ks, first)
+			if err != nil {
+				return err
+			}
+			p.add(it.Name, st, rows, evs)
+		}
+		if len(p.states) > 0 {
+			pend = append(pend, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	deleted := map[string]bool{}
+	err = s.conn.ListDeleted(ctx, func(items []KeyVersion) error {
+		p := s.newPending()
+		for _, it := range items {
+			if err := checkListed(it); err != nil {
+				return err
+			}
+			if seen[it.Name] || deleted[it.Name] {
+				return &Error{Kind: ErrBadAnswer, Op: "list deleted keys", Reason: fmt.Sprintf("key %q listed twice", it.Name)}
+			}
+			deleted[it.Name] = true
+			stats.Keys++
+			ks := s.known[it.Name]
+			if ks != nil && ks.status == engine.StateDeleted && sameTime(firstRow(ks).PurgeAt, it.PurgeAt) {
+				continue
+			}
+			st, rows := s.markDeleted(ks, it)
+			var evs []engine.Event
+			switch {
+			case first:
+				evs = append(evs, s.event(rows, engine.OpDiscovered, engine.SeverityInfo, "discovered soft-deleted"+purgeNote(it)))
+			case ks == nil || ks.status != engine.StateDeleted:
+				evs = append(evs, s.event(rows, engine.OpDeleted, engine.SeverityWarn, "soft-deleted in the cloud"+purgeNote(it)))
+			}
+			p.add(it.Name, st, rows, evs)
+		}
+		if len(p.states) > 0 {
+			pend = append(pend, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	gone := s.newPending()
+	for name, ks := range s.known {
+		if seen[name] || deleted[name] || ks.status == engine.StatePurged {
+			continue
+		}
+		st, rows := s.markPurged(ks)
+		gone.add(name, st, rows, []engine.Event{s.event(rows, engine.OpPurged, engine.SeverityWarn, "no longer in the vault (purged)")})
+	}
+	if len(gone.states) > 0 {
+		pend = append(pend, gone)
+	}
+
+	for _, p := range pend {
+		if err := s.sink.Apply(ctx, p.batch); err != nil {
+			return fmt.Errorf("write the inventory of %s: %w", s.name, err)
+		}
+		maps.Copy(s.known, p.states)
+		stats.Rows += len(p.batch.Upsert)
+		stats.Events += len(p.batch.Events)
+		stats.Batches++
+	}
+	s.syncs++
+	s.prevStart = start
+	stats.Duration = time.Since(start)
+	s.last = stats
+	s.log.Debug("synced", "keys", stats.Keys, "fetched", stats.Fetched, "rows", stats.Rows, "events", stats.Events, "took", stats.Duration)
+	return nil
+}
+
+func checkListed(it KeyVersion) error {
+	if it.Name == "" {
+		return &Error{Kind: ErrBadAnswer, Op: "list keys", Reason: "a listed key has no name"}
+	}
+	if it.Deleted == nil && it.Updated.IsZero() {
+		return &Error{Kind: ErrBadAnswer, Op: "list keys", Reason: fmt.Sprintf("key %q is listed without an updated time", it.Name)}
+	}
+	return nil
+}
+
+func purgeNote(it KeyVersion) string {
+	if it.PurgeAt == nil {
+		return ""
+	}
+	return ", purge scheduled " + it.PurgeAt.UTC().Format(time.DateOnly)
+}
+
+// fetch reads one key's versions (and its type when not known yet) and
+// returns its new state, the rows that changed and the events explaining
+// the changes.
+func (s *SyncSource) fetch(ctx context.Context, it KeyVersion, ks *keyState, first bool) (*keyState, []engine.Key, []engine.Event, error) {
+	vers, err := s.conn.Versions(ctx, it.Name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(vers) == 0 {
+		return nil, nil, nil, &Error{Kind: ErrBadAnswer, Op: "list versions of " + it.Name, Reason: "a listed key has no versions"}
+	}
+	st := &keyState{updated: it.Updated, status: engine.StateActive, versions: map[string]engine.Key{}}
+	newVersion := ks == nil
+	if ks != nil {
+		st.typ, st.curve, st.size = ks.typ, ks.curve, ks.size
+		for _, v := range vers {
+			if _, ok := ks.versions[v.Version]; !ok {
+				newVersion = true
+			}
+		}
+	}
+	if st.typ == "" || newVersion {
+		cur, err := s.conn.Get(ctx, it.Name, "")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		st.typ, st.curve, st.size = cur.Type, cur.Curve, cur.Size
+	}
+	for _, v := range vers {
+		if v.Version == "" || v.Name != it.Name {
+			return nil, nil, nil, &Error{Kind: ErrBadAnswer, Op: "list versions of " + it.Name, Reason: fmt.Sprintf("version entry %q/%q does not belong to the key", v.Name, v.Version)}
+		}
+		st.versions[v.Version] = s.row(v, st)
+	}
+	rows, evs := s.diff(ks, st, first)
+	return st, rows, evs, nil
+}
+
+// diff compares a key's old and new state: the rows to write and the
+// cloud-side events that explain them.
+func (s *SyncSource) diff(old, st *keyState, first bool) ([]engine.Key, []engine.Event) {
+	var rows []engine.Key
+	var evs []engine.Event
+	all := sortedRows(st)
+	latest := all[len(all)-1]
+	if old == nil || old.status == engine.StatePurged {
+		op, sev, what := engine.OpCreated, engine.SeverityInfo, "created in the cloud"
+		if first {
+			op, what = engine.OpDiscovered, "discovered"
+		}
+		ev := s.event(all, op, sev, fmt.Sprintf("%s: %s, %d version(s)", what, latest.Algorithm, len(all)))
+		return all, []engine.Event{ev}
+	}
+	if old.status == engine.StateDeleted {
+		evs = append(evs, s.event(all, engine.OpRecovered, engine.SeverityInfo, "recovered from soft delete in the cloud"))
+	}
+	for _, k := range all {
+		prev, ok := old.versions[k.Version]
+		if !ok {
+			rows = append(rows, k)
+			if old.status == engine.StateDeleted {
+				continue // versions a deleted key's listing did not show
+			}
+			evs = append(evs, s.eventFor(k, engine.OpRotated, engine.SeverityInfo, "new version "+k.Version+" created in the cloud"))
+			continue
+		}
+		if rowEqual(prev, k) {
+			continue
+		}
+		rows = append(rows, k)
+		if old.status == engine.StateDeleted {
+			continue // the recovery event explains the state change
+		}
+		if prev.State != k.State {
+			switch k.State {
+			case engine.StateDisabled:
+				evs = append(evs, s.eventFor(k, engine.OpDisabled, engine.SeverityWarn, "disabled in the cloud"))
+			case engine.StateActive, engine.StatePreActive:
+				evs = append(evs, s.eventFor(k, engine.OpEnabled, engine.SeverityInfo, "enabled in the cloud"))
+			}
+		}
+		if what := editedFields(prev, k); what != "" {
+			evs = append(evs, s.eventFor(k, engine.OpEdited, engine.SeverityInfo, "edited in the cloud: "+what))
+		}
+	}
+	return rows, evs
+}
+
+func editedFields(a, b engine.Key) string {
+	var what []string
+	if !sameTime(a.Expires, b.Expires) {
+		what = append(what, "expiry "+fmtTime(a.Expires)+" → "+fmtTime(b.Expires))
+	}
+	if !sameTime(a.Activated, b.Activated) {
+		what = append(what, "not-before "+fmtTime(a.Activated)+" → "+fmtTime(b.Activated))
+	}
+	if !maps.Equal(a.Tags, b.Tags) {
+		what = append(what, "tags")
+	}
+	return strings.Join(what, ", ")
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "none"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func (s *SyncSource) markDeleted(ks *keyState, it KeyVersion) (*keyState, []engine.Key) {
+	st := &keyState{status: engine.StateDeleted, versions: map[string]engine.Key{}}
+	if ks == nil || len(ks.versions) == 0 {
+		st.typ, st.curve, st.size = it.Type, it.Curve, it.Size
+		st.versions[it.Version] = s.row(it, st)
+		st.updated = it.Updated
+		return st, sortedRows(st)
+	}
+	st.typ, st.curve, st.size, st.updated = ks.typ, ks.curve, ks.size, ks.updated
+	for v, k := range ks.versions {
+		k.State = engine.StateDeleted
+		k.Deleted, k.PurgeAt = copyTime(it.Deleted), copyTime(it.PurgeAt)
+		st.versions[v] = k
+	}
+	return st, sortedRows(st)
+}
+
+func (s *SyncSource) markPurged(ks *keyState) (*keyState, []engine.Key) {
+	now := s.Now().UTC()
+	st := &keyState{status: engine.StatePurged, typ: ks.typ, curve: ks.curve, size: ks.size, updated: ks.updated, versions: map[string]engine.Key{}}
+	for v, k := range ks.versions {
+		k.State = engine.StatePurged
+		k.Destroyed = &now
+		st.versions[v] = k
+	}
+	return st, sortedRows(st)
+}
+
+// row turns a cloud key version into an inventory row.
+func (s *SyncSource) row(v KeyVersion, st *keyState) engine.Key {
+	k := engine.Key{
+		ID:        engine.KeyID(s.name, v.Name, v.Version),
+		Source:    s.name,
+		Name:      v.Name,
+		Version:   v.Version,
+		Algorithm: algorithm(st.typ, st.curve),
+		Length:    st.size,
+		Expires:   copyTime(v.Expires),
+		Deleted:   copyTime(v.Deleted),
+		PurgeAt:   copyTime(v.PurgeAt),
+		Updated:   v.Updated.UTC(),
+	}
+	if len(v.Tags) > 0 {
+		k.Tags = maps.Clone(v.Tags)
+		k.LinkedTo = v.Tags[TagLinkedTo]
+		k.Application = v.Tags[TagApplication]
+	}
+	if !v.Created.IsZero() {
+		c := v.Created.UTC()
+		k.Created = &c
+		k.Activated = &c
+	}
+	if v.NotBefore != nil {
+		k.Activated = copyTime(v.NotBefore)
+	}
+	switch {
+	case v.Deleted != nil:
+		k.State = engine.StateDeleted
+	case !v.Enabled:
+		k.State = engine.StateDisabled
+	case v.NotBefore != nil && v.NotBefore.After(s.Now()):
+		k.State = engine.StatePreActive
+	default:
+		k.State = engine.StateActive
+	}
+	return k
+}
+
+func rowEqual(a, b engine.Key) bool {
+	return a.State == b.State && sameTime(a.Expires, b.Expires) && sameTime(a.Activated, b.Activated) &&
+		sameTime(a.Deleted, b.Deleted) && sameTime(a.PurgeAt, b.PurgeAt) && maps.Equal(a.Tags, b.Tags) &&
+		a.Algorithm == b.Algorithm && a.Length == b.Length && a.Updated.Equal(b.Updated)
+}
+
+// algorithm renders a key type for the inventory: "RSA", "EC P-256", "oct".
+func algorithm(typ, curve string) string {
+	if curve != "" {
+		return typ + " " + curve
+	}
+	return typ
+}
+
+func splitAlgorithm(alg string, length int) (typ, curve string, size int) {
+	typ, curve, _ = strings.Cut(alg, " ")
+	return typ, curve, length
+}
+
+func sortedRows(st *keyState) []engine.Key {
+	rows := make([]engine.Key, 0, len(st.versions))
+	for _, k := range st.versions {
+		rows = append(rows, k)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if c := cmpTime(a.Created, b.Created); c != 0 {
+			return c < 0
+		}
+		return a.Version < b.Version
+	})
+	return rows
+}
+
+func firstRow(ks *keyState) engine.Key {
+	for _, k := range ks.versions {
+		return k
+	}
+	return engine.Key{}
+}
+
+func (s *SyncSource) event(rows []engine.Key, op string, sev engine.Severity, details string) engine.Event {
+	var k engine.Key
+	if len(rows) > 0 {
+		k = rows[len(rows)-1]
+	}
+	return s.eventFor(k, op, sev, details)
+}
+
+func (s *SyncSource) eventFor(k engine.Key, op string, sev engine.Severity, details string) engine.Event {
+	return engine.Event{Time: s.Now().UTC(), KeyID: k.ID, Source: s.name, Operation: op,
+		Actor: s.conn.Kind(), Origin: engine.OriginSource, Severity: sev, Details: details}
+}
+
+// record brings one key's rows up to date after an operation done through
+// keyward and records ev (Origin keyward) in the same transaction, so the
+// next sync does not report the operation as a cloud-side change. deleted
+// is the answer of a soft delete; purged says the key is gone.
+func (s *SyncSource) record(ctx context.Context, name string, deleted *KeyVersion, purged bool, ev engine.Event) ([]engine.Key, engine.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sink == nil {
+		return nil, ev, fmt.Errorf("%s: %w", s.name, ErrNotRunning)
+	}
+	if err := s.load(ctx); err != nil {
+		return nil, ev, err
+	}
+	ks := s.known[name]
+	var st *keyState
+	var rows []engine.Key
+	switch {
+	case purged:
+		if ks == nil {
+			ks = &keyState{versions: map[string]engine.Key{}}
+		}
+		st, rows = s.markPurged(ks)
+	case deleted != nil:
+		st, rows = s.markDeleted(ks, *deleted)
+	default:
+		cur, err := s.conn.Get(ctx, name, "")
+		if err != nil {
+			return nil, ev, err
+		}
+		vers, err := s.conn.Versions(ctx, name)
+		if err != nil {
+			return nil, ev, err
+		}
+		st = &keyState{updated: cur.Updated, typ: cur.Type, curve: cur.Curve, size: cur.Size,
+			status: engine.StateActive, versions: map[string]engine.Key{}}
+		for _, v := range vers {
+			st.versions[v.Version] = s.row(v, st)
+		}
+		if len(st.versions) == 0 {
+			st.versions[cur.Version] = s.row(cur, st)
+		}
+		rows = sortedRows(st)
+	}
+	if ev.KeyID == "" && len(rows) > 0 {
+		ev.KeyID = rows[len(rows)-1].ID
+	}
+	if ev.KeyID == "" {
+		ev.KeyID = engine.KeyID(s.name, name, "")
+	}
+	ev.Source = s.name
+	ev.Origin = engine.OriginKeyward
+	if ev.Time.IsZero() {
+		ev.Time = s.Now().UTC()
+	}
+	b := sources.Batch{Source: s.name, Upsert: rows, Events: []engine.Event{ev}}
+	if err := s.sink.Apply(ctx, b); err != nil {
+		return nil, ev, fmt.Errorf("record %s on %s/%s: %w", ev.Operation, s.name, name, err)
+	}
+	if len(st.versions) > 0 {
+		s.known[name] = st
+	}
+	return rows, ev, nil
+}
+
+func copyTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := t.UTC()
+	return &c
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
+}
+
+func cmpTime(a, b *time.Time) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	}
+	return a.Compare(*b)
+}
