@@ -56,6 +56,7 @@ type Daemon struct {
 	thresholds engine.Thresholds
 	rings      map[string]func() []api.RingInfo
 	srcs       []sources.Source
+	summary    summaryCache
 	socket     string
 	started    time.Time
 	pid        int
@@ -110,7 +111,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	defer d.st.Close()
-	d.sink = &sink{st: d.st, hub: d.hub, log: d.log, now: d.now}
+	d.sink = &sink{st: d.st, hub: d.hub, log: d.log, now: d.now, changed: d.summary.invalidate}
 
 	srcs := append([]sources.Source(nil), opts.Sources...)
 	d.srcs = srcs

@@ -41,6 +41,9 @@ func (d *Daemon) routes() []route {
 		{"GET /v1/activity", api.RoleUser, d.handleActivity},
 		{"GET /v1/events", api.RoleUser, d.handleEvents},
 		{"POST /v1/sync", api.RoleAdmin, d.handleSync},
+		{"GET /v1/reports/aging", api.RoleUser, d.handleAgingReport},
+		{"GET /v1/reports/aging/summary", api.RoleUser, d.handleAgingSummary},
+		{"GET /v1/reports/activity", api.RoleUser, d.handleActivityReport},
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,6 +34,15 @@ type App struct {
 	Out        io.Writer
 	Err        io.Writer
 	In         io.Reader
+	// Now is the clock for relative dates in human output (tests pin it).
+	Now func() time.Time
+}
+
+func (a *App) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 type usageError struct{ error }
@@ -84,6 +94,7 @@ func NewRoot(a *App) *cobra.Command {
 		newDemoCmd(a),
 		newStatusCmd(a),
 		newKeysCmd(a),
+		newReportCmd(a),
 		newVersionCmd(a),
 	)
 	return root

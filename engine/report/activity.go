@@ -77,3 +77,16 @@ func Sparkline(values []int) string {
 	}
 	return string(out)
 }
+
+// Resample sums adjacent values so that at most n remain, for a sparkline
+// that must fit a width (a year of days in 60 columns).
+func Resample(values []int, n int) []int {
+	if n <= 0 || len(values) <= n {
+		return values
+	}
+	out := make([]int, n)
+	for i, v := range values {
+		out[i*n/len(values)] += v
+	}
+	return out
+}

@@ -67,8 +67,10 @@ func (t Table) Layout(width int) (cols []int, widths []int) {
 		return
 	}
 	for {
-		sum, minSum := total()
-		if sum <= width || minSum <= width {
+		// Drop columns while their natural widths do not fit; squeeze only
+		// what is left once nothing more may be dropped.
+		sum, _ := total()
+		if sum <= width {
 			break
 		}
 		// Drop the column with the highest Drop value.

@@ -172,3 +172,11 @@ func SummarizeKeys(keys []engine.Key, now time.Time, t engine.Thresholds) AgingS
 	}
 	return SummarizeCounts(counts, now, t)
 }
+
+// Entry builds the aging entry of one milestone of k (what the store's
+// milestone pages are turned into).
+func Entry(k engine.Key, kind string, date, now time.Time, t engine.Thresholds) AgingEntry {
+	c := engine.Classify(k, now, t)
+	return AgingEntry{Date: date.UTC(), Milestone: kind, Past: !date.After(now), KeyID: k.ID, Source: k.Source, Name: k.Name,
+		State: k.State, Bucket: c.Bucket, Reason: c.Reason}
+}

@@ -1,0 +1,228 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine/report"
+)
+
+type reportFlags struct {
+	q      api.ReportQuery
+	format string
+	limit  int
+	width  int
+}
+
+func (f *reportFlags) add(cmd *cobra.Command, activity bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.q.From, "from", "", "start of the range: 2026-11-23, RFC 3339, now, today, -90d")
+	fl.StringVar(&f.q.To, "to", "", "end of the range (exclusive), same forms as --from, e.g. +90d")
+	fl.StringVar(&f.q.Source, "source", "", "only this source")
+	fl.StringVar(&f.q.Key, "key", "", "only this key id")
+	fl.StringVar(&f.format, "format", "table", "table, json or csv")
+	fl.IntVar(&f.limit, "limit", 0, "at most this many rows (0: all)")
+	fl.IntVar(&f.width, "width", 0, "table width (default: the terminal's, or unlimited when not a terminal)")
+	if activity {
+		fl.StringVar(&f.q.Operation, "operation", "", "only this operation (rotated, deleted, ...)")
+		fl.StringVar(&f.q.Actor, "actor", "", "only this actor")
+		fl.StringVar(&f.q.Origin, "origin", "", "only this origin: keyward, source, proxy, system")
+		fl.BoolVar(&f.q.Comparison, "comparison", false, "only what happened in a KMS or cloud without going through keyward")
+	}
+}
+
+func (f *reportFlags) check() error {
+	switch f.format {
+	case "table", "json", "csv":
+	default:
+		return Usagef("--format must be table, json or csv, not %q", f.format)
+	}
+	if f.limit < 0 {
+		return Usagef("--limit must not be negative")
+	}
+	return nil
+}
+
+// pageSize asks for what is still wanted, at most 1000 a page.
+func (f *reportFlags) pageSize(have int) int {
+	n := 1000
+	if f.limit > 0 && f.limit-have < n {
+		n = f.limit - have
+	}
+	return n
+}
+
+func (f *reportFlags) done(have int, next string) bool {
+	return next == "" || (f.limit > 0 && have >= f.limit)
+}
+
+func (a *App) termWidth(override int) int {
+	if override > 0 {
+		return override
+	}
+	if c, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && c > 0 {
+		return c
+	}
+	if fd, ok := a.Out.(*os.File); ok && term.IsTerminal(fd.Fd()) {
+		if w, _, err := term.GetSize(fd.Fd()); err == nil && w > 0 {
+			return w
+		}
+	}
+	return 0
+}
+
+func (a *App) emit(f *reportFlags, tbl report.Table, jsonValue any) error {
+	switch f.format {
+	case "json":
+		return printJSON(a.Out, jsonValue)
+	case "csv":
+		return tbl.WriteCSV(a.Out)
+	}
+	_, err := io.WriteString(a.Out, tbl.Text(a.termWidth(f.width)))
+	return err
+}
+
+func newReportCmd(a *App) *cobra.Command {
+	cmd := &cobra.Command{Use: "report", Short: "Key aging, key activity and service/usage reports (table, JSON, CSV)"}
+	cmd.AddCommand(newAgingReportCmd(a), newActivityReportCmd(a), newUsageReportCmd(a))
+	return cmd
+}
+
+func newAgingReportCmd(a *App) *cobra.Command {
+	var f reportFlags
+	cmd := &cobra.Command{
+		Use:   "aging",
+		Short: "Keys by their dates: expiry, rotation due, deactivation, deletion, purge (default -90d to +90d)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
+			c := a.Client()
+			var all api.AgingReport
+			for {
+				f.q.Limit = f.pageSize(len(all.Entries))
+				p, err := c.AgingReport(cmd.Context(), f.q)
+				if err != nil {
+					return err
+				}
+				if f.q.Cursor == "" {
+					all.Range, all.Summary = p.Range, p.Summary
+				}
+				all.Entries = append(all.Entries, p.Entries...)
+				if f.done(len(all.Entries), p.NextCursor) {
+					break
+				}
+				f.q.Cursor = p.NextCursor
+			}
+			if all.Entries == nil {
+				all.Entries = []report.AgingEntry{}
+			}
+			if f.format == "table" && all.Summary != nil {
+				fmt.Fprintf(a.Out, "Key aging %s to %s\n\n", all.Range.From.Format(time.DateOnly), all.Range.To.Format(time.DateOnly))
+				fmt.Fprintln(a.Out, summaryLine(*all.Summary))
+				fmt.Fprintln(a.Out)
+			}
+			return a.emit(&f, report.AgingTable(all.Entries, a.now()), all)
+		},
+	}
+	f.add(cmd, false)
+	return cmd
+}
+
+func summaryLine(s report.AgingSummary) string {
+	parts := make([]string, 0, len(s.Buckets))
+	for _, b := range s.Buckets {
+		parts = append(parts, fmt.Sprintf("%s %d", b.Bucket, b.Count))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func newActivityReportCmd(a *App) *cobra.Command {
+	var f reportFlags
+	cmd := &cobra.Command{
+		Use:   "activity",
+		Short: "Key history by operation, actor and origin (default: the last 30 days)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
+			c := a.Client()
+			var all api.ActivityReport
+			for {
+				f.q.Limit = f.pageSize(len(all.Events))
+				p, err := c.ActivityReport(cmd.Context(), f.q)
+				if err != nil {
+					return err
+				}
+				if f.q.Cursor == "" {
+					all.Range, all.PerDay = p.Range, p.PerDay
+				}
+				all.Events = append(all.Events, p.Events...)
+				if f.done(len(all.Events), p.NextCursor) {
+					break
+				}
+				f.q.Cursor = p.NextCursor
+			}
+			if f.format == "table" {
+				counts := make([]int, len(all.PerDay))
+				total := 0
+				for i, d := range all.PerDay {
+					counts[i] = d.Count
+					total += d.Count
+				}
+				title := "Key activity"
+				if f.q.Comparison {
+					title = "Seen in a KMS or cloud, not done through keyward"
+				}
+				w := a.termWidth(f.width)
+				if w <= 0 || w > 100 {
+					w = 100
+				}
+				fmt.Fprintf(a.Out, "%s %s to %s: %d events\n%s\n\n", title, all.Range.From.Format(time.DateOnly),
+					all.Range.To.Format(time.DateOnly), total, report.Sparkline(report.Resample(counts, w)))
+			}
+			return a.emit(&f, report.ActivityTable(all.Events), all)
+		},
+	}
+	f.add(cmd, true)
+	return cmd
+}
+
+func newUsageReportCmd(a *App) *cobra.Command {
+	var f reportFlags
+	cmd := &cobra.Command{
+		Use:   "usage",
+		Short: "Which applications use which keys and how much; keys with no use (default: the last 30 days)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
+			u, err := a.Client().UsageReport(cmd.Context(), f.q)
+			if err != nil {
+				return err
+			}
+			if f.format == "table" {
+				fmt.Fprintf(a.Out, "Service/usage %s to %s\n", u.Range.From.Format(time.DateOnly), u.Range.To.Format(time.DateOnly))
+				for _, app := range u.Apps {
+					fmt.Fprintf(a.Out, "  %-12s %d keys  %d encrypts  %d decrypts\n", app.App, app.Keys, app.Encrypts, app.Decrypts)
+				}
+				fmt.Fprintf(a.Out, "  %d keys unused in the range\n\n", len(u.Unused))
+			}
+			return a.emit(&f, report.UsageTable(*u, a.now()), u)
+		},
+	}
+	f.add(cmd, false)
+	cmd.Flags().StringVar(&f.q.App, "app", "", "only this application")
+	return cmd
+}

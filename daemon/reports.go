@@ -1,0 +1,188 @@
+package daemon
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
+	"github.com/keyward/keyward/store"
+)
+
+// summaryCache keeps the aging summary: counting a million keys costs a
+// full scan, and the buckets move slowly, so the summary is recomputed when
+// the inventory changed or it is a minute old, never on every request.
+type summaryCache struct {
+	mu    sync.Mutex
+	at    time.Time
+	dirty bool
+	val   map[string]map[engine.Bucket]int
+}
+
+func (c *summaryCache) invalidate() {
+	c.mu.Lock()
+	c.dirty = true
+	c.mu.Unlock()
+}
+
+func (d *Daemon) agingCounts(r *http.Request) (map[string]map[engine.Bucket]int, time.Time, error) {
+	c := &d.summary
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := d.now()
+	if c.val == nil || c.dirty || now.Sub(c.at) > time.Minute {
+		v, err := d.st.AgingCounts(r.Context(), now, d.thresholds)
+		if err != nil {
+			return nil, now, err
+		}
+		c.val, c.at, c.dirty = v, now, false
+	}
+	return c.val, c.at, nil
+}
+
+func (d *Daemon) summaryFor(r *http.Request, source string) (*report.AgingSummary, error) {
+	counts, at, err := d.agingCounts(r)
+	if err != nil {
+		return nil, err
+	}
+	if source != "" {
+		counts = map[string]map[engine.Bucket]int{source: counts[source]}
+	}
+	s := report.SummarizeCounts(counts, at, d.thresholds)
+	return &s, nil
+}
+
+// reportRange reads from/to, defaulting to def.
+func (d *Daemon) reportRange(w http.ResponseWriter, r *http.Request, def report.Range) (report.Range, bool) {
+	q := r.URL.Query()
+	rg := def
+	now := d.now()
+	for name, dst := range map[string]*time.Time{"from": &rg.From, "to": &rg.To} {
+		if v := q.Get(name); v != "" {
+			t, err := report.ParseWhen(v, now)
+			if err != nil {
+				badRequest(w, "%s: %v", name, err)
+				return rg, false
+			}
+			*dst = t
+		}
+	}
+	if err := rg.Validate(); err != nil {
+		badRequest(w, "%v", err)
+		return rg, false
+	}
+	return rg, true
+}
+
+func limitParam(w http.ResponseWriter, r *http.Request) (int, bool) {
+	l := r.URL.Query().Get("limit")
+	if l == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > 5000 {
+		badRequest(w, "limit must be a whole number from 1 to 5000, got %q", l)
+		return 0, false
+	}
+	return n, true
+}
+
+func (d *Daemon) handleAgingSummary(w http.ResponseWriter, r *http.Request) {
+	if !checkParams(w, r, "source") {
+		return
+	}
+	s, err := d.summaryFor(r, r.URL.Query().Get("source"))
+	if err != nil {
+		d.internal(w, r, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, s)
+}
+
+func (d *Daemon) handleAgingReport(w http.ResponseWriter, r *http.Request) {
+	if !checkParams(w, r, "from", "to", "source", "key", "limit", "cursor") {
+		return
+	}
+	rg, ok := d.reportRange(w, r, report.DefaultAgingRange(d.now()))
+	if !ok {
+		return
+	}
+	limit, ok := limitParam(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	page, next, err := d.st.Milestones(r.Context(), store.MilestoneQuery{From: rg.From, To: rg.To, Source: q.Get("source"),
+		KeyID: q.Get("key"), Period: d.thresholds.RotationPeriod, Limit: limit, Cursor: q.Get("cursor")})
+	if errors.Is(err, store.ErrBadCursor) {
+		badRequest(w, "%v", err)
+		return
+	}
+	if err != nil {
+		d.internal(w, r, err)
+		return
+	}
+	now := d.now()
+	out := api.AgingReport{Range: rg, Entries: make([]report.AgingEntry, 0, len(page)), NextCursor: next}
+	for _, m := range page {
+		out.Entries = append(out.Entries, report.Entry(m.Key, m.Kind, m.Date, now, d.thresholds))
+	}
+	if q.Get("cursor") == "" {
+		if out.Summary, err = d.summaryFor(r, q.Get("source")); err != nil {
+			d.internal(w, r, err)
+			return
+		}
+	}
+	api.WriteJSON(w, http.StatusOK, out)
+}
+
+func (d *Daemon) handleActivityReport(w http.ResponseWriter, r *http.Request) {
+	if !checkParams(w, r, "from", "to", "source", "key", "operation", "actor", "origin", "comparison", "limit", "cursor") {
+		return
+	}
+	rg, ok := d.reportRange(w, r, report.DefaultActivityRange(d.now()))
+	if !ok {
+		return
+	}
+	limit, ok := limitParam(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	eq := store.EventQuery{KeyID: q.Get("key"), Source: q.Get("source"), Operation: q.Get("operation"), Actor: q.Get("actor"),
+		Origin: engine.Origin(q.Get("origin")), From: rg.From, To: rg.To, Limit: limit, Cursor: q.Get("cursor")}
+	switch q.Get("comparison") {
+	case "", "false":
+	case "true", "1":
+		eq.Origin = engine.OriginSource
+	default:
+		badRequest(w, "comparison must be true or false")
+		return
+	}
+	events, next, err := d.st.Events(r.Context(), eq)
+	if errors.Is(err, store.ErrBadCursor) {
+		badRequest(w, "%v", err)
+		return
+	}
+	if err != nil {
+		d.internal(w, r, err)
+		return
+	}
+	out := api.ActivityReport{Range: rg, Events: events, NextCursor: next}
+	if out.Events == nil {
+		out.Events = []engine.Event{}
+	}
+	if eq.Cursor == "" {
+		days, err := d.st.EventsPerDay(r.Context(), eq)
+		if err != nil {
+			d.internal(w, r, err)
+			return
+		}
+		out.PerDay = report.Days(days, rg)
+	}
+	api.WriteJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,132 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
+
+var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+const day = 24 * time.Hour
+
+func tp(t time.Time) *time.Time { return &t }
+
+func TestAgingEntries(t *testing.T) {
+	th := engine.DefaultThresholds()
+	midnight := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	keys := []engine.Key{
+		{ID: "kms/today", Source: "kms", Name: "today", State: engine.StateActive, Created: tp(now.Add(-10 * day)), Expires: &midnight},
+		{ID: "kms/noexpiry", Source: "kms", Name: "noexpiry", State: engine.StateActive, Created: tp(now.Add(-300 * day))},
+		{ID: "kms/noexpiry-young", Source: "kms", Name: "noexpiry-young", State: engine.StateActive, Created: tp(now.Add(-10 * day))},
+		// Deleted in the cloud and recovered: the inventory no longer has a deletion date.
+		{ID: "az/recovered", Source: "az", Name: "recovered", State: engine.StateActive, Created: tp(now.Add(-20 * day)), Expires: tp(now.Add(200 * day))},
+		{ID: "az/gone", Source: "az", Name: "gone", State: engine.StateDeleted, Created: tp(now.Add(-900 * day)), Deleted: tp(now.Add(-5 * day)), PurgeAt: tp(now.Add(85 * day))},
+		{ID: "az/retired", Source: "az", Name: "retired", State: engine.StateDeactivated, Created: tp(now.Add(-900 * day)), Deactivated: tp(now.Add(-100 * day))},
+	}
+	got := Aging(keys, DefaultAgingRange(now), now, th)
+	want := []struct {
+		key, kind string
+		past      bool
+		bucket    engine.Bucket
+	}{
+		{"az/gone", MilestoneDeleted, true, engine.BucketRetired},
+		{"kms/today", MilestoneExpires, true, engine.BucketExpired},
+		{"kms/noexpiry", MilestoneRotationDue, false, engine.BucketHealthy},
+		{"az/gone", MilestonePurge, false, engine.BucketRetired},
+	}
+	if len(got) != len(want) {
+		for _, g := range got {
+			t.Logf("%s %s %s", g.Date, g.Milestone, g.KeyID)
+		}
+		t.Fatalf("%d entries, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.KeyID != w.key || g.Milestone != w.kind || g.Past != w.past || g.Bucket != w.bucket {
+			t.Errorf("entry %d: %s %s past=%v %s, want %s %s past=%v %s", i, g.KeyID, g.Milestone, g.Past, g.Bucket, w.key, w.kind, w.past, w.bucket)
+		}
+	}
+}
+
+func TestActivityAcrossTimeZonesAndOutOfOrder(t *testing.T) {
+	ny := time.FixedZone("EST", -5*3600)
+	events := []engine.Event{
+		{Time: time.Date(2026, 11, 22, 23, 30, 0, 0, ny), Operation: engine.OpRotated, Origin: engine.OriginKeyward}, // 04:30 UTC on the 23rd
+		{Time: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), Operation: engine.OpDeleted, Origin: engine.OriginSource},
+		{Time: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), Operation: engine.OpCreated, Origin: engine.OriginSource},
+	}
+	r := Range{From: time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)}
+	days := Days(CountDays(events), r)
+	if len(days) != 3 || days[0].Count != 1 || days[1].Count != 0 || days[2].Count != 2 {
+		t.Fatalf("days %+v", days)
+	}
+	if s := Sparkline([]int{0, 1, 8}); []rune(s)[0] != ' ' || []rune(s)[2] != '█' {
+		t.Fatalf("sparkline %q", s)
+	}
+	year := make([]int, 365)
+	year[364] = 5
+	if r := Resample(year, 60); len(r) != 60 || r[59] != 5 {
+		t.Fatalf("resample a year into 60 columns: len %d last %d", len(r), r[len(r)-1])
+	}
+	var oob []string
+	for _, e := range events {
+		if OutOfBand(e) {
+			oob = append(oob, e.Operation)
+		}
+	}
+	if strings.Join(oob, ",") != "deleted,created" {
+		t.Fatalf("comparison view %v", oob)
+	}
+	f := ActivityFilter{Origin: engine.OriginSource, Range: Range{From: r.From, To: time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)}}
+	if f.Match(events[2]) || !f.Match(events[1]) {
+		t.Fatal("filter by origin and range")
+	}
+}
+
+func TestUsageListsUnusedKeys(t *testing.T) {
+	h := func(hour int, app, key string, e, d int64) UsageHour {
+		return UsageHour{Hour: now.Add(time.Duration(-hour) * time.Hour), App: app, KeyID: key, Encrypts: e, Decrypts: d}
+	}
+	hours := []UsageHour{h(1, "crm", "kms/crm.5", 10, 4), h(2, "crm", "kms/crm.5", 5, 0), h(3, "crm", "kms/crm.4", 0, 7),
+		h(30*24, "hr", "kms/hr.2", 99, 99)} // outside the range
+	cands := []engine.Key{{ID: "kms/crm.5", State: engine.StateActive}, {ID: "kms/crm.4", State: engine.StateDeactivated},
+		{ID: "kms/hr.2", State: engine.StateActive, Application: "hr"}, {ID: "kms/hr.0", State: engine.StateDestroyed}}
+	u := BuildUsage(hours, cands, Range{From: now.Add(-7 * day), To: now})
+	if len(u.Rows) != 2 || u.Rows[0].KeyID != "kms/crm.5" || u.Rows[0].Encrypts != 15 || u.Rows[0].Decrypts != 4 {
+		t.Fatalf("rows %+v", u.Rows)
+	}
+	if len(u.Unused) != 1 || u.Unused[0].ID != "kms/hr.2" {
+		t.Fatalf("unused %+v (a destroyed key is not a retirement candidate)", u.Unused)
+	}
+	if len(u.Apps) != 1 || u.Apps[0].Encrypts != 15 || u.Apps[0].Decrypts != 11 {
+		t.Fatalf("apps %+v", u.Apps)
+	}
+}
+
+func TestTableDropsColumnsByPriority(t *testing.T) {
+	entries := []AgingEntry{{Date: now.Add(3 * day), Milestone: MilestoneExpires, KeyID: "kms/acme.crm.key.4", Name: "acme.crm.key.4", Source: "kms",
+		State: engine.StateActive, Bucket: engine.ExpiringBucket(7), Reason: "expires in 3d"}}
+	tbl := AgingTable(entries, now)
+	wide := tbl.Text(200)
+	if !strings.Contains(wide, "REASON") || !strings.Contains(wide, "SOURCE") {
+		t.Fatalf("wide table lost columns:\n%s", wide)
+	}
+	narrow := tbl.Text(60)
+	for _, line := range strings.Split(strings.TrimSpace(narrow), "\n") {
+		if len([]rune(line)) > 60 {
+			t.Fatalf("line wider than 60: %q", line)
+		}
+	}
+	if strings.Contains(narrow, "REASON") || !strings.Contains(narrow, "AGING") || !strings.Contains(narrow, "acme.crm.key.4") {
+		t.Fatalf("narrow table dropped the wrong columns:\n%s", narrow)
+	}
+	var csv bytes.Buffer
+	tbl.WriteCSV(&csv)
+	if !strings.HasPrefix(csv.String(), "date,milestone,key_id,") || !strings.Contains(csv.String(), "2026-11-26T12:00:00Z,expires,kms/acme.crm.key.4") {
+		t.Fatalf("csv:\n%s", csv.String())
+	}
+}
