@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 
 	"github.com/keyward/keyward/tui/common"
 )
@@ -64,6 +67,14 @@ func (o Options) withDefaults() Options {
 func Run(ctx context.Context, backend Backend, opts Options) error {
 	if backend == nil {
 		return errors.New("tui: no backend to talk to the keyward daemon")
+	}
+	if os.Getenv("NO_COLOR") != "" {
+		// lipgloss already honours NO_COLOR for its own output; be explicit
+		// for any writer. Aging and states stay readable: they are words.
+		lipgloss.SetColorProfile(termenv.Ascii)
+	} else {
+		// Ask the terminal for its background before the program owns stdin.
+		lipgloss.SetHasDarkBackground(lipgloss.HasDarkBackground())
 	}
 	m := New(ctx, backend, opts)
 	defer m.Close()

@@ -3,7 +3,6 @@ package tui_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"strings"
 	"testing"
@@ -232,14 +231,18 @@ func TestReconnect(t *testing.T) {
 // fetch the page again (no polling) and shows the change.
 func TestNotificationRefetches(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 120, 24)
+	tm := start(t, f, 160, 24)
 	waitFor(t, tm, "● connected", "acme.crm.key.0")
 	f.mu.Lock()
 	f.keys[0].Name = "acme.crm.key.renamed"
 	f.mu.Unlock()
 	f.notes <- notification("keys", "kms-prod")
 	waitFor(t, tm, "acme.crm.key.renamed")
-	_ = finalView(t, tm)
+	// The selection follows the key it was on, wherever the new order puts it.
+	view := finalView(t, tm)
+	if !strings.Contains(view, "› acme.crm.key.renamed") {
+		t.Errorf("selection did not follow the renamed key:\n%s", view)
+	}
 }
 
 // TestOnlyVisiblePageFetched checks the virtualised table asks only for the
@@ -261,6 +264,9 @@ func TestOnlyVisiblePageFetched(t *testing.T) {
 }
 
 func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
 	var b []byte
 	for n > 0 {
 		b = append([]byte{byte('0' + n%10)}, b...)
@@ -269,4 +275,30 @@ func itoa(n int) string {
 	return string(b)
 }
 
-var _ io.Reader
+
+// TestProxyPaneFromEvents feeds "proxy" notifications through the event
+// stream: the pane draws a panel per application and its sparkline grows.
+func TestProxyPaneFromEvents(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 100, 30)
+	waitFor(t, tm, "● connected")
+	press(tm, "4")
+	waitFor(t, tm, "No proxied application has reported yet")
+	for i, reqs := range []int{0, 40, 100, 101} {
+		n := notification("proxy", "")
+		n.Time = fixedNow.Add(time.Duration(i) * 5 * time.Second)
+		n.Data = []byte(`{"application":"crm","listen":"127.0.0.1:8443","upstream":"http://127.0.0.1:9000",
+		  "requests":` + itoa(reqs) + `,"upstream_up":true,"fields_encrypted":300,
+		  "proxy_latency":{"p50":400000,"p95":1200000,"p99":3000000},
+		  "ring":[{"key_id":"4e5f6071","fingerprint":"sha256:4e5f60718293","encrypts":true}],"ring_capacity":16}`)
+		f.notes <- n
+	}
+	waitFor(t, tm, "crm", "● upstream ok", "101 total", "p50 400µs p95 1.2ms p99 3.0ms", "▶ encrypts")
+	view := finalView(t, tm)
+	if !strings.Contains(view, "▅█▁ 101 total") {
+		t.Errorf("requests sparkline should show 40, 60, 1 per interval:\n%s", view)
+	}
+	if !strings.Contains(view, "1 application") {
+		t.Errorf("status line lacks the application count:\n%s", view)
+	}
+}

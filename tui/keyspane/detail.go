@@ -70,6 +70,7 @@ func (d *detailView) render() {
 	now := d.ctx.Now()
 	k := d.key
 	var b strings.Builder
+	c := table.Clean
 	field := func(label, value string) {
 		if value == "" {
 			value = "—"
@@ -77,16 +78,16 @@ func (d *detailView) render() {
 		b.WriteString(table.Fit("  "+st.Label.Render(fmt.Sprintf("%-12s", label))+" "+value, d.width))
 		b.WriteByte('\n')
 	}
-	field("id", k.ID)
-	field("source", k.Source)
-	field("version", k.Version)
-	field("algorithm", Algorithm(k))
+	field("id", c(k.ID))
+	field("source", c(k.Source))
+	field("version", c(k.Version))
+	field("algorithm", c(Algorithm(k)))
 	field("state", st.State(k.State).Render(string(k.State)))
 	if k.Aging != nil {
-		field("aging", st.Bucket(k.Aging.Bucket).Render(AgingLabel(k.Aging.Bucket))+" — "+k.Aging.Reason)
+		field("aging", st.Bucket(k.Aging.Bucket).Render(AgingLabel(k.Aging.Bucket))+" — "+c(k.Aging.Reason))
 	}
-	field("application", k.Application)
-	field("fingerprint", k.Fingerprint)
+	field("application", c(k.Application))
+	field("fingerprint", c(k.Fingerprint))
 	field("created", When(k.Created, now))
 	field("activated", When(k.Activated, now))
 	field("expires", When(k.Expires, now))
@@ -106,7 +107,7 @@ func (d *detailView) render() {
 		field("rotate after", k.RotateAfter.String())
 	}
 	if k.LinkedTo != "" {
-		field("linked to", k.LinkedTo)
+		field("linked to", c(k.LinkedTo))
 	}
 	if len(k.Tags) > 0 {
 		names := make([]string, 0, len(k.Tags))
@@ -116,7 +117,7 @@ func (d *detailView) render() {
 		sort.Strings(names)
 		tags := make([]string, len(names))
 		for i, n := range names {
-			tags[i] = n + "=" + k.Tags[n]
+			tags[i] = c(n) + "=" + c(k.Tags[n])
 		}
 		field("tags", strings.Join(tags, " "))
 	}
@@ -133,7 +134,7 @@ func (d *detailView) render() {
 	default:
 		for _, e := range d.detail.Activity {
 			line := fmt.Sprintf("  %s  %-17s %-10s %-8s %s", e.Time.UTC().Format("2006-01-02 15:04"),
-				e.Operation, e.Actor, e.Origin, e.Details)
+				c(e.Operation), c(e.Actor), c(string(e.Origin)), c(e.Details))
 			if e.Severity == engine.SeverityAlert {
 				line = st.Danger.Render(line)
 			} else if e.Severity == engine.SeverityWarn {
@@ -148,6 +149,6 @@ func (d *detailView) render() {
 
 func (d *detailView) view() string {
 	st := d.ctx.Styles
-	title := st.Bold.Render(d.key.Name) + st.Muted.Render("  "+d.key.ID+"  (esc back)")
+	title := st.Bold.Render(table.Clean(d.key.Name)) + st.Muted.Render("  "+table.Clean(d.key.ID)+"  (esc back)")
 	return table.Fit(title, d.width) + "\n" + d.vp.View()
 }

@@ -507,11 +507,12 @@ func (m *Model) View() string {
 		}
 		lines = append(lines, table.Fit(st.Placeholder.Render(msg), m.width))
 	default:
+		now := m.ctx.Now()
 		for i, k := range m.page.Keys {
 			if len(lines) >= m.height {
 				break
 			}
-			lines = append(lines, m.tbl.RowView(Row(k, st), i == m.sel))
+			lines = append(lines, m.tbl.RowView(Row(k, now, st), i == m.sel))
 		}
 	}
 	for len(lines) < m.height {

@@ -13,12 +13,15 @@ import (
 const (
 	colName = iota
 	colSource
+	colApplication
 	colVersion
 	colAlgorithm
 	colState
 	colAging
 	colExpires
+	colAge
 	colFingerprint
+	numCols
 )
 
 // Columns are the inventory table's columns; Priority says which survive a
@@ -27,21 +30,29 @@ func Columns() []table.Column {
 	return []table.Column{
 		colName:        {Title: "NAME", Width: 16, Max: 40, Priority: 0},
 		colSource:      {Title: "SOURCE", Width: 10, Max: 18, Priority: 3},
-		colVersion:     {Title: "VER", Width: 4, Max: 8, Priority: 6},
+		colApplication: {Title: "APPLICATION", Width: 11, Max: 20, Priority: 9},
+		colVersion:     {Title: "VER", Width: 4, Max: 8, Priority: 7},
 		colAlgorithm:   {Title: "ALGORITHM", Width: 9, Max: 14, Priority: 4},
 		colState:       {Title: "STATE", Width: 11, Priority: 1},
 		colAging:       {Title: "AGING", Width: 11, Priority: 2},
 		colExpires:     {Title: "EXPIRES", Width: 10, Priority: 5},
-		colFingerprint: {Title: "FINGERPRINT", Width: 12, Max: 16, Priority: 7},
+		colAge:         {Title: "AGE", Width: 7, Priority: 6, Right: true},
+		colFingerprint: {Title: "FINGERPRINT", Width: 12, Priority: 8},
 	}
 }
 
 // Row turns one key into table cells. It is a plain function of the key so it
 // can be tested without a UI.
-func Row(k engine.Key, st *styles.Styles) []table.Cell {
-	cells := make([]table.Cell, colFingerprint+1)
+func Row(k engine.Key, now time.Time, st *styles.Styles) []table.Cell {
+	cells := make([]table.Cell, numCols)
 	cells[colName] = table.Plain(k.Name)
 	cells[colSource] = table.Plain(k.Source)
+	cells[colApplication] = table.Plain(dash(k.Application))
+	if k.Created != nil {
+		cells[colAge] = table.Plain(engine.HumanDuration(k.Age(now)))
+	} else {
+		cells[colAge] = table.Plain("—")
+	}
 	cells[colVersion] = table.Plain(dash(k.Version))
 	cells[colAlgorithm] = table.Plain(Algorithm(k))
 	cells[colState] = table.Styled(string(k.State), st.State(k.State))

@@ -149,10 +149,14 @@ func (m *Model) StatusValue() string {
 			down++
 		}
 	}
-	if down > 0 {
-		return fmt.Sprintf("%d applications, %d upstream down", len(m.order), down)
+	apps := fmt.Sprintf("%d applications", len(m.order))
+	if len(m.order) == 1 {
+		apps = "1 application"
 	}
-	return fmt.Sprintf("%d applications", len(m.order))
+	if down > 0 {
+		return fmt.Sprintf("%s, %d upstream down", apps, down)
+	}
+	return apps
 }
 
 // View implements common.Pane.
@@ -242,13 +246,14 @@ func Panel(s AppStatus, h []sample, width int, now time.Time, st *styles.Styles)
 	if !s.UpstreamUp {
 		health = st.Danger.Bold(true).Render("✖ UPSTREAM DOWN")
 	}
-	add(st.Section.Render(s.Application) + "  " + health + st.Muted.Render("  "+s.Listen+" → "+s.Upstream))
+	add(st.Section.Render(table.Clean(s.Application)) + "  " + health + st.Muted.Render("  "+table.Clean(s.Listen)+" → "+table.Clean(s.Upstream)))
 	req, errs := rates(h)
 	spark := max(10, inner-22)
 	add(fmt.Sprintf("%-9s %s %s", "requests", st.Info.Render(Sparkline(req, spark)), st.Muted.Render(fmt.Sprintf("%d total", s.Requests))))
 	add(fmt.Sprintf("%-9s %s %s", "errors", st.Danger.Render(Sparkline(errs, spark)), st.Muted.Render(fmt.Sprintf("%d total", s.Errors))))
 	add(fmt.Sprintf("latency   proxy p50 %s p95 %s p99 %s · upstream p50 %s p95 %s p99 %s",
-		ms(s.ProxyP50), ms(s.ProxyP95), ms(s.ProxyP99), ms(s.UpstreamP50), ms(s.UpstreamP95), ms(s.UpstreamP99)))
+		ms(s.ProxyLatency.P50), ms(s.ProxyLatency.P95), ms(s.ProxyLatency.P99),
+		ms(s.UpstreamLatency.P50), ms(s.UpstreamLatency.P95), ms(s.UpstreamLatency.P99)))
 	add(fmt.Sprintf("fields    %d encrypted · %d decrypted · in %s · out %s",
 		s.Encrypted, s.Decrypted, bytes(s.BytesIn), bytes(s.BytesOut)))
 	if len(s.ErrorsByKind) > 0 {
@@ -259,7 +264,7 @@ func Panel(s AppStatus, h []sample, width int, now time.Time, st *styles.Styles)
 		sort.Strings(kinds)
 		parts := make([]string, len(kinds))
 		for i, k := range kinds {
-			parts[i] = fmt.Sprintf("%s %d", k, s.ErrorsByKind[k])
+			parts[i] = fmt.Sprintf("%s %d", table.Clean(k), s.ErrorsByKind[k])
 		}
 		add(st.Warn.Render("errors    " + strings.Join(parts, " · ")))
 	}
@@ -267,7 +272,7 @@ func Panel(s AppStatus, h []sample, width int, now time.Time, st *styles.Styles)
 	if s.LastFailure != nil {
 		up += " · last failure " + agoPtr(s.LastFailure, now)
 		if s.FailureReason != "" {
-			up += ": " + s.FailureReason
+			up += ": " + table.Clean(s.FailureReason)
 		}
 	}
 	add(up)
@@ -281,11 +286,11 @@ func Panel(s AppStatus, h []sample, width int, now time.Time, st *styles.Styles)
 		if g.Encrypts {
 			mark = st.OK.Bold(true).Render("▶ encrypts ")
 		}
-		age := "—"
+		age := "activation unknown"
 		if g.Activated != nil {
-			age = engine.HumanDuration(now.Sub(*g.Activated))
+			age = engine.HumanDuration(now.Sub(*g.Activated)) + " old"
 		}
-		add(fmt.Sprintf("  %s %-8s %s %s", mark, g.KeyID, st.Muted.Render(keyspane.ShortFingerprint(g.Fingerprint)), age+" old"))
+		add(fmt.Sprintf("  %s %-8s %s %s", mark, table.Clean(g.KeyID), st.Muted.Render(keyspane.ShortFingerprint(g.Fingerprint)), age))
 	}
 	return st.Panel.Width(inner + 2).Render(strings.Join(lines, "\n"))
 }

@@ -22,8 +22,9 @@ type AppStatus struct {
 	Encrypted    uint64            `json:"fields_encrypted"`
 	Decrypted    uint64            `json:"fields_decrypted"`
 
-	ProxyP50, ProxyP95, ProxyP99          time.Duration
-	UpstreamP50, UpstreamP95, UpstreamP99 time.Duration
+	// Latency added by the proxy itself, and of the upstream.
+	ProxyLatency    Latency `json:"proxy_latency"`
+	UpstreamLatency Latency `json:"upstream_latency"`
 
 	UpstreamUp    bool       `json:"upstream_up"`
 	LastSuccess   *time.Time `json:"last_success"`
@@ -33,6 +34,13 @@ type AppStatus struct {
 	Ring          []Generation `json:"ring"`
 	RingCapacity  int          `json:"ring_capacity"`
 	LastKeyChange *time.Time   `json:"last_key_change"`
+}
+
+// Latency percentiles (durations in nanoseconds on the wire).
+type Latency struct {
+	P50 time.Duration `json:"p50"`
+	P95 time.Duration `json:"p95"`
+	P99 time.Duration `json:"p99"`
 }
 
 // Generation is one key generation of an application's ring.

@@ -225,7 +225,7 @@ func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.T
 				why += " since " + s.Since.UTC().Format("2006-01-02 15:04 UTC") + " (" + ago(s.Since, now) + ")"
 			}
 			if s.Reason != "" {
-				why += ": " + s.Reason
+				why += ": " + table.Clean(s.Reason)
 			}
 			// The reason is what the administrator acts on: wrap it, never cut it.
 			for _, l := range strings.Split(ansi.Wordwrap(why, max(20, width-6), " /"), "\n") {
@@ -236,7 +236,7 @@ func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.T
 	for _, s := range srcs {
 		for _, r := range s.Rings {
 			add("")
-			head := fmt.Sprintf("  Ring %s · source %s · %d of %d generations", r.Application, s.Name, len(r.Generations), r.Capacity)
+			head := fmt.Sprintf("  Ring %s · source %s · %d of %d generations", table.Clean(r.Application), table.Clean(s.Name), len(r.Generations), r.Capacity)
 			if r.LastChange != nil {
 				head += " · changed " + ago(r.LastChange, now)
 			}

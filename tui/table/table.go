@@ -163,7 +163,7 @@ func (t *Table) RowView(cells []Cell, selected bool) string {
 		if i < len(cells) {
 			c = cells[i]
 		}
-		text := fit(c.Text, t.widths[n], t.Columns[i].Right)
+		text := fit(Clean(c.Text), t.widths[n], t.Columns[i].Right)
 		if c.Styled && !selected {
 			text = c.Style.Render(text)
 		}
@@ -197,3 +197,29 @@ func pad(s string, w int) string { return fit(s, w, false) }
 // Fit cuts or pads s to exactly w cells; exported for panes that draw lines
 // themselves.
 func Fit(s string, w int) string { return fit(s, w, false) }
+
+// Clean makes text from the daemon safe to draw: control characters (an ESC
+// in a key name would drive the terminal) and bidirectional overrides (which
+// could make one name look like another) become U+FFFD.
+func Clean(s string) string {
+	ok := true
+	for _, r := range s {
+		if unsafeRune(r) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if unsafeRune(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
+
+func unsafeRune(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+}

@@ -60,3 +60,22 @@ func TestRowsNeverWrap(t *testing.T) {
 		t.Errorf("long name not cut with an ellipsis: %q", got)
 	}
 }
+
+func TestClean(t *testing.T) {
+	for in, want := range map[string]string{
+		"acme.crm.key.0":   "acme.crm.key.0",
+		"evil\x1b[2Jname":  "evil\uFFFD[2Jname",
+		"a\rb\n\tc":        "a\uFFFDb\uFFFD\uFFFDc",
+		"abc\u202Efdp.exe": "abc\uFFFDfdp.exe",
+		"clé-ünïcode-名前":   "clé-ünïcode-名前",
+	} {
+		if got := Clean(in); got != want {
+			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
+		}
+	}
+	tb := Table{Columns: []Column{{Title: "name", Width: 20}}}
+	tb.SetWidth(30)
+	if got := tb.RowView([]Cell{Plain("x\x1b]52;c;aGk=\x07")}, false); strings.ContainsAny(got, "\x1b\x07") {
+		t.Errorf("row passes control characters through: %q", got)
+	}
+}
