@@ -275,7 +275,6 @@ func itoa(n int) string {
 	return string(b)
 }
 
-
 // TestProxyPaneFromEvents feeds "proxy" notifications through the event
 // stream: the pane draws a panel per application and its sparkline grows.
 func TestProxyPaneFromEvents(t *testing.T) {
