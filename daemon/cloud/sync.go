@@ -69,7 +69,10 @@ type SyncStats struct {
 }
 
 type keyState struct {
-	updated  time.Time // the listed Updated time when last fetched
+	updated time.Time // the listed Updated time when last fetched
+	// stored: updated is when the inventory row was written (read back
+	// after a restart), not the vault's time.
+	stored   bool
 	typ      string
 	curve    string
 	size     int
@@ -183,7 +186,7 @@ func (s *SyncSource) load(ctx context.Context) error {
 	for _, k := range rows {
 		ks := s.known[k.Name]
 		if ks == nil {
-			ks = &keyState{status: engine.StateActive, versions: map[string]engine.Key{}}
+			ks = &keyState{status: engine.StateActive, stored: true, versions: map[string]engine.Key{}}
 			s.known[k.Name] = ks
 		}
 		ks.versions[k.Version] = k
@@ -243,6 +246,12 @@ func (s *SyncSource) sync(ctx context.Context) error {
 			stats.Keys++
 			ks := s.known[it.Name]
 			recent := !s.prevStart.IsZero() && !it.Updated.Before(s.prevStart.Add(-recentWindow))
+			if ks != nil && ks.stored {
+				// The row was written at most moments after the vault's
+				// time it reflects; a change in the same instant must
+				// not be missed.
+				recent = recent || !it.Updated.Before(ks.updated.Add(-recentWindow))
+			}
 			if ks != nil && ks.status == engine.StateActive && !full && !recent && !it.Updated.After(ks.updated) {
 				continue
 			}

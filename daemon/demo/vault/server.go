@@ -334,6 +334,8 @@ func route(method, path string) (op string, list listKind, name string) {
 			return "Client.DeleteKey", 0, name
 		case len(seg) == 2 && method == http.MethodGet:
 			return "Client.GetKey", 0, name
+		case len(seg) == 2 && method == http.MethodPatch:
+			return "Client.UpdateKey", 0, name
 		case len(seg) == 3 && seg[2] == "versions" && method == http.MethodGet:
 			return "", listVersions, name
 		case len(seg) == 3 && seg[2] == "create" && method == http.MethodPost:
