@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/keyring"
 	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/store"
 )
@@ -185,4 +186,54 @@ func (d *Daemon) handleActivityReport(w http.ResponseWriter, r *http.Request) {
 		out.PerDay = report.Days(days, rg)
 	}
 	api.WriteJSON(w, http.StatusOK, out)
+}
+
+func (d *Daemon) handleUsageReport(w http.ResponseWriter, r *http.Request) {
+	if !checkParams(w, r, "from", "to", "app", "key", "source") {
+		return
+	}
+	rg, ok := d.reportRange(w, r, report.DefaultActivityRange(d.now()))
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	app := q.Get("app")
+	rows, err := d.st.Usage(r.Context(), store.UsageQuery{Application: app, From: rg.From, To: rg.To})
+	if err != nil {
+		d.internal(w, r, err)
+		return
+	}
+	cands, err := d.st.ApplicationKeys(r.Context(), app)
+	if err != nil {
+		d.internal(w, r, err)
+		return
+	}
+	// The proxy counts by the short id in its tokens; the inventory knows
+	// the fingerprint it derives from.
+	byShort := map[string]string{}
+	var keep []engine.Key
+	for _, k := range cands {
+		if src := q.Get("source"); src != "" && k.Source != src {
+			continue
+		}
+		if kid := q.Get("key"); kid != "" && k.ID != kid {
+			continue
+		}
+		keep = append(keep, k)
+		if k.Fingerprint != "" {
+			byShort[k.Application+"/"+keyring.ShortID(k.Fingerprint)] = k.ID
+		}
+	}
+	hours := make([]report.UsageHour, 0, len(rows))
+	for _, u := range rows {
+		id, known := byShort[u.Application+"/"+u.KeyID]
+		if !known {
+			if q.Get("source") != "" || q.Get("key") != "" {
+				continue
+			}
+			id = "generation " + u.KeyID + " (not in the inventory)"
+		}
+		hours = append(hours, report.UsageHour{Hour: u.Hour, App: u.Application, KeyID: id, Encrypts: u.Encrypts, Decrypts: u.Decrypts})
+	}
+	api.WriteJSON(w, http.StatusOK, report.BuildUsage(hours, keep, rg))
 }

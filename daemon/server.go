@@ -44,6 +44,7 @@ func (d *Daemon) routes() []route {
 		{"GET /v1/reports/aging", api.RoleUser, d.handleAgingReport},
 		{"GET /v1/reports/aging/summary", api.RoleUser, d.handleAgingSummary},
 		{"GET /v1/reports/activity", api.RoleUser, d.handleActivityReport},
+		{"GET /v1/reports/usage", api.RoleUser, d.handleUsageReport},
 	}
 }
 

@@ -189,3 +189,28 @@ func (s *Store) EventsPerDay(ctx context.Context, q EventQuery) (map[time.Time]i
 	}
 	return out, rows.Err()
 }
+
+// ApplicationKeys returns every key that belongs to an application's ring
+// (the candidates of the usage report), optionally of one application.
+func (s *Store) ApplicationKeys(ctx context.Context, app string) ([]engine.Key, error) {
+	q := `SELECT ` + keyColumns + ` FROM keys WHERE application != ''`
+	var args []any
+	if app != "" {
+		q += ` AND application = ?`
+		args = append(args, app)
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []engine.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}

@@ -71,7 +71,7 @@ func AcmeKeys(source string, now time.Time) []engine.Key {
 			k.Expires = at(expires)
 		}
 		sum := sha256.Sum256([]byte("keyward/seed/" + name))
-		k.Fingerprint = "sha256:" + hex.EncodeToString(sum[:])
+		k.Fingerprint = hex.EncodeToString(sum[:])
 		return k
 	}
 	keys := []engine.Key{

@@ -1,0 +1,58 @@
+package daemon
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/keyring"
+	"github.com/keyward/keyward/store"
+)
+
+func TestUsageReportJoinsProxyCountsToInventory(t *testing.T) {
+	r := start(t, nil)
+	ctx := context.Background()
+	c := api.NewClient(r.socket)
+	k5, err := c.Key(ctx, "acme-kms/acme.crm.key.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The proxy writes usage through the same database file.
+	st, err := store.Open(ctx, filepath.Join(r.cfg.DataDir, "keyward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	hour := time.Now().Add(-2 * time.Hour)
+	if err := st.AddUsage(ctx, []engine.Usage{
+		{Hour: hour, Application: "crm", KeyID: keyring.ShortID(k5.Key.Fingerprint), Encrypts: 40, Decrypts: 2},
+		{Hour: hour.Add(time.Hour), Application: "crm", KeyID: keyring.ShortID(k5.Key.Fingerprint), Encrypts: 2},
+		{Hour: hour, Application: "crm", KeyID: "AAAAAAAA", Decrypts: 5},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := c.UsageReport(ctx, api.ReportQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Rows) != 2 || u.Rows[0].KeyID != "acme-kms/acme.crm.key.5" || u.Rows[0].Encrypts != 42 || u.Rows[0].Decrypts != 2 {
+		t.Fatalf("rows %+v", u.Rows)
+	}
+	if !strings.Contains(u.Rows[1].KeyID, "not in the inventory") {
+		t.Fatalf("unknown generation row %+v", u.Rows[1])
+	}
+	unused := map[string]bool{}
+	for _, k := range u.Unused {
+		unused[k.ID] = true
+	}
+	if unused["acme-kms/acme.crm.key.5"] || !unused["acme-kms/acme.crm.key.4"] || !unused["acme-kms/acme.hr.key.2"] || unused["acme-kms/acme.crm.key.0"] {
+		t.Fatalf("unused %v: want usable ring keys without use, not the used or destroyed ones", unused)
+	}
+	if _, err := c.UsageReport(ctx, api.ReportQuery{From: "yesterday"}); err == nil || !strings.Contains(err.Error(), "is not a time") {
+		t.Fatalf("bad from: %v", err)
+	}
+}
