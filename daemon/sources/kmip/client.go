@@ -1,0 +1,278 @@
+package kmip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/kmipclient"
+	"github.com/ovh/kmip-go/payloads"
+	"github.com/ovh/kmip-go/ttlv"
+)
+
+// connect returns the open client, or dials the addresses in order until one
+// answers Discover Versions. All failures are explained together.
+func (s *Source) connect(ctx context.Context) (*kmipclient.Client, error) {
+	if s.client != nil {
+		return s.client, nil
+	}
+	var fails []string
+	var firstErr error
+	for _, addr := range s.cfg.Addresses {
+		opts := []kmipclient.Option{kmipclient.WithTlsConfig(s.tlsCfg.Clone())}
+		if s.ver != nil {
+			opts = append(opts, kmipclient.EnforceVersion(*s.ver))
+		}
+		dctx, cancel := context.WithTimeout(ctx, time.Duration(s.cfg.Timeout))
+		c, err := kmipclient.DialContext(dctx, addr, opts...)
+		cancel()
+		if err == nil {
+			s.client, s.connected = c, addr
+			s.log.Debug("connected to KMS", "addr", addr, "kmip", c.Version().String())
+			return c, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		fails = append(fails, addr+": "+explain(err, s.leaf, s.cfg.ServerName, addr))
+	}
+	return nil, &connectError{msg: strings.Join(fails, "; "), err: firstErr}
+}
+
+type connectError struct {
+	msg string
+	err error
+}
+
+func (e *connectError) Error() string { return "cannot connect to the KMS: " + e.msg }
+func (e *connectError) Unwrap() error { return e.err }
+
+// batch sends payloads in request messages of at most BatchSize items,
+// continuing past per-item errors, and returns one result per payload.
+func (s *Source) batch(ctx context.Context, c *kmipclient.Client, pls []kmip.OperationPayload, st *PollStats) ([]kmip.ResponseBatchItem, error) {
+	out := make([]kmip.ResponseBatchItem, 0, len(pls))
+	for i := 0; i < len(pls); i += s.cfg.BatchSize {
+		end := min(i+s.cfg.BatchSize, len(pls))
+		rctx, cancel := context.WithTimeout(ctx, time.Duration(s.cfg.Timeout))
+		var res kmipclient.BatchResult
+		var err error
+		if end-i == 1 {
+			res, err = c.BatchOpt(rctx, pls[i:end])
+		} else {
+			res, err = c.BatchOpt(rctx, pls[i:end], kmipclient.OnBatchErr(kmip.BatchErrorContinuationOptionContinue))
+		}
+		cancel()
+		st.Requests++
+		if err != nil {
+			return nil, fmt.Errorf("KMS request (%s): %w", ttlv.EnumStr(pls[i].Operation()), err)
+		}
+		out = append(out, res...)
+	}
+	return out, nil
+}
+
+// itemErr describes a failed batch item in an administrator's words.
+func itemErr(bi kmip.ResponseBatchItem) error {
+	if bi.ResultStatus == kmip.ResultStatusSuccess {
+		return nil
+	}
+	msg := bi.ResultMessage
+	if msg == "" {
+		msg = "no message"
+	}
+	return &kmipError{reason: bi.ResultReason, op: bi.Operation, msg: msg}
+}
+
+type kmipError struct {
+	reason kmip.ResultReason
+	op     kmip.Operation
+	msg    string
+}
+
+func (e *kmipError) Error() string {
+	return fmt.Sprintf("the KMS refused %s: %s (%s)", ttlv.EnumStr(e.op), ttlv.EnumStr(e.reason), e.msg)
+}
+
+const pageSize = 1000
+
+// locate runs one Locate per name (batched), page by page where the
+// protocol has Offset Items (1.3+); an empty name lists every symmetric key.
+func (s *Source) locate(ctx context.Context, c *kmipclient.Client, names []string, st *PollStats) ([][]string, error) {
+	v := c.Version()
+	paged := v.ProtocolVersionMajor > 1 || v.ProtocolVersionMinor >= 3
+	build := func(name string, offset int32) kmip.OperationPayload {
+		pl := &payloads.LocateRequestPayload{Attribute: []kmip.Attribute{
+			{AttributeName: kmip.AttributeNameObjectType, AttributeValue: kmip.ObjectTypeSymmetricKey}}}
+		if name != "" {
+			pl.Attribute = append(pl.Attribute, kmip.Attribute{AttributeName: kmip.AttributeNameName,
+				AttributeValue: kmip.Name{NameValue: name, NameType: kmip.NameTypeUninterpretedTextString}})
+		}
+		if paged {
+			pl.MaximumItems, pl.OffsetItems = pageSize, offset
+		}
+		return pl
+	}
+	out := make([][]string, len(names))
+	pending := make([]int, len(names))
+	for i := range names {
+		pending[i] = i
+	}
+	offsets := make([]int32, len(names))
+	for len(pending) > 0 {
+		pls := make([]kmip.OperationPayload, len(pending))
+		for j, i := range pending {
+			pls[j] = build(names[i], offsets[i])
+		}
+		res, err := s.batch(ctx, c, pls, st)
+		if err != nil {
+			return nil, err
+		}
+		st.Locates += len(pls)
+		var next []int
+		for j, i := range pending {
+			if err := itemErr(res[j]); err != nil {
+				return nil, fmt.Errorf("locate %q: %w", names[i], err)
+			}
+			lr, ok := res[j].ResponsePayload.(*payloads.LocateResponsePayload)
+			if !ok {
+				return nil, fmt.Errorf("locate %q: unexpected response %T", names[i], res[j].ResponsePayload)
+			}
+			page := lr.UniqueIdentifier
+			// A server that ignores Offset returns the first page again.
+			if offsets[i] > 0 && len(page) > 0 && len(out[i]) > 0 && page[0] == out[i][0] {
+				continue
+			}
+			out[i] = append(out[i], page...)
+			if paged && len(page) == pageSize {
+				offsets[i] += pageSize
+				next = append(next, i)
+			}
+		}
+		pending = next
+	}
+	return out, nil
+}
+
+// attrNames are read for every located object.
+var attrNames = []kmip.AttributeName{
+	kmip.AttributeNameName, kmip.AttributeNameState, kmip.AttributeNameObjectType,
+	kmip.AttributeNameInitialDate, kmip.AttributeNameActivationDate, kmip.AttributeNameDeactivationDate,
+	kmip.AttributeNameCompromiseDate, kmip.AttributeNameDestroyDate,
+	kmip.AttributeNameCryptographicAlgorithm, kmip.AttributeNameCryptographicLength,
+}
+
+// objectMeta is what Get Attributes told about one object.
+type objectMeta struct {
+	uid        string
+	names      []string
+	state      kmip.State
+	objType    kmip.ObjectType
+	alg        kmip.CryptographicAlgorithm
+	length     int32
+	initial    *time.Time
+	activation *time.Time
+	deactivate *time.Time
+	compromise *time.Time
+	destroy    *time.Time
+}
+
+// attributes reads the attributes of uids in batches. Objects whose item
+// failed are returned in failed with the reason.
+func (s *Source) attributes(ctx context.Context, c *kmipclient.Client, uids []string, st *PollStats) (map[string]*objectMeta, map[string]error, error) {
+	pls := make([]kmip.OperationPayload, len(uids))
+	for i, u := range uids {
+		pls[i] = &payloads.GetAttributesRequestPayload{UniqueIdentifier: u, AttributeName: attrNames}
+	}
+	res, err := s.batch(ctx, c, pls, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	st.AttrReads += len(pls)
+	metas := make(map[string]*objectMeta, len(uids))
+	failed := map[string]error{}
+	for i, bi := range res {
+		if err := itemErr(bi); err != nil {
+			failed[uids[i]] = err
+			continue
+		}
+		ga, ok := bi.ResponsePayload.(*payloads.GetAttributesResponsePayload)
+		if !ok {
+			failed[uids[i]] = fmt.Errorf("unexpected response %T", bi.ResponsePayload)
+			continue
+		}
+		m := &objectMeta{uid: uids[i]}
+		for _, a := range ga.Attribute {
+			switch v := a.AttributeValue.(type) {
+			case kmip.Name:
+				m.names = append(m.names, v.NameValue)
+			case kmip.State:
+				m.state = v
+			case kmip.ObjectType:
+				m.objType = v
+			case kmip.CryptographicAlgorithm:
+				m.alg = v
+			case int32:
+				if a.AttributeName == kmip.AttributeNameCryptographicLength {
+					m.length = v
+				}
+			case time.Time:
+				t := v.UTC()
+				switch a.AttributeName {
+				case kmip.AttributeNameInitialDate:
+					m.initial = &t
+				case kmip.AttributeNameActivationDate:
+					m.activation = &t
+				case kmip.AttributeNameDeactivationDate:
+					m.deactivate = &t
+				case kmip.AttributeNameCompromiseDate:
+					m.compromise = &t
+				case kmip.AttributeNameDestroyDate:
+					m.destroy = &t
+				}
+			}
+		}
+		metas[uids[i]] = m
+	}
+	return metas, failed, nil
+}
+
+// getMaterial fetches the key material of uids in batches. Items the KMS
+// refuses are reported in failed; the caller owns (and must zero) the
+// returned material.
+func (s *Source) getMaterial(ctx context.Context, c *kmipclient.Client, uids []string, st *PollStats) (map[string][]byte, map[string]error, error) {
+	pls := make([]kmip.OperationPayload, len(uids))
+	for i, u := range uids {
+		pls[i] = &payloads.GetRequestPayload{UniqueIdentifier: u}
+	}
+	res, err := s.batch(ctx, c, pls, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	st.Gets += len(pls)
+	out := make(map[string][]byte, len(uids))
+	failed := map[string]error{}
+	for i, bi := range res {
+		if err := itemErr(bi); err != nil {
+			failed[uids[i]] = err
+			continue
+		}
+		g, ok := bi.ResponsePayload.(*payloads.GetResponsePayload)
+		if !ok {
+			failed[uids[i]] = fmt.Errorf("unexpected response %T", bi.ResponsePayload)
+			continue
+		}
+		m, err := g.SymmetricKey()
+		if err != nil {
+			failed[uids[i]] = errors.New("not a symmetric key with raw or transparent material")
+			continue
+		}
+		out[uids[i]] = m
+	}
+	return out, failed, nil
+}

@@ -1,0 +1,115 @@
+package kmip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/keyward/keyward/daemon/kek"
+)
+
+func (s *Source) sealName(app string) string { return s.cfg.Name + "/" + app }
+
+func sealAAD(name string) []byte { return []byte("keyward/kmip-ring/v1\x00" + name) }
+
+func (s *Source) persisting() bool {
+	return s.deps.Persist && s.deps.KEK != nil && s.deps.Sealed != nil
+}
+
+// persist writes app's ring, wrapped under the KEK, or deletes the copy when
+// the ring is empty (so destroyed or compromised keys never come back).
+func (s *Source) persist(ctx context.Context, app string) error {
+	if !s.persisting() {
+		return nil
+	}
+	name := s.sealName(app)
+	r, ok := s.deps.Rings.Ring(app)
+	if !ok || len(r.Gens) == 0 {
+		return s.deps.Sealed.DeleteSealed(ctx, SealedKind, name)
+	}
+	plain, err := s.deps.Rings.Seal(app)
+	if err != nil {
+		return err
+	}
+	blob, err := s.deps.KEK.Wrap(plain, sealAAD(name))
+	clear(plain)
+	if err != nil {
+		return fmt.Errorf("wrap ring %s: %w", name, err)
+	}
+	return s.deps.Sealed.PutSealed(ctx, SealedKind, name, blob)
+}
+
+// restore fills the rings from their wrapped copies. With persistence off it
+// removes any copy this source left earlier, so no material stays in the
+// database against the configuration. A blob that does not open under the
+// KEK stops the start, and nothing is written.
+func (s *Source) restore(ctx context.Context) error {
+	if s.deps.Sealed == nil {
+		return nil
+	}
+	blobs, err := s.deps.Sealed.Sealed(ctx, SealedKind)
+	if err != nil {
+		return fmt.Errorf("read wrapped rings: %w", err)
+	}
+	prefix := s.cfg.Name + "/"
+	if !s.deps.Persist {
+		for name := range blobs {
+			if strings.HasPrefix(name, prefix) {
+				if err := s.deps.Sealed.DeleteSealed(ctx, SealedKind, name); err != nil {
+					return fmt.Errorf("remove wrapped ring %s (keys.persist_material is off): %w", name, err)
+				}
+				s.log.Info("removed wrapped ring material: keys.persist_material is off", "ring", name)
+			}
+		}
+		return nil
+	}
+	mine := map[string][]byte{}
+	for name, b := range blobs {
+		if strings.HasPrefix(name, prefix) {
+			mine[name] = b
+		}
+	}
+	if len(mine) == 0 {
+		return nil
+	}
+	if s.deps.KEK == nil {
+		return fmt.Errorf("the database holds wrapped key rings for %s but no key-encryption key is configured (keys.kek_file); set it to the file they were sealed with, or set keys.persist_material = false to discard them", s.cfg.Name)
+	}
+	apps := map[string]bool{}
+	for _, a := range s.cfg.Applications {
+		apps[a.Name] = true
+	}
+	// Open every blob before touching any ring: all or nothing.
+	plains := map[string][]byte{}
+	defer func() {
+		for _, p := range plains {
+			clear(p)
+		}
+	}()
+	for name, b := range mine {
+		app := strings.TrimPrefix(name, prefix)
+		if !apps[app] {
+			continue
+		}
+		p, err := s.deps.KEK.Unwrap(b, sealAAD(name))
+		if err != nil {
+			if errors.Is(err, kek.ErrWrongKEK) {
+				return fmt.Errorf("the wrapped key ring %s was sealed under a different key-encryption key than %s (id %s); start with the KEK file it was sealed with — nothing in the database was changed", name, "keys.kek_file", s.deps.KEK.ID())
+			}
+			return fmt.Errorf("wrapped key ring %s: %w; nothing in the database was changed", name, err)
+		}
+		plains[app] = p
+	}
+	for app, p := range plains {
+		n, err := s.deps.Rings.Restore(app, p)
+		if err != nil {
+			return err
+		}
+		s.restored += n
+		if n > 0 {
+			s.log.Info("restored ring from the wrapped copy", "app", app, "generations", n)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,477 @@
+package kmip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/ttlv"
+
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/keyring"
+)
+
+// PollStats says what one poll cost and found.
+type PollStats struct {
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration"`
+	// Requests is the number of KMIP request messages sent (each may carry
+	// a batch of operations); the others count operations.
+	Requests  int `json:"requests"`
+	Locates   int `json:"locates"`
+	AttrReads int `json:"attribute_reads"`
+	Gets      int `json:"gets"`
+	Located   int `json:"located"`
+	Matched   int `json:"matched"`
+	// Mismatched counts located objects whose Name did not match the
+	// pattern they were located by (ignored).
+	Mismatched int    `json:"mismatched"`
+	Added      int    `json:"added"`
+	Dropped    int    `json:"dropped"`
+	Wildcards  string `json:"wildcards"` // "server", "client" or "probing"
+	Err        string `json:"error,omitempty"`
+}
+
+// knownKey is what the source remembers of one KMS object between polls.
+type knownKey struct {
+	uid, id string
+	state   engine.State
+	fp      string
+	row     engine.Key // last row written, Updated zeroed
+	refused engine.State
+}
+
+// Poll runs one poll now and reports health.
+func (s *Source) Poll(ctx context.Context, sink sources.Sink) error {
+	s.pollMu.Lock()
+	defer s.pollMu.Unlock()
+	st := PollStats{Started: s.deps.Now()}
+	err := s.poll(ctx, sink, &st)
+	st.Duration = s.deps.Now().Sub(st.Started)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		reason := err.Error()
+		var ce *connectError
+		if !errors.As(err, &ce) {
+			reason = explain(err, s.leaf, s.cfg.ServerName, s.connected)
+			if s.connected != "" {
+				reason = s.connected + ": " + reason
+			}
+		}
+		st.Err = reason
+		s.last = st
+		s.closeClient() // reconnect, trying addresses in order, next time
+		if herr := sink.SetHealth(ctx, s.cfg.Name, engine.HealthDegraded, reason); herr != nil {
+			s.log.Error("cannot record source health", "err", herr)
+		}
+		return errors.New(reason)
+	}
+	s.last = st
+	if herr := sink.SetHealth(ctx, s.cfg.Name, engine.HealthOK, ""); herr != nil {
+		s.log.Error("cannot record source health", "err", herr)
+	}
+	return nil
+}
+
+func (s *Source) loadKnown(ctx context.Context, sink sources.Sink) error {
+	if s.loaded {
+		return nil
+	}
+	rows, err := sink.Known(ctx, s.cfg.Name)
+	if err != nil {
+		return fmt.Errorf("read the inventory of %s: %w", s.cfg.Name, err)
+	}
+	for _, r := range rows {
+		uid := r.Tags["kmip_uid"]
+		if uid == "" {
+			continue
+		}
+		r.Updated, r.Aging = time.Time{}, nil
+		s.known[uid] = &knownKey{uid: uid, id: r.ID, state: r.State, fp: r.Fingerprint, row: r}
+	}
+	s.loaded = true
+	return nil
+}
+
+func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) error {
+	if err := s.loadKnown(ctx, sink); err != nil {
+		return err
+	}
+	c, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	apps := s.cfg.Applications
+
+	// 1. Locate.
+	var uids []string
+	var perApp [][]string
+	fullList := s.wildcards < 0
+	if s.wildcards >= 0 {
+		pats := make([]string, len(apps))
+		for i, a := range apps {
+			pats[i] = a.Pattern
+		}
+		if perApp, err = s.locate(ctx, c, pats, st); err != nil {
+			return err
+		}
+		for _, l := range perApp {
+			uids = append(uids, l...)
+		}
+		if s.wildcards == 0 && slices.ContainsFunc(perApp, func(l []string) bool { return len(l) == 0 }) {
+			fullList = true // the server may not expand wildcards: look at everything
+		}
+	}
+	if fullList {
+		all, err := s.locate(ctx, c, []string{""}, st)
+		if err != nil {
+			return err
+		}
+		uids = append(uids, all[0]...)
+	}
+	slices.Sort(uids)
+	uids = slices.Compact(uids)
+	st.Located = len(uids)
+
+	// 2. Names and states, batched; re-check every Name.
+	metas, failed, err := s.attributes(ctx, c, uids, st)
+	if err != nil {
+		return err
+	}
+	for uid, ferr := range failed {
+		if k := s.known[uid]; k != nil {
+			s.log.Warn("cannot read attributes; keeping what was known", "uid", uid, "err", ferr)
+			metas[uid] = &objectMeta{uid: uid, names: []string{k.row.Name}, state: toKMIPState(k.state), objType: kmip.ObjectTypeSymmetricKey}
+		} else {
+			s.log.Warn("cannot read attributes of a located object; skipped", "uid", uid, "err", ferr)
+		}
+	}
+	type match struct {
+		app  int
+		name string
+	}
+	matched := map[string]match{}
+	for _, uid := range uids {
+		m := metas[uid]
+		if m == nil || (m.objType != 0 && m.objType != kmip.ObjectTypeSymmetricKey) {
+			continue
+		}
+	names:
+		for _, n := range m.names {
+			for i, a := range apps {
+				if Match(a.Pattern, n) {
+					matched[uid] = match{app: i, name: n}
+					break names
+				}
+			}
+		}
+	}
+	st.Matched = len(matched)
+	if perApp != nil {
+		for i, l := range perApp {
+			for _, uid := range l {
+				if mm, ok := matched[uid]; !ok || mm.app != i {
+					st.Mismatched++
+					s.log.Debug("KMS located an object whose name does not match the pattern; ignored", "uid", uid, "pattern", apps[i].Pattern)
+				}
+			}
+		}
+	}
+	switch {
+	case s.wildcards > 0:
+		st.Wildcards = "server"
+	case s.wildcards < 0:
+		st.Wildcards = "client"
+	default:
+		st.Wildcards = "probing"
+		// Learn whether the server expands wildcards.
+		if fullList {
+			for i, l := range perApp {
+				if len(l) > 0 {
+					continue
+				}
+				for _, mm := range matched {
+					if mm.app == i {
+						s.wildcards = -1
+						s.log.Info("the KMS does not match wildcards in Locate; filtering names here")
+						break
+					}
+				}
+			}
+		} else {
+			ok := true
+			for i, l := range perApp {
+				hit := false
+				for _, uid := range l {
+					if mm, found := matched[uid]; found && mm.app == i {
+						hit = true
+					}
+				}
+				ok = ok && hit
+			}
+			if ok {
+				s.wildcards = 1
+			} else {
+				s.wildcards = -1
+			}
+		}
+	}
+
+	// 3. Candidates per application; Get only what a ring needs.
+	cands := make([][]keyring.Candidate, len(apps))
+	for _, uid := range uids {
+		mm, ok := matched[uid]
+		if !ok {
+			continue
+		}
+		m := metas[uid]
+		cands[mm.app] = append(cands[mm.app], keyring.Candidate{UID: uid, Name: mm.name, State: fromKMIPState(m.state),
+			Activated: m.activation, Created: m.initial})
+	}
+	var wanted []string
+	for i, a := range apps {
+		for _, uid := range s.deps.Rings.Wanted(a.Name, cands[i]) {
+			if k := s.known[uid]; k != nil && k.refused != "" && k.refused == fromKMIPState(metas[uid].state) {
+				continue // the KMS refused this Get before; retry when its state moves
+			}
+			wanted = append(wanted, uid)
+		}
+	}
+	var events []engine.Event
+	now := s.deps.Now().UTC()
+	event := func(uid, op string, sev engine.Severity, details string) {
+		id := ""
+		if k := s.known[uid]; k != nil {
+			id = k.id
+		}
+		events = append(events, engine.Event{Time: now, KeyID: id, Source: s.cfg.Name, Operation: op, Actor: s.cfg.Name,
+			Origin: engine.OriginSource, Severity: sev, Details: details})
+	}
+	// Inventory IDs first, so events can name keys.
+	usedIDs := map[string]string{}
+	for _, k := range s.known {
+		usedIDs[k.id] = k.uid
+	}
+	for _, uid := range uids {
+		mm, ok := matched[uid]
+		if !ok || s.known[uid] != nil {
+			continue
+		}
+		id := engine.KeyID(s.cfg.Name, mm.name, "")
+		if other, taken := usedIDs[id]; taken && other != uid {
+			id = engine.KeyID(s.cfg.Name, mm.name, uid) // two objects share a name
+		}
+		usedIDs[id] = uid
+		s.known[uid] = &knownKey{uid: uid, id: id}
+	}
+	material := map[string][]byte{}
+	if len(wanted) > 0 {
+		mats, gfail, err := s.getMaterial(ctx, c, wanted, st)
+		if err != nil {
+			return err
+		}
+		for uid, ferr := range gfail {
+			s.known[uid].refused = fromKMIPState(metas[uid].state)
+			event(uid, engine.OpRefused, engine.SeverityWarn, "cannot fetch the key material: "+ferr.Error())
+		}
+		for uid, m := range mats {
+			k := s.known[uid]
+			fp := keyring.Fingerprint(m)
+			if k.fp != "" && k.fp != fp {
+				clear(m)
+				event(uid, engine.OpRefused, engine.SeverityAlert, fmt.Sprintf(
+					"the key material under this identifier changed (fingerprint was %s, now %s); not used", short(k.fp), short(fp)))
+				continue
+			}
+			k.refused = ""
+			material[uid] = m
+		}
+	}
+	defer func() {
+		for _, m := range material {
+			clear(m)
+		}
+	}()
+
+	// 4. Update rings.
+	for i, a := range apps {
+		for j := range cands[i] {
+			if m, ok := material[cands[i][j].UID]; ok {
+				cands[i][j].Material = m
+				delete(material, cands[i][j].UID)
+			}
+		}
+		diff, err := s.deps.Rings.Apply(a.Name, cands[i])
+		if err != nil {
+			return err
+		}
+		st.Added += len(diff.Added)
+		st.Dropped += len(diff.Dropped)
+		for _, d := range diff.Dropped {
+			sev := engine.SeverityInfo
+			why := map[string]string{"pushed-out": "pushed out by newer generations", "not-eligible": "no longer usable (state " + string(d.State) + ")",
+				"compromised": "compromised in the KMS", "destroyed": "destroyed in the KMS", "gone": "no longer in the KMS"}[d.Reason]
+			if d.Reason == "compromised" || d.Reason == "destroyed" || d.Reason == "gone" {
+				sev = engine.SeverityAlert
+			}
+			event(d.UID, engine.OpDropped, sev, fmt.Sprintf("dropped from the %s ring: %s; material zeroed", a.Name, why))
+		}
+		for _, r := range diff.Rejected {
+			event(r.UID, engine.OpRefused, engine.SeverityWarn, fmt.Sprintf("not used in the %s ring: %s", a.Name, r.Reason))
+		}
+		if diff.EncryptorChanged {
+			ring, _ := s.deps.Rings.Ring(a.Name)
+			enc := ""
+			for _, g := range ring.Gens {
+				if g.Encrypts {
+					enc = g.UID
+					event(g.UID, engine.OpRotated, engine.SeverityInfo, fmt.Sprintf("%s now encrypts for %s (%d generation(s) in the ring)", g.Name, a.Name, len(ring.Gens)))
+				}
+			}
+			if enc == "" {
+				events = append(events, engine.Event{Time: now, Source: s.cfg.Name, Operation: engine.OpDropped, Actor: s.cfg.Name,
+					Origin: engine.OriginSource, Severity: engine.SeverityAlert,
+					Details: fmt.Sprintf("no Active key left for %s: the proxy cannot encrypt for it", a.Name)})
+			}
+		}
+		if diff.Changed() {
+			if err := s.persist(ctx, a.Name); err != nil {
+				s.log.Error("cannot persist the wrapped ring", "app", a.Name, "err", err)
+			}
+		}
+	}
+
+	// 5. Inventory rows and state events.
+	fps := map[string]string{}
+	for _, a := range apps {
+		if r, ok := s.deps.Rings.Ring(a.Name); ok {
+			for _, g := range r.Gens {
+				fps[g.UID] = g.Fingerprint
+			}
+		}
+	}
+	var upserts []engine.Key
+	seen := map[string]bool{}
+	for _, uid := range uids {
+		mm, ok := matched[uid]
+		if !ok {
+			continue
+		}
+		seen[uid] = true
+		m, a, k := metas[uid], apps[mm.app], s.known[uid]
+		if fp := fps[uid]; fp != "" {
+			k.fp = fp
+		}
+		row := engine.Key{ID: k.id, Source: s.cfg.Name, Name: mm.name, Algorithm: algName(m.alg), Length: int(m.length),
+			State: fromKMIPState(m.state), Application: a.Name, Fingerprint: k.fp, Created: m.initial, Activated: m.activation,
+			Deactivated: m.deactivate, Destroyed: m.destroy, RotateAfter: a.RotateAfter, Tags: map[string]string{"kmip_uid": uid}}
+		if row.Length == 0 {
+			row.Length = k.row.Length
+		}
+		switch {
+		case k.row.ID == "":
+			event(uid, engine.OpDiscovered, engine.SeverityInfo, fmt.Sprintf("found in the KMS (%s, %s) for application %s", row.State, describe(row), a.Name))
+		case k.state != row.State:
+			op, sev := stateOp(row.State)
+			event(uid, op, sev, fmt.Sprintf("state %s → %s in the KMS", k.state, row.State))
+		}
+		k.state = row.State
+		if !reflect.DeepEqual(k.row, row) {
+			k.row = row
+			row.Updated = now
+			upserts = append(upserts, row)
+		}
+	}
+	for _, uid := range slices.Sorted(maps.Keys(s.known)) {
+		k := s.known[uid]
+		if seen[uid] || k.row.ID == "" || k.state == engine.StateDestroyed {
+			continue
+		}
+		row := k.row
+		row.State = engine.StateDestroyed
+		row.Destroyed = &now
+		event(uid, engine.OpDestroyed, engine.SeverityAlert, "no longer found in the KMS (destroyed or deleted there, or renamed): treated as destroyed")
+		k.state, k.row = row.State, row
+		row.Updated = now
+		upserts = append(upserts, row)
+	}
+	if len(upserts) > 0 || len(events) > 0 {
+		if err := sink.Apply(ctx, sources.Batch{Source: s.cfg.Name, Upsert: upserts, Events: events}); err != nil {
+			return fmt.Errorf("record the poll in the inventory: %w", err)
+		}
+	}
+	return nil
+}
+
+func short(fp string) string {
+	if len(fp) > 16 {
+		return fp[:16]
+	}
+	return fp
+}
+
+func describe(k engine.Key) string {
+	if k.Length > 0 {
+		return fmt.Sprintf("%s-%d", k.Algorithm, k.Length)
+	}
+	return k.Algorithm
+}
+
+func algName(a kmip.CryptographicAlgorithm) string {
+	if a == 0 {
+		return ""
+	}
+	return ttlv.EnumStr(a)
+}
+
+func stateOp(s engine.State) (string, engine.Severity) {
+	switch s {
+	case engine.StateActive:
+		return engine.OpActivated, engine.SeverityInfo
+	case engine.StateDeactivated:
+		return engine.OpDeactivated, engine.SeverityInfo
+	case engine.StateCompromised:
+		return engine.OpCompromised, engine.SeverityAlert
+	case engine.StateDestroyed:
+		return engine.OpDestroyed, engine.SeverityAlert
+	}
+	return engine.OpEdited, engine.SeverityInfo
+}
+
+func fromKMIPState(s kmip.State) engine.State {
+	switch s {
+	case kmip.StatePreActive:
+		return engine.StatePreActive
+	case kmip.StateActive:
+		return engine.StateActive
+	case kmip.StateDeactivated:
+		return engine.StateDeactivated
+	case kmip.StateCompromised:
+		return engine.StateCompromised
+	case kmip.StateDestroyed, kmip.StateDestroyedCompromised:
+		return engine.StateDestroyed
+	}
+	return engine.StatePreActive // unknown: never encrypts nor decrypts
+}
+
+func toKMIPState(s engine.State) kmip.State {
+	switch s {
+	case engine.StateActive:
+		return kmip.StateActive
+	case engine.StateDeactivated:
+		return kmip.StateDeactivated
+	case engine.StateCompromised:
+		return kmip.StateCompromised
+	case engine.StateDestroyed:
+		return kmip.StateDestroyed
+	}
+	return kmip.StatePreActive
+}

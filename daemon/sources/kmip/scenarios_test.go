@@ -1,0 +1,617 @@
+package kmip
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/keyring"
+	"github.com/keyward/keyward/store"
+)
+
+// env is one keyward "daemon" polling a backend: real SQLite store, real
+// rings, real source.
+type env struct {
+	t      testing.TB
+	b      *backend
+	dbPath string
+	st     *store.Store
+	sink   storeSink
+	rings  *keyring.Rings
+	src    *Source
+	cfg    config.KMIPSource
+	deps   Deps
+	logs   *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
+}
+
+var crmApp = config.Application{Name: "crm", Pattern: "acme.crm.key.*"}
+var hrApp = config.Application{Name: "hr", Pattern: "acme.hr.key.*"}
+
+func newEnv(t testing.TB, b *backend, dbPath string, k *kek.KEK, apps ...config.Application) *env {
+	t.Helper()
+	if dbPath == "" {
+		dbPath = filepath.Join(t.TempDir(), "keyward.db")
+	}
+	e := &env{t: t, b: b, dbPath: dbPath, logs: &syncBuffer{}}
+	e.st = newStore(t, dbPath)
+	e.sink = storeSink{st: e.st}
+	e.cfg = sourceConfig(b, apps...)
+	if err := e.st.EnsureSource(context.Background(), e.cfg.Name, "kmip", b.addr); err != nil {
+		t.Fatal(err)
+	}
+	e.rings = keyring.NewRings()
+	e.deps = Deps{Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Rings: e.rings,
+		Sealed: e.st, KEK: k, Persist: k != nil}
+	src, err := New(e.cfg, e.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.src = src
+	return e
+}
+
+func (e *env) poll() error {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return e.src.Poll(ctx, e.sink)
+}
+
+func (e *env) mustPoll() PollStats {
+	e.t.Helper()
+	if err := e.poll(); err != nil {
+		e.t.Fatalf("poll: %v", err)
+	}
+	return e.src.LastPoll()
+}
+
+func (e *env) events(op string) []engine.Event {
+	e.t.Helper()
+	evs, _, err := e.st.Events(context.Background(), store.EventQuery{Limit: 1000})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []engine.Event
+	for _, ev := range evs {
+		if op == "" || ev.Operation == op {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func (e *env) key(name string) engine.Key {
+	e.t.Helper()
+	k, err := e.st.Key(context.Background(), engine.KeyID("kms", name, ""))
+	if err != nil {
+		e.t.Fatalf("inventory row for %s: %v", name, err)
+	}
+	return k
+}
+
+func (e *env) ringNames(app string) []string {
+	r, _ := e.rings.Ring(app)
+	var out []string
+	for _, g := range r.Gens {
+		out = append(out, g.Name)
+	}
+	return out
+}
+
+func (e *env) encryptsWith(app string) string {
+	r, _ := e.rings.Ring(app)
+	for _, g := range r.Gens {
+		if g.Encrypts {
+			return g.Name
+		}
+	}
+	return ""
+}
+
+func TestFirstPollOfSeveralApplications(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		var crm []string
+		for i := 1; i <= 3; i++ {
+			crm = append(crm, b.create(t, fmt.Sprintf("acme.crm.key.%d", i)))
+		}
+		b.revoke(t, crm[0], false)
+		b.create(t, "acme.hr.key.1")
+		b.create(t, "acme.hr.key.2")
+		b.create(t, "other.team.key.1") // matches no application
+		e := newEnv(t, b, "", nil, crmApp, hrApp)
+		st := e.mustPoll()
+
+		if got := strings.Join(e.ringNames("crm"), ","); got != "acme.crm.key.3,acme.crm.key.2,acme.crm.key.1" {
+			t.Fatalf("crm ring = %s", got)
+		}
+		if got := strings.Join(e.ringNames("hr"), ","); got != "acme.hr.key.2,acme.hr.key.1" {
+			t.Fatalf("hr ring = %s", got)
+		}
+		if e.encryptsWith("crm") != "acme.crm.key.3" {
+			t.Fatalf("crm encrypts with %s", e.encryptsWith("crm"))
+		}
+		id, key, err := e.rings.EncryptionKey("crm")
+		if err != nil || len(key) != 32 || len(id) != 8 {
+			t.Fatalf("EncryptionKey: %q %d %v", id, len(key), err)
+		}
+		k1 := e.key("acme.crm.key.1")
+		if k1.State != engine.StateDeactivated || k1.Application != "crm" || len(k1.Fingerprint) != 64 || k1.Algorithm != "AES" {
+			t.Fatalf("inventory row %+v", k1)
+		}
+		if _, err := e.st.Key(context.Background(), engine.KeyID("kms", "other.team.key.1", "")); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a key of no application entered the inventory: %v", err)
+		}
+		if n := len(e.events(engine.OpDiscovered)); n != 5 {
+			t.Fatalf("%d discovered events, want 5", n)
+		}
+		if st.Gets != 5 {
+			t.Fatalf("first poll fetched %d keys, want 5", st.Gets)
+		}
+		want := "client"
+		if b.serverWildcards {
+			want = "server"
+		}
+		if e.src.wildcards > 0 && want != "server" || e.src.wildcards < 0 && want != "client" {
+			t.Fatalf("learned wildcard mode %d, want %s", e.src.wildcards, want)
+		}
+
+		// A poll where nothing changed: one Locate, batched attribute reads, no Get.
+		v := e.rings.Version("crm")
+		before := len(e.events(""))
+		quiet := e.mustPoll()
+		if quiet.Gets != 0 || quiet.Requests != 2 {
+			t.Fatalf("quiet poll: %+v; want 2 requests (Locate, Get Attributes batch) and no Get", quiet)
+		}
+		if e.rings.Version("crm") != v || len(e.events("")) != before {
+			t.Fatal("a quiet poll changed the ring or recorded events")
+		}
+		// Health is ok and the socket view is metadata only.
+		infos := e.src.Rings()
+		if len(infos) != 2 || infos[0].Generations[0].KeyID != id || !infos[0].Generations[0].Encrypts {
+			t.Fatalf("ring info %+v", infos)
+		}
+	})
+}
+
+func TestNewGenerationAndSeventeenthPushesOutFirst(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		uids := map[int]string{}
+		for i := 1; i <= 16; i++ {
+			uids[i] = b.create(t, fmt.Sprintf("acme.crm.key.%d", i))
+		}
+		e := newEnv(t, b, "", nil, crmApp)
+		e.mustPoll()
+		if n := len(e.ringNames("crm")); n != 16 {
+			t.Fatalf("ring holds %d", n)
+		}
+		_, oldKey, _ := e.rings.EncryptionKey("crm")
+		oldID := keyring.ShortID(keyring.Fingerprint(oldKey))
+
+		b.create(t, "acme.crm.key.17")
+		st := e.mustPoll()
+		names := e.ringNames("crm")
+		if len(names) != 16 || names[0] != "acme.crm.key.17" || names[15] != "acme.crm.key.2" {
+			t.Fatalf("ring after 17th: %v", names)
+		}
+		if st.Gets != 1 {
+			t.Fatalf("the new generation cost %d Gets, want 1", st.Gets)
+		}
+		if e.encryptsWith("crm") != "acme.crm.key.17" {
+			t.Fatalf("encrypts with %s", e.encryptsWith("crm"))
+		}
+		// The previous newest still decrypts.
+		if _, err := e.rings.DecryptionKey("crm", oldID); err != nil {
+			t.Fatalf("generation 16 must still decrypt: %v", err)
+		}
+		dropped := e.events(engine.OpDropped)
+		if len(dropped) != 1 || !strings.Contains(dropped[0].Details, "pushed out") || dropped[0].KeyID != engine.KeyID("kms", "acme.crm.key.1", "") {
+			t.Fatalf("dropped events %+v", dropped)
+		}
+		if len(e.events(engine.OpRotated)) != 2 { // first poll + rotation
+			t.Fatalf("rotated events %+v", e.events(engine.OpRotated))
+		}
+	})
+}
+
+func TestRevokeAndDestroy(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		u1 := b.create(t, "acme.crm.key.1")
+		b.create(t, "acme.crm.key.2")
+		u3 := b.create(t, "acme.crm.key.3")
+		e := newEnv(t, b, "", nil, crmApp)
+		e.mustPoll()
+		id3, _, _ := e.rings.EncryptionKey("crm")
+
+		b.revoke(t, u3, true) // compromised
+		b.revoke(t, u1, false)
+		e.mustPoll()
+		if got := strings.Join(e.ringNames("crm"), ","); got != "acme.crm.key.2,acme.crm.key.1" {
+			t.Fatalf("ring after compromise = %s", got)
+		}
+		if e.encryptsWith("crm") != "acme.crm.key.2" {
+			t.Fatal("the newest key that is still Active must encrypt")
+		}
+		if _, err := e.rings.DecryptionKey("crm", id3); !errors.Is(err, keyring.ErrUnknownGeneration) {
+			t.Fatalf("compromised key still decrypts: %v", err)
+		}
+		alerts := 0
+		for _, ev := range e.events("") {
+			if ev.Severity == engine.SeverityAlert && ev.KeyID == engine.KeyID("kms", "acme.crm.key.3", "") {
+				alerts++
+			}
+		}
+		if alerts != 2 { // compromised, dropped from the ring
+			t.Fatalf("%d alert events for the compromised key, want 2", alerts)
+		}
+		if e.key("acme.crm.key.3").State != engine.StateCompromised || e.key("acme.crm.key.1").State != engine.StateDeactivated {
+			t.Fatal("inventory states not updated")
+		}
+
+		b.destroy(t, u1)
+		e.mustPoll()
+		if got := strings.Join(e.ringNames("crm"), ","); got != "acme.crm.key.2" {
+			t.Fatalf("ring after destroy = %s", got)
+		}
+		if e.key("acme.crm.key.1").State != engine.StateDestroyed {
+			t.Fatal("destroyed key not marked destroyed")
+		}
+		var destroyed []engine.Event
+		for _, ev := range e.events(engine.OpDestroyed) {
+			if ev.Severity == engine.SeverityAlert {
+				destroyed = append(destroyed, ev)
+			}
+		}
+		if len(destroyed) != 1 {
+			t.Fatalf("destroyed alerts %+v", destroyed)
+		}
+	})
+}
+
+func TestKMSDownAndBack(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		b.create(t, "acme.crm.key.1")
+		e := newEnv(t, b, "", nil, crmApp)
+		e.mustPoll()
+		b.closeAdmin()
+		b.stop()
+		for i := 0; i < 3; i++ {
+			err := e.poll()
+			if err == nil || !strings.Contains(err.Error(), "connection refused") {
+				t.Fatalf("poll with the KMS down: %v", err)
+			}
+		}
+		srcs, _ := e.st.Sources(context.Background())
+		if srcs[0].Health != engine.HealthDegraded || !strings.Contains(srcs[0].Reason, "is the KMS running") || srcs[0].Since == nil {
+			t.Fatalf("source status %+v", srcs[0])
+		}
+		if _, _, err := e.rings.EncryptionKey("crm"); err != nil {
+			t.Fatalf("the ring must keep serving while the KMS is down: %v", err)
+		}
+		if n := len(e.events(engine.OpOutage)); n != 1 {
+			t.Fatalf("%d outage events for one outage, want 1", n)
+		}
+		b.resume()
+		e.mustPoll()
+		srcs, _ = e.st.Sources(context.Background())
+		if srcs[0].Health != engine.HealthOK || len(e.events(engine.OpRecovery)) != 1 {
+			t.Fatalf("after recovery: %+v", srcs[0])
+		}
+	})
+}
+
+func TestFailoverToSecondAddress(t *testing.T) {
+	b := embeddedBackend(t)
+	b.create(t, "acme.crm.key.1")
+	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	e := newEnv(t, b, "", nil, crmApp)
+	e.cfg.Addresses = []string{dead, b.addr}
+	src, err := New(e.cfg, e.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.src = src
+	e.mustPoll()
+	if e.src.connected != b.addr {
+		t.Fatalf("connected to %s", e.src.connected)
+	}
+}
+
+func TestWrongCertificates(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		b.create(t, "acme.crm.key.1")
+		other, _ := pki.NewCA("some other CA")
+		dir := t.TempDir()
+		write := func(name string, data []byte) string {
+			p := filepath.Join(dir, name)
+			os.WriteFile(p, data, 0o600)
+			return p
+		}
+		strangerCert, strangerKey, _ := other.Issue(pki.IssueOptions{CommonName: "keyward", Client: true})
+		noEKUCert, noEKUKey, _ := b.ca.Issue(pki.IssueOptions{CommonName: "keyward"})
+		expCert, expKey, _ := b.ca.Issue(pki.IssueOptions{CommonName: "keyward", Client: true,
+			NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+		cases := []struct {
+			name   string
+			modify func(c *config.KMIPSource)
+			want   string
+		}{
+			{"client cert from an unknown CA", func(c *config.KMIPSource) {
+				c.CertFile, c.KeyFile = write("s.pem", strangerCert), write("s.key", strangerKey)
+			}, "does not accept the client certificate"},
+			{"client cert without clientAuth", func(c *config.KMIPSource) {
+				c.CertFile, c.KeyFile = write("n.pem", noEKUCert), write("n.key", noEKUKey)
+			}, "lacks the clientAuth extended key usage"},
+			{"expired client cert", func(c *config.KMIPSource) {
+				c.CertFile, c.KeyFile = write("e.pem", expCert), write("e.key", expKey)
+			}, "client certificate expired on"},
+			{"server signed by another CA", func(c *config.KMIPSource) {
+				c.CAFile = write("other-ca.pem", other.PEM)
+			}, "unknown CA"},
+			{"hostname mismatch", func(c *config.KMIPSource) {
+				c.ServerName = "kms.example.com"
+			}, "hostname mismatch"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				e := newEnv(t, b, "", nil, crmApp)
+				tc.modify(&e.cfg)
+				src, err := New(e.cfg, e.deps)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.src = src
+				err = e.poll()
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("error %v; want it to say %q", err, tc.want)
+				}
+				srcs, _ := e.st.Sources(context.Background())
+				if srcs[0].Health != engine.HealthDegraded || !strings.Contains(srcs[0].Reason, tc.want) {
+					t.Fatalf("status %+v", srcs[0])
+				}
+			})
+		}
+	})
+}
+
+func TestPyKMIPWithRSAServerCertHasNoCommonCipher(t *testing.T) {
+	b := pykmipBackendOpts(t, true)
+	e := newEnv(t, b, "", nil, crmApp)
+	err := e.poll()
+	if err == nil || !strings.Contains(err.Error(), "no cipher suite in common") {
+		t.Fatalf("error %v; want a no-common-cipher explanation", err)
+	}
+}
+
+func newKEK(t testing.TB) (*kek.KEK, string) {
+	p := filepath.Join(t.TempDir(), "kek")
+	if err := kek.Generate(p); err != nil {
+		t.Fatal(err)
+	}
+	k, err := kek.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, p
+}
+
+func TestRestartWithKMSDownRestoresRings(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		b.create(t, "acme.crm.key.1")
+		b.create(t, "acme.crm.key.2")
+		b.create(t, "acme.hr.key.1")
+		k, _ := newKEK(t)
+		e := newEnv(t, b, "", k, crmApp, hrApp)
+		e.mustPoll()
+		id, key, _ := e.rings.EncryptionKey("crm")
+		b.closeAdmin()
+		b.stop()
+		e.st.Close()
+
+		// Restart: a new daemon on the same database, the KMS still down.
+		e2 := newEnv(t, b, e.dbPath, k, crmApp, hrApp)
+		if e2.src.Restored() != 3 {
+			t.Fatalf("restored %d generations, want 3", e2.src.Restored())
+		}
+		id2, key2, err := e2.rings.EncryptionKey("crm")
+		if err != nil || id2 != id || !bytes.Equal(key, key2) {
+			t.Fatalf("restored ring encrypts with %q (%v), want %q", id2, err, id)
+		}
+		if err := e2.poll(); err == nil {
+			t.Fatal("poll must fail with the KMS down")
+		}
+		if _, _, err := e2.rings.EncryptionKey("hr"); err != nil {
+			t.Fatalf("hr ring lost after a failed poll: %v", err)
+		}
+		before, _ := e2.st.Sealed(context.Background(), SealedKind)
+		e2.st.Close()
+
+		// A wrong KEK is a clear error at start and changes nothing.
+		wrong, _ := newKEK(t)
+		st3 := newStore(t, e.dbPath)
+		_, err = New(sourceConfig(b, crmApp, hrApp), Deps{Logger: quietLogger(), Rings: keyring.NewRings(), Sealed: st3, KEK: wrong, Persist: true})
+		if err == nil || !strings.Contains(err.Error(), "different key-encryption key") {
+			t.Fatalf("wrong KEK: %v", err)
+		}
+		after, _ := st3.Sealed(context.Background(), SealedKind)
+		if len(after) != len(before) {
+			t.Fatal("a failed start changed the wrapped rings")
+		}
+		for n, blob := range before {
+			if !bytes.Equal(after[n], blob) {
+				t.Fatalf("wrapped ring %s changed", n)
+			}
+		}
+		// No KEK at all is also a clear error.
+		if _, err := New(sourceConfig(b, crmApp), Deps{Logger: quietLogger(), Rings: keyring.NewRings(), Sealed: st3, Persist: true}); err == nil ||
+			!strings.Contains(err.Error(), "kek_file") {
+			t.Fatalf("missing KEK: %v", err)
+		}
+		// persist_material off: the copies are removed.
+		if _, err := New(sourceConfig(b, crmApp), Deps{Logger: quietLogger(), Rings: keyring.NewRings(), Sealed: st3, Persist: false}); err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := st3.Sealed(context.Background(), SealedKind); len(left) != 0 {
+			t.Fatalf("%d wrapped rings left with persist_material off", len(left))
+		}
+	})
+}
+
+// TestNoKeyMaterialInLogsAPIOrDatabase plants a known key in the KMS and
+// searches the logs, the socket-facing ring info and the SQLite files for
+// it, raw, hex and base64.
+func TestNoKeyMaterialInLogsAPIOrDatabase(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		planted := randKey(t)
+		b.register(t, "acme.crm.key.1", planted)
+		k, _ := newKEK(t)
+		e := newEnv(t, b, "", k, crmApp)
+		e.mustPoll()
+		_, got, err := e.rings.EncryptionKey("crm")
+		if err != nil || !bytes.Equal(got, planted) {
+			t.Fatal("the planted key is not the one the ring encrypts with")
+		}
+		api, _ := json.Marshal(e.src.Rings())
+		keys, _ := e.st.SourceKeys(context.Background(), "kms")
+		rows, _ := json.Marshal(keys)
+		e.st.Close()
+		db, _ := os.ReadFile(e.dbPath)
+		wal, _ := os.ReadFile(e.dbPath + "-wal")
+		forms := map[string][]byte{
+			"raw": planted, "hex": []byte(hex.EncodeToString(planted)), "HEX": []byte(strings.ToUpper(hex.EncodeToString(planted))),
+			"base64": []byte(base64.StdEncoding.EncodeToString(planted)), "base64url": []byte(base64.RawURLEncoding.EncodeToString(planted)),
+		}
+		for where, hay := range map[string][]byte{"logs": e.logs.Bytes(), "ring API": api, "inventory API": rows, "database": append(db, wal...)} {
+			if len(hay) == 0 && where != "logs" {
+				t.Fatalf("%s is empty: the search would prove nothing", where)
+			}
+			for form, needle := range forms {
+				if bytes.Contains(hay, needle) {
+					t.Errorf("key material found in the %s (%s)", where, form)
+				}
+			}
+		}
+		if !bytes.Contains(api, []byte(keyring.Fingerprint(planted))) {
+			t.Error("the ring API should show the fingerprint")
+		}
+	})
+}
+
+func TestLocateNameIsRechecked(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := startKMS(ctx, dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &backend{name: "loose", addr: s.Addr(), caFile: s.CAFile, certFile: s.CertFile, keyFile: s.KeyFile, ca: s.CA, stop: s.Stop}
+	t.Cleanup(b.closeAdmin)
+	b.create(t, "zzz.unrelated.1")
+	b.create(t, "acme.crm.key.1")
+	e := newEnv(t, b, "", nil, crmApp)
+	e.cfg.Locate = "server"
+	e.src, _ = New(e.cfg, e.deps)
+	st := e.mustPoll()
+	if st.Mismatched == 0 {
+		t.Fatalf("the KMS returned a stray object but nothing was rechecked: %+v", st)
+	}
+	if got := strings.Join(e.ringNames("crm"), ","); got != "acme.crm.key.1" {
+		t.Fatalf("ring = %s: an object with the wrong name got in", got)
+	}
+}
+
+func TestOneRequestPerKeyStillWorks(t *testing.T) {
+	b := embeddedBackend(t)
+	for i := 1; i <= 3; i++ {
+		b.create(t, fmt.Sprintf("acme.crm.key.%d", i))
+	}
+	e := newEnv(t, b, "", nil, crmApp)
+	e.cfg.BatchSize = 1
+	e.src, _ = New(e.cfg, e.deps)
+	st := e.mustPoll()
+	if st.Requests != 1+3+3 || len(e.ringNames("crm")) != 3 {
+		t.Fatalf("unbatched poll: %+v", st)
+	}
+}
+
+func TestRunRetriesWithBackoffAndRecovers(t *testing.T) {
+	b := embeddedBackend(t)
+	b.create(t, "acme.crm.key.1")
+	e := newEnv(t, b, "", nil, crmApp)
+	e.cfg.PollInterval = engine.Duration(time.Hour)
+	e.cfg.RetryMax = engine.Duration(2 * time.Second)
+	e.src, _ = New(e.cfg, e.deps)
+	b.closeAdmin()
+	b.stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.src.Run(ctx, e.sink) }()
+	time.Sleep(1500 * time.Millisecond) // at least one retry
+	b.resume()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		srcs, _ := e.st.Sources(context.Background())
+		if srcs[0].Health == engine.HealthOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("did not recover: %+v", srcs[0])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.events(engine.OpOutage)); n != 1 {
+		t.Fatalf("%d outage events, want 1", n)
+	}
+}
+
+func TestBackoffGrowsWithJitterAndCaps(t *testing.T) {
+	d := time.Duration(0)
+	var seq []time.Duration
+	for i := 0; i < 8; i++ {
+		d = nextBackoff(d, 30*time.Second)
+		seq = append(seq, d)
+		if j := jitter(d); j < d/2 || j > d {
+			t.Fatalf("jitter(%s) = %s", d, j)
+		}
+	}
+	if seq[0] != time.Second || seq[1] != 2*time.Second || seq[7] != 30*time.Second {
+		t.Fatalf("backoff %v", seq)
+	}
+}
+

@@ -1,0 +1,309 @@
+// Package kmip is the KMIP key source: it polls an enterprise KMS over
+// mutual TLS (ovh/kmip-go), finds each application's keys by a wildcard name,
+// tells new keys from known ones by their fingerprint, keeps each
+// application's newest generations in a keyring.Rings for the encryption
+// proxy, and reports inventory, activity and health to the daemon.
+//
+// A poll costs one Locate (or one per application, batched, where the server
+// expands wildcards), batched Get Attributes for the located objects, and a
+// batched Get only for keys that must join a ring and are not held yet. A
+// poll where nothing changed makes no Get at all.
+package kmip
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/kmipclient"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/keyring"
+)
+
+// SealedStore keeps blobs wrapped under the KEK (store.Store implements it).
+type SealedStore interface {
+	PutSealed(ctx context.Context, kind, name string, blob []byte) error
+	Sealed(ctx context.Context, kind string) (map[string][]byte, error)
+	DeleteSealed(ctx context.Context, kind, name string) error
+}
+
+// SealedKind is the kind under which ring material is sealed; the name is
+// "<source>/<application>".
+const SealedKind = "kmip-ring"
+
+// Deps are what the daemon hands a KMIP source.
+type Deps struct {
+	Logger *slog.Logger
+	// Rings is shared with the encryption proxy; the source configures one
+	// ring per application.
+	Rings *keyring.Rings
+	// Sealed, KEK and Persist control the wrapped copy of ring material that
+	// lets the proxy work after a restart while the KMS is down. Nothing is
+	// persisted unless all three are set.
+	Sealed  SealedStore
+	KEK     *kek.KEK
+	Persist bool
+	// DataDir holds the identity from `keyward cert` when the config names
+	// no certificate.
+	DataDir string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Source polls one KMS.
+type Source struct {
+	cfg    config.KMIPSource
+	deps   Deps
+	log    *slog.Logger
+	tlsCfg *tls.Config
+	leaf   *x509.Certificate
+	ver    *kmip.ProtocolVersion
+
+	pollMu    sync.Mutex // one poll at a time
+	client    *kmipclient.Client
+	connected string
+	wildcards int // server-side wildcard support: 0 unknown, 1 yes, -1 no
+	known     map[string]*knownKey
+	loaded    bool
+	sink      sources.Sink
+	last      PollStats
+	restored  int
+
+	sinkMu sync.Mutex
+}
+
+// New checks the configuration, loads the client identity and CA, declares
+// the rings, and restores them from the wrapped copy when persistence is on.
+// A wrong KEK is an error here, before anything is written.
+func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
+	if deps.Rings == nil {
+		return nil, errors.New("kmip: Deps.Rings is required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if cfg.BatchSize < 1 {
+		cfg.BatchSize = 50
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = engine.Duration(5 * time.Minute)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = engine.Duration(30 * time.Second)
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = cfg.PollInterval
+	}
+	if cfg.Locate == "" {
+		cfg.Locate = "auto"
+	}
+	s := &Source{cfg: cfg, deps: deps, log: deps.Logger.With("source", cfg.Name), known: map[string]*knownKey{}}
+	switch cfg.Locate {
+	case "server":
+		s.wildcards = 1
+	case "client":
+		s.wildcards = -1
+	}
+	if cfg.Version != "" {
+		maj, min, err := config.ParseKMIPVersion(cfg.Version)
+		if err != nil {
+			return nil, fmt.Errorf("kmip source %q: %w", cfg.Name, err)
+		}
+		s.ver = &kmip.ProtocolVersion{ProtocolVersionMajor: int32(maj), ProtocolVersionMinor: int32(min)}
+	}
+	if err := s.loadTLS(); err != nil {
+		return nil, fmt.Errorf("kmip source %q: %w", cfg.Name, err)
+	}
+	for _, a := range cfg.Applications {
+		deps.Rings.Configure(a.Name, a.Pattern, a.Generations)
+	}
+	if err := s.restore(context.Background()); err != nil {
+		return nil, fmt.Errorf("kmip source %q: %w", cfg.Name, err)
+	}
+	return s, nil
+}
+
+func (s *Source) loadTLS() error {
+	certFile, keyFile := s.cfg.CertFile, s.cfg.KeyFile
+	if certFile == "" && s.cfg.KeystoreFile == "" && s.deps.DataDir != "" {
+		f := pki.Paths(s.deps.DataDir, s.cfg.Name)
+		certFile, keyFile = f.Cert, f.Key
+	}
+	cert, err := pki.LoadIdentity(certFile, keyFile, s.cfg.KeystoreFile, s.cfg.PasswordFile)
+	if err != nil {
+		return err
+	}
+	if cert.Leaf == nil && len(cert.Certificate) > 0 {
+		cert.Leaf, _ = x509.ParseCertificate(cert.Certificate[0])
+	}
+	s.leaf = cert.Leaf
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, ServerName: s.cfg.ServerName}
+	if s.cfg.CAFile != "" {
+		b, err := os.ReadFile(s.cfg.CAFile)
+		if err != nil {
+			return fmt.Errorf("ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			return fmt.Errorf("ca_file %s holds no PEM certificate", s.cfg.CAFile)
+		}
+		cfg.RootCAs = pool
+	} else {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			return fmt.Errorf("no ca_file and no system roots: %w", err)
+		}
+		cfg.RootCAs = pool
+	}
+	s.tlsCfg = cfg
+	return nil
+}
+
+// Name implements sources.Source.
+func (s *Source) Name() string { return s.cfg.Name }
+
+// Kind implements sources.Source.
+func (s *Source) Kind() string { return "kmip" }
+
+// Address implements sources.Source.
+func (s *Source) Address() string { return strings.Join(s.cfg.Addresses, ", ") }
+
+// Restored is how many generations were restored from the wrapped copy at
+// start.
+func (s *Source) Restored() int { return s.restored }
+
+// Rings describes this source's application rings for the socket API:
+// metadata only, never material.
+func (s *Source) Rings() []api.RingInfo {
+	var out []api.RingInfo
+	for _, a := range s.cfg.Applications {
+		r, ok := s.deps.Rings.Ring(a.Name)
+		if !ok {
+			continue
+		}
+		ri := api.RingInfo{Application: a.Name, Pattern: r.Pattern, Capacity: r.Capacity, Generations: []api.GenerationInfo{}}
+		if !r.LastChange.IsZero() {
+			t := r.LastChange
+			ri.LastChange = &t
+		}
+		for _, g := range r.Gens {
+			ri.Generations = append(ri.Generations, api.GenerationInfo{Name: g.Name, Fingerprint: g.Fingerprint, KeyID: g.ShortID,
+				State: g.State, Encrypts: g.Encrypts, Activated: g.Activated, Created: g.Created})
+		}
+		out = append(out, ri)
+	}
+	return out
+}
+
+// LastPoll returns the statistics of the most recent poll.
+func (s *Source) LastPoll() PollStats {
+	s.pollMu.Lock()
+	defer s.pollMu.Unlock()
+	return s.last
+}
+
+// Run implements sources.Source: poll, then wait the poll interval; after a
+// failure retry with exponential backoff and jitter, keeping the rings.
+func (s *Source) Run(ctx context.Context, sink sources.Sink) error {
+	s.sinkMu.Lock()
+	s.sink = sink
+	s.sinkMu.Unlock()
+	defer s.closeClient()
+	backoff := time.Duration(0)
+	for {
+		err := s.Poll(ctx, sink)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var wait time.Duration
+		if err != nil {
+			backoff = nextBackoff(backoff, time.Duration(s.cfg.RetryMax))
+			wait = jitter(backoff)
+			s.log.Warn("KMS poll failed", "err", err, "retry_in", wait.Round(time.Millisecond))
+		} else {
+			backoff = 0
+			wait = time.Duration(s.cfg.PollInterval)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// SyncNow implements sources.Syncer.
+func (s *Source) SyncNow(ctx context.Context) error {
+	s.sinkMu.Lock()
+	sink := s.sink
+	s.sinkMu.Unlock()
+	if sink == nil {
+		return errors.New("the KMIP source is not running yet")
+	}
+	return s.Poll(ctx, sink)
+}
+
+// nextBackoff doubles from 1s up to max.
+func nextBackoff(prev, max time.Duration) time.Duration {
+	if max <= 0 {
+		max = 5 * time.Minute
+	}
+	d := 2 * prev
+	if d < time.Second {
+		d = time.Second
+	}
+	return min(d, max)
+}
+
+// jitter spreads retries of many daemons: a uniform wait in [d/2, d].
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func (s *Source) closeClient() {
+	if s.client != nil {
+		c := s.client
+		s.client, s.connected = nil, ""
+		func() {
+			// kmip-go v0.8.1 panics closing a client whose reconnect failed
+			// (nil connection); there is nothing left to close then.
+			defer func() { _ = recover() }()
+			_ = c.Close()
+		}()
+	}
+}
+
+// Close zeroes nothing itself (the rings are shared) but drops the KMS
+// connection.
+func (s *Source) Close() error {
+	s.pollMu.Lock()
+	defer s.pollMu.Unlock()
+	s.closeClient()
+	return nil
+}
+
+var _ sources.Source = (*Source)(nil)
+var _ sources.Syncer = (*Source)(nil)
