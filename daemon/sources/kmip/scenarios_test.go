@@ -614,4 +614,3 @@ func TestBackoffGrowsWithJitterAndCaps(t *testing.T) {
 		t.Fatalf("backoff %v", seq)
 	}
 }
-
