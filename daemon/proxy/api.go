@@ -1,0 +1,159 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/proxy/fields"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/token"
+)
+
+// MaxCryptInput bounds what keyward encrypt and decrypt accept on the socket.
+const MaxCryptInput = 16 << 20
+
+// Handler serves the proxy's socket routes, to mount under the daemon's mux:
+//
+//	GET  /v1/proxy                          every application's status (user)
+//	POST /v1/encrypt?app=A[&deterministic=true]  body → one token (user)
+//	POST /v1/decrypt?app=A                  token or text → plaintext
+//	                                        (admin, or user when
+//	                                        proxy.allow_user_decrypt)
+//
+// roleOf returns the caller's role as the daemon established it from the
+// socket's peer credentials; the handler enforces the roles above itself.
+func (m *Manager) Handler(roleOf func(*http.Request) api.Role) http.Handler {
+	if roleOf == nil {
+		roleOf = func(*http.Request) api.Role { return api.RoleNone }
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /"+api.Version+"/proxy", func(w http.ResponseWriter, r *http.Request) {
+		if roleOf(r) == api.RoleNone {
+			apiError(w, http.StatusForbidden, api.CodeForbidden, "the caller has no keyward role")
+			return
+		}
+		writeJSON(w, api.ProxyStatuses{Apps: m.Statuses()})
+	})
+	mux.HandleFunc("POST /"+api.Version+"/encrypt", func(w http.ResponseWriter, r *http.Request) {
+		m.crypt(w, r, roleOf(r), true)
+	})
+	mux.HandleFunc("POST /"+api.Version+"/decrypt", func(w http.ResponseWriter, r *http.Request) {
+		m.crypt(w, r, roleOf(r), false)
+	})
+	return mux
+}
+
+func (m *Manager) crypt(w http.ResponseWriter, r *http.Request, role api.Role, encrypt bool) {
+	switch {
+	case role == api.RoleNone:
+		apiError(w, http.StatusForbidden, api.CodeForbidden, "the caller has no keyward role")
+		return
+	case !encrypt && role != api.RoleAdmin && !m.cfg.AllowUserDecrypt:
+		apiError(w, http.StatusForbidden, api.CodeForbidden,
+			"keyward decrypt is for admins; an admin may set proxy.allow_user_decrypt = true to let users decrypt")
+		return
+	}
+	name := r.URL.Query().Get("app")
+	a, ok := m.byName[name]
+	if !ok {
+		apiError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no proxied application %q (configured: %s)", name, strings.Join(m.names(), ", ")))
+		return
+	}
+	in, err := io.ReadAll(io.LimitReader(r.Body, MaxCryptInput+1))
+	if err != nil {
+		apiError(w, http.StatusBadRequest, api.CodeBadRequest, "reading input: "+err.Error())
+		return
+	}
+	defer clear(in)
+	if len(in) > MaxCryptInput {
+		apiError(w, http.StatusRequestEntityTooLarge, api.CodeBadRequest, fmt.Sprintf("input over %d bytes", MaxCryptInput))
+		return
+	}
+	ex := &exchange{hour: time.Now().Truncate(time.Hour).Unix()}
+	if encrypt {
+		det := r.URL.Query().Get("deterministic") == "true"
+		out, err := a.encrypter(ex)(nil, in, det, token.Text)
+		if err != nil {
+			status, code := http.StatusInternalServerError, api.CodeInternal
+			if errors.Is(err, token.ErrNoActiveKey) {
+				status, code = http.StatusServiceUnavailable, api.CodeUnavailable
+			}
+			apiError(w, status, code, err.Error())
+			return
+		}
+		a.countEncrypted(1)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write(append(out, '\n'))
+		return
+	}
+	text := bytes.TrimSpace(in)
+	var out []byte
+	var op fields.Opened
+	switch {
+	case len(text) > 0 && token.Span(text) == len(text):
+		var err error
+		out, _, err = a.decrypter(ex)(nil, text)
+		if err != nil {
+			op.Failed = append(op.Failed, err)
+		} else {
+			op.Decrypted = 1
+		}
+	case fields.Valid(in):
+		out, op = fields.DecryptJSON(nil, in, a.decrypter(ex))
+	default:
+		out, op = fields.DecryptText(nil, in, a.decrypter(ex))
+	}
+	a.countOpened(op)
+	if len(op.Failed) > 0 {
+		clear(out)
+		msgs := make([]string, 0, len(op.Failed))
+		for _, e := range op.Failed {
+			msgs = append(msgs, e.Error())
+		}
+		apiError(w, http.StatusUnprocessableEntity, api.CodeBadRequest,
+			fmt.Sprintf("%d token(s) could not be decrypted: %s", len(op.Failed), strings.Join(dedupe(msgs), "; ")))
+		return
+	}
+	a.event("decrypt", engine.SeverityInfo, r, fmt.Sprintf("keyward decrypt opened %d token(s) for a %s caller", op.Decrypted, role))
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(out)
+	clear(out)
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (m *Manager) names() []string {
+	out := make([]string, 0, len(m.apps))
+	for _, a := range m.apps {
+		out = append(out, a.Name())
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func apiError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(api.Error{Code: code, Message: msg})
+}

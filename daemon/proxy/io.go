@@ -1,0 +1,138 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// timedTransport stamps when the upstream exchange starts, so the time the
+// upstream takes can be told from the time the proxy adds.
+type timedTransport struct{ rt http.RoundTripper }
+
+func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if ex, _ := r.Context().Value(ctxKey{}).(*exchange); ex != nil {
+		ex.upstreamT0 = time.Now()
+	}
+	return t.rt.RoundTrip(r)
+}
+
+// countingWriter counts the body bytes sent to the client. Unwrap lets
+// http.ResponseController reach Flush on the real writer, so streamed
+// bodies are flushed as they come.
+type countingWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush is here too because ReverseProxy type-asserts for it on some paths.
+func (w *countingWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+
+// countingReader counts a streamed request body.
+type countingReader struct {
+	io.ReadCloser
+	n   *atomic.Int64
+	m   *metrics
+	app string
+}
+
+func (r *countingReader) Read(b []byte) (int, error) {
+	n, err := r.ReadCloser.Read(b)
+	if n > 0 {
+		r.n.Add(int64(n))
+		r.m.bytes(r.app, "in", int64(n))
+	}
+	return n, err
+}
+
+var errTooLarge = errors.New("body over the limit")
+
+// readLimited reads at most limit bytes of r into a pooled buffer; on
+// errTooLarge the bytes read so far (limit+1) are returned too.
+func readLimited(r io.Reader, limit, contentLength int64) ([]byte, error) {
+	hint := 4096
+	if contentLength > 0 && contentLength <= limit {
+		hint = int(contentLength) + 1
+	}
+	p := getBuf(hint)
+	b := (*p)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			return b, errTooLarge
+		}
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
+
+func getBuf(n int) *[]byte {
+	p := bufPool.Get().(*[]byte)
+	if cap(*p) < n {
+		*p = make([]byte, 0, n)
+	}
+	*p = (*p)[:0]
+	return p
+}
+
+func putBuf(p *[]byte) {
+	if cap(*p) > 8<<20 {
+		return
+	}
+	bufPool.Put(p)
+}
+
+// putPlain returns a buffer (already zeroed by the caller when it held
+// protected plaintext) to the pool.
+func putPlain(b []byte) {
+	b = b[:0]
+	putBuf(&b)
+}
+
+// pooledBody serves a rewritten body from a pooled buffer and returns the
+// buffer (zeroed when it held decrypted plaintext) on Close.
+type pooledBody struct {
+	io.Reader
+	buf  *[]byte
+	zero bool
+	once sync.Once
+}
+
+func (b *pooledBody) Close() error {
+	b.once.Do(func() {
+		if b.zero {
+			clear(*b.buf)
+		}
+		putBuf(b.buf)
+	})
+	return nil
+}
+
+// joinedBody reads a buffered head then the rest of the upstream body.
+type joinedBody struct {
+	io.Reader
+	c io.Closer
+}
+
+func (b *joinedBody) Close() error { return b.c.Close() }

@@ -1,0 +1,709 @@
+// Package proxy is keyward's encryption proxy: one reverse proxy per cloud
+// application that encrypts the protected fields of requests with the
+// application's newest key generation, decrypts every keyward token in
+// responses with whichever retained generation made it, fails closed when it
+// cannot protect a field, and reports live status, Prometheus metrics and
+// per-key usage.
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/proxy/fields"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/keyring"
+	"github.com/keyward/keyward/engine/token"
+)
+
+// Recorder is what the proxy needs from the daemon: the activity log, the
+// usage table and the event stream. The daemon satisfies it with the store
+// (store.Record, store.AddUsage) and its notification hub.
+type Recorder interface {
+	// Event records one activity event (Origin proxy): a refused request,
+	// an upstream outage or recovery, a change of encrypting generation.
+	Event(ctx context.Context, ev engine.Event)
+	// Usage adds per-key, per-hour encrypt/decrypt counts.
+	Usage(ctx context.Context, rows []engine.Usage) error
+	// Status publishes one application's status on /v1/events
+	// (Notification{Type: "proxy", Data: json of st}).
+	Status(st api.ProxyStatus)
+}
+
+// RingDescriber is implemented by key sources that can describe a ring
+// (keyring.Rings does); the status then shows the generations, capacity and
+// last change.
+type RingDescriber interface {
+	Ring(app string) (keyring.Ring, bool)
+}
+
+// OpDecrypted is the activity operation of a keyward decrypt on the socket.
+const OpDecrypted = "decrypted"
+
+// App is the reverse proxy of one application.
+type App struct {
+	cfg      config.ProxyApp
+	upstream *url.URL
+	codec    *token.Codec
+	keys     keyring.KeySource
+	rules    *fields.Rules
+	form     fields.FormRules
+	pass     map[string]bool
+	hasRules bool
+	rp       *httputil.ReverseProxy
+	tr       *http.Transport
+	rec      Recorder
+	log      *slog.Logger
+	metrics  *metrics
+
+	st    *stats
+	usage usage
+	since time.Time
+
+	mu          sync.Mutex
+	health      api.UpstreamHealth
+	lastEvent   map[string]time.Time // per event kind, for rate limiting
+	suppressed  map[string]int
+	lastVersion uint64
+	lastKeyID   string
+	keyChange   *time.Time
+}
+
+// New builds the proxy of one application. keys supplies the material
+// (keyring.Rings in the daemon); rec may be nil (nothing recorded).
+func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog.Logger) (*App, error) {
+	cfg = cfg.WithDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if rec == nil {
+		rec = nopRecorder{}
+	}
+	u, err := url.Parse(cfg.Upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("proxy %s: upstream %q is not an http(s) URL", cfg.Name, cfg.Upstream)
+	}
+	rules, err := fields.NewRules(cfg.Fields, cfg.DeterministicFields)
+	if err != nil {
+		return nil, fmt.Errorf("proxy %s: %w", cfg.Name, err)
+	}
+	form := fields.FormRules{}
+	for _, f := range cfg.FormFields {
+		form[f] = false
+	}
+	for _, f := range cfg.DeterministicFields {
+		if !strings.ContainsAny(f, ".[*") {
+			form[f] = true // a plain name is also a deterministic form field
+		}
+	}
+	a := &App{cfg: cfg, upstream: u, codec: token.NewCodec(cfg.Name, keys), keys: keys, rules: rules, form: form,
+		pass: map[string]bool{}, rec: rec, log: logger.With("app", cfg.Name), st: newStats(), since: time.Now(),
+		lastEvent: map[string]time.Time{}, suppressed: map[string]int{}}
+	for _, ct := range cfg.PassContentTypes {
+		a.pass[strings.ToLower(strings.TrimSpace(ct))] = true
+	}
+	a.hasRules = !rules.Empty() || len(form) > 0 || len(cfg.Bodies) > 0
+	a.tr, err = transport(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("proxy %s: %w", cfg.Name, err)
+	}
+	a.rp = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.SetXForwarded()
+			// Responses must come back uncompressed for their tokens to
+			// be found and decrypted.
+			pr.Out.Header.Del("Accept-Encoding")
+		},
+		Transport:      timedTransport{a.tr},
+		FlushInterval:  -1,
+		ModifyResponse: a.modifyResponse,
+		ErrorHandler:   a.upstreamError,
+		ErrorLog:       slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+	}
+	return a, nil
+}
+
+func transport(cfg config.ProxyApp) (*http.Transport, error) {
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.UpstreamServerName}
+	if cfg.UpstreamCA != "" {
+		pem, err := os.ReadFile(cfg.UpstreamCA)
+		if err != nil {
+			return nil, fmt.Errorf("upstream_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("upstream_ca %s: no PEM certificate found", cfg.UpstreamCA)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	d := &net.Dialer{Timeout: time.Duration(cfg.DialTimeout), KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		DialContext:           d.DialContext,
+		TLSClientConfig:       tlsCfg,
+		TLSHandshakeTimeout:   time.Duration(cfg.DialTimeout),
+		ResponseHeaderTimeout: time.Duration(cfg.Timeout),
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+		DisableCompression:    true,
+	}, nil
+}
+
+// Name is the application's name.
+func (a *App) Name() string { return a.cfg.Name }
+
+// Config is the application's configuration, with defaults applied.
+func (a *App) Config() config.ProxyApp { return a.cfg }
+
+// Codec is the application's token codec (for keyward encrypt/decrypt).
+func (a *App) Codec() *token.Codec { return a.codec }
+
+type ctxKey struct{}
+
+// exchange is the per-request state shared by the handler and the
+// ReverseProxy hooks.
+type exchange struct {
+	hour        int64
+	upstreamT0  time.Time
+	upstreamDur time.Duration
+}
+
+// refusal is a request the proxy will not forward.
+type refusal struct {
+	status int
+	kind   string
+	msg    string
+}
+
+func (a *App) refuse(w http.ResponseWriter, r *http.Request, f refusal) {
+	a.st.fail(f.kind)
+	a.metrics.err(a.cfg.Name, f.kind)
+	a.event(f.kind, engine.SeverityWarn, r, fmt.Sprintf("refused %s %s: %s", r.Method, r.URL.Path, f.msg))
+	a.log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "kind", f.kind, "reason", f.msg)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Keyward-Refused", f.kind)
+	w.WriteHeader(f.status)
+	fmt.Fprintf(w, "{\"error\":%q,\"message\":%q}\n", f.kind, "keyward proxy: "+f.msg)
+}
+
+// ServeHTTP proxies one request.
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t0 := time.Now()
+	a.st.requests.Add(1)
+	a.st.series.add(t0, 1, 0)
+	ex := &exchange{hour: t0.Truncate(time.Hour).Unix()}
+	cw := &countingWriter{ResponseWriter: w}
+	defer func() {
+		total := time.Since(t0)
+		own := max(total-ex.upstreamDur, 0)
+		a.st.proxyLat.add(own)
+		a.metrics.observe(a.cfg.Name, own, ex.upstreamDur)
+		if ex.upstreamDur > 0 {
+			a.st.upstreamLat.add(ex.upstreamDur)
+		}
+		a.st.bytesOut.Add(cw.n)
+		a.metrics.bytes(a.cfg.Name, "out", cw.n)
+	}()
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ex))
+
+	if f := a.protectQuery(r, ex); f != nil {
+		a.refuse(cw, r, *f)
+		return
+	}
+	if f := a.protectBody(r, ex); f != nil {
+		a.refuse(cw, r, *f)
+		return
+	}
+	a.rp.ServeHTTP(cw, r)
+}
+
+// protectQuery encrypts protected form fields found in the query string.
+func (a *App) protectQuery(r *http.Request, ex *exchange) *refusal {
+	if len(a.form) == 0 || r.URL.RawQuery == "" {
+		return nil
+	}
+	out, n, err := a.form.EncryptForm(nil, []byte(r.URL.RawQuery), a.encrypter(ex))
+	if err != nil {
+		return a.encryptRefusal(err, "query string")
+	}
+	if n > 0 {
+		r.URL.RawQuery = string(out)
+		a.countEncrypted(n)
+	}
+	return nil
+}
+
+func (a *App) countEncrypted(n int) {
+	a.st.encrypted.Add(int64(n))
+	a.metrics.fields(a.cfg.Name, "encrypt", n)
+}
+
+// bodyKind is what the proxy does with a request body.
+type bodyKind int
+
+const (
+	bodyStream bodyKind = iota
+	bodyJSON
+	bodyForm
+	bodyWhole
+)
+
+func mediaType(h http.Header) string {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return strings.ToLower(strings.TrimSpace(strings.Split(ct, ";")[0]))
+	}
+	return mt
+}
+
+func isJSON(mt string) bool {
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+const formType = "application/x-www-form-urlencoded"
+
+// classify decides how to treat the request body.
+func (a *App) classify(r *http.Request) (bodyKind, bool, *refusal) {
+	mt := mediaType(r.Header)
+	for _, b := range a.cfg.Bodies {
+		if ok, _ := path.Match(b.Path, r.URL.Path); ok && (b.ContentType == "" || strings.EqualFold(b.ContentType, mt)) {
+			return bodyWhole, b.Deterministic, nil
+		}
+	}
+	switch {
+	case isJSON(mt):
+		if !a.rules.Empty() {
+			return bodyJSON, false, nil
+		}
+		return bodyStream, false, nil
+	case mt == formType:
+		if len(a.form) > 0 {
+			return bodyForm, false, nil
+		}
+		return bodyStream, false, nil
+	case !a.hasRules || a.pass[mt]:
+		return bodyStream, false, nil
+	}
+	if mt == "" {
+		mt = "no content type"
+	}
+	return bodyStream, false, &refusal{http.StatusUnsupportedMediaType, ErrKindContentType,
+		fmt.Sprintf("a %s body is not covered by the protection rules of %q; send JSON or a form, or list the type in pass_content_types if it never carries protected fields", mt, a.cfg.Name)}
+}
+
+func hasBody(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody && (r.ContentLength > 0 || (r.ContentLength < 0 && len(r.TransferEncoding) > 0) || r.ContentLength == -1)
+}
+
+// protectBody encrypts what policy says must be protected in the body, or
+// says why the request cannot go upstream.
+func (a *App) protectBody(r *http.Request, ex *exchange) *refusal {
+	if !hasBody(r) {
+		return nil
+	}
+	kind, det, f := a.classify(r)
+	if f != nil {
+		return f
+	}
+	if kind == bodyStream {
+		r.Body = &countingReader{ReadCloser: r.Body, n: &a.st.bytesIn, m: a.metrics, app: a.cfg.Name}
+		return nil
+	}
+	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		return &refusal{http.StatusUnsupportedMediaType, ErrKindEncoded,
+			fmt.Sprintf("the body is %s-encoded and cannot be inspected for protected fields; send it uncompressed", enc)}
+	}
+	limit := a.cfg.MaxBodyBytes
+	if r.ContentLength > limit {
+		return &refusal{http.StatusRequestEntityTooLarge, ErrKindTooLarge,
+			fmt.Sprintf("the body is %d bytes, over the %d-byte limit for bodies the proxy must encrypt (max_body_bytes)", r.ContentLength, limit)}
+	}
+	body, err := readLimited(r.Body, limit, r.ContentLength)
+	r.Body.Close()
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			return &refusal{http.StatusRequestEntityTooLarge, ErrKindTooLarge,
+				fmt.Sprintf("the body is over the %d-byte limit for bodies the proxy must encrypt (max_body_bytes)", limit)}
+		}
+		return &refusal{http.StatusBadRequest, ErrKindInvalidJSON, "reading the request body: " + err.Error()}
+	}
+	a.st.bytesIn.Add(int64(len(body)))
+	a.metrics.bytes(a.cfg.Name, "in", int64(len(body)))
+	out := getBuf(len(body) + len(body)/2 + 256)
+	var n int
+	switch kind {
+	case bodyJSON:
+		*out, n, err = a.rules.EncryptJSON((*out)[:0], body, a.encrypter(ex))
+	case bodyForm:
+		*out, n, err = a.form.EncryptForm((*out)[:0], body, a.encrypter(ex))
+	case bodyWhole:
+		*out, err = a.encrypter(ex)((*out)[:0], body, det, token.Text)
+		n = 1
+	}
+	clear(body) // plaintext of protected fields: gone once rewritten
+	putPlain(body)
+	if err != nil {
+		putBuf(out)
+		return a.encryptRefusal(err, "body")
+	}
+	a.countEncrypted(n)
+	r.Body = &pooledBody{Reader: bytes.NewReader(*out), buf: out}
+	r.ContentLength = int64(len(*out))
+	r.Header.Set("Content-Length", strconv.Itoa(len(*out)))
+	r.TransferEncoding = nil
+	return nil
+}
+
+func (a *App) encryptRefusal(err error, what string) *refusal {
+	var fe *fields.FormError
+	switch {
+	case errors.Is(err, token.ErrNoActiveKey):
+		return &refusal{http.StatusServiceUnavailable, ErrKindNoKey,
+			fmt.Sprintf("no active key generation for %q, so protected fields cannot be encrypted; check the KMS and the ring (keyward sources)", a.cfg.Name)}
+	case errors.Is(err, fields.ErrInvalidJSON):
+		return &refusal{http.StatusBadRequest, ErrKindInvalidJSON, fmt.Sprintf("the %s is not valid JSON: %v", what, err)}
+	case errors.As(err, &fe):
+		return &refusal{http.StatusBadRequest, ErrKindInvalidForm, fmt.Sprintf("the %s is not a valid form: %v", what, err)}
+	default:
+		return &refusal{http.StatusServiceUnavailable, ErrKindEncrypt, fmt.Sprintf("encrypting the %s failed: %v", what, err)}
+	}
+}
+
+// encrypter seals with the active generation and counts usage per key.
+func (a *App) encrypter(ex *exchange) fields.Encrypter {
+	return func(dst, pt []byte, det bool, kind token.Kind) ([]byte, error) {
+		mode := token.GCM
+		if det {
+			mode = token.SIV
+		}
+		out, id, err := a.codec.AppendEncrypt(dst, pt, mode, kind)
+		if err == nil {
+			a.usage.counter(ex.hour, id).enc.Add(1)
+		}
+		return out, err
+	}
+}
+
+// decrypter opens tokens and counts usage per key and failures per kind.
+func (a *App) decrypter(ex *exchange) fields.Decrypter {
+	return func(dst, tok []byte) ([]byte, token.Kind, error) {
+		out, o, err := a.codec.AppendDecrypt(dst, tok)
+		if err != nil {
+			return out, 0, err
+		}
+		a.usage.counter(ex.hour, o.KeyID).dec.Add(1)
+		return out, o.Kind, nil
+	}
+}
+
+func (a *App) countOpened(op fields.Opened) {
+	if op.Decrypted > 0 {
+		a.st.decrypted.Add(int64(op.Decrypted))
+		a.metrics.fields(a.cfg.Name, "decrypt", op.Decrypted)
+	}
+	for _, err := range op.Failed {
+		kind := ErrKindMalformedToken
+		switch {
+		case errors.Is(err, token.ErrUnknownGeneration):
+			kind = ErrKindUnknownGen
+		case errors.Is(err, token.ErrTampered):
+			kind = ErrKindTampered
+		case errors.Is(err, token.ErrWrongApplication):
+			kind = ErrKindWrongApp
+		}
+		a.st.fail(kind)
+		a.metrics.err(a.cfg.Name, kind)
+	}
+}
+
+// modifyResponse decrypts the tokens of a response the proxy can read whole.
+func (a *App) modifyResponse(resp *http.Response) error {
+	ex, _ := resp.Request.Context().Value(ctxKey{}).(*exchange)
+	if ex == nil {
+		ex = &exchange{hour: time.Now().Truncate(time.Hour).Unix()}
+	}
+	if !ex.upstreamT0.IsZero() {
+		ex.upstreamDur = time.Since(ex.upstreamT0) // until headers; body read below adds to it
+	}
+	a.upstreamAnswered(resp)
+	if resp.Body == nil || resp.Body == http.NoBody || resp.Request.Method == http.MethodHead {
+		return nil
+	}
+	mt := mediaType(resp.Header)
+	jsonBody, formBody := isJSON(mt), mt == formType
+	if !jsonBody && !formBody && len(a.cfg.Bodies) == 0 {
+		return nil // streamed as is
+	}
+	if enc := resp.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		a.st.fail(ErrKindRespEncoded)
+		a.metrics.err(a.cfg.Name, ErrKindRespEncoded)
+		return nil
+	}
+	limit := a.cfg.MaxBodyBytes
+	if resp.ContentLength > limit {
+		a.st.fail(ErrKindRespTooLarge)
+		a.metrics.err(a.cfg.Name, ErrKindRespTooLarge)
+		return nil
+	}
+	body, err := readLimited(resp.Body, limit, resp.ContentLength)
+	if errors.Is(err, errTooLarge) {
+		// Too big to rewrite: pass it on whole, tokens and all.
+		a.st.fail(ErrKindRespTooLarge)
+		a.metrics.err(a.cfg.Name, ErrKindRespTooLarge)
+		resp.Body = &joinedBody{Reader: io.MultiReader(bytes.NewReader(body), resp.Body), c: resp.Body}
+		return nil
+	}
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("reading the upstream's answer: %w", err)
+	}
+	if !ex.upstreamT0.IsZero() {
+		ex.upstreamDur = time.Since(ex.upstreamT0)
+	}
+	out := getBuf(len(body) + 256)
+	var op fields.Opened
+	switch {
+	case jsonBody:
+		*out, op = fields.DecryptJSON((*out)[:0], body, a.decrypter(ex))
+	case formBody:
+		*out, op = fields.DecryptForm((*out)[:0], body, a.decrypter(ex))
+	default:
+		// A whole body: only when it is one token, trimmed.
+		if t := bytes.TrimSpace(body); token.Span(t) == len(t) && len(t) > 0 {
+			*out, _, err = a.decrypter(ex)((*out)[:0], t)
+			if err != nil {
+				op.Failed = append(op.Failed, err)
+				*out = append((*out)[:0], body...)
+			} else {
+				op.Decrypted = 1
+			}
+		} else {
+			*out = append((*out)[:0], body...)
+		}
+	}
+	putPlain(body)
+	a.countOpened(op)
+	resp.Body = &pooledBody{Reader: bytes.NewReader(*out), buf: out, zero: op.Decrypted > 0}
+	resp.ContentLength = int64(len(*out))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(*out)))
+	resp.Header.Del("Transfer-Encoding")
+	return nil
+}
+
+// upstreamAnswered updates upstream health from a response.
+func (a *App) upstreamAnswered(resp *http.Response) {
+	now := time.Now()
+	switch resp.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		a.setHealth(false, now, "upstream answered "+resp.Status)
+	default:
+		a.setHealth(true, now, "")
+	}
+}
+
+func (a *App) setHealth(ok bool, now time.Time, reason string) {
+	a.mu.Lock()
+	was, known := a.health.OK, a.health.LastSuccess != nil || a.health.LastFailure != nil
+	a.health.OK = ok
+	if ok {
+		a.health.LastSuccess = &now
+	} else {
+		a.health.LastFailure = &now
+		a.health.Reason = reason
+	}
+	a.mu.Unlock()
+	if known && was != ok {
+		if ok {
+			a.event("upstream-recovered", engine.SeverityInfo, nil, "upstream "+a.upstream.Redacted()+" answers again")
+		} else {
+			a.event("upstream-outage", engine.SeverityAlert, nil, "upstream "+a.upstream.Redacted()+" failing: "+reason)
+		}
+	} else if !known && !ok {
+		a.event("upstream-outage", engine.SeverityAlert, nil, "upstream "+a.upstream.Redacted()+" failing: "+reason)
+	}
+}
+
+// upstreamError answers when the upstream could not be reached or timed out.
+func (a *App) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if ex, _ := r.Context().Value(ctxKey{}).(*exchange); ex != nil && !ex.upstreamT0.IsZero() {
+		ex.upstreamDur = time.Since(ex.upstreamT0)
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away
+	}
+	kind, status, msg := ErrKindUpstream, http.StatusBadGateway, "upstream unreachable: "+cleanErr(err)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		kind, status = ErrKindTimeout, http.StatusGatewayTimeout
+		msg = fmt.Sprintf("upstream did not answer within %s: %s", time.Duration(a.cfg.Timeout), cleanErr(err))
+	}
+	a.st.fail(kind)
+	a.metrics.err(a.cfg.Name, kind)
+	a.setHealth(false, time.Now(), msg)
+	a.log.Warn("upstream failed", "err", err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "{\"error\":%q,\"message\":%q}\n", kind, "keyward proxy: "+msg)
+}
+
+func cleanErr(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// event records an activity event. Refusals and outages are limited to one
+// per kind every 10 seconds (the others are counted into the next one);
+// key changes and decryptions on the socket are always recorded.
+func (a *App) event(kind string, sev engine.Severity, r *http.Request, details string) {
+	now := time.Now()
+	limited := kind != "key-changed" && kind != "decrypt"
+	a.mu.Lock()
+	if last, ok := a.lastEvent[kind]; limited && ok && now.Sub(last) < 10*time.Second {
+		a.suppressed[kind]++
+		a.mu.Unlock()
+		return
+	}
+	a.lastEvent[kind] = now
+	if n := a.suppressed[kind]; n > 0 {
+		details += fmt.Sprintf(" (and %d more like it since the last event)", n)
+	}
+	a.suppressed[kind] = 0
+	a.mu.Unlock()
+	op := engine.OpRefused
+	switch kind {
+	case "upstream-outage":
+		op = engine.OpOutage
+	case "upstream-recovered":
+		op = engine.OpRecovery
+	case "key-changed":
+		op = engine.OpRotated
+	case "decrypt":
+		op = OpDecrypted
+	}
+	actor := "proxy:" + a.cfg.Name
+	if r != nil {
+		actor = r.RemoteAddr
+	}
+	a.rec.Event(context.Background(), engine.Event{Time: now.UTC(), Operation: op, Actor: actor, Origin: engine.OriginProxy,
+		Severity: sev, Details: "proxy " + a.cfg.Name + ": " + details})
+}
+
+// Status takes a snapshot of the application's status.
+func (a *App) Status() api.ProxyStatus {
+	now := time.Now()
+	st := api.ProxyStatus{
+		App: a.cfg.Name, Listen: a.cfg.Listen, Upstream: a.upstream.Redacted(), TLS: a.cfg.TLSCert != "",
+		Since: a.since.UTC(), Time: now.UTC(),
+		Requests: a.st.requests.Load(), BytesIn: a.st.bytesIn.Load(), BytesOut: a.st.bytesOut.Load(),
+		FieldsEncrypt: a.st.encrypted.Load(), FieldsDecrypt: a.st.decrypted.Load(), Errors: a.st.errorCounts(),
+		ProxyLatency: a.st.proxyLat.percentiles(), UpstreamLatency: a.st.upstreamLat.percentiles(),
+		Series: a.st.series.last(now, 180),
+	}
+	a.mu.Lock()
+	st.Health = a.health
+	a.mu.Unlock()
+	st.Ring = a.ring()
+	return st
+}
+
+// ring describes the key ring as the proxy sees it, and notices changes of
+// the encrypting generation.
+func (a *App) ring() api.ProxyRing {
+	var pr api.ProxyRing
+	id, err := a.codec.ActiveKeyID()
+	if err != nil {
+		pr.Reason = err.Error()
+	}
+	pr.KeyID = id
+	if d, ok := a.keys.(RingDescriber); ok {
+		if rg, ok := d.Ring(a.cfg.Name); ok {
+			pr.Size, pr.Capacity = len(rg.Gens), rg.Capacity
+			if !rg.LastChange.IsZero() {
+				lc := rg.LastChange.UTC()
+				pr.LastChange = &lc
+			}
+			for _, g := range rg.Gens {
+				if g.ShortID == id {
+					pr.Fingerprint = g.Fingerprint
+				}
+				pr.Generations = append(pr.Generations, api.GenerationInfo{Name: g.Name, Fingerprint: g.Fingerprint,
+					KeyID: g.ShortID, State: g.State, Encrypts: g.Encrypts, Activated: g.Activated, Created: g.Created})
+			}
+		}
+	}
+	v := a.keys.Version(a.cfg.Name)
+	a.mu.Lock()
+	changed := a.lastVersion != 0 && v != a.lastVersion && id != a.lastKeyID
+	prev := a.lastKeyID
+	if v != a.lastVersion {
+		now := time.Now().UTC()
+		if a.keyChange == nil || changed {
+			a.keyChange = &now
+		}
+	}
+	a.lastVersion, a.lastKeyID = v, id
+	if pr.LastChange == nil {
+		pr.LastChange = a.keyChange
+	}
+	a.mu.Unlock()
+	if changed {
+		msg := fmt.Sprintf("now encrypting with generation %s (was %s)", id, prev)
+		if id == "" {
+			msg = fmt.Sprintf("no generation encrypts any more (was %s): requests with protected fields are refused", prev)
+		}
+		a.event("key-changed", engine.SeverityInfo, nil, msg)
+	}
+	return pr
+}
+
+// drainUsage takes the usage counted since the last call.
+func (a *App) drainUsage(now time.Time) []engine.Usage {
+	rows := a.usage.drain(a.cfg.Name, now)
+	out := make([]engine.Usage, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, engine.Usage{Hour: time.Unix(r.hour, 0).UTC(), Application: r.app, KeyID: r.keyID, Encrypts: r.enc, Decrypts: r.dec})
+	}
+	slices.SortFunc(out, func(x, y engine.Usage) int { return strings.Compare(x.KeyID, y.KeyID) })
+	return out
+}
+
+// Close releases idle upstream connections and zeroes cached keys.
+func (a *App) Close() {
+	a.tr.CloseIdleConnections()
+	a.codec.Close()
+}
+
+type nopRecorder struct{}
+
+func (nopRecorder) Event(context.Context, engine.Event)         {}
+func (nopRecorder) Usage(context.Context, []engine.Usage) error { return nil }
+func (nopRecorder) Status(api.ProxyStatus)                      {}
