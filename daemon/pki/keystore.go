@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -64,6 +65,9 @@ func ParseKeystore(data, password []byte) (*KeystoreInfo, tls.Certificate, error
 }
 
 func parseJKS(data, password []byte) (*KeystoreInfo, tls.Certificate, error) {
+	if err := checkJKS(data); err != nil {
+		return nil, tls.Certificate{}, fmt.Errorf("damaged JKS keystore: %w", err)
+	}
 	ks := keystore.New(keystore.WithOrderedAliases())
 	if err := ks.Load(bytes.NewReader(data), password); err != nil {
 		return nil, tls.Certificate{}, fmt.Errorf("cannot open the JKS keystore (wrong password or damaged file): %w", err)
@@ -113,7 +117,30 @@ func parseJKS(data, password []byte) (*KeystoreInfo, tls.Certificate, error) {
 	return info, cert, err
 }
 
+// maxP12Iterations bounds the key-derivation work a PKCS#12 file may ask for
+// (OpenSSL writes 2048; a hostile file could ask for billions and hang us).
+const maxP12Iterations = 10_000_000
+
+// p12Outer is the outer PFX structure, read only to check the MAC's
+// iteration count before go-pkcs12 runs it.
+type p12Outer struct {
+	Version  int
+	AuthSafe asn1.RawValue
+	MacData  struct {
+		Mac        asn1.RawValue
+		MacSalt    []byte
+		Iterations int `asn1:"optional,default:1"`
+	} `asn1:"optional"`
+}
+
 func parseP12(data, password []byte) (*KeystoreInfo, tls.Certificate, error) {
+	var outer p12Outer
+	if _, err := asn1.Unmarshal(data, &outer); err != nil {
+		return nil, tls.Certificate{}, fmt.Errorf("damaged PKCS#12 keystore: %w", err)
+	}
+	if outer.MacData.Iterations > maxP12Iterations || outer.MacData.Iterations < 0 {
+		return nil, tls.Certificate{}, fmt.Errorf("the PKCS#12 keystore asks for %d key-derivation iterations (more than %d): refused", outer.MacData.Iterations, maxP12Iterations)
+	}
 	k, leaf, cas, err := pkcs12.DecodeChain(data, string(password))
 	if err != nil {
 		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
@@ -190,4 +217,115 @@ func Describe(certPEM []byte) (*KeystoreInfo, error) {
 	l := chain[0]
 	return &KeystoreInfo{Format: "PEM", Subject: l.Subject.String(), Issuer: l.Issuer.String(), KeyType: KeyType(l.PublicKey),
 		NotBefore: l.NotBefore, NotAfter: l.NotAfter, ChainLen: len(chain), ClientAuth: HasClientAuth(l)}, nil
+}
+
+// checkJKS walks a JKS file's structure and checks every declared length
+// against the bytes really there, before keystore-go (which allocates what
+// the file declares) reads it: a hostile or truncated file must not make
+// keyward allocate gigabytes.
+func checkJKS(b []byte) error {
+	off := 0
+	need := func(n uint64) error {
+		if n > uint64(len(b)-off) {
+			return fmt.Errorf("declares %d bytes at offset %d but only %d remain", n, off, len(b)-off)
+		}
+		return nil
+	}
+	u16 := func() (uint64, error) {
+		if err := need(2); err != nil {
+			return 0, err
+		}
+		v := uint64(b[off])<<8 | uint64(b[off+1])
+		off += 2
+		return v, nil
+	}
+	u32 := func() (uint64, error) {
+		if err := need(4); err != nil {
+			return 0, err
+		}
+		v := uint64(b[off])<<24 | uint64(b[off+1])<<16 | uint64(b[off+2])<<8 | uint64(b[off+3])
+		off += 4
+		return v, nil
+	}
+	skip := func(n uint64) error {
+		if err := need(n); err != nil {
+			return err
+		}
+		off += int(n)
+		return nil
+	}
+	str := func() error {
+		n, err := u16()
+		if err != nil {
+			return err
+		}
+		return skip(n)
+	}
+	if _, err := u32(); err != nil { // magic, checked by the caller
+		return err
+	}
+	version, err := u32()
+	if err != nil {
+		return err
+	}
+	if version != 1 && version != 2 {
+		return fmt.Errorf("unknown JKS version %d", version)
+	}
+	cert := func() error {
+		if version == 2 {
+			if err := str(); err != nil {
+				return err
+			}
+		}
+		n, err := u32()
+		if err != nil {
+			return err
+		}
+		return skip(n)
+	}
+	entries, err := u32()
+	if err != nil {
+		return err
+	}
+	for i := uint64(0); i < entries; i++ {
+		tag, err := u32()
+		if err != nil {
+			return err
+		}
+		if err := str(); err != nil { // alias
+			return err
+		}
+		if err := skip(8); err != nil { // creation time
+			return err
+		}
+		switch tag {
+		case 1: // private key
+			n, err := u32()
+			if err != nil {
+				return err
+			}
+			if err := skip(n); err != nil {
+				return err
+			}
+			certs, err := u32()
+			if err != nil {
+				return err
+			}
+			if certs > uint64(len(b)-off)/4 {
+				return fmt.Errorf("declares %d certificates, more than the file can hold", certs)
+			}
+			for j := uint64(0); j < certs; j++ {
+				if err := cert(); err != nil {
+					return err
+				}
+			}
+		case 2: // trusted certificate
+			if err := cert(); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unknown entry tag %d", tag)
+		}
+	}
+	return need(20) // SHA-1 integrity digest
 }
