@@ -457,7 +457,7 @@ func (a *App) modifyResponse(resp *http.Response) error {
 	}
 	mt := mediaType(resp.Header)
 	jsonBody, formBody := isJSON(mt), mt == formType
-	if !jsonBody && !formBody && len(a.cfg.Bodies) == 0 {
+	if !jsonBody && !formBody && !a.wholeBodyPath(resp.Request.URL.Path, mt) {
 		return nil // streamed as is
 	}
 	if enc := resp.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
@@ -514,6 +514,21 @@ func (a *App) modifyResponse(resp *http.Response) error {
 	resp.Header.Set("Content-Length", strconv.Itoa(len(*out)))
 	resp.Header.Del("Transfer-Encoding")
 	return nil
+}
+
+// wholeBodyPath reports whether a response at path may be a whole body the
+// proxy encrypted (a body rule matches): only those are read to look for a
+// token; everything else streams.
+func (a *App) wholeBodyPath(p, mt string) bool {
+	if mt == "text/event-stream" {
+		return false
+	}
+	for _, b := range a.cfg.Bodies {
+		if ok, _ := path.Match(b.Path, p); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // upstreamAnswered updates upstream health from a response.
