@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 		names = append(names, s.Name())
 	}
-	if err := d.st.ForgetSourcesExcept(ctx, names); err != nil {
+	if err := d.st.MarkUnconfigured(ctx, names); err != nil {
 		return err
 	}
 

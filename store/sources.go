@@ -76,35 +76,25 @@ func (s *Store) Sources(ctx context.Context) ([]engine.Source, error) {
 	return out, rows.Err()
 }
 
-// ForgetSourcesExcept removes sources (and their keys) no longer configured.
-// Their activity stays in the log.
-func (s *Store) ForgetSourcesExcept(ctx context.Context, keep []string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT name FROM sources`)
-		if err != nil {
+// MarkUnconfigured flags sources that are no longer in the configuration.
+// Their keys and activity stay (nothing is lost to a config typo); the
+// health says why they are not updated any more.
+func (s *Store) MarkUnconfigured(ctx context.Context, keep []string) error {
+	set := map[string]bool{}
+	for _, k := range keep {
+		set[k] = true
+	}
+	srcs, err := s.Sources(ctx)
+	if err != nil {
+		return err
+	}
+	for _, src := range srcs {
+		if set[src.Name] {
+			continue
+		}
+		if _, _, err := s.SetHealth(ctx, src.Name, engine.HealthUnknown, "not in the configuration any more; its keys are kept as last seen", nil); err != nil {
 			return err
 		}
-		var drop []string
-		set := map[string]bool{}
-		for _, k := range keep {
-			set[k] = true
-		}
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
-				rows.Close()
-				return err
-			}
-			if !set[n] {
-				drop = append(drop, n)
-			}
-		}
-		rows.Close()
-		for _, n := range drop {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM sources WHERE name = ?`, n); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
