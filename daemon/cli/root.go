@@ -95,6 +95,7 @@ func NewRoot(a *App) *cobra.Command {
 		newStatusCmd(a),
 		newKeysCmd(a),
 		newReportCmd(a),
+		newEncryptCmd(a), newDecryptCmd(a),
 		newDevCmd(a),
 		newVersionCmd(a),
 	)
