@@ -98,6 +98,7 @@ func NewRoot(a *App) *cobra.Command {
 		newEncryptCmd(a), newDecryptCmd(a),
 		newDevCmd(a),
 		newVersionCmd(a),
+		newCertCmd(a),
 	)
 	return root
 }

@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/keyward/keyward/daemon/pki"
+)
+
+func certConfig(t *testing.T) (cfgPath, dataDir string) {
+	dir := t.TempDir()
+	dataDir = filepath.Join(dir, "data")
+	cfgPath = filepath.Join(dir, "keyward.toml")
+	cfg := "data_dir = \"" + dataDir + "\"\n[[kmip]]\nname = \"kms\"\naddresses = [\"127.0.0.1:5696\"]\n[[kmip.application]]\nname = \"crm\"\npattern = \"acme.crm.key.*\"\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath, dataDir
+}
+
+func TestCertCSRThenInstall(t *testing.T) {
+	cfg, data := certConfig(t)
+	code, csr, stderr := run(t, "--config", cfg, "cert", "csr", "--source", "kms", "--cn", "proxy.acme.example", "--o", "Acme")
+	if code != 0 || !strings.Contains(csr, "BEGIN CERTIFICATE REQUEST") || !strings.Contains(stderr, "keyward cert install") {
+		t.Fatalf("csr: %d %q %q", code, csr, stderr)
+	}
+	// Twice without --force is refused: the key behind the CSR must not change silently.
+	if code, _, stderr := run(t, "--config", cfg, "cert", "csr", "--source", "kms", "--cn", "x"); code != 1 || !strings.Contains(stderr, "--force") {
+		t.Fatalf("second csr: %d %q", code, stderr)
+	}
+	ca, _ := pki.NewCA("Acme Root")
+	other, _ := pki.NewCA("Other Root")
+	signed, err := ca.SignCSR([]byte(csr), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(n string, b []byte) string { p := filepath.Join(dir, n); os.WriteFile(p, b, 0o600); return p }
+	certF, rootF, otherF := write("signed.pem", signed), write("root.pem", ca.PEM), write("other.pem", other.PEM)
+
+	code, _, stderr = run(t, "--config", cfg, "cert", "install", "--source", "kms", "--cert", certF, "--ca", otherF)
+	if code != 1 || !strings.Contains(stderr, "does not chain to the given root CA") {
+		t.Fatalf("install with the wrong root: %d %q", code, stderr)
+	}
+	code, out, stderr := run(t, "--config", cfg, "cert", "install", "--source", "kms", "--cert", certF, "--ca", rootF)
+	if code != 0 || !strings.Contains(out, "proxy.acme.example") {
+		t.Fatalf("install: %d %q %q", code, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(data, "kmip", "kms", "client.crt")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, "--config", cfg, "cert", "csr", "--source", "nope", "--cn", "x"); code != 2 || !strings.Contains(stderr, `no [[kmip]] source named "nope"`) {
+		t.Fatalf("unknown source: %d %q", code, stderr)
+	}
+}
+
+func TestCertImportPKCS12(t *testing.T) {
+	cfg, data := certConfig(t)
+	ca, _ := pki.NewCA("Acme Root")
+	certPEM, keyPEM, _ := ca.Issue(pki.IssueOptions{CommonName: "keyward", Client: true})
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	cert, _ := x509.ParseCertificate(cb.Bytes)
+	key, _ := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	p12, err := pkcs12.Modern.Encode(key, cert, []*x509.Certificate{ca.Cert}, "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ks := filepath.Join(dir, "client.p12")
+	os.WriteFile(ks, p12, 0o600)
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("wrong\n"), 0o600)
+	if code, _, stderr := run(t, "--config", cfg, "cert", "import", "--source", "kms", ks, "--password-file", pw); code != 1 || !strings.Contains(stderr, "wrong password") {
+		t.Fatalf("wrong password: %d %q", code, stderr)
+	}
+	os.WriteFile(pw, []byte("s3cret\n"), 0o600)
+	code, out, stderr := run(t, "--config", cfg, "cert", "import", "--source", "kms", ks, "--password-file", pw)
+	if code != 0 || !strings.Contains(out, "PKCS#12 keystore") || !strings.Contains(out, "chain of 2") {
+		t.Fatalf("import: %d %q %q", code, out, stderr)
+	}
+	if fi, err := os.Stat(filepath.Join(data, "kmip", "kms", "client.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("imported key: %v", err)
+	}
+}
