@@ -198,4 +198,3 @@ func promptPassword(a *App, prompt string) ([]byte, error) {
 	}
 	return bytes.TrimRight(line, "\r\n"), nil
 }
-
