@@ -580,15 +580,47 @@ func fromProperties(kp *azkeys.KeyProperties) (cloud.KeyVersion, error) {
 	if kp == nil {
 		return cloud.KeyVersion{}, errors.New("null entry in the listing")
 	}
-	if kp.KID == nil || kp.KID.Name() == "" {
+	if kp.KID == nil {
 		return cloud.KeyVersion{}, errors.New("an entry has no key id")
+	}
+	name, version, err := ParseKID(string(*kp.KID))
+	if err != nil {
+		return cloud.KeyVersion{}, err
 	}
 	if kp.Attributes == nil || kp.Attributes.Updated == nil {
 		return cloud.KeyVersion{}, fmt.Errorf("entry %s has no attributes or updated time", *kp.KID)
 	}
-	kv := cloud.KeyVersion{Name: kp.KID.Name(), Version: kp.KID.Version(), Tags: fromTags(kp.Tags), Managed: kp.Managed != nil && *kp.Managed}
+	kv := cloud.KeyVersion{Name: name, Version: version, Tags: fromTags(kp.Tags), Managed: kp.Managed != nil && *kp.Managed}
 	attrs(&kv, kp.Attributes)
 	return kv, nil
+}
+
+// ParseKID splits a key identifier
+// (https://<vault>/keys/<name>[/<version>], or /deletedkeys/<name>) into
+// its name and version.
+func ParseKID(kid string) (name, version string, err error) {
+	u, err := url.Parse(kid)
+	if err != nil || u.Host == "" {
+		return "", "", fmt.Errorf("key id %q is not a URL", kid)
+	}
+	seg := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(seg) < 2 || len(seg) > 3 || (seg[0] != "keys" && seg[0] != "deletedkeys") || seg[1] == "" {
+		return "", "", fmt.Errorf("key id %q is not <vault>/keys/<name>[/<version>]", kid)
+	}
+	for _, c := range seg[1] {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return "", "", fmt.Errorf("key id %q: the name holds %q (only letters, digits and dashes)", kid, c)
+		}
+	}
+	if len(seg) == 3 {
+		version = seg[2]
+		for _, c := range version {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+				return "", "", fmt.Errorf("key id %q: the version holds %q", kid, c)
+			}
+		}
+	}
+	return seg[1], version, nil
 }
 
 func attrs(kv *cloud.KeyVersion, a *azkeys.KeyAttributes) {
@@ -606,10 +638,14 @@ func attrs(kv *cloud.KeyVersion, a *azkeys.KeyAttributes) {
 }
 
 func (v *Vault) fromBundle(op string, b azkeys.KeyBundle) (cloud.KeyVersion, error) {
-	if b.Key == nil || b.Key.KID == nil || b.Key.KID.Name() == "" {
+	if b.Key == nil || b.Key.KID == nil {
 		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: op, Reason: "the answer holds no key id"}
 	}
-	kv := cloud.KeyVersion{Name: b.Key.KID.Name(), Version: b.Key.KID.Version(), Tags: fromTags(b.Tags), Managed: b.Managed != nil && *b.Managed}
+	name, version, err := ParseKID(string(*b.Key.KID))
+	if err != nil {
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: op, Reason: err.Error()}
+	}
+	kv := cloud.KeyVersion{Name: name, Version: version, Tags: fromTags(b.Tags), Managed: b.Managed != nil && *b.Managed}
 	attrs(&kv, b.Attributes)
 	if b.Key.Kty != nil {
 		kv.Type = strings.TrimSuffix(string(*b.Key.Kty), "-HSM")
