@@ -67,7 +67,9 @@ func FuzzRotationPolicy(f *testing.F) {
 			return // one action carried both triggers; keyward writes only one back
 		}
 		trunc := func(p api.RotationPolicy) api.RotationPolicy {
-			tr := func(d engine.Duration) engine.Duration { return engine.Duration(time.Duration(d).Truncate(time.Second)) }
+			tr := func(d engine.Duration) engine.Duration {
+				return engine.Duration(time.Duration(d).Truncate(time.Second))
+			}
 			return api.RotationPolicy{RotateAfter: tr(p.RotateAfter), RotateBeforeExpiry: tr(p.RotateBeforeExpiry), ExpireAfter: tr(p.ExpireAfter), NotifyBefore: tr(p.NotifyBefore)}
 		}
 		back, err := PolicyFromAzure(PolicyToAzure(got))
