@@ -28,6 +28,7 @@ type fixture struct {
 	drop      chan struct{} // a send ends the current stream
 	watches   atomic.Int32  // Watch calls so far
 	keysCalls atomic.Int32
+	textCalls atomic.Int32 // Keys calls with a text filter
 	maxLimit  atomic.Int32 // the largest page asked for
 	notes     chan api.Notification
 }
@@ -112,6 +113,9 @@ func (f *fixture) Status(ctx context.Context) (*api.Status, error) {
 // next row (the daemon's cursor is opaque; the TUI only passes it back).
 func (f *fixture) Keys(ctx context.Context, q api.KeyQuery) (*api.KeysPage, error) {
 	f.keysCalls.Add(1)
+	if q.Text != "" {
+		f.textCalls.Add(1)
+	}
 	if int32(q.Limit) > f.maxLimit.Load() {
 		f.maxLimit.Store(int32(q.Limit))
 	}

@@ -47,14 +47,15 @@ func New(ctx context.Context, backend Backend, opts Options) *Model {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancel(ctx)
 	c := &common.Context{
-		Ctx:     ctx,
-		Backend: backend,
-		Styles:  styles.Default(),
-		Keys:    common.DefaultKeyMap(),
-		Now:     opts.Now,
-		Timeout: opts.RequestTimeout,
-		Title:   opts.Title,
-		Socket:  opts.Socket,
+		Ctx:      ctx,
+		Backend:  backend,
+		Styles:   styles.Default(),
+		Keys:     common.DefaultKeyMap(),
+		Now:      opts.Now,
+		Timeout:  opts.RequestTimeout,
+		Debounce: opts.FilterDebounce,
+		Title:    opts.Title,
+		Socket:   opts.Socket,
 	}
 	m := &Model{c: c, cancel: cancel, opts: opts, help: help.New()}
 	m.help.Styles.ShortKey = c.Styles.HelpKey
@@ -91,7 +92,8 @@ func (m *Model) Active() common.Pane { return m.panes[m.active] }
 
 // Init starts the event stream and the first requests of every pane.
 func (m *Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{m.startWatch(), m.fetchStatus()}
+	// The daemon's status comes with the event stream's hello.
+	cmds := []tea.Cmd{m.startWatch()}
 	for _, p := range m.panes {
 		cmds = append(cmds, p.Init())
 	}

@@ -39,6 +39,9 @@ type Options struct {
 	// Input and Output replace the terminal (for embedding and tests).
 	Input  io.Reader
 	Output io.Writer
+	// FilterDebounce is how long typing in a filter must pause before the
+	// daemon is queried (default 150ms).
+	FilterDebounce time.Duration
 	// NoAltScreen keeps the TUI in the normal screen buffer.
 	NoAltScreen bool
 }
@@ -52,6 +55,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 10 * time.Second
+	}
+	if o.FilterDebounce <= 0 {
+		o.FilterDebounce = 150 * time.Millisecond
 	}
 	if o.ReconnectMin <= 0 {
 		o.ReconnectMin = 250 * time.Millisecond

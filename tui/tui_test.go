@@ -178,6 +178,10 @@ func TestFilterEscAndSort(t *testing.T) {
 	waitFor(t, tm, "acme.crm.key.0", "● connected")
 	press(tm, "/", "p", "a", "y")
 	waitFor(t, tm, "1–2 of 2 keys")
+	// Typing is debounced: one query for the word, not one per key.
+	if n := f.textCalls.Load(); n != 1 {
+		t.Errorf("typing \"pay\" made %d text queries, want 1", n)
+	}
 	press(tm, "esc")
 	waitFor(t, tm, "1–15 of 15 keys")
 	press(tm, "S") // name, descending

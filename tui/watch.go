@@ -144,13 +144,15 @@ func (m *Model) onHello(n api.Notification) tea.Cmd {
 	if n.Status != nil {
 		m.status = n.Status
 		cmds = append(cmds, m.broadcast(common.StatusMsg{Status: n.Status}))
+	} else {
+		cmds = append(cmds, m.fetchStatus())
 	}
 	if wasDown {
 		m.conn.backAt = m.c.Now()
 		if m.conn.everUp {
 			m.conn.lastOutage = m.conn.backAt.Sub(m.conn.downSince)
 		}
-		cmds = append(cmds, m.broadcast(common.RefreshMsg{}), m.fetchStatus())
+		cmds = append(cmds, m.broadcast(common.RefreshMsg{}))
 	} else {
 		// First contact: only panes whose first request failed ask again.
 		cmds = append(cmds, m.broadcast(common.RefreshMsg{OnlyFailed: true}))

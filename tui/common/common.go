@@ -36,6 +36,9 @@ type Context struct {
 	Now func() time.Time
 	// Timeout bounds one request to the daemon.
 	Timeout time.Duration
+	// Debounce is how long typing in a filter must pause before the daemon
+	// is asked (a text search over a large inventory is not free).
+	Debounce time.Duration
 	// Width and Height are the terminal size.
 	Width, Height int
 	Title         string

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -37,6 +38,9 @@ type pageMsg struct {
 	err  error
 }
 
+// filterTick fires when typing in the filter has paused.
+type filterTick struct{ seq int }
+
 type detailMsg struct {
 	id     string
 	detail *api.KeyDetail
@@ -61,6 +65,7 @@ type Model struct {
 	text      string
 	filter    textinput.Model
 	filtering bool
+	typed     int // filter edits so far; a filterTick for an older one is stale
 
 	// The page on screen and how to get back to earlier ones.
 	page    *api.KeysPage
@@ -208,6 +213,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		return m.Update(msg.Msg)
 	case pageMsg:
 		return m.onPage(msg)
+	case filterTick:
+		return m.applyFilter(msg.seq)
 	case detailMsg:
 		if m.detail != nil && m.detail.key.ID == msg.id {
 			m.detail.set(msg.detail, msg.err)
@@ -335,11 +342,12 @@ func (m *Model) updateFilter(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.ApplyFilter):
 		m.filtering = false
 		m.filter.Blur()
-		return nil
+		return m.applyFilter(m.typed)
 	case key.Matches(msg, k.ClearFilter):
 		m.filtering = false
 		m.filter.Blur()
 		m.filter.SetValue("")
+		m.typed++
 		if m.text != "" {
 			m.text = ""
 			return m.restart()
@@ -347,12 +355,30 @@ func (m *Model) updateFilter(msg tea.KeyMsg) tea.Cmd {
 		return nil
 	}
 	var cmd tea.Cmd
+	before := m.filter.Value()
 	m.filter, cmd = m.filter.Update(msg)
-	if v := strings.TrimSpace(m.filter.Value()); v != m.text {
-		m.text = v
-		return tea.Batch(cmd, m.restart())
+	if m.filter.Value() == before {
+		return cmd
 	}
-	return cmd
+	// Ask the daemon once typing pauses, not at every key.
+	m.typed++
+	seq := m.typed
+	tick := tea.Tick(m.ctx.Debounce, func(time.Time) tea.Msg { return common.Reply(common.PaneKeys, filterTick{seq: seq}) })
+	return tea.Batch(cmd, tick)
+}
+
+// applyFilter queries with the filter's text if edit seq is the latest and
+// the text differs from what is on screen.
+func (m *Model) applyFilter(seq int) tea.Cmd {
+	if seq != m.typed {
+		return nil
+	}
+	v := strings.TrimSpace(m.filter.Value())
+	if v == m.text {
+		return nil
+	}
+	m.text = v
+	return m.restart()
 }
 
 func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
@@ -372,6 +398,7 @@ func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
 		if m.text != "" {
 			m.text = ""
 			m.filter.SetValue("")
+			m.typed++
 			return m.restart()
 		}
 	case key.Matches(msg, k.Down):

@@ -38,8 +38,11 @@ type Model struct {
 	seq     int
 	loading bool
 	dirty   bool
-	width   int
-	height  int
+	// shown turns true when the pane is first opened: until then nothing is
+	// fetched, so starting the TUI costs the daemon one page of keys.
+	shown  bool
+	width  int
+	height int
 }
 
 // New returns the Sources pane.
@@ -55,8 +58,8 @@ func (m *Model) ID() common.PaneID { return common.PaneSources }
 // Title implements common.Pane.
 func (m *Model) Title() string { return "Sources" }
 
-// Init fetches the sources.
-func (m *Model) Init() tea.Cmd { return m.fetch() }
+// Init does nothing: the sources are fetched when the pane is first shown.
+func (m *Model) Init() tea.Cmd { return nil }
 
 // SetSize implements common.Pane.
 func (m *Model) SetSize(w, h int) {
@@ -105,13 +108,18 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.dirty = false
 			return m.fetch()
 		}
+	case common.ActivatedMsg:
+		if !m.shown {
+			m.shown = true
+			return m.fetch()
+		}
 	case common.NotificationMsg:
 		// Health changes, and key changes move the per-source counts and rings.
-		if msg.Type == api.NoteSources || msg.Type == api.NoteKeys {
+		if m.shown && (msg.Type == api.NoteSources || msg.Type == api.NoteKeys) {
 			return m.fetch()
 		}
 	case common.RefreshMsg:
-		if !msg.OnlyFailed || m.err != nil || !m.loaded {
+		if m.shown && (!msg.OnlyFailed || m.err != nil || !m.loaded) {
 			return m.fetch()
 		}
 	case tea.KeyMsg:

@@ -1,0 +1,142 @@
+// Package e2e tests keyward's TUI against the real daemon: in-process, on a
+// real Unix socket and a real SQLite file in a temp dir, through the real
+// socket API client. It is a separate package so that the TUI's own tests do
+// not depend on the daemon building.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+
+	"github.com/keyward/keyward/daemon"
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/daemon/sources/seed"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/tui"
+)
+
+func TestMain(m *testing.M) {
+	lipgloss.SetColorProfile(termenv.Ascii)
+	lipgloss.SetHasDarkBackground(true)
+	os.Exit(m.Run())
+}
+
+var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+// runDaemon starts a daemon on cfg serving keys from a seed source and
+// returns a function that stops it (and waits until it has).
+func runDaemon(tb testing.TB, cfg *config.Config, keys []engine.Key) (stop func()) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(ctx, cfg, daemon.Options{
+			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Sources: []sources.Source{seed.New("acme-kms", keys)},
+			Now:     func() time.Time { return now },
+			Ready:   func(s string) { ready <- s },
+		})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		cancel()
+		tb.Fatalf("daemon did not start: %v", err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		tb.Fatal("daemon not ready after 60s")
+	}
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			<-done
+		}
+	}
+	tb.Cleanup(stop)
+	c := api.NewClient(cfg.SocketPath())
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := c.Status(context.Background()); err == nil && st.Keys >= len(keys) {
+			return stop
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tb.Fatalf("the daemon's inventory never reached %d keys", len(keys))
+	return stop
+}
+
+func testConfig(tb testing.TB) *config.Config {
+	dir := tb.TempDir()
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Socket = filepath.Join(dir, "keyward.sock")
+	return cfg
+}
+
+func waitFor(t *testing.T, tm *teatest.TestModel, want ...string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		for _, w := range want {
+			if !bytes.Contains(b, []byte(w)) {
+				return false
+			}
+		}
+		return true
+	}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+}
+
+// TestTUIAgainstDaemon: the seeded keys show, a key's detail shows its
+// activity from the daemon's log, and when the daemon stops the status line
+// says "reconnecting…" until a new daemon answers on the socket, then says it
+// reconnected and shows the keys again.
+func TestTUIAgainstDaemon(t *testing.T) {
+	cfg := testConfig(t)
+	keys := seed.AcmeKeys("acme-kms", now)
+	stop := runDaemon(t, cfg, keys)
+
+	m := tui.New(context.Background(), api.NewClient(cfg.SocketPath()), tui.Options{
+		Title: "keyward e2e", Socket: cfg.SocketPath(), Now: func() time.Time { return now },
+		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
+	})
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 30))
+	t.Cleanup(func() { _ = tm.Quit() })
+	waitFor(t, tm, "● connected", "acme.crm.key.0", fmt.Sprintf("of %d keys", len(keys)))
+
+	// The key's detail comes from GET /v1/keys/{id} with its activity.
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	waitFor(t, tm, "acme-kms/acme.backup.kek", "Activity", "discovered", "AES-256 pre-active")
+
+	stop()
+	waitFor(t, tm, "reconnecting…", "daemon not reachable")
+	runDaemon(t, cfg, keys)
+	waitFor(t, tm, "reconnected 12:00:00")
+
+	tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'5'}})
+	waitFor(t, tm, "acme-kms", "● ok")
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
+	view := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).View()
+	status := view[strings.LastIndex(view, "\n")+1:]
+	if !strings.Contains(status, "● connected") || !strings.Contains(status, "reconnected 12:00:00") {
+		t.Errorf("status line after the daemon came back: %q", status)
+	}
+}
