@@ -19,6 +19,12 @@ func (s *Source) connect(ctx context.Context) (*kmipclient.Client, error) {
 	if s.client != nil {
 		return s.client, nil
 	}
+	if err := s.loadTLS(); err != nil {
+		if s.tlsCfg == nil {
+			return nil, &connectError{msg: "no usable client identity: " + err.Error(), err: err}
+		}
+		s.log.Warn("cannot reload the client identity; using the one loaded before", "err", err)
+	}
 	var fails []string
 	var firstErr error
 	for _, addr := range s.cfg.Addresses {

@@ -614,3 +614,39 @@ func TestBackoffGrowsWithJitterAndCaps(t *testing.T) {
 		t.Fatalf("backoff %v", seq)
 	}
 }
+
+// TestCertInstallTakesEffectWithoutRestart follows the CSR option of the
+// CASB guide: the source starts with no identity (degraded, saying so),
+// the administrator generates a CSR, the KMS's CA signs it, and after
+// install the next poll connects.
+func TestCertInstallTakesEffectWithoutRestart(t *testing.T) {
+	b := embeddedBackend(t)
+	b.create(t, "acme.crm.key.1")
+	e := newEnv(t, b, "", nil, crmApp)
+	e.cfg.CertFile, e.cfg.KeyFile = "", ""
+	e.deps.DataDir = t.TempDir()
+	src, err := New(e.cfg, e.deps)
+	if err != nil {
+		t.Fatalf("a missing identity must not stop the daemon: %v", err)
+	}
+	e.src = src
+	if err := e.poll(); err == nil || !strings.Contains(err.Error(), "no usable client identity") {
+		t.Fatalf("poll without identity: %v", err)
+	}
+	f := pki.Paths(e.deps.DataDir, "kms")
+	csr, err := pki.GenerateCSR(f, pki.CSROptions{CommonName: "keyward"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := b.ca.SignCSR(csr, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pki.Install(f, signed, b.ca.PEM, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPoll()
+	if got := e.ringNames("crm"); len(got) != 1 {
+		t.Fatalf("ring %v", got)
+	}
+}

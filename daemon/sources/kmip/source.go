@@ -129,8 +129,11 @@ func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
 		}
 		s.ver = &kmip.ProtocolVersion{ProtocolVersionMajor: int32(maj), ProtocolVersionMinor: int32(min)}
 	}
+	// A missing or broken client identity does not stop the daemon: the
+	// source runs degraded, saying why, and reloads the files on every
+	// reconnection, so `keyward cert install` takes effect without a restart.
 	if err := s.loadTLS(); err != nil {
-		return nil, fmt.Errorf("kmip source %q: %w", cfg.Name, err)
+		s.log.Warn("KMIP client identity not usable yet", "err", err)
 	}
 	for _, a := range cfg.Applications {
 		deps.Rings.Configure(a.Name, a.Pattern, a.Generations)
@@ -142,6 +145,15 @@ func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
 }
 
 func (s *Source) loadTLS() error {
+	cfg, leaf, err := s.buildTLS()
+	if err != nil {
+		return err
+	}
+	s.tlsCfg, s.leaf = cfg, leaf
+	return nil
+}
+
+func (s *Source) buildTLS() (*tls.Config, *x509.Certificate, error) {
 	certFile, keyFile := s.cfg.CertFile, s.cfg.KeyFile
 	if certFile == "" && s.cfg.KeystoreFile == "" && s.deps.DataDir != "" {
 		f := pki.Paths(s.deps.DataDir, s.cfg.Name)
@@ -149,32 +161,30 @@ func (s *Source) loadTLS() error {
 	}
 	cert, err := pki.LoadIdentity(certFile, keyFile, s.cfg.KeystoreFile, s.cfg.PasswordFile)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if cert.Leaf == nil && len(cert.Certificate) > 0 {
 		cert.Leaf, _ = x509.ParseCertificate(cert.Certificate[0])
 	}
-	s.leaf = cert.Leaf
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, ServerName: s.cfg.ServerName}
 	if s.cfg.CAFile != "" {
 		b, err := os.ReadFile(s.cfg.CAFile)
 		if err != nil {
-			return fmt.Errorf("ca_file: %w", err)
+			return nil, nil, fmt.Errorf("ca_file: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(b) {
-			return fmt.Errorf("ca_file %s holds no PEM certificate", s.cfg.CAFile)
+			return nil, nil, fmt.Errorf("ca_file %s holds no PEM certificate", s.cfg.CAFile)
 		}
 		cfg.RootCAs = pool
 	} else {
 		pool, err := x509.SystemCertPool()
 		if err != nil {
-			return fmt.Errorf("no ca_file and no system roots: %w", err)
+			return nil, nil, fmt.Errorf("no ca_file and no system roots: %w", err)
 		}
 		cfg.RootCAs = pool
 	}
-	s.tlsCfg = cfg
-	return nil
+	return cfg, cert.Leaf, nil
 }
 
 // Name implements sources.Source.
