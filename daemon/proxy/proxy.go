@@ -84,6 +84,7 @@ type App struct {
 	health      api.UpstreamHealth
 	lastEvent   map[string]time.Time // per event kind, for rate limiting
 	suppressed  map[string]int
+	seenRing    bool
 	lastVersion uint64
 	lastKeyID   string
 	keyChange   *time.Time
@@ -122,6 +123,7 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 	for _, ct := range cfg.PassContentTypes {
 		a.pass[strings.ToLower(strings.TrimSpace(ct))] = true
 	}
+	a.ring() // note the encrypting generation, so a later change is seen as one
 	a.hasRules = !rules.Empty() || len(form) > 0 || len(cfg.Bodies) > 0
 	a.tr, err = transport(cfg)
 	if err != nil {
@@ -677,7 +679,8 @@ func (a *App) ring() api.ProxyRing {
 	}
 	v := a.keys.Version(a.cfg.Name)
 	a.mu.Lock()
-	changed := a.lastVersion != 0 && v != a.lastVersion && id != a.lastKeyID
+	changed := a.seenRing && v != a.lastVersion && id != a.lastKeyID
+	a.seenRing = true
 	prev := a.lastKeyID
 	if v != a.lastVersion {
 		now := time.Now().UTC()

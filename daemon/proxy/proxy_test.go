@@ -204,14 +204,14 @@ func TestFailClosed(t *testing.T) {
 	}
 }
 
-// store is a tiny record store upstream: POST /records stores the body,
+// recordStore is a tiny record store upstream: POST /records stores the body,
 // GET /records/{id} returns it, GET /records lists all as {"records":[...]}.
-type store struct {
+type recordStore struct {
 	mu   sync.Mutex
 	recs []json.RawMessage
 }
 
-func (s *store) handle(w http.ResponseWriter, r *http.Request, body []byte) {
+func (s *recordStore) handle(w http.ResponseWriter, r *http.Request, body []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
@@ -235,7 +235,7 @@ func (s *store) handle(w http.ResponseWriter, r *http.Request, body []byte) {
 
 func TestRotationMidTrafficAndRingOverflow(t *testing.T) {
 	keys := newRing(t, 3, "crm")
-	st := &store{}
+	st := &recordStore{}
 	up := newUpstream(t, st.handle)
 	m := startProxy(t, keys.rings, &recorder{}, crmApp(up.URL))
 	base := proxyURL(m, "crm")

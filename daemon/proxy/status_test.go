@@ -1,0 +1,327 @@
+package proxy
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	kwstore "github.com/keyward/keyward/store"
+)
+
+func get(t *testing.T, c *http.Client, u string) (int, string) {
+	t.Helper()
+	r, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	return r.StatusCode, string(b)
+}
+
+func TestStatusMetricsAndUsageInSQLite(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	st := &recordStore{}
+	up := newUpstream(t, st.handle)
+	db, err := kwstore.Open(context.Background(), filepath.Join(t.TempDir(), "keyward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rec := &recorder{usageFn: db.AddUsage}
+	m := startProxy(t, keys.rings, rec, crmApp(up.URL))
+	base := proxyURL(m, "crm")
+	for i := 0; i < 10; i++ {
+		post(t, base+"/records", "application/json", fmt.Sprintf(`{"ssn":"%d","email":"e%d@x.io","name":"n"}`, i, i%2))
+	}
+	get(t, http.DefaultClient, base+"/records")
+	firstKey, _ := m.Apps()[0].Codec().ActiveKeyID()
+	keys.rotate("crm")
+	post(t, base+"/records", "application/json", `{"ssn":"new"}`)
+
+	// A request's latency is recorded just after its answer is sent.
+	settled(t, func() bool { return m.Statuses()[0].ProxyLatency.Count == 12 })
+	s := m.Statuses()[0]
+	if s.Requests != 12 || s.FieldsEncrypt != 21 || s.FieldsDecrypt != 20 {
+		t.Errorf("requests %d encrypted %d decrypted %d, want 12 21 20", s.Requests, s.FieldsEncrypt, s.FieldsDecrypt)
+	}
+	if s.BytesIn == 0 || s.BytesOut == 0 || s.ProxyLatency.Count != 12 || s.UpstreamLatency.Count != 12 || s.ProxyLatency.P99 < s.ProxyLatency.P50 {
+		t.Errorf("bytes/latency %+v %+v %+v", s.BytesIn, s.ProxyLatency, s.UpstreamLatency)
+	}
+	if !s.Health.OK || s.Health.LastSuccess == nil || s.Ring.KeyID == firstKey || s.Ring.Size != 2 || len(s.Ring.Generations) != 2 {
+		t.Errorf("health %+v ring %+v", s.Health, s.Ring)
+	}
+	var sum int64
+	for _, p := range s.Series {
+		sum += p.Requests
+	}
+	if sum != 12 {
+		t.Errorf("series holds %d requests", sum)
+	}
+	if b, _ := json.Marshal(s); strings.Contains(string(b), "material") {
+		t.Error("status mentions material")
+	}
+
+	// Prometheus on its own listener.
+	code, body := get(t, http.DefaultClient, "http://"+m.MetricsAddr()+"/metrics")
+	for _, want := range []string{`keyward_proxy_requests_total{app="crm"} 12`, `keyward_proxy_fields_total{app="crm",op="encrypt"} 21`,
+		`keyward_proxy_latency_seconds_bucket{app="crm",part="upstream"`, `keyward_proxy_ring_generations{app="crm"} 2`, `keyward_proxy_upstream_up{app="crm"} 1`} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	// Usage per key and hour lands in SQLite.
+	m.FlushUsage(context.Background())
+	rows, err := db.Usage(context.Background(), kwstore.UsageQuery{Application: "crm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string]engine.Usage{}
+	for _, r := range rows {
+		byKey[r.KeyID] = r
+	}
+	if u := byKey[firstKey]; u.Encrypts != 20 || u.Decrypts != 20 || !u.Hour.Equal(time.Now().UTC().Truncate(time.Hour)) {
+		t.Errorf("usage of first key %+v (all %+v)", u, rows)
+	}
+	if u := byKey[s.Ring.KeyID]; u.Encrypts != 1 {
+		t.Errorf("usage of new key %+v", u)
+	}
+	if ev := rec.eventsWith(engine.OpRotated); len(ev) != 1 || !strings.Contains(ev[0].Details, "now encrypting with generation "+s.Ring.KeyID) {
+		t.Errorf("key change events %+v", ev)
+	}
+}
+
+func TestSocketEncryptDecryptRoles(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	up := newUpstream(t, echo)
+	m := startProxy(t, keys.rings, &recorder{}, crmApp(up.URL))
+	for _, role := range []api.Role{api.RoleAdmin, api.RoleUser, api.RoleNone} {
+		sock := filepath.Join(t.TempDir(), "k.sock")
+		ln, err := net.Listen("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: m.Handler(func(*http.Request) api.Role { return role })}
+		go srv.Serve(ln)
+		defer srv.Close()
+		c := api.NewClient(sock)
+		ctx := context.Background()
+		tok, err := c.Encrypt(ctx, api.CryptOptions{App: "crm"}, strings.NewReader("123-45-6789"))
+		if role == api.RoleNone {
+			if err == nil {
+				t.Fatal("caller without a role encrypted")
+			}
+			continue
+		}
+		if err != nil || !isToken(strings.TrimSpace(string(tok))) {
+			t.Fatalf("%s encrypt: %q %v", role, tok, err)
+		}
+		pt, err := c.Decrypt(ctx, api.CryptOptions{App: "crm"}, strings.NewReader(string(tok)))
+		if role == api.RoleUser {
+			var ae *api.Error
+			if err == nil || !strings.Contains(err.Error(), "allow_user_decrypt") || !asAPIError(err, &ae) || ae.Status != 403 {
+				t.Fatalf("user decrypt: %v", err)
+			}
+			continue
+		}
+		if err != nil || string(pt) != "123-45-6789" {
+			t.Fatalf("admin decrypt: %q %v", pt, err)
+		}
+		// A JSON record with tokens decrypts in place.
+		doc := `{"ssn":"` + strings.TrimSpace(string(tok)) + `","n":1}`
+		pt, err = c.Decrypt(ctx, api.CryptOptions{App: "crm"}, strings.NewReader(doc))
+		if err != nil || string(pt) != `{"ssn":"123-45-6789","n":1}` {
+			t.Fatalf("decrypt JSON: %s %v", pt, err)
+		}
+		// A token from a dropped generation fails loudly.
+		_, err = c.Decrypt(ctx, api.CryptOptions{App: "crm"}, strings.NewReader("kw1gt.KtOqtqWJ.AAAAAAAA."+strings.Repeat("A", 40)))
+		if err == nil || !strings.Contains(err.Error(), "unknown key generation") {
+			t.Fatalf("unknown generation: %v", err)
+		}
+		if _, err := c.Encrypt(ctx, api.CryptOptions{App: "nope"}, strings.NewReader("x")); err == nil || !strings.Contains(err.Error(), `"crm"`) && !strings.Contains(err.Error(), "crm") {
+			t.Fatalf("unknown app: %v", err)
+		}
+		sts, err := c.Proxy(ctx)
+		if err != nil || len(sts) != 1 || sts[0].App != "crm" {
+			t.Fatalf("GET /v1/proxy: %+v %v", sts, err)
+		}
+	}
+}
+
+// settled waits (briefly) for bookkeeping that follows a response.
+func settled(t *testing.T, ok func() bool) {
+	t.Helper()
+	for i := 0; i < 200 && !ok(); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func asAPIError(err error, ae **api.Error) bool {
+	e, ok := err.(*api.Error)
+	if ok {
+		*ae = e
+	}
+	return ok
+}
+
+// selfSigned writes a certificate and key for 127.0.0.1 into dir.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "keyward proxy test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, _ := x509.MarshalECPrivateKey(k)
+	certFile, keyFile = filepath.Join(dir, "proxy.crt"), filepath.Join(dir, "proxy.key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600)
+	c, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(c)
+	return certFile, keyFile, pool
+}
+
+func TestTLSListenerAndHTTPSUpstreamWithCA(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	var mu sync.Mutex
+	var upBody string
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		upBody = string(b)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "upstream-ca.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o600)
+	certFile, keyFile, pool := selfSigned(t, dir)
+
+	app := crmApp(up.URL)
+	app.UpstreamCA = caFile
+	app.TLSCert, app.TLSKey = certFile, keyFile
+	m := startProxy(t, keys.rings, &recorder{}, app)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	r, err := client.Post("https://"+m.Addr("crm")+"/records", "application/json", strings.NewReader(`{"ssn":"123-45-6789"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if r.StatusCode != 200 || string(b) != `{"ssn":"123-45-6789"}` || strings.Contains(upBody, "123-45") || !strings.Contains(upBody, "kw1gt.") {
+		t.Fatalf("TLS round trip: %d %s, upstream saw %s", r.StatusCode, b, upBody)
+	}
+	if !m.Statuses()[0].TLS {
+		t.Error("status does not say TLS")
+	}
+
+	// Without the CA bundle the upstream's certificate is refused.
+	app2 := crmApp(up.URL)
+	app2.Name = "crm"
+	m2 := startProxy(t, keys.rings, &recorder{}, app2)
+	code, body := get(t, http.DefaultClient, proxyURL(m2, "crm")+"/x")
+	if code != http.StatusBadGateway || !strings.Contains(body, "certificate") {
+		t.Fatalf("unverified upstream: %d %s", code, body)
+	}
+}
+
+// TestConcurrentTrafficWithRotations is meant for -race: clients, key
+// rotations, status snapshots, metric scrapes and usage flushes at once.
+func TestConcurrentTrafficWithRotations(t *testing.T) {
+	keys := newRing(t, 4, "crm")
+	st := &recordStore{}
+	up := newUpstream(t, st.handle)
+	rec := &recorder{}
+	m := startProxy(t, keys.rings, rec, crmApp(up.URL))
+	base := proxyURL(m, "crm")
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var failures sync.Map
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 30; i++ {
+				body := fmt.Sprintf(`{"records":[{"ssn":"%d-%d","card":"4111"}],"email":"w%d@x.io","contact":{"email":"c@x.io"}}`, w, i, w)
+				resp, err := http.Post(base+"/records", "application/json", strings.NewReader(body))
+				if err != nil {
+					failures.Store(err.Error(), true)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failures.Store(fmt.Sprint("status ", resp.StatusCode), true)
+				}
+				r, err := http.Get(base + "/records")
+				if err == nil {
+					io.Copy(io.Discard, r.Body)
+					r.Body.Close()
+				}
+			}
+		}()
+	}
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			keys.rotate("crm")
+			m.Statuses()
+			http.Get("http://" + m.MetricsAddr() + "/metrics")
+			m.FlushUsage(context.Background())
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+	failures.Range(func(k, _ any) bool { t.Error(k); return true })
+	m.FlushUsage(context.Background())
+	var enc int64
+	rec.mu.Lock()
+	for _, u := range rec.usage {
+		enc += u.Encrypts
+	}
+	rec.mu.Unlock()
+	if enc != 6*30*4 {
+		t.Errorf("usage counted %d encryptions, want %d", enc, 6*30*4)
+	}
+	settled(t, func() bool { return m.Statuses()[0].ProxyLatency.Count >= 6*30*2 || m.Statuses()[0].ProxyLatency.Count == 2048 })
+	if s := m.Statuses()[0]; s.Requests != 6*30*2 || s.FieldsEncrypt != 6*30*4 {
+		t.Errorf("status %d requests %d encrypted", s.Requests, s.FieldsEncrypt)
+	}
+}
