@@ -39,6 +39,8 @@ type SyncSource struct {
 	FullEvery int
 	// Now is the clock (tests pin it).
 	Now func() time.Time
+	// Concurrency is how many keys are fetched at once (default 8).
+	Concurrency int
 
 	mu     sync.Mutex
 	sink   sources.Sink
@@ -90,7 +92,7 @@ func NewSyncSource(name string, conn Connector, interval time.Duration, logger *
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &SyncSource{name: name, conn: conn, interval: interval, FullEvery: 96, Now: time.Now,
+	return &SyncSource{name: name, conn: conn, interval: interval, FullEvery: 96, Now: time.Now, Concurrency: 8,
 		log: logger.With("source", name, "kind", conn.Kind())}
 }
 
@@ -234,7 +236,7 @@ func (s *SyncSource) sync(ctx context.Context) error {
 	seen := map[string]bool{}
 
 	err := s.conn.ListKeys(ctx, func(items []KeyVersion) error {
-		p := s.newPending()
+		var todo []KeyVersion
 		for _, it := range items {
 			if err := checkListed(it); err != nil {
 				return err
@@ -255,16 +257,21 @@ func (s *SyncSource) sync(ctx context.Context) error {
 			if ks != nil && ks.status == engine.StateActive && !full && !recent && !it.Updated.After(ks.updated) {
 				continue
 			}
-			stats.Fetched++
-			st, rows, evs, err := s.fetch(ctx, it, ks, first)
-			if err != nil {
-				return err
-			}
-			p.add(it.Name, st, rows, evs)
+			todo = append(todo, it)
 		}
-		if len(p.states) > 0 {
-			pend = append(pend, p)
+		if len(todo) == 0 {
+			return nil
 		}
+		stats.Fetched += len(todo)
+		results, err := s.fetchAll(ctx, todo, first)
+		if err != nil {
+			return err
+		}
+		p := s.newPending()
+		for i, r := range results {
+			p.add(todo[i].Name, r.st, r.rows, r.evs)
+		}
+		pend = append(pend, p)
 		return nil
 	})
 	if err != nil {
@@ -350,6 +357,50 @@ func purgeNote(it KeyVersion) string {
 		return ""
 	}
 	return ", purge scheduled " + it.PurgeAt.UTC().Format(time.DateOnly)
+}
+
+type fetched struct {
+	st   *keyState
+	rows []engine.Key
+	evs  []engine.Event
+}
+
+// fetchAll fetches keys with up to Concurrency requests in flight (a
+// vault's round trip, not its work, is what a sync mostly waits for),
+// returning results in the order of items; the first error wins.
+func (s *SyncSource) fetchAll(ctx context.Context, items []KeyVersion, first bool) ([]fetched, error) {
+	out := make([]fetched, len(items))
+	errs := make([]error, len(items))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, max(s.Concurrency, 1))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			st, rows, evs, err := s.fetch(ctx, it, s.known[it.Name], first)
+			if err != nil {
+				errs[i] = err
+				cancel()
+				return
+			}
+			out[i] = fetched{st, rows, evs}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // fetch reads one key's versions (and its type when not known yet) and

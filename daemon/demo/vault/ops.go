@@ -204,6 +204,7 @@ func (s *Server) fakeServer() *fake.Server {
 				return
 			}
 			k.deleted, k.purgeAt = nil, nil
+			st.gen++
 			resp.SetResponse(http.StatusOK, azkeys.RecoverDeletedKeyResponse{KeyBundle: s.bundle(k, k.current())}, nil)
 			return
 		},
@@ -216,6 +217,7 @@ func (s *Server) fakeServer() *fake.Server {
 				return
 			}
 			delete(st.keys, name)
+			st.gen++
 			resp.SetResponse(http.StatusNoContent, azkeys.PurgeDeletedKeyResponse{}, nil)
 			return
 		},
@@ -248,6 +250,7 @@ func (s *Server) fakeServer() *fake.Server {
 				return
 			}
 			st.keys[k.name] = k
+			st.gen++
 			resp.SetResponse(http.StatusOK, azkeys.RestoreKeyResponse{KeyBundle: s.bundle(k, k.current())}, nil)
 			return
 		},
@@ -314,6 +317,7 @@ func (st *state) addVersion(name string, v *version) (*key, error) {
 	if k == nil {
 		k = &key{name: name}
 		st.keys[name] = k
+		st.gen++
 	}
 	k.versions = append(k.versions, v)
 	return k, nil
@@ -344,6 +348,7 @@ func (st *state) softDelete(k *key) {
 	now := st.clock()
 	purge := now.Add(st.retention)
 	k.deleted, k.purgeAt = &now, &purge
+	st.gen++
 }
 
 func applyAttrs(v *version, a *azkeys.KeyAttributes) {

@@ -145,6 +145,7 @@ func (s *Server) PurgeKey(name string) error {
 		return fmt.Errorf("vault emulator: %s is not soft-deleted", name)
 	}
 	delete(s.st.keys, name)
+	s.st.gen++
 	return nil
 }
 
@@ -157,6 +158,7 @@ func (s *Server) RecoverKey(name string) error {
 		return fmt.Errorf("vault emulator: %s is not soft-deleted", name)
 	}
 	k.deleted, k.purgeAt = nil, nil
+	s.st.gen++
 	return nil
 }
 
@@ -247,6 +249,7 @@ func (s *Server) SeedDemo(now time.Time) (int, error) {
 		p := d.Add(s.st.retention)
 		k.deleted, k.purgeAt = &d, &p
 	}
+	s.st.gen++
 	s.st.mu.Unlock()
 	return len(specs), nil
 }

@@ -69,6 +69,11 @@ type state struct {
 	now  func() time.Time
 	// retention is the soft-delete retention period.
 	retention time.Duration
+	// gen moves whenever a key appears, disappears or changes between
+	// live and deleted; the sorted name lists are cached per gen.
+	gen      uint64
+	cacheGen uint64
+	cache    [2][]string
 }
 
 func newState(now func() time.Time) *state {
@@ -79,7 +84,22 @@ func (s *state) clock() time.Time { return s.now().UTC().Truncate(time.Second) }
 
 // sortedNames returns live (deleted=false) or soft-deleted key names in order.
 func (s *state) sortedNames(deleted bool) []string {
-	var names []string
+	i := 0
+	if deleted {
+		i = 1
+	}
+	if s.cacheGen != s.gen+1 {
+		s.cache = [2][]string{nil, nil}
+		s.cacheGen = s.gen + 1
+	}
+	if s.cache[i] == nil {
+		s.cache[i] = s.sortNames(deleted)
+	}
+	return s.cache[i]
+}
+
+func (s *state) sortNames(deleted bool) []string {
+	names := []string{}
 	for n, k := range s.keys {
 		if (k.deleted != nil) == deleted {
 			names = append(names, n)
