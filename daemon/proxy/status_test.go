@@ -320,7 +320,9 @@ func TestConcurrentTrafficWithRotations(t *testing.T) {
 	if enc != 6*30*4 {
 		t.Errorf("usage counted %d encryptions, want %d", enc, 6*30*4)
 	}
-	settled(t, func() bool { return m.Statuses()[0].ProxyLatency.Count >= 6*30*2 || m.Statuses()[0].ProxyLatency.Count == 2048 })
+	settled(t, func() bool {
+		return m.Statuses()[0].ProxyLatency.Count >= 6*30*2 || m.Statuses()[0].ProxyLatency.Count == 2048
+	})
 	if s := m.Statuses()[0]; s.Requests != 6*30*2 || s.FieldsEncrypt != 6*30*4 {
 		t.Errorf("status %d requests %d encrypted", s.Requests, s.FieldsEncrypt)
 	}
