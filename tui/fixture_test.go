@@ -31,7 +31,11 @@ type fixture struct {
 	textCalls atomic.Int32 // Keys calls with a text filter
 	maxLimit  atomic.Int32 // the largest page asked for
 	notes     chan api.Notification
+	proxy     []api.ProxyStatus
 }
+
+// Proxy serves GET /v1/proxy.
+func (f *fixture) Proxy(ctx context.Context) ([]api.ProxyStatus, error) { return f.proxy, nil }
 
 var fixedNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 

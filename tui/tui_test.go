@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
+	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/tui"
 )
 
@@ -279,29 +280,36 @@ func itoa(n int) string {
 	return string(b)
 }
 
-// TestProxyPaneFromEvents feeds "proxy" notifications through the event
-// stream: the pane draws a panel per application and its sparkline grows.
+// TestProxyPaneFromEvents: when the Proxy pane is first shown it lists the
+// applications (GET /v1/proxy), then "proxy" notifications on the event
+// stream keep each panel live.
 func TestProxyPaneFromEvents(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 100, 30)
+	f.proxy = []api.ProxyStatus{{App: "hr", Listen: "127.0.0.1:8444", Upstream: "http://127.0.0.1:9001", Time: fixedNow,
+		Health: api.UpstreamHealth{OK: false, Reason: "dial tcp 127.0.0.1:9001: connection refused"},
+		Ring:   api.ProxyRing{Reason: "ring hr is empty"}}}
+	tm := start(t, f, 100, 40)
 	waitFor(t, tm, "● connected")
 	press(tm, "4")
-	waitFor(t, tm, "No proxied application has reported yet")
-	for i, reqs := range []int{0, 40, 100, 101} {
+	waitFor(t, tm, "UPSTREAM DOWN", "nothing encrypts", "ring hr is empty")
+	for i, series := range []string{`[{"requests":1}]`, `[{"requests":1},{"requests":4}]`,
+		`[{"requests":1},{"requests":4},{"requests":8,"errors":1}]`} {
 		n := notification("proxy", "")
-		n.Time = fixedNow.Add(time.Duration(i) * 5 * time.Second)
-		n.Data = []byte(`{"application":"crm","listen":"127.0.0.1:8443","upstream":"http://127.0.0.1:9000",
-		  "requests":` + itoa(reqs) + `,"upstream_up":true,"fields_encrypted":300,
-		  "proxy_latency":{"p50":400000,"p95":1200000,"p99":3000000},
-		  "ring":[{"key_id":"4e5f6071","fingerprint":"sha256:4e5f60718293","encrypts":true}],"ring_capacity":16}`)
+		n.Time = fixedNow.Add(time.Duration(i) * time.Second)
+		n.Data = []byte(`{"app":"crm","listen":"127.0.0.1:8443","upstream":"http://127.0.0.1:9000",
+		  "requests":` + itoa(100+i) + `,"health":{"ok":true},"fields_encrypted":300,
+		  "proxy_latency":{"p50_ms":0.4,"p95_ms":1.2,"p99_ms":3},
+		  "ring":{"key_id":"4e5f6071","size":1,"capacity":16,
+		    "generations":[{"name":"acme.crm.key.4","key_id":"4e5f6071","fingerprint":"sha256:4e5f60718293","encrypts":true}]},
+		  "series":` + series + `}`)
 		f.notes <- n
 	}
-	waitFor(t, tm, "crm", "● upstream ok", "101 total", "p50 400µs p95 1.2ms p99 3.0ms", "▶ encrypts")
+	waitFor(t, tm, "crm", "● upstream ok", "102 total", "p50 400µs p95 1.2ms p99 3.0ms", "▶ encrypts")
 	view := finalView(t, tm)
-	if !strings.Contains(view, "▅█▁ 101 total") {
-		t.Errorf("requests sparkline should show 40, 60, 1 per interval:\n%s", view)
+	if !strings.Contains(view, "▁▄█ 102 total") {
+		t.Errorf("requests sparkline should show 1, 4, 8 per second:\n%s", view)
 	}
-	if !strings.Contains(view, "1 application") {
+	if !strings.Contains(view, "2 applications, 1 upstream down") {
 		t.Errorf("status line lacks the application count:\n%s", view)
 	}
 }

@@ -5,6 +5,7 @@
 package proxypane
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -23,20 +24,25 @@ import (
 	"github.com/keyward/keyward/tui/table"
 )
 
-// historyLen is how many samples the sparklines keep.
+// historyLen is how many counter samples are kept when a status carries no
+// per-second series of its own.
 const historyLen = 60
 
 // sample is one point of an application's history: counters at a time.
 type sample struct {
 	at       time.Time
-	requests uint64
-	errors   uint64
+	requests int64
+	errors   int64
 }
 
 type app struct {
-	status  AppStatus
+	status  api.ProxyStatus
 	history []sample
-	bad     string // why the last status could not be read
+}
+
+type listMsg struct {
+	apps []api.ProxyStatus
+	err  error
 }
 
 // Model is the Proxy pane.
@@ -47,6 +53,7 @@ type Model struct {
 	vp            viewport.Model
 	width, height int
 	lastErr       string
+	shown         bool
 }
 
 // New returns the Proxy pane.
@@ -62,7 +69,8 @@ func (m *Model) ID() common.PaneID { return common.PaneProxy }
 // Title implements common.Pane.
 func (m *Model) Title() string { return "Proxy" }
 
-// Init implements common.Pane: the panels come from the event stream.
+// Init implements common.Pane: the panels come from the event stream (and
+// from one listing when the pane is first shown).
 func (m *Model) Init() tea.Cmd { return nil }
 
 // SetSize implements common.Pane.
@@ -75,9 +83,48 @@ func (m *Model) SetSize(w, h int) {
 // Capturing implements common.Pane.
 func (m *Model) Capturing() bool { return false }
 
+// list asks for every application's status, when the backend can.
+func (m *Model) list() tea.Cmd {
+	l, ok := m.ctx.Backend.(Lister)
+	if !ok {
+		return nil
+	}
+	c := m.ctx
+	return func() tea.Msg {
+		var apps []api.ProxyStatus
+		err := c.Call(func(ctx context.Context) (err error) {
+			apps, err = l.Proxy(ctx)
+			return err
+		})
+		return common.Reply(common.PaneProxy, listMsg{apps: apps, err: err})
+	}
+}
+
 // Update implements common.Pane.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
+	case common.PaneMsg:
+		return m.Update(msg.Msg)
+	case listMsg:
+		if msg.err != nil {
+			m.lastErr = msg.err.Error()
+		} else {
+			for _, s := range msg.apps {
+				if s.App != "" {
+					m.add(s)
+				}
+			}
+		}
+		m.render()
+	case common.ActivatedMsg:
+		if !m.shown {
+			m.shown = true
+			return m.list()
+		}
+	case common.RefreshMsg:
+		if m.shown && !msg.OnlyFailed {
+			return m.list()
+		}
 	case common.NotificationMsg:
 		if msg.Type != api.NoteProxy {
 			return nil
@@ -90,7 +137,10 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		}
 		m.lastErr = ""
 		for _, s := range statuses {
-			m.add(s, msg.Time)
+			if s.Time.IsZero() {
+				s.Time = msg.Time
+			}
+			m.add(s)
 		}
 		m.render()
 	case tea.KeyMsg:
@@ -106,27 +156,41 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.vp.PageUp()
 		case key.Matches(msg, k.Home):
 			m.vp.GotoTop()
+		case key.Matches(msg, k.Reload):
+			return m.list()
 		}
 	}
 	return nil
 }
 
-func (m *Model) add(s AppStatus, at time.Time) {
-	a := m.apps[s.Application]
+func (m *Model) add(s api.ProxyStatus) {
+	a := m.apps[s.App]
 	if a == nil {
 		a = &app{}
-		m.apps[s.Application] = a
-		m.order = append(m.order, s.Application)
+		m.apps[s.App] = a
+		m.order = append(m.order, s.App)
 		sort.Strings(m.order)
 	}
-	if !s.At.IsZero() {
-		at = s.At
+	if n := len(a.history); n > 0 && !s.Time.After(a.history[n-1].at) && !s.Time.IsZero() {
+		// An older or repeated status (a listing racing the stream): keep the newer.
+		if s.Time.Before(a.history[n-1].at) {
+			return
+		}
+		a.history = a.history[:n-1]
 	}
 	a.status = s
-	a.history = append(a.history, sample{at: at, requests: s.Requests, errors: s.Errors})
+	a.history = append(a.history, sample{at: s.Time, requests: s.Requests, errors: totalErrors(s)})
 	if len(a.history) > historyLen+1 {
 		a.history = a.history[len(a.history)-historyLen-1:]
 	}
+}
+
+func totalErrors(s api.ProxyStatus) int64 {
+	var n int64
+	for _, v := range s.Errors {
+		n += v
+	}
+	return n
 }
 
 // ShortHelp implements common.Pane.
@@ -145,7 +209,7 @@ func (m *Model) StatusValue() string {
 	}
 	down := 0
 	for _, n := range m.order {
-		if !m.apps[n].status.UpstreamUp {
+		if !m.apps[n].status.Health.OK {
 			down++
 		}
 	}
@@ -169,7 +233,7 @@ func (m *Model) render() {
 			"Configure one under [[proxy]] in keyward.toml; its live status\n" +
 			"(traffic, latency, upstream health, key ring) appears here."
 		if m.lastErr != "" {
-			msg += "\n\n" + st.Error.Render("cannot read proxy status: "+m.lastErr)
+			msg += "\n\n" + st.Error.Render("cannot read proxy status: "+table.Clean(m.lastErr))
 		}
 		m.vp.SetContent(lipgloss.Place(m.width, m.height, lipgloss.Center, lipgloss.Center, st.Placeholder.Render(msg)))
 		return
@@ -178,33 +242,42 @@ func (m *Model) render() {
 	if m.width >= 150 {
 		perRow = 2
 	}
-	pw := m.width/perRow - 1
+	pw := m.width / perRow
 	var rows []string
 	for i := 0; i < len(m.order); i += perRow {
 		var panels []string
 		for j := i; j < i+perRow && j < len(m.order); j++ {
-			panels = append(panels, Panel(m.apps[m.order[j]].status, m.apps[m.order[j]].history, pw, m.ctx.Now(), st))
+			a := m.apps[m.order[j]]
+			panels = append(panels, Panel(a.status, a.history, pw, m.ctx.Now(), st))
 		}
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, panels...))
 	}
 	if m.lastErr != "" {
-		rows = append(rows, st.Error.Render("last proxy status could not be read: "+m.lastErr))
+		rows = append(rows, st.Error.Render("last proxy status could not be read: "+table.Clean(m.lastErr)))
 	}
 	m.vp.SetContent(strings.Join(rows, "\n"))
 }
 
-// rates turns counter samples into per-interval deltas (counters that go
-// down, after a daemon restart, count from zero).
-func rates(h []sample) (req, errs []float64) {
+// series is what the sparklines draw: the status's own per-second series
+// when it has one, else the change of its counters between statuses.
+func series(s api.ProxyStatus, h []sample) (req, errs []float64) {
+	if len(s.Series) > 0 {
+		for _, p := range s.Series {
+			req = append(req, float64(p.Requests))
+			errs = append(errs, float64(p.Errors))
+		}
+		return req, errs
+	}
 	for i := 1; i < len(h); i++ {
-		dr, de := delta(h[i-1].requests, h[i].requests), delta(h[i-1].errors, h[i].errors)
-		req = append(req, float64(dr))
-		errs = append(errs, float64(de))
+		req = append(req, float64(delta(h[i-1].requests, h[i].requests)))
+		errs = append(errs, float64(delta(h[i-1].errors, h[i].errors)))
 	}
 	return req, errs
 }
 
-func delta(a, b uint64) uint64 {
+// delta is b−a for counters (one that went down, after a daemon restart,
+// counts from zero).
+func delta(a, b int64) int64 {
 	if b < a {
 		return b
 	}
@@ -229,83 +302,119 @@ func Sparkline(values []float64, width int) string {
 	b.WriteString(strings.Repeat(" ", width-len(values)))
 	for _, v := range values {
 		i := 0
-		if hi > 0 {
-			i = int(v / hi * float64(len(ticks)-1))
+		if hi > 0 && v > 0 {
+			i = min(len(ticks)-1, int(v/hi*float64(len(ticks)-1)))
 		}
 		b.WriteRune(ticks[i])
 	}
 	return b.String()
 }
 
-// Panel draws one application's panel, width cells wide.
-func Panel(s AppStatus, h []sample, width int, now time.Time, st *styles.Styles) string {
+// Panel draws one application's panel, width cells wide. It is a plain
+// function of the status so it can be tested without a UI.
+func Panel(s api.ProxyStatus, h []sample, width int, now time.Time, st *styles.Styles) string {
 	inner := max(20, width-4)
+	c := table.Clean
 	var lines []string
 	add := func(l string) { lines = append(lines, table.Fit(l, inner)) }
 	health := st.OK.Render("● upstream ok")
-	if !s.UpstreamUp {
+	if !s.Health.OK {
 		health = st.Danger.Bold(true).Render("✖ UPSTREAM DOWN")
 	}
-	add(st.Section.Render(table.Clean(s.Application)) + "  " + health + st.Muted.Render("  "+table.Clean(s.Listen)+" → "+table.Clean(s.Upstream)))
-	req, errs := rates(h)
-	spark := max(10, inner-22)
+	scheme := "http"
+	if s.TLS {
+		scheme = "https"
+	}
+	add(st.Section.Render(c(s.App)) + "  " + health + st.Muted.Render("  "+scheme+"://"+c(s.Listen)+" → "+c(s.Upstream)))
+	req, errs := series(s, h)
+	spark := max(10, inner-24)
+	total := totalErrors(s)
 	add(fmt.Sprintf("%-9s %s %s", "requests", st.Info.Render(Sparkline(req, spark)), st.Muted.Render(fmt.Sprintf("%d total", s.Requests))))
-	add(fmt.Sprintf("%-9s %s %s", "errors", st.Danger.Render(Sparkline(errs, spark)), st.Muted.Render(fmt.Sprintf("%d total", s.Errors))))
+	add(fmt.Sprintf("%-9s %s %s", "errors", st.Danger.Render(Sparkline(errs, spark)), st.Muted.Render(fmt.Sprintf("%d total", total))))
 	add(fmt.Sprintf("latency   proxy p50 %s p95 %s p99 %s · upstream p50 %s p95 %s p99 %s",
 		ms(s.ProxyLatency.P50), ms(s.ProxyLatency.P95), ms(s.ProxyLatency.P99),
 		ms(s.UpstreamLatency.P50), ms(s.UpstreamLatency.P95), ms(s.UpstreamLatency.P99)))
 	add(fmt.Sprintf("fields    %d encrypted · %d decrypted · in %s · out %s",
-		s.Encrypted, s.Decrypted, bytes(s.BytesIn), bytes(s.BytesOut)))
-	if len(s.ErrorsByKind) > 0 {
-		kinds := make([]string, 0, len(s.ErrorsByKind))
-		for k := range s.ErrorsByKind {
+		s.FieldsEncrypt, s.FieldsDecrypt, bytes(s.BytesIn), bytes(s.BytesOut)))
+	if len(s.Errors) > 0 {
+		kinds := make([]string, 0, len(s.Errors))
+		for k := range s.Errors {
 			kinds = append(kinds, k)
 		}
 		sort.Strings(kinds)
 		parts := make([]string, len(kinds))
 		for i, k := range kinds {
-			parts[i] = fmt.Sprintf("%s %d", table.Clean(k), s.ErrorsByKind[k])
+			parts[i] = fmt.Sprintf("%s %d", c(k), s.Errors[k])
 		}
-		add(st.Warn.Render("errors    " + strings.Join(parts, " · ")))
+		add(st.Warn.Render("by kind   " + strings.Join(parts, " · ")))
 	}
-	up := "upstream  last ok " + agoPtr(s.LastSuccess, now)
-	if s.LastFailure != nil {
-		up += " · last failure " + agoPtr(s.LastFailure, now)
-		if s.FailureReason != "" {
-			up += ": " + table.Clean(s.FailureReason)
+	up := "last ok " + agoPtr(s.Health.LastSuccess, now)
+	if s.Health.LastFailure != nil {
+		up += " · last failure " + agoPtr(s.Health.LastFailure, now)
+		if s.Health.Reason != "" {
+			up += ": " + c(s.Health.Reason)
 		}
 	}
-	add(up)
-	ring := fmt.Sprintf("ring      %d of %d generations", len(s.Ring), s.RingCapacity)
-	if s.LastKeyChange != nil {
-		ring += " · key changed " + agoPtr(s.LastKeyChange, now)
+	// Why the upstream fails is what the administrator acts on: wrap, never cut.
+	for i, l := range table.Wrap(up, inner-10) {
+		label := "          "
+		if i == 0 {
+			label = "upstream  "
+		}
+		add(label + l)
+	}
+	r := s.Ring
+	ring := fmt.Sprintf("ring      %d", r.Size)
+	if r.Capacity > 0 {
+		ring += fmt.Sprintf(" of %d", r.Capacity)
+	}
+	ring += " generations"
+	if r.LastChange != nil {
+		ring += " · key changed " + agoPtr(r.LastChange, now)
 	}
 	add(ring)
-	for _, g := range s.Ring {
+	if r.KeyID == "" {
+		why := "nothing encrypts: requests with protected fields are refused"
+		if r.Reason != "" {
+			why += " (" + c(r.Reason) + ")"
+		}
+		for _, l := range table.Wrap("✖ "+why, inner-2) {
+			add(st.Danger.Bold(true).Render("  " + l))
+		}
+	}
+	gens := r.Generations
+	if len(gens) == 0 && r.KeyID != "" {
+		gens = []api.GenerationInfo{{KeyID: r.KeyID, Fingerprint: r.Fingerprint, Encrypts: true}}
+	}
+	for _, g := range gens {
 		mark := st.Muted.Render("  decrypts ")
 		if g.Encrypts {
 			mark = st.OK.Bold(true).Render("▶ encrypts ")
 		}
-		age := "activation unknown"
-		if g.Activated != nil {
-			age = engine.HumanDuration(now.Sub(*g.Activated)) + " old"
+		born := g.Activated
+		if born == nil {
+			born = g.Created
 		}
-		add(fmt.Sprintf("  %s %-8s %s %s", mark, table.Clean(g.KeyID), st.Muted.Render(keyspane.ShortFingerprint(g.Fingerprint)), age))
+		age := "age unknown"
+		if born != nil {
+			age = engine.HumanDuration(now.Sub(*born)) + " old"
+		}
+		add(fmt.Sprintf("  %s %-8s %s %s %s", mark, c(g.KeyID), st.Muted.Render(keyspane.ShortFingerprint(g.Fingerprint)), age, st.Muted.Render(c(g.Name))))
 	}
 	return st.Panel.Width(inner + 2).Render(strings.Join(lines, "\n"))
 }
 
-func ms(d time.Duration) string {
-	if d <= 0 {
+func ms(v float64) string {
+	switch {
+	case v <= 0:
 		return "—"
+	case v < 1:
+		return fmt.Sprintf("%dµs", int(v*1000))
 	}
-	if d < time.Millisecond {
-		return fmt.Sprintf("%dµs", d.Microseconds())
-	}
-	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	return fmt.Sprintf("%.1fms", v)
 }
 
-func bytes(n uint64) string {
+func bytes(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))

@@ -1,78 +1,43 @@
 package proxypane
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
+
+	"github.com/keyward/keyward/daemon/api"
 )
 
-// AppStatus is what the Proxy pane shows of one application. Decode fills it
-// from the Data of a "proxy" notification.
-type AppStatus struct {
-	Application  string            `json:"application"`
-	At           time.Time         `json:"time"`
-	Listen       string            `json:"listen"`
-	Upstream     string            `json:"upstream"`
-	Requests     uint64            `json:"requests"`
-	Errors       uint64            `json:"errors"`
-	ErrorsByKind map[string]uint64 `json:"errors_by_kind"`
-	BytesIn      uint64            `json:"bytes_in"`
-	BytesOut     uint64            `json:"bytes_out"`
-	Encrypted    uint64            `json:"fields_encrypted"`
-	Decrypted    uint64            `json:"fields_decrypted"`
-
-	// Latency added by the proxy itself, and of the upstream.
-	ProxyLatency    Latency `json:"proxy_latency"`
-	UpstreamLatency Latency `json:"upstream_latency"`
-
-	UpstreamUp    bool       `json:"upstream_up"`
-	LastSuccess   *time.Time `json:"last_success"`
-	LastFailure   *time.Time `json:"last_failure"`
-	FailureReason string     `json:"failure_reason"`
-
-	Ring          []Generation `json:"ring"`
-	RingCapacity  int          `json:"ring_capacity"`
-	LastKeyChange *time.Time   `json:"last_key_change"`
-}
-
-// Latency percentiles (durations in nanoseconds on the wire).
-type Latency struct {
-	P50 time.Duration `json:"p50"`
-	P95 time.Duration `json:"p95"`
-	P99 time.Duration `json:"p99"`
-}
-
-// Generation is one key generation of an application's ring.
-type Generation struct {
-	KeyID       string     `json:"key_id"`
-	Fingerprint string     `json:"fingerprint"`
-	Encrypts    bool       `json:"encrypts"`
-	Activated   *time.Time `json:"activated"`
-}
-
 // Decode reads the Data of a "proxy" notification: one application's status
-// or a list of them.
-func Decode(raw json.RawMessage) ([]AppStatus, error) {
+// (what the daemon sends) or a list of them.
+func Decode(raw json.RawMessage) ([]api.ProxyStatus, error) {
 	if len(raw) == 0 {
 		return nil, errors.New("proxy notification carries no status")
 	}
-	var list []AppStatus
+	var list []api.ProxyStatus
 	if raw[0] == '[' {
 		if err := json.Unmarshal(raw, &list); err != nil {
 			return nil, fmt.Errorf("decode proxy status list: %w", err)
 		}
 	} else {
-		var one AppStatus
+		var one api.ProxyStatus
 		if err := json.Unmarshal(raw, &one); err != nil {
 			return nil, fmt.Errorf("decode proxy status: %w", err)
 		}
-		list = []AppStatus{one}
+		list = []api.ProxyStatus{one}
 	}
 	for _, s := range list {
-		if s.Application == "" {
+		if s.App == "" {
 			return nil, errors.New("proxy status names no application")
 		}
 	}
 	return list, nil
+}
+
+// Lister is the optional backend method that lists every application's
+// status at once (GET /v1/proxy); *api.Client has it. Without it the pane
+// fills from the event stream alone.
+type Lister interface {
+	Proxy(ctx context.Context) ([]api.ProxyStatus, error)
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
@@ -236,7 +235,7 @@ func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.T
 				why += ": " + table.Clean(s.Reason)
 			}
 			// The reason is what the administrator acts on: wrap it, never cut it.
-			for _, l := range strings.Split(ansi.Wordwrap(why, max(20, width-6), " /"), "\n") {
+			for _, l := range table.Wrap(why, max(20, width-6)) {
 				add(st.Danger.Render("    " + l))
 			}
 		}

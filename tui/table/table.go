@@ -223,3 +223,39 @@ func Clean(s string) string {
 func unsafeRune(r rune) bool {
 	return r < 0x20 || (r >= 0x7f && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
+
+// Wrap breaks s into lines of at most w cells at spaces only (names such as
+// kms-prod stay whole); a word longer than w is cut across lines.
+func Wrap(s string, w int) []string {
+	if w <= 0 {
+		return []string{s}
+	}
+	var lines []string
+	line, lineW := "", 0
+	for _, word := range strings.Fields(s) {
+		ww := ansi.StringWidth(word)
+		for ww > w { // a word that cannot fit on any line
+			if lineW > 0 {
+				lines = append(lines, line)
+				line, lineW = "", 0
+			}
+			lines = append(lines, ansi.Cut(word, 0, w))
+			word = ansi.Cut(word, w, ww)
+			ww = ansi.StringWidth(word)
+		}
+		switch {
+		case ww == 0:
+		case lineW == 0:
+			line, lineW = word, ww
+		case lineW+1+ww <= w:
+			line, lineW = line+" "+word, lineW+1+ww
+		default:
+			lines = append(lines, line)
+			line, lineW = word, ww
+		}
+	}
+	if lineW > 0 || len(lines) == 0 {
+		lines = append(lines, line)
+	}
+	return lines
+}

@@ -79,3 +79,21 @@ func TestClean(t *testing.T) {
 		t.Errorf("row passes control characters through: %q", got)
 	}
 }
+
+func TestWrap(t *testing.T) {
+	tests := []struct {
+		in   string
+		w    int
+		want []string
+	}{
+		{"no active generation in kms-prod", 20, []string{"no active generation", "in kms-prod"}},
+		{"short", 20, []string{"short"}},
+		{"", 5, []string{""}},
+		{"abcdefghij xy", 4, []string{"abcd", "efgh", "ij", "xy"}},
+	}
+	for _, tc := range tests {
+		if got := Wrap(tc.in, tc.w); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Wrap(%q, %d) = %q, want %q", tc.in, tc.w, got, tc.want)
+		}
+	}
+}
