@@ -99,6 +99,7 @@ func NewRoot(a *App) *cobra.Command {
 		newDevCmd(a),
 		newVersionCmd(a),
 		newCertCmd(a),
+		newKeyCmd(a), newSyncCmd(a),
 	)
 	return root
 }

@@ -1,0 +1,491 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+)
+
+// newKeyCmd is `keyward key …`: the cloud key life cycle (admin only).
+func newKeyCmd(a *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "key",
+		Short: "Run cloud key life-cycle operations: create, upload, rotate, update, delete, recover, purge, backup, restore, policy",
+		Long: "Cloud key life cycle through the daemon. Keys are named SOURCE NAME (or SOURCE/NAME), SOURCE being an\n" +
+			"[[azure]] source of keyward.toml. Every operation except listing needs the admin role and is recorded in the\n" +
+			"activity log with your user name.",
+	}
+	cmd.AddCommand(newKeyCreateCmd(a, false), newKeyCreateCmd(a, true), newKeySimpleCmd(a, "rotate", "Create a new version of a key"),
+		newKeySimpleCmd(a, "recover", "Bring back a soft-deleted key"), newKeyUpdateCmd(a),
+		newKeyConfirmCmd(a, "delete", "Soft-delete a key (recoverable until purged)"),
+		newKeyConfirmCmd(a, "purge", "Destroy a soft-deleted key for good"),
+		newKeyBackupCmd(a), newKeyBackupsCmd(a), newKeyRestoreCmd(a), newKeyPolicyCmd(a))
+	return cmd
+}
+
+// keyArgs reads "SOURCE NAME" or "SOURCE/NAME".
+func keyArgs(args []string) (source, name string, err error) {
+	switch len(args) {
+	case 1:
+		s, n, ok := strings.Cut(args[0], "/")
+		if ok && s != "" && n != "" && !strings.Contains(n, "/") {
+			return s, n, nil
+		}
+	case 2:
+		if args[0] != "" && args[1] != "" {
+			return args[0], args[1], nil
+		}
+	}
+	return "", "", Usagef("name the key as SOURCE NAME or SOURCE/NAME (e.g. vault acme-payments-card-kek)")
+}
+
+// parseWhen reads a date as an administrator types it: RFC 3339, a day
+// (2027-01-31, midnight UTC) or a duration from now (90d, 2w, 1y, 36h).
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t.UTC(), nil
+	}
+	if d, err := engine.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(time.Duration(d)).UTC().Truncate(time.Second), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date (2027-01-31, 2027-01-31T12:00:00Z) or a duration from now (90d, 1y)", s)
+}
+
+func parseTags(tags []string) (map[string]string, error) {
+	if len(tags) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, t := range tags {
+		k, v, ok := strings.Cut(t, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("tag %q is not key=value", t)
+		}
+		out[strings.TrimSpace(k)] = v
+	}
+	return out, nil
+}
+
+type dates struct{ expires, notBefore string }
+
+func (d *dates) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&d.expires, "expires", "", "expiry: a date (2027-01-31) or a duration from now (365d)")
+	cmd.Flags().StringVar(&d.notBefore, "not-before", "", "activation: a date or a duration from now")
+}
+
+func (d *dates) parse() (exp, nbf *time.Time, err error) {
+	now := time.Now()
+	if d.expires != "" {
+		t, err := parseWhen(d.expires, now)
+		if err != nil {
+			return nil, nil, Usagef("--expires: %v", err)
+		}
+		exp = &t
+	}
+	if d.notBefore != "" {
+		t, err := parseWhen(d.notBefore, now)
+		if err != nil {
+			return nil, nil, Usagef("--not-before: %v", err)
+		}
+		nbf = &t
+	}
+	return exp, nbf, nil
+}
+
+func printResult(a *App, res *api.CloudKeyResult, asJSON bool) error {
+	if asJSON {
+		return printJSON(a.Out, res)
+	}
+	if res.Event != nil {
+		fmt.Fprintf(a.Out, "%s: %s\n", res.Event.KeyID, res.Event.Details)
+	}
+	rows := append([]engine.Key(nil), res.Keys...)
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].Created != nil && rows[j].Created != nil && !rows[i].Created.Equal(*rows[j].Created) {
+			return rows[i].Created.Before(*rows[j].Created)
+		}
+		return rows[i].Version < rows[j].Version
+	})
+	if len(rows) == 0 {
+		return nil
+	}
+	tw := table(a.Out)
+	fmt.Fprintln(tw, "VERSION\tSTATE\tALGORITHM\tCREATED\tEXPIRES\tLINKED TO")
+	for _, k := range rows {
+		alg := k.Algorithm
+		if k.Length > 0 && !strings.Contains(alg, " ") {
+			alg = fmt.Sprintf("%s %d", alg, k.Length)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", orDash(k.Version), k.State, alg, date(k.Created), date(k.Expires), orDash(k.LinkedTo))
+	}
+	return tw.Flush()
+}
+
+func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
+	var r api.UploadKeyRequest
+	var d dates
+	var tags []string
+	var asJSON bool
+	use, short := "create SOURCE NAME", "Create a key inside the vault (RSA 2048/3072/4096 or EC P-256/P-384/P-521)"
+	if upload {
+		use, short = "upload SOURCE NAME", "Bring your own key: generate it here (or take a KMIP ring's newest generation) and import it"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			source, name, err := keyArgs(args)
+			if err != nil {
+				return err
+			}
+			r.Name = name
+			r.Type = strings.ToUpper(r.Type)
+			fromRing := upload && (r.FromSource != "" || r.FromApplication != "")
+			if fromRing && (r.FromSource == "" || r.FromApplication == "") {
+				return Usagef("--from-source and --from-app go together (the KMIP source and the application whose newest key to upload)")
+			}
+			if !fromRing {
+				switch r.Type {
+				case "RSA":
+					if r.Size == 0 {
+						r.Size = 3072
+					}
+					r.Curve = ""
+				case "EC":
+					if r.Curve == "" {
+						r.Curve = "P-256"
+					}
+					r.Size = 0
+				default:
+					return Usagef("--type must be RSA or EC")
+				}
+			}
+			if r.Expires, r.NotBefore, err = d.parse(); err != nil {
+				return err
+			}
+			if r.Tags, err = parseTags(tags); err != nil {
+				return Usagef("--tag: %v", err)
+			}
+			var res *api.CloudKeyResult
+			if upload {
+				res, err = a.Client().UploadCloudKey(cmd.Context(), source, r)
+			} else {
+				res, err = a.Client().CreateCloudKey(cmd.Context(), source, r.CreateKeyRequest)
+			}
+			if err != nil {
+				return err
+			}
+			return printResult(a, res, asJSON)
+		},
+	}
+	cmd.Flags().StringVar(&r.Type, "type", "EC", "key type: RSA or EC")
+	cmd.Flags().IntVar(&r.Size, "size", 0, "RSA modulus size: 2048, 3072 (default) or 4096")
+	cmd.Flags().StringVar(&r.Curve, "curve", "", "EC curve: P-256 (default), P-384 or P-521")
+	cmd.Flags().StringArrayVar(&tags, "tag", nil, "tag key=value (repeatable)")
+	cmd.Flags().BoolVar(&r.Disabled, "disabled", false, "create the key disabled")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	d.flags(cmd)
+	if upload {
+		cmd.Flags().StringVar(&r.FromSource, "from-source", "", "KMIP source to take the key material from")
+		cmd.Flags().StringVar(&r.FromApplication, "from-app", "", "application whose newest active generation to upload")
+	}
+	return cmd
+}
+
+func newKeySimpleCmd(a *App, op, short string) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   op + " SOURCE NAME",
+		Short: short,
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			source, name, err := keyArgs(args)
+			if err != nil {
+				return err
+			}
+			res, err := a.Client().CloudKeyOp(cmd.Context(), source, name, op, "")
+			if err != nil {
+				return err
+			}
+			return printResult(a, res, asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+// confirmName asks for the key's name to be typed again, unless --confirm
+// gave it.
+func confirmName(a *App, op, source, name, given string) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	fmt.Fprintf(a.Err, "%s key %s in %s. Type the key's name to confirm: ", op, name, source)
+	line, err := bufio.NewReader(a.In).ReadString('\n')
+	if err != nil && (err != io.EOF || line == "") {
+		return "", Usagef("%s needs the key's name typed again (or --confirm %s)", op, name)
+	}
+	return strings.TrimSpace(line), nil
+}
+
+func newKeyConfirmCmd(a *App, op, short string) *cobra.Command {
+	var asJSON bool
+	var confirm string
+	cmd := &cobra.Command{
+		Use:   op + " SOURCE NAME",
+		Short: short,
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			source, name, err := keyArgs(args)
+			if err != nil {
+				return err
+			}
+			typed, err := confirmName(a, op, source, name, confirm)
+			if err != nil {
+				return err
+			}
+			if typed != name {
+				return Usagef("the name typed (%q) is not %q: nothing was done", typed, name)
+			}
+			res, err := a.Client().CloudKeyOp(cmd.Context(), source, name, op, typed)
+			if err != nil {
+				return err
+			}
+			return printResult(a, res, asJSON)
+		},
+	}
+	cmd.Flags().StringVar(&confirm, "confirm", "", "the key's name again, to confirm without a prompt")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func newKeyUpdateCmd(a *App) *cobra.Command {
+	var r api.UpdateKeyRequest
+	var d dates
+	var tags []string
+	var enable, disable, clearTags, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "update SOURCE NAME",
+		Short: "Enable or disable a key version, change its expiry or activation date, or replace its tags",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			source, name, err := keyArgs(args)
+			if err != nil {
+				return err
+			}
+			if enable && disable {
+				return Usagef("--enable and --disable exclude each other")
+			}
+			if enable || disable {
+				v := enable
+				r.Enabled = &v
+			}
+			if r.Expires, r.NotBefore, err = d.parse(); err != nil {
+				return err
+			}
+			if r.Tags, err = parseTags(tags); err != nil {
+				return Usagef("--tag: %v", err)
+			}
+			if clearTags {
+				if r.Tags != nil {
+					return Usagef("--clear-tags and --tag exclude each other")
+				}
+				r.Tags = map[string]string{}
+			}
+			if r.Enabled == nil && r.Expires == nil && r.NotBefore == nil && r.Tags == nil {
+				return Usagef("nothing to change: give --enable, --disable, --expires, --not-before, --tag or --clear-tags")
+			}
+			res, err := a.Client().UpdateCloudKey(cmd.Context(), source, name, r)
+			if err != nil {
+				return err
+			}
+			return printResult(a, res, asJSON)
+		},
+	}
+	cmd.Flags().StringVar(&r.Version, "version", "", "version to change (default: the current one)")
+	cmd.Flags().BoolVar(&enable, "enable", false, "enable the version")
+	cmd.Flags().BoolVar(&disable, "disable", false, "disable the version")
+	cmd.Flags().StringArrayVar(&tags, "tag", nil, "tag key=value; the tags given replace all tags (repeatable)")
+	cmd.Flags().BoolVar(&clearTags, "clear-tags", false, "remove every tag")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	d.flags(cmd)
+	return cmd
+}
+
+func newKeyBackupCmd(a *App) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "backup SOURCE NAME",
+		Short: "Back up a key with all its versions into the keyward database (wrapped under the key-encryption key)",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			source, name, err := keyArgs(args)
+			if err != nil {
+				return err
+			}
+			b, err := a.Client().BackupCloudKey(cmd.Context(), source, name)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(a.Out, b)
+			}
+			fmt.Fprintf(a.Out, "backup %s: %s/%s, %d version(s), %d bytes\nrestore with: keyward key restore %s\n", b.ID, b.Source, b.Key, b.Versions, b.Size, b.ID)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the backup's description as JSON")
+	return cmd
+}
+
+func newKeyBackupsCmd(a *App) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "backups",
+		Short: "List the stored cloud key backups, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bs, err := a.Client().CloudBackups(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if bs == nil {
+					bs = []api.BackupInfo{}
+				}
+				return printJSON(a.Out, map[string]any{"backups": bs})
+			}
+			tw := table(a.Out)
+			fmt.Fprintln(tw, "ID\tTAKEN\tSOURCE\tKEY\tVERSIONS\tGEOGRAPHY\tBY")
+			for _, b := range bs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", b.ID, b.Created.UTC().Format(time.RFC3339), b.Source, b.Key, b.Versions, orDash(b.Geography), orDash(b.Actor))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the backups as JSON")
+	return cmd
+}
+
+func newKeyRestoreCmd(a *App) *cobra.Command {
+	var to string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "restore BACKUP-ID",
+		Short: "Restore a stored backup into the vault it came from, or --to another vault of the same geography",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := a.Client().RestoreCloudBackup(cmd.Context(), args[0], to)
+			if err != nil {
+				return err
+			}
+			return printResult(a, res, asJSON)
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "source to restore into (default: where the backup was taken)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func newKeyPolicyCmd(a *App) *cobra.Command {
+	var rotateAfter, rotateBefore, expireAfter, notifyBefore string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "policy SOURCE NAME",
+		Short: "Show a key's rotation policy, or set it with --rotate-after/--rotate-before-expiry, --expire-after, --notify-before",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			source, name, err := keyArgs(args)
+			if err != nil {
+				return err
+			}
+			set := false
+			var p api.RotationPolicy
+			for _, f := range []struct {
+				flag string
+				val  string
+				dst  *engine.Duration
+			}{{"rotate-after", rotateAfter, &p.RotateAfter}, {"rotate-before-expiry", rotateBefore, &p.RotateBeforeExpiry},
+				{"expire-after", expireAfter, &p.ExpireAfter}, {"notify-before", notifyBefore, &p.NotifyBefore}} {
+				if !cmd.Flags().Changed(f.flag) {
+					continue
+				}
+				set = true
+				d, err := engine.ParseDuration(f.val)
+				if err != nil {
+					return Usagef("--%s: %v", f.flag, err)
+				}
+				*f.dst = d
+			}
+			var got *api.RotationPolicy
+			if set {
+				got, err = a.Client().SetCloudRotationPolicy(cmd.Context(), source, name, p)
+			} else {
+				got, err = a.Client().CloudRotationPolicy(cmd.Context(), source, name)
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(a.Out, got)
+			}
+			show := func(label string, d engine.Duration) string {
+				if d == 0 {
+					return label + " -"
+				}
+				return label + " " + d.String()
+			}
+			fmt.Fprintf(a.Out, "%s/%s: %s, %s, %s, %s\n", source, name, show("rotate after", got.RotateAfter),
+				show("rotate before expiry", got.RotateBeforeExpiry), show("expire after", got.ExpireAfter), show("notify before", got.NotifyBefore))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&rotateAfter, "rotate-after", "", "rotate this long after creation (e.g. 90d)")
+	cmd.Flags().StringVar(&rotateBefore, "rotate-before-expiry", "", "rotate this long before expiry (needs --expire-after)")
+	cmd.Flags().StringVar(&expireAfter, "expire-after", "", "expiry given to new versions (e.g. 1y)")
+	cmd.Flags().StringVar(&notifyBefore, "notify-before", "", "notify this long before expiry (e.g. 30d)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the policy as JSON")
+	return cmd
+}
+
+// newSyncCmd is `keyward sync [--source S]`.
+func newSyncCmd(a *App) *cobra.Command {
+	var source string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Sync every source now (or only --source S) and wait for it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := a.Client().Sync(cmd.Context(), source)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(a.Out, res)
+			}
+			if len(res.Synced) == 0 {
+				fmt.Fprintln(a.Out, "no source can sync on demand")
+				return nil
+			}
+			fmt.Fprintf(a.Out, "synced %s\n", strings.Join(res.Synced, ", "))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&source, "source", "", "sync only this source")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
