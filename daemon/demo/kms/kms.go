@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,6 +83,7 @@ type Server struct {
 	objects map[string]*object
 	nextID  int
 	counts  map[kmip.Operation]int
+	byName  []*object // objects sorted by name; nil when stale
 	srv     *kmipserver.Server
 	unhook  func()
 }
@@ -261,6 +263,7 @@ func (s *Server) put(name string, st kmip.State, created time.Time) (string, err
 		o.deactivate = &t
 	}
 	s.objects[o.uid] = o
+	s.byName = nil
 	return o.uid, nil
 }
 
@@ -392,11 +395,17 @@ func (s *Server) locate(ctx context.Context, req *payloads.LocateRequestPayload)
 	defer s.mu.Unlock()
 	var out []*object
 	var stray *object
-	for _, o := range s.objects {
+	for _, o := range s.candidates(req.Attribute) {
 		if s.matches(o, req.Attribute) {
 			out = append(out, o)
-		} else if stray == nil {
-			stray = o
+		}
+	}
+	if s.opts.LooseLocate {
+		for _, o := range s.objects {
+			if !s.matches(o, req.Attribute) {
+				stray = o
+				break
+			}
 		}
 	}
 	if s.opts.LooseLocate && stray != nil {
@@ -581,4 +590,39 @@ func (s *Server) destroy(ctx context.Context, req *payloads.DestroyRequestPayloa
 	clear(o.material)
 	o.material = nil
 	return &payloads.DestroyResponsePayload{UniqueIdentifier: o.uid}, nil
+}
+
+// candidates narrows a Locate to the objects whose name starts with the
+// literal prefix of a Name pattern, using the name-sorted index (rebuilt
+// after changes), so locating one application among thousands of keys does
+// not scan them all.
+func (s *Server) candidates(attrs []kmip.Attribute) []*object {
+	prefix, ok := "", false
+	for _, a := range attrs {
+		if a.AttributeName == kmip.AttributeNameName {
+			n, _ := a.AttributeValue.(kmip.Name)
+			prefix, ok = n.NameValue, true
+			if !s.opts.ExactNames {
+				if i := strings.IndexAny(prefix, "*?[\\"); i >= 0 {
+					prefix = prefix[:i]
+				}
+			}
+		}
+	}
+	if s.byName == nil {
+		s.byName = make([]*object, 0, len(s.objects))
+		for _, o := range s.objects {
+			s.byName = append(s.byName, o)
+		}
+		slices.SortFunc(s.byName, func(a, b *object) int { return strings.Compare(a.name, b.name) })
+	}
+	if !ok {
+		return s.byName
+	}
+	lo, _ := slices.BinarySearchFunc(s.byName, prefix, func(o *object, p string) int { return strings.Compare(o.name, p) })
+	hi := lo
+	for hi < len(s.byName) && strings.HasPrefix(s.byName[hi].name, prefix) {
+		hi++
+	}
+	return s.byName[lo:hi]
 }

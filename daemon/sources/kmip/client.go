@@ -165,7 +165,11 @@ func (s *Source) locate(ctx context.Context, c *kmipclient.Client, names []strin
 	return out, nil
 }
 
-// attrNames are read for every located object.
+// lightAttrs are re-read for objects already in the inventory: when neither
+// changed, the rest of what is known stands.
+var lightAttrs = []kmip.AttributeName{kmip.AttributeNameName, kmip.AttributeNameState}
+
+// attrNames are read for new objects and for those whose state moved.
 var attrNames = []kmip.AttributeName{
 	kmip.AttributeNameName, kmip.AttributeNameState, kmip.AttributeNameObjectType,
 	kmip.AttributeNameInitialDate, kmip.AttributeNameActivationDate, kmip.AttributeNameDeactivationDate,
@@ -180,6 +184,7 @@ type objectMeta struct {
 	state      kmip.State
 	objType    kmip.ObjectType
 	alg        kmip.CryptographicAlgorithm
+	algText    string // from the inventory, when the attribute was not re-read
 	length     int32
 	initial    *time.Time
 	activation *time.Time
@@ -190,10 +195,10 @@ type objectMeta struct {
 
 // attributes reads the attributes of uids in batches. Objects whose item
 // failed are returned in failed with the reason.
-func (s *Source) attributes(ctx context.Context, c *kmipclient.Client, uids []string, st *PollStats) (map[string]*objectMeta, map[string]error, error) {
+func (s *Source) attributes(ctx context.Context, c *kmipclient.Client, uids []string, names []kmip.AttributeName, st *PollStats) (map[string]*objectMeta, map[string]error, error) {
 	pls := make([]kmip.OperationPayload, len(uids))
 	for i, u := range uids {
-		pls[i] = &payloads.GetAttributesRequestPayload{UniqueIdentifier: u, AttributeName: attrNames}
+		pls[i] = &payloads.GetAttributesRequestPayload{UniqueIdentifier: u, AttributeName: names}
 	}
 	res, err := s.batch(ctx, c, pls, st)
 	if err != nil {

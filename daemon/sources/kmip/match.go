@@ -30,3 +30,13 @@ func Match(pattern, name string) bool {
 	}
 	return pi == len(p)
 }
+
+// literalPrefix is the part of a pattern before its first wildcard.
+func literalPrefix(pattern string) string {
+	for i, r := range pattern {
+		if r == '*' || r == '?' {
+			return pattern[:i]
+		}
+	}
+	return pattern
+}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ovh/kmip-go"
@@ -142,10 +143,43 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	st.Located = len(uids)
 
 	// 2. Names and states, batched; re-check every Name.
-	metas, failed, err := s.attributes(ctx, c, uids, st)
+	// Objects already in the inventory cost only Name and State; the full
+	// set is read for new objects and for those whose state or name moved.
+	var fresh, seenBefore []string
+	for _, uid := range uids {
+		if k := s.known[uid]; k != nil && k.row.ID != "" {
+			seenBefore = append(seenBefore, uid)
+		} else {
+			fresh = append(fresh, uid)
+		}
+	}
+	metas, failed, err := s.attributes(ctx, c, fresh, attrNames, st)
 	if err != nil {
 		return err
 	}
+	light, lfailed, err := s.attributes(ctx, c, seenBefore, lightAttrs, st)
+	if err != nil {
+		return err
+	}
+	var moved []string
+	for uid, m := range light {
+		k := s.known[uid]
+		if fromKMIPState(m.state) != k.state || !slices.Contains(m.names, k.row.Name) {
+			moved = append(moved, uid)
+			continue
+		}
+		metas[uid] = &objectMeta{uid: uid, names: m.names, state: m.state, objType: kmip.ObjectTypeSymmetricKey,
+			algText: k.row.Algorithm, length: int32(k.row.Length), initial: k.row.Created, activation: k.row.Activated,
+			deactivate: k.row.Deactivated, destroy: k.row.Destroyed}
+	}
+	slices.Sort(moved)
+	full, ffailed, err := s.attributes(ctx, c, moved, attrNames, st)
+	if err != nil {
+		return err
+	}
+	maps.Copy(metas, full)
+	maps.Copy(failed, lfailed)
+	maps.Copy(failed, ffailed)
 	for uid, ferr := range failed {
 		if k := s.known[uid]; k != nil {
 			s.log.Warn("cannot read attributes; keeping what was known", "uid", uid, "err", ferr)
@@ -158,16 +192,38 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		app  int
 		name string
 	}
+	// Which applications a located object may belong to: in server mode the
+	// ones whose Locate returned it (re-checked below), otherwise all of them
+	// with the literal prefix of the pattern as a cheap first filter.
+	var locatedBy map[string][]int
+	if perApp != nil && !fullList {
+		locatedBy = make(map[string][]int, len(uids))
+		for i, l := range perApp {
+			for _, uid := range l {
+				locatedBy[uid] = append(locatedBy[uid], i)
+			}
+		}
+	}
+	prefixes := make([]string, len(apps))
+	all := make([]int, len(apps))
+	for i, a := range apps {
+		prefixes[i], all[i] = literalPrefix(a.Pattern), i
+	}
 	matched := map[string]match{}
 	for _, uid := range uids {
 		m := metas[uid]
 		if m == nil || (m.objType != 0 && m.objType != kmip.ObjectTypeSymmetricKey) {
 			continue
 		}
+		try := all
+		if locatedBy != nil {
+			try = locatedBy[uid]
+			slices.Sort(try)
+		}
 	names:
 		for _, n := range m.names {
-			for i, a := range apps {
-				if Match(a.Pattern, n) {
+			for _, i := range try {
+				if strings.HasPrefix(n, prefixes[i]) && Match(apps[i].Pattern, n) {
 					matched[uid] = match{app: i, name: n}
 					break names
 				}
@@ -370,7 +426,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		if fp := fps[uid]; fp != "" {
 			k.fp = fp
 		}
-		row := engine.Key{ID: k.id, Source: s.cfg.Name, Name: mm.name, Algorithm: algName(m.alg), Length: int(m.length),
+		row := engine.Key{ID: k.id, Source: s.cfg.Name, Name: mm.name, Algorithm: algName(m), Length: int(m.length),
 			State: fromKMIPState(m.state), Application: a.Name, Fingerprint: k.fp, Created: m.initial, Activated: m.activation,
 			Deactivated: m.deactivate, Destroyed: m.destroy, RotateAfter: a.RotateAfter, Tags: map[string]string{"kmip_uid": uid}}
 		if row.Length == 0 {
@@ -425,11 +481,11 @@ func describe(k engine.Key) string {
 	return k.Algorithm
 }
 
-func algName(a kmip.CryptographicAlgorithm) string {
-	if a == 0 {
-		return ""
+func algName(m *objectMeta) string {
+	if m.alg == 0 {
+		return m.algText
 	}
-	return ttlv.EnumStr(a)
+	return ttlv.EnumStr(m.alg)
 }
 
 func stateOp(s engine.State) (string, engine.Severity) {

@@ -1,0 +1,177 @@
+package kmip
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/payloads"
+
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/demo/kms"
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/keyring"
+)
+
+// discardSink measures the poller and the KMS, not SQLite.
+type discardSink struct{}
+
+func (discardSink) Apply(context.Context, sources.Batch) error { return nil }
+func (discardSink) SetHealth(context.Context, string, engine.Health, string) error {
+	return nil
+}
+func (discardSink) Known(context.Context, string) ([]engine.Key, error) { return nil, nil }
+
+// benchApps returns n/16 applications of 16 generations each, named like
+// the seed's scheme (acme.appNNNN.key.N).
+func benchApps(n int) ([]kms.App, []config.Application) {
+	var ka []kms.App
+	var ca []config.Application
+	for i := 0; i < n/16; i++ {
+		name := fmt.Sprintf("app%04d", i)
+		prefix := "acme." + name + ".key."
+		ka = append(ka, kms.App{Name: name, Prefix: prefix, Generations: 16})
+		ca = append(ca, config.Application{Name: name, Pattern: prefix + "*", Generations: 16})
+	}
+	return ka, ca
+}
+
+func benchSource(b *testing.B, bk *backend, apps []config.Application, batch int) *Source {
+	cfg := sourceConfig(bk, apps...)
+	cfg.BatchSize = batch
+	cfg.Timeout = engine.Duration(5 * time.Minute)
+	src, err := New(cfg, Deps{Logger: quietLogger(), Rings: keyring.NewRings()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return src
+}
+
+func benchPoll(b *testing.B, src *Source) PollStats {
+	if err := src.Poll(context.Background(), discardSink{}); err != nil {
+		b.Fatal(err)
+	}
+	return src.LastPoll()
+}
+
+// BenchmarkFirstPoll times a first poll (Locate, attributes, Get of every
+// key into the rings) against the embedded KMS, batched (50 operations per
+// request, the default) and one request per key; and the cost of a poll
+// where nothing changed.
+func BenchmarkFirstPoll(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		kapps, capps := benchApps(n)
+		ctx, cancel := context.WithCancel(context.Background())
+		s, err := kms.Start(ctx, kms.Options{Dir: b.TempDir(), Apps: kapps})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bk := &backend{addr: s.Addr(), caFile: s.CAFile, certFile: s.CertFile, keyFile: s.KeyFile}
+		for _, mode := range []struct {
+			name  string
+			batch int
+		}{{"batched", 50}, {"one-per-key", 1}} {
+			b.Run(fmt.Sprintf("embedded/%d/%s", n, mode.name), func(b *testing.B) {
+				var st PollStats
+				for b.Loop() {
+					src := benchSource(b, bk, capps, mode.batch)
+					st = benchPoll(b, src)
+					src.Close()
+				}
+				if st.Gets != 16*(n/16) {
+					b.Fatalf("fetched %d of %d keys", st.Gets, n)
+				}
+				b.ReportMetric(float64(st.Requests), "requests/poll")
+			})
+		}
+		b.Run(fmt.Sprintf("embedded/%d/unchanged", n), func(b *testing.B) {
+			src := benchSource(b, bk, capps, 50)
+			benchPoll(b, src)
+			var st PollStats
+			for b.Loop() {
+				st = benchPoll(b, src)
+			}
+			if st.Gets != 0 {
+				b.Fatalf("an unchanged poll made %d Gets", st.Gets)
+			}
+			b.ReportMetric(float64(st.Requests), "requests/poll")
+			src.Close()
+		})
+		cancel()
+		s.Stop()
+	}
+}
+
+// BenchmarkFirstPollPyKMIP is the same against PyKMIP (1,000 keys; seeding
+// 10,000 keys into PyKMIP takes minutes). PyKMIP does not expand
+// wildcards, so keyward locates every symmetric key once and filters names.
+func BenchmarkFirstPollPyKMIP(b *testing.B) {
+	bk := pykmipBackend(b)
+	const n = 1000
+	_, capps := benchApps(n)
+	c := bk.adminClient(b)
+	var pls []kmip.OperationPayload
+	for _, a := range capps {
+		for g := 1; g <= 16; g++ {
+			ex := c.Create().AES(256, kmip.CryptographicUsageEncrypt|kmip.CryptographicUsageDecrypt).WithName(fmt.Sprintf("%s%d", a.Pattern[:len(a.Pattern)-1], g))
+			pl, _ := ex.Build()
+			pls = append(pls, pl)
+		}
+	}
+	var uids []string
+	for i := 0; i < len(pls); i += 50 {
+		res, err := c.Batch(context.Background(), pls[i:min(i+50, len(pls))]...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := res.Unwrap()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range out {
+			uids = append(uids, p.(*payloads.CreateResponsePayload).UniqueIdentifier)
+		}
+	}
+	for i := 0; i < len(uids); i += 50 {
+		var act []kmip.OperationPayload
+		for _, u := range uids[i:min(i+50, len(uids))] {
+			act = append(act, &payloads.ActivateRequestPayload{UniqueIdentifier: u})
+		}
+		if _, err := c.Batch(context.Background(), act...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, mode := range []struct {
+		name  string
+		batch int
+	}{{"batched", 50}, {"one-per-key", 1}} {
+		b.Run(fmt.Sprintf("pykmip/%d/%s", n, mode.name), func(b *testing.B) {
+			var st PollStats
+			for b.Loop() {
+				src := benchSource(b, bk, capps, mode.batch)
+				st = benchPoll(b, src)
+				src.Close()
+			}
+			if st.Gets != 16*(n/16) {
+				b.Fatalf("fetched %d of %d keys", st.Gets, n)
+			}
+			b.ReportMetric(float64(st.Requests), "requests/poll")
+		})
+	}
+	b.Run(fmt.Sprintf("pykmip/%d/unchanged", n), func(b *testing.B) {
+		src := benchSource(b, bk, capps, 50)
+		benchPoll(b, src)
+		var st PollStats
+		for b.Loop() {
+			st = benchPoll(b, src)
+		}
+		if st.Gets != 0 {
+			b.Fatalf("an unchanged poll made %d Gets", st.Gets)
+		}
+		b.ReportMetric(float64(st.Requests), "requests/poll")
+		src.Close()
+	})
+}
