@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
 )
 
 // fixture stands in for the daemon so that snapshots are deterministic: an
@@ -24,14 +27,15 @@ type fixture struct {
 	sources []api.SourceInfo
 	status  api.Status
 
-	down      atomic.Bool   // Watch fails at once, as if the socket were gone
-	drop      chan struct{} // a send ends the current stream
-	watches   atomic.Int32  // Watch calls so far
-	keysCalls atomic.Int32
-	textCalls atomic.Int32 // Keys calls with a text filter
-	maxLimit  atomic.Int32 // the largest page asked for
-	notes     chan api.Notification
-	proxy     []api.ProxyStatus
+	down        atomic.Bool   // Watch fails at once, as if the socket were gone
+	drop        chan struct{} // a send ends the current stream
+	watches     atomic.Int32  // Watch calls so far
+	keysCalls   atomic.Int32
+	textCalls   atomic.Int32 // Keys calls with a text filter
+	reportCalls atomic.Int32
+	maxLimit    atomic.Int32 // the largest page asked for
+	notes       chan api.Notification
+	proxy       []api.ProxyStatus
 }
 
 // Proxy serves GET /v1/proxy.
@@ -81,6 +85,17 @@ func newFixture() *fixture {
 		{ID: 7, Time: *at(-499), KeyID: "kms-prod/acme.hr.key.1/1", Operation: engine.OpDiscovered, Actor: "keyward", Origin: engine.OriginKeyward, Details: "first poll of kms-prod"},
 		{ID: 90, Time: *at(-2), KeyID: "kms-prod/acme.hr.key.1/1", Operation: engine.OpEdited, Actor: "alice", Origin: engine.OriginKeyward, Details: "tag owner=hr-platform"},
 	}
+	ev := func(id int64, days int, key, op, actor string, origin engine.Origin, sev engine.Severity, details string) {
+		src := key[:strings.IndexByte(key, '/')]
+		f.events[key] = append(f.events[key], engine.Event{ID: id, Time: fixedNow.Add(time.Duration(days)*24*time.Hour + time.Duration(id)*time.Minute),
+			KeyID: key, Source: src, Operation: op, Actor: actor, Origin: origin, Severity: sev, Details: details})
+	}
+	ev(80, -20, "kms-prod/acme.crm.key.4/1", engine.OpActivated, "kms-admin", engine.OriginSource, engine.SeverityInfo, "activated in the KMS")
+	ev(81, -20, "kms-prod/acme.crm.key.4/1", engine.OpDiscovered, "keyward", engine.OriginKeyward, engine.SeverityInfo, "new generation for ring crm")
+	ev(85, -9, "vault-emu/backup-kek/1", engine.OpDeleted, "az-ops@acme", engine.OriginSource, engine.SeverityWarn, "soft-deleted in the vault")
+	ev(86, -9, "vault-emu/payments-wrap/1", engine.OpRotated, "alice", engine.OriginKeyward, engine.SeverityInfo, "rotated through keyward")
+	ev(88, -3, "kms-prod/acme.crm.key.1/1", engine.OpCompromised, "kms-admin", engine.OriginSource, engine.SeverityAlert, "marked compromised in the KMS")
+	ev(95, -1, "kms-prod/acme.hr.key.2/1", engine.OpDisabled, "bob", engine.OriginKeyward, engine.SeverityInfo, "disabled pending review")
 	g := func(name, kid, fp string, st engine.State, enc bool, days int) api.GenerationInfo {
 		return api.GenerationInfo{Name: name, KeyID: kid, Fingerprint: "sha256:" + fp, State: st, Encrypts: enc, Activated: at(days)}
 	}
@@ -197,4 +212,97 @@ func (f *fixture) Watch(ctx context.Context, fn func(api.Notification)) error {
 
 func notification(typ, source string) api.Notification {
 	return api.Notification{Type: typ, Time: fixedNow, Source: source}
+}
+
+// page cuts items by an offset cursor (the daemon's cursors are opaque).
+func page[T any](items []T, cursor string, limit int) ([]T, string, error) {
+	start := 0
+	if cursor != "" {
+		n, err := strconv.Atoi(cursor)
+		if err != nil || n < 0 || n > len(items) {
+			return nil, "", &api.Error{Status: 400, Code: api.CodeBadRequest, Message: "bad cursor"}
+		}
+		start = n
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	end := min(len(items), start+limit)
+	next := ""
+	if end < len(items) {
+		next = strconv.Itoa(end)
+	}
+	return items[start:end], next, nil
+}
+
+func (f *fixture) reportRange(q api.ReportQuery, def report.Range) (report.Range, error) {
+	rg := def
+	for _, p := range []struct {
+		v   string
+		dst *time.Time
+	}{{q.From, &rg.From}, {q.To, &rg.To}} {
+		if p.v != "" {
+			t, err := report.ParseWhen(p.v, fixedNow)
+			if err != nil {
+				return rg, &api.Error{Status: 400, Code: api.CodeBadRequest, Message: err.Error()}
+			}
+			*p.dst = t
+		}
+	}
+	return rg, rg.Validate()
+}
+
+// AgingReport serves GET /v1/reports/aging from the same pure report
+// functions the daemon uses.
+func (f *fixture) AgingReport(ctx context.Context, q api.ReportQuery) (*api.AgingReport, error) {
+	f.reportCalls.Add(1)
+	rg, err := f.reportRange(q, report.DefaultAgingRange(fixedNow))
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	keys := engine.FilterKeys(f.keys, engine.Filter{Source: q.Source})
+	f.mu.Unlock()
+	th := engine.DefaultThresholds()
+	entries, next, err := page(report.Aging(keys, rg, fixedNow, th), q.Cursor, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.AgingReport{Range: rg, Entries: entries, NextCursor: next}
+	if q.Cursor == "" {
+		s := report.SummarizeKeys(keys, fixedNow, th)
+		out.Summary = &s
+	}
+	return out, nil
+}
+
+// ActivityReport serves GET /v1/reports/activity, newest first.
+func (f *fixture) ActivityReport(ctx context.Context, q api.ReportQuery) (*api.ActivityReport, error) {
+	f.reportCalls.Add(1)
+	rg, err := f.reportRange(q, report.DefaultActivityRange(fixedNow))
+	if err != nil {
+		return nil, err
+	}
+	flt := report.ActivityFilter{Source: q.Source, KeyID: q.Key, Operation: q.Operation, Actor: q.Actor,
+		Origin: engine.Origin(q.Origin), Range: rg}
+	f.mu.Lock()
+	var events []engine.Event
+	for _, evs := range f.events {
+		for _, e := range evs {
+			if flt.Match(e) && (!q.Comparison || report.OutOfBand(e)) {
+				events = append(events, e)
+			}
+		}
+	}
+	f.mu.Unlock()
+	sort.Slice(events, func(i, j int) bool { return events[i].ID > events[j].ID })
+	pg, next, err := page(events, q.Cursor, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.ActivityReport{Range: rg, Events: pg, NextCursor: next}
+	if q.Cursor == "" {
+		out.PerDay = report.Days(report.CountDays(events), rg)
+	}
+	return out, nil
 }

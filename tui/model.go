@@ -15,8 +15,8 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/tui/common"
 	"github.com/keyward/keyward/tui/keyspane"
-	"github.com/keyward/keyward/tui/placeholder"
 	"github.com/keyward/keyward/tui/proxypane"
+	"github.com/keyward/keyward/tui/reportpane"
 	"github.com/keyward/keyward/tui/sourcespane"
 	"github.com/keyward/keyward/tui/styles"
 	"github.com/keyward/keyward/tui/table"
@@ -67,14 +67,8 @@ func New(ctx context.Context, backend Backend, opts Options) *Model {
 	m.help.Styles.Ellipsis = c.Styles.HelpSep
 	m.panes = []common.Pane{
 		keyspane.New(c),
-		placeholder.New(c, common.PaneAging, "Aging",
-			"The key aging report — expired, expiring in 7/30/90 days, rotation overdue —",
-			"with its bar chart and date range, is coming in a later release.",
-			"Until then the Keys pane shows each key's aging bucket (a filters by it)."),
-		placeholder.New(c, common.PaneActivity, "Activity",
-			"The key activity report — every operation with its time, actor and origin —",
-			"is coming in a later release. Until then enter on a key in the Keys pane",
-			"shows that key's activity."),
+		reportpane.New(c, reportpane.Aging()),
+		reportpane.New(c, reportpane.Activity()),
 		proxypane.New(c),
 		sourcespane.New(c),
 	}

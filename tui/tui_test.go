@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -146,7 +147,7 @@ func TestFlow(t *testing.T) {
 	press(tm, "tab")
 	waitFor(t, tm, "vault-emu", "403 Forbidden")
 	press(tm, "shift+tab", "shift+tab", "3")
-	waitFor(t, tm, "key activity report")
+	waitFor(t, tm, "compromised", "az-ops@acme", "7 events over 31 days")
 	press(tm, "1")
 
 	// Filter: typed text narrows the list as the user types; q is text here,
@@ -312,4 +313,118 @@ func TestProxyPaneFromEvents(t *testing.T) {
 	if !strings.Contains(view, "2 applications, 1 upstream down") {
 		t.Errorf("status line lacks the application count:\n%s", view)
 	}
+}
+
+func TestReportPanesGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name, key string
+		w, h      int
+		want      []string
+	}{
+		{"aging-80x24", "2", 80, 24, []string{"total", "rotation-due"}},
+		{"aging-160x40", "2", 160, 40, []string{"total", "rotation-due"}},
+		{"activity-80x24", "3", 80, 24, []string{"7 events over 31 days", "az-ops@acme"}},
+		{"activity-160x40", "3", 160, 40, []string{"7 events over 31 days", "soft-deleted in the vault"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tm := start(t, newFixture(), tc.w, tc.h)
+			waitFor(t, tm, "● connected")
+			press(tm, tc.key)
+			waitFor(t, tm, tc.want...)
+			view := finalView(t, tm)
+			checkFrame(t, view, tc.w, tc.h)
+			teatest.RequireEqualOutput(t, []byte(view))
+		})
+	}
+}
+
+// TestAgingFlow changes the date range and the source with keys, opens an
+// entry, and exports the page as CSV.
+func TestAgingFlow(t *testing.T) {
+	t.Chdir(t.TempDir())
+	f := newFixture()
+	tm := start(t, f, 120, 30)
+	waitFor(t, tm, "● connected")
+	press(tm, "2")
+	waitFor(t, tm, "2026-08-25 → 2027-02-21", "acme.crm.key.1")
+
+	press(tm, "-") // half the span, same centre
+	waitFor(t, tm, "2026-10-09 → 2027-01-07")
+	press(tm, "]") // one span later
+	waitFor(t, tm, "2027-01-07 → 2027-04-07", "acme.crm.key.4")
+	press(tm, "[", "+") // back, then twice as wide again
+	waitFor(t, tm, "2026-08-25 → 2027-02-21")
+
+	press(tm, "o", "o") // source: vault-emu
+	waitFor(t, tm, "source vault-emu", "backup-kek")
+	press(tm, "enter")
+	waitFor(t, tm, "Entry 1", "key_id", "vault-emu/backup-kek/1")
+	press(tm, "esc", "e")
+	waitFor(t, tm, "exported 1 rows to")
+	view := finalView(t, tm)
+	if strings.Contains(view, "acme.crm") {
+		t.Errorf("source filter vault-emu still lists kms-prod keys:\n%s", view)
+	}
+	files, _ := filepath.Glob("keyward-aging-*.csv")
+	if len(files) != 1 {
+		t.Fatalf("export files: %v", files)
+	}
+	b, _ := os.ReadFile(files[0])
+	want := "date,milestone,key_id,source,name,state,bucket,reason\n" +
+		"2026-11-13T12:00:00Z,expires,vault-emu/backup-kek/1,vault-emu,backup-kek,deleted,retired,key is deleted\n"
+	if string(b) != want {
+		t.Errorf("exported CSV:\n%s\nwant:\n%s", b, want)
+	}
+}
+
+// TestActivityComparison: c limits the activity to what happened in a KMS or
+// cloud without going through keyward.
+func TestActivityComparison(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 140, 30)
+	waitFor(t, tm, "● connected")
+	press(tm, "3")
+	waitFor(t, tm, "7 events over 31 days", "bob")
+	press(tm, "c")
+	waitFor(t, tm, "only what happened in a source without keyward", "3 events over 31 days")
+	view := finalView(t, tm)
+	for _, gone := range []string{"bob", "alice", "rotated"} {
+		if strings.Contains(view, gone) {
+			t.Errorf("comparison view lists %q, done through keyward:\n%s", gone, view)
+		}
+	}
+	for _, want := range []string{"az-ops@acme", "compromised", "activated"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("comparison view lacks %q:\n%s", want, view)
+		}
+	}
+}
+
+// plainBackend has only the methods of tui.Backend, like a daemon client
+// without the report endpoints.
+type plainBackend struct{ f *fixture }
+
+func (p plainBackend) Status(ctx context.Context) (*api.Status, error) { return p.f.Status(ctx) }
+func (p plainBackend) Keys(ctx context.Context, q api.KeyQuery) (*api.KeysPage, error) {
+	return p.f.Keys(ctx, q)
+}
+func (p plainBackend) Key(ctx context.Context, id string) (*api.KeyDetail, error) {
+	return p.f.Key(ctx, id)
+}
+func (p plainBackend) Sources(ctx context.Context) ([]api.SourceInfo, error) { return p.f.Sources(ctx) }
+func (p plainBackend) Watch(ctx context.Context, fn func(api.Notification)) error {
+	return p.f.Watch(ctx, fn)
+}
+
+func TestReportPaneWithoutReports(t *testing.T) {
+	m := tui.New(context.Background(), plainBackend{newFixture()}, tui.Options{Now: func() time.Time { return fixedNow }})
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	t.Cleanup(func() { _ = tm.Quit() })
+	waitFor(t, tm, "● connected")
+	press(tm, "2")
+	waitFor(t, tm, "does not serve the Aging report yet")
+	press(tm, "4")
+	waitFor(t, tm, "No proxied application has reported yet")
+	_ = finalView(t, tm)
 }

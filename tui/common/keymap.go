@@ -31,6 +31,14 @@ type KeyMap struct {
 	SourceFilter key.Binding
 	AgingFilter  key.Binding
 	Reload       key.Binding
+
+	// Report panes.
+	Earlier    key.Binding
+	Later      key.Binding
+	Wider      key.Binding
+	Narrower   key.Binding
+	Comparison key.Binding
+	Export     key.Binding
 }
 
 // DefaultKeyMap returns keyward's bindings.
@@ -62,6 +70,13 @@ func DefaultKeyMap() *KeyMap {
 		SourceFilter: b([]string{"o"}, "o", "source filter"),
 		AgingFilter:  b([]string{"a"}, "a", "aging filter"),
 		Reload:       b([]string{"r", "ctrl+r"}, "r", "reload"),
+
+		Earlier:    b([]string{"["}, "[", "range earlier"),
+		Later:      b([]string{"]"}, "]", "range later"),
+		Wider:      b([]string{"+", "="}, "+", "wider range"),
+		Narrower:   b([]string{"-"}, "-", "narrower range"),
+		Comparison: b([]string{"c"}, "c", "only seen in source"),
+		Export:     b([]string{"e"}, "e", "export CSV"),
 	}
 }
 

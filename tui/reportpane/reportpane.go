@@ -1,0 +1,533 @@
+// Package reportpane is the TUI pane for keyward's reports (Key Aging, Key
+// Activity): a summary on top, one page of the report below (asked of the
+// daemon by cursor, only the rows that fit), a date range and filters changed
+// with the keyboard, a detail view on enter, and e to export what is on
+// screen as CSV. Rows are drawn from engine/report's Tables, the same the CLI
+// prints, so the two cannot disagree.
+package reportpane
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
+	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/styles"
+	"github.com/keyward/keyward/tui/table"
+)
+
+// Page is one page of a report as a pane shows it.
+type Page struct {
+	Table      report.Table
+	Range      report.Range
+	NextCursor string
+	// Summary is the report's head (bucket bars, a sparkline); only the
+	// first page carries it, and the pane keeps it while paging.
+	Summary any
+}
+
+// Spec is what differs between reports.
+type Spec struct {
+	ID    common.PaneID
+	Title string
+	// Fetch asks the daemon for one page. ok is false when the backend
+	// cannot serve this report at all (an older daemon).
+	Fetch func(ctx context.Context, b common.Backend, q api.ReportQuery, now time.Time) (p *Page, ok bool, err error)
+	// DefaultRange is the range the pane opens with.
+	DefaultRange func(now time.Time) report.Range
+	// Summary draws the head in width cells; it may use at most max lines.
+	Summary func(summary any, rg report.Range, width, maxLines int, st *styles.Styles) []string
+	// Class styles a row by its class (an aging bucket, an origin).
+	Class func(class string, st *styles.Styles) (lipgloss.Style, bool)
+	// Refetch lists the notification types that change this report.
+	Refetch []string
+	// Comparison enables the c key (activity seen only in a source).
+	Comparison bool
+}
+
+type pageReq struct {
+	seq    int
+	pageNo int
+	cursor string
+	sel    int
+}
+
+type pageMsg struct {
+	req  pageReq
+	page *Page
+	ok   bool
+	err  error
+}
+
+type exportMsg struct {
+	path string
+	rows int
+	err  error
+}
+
+// Model is one report pane.
+type Model struct {
+	ctx  *common.Context
+	spec Spec
+
+	width, height int
+	shown         bool
+
+	rg         report.Range
+	sources    []string
+	sourceIdx  int
+	comparison bool
+
+	page        *Page
+	summary     any
+	unsupported bool
+	pageNo      int
+	cursors     []string
+	starts      []int
+	sel         int
+	seq         int
+	loading     bool
+	dirty       bool
+	limit       int
+	err         error
+	detail      bool
+	note        string // the last export's outcome
+}
+
+// New returns a report pane.
+func New(ctx *common.Context, spec Spec) *Model {
+	return &Model{ctx: ctx, spec: spec, rg: spec.DefaultRange(ctx.Now()), cursors: []string{""}, starts: []int{0}}
+}
+
+func (m *Model) ID() common.PaneID { return m.spec.ID }
+func (m *Model) Title() string     { return m.spec.Title }
+func (m *Model) Init() tea.Cmd     { return nil }
+func (m *Model) Capturing() bool   { return false }
+
+// SetSize implements common.Pane.
+func (m *Model) SetSize(w, h int) { m.width, m.height = w, h }
+
+// summaryLines is how many lines the head may take at this height.
+func (m *Model) summaryLines() int {
+	if m.height >= 30 {
+		return 4
+	}
+	return 3
+}
+
+// rows is how many report rows fit: body less range line, head, blank, header.
+func (m *Model) rows() int { return max(1, m.height-m.summaryLines()-3) }
+
+func (m *Model) query(cursor string) api.ReportQuery {
+	q := api.ReportQuery{From: m.rg.From.UTC().Format(time.RFC3339), To: m.rg.To.UTC().Format(time.RFC3339),
+		Limit: m.rows(), Cursor: cursor, Comparison: m.comparison}
+	if m.sourceIdx > 0 && m.sourceIdx <= len(m.sources) {
+		q.Source = m.sources[m.sourceIdx-1]
+	}
+	return q
+}
+
+func (m *Model) fetch(pageNo int, cursor string, sel int) tea.Cmd {
+	m.seq++
+	m.loading = true
+	m.limit = m.rows()
+	req := pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, sel: sel}
+	q, c, spec := m.query(cursor), m.ctx, m.spec
+	return func() tea.Msg {
+		var (
+			p  *Page
+			ok bool
+		)
+		err := c.Call(func(ctx context.Context) (err error) {
+			p, ok, err = spec.Fetch(ctx, c.Backend, q, c.Now())
+			return err
+		})
+		return common.Reply(spec.ID, pageMsg{req: req, page: p, ok: ok, err: err})
+	}
+}
+
+func (m *Model) refetch() tea.Cmd {
+	if !m.shown {
+		return nil
+	}
+	if m.loading {
+		m.dirty = true
+		return nil
+	}
+	return m.fetch(m.pageNo, m.cursors[m.pageNo], m.sel)
+}
+
+func (m *Model) restart() tea.Cmd {
+	m.dirty = false
+	m.detail = false
+	return m.fetch(0, "", 0)
+}
+
+// Update implements common.Pane.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case common.PaneMsg:
+		return m.Update(msg.Msg)
+	case pageMsg:
+		return m.onPage(msg)
+	case exportMsg:
+		if msg.err != nil {
+			m.note = "export failed: " + msg.err.Error()
+		} else {
+			m.note = fmt.Sprintf("exported %d rows to %s", msg.rows, msg.path)
+		}
+	case common.ActivatedMsg:
+		if !m.shown {
+			m.shown = true
+			return m.fetch(0, "", 0)
+		}
+	case common.ResizedMsg:
+		if m.shown && m.limit != m.rows() {
+			m.loading = false
+			return m.refetch()
+		}
+	case common.StatusMsg:
+		m.setSources(msg.Status.Sources)
+	case common.NotificationMsg:
+		if msg.Type == api.NoteHello && msg.Status != nil {
+			m.setSources(msg.Status.Sources)
+		}
+		for _, t := range m.spec.Refetch {
+			if msg.Type == t {
+				return m.refetch()
+			}
+		}
+	case common.RefreshMsg:
+		if !msg.OnlyFailed || m.err != nil {
+			return m.refetch()
+		}
+	case tea.KeyMsg:
+		return m.onKey(msg)
+	}
+	return nil
+}
+
+func (m *Model) setSources(srcs []engine.Source) {
+	cur := ""
+	if m.sourceIdx > 0 && m.sourceIdx <= len(m.sources) {
+		cur = m.sources[m.sourceIdx-1]
+	}
+	m.sources, m.sourceIdx = m.sources[:0], 0
+	for _, s := range srcs {
+		m.sources = append(m.sources, s.Name)
+		if s.Name == cur {
+			m.sourceIdx = len(m.sources)
+		}
+	}
+}
+
+func (m *Model) onPage(msg pageMsg) tea.Cmd {
+	if msg.req.seq != m.seq {
+		return nil
+	}
+	m.loading = false
+	if !msg.ok && msg.err == nil {
+		m.unsupported = true
+		return nil
+	}
+	if msg.err != nil {
+		m.err = msg.err
+		return nil
+	}
+	m.err = nil
+	p := msg.req.pageNo
+	if p >= len(m.cursors) {
+		return nil
+	}
+	m.cursors = append(m.cursors[:p], msg.req.cursor)
+	m.starts = m.starts[:p+1]
+	m.pageNo, m.page = p, msg.page
+	if msg.page.Summary != nil {
+		m.summary = msg.page.Summary
+	}
+	if msg.page.NextCursor != "" {
+		m.cursors = append(m.cursors, msg.page.NextCursor)
+		m.starts = append(m.starts, m.starts[p]+len(msg.page.Table.Rows))
+	}
+	n := len(msg.page.Table.Rows)
+	m.sel = msg.req.sel
+	if m.sel < 0 || m.sel >= n {
+		m.sel = max(0, n-1)
+		if msg.req.sel >= 0 && msg.req.sel < n {
+			m.sel = msg.req.sel
+		}
+	}
+	if n == 0 {
+		m.detail = false
+	}
+	if m.dirty {
+		m.dirty = false
+		return m.refetch()
+	}
+	return nil
+}
+
+func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
+	k := m.ctx.Keys
+	n := 0
+	if m.page != nil {
+		n = len(m.page.Table.Rows)
+	}
+	hasNext := m.page != nil && m.page.NextCursor != ""
+	if m.detail {
+		if key.Matches(msg, k.Back) {
+			m.detail = false
+		}
+		return nil
+	}
+	span := m.rg.To.Sub(m.rg.From)
+	switch {
+	case key.Matches(msg, k.Down):
+		if m.sel < n-1 {
+			m.sel++
+		} else if hasNext && !m.loading {
+			return m.fetch(m.pageNo+1, m.page.NextCursor, 0)
+		}
+	case key.Matches(msg, k.Up):
+		if m.sel > 0 {
+			m.sel--
+		} else if m.pageNo > 0 && !m.loading {
+			return m.fetch(m.pageNo-1, m.cursors[m.pageNo-1], -1)
+		}
+	case key.Matches(msg, k.PageDown):
+		if hasNext && !m.loading {
+			return m.fetch(m.pageNo+1, m.page.NextCursor, 0)
+		}
+		m.sel = max(0, n-1)
+	case key.Matches(msg, k.PageUp):
+		if m.pageNo > 0 && !m.loading {
+			return m.fetch(m.pageNo-1, m.cursors[m.pageNo-1], 0)
+		}
+		m.sel = 0
+	case key.Matches(msg, k.Home):
+		if m.pageNo > 0 {
+			return m.fetch(0, "", 0)
+		}
+		m.sel = 0
+	case key.Matches(msg, k.Open):
+		if n > 0 {
+			m.detail = true
+		}
+	case key.Matches(msg, k.Earlier):
+		m.rg = report.Range{From: m.rg.From.Add(-span), To: m.rg.To.Add(-span)}
+		return m.restart()
+	case key.Matches(msg, k.Later):
+		m.rg = report.Range{From: m.rg.From.Add(span), To: m.rg.To.Add(span)}
+		return m.restart()
+	case key.Matches(msg, k.Wider):
+		m.rg = report.Range{From: m.rg.From.Add(-span / 2), To: m.rg.To.Add(span / 2)}
+		return m.restart()
+	case key.Matches(msg, k.Narrower):
+		if span >= 2*24*time.Hour {
+			m.rg = report.Range{From: m.rg.From.Add(span / 4), To: m.rg.To.Add(-span / 4)}
+			return m.restart()
+		}
+	case key.Matches(msg, k.SourceFilter):
+		m.sourceIdx = (m.sourceIdx + 1) % (len(m.sources) + 1)
+		return m.restart()
+	case key.Matches(msg, k.Comparison) && m.spec.Comparison:
+		m.comparison = !m.comparison
+		return m.restart()
+	case key.Matches(msg, k.Export):
+		if m.page != nil {
+			return m.export()
+		}
+	case key.Matches(msg, k.Reload):
+		return m.refetch()
+	}
+	return nil
+}
+
+// export writes the page on screen as CSV (raw cells: ISO-8601 UTC times) in
+// the working directory, off the event loop.
+func (m *Model) export() tea.Cmd {
+	t := m.page.Table
+	name := fmt.Sprintf("keyward-%s-%s.csv", m.spec.ID, m.ctx.Now().UTC().Format("20060102T150405Z"))
+	id := m.spec.ID
+	return func() tea.Msg {
+		path, err := filepath.Abs(name)
+		if err == nil {
+			err = writeCSV(path, t)
+		}
+		return common.Reply(id, exportMsg{path: path, rows: len(t.Raw), err: err})
+	}
+}
+
+func writeCSV(path string, t report.Table) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create export file: %w", err)
+	}
+	if err := t.WriteCSV(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// ShortHelp implements common.Pane.
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.ctx.Keys
+	if m.detail {
+		return []key.Binding{k.Back}
+	}
+	b := []key.Binding{k.Open, k.Earlier, k.Later, k.Wider, k.Narrower, k.SourceFilter}
+	if m.spec.Comparison {
+		b = append(b, k.Comparison)
+	}
+	return append(b, k.Export)
+}
+
+// FullHelp implements common.Pane.
+func (m *Model) FullHelp() [][]key.Binding {
+	k := m.ctx.Keys
+	g := []key.Binding{k.Earlier, k.Later, k.Wider, k.Narrower, k.SourceFilter}
+	if m.spec.Comparison {
+		g = append(g, k.Comparison)
+	}
+	g = append(g, k.Export, k.Reload)
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.Open, k.Back}, g}
+}
+
+// StatusValue implements common.Pane.
+func (m *Model) StatusValue() string {
+	if m.note != "" {
+		return m.note
+	}
+	if m.page == nil {
+		return ""
+	}
+	n := len(m.page.Table.Rows)
+	if n == 0 {
+		return "no entries"
+	}
+	first := m.starts[m.pageNo] + 1
+	more := ""
+	if m.page.NextCursor != "" {
+		more = "+"
+	}
+	return fmt.Sprintf("entries %d–%d%s", first, first+n-1, more)
+}
+
+func (m *Model) rangeLine() string {
+	st := m.ctx.Styles
+	parts := []string{fmt.Sprintf("%s → %s", m.rg.From.UTC().Format(time.DateOnly), m.rg.To.UTC().Format(time.DateOnly))}
+	if m.sourceIdx > 0 && m.sourceIdx <= len(m.sources) {
+		parts = append(parts, "source "+m.sources[m.sourceIdx-1])
+	}
+	if m.comparison {
+		parts = append(parts, "only what happened in a source without keyward")
+	}
+	return st.FilterBar.Render(strings.Join(parts, " · "))
+}
+
+// View implements common.Pane.
+func (m *Model) View() string {
+	st := m.ctx.Styles
+	w := m.width
+	if m.unsupported {
+		return lipgloss.Place(w, m.height, lipgloss.Center, lipgloss.Center,
+			st.Placeholder.Render("This daemon does not serve the "+m.spec.Title+" report yet."))
+	}
+	lines := []string{table.Fit(m.rangeLine(), w)}
+	head := m.spec.Summary(m.summary, m.rg, w, m.summaryLines(), st)
+	for i := 0; i < m.summaryLines(); i++ {
+		l := ""
+		if i < len(head) {
+			l = head[i]
+		}
+		lines = append(lines, table.Fit(l, w))
+	}
+	lines = append(lines, "")
+	switch {
+	case m.err != nil:
+		lines = append(lines, table.Fit(st.Error.Render("  cannot load the report: "+table.Clean(m.err.Error())), w))
+	case m.page == nil:
+		lines = append(lines, st.Placeholder.Render("  loading…"))
+	case len(m.page.Table.Rows) == 0:
+		lines = append(lines, st.Placeholder.Render("  nothing in this range (use [ ] + - to change it)"))
+	case m.detail:
+		lines = append(lines, m.detailView()...)
+	default:
+		lines = append(lines, Rows(m.page.Table, m.sel, w, m.rows(), st, m.spec.Class)...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (m *Model) detailView() []string {
+	st := m.ctx.Styles
+	t := m.page.Table
+	out := []string{st.Section.Render("  Entry " + fmt.Sprint(m.starts[m.pageNo]+m.sel+1) + st.Muted.Render("  (esc back)"))}
+	for i, h := range t.Header {
+		v := ""
+		if m.sel < len(t.Raw) && i < len(t.Raw[m.sel]) {
+			v = table.Clean(t.Raw[m.sel][i])
+		}
+		if v == "" {
+			v = "—"
+		}
+		for j, l := range table.Wrap(v, max(10, m.width-18)) {
+			label := ""
+			if j == 0 {
+				label = h
+			}
+			out = append(out, table.Fit("  "+st.Label.Render(fmt.Sprintf("%-14s", label))+" "+l, m.width))
+		}
+	}
+	return out
+}
+
+// Rows draws a report table: header, then up to n rows with the selected one
+// marked, columns chosen by the report's own Layout (the CLI's too).
+func Rows(t report.Table, sel, width, n int, st *styles.Styles, class func(string, *styles.Styles) (lipgloss.Style, bool)) []string {
+	cols, widths := t.Layout(width - table.Marker)
+	line := func(cells []string, upper bool) string {
+		parts := make([]string, len(cols))
+		for j, i := range cols {
+			s := table.Clean(cells[i])
+			if upper {
+				s = strings.ToUpper(s)
+			}
+			parts[j] = report.Cell(s, widths[j], t.Columns[i].Right)
+		}
+		return strings.Join(parts, " ")
+	}
+	titles := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		titles[i] = c.Title
+	}
+	out := []string{st.Header.Render(table.Fit("  "+line(titles, true), width))}
+	for r, cells := range t.Rows {
+		if r >= n {
+			break
+		}
+		text := line(cells, false)
+		if r == sel {
+			out = append(out, st.RowSelected.Render(table.Fit("› "+text, width)))
+			continue
+		}
+		text = table.Fit("  "+text, width)
+		if class != nil && r < len(t.Class) {
+			if s, ok := class(t.Class[r], st); ok {
+				text = s.Render(text)
+			}
+		}
+		out = append(out, text)
+	}
+	return out
+}

@@ -1,0 +1,165 @@
+package reportpane
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
+	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/keyspane"
+	"github.com/keyward/keyward/tui/styles"
+	"github.com/keyward/keyward/tui/table"
+)
+
+// AgingReporter is the backend method behind the Aging pane; *api.Client has it.
+type AgingReporter interface {
+	AgingReport(ctx context.Context, q api.ReportQuery) (*api.AgingReport, error)
+}
+
+// ActivityReporter is the backend method behind the Activity pane; *api.Client has it.
+type ActivityReporter interface {
+	ActivityReport(ctx context.Context, q api.ReportQuery) (*api.ActivityReport, error)
+}
+
+// activityHead is what the Activity pane keeps from the first page.
+type activityHead struct {
+	perDay []report.DayCount
+}
+
+// Aging is the Key Aging report's pane.
+func Aging() Spec {
+	return Spec{
+		ID:    common.PaneAging,
+		Title: "Aging",
+		Fetch: func(ctx context.Context, b common.Backend, q api.ReportQuery, now time.Time) (*Page, bool, error) {
+			r, ok := b.(AgingReporter)
+			if !ok {
+				return nil, false, nil
+			}
+			rep, err := r.AgingReport(ctx, q)
+			if err != nil {
+				return nil, true, err
+			}
+			p := &Page{Table: report.AgingTable(rep.Entries, now), Range: rep.Range, NextCursor: rep.NextCursor}
+			if rep.Summary != nil {
+				p.Summary = rep.Summary
+			}
+			return p, true, nil
+		},
+		DefaultRange: report.DefaultAgingRange,
+		Summary:      agingSummary,
+		Class: func(c string, st *styles.Styles) (lipgloss.Style, bool) {
+			return st.Bucket(engine.Bucket(c)), true
+		},
+		Refetch: []string{api.NoteKeys},
+	}
+}
+
+// Activity is the Key Activity report's pane.
+func Activity() Spec {
+	return Spec{
+		ID:    common.PaneActivity,
+		Title: "Activity",
+		Fetch: func(ctx context.Context, b common.Backend, q api.ReportQuery, _ time.Time) (*Page, bool, error) {
+			r, ok := b.(ActivityReporter)
+			if !ok {
+				return nil, false, nil
+			}
+			rep, err := r.ActivityReport(ctx, q)
+			if err != nil {
+				return nil, true, err
+			}
+			p := &Page{Table: report.ActivityTable(rep.Events), Range: rep.Range, NextCursor: rep.NextCursor}
+			if len(rep.PerDay) > 0 {
+				p.Summary = activityHead{perDay: rep.PerDay}
+			}
+			return p, true, nil
+		},
+		DefaultRange: report.DefaultActivityRange,
+		Summary:      activitySummary,
+		Class: func(c string, st *styles.Styles) (lipgloss.Style, bool) {
+			switch engine.Origin(c) {
+			case engine.OriginSource:
+				return st.Warn, true // happened in a KMS or cloud without keyward
+			case engine.OriginSystem:
+				return st.Muted, true
+			}
+			return lipgloss.Style{}, false
+		},
+		Refetch:    []string{api.NoteActivity},
+		Comparison: true,
+	}
+}
+
+// agingSummary draws the bucket counts as small bars, laid out in as many
+// columns as the lines allow.
+func agingSummary(v any, _ report.Range, width, maxLines int, st *styles.Styles) []string {
+	s, _ := v.(*report.AgingSummary)
+	if s == nil {
+		return []string{st.Placeholder.Render("  no summary yet")}
+	}
+	n := len(s.Buckets) + 1 // and the total
+	cols := (n + maxLines - 1) / maxLines
+	itemW := (width - 2 - 2*(cols-1)) / cols
+	barW := min(30, itemW-19)
+	hi := 0
+	for _, b := range s.Buckets {
+		hi = max(hi, b.Count)
+	}
+	items := make([]string, 0, n)
+	for _, b := range s.Buckets {
+		bar := ""
+		if barW > 0 {
+			filled := 0
+			if hi > 0 {
+				filled = (b.Count*barW + hi - 1) / hi
+			}
+			bar = " " + strings.Repeat("█", filled) + strings.Repeat("·", barW-filled)
+		}
+		label := fmt.Sprintf("%-12s %5d", keyspane.AgingLabel(b.Bucket), b.Count)
+		items = append(items, st.Bucket(b.Bucket).Render(table.Fit(label+bar, itemW)))
+	}
+	items = append(items, st.Bold.Render(table.Fit(fmt.Sprintf("%-12s %5d", "total", s.Total), itemW)))
+	var lines []string
+	for r := 0; r < maxLines; r++ {
+		var row []string
+		for c := 0; c < cols; c++ {
+			if i := c*maxLines + r; i < len(items) {
+				row = append(row, items[i])
+			}
+		}
+		if len(row) > 0 {
+			lines = append(lines, "  "+strings.Join(row, "  "))
+		}
+	}
+	return lines
+}
+
+// activitySummary draws events per day as a sparkline that fits the width.
+func activitySummary(v any, rg report.Range, width, _ int, st *styles.Styles) []string {
+	h, _ := v.(activityHead)
+	if len(h.perDay) == 0 {
+		return []string{st.Placeholder.Render("  no activity in this range")}
+	}
+	counts := make([]int, len(h.perDay))
+	total, peak, peakDay := 0, 0, time.Time{}
+	for i, d := range h.perDay {
+		counts[i] = d.Count
+		total += d.Count
+		if d.Count > peak {
+			peak, peakDay = d.Count, d.Day
+		}
+	}
+	spark := report.Sparkline(report.Resample(counts, max(10, width-4)))
+	line2 := fmt.Sprintf("  %d events over %d days", total, len(h.perDay))
+	if peak > 0 {
+		line2 += fmt.Sprintf(" · busiest %s with %d", peakDay.UTC().Format(time.DateOnly), peak)
+	}
+	return []string{"  " + st.Info.Render(spark), st.Muted.Render(line2)}
+}
