@@ -1,0 +1,88 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// KMIP client-certificate API, the socket form of `keyward cert` (the TUI's
+// Sources pane uses it; POSTs are admin only):
+//
+//	GET  /v1/kmip/{source}/cert                              -> CertInfo
+//	POST /v1/kmip/{source}/csr      CSRRequest               -> CSRResponse
+//	POST /v1/kmip/{source}/install  InstallCertRequest       -> CertInfo
+//	POST /v1/kmip/{source}/import   ImportKeystoreRequest    -> CertInfo
+
+// CSRRequest asks the daemon to make a client key and a CSR for a source.
+type CSRRequest struct {
+	CommonName   string `json:"cn"`
+	Organization string `json:"o,omitempty"`
+	RSA          bool   `json:"rsa,omitempty"`
+	// Replace an existing private key (the installed certificate stops matching).
+	Force bool `json:"force,omitempty"`
+}
+
+// CSRResponse carries the CSR to take to the CA.
+type CSRResponse struct {
+	CSR     string `json:"csr"`
+	KeyFile string `json:"key_file"`
+}
+
+// InstallCertRequest installs the CA-signed certificate for the CSR's key.
+type InstallCertRequest struct {
+	CertPEM string `json:"cert_pem"`
+	RootPEM string `json:"root_pem"`
+}
+
+// ImportKeystoreRequest imports a JKS or PKCS#12 keystore (bytes, base64 in
+// JSON) opened with Password.
+type ImportKeystoreRequest struct {
+	Keystore []byte `json:"keystore"`
+	Password string `json:"password"`
+}
+
+// CertInfo describes a source's client certificate (never the key).
+type CertInfo struct {
+	Source     string    `json:"source"`
+	Format     string    `json:"format"`
+	Alias      string    `json:"alias,omitempty"`
+	Subject    string    `json:"subject"`
+	Issuer     string    `json:"issuer"`
+	KeyType    string    `json:"key_type"`
+	NotBefore  time.Time `json:"not_before"`
+	NotAfter   time.Time `json:"not_after"`
+	ChainLen   int       `json:"chain_length"`
+	ClientAuth bool      `json:"client_auth"`
+	CertFile   string    `json:"cert_file,omitempty"`
+	Summary    string    `json:"summary"`
+}
+
+// KMIPCert returns a source's installed client certificate.
+func (c *Client) KMIPCert(ctx context.Context, source string) (*CertInfo, error) {
+	var out CertInfo
+	err := c.Do(ctx, http.MethodGet, "/v1/kmip/"+url.PathEscape(source)+"/cert", nil, nil, &out)
+	return &out, err
+}
+
+// KMIPCSR makes a key and CSR for a source.
+func (c *Client) KMIPCSR(ctx context.Context, source string, req CSRRequest) (*CSRResponse, error) {
+	var out CSRResponse
+	err := c.Do(ctx, http.MethodPost, "/v1/kmip/"+url.PathEscape(source)+"/csr", nil, req, &out)
+	return &out, err
+}
+
+// KMIPInstallCert installs a signed certificate for a source.
+func (c *Client) KMIPInstallCert(ctx context.Context, source string, req InstallCertRequest) (*CertInfo, error) {
+	var out CertInfo
+	err := c.Do(ctx, http.MethodPost, "/v1/kmip/"+url.PathEscape(source)+"/install", nil, req, &out)
+	return &out, err
+}
+
+// KMIPImportKeystore imports a keystore for a source.
+func (c *Client) KMIPImportKeystore(ctx context.Context, source string, req ImportKeystoreRequest) (*CertInfo, error) {
+	var out CertInfo
+	err := c.Do(ctx, http.MethodPost, "/v1/kmip/"+url.PathEscape(source)+"/import", nil, req, &out)
+	return &out, err
+}
