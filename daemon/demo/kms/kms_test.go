@@ -7,6 +7,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/config"
 
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/kmipclient"
@@ -188,5 +191,34 @@ func TestExactNamesAndStopResume(t *testing.T) {
 	}
 	if fi, err := os.Stat(s.KeyFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("client key file mode %v", fi.Mode())
+	}
+}
+
+func TestSourceConfigIsValidAndRotateEvery(t *testing.T) {
+	s, c := start(t, Options{Apps: DemoApps})
+	sc := s.SourceConfig("kms", time.Minute)
+	cfg := config.Default()
+	cfg.KMIP = []config.KMIPSource{sc}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("demo source config invalid: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan string, 1)
+	s.RotateEvery(ctx, 10*time.Millisecond, func(app, name string, err error) {
+		if err == nil {
+			select {
+			case done <- name:
+			default:
+			}
+		}
+	})
+	select {
+	case name := <-done:
+		if len(locate(t, c, name)) != 1 {
+			t.Fatalf("rotated key %s not in the KMS", name)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no rotation")
 	}
 }
