@@ -2,8 +2,8 @@ package token
 
 import (
 	"bytes"
-	"errors"
 	"crypto/rand"
+	"errors"
 	"testing"
 )
 
