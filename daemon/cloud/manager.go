@@ -101,10 +101,10 @@ func (m *Manager) source(name string, capability string) (*SyncSource, error) {
 	s, ok := m.sources[name]
 	m.mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("%w: no cloud source named %q", ErrNotFound, name)
+		return nil, &Error{Kind: ErrNotFound, Reason: fmt.Sprintf("no cloud source named %q (keyward status lists the sources)", name)}
 	}
 	if capability != "" && !s.Connector().Capabilities().Has(capability) {
-		return nil, fmt.Errorf("%w: %s source %q cannot %s", ErrUnsupported, s.Kind(), name, capability)
+		return nil, &Error{Kind: ErrUnsupported, Reason: fmt.Sprintf("%s source %q cannot %s", s.Kind(), name, capability)}
 	}
 	return s, nil
 }

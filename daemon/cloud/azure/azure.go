@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -53,6 +54,7 @@ var Clouds = map[string]Cloud{
 
 // Vault is the connector for one Azure Key Vault (or Managed HSM).
 type Vault struct {
+	cfg       config.AzureSource
 	url       string
 	cloud     Cloud
 	geography string
@@ -139,7 +141,7 @@ func New(cfg config.AzureSource, opts ...Option) (*Vault, error) {
 	if err != nil {
 		return nil, fmt.Errorf("azure %s: %w", cfg.Name, err)
 	}
-	return &Vault{url: strings.TrimSuffix(cfg.VaultURL, "/"), cloud: cl, geography: cfg.Geography, client: client, timeout: o.timeout,
+	return &Vault{cfg: cfg, url: strings.TrimSuffix(cfg.VaultURL, "/"), cloud: cl, geography: cfg.Geography, client: client, timeout: o.timeout,
 		hsm: cl.HSMSuffix != "" && strings.HasSuffix(u.Hostname(), "."+cl.HSMSuffix) || isLoopback(u.Hostname())}, nil
 }
 
@@ -852,4 +854,14 @@ func firstLine(s string) string {
 		}
 	}
 	return s
+}
+
+// NewSource returns the sync source of an [[azure]] section: its
+// connector, synced every sync_interval.
+func NewSource(cfg config.AzureSource, logger *slog.Logger, opts ...Option) (*cloud.SyncSource, error) {
+	v, err := New(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return cloud.NewSyncSource(cfg.Name, v, cfg.Interval(), logger), nil
 }

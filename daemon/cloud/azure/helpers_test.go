@@ -185,3 +185,5 @@ func byName(rows map[string]engine.Key) map[string][]engine.Key {
 }
 
 func isKind(err, kind error) bool { return errors.Is(err, kind) }
+
+func (v *Vault) cfgForTest() config.AzureSource { return v.cfg }

@@ -1,0 +1,88 @@
+package azure
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/demo/vault"
+	"github.com/keyward/keyward/engine"
+)
+
+// Run syncs at once, reports health, and returns nil when its context ends.
+func TestRunSyncsAndStops(t *testing.T) {
+	e := newEnv(t, vault.Options{}, false)
+	if err := e.srv.AddKey(vault.KeySpec{Name: "acme-run"}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewSource(e.conn.cfgForTest(), nil, WithCredential(StaticToken(e.srv.Token)), WithRootCAs(e.srv.CertPool()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, e.sink) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if h, _ := e.sink.Health(); h == engine.HealthOK && len(e.rows()) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not sync")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run returned %v on cancellation, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+}
+
+// The handler turns failures into the socket API's error codes with the
+// reason.
+func TestHandlerErrors(t *testing.T) {
+	e := newEnv(t, vault.Options{}, false)
+	e.mustSync()
+	m := cloud.NewManager(nil, nil, e.src)
+	h := m.Handler(func(context.Context) (api.Caller, bool) { return alice, true })
+	cases := []struct {
+		path, body string
+		status     int
+		code, msg  string
+	}{
+		{"/v1/cloud/nowhere/keys/acme/rotate", "", 404, api.CodeNotFound, `no cloud source named "nowhere"`},
+		{"/v1/cloud/vault1/keys/acme-missing/rotate", "", 404, api.CodeNotFound, "KeyNotFound"},
+		{"/v1/cloud/vault1/keys/acme/explode", "", 404, api.CodeNotFound, "unknown operation explode"},
+		{"/v1/cloud/vault1/keys", `{"name":"acme","type":"EC","curve":"P-999"}`, 400, api.CodeBadRequest, "curve"},
+		{"/v1/cloud/vault1/keys", `{"name":`, 400, api.CodeBadRequest, "request body"},
+		{"/v1/cloud/vault1/keys", `{"name":"acme","color":"red"}`, 400, api.CodeBadRequest, "unknown field"},
+		{"/v1/cloud/vault1/keys/acme/backup", "", 409, api.CodeConflict, "kek_file"},
+	}
+	for _, c := range cases {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, c.path, bytes.NewBufferString(c.body)))
+		var ae api.Error
+		_ = json.Unmarshal(rec.Body.Bytes(), &ae)
+		if rec.Code != c.status || ae.Code != c.code || !strings.Contains(ae.Message, c.msg) {
+			t.Errorf("POST %s: %d %s, want %d %s mentioning %q", c.path, rec.Code, rec.Body, c.status, c.code, c.msg)
+		}
+	}
+	e.srv.SetFault(vault.Fault{Kind: vault.FaultThrottle, RetryAfter: 3 * time.Second})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/cloud/vault1/keys/acme/rotate", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "throttled") {
+		t.Errorf("throttled rotate: %d %s", rec.Code, rec.Body)
+	}
+}

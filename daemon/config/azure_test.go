@@ -1,0 +1,108 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAzureValidation(t *testing.T) {
+	const tenant, client = "72f988bf-86f1-41af-91ab-2d7cd011db47", "11111111-2222-3333-4444-555555555555"
+	cases := []struct {
+		name string
+		toml string
+		want string // "" = valid
+	}{
+		{"secret", `[[azure]]
+name = "kv"
+vault_url = "https://acme.vault.azure.net"
+tenant_id = "` + tenant + `"
+client_id = "` + client + `"
+client_secret_file = "/etc/keyward/kv.secret"`, ""},
+		{"us government", `[[azure]]
+name = "gov"
+cloud = "usgovernment"
+vault_url = "https://acme.vault.usgovcloudapi.net/"
+credential = "managed-identity"`, ""},
+		{"china with certificate", `[[azure]]
+name = "cn"
+cloud = "china"
+vault_url = "https://acme.vault.azure.cn"
+tenant_id = "` + tenant + `"
+client_id = "` + client + `"
+client_cert_file = "/etc/keyward/cn.pem"`, ""},
+		{"managed hsm", `[[azure]]
+name = "hsm"
+vault_url = "https://acme.managedhsm.azure.net"`, ""},
+		{"emulator", `[[azure]]
+name = "demo"
+vault_url = "https://127.0.0.1:8443"
+credential = "emulator"
+token_file = "/tmp/t"`, ""},
+		{"wrong cloud", `[[azure]]
+name = "kv"
+vault_url = "https://acme.vault.azure.cn"`, `set cloud = "china"`},
+		{"unknown cloud", `[[azure]]
+name = "kv"
+cloud = "mars"
+vault_url = "https://acme.vault.azure.net"`, `cloud "mars" is not public, usgovernment or china`},
+		{"http", `[[azure]]
+name = "kv"
+vault_url = "http://acme.vault.azure.net"`, "must use https"},
+		{"secret without tenant", `[[azure]]
+name = "kv"
+vault_url = "https://acme.vault.azure.net"
+client_secret_file = "/x"`, "azure[0].tenant_id: needs the directory (tenant) GUID"},
+		{"loopback without emulator credential", `[[azure]]
+name = "kv"
+vault_url = "https://127.0.0.1:8443"`, `use credential = "emulator"`},
+		{"emulator credential on a real vault", `[[azure]]
+name = "kv"
+vault_url = "https://acme.vault.azure.net"
+credential = "emulator"
+token_file = "/x"`, "only works with a loopback vault_url"},
+		{"bad credential", `[[azure]]
+name = "kv"
+vault_url = "https://acme.vault.azure.net"
+credential = "password"`, `"password" is not one of`},
+		{"interval too short", `[[azure]]
+name = "kv"
+vault_url = "https://acme.vault.azure.net"
+sync_interval = "2s"`, "sync_interval: 2s is too short"},
+		{"path in url", `[[azure]]
+name = "kv"
+vault_url = "https://acme.vault.azure.net/keys/x"`, "must not have a path"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Default()
+			err := Parse([]byte(c.toml), cfg)
+			if err == nil {
+				err = cfg.Validate()
+			}
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("valid section refused: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("error %v, want it to mention %q", err, c.want)
+			}
+		})
+	}
+}
+
+func FuzzAzureSection(f *testing.F) {
+	f.Add("https://acme.vault.azure.net", "public", "", "secret")
+	f.Add("https://127.0.0.1:1", "", "emulator", "")
+	f.Add("https://[::1]:8443", "china", "default", "")
+	f.Add("://", "usgov", "managed-identity", "x")
+	f.Fuzz(func(t *testing.T, u, cloud, cred, file string) {
+		a := AzureSource{Name: "kv", VaultURL: u, Cloud: cloud, Credential: cred, SecretFile: file, TokenFile: file}
+		errs := a.validate("azure[0]")
+		for _, e := range errs {
+			if !strings.HasPrefix(e, "azure[0].") {
+				t.Fatalf("error %q does not name its key", e)
+			}
+		}
+		_ = a.CredentialKind()
+		_ = a.Interval()
+	})
+}
