@@ -36,6 +36,9 @@ type PollStats struct {
 	Added      int    `json:"added"`
 	Dropped    int    `json:"dropped"`
 	Wildcards  string `json:"wildcards"` // "server", "client" or "probing"
+	// Protocol is the KMIP version spoken, Address the KMS that answered.
+	Protocol string `json:"protocol,omitempty"`
+	Address  string `json:"address,omitempty"`
 	Err        string `json:"error,omitempty"`
 }
 
@@ -111,6 +114,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		return err
 	}
 	apps := s.cfg.Applications
+	st.Protocol, st.Address = c.Version().String(), s.connected
 
 	// 1. Locate.
 	var uids []string
@@ -147,7 +151,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	// set is read for new objects and for those whose state or name moved.
 	var fresh, seenBefore []string
 	for _, uid := range uids {
-		if k := s.known[uid]; k != nil && k.row.ID != "" {
+		if k := s.known[uid]; (k != nil && k.row.ID != "") || s.others[uid] != "" {
 			seenBefore = append(seenBefore, uid)
 		} else {
 			fresh = append(fresh, uid)
@@ -164,6 +168,15 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	var moved []string
 	for uid, m := range light {
 		k := s.known[uid]
+		if k == nil || k.row.ID == "" { // an object of no application, seen before
+			if slices.Contains(m.names, s.others[uid]) {
+				m.objType = kmip.ObjectTypeSymmetricKey
+				metas[uid] = m
+			} else {
+				moved = append(moved, uid)
+			}
+			continue
+		}
 		if fromKMIPState(m.state) != k.state || !slices.Contains(m.names, k.row.Name) {
 			moved = append(moved, uid)
 			continue
@@ -231,6 +244,13 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		}
 	}
 	st.Matched = len(matched)
+	for _, uid := range uids {
+		if _, ok := matched[uid]; !ok && metas[uid] != nil && len(metas[uid].names) > 0 {
+			s.others[uid] = metas[uid].names[0]
+		} else {
+			delete(s.others, uid)
+		}
+	}
 	if perApp != nil {
 		for i, l := range perApp {
 			for _, uid := range l {

@@ -179,6 +179,9 @@ func TestFirstPollOfSeveralApplications(t *testing.T) {
 		if st.Gets != 5 {
 			t.Fatalf("first poll fetched %d keys, want 5", st.Gets)
 		}
+		if st.Protocol != "1.4" {
+			t.Fatalf("negotiated KMIP %s, want 1.4 (the highest both speak)", st.Protocol)
+		}
 		want := "client"
 		if b.serverWildcards {
 			want = "server"

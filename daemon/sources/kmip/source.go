@@ -79,6 +79,7 @@ type Source struct {
 	connected string
 	wildcards int // server-side wildcard support: 0 unknown, 1 yes, -1 no
 	known     map[string]*knownKey
+	others    map[string]string // located objects of no application: uid → name
 	loaded    bool
 	sink      sources.Sink
 	last      PollStats
@@ -115,7 +116,7 @@ func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
 	if cfg.Locate == "" {
 		cfg.Locate = "auto"
 	}
-	s := &Source{cfg: cfg, deps: deps, log: deps.Logger.With("source", cfg.Name), known: map[string]*knownKey{}}
+	s := &Source{cfg: cfg, deps: deps, log: deps.Logger.With("source", cfg.Name), known: map[string]*knownKey{}, others: map[string]string{}}
 	switch cfg.Locate {
 	case "server":
 		s.wildcards = 1
