@@ -39,7 +39,7 @@ type PollStats struct {
 	// Protocol is the KMIP version spoken, Address the KMS that answered.
 	Protocol string `json:"protocol,omitempty"`
 	Address  string `json:"address,omitempty"`
-	Err        string `json:"error,omitempty"`
+	Err      string `json:"error,omitempty"`
 }
 
 // knownKey is what the source remembers of one KMS object between polls.
