@@ -306,3 +306,29 @@ func (f *fixture) ActivityReport(ctx context.Context, q api.ReportQuery) (*api.A
 	}
 	return out, nil
 }
+
+// UsageReport serves GET /v1/reports/usage: proxy counts per key, app and hour.
+func (f *fixture) UsageReport(ctx context.Context, q api.ReportQuery) (*report.Usage, error) {
+	f.reportCalls.Add(1)
+	rg, err := f.reportRange(q, report.DefaultActivityRange(fixedNow))
+	if err != nil {
+		return nil, err
+	}
+	h := func(hoursAgo int, app, key string, enc, dec int64) report.UsageHour {
+		return report.UsageHour{Hour: fixedNow.Add(-time.Duration(hoursAgo) * time.Hour).Truncate(time.Hour), App: app, KeyID: key, Encrypts: enc, Decrypts: dec}
+	}
+	hours := []report.UsageHour{
+		h(3, "crm", "kms-prod/acme.crm.key.4/1", 1200, 5400), h(2, "crm", "kms-prod/acme.crm.key.4/1", 800, 3900),
+		h(30, "crm", "kms-prod/acme.crm.key.3/1", 0, 210), h(5, "hr", "kms-prod/acme.hr.key.1/1", 95, 400),
+	}
+	var candidates []engine.Key
+	f.mu.Lock()
+	for _, k := range f.keys {
+		if k.Source == "kms-prod" && (k.State == engine.StateActive || k.State == engine.StateDisabled) {
+			candidates = append(candidates, k)
+		}
+	}
+	f.mu.Unlock()
+	u := report.BuildUsage(hours, candidates, rg)
+	return &u, nil
+}

@@ -71,6 +71,7 @@ func New(ctx context.Context, backend Backend, opts Options) *Model {
 		reportpane.New(c, reportpane.Activity()),
 		proxypane.New(c),
 		sourcespane.New(c),
+		reportpane.New(c, reportpane.Usage()),
 	}
 	return m
 }

@@ -325,6 +325,8 @@ func TestReportPanesGolden(t *testing.T) {
 		{"aging-160x40", "2", 160, 40, []string{"total", "rotation-due"}},
 		{"activity-80x24", "3", 80, 24, []string{"7 events over 31 days", "az-ops@acme"}},
 		{"activity-160x40", "3", 160, 40, []string{"7 events over 31 days", "soft-deleted in the vault"}},
+		{"usage-80x24", "6", 80, 24, []string{"crm: 2 keys", "never in range"}},
+		{"usage-160x40", "6", 160, 40, []string{"crm: 2 keys", "never in range"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tm := start(t, newFixture(), tc.w, tc.h)

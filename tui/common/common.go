@@ -62,6 +62,7 @@ const (
 	PaneActivity PaneID = "activity"
 	PaneProxy    PaneID = "proxy"
 	PaneSources  PaneID = "sources"
+	PaneUsage    PaneID = "usage"
 )
 
 // Pane is the contract of one tab.

@@ -51,7 +51,7 @@ func DefaultKeyMap() *KeyMap {
 		Help:    b([]string{"?"}, "?", "help"),
 		NextTab: b([]string{"tab"}, "tab", "next pane"),
 		PrevTab: b([]string{"shift+tab"}, "shift+tab", "previous pane"),
-		GoTab:   b([]string{"1", "2", "3", "4", "5"}, "1-5", "go to pane"),
+		GoTab:   b([]string{"1", "2", "3", "4", "5", "6"}, "1-6", "go to pane"),
 
 		Up:       b([]string{"up", "k"}, "↑/k", "up"),
 		Down:     b([]string{"down", "j"}, "↓/j", "down"),

@@ -133,6 +133,12 @@ func TestTUIAgainstDaemon(t *testing.T) {
 	tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
 	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'5'}})
 	waitFor(t, tm, "acme-kms", "● ok")
+
+	// The report panes read the daemon's report endpoints.
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'2'}})
+	waitFor(t, tm, "2026-08-25 → 2027-02-21", "total", "MILESTONE")
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'3'}})
+	waitFor(t, tm, "events over", "OPERATION")
 	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
 	view := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).View()
 	status := view[strings.LastIndex(view, "\n")+1:]

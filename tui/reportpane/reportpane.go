@@ -49,10 +49,15 @@ type Spec struct {
 	Summary func(summary any, rg report.Range, width, maxLines int, st *styles.Styles) []string
 	// Class styles a row by its class (an aging bucket, an origin).
 	Class func(class string, st *styles.Styles) (lipgloss.Style, bool)
-	// Refetch lists the notification types that change this report.
-	Refetch []string
+	// Refetch lists the notification types that change this report;
+	// RefetchEvery (when set) is the least time between two such refreshes.
+	Refetch      []string
+	RefetchEvery time.Duration
 	// Comparison enables the c key (activity seen only in a source).
 	Comparison bool
+	// Local is set for reports the daemon does not page: Fetch returns the
+	// whole report and the pane pages through it itself.
+	Local bool
 }
 
 type pageReq struct {
@@ -99,6 +104,7 @@ type Model struct {
 	loading     bool
 	dirty       bool
 	limit       int
+	fetchedAt   time.Time
 	err         error
 	detail      bool
 	note        string // the last export's outcome
@@ -141,6 +147,7 @@ func (m *Model) fetch(pageNo int, cursor string, sel int) tea.Cmd {
 	m.seq++
 	m.loading = true
 	m.limit = m.rows()
+	m.fetchedAt = m.ctx.Now()
 	req := pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, sel: sel}
 	q, c, spec := m.query(cursor), m.ctx, m.spec
 	return func() tea.Msg {
@@ -204,6 +211,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		}
 		for _, t := range m.spec.Refetch {
 			if msg.Type == t {
+				if m.spec.RefetchEvery > 0 && m.ctx.Now().Sub(m.fetchedAt) < m.spec.RefetchEvery {
+					return nil
+				}
 				return m.refetch()
 			}
 		}
@@ -251,6 +261,9 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 	}
 	m.cursors = append(m.cursors[:p], msg.req.cursor)
 	m.starts = m.starts[:p+1]
+	if m.spec.Local {
+		msg.page = m.localPage(msg.page, msg.req.cursor)
+	}
 	m.pageNo, m.page = p, msg.page
 	if msg.page.Summary != nil {
 		m.summary = msg.page.Summary
@@ -351,6 +364,31 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		return m.refetch()
 	}
 	return nil
+}
+
+// localPage cuts one screenful out of a whole report, with an offset as the
+// cursor, so an unpaged report scrolls like the paged ones. The summary is
+// kept on every page.
+func (m *Model) localPage(all *Page, cursor string) *Page {
+	start := 0
+	if cursor != "" {
+		fmt.Sscan(cursor, &start)
+	}
+	t := all.Table
+	start = min(max(0, start), len(t.Rows))
+	end := min(len(t.Rows), start+m.rows())
+	cut := report.Table{Columns: t.Columns, Header: t.Header, Rows: t.Rows[start:end]}
+	if len(t.Raw) >= end {
+		cut.Raw = t.Raw[start:end]
+	}
+	if len(t.Class) >= end {
+		cut.Class = t.Class[start:end]
+	}
+	p := &Page{Table: cut, Range: all.Range, Summary: all.Summary}
+	if end < len(t.Rows) {
+		p.NextCursor = fmt.Sprint(end)
+	}
+	return p
 }
 
 // export writes the page on screen as CSV (raw cells: ISO-8601 UTC times) in

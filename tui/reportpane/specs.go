@@ -27,6 +27,78 @@ type ActivityReporter interface {
 	ActivityReport(ctx context.Context, q api.ReportQuery) (*api.ActivityReport, error)
 }
 
+// UsageReporter is the backend method behind the Usage pane; *api.Client has it.
+type UsageReporter interface {
+	UsageReport(ctx context.Context, q api.ReportQuery) (*report.Usage, error)
+}
+
+// Usage is the Service/Usage report's pane: which applications use which
+// keys, and the keys nobody used in the range (retirement candidates). The
+// report is not paged by the daemon; the pane shows what fits and pages
+// locally.
+func Usage() Spec {
+	return Spec{
+		ID:    common.PaneUsage,
+		Title: "Usage",
+		Fetch: func(ctx context.Context, b common.Backend, q api.ReportQuery, now time.Time) (*Page, bool, error) {
+			r, ok := b.(UsageReporter)
+			if !ok {
+				return nil, false, nil
+			}
+			q.Limit, q.Cursor = 0, ""
+			u, err := r.UsageReport(ctx, q)
+			if err != nil {
+				return nil, true, err
+			}
+			return &Page{Table: report.UsageTable(*u, now), Range: u.Range, Summary: u.Apps}, true, nil
+		},
+		DefaultRange: report.DefaultActivityRange,
+		Summary:      usageSummary,
+		Class: func(c string, st *styles.Styles) (lipgloss.Style, bool) {
+			if c == "unused" {
+				return st.Warn, true
+			}
+			return lipgloss.Style{}, false
+		},
+		// Usage is counted per hour: proxy traffic refreshes it at most once
+		// a minute.
+		Refetch:      []string{api.NoteProxy},
+		RefetchEvery: time.Minute,
+		Local:        true,
+	}
+}
+
+// usageSummary lists each application's totals, as many per line as fit.
+func usageSummary(v any, _ report.Range, width, maxLines int, st *styles.Styles) []string {
+	apps, _ := v.([]report.AppUsage)
+	if len(apps) == 0 {
+		return []string{st.Placeholder.Render("  no application used a key in this range")}
+	}
+	items := make([]string, len(apps))
+	itemW := 0
+	for i, a := range apps {
+		keys := fmt.Sprintf("%d keys", a.Keys)
+		if a.Keys == 1 {
+			keys = "1 key"
+		}
+		items[i] = fmt.Sprintf("%s: %s · %d enc · %d dec", table.Clean(a.App), keys, a.Encrypts, a.Decrypts)
+		itemW = max(itemW, lipgloss.Width(items[i]))
+	}
+	cols := max(1, (width-2)/(itemW+3))
+	var lines []string
+	for i := 0; i < len(items) && len(lines) < maxLines; i += cols {
+		var row []string
+		for j := i; j < i+cols && j < len(items); j++ {
+			row = append(row, table.Fit(items[j], itemW))
+		}
+		lines = append(lines, "  "+st.Info.Render(strings.Join(row, "   ")))
+	}
+	if shown := min(len(items), cols*maxLines); shown < len(items) {
+		lines[len(lines)-1] += st.Muted.Render(fmt.Sprintf("  (+%d more)", len(items)-shown))
+	}
+	return lines
+}
+
 // activityHead is what the Activity pane keeps from the first page.
 type activityHead struct {
 	perDay []report.DayCount

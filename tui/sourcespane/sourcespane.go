@@ -164,10 +164,14 @@ func (m *Model) StatusValue() string {
 			bad++
 		}
 	}
-	if bad == 0 {
-		return fmt.Sprintf("%d sources, all ok", len(m.sources))
+	n := fmt.Sprintf("%d sources", len(m.sources))
+	if len(m.sources) == 1 {
+		n = "1 source"
 	}
-	return fmt.Sprintf("%d sources, %d degraded", len(m.sources), bad)
+	if bad == 0 {
+		return n + ", all ok"
+	}
+	return fmt.Sprintf("%s, %d degraded", n, bad)
 }
 
 func (m *Model) render() {
