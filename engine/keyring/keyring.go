@@ -2,6 +2,22 @@
 // application in memory: the newest Active generation encrypts, any retained
 // generation decrypts, looked up by the short id derived from its
 // fingerprint; a dropped generation's material is zeroed.
+//
+// Ordering rule of a ring, newest first, from the KMS's own facts:
+//
+//  1. When every candidate's name ends in a version number after a common
+//     prefix (acme.crm.key.7, or -7 / _7), the highest number is newest.
+//  2. Otherwise, when every candidate has an Activation Date, the latest
+//     activation is newest.
+//  3. Otherwise the Initial Date decides; a key without one sorts oldest.
+//
+// Ties break by name, then by the KMS's unique identifier, so the order is
+// total and stable across polls. Only Active and Deactivated keys sit in a
+// ring (Pre-Active keys wait outside until activated); a Compromised or
+// Destroyed key leaves at once. The newest Active generation encrypts; every
+// generation in the ring decrypts. A generation's fingerprint is the
+// domain-separated SHA-256 of its material (Fingerprint) and its short id
+// the first 48 bits of that, base64url (ShortID), stable across restarts.
 package keyring
 
 import "errors"

@@ -1,21 +1,5 @@
 package keyring
 
-// Ordering rule of a ring (the KMS's own facts, newest first):
-//
-//  1. When every candidate's name ends in a version number (".7", "-7" or
-//     "_7" after a common prefix, as in acme.crm.key.7), the highest number
-//     is the newest generation.
-//  2. Otherwise, when every candidate carries an Activation Date, the latest
-//     activation is the newest.
-//  3. Otherwise the Initial Date (when the KMS created or registered the
-//     object) decides; a candidate without one sorts as the oldest.
-//
-// Ties are broken by name, then by the KMS's unique identifier, so the order
-// is total and the same on every poll. Only Active and Deactivated keys are
-// kept; Pre-Active keys wait outside the ring until activated; Compromised
-// and Destroyed keys leave at once. The newest Active generation encrypts;
-// every generation in the ring decrypts.
-
 import (
 	"crypto/sha256"
 	"encoding/base64"
