@@ -77,6 +77,21 @@ func (m *Manager) Add(s *SyncSource) {
 	m.sources[s.Name()] = s
 }
 
+// SetBackups gives the manager the store and key-encryption key for
+// backups, when they exist only after the manager was built (the daemon
+// opens its store inside Run).
+func (m *Manager) SetBackups(store SealedStore, kek Wrapper) {
+	m.mu.Lock()
+	m.store, m.kek = store, kek
+	m.mu.Unlock()
+}
+
+func (m *Manager) backups() (SealedStore, Wrapper) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.store, m.kek
+}
+
 // SetMaterial wires key upload from KMIP rings.
 func (m *Manager) SetMaterial(f MaterialFunc) { m.mu.Lock(); m.material = f; m.mu.Unlock() }
 
@@ -445,6 +460,7 @@ func backupAAD(id string) []byte { return []byte("keyward cloud backup\x00" + id
 // Backup takes the vault's backup of a key and stores it wrapped under the
 // key-encryption key.
 func (m *Manager) Backup(ctx context.Context, caller api.Caller, source, name string) (*api.BackupInfo, error) {
+	store, kek := m.backups()
 	if err := admin(caller, "back up key"); err != nil {
 		return nil, err
 	}
@@ -452,7 +468,7 @@ func (m *Manager) Backup(ctx context.Context, caller api.Caller, source, name st
 	if err != nil {
 		return nil, err
 	}
-	if m.store == nil || m.kek == nil {
+	if store == nil || kek == nil {
 		return nil, fmt.Errorf("back up %s: %w: backups need keys.kek_file in keyward.toml", name, ErrUnsupported)
 	}
 	conn := s.Connector()
@@ -476,11 +492,11 @@ func (m *Manager) Backup(ctx context.Context, caller api.Caller, source, name st
 		return nil, err
 	}
 	defer clear(plain)
-	sealed, err := m.kek.Wrap(plain, backupAAD(id))
+	sealed, err := kek.Wrap(plain, backupAAD(id))
 	if err != nil {
 		return nil, fmt.Errorf("back up %s: seal under the KEK: %w", name, err)
 	}
-	if err := m.store.PutSealed(ctx, BackupKind, id, sealed); err != nil {
+	if err := store.PutSealed(ctx, BackupKind, id, sealed); err != nil {
 		return nil, fmt.Errorf("back up %s: store: %w", name, err)
 	}
 	ev := m.event(caller, engine.OpBackedUp, engine.SeverityInfo, fmt.Sprintf("backup %s stored in keyward (%d versions, %d bytes)", id, versions, len(blob)))
@@ -490,8 +506,8 @@ func (m *Manager) Backup(ctx context.Context, caller api.Caller, source, name st
 	return &info, nil
 }
 
-func (m *Manager) openBackup(id string, sealed []byte) (*backupRecord, error) {
-	plain, err := m.kek.Unwrap(sealed, backupAAD(id))
+func openBackup(kek Wrapper, id string, sealed []byte) (*backupRecord, error) {
+	plain, err := kek.Unwrap(sealed, backupAAD(id))
 	if err != nil {
 		return nil, fmt.Errorf("open backup %s: %w", id, err)
 	}
@@ -508,20 +524,21 @@ func (m *Manager) openBackup(id string, sealed []byte) (*backupRecord, error) {
 
 // Backups lists the stored backups, newest first (any role may list).
 func (m *Manager) Backups(ctx context.Context, caller api.Caller) ([]api.BackupInfo, error) {
+	store, kek := m.backups()
 	if caller.Role != api.RoleAdmin && caller.Role != api.RoleUser {
 		return nil, fmt.Errorf("list backups: %w: the caller has no keyward role", ErrForbidden)
 	}
-	if m.store == nil || m.kek == nil {
+	if store == nil || kek == nil {
 		return nil, nil
 	}
-	all, err := m.store.Sealed(ctx, BackupKind)
+	all, err := store.Sealed(ctx, BackupKind)
 	if err != nil {
 		return nil, fmt.Errorf("list backups: %w", err)
 	}
 	out := make([]api.BackupInfo, 0, len(all))
 	var errs []error
 	for id, sealed := range all {
-		rec, err := m.openBackup(id, sealed)
+		rec, err := openBackup(kek, id, sealed)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -541,13 +558,14 @@ func (m *Manager) Backups(ctx context.Context, caller api.Caller) ([]api.BackupI
 // Restore puts a stored backup back into target ("" = the source it was
 // taken from), which must be a vault of the same kind and geography.
 func (m *Manager) Restore(ctx context.Context, caller api.Caller, id, target string) (*api.CloudKeyResult, error) {
+	store, kek := m.backups()
 	if err := admin(caller, "restore backup"); err != nil {
 		return nil, err
 	}
-	if m.store == nil || m.kek == nil {
+	if store == nil || kek == nil {
 		return nil, fmt.Errorf("restore %s: %w: backups need keys.kek_file in keyward.toml", id, ErrUnsupported)
 	}
-	all, err := m.store.Sealed(ctx, BackupKind)
+	all, err := store.Sealed(ctx, BackupKind)
 	if err != nil {
 		return nil, fmt.Errorf("restore %s: %w", id, err)
 	}
@@ -555,7 +573,7 @@ func (m *Manager) Restore(ctx context.Context, caller api.Caller, id, target str
 	if !ok {
 		return nil, fmt.Errorf("restore: %w: no backup %q (keyward key backups lists them)", ErrNotFound, id)
 	}
-	rec, err := m.openBackup(id, sealed)
+	rec, err := openBackup(kek, id, sealed)
 	if err != nil {
 		return nil, err
 	}
@@ -589,13 +607,14 @@ func (m *Manager) Restore(ctx context.Context, caller api.Caller, id, target str
 
 // DeleteBackup removes a stored backup.
 func (m *Manager) DeleteBackup(ctx context.Context, caller api.Caller, id string) error {
+	store, _ := m.backups()
 	if err := admin(caller, "delete backup"); err != nil {
 		return err
 	}
-	if m.store == nil {
+	if store == nil {
 		return fmt.Errorf("delete backup %s: %w", id, ErrNotFound)
 	}
-	return m.store.DeleteSealed(ctx, BackupKind, id)
+	return store.DeleteSealed(ctx, BackupKind, id)
 }
 
 func describe(kv KeyVersion) string {

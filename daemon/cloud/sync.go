@@ -53,6 +53,9 @@ type SyncSource struct {
 	// one-second resolution and a change in the same second as a listing
 	// would otherwise look unchanged.
 	prevStart time.Time
+	// explained are keys changed through keyward whose rows could not be
+	// read back: the next sync writes their rows without cloud events.
+	explained map[string]bool
 }
 
 // recentWindow is how far before the previous sync a key's Updated time
@@ -269,6 +272,9 @@ func (s *SyncSource) sync(ctx context.Context) error {
 		}
 		p := s.newPending()
 		for i, r := range results {
+			if s.explained[todo[i].Name] {
+				r.evs = nil
+			}
 			p.add(todo[i].Name, r.st, r.rows, r.evs)
 		}
 		pend = append(pend, p)
@@ -330,6 +336,9 @@ func (s *SyncSource) sync(ctx context.Context) error {
 			return fmt.Errorf("write the inventory of %s: %w", s.name, err)
 		}
 		maps.Copy(s.known, p.states)
+		for name := range p.states {
+			delete(s.explained, name)
+		}
 		stats.Rows += len(p.batch.Upsert)
 		stats.Events += len(p.batch.Events)
 		stats.Batches++
@@ -660,12 +669,17 @@ func (s *SyncSource) record(ctx context.Context, name string, deleted *KeyVersio
 		st, rows = s.markDeleted(ks, *deleted)
 	default:
 		cur, err := s.conn.Get(ctx, name, "")
-		if err != nil {
-			return nil, ev, err
+		var vers []KeyVersion
+		if err == nil {
+			vers, err = s.conn.Versions(ctx, name)
 		}
-		vers, err := s.conn.Versions(ctx, name)
 		if err != nil {
-			return nil, ev, err
+			// The operation is done in the cloud: record it now, and let
+			// the next sync bring the rows (reporting an error here would
+			// invite the administrator to do it twice).
+			s.log.Warn("read back after an operation failed", "key", name, "op", ev.Operation, "err", err)
+			ev.Details += " (inventory refreshed at the next sync: " + err.Error() + ")"
+			return s.recordOnly(ctx, name, ev)
 		}
 		st = &keyState{updated: cur.Updated, typ: cur.Type, curve: cur.Curve, size: cur.Size,
 			status: engine.StateActive, versions: map[string]engine.Key{}}
@@ -696,6 +710,24 @@ func (s *SyncSource) record(ctx context.Context, name string, deleted *KeyVersio
 		s.known[name] = st
 	}
 	return rows, ev, nil
+}
+
+func (s *SyncSource) recordOnly(ctx context.Context, name string, ev engine.Event) ([]engine.Key, engine.Event, error) {
+	if ev.KeyID == "" {
+		ev.KeyID = engine.KeyID(s.name, name, "")
+	}
+	ev.Source, ev.Origin = s.name, engine.OriginKeyward
+	if ev.Time.IsZero() {
+		ev.Time = s.Now().UTC()
+	}
+	if err := s.sink.Apply(ctx, sources.Batch{Source: s.name, Events: []engine.Event{ev}}); err != nil {
+		return nil, ev, fmt.Errorf("record %s on %s/%s: %w", ev.Operation, s.name, name, err)
+	}
+	if s.explained == nil {
+		s.explained = map[string]bool{}
+	}
+	s.explained[name] = true
+	return nil, ev, nil
 }
 
 func copyTime(t *time.Time) *time.Time {

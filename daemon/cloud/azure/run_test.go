@@ -86,3 +86,46 @@ func TestHandlerErrors(t *testing.T) {
 		t.Errorf("throttled rotate: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// When the vault acts but then fails to answer the read-back, the
+// operation is still recorded once (not reported as an error that would
+// invite a second rotation), and the next sync brings the new version
+// without reporting it as a cloud-side change.
+func TestOperationRecordedWhenReadBackFails(t *testing.T) {
+	e := newEnv(t, vault.Options{}, false)
+	if err := e.srv.AddKey(vault.KeySpec{Name: "acme-flaky", Created: time.Now().Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustSync()
+	m := cloud.NewManager(nil, nil, e.src)
+	e.srv.SetFault(vault.Fault{Kind: vault.FaultGarbage, After: 1})
+	res, err := m.Rotate(e.ctx, alice, "vault1", "acme-flaky")
+	if err != nil {
+		t.Fatalf("rotate: %v", err)
+	}
+	if res.Event == nil || !strings.Contains(res.Event.Details, "refreshed at the next sync") {
+		t.Errorf("event %+v should say the inventory follows at the next sync", res.Event)
+	}
+	e.srv.ClearFault()
+	if len(e.srv.Versions("acme-flaky")) != 2 {
+		t.Fatal("the rotation did not happen")
+	}
+	e.mustSync()
+	if got := len(byName(e.rows())["acme-flaky"]); got != 2 {
+		t.Errorf("%d versions in the inventory after the next sync, want 2", got)
+	}
+	kw := 0
+	for _, ev := range e.events(engine.OriginKeyward) {
+		if ev.Operation == engine.OpRotated {
+			kw++
+		}
+	}
+	if kw != 1 {
+		t.Errorf("%d keyward rotation events, want 1", kw)
+	}
+	for _, ev := range e.events(engine.OriginSource) {
+		if ev.Operation != engine.OpDiscovered {
+			t.Errorf("the keyward rotation was reported again as a cloud change: %+v", ev)
+		}
+	}
+}
