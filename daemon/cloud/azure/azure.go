@@ -865,3 +865,16 @@ func NewSource(cfg config.AzureSource, logger *slog.Logger, opts ...Option) (*cl
 	}
 	return cloud.NewSyncSource(cfg.Name, v, cfg.Interval(), logger), nil
 }
+
+// Sources builds the sync sources of every [[azure]] section, in order.
+func Sources(sections []config.AzureSource, logger *slog.Logger) ([]*cloud.SyncSource, error) {
+	out := make([]*cloud.SyncSource, 0, len(sections))
+	for _, sec := range sections {
+		s, err := NewSource(sec, logger)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
