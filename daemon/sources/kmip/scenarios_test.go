@@ -653,3 +653,30 @@ func TestCertInstallTakesEffectWithoutRestart(t *testing.T) {
 		t.Fatalf("ring %v", got)
 	}
 }
+
+// TestBatchContinuesPastItemErrors: one bad identifier in a batched Get
+// fails only its own item.
+func TestBatchContinuesPastItemErrors(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		u1 := b.create(t, "acme.crm.key.1")
+		u2 := b.create(t, "acme.crm.key.2")
+		e := newEnv(t, b, "", nil, crmApp)
+		ctx := context.Background()
+		c, err := e.src.connect(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st PollStats
+		mats, failed, err := e.src.getMaterial(ctx, c, []string{u1, "999999", u2}, &st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(mats) != 2 || len(failed) != 1 || failed["999999"] == nil || st.Requests != 1 {
+			t.Fatalf("materials %d, failed %v, requests %d", len(mats), failed, st.Requests)
+		}
+		for _, m := range mats {
+			clear(m)
+		}
+		e.src.Close()
+	})
+}
