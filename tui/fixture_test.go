@@ -39,7 +39,13 @@ type fixture struct {
 }
 
 // Proxy serves GET /v1/proxy.
-func (f *fixture) Proxy(ctx context.Context) ([]api.ProxyStatus, error) { return f.proxy, nil }
+func (f *fixture) Proxy(ctx context.Context) ([]api.ProxyStatus, error) {
+	if f.proxy == nil {
+		// As a daemon without the proxy mounted answers.
+		return nil, &api.Error{Status: 404, Code: api.CodeNotFound, Message: "no such endpoint GET /v1/proxy"}
+	}
+	return f.proxy, nil
+}
 
 var fixedNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 

@@ -6,6 +6,7 @@ package proxypane
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -106,9 +107,13 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case common.PaneMsg:
 		return m.Update(msg.Msg)
 	case listMsg:
-		if msg.err != nil {
+		var apiErr *api.Error
+		switch {
+		case errors.As(msg.err, &apiErr) && apiErr.Code == api.CodeNotFound:
+			// A daemon without the proxy: nothing to list, nothing wrong.
+		case msg.err != nil:
 			m.lastErr = msg.err.Error()
-		} else {
+		default:
 			for _, s := range msg.apps {
 				if s.App != "" {
 					m.add(s)

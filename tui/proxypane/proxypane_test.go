@@ -10,6 +10,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/tui/common"
 	"github.com/keyward/keyward/tui/styles"
 )
 
@@ -126,5 +127,23 @@ func TestPanel(t *testing.T) {
 	if out := Panel(s, nil, 100, now, styles.Default()); !strings.Contains(out, "nothing encrypts") ||
 		!strings.Contains(out, "kms-prod)") {
 		t.Errorf("panel does not say nothing encrypts:\n%s", out)
+	}
+}
+
+func TestListingErrors(t *testing.T) {
+	defer lipgloss.SetColorProfile(lipgloss.ColorProfile())
+	lipgloss.SetColorProfile(termenv.Ascii)
+	ctx := &common.Context{Styles: styles.Default(), Keys: common.DefaultKeyMap(), Now: time.Now}
+	m := New(ctx)
+	m.SetSize(100, 20)
+	// A daemon without the proxy mounted: not an error worth showing.
+	m.Update(listMsg{err: &api.Error{Status: 404, Code: api.CodeNotFound, Message: "no such endpoint"}})
+	if v := m.View(); strings.Contains(v, "cannot read") || !strings.Contains(v, "No proxied application") {
+		t.Errorf("404 listing:\n%s", v)
+	}
+	// Anything else is shown, so the administrator knows the pane is stale.
+	m.Update(listMsg{err: api.ErrUnreachable})
+	if v := m.View(); !strings.Contains(v, "cannot read proxy status: keyward daemon not reachable") {
+		t.Errorf("failed listing:\n%s", v)
 	}
 }
