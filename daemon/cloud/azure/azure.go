@@ -67,8 +67,9 @@ type Vault struct {
 type Option func(*options)
 
 type options struct {
-	cred    azcore.TokenCredential
-	pool    *x509.CertPool
+	cred      azcore.TokenCredential
+	pool      *x509.CertPool
+	authority string
 	timeout time.Duration
 	retries int
 }
@@ -79,6 +80,12 @@ func WithCredential(cred azcore.TokenCredential) Option { return func(o *options
 
 // WithRootCAs trusts pool for the vault's TLS certificate (the emulator).
 func WithRootCAs(pool *x509.CertPool) Option { return func(o *options) { o.pool = pool } }
+
+// WithAuthority sends the credential's token requests to authority (an
+// Entra ID authority host URL such as an Azure Stack AD FS or a test
+// identity provider) instead of the cloud's, trusting the same roots as
+// the vault, without instance discovery.
+func WithAuthority(authority string) Option { return func(o *options) { o.authority = authority } }
 
 // WithTimeout bounds each request (default 30 s).
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
@@ -114,15 +121,19 @@ func New(cfg config.AzureSource, opts ...Option) (*Vault, error) {
 			return nil, fmt.Errorf("azure %s: ca_file %s holds no PEM certificate", cfg.Name, cfg.CAFile)
 		}
 	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: o.pool, MinVersion: tls.VersionTLS12}
+	tr.MaxIdleConnsPerHost = 8
 	if o.cred == nil {
-		o.cred, err = credential(cfg, cl)
+		co := azcore.ClientOptions{Cloud: cl.config, Transport: &http.Client{Transport: tr, Timeout: o.timeout}}
+		if o.authority != "" {
+			co.Cloud.ActiveDirectoryAuthorityHost = o.authority
+		}
+		o.cred, err = credential(cfg, co, o.authority != "")
 		if err != nil {
 			return nil, fmt.Errorf("azure %s: %w", cfg.Name, err)
 		}
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: o.pool, MinVersion: tls.VersionTLS12}
-	tr.MaxIdleConnsPerHost = 8
 	copts := &azkeys.ClientOptions{
 		ClientOptions: azcore.ClientOptions{
 			Cloud:     cl.config,
@@ -162,8 +173,7 @@ func isLoopback(host string) bool {
 }
 
 // credential builds the azidentity credential the section names.
-func credential(cfg config.AzureSource, cl Cloud) (azcore.TokenCredential, error) {
-	co := azcore.ClientOptions{Cloud: cl.config}
+func credential(cfg config.AzureSource, co azcore.ClientOptions, noDiscovery bool) (azcore.TokenCredential, error) {
 	switch cfg.CredentialKind() {
 	case config.AzureCredSecret:
 		b, err := os.ReadFile(cfg.SecretFile)
@@ -175,7 +185,7 @@ func credential(cfg config.AzureSource, cl Cloud) (azcore.TokenCredential, error
 		if secret == "" {
 			return nil, fmt.Errorf("client_secret_file %s is empty", cfg.SecretFile)
 		}
-		return azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, secret, &azidentity.ClientSecretCredentialOptions{ClientOptions: co})
+		return azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, secret, &azidentity.ClientSecretCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: noDiscovery})
 	case config.AzureCredCertificate:
 		b, err := os.ReadFile(cfg.CertFile)
 		if err != nil {
@@ -186,7 +196,7 @@ func credential(cfg config.AzureSource, cl Cloud) (azcore.TokenCredential, error
 		if err != nil {
 			return nil, fmt.Errorf("client_cert_file %s: %w (want PEM with the certificate and an unencrypted private key)", cfg.CertFile, err)
 		}
-		return azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co})
+		return azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: noDiscovery})
 	case config.AzureCredManagedIdentity:
 		mo := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: co}
 		if cfg.ClientID != "" {
@@ -204,7 +214,7 @@ func credential(cfg config.AzureSource, cl Cloud) (azcore.TokenCredential, error
 		}
 		return StaticToken(tok), nil
 	default:
-		return azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: co, TenantID: cfg.TenantID})
+		return azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: co, TenantID: cfg.TenantID, DisableInstanceDiscovery: noDiscovery})
 	}
 }
 
