@@ -268,36 +268,30 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		st.Wildcards = "client"
 	default:
 		st.Wildcards = "probing"
-		// Learn whether the server expands wildcards.
-		if fullList {
-			for i, l := range perApp {
-				if len(l) > 0 {
-					continue
+		// Learn whether the server expands wildcards: it does when a
+		// pattern Locate returned an object whose name matches it; it does
+		// not when the full listing holds matches the pattern Locate missed.
+		works, misses := false, false
+		for i, l := range perApp {
+			for _, uid := range l {
+				if mm, found := matched[uid]; found && mm.app == i {
+					works = true
 				}
+			}
+			if len(l) == 0 && fullList {
 				for _, mm := range matched {
 					if mm.app == i {
-						s.wildcards = -1
-						s.log.Info("the KMS does not match wildcards in Locate; filtering names here")
-						break
+						misses = true
 					}
 				}
 			}
-		} else {
-			ok := true
-			for i, l := range perApp {
-				hit := false
-				for _, uid := range l {
-					if mm, found := matched[uid]; found && mm.app == i {
-						hit = true
-					}
-				}
-				ok = ok && hit
-			}
-			if ok {
-				s.wildcards = 1
-			} else {
-				s.wildcards = -1
-			}
+		}
+		switch {
+		case works:
+			s.wildcards = 1
+		case misses || (!fullList && len(matched) == 0 && st.Located > 0):
+			s.wildcards = -1
+			s.log.Info("the KMS does not match wildcards in Locate; filtering names here")
 		}
 	}
 
@@ -481,6 +475,9 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	}
 	if len(upserts) > 0 || len(events) > 0 {
 		if err := sink.Apply(ctx, sources.Batch{Source: s.cfg.Name, Upsert: upserts, Events: events}); err != nil {
+			// Forget what was remembered so the next poll compares with
+			// what the inventory really holds.
+			s.known, s.loaded = map[string]*knownKey{}, false
 			return fmt.Errorf("record the poll in the inventory: %w", err)
 		}
 	}

@@ -680,3 +680,19 @@ func TestBatchContinuesPastItemErrors(t *testing.T) {
 		e.src.Close()
 	})
 }
+
+// TestWildcardModeLearnedWithAnEmptyApplication: a server that expands
+// wildcards is recognised even while one application has no keys yet.
+func TestWildcardModeLearnedWithAnEmptyApplication(t *testing.T) {
+	b := embeddedBackend(t)
+	b.create(t, "acme.crm.key.1")
+	e := newEnv(t, b, "", nil, crmApp, hrApp)
+	e.mustPoll()
+	if e.src.wildcards != 1 {
+		t.Fatalf("wildcard mode %d, want server", e.src.wildcards)
+	}
+	st := e.mustPoll()
+	if st.Locates != 2 || st.Requests != 2 || st.Wildcards != "server" {
+		t.Fatalf("second poll %+v: want the two pattern Locates in one request and one attribute batch", st)
+	}
+}
