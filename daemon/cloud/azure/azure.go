@@ -70,8 +70,8 @@ type options struct {
 	cred      azcore.TokenCredential
 	pool      *x509.CertPool
 	authority string
-	timeout time.Duration
-	retries int
+	timeout   time.Duration
+	retries   int
 }
 
 // WithCredential uses cred instead of the one the configuration describes
@@ -851,7 +851,7 @@ func retryAfter(resp *http.Response) time.Duration {
 func aadLine(s string) string {
 	for _, l := range strings.Split(s, "\n") {
 		if i := strings.Index(l, "AADSTS"); i >= 0 {
-			return strings.TrimSpace(l[i:])
+			return strings.TrimRight(strings.TrimSpace(l[i:]), `",}`)
 		}
 	}
 	return firstLine(s)
