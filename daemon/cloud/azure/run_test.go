@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/vault"
+	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -127,5 +131,48 @@ func TestOperationRecordedWhenReadBackFails(t *testing.T) {
 		if ev.Operation != engine.OpDiscovered {
 			t.Errorf("the keyward rotation was reported again as a cloud change: %+v", ev)
 		}
+	}
+}
+
+// Wire builds what the daemon mounts from a configuration, and backups
+// work once the store is given.
+func TestWireFromConfig(t *testing.T) {
+	e := newEnv(t, vault.Options{}, false)
+	if err := e.srv.AddKey(vault.KeySpec{Name: "acme-wire", Versions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	sec, err := e.srv.AzureSource("vault1", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.Azure = []config.AzureSource{sec}
+	cfg.Keys.KEKFile = filepath.Join(dir, "kek")
+	if err := kek.Generate(cfg.Keys.KEKFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := Wire(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.SourceList()) != 1 || w.SourceList()[0].Kind() != "azure" || w.Pattern != "/v1/cloud/" {
+		t.Fatalf("wiring %+v", w)
+	}
+	w.Sources[0].Attach(e.sink)
+	if err := w.Sources[0].SyncNow(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Manager.Backup(e.ctx, alice, "vault1", "acme-wire"); !errors.Is(err, cloud.ErrUnsupported) {
+		t.Errorf("backup before UseStore: %v", err)
+	}
+	w.UseStore(e.st)
+	b, err := w.Manager.Backup(e.ctx, alice, "vault1", "acme-wire")
+	if err != nil || b.Versions != 2 || b.Geography != "public/europe" {
+		t.Errorf("backup after UseStore: %+v %v", b, err)
 	}
 }
