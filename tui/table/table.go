@@ -6,6 +6,7 @@ package table
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
@@ -200,8 +201,12 @@ func Fit(s string, w int) string { return fit(s, w, false) }
 
 // Clean makes text from the daemon safe to draw: control characters (an ESC
 // in a key name would drive the terminal) and bidirectional overrides (which
-// could make one name look like another) become U+FFFD.
+// could make one name look like another) become U+FFFD, as do bytes that
+// are not UTF-8.
 func Clean(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
 	ok := true
 	for _, r := range s {
 		if unsafeRune(r) {

@@ -97,3 +97,33 @@ func TestWrap(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRow: whatever text the daemon sends, a row is exactly the table's
+// width, one line, and carries no control character to the terminal.
+func FuzzRow(f *testing.F) {
+	f.Add("acme.crm.key.0", "active", 40)
+	f.Add("名前\u202Eevil", "x\x1b[31mred", 12)
+	f.Add("", "", 0)
+	f.Add("a\tb\nc\r", "\x00\x7f\u0085", 3)
+	f.Fuzz(func(t *testing.T, a, b string, w int) {
+		w = w % 300
+		if w < 0 {
+			w = -w
+		}
+		tb := Table{Columns: []Column{{Title: "A", Width: 5, Max: 30}, {Title: "B", Width: 6, Priority: 1, Right: true}}}
+		tb.SetWidth(w)
+		for _, row := range []string{tb.HeaderView(), tb.RowView([]Cell{Plain(a), Plain(b)}, false), tb.RowView([]Cell{Plain(a), Plain(b)}, true)} {
+			if strings.ContainsAny(row, "\n\r\x1b\x00\x07") {
+				t.Fatalf("row carries a control character: %q", row)
+			}
+			if got := ansi.StringWidth(row); got != w {
+				t.Fatalf("row is %d wide, want %d: %q", got, w, row)
+			}
+		}
+		for _, l := range Wrap(Clean(a+" "+b), max(1, w)) {
+			if ansi.StringWidth(l) > max(1, w) {
+				t.Fatalf("wrapped line %q wider than %d", l, w)
+			}
+		}
+	})
+}
