@@ -24,6 +24,7 @@ import (
 //	POST /v1/cloud/{source}/keys/{name}/policy      RotationPolicy    -> RotationPolicy
 //	GET  /v1/cloud/backups                                            -> {"backups": []BackupInfo}
 //	POST /v1/cloud/backups/{id}/restore             RestoreRequest    -> CloudKeyResult
+//	DELETE /v1/cloud/backups/{id}                                     -> {"deleted": id}
 //	POST /v1/sync?source=S (served by the daemon)                     -> SyncResult
 
 // Cloud capabilities a connector may offer; front ends only show the
@@ -191,6 +192,11 @@ func (c *Client) CloudBackups(ctx context.Context) ([]BackupInfo, error) {
 func (c *Client) RestoreCloudBackup(ctx context.Context, id, source string) (*CloudKeyResult, error) {
 	var out CloudKeyResult
 	return &out, c.Do(ctx, http.MethodPost, "/cloud/backups/"+url.PathEscape(id)+"/restore", nil, RestoreRequest{Source: source}, &out)
+}
+
+// DeleteCloudBackup removes a stored backup.
+func (c *Client) DeleteCloudBackup(ctx context.Context, id string) error {
+	return c.Do(ctx, http.MethodDelete, "/cloud/backups/"+url.PathEscape(id), nil, nil, nil)
 }
 
 // CloudRotationPolicy shows a key's rotation policy.

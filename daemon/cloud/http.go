@@ -122,6 +122,12 @@ func (m *Manager) Handler(caller CallerFunc) http.Handler {
 		}
 		return m.Restore(r.Context(), c, r.PathValue("id"), req.Source)
 	})
+	h("DELETE /v1/cloud/backups/{id}", func(_ http.ResponseWriter, r *http.Request, c api.Caller) (any, error) {
+		if err := m.DeleteBackup(r.Context(), c, r.PathValue("id")); err != nil {
+			return nil, err
+		}
+		return map[string]string{"deleted": r.PathValue("id")}, nil
+	})
 	return mux
 }
 

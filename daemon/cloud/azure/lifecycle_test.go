@@ -198,6 +198,19 @@ func TestLifecycleRoundTrip(t *testing.T) {
 		}
 	}
 
+	if err := m.DeleteBackup(ctx, bob, bk.ID); !errors.Is(err, cloud.ErrForbidden) {
+		t.Errorf("user deleting a backup: %v", err)
+	}
+	if err := m.DeleteBackup(ctx, alice, bk.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DeleteBackup(ctx, alice, bk.ID); !errors.Is(err, cloud.ErrNotFound) {
+		t.Errorf("deleting a deleted backup: %v", err)
+	}
+	if list, _ := m.Backups(ctx, alice); len(list) != 0 {
+		t.Errorf("backups after delete: %+v", list)
+	}
+
 	// Everything done through keyward is recorded once, with the caller;
 	// the next sync reports none of it as a cloud-side change.
 	ops := map[string]int{}
