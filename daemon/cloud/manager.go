@@ -614,6 +614,13 @@ func (m *Manager) DeleteBackup(ctx context.Context, caller api.Caller, id string
 	if store == nil {
 		return fmt.Errorf("delete backup %s: %w", id, ErrNotFound)
 	}
+	all, err := store.Sealed(ctx, BackupKind)
+	if err != nil {
+		return fmt.Errorf("delete backup %s: %w", id, err)
+	}
+	if _, ok := all[id]; !ok {
+		return &Error{Kind: ErrNotFound, Reason: fmt.Sprintf("no backup %q (keyward key backups lists them)", id)}
+	}
 	return store.DeleteSealed(ctx, BackupKind, id)
 }
 
