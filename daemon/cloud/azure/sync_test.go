@@ -189,3 +189,41 @@ func TestRestartStartsFromKnownInventory(t *testing.T) {
 		t.Error("inventory changed across a restart with no cloud change")
 	}
 }
+
+// An edit of an old version does not move the key's listed Updated time
+// (the vault lists the current version's attributes), so a cheap sync
+// does not see it; the periodic full refresh does.
+func TestFullRefreshCatchesOldVersionEdits(t *testing.T) {
+	e := newEnv(t, vault.Options{}, false)
+	for _, name := range []string{"acme-old", "acme-other"} {
+		if err := e.srv.AddKey(vault.KeySpec{Name: name, Versions: 3, Created: time.Now().Add(-300 * 24 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.src.FullEvery = 2
+	e.mustSync()
+	first := e.srv.Versions("acme-old")[0]
+	if err := e.srv.EditKey("acme-old", first, func(en *bool, _ **time.Time, _ map[string]string) { *en = false }); err != nil {
+		t.Fatal(err)
+	}
+	state := func() engine.State { return e.rows()[engine.KeyID("vault1", "acme-old", first)].State }
+	if st := e.mustSync(); st.Fetched != 0 || state() != engine.StateActive {
+		t.Fatalf("cheap sync fetched %d keys, old version %s: want 0 and still active (the trade-off)", st.Fetched, state())
+	}
+	st := e.mustSync() // the full refresh
+	if !st.Full || st.Fetched != 2 {
+		t.Errorf("full=%v fetched=%d, want a full refresh of both keys", st.Full, st.Fetched)
+	}
+	if state() != engine.StateDisabled {
+		t.Errorf("old version still %s after the full refresh", state())
+	}
+	var disabled int
+	for _, ev := range e.events(engine.OriginSource) {
+		if ev.Operation == engine.OpDisabled && ev.KeyID == engine.KeyID("vault1", "acme-old", first) {
+			disabled++
+		}
+	}
+	if disabled != 1 {
+		t.Errorf("%d disabled events for the old version, want 1", disabled)
+	}
+}
