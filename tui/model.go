@@ -132,6 +132,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 		}
 		return m, nil
+	case common.OpenKeyMsg:
+		cmd := m.activate(0)
+		return m, tea.Batch(cmd, m.panes[0].Update(msg))
 	case statusMsg:
 		if msg.err == nil && msg.status != nil {
 			m.status = msg.status

@@ -105,6 +105,13 @@ type StatusMsg struct{ Status *api.Status }
 // back. OnlyFailed limits it to panes whose last request failed.
 type RefreshMsg struct{ OnlyFailed bool }
 
+// OpenKeyMsg asks the root to show one key's detail in the Keys pane (from a
+// report entry, say).
+type OpenKeyMsg struct{ ID string }
+
+// OpenKey is a command that sends OpenKeyMsg.
+func OpenKey(id string) tea.Cmd { return func() tea.Msg { return OpenKeyMsg{ID: id} } }
+
 // ResizedMsg follows SetSize: a pane whose page size changed fetches again.
 type ResizedMsg struct{}
 

@@ -223,6 +223,10 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case common.StatusMsg:
 		m.setSources(msg.Status.Sources)
 		return nil
+	case common.OpenKeyMsg:
+		m.filtering = false
+		m.filter.Blur()
+		return m.openDetail(engine.Key{ID: msg.ID, Name: msg.ID})
 	case common.ResizedMsg:
 		if m.page == nil && !m.loading {
 			return m.fetch(0, "", "", 0)

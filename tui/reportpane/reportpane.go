@@ -298,8 +298,13 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 	}
 	hasNext := m.page != nil && m.page.NextCursor != ""
 	if m.detail {
-		if key.Matches(msg, k.Back) {
+		switch {
+		case key.Matches(msg, k.Back):
 			m.detail = false
+		case key.Matches(msg, k.Open):
+			if id := m.selectedKeyID(); id != "" {
+				return common.OpenKey(id)
+			}
 		}
 		return nil
 	}
@@ -366,6 +371,19 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
+// selectedKeyID is the key_id of the selected entry, if the report has one.
+func (m *Model) selectedKeyID() string {
+	if m.page == nil || m.sel >= len(m.page.Table.Raw) {
+		return ""
+	}
+	for i, h := range m.page.Table.Header {
+		if h == "key_id" && i < len(m.page.Table.Raw[m.sel]) {
+			return m.page.Table.Raw[m.sel][i]
+		}
+	}
+	return ""
+}
+
 // localPage cuts one screenful out of a whole report, with an offset as the
 // cursor, so an unpaged report scrolls like the paged ones. The summary is
 // kept on every page.
@@ -422,6 +440,9 @@ func writeCSV(path string, t report.Table) error {
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.ctx.Keys
 	if m.detail {
+		if m.selectedKeyID() != "" {
+			return []key.Binding{k.Back, key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open the key"))}
+		}
 		return []key.Binding{k.Back}
 	}
 	b := []key.Binding{k.Open, k.Earlier, k.Later, k.Wider, k.Narrower, k.SourceFilter}
@@ -510,7 +531,11 @@ func (m *Model) View() string {
 func (m *Model) detailView() []string {
 	st := m.ctx.Styles
 	t := m.page.Table
-	out := []string{st.Section.Render("  Entry " + fmt.Sprint(m.starts[m.pageNo]+m.sel+1) + st.Muted.Render("  (esc back)"))}
+	hint := "  (esc back)"
+	if m.selectedKeyID() != "" {
+		hint = "  (esc back · enter opens the key)"
+	}
+	out := []string{st.Section.Render("  Entry "+fmt.Sprint(m.starts[m.pageNo]+m.sel+1)) + st.Muted.Render(hint)}
 	for i, h := range t.Header {
 		v := ""
 		if m.sel < len(t.Raw) && i < len(t.Raw[m.sel]) {
