@@ -152,7 +152,10 @@ func TestFlow(t *testing.T) {
 
 	// Filter: typed text narrows the list as the user types; q is text here,
 	// not quit.
-	press(tm, "/", "h", "r", ".", "k", "e", "y", "enter")
+	press(tm, "/", "q")
+	waitFor(t, tm, "no key matches these filters", "0 of 0 keys")
+	tm.Send(tea.KeyMsg{Type: tea.KeyBackspace})
+	press(tm, "h", "r", ".", "k", "e", "y", "enter")
 	waitFor(t, tm, `filter "hr.key"`, "1–3 of 3 keys")
 
 	press(tm, "down", "enter")
