@@ -696,3 +696,43 @@ func TestWildcardModeLearnedWithAnEmptyApplication(t *testing.T) {
 		t.Fatalf("second poll %+v: want the two pattern Locates in one request and one attribute batch", st)
 	}
 }
+
+func TestFromConfig(t *testing.T) {
+	b := embeddedBackend(t)
+	b.create(t, "acme.crm.key.1")
+	dir := t.TempDir()
+	st := newStore(t, filepath.Join(dir, "keyward.db"))
+	_, kekFile := newKEK(t)
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.Keys = config.Keys{KEKFile: kekFile, PersistMaterial: true}
+	cfg.KMIP = []config.KMIPSource{sourceConfig(b, crmApp, hrApp)}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rings := keyring.NewRings()
+	srcs, err := FromConfig(cfg, st, rings, quietLogger())
+	if err != nil || len(srcs) != 1 {
+		t.Fatalf("%d sources, %v", len(srcs), err)
+	}
+	st.EnsureSource(context.Background(), "kms", "kmip", b.addr)
+	if err := srcs[0].Poll(context.Background(), storeSink{st: st}); err != nil {
+		t.Fatal(err)
+	}
+	if blobs, _ := st.Sealed(context.Background(), SealedKind); len(blobs) != 1 {
+		t.Fatalf("%d wrapped rings, want 1 (crm; hr is empty)", len(blobs))
+	}
+	// The same application in two sources is refused.
+	second := sourceConfig(b, crmApp)
+	second.Name = "kms2"
+	cfg.KMIP = append(cfg.KMIP, second)
+	if _, err := FromConfig(cfg, st, keyring.NewRings(), quietLogger()); err == nil || !strings.Contains(err.Error(), "unique") {
+		t.Fatalf("duplicate application: %v", err)
+	}
+	// A KEK file with loose permissions is refused.
+	os.Chmod(kekFile, 0o644)
+	cfg.KMIP = cfg.KMIP[:1]
+	if _, err := FromConfig(cfg, st, keyring.NewRings(), quietLogger()); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("loose KEK file: %v", err)
+	}
+}

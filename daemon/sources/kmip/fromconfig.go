@@ -1,0 +1,52 @@
+package kmip
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/engine/keyring"
+)
+
+// FromConfig builds every [[kmip]] source of cfg, sharing rings (which the
+// encryption proxy reads). The KEK comes from keys.kek_file; with
+// keys.persist_material on and no kek_file, nothing is persisted (a warning
+// says so) and existing wrapped rings make the start fail with a clear
+// message rather than being discarded. Application names must be unique
+// across KMIP sources, since each names one ring.
+func FromConfig(cfg *config.Config, st SealedStore, rings *keyring.Rings, log *slog.Logger) ([]*Source, error) {
+	if len(cfg.KMIP) == 0 {
+		return nil, nil
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	var k *kek.KEK
+	if cfg.Keys.KEKFile != "" {
+		var err error
+		if k, err = kek.Load(cfg.Keys.KEKFile); err != nil {
+			return nil, fmt.Errorf("keys.kek_file: %w", err)
+		}
+	} else if cfg.Keys.PersistMaterial {
+		log.Warn("key ring material is not persisted: set keys.kek_file (a 32-byte key, mode 0600) so the proxy survives a restart while the KMS is down")
+	}
+	owner := map[string]string{}
+	for _, sc := range cfg.KMIP {
+		for _, a := range sc.Applications {
+			if prev, dup := owner[a.Name]; dup {
+				return nil, fmt.Errorf("application %q is configured in both [[kmip]] %q and %q; each application has one key ring, so its name must be unique", a.Name, prev, sc.Name)
+			}
+			owner[a.Name] = sc.Name
+		}
+	}
+	var out []*Source
+	for _, sc := range cfg.KMIP {
+		s, err := New(sc, Deps{Logger: log, Rings: rings, Sealed: st, KEK: k, Persist: cfg.Keys.PersistMaterial, DataDir: cfg.DataDir})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
