@@ -128,6 +128,10 @@ func (m *Manager) Handler(caller CallerFunc) http.Handler {
 		}
 		return map[string]string{"deleted": r.PathValue("id")}, nil
 	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &api.Error{Status: http.StatusNotFound, Code: api.CodeNotFound,
+			Message: "no such cloud endpoint " + r.Method + " " + r.URL.Path + " (see keyward key --help)"})
+	})
 	return mux
 }
 

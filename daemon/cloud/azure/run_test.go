@@ -73,6 +73,7 @@ func TestHandlerErrors(t *testing.T) {
 		{"/v1/cloud/vault1/keys", `{"name":`, 400, api.CodeBadRequest, "request body"},
 		{"/v1/cloud/vault1/keys", `{"name":"acme","color":"red"}`, 400, api.CodeBadRequest, "unknown field"},
 		{"/v1/cloud/vault1/keys/acme/backup", "", 409, api.CodeConflict, "kek_file"},
+		{"/v1/cloud/vault1/nothing", "", 404, api.CodeNotFound, "no such cloud endpoint POST /v1/cloud/vault1/nothing"},
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()
