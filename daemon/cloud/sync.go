@@ -567,6 +567,9 @@ func (s *SyncSource) row(v KeyVersion, st *keyState) engine.Key {
 		k.Tags = maps.Clone(v.Tags)
 		k.LinkedTo = v.Tags[TagLinkedTo]
 		k.Application = v.Tags[TagApplication]
+		if k.Application == "" {
+			k.Application = v.Tags["application"] // the common tagging convention
+		}
 	}
 	if !v.Created.IsZero() {
 		c := v.Created.UTC()

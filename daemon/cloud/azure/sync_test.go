@@ -64,8 +64,8 @@ func TestFirstSyncOfSeveralHundredKeys(t *testing.T) {
 			t.Errorf("soft-deleted key's purge date %v: want within 3 days", k.PurgeAt)
 		}
 	}
-	if k := names["acme-payments-card-kek"][0]; k.Algorithm != "RSA" || k.Length != 3072 || k.Tags["owner"] != "card-team" {
-		t.Errorf("card-kek row %+v: want RSA 3072 with its tags", k)
+	if k := names["acme-payments-card-kek"][0]; k.Algorithm != "RSA" || k.Length != 3072 || k.Tags["owner"] != "card-team" || k.Application != "payments" {
+		t.Errorf("card-kek row %+v: want RSA 3072 with its tags and application payments", k)
 	}
 	disc := 0
 	for _, ev := range e.events(engine.OriginSource) {
