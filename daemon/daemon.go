@@ -111,6 +111,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	defer d.st.Close()
+	d.st.SetClock(d.now)
 	d.sink = &sink{st: d.st, hub: d.hub, log: d.log, now: d.now, changed: d.summary.invalidate}
 
 	srcs := append([]sources.Source(nil), opts.Sources...)

@@ -250,9 +250,8 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 		where, args = append(where, "state = ?"), append(args, string(q.State))
 	}
 	if q.Text != "" {
-		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(q.Text)) + "%"
-		where = append(where, `(lower(name) LIKE ? ESCAPE '\' OR lower(id) LIKE ? ESCAPE '\' OR lower(application) LIKE ? ESCAPE '\' OR fingerprint LIKE ? ESCAPE '\' OR lower(algorithm) LIKE ? ESCAPE '\')`)
-		args = append(args, like, like, like, like, like)
+		cond, a := textFilter(q.Text)
+		where, args = append(where, cond), append(args, a...)
 	}
 	if q.Aging != "" {
 		e, a := AgingExpr(q.Now, q.Thresholds)
@@ -348,4 +347,31 @@ func decodeCursor(s string, numeric bool) (cursor, error) {
 func (s *Store) CountKeys(ctx context.Context) (int, error) {
 	var n int
 	return n, s.db.QueryRowContext(ctx, `SELECT count(*) FROM keys`).Scan(&n)
+}
+
+// textFilter matches a substring of the name or application through the
+// trigram index (three characters or more), or a prefix of the fingerprint;
+// shorter text falls back to a scan with LIKE (ASCII case-insensitive).
+func textFilter(text string) (string, []any) {
+	t := strings.TrimSpace(text)
+	fp := strings.ToLower(t)
+	isHex := len(fp) >= 4
+	for _, c := range fp {
+		isHex = isHex && (c >= '0' && c <= '9' || c >= 'a' && c <= 'f')
+	}
+	var conds []string
+	var args []any
+	if len([]rune(t)) >= 3 {
+		conds = append(conds, `rowid IN (SELECT rowid FROM keys_search WHERE keys_search MATCH ?)`)
+		args = append(args, `"`+strings.ReplaceAll(t, `"`, `""`)+`"`)
+	} else {
+		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(t) + "%"
+		conds = append(conds, `(name LIKE ? ESCAPE '\' OR application LIKE ? ESCAPE '\')`)
+		args = append(args, like, like)
+	}
+	if isHex {
+		conds = append(conds, `(fingerprint >= ? AND fingerprint < ?)`)
+		args = append(args, fp, fp+"~")
+	}
+	return "(" + strings.Join(conds, " OR ") + ")", args
 }

@@ -217,3 +217,44 @@ func TestEventsOrderedByTimeWhenRecordedOutOfOrder(t *testing.T) {
 		t.Fatalf("bad cursor: %v", err)
 	}
 }
+
+func TestTextSearch(t *testing.T) {
+	s := open(t)
+	seed(t, s, 30)
+	ctx := context.Background()
+	s.Apply(ctx, Change{Source: "kms", Upsert: []engine.Key{{ID: "kms/payments-signing", Source: "kms", Name: "payments-signing",
+		Application: "Billing", State: engine.StateActive, Fingerprint: "abcdef0123"}}})
+	cases := map[string]int{
+		"crm.key.2":    11, // 2, 20..29
+		"CRM.KEY.29":   1,  // case-insensitive
+		"billing":      1,  // application
+		"abcdef":       1,  // fingerprint prefix
+		"ke":           30, // short text: scan
+		"ng":           1,  // short text: scan finds payments-signing
+		"nothing":      0,
+		`"; DROP --`:   0, // quoted, not SQL or FTS syntax
+		"crm.key.1%":   0,
+		"acme.crm.key": 30,
+	}
+	for q, want := range cases {
+		p, err := s.Keys(ctx, KeyQuery{Text: q, Limit: 100})
+		if err != nil {
+			t.Fatalf("%q: %v", q, err)
+		}
+		if p.Total != want || len(p.Keys) != want {
+			t.Errorf("%q: total %d, page %d, want %d", q, p.Total, len(p.Keys), want)
+		}
+	}
+	// The index follows renames and removals.
+	s.Apply(ctx, Change{Source: "kms", Upsert: []engine.Key{{ID: "kms/payments-signing", Source: "kms", Name: "ledger-signing", State: engine.StateActive}}})
+	if p, _ := s.Keys(ctx, KeyQuery{Text: "payments"}); p.Total != 0 {
+		t.Fatal("search still finds the old name")
+	}
+	if p, _ := s.Keys(ctx, KeyQuery{Text: "ledger"}); p.Total != 1 {
+		t.Fatal("search does not find the new name")
+	}
+	s.Apply(ctx, Change{Source: "kms", Remove: []string{"kms/payments-signing"}})
+	if p, _ := s.Keys(ctx, KeyQuery{Text: "ledger"}); p.Total != 0 {
+		t.Fatal("search finds a removed key")
+	}
+}

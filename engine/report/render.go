@@ -234,6 +234,9 @@ func ActivityTable(events []engine.Event) Table {
 		if key == "" {
 			key = e.Source
 		}
+		if key == "" {
+			key = "(daemon)"
+		}
 		t.Rows = append(t.Rows, []string{e.Time.UTC().Format("2006-01-02 15:04"), e.Operation, key, e.Actor, string(e.Origin), e.Details})
 		t.Raw = append(t.Raw, []string{iso(e.Time), e.Operation, e.KeyID, e.Source, e.Actor, string(e.Origin), string(e.Severity), e.Details})
 		t.Class = append(t.Class, string(e.Origin))
