@@ -272,12 +272,21 @@ func (s *SyncSource) sync(ctx context.Context) error {
 		}
 		p := s.newPending()
 		for i, r := range results {
+			if r.st == nil {
+				// Deleted between the listing and the fetch: the deleted
+				// listing (or the next sync) accounts for it.
+				delete(seen, todo[i].Name)
+				stats.Keys--
+				continue
+			}
 			if s.explained[todo[i].Name] {
 				r.evs = nil
 			}
 			p.add(todo[i].Name, r.st, r.rows, r.evs)
 		}
-		pend = append(pend, p)
+		if len(p.states) > 0 {
+			pend = append(pend, p)
+		}
 		return nil
 	})
 	if err != nil {
@@ -390,6 +399,9 @@ func (s *SyncSource) fetchAll(ctx context.Context, items []KeyVersion, first boo
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			st, rows, evs, err := s.fetch(ctx, it, s.known[it.Name], first)
+			if errors.Is(err, ErrNotFound) {
+				return // out[i] stays empty: gone since the listing
+			}
 			if err != nil {
 				errs[i] = err
 				cancel()

@@ -1,11 +1,13 @@
 package azure
 
 import (
+	"context"
 	"maps"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/engine"
 )
@@ -225,5 +227,40 @@ func TestFullRefreshCatchesOldVersionEdits(t *testing.T) {
 	}
 	if disabled != 1 {
 		t.Errorf("%d disabled events for the old version, want 1", disabled)
+	}
+}
+
+// racyVault deletes a key in the vault just before its versions are read,
+// as another administrator might between the listing and the fetch.
+type racyVault struct {
+	*Vault
+	srv    *vault.Server
+	victim string
+}
+
+func (r racyVault) Versions(ctx context.Context, name string) ([]cloud.KeyVersion, error) {
+	if name == r.victim {
+		_ = r.srv.DeleteKey(name)
+	}
+	return r.Vault.Versions(ctx, name)
+}
+
+// A key deleted between the listing and the fetch does not fail the sync:
+// the deleted listing that follows accounts for it.
+func TestKeyDeletedDuringSync(t *testing.T) {
+	e := newEnv(t, vault.Options{}, false)
+	for _, n := range []string{"acme-stay", "acme-gone"} {
+		if err := e.srv.AddKey(vault.KeySpec{Name: n, Versions: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := cloud.NewSyncSource("vault1", racyVault{e.conn, e.srv, "acme-gone"}, time.Hour, nil)
+	src.Attach(e.sink)
+	if err := src.SyncNow(e.ctx); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	rows := byName(e.rows())
+	if len(rows["acme-stay"]) != 2 || len(rows["acme-gone"]) != 1 || rows["acme-gone"][0].State != engine.StateDeleted {
+		t.Errorf("inventory %v: want acme-stay with 2 versions and acme-gone soft-deleted", rows)
 	}
 }
