@@ -162,6 +162,12 @@ func (m *Manager) Create(ctx context.Context, caller api.Caller, source string, 
 	if err := checkKeySpec(r.Name, r.Type, r.Size, r.Curve); err != nil {
 		return nil, err
 	}
+	if _, err := s.Connector().Get(ctx, r.Name, ""); err == nil {
+		return nil, &Error{Kind: ErrConflict, Op: "create " + r.Name,
+			Reason: fmt.Sprintf("key %s already exists in %s (rotate it to add a version, or upload to import a new one)", r.Name, source)}
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("create %s in %s: %w", r.Name, source, err)
+	}
 	kv, err := s.Connector().Create(ctx, CreateRequest{Name: r.Name, Type: strings.ToUpper(r.Type), Size: r.Size, Curve: r.Curve,
 		NotBefore: r.NotBefore, Expires: r.Expires, Tags: r.Tags, Disabled: r.Disabled})
 	if err != nil {

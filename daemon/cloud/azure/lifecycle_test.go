@@ -70,6 +70,9 @@ func TestLifecycleRoundTrip(t *testing.T) {
 	if _, err := m.Create(ctx, alice, "vault1", api.CreateKeyRequest{Name: "acme-rsa", Type: "RSA", Size: 2048}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := m.Create(ctx, alice, "vault1", api.CreateKeyRequest{Name: "acme-rsa", Type: "EC", Curve: "P-256"}); !errors.Is(err, cloud.ErrConflict) || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("create over an existing key: %v, want a conflict", err)
+	}
 	if _, err := m.Create(ctx, alice, "vault1", api.CreateKeyRequest{Name: "acme.payments.bad", Type: "EC", Curve: "P-256"}); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "letters, digits and dashes") {
 		t.Errorf("dotted name: %v, want a clear invalid-name error", err)
 	}
