@@ -52,6 +52,7 @@ const pykmipBin = "/usr/bin/pykmip-server"
 // forEachBackend runs a scenario against the embedded KMS and against
 // PyKMIP (skipped, with a message, where it is not installed).
 func forEachBackend(t *testing.T, scenario func(t *testing.T, b *backend)) {
+	t.Parallel() // each scenario has its own servers, ports, files
 	for _, mk := range []struct {
 		name string
 		fn   func(testing.TB) *backend

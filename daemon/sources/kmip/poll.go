@@ -56,7 +56,7 @@ func (s *Source) Poll(ctx context.Context, sink sources.Sink) error {
 	s.pollMu.Lock()
 	defer s.pollMu.Unlock()
 	st := PollStats{Started: s.deps.Now()}
-	err := s.poll(ctx, sink, &st)
+	err := s.safePoll(ctx, sink, &st)
 	st.Duration = s.deps.Now().Sub(st.Started)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -83,6 +83,19 @@ func (s *Source) Poll(ctx context.Context, sink sources.Sink) error {
 		s.log.Error("cannot record source health", "err", herr)
 	}
 	return nil
+}
+
+// safePoll turns a panic inside the KMIP client into a failed poll:
+// ovh/kmip-go v0.8.1 can send on a channel its reader just closed when the
+// KMS drops the connection mid-request (a data race upstream), and that must
+// degrade the source, not stop the daemon.
+func (s *Source) safePoll(ctx context.Context, sink sources.Sink, st *PollStats) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the KMS connection broke during a request (%v)", r)
+		}
+	}()
+	return s.poll(ctx, sink, st)
 }
 
 func (s *Source) loadKnown(ctx context.Context, sink sources.Sink) error {

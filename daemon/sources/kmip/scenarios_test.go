@@ -409,6 +409,7 @@ func TestWrongCertificates(t *testing.T) {
 }
 
 func TestPyKMIPWithRSAServerCertHasNoCommonCipher(t *testing.T) {
+	t.Parallel()
 	b := pykmipBackendOpts(t, true)
 	e := newEnv(t, b, "", nil, crmApp)
 	err := e.poll()
