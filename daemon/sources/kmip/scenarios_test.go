@@ -3,18 +3,25 @@ package kmip
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/kek"
@@ -735,5 +742,94 @@ func TestFromConfig(t *testing.T) {
 	cfg.KMIP = cfg.KMIP[:1]
 	if _, err := FromConfig(cfg, st, keyring.NewRings(), quietLogger()); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("loose KEK file: %v", err)
+	}
+}
+
+// TestKeystoreIdentityPolls: the client identity from a JKS keystore (the
+// seed's second option) and from a PKCS#12 file works against real servers.
+func TestKeystoreIdentityPolls(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		b.create(t, "acme.crm.key.1")
+		certPEM, _ := os.ReadFile(b.certFile)
+		keyPEM, _ := os.ReadFile(b.keyFile)
+		cb, _ := pem.Decode(certPEM)
+		kb, _ := pem.Decode(keyPEM)
+		leaf, _ := x509.ParseCertificate(cb.Bytes)
+		key, _ := x509.ParsePKCS8PrivateKey(kb.Bytes)
+		dir := t.TempDir()
+		ks := keystore.New()
+		if err := ks.SetPrivateKeyEntry("keyward", keystore.PrivateKeyEntry{CreationTime: time.Now(), PrivateKey: bytes.Clone(kb.Bytes),
+			CertificateChain: []keystore.Certificate{{Type: "X509", Content: leaf.Raw}}}, []byte("changeit")); err != nil {
+			t.Fatal(err)
+		}
+		var jks bytes.Buffer
+		if err := ks.Store(&jks, []byte("changeit")); err != nil {
+			t.Fatal(err)
+		}
+		p12, err := pkcs12.Modern.Encode(key, leaf, nil, "changeit")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "pw"), []byte("changeit\n"), 0o600)
+		for name, data := range map[string][]byte{"client.jks": jks.Bytes(), "client.p12": p12} {
+			os.WriteFile(filepath.Join(dir, name), data, 0o600)
+			e := newEnv(t, b, "", nil, crmApp)
+			e.cfg.CertFile, e.cfg.KeyFile = "", ""
+			e.cfg.KeystoreFile, e.cfg.PasswordFile = filepath.Join(dir, name), filepath.Join(dir, "pw")
+			if e.src, err = New(e.cfg, e.deps); err != nil {
+				t.Fatal(err)
+			}
+			e.mustPoll()
+			if len(e.ringNames("crm")) != 1 {
+				t.Fatalf("%s: ring %v", name, e.ringNames("crm"))
+			}
+			e.src.Close()
+		}
+	})
+}
+
+// TestExpiredServerCertificate uses a real TLS listener whose certificate
+// (from the right CA) has expired, or is not valid yet.
+func TestExpiredServerCertificate(t *testing.T) {
+	ca, _ := pki.NewCA("root")
+	for _, tc := range []struct {
+		name          string
+		before, after time.Time
+		want          string
+	}{
+		{"expired", time.Now().Add(-72 * time.Hour), time.Now().Add(-24 * time.Hour), "the KMS certificate expired on"},
+		{"not yet valid", time.Now().Add(24 * time.Hour), time.Now().Add(72 * time.Hour), "not valid yet"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			certPEM, keyPEM, _ := ca.Issue(pki.IssueOptions{CommonName: "localhost", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true,
+				NotBefore: tc.before, NotAfter: tc.after})
+			pair, _ := tls.X509KeyPair(certPEM, keyPEM)
+			ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					_ = c.(*tls.Conn).Handshake()
+					c.Close()
+				}
+			}()
+			dir := t.TempDir()
+			cliCert, cliKey, _ := ca.Issue(pki.IssueOptions{CommonName: "keyward", Client: true})
+			caFile, certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "c.pem"), filepath.Join(dir, "c.key")
+			os.WriteFile(caFile, ca.PEM, 0o600)
+			os.WriteFile(certFile, cliCert, 0o600)
+			os.WriteFile(keyFile, cliKey, 0o600)
+			b := &backend{addr: ln.Addr().String(), caFile: caFile, certFile: certFile, keyFile: keyFile}
+			e := newEnv(t, b, "", nil, crmApp)
+			if err := e.poll(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v; want %q", err, tc.want)
+			}
+		})
 	}
 }
