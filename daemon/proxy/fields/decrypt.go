@@ -20,33 +20,39 @@ type Opened struct {
 // string replaced by its plaintext, wherever it sits. A string that is
 // exactly one "j" token becomes the JSON value it holds; text tokens are
 // re-escaped as string content. A token that cannot be opened is left as it
-// is. The document is scanned lexically (it comes from the upstream and is
-// not validated): malformed input is copied through unchanged.
+// is.
+//
+// The document comes from the upstream and is not validated. Tokens are
+// found with a fast substring search: in valid JSON "kw1" can only occur
+// inside a string, whose opening quote is the nearest quote before it not
+// escaped by a backslash (every quote inside a string is escaped) and whose
+// closing quote is the next unescaped one. Bytes outside the strings that
+// hold tokens are copied unchanged.
 func DecryptJSON(dst, doc []byte, dec Decrypter) ([]byte, Opened) {
 	var op Opened
-	if bytes.Index(doc, []byte(token.Prefix)) < 0 {
-		return append(dst, doc...), op
-	}
 	var tmp, pt []byte
-	last := 0
-	for i := 0; i < len(doc); {
-		q := bytes.IndexByte(doc[i:], '"')
-		if q < 0 {
+	last := 0 // doc[:last] is already in dst
+	from := 0 // search position
+	for {
+		k := bytes.Index(doc[from:], prefix)
+		if k < 0 {
 			break
 		}
-		start := i + q
-		end, ok := stringEnd(doc, start)
+		k += from
+		start := openingQuote(doc, last, k)
+		if start < 0 {
+			from = k + 1
+			continue
+		}
+		end, ok := stringEnd(doc, k-1)
 		if !ok {
 			break
 		}
+		from = end + 1
 		raw := doc[start+1 : end]
-		i = end + 1
-		if bytes.Index(raw, []byte(token.Prefix)) < 0 {
-			continue
-		}
 		// Whole-string token: cheapest and the only place a JSON-kind
 		// token can turn back into a non-string value.
-		if token.Span(raw) == len(raw) {
+		if start+1 == k && token.Span(raw) == len(raw) {
 			var kind token.Kind
 			var err error
 			pt, kind, err = dec(pt[:0], raw)
@@ -56,7 +62,7 @@ func DecryptJSON(dst, doc []byte, dec Decrypter) ([]byte, Opened) {
 			}
 			op.Decrypted++
 			dst = append(dst, doc[last:start]...)
-			if kind == token.JSON && Valid(pt) {
+			if kind == token.JSON && !isKey(doc, end) && Valid(pt) {
 				dst = append(dst, pt...)
 			} else {
 				dst = append(dst, '"')
@@ -89,17 +95,60 @@ func DecryptJSON(dst, doc []byte, dec Decrypter) ([]byte, Opened) {
 	return append(dst, doc[last:]...), op
 }
 
-// stringEnd returns the index of the quote closing the string at start.
-func stringEnd(doc []byte, start int) (int, bool) {
-	for j := start + 1; j < len(doc); j++ {
-		switch doc[j] {
-		case '\\':
-			j++
-		case '"':
-			return j, true
+var prefix = []byte(token.Prefix)
+
+// isKey reports whether the string closed at end is an object member name.
+func isKey(doc []byte, end int) bool {
+	for i := end + 1; i < len(doc); i++ {
+		switch doc[i] {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case ':':
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// openingQuote returns the index of the unescaped quote that opens the
+// string holding position k, searching back no further than floor.
+func openingQuote(doc []byte, floor, k int) int {
+	for j := k - 1; j >= floor; j-- {
+		j = bytes.LastIndexByte(doc[floor:j+1], '"')
+		if j < 0 {
+			return -1
+		}
+		j += floor
+		if !escaped(doc, floor, j) {
+			return j
 		}
 	}
-	return 0, false
+	return -1
+}
+
+// escaped reports whether the byte at j follows an odd run of backslashes.
+func escaped(doc []byte, floor, j int) bool {
+	n := 0
+	for i := j - 1; i >= floor && doc[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 1
+}
+
+// stringEnd returns the index of the first unescaped quote after from.
+func stringEnd(doc []byte, from int) (int, bool) {
+	for i := from + 1; ; {
+		q := bytes.IndexByte(doc[i:], '"')
+		if q < 0 {
+			return 0, false
+		}
+		i += q
+		if !escaped(doc, from+1, i) {
+			return i, true
+		}
+		i++
+	}
 }
 
 // replaceTokens appends text with every token replaced by its plaintext and

@@ -138,6 +138,24 @@ func TestDecryptJSONLeavesBadTokensAndFindsEmbedded(t *testing.T) {
 	}
 }
 
+func TestDecryptJSONTokenAsMemberName(t *testing.T) {
+	c := codec(t, "crm")
+	jtok, _, _ := c.Encrypt([]byte(`{"a":1}`), token.GCM, token.JSON)
+	ttok, _, _ := c.Encrypt([]byte(`quote " and \ back`), token.GCM, token.Text)
+	doc := `{"` + jtok + `" : "` + jtok + `", "x\"y": "pre \" ` + ttok + `", "k": ["` + ttok + `"]}`
+	out, op := DecryptJSON(nil, []byte(doc), decFor(c))
+	if op.Decrypted != 4 || len(op.Failed) != 0 {
+		t.Fatalf("decrypted %d failed %v", op.Decrypted, op.Failed)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if fmt.Sprint(v[`{"a":1}`]) != "map[a:1]" || v[`x"y`] != `pre " quote " and \ back` || fmt.Sprint(v["k"]) != `[quote " and \ back]` {
+		t.Fatalf("got %#v", v)
+	}
+}
+
 func TestFormRoundTrip(t *testing.T) {
 	c := codec(t, "crm")
 	f := FormRules{"ssn": false, "email": true}
@@ -171,6 +189,11 @@ func FuzzRewriteJSON(f *testing.F) {
 	}
 	enc, dec := encFor(c), decFor(c)
 	f.Fuzz(func(t *testing.T, in []byte) {
+		// Decrypting arbitrary upstream bytes never panics and keeps
+		// valid JSON valid.
+		if d, _ := DecryptJSON(nil, in, dec); json.Valid(in) && !json.Valid(d) {
+			t.Fatalf("DecryptJSON broke valid JSON %q into %q", in, d)
+		}
 		out, _, err := rules.EncryptJSON(nil, in, enc)
 		if err != nil {
 			return

@@ -2,6 +2,7 @@ package fields
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"unicode/utf16"
@@ -315,49 +316,69 @@ func (w *walker) array(states []state, depth int) error {
 	}
 }
 
-// skipString moves past the string starting at w.i, validating escapes.
+// skipString moves past the string starting at w.i, validating escapes,
+// control characters and UTF-8. Runs without escapes are found with
+// bytes.IndexByte and checked eight bytes at a time.
 func (w *walker) skipString() error {
 	start := w.i
 	w.i++
-	for w.i < len(w.in) {
-		// Fast skip of plain bytes.
-		j := w.i
-		for j < len(w.in) && w.in[j] != '"' && w.in[j] != '\\' && w.in[j] >= 0x20 {
-			j++
+	for {
+		q := bytes.IndexByte(w.in[w.i:], '"')
+		if q < 0 {
+			w.i = start
+			return w.errf("unterminated string")
 		}
-		w.i = j
-		if w.i >= len(w.in) {
-			break
-		}
-		switch c := w.in[w.i]; {
-		case c == '"':
-			w.i++
-			if !utf8.Valid(w.in[start:w.i]) {
+		seg := w.in[w.i : w.i+q]
+		bs := bytes.IndexByte(seg, '\\')
+		if bs < 0 {
+			if !plainText(seg) {
 				w.i = start
-				return w.errf("string is not valid UTF-8")
+				return w.errf("control character or invalid UTF-8 in a string")
 			}
+			w.i += q + 1
 			return nil
-		case c == '\\':
-			if w.i+1 >= len(w.in) {
-				return w.errf("unterminated string")
+		}
+		if !plainText(seg[:bs]) {
+			w.i = start
+			return w.errf("control character or invalid UTF-8 in a string")
+		}
+		w.i += bs
+		if w.i+1 >= len(w.in) {
+			return w.errf("unterminated string")
+		}
+		switch w.in[w.i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			w.i += 2
+		case 'u':
+			if w.i+6 > len(w.in) || !isHex4(w.in[w.i+2:w.i+6]) {
+				return w.errf("bad \\u escape")
 			}
-			switch w.in[w.i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				w.i += 2
-			case 'u':
-				if w.i+6 > len(w.in) || !isHex4(w.in[w.i+2:w.i+6]) {
-					return w.errf("bad \\u escape")
-				}
-				w.i += 6
-			default:
-				return w.errf("bad escape \\%c", w.in[w.i+1])
-			}
+			w.i += 6
 		default:
-			return w.errf("control character in a string")
+			return w.errf("bad escape \\%c", w.in[w.i+1])
 		}
 	}
-	w.i = start
-	return w.errf("unterminated string")
+}
+
+// plainText reports whether b has no control character and is valid UTF-8.
+func plainText(b []byte) bool {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if x&0x8080808080808080 != 0 {
+			break // non-ASCII: the slow path below
+		}
+		// A byte below 0x20 (all bytes here are < 0x80).
+		if (x-0x2020202020202020)&^x&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for j := i; j < len(b); j++ {
+		if b[j] < 0x20 {
+			return false
+		}
+	}
+	return utf8.Valid(b[i:])
 }
 
 func isHex4(b []byte) bool {

@@ -1,0 +1,121 @@
+// Command bench is the load-test rig of the encryption proxy: in one
+// process it runs an upstream that answers with the request body (as a
+// record store returns what it saved), a plain httputil.ReverseProxy in
+// front of it, and the keyward proxy in front of it with a real key ring,
+// all on loopback; it writes the two payloads and prints the addresses for
+// loadtest.sh, which drives both proxies with wrk.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	_ "net/http/pprof" // profiles of the keyward proxy under load, on -pprof
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/proxy"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/keyring"
+)
+
+func main() {
+	dir := flag.String("dir", ".", "where to write small.json, large.json and addrs.json")
+	pprofAddr := flag.String("pprof", "127.0.0.1:0", "pprof listener")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	up := listen()
+	go http.Serve(up, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+	}))
+	upURL, _ := url.Parse("http://" + up.Addr().String())
+
+	plainLn := listen()
+	plain := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(upURL); pr.SetXForwarded() },
+		Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}}
+	go http.Serve(plainLn, plain)
+
+	rings := keyring.NewRings()
+	rings.Configure("bench", "bench.key.*", 16)
+	k := make([]byte, 32)
+	rand.Read(k)
+	if _, err := rings.Apply("bench", []keyring.Candidate{{UID: "1", Name: "bench.key.1", State: engine.StateActive, Material: k}}); err != nil {
+		log.Fatal(err)
+	}
+	m, err := proxy.NewManager(config.Proxy{Apps: []config.ProxyApp{{Name: "bench", Listen: "127.0.0.1:0", Upstream: upURL.String(),
+		Fields: []string{"ssn", "email", "card.number", "records[*].ssn"}}}}, rings, nil, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := m.Listen(); err != nil {
+		log.Fatal(err)
+	}
+	go m.Run(ctx)
+
+	pp, err := net.Listen("tcp", *pprofAddr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go http.Serve(pp, nil)
+
+	small, large := payloads()
+	must(os.WriteFile(filepath.Join(*dir, "small.json"), small, 0o644))
+	must(os.WriteFile(filepath.Join(*dir, "large.json"), large, 0o644))
+	addrs, _ := json.Marshal(map[string]string{"upstream": up.Addr().String(), "plain": plainLn.Addr().String(),
+		"keyward": m.Addr("bench"), "pprof": pp.Addr().String()})
+	must(os.WriteFile(filepath.Join(*dir, "addrs.json"), addrs, 0o644))
+	fmt.Println(string(addrs))
+	<-ctx.Done()
+}
+
+func listen() net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	return ln
+}
+
+func must(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// payloads: 1 KiB with 3 protected fields (ssn, email, card.number), and
+// 64 KiB with 50 (records[*].ssn in 50 records).
+func payloads() (small, large []byte) {
+	rec := map[string]any{"id": 4711, "name": "Ann Lee", "ssn": "123-45-6789", "email": "ann.lee@example.com",
+		"card": map[string]any{"number": "4111 1111 1111 1111", "expiry": "12/29"}, "plan": "enterprise"}
+	b, _ := json.Marshal(rec)
+	rec["notes"] = strings.Repeat("n", 1024-len(b)-len(`,"notes":""`))
+	small, _ = json.Marshal(rec)
+	var recs []map[string]any
+	for i := 0; i < 50; i++ {
+		recs = append(recs, map[string]any{"id": i, "ssn": fmt.Sprintf("123-45-%04d", i), "name": "Ann Lee", "notes": ""})
+	}
+	b, _ = json.Marshal(map[string]any{"records": recs})
+	pad := (64*1024 - len(b)) / 50
+	for i := range recs {
+		recs[i]["notes"] = strings.Repeat("n", pad)
+	}
+	large, _ = json.Marshal(map[string]any{"records": recs})
+	return small, large
+}
