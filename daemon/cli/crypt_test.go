@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/proxy"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/keyring"
+)
+
+// cryptSocket serves the proxy's socket routes on a real Unix socket, with
+// the caller's role fixed (the daemon derives it from peer credentials).
+func cryptSocket(t *testing.T, role api.Role) string {
+	t.Helper()
+	rings := keyring.NewRings()
+	rings.Configure("crm", "crm.key.*", 16)
+	k := make([]byte, 32)
+	rand.Read(k)
+	if _, err := rings.Apply("crm", []keyring.Candidate{{UID: "1", Name: "crm.key.1", State: engine.StateActive, Material: k}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := proxy.NewManager(config.Proxy{Apps: []config.ProxyApp{{Name: "crm", Listen: "127.0.0.1:0", Upstream: "http://127.0.0.1:1"}}}, rings, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "keyward.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: m.Handler(func(*http.Request) api.Role { return role })}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return sock
+}
+
+func runIn(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Execute(context.Background(), args, &App{Out: &out, Err: &errb, In: strings.NewReader(stdin)})
+	return code, out.String(), errb.String()
+}
+
+func TestEncryptDecryptCommands(t *testing.T) {
+	admin := cryptSocket(t, api.RoleAdmin)
+	code, tok, errs := runIn(t, "123-45-6789", "--socket", admin, "encrypt", "--app", "crm")
+	if code != ExitOK || !strings.HasPrefix(tok, "kw1gt.") || !strings.HasSuffix(tok, "\n") {
+		t.Fatalf("encrypt: %d %q %s", code, tok, errs)
+	}
+	code, det1, _ := runIn(t, "a@x.io", "--socket", admin, "encrypt", "--app", "crm", "--deterministic")
+	_, det2, _ := runIn(t, "a@x.io", "--socket", admin, "encrypt", "--app", "crm", "--deterministic")
+	if code != ExitOK || det1 != det2 || !strings.HasPrefix(det1, "kw1st.") {
+		t.Fatalf("deterministic: %q %q", det1, det2)
+	}
+	code, pt, errs := runIn(t, tok, "--socket", admin, "decrypt", "--app", "crm")
+	if code != ExitOK || pt != "123-45-6789" {
+		t.Fatalf("decrypt: %d %q %s", code, pt, errs)
+	}
+	// A record as the cloud holds it.
+	code, pt, _ = runIn(t, `{"ssn":"`+strings.TrimSpace(tok)+`","email":"`+strings.TrimSpace(det1)+`"}`, "--socket", admin, "decrypt", "--app", "crm")
+	if code != ExitOK || pt != `{"ssn":"123-45-6789","email":"a@x.io"}` {
+		t.Fatalf("decrypt record: %q", pt)
+	}
+	// Altered token: fails, says why, prints nothing.
+	bad := strings.TrimSpace(tok)
+	bad = bad[:len(bad)-2] + "AA"
+	code, pt, errs = runIn(t, bad, "--socket", admin, "decrypt", "--app", "crm")
+	if code == ExitOK || pt != "" || !strings.Contains(errs, "tampered") {
+		t.Fatalf("tampered: %d %q %q", code, pt, errs)
+	}
+	code, _, errs = runIn(t, "x", "--socket", admin, "encrypt")
+	if code != ExitUsage || !strings.Contains(errs, "--app is required") {
+		t.Fatalf("no --app: %d %s", code, errs)
+	}
+	// A user may encrypt but not decrypt (default config).
+	user := cryptSocket(t, api.RoleUser)
+	if code, _, _ := runIn(t, "x", "--socket", user, "encrypt", "--app", "crm"); code != ExitOK {
+		t.Fatalf("user encrypt: %d", code)
+	}
+	code, _, errs = runIn(t, tok, "--socket", user, "decrypt", "--app", "crm")
+	if code != ExitError || !strings.Contains(errs, "allow_user_decrypt") {
+		t.Fatalf("user decrypt: %d %s", code, errs)
+	}
+}
