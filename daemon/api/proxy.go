@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -119,4 +121,22 @@ func (c *Client) Encrypt(ctx context.Context, o CryptOptions, plaintext io.Reade
 // never passes silently.
 func (c *Client) Decrypt(ctx context.Context, o CryptOptions, text io.Reader) ([]byte, error) {
 	return c.DoRaw(ctx, http.MethodPost, "/decrypt", o.query(), "application/octet-stream", text)
+}
+
+// ProxyNotification wraps one application's status for /v1/events.
+func ProxyNotification(st ProxyStatus) Notification {
+	b, _ := json.Marshal(st)
+	return Notification{Type: NoteProxy, Time: st.Time, Source: st.App, Data: b}
+}
+
+// ProxyStatus decodes the status carried by a "proxy" notification.
+func (n Notification) ProxyStatus() (*ProxyStatus, error) {
+	if n.Type != NoteProxy {
+		return nil, fmt.Errorf("notification is %q, not %q", n.Type, NoteProxy)
+	}
+	var st ProxyStatus
+	if err := json.Unmarshal(n.Data, &st); err != nil {
+		return nil, fmt.Errorf("proxy notification: %w", err)
+	}
+	return &st, nil
 }
