@@ -2,8 +2,10 @@ package kmip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -28,7 +30,7 @@ func (s *Source) connect(ctx context.Context) (*kmipclient.Client, error) {
 	var fails []string
 	var firstErr error
 	for _, addr := range s.cfg.Addresses {
-		opts := []kmipclient.Option{kmipclient.WithTlsConfig(s.tlsCfg.Clone())}
+		opts := []kmipclient.Option{kmipclient.WithDialerUnsafe(tlsDialer(addr, s.tlsCfg.Clone()))}
 		if s.ver != nil {
 			opts = append(opts, kmipclient.EnforceVersion(*s.ver))
 		}
@@ -49,6 +51,45 @@ func (s *Source) connect(ctx context.Context) (*kmipclient.Client, error) {
 		fails = append(fails, addr+": "+explain(err, s.leaf, s.cfg.ServerName, addr))
 	}
 	return nil, &connectError{msg: strings.Join(fails, "; "), err: firstErr}
+}
+
+// rejectionProbe is how long a fresh TLS 1.3 connection is watched for the
+// KMS's verdict on the client certificate, which TLS 1.3 delivers after the
+// handshake.
+const rejectionProbe = 150 * time.Millisecond
+
+// tlsDialer dials addr over TLS and, under TLS 1.3, waits briefly for a
+// rejection of the client certificate, so that it is reported by the dial
+// (with the alert) rather than surfacing inside the KMIP client's reader
+// goroutine, which in kmip-go v0.8.1 races with its writer on that path.
+// A KMIP server never speaks first, so in the normal case the read just
+// times out; a read timeout leaves a TLS connection usable.
+func tlsDialer(addr string, cfg *tls.Config) kmipclient.DialerFunc {
+	return func(ctx context.Context) (net.Conn, error) {
+		d := tls.Dialer{Config: cfg}
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		tc := conn.(*tls.Conn)
+		if tc.ConnectionState().Version < tls.VersionTLS13 {
+			return conn, nil
+		}
+		_ = tc.SetReadDeadline(time.Now().Add(rejectionProbe))
+		var one [1]byte
+		n, rerr := tc.Read(one[:])
+		_ = tc.SetReadDeadline(time.Time{})
+		var ne net.Error
+		switch {
+		case n > 0:
+			conn.Close()
+			return nil, errors.New("the server spoke before any request: not a KMIP server?")
+		case rerr != nil && !(errors.As(rerr, &ne) && ne.Timeout()):
+			conn.Close()
+			return nil, rerr
+		}
+		return conn, nil
+	}
 }
 
 type connectError struct {
