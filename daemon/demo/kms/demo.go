@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/keyward/keyward/daemon/config"
@@ -42,4 +43,26 @@ func (s *Server) RotateEvery(ctx context.Context, d time.Duration, onRotate func
 			}
 		}
 	}()
+}
+
+// StartDemo starts the demo KMS: DemoApps seeded, certificates in dir, a new
+// generation every rotate (taking crm and hr in turn; 0 disables), and a
+// [[kmip]] section named source that points keyward at it, polling every
+// poll. Rotations are logged to log (optional).
+func StartDemo(ctx context.Context, dir, source string, poll, rotate time.Duration, log *slog.Logger) (*Server, config.KMIPSource, error) {
+	s, err := Start(ctx, Options{Dir: dir, Apps: DemoApps})
+	if err != nil {
+		return nil, config.KMIPSource{}, err
+	}
+	s.RotateEvery(ctx, rotate, func(app, name string, err error) {
+		if log == nil {
+			return
+		}
+		if err != nil {
+			log.Warn("demo KMS rotation failed", "app", app, "err", err)
+			return
+		}
+		log.Info("demo KMS created a new key generation", "app", app, "name", name)
+	})
+	return s, s.SourceConfig(source, poll), nil
 }

@@ -222,3 +222,16 @@ func TestSourceConfigIsValidAndRotateEvery(t *testing.T) {
 		t.Fatal("no rotation")
 	}
 }
+
+func TestStartDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, sc, err := StartDemo(ctx, t.TempDir(), "kms", 10*time.Second, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if sc.Addresses[0] != s.Addr() || len(sc.Applications) != 2 || sc.Applications[0].Pattern != "acme.crm.key.*" {
+		t.Fatalf("demo source config %+v", sc)
+	}
+}
