@@ -36,6 +36,9 @@ type fixture struct {
 	maxLimit    atomic.Int32 // the largest page asked for
 	notes       chan api.Notification
 	proxy       []api.ProxyStatus
+	// cloud holds what the cloud and certificate endpoints need
+	// (fixture_actions_test.go).
+	cloud cloudFixture
 }
 
 // Proxy serves GET /v1/proxy.

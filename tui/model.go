@@ -39,7 +39,20 @@ type Model struct {
 
 	conn   connection
 	status *api.Status
+
+	// flash is the last action's result, shown in the status line.
+	flash    common.FlashMsg
+	flashSeq int
 }
+
+// flashClear ends a flash unless a newer one replaced it.
+type flashClear struct{ seq int }
+
+// How long a flash stays: errors longer, they are what to act on.
+const (
+	flashFor    = 10 * time.Second
+	flashErrFor = 30 * time.Second
+)
 
 // New builds the root model. Close (or quitting) cancels its requests and
 // the event stream.
@@ -135,6 +148,19 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case common.OpenKeyMsg:
 		cmd := m.activate(0)
 		return m, tea.Batch(cmd, m.panes[0].Update(msg))
+	case common.FlashMsg:
+		m.flash = msg
+		m.flashSeq++
+		seq, d := m.flashSeq, flashFor
+		if msg.Err {
+			d = flashErrFor
+		}
+		return m, tea.Tick(d, func(time.Time) tea.Msg { return flashClear{seq: seq} })
+	case flashClear:
+		if msg.seq == m.flashSeq {
+			m.flash = common.FlashMsg{}
+		}
+		return m, nil
 	case statusMsg:
 		if msg.err == nil && msg.status != nil {
 			m.status = msg.status
@@ -303,6 +329,13 @@ func (m *Model) helpOverlay(w, h int) string {
 func (m *Model) statusLine(w int) string {
 	st := m.c.Styles
 	left := m.conn.describe(m.c, m.status)
+	if m.flash.Text != "" && m.conn.state == connConnected {
+		if m.flash.Err {
+			left = st.StatusErr.Render("✖ " + table.Clean(m.flash.Text))
+		} else {
+			left = st.StatusOK.Render("✔ " + table.Clean(m.flash.Text))
+		}
+	}
 	right := m.Active().StatusValue()
 	if right != "" {
 		right = " " + st.StatusBar.Render(right) + " "

@@ -92,6 +92,8 @@ func press(tm *teatest.TestModel, keys ...string) {
 			tm.Send(tea.KeyMsg{Type: tea.KeyShiftTab})
 		case "down":
 			tm.Send(tea.KeyMsg{Type: tea.KeyDown})
+		case "up":
+			tm.Send(tea.KeyMsg{Type: tea.KeyUp})
 		default:
 			tm.Type(k)
 		}

@@ -39,6 +39,37 @@ type KeyMap struct {
 	Narrower   key.Binding
 	Comparison key.Binding
 	Export     key.Binding
+
+	// Actions: the Keys pane's cloud key actions and sync, the Sources
+	// pane's certificate actions.
+	Actions    key.Binding
+	SyncSource key.Binding
+	SyncAll    key.Binding
+	Certs      key.Binding
+
+	// Dialogs (menus, confirmations, forms).
+	Confirm   key.Binding
+	Cancel    key.Binding
+	NextField key.Binding
+	PrevField key.Binding
+
+	// Items of the cloud key action menu.
+	ActRotate  key.Binding
+	ActToggle  key.Binding
+	ActEdit    key.Binding
+	ActPolicy  key.Binding
+	ActBackup  key.Binding
+	ActRestore key.Binding
+	ActDelete  key.Binding
+	ActRecover key.Binding
+	ActPurge   key.Binding
+	ActCreate  key.Binding
+
+	// Items of the certificate menu.
+	CertShow    key.Binding
+	CertCSR     key.Binding
+	CertInstall key.Binding
+	CertImport  key.Binding
 }
 
 // DefaultKeyMap returns keyward's bindings.
@@ -77,6 +108,32 @@ func DefaultKeyMap() *KeyMap {
 		Narrower:   b([]string{"-"}, "-", "narrower range"),
 		Comparison: b([]string{"c"}, "c", "only seen in source"),
 		Export:     b([]string{"e"}, "e", "export CSV"),
+
+		Actions:    b([]string{"x"}, "x", "key actions"),
+		SyncSource: b([]string{"y"}, "y", "sync this source"),
+		SyncAll:    b([]string{"Y"}, "Y", "sync all sources"),
+		Certs:      b([]string{"c"}, "c", "certificates"),
+
+		Confirm:   b([]string{"enter"}, "enter", "confirm"),
+		Cancel:    b([]string{"esc"}, "esc", "cancel"),
+		NextField: b([]string{"tab", "down"}, "tab/↓", "next field"),
+		PrevField: b([]string{"shift+tab", "up"}, "shift+tab/↑", "previous field"),
+
+		ActRotate:  b([]string{"r"}, "r", "rotate (new version)"),
+		ActToggle:  b([]string{"e"}, "e", "enable / disable"),
+		ActEdit:    b([]string{"t"}, "t", "expiry, not-before, tags"),
+		ActPolicy:  b([]string{"o"}, "o", "rotation policy"),
+		ActBackup:  b([]string{"b"}, "b", "back up"),
+		ActRestore: b([]string{"s"}, "s", "restore a backup"),
+		ActDelete:  b([]string{"d"}, "d", "delete (soft)"),
+		ActRecover: b([]string{"v"}, "v", "recover"),
+		ActPurge:   b([]string{"p"}, "p", "purge for good"),
+		ActCreate:  b([]string{"n"}, "n", "new key in this vault"),
+
+		CertShow:    b([]string{"s"}, "s", "show installed certificate"),
+		CertCSR:     b([]string{"c"}, "c", "new key + CSR"),
+		CertInstall: b([]string{"i"}, "i", "install signed certificate"),
+		CertImport:  b([]string{"m"}, "m", "import keystore (JKS/PKCS#12)"),
 	}
 }
 

@@ -80,6 +80,16 @@ type Model struct {
 	err     error
 
 	detail *detailView
+
+	// Cloud key actions: which sources are cloud vaults (nil until the
+	// daemon said), the caller's role, and the open dialog.
+	cloud        map[string]api.CloudSourceInfo
+	cloudSeq     int
+	cloudLoading bool
+	cloudErr     error
+	role         api.Role
+	act          *flow
+	flowSeq      int
 }
 
 // New returns the Keys pane.
@@ -124,7 +134,7 @@ func (m *Model) SetSize(w, h int) {
 func (m *Model) rows() int { return max(1, m.height-2) }
 
 // Capturing implements common.Pane.
-func (m *Model) Capturing() bool { return m.filtering }
+func (m *Model) Capturing() bool { return m.filtering || m.act != nil }
 
 // Selected returns the key under the cursor, if any.
 func (m *Model) Selected() (engine.Key, bool) {
@@ -215,6 +225,12 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		return m.onPage(msg)
 	case filterTick:
 		return m.applyFilter(msg.seq)
+	case cloudSourcesMsg:
+		return m.onCloudSources(msg)
+	case actionDoneMsg:
+		return m.onActionDone(msg)
+	case syncDoneMsg:
+		return onSyncDone(msg)
 	case detailMsg:
 		if m.detail != nil && m.detail.key.ID == msg.id {
 			m.detail.set(msg.detail, msg.err)
@@ -222,7 +238,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		return nil
 	case common.StatusMsg:
 		m.setSources(msg.Status.Sources)
-		return nil
+		return m.setStatus(msg.Status)
 	case common.OpenKeyMsg:
 		m.filtering = false
 		m.filter.Blur()
@@ -248,6 +264,12 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		case api.NoteHello:
 			if msg.Status != nil {
 				m.setSources(msg.Status.Sources)
+				return m.setStatus(msg.Status)
+			}
+		case api.NoteSources:
+			// A vault added or its capabilities changed.
+			if m.cloud != nil || m.cloudErr != nil {
+				return m.fetchCloud()
 			}
 		}
 		return nil
@@ -261,17 +283,30 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		}
 		return cmd
 	case tea.KeyMsg:
+		if m.act != nil {
+			return m.updateAction(msg)
+		}
 		if m.filtering {
 			return m.updateFilter(msg)
 		}
 		if m.detail != nil {
-			if key.Matches(msg, m.ctx.Keys.Back) {
+			switch k := m.ctx.Keys; {
+			case key.Matches(msg, k.Back):
 				m.detail = nil
 				return nil
+			case key.Matches(msg, k.Actions):
+				return m.openActions(m.detail.key)
+			case key.Matches(msg, k.SyncSource):
+				return m.sync(m.detail.key.Source)
+			case key.Matches(msg, k.SyncAll):
+				return m.sync("")
 			}
 			return m.detail.update(msg)
 		}
 		return m.updateTable(msg)
+	}
+	if m.act != nil {
+		return m.updateAction(msg)
 	}
 	if m.filtering {
 		var cmd tea.Cmd
@@ -453,6 +488,30 @@ func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
 		return m.restart()
 	case key.Matches(msg, k.Reload):
 		return m.refetch()
+	case key.Matches(msg, k.Actions):
+		if sel, ok := m.Selected(); ok {
+			return m.openActions(sel)
+		}
+	case key.Matches(msg, k.SyncSource):
+		if sel, ok := m.Selected(); ok {
+			return m.sync(sel.Source)
+		}
+		return m.sync("")
+	case key.Matches(msg, k.SyncAll):
+		return m.sync("")
+	}
+	return nil
+}
+
+// setStatus learns the caller's role and, the first time, which sources
+// are cloud vaults.
+func (m *Model) setStatus(s *api.Status) tea.Cmd {
+	if s == nil {
+		return nil
+	}
+	m.role = s.Caller.Role
+	if m.cloud == nil && !m.cloudLoading {
+		return m.fetchCloud()
 	}
 	return nil
 }
@@ -461,10 +520,18 @@ func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.ctx.Keys
 	switch {
+	case m.act != nil:
+		return m.actionHelp()
 	case m.filtering:
 		return []key.Binding{k.ApplyFilter, k.ClearFilter}
 	case m.detail != nil:
+		if m.isCloud(m.detail.key) {
+			return []key.Binding{k.Back, k.Up, k.Down, k.Actions, k.SyncSource}
+		}
 		return []key.Binding{k.Back, k.Up, k.Down}
+	}
+	if sel, ok := m.Selected(); ok && m.isCloud(sel) {
+		return []key.Binding{k.Actions, k.SyncSource, k.Open, k.Filter, k.Sort, k.StateFilter, k.SourceFilter, k.AgingFilter}
 	}
 	return []key.Binding{k.Open, k.Filter, k.Sort, k.StateFilter, k.SourceFilter, k.AgingFilter}
 }
@@ -474,7 +541,10 @@ func (m *Model) FullHelp() [][]key.Binding {
 	k := m.ctx.Keys
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.Open, k.Back},
-		{k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.StateFilter, k.SourceFilter, k.AgingFilter, k.Reload},
+		// The action menu lists its own keys; at 80 columns there is no room
+		// for a fourth column here.
+		{k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.StateFilter, k.SourceFilter, k.AgingFilter, k.Reload,
+			k.Actions, k.SyncSource, k.SyncAll},
 	}
 }
 
@@ -514,6 +584,9 @@ func (m *Model) describeQuery() string {
 
 // View implements common.Pane.
 func (m *Model) View() string {
+	if m.act != nil {
+		return m.actionView()
+	}
 	if m.detail != nil {
 		return m.detail.view()
 	}

@@ -42,6 +42,12 @@ type Model struct {
 	shown  bool
 	width  int
 	height int
+
+	// role is the caller's role from the daemon's status; cert is the open
+	// certificate dialog.
+	role    api.Role
+	cert    *certFlow
+	certSeq int
 }
 
 // New returns the Sources pane.
@@ -68,7 +74,7 @@ func (m *Model) SetSize(w, h int) {
 }
 
 // Capturing implements common.Pane.
-func (m *Model) Capturing() bool { return false }
+func (m *Model) Capturing() bool { return m.cert != nil }
 
 func (m *Model) fetch() tea.Cmd {
 	if m.loading {
@@ -107,12 +113,21 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.dirty = false
 			return m.fetch()
 		}
+	case certDoneMsg:
+		return m.onCertDone(msg)
+	case common.StatusMsg:
+		if msg.Status != nil {
+			m.role = msg.Status.Caller.Role
+		}
 	case common.ActivatedMsg:
 		if !m.shown {
 			m.shown = true
 			return m.fetch()
 		}
 	case common.NotificationMsg:
+		if msg.Type == api.NoteHello && msg.Status != nil {
+			m.role = msg.Status.Caller.Role
+		}
 		// Health changes, and key changes move the per-source counts and rings.
 		if m.shown && (msg.Type == api.NoteSources || msg.Type == api.NoteKeys) {
 			return m.fetch()
@@ -122,8 +137,13 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return m.fetch()
 		}
 	case tea.KeyMsg:
+		if m.cert != nil {
+			return m.updateCert(msg)
+		}
 		k := m.ctx.Keys
 		switch {
+		case key.Matches(msg, k.Certs):
+			return m.openCerts()
 		case key.Matches(msg, k.Down):
 			m.vp.ScrollDown(1)
 		case key.Matches(msg, k.Up):
@@ -137,6 +157,10 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		case key.Matches(msg, k.Reload):
 			return m.fetch()
 		}
+	default:
+		if m.cert != nil {
+			return m.updateCert(msg)
+		}
 	}
 	return nil
 }
@@ -144,13 +168,20 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 // ShortHelp implements common.Pane.
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.ctx.Keys
+	if m.cert != nil {
+		return m.certHelp()
+	}
+	if len(m.kmipSources()) > 0 {
+		return []key.Binding{k.Up, k.Down, k.Reload, k.Certs}
+	}
 	return []key.Binding{k.Up, k.Down, k.Reload}
 }
 
 // FullHelp implements common.Pane.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.ctx.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.Reload}}
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.Reload},
+		{k.Certs, k.CertShow, k.CertCSR, k.CertInstall, k.CertImport}}
 }
 
 // StatusValue implements common.Pane: how many sources are degraded.
@@ -179,7 +210,12 @@ func (m *Model) render() {
 }
 
 // View implements common.Pane.
-func (m *Model) View() string { return m.vp.View() }
+func (m *Model) View() string {
+	if m.cert != nil {
+		return m.certView()
+	}
+	return m.vp.View()
+}
 
 // HealthLabel is the colour-independent word for a source's health.
 func HealthLabel(h engine.Health) string {

@@ -1,0 +1,511 @@
+package tui_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/teatest"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/tui"
+	"github.com/keyward/keyward/tui/keyspane"
+	"github.com/keyward/keyward/tui/sourcespane"
+)
+
+// The backend interfaces the panes assert must keep the exact signatures of
+// the daemon's client: if one drifts, the action silently disappears, so
+// this fails to compile instead.
+var (
+	_ keyspane.CloudLister         = (*api.Client)(nil)
+	_ keyspane.CloudOperator       = (*api.Client)(nil)
+	_ keyspane.CloudUpdater        = (*api.Client)(nil)
+	_ keyspane.CloudCreator        = (*api.Client)(nil)
+	_ keyspane.CloudBackuper       = (*api.Client)(nil)
+	_ keyspane.CloudRestorer       = (*api.Client)(nil)
+	_ keyspane.CloudPolicies       = (*api.Client)(nil)
+	_ keyspane.Syncer              = (*api.Client)(nil)
+	_ sourcespane.CertReader       = (*api.Client)(nil)
+	_ sourcespane.CSRMaker         = (*api.Client)(nil)
+	_ sourcespane.CertInstaller    = (*api.Client)(nil)
+	_ sourcespane.KeystoreImporter = (*api.Client)(nil)
+	_ keyspane.CloudOperator       = (*fixture)(nil)
+	_ sourcespane.KeystoreImporter = (*fixture)(nil)
+	_ keyspane.CloudLister         = (*fixture)(nil)
+	_ keyspane.Syncer              = (*fixture)(nil)
+	_ sourcespane.CSRMaker         = (*fixture)(nil)
+	_ sourcespane.CertInstaller    = (*fixture)(nil)
+	_ keyspane.CloudPolicies       = (*fixture)(nil)
+	_ keyspane.CloudRestorer       = (*fixture)(nil)
+	_ keyspane.CloudBackuper       = (*fixture)(nil)
+	_ keyspane.CloudCreator        = (*fixture)(nil)
+	_ keyspane.CloudUpdater        = (*fixture)(nil)
+	_ sourcespane.CertReader       = (*fixture)(nil)
+)
+
+func newModelFor(t *testing.T, b tui.Backend) *tui.Model {
+	m := tui.New(context.Background(), b, tui.Options{Title: "keyward demo", Now: func() time.Time { return fixedNow }})
+	t.Cleanup(m.Close)
+	return m
+}
+
+// selectKey filters the Keys pane down to one key.
+func selectKey(t *testing.T, tm *teatest.TestModel, name string) {
+	t.Helper()
+	waitFor(t, tm, "● connected", "of 15 keys")
+	press(tm, "/", name, "enter")
+	waitFor(t, tm, "1–1 of 1 keys")
+}
+
+// waitLines waits for a frame holding the line first and a line holding
+// every one of the others.
+func waitLines(t *testing.T, tm *teatest.TestModel, first string, others ...string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		if !bytes.Contains(b, []byte(first)) {
+			return false
+		}
+		for _, l := range bytes.Split(b, []byte("\n")) {
+			ok := true
+			for _, o := range others {
+				ok = ok && bytes.Contains(l, []byte(o))
+			}
+			if ok {
+				return true
+			}
+		}
+		return false
+	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+}
+
+func backspaces(tm *teatest.TestModel, n int) {
+	for range n {
+		tm.Send(tea.KeyMsg{Type: tea.KeyBackspace})
+	}
+}
+
+// waitCalls waits until the fixture has received n requests.
+func waitCalls(t *testing.T, f *fixture, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if c := f.Calls(); len(c) >= n {
+			return c
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("want %d requests, got: %q", n, f.Calls())
+	return nil
+}
+
+func TestActionMenuGolden(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 80, 24)
+	selectKey(t, tm, "payments-wrap")
+	press(tm, "x")
+	waitFor(t, tm, "Actions — payments-wrap in vault-emu", "new key in vault-emu")
+	view := finalView(t, tm)
+	checkFrame(t, view, 80, 24)
+	teatest.RequireEqualOutput(t, []byte(view))
+	// Purge and recover are for deleted keys only.
+	if strings.Contains(view, "[p]") || strings.Contains(view, "[v]") {
+		t.Errorf("an active key is offered purge or recover:\n%s", view)
+	}
+	if n := len(f.Calls()); n != 0 {
+		t.Errorf("opening the menu sent %d requests", n)
+	}
+}
+
+func TestDeleteConfirmGolden(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 80, 24)
+	selectKey(t, tm, "payments-wrap")
+	press(tm, "x", "d", "payments")
+	waitFor(t, tm, "Type payments-wrap to confirm", "› payments")
+	view := finalView(t, tm)
+	checkFrame(t, view, 80, 24)
+	teatest.RequireEqualOutput(t, []byte(view))
+}
+
+// TestRotateFlow: x, r, enter rotates the key; the result is in the status
+// line and, after the daemon's "keys" notification, the new version is in
+// the table.
+func TestRotateFlow(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 100, 24)
+	selectKey(t, tm, "payments-wrap")
+	press(tm, "x", "r")
+	waitFor(t, tm, "Rotate payments-wrap in vault-emu?", "https://acme-vault.vault.azure.net")
+	if n := len(f.Calls()); n != 0 {
+		t.Fatalf("choosing rotate sent a request before the confirmation: %q", f.Calls())
+	}
+	press(tm, "enter")
+	waitFor(t, tm, "✔ rotated payments-wrap in vault-emu: 2 versions, latest 2", "1–2 of 2 keys")
+	view := finalView(t, tm)
+	if c := f.Calls(); len(c) != 1 || c[0] != `rotate vault-emu/payments-wrap confirm=""` {
+		t.Errorf("requests: %q", c)
+	}
+	if strings.Contains(view, "Rotate payments-wrap") {
+		t.Errorf("the dialog is still open after success:\n%s", view)
+	}
+}
+
+// TestDeleteNeedsName: delete sends nothing until the key's name is typed
+// exactly; then the confirm string goes with the request.
+func TestDeleteNeedsName(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 100, 30)
+	selectKey(t, tm, "payments-wrap")
+	press(tm, "x", "d")
+	waitFor(t, tm, "Delete payments-wrap in vault-emu?", "Type payments-wrap to confirm")
+	press(tm, "payments-warp", "enter")
+	waitFor(t, tm, "the name does not match: nothing was sent")
+	// q and digits are text here, not quit or a pane switch.
+	press(tm, "q1")
+	waitFor(t, tm, "payments-warpq1")
+	time.Sleep(50 * time.Millisecond)
+	if c := f.Calls(); len(c) != 0 {
+		t.Fatalf("a wrong name sent %q", c)
+	}
+	backspaces(tm, len("warpq1"))
+	press(tm, "wrap", "enter")
+	// The result in the status line, and the row refetched after the
+	// daemon's "keys" notification.
+	waitLines(t, tm, "✔ deleted payments-wrap in vault-emu: 1 version, latest 1, deleted", "› payments-wrap ", " deleted ")
+	c := waitCalls(t, f, 1)
+	if c[0] != `delete vault-emu/payments-wrap confirm="payments-wrap"` {
+		t.Errorf("request: %q", c[0])
+	}
+	// Now deleted: the menu offers recover and purge, not delete.
+	press(tm, "x")
+	waitFor(t, tm, "[v] recover", "[p] purge for good")
+	view := finalView(t, tm)
+	if strings.Contains(view, "[d]") || strings.Contains(view, "[r] rotate") {
+		t.Errorf("a deleted key is offered delete or rotate:\n%s", view)
+	}
+}
+
+// TestRefusedCall: the daemon refuses (the caller's role is user on the
+// daemon's side): the dialog and the status line show its reason.
+func TestRefusedCall(t *testing.T) {
+	f := newFixture()
+	f.cloud.refuse = &api.Error{Status: 403, Code: api.CodeForbidden,
+		Message: `rotate key: forbidden: alice has role "user"; cloud key operations need the admin role`}
+	tm := start(t, f, 120, 30)
+	selectKey(t, tm, "payments-wrap")
+	press(tm, "x", "r", "enter")
+	waitFor(t, tm, "✖ rotate payments-wrap refused: rotate key: forbidden: alice has role", "need the admin role")
+	view := finalView(t, tm)
+	// The dialog stays open with the whole reason, wrapped.
+	if !strings.Contains(view, "Rotate payments-wrap in vault-emu?") || !strings.Contains(view, "admin role") {
+		t.Errorf("the refusal is not shown in the dialog:\n%s", view)
+	}
+}
+
+// TestVaultDegradedShown: a vault that is down is a precise refusal.
+func TestVaultDegradedShown(t *testing.T) {
+	f := newFixture()
+	f.cloud.refuse = &api.Error{Status: 503, Code: api.CodeUnavailable,
+		Message: "back up payments-wrap in vault-emu: vault-emu is degraded: 403 Forbidden: the client lacks the keys/backup permission"}
+	tm := start(t, f, 120, 30)
+	selectKey(t, tm, "payments-wrap")
+	press(tm, "x", "b", "enter")
+	waitFor(t, tm, "✖ backup payments-wrap refused", "lacks the keys/backup")
+	_ = finalView(t, tm)
+}
+
+// TestUserRoleMarksAdminActions: with the user role the admin actions are
+// marked and choosing one sends nothing; syncing is refused the same way.
+func TestUserRoleMarksAdminActions(t *testing.T) {
+	f := newFixture()
+	f.status.Caller.Role = api.RoleUser
+	tm := start(t, f, 120, 30)
+	selectKey(t, tm, "payments-wrap")
+	press(tm, "x")
+	waitFor(t, tm, "[r] rotate (new version) — needs the admin role", "You have the user role")
+	press(tm, "r")
+	waitFor(t, tm, "✖ rotate needs the admin role; the daemon says you are user: nothing was sent")
+	press(tm, "esc", "y")
+	waitFor(t, tm, "✖ syncing needs the admin role")
+	// Reading the rotation policy is allowed.
+	press(tm, "x", "o")
+	waitFor(t, tm, "Rotation policy — payments-wrap in vault-emu", "you can read the policy")
+	_ = finalView(t, tm)
+	if c := f.Calls(); len(c) != 0 {
+		t.Errorf("a user's TUI sent %q", c)
+	}
+}
+
+// TestNotCloudKey: a KMIP key has no cloud actions.
+func TestNotCloudKey(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 120, 24)
+	selectKey(t, tm, "acme.hr.key.1")
+	press(tm, "x")
+	waitFor(t, tm, "acme.hr.key.1 comes from kms-prod, not a cloud vault")
+	_ = finalView(t, tm)
+}
+
+// TestSyncKeys: y syncs the selected key's source, Y every source.
+func TestSyncKeys(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 120, 24)
+	selectKey(t, tm, "payments-wrap")
+	press(tm, "y")
+	waitFor(t, tm, "✔ synced vault-emu")
+	press(tm, "Y")
+	waitFor(t, tm, "✔ synced kms-prod, vault-emu")
+	_ = finalView(t, tm)
+	if c := f.Calls(); len(c) != 2 || c[0] != `sync "vault-emu"` || c[1] != `sync ""` {
+		t.Errorf("requests: %q", c)
+	}
+}
+
+// TestEditAndPolicyForms: the edit form sends only what changed; a bad
+// duration in the policy form is refused before sending.
+func TestEditAndPolicyForms(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 120, 30)
+	selectKey(t, tm, "payments-wrap")
+	press(tm, "x", "t")
+	waitFor(t, tm, "Edit payments-wrap in vault-emu", "Tags (name=value")
+	press(tm, "enter", "enter", "enter") // nothing changed
+	waitFor(t, tm, "nothing changed")
+	press(tm, "owner=payments", "enter")
+	waitFor(t, tm, "✔ updated payments-wrap in vault-emu (tags)")
+	press(tm, "x", "o")
+	waitFor(t, tm, "Rotation policy — payments-wrap")
+	press(tm, "ninety days", "enter", "enter", "enter", "enter")
+	waitFor(t, tm, `invalid duration "ninety days"`)
+	backspaces(tm, len("ninety days"))
+	press(tm, "90d", "enter", "enter", "enter", "enter")
+	waitFor(t, tm, "✔ rotation policy of payments-wrap in vault-emu: rotate after 90d")
+	_ = finalView(t, tm)
+	c := f.Calls()
+	if len(c) != 2 || c[0] != "update vault-emu/payments-wrap tags=map[owner:payments]" ||
+		c[1] != "policy vault-emu/payments-wrap rotate-after=90d expire-after=0s" {
+		t.Errorf("requests:\n%s", sortedCalls(c))
+	}
+}
+
+// TestBackupRestoreFlow backs a key up, then restores it from the list.
+func TestBackupRestoreFlow(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 120, 30)
+	selectKey(t, tm, "payments-wrap")
+	press(tm, "x", "s")
+	waitFor(t, tm, "keyward holds no backup of payments-wrap")
+	press(tm, "esc", "x", "b", "enter")
+	waitFor(t, tm, "✔ backed up payments-wrap from vault-emu: backup bk-1, 1 versions")
+	press(tm, "x", "s")
+	waitFor(t, tm, "2026-11-23 12:00 · 1 versions · from vault-emu → into vault-emu")
+	press(tm, "enter")
+	waitFor(t, tm, "Restore payments-wrap into vault-emu?")
+	press(tm, "enter")
+	waitFor(t, tm, "✔ restored payments-wrap into vault-emu from backup bk-1")
+	_ = finalView(t, tm)
+	if c := f.Calls(); len(c) != 2 || c[1] != "restore bk-1 into vault-emu" {
+		t.Errorf("requests: %q", c)
+	}
+}
+
+func TestCreateKeyForm(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 120, 30)
+	selectKey(t, tm, "payments-wrap")
+	press(tm, "x", "n")
+	waitFor(t, tm, "New key in vault-emu")
+	press(tm, "bad name!", "enter", "enter", "enter", "enter")
+	waitFor(t, tm, `✖ name "bad name!": a vault key name is 1 to 127 letters`)
+	backspaces(tm, len("bad name!"))
+	press(tm, "orders-kek", "tab", "tab")
+	backspaces(tm, len("P-256"))
+	press(tm, "P-384", "enter", "enter")
+	waitFor(t, tm, "✔ created orders-kek in vault-emu")
+	_ = finalView(t, tm)
+	if c := f.Calls(); len(c) != 1 || c[0] != "create vault-emu/orders-kek EC 0P-384" {
+		t.Errorf("requests: %q", c)
+	}
+}
+
+// TestBackendWithoutActions: a daemon client without the action methods
+// says so instead of offering actions.
+func TestBackendWithoutActions(t *testing.T) {
+	f := newFixture()
+	m := newModelFor(t, plainBackend{f})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 24))
+	t.Cleanup(func() { _ = tm.Quit() })
+	waitFor(t, tm, "● connected", "of 15 keys")
+	press(tm, "x")
+	waitFor(t, tm, "this daemon offers no cloud key actions")
+	press(tm, "5")
+	waitFor(t, tm, "kms-prod")
+	press(tm, "c")
+	waitFor(t, tm, "this daemon offers no certificate actions")
+	_ = finalView(t, tm)
+}
+
+func TestCSRFormGolden(t *testing.T) {
+	tm := start(t, newFixture(), 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "5")
+	waitFor(t, tm, "kms-prod")
+	press(tm, "c", "c")
+	waitFor(t, tm, "New client key and CSR for kms-prod", "Common name (CN)")
+	view := finalView(t, tm)
+	checkFrame(t, view, 80, 24)
+	teatest.RequireEqualOutput(t, []byte(view))
+}
+
+// TestCSRFlow: without a CN nothing is sent; with one the CSR PEM is shown
+// and written where asked; a second CSR asks before replacing the key.
+func TestCSRFlow(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture()
+	tm := start(t, f, 100, 40)
+	waitFor(t, tm, "● connected")
+	press(tm, "5")
+	waitFor(t, tm, "kms-prod")
+	press(tm, "c", "c")
+	waitFor(t, tm, "Common name (CN)")
+	press(tm, "enter", "acme", "enter", "enter", "enter")
+	waitFor(t, tm, "the common name (CN) is required")
+	time.Sleep(50 * time.Millisecond)
+	if c := f.Calls(); len(c) != 0 {
+		t.Fatalf("a CSR without CN was sent: %q", c)
+	}
+	// The cursor went back to the CN field.
+	out := filepath.Join(dir, "kms-prod.csr")
+	press(tm, "keyward-crm", "tab", "tab", "tab", out, "enter")
+	waitFor(t, tm, "-----BEGIN CERTIFICATE REQUEST-----", "Private key kept by the daemon (mode 0600) in:",
+		"  /var/lib/keyward/kmip/kms-prod/client.key", "CSR written to:", "  "+out)
+	c := waitCalls(t, f, 1)
+	if c[0] != `csr kms-prod cn="keyward-crm" o="acme" rsa=false force=false` {
+		t.Errorf("request: %q", c[0])
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatalf("%s holds no PEM: %q", out, b)
+	}
+	csr, err := x509.ParseCertificateRequest(blk.Bytes)
+	if err != nil || csr.Subject.CommonName != "keyward-crm" {
+		t.Fatalf("written CSR: %v %v", csr, err)
+	}
+	// Again: the daemon has a key now and asks before replacing it.
+	press(tm, "esc", "c", "c", "keyward-crm-2", "enter", "enter", "enter", "enter")
+	waitFor(t, tm, "Replace the private key of kms-prod?", "already has a private key")
+	press(tm, "enter")
+	waitFor(t, tm, "CSR for kms-prod (CN keyward-crm-2)")
+	_ = finalView(t, tm)
+	c = f.Calls()
+	if len(c) != 3 || !strings.HasSuffix(c[2], "force=true") {
+		t.Errorf("requests:\n%s", strings.Join(c, "\n"))
+	}
+}
+
+// TestInstallFlow: a missing file is refused before sending; a certificate
+// for another key is refused by the "daemon" with its reason.
+func TestInstallFlow(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture()
+	tm := start(t, f, 120, 30)
+	waitFor(t, tm, "● connected")
+	press(tm, "5")
+	waitFor(t, tm, "kms-prod")
+	press(tm, "c", "i", filepath.Join(dir, "missing.pem"), "enter", filepath.Join(dir, "root.pem"), "enter")
+	waitFor(t, tm, "✖ certificate file "+dir, "nothing was sent")
+	if c := f.Calls(); len(c) != 0 {
+		t.Fatalf("sent %q", c)
+	}
+	// A self-signed certificate for a key that is not the CSR's.
+	certPath := filepath.Join(dir, "other.pem")
+	writeSelfSigned(t, certPath)
+	press(tm, "esc", "c", "i", certPath, "enter", certPath, "enter")
+	waitFor(t, tm, "✖ the certificate does not match the private key")
+	_ = finalView(t, tm)
+}
+
+// TestImportPasswordNeverShown: the password is masked on every frame, is
+// sent once, and is gone from the form after the submit.
+func TestImportPasswordNeverShown(t *testing.T) {
+	dir := t.TempDir()
+	ks := filepath.Join(dir, "client.jks")
+	if err := os.WriteFile(ks, []byte("not really a JKS, the fixture does not parse it"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture()
+	tm := start(t, f, 100, 30)
+	waitFor(t, tm, "● connected")
+	press(tm, "5")
+	waitFor(t, tm, "kms-prod")
+	// Every byte drawn from here on is kept, to search for the password.
+	var all bytes.Buffer
+	out := io.TeeReader(tm.Output(), &all)
+	wait := func(want ...string) {
+		t.Helper()
+		teatest.WaitFor(t, out, func(b []byte) bool {
+			for _, w := range want {
+				if !bytes.Contains(all.Bytes(), []byte(w)) {
+					return false
+				}
+			}
+			return true
+		}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+	}
+	const secret = "s3cret-Passw0rd"
+	press(tm, "c", "m", ks, "enter", secret)
+	wait("•••••••••••••••")
+	press(tm, "enter", "enter")
+	wait("keystore password was incorrect")
+	// Refused: the form was cleared, the password must be typed again.
+	press(tm, "up", "changeit", "enter", "enter")
+	wait("Imported the keystore of kms-prod", "private key kms-client with a chain of 2")
+	view := finalView(t, tm)
+	all.WriteString(view)
+	for _, pw := range []string{secret, "changeit"} {
+		if bytes.Contains(all.Bytes(), []byte(pw)) {
+			t.Errorf("the password %q was drawn on the terminal", pw)
+		}
+	}
+	f.cloud.mu.Lock()
+	got := f.cloud.passwords
+	f.cloud.mu.Unlock()
+	if len(got) != 2 || got[0] != secret || got[1] != "changeit" {
+		t.Errorf("passwords received: %q", got)
+	}
+}
+
+func writeSelfSigned(t *testing.T, path string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "someone-else"},
+		NotBefore: fixedNow.Add(-time.Hour), NotAfter: fixedNow.Add(24 * time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,359 @@
+package tui_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+)
+
+// cloudFixture is the part of the fixture that stands in for the daemon's
+// cloud life-cycle routes (/v1/cloud/...), POST /v1/sync and the KMIP
+// certificate routes (/v1/kmip/{source}/...). It applies each operation to
+// the fixture's inventory the way the daemon does (a rotation adds a
+// version, a delete marks the key deleted, ...), checks the confirm string
+// of delete and purge as the daemon does, and then sends the "keys"
+// notification the daemon sends, so the tests see the TUI refetch. The
+// real routes are exercised against the real daemon in tui/e2e.
+type cloudFixture struct {
+	mu sync.Mutex
+	// calls records every request that reached the "daemon", in order.
+	calls []string
+	// refuse, when set, is the answer to the next life-cycle call.
+	refuse  *api.Error
+	backups []api.BackupInfo
+	policy  api.RotationPolicy
+	// The KMIP client identity: the CSR's key and what was received.
+	csrKey    *ecdsa.PrivateKey
+	passwords []string
+}
+
+func (f *fixture) record(format string, args ...any) {
+	f.cloud.mu.Lock()
+	defer f.cloud.mu.Unlock()
+	f.cloud.calls = append(f.cloud.calls, fmt.Sprintf(format, args...))
+}
+
+// Calls returns the requests made so far.
+func (f *fixture) Calls() []string {
+	f.cloud.mu.Lock()
+	defer f.cloud.mu.Unlock()
+	return append([]string(nil), f.cloud.calls...)
+}
+
+func (f *fixture) refused() error {
+	f.cloud.mu.Lock()
+	defer f.cloud.mu.Unlock()
+	if e := f.cloud.refuse; e != nil {
+		f.cloud.refuse = nil
+		return e
+	}
+	return nil
+}
+
+func (f *fixture) notifyKeys(source string) {
+	select {
+	case f.notes <- notification(api.NoteKeys, source):
+	default:
+	}
+}
+
+var allCaps = []string{api.CapCreate, api.CapUpload, api.CapRotate, api.CapUpdate, api.CapDelete, api.CapRecover,
+	api.CapPurge, api.CapBackup, api.CapRestore, api.CapRotationPolicy}
+
+// CloudSources serves GET /v1/cloud/sources: vault-emu is the one cloud vault.
+func (f *fixture) CloudSources(ctx context.Context) ([]api.CloudSourceInfo, error) {
+	return []api.CloudSourceInfo{{Name: "vault-emu", Kind: "azure", Address: "https://acme-vault.vault.azure.net",
+		Geography: "europe", Capabilities: allCaps}}, nil
+}
+
+// versions returns the inventory rows of a cloud key (lock held).
+func (f *fixture) versions(source, name string) []engine.Key {
+	var out []engine.Key
+	for _, k := range f.keys {
+		if k.Source == source && k.Name == name {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func notFound(source, name string) error {
+	return &api.Error{Status: 404, Code: api.CodeNotFound, Message: fmt.Sprintf("no key %s in %s", name, source)}
+}
+
+// CloudKeyOp serves POST /v1/cloud/{source}/keys/{name}/{op}.
+func (f *fixture) CloudKeyOp(ctx context.Context, source, name, op, confirm string) (*api.CloudKeyResult, error) {
+	f.record("%s %s/%s confirm=%q", op, source, name, confirm)
+	if err := f.refused(); err != nil {
+		return nil, err
+	}
+	if (op == "delete" || op == "purge") && confirm != name {
+		return nil, &api.Error{Status: 400, Code: api.CodeBadRequest,
+			Message: fmt.Sprintf("%s %s: invalid: type the key's name again to confirm (got %q)", op, name, confirm)}
+	}
+	f.mu.Lock()
+	rows := f.versions(source, name)
+	if len(rows) == 0 {
+		f.mu.Unlock()
+		return nil, notFound(source, name)
+	}
+	var ev engine.Event
+	switch op {
+	case "rotate":
+		nk := rows[len(rows)-1]
+		nk.Version = fmt.Sprint(len(rows) + 1)
+		nk.ID = engine.KeyID(source, name, nk.Version)
+		nk.Created, nk.Activated = &fixedNow, &fixedNow
+		nk.Fingerprint = "sha256:ffee" + nk.Version
+		f.keys = append(f.keys, nk)
+		ev = engine.Event{Operation: engine.OpRotated, Details: "rotated via keyward"}
+	case "delete", "recover", "purge":
+		st := map[string]engine.State{"delete": engine.StateDeleted, "recover": engine.StateActive, "purge": engine.StatePurged}[op]
+		for i := range f.keys {
+			if f.keys[i].Source == source && f.keys[i].Name == name {
+				f.keys[i].State = st
+			}
+		}
+		ev = engine.Event{Operation: op + "d"}
+	default:
+		f.mu.Unlock()
+		return nil, &api.Error{Status: 404, Code: api.CodeNotFound, Message: "unknown operation " + op}
+	}
+	rows = f.versions(source, name)
+	f.mu.Unlock()
+	f.notifyKeys(source)
+	return &api.CloudKeyResult{Keys: rows, Event: &ev}, nil
+}
+
+// UpdateCloudKey serves POST /v1/cloud/{source}/keys/{name}/update.
+func (f *fixture) UpdateCloudKey(ctx context.Context, source, name string, r api.UpdateKeyRequest) (*api.CloudKeyResult, error) {
+	desc := []string{}
+	if r.Enabled != nil {
+		desc = append(desc, fmt.Sprintf("enabled=%v", *r.Enabled))
+	}
+	if r.Expires != nil {
+		desc = append(desc, "expires="+r.Expires.Format("2006-01-02"))
+	}
+	if r.Tags != nil {
+		desc = append(desc, "tags="+fmt.Sprint(r.Tags))
+	}
+	f.record("update %s/%s %s", source, name, strings.Join(desc, " "))
+	if err := f.refused(); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	for i := range f.keys {
+		k := &f.keys[i]
+		if k.Source != source || k.Name != name {
+			continue
+		}
+		if r.Enabled != nil {
+			k.State = engine.StateDisabled
+			if *r.Enabled {
+				k.State = engine.StateActive
+			}
+		}
+		if r.Expires != nil {
+			k.Expires = r.Expires
+		}
+		if r.Tags != nil {
+			k.Tags = r.Tags
+		}
+	}
+	rows := f.versions(source, name)
+	f.mu.Unlock()
+	f.notifyKeys(source)
+	return &api.CloudKeyResult{Keys: rows}, nil
+}
+
+// CreateCloudKey serves POST /v1/cloud/{source}/keys.
+func (f *fixture) CreateCloudKey(ctx context.Context, source string, r api.CreateKeyRequest) (*api.CloudKeyResult, error) {
+	f.record("create %s/%s %s %d%s", source, r.Name, r.Type, r.Size, r.Curve)
+	if err := f.refused(); err != nil {
+		return nil, err
+	}
+	k := engine.Key{ID: engine.KeyID(source, r.Name, "1"), Source: source, Name: r.Name, Version: "1", Algorithm: r.Type,
+		State: engine.StateActive, Created: &fixedNow, Activated: &fixedNow, Expires: r.Expires, Updated: fixedNow}
+	f.mu.Lock()
+	f.keys = append(f.keys, k)
+	f.mu.Unlock()
+	f.notifyKeys(source)
+	return &api.CloudKeyResult{Keys: []engine.Key{k}}, nil
+}
+
+// BackupCloudKey serves POST /v1/cloud/{source}/keys/{name}/backup.
+func (f *fixture) BackupCloudKey(ctx context.Context, source, name string) (*api.BackupInfo, error) {
+	f.record("backup %s/%s", source, name)
+	if err := f.refused(); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	n := len(f.versions(source, name))
+	f.mu.Unlock()
+	f.cloud.mu.Lock()
+	defer f.cloud.mu.Unlock()
+	b := api.BackupInfo{ID: fmt.Sprintf("bk-%d", len(f.cloud.backups)+1), Source: source, Kind: "azure", Geography: "europe",
+		Key: name, Versions: n, Created: fixedNow, Size: 2048, Actor: "alice"}
+	f.cloud.backups = append([]api.BackupInfo{b}, f.cloud.backups...)
+	return &b, nil
+}
+
+// CloudBackups serves GET /v1/cloud/backups.
+func (f *fixture) CloudBackups(ctx context.Context) ([]api.BackupInfo, error) {
+	f.cloud.mu.Lock()
+	defer f.cloud.mu.Unlock()
+	return append([]api.BackupInfo(nil), f.cloud.backups...), nil
+}
+
+// RestoreCloudBackup serves POST /v1/cloud/backups/{id}/restore.
+func (f *fixture) RestoreCloudBackup(ctx context.Context, id, source string) (*api.CloudKeyResult, error) {
+	f.record("restore %s into %s", id, source)
+	if err := f.refused(); err != nil {
+		return nil, err
+	}
+	return &api.CloudKeyResult{}, nil
+}
+
+// CloudRotationPolicy serves GET /v1/cloud/{source}/keys/{name}/policy.
+func (f *fixture) CloudRotationPolicy(ctx context.Context, source, name string) (*api.RotationPolicy, error) {
+	f.cloud.mu.Lock()
+	defer f.cloud.mu.Unlock()
+	p := f.cloud.policy
+	return &p, nil
+}
+
+// SetCloudRotationPolicy serves POST /v1/cloud/{source}/keys/{name}/policy.
+func (f *fixture) SetCloudRotationPolicy(ctx context.Context, source, name string, p api.RotationPolicy) (*api.RotationPolicy, error) {
+	f.record("policy %s/%s rotate-after=%s expire-after=%s", source, name, p.RotateAfter, p.ExpireAfter)
+	if err := f.refused(); err != nil {
+		return nil, err
+	}
+	f.cloud.mu.Lock()
+	defer f.cloud.mu.Unlock()
+	f.cloud.policy = p
+	return &p, nil
+}
+
+// Sync serves POST /v1/sync[?source=S].
+func (f *fixture) Sync(ctx context.Context, source string) (*api.SyncResult, error) {
+	f.record("sync %q", source)
+	if err := f.refused(); err != nil {
+		return nil, err
+	}
+	if source == "" {
+		return &api.SyncResult{Synced: []string{"kms-prod", "vault-emu"}}, nil
+	}
+	return &api.SyncResult{Synced: []string{source}}, nil
+}
+
+func (f *fixture) kmipSource(source string) error {
+	for _, s := range f.sources {
+		if s.Name == source && s.Kind == "kmip" {
+			return nil
+		}
+	}
+	return &api.Error{Status: 404, Code: api.CodeNotFound, Message: fmt.Sprintf("no KMIP source named %q", source)}
+}
+
+// KMIPCert serves GET /v1/kmip/{source}/cert: none installed yet.
+func (f *fixture) KMIPCert(ctx context.Context, source string) (*api.CertInfo, error) {
+	if err := f.kmipSource(source); err != nil {
+		return nil, err
+	}
+	return nil, &api.Error{Status: 404, Code: api.CodeNotFound,
+		Message: "no client certificate installed for " + source + ": generate a CSR or import a keystore"}
+}
+
+// KMIPCSR serves POST /v1/kmip/{source}/csr with a real ECDSA key and CSR;
+// like the daemon, it refuses to replace an existing key without Force.
+func (f *fixture) KMIPCSR(ctx context.Context, source string, req api.CSRRequest) (*api.CSRResponse, error) {
+	f.record("csr %s cn=%q o=%q rsa=%v force=%v", source, req.CommonName, req.Organization, req.RSA, req.Force)
+	if err := f.kmipSource(source); err != nil {
+		return nil, err
+	}
+	f.cloud.mu.Lock()
+	defer f.cloud.mu.Unlock()
+	if f.cloud.csrKey != nil && !req.Force {
+		return nil, &api.Error{Status: 409, Code: api.CodeConflict,
+			Message: source + " already has a private key; confirm replacing it (the installed certificate will stop matching)"}
+	}
+	if req.CommonName == "" {
+		return nil, &api.Error{Status: 400, Code: api.CodeBadRequest, Message: "a CSR needs a common name"}
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: req.CommonName, Organization: []string{req.Organization}}}, key)
+	if err != nil {
+		return nil, err
+	}
+	f.cloud.csrKey = key
+	return &api.CSRResponse{CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})),
+		KeyFile: "/var/lib/keyward/kmip/" + source + "/client.key"}, nil
+}
+
+// KMIPInstallCert serves POST /v1/kmip/{source}/install: the certificate
+// must be PEM and match the CSR's key, as the daemon checks.
+func (f *fixture) KMIPInstallCert(ctx context.Context, source string, req api.InstallCertRequest) (*api.CertInfo, error) {
+	f.record("install %s", source)
+	if err := f.kmipSource(source); err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode([]byte(req.CertPEM))
+	if blk == nil {
+		return nil, &api.Error{Status: 400, Code: api.CodeBadRequest, Message: "certificate: no PEM block found"}
+	}
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return nil, &api.Error{Status: 400, Code: api.CodeBadRequest, Message: "certificate: " + err.Error()}
+	}
+	f.cloud.mu.Lock()
+	key := f.cloud.csrKey
+	f.cloud.mu.Unlock()
+	if key == nil || !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, &api.Error{Status: 400, Code: api.CodeBadRequest,
+			Message: "the certificate does not match the private key of the last CSR (" + cert.Subject.CommonName + ")"}
+	}
+	return &api.CertInfo{Source: source, Format: "PEM", Subject: cert.Subject.String(), Issuer: cert.Issuer.String(),
+		KeyType: "ECDSA P-256", NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, ChainLen: 1, ClientAuth: true}, nil
+}
+
+// KMIPImportKeystore serves POST /v1/kmip/{source}/import; the fixture
+// keeps the passwords it received so a test can check what was sent.
+func (f *fixture) KMIPImportKeystore(ctx context.Context, source string, req api.ImportKeystoreRequest) (*api.CertInfo, error) {
+	f.record("import %s %d bytes", source, len(req.Keystore))
+	if err := f.kmipSource(source); err != nil {
+		return nil, err
+	}
+	f.cloud.mu.Lock()
+	f.cloud.passwords = append(f.cloud.passwords, req.Password)
+	f.cloud.mu.Unlock()
+	if req.Password != "changeit" {
+		return nil, &api.Error{Status: 400, Code: api.CodeBadRequest,
+			Message: "open keystore: keystore password was incorrect"}
+	}
+	return &api.CertInfo{Source: source, Format: "JKS", Alias: "kms-client", Subject: "CN=keyward,O=acme", Issuer: "CN=acme CA",
+		KeyType: "ECDSA P-256", NotBefore: fixedNow.Add(-24 * time.Hour), NotAfter: fixedNow.Add(365 * 24 * time.Hour),
+		ChainLen: 2, ClientAuth: true, Summary: "JKS keystore: private key kms-client with a chain of 2 certificates"}, nil
+}
+
+// sortedCalls is for messages.
+func sortedCalls(c []string) string {
+	c = append([]string(nil), c...)
+	sort.Strings(c)
+	return strings.Join(c, "\n")
+}

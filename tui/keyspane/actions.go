@@ -1,0 +1,852 @@
+package keyspane
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/dialog"
+	"github.com/keyward/keyward/tui/table"
+)
+
+// The backend methods behind the cloud key actions, with the exact
+// signatures of *api.Client. Each is picked up by type assertion: a backend
+// without one (an older daemon client, a test fixture) simply does not offer
+// that action.
+type (
+	// CloudLister lists the cloud sources and their capabilities.
+	CloudLister interface {
+		CloudSources(ctx context.Context) ([]api.CloudSourceInfo, error)
+	}
+	// CloudOperator runs rotate, recover, delete and purge.
+	CloudOperator interface {
+		CloudKeyOp(ctx context.Context, source, name, op, confirm string) (*api.CloudKeyResult, error)
+	}
+	// CloudUpdater edits enable/disable, expiry, not-before and tags.
+	CloudUpdater interface {
+		UpdateCloudKey(ctx context.Context, source, name string, r api.UpdateKeyRequest) (*api.CloudKeyResult, error)
+	}
+	// CloudCreator creates a key inside a vault.
+	CloudCreator interface {
+		CreateCloudKey(ctx context.Context, source string, r api.CreateKeyRequest) (*api.CloudKeyResult, error)
+	}
+	// CloudBackuper stores a backup of a key.
+	CloudBackuper interface {
+		BackupCloudKey(ctx context.Context, source, name string) (*api.BackupInfo, error)
+	}
+	// CloudRestorer lists stored backups and restores one.
+	CloudRestorer interface {
+		CloudBackups(ctx context.Context) ([]api.BackupInfo, error)
+		RestoreCloudBackup(ctx context.Context, id, source string) (*api.CloudKeyResult, error)
+	}
+	// CloudPolicies reads and sets rotation policies.
+	CloudPolicies interface {
+		CloudRotationPolicy(ctx context.Context, source, name string) (*api.RotationPolicy, error)
+		SetCloudRotationPolicy(ctx context.Context, source, name string, p api.RotationPolicy) (*api.RotationPolicy, error)
+	}
+	// Syncer asks the daemon to sync sources now.
+	Syncer interface {
+		Sync(ctx context.Context, source string) (*api.SyncResult, error)
+	}
+)
+
+// SyncTimeout bounds a sync request: the daemon answers when the vault has.
+const SyncTimeout = 2 * time.Minute
+
+// Action names, as the menu and the result messages use them.
+const (
+	actRotate  = "rotate"
+	actEnable  = "enable"
+	actDisable = "disable"
+	actEdit    = "edit"
+	actPolicy  = "policy"
+	actBackup  = "backup"
+	actRestore = "restore"
+	actDelete  = "delete"
+	actRecover = "recover"
+	actPurge   = "purge"
+	actCreate  = "create"
+	// actRestoreFrom is an entry of the restore menu (one backup, one target).
+	actRestoreFrom = "restore-from"
+)
+
+type cloudSourcesMsg struct {
+	seq  int
+	srcs []api.CloudSourceInfo
+	err  error
+}
+
+// actionDoneMsg is the answer to one step of an action flow. then, when set
+// and err is nil, continues the flow on the event loop (a policy read opens
+// the policy form); otherwise text is the result for the flash line.
+type actionDoneMsg struct {
+	flow int
+	what string
+	text string
+	err  error
+	then func(m *Model) tea.Cmd
+}
+
+type syncDoneMsg struct {
+	source string
+	res    *api.SyncResult
+	err    error
+}
+
+// flow is one open action dialog on one key.
+type flow struct {
+	id      int
+	key     engine.Key
+	src     api.CloudSourceInfo
+	menu    *dialog.Menu
+	confirm *dialog.Confirm
+	form    *dialog.Form
+	msg     *dialog.Message
+	// run is what the confirmation or form sends.
+	what string
+	run  func(ctx context.Context) (string, func(*Model) tea.Cmd, error)
+	// submit validates the form and returns what to send.
+	submit func(f *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error)
+	// waiting: the menu waits for the vault's capabilities.
+	waiting bool
+}
+
+func (f *flow) status() *dialog.Status {
+	switch {
+	case f.confirm != nil:
+		return &f.confirm.Status
+	case f.form != nil:
+		return &f.form.Status
+	case f.msg != nil:
+		return &f.msg.Status
+	case f.menu != nil:
+		return &f.menu.Status
+	}
+	return &dialog.Status{}
+}
+
+func (f *flow) show(menu *dialog.Menu, confirm *dialog.Confirm, form *dialog.Form, msg *dialog.Message) {
+	f.menu, f.confirm, f.form, f.msg = menu, confirm, form, msg
+}
+
+// fetchCloud asks which sources are cloud vaults and what they support.
+func (m *Model) fetchCloud() tea.Cmd {
+	l, ok := m.ctx.Backend.(CloudLister)
+	if !ok {
+		return nil
+	}
+	m.cloudSeq++
+	m.cloudLoading = true
+	seq, c := m.cloudSeq, m.ctx
+	return func() tea.Msg {
+		var srcs []api.CloudSourceInfo
+		err := c.Call(func(ctx context.Context) (err error) {
+			srcs, err = l.CloudSources(ctx)
+			return err
+		})
+		return common.Reply(common.PaneKeys, cloudSourcesMsg{seq: seq, srcs: srcs, err: err})
+	}
+}
+
+func (m *Model) onCloudSources(msg cloudSourcesMsg) tea.Cmd {
+	if msg.seq != m.cloudSeq {
+		return nil
+	}
+	m.cloudLoading = false
+	m.cloudErr = msg.err
+	if msg.err == nil {
+		m.cloud = make(map[string]api.CloudSourceInfo, len(msg.srcs))
+		for _, s := range msg.srcs {
+			m.cloud[s.Name] = s
+		}
+	}
+	if m.act != nil && m.act.waiting {
+		k := m.act.key
+		m.act = nil
+		return m.openActions(k)
+	}
+	return nil
+}
+
+// isCloud reports whether k comes from a cloud vault the daemon can act on.
+func (m *Model) isCloud(k engine.Key) bool {
+	_, ok := m.cloud[k.Source]
+	return ok
+}
+
+func (m *Model) newFlow(k engine.Key) *flow {
+	m.flowSeq++
+	return &flow{id: m.flowSeq, key: k}
+}
+
+// openActions opens the action menu of k.
+func (m *Model) openActions(k engine.Key) tea.Cmd {
+	if _, ok := m.ctx.Backend.(CloudLister); !ok {
+		return common.FlashErr("this daemon offers no cloud key actions")
+	}
+	if m.cloud == nil {
+		if m.cloudErr != nil && !m.cloudLoading {
+			err := m.cloudErr
+			m.cloudErr = nil
+			return tea.Batch(common.FlashErr("cannot list the cloud vaults: "+common.Explain(err)), m.fetchCloud())
+		}
+		f := m.newFlow(k)
+		f.waiting = true
+		f.show(&dialog.Menu{Title: "Actions — " + table.Clean(k.Name), Status: dialog.Status{Busy: "asking the daemon what the vault supports…"}}, nil, nil, nil)
+		m.act = f
+		if !m.cloudLoading {
+			return m.fetchCloud()
+		}
+		return nil
+	}
+	src, ok := m.cloud[k.Source]
+	if !ok {
+		return common.FlashErr(fmt.Sprintf("%s comes from %s, not a cloud vault: its life cycle is managed there", table.Clean(k.Name), table.Clean(k.Source)))
+	}
+	f := m.newFlow(k)
+	f.src = src
+	f.show(m.actionMenu(k, src), nil, nil, nil)
+	m.act = f
+	return nil
+}
+
+func has(caps []string, c string) bool {
+	for _, x := range caps {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// userRole reports that the daemon said the caller is a plain user.
+func (m *Model) userRole() bool { return m.role == api.RoleUser }
+
+// actionMenu lists what the vault supports for a key in k's state; admin
+// actions are marked (and refused before anything is sent) for a user.
+func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
+	km := m.ctx.Keys
+	_, canOp := m.ctx.Backend.(CloudOperator)
+	_, canUpd := m.ctx.Backend.(CloudUpdater)
+	_, canBak := m.ctx.Backend.(CloudBackuper)
+	_, canRes := m.ctx.Backend.(CloudRestorer)
+	_, canPol := m.ctx.Backend.(CloudPolicies)
+	_, canNew := m.ctx.Backend.(CloudCreator)
+	gone := k.State == engine.StateDeleted || k.State == engine.StatePurged
+	var items []dialog.Item
+	add := func(ok bool, cp, id string, b key.Binding, label string, danger, admin bool) {
+		if !ok || !has(src.Capabilities, cp) {
+			return
+		}
+		it := dialog.Item{ID: id, Key: b, Label: label, Danger: danger}
+		if admin && m.userRole() {
+			it.Disabled, it.Note = true, "needs the admin role"
+		}
+		items = append(items, it)
+	}
+	if !gone {
+		add(canOp, api.CapRotate, actRotate, km.ActRotate, "", false, true)
+		if k.State == engine.StateDisabled {
+			add(canUpd, api.CapUpdate, actEnable, km.ActToggle, "enable", false, true)
+		} else {
+			add(canUpd, api.CapUpdate, actDisable, km.ActToggle, "disable", false, true)
+		}
+		add(canUpd, api.CapUpdate, actEdit, km.ActEdit, "", false, true)
+		add(canPol, api.CapRotationPolicy, actPolicy, km.ActPolicy, "", false, false)
+		add(canBak, api.CapBackup, actBackup, km.ActBackup, "", false, true)
+	}
+	add(canRes, api.CapRestore, actRestore, km.ActRestore, "", false, true)
+	if gone {
+		if k.State == engine.StateDeleted {
+			add(canOp, api.CapRecover, actRecover, km.ActRecover, "", false, true)
+			add(canOp, api.CapPurge, actPurge, km.ActPurge, "", true, true)
+		}
+	} else {
+		add(canOp, api.CapDelete, actDelete, km.ActDelete, "", true, true)
+	}
+	add(canNew, api.CapCreate, actCreate, km.ActCreate, "new key in "+table.Clean(src.Name), false, true)
+	intro := []string{fmt.Sprintf("Key %s, version %s, %s — vault %s (%s, %s)",
+		k.Name, orDash(k.Version), k.State, src.Name, src.Kind, src.Address)}
+	if m.userRole() {
+		intro = append(intro, "You have the user role: actions that change the vault need the admin role.")
+	}
+	return &dialog.Menu{
+		Title: "Actions — " + table.Clean(k.Name) + " in " + table.Clean(src.Name),
+		Intro: intro, Items: items,
+		Empty: "vault " + src.Name + " offers no life-cycle action for a key in this state",
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// updateAction handles a key press while a dialog is open.
+func (m *Model) updateAction(msg tea.Msg) tea.Cmd {
+	f := m.act
+	k := m.ctx.Keys
+	km, isKey := msg.(tea.KeyMsg)
+	switch {
+	case f.confirm != nil:
+		out, cmd := f.confirm.Update(msg, k)
+		switch out {
+		case dialog.Cancel:
+			m.act = nil
+		case dialog.Submit:
+			return tea.Batch(cmd, m.send(f, f.run))
+		}
+		return cmd
+	case f.form != nil:
+		out, cmd := f.form.Update(msg, k)
+		switch out {
+		case dialog.Cancel:
+			f.form.Clear()
+			m.act = nil
+		case dialog.Submit:
+			run, err := f.submit(f.form)
+			if err != nil {
+				f.form.Status.Err = err.Error()
+				return cmd
+			}
+			return tea.Batch(cmd, m.send(f, run))
+		}
+		return cmd
+	case !isKey:
+		return nil
+	case f.msg != nil:
+		if f.msg.Update(km, k) == dialog.Cancel {
+			m.act = nil
+		}
+		return nil
+	case f.menu != nil:
+		switch f.menu.Update(km, k) {
+		case dialog.Cancel:
+			m.act = nil
+		case dialog.Submit:
+			return m.choose(f, f.menu.Chosen())
+		}
+	}
+	return nil
+}
+
+// send runs one request of the flow without blocking the event loop.
+func (m *Model) send(f *flow, run func(ctx context.Context) (string, func(*Model) tea.Cmd, error)) tea.Cmd {
+	st := f.status()
+	st.Err = ""
+	st.Busy = "asking " + f.src.Name + " through the daemon…"
+	if f.src.Name == "" {
+		st.Busy = "asking the daemon…"
+	}
+	c, id, what := m.ctx, f.id, f.what
+	return func() tea.Msg {
+		var text string
+		var then func(*Model) tea.Cmd
+		err := c.Call(func(ctx context.Context) (err error) {
+			text, then, err = run(ctx)
+			return err
+		})
+		return common.Reply(common.PaneKeys, actionDoneMsg{flow: id, what: what, text: text, err: err, then: then})
+	}
+}
+
+func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
+	f := m.act
+	current := f != nil && f.id == msg.flow
+	if msg.err != nil {
+		why := common.Explain(msg.err)
+		if current {
+			st := f.status()
+			st.Busy = ""
+			st.Err = why
+			if f.form != nil {
+				f.form.Clear()
+			}
+		}
+		return common.FlashErr(msg.what + " refused: " + why)
+	}
+	if msg.then != nil {
+		if !current {
+			return nil
+		}
+		*f.status() = dialog.Status{}
+		return msg.then(m)
+	}
+	if current {
+		if f.form != nil {
+			f.form.Clear()
+		}
+		m.act = nil
+	}
+	// The daemon also sends a "keys" notification; the pane refetches then.
+	return common.Flash(msg.text)
+}
+
+// choose starts the action picked in the menu.
+func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
+	k, src := f.key, f.src
+	name, vault := table.Clean(k.Name), table.Clean(src.Name)
+	where := fmt.Sprintf("vault %s (%s)", src.Name, src.Address)
+	if it.Disabled {
+		return common.FlashErr(fmt.Sprintf("%s needs the admin role; the daemon says you are %s: nothing was sent", it.ID, m.role))
+	}
+	if it.ID == actRestoreFrom {
+		return m.chooseRestore(f, it)
+	}
+	f.what = it.ID + " " + name
+	b := m.ctx.Backend
+	op := func(opName, confirm, done string) func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+		return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+			res, err := b.(CloudOperator).CloudKeyOp(ctx, src.Name, k.Name, opName, confirm)
+			if err != nil {
+				return "", nil, err
+			}
+			return fmt.Sprintf("%s %s in %s%s", done, name, vault, describeResult(res)), nil, nil
+		}
+	}
+	confirm := func(title string, require string, danger bool, lines ...string) {
+		f.show(nil, dialog.NewConfirm(title, lines, require, danger), nil, nil)
+	}
+	switch it.ID {
+	case actRotate:
+		f.run = op("rotate", "", "rotated")
+		confirm("Rotate "+name+" in "+vault+"?", "", false,
+			"A new version of "+k.Name+" is created in "+where+" and becomes the one that encrypts; older versions still decrypt.")
+	case actEnable, actDisable:
+		enabled := it.ID == actEnable
+		f.run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+			res, err := b.(CloudUpdater).UpdateCloudKey(ctx, src.Name, k.Name, api.UpdateKeyRequest{Enabled: &enabled})
+			if err != nil {
+				return "", nil, err
+			}
+			return fmt.Sprintf("%sd %s in %s%s", it.ID, name, vault, describeResult(res)), nil, nil
+		}
+		line := "Applications can use " + k.Name + " again."
+		if !enabled {
+			line = "Applications using " + k.Name + " can no longer encrypt or decrypt with it until it is enabled again."
+		}
+		confirm(strings.ToUpper(it.ID[:1])+it.ID[1:]+" "+name+" in "+vault+"?", "", !enabled, line, "In "+where+".")
+	case actBackup:
+		f.run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+			bi, err := b.(CloudBackuper).BackupCloudKey(ctx, src.Name, k.Name)
+			if err != nil {
+				return "", nil, err
+			}
+			return fmt.Sprintf("backed up %s from %s: backup %s, %d versions", name, vault, table.Clean(bi.ID), bi.Versions), nil, nil
+		}
+		confirm("Back up "+name+" from "+vault+"?", "", false,
+			"The "+where+" backup of "+k.Name+" (every version) is stored in keyward's database, wrapped under the key-encryption key.")
+	case actDelete:
+		f.run = op("delete", k.Name, "deleted")
+		confirm("Delete "+name+" in "+vault+"?", k.Name, true,
+			"The "+where+" soft-deletes "+k.Name+" with all its versions: applications lose it now; it can be recovered until it is purged.")
+	case actRecover:
+		f.run = op("recover", "", "recovered")
+		confirm("Recover "+name+" in "+vault+"?", "", false, "The soft-deleted key "+k.Name+" comes back in "+where+" with its versions.")
+	case actPurge:
+		f.run = op("purge", k.Name, "purged")
+		confirm("Purge "+name+" from "+vault+" for good?", k.Name, true,
+			"The "+where+" destroys "+k.Name+" and every version: only a keyward backup can bring it back.")
+	case actEdit:
+		m.editForm(f)
+	case actCreate:
+		m.createForm(f)
+	case actPolicy:
+		f.menu.Status.Busy = "reading the rotation policy…"
+		return m.send(f, func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+			p, err := b.(CloudPolicies).CloudRotationPolicy(ctx, src.Name, k.Name)
+			if err != nil {
+				return "", nil, err
+			}
+			pol := *p
+			return "", func(m *Model) tea.Cmd { return m.policyForm(f, pol) }, nil
+		})
+	case actRestore:
+		return m.send(f, func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+			list, err := b.(CloudRestorer).CloudBackups(ctx)
+			if err != nil {
+				return "", nil, err
+			}
+			return "", func(m *Model) tea.Cmd { return m.restoreMenu(f, list) }, nil
+		})
+	}
+	return nil
+}
+
+// describeResult says what the key looks like after an operation.
+func describeResult(res *api.CloudKeyResult) string {
+	if res == nil || len(res.Keys) == 0 {
+		return ""
+	}
+	latest := res.Keys[0]
+	for _, k := range res.Keys[1:] {
+		if k.Created != nil && (latest.Created == nil || k.Created.After(*latest.Created)) {
+			latest = k
+		}
+	}
+	s := fmt.Sprintf(": %d version", len(res.Keys))
+	if len(res.Keys) != 1 {
+		s += "s"
+	}
+	if latest.Version != "" {
+		s += ", latest " + table.Clean(shortVersion(latest.Version))
+	}
+	return s + ", " + string(latest.State)
+}
+
+func shortVersion(v string) string {
+	if len(v) > 12 {
+		return v[:12] + "…"
+	}
+	return v
+}
+
+const dateHint = "YYYY-MM-DD, empty: none"
+
+func fmtDate(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02")
+}
+
+// parseDate reads YYYY-MM-DD (midnight UTC) or RFC 3339.
+func parseDate(label, s string) (*time.Time, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return &t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return &t, nil
+	}
+	return nil, fmt.Errorf("%s %q is not a date (use YYYY-MM-DD or 2006-01-02T15:04:05Z)", label, s)
+}
+
+func fmtTags(tags map[string]string) string {
+	names := make([]string, 0, len(tags))
+	for n := range tags {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + "=" + tags[n]
+	}
+	return strings.Join(parts, ", ")
+}
+
+// parseTags reads "k=v, k2=v2".
+func parseTags(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(p, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("tag %q: write name=value, separated by commas", p)
+		}
+		out[k] = strings.TrimSpace(v)
+	}
+	return out, nil
+}
+
+func sameDay(a, b *time.Time) bool {
+	return fmtDate(a) == fmtDate(b)
+}
+
+func (m *Model) editForm(f *flow) {
+	k, src := f.key, f.src
+	b := m.ctx.Backend
+	form := dialog.NewForm("Edit "+table.Clean(k.Name)+" in "+table.Clean(src.Name),
+		[]string{"Version " + orDash(k.Version) + " of " + k.Name + " in vault " + src.Name + ". Only what you change is sent."},
+		dialog.NewField("Expires", dateHint, fmtDate(k.Expires)),
+		dialog.NewField("Not before", dateHint, fmtDate(k.Activated)),
+		dialog.NewField("Tags", "name=value, comma separated; replaces all", fmtTags(k.Tags)),
+	)
+	f.show(nil, nil, form, nil)
+	f.submit = func(fm *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error) {
+		exp, err := parseDate("expires", fm.Value(0))
+		if err != nil {
+			return nil, err
+		}
+		nbf, err := parseDate("not before", fm.Value(1))
+		if err != nil {
+			return nil, err
+		}
+		tags, err := parseTags(fm.Value(2))
+		if err != nil {
+			return nil, err
+		}
+		req := api.UpdateKeyRequest{Version: k.Version}
+		var changed []string
+		if !sameDay(exp, k.Expires) {
+			if exp == nil {
+				return nil, fmt.Errorf("an expiry cannot be removed from here; set a later date instead")
+			}
+			req.Expires, changed = exp, append(changed, "expiry "+fmtDate(exp))
+		}
+		if !sameDay(nbf, k.Activated) && nbf != nil {
+			req.NotBefore, changed = nbf, append(changed, "not-before "+fmtDate(nbf))
+		}
+		if fmtTags(tags) != fmtTags(k.Tags) {
+			if len(tags) == 0 {
+				return nil, fmt.Errorf("removing every tag is not possible from here; keep at least one")
+			}
+			req.Tags, changed = tags, append(changed, "tags")
+		}
+		if len(changed) == 0 {
+			return nil, fmt.Errorf("nothing changed")
+		}
+		f.what = "edit " + table.Clean(k.Name)
+		return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+			res, err := b.(CloudUpdater).UpdateCloudKey(ctx, src.Name, k.Name, req)
+			if err != nil {
+				return "", nil, err
+			}
+			return fmt.Sprintf("updated %s in %s (%s)%s", table.Clean(k.Name), table.Clean(src.Name), strings.Join(changed, ", "), describeResult(res)), nil, nil
+		}, nil
+	}
+}
+
+func (m *Model) policyForm(f *flow, p api.RotationPolicy) tea.Cmd {
+	k, src := f.key, f.src
+	b := m.ctx.Backend
+	d := func(v engine.Duration) string {
+		if v == 0 {
+			return ""
+		}
+		return v.String()
+	}
+	intro := []string{"Rotation policy of " + k.Name + " in vault " + src.Name + ". Durations like 90d, 2w, 1y; empty: unset."}
+	if m.userRole() {
+		intro = append(intro, "You have the user role: you can read the policy; changing it needs the admin role.")
+	}
+	form := dialog.NewForm("Rotation policy — "+table.Clean(k.Name)+" in "+table.Clean(src.Name), intro,
+		dialog.NewField("Rotate after", "since the version was created", d(p.RotateAfter)),
+		dialog.NewField("Rotate before expiry", "", d(p.RotateBeforeExpiry)),
+		dialog.NewField("New versions expire after", "", d(p.ExpireAfter)),
+		dialog.NewField("Notify before expiry", "", d(p.NotifyBefore)),
+	)
+	f.show(nil, nil, form, nil)
+	f.submit = func(fm *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error) {
+		if m.userRole() {
+			return nil, fmt.Errorf("setting a rotation policy needs the admin role; the daemon says you are %s: nothing was sent", m.role)
+		}
+		var np api.RotationPolicy
+		for i, dst := range []*engine.Duration{&np.RotateAfter, &np.RotateBeforeExpiry, &np.ExpireAfter, &np.NotifyBefore} {
+			v, err := engine.ParseDuration(fm.Value(i))
+			if err != nil {
+				fm.Focus(i)
+				return nil, fmt.Errorf("%s: %w", strings.ToLower(fm.Fields[i].Label), err)
+			}
+			*dst = v
+		}
+		if np == p {
+			return nil, fmt.Errorf("nothing changed")
+		}
+		f.what = "set the rotation policy of " + table.Clean(k.Name)
+		return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+			got, err := b.(CloudPolicies).SetCloudRotationPolicy(ctx, src.Name, k.Name, np)
+			if err != nil {
+				return "", nil, err
+			}
+			return fmt.Sprintf("rotation policy of %s in %s: rotate after %s, expire after %s", table.Clean(k.Name), table.Clean(src.Name),
+				orDash(d(got.RotateAfter)), orDash(d(got.ExpireAfter))), nil, nil
+		}, nil
+	}
+	return form.Focus(0)
+}
+
+// restoreMenu lists the stored backups of the key and where each can go:
+// the vault it came from or another one of the same geography.
+func (m *Model) restoreMenu(f *flow, list []api.BackupInfo) tea.Cmd {
+	k := f.key
+	var items []dialog.Item
+	names := make([]string, 0, len(m.cloud))
+	for n := range m.cloud {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, bi := range list {
+		if bi.Key != k.Name {
+			continue
+		}
+		for _, n := range names {
+			t := m.cloud[n]
+			if !has(t.Capabilities, api.CapRestore) || (n != bi.Source && t.Geography != bi.Geography) {
+				continue
+			}
+			label := fmt.Sprintf("%s · %d versions · from %s → into %s", bi.Created.UTC().Format("2006-01-02 15:04"), bi.Versions, bi.Source, n)
+			items = append(items, dialog.Item{ID: actRestoreFrom, Label: label, Value: [2]string{bi.ID, n}})
+		}
+	}
+	f.show(&dialog.Menu{
+		Title: "Restore " + table.Clean(k.Name) + " from a backup",
+		Intro: []string{"Backups of " + k.Name + " stored by keyward, newest first. A backup goes back into its vault or one of the same geography."},
+		Items: items,
+		Empty: "keyward holds no backup of " + k.Name + " (back it up first with b)",
+	}, nil, nil, nil)
+	f.run = nil
+	return nil
+}
+
+// chooseRestore confirms restoring one backup.
+func (m *Model) chooseRestore(f *flow, it dialog.Item) tea.Cmd {
+	v, _ := it.Value.([2]string)
+	id, into := v[0], v[1]
+	b := m.ctx.Backend
+	name := table.Clean(f.key.Name)
+	f.what = "restore " + name
+	f.run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+		res, err := b.(CloudRestorer).RestoreCloudBackup(ctx, id, into)
+		if err != nil {
+			return "", nil, err
+		}
+		return fmt.Sprintf("restored %s into %s from backup %s%s", name, table.Clean(into), table.Clean(id), describeResult(res)), nil, nil
+	}
+	f.show(nil, dialog.NewConfirm("Restore "+name+" into "+table.Clean(into)+"?",
+		[]string{"Backup " + id + " (" + it.Label + ") is restored into vault " + into + " with its versions."}, "", false), nil, nil)
+	return nil
+}
+
+var vaultKeyName = regexp.MustCompile(`^[0-9A-Za-z-]{1,127}$`)
+
+func (m *Model) createForm(f *flow) {
+	src := f.src
+	b := m.ctx.Backend
+	form := dialog.NewForm("New key in "+table.Clean(src.Name),
+		[]string{"Generated inside vault " + src.Name + " (" + src.Address + ")."},
+		dialog.NewField("Name", "letters, digits and -", ""),
+		dialog.NewField("Type", "RSA or EC", "EC"),
+		dialog.NewField("Size or curve", "RSA: 2048, 3072, 4096 · EC: P-256, P-384, P-521", "P-256"),
+		dialog.NewField("Expires", dateHint, ""),
+	)
+	f.show(nil, nil, form, nil)
+	f.submit = func(fm *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error) {
+		req := api.CreateKeyRequest{Name: fm.Value(0), Type: strings.ToUpper(fm.Value(1))}
+		if req.Name == "" {
+			fm.Focus(0)
+			return nil, fmt.Errorf("a name is required")
+		}
+		if !vaultKeyName.MatchString(req.Name) {
+			fm.Focus(0)
+			return nil, fmt.Errorf("name %q: a vault key name is 1 to 127 letters, digits and dashes", req.Name)
+		}
+		sz := strings.ToUpper(fm.Value(2))
+		switch req.Type {
+		case "RSA":
+			n, err := strconv.Atoi(sz)
+			if err != nil || (n != 2048 && n != 3072 && n != 4096) {
+				fm.Focus(2)
+				return nil, fmt.Errorf("RSA size %q: use 2048, 3072 or 4096", fm.Value(2))
+			}
+			req.Size = n
+		case "EC":
+			if sz != "P-256" && sz != "P-384" && sz != "P-521" {
+				fm.Focus(2)
+				return nil, fmt.Errorf("EC curve %q: use P-256, P-384 or P-521", fm.Value(2))
+			}
+			req.Curve = sz
+		default:
+			fm.Focus(1)
+			return nil, fmt.Errorf("type %q: use RSA or EC", fm.Value(1))
+		}
+		exp, err := parseDate("expires", fm.Value(3))
+		if err != nil {
+			fm.Focus(3)
+			return nil, err
+		}
+		req.Expires = exp
+		f.what = "create " + req.Name
+		return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+			res, err := b.(CloudCreator).CreateCloudKey(ctx, src.Name, req)
+			if err != nil {
+				return "", nil, err
+			}
+			return fmt.Sprintf("created %s in %s%s", table.Clean(req.Name), table.Clean(src.Name), describeResult(res)), nil, nil
+		}, nil
+	}
+}
+
+// sync asks the daemon to sync one source ("" = all) now.
+func (m *Model) sync(source string) tea.Cmd {
+	s, ok := m.ctx.Backend.(Syncer)
+	if !ok {
+		return common.FlashErr("this daemon cannot sync on demand")
+	}
+	what := "every source"
+	if source != "" {
+		what = source
+	}
+	if m.userRole() {
+		return common.FlashErr(fmt.Sprintf("syncing needs the admin role; the daemon says you are %s: nothing was sent", m.role))
+	}
+	c := m.ctx
+	return tea.Batch(common.Flash("syncing "+table.Clean(what)+"…"), func() tea.Msg {
+		var res *api.SyncResult
+		err := c.CallFor(SyncTimeout, func(ctx context.Context) (err error) {
+			res, err = s.Sync(ctx, source)
+			return err
+		})
+		return common.Reply(common.PaneKeys, syncDoneMsg{source: what, res: res, err: err})
+	})
+}
+
+func onSyncDone(msg syncDoneMsg) tea.Cmd {
+	if msg.err != nil {
+		return common.FlashErr("sync of " + table.Clean(msg.source) + " refused: " + common.Explain(msg.err))
+	}
+	if msg.res == nil || len(msg.res.Synced) == 0 {
+		return common.Flash("sync of " + table.Clean(msg.source) + ": nothing to sync")
+	}
+	return common.Flash("synced " + table.Clean(strings.Join(msg.res.Synced, ", ")))
+}
+
+// actionHelp is the help line while a dialog is open.
+func (m *Model) actionHelp() []key.Binding {
+	k := m.ctx.Keys
+	f := m.act
+	switch {
+	case f.form != nil:
+		return []key.Binding{k.NextField, k.Confirm, k.Cancel}
+	case f.confirm != nil:
+		return []key.Binding{k.Confirm, k.Cancel}
+	case f.msg != nil:
+		return []key.Binding{k.Cancel}
+	}
+	return []key.Binding{k.Up, k.Down, k.Confirm, k.Cancel}
+}
+
+// actionView draws the open dialog over the pane.
+func (m *Model) actionView() string {
+	st, k := m.ctx.Styles, m.ctx.Keys
+	f := m.act
+	switch {
+	case f.confirm != nil:
+		return f.confirm.View(st, k, m.width, m.height)
+	case f.form != nil:
+		return f.form.View(st, k, m.width, m.height)
+	case f.msg != nil:
+		return f.msg.View(st, k, m.width, m.height)
+	case f.menu != nil:
+		return f.menu.View(st, k, m.width, m.height)
+	}
+	return ""
+}

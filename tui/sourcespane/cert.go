@@ -1,0 +1,533 @@
+package sourcespane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/dialog"
+	"github.com/keyward/keyward/tui/table"
+)
+
+// The backend methods behind the certificate actions of KMIP sources, with
+// the exact signatures of *api.Client, picked up by type assertion: a backend
+// without one does not offer that action.
+type (
+	// CertReader shows a source's installed client certificate.
+	CertReader interface {
+		KMIPCert(ctx context.Context, source string) (*api.CertInfo, error)
+	}
+	// CSRMaker makes a client key and a CSR.
+	CSRMaker interface {
+		KMIPCSR(ctx context.Context, source string, req api.CSRRequest) (*api.CSRResponse, error)
+	}
+	// CertInstaller installs the CA-signed certificate.
+	CertInstaller interface {
+		KMIPInstallCert(ctx context.Context, source string, req api.InstallCertRequest) (*api.CertInfo, error)
+	}
+	// KeystoreImporter imports a JKS or PKCS#12 keystore.
+	KeystoreImporter interface {
+		KMIPImportKeystore(ctx context.Context, source string, req api.ImportKeystoreRequest) (*api.CertInfo, error)
+	}
+)
+
+// Certificate actions.
+const (
+	certShow    = "show"
+	certCSR     = "csr"
+	certInstall = "install"
+	certImport  = "import"
+	certSource  = "source"
+)
+
+// localError is a check made before anything is sent (a file that does not
+// exist): the form shows it and the daemon is not asked.
+type localError struct{ error }
+
+// certDoneMsg is the answer to one request of the certificate dialog.
+type certDoneMsg struct {
+	flow int
+	what string
+	err  error
+	// lines are shown in a message box on success.
+	title string
+	lines []string
+	// then continues the flow on the event loop (a CSR refused because a key
+	// exists asks whether to replace it).
+	then func(m *Model) tea.Cmd
+}
+
+type certRun func(ctx context.Context) (certDoneMsg, error)
+
+// certFlow is the open certificate dialog.
+type certFlow struct {
+	id      int
+	source  string
+	what    string
+	menu    *dialog.Menu
+	confirm *dialog.Confirm
+	form    *dialog.Form
+	msg     *dialog.Message
+	run     certRun
+	submit  func(f *dialog.Form) (certRun, error)
+}
+
+func (f *certFlow) status() *dialog.Status {
+	switch {
+	case f.confirm != nil:
+		return &f.confirm.Status
+	case f.form != nil:
+		return &f.form.Status
+	case f.msg != nil:
+		return &f.msg.Status
+	case f.menu != nil:
+		return &f.menu.Status
+	}
+	return &dialog.Status{}
+}
+
+func (f *certFlow) show(menu *dialog.Menu, confirm *dialog.Confirm, form *dialog.Form, msg *dialog.Message) {
+	if f.form != nil && f.form != form {
+		f.form.Clear()
+	}
+	f.menu, f.confirm, f.form, f.msg = menu, confirm, form, msg
+}
+
+func (m *Model) kmipSources() []string {
+	var out []string
+	for _, s := range m.sources {
+		if s.Kind == "kmip" {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// openCerts opens the certificate menu (after a source menu when there are
+// several KMIP sources).
+func (m *Model) openCerts() tea.Cmd {
+	b := m.ctx.Backend
+	_, r := b.(CertReader)
+	_, c := b.(CSRMaker)
+	_, i := b.(CertInstaller)
+	_, k := b.(KeystoreImporter)
+	if !r && !c && !i && !k {
+		return common.FlashErr("this daemon offers no certificate actions")
+	}
+	srcs := m.kmipSources()
+	switch len(srcs) {
+	case 0:
+		if !m.loaded {
+			return common.FlashErr("the sources are not loaded yet")
+		}
+		return common.FlashErr("no KMIP source: client certificates are for [[kmip]] sources")
+	case 1:
+		m.certSeq++
+		m.cert = &certFlow{id: m.certSeq}
+		return m.certMenu(srcs[0])
+	}
+	m.certSeq++
+	m.cert = &certFlow{id: m.certSeq}
+	items := make([]dialog.Item, len(srcs))
+	for n, s := range srcs {
+		items[n] = dialog.Item{ID: certSource, Label: s, Value: s}
+	}
+	m.cert.show(&dialog.Menu{Title: "Certificates — which KMIP source?", Items: items}, nil, nil, nil)
+	return nil
+}
+
+func (m *Model) certMenu(source string) tea.Cmd {
+	f := m.cert
+	f.source = source
+	b, km := m.ctx.Backend, m.ctx.Keys
+	var items []dialog.Item
+	add := func(ok bool, id string, bind key.Binding, admin bool) {
+		if !ok {
+			return
+		}
+		it := dialog.Item{ID: id, Key: bind}
+		if admin && m.role == api.RoleUser {
+			it.Disabled, it.Note = true, "needs the admin role"
+		}
+		items = append(items, it)
+	}
+	_, r := b.(CertReader)
+	_, c := b.(CSRMaker)
+	_, i := b.(CertInstaller)
+	_, k := b.(KeystoreImporter)
+	add(r, certShow, km.CertShow, false)
+	add(c, certCSR, km.CertCSR, true)
+	add(i, certInstall, km.CertInstall, true)
+	add(k, certImport, km.CertImport, true)
+	intro := []string{"The client certificate keyward presents to " + source + " over mutual TLS. Either make a key and a CSR for your CA, then install the signed certificate; or import a keystore the CA team gave you."}
+	if m.role == api.RoleUser {
+		intro = append(intro, "You have the user role: changing the certificate needs the admin role.")
+	}
+	f.show(&dialog.Menu{Title: "Certificates — " + table.Clean(source), Intro: intro, Items: items}, nil, nil, nil)
+	return nil
+}
+
+func (m *Model) updateCert(msg tea.Msg) tea.Cmd {
+	f := m.cert
+	k := m.ctx.Keys
+	km, isKey := msg.(tea.KeyMsg)
+	switch {
+	case f.confirm != nil:
+		out, cmd := f.confirm.Update(msg, k)
+		switch out {
+		case dialog.Cancel:
+			m.cert = nil
+		case dialog.Submit:
+			return tea.Batch(cmd, m.sendCert(f, f.run))
+		}
+		return cmd
+	case f.form != nil:
+		out, cmd := f.form.Update(msg, k)
+		switch out {
+		case dialog.Cancel:
+			f.form.Clear()
+			m.cert = nil
+		case dialog.Submit:
+			run, err := f.submit(f.form)
+			if err != nil {
+				f.form.Status.Err = err.Error()
+				return cmd
+			}
+			// Passwords go with the request only: not kept in the form.
+			f.form.Clear()
+			return tea.Batch(cmd, m.sendCert(f, run))
+		}
+		return cmd
+	case !isKey:
+		return nil
+	case f.msg != nil:
+		if f.msg.Update(km, k) == dialog.Cancel {
+			m.cert = nil
+		}
+	case f.menu != nil:
+		switch f.menu.Update(km, k) {
+		case dialog.Cancel:
+			m.cert = nil
+		case dialog.Submit:
+			return m.chooseCert(f, f.menu.Chosen())
+		}
+	}
+	return nil
+}
+
+func (m *Model) sendCert(f *certFlow, run certRun) tea.Cmd {
+	st := f.status()
+	st.Err = ""
+	st.Busy = "asking the daemon…"
+	c, id, what := m.ctx, f.id, f.what
+	return func() tea.Msg {
+		var out certDoneMsg
+		err := c.Call(func(ctx context.Context) (err error) {
+			out, err = run(ctx)
+			return err
+		})
+		out.flow, out.what, out.err = id, what, err
+		return common.Reply(common.PaneSources, out)
+	}
+}
+
+func (m *Model) onCertDone(msg certDoneMsg) tea.Cmd {
+	f := m.cert
+	current := f != nil && f.id == msg.flow
+	if msg.err != nil {
+		why := common.Explain(msg.err)
+		var le localError
+		if errors.As(msg.err, &le) {
+			why = le.Error() + ": nothing was sent"
+		}
+		if current {
+			st := f.status()
+			st.Busy, st.Err = "", why
+			return nil
+		}
+		return common.FlashErr(msg.what + " refused: " + why)
+	}
+	if !current {
+		if msg.title != "" {
+			return common.Flash(msg.title)
+		}
+		return nil
+	}
+	*f.status() = dialog.Status{}
+	if msg.then != nil {
+		return msg.then(m)
+	}
+	f.show(nil, nil, nil, &dialog.Message{Title: msg.title, Lines: msg.lines})
+	return common.Flash(msg.title)
+}
+
+func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
+	if it.Disabled {
+		return common.FlashErr(fmt.Sprintf("%s needs the admin role; the daemon says you are %s: nothing was sent", it.Key.Help().Desc, m.role))
+	}
+	src := f.source
+	b := m.ctx.Backend
+	f.what = it.ID + " for " + table.Clean(src)
+	switch it.ID {
+	case certSource:
+		s, _ := it.Value.(string)
+		return m.certMenu(s)
+	case certShow:
+		f.what = "certificate of " + table.Clean(src)
+		return m.sendCert(f, func(ctx context.Context) (certDoneMsg, error) {
+			ci, err := b.(CertReader).KMIPCert(ctx, src)
+			if err != nil {
+				return certDoneMsg{}, err
+			}
+			return certDoneMsg{title: "Client certificate of " + table.Clean(src), lines: describeCert(ci)}, nil
+		})
+	case certCSR:
+		f.show(nil, nil, dialog.NewForm("New client key and CSR for "+table.Clean(src),
+			[]string{"The daemon makes the private key and keeps it (mode 0600); take the CSR to your CA, then install the signed certificate with i."},
+			dialog.NewField("Common name (CN)", "required", ""),
+			dialog.NewField("Organization (O)", "optional", ""),
+			dialog.NewField("Key type", "ec for ECDSA P-256, rsa for RSA", "ec"),
+			dialog.NewField("Also write the CSR to", "optional file path", ""),
+		), nil)
+		f.submit = func(fm *dialog.Form) (certRun, error) {
+			req := api.CSRRequest{CommonName: fm.Value(0), Organization: fm.Value(1)}
+			if req.CommonName == "" {
+				fm.Focus(0)
+				return nil, errors.New("the common name (CN) is required: the CA names the client by it")
+			}
+			switch strings.ToLower(fm.Value(2)) {
+			case "ec", "ecdsa", "":
+			case "rsa":
+				req.RSA = true
+			default:
+				fm.Focus(2)
+				return nil, fmt.Errorf("key type %q: use ec or rsa", fm.Value(2))
+			}
+			out := fm.Value(3)
+			return m.csrRun(src, req, out), nil
+		}
+		return f.form.Focus(0)
+	case certInstall:
+		f.show(nil, nil, dialog.NewForm("Install the signed certificate for "+table.Clean(src),
+			[]string{"It is installed only if it matches the CSR's key and chains to the CA root given here."},
+			dialog.NewField("Certificate file", "PEM from your CA", ""),
+			dialog.NewField("CA root file", "PEM", ""),
+		), nil)
+		f.submit = func(fm *dialog.Form) (certRun, error) {
+			certPath, rootPath := fm.Value(0), fm.Value(1)
+			if certPath == "" {
+				fm.Focus(0)
+				return nil, errors.New("the certificate file is required")
+			}
+			if rootPath == "" {
+				fm.Focus(1)
+				return nil, errors.New("the CA root file is required")
+			}
+			return func(ctx context.Context) (certDoneMsg, error) {
+				cert, err := readLocal("certificate", certPath)
+				if err != nil {
+					return certDoneMsg{}, err
+				}
+				root, err := readLocal("CA root", rootPath)
+				if err != nil {
+					return certDoneMsg{}, err
+				}
+				ci, err := b.(CertInstaller).KMIPInstallCert(ctx, src, api.InstallCertRequest{CertPEM: string(cert), RootPEM: string(root)})
+				if err != nil {
+					return certDoneMsg{}, err
+				}
+				return certDoneMsg{title: "Installed the client certificate of " + table.Clean(src), lines: describeCert(ci)}, nil
+			}, nil
+		}
+		return f.form.Focus(0)
+	case certImport:
+		f.show(nil, nil, dialog.NewForm("Import a keystore for "+table.Clean(src),
+			[]string{"A JKS or PKCS#12 (.p12, .pfx) file holding the client's private key and its certificate chain. Give the password, or a file holding it."},
+			dialog.NewField("Keystore file", ".jks, .p12 or .pfx", ""),
+			dialog.SecretField("Password", "hidden"),
+			dialog.NewField("or password file", "optional", ""),
+		), nil)
+		f.submit = func(fm *dialog.Form) (certRun, error) {
+			path, pwFile := fm.Value(0), fm.Value(2)
+			if path == "" {
+				fm.Focus(0)
+				return nil, errors.New("the keystore file is required")
+			}
+			pw := []byte(fm.Raw(1))
+			if len(pw) == 0 && pwFile == "" {
+				fm.Focus(1)
+				return nil, errors.New("the keystore password is required (type it, or give a file holding it)")
+			}
+			if len(pw) > 0 && pwFile != "" {
+				clear(pw)
+				fm.Focus(2)
+				return nil, errors.New("give the password or a password file, not both")
+			}
+			return func(ctx context.Context) (certDoneMsg, error) {
+				defer clear(pw)
+				ks, err := readLocal("keystore", path)
+				if err != nil {
+					return certDoneMsg{}, err
+				}
+				defer clear(ks)
+				if pwFile != "" {
+					pb, err := readLocal("password file", pwFile)
+					if err != nil {
+						return certDoneMsg{}, err
+					}
+					pw = []byte(strings.TrimRight(string(pb), "\r\n"))
+					clear(pb)
+				}
+				ci, err := b.(KeystoreImporter).KMIPImportKeystore(ctx, src, api.ImportKeystoreRequest{Keystore: ks, Password: string(pw)})
+				if err != nil {
+					return certDoneMsg{}, err
+				}
+				return certDoneMsg{title: "Imported the keystore of " + table.Clean(src), lines: describeCert(ci)}, nil
+			}, nil
+		}
+		return f.form.Focus(0)
+	}
+	return nil
+}
+
+// csrRun asks for the CSR; when the source already has a key, it asks
+// whether to replace it and sends again with Force.
+func (m *Model) csrRun(src string, req api.CSRRequest, out string) certRun {
+	b := m.ctx.Backend
+	return func(ctx context.Context) (certDoneMsg, error) {
+		if out != "" {
+			if err := checkWritable(out); err != nil {
+				return certDoneMsg{}, err
+			}
+		}
+		res, err := b.(CSRMaker).KMIPCSR(ctx, src, req)
+		var ae *api.Error
+		if !req.Force && errors.As(err, &ae) && ae.Code == api.CodeConflict {
+			why := common.Explain(err)
+			return certDoneMsg{then: func(m *Model) tea.Cmd {
+				f := m.cert
+				req.Force = true
+				f.what = "CSR for " + table.Clean(src)
+				f.run = m.csrRun(src, req, out)
+				f.show(nil, dialog.NewConfirm("Replace the private key of "+table.Clean(src)+"?",
+					[]string{why, "A new key is made: the certificate installed now stops matching it until the new one is signed and installed."}, "", true), nil, nil)
+				return nil
+			}}, nil
+		}
+		if err != nil {
+			return certDoneMsg{}, err
+		}
+		// Paths on lines of their own, so they are not broken across lines.
+		lines := []string{"Private key kept by the daemon (mode 0600) in:", "  " + res.KeyFile}
+		if out != "" {
+			if err := os.WriteFile(out, []byte(res.CSR), 0o644); err != nil {
+				lines = append(lines, "Could not write the CSR ("+err.Error()+"); copy it from here.")
+			} else {
+				lines = append(lines, "CSR written to:", "  "+out)
+			}
+		}
+		lines = append(lines, "Take this CSR to your CA:", "")
+		lines = append(lines, strings.Split(strings.TrimRight(res.CSR, "\n"), "\n")...)
+		return certDoneMsg{title: "CSR for " + table.Clean(src) + " (CN " + table.Clean(req.CommonName) + ")", lines: lines}, nil
+	}
+}
+
+// readLocal reads a file the user named in a form, with a message that says
+// which field was wrong.
+func readLocal(what, path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, localError{fmt.Errorf("%s file %s does not exist", what, path)}
+	case err != nil:
+		return nil, localError{fmt.Errorf("read the %s file: %w", what, err)}
+	case len(b) == 0:
+		return nil, localError{fmt.Errorf("%s file %s is empty", what, path)}
+	}
+	return b, nil
+}
+
+// checkWritable refuses an output path whose directory is missing or that
+// would overwrite a file.
+func checkWritable(path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return localError{fmt.Errorf("%s already exists: choose another file name", path)}
+	}
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return localError{fmt.Errorf("directory %s does not exist", dir)}
+	}
+	return nil
+}
+
+// describeCert lists what the daemon found in a certificate or keystore.
+func describeCert(ci *api.CertInfo) []string {
+	if ci == nil {
+		return nil
+	}
+	lines := []string{}
+	if ci.Summary != "" {
+		lines = append(lines, ci.Summary, "")
+	}
+	add := func(label, v string) {
+		if v != "" {
+			lines = append(lines, fmt.Sprintf("%-12s %s", label, v))
+		}
+	}
+	add("format", ci.Format)
+	add("alias", ci.Alias)
+	add("subject", ci.Subject)
+	add("issuer", ci.Issuer)
+	add("key", ci.KeyType)
+	if !ci.NotAfter.IsZero() {
+		add("valid", ci.NotBefore.UTC().Format("2006-01-02")+" → "+ci.NotAfter.UTC().Format("2006-01-02"))
+	}
+	if ci.ChainLen > 0 {
+		add("chain", fmt.Sprintf("%d certificates", ci.ChainLen))
+	}
+	if ci.ClientAuth {
+		add("usage", "clientAuth ✔")
+	} else {
+		add("usage", "✖ lacks the clientAuth extended key usage: the KMS will refuse it")
+	}
+	add("file", ci.CertFile)
+	return lines
+}
+
+func (m *Model) certHelp() []key.Binding {
+	k := m.ctx.Keys
+	f := m.cert
+	switch {
+	case f.form != nil:
+		return []key.Binding{k.NextField, k.Confirm, k.Cancel}
+	case f.confirm != nil:
+		return []key.Binding{k.Confirm, k.Cancel}
+	case f.msg != nil:
+		return []key.Binding{k.Up, k.Down, k.Cancel}
+	}
+	return []key.Binding{k.Up, k.Down, k.Confirm, k.Cancel}
+}
+
+func (m *Model) certView() string {
+	st, k := m.ctx.Styles, m.ctx.Keys
+	f := m.cert
+	switch {
+	case f.confirm != nil:
+		return f.confirm.View(st, k, m.width, m.height)
+	case f.form != nil:
+		return f.form.View(st, k, m.width, m.height)
+	case f.msg != nil:
+		return f.msg.View(st, k, m.width, m.height)
+	case f.menu != nil:
+		return f.menu.View(st, k, m.width, m.height)
+	}
+	return ""
+}
