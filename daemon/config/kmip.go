@@ -55,7 +55,12 @@ type KMIPSource struct {
 	// Locate says where the wildcard pattern is matched: "auto" (try the
 	// server, fall back to filtering names here when it does not expand
 	// wildcards), "server" or "client".
-	Locate       string        `toml:"locate"`
+	Locate string `toml:"locate"`
+	// KEKName names a 256-bit AES key in this KMS used as the key-encryption
+	// key for this source's wrapped rings when keys.kek_file is not set. It
+	// is fetched at start; while the KMS is unreachable the rings cannot be
+	// restored (use keys.kek_file for restarts during KMS outages).
+	KEKName      string        `toml:"kek_name"`
 	Applications []Application `toml:"application"`
 }
 

@@ -3,6 +3,7 @@ package kmip
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/kek"
@@ -28,7 +29,7 @@ func FromConfig(cfg *config.Config, st SealedStore, rings *keyring.Rings, log *s
 		if k, err = kek.Load(cfg.Keys.KEKFile); err != nil {
 			return nil, fmt.Errorf("keys.kek_file: %w", err)
 		}
-	} else if cfg.Keys.PersistMaterial {
+	} else if cfg.Keys.PersistMaterial && !slices.ContainsFunc(cfg.KMIP, func(sc config.KMIPSource) bool { return sc.KEKName != "" }) {
 		log.Warn("key ring material is not persisted: set keys.kek_file (a 32-byte key, mode 0600) so the proxy survives a restart while the KMS is down")
 	}
 	owner := map[string]string{}

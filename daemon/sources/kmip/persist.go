@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/keyward/keyward/daemon/kek"
@@ -14,7 +15,7 @@ func (s *Source) sealName(app string) string { return s.cfg.Name + "/" + app }
 func sealAAD(name string) []byte { return []byte("keyward/kmip-ring/v1\x00" + name) }
 
 func (s *Source) persisting() bool {
-	return s.deps.Persist && s.deps.KEK != nil && s.deps.Sealed != nil
+	return s.deps.Persist && s.kek != nil && s.deps.Sealed != nil
 }
 
 // persist writes app's ring, wrapped under the KEK, or deletes the copy when
@@ -32,7 +33,7 @@ func (s *Source) persist(ctx context.Context, app string) error {
 	if err != nil {
 		return err
 	}
-	blob, err := s.deps.KEK.Wrap(plain, sealAAD(name))
+	blob, err := s.kek.Wrap(plain, sealAAD(name))
 	clear(plain)
 	if err != nil {
 		return fmt.Errorf("wrap ring %s: %w", name, err)
@@ -73,7 +74,11 @@ func (s *Source) restore(ctx context.Context) error {
 	if len(mine) == 0 {
 		return nil
 	}
-	if s.deps.KEK == nil {
+	if s.kek == nil && s.kekPending {
+		s.log.Warn("the KMS holding the key-encryption key is unreachable: the rings start empty and fill at the first good poll", "kek_name", s.cfg.KEKName)
+		return nil
+	}
+	if s.kek == nil {
 		return fmt.Errorf("the database holds wrapped key rings for %s but no key-encryption key is configured (keys.kek_file); set it to the file they were sealed with, or set keys.persist_material = false to discard them", s.cfg.Name)
 	}
 	apps := map[string]bool{}
@@ -92,10 +97,10 @@ func (s *Source) restore(ctx context.Context) error {
 		if !apps[app] {
 			continue
 		}
-		p, err := s.deps.KEK.Unwrap(b, sealAAD(name))
+		p, err := s.kek.Unwrap(b, sealAAD(name))
 		if err != nil {
 			if errors.Is(err, kek.ErrWrongKEK) {
-				return fmt.Errorf("the wrapped key ring %s was sealed under a different key-encryption key than %s (id %s); start with the KEK file it was sealed with — nothing in the database was changed", name, "keys.kek_file", s.deps.KEK.ID())
+				return fmt.Errorf("the wrapped key ring %s was sealed under a different key-encryption key than %s (id %s); start with the KEK it was sealed with — nothing in the database was changed", name, s.kekOrigin(), s.kek.ID())
 			}
 			return fmt.Errorf("wrapped key ring %s: %w; nothing in the database was changed", name, err)
 		}
@@ -112,4 +117,56 @@ func (s *Source) restore(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func (s *Source) kekOrigin() string {
+	if s.deps.KEK == nil && s.cfg.KEKName != "" {
+		return fmt.Sprintf("the KMS key %q", s.cfg.KEKName)
+	}
+	return "keys.kek_file"
+}
+
+// fetchKEK reads the key-encryption key named kek_name from the KMS: an
+// exact-name Locate, the name and state re-checked, then a Get. The key must
+// be a 256-bit AES key that is Active or Deactivated.
+func (s *Source) fetchKEK(ctx context.Context) (*kek.KEK, error) {
+	c, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var st PollStats
+	found, err := s.locate(ctx, c, []string{s.cfg.KEKName}, &st)
+	if err != nil {
+		return nil, err
+	}
+	metas, _, err := s.attributes(ctx, c, found[0], attrNames, &st)
+	if err != nil {
+		return nil, err
+	}
+	var uid string
+	for _, id := range found[0] {
+		if m := metas[id]; m != nil && slices.Contains(m.names, s.cfg.KEKName) && fromKMIPState(m.state).CanDecrypt() {
+			if uid != "" {
+				return nil, fmt.Errorf("the KMS holds more than one usable key named %q; the key-encryption key must be unique", s.cfg.KEKName)
+			}
+			uid = id
+		}
+	}
+	if uid == "" {
+		return nil, fmt.Errorf("the KMS holds no Active or Deactivated key named %q (kek_name)", s.cfg.KEKName)
+	}
+	mats, failed, err := s.getMaterial(ctx, c, []string{uid}, &st)
+	if err != nil {
+		return nil, err
+	}
+	if ferr := failed[uid]; ferr != nil {
+		return nil, fmt.Errorf("key-encryption key %q: %w", s.cfg.KEKName, ferr)
+	}
+	m := mats[uid]
+	if len(m) != kek.Size {
+		clear(m)
+		return nil, fmt.Errorf("key-encryption key %q is %d bits; it must be a 256-bit AES key", s.cfg.KEKName, 8*len(m))
+	}
+	s.kekUID = uid
+	return kek.New(m) // zeroes m
 }

@@ -79,6 +79,18 @@ func (s *Source) Poll(ctx context.Context, sink sources.Sink) error {
 		return errors.New(reason)
 	}
 	s.last = st
+	if s.kekPending {
+		if k, err := s.fetchKEK(ctx); err != nil {
+			s.log.Warn("cannot fetch the key-encryption key from the KMS; ring material is not persisted", "kek_name", s.cfg.KEKName, "err", err)
+		} else {
+			s.kek, s.kekPending = k, false
+			for _, a := range s.cfg.Applications {
+				if err := s.persist(ctx, a.Name); err != nil {
+					s.log.Error("cannot persist the wrapped ring", "app", a.Name, "err", err)
+				}
+			}
+		}
+	}
 	if herr := sink.SetHealth(ctx, s.cfg.Name, engine.HealthOK, ""); herr != nil {
 		s.log.Error("cannot record source health", "err", herr)
 	}
@@ -255,6 +267,9 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 				}
 			}
 		}
+	}
+	if s.kekUID != "" {
+		delete(matched, s.kekUID) // the key-encryption key never joins a ring
 	}
 	st.Matched = len(matched)
 	for _, uid := range uids {

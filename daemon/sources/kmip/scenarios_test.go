@@ -833,3 +833,68 @@ func TestExpiredServerCertificate(t *testing.T) {
 		})
 	}
 }
+
+// TestKEKHeldByTheKMS: with kek_name and no KEK file, the rings are wrapped
+// under a key fetched from the KMS; a restart with the KMS up restores them,
+// a restart with it down starts empty without error and changes nothing.
+func TestKEKHeldByTheKMS(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		b.create(t, "keyward.kek")
+		b.create(t, "acme.crm.key.1")
+		b.create(t, "acme.crm.key.2")
+		dbPath := filepath.Join(t.TempDir(), "keyward.db")
+		start := func() *env {
+			e := &env{t: t, b: b, dbPath: dbPath, logs: &syncBuffer{}}
+			e.st = newStore(t, dbPath)
+			e.sink = storeSink{st: e.st}
+			e.cfg = sourceConfig(b, crmApp)
+			e.cfg.KEKName = "keyward.kek"
+			e.cfg.Timeout = engine.Duration(3 * time.Second)
+			e.st.EnsureSource(context.Background(), "kms", "kmip", b.addr)
+			e.rings = keyring.NewRings()
+			e.deps = Deps{Logger: quietLogger(), Rings: e.rings, Sealed: e.st, Persist: true}
+			var err error
+			if e.src, err = New(e.cfg, e.deps); err != nil {
+				t.Fatal(err)
+			}
+			return e
+		}
+		e := start()
+		e.mustPoll()
+		if len(e.ringNames("crm")) != 2 {
+			t.Fatalf("ring %v", e.ringNames("crm"))
+		}
+		// A kek_name that an application's pattern would match is refused.
+		bad := e.cfg
+		bad.Applications = []config.Application{{Name: "all", Pattern: "*", Generations: 16}}
+		if _, err := New(bad, e.deps); err == nil || !strings.Contains(err.Error(), "must not be a data key") {
+			t.Fatalf("overlapping kek_name: %v", err)
+		}
+		_, want, _ := e.rings.EncryptionKey("crm")
+		e.src.Close()
+		e.st.Close()
+
+		e2 := start()
+		if e2.src.Restored() == 0 {
+			t.Fatal("nothing restored with the KMS up")
+		}
+		if _, got, _ := e2.rings.EncryptionKey("crm"); !bytes.Equal(got, want) {
+			t.Fatal("restored ring differs")
+		}
+		before, _ := e2.st.Sealed(context.Background(), SealedKind)
+		e2.src.Close()
+		e2.st.Close()
+
+		b.closeAdmin()
+		b.stop()
+		e3 := start()
+		if e3.src.Restored() != 0 {
+			t.Fatal("restored without the KEK?")
+		}
+		after, _ := e3.st.Sealed(context.Background(), SealedKind)
+		if len(after) != len(before) {
+			t.Fatal("wrapped rings changed while the KEK was unreachable")
+		}
+		e3.src.Close()
+	})
+}

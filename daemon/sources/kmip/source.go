@@ -84,6 +84,11 @@ type Source struct {
 	sink      sources.Sink
 	last      PollStats
 	restored  int
+	// kek wraps ring material: Deps.KEK, or the key named kek_name fetched
+	// from the KMS (kekPending while it could not be fetched yet).
+	kek        *kek.KEK
+	kekPending bool
+	kekUID     string
 
 	sinkMu sync.Mutex
 }
@@ -137,7 +142,25 @@ func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
 		s.log.Warn("KMIP client identity not usable yet", "err", err)
 	}
 	for _, a := range cfg.Applications {
+		if cfg.KEKName != "" && Match(a.Pattern, cfg.KEKName) {
+			return nil, fmt.Errorf("kmip source %q: kek_name %q matches the pattern %q of application %s; the key-encryption key must not be a data key", cfg.Name, cfg.KEKName, a.Pattern, a.Name)
+		}
+	}
+	for _, a := range cfg.Applications {
 		deps.Rings.Configure(a.Name, a.Pattern, a.Generations)
+	}
+	s.kek = deps.KEK
+	if s.kek == nil && cfg.KEKName != "" && deps.Persist && deps.Sealed != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Timeout))
+		k, err := s.fetchKEK(ctx)
+		cancel()
+		s.closeClient()
+		if err != nil {
+			s.kekPending = true
+			s.log.Warn("cannot fetch the key-encryption key from the KMS at start", "kek_name", cfg.KEKName, "err", err)
+		} else {
+			s.kek = k
+		}
 	}
 	if err := s.restore(context.Background()); err != nil {
 		return nil, fmt.Errorf("kmip source %q: %w", cfg.Name, err)
