@@ -95,7 +95,10 @@ type Source struct {
 
 // New checks the configuration, loads the client identity and CA, declares
 // the rings, and restores them from the wrapped copy when persistence is on.
-// A wrong KEK is an error here, before anything is written.
+// The KEK is Deps.KEK (keys.kek_file) or, when that is nil and kek_name is
+// set, the key of that name fetched from the KMS (New then waits up to the
+// timeout per address for it). A wrong KEK is an error here, before anything
+// is written.
 func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
 	if deps.Rings == nil {
 		return nil, errors.New("kmip: Deps.Rings is required")
