@@ -143,6 +143,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			}
 		}(s)
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); d.runSummaries(runCtx) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	_ = d.sink.record(ctx, engine.Event{Operation: engine.OpDaemonStart, Actor: currentUser(), Origin: engine.OriginSystem,
