@@ -138,7 +138,9 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 			pr.Out.Header.Del("Accept-Encoding")
 		},
 		Transport:      timedTransport{a.tr},
-		FlushInterval:  -1,
+		// Default flushing: a response of unknown length or an event
+		// stream is flushed at once by ReverseProxy itself; others are
+		// not flushed write by write (a syscall each).
 		ModifyResponse: a.modifyResponse,
 		ErrorHandler:   a.upstreamError,
 		ErrorLog:       slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
