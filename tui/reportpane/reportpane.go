@@ -108,11 +108,14 @@ type Model struct {
 	err         error
 	detail      bool
 	note        string // the last export's outcome
+	// live: the range is the default one and follows the clock (a TUI left
+	// open keeps showing new activity) until the user moves it.
+	live bool
 }
 
 // New returns a report pane.
 func New(ctx *common.Context, spec Spec) *Model {
-	return &Model{ctx: ctx, spec: spec, rg: spec.DefaultRange(ctx.Now()), cursors: []string{""}, starts: []int{0}}
+	return &Model{ctx: ctx, spec: spec, rg: spec.DefaultRange(ctx.Now()), live: true, cursors: []string{""}, starts: []int{0}}
 }
 
 func (m *Model) ID() common.PaneID { return m.spec.ID }
@@ -148,6 +151,10 @@ func (m *Model) fetch(pageNo int, cursor string, sel int) tea.Cmd {
 	m.loading = true
 	m.limit = m.rows()
 	m.fetchedAt = m.ctx.Now()
+	if m.live && pageNo == 0 {
+		// Later pages keep the range their cursor was made for.
+		m.rg = m.spec.DefaultRange(m.fetchedAt)
+	}
 	req := pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, sel: sel}
 	q, c, spec := m.query(cursor), m.ctx, m.spec
 	return func() tea.Msg {
@@ -342,16 +349,20 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 			m.detail = true
 		}
 	case key.Matches(msg, k.Earlier):
+		m.live = false
 		m.rg = report.Range{From: m.rg.From.Add(-span), To: m.rg.To.Add(-span)}
 		return m.restart()
 	case key.Matches(msg, k.Later):
+		m.live = false
 		m.rg = report.Range{From: m.rg.From.Add(span), To: m.rg.To.Add(span)}
 		return m.restart()
 	case key.Matches(msg, k.Wider):
+		m.live = false
 		m.rg = report.Range{From: m.rg.From.Add(-span / 2), To: m.rg.To.Add(span / 2)}
 		return m.restart()
 	case key.Matches(msg, k.Narrower):
 		if span >= 2*24*time.Hour {
+			m.live = false
 			m.rg = report.Range{From: m.rg.From.Add(span / 4), To: m.rg.To.Add(-span / 4)}
 			return m.restart()
 		}
