@@ -114,7 +114,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	d.st.SetClock(d.now)
 	d.sink = &sink{st: d.st, hub: d.hub, log: d.log, now: d.now, changed: d.summary.invalidate}
 
-	srcs := append([]sources.Source(nil), opts.Sources...)
+	feat, err := d.buildFeatures(ctx)
+	if err != nil {
+		return err
+	}
+	defer feat.keys.Close() // zeroes every generation's material at exit
+	for k, v := range feat.rings {
+		d.rings[k] = v
+	}
+	d.opts.Mounts = append(d.opts.Mounts, feat.mounts...)
+	srcs := append(append([]sources.Source(nil), opts.Sources...), feat.sources...)
 	d.srcs = srcs
 	names := make([]string, 0, len(srcs))
 	for _, s := range srcs {
@@ -145,6 +154,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); d.runSummaries(runCtx) }()
+	if feat.proxy != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := feat.proxy.Run(runCtx); err != nil {
+				d.log.Error("proxy stopped", "err", err)
+			}
+		}()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	_ = d.sink.record(ctx, engine.Event{Operation: engine.OpDaemonStart, Actor: currentUser(), Origin: engine.OriginSystem,

@@ -296,7 +296,21 @@ func (d *Daemon) handleUsageReport(w http.ResponseWriter, r *http.Request) {
 	// the fingerprint it derives from.
 	byShort := map[string]string{}
 	var keep []engine.Key
+	srcs, err := d.st.Sources(r.Context())
+	if err != nil {
+		d.internal(w, r, err)
+		return
+	}
+	// Only ring keys (KMIP sources, and the built-in seed) feed the proxy;
+	// a cloud key tagged with an application is not a proxy key.
+	feeds := map[string]bool{}
+	for _, s := range srcs {
+		feeds[s.Name] = s.Kind == "kmip" || s.Kind == "seed"
+	}
 	for _, k := range cands {
+		if !feeds[k.Source] {
+			continue
+		}
 		if src := q.Get("source"); src != "" && k.Source != src {
 			continue
 		}

@@ -8,40 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/keyward/keyward/daemon/demo"
 )
-
-// startDemo runs the headless demo in-process: a real daemon on a real Unix
-// socket with a real SQLite file in a temp dir.
-func startDemo(t *testing.T) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	var banner bytes.Buffer
-	go func() {
-		done <- demo.Run(ctx, demo.Options{Headless: true, Out: &banner, Dir: t.TempDir(), Ready: func(s string) { ready <- s }})
-	}()
-	var sock string
-	select {
-	case sock = <-ready:
-	case err := <-done:
-		t.Fatalf("demo failed: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("demo not ready")
-	}
-	t.Cleanup(func() { cancel(); <-done })
-	// Wait for the seed to land.
-	for i := 0; i < 200; i++ {
-		if code, out, _ := run(t, "--socket", sock, "status", "--json"); code == 0 && strings.Contains(out, `"keys": 12`) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return sock
-}
 
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
@@ -51,7 +18,7 @@ func run(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestCLIAgainstRealDaemon(t *testing.T) {
-	sock := startDemo(t)
+	sock := startFixed(t)
 
 	code, out, errs := run(t, "--socket", sock, "keys", "list", "--json")
 	if code != ExitOK {
@@ -102,6 +69,10 @@ func TestCLIAgainstRealDaemon(t *testing.T) {
 	code, out, _ = run(t, "--socket", sock, "status")
 	if code != ExitOK || !strings.Contains(out, "acme-kms") || !strings.Contains(out, " ok ") {
 		t.Fatalf("status: %d\n%s", code, out)
+	}
+	code, out, _ = run(t, "--socket", sock, "keys", "list", "--filter", "hr.key")
+	if code != ExitOK || strings.Count(out, "acme.hr.key.") != 3 {
+		t.Fatalf("--filter hr.key: %d\n%s", code, out)
 	}
 	code, _, errs = run(t, "--socket", sock, "keys", "list", "--state", "shiny")
 	if code != ExitUsage || !strings.Contains(errs, "unknown key state") {

@@ -11,14 +11,9 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon"
-	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/daemon/cloud"
-	"github.com/keyward/keyward/daemon/cloud/azure"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/kek"
-	"github.com/keyward/keyward/daemon/sources"
-	"github.com/keyward/keyward/store"
 )
 
 // startCloudDaemon runs a real daemon on a real socket with one [[azure]]
@@ -49,32 +44,17 @@ func startCloudDaemon(t *testing.T) (string, *vault.Server) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := azure.New(az)
-	if err != nil {
+	// The daemon builds the source, the life-cycle manager and its routes
+	// from the config, as in production.
+	cfg.Keys.KEKFile = filepath.Join(dir, "kek")
+	if err := kek.Generate(cfg.Keys.KEKFile); err != nil {
 		t.Fatal(err)
 	}
-	src := cloud.NewSyncSource("vault", conn, time.Hour, nil)
-	bst, err := store.Open(ctx, filepath.Join(dir, "backups.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bst.Close() })
-	kekPath := filepath.Join(dir, "kek")
-	if err := kek.Generate(kekPath); err != nil {
-		t.Fatal(err)
-	}
-	k, err := kek.Load(kekPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := cloud.NewManager(bst, k, src)
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- daemon.Run(ctx, cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Sources: []sources.Source{src},
-			Mounts:  []daemon.Mount{{Pattern: "/v1/cloud/", Handler: m.Handler(api.CallerFromContext)}},
-			Ready:   func(s string) { ready <- s }})
+			Ready: func(s string) { ready <- s }})
 	}()
 	var sock string
 	select {

@@ -146,7 +146,7 @@ func newKeysListCmd(a *App) *cobra.Command {
 					aging = string(k.Aging.Bucket)
 				}
 				alg := k.Algorithm
-				if k.Length > 0 {
+				if k.Length > 0 && !strings.ContainsAny(alg, " -") {
 					alg = fmt.Sprintf("%s-%d", k.Algorithm, k.Length)
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.State, aging, alg, date(k.Created), date(k.Expires), shortFP(k.Fingerprint))

@@ -1,22 +1,29 @@
 // Package demo runs the whole keyward system on one machine with nothing to
-// configure: a daemon in a temporary data dir with seeded key sources, and
-// then the TUI (or, headless, nothing but the daemon until interrupted).
-// Quitting removes everything it made.
+// configure: an embedded KMIP key server and an emulated Azure Key Vault,
+// both seeded with realistic keys; a demo SaaS application behind the
+// encryption proxy with gentle live traffic; a daemon in a temporary data
+// dir pointed at all of them; and then the TUI (or, headless, nothing but
+// the stack until interrupted). Quitting removes everything it made.
 package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/config"
-	"github.com/keyward/keyward/daemon/sources"
-	"github.com/keyward/keyward/daemon/sources/seed"
+	"github.com/keyward/keyward/daemon/demo/kms"
+	"github.com/keyward/keyward/daemon/demo/saas"
+	"github.com/keyward/keyward/daemon/demo/vault"
+	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/engine"
 )
 
 // Options configure a demo run.
@@ -32,10 +39,33 @@ type Options struct {
 	RunTUI func(ctx context.Context, socket string) error
 	// Ready is called with the socket once the daemon answers (tests).
 	Ready func(socket string)
+	// Rotate is how often the demo KMS makes a new key generation
+	// (default 3 minutes); Poll how often keyward polls it (default 10 s).
+	Rotate, Poll time.Duration
+	// Rate is the demo traffic in requests per second (default 3; 0 keeps
+	// the default, negative disables traffic).
+	Rate float64
+}
+
+// Stack is what a running demo is made of, for the banner and tests.
+type Stack struct {
+	Dir, Socket, Log string
+	KMS              string
+	VaultURL         string
+	AppURL, ProxyURL string
 }
 
 // Run starts the demo and blocks until the TUI quits or ctx ends.
 func Run(ctx context.Context, opts Options) error {
+	if opts.Rotate == 0 {
+		opts.Rotate = 3 * time.Minute
+	}
+	if opts.Poll == 0 {
+		opts.Poll = 10 * time.Second
+	}
+	if opts.Rate == 0 {
+		opts.Rate = 3
+	}
 	dir := opts.Dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "keyward-demo-")
@@ -45,20 +75,69 @@ func Run(ctx context.Context, opts Options) error {
 		dir = d
 		defer os.RemoveAll(dir)
 	}
-	logPath := filepath.Join(dir, "daemon.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	st := Stack{Dir: dir, Log: filepath.Join(dir, "daemon.log")}
+	logFile, err := os.OpenFile(st.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
 	logger := slog.New(slog.NewTextHandler(logFile, nil))
+	// The embedded KMIP server logs through the default logger; keep it off
+	// the terminal the TUI draws on.
+	prev := slog.Default()
+	slog.SetDefault(logger)
+	defer slog.SetDefault(prev)
 
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Socket = filepath.Join(dir, "keyward.sock")
-	now := time.Now()
-	srcs := []sources.Source{
-		seed.New("acme-kms", seed.AcmeKeys("acme-kms", now)),
+	cfg.Keys.KEKFile = filepath.Join(dir, "kek")
+	if err := kek.Generate(cfg.Keys.KEKFile); err != nil {
+		return err
+	}
+
+	sctx, stopServers := context.WithCancel(ctx)
+	defer stopServers()
+	kmsSrv, kmipSection, err := kms.StartDemo(sctx, filepath.Join(dir, "kms"), "acme-kms", opts.Poll, opts.Rotate, logger)
+	if err != nil {
+		return fmt.Errorf("demo KMS: %w", err)
+	}
+	defer kmsSrv.Stop()
+	st.KMS = kmsSrv.Addr()
+	cfg.KMIP = append(cfg.KMIP, kmipSection)
+
+	vs, err := vault.Start(sctx, vault.Options{})
+	if err != nil {
+		return fmt.Errorf("demo vault: %w", err)
+	}
+	defer vs.Close()
+	if _, err := vs.SeedDemo(time.Now()); err != nil {
+		return fmt.Errorf("demo vault: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "vault"), 0o700); err != nil {
+		return err
+	}
+	azureSection, err := vs.AzureSource("azure-demo", filepath.Join(dir, "vault"))
+	if err != nil {
+		return fmt.Errorf("demo vault: %w", err)
+	}
+	st.VaultURL = vs.URL
+	cfg.Azure = append(cfg.Azure, azureSection)
+
+	app, err := saas.Start(sctx, "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	proxyAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	st.AppURL, st.ProxyURL = app.URL(), "http://"+proxyAddr
+	cfg.Proxy.Apps = append(cfg.Proxy.Apps, saas.ProxyApp("crm", proxyAddr, app.URL()))
+	cfg.Proxy.UsageFlush = engine.Duration(10 * time.Second) // the usage report fills while you watch
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("demo config: %w", err)
 	}
 
 	dctx, stop := context.WithCancel(ctx)
@@ -66,19 +145,20 @@ func Run(ctx context.Context, opts Options) error {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- daemon.Run(dctx, cfg, daemon.Options{Logger: logger, Sources: srcs,
-			Ready: func(s string) { ready <- s }})
+		done <- daemon.Run(dctx, cfg, daemon.Options{Logger: logger, Ready: func(s string) { ready <- s }})
 	}()
-	var socket string
 	select {
-	case socket = <-ready:
+	case st.Socket = <-ready:
 	case err := <-done:
-		return fmt.Errorf("demo daemon did not start: %w (log: %s)", err, logPath)
+		return fmt.Errorf("demo daemon did not start: %w (log: %s)", err, st.Log)
 	case <-ctx.Done():
 		return nil
 	}
+	if opts.Rate > 0 {
+		go func() { _ = saas.Drive(dctx, st.ProxyURL, opts.Rate) }()
+	}
 	if opts.Ready != nil {
-		opts.Ready(socket)
+		opts.Ready(st.Socket)
 	}
 
 	if opts.Headless || opts.RunTUI == nil {
@@ -86,23 +166,41 @@ func Run(ctx context.Context, opts Options) error {
 		if out == nil {
 			out = os.Stdout
 		}
-		fmt.Fprintf(out, "keyward demo is running (Ctrl-C to stop; everything in %s is removed then)\n\n", dir)
-		fmt.Fprintf(out, "  socket: %s\n  log:    %s\n\n", socket, logPath)
-		fmt.Fprintf(out, "Try:\n  export KEYWARD_SOCKET=%s\n  keyward keys list\n  keyward status\n", socket)
-		fmt.Fprintf(out, "  curl -s --unix-socket %s http://keyward/v1/keys\n", socket)
-		fmt.Fprintf(out, "  keyward tui\n")
+		banner(out, st)
 		select {
 		case <-ctx.Done():
 		case err := <-done:
 			return err
 		}
-	} else {
-		if err := opts.RunTUI(ctx, socket); err != nil {
-			stop()
-			<-done
-			return err
-		}
+	} else if err := opts.RunTUI(ctx, st.Socket); err != nil {
+		stop()
+		<-done
+		return err
 	}
 	stop()
-	return <-done
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func banner(out io.Writer, st Stack) {
+	fmt.Fprintf(out, "keyward demo is running (Ctrl-C to stop; everything in %s is removed then)\n\n", st.Dir)
+	fmt.Fprintf(out, "  socket:      %s\n  daemon log:  %s\n  KMIP server: %s (embedded, mutual TLS)\n  Azure vault: %s (emulated)\n", st.Socket, st.Log, st.KMS, st.VaultURL)
+	fmt.Fprintf(out, "  demo app:    %s (what the cloud stores)\n  via proxy:   %s (what users see)\n\n", st.AppURL, st.ProxyURL)
+	fmt.Fprintf(out, "Try:\n  export KEYWARD_SOCKET=%s\n  keyward status\n  keyward keys list\n  keyward report aging\n", st.Socket)
+	fmt.Fprintf(out, "  curl -s --unix-socket %s http://keyward/v1/keys\n", st.Socket)
+	fmt.Fprintf(out, "  curl -s %s/records | head -c 400   # ciphertext, as stored upstream\n", st.AppURL)
+	fmt.Fprintf(out, "  curl -s %s/records | head -c 400   # plaintext, through the proxy\n", st.ProxyURL)
+	fmt.Fprintf(out, "  keyward tui\n")
+}
+
+// freeLoopbackAddr finds a free port on 127.0.0.1 for the demo proxy.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }

@@ -1,0 +1,126 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cloud/azure"
+	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/daemon/proxy"
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/daemon/sources/kmip"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/keyring"
+)
+
+// features is everything the config asks the daemon to run besides the
+// store and the socket: KMIP sources and the key rings they fill, cloud
+// sources and their life-cycle operations, and the encryption proxy, which
+// encrypts with the rings the KMIP sources fill.
+type features struct {
+	sources []sources.Source
+	mounts  []Mount
+	rings   map[string]func() []api.RingInfo
+	keys    *keyring.Rings
+	proxy   *proxy.Manager
+}
+
+func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
+	f := &features{rings: map[string]func() []api.RingInfo{}, keys: keyring.NewRings()}
+	ks, err := kmip.FromConfig(d.cfg, d.st, f.keys, d.log)
+	if err != nil {
+		f.keys.Close()
+		return nil, err
+	}
+	var kmipNames []string
+	for _, s := range ks {
+		f.sources = append(f.sources, s)
+		f.rings[s.Name()] = s.Rings
+		kmipNames = append(kmipNames, s.Name())
+	}
+	if len(ks) > 0 {
+		f.mounts = append(f.mounts, Mount{Pattern: "/v1/kmip/", Handler: pki.Handler(d.cfg.DataDir, kmipNames, d.now)})
+	}
+
+	az, err := azure.Wire(d.cfg, d.log)
+	if err != nil {
+		f.keys.Close()
+		return nil, err
+	}
+	if len(az.Sources) > 0 {
+		az.UseStore(d.st)
+		az.Manager.SetMaterial(d.ringMaterial(f.keys))
+		f.sources = append(f.sources, az.SourceList()...)
+		f.mounts = append(f.mounts, Mount{Pattern: az.Pattern, Handler: az.Handler, WriteRole: api.RoleAdmin})
+	}
+
+	if len(d.cfg.Proxy.Apps) > 0 {
+		pm, err := proxy.NewManager(d.cfg.Proxy, f.keys, proxyRecorder{d}, d.log)
+		if err != nil {
+			f.keys.Close()
+			return nil, err
+		}
+		if err := pm.Listen(); err != nil {
+			f.keys.Close()
+			return nil, err
+		}
+		f.proxy = pm
+		h := pm.Handler(func(r *http.Request) api.Role { return callerOf(r).Role })
+		// Encrypt is open to users; the handler itself keeps decrypt for
+		// admins unless proxy.allow_user_decrypt says otherwise.
+		for _, p := range []string{"/v1/proxy", "/v1/encrypt", "/v1/decrypt"} {
+			f.mounts = append(f.mounts, Mount{Pattern: p, Handler: h, WriteRole: api.RoleUser})
+		}
+	}
+	return f, nil
+}
+
+// ringMaterial lets a cloud upload take the newest generation of a KMIP
+// ring (bring your own key from the enterprise KMS) and name the inventory
+// key it came from.
+func (d *Daemon) ringMaterial(rings *keyring.Rings) func(ctx context.Context, source, app string) (string, []byte, error) {
+	return func(ctx context.Context, source, app string) (string, []byte, error) {
+		id, material, err := rings.EncryptionKey(app)
+		if err != nil {
+			return "", nil, fmt.Errorf("application %q: %w", app, err)
+		}
+		keys, err := d.st.SourceKeys(ctx, source)
+		if err != nil {
+			clear(material)
+			return "", nil, err
+		}
+		for _, k := range keys {
+			if k.Application == app && k.Fingerprint != "" && keyring.ShortID(k.Fingerprint) == id {
+				return k.ID, material, nil
+			}
+		}
+		clear(material)
+		return "", nil, fmt.Errorf("application %q: its encrypting generation is not in source %q", app, source)
+	}
+}
+
+// proxyRecorder writes what the proxy reports: activity through the sink,
+// usage into the store, status onto the event stream.
+type proxyRecorder struct{ d *Daemon }
+
+func (p proxyRecorder) Event(ctx context.Context, ev engine.Event) {
+	if ev.Origin == "" {
+		ev.Origin = engine.OriginProxy
+	}
+	if ev.Actor == "" {
+		ev.Actor = "proxy"
+	}
+	if err := p.d.sink.record(context.WithoutCancel(ctx), ev); err != nil {
+		p.d.log.Warn("proxy event not recorded", "operation", ev.Operation, "err", err)
+	}
+}
+
+func (p proxyRecorder) Usage(ctx context.Context, rows []engine.Usage) error {
+	return p.d.st.AddUsage(ctx, rows)
+}
+
+func (p proxyRecorder) Status(st api.ProxyStatus) {
+	p.d.hub.publish(api.ProxyNotification(st))
+}
