@@ -225,7 +225,7 @@ func SummaryTable(s AgingSummary) Table {
 // ActivityTable renders events.
 func ActivityTable(events []engine.Event) Table {
 	t := Table{
-		Columns: []Column{{Title: "time", Min: 16}, {Title: "operation", Min: 8}, {Title: "key", Min: 10, Drop: 1},
+		Columns: []Column{{Title: "time", Min: 16}, {Title: "operation", Min: 8}, {Title: "key", Min: 12},
 			{Title: "actor", Min: 5, Drop: 3}, {Title: "origin", Min: 6, Drop: 2}, {Title: "details", Min: 8, Drop: 4}},
 		Header: []string{"time", "operation", "key_id", "source", "actor", "origin", "severity", "details"},
 	}
@@ -237,6 +237,7 @@ func ActivityTable(events []engine.Event) Table {
 		if key == "" {
 			key = "(daemon)"
 		}
+		key = shortKeyID(key)
 		t.Rows = append(t.Rows, []string{e.Time.UTC().Format("2006-01-02 15:04"), e.Operation, key, e.Actor, string(e.Origin), e.Details})
 		t.Raw = append(t.Raw, []string{iso(e.Time), e.Operation, e.KeyID, e.Source, e.Actor, string(e.Origin), string(e.Severity), e.Details})
 		t.Class = append(t.Class, string(e.Origin))
@@ -262,4 +263,15 @@ func UsageTable(u Usage, now time.Time) Table {
 		t.Class = append(t.Class, "unused")
 	}
 	return t
+}
+
+// shortKeyID drops the version of a source/name/version id for display: a
+// cloud version is a long hex string that would push everything else off
+// an 80-column screen. Exports keep the full id.
+func shortKeyID(id string) string {
+	parts := strings.SplitN(id, "/", 3)
+	if len(parts) == 3 && len(parts[2]) > 8 {
+		return parts[0] + "/" + parts[1] + "/" + parts[2][:6] + "…"
+	}
+	return id
 }
