@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
 	"github.com/keyward/keyward/tui/keyspane"
 	"github.com/keyward/keyward/tui/sourcespane"
@@ -508,4 +510,30 @@ func writeSelfSigned(t *testing.T, path string) {
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestActivityRangeFollowsClock: an event recorded after the TUI started
+// shows in the Activity pane when the daemon announces it, as long as the
+// user has not moved the range.
+func TestActivityRangeFollowsClock(t *testing.T) {
+	f := newFixture()
+	var clock atomic.Int64
+	clock.Store(fixedNow.UnixNano())
+	m := tui.New(context.Background(), f, tui.Options{Now: func() time.Time { return time.Unix(0, clock.Load()).UTC() }})
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(140, 30))
+	t.Cleanup(func() { _ = tm.Quit() })
+	waitFor(t, tm, "● connected")
+	press(tm, "3")
+	waitFor(t, tm, "7 events over 31 days")
+	later := fixedNow.Add(2 * time.Hour)
+	clock.Store(later.UnixNano())
+	f.mu.Lock()
+	id := "vault-emu/payments-wrap/1"
+	f.events[id] = append(f.events[id], engine.Event{ID: 200, Time: later.Add(-time.Minute), KeyID: id, Source: "vault-emu",
+		Operation: engine.OpRotated, Actor: "carol", Origin: engine.OriginKeyward, Details: "rotated after the TUI started"})
+	f.mu.Unlock()
+	f.notes <- notification(api.NoteActivity, "vault-emu")
+	waitFor(t, tm, "rotated after the TUI started", "8 events over 31 days")
+	_ = finalView(t, tm)
 }

@@ -205,6 +205,9 @@ func (m *Menu) View(st *styles.Styles, k *common.KeyMap, w, h int) string {
 		if keys := it.Key.Help().Key; keys != "" {
 			line = mark + "[" + keys + "] " + it.label()
 		}
+		if it.Danger {
+			line += " ⚠" // readable without colour
+		}
 		if it.Note != "" {
 			line += " — " + it.Note
 		}
@@ -309,7 +312,11 @@ func (c *Confirm) View(st *styles.Styles, k *common.KeyMap, w, h int) string {
 		}
 		footer = "enter confirm (only with the name typed exactly) · esc cancel"
 	}
-	return frame(st, w, h, c.Title, body, c.Status, footer)
+	title := c.Title
+	if c.Danger {
+		title = "⚠ " + title // readable without colour
+	}
+	return frame(st, w, h, title, body, c.Status, footer)
 }
 
 // Field is one input of a Form.

@@ -1,0 +1,150 @@
+package dialog
+
+import (
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/styles"
+)
+
+func init() { lipgloss.SetColorProfile(termenv.Ascii) }
+
+func typeText(k *common.KeyMap, upd func(tea.Msg), s string) {
+	for _, r := range s {
+		upd(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+	}
+}
+
+var enter = tea.KeyMsg{Type: tea.KeyEnter}
+
+func TestConfirmNeedsExactName(t *testing.T) {
+	k := common.DefaultKeyMap()
+	c := NewConfirm("Delete k1?", []string{"gone"}, "payments-wrap", true)
+	var out Outcome
+	upd := func(m tea.Msg) { out, _ = c.Update(m, k) }
+	typeText(k, upd, "payments-war")
+	upd(enter)
+	if out != None || !c.Mismatch {
+		t.Fatalf("a prefix of the name confirmed: outcome %v", out)
+	}
+	typeText(k, upd, "p")
+	upd(enter)
+	if out != None {
+		t.Fatal("a misspelt name confirmed")
+	}
+	for range 3 { // "payments-warp" → "payments-w"
+		upd(tea.KeyMsg{Type: tea.KeyBackspace})
+	}
+	if c.Mismatch {
+		t.Error("the mismatch note stays while the name is edited")
+	}
+	typeText(k, upd, "rap")
+	upd(enter)
+	if out != Submit || c.Typed() != "payments-wrap" {
+		t.Fatalf("the exact name did not confirm: %v %q", out, c.Typed())
+	}
+}
+
+func TestPlainConfirmAndCancel(t *testing.T) {
+	k := common.DefaultKeyMap()
+	c := NewConfirm("Rotate?", nil, "", false)
+	if out, _ := c.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'q'}}, k); out != None {
+		t.Fatal("q answered a confirmation")
+	}
+	if out, _ := c.Update(tea.KeyMsg{Type: tea.KeyEsc}, k); out != Cancel {
+		t.Fatal("esc did not cancel")
+	}
+	c.Status.Busy = "working"
+	if out, _ := c.Update(enter, k); out != None {
+		t.Fatal("enter while a request is in flight sent it again")
+	}
+}
+
+func TestSecretFieldNeverDrawn(t *testing.T) {
+	k := common.DefaultKeyMap()
+	st := styles.Default()
+	f := NewForm("Import", nil, NewField("Keystore", "", "/tmp/ks.jks"), SecretField("Password", "hidden"))
+	f.Update(enter, k) // to the password field
+	typeText(k, func(m tea.Msg) { f.Update(m, k) }, "hunter2 pw")
+	if f.Raw(1) != "hunter2 pw" {
+		t.Fatalf("password field holds %q", f.Raw(1))
+	}
+	if v := f.View(st, k, 80, 20); strings.Contains(v, "hunter2") {
+		t.Fatalf("the password is drawn:\n%s", v)
+	}
+	if out, _ := f.Update(enter, k); out != Submit {
+		t.Fatal("enter on the last field did not submit")
+	}
+	f.Clear()
+	if f.Raw(1) != "" || f.Raw(0) != "/tmp/ks.jks" {
+		t.Fatalf("Clear: password %q, path %q", f.Raw(1), f.Raw(0))
+	}
+}
+
+func TestMenuKeysAndDisabled(t *testing.T) {
+	k := common.DefaultKeyMap()
+	m := &Menu{Title: "Actions", Items: []Item{
+		{ID: "rotate", Key: k.ActRotate},
+		{ID: "delete", Key: k.ActDelete, Disabled: true, Note: "needs the admin role"},
+	}}
+	if out := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'d'}}, k); out != Submit || !m.Chosen().Disabled {
+		t.Fatalf("choosing a disabled item: %v %+v", out, m.Chosen())
+	}
+	m.Update(tea.KeyMsg{Type: tea.KeyUp}, k)
+	if out := m.Update(enter, k); out != Submit || m.Chosen().ID != "rotate" {
+		t.Fatalf("enter chose %+v", m.Chosen())
+	}
+}
+
+// Every dialog fits the body of an 80×24 terminal (20 lines) and a narrow
+// one, line by line, without colour.
+func TestDialogsFit(t *testing.T) {
+	k := common.DefaultKeyMap()
+	st := styles.Default()
+	long := strings.Repeat("a-very-long-vault-name-", 8)
+	lines := make([]string, 60)
+	for i := range lines {
+		lines[i] = "MIIBszCCAVkCAQAwJTENMAsGA1UEChMEYWNtZTEUMBIGA1UEAxMLa2V5d2FyZC1jcm0" // a PEM line
+	}
+	views := map[string]func(w, h int) string{
+		"menu": func(w, h int) string {
+			m := &Menu{Title: "Actions — " + long, Intro: []string{long}, Items: []Item{{ID: "r", Key: k.ActRotate, Note: long}}}
+			return m.View(st, k, w, h)
+		},
+		"confirm": func(w, h int) string {
+			c := NewConfirm("Purge "+long+"?", []string{long, long}, long, true)
+			c.Status.Err = long
+			return c.View(st, k, w, h)
+		},
+		"form": func(w, h int) string {
+			return NewForm("CSR", []string{long}, NewField("CN", long, long), SecretField("pw", "")).View(st, k, w, h)
+		},
+		"message": func(w, h int) string {
+			return (&Message{Title: "CSR", Lines: lines, Status: Status{Err: long}}).View(st, k, w, h)
+		},
+	}
+	for name, view := range views {
+		for _, sz := range [][2]int{{80, 20}, {40, 12}, {200, 46}} {
+			v := view(sz[0], sz[1])
+			ls := strings.Split(v, "\n")
+			if len(ls) != sz[1] {
+				t.Errorf("%s at %dx%d: %d lines", name, sz[0], sz[1], len(ls))
+			}
+			for i, l := range ls {
+				if w := lipgloss.Width(l); w > sz[0] {
+					t.Errorf("%s at %dx%d: line %d is %d wide", name, sz[0], sz[1], i, w)
+				}
+			}
+		}
+	}
+	// A long message keeps its footer: it scrolls instead.
+	v := (&Message{Title: "CSR", Lines: lines}).View(st, k, 80, 20)
+	if !strings.Contains(v, "enter/esc close") || !strings.Contains(v, "↓/j for more") {
+		t.Errorf("a long message lost its footer:\n%s", v)
+	}
+}
