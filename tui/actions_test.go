@@ -537,3 +537,28 @@ func TestActivityRangeFollowsClock(t *testing.T) {
 	waitFor(t, tm, "rotated after the TUI started", "8 events over 31 days")
 	_ = finalView(t, tm)
 }
+
+// TestUploadForm: bring your own key from a KMIP ring; a source that is not
+// KMIP is refused before sending.
+func TestUploadForm(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 120, 30)
+	selectKey(t, tm, "payments-wrap")
+	press(tm, "x", "u")
+	waitFor(t, tm, "Upload a key into vault-emu", "Key from")
+	press(tm, "crm-byok", "enter")
+	backspaces(tm, len("local"))
+	press(tm, "vault-emu/crm", "enter", "enter", "enter", "enter")
+	waitFor(t, tm, `"vault-emu" is not a KMIP source (have: kms-prod)`)
+	if c := f.Calls(); len(c) != 0 {
+		t.Fatalf("sent %q", c)
+	}
+	// The cursor is back on the field that was wrong.
+	backspaces(tm, len("vault-emu/crm"))
+	press(tm, "kms-prod/crm", "enter", "enter", "enter", "enter")
+	waitFor(t, tm, "✔ uploaded crm-byok into vault-emu (newest generation of crm from kms-prod)")
+	_ = finalView(t, tm)
+	if c := f.Calls(); len(c) != 1 || c[0] != "upload vault-emu/crm-byok  0 from=kms-prod/crm" {
+		t.Errorf("requests: %q", c)
+	}
+}

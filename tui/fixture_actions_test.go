@@ -357,3 +357,18 @@ func sortedCalls(c []string) string {
 	sort.Strings(c)
 	return strings.Join(c, "\n")
 }
+
+// UploadCloudKey serves POST /v1/cloud/{source}/upload.
+func (f *fixture) UploadCloudKey(ctx context.Context, source string, r api.UploadKeyRequest) (*api.CloudKeyResult, error) {
+	f.record("upload %s/%s %s %d%s from=%s/%s", source, r.Name, r.Type, r.Size, r.Curve, r.FromSource, r.FromApplication)
+	if err := f.refused(); err != nil {
+		return nil, err
+	}
+	k := engine.Key{ID: engine.KeyID(source, r.Name, "1"), Source: source, Name: r.Name, Version: "1", Algorithm: "AES",
+		State: engine.StateActive, Created: &fixedNow, Updated: fixedNow, LinkedTo: r.FromSource}
+	f.mu.Lock()
+	f.keys = append(f.keys, k)
+	f.mu.Unlock()
+	f.notifyKeys(source)
+	return &api.CloudKeyResult{Keys: []engine.Key{k}}, nil
+}

@@ -64,6 +64,7 @@ type KeyMap struct {
 	ActRecover key.Binding
 	ActPurge   key.Binding
 	ActCreate  key.Binding
+	ActUpload  key.Binding
 
 	// Items of the certificate menu.
 	CertShow    key.Binding
@@ -129,6 +130,7 @@ func DefaultKeyMap() *KeyMap {
 		ActRecover: b([]string{"v"}, "v", "recover"),
 		ActPurge:   b([]string{"p"}, "p", "purge for good"),
 		ActCreate:  b([]string{"n"}, "n", "new key in this vault"),
+		ActUpload:  b([]string{"u"}, "u", "upload (bring your own key)"),
 
 		CertShow:    b([]string{"s"}, "s", "show installed certificate"),
 		CertCSR:     b([]string{"c"}, "c", "new key + CSR"),

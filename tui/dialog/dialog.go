@@ -69,8 +69,22 @@ func frame(st *styles.Styles, w, h int, title string, body []string, s Status, f
 			lines = append(lines, st.Muted.Render(l))
 		}
 	}
-	// Room for the border: 2 lines.
-	if room := max(3, h-2); len(lines) > room {
+	// Room for the border: 2 lines. When short of room, the blank lines go
+	// first, then what does not fit.
+	room := max(3, h-2)
+	if len(lines) > room {
+		kept := lines[:0:0]
+		extra := len(lines) - room
+		for _, l := range lines {
+			if l == "" && extra > 0 {
+				extra--
+				continue
+			}
+			kept = append(kept, l)
+		}
+		lines = kept
+	}
+	if len(lines) > room {
 		lines = lines[:room]
 	}
 	for i, l := range lines {

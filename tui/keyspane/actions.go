@@ -40,6 +40,10 @@ type (
 	CloudCreator interface {
 		CreateCloudKey(ctx context.Context, source string, r api.CreateKeyRequest) (*api.CloudKeyResult, error)
 	}
+	// CloudUploader imports a key into a vault (bring your own key).
+	CloudUploader interface {
+		UploadCloudKey(ctx context.Context, source string, r api.UploadKeyRequest) (*api.CloudKeyResult, error)
+	}
 	// CloudBackuper stores a backup of a key.
 	CloudBackuper interface {
 		BackupCloudKey(ctx context.Context, source, name string) (*api.BackupInfo, error)
@@ -76,6 +80,7 @@ const (
 	actRecover = "recover"
 	actPurge   = "purge"
 	actCreate  = "create"
+	actUpload  = "upload"
 	// actRestoreFrom is an entry of the restore menu (one backup, one target).
 	actRestoreFrom = "restore-from"
 )
@@ -242,6 +247,7 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 	_, canRes := m.ctx.Backend.(CloudRestorer)
 	_, canPol := m.ctx.Backend.(CloudPolicies)
 	_, canNew := m.ctx.Backend.(CloudCreator)
+	_, canUp := m.ctx.Backend.(CloudUploader)
 	gone := k.State == engine.StateDeleted || k.State == engine.StatePurged
 	var items []dialog.Item
 	add := func(ok bool, cp, id string, b key.Binding, label string, danger, admin bool) {
@@ -275,8 +281,15 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 		add(canOp, api.CapDelete, actDelete, km.ActDelete, "", true, true)
 	}
 	add(canNew, api.CapCreate, actCreate, km.ActCreate, "new key in "+table.Clean(src.Name), false, true)
-	intro := []string{fmt.Sprintf("Key %s, version %s, %s — vault %s (%s, %s)",
-		k.Name, orDash(k.Version), k.State, src.Name, src.Kind, src.Address)}
+	add(canUp, api.CapUpload, actUpload, km.ActUpload, "upload a key into "+table.Clean(src.Name)+" (bring your own key)", false, true)
+	intro := []string{fmt.Sprintf("version %s · %s · %s %s", shortVersion(orDash(k.Version)), k.State, src.Kind, src.Address)}
+	if h, ok := m.health[src.Name]; ok && h.Health == engine.HealthDegraded {
+		why := "⚠ " + src.Name + " is degraded"
+		if h.Reason != "" {
+			why += ": " + h.Reason
+		}
+		intro = append(intro, why+" — actions may be refused")
+	}
 	if m.userRole() {
 		intro = append(intro, "You have the user role: actions that change the vault need the admin role.")
 	}
@@ -463,6 +476,8 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 		m.editForm(f)
 	case actCreate:
 		m.createForm(f)
+	case actUpload:
+		m.uploadForm(f)
 	case actPolicy:
 		f.menu.Status.Busy = "reading the rotation policy…"
 		return m.send(f, func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
@@ -740,33 +755,12 @@ func (m *Model) createForm(f *flow) {
 	)
 	f.show(nil, nil, form, nil)
 	f.submit = func(fm *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error) {
-		req := api.CreateKeyRequest{Name: fm.Value(0), Type: strings.ToUpper(fm.Value(1))}
-		if req.Name == "" {
-			fm.Focus(0)
-			return nil, fmt.Errorf("a name is required")
+		req := api.CreateKeyRequest{Name: fm.Value(0)}
+		if err := checkVaultName(fm, 0, req.Name); err != nil {
+			return nil, err
 		}
-		if !vaultKeyName.MatchString(req.Name) {
-			fm.Focus(0)
-			return nil, fmt.Errorf("name %q: a vault key name is 1 to 127 letters, digits and dashes", req.Name)
-		}
-		sz := strings.ToUpper(fm.Value(2))
-		switch req.Type {
-		case "RSA":
-			n, err := strconv.Atoi(sz)
-			if err != nil || (n != 2048 && n != 3072 && n != 4096) {
-				fm.Focus(2)
-				return nil, fmt.Errorf("RSA size %q: use 2048, 3072 or 4096", fm.Value(2))
-			}
-			req.Size = n
-		case "EC":
-			if sz != "P-256" && sz != "P-384" && sz != "P-521" {
-				fm.Focus(2)
-				return nil, fmt.Errorf("EC curve %q: use P-256, P-384 or P-521", fm.Value(2))
-			}
-			req.Curve = sz
-		default:
-			fm.Focus(1)
-			return nil, fmt.Errorf("type %q: use RSA or EC", fm.Value(1))
+		if err := keyShape(fm, 1, 2, &req); err != nil {
+			return nil, err
 		}
 		exp, err := parseDate("expires", fm.Value(3))
 		if err != nil {
@@ -785,6 +779,114 @@ func (m *Model) createForm(f *flow) {
 	}
 }
 
+// kmipSources lists the KMIP sources a key can be uploaded from.
+func (m *Model) kmipSources() []string {
+	var out []string
+	for _, n := range m.sources {
+		if m.health[n].Kind == "kmip" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (m *Model) uploadForm(f *flow) {
+	src := f.src
+	b := m.ctx.Backend
+	from := "local"
+	hint := "local: generated here"
+	if ks := m.kmipSources(); len(ks) > 0 {
+		hint += ", or source/application, e.g. " + ks[0] + "/crm"
+	}
+	form := dialog.NewForm("Upload a key into "+table.Clean(src.Name),
+		[]string{"Bring your own key: the material is made outside vault " + src.Name + " and imported into it; keyward records where it came from."},
+		dialog.NewField("Name in the vault", "letters, digits and -", ""),
+		dialog.NewField("Key from", hint, from),
+		dialog.NewField("Type", "local keys: RSA or EC", "EC"),
+		dialog.NewField("Size or curve", "RSA: 2048, 3072, 4096 · EC: P-256, P-384, P-521", "P-256"),
+		dialog.NewField("Expires", dateHint, ""),
+	)
+	f.show(nil, nil, form, nil)
+	f.submit = func(fm *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error) {
+		var req api.UploadKeyRequest
+		req.Name = fm.Value(0)
+		if err := checkVaultName(fm, 0, req.Name); err != nil {
+			return nil, err
+		}
+		origin := "generated locally"
+		switch v := fm.Value(1); {
+		case v == "" || strings.EqualFold(v, "local"):
+			if err := keyShape(fm, 2, 3, &req.CreateKeyRequest); err != nil {
+				return nil, err
+			}
+		default:
+			s, app, ok := strings.Cut(v, "/")
+			if !ok || s == "" || app == "" {
+				fm.Focus(1)
+				return nil, fmt.Errorf("key from %q: write local, or source/application", v)
+			}
+			if m.health[s].Kind != "kmip" {
+				fm.Focus(1)
+				return nil, fmt.Errorf("%q is not a KMIP source (have: %s)", s, orDash(strings.Join(m.kmipSources(), ", ")))
+			}
+			req.FromSource, req.FromApplication = s, app
+			origin = "newest generation of " + app + " from " + s
+		}
+		exp, err := parseDate("expires", fm.Value(4))
+		if err != nil {
+			fm.Focus(4)
+			return nil, err
+		}
+		req.Expires = exp
+		f.what = "upload " + table.Clean(req.Name)
+		return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+			res, err := b.(CloudUploader).UploadCloudKey(ctx, src.Name, req)
+			if err != nil {
+				return "", nil, err
+			}
+			return fmt.Sprintf("uploaded %s into %s (%s)%s", table.Clean(req.Name), table.Clean(src.Name), table.Clean(origin), describeResult(res)), nil, nil
+		}, nil
+	}
+}
+
+// checkVaultName refuses a missing or invalid vault key name in field i.
+func checkVaultName(fm *dialog.Form, i int, name string) error {
+	if name == "" {
+		fm.Focus(i)
+		return fmt.Errorf("a name is required")
+	}
+	if !vaultKeyName.MatchString(name) {
+		fm.Focus(i)
+		return fmt.Errorf("name %q: a vault key name is 1 to 127 letters, digits and dashes", name)
+	}
+	return nil
+}
+
+// keyShape reads the type field ti and the size-or-curve field si.
+func keyShape(fm *dialog.Form, ti, si int, req *api.CreateKeyRequest) error {
+	req.Type = strings.ToUpper(fm.Value(ti))
+	sz := strings.ToUpper(fm.Value(si))
+	switch req.Type {
+	case "RSA":
+		n, err := strconv.Atoi(sz)
+		if err != nil || (n != 2048 && n != 3072 && n != 4096) {
+			fm.Focus(si)
+			return fmt.Errorf("RSA size %q: use 2048, 3072 or 4096", fm.Value(si))
+		}
+		req.Size = n
+	case "EC":
+		if sz != "P-256" && sz != "P-384" && sz != "P-521" {
+			fm.Focus(si)
+			return fmt.Errorf("EC curve %q: use P-256, P-384 or P-521", fm.Value(si))
+		}
+		req.Curve = sz
+	default:
+		fm.Focus(ti)
+		return fmt.Errorf("type %q: use RSA or EC", fm.Value(ti))
+	}
+	return nil
+}
+
 // sync asks the daemon to sync one source ("" = all) now.
 func (m *Model) sync(source string) tea.Cmd {
 	s, ok := m.ctx.Backend.(Syncer)
@@ -799,7 +901,8 @@ func (m *Model) sync(source string) tea.Cmd {
 		return common.FlashErr(fmt.Sprintf("syncing needs the admin role; the daemon says you are %s: nothing was sent", m.role))
 	}
 	c := m.ctx
-	return tea.Batch(common.Flash("syncing "+table.Clean(what)+"…"), func() tea.Msg {
+	// In order: the "syncing…" note must not replace the result.
+	return tea.Sequence(common.Flash("syncing "+table.Clean(what)+"…"), func() tea.Msg {
 		var res *api.SyncResult
 		err := c.CallFor(SyncTimeout, func(ctx context.Context) (err error) {
 			res, err = s.Sync(ctx, source)

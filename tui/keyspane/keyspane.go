@@ -88,6 +88,7 @@ type Model struct {
 	cloudLoading bool
 	cloudErr     error
 	role         api.Role
+	health       map[string]engine.Source // from the daemon's status
 	act          *flow
 	flowSeq      int
 }
@@ -323,7 +324,9 @@ func (m *Model) setSources(srcs []engine.Source) {
 	}
 	m.sources = m.sources[:0]
 	m.sourceIdx = 0
+	m.health = make(map[string]engine.Source, len(srcs))
 	for _, s := range srcs {
+		m.health[s.Name] = s
 		m.sources = append(m.sources, s.Name)
 		if s.Name == cur {
 			m.sourceIdx = len(m.sources)
