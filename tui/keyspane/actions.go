@@ -199,6 +199,9 @@ func (m *Model) openActions(k engine.Key) tea.Cmd {
 	if _, ok := m.ctx.Backend.(CloudLister); !ok {
 		return common.FlashErr("this daemon offers no cloud key actions")
 	}
+	if k.Source == "" {
+		return common.FlashErr("the key is still loading")
+	}
 	if m.cloud == nil {
 		if m.cloudErr != nil && !m.cloudLoading {
 			err := m.cloudErr

@@ -78,6 +78,8 @@ type certFlow struct {
 	msg     *dialog.Message
 	run     certRun
 	submit  func(f *dialog.Form) (certRun, error)
+	// waiting: opened before the sources were loaded.
+	waiting bool
 }
 
 func (f *certFlow) status() *dialog.Status {
@@ -122,12 +124,18 @@ func (m *Model) openCerts() tea.Cmd {
 	if !r && !c && !i && !k {
 		return common.FlashErr("this daemon offers no certificate actions")
 	}
+	if !m.loaded {
+		// Open at once and fill in when the sources arrive, so keys typed
+		// ahead land in the menu.
+		m.certSeq++
+		m.cert = &certFlow{id: m.certSeq, waiting: true}
+		m.cert.show(&dialog.Menu{Title: "Certificates", Status: dialog.Status{Busy: "loading the sources…"}}, nil, nil, nil)
+		return m.fetch()
+	}
 	srcs := m.kmipSources()
 	switch len(srcs) {
 	case 0:
-		if !m.loaded {
-			return common.FlashErr("the sources are not loaded yet")
-		}
+		m.cert = nil
 		return common.FlashErr("no KMIP source: client certificates are for [[kmip]] sources")
 	case 1:
 		m.certSeq++

@@ -109,10 +109,20 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.sources, m.loaded = msg.sources, true
 		}
 		m.render()
+		var cmd tea.Cmd
+		if m.cert != nil && m.cert.waiting {
+			if msg.err != nil {
+				m.cert = nil
+				cmd = common.FlashErr("cannot load the sources: " + common.Explain(msg.err))
+			} else {
+				cmd = m.openCerts()
+			}
+		}
 		if m.dirty {
 			m.dirty = false
-			return m.fetch()
+			return tea.Batch(cmd, m.fetch())
 		}
+		return cmd
 	case certDoneMsg:
 		return m.onCertDone(msg)
 	case common.StatusMsg:
