@@ -62,27 +62,27 @@ type CertInfo struct {
 // KMIPCert returns a source's installed client certificate.
 func (c *Client) KMIPCert(ctx context.Context, source string) (*CertInfo, error) {
 	var out CertInfo
-	err := c.Do(ctx, http.MethodGet, "/v1/kmip/"+url.PathEscape(source)+"/cert", nil, nil, &out)
+	err := c.Do(ctx, http.MethodGet, "/kmip/"+url.PathEscape(source)+"/cert", nil, nil, &out)
 	return &out, err
 }
 
 // KMIPCSR makes a key and CSR for a source.
 func (c *Client) KMIPCSR(ctx context.Context, source string, req CSRRequest) (*CSRResponse, error) {
 	var out CSRResponse
-	err := c.Do(ctx, http.MethodPost, "/v1/kmip/"+url.PathEscape(source)+"/csr", nil, req, &out)
+	err := c.Do(ctx, http.MethodPost, "/kmip/"+url.PathEscape(source)+"/csr", nil, req, &out)
 	return &out, err
 }
 
 // KMIPInstallCert installs a signed certificate for a source.
 func (c *Client) KMIPInstallCert(ctx context.Context, source string, req InstallCertRequest) (*CertInfo, error) {
 	var out CertInfo
-	err := c.Do(ctx, http.MethodPost, "/v1/kmip/"+url.PathEscape(source)+"/install", nil, req, &out)
+	err := c.Do(ctx, http.MethodPost, "/kmip/"+url.PathEscape(source)+"/install", nil, req, &out)
 	return &out, err
 }
 
 // KMIPImportKeystore imports a keystore for a source.
 func (c *Client) KMIPImportKeystore(ctx context.Context, source string, req ImportKeystoreRequest) (*CertInfo, error) {
 	var out CertInfo
-	err := c.Do(ctx, http.MethodPost, "/v1/kmip/"+url.PathEscape(source)+"/import", nil, req, &out)
+	err := c.Do(ctx, http.MethodPost, "/kmip/"+url.PathEscape(source)+"/import", nil, req, &out)
 	return &out, err
 }
