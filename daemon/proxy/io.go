@@ -85,23 +85,73 @@ func readLimited(r io.Reader, limit, contentLength int64) ([]byte, error) {
 	}
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
+// Buffers for bodies come from free lists by size class, so a 64 KiB body
+// does not take a 4 KiB buffer only to allocate anew. Each class keeps at
+// most 16 MiB (and at least 2 buffers) idle. Plain free lists rather than
+// sync.Pool: a buffer put back on one P was not found by the next request
+// on another, and the pool empties at every GC.
+var bufClasses = [...]int{4 << 10, 16 << 10, 128 << 10, 1 << 20, 8 << 20}
+
+type freeList struct {
+	mu   sync.Mutex
+	bufs []*[]byte
+	max  int
+}
+
+var freeLists [len(bufClasses)]freeList
+
+func init() {
+	for i, size := range bufClasses {
+		freeLists[i].max = max(2, (16<<20)/size)
+	}
+}
 
 func getBuf(n int) *[]byte {
-	p := bufPool.Get().(*[]byte)
-	if cap(*p) < n {
-		*p = make([]byte, 0, n)
+	for i, size := range bufClasses {
+		if n <= size {
+			f := &freeLists[i]
+			f.mu.Lock()
+			if k := len(f.bufs); k > 0 {
+				p := f.bufs[k-1]
+				f.bufs = f.bufs[:k-1]
+				f.mu.Unlock()
+				*p = (*p)[:0]
+				return p
+			}
+			f.mu.Unlock()
+			b := make([]byte, 0, size)
+			return &b
+		}
 	}
-	*p = (*p)[:0]
-	return p
+	b := make([]byte, 0, n)
+	return &b
 }
 
 func putBuf(p *[]byte) {
-	if cap(*p) > 8<<20 {
-		return
+	c := cap(*p)
+	for i := len(bufClasses) - 1; i >= 0; i-- {
+		if c >= bufClasses[i] {
+			if c <= 2*bufClasses[i] {
+				f := &freeLists[i]
+				f.mu.Lock()
+				if len(f.bufs) < f.max {
+					f.bufs = append(f.bufs, p)
+				}
+				f.mu.Unlock()
+			}
+			return
+		}
 	}
-	bufPool.Put(p)
 }
+
+// copyBuffers is the ReverseProxy's buffer pool for streamed bodies (it
+// allocates 32 KiB per response without one).
+type copyBuffers struct{}
+
+var copyPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBuffers) Get() []byte  { return *(copyPool.Get().(*[]byte)) }
+func (copyBuffers) Put(b []byte) { copyPool.Put(&b) }
 
 // putPlain returns a buffer (already zeroed by the caller when it held
 // protected plaintext) to the pool.
@@ -117,6 +167,25 @@ type pooledBody struct {
 	buf  *[]byte
 	zero bool
 	once sync.Once
+	eof  atomic.Bool
+}
+
+func (b *pooledBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
+	return n, err
+}
+
+// recycle returns a request body's buffer once the transport has read it to
+// the end. ReverseProxy never closes the body it forwards (the transport
+// may still read it after the handler returns), so a body not read to EOF
+// is left to the garbage collector rather than reused under a reader.
+func (b *pooledBody) recycle() {
+	if b.eof.Load() {
+		b.Close()
+	}
 }
 
 func (b *pooledBody) Close() error {

@@ -137,7 +137,8 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 			// be found and decrypted.
 			pr.Out.Header.Del("Accept-Encoding")
 		},
-		Transport:      timedTransport{a.tr},
+		Transport:  timedTransport{a.tr},
+		BufferPool: copyBuffers{},
 		// Default flushing: a response of unknown length or an event
 		// stream is flushed at once by ReverseProxy itself; others are
 		// not flushed write by write (a syscall each).
@@ -190,6 +191,7 @@ type ctxKey struct{}
 // ReverseProxy hooks.
 type exchange struct {
 	hour        int64
+	reqBody     *pooledBody // rewritten request body, recycled when read
 	upstreamT0  time.Time
 	upstreamDur time.Duration
 }
@@ -229,6 +231,9 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		a.st.bytesOut.Add(cw.n)
 		a.metrics.bytes(a.cfg.Name, "out", cw.n)
+		if ex.reqBody != nil {
+			ex.reqBody.recycle()
+		}
 	}()
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ex))
 
@@ -377,7 +382,9 @@ func (a *App) protectBody(r *http.Request, ex *exchange) *refusal {
 		return a.encryptRefusal(err, "body")
 	}
 	a.countEncrypted(n)
-	r.Body = &pooledBody{Reader: bytes.NewReader(*out), buf: out}
+	pb := &pooledBody{Reader: bytes.NewReader(*out), buf: out}
+	ex.reqBody = pb
+	r.Body = pb
 	r.ContentLength = int64(len(*out))
 	r.Header.Set("Content-Length", strconv.Itoa(len(*out)))
 	r.TransferEncoding = nil

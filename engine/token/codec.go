@@ -62,6 +62,8 @@ func (c *Codec) refreshLocked(v uint64) {
 type generation struct {
 	id  string
 	gcm cipher.AEAD
+	// ads are the associated data of the four mode/kind headers (see adIndex).
+	ads [4][]byte
 
 	// mu guards sivKey against being zeroed while a deterministic
 	// operation runs; dropped says it was.
@@ -90,6 +92,17 @@ func (g *generation) withSIV(fn func(*subtle.AESSIV)) bool {
 	return true
 }
 
+func adIndex(m Mode, k Kind) int {
+	i := 0
+	if m == SIV {
+		i = 2
+	}
+	if k == JSON {
+		i++
+	}
+	return i
+}
+
 // newGeneration builds the ciphers of one generation and zeroes material.
 func newGeneration(app, id string, material []byte) (*generation, error) {
 	defer clear(material)
@@ -113,23 +126,35 @@ func newGeneration(app, id string, material []byte) (*generation, error) {
 		clear(key)
 		return nil, fmt.Errorf("key generation %s: %w", id, err)
 	}
-	return &generation{id: id, gcm: gcm, siv: siv, sivKey: key}, nil
+	g := &generation{id: id, gcm: gcm, siv: siv, sivKey: key}
+	tag := AppTag(app)
+	for _, m := range []Mode{GCM, SIV} {
+		for _, k := range []Kind{Text, JSON} {
+			g.ads[adIndex(m, k)] = []byte(Prefix + string(rune(m)) + string(rune(k)) + "." + tag + "." + id + "." + app)
+		}
+	}
+	return g, nil
 }
 
-// lookup returns the cached generation id, loading it with load on a miss.
-func (c *Codec) generation(id string, load func() ([]byte, error)) (*generation, error) {
+// generation returns the cached generation rawID, loading it on a miss.
+func (c *Codec) generation(rawID []byte) (*generation, error) {
 	v := c.keys.Version(c.app)
 	c.mu.RLock()
 	if c.loaded && c.version == v {
-		if g, ok := c.gens[id]; ok {
+		if g, ok := c.gens[string(rawID)]; ok {
 			c.mu.RUnlock()
 			return g, nil
 		}
 	}
 	c.mu.RUnlock()
-	material, err := load()
+	id := string(rawID)
+	material, err := c.keys.DecryptionKey(c.app, id)
 	if err != nil {
-		return nil, err
+		clear(material)
+		if errors.Is(err, keyring.ErrUnknownGeneration) || errors.Is(err, keyring.ErrUnknownApplication) {
+			return nil, fmt.Errorf("%w %q in application %q", ErrUnknownGeneration, id, c.app)
+		}
+		return nil, fmt.Errorf("key generation %q of application %q: %w", id, c.app, err)
 	}
 	g, err := newGeneration(c.app, id, material)
 	if err != nil {
@@ -224,8 +249,7 @@ func (c *Codec) appendEncrypt(dst, plaintext []byte, mode Mode, kind Kind) ([]by
 	dst = append(dst, '.')
 	dst = append(dst, g.id...)
 	dst = append(dst, '.')
-	hdrEnd := len(dst)
-	ad := c.ad(dst[start:hdrEnd])
+	ad := g.ads[adIndex(mode, kind)]
 	switch mode {
 	case GCM:
 		// Seal into a scratch buffer laid out as nonce||ct||tag, then
@@ -265,12 +289,6 @@ func (c *Codec) Encrypt(plaintext []byte, mode Mode, kind Kind) (string, string,
 // EncodedLen bounds the length of a token of n plaintext bytes.
 func EncodedLen(n int) int { return headerMax + b64.EncodedLen(nonceLen+n+tagLen) }
 
-func (c *Codec) ad(header []byte) []byte {
-	ad := make([]byte, 0, len(header)+len(c.app))
-	ad = append(ad, header...)
-	return append(ad, c.app...)
-}
-
 // Opened is a decrypted token.
 type Opened struct {
 	Plaintext []byte
@@ -281,12 +299,12 @@ type Opened struct {
 
 // AppendDecrypt opens the token tok and appends its plaintext to dst.
 func (c *Codec) AppendDecrypt(dst, tok []byte) ([]byte, Opened, error) {
-	t, err := parseHeader(tok)
+	t, err := parseRaw(tok)
 	if err != nil {
 		return dst, Opened{}, err
 	}
-	if t.App != c.appTag {
-		return dst, Opened{KeyID: t.KeyID, Mode: t.Mode, Kind: t.Kind}, fmt.Errorf("%w (not %q)", ErrWrongApplication, c.app)
+	if string(t.app) != c.appTag {
+		return dst, Opened{KeyID: string(t.keyID), Mode: t.mode, Kind: t.kind}, fmt.Errorf("%w (not %q)", ErrWrongApplication, c.app)
 	}
 	for range 3 {
 		out, o, err, retry := c.appendDecrypt(dst, t)
@@ -297,32 +315,24 @@ func (c *Codec) AppendDecrypt(dst, tok []byte) ([]byte, Opened, error) {
 	return dst, Opened{}, fmt.Errorf("application %q: the key ring kept changing while decrypting; try again", c.app)
 }
 
-func (c *Codec) appendDecrypt(dst []byte, t Token) ([]byte, Opened, error, bool) {
-	o := Opened{KeyID: t.KeyID, Mode: t.Mode, Kind: t.Kind}
-	g, err := c.generation(t.KeyID, func() ([]byte, error) {
-		m, err := c.keys.DecryptionKey(c.app, t.KeyID)
-		if err != nil {
-			clear(m)
-			if errors.Is(err, keyring.ErrUnknownGeneration) || errors.Is(err, keyring.ErrUnknownApplication) {
-				return nil, fmt.Errorf("%w %q in application %q", ErrUnknownGeneration, t.KeyID, c.app)
-			}
-			return nil, fmt.Errorf("key generation %q of application %q: %w", t.KeyID, c.app, err)
-		}
-		return m, nil
-	})
+func (c *Codec) appendDecrypt(dst []byte, t rawToken) ([]byte, Opened, error, bool) {
+	o := Opened{Mode: t.mode, Kind: t.kind}
+	g, err := c.generation(t.keyID)
 	if err != nil {
+		o.KeyID = string(t.keyID)
 		return dst, o, err, false
 	}
-	raw := getBuf(b64.DecodedLen(len(t.Payload)))
+	o.KeyID = g.id
+	raw := getBuf(b64.DecodedLen(len(t.payload)))
 	defer putBuf(raw)
-	sealed, err := decodePayload((*raw)[:0], t.Payload)
+	sealed, err := decodePayload((*raw)[:0], t.payload)
 	if err != nil {
 		return dst, o, err, false
 	}
 	*raw = sealed
-	ad := c.ad(t.Header)
+	ad := g.ads[adIndex(t.mode, t.kind)]
 	start := len(dst)
-	switch t.Mode {
+	switch t.mode {
 	case GCM:
 		if len(sealed) < nonceLen+tagLen {
 			return dst, o, fmt.Errorf("%w: payload too short", ErrMalformed), false

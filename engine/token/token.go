@@ -171,18 +171,33 @@ func Parse(s []byte) (Token, error) {
 	return t, nil
 }
 
+// rawToken is a parsed token whose parts alias the text (no allocation).
+type rawToken struct {
+	mode                        Mode
+	kind                        Kind
+	app, keyID, header, payload []byte
+}
+
 // parseHeader is Parse without the scan of the payload's alphabet (the
 // decoder checks it as it goes).
 func parseHeader(s []byte) (Token, error) {
-	var t Token
+	r, err := parseRaw(s)
+	if err != nil {
+		return Token{Mode: r.mode, Kind: r.kind}, err
+	}
+	return Token{Mode: r.mode, Kind: r.kind, App: string(r.app), KeyID: string(r.keyID), Header: r.header, Payload: r.payload}, nil
+}
+
+func parseRaw(s []byte) (rawToken, error) {
+	var t rawToken
 	if len(s) < 6 || string(s[:3]) != Prefix {
 		return t, ErrMalformed
 	}
-	t.Mode, t.Kind = Mode(s[3]), Kind(s[4])
-	if t.Mode != GCM && t.Mode != SIV {
+	t.mode, t.kind = Mode(s[3]), Kind(s[4])
+	if t.mode != GCM && t.mode != SIV {
 		return t, fmt.Errorf("%w: unknown mode %q", ErrMalformed, s[3])
 	}
-	if t.Kind != Text && t.Kind != JSON {
+	if t.kind != Text && t.kind != JSON {
 		return t, fmt.Errorf("%w: unknown kind %q", ErrMalformed, s[4])
 	}
 	if s[5] != '.' || len(s) < 6+appTagLen+1 {
@@ -214,7 +229,7 @@ func parseHeader(s []byte) (Token, error) {
 	hdrLen := 6 + appTagLen + 1 + dot + 1
 	payload := s[hdrLen:]
 	min := nonceLen + tagLen
-	if t.Mode == SIV {
+	if t.mode == SIV {
 		min = sivLen
 	}
 	if b64.EncodedLen(min) > len(payload) {
@@ -223,10 +238,10 @@ func parseHeader(s []byte) (Token, error) {
 	if len(payload)%4 == 1 { // impossible length for unpadded base64
 		return t, fmt.Errorf("%w: payload length", ErrMalformed)
 	}
-	t.App = string(app)
-	t.KeyID = string(rest[:dot])
-	t.Header = s[:hdrLen]
-	t.Payload = payload
+	t.app = app
+	t.keyID = rest[:dot]
+	t.header = s[:hdrLen]
+	t.payload = payload
 	return t, nil
 }
 
@@ -256,7 +271,7 @@ func Span(s []byte) int {
 		return 0
 	}
 	// The loop above checked the alphabet.
-	if _, err := parseHeader(s[:n]); err != nil {
+	if _, err := parseRaw(s[:n]); err != nil {
 		return 0
 	}
 	return n

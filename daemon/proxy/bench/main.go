@@ -1,9 +1,9 @@
-// Command bench is the load-test rig of the encryption proxy: in one
-// process it runs an upstream that answers with the request body (as a
-// record store returns what it saved), a plain httputil.ReverseProxy in
-// front of it, and the keyward proxy in front of it with a real key ring,
-// all on loopback; it writes the two payloads and prints the addresses for
-// loadtest.sh, which drives both proxies with wrk.
+// Command bench is the load-test rig of the encryption proxy, one role per
+// process so each one's CPU time can be read: an upstream that answers with
+// the request body (as a record store returns what it saved), a plain
+// httputil.ReverseProxy in front of it, and the keyward proxy in front of it
+// with a real key ring, all on loopback. loadtest.sh drives both proxies
+// with wrk.
 package main
 
 import (
@@ -33,55 +33,62 @@ import (
 )
 
 func main() {
-	dir := flag.String("dir", ".", "where to write small.json, large.json and addrs.json")
-	pprofAddr := flag.String("pprof", "127.0.0.1:0", "pprof listener")
+	role := flag.String("role", "", "upstream, plain, keyward or payloads")
+	upstream := flag.String("upstream", "", "upstream address (plain, keyward)")
+	dir := flag.String("dir", ".", "where to write the address file (role.addr) or the payloads")
+	pprofAddr := flag.String("pprof", "", "pprof listener (keyward)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	up := listen()
-	go http.Serve(up, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(b)
-	}))
-	upURL, _ := url.Parse("http://" + up.Addr().String())
-
-	plainLn := listen()
-	plain := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(upURL); pr.SetXForwarded() },
-		Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}}
-	go http.Serve(plainLn, plain)
-
-	rings := keyring.NewRings()
-	rings.Configure("bench", "bench.key.*", 16)
-	k := make([]byte, 32)
-	rand.Read(k)
-	if _, err := rings.Apply("bench", []keyring.Candidate{{UID: "1", Name: "bench.key.1", State: engine.StateActive, Material: k}}); err != nil {
-		log.Fatal(err)
+	var addr string
+	switch *role {
+	case "payloads":
+		small, large := payloads()
+		must(os.WriteFile(filepath.Join(*dir, "small.json"), small, 0o644))
+		must(os.WriteFile(filepath.Join(*dir, "large.json"), large, 0o644))
+		return
+	case "upstream":
+		ln := listen()
+		go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(b)
+		}))
+		addr = ln.Addr().String()
+	case "plain":
+		upURL, _ := url.Parse("http://" + *upstream)
+		ln := listen()
+		plain := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(upURL); pr.SetXForwarded() },
+			Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}}
+		go http.Serve(ln, plain)
+		addr = ln.Addr().String()
+	case "keyward":
+		rings := keyring.NewRings()
+		rings.Configure("bench", "bench.key.*", 16)
+		k := make([]byte, 32)
+		rand.Read(k)
+		if _, err := rings.Apply("bench", []keyring.Candidate{{UID: "1", Name: "bench.key.1", State: engine.StateActive, Material: k}}); err != nil {
+			log.Fatal(err)
+		}
+		m, err := proxy.NewManager(config.Proxy{Apps: []config.ProxyApp{{Name: "bench", Listen: "127.0.0.1:0", Upstream: "http://" + *upstream,
+			Fields: []string{"ssn", "email", "card.number", "records[*].ssn"}}}}, rings, nil, nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		must(m.Listen())
+		go m.Run(ctx)
+		addr = m.Addr("bench")
+		if *pprofAddr != "" {
+			pp, err := net.Listen("tcp", *pprofAddr)
+			must(err)
+			go http.Serve(pp, nil)
+			must(os.WriteFile(filepath.Join(*dir, "pprof.addr"), []byte(pp.Addr().String()), 0o644))
+		}
+	default:
+		log.Fatalf("-role must be upstream, plain, keyward or payloads")
 	}
-	m, err := proxy.NewManager(config.Proxy{Apps: []config.ProxyApp{{Name: "bench", Listen: "127.0.0.1:0", Upstream: upURL.String(),
-		Fields: []string{"ssn", "email", "card.number", "records[*].ssn"}}}}, rings, nil, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := m.Listen(); err != nil {
-		log.Fatal(err)
-	}
-	go m.Run(ctx)
-
-	pp, err := net.Listen("tcp", *pprofAddr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	go http.Serve(pp, nil)
-
-	small, large := payloads()
-	must(os.WriteFile(filepath.Join(*dir, "small.json"), small, 0o644))
-	must(os.WriteFile(filepath.Join(*dir, "large.json"), large, 0o644))
-	addrs, _ := json.Marshal(map[string]string{"upstream": up.Addr().String(), "plain": plainLn.Addr().String(),
-		"keyward": m.Addr("bench"), "pprof": pp.Addr().String()})
-	must(os.WriteFile(filepath.Join(*dir, "addrs.json"), addrs, 0o644))
-	fmt.Println(string(addrs))
+	must(os.WriteFile(filepath.Join(*dir, *role+".addr"), []byte(addr), 0o644))
 	<-ctx.Done()
 }
 

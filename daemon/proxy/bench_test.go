@@ -1,0 +1,137 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/daemon/config"
+)
+
+// benchPayloads: 1 KiB JSON with 3 protected fields and 64 KiB with 50,
+// the payloads of bench/loadtest.sh.
+func benchPayloads() (small, large []byte) {
+	rec := map[string]any{"id": 4711, "name": "Ann Lee", "ssn": "123-45-6789", "email": "ann.lee@example.com",
+		"card": map[string]any{"number": "4111 1111 1111 1111", "expiry": "12/29"}, "plan": "enterprise"}
+	b, _ := json.Marshal(rec)
+	rec["notes"] = strings.Repeat("n", 1024-len(b)-len(`,"notes":""`))
+	small, _ = json.Marshal(rec)
+	var recs []map[string]any
+	for i := 0; i < 50; i++ {
+		recs = append(recs, map[string]any{"id": i, "ssn": fmt.Sprintf("123-45-%04d", i), "name": "Ann Lee", "notes": ""})
+	}
+	b, _ = json.Marshal(map[string]any{"records": recs})
+	pad := (64*1024 - len(b)) / 50
+	for i := range recs {
+		recs[i]["notes"] = strings.Repeat("n", pad)
+	}
+	large, _ = json.Marshal(map[string]any{"records": recs})
+	return small, large
+}
+
+// BenchmarkProxy compares a round trip through the keyward proxy (encrypt
+// the protected fields, the upstream echoes them, decrypt on the way back)
+// with one through a plain httputil.ReverseProxy, over loopback TCP, in the
+// same run. Report keyward/plain of ns/op.
+func BenchmarkProxy(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	plain := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() },
+		Transport: &http.Transport{MaxIdleConnsPerHost: 256}})
+	defer plain.Close()
+	keys := newRing(b, 16, "bench")
+	m := startProxy(b, keys.rings, nil, config.ProxyApp{Name: "bench", Upstream: up.URL,
+		Fields: []string{"ssn", "email", "card.number", "records[*].ssn"}})
+	small, large := benchPayloads()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	for _, p := range []struct {
+		name string
+		body []byte
+	}{{"1KiB-3fields", small}, {"64KiB-50fields", large}} {
+		for _, target := range []struct{ name, url string }{{"plain", plain.URL}, {"keyward", proxyURL(m, "bench")}} {
+			b.Run(p.name+"/"+target.name, func(b *testing.B) {
+				b.SetBytes(int64(len(p.body)))
+				b.SetParallelism(4)
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						resp, err := client.Post(target.url+"/records", "application/json", bytes.NewReader(p.body))
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						got, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != 200 || len(got) != len(p.body) {
+							b.Errorf("status %d, %d bytes back", resp.StatusCode, len(got))
+							return
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// echoTransport answers every request with its own body, in memory: the
+// upstream of BenchmarkHandler, so only the proxies' own work is measured.
+type echoTransport struct{}
+
+func (echoTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	return &http.Response{StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: r,
+		Header: http.Header{"Content-Type": {"application/json"}}, ContentLength: int64(len(body)),
+		Body: io.NopCloser(bytes.NewReader(body))}, nil
+}
+
+// BenchmarkHandler is the proxies' own cost per request without sockets:
+// the keyward App and a plain httputil.ReverseProxy, each with an in-memory
+// echoing upstream, served into a ResponseRecorder. keyward/plain of ns/op
+// is the overhead of protecting the fields.
+func BenchmarkHandler(b *testing.B) {
+	u, _ := url.Parse("http://upstream.invalid")
+	plain := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() }, Transport: echoTransport{}}
+	keys := newRing(b, 16, "bench")
+	app, err := New(config.ProxyApp{Name: "bench", Listen: "127.0.0.1:0", Upstream: u.String(),
+		Fields: []string{"ssn", "email", "card.number", "records[*].ssn"}}, keys.rings, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	app.rp.Transport = timedTransport{echoTransport{}}
+	small, large := benchPayloads()
+	for _, p := range []struct {
+		name string
+		body []byte
+	}{{"1KiB-3fields", small}, {"64KiB-50fields", large}} {
+		for _, h := range []struct {
+			name string
+			h    http.Handler
+		}{{"plain", plain}, {"keyward", app}} {
+			b.Run(p.name+"/"+h.name, func(b *testing.B) {
+				b.SetBytes(int64(len(p.body)))
+				b.ReportAllocs()
+				for b.Loop() {
+					req := httptest.NewRequest("POST", "http://proxy/records", bytes.NewReader(p.body))
+					req.Header.Set("Content-Type", "application/json")
+					w := httptest.NewRecorder()
+					h.h.ServeHTTP(w, req)
+					if w.Code != 200 || w.Body.Len() != len(p.body) {
+						b.Fatalf("status %d, %d bytes: %.200s", w.Code, w.Body.Len(), w.Body.Bytes())
+					}
+				}
+			})
+		}
+	}
+}
