@@ -88,7 +88,9 @@ func DriveWith(ctx context.Context, proxyURL string, rate float64, st *DriveStat
 		st.Requests.Add(1)
 		resp, err := client.Do(req.WithContext(ctx))
 		if err != nil {
-			st.Failures.Add(1)
+			if ctx.Err() == nil { // not the driver being stopped
+				st.Failures.Add(1)
+			}
 			return nil
 		}
 		defer resp.Body.Close()
