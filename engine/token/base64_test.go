@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -50,4 +51,28 @@ func FuzzBase64(f *testing.F) {
 	f.Add([]byte("QUJDRA=="))
 	f.Add(bytes.Repeat([]byte("AbC-_9"), 40))
 	f.Fuzz(func(t *testing.T, in []byte) { checkB64(t, in) })
+}
+
+// BenchmarkBase64 is the text encoding's share of a token's cost: the
+// base64url encode and (canonical) decode of a payload of each size.
+func BenchmarkBase64(b *testing.B) {
+	for _, n := range sizes {
+		src := make([]byte, n+28)
+		rand.Read(src)
+		txt := appendB64(nil, src)
+		b.Run(fmt.Sprintf("encode/%d", n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			out := make([]byte, 0, len(txt))
+			for b.Loop() {
+				out = appendB64(out[:0], src)
+			}
+		})
+		b.Run(fmt.Sprintf("decode/%d", n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			out := make([]byte, 0, len(src))
+			for b.Loop() {
+				out, _ = decodePayload(out[:0], txt)
+			}
+		})
+	}
 }
