@@ -141,6 +141,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	_ = d.sink.record(ctx, engine.Event{Operation: engine.OpDaemonStart, Actor: currentUser(), Origin: engine.OriginSystem,
+		Details: fmt.Sprintf("keyward %s pid %d", Version, d.pid)})
 	var wg sync.WaitGroup
 	for _, s := range srcs {
 		wg.Add(1)
@@ -165,8 +167,6 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	_ = d.sink.record(ctx, engine.Event{Operation: engine.OpDaemonStart, Actor: currentUser(), Origin: engine.OriginSystem,
-		Details: fmt.Sprintf("keyward %s pid %d", Version, d.pid)})
 	d.log.Info("daemon ready", "socket", d.socket, "data_dir", cfg.DataDir, "sources", len(srcs),
 		"startup", time.Since(start).Round(time.Millisecond).String())
 	if opts.Ready != nil {

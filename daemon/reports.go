@@ -273,8 +273,15 @@ func (d *Daemon) handleActivityReport(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) handleUsageReport(w http.ResponseWriter, r *http.Request) {
-	if !checkParams(w, r, "from", "to", "app", "key", "source") {
+	if !checkParams(w, r, "from", "to", "app", "key", "source", "limit") {
 		return
+	}
+	limit, ok := limitParam(w, r)
+	if !ok {
+		return
+	}
+	if limit == 0 {
+		limit = 200
 	}
 	rg, ok := d.reportRange(w, r, report.DefaultActivityRange(d.now()))
 	if !ok {
@@ -333,5 +340,9 @@ func (d *Daemon) handleUsageReport(w http.ResponseWriter, r *http.Request) {
 		}
 		hours = append(hours, report.UsageHour{Hour: u.Hour, App: u.Application, KeyID: id, Encrypts: u.Encrypts, Decrypts: u.Decrypts})
 	}
-	api.WriteJSON(w, http.StatusOK, report.BuildUsage(hours, keep, rg))
+	u := report.BuildUsage(hours, keep, rg)
+	if len(u.Unused) > limit {
+		u.Unused = u.Unused[:limit] // UnusedTotal still counts them all
+	}
+	api.WriteJSON(w, http.StatusOK, u)
 }

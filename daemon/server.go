@@ -110,11 +110,7 @@ func (d *Daemon) guard(need api.Role, h http.HandlerFunc) http.Handler {
 }
 
 func (d *Daemon) status(r *http.Request) (*api.Status, error) {
-	n, err := d.st.CountKeys(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	srcs, err := d.st.Sources(r.Context())
+	srcs, n, err := d.sourcesWithCounts(r)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +231,7 @@ func (d *Daemon) handleKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) handleSources(w http.ResponseWriter, r *http.Request) {
-	srcs, err := d.st.Sources(r.Context())
+	srcs, _, err := d.sourcesWithCounts(r)
 	if err != nil {
 		d.internal(w, r, err)
 		return
@@ -385,4 +381,26 @@ func (d *Daemon) handleSync(w http.ResponseWriter, r *http.Request) {
 		synced = []string{}
 	}
 	api.WriteJSON(w, http.StatusOK, map[string]any{"synced": synced})
+}
+
+// sourcesWithCounts lists the sources with their key counts, taken from the
+// aging summary's counts (fresh for small inventories, at most a minute or
+// a changed inventory's few seconds old for large ones).
+func (d *Daemon) sourcesWithCounts(r *http.Request) ([]engine.Source, int, error) {
+	srcs, err := d.st.Sources(r.Context())
+	if err != nil {
+		return nil, 0, err
+	}
+	counts, _, err := d.agingCounts(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	total := 0
+	for i := range srcs {
+		for _, n := range counts[srcs[i].Name] {
+			srcs[i].Keys += n
+		}
+		total += srcs[i].Keys
+	}
+	return srcs, total, nil
 }

@@ -254,9 +254,8 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 		where, args = append(where, cond), append(args, a...)
 	}
 	if q.Aging != "" {
-		e, a := AgingExpr(q.Now, q.Thresholds)
-		where = append(where, "("+e+") = ?")
-		args = append(append(args, a...), string(q.Aging))
+		cond, a := agingFilter(q.Aging, q.Now, q.Thresholds)
+		where, args = append(where, cond), append(args, a...)
 	}
 	filter := ""
 	if len(where) > 0 {
@@ -374,4 +373,32 @@ func textFilter(text string) (string, []any) {
 		args = append(args, fp, fp+"~")
 	}
 	return "(" + strings.Join(conds, " OR ") + ")", args
+}
+
+const retiredStates = `('deactivated','compromised','destroyed','deleted','purged')`
+
+// agingFilter selects one aging bucket. Buckets decided by the expiry date
+// or the state become ranges the indexes answer; the others use the full
+// classification expression.
+func agingFilter(b engine.Bucket, now time.Time, t engine.Thresholds) (string, []any) {
+	n := now.UnixMilli()
+	exp := "coalesce(expires, 9223372036854775807)"
+	switch b {
+	case engine.BucketRetired:
+		return "state IN " + retiredStates, nil
+	case engine.BucketExpired:
+		return exp + " <= ? AND state NOT IN " + retiredStates, []any{n}
+	}
+	days := append([]int(nil), t.ExpiringDays...)
+	sortInts(days)
+	lower := n
+	for _, d := range days {
+		upper := n + int64(d)*86400000
+		if engine.ExpiringBucket(d) == b {
+			return exp + " > ? AND " + exp + " <= ? AND state NOT IN " + retiredStates, []any{lower, upper}
+		}
+		lower = upper
+	}
+	e, a := AgingExpr(now, t)
+	return "(" + e + ") = ?", append(a, string(b))
 }

@@ -169,25 +169,84 @@ type prefixScan struct {
 
 func (p prefixScan) Scan(dest ...any) error { return p.rows.Scan(append(p.pre, dest...)...) }
 
-// EventsPerDay counts events matching q per UTC day (q's Limit and Before
-// are ignored).
+// EventsPerDay counts events matching q per UTC day (q's Limit and Cursor
+// are ignored). Whole days come from the events_daily table when the filter
+// is by source, origin or operation only; partial days at the ends of the
+// range, and filters by key or actor, count the events themselves.
 func (s *Store) EventsPerDay(ctx context.Context, q EventQuery) (map[time.Time]int, error) {
-	where, args := eventWhere(q)
-	rows, err := s.db.QueryContext(ctx, `SELECT time / 86400000 AS day, count(*) FROM events`+where+` GROUP BY day`, args...)
+	const day = 86400000
+	out := map[time.Time]int{}
+	if q.KeyID != "" || q.Actor != "" || q.From.IsZero() || q.To.IsZero() {
+		return out, s.rawPerDay(ctx, q, out)
+	}
+	from, to := q.From.UnixMilli(), q.To.UnixMilli()
+	fullFrom, fullTo := (from+day-1)/day, to/day // whole days [fullFrom, fullTo)
+	if fullFrom >= fullTo {
+		return out, s.rawPerDay(ctx, q, out)
+	}
+	where := []string{"day >= ?", "day < ?"}
+	args := []any{fullFrom, fullTo}
+	if q.Source != "" {
+		where, args = append(where, "source = ?"), append(args, q.Source)
+	}
+	if q.Origin != "" {
+		where, args = append(where, "origin = ?"), append(args, string(q.Origin))
+	}
+	if q.Operation != "" {
+		where, args = append(where, "operation = ?"), append(args, q.Operation)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT day, sum(count) FROM events_daily WHERE `+strings.Join(where, " AND ")+` GROUP BY day`, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[time.Time]int{}
 	for rows.Next() {
-		var day int64
+		var d int64
 		var n int
-		if err := rows.Scan(&day, &n); err != nil {
+		if err := rows.Scan(&d, &n); err != nil {
+			rows.Close()
 			return nil, err
 		}
-		out[time.UnixMilli(day*86400000).UTC()] = n
+		if n > 0 {
+			out[time.UnixMilli(d*day).UTC()] = n
+		}
 	}
-	return out, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	head, tail := q, q
+	head.To = time.UnixMilli(fullFrom * day)
+	tail.From = time.UnixMilli(fullTo * day)
+	if head.From.Before(head.To) {
+		if err := s.rawPerDay(ctx, head, out); err != nil {
+			return nil, err
+		}
+	}
+	if tail.From.Before(tail.To) {
+		if err := s.rawPerDay(ctx, tail, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// rawPerDay adds the per-day counts of the events matching q to out.
+func (s *Store) rawPerDay(ctx context.Context, q EventQuery, out map[time.Time]int) error {
+	where, args := eventWhere(q)
+	rows, err := s.db.QueryContext(ctx, `SELECT time / 86400000 AS day, count(*) FROM events`+where+` GROUP BY day`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d int64
+		var n int
+		if err := rows.Scan(&d, &n); err != nil {
+			return err
+		}
+		out[time.UnixMilli(d*86400000).UTC()] += n
+	}
+	return rows.Err()
 }
 
 // ApplicationKeys returns every key that belongs to an application's ring

@@ -142,3 +142,38 @@ func TestEventsPerDayAcrossMidnight(t *testing.T) {
 		t.Fatalf("per day %v", days)
 	}
 }
+
+// TestEventsPerDayTableAgreesWithRawCounts: the daily table (whole days)
+// plus raw counts (partial days) give what counting every event gives.
+func TestEventsPerDayTableAgreesWithRawCounts(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewSource(3))
+	var events []engine.Event
+	for i := 0; i < 3000; i++ {
+		events = append(events, engine.Event{Time: now.Add(-time.Duration(rng.Int63n(int64(40 * 24 * time.Hour)))),
+			Source: []string{"kms", "az"}[rng.Intn(2)], Origin: []engine.Origin{engine.OriginKeyward, engine.OriginSource}[rng.Intn(2)],
+			Operation: []string{engine.OpRotated, engine.OpDeleted}[rng.Intn(2)], Actor: "a"})
+	}
+	if _, err := s.Record(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []EventQuery{
+		{From: now.Add(-30*24*time.Hour - 7*time.Hour), To: now.Add(time.Second)},
+		{From: now.Add(-10 * 24 * time.Hour), To: now, Source: "az"},
+		{From: now.Add(-20 * 24 * time.Hour), To: now.Add(-3 * time.Hour), Origin: engine.OriginSource, Operation: engine.OpDeleted},
+		{From: now.Add(-5 * time.Hour), To: now}, // no whole day
+	} {
+		got, err := s.EventsPerDay(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[time.Time]int{}
+		if err := s.rawPerDay(ctx, q, want); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("query %+v:\n daily %v\n raw   %v", q, got, want)
+		}
+	}
+}

@@ -55,10 +55,12 @@ func (s *Store) SetHealth(ctx context.Context, name string, h engine.Health, rea
 	return changed, recorded, err
 }
 
-// Sources lists every source with its health and key count.
+// Sources lists every source with its health. Key counts are left to the
+// caller (counting a million keys is a scan; the daemon keeps them with the
+// aging summary).
 func (s *Store) Sources(ctx context.Context) ([]engine.Source, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT s.name, s.kind, s.address, s.health, s.since, s.reason, s.last_sync,
-		(SELECT count(*) FROM keys k WHERE k.source = s.name) FROM sources s ORDER BY s.name`)
+	rows, err := s.db.QueryContext(ctx, `SELECT s.name, s.kind, s.address, s.health, s.since, s.reason, s.last_sync
+		FROM sources s ORDER BY s.name`)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +69,7 @@ func (s *Store) Sources(ctx context.Context) ([]engine.Source, error) {
 	for rows.Next() {
 		var src engine.Source
 		var since, last sql.NullInt64
-		if err := rows.Scan(&src.Name, &src.Kind, &src.Address, &src.Health, &since, &src.Reason, &last, &src.Keys); err != nil {
+		if err := rows.Scan(&src.Name, &src.Kind, &src.Address, &src.Health, &since, &src.Reason, &last); err != nil {
 			return nil, err
 		}
 		src.Since, src.LastSync = fromMS(since), fromMS(last)

@@ -208,6 +208,7 @@ func newUsageReportCmd(a *App) *cobra.Command {
 			if err := f.check(); err != nil {
 				return err
 			}
+			f.q.Limit = f.limit
 			u, err := a.Client().UsageReport(cmd.Context(), f.q)
 			if err != nil {
 				return err
@@ -217,7 +218,11 @@ func newUsageReportCmd(a *App) *cobra.Command {
 				for _, app := range u.Apps {
 					fmt.Fprintf(a.Out, "  %-12s %d keys  %d encrypts  %d decrypts\n", app.App, app.Keys, app.Encrypts, app.Decrypts)
 				}
-				fmt.Fprintf(a.Out, "  %d keys unused in the range\n\n", len(u.Unused))
+				fmt.Fprintf(a.Out, "  %d keys unused in the range", u.UnusedTotal)
+				if len(u.Unused) < u.UnusedTotal {
+					fmt.Fprintf(a.Out, " (the first %d listed; --limit lists more)", len(u.Unused))
+				}
+				fmt.Fprint(a.Out, "\n\n")
 			}
 			return a.emit(&f, report.UsageTable(*u, a.now()), u)
 		},

@@ -35,6 +35,9 @@ type Usage struct {
 	// keys of a proxied application) with no use in the range: candidates
 	// for retirement.
 	Unused []engine.Key `json:"unused"`
+	// UnusedTotal counts every unused candidate; Unused may hold fewer
+	// (the API's limit).
+	UnusedTotal int `json:"unused_total"`
 }
 
 // AppUsage totals one application.
@@ -108,5 +111,6 @@ func BuildUsage(hours []UsageHour, candidates []engine.Key, r Range) Usage {
 		}
 	}
 	sort.Slice(u.Unused, func(i, j int) bool { return u.Unused[i].ID < u.Unused[j].ID })
+	u.UnusedTotal = len(u.Unused)
 	return u
 }
