@@ -50,6 +50,13 @@ func (m *Manager) Handler(roleOf func(*http.Request) api.Role) http.Handler {
 	return mux
 }
 
+// CallerRole is the role the daemon attached to the request (from the
+// socket's peer credentials): pass it to Handler when mounting.
+func CallerRole(r *http.Request) api.Role {
+	c, _ := api.CallerFromContext(r.Context())
+	return c.Role
+}
+
 func (m *Manager) crypt(w http.ResponseWriter, r *http.Request, role api.Role, encrypt bool) {
 	switch {
 	case role == api.RoleNone:
