@@ -186,7 +186,26 @@ func (d *Daemon) handleKeys(w http.ResponseWriter, r *http.Request) {
 		}
 		kq.Limit = n
 	}
+	// A bucket's size is in the cached summary; counting it in SQL would
+	// scan the inventory for every first page.
+	var cachedTotal int
+	if kq.Aging != "" && kq.State == "" && kq.Text == "" && kq.Cursor == "" {
+		counts, _, err := d.agingCounts(r)
+		if err != nil {
+			d.internal(w, r, err)
+			return
+		}
+		for src, m := range counts {
+			if kq.Source == "" || kq.Source == src {
+				cachedTotal += m[kq.Aging]
+			}
+		}
+		kq.SkipCount = true
+	}
 	page, err := d.st.Keys(r.Context(), kq)
+	if kq.SkipCount {
+		page.Total = cachedTotal
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrBadCursor) || strings.Contains(err.Error(), "cannot sort") {
 			badRequest(w, "%v", err)

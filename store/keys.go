@@ -163,6 +163,8 @@ type KeyQuery struct {
 	// Now and Thresholds drive the aging filter.
 	Now        time.Time
 	Thresholds engine.Thresholds
+	// SkipCount leaves Total at -1: the caller knows it already.
+	SkipCount bool
 }
 
 // KeyPage is one page of keys.
@@ -262,7 +264,7 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 		filter = " WHERE " + strings.Join(where, " AND ")
 	}
 	var page KeyPage
-	if q.Cursor == "" {
+	if q.Cursor == "" && !q.SkipCount {
 		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM keys`+filter, args...).Scan(&page.Total); err != nil {
 			return page, err
 		}

@@ -258,7 +258,7 @@ func (s *Store) ApplicationKeys(ctx context.Context, app string) ([]engine.Key, 
 		q += ` AND application = ?`
 		args = append(args, app)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id`, args...)
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY application, id`, args...)
 	if err != nil {
 		return nil, err
 	}
