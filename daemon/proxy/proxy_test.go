@@ -189,6 +189,11 @@ func TestFailClosed(t *testing.T) {
 	if n := len(up.seen()); n != 0 {
 		t.Fatalf("upstream received %d requests; refused requests must never reach it", n)
 	}
+	for _, ev := range rec.events {
+		if strings.Contains(ev.Details, "123-45") || strings.Contains(ev.Details, "zz") {
+			t.Errorf("event quotes the protected value: %s", ev.Details)
+		}
+	}
 	// One event per kind: repeats within 10 s are folded into the next.
 	if ev := rec.eventsWith("request-refused"); len(ev) != 5 {
 		t.Errorf("%d refusal events, want one per kind (5): %+v", len(ev), ev)

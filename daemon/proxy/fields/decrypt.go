@@ -2,6 +2,7 @@ package fields
 
 import (
 	"bytes"
+	"errors"
 	"net/url"
 	"strings"
 
@@ -203,7 +204,7 @@ func (f FormRules) EncryptForm(dst, body []byte, enc Encrypter) ([]byte, int, er
 		k, v, hasEq := strings.Cut(pair, "=")
 		name, err := url.QueryUnescape(k)
 		if err != nil {
-			return dst, 0, &FormError{Field: k, Err: err}
+			return dst, 0, &FormError{Field: "(a field name)", Err: errBadEscape}
 		}
 		det, ok := f[name]
 		if !ok || !hasEq {
@@ -212,7 +213,7 @@ func (f FormRules) EncryptForm(dst, body []byte, enc Encrypter) ([]byte, int, er
 		}
 		val, err := url.QueryUnescape(v)
 		if err != nil {
-			return dst, 0, &FormError{Field: name, Err: err}
+			return dst, 0, &FormError{Field: name, Err: errBadEscape}
 		}
 		dst = append(dst, k...)
 		dst = append(dst, '=')
@@ -226,6 +227,10 @@ func (f FormRules) EncryptForm(dst, body []byte, enc Encrypter) ([]byte, int, er
 	}
 	return dst, n, nil
 }
+
+// errBadEscape never quotes the bytes it refers to: they may belong to a
+// protected value.
+var errBadEscape = errors.New("invalid percent-encoding")
 
 // FormError is a form body that cannot be parsed.
 type FormError struct {

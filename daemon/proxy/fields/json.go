@@ -355,7 +355,7 @@ func (w *walker) skipString() error {
 			}
 			w.i += 6
 		default:
-			return w.errf("bad escape \\%c", w.in[w.i+1])
+			return w.errf("invalid escape sequence in a string")
 		}
 	}
 }
@@ -489,7 +489,7 @@ func unescape(dst, raw []byte) ([]byte, error) {
 			dst = utf8.AppendRune(dst, r)
 			continue
 		default:
-			return dst, fmt.Errorf("bad escape \\%c", raw[i+1])
+			return dst, errors.New("invalid escape sequence")
 		}
 		i += 2
 	}
