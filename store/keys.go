@@ -251,6 +251,7 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 	if q.State != "" {
 		where, args = append(where, "state = ?"), append(args, string(q.State))
 	}
+	stateTerm := len(where) - 1 // index of the state term, when there is one
 	if q.Text != "" {
 		cond, a := textFilter(q.Text)
 		where, args = append(where, cond), append(args, a...)
@@ -271,7 +272,12 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 	} else {
 		page.Total = -1
 	}
-	pageWhere, pageArgs := where, append([]any(nil), args...)
+	pageWhere, pageArgs := append([]string(nil), where...), append([]any(nil), args...)
+	if q.State != "" {
+		// Counting uses the state index; a page walks the sort order
+		// instead of sorting every key in that state.
+		pageWhere[stateTerm] = "+state = ?"
+	}
 	if q.Cursor != "" {
 		c, err := decodeCursor(q.Cursor, numeric)
 		if err != nil {
@@ -387,7 +393,10 @@ func agingFilter(b engine.Bucket, now time.Time, t engine.Thresholds) (string, [
 	exp := "coalesce(expires, 9223372036854775807)"
 	switch b {
 	case engine.BucketRetired:
-		return "state IN " + retiredStates, nil
+		// "+state": do not drive the query from the state index, which
+		// would sort hundreds of thousands of rows; walk the sort order
+		// and stop at the page.
+		return "+state IN " + retiredStates, nil
 	case engine.BucketExpired:
 		return exp + " <= ? AND state NOT IN " + retiredStates, []any{n}
 	}
