@@ -1,0 +1,41 @@
+package e2e
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// BenchmarkScaleAgainstSocket measures the TUI against a daemon that is
+// already running on KEYWARD_BENCH_SOCKET — for example one serving the
+// million-key inventory of `keyward dev seed --keys 1000000 --events
+// 10000000` (see BENCHMARKS.md). It is skipped when the variable is unset.
+//   - first-frame: a new model until the Keys pane shows its first page;
+//   - page-down: one page of scrolling (one request, one frame).
+func BenchmarkScaleAgainstSocket(b *testing.B) {
+	socket := os.Getenv("KEYWARD_BENCH_SOCKET")
+	if socket == "" {
+		b.Skip("set KEYWARD_BENCH_SOCKET to the socket of a running daemon")
+	}
+	b.Run("first-frame", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			d := newDriver(socket)
+			d.start()
+			if v := d.m.View(); !strings.Contains(v, "of 1") {
+				b.Fatalf("first frame shows no keys:\n%s", v)
+			}
+			d.m.Close()
+		}
+	})
+	b.Run("page-down", func(b *testing.B) {
+		d := newDriver(socket)
+		defer d.m.Close()
+		d.start()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			d.key(tea.KeyMsg{Type: tea.KeyPgDown}, d.m.Active().StatusValue())
+		}
+	})
+}
