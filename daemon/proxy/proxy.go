@@ -237,6 +237,13 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ex))
 
+	if a.hasRules && r.Header.Get("Upgrade") != "" {
+		// A WebSocket (or other upgraded) stream cannot be inspected, so
+		// a protected field could ride it upstream in the clear.
+		a.refuse(cw, r, refusal{http.StatusNotImplemented, ErrKindUpgrade,
+			fmt.Sprintf("protocol upgrades (%s) cannot be inspected for protected fields", r.Header.Get("Upgrade"))})
+		return
+	}
 	if f := a.protectQuery(r, ex); f != nil {
 		a.refuse(cw, r, *f)
 		return
@@ -463,7 +470,7 @@ func (a *App) modifyResponse(resp *http.Response) error {
 		ex.upstreamDur = time.Since(ex.upstreamT0) // until headers; body read below adds to it
 	}
 	a.upstreamAnswered(resp)
-	if resp.Body == nil || resp.Body == http.NoBody || resp.Request.Method == http.MethodHead {
+	if resp.Body == nil || resp.Body == http.NoBody || resp.Request.Method == http.MethodHead || resp.StatusCode == http.StatusSwitchingProtocols {
 		return nil
 	}
 	mt := mediaType(resp.Header)

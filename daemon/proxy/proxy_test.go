@@ -150,6 +150,7 @@ func TestFailClosed(t *testing.T) {
 		{"gzip", "crm", "application/json", gz.String(), []string{"Content-Encoding", "gzip"}, 415, ErrKindEncoded},
 		{"bad form", "crm", "application/x-www-form-urlencoded", "ssn=%zz123-45-6789", nil, 400, ErrKindInvalidForm},
 		{"no active key", "empty", "application/json", `{"ssn":"123-45-6789"}`, nil, 503, ErrKindNoKey},
+		{"websocket", "crm", "", "", []string{"Connection", "Upgrade", "Upgrade", "websocket"}, 501, ErrKindUpgrade},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -195,8 +196,8 @@ func TestFailClosed(t *testing.T) {
 		}
 	}
 	// One event per kind: repeats within 10 s are folded into the next.
-	if ev := rec.eventsWith("request-refused"); len(ev) != 5 {
-		t.Errorf("%d refusal events, want one per kind (5): %+v", len(ev), ev)
+	if ev := rec.eventsWith("request-refused"); len(ev) != 6 {
+		t.Errorf("%d refusal events, want one per kind (6): %+v", len(ev), ev)
 	} else if !strings.Contains(ev[0].Details, "proxy crm") || ev[0].Origin != "proxy" {
 		t.Errorf("event %+v", ev[0])
 	}

@@ -17,6 +17,7 @@ const (
 	ErrKindTooLarge       = "refused-too-large"
 	ErrKindEncoded        = "refused-encoded"
 	ErrKindContentType    = "refused-content-type"
+	ErrKindUpgrade        = "refused-upgrade"
 	ErrKindEncrypt        = "refused-encrypt-failed"
 	ErrKindUpstream       = "upstream-error"
 	ErrKindTimeout        = "upstream-timeout"
@@ -29,7 +30,7 @@ const (
 )
 
 var errorKinds = []string{ErrKindNoKey, ErrKindInvalidJSON, ErrKindInvalidForm, ErrKindTooLarge, ErrKindEncoded,
-	ErrKindContentType, ErrKindEncrypt, ErrKindUpstream, ErrKindTimeout, ErrKindUnknownGen, ErrKindTampered,
+	ErrKindContentType, ErrKindUpgrade, ErrKindEncrypt, ErrKindUpstream, ErrKindTimeout, ErrKindUnknownGen, ErrKindTampered,
 	ErrKindWrongApp, ErrKindMalformedToken, ErrKindRespTooLarge, ErrKindRespEncoded}
 
 // stats are an application's counters: atomics on the request path, read
