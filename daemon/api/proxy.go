@@ -28,9 +28,11 @@ type ProxyStatus struct {
 	FieldsDecrypt int64 `json:"fields_decrypted"`
 	// Errors counts by kind: refused-no-key, refused-invalid-json,
 	// refused-invalid-form, refused-too-large, refused-encoded,
-	// refused-content-type, upstream-error, upstream-timeout,
-	// unknown-generation, tampered, wrong-application, response-too-large,
-	// response-encoded.
+	// refused-content-type, refused-upgrade, refused-encrypt-failed
+	// (requests not forwarded); upstream-error, upstream-timeout;
+	// unknown-generation, tampered, wrong-application, malformed-token
+	// (tokens left undecrypted); response-too-large, response-encoded
+	// (responses passed on without decryption).
 	Errors map[string]int64 `json:"errors,omitempty"`
 
 	// Proxy is the time the proxy itself added; Upstream the time the
