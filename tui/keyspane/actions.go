@@ -110,13 +110,10 @@ type syncDoneMsg struct {
 
 // flow is one open action dialog on one key.
 type flow struct {
-	id      int
-	key     engine.Key
-	src     api.CloudSourceInfo
-	menu    *dialog.Menu
-	confirm *dialog.Confirm
-	form    *dialog.Form
-	msg     *dialog.Message
+	id  int
+	key engine.Key
+	src api.CloudSourceInfo
+	dialog.Modal
 	// run is what the confirmation or form sends.
 	what string
 	run  func(ctx context.Context) (string, func(*Model) tea.Cmd, error)
@@ -124,24 +121,6 @@ type flow struct {
 	submit func(f *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error)
 	// waiting: the menu waits for the vault's capabilities.
 	waiting bool
-}
-
-func (f *flow) status() *dialog.Status {
-	switch {
-	case f.confirm != nil:
-		return &f.confirm.Status
-	case f.form != nil:
-		return &f.form.Status
-	case f.msg != nil:
-		return &f.msg.Status
-	case f.menu != nil:
-		return &f.menu.Status
-	}
-	return &dialog.Status{}
-}
-
-func (f *flow) show(menu *dialog.Menu, confirm *dialog.Confirm, form *dialog.Form, msg *dialog.Message) {
-	f.menu, f.confirm, f.form, f.msg = menu, confirm, form, msg
 }
 
 // fetchCloud asks which sources are cloud vaults and what they support.
@@ -210,7 +189,7 @@ func (m *Model) openActions(k engine.Key) tea.Cmd {
 		}
 		f := m.newFlow(k)
 		f.waiting = true
-		f.show(&dialog.Menu{Title: "Actions — " + table.Clean(k.Name), Status: dialog.Status{Busy: "asking the daemon what the vault supports…"}}, nil, nil, nil)
+		f.Show(&dialog.Menu{Title: "Actions — " + table.Clean(k.Name), Status: dialog.Status{Busy: "asking the daemon what the vault supports…"}}, nil, nil, nil)
 		m.act = f
 		if !m.cloudLoading {
 			return m.fetchCloud()
@@ -223,7 +202,7 @@ func (m *Model) openActions(k engine.Key) tea.Cmd {
 	}
 	f := m.newFlow(k)
 	f.src = src
-	f.show(m.actionMenu(k, src), nil, nil, nil)
+	f.Show(m.actionMenu(k, src), nil, nil, nil)
 	m.act = f
 	return nil
 }
@@ -313,54 +292,31 @@ func orDash(s string) string {
 // updateAction handles a key press while a dialog is open.
 func (m *Model) updateAction(msg tea.Msg) tea.Cmd {
 	f := m.act
-	k := m.ctx.Keys
-	km, isKey := msg.(tea.KeyMsg)
-	switch {
-	case f.confirm != nil:
-		out, cmd := f.confirm.Update(msg, k)
-		switch out {
-		case dialog.Cancel:
-			m.act = nil
-		case dialog.Submit:
+	out, cmd := f.Update(msg, m.ctx.Keys)
+	switch out {
+	case dialog.Cancel:
+		m.act = nil
+	case dialog.Submit:
+		switch {
+		case f.Confirm != nil:
 			return tea.Batch(cmd, m.send(f, f.run))
-		}
-		return cmd
-	case f.form != nil:
-		out, cmd := f.form.Update(msg, k)
-		switch out {
-		case dialog.Cancel:
-			f.form.Clear()
-			m.act = nil
-		case dialog.Submit:
-			run, err := f.submit(f.form)
+		case f.Form != nil:
+			run, err := f.submit(f.Form)
 			if err != nil {
-				f.form.Status.Err = err.Error()
+				f.Form.Status.Err = err.Error()
 				return cmd
 			}
 			return tea.Batch(cmd, m.send(f, run))
-		}
-		return cmd
-	case !isKey:
-		return nil
-	case f.msg != nil:
-		if f.msg.Update(km, k) == dialog.Cancel {
-			m.act = nil
-		}
-		return nil
-	case f.menu != nil:
-		switch f.menu.Update(km, k) {
-		case dialog.Cancel:
-			m.act = nil
-		case dialog.Submit:
-			return m.choose(f, f.menu.Chosen())
+		default: // the menu: a message never submits
+			return m.choose(f, f.Menu.Chosen())
 		}
 	}
-	return nil
+	return cmd
 }
 
 // send runs one request of the flow without blocking the event loop.
 func (m *Model) send(f *flow, run func(ctx context.Context) (string, func(*Model) tea.Cmd, error)) tea.Cmd {
-	st := f.status()
+	st := f.Status()
 	st.Err = ""
 	st.Busy = "asking " + f.src.Name + " through the daemon…"
 	if f.src.Name == "" {
@@ -384,11 +340,11 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 	if msg.err != nil {
 		why := common.Explain(msg.err)
 		if current {
-			st := f.status()
+			st := f.Status()
 			st.Busy = ""
 			st.Err = why
-			if f.form != nil {
-				f.form.Clear()
+			if f.Form != nil {
+				f.Form.Clear()
 			}
 		}
 		return common.FlashErr(msg.what + " refused: " + why)
@@ -397,12 +353,12 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 		if !current {
 			return nil
 		}
-		*f.status() = dialog.Status{}
+		*f.Status() = dialog.Status{}
 		return msg.then(m)
 	}
 	if current {
-		if f.form != nil {
-			f.form.Clear()
+		if f.Form != nil {
+			f.Form.Clear()
 		}
 		m.act = nil
 	}
@@ -433,7 +389,7 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 		}
 	}
 	confirm := func(title string, require string, danger bool, lines ...string) {
-		f.show(nil, dialog.NewConfirm(title, lines, require, danger), nil, nil)
+		f.Show(nil, dialog.NewConfirm(title, lines, require, danger), nil, nil)
 	}
 	switch it.ID {
 	case actRotate:
@@ -482,7 +438,7 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 	case actUpload:
 		m.uploadForm(f)
 	case actPolicy:
-		f.menu.Status.Busy = "reading the rotation policy…"
+		f.Menu.Status.Busy = "reading the rotation policy…"
 		return m.send(f, func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
 			p, err := b.(CloudPolicies).CloudRotationPolicy(ctx, src.Name, k.Name)
 			if err != nil {
@@ -598,7 +554,7 @@ func (m *Model) editForm(f *flow) {
 		dialog.NewField("Not before", dateHint, fmtDate(k.Activated)),
 		dialog.NewField("Tags", "name=value, comma separated; replaces all", fmtTags(k.Tags)),
 	)
-	f.show(nil, nil, form, nil)
+	f.Show(nil, nil, form, nil)
 	f.submit = func(fm *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error) {
 		exp, err := parseDate("expires", fm.Value(0))
 		if err != nil {
@@ -662,7 +618,7 @@ func (m *Model) policyForm(f *flow, p api.RotationPolicy) tea.Cmd {
 		dialog.NewField("New versions expire after", "", d(p.ExpireAfter)),
 		dialog.NewField("Notify before expiry", "", d(p.NotifyBefore)),
 	)
-	f.show(nil, nil, form, nil)
+	f.Show(nil, nil, form, nil)
 	f.submit = func(fm *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error) {
 		if m.userRole() {
 			return nil, fmt.Errorf("setting a rotation policy needs the admin role; the daemon says you are %s: nothing was sent", m.role)
@@ -715,7 +671,7 @@ func (m *Model) restoreMenu(f *flow, list []api.BackupInfo) tea.Cmd {
 			items = append(items, dialog.Item{ID: actRestoreFrom, Label: label, Value: [2]string{bi.ID, n}})
 		}
 	}
-	f.show(&dialog.Menu{
+	f.Show(&dialog.Menu{
 		Title: "Restore " + table.Clean(k.Name) + " from a backup",
 		Intro: []string{"Backups of " + k.Name + " stored by keyward, newest first. A backup goes back into its vault or one of the same geography."},
 		Items: items,
@@ -739,7 +695,7 @@ func (m *Model) chooseRestore(f *flow, it dialog.Item) tea.Cmd {
 		}
 		return fmt.Sprintf("restored %s into %s from backup %s%s", name, table.Clean(into), table.Clean(id), describeResult(res)), nil, nil
 	}
-	f.show(nil, dialog.NewConfirm("Restore "+name+" into "+table.Clean(into)+"?",
+	f.Show(nil, dialog.NewConfirm("Restore "+name+" into "+table.Clean(into)+"?",
 		[]string{"Backup " + id + " (" + it.Label + ") is restored into vault " + into + " with its versions."}, "", false), nil, nil)
 	return nil
 }
@@ -756,7 +712,7 @@ func (m *Model) createForm(f *flow) {
 		dialog.NewField("Size or curve", "RSA: 2048, 3072, 4096 · EC: P-256, P-384, P-521", "P-256"),
 		dialog.NewField("Expires", dateHint, ""),
 	)
-	f.show(nil, nil, form, nil)
+	f.Show(nil, nil, form, nil)
 	f.submit = func(fm *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error) {
 		req := api.CreateKeyRequest{Name: fm.Value(0)}
 		if err := checkVaultName(fm, 0, req.Name); err != nil {
@@ -809,7 +765,7 @@ func (m *Model) uploadForm(f *flow) {
 		dialog.NewField("Size or curve", "RSA: 2048, 3072, 4096 · EC: P-256, P-384, P-521", "P-256"),
 		dialog.NewField("Expires", dateHint, ""),
 	)
-	f.show(nil, nil, form, nil)
+	f.Show(nil, nil, form, nil)
 	f.submit = func(fm *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error) {
 		var req api.UploadKeyRequest
 		req.Name = fm.Value(0)
@@ -930,11 +886,11 @@ func (m *Model) actionHelp() []key.Binding {
 	k := m.ctx.Keys
 	f := m.act
 	switch {
-	case f.form != nil:
+	case f.Form != nil:
 		return []key.Binding{k.NextField, k.Confirm, k.Cancel}
-	case f.confirm != nil:
+	case f.Confirm != nil:
 		return []key.Binding{k.Confirm, k.Cancel}
-	case f.msg != nil:
+	case f.Msg != nil:
 		return []key.Binding{k.Cancel}
 	}
 	return []key.Binding{k.Up, k.Down, k.Confirm, k.Cancel}
@@ -942,17 +898,5 @@ func (m *Model) actionHelp() []key.Binding {
 
 // actionView draws the open dialog over the pane.
 func (m *Model) actionView() string {
-	st, k := m.ctx.Styles, m.ctx.Keys
-	f := m.act
-	switch {
-	case f.confirm != nil:
-		return f.confirm.View(st, k, m.width, m.height)
-	case f.form != nil:
-		return f.form.View(st, k, m.width, m.height)
-	case f.msg != nil:
-		return f.msg.View(st, k, m.width, m.height)
-	case f.menu != nil:
-		return f.menu.View(st, k, m.width, m.height)
-	}
-	return ""
+	return m.act.View(m.ctx.Styles, m.ctx.Keys, m.width, m.height)
 }

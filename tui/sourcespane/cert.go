@@ -69,38 +69,22 @@ type certRun func(ctx context.Context) (certDoneMsg, error)
 
 // certFlow is the open certificate dialog.
 type certFlow struct {
-	id      int
-	source  string
-	what    string
-	menu    *dialog.Menu
-	confirm *dialog.Confirm
-	form    *dialog.Form
-	msg     *dialog.Message
-	run     certRun
-	submit  func(f *dialog.Form) (certRun, error)
+	id     int
+	source string
+	what   string
+	dialog.Modal
+	run    certRun
+	submit func(f *dialog.Form) (certRun, error)
 	// waiting: opened before the sources were loaded.
 	waiting bool
 }
 
-func (f *certFlow) status() *dialog.Status {
-	switch {
-	case f.confirm != nil:
-		return &f.confirm.Status
-	case f.form != nil:
-		return &f.form.Status
-	case f.msg != nil:
-		return &f.msg.Status
-	case f.menu != nil:
-		return &f.menu.Status
-	}
-	return &dialog.Status{}
-}
-
+// show replaces the open dialogs, clearing the passwords of a form it closes.
 func (f *certFlow) show(menu *dialog.Menu, confirm *dialog.Confirm, form *dialog.Form, msg *dialog.Message) {
-	if f.form != nil && f.form != form {
-		f.form.Clear()
+	if f.Form != nil && f.Form != form {
+		f.Form.Clear()
 	}
-	f.menu, f.confirm, f.form, f.msg = menu, confirm, form, msg
+	f.Show(menu, confirm, form, msg)
 }
 
 func (m *Model) kmipSources() []string {
@@ -185,54 +169,32 @@ func (m *Model) certMenu(source string) tea.Cmd {
 
 func (m *Model) updateCert(msg tea.Msg) tea.Cmd {
 	f := m.cert
-	k := m.ctx.Keys
-	km, isKey := msg.(tea.KeyMsg)
-	switch {
-	case f.confirm != nil:
-		out, cmd := f.confirm.Update(msg, k)
-		switch out {
-		case dialog.Cancel:
-			m.cert = nil
-		case dialog.Submit:
+	out, cmd := f.Update(msg, m.ctx.Keys)
+	switch out {
+	case dialog.Cancel:
+		m.cert = nil
+	case dialog.Submit:
+		switch {
+		case f.Confirm != nil:
 			return tea.Batch(cmd, m.sendCert(f, f.run))
-		}
-		return cmd
-	case f.form != nil:
-		out, cmd := f.form.Update(msg, k)
-		switch out {
-		case dialog.Cancel:
-			f.form.Clear()
-			m.cert = nil
-		case dialog.Submit:
-			run, err := f.submit(f.form)
+		case f.Form != nil:
+			run, err := f.submit(f.Form)
 			if err != nil {
-				f.form.Status.Err = err.Error()
+				f.Form.Status.Err = err.Error()
 				return cmd
 			}
 			// Passwords go with the request only: not kept in the form.
-			f.form.Clear()
+			f.Form.Clear()
 			return tea.Batch(cmd, m.sendCert(f, run))
-		}
-		return cmd
-	case !isKey:
-		return nil
-	case f.msg != nil:
-		if f.msg.Update(km, k) == dialog.Cancel {
-			m.cert = nil
-		}
-	case f.menu != nil:
-		switch f.menu.Update(km, k) {
-		case dialog.Cancel:
-			m.cert = nil
-		case dialog.Submit:
-			return m.chooseCert(f, f.menu.Chosen())
+		default: // the menu: a message never submits
+			return m.chooseCert(f, f.Menu.Chosen())
 		}
 	}
-	return nil
+	return cmd
 }
 
 func (m *Model) sendCert(f *certFlow, run certRun) tea.Cmd {
-	st := f.status()
+	st := f.Status()
 	st.Err = ""
 	st.Busy = "asking the daemon…"
 	c, id, what := m.ctx, f.id, f.what
@@ -257,7 +219,7 @@ func (m *Model) onCertDone(msg certDoneMsg) tea.Cmd {
 			why = le.Error() + ": nothing was sent"
 		}
 		if current {
-			st := f.status()
+			st := f.Status()
 			st.Busy, st.Err = "", why
 			return nil
 		}
@@ -269,7 +231,7 @@ func (m *Model) onCertDone(msg certDoneMsg) tea.Cmd {
 		}
 		return nil
 	}
-	*f.status() = dialog.Status{}
+	*f.Status() = dialog.Status{}
 	if msg.then != nil {
 		return msg.then(m)
 	}
@@ -322,7 +284,7 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 			out := fm.Value(3)
 			return m.csrRun(src, req, out), nil
 		}
-		return f.form.Focus(0)
+		return f.Form.Focus(0)
 	case certInstall:
 		f.show(nil, nil, dialog.NewForm("Install the signed certificate for "+table.Clean(src),
 			[]string{"It is installed only if it matches the CSR's key and chains to the CA root given here."},
@@ -355,7 +317,7 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 				return certDoneMsg{title: "Installed the client certificate of " + table.Clean(src), lines: describeCert(ci)}, nil
 			}, nil
 		}
-		return f.form.Focus(0)
+		return f.Form.Focus(0)
 	case certImport:
 		f.show(nil, nil, dialog.NewForm("Import a keystore for "+table.Clean(src),
 			[]string{"A JKS or PKCS#12 (.p12, .pfx) file holding the client's private key and its certificate chain. Give the password, or a file holding it."},
@@ -401,7 +363,7 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 				return certDoneMsg{title: "Imported the keystore of " + table.Clean(src), lines: describeCert(ci)}, nil
 			}, nil
 		}
-		return f.form.Focus(0)
+		return f.Form.Focus(0)
 	}
 	return nil
 }
@@ -514,28 +476,16 @@ func (m *Model) certHelp() []key.Binding {
 	k := m.ctx.Keys
 	f := m.cert
 	switch {
-	case f.form != nil:
+	case f.Form != nil:
 		return []key.Binding{k.NextField, k.Confirm, k.Cancel}
-	case f.confirm != nil:
+	case f.Confirm != nil:
 		return []key.Binding{k.Confirm, k.Cancel}
-	case f.msg != nil:
+	case f.Msg != nil:
 		return []key.Binding{k.Up, k.Down, k.Cancel}
 	}
 	return []key.Binding{k.Up, k.Down, k.Confirm, k.Cancel}
 }
 
 func (m *Model) certView() string {
-	st, k := m.ctx.Styles, m.ctx.Keys
-	f := m.cert
-	switch {
-	case f.confirm != nil:
-		return f.confirm.View(st, k, m.width, m.height)
-	case f.form != nil:
-		return f.form.View(st, k, m.width, m.height)
-	case f.msg != nil:
-		return f.msg.View(st, k, m.width, m.height)
-	case f.menu != nil:
-		return f.menu.View(st, k, m.width, m.height)
-	}
-	return ""
+	return m.cert.View(m.ctx.Styles, m.ctx.Keys, m.width, m.height)
 }
