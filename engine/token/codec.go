@@ -229,7 +229,7 @@ func (c *Codec) AppendEncrypt(dst, plaintext []byte, mode Mode, kind Kind) ([]by
 		return dst, "", fmt.Errorf("token kind %q is not t or j", kind)
 	}
 	for range 3 {
-		out, id, err, retry := c.appendEncrypt(dst, plaintext, mode, kind)
+		out, id, retry, err := c.appendEncrypt(dst, plaintext, mode, kind)
 		if !retry {
 			return out, id, err
 		}
@@ -237,10 +237,11 @@ func (c *Codec) AppendEncrypt(dst, plaintext []byte, mode Mode, kind Kind) ([]by
 	return dst, "", fmt.Errorf("application %q: the key ring kept changing while encrypting; try again", c.app)
 }
 
-func (c *Codec) appendEncrypt(dst, plaintext []byte, mode Mode, kind Kind) ([]byte, string, error, bool) {
+// appendEncrypt reports retry when the generation was dropped under it.
+func (c *Codec) appendEncrypt(dst, plaintext []byte, mode Mode, kind Kind) (out []byte, id string, retry bool, err error) {
 	g, err := c.active()
 	if err != nil {
-		return dst, "", err, false
+		return dst, "", false, err
 	}
 	start := len(dst)
 	dst = append(dst, Prefix...)
@@ -259,7 +260,7 @@ func (c *Codec) appendEncrypt(dst, plaintext []byte, mode Mode, kind Kind) ([]by
 		buf := (*raw)[:nonceLen]
 		if _, err := rand.Read(buf); err != nil {
 			putBuf(raw)
-			return dst[:start], "", fmt.Errorf("random nonce: %w", err), false
+			return dst[:start], "", false, fmt.Errorf("random nonce: %w", err)
 		}
 		buf = g.gcm.Seal(buf, buf[:nonceLen], plaintext, ad)
 		dst = appendB64(dst, buf)
@@ -268,16 +269,16 @@ func (c *Codec) appendEncrypt(dst, plaintext []byte, mode Mode, kind Kind) ([]by
 	case SIV:
 		var ct []byte
 		if !g.withSIV(func(siv *subtle.AESSIV) { ct, err = siv.EncryptDeterministically(plaintext, ad) }) {
-			return dst[:start], "", nil, true
+			return dst[:start], "", true, nil
 		}
 		if err != nil {
-			return dst[:start], "", err, false
+			return dst[:start], "", false, err
 		}
 		dst = appendB64(dst, ct)
 	default:
-		return dst[:start], "", fmt.Errorf("token mode %q is not g or s", mode), false
+		return dst[:start], "", false, fmt.Errorf("token mode %q is not g or s", mode)
 	}
-	return dst, g.id, nil, false
+	return dst, g.id, false, nil
 }
 
 // Encrypt returns the token of plaintext as a string.
@@ -307,7 +308,7 @@ func (c *Codec) AppendDecrypt(dst, tok []byte) ([]byte, Opened, error) {
 		return dst, Opened{KeyID: string(t.keyID), Mode: t.mode, Kind: t.kind}, fmt.Errorf("%w (not %q)", ErrWrongApplication, c.app)
 	}
 	for range 3 {
-		out, o, err, retry := c.appendDecrypt(dst, t)
+		out, o, retry, err := c.appendDecrypt(dst, t)
 		if !retry {
 			return out, o, err
 		}
@@ -315,19 +316,20 @@ func (c *Codec) AppendDecrypt(dst, tok []byte) ([]byte, Opened, error) {
 	return dst, Opened{}, fmt.Errorf("application %q: the key ring kept changing while decrypting; try again", c.app)
 }
 
-func (c *Codec) appendDecrypt(dst []byte, t rawToken) ([]byte, Opened, error, bool) {
+// appendDecrypt reports retry when the generation was dropped under it.
+func (c *Codec) appendDecrypt(dst []byte, t rawToken) (out []byte, o Opened, retry bool, err error) {
 	o := Opened{Mode: t.mode, Kind: t.kind}
 	g, err := c.generation(t.keyID)
 	if err != nil {
 		o.KeyID = string(t.keyID)
-		return dst, o, err, false
+		return dst, o, false, err
 	}
 	o.KeyID = g.id
 	raw := getBuf(b64.DecodedLen(len(t.payload)))
 	defer putBuf(raw)
 	sealed, err := decodePayload((*raw)[:0], t.payload)
 	if err != nil {
-		return dst, o, err, false
+		return dst, o, false, err
 	}
 	*raw = sealed
 	ad := g.ads[adIndex(t.mode, t.kind)]
@@ -335,25 +337,25 @@ func (c *Codec) appendDecrypt(dst []byte, t rawToken) ([]byte, Opened, error, bo
 	switch t.mode {
 	case GCM:
 		if len(sealed) < nonceLen+tagLen {
-			return dst, o, fmt.Errorf("%w: payload too short", ErrMalformed), false
+			return dst, o, false, fmt.Errorf("%w: payload too short", ErrMalformed)
 		}
 		dst, err = g.gcm.Open(dst, sealed[:nonceLen], sealed[nonceLen:], ad)
 		if err != nil {
-			return dst[:start], o, ErrTampered, false
+			return dst[:start], o, false, ErrTampered
 		}
 	case SIV:
 		var pt []byte
 		if !g.withSIV(func(siv *subtle.AESSIV) { pt, err = siv.DecryptDeterministically(sealed, ad) }) {
-			return dst, o, nil, true
+			return dst, o, true, nil
 		}
 		if err != nil {
-			return dst, o, ErrTampered, false
+			return dst, o, false, ErrTampered
 		}
 		dst = append(dst, pt...)
 		clear(pt)
 	}
 	o.Plaintext = dst[start:]
-	return dst, o, nil, false
+	return dst, o, false, nil
 }
 
 // smallB64 is the size under which the standard library's base64 is
