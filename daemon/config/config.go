@@ -121,7 +121,7 @@ func Load(path string) (*Config, error) {
 	}
 	c.Path = path
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, fmt.Errorf("config %s: %w", path, withLines(err, b))
 	}
 	return c, nil
 }
@@ -201,7 +201,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Proxy.validate(c)...)
 	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
+		return Problems(errs)
 	}
 	return nil
 }

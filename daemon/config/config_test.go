@@ -29,8 +29,11 @@ func TestLoadErrorsNameKeyAndLine(t *testing.T) {
 		{"unknown key", "data_dir = \"/x\"\n\n[access]\nadmin_grop = \"wheel\"\n", []string{"line 4", `"access.admin_grop"`}},
 		{"wrong type", "log_level = \"info\"\n[aging]\nexpiring_days = \"seven\"\n", []string{"line 3", "expiring_days"}},
 		{"bad duration", "[aging]\nrotation_period = \"a year\"\n", []string{"line 2", "rotation_period", "90d"}},
-		{"bad level", "log_level = \"loud\"\n", []string{"log_level", "loud"}},
-		{"bad window", "[aging]\nexpiring_days = [30, -1]\n", []string{"aging.expiring_days", "-1"}},
+		{"bad level", "log_level = \"loud\"\n", []string{"line 1", "log_level", "loud"}},
+		{"bad window", "[aging]\nexpiring_days = [30, -1]\n", []string{"line 2", "aging.expiring_days", "-1"}},
+		{"bad address in the second kmip", "[[kmip]]\nname = \"a\"\naddresses = [\"h:1\"]\n\n[[kmip]]\nname = \"b\"\naddresses = [\"nohost\"]\n", []string{"line 7", "kmip[1].addresses", "nohost"}},
+		{"nested application", "[[kmip]]\nname = \"a\"\naddresses = [\"h:1\"]\n[[kmip.application]]\nname = \"crm\"\npattern = \"x.*\"\n[[kmip.application]]\nname = \"crm\"\npattern = \"y.*\"\n", []string{"line 8", "kmip[0].application[1].name", "used twice"}},
+		{"missing key names its table", "[[kmip]]\nname = \"a\"\n", []string{"line 1", "kmip[0].addresses"}},
 		{"duplicate source", "[[kmip]]\nname = \"a\"\naddresses=[\"h:1\"]\n[[azure]]\nname = \"a\"\nvault_url=\"https://v\"\n", []string{`source name "a"`}},
 		{"not toml", "data_dir = \n", []string{"line 1"}},
 	}
