@@ -318,7 +318,7 @@ func (c *Codec) AppendDecrypt(dst, tok []byte) ([]byte, Opened, error) {
 
 // appendDecrypt reports retry when the generation was dropped under it.
 func (c *Codec) appendDecrypt(dst []byte, t rawToken) (out []byte, o Opened, retry bool, err error) {
-	o := Opened{Mode: t.mode, Kind: t.kind}
+	o = Opened{Mode: t.mode, Kind: t.kind}
 	g, err := c.generation(t.keyID)
 	if err != nil {
 		o.KeyID = string(t.keyID)
