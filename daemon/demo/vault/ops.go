@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -87,17 +88,8 @@ func (s *Server) fakeServer() *fake.Server {
 				fail(ctx, &e, http.StatusInternalServerError, "InternalError", "%v", err)
 				return
 			}
-			applyAttrs(v, p.KeyAttributes)
-			v.tags = fromPtrTags(p.Tags)
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			k, err := st.addVersion(name, v)
-			if err != nil {
-				fail(ctx, &e, http.StatusConflict, "Conflict", "%v", err)
-				return
-			}
-			resp.SetResponse(http.StatusOK, azkeys.CreateKeyResponse{KeyBundle: s.bundle(k, v)}, nil)
-			return
+			b, err := s.add(name, v, p.KeyAttributes, p.Tags)
+			return answer(ctx, azkeys.CreateKeyResponse{KeyBundle: b}, err)
 		},
 		ImportKey: func(ctx context.Context, name string, p azkeys.ImportKeyParameters, _ *azkeys.ImportKeyOptions) (resp azfake.Responder[azkeys.ImportKeyResponse], e azfake.ErrorResponder) {
 			if !nameRE.MatchString(name) {
@@ -110,132 +102,67 @@ func (s *Server) fakeServer() *fake.Server {
 				return
 			}
 			v.enabled = true
-			applyAttrs(v, p.KeyAttributes)
-			v.tags = fromPtrTags(p.Tags)
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			k, err := st.addVersion(name, v)
-			if err != nil {
-				fail(ctx, &e, http.StatusConflict, "Conflict", "%v", err)
-				return
-			}
-			resp.SetResponse(http.StatusOK, azkeys.ImportKeyResponse{KeyBundle: s.bundle(k, v)}, nil)
-			return
+			b, err := s.add(name, v, p.KeyAttributes, p.Tags)
+			return answer(ctx, azkeys.ImportKeyResponse{KeyBundle: b}, err)
 		},
-		GetKey: func(ctx context.Context, name, ver string, _ *azkeys.GetKeyOptions) (resp azfake.Responder[azkeys.GetKeyResponse], e azfake.ErrorResponder) {
+		GetKey: func(ctx context.Context, name, ver string, _ *azkeys.GetKeyOptions) (azfake.Responder[azkeys.GetKeyResponse], azfake.ErrorResponder) {
 			name, ver = splitName(name, ver)
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			k, v := st.live(name, ver)
-			if v == nil {
-				fail(ctx, &e, http.StatusNotFound, "KeyNotFound", "A key with (name/id) %s/%s was not found in this key vault.", name, ver)
-				return
-			}
-			if err := v.ensureMaterial(); err != nil {
-				fail(ctx, &e, http.StatusInternalServerError, "InternalError", "%v", err)
-				return
-			}
-			resp.SetResponse(http.StatusOK, azkeys.GetKeyResponse{KeyBundle: s.bundle(k, v)}, nil)
-			return
+			return onLive(ctx, st, name, ver, func(k *key, v *version) (azkeys.GetKeyResponse, error) {
+				err := v.ensureMaterial()
+				return azkeys.GetKeyResponse{KeyBundle: s.bundle(k, v)}, err
+			})
 		},
-		UpdateKey: func(ctx context.Context, name, ver string, p azkeys.UpdateKeyParameters, _ *azkeys.UpdateKeyOptions) (resp azfake.Responder[azkeys.UpdateKeyResponse], e azfake.ErrorResponder) {
+		UpdateKey: func(ctx context.Context, name, ver string, p azkeys.UpdateKeyParameters, _ *azkeys.UpdateKeyOptions) (azfake.Responder[azkeys.UpdateKeyResponse], azfake.ErrorResponder) {
 			name, ver = splitName(name, ver)
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			k, v := st.live(name, ver)
-			if v == nil {
-				fail(ctx, &e, http.StatusNotFound, "KeyNotFound", "A key with (name/id) %s/%s was not found in this key vault.", name, ver)
-				return
-			}
-			applyAttrs(v, p.KeyAttributes)
-			if p.Tags != nil {
-				v.tags = fromPtrTags(p.Tags)
-			}
-			v.updated = st.clock()
-			_ = v.ensureMaterial()
-			resp.SetResponse(http.StatusOK, azkeys.UpdateKeyResponse{KeyBundle: s.bundle(k, v)}, nil)
-			return
+			return onLive(ctx, st, name, ver, func(k *key, v *version) (azkeys.UpdateKeyResponse, error) {
+				applyAttrs(v, p.KeyAttributes)
+				if p.Tags != nil {
+					v.tags = fromPtrTags(p.Tags)
+				}
+				v.updated = st.clock()
+				_ = v.ensureMaterial()
+				return azkeys.UpdateKeyResponse{KeyBundle: s.bundle(k, v)}, nil
+			})
 		},
-		RotateKey: func(ctx context.Context, name string, _ *azkeys.RotateKeyOptions) (resp azfake.Responder[azkeys.RotateKeyResponse], e azfake.ErrorResponder) {
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			k, cur := st.live(name, "")
-			if cur == nil {
-				fail(ctx, &e, http.StatusNotFound, "KeyNotFound", "A key with (name/id) %s was not found in this key vault.", name)
-				return
-			}
-			v, err := st.rotate(k)
-			if err != nil {
-				fail(ctx, &e, http.StatusBadRequest, "BadParameter", "%v", err)
-				return
-			}
-			resp.SetResponse(http.StatusOK, azkeys.RotateKeyResponse{KeyBundle: s.bundle(k, v)}, nil)
-			return
+		RotateKey: func(ctx context.Context, name string, _ *azkeys.RotateKeyOptions) (azfake.Responder[azkeys.RotateKeyResponse], azfake.ErrorResponder) {
+			return onLive(ctx, st, name, "", func(k *key, _ *version) (azkeys.RotateKeyResponse, error) {
+				v, err := st.rotate(k)
+				if err != nil {
+					return azkeys.RotateKeyResponse{}, refuse(http.StatusBadRequest, "BadParameter", err)
+				}
+				return azkeys.RotateKeyResponse{KeyBundle: s.bundle(k, v)}, nil
+			})
 		},
-		DeleteKey: func(ctx context.Context, name string, _ *azkeys.DeleteKeyOptions) (resp azfake.Responder[azkeys.DeleteKeyResponse], e azfake.ErrorResponder) {
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			k, _ := st.live(name, "")
-			if k == nil {
-				fail(ctx, &e, http.StatusNotFound, "KeyNotFound", "A key with (name/id) %s was not found in this key vault.", name)
-				return
-			}
-			st.softDelete(k)
-			resp.SetResponse(http.StatusOK, azkeys.DeleteKeyResponse{DeletedKey: s.deletedKey(k)}, nil)
-			return
+		DeleteKey: func(ctx context.Context, name string, _ *azkeys.DeleteKeyOptions) (azfake.Responder[azkeys.DeleteKeyResponse], azfake.ErrorResponder) {
+			return onLive(ctx, st, name, "", func(k *key, _ *version) (azkeys.DeleteKeyResponse, error) {
+				st.softDelete(k)
+				return azkeys.DeleteKeyResponse{DeletedKey: s.deletedKey(k)}, nil
+			})
 		},
-		GetDeletedKey: func(ctx context.Context, name string, _ *azkeys.GetDeletedKeyOptions) (resp azfake.Responder[azkeys.GetDeletedKeyResponse], e azfake.ErrorResponder) {
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			k := st.keys[name]
-			if k == nil || k.deleted == nil {
-				fail(ctx, &e, http.StatusNotFound, "KeyNotFound", "Deleted Key not found: %s", name)
-				return
-			}
-			resp.SetResponse(http.StatusOK, azkeys.GetDeletedKeyResponse{DeletedKey: s.deletedKey(k)}, nil)
-			return
+		GetDeletedKey: func(ctx context.Context, name string, _ *azkeys.GetDeletedKeyOptions) (azfake.Responder[azkeys.GetDeletedKeyResponse], azfake.ErrorResponder) {
+			return onDeleted(ctx, st, name, "", http.StatusOK, func(k *key) azkeys.GetDeletedKeyResponse {
+				return azkeys.GetDeletedKeyResponse{DeletedKey: s.deletedKey(k)}
+			})
 		},
-		RecoverDeletedKey: func(ctx context.Context, name string, _ *azkeys.RecoverDeletedKeyOptions) (resp azfake.Responder[azkeys.RecoverDeletedKeyResponse], e azfake.ErrorResponder) {
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			k := st.keys[name]
-			if k == nil || k.deleted == nil {
-				fail(ctx, &e, http.StatusNotFound, "KeyNotFound", "Deleted Key not found: %s", name)
-				return
-			}
-			k.deleted, k.purgeAt = nil, nil
-			st.gen++
-			resp.SetResponse(http.StatusOK, azkeys.RecoverDeletedKeyResponse{KeyBundle: s.bundle(k, k.current())}, nil)
-			return
+		RecoverDeletedKey: func(ctx context.Context, name string, _ *azkeys.RecoverDeletedKeyOptions) (azfake.Responder[azkeys.RecoverDeletedKeyResponse], azfake.ErrorResponder) {
+			return onDeleted(ctx, st, name, "", http.StatusOK, func(k *key) azkeys.RecoverDeletedKeyResponse {
+				k.deleted, k.purgeAt = nil, nil
+				st.gen++
+				return azkeys.RecoverDeletedKeyResponse{KeyBundle: s.bundle(k, k.current())}
+			})
 		},
-		PurgeDeletedKey: func(ctx context.Context, name string, _ *azkeys.PurgeDeletedKeyOptions) (resp azfake.Responder[azkeys.PurgeDeletedKeyResponse], e azfake.ErrorResponder) {
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			k := st.keys[name]
-			if k == nil || k.deleted == nil {
-				fail(ctx, &e, http.StatusNotFound, "KeyNotFound", "Deleted Key not found: %s (only a soft-deleted key can be purged)", name)
-				return
-			}
-			delete(st.keys, name)
-			st.gen++
-			resp.SetResponse(http.StatusNoContent, azkeys.PurgeDeletedKeyResponse{}, nil)
-			return
+		PurgeDeletedKey: func(ctx context.Context, name string, _ *azkeys.PurgeDeletedKeyOptions) (azfake.Responder[azkeys.PurgeDeletedKeyResponse], azfake.ErrorResponder) {
+			return onDeleted(ctx, st, name, " (only a soft-deleted key can be purged)", http.StatusNoContent, func(k *key) azkeys.PurgeDeletedKeyResponse {
+				delete(st.keys, name)
+				st.gen++
+				return azkeys.PurgeDeletedKeyResponse{}
+			})
 		},
-		BackupKey: func(ctx context.Context, name string, _ *azkeys.BackupKeyOptions) (resp azfake.Responder[azkeys.BackupKeyResponse], e azfake.ErrorResponder) {
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			k, _ := st.live(name, "")
-			if k == nil {
-				fail(ctx, &e, http.StatusNotFound, "KeyNotFound", "A key with (name/id) %s was not found in this key vault.", name)
-				return
-			}
-			blob, err := s.backup(k)
-			if err != nil {
-				fail(ctx, &e, http.StatusInternalServerError, "InternalError", "%v", err)
-				return
-			}
-			resp.SetResponse(http.StatusOK, azkeys.BackupKeyResponse{BackupKeyResult: azkeys.BackupKeyResult{Value: blob}}, nil)
-			return
+		BackupKey: func(ctx context.Context, name string, _ *azkeys.BackupKeyOptions) (azfake.Responder[azkeys.BackupKeyResponse], azfake.ErrorResponder) {
+			return onLive(ctx, st, name, "", func(k *key, _ *version) (azkeys.BackupKeyResponse, error) {
+				blob, err := s.backup(k)
+				return azkeys.BackupKeyResponse{BackupKeyResult: azkeys.BackupKeyResult{Value: blob}}, err
+			})
 		},
 		RestoreKey: func(ctx context.Context, p azkeys.RestoreKeyParameters, _ *azkeys.RestoreKeyOptions) (resp azfake.Responder[azkeys.RestoreKeyResponse], e azfake.ErrorResponder) {
 			k, err := s.restore(p.KeyBackup)
@@ -254,41 +181,104 @@ func (s *Server) fakeServer() *fake.Server {
 			resp.SetResponse(http.StatusOK, azkeys.RestoreKeyResponse{KeyBundle: s.bundle(k, k.current())}, nil)
 			return
 		},
-		GetKeyRotationPolicy: func(ctx context.Context, name string, _ *azkeys.GetKeyRotationPolicyOptions) (resp azfake.Responder[azkeys.GetKeyRotationPolicyResponse], e azfake.ErrorResponder) {
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			k, _ := st.live(name, "")
-			if k == nil {
-				fail(ctx, &e, http.StatusNotFound, "KeyNotFound", "A key with (name/id) %s was not found in this key vault.", name)
-				return
-			}
-			resp.SetResponse(http.StatusOK, azkeys.GetKeyRotationPolicyResponse{KeyRotationPolicy: s.policyOut(k)}, nil)
-			return
+		GetKeyRotationPolicy: func(ctx context.Context, name string, _ *azkeys.GetKeyRotationPolicyOptions) (azfake.Responder[azkeys.GetKeyRotationPolicyResponse], azfake.ErrorResponder) {
+			return onLive(ctx, st, name, "", func(k *key, _ *version) (azkeys.GetKeyRotationPolicyResponse, error) {
+				return azkeys.GetKeyRotationPolicyResponse{KeyRotationPolicy: s.policyOut(k)}, nil
+			})
 		},
-		UpdateKeyRotationPolicy: func(ctx context.Context, name string, p azkeys.KeyRotationPolicy, _ *azkeys.UpdateKeyRotationPolicyOptions) (resp azfake.Responder[azkeys.UpdateKeyRotationPolicyResponse], e azfake.ErrorResponder) {
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			k, _ := st.live(name, "")
-			if k == nil {
-				fail(ctx, &e, http.StatusNotFound, "KeyNotFound", "A key with (name/id) %s was not found in this key vault.", name)
-				return
-			}
-			pol, err := policyIn(p)
-			if err != nil {
-				fail(ctx, &e, http.StatusBadRequest, "BadParameter", "%v", err)
-				return
-			}
-			now := st.clock()
-			pol.updated = now
-			pol.created = now
-			if k.policy != nil {
-				pol.created = k.policy.created
-			}
-			k.policy = pol
-			resp.SetResponse(http.StatusOK, azkeys.UpdateKeyRotationPolicyResponse{KeyRotationPolicy: s.policyOut(k)}, nil)
-			return
+		UpdateKeyRotationPolicy: func(ctx context.Context, name string, p azkeys.KeyRotationPolicy, _ *azkeys.UpdateKeyRotationPolicyOptions) (azfake.Responder[azkeys.UpdateKeyRotationPolicyResponse], azfake.ErrorResponder) {
+			return onLive(ctx, st, name, "", func(k *key, _ *version) (azkeys.UpdateKeyRotationPolicyResponse, error) {
+				pol, err := policyIn(p)
+				if err != nil {
+					return azkeys.UpdateKeyRotationPolicyResponse{}, refuse(http.StatusBadRequest, "BadParameter", err)
+				}
+				now := st.clock()
+				pol.updated = now
+				pol.created = now
+				if k.policy != nil {
+					pol.created = k.policy.created
+				}
+				k.policy = pol
+				return azkeys.UpdateKeyRotationPolicyResponse{KeyRotationPolicy: s.policyOut(k)}, nil
+			})
 		},
 	}
+}
+
+// refusal is an error the vault answers with an HTTP status and an Azure
+// error code; any other error an operation returns is an InternalError.
+type refusal struct {
+	status int
+	code   string
+	err    error
+}
+
+func (r *refusal) Error() string { return r.err.Error() }
+
+func refuse(status int, code string, err error) error { return &refusal{status, code, err} }
+
+// onLive answers a callback that acts on version ver ("" = current) of the
+// live key called name: under the state lock, a key or version missing (or
+// the key soft-deleted) is refused as Key Vault does, otherwise op's answer
+// (or its error) is sent.
+func onLive[T any](ctx context.Context, st *state, name, ver string, op func(*key, *version) (T, error)) (resp azfake.Responder[T], e azfake.ErrorResponder) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	k, v := st.live(name, ver)
+	if v == nil {
+		id := name
+		if ver != "" {
+			id += "/" + ver
+		}
+		fail(ctx, &e, http.StatusNotFound, "KeyNotFound", "A key with (name/id) %s was not found in this key vault.", id)
+		return
+	}
+	out, err := op(k, v)
+	return answer(ctx, out, err)
+}
+
+// answer ends a callback: out with 200 OK, or err as its refusal says (an
+// InternalError for any other error).
+func answer[T any](ctx context.Context, out T, err error) (resp azfake.Responder[T], e azfake.ErrorResponder) {
+	if err != nil {
+		r := &refusal{http.StatusInternalServerError, "InternalError", err}
+		errors.As(err, &r)
+		fail(ctx, &e, r.status, r.code, "%v", r.err)
+		return
+	}
+	resp.SetResponse(http.StatusOK, out, nil)
+	return
+}
+
+// add stores v, with the attributes and tags asked for, as the new current
+// version of the key called name; a Conflict while a deleted key holds the
+// name.
+func (s *Server) add(name string, v *version, a *azkeys.KeyAttributes, tags map[string]*string) (azkeys.KeyBundle, error) {
+	applyAttrs(v, a)
+	v.tags = fromPtrTags(tags)
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	k, err := s.st.addVersion(name, v)
+	if err != nil {
+		return azkeys.KeyBundle{}, refuse(http.StatusConflict, "Conflict", err)
+	}
+	return s.bundle(k, v), nil
+}
+
+// onDeleted answers a callback that acts on the soft-deleted key called
+// name: under the state lock, a key missing or not deleted is refused as
+// Key Vault does (hint added to the message), otherwise op's answer is sent
+// with status.
+func onDeleted[T any](ctx context.Context, st *state, name, hint string, status int, op func(*key) T) (resp azfake.Responder[T], e azfake.ErrorResponder) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	k := st.keys[name]
+	if k == nil || k.deleted == nil {
+		fail(ctx, &e, http.StatusNotFound, "KeyNotFound", "Deleted Key not found: %s%s", name, hint)
+		return
+	}
+	resp.SetResponse(status, op(k), nil)
+	return
 }
 
 // live returns a live key and one of its versions ("" = current).
