@@ -104,6 +104,11 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("proxy %s: upstream %q is not an http(s) URL", cfg.Name, cfg.Upstream)
 	}
+	if host, _, err := net.SplitHostPort(cfg.Listen); err != nil {
+		return nil, fmt.Errorf("proxy %s: listen %q is not host:port", cfg.Name, cfg.Listen)
+	} else if cfg.TLSCert == "" && !config.IsLoopback(host) {
+		return nil, fmt.Errorf("proxy %s: listen %q serves plain HTTP on a non-loopback address: set tls_cert and tls_key, or listen on 127.0.0.1", cfg.Name, cfg.Listen)
+	}
 	rules, err := fields.NewRules(cfg.Fields, cfg.DeterministicFields)
 	if err != nil {
 		return nil, fmt.Errorf("proxy %s: %w", cfg.Name, err)

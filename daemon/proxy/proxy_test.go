@@ -462,3 +462,19 @@ func TestStreamsBodiesThatNeedNoRewrite(t *testing.T) {
 		t.Fatalf("bytes in %d", got)
 	}
 }
+
+func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	for _, listen := range []string{"0.0.0.0:8480", "192.0.2.1:8480", ":8480"} {
+		app := crmApp("http://127.0.0.1:1")
+		app.Listen = listen
+		if _, err := New(app, keys.rings, nil, nil); err == nil || !strings.Contains(err.Error(), "non-loopback") {
+			t.Errorf("listen %s without TLS: %v", listen, err)
+		}
+	}
+	app := crmApp("http://127.0.0.1:1")
+	app.Listen = "[::1]:8480"
+	if _, err := New(app, keys.rings, nil, nil); err != nil {
+		t.Errorf("loopback: %v", err)
+	}
+}
