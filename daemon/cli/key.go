@@ -23,10 +23,10 @@ func newKeyCmd(a *App) *cobra.Command {
 			"[[azure]] source of keyward.toml. Every operation except listing needs the admin role and is recorded in the\n" +
 			"activity log with your user name.",
 	}
-	cmd.AddCommand(newKeyCreateCmd(a, false), newKeyCreateCmd(a, true), newKeySimpleCmd(a, "rotate", "Create a new version of a key"),
-		newKeySimpleCmd(a, "recover", "Bring back a soft-deleted key"), newKeyUpdateCmd(a),
-		newKeyConfirmCmd(a, "delete", "Soft-delete a key (recoverable until purged)"),
-		newKeyConfirmCmd(a, "purge", "Destroy a soft-deleted key for good"),
+	cmd.AddCommand(newKeyCreateCmd(a, false), newKeyCreateCmd(a, true), newKeyOpCmd(a, "rotate", "Create a new version of a key", false),
+		newKeyOpCmd(a, "recover", "Bring back a soft-deleted key", false), newKeyUpdateCmd(a),
+		newKeyOpCmd(a, "delete", "Soft-delete a key (recoverable until purged)", true),
+		newKeyOpCmd(a, "purge", "Destroy a soft-deleted key for good", true),
 		newKeyBackupCmd(a), newKeyBackupsCmd(a), newKeyRestoreCmd(a), newKeyPolicyCmd(a))
 	return cmd
 }
@@ -133,70 +133,87 @@ func printResult(a *App, res *api.CloudKeyResult, asJSON bool) error {
 	return tw.Flush()
 }
 
-func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
-	var r api.UploadKeyRequest
-	var d dates
-	var tags []string
+// newKeyResultCmd is a command whose answer is a key's versions after an
+// operation: run does the operation, the versions are printed as a table
+// (or as JSON with --json).
+func newKeyResultCmd(a *App, use, short string, args cobra.PositionalArgs, run func(cmd *cobra.Command, args []string) (*api.CloudKeyResult, error)) *cobra.Command {
 	var asJSON bool
-	use, short := "create SOURCE NAME", "Create a key inside the vault (RSA 2048/3072/4096 or EC P-256/P-384/P-521)"
-	if upload {
-		use, short = "upload SOURCE NAME", "Bring your own key: generate it here (or take a KMIP ring's newest generation) and import it"
-	}
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  cobra.RangeArgs(1, 2),
+		Args:  args,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			source, name, err := keyArgs(args)
-			if err != nil {
-				return err
-			}
-			r.Name = name
-			r.Type = strings.ToUpper(r.Type)
-			fromRing := upload && (r.FromSource != "" || r.FromApplication != "")
-			if fromRing && (r.FromSource == "" || r.FromApplication == "") {
-				return Usagef("--from-source and --from-app go together (the KMIP source and the application whose newest key to upload)")
-			}
-			if !fromRing {
-				switch r.Type {
-				case "RSA":
-					if r.Size == 0 {
-						r.Size = 3072
-					}
-					r.Curve = ""
-				case "EC":
-					if r.Curve == "" {
-						r.Curve = "P-256"
-					}
-					r.Size = 0
-				default:
-					return Usagef("--type must be RSA or EC")
-				}
-			}
-			if r.Expires, r.NotBefore, err = d.parse(); err != nil {
-				return err
-			}
-			if r.Tags, err = parseTags(tags); err != nil {
-				return Usagef("--tag: %v", err)
-			}
-			var res *api.CloudKeyResult
-			if upload {
-				res, err = a.Client().UploadCloudKey(cmd.Context(), source, r)
-			} else {
-				res, err = a.Client().CreateCloudKey(cmd.Context(), source, r.CreateKeyRequest)
-			}
+			res, err := run(cmd, args)
 			if err != nil {
 				return err
 			}
 			return printResult(a, res, asJSON)
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+// newKeyNameCmd is newKeyResultCmd for an operation on the key named SOURCE
+// NAME (or SOURCE/NAME).
+func newKeyNameCmd(a *App, use, short string, run func(cmd *cobra.Command, source, name string) (*api.CloudKeyResult, error)) *cobra.Command {
+	return newKeyResultCmd(a, use, short, cobra.RangeArgs(1, 2), func(cmd *cobra.Command, args []string) (*api.CloudKeyResult, error) {
+		source, name, err := keyArgs(args)
+		if err != nil {
+			return nil, err
+		}
+		return run(cmd, source, name)
+	})
+}
+
+func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
+	var r api.UploadKeyRequest
+	var d dates
+	var tags []string
+	use, short := "create SOURCE NAME", "Create a key inside the vault (RSA 2048/3072/4096 or EC P-256/P-384/P-521)"
+	if upload {
+		use, short = "upload SOURCE NAME", "Bring your own key: generate it here (or take a KMIP ring's newest generation) and import it"
+	}
+	cmd := newKeyNameCmd(a, use, short, func(cmd *cobra.Command, source, name string) (*api.CloudKeyResult, error) {
+		r.Name = name
+		r.Type = strings.ToUpper(r.Type)
+		fromRing := upload && (r.FromSource != "" || r.FromApplication != "")
+		if fromRing && (r.FromSource == "" || r.FromApplication == "") {
+			return nil, Usagef("--from-source and --from-app go together (the KMIP source and the application whose newest key to upload)")
+		}
+		if !fromRing {
+			switch r.Type {
+			case "RSA":
+				if r.Size == 0 {
+					r.Size = 3072
+				}
+				r.Curve = ""
+			case "EC":
+				if r.Curve == "" {
+					r.Curve = "P-256"
+				}
+				r.Size = 0
+			default:
+				return nil, Usagef("--type must be RSA or EC")
+			}
+		}
+		var err error
+		if r.Expires, r.NotBefore, err = d.parse(); err != nil {
+			return nil, err
+		}
+		if r.Tags, err = parseTags(tags); err != nil {
+			return nil, Usagef("--tag: %v", err)
+		}
+		if upload {
+			return a.Client().UploadCloudKey(cmd.Context(), source, r)
+		}
+		return a.Client().CreateCloudKey(cmd.Context(), source, r.CreateKeyRequest)
+	})
 	cmd.Flags().StringVar(&r.Type, "type", "EC", "key type: RSA or EC")
 	cmd.Flags().IntVar(&r.Size, "size", 0, "RSA modulus size: 2048, 3072 (default) or 4096")
 	cmd.Flags().StringVar(&r.Curve, "curve", "", "EC curve: P-256 (default), P-384 or P-521")
 	cmd.Flags().StringArrayVar(&tags, "tag", nil, "tag key=value (repeatable)")
 	cmd.Flags().BoolVar(&r.Disabled, "disabled", false, "create the key disabled")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	d.flags(cmd)
 	if upload {
 		cmd.Flags().StringVar(&r.FromSource, "from-source", "", "KMIP source to take the key material from")
@@ -205,25 +222,27 @@ func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 	return cmd
 }
 
-func newKeySimpleCmd(a *App, op, short string) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   op + " SOURCE NAME",
-		Short: short,
-		Args:  cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			source, name, err := keyArgs(args)
-			if err != nil {
-				return err
-			}
-			res, err := a.Client().CloudKeyOp(cmd.Context(), source, name, op, "")
-			if err != nil {
-				return err
-			}
-			return printResult(a, res, asJSON)
-		},
+// newKeyOpCmd is a life-cycle operation on one key (rotate, recover, delete,
+// purge). With confirm, the key's name must be typed again (or given with
+// --confirm) before anything is sent.
+func newKeyOpCmd(a *App, op, short string, confirm bool) *cobra.Command {
+	var given string
+	cmd := newKeyNameCmd(a, op+" SOURCE NAME", short, func(cmd *cobra.Command, source, name string) (*api.CloudKeyResult, error) {
+		if !confirm {
+			return a.Client().CloudKeyOp(cmd.Context(), source, name, op, "")
+		}
+		typed, err := confirmName(a, op, source, name, given)
+		if err != nil {
+			return nil, err
+		}
+		if typed != name {
+			return nil, Usagef("the name typed (%q) is not %q: nothing was done", typed, name)
+		}
+		return a.Client().CloudKeyOp(cmd.Context(), source, name, op, typed)
+	})
+	if confirm {
+		cmd.Flags().StringVar(&given, "confirm", "", "the key's name again, to confirm without a prompt")
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
 
@@ -241,86 +260,43 @@ func confirmName(a *App, op, source, name, given string) (string, error) {
 	return strings.TrimSpace(line), nil
 }
 
-func newKeyConfirmCmd(a *App, op, short string) *cobra.Command {
-	var asJSON bool
-	var confirm string
-	cmd := &cobra.Command{
-		Use:   op + " SOURCE NAME",
-		Short: short,
-		Args:  cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			source, name, err := keyArgs(args)
-			if err != nil {
-				return err
-			}
-			typed, err := confirmName(a, op, source, name, confirm)
-			if err != nil {
-				return err
-			}
-			if typed != name {
-				return Usagef("the name typed (%q) is not %q: nothing was done", typed, name)
-			}
-			res, err := a.Client().CloudKeyOp(cmd.Context(), source, name, op, typed)
-			if err != nil {
-				return err
-			}
-			return printResult(a, res, asJSON)
-		},
-	}
-	cmd.Flags().StringVar(&confirm, "confirm", "", "the key's name again, to confirm without a prompt")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
-	return cmd
-}
-
 func newKeyUpdateCmd(a *App) *cobra.Command {
 	var r api.UpdateKeyRequest
 	var d dates
 	var tags []string
-	var enable, disable, clearTags, asJSON bool
-	cmd := &cobra.Command{
-		Use:   "update SOURCE NAME",
-		Short: "Enable or disable a key version, change its expiry or activation date, or replace its tags",
-		Args:  cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			source, name, err := keyArgs(args)
-			if err != nil {
-				return err
-			}
+	var enable, disable, clearTags bool
+	cmd := newKeyNameCmd(a, "update SOURCE NAME", "Enable or disable a key version, change its expiry or activation date, or replace its tags",
+		func(cmd *cobra.Command, source, name string) (*api.CloudKeyResult, error) {
 			if enable && disable {
-				return Usagef("--enable and --disable exclude each other")
+				return nil, Usagef("--enable and --disable exclude each other")
 			}
 			if enable || disable {
 				v := enable
 				r.Enabled = &v
 			}
+			var err error
 			if r.Expires, r.NotBefore, err = d.parse(); err != nil {
-				return err
+				return nil, err
 			}
 			if r.Tags, err = parseTags(tags); err != nil {
-				return Usagef("--tag: %v", err)
+				return nil, Usagef("--tag: %v", err)
 			}
 			if clearTags {
 				if r.Tags != nil {
-					return Usagef("--clear-tags and --tag exclude each other")
+					return nil, Usagef("--clear-tags and --tag exclude each other")
 				}
 				r.Tags = map[string]string{}
 			}
 			if r.Enabled == nil && r.Expires == nil && r.NotBefore == nil && r.Tags == nil {
-				return Usagef("nothing to change: give --enable, --disable, --expires, --not-before, --tag or --clear-tags")
+				return nil, Usagef("nothing to change: give --enable, --disable, --expires, --not-before, --tag or --clear-tags")
 			}
-			res, err := a.Client().UpdateCloudKey(cmd.Context(), source, name, r)
-			if err != nil {
-				return err
-			}
-			return printResult(a, res, asJSON)
-		},
-	}
+			return a.Client().UpdateCloudKey(cmd.Context(), source, name, r)
+		})
 	cmd.Flags().StringVar(&r.Version, "version", "", "version to change (default: the current one)")
 	cmd.Flags().BoolVar(&enable, "enable", false, "enable the version")
 	cmd.Flags().BoolVar(&disable, "disable", false, "disable the version")
 	cmd.Flags().StringArrayVar(&tags, "tag", nil, "tag key=value; the tags given replace all tags (repeatable)")
 	cmd.Flags().BoolVar(&clearTags, "clear-tags", false, "remove every tag")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	d.flags(cmd)
 	return cmd
 }
@@ -382,21 +358,11 @@ func newKeyBackupsCmd(a *App) *cobra.Command {
 
 func newKeyRestoreCmd(a *App) *cobra.Command {
 	var to string
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "restore BACKUP-ID",
-		Short: "Restore a stored backup into the vault it came from, or --to another vault of the same geography",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := a.Client().RestoreCloudBackup(cmd.Context(), args[0], to)
-			if err != nil {
-				return err
-			}
-			return printResult(a, res, asJSON)
-		},
-	}
+	cmd := newKeyResultCmd(a, "restore BACKUP-ID", "Restore a stored backup into the vault it came from, or --to another vault of the same geography",
+		cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) (*api.CloudKeyResult, error) {
+			return a.Client().RestoreCloudBackup(cmd.Context(), args[0], to)
+		})
 	cmd.Flags().StringVar(&to, "to", "", "source to restore into (default: where the backup was taken)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
 
