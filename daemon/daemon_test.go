@@ -33,7 +33,7 @@ type running struct {
 
 // start runs a real daemon in-process on a real Unix socket and a real
 // SQLite file in a temp dir, with the seed source.
-func start(t *testing.T, mutate func(*config.Config)) *running {
+func start(t testing.TB, mutate func(*config.Config)) *running {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
@@ -45,7 +45,7 @@ func start(t *testing.T, mutate func(*config.Config)) *running {
 	return startCfg(t, cfg)
 }
 
-func startCfg(t *testing.T, cfg *config.Config) *running {
+func startCfg(t testing.TB, cfg *config.Config) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
@@ -81,7 +81,7 @@ func startCfg(t *testing.T, cfg *config.Config) *running {
 	return r
 }
 
-func waitKeys(t *testing.T, c *api.Client, n int) {
+func waitKeys(t testing.TB, c *api.Client, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

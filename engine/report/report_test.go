@@ -130,3 +130,18 @@ func TestTableDropsColumnsByPriority(t *testing.T) {
 		t.Fatalf("csv:\n%s", csv.String())
 	}
 }
+
+func FuzzParseWhen(f *testing.F) {
+	for _, s := range []string{"now", "today", "-90d", "+30d", "-1y", "2026-11-23", "2026-11-23T08:00:00Z", "-", "+99999999d", "d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseWhen(s, now)
+		if err == nil && got.IsZero() {
+			t.Fatalf("%q parsed to the zero time", s)
+		}
+		if err != nil && !strings.Contains(err.Error(), "is not a time") {
+			t.Fatalf("%q: unclear error %v", s, err)
+		}
+	})
+}
