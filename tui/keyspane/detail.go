@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -28,9 +27,7 @@ type detailView struct {
 }
 
 func newDetailView(ctx *common.Context, k engine.Key) *detailView {
-	d := &detailView{ctx: ctx, key: k, vp: viewport.New(0, 0)}
-	d.vp.KeyMap = viewport.KeyMap{} // scrolling goes through the shared key map
-	return d
+	return &detailView{ctx: ctx, key: k, vp: common.NewViewport()}
 }
 
 func (d *detailView) setSize(w, h int) {
@@ -49,19 +46,7 @@ func (d *detailView) set(detail *api.KeyDetail, err error) {
 }
 
 func (d *detailView) update(msg tea.KeyMsg) tea.Cmd {
-	k := d.ctx.Keys
-	switch {
-	case key.Matches(msg, k.Down):
-		d.vp.ScrollDown(1)
-	case key.Matches(msg, k.Up):
-		d.vp.ScrollUp(1)
-	case key.Matches(msg, k.PageDown):
-		d.vp.PageDown()
-	case key.Matches(msg, k.PageUp):
-		d.vp.PageUp()
-	case key.Matches(msg, k.Home):
-		d.vp.GotoTop()
-	}
+	d.ctx.Keys.Scroll(&d.vp, msg)
 	return nil
 }
 

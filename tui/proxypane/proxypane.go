@@ -59,9 +59,7 @@ type Model struct {
 
 // New returns the Proxy pane.
 func New(ctx *common.Context) *Model {
-	m := &Model{ctx: ctx, apps: map[string]*app{}, vp: viewport.New(0, 0)}
-	m.vp.KeyMap = viewport.KeyMap{}
-	return m
+	return &Model{ctx: ctx, apps: map[string]*app{}, vp: common.NewViewport()}
 }
 
 // ID implements common.Pane.
@@ -151,16 +149,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case tea.KeyMsg:
 		k := m.ctx.Keys
 		switch {
-		case key.Matches(msg, k.Down):
-			m.vp.ScrollDown(1)
-		case key.Matches(msg, k.Up):
-			m.vp.ScrollUp(1)
-		case key.Matches(msg, k.PageDown):
-			m.vp.PageDown()
-		case key.Matches(msg, k.PageUp):
-			m.vp.PageUp()
-		case key.Matches(msg, k.Home):
-			m.vp.GotoTop()
+		case k.Scroll(&m.vp, msg):
 		case key.Matches(msg, k.Reload):
 			return m.list()
 		}

@@ -52,9 +52,7 @@ type Model struct {
 
 // New returns the Sources pane.
 func New(ctx *common.Context) *Model {
-	m := &Model{ctx: ctx, vp: viewport.New(0, 0)}
-	m.vp.KeyMap = viewport.KeyMap{}
-	return m
+	return &Model{ctx: ctx, vp: common.NewViewport()}
 }
 
 // ID implements common.Pane.
@@ -154,16 +152,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		switch {
 		case key.Matches(msg, k.Certs):
 			return m.openCerts()
-		case key.Matches(msg, k.Down):
-			m.vp.ScrollDown(1)
-		case key.Matches(msg, k.Up):
-			m.vp.ScrollUp(1)
-		case key.Matches(msg, k.PageDown):
-			m.vp.PageDown()
-		case key.Matches(msg, k.PageUp):
-			m.vp.PageUp()
-		case key.Matches(msg, k.Home):
-			m.vp.GotoTop()
+		case k.Scroll(&m.vp, msg):
 		case key.Matches(msg, k.Reload):
 			return m.fetch()
 		}
