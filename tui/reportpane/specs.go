@@ -32,6 +32,23 @@ type UsageReporter interface {
 	UsageReport(ctx context.Context, q api.ReportQuery) (*report.Usage, error)
 }
 
+// fetch makes a Spec's Fetch from the backend method R that serves the
+// report (get) and the page made of its answer (page). A backend without R
+// does not offer the report.
+func fetch[R, A any](get func(R, context.Context, api.ReportQuery) (A, error), page func(A, time.Time) *Page) func(context.Context, common.Backend, api.ReportQuery, time.Time) (*Page, bool, error) {
+	return func(ctx context.Context, b common.Backend, q api.ReportQuery, now time.Time) (*Page, bool, error) {
+		r, ok := b.(R)
+		if !ok {
+			return nil, false, nil
+		}
+		a, err := get(r, ctx, q)
+		if err != nil {
+			return nil, true, err
+		}
+		return page(a, now), true, nil
+	}
+}
+
 // Usage is the Service/Usage report's pane: which applications use which
 // keys, and the keys nobody used in the range (retirement candidates). The
 // report is not paged by the daemon; the pane shows what fits and pages
@@ -40,18 +57,12 @@ func Usage() Spec {
 	return Spec{
 		ID:    common.PaneUsage,
 		Title: "Usage",
-		Fetch: func(ctx context.Context, b common.Backend, q api.ReportQuery, now time.Time) (*Page, bool, error) {
-			r, ok := b.(UsageReporter)
-			if !ok {
-				return nil, false, nil
-			}
+		Fetch: fetch(func(r UsageReporter, ctx context.Context, q api.ReportQuery) (*report.Usage, error) {
 			q.Limit, q.Cursor = 0, ""
-			u, err := r.UsageReport(ctx, q)
-			if err != nil {
-				return nil, true, err
-			}
-			return &Page{Table: report.UsageTable(*u, now), Range: u.Range, Summary: u.Apps}, true, nil
-		},
+			return r.UsageReport(ctx, q)
+		}, func(u *report.Usage, now time.Time) *Page {
+			return &Page{Table: report.UsageTable(*u, now), Range: u.Range, Summary: u.Apps}
+		}),
 		DefaultRange: report.DefaultActivityRange,
 		Summary:      usageSummary,
 		Class: func(c string, st *styles.Styles) (lipgloss.Style, bool) {
@@ -109,21 +120,13 @@ func Aging() Spec {
 	return Spec{
 		ID:    common.PaneAging,
 		Title: "Aging",
-		Fetch: func(ctx context.Context, b common.Backend, q api.ReportQuery, now time.Time) (*Page, bool, error) {
-			r, ok := b.(AgingReporter)
-			if !ok {
-				return nil, false, nil
-			}
-			rep, err := r.AgingReport(ctx, q)
-			if err != nil {
-				return nil, true, err
-			}
+		Fetch: fetch(AgingReporter.AgingReport, func(rep *api.AgingReport, now time.Time) *Page {
 			p := &Page{Table: report.AgingTable(rep.Entries, now), Range: rep.Range, NextCursor: rep.NextCursor}
 			if rep.Summary != nil {
 				p.Summary = rep.Summary
 			}
-			return p, true, nil
-		},
+			return p
+		}),
 		DefaultRange: report.DefaultAgingRange,
 		Summary:      agingSummary,
 		Class: func(c string, st *styles.Styles) (lipgloss.Style, bool) {
@@ -138,21 +141,13 @@ func Activity() Spec {
 	return Spec{
 		ID:    common.PaneActivity,
 		Title: "Activity",
-		Fetch: func(ctx context.Context, b common.Backend, q api.ReportQuery, _ time.Time) (*Page, bool, error) {
-			r, ok := b.(ActivityReporter)
-			if !ok {
-				return nil, false, nil
-			}
-			rep, err := r.ActivityReport(ctx, q)
-			if err != nil {
-				return nil, true, err
-			}
+		Fetch: fetch(ActivityReporter.ActivityReport, func(rep *api.ActivityReport, _ time.Time) *Page {
 			p := &Page{Table: report.ActivityTable(rep.Events), Range: rep.Range, NextCursor: rep.NextCursor}
 			if len(rep.PerDay) > 0 {
 				p.Summary = activityHead{perDay: rep.PerDay}
 			}
-			return p, true, nil
-		},
+			return p
+		}),
 		DefaultRange: report.DefaultActivityRange,
 		Summary:      activitySummary,
 		Class: func(c string, st *styles.Styles) (lipgloss.Style, bool) {
