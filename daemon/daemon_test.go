@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -385,4 +386,50 @@ func TestHelperClient(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	fmt.Printf("%d\n%s", resp.StatusCode, b)
 	os.Exit(0)
+}
+
+// TestMountedWritesAreAudited: a successful state-changing request on a
+// mounted feature is recorded with the caller; a failed one is not.
+func TestMountedWritesAreAudited(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Socket = filepath.Join(dir, "k.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("fail") != "" {
+			api.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, "no")
+			return
+		}
+		api.WriteJSON(w, http.StatusOK, map[string]string{"ok": "yes"})
+	})
+	go func() {
+		done <- Run(ctx, cfg, Options{Logger: discardLogger(), Ready: func(string) { close(ready) },
+			Mounts: []Mount{{Pattern: "/v1/thing/", Handler: h, Audit: func(r *http.Request) (string, string, string) {
+				return "thing-changed", "src", r.URL.Path
+			}}}})
+	}()
+	<-ready
+	c := api.NewClient(cfg.Socket)
+	if err := c.Do(ctx, http.MethodPost, "/thing/a", nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, http.MethodPost, "/thing/b", url.Values{"fail": {"1"}}, nil, nil); err == nil {
+		t.Fatal("failing handler answered 2xx")
+	}
+	if err := c.Do(ctx, http.MethodGet, "/thing/c", nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	var p api.EventsPage
+	if err := c.Do(ctx, http.MethodGet, "/activity", url.Values{"operation": {"thing-changed"}}, nil, &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Events) != 1 || p.Events[0].Details != "/v1/thing/a" || p.Events[0].Actor == "" || p.Events[0].Origin != engine.OriginKeyward {
+		t.Fatalf("audited events %+v: want exactly the successful POST, with its caller", p.Events)
+	}
+	cancel()
+	<-done
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -23,6 +24,10 @@ type Mount struct {
 	Pattern   string
 	Handler   http.Handler
 	WriteRole api.Role
+	// Audit, when set, names the activity a successful state-changing
+	// request of this mount is recorded as, for handlers that do not
+	// record their own (the daemon adds the caller and the time).
+	Audit func(r *http.Request) (operation, source, details string)
 }
 
 type route struct {
@@ -58,13 +63,24 @@ func (d *Daemon) handler() http.Handler {
 		if need == api.RoleNone {
 			need = api.RoleAdmin
 		}
-		h := m.Handler
+		h, audit := m.Handler, m.Audit
 		mux.Handle(m.Pattern, d.guard(api.RoleUser, func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodGet && r.Method != http.MethodHead && !callerOf(r).Role.Allows(need) {
+			write := r.Method != http.MethodGet && r.Method != http.MethodHead
+			if write && !callerOf(r).Role.Allows(need) {
 				refuse(w, r, need)
 				return
 			}
-			h.ServeHTTP(w, r)
+			if !write || audit == nil {
+				h.ServeHTTP(w, r)
+				return
+			}
+			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+			h.ServeHTTP(sw, r)
+			if sw.status/100 == 2 {
+				op, src, details := audit(r)
+				_ = d.sink.record(context.WithoutCancel(r.Context()), engine.Event{Operation: op, Source: src,
+					Actor: callerOf(r).User, Origin: engine.OriginKeyward, Details: details})
+			}
 		}))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -422,4 +438,21 @@ func (d *Daemon) sourcesWithCounts(r *http.Request) ([]engine.Source, int, error
 		total += srcs[i].Keys
 	}
 	return srcs, total, nil
+}
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud/azure"
@@ -41,7 +42,7 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 		kmipNames = append(kmipNames, s.Name())
 	}
 	if len(ks) > 0 {
-		f.mounts = append(f.mounts, Mount{Pattern: "/v1/kmip/", Handler: pki.Handler(d.cfg.DataDir, kmipNames, d.now)})
+		f.mounts = append(f.mounts, Mount{Pattern: "/v1/kmip/", Handler: pki.Handler(d.cfg.DataDir, kmipNames, d.now), Audit: kmipCertAudit})
 	}
 
 	az, err := azure.Wire(d.cfg, d.log)
@@ -123,4 +124,22 @@ func (p proxyRecorder) Usage(ctx context.Context, rows []engine.Usage) error {
 
 func (p proxyRecorder) Status(st api.ProxyStatus) {
 	p.d.hub.publish(api.ProxyNotification(st))
+}
+
+// kmipCertAudit names the activity of the KMIP client-identity routes
+// (/v1/kmip/{source}/csr|install|import).
+func kmipCertAudit(r *http.Request) (op, source, details string) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(parts) >= 4 {
+		source = parts[2]
+		switch parts[3] {
+		case "csr":
+			return "client-key-created", source, "new client key and CSR"
+		case "install":
+			return "client-certificate-installed", source, "signed client certificate installed"
+		case "import":
+			return "client-keystore-imported", source, "client identity imported from a keystore"
+		}
+	}
+	return "kmip-identity-changed", source, r.Method + " " + r.URL.Path
 }
