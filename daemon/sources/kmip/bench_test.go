@@ -3,6 +3,8 @@ package kmip
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -57,6 +59,43 @@ func benchPoll(b *testing.B, src *Source) PollStats {
 	return src.LastPoll()
 }
 
+// runPollBenches runs the poll benchmarks against one KMS (server names it
+// in the benchmark names) holding 16 generations of each of capps (n keys):
+// a first poll batched (50 operations per request) and one request per key,
+// then a poll where nothing changed.
+func runPollBenches(b *testing.B, server string, bk *backend, capps []config.Application, n int) {
+	for _, mode := range []struct {
+		name  string
+		batch int
+	}{{"batched", 50}, {"one-per-key", 1}} {
+		b.Run(fmt.Sprintf("%s/%d/%s", server, n, mode.name), func(b *testing.B) {
+			var st PollStats
+			for b.Loop() {
+				src := benchSource(b, bk, capps, mode.batch)
+				st = benchPoll(b, src)
+				src.Close()
+			}
+			if st.Gets != 16*(n/16) {
+				b.Fatalf("fetched %d of %d keys", st.Gets, n)
+			}
+			b.ReportMetric(float64(st.Requests), "requests/poll")
+		})
+	}
+	b.Run(fmt.Sprintf("%s/%d/unchanged", server, n), func(b *testing.B) {
+		src := benchSource(b, bk, capps, 50)
+		benchPoll(b, src)
+		var st PollStats
+		for b.Loop() {
+			st = benchPoll(b, src)
+		}
+		if st.Gets != 0 {
+			b.Fatalf("an unchanged poll made %d Gets", st.Gets)
+		}
+		b.ReportMetric(float64(st.Requests), "requests/poll")
+		src.Close()
+	})
+}
+
 // BenchmarkFirstPoll times a first poll (Locate, attributes, Get of every
 // key into the rings) against the embedded KMS, batched (50 operations per
 // request, the default) and one request per key; and the cost of a poll
@@ -70,47 +109,22 @@ func BenchmarkFirstPoll(b *testing.B) {
 			b.Fatal(err)
 		}
 		bk := &backend{addr: s.Addr(), caFile: s.CAFile, certFile: s.CertFile, keyFile: s.KeyFile}
-		for _, mode := range []struct {
-			name  string
-			batch int
-		}{{"batched", 50}, {"one-per-key", 1}} {
-			b.Run(fmt.Sprintf("embedded/%d/%s", n, mode.name), func(b *testing.B) {
-				var st PollStats
-				for b.Loop() {
-					src := benchSource(b, bk, capps, mode.batch)
-					st = benchPoll(b, src)
-					src.Close()
-				}
-				if st.Gets != 16*(n/16) {
-					b.Fatalf("fetched %d of %d keys", st.Gets, n)
-				}
-				b.ReportMetric(float64(st.Requests), "requests/poll")
-			})
-		}
-		b.Run(fmt.Sprintf("embedded/%d/unchanged", n), func(b *testing.B) {
-			src := benchSource(b, bk, capps, 50)
-			benchPoll(b, src)
-			var st PollStats
-			for b.Loop() {
-				st = benchPoll(b, src)
-			}
-			if st.Gets != 0 {
-				b.Fatalf("an unchanged poll made %d Gets", st.Gets)
-			}
-			b.ReportMetric(float64(st.Requests), "requests/poll")
-			src.Close()
-		})
+		runPollBenches(b, "embedded", bk, capps, n)
 		cancel()
 		s.Stop()
 	}
 }
 
-// BenchmarkFirstPollPyKMIP is the same against PyKMIP (1,000 keys; seeding
-// 10,000 keys into PyKMIP takes minutes). PyKMIP does not expand
-// wildcards, so keyward locates every symmetric key once and filters names.
+// BenchmarkFirstPollPyKMIP is the same against PyKMIP: 1,000 keys, or
+// KEYWARD_BENCH_PYKMIP_KEYS (10,000 takes about half an hour: PyKMIP spends
+// ~15 ms per operation). PyKMIP does not expand wildcards, so keyward
+// locates every symmetric key once and filters names.
 func BenchmarkFirstPollPyKMIP(b *testing.B) {
 	bk := pykmipBackend(b)
-	const n = 1000
+	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("KEYWARD_BENCH_PYKMIP_KEYS")); err == nil && v > 0 {
+		n = v
+	}
 	_, capps := benchApps(n)
 	c := bk.adminClient(b)
 	var pls []kmip.OperationPayload
@@ -144,34 +158,5 @@ func BenchmarkFirstPollPyKMIP(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, mode := range []struct {
-		name  string
-		batch int
-	}{{"batched", 50}, {"one-per-key", 1}} {
-		b.Run(fmt.Sprintf("pykmip/%d/%s", n, mode.name), func(b *testing.B) {
-			var st PollStats
-			for b.Loop() {
-				src := benchSource(b, bk, capps, mode.batch)
-				st = benchPoll(b, src)
-				src.Close()
-			}
-			if st.Gets != 16*(n/16) {
-				b.Fatalf("fetched %d of %d keys", st.Gets, n)
-			}
-			b.ReportMetric(float64(st.Requests), "requests/poll")
-		})
-	}
-	b.Run(fmt.Sprintf("pykmip/%d/unchanged", n), func(b *testing.B) {
-		src := benchSource(b, bk, capps, 50)
-		benchPoll(b, src)
-		var st PollStats
-		for b.Loop() {
-			st = benchPoll(b, src)
-		}
-		if st.Gets != 0 {
-			b.Fatalf("an unchanged poll made %d Gets", st.Gets)
-		}
-		b.ReportMetric(float64(st.Requests), "requests/poll")
-		src.Close()
-	})
+	runPollBenches(b, "pykmip", bk, capps, n)
 }
