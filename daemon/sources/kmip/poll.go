@@ -547,32 +547,35 @@ func stateOp(s engine.State) (string, engine.Severity) {
 	return engine.OpEdited, engine.SeverityInfo
 }
 
+// kmipStates pairs each key state with its KMIP state, both ways.
+var kmipStates = [...]struct {
+	state engine.State
+	kmip  kmip.State
+}{
+	{engine.StatePreActive, kmip.StatePreActive},
+	{engine.StateActive, kmip.StateActive},
+	{engine.StateDeactivated, kmip.StateDeactivated},
+	{engine.StateCompromised, kmip.StateCompromised},
+	{engine.StateDestroyed, kmip.StateDestroyed},
+}
+
 func fromKMIPState(s kmip.State) engine.State {
-	switch s {
-	case kmip.StatePreActive:
-		return engine.StatePreActive
-	case kmip.StateActive:
-		return engine.StateActive
-	case kmip.StateDeactivated:
-		return engine.StateDeactivated
-	case kmip.StateCompromised:
-		return engine.StateCompromised
-	case kmip.StateDestroyed, kmip.StateDestroyedCompromised:
+	if s == kmip.StateDestroyedCompromised {
 		return engine.StateDestroyed
+	}
+	for _, p := range kmipStates {
+		if p.kmip == s {
+			return p.state
+		}
 	}
 	return engine.StatePreActive // unknown: never encrypts nor decrypts
 }
 
 func toKMIPState(s engine.State) kmip.State {
-	switch s {
-	case engine.StateActive:
-		return kmip.StateActive
-	case engine.StateDeactivated:
-		return kmip.StateDeactivated
-	case engine.StateCompromised:
-		return kmip.StateCompromised
-	case engine.StateDestroyed:
-		return kmip.StateDestroyed
+	for _, p := range kmipStates {
+		if p.state == s {
+			return p.kmip
+		}
 	}
 	return kmip.StatePreActive
 }
