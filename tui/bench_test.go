@@ -13,6 +13,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
+	"github.com/keyward/keyward/tui/tuitest"
 )
 
 // pagedBackend stands in for a daemon with an index on the sort column: it
@@ -68,48 +69,13 @@ func (b *pagedBackend) Watch(ctx context.Context, fn func(api.Notification)) err
 	return ctx.Err()
 }
 
-// driver runs a model as bubbletea does: commands in goroutines, their
-// messages back through Update one at a time.
-type driver struct {
-	m    *tui.Model
-	msgs chan tea.Msg
-}
-
-func (d *driver) run(cmd tea.Cmd) {
-	if cmd != nil {
-		go func() { d.msgs <- cmd() }()
-	}
-}
-
-func (d *driver) send(msg tea.Msg) {
-	switch msg := msg.(type) {
-	case nil:
-	case tea.BatchMsg:
-		for _, c := range msg {
-			d.run(c)
-		}
-	default:
-		_, cmd := d.m.Update(msg)
-		d.run(cmd)
-	}
-}
-
-// until feeds messages until done reports true.
-func (d *driver) until(done func() bool) {
-	for !done() {
-		d.send(<-d.msgs)
-	}
-}
-
 // firstFrame starts a model on b at 80×24 and returns the first frame that
 // shows keys.
 func firstFrame(b tui.Backend) string {
 	m := tui.New(context.Background(), b, tui.Options{Now: func() time.Time { return fixedNow }})
 	defer m.Close()
-	d := &driver{m: m, msgs: make(chan tea.Msg, 64)}
-	d.run(m.Init())
-	d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
-	d.until(func() bool { return m.Active().StatusValue() != "" })
+	d := tuitest.NewDriver(m)
+	d.Start(80, 24)
 	return m.View()
 }
 
@@ -137,19 +103,16 @@ func BenchmarkPageDown(b *testing.B) {
 	be := newPagedBackend(100_000)
 	m := tui.New(context.Background(), be, tui.Options{Now: func() time.Time { return fixedNow }})
 	defer m.Close()
-	d := &driver{m: m, msgs: make(chan tea.Msg, 64)}
-	d.run(m.Init())
-	d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
-	d.until(func() bool { return m.Active().StatusValue() != "" })
+	d := tuitest.NewDriver(m)
+	d.Start(80, 24)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		before := m.Active().StatusValue()
-		d.send(tea.KeyMsg{Type: tea.KeyPgDown})
-		d.until(func() bool { return m.Active().StatusValue() != before })
+		d.Key(tea.KeyMsg{Type: tea.KeyPgDown}, before)
 		_ = m.View()
 		if i%4000 == 3999 { // stay inside the inventory
-			d.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'g'}})
-			d.until(func() bool { return strings.HasPrefix(m.Active().StatusValue(), "1–") })
+			d.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'g'}})
+			d.Until(func() bool { return strings.HasPrefix(m.Active().StatusValue(), "1–") })
 		}
 	}
 }

@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -66,36 +64,6 @@ func startVaultDaemon(t *testing.T) (*config.Config, *vault.Server) {
 		t.Fatalf("GET /v1/cloud/sources: %v", err)
 	}
 	return cfg, srv
-}
-
-// startWith runs a daemon and returns a function that stops it and waits.
-func startWith(t *testing.T, cfg *config.Config, opts daemon.Options) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	opts.Ready = func(s string) { ready <- s }
-	go func() { done <- daemon.Run(ctx, cfg, opts) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("daemon did not start: %v", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatal("daemon not ready after 60s")
-	}
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			<-done
-		}
-	}
-	t.Cleanup(stop)
-	return stop
 }
 
 // TestRotateFromTUIAgainstVault: x, r, enter in the Keys pane rotates a key

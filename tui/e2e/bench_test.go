@@ -14,6 +14,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
+	"github.com/keyward/keyward/tui/tuitest"
 )
 
 // bulkKeys makes n keys of one source with spread ages and expiries.
@@ -35,9 +36,9 @@ func bulkKeys(n int) []engine.Key {
 // pane shows its first page, and returns that frame.
 func firstFrame(socket string) string {
 	d := newDriver(socket)
-	defer d.m.Close()
-	d.start()
-	return d.m.View()
+	defer d.Model.Close()
+	d.Start(80, 24)
+	return d.Model.View()
 }
 
 // BenchmarkDaemon measures the TUI against the real daemon over its socket
@@ -61,66 +62,22 @@ func BenchmarkDaemon(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("page-down/keys=%d", n), func(b *testing.B) {
 			d := newDriver(socket)
-			defer d.m.Close()
-			d.start()
+			defer d.Model.Close()
+			d.Start(80, 24)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				before := d.m.Active().StatusValue()
+				before := d.Model.Active().StatusValue()
 				if strings.HasSuffix(strings.Fields(before)[0], fmt.Sprint(n)) { // at the end: back to the top
-					d.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'g'}}, before)
+					d.Key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'g'}}, before)
 					continue
 				}
-				d.key(tea.KeyMsg{Type: tea.KeyPgDown}, before)
-				_ = d.m.View()
+				d.Key(tea.KeyMsg{Type: tea.KeyPgDown}, before)
+				_ = d.Model.View()
 			}
 		})
 	}
 }
 
-// driver runs a model as bubbletea does: commands in goroutines, their
-// messages through Update one at a time.
-type driver struct {
-	m    *tui.Model
-	msgs chan tea.Msg
-}
-
-func newDriver(socket string) *driver {
-	m := tui.New(context.Background(), api.NewClient(socket), tui.Options{Now: func() time.Time { return now }})
-	return &driver{m: m, msgs: make(chan tea.Msg, 64)}
-}
-
-func (d *driver) run(c tea.Cmd) {
-	if c != nil {
-		go func() { d.msgs <- c() }()
-	}
-}
-
-func (d *driver) send(msg tea.Msg) {
-	switch msg := msg.(type) {
-	case nil:
-	case tea.BatchMsg:
-		for _, c := range msg {
-			d.run(c)
-		}
-	default:
-		_, cmd := d.m.Update(msg)
-		d.run(cmd)
-	}
-}
-
-// start shows the first frame.
-func (d *driver) start() {
-	d.run(d.m.Init())
-	d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
-	for d.m.Active().StatusValue() == "" {
-		d.send(<-d.msgs)
-	}
-}
-
-// key presses k and waits until the Keys pane's position changes from before.
-func (d *driver) key(k tea.KeyMsg, before string) {
-	d.send(k)
-	for d.m.Active().StatusValue() == before {
-		d.send(<-d.msgs)
-	}
+func newDriver(socket string) *tuitest.Driver {
+	return tuitest.NewDriver(tui.New(context.Background(), api.NewClient(socket), tui.Options{Now: func() time.Time { return now }}))
 }

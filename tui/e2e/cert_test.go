@@ -9,8 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"io"
-	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -44,28 +42,11 @@ func (kmipNamed) Kind() string { return "kmip" }
 // checks against the key and the root.
 func TestCSRAndInstallFromTUIAgainstDaemon(t *testing.T) {
 	cfg := testConfig(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, cfg, daemon.Options{
-			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Sources: []sources.Source{kmipNamed{seed.New("kms", nil)}},
-			Mounts:  []daemon.Mount{{Pattern: "/v1/kmip/", Handler: pki.Handler(cfg.DataDir, []string{"kms"}, nil)}},
-			Now:     func() time.Time { return now },
-			Ready:   func(s string) { ready <- s },
-		})
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("daemon did not start: %v", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatal("daemon not ready after 60s")
-	}
-	t.Cleanup(func() { cancel(); <-done })
+	startWith(t, cfg, daemon.Options{
+		Sources: []sources.Source{kmipNamed{seed.New("kms", nil)}},
+		Mounts:  []daemon.Mount{{Pattern: "/v1/kmip/", Handler: pki.Handler(cfg.DataDir, []string{"kms"}, nil)}},
+		Now:     func() time.Time { return now },
+	})
 
 	client := api.NewClient(cfg.SocketPath())
 	_, err := client.KMIPCert(context.Background(), "kms")

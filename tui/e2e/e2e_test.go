@@ -5,7 +5,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -28,6 +27,7 @@ import (
 	"github.com/keyward/keyward/daemon/sources/seed"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
+	"github.com/keyward/keyward/tui/tuitest"
 )
 
 func TestMain(m *testing.M) {
@@ -38,21 +38,36 @@ func TestMain(m *testing.M) {
 
 var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
-// runDaemon starts a daemon on cfg serving keys from a seed source and
-// returns a function that stops it (and waits until it has).
+// runDaemon starts a daemon on cfg serving keys from a seed source, waits
+// until its inventory holds them, and returns a function that stops it (and
+// waits until it has).
 func runDaemon(tb testing.TB, cfg *config.Config, keys []engine.Key) (stop func()) {
+	tb.Helper()
+	stop = startWith(tb, cfg, daemon.Options{
+		Sources: []sources.Source{seed.New("acme-kms", keys)},
+		Now:     func() time.Time { return now },
+	})
+	c := api.NewClient(cfg.SocketPath())
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := c.Status(context.Background()); err == nil && st.Keys >= len(keys) {
+			return stop
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tb.Fatalf("the daemon's inventory never reached %d keys", len(keys))
+	return stop
+}
+
+// startWith runs a daemon and returns a function that stops it and waits.
+func startWith(tb testing.TB, cfg *config.Config, opts daemon.Options) (stop func()) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, cfg, daemon.Options{
-			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Sources: []sources.Source{seed.New("acme-kms", keys)},
-			Now:     func() time.Time { return now },
-			Ready:   func(s string) { ready <- s },
-		})
-	}()
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts.Ready = func(s string) { ready <- s }
+	go func() { done <- daemon.Run(ctx, cfg, opts) }()
 	select {
 	case <-ready:
 	case err := <-done:
@@ -71,15 +86,6 @@ func runDaemon(tb testing.TB, cfg *config.Config, keys []engine.Key) (stop func(
 		}
 	}
 	tb.Cleanup(stop)
-	c := api.NewClient(cfg.SocketPath())
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if st, err := c.Status(context.Background()); err == nil && st.Keys >= len(keys) {
-			return stop
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	tb.Fatalf("the daemon's inventory never reached %d keys", len(keys))
 	return stop
 }
 
@@ -93,14 +99,7 @@ func testConfig(tb testing.TB) *config.Config {
 
 func waitFor(t *testing.T, tm *teatest.TestModel, want ...string) {
 	t.Helper()
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
-		for _, w := range want {
-			if !bytes.Contains(b, []byte(w)) {
-				return false
-			}
-		}
-		return true
-	}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+	tuitest.WaitFor(t, tm, 15*time.Second, want...)
 }
 
 // TestTUIAgainstDaemon: the seeded keys show, a key's detail shows its

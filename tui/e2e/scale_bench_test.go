@@ -22,20 +22,20 @@ func BenchmarkScaleAgainstSocket(b *testing.B) {
 	b.Run("first-frame", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			d := newDriver(socket)
-			d.start()
-			if v := d.m.View(); !strings.Contains(v, "of 1") {
+			d.Start(80, 24)
+			if v := d.Model.View(); !strings.Contains(v, "of 1") {
 				b.Fatalf("first frame shows no keys:\n%s", v)
 			}
-			d.m.Close()
+			d.Model.Close()
 		}
 	})
 	b.Run("page-down", func(b *testing.B) {
 		d := newDriver(socket)
-		defer d.m.Close()
-		d.start()
+		defer d.Model.Close()
+		d.Start(80, 24)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			d.key(tea.KeyMsg{Type: tea.KeyPgDown}, d.m.Active().StatusValue())
+			d.Key(tea.KeyMsg{Type: tea.KeyPgDown}, d.Model.Active().StatusValue())
 		}
 	})
 }
