@@ -274,16 +274,39 @@ func (v *Vault) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, v.timeout)
 }
 
-// ListKeys pages through the live keys.
-func (v *Vault) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) error) error {
-	p := v.client.NewListKeyPropertiesPager(nil)
+// eachPage walks pager p, each page fetched within the request timeout
+// and handed to page; a failed fetch is classified under op.
+func eachPage[T any](ctx context.Context, v *Vault, op string, p *runtime.Pager[T], page func(T) error) error {
 	for p.More() {
 		c, cancel := v.ctx(ctx)
 		resp, err := p.NextPage(c)
 		cancel()
 		if err != nil {
-			return v.classify("list keys", err)
+			return v.classify(op, err)
 		}
+		if err := page(resp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bundleCall runs one request answered with a key bundle, within the
+// request timeout, and reads the bundle as a key version; a failure is
+// classified under op.
+func (v *Vault) bundleCall(ctx context.Context, op string, call func(context.Context) (azkeys.KeyBundle, error)) (cloud.KeyVersion, error) {
+	c, cancel := v.ctx(ctx)
+	defer cancel()
+	b, err := call(c)
+	if err != nil {
+		return cloud.KeyVersion{}, v.classify(op, err)
+	}
+	return v.fromBundle(op, b)
+}
+
+// ListKeys pages through the live keys.
+func (v *Vault) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) error) error {
+	return eachPage(ctx, v, "list keys", v.client.NewListKeyPropertiesPager(nil), func(resp azkeys.ListKeyPropertiesResponse) error {
 		items := make([]cloud.KeyVersion, 0, len(resp.Value))
 		for _, kp := range resp.Value {
 			kv, err := fromProperties(kp)
@@ -292,23 +315,13 @@ func (v *Vault) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) erro
 			}
 			items = append(items, kv)
 		}
-		if err := page(items); err != nil {
-			return err
-		}
-	}
-	return nil
+		return page(items)
+	})
 }
 
 // ListDeleted pages through the soft-deleted keys.
 func (v *Vault) ListDeleted(ctx context.Context, page func([]cloud.KeyVersion) error) error {
-	p := v.client.NewListDeletedKeyPropertiesPager(nil)
-	for p.More() {
-		c, cancel := v.ctx(ctx)
-		resp, err := p.NextPage(c)
-		cancel()
-		if err != nil {
-			return v.classify("list deleted keys", err)
-		}
+	return eachPage(ctx, v, "list deleted keys", v.client.NewListDeletedKeyPropertiesPager(nil), func(resp azkeys.ListDeletedKeyPropertiesResponse) error {
 		items := make([]cloud.KeyVersion, 0, len(resp.Value))
 		for _, dk := range resp.Value {
 			if dk == nil {
@@ -325,44 +338,35 @@ func (v *Vault) ListDeleted(ctx context.Context, page func([]cloud.KeyVersion) e
 			}
 			items = append(items, kv)
 		}
-		if err := page(items); err != nil {
-			return err
-		}
-	}
-	return nil
+		return page(items)
+	})
 }
 
 // Versions lists every version of a live key.
 func (v *Vault) Versions(ctx context.Context, name string) ([]cloud.KeyVersion, error) {
 	var out []cloud.KeyVersion
-	p := v.client.NewListKeyPropertiesVersionsPager(name, nil)
-	for p.More() {
-		c, cancel := v.ctx(ctx)
-		resp, err := p.NextPage(c)
-		cancel()
-		if err != nil {
-			return nil, v.classify("list versions of "+name, err)
-		}
+	err := eachPage(ctx, v, "list versions of "+name, v.client.NewListKeyPropertiesVersionsPager(name, nil), func(resp azkeys.ListKeyPropertiesVersionsResponse) error {
 		for _, kp := range resp.Value {
 			kv, err := fromProperties(kp)
 			if err != nil {
-				return nil, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "list versions of " + name, Reason: err.Error()}
+				return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "list versions of " + name, Reason: err.Error()}
 			}
 			out = append(out, kv)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
 // Get reads one version ("" = current) with its key type and size.
 func (v *Vault) Get(ctx context.Context, name, version string) (cloud.KeyVersion, error) {
-	c, cancel := v.ctx(ctx)
-	defer cancel()
-	resp, err := v.client.GetKey(c, name, version, nil)
-	if err != nil {
-		return cloud.KeyVersion{}, v.classify("get "+name, err)
-	}
-	return v.fromBundle("get "+name, resp.KeyBundle)
+	return v.bundleCall(ctx, "get "+name, func(c context.Context) (azkeys.KeyBundle, error) {
+		resp, err := v.client.GetKey(c, name, version, nil)
+		return resp.KeyBundle, err
+	})
 }
 
 // Create generates a key in the vault.
@@ -374,13 +378,10 @@ func (v *Vault) Create(ctx context.Context, r cloud.CreateRequest) (cloud.KeyVer
 	} else {
 		p.Curve = to.Ptr(azkeys.CurveName(r.Curve))
 	}
-	c, cancel := v.ctx(ctx)
-	defer cancel()
-	resp, err := v.client.CreateKey(c, r.Name, p, nil)
-	if err != nil {
-		return cloud.KeyVersion{}, v.classify("create "+r.Name, err)
-	}
-	return v.fromBundle("create "+r.Name, resp.KeyBundle)
+	return v.bundleCall(ctx, "create "+r.Name, func(c context.Context) (azkeys.KeyBundle, error) {
+		resp, err := v.client.CreateKey(c, r.Name, p, nil)
+		return resp.KeyBundle, err
+	})
 }
 
 // Import uploads key material; the JSON web key holding it is zeroed after
@@ -395,24 +396,18 @@ func (v *Vault) Import(ctx context.Context, r cloud.ImportRequest) (cloud.KeyVer
 	if r.Symmetric != nil {
 		p.HSM = to.Ptr(true)
 	}
-	c, cancel := v.ctx(ctx)
-	defer cancel()
-	resp, err := v.client.ImportKey(c, r.Name, p, nil)
-	if err != nil {
-		return cloud.KeyVersion{}, v.classify("upload "+r.Name, err)
-	}
-	return v.fromBundle("upload "+r.Name, resp.KeyBundle)
+	return v.bundleCall(ctx, "upload "+r.Name, func(c context.Context) (azkeys.KeyBundle, error) {
+		resp, err := v.client.ImportKey(c, r.Name, p, nil)
+		return resp.KeyBundle, err
+	})
 }
 
 // Rotate makes a new version.
 func (v *Vault) Rotate(ctx context.Context, name string) (cloud.KeyVersion, error) {
-	c, cancel := v.ctx(ctx)
-	defer cancel()
-	resp, err := v.client.RotateKey(c, name, nil)
-	if err != nil {
-		return cloud.KeyVersion{}, v.classify("rotate "+name, err)
-	}
-	return v.fromBundle("rotate "+name, resp.KeyBundle)
+	return v.bundleCall(ctx, "rotate "+name, func(c context.Context) (azkeys.KeyBundle, error) {
+		resp, err := v.client.RotateKey(c, name, nil)
+		return resp.KeyBundle, err
+	})
 }
 
 // Update edits a version's attributes and tags.
@@ -424,13 +419,10 @@ func (v *Vault) Update(ctx context.Context, name, version string, u cloud.Update
 			p.Tags[k] = to.Ptr(val)
 		}
 	}
-	c, cancel := v.ctx(ctx)
-	defer cancel()
-	resp, err := v.client.UpdateKey(c, name, version, p, nil)
-	if err != nil {
-		return cloud.KeyVersion{}, v.classify("update "+name, err)
-	}
-	return v.fromBundle("update "+name, resp.KeyBundle)
+	return v.bundleCall(ctx, "update "+name, func(c context.Context) (azkeys.KeyBundle, error) {
+		resp, err := v.client.UpdateKey(c, name, version, p, nil)
+		return resp.KeyBundle, err
+	})
 }
 
 // Delete soft-deletes a key.
@@ -451,13 +443,10 @@ func (v *Vault) Delete(ctx context.Context, name string) (cloud.KeyVersion, erro
 
 // Recover brings back a soft-deleted key.
 func (v *Vault) Recover(ctx context.Context, name string) (cloud.KeyVersion, error) {
-	c, cancel := v.ctx(ctx)
-	defer cancel()
-	resp, err := v.client.RecoverDeletedKey(c, name, nil)
-	if err != nil {
-		return cloud.KeyVersion{}, v.classify("recover "+name, err)
-	}
-	return v.fromBundle("recover "+name, resp.KeyBundle)
+	return v.bundleCall(ctx, "recover "+name, func(c context.Context) (azkeys.KeyBundle, error) {
+		resp, err := v.client.RecoverDeletedKey(c, name, nil)
+		return resp.KeyBundle, err
+	})
 }
 
 // Purge removes a soft-deleted key for good.
@@ -486,43 +475,42 @@ func (v *Vault) Backup(ctx context.Context, name string) ([]byte, error) {
 
 // Restore puts a backup blob back into the vault.
 func (v *Vault) Restore(ctx context.Context, blob []byte) (cloud.KeyVersion, error) {
-	c, cancel := v.ctx(ctx)
-	defer cancel()
-	resp, err := v.client.RestoreKey(c, azkeys.RestoreKeyParameters{KeyBackup: blob}, nil)
-	if err != nil {
-		return cloud.KeyVersion{}, v.classify("restore", err)
-	}
-	return v.fromBundle("restore", resp.KeyBundle)
+	return v.bundleCall(ctx, "restore", func(c context.Context) (azkeys.KeyBundle, error) {
+		resp, err := v.client.RestoreKey(c, azkeys.RestoreKeyParameters{KeyBackup: blob}, nil)
+		return resp.KeyBundle, err
+	})
 }
 
 // RotationPolicy reads a key's rotation policy.
 func (v *Vault) RotationPolicy(ctx context.Context, name string) (api.RotationPolicy, error) {
-	c, cancel := v.ctx(ctx)
-	defer cancel()
-	resp, err := v.client.GetKeyRotationPolicy(c, name, nil)
-	if err != nil {
-		return api.RotationPolicy{}, v.classify("rotation policy of "+name, err)
-	}
-	p, err := PolicyFromAzure(resp.KeyRotationPolicy)
-	if err != nil {
-		return p, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "rotation policy of " + name, Reason: err.Error()}
-	}
-	return p, nil
+	return v.policyCall(ctx, "rotation policy of "+name, func(c context.Context) (azkeys.KeyRotationPolicy, error) {
+		resp, err := v.client.GetKeyRotationPolicy(c, name, nil)
+		return resp.KeyRotationPolicy, err
+	})
 }
 
 // SetRotationPolicy replaces a key's rotation policy.
 func (v *Vault) SetRotationPolicy(ctx context.Context, name string, p api.RotationPolicy) (api.RotationPolicy, error) {
+	return v.policyCall(ctx, "set rotation policy of "+name, func(c context.Context) (azkeys.KeyRotationPolicy, error) {
+		resp, err := v.client.UpdateKeyRotationPolicy(c, name, PolicyToAzure(p), nil)
+		return resp.KeyRotationPolicy, err
+	})
+}
+
+// policyCall runs one request answered with a rotation policy, within the
+// request timeout, and reads the policy; a failure is classified under op.
+func (v *Vault) policyCall(ctx context.Context, op string, call func(context.Context) (azkeys.KeyRotationPolicy, error)) (api.RotationPolicy, error) {
 	c, cancel := v.ctx(ctx)
 	defer cancel()
-	resp, err := v.client.UpdateKeyRotationPolicy(c, name, PolicyToAzure(p), nil)
+	ap, err := call(c)
 	if err != nil {
-		return api.RotationPolicy{}, v.classify("set rotation policy of "+name, err)
+		return api.RotationPolicy{}, v.classify(op, err)
 	}
-	got, err := PolicyFromAzure(resp.KeyRotationPolicy)
+	p, err := PolicyFromAzure(ap)
 	if err != nil {
-		return got, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "set rotation policy of " + name, Reason: err.Error()}
+		return p, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: op, Reason: err.Error()}
 	}
-	return got, nil
+	return p, nil
 }
 
 // PolicyToAzure converts a rotation policy to Azure's lifetime actions.
