@@ -135,6 +135,26 @@ func admin(caller api.Caller, op string) error {
 	return nil
 }
 
+// adminSource is the cloud source called source if the caller has the
+// admin role (op names the operation refused otherwise) and the source can
+// do capability.
+func (m *Manager) adminSource(caller api.Caller, op, source, capability string) (*SyncSource, error) {
+	if err := admin(caller, op); err != nil {
+		return nil, err
+	}
+	return m.source(source, capability)
+}
+
+// recorded records an operation done through keyward on the key called
+// name (SyncSource.record) and answers with the key's rows and ev.
+func (m *Manager) recorded(ctx context.Context, s *SyncSource, name string, deleted *KeyVersion, purged bool, ev engine.Event) (*api.CloudKeyResult, error) {
+	rows, ev, err := s.record(ctx, name, deleted, purged, ev)
+	if err != nil {
+		return nil, err
+	}
+	return m.result(rows, ev), nil
+}
+
 func actor(c api.Caller) string {
 	if c.User != "" {
 		return c.User
@@ -152,10 +172,7 @@ func (m *Manager) result(rows []engine.Key, ev engine.Event) *api.CloudKeyResult
 
 // Create generates a key inside the vault.
 func (m *Manager) Create(ctx context.Context, caller api.Caller, source string, r api.CreateKeyRequest) (*api.CloudKeyResult, error) {
-	if err := admin(caller, "create key"); err != nil {
-		return nil, err
-	}
-	s, err := m.source(source, api.CapCreate)
+	s, err := m.adminSource(caller, "create key", source, api.CapCreate)
 	if err != nil {
 		return nil, err
 	}
@@ -174,20 +191,13 @@ func (m *Manager) Create(ctx context.Context, caller api.Caller, source string, 
 		return nil, fmt.Errorf("create %s in %s: %w", r.Name, source, err)
 	}
 	ev := m.event(caller, engine.OpCreated, engine.SeverityInfo, fmt.Sprintf("created %s in %s via keyward", describe(kv), source))
-	rows, ev, err := s.record(ctx, r.Name, nil, false, ev)
-	if err != nil {
-		return nil, err
-	}
-	return m.result(rows, ev), nil
+	return m.recorded(ctx, s, r.Name, nil, false, ev)
 }
 
 // Upload imports a key generated here (or a KMIP ring's newest generation)
 // into the vault and tags it with where it came from.
 func (m *Manager) Upload(ctx context.Context, caller api.Caller, source string, r api.UploadKeyRequest) (*api.CloudKeyResult, error) {
-	if err := admin(caller, "upload key"); err != nil {
-		return nil, err
-	}
-	s, err := m.source(source, api.CapUpload)
+	s, err := m.adminSource(caller, "upload key", source, api.CapUpload)
 	if err != nil {
 		return nil, err
 	}
@@ -236,19 +246,12 @@ func (m *Manager) Upload(ctx context.Context, caller api.Caller, source string, 
 		return nil, fmt.Errorf("upload %s to %s: %w", r.Name, source, err)
 	}
 	ev := m.event(caller, engine.OpUploaded, engine.SeverityInfo, fmt.Sprintf("uploaded %s (%s) to %s", describe(kv), origin, source))
-	rows, ev, err := s.record(ctx, r.Name, nil, false, ev)
-	if err != nil {
-		return nil, err
-	}
-	return m.result(rows, ev), nil
+	return m.recorded(ctx, s, r.Name, nil, false, ev)
 }
 
 // Rotate creates a new version of a key.
 func (m *Manager) Rotate(ctx context.Context, caller api.Caller, source, name string) (*api.CloudKeyResult, error) {
-	if err := admin(caller, "rotate key"); err != nil {
-		return nil, err
-	}
-	s, err := m.source(source, api.CapRotate)
+	s, err := m.adminSource(caller, "rotate key", source, api.CapRotate)
 	if err != nil {
 		return nil, err
 	}
@@ -258,19 +261,12 @@ func (m *Manager) Rotate(ctx context.Context, caller api.Caller, source, name st
 	}
 	ev := m.event(caller, engine.OpRotated, engine.SeverityInfo, "rotated via keyward: new version "+kv.Version)
 	ev.KeyID = engine.KeyID(source, name, kv.Version)
-	rows, ev, err := s.record(ctx, name, nil, false, ev)
-	if err != nil {
-		return nil, err
-	}
-	return m.result(rows, ev), nil
+	return m.recorded(ctx, s, name, nil, false, ev)
 }
 
 // Update edits a version's attributes (enable/disable, dates, tags).
 func (m *Manager) Update(ctx context.Context, caller api.Caller, source, name string, r api.UpdateKeyRequest) (*api.CloudKeyResult, error) {
-	if err := admin(caller, "update key"); err != nil {
-		return nil, err
-	}
-	s, err := m.source(source, api.CapUpdate)
+	s, err := m.adminSource(caller, "update key", source, api.CapUpdate)
 	if err != nil {
 		return nil, err
 	}
@@ -307,11 +303,7 @@ func (m *Manager) Update(ctx context.Context, caller api.Caller, source, name st
 	}
 	ev := m.event(caller, op, engine.SeverityInfo, details)
 	ev.KeyID = engine.KeyID(source, name, kv.Version)
-	rows, ev, err := s.record(ctx, name, nil, false, ev)
-	if err != nil {
-		return nil, err
-	}
-	return m.result(rows, ev), nil
+	return m.recorded(ctx, s, name, nil, false, ev)
 }
 
 func confirm(op, name, typed string) error {
@@ -323,10 +315,7 @@ func confirm(op, name, typed string) error {
 
 // Delete soft-deletes a key; confirmName must repeat the key's name.
 func (m *Manager) Delete(ctx context.Context, caller api.Caller, source, name, confirmName string) (*api.CloudKeyResult, error) {
-	if err := admin(caller, "delete key"); err != nil {
-		return nil, err
-	}
-	s, err := m.source(source, api.CapDelete)
+	s, err := m.adminSource(caller, "delete key", source, api.CapDelete)
 	if err != nil {
 		return nil, err
 	}
@@ -342,19 +331,12 @@ func (m *Manager) Delete(ctx context.Context, caller api.Caller, source, name, c
 		kv.Deleted = &now
 	}
 	ev := m.event(caller, engine.OpDeleted, engine.SeverityWarn, "soft-deleted via keyward"+purgeNote(kv))
-	rows, ev, err := s.record(ctx, name, &kv, false, ev)
-	if err != nil {
-		return nil, err
-	}
-	return m.result(rows, ev), nil
+	return m.recorded(ctx, s, name, &kv, false, ev)
 }
 
 // Recover brings a soft-deleted key back.
 func (m *Manager) Recover(ctx context.Context, caller api.Caller, source, name string) (*api.CloudKeyResult, error) {
-	if err := admin(caller, "recover key"); err != nil {
-		return nil, err
-	}
-	s, err := m.source(source, api.CapRecover)
+	s, err := m.adminSource(caller, "recover key", source, api.CapRecover)
 	if err != nil {
 		return nil, err
 	}
@@ -362,20 +344,13 @@ func (m *Manager) Recover(ctx context.Context, caller api.Caller, source, name s
 		return nil, fmt.Errorf("recover %s in %s: %w", name, source, err)
 	}
 	ev := m.event(caller, engine.OpRecovered, engine.SeverityInfo, "recovered via keyward")
-	rows, ev, err := s.record(ctx, name, nil, false, ev)
-	if err != nil {
-		return nil, err
-	}
-	return m.result(rows, ev), nil
+	return m.recorded(ctx, s, name, nil, false, ev)
 }
 
 // Purge destroys a soft-deleted key for good; confirmName must repeat the
 // key's name.
 func (m *Manager) Purge(ctx context.Context, caller api.Caller, source, name, confirmName string) (*api.CloudKeyResult, error) {
-	if err := admin(caller, "purge key"); err != nil {
-		return nil, err
-	}
-	s, err := m.source(source, api.CapPurge)
+	s, err := m.adminSource(caller, "purge key", source, api.CapPurge)
 	if err != nil {
 		return nil, err
 	}
@@ -386,11 +361,7 @@ func (m *Manager) Purge(ctx context.Context, caller api.Caller, source, name, co
 		return nil, fmt.Errorf("purge %s in %s: %w", name, source, err)
 	}
 	ev := m.event(caller, engine.OpPurged, engine.SeverityAlert, "purged via keyward: the key material is gone unless a backup exists")
-	rows, ev, err := s.record(ctx, name, nil, true, ev)
-	if err != nil {
-		return nil, err
-	}
-	return m.result(rows, ev), nil
+	return m.recorded(ctx, s, name, nil, true, ev)
 }
 
 // RotationPolicy shows a key's rotation policy (any role may read it).
@@ -411,10 +382,7 @@ func (m *Manager) RotationPolicy(ctx context.Context, caller api.Caller, source,
 
 // SetRotationPolicy replaces a key's rotation policy.
 func (m *Manager) SetRotationPolicy(ctx context.Context, caller api.Caller, source, name string, p api.RotationPolicy) (*api.RotationPolicy, error) {
-	if err := admin(caller, "set rotation policy"); err != nil {
-		return nil, err
-	}
-	s, err := m.source(source, api.CapRotationPolicy)
+	s, err := m.adminSource(caller, "set rotation policy", source, api.CapRotationPolicy)
 	if err != nil {
 		return nil, err
 	}
@@ -467,10 +435,7 @@ func backupAAD(id string) []byte { return []byte("keyward cloud backup\x00" + id
 // key-encryption key.
 func (m *Manager) Backup(ctx context.Context, caller api.Caller, source, name string) (*api.BackupInfo, error) {
 	store, kek := m.backups()
-	if err := admin(caller, "back up key"); err != nil {
-		return nil, err
-	}
-	s, err := m.source(source, api.CapBackup)
+	s, err := m.adminSource(caller, "back up key", source, api.CapBackup)
 	if err != nil {
 		return nil, err
 	}
@@ -604,11 +569,7 @@ func (m *Manager) Restore(ctx context.Context, caller api.Caller, id, target str
 	}
 	ev := m.event(caller, engine.OpRestored, engine.SeverityInfo,
 		fmt.Sprintf("restored from backup %s taken from %s on %s", id, rec.Info.Source, rec.Info.Created.Format(time.RFC3339)))
-	rows, ev, err := s.record(ctx, kv.Name, nil, false, ev)
-	if err != nil {
-		return nil, err
-	}
-	return m.result(rows, ev), nil
+	return m.recorded(ctx, s, kv.Name, nil, false, ev)
 }
 
 // DeleteBackup removes a stored backup.
