@@ -330,6 +330,23 @@ func nameOf(attrs []kmip.Attribute, names []kmip.Name) string {
 	return ""
 }
 
+// putPreActive stores a new pre-active object named by the template, lets
+// set adjust it (its material) under the lock, and makes it the batch's
+// placeholder.
+func (s *Server) putPreActive(ctx context.Context, t kmip.TemplateAttribute, set func(o *object)) (string, error) {
+	uid, err := s.put(nameOf(t.Attribute, t.Name), kmip.StatePreActive, s.opts.Now())
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	o := s.objects[uid]
+	o.activation, o.deactivate = nil, nil
+	set(o)
+	s.mu.Unlock()
+	kmipserver.SetIdPlaceholder(ctx, uid)
+	return uid, nil
+}
+
 func (s *Server) create(ctx context.Context, req *payloads.CreateRequestPayload) (*payloads.CreateResponsePayload, error) {
 	s.count(kmip.OperationCreate)
 	if req.ObjectType != kmip.ObjectTypeSymmetricKey {
@@ -346,21 +363,17 @@ func (s *Server) create(ctx context.Context, req *payloads.CreateRequestPayload)
 	if length%8 != 0 || length < 128 || length > 256 {
 		return nil, kmipserver.Errorf(kmip.ResultReasonInvalidField, "cryptographic length %d not supported", length)
 	}
-	uid, err := s.put(nameOf(req.TemplateAttribute.Attribute, req.TemplateAttribute.Name), kmip.StatePreActive, s.opts.Now())
+	uid, err := s.putPreActive(ctx, req.TemplateAttribute, func(o *object) {
+		if length != 256 {
+			clear(o.material)
+			o.material = o.material[:length/8]
+			_, _ = rand.Read(o.material)
+			o.length = length
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	o := s.objects[uid]
-	o.activation, o.deactivate = nil, nil
-	if length != 256 {
-		clear(o.material)
-		o.material = o.material[:length/8]
-		_, _ = rand.Read(o.material)
-		o.length = length
-	}
-	s.mu.Unlock()
-	kmipserver.SetIdPlaceholder(ctx, uid)
 	return &payloads.CreateResponsePayload{ObjectType: kmip.ObjectTypeSymmetricKey, UniqueIdentifier: uid}, nil
 }
 
@@ -374,18 +387,14 @@ func (s *Server) register(ctx context.Context, req *payloads.RegisterRequestPayl
 	if err != nil {
 		return nil, kmipserver.Errorf(kmip.ResultReasonInvalidField, "key material: %v", err)
 	}
-	uid, err := s.put(nameOf(req.TemplateAttribute.Attribute, req.TemplateAttribute.Name), kmip.StatePreActive, s.opts.Now())
+	uid, err := s.putPreActive(ctx, req.TemplateAttribute, func(o *object) {
+		clear(o.material)
+		o.material = append([]byte(nil), m...)
+		o.length = int32(8 * len(m))
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	o := s.objects[uid]
-	clear(o.material)
-	o.material = append([]byte(nil), m...)
-	o.length = int32(8 * len(m))
-	o.activation, o.deactivate = nil, nil
-	s.mu.Unlock()
-	kmipserver.SetIdPlaceholder(ctx, uid)
 	return &payloads.RegisterResponsePayload{UniqueIdentifier: uid}, nil
 }
 
@@ -472,124 +481,114 @@ func (s *Server) lookup(ctx context.Context, id string) (*object, error) {
 	return o, nil
 }
 
-func (s *Server) get(ctx context.Context, req *payloads.GetRequestPayload) (*payloads.GetResponsePayload, error) {
-	s.count(kmip.OperationGet)
+// onObject counts op and runs do on the object id names (the batch's
+// placeholder when empty) under the server lock; an unknown object is
+// refused as lookup says.
+func onObject[R any](ctx context.Context, s *Server, op kmip.Operation, id string, do func(o *object) (R, error)) (R, error) {
+	s.count(op)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, err := s.lookup(ctx, req.UniqueIdentifier)
+	o, err := s.lookup(ctx, id)
 	if err != nil {
-		return nil, err
+		var none R
+		return none, err
 	}
-	if o.material == nil {
-		return nil, kmipserver.Errorf(kmip.ResultReasonPermissionDenied, "object %s is destroyed", o.uid)
-	}
-	m := append([]byte(nil), o.material...)
-	return &payloads.GetResponsePayload{ObjectType: kmip.ObjectTypeSymmetricKey, UniqueIdentifier: o.uid,
-		Object: &kmip.SymmetricKey{KeyBlock: kmip.KeyBlock{KeyFormatType: kmip.KeyFormatTypeRaw, CryptographicAlgorithm: o.alg,
-			CryptographicLength: o.length, KeyValue: &kmip.KeyValue{Plain: &kmip.PlainKeyValue{KeyMaterial: kmip.KeyMaterial{Bytes: &m}}}}}}, nil
+	return do(o)
+}
+
+func (s *Server) get(ctx context.Context, req *payloads.GetRequestPayload) (*payloads.GetResponsePayload, error) {
+	return onObject(ctx, s, kmip.OperationGet, req.UniqueIdentifier, func(o *object) (*payloads.GetResponsePayload, error) {
+		if o.material == nil {
+			return nil, kmipserver.Errorf(kmip.ResultReasonPermissionDenied, "object %s is destroyed", o.uid)
+		}
+		m := append([]byte(nil), o.material...)
+		return &payloads.GetResponsePayload{ObjectType: kmip.ObjectTypeSymmetricKey, UniqueIdentifier: o.uid,
+			Object: &kmip.SymmetricKey{KeyBlock: kmip.KeyBlock{KeyFormatType: kmip.KeyFormatTypeRaw, CryptographicAlgorithm: o.alg,
+				CryptographicLength: o.length, KeyValue: &kmip.KeyValue{Plain: &kmip.PlainKeyValue{KeyMaterial: kmip.KeyMaterial{Bytes: &m}}}}}}, nil
+	})
 }
 
 func (s *Server) getAttributes(ctx context.Context, req *payloads.GetAttributesRequestPayload) (*payloads.GetAttributesResponsePayload, error) {
-	s.count(kmip.OperationGetAttributes)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, err := s.lookup(ctx, req.UniqueIdentifier)
-	if err != nil {
-		return nil, err
-	}
-	all := []kmip.Attribute{
-		{AttributeName: kmip.AttributeNameUniqueIdentifier, AttributeValue: o.uid},
-		{AttributeName: kmip.AttributeNameObjectType, AttributeValue: kmip.ObjectTypeSymmetricKey},
-		{AttributeName: kmip.AttributeNameState, AttributeValue: o.state},
-		{AttributeName: kmip.AttributeNameCryptographicAlgorithm, AttributeValue: o.alg},
-		{AttributeName: kmip.AttributeNameCryptographicLength, AttributeValue: o.length},
-		{AttributeName: kmip.AttributeNameCryptographicUsageMask, AttributeValue: o.usage},
-		{AttributeName: kmip.AttributeNameInitialDate, AttributeValue: o.initial},
-	}
-	if o.name != "" {
-		all = append(all, kmip.Attribute{AttributeName: kmip.AttributeNameName, AttributeValue: kmip.Name{NameValue: o.name, NameType: kmip.NameTypeUninterpretedTextString}})
-	}
-	for _, d := range []struct {
-		n kmip.AttributeName
-		t *time.Time
-	}{{kmip.AttributeNameActivationDate, o.activation}, {kmip.AttributeNameDeactivationDate, o.deactivate},
-		{kmip.AttributeNameCompromiseDate, o.compromise}, {kmip.AttributeNameDestroyDate, o.destroy}} {
-		if d.t != nil {
-			all = append(all, kmip.Attribute{AttributeName: d.n, AttributeValue: *d.t})
+	return onObject(ctx, s, kmip.OperationGetAttributes, req.UniqueIdentifier, func(o *object) (*payloads.GetAttributesResponsePayload, error) {
+		all := []kmip.Attribute{
+			{AttributeName: kmip.AttributeNameUniqueIdentifier, AttributeValue: o.uid},
+			{AttributeName: kmip.AttributeNameObjectType, AttributeValue: kmip.ObjectTypeSymmetricKey},
+			{AttributeName: kmip.AttributeNameState, AttributeValue: o.state},
+			{AttributeName: kmip.AttributeNameCryptographicAlgorithm, AttributeValue: o.alg},
+			{AttributeName: kmip.AttributeNameCryptographicLength, AttributeValue: o.length},
+			{AttributeName: kmip.AttributeNameCryptographicUsageMask, AttributeValue: o.usage},
+			{AttributeName: kmip.AttributeNameInitialDate, AttributeValue: o.initial},
 		}
-	}
-	resp := &payloads.GetAttributesResponsePayload{UniqueIdentifier: o.uid}
-	for _, a := range all {
-		if len(req.AttributeName) == 0 || slices.Contains(req.AttributeName, a.AttributeName) {
-			resp.Attribute = append(resp.Attribute, a)
+		if o.name != "" {
+			all = append(all, kmip.Attribute{AttributeName: kmip.AttributeNameName, AttributeValue: kmip.Name{NameValue: o.name, NameType: kmip.NameTypeUninterpretedTextString}})
 		}
-	}
-	return resp, nil
+		for _, d := range []struct {
+			n kmip.AttributeName
+			t *time.Time
+		}{{kmip.AttributeNameActivationDate, o.activation}, {kmip.AttributeNameDeactivationDate, o.deactivate},
+			{kmip.AttributeNameCompromiseDate, o.compromise}, {kmip.AttributeNameDestroyDate, o.destroy}} {
+			if d.t != nil {
+				all = append(all, kmip.Attribute{AttributeName: d.n, AttributeValue: *d.t})
+			}
+		}
+		resp := &payloads.GetAttributesResponsePayload{UniqueIdentifier: o.uid}
+		for _, a := range all {
+			if len(req.AttributeName) == 0 || slices.Contains(req.AttributeName, a.AttributeName) {
+				resp.Attribute = append(resp.Attribute, a)
+			}
+		}
+		return resp, nil
+	})
 }
 
 func (s *Server) activate(ctx context.Context, req *payloads.ActivateRequestPayload) (*payloads.ActivateResponsePayload, error) {
-	s.count(kmip.OperationActivate)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, err := s.lookup(ctx, req.UniqueIdentifier)
-	if err != nil {
-		return nil, err
-	}
-	if o.state != kmip.StatePreActive {
-		return nil, kmipserver.Errorf(kmip.ResultReasonPermissionDenied, "object %s is not pre-active", o.uid)
-	}
-	now := s.opts.Now().UTC()
-	o.state, o.activation = kmip.StateActive, &now
-	return &payloads.ActivateResponsePayload{UniqueIdentifier: o.uid}, nil
+	return onObject(ctx, s, kmip.OperationActivate, req.UniqueIdentifier, func(o *object) (*payloads.ActivateResponsePayload, error) {
+		if o.state != kmip.StatePreActive {
+			return nil, kmipserver.Errorf(kmip.ResultReasonPermissionDenied, "object %s is not pre-active", o.uid)
+		}
+		now := s.opts.Now().UTC()
+		o.state, o.activation = kmip.StateActive, &now
+		return &payloads.ActivateResponsePayload{UniqueIdentifier: o.uid}, nil
+	})
 }
 
 func (s *Server) revoke(ctx context.Context, req *payloads.RevokeRequestPayload) (*payloads.RevokeResponsePayload, error) {
-	s.count(kmip.OperationRevoke)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, err := s.lookup(ctx, req.UniqueIdentifier)
-	if err != nil {
-		return nil, err
-	}
-	now := s.opts.Now().UTC()
-	switch req.RevocationReason.RevocationReasonCode {
-	case kmip.RevocationReasonCodeKeyCompromise, kmip.RevocationReasonCodeCACompromise:
-		if o.state == kmip.StateDestroyed {
-			o.state = kmip.StateDestroyedCompromised
-		} else {
-			o.state = kmip.StateCompromised
+	return onObject(ctx, s, kmip.OperationRevoke, req.UniqueIdentifier, func(o *object) (*payloads.RevokeResponsePayload, error) {
+		now := s.opts.Now().UTC()
+		switch req.RevocationReason.RevocationReasonCode {
+		case kmip.RevocationReasonCodeKeyCompromise, kmip.RevocationReasonCodeCACompromise:
+			if o.state == kmip.StateDestroyed {
+				o.state = kmip.StateDestroyedCompromised
+			} else {
+				o.state = kmip.StateCompromised
+			}
+			o.compromise = &now
+		default:
+			if o.state != kmip.StateActive {
+				return nil, kmipserver.Errorf(kmip.ResultReasonPermissionDenied, "object %s is not active", o.uid)
+			}
+			o.state, o.deactivate = kmip.StateDeactivated, &now
 		}
-		o.compromise = &now
-	default:
-		if o.state != kmip.StateActive {
-			return nil, kmipserver.Errorf(kmip.ResultReasonPermissionDenied, "object %s is not active", o.uid)
-		}
-		o.state, o.deactivate = kmip.StateDeactivated, &now
-	}
-	return &payloads.RevokeResponsePayload{UniqueIdentifier: o.uid}, nil
+		return &payloads.RevokeResponsePayload{UniqueIdentifier: o.uid}, nil
+	})
 }
 
 func (s *Server) destroy(ctx context.Context, req *payloads.DestroyRequestPayload) (*payloads.DestroyResponsePayload, error) {
-	s.count(kmip.OperationDestroy)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, err := s.lookup(ctx, req.UniqueIdentifier)
-	if err != nil {
-		return nil, err
-	}
-	if o.state == kmip.StateActive {
-		return nil, kmipserver.Errorf(kmip.ResultReasonPermissionDenied, "object %s is active: revoke it first", o.uid)
-	}
-	now := s.opts.Now().UTC()
-	if o.state == kmip.StateCompromised {
-		o.state = kmip.StateDestroyedCompromised
-	} else {
-		o.state = kmip.StateDestroyed
-	}
-	o.destroy = &now
-	clear(o.material)
-	o.material = nil
-	return &payloads.DestroyResponsePayload{UniqueIdentifier: o.uid}, nil
+	return onObject(ctx, s, kmip.OperationDestroy, req.UniqueIdentifier, func(o *object) (*payloads.DestroyResponsePayload, error) {
+		if o.state == kmip.StateActive {
+			return nil, kmipserver.Errorf(kmip.ResultReasonPermissionDenied, "object %s is active: revoke it first", o.uid)
+		}
+		now := s.opts.Now().UTC()
+		if o.state == kmip.StateCompromised {
+			o.state = kmip.StateDestroyedCompromised
+		} else {
+			o.state = kmip.StateDestroyed
+		}
+		o.destroy = &now
+		clear(o.material)
+		o.material = nil
+		return &payloads.DestroyResponsePayload{UniqueIdentifier: o.uid}, nil
+	})
 }
 
 // candidates narrows a Locate to the objects whose name starts with the
