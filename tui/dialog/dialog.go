@@ -34,6 +34,18 @@ type Status struct {
 	Err  string
 }
 
+// whileBusy is what key press km does to a dialog while its request is in
+// flight: only Cancel works. busy is false when no request is in flight.
+func (s Status) whileBusy(km tea.KeyMsg, k *common.KeyMap) (out Outcome, busy bool) {
+	if s.Busy == "" {
+		return None, false
+	}
+	if key.Matches(km, k.Cancel) {
+		return Cancel, true
+	}
+	return None, true
+}
+
 // MaxWidth is the widest a dialog box gets (its border included).
 const MaxWidth = 76
 
@@ -165,11 +177,8 @@ func (m *Menu) Chosen() Item {
 
 // Update handles a key press.
 func (m *Menu) Update(msg tea.KeyMsg, k *common.KeyMap) Outcome {
-	if m.Status.Busy != "" {
-		if key.Matches(msg, k.Cancel) {
-			return Cancel
-		}
-		return None
+	if out, busy := m.Status.whileBusy(msg, k); busy {
+		return out
 	}
 	switch {
 	case key.Matches(msg, k.Cancel), key.Matches(msg, k.Back):
@@ -280,11 +289,8 @@ func (c *Confirm) Update(msg tea.Msg, k *common.KeyMap) (Outcome, tea.Cmd) {
 		}
 		return None, nil
 	}
-	if c.Status.Busy != "" {
-		if key.Matches(km, k.Cancel) {
-			return Cancel, nil
-		}
-		return None, nil
+	if out, busy := c.Status.whileBusy(km, k); busy {
+		return out, nil
 	}
 	switch {
 	case key.Matches(km, k.Cancel):
@@ -422,11 +428,8 @@ func (f *Form) Update(msg tea.Msg, k *common.KeyMap) (Outcome, tea.Cmd) {
 		f.Fields[f.focus].Input, cmd = f.Fields[f.focus].Input.Update(msg)
 		return None, cmd
 	}
-	if f.Status.Busy != "" {
-		if key.Matches(km, k.Cancel) {
-			return Cancel, nil
-		}
-		return None, nil
+	if out, busy := f.Status.whileBusy(km, k); busy {
+		return out, nil
 	}
 	switch {
 	case key.Matches(km, k.Cancel):
