@@ -64,12 +64,23 @@ func newModelFor(t *testing.T, b tui.Backend) *tui.Model {
 	return m
 }
 
-// selectKey filters the Keys pane down to one key.
-func selectKey(t *testing.T, tm *teatest.TestModel, name string) {
+// startOnKey starts the TUI on f at w×h with the key called name selected
+// in the Keys pane.
+func startOnKey(t *testing.T, f *fixture, w, h int, name string) *teatest.TestModel {
 	t.Helper()
+	tm := start(t, f, w, h)
 	waitFor(t, tm, "● connected", "of 15 keys")
 	press(tm, "/", name, "enter")
 	waitFor(t, tm, "1–1 of 1 keys")
+	return tm
+}
+
+// openSources waits for the connection and opens the Sources pane.
+func openSources(t *testing.T, tm *teatest.TestModel) {
+	t.Helper()
+	waitFor(t, tm, "● connected")
+	press(tm, "5")
+	waitFor(t, tm, "kms-prod")
 }
 
 // waitLines waits for a frame holding the line first and a line holding
@@ -115,8 +126,7 @@ func waitCalls(t *testing.T, f *fixture, n int) []string {
 
 func TestActionMenuGolden(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 80, 24)
-	selectKey(t, tm, "payments-wrap")
+	tm := startOnKey(t, f, 80, 24, "payments-wrap")
 	press(tm, "x")
 	waitFor(t, tm, "Actions — payments-wrap in vault-emu", "new key in vault-emu")
 	view := finalView(t, tm)
@@ -133,8 +143,7 @@ func TestActionMenuGolden(t *testing.T) {
 
 func TestDeleteConfirmGolden(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 80, 24)
-	selectKey(t, tm, "payments-wrap")
+	tm := startOnKey(t, f, 80, 24, "payments-wrap")
 	press(tm, "x", "d", "payments")
 	waitFor(t, tm, "Type payments-wrap to confirm", "› payments")
 	view := finalView(t, tm)
@@ -147,8 +156,7 @@ func TestDeleteConfirmGolden(t *testing.T) {
 // the table.
 func TestRotateFlow(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 100, 24)
-	selectKey(t, tm, "payments-wrap")
+	tm := startOnKey(t, f, 100, 24, "payments-wrap")
 	press(tm, "x", "r")
 	waitFor(t, tm, "Rotate payments-wrap in vault-emu?", "https://acme-vault.vault.azure.net")
 	if n := len(f.Calls()); n != 0 {
@@ -169,8 +177,7 @@ func TestRotateFlow(t *testing.T) {
 // exactly; then the confirm string goes with the request.
 func TestDeleteNeedsName(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 100, 30)
-	selectKey(t, tm, "payments-wrap")
+	tm := startOnKey(t, f, 100, 30, "payments-wrap")
 	press(tm, "x", "d")
 	waitFor(t, tm, "Delete payments-wrap in vault-emu?", "Type payments-wrap to confirm")
 	press(tm, "payments-warp", "enter")
@@ -206,8 +213,7 @@ func TestRefusedCall(t *testing.T) {
 	f := newFixture()
 	f.cloud.refuse = &api.Error{Status: 403, Code: api.CodeForbidden,
 		Message: `rotate key: forbidden: alice has role "user"; cloud key operations need the admin role`}
-	tm := start(t, f, 120, 30)
-	selectKey(t, tm, "payments-wrap")
+	tm := startOnKey(t, f, 120, 30, "payments-wrap")
 	press(tm, "x", "r", "enter")
 	waitFor(t, tm, "✖ rotate payments-wrap refused: rotate key: forbidden: alice has role", "need the admin role")
 	view := finalView(t, tm)
@@ -222,8 +228,7 @@ func TestVaultDegradedShown(t *testing.T) {
 	f := newFixture()
 	f.cloud.refuse = &api.Error{Status: 503, Code: api.CodeUnavailable,
 		Message: "back up payments-wrap in vault-emu: vault-emu is degraded: 403 Forbidden: the client lacks the keys/backup permission"}
-	tm := start(t, f, 120, 30)
-	selectKey(t, tm, "payments-wrap")
+	tm := startOnKey(t, f, 120, 30, "payments-wrap")
 	press(tm, "x", "b", "enter")
 	waitFor(t, tm, "✖ backup payments-wrap refused", "lacks the keys/backup")
 	_ = finalView(t, tm)
@@ -234,8 +239,7 @@ func TestVaultDegradedShown(t *testing.T) {
 func TestUserRoleMarksAdminActions(t *testing.T) {
 	f := newFixture()
 	f.status.Caller.Role = api.RoleUser
-	tm := start(t, f, 120, 30)
-	selectKey(t, tm, "payments-wrap")
+	tm := startOnKey(t, f, 120, 30, "payments-wrap")
 	press(tm, "x")
 	waitFor(t, tm, "[r] rotate (new version) — needs the admin role", "You have the user role")
 	press(tm, "r")
@@ -254,8 +258,7 @@ func TestUserRoleMarksAdminActions(t *testing.T) {
 // TestNotCloudKey: a KMIP key has no cloud actions.
 func TestNotCloudKey(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 120, 24)
-	selectKey(t, tm, "acme.hr.key.1")
+	tm := startOnKey(t, f, 120, 24, "acme.hr.key.1")
 	press(tm, "x")
 	waitFor(t, tm, "acme.hr.key.1 comes from kms-prod, not a cloud vault")
 	_ = finalView(t, tm)
@@ -264,8 +267,7 @@ func TestNotCloudKey(t *testing.T) {
 // TestSyncKeys: y syncs the selected key's source, Y every source.
 func TestSyncKeys(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 120, 24)
-	selectKey(t, tm, "payments-wrap")
+	tm := startOnKey(t, f, 120, 24, "payments-wrap")
 	press(tm, "y")
 	waitFor(t, tm, "✔ synced vault-emu")
 	press(tm, "Y")
@@ -280,8 +282,7 @@ func TestSyncKeys(t *testing.T) {
 // duration in the policy form is refused before sending.
 func TestEditAndPolicyForms(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 120, 30)
-	selectKey(t, tm, "payments-wrap")
+	tm := startOnKey(t, f, 120, 30, "payments-wrap")
 	press(tm, "x", "t")
 	waitFor(t, tm, "Edit payments-wrap in vault-emu", "Tags (name=value")
 	press(tm, "enter", "enter", "enter") // nothing changed
@@ -306,8 +307,7 @@ func TestEditAndPolicyForms(t *testing.T) {
 // TestBackupRestoreFlow backs a key up, then restores it from the list.
 func TestBackupRestoreFlow(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 120, 30)
-	selectKey(t, tm, "payments-wrap")
+	tm := startOnKey(t, f, 120, 30, "payments-wrap")
 	press(tm, "x", "s")
 	waitFor(t, tm, "keyward holds no backup of payments-wrap")
 	press(tm, "esc", "x", "b", "enter")
@@ -326,8 +326,7 @@ func TestBackupRestoreFlow(t *testing.T) {
 
 func TestCreateKeyForm(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 120, 30)
-	selectKey(t, tm, "payments-wrap")
+	tm := startOnKey(t, f, 120, 30, "payments-wrap")
 	press(tm, "x", "n")
 	waitFor(t, tm, "New key in vault-emu")
 	press(tm, "bad name!", "enter", "enter", "enter", "enter")
@@ -362,9 +361,7 @@ func TestBackendWithoutActions(t *testing.T) {
 
 func TestCSRFormGolden(t *testing.T) {
 	tm := start(t, newFixture(), 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "5")
-	waitFor(t, tm, "kms-prod")
+	openSources(t, tm)
 	press(tm, "c", "c")
 	waitFor(t, tm, "New client key and CSR for kms-prod", "Common name (CN)")
 	view := finalView(t, tm)
@@ -378,9 +375,7 @@ func TestCSRFlow(t *testing.T) {
 	dir := t.TempDir()
 	f := newFixture()
 	tm := start(t, f, 100, 40)
-	waitFor(t, tm, "● connected")
-	press(tm, "5")
-	waitFor(t, tm, "kms-prod")
+	openSources(t, tm)
 	press(tm, "c", "c")
 	waitFor(t, tm, "Common name (CN)")
 	press(tm, "enter", "acme", "enter", "enter", "enter")
@@ -428,9 +423,7 @@ func TestInstallFlow(t *testing.T) {
 	dir := t.TempDir()
 	f := newFixture()
 	tm := start(t, f, 120, 30)
-	waitFor(t, tm, "● connected")
-	press(tm, "5")
-	waitFor(t, tm, "kms-prod")
+	openSources(t, tm)
 	press(tm, "c", "i", filepath.Join(dir, "missing.pem"), "enter", filepath.Join(dir, "root.pem"), "enter")
 	waitFor(t, tm, "✖ certificate file "+dir, "nothing was sent")
 	if c := f.Calls(); len(c) != 0 {
@@ -454,9 +447,7 @@ func TestImportPasswordNeverShown(t *testing.T) {
 	}
 	f := newFixture()
 	tm := start(t, f, 100, 30)
-	waitFor(t, tm, "● connected")
-	press(tm, "5")
-	waitFor(t, tm, "kms-prod")
+	openSources(t, tm)
 	// Every byte drawn from here on is kept, to search for the password.
 	var all bytes.Buffer
 	out := io.TeeReader(tm.Output(), &all)
@@ -542,8 +533,7 @@ func TestActivityRangeFollowsClock(t *testing.T) {
 // KMIP is refused before sending.
 func TestUploadForm(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 120, 30)
-	selectKey(t, tm, "payments-wrap")
+	tm := startOnKey(t, f, 120, 30, "payments-wrap")
 	press(tm, "x", "u")
 	waitFor(t, tm, "Upload a key into vault-emu", "Key from")
 	press(tm, "crm-byok", "enter")
