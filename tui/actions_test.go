@@ -129,9 +129,7 @@ func TestActionMenuGolden(t *testing.T) {
 	tm := startOnKey(t, f, 80, 24, "payments-wrap")
 	press(tm, "x")
 	waitFor(t, tm, "Actions — payments-wrap in vault-emu", "new key in vault-emu")
-	view := finalView(t, tm)
-	checkFrame(t, view, 80, 24)
-	teatest.RequireEqualOutput(t, []byte(view))
+	view := golden(t, tm, 80, 24)
 	// Purge and recover are for deleted keys only.
 	if strings.Contains(view, "[p]") || strings.Contains(view, "[v]") {
 		t.Errorf("an active key is offered purge or recover:\n%s", view)
@@ -146,9 +144,7 @@ func TestDeleteConfirmGolden(t *testing.T) {
 	tm := startOnKey(t, f, 80, 24, "payments-wrap")
 	press(tm, "x", "d", "payments")
 	waitFor(t, tm, "Type payments-wrap to confirm", "› payments")
-	view := finalView(t, tm)
-	checkFrame(t, view, 80, 24)
-	teatest.RequireEqualOutput(t, []byte(view))
+	golden(t, tm, 80, 24)
 }
 
 // TestRotateFlow: x, r, enter rotates the key; the result is in the status
@@ -364,9 +360,7 @@ func TestCSRFormGolden(t *testing.T) {
 	openSources(t, tm)
 	press(tm, "c", "c")
 	waitFor(t, tm, "New client key and CSR for kms-prod", "Common name (CN)")
-	view := finalView(t, tm)
-	checkFrame(t, view, 80, 24)
-	teatest.RequireEqualOutput(t, []byte(view))
+	golden(t, tm, 80, 24)
 }
 
 // TestCSRFlow: without a CN nothing is sent; with one the CSR PEM is shown

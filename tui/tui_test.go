@@ -72,25 +72,30 @@ func checkFrame(t *testing.T, view string, w, h int) {
 	}
 }
 
+// namedKeys are the keys press sends by name; anything else is typed.
+var namedKeys = map[string]tea.KeyType{
+	"enter": tea.KeyEnter, "esc": tea.KeyEsc, "tab": tea.KeyTab, "shift+tab": tea.KeyShiftTab,
+	"down": tea.KeyDown, "up": tea.KeyUp,
+}
+
 func press(tm *teatest.TestModel, keys ...string) {
 	for _, k := range keys {
-		switch k {
-		case "enter":
-			tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
-		case "esc":
-			tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
-		case "tab":
-			tm.Send(tea.KeyMsg{Type: tea.KeyTab})
-		case "shift+tab":
-			tm.Send(tea.KeyMsg{Type: tea.KeyShiftTab})
-		case "down":
-			tm.Send(tea.KeyMsg{Type: tea.KeyDown})
-		case "up":
-			tm.Send(tea.KeyMsg{Type: tea.KeyUp})
-		default:
+		if kt, ok := namedKeys[k]; ok {
+			tm.Send(tea.KeyMsg{Type: kt})
+		} else {
 			tm.Type(k)
 		}
 	}
+}
+
+// golden quits, checks that the last frame fits w×h and matches the test's
+// golden file, and returns the frame.
+func golden(t *testing.T, tm *teatest.TestModel, w, h int) string {
+	t.Helper()
+	view := finalView(t, tm)
+	checkFrame(t, view, w, h)
+	teatest.RequireEqualOutput(t, []byte(view))
+	return view
 }
 
 func TestKeysPaneGolden(t *testing.T) {
@@ -99,9 +104,7 @@ func TestKeysPaneGolden(t *testing.T) {
 			f := newFixture()
 			tm := start(t, f, size.w, size.h)
 			waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
-			view := finalView(t, tm)
-			checkFrame(t, view, size.w, size.h)
-			teatest.RequireEqualOutput(t, []byte(view))
+			golden(t, tm, size.w, size.h)
 		})
 	}
 }
@@ -113,9 +116,7 @@ func TestSourcesPaneGolden(t *testing.T) {
 			waitFor(t, tm, "● connected")
 			press(tm, "5")
 			waitFor(t, tm, "DEGRADED", "keys/list permission", "encrypts")
-			view := finalView(t, tm)
-			checkFrame(t, view, size.w, size.h)
-			teatest.RequireEqualOutput(t, []byte(view))
+			golden(t, tm, size.w, size.h)
 		})
 	}
 }
@@ -125,9 +126,7 @@ func TestHelpOverlayGolden(t *testing.T) {
 	waitFor(t, tm, "acme.crm.key.0")
 	press(tm, "?")
 	waitFor(t, tm, "reverse sort", "close help")
-	view := finalView(t, tm)
-	checkFrame(t, view, 80, 24)
-	teatest.RequireEqualOutput(t, []byte(view))
+	golden(t, tm, 80, 24)
 }
 
 // TestFlow is what a user does: look at the sources, come back, filter the
@@ -331,9 +330,7 @@ func TestReportPanesGolden(t *testing.T) {
 			waitFor(t, tm, "● connected")
 			press(tm, tc.key)
 			waitFor(t, tm, tc.want...)
-			view := finalView(t, tm)
-			checkFrame(t, view, tc.w, tc.h)
-			teatest.RequireEqualOutput(t, []byte(view))
+			golden(t, tm, tc.w, tc.h)
 		})
 	}
 }
