@@ -77,3 +77,48 @@ func (d *Modal) View(st *styles.Styles, k *common.KeyMap, w, h int) string {
 	}
 	return ""
 }
+
+// Step is what an action flow does after its dialog handled a message.
+type Step int
+
+// Steps.
+const (
+	Stay   Step = iota // the dialog stays open
+	Close              // the dialog was cancelled: close the flow
+	Send               // send the request: the confirmation was accepted or the form's input checked
+	Choose             // a menu item was picked (Menu.Chosen)
+)
+
+// Flow is an action flow's open dialog with what it sends: Run when the
+// confirmation is accepted, what Submit makes of the form when the form is
+// submitted.
+type Flow[R any] struct {
+	Modal
+	Run    R
+	Submit func(f *Form) (R, error)
+}
+
+// Next passes msg to the dialog on top and says what the flow does next;
+// with Send, r is the request to send. A form whose input Submit refuses
+// shows why and stays open; a form submitted has its secret fields cleared
+// (they go with the request only).
+func (f *Flow[R]) Next(msg tea.Msg, k *common.KeyMap) (step Step, r R, cmd tea.Cmd) {
+	out, cmd := f.Update(msg, k)
+	switch {
+	case out == Cancel:
+		return Close, r, cmd
+	case out != Submit:
+		return Stay, r, cmd
+	case f.Confirm != nil:
+		return Send, f.Run, cmd
+	case f.Form != nil:
+		run, err := f.Submit(f.Form)
+		if err != nil {
+			f.Form.Status.Err = err.Error()
+			return Stay, r, cmd
+		}
+		f.Form.Clear()
+		return Send, run, cmd
+	}
+	return Choose, r, cmd // a message never submits: the menu did
+}

@@ -108,17 +108,19 @@ type syncDoneMsg struct {
 	err    error
 }
 
+// actionRun is one request of an action flow: the result for the flash
+// line, or how the flow goes on.
+type actionRun = func(ctx context.Context) (string, func(*Model) tea.Cmd, error)
+
 // flow is one open action dialog on one key.
 type flow struct {
 	id  int
 	key engine.Key
 	src api.CloudSourceInfo
-	dialog.Modal
-	// run is what the confirmation or form sends.
+	// Run is what the confirmation sends, Submit checks the form and
+	// returns what to send.
+	dialog.Flow[actionRun]
 	what string
-	run  func(ctx context.Context) (string, func(*Model) tea.Cmd, error)
-	// submit validates the form and returns what to send.
-	submit func(f *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error)
 	// waiting: the menu waits for the vault's capabilities.
 	waiting bool
 }
@@ -292,24 +294,14 @@ func orDash(s string) string {
 // updateAction handles a key press while a dialog is open.
 func (m *Model) updateAction(msg tea.Msg) tea.Cmd {
 	f := m.act
-	out, cmd := f.Update(msg, m.ctx.Keys)
-	switch out {
-	case dialog.Cancel:
+	step, run, cmd := f.Next(msg, m.ctx.Keys)
+	switch step {
+	case dialog.Close:
 		m.act = nil
-	case dialog.Submit:
-		switch {
-		case f.Confirm != nil:
-			return tea.Batch(cmd, m.send(f, f.run))
-		case f.Form != nil:
-			run, err := f.submit(f.Form)
-			if err != nil {
-				f.Form.Status.Err = err.Error()
-				return cmd
-			}
-			return tea.Batch(cmd, m.send(f, run))
-		default: // the menu: a message never submits
-			return m.choose(f, f.Menu.Chosen())
-		}
+	case dialog.Send:
+		return tea.Batch(cmd, m.send(f, run))
+	case dialog.Choose:
+		return m.choose(f, f.Menu.Chosen())
 	}
 	return cmd
 }
@@ -393,12 +385,12 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 	}
 	switch it.ID {
 	case actRotate:
-		f.run = op("rotate", "", "rotated")
+		f.Run = op("rotate", "", "rotated")
 		confirm("Rotate "+name+" in "+vault+"?", "", false,
 			"A new version of "+k.Name+" is created in "+where+" and becomes the one that encrypts; older versions still decrypt.")
 	case actEnable, actDisable:
 		enabled := it.ID == actEnable
-		f.run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+		f.Run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
 			res, err := b.(CloudUpdater).UpdateCloudKey(ctx, src.Name, k.Name, api.UpdateKeyRequest{Enabled: &enabled})
 			if err != nil {
 				return "", nil, err
@@ -411,7 +403,7 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 		}
 		confirm(strings.ToUpper(it.ID[:1])+it.ID[1:]+" "+name+" in "+vault+"?", "", !enabled, line, "In "+where+".")
 	case actBackup:
-		f.run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+		f.Run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
 			bi, err := b.(CloudBackuper).BackupCloudKey(ctx, src.Name, k.Name)
 			if err != nil {
 				return "", nil, err
@@ -421,14 +413,14 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 		confirm("Back up "+name+" from "+vault+"?", "", false,
 			"The "+where+" backup of "+k.Name+" (every version) is stored in keyward's database, wrapped under the key-encryption key.")
 	case actDelete:
-		f.run = op("delete", k.Name, "deleted")
+		f.Run = op("delete", k.Name, "deleted")
 		confirm("Delete "+name+" in "+vault+"?", k.Name, true,
 			"The "+where+" soft-deletes "+k.Name+" with all its versions: applications lose it now; it can be recovered until it is purged.")
 	case actRecover:
-		f.run = op("recover", "", "recovered")
+		f.Run = op("recover", "", "recovered")
 		confirm("Recover "+name+" in "+vault+"?", "", false, "The soft-deleted key "+k.Name+" comes back in "+where+" with its versions.")
 	case actPurge:
-		f.run = op("purge", k.Name, "purged")
+		f.Run = op("purge", k.Name, "purged")
 		confirm("Purge "+name+" from "+vault+" for good?", k.Name, true,
 			"The "+where+" destroys "+k.Name+" and every version: only a keyward backup can bring it back.")
 	case actEdit:
@@ -555,7 +547,7 @@ func (m *Model) editForm(f *flow) {
 		dialog.NewField("Tags", "name=value, comma separated; replaces all", fmtTags(k.Tags)),
 	)
 	f.Show(nil, nil, form, nil)
-	f.submit = func(fm *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error) {
+	f.Submit = func(fm *dialog.Form) (actionRun, error) {
 		exp, err := parseDate("expires", fm.Value(0))
 		if err != nil {
 			return nil, err
@@ -619,7 +611,7 @@ func (m *Model) policyForm(f *flow, p api.RotationPolicy) tea.Cmd {
 		dialog.NewField("Notify before expiry", "", d(p.NotifyBefore)),
 	)
 	f.Show(nil, nil, form, nil)
-	f.submit = func(fm *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error) {
+	f.Submit = func(fm *dialog.Form) (actionRun, error) {
 		if m.userRole() {
 			return nil, fmt.Errorf("setting a rotation policy needs the admin role; the daemon says you are %s: nothing was sent", m.role)
 		}
@@ -677,7 +669,7 @@ func (m *Model) restoreMenu(f *flow, list []api.BackupInfo) tea.Cmd {
 		Items: items,
 		Empty: "keyward holds no backup of " + k.Name + " (back it up first with b)",
 	}, nil, nil, nil)
-	f.run = nil
+	f.Run = nil
 	return nil
 }
 
@@ -688,7 +680,7 @@ func (m *Model) chooseRestore(f *flow, it dialog.Item) tea.Cmd {
 	b := m.ctx.Backend
 	name := table.Clean(f.key.Name)
 	f.what = "restore " + name
-	f.run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+	f.Run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
 		res, err := b.(CloudRestorer).RestoreCloudBackup(ctx, id, into)
 		if err != nil {
 			return "", nil, err
@@ -713,7 +705,7 @@ func (m *Model) createForm(f *flow) {
 		dialog.NewField("Expires", dateHint, ""),
 	)
 	f.Show(nil, nil, form, nil)
-	f.submit = func(fm *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error) {
+	f.Submit = func(fm *dialog.Form) (actionRun, error) {
 		req := api.CreateKeyRequest{Name: fm.Value(0)}
 		if err := checkVaultName(fm, 0, req.Name); err != nil {
 			return nil, err
@@ -766,7 +758,7 @@ func (m *Model) uploadForm(f *flow) {
 		dialog.NewField("Expires", dateHint, ""),
 	)
 	f.Show(nil, nil, form, nil)
-	f.submit = func(fm *dialog.Form) (func(ctx context.Context) (string, func(*Model) tea.Cmd, error), error) {
+	f.Submit = func(fm *dialog.Form) (actionRun, error) {
 		var req api.UploadKeyRequest
 		req.Name = fm.Value(0)
 		if err := checkVaultName(fm, 0, req.Name); err != nil {

@@ -72,9 +72,7 @@ type certFlow struct {
 	id     int
 	source string
 	what   string
-	dialog.Modal
-	run    certRun
-	submit func(f *dialog.Form) (certRun, error)
+	dialog.Flow[certRun]
 	// waiting: opened before the sources were loaded.
 	waiting bool
 }
@@ -169,26 +167,14 @@ func (m *Model) certMenu(source string) tea.Cmd {
 
 func (m *Model) updateCert(msg tea.Msg) tea.Cmd {
 	f := m.cert
-	out, cmd := f.Update(msg, m.ctx.Keys)
-	switch out {
-	case dialog.Cancel:
+	step, run, cmd := f.Next(msg, m.ctx.Keys)
+	switch step {
+	case dialog.Close:
 		m.cert = nil
-	case dialog.Submit:
-		switch {
-		case f.Confirm != nil:
-			return tea.Batch(cmd, m.sendCert(f, f.run))
-		case f.Form != nil:
-			run, err := f.submit(f.Form)
-			if err != nil {
-				f.Form.Status.Err = err.Error()
-				return cmd
-			}
-			// Passwords go with the request only: not kept in the form.
-			f.Form.Clear()
-			return tea.Batch(cmd, m.sendCert(f, run))
-		default: // the menu: a message never submits
-			return m.chooseCert(f, f.Menu.Chosen())
-		}
+	case dialog.Send:
+		return tea.Batch(cmd, m.sendCert(f, run))
+	case dialog.Choose:
+		return m.chooseCert(f, f.Menu.Chosen())
 	}
 	return cmd
 }
@@ -267,7 +253,7 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 			dialog.NewField("Key type", "ec for ECDSA P-256, rsa for RSA", "ec"),
 			dialog.NewField("Also write the CSR to", "optional file path", ""),
 		), nil)
-		f.submit = func(fm *dialog.Form) (certRun, error) {
+		f.Submit = func(fm *dialog.Form) (certRun, error) {
 			req := api.CSRRequest{CommonName: fm.Value(0), Organization: fm.Value(1)}
 			if req.CommonName == "" {
 				fm.Focus(0)
@@ -291,7 +277,7 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 			dialog.NewField("Certificate file", "PEM from your CA", ""),
 			dialog.NewField("CA root file", "PEM", ""),
 		), nil)
-		f.submit = func(fm *dialog.Form) (certRun, error) {
+		f.Submit = func(fm *dialog.Form) (certRun, error) {
 			certPath, rootPath := fm.Value(0), fm.Value(1)
 			if certPath == "" {
 				fm.Focus(0)
@@ -325,7 +311,7 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 			dialog.SecretField("Password", "hidden"),
 			dialog.NewField("or password file", "optional", ""),
 		), nil)
-		f.submit = func(fm *dialog.Form) (certRun, error) {
+		f.Submit = func(fm *dialog.Form) (certRun, error) {
 			path, pwFile := fm.Value(0), fm.Value(2)
 			if path == "" {
 				fm.Focus(0)
@@ -386,7 +372,7 @@ func (m *Model) csrRun(src string, req api.CSRRequest, out string) certRun {
 				f := m.cert
 				req.Force = true
 				f.what = "CSR for " + table.Clean(src)
-				f.run = m.csrRun(src, req, out)
+				f.Run = m.csrRun(src, req, out)
 				f.show(nil, dialog.NewConfirm("Replace the private key of "+table.Clean(src)+"?",
 					[]string{why, "A new key is made: the certificate installed now stops matching it until the new one is signed and installed."}, "", true), nil, nil)
 				return nil
