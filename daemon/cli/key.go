@@ -104,6 +104,17 @@ func (d *dates) parse() (exp, nbf *time.Time, err error) {
 	return exp, nbf, nil
 }
 
+// parseWithTags reads --expires and --not-before, then the --tag values.
+func (d *dates) parseWithTags(tags []string) (exp, nbf *time.Time, t map[string]string, err error) {
+	if exp, nbf, err = d.parse(); err != nil {
+		return nil, nil, nil, err
+	}
+	if t, err = parseTags(tags); err != nil {
+		return nil, nil, nil, Usagef("--tag: %v", err)
+	}
+	return exp, nbf, t, nil
+}
+
 func printResult(a *App, res *api.CloudKeyResult, asJSON bool) error {
 	if asJSON {
 		return printJSON(a.Out, res)
@@ -198,11 +209,8 @@ func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 			}
 		}
 		var err error
-		if r.Expires, r.NotBefore, err = d.parse(); err != nil {
+		if r.Expires, r.NotBefore, r.Tags, err = d.parseWithTags(tags); err != nil {
 			return nil, err
-		}
-		if r.Tags, err = parseTags(tags); err != nil {
-			return nil, Usagef("--tag: %v", err)
 		}
 		if upload {
 			return a.Client().UploadCloudKey(cmd.Context(), source, r)
@@ -275,11 +283,8 @@ func newKeyUpdateCmd(a *App) *cobra.Command {
 				r.Enabled = &v
 			}
 			var err error
-			if r.Expires, r.NotBefore, err = d.parse(); err != nil {
+			if r.Expires, r.NotBefore, r.Tags, err = d.parseWithTags(tags); err != nil {
 				return nil, err
-			}
-			if r.Tags, err = parseTags(tags); err != nil {
-				return nil, Usagef("--tag: %v", err)
 			}
 			if clearTags {
 				if r.Tags != nil {

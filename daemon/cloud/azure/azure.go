@@ -294,14 +294,25 @@ func eachPage[T any](ctx context.Context, v *Vault, op string, p *runtime.Pager[
 // bundleCall runs one request answered with a key bundle, within the
 // request timeout, and reads the bundle as a key version; a failure is
 // classified under op.
-func (v *Vault) bundleCall(ctx context.Context, op string, call func(context.Context) (azkeys.KeyBundle, error)) (cloud.KeyVersion, error) {
-	c, cancel := v.ctx(ctx)
-	defer cancel()
-	b, err := call(c)
+func (v *Vault) bundleCall(ctx context.Context, op string, do func(context.Context) (azkeys.KeyBundle, error)) (cloud.KeyVersion, error) {
+	b, err := call(ctx, v, op, do)
 	if err != nil {
-		return cloud.KeyVersion{}, v.classify(op, err)
+		return cloud.KeyVersion{}, err
 	}
 	return v.fromBundle(op, b)
+}
+
+// call runs one request within the request timeout; a failure is
+// classified under op.
+func call[T any](ctx context.Context, v *Vault, op string, do func(context.Context) (T, error)) (T, error) {
+	c, cancel := v.ctx(ctx)
+	defer cancel()
+	out, err := do(c)
+	if err != nil {
+		var none T
+		return none, v.classify(op, err)
+	}
+	return out, nil
 }
 
 // ListKeys pages through the live keys.
@@ -499,12 +510,10 @@ func (v *Vault) SetRotationPolicy(ctx context.Context, name string, p api.Rotati
 
 // policyCall runs one request answered with a rotation policy, within the
 // request timeout, and reads the policy; a failure is classified under op.
-func (v *Vault) policyCall(ctx context.Context, op string, call func(context.Context) (azkeys.KeyRotationPolicy, error)) (api.RotationPolicy, error) {
-	c, cancel := v.ctx(ctx)
-	defer cancel()
-	ap, err := call(c)
+func (v *Vault) policyCall(ctx context.Context, op string, do func(context.Context) (azkeys.KeyRotationPolicy, error)) (api.RotationPolicy, error) {
+	ap, err := call(ctx, v, op, do)
 	if err != nil {
-		return api.RotationPolicy{}, v.classify(op, err)
+		return api.RotationPolicy{}, err
 	}
 	p, err := PolicyFromAzure(ap)
 	if err != nil {
