@@ -733,7 +733,7 @@ func (m *Model) createForm(f *flow) {
 // kmipSources lists the KMIP sources a key can be uploaded from.
 func (m *Model) kmipSources() []string {
 	var out []string
-	for _, n := range m.sources {
+	for _, n := range m.sources.Names() {
 		if m.health[n].Kind == "kmip" {
 			out = append(out, n)
 		}

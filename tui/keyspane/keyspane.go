@@ -58,8 +58,7 @@ type Model struct {
 	sortIdx   int
 	desc      bool
 	stateIdx  int // 0: all, else engine.States[stateIdx-1]
-	sources   []string
-	sourceIdx int // 0: all
+	sources   common.SourceFilter
 	buckets   []engine.Bucket
 	agingIdx  int // 0: all
 	text      string
@@ -153,9 +152,7 @@ func (m *Model) query(cursor string, limit int) api.KeyQuery {
 	if m.stateIdx > 0 {
 		q.State = string(engine.States[m.stateIdx-1])
 	}
-	if m.sourceIdx > 0 && m.sourceIdx <= len(m.sources) {
-		q.Source = m.sources[m.sourceIdx-1]
-	}
+	q.Source = m.sources.Current()
 	if m.agingIdx > 0 {
 		q.Aging = string(m.buckets[m.agingIdx-1])
 	}
@@ -318,19 +315,10 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 }
 
 func (m *Model) setSources(srcs []engine.Source) {
-	cur := ""
-	if m.sourceIdx > 0 && m.sourceIdx <= len(m.sources) {
-		cur = m.sources[m.sourceIdx-1]
-	}
-	m.sources = m.sources[:0]
-	m.sourceIdx = 0
+	m.sources.Set(srcs)
 	m.health = make(map[string]engine.Source, len(srcs))
 	for _, s := range srcs {
 		m.health[s.Name] = s
-		m.sources = append(m.sources, s.Name)
-		if s.Name == cur {
-			m.sourceIdx = len(m.sources)
-		}
 	}
 }
 
@@ -484,7 +472,7 @@ func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
 		m.stateIdx = (m.stateIdx + 1) % (len(engine.States) + 1)
 		return m.restart()
 	case key.Matches(msg, k.SourceFilter):
-		m.sourceIdx = (m.sourceIdx + 1) % (len(m.sources) + 1)
+		m.sources.Next()
 		return m.restart()
 	case key.Matches(msg, k.AgingFilter):
 		m.agingIdx = (m.agingIdx + 1) % (len(m.buckets) + 1)

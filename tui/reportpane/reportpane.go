@@ -19,7 +19,6 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/tui/common"
 	"github.com/keyward/keyward/tui/styles"
@@ -89,8 +88,7 @@ type Model struct {
 	shown         bool
 
 	rg         report.Range
-	sources    []string
-	sourceIdx  int
+	sources    common.SourceFilter
 	comparison bool
 
 	page        *Page
@@ -140,9 +138,7 @@ func (m *Model) rows() int { return max(1, m.height-m.summaryLines()-3) }
 func (m *Model) query(cursor string) api.ReportQuery {
 	q := api.ReportQuery{From: m.rg.From.UTC().Format(time.RFC3339), To: m.rg.To.UTC().Format(time.RFC3339),
 		Limit: m.rows(), Cursor: cursor, Comparison: m.comparison}
-	if m.sourceIdx > 0 && m.sourceIdx <= len(m.sources) {
-		q.Source = m.sources[m.sourceIdx-1]
-	}
+	q.Source = m.sources.Current()
 	return q
 }
 
@@ -211,10 +207,10 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return m.refetch()
 		}
 	case common.StatusMsg:
-		m.setSources(msg.Status.Sources)
+		m.sources.Set(msg.Status.Sources)
 	case common.NotificationMsg:
 		if msg.Type == api.NoteHello && msg.Status != nil {
-			m.setSources(msg.Status.Sources)
+			m.sources.Set(msg.Status.Sources)
 		}
 		for _, t := range m.spec.Refetch {
 			if msg.Type == t {
@@ -232,20 +228,6 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		return m.onKey(msg)
 	}
 	return nil
-}
-
-func (m *Model) setSources(srcs []engine.Source) {
-	cur := ""
-	if m.sourceIdx > 0 && m.sourceIdx <= len(m.sources) {
-		cur = m.sources[m.sourceIdx-1]
-	}
-	m.sources, m.sourceIdx = m.sources[:0], 0
-	for _, s := range srcs {
-		m.sources = append(m.sources, s.Name)
-		if s.Name == cur {
-			m.sourceIdx = len(m.sources)
-		}
-	}
 }
 
 func (m *Model) onPage(msg pageMsg) tea.Cmd {
@@ -367,7 +349,7 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 			return m.restart()
 		}
 	case key.Matches(msg, k.SourceFilter):
-		m.sourceIdx = (m.sourceIdx + 1) % (len(m.sources) + 1)
+		m.sources.Next()
 		return m.restart()
 	case key.Matches(msg, k.Comparison) && m.spec.Comparison:
 		m.comparison = !m.comparison
@@ -497,8 +479,8 @@ func (m *Model) StatusValue() string {
 func (m *Model) rangeLine() string {
 	st := m.ctx.Styles
 	parts := []string{fmt.Sprintf("%s → %s", m.rg.From.UTC().Format(time.DateOnly), m.rg.To.UTC().Format(time.DateOnly))}
-	if m.sourceIdx > 0 && m.sourceIdx <= len(m.sources) {
-		parts = append(parts, "source "+m.sources[m.sourceIdx-1])
+	if src := m.sources.Current(); src != "" {
+		parts = append(parts, "source "+src)
 	}
 	if m.comparison {
 		parts = append(parts, "only what happened in a source without keyward")
