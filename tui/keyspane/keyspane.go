@@ -68,9 +68,7 @@ type Model struct {
 
 	// The page on screen and how to get back to earlier ones.
 	page    *api.KeysPage
-	pageNo  int
-	cursors []string // cursors[p] fetches page p
-	starts  []int    // starts[p] is the position of page p's first row
+	pages   common.Pages
 	sel     int
 	seq     int
 	loading bool
@@ -102,8 +100,6 @@ func New(ctx *common.Context) *Model {
 		ctx:     ctx,
 		filter:  ti,
 		buckets: engine.DefaultThresholds().Buckets(),
-		cursors: []string{""},
-		starts:  []int{0},
 	}
 	m.tbl = table.Table{Columns: Columns(), Header: ctx.Styles.Header, Row: ctx.Styles.Row, Selected: ctx.Styles.RowSelected}
 	return m
@@ -187,7 +183,7 @@ func (m *Model) refetch() tea.Cmd {
 	if k, ok := m.Selected(); ok {
 		id = k.ID
 	}
-	return m.fetch(m.pageNo, m.cursors[m.pageNo], id, m.sel)
+	return m.fetch(m.pages.No, m.pages.Cursor(m.pages.No), id, m.sel)
 }
 
 // restart goes back to the first page after the query changed.
@@ -332,18 +328,10 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		return nil
 	}
 	m.err = nil
-	p := msg.req.pageNo
-	if p >= len(m.cursors) {
+	if !m.pages.Land(msg.req.pageNo, msg.req.cursor, len(msg.page.Keys), msg.page.NextCursor) {
 		return nil // cannot happen: pages are reached one at a time
 	}
-	m.cursors = append(m.cursors[:p], msg.req.cursor)
-	m.starts = m.starts[:p+1]
-	m.pageNo = p
 	m.page = msg.page
-	if m.page.NextCursor != "" {
-		m.cursors = append(m.cursors, m.page.NextCursor)
-		m.starts = append(m.starts, m.starts[p]+len(m.page.Keys))
-	}
 	n := len(m.page.Keys)
 	m.sel = msg.req.sel
 	if msg.req.keepID != "" {
@@ -435,26 +423,26 @@ func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
 		if m.sel < n-1 {
 			m.sel++
 		} else if hasNext && !m.loading {
-			return m.fetch(m.pageNo+1, m.page.NextCursor, "", 0)
+			return m.fetch(m.pages.No+1, m.page.NextCursor, "", 0)
 		}
 	case key.Matches(msg, k.Up):
 		if m.sel > 0 {
 			m.sel--
-		} else if m.pageNo > 0 && !m.loading {
-			return m.fetch(m.pageNo-1, m.cursors[m.pageNo-1], "", -1)
+		} else if m.pages.No > 0 && !m.loading {
+			return m.fetch(m.pages.No-1, m.pages.Cursor(m.pages.No-1), "", -1)
 		}
 	case key.Matches(msg, k.PageDown):
 		if hasNext && !m.loading {
-			return m.fetch(m.pageNo+1, m.page.NextCursor, "", 0)
+			return m.fetch(m.pages.No+1, m.page.NextCursor, "", 0)
 		}
 		m.sel = max(0, n-1)
 	case key.Matches(msg, k.PageUp):
-		if m.pageNo > 0 && !m.loading {
-			return m.fetch(m.pageNo-1, m.cursors[m.pageNo-1], "", 0)
+		if m.pages.No > 0 && !m.loading {
+			return m.fetch(m.pages.No-1, m.pages.Cursor(m.pages.No-1), "", 0)
 		}
 		m.sel = 0
 	case key.Matches(msg, k.Home):
-		if m.pageNo > 0 {
+		if m.pages.No > 0 {
 			return m.fetch(0, "", "", 0)
 		}
 		m.sel = 0
@@ -547,7 +535,7 @@ func (m *Model) StatusValue() string {
 	if len(m.page.Keys) == 0 {
 		return fmt.Sprintf("0 of %d keys", m.page.Total)
 	}
-	first := m.starts[m.pageNo] + 1
+	first := m.pages.First() + 1
 	return fmt.Sprintf("%d–%d of %d keys", first, first+len(m.page.Keys)-1, m.page.Total)
 }
 

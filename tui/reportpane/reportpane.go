@@ -94,9 +94,7 @@ type Model struct {
 	page        *Page
 	summary     any
 	unsupported bool
-	pageNo      int
-	cursors     []string
-	starts      []int
+	pages       common.Pages
 	sel         int
 	seq         int
 	loading     bool
@@ -113,7 +111,7 @@ type Model struct {
 
 // New returns a report pane.
 func New(ctx *common.Context, spec Spec) *Model {
-	return &Model{ctx: ctx, spec: spec, rg: spec.DefaultRange(ctx.Now()), live: true, cursors: []string{""}, starts: []int{0}}
+	return &Model{ctx: ctx, spec: spec, rg: spec.DefaultRange(ctx.Now()), live: true}
 }
 
 func (m *Model) ID() common.PaneID { return m.spec.ID }
@@ -174,7 +172,7 @@ func (m *Model) refetch() tea.Cmd {
 		m.dirty = true
 		return nil
 	}
-	return m.fetch(m.pageNo, m.cursors[m.pageNo], m.sel)
+	return m.fetch(m.pages.No, m.pages.Cursor(m.pages.No), m.sel)
 }
 
 func (m *Model) restart() tea.Cmd {
@@ -244,22 +242,15 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		return nil
 	}
 	m.err = nil
-	p := msg.req.pageNo
-	if p >= len(m.cursors) {
-		return nil
-	}
-	m.cursors = append(m.cursors[:p], msg.req.cursor)
-	m.starts = m.starts[:p+1]
 	if m.spec.Local {
 		msg.page = m.localPage(msg.page, msg.req.cursor)
 	}
-	m.pageNo, m.page = p, msg.page
+	if !m.pages.Land(msg.req.pageNo, msg.req.cursor, len(msg.page.Table.Rows), msg.page.NextCursor) {
+		return nil
+	}
+	m.page = msg.page
 	if msg.page.Summary != nil {
 		m.summary = msg.page.Summary
-	}
-	if msg.page.NextCursor != "" {
-		m.cursors = append(m.cursors, msg.page.NextCursor)
-		m.starts = append(m.starts, m.starts[p]+len(msg.page.Table.Rows))
 	}
 	n := len(msg.page.Table.Rows)
 	m.sel = msg.req.sel
@@ -303,26 +294,26 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		if m.sel < n-1 {
 			m.sel++
 		} else if hasNext && !m.loading {
-			return m.fetch(m.pageNo+1, m.page.NextCursor, 0)
+			return m.fetch(m.pages.No+1, m.page.NextCursor, 0)
 		}
 	case key.Matches(msg, k.Up):
 		if m.sel > 0 {
 			m.sel--
-		} else if m.pageNo > 0 && !m.loading {
-			return m.fetch(m.pageNo-1, m.cursors[m.pageNo-1], -1)
+		} else if m.pages.No > 0 && !m.loading {
+			return m.fetch(m.pages.No-1, m.pages.Cursor(m.pages.No-1), -1)
 		}
 	case key.Matches(msg, k.PageDown):
 		if hasNext && !m.loading {
-			return m.fetch(m.pageNo+1, m.page.NextCursor, 0)
+			return m.fetch(m.pages.No+1, m.page.NextCursor, 0)
 		}
 		m.sel = max(0, n-1)
 	case key.Matches(msg, k.PageUp):
-		if m.pageNo > 0 && !m.loading {
-			return m.fetch(m.pageNo-1, m.cursors[m.pageNo-1], 0)
+		if m.pages.No > 0 && !m.loading {
+			return m.fetch(m.pages.No-1, m.pages.Cursor(m.pages.No-1), 0)
 		}
 		m.sel = 0
 	case key.Matches(msg, k.Home):
-		if m.pageNo > 0 {
+		if m.pages.No > 0 {
 			return m.fetch(0, "", 0)
 		}
 		m.sel = 0
@@ -468,7 +459,7 @@ func (m *Model) StatusValue() string {
 	if n == 0 {
 		return "no entries"
 	}
-	first := m.starts[m.pageNo] + 1
+	first := m.pages.First() + 1
 	more := ""
 	if m.page.NextCursor != "" {
 		more = "+"
@@ -528,7 +519,7 @@ func (m *Model) detailView() []string {
 	if m.selectedKeyID() != "" {
 		hint = "  (esc back · enter opens the key)"
 	}
-	out := []string{st.Section.Render("  Entry "+fmt.Sprint(m.starts[m.pageNo]+m.sel+1)) + st.Muted.Render(hint)}
+	out := []string{st.Section.Render("  Entry "+fmt.Sprint(m.pages.First()+m.sel+1)) + st.Muted.Render(hint)}
 	for i, h := range t.Header {
 		v := ""
 		if m.sel < len(t.Raw) && i < len(t.Raw[m.sel]) {

@@ -1,0 +1,27 @@
+package common
+
+import "testing"
+
+// TestPages: pages are reached one at a time; landing on an earlier page
+// forgets the later ones; a page never reached is refused.
+func TestPages(t *testing.T) {
+	var s Pages
+	if s.Cursor(0) != "" || s.First() != 0 {
+		t.Fatalf("before the first page: cursor %q, first row %d", s.Cursor(0), s.First())
+	}
+	if s.Land(1, "c1", 10, "") {
+		t.Fatal("page 1 landed before page 0")
+	}
+	if !s.Land(0, "", 10, "c1") || !s.Land(1, "c1", 10, "c2") || !s.Land(2, "c2", 4, "") {
+		t.Fatal("pages 0, 1, 2 in turn were refused")
+	}
+	if s.No != 2 || s.First() != 20 || s.Cursor(1) != "c1" {
+		t.Errorf("on page 2: No %d, first row %d, cursor of page 1 %q", s.No, s.First(), s.Cursor(1))
+	}
+	if s.Land(3, "c3", 1, "") {
+		t.Error("page 3 landed though page 2 is the last")
+	}
+	if !s.Land(0, "", 10, "c1b") || s.No != 0 || s.First() != 0 || s.Cursor(1) != "c1b" || s.Land(2, "c2", 4, "") {
+		t.Errorf("back on page 0 the later pages are not forgotten: %+v", s)
+	}
+}
