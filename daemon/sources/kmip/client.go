@@ -237,28 +237,11 @@ type objectMeta struct {
 // attributes reads the attributes of uids in batches. Objects whose item
 // failed are returned in failed with the reason.
 func (s *Source) attributes(ctx context.Context, c *kmipclient.Client, uids []string, names []kmip.AttributeName, st *PollStats) (map[string]*objectMeta, map[string]error, error) {
-	pls := make([]kmip.OperationPayload, len(uids))
-	for i, u := range uids {
-		pls[i] = &payloads.GetAttributesRequestPayload{UniqueIdentifier: u, AttributeName: names}
-	}
-	res, err := s.batch(ctx, c, pls, st)
-	if err != nil {
-		return nil, nil, err
-	}
-	st.AttrReads += len(pls)
 	metas := make(map[string]*objectMeta, len(uids))
-	failed := map[string]error{}
-	for i, bi := range res {
-		if err := itemErr(bi); err != nil {
-			failed[uids[i]] = err
-			continue
-		}
-		ga, ok := bi.ResponsePayload.(*payloads.GetAttributesResponsePayload)
-		if !ok {
-			failed[uids[i]] = fmt.Errorf("unexpected response %T", bi.ResponsePayload)
-			continue
-		}
-		m := &objectMeta{uid: uids[i]}
+	failed, err := perObject(ctx, s, c, uids, st, func(uid string) kmip.OperationPayload {
+		return &payloads.GetAttributesRequestPayload{UniqueIdentifier: uid, AttributeName: names}
+	}, func(uid string, ga *payloads.GetAttributesResponsePayload) error {
+		m := &objectMeta{uid: uid}
 		for _, a := range ga.Attribute {
 			switch v := a.AttributeValue.(type) {
 			case kmip.Name:
@@ -289,8 +272,13 @@ func (s *Source) attributes(ctx context.Context, c *kmipclient.Client, uids []st
 				}
 			}
 		}
-		metas[uids[i]] = m
+		metas[uid] = m
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
+	st.AttrReads += len(uids)
 	return metas, failed, nil
 }
 
@@ -298,33 +286,51 @@ func (s *Source) attributes(ctx context.Context, c *kmipclient.Client, uids []st
 // refuses are reported in failed; the caller owns (and must zero) the
 // returned material.
 func (s *Source) getMaterial(ctx context.Context, c *kmipclient.Client, uids []string, st *PollStats) (map[string][]byte, map[string]error, error) {
-	pls := make([]kmip.OperationPayload, len(uids))
-	for i, u := range uids {
-		pls[i] = &payloads.GetRequestPayload{UniqueIdentifier: u}
-	}
-	res, err := s.batch(ctx, c, pls, st)
+	out := make(map[string][]byte, len(uids))
+	failed, err := perObject(ctx, s, c, uids, st, func(uid string) kmip.OperationPayload {
+		return &payloads.GetRequestPayload{UniqueIdentifier: uid}
+	}, func(uid string, g *payloads.GetResponsePayload) error {
+		m, err := g.SymmetricKey()
+		if err != nil {
+			return errors.New("not a symmetric key with raw or transparent material")
+		}
+		out[uid] = m
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	st.Gets += len(pls)
-	out := make(map[string][]byte, len(uids))
+	st.Gets += len(uids)
+	return out, failed, nil
+}
+
+// perObject sends one request per object (req makes it) in batches and
+// hands each answer, of type R, to each. An item the KMS refuses, answers
+// with another type, or each refuses is in failed with the reason.
+func perObject[R kmip.OperationPayload](ctx context.Context, s *Source, c *kmipclient.Client, uids []string, st *PollStats,
+	req func(uid string) kmip.OperationPayload, each func(uid string, r R) error) (map[string]error, error) {
+	pls := make([]kmip.OperationPayload, len(uids))
+	for i, u := range uids {
+		pls[i] = req(u)
+	}
+	res, err := s.batch(ctx, c, pls, st)
+	if err != nil {
+		return nil, err
+	}
 	failed := map[string]error{}
 	for i, bi := range res {
 		if err := itemErr(bi); err != nil {
 			failed[uids[i]] = err
 			continue
 		}
-		g, ok := bi.ResponsePayload.(*payloads.GetResponsePayload)
+		r, ok := bi.ResponsePayload.(R)
 		if !ok {
 			failed[uids[i]] = fmt.Errorf("unexpected response %T", bi.ResponsePayload)
 			continue
 		}
-		m, err := g.SymmetricKey()
-		if err != nil {
-			failed[uids[i]] = errors.New("not a symmetric key with raw or transparent material")
-			continue
+		if err := each(uids[i], r); err != nil {
+			failed[uids[i]] = err
 		}
-		out[uids[i]] = m
 	}
-	return out, failed, nil
+	return failed, nil
 }
