@@ -238,7 +238,7 @@ type objectMeta struct {
 // failed are returned in failed with the reason.
 func (s *Source) attributes(ctx context.Context, c *kmipclient.Client, uids []string, names []kmip.AttributeName, st *PollStats) (map[string]*objectMeta, map[string]error, error) {
 	metas := make(map[string]*objectMeta, len(uids))
-	failed, err := perObject(ctx, s, c, uids, st, func(uid string) kmip.OperationPayload {
+	failed, err := perObject(ctx, s, c, uids, st, &st.AttrReads, func(uid string) kmip.OperationPayload {
 		return &payloads.GetAttributesRequestPayload{UniqueIdentifier: uid, AttributeName: names}
 	}, func(uid string, ga *payloads.GetAttributesResponsePayload) error {
 		m := &objectMeta{uid: uid}
@@ -278,7 +278,6 @@ func (s *Source) attributes(ctx context.Context, c *kmipclient.Client, uids []st
 	if err != nil {
 		return nil, nil, err
 	}
-	st.AttrReads += len(uids)
 	return metas, failed, nil
 }
 
@@ -287,7 +286,7 @@ func (s *Source) attributes(ctx context.Context, c *kmipclient.Client, uids []st
 // returned material.
 func (s *Source) getMaterial(ctx context.Context, c *kmipclient.Client, uids []string, st *PollStats) (map[string][]byte, map[string]error, error) {
 	out := make(map[string][]byte, len(uids))
-	failed, err := perObject(ctx, s, c, uids, st, func(uid string) kmip.OperationPayload {
+	failed, err := perObject(ctx, s, c, uids, st, &st.Gets, func(uid string) kmip.OperationPayload {
 		return &payloads.GetRequestPayload{UniqueIdentifier: uid}
 	}, func(uid string, g *payloads.GetResponsePayload) error {
 		m, err := g.SymmetricKey()
@@ -300,14 +299,14 @@ func (s *Source) getMaterial(ctx context.Context, c *kmipclient.Client, uids []s
 	if err != nil {
 		return nil, nil, err
 	}
-	st.Gets += len(uids)
 	return out, failed, nil
 }
 
-// perObject sends one request per object (req makes it) in batches and
-// hands each answer, of type R, to each. An item the KMS refuses, answers
-// with another type, or each refuses is in failed with the reason.
-func perObject[R kmip.OperationPayload](ctx context.Context, s *Source, c *kmipclient.Client, uids []string, st *PollStats,
+// perObject sends one request per object (req makes it) in batches, adds
+// the number of requests to count once they are answered, and hands each
+// answer, of type R, to each. An item the KMS refuses, answers with another
+// type, or each refuses is in failed with the reason.
+func perObject[R kmip.OperationPayload](ctx context.Context, s *Source, c *kmipclient.Client, uids []string, st *PollStats, count *int,
 	req func(uid string) kmip.OperationPayload, each func(uid string, r R) error) (map[string]error, error) {
 	pls := make([]kmip.OperationPayload, len(uids))
 	for i, u := range uids {
@@ -317,6 +316,7 @@ func perObject[R kmip.OperationPayload](ctx context.Context, s *Source, c *kmipc
 	if err != nil {
 		return nil, err
 	}
+	*count += len(pls)
 	failed := map[string]error{}
 	for i, bi := range res {
 		if err := itemErr(bi); err != nil {
