@@ -337,3 +337,17 @@ func FilterKeys(keys []Key, f Filter) []Key {
 	}
 	return out
 }
+
+// HealthEvent is the activity a change of a source's health records: one
+// outage event when it becomes degraded, one recovery event when it comes
+// back; nil otherwise (so retries of one outage record nothing).
+func HealthEvent(source string, prev, next Health, reason string) *Event {
+	switch {
+	case next == HealthDegraded:
+		return &Event{Source: source, Operation: OpOutage, Actor: "keyward", Origin: OriginSystem,
+			Severity: SeverityWarn, Details: reason}
+	case next == HealthOK && prev == HealthDegraded:
+		return &Event{Source: source, Operation: OpRecovery, Actor: "keyward", Origin: OriginSystem}
+	}
+	return nil
+}

@@ -316,14 +316,7 @@ func (s storeSink) Apply(ctx context.Context, b sources.Batch) error {
 
 func (s storeSink) SetHealth(ctx context.Context, source string, h engine.Health, reason string) error {
 	_, _, err := s.st.SetHealth(ctx, source, h, reason, func(prev engine.Health) *engine.Event {
-		switch {
-		case h == engine.HealthDegraded:
-			return &engine.Event{Source: source, Operation: engine.OpOutage, Actor: "keyward", Origin: engine.OriginSystem,
-				Severity: engine.SeverityWarn, Details: reason}
-		case h == engine.HealthOK && prev == engine.HealthDegraded:
-			return &engine.Event{Source: source, Operation: engine.OpRecovery, Actor: "keyward", Origin: engine.OriginSystem}
-		}
-		return nil
+		return engine.HealthEvent(source, prev, h, reason)
 	})
 	return err
 }
