@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -141,8 +140,13 @@ func (d *Daemon) summaryFor(r *http.Request, source string) (*report.AgingSummar
 	return &s, nil
 }
 
-// reportRange reads from/to, defaulting to def.
-func (d *Daemon) reportRange(w http.ResponseWriter, r *http.Request, def report.Range) (report.Range, bool) {
+// reportParams checks a report request's parameters and reads its range
+// (from/to, defaulting to def; a zero def means no range unless asked) and
+// its page size.
+func (d *Daemon) reportParams(w http.ResponseWriter, r *http.Request, def report.Range, known ...string) (report.Range, int, bool) {
+	if !checkParams(w, r, append(known, "from", "to", "limit")...) {
+		return def, 0, false
+	}
 	q := r.URL.Query()
 	rg := def
 	now := d.now()
@@ -151,29 +155,30 @@ func (d *Daemon) reportRange(w http.ResponseWriter, r *http.Request, def report.
 			t, err := report.ParseWhen(v, now)
 			if err != nil {
 				badRequest(w, "%s: %v", name, err)
-				return rg, false
+				return rg, 0, false
 			}
 			*dst = t
 		}
 	}
-	if err := rg.Validate(); err != nil {
-		badRequest(w, "%v", err)
-		return rg, false
+	if !rg.From.IsZero() || !rg.To.IsZero() {
+		if rg.To.IsZero() {
+			rg.To = now.Add(time.Second)
+		}
+		if err := rg.Validate(); err != nil {
+			badRequest(w, "%v", err)
+			return rg, 0, false
+		}
 	}
-	return rg, true
-}
-
-func limitParam(w http.ResponseWriter, r *http.Request) (int, bool) {
-	l := r.URL.Query().Get("limit")
-	if l == "" {
-		return 0, true
+	limit := 0
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 5000 {
+			badRequest(w, "limit must be a whole number from 1 to 5000, got %q", l)
+			return rg, 0, false
+		}
+		limit = n
 	}
-	n, err := strconv.Atoi(l)
-	if err != nil || n < 1 || n > 5000 {
-		badRequest(w, "limit must be a whole number from 1 to 5000, got %q", l)
-		return 0, false
-	}
-	return n, true
+	return rg, limit, true
 }
 
 func (d *Daemon) handleAgingSummary(w http.ResponseWriter, r *http.Request) {
@@ -189,26 +194,14 @@ func (d *Daemon) handleAgingSummary(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) handleAgingReport(w http.ResponseWriter, r *http.Request) {
-	if !checkParams(w, r, "from", "to", "source", "key", "limit", "cursor") {
-		return
-	}
-	rg, ok := d.reportRange(w, r, report.DefaultAgingRange(d.now()))
-	if !ok {
-		return
-	}
-	limit, ok := limitParam(w, r)
+	rg, limit, ok := d.reportParams(w, r, report.DefaultAgingRange(d.now()), "source", "key", "cursor")
 	if !ok {
 		return
 	}
 	q := r.URL.Query()
 	page, next, err := d.st.Milestones(r.Context(), store.MilestoneQuery{From: rg.From, To: rg.To, Source: q.Get("source"),
 		KeyID: q.Get("key"), Period: d.thresholds.RotationPeriod, Limit: limit, Cursor: q.Get("cursor")})
-	if errors.Is(err, store.ErrBadCursor) {
-		badRequest(w, "%v", err)
-		return
-	}
-	if err != nil {
-		d.internal(w, r, err)
+	if d.storeFailed(w, r, err) {
 		return
 	}
 	now := d.now()
@@ -226,14 +219,14 @@ func (d *Daemon) handleAgingReport(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) handleActivityReport(w http.ResponseWriter, r *http.Request) {
-	if !checkParams(w, r, "from", "to", "source", "key", "operation", "actor", "origin", "comparison", "limit", "cursor") {
-		return
-	}
-	rg, ok := d.reportRange(w, r, report.DefaultActivityRange(d.now()))
-	if !ok {
-		return
-	}
-	limit, ok := limitParam(w, r)
+	d.activity(w, r, report.DefaultActivityRange(d.now()), true)
+}
+
+// activity answers the activity log or report: events matching the filters,
+// newest first, one page at a time, and on the first page of a report the
+// count per day.
+func (d *Daemon) activity(w http.ResponseWriter, r *http.Request, def report.Range, perDay bool) {
+	rg, limit, ok := d.reportParams(w, r, def, "source", "key", "operation", "actor", "origin", "comparison", "cursor")
 	if !ok {
 		return
 	}
@@ -249,19 +242,14 @@ func (d *Daemon) handleActivityReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	events, next, err := d.st.Events(r.Context(), eq)
-	if errors.Is(err, store.ErrBadCursor) {
-		badRequest(w, "%v", err)
-		return
-	}
-	if err != nil {
-		d.internal(w, r, err)
+	if d.storeFailed(w, r, err) {
 		return
 	}
 	out := api.ActivityReport{Range: rg, Events: events, NextCursor: next}
 	if out.Events == nil {
 		out.Events = []engine.Event{}
 	}
-	if eq.Cursor == "" {
+	if perDay && eq.Cursor == "" {
 		days, err := d.st.EventsPerDay(r.Context(), eq)
 		if err != nil {
 			d.internal(w, r, err)
@@ -273,19 +261,12 @@ func (d *Daemon) handleActivityReport(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) handleUsageReport(w http.ResponseWriter, r *http.Request) {
-	if !checkParams(w, r, "from", "to", "app", "key", "source", "limit") {
-		return
-	}
-	limit, ok := limitParam(w, r)
+	rg, limit, ok := d.reportParams(w, r, report.DefaultActivityRange(d.now()), "app", "key", "source")
 	if !ok {
 		return
 	}
 	if limit == 0 {
 		limit = 200
-	}
-	rg, ok := d.reportRange(w, r, report.DefaultActivityRange(d.now()))
-	if !ok {
-		return
 	}
 	q := r.URL.Query()
 	app := q.Get("app")

@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/store"
 )
 
@@ -148,6 +148,20 @@ func (d *Daemon) internal(w http.ResponseWriter, r *http.Request, err error) {
 	api.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "%v", err)
 }
 
+// storeFailed answers a store error: a bad cursor is the caller's mistake
+// (400), anything else the daemon's (500). It reports whether err was set.
+func (d *Daemon) storeFailed(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, store.ErrBadCursor):
+		badRequest(w, "%v", err)
+	default:
+		d.internal(w, r, err)
+	}
+	return true
+}
+
 func badRequest(w http.ResponseWriter, format string, a ...any) {
 	api.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, format, a...)
 }
@@ -282,57 +296,11 @@ func (d *Daemon) handleSources(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusOK, map[string]any{"sources": out})
 }
 
-func parseTime(w http.ResponseWriter, name, v string) (time.Time, bool) {
-	if v == "" {
-		return time.Time{}, true
-	}
-	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t.UTC(), true
-		}
-	}
-	badRequest(w, "%s: %q is not a date (use 2026-11-23 or 2026-11-23T08:00:00Z)", name, v)
-	return time.Time{}, false
-}
-
+// handleActivity is the activity log of all time (unless from/to say
+// otherwise), newest first; the activity report is the same with a default
+// range of 30 days and the per-day counts.
 func (d *Daemon) handleActivity(w http.ResponseWriter, r *http.Request) {
-	if !checkParams(w, r, "key", "source", "operation", "actor", "origin", "from", "to", "limit", "cursor") {
-		return
-	}
-	q := r.URL.Query()
-	eq := store.EventQuery{KeyID: q.Get("key"), Source: q.Get("source"), Operation: q.Get("operation"),
-		Actor: q.Get("actor"), Origin: engine.Origin(q.Get("origin"))}
-	var ok bool
-	if eq.From, ok = parseTime(w, "from", q.Get("from")); !ok {
-		return
-	}
-	if eq.To, ok = parseTime(w, "to", q.Get("to")); !ok {
-		return
-	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 5000 {
-			badRequest(w, "limit must be a whole number from 1 to 5000, got %q", l)
-			return
-		}
-		eq.Limit = n
-	}
-	eq.Cursor = q.Get("cursor")
-	events, next, err := d.st.Events(r.Context(), eq)
-	if errors.Is(err, store.ErrBadCursor) {
-		badRequest(w, "%v", err)
-		return
-	}
-	if err != nil {
-		d.internal(w, r, err)
-		return
-	}
-	page := api.EventsPage{Events: events}
-	if page.Events == nil {
-		page.Events = []engine.Event{}
-	}
-	page.NextCursor = next
-	api.WriteJSON(w, http.StatusOK, page)
+	d.activity(w, r, report.Range{}, false)
 }
 
 // handleEvents streams notifications as newline-delimited JSON until the

@@ -264,9 +264,21 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 	if len(where) > 0 {
 		filter = " WHERE " + strings.Join(where, " AND ")
 	}
+	// The count and the page are read from one snapshot, so a source's
+	// change landing between them cannot give a page that disagrees with
+	// its total.
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return KeyPage{}, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN DEFERRED"); err != nil {
+		return KeyPage{}, err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // read-only
 	var page KeyPage
 	if q.Cursor == "" && !q.SkipCount {
-		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM keys`+filter, args...).Scan(&page.Total); err != nil {
+		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM keys`+filter, args...).Scan(&page.Total); err != nil {
 			return page, err
 		}
 	} else {
@@ -298,7 +310,7 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 	if desc {
 		dir = "DESC"
 	}
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s, %s FROM keys%s ORDER BY %s %s, id %s LIMIT ?`,
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf(`SELECT %s, %s FROM keys%s ORDER BY %s %s, id %s LIMIT ?`,
 		keyColumns, expr, sqlWhere, expr, dir, dir), append(pageArgs, q.Limit+1)...)
 	if err != nil {
 		return page, err
