@@ -127,21 +127,8 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 
 // Keys returns one page of the inventory.
 func (c *Client) Keys(ctx context.Context, kq KeyQuery) (*KeysPage, error) {
-	q := url.Values{}
-	set := func(k, v string) {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	set("source", kq.Source)
-	set("state", kq.State)
-	set("aging", kq.Aging)
-	set("q", kq.Text)
-	set("sort", kq.Sort)
-	set("cursor", kq.Cursor)
-	if kq.Limit > 0 {
-		q.Set("limit", strconv.Itoa(kq.Limit))
-	}
+	q := query("source", kq.Source, "state", kq.State, "aging", kq.Aging, "q", kq.Text, "sort", kq.Sort,
+		"cursor", kq.Cursor, "limit", positive(kq.Limit))
 	var p KeysPage
 	return &p, c.Do(ctx, http.MethodGet, "/keys", q, nil, &p)
 }
@@ -191,4 +178,24 @@ func (c *Client) Watch(ctx context.Context, fn func(Notification)) error {
 		return ctx.Err()
 	}
 	return c.unreachable(io.ErrUnexpectedEOF)
+}
+
+// query builds query parameters from name, value pairs, leaving out empty
+// values.
+func query(kv ...string) url.Values {
+	q := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			q.Set(kv[i], kv[i+1])
+		}
+	}
+	return q
+}
+
+// positive renders n, or "" when it is not above zero.
+func positive(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
 }

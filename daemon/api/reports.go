@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/report"
@@ -45,28 +44,13 @@ type ReportQuery struct {
 }
 
 func (q ReportQuery) values() url.Values {
-	v := url.Values{}
-	set := func(k, s string) {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	set("from", q.From)
-	set("to", q.To)
-	set("source", q.Source)
-	set("key", q.Key)
-	set("operation", q.Operation)
-	set("actor", q.Actor)
-	set("origin", q.Origin)
-	set("app", q.App)
-	set("cursor", q.Cursor)
+	comparison := ""
 	if q.Comparison {
-		v.Set("comparison", "true")
+		comparison = "true"
 	}
-	if q.Limit > 0 {
-		v.Set("limit", strconv.Itoa(q.Limit))
-	}
-	return v
+	return query("from", q.From, "to", q.To, "source", q.Source, "key", q.Key, "operation", q.Operation,
+		"actor", q.Actor, "origin", q.Origin, "app", q.App, "cursor", q.Cursor, "comparison", comparison,
+		"limit", positive(q.Limit))
 }
 
 // AgingReport fetches one page of the aging report.
