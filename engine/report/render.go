@@ -234,6 +234,9 @@ func ActivityTable(events []engine.Event) Table {
 		if key == "" {
 			key = e.Source
 		}
+		if key == "" && e.Origin == engine.OriginProxy {
+			key = e.Actor // proxy:<app>, or the client that was refused
+		}
 		if key == "" {
 			key = "(daemon)"
 		}
