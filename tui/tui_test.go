@@ -2,6 +2,7 @@ package tui_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -427,4 +428,34 @@ func TestReportPaneWithoutReports(t *testing.T) {
 	press(tm, "4")
 	waitFor(t, tm, "No proxied application has reported yet")
 	_ = finalView(t, tm)
+}
+
+// TestProxyPaneGolden snapshots the Proxy pane at 80×24 and 160×40: one
+// healthy application with a ring of two generations and one whose
+// upstream is down and whose ring is empty.
+func TestProxyPaneGolden(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {160, 40}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			f := newFixture()
+			f.proxy = []api.ProxyStatus{
+				{App: "crm", Listen: "127.0.0.1:8443", Upstream: "https://crm.example.com", Time: fixedNow, Requests: 1200,
+					FieldsEncrypt: 3400, FieldsDecrypt: 9100, BytesIn: 1 << 20, BytesOut: 8 << 20,
+					ProxyLatency:    api.Percentiles{P50: 0.3, P95: 0.9, P99: 2.5},
+					UpstreamLatency: api.Percentiles{P50: 12, P95: 40, P99: 95},
+					Health:          api.UpstreamHealth{OK: true, LastSuccess: &fixedNow},
+					Ring: api.ProxyRing{KeyID: "x1P7b039", Size: 2, Capacity: 16, Generations: []api.GenerationInfo{
+						{Name: "acme.crm.key.5", KeyID: "x1P7b039", Fingerprint: "c753fb6f4dfd0000", State: "active", Encrypts: true, Created: &fixedNow},
+						{Name: "acme.crm.key.4", KeyID: "PqzDnyPw", Fingerprint: "3eacc39f23f00000", State: "deactivated"}}},
+					Series: []api.ProxySample{{Requests: 3}, {Requests: 5}, {Requests: 8, Errors: 1}, {Requests: 4}}},
+				{App: "hr", Listen: "127.0.0.1:8444", Upstream: "http://127.0.0.1:9001", Time: fixedNow,
+					Health: api.UpstreamHealth{OK: false, Reason: "dial tcp 127.0.0.1:9001: connection refused"},
+					Ring:   api.ProxyRing{Reason: "ring hr is empty"}},
+			}
+			tm := start(t, f, size[0], size[1])
+			waitFor(t, tm, "● connected")
+			press(tm, "4")
+			waitFor(t, tm, "crm", "▶ encrypts")
+			golden(t, tm, size[0], size[1])
+		})
+	}
 }
