@@ -106,6 +106,10 @@ func (c *Client) unreachable(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // the request URL is an implementation detail of the socket
+	}
 	return fmt.Errorf("%w at %s: %v", ErrUnreachable, c.Socket, err)
 }
 
