@@ -2,39 +2,17 @@ package proxy
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"strings"
 	"testing"
+
+	"github.com/keyward/keyward/daemon/proxy/benchdata"
 
 	"github.com/keyward/keyward/daemon/config"
 )
-
-// benchPayloads: 1 KiB JSON with 3 protected fields and 64 KiB with 50,
-// the payloads of bench/loadtest.sh.
-func benchPayloads() (small, large []byte) {
-	rec := map[string]any{"id": 4711, "name": "Ann Lee", "ssn": "123-45-6789", "email": "ann.lee@example.com",
-		"card": map[string]any{"number": "4111 1111 1111 1111", "expiry": "12/29"}, "plan": "enterprise"}
-	b, _ := json.Marshal(rec)
-	rec["notes"] = strings.Repeat("n", 1024-len(b)-len(`,"notes":""`))
-	small, _ = json.Marshal(rec)
-	var recs []map[string]any
-	for i := 0; i < 50; i++ {
-		recs = append(recs, map[string]any{"id": i, "ssn": fmt.Sprintf("123-45-%04d", i), "name": "Ann Lee", "notes": ""})
-	}
-	b, _ = json.Marshal(map[string]any{"records": recs})
-	pad := (64*1024 - len(b)) / 50
-	for i := range recs {
-		recs[i]["notes"] = strings.Repeat("n", pad)
-	}
-	large, _ = json.Marshal(map[string]any{"records": recs})
-	return small, large
-}
 
 // BenchmarkProxy compares a round trip through the keyward proxy (encrypt
 // the protected fields, the upstream echoes them, decrypt on the way back)
@@ -54,7 +32,7 @@ func BenchmarkProxy(b *testing.B) {
 	keys := newRing(b, 16, "bench")
 	m := startProxy(b, keys.rings, nil, config.ProxyApp{Name: "bench", Upstream: up.URL,
 		Fields: []string{"ssn", "email", "card.number", "records[*].ssn"}})
-	small, large := benchPayloads()
+	small, large := benchdata.Payloads()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	for _, p := range []struct {
 		name string
@@ -110,7 +88,7 @@ func BenchmarkHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 	app.rp.Transport = timedTransport{echoTransport{}}
-	small, large := benchPayloads()
+	small, large := benchdata.Payloads()
 	for _, p := range []struct {
 		name string
 		body []byte

@@ -9,9 +9,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"flag"
-	"fmt"
 	"io"
 	"log"
 	"net"
@@ -22,9 +20,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/keyward/keyward/daemon/proxy/benchdata"
 
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/proxy"
@@ -44,7 +43,7 @@ func main() {
 	var addr string
 	switch *role {
 	case "payloads":
-		small, large := payloads()
+		small, large := benchdata.Payloads()
 		must(os.WriteFile(filepath.Join(*dir, "small.json"), small, 0o644))
 		must(os.WriteFile(filepath.Join(*dir, "large.json"), large, 0o644))
 		return
@@ -104,25 +103,4 @@ func must(err error) {
 	if err != nil {
 		log.Fatal(err)
 	}
-}
-
-// payloads: 1 KiB with 3 protected fields (ssn, email, card.number), and
-// 64 KiB with 50 (records[*].ssn in 50 records).
-func payloads() (small, large []byte) {
-	rec := map[string]any{"id": 4711, "name": "Ann Lee", "ssn": "123-45-6789", "email": "ann.lee@example.com",
-		"card": map[string]any{"number": "4111 1111 1111 1111", "expiry": "12/29"}, "plan": "enterprise"}
-	b, _ := json.Marshal(rec)
-	rec["notes"] = strings.Repeat("n", 1024-len(b)-len(`,"notes":""`))
-	small, _ = json.Marshal(rec)
-	var recs []map[string]any
-	for i := 0; i < 50; i++ {
-		recs = append(recs, map[string]any{"id": i, "ssn": fmt.Sprintf("123-45-%04d", i), "name": "Ann Lee", "notes": ""})
-	}
-	b, _ = json.Marshal(map[string]any{"records": recs})
-	pad := (64*1024 - len(b)) / 50
-	for i := range recs {
-		recs[i]["notes"] = strings.Repeat("n", pad)
-	}
-	large, _ = json.Marshal(map[string]any{"records": recs})
-	return small, large
 }
