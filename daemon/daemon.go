@@ -96,6 +96,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	defer ln.Close()
+	defer os.Remove(d.socket) // ours: never leave it behind, even when the start fails
 
 	var warnings []string
 	d.roles, warnings = NewRoles(os.Getuid(), cfg.Access.AdminGroup, cfg.Access.UserGroup)
@@ -187,7 +188,6 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)
 	wg.Wait()
-	_ = os.Remove(d.socket)
 	d.log.Info("daemon stopped")
 	return nil
 }

@@ -433,3 +433,23 @@ func TestMountedWritesAreAudited(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestBadFeatureConfigFailsCleanly: a KEK file that does not exist stops
+// the start with a message naming it, and leaves no socket behind.
+func TestBadFeatureConfigFailsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Socket = filepath.Join(dir, "k.sock")
+	cfg.Keys.KEKFile = filepath.Join(dir, "missing-kek")
+	cfg.Azure = []config.AzureSource{{Name: "v", VaultURL: "https://127.0.0.1:1", Credential: config.AzureCredEmulator,
+		TokenFile: filepath.Join(dir, "token")}}
+	os.WriteFile(filepath.Join(dir, "token"), []byte("t"), 0o600)
+	err := Run(context.Background(), cfg, Options{Logger: discardLogger()})
+	if err == nil || !strings.Contains(err.Error(), "missing-kek") {
+		t.Fatalf("start with a missing KEK: %v", err)
+	}
+	if _, err := os.Stat(cfg.Socket); !os.IsNotExist(err) {
+		t.Fatalf("a failed start left its socket: %v", err)
+	}
+}
