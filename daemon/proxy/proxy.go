@@ -648,8 +648,10 @@ func (a *App) event(kind string, sev engine.Severity, r *http.Request, details s
 		op = OpDecrypted
 	}
 	actor := "proxy:" + a.cfg.Name
-	if r != nil {
-		actor = r.RemoteAddr
+	if c, ok := callerOf(r); ok {
+		actor = c // a socket caller (keyward decrypt): its user name
+	} else if r != nil {
+		actor = r.RemoteAddr // a proxied client
 	}
 	a.rec.Event(context.Background(), engine.Event{Time: now.UTC(), Operation: op, Actor: actor, Origin: engine.OriginProxy,
 		Severity: sev, Details: "proxy " + a.cfg.Name + ": " + details})
@@ -746,3 +748,15 @@ type nopRecorder struct{}
 func (nopRecorder) Event(context.Context, engine.Event)         {}
 func (nopRecorder) Usage(context.Context, []engine.Usage) error { return nil }
 func (nopRecorder) Status(api.ProxyStatus)                      {}
+
+// callerOf is the user name the daemon attached to a socket request.
+func callerOf(r *http.Request) (string, bool) {
+	if r == nil {
+		return "", false
+	}
+	c, ok := api.CallerFromContext(r.Context())
+	if !ok || c.User == "" {
+		return "", false
+	}
+	return c.User, true
+}

@@ -115,14 +115,19 @@ func TestStatusMetricsAndUsageInSQLite(t *testing.T) {
 func TestSocketEncryptDecryptRoles(t *testing.T) {
 	keys := newRing(t, 16, "crm")
 	up := newUpstream(t, echo)
-	m := startProxy(t, keys.rings, &recorder{}, crmApp(up.URL))
+	rec := &recorder{}
+	m := startProxy(t, keys.rings, rec, crmApp(up.URL))
 	for _, role := range []api.Role{api.RoleAdmin, api.RoleUser, api.RoleNone} {
 		sock := filepath.Join(t.TempDir(), "k.sock")
 		ln, err := net.Listen("unix", sock)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := &http.Server{Handler: m.Handler(func(*http.Request) api.Role { return role })}
+		// The daemon attaches the socket caller to every request.
+		h := m.Handler(func(*http.Request) api.Role { return role })
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r.WithContext(api.WithCaller(r.Context(), api.Caller{User: "alice", Role: role})))
+		})}
 		go srv.Serve(ln)
 		defer srv.Close()
 		c := api.NewClient(sock)
@@ -147,6 +152,9 @@ func TestSocketEncryptDecryptRoles(t *testing.T) {
 		}
 		if err != nil || string(pt) != "123-45-6789" {
 			t.Fatalf("admin decrypt: %q %v", pt, err)
+		}
+		if ev := rec.eventsWith(OpDecrypted); len(ev) == 0 || ev[len(ev)-1].Actor != "alice" {
+			t.Fatalf("keyward decrypt recorded as %+v, want the caller alice", ev)
 		}
 		// A JSON record with tokens decrypts in place.
 		doc := `{"ssn":"` + strings.TrimSpace(string(tok)) + `","n":1}`
