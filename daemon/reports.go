@@ -245,11 +245,15 @@ func (d *Daemon) activity(w http.ResponseWriter, r *http.Request, def report.Ran
 	if d.storeFailed(w, r, err) {
 		return
 	}
-	out := api.ActivityReport{Range: rg, Events: events, NextCursor: next}
-	if out.Events == nil {
-		out.Events = []engine.Event{}
+	if events == nil {
+		events = []engine.Event{}
 	}
-	if perDay && eq.Cursor == "" {
+	if !perDay {
+		api.WriteJSON(w, http.StatusOK, api.EventsPage{Events: events, NextCursor: next})
+		return
+	}
+	out := api.ActivityReport{Range: rg, Events: events, NextCursor: next}
+	if eq.Cursor == "" {
 		days, err := d.st.EventsPerDay(r.Context(), eq)
 		if err != nil {
 			d.internal(w, r, err)
