@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/kms"
-	"github.com/keyward/keyward/daemon/proxy"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/daemon/sources/kmip"
 	"github.com/keyward/keyward/engine"
@@ -77,16 +75,7 @@ func TestKMSRotationThroughProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := proxy.NewManager(config.Proxy{Apps: []config.ProxyApp{ProxyApp("crm", "127.0.0.1:0", app.URL())}}, rings, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	base := "http://" + m.Addr("crm")
+	m, base, done := startProxy(t, ctx, rings, app.URL())
 
 	create := func(ssn string) string {
 		r, err := http.Post(base+"/records", "application/json", strings.NewReader(`{"name":"Ann","ssn":"`+ssn+`","email":"ann@example.com"}`))

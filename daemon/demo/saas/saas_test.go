@@ -37,16 +37,7 @@ func TestDemoBehindProxy(t *testing.T) {
 	if _, err := rings.Apply("crm", []keyring.Candidate{{UID: "1", Name: "crm.key.1", State: engine.StateActive, Material: k}}); err != nil {
 		t.Fatal(err)
 	}
-	m, err := proxy.NewManager(config.Proxy{Apps: []config.ProxyApp{ProxyApp("crm", "127.0.0.1:0", app.URL())}}, rings, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	base := "http://" + m.Addr("crm")
+	_, base, done := startProxy(t, ctx, rings, app.URL())
 
 	// Drive until 30 requests went through (or 20 s on a starved machine).
 	st := &DriveStats{}
@@ -141,4 +132,20 @@ func TestStoreRoutes(t *testing.T) {
 	if resp, _ := http.Get(app.URL() + "/records?limit=0"); resp.StatusCode != 400 {
 		t.Fatalf("bad limit: %d", resp.StatusCode)
 	}
+}
+
+// startProxy runs the demo's proxy configuration for crm in front of
+// upstream, returning it, its base URL and the channel Run's result lands on.
+func startProxy(t *testing.T, ctx context.Context, rings *keyring.Rings, upstream string) (*proxy.Manager, string, chan error) {
+	t.Helper()
+	m, err := proxy.NewManager(config.Proxy{Apps: []config.ProxyApp{ProxyApp("crm", "127.0.0.1:0", upstream)}}, rings, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	return m, "http://" + m.Addr("crm"), done
 }
