@@ -398,6 +398,14 @@ func (s *Server) register(ctx context.Context, req *payloads.RegisterRequestPayl
 	return &payloads.RegisterResponsePayload{UniqueIdentifier: uid}, nil
 }
 
+// SetExactNames turns wildcard matching in Locate off (or back on) while the
+// server runs, as when a failover KMS of another make takes over.
+func (s *Server) SetExactNames(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.ExactNames = on
+}
+
 func (s *Server) locate(ctx context.Context, req *payloads.LocateRequestPayload) (*payloads.LocateResponsePayload, error) {
 	s.count(kmip.OperationLocate)
 	s.mu.Lock()

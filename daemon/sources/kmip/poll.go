@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/kmipclient"
 	"github.com/ovh/kmip-go/ttlv"
 
 	"github.com/keyward/keyward/daemon/sources"
@@ -141,11 +142,13 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	apps := s.cfg.Applications
 	st.Protocol, st.Address = c.Version().String(), s.connected
 
-	// 1. Locate.
+	// 1. Locate. A server known to expand wildcards gets one Locate per
+	// application (batched). Otherwise every symmetric key is listed once and
+	// names are matched here; while the server's behaviour is not known yet,
+	// one probe after the listing learns it (learnWildcards).
 	var uids []string
 	var perApp [][]string
-	fullList := s.wildcards < 0
-	if s.wildcards >= 0 {
+	if s.wildcards > 0 {
 		pats := make([]string, len(apps))
 		for i, a := range apps {
 			pats[i] = a.Pattern
@@ -156,16 +159,20 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		for _, l := range perApp {
 			uids = append(uids, l...)
 		}
-		if s.wildcards == 0 && slices.ContainsFunc(perApp, func(l []string) bool { return len(l) == 0 }) {
-			fullList = true // the server may not expand wildcards: look at everything
+		if len(uids) == 0 && s.cfg.Locate == "auto" && s.holdsLiveKeys() {
+			// Every pattern came back empty while keys are known: perhaps
+			// a failover KMS that does not expand wildcards. List and learn
+			// again rather than take every key for destroyed.
+			s.log.Warn("the KMS located nothing for any application's pattern; listing every key to check")
+			s.wildcards, perApp = 0, nil
 		}
 	}
-	if fullList {
+	if s.wildcards <= 0 {
 		all, err := s.locate(ctx, c, []string{""}, st)
 		if err != nil {
 			return err
 		}
-		uids = append(uids, all[0]...)
+		uids = all[0]
 	}
 	slices.Sort(uids)
 	uids = slices.Compact(uids)
@@ -226,15 +233,11 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 			s.log.Warn("cannot read attributes of a located object; skipped", "uid", uid, "err", ferr)
 		}
 	}
-	type match struct {
-		app  int
-		name string
-	}
 	// Which applications a located object may belong to: in server mode the
 	// ones whose Locate returned it (re-checked below), otherwise all of them
 	// with the literal prefix of the pattern as a cheap first filter.
 	var locatedBy map[string][]int
-	if perApp != nil && !fullList {
+	if perApp != nil {
 		locatedBy = make(map[string][]int, len(uids))
 		for i, l := range perApp {
 			for _, uid := range l {
@@ -247,7 +250,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	for i, a := range apps {
 		prefixes[i], all[i] = literalPrefix(a.Pattern), i
 	}
-	matched := map[string]match{}
+	matched := map[string]appMatch{}
 	for _, uid := range uids {
 		m := metas[uid]
 		if m == nil || (m.objType != 0 && m.objType != kmip.ObjectTypeSymmetricKey) {
@@ -262,7 +265,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		for _, n := range m.names {
 			for _, i := range try {
 				if strings.HasPrefix(n, prefixes[i]) && Match(apps[i].Pattern, n) {
-					matched[uid] = match{app: i, name: n}
+					matched[uid] = appMatch{app: i, name: n}
 					break names
 				}
 			}
@@ -296,30 +299,8 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		st.Wildcards = "client"
 	default:
 		st.Wildcards = "probing"
-		// Learn whether the server expands wildcards: it does when a
-		// pattern Locate returned an object whose name matches it; it does
-		// not when the full listing holds matches the pattern Locate missed.
-		works, misses := false, false
-		for i, l := range perApp {
-			for _, uid := range l {
-				if mm, found := matched[uid]; found && mm.app == i {
-					works = true
-				}
-			}
-			if len(l) == 0 && fullList {
-				for _, mm := range matched {
-					if mm.app == i {
-						misses = true
-					}
-				}
-			}
-		}
-		switch {
-		case works:
-			s.wildcards = 1
-		case misses || (!fullList && len(matched) == 0 && st.Located > 0):
-			s.wildcards = -1
-			s.log.Info("the KMS does not match wildcards in Locate; filtering names here")
+		if err := s.learnWildcards(ctx, c, matched, st); err != nil {
+			return err
 		}
 	}
 
@@ -510,6 +491,70 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		}
 	}
 	return nil
+}
+
+// appMatch is the application a located object belongs to, and the name
+// of the object's that matched its pattern.
+type appMatch struct {
+	app  int
+	name string
+}
+
+// learnWildcards finds out whether the KMS expands wildcards in Locate,
+// after a poll that listed every symmetric key and matched names here: it
+// sends one Locate with the pattern of the first application that has a
+// matching key. The server expands wildcards when that Locate returns a key
+// the listing matched to the application; it does not when it returns none
+// of them. With no matching key anywhere, the question waits for a later
+// poll.
+//
+// One probe, not one Locate per application: a server that does not index
+// names (PyKMIP) scans every object it holds for each Locate, so a pattern
+// Locate per application on the first poll cost applications × keys object
+// scans, quadratic in the size of the KMS (at 10,000 keys PyKMIP did not
+// answer the first batch of them within 5 minutes).
+func (s *Source) learnWildcards(ctx context.Context, c *kmipclient.Client, matched map[string]appMatch, st *PollStats) error {
+	probe := -1
+	for _, mm := range matched {
+		if probe < 0 || mm.app < probe {
+			probe = mm.app
+		}
+	}
+	if probe < 0 {
+		return nil
+	}
+	pattern := s.cfg.Applications[probe].Pattern
+	res, err := s.locate(ctx, c, []string{pattern}, st)
+	if err != nil {
+		return err
+	}
+	works := false
+	for _, uid := range res[0] {
+		if mm, ok := matched[uid]; ok && mm.app == probe {
+			works = true
+		} else {
+			st.Mismatched++
+			s.log.Debug("KMS located an object whose name does not match the pattern; ignored", "uid", uid, "pattern", pattern)
+		}
+	}
+	if works {
+		s.wildcards = 1
+		s.log.Info("the KMS matches wildcards in Locate; locating each application's keys by its pattern")
+	} else {
+		s.wildcards = -1
+		s.log.Info("the KMS does not match wildcards in Locate; filtering names here")
+	}
+	return nil
+}
+
+// holdsLiveKeys says whether an earlier poll found a key not yet destroyed.
+func (s *Source) holdsLiveKeys() bool {
+	for _, k := range s.known {
+		if k.row.ID != "" && k.state != engine.StateDestroyed {
+			return true
+		}
+	}
+	return false
 }
 
 func short(fp string) string {

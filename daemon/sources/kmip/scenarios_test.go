@@ -24,6 +24,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/engine"
@@ -195,6 +196,12 @@ func TestFirstPollOfSeveralApplications(t *testing.T) {
 		}
 		if e.src.wildcards > 0 && want != "server" || e.src.wildcards < 0 && want != "client" {
 			t.Fatalf("learned wildcard mode %d, want %s", e.src.wildcards, want)
+		}
+		// Learning it cost one listing and one pattern probe, not a Locate
+		// per application (which a server without a name index answers
+		// with a scan of every object it holds).
+		if st.Locates != 2 || st.Wildcards != "probing" {
+			t.Fatalf("first poll: %d Locates (%s), want the listing and one probe", st.Locates, st.Wildcards)
 		}
 
 		// A poll where nothing changed: one Locate, batched attribute reads, no Get.
@@ -572,7 +579,8 @@ func TestOneRequestPerKeyStillWorks(t *testing.T) {
 	e.cfg.BatchSize = 1
 	e.src, _ = New(e.cfg, e.deps)
 	st := e.mustPoll()
-	if st.Requests != 1+3+3 || len(e.ringNames("crm")) != 3 {
+	// The listing and the wildcard probe, three Get Attributes, three Gets.
+	if st.Requests != 2+3+3 || len(e.ringNames("crm")) != 3 {
 		t.Fatalf("unbatched poll: %+v", st)
 	}
 }
@@ -702,6 +710,64 @@ func TestWildcardModeLearnedWithAnEmptyApplication(t *testing.T) {
 	st := e.mustPoll()
 	if st.Locates != 2 || st.Requests != 2 || st.Wildcards != "server" {
 		t.Fatalf("second poll %+v: want the two pattern Locates in one request and one attribute batch", st)
+	}
+}
+
+// TestWildcardProbeIsOneLocateWhateverTheApplications: the first poll of
+// many applications costs the same two Locates, and a server that does not
+// expand wildcards (like PyKMIP) is recognised from them.
+func TestWildcardProbeIsOneLocateWhateverTheApplications(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var apps []config.Application
+	var kapps []kms.App
+	for i := range 40 {
+		name := fmt.Sprintf("app%02d", i)
+		apps = append(apps, config.Application{Name: name, Pattern: "acme." + name + ".key.*"})
+		kapps = append(kapps, kms.App{Name: name, Prefix: "acme." + name + ".key.", Generations: 2})
+	}
+	s, err := kms.Start(ctx, kms.Options{Dir: t.TempDir(), Apps: kapps, ExactNames: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	b := &backend{name: "exact", addr: s.Addr(), caFile: s.CAFile, certFile: s.CertFile, keyFile: s.KeyFile, ca: s.CA, stop: s.Stop}
+	e := newEnv(t, b, "", nil, apps...)
+	st := e.mustPoll()
+	if st.Locates != 2 || st.Matched != 80 || e.src.wildcards != -1 {
+		t.Fatalf("first poll %+v, mode %d: want 2 Locates, 80 keys matched here, client-side mode", st, e.src.wildcards)
+	}
+	if got := len(e.ringNames("app39")); got != 2 {
+		t.Fatalf("app39 ring holds %d generations, want 2", got)
+	}
+	if st = e.mustPoll(); st.Locates != 1 || st.Wildcards != "client" || st.Gets != 0 {
+		t.Fatalf("second poll %+v: want one listing, no Get", st)
+	}
+}
+
+// TestServerStopsExpandingWildcards: when a KMS that matched wildcards
+// answers every pattern with nothing (a failover KMS of another make, an
+// upgrade), the keys are listed and the mode learned again; nothing is
+// taken for destroyed and the rings stand.
+func TestServerStopsExpandingWildcards(t *testing.T) {
+	b := embeddedBackend(t)
+	b.create(t, "acme.crm.key.1")
+	b.create(t, "acme.crm.key.2")
+	e := newEnv(t, b, "", nil, crmApp, hrApp)
+	e.mustPoll()
+	if e.src.wildcards != 1 {
+		t.Fatalf("wildcard mode %d, want server", e.src.wildcards)
+	}
+	b.embedded.SetExactNames(true)
+	st := e.mustPoll()
+	if n := len(e.events(engine.OpDestroyed)) + len(e.events(engine.OpDropped)); n != 0 {
+		t.Fatalf("%d destroyed/dropped events after the KMS stopped matching wildcards", n)
+	}
+	if got := strings.Join(e.ringNames("crm"), ","); got != "acme.crm.key.2,acme.crm.key.1" {
+		t.Fatalf("crm ring = %s", got)
+	}
+	if e.src.wildcards != -1 || st.Matched != 2 {
+		t.Fatalf("poll %+v, mode %d: want the keys matched here and client-side mode learned", st, e.src.wildcards)
 	}
 }
 
