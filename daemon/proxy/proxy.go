@@ -718,7 +718,10 @@ func (a *App) ring() api.ProxyRing {
 	a.mu.Unlock()
 	if changed {
 		msg := fmt.Sprintf("now encrypting with generation %s (was %s)", id, prev)
-		if id == "" {
+		switch {
+		case prev == "":
+			msg = fmt.Sprintf("now encrypting with generation %s (none encrypted before)", id)
+		case id == "":
 			msg = fmt.Sprintf("no generation encrypts any more (was %s): requests with protected fields are refused", prev)
 		}
 		a.event("key-changed", engine.SeverityInfo, nil, msg)

@@ -359,8 +359,8 @@ func reapGroup(pgid int) {
 }
 
 // benchTimeout is the per-request timeout of test sources: 10 s, or
-// KEYWARD_BENCH_KMIP_TIMEOUT for benchmarks against a slow KMS (PyKMIP
-// needs minutes to Locate 10,000 keys in one request).
+// KEYWARD_BENCH_KMIP_TIMEOUT for a slow KMS (PyKMIP checks every stored
+// object for each Locate: several seconds at 10,000 keys).
 func benchTimeout() time.Duration {
 	if d, err := time.ParseDuration(os.Getenv("KEYWARD_BENCH_KMIP_TIMEOUT")); err == nil && d > 0 {
 		return d
