@@ -36,8 +36,9 @@ type Options struct {
 	Sources []sources.Source
 	// Mounts are feature handlers added to the socket API.
 	Mounts []Mount
-	// Rings returns the ring metadata of a source, by source name.
-	Rings map[string]func() []api.RingInfo
+	// Details fill the kind-specific part of a source's GET /v1/sources
+	// entry (a KMIP source's rings and latest poll), by source name.
+	Details map[string]func(*api.SourceInfo)
 	// Now is the clock (tests pin it).
 	Now func() time.Time
 	// Ready is called once the socket accepts requests.
@@ -54,7 +55,7 @@ type Daemon struct {
 	sink       *sink
 	roles      Roles
 	thresholds engine.Thresholds
-	rings      map[string]func() []api.RingInfo
+	details    map[string]func(*api.SourceInfo)
 	srcs       []sources.Source
 	summary    summaryCache
 	socket     string
@@ -77,9 +78,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		opts.Now = time.Now
 	}
 	d := &Daemon{cfg: cfg, opts: opts, log: opts.Logger, hub: newHub(), thresholds: cfg.Thresholds(),
-		rings: map[string]func() []api.RingInfo{}, socket: cfg.SocketPath(), pid: os.Getpid(), now: opts.Now}
-	for k, v := range opts.Rings {
-		d.rings[k] = v
+		details: map[string]func(*api.SourceInfo){}, socket: cfg.SocketPath(), pid: os.Getpid(), now: opts.Now}
+	for k, v := range opts.Details {
+		d.details[k] = v
 	}
 	start := time.Now()
 
@@ -120,8 +121,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	defer feat.keys.Close() // zeroes every generation's material at exit
-	for k, v := range feat.rings {
-		d.rings[k] = v
+	for k, v := range feat.details {
+		d.details[k] = v
 	}
 	d.opts.Mounts = append(d.opts.Mounts, feat.mounts...)
 	srcs := append(append([]sources.Source(nil), opts.Sources...), feat.sources...)

@@ -288,8 +288,8 @@ func (d *Daemon) handleSources(w http.ResponseWriter, r *http.Request) {
 	out := make([]api.SourceInfo, 0, len(srcs))
 	for _, s := range srcs {
 		info := api.SourceInfo{Source: s}
-		if rp, ok := d.rings[s.Name]; ok {
-			info.Rings = rp()
+		if describe, ok := d.details[s.Name]; ok {
+			describe(&info)
 		}
 		out = append(out, info)
 	}

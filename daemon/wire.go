@@ -23,13 +23,13 @@ import (
 type features struct {
 	sources []sources.Source
 	mounts  []Mount
-	rings   map[string]func() []api.RingInfo
+	details map[string]func(*api.SourceInfo)
 	keys    *keyring.Rings
 	proxy   *proxy.Manager
 }
 
 func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
-	f := &features{rings: map[string]func() []api.RingInfo{}, keys: keyring.NewRings()}
+	f := &features{details: map[string]func(*api.SourceInfo){}, keys: keyring.NewRings()}
 	ks, err := kmip.FromConfig(d.cfg, d.st, f.keys, d.log)
 	if err != nil {
 		f.keys.Close()
@@ -38,7 +38,7 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 	var kmipNames []string
 	for _, s := range ks {
 		f.sources = append(f.sources, s)
-		f.rings[s.Name()] = s.Rings
+		f.details[s.Name()] = s.Describe
 		kmipNames = append(kmipNames, s.Name())
 	}
 	if len(ks) > 0 {

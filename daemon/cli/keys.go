@@ -69,7 +69,23 @@ func newStatusCmd(a *App) *cobra.Command {
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.Kind, s.Health, s.Keys, last, since, orDash(s.Reason))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			// KMIP sources: the KMS that answered, the protocol version
+			// negotiated and what the latest poll cost.
+			infos, err := a.Client().Sources(cmd.Context())
+			if err != nil {
+				return err
+			}
+			sep := "\n"
+			for _, s := range infos {
+				if s.Poll != nil {
+					fmt.Fprintf(a.Out, "%s%s: %s\n", sep, s.Name, s.Poll.Summary())
+					sep = ""
+				}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")

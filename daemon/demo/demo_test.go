@@ -67,6 +67,28 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 			t.Fatalf("no keys from %s: %v", src, err)
 		}
 	}
+	// The KMIP source says which KMS answered, in which protocol version,
+	// and what its latest poll cost; the vault has no poll details.
+	infos, err := c.Sources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range infos {
+		switch in.Name {
+		case "acme-kms":
+			p := in.Poll
+			if p == nil || p.Protocol != "1.4" || !strings.HasPrefix(p.Address, "127.0.0.1:") || p.Matched < 8 || p.Requests == 0 || p.Err != "" {
+				t.Fatalf("KMIP poll details %+v", p)
+			}
+			if s := p.Summary(); !strings.Contains(s, "KMIP 1.4 at "+p.Address) || !strings.Contains(s, "the KMS matches the name patterns") && !strings.Contains(s, "learning") {
+				t.Fatalf("poll summary %q", s)
+			}
+		case "azure-demo":
+			if in.Poll != nil {
+				t.Fatalf("the vault has KMIP poll details: %+v", in.Poll)
+			}
+		}
+	}
 	// Wait for the banner to be written, then read the app and proxy URLs off it.
 	var appURL, proxyURL string
 	for time.Now().Before(deadline) && proxyURL == "" {

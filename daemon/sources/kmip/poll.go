@@ -14,34 +14,15 @@ import (
 	"github.com/ovh/kmip-go/kmipclient"
 	"github.com/ovh/kmip-go/ttlv"
 
+	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
 )
 
-// PollStats says what one poll cost and found.
-type PollStats struct {
-	Started  time.Time     `json:"started"`
-	Duration time.Duration `json:"duration"`
-	// Requests is the number of KMIP request messages sent (each may carry
-	// a batch of operations); the others count operations.
-	Requests  int `json:"requests"`
-	Locates   int `json:"locates"`
-	AttrReads int `json:"attribute_reads"`
-	Gets      int `json:"gets"`
-	Located   int `json:"located"`
-	Matched   int `json:"matched"`
-	// Mismatched counts located objects whose Name did not match the
-	// pattern they were located by (ignored).
-	Mismatched int    `json:"mismatched"`
-	Added      int    `json:"added"`
-	Dropped    int    `json:"dropped"`
-	Wildcards  string `json:"wildcards"` // "server", "client" or "probing"
-	// Protocol is the KMIP version spoken, Address the KMS that answered.
-	Protocol string `json:"protocol,omitempty"`
-	Address  string `json:"address,omitempty"`
-	Err      string `json:"error,omitempty"`
-}
+// PollStats says what one poll cost and found; the socket API serves the
+// latest as a KMIP source's "poll".
+type PollStats = api.KMIPPoll
 
 // knownKey is what the source remembers of one KMS object between polls.
 type knownKey struct {
@@ -72,14 +53,14 @@ func (s *Source) Poll(ctx context.Context, sink sources.Sink) error {
 			}
 		}
 		st.Err = reason
-		s.last = st
+		s.setLast(st)
 		s.closeClient() // reconnect, trying addresses in order, next time
 		if herr := sink.SetHealth(ctx, s.cfg.Name, engine.HealthDegraded, reason); herr != nil {
 			s.log.Error("cannot record source health", "err", herr)
 		}
 		return errors.New(reason)
 	}
-	s.last = st
+	s.setLast(st)
 	if s.kekPending {
 		if k, err := s.fetchKEK(ctx); err != nil {
 			s.log.Warn("cannot fetch the key-encryption key from the KMS; ring material is not persisted", "kek_name", s.cfg.KEKName, "err", err)

@@ -82,6 +82,7 @@ type Source struct {
 	others    map[string]string // located objects of no application: uid → name
 	loaded    bool
 	sink      sources.Sink
+	lastMu    sync.Mutex // guards last alone, so status reads never wait for a poll
 	last      PollStats
 	restored  int
 	// kek wraps ring material: Deps.KEK, or the key named kek_name fetched
@@ -250,11 +251,27 @@ func (s *Source) Rings() []api.RingInfo {
 	return out
 }
 
-// LastPoll returns the statistics of the most recent poll.
+// LastPoll returns the statistics of the most recent poll (zero before the
+// first). It does not wait for a poll in progress.
 func (s *Source) LastPoll() PollStats {
-	s.pollMu.Lock()
-	defer s.pollMu.Unlock()
+	s.lastMu.Lock()
+	defer s.lastMu.Unlock()
 	return s.last
+}
+
+func (s *Source) setLast(st PollStats) {
+	s.lastMu.Lock()
+	s.last = st
+	s.lastMu.Unlock()
+}
+
+// Describe fills this source's part of its GET /v1/sources entry: the rings
+// (metadata only) and the latest poll.
+func (s *Source) Describe(info *api.SourceInfo) {
+	info.Rings = s.Rings()
+	if p := s.LastPoll(); !p.Started.IsZero() {
+		info.Poll = &p
+	}
 }
 
 // Run implements sources.Source: poll, then wait the poll interval; after a
