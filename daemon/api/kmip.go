@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -85,4 +86,57 @@ func (c *Client) KMIPImportKeystore(ctx context.Context, source string, req Impo
 	var out CertInfo
 	err := c.Do(ctx, http.MethodPost, "/kmip/"+url.PathEscape(source)+"/import", nil, req, &out)
 	return &out, err
+}
+
+// KMIPPoll says what a KMIP source's latest poll cost and found.
+type KMIPPoll struct {
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration_ns"`
+	// Requests is the number of KMIP request messages sent (each may carry
+	// a batch of operations); the others count operations.
+	Requests  int `json:"requests"`
+	Locates   int `json:"locates"`
+	AttrReads int `json:"attribute_reads"`
+	Gets      int `json:"gets"`
+	Located   int `json:"located"`
+	Matched   int `json:"matched"`
+	// Mismatched counts located objects whose Name did not match the
+	// pattern they were located by (ignored).
+	Mismatched int `json:"mismatched"`
+	Added      int `json:"added"`
+	Dropped    int `json:"dropped"`
+	// Wildcards says where names were matched: "server" (one Locate per
+	// application), "client" (every key listed, names matched by keyward)
+	// or "probing" (the poll that learned which).
+	Wildcards string `json:"wildcards"`
+	// Protocol is the KMIP version spoken, Address the KMS that answered.
+	Protocol string `json:"protocol,omitempty"`
+	Address  string `json:"address,omitempty"`
+	Err      string `json:"error,omitempty"`
+}
+
+// Summary is the poll in one line, for status displays: where and in
+// which protocol version, what it cost and found.
+func (p *KMIPPoll) Summary() string {
+	where := "KMIP " + p.Protocol
+	if p.Address != "" {
+		where += " at " + p.Address
+	}
+	if p.Protocol == "" {
+		where = "not connected"
+	}
+	s := fmt.Sprintf("%s · last poll %s: %d request(s), %d key(s) matched, %d new, %d dropped, %d Get(s)",
+		where, p.Duration.Round(time.Millisecond), p.Requests, p.Matched, p.Added, p.Dropped, p.Gets)
+	switch p.Wildcards {
+	case "server":
+		s += " · the KMS matches the name patterns"
+	case "client":
+		s += " · names matched here (the KMS does not expand wildcards)"
+	case "probing":
+		s += " · learning whether the KMS expands wildcards"
+	}
+	if p.Err != "" {
+		s += " · failed: " + p.Err
+	}
+	return s
 }
