@@ -103,8 +103,12 @@ type KMIPPoll struct {
 	// Mismatched counts located objects whose Name did not match the
 	// pattern they were located by (ignored).
 	Mismatched int `json:"mismatched"`
-	Added      int `json:"added"`
-	Dropped    int `json:"dropped"`
+	// Rechecked counts known keys the Locate did not return, read by their
+	// identifier before being taken for destroyed; Recovered those found.
+	Rechecked int `json:"rechecked"`
+	Recovered int `json:"recovered"`
+	Added     int `json:"added"`
+	Dropped   int `json:"dropped"`
 	// Wildcards says where names were matched: "server" (one Locate per
 	// application), "client" (every key listed, names matched by keyward)
 	// or "probing" (the poll that learned which).

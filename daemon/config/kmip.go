@@ -52,6 +52,10 @@ type KMIPSource struct {
 	// BatchSize is how many operations go into one KMIP request message
 	// (default 50; 1 sends one request per key).
 	BatchSize int `toml:"batch_size"`
+	// LocatePageSize is the Maximum Items of each Locate page (KMIP 1.3+,
+	// default 1000). A KMS without a name index checks every object it
+	// holds for each page, so fewer, larger pages list a large KMS faster.
+	LocatePageSize int `toml:"locate_page_size"`
 	// Locate says where the wildcard pattern is matched: "auto" (try the
 	// server, fall back to filtering names here when it does not expand
 	// wildcards), "server" or "client".
@@ -145,6 +149,12 @@ func (k *KMIPSource) validate(prefix string) []string {
 	}
 	if k.BatchSize < 1 || k.BatchSize > 1000 {
 		add("batch_size", "%d is not between 1 and 1000", k.BatchSize)
+	}
+	if k.LocatePageSize == 0 {
+		k.LocatePageSize = 1000
+	}
+	if k.LocatePageSize < 10 || k.LocatePageSize > 100000 {
+		add("locate_page_size", "%d is not between 10 and 100000", k.LocatePageSize)
 	}
 	switch k.Locate {
 	case "":

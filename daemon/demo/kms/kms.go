@@ -84,8 +84,13 @@ type Server struct {
 	nextID  int
 	counts  map[kmip.Operation]int
 	byName  []*object // objects sorted by name; nil when stale
-	srv     *kmipserver.Server
-	unhook  func()
+	// locateLimit caps every Locate answer, as servers with a limit of
+	// their own do; locateTotal then reports the full count in Located
+	// Items (KMIP 1.3+), or else only what was returned.
+	locateLimit int
+	locateTotal bool
+	srv         *kmipserver.Server
+	unhook      func()
 }
 
 type object struct {
@@ -398,6 +403,15 @@ func (s *Server) register(ctx context.Context, req *payloads.RegisterRequestPayl
 	return &payloads.RegisterResponsePayload{UniqueIdentifier: uid}, nil
 }
 
+// SetLocateLimit makes every Locate return at most n identifiers (0: no
+// limit), whatever Maximum Items asks, reporting the full count in Located
+// Items when reportTotal is set.
+func (s *Server) SetLocateLimit(n int, reportTotal bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.locateLimit, s.locateTotal = n, reportTotal
+}
+
 // SetExactNames turns wildcard matching in Locate off (or back on) while the
 // server runs, as when a failover KMS of another make takes over.
 func (s *Server) SetExactNames(on bool) {
@@ -433,17 +447,24 @@ func (s *Server) locate(ctx context.Context, req *payloads.LocateRequestPayload)
 		bi, _ := strconv.Atoi(b.uid)
 		return ai - bi
 	})
+	total := len(out)
 	if off := int(req.OffsetItems); off > 0 {
 		out = out[min(off, len(out)):]
 	}
 	if mx := int(req.MaximumItems); mx > 0 && len(out) > mx {
 		out = out[:mx]
 	}
+	if s.locateLimit > 0 && len(out) > s.locateLimit {
+		out = out[:s.locateLimit]
+	}
 	resp := &payloads.LocateResponsePayload{}
 	for _, o := range out {
 		resp.UniqueIdentifier = append(resp.UniqueIdentifier, o.uid)
 	}
 	n := int32(len(resp.UniqueIdentifier))
+	if s.locateTotal {
+		n = int32(total)
+	}
 	resp.LocatedItems = &n
 	return resp, nil
 }

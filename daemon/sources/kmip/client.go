@@ -146,13 +146,15 @@ func (e *kmipError) Error() string {
 	return fmt.Sprintf("the KMS refused %s: %s (%s)", ttlv.EnumStr(e.op), ttlv.EnumStr(e.reason), e.msg)
 }
 
-const pageSize = 1000
-
 // locate runs one Locate per name (batched), page by page where the
 // protocol has Offset Items (1.3+); an empty name lists every symmetric key.
+// A page is asked for after a full one, or after a short one when the KMS
+// said (Located Items) that more match than it returned: a server with a
+// lower limit of its own is read to the end.
 func (s *Source) locate(ctx context.Context, c *kmipclient.Client, names []string, st *PollStats) ([][]string, error) {
 	v := c.Version()
 	paged := v.ProtocolVersionMajor > 1 || v.ProtocolVersionMinor >= 3
+	pageSize := int32(s.cfg.LocatePageSize)
 	build := func(name string, offset int32) kmip.OperationPayload {
 		pl := &payloads.LocateRequestPayload{Attribute: []kmip.Attribute{
 			{AttributeName: kmip.AttributeNameObjectType, AttributeValue: kmip.ObjectTypeSymmetricKey}}}
@@ -196,8 +198,9 @@ func (s *Source) locate(ctx context.Context, c *kmipclient.Client, names []strin
 				continue
 			}
 			out[i] = append(out[i], page...)
-			if paged && len(page) == pageSize {
-				offsets[i] += pageSize
+			more := len(page) == int(pageSize) || lr.LocatedItems != nil && int(*lr.LocatedItems) > len(out[i])
+			if paged && len(page) > 0 && more {
+				offsets[i] += int32(len(page))
 				next = append(next, i)
 			}
 		}

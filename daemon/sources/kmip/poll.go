@@ -159,11 +159,36 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	uids = slices.Compact(uids)
 	st.Located = len(uids)
 
+	// A known key missing from the Locate is read by its identifier before
+	// it is taken for destroyed: a Locate can miss objects (a page shifted
+	// by a deletion between two pages, a limit of the server's own), and
+	// one read settles it. Those the KMS still holds rejoin the poll.
+	var vanished []string
+	for uid, k := range s.known {
+		if _, located := slices.BinarySearch(uids, uid); !located && k.row.ID != "" && k.state != engine.StateDestroyed {
+			vanished = append(vanished, uid)
+		}
+	}
+	slices.Sort(vanished)
+	recovered, _, err := s.attributes(ctx, c, vanished, attrNames, st)
+	if err != nil {
+		return err
+	}
+	st.Rechecked, st.Recovered = len(vanished), len(recovered)
+	if len(recovered) > 0 {
+		s.log.Warn("the KMS's Locate missed known keys; found by their identifiers", "keys", len(recovered))
+		uids = slices.AppendSeq(uids, maps.Keys(recovered))
+		slices.Sort(uids)
+	}
+
 	// 2. Names and states, batched; re-check every Name.
 	// Objects already in the inventory cost only Name and State; the full
 	// set is read for new objects and for those whose state or name moved.
 	var fresh, seenBefore []string
 	for _, uid := range uids {
+		if recovered[uid] != nil {
+			continue // read in full above
+		}
 		if k := s.known[uid]; (k != nil && k.row.ID != "") || s.others[uid] != "" {
 			seenBefore = append(seenBefore, uid)
 		} else {
@@ -174,6 +199,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	if err != nil {
 		return err
 	}
+	maps.Copy(metas, recovered)
 	light, lfailed, err := s.attributes(ctx, c, seenBefore, lightAttrs, st)
 	if err != nil {
 		return err
@@ -238,8 +264,8 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 			continue
 		}
 		try := all
-		if locatedBy != nil {
-			try = locatedBy[uid]
+		if l, ok := locatedBy[uid]; ok { // a recovered key may belong to any
+			try = l
 			slices.Sort(try)
 		}
 	names:

@@ -297,9 +297,15 @@ func TestRevokeAndDestroy(t *testing.T) {
 		}
 
 		b.destroy(t, u1)
-		e.mustPoll()
+		st := e.mustPoll()
 		if got := strings.Join(e.ringNames("crm"), ","); got != "acme.crm.key.2" {
 			t.Fatalf("ring after destroy = %s", got)
+		}
+		// PyKMIP deletes a destroyed object: it is missing from the Locate,
+		// read by its identifier, and only then taken for destroyed. The
+		// embedded KMS keeps it, in state Destroyed.
+		if b.name == "pykmip" && (st.Rechecked != 1 || st.Recovered != 0) {
+			t.Fatalf("poll after destroy %+v: want the vanished key rechecked once, not found", st)
 		}
 		if e.key("acme.crm.key.1").State != engine.StateDestroyed {
 			t.Fatal("destroyed key not marked destroyed")
@@ -742,6 +748,52 @@ func TestWildcardProbeIsOneLocateWhateverTheApplications(t *testing.T) {
 	}
 	if st = e.mustPoll(); st.Locates != 1 || st.Wildcards != "client" || st.Gets != 0 {
 		t.Fatalf("second poll %+v: want one listing, no Get", st)
+	}
+}
+
+// TestLocateThatMissesKeysLosesNothing: a KMS with a result limit of its
+// own (answering fewer identifiers than Maximum Items asks) would make the
+// keys past the limit look destroyed. They are read by their identifiers
+// first and stay; where the KMS reports the full count in Located Items the
+// listing is paged to the end and nothing needs rechecking.
+func TestLocateThatMissesKeysLosesNothing(t *testing.T) {
+	b := embeddedBackend(t)
+	var uids []string
+	for i := 1; i <= 15; i++ {
+		uids = append(uids, b.create(t, fmt.Sprintf("acme.crm.key.%d", i)))
+	}
+	e := newEnv(t, b, "", nil, crmApp)
+	e.cfg.Locate = "client" // one listing of every key, paged
+	e.src, _ = New(e.cfg, e.deps)
+	if st := e.mustPoll(); st.Matched != 15 {
+		t.Fatalf("first poll matched %d keys, want 15", st.Matched)
+	}
+
+	b.embedded.SetLocateLimit(10, false)
+	st := e.mustPoll()
+	if st.Located != 10 || st.Rechecked != 5 || st.Recovered != 5 || st.Matched != 15 {
+		t.Fatalf("capped Locate: %+v; want 10 located, 5 rechecked and recovered, 15 matched", st)
+	}
+	if n := len(e.events(engine.OpDestroyed)) + len(e.events(engine.OpDropped)); n != 0 {
+		t.Fatalf("%d destroyed/dropped events although every key is still in the KMS", n)
+	}
+	if got := len(e.ringNames("crm")); got != 15 {
+		t.Fatalf("ring holds %d generations, want 15", got)
+	}
+
+	// One of the missed keys really goes: it is destroyed, the others stay.
+	b.revoke(t, uids[14], false)
+	b.destroy(t, uids[14])
+	b.embedded.SetLocateLimit(10, true) // and says how many match
+	st = e.mustPoll()
+	if st.Located != 15 || st.Locates != 2 || st.Rechecked != 0 {
+		t.Fatalf("Locate reporting its total: %+v; want all 15 located over two pages, nothing rechecked", st)
+	}
+	if e.key("acme.crm.key.15").State != engine.StateDestroyed || e.key("acme.crm.key.3").State != engine.StateActive {
+		t.Fatalf("states after the destroy: key 15 %s, key 3 %s", e.key("acme.crm.key.15").State, e.key("acme.crm.key.3").State)
+	}
+	if got := len(e.ringNames("crm")); got != 14 {
+		t.Fatalf("ring holds %d generations, want 14", got)
 	}
 }
 

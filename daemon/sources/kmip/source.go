@@ -113,6 +113,9 @@ func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
 	if cfg.BatchSize < 1 {
 		cfg.BatchSize = 50
 	}
+	if cfg.LocatePageSize < 1 {
+		cfg.LocatePageSize = 1000
+	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = engine.Duration(5 * time.Minute)
 	}
