@@ -41,9 +41,9 @@ func benchApps(n int) ([]kms.App, []config.Application) {
 	return ka, ca
 }
 
-func benchSource(b *testing.B, bk *backend, apps []config.Application, batch int) *Source {
+func benchSource(b *testing.B, bk *backend, apps []config.Application, batch, page int) *Source {
 	cfg := sourceConfig(bk, apps...)
-	cfg.BatchSize = batch
+	cfg.BatchSize, cfg.LocatePageSize = batch, page
 	cfg.Timeout = engine.Duration(5 * time.Minute)
 	src, err := New(cfg, Deps{Logger: quietLogger(), Rings: keyring.NewRings()})
 	if err != nil {
@@ -61,17 +61,18 @@ func benchPoll(b *testing.B, src *Source) PollStats {
 
 // runPollBenches runs the poll benchmarks against one KMS (server names it
 // in the benchmark names) holding 16 generations of each of capps (n keys):
-// a first poll batched (50 operations per request) and one request per key,
-// then a poll where nothing changed.
+// a first poll batched (50 operations per request, Locate pages of 1,000),
+// the same with Locate pages of 10,000, and one request per key; then a
+// poll where nothing changed.
 func runPollBenches(b *testing.B, server string, bk *backend, capps []config.Application, n int) {
 	for _, mode := range []struct {
-		name  string
-		batch int
-	}{{"batched", 50}, {"one-per-key", 1}} {
+		name        string
+		batch, page int
+	}{{"batched", 50, 1000}, {"batched-pages-of-10000", 50, 10000}, {"one-per-key", 1, 1000}} {
 		b.Run(fmt.Sprintf("%s/%d/%s", server, n, mode.name), func(b *testing.B) {
 			var st PollStats
 			for b.Loop() {
-				src := benchSource(b, bk, capps, mode.batch)
+				src := benchSource(b, bk, capps, mode.batch, mode.page)
 				st = benchPoll(b, src)
 				src.Close()
 			}
@@ -82,7 +83,7 @@ func runPollBenches(b *testing.B, server string, bk *backend, capps []config.App
 		})
 	}
 	b.Run(fmt.Sprintf("%s/%d/unchanged", server, n), func(b *testing.B) {
-		src := benchSource(b, bk, capps, 50)
+		src := benchSource(b, bk, capps, 50, 1000)
 		benchPoll(b, src)
 		var st PollStats
 		for b.Loop() {
