@@ -98,6 +98,9 @@ func pykmipBackend(t testing.TB) *backend { return pykmipBackendOpts(t, false) }
 // has no cipher suite to offer.
 func pykmipBackendOpts(t testing.TB, rsaServer bool) *backend {
 	if _, err := os.Stat(pykmipBin); err != nil {
+		if os.Getenv("KEYWARD_REQUIRE_PYKMIP") != "" {
+			t.Fatalf("PyKMIP is required here (KEYWARD_REQUIRE_PYKMIP is set) but %s is missing: apt-get install -y python3-pykmip", pykmipBin)
+		}
 		t.Skipf("PyKMIP is not installed (%s missing): apt-get install -y python3-pykmip to run this scenario against a real KMS", pykmipBin)
 	}
 	dir := t.TempDir()
