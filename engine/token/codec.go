@@ -339,10 +339,12 @@ func (c *Codec) appendDecrypt(dst []byte, t rawToken) (out []byte, o Opened, ret
 		if len(sealed) < nonceLen+tagLen {
 			return dst, o, false, fmt.Errorf("%w: payload too short", ErrMalformed)
 		}
-		dst, err = g.gcm.Open(dst, sealed[:nonceLen], sealed[nonceLen:], ad)
+		opened, err := g.gcm.Open(dst, sealed[:nonceLen], sealed[nonceLen:], ad)
 		if err != nil {
-			return dst[:start], o, false, ErrTampered
+			// Open returns nil on failure: dst is what the caller had.
+			return dst, o, false, ErrTampered
 		}
+		dst = opened
 	case SIV:
 		var pt []byte
 		if !g.withSIV(func(siv *subtle.AESSIV) { pt, err = siv.DecryptDeterministically(sealed, ad) }) {
