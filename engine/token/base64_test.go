@@ -8,7 +8,19 @@ import (
 	"testing"
 )
 
+// checkB64 compares decodePayload and appendB64 on in with the standard
+// library, with every base64 codec this CPU can run.
 func checkB64(t *testing.T, in []byte) {
+	t.Helper()
+	saved := haveVBMI
+	defer func() { haveVBMI = saved }()
+	for _, v := range []bool{saved, false} {
+		haveVBMI = v
+		checkB64With(t, in)
+	}
+}
+
+func checkB64With(t *testing.T, in []byte) {
 	t.Helper()
 	// Decoding: same bytes, same acceptance as the strict standard codec.
 	want, werr := stdB64.Strict().DecodeString(string(in))
@@ -17,12 +29,12 @@ func checkB64(t *testing.T, in []byte) {
 	}
 	got, gerr := decodePayload([]byte("prefix"), in)
 	if (werr == nil) != (gerr == nil) || werr == nil && !bytes.Equal(want, got[6:]) || string(got[:6]) != "prefix" {
-		t.Fatalf("decode %q: stdlib %x %v, fast %x %v", in, want, werr, got, gerr)
+		t.Fatalf("decode %q (vbmi %v): stdlib %x %v, fast %x %v", in, haveVBMI, want, werr, got, gerr)
 	}
 	// Encoding: same text.
 	enc := appendB64(nil, in)
 	if string(enc) != stdB64.EncodeToString(in) {
-		t.Fatalf("encode %x: %q vs %q", in, enc, stdB64.EncodeToString(in))
+		t.Fatalf("encode %x (vbmi %v): %q vs %q", in, haveVBMI, enc, stdB64.EncodeToString(in))
 	}
 }
 

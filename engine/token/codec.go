@@ -1,7 +1,6 @@
 package token
 
 import (
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -9,7 +8,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/tink-crypto/tink-go/v2/daead/subtle"
@@ -358,52 +356,6 @@ func (c *Codec) appendDecrypt(dst []byte, t rawToken) (out []byte, o Opened, ret
 	}
 	o.Plaintext = dst[start:]
 	return dst, o, false, nil
-}
-
-// smallB64 is the size under which the standard library's base64 is
-// faster than the AVX2 one (whose setup dominates short inputs).
-const smallB64 = 512
-
-var strictB64 = stdB64.Strict()
-
-// decodePayload appends the bytes of a base64url payload to dst. It accepts
-// only the canonical encoding (what encoding/base64's strict RawURLEncoding
-// accepts, without the newlines it skips). The fast decoder is lenient (it
-// takes '+' and '/' too), so its result is encoded again and must give back
-// the payload exactly: one text per token, for far less than a byte-by-byte
-// alphabet scan.
-func decodePayload(dst, payload []byte) ([]byte, error) {
-	n := b64.DecodedLen(len(payload))
-	dst = slices.Grow(dst, n)
-	if len(payload) < smallB64 {
-		got, err := strictB64.Decode(dst[len(dst):len(dst)+n], payload)
-		if err != nil || bytes.IndexByte(payload, '\n') >= 0 || bytes.IndexByte(payload, '\r') >= 0 {
-			return dst, fmt.Errorf("%w: payload is not base64url", ErrMalformed)
-		}
-		return dst[:len(dst)+got], nil
-	}
-	got, err := b64.Decode(dst[len(dst):len(dst)+n], payload)
-	if err != nil {
-		return dst, fmt.Errorf("%w: payload is not base64url", ErrMalformed)
-	}
-	out := dst[len(dst) : len(dst)+got]
-	check := getBuf(len(payload))
-	defer putBuf(check)
-	*check = appendB64((*check)[:0], out)
-	if !bytes.Equal(*check, payload) {
-		return dst, fmt.Errorf("%w: payload is not canonical base64url", ErrMalformed)
-	}
-	return dst[:len(dst)+got], nil
-}
-
-func appendB64(dst, src []byte) []byte {
-	if len(src) < smallB64 {
-		return stdB64.AppendEncode(dst, src)
-	}
-	n := b64.EncodedLen(len(src))
-	dst = slices.Grow(dst, n)
-	b64.Encode(dst[len(dst):len(dst)+n], src)
-	return dst[:len(dst)+n]
 }
 
 // Decrypt opens one token.
