@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/tink-crypto/tink-go/v2/daead/subtle"
@@ -323,27 +324,45 @@ func (c *Codec) appendDecrypt(dst []byte, t rawToken) (out []byte, o Opened, ret
 		return dst, o, false, err
 	}
 	o.KeyID = g.id
-	raw := getBuf(b64.DecodedLen(len(t.payload)))
-	defer putBuf(raw)
-	sealed, err := decodePayload((*raw)[:0], t.payload)
-	if err != nil {
-		return dst, o, false, err
-	}
-	*raw = sealed
 	ad := g.ads[adIndex(t.mode, t.kind)]
 	start := len(dst)
 	switch t.mode {
 	case GCM:
-		if len(sealed) < nonceLen+tagLen {
+		// The nonce is the first 16 characters (12 bytes, whole base64
+		// quanta). Ciphertext and tag are decoded straight onto dst and
+		// opened in place, so the plaintext ends up at dst[start:] with no
+		// scratch buffer and no copy; the nonce goes in dst's spare
+		// capacity after them (a local array would escape through the
+		// cipher.AEAD interface). A failed Open clears what it wrote.
+		if len(t.payload) < b64.EncodedLen(nonceLen+tagLen) {
 			return dst, o, false, fmt.Errorf("%w: payload too short", ErrMalformed)
 		}
-		opened, err := g.gcm.Open(dst, sealed[:nonceLen], sealed[nonceLen:], ad)
+		sealed, err := decodePayload(dst, t.payload[nonceB64Len:])
 		if err != nil {
-			// Open returns nil on failure: dst is what the caller had.
+			return dst, o, false, err
+		}
+		sealed = slices.Grow(sealed, nonceLen)
+		nonce := sealed[len(sealed) : len(sealed)+nonceLen]
+		if n, err := strictB64.Decode(nonce, t.payload[:nonceB64Len]); err != nil || n != nonceLen {
+			return dst, o, false, errNotB64
+		}
+		ct := sealed[start:]
+		if len(ct) < tagLen {
+			return dst, o, false, fmt.Errorf("%w: payload too short", ErrMalformed)
+		}
+		pt, err := g.gcm.Open(ct[:0], nonce, ct, ad)
+		if err != nil {
 			return dst, o, false, ErrTampered
 		}
-		dst = opened
+		dst = sealed[:start+len(pt)]
 	case SIV:
+		raw := getBuf(b64.DecodedLen(len(t.payload)))
+		defer putBuf(raw)
+		sealed, err := decodePayload((*raw)[:0], t.payload)
+		if err != nil {
+			return dst, o, false, err
+		}
+		*raw = sealed
 		var pt []byte
 		if !g.withSIV(func(siv *subtle.AESSIV) { pt, err = siv.DecryptDeterministically(sealed, ad) }) {
 			return dst, o, true, nil

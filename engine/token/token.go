@@ -83,6 +83,9 @@ const (
 	nonceLen    = 12
 	tagLen      = 16
 	sivLen      = 16
+	// nonceB64Len is the text of a GCM nonce: 12 bytes are four whole
+	// base64 quanta, so a payload splits there without re-aligning.
+	nonceB64Len = nonceLen / 3 * 4
 	// headerMax is the longest header: "kw1gt." + 8 + "." + 32 + "."
 	headerMax = 6 + appTagLen + 1 + maxKeyIDLen + 1
 )
