@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 )
 
 // FuzzParseToken: Parse, Span, Index and Decrypt never panic on any input;
@@ -141,4 +143,73 @@ func BenchmarkOpen(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRatio measures a token and raw crypto/cipher AES-256-GCM (as in
+// BenchmarkSeal and BenchmarkOpen) interleaved: each iteration times a
+// batch of raw operations and a batch of token operations back to back, in
+// alternating order, so both see the same machine. On a shared machine the
+// sequential benchmarks above can land raw and token in different moments
+// of load; this one reports the medians of the per-batch times (raw-ns/op,
+// token-ns/op) and their quotient, raw/token: the token's throughput as a
+// fraction of raw GCM's.
+func BenchmarkRatio(b *testing.B) {
+	c, gcm := benchCiphers()
+	for _, n := range sizes {
+		pt := make([]byte, n)
+		rand.Read(pt)
+		nonce := make([]byte, 12)
+		sealed := gcm.Seal(nil, nonce, pt, nil)
+		tok, _, _ := c.Encrypt(pt, GCM, Text)
+		tb := []byte(tok)
+		raw := make([]byte, 0, n+28)
+		out := make([]byte, 0, EncodedLen(n))
+		sealNonce := make([]byte, 12)
+		ops := map[string][2]func(){
+			"seal": {
+				func() { rand.Read(sealNonce); raw = gcm.Seal(raw[:0], sealNonce, pt, nil) },
+				func() { out, _, _ = c.AppendEncrypt(out[:0], pt, GCM, Text) },
+			},
+			"open": {
+				func() { raw, _ = gcm.Open(raw[:0], nonce, sealed, nil) },
+				func() { out, _, _ = c.AppendDecrypt(out[:0], tb) },
+			},
+		}
+		if _, err := gcm.Open(nil, nonce, sealed, nil); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Decrypt(tb); err != nil {
+			b.Fatal(err)
+		}
+		for _, op := range []string{"seal", "open"} {
+			fns := ops[op]
+			b.Run(fmt.Sprintf("%s/%d", op, n), func(b *testing.B) {
+				batch := max(1, (64<<10)/(n+256)) // about 20 µs a batch
+				var times [2][]time.Duration
+				i := 0
+				for b.Loop() {
+					for k := range 2 {
+						w := (i + k) % 2 // alternate which goes first
+						t0 := time.Now()
+						for range batch {
+							fns[w]()
+						}
+						times[w] = append(times[w], time.Since(t0))
+					}
+					i++
+				}
+				rawNs := float64(median(times[0])) / float64(batch)
+				tokNs := float64(median(times[1])) / float64(batch)
+				b.ReportMetric(rawNs, "raw-ns/op")
+				b.ReportMetric(tokNs, "token-ns/op")
+				b.ReportMetric(rawNs/tokNs, "raw/token")
+			})
+		}
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
