@@ -5,6 +5,7 @@
 package dialog
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -57,6 +58,38 @@ func boxWidth(w int) int { return max(20, min(MaxWidth, w-2)-4) }
 // cut (dialogs that can be long scroll themselves).
 func frame(st *styles.Styles, w, h int, title string, body []string, s Status, footer string) string {
 	inner := boxWidth(w)
+	lines := frameLines(st, inner, title, body, s, footer)
+	// Room for the border: 2 lines. When short of room, the blank lines go
+	// first, then what does not fit.
+	room := frameRoom(h)
+	if len(lines) > room {
+		kept := lines[:0:0]
+		extra := len(lines) - room
+		for _, l := range lines {
+			if l == "" && extra > 0 {
+				extra--
+				continue
+			}
+			kept = append(kept, l)
+		}
+		lines = kept
+	}
+	if len(lines) > room {
+		lines = lines[:room]
+	}
+	for i, l := range lines {
+		lines[i] = table.Fit(l, inner)
+	}
+	box := st.Panel.Render(strings.Join(lines, "\n"))
+	return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, box)
+}
+
+// frameRoom is how many lines fit inside a box in a pane h lines high.
+func frameRoom(h int) int { return max(3, h-2) }
+
+// frameLines are the lines of a box before they are fitted to its room:
+// title, body, status and footer, with blank lines between them.
+func frameLines(st *styles.Styles, inner int, title string, body []string, s Status, footer string) []string {
 	var lines []string
 	for _, l := range table.Wrap(title, inner) {
 		lines = append(lines, st.Section.Render(l))
@@ -81,29 +114,7 @@ func frame(st *styles.Styles, w, h int, title string, body []string, s Status, f
 			lines = append(lines, st.Muted.Render(l))
 		}
 	}
-	// Room for the border: 2 lines. When short of room, the blank lines go
-	// first, then what does not fit.
-	room := max(3, h-2)
-	if len(lines) > room {
-		kept := lines[:0:0]
-		extra := len(lines) - room
-		for _, l := range lines {
-			if l == "" && extra > 0 {
-				extra--
-				continue
-			}
-			kept = append(kept, l)
-		}
-		lines = kept
-	}
-	if len(lines) > room {
-		lines = lines[:room]
-	}
-	for i, l := range lines {
-		lines[i] = table.Fit(l, inner)
-	}
-	box := st.Panel.Render(strings.Join(lines, "\n"))
-	return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, box)
+	return lines
 }
 
 // wrapped wraps each paragraph to the box width, keeping styles per line.
@@ -156,7 +167,8 @@ func (it Item) label() string {
 	return it.Key.Help().Desc
 }
 
-// Menu is a list of actions, chosen with ↑/↓ and enter or with an item's key.
+// Menu is a list of actions, chosen with ↑/↓ and enter or with an item's
+// key. A list longer than the box scrolls with the selection.
 type Menu struct {
 	Title  string
 	Intro  []string
@@ -165,6 +177,7 @@ type Menu struct {
 	Status Status
 	sel    int
 	chosen int
+	top    int // first item drawn when the list scrolls
 }
 
 // Chosen is the item of the last Submit.
@@ -219,6 +232,63 @@ func (m *Menu) View(st *styles.Styles, k *common.KeyMap, w, h int) string {
 	if len(m.Items) == 0 && m.Empty != "" {
 		body = append(body, wrapped(w, st.Placeholder, m.Empty)...)
 	}
+	footer := helpText(k.Up, k.Down, k.Confirm, k.Cancel) + " · or the key in [ ]"
+	items := m.itemLines(st, inner)
+	// What is left of the box once everything else is drawn without its
+	// blank lines (the box drops those first) is the room for the items.
+	n := frameRoom(h)
+	for _, l := range frameLines(st, inner, m.Title, body, m.Status, footer) {
+		if l != "" {
+			n--
+		}
+	}
+	body = append(body, m.window(st, items, max(1, n))...)
+	return frame(st, w, h, m.Title, body, m.Status, footer)
+}
+
+// window is the part of the item lines that fits in n lines, the selected
+// one always in it, with a line saying how many more are above and below.
+func (m *Menu) window(st *styles.Styles, items []string, n int) []string {
+	if len(items) <= n {
+		m.top = 0
+		return items
+	}
+	vis, top := n, m.top
+	for {
+		if m.sel < top {
+			top = m.sel
+		}
+		if m.sel >= top+vis {
+			top = m.sel - vis + 1
+		}
+		top = max(0, min(top, len(items)-vis))
+		marks := 0
+		if top > 0 {
+			marks++
+		}
+		if top+vis < len(items) {
+			marks++
+		}
+		if vis+marks <= n || vis == 1 {
+			break
+		}
+		vis--
+	}
+	m.top = top
+	var out []string
+	if top > 0 {
+		out = append(out, st.Muted.Render(fmt.Sprintf("  ↑ %d more", top)))
+	}
+	out = append(out, items[top:top+vis]...)
+	if rest := len(items) - top - vis; rest > 0 {
+		out = append(out, st.Muted.Render(fmt.Sprintf("  ↓ %d more", rest)))
+	}
+	return out
+}
+
+// itemLines draws every item, the selected one marked.
+func (m *Menu) itemLines(st *styles.Styles, inner int) []string {
+	out := make([]string, 0, len(m.Items))
 	for i, it := range m.Items {
 		mark := "  "
 		if i == m.sel {
@@ -243,9 +313,9 @@ func (m *Menu) View(st *styles.Styles, k *common.KeyMap, w, h int) string {
 		case it.Danger:
 			line = st.Danger.Render(line)
 		}
-		body = append(body, line)
+		out = append(out, line)
 	}
-	return frame(st, w, h, m.Title, body, m.Status, helpText(k.Up, k.Down, k.Confirm, k.Cancel)+" · or the key in [ ]")
+	return out
 }
 
 // Confirm asks before an action. With Require set, the user must type it

@@ -1,6 +1,7 @@
 package dialog
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -146,5 +147,45 @@ func TestDialogsFit(t *testing.T) {
 	v := (&Message{Title: "CSR", Lines: lines}).View(st, k, 80, 20)
 	if !strings.Contains(v, "enter/esc close") || !strings.Contains(v, "↓/j for more") {
 		t.Errorf("a long message lost its footer:\n%s", v)
+	}
+}
+
+// A menu longer than its box scrolls with the selection and keeps its
+// footer; the lines say how many items are out of view.
+func TestMenuScrolls(t *testing.T) {
+	k := common.DefaultKeyMap()
+	st := styles.Default()
+	m := &Menu{Title: "Stored backups", Intro: []string{"every backup"}}
+	for i := range 40 {
+		m.Items = append(m.Items, Item{ID: "b", Label: fmt.Sprintf("backup number %02d", i)})
+	}
+	down := tea.KeyMsg{Type: tea.KeyDown}
+	for range 25 {
+		m.Update(down, k)
+	}
+	v := m.View(st, k, 80, 20)
+	if ls := strings.Split(v, "\n"); len(ls) != 20 {
+		t.Fatalf("%d lines", len(ls))
+	}
+	for _, want := range []string{"› backup number 25", "more", "enter confirm", "Stored backups"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("no %q in\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, "backup number 00") || strings.Contains(v, "backup number 39") {
+		t.Errorf("the list does not scroll:\n%s", v)
+	}
+	if !strings.Contains(v, "↑ ") || !strings.Contains(v, "↓ ") {
+		t.Errorf("no count of the items above and below:\n%s", v)
+	}
+	if out := m.Update(enter, k); out != Submit || m.Chosen().Label != "backup number 25" {
+		t.Fatalf("enter chose %+v", m.Chosen())
+	}
+	// Back up to the first: the window follows.
+	for range 25 {
+		m.Update(tea.KeyMsg{Type: tea.KeyUp}, k)
+	}
+	if v := m.View(st, k, 80, 20); !strings.Contains(v, "› backup number 00") || strings.Contains(v, "↑ ") {
+		t.Errorf("back at the top:\n%s", v)
 	}
 }
