@@ -33,7 +33,10 @@ type cloudFixture struct {
 	// refuse, when set, is the answer to the next life-cycle call.
 	refuse  *api.Error
 	backups []api.BackupInfo
-	policy  api.RotationPolicy
+	// hold, when set, keeps backup restores and deletes waiting until it
+	// is closed (a daemon that is slow to answer).
+	hold   chan struct{}
+	policy api.RotationPolicy
 	// The KMIP client identity: the CSR's key and what was received.
 	csrKey    *ecdsa.PrivateKey
 	passwords []string
@@ -217,13 +220,74 @@ func (f *fixture) CloudBackups(ctx context.Context) ([]api.BackupInfo, error) {
 	return append([]api.BackupInfo(nil), f.cloud.backups...), nil
 }
 
-// RestoreCloudBackup serves POST /v1/cloud/backups/{id}/restore.
+// backup finds a stored backup, after waiting for hold.
+func (f *fixture) backup(ctx context.Context, id string) (api.BackupInfo, error) {
+	if f.cloud.hold != nil {
+		select {
+		case <-f.cloud.hold:
+		case <-ctx.Done():
+			return api.BackupInfo{}, ctx.Err()
+		}
+	}
+	if err := f.refused(); err != nil {
+		return api.BackupInfo{}, err
+	}
+	f.cloud.mu.Lock()
+	defer f.cloud.mu.Unlock()
+	for _, b := range f.cloud.backups {
+		if b.ID == id {
+			return b, nil
+		}
+	}
+	return api.BackupInfo{}, &api.Error{Status: 404, Code: api.CodeNotFound,
+		Message: fmt.Sprintf("no backup %q (keyward key backups lists them)", id)}
+}
+
+// RestoreCloudBackup serves POST /v1/cloud/backups/{id}/restore. A key the
+// inventory does not hold (purged, or never synced) comes back with the
+// backup's versions, and the "keys" notification follows, as the daemon
+// records what the vault answers.
 func (f *fixture) RestoreCloudBackup(ctx context.Context, id, source string) (*api.CloudKeyResult, error) {
 	f.record("restore %s into %s", id, source)
-	if err := f.refused(); err != nil {
+	b, err := f.backup(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	return &api.CloudKeyResult{}, nil
+	if source == "" {
+		source = b.Source
+	}
+	f.mu.Lock()
+	if len(f.versions(source, b.Key)) == 0 {
+		for v := 1; v <= max(1, b.Versions); v++ {
+			k := engine.Key{ID: engine.KeyID(source, b.Key, fmt.Sprint(v)), Source: source, Name: b.Key, Version: fmt.Sprint(v),
+				Algorithm: "RSA", Length: 3072, State: engine.StateActive, Created: &b.Created, Activated: &b.Created, Updated: fixedNow}
+			a := engine.Classify(k, fixedNow, engine.DefaultThresholds())
+			k.Aging = &a
+			f.keys = append(f.keys, k)
+		}
+	}
+	rows := f.versions(source, b.Key)
+	f.mu.Unlock()
+	f.notifyKeys(source)
+	return &api.CloudKeyResult{Keys: rows, Event: &engine.Event{Operation: engine.OpRestored}}, nil
+}
+
+// DeleteCloudBackup serves DELETE /v1/cloud/backups/{id}.
+func (f *fixture) DeleteCloudBackup(ctx context.Context, id string) error {
+	f.record("delete-backup %s", id)
+	if _, err := f.backup(ctx, id); err != nil {
+		return err
+	}
+	f.cloud.mu.Lock()
+	defer f.cloud.mu.Unlock()
+	kept := f.cloud.backups[:0]
+	for _, b := range f.cloud.backups {
+		if b.ID != id {
+			kept = append(kept, b)
+		}
+	}
+	f.cloud.backups = kept
+	return nil
 }
 
 // CloudRotationPolicy serves GET /v1/cloud/{source}/keys/{name}/policy.

@@ -40,9 +40,10 @@ type KeyMap struct {
 	Comparison key.Binding
 	Export     key.Binding
 
-	// Actions: the Keys pane's cloud key actions and sync, the Sources
-	// pane's certificate actions.
+	// Actions: the Keys pane's cloud key actions, stored backups and sync,
+	// the Sources pane's certificate actions.
 	Actions    key.Binding
+	Backups    key.Binding
 	SyncSource key.Binding
 	SyncAll    key.Binding
 	Certs      key.Binding
@@ -111,6 +112,7 @@ func DefaultKeyMap() *KeyMap {
 		Export:     b([]string{"e"}, "e", "export CSV"),
 
 		Actions:    b([]string{"x"}, "x", "key actions"),
+		Backups:    b([]string{"B"}, "B", "stored backups"),
 		SyncSource: b([]string{"y"}, "y", "sync this source"),
 		SyncAll:    b([]string{"Y"}, "Y", "sync all sources"),
 		Certs:      b([]string{"c"}, "c", "certificates"),

@@ -53,6 +53,10 @@ type (
 		CloudBackups(ctx context.Context) ([]api.BackupInfo, error)
 		RestoreCloudBackup(ctx context.Context, id, source string) (*api.CloudKeyResult, error)
 	}
+	// CloudBackupDeleter removes a stored backup from keyward's database.
+	CloudBackupDeleter interface {
+		DeleteCloudBackup(ctx context.Context, id string) error
+	}
 	// CloudPolicies reads and sets rotation policies.
 	CloudPolicies interface {
 		CloudRotationPolicy(ctx context.Context, source, name string) (*api.RotationPolicy, error)
@@ -83,7 +87,16 @@ const (
 	actUpload  = "upload"
 	// actRestoreFrom is an entry of the restore menu (one backup, one target).
 	actRestoreFrom = "restore-from"
+	// The stored backups list (openBackups): the list, one backup picked
+	// in it, and deleting that backup.
+	actBackups      = "backups"
+	actPickBackup   = "pick-backup"
+	actDeleteBackup = "delete-backup"
 )
+
+// adminWhat names what an admin-only menu entry does, for the refusal a
+// user sees; entries not listed are named by their ID.
+var adminWhat = map[string]string{actRestoreFrom: "restoring a backup", actDeleteBackup: "deleting a backup"}
 
 type cloudSourcesMsg struct {
 	seq  int
@@ -121,8 +134,9 @@ type flow struct {
 	// returns what to send.
 	dialog.Flow[actionRun]
 	what string
-	// waiting: the menu waits for the vault's capabilities.
-	waiting bool
+	// resume, while the menu waits for the vaults' capabilities, opens
+	// what was asked for once the daemon has said.
+	resume func() tea.Cmd
 }
 
 // fetchCloud asks which sources are cloud vaults and what they support.
@@ -156,10 +170,10 @@ func (m *Model) onCloudSources(msg cloudSourcesMsg) tea.Cmd {
 			m.cloud[s.Name] = s
 		}
 	}
-	if m.act != nil && m.act.waiting {
-		k := m.act.key
+	if m.act != nil && m.act.resume != nil {
+		open := m.act.resume
 		m.act = nil
-		return m.openActions(k)
+		return open()
 	}
 	return nil
 }
@@ -184,19 +198,7 @@ func (m *Model) openActions(k engine.Key) tea.Cmd {
 		return common.FlashErr("the key is still loading")
 	}
 	if m.cloud == nil {
-		if m.cloudErr != nil && !m.cloudLoading {
-			err := m.cloudErr
-			m.cloudErr = nil
-			return tea.Batch(common.FlashErr("cannot list the cloud vaults: "+common.Explain(err)), m.fetchCloud())
-		}
-		f := m.newFlow(k)
-		f.waiting = true
-		f.Show(&dialog.Menu{Title: "Actions — " + table.Clean(k.Name), Status: dialog.Status{Busy: "asking the daemon what the vault supports…"}}, nil, nil, nil)
-		m.act = f
-		if !m.cloudLoading {
-			return m.fetchCloud()
-		}
-		return nil
+		return m.awaitCloud("Actions — "+table.Clean(k.Name), func() tea.Cmd { return m.openActions(k) })
 	}
 	src, ok := m.cloud[k.Source]
 	if !ok {
@@ -206,6 +208,25 @@ func (m *Model) openActions(k engine.Key) tea.Cmd {
 	f.src = src
 	f.Show(m.actionMenu(k, src), nil, nil, nil)
 	m.act = f
+	return nil
+}
+
+// awaitCloud opens a menu titled title that waits for the daemon to say
+// which sources are cloud vaults and what they support, then runs open; or
+// says why it cannot be known.
+func (m *Model) awaitCloud(title string, open func() tea.Cmd) tea.Cmd {
+	if m.cloudErr != nil && !m.cloudLoading {
+		err := m.cloudErr
+		m.cloudErr = nil
+		return tea.Batch(common.FlashErr("cannot list the cloud vaults: "+common.Explain(err)), m.fetchCloud())
+	}
+	f := m.newFlow(engine.Key{})
+	f.resume = open
+	f.Show(&dialog.Menu{Title: title, Status: dialog.Status{Busy: "asking the daemon what the vault supports…"}}, nil, nil, nil)
+	m.act = f
+	if !m.cloudLoading {
+		return m.fetchCloud()
+	}
 	return nil
 }
 
@@ -220,6 +241,15 @@ func has(caps []string, c string) bool {
 
 // userRole reports that the daemon said the caller is a plain user.
 func (m *Model) userRole() bool { return m.role == api.RoleUser }
+
+// adminOnly marks it for a user: listed, but refused before anything is
+// sent.
+func (m *Model) adminOnly(it dialog.Item) dialog.Item {
+	if m.userRole() {
+		it.Disabled, it.Note = true, "needs the admin role"
+	}
+	return it
+}
 
 // actionMenu lists what the vault supports for a key in k's state; admin
 // actions are marked (and refused before anything is sent) for a user.
@@ -239,8 +269,8 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 			return
 		}
 		it := dialog.Item{ID: id, Key: b, Label: label, Danger: danger}
-		if admin && m.userRole() {
-			it.Disabled, it.Note = true, "needs the admin role"
+		if admin {
+			it = m.adminOnly(it)
 		}
 		items = append(items, it)
 	}
@@ -256,6 +286,7 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 		add(canBak, api.CapBackup, actBackup, km.ActBackup, "", false, true)
 	}
 	add(canRes, api.CapRestore, actRestore, km.ActRestore, "", false, true)
+	add(canRes, api.CapRestore, actBackups, km.Backups, "every stored backup (of any key, purged ones too)", false, false)
 	if gone {
 		if k.State == engine.StateDeleted {
 			add(canOp, api.CapRecover, actRecover, km.ActRecover, "", false, true)
@@ -342,11 +373,18 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 		return common.FlashErr(msg.what + " refused: " + why)
 	}
 	if msg.then != nil {
+		// A result that goes on (a list shown again after a delete) may
+		// also have words for the status line, shown even if the dialog
+		// was closed meanwhile.
+		var cmd tea.Cmd
+		if msg.text != "" {
+			cmd = common.Flash(msg.text)
+		}
 		if !current {
-			return nil
+			return cmd
 		}
 		*f.Status() = dialog.Status{}
-		return msg.then(m)
+		return tea.Batch(cmd, msg.then(m))
 	}
 	if current {
 		if f.Form != nil {
@@ -364,10 +402,21 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 	name, vault := table.Clean(k.Name), table.Clean(src.Name)
 	where := fmt.Sprintf("vault %s (%s)", src.Name, src.Address)
 	if it.Disabled {
-		return common.FlashErr(fmt.Sprintf("%s needs the admin role; the daemon says you are %s: nothing was sent", it.ID, m.role))
+		what := it.ID
+		if w, ok := adminWhat[it.ID]; ok {
+			what = w
+		}
+		return common.FlashErr(fmt.Sprintf("%s needs the admin role; the daemon says you are %s: nothing was sent", what, m.role))
 	}
-	if it.ID == actRestoreFrom {
+	switch it.ID {
+	case actRestoreFrom:
 		return m.chooseRestore(f, it)
+	case actBackups:
+		return m.listBackups(f)
+	case actPickBackup:
+		return m.backupMenu(f, it.Value.(api.BackupInfo))
+	case actDeleteBackup:
+		return m.chooseDeleteBackup(f, it.Value.(api.BackupInfo))
 	}
 	f.what = it.ID + " " + name
 	b := m.ctx.Backend
@@ -645,50 +694,72 @@ func (m *Model) policyForm(f *flow, p api.RotationPolicy) tea.Cmd {
 func (m *Model) restoreMenu(f *flow, list []api.BackupInfo) tea.Cmd {
 	k := f.key
 	var items []dialog.Item
-	names := make([]string, 0, len(m.cloud))
-	for n := range m.cloud {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	for _, bi := range list {
 		if bi.Key != k.Name {
 			continue
 		}
-		for _, n := range names {
-			t := m.cloud[n]
-			if !has(t.Capabilities, api.CapRestore) || (n != bi.Source && t.Geography != bi.Geography) {
-				continue
-			}
+		for _, n := range m.restoreTargets(bi) {
 			label := fmt.Sprintf("%s · %d versions · from %s → into %s", bi.Created.UTC().Format("2006-01-02 15:04"), bi.Versions, bi.Source, n)
-			items = append(items, dialog.Item{ID: actRestoreFrom, Label: label, Value: [2]string{bi.ID, n}})
+			items = append(items, dialog.Item{ID: actRestoreFrom, Label: label, Value: restoreChoice{bi, n}})
 		}
 	}
 	f.Show(&dialog.Menu{
 		Title: "Restore " + table.Clean(k.Name) + " from a backup",
 		Intro: []string{"Backups of " + k.Name + " stored by keyward, newest first. A backup goes back into its vault or one of the same geography."},
 		Items: items,
-		Empty: "keyward holds no backup of " + k.Name + " (back it up first with b)",
+		Empty: "keyward holds no backup of " + k.Name + " (back it up first with b; B lists every stored backup)",
 	}, nil, nil, nil)
 	f.Run = nil
 	return nil
 }
 
+// restoreChoice is one backup and the vault to restore it into.
+type restoreChoice struct {
+	backup api.BackupInfo
+	into   string
+}
+
+// restoreTargets are the vaults a backup can go back into: the one it was
+// taken from first, then the others of the same kind and geography.
+func (m *Model) restoreTargets(bi api.BackupInfo) []string {
+	var out []string
+	if t, ok := m.cloud[bi.Source]; ok && has(t.Capabilities, api.CapRestore) {
+		out = append(out, bi.Source)
+	}
+	names := make([]string, 0, len(m.cloud))
+	for n := range m.cloud {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t := m.cloud[n]
+		if n == bi.Source || !has(t.Capabilities, api.CapRestore) || t.Geography != bi.Geography ||
+			(t.Kind != "" && bi.Kind != "" && t.Kind != bi.Kind) {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
 // chooseRestore confirms restoring one backup.
 func (m *Model) chooseRestore(f *flow, it dialog.Item) tea.Cmd {
-	v, _ := it.Value.([2]string)
-	id, into := v[0], v[1]
+	v, _ := it.Value.(restoreChoice)
+	bi, into := v.backup, v.into
 	b := m.ctx.Backend
-	name := table.Clean(f.key.Name)
+	name := table.Clean(bi.Key)
 	f.what = "restore " + name
+	f.src = m.cloud[into]
 	f.Run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-		res, err := b.(CloudRestorer).RestoreCloudBackup(ctx, id, into)
+		res, err := b.(CloudRestorer).RestoreCloudBackup(ctx, bi.ID, into)
 		if err != nil {
 			return "", nil, err
 		}
-		return fmt.Sprintf("restored %s into %s from backup %s%s", name, table.Clean(into), table.Clean(id), describeResult(res)), nil, nil
+		return fmt.Sprintf("restored %s into %s from backup %s%s", name, table.Clean(into), table.Clean(bi.ID), describeResult(res)), nil, nil
 	}
 	f.Show(nil, dialog.NewConfirm("Restore "+name+" into "+table.Clean(into)+"?",
-		[]string{"Backup " + id + " (" + it.Label + ") is restored into vault " + into + " with its versions."}, "", false), nil, nil)
+		[]string{fmt.Sprintf("Backup %s of %s, taken from vault %s on %s (%s), is restored into vault %s with its versions.",
+			bi.ID, bi.Key, bi.Source, backupTime(bi), plural(bi.Versions, "version"), into)}, "", false), nil, nil)
 	return nil
 }
 
@@ -891,4 +962,130 @@ func (m *Model) actionHelp() []key.Binding {
 // actionView draws the open dialog over the pane.
 func (m *Model) actionView() string {
 	return m.act.View(m.ctx.Styles, m.ctx.Keys, m.width, m.height)
+}
+
+// The stored backups list: every key backup the daemon keeps, whatever key
+// it holds and whether that key is still in the inventory (purged, or in a
+// vault keyward no longer lists). It is where a key that is gone is
+// restored from, and where stored backups are deleted. B opens it from the
+// table or a key's detail, and the key-actions menu lists it too.
+
+// openBackups opens the stored backups list.
+func (m *Model) openBackups() tea.Cmd {
+	if _, ok := m.ctx.Backend.(CloudRestorer); !ok {
+		return common.FlashErr("this daemon offers no stored key backups")
+	}
+	if m.cloud == nil {
+		// Where each backup can go back depends on the vaults.
+		return m.awaitCloud("Stored backups", m.openBackups)
+	}
+	return m.listBackups(m.newFlow(engine.Key{}))
+}
+
+// listBackups asks the daemon for the stored backups and shows them in f.
+func (m *Model) listBackups(f *flow) tea.Cmd {
+	b := m.ctx.Backend.(CloudRestorer)
+	f.key, f.src = engine.Key{}, api.CloudSourceInfo{}
+	f.what = "list the stored backups"
+	f.Run = nil
+	f.Show(&dialog.Menu{Title: "Stored backups"}, nil, nil, nil)
+	m.act = f
+	return m.send(f, func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+		list, err := b.CloudBackups(ctx)
+		if err != nil {
+			return "", nil, err
+		}
+		return "", func(m *Model) tea.Cmd { return m.backupsMenu(f, list) }, nil
+	})
+}
+
+// backupsMenu lists the backups, newest first (as the daemon answers).
+func (m *Model) backupsMenu(f *flow, list []api.BackupInfo) tea.Cmd {
+	items := make([]dialog.Item, len(list))
+	for i, bi := range list {
+		label := fmt.Sprintf("%s · %s · from %s · %s", bi.Created.UTC().Format("2006-01-02 15:04"), bi.Key, bi.Source, plural(bi.Versions, "version"))
+		if bi.Actor != "" {
+			label += " · by " + bi.Actor
+		}
+		items[i] = dialog.Item{ID: actPickBackup, Label: label, Value: bi}
+	}
+	intro := []string{"Every key backup keyward stores, wrapped under its key-encryption key, newest first — " +
+		"also of keys no longer in the inventory. enter on one: restore it or delete it."}
+	if m.userRole() {
+		intro = append(intro, "You have the user role: you can list backups; restoring and deleting need the admin role.")
+	}
+	f.Show(&dialog.Menu{Title: fmt.Sprintf("Stored backups (%d)", len(list)), Intro: intro, Items: items,
+		Empty: "keyward stores no key backup (back a cloud key up with x, then b)"}, nil, nil, nil)
+	return nil
+}
+
+// backupMenu is what can be done with one backup: restore it into each
+// vault that can take it, or delete it.
+func (m *Model) backupMenu(f *flow, bi api.BackupInfo) tea.Cmd {
+	km := m.ctx.Keys
+	f.key = engine.Key{Source: bi.Source, Name: bi.Key}
+	f.src = m.cloud[bi.Source]
+	targets := m.restoreTargets(bi)
+	var items []dialog.Item
+	for i, into := range targets {
+		it := dialog.Item{ID: actRestoreFrom, Label: "restore into " + into, Value: restoreChoice{bi, into}}
+		if into == bi.Source {
+			it.Label += " (where it was taken)"
+		}
+		if i == 0 {
+			it.Key = km.ActRestore
+		}
+		items = append(items, m.adminOnly(it))
+	}
+	if _, ok := m.ctx.Backend.(CloudBackupDeleter); ok {
+		items = append(items, m.adminOnly(dialog.Item{ID: actDeleteBackup, Key: km.ActDelete,
+			Label: "delete this backup from keyward", Danger: true, Value: bi}))
+	}
+	intro := []string{fmt.Sprintf("Key %s, taken from vault %s (%s) on %s by %s: %s, %d bytes.",
+		bi.Key, bi.Source, orDash(bi.Kind), backupTime(bi), orDash(bi.Actor), plural(bi.Versions, "version"), bi.Size)}
+	if len(targets) == 0 {
+		intro = append(intro, "No configured vault can take it back: it restores only into a "+orDash(bi.Kind)+
+			" vault of geography "+orDash(bi.Geography)+".")
+	}
+	if m.userRole() {
+		intro = append(intro, "You have the user role: restoring and deleting need the admin role.")
+	}
+	f.Show(&dialog.Menu{Title: "Backup " + table.Clean(bi.ID) + " of " + table.Clean(bi.Key), Intro: intro, Items: items,
+		Empty: "nothing can be done with this backup here"}, nil, nil, nil)
+	return nil
+}
+
+// chooseDeleteBackup asks for the key's name before deleting a backup,
+// naming the backup, the key and the vault; afterwards the list is shown
+// again without it.
+func (m *Model) chooseDeleteBackup(f *flow, bi api.BackupInfo) tea.Cmd {
+	b := m.ctx.Backend.(CloudBackupDeleter)
+	id, name, vault := table.Clean(bi.ID), table.Clean(bi.Key), table.Clean(bi.Source)
+	where := "vault " + bi.Source
+	if src, ok := m.cloud[bi.Source]; ok && src.Address != "" {
+		where += " (" + src.Address + ")"
+	}
+	f.what = "delete backup " + id
+	f.src = api.CloudSourceInfo{} // the daemon answers alone: the vault is not asked
+	f.Run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+		if err := b.DeleteCloudBackup(ctx, bi.ID); err != nil {
+			return "", nil, err
+		}
+		return fmt.Sprintf("deleted backup %s of %s (%s)", id, name, vault), func(m *Model) tea.Cmd { return m.listBackups(f) }, nil
+	}
+	f.Show(nil, dialog.NewConfirm("Delete backup "+id+" of "+name+" ("+vault+")?", []string{
+		fmt.Sprintf("Backup %s of key %s, taken from %s on %s (%s), is removed from keyward's database for good: "+
+			"it can no longer bring %s back. The key in the vault is not changed.",
+			bi.ID, bi.Key, where, backupTime(bi), plural(bi.Versions, "version"), bi.Key)}, bi.Key, true), nil, nil)
+	return nil
+}
+
+func backupTime(bi api.BackupInfo) string { return bi.Created.UTC().Format("2006-01-02 15:04 UTC") }
+
+// plural is "1 version", "3 versions".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -290,6 +290,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 				return nil
 			case key.Matches(msg, k.Actions):
 				return m.openActions(m.detail.key)
+			case key.Matches(msg, k.Backups):
+				return m.openBackups()
 			case key.Matches(msg, k.SyncSource):
 				return m.sync(m.detail.key.Source)
 			case key.Matches(msg, k.SyncAll):
@@ -471,6 +473,8 @@ func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
 		if sel, ok := m.Selected(); ok {
 			return m.openActions(sel)
 		}
+	case key.Matches(msg, k.Backups):
+		return m.openBackups()
 	case key.Matches(msg, k.SyncSource):
 		if sel, ok := m.Selected(); ok {
 			return m.sync(sel.Source)
@@ -505,14 +509,27 @@ func (m *Model) ShortHelp() []key.Binding {
 		return []key.Binding{k.ApplyFilter, k.ClearFilter}
 	case m.detail != nil:
 		if m.isCloud(m.detail.key) {
-			return []key.Binding{k.Back, k.Up, k.Down, k.Actions, k.SyncSource}
+			return []key.Binding{k.Back, k.Up, k.Down, k.Actions, k.SyncSource, k.Backups}
 		}
 		return []key.Binding{k.Back, k.Up, k.Down}
 	}
-	if sel, ok := m.Selected(); ok && m.isCloud(sel) {
-		return []key.Binding{k.Actions, k.SyncSource, k.Open, k.Filter, k.Sort, k.StateFilter, k.SourceFilter, k.AgingFilter}
+	sel, ok := m.Selected()
+	switch {
+	case ok && m.isCloud(sel):
+		return []key.Binding{k.Actions, k.SyncSource, k.Backups, k.Open, k.Filter, k.Sort, k.StateFilter, k.SourceFilter, k.AgingFilter}
+	case !ok && m.hasBackups():
+		// Nothing on screen (a purged key searched for, say): the stored
+		// backups are where it may come back from.
+		return []key.Binding{k.Backups, k.Filter, k.ClearFilter, k.StateFilter, k.SourceFilter, k.AgingFilter}
 	}
 	return []key.Binding{k.Open, k.Filter, k.Sort, k.StateFilter, k.SourceFilter, k.AgingFilter}
+}
+
+// hasBackups reports that stored backups can be listed: the daemon has a
+// cloud vault and the backend the route.
+func (m *Model) hasBackups() bool {
+	_, ok := m.ctx.Backend.(CloudRestorer)
+	return ok && len(m.cloud) > 0
 }
 
 // FullHelp implements common.Pane.
@@ -523,7 +540,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 		// The action menu lists its own keys; at 80 columns there is no room
 		// for a fourth column here.
 		{k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.StateFilter, k.SourceFilter, k.AgingFilter, k.Reload,
-			k.Actions, k.SyncSource, k.SyncAll},
+			k.Actions, k.Backups, k.SyncSource, k.SyncAll},
 	}
 }
 
