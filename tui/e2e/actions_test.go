@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,8 @@ import (
 	"github.com/keyward/keyward/daemon/cloud/azure"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/vault"
-	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
 )
 
@@ -26,44 +28,70 @@ import (
 // mounted under /v1/cloud/ as the daemon wires them.
 func startVaultDaemon(t *testing.T) (*config.Config, *vault.Server) {
 	t.Helper()
+	cfg, srvs := startVaultsDaemon(t, "vault")
+	return cfg, srvs[0]
+}
+
+// startVaultsDaemon is startVaultDaemon with one emulated vault per name
+// (all of the same geography, so a backup of one restores into another)
+// and a key-encryption key, so the daemon can keep backups. The first
+// vault holds the key orders-kek.
+func startVaultsDaemon(t *testing.T, names ...string) (*config.Config, []*vault.Server) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	srv, err := vault.Start(ctx, vault.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	if err := srv.AddKey(vault.KeySpec{Name: "orders-kek", Versions: 1}); err != nil {
-		t.Fatal(err)
-	}
 	cfg := testConfig(t)
-	az, err := srv.AzureSource("vault", t.TempDir())
-	if err != nil {
+	cfg.Keys.KEKFile = filepath.Join(t.TempDir(), "kek")
+	if err := kek.Generate(cfg.Keys.KEKFile); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Azure = []config.AzureSource{az}
+	var srvs []*vault.Server
+	for i, name := range names {
+		srv, err := vault.Start(ctx, vault.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = srv.Close() })
+		if i == 0 {
+			if err := srv.AddKey(vault.KeySpec{Name: "orders-kek", Versions: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		az, err := srv.AzureSource(name, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Azure = append(cfg.Azure, az)
+		srvs = append(srvs, srv)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	// The daemon wires [[azure]] sources and mounts /v1/cloud/ itself; a
 	// daemon built before that wiring gets them as options instead.
 	stop := startWith(t, cfg, daemon.Options{})
-	_, err = api.NewClient(cfg.SocketPath()).CloudSources(context.Background())
+	_, err := api.NewClient(cfg.SocketPath()).CloudSources(context.Background())
 	var ae *api.Error
 	if errors.As(err, &ae) && ae.Code == api.CodeNotFound {
 		stop()
-		conn, err := azure.New(az)
-		if err != nil {
-			t.Fatal(err)
+		var srcs []*cloud.SyncSource
+		var opts daemon.Options
+		for _, az := range cfg.Azure {
+			conn, err := azure.New(az)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := cloud.NewSyncSource(az.Name, conn, time.Hour, nil)
+			srcs = append(srcs, src)
+			opts.Sources = append(opts.Sources, src)
 		}
-		src := cloud.NewSyncSource("vault", conn, time.Hour, nil)
-		mgr := cloud.NewManager(nil, nil, src)
-		startWith(t, cfg, daemon.Options{Sources: []sources.Source{src},
-			Mounts: []daemon.Mount{{Pattern: "/v1/cloud/", Handler: mgr.Handler(api.CallerFromContext)}}})
+		mgr := cloud.NewManager(nil, nil, srcs...)
+		opts.Mounts = []daemon.Mount{{Pattern: "/v1/cloud/", Handler: mgr.Handler(api.CallerFromContext)}}
+		startWith(t, cfg, opts)
 	} else if err != nil {
 		t.Fatalf("GET /v1/cloud/sources: %v", err)
 	}
-	return cfg, srv
+	return cfg, srvs
 }
 
 // TestRotateFromTUIAgainstVault: x, r, enter in the Keys pane rotates a key
@@ -105,4 +133,94 @@ func TestRotateFromTUIAgainstVault(t *testing.T) {
 	}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
 	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
 	_ = tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second))
+}
+
+// TestBackupsFromTUIAgainstVault: against the real daemon and two emulated
+// vaults of one geography, a backup of orders-kek taken in vault is listed
+// by B; the key, purged from vault, comes back from the list into vault;
+// restored into vault-dr, which never held it, it appears there too; and
+// deleting the backup (the key's name typed again) leaves the daemon with
+// no backup.
+func TestBackupsFromTUIAgainstVault(t *testing.T) {
+	cfg, srvs := startVaultsDaemon(t, "vault", "vault-dr")
+	c := api.NewClient(cfg.SocketPath())
+	ctx := context.Background()
+	waitKey := func(source string, want engine.State) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			page, err := c.Keys(ctx, api.KeyQuery{Source: source, Text: "orders-kek"})
+			if err == nil && len(page.Keys) > 0 && page.Keys[0].State == want {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("orders-kek never %s in %s", want, source)
+	}
+	waitKey("vault", engine.StateActive)
+	bk, err := c.BackupCloudKey(ctx, "vault", "orders-kek")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{"delete", "purge"} {
+		if _, err := c.CloudKeyOp(ctx, "vault", "orders-kek", op, "orders-kek"); err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+	}
+	waitKey("vault", engine.StatePurged)
+	if v := srvs[0].Versions("orders-kek"); len(v) != 0 {
+		t.Fatalf("the vault still holds orders-kek after the purge: %v", v)
+	}
+
+	m := tui.New(context.Background(), c, tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath()})
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 30))
+	t.Cleanup(func() { _ = tm.Quit() })
+	waitFor(t, tm, "● connected", "orders-kek", "purged")
+	enter := tea.KeyMsg{Type: tea.KeyEnter}
+
+	// Back into the vault it was purged from.
+	tm.Type("B")
+	waitFor(t, tm, "Stored backups (1)", "orders-kek · from vault · 1 version")
+	tm.Send(enter)
+	waitFor(t, tm, "Backup "+bk.ID+" of orders-kek", "[s] restore into vault (where it was taken)", "restore into vault-dr")
+	tm.Type("s")
+	waitFor(t, tm, "Restore orders-kek into vault?")
+	tm.Send(enter)
+	waitFor(t, tm, "✔ restored orders-kek into vault from backup "+bk.ID)
+	if v := srvs[0].Versions("orders-kek"); len(v) != 1 {
+		t.Fatalf("the vault holds %d versions of orders-kek after the restore, want 1", len(v))
+	}
+	waitKey("vault", engine.StateActive)
+
+	// Into vault-dr, whose inventory never held the key.
+	tm.Type("B")
+	waitFor(t, tm, "Stored backups (1)")
+	tm.Send(enter)
+	waitFor(t, tm, "restore into vault-dr")
+	tm.Send(tea.KeyMsg{Type: tea.KeyDown})
+	tm.Send(enter)
+	waitFor(t, tm, "Restore orders-kek into vault-dr?")
+	tm.Send(enter)
+	waitFor(t, tm, "✔ restored orders-kek into vault-dr from backup "+bk.ID, "vault-dr")
+	waitKey("vault-dr", engine.StateActive)
+	if v := srvs[1].Versions("orders-kek"); len(v) != 1 {
+		t.Fatalf("vault-dr holds %d versions of orders-kek, want 1", len(v))
+	}
+
+	// Delete the backup.
+	tm.Type("B")
+	waitFor(t, tm, "Stored backups (1)")
+	tm.Send(enter)
+	waitFor(t, tm, "[d] delete this backup from keyward")
+	tm.Type("d")
+	waitFor(t, tm, "Delete backup "+bk.ID+" of orders-kek (vault)?", "Type orders-kek to confirm")
+	tm.Type("orders-kek")
+	tm.Send(enter)
+	waitFor(t, tm, "✔ deleted backup "+bk.ID+" of orders-kek (vault)", "Stored backups (0)", "keyward stores no key backup")
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
+	_ = tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second))
+	if left, err := c.CloudBackups(ctx); err != nil || len(left) != 0 {
+		t.Errorf("backups left in the daemon: %v %v", left, err)
+	}
 }
