@@ -109,6 +109,9 @@ type KMIPPoll struct {
 	Recovered int `json:"recovered"`
 	Added     int `json:"added"`
 	Dropped   int `json:"dropped"`
+	// LeftOut are generations a ring should hold but could not take, each
+	// as "name: why" (the KMS refused the Get, the material changed, ...).
+	LeftOut []string `json:"left_out,omitempty"`
 	// Wildcards says where names were matched: "server" (one Locate per
 	// application), "client" (every key listed, names matched by keyward)
 	// or "probing" (the poll that learned which).

@@ -27,6 +27,7 @@ import (
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/kmipserver"
 	"github.com/ovh/kmip-go/payloads"
+	"github.com/ovh/kmip-go/ttlv"
 
 	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/engine"
@@ -89,6 +90,7 @@ type Server struct {
 	// Items (KMIP 1.3+), or else only what was returned.
 	locateLimit int
 	locateTotal bool
+	refusals    map[refusal]bool
 	srv         *kmipserver.Server
 	unhook      func()
 }
@@ -207,7 +209,7 @@ func (s *Server) Addr() string {
 }
 
 // Stop closes the listener and every connection. Objects are kept, so
-// Resume brings the same KMS back on the same address.
+// Stop stops serving; Resume brings the same KMS back on the same address.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	srv := s.srv
@@ -513,10 +515,31 @@ func (s *Server) lookup(ctx context.Context, id string) (*object, error) {
 // onObject counts op and runs do on the object id names (the batch's
 // placeholder when empty) under the server lock; an unknown object is
 // refused as lookup says.
+// refusal is one operation on one object that the server denies.
+type refusal struct {
+	op  kmip.Operation
+	uid string
+}
+
+// SetRefusal makes the server deny op on the object uid (or allow it
+// again), as a KMS whose policy forbids one key, or a failing disk, does.
+func (s *Server) SetRefusal(op kmip.Operation, uid string, deny bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refusals == nil {
+		s.refusals = map[refusal]bool{}
+	}
+	s.refusals[refusal{op, uid}] = deny
+}
+
 func onObject[R any](ctx context.Context, s *Server, op kmip.Operation, id string, do func(o *object) (R, error)) (R, error) {
 	s.count(op)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.refusals[refusal{op, id}] {
+		var none R
+		return none, kmipserver.Errorf(kmip.ResultReasonPermissionDenied, "%s of object %s is denied by policy", ttlv.EnumStr(op), id)
+	}
 	o, err := s.lookup(ctx, id)
 	if err != nil {
 		var none R

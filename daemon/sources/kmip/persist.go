@@ -65,46 +65,19 @@ func (s *Source) restore(ctx context.Context) error {
 		}
 		return nil
 	}
-	mine := map[string][]byte{}
-	for name, b := range blobs {
-		if strings.HasPrefix(name, prefix) {
-			mine[name] = b
-		}
-	}
-	if len(mine) == 0 {
-		return nil
-	}
 	if s.kek == nil && s.kekPending {
 		s.log.Warn("the KMS holding the key-encryption key is unreachable: the rings start empty and fill at the first good poll", "kek_name", s.cfg.KEKName)
 		return nil
 	}
-	if s.kek == nil {
-		return fmt.Errorf("the database holds wrapped key rings for %s but no key-encryption key is configured (keys.kek_file); set it to the file they were sealed with, or set keys.persist_material = false to discard them", s.cfg.Name)
-	}
-	apps := map[string]bool{}
-	for _, a := range s.cfg.Applications {
-		apps[a.Name] = true
-	}
 	// Open every blob before touching any ring: all or nothing.
-	plains := map[string][]byte{}
+	plains, err := s.openSealed(ctx, s.kek)
 	defer func() {
 		for _, p := range plains {
 			clear(p)
 		}
 	}()
-	for name, b := range mine {
-		app := strings.TrimPrefix(name, prefix)
-		if !apps[app] {
-			continue
-		}
-		p, err := s.kek.Unwrap(b, sealAAD(name))
-		if err != nil {
-			if errors.Is(err, kek.ErrWrongKEK) {
-				return fmt.Errorf("the wrapped key ring %s was sealed under a different key-encryption key than %s (id %s); start with the KEK it was sealed with — nothing in the database was changed", name, s.kekOrigin(), s.kek.ID())
-			}
-			return fmt.Errorf("wrapped key ring %s: %w; nothing in the database was changed", name, err)
-		}
-		plains[app] = p
+	if err != nil {
+		return err
 	}
 	for app, p := range plains {
 		n, err := s.deps.Rings.Restore(app, p)
@@ -117,6 +90,37 @@ func (s *Source) restore(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// openSealed unwraps this source's wrapped rings under k, by application,
+// reading the database only. The caller zeroes what it returns, also on
+// error.
+func (s *Source) openSealed(ctx context.Context, k *kek.KEK) (map[string][]byte, error) {
+	blobs, err := s.deps.Sealed.Sealed(ctx, SealedKind)
+	if err != nil {
+		return nil, fmt.Errorf("read wrapped rings: %w", err)
+	}
+	prefix := s.cfg.Name + "/"
+	plains := map[string][]byte{}
+	for _, a := range s.cfg.Applications {
+		name := prefix + a.Name
+		b, ok := blobs[name]
+		if !ok {
+			continue
+		}
+		if k == nil {
+			return plains, fmt.Errorf("the database holds wrapped key rings for %s but no key-encryption key is configured (keys.kek_file); set it to the file they were sealed with, or set keys.persist_material = false to discard them", s.cfg.Name)
+		}
+		p, err := k.Unwrap(b, sealAAD(name))
+		if err != nil {
+			if errors.Is(err, kek.ErrWrongKEK) {
+				return plains, fmt.Errorf("the wrapped key ring %s was sealed under a different key-encryption key than %s (id %s); use the KEK it was sealed with — nothing in the database was changed", name, s.kekOrigin(), k.ID())
+			}
+			return plains, fmt.Errorf("wrapped key ring %s: %w; nothing in the database was changed", name, err)
+		}
+		plains[a.Name] = p
+	}
+	return plains, nil
 }
 
 func (s *Source) kekOrigin() string {

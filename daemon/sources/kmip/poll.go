@@ -30,7 +30,18 @@ type knownKey struct {
 	state   engine.State
 	fp      string
 	row     engine.Key // last row written, Updated zeroed
-	refused engine.State
+	// refusal is why the ring could not take this key at the last try
+	// (its event is recorded once, not at every poll).
+	refusal string
+}
+
+// meta is what the inventory row says of the key, with the names and state
+// just read: a known key whose other attributes were not re-read keeps
+// them as they were.
+func (k *knownKey) meta(names []string, state kmip.State) *objectMeta {
+	return &objectMeta{uid: k.uid, names: names, state: state, objType: kmip.ObjectTypeSymmetricKey,
+		algText: k.row.Algorithm, length: int32(k.row.Length), initial: k.row.Created, activation: k.row.Activated,
+		deactivate: k.row.Deactivated, destroy: k.row.Destroyed}
 }
 
 // Poll runs one poll now and reports health.
@@ -61,20 +72,50 @@ func (s *Source) Poll(ctx context.Context, sink sources.Sink) error {
 		return errors.New(reason)
 	}
 	s.setLast(st)
+	var problems []string
 	if s.kekPending {
-		if k, err := s.fetchKEK(ctx); err != nil {
-			s.log.Warn("cannot fetch the key-encryption key from the KMS; ring material is not persisted", "kek_name", s.cfg.KEKName, "err", err)
-		} else {
-			s.kek, s.kekPending = k, false
-			for _, a := range s.cfg.Applications {
-				if err := s.persist(ctx, a.Name); err != nil {
-					s.log.Error("cannot persist the wrapped ring", "app", a.Name, "err", err)
-				}
-			}
+		if err := s.adoptKEK(ctx); err != nil {
+			problems = append(problems, err.Error())
 		}
 	}
-	if herr := sink.SetHealth(ctx, s.cfg.Name, engine.HealthOK, ""); herr != nil {
+	if n := len(st.LeftOut); n > 0 {
+		problems = append(problems, fmt.Sprintf("the rings lack %d generation(s) the KMS holds: %s", n, strings.Join(st.LeftOut, "; ")))
+	}
+	// The poll itself worked, so the source keeps its interval; what it
+	// could not do makes the source degraded until it can.
+	h, reason := engine.HealthOK, strings.Join(problems, "; ")
+	if reason != "" {
+		h = engine.HealthDegraded
+	}
+	if herr := sink.SetHealth(ctx, s.cfg.Name, h, reason); herr != nil {
 		s.log.Error("cannot record source health", "err", herr)
+	}
+	return nil
+}
+
+// adoptKEK fetches the key-encryption key named kek_name, which the KMS
+// could not give at start, and persists the rings under it. A KEK that does
+// not open the wrapped rings already in the database is not adopted: the
+// error says so, nothing is written, and the next poll tries again.
+func (s *Source) adoptKEK(ctx context.Context) error {
+	k, err := s.fetchKEK(ctx)
+	if err != nil {
+		s.log.Warn("cannot fetch the key-encryption key from the KMS; ring material is not persisted", "kek_name", s.cfg.KEKName, "err", err)
+		return fmt.Errorf("ring material is not persisted: %w", err)
+	}
+	plains, err := s.openSealed(ctx, k)
+	for _, p := range plains {
+		clear(p)
+	}
+	if err != nil {
+		s.log.Error("the key-encryption key from the KMS does not open the wrapped rings; nothing persisted", "err", err)
+		return err
+	}
+	s.kek, s.kekPending = k, false
+	for _, a := range s.cfg.Applications {
+		if err := s.persist(ctx, a.Name); err != nil {
+			s.log.Error("cannot persist the wrapped ring", "app", a.Name, "err", err)
+		}
 	}
 	return nil
 }
@@ -220,9 +261,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 			moved = append(moved, uid)
 			continue
 		}
-		metas[uid] = &objectMeta{uid: uid, names: m.names, state: m.state, objType: kmip.ObjectTypeSymmetricKey,
-			algText: k.row.Algorithm, length: int32(k.row.Length), initial: k.row.Created, activation: k.row.Activated,
-			deactivate: k.row.Deactivated, destroy: k.row.Destroyed}
+		metas[uid] = k.meta(m.names, m.state)
 	}
 	slices.Sort(moved)
 	full, ffailed, err := s.attributes(ctx, c, moved, attrNames, st)
@@ -233,9 +272,9 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	maps.Copy(failed, lfailed)
 	maps.Copy(failed, ffailed)
 	for uid, ferr := range failed {
-		if k := s.known[uid]; k != nil {
+		if k := s.known[uid]; k != nil && k.row.ID != "" {
 			s.log.Warn("cannot read attributes; keeping what was known", "uid", uid, "err", ferr)
-			metas[uid] = &objectMeta{uid: uid, names: []string{k.row.Name}, state: toKMIPState(k.state), objType: kmip.ObjectTypeSymmetricKey}
+			metas[uid] = k.meta([]string{k.row.Name}, toKMIPState(k.state))
 		} else {
 			s.log.Warn("cannot read attributes of a located object; skipped", "uid", uid, "err", ferr)
 		}
@@ -322,14 +361,12 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		cands[mm.app] = append(cands[mm.app], keyring.Candidate{UID: uid, Name: mm.name, State: fromKMIPState(m.state),
 			Activated: m.activation, Created: m.initial})
 	}
+	// Every poll retries what a ring still lacks: a refusal may be
+	// transient (a KMS busy or restarting), and a ring behind the KMS
+	// leaves the proxy encrypting with an older generation.
 	var wanted []string
 	for i, a := range apps {
-		for _, uid := range s.deps.Rings.Wanted(a.Name, cands[i]) {
-			if k := s.known[uid]; k != nil && k.refused != "" && k.refused == fromKMIPState(metas[uid].state) {
-				continue // the KMS refused this Get before; retry when its state moves
-			}
-			wanted = append(wanted, uid)
-		}
+		wanted = append(wanted, s.deps.Rings.Wanted(a.Name, cands[i])...)
 	}
 	var events []engine.Event
 	now := s.deps.Now().UTC()
@@ -340,6 +377,17 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		}
 		events = append(events, engine.Event{Time: now, KeyID: id, Source: s.cfg.Name, Operation: op, Actor: s.cfg.Name,
 			Origin: engine.OriginSource, Severity: sev, Details: details})
+	}
+	// refuse notes that a ring could not take uid, and why: one event when
+	// the reason is new, and a line in the poll's LeftOut (source health).
+	refused := map[string]bool{}
+	refuse := func(uid string, sev engine.Severity, why string) {
+		refused[uid] = true
+		st.LeftOut = append(st.LeftOut, matched[uid].name+": "+why)
+		if k := s.known[uid]; k.refusal != why {
+			k.refusal = why
+			event(uid, engine.OpRefused, sev, why)
+		}
 	}
 	// Inventory IDs first, so events can name keys.
 	usedIDs := map[string]string{}
@@ -364,20 +412,18 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		if err != nil {
 			return err
 		}
-		for uid, ferr := range gfail {
-			s.known[uid].refused = fromKMIPState(metas[uid].state)
-			event(uid, engine.OpRefused, engine.SeverityWarn, "cannot fetch the key material: "+ferr.Error())
+		for _, uid := range slices.Sorted(maps.Keys(gfail)) {
+			refuse(uid, engine.SeverityWarn, "cannot fetch the key material: "+gfail[uid].Error())
 		}
 		for uid, m := range mats {
 			k := s.known[uid]
 			fp := keyring.Fingerprint(m)
 			if k.fp != "" && k.fp != fp {
 				clear(m)
-				event(uid, engine.OpRefused, engine.SeverityAlert, fmt.Sprintf(
+				refuse(uid, engine.SeverityAlert, fmt.Sprintf(
 					"the key material under this identifier changed (fingerprint was %s, now %s); not used", short(k.fp), short(fp)))
 				continue
 			}
-			k.refused = ""
 			material[uid] = m
 		}
 	}
@@ -411,7 +457,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 			event(d.UID, engine.OpDropped, sev, fmt.Sprintf("dropped from the %s ring: %s; material zeroed", a.Name, why))
 		}
 		for _, r := range diff.Rejected {
-			event(r.UID, engine.OpRefused, engine.SeverityWarn, fmt.Sprintf("not used in the %s ring: %s", a.Name, r.Reason))
+			refuse(r.UID, engine.SeverityWarn, fmt.Sprintf("not used in the %s ring: %s", a.Name, r.Reason))
 		}
 		if diff.EncryptorChanged {
 			ring, _ := s.deps.Rings.Ring(a.Name)
@@ -432,6 +478,12 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 			if err := s.persist(ctx, a.Name); err != nil {
 				s.log.Error("cannot persist the wrapped ring", "app", a.Name, "err", err)
 			}
+		}
+	}
+
+	for _, uid := range wanted {
+		if !refused[uid] {
+			s.known[uid].refusal = ""
 		}
 	}
 

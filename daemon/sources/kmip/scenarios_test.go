@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovh/kmip-go"
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
 	"software.sslmate.com/src/go-pkcs12"
 
@@ -794,6 +795,111 @@ func TestLocateThatMissesKeysLosesNothing(t *testing.T) {
 	}
 	if got := len(e.ringNames("crm")); got != 14 {
 		t.Fatalf("ring holds %d generations, want 14", got)
+	}
+}
+
+// TestAttributeReadFailureKeepsWhatWasKnown: when the KMS fails to answer
+// Get Attributes for a known key, the key keeps its inventory row (its
+// algorithm and dates) and its place in the ring; nothing is recorded.
+func TestAttributeReadFailureKeepsWhatWasKnown(t *testing.T) {
+	b := embeddedBackend(t)
+	b.create(t, "acme.crm.key.1")
+	u2 := b.create(t, "acme.crm.key.2")
+	e := newEnv(t, b, "", nil, crmApp)
+	e.mustPoll()
+	before, events := e.key("acme.crm.key.2"), len(e.events(""))
+
+	b.embedded.SetRefusal(kmip.OperationGetAttributes, u2, true)
+	e.mustPoll()
+	after := e.key("acme.crm.key.2")
+	if after.Algorithm != "AES" || after.Length != 256 || after.Created == nil || after.Activated == nil || !after.Updated.Equal(before.Updated) {
+		t.Fatalf("row after a failed attribute read %+v, before %+v", after, before)
+	}
+	if e.encryptsWith("crm") != "acme.crm.key.2" || len(e.events("")) != events {
+		t.Fatalf("encrypts with %s, %d new events", e.encryptsWith("crm"), len(e.events(""))-events)
+	}
+}
+
+// TestRefusedGetIsRetriedAndDegradesTheSource: a new generation whose Get
+// the KMS refuses is retried at every poll, with one event (not one per
+// poll) and the source degraded, naming the key, while the ring lags the
+// KMS; once the Get works the key joins, encrypts, and the source is ok.
+func TestRefusedGetIsRetriedAndDegradesTheSource(t *testing.T) {
+	b := embeddedBackend(t)
+	b.create(t, "acme.crm.key.1")
+	e := newEnv(t, b, "", nil, crmApp)
+	e.mustPoll()
+	u2 := b.create(t, "acme.crm.key.2")
+	b.embedded.SetRefusal(kmip.OperationGet, u2, true)
+	health := func() engine.Source {
+		srcs, _ := e.st.Sources(context.Background())
+		return srcs[0]
+	}
+	for i := range 2 {
+		st := e.mustPoll()
+		if st.Gets != 1 || len(st.LeftOut) != 1 || e.encryptsWith("crm") != "acme.crm.key.1" {
+			t.Fatalf("poll %d with the Get refused: %+v, encrypts with %s", i, st, e.encryptsWith("crm"))
+		}
+		if h := health(); h.Health != engine.HealthDegraded || !strings.Contains(h.Reason, "acme.crm.key.2: cannot fetch the key material") {
+			t.Fatalf("poll %d: source %+v", i, h)
+		}
+		if n := len(e.events(engine.OpRefused)); n != 1 {
+			t.Fatalf("poll %d: %d refused events, want 1", i, n)
+		}
+	}
+	b.embedded.SetRefusal(kmip.OperationGet, u2, false)
+	if st := e.mustPoll(); st.Gets != 1 || len(st.LeftOut) != 0 {
+		t.Fatalf("poll with the Get allowed again: %+v", st)
+	}
+	if e.encryptsWith("crm") != "acme.crm.key.2" || health().Health != engine.HealthOK {
+		t.Fatalf("encrypts with %s, source %+v", e.encryptsWith("crm"), health())
+	}
+}
+
+// TestKEKFromTheKMSThatDoesNotOpenTheRings: with kek_name and the KMS down
+// at start, the rings start empty; when the KMS comes back with a key that
+// does not open the wrapped rings in the database, it is not adopted, the
+// wrapped rings are left as they are, and the source says why.
+func TestKEKFromTheKMSThatDoesNotOpenTheRings(t *testing.T) {
+	b := embeddedBackend(t)
+	b.create(t, "keyward.kek") // not the KEK the rings were sealed with
+	b.create(t, "acme.crm.key.1")
+	dbPath := filepath.Join(t.TempDir(), "keyward.db")
+	k, _ := newKEK(t)
+	e := newEnv(t, b, dbPath, k, crmApp)
+	e.mustPoll()
+	sealed, _ := e.st.Sealed(context.Background(), SealedKind)
+	if len(sealed) != 1 {
+		t.Fatalf("%d wrapped rings, want 1", len(sealed))
+	}
+	e.src.Close()
+	e.st.Close()
+
+	b.closeAdmin()
+	b.stop()
+	e2 := &env{t: t, b: b, dbPath: dbPath, logs: &syncBuffer{}, st: newStore(t, dbPath), rings: keyring.NewRings()}
+	e2.sink = storeSink{st: e2.st}
+	e2.cfg = sourceConfig(b, crmApp)
+	e2.cfg.KEKName, e2.cfg.Timeout = "keyward.kek", engine.Duration(time.Second)
+	e2.deps = Deps{Logger: quietLogger(), Rings: e2.rings, Sealed: e2.st, Persist: true}
+	var err error
+	if e2.src, err = New(e2.cfg, e2.deps); err != nil {
+		t.Fatalf("start with the KMS holding the KEK down: %v", err)
+	}
+	b.resume()
+	e2.mustPoll()
+	srcs, _ := e2.st.Sources(context.Background())
+	if srcs[0].Health != engine.HealthDegraded || !strings.Contains(srcs[0].Reason, "sealed under a different key-encryption key") {
+		t.Fatalf("source %+v", srcs[0])
+	}
+	after, _ := e2.st.Sealed(context.Background(), SealedKind)
+	for name, blob := range sealed {
+		if !bytes.Equal(after[name], blob) {
+			t.Fatalf("wrapped ring %s was overwritten under a KEK that does not open it", name)
+		}
+	}
+	if e2.encryptsWith("crm") != "acme.crm.key.1" {
+		t.Fatalf("the ring did not fill from the KMS: encrypts with %q", e2.encryptsWith("crm"))
 	}
 }
 
