@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ import (
 func newKeyCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "key",
-		Short: "Run cloud key life-cycle operations: create, upload, rotate, update, delete, recover, purge, backup, restore, policy",
+		Short: "Run cloud key life-cycle operations: create, upload, rotate, update, delete, recover, purge, backup, restore, delete-backup, policy",
 		Long: "Cloud key life cycle through the daemon. Keys are named SOURCE NAME (or SOURCE/NAME), SOURCE being an\n" +
 			"[[azure]] source of keyward.toml. Every operation except listing needs the admin role and is recorded in the\n" +
 			"activity log with your user name.",
@@ -27,7 +28,7 @@ func newKeyCmd(a *App) *cobra.Command {
 		newKeyOpCmd(a, "recover", "Bring back a soft-deleted key", false), newKeyUpdateCmd(a),
 		newKeyOpCmd(a, "delete", "Soft-delete a key (recoverable until purged)", true),
 		newKeyOpCmd(a, "purge", "Destroy a soft-deleted key for good", true),
-		newKeyBackupCmd(a), newKeyBackupsCmd(a), newKeyRestoreCmd(a), newKeyPolicyCmd(a))
+		newKeyBackupCmd(a), newKeyBackupsCmd(a), newKeyRestoreCmd(a), newKeyDeleteBackupCmd(a), newKeyPolicyCmd(a))
 	return cmd
 }
 
@@ -368,6 +369,40 @@ func newKeyRestoreCmd(a *App) *cobra.Command {
 			return a.Client().RestoreCloudBackup(cmd.Context(), args[0], to)
 		})
 	cmd.Flags().StringVar(&to, "to", "", "source to restore into (default: where the backup was taken)")
+	return cmd
+}
+
+func newKeyDeleteBackupCmd(a *App) *cobra.Command {
+	var given string
+	cmd := &cobra.Command{
+		Use:   "delete-backup BACKUP-ID",
+		Short: "Delete a stored key backup for good (the key's name typed again, or --confirm)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bs, err := a.Client().CloudBackups(cmd.Context())
+			if err != nil {
+				return err
+			}
+			i := slices.IndexFunc(bs, func(b api.BackupInfo) bool { return b.ID == args[0] })
+			if i < 0 {
+				return fmt.Errorf("no stored backup with id %q (keyward key backups lists them)", args[0])
+			}
+			b := bs[i]
+			typed, err := confirmName(a, "delete the backup "+b.ID+" of", b.Source, b.Key, given)
+			if err != nil {
+				return err
+			}
+			if typed != b.Key {
+				return Usagef("the name typed (%q) is not %q: nothing was done", typed, b.Key)
+			}
+			if err := a.Client().DeleteCloudBackup(cmd.Context(), b.ID); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Out, "deleted backup %s of %s/%s (%d version(s), taken %s)\n", b.ID, b.Source, b.Key, b.Versions, b.Created.UTC().Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&given, "confirm", "", "the key's name again, to confirm without a prompt")
 	return cmd
 }
 

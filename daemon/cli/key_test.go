@@ -132,6 +132,23 @@ func TestKeyCommandsAgainstRealDaemon(t *testing.T) {
 		t.Errorf("restored key has versions %v, want 2", srv.Versions("acme-cli-kek"))
 	}
 
+	// Deleting a stored backup asks for the key's name too.
+	errb.Reset()
+	code = Execute(context.Background(), []string{"--socket", sock, "key", "delete-backup", id},
+		&App{Out: io.Discard, Err: &errb, In: strings.NewReader("acme\n")})
+	if code != ExitUsage || !strings.Contains(errb.String(), "nothing was done") || !strings.Contains(cli("key", "backups"), id) {
+		t.Errorf("delete-backup with a wrong name: exit %d %q", code, errb.String())
+	}
+	if out := cli("key", "delete-backup", id, "--confirm", "acme-cli-kek"); !strings.Contains(out, "deleted backup "+id+" of vault/acme-cli-kek") {
+		t.Errorf("delete-backup: %q", out)
+	}
+	if out := cli("key", "backups"); strings.Contains(out, id) {
+		t.Errorf("the backup is still listed after delete-backup:\n%s", out)
+	}
+	if code, _, errs := run(t, "--socket", sock, "key", "delete-backup", id, "--confirm", "acme-cli-kek"); code != ExitError || !strings.Contains(errs, "no stored backup with id") {
+		t.Errorf("delete-backup of a deleted backup: exit %d %q", code, errs)
+	}
+
 	// Usage mistakes are exit code 2 with a precise message.
 	for _, args := range [][]string{
 		{"key", "create", "vault", "x", "--type", "DSA"},
