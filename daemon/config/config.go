@@ -166,6 +166,9 @@ func (c *Config) Validate() error {
 	default:
 		add("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
+	if c.Keys.KEKFile != "" && c.DataDir != "" && within(c.Keys.KEKFile, c.DataDir) {
+		add("keys.kek_file", "%s is inside data_dir %s: a key-encryption key beside the database it protects protects nothing (one copy of the directory takes both); keep it elsewhere, e.g. /etc/keyward/kek (mode 0600)", c.Keys.KEKFile, c.DataDir)
+	}
 	if len(c.Aging.ExpiringDays) == 0 {
 		add("aging.expiring_days", "needs at least one window in days, e.g. [7, 30, 90]")
 	}
@@ -204,4 +207,16 @@ func (c *Config) Validate() error {
 		return Problems(errs)
 	}
 	return nil
+}
+
+// within says whether path is dir or lies below it (lexically, after
+// making both absolute).
+func within(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

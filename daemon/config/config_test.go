@@ -33,6 +33,7 @@ func TestLoadErrorsNameKeyAndLine(t *testing.T) {
 		{"bad window", "[aging]\nexpiring_days = [30, -1]\n", []string{"line 2", "aging.expiring_days", "-1"}},
 		{"bad address in the second kmip", "[[kmip]]\nname = \"a\"\naddresses = [\"h:1\"]\n\n[[kmip]]\nname = \"b\"\naddresses = [\"nohost\"]\n", []string{"line 7", "kmip[1].addresses", "nohost"}},
 		{"nested application", "[[kmip]]\nname = \"a\"\naddresses = [\"h:1\"]\n[[kmip.application]]\nname = \"crm\"\npattern = \"x.*\"\n[[kmip.application]]\nname = \"crm\"\npattern = \"y.*\"\n", []string{"line 8", "kmip[0].application[1].name", "used twice"}},
+		{"KEK beside the database", "data_dir = \"/var/lib/keyward\"\n[keys]\nkek_file = \"/var/lib/keyward/kek\"\n", []string{"keys.kek_file", "inside data_dir"}},
 		{"locate page too small", "[[kmip]]\nname = \"a\"\naddresses = [\"h:1\"]\nlocate_page_size = 5\n", []string{"line 4", "kmip[0].locate_page_size", "between 10 and 100000"}},
 		{"missing key names its table", "[[kmip]]\nname = \"a\"\n", []string{"line 1", "kmip[0].addresses"}},
 		{"duplicate source", "[[kmip]]\nname = \"a\"\naddresses=[\"h:1\"]\n[[azure]]\nname = \"a\"\nvault_url=\"https://v\"\n", []string{`source name "a"`}},

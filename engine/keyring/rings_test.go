@@ -286,3 +286,19 @@ func FuzzOrder(f *testing.F) {
 		}
 	})
 }
+
+// TestFingerprintIsDomainSeparated pins the fingerprint construction: the
+// inventory, the wrapped rings and the token key ids all depend on it, so a
+// change would make every stored fingerprint a stranger. It is SHA-256 over
+// a fixed label and the material, not a bare hash of the key.
+func TestFingerprintIsDomainSeparated(t *testing.T) {
+	m := make([]byte, KeySize)
+	for i := range m {
+		m[i] = byte(i)
+	}
+	const want = "416c6bd81dc6e7a9800e8f525335983d5cfbec21cf77db7d541ef7d703ead451"
+	const bare = "630dcd2966c4336691125448bbb25b4ff412a49c732db2c8abc1b8581bd710dd" // sha256(m)
+	if got := Fingerprint(m); got != want || got == bare {
+		t.Fatalf("Fingerprint = %s, want %s (and never the bare SHA-256 %s)", got, want, bare)
+	}
+}

@@ -386,6 +386,8 @@ func TestWrongCertificates(t *testing.T) {
 		noEKUCert, noEKUKey, _ := b.ca.Issue(pki.IssueOptions{CommonName: "keyward"})
 		expCert, expKey, _ := b.ca.Issue(pki.IssueOptions{CommonName: "keyward", Client: true,
 			NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+		earlyCert, earlyKey, _ := b.ca.Issue(pki.IssueOptions{CommonName: "keyward", Client: true,
+			NotBefore: time.Now().Add(24 * time.Hour), NotAfter: time.Now().Add(48 * time.Hour)})
 		cases := []struct {
 			name   string
 			modify func(c *config.KMIPSource)
@@ -400,6 +402,9 @@ func TestWrongCertificates(t *testing.T) {
 			{"expired client cert", func(c *config.KMIPSource) {
 				c.CertFile, c.KeyFile = write("e.pem", expCert), write("e.key", expKey)
 			}, "client certificate expired on"},
+			{"client cert not valid yet", func(c *config.KMIPSource) {
+				c.CertFile, c.KeyFile = write("y.pem", earlyCert), write("y.key", earlyKey)
+			}, "client certificate is not valid before"},
 			{"server signed by another CA", func(c *config.KMIPSource) {
 				c.CAFile = write("other-ca.pem", other.PEM)
 			}, "unknown CA"},

@@ -69,9 +69,17 @@ func explain(err error, leaf *x509.Certificate, serverName, addr string) string 
 	switch {
 	case strings.Contains(msg, "AuthenticationNotSuccessful"):
 		return clientRejected(leaf, now, "the KMS refused the client certificate at the KMIP level (Authentication Not Successful)")
-	case strings.Contains(msg, "remote error: tls: handshake failure"), strings.Contains(msg, "no cipher suite supported"),
-		strings.Contains(msg, "remote error: tls: insufficient security"):
-		return "no cipher suite in common: the KMS and keyward could not agree on a TLS 1.2+ cipher; servers such as PyKMIP only offer ECDHE-ECDSA-AES-GCM, which needs an ECDSA (not RSA) server certificate"
+	case strings.Contains(msg, "remote error: tls: handshake failure"):
+		// The generic alert: no cipher in common, or (from some servers)
+		// a client certificate refused. Say which when this side can see
+		// something wrong with its own certificate.
+		if certProblem(leaf, now) != "" {
+			return clientRejected(leaf, now, "the KMS ended the TLS handshake (handshake failure)")
+		}
+		return "the KMS ended the TLS handshake (handshake failure): most often " + noCommonCipher +
+			"; some servers also answer so when they do not accept the client certificate"
+	case strings.Contains(msg, "no cipher suite supported"), strings.Contains(msg, "remote error: tls: insufficient security"):
+		return noCommonCipher
 	case strings.Contains(msg, "remote error: tls: protocol version not supported"):
 		return "no TLS version in common: keyward speaks TLS 1.2 and 1.3; the KMS must allow one of them"
 	case strings.Contains(msg, "remote error: tls: expired certificate"):
@@ -103,20 +111,34 @@ func explain(err error, leaf *x509.Certificate, serverName, addr string) string 
 	return msg
 }
 
+const noCommonCipher = "no cipher suite in common: the KMS and keyward could not agree on a TLS 1.2+ cipher; " +
+	"servers such as PyKMIP only offer ECDHE-ECDSA-AES-GCM, which needs an ECDSA (not RSA) server certificate"
+
 // clientRejected adds what is wrong with keyward's own certificate, if
 // anything can be seen from here.
 func clientRejected(leaf *x509.Certificate, now time.Time, what string) string {
 	if leaf == nil {
 		return what
 	}
-	switch {
-	case now.After(leaf.NotAfter):
-		return fmt.Sprintf("%s: the client certificate expired on %s; install a renewed one (keyward cert csr / install)", what, leaf.NotAfter.UTC().Format(time.RFC3339))
-	case now.Before(leaf.NotBefore):
-		return fmt.Sprintf("%s: the client certificate is not valid before %s; check this host's clock", what, leaf.NotBefore.UTC().Format(time.RFC3339))
-	case !pki.HasClientAuth(leaf):
-		return what + ": the client certificate lacks the clientAuth extended key usage; ask the CA to issue it for TLS client authentication"
+	if p := certProblem(leaf, now); p != "" {
+		return what + ": " + p
 	}
 	return fmt.Sprintf("%s: the KMS does not accept the client certificate %q issued by %q; the KMS must trust that issuer and know this client",
 		what, leaf.Subject.CommonName, leaf.Issuer.CommonName)
+}
+
+// certProblem is what is visibly wrong with keyward's client certificate
+// (expired, not valid yet, not for TLS clients), or "".
+func certProblem(leaf *x509.Certificate, now time.Time) string {
+	switch {
+	case leaf == nil:
+		return ""
+	case now.After(leaf.NotAfter):
+		return fmt.Sprintf("the client certificate expired on %s; install a renewed one (keyward cert csr / install)", leaf.NotAfter.UTC().Format(time.RFC3339))
+	case now.Before(leaf.NotBefore):
+		return fmt.Sprintf("the client certificate is not valid before %s; check this host's clock", leaf.NotBefore.UTC().Format(time.RFC3339))
+	case !pki.HasClientAuth(leaf):
+		return "the client certificate lacks the clientAuth extended key usage; ask the CA to issue it for TLS client authentication"
+	}
+	return ""
 }
