@@ -1,0 +1,212 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/kmipclient"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/demo/kms"
+	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/engine/keyring"
+)
+
+// lockedBuffer is a log sink the daemon writes to from many goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}
+
+// TestPlantedKMIPKeyNeverLeavesTheDaemon plants a known AES key in a KMS
+// (the embedded one, over mutual TLS), lets a whole daemon poll it into a
+// ring and persist the ring wrapped, then searches every place a key
+// administrator or an attacker could read: every GET answer of the socket
+// API, the /v1/events stream across a sync, the daemon's debug log, and
+// the SQLite files (database, WAL, shared memory). The key's raw bytes and
+// its hex and base64 spellings must be in none of them; its fingerprint,
+// the safe identity, must be in the API's answers.
+func TestPlantedKMIPKeyNeverLeavesTheDaemon(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(dir, "kms")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+
+	planted := make([]byte, keyring.KeySize)
+	rand.Read(planted)
+	c, err := kmipclient.Dial(srv.Addr(), kmipclient.WithRootCAFile(srv.CAFile), kmipclient.WithClientCertFiles(srv.CertFile, srv.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := c.Register().WithKeyFormat(kmipclient.RAW).SymmetricKey(kmip.CryptographicAlgorithmAES,
+		kmip.CryptographicUsageEncrypt|kmip.CryptographicUsageDecrypt, bytes.Clone(planted)).WithName("acme.crm.key.1").Exec()
+	if err == nil {
+		_, err = c.Activate(reg.UniqueIdentifier).Exec()
+	}
+	c.Close()
+	if err != nil {
+		t.Fatalf("plant the key: %v", err)
+	}
+
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Socket = filepath.Join(dir, "keyward.sock")
+	cfg.LogLevel = "debug"
+	cfg.Keys = config.Keys{KEKFile: filepath.Join(dir, "kek"), PersistMaterial: true}
+	if err := kek.Generate(cfg.Keys.KEKFile); err != nil {
+		t.Fatal(err)
+	}
+	src := srv.SourceConfig("kms", time.Hour)
+	src.Applications = []config.Application{{Name: "crm", Pattern: "acme.crm.key.*", Generations: 16}}
+	cfg.KMIP = []config.KMIPSource{src}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	dctx, stop := context.WithCancel(ctx)
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() {
+		done <- Run(dctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Ready: func(s string) { ready <- s }})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("daemon did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("daemon not ready")
+	}
+	defer func() { stop(); <-done }()
+
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", cfg.Socket)
+	}}}
+	call := func(method, path string) []byte {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://keyward"+path, nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
+		}
+		return b
+	}
+	client := api.NewClient(cfg.Socket)
+	fp := keyring.Fingerprint(planted)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if p, err := client.Keys(ctx, api.KeyQuery{Source: "kms"}); err == nil && p.Total == 1 && p.Keys[0].Fingerprint == fp {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the daemon never polled the planted key into its inventory")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The event stream, across a sync that re-reads the KMS.
+	var stream lockedBuffer
+	sctx, scancel := context.WithCancel(ctx)
+	streamDone := make(chan struct{})
+	go func() {
+		defer close(streamDone)
+		req, _ := http.NewRequestWithContext(sctx, http.MethodGet, "http://keyward/v1/events", nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			stream.Write(append(sc.Bytes(), '\n'))
+		}
+	}()
+	call(http.MethodPost, "/v1/sync?source=kms")
+	answers := map[string][]byte{}
+	for _, p := range []string{"/v1/status", "/v1/keys", "/v1/keys/kms/acme.crm.key.1", "/v1/sources", "/v1/activity",
+		"/v1/reports/aging", "/v1/reports/aging/summary", "/v1/reports/activity", "/v1/reports/usage"} {
+		answers[p] = call(http.MethodGet, p)
+	}
+	time.Sleep(300 * time.Millisecond) // let the sync's notifications arrive
+	scancel()
+	<-streamDone
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("daemon stopped with %v", err)
+	}
+	done <- nil // for the deferred stop
+
+	if !bytes.Contains(answers["/v1/sources"], []byte(fp)) || !bytes.Contains(answers["/v1/keys"], []byte(fp)) {
+		t.Fatal("the API does not show the planted key's fingerprint: the search below would prove nothing")
+	}
+	if !bytes.Contains(stream.Bytes(), []byte(`"hello"`)) {
+		t.Fatalf("the event stream was not read: %q", stream.Bytes())
+	}
+	hay := map[string][]byte{"daemon log": logs.Bytes(), "event stream": stream.Bytes()}
+	for p, b := range answers {
+		hay["GET "+p] = b
+	}
+	files, _ := filepath.Glob(filepath.Join(cfg.DataDir, "*"))
+	var dbBytes int
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(f)
+			hay["file "+filepath.Base(f)] = b
+			if strings.Contains(f, ".db") {
+				dbBytes += len(b)
+			}
+		}
+	}
+	if dbBytes == 0 {
+		t.Fatalf("no database file found in %s (%v)", cfg.DataDir, files)
+	}
+	forms := map[string][]byte{
+		"raw": planted, "hex": []byte(hex.EncodeToString(planted)), "HEX": []byte(strings.ToUpper(hex.EncodeToString(planted))),
+		"base64": []byte(base64.StdEncoding.EncodeToString(planted)), "base64 unpadded": []byte(base64.RawStdEncoding.EncodeToString(planted)),
+		"base64url": []byte(base64.RawURLEncoding.EncodeToString(planted)),
+	}
+	for where, b := range hay {
+		for form, needle := range forms {
+			if bytes.Contains(b, needle) {
+				t.Errorf("the planted key's material (%s) is in the %s", form, where)
+			}
+		}
+	}
+}
