@@ -53,8 +53,8 @@ type KMIPSource struct {
 	// (default 50; 1 sends one request per key).
 	BatchSize int `toml:"batch_size"`
 	// LocatePageSize is the Maximum Items of each Locate page (KMIP 1.3+,
-	// default 1000). A KMS without a name index checks every object it
-	// holds for each page, so fewer, larger pages list a large KMS faster.
+	// default 1000): lower it for a KMS that refuses larger pages. Pages
+	// are read to the end (by Located Items where the KMS reports it).
 	LocatePageSize int `toml:"locate_page_size"`
 	// Locate says where the wildcard pattern is matched: "auto" (try the
 	// server, fall back to filtering names here when it does not expand
