@@ -908,6 +908,70 @@ func TestKEKFromTheKMSThatDoesNotOpenTheRings(t *testing.T) {
 	}
 }
 
+// TestStateChangesAreRecorded: a Pre-Active key waits outside the ring;
+// its activation and later deactivation in the KMS are recorded as
+// activity events, and the ring follows (it encrypts while Active, only
+// decrypts once Deactivated).
+func TestStateChangesAreRecorded(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		c := b.adminClient(t)
+		resp, err := c.Create().AES(256, kmip.CryptographicUsageEncrypt|kmip.CryptographicUsageDecrypt).WithName("acme.crm.key.1").Exec()
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid := resp.UniqueIdentifier
+		e := newEnv(t, b, "", nil, crmApp)
+		e.mustPoll()
+		if len(e.ringNames("crm")) != 0 || e.key("acme.crm.key.1").State != engine.StatePreActive {
+			t.Fatalf("a Pre-Active key: ring %v, state %s", e.ringNames("crm"), e.key("acme.crm.key.1").State)
+		}
+		if _, err := c.Activate(uid).Exec(); err != nil {
+			t.Fatal(err)
+		}
+		e.mustPoll()
+		if n := len(e.events(engine.OpActivated)); n != 1 || e.encryptsWith("crm") != "acme.crm.key.1" {
+			t.Fatalf("after activation: %d activated events, encrypts with %q", n, e.encryptsWith("crm"))
+		}
+		b.revoke(t, uid, false)
+		e.mustPoll()
+		if n := len(e.events(engine.OpDeactivated)); n != 1 || e.encryptsWith("crm") != "" || len(e.ringNames("crm")) != 1 {
+			t.Fatalf("after deactivation: %d deactivated events, encrypts with %q, ring %v", n, e.encryptsWith("crm"), e.ringNames("crm"))
+		}
+	})
+}
+
+// TestPersistOffWritesNoMaterial: with a KEK but keys.persist_material off,
+// a poll leaves no wrapped ring in the database.
+func TestPersistOffWritesNoMaterial(t *testing.T) {
+	b := embeddedBackend(t)
+	b.create(t, "acme.crm.key.1")
+	k, _ := newKEK(t)
+	e := newEnv(t, b, "", k, crmApp)
+	e.deps.Persist = false
+	e.src, _ = New(e.cfg, e.deps)
+	e.mustPoll()
+	if e.encryptsWith("crm") != "acme.crm.key.1" {
+		t.Fatal("the ring did not fill")
+	}
+	if blobs, _ := e.st.Sealed(context.Background(), SealedKind); len(blobs) != 0 {
+		t.Fatalf("%d wrapped rings written with persist_material off", len(blobs))
+	}
+}
+
+// TestConfiguredProtocolVersion: a version set in the config is spoken
+// instead of the highest both sides know.
+func TestConfiguredProtocolVersion(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		b.create(t, "acme.crm.key.1")
+		e := newEnv(t, b, "", nil, crmApp)
+		e.cfg.Version = "1.2"
+		e.src, _ = New(e.cfg, e.deps)
+		if st := e.mustPoll(); st.Protocol != "1.2" || st.Matched != 1 {
+			t.Fatalf("poll %+v; want KMIP 1.2 spoken and the key found", st)
+		}
+	})
+}
+
 // TestServerStopsExpandingWildcards: when a KMS that matched wildcards
 // answers every pattern with nothing (a failover KMS of another make, an
 // upgrade), the keys are listed and the mode learned again; nothing is
