@@ -154,3 +154,80 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestDemoRotates: what the demo promises a new user — the embedded KMS
+// makes a new generation now and then, keyward polls it into the ring, the
+// new generation encrypts, the one before only decrypts, and the proxy
+// says so in the activity log.
+func TestDemoRotates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole demo stack")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Headless: true, Out: io.Discard, Dir: t.TempDir(), Poll: time.Second, Rotate: 1500 * time.Millisecond,
+			Rate: 5, Ready: func(s string) { ready <- s }})
+	}()
+	var sock string
+	select {
+	case sock = <-ready:
+	case err := <-done:
+		t.Fatalf("demo did not start: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("demo not ready after 60s")
+	}
+	defer func() {
+		cancel()
+		<-done
+	}()
+	c := api.NewClient(sock)
+	rings := func() map[string]api.RingInfo { // the rings that hold generations
+		out := map[string]api.RingInfo{}
+		srcs, _ := c.Sources(ctx)
+		for _, s := range srcs {
+			for _, r := range s.Rings {
+				if len(r.Generations) > 0 {
+					out[r.Application] = r
+				}
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var first map[string]api.RingInfo
+	for time.Now().Before(deadline) && len(first) < 2 {
+		first = rings()
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(first) < 2 {
+		t.Fatalf("the demo's two rings never filled: %+v", first)
+	}
+	for time.Now().Before(deadline) {
+		for app, r := range rings() {
+			if len(r.Generations) <= len(first[app].Generations) {
+				continue
+			}
+			if !r.Generations[0].Encrypts || r.Generations[0].Name == first[app].Generations[0].Name {
+				t.Fatalf("%s rotated but the newest generation does not encrypt: %+v", app, r.Generations[:2])
+			}
+			if r.Generations[1].Encrypts || r.Generations[1].Name != first[app].Generations[0].Name {
+				t.Fatalf("%s: the generation before should only decrypt now: %+v", app, r.Generations[:2])
+			}
+			if app != "crm" {
+				return // the proxy fronts crm only
+			}
+			for time.Now().Before(deadline) {
+				p, _ := c.ActivityReport(ctx, api.ReportQuery{Operation: "rotated", Origin: "proxy"})
+				if p != nil && len(p.Events) >= 2 { // the first key, then the rotation
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			t.Fatal("the proxy recorded no key change after the crm ring rotated")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("no ring gained a generation within 30 s with a rotation every 1.5 s and a poll every second")
+}
