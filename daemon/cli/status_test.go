@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/demo/kms"
+	"github.com/keyward/keyward/engine"
+)
+
+// TestStatusShowsAKMSOutage: keyward status against a real daemon whose
+// KMIP source points at an embedded KMS that goes away. While the KMS
+// answers, status names the KMS address and the KMIP version spoken; once
+// it is down, the source is degraded with since-when and a reason an
+// administrator can act on, and the poll line says it failed.
+func TestStatusShowsAKMSOutage(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(dir, "kms"), Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Socket = filepath.Join(dir, "keyward.sock")
+	src := srv.SourceConfig("kms", time.Second)
+	src.RetryMax = engine.Duration(time.Second)
+	cfg.KMIP = []config.KMIPSource{src}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() {
+		done <- daemon.Run(ctx, cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(s string) { ready <- s }})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("daemon: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("daemon not ready")
+	}
+	t.Cleanup(func() { cancel(); <-done })
+
+	status := func(want ...string) string {
+		t.Helper()
+		var out string
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			_, out, _ = run(t, "--socket", cfg.Socket, "status")
+			all := true
+			for _, w := range want {
+				all = all && strings.Contains(out, w)
+			}
+			if all {
+				return out
+			}
+		}
+		t.Fatalf("keyward status never said %q:\n%s", want, out)
+		return ""
+	}
+	status("kms: KMIP 1.4 at "+srv.Addr(), "2 key(s) matched")
+
+	srv.Stop()
+	out := status(" degraded ", "is the KMS running", "failed: ")
+	var row string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "kms ") {
+			row = l
+		}
+	}
+	if !strings.Contains(row, "kmip") || !strings.Contains(row, " ago ") || !strings.Contains(row, "connection refused") {
+		t.Fatalf("the source row does not say since when and why:\n%s", out)
+	}
+}
