@@ -42,7 +42,16 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 		kmipNames = append(kmipNames, s.Name())
 	}
 	if len(ks) > 0 {
-		f.mounts = append(f.mounts, Mount{Pattern: "/v1/kmip/", Handler: pki.Handler(d.cfg.DataDir, kmipNames, d.now), Audit: kmipCertAudit})
+		// A section naming its own identity does not use the one installed
+		// through these routes: every answer about it says so.
+		warnings := map[string]string{}
+		for _, sc := range d.cfg.KMIP {
+			if w := pki.IgnoredWarning(sc.Name, sc.CertFile, sc.KeystoreFile); w != "" {
+				warnings[sc.Name] = w
+			}
+		}
+		f.mounts = append(f.mounts, Mount{Pattern: "/v1/kmip/", Audit: kmipCertAudit,
+			Handler: pki.NewHandler(d.cfg.DataDir, kmipNames, pki.HandlerOptions{Now: d.now, Warnings: warnings})})
 	}
 
 	az, err := azure.Wire(d.cfg, d.log)

@@ -29,6 +29,9 @@ type CSRRequest struct {
 type CSRResponse struct {
 	CSR     string `json:"csr"`
 	KeyFile string `json:"key_file"`
+	// Warning, in one line, when the daemon will not present this identity
+	// (the source's config names its own cert_file or keystore_file).
+	Warning string `json:"warning,omitempty"`
 }
 
 // InstallCertRequest installs the CA-signed certificate for the CSR's key.
@@ -42,6 +45,9 @@ type InstallCertRequest struct {
 type ImportKeystoreRequest struct {
 	Keystore []byte `json:"keystore"`
 	Password string `json:"password"`
+	// Replace a private key the source already holds that is not the
+	// keystore's; without it the daemon answers 409 CodeConflict.
+	Force bool `json:"force,omitempty"`
 }
 
 // CertInfo describes a source's client certificate (never the key).
@@ -57,7 +63,11 @@ type CertInfo struct {
 	ChainLen   int       `json:"chain_length"`
 	ClientAuth bool      `json:"client_auth"`
 	CertFile   string    `json:"cert_file,omitempty"`
+	KeyFile    string    `json:"key_file,omitempty"`
 	Summary    string    `json:"summary"`
+	// Warning, in one line, when the daemon does not present this identity
+	// (the source's config names its own cert_file or keystore_file).
+	Warning string `json:"warning,omitempty"`
 }
 
 // KMIPCert returns a source's installed client certificate.

@@ -159,7 +159,7 @@ func newCertImportCmd(a *App) *cobra.Command {
 				return err
 			}
 			defer clear(pw)
-			info, err := pki.Import(f, data, pw, a.now())
+			info, err := pki.Import(f, data, pw, a.now(), true)
 			if err != nil {
 				return err
 			}

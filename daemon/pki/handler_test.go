@@ -2,11 +2,16 @@ package pki
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
+
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/keyward/keyward/daemon/api"
 )
@@ -58,5 +63,91 @@ func TestHandlerCSRInstallShow(t *testing.T) {
 	json.NewDecoder(r.Body).Decode(&info)
 	if r.StatusCode != 200 || !strings.Contains(info.Subject, "proxy") || !info.ClientAuth {
 		t.Fatalf("cert info %+v", info)
+	}
+}
+
+// p12For issues a client certificate with a new key and packs both into a
+// PKCS#12 keystore under password.
+func p12For(t *testing.T, ca *CA, cn, password string) []byte {
+	t.Helper()
+	certPEM, keyPEM, err := ca.Issue(IssueOptions{CommonName: cn, Client: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p12, err := pkcs12.Modern.Encode(key, cert, []*x509.Certificate{ca.Cert}, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p12
+}
+
+// TestHandlerImportConflict: an import that would replace a different
+// private key is refused with 409 conflict unless forced, like a CSR; the
+// same keystore again is not a replacement; a wrong password is reported as
+// such even when a key exists; the config's warning goes with the answer.
+func TestHandlerImportConflict(t *testing.T) {
+	dir := t.TempDir()
+	const warning = `[[kmip]] "kms" sets cert_file = /etc/keyward/client.pem: ...`
+	srv := httptest.NewServer(NewHandler(dir, []string{"kms"}, HandlerOptions{Warnings: map[string]string{"kms": warning}}))
+	defer srv.Close()
+	post := func(in api.ImportKeystoreRequest) (int, api.CertInfo, api.Error) {
+		t.Helper()
+		b, _ := json.Marshal(in)
+		resp, err := http.Post(srv.URL+"/v1/kmip/kms/import", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		buf.ReadFrom(resp.Body)
+		var ci api.CertInfo
+		var ae api.Error
+		if resp.StatusCode == 200 {
+			json.Unmarshal(buf.Bytes(), &ci)
+		} else {
+			json.Unmarshal(buf.Bytes(), &ae)
+		}
+		return resp.StatusCode, ci, ae
+	}
+	f := Paths(dir, "kms")
+	ca, _ := NewCA("root")
+	first, second := p12For(t, ca, "first", "pw"), p12For(t, ca, "second", "pw")
+
+	code, ci, _ := post(api.ImportKeystoreRequest{Keystore: first, Password: "pw"})
+	if code != 200 || !strings.Contains(ci.Subject, "first") || ci.KeyFile != f.Key || ci.Warning != warning {
+		t.Fatalf("first import: %d %+v", code, ci)
+	}
+	firstKey, _ := os.ReadFile(f.Key)
+	if code, _, ae := post(api.ImportKeystoreRequest{Keystore: second, Password: "wrong"}); code != 400 || !strings.Contains(ae.Message, "password") {
+		t.Fatalf("wrong password with a key in place: %d %+v", code, ae)
+	}
+	code, _, ae := post(api.ImportKeystoreRequest{Keystore: second, Password: "pw"})
+	if code != 409 || ae.Code != api.CodeConflict || !strings.Contains(ae.Message, "already has a different private key") {
+		t.Fatalf("replacing the key without force: %d %+v", code, ae)
+	}
+	if b, _ := os.ReadFile(f.Key); !bytes.Equal(b, firstKey) {
+		t.Fatal("the refused import replaced the private key")
+	}
+	if b, _ := os.ReadFile(f.Cert); !strings.Contains(string(b), "CERTIFICATE") {
+		t.Fatal("the refused import removed the certificate")
+	}
+	if code, ci, ae := post(api.ImportKeystoreRequest{Keystore: first, Password: "pw"}); code != 200 || !strings.Contains(ci.Subject, "first") {
+		t.Fatalf("the same keystore again (same key): %d %+v %+v", code, ci, ae)
+	}
+	if code, ci, ae := post(api.ImportKeystoreRequest{Keystore: second, Password: "pw", Force: true}); code != 200 || !strings.Contains(ci.Subject, "second") {
+		t.Fatalf("forced import: %d %+v %+v", code, ci, ae)
+	}
+	if b, _ := os.ReadFile(f.Key); bytes.Equal(b, firstKey) {
+		t.Fatal("the forced import kept the old private key")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
@@ -177,15 +178,25 @@ func identity(info *KeystoreInfo, key crypto.Signer, chain []*x509.Certificate) 
 	return cert, nil
 }
 
+// ErrKeyExists is why an import that does not replace was refused: the
+// source already holds a private key other than the keystore's.
+var ErrKeyExists = errors.New("the source already holds a different private key")
+
 // Import checks a JKS or PKCS#12 keystore and stores its private key (mode
-// 0600) and certificate chain as the source's client identity in f.
-func Import(f Files, data, password []byte, now time.Time) (*KeystoreInfo, error) {
+// 0600) and certificate chain as the source's client identity in f. Unless
+// replace is set, it refuses with ErrKeyExists to overwrite a private key
+// that is not the keystore's (a key made for a CSR would be lost); the
+// keystore is checked first, so a wrong password is reported as such.
+func Import(f Files, data, password []byte, now time.Time, replace bool) (*KeystoreInfo, error) {
 	info, cert, err := ParseKeystore(data, password)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	if now.After(info.NotAfter) {
 		return info, fmt.Errorf("import: the certificate expired on %s", info.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if !replace && holdsOtherKey(f, cert.PrivateKey.(crypto.Signer)) {
+		return info, fmt.Errorf("import: %s: %w", f.Key, ErrKeyExists)
 	}
 	keyPEM, err := marshalKey(cert.PrivateKey.(crypto.Signer))
 	if err != nil {
@@ -206,6 +217,21 @@ func Import(f Files, data, password []byte, now time.Time) (*KeystoreInfo, error
 		return nil, err
 	}
 	return info, nil
+}
+
+// holdsOtherKey reports whether f.Key holds a private key other than key
+// (one that cannot be read counts as other: it is replaced all the same).
+func holdsOtherKey(f Files, key crypto.Signer) bool {
+	b, err := os.ReadFile(f.Key)
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	defer clear(b)
+	old, err := parseKeyPEM(b)
+	return err != nil || !samePublicKey(old.Public(), key.Public())
 }
 
 // Describe reports on a PEM certificate file's leaf, for status displays.

@@ -167,6 +167,33 @@ func Install(f Files, certPEM, rootPEM []byte, now time.Time) (*x509.Certificate
 	return leaf, nil
 }
 
+// Leaf parses the first certificate of a PEM bundle (the one Install
+// checks), for messages.
+func Leaf(certPEM []byte) (*x509.Certificate, error) {
+	chain, err := parseCertsPEM(certPEM)
+	if err != nil {
+		return nil, err
+	}
+	return chain[0], nil
+}
+
+// IgnoredWarning says, in one line, that the identity installed in the data
+// dir for a [[kmip]] source is not the one the daemon presents, because the
+// section names its own cert_file/key_file or keystore_file; "" when it
+// names neither.
+func IgnoredWarning(source, certFile, keystoreFile string) string {
+	var own string
+	switch {
+	case keystoreFile != "":
+		own = "keystore_file = " + keystoreFile
+	case certFile != "":
+		own = "cert_file = " + certFile
+	default:
+		return ""
+	}
+	return fmt.Sprintf("[[kmip]] %q sets %s: the daemon presents that identity, not the one installed here (remove it from the section to use this one)", source, own)
+}
+
 // VerifyClientChain checks that chain[0] is valid at now, chains to one of
 // roots through the rest of chain, and may be used for TLS client
 // authentication, with a message naming the failed check.

@@ -143,7 +143,7 @@ func TestImportJKSAndPKCS12(t *testing.T) {
 	for name, data := range map[string][]byte{"JKS": jks, "PKCS#12": p12} {
 		t.Run(name, func(t *testing.T) {
 			f := Paths(t.TempDir(), "kms")
-			info, err := Import(f, data, pw, time.Now())
+			info, err := Import(f, data, pw, time.Now(), false)
 			if err != nil {
 				t.Fatal(err)
 			}
