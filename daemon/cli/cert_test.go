@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -29,6 +30,14 @@ func TestCertCSRThenInstall(t *testing.T) {
 	code, csr, stderr := run(t, "--config", cfg, "cert", "csr", "--source", "kms", "--cn", "proxy.acme.example", "--o", "Acme")
 	if code != 0 || !strings.Contains(csr, "BEGIN CERTIFICATE REQUEST") || !strings.Contains(stderr, "keyward cert install") {
 		t.Fatalf("csr: %d %q %q", code, csr, stderr)
+	}
+	// No daemon on the config's socket: the files are written here, in one line.
+	fallback := "keyward: no daemon answers at " + filepath.Join(data, "keyward.sock") + ": writing the identity files in " + filepath.Join(data, "kmip", "kms") + " directly\n"
+	if !strings.HasPrefix(stderr, fallback) {
+		t.Errorf("csr without a daemon does not say so first: %q", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(data, "kmip", "kms", "client.key")); err != nil {
+		t.Fatal(err)
 	}
 	// Twice without --force is refused: the key behind the CSR must not change silently.
 	if code, _, stderr := run(t, "--config", cfg, "cert", "csr", "--source", "kms", "--cn", "x"); code != 1 || !strings.Contains(stderr, "--force") {
@@ -85,7 +94,46 @@ func TestCertImportPKCS12(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "PKCS#12 keystore") || !strings.Contains(out, "chain of 2") {
 		t.Fatalf("import: %d %q %q", code, out, stderr)
 	}
-	if fi, err := os.Stat(filepath.Join(data, "kmip", "kms", "client.key")); err != nil || fi.Mode().Perm() != 0o600 {
+	keyFile := filepath.Join(data, "kmip", "kms", "client.key")
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("imported key: %v", err)
+	}
+	imported, _ := os.ReadFile(keyFile)
+	// The same keystore again replaces nothing: no --force needed.
+	if code, _, stderr := run(t, "--config", cfg, "cert", "import", "--source", "kms", ks, "--password-file", pw); code != 0 {
+		t.Fatalf("the same keystore again: %d %q", code, stderr)
+	}
+	// Another keystore would replace the key: refused without --force, like csr.
+	other := keystore(t, ca, dir, "other", "s3cret")
+	code, _, stderr = run(t, "--config", cfg, "cert", "import", "--source", "kms", other, "--password-file", pw)
+	if code != 1 || !strings.Contains(stderr, keyFile+" already holds a private key other than the keystore's; pass --force") {
+		t.Fatalf("import over another key: %d %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(keyFile); !bytes.Equal(b, imported) {
+		t.Fatal("the refused import replaced the key")
+	}
+	if code, _, stderr := run(t, "--config", cfg, "cert", "import", "--source", "kms", other, "--password-file", pw, "--force"); code != 0 {
+		t.Fatalf("import --force: %d %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(keyFile); bytes.Equal(b, imported) {
+		t.Fatal("the forced import kept the old key")
+	}
+}
+
+// TestCertLocalWarnsOwnIdentity: without a daemon, a source whose section
+// names its own keystore gets the identity all the same, with a one-line
+// warning that the daemon will not present it.
+func TestCertLocalWarnsOwnIdentity(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "keyward.toml")
+	toml := "data_dir = \"" + filepath.Join(dir, "data") + "\"\n[[kmip]]\nname = \"kms\"\naddresses = [\"127.0.0.1:5696\"]\n" +
+		"keystore_file = \"/etc/keyward/client.p12\"\npassword_file = \"/etc/keyward/p12.pw\"\n[[kmip.application]]\nname = \"crm\"\npattern = \"acme.crm.key.*\"\n"
+	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "--config", cfg, "cert", "csr", "--source", "kms", "--cn", "proxy")
+	want := `keyward: warning: [[kmip]] "kms" sets keystore_file = /etc/keyward/client.p12: the daemon presents that identity, not the one installed here`
+	if code != 0 || strings.Count(stderr, "warning") != 1 || !strings.Contains(stderr, want) {
+		t.Fatalf("csr: %d %q", code, stderr)
 	}
 }

@@ -1,0 +1,267 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/keyward/keyward/daemon"
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/engine"
+)
+
+// startKMIPDaemon runs a real daemon from a config file with two [[kmip]]
+// sources whose KMS is not there (they are degraded; the certificate routes
+// only need them configured): "kms" uses the identity installed in the data
+// dir, "hsm" names its own cert_file/key_file. It returns the socket and the
+// daemon's data dir.
+func startKMIPDaemon(t *testing.T) (sock, dataDir string) {
+	t.Helper()
+	dir := t.TempDir()
+	dataDir = filepath.Join(dir, "data")
+	sock = filepath.Join(dir, "k.sock")
+	path := filepath.Join(dir, "keyward.toml")
+	toml := "data_dir = \"" + dataDir + "\"\nsocket = \"" + sock + "\"\n" +
+		"[[kmip]]\nname = \"kms\"\naddresses = [\"127.0.0.1:1\"]\ntimeout = \"2s\"\n[[kmip.application]]\nname = \"crm\"\npattern = \"acme.crm.key.*\"\n" +
+		"[[kmip]]\nname = \"hsm\"\naddresses = [\"127.0.0.1:1\"]\ntimeout = \"2s\"\ncert_file = \"" + filepath.Join(dir, "own.pem") + "\"\nkey_file = \"" + filepath.Join(dir, "own.key") + "\"\n" +
+		"[[kmip.application]]\nname = \"hr\"\npattern = \"acme.hr.key.*\"\n"
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(ctx, cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Ready: func(string) { close(ready) }})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("daemon: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("daemon not ready")
+	}
+	t.Cleanup(func() { cancel(); <-done })
+	return sock, dataDir
+}
+
+// identityEvents returns the client-identity events the daemon recorded
+// for a source, oldest first.
+func identityEvents(t *testing.T, sock, source string) []engine.Event {
+	t.Helper()
+	var page api.EventsPage
+	if err := api.NewClient(sock).Do(context.Background(), http.MethodGet, "/activity", url.Values{"source": {source}}, nil, &page); err != nil {
+		t.Fatal(err)
+	}
+	var out []engine.Event
+	for i := len(page.Events) - 1; i >= 0; i-- {
+		if strings.HasPrefix(page.Events[i].Operation, "client-") {
+			out = append(out, page.Events[i])
+		}
+	}
+	return out
+}
+
+// keystore packs a new client key and its certificate, issued by ca, into a
+// PKCS#12 file under dir and returns its path.
+func keystore(t *testing.T, ca *pki.CA, dir, cn, password string) string {
+	t.Helper()
+	certPEM, keyPEM, err := ca.Issue(pki.IssueOptions{CommonName: cn, Client: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	cert, _ := x509.ParseCertificate(cb.Bytes)
+	key, _ := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	p12, err := pkcs12.Modern.Encode(key, cert, []*x509.Certificate{ca.Cert}, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, cn+".p12")
+	if err := os.WriteFile(p, p12, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCertThroughDaemon: with a daemon on the socket, csr, install and
+// import go through its API. The CLI's own config points at another data
+// dir, so the files appearing in the daemon's data dir (and nothing in the
+// CLI's) shows the daemon wrote them; the activity log names the caller;
+// every check still says what failed; import, like csr, refuses to replace
+// a key without --force; a source whose config names its own identity is
+// warned about.
+func TestCertThroughDaemon(t *testing.T) {
+	sock, daemonData := startKMIPDaemon(t)
+	cliCfg, cliData := certConfig(t)
+	cert := func(args ...string) (int, string, string) {
+		t.Helper()
+		return run(t, append([]string{"--socket", sock, "--config", cliCfg, "cert"}, args...)...)
+	}
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := pki.Paths(daemonData, "kms")
+
+	code, csr, stderr := cert("csr", "--source", "kms", "--cn", "proxy.acme.example", "--o", "Acme")
+	if code != 0 || !strings.Contains(csr, "BEGIN CERTIFICATE REQUEST") || !strings.Contains(stderr, "Private key: "+files.Key) {
+		t.Fatalf("csr: %d %q %q", code, csr, stderr)
+	}
+	if strings.Contains(stderr, "writing the identity files") || strings.Contains(stderr, "warning") {
+		t.Errorf("csr through the daemon said %q", stderr)
+	}
+	if fi, err := os.Stat(files.Key); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the daemon's data dir holds no private key (mode 0600): %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cliData, "kmip")); !os.IsNotExist(err) {
+		t.Fatalf("the CLI wrote into its own data dir: %v", err)
+	}
+	firstKey, _ := os.ReadFile(files.Key)
+	if code, _, stderr := cert("csr", "--source", "kms", "--cn", "x"); code != 1 || !strings.Contains(stderr, "--force") {
+		t.Fatalf("second csr without --force: %d %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(files.Key); !bytes.Equal(b, firstKey) {
+		t.Fatal("the refused csr replaced the key")
+	}
+
+	ca, _ := pki.NewCA("Acme Root")
+	other, _ := pki.NewCA("Other Root")
+	dir := t.TempDir()
+	write := func(n string, b []byte) string {
+		p := filepath.Join(dir, n)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	signed, _ := ca.SignCSR([]byte(csr), true)
+	serverOnly, _ := ca.SignCSR([]byte(csr), false)
+	strangerPEM, _, _ := ca.Issue(pki.IssueOptions{CommonName: "stranger", Client: true})
+	certF, rootF, otherF := write("signed.pem", signed), write("root.pem", ca.PEM), write("other.pem", other.PEM)
+	for _, c := range []struct{ cert, root, want string }{
+		{certF, otherF, "does not chain to the given root CA"},
+		{write("server.pem", serverOnly), rootF, "lacks the clientAuth extended key usage"},
+		{write("stranger.pem", strangerPEM), rootF, "was not issued for the key of this source's CSR"},
+	} {
+		code, _, stderr := cert("install", "--source", "kms", "--cert", c.cert, "--ca", c.root)
+		if code != 1 || !strings.Contains(stderr, c.want) {
+			t.Errorf("install %s: %d %q, want exit 1 and %q", filepath.Base(c.cert), code, stderr, c.want)
+		}
+	}
+	if _, err := os.Stat(files.Cert); !os.IsNotExist(err) {
+		t.Fatalf("a refused certificate was installed: %v", err)
+	}
+	code, out, stderr := cert("install", "--source", "kms", "--cert", certF, "--ca", rootF)
+	if code != 0 || !strings.Contains(out, "Installed "+files.Cert+": \"proxy.acme.example\" issued by \"Acme Root\"") {
+		t.Fatalf("install: %d %q %q", code, out, stderr)
+	}
+	if _, err := os.Stat(files.Cert); err != nil {
+		t.Fatal(err)
+	}
+
+	// Import: another key is not replaced without --force.
+	pw := write("pw", []byte("s3cret\n"))
+	ks := keystore(t, ca, dir, "imported", "s3cret")
+	code, _, stderr = cert("import", "--source", "kms", ks, "--password-file", pw)
+	if code != 1 || !strings.Contains(stderr, "--force") || !strings.Contains(stderr, "other than the keystore's") {
+		t.Fatalf("import over another key without --force: %d %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(files.Key); !bytes.Equal(b, firstKey) {
+		t.Fatal("the refused import replaced the key")
+	}
+	code, out, stderr = cert("import", "--source", "kms", ks, "--password-file", pw, "--force")
+	if code != 0 || !strings.Contains(out, "PKCS#12 keystore") || !strings.Contains(out, "Key: "+files.Key+", certificate: "+files.Cert) {
+		t.Fatalf("import --force: %d %q %q", code, out, stderr)
+	}
+	if b, _ := os.ReadFile(files.Key); bytes.Equal(b, firstKey) {
+		t.Fatal("the forced import kept the old key")
+	}
+
+	// The daemon recorded each change, and who made it; refusals are not changes.
+	var got []string
+	for _, e := range identityEvents(t, sock, "kms") {
+		if e.Actor != me.Username || e.Origin != engine.OriginKeyward {
+			t.Errorf("event %s by %q (%s), want by %q", e.Operation, e.Actor, e.Origin, me.Username)
+		}
+		got = append(got, e.Operation)
+	}
+	if want := "client-key-created client-certificate-installed client-keystore-imported"; strings.Join(got, " ") != want {
+		t.Errorf("activity of kms: %q, want %q", got, want)
+	}
+
+	// A source whose section names its own identity: done, with a warning.
+	code, _, stderr = cert("csr", "--source", "hsm", "--cn", "hsm-client")
+	if code != 0 || strings.Count(stderr, "keyward: warning: ") != 1 || !strings.Contains(stderr, `[[kmip]] "hsm" sets cert_file = `) {
+		t.Fatalf("csr for a source with its own cert_file: %d %q", code, stderr)
+	}
+	// The daemon knows its sources, whatever the CLI's config says.
+	if code, _, stderr := cert("csr", "--source", "nope", "--cn", "x"); code != 2 || !strings.Contains(stderr, `no [[kmip]] source named "nope" in the daemon`) || !strings.Contains(stderr, "have: hsm, kms") {
+		t.Fatalf("unknown source: %d %q", code, stderr)
+	}
+}
+
+// TestCertLocalAsRootForDaemonUser: with no daemon, root writing into a
+// data dir that belongs to another user (the daemon's) hands the files and
+// directories it made to that user, so the daemon can read them.
+func TestCertLocalAsRootForDaemonUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create files for another user")
+	}
+	cfg, data := certConfig(t)
+	const uid, gid = 4242, 4343
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(data, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	code, csr, stderr := run(t, "--config", cfg, "cert", "csr", "--source", "kms", "--cn", "proxy")
+	if code != 0 || !strings.Contains(stderr, "giving them to uid 4242 (the data dir's owner)") {
+		t.Fatalf("csr: %d %q", code, stderr)
+	}
+	ca, _ := pki.NewCA("Acme Root")
+	signed, _ := ca.SignCSR([]byte(csr), true)
+	dir := t.TempDir()
+	certF, rootF := filepath.Join(dir, "c.pem"), filepath.Join(dir, "r.pem")
+	os.WriteFile(certF, signed, 0o600)
+	os.WriteFile(rootF, ca.PEM, 0o600)
+	if code, _, stderr := run(t, "--config", cfg, "cert", "install", "--source", "kms", "--cert", certF, "--ca", rootF); code != 0 {
+		t.Fatalf("install: %d %q", code, stderr)
+	}
+	f := pki.Paths(data, "kms")
+	for _, p := range []string{filepath.Join(data, "kmip"), f.Dir, f.Key, f.CSR, f.Cert, f.CA} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != uid || st.Gid != gid {
+			t.Errorf("%s is owned by %d:%d, want %d:%d", p, st.Uid, st.Gid, uid, gid)
+		}
+	}
+	if fi, _ := os.Stat(f.Key); fi.Mode().Perm() != 0o600 {
+		t.Errorf("key mode %v", fi.Mode().Perm())
+	}
+}
