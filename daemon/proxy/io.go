@@ -59,7 +59,12 @@ func (r *countingReader) Read(b []byte) (int, error) {
 var errTooLarge = errors.New("body over the limit")
 
 // readLimited reads at most limit bytes of r into a pooled buffer; on
-// errTooLarge the bytes read so far (limit+1) are returned too.
+// errTooLarge the bytes read so far (limit+1) are returned too. A body of
+// unknown length (a chunked one: what most servers send when they write
+// more than a few KiB) starts in a 4 KiB buffer and, whenever it fills,
+// moves to a pooled buffer of the next size class, the old one zeroed (it
+// may hold plaintext) and put back: growing by append instead copied a
+// 64 KiB body a dozen times and left its garbage to the collector.
 func readLimited(r io.Reader, limit, contentLength int64) ([]byte, error) {
 	hint := 4096
 	if contentLength > 0 && contentLength <= limit {
@@ -69,7 +74,12 @@ func readLimited(r io.Reader, limit, contentLength int64) ([]byte, error) {
 	b := (*p)[:0]
 	for {
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+			np := getBuf(2 * cap(b))
+			nb := append((*np)[:0], b...)
+			clear(b)
+			*p = b
+			putBuf(p)
+			p, b = np, nb
 		}
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
