@@ -481,6 +481,57 @@ func TestImportPasswordNeverShown(t *testing.T) {
 	}
 }
 
+// TestImportReplaceFlow: importing over a key the source already holds is
+// refused by the "daemon" (409); the pane asks before replacing it and
+// sends again with Force and the same password; cancelling sends nothing.
+func TestImportReplaceFlow(t *testing.T) {
+	dir := t.TempDir()
+	ks := filepath.Join(dir, "client.jks")
+	if err := os.WriteFile(ks, []byte("not really a JKS, the fixture does not parse it"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture()
+	tm := start(t, f, 100, 30)
+	openSources(t, tm)
+	press(tm, "c", "m", ks, "enter", "changeit", "enter", "enter")
+	waitFor(t, tm, "Imported the keystore of kms-prod")
+	waitCalls(t, f, 1)
+
+	// Again: the source has a key now; cancelling the question sends nothing more.
+	press(tm, "esc", "c", "m", ks, "enter", "changeit", "enter", "enter")
+	waitFor(t, tm, "Replace the private key of kms-prod?", "already has a different private key", "replace the ones installed now.")
+	press(tm, "esc")
+	waitFor(t, tm, "c certificates")
+	time.Sleep(50 * time.Millisecond)
+	if c := f.Calls(); len(c) != 2 {
+		t.Fatalf("requests after cancelling:\n%s", strings.Join(c, "\n"))
+	}
+
+	// And confirmed: sent again with Force.
+	press(tm, "c", "m", ks, "enter", "changeit", "enter", "enter")
+	waitFor(t, tm, "Replace the private key of kms-prod?")
+	press(tm, "enter")
+	waitFor(t, tm, "Imported the keystore of kms-prod", "private key kms-client with a chain of 2")
+	_ = finalView(t, tm)
+	c := f.Calls()
+	want := []string{"force=false", "force=false", "force=false", "force=true"}
+	if len(c) != len(want) {
+		t.Fatalf("requests:\n%s", strings.Join(c, "\n"))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(c[i], "import kms-prod ") || !strings.HasSuffix(c[i], w) {
+			t.Errorf("request %d: %q, want an import with %s", i, c[i], w)
+		}
+	}
+	// The password kept for the second send was not cleared before it.
+	f.cloud.mu.Lock()
+	got := f.cloud.passwords
+	f.cloud.mu.Unlock()
+	if len(got) != 4 || got[3] != "changeit" {
+		t.Errorf("passwords received: %q", got)
+	}
+}
+
 func writeSelfSigned(t *testing.T, path string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

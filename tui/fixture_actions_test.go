@@ -39,6 +39,7 @@ type cloudFixture struct {
 	policy api.RotationPolicy
 	// The KMIP client identity: the CSR's key and what was received.
 	csrKey    *ecdsa.PrivateKey
+	imported  bool
 	passwords []string
 }
 
@@ -397,19 +398,26 @@ func (f *fixture) KMIPInstallCert(ctx context.Context, source string, req api.In
 }
 
 // KMIPImportKeystore serves POST /v1/kmip/{source}/import; the fixture
-// keeps the passwords it received so a test can check what was sent.
+// keeps the passwords it received so a test can check what was sent. Like
+// the daemon, once the keystore opens it refuses to replace a key the
+// source holds (from a CSR or an earlier import) without Force.
 func (f *fixture) KMIPImportKeystore(ctx context.Context, source string, req api.ImportKeystoreRequest) (*api.CertInfo, error) {
-	f.record("import %s %d bytes", source, len(req.Keystore))
+	f.record("import %s %d bytes force=%v", source, len(req.Keystore), req.Force)
 	if err := f.kmipSource(source); err != nil {
 		return nil, err
 	}
 	f.cloud.mu.Lock()
+	defer f.cloud.mu.Unlock()
 	f.cloud.passwords = append(f.cloud.passwords, req.Password)
-	f.cloud.mu.Unlock()
 	if req.Password != "changeit" {
 		return nil, &api.Error{Status: 400, Code: api.CodeBadRequest,
 			Message: "open keystore: keystore password was incorrect"}
 	}
+	if (f.cloud.csrKey != nil || f.cloud.imported) && !req.Force {
+		return nil, &api.Error{Status: 409, Code: api.CodeConflict,
+			Message: source + " already has a different private key; confirm replacing it with the keystore's (a CSR pending for the current key can no longer be installed)"}
+	}
+	f.cloud.imported = true
 	return &api.CertInfo{Source: source, Format: "JKS", Alias: "kms-client", Subject: "CN=keyward,O=acme", Issuer: "CN=acme CA",
 		KeyType: "ECDSA P-256", NotBefore: fixedNow.Add(-24 * time.Hour), NotAfter: fixedNow.Add(365 * 24 * time.Hour),
 		ChainLen: 2, ClientAuth: true, Summary: "JKS keystore: private key kms-client with a chain of 2 certificates"}, nil

@@ -60,9 +60,11 @@ type certDoneMsg struct {
 	// lines are shown in a message box on success.
 	title string
 	lines []string
-	// then continues the flow on the event loop (a CSR refused because a key
-	// exists asks whether to replace it).
+	// then continues the flow on the event loop (a CSR or an import refused
+	// because a key exists asks whether to replace it); drop is called
+	// instead when the flow was closed meanwhile (it clears what then kept).
 	then func(m *Model) tea.Cmd
+	drop func()
 }
 
 type certRun func(ctx context.Context) (certDoneMsg, error)
@@ -75,6 +77,17 @@ type certFlow struct {
 	dialog.Flow[certRun]
 	// waiting: opened before the sources were loaded.
 	waiting bool
+	// discard clears what Run holds (a keystore and its password) when the
+	// flow closes without sending it.
+	discard func()
+}
+
+// close ends the flow, clearing what it held and did not send.
+func (f *certFlow) close() {
+	if f.discard != nil {
+		f.discard()
+		f.discard = nil
+	}
 }
 
 // show replaces the open dialogs, clearing the passwords of a form it closes.
@@ -170,8 +183,11 @@ func (m *Model) updateCert(msg tea.Msg) tea.Cmd {
 	step, run, cmd := f.Next(msg, m.ctx.Keys)
 	switch step {
 	case dialog.Close:
+		f.close()
 		m.cert = nil
 	case dialog.Send:
+		// What Run holds is its own now: it clears it once answered.
+		f.discard = nil
 		return tea.Batch(cmd, m.sendCert(f, run))
 	case dialog.Choose:
 		return m.chooseCert(f, f.Menu.Chosen())
@@ -212,6 +228,9 @@ func (m *Model) onCertDone(msg certDoneMsg) tea.Cmd {
 		return common.FlashErr(msg.what + " refused: " + why)
 	}
 	if !current {
+		if msg.drop != nil {
+			msg.drop()
+		}
 		if msg.title != "" {
 			return common.Flash(msg.title)
 		}
@@ -328,30 +347,63 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 				return nil, errors.New("give the password or a password file, not both")
 			}
 			return func(ctx context.Context) (certDoneMsg, error) {
-				defer clear(pw)
 				ks, err := readLocal("keystore", path)
 				if err != nil {
+					clear(pw)
 					return certDoneMsg{}, err
 				}
-				defer clear(ks)
 				if pwFile != "" {
 					pb, err := readLocal("password file", pwFile)
 					if err != nil {
+						clear(pw)
+						clear(ks)
 						return certDoneMsg{}, err
 					}
 					pw = []byte(strings.TrimRight(string(pb), "\r\n"))
 					clear(pb)
 				}
-				ci, err := b.(KeystoreImporter).KMIPImportKeystore(ctx, src, api.ImportKeystoreRequest{Keystore: ks, Password: string(pw)})
-				if err != nil {
-					return certDoneMsg{}, err
-				}
-				return certDoneMsg{title: "Imported the keystore of " + table.Clean(src), lines: describeCert(ci)}, nil
+				return m.importRun(src, ks, pw, false)(ctx)
 			}, nil
 		}
 		return f.Form.Focus(0)
 	}
 	return nil
+}
+
+// importRun sends the keystore and clears it and the password once
+// answered; when the source already holds another private key, it keeps
+// them to ask whether to replace the key, and sends again with Force if so
+// (the confirmation cancelled clears them).
+func (m *Model) importRun(src string, ks, pw []byte, force bool) certRun {
+	b := m.ctx.Backend
+	sent := false
+	return func(ctx context.Context) (certDoneMsg, error) {
+		if sent {
+			// A forced import that failed: its secrets are cleared.
+			return certDoneMsg{}, localError{errors.New("the keystore and its password were cleared after the first try; press esc and import again")}
+		}
+		sent = true
+		ci, err := b.(KeystoreImporter).KMIPImportKeystore(ctx, src, api.ImportKeystoreRequest{Keystore: ks, Password: string(pw), Force: force})
+		var ae *api.Error
+		if !force && errors.As(err, &ae) && ae.Code == api.CodeConflict {
+			why := common.Explain(err)
+			return certDoneMsg{then: func(m *Model) tea.Cmd {
+				f := m.cert
+				f.what = "import for " + table.Clean(src)
+				f.Run = m.importRun(src, ks, pw, true)
+				f.discard = func() { clear(pw); clear(ks) }
+				f.show(nil, dialog.NewConfirm("Replace the private key of "+table.Clean(src)+"?",
+					[]string{why, "The keystore's key and certificate replace the ones installed now."}, "", true), nil, nil)
+				return nil
+			}, drop: func() { clear(pw); clear(ks) }}, nil
+		}
+		clear(pw)
+		clear(ks)
+		if err != nil {
+			return certDoneMsg{}, err
+		}
+		return certDoneMsg{title: "Imported the keystore of " + table.Clean(src), lines: describeCert(ci)}, nil
+	}
 }
 
 // csrRun asks for the CSR; when the source already has a key, it asks
