@@ -15,6 +15,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
 	"github.com/keyward/keyward/tui/tuitest"
 )
@@ -119,6 +120,36 @@ func TestSourcesPaneGolden(t *testing.T) {
 			waitFor(t, tm, "DEGRADED", "keys/list permission", "encrypts")
 			golden(t, tm, size.w, size.h)
 		})
+	}
+}
+
+// TestSourcesPaneKMIPPoll: at 80×24 without colour, a degraded KMIP
+// source shows its latest poll in two lines under its row (the KMS and KMIP
+// version, cost and findings) and lists the generations a ring could not
+// take, each whole, wrapped within the width.
+func TestSourcesPaneKMIPPoll(t *testing.T) {
+	f := newFixture()
+	kms := &f.sources[0]
+	kms.Health, kms.Since = engine.HealthDegraded, at(0)
+	kms.Reason = "the rings lack 2 generation(s) the KMS holds: acme.crm.key.5: the KMS refused the Get; acme.crm.key.6: its material changed"
+	kms.Poll.LeftOut = []string{"acme.crm.key.5: the KMS refused the Get (Permission Denied for this client's identity)", "acme.crm.key.6: its material changed"}
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "5")
+	waitFor(t, tm, "2 generations a ring could not take:", "acme.crm.key.6: its material changed")
+	view := finalView(t, tm)
+	checkFrame(t, view, 80, 24)
+	for _, want := range []string{
+		"\n    KMIP 1.4 at kms.acme.internal:5696 · last poll 412ms: 3 requests, 1 Get",
+		"\n    9 keys matched, 1 new, 0 dropped · the KMS matches the name patterns",
+		"\n    2 generations a ring could not take:",
+		"\n      · acme.crm.key.5: the KMS refused the Get (Permission Denied for this",
+		"\n        client's identity)",
+		"\n      · acme.crm.key.6: its material changed",
+	} {
+		if !strings.Contains(view, want) {
+			t.Errorf("the Sources pane lacks the line %q:\n%s", want[1:], view)
+		}
 	}
 }
 

@@ -1,6 +1,8 @@
 // Package sourcespane is the Sources pane of keyward's TUI: every configured
 // source with its health (since when and why it is degraded) and, for KMIP
-// sources, the application rings with their generations.
+// sources, the latest poll (the KMS that answered, the KMIP version, what it
+// cost and found, the generations a ring could not take) and the
+// application rings with their generations.
 package sourcespane
 
 import (
@@ -12,6 +14,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
@@ -278,6 +281,13 @@ func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.T
 				add(st.Danger.Render("    " + l))
 			}
 		}
+		if s.Poll != nil {
+			reason := ""
+			if s.Health == engine.HealthDegraded {
+				reason = s.Reason
+			}
+			pollLines(s.Poll, reason, max(20, width-6), st, func(l string) { add("    " + l) })
+		}
 	}
 	for _, s := range srcs {
 		for _, r := range s.Rings {
@@ -333,4 +343,97 @@ func ago(t *time.Time, now time.Time) string {
 		return "in " + engine.HumanDuration(d)
 	}
 	return engine.HumanDuration(d) + " ago"
+}
+
+// maxLeftOut is how many of a poll's left-out generations are listed; the
+// rest are counted (the health reason names them all).
+const maxLeftOut = 5
+
+// pollLines describes a KMIP source's latest poll in lines of at most width
+// cells: the KMS that answered and the KMIP version, what the poll cost and
+// found, and where names are matched, packed into as few lines as fit (two
+// at 80 columns); then why it failed, unless the health reason shown above
+// already says it; then the generations a ring could not take, which are
+// why the source is degraded.
+func pollLines(p *api.KMIPPoll, reason string, width int, st *styles.Styles, add func(string)) {
+	where := "not connected"
+	if p.Protocol != "" {
+		where = "KMIP " + table.Clean(p.Protocol)
+		if p.Address != "" {
+			where += " at " + table.Clean(p.Address)
+		}
+	}
+	parts := []string{
+		where,
+		fmt.Sprintf("last poll %s: %s, %s", p.Duration.Round(time.Millisecond), plural(p.Requests, "request"), plural(p.Gets, "Get")),
+		fmt.Sprintf("%s matched, %d new, %d dropped", plural(p.Matched, "key"), p.Added, p.Dropped),
+	}
+	switch p.Wildcards {
+	case "server":
+		parts = append(parts, "the KMS matches the name patterns")
+	case "client":
+		parts = append(parts, "names matched here (the KMS does not expand wildcards)")
+	case "probing":
+		parts = append(parts, "learning whether the KMS expands wildcards")
+	}
+	for _, l := range pack(parts, " · ", width) {
+		add(st.Muted.Render(l))
+	}
+	if p.Err != "" && p.Err != reason {
+		for _, l := range table.Wrap("last poll failed: "+table.Clean(p.Err), width) {
+			add(st.Danger.Render(l))
+		}
+	}
+	if len(p.LeftOut) == 0 {
+		return
+	}
+	add(st.Warn.Render(fmt.Sprintf("%s a ring could not take:", plural(len(p.LeftOut), "generation"))))
+	for i, lo := range p.LeftOut {
+		if i == maxLeftOut {
+			add(st.Warn.Render(fmt.Sprintf("  … and %d more", len(p.LeftOut)-maxLeftOut)))
+			break
+		}
+		for j, l := range table.Wrap(table.Clean(lo), max(10, width-4)) {
+			lead := "  · "
+			if j > 0 {
+				lead = "    "
+			}
+			add(st.Warn.Render(lead + l))
+		}
+	}
+}
+
+// pack joins parts with sep into lines of at most width cells, starting a
+// new line between parts when the next does not fit; a part wider than a
+// line is wrapped at spaces.
+func pack(parts []string, sep string, width int) []string {
+	var lines []string
+	line := ""
+	for _, p := range parts {
+		switch {
+		case line == "":
+			line = p
+		case ansi.StringWidth(line+sep+p) <= width:
+			line += sep + p
+		default:
+			lines = append(lines, line)
+			line = p
+		}
+		if ansi.StringWidth(line) > width {
+			w := table.Wrap(line, width)
+			lines = append(lines, w[:len(w)-1]...)
+			line = w[len(w)-1]
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -1,0 +1,76 @@
+package sourcespane
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/muesli/termenv"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/tui/styles"
+)
+
+func render(t *testing.T, s api.SourceInfo, width int) []string {
+	t.Helper()
+	lipgloss.SetColorProfile(termenv.Ascii)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	lines := strings.Split(Render([]api.SourceInfo{s}, true, nil, width, now, styles.Default()), "\n")
+	for _, l := range lines {
+		if w := ansi.StringWidth(l); w > width {
+			t.Errorf("line %d cells wide (> %d): %q", w, width, l)
+		}
+	}
+	return lines
+}
+
+func has(lines []string, want string) bool {
+	for _, l := range lines {
+		if strings.TrimRight(l, " ") == want {
+			return true
+		}
+	}
+	return false
+}
+
+// A poll that failed says why once: not again when the health reason
+// above says the same; on its own line when the reason is another.
+func TestPollLinesFailed(t *testing.T) {
+	p := &api.KMIPPoll{Duration: 30 * time.Second, Wildcards: "probing", Err: "dial tcp 10.0.0.5:5696: i/o timeout"}
+	s := api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip", Health: engine.HealthDegraded, Reason: p.Err}, Poll: p}
+	lines := render(t, s, 80)
+	if !has(lines, "    not connected · last poll 30s: 0 requests, 0 Gets") || !has(lines, "    0 keys matched, 0 new, 0 dropped") ||
+		!has(lines, "    learning whether the KMS expands wildcards") {
+		t.Errorf("poll lines:\n%s", strings.Join(lines, "\n"))
+	}
+	if n := strings.Count(strings.Join(lines, "\n"), "i/o timeout"); n != 1 {
+		t.Errorf("the failure is shown %d times, want once (in the health reason):\n%s", n, strings.Join(lines, "\n"))
+	}
+	s.Reason = "the rings lack 1 generation(s) the KMS holds"
+	if lines := render(t, s, 80); !has(lines, "    last poll failed: dial tcp 10.0.0.5:5696: i/o timeout") {
+		t.Errorf("a failure the reason does not name is not shown:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// Many left-out generations: the first few are listed, the rest counted.
+func TestPollLinesLeftOutCapped(t *testing.T) {
+	p := &api.KMIPPoll{Protocol: "1.2", Address: "kms:5696", Wildcards: "client"}
+	for i := range 8 {
+		p.LeftOut = append(p.LeftOut, fmt.Sprintf("acme.crm.key.%d: the KMS refused the Get", i))
+	}
+	lines := render(t, api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip", Health: engine.HealthDegraded}, Poll: p}, 80)
+	all := strings.Join(lines, "\n")
+	if !has(lines, "    8 generations a ring could not take:") || !has(lines, "      · acme.crm.key.4: the KMS refused the Get") ||
+		strings.Contains(all, "acme.crm.key.5") || !has(lines, "      … and 3 more") {
+		t.Errorf("left out:\n%s", all)
+	}
+	if !has(lines, "    names matched here (the KMS does not expand wildcards)") {
+		t.Errorf("wildcards:\n%s", all)
+	}
+	// Narrow: every part still whole words, within the width.
+	render(t, api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip"}, Poll: p}, 40)
+}
