@@ -265,3 +265,19 @@ func TestCertLocalAsRootForDaemonUser(t *testing.T) {
 		t.Errorf("key mode %v", fi.Mode().Perm())
 	}
 }
+
+// TestCertDaemonWithoutKMIP: a daemon that serves no KMIP source yet (the
+// [[kmip]] section is being prepared before a restart) cannot take the
+// identity, so the files are written here, and stderr says why.
+func TestCertDaemonWithoutKMIP(t *testing.T) {
+	sock := startFixed(t)
+	cfg, data := certConfig(t)
+	code, csr, stderr := run(t, "--socket", sock, "--config", cfg, "cert", "csr", "--source", "kms", "--cn", "proxy")
+	want := "keyward: the daemon at " + sock + " serves no KMIP source yet: writing the identity files in " + filepath.Join(data, "kmip", "kms") + " directly\n"
+	if code != 0 || !strings.Contains(csr, "BEGIN CERTIFICATE REQUEST") || !strings.HasPrefix(stderr, want) {
+		t.Fatalf("csr: %d %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(data, "kmip", "kms", "client.key")); err != nil {
+		t.Fatal(err)
+	}
+}

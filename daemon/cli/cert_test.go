@@ -15,6 +15,9 @@ import (
 )
 
 func certConfig(t *testing.T) (cfgPath, dataDir string) {
+	// The socket comes from --socket or the config, never from a daemon the
+	// environment points at.
+	t.Setenv("KEYWARD_SOCKET", "")
 	dir := t.TempDir()
 	dataDir = filepath.Join(dir, "data")
 	cfgPath = filepath.Join(dir, "keyward.toml")
