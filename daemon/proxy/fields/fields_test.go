@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
@@ -266,4 +267,35 @@ func checkProtected(t *testing.T, v any, r *Rules, in []byte) {
 		root[i] = state{rule: uint16(i)}
 	}
 	walk(v, root)
+}
+
+// TestPlainText compares plainText with its definition (no byte below 0x20,
+// valid UTF-8) for every byte value at every position of strings either
+// side of its 8- and 32-byte steps, in ASCII and non-ASCII surroundings.
+func TestPlainText(t *testing.T) {
+	ref := func(b []byte) bool {
+		for _, c := range b {
+			if c < 0x20 {
+				return false
+			}
+		}
+		return utf8.Valid(b)
+	}
+	for _, fill := range []string{"n", "é", "日本"} {
+		for n := 0; n <= 80; n++ {
+			base := []byte(strings.Repeat(fill, n))[:n]
+			for pos := 0; pos < n; pos++ {
+				for c := 0; c < 256; c++ {
+					b := bytes.Clone(base)
+					b[pos] = byte(c)
+					if got, want := plainText(b), ref(b); got != want {
+						t.Fatalf("plainText(%q) = %v, want %v", b, got, want)
+					}
+				}
+			}
+			if got, want := plainText(base), ref(base); got != want {
+				t.Fatalf("plainText(%q) = %v, want %v", base, got, want)
+			}
+		}
+	}
 }

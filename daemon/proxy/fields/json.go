@@ -361,24 +361,42 @@ func (w *walker) skipString() error {
 }
 
 // plainText reports whether b has no control character and is valid UTF-8.
+// ASCII runs are checked 32 bytes at a time (then 8): a byte below 0x20 in
+// a word whose bytes are all below 0x80 shows as a high bit of
+// (x - 0x20...) &^ x.
 func plainText(b []byte) bool {
+	const hi, lo = 0x8080808080808080, 0x2020202020202020
 	i := 0
+	for ; i+32 <= len(b); i += 32 {
+		w := (*[32]byte)(b[i : i+32]) // one bounds check for four words
+		x0 := binary.LittleEndian.Uint64(w[0:])
+		x1 := binary.LittleEndian.Uint64(w[8:])
+		x2 := binary.LittleEndian.Uint64(w[16:])
+		x3 := binary.LittleEndian.Uint64(w[24:])
+		if (x0|x1|x2|x3)&hi != 0 {
+			break // non-ASCII: the 8-byte loop finds where
+		}
+		if ((x0-lo)&^x0|(x1-lo)&^x1|(x2-lo)&^x2|(x3-lo)&^x3)&hi != 0 {
+			return false
+		}
+	}
 	for ; i+8 <= len(b); i += 8 {
 		x := binary.LittleEndian.Uint64(b[i:])
-		if x&0x8080808080808080 != 0 {
+		if x&hi != 0 {
 			break // non-ASCII: the slow path below
 		}
-		// A byte below 0x20 (all bytes here are < 0x80).
-		if (x-0x2020202020202020)&^x&0x8080808080808080 != 0 {
+		if (x-lo)&^x&hi != 0 {
 			return false
 		}
 	}
-	for j := i; j < len(b); j++ {
-		if b[j] < 0x20 {
+	ascii := true
+	for _, c := range b[i:] {
+		if c < 0x20 {
 			return false
 		}
+		ascii = ascii && c < 0x80
 	}
-	return utf8.Valid(b[i:])
+	return ascii || utf8.Valid(b[i:])
 }
 
 func isHex4(b []byte) bool {
