@@ -148,7 +148,7 @@ func TestWireFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.DataDir = dir
+	cfg.DataDir = filepath.Join(dir, "data") // the KEK must not sit inside it
 	cfg.Azure = []config.AzureSource{sec}
 	cfg.Keys.KEKFile = filepath.Join(dir, "kek")
 	if err := kek.Generate(cfg.Keys.KEKFile); err != nil {
