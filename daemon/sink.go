@@ -59,6 +59,10 @@ func (s *sink) SetHealth(ctx context.Context, source string, h engine.Health, re
 		} else {
 			s.log.Info("source health", "source", source, "health", h)
 		}
+	}
+	// Every report is news for the Sources pane: a changed health, or a
+	// poll that succeeded (its last sync time and poll details moved).
+	if changed || h == engine.HealthOK {
 		s.hub.publish(api.Notification{Type: api.NoteSources, Time: s.now(), Source: source})
 	}
 	s.publishEvents(recorded)

@@ -22,9 +22,16 @@ func (s *Store) EnsureSource(ctx context.Context, name, kind, address string) er
 
 // SetHealth stores a source's health. When the health changes it also
 // records ev (if non-nil) in the same transaction, and reports changed.
+// Health ok means a poll or sync just succeeded: it is the source's last
+// sync, whether or not it changed anything.
 func (s *Store) SetHealth(ctx context.Context, name string, h engine.Health, reason string, ev func(prev engine.Health) *engine.Event) (changed bool, recorded []engine.Event, err error) {
 	now := s.now()
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if h == engine.HealthOK {
+			if _, err := tx.ExecContext(ctx, `UPDATE sources SET last_sync = ? WHERE name = ?`, now.UnixMilli(), name); err != nil {
+				return err
+			}
+		}
 		var prev, prevReason string
 		err := tx.QueryRowContext(ctx, `SELECT health, reason FROM sources WHERE name = ?`, name).Scan(&prev, &prevReason)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -198,6 +198,29 @@ func TestHealthChangeRecordsOneEvent(t *testing.T) {
 	}
 }
 
+// TestSuccessfulSyncIsTheLastSync: a poll that succeeds without changing
+// anything still moves the source's last sync; a failed one does not.
+func TestSuccessfulSyncIsTheLastSync(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	s.EnsureSource(ctx, "kms", "kmip", "")
+	at := now
+	s.SetClock(func() time.Time { return at })
+	s.SetHealth(ctx, "kms", engine.HealthOK, "", nil)
+	at = now.Add(5 * time.Minute)
+	s.SetHealth(ctx, "kms", engine.HealthOK, "", nil) // a quiet poll: nothing else written
+	srcs, _ := s.Sources(ctx)
+	if srcs[0].LastSync == nil || !srcs[0].LastSync.Equal(at) {
+		t.Fatalf("last sync %v after a quiet poll at %v", srcs[0].LastSync, at)
+	}
+	at = now.Add(10 * time.Minute)
+	s.SetHealth(ctx, "kms", engine.HealthDegraded, "connection refused", nil)
+	srcs, _ = s.Sources(ctx)
+	if !srcs[0].LastSync.Equal(now.Add(5 * time.Minute)) {
+		t.Fatalf("a failed poll moved the last sync to %v", srcs[0].LastSync)
+	}
+}
+
 func TestEventsOrderedByTimeWhenRecordedOutOfOrder(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
