@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
 
@@ -48,21 +45,7 @@ func startKMIPDaemon(t *testing.T) (sock, dataDir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Ready: func(string) { close(ready) }})
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("daemon: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("daemon not ready")
-	}
-	t.Cleanup(func() { cancel(); <-done })
+	runDaemon(t, cfg, daemon.Options{})
 	return sock, dataDir
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,22 +49,7 @@ func startCloudDaemon(t *testing.T) (string, *vault.Server) {
 	if err := kek.Generate(cfg.Keys.KEKFile); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Ready: func(s string) { ready <- s }})
-	}()
-	var sock string
-	select {
-	case sock = <-ready:
-	case err := <-done:
-		t.Fatalf("daemon: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("daemon not ready")
-	}
-	t.Cleanup(func() { cancel(); <-done })
-	return sock, srv
+	return runDaemon(t, cfg, daemon.Options{}), srv
 }
 
 // The key commands drive the whole life cycle against a real daemon and

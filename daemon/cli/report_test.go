@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,20 +28,8 @@ func startFixed(t *testing.T) string {
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Socket = filepath.Join(dir, "k.sock")
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Sources: []sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", fixedNow))},
-			Now:     func() time.Time { return fixedNow }, Ready: func(string) { close(ready) }})
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); <-done })
+	runDaemon(t, cfg, daemon.Options{Sources: []sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", fixedNow))},
+		Now: func() time.Time { return fixedNow }})
 	for i := 0; i < 200; i++ {
 		if code, out, _ := run(t, "--socket", cfg.Socket, "status", "--json"); code == 0 && strings.Contains(out, `"keys": 12`) {
 			break

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,18 +36,7 @@ func TestStatusShowsAKMSOutage(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	ready, done := make(chan string, 1), make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(s string) { ready <- s }})
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("daemon: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("daemon not ready")
-	}
-	t.Cleanup(func() { cancel(); <-done })
+	runDaemon(t, cfg, daemon.Options{})
 
 	status := func(want ...string) string {
 		t.Helper()
