@@ -24,28 +24,9 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole demo stack")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	var banner syncBuffer
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Headless: true, Out: &banner, Dir: t.TempDir(), Poll: time.Second, Rotate: time.Hour, Rate: 20,
-			Ready: func(s string) { ready <- s }})
-	}()
-	var sock string
-	select {
-	case sock = <-ready:
-	case err := <-done:
-		t.Fatalf("demo did not start: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("demo not ready after 60s")
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo stopped with %v", err)
-		}
-	}()
+	sock := startDemo(t, Options{Out: &banner, Poll: time.Second, Rotate: time.Hour, Rate: 20})
 	c := api.NewClient(sock)
 	deadline := time.Now().Add(30 * time.Second)
 	var st *api.Status
@@ -132,6 +113,34 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 	}
 }
 
+// startDemo runs the headless demo in a temporary directory until the test
+// ends (a stop with an error fails the test) and returns its socket.
+func startDemo(t *testing.T, o Options) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	o.Headless, o.Dir = true, t.TempDir()
+	ready, done := make(chan string, 1), make(chan error, 1)
+	o.Ready = func(s string) { ready <- s }
+	go func() { done <- Run(ctx, o) }()
+	select {
+	case sock := <-ready:
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("demo stopped with %v", err)
+			}
+		})
+		return sock
+	case err := <-done:
+		cancel()
+		t.Fatalf("demo did not start: %v", err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatal("demo not ready after 60s")
+	}
+	return ""
+}
+
 func get(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -163,25 +172,8 @@ func TestDemoRotates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole demo stack")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Headless: true, Out: io.Discard, Dir: t.TempDir(), Poll: time.Second, Rotate: 1500 * time.Millisecond,
-			Rate: 5, Ready: func(s string) { ready <- s }})
-	}()
-	var sock string
-	select {
-	case sock = <-ready:
-	case err := <-done:
-		t.Fatalf("demo did not start: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("demo not ready after 60s")
-	}
-	defer func() {
-		cancel()
-		<-done
-	}()
+	ctx := context.Background()
+	sock := startDemo(t, Options{Out: io.Discard, Poll: time.Second, Rotate: 1500 * time.Millisecond, Rate: 5})
 	c := api.NewClient(sock)
 	rings := func() map[string]api.RingInfo { // the rings that hold generations
 		out := map[string]api.RingInfo{}
