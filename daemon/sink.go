@@ -69,6 +69,15 @@ func (s *sink) SetHealth(ctx context.Context, source string, h engine.Health, re
 	return nil
 }
 
+// Synced implements sources.SyncRecorder.
+func (s *sink) Synced(ctx context.Context, source string) error {
+	if err := s.st.MarkSynced(ctx, source); err != nil {
+		return err
+	}
+	s.hub.publish(api.Notification{Type: api.NoteSources, Time: s.now(), Source: source})
+	return nil
+}
+
 func (s *sink) Known(ctx context.Context, source string) ([]engine.Key, error) {
 	return s.st.SourceKeys(ctx, source)
 }

@@ -20,6 +20,12 @@ func (s *Store) EnsureSource(ctx context.Context, name, kind, address string) er
 	return nil
 }
 
+// MarkSynced records that a poll or sync of the source just worked.
+func (s *Store) MarkSynced(ctx context.Context, name string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE sources SET last_sync = ? WHERE name = ?`, s.now().UnixMilli(), name)
+	return err
+}
+
 // SetHealth stores a source's health. When the health changes it also
 // records ev (if non-nil) in the same transaction, and reports changed.
 // Health ok means a poll or sync just succeeded: it is the source's last

@@ -122,6 +122,10 @@ type KMIPPoll struct {
 	// LeftOut are generations a ring should hold but could not take, each
 	// as "name: why" (the KMS refused the Get, the material changed, ...).
 	LeftOut []string `json:"left_out,omitempty"`
+	// Warnings are what else the poll could not settle (known keys the
+	// Locate missed, reads that failed); like LeftOut they make the source
+	// degraded although it polled.
+	Warnings []string `json:"warnings,omitempty"`
 	// Wildcards says where names were matched: "server" (one Locate per
 	// application), "client" (every key listed, names matched by keyward)
 	// or "probing" (the poll that learned which).

@@ -30,6 +30,14 @@ type Syncer interface {
 	SyncNow(ctx context.Context) error
 }
 
+// SyncRecorder is a Sink that can record a poll or sync that worked while
+// the source still reports itself degraded (a generation it could not
+// take, say): the source's last sync moves and front ends hear of it.
+// Health ok records that by itself.
+type SyncRecorder interface {
+	Synced(ctx context.Context, source string) error
+}
+
 // Batch is one consistent change to the inventory made by a source: the keys
 // it saw (inserted or updated by ID), the key IDs that disappeared from it,
 // and the activity events that explain the change. The sink applies a batch

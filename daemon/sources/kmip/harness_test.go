@@ -317,6 +317,10 @@ func (s storeSink) Apply(ctx context.Context, b sources.Batch) error {
 	return err
 }
 
+func (s storeSink) Synced(ctx context.Context, source string) error {
+	return s.st.MarkSynced(ctx, source)
+}
+
 func (s storeSink) SetHealth(ctx context.Context, source string, h engine.Health, reason string) error {
 	_, _, err := s.st.SetHealth(ctx, source, h, reason, func(prev engine.Health) *engine.Event {
 		return engine.HealthEvent(source, prev, h, reason)

@@ -81,11 +81,17 @@ func (s *Source) Poll(ctx context.Context, sink sources.Sink) error {
 	if n := len(st.LeftOut); n > 0 {
 		problems = append(problems, fmt.Sprintf("the rings lack %d generation(s) the KMS holds: %s", n, strings.Join(st.LeftOut, "; ")))
 	}
+	problems = append(problems, st.Warnings...)
 	// The poll itself worked, so the source keeps its interval; what it
 	// could not do makes the source degraded until it can.
 	h, reason := engine.HealthOK, strings.Join(problems, "; ")
 	if reason != "" {
 		h = engine.HealthDegraded
+		if sr, ok := sink.(sources.SyncRecorder); ok {
+			if err := sr.Synced(ctx, s.cfg.Name); err != nil {
+				s.log.Error("cannot record the sync", "err", err)
+			}
+		}
 	}
 	if herr := sink.SetHealth(ctx, s.cfg.Name, h, reason); herr != nil {
 		s.log.Error("cannot record source health", "err", herr)
@@ -113,6 +119,11 @@ func (s *Source) adoptKEK(ctx context.Context) error {
 	}
 	s.kek, s.kekPending = k, false
 	for _, a := range s.cfg.Applications {
+		// A ring still empty keeps its wrapped copy (persist would delete
+		// it): it is the material a restart without the KMS restores.
+		if r, ok := s.deps.Rings.Ring(a.Name); !ok || len(r.Gens) == 0 {
+			continue
+		}
 		if err := s.persist(ctx, a.Name); err != nil {
 			s.log.Error("cannot persist the wrapped ring", "app", a.Name, "err", err)
 		}
@@ -211,16 +222,33 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		}
 	}
 	slices.Sort(vanished)
-	recovered, _, err := s.attributes(ctx, c, vanished, attrNames, st)
+	recovered, rfailed, err := s.attributes(ctx, c, vanished, attrNames, st)
 	if err != nil {
 		return err
 	}
 	st.Rechecked, st.Recovered = len(vanished), len(recovered)
 	if len(recovered) > 0 {
 		s.log.Warn("the KMS's Locate missed known keys; found by their identifiers", "keys", len(recovered))
-		uids = slices.AppendSeq(uids, maps.Keys(recovered))
-		slices.Sort(uids)
+		st.Warnings = append(st.Warnings, fmt.Sprintf("the KMS's Locate missed %d known key(s), found by their identifiers: "+
+			"new keys past what Locate returns may be missed too (a result limit of the KMS? lower locate_page_size, or set locate = \"client\")", len(recovered)))
 	}
+	// Only the KMS saying it does not hold the object makes a key gone; a
+	// read that failed otherwise keeps what was known of it.
+	var unsure []string
+	for _, uid := range slices.Sorted(maps.Keys(rfailed)) {
+		if ke := (*kmipError)(nil); errors.As(rfailed[uid], &ke) && ke.reason == kmip.ResultReasonItemNotFound {
+			continue
+		}
+		k := s.known[uid]
+		recovered[uid] = k.meta([]string{k.row.Name}, toKMIPState(k.state))
+		unsure = append(unsure, k.row.Name+": "+rfailed[uid].Error())
+	}
+	if len(unsure) > 0 {
+		st.Warnings = append(st.Warnings, fmt.Sprintf("%d known key(s) missing from the Locate could not be read, kept as they were: %s",
+			len(unsure), strings.Join(unsure, "; ")))
+	}
+	uids = slices.AppendSeq(uids, maps.Keys(recovered))
+	slices.Sort(uids)
 
 	// 2. Names and states, batched; re-check every Name.
 	// Objects already in the inventory cost only Name and State; the full
@@ -380,12 +408,18 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	}
 	// refuse notes that a ring could not take uid, and why: one event when
 	// the reason is new, and a line in the poll's LeftOut (source health).
+	// A KMS refusal is told from the last by its operation and reason, not
+	// its message text, which may carry request ids or times.
 	refused := map[string]bool{}
 	refuse := func(uid string, sev engine.Severity, why string) {
 		refused[uid] = true
 		st.LeftOut = append(st.LeftOut, matched[uid].name+": "+why)
-		if k := s.known[uid]; k.refusal != why {
-			k.refusal = why
+		same := why
+		if i := strings.Index(why, " ("); i > 0 && strings.Contains(why, "the KMS refused") {
+			same = why[:i] // "...: the KMS refused Get: PermissionDenied"
+		}
+		if k := s.known[uid]; k.refusal != same {
+			k.refusal = same
 			event(uid, engine.OpRefused, sev, why)
 		}
 	}
@@ -415,8 +449,8 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		for _, uid := range slices.Sorted(maps.Keys(gfail)) {
 			refuse(uid, engine.SeverityWarn, "cannot fetch the key material: "+gfail[uid].Error())
 		}
-		for uid, m := range mats {
-			k := s.known[uid]
+		for _, uid := range slices.Sorted(maps.Keys(mats)) {
+			m, k := mats[uid], s.known[uid]
 			fp := keyring.Fingerprint(m)
 			if k.fp != "" && k.fp != fp {
 				clear(m)
@@ -562,10 +596,10 @@ type appMatch struct {
 // learnWildcards finds out whether the KMS expands wildcards in Locate,
 // after a poll that listed every symmetric key and matched names here: it
 // sends one Locate with the pattern of the first application that has a
-// matching key. The server expands wildcards when that Locate returns a key
-// the listing matched to the application; it does not when it returns none
-// of them. With no matching key anywhere, the question waits for a later
-// poll.
+// matching key. The server expands wildcards when that Locate returns every
+// key the listing matched to the application; otherwise (some or none of
+// them, or a refusal) names are matched here from then on. With no
+// matching key anywhere, the question waits for a later poll.
 //
 // One probe, not one Locate per application: a server that does not index
 // names (PyKMIP) scans every object it holds for each Locate, so a pattern
@@ -584,19 +618,33 @@ func (s *Source) learnWildcards(ctx context.Context, c *kmipclient.Client, match
 	}
 	pattern := s.cfg.Applications[probe].Pattern
 	res, err := s.locate(ctx, c, []string{pattern}, st)
+	if ke := (*kmipError)(nil); errors.As(err, &ke) {
+		// A KMS that refuses a wildcard in a Name does not expand them.
+		s.wildcards = -1
+		s.log.Info("the KMS refuses wildcards in Locate; filtering names here", "err", err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	works := false
+	// Server mode only if the probe found every key the listing matched to
+	// the application: a KMS that expands some patterns partly would miss
+	// keys at every later poll.
+	want, found := 0, 0
+	for _, mm := range matched {
+		if mm.app == probe {
+			want++
+		}
+	}
 	for _, uid := range res[0] {
 		if mm, ok := matched[uid]; ok && mm.app == probe {
-			works = true
+			found++
 		} else {
 			st.Mismatched++
 			s.log.Debug("KMS located an object whose name does not match the pattern; ignored", "uid", uid, "pattern", pattern)
 		}
 	}
-	if works {
+	if works := found == want; works {
 		s.wildcards = 1
 		s.log.Info("the KMS matches wildcards in Locate; locating each application's keys by its pattern")
 	} else {

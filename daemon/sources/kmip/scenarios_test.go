@@ -786,6 +786,21 @@ func TestLocateThatMissesKeysLosesNothing(t *testing.T) {
 	if got := len(e.ringNames("crm")); got != 15 {
 		t.Fatalf("ring holds %d generations, want 15", got)
 	}
+	// The administrator hears of it: new keys past the limit would be
+	// missed too.
+	srcs, _ := e.st.Sources(context.Background())
+	if srcs[0].Health != engine.HealthDegraded || !strings.Contains(srcs[0].Reason, "Locate missed 5 known key(s)") {
+		t.Fatalf("source after a capped Locate: %+v", srcs[0])
+	}
+	// A missed key whose read fails (not "no such object") is kept.
+	b.embedded.SetRefusal(kmip.OperationGetAttributes, uids[13], true)
+	if st := e.mustPoll(); st.Recovered != 4 || e.key("acme.crm.key.14").State != engine.StateActive || len(e.ringNames("crm")) != 15 {
+		t.Fatalf("a missed key whose read failed: %+v, state %s, ring %d", st, e.key("acme.crm.key.14").State, len(e.ringNames("crm")))
+	}
+	if srcs, _ := e.st.Sources(context.Background()); !strings.Contains(srcs[0].Reason, "acme.crm.key.14: the KMS refused GetAttributes") {
+		t.Fatalf("source reason %q", srcs[0].Reason)
+	}
+	b.embedded.SetRefusal(kmip.OperationGetAttributes, uids[13], false)
 
 	// One of the missed keys really goes: it is destroyed, the others stay.
 	b.revoke(t, uids[14], false)
@@ -840,7 +855,9 @@ func TestRefusedGetIsRetriedAndDegradesTheSource(t *testing.T) {
 		srcs, _ := e.st.Sources(context.Background())
 		return srcs[0]
 	}
+	var lastSync time.Time
 	for i := range 2 {
+		time.Sleep(5 * time.Millisecond)
 		st := e.mustPoll()
 		if st.Gets != 1 || len(st.LeftOut) != 1 || e.encryptsWith("crm") != "acme.crm.key.1" {
 			t.Fatalf("poll %d with the Get refused: %+v, encrypts with %s", i, st, e.encryptsWith("crm"))
@@ -850,6 +867,12 @@ func TestRefusedGetIsRetriedAndDegradesTheSource(t *testing.T) {
 		}
 		if n := len(e.events(engine.OpRefused)); n != 1 {
 			t.Fatalf("poll %d: %d refused events, want 1", i, n)
+		}
+		// Degraded, but the poll worked: its last sync moves.
+		if h := health(); h.LastSync == nil || !h.LastSync.After(lastSync) {
+			t.Fatalf("poll %d: last sync %v did not move past %v", i, h.LastSync, lastSync)
+		} else {
+			lastSync = *h.LastSync
 		}
 	}
 	b.embedded.SetRefusal(kmip.OperationGet, u2, false)
