@@ -110,7 +110,7 @@ func (c *Client) unreachable(err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err // the request URL is an implementation detail of the socket
 	}
-	return fmt.Errorf("%w at %s: %v", ErrUnreachable, c.Socket, err)
+	return fmt.Errorf("%w at %s: %w", ErrUnreachable, c.Socket, err)
 }
 
 func decodeError(resp *http.Response) error {

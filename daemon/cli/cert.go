@@ -112,6 +112,10 @@ func (a *App) certTarget(ctx context.Context, source string) (*certTarget, error
 			return nil, Usagef("no [[kmip]] source named %q in the daemon at %s (have: %s)", source, c.Socket, strings.Join(names, ", "))
 		}
 		why = "the daemon at " + c.Socket + " serves no KMIP source yet"
+	case errors.Is(err, os.ErrPermission):
+		// A daemon is there but this user may not talk to it: writing the
+		// files here would go around it (and its audit log).
+		return nil, fmt.Errorf("the daemon's socket %s refuses you (permission denied): run keyward cert as an administrator of the daemon (access.admin_group) or as root", c.Socket)
 	case errors.Is(err, api.ErrUnreachable):
 		why = "no daemon answers at " + c.Socket
 	default:
@@ -126,6 +130,13 @@ func (a *App) certTarget(ctx context.Context, source string) (*certTarget, error
 		t.warning = pki.IgnoredWarning(source, kc.CertFile, kc.KeystoreFile)
 	}
 	dataDir := filepath.Dir(filepath.Dir(f.Dir)) // f.Dir is <data_dir>/kmip/<source>
+	for _, d := range []string{filepath.Dir(f.Dir), f.Dir} {
+		// Files written (and, as root, handed over) through a link could
+		// land anywhere the link points.
+		if fi, err := os.Lstat(d); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%s is a symbolic link: keyward writes a client identity only into a real directory; remove the link", d)
+		}
+	}
 	owner := ""
 	if uid, gid, name, ok := foreignOwner(dataDir); ok {
 		t.chown, t.uid, t.gid = true, uid, gid

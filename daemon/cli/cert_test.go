@@ -140,3 +140,24 @@ func TestCertLocalWarnsOwnIdentity(t *testing.T) {
 		t.Fatalf("csr: %d %q", code, stderr)
 	}
 }
+
+// TestCertLocalRefusesASymlinkedDirectory: without a daemon, the identity
+// is written only into a real <data_dir>/kmip/<source> directory, never
+// through a link to somewhere else.
+func TestCertLocalRefusesASymlinkedDirectory(t *testing.T) {
+	cfg, data := certConfig(t)
+	elsewhere := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(data, "kmip"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(data, "kmip", "kms")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "--config", cfg, "cert", "csr", "--source", "kms", "--cn", "proxy.acme.example")
+	if code == 0 || !strings.Contains(stderr, "is a symbolic link") {
+		t.Fatalf("csr through a symlinked directory: exit %d %q", code, stderr)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Fatalf("files were written through the link: %v", entries)
+	}
+}
