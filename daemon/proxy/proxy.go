@@ -368,6 +368,7 @@ func (a *App) protectBody(r *http.Request, ex *exchange) *refusal {
 	body, err := readLimited(r.Body, limit, r.ContentLength)
 	r.Body.Close()
 	if err != nil {
+		clear(body) // plaintext the proxy will not forward
 		if errors.Is(err, errTooLarge) {
 			return &refusal{http.StatusRequestEntityTooLarge, ErrKindTooLarge,
 				fmt.Sprintf("the body is over the %d-byte limit for bodies the proxy must encrypt (max_body_bytes)", limit)}

@@ -1003,9 +1003,9 @@ func (m *Model) listBackups(f *flow) tea.Cmd {
 func (m *Model) backupsMenu(f *flow, list []api.BackupInfo) tea.Cmd {
 	items := make([]dialog.Item, len(list))
 	for i, bi := range list {
-		label := fmt.Sprintf("%s · %s · from %s · %s", bi.Created.UTC().Format("2006-01-02 15:04"), bi.Key, bi.Source, plural(bi.Versions, "version"))
+		label := fmt.Sprintf("%s · %s · from %s · %s", bi.Created.UTC().Format("2006-01-02 15:04"), table.Clean(bi.Key), table.Clean(bi.Source), plural(bi.Versions, "version"))
 		if bi.Actor != "" {
-			label += " · by " + bi.Actor
+			label += " · by " + table.Clean(bi.Actor)
 		}
 		items[i] = dialog.Item{ID: actPickBackup, Label: label, Value: bi}
 	}

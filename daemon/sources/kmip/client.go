@@ -173,6 +173,7 @@ func (s *Source) locate(ctx context.Context, c *kmipclient.Client, names []strin
 		pending[i] = i
 	}
 	offsets := make([]int32, len(names))
+	seen := make([]map[string]bool, len(names)) // per name, once it pages
 	for len(pending) > 0 {
 		pls := make([]kmip.OperationPayload, len(pending))
 		for j, i := range pending {
@@ -193,13 +194,25 @@ func (s *Source) locate(ctx context.Context, c *kmipclient.Client, names []strin
 				return nil, fmt.Errorf("locate %q: unexpected response %T", names[i], res[j].ResponsePayload)
 			}
 			page := lr.UniqueIdentifier
-			// A server that ignores Offset returns the first page again.
-			if offsets[i] > 0 && len(page) > 0 && len(out[i]) > 0 && page[0] == out[i][0] {
-				continue
+			// A page that brings nothing new ends the listing, whatever the
+			// KMS claims: one that ignores Offset (and answers the first page
+			// again), reorders, or inflates Located Items would otherwise be
+			// paged for ever.
+			if seen[i] == nil && paged {
+				seen[i] = make(map[string]bool, len(page))
 			}
-			out[i] = append(out[i], page...)
+			fresh := 0
+			for _, uid := range page {
+				if !seen[i][uid] {
+					if seen[i] != nil {
+						seen[i][uid] = true
+					}
+					out[i] = append(out[i], uid)
+					fresh++
+				}
+			}
 			more := len(page) == int(pageSize) || lr.LocatedItems != nil && int(*lr.LocatedItems) > len(out[i])
-			if paged && len(page) > 0 && more {
+			if paged && fresh > 0 && more {
 				offsets[i] += int32(len(page))
 				next = append(next, i)
 			}
