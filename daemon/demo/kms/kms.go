@@ -90,6 +90,9 @@ type Server struct {
 	// Items (KMIP 1.3+), or else only what was returned.
 	locateLimit int
 	locateTotal bool
+	// ignoreOffset answers every Locate from its first item; noWildcards
+	// refuses a Name holding * or ? (Invalid Field), as some servers do.
+	ignoreOffset, noWildcards bool
 	refusals    map[refusal]bool
 	srv         *kmipserver.Server
 	unhook      func()
@@ -414,6 +417,14 @@ func (s *Server) SetLocateLimit(n int, reportTotal bool) {
 	s.locateLimit, s.locateTotal = n, reportTotal
 }
 
+// SetLocateQuirks makes Locate ignore Offset Items (answering the first
+// page again) and refuse wildcards in a Name, each as some servers do.
+func (s *Server) SetLocateQuirks(ignoreOffset, refuseWildcards bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ignoreOffset, s.noWildcards = ignoreOffset, refuseWildcards
+}
+
 // SetExactNames turns wildcard matching in Locate off (or back on) while the
 // server runs, as when a failover KMS of another make takes over.
 func (s *Server) SetExactNames(on bool) {
@@ -426,6 +437,11 @@ func (s *Server) locate(ctx context.Context, req *payloads.LocateRequestPayload)
 	s.count(kmip.OperationLocate)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, a := range req.Attribute {
+		if n, ok := a.AttributeValue.(kmip.Name); ok && s.noWildcards && strings.ContainsAny(n.NameValue, "*?") {
+			return nil, kmipserver.Errorf(kmip.ResultReasonInvalidField, "wildcards in a Name are not supported")
+		}
+	}
 	var out []*object
 	var stray *object
 	for _, o := range s.candidates(req.Attribute) {
@@ -450,7 +466,7 @@ func (s *Server) locate(ctx context.Context, req *payloads.LocateRequestPayload)
 		return ai - bi
 	})
 	total := len(out)
-	if off := int(req.OffsetItems); off > 0 {
+	if off := int(req.OffsetItems); off > 0 && !s.ignoreOffset {
 		out = out[min(off, len(out)):]
 	}
 	if mx := int(req.MaximumItems); mx > 0 && len(out) > mx {

@@ -995,6 +995,36 @@ func TestConfiguredProtocolVersion(t *testing.T) {
 	})
 }
 
+// TestLocateQuirks: a KMS that refuses wildcards in a Name is taken as one
+// that does not expand them (the poll works, names are matched here); a
+// KMS that ignores Offset Items while saying more keys match ends the
+// listing at the first page that brings nothing new, instead of paging for
+// ever, and the known keys past it are read by their identifiers.
+func TestLocateQuirks(t *testing.T) {
+	b := embeddedBackend(t)
+	for i := 1; i <= 15; i++ {
+		b.create(t, fmt.Sprintf("acme.crm.key.%d", i))
+	}
+	b.embedded.SetLocateQuirks(false, true)
+	e := newEnv(t, b, "", nil, crmApp)
+	if st := e.mustPoll(); st.Matched != 15 || e.src.wildcards != -1 {
+		t.Fatalf("first poll %+v, mode %d: want the keys matched here and client mode", st, e.src.wildcards)
+	}
+
+	b.embedded.SetLocateQuirks(true, false)
+	b.embedded.SetLocateLimit(10, true)
+	done := make(chan PollStats, 1)
+	go func() { done <- e.mustPoll() }()
+	select {
+	case st := <-done:
+		if st.Located != 10 || st.Locates != 2 || st.Recovered != 5 || len(e.ringNames("crm")) != 15 {
+			t.Fatalf("poll %+v: want two pages (the second brings nothing), 5 keys recovered by identifier", st)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the listing of a KMS that ignores Offset never ended")
+	}
+}
+
 // TestServerStopsExpandingWildcards: when a KMS that matched wildcards
 // answers every pattern with nothing (a failover KMS of another make, an
 // upgrade), the keys are listed and the mode learned again; nothing is
