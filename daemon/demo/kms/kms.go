@@ -93,9 +93,9 @@ type Server struct {
 	// ignoreOffset answers every Locate from its first item; noWildcards
 	// refuses a Name holding * or ? (Invalid Field), as some servers do.
 	ignoreOffset, noWildcards bool
-	refusals    map[refusal]bool
-	srv         *kmipserver.Server
-	unhook      func()
+	refusals                  map[refusal]bool
+	srv                       *kmipserver.Server
+	unhook                    func()
 }
 
 type object struct {
