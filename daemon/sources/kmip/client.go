@@ -142,8 +142,20 @@ type kmipError struct {
 	msg    string
 }
 
-func (e *kmipError) Error() string {
-	return fmt.Sprintf("the KMS refused %s: %s (%s)", ttlv.EnumStr(e.op), ttlv.EnumStr(e.reason), e.msg)
+func (e *kmipError) Error() string { return e.brief() + " (" + e.msg + ")" }
+
+// brief is the refusal without the KMS's message text, which may carry
+// request ids or times: the same refusal reads the same at every poll.
+func (e *kmipError) brief() string {
+	return fmt.Sprintf("the KMS refused %s: %s", ttlv.EnumStr(e.op), ttlv.EnumStr(e.reason))
+}
+
+// brief is err in words that stay the same while the fault does.
+func brief(err error) string {
+	if ke := (*kmipError)(nil); errors.As(err, &ke) {
+		return ke.brief()
+	}
+	return err.Error()
 }
 
 // locate runs one Locate per name (batched), page by page where the

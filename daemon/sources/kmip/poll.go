@@ -241,7 +241,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		}
 		k := s.known[uid]
 		recovered[uid] = k.meta([]string{k.row.Name}, toKMIPState(k.state))
-		unsure = append(unsure, k.row.Name+": "+rfailed[uid].Error())
+		unsure = append(unsure, k.row.Name+": "+brief(rfailed[uid]))
 	}
 	if len(unsure) > 0 {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("%d known key(s) missing from the Locate could not be read, kept as they were: %s",
@@ -406,18 +406,13 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		events = append(events, engine.Event{Time: now, KeyID: id, Source: s.cfg.Name, Operation: op, Actor: s.cfg.Name,
 			Origin: engine.OriginSource, Severity: sev, Details: details})
 	}
-	// refuse notes that a ring could not take uid, and why: one event when
-	// the reason is new, and a line in the poll's LeftOut (source health).
-	// A KMS refusal is told from the last by its operation and reason, not
-	// its message text, which may carry request ids or times.
+	// refuse notes that a ring could not take uid: the event (with why in
+	// full) once, while the refusal stays the same (same, stable across
+	// polls), and same in the poll's LeftOut, which the source health shows.
 	refused := map[string]bool{}
-	refuse := func(uid string, sev engine.Severity, why string) {
+	refuse := func(uid string, sev engine.Severity, why, same string) {
 		refused[uid] = true
-		st.LeftOut = append(st.LeftOut, matched[uid].name+": "+why)
-		same := why
-		if i := strings.Index(why, " ("); i > 0 && strings.Contains(why, "the KMS refused") {
-			same = why[:i] // "...: the KMS refused Get: PermissionDenied"
-		}
+		st.LeftOut = append(st.LeftOut, matched[uid].name+": "+same)
 		if k := s.known[uid]; k.refusal != same {
 			k.refusal = same
 			event(uid, engine.OpRefused, sev, why)
@@ -447,15 +442,16 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 			return err
 		}
 		for _, uid := range slices.Sorted(maps.Keys(gfail)) {
-			refuse(uid, engine.SeverityWarn, "cannot fetch the key material: "+gfail[uid].Error())
+			const what = "cannot fetch the key material: "
+			refuse(uid, engine.SeverityWarn, what+gfail[uid].Error(), what+brief(gfail[uid]))
 		}
 		for _, uid := range slices.Sorted(maps.Keys(mats)) {
 			m, k := mats[uid], s.known[uid]
 			fp := keyring.Fingerprint(m)
 			if k.fp != "" && k.fp != fp {
 				clear(m)
-				refuse(uid, engine.SeverityAlert, fmt.Sprintf(
-					"the key material under this identifier changed (fingerprint was %s, now %s); not used", short(k.fp), short(fp)))
+				why := fmt.Sprintf("the key material under this identifier changed (fingerprint was %s, now %s); not used", short(k.fp), short(fp))
+				refuse(uid, engine.SeverityAlert, why, why)
 				continue
 			}
 			material[uid] = m
@@ -491,7 +487,8 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 			event(d.UID, engine.OpDropped, sev, fmt.Sprintf("dropped from the %s ring: %s; material zeroed", a.Name, why))
 		}
 		for _, r := range diff.Rejected {
-			refuse(r.UID, engine.SeverityWarn, fmt.Sprintf("not used in the %s ring: %s", a.Name, r.Reason))
+			why := fmt.Sprintf("not used in the %s ring: %s", a.Name, r.Reason)
+			refuse(r.UID, engine.SeverityWarn, why, why)
 		}
 		if diff.EncryptorChanged {
 			ring, _ := s.deps.Rings.Ring(a.Name)
