@@ -49,12 +49,12 @@ func (s *Source) restore(ctx context.Context) error {
 	if s.deps.Sealed == nil {
 		return nil
 	}
-	blobs, err := s.deps.Sealed.Sealed(ctx, SealedKind)
-	if err != nil {
-		return fmt.Errorf("read wrapped rings: %w", err)
-	}
-	prefix := s.cfg.Name + "/"
 	if !s.deps.Persist {
+		blobs, err := s.deps.Sealed.Sealed(ctx, SealedKind)
+		if err != nil {
+			return fmt.Errorf("read wrapped rings: %w", err)
+		}
+		prefix := s.cfg.Name + "/"
 		for name := range blobs {
 			if strings.HasPrefix(name, prefix) {
 				if err := s.deps.Sealed.DeleteSealed(ctx, SealedKind, name); err != nil {
