@@ -433,17 +433,23 @@ func TestInstallFlow(t *testing.T) {
 	_ = finalView(t, tm)
 }
 
-// TestImportPasswordNeverShown: the password is masked on every frame, is
-// sent once, and is gone from the form after the submit.
-func TestImportPasswordNeverShown(t *testing.T) {
-	dir := t.TempDir()
-	ks := filepath.Join(dir, "client.jks")
+// startImport opens the Sources pane at 100×30 on the fixture, with a
+// keystore file to import (the fixture does not parse it).
+func startImport(t *testing.T) (*fixture, *teatest.TestModel, string) {
+	ks := filepath.Join(t.TempDir(), "client.jks")
 	if err := os.WriteFile(ks, []byte("not really a JKS, the fixture does not parse it"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f := newFixture()
 	tm := start(t, f, 100, 30)
 	openSources(t, tm)
+	return f, tm, ks
+}
+
+// TestImportPasswordNeverShown: the password is masked on every frame, is
+// sent once, and is gone from the form after the submit.
+func TestImportPasswordNeverShown(t *testing.T) {
+	f, tm, ks := startImport(t)
 	// Every byte drawn from here on is kept, to search for the password.
 	var all bytes.Buffer
 	out := io.TeeReader(tm.Output(), &all)
@@ -485,14 +491,7 @@ func TestImportPasswordNeverShown(t *testing.T) {
 // refused by the "daemon" (409); the pane asks before replacing it and
 // sends again with Force and the same password; cancelling sends nothing.
 func TestImportReplaceFlow(t *testing.T) {
-	dir := t.TempDir()
-	ks := filepath.Join(dir, "client.jks")
-	if err := os.WriteFile(ks, []byte("not really a JKS, the fixture does not parse it"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f := newFixture()
-	tm := start(t, f, 100, 30)
-	openSources(t, tm)
+	f, tm, ks := startImport(t)
 	press(tm, "c", "m", ks, "enter", "changeit", "enter", "enter")
 	waitFor(t, tm, "Imported the keystore of kms-prod")
 	waitCalls(t, f, 1)
