@@ -244,9 +244,6 @@ func newKeyOpCmd(a *App, op, short string, confirm bool) *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		if typed != name {
-			return nil, Usagef("the name typed (%q) is not %q: nothing was done", typed, name)
-		}
 		return a.Client().CloudKeyOp(cmd.Context(), source, name, op, typed)
 	})
 	if confirm {
@@ -256,17 +253,21 @@ func newKeyOpCmd(a *App, op, short string, confirm bool) *cobra.Command {
 }
 
 // confirmName asks for the key's name to be typed again, unless --confirm
-// gave it.
+// gave it, and returns it when it is the name; anything else is refused.
 func confirmName(a *App, op, source, name, given string) (string, error) {
-	if given != "" {
-		return given, nil
+	typed := given
+	if typed == "" {
+		fmt.Fprintf(a.Err, "%s key %s in %s. Type the key's name to confirm: ", op, name, source)
+		line, err := bufio.NewReader(a.In).ReadString('\n')
+		if err != nil && (err != io.EOF || line == "") {
+			return "", Usagef("%s needs the key's name typed again (or --confirm %s)", op, name)
+		}
+		typed = strings.TrimSpace(line)
 	}
-	fmt.Fprintf(a.Err, "%s key %s in %s. Type the key's name to confirm: ", op, name, source)
-	line, err := bufio.NewReader(a.In).ReadString('\n')
-	if err != nil && (err != io.EOF || line == "") {
-		return "", Usagef("%s needs the key's name typed again (or --confirm %s)", op, name)
+	if typed != name {
+		return "", Usagef("the name typed (%q) is not %q: nothing was done", typed, name)
 	}
-	return strings.TrimSpace(line), nil
+	return typed, nil
 }
 
 func newKeyUpdateCmd(a *App) *cobra.Command {
@@ -388,12 +389,8 @@ func newKeyDeleteBackupCmd(a *App) *cobra.Command {
 				return fmt.Errorf("no stored backup with id %q (keyward key backups lists them)", args[0])
 			}
 			b := bs[i]
-			typed, err := confirmName(a, "delete the backup "+b.ID+" of", b.Source, b.Key, given)
-			if err != nil {
+			if _, err := confirmName(a, "delete the backup "+b.ID+" of", b.Source, b.Key, given); err != nil {
 				return err
-			}
-			if typed != b.Key {
-				return Usagef("the name typed (%q) is not %q: nothing was done", typed, b.Key)
 			}
 			if err := a.Client().DeleteCloudBackup(cmd.Context(), b.ID); err != nil {
 				return err
