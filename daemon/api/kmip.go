@@ -148,16 +148,24 @@ func (p *KMIPPoll) Summary() string {
 	}
 	s := fmt.Sprintf("%s · last poll %s: %d request(s), %d key(s) matched, %d new, %d dropped, %d Get(s)",
 		where, p.Duration.Round(time.Millisecond), p.Requests, p.Matched, p.Added, p.Dropped, p.Gets)
-	switch p.Wildcards {
-	case "server":
-		s += " · the KMS matches the name patterns"
-	case "client":
-		s += " · names matched here (the KMS does not expand wildcards)"
-	case "probing":
-		s += " · learning whether the KMS expands wildcards"
+	if m := p.WildcardMode(); m != "" {
+		s += " · " + m
 	}
 	if p.Err != "" {
 		s += " · failed: " + p.Err
 	}
 	return s
+}
+
+// WildcardMode says in words where the poll matched names (Wildcards).
+func (p *KMIPPoll) WildcardMode() string {
+	switch p.Wildcards {
+	case "server":
+		return "the KMS matches the name patterns"
+	case "client":
+		return "names matched here (the KMS does not expand wildcards)"
+	case "probing":
+		return "learning whether the KMS expands wildcards"
+	}
+	return ""
 }

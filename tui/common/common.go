@@ -5,6 +5,7 @@ package common
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -117,3 +118,11 @@ type ResizedMsg struct{}
 
 // ActivatedMsg tells a pane it has become the visible tab.
 type ActivatedMsg struct{}
+
+// Plural is "1 version", "3 versions".
+func Plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -759,7 +759,7 @@ func (m *Model) chooseRestore(f *flow, it dialog.Item) tea.Cmd {
 	}
 	f.Show(nil, dialog.NewConfirm("Restore "+name+" into "+table.Clean(into)+"?",
 		[]string{fmt.Sprintf("Backup %s of %s, taken from vault %s on %s (%s), is restored into vault %s with its versions.",
-			bi.ID, bi.Key, bi.Source, backupTime(bi), plural(bi.Versions, "version"), into)}, "", false), nil, nil)
+			bi.ID, bi.Key, bi.Source, backupTime(bi), common.Plural(bi.Versions, "version"), into)}, "", false), nil, nil)
 	return nil
 }
 
@@ -1003,7 +1003,7 @@ func (m *Model) listBackups(f *flow) tea.Cmd {
 func (m *Model) backupsMenu(f *flow, list []api.BackupInfo) tea.Cmd {
 	items := make([]dialog.Item, len(list))
 	for i, bi := range list {
-		label := fmt.Sprintf("%s · %s · from %s · %s", bi.Created.UTC().Format("2006-01-02 15:04"), table.Clean(bi.Key), table.Clean(bi.Source), plural(bi.Versions, "version"))
+		label := fmt.Sprintf("%s · %s · from %s · %s", bi.Created.UTC().Format("2006-01-02 15:04"), table.Clean(bi.Key), table.Clean(bi.Source), common.Plural(bi.Versions, "version"))
 		if bi.Actor != "" {
 			label += " · by " + table.Clean(bi.Actor)
 		}
@@ -1042,7 +1042,7 @@ func (m *Model) backupMenu(f *flow, bi api.BackupInfo) tea.Cmd {
 			Label: "delete this backup from keyward", Danger: true, Value: bi}))
 	}
 	intro := []string{fmt.Sprintf("Key %s, taken from vault %s (%s) on %s by %s: %s, %d bytes.",
-		bi.Key, bi.Source, orDash(bi.Kind), backupTime(bi), orDash(bi.Actor), plural(bi.Versions, "version"), bi.Size)}
+		bi.Key, bi.Source, orDash(bi.Kind), backupTime(bi), orDash(bi.Actor), common.Plural(bi.Versions, "version"), bi.Size)}
 	if len(targets) == 0 {
 		intro = append(intro, "No configured vault can take it back: it restores only into a "+orDash(bi.Kind)+
 			" vault of geography "+orDash(bi.Geography)+".")
@@ -1076,16 +1076,8 @@ func (m *Model) chooseDeleteBackup(f *flow, bi api.BackupInfo) tea.Cmd {
 	f.Show(nil, dialog.NewConfirm("Delete backup "+id+" of "+name+" ("+vault+")?", []string{
 		fmt.Sprintf("Backup %s of key %s, taken from %s on %s (%s), is removed from keyward's database for good: "+
 			"it can no longer bring %s back. The key in the vault is not changed.",
-			bi.ID, bi.Key, where, backupTime(bi), plural(bi.Versions, "version"), bi.Key)}, bi.Key, true), nil, nil)
+			bi.ID, bi.Key, where, backupTime(bi), common.Plural(bi.Versions, "version"), bi.Key)}, bi.Key, true), nil, nil)
 	return nil
 }
 
 func backupTime(bi api.BackupInfo) string { return bi.Created.UTC().Format("2006-01-02 15:04 UTC") }
-
-// plural is "1 version", "3 versions".
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}

@@ -365,16 +365,11 @@ func pollLines(p *api.KMIPPoll, reason string, width int, st *styles.Styles, add
 	}
 	parts := []string{
 		where,
-		fmt.Sprintf("last poll %s: %s, %s", p.Duration.Round(time.Millisecond), plural(p.Requests, "request"), plural(p.Gets, "Get")),
-		fmt.Sprintf("%s matched, %d new, %d dropped", plural(p.Matched, "key"), p.Added, p.Dropped),
+		fmt.Sprintf("last poll %s: %s, %s", p.Duration.Round(time.Millisecond), common.Plural(p.Requests, "request"), common.Plural(p.Gets, "Get")),
+		fmt.Sprintf("%s matched, %d new, %d dropped", common.Plural(p.Matched, "key"), p.Added, p.Dropped),
 	}
-	switch p.Wildcards {
-	case "server":
-		parts = append(parts, "the KMS matches the name patterns")
-	case "client":
-		parts = append(parts, "names matched here (the KMS does not expand wildcards)")
-	case "probing":
-		parts = append(parts, "learning whether the KMS expands wildcards")
+	if m := p.WildcardMode(); m != "" {
+		parts = append(parts, m)
 	}
 	for _, l := range pack(parts, " · ", width) {
 		add(st.Muted.Render(l))
@@ -387,7 +382,7 @@ func pollLines(p *api.KMIPPoll, reason string, width int, st *styles.Styles, add
 	if len(p.LeftOut) == 0 {
 		return
 	}
-	add(st.Warn.Render(fmt.Sprintf("%s a ring could not take:", plural(len(p.LeftOut), "generation"))))
+	add(st.Warn.Render(fmt.Sprintf("%s a ring could not take:", common.Plural(len(p.LeftOut), "generation"))))
 	for i, lo := range p.LeftOut {
 		if i == maxLeftOut {
 			add(st.Warn.Render(fmt.Sprintf("  … and %d more", len(p.LeftOut)-maxLeftOut)))
@@ -429,11 +424,4 @@ func pack(parts []string, sep string, width int) []string {
 		lines = append(lines, line)
 	}
 	return lines
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
