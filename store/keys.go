@@ -115,7 +115,7 @@ func (s *Store) Apply(ctx context.Context, c Change) ([]engine.Event, error) {
 			return err
 		}
 		if len(c.Upsert) > 0 || len(c.Remove) > 0 {
-			_, err = tx.ExecContext(ctx, `UPDATE sources SET last_sync = ? WHERE name = ?`, now.UnixMilli(), c.Source)
+			err = markSynced(ctx, tx, c.Source, now)
 		}
 		return err
 	})

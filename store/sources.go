@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/keyward/keyward/engine"
 )
@@ -22,7 +23,14 @@ func (s *Store) EnsureSource(ctx context.Context, name, kind, address string) er
 
 // MarkSynced records that a poll or sync of the source just worked.
 func (s *Store) MarkSynced(ctx context.Context, name string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE sources SET last_sync = ? WHERE name = ?`, s.now().UnixMilli(), name)
+	return markSynced(ctx, s.db, name, s.now())
+}
+
+// markSynced sets a source's last sync, in a transaction or not.
+func markSynced(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, name string, at time.Time) error {
+	_, err := db.ExecContext(ctx, `UPDATE sources SET last_sync = ? WHERE name = ?`, at.UnixMilli(), name)
 	return err
 }
 
@@ -34,7 +42,7 @@ func (s *Store) SetHealth(ctx context.Context, name string, h engine.Health, rea
 	now := s.now()
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if h == engine.HealthOK {
-			if _, err := tx.ExecContext(ctx, `UPDATE sources SET last_sync = ? WHERE name = ?`, now.UnixMilli(), name); err != nil {
+			if err := markSynced(ctx, tx, name, now); err != nil {
 				return err
 			}
 		}
