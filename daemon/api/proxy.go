@@ -57,11 +57,27 @@ type Percentiles struct {
 
 // UpstreamHealth is what the proxy last saw of its upstream.
 type UpstreamHealth struct {
+	// State is UpstreamUnknown until the first request after a start
+	// reaches (or fails to reach) the upstream, then UpstreamUp or
+	// UpstreamDown. OK is true only when State is UpstreamUp.
+	State       string     `json:"state"`
 	OK          bool       `json:"ok"`
 	LastSuccess *time.Time `json:"last_success,omitempty"`
 	LastFailure *time.Time `json:"last_failure,omitempty"`
 	Reason      string     `json:"reason,omitempty"`
 }
+
+// Upstream states (UpstreamHealth.State).
+const (
+	UpstreamUnknown = "unknown"
+	UpstreamUp      = "up"
+	UpstreamDown    = "down"
+)
+
+// Down says whether the upstream failed at its last try; an upstream not
+// tried since the start is not down.
+// (A status without State, from an older daemon, is down when not OK.)
+func (h UpstreamHealth) Down() bool { return !h.OK && h.State != UpstreamUnknown }
 
 // ProxyRing is the key ring as the proxy uses it: metadata, never material.
 type ProxyRing struct {

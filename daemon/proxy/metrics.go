@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyward/keyward/daemon/api"
 )
 
 // metrics are the Prometheus series of every proxied application. A nil
@@ -87,10 +89,12 @@ func (c ringCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c ringCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, a := range c.m.apps {
 		a.mu.Lock()
-		up := a.health.OK
+		h := a.health
 		a.mu.Unlock()
 		r := a.ring()
-		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, b2f(up), a.cfg.Name)
+		if h.State != api.UpstreamUnknown { // no sample before the upstream is tried
+			ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, b2f(h.OK), a.cfg.Name)
+		}
 		ch <- prometheus.MustNewConstMetric(ringDesc, prometheus.GaugeValue, float64(r.Size), a.cfg.Name)
 		ch <- prometheus.MustNewConstMetric(encDesc, prometheus.GaugeValue, b2f(r.KeyID != ""), a.cfg.Name)
 	}

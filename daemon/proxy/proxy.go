@@ -124,7 +124,7 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 	}
 	a := &App{cfg: cfg, upstream: u, codec: token.NewCodec(cfg.Name, keys), keys: keys, rules: rules, form: form,
 		pass: map[string]bool{}, rec: rec, log: logger.With("app", cfg.Name), st: newStats(), since: time.Now(),
-		lastEvent: map[string]time.Time{}, suppressed: map[string]int{}}
+		health: api.UpstreamHealth{State: api.UpstreamUnknown}, lastEvent: map[string]time.Time{}, suppressed: map[string]int{}}
 	for _, ct := range cfg.PassContentTypes {
 		a.pass[strings.ToLower(strings.TrimSpace(ct))] = true
 	}
@@ -569,8 +569,9 @@ func (a *App) upstreamAnswered(resp *http.Response) {
 func (a *App) setHealth(ok bool, now time.Time, reason string) {
 	a.mu.Lock()
 	was, known := a.health.OK, a.health.LastSuccess != nil || a.health.LastFailure != nil
-	a.health.OK = ok
+	a.health.OK, a.health.State = ok, api.UpstreamDown
 	if ok {
+		a.health.State = api.UpstreamUp
 		a.health.LastSuccess = &now
 	} else {
 		a.health.LastFailure = &now

@@ -335,3 +335,32 @@ func TestConcurrentTrafficWithRotations(t *testing.T) {
 		t.Errorf("status %d requests %d encrypted", s.Requests, s.FieldsEncrypt)
 	}
 }
+
+// TestUpstreamUnknownUntilTried: after a start the upstream's health is
+// "unknown" (no metric sample, nothing counted as down) until a request
+// tries it; an upstream that is not even listening is only then "down".
+func TestUpstreamUnknownUntilTried(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "http://" + l.Addr().String()
+	l.Close()
+	keys := newRing(t, 16, "crm")
+	m := startProxy(t, keys.rings, &recorder{}, crmApp(deadURL))
+	h := m.Statuses()[0].Health
+	if h.State != api.UpstreamUnknown || h.Down() || h.LastFailure != nil {
+		t.Fatalf("health before any request: %+v, want state unknown and not down", h)
+	}
+	if _, body := get(t, http.DefaultClient, "http://"+m.MetricsAddr()+"/metrics"); strings.Contains(body, "keyward_proxy_upstream_up") {
+		t.Errorf("an upstream not tried yet has an up sample:\n%s", body)
+	}
+	post(t, proxyURL(m, "crm")+"/records", "application/json", `{"ssn":"1"}`)
+	h = m.Statuses()[0].Health
+	if h.State != api.UpstreamDown || !h.Down() || h.LastFailure == nil {
+		t.Fatalf("health after a request to a dead upstream: %+v, want down", h)
+	}
+	if _, body := get(t, http.DefaultClient, "http://"+m.MetricsAddr()+"/metrics"); !strings.Contains(body, `keyward_proxy_upstream_up{app="crm"} 0`) {
+		t.Errorf("metrics lack the down sample:\n%s", body)
+	}
+}

@@ -203,7 +203,7 @@ func (m *Model) StatusValue() string {
 	}
 	down := 0
 	for _, n := range m.order {
-		if !m.apps[n].status.Health.OK {
+		if m.apps[n].status.Health.Down() {
 			down++
 		}
 	}
@@ -312,8 +312,11 @@ func Panel(s api.ProxyStatus, h []sample, width int, now time.Time, st *styles.S
 	var lines []string
 	add := func(l string) { lines = append(lines, table.Fit(l, inner)) }
 	health := st.OK.Render("● upstream ok")
-	if !s.Health.OK {
+	switch {
+	case s.Health.Down():
 		health = st.Danger.Bold(true).Render("✖ UPSTREAM DOWN")
+	case !s.Health.OK:
+		health = st.Muted.Render("○ upstream not tried yet")
 	}
 	scheme := "http"
 	if s.TLS {

@@ -147,3 +147,15 @@ func TestListingErrors(t *testing.T) {
 		t.Errorf("failed listing:\n%s", v)
 	}
 }
+
+// TestPanelUpstreamNotTried: an upstream no request has tried since the
+// start is neither ok nor down.
+func TestPanelUpstreamNotTried(t *testing.T) {
+	defer lipgloss.SetColorProfile(lipgloss.ColorProfile())
+	lipgloss.SetColorProfile(termenv.Ascii)
+	s := api.ProxyStatus{App: "crm", Upstream: "https://crm.example", Health: api.UpstreamHealth{State: api.UpstreamUnknown}}
+	out := Panel(s, nil, 100, time.Now(), styles.Default())
+	if !strings.Contains(out, "upstream not tried yet") || strings.Contains(out, "DOWN") {
+		t.Errorf("panel of an untried upstream:\n%s", out)
+	}
+}
