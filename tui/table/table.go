@@ -10,6 +10,7 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/rivo/uniseg"
 )
 
 // Column describes one column.
@@ -244,8 +245,9 @@ func Wrap(s string, w int) []string {
 				lines = append(lines, line)
 				line, lineW = "", 0
 			}
-			lines = append(lines, ansi.Cut(word, 0, w))
-			word = ansi.Cut(word, w, ww)
+			var head string
+			head, word = cutWord(word, w)
+			lines = append(lines, head)
 			ww = ansi.StringWidth(word)
 		}
 		switch {
@@ -263,4 +265,28 @@ func Wrap(s string, w int) []string {
 		lines = append(lines, line)
 	}
 	return lines
+}
+
+// cutWord splits word after its first w cells, at a character boundary. It
+// always takes at least one character, so the caller's loop ends: a character
+// wider than w (a double-width one at width 1) is shown as "…", which fits.
+func cutWord(word string, w int) (head, rest string) {
+	used, end := 0, 0
+	g := uniseg.NewGraphemes(word)
+	for g.Next() {
+		cw := g.Width()
+		if used+cw > w {
+			break
+		}
+		used += cw
+		_, end = g.Positions()
+	}
+	if end == 0 {
+		// Not even one character fits: mark it and move past it.
+		g = uniseg.NewGraphemes(word)
+		g.Next()
+		_, end = g.Positions()
+		return "…", word[end:]
+	}
+	return word[:end], word[end:]
 }

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 )
@@ -90,10 +91,23 @@ func TestWrap(t *testing.T) {
 		{"short", 20, []string{"short"}},
 		{"", 5, []string{""}},
 		{"abcdefghij xy", 4, []string{"abcd", "efgh", "ij", "xy"}},
+		// A double-width character never fits in one cell: it is marked,
+		// and Wrap moves on (it used to loop for ever).
+		{"名前", 1, []string{"…", "…"}},
+		{"a名b", 2, []string{"a", "名", "b"}},
+		{"kms 名前x", 3, []string{"kms", "名", "前x"}},
+		{"éte", 2, []string{"ét", "e"}},
 	}
 	for _, tc := range tests {
-		if got := Wrap(tc.in, tc.w); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("Wrap(%q, %d) = %q, want %q", tc.in, tc.w, got, tc.want)
+		done := make(chan []string, 1)
+		go func() { done <- Wrap(tc.in, tc.w) }()
+		select {
+		case got := <-done:
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Wrap(%q, %d) = %q, want %q", tc.in, tc.w, got, tc.want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Wrap(%q, %d) did not return", tc.in, tc.w)
 		}
 	}
 }
@@ -105,6 +119,7 @@ func FuzzRow(f *testing.F) {
 	f.Add("名前\u202Eevil", "x\x1b[31mred", 12)
 	f.Add("", "", 0)
 	f.Add("a\tb\nc\r", "\x00\x7f\u0085", 3)
+	f.Add("名前", "界", 1) // hung Wrap: a double-width character at width 1
 	f.Fuzz(func(t *testing.T, a, b string, w int) {
 		w = w % 300
 		if w < 0 {
