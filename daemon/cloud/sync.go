@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -71,6 +72,15 @@ type SyncStats struct {
 	Batches  int           // transactions
 	Full     bool          // every key was refetched
 	Duration time.Duration // wall time
+	// Duplicates counts entries listed again: a vault pages by position,
+	// so a key created, deleted or recovered between two pages shifts the
+	// pages, and a key shows twice (or in both listings). They are
+	// deduplicated, and the key is read again by name.
+	Duplicates int
+	// Reread counts keys read again by name because the listings showed
+	// them twice or missed them (a known key in neither listing is read
+	// before it is taken for purged).
+	Reread int
 }
 
 type keyState struct {
@@ -237,6 +247,10 @@ func (s *SyncSource) sync(ctx context.Context) error {
 	stats := SyncStats{Full: full || first}
 	var pend []*pending
 	seen := map[string]bool{}
+	// reread are keys the listings showed twice; delListed the deleted
+	// listing's entry of a key the live listing showed too.
+	reread := map[string]bool{}
+	delListed := map[string]KeyVersion{}
 
 	err := s.conn.ListKeys(ctx, func(items []KeyVersion) error {
 		var todo []KeyVersion
@@ -245,7 +259,9 @@ func (s *SyncSource) sync(ctx context.Context) error {
 				return err
 			}
 			if seen[it.Name] {
-				return &Error{Kind: ErrBadAnswer, Op: "list keys", Reason: fmt.Sprintf("key %q listed twice", it.Name)}
+				stats.Duplicates++
+				reread[it.Name] = true
+				continue
 			}
 			seen[it.Name] = true
 			stats.Keys++
@@ -301,7 +317,14 @@ func (s *SyncSource) sync(ctx context.Context) error {
 				return err
 			}
 			if seen[it.Name] || deleted[it.Name] {
-				return &Error{Kind: ErrBadAnswer, Op: "list deleted keys", Reason: fmt.Sprintf("key %q listed twice", it.Name)}
+				stats.Duplicates++
+				if seen[it.Name] {
+					// Deleted (or recovered) between the two listings:
+					// a read by name tells which is true now.
+					reread[it.Name] = true
+					delListed[it.Name] = it
+				}
+				continue
 			}
 			deleted[it.Name] = true
 			stats.Keys++
@@ -326,6 +349,23 @@ func (s *SyncSource) sync(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+
+	// A known key in neither listing may have been skipped by a page that
+	// shifted: read it by name before taking it for purged.
+	for name, ks := range s.known {
+		if !seen[name] && !deleted[name] && ks.status != engine.StatePurged {
+			reread[name] = true
+		}
+	}
+	if len(reread) > 0 {
+		p, err := s.reread(ctx, slices.Sorted(maps.Keys(reread)), pend, seen, deleted, delListed, first, &stats)
+		if err != nil {
+			return err
+		}
+		if len(p.states) > 0 {
+			pend = append(pend, p)
+		}
 	}
 
 	gone := s.newPending()
@@ -356,8 +396,70 @@ func (s *SyncSource) sync(ctx context.Context) error {
 	s.prevStart = start
 	stats.Duration = time.Since(start)
 	s.last = stats
-	s.log.Debug("synced", "keys", stats.Keys, "fetched", stats.Fetched, "rows", stats.Rows, "events", stats.Events, "took", stats.Duration)
+	s.log.Debug("synced", "keys", stats.Keys, "fetched", stats.Fetched, "rows", stats.Rows, "events", stats.Events,
+		"duplicates", stats.Duplicates, "reread", stats.Reread, "took", stats.Duration)
 	return nil
+}
+
+// reread reads by name the keys whose listings disagreed (listed twice, in
+// both listings) or that no listing showed, and returns what they are now.
+// States are compared with the newest this sync already produced (pend),
+// so a key read twice is not reported twice. seen and deleted are updated.
+func (s *SyncSource) reread(ctx context.Context, names []string, pend []*pending, seen, deleted map[string]bool,
+	delListed map[string]KeyVersion, first bool, stats *SyncStats) (*pending, error) {
+	base := func(name string) *keyState {
+		for i := len(pend) - 1; i >= 0; i-- {
+			if st, ok := pend[i].states[name]; ok {
+				return st
+			}
+		}
+		return s.known[name]
+	}
+	p := s.newPending()
+	for _, name := range names {
+		cur, err := s.conn.Get(ctx, name, "")
+		if errors.Is(err, ErrNotFound) || (err == nil && cur.Deleted != nil) {
+			it, ok := delListed[name]
+			if !ok {
+				continue // not live: purged (a known key) or gone since the listing
+			}
+			stats.Reread++
+			b := base(name)
+			st, rows := s.markDeleted(b, it)
+			var evs []engine.Event
+			if b == nil || b.status != engine.StateDeleted {
+				evs = append(evs, s.event(rows, engine.OpDeleted, engine.SeverityWarn, "soft-deleted in the cloud"+purgeNote(it)))
+			}
+			p.add(name, st, rows, evs)
+			deleted[name] = true
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s again (listed twice or missed by a listing page): %w", name, err)
+		}
+		stats.Reread++
+		b := base(name)
+		if seen[name] && b != nil && b.status == engine.StateActive && b.updated.Equal(cur.Updated) {
+			continue // what the first listing said is still true
+		}
+		if !seen[name] {
+			seen[name] = true
+			stats.Keys++
+		}
+		stats.Fetched++
+		st, rows, evs, err := s.fetch(ctx, cur, b, first)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if s.explained[name] {
+			evs = nil
+		}
+		p.add(name, st, rows, evs)
+	}
+	return p, nil
 }
 
 func checkListed(it KeyVersion) error {

@@ -264,3 +264,88 @@ func TestKeyDeletedDuringSync(t *testing.T) {
 		t.Errorf("inventory %v: want acme-stay with 2 versions and acme-gone soft-deleted", rows)
 	}
 }
+
+// A vault pages by position: a key deleted or created between two pages
+// shifts them, so one key is listed twice (or live and deleted) and another
+// not at all. The sync deduplicates, reads such keys again by name, counts
+// them, and neither fails nor takes the skipped key for purged.
+func TestShiftedPagesListAKeyTwice(t *testing.T) {
+	e := newEnv(t, vault.Options{PageSize: 2}, false)
+	for _, name := range []string{"acme-1", "acme-2", "acme-3", "acme-4", "acme-5", "acme-6"} {
+		if err := e.srv.AddKey(vault.KeySpec{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mustSync()
+	state := func(name string) engine.State {
+		t.Helper()
+		vs := byName(e.rows())[name]
+		if len(vs) != 1 {
+			t.Fatalf("%s has %d rows, want 1", name, len(vs))
+		}
+		return vs[0].State
+	}
+	once := func(f func()) func(string, int) {
+		done := false
+		return func(list string, skip int) {
+			if list == "keys" && !done {
+				done = true
+				f()
+			}
+		}
+	}
+
+	// acme-1 (on the first page) is deleted before the second page: the
+	// pages shift left, acme-3 is skipped, and acme-1 shows in both the
+	// live and the deleted listing.
+	e.srv.BetweenPages(once(func() {
+		if err := e.srv.DeleteKey("acme-1"); err != nil {
+			t.Error(err)
+		}
+	}))
+	if err := e.src.SyncNow(e.ctx); err != nil {
+		t.Fatalf("sync with shifted pages: %v", err)
+	}
+	st := e.src.LastSync()
+	if st.Duplicates != 1 || st.Reread != 2 {
+		t.Errorf("duplicates %d, reread %d; want 1 (acme-1 live and deleted) and 2 (acme-1, and acme-3 skipped)", st.Duplicates, st.Reread)
+	}
+	if got := state("acme-1"); got != engine.StateDeleted {
+		t.Errorf("acme-1 is %s, want deleted", got)
+	}
+	if got := state("acme-3"); got != engine.StateActive {
+		t.Errorf("acme-3, skipped by the shifted page, is %s, want active", got)
+	}
+	ops := map[string]int{}
+	for _, ev := range e.events(engine.OriginSource) {
+		if ev.Operation != engine.OpDiscovered {
+			ops[strings.Split(ev.KeyID, "/")[1]+" "+ev.Operation]++
+		}
+	}
+	if want := map[string]int{"acme-1 " + engine.OpDeleted: 1}; !maps.Equal(ops, want) {
+		t.Errorf("cloud events %v, want %v (one deletion, nothing purged)", ops, want)
+	}
+
+	// A key created before the current page shifts the pages right: the
+	// last key of the first page is listed again.
+	e.srv.BetweenPages(once(func() {
+		if err := e.srv.AddKey(vault.KeySpec{Name: "acme-0"}); err != nil {
+			t.Error(err)
+		}
+	}))
+	if err := e.src.SyncNow(e.ctx); err != nil {
+		t.Fatalf("sync with a key listed twice: %v", err)
+	}
+	if st := e.src.LastSync(); st.Duplicates != 1 || st.Keys != 6 {
+		t.Errorf("duplicates %d, keys %d; want 1 and 6 (acme-0 is for the next sync)", st.Duplicates, st.Keys)
+	}
+	e.srv.BetweenPages(nil)
+	if st := e.mustSync(); st.Duplicates != 0 || st.Reread != 0 || st.Keys != 7 {
+		t.Errorf("quiet sync: duplicates %d, reread %d, keys %d; want 0, 0, 7", st.Duplicates, st.Reread, st.Keys)
+	}
+	for _, name := range []string{"acme-0", "acme-2", "acme-3", "acme-6"} {
+		if got := state(name); got != engine.StateActive {
+			t.Errorf("%s is %s, want active", name, got)
+		}
+	}
+}

@@ -78,6 +78,7 @@ type Server struct {
 	requests atomic.Int64
 	faultMu  sync.Mutex
 	fault    *Fault
+	between  func(list string, skip int)
 	done     chan struct{}
 }
 
@@ -168,6 +169,18 @@ func (s *Server) SetFault(f Fault) { s.faultMu.Lock(); s.fault = &f; s.faultMu.U
 
 // ClearFault makes the vault behave again.
 func (s *Server) ClearFault() { s.faultMu.Lock(); s.fault = nil; s.faultMu.Unlock() }
+
+// BetweenPages makes f run before each page of a key listing but the first
+// is served, with the listing ("keys" or "deletedkeys") and the position of
+// the page, so a test can change the vault between two pages, as other
+// clients of a real vault do. Pages are positions in the sorted names, as
+// Azure's $skiptoken is: a key created or deleted between pages shifts
+// them, and a key is listed twice or not at all. nil turns it off.
+func (s *Server) BetweenPages(f func(list string, skip int)) {
+	s.faultMu.Lock()
+	s.between = f
+	s.faultMu.Unlock()
+}
 
 func (s *Server) currentFault() *Fault {
 	s.faultMu.Lock()
@@ -379,6 +392,18 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, kind listKind
 			return
 		}
 		skip = n
+	}
+	if kind != listVersions && skip > 0 {
+		s.faultMu.Lock()
+		f := s.between
+		s.faultMu.Unlock()
+		if f != nil {
+			list := "keys"
+			if kind == listDeleted {
+				list = "deletedkeys"
+			}
+			f(list, skip)
+		}
 	}
 	size := s.opts.PageSize
 	if m := r.URL.Query().Get("maxresults"); m != "" {
