@@ -60,6 +60,11 @@ type KMIPSource struct {
 	// server, fall back to filtering names here when it does not expand
 	// wildcards), "server" or "client".
 	Locate string `toml:"locate"`
+	// KeepAlive keeps the KMS connection open between polls. By default it
+	// is closed IdleClose after a poll (default 5s): a KMS that times idle
+	// connections out (PyKMIP after 10 s) would log an error for each.
+	KeepAlive bool            `toml:"keep_alive"`
+	IdleClose engine.Duration `toml:"idle_close"`
 	// KEKName names a 256-bit AES key in this KMS used as the key-encryption
 	// key for this source's wrapped rings when keys.kek_file is not set. It
 	// is fetched at start; while the KMS is unreachable the rings cannot be
@@ -140,6 +145,12 @@ func (k *KMIPSource) validate(prefix string) []string {
 	}
 	if k.Timeout < 0 {
 		add("timeout", "must be positive")
+	}
+	if k.IdleClose == 0 {
+		k.IdleClose = engine.Duration(5 * time.Second)
+	}
+	if k.IdleClose < 0 {
+		add("idle_close", "must be positive (keep_alive = true keeps connections open)")
 	}
 	if k.RetryMax == 0 {
 		k.RetryMax = k.PollInterval

@@ -48,6 +48,8 @@ func (k *knownKey) meta(names []string, state kmip.State) *objectMeta {
 func (s *Source) Poll(ctx context.Context, sink sources.Sink) error {
 	s.pollMu.Lock()
 	defer s.pollMu.Unlock()
+	s.pollStarted()
+	defer s.pollEnded()
 	st := PollStats{Started: s.deps.Now()}
 	err := s.safePoll(ctx, sink, &st)
 	st.Duration = s.deps.Now().Sub(st.Started)

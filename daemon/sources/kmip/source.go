@@ -75,6 +75,8 @@ type Source struct {
 	ver    *kmip.ProtocolVersion
 
 	pollMu    sync.Mutex // one poll at a time
+	pollSeq   int        // polls started, so an idle close knows it is stale
+	idle      *time.Timer
 	client    *kmipclient.Client
 	connected string
 	wildcards int // server-side wildcard support: 0 unknown, 1 yes, -1 no
@@ -124,6 +126,9 @@ func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
 	}
 	if cfg.RetryMax <= 0 {
 		cfg.RetryMax = cfg.PollInterval
+	}
+	if cfg.IdleClose <= 0 {
+		cfg.IdleClose = engine.Duration(5 * time.Second)
 	}
 	if cfg.Locate == "" {
 		cfg.Locate = "auto"
@@ -358,6 +363,7 @@ func (s *Source) closeClient() {
 func (s *Source) Close() error {
 	s.pollMu.Lock()
 	defer s.pollMu.Unlock()
+	s.pollStarted() // no idle close left pending
 	s.closeClient()
 	return nil
 }
