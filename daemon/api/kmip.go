@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -130,6 +131,10 @@ type KMIPPoll struct {
 	// application), "client" (every key listed, names matched by keyward)
 	// or "probing" (the poll that learned which).
 	Wildcards string `json:"wildcards"`
+	// FailedAddresses are the addresses tried before Address answered,
+	// each as "host:port: why" (a failover hides nothing: the source is
+	// degraded while its first choice does not answer).
+	FailedAddresses []string `json:"failed_addresses,omitempty"`
 	// Protocol is the KMIP version spoken, Address the KMS that answered.
 	Protocol string `json:"protocol,omitempty"`
 	Address  string `json:"address,omitempty"`
@@ -145,6 +150,9 @@ func (p *KMIPPoll) Summary() string {
 	}
 	if p.Protocol == "" {
 		where = "not connected"
+	}
+	if len(p.FailedAddresses) > 0 && p.Protocol != "" {
+		where += fmt.Sprintf(" (failed first: %s)", strings.Join(p.FailedAddresses, "; "))
 	}
 	s := fmt.Sprintf("%s · last poll %s: %d request(s), %d key(s) matched, %d new, %d dropped, %d Get(s)",
 		where, p.Duration.Round(time.Millisecond), p.Requests, p.Matched, p.Added, p.Dropped, p.Gets)

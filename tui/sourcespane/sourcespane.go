@@ -374,6 +374,12 @@ func pollLines(p *api.KMIPPoll, reason string, width int, st *styles.Styles, add
 	for _, l := range pack(parts, " · ", width) {
 		add(st.Muted.Render(l))
 	}
+	// A failover is told, not hidden by the address that answered.
+	for _, f := range p.FailedAddresses {
+		for _, l := range table.Wrap("failed first: "+table.Clean(f), width) {
+			add(st.Warn.Render(l))
+		}
+	}
 	if p.Err != "" && p.Err != reason {
 		for _, l := range table.Wrap("last poll failed: "+table.Clean(p.Err), width) {
 			add(st.Danger.Render(l))

@@ -74,3 +74,13 @@ func TestPollLinesLeftOutCapped(t *testing.T) {
 	// Narrow: every part still whole words, within the width.
 	render(t, api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip"}, Poll: p}, 40)
 }
+
+// A failover is shown: which address failed first and why.
+func TestPollLinesFailover(t *testing.T) {
+	p := &api.KMIPPoll{Protocol: "1.4", Address: "kms2:5696", Wildcards: "server",
+		FailedAddresses: []string{"kms1:5696: connection refused"}}
+	lines := render(t, api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip", Health: engine.HealthDegraded}, Poll: p}, 80)
+	if !has(lines, "    failed first: kms1:5696: connection refused") {
+		t.Errorf("failover not shown:\n%s", strings.Join(lines, "\n"))
+	}
+}

@@ -38,7 +38,7 @@ func (s *Source) connect(ctx context.Context) (*kmipclient.Client, error) {
 		c, err := kmipclient.DialContext(dctx, addr, opts...)
 		cancel()
 		if err == nil {
-			s.client, s.connected = c, addr
+			s.client, s.connected, s.failedFirst = c, addr, fails
 			s.log.Debug("connected to KMS", "addr", addr, "kmip", c.Version().String())
 			return c, nil
 		}

@@ -1,11 +1,17 @@
 package kmip
 
 import (
+	"context"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/engine"
 )
 
 // TestIdleConnectionsLeavePyKMIPLogClean: PyKMIP times a connection out
@@ -48,4 +54,89 @@ func TestIdleConnectionsLeavePyKMIPLogClean(t *testing.T) {
 			}
 		})
 	}
+}
+
+// forwarder is a TCP address in front of a KMS that can be switched off:
+// while down it closes every connection at once, as a dead KMS behind a
+// load balancer does.
+type forwarder struct {
+	addr string
+	up   atomic.Bool
+}
+
+func newForwarder(t *testing.T, to string) *forwarder {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	f := &forwarder{addr: l.Addr().String()}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if !f.up.Load() {
+				c.Close()
+				continue
+			}
+			go func() {
+				defer c.Close()
+				u, err := net.Dial("tcp", to)
+				if err != nil {
+					return
+				}
+				defer u.Close()
+				go func() { _, _ = io.Copy(u, c); u.Close() }()
+				_, _ = io.Copy(c, u)
+			}()
+		}
+	}()
+	return f
+}
+
+// TestFailoverIsReported: the first address fails and the second answers:
+// the poll works, and its statistics, the health reason and the summary say
+// which address failed and why, and which answered. When the first answers
+// again (after the idle close, the next poll tries it first) the source is
+// healthy again.
+func TestFailoverIsReported(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		b.create(t, "acme.crm.key.1")
+		first := newForwarder(t, b.addr)
+		e := newEnv(t, b, "", nil, crmApp)
+		e.cfg.Addresses = []string{first.addr, b.addr}
+		e.cfg.IdleClose = engine.Duration(50 * time.Millisecond)
+		src, err := New(e.cfg, e.deps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.src = src
+		t.Cleanup(func() { src.Close() })
+		health := func() engine.Source {
+			srcs, _ := e.st.Sources(context.Background())
+			return srcs[0]
+		}
+		st := e.mustPoll()
+		if st.Address != b.addr || len(st.FailedAddresses) != 1 || !strings.HasPrefix(st.FailedAddresses[0], first.addr+": ") || st.Matched != 1 {
+			t.Fatalf("poll through the second address: %+v", st)
+		}
+		h := health()
+		if h.Health != engine.HealthDegraded || !strings.Contains(h.Reason, first.addr) || !strings.Contains(h.Reason, b.addr+" answered") {
+			t.Fatalf("health with the first address dead: %+v", h)
+		}
+		if sum := st.Summary(); !strings.Contains(sum, "failed first: "+first.addr) {
+			t.Errorf("summary hides the failover: %s", sum)
+		}
+		first.up.Store(true)
+		time.Sleep(200 * time.Millisecond) // the idle close
+		st = e.mustPoll()
+		if st.Address != first.addr || len(st.FailedAddresses) != 0 {
+			t.Fatalf("poll with the first address back: %+v", st)
+		}
+		if h := health(); h.Health != engine.HealthOK {
+			t.Fatalf("health with the first address back: %+v", h)
+		}
+	})
 }

@@ -176,6 +176,10 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	}
 	apps := s.cfg.Applications
 	st.Protocol, st.Address = c.Version().String(), s.connected
+	if len(s.failedFirst) > 0 {
+		st.FailedAddresses = slices.Clone(s.failedFirst)
+		st.Warnings = append(st.Warnings, fmt.Sprintf("failover: %s answered after %s", s.connected, strings.Join(s.failedFirst, "; ")))
+	}
 
 	// 1. Locate. A server known to expand wildcards gets one Locate per
 	// application (batched). Otherwise every symmetric key is listed once and

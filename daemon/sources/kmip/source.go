@@ -79,14 +79,17 @@ type Source struct {
 	idle      *time.Timer
 	client    *kmipclient.Client
 	connected string
-	wildcards int // server-side wildcard support: 0 unknown, 1 yes, -1 no
-	known     map[string]*knownKey
-	others    map[string]string // located objects of no application: uid → name
-	loaded    bool
-	sink      sources.Sink
-	lastMu    sync.Mutex // guards last alone, so status reads never wait for a poll
-	last      PollStats
-	restored  int
+	// failedFirst are the addresses that did not answer before connected
+	// did, "addr: why", reported by every poll over this connection.
+	failedFirst []string
+	wildcards   int // server-side wildcard support: 0 unknown, 1 yes, -1 no
+	known       map[string]*knownKey
+	others      map[string]string // located objects of no application: uid → name
+	loaded      bool
+	sink        sources.Sink
+	lastMu      sync.Mutex // guards last alone, so status reads never wait for a poll
+	last        PollStats
+	restored    int
 	// kek wraps ring material: Deps.KEK, or the key named kek_name fetched
 	// from the KMS (kekPending while it could not be fetched yet).
 	kek        *kek.KEK
