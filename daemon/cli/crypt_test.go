@@ -74,8 +74,21 @@ func TestEncryptDecryptCommands(t *testing.T) {
 	bad := strings.TrimSpace(tok)
 	bad = bad[:len(bad)-2] + "AA"
 	code, pt, errs = runIn(t, bad, "--socket", admin, "decrypt", "--app", "crm")
-	if code == ExitOK || pt != "" || !strings.Contains(errs, "tampered") {
-		t.Fatalf("tampered: %d %q %q", code, pt, errs)
+	if code != ExitError || pt != "" || !strings.Contains(errs, "tampered") {
+		t.Fatalf("tampered: exit %d (want %d, an error, not usage) %q %q", code, ExitError, pt, errs)
+	}
+	// A token of a generation this ring never had (another daemon's key):
+	// an error too, not a usage mistake.
+	other := cryptSocket(t, api.RoleAdmin)
+	_, foreign, _ := runIn(t, "123-45-6789", "--socket", other, "encrypt", "--app", "crm")
+	code, pt, errs = runIn(t, foreign, "--socket", admin, "decrypt", "--app", "crm")
+	if code != ExitError || pt != "" || !strings.Contains(errs, "could not be decrypted") {
+		t.Fatalf("unknown generation: exit %d (want %d) %q %q", code, ExitError, pt, errs)
+	}
+	// Input over the limit is refused as such (413): an error.
+	code, _, errs = runIn(t, strings.Repeat("a", proxy.MaxCryptInput+1), "--socket", admin, "encrypt", "--app", "crm")
+	if code != ExitError || !strings.Contains(errs, "input over") {
+		t.Fatalf("too large: exit %d (want %d) %q", code, ExitError, errs)
 	}
 	code, _, errs = runIn(t, "x", "--socket", admin, "encrypt")
 	if code != ExitUsage || !strings.Contains(errs, "--app is required") {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -124,13 +125,21 @@ func Execute(ctx context.Context, args []string, a *App) int {
 	var ae *api.Error
 	if errors.As(err, &ae) {
 		fmt.Fprintf(a.Err, "keyward: %s\n", ae.Message)
-		if ae.Code == api.CodeBadRequest {
+		if isUsageAnswer(ae) {
 			return ExitUsage
 		}
 		return ExitError
 	}
 	fmt.Fprintf(a.Err, "keyward: %v\n", err)
 	return ExitError
+}
+
+// isUsageAnswer tells a daemon's refusal of how a command was called (400:
+// a query parameter made from a flag or argument) from a refusal of what it
+// was given to work on (422: a token that does not decrypt; 413: input too
+// large), which is an error, not a usage mistake.
+func isUsageAnswer(ae *api.Error) bool {
+	return ae.Code == api.CodeBadRequest && ae.Status == http.StatusBadRequest
 }
 
 func isCobraUsage(err error) bool {
