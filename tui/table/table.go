@@ -274,7 +274,7 @@ func cutWord(word string, w int) (head, rest string) {
 	used, end := 0, 0
 	g := uniseg.NewGraphemes(word)
 	for g.Next() {
-		cw := g.Width()
+		cw := ansi.StringWidth(g.Str()) // the measure the callers use
 		if used+cw > w {
 			break
 		}
