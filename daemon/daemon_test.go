@@ -453,3 +453,58 @@ func TestBadFeatureConfigFailsCleanly(t *testing.T) {
 		t.Fatalf("a failed start left its socket: %v", err)
 	}
 }
+
+// Whatever the umask (000 here), what the daemon creates in its data dir
+// is its user's only: the database, its WAL and shared memory, the lock
+// file are 0600, the dir 0700; the socket beside them is 0660 on purpose
+// (its group may call).
+func TestDataDirFilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "data")
+	r := start(t, func(c *config.Config) { c.DataDir = dir; c.Socket = "" })
+	if filepath.Dir(r.socket) != dir {
+		t.Fatalf("socket %s is not in the data dir %s", r.socket, dir)
+	}
+	check := func(when string) {
+		t.Helper()
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, e := range ents {
+			fi, err := e.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[e.Name()] = true
+			want := os.FileMode(0o600)
+			switch {
+			case fi.Mode()&os.ModeSocket != 0:
+				want = 0o660
+			case fi.IsDir():
+				want = 0o700
+			}
+			if fi.Mode().Perm() != want {
+				t.Errorf("%s: %s is %v, want %v", when, e.Name(), fi.Mode().Perm(), want)
+			}
+		}
+		for _, name := range []string{"keyward.db", "keyward.lock"} {
+			if !seen[name] {
+				t.Errorf("%s: no %s in the data dir (found %v)", when, name, seen)
+			}
+		}
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: data dir mode %v, %v; want 0700", when, fi.Mode().Perm(), err)
+		}
+	}
+	check("running")
+	if _, err := os.Stat(filepath.Join(dir, "keyward.db-wal")); err != nil {
+		t.Errorf("no WAL while running (the check would miss it): %v", err)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	check("stopped")
+}
