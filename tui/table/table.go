@@ -227,7 +227,22 @@ func Clean(s string) string {
 }
 
 func unsafeRune(r rune) bool {
-	return r < 0x20 || (r >= 0x7f && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+	return r < 0x20 || (r >= 0x7f && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || prepend(r)
+}
+
+// prepend reports the characters Unicode joins to the character after them
+// (Grapheme_Cluster_Break=Prepend, Unicode 15): at the end of a cell one
+// would swallow the padding after it and change the row's width.
+func prepend(r rune) bool {
+	switch {
+	case r < 0x600:
+		return false
+	case r <= 0x605, r == 0x6dd, r == 0x70f, r == 0x890, r == 0x891, r == 0x8e2, r == 0xd4e,
+		r == 0x110bd, r == 0x110cd, r == 0x111c2, r == 0x111c3, r == 0x1193f, r == 0x11941,
+		r == 0x11a3a, r >= 0x11a84 && r <= 0x11a89, r == 0x11d46, r == 0x11f02:
+		return true
+	}
+	return false
 }
 
 // Wrap breaks s into lines of at most w cells at spaces only (names such as

@@ -68,6 +68,7 @@ func TestClean(t *testing.T) {
 		"evil\x1b[2Jname":  "evil\uFFFD[2Jname",
 		"a\rb\n\tc":        "a\uFFFDb\uFFFD\uFFFDc",
 		"abc\u202Efdp.exe": "abc\uFFFDfdp.exe",
+		"00\u0604":         "00\uFFFD", // joins the padding after it
 		"clé-ünïcode-名前":   "clé-ünïcode-名前",
 	} {
 		if got := Clean(in); got != want {
