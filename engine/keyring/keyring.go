@@ -5,14 +5,23 @@
 //
 // Ordering rule of a ring, newest first, from the KMS's own facts:
 //
-//  1. When every candidate's name ends in a version number after a common
-//     prefix (acme.crm.key.7, or -7 / _7), the highest number is newest.
+//  1. Version: when one prefix carries more generation numbers than any
+//     other and at least as many as all other names together
+//     (acme.crm.key.7, or -7 / _7), the highest number is newest. Numbers
+//     compare by value whatever their size (key.10 after key.9, key.007 is
+//     7). Names without a number, or with another prefix (another case
+//     counts), are left out of the ring with a reason: they never encrypt
+//     and never reorder it. Two objects with the same number: the one the
+//     ring holds keeps it, else the first activated (then created, then
+//     the lowest identifier); the other is left out.
 //  2. Otherwise, when every candidate has an Activation Date, the latest
 //     activation is newest.
 //  3. Otherwise the Initial Date decides; a key without one sorts oldest.
 //
-// Ties break by name, then by the KMS's unique identifier, so the order is
-// total and stable across polls. Only Active and Deactivated keys sit in a
+// Date ties break by name, then by the KMS's unique identifier, both
+// compared with numbers as numbers, so the order is total and stable across
+// polls. A ring changes in two steps (Prepare, then Commit) so the caller
+// can store the wrapped ring before a new generation encrypts. Only Active and Deactivated keys sit in a
 // ring (Pre-Active keys wait outside until activated); a Compromised or
 // Destroyed key leaves at once. The newest Active generation encrypts; every
 // generation in the ring decrypts. A generation's fingerprint is the

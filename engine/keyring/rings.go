@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -205,6 +206,16 @@ func (r *Rings) Ring(app string) (Ring, bool) {
 	return out, true
 }
 
+// NextOut is the generation the next rotation pushes out: the oldest, once
+// the ring is full; nil while there is room.
+func (r Ring) NextOut() *Generation {
+	if r.Capacity < 1 || len(r.Gens) < r.Capacity {
+		return nil
+	}
+	g := r.Gens[len(r.Gens)-1]
+	return &g
+}
+
 // Holds reports whether app's ring holds the material of the object uid.
 func (r *Rings) Holds(app, uid string) bool {
 	r.mu.RLock()
@@ -222,102 +233,56 @@ func (r *Rings) Holds(app, uid string) bool {
 // eligible reports whether a key in state s may sit in a ring.
 func eligible(s engine.State) bool { return s.CanDecrypt() }
 
-// Order sorts candidates newest first by the ring ordering rule (see the
-// package documentation) and returns the rule used: "version",
-// "activation-date" or "initial-date".
-func Order(cands []Candidate) string {
-	rule := "version"
-	prefix := ""
-	for i, c := range cands {
-		p, _, ok := engine.SplitVersion(c.Name)
-		if !ok || (i > 0 && p != prefix) {
-			rule = ""
-			break
-		}
-		prefix = p
-	}
-	if rule == "" {
-		rule = "activation-date"
-		for _, c := range cands {
-			if c.Activated == nil {
-				rule = "initial-date"
-				break
-			}
-		}
-	}
-	slices.SortStableFunc(cands, func(a, b Candidate) int {
-		var c int
-		switch rule {
-		case "version":
-			_, na, _ := engine.SplitVersion(a.Name)
-			_, nb, _ := engine.SplitVersion(b.Name)
-			c = nb - na
-		case "activation-date":
-			c = b.Activated.Compare(*a.Activated)
-		default:
-			switch {
-			case a.Created == nil && b.Created == nil:
-			case a.Created == nil:
-				c = 1
-			case b.Created == nil:
-				c = -1
-			default:
-				c = b.Created.Compare(*a.Created)
-			}
-		}
-		if c == 0 {
-			c = strings.Compare(b.Name, a.Name)
-		}
-		if c == 0 {
-			c = strings.Compare(b.UID, a.UID)
-		}
-		return c
-	})
-	return rule
-}
+func eligibleCand(c Candidate) bool { return eligible(c.State) }
 
 // Wanted returns the unique identifiers whose material app's ring needs
 // after this poll: eligible candidates among the newest Capacity that the
-// ring does not hold yet. Only these need a Get.
+// ring does not hold yet. Only these need a Get; candidates the ordering
+// rule leaves out are never fetched.
 func (r *Rings) Wanted(app string, cands []Candidate) []string {
 	r.mu.RLock()
+	defer r.mu.RUnlock()
 	rg := r.rings[app]
-	r.mu.RUnlock()
 	if rg == nil {
 		return nil
 	}
-	top := r.top(rg, cands)
+	holds := rg.holds
+	top := arrange(cands, holds, eligibleCand).ranked
+	if len(top) > rg.capacity {
+		top = top[:rg.capacity]
+	}
 	var out []string
 	for _, c := range top {
-		if !r.Holds(app, c.UID) {
+		if !holds(c.UID) {
 			out = append(out, c.UID)
 		}
 	}
 	return out
 }
 
-func (r *Rings) top(rg *ring, cands []Candidate) []Candidate {
-	el := make([]Candidate, 0, len(cands))
-	for _, c := range cands {
-		if eligible(c.State) {
-			el = append(el, c)
+func (rg *ring) holds(uid string) bool {
+	for _, g := range rg.gens {
+		if g.UID == uid {
+			return true
 		}
 	}
-	Order(el)
-	r.mu.RLock()
-	capacity := rg.capacity
-	r.mu.RUnlock()
-	if len(el) > capacity {
-		el = el[:capacity]
-	}
-	return el
+	return false
 }
+
+// Reasons a generation leaves a ring (Dropped.Reason).
+const (
+	DropCompromised = "compromised"
+	DropDestroyed   = "destroyed"
+	DropGone        = "gone"         // no longer in the KMS
+	DropPushedOut   = "pushed-out"   // beyond the ring's capacity
+	DropNotEligible = "not-eligible" // e.g. back to Pre-Active
+	DropLeftOut     = "left-out"     // the ordering rule now leaves it out
+)
 
 // Dropped is a generation that left a ring, and why.
 type Dropped struct {
 	Generation
-	// Reason is "compromised", "destroyed", "gone" (no longer in the KMS),
-	// "pushed-out" (beyond the ring's capacity) or "not-eligible".
+	// Reason is one of the Drop* constants.
 	Reason string
 }
 
@@ -330,8 +295,26 @@ type Diff struct {
 	StateChanged []StateChange
 	// Rejected are candidates whose material the ring refused, with why.
 	Rejected []Rejected
-	// EncryptorChanged is set when the generation that encrypts moved.
+	// LeftOut are eligible candidates the ordering rule keeps out.
+	LeftOut []LeftOut
+	// Rule is the ordering rule the ring follows after this poll.
+	Rule string
+	// EncryptorChanged is set when the generation that encrypts moved;
+	// Encryptor says from which, to which and why.
 	EncryptorChanged bool
+	Encryptor        EncryptorChange
+}
+
+// EncryptorChange is a move of the generation that encrypts.
+type EncryptorChange struct {
+	// From and To are nil when nothing encrypted before / encrypts now.
+	From, To *Generation
+	// Routine is set for a rotation to a newer generation by the ring's
+	// rule (and for the first encrypting generation); anything else, an
+	// older generation taking over, or nothing encrypting, is not.
+	Routine bool
+	// Why says in words what made it move.
+	Why string
 }
 
 // StateChange is a generation whose state moved while in the ring.
@@ -351,10 +334,57 @@ func (d Diff) Changed() bool {
 	return len(d.Added) > 0 || len(d.Dropped) > 0 || len(d.StateChanged) > 0 || d.EncryptorChanged
 }
 
-// Apply makes app's ring reflect one poll: cands are all the keys the KMS
-// holds for app (with Material for those Wanted returned). Every material
-// slice passed in is either kept by the ring or zeroed before Apply returns.
+// ErrRingMoved: the ring changed between Prepare and Commit.
+var ErrRingMoved = errors.New("the ring changed while a change was being prepared; poll again")
+
+// Change is a prepared, not yet visible, new state of one ring: Seal it,
+// store the wrapped copy, then Commit; or Discard it. Until Commit the
+// proxy keeps encrypting with the generation it had, so a generation never
+// encrypts before its wrapped copy is stored.
+type Change struct {
+	Diff Diff
+	app  string
+	base uint64
+	next []*generation
+	// fresh are generations this change adds: their material is owned
+	// by the change until Commit.
+	fresh []*generation
+	done  bool
+}
+
+// Seal encodes the prepared ring, material included, for wrapping (the
+// format of Rings.Seal). The caller zeroes the result after wrapping it.
+func (ch *Change) Seal() []byte { return sealGens(ch.next) }
+
+// Empty reports whether the prepared ring holds no generation.
+func (ch *Change) Empty() bool { return len(ch.next) == 0 }
+
+// Discard drops a prepared change, zeroing the material it fetched.
+func (ch *Change) Discard() {
+	if ch == nil || ch.done {
+		return
+	}
+	ch.done = true
+	for _, g := range ch.fresh {
+		clear(g.material)
+		g.material = nil
+	}
+}
+
+// Apply makes app's ring reflect one poll at once (Prepare then Commit).
 func (r *Rings) Apply(app string, cands []Candidate) (Diff, error) {
+	ch, err := r.Prepare(app, cands)
+	if err != nil {
+		return Diff{}, err
+	}
+	return ch.Diff, r.Commit(ch)
+}
+
+// Prepare computes what app's ring becomes after one poll without changing
+// it: cands are all the keys the KMS holds for app (with Material for those
+// Wanted returned). Every material slice passed in is either taken over by
+// the change or zeroed before Prepare returns.
+func (r *Rings) Prepare(app string, cands []Candidate) (*Change, error) {
 	defer func() {
 		for _, c := range cands {
 			if c.Material != nil {
@@ -362,13 +392,14 @@ func (r *Rings) Apply(app string, cands []Candidate) (Diff, error) {
 			}
 		}
 	}()
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	rg := r.rings[app]
 	if rg == nil {
-		return Diff{}, fmt.Errorf("%w %q", ErrUnknownApplication, app)
+		return nil, fmt.Errorf("%w %q", ErrUnknownApplication, app)
 	}
-	var diff Diff
+	ch := &Change{app: app, base: rg.version}
+	diff := &ch.Diff
 	held := map[string]*generation{}
 	for _, g := range rg.gens {
 		held[g.UID] = g
@@ -377,29 +408,25 @@ func (r *Rings) Apply(app string, cands []Candidate) (Diff, error) {
 	for _, c := range cands {
 		byUID[c.UID] = c
 	}
-	oldEnc := encryptor(rg.gens)
-
 	// Rank every eligible candidate; the top Capacity that have material
 	// (held, or provided now) form the new ring.
-	el := make([]Candidate, 0, len(cands))
-	for _, c := range cands {
-		if eligible(c.State) {
-			el = append(el, c)
-		}
+	arr := arrange(cands, rg.holds, eligibleCand)
+	diff.Rule, diff.LeftOut = arr.rule, arr.leftOut
+	leftOut := map[string]bool{}
+	for _, l := range arr.leftOut {
+		leftOut[l.UID] = true
 	}
-	Order(el)
-	var next []*generation
 	inNext := map[string]bool{}
 	seenFP := map[string]string{}
-	for _, c := range el {
-		if len(next) == rg.capacity {
+	for _, c := range arr.ranked {
+		if len(ch.next) == rg.capacity {
 			break
 		}
-		if g, ok := held[c.UID]; ok {
+		if old, ok := held[c.UID]; ok {
+			g := &generation{Generation: old.Generation, material: old.material}
 			if g.State != c.State {
-				diff.StateChanged = append(diff.StateChanged, StateChange{Generation: g.Generation, From: g.State})
 				g.State = c.State
-				diff.StateChanged[len(diff.StateChanged)-1].State = c.State
+				diff.StateChanged = append(diff.StateChanged, StateChange{Generation: g.Generation, From: old.State})
 			}
 			g.Name, g.Activated, g.Created = c.Name, c.Activated, c.Created
 			if prev, dup := seenFP[g.Fingerprint]; dup {
@@ -407,7 +434,7 @@ func (r *Rings) Apply(app string, cands []Candidate) (Diff, error) {
 				continue
 			}
 			seenFP[g.Fingerprint] = c.Name
-			next = append(next, g)
+			ch.next = append(ch.next, g)
 			inNext[c.UID] = true
 			continue
 		}
@@ -425,53 +452,169 @@ func (r *Rings) Apply(app string, cands []Candidate) (Diff, error) {
 			continue
 		}
 		sid := ShortID(fp)
-		if clash := shortIDClash(next, held, sid, fp); clash != "" {
+		if clash := shortIDClash(ch.next, sid, fp); clash != "" {
 			diff.Rejected = append(diff.Rejected, Rejected{UID: c.UID, Name: c.Name, Reason: "short id collides with " + clash})
 			continue
 		}
 		seenFP[fp] = c.Name
 		g := &generation{Generation: Generation{UID: c.UID, Name: c.Name, State: c.State, Fingerprint: fp, ShortID: sid,
 			Activated: c.Activated, Created: c.Created}, material: slices.Clone(c.Material)}
-		next = append(next, g)
+		ch.next = append(ch.next, g)
+		ch.fresh = append(ch.fresh, g)
 		inNext[c.UID] = true
 		diff.Added = append(diff.Added, g.Generation)
 	}
+	dropped := map[string]string{}
 	for _, g := range rg.gens {
 		if inNext[g.UID] {
 			continue
 		}
-		reason := "pushed-out"
+		reason := DropPushedOut
 		c, ok := byUID[g.UID]
 		switch {
 		case !ok:
-			reason = "gone"
+			reason = DropGone
 		case c.State == engine.StateCompromised:
-			reason = "compromised"
+			reason = DropCompromised
 		case c.State == engine.StateDestroyed:
-			reason = "destroyed"
+			reason = DropDestroyed
 		case !eligible(c.State):
-			reason = "not-eligible"
+			reason = DropNotEligible
+		case leftOut[g.UID]:
+			reason = DropLeftOut
 		}
 		meta := g.Generation
 		if ok {
 			meta.State = c.State
 		}
+		dropped[g.UID] = reason
 		diff.Dropped = append(diff.Dropped, Dropped{Generation: meta, Reason: reason})
-		clear(g.material)
-		g.material = nil
 	}
-	rg.gens = next
-	if newEnc := encryptor(next); newEnc != oldEnc {
+	oldEnc, newEnc := encryptor(rg.gens), encryptor(ch.next)
+	if uid(oldEnc) != uid(newEnc) {
 		diff.EncryptorChanged = true
+		diff.Encryptor = encryptorChange(arr.rule, oldEnc, newEnc, byUID, dropped, leftOut)
 	}
-	if diff.Changed() {
+	return ch, nil
+}
+
+func uid(g *generation) string {
+	if g == nil {
+		return ""
+	}
+	return g.UID
+}
+
+// encryptorChange says why the encrypting generation moved from old to
+// now, and whether that was a routine rotation.
+func encryptorChange(rule string, old, now *generation, byUID map[string]Candidate, dropped map[string]string, leftOut map[string]bool) EncryptorChange {
+	var ec EncryptorChange
+	if old != nil {
+		m := old.Generation
+		ec.From = &m
+	}
+	if now != nil {
+		m := now.Generation
+		ec.To = &m
+	}
+	switch {
+	case old == nil:
+		ec.Routine, ec.Why = true, "the first Active generation of the ring"
+		return ec
+	case now == nil:
+		ec.Why = "no Active generation is left in the ring"
+	case newer(rule, now.Generation, old.Generation):
+		ec.Routine, ec.Why = true, "a newer generation"
+	}
+	if ec.Routine {
+		return ec
+	}
+	fate := ""
+	switch dropped[old.UID] {
+	case DropCompromised:
+		fate = "was compromised in the KMS"
+	case DropDestroyed:
+		fate = "was destroyed in the KMS"
+	case DropGone:
+		fate = "is no longer in the KMS"
+	case DropNotEligible:
+		fate = "is no longer usable (state " + string(byUID[old.UID].State) + ")"
+	case DropLeftOut:
+		fate = "is now left out by the ring's rule"
+	case DropPushedOut:
+		fate = "was pushed out of the ring"
+	default:
+		if c, ok := byUID[old.UID]; ok && !c.State.CanEncrypt() {
+			fate = "was " + strings.ToLower(string(c.State)) + " in the KMS"
+		} else if leftOut[old.UID] {
+			fate = "is now left out by the ring's rule"
+		} else {
+			fate = "now ranks older by the ring's rule (" + rule + ")"
+		}
+	}
+	why := old.Name + " " + fate
+	if now != nil {
+		why += "; an older generation takes over"
+	}
+	if ec.Why != "" {
+		why += "; " + ec.Why
+	}
+	ec.Why = why
+	return ec
+}
+
+// newer reports whether a ranks newer than b by the ring's rule.
+func newer(rule string, a, b Generation) bool {
+	ca := Candidate{UID: a.UID, Name: a.Name, Activated: a.Activated, Created: a.Created}
+	cb := Candidate{UID: b.UID, Name: b.Name, Activated: b.Activated, Created: b.Created}
+	if rule == RuleVersion {
+		ga, oka := parseGen(a.Name)
+		gb, okb := parseGen(b.Name)
+		if !oka || !okb || ga.prefix != gb.prefix {
+			return false
+		}
+		return compareDigits(ga.digits, gb.digits) > 0
+	}
+	return compareByDate(rule, ca, cb) < 0
+}
+
+// Commit makes a prepared change the ring the proxy uses: generations it
+// drops are zeroed. It fails with ErrRingMoved (and discards the change)
+// when the ring changed since Prepare.
+func (r *Rings) Commit(ch *Change) error {
+	if ch == nil || ch.done {
+		return errors.New("keyring: change already committed or discarded")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rg := r.rings[ch.app]
+	if rg == nil || rg.version != ch.base {
+		ch.Discard()
+		if rg == nil {
+			return fmt.Errorf("%w %q", ErrUnknownApplication, ch.app)
+		}
+		return fmt.Errorf("application %q: %w", ch.app, ErrRingMoved)
+	}
+	ch.done = true
+	keep := map[string]bool{}
+	for _, g := range ch.next {
+		keep[g.UID] = true
+	}
+	for _, g := range rg.gens {
+		if !keep[g.UID] {
+			clear(g.material)
+			g.material = nil
+		}
+	}
+	rg.gens = ch.next
+	if ch.Diff.Changed() {
 		rg.version++
 		rg.lastChange = r.now()
 	}
-	return diff, nil
+	return nil
 }
 
-func shortIDClash(next []*generation, held map[string]*generation, sid, fp string) string {
+func shortIDClash(next []*generation, sid, fp string) string {
 	for _, g := range next {
 		if g.ShortID == sid && g.Fingerprint != fp {
 			return g.Name
@@ -480,13 +623,13 @@ func shortIDClash(next []*generation, held map[string]*generation, sid, fp strin
 	return ""
 }
 
-func encryptor(gens []*generation) string {
+func encryptor(gens []*generation) *generation {
 	for _, g := range gens {
 		if g.State.CanEncrypt() {
-			return g.UID
+			return g
 		}
 	}
-	return ""
+	return nil
 }
 
 // Close zeroes every ring's material and empties the collection.

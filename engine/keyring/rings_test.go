@@ -302,3 +302,198 @@ func TestFingerprintIsDomainSeparated(t *testing.T) {
 		t.Fatalf("Fingerprint = %s, want %s (and never the bare SHA-256 %s)", got, want, bare)
 	}
 }
+
+// names lists a ring's generation names, newest first.
+func names(r *Rings, app string) string {
+	ring, _ := r.Ring(app)
+	var out []string
+	for _, g := range ring.Gens {
+		out = append(out, g.Name)
+	}
+	return strings.Join(out, ",")
+}
+
+func encrypts(r *Rings, app string) string {
+	ring, _ := r.Ring(app)
+	for _, g := range ring.Gens {
+		if g.Encrypts {
+			return g.Name
+		}
+	}
+	return ""
+}
+
+// TestStrayNameNeverEncryptsNorReorders: a name matching the pattern but
+// carrying no generation number, activated last, must not take over
+// encryption nor make the ring fall back to date order.
+func TestStrayNameNeverEncryptsNorReorders(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(h int) *time.Time { x := t0.Add(time.Duration(h) * time.Hour); return &x }
+	r := NewRings()
+	r.Configure("crm", "acme.crm.key.*", 3)
+	var cands []Candidate
+	for i := 1; i <= 3; i++ {
+		c := cand(i, engine.StateActive)
+		c.Activated = at(i)
+		cands = append(cands, c)
+	}
+	apply(t, r, "crm", cands)
+	stray := Candidate{UID: "uid-9", Name: "acme.crm.key.new", State: engine.StateActive, Activated: at(100)}
+	d := apply(t, r, "crm", append(cands, stray))
+	if got := names(r, "crm"); got != "acme.crm.key.3,acme.crm.key.2,acme.crm.key.1" || encrypts(r, "crm") != "acme.crm.key.3" {
+		t.Fatalf("ring %s encrypts with %s", got, encrypts(r, "crm"))
+	}
+	if d.Changed() || d.Rule != RuleVersion {
+		t.Fatalf("a stray name moved the ring: %+v", d)
+	}
+	if len(d.LeftOut) != 1 || d.LeftOut[0].Name != "acme.crm.key.new" || d.LeftOut[0].Reason != LeftNoNumber {
+		t.Fatalf("left out %+v", d.LeftOut)
+	}
+	if w := r.Wanted("crm", append(cands, stray)); len(w) != 0 {
+		t.Fatalf("the stray name's material is fetched: %v", w)
+	}
+}
+
+func TestOrderingOddities(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(h int) *time.Time { x := t0.Add(time.Duration(h) * time.Hour); return &x }
+	cases := []struct {
+		name  string
+		cands []Candidate
+		rule  string
+		want  string // ranked, newest first
+		left  string // left out, name:reason
+	}{
+		{"ten after nine", []Candidate{{UID: "a", Name: "k.9"}, {UID: "b", Name: "k.10"}, {UID: "c", Name: "k.11"}},
+			RuleVersion, "k.11,k.10,k.9", ""},
+		{"leading zeros are the same number", []Candidate{
+			{UID: "a", Name: "k.007", Activated: at(1)}, {UID: "b", Name: "k.7", Activated: at(5)}, {UID: "c", Name: "k.8"}},
+			RuleVersion, "k.8,k.007", "k.7:" + LeftDuplicate},
+		{"huge numbers compare by digits", []Candidate{
+			{UID: "a", Name: "k.99999999999999999999"}, {UID: "b", Name: "k.100000000000000000000"}, {UID: "c", Name: "k.2"}},
+			RuleVersion, "k.100000000000000000000,k.99999999999999999999,k.2", ""},
+		{"two objects with one number: the earlier activated keeps it", []Candidate{
+			{UID: "b", Name: "k.3", Activated: at(9)}, {UID: "a", Name: "k.3", Activated: at(2)}, {UID: "c", Name: "k.2"}},
+			RuleVersion, "k.3,k.2", "k.3:" + LeftDuplicate},
+		{"another case is another prefix", []Candidate{
+			{UID: "a", Name: "acme.crm.key.1"}, {UID: "b", Name: "acme.crm.key.2"}, {UID: "c", Name: "ACME.crm.key.9"}},
+			RuleVersion, "acme.crm.key.2,acme.crm.key.1", "ACME.crm.key.9:" + LeftOtherPrefix},
+		{"date ties broken numerically", []Candidate{
+			{UID: "u9", Name: "beta", Created: at(1)}, {UID: "u10", Name: "beta", Created: at(1)}, {UID: "x", Name: "alpha"}},
+			RuleInitialDate, "beta,beta,alpha", ""},
+		{"numbered minority in a dated ring", []Candidate{
+			{UID: "a", Name: "alpha", Activated: at(1)}, {UID: "b", Name: "beta", Activated: at(3)}, {UID: "c", Name: "k.5", Activated: at(2)}},
+			RuleActivationDate, "beta,k.5,alpha", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for i := range c.cands {
+				c.cands[i].State = engine.StateActive
+			}
+			a := arrange(c.cands, nil, eligibleCand)
+			var got, left []string
+			for _, x := range a.ranked {
+				got = append(got, x.Name)
+			}
+			for _, l := range a.leftOut {
+				left = append(left, l.Name+":"+l.Reason)
+			}
+			if a.rule != c.rule || strings.Join(got, ",") != c.want || strings.Join(left, ",") != c.left {
+				t.Fatalf("rule %s ranked %v left %v; want %s %s %s", a.rule, got, left, c.rule, c.want, c.left)
+			}
+		})
+	}
+	// Date ties: the higher uid, compared as a number, ranks first.
+	a := arrange([]Candidate{{UID: "u9", Name: "beta", State: engine.StateActive}, {UID: "u10", Name: "beta", State: engine.StateActive}}, nil, eligibleCand)
+	if a.ranked[0].UID != "u10" {
+		t.Fatalf("uid tie: %+v", a.ranked)
+	}
+}
+
+// TestDuplicateNumberNeverDisplacesTheHeldGeneration: a second object
+// named like a generation the ring holds stays out, whatever its dates.
+func TestDuplicateNumberNeverDisplacesTheHeldGeneration(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := NewRings()
+	r.Configure("crm", "", 4)
+	late := t0.Add(time.Hour)
+	cands := []Candidate{cand(1, engine.StateActive), cand(2, engine.StateActive)}
+	cands[1].Activated = &late
+	apply(t, r, "crm", cands)
+	early := t0.Add(-time.Hour)
+	twin := Candidate{UID: "uid-7", Name: "acme.crm.key.2", State: engine.StateActive, Activated: &early}
+	d := apply(t, r, "crm", append(cands, twin))
+	if d.Changed() || len(d.LeftOut) != 1 || d.LeftOut[0].UID != "uid-7" {
+		t.Fatalf("diff %+v", d)
+	}
+	if _, k, _ := r.EncryptionKey("crm"); !bytes.Equal(k, mat(2)) {
+		t.Fatal("the held generation 2 must keep encrypting")
+	}
+}
+
+func TestEncryptorChangeSaysWhy(t *testing.T) {
+	r := NewRings()
+	r.Configure("crm", "", 4)
+	cands := []Candidate{cand(1, engine.StateActive), cand(2, engine.StateActive)}
+	d := apply(t, r, "crm", cands)
+	if !d.EncryptorChanged || !d.Encryptor.Routine || d.Encryptor.From != nil || d.Encryptor.To.Name != "acme.crm.key.2" {
+		t.Fatalf("first: %+v", d.Encryptor)
+	}
+	cands = append(cands, cand(3, engine.StateActive))
+	d = apply(t, r, "crm", cands)
+	if !d.Encryptor.Routine || d.Encryptor.From.Name != "acme.crm.key.2" || d.Encryptor.To.Name != "acme.crm.key.3" {
+		t.Fatalf("rotation: %+v", d.Encryptor)
+	}
+	cands[2].State = engine.StateDeactivated
+	d = apply(t, r, "crm", cands)
+	if d.Encryptor.Routine || d.Encryptor.To.Name != "acme.crm.key.2" || !strings.Contains(d.Encryptor.Why, "acme.crm.key.3 was deactivated") {
+		t.Fatalf("deactivated: %+v", d.Encryptor)
+	}
+	cands[1].State = engine.StateCompromised
+	d = apply(t, r, "crm", cands)
+	if d.Encryptor.Routine || d.Encryptor.To.Name != "acme.crm.key.1" || !strings.Contains(d.Encryptor.Why, "compromised") {
+		t.Fatalf("compromised: %+v", d.Encryptor)
+	}
+	cands[0].State = engine.StateDestroyed
+	d = apply(t, r, "crm", cands)
+	if d.Encryptor.Routine || d.Encryptor.To != nil || !strings.Contains(d.Encryptor.Why, "no Active generation") {
+		t.Fatalf("none left: %+v", d.Encryptor)
+	}
+}
+
+// TestPreparedChangeIsInvisibleUntilCommit: the proxy keeps the previous
+// encryptor until the change is committed; a discarded change zeroes the
+// material it fetched.
+func TestPreparedChangeIsInvisibleUntilCommit(t *testing.T) {
+	r := NewRings()
+	r.Configure("crm", "", 4)
+	apply(t, r, "crm", []Candidate{cand(1, engine.StateActive)})
+	cands := []Candidate{cand(1, engine.StateActive), cand(2, engine.StateActive)}
+	cands[1].Material = mat(2)
+	ch, err := r.Prepare("crm", cands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, k, _ := r.EncryptionKey("crm"); !bytes.Equal(k, mat(1)) {
+		t.Fatal("a prepared generation encrypts before Commit")
+	}
+	sealed := ch.Seal()
+	gens, err := decodeSeal(sealed)
+	if err != nil || len(gens) != 2 || gens[0].Name != "acme.crm.key.2" {
+		t.Fatalf("sealed change: %v %d", err, len(gens))
+	}
+	fresh := ch.fresh[0].material
+	ch.Discard()
+	if !bytes.Equal(fresh, make([]byte, KeySize)) {
+		t.Fatal("discarded material not zeroed")
+	}
+	if err := r.Commit(ch); err == nil {
+		t.Fatal("a discarded change committed")
+	}
+	cands[1].Material = mat(2)
+	ch, _ = r.Prepare("crm", cands)
+	apply(t, r, "crm", []Candidate{cand(1, engine.StateDeactivated)}) // the ring moves meanwhile
+	if err := r.Commit(ch); !errors.Is(err, ErrRingMoved) {
+		t.Fatalf("stale commit: %v", err)
+	}
+}

@@ -32,9 +32,13 @@ func (r *Rings) Seal(app string) ([]byte, error) {
 	if rg == nil {
 		return nil, fmt.Errorf("%w %q", ErrUnknownApplication, app)
 	}
+	return sealGens(rg.gens), nil
+}
+
+func sealGens(gens []*generation) []byte {
 	b := []byte(sealMagic)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(rg.gens)))
-	for _, g := range rg.gens {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(gens)))
+	for _, g := range gens {
 		b = appendStr(b, g.UID)
 		b = appendStr(b, g.Name)
 		b = appendStr(b, string(g.State))
@@ -43,7 +47,7 @@ func (r *Rings) Seal(app string) ([]byte, error) {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(g.material)))
 		b = append(b, g.material...)
 	}
-	return b, nil
+	return b
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -161,8 +165,8 @@ func (d *decoder) time() *time.Time {
 
 // Restore fills app's ring from Seal's output (unwrapped by the caller), when
 // the ring is still empty: generations fetched from the KMS on this run are
-// never replaced by an older copy. The restored generations are ordered by the
-// ring rule and trimmed to capacity. The caller should zero plaintext.
+// never replaced by an older copy. The restored generations keep the order
+// they were committed in, trimmed to capacity. The caller should zero plaintext.
 func (r *Rings) Restore(app string, plaintext []byte) (int, error) {
 	gens, err := decodeSeal(plaintext)
 	if err != nil {
@@ -180,15 +184,9 @@ func (r *Rings) Restore(app string, plaintext []byte) (int, error) {
 		}
 		return 0, nil
 	}
-	cands := make([]Candidate, len(gens))
-	byUID := map[string]*generation{}
+	// The wrapped copy holds the ring as it was committed, newest first:
+	// its order is kept as it is.
 	for i, g := range gens {
-		cands[i] = Candidate{UID: g.UID, Name: g.Name, State: g.State, Activated: g.Activated, Created: g.Created}
-		byUID[g.UID] = g
-	}
-	Order(cands)
-	for i, c := range cands {
-		g := byUID[c.UID]
 		if i >= rg.capacity {
 			clear(g.material)
 			continue
