@@ -14,3 +14,11 @@ type Usage struct {
 	Encrypts    int64     `json:"encrypts"`
 	Decrypts    int64     `json:"decrypts"`
 }
+
+// KeyUse sums one key generation's recorded use over a window.
+type KeyUse struct {
+	Encrypts, Decrypts int64
+	// LastDecrypt is the start of the latest hour with a decrypt (zero
+	// when none was recorded).
+	LastDecrypt time.Time
+}

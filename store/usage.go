@@ -80,3 +80,28 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]engine.Usage, error)
 	}
 	return out, rows.Err()
 }
+
+// KeyUse sums the use of each of app's keys (short ids) since a time, for
+// the check before a generation leaves a ring. Keys with no recorded use
+// are absent from the answer.
+func (s *Store) KeyUse(ctx context.Context, app string, keyIDs []string, since time.Time) (map[string]engine.KeyUse, error) {
+	out := map[string]engine.KeyUse{}
+	for _, id := range keyIDs {
+		var enc, dec sql.NullInt64
+		var last sql.NullInt64
+		err := s.db.QueryRowContext(ctx, `SELECT SUM(encrypts), SUM(decrypts), MAX(CASE WHEN decrypts > 0 THEN hour END)
+			FROM usage WHERE application = ? AND key_id = ? AND hour >= ?`, app, id, since.UTC().Truncate(time.Hour).UnixMilli()).Scan(&enc, &dec, &last)
+		if err != nil {
+			return nil, fmt.Errorf("read the usage of %s/%s: %w", app, id, err)
+		}
+		if !enc.Valid && !dec.Valid {
+			continue
+		}
+		u := engine.KeyUse{Encrypts: enc.Int64, Decrypts: dec.Int64}
+		if last.Valid {
+			u.LastDecrypt = time.UnixMilli(last.Int64).UTC()
+		}
+		out[id] = u
+	}
+	return out, nil
+}

@@ -47,3 +47,37 @@ func TestUsageAddsUpPerHourAndSurvivesReopen(t *testing.T) {
 		t.Fatalf("From filter: %+v", got)
 	}
 }
+
+func TestKeyUseSumsAWindowPerKey(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
+	if err := s.AddUsage(ctx, []engine.Usage{
+		{Hour: h.Add(-10 * 24 * time.Hour), Application: "crm", KeyID: "AAAAAAAA", Decrypts: 100}, // before the window
+		{Hour: h, Application: "crm", KeyID: "AAAAAAAA", Decrypts: 4, Encrypts: 1},
+		{Hour: h.Add(2 * time.Hour), Application: "crm", KeyID: "AAAAAAAA", Encrypts: 9},
+		{Hour: h.Add(time.Hour), Application: "crm", KeyID: "AAAAAAAA", Decrypts: 3},
+		{Hour: h, Application: "hr", KeyID: "AAAAAAAA", Decrypts: 50},
+		{Hour: h, Application: "crm", KeyID: "CCCCCCCC", Encrypts: 2},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.KeyUse(ctx, "crm", []string{"AAAAAAAA", "BBBBBBBB", "CCCCCCCC"}, h.Add(-7*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := got["AAAAAAAA"]
+	if a.Decrypts != 7 || a.Encrypts != 10 || !a.LastDecrypt.Equal(h.Add(time.Hour)) {
+		t.Fatalf("AAAAAAAA %+v", a)
+	}
+	if _, ok := got["BBBBBBBB"]; ok {
+		t.Fatal("a key with no use has an entry")
+	}
+	if c := got["CCCCCCCC"]; c.Decrypts != 0 || !c.LastDecrypt.IsZero() {
+		t.Fatalf("CCCCCCCC %+v", c)
+	}
+}

@@ -130,6 +130,24 @@ type RingInfo struct {
 	Capacity    int              `json:"capacity"`
 	Generations []GenerationInfo `json:"generations"`
 	LastChange  *time.Time       `json:"last_change,omitempty"`
+	// Rule is the ordering rule the ring follows: version,
+	// activation-date or initial-date.
+	Rule string `json:"rule,omitempty"`
+	// NextOut is the generation the next rotation pushes out of a full
+	// ring (tokens made with it stop decrypting), with its recent use.
+	NextOut *NextOut `json:"next_out,omitempty"`
+}
+
+// NextOut is the oldest generation of a full ring and how much it was
+// still used to decrypt in the last Window.
+type NextOut struct {
+	Name        string     `json:"name"`
+	KeyID       string     `json:"key_id"`
+	Window      string     `json:"window"` // e.g. "7d"
+	Decrypts    int64      `json:"decrypts"`
+	LastDecrypt *time.Time `json:"last_decrypt,omitempty"`
+	// Unknown is set when the usage could not be read.
+	Unknown bool `json:"unknown,omitempty"`
 }
 
 // GenerationInfo is one generation in a ring.

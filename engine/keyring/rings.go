@@ -80,6 +80,8 @@ type Ring struct {
 	Gens       []Generation
 	Version    uint64
 	LastChange time.Time
+	// Rule is the ordering rule of the last poll ("" before one).
+	Rule string
 }
 
 type ring struct {
@@ -88,6 +90,7 @@ type ring struct {
 	gens       []*generation // newest first
 	version    uint64
 	lastChange time.Time
+	rule       string
 }
 
 // Rings holds every application's ring. It is safe for concurrent use and
@@ -193,7 +196,7 @@ func (r *Rings) Ring(app string) (Ring, bool) {
 	if rg == nil {
 		return Ring{}, false
 	}
-	out := Ring{App: app, Pattern: rg.pattern, Capacity: rg.capacity, Version: rg.version, LastChange: rg.lastChange}
+	out := Ring{App: app, Pattern: rg.pattern, Capacity: rg.capacity, Version: rg.version, LastChange: rg.lastChange, Rule: rg.rule}
 	enc := true
 	for _, g := range rg.gens {
 		m := g.Generation
@@ -563,7 +566,11 @@ func encryptorChange(rule string, old, now *generation, byUID map[string]Candida
 	return ec
 }
 
-// newer reports whether a ranks newer than b by the ring's rule.
+// Newer reports whether generation a ranks newer than b by the ordering
+// rule (one of the Rule* constants); under the version rule, names of
+// different prefixes or without a number are never newer.
+func Newer(rule string, a, b Generation) bool { return newer(rule, a, b) }
+
 func newer(rule string, a, b Generation) bool {
 	ca := Candidate{UID: a.UID, Name: a.Name, Activated: a.Activated, Created: a.Created}
 	cb := Candidate{UID: b.UID, Name: b.Name, Activated: b.Activated, Created: b.Created}
@@ -606,7 +613,7 @@ func (r *Rings) Commit(ch *Change) error {
 			g.material = nil
 		}
 	}
-	rg.gens = ch.next
+	rg.gens, rg.rule = ch.next, ch.Diff.Rule
 	if ch.Diff.Changed() {
 		rg.version++
 		rg.lastChange = r.now()

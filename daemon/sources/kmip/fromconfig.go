@@ -43,7 +43,11 @@ func FromConfig(cfg *config.Config, st SealedStore, rings *keyring.Rings, log *s
 	}
 	var out []*Source
 	for _, sc := range cfg.KMIP {
-		s, err := New(sc, Deps{Logger: log, Rings: rings, Sealed: st, KEK: k, Persist: cfg.Keys.PersistMaterial, DataDir: cfg.DataDir})
+		deps := Deps{Logger: log, Rings: rings, Sealed: st, KEK: k, Persist: cfg.Keys.PersistMaterial, DataDir: cfg.DataDir}
+		if u, ok := st.(UsageReader); ok {
+			deps.Usage = u
+		}
+		s, err := New(sc, deps)
 		if err != nil {
 			return nil, err
 		}

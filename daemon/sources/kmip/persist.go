@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/engine/keyring"
 )
 
 func (s *Source) sealName(app string) string { return s.cfg.Name + "/" + app }
@@ -24,21 +25,41 @@ func (s *Source) persist(ctx context.Context, app string) error {
 	if !s.persisting() {
 		return nil
 	}
-	name := s.sealName(app)
 	r, ok := s.deps.Rings.Ring(app)
 	if !ok || len(r.Gens) == 0 {
-		return s.deps.Sealed.DeleteSealed(ctx, SealedKind, name)
+		return s.deps.Sealed.DeleteSealed(ctx, SealedKind, s.sealName(app))
 	}
 	plain, err := s.deps.Rings.Seal(app)
 	if err != nil {
 		return err
 	}
+	return s.putSealed(ctx, app, plain)
+}
+
+// storeRing writes the ring a prepared change makes, before it is
+// committed (see updateRing).
+func (s *Source) storeRing(ctx context.Context, app string, ch *keyring.Change) error {
+	if !s.persisting() {
+		return nil
+	}
+	if ch.Empty() {
+		return s.deps.Sealed.DeleteSealed(ctx, SealedKind, s.sealName(app))
+	}
+	return s.putSealed(ctx, app, ch.Seal())
+}
+
+// putSealed wraps a sealed ring's plaintext (zeroing it) and stores it.
+func (s *Source) putSealed(ctx context.Context, app string, plain []byte) error {
+	name := s.sealName(app)
 	blob, err := s.kek.Wrap(plain, sealAAD(name))
 	clear(plain)
 	if err != nil {
 		return fmt.Errorf("wrap ring %s: %w", name, err)
 	}
-	return s.deps.Sealed.PutSealed(ctx, SealedKind, name, blob)
+	if err := s.deps.Sealed.PutSealed(ctx, SealedKind, name, blob); err != nil {
+		return fmt.Errorf("store the wrapped ring %s: %w", name, err)
+	}
+	return nil
 }
 
 // restore fills the rings from their wrapped copies. With persistence off it

@@ -424,6 +424,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 			event(uid, engine.OpRefused, sev, why)
 		}
 	}
+	pl := pollLog{st: st, event: event, refuse: refuse}
 	// Inventory IDs first, so events can name keys.
 	usedIDs := map[string]string{}
 	for _, k := range s.known {
@@ -477,50 +478,19 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 				delete(material, cands[i][j].UID)
 			}
 		}
-		diff, err := s.deps.Rings.Apply(a.Name, cands[i])
-		if err != nil {
+		if err := s.updateRing(ctx, a.Name, cands[i], pl); err != nil {
 			return err
-		}
-		st.Added += len(diff.Added)
-		st.Dropped += len(diff.Dropped)
-		for _, d := range diff.Dropped {
-			sev := engine.SeverityInfo
-			why := map[string]string{"pushed-out": "pushed out by newer generations", "not-eligible": "no longer usable (state " + string(d.State) + ")",
-				"compromised": "compromised in the KMS", "destroyed": "destroyed in the KMS", "gone": "no longer in the KMS"}[d.Reason]
-			if d.Reason == "compromised" || d.Reason == "destroyed" || d.Reason == "gone" {
-				sev = engine.SeverityAlert
-			}
-			event(d.UID, engine.OpDropped, sev, fmt.Sprintf("dropped from the %s ring: %s; material zeroed", a.Name, why))
-		}
-		for _, r := range diff.Rejected {
-			why := fmt.Sprintf("not used in the %s ring: %s", a.Name, r.Reason)
-			refuse(r.UID, engine.SeverityWarn, why, why)
-		}
-		if diff.EncryptorChanged {
-			ring, _ := s.deps.Rings.Ring(a.Name)
-			enc := ""
-			for _, g := range ring.Gens {
-				if g.Encrypts {
-					enc = g.UID
-					event(g.UID, engine.OpRotated, engine.SeverityInfo, fmt.Sprintf("%s now encrypts for %s (%d generation(s) in the ring)", g.Name, a.Name, len(ring.Gens)))
-				}
-			}
-			if enc == "" {
-				events = append(events, engine.Event{Time: now, Source: s.cfg.Name, Operation: engine.OpDropped, Actor: s.cfg.Name,
-					Origin: engine.OriginSource, Severity: engine.SeverityAlert,
-					Details: fmt.Sprintf("no Active key left for %s: the proxy cannot encrypt for it", a.Name)})
-			}
-		}
-		if diff.Changed() {
-			if err := s.persist(ctx, a.Name); err != nil {
-				s.log.Error("cannot persist the wrapped ring", "app", a.Name, "err", err)
-			}
 		}
 	}
 
 	for _, uid := range wanted {
 		if !refused[uid] {
 			s.known[uid].refusal = ""
+		}
+	}
+	for uid := range matched {
+		if k := s.known[uid]; !refused[uid] && strings.HasPrefix(k.refusal, "left out") {
+			k.refusal = "" // back in the ring's rule: a new refusal is news again
 		}
 	}
 
@@ -552,6 +522,11 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 			row.Length = k.row.Length
 		}
 		switch {
+		case k.row.ID == "" && (row.State == engine.StateCompromised || row.State == engine.StateDestroyed):
+			// Already compromised or destroyed when first seen: the same
+			// alert as a key that becomes so while the daemon runs.
+			op, sev := stateOp(row.State)
+			event(uid, op, sev, fmt.Sprintf("found in the KMS already %s (%s) for application %s: it never joins the ring", row.State, describe(row), a.Name))
 		case k.row.ID == "":
 			event(uid, engine.OpDiscovered, engine.SeverityInfo, fmt.Sprintf("found in the KMS (%s, %s) for application %s", row.State, describe(row), a.Name))
 		case k.state != row.State:

@@ -82,7 +82,7 @@ func newEnv(t testing.TB, b *backend, dbPath string, k *kek.KEK, apps ...config.
 	}
 	e.rings = keyring.NewRings()
 	e.deps = Deps{Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Rings: e.rings,
-		Sealed: e.st, KEK: k, Persist: k != nil}
+		Sealed: e.st, KEK: k, Persist: k != nil, Usage: e.st}
 	src, err := New(e.cfg, e.deps)
 	if err != nil {
 		t.Fatal(err)

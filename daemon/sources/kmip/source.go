@@ -61,6 +61,9 @@ type Deps struct {
 	// DataDir holds the identity from `keyward cert` when the config names
 	// no certificate.
 	DataDir string
+	// Usage, when set, is read for the use of a generation leaving a
+	// full ring (FromConfig sets it when the sealed store can).
+	Usage UsageReader
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -89,6 +92,7 @@ type Source struct {
 	sink        sources.Sink
 	lastMu      sync.Mutex // guards last alone, so status reads never wait for a poll
 	last        PollStats
+	nextOut     map[string]api.NextOut // by application; guarded by lastMu
 	restored    int
 	// kek wraps ring material: Deps.KEK, or the key named kek_name fetched
 	// from the KMS (kekPending while it could not be fetched yet).
@@ -136,7 +140,8 @@ func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
 	if cfg.Locate == "" {
 		cfg.Locate = "auto"
 	}
-	s := &Source{cfg: cfg, deps: deps, log: deps.Logger.With("source", cfg.Name), known: map[string]*knownKey{}, others: map[string]string{}}
+	s := &Source{cfg: cfg, deps: deps, log: deps.Logger.With("source", cfg.Name), known: map[string]*knownKey{}, others: map[string]string{},
+		nextOut: map[string]api.NextOut{}}
 	switch cfg.Locate {
 	case "server":
 		s.wildcards = 1
@@ -248,7 +253,13 @@ func (s *Source) Rings() []api.RingInfo {
 		if !ok {
 			continue
 		}
-		ri := api.RingInfo{Application: a.Name, Pattern: r.Pattern, Capacity: r.Capacity, Generations: []api.GenerationInfo{}}
+		ri := api.RingInfo{Application: a.Name, Pattern: r.Pattern, Capacity: r.Capacity, Generations: []api.GenerationInfo{}, Rule: r.Rule}
+		if g := r.NextOut(); g != nil {
+			ri.NextOut = s.nextOutOf(a.Name, g.Name)
+			if ri.NextOut == nil { // not polled yet (restored ring): usage unknown
+				ri.NextOut = &api.NextOut{Name: g.Name, KeyID: g.ShortID, Window: "7d", Unknown: true}
+			}
+		}
 		if !r.LastChange.IsZero() {
 			t := r.LastChange
 			ri.LastChange = &t
