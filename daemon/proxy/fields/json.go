@@ -432,7 +432,7 @@ func (w *walker) scalar() error {
 		w.i++
 	} else if digits() == 0 {
 		w.i = start
-		return w.errf("unexpected character %q", safeByte(w.in, w.i))
+		return w.errf("unexpected character") // never quoted: it may be a protected value's
 	}
 	if w.i < len(w.in) && w.in[w.i] == '.' {
 		w.i++
@@ -450,13 +450,6 @@ func (w *walker) scalar() error {
 		}
 	}
 	return nil
-}
-
-func safeByte(b []byte, i int) byte {
-	if i < len(b) {
-		return b[i]
-	}
-	return 0
 }
 
 // unescape appends the text of a JSON string's raw content (without quotes).
