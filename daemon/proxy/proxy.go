@@ -10,17 +10,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -68,6 +65,11 @@ type App struct {
 	keys     keyring.KeySource
 	rules    *fields.Rules
 	form     fields.FormRules
+	// checkRules are the JSON rules and the plain form field names: what a
+	// body no rule rewrites must not carry (bodyCheckJSON, bodySniff).
+	checkRules *fields.Rules
+	// names are every protected field as form names can spell it.
+	names    protectedNames
 	pass     map[string]bool
 	hasRules bool
 	rp       *httputil.ReverseProxy
@@ -128,6 +130,16 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 	for _, ct := range cfg.PassContentTypes {
 		a.pass[strings.ToLower(strings.TrimSpace(ct))] = true
 	}
+	a.names = newProtectedNames(cfg.Fields, cfg.DeterministicFields, cfg.FormFields)
+	check := slices.Clone(cfg.Fields)
+	for _, f := range cfg.FormFields {
+		if _, err := fields.ParsePath(f); err == nil {
+			check = append(check, f)
+		}
+	}
+	if a.checkRules, err = fields.NewRules(check, cfg.DeterministicFields); err != nil {
+		return nil, fmt.Errorf("proxy %s: %w", cfg.Name, err)
+	}
 	a.ring() // note the encrypting generation, so a later change is seen as one
 	a.hasRules = !rules.Empty() || len(form) > 0 || len(cfg.Bodies) > 0
 	a.tr, err = transport(cfg)
@@ -157,13 +169,9 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 func transport(cfg config.ProxyApp) (*http.Transport, error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.UpstreamServerName}
 	if cfg.UpstreamCA != "" {
-		pem, err := os.ReadFile(cfg.UpstreamCA)
+		pool, err := pemPool("upstream_ca", cfg.UpstreamCA)
 		if err != nil {
-			return nil, fmt.Errorf("upstream_ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("upstream_ca %s: no PEM certificate found", cfg.UpstreamCA)
+			return nil, err
 		}
 		tlsCfg.RootCAs = pool
 	}
@@ -249,31 +257,43 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("protocol upgrades (%s) cannot be inspected for protected fields", r.Header.Get("Upgrade"))})
 		return
 	}
-	if f := a.protectQuery(r, ex); f != nil {
-		a.refuse(cw, r, *f)
+	var fr framing
+	if a.hasRules {
+		var rf *refusal
+		if fr, rf = readFraming(r.Header, r.Trailer); rf != nil {
+			a.refuse(cw, r, *rf)
+			return
+		}
+	}
+	if rf := a.protectQuery(r, ex); rf != nil {
+		a.refuse(cw, r, *rf)
 		return
 	}
-	if f := a.protectBody(r, ex); f != nil {
-		a.refuse(cw, r, *f)
+	if rf := a.protectBody(r, ex, fr); rf != nil {
+		a.refuse(cw, r, *rf)
 		return
 	}
 	a.rp.ServeHTTP(cw, r)
 }
 
-// protectQuery encrypts protected form fields found in the query string.
+// protectQuery encrypts protected form fields found in the query string,
+// and refuses a query string that still carries a protected field's
+// plaintext as upstreams read one.
 func (a *App) protectQuery(r *http.Request, ex *exchange) *refusal {
-	if len(a.form) == 0 || r.URL.RawQuery == "" {
+	if r.URL.RawQuery == "" || len(a.names) == 0 {
 		return nil
 	}
-	out, n, err := a.form.EncryptForm(nil, []byte(r.URL.RawQuery), a.encrypter(ex))
-	if err != nil {
-		return a.encryptRefusal(err, "query string")
+	if len(a.form) > 0 {
+		out, n, err := a.form.EncryptForm(nil, []byte(r.URL.RawQuery), a.encrypter(ex))
+		if err != nil {
+			return a.encryptRefusal(err, "query string")
+		}
+		if n > 0 {
+			r.URL.RawQuery = string(out)
+			a.countEncrypted(n)
+		}
 	}
-	if n > 0 {
-		r.URL.RawQuery = string(out)
-		a.countEncrypted(n)
-	}
-	return nil
+	return a.names.exposed([]byte(r.URL.RawQuery), "query string")
 }
 
 func (a *App) countEncrypted(n int) {
@@ -285,33 +305,18 @@ func (a *App) countEncrypted(n int) {
 type bodyKind int
 
 const (
-	bodyStream bodyKind = iota
-	bodyJSON
-	bodyForm
-	bodyWhole
+	bodyStream    bodyKind = iota // sent on as it comes
+	bodyJSON                      // protected JSON fields encrypted
+	bodyForm                      // protected form fields encrypted
+	bodyWhole                     // the whole body encrypted (a body rule)
+	bodyCheckJSON                 // JSON the application has no JSON rules for: read, refused if it carries a protected field
+	bodyCheckForm                 // a form the application has no form rules for: likewise
+	bodySniff                     // a pass_content_types body: streamed unless its first bytes are JSON or a form
 )
 
-func mediaType(h http.Header) string {
-	ct := h.Get("Content-Type")
-	if ct == "" {
-		return ""
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return strings.ToLower(strings.TrimSpace(strings.Split(ct, ";")[0]))
-	}
-	return mt
-}
-
-func isJSON(mt string) bool {
-	return mt == "application/json" || strings.HasSuffix(mt, "+json")
-}
-
-const formType = "application/x-www-form-urlencoded"
-
-// classify decides how to treat the request body.
-func (a *App) classify(r *http.Request) (bodyKind, bool, *refusal) {
-	mt := mediaType(r.Header)
+// classify decides how to treat the request body from its framing.
+func (a *App) classify(r *http.Request, f framing) (bodyKind, bool, *refusal) {
+	mt := f.mt
 	for _, b := range a.cfg.Bodies {
 		if ok, _ := path.Match(b.Path, r.URL.Path); ok && (b.ContentType == "" || strings.EqualFold(b.ContentType, mt)) {
 			return bodyWhole, b.Deterministic, nil
@@ -319,16 +324,31 @@ func (a *App) classify(r *http.Request) (bodyKind, bool, *refusal) {
 	}
 	switch {
 	case isJSON(mt):
-		if !a.rules.Empty() {
+		if rf := f.utf8Only(); rf != nil {
+			return bodyStream, false, rf
+		}
+		switch {
+		case !a.rules.Empty():
 			return bodyJSON, false, nil
+		case !a.checkRules.Empty():
+			return bodyCheckJSON, false, nil
 		}
 		return bodyStream, false, nil
 	case mt == formType:
-		if len(a.form) > 0 {
+		if rf := f.utf8Only(); rf != nil {
+			return bodyStream, false, rf
+		}
+		switch {
+		case len(a.form) > 0:
 			return bodyForm, false, nil
+		case len(a.names) > 0:
+			return bodyCheckForm, false, nil
 		}
 		return bodyStream, false, nil
-	case !a.hasRules || a.pass[mt]:
+	case a.pass[mt]:
+		if len(a.names) > 0 {
+			return bodySniff, false, nil
+		}
 		return bodyStream, false, nil
 	}
 	if mt == "" {
@@ -344,26 +364,39 @@ func hasBody(r *http.Request) bool {
 
 // protectBody encrypts what policy says must be protected in the body, or
 // says why the request cannot go upstream.
-func (a *App) protectBody(r *http.Request, ex *exchange) *refusal {
+func (a *App) protectBody(r *http.Request, ex *exchange, f framing) *refusal {
 	if !hasBody(r) {
 		return nil
 	}
-	kind, det, f := a.classify(r)
-	if f != nil {
-		return f
+	kind, det := bodyStream, false
+	if a.hasRules {
+		var rf *refusal
+		if kind, det, rf = a.classify(r, f); rf != nil {
+			return rf
+		}
+	}
+	if kind == bodySniff {
+		if f.encoding != "" {
+			kind = bodyStream // compressed: its bytes say nothing (see README)
+		} else {
+			var rf *refusal
+			if kind, rf = a.sniff(r, f.mt); rf != nil {
+				return rf
+			}
+		}
 	}
 	if kind == bodyStream {
 		r.Body = &countingReader{ReadCloser: r.Body, n: &a.st.bytesIn, m: a.metrics, app: a.cfg.Name}
 		return nil
 	}
-	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+	if f.encoding != "" {
 		return &refusal{http.StatusUnsupportedMediaType, ErrKindEncoded,
-			fmt.Sprintf("the body is %s-encoded and cannot be inspected for protected fields; send it uncompressed", enc)}
+			fmt.Sprintf("the body is %.40s-encoded and cannot be inspected for protected fields; send it uncompressed", f.encoding)}
 	}
 	limit := a.cfg.MaxBodyBytes
 	if r.ContentLength > limit {
 		return &refusal{http.StatusRequestEntityTooLarge, ErrKindTooLarge,
-			fmt.Sprintf("the body is %d bytes, over the %d-byte limit for bodies the proxy must encrypt (max_body_bytes)", r.ContentLength, limit)}
+			fmt.Sprintf("the body is %d bytes, over the %d-byte limit for bodies the proxy must read (max_body_bytes)", r.ContentLength, limit)}
 	}
 	body, err := readLimited(r.Body, limit, r.ContentLength)
 	r.Body.Close()
@@ -371,12 +404,28 @@ func (a *App) protectBody(r *http.Request, ex *exchange) *refusal {
 		clear(body) // plaintext the proxy will not forward
 		if errors.Is(err, errTooLarge) {
 			return &refusal{http.StatusRequestEntityTooLarge, ErrKindTooLarge,
-				fmt.Sprintf("the body is over the %d-byte limit for bodies the proxy must encrypt (max_body_bytes)", limit)}
+				fmt.Sprintf("the body is over the %d-byte limit for bodies the proxy must read (max_body_bytes)", limit)}
 		}
 		return &refusal{http.StatusBadRequest, ErrKindInvalidJSON, "reading the request body: " + err.Error()}
 	}
 	a.st.bytesIn.Add(int64(len(body)))
 	a.metrics.bytes(a.cfg.Name, "in", int64(len(body)))
+	if kind == bodyCheckJSON || kind == bodyCheckForm {
+		if rf := a.check(kind, body, f.mt); rf != nil {
+			clear(body)
+			putPlain(body)
+			return rf
+		}
+		a.forward(r, ex, &body) // nothing to encrypt: sent as it came
+		return nil
+	}
+	if kind == bodyForm {
+		if rf := strictForm(body); rf != nil {
+			clear(body)
+			putPlain(body)
+			return rf
+		}
+	}
 	out := getBuf(len(body) + len(body)/2 + 256)
 	var n int
 	switch kind {
@@ -384,6 +433,15 @@ func (a *App) protectBody(r *http.Request, ex *exchange) *refusal {
 		*out, n, err = a.rules.EncryptJSON((*out)[:0], body, a.encrypter(ex))
 	case bodyForm:
 		*out, n, err = a.form.EncryptForm((*out)[:0], body, a.encrypter(ex))
+		if err == nil {
+			if rf := a.names.exposed(*out, "form body"); rf != nil {
+				clear(body)
+				putPlain(body)
+				clear(*out)
+				putBuf(out)
+				return rf
+			}
+		}
 	case bodyWhole:
 		*out, err = a.encrypter(ex)((*out)[:0], body, det, token.Text)
 		n = 1
@@ -395,12 +453,46 @@ func (a *App) protectBody(r *http.Request, ex *exchange) *refusal {
 		return a.encryptRefusal(err, "body")
 	}
 	a.countEncrypted(n)
-	pb := &pooledBody{Reader: bytes.NewReader(*out), buf: out}
+	a.forward(r, ex, out)
+	return nil
+}
+
+// forward makes buf (a pooled buffer) the request's body.
+func (a *App) forward(r *http.Request, ex *exchange, buf *[]byte) {
+	pb := &pooledBody{Reader: bytes.NewReader(*buf), buf: buf}
 	ex.reqBody = pb
 	r.Body = pb
-	r.ContentLength = int64(len(*out))
-	r.Header.Set("Content-Length", strconv.Itoa(len(*out)))
+	r.ContentLength = int64(len(*buf))
+	r.Header.Set("Content-Length", strconv.Itoa(len(*buf)))
 	r.TransferEncoding = nil
+}
+
+// check refuses a body the application has no rules for when it carries a
+// protected field, read as JSON or as a form; mt is its media type.
+func (a *App) check(kind bodyKind, body []byte, mt string) *refusal {
+	if kind == bodyCheckForm {
+		if rf := strictForm(body); rf != nil {
+			return rf
+		}
+		return a.names.exposed(body, "form body")
+	}
+	n := 0
+	// A byte order mark: Jackson and .NET skip it, so the proxy does too.
+	_, _, err := a.checkRules.EncryptJSON(nil, bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), func(dst, _ []byte, _ bool, _ token.Kind) ([]byte, error) {
+		n++
+		return dst, nil
+	})
+	if err != nil {
+		return a.encryptRefusal(err, "body")
+	}
+	if n > 0 {
+		where := "only in forms and query strings"
+		if !isJSON(mt) {
+			where = fmt.Sprintf("only in JSON and form bodies (%.60s is passed through unread)", mt)
+		}
+		return &refusal{http.StatusBadRequest, ErrKindExposed,
+			fmt.Sprintf("the body is JSON carrying %d protected field(s), which %q encrypts %s; send the fields where the rules protect them", n, a.cfg.Name, where)}
+	}
 	return nil
 }
 
@@ -411,9 +503,13 @@ func (a *App) encryptRefusal(err error, what string) *refusal {
 		return &refusal{http.StatusServiceUnavailable, ErrKindNoKey,
 			fmt.Sprintf("no active key generation for %q, so protected fields cannot be encrypted; check the KMS and the ring (keyward sources)", a.cfg.Name)}
 	case errors.Is(err, fields.ErrInvalidJSON):
-		return &refusal{http.StatusBadRequest, ErrKindInvalidJSON, fmt.Sprintf("the %s is not valid JSON: %v", what, err)}
+		// The reason and position only: fields' message starts with
+		// ErrInvalidJSON's own words, said here once.
+		why := strings.TrimPrefix(strings.TrimPrefix(err.Error(), fields.ErrInvalidJSON.Error()), ": ")
+		return &refusal{http.StatusBadRequest, ErrKindInvalidJSON, fmt.Sprintf("the %s is not valid JSON: %s", what, why)}
 	case errors.As(err, &fe):
-		return &refusal{http.StatusBadRequest, ErrKindInvalidForm, fmt.Sprintf("the %s is not a valid form: %v", what, err)}
+		// fe.Field may be the request's own bytes: the reason only.
+		return &refusal{http.StatusBadRequest, ErrKindInvalidForm, fmt.Sprintf("the %s is not a valid form: %v", what, fe.Err)}
 	default:
 		return &refusal{http.StatusServiceUnavailable, ErrKindEncrypt, fmt.Sprintf("encrypting the %s failed: %v", what, err)}
 	}

@@ -18,6 +18,9 @@ const (
 	ErrKindEncoded        = "refused-encoded"
 	ErrKindContentType    = "refused-content-type"
 	ErrKindUpgrade        = "refused-upgrade"
+	ErrKindFraming        = "refused-framing"
+	ErrKindCharset        = "refused-charset"
+	ErrKindExposed        = "refused-protected-name"
 	ErrKindEncrypt        = "refused-encrypt-failed"
 	ErrKindUpstream       = "upstream-error"
 	ErrKindTimeout        = "upstream-timeout"
@@ -30,7 +33,7 @@ const (
 )
 
 var errorKinds = []string{ErrKindNoKey, ErrKindInvalidJSON, ErrKindInvalidForm, ErrKindTooLarge, ErrKindEncoded,
-	ErrKindContentType, ErrKindUpgrade, ErrKindEncrypt, ErrKindUpstream, ErrKindTimeout, ErrKindUnknownGen, ErrKindTampered,
+	ErrKindContentType, ErrKindUpgrade, ErrKindFraming, ErrKindCharset, ErrKindExposed, ErrKindEncrypt, ErrKindUpstream, ErrKindTimeout, ErrKindUnknownGen, ErrKindTampered,
 	ErrKindWrongApp, ErrKindMalformedToken, ErrKindRespTooLarge, ErrKindRespEncoded}
 
 // stats are an application's counters: atomics on the request path, read
