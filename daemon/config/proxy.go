@@ -38,6 +38,10 @@ type ProxyApp struct {
 	Listen  string `toml:"listen"`
 	TLSCert string `toml:"tls_cert"`
 	TLSKey  string `toml:"tls_key"`
+	// ClientCAFile is a PEM bundle of the CAs whose client certificates
+	// may use the proxy: when set, the listener requires a client
+	// certificate and verifies it (mutual TLS). Needs TLSCert and TLSKey.
+	ClientCAFile string `toml:"client_ca_file"`
 	// Upstream is the cloud application's base URL (http or https).
 	Upstream string `toml:"upstream"`
 	// UpstreamCA is a PEM bundle that verifies an https upstream (default:
@@ -157,6 +161,9 @@ func (a *ProxyApp) validate(prefix string, names map[string]bool, listens map[st
 		add("tls_cert", "tls_cert and tls_key go together")
 	case a.TLSCert == "" && !IsLoopback(host):
 		add("listen", "%q serves plain HTTP on a non-loopback address: set tls_cert and tls_key, or listen on 127.0.0.1", a.Listen)
+	}
+	if a.ClientCAFile != "" && a.TLSCert == "" {
+		add("client_ca_file", "needs tls_cert and tls_key: client certificates are asked for in a TLS handshake")
 	}
 	if prev, ok := listens[a.Listen]; ok && a.Listen != "" {
 		add("listen", "%q is already used by application %q", a.Listen, prev)

@@ -60,6 +60,9 @@ upstream = "http://x"
 upstream_ca = "ca.pem"`: `upstream_ca: only applies to an https:// upstream`,
 		`listen = "127.0.0.1:8080"
 upstream = "http://x"
+client_ca_file = "clients.pem"`: `proxy.app[0].client_ca_file: needs tls_cert and tls_key`,
+		`listen = "127.0.0.1:8080"
+upstream = "http://x"
 [[proxy.app.body]]
 path = "files/["`: `body[0].path`,
 	}

@@ -3,11 +3,13 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -103,7 +105,16 @@ func (m *Manager) Listen() error {
 				m.closeListenersLocked()
 				return fmt.Errorf("proxy %s: tls_cert/tls_key: %w", a.Name(), err)
 			}
-			ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
+			tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+			if a.cfg.ClientCAFile != "" {
+				if tc.ClientCAs, err = pemPool("client_ca_file", a.cfg.ClientCAFile); err != nil {
+					ln.Close()
+					m.closeListenersLocked()
+					return fmt.Errorf("proxy %s: %w", a.Name(), err)
+				}
+				tc.ClientAuth = tls.RequireAndVerifyClientCert
+			}
+			ln = tls.NewListener(ln, tc)
 		}
 		m.listeners[a.Name()] = ln
 	}
@@ -257,4 +268,18 @@ func (m *Manager) Statuses() []api.ProxyStatus {
 		out = append(out, a.Status())
 	}
 	return out
+}
+
+// pemPool reads the CA certificates of file, named by its config key in
+// errors (upstream_ca, client_ca_file).
+func pemPool(key, file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s %s: no PEM certificate found", key, file)
+	}
+	return pool, nil
 }
