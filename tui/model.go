@@ -137,7 +137,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		// A taller pane holds more rows: panes may ask for a page of the new size.
 		return m, m.broadcast(common.ResizedMsg{})
 	case tea.KeyMsg:
-		return m, m.onKey(msg)
+		return m, m.onKeys(msg)
 	case common.PaneMsg:
 		for _, p := range m.panes {
 			if p.ID() == msg.Pane {
@@ -178,6 +178,33 @@ func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
 	cmds := make([]tea.Cmd, 0, len(m.panes))
 	for _, p := range m.panes {
 		cmds = append(cmds, p.Update(msg))
+	}
+	return tea.Batch(cmds...)
+}
+
+// onKeys takes one key message, which may carry several runes: keys typed
+// in one burst (a fast typist, a key held over SSH, tmux send-keys) or a
+// paste arrive together. Where a text input has the focus they are text
+// and go to it whole; elsewhere each rune is one key press, handled in
+// order, so "jjj" moves three rows and "/acme" opens the filter and types
+// "acme" into it.
+func (m *Model) onKeys(msg tea.KeyMsg) tea.Cmd {
+	if msg.Type != tea.KeyRunes || len(msg.Runes) < 2 {
+		return m.onKey(msg)
+	}
+	var cmds []tea.Cmd
+	for i, r := range msg.Runes {
+		if !m.showHelp && m.Active().Typing() {
+			rest := msg
+			rest.Runes = msg.Runes[i:]
+			cmds = append(cmds, m.onKey(rest))
+			break
+		}
+		one := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt && i == 0}
+		if r == ' ' {
+			one.Type = tea.KeySpace
+		}
+		cmds = append(cmds, m.onKey(one))
 	}
 	return tea.Batch(cmds...)
 }

@@ -83,6 +83,10 @@ type Pane interface {
 	// Capturing reports that the pane is taking text input, so global keys
 	// (q, digits, tab) must go to it.
 	Capturing() bool
+	// Typing reports that a text input has the focus: runes arriving in one
+	// key message (a paste, a fast typist) are text for it. Otherwise the
+	// root hands them to the pane one key at a time.
+	Typing() bool
 	// StatusValue is a short summary shown in the status line.
 	StatusValue() string
 }

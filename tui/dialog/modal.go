@@ -22,6 +22,18 @@ func (d *Modal) Show(menu *Menu, confirm *Confirm, form *Form, msg *Message) {
 	d.Menu, d.Confirm, d.Form, d.Msg = menu, confirm, form, msg
 }
 
+// Typing reports that the dialog on top has a text input with the focus: a
+// confirmation that wants the key's name typed, or a form.
+func (d *Modal) Typing() bool {
+	switch {
+	case d.Confirm != nil:
+		return d.Confirm.Require != ""
+	case d.Form != nil:
+		return len(d.Form.Fields) > 0
+	}
+	return false
+}
+
 // Status is the status line of the dialog on top (a throwaway one when none
 // is open).
 func (d *Modal) Status() *Status {

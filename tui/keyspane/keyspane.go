@@ -132,6 +132,9 @@ func (m *Model) rows() int { return max(1, m.height-2) }
 // Capturing implements common.Pane.
 func (m *Model) Capturing() bool { return m.filtering || m.act != nil }
 
+// Typing is true in the filter and in a dialog's text input.
+func (m *Model) Typing() bool { return m.filtering || (m.act != nil && m.act.Typing()) }
+
 // Selected returns the key under the cursor, if any.
 func (m *Model) Selected() (engine.Key, bool) {
 	if m.page == nil || m.sel < 0 || m.sel >= len(m.page.Keys) {

@@ -82,6 +82,9 @@ func (m *Model) SetSize(w, h int) {
 // Capturing implements common.Pane.
 func (m *Model) Capturing() bool { return false }
 
+// Typing is always false: the pane has no text input.
+func (m *Model) Typing() bool { return false }
+
 // list asks for every application's status, when the backend can.
 func (m *Model) list() tea.Cmd {
 	l, ok := m.ctx.Backend.(Lister)

@@ -118,6 +118,7 @@ func (m *Model) ID() common.PaneID { return m.spec.ID }
 func (m *Model) Title() string     { return m.spec.Title }
 func (m *Model) Init() tea.Cmd     { return nil }
 func (m *Model) Capturing() bool   { return false }
+func (m *Model) Typing() bool      { return false }
 
 // SetSize implements common.Pane.
 func (m *Model) SetSize(w, h int) { m.width, m.height = w, h }

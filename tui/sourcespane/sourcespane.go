@@ -77,6 +77,9 @@ func (m *Model) SetSize(w, h int) {
 // Capturing implements common.Pane.
 func (m *Model) Capturing() bool { return m.cert != nil }
 
+// Typing is true while a certificate form has a field focused.
+func (m *Model) Typing() bool { return m.cert != nil && m.cert.Typing() }
+
 func (m *Model) fetch() tea.Cmd {
 	if m.loading {
 		m.dirty = true

@@ -1,0 +1,97 @@
+package tui_test
+
+import (
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/teatest"
+)
+
+// burst sends runes in one key message, as bubbletea does for keys that
+// arrive in one read: a paste, a fast typist, a key held over SSH, tmux
+// send-keys -l.
+func burst(tm *teatest.TestModel, s string) {
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)})
+}
+
+// selectedRow is the index, among the table's rows under the header, of the
+// row drawn with the selection marker.
+func selectedRow(t *testing.T, view string) int {
+	t.Helper()
+	lines := strings.Split(view, "\n")
+	header := -1
+	for i, l := range lines {
+		if header < 0 && strings.Contains(l, "NAME") {
+			header = i
+			continue
+		}
+		if header >= 0 && strings.HasPrefix(l, "›") {
+			return i - header - 1
+		}
+	}
+	t.Fatalf("no selected row:\n%s", view)
+	return -1
+}
+
+func TestBurstMovesTheCursor(t *testing.T) {
+	tm := start(t, newFixture(), 120, 30)
+	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	burst(tm, "jjj")
+	burst(tm, "jjk") // down, down, up: one more
+	view := finalView(t, tm)
+	if got := selectedRow(t, view); got != 4 {
+		t.Errorf("after \"jjj\" and \"jjk\" in two messages the cursor is on row %d, want 4:\n%s", got, view)
+	}
+}
+
+func TestBurstCyclesTheSort(t *testing.T) {
+	tm := start(t, newFixture(), 120, 30)
+	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	burst(tm, "ssss") // name → source → state → created → expires
+	waitFor(t, tm, "sort expires")
+	_ = finalView(t, tm)
+}
+
+// A burst that opens the filter is text from there on: "/pay" filters on
+// "pay", as when typed slowly.
+func TestBurstOpensFilterAndTypes(t *testing.T) {
+	tm := start(t, newFixture(), 120, 30)
+	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	burst(tm, "/pay")
+	waitFor(t, tm, "1–2 of 2 keys")
+	_ = finalView(t, tm)
+}
+
+// A paste into a dialog's text field arrives whole, as text: j and k in it
+// are letters, not moves.
+func TestPasteIntoDialogField(t *testing.T) {
+	f := newFixture()
+	tm := startOnKey(t, f, 120, 30, "payments-wrap")
+	press(tm, "x", "n")
+	waitFor(t, tm, "New key in vault-emu")
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jk-orders-kek"), Paste: true})
+	press(tm, "enter", "enter", "enter", "enter", "enter")
+	waitFor(t, tm, "✔ created jk-orders-kek in vault-emu")
+	_ = finalView(t, tm)
+	if c := f.Calls(); len(c) != 1 || !strings.HasPrefix(c[0], "create vault-emu/jk-orders-kek ") {
+		t.Errorf("requests: %q", c)
+	}
+}
+
+// Typed fast in the delete confirmation, the key's name is text too.
+func TestBurstIntoConfirmation(t *testing.T) {
+	f := newFixture()
+	tm := startOnKey(t, f, 120, 30, "payments-wrap")
+	press(tm, "x")
+	waitFor(t, tm, "delete")
+	press(tm, "d")
+	waitFor(t, tm, "Type payments-wrap to confirm")
+	burst(tm, "payments-wrap")
+	press(tm, "enter")
+	waitCalls(t, f, 1)
+	_ = finalView(t, tm)
+	if c := f.Calls(); len(c) != 1 || !strings.Contains(c[0], "delete") {
+		t.Errorf("requests: %q", c)
+	}
+}
