@@ -79,8 +79,9 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 		f.proxy = pm
 		h := pm.Handler(func(r *http.Request) api.Role { return callerOf(r).Role })
 		// Encrypt is open to users; the handler itself keeps decrypt for
-		// admins unless proxy.allow_user_decrypt says otherwise.
-		for _, p := range []string{"/v1/proxy", "/v1/encrypt", "/v1/decrypt"} {
+		// admins unless proxy.allow_user_decrypt says otherwise, and
+		// rewrap for admins.
+		for _, p := range []string{"/v1/proxy", "/v1/encrypt", "/v1/decrypt", "/v1/rewrap"} {
 			f.mounts = append(f.mounts, Mount{Pattern: p, Handler: h, WriteRole: api.RoleUser})
 		}
 	}

@@ -141,6 +141,14 @@ func (c *Client) Decrypt(ctx context.Context, o CryptOptions, text io.Reader) ([
 	return c.DoRaw(ctx, http.MethodPost, "/decrypt", o.query(), "application/octet-stream", text)
 }
 
+// Rewrap sends text to POST /v1/rewrap?app=A (admin): it comes back with
+// every token under an older generation of the application re-encrypted
+// under the newest one; the plaintext never leaves the daemon. A token it
+// cannot open fails the call, naming the token's position.
+func (c *Client) Rewrap(ctx context.Context, o CryptOptions, text io.Reader) ([]byte, error) {
+	return c.DoRaw(ctx, http.MethodPost, "/rewrap", o.query(), "application/octet-stream", text)
+}
+
 // ProxyNotification wraps one application's status for /v1/events.
 func ProxyNotification(st ProxyStatus) Notification {
 	b, _ := json.Marshal(st)

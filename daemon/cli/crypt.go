@@ -70,3 +70,33 @@ func newDecryptCmd(a *App) *cobra.Command {
 	cmd.Flags().StringVar(&o.App, "app", "", "proxied application whose key ring decrypts")
 	return cmd
 }
+
+func newRewrapCmd(a *App) *cobra.Command {
+	var o api.CryptOptions
+	cmd := &cobra.Command{
+		Use:   "rewrap --app APP",
+		Short: "Re-encrypt the keyward tokens read on stdin under the application's newest key (admins)",
+		Long: "Reads stdin and writes it to stdout with every token of the application that was made with an\n" +
+			"older generation re-encrypted under the newest Active one, in the daemon: the plaintext never\n" +
+			"leaves it. Deterministic tokens stay deterministic, JSON values stay JSON values, everything\n" +
+			"else is copied as it is. Run it over what the cloud stores before an old generation leaves the\n" +
+			"ring (keyward status shows which leaves next and whether it is still used). A token of another\n" +
+			"application, of an unknown generation or altered fails the command, naming its position, and\n" +
+			"nothing is written.\n\n" +
+			"  curl -s https://crm.example.com/records/7 | keyward rewrap --app crm > record-7.json",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.App == "" {
+				return Usagef("--app is required (a proxied application, see keyward status)")
+			}
+			out, err := a.Client().Rewrap(cmd.Context(), o, a.stdin())
+			if err != nil {
+				return err
+			}
+			_, err = a.Out.Write(out)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&o.App, "app", "", "proxied application whose key ring re-encrypts")
+	return cmd
+}

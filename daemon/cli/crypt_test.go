@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/keyward/keyward/daemon/api"
@@ -21,6 +22,14 @@ import (
 // the caller's role fixed (the daemon derives it from peer credentials).
 func cryptSocket(t *testing.T, role api.Role) string {
 	t.Helper()
+	sock, _ := cryptSocketWith(t, role, nil)
+	return sock
+}
+
+// cryptSocketWith also returns the rings (to rotate them) and records the
+// proxy's activity events in rec when given.
+func cryptSocketWith(t *testing.T, role api.Role, rec proxy.Recorder) (string, *keyring.Rings) {
+	t.Helper()
 	rings := keyring.NewRings()
 	rings.Configure("crm", "crm.key.*", 16)
 	k := make([]byte, 32)
@@ -28,7 +37,7 @@ func cryptSocket(t *testing.T, role api.Role) string {
 	if _, err := rings.Apply("crm", []keyring.Candidate{{UID: "1", Name: "crm.key.1", State: engine.StateActive, Material: k}}); err != nil {
 		t.Fatal(err)
 	}
-	m, err := proxy.NewManager(config.Proxy{Apps: []config.ProxyApp{{Name: "crm", Listen: "127.0.0.1:0", Upstream: "http://127.0.0.1:1"}}}, rings, nil, nil)
+	m, err := proxy.NewManager(config.Proxy{Apps: []config.ProxyApp{{Name: "crm", Listen: "127.0.0.1:0", Upstream: "http://127.0.0.1:1"}}}, rings, rec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +49,7 @@ func cryptSocket(t *testing.T, role api.Role) string {
 	srv := &http.Server{Handler: m.Handler(func(*http.Request) api.Role { return role })}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return sock
+	return sock, rings
 }
 
 func runIn(t *testing.T, stdin string, args ...string) (int, string, string) {
@@ -102,5 +111,98 @@ func TestEncryptDecryptCommands(t *testing.T) {
 	code, _, errs = runIn(t, tok, "--socket", user, "decrypt", "--app", "crm")
 	if code != ExitError || !strings.Contains(errs, "allow_user_decrypt") {
 		t.Fatalf("user decrypt: %d %s", code, errs)
+	}
+}
+
+// eventLog is a proxy.Recorder that keeps the activity events.
+type eventLog struct {
+	mu     sync.Mutex
+	events []engine.Event
+}
+
+func (l *eventLog) Event(_ context.Context, ev engine.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, ev)
+}
+func (l *eventLog) Usage(context.Context, []engine.Usage) error { return nil }
+func (l *eventLog) Status(api.ProxyStatus)                       {}
+
+func (l *eventLog) with(op string) []engine.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []engine.Event
+	for _, ev := range l.events {
+		if ev.Operation == op {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// TestRewrapCommand: after a rotation, keyward rewrap turns a record's
+// tokens into tokens of the newest generation holding the same values
+// (the deterministic one still equal to a fresh deterministic token), for
+// admins only, recorded in the activity log; a bad token fails the
+// command, naming its position.
+func TestRewrapCommand(t *testing.T) {
+	rec := &eventLog{}
+	admin, rings := cryptSocketWith(t, api.RoleAdmin, rec)
+	enc := func(v string, det bool) string {
+		args := []string{"--socket", admin, "encrypt", "--app", "crm"}
+		if det {
+			args = append(args, "--deterministic")
+		}
+		code, tok, errs := runIn(t, v, args...)
+		if code != ExitOK {
+			t.Fatalf("encrypt: %s", errs)
+		}
+		return strings.TrimSpace(tok)
+	}
+	ssn, email := enc("123-45-6789", false), enc("a@x.io", true)
+	oldID, _, _ := rings.EncryptionKey("crm")
+	k2 := make([]byte, 32)
+	rand.Read(k2)
+	ring, _ := rings.Ring("crm")
+	if _, err := rings.Apply("crm", []keyring.Candidate{{UID: "1", Name: "crm.key.1", State: engine.StateActive},
+		{UID: "2", Name: "crm.key.2", State: engine.StateActive, Material: k2}}); err != nil || len(ring.Gens) != 1 {
+		t.Fatal(err)
+	}
+	newID, _, _ := rings.EncryptionKey("crm")
+	record := `{"ssn":"` + ssn + `","email":"` + email + `","name":"Ann"}`
+	code, out, errs := runIn(t, record, "--socket", admin, "rewrap", "--app", "crm")
+	if code != ExitOK || strings.Contains(out, "."+oldID+".") || strings.Count(out, "."+newID+".") != 2 || !strings.Contains(out, `"name":"Ann"`) {
+		t.Fatalf("rewrap: %d %q %s", code, out, errs)
+	}
+	if !strings.Contains(out, `"email":"`+enc("a@x.io", true)+`"`) {
+		t.Fatalf("the deterministic token is not deterministic under the new generation: %s", out)
+	}
+	code, pt, _ := runIn(t, out, "--socket", admin, "decrypt", "--app", "crm")
+	if code != ExitOK || pt != `{"ssn":"123-45-6789","email":"a@x.io","name":"Ann"}` {
+		t.Fatalf("rewrapped record opens to %q", pt)
+	}
+	ev := rec.with(proxy.OpRewrapped)
+	if len(ev) != 1 || !strings.Contains(ev[0].Details, "re-encrypted 2 token(s) under key id "+newID) || !strings.Contains(ev[0].Details, "2 from "+oldID) {
+		t.Fatalf("activity %+v", ev)
+	}
+	// A tampered token: exit 1, its position named, nothing written.
+	bad := ssn[:len(ssn)-2] + "AA"
+	if bad == ssn {
+		bad = ssn[:len(ssn)-2] + "BB"
+	}
+	code, out, errs = runIn(t, "ok\n  "+bad, "--socket", admin, "rewrap", "--app", "crm")
+	if code != ExitError || out != "" || !strings.Contains(errs, "token 1 (line 2, column 3)") || !strings.Contains(errs, "tampered") {
+		t.Fatalf("tampered: %d %q %q", code, out, errs)
+	}
+	if ev := rec.with(proxy.OpRewrapped); len(ev) != 2 || ev[1].Severity != engine.SeverityWarn {
+		t.Fatalf("the refused rewrap is not recorded: %+v", ev)
+	}
+	// Users may not rewrap.
+	user := cryptSocket(t, api.RoleUser)
+	if code, _, errs := runIn(t, record, "--socket", user, "rewrap", "--app", "crm"); code != ExitError || !strings.Contains(errs, "for admins") {
+		t.Fatalf("user rewrap: %d %s", code, errs)
+	}
+	if code, _, errs := runIn(t, record, "--socket", admin, "rewrap"); code != ExitUsage || !strings.Contains(errs, "--app is required") {
+		t.Fatalf("no --app: %d %s", code, errs)
 	}
 }

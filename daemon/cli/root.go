@@ -96,7 +96,7 @@ func NewRoot(a *App) *cobra.Command {
 		newStatusCmd(a),
 		newKeysCmd(a),
 		newReportCmd(a),
-		newEncryptCmd(a), newDecryptCmd(a),
+		newEncryptCmd(a), newDecryptCmd(a), newRewrapCmd(a),
 		newDevCmd(a),
 		newVersionCmd(a),
 		newCertCmd(a),

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +28,9 @@ const MaxCryptInput = 16 << 20
 //	POST /v1/decrypt?app=A                  token or text → plaintext
 //	                                        (admin, or user when
 //	                                        proxy.allow_user_decrypt)
+//	POST /v1/rewrap?app=A                   text → the same text with every
+//	                                        token under an older generation
+//	                                        re-encrypted under the newest (admin)
 //
 // roleOf returns the caller's role as the daemon established it from the
 // socket's peer credentials; the handler enforces the roles above itself.
@@ -47,6 +52,9 @@ func (m *Manager) Handler(roleOf func(*http.Request) api.Role) http.Handler {
 	mux.HandleFunc("POST /"+api.Version+"/decrypt", func(w http.ResponseWriter, r *http.Request) {
 		m.crypt(w, r, roleOf(r), false)
 	})
+	mux.HandleFunc("POST /"+api.Version+"/rewrap", func(w http.ResponseWriter, r *http.Request) {
+		m.rewrap(w, r, roleOf(r))
+	})
 	return mux
 }
 
@@ -55,6 +63,29 @@ func (m *Manager) Handler(roleOf func(*http.Request) api.Role) http.Handler {
 func CallerRole(r *http.Request) api.Role {
 	c, _ := api.CallerFromContext(r.Context())
 	return c.Role
+}
+
+// cryptInput finds the application named by ?app= and reads the body (at
+// most MaxCryptInput bytes); on failure it has answered and returns nil.
+func (m *Manager) cryptInput(w http.ResponseWriter, r *http.Request) (*App, []byte) {
+	name := r.URL.Query().Get("app")
+	a, ok := m.byName[name]
+	if !ok {
+		apiError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no proxied application %q (configured: %s)", name, strings.Join(m.names(), ", ")))
+		return nil, nil
+	}
+	in, err := io.ReadAll(io.LimitReader(r.Body, MaxCryptInput+1))
+	if err != nil {
+		clear(in)
+		apiError(w, http.StatusBadRequest, api.CodeBadRequest, "reading input: "+err.Error())
+		return nil, nil
+	}
+	if len(in) > MaxCryptInput {
+		clear(in)
+		apiError(w, http.StatusRequestEntityTooLarge, api.CodeBadRequest, fmt.Sprintf("input over %d bytes", MaxCryptInput))
+		return nil, nil
+	}
+	return a, in
 }
 
 func (m *Manager) crypt(w http.ResponseWriter, r *http.Request, role api.Role, encrypt bool) {
@@ -67,22 +98,11 @@ func (m *Manager) crypt(w http.ResponseWriter, r *http.Request, role api.Role, e
 			"keyward decrypt is for admins; an admin may set proxy.allow_user_decrypt = true to let users decrypt")
 		return
 	}
-	name := r.URL.Query().Get("app")
-	a, ok := m.byName[name]
-	if !ok {
-		apiError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no proxied application %q (configured: %s)", name, strings.Join(m.names(), ", ")))
-		return
-	}
-	in, err := io.ReadAll(io.LimitReader(r.Body, MaxCryptInput+1))
-	if err != nil {
-		apiError(w, http.StatusBadRequest, api.CodeBadRequest, "reading input: "+err.Error())
+	a, in := m.cryptInput(w, r)
+	if a == nil {
 		return
 	}
 	defer clear(in)
-	if len(in) > MaxCryptInput {
-		apiError(w, http.StatusRequestEntityTooLarge, api.CodeBadRequest, fmt.Sprintf("input over %d bytes", MaxCryptInput))
-		return
-	}
 	ex := &exchange{hour: time.Now().Truncate(time.Hour).Unix()}
 	if encrypt {
 		det := r.URL.Query().Get("deterministic") == "true"
@@ -132,6 +152,45 @@ func (m *Manager) crypt(w http.ResponseWriter, r *http.Request, role api.Role, e
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Write(out)
 	clear(out)
+}
+
+// rewrap re-encrypts every token of the input under the application's
+// newest generation (keyward rewrap): the plaintext stays in the daemon.
+// Admin only, recorded in the activity log whether it worked or not.
+func (m *Manager) rewrap(w http.ResponseWriter, r *http.Request, role api.Role) {
+	if role != api.RoleAdmin {
+		apiError(w, http.StatusForbidden, api.CodeForbidden, "keyward rewrap is for admins")
+		return
+	}
+	a, in := m.cryptInput(w, r)
+	if a == nil {
+		return
+	}
+	defer clear(in)
+	out, st, err := a.codec.Rewrap(nil, in)
+	if err != nil {
+		msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+		status, code := http.StatusUnprocessableEntity, api.CodeBadRequest
+		if errors.Is(err, token.ErrNoActiveKey) {
+			status, code = http.StatusServiceUnavailable, api.CodeUnavailable
+		}
+		a.event("rewrap", engine.SeverityWarn, r, "keyward rewrap refused: "+msg)
+		apiError(w, status, code, msg)
+		return
+	}
+	defer clear(out)
+	from := make([]string, 0, len(st.From))
+	for _, id := range slices.Sorted(maps.Keys(st.From)) {
+		from = append(from, fmt.Sprintf("%d from %s", st.From[id], id))
+	}
+	details := fmt.Sprintf("keyward rewrap re-encrypted %d token(s) under key id %s (%s); %d already under it", st.Rewrapped, st.To, strings.Join(from, ", "), st.Current)
+	if st.Rewrapped == 0 {
+		details = fmt.Sprintf("keyward rewrap found %d token(s), all already under key id %s", st.Current, st.To)
+	}
+	a.event("rewrap", engine.SeverityInfo, r, details)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("X-Keyward-Rewrapped", fmt.Sprint(st.Rewrapped))
+	w.Write(out)
 }
 
 func dedupe(s []string) []string {

@@ -57,6 +57,9 @@ type RingDescriber interface {
 // OpDecrypted is the activity operation of a keyward decrypt on the socket.
 const OpDecrypted = "decrypted"
 
+// OpRewrapped is the activity operation of a keyward rewrap on the socket.
+const OpRewrapped = "rewrapped"
+
 // App is the reverse proxy of one application.
 type App struct {
 	cfg      config.ProxyApp
@@ -721,7 +724,7 @@ func cleanErr(err error) string {
 // key changes and decryptions on the socket are always recorded.
 func (a *App) event(kind string, sev engine.Severity, r *http.Request, details string) {
 	now := time.Now()
-	limited := kind != "key-changed" && kind != "decrypt"
+	limited := kind != "key-changed" && kind != "decrypt" && kind != "rewrap"
 	a.mu.Lock()
 	if last, ok := a.lastEvent[kind]; limited && ok && now.Sub(last) < 10*time.Second {
 		a.suppressed[kind]++
@@ -744,6 +747,8 @@ func (a *App) event(kind string, sev engine.Severity, r *http.Request, details s
 		op = engine.OpRotated
 	case "decrypt":
 		op = OpDecrypted
+	case "rewrap":
+		op = OpRewrapped
 	}
 	actor := "proxy:" + a.cfg.Name
 	if c, ok := callerOf(r); ok {
