@@ -126,7 +126,7 @@ func (l *eventLog) Event(_ context.Context, ev engine.Event) {
 	l.events = append(l.events, ev)
 }
 func (l *eventLog) Usage(context.Context, []engine.Usage) error { return nil }
-func (l *eventLog) Status(api.ProxyStatus)                       {}
+func (l *eventLog) Status(api.ProxyStatus)                      {}
 
 func (l *eventLog) with(op string) []engine.Event {
 	l.mu.Lock()
