@@ -73,7 +73,7 @@ func startOnKey(t *testing.T, f *fixture, w, h int, name string) *teatest.TestMo
 	tm := start(t, f, w, h)
 	waitFor(t, tm, "● connected", "of 15 keys")
 	press(tm, "/", name, "enter")
-	waitFor(t, tm, "1–1 of 1 keys")
+	waitFor(t, tm, "1–1 of 1 key ")
 	return tm
 }
 

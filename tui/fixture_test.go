@@ -177,6 +177,9 @@ func (f *fixture) Keys(ctx context.Context, q api.KeyQuery) (*api.KeysPage, erro
 	}
 	end := min(len(keys), start+limit)
 	page := &api.KeysPage{Keys: append([]engine.Key(nil), keys[min(start, end):end]...), Total: len(keys)}
+	if q.Cursor != "" {
+		page.Total = -1 // as the daemon: counted on the first page only
+	}
 	if end < len(keys) {
 		page.NextCursor = strconv.Itoa(end)
 	}

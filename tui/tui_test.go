@@ -179,7 +179,7 @@ func TestFlow(t *testing.T) {
 	// Filter: typed text narrows the list as the user types; q is text here,
 	// not quit.
 	press(tm, "/", "q")
-	waitFor(t, tm, "no key matches these filters", "0 of 0 keys")
+	waitFor(t, tm, "no key matches these filters", "no keys")
 	tm.Send(tea.KeyMsg{Type: tea.KeyBackspace})
 	press(tm, "h", "r", ".", "k", "e", "y", "enter")
 	waitFor(t, tm, `filter "hr.key"`, "1–3 of 3 keys")
@@ -295,6 +295,55 @@ func TestOnlyVisiblePageFetched(t *testing.T) {
 	_ = finalView(t, tm)
 	if got := f.maxLimit.Load(); got != 6 {
 		t.Errorf("largest page asked for = %d, want 6", got)
+	}
+}
+
+// TestLaterPagesCount: the daemon counts the keys on a query's first page
+// only (later pages say total -1). The count shown is the first page's, or
+// none once the inventory changed under a later page: never "-1 keys".
+func TestLaterPagesCount(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 80, 12) // 6 rows a page
+	waitFor(t, tm, "1–6 of 15 keys")
+	press(tm, " ")
+	waitFor(t, tm, "7–12 of 15 keys")
+	f.mu.Lock()
+	f.keys[0].Name = "acme.crm.key.renamed"
+	f.mu.Unlock()
+	f.notes <- notification("keys", "kms-prod")
+	waitFor(t, tm, "keys 7–12")
+	press(tm, "g")
+	waitFor(t, tm, "1–6 of 15 keys")
+	press(tm, "/", "acme.hr.key.1", "enter")
+	waitFor(t, tm, "1–1 of 1 key ")
+	view := finalView(t, tm)
+	if strings.Contains(view, "-1") {
+		t.Errorf("a count of -1 is shown:\n%s", view)
+	}
+}
+
+// TestEmptyListHintNamesTheFilters: the hint under an empty list says how
+// to loosen the filters that are on, not the text filter when only the
+// state filter is.
+func TestEmptyListHintNamesTheFilters(t *testing.T) {
+	f := newFixture()
+	f.mu.Lock()
+	for i := range f.keys {
+		if f.keys[i].State == engine.StatePreActive {
+			f.keys[i].State = engine.StateActive
+		}
+	}
+	f.mu.Unlock()
+	tm := start(t, f, 120, 30)
+	waitFor(t, tm, "● connected", "of 15 keys")
+	press(tm, "f") // all → pre-active (none)
+	waitFor(t, tm, "state pre-active", "no keys")
+	view := finalView(t, tm)
+	if !strings.Contains(view, "no key matches these filters (f cycles the state filter)") {
+		t.Errorf("hint does not point at the state filter:\n%s", view)
+	}
+	if strings.Contains(view, "text filter") {
+		t.Errorf("hint talks about a text filter that is not on:\n%s", view)
 	}
 }
 

@@ -107,7 +107,7 @@ func TestRotateFromTUIAgainstVault(t *testing.T) {
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 30))
 	t.Cleanup(func() { _ = tm.Quit() })
 	// The vault holds one key: the first sync brings it in.
-	waitFor(t, tm, "● connected", "orders-kek", "1–1 of 1 keys")
+	waitFor(t, tm, "● connected", "orders-kek", "1–1 of 1 key ")
 	tm.Type("x")
 	waitFor(t, tm, "Actions — orders-kek in vault", "[r] rotate")
 	tm.Type("r")

@@ -75,6 +75,12 @@ type Model struct {
 	limit   int  // page size of the last request
 	dirty   bool // a refresh was asked for while loading
 	err     error
+	// total is how many keys match the query, from its first page (the
+	// daemon counts only there); -1 when not known to be true: a later
+	// page asked again after the inventory changed (changed), until a
+	// first page counts again.
+	total   int
+	changed bool
 
 	detail *detailView
 
@@ -186,6 +192,7 @@ func (m *Model) refetch() tea.Cmd {
 	if k, ok := m.Selected(); ok {
 		id = k.ID
 	}
+	m.changed = true
 	return m.fetch(m.pages.No, m.pages.Cursor(m.pages.No), id, m.sel)
 }
 
@@ -337,6 +344,12 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		return nil // cannot happen: pages are reached one at a time
 	}
 	m.page = msg.page
+	switch {
+	case msg.page.Total >= 0:
+		m.total, m.changed = msg.page.Total, false
+	case msg.req.pageNo == 0 || m.changed:
+		m.total = -1
+	}
 	n := len(m.page.Keys)
 	m.sel = msg.req.sel
 	if msg.req.keepID != "" {
@@ -552,11 +565,19 @@ func (m *Model) StatusValue() string {
 	if m.page == nil {
 		return ""
 	}
-	if len(m.page.Keys) == 0 {
-		return fmt.Sprintf("0 of %d keys", m.page.Total)
+	n := len(m.page.Keys)
+	if n == 0 {
+		if m.total > 0 {
+			return "0 of " + common.Plural(m.total, "key")
+		}
+		return "no keys"
 	}
 	first := m.pages.First() + 1
-	return fmt.Sprintf("%d–%d of %d keys", first, first+len(m.page.Keys)-1, m.page.Total)
+	if m.total < 0 {
+		// Not counted on this page: the range alone, never a made-up total.
+		return fmt.Sprintf("keys %d–%d", first, first+n-1)
+	}
+	return fmt.Sprintf("%d–%d of %s", first, first+n-1, common.Plural(m.total, "key"))
 }
 
 func (m *Model) describeQuery() string {
@@ -605,8 +626,8 @@ func (m *Model) View() string {
 		lines = append(lines, table.Fit(st.Placeholder.Render("  loading keys…"), m.width))
 	case len(m.page.Keys) == 0:
 		msg := "  the inventory is empty"
-		if m.describeFilters() {
-			msg = "  no key matches these filters (esc clears the text filter)"
+		if hint := m.filterHint(); hint != "" {
+			msg = "  no key matches these filters (" + hint + ")"
 		}
 		lines = append(lines, table.Fit(st.Placeholder.Render(msg), m.width))
 	default:
@@ -624,7 +645,20 @@ func (m *Model) View() string {
 	return strings.Join(lines[:min(len(lines), max(m.height, 0))], "\n")
 }
 
-func (m *Model) describeFilters() bool {
+// filterHint says how to loosen each filter that is on ("" when none is):
+// the keys that cycle or clear them.
+func (m *Model) filterHint() string {
 	q := m.query("", 0)
-	return q.State != "" || q.Source != "" || q.Aging != "" || q.Text != ""
+	k := m.ctx.Keys
+	var hints []string
+	add := func(on bool, b key.Binding, what string) {
+		if on {
+			hints = append(hints, b.Help().Key+" "+what)
+		}
+	}
+	add(q.Text != "", k.ClearFilter, "clears the text filter")
+	add(q.State != "", k.StateFilter, "cycles the state filter")
+	add(q.Source != "", k.SourceFilter, "the source filter")
+	add(q.Aging != "", k.AgingFilter, "the aging filter")
+	return strings.Join(hints, ", ")
 }
