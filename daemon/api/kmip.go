@@ -177,3 +177,26 @@ func (p *KMIPPoll) WildcardMode() string {
 	}
 	return ""
 }
+
+// Summary says in one line which generation the next rotation pushes out
+// of a full ring and whether tokens still need it ("" while the ring has
+// room). The CLI's status and the Sources pane both print it.
+func (n *NextOut) Summary(app string) string {
+	if n == nil {
+		return ""
+	}
+	s := fmt.Sprintf("next rotation pushes %s (key id %s) out of the %s ring: ", n.Name, n.KeyID, app)
+	switch {
+	case n.Unknown:
+		s += "its recent use is not known yet"
+	case n.Decrypts == 0:
+		s += "no decrypts in the last " + n.Window
+	default:
+		s += fmt.Sprintf("it still decrypted %d token(s) in the last %s", n.Decrypts, n.Window)
+		if n.LastDecrypt != nil {
+			s += ", latest in the hour from " + n.LastDecrypt.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		s += "; rewrap stored data first (keyward rewrap --app " + app + ")"
+	}
+	return s
+}

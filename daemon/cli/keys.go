@@ -84,6 +84,12 @@ func newStatusCmd(a *App) *cobra.Command {
 					fmt.Fprintf(a.Out, "%s%s: %s\n", sep, s.Name, s.Poll.Summary())
 					sep = ""
 				}
+				for _, r := range s.Rings {
+					if r.NextOut != nil {
+						fmt.Fprintf(a.Out, "%s%s: %s\n", sep, s.Name, r.NextOut.Summary(r.Application))
+						sep = ""
+					}
+				}
 			}
 			return nil
 		},

@@ -68,3 +68,37 @@ func TestStatusShowsAKMSOutage(t *testing.T) {
 		t.Fatalf("the source row does not say since when and why:\n%s", out)
 	}
 }
+
+// TestStatusShowsWhatLeavesNext: with a full ring, keyward status (a real
+// daemon polling the embedded KMS) names the generation the next rotation
+// pushes out, with its recent use read from the daemon's usage table.
+func TestStatusShowsWhatLeavesNext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(dir, "kms"), Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Socket = filepath.Join(dir, "keyward.sock")
+	src := srv.SourceConfig("kms", time.Second)
+	src.Applications[0].Generations = 2
+	cfg.KMIP = []config.KMIPSource{src}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	runDaemon(t, cfg, daemon.Options{})
+	var out string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		_, out, _ = run(t, "--socket", cfg.Socket, "status")
+		if strings.Contains(out, "next rotation pushes acme.crm.key.1 (key id ") {
+			break
+		}
+	}
+	if !strings.Contains(out, "out of the crm ring: no decrypts in the last 7d") {
+		t.Fatalf("keyward status does not say what leaves next:\n%s", out)
+	}
+}

@@ -312,8 +312,11 @@ func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.T
 			lines = append(lines, gt.HeaderView())
 			for _, g := range r.Generations {
 				role := table.Styled("decrypts", st.Muted)
-				if g.Encrypts {
+				switch {
+				case g.Encrypts:
 					role = table.Styled("▶ encrypts", st.OK.Bold(true))
+				case r.NextOut != nil && g.Name == r.NextOut.Name:
+					role = table.Styled("◀ out next", st.Warn)
 				}
 				born := g.Activated
 				if born == nil {
@@ -331,6 +334,15 @@ func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.T
 					table.Styled(string(g.State), st.State(g.State)),
 					table.Plain(age),
 				}, false))
+			}
+			if r.NextOut != nil {
+				style := st.Muted
+				if r.NextOut.Decrypts > 0 {
+					style = st.Warn
+				}
+				for _, l := range table.Wrap(r.NextOut.Summary(r.Application), max(20, width-4)) {
+					add(style.Render("  " + table.Clean(l)))
+				}
 			}
 		}
 	}

@@ -84,3 +84,36 @@ func TestPollLinesFailover(t *testing.T) {
 		t.Errorf("failover not shown:\n%s", strings.Join(lines, "\n"))
 	}
 }
+
+// A full ring marks the generation the next rotation pushes out and says
+// whether tokens still need it, at 80 columns and wide.
+func TestRingShowsWhatLeavesNext(t *testing.T) {
+	last := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	ring := api.RingInfo{Application: "crm", Capacity: 2, Generations: []api.GenerationInfo{
+		{Name: "acme.crm.key.2", KeyID: "BBBBBBBB", State: engine.StateActive, Encrypts: true},
+		{Name: "acme.crm.key.1", KeyID: "AAAAAAAA", State: engine.StateDeactivated},
+	}, NextOut: &api.NextOut{Name: "acme.crm.key.1", KeyID: "AAAAAAAA", Window: "7d", Decrypts: 42, LastDecrypt: &last}}
+	s := api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip", Health: engine.HealthOK}, Rings: []api.RingInfo{ring}}
+	for _, width := range []int{80, 160} {
+		lines := render(t, s, width)
+		all := strings.Join(lines, "\n")
+		var row string
+		for _, l := range lines {
+			if strings.Contains(l, "acme.crm.key.1") && strings.Contains(l, "AAAAAAAA") && !strings.Contains(l, "next rotation") {
+				row = l
+			}
+		}
+		if !strings.Contains(row, "◀ out next") {
+			t.Errorf("width %d: the leaving generation is not marked:\n%s", width, all)
+		}
+		flat := strings.Join(strings.Fields(all), " ")
+		if !strings.Contains(flat, "next rotation pushes acme.crm.key.1 (key id AAAAAAAA) out of the crm ring: it still decrypted 42 token(s) in the last 7d, latest in the hour from 2026-11-23 09:00 UTC; rewrap stored data first (keyward rewrap --app crm)") {
+			t.Errorf("width %d: no next-out line:\n%s", width, all)
+		}
+	}
+	ring.NextOut = nil
+	s.Rings = []api.RingInfo{ring}
+	if all := strings.Join(render(t, s, 80), "\n"); strings.Contains(all, "out next") || strings.Contains(all, "next rotation") {
+		t.Errorf("a ring with room marks a generation as leaving:\n%s", all)
+	}
+}
