@@ -91,6 +91,9 @@ type ProxyRing struct {
 	Generations []GenerationInfo `json:"generations,omitempty"`
 	LastChange  *time.Time       `json:"last_change,omitempty"`
 	Reason      string           `json:"reason,omitempty"` // why nothing encrypts
+	// LeavesNext is the short id of the generation the next rotation
+	// pushes out of the full ring ("" while it has room).
+	LeavesNext string `json:"leaves_next,omitempty"`
 }
 
 // ProxySample is one second of an application's traffic.

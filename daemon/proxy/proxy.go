@@ -787,6 +787,7 @@ func (a *App) ring() api.ProxyRing {
 		pr.Reason = err.Error()
 	}
 	pr.KeyID = id
+	var order []string // generation ids, newest first
 	if d, ok := a.keys.(RingDescriber); ok {
 		if rg, ok := d.Ring(a.cfg.Name); ok {
 			pr.Size, pr.Capacity = len(rg.Gens), rg.Capacity
@@ -798,8 +799,12 @@ func (a *App) ring() api.ProxyRing {
 				if g.ShortID == id {
 					pr.Fingerprint = g.Fingerprint
 				}
+				order = append(order, g.ShortID)
 				pr.Generations = append(pr.Generations, api.GenerationInfo{Name: g.Name, Fingerprint: g.Fingerprint,
 					KeyID: g.ShortID, State: g.State, Encrypts: g.Encrypts, Activated: g.Activated, Created: g.Created})
+			}
+			if g := rg.NextOut(); g != nil {
+				pr.LeavesNext = g.ShortID
 			}
 		}
 	}
@@ -820,14 +825,18 @@ func (a *App) ring() api.ProxyRing {
 	}
 	a.mu.Unlock()
 	if changed {
-		msg := fmt.Sprintf("now encrypting with generation %s (was %s)", id, prev)
+		msg, sev := fmt.Sprintf("now encrypting with generation %s (was %s)", id, prev), engine.SeverityInfo
 		switch {
 		case prev == "":
 			msg = fmt.Sprintf("now encrypting with generation %s (none encrypted before)", id)
 		case id == "":
-			msg = fmt.Sprintf("no generation encrypts any more (was %s): requests with protected fields are refused", prev)
+			msg, sev = fmt.Sprintf("no generation encrypts any more (was %s): requests with protected fields are refused", prev), engine.SeverityWarn
+		case slices.Index(order, prev) >= 0 && slices.Index(order, prev) < slices.Index(order, id):
+			// The one that encrypted is still in the ring and newer: an
+			// older generation took over, which is never routine.
+			msg, sev = fmt.Sprintf("now encrypting with the older generation %s (was %s, which no longer encrypts)", id, prev), engine.SeverityWarn
 		}
-		a.event("key-changed", engine.SeverityInfo, nil, msg)
+		a.event("key-changed", sev, nil, msg)
 	}
 	return pr
 }

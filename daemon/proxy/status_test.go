@@ -364,3 +364,31 @@ func TestUpstreamUnknownUntilTried(t *testing.T) {
 		t.Errorf("metrics lack the down sample:\n%s", body)
 	}
 }
+
+// TestOlderGenerationTakingOverIsAWarning: the proxy's own record of a
+// change of encrypting generation is info for a rotation to a newer one and
+// a warning when an older one takes over; a full ring says which
+// generation leaves next.
+func TestOlderGenerationTakingOverIsAWarning(t *testing.T) {
+	keys := newRing(t, 2, "crm")
+	keys.rotate("crm")
+	up := newUpstream(t, echo)
+	rec := &recorder{}
+	m := startProxy(t, keys.rings, rec, crmApp(up.URL))
+	first := m.Statuses()[0].Ring.KeyID
+	keys.rotate("crm")
+	s := m.Statuses()[0]
+	if s.Ring.LeavesNext != first {
+		t.Errorf("leaves next %q, want %q", s.Ring.LeavesNext, first)
+	}
+	keys.mu.Lock()
+	keys.cands["crm"][len(keys.cands["crm"])-1].State = engine.StateDeactivated
+	keys.applyLocked("crm")
+	keys.mu.Unlock()
+	m.Statuses()
+	ev := rec.eventsWith(engine.OpRotated)
+	if len(ev) != 2 || ev[0].Severity != engine.SeverityInfo || ev[1].Severity != engine.SeverityWarn ||
+		!strings.Contains(ev[1].Details, "older generation "+first) {
+		t.Fatalf("key change events %+v", ev)
+	}
+}
