@@ -13,12 +13,10 @@ import (
 	"github.com/keyward/keyward/engine"
 )
 
-// TestStatusShowsAKMSOutage: keyward status against a real daemon whose
-// KMIP source points at an embedded KMS that goes away. While the KMS
-// answers, status names the KMS address and the KMIP version spoken; once
-// it is down, the source is degraded with since-when and a reason an
-// administrator can act on, and the poll line says it failed.
-func TestStatusShowsAKMSOutage(t *testing.T) {
+// kmsDaemon runs a real daemon whose KMIP source, adjusted by tune, polls
+// an embedded KMS seeded with two generations of crm every second.
+func kmsDaemon(t *testing.T, tune func(*config.KMIPSource)) (*config.Config, *kms.Server) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	dir := t.TempDir()
@@ -31,12 +29,22 @@ func TestStatusShowsAKMSOutage(t *testing.T) {
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Socket = filepath.Join(dir, "keyward.sock")
 	src := srv.SourceConfig("kms", time.Second)
-	src.RetryMax = engine.Duration(time.Second)
+	tune(&src)
 	cfg.KMIP = []config.KMIPSource{src}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	runDaemon(t, cfg, daemon.Options{})
+	return cfg, srv
+}
+
+// TestStatusShowsAKMSOutage: keyward status against a real daemon whose
+// KMIP source points at an embedded KMS that goes away. While the KMS
+// answers, status names the KMS address and the KMIP version spoken; once
+// it is down, the source is degraded with since-when and a reason an
+// administrator can act on, and the poll line says it failed.
+func TestStatusShowsAKMSOutage(t *testing.T) {
+	cfg, srv := kmsDaemon(t, func(src *config.KMIPSource) { src.RetryMax = engine.Duration(time.Second) })
 
 	status := func(want ...string) string {
 		t.Helper()
@@ -73,24 +81,7 @@ func TestStatusShowsAKMSOutage(t *testing.T) {
 // daemon polling the embedded KMS) names the generation the next rotation
 // pushes out, with its recent use read from the daemon's usage table.
 func TestStatusShowsWhatLeavesNext(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	dir := t.TempDir()
-	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(dir, "kms"), Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 2}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Socket = filepath.Join(dir, "keyward.sock")
-	src := srv.SourceConfig("kms", time.Second)
-	src.Applications[0].Generations = 2
-	cfg.KMIP = []config.KMIPSource{src}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	runDaemon(t, cfg, daemon.Options{})
+	cfg, _ := kmsDaemon(t, func(src *config.KMIPSource) { src.Applications[0].Generations = 2 })
 	var out string
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		_, out, _ = run(t, "--socket", cfg.Socket, "status")

@@ -11,6 +11,12 @@ import (
 	"github.com/keyward/keyward/engine"
 )
 
+// at is an hour after a fixed start, for dates in candidates.
+func at(h int) *time.Time {
+	x := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(h) * time.Hour)
+	return &x
+}
+
 func mat(i int) []byte { return bytes.Repeat([]byte{byte(i + 1)}, KeySize) }
 
 func cand(i int, st engine.State) Candidate {
@@ -150,38 +156,69 @@ func TestCompromisedAndDestroyedLeaveAtOnce(t *testing.T) {
 }
 
 func TestOrderingRule(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(h int) *time.Time { x := t0.Add(time.Duration(h) * time.Hour); return &x }
 	cases := []struct {
 		name  string
 		cands []Candidate
 		rule  string
-		want  string
+		want  string // ranked, newest first
+		left  string // left out, name:reason
 	}{
 		{"version beats dates", []Candidate{
 			{UID: "a", Name: "k.9", Activated: at(5)}, {UID: "b", Name: "k.10", Activated: at(1)}, {UID: "c", Name: "k.2", Activated: at(9)},
-		}, "version", "k.10,k.9,k.2"},
+		}, "version", "k.10,k.9,k.2", ""},
 		{"activation when names carry no version", []Candidate{
 			{UID: "a", Name: "alpha", Activated: at(5), Created: at(9)}, {UID: "b", Name: "beta", Activated: at(7), Created: at(1)},
-		}, "activation-date", "beta,alpha"},
+		}, "activation-date", "beta,alpha", ""},
 		{"initial date otherwise, undated last", []Candidate{
 			{UID: "a", Name: "alpha", Created: at(1)}, {UID: "b", Name: "beta"}, {UID: "c", Name: "k.3", Created: at(3), Activated: at(4)},
-		}, "initial-date", "k.3,alpha,beta"},
+		}, "initial-date", "k.3,alpha,beta", ""},
 		{"mixed prefixes are not versions", []Candidate{
 			{UID: "a", Name: "x.5", Created: at(1)}, {UID: "b", Name: "y.1", Created: at(2)},
-		}, "initial-date", "y.1,x.5"},
+		}, "initial-date", "y.1,x.5", ""},
+		{"ten after nine", []Candidate{{UID: "a", Name: "k.9"}, {UID: "b", Name: "k.10"}, {UID: "c", Name: "k.11"}},
+			RuleVersion, "k.11,k.10,k.9", ""},
+		{"leading zeros are the same number", []Candidate{
+			{UID: "a", Name: "k.007", Activated: at(1)}, {UID: "b", Name: "k.7", Activated: at(5)}, {UID: "c", Name: "k.8"}},
+			RuleVersion, "k.8,k.007", "k.7:" + LeftDuplicate},
+		{"huge numbers compare by digits", []Candidate{
+			{UID: "a", Name: "k.99999999999999999999"}, {UID: "b", Name: "k.100000000000000000000"}, {UID: "c", Name: "k.2"}},
+			RuleVersion, "k.100000000000000000000,k.99999999999999999999,k.2", ""},
+		{"two objects with one number: the earlier activated keeps it", []Candidate{
+			{UID: "b", Name: "k.3", Activated: at(9)}, {UID: "a", Name: "k.3", Activated: at(2)}, {UID: "c", Name: "k.2"}},
+			RuleVersion, "k.3,k.2", "k.3:" + LeftDuplicate},
+		{"another case is another prefix", []Candidate{
+			{UID: "a", Name: "acme.crm.key.1"}, {UID: "b", Name: "acme.crm.key.2"}, {UID: "c", Name: "ACME.crm.key.9"}},
+			RuleVersion, "acme.crm.key.2,acme.crm.key.1", "ACME.crm.key.9:" + LeftOtherPrefix},
+		{"date ties broken numerically", []Candidate{
+			{UID: "u9", Name: "beta", Created: at(1)}, {UID: "u10", Name: "beta", Created: at(1)}, {UID: "x", Name: "alpha"}},
+			RuleInitialDate, "beta,beta,alpha", ""},
+		{"numbered minority in a dated ring", []Candidate{
+			{UID: "a", Name: "alpha", Activated: at(1)}, {UID: "b", Name: "beta", Activated: at(3)}, {UID: "c", Name: "k.5", Activated: at(2)}},
+			RuleActivationDate, "beta,k.5,alpha", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rule := Order(c.cands)
-			var names []string
-			for _, x := range c.cands {
-				names = append(names, x.Name)
+			a := arrange(c.cands, nil, func(Candidate) bool { return true })
+			var got, left []string
+			for _, x := range a.ranked {
+				got = append(got, x.Name)
 			}
-			if rule != c.rule || strings.Join(names, ",") != c.want {
-				t.Fatalf("rule %s order %v; want %s %s", rule, names, c.rule, c.want)
+			for _, l := range a.leftOut {
+				left = append(left, l.Name+":"+l.Reason)
+			}
+			if a.rule != c.rule || strings.Join(got, ",") != c.want || strings.Join(left, ",") != c.left {
+				t.Fatalf("rule %s ranked %v left %v; want %s %s %s", a.rule, got, left, c.rule, c.want, c.left)
+			}
+			// Order agrees: the ranked ones first, then those left out.
+			if rule := Order(c.cands); rule != c.rule {
+				t.Fatalf("Order rule %s", rule)
 			}
 		})
+	}
+	// Date ties: the higher uid, compared as a number, ranks first.
+	a := arrange([]Candidate{{UID: "u9", Name: "beta", State: engine.StateActive}, {UID: "u10", Name: "beta", State: engine.StateActive}}, nil, eligibleCand)
+	if a.ranked[0].UID != "u10" {
+		t.Fatalf("uid tie: %+v", a.ranked)
 	}
 }
 
@@ -327,8 +364,6 @@ func encrypts(r *Rings, app string) string {
 // carrying no generation number, activated last, must not take over
 // encryption nor make the ring fall back to date order.
 func TestStrayNameNeverEncryptsNorReorders(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(h int) *time.Time { x := t0.Add(time.Duration(h) * time.Hour); return &x }
 	r := NewRings()
 	r.Configure("crm", "acme.crm.key.*", 3)
 	var cands []Candidate
@@ -351,62 +386,6 @@ func TestStrayNameNeverEncryptsNorReorders(t *testing.T) {
 	}
 	if w := r.Wanted("crm", append(cands, stray)); len(w) != 0 {
 		t.Fatalf("the stray name's material is fetched: %v", w)
-	}
-}
-
-func TestOrderingOddities(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(h int) *time.Time { x := t0.Add(time.Duration(h) * time.Hour); return &x }
-	cases := []struct {
-		name  string
-		cands []Candidate
-		rule  string
-		want  string // ranked, newest first
-		left  string // left out, name:reason
-	}{
-		{"ten after nine", []Candidate{{UID: "a", Name: "k.9"}, {UID: "b", Name: "k.10"}, {UID: "c", Name: "k.11"}},
-			RuleVersion, "k.11,k.10,k.9", ""},
-		{"leading zeros are the same number", []Candidate{
-			{UID: "a", Name: "k.007", Activated: at(1)}, {UID: "b", Name: "k.7", Activated: at(5)}, {UID: "c", Name: "k.8"}},
-			RuleVersion, "k.8,k.007", "k.7:" + LeftDuplicate},
-		{"huge numbers compare by digits", []Candidate{
-			{UID: "a", Name: "k.99999999999999999999"}, {UID: "b", Name: "k.100000000000000000000"}, {UID: "c", Name: "k.2"}},
-			RuleVersion, "k.100000000000000000000,k.99999999999999999999,k.2", ""},
-		{"two objects with one number: the earlier activated keeps it", []Candidate{
-			{UID: "b", Name: "k.3", Activated: at(9)}, {UID: "a", Name: "k.3", Activated: at(2)}, {UID: "c", Name: "k.2"}},
-			RuleVersion, "k.3,k.2", "k.3:" + LeftDuplicate},
-		{"another case is another prefix", []Candidate{
-			{UID: "a", Name: "acme.crm.key.1"}, {UID: "b", Name: "acme.crm.key.2"}, {UID: "c", Name: "ACME.crm.key.9"}},
-			RuleVersion, "acme.crm.key.2,acme.crm.key.1", "ACME.crm.key.9:" + LeftOtherPrefix},
-		{"date ties broken numerically", []Candidate{
-			{UID: "u9", Name: "beta", Created: at(1)}, {UID: "u10", Name: "beta", Created: at(1)}, {UID: "x", Name: "alpha"}},
-			RuleInitialDate, "beta,beta,alpha", ""},
-		{"numbered minority in a dated ring", []Candidate{
-			{UID: "a", Name: "alpha", Activated: at(1)}, {UID: "b", Name: "beta", Activated: at(3)}, {UID: "c", Name: "k.5", Activated: at(2)}},
-			RuleActivationDate, "beta,k.5,alpha", ""},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			for i := range c.cands {
-				c.cands[i].State = engine.StateActive
-			}
-			a := arrange(c.cands, nil, eligibleCand)
-			var got, left []string
-			for _, x := range a.ranked {
-				got = append(got, x.Name)
-			}
-			for _, l := range a.leftOut {
-				left = append(left, l.Name+":"+l.Reason)
-			}
-			if a.rule != c.rule || strings.Join(got, ",") != c.want || strings.Join(left, ",") != c.left {
-				t.Fatalf("rule %s ranked %v left %v; want %s %s %s", a.rule, got, left, c.rule, c.want, c.left)
-			}
-		})
-	}
-	// Date ties: the higher uid, compared as a number, ranks first.
-	a := arrange([]Candidate{{UID: "u9", Name: "beta", State: engine.StateActive}, {UID: "u10", Name: "beta", State: engine.StateActive}}, nil, eligibleCand)
-	if a.ranked[0].UID != "u10" {
-		t.Fatalf("uid tie: %+v", a.ranked)
 	}
 }
 
