@@ -68,12 +68,25 @@ func formNameParts(name string) []string {
 	return strings.FieldsFunc(name, func(r rune) bool { return r == '.' || r == '[' || r == ']' })
 }
 
+// phpNameParts reads a decoded form name as PHP does: leading spaces
+// dropped, '.' and ' ' in the name before its first '[' read as '_', then
+// "[k]" nesting.
+func phpNameParts(name string) []string {
+	name = strings.TrimLeft(name, " ")
+	base, rest, nested := strings.Cut(name, "[")
+	parts := []string{strings.NewReplacer(".", "_", " ", "_").Replace(base)}
+	if nested {
+		parts = append(parts, formNameParts(rest)...)
+	}
+	return parts
+}
+
 // covers reports whether a form name addresses a protected field or
-// something inside one.
+// something inside one, read as Go, Spring and Rails read it or as PHP does.
 func (ps protectedNames) covers(name string) bool {
-	parts := formNameParts(name)
+	parts, php := formNameParts(name), phpNameParts(name)
 	for _, p := range ps {
-		if matchParts(p, parts) {
+		if matchParts(p, parts) || matchParts(p, php) {
 			return true
 		}
 	}

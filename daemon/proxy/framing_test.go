@@ -253,3 +253,57 @@ func TestTransferEncodingOddities(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFraming is the decision layer alone: the framing headers, the sniff
+// of a passed body's head, and the form checks never panic; what they let
+// through keeps its promises; and what the form check lets through, the
+// reference readers of the differential test (url.ParseQuery, PHP) find no
+// protected plaintext in.
+func FuzzFraming(f *testing.F) {
+	f.Add("application/json", "", "", []byte(`{"ssn":"1"}`))
+	f.Add("application/x-www-form-urlencoded", "application/json", "gzip", []byte("ssn=1"))
+	f.Add("application/json; charset=utf-16", "", "identity, gzip", []byte("{\x00}\x00"))
+	f.Add("text/plain", "", "", []byte("\xef\xbb\xbf [1]"))
+	f.Add("application/x-www-form-urlencoded", "", "", []byte(" card number=4111&a=1;records[0][ssn]=2&card%2Enumber=3"))
+	f.Add("multipart/form-data; boundary=\"a,b\"", "", "", []byte("--a,b\r\n"))
+	ps := newProtectedNames([]string{"ssn", "card.number", "records[*].ssn"}, []string{"email"}, []string{"card_number"})
+	f.Fuzz(func(t *testing.T, ct1, ct2, ce string, body []byte) {
+		h := http.Header{}
+		for _, v := range []string{ct1, ct2} {
+			if v != "" {
+				h.Add("Content-Type", v)
+			}
+		}
+		if ce != "" {
+			h.Add("Content-Encoding", ce)
+		}
+		fr, rf := readFraming(h, nil)
+		if rf == nil {
+			if len(h.Values("Content-Type")) > 1 || strings.Contains(fr.encoding, ",") {
+				t.Fatalf("accepted %v as %+v", h, fr)
+			}
+			if fr.mt != "" && strings.Count(fr.mt, "/") < 1 {
+				t.Fatalf("media type %q accepted", fr.mt)
+			}
+			_ = fr.utf8Only()
+		} else if rf.kind != ErrKindFraming || rf.msg == "" {
+			t.Fatalf("refusal %+v", rf)
+		}
+		if k := sniffHead(body); k == bodyStream {
+			b := bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
+			if json.Valid(b) && looksJSON(b) {
+				t.Fatalf("JSON %q would stream unread", body)
+			}
+		}
+		if strictForm(body) == nil && ps.exposed(body, "form body") == nil {
+			if l := formLeaks("form body", string(body)); len(l) > 0 {
+				t.Fatalf("form check let through %q: %v", body, l)
+			}
+		}
+		if ps.exposed(body, "query string") == nil {
+			if l := formLeaks("query string", string(body)); len(l) > 0 {
+				t.Fatalf("query check let through %q: %v", body, l)
+			}
+		}
+	})
+}
