@@ -173,3 +173,14 @@ func FuzzParseDuration(f *testing.F) {
 		}
 	})
 }
+
+func TestPluralAndArticle(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{Plural(1, "key"), "1 key"}, {Plural(0, "key"), "0 keys"}, {Plural(19, "certificate"), "19 certificates"},
+		{WithArticle("admin"), "an admin"}, {WithArticle("user"), "a user"}, {WithArticle("unknown"), "an unknown"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}

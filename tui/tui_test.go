@@ -438,7 +438,7 @@ func TestAgingFlow(t *testing.T) {
 	press(tm, "enter")
 	waitFor(t, tm, "Entry 1", "key_id", "vault-emu/backup-kek/1")
 	press(tm, "esc", "e")
-	waitFor(t, tm, "exported 1 rows to")
+	waitFor(t, tm, "exported 1 row to")
 	// From an entry to its key: enter twice opens the key in the Keys pane.
 	press(tm, "enter", "enter")
 	waitFor(t, tm, "soft-deleted in the vault", "AES-256", "az-ops@acme")

@@ -148,7 +148,7 @@ func (m *Manager) crypt(w http.ResponseWriter, r *http.Request, role api.Role, e
 			fmt.Sprintf("%d token(s) could not be decrypted: %s", len(op.Failed), strings.Join(dedupe(msgs), "; ")))
 		return
 	}
-	a.event("decrypt", engine.SeverityInfo, r, fmt.Sprintf("keyward decrypt opened %d token(s) for a %s caller", op.Decrypted, role))
+	a.event("decrypt", engine.SeverityInfo, r, fmt.Sprintf("keyward decrypt opened %s for %s caller", engine.Plural(op.Decrypted, "token"), engine.WithArticle(string(role))))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Write(out)
 	clear(out)

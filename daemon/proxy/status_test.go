@@ -155,6 +155,8 @@ func TestSocketEncryptDecryptRoles(t *testing.T) {
 		}
 		if ev := rec.eventsWith(OpDecrypted); len(ev) == 0 || ev[len(ev)-1].Actor != "alice" {
 			t.Fatalf("keyward decrypt recorded as %+v, want the caller alice", ev)
+		} else if d := ev[len(ev)-1].Details; !strings.Contains(d, "opened 1 token for an admin caller") {
+			t.Errorf("decrypt event says %q, want \"opened 1 token for an admin caller\"", d)
 		}
 		// A JSON record with tokens decrypts in place.
 		doc := `{"ssn":"` + strings.TrimSpace(string(tok)) + `","n":1}`

@@ -5,13 +5,13 @@ package common
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui/styles"
 )
 
@@ -123,10 +123,5 @@ type ResizedMsg struct{}
 // ActivatedMsg tells a pane it has become the visible tab.
 type ActivatedMsg struct{}
 
-// Plural is "1 version", "3 versions".
-func Plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
-}
+// Plural is "1 version", "3 versions" (engine.Plural, for the panes).
+func Plural(n int, word string) string { return engine.Plural(n, word) }

@@ -457,7 +457,7 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 			if err != nil {
 				return "", nil, err
 			}
-			return fmt.Sprintf("backed up %s from %s: backup %s, %d versions", name, vault, table.Clean(bi.ID), bi.Versions), nil, nil
+			return fmt.Sprintf("backed up %s from %s: backup %s, %s", name, vault, table.Clean(bi.ID), common.Plural(bi.Versions, "version")), nil, nil
 		}
 		confirm("Back up "+name+" from "+vault+"?", "", false,
 			"The "+where+" backup of "+k.Name+" (every version) is stored in keyward's database, wrapped under the key-encryption key.")
@@ -699,7 +699,7 @@ func (m *Model) restoreMenu(f *flow, list []api.BackupInfo) tea.Cmd {
 			continue
 		}
 		for _, n := range m.restoreTargets(bi) {
-			label := fmt.Sprintf("%s · %d versions · from %s → into %s", bi.Created.UTC().Format("2006-01-02 15:04"), bi.Versions, bi.Source, n)
+			label := fmt.Sprintf("%s · %s · from %s → into %s", bi.Created.UTC().Format("2006-01-02 15:04"), common.Plural(bi.Versions, "version"), bi.Source, n)
 			items = append(items, dialog.Item{ID: actRestoreFrom, Label: label, Value: restoreChoice{bi, n}})
 		}
 	}

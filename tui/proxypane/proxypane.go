@@ -210,10 +210,7 @@ func (m *Model) StatusValue() string {
 			down++
 		}
 	}
-	apps := fmt.Sprintf("%d applications", len(m.order))
-	if len(m.order) == 1 {
-		apps = "1 application"
-	}
+	apps := common.Plural(len(m.order), "application")
 	if down > 0 {
 		return fmt.Sprintf("%s, %d upstream down", apps, down)
 	}

@@ -193,7 +193,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if msg.err != nil {
 			m.note = "export failed: " + msg.err.Error()
 		} else {
-			m.note = fmt.Sprintf("exported %d rows to %s", msg.rows, msg.path)
+			m.note = fmt.Sprintf("exported %s to %s", common.Plural(msg.rows, "row"), msg.path)
 		}
 	case common.ActivatedMsg:
 		if !m.shown {

@@ -88,10 +88,7 @@ func usageSummary(v any, _ report.Range, width, maxLines int, st *styles.Styles)
 	items := make([]string, len(apps))
 	itemW := 0
 	for i, a := range apps {
-		keys := fmt.Sprintf("%d keys", a.Keys)
-		if a.Keys == 1 {
-			keys = "1 key"
-		}
+		keys := common.Plural(a.Keys, "key")
 		items[i] = fmt.Sprintf("%s: %s · %d enc · %d dec", table.Clean(a.App), keys, a.Encrypts, a.Decrypts)
 		itemW = max(itemW, lipgloss.Width(items[i]))
 	}
@@ -224,7 +221,7 @@ func activitySummary(v any, rg report.Range, width, _ int, st *styles.Styles) []
 		}
 	}
 	spark := report.Sparkline(report.Resample(counts, max(10, width-4)))
-	line2 := fmt.Sprintf("  %d events over %d days", total, len(h.perDay))
+	line2 := fmt.Sprintf("  %s over %s", common.Plural(total, "event"), common.Plural(len(h.perDay), "day"))
 	if peak > 0 {
 		line2 += fmt.Sprintf(" · busiest %s with %d", peakDay.UTC().Format(time.DateOnly), peak)
 	}

@@ -499,7 +499,7 @@ func describeCert(ci *api.CertInfo) []string {
 		add("valid", ci.NotBefore.UTC().Format("2006-01-02")+" → "+ci.NotAfter.UTC().Format("2006-01-02"))
 	}
 	if ci.ChainLen > 0 {
-		add("chain", fmt.Sprintf("%d certificates", ci.ChainLen))
+		add("chain", common.Plural(ci.ChainLen, "certificate"))
 	}
 	if ci.ClientAuth {
 		add("usage", "clientAuth ✔")

@@ -200,10 +200,7 @@ func (m *Model) StatusValue() string {
 			bad++
 		}
 	}
-	n := fmt.Sprintf("%d sources", len(m.sources))
-	if len(m.sources) == 1 {
-		n = "1 source"
-	}
+	n := common.Plural(len(m.sources), "source")
 	if bad == 0 {
 		return n + ", all ok"
 	}
@@ -295,7 +292,7 @@ func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.T
 	for _, s := range srcs {
 		for _, r := range s.Rings {
 			add("")
-			head := fmt.Sprintf("  Ring %s · source %s · %d of %d generations", table.Clean(r.Application), table.Clean(s.Name), len(r.Generations), r.Capacity)
+			head := fmt.Sprintf("  Ring %s · source %s · %d of %s", table.Clean(r.Application), table.Clean(s.Name), len(r.Generations), common.Plural(r.Capacity, "generation"))
 			if r.LastChange != nil {
 				head += " · changed " + ago(r.LastChange, now)
 			}
