@@ -131,7 +131,7 @@ func TestSourcesPaneKMIPPoll(t *testing.T) {
 	f := newFixture()
 	kms := &f.sources[0]
 	kms.Health, kms.Since = engine.HealthDegraded, at(0)
-	kms.Reason = "the rings lack 2 generation(s) the KMS holds: acme.crm.key.5: the KMS refused the Get; acme.crm.key.6: its material changed"
+	kms.Reason = "the rings lack 2 generations the KMS holds: acme.crm.key.5: the KMS refused the Get; acme.crm.key.6: its material changed"
 	kms.Poll.LeftOut = []string{"acme.crm.key.5: the KMS refused the Get (Permission Denied for this client's identity)", "acme.crm.key.6: its material changed"}
 	tm := start(t, f, 80, 24)
 	waitFor(t, tm, "● connected")

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/keyward/keyward/engine"
 )
 
 // KMIP client-certificate API, the socket form of `keyward cert` (the TUI's
@@ -154,8 +156,8 @@ func (p *KMIPPoll) Summary() string {
 	if len(p.FailedAddresses) > 0 && p.Protocol != "" {
 		where += fmt.Sprintf(" (failed first: %s)", strings.Join(p.FailedAddresses, "; "))
 	}
-	s := fmt.Sprintf("%s · last poll %s: %d request(s), %d key(s) matched, %d new, %d dropped, %d Get(s)",
-		where, p.Duration.Round(time.Millisecond), p.Requests, p.Matched, p.Added, p.Dropped, p.Gets)
+	s := fmt.Sprintf("%s · last poll %s: %s, %s matched, %d new, %d dropped, %s",
+		where, p.Duration.Round(time.Millisecond), engine.Plural(p.Requests, "request"), engine.Plural(p.Matched, "key"), p.Added, p.Dropped, engine.Plural(p.Gets, "Get"))
 	if m := p.WildcardMode(); m != "" {
 		s += " · " + m
 	}

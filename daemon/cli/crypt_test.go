@@ -182,7 +182,7 @@ func TestRewrapCommand(t *testing.T) {
 		t.Fatalf("rewrapped record opens to %q", pt)
 	}
 	ev := rec.with(proxy.OpRewrapped)
-	if len(ev) != 1 || !strings.Contains(ev[0].Details, "re-encrypted 2 token(s) under key id "+newID) || !strings.Contains(ev[0].Details, "2 from "+oldID) {
+	if len(ev) != 1 || !strings.Contains(ev[0].Details, "re-encrypted 2 tokens under key id "+newID) || !strings.Contains(ev[0].Details, "2 from "+oldID) {
 		t.Fatalf("activity %+v", ev)
 	}
 	// A tampered token: exit 1, its position named, nothing written.

@@ -62,7 +62,7 @@ func TestStatusShowsAKMSOutage(t *testing.T) {
 		t.Fatalf("keyward status never said %q:\n%s", want, out)
 		return ""
 	}
-	status("kms: KMIP 1.4 at "+srv.Addr(), "2 key(s) matched")
+	status("kms: KMIP 1.4 at "+srv.Addr(), "2 keys matched")
 
 	srv.Stop()
 	out := status(" degraded ", "is the KMS running", "failed: ")

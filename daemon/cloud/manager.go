@@ -295,7 +295,7 @@ func (m *Manager) Update(ctx context.Context, caller api.Caller, source, name st
 		what = append(what, "not-before "+r.NotBefore.UTC().Format(time.RFC3339))
 	}
 	if r.Tags != nil {
-		what = append(what, fmt.Sprintf("%d tag(s)", len(r.Tags)))
+		what = append(what, engine.Plural(len(r.Tags), "tag"))
 	}
 	details := op + " via keyward"
 	if len(what) > 0 {

@@ -576,7 +576,7 @@ func (s *SyncSource) diff(old, st *keyState, first bool) ([]engine.Key, []engine
 		if first {
 			op, what = engine.OpDiscovered, "discovered"
 		}
-		ev := s.event(all, op, sev, fmt.Sprintf("%s: %s, %d version(s)", what, latest.Algorithm, len(all)))
+		ev := s.event(all, op, sev, fmt.Sprintf("%s: %s, %s", what, latest.Algorithm, engine.Plural(len(all), "version")))
 		return all, []engine.Event{ev}
 	}
 	if old.status == engine.StateDeleted {

@@ -14,6 +14,8 @@ import (
 
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/keyward/keyward/engine"
 )
 
 // KeystoreInfo is what an imported keystore held, for the administrator.
@@ -32,8 +34,8 @@ type KeystoreInfo struct {
 }
 
 func (i KeystoreInfo) String() string {
-	s := fmt.Sprintf("%s keystore: private key (%s) for %q issued by %q, valid %s to %s, chain of %d certificate(s)",
-		i.Format, i.KeyType, i.Subject, i.Issuer, i.NotBefore.UTC().Format("2006-01-02"), i.NotAfter.UTC().Format("2006-01-02"), i.ChainLen)
+	s := fmt.Sprintf("%s keystore: private key (%s) for %q issued by %q, valid %s to %s, chain of %s",
+		i.Format, i.KeyType, i.Subject, i.Issuer, i.NotBefore.UTC().Format("2006-01-02"), i.NotAfter.UTC().Format("2006-01-02"), engine.Plural(i.ChainLen, "certificate"))
 	if i.Alias != "" {
 		s += fmt.Sprintf(", alias %q", i.Alias)
 	}

@@ -145,7 +145,7 @@ func (m *Manager) crypt(w http.ResponseWriter, r *http.Request, role api.Role, e
 			msgs = append(msgs, e.Error())
 		}
 		apiError(w, http.StatusUnprocessableEntity, api.CodeBadRequest,
-			fmt.Sprintf("%d token(s) could not be decrypted: %s", len(op.Failed), strings.Join(dedupe(msgs), "; ")))
+			fmt.Sprintf("%s could not be decrypted: %s", engine.Plural(len(op.Failed), "token"), strings.Join(dedupe(msgs), "; ")))
 		return
 	}
 	a.event("decrypt", engine.SeverityInfo, r, fmt.Sprintf("keyward decrypt opened %s for %s caller", engine.Plural(op.Decrypted, "token"), engine.WithArticle(string(role))))
@@ -183,9 +183,9 @@ func (m *Manager) rewrap(w http.ResponseWriter, r *http.Request, role api.Role) 
 	for _, id := range slices.Sorted(maps.Keys(st.From)) {
 		from = append(from, fmt.Sprintf("%d from %s", st.From[id], id))
 	}
-	details := fmt.Sprintf("keyward rewrap re-encrypted %d token(s) under key id %s (%s); %d already under it", st.Rewrapped, st.To, strings.Join(from, ", "), st.Current)
+	details := fmt.Sprintf("keyward rewrap re-encrypted %s under key id %s (%s); %d already under it", engine.Plural(st.Rewrapped, "token"), st.To, strings.Join(from, ", "), st.Current)
 	if st.Rewrapped == 0 {
-		details = fmt.Sprintf("keyward rewrap found %d token(s), all already under key id %s", st.Current, st.To)
+		details = fmt.Sprintf("keyward rewrap found %s, all already under key id %s", engine.Plural(st.Current, "token"), st.To)
 	}
 	a.event("rewrap", engine.SeverityInfo, r, details)
 	w.Header().Set("Content-Type", "application/octet-stream")

@@ -494,7 +494,7 @@ func (a *App) check(kind bodyKind, body []byte, mt string) *refusal {
 			where = fmt.Sprintf("only in JSON and form bodies (%.60s is passed through unread)", mt)
 		}
 		return &refusal{http.StatusBadRequest, ErrKindExposed,
-			fmt.Sprintf("the body is JSON carrying %d protected field(s), which %q encrypts %s; send the fields where the rules protect them", n, a.cfg.Name, where)}
+			fmt.Sprintf("the body is JSON carrying %s, which %q encrypts %s; send the fields where the rules protect them", engine.Plural(n, "protected field"), a.cfg.Name, where)}
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+
+	"github.com/keyward/keyward/engine"
 )
 
 // RewrapStats counts what Rewrap did.
@@ -99,7 +101,7 @@ func (c *Codec) Rewrap(dst, text []byte) ([]byte, RewrapStats, error) {
 		if failed > len(errs) {
 			errs = append(errs, fmt.Errorf("and %d more", failed-len(errs)))
 		}
-		return dst[:start], st, fmt.Errorf("%d of %d token(s) could not be rewrapped, nothing was written: %w", failed, idx, errors.Join(errs...))
+		return dst[:start], st, fmt.Errorf("%d of %s could not be rewrapped, nothing was written: %w", failed, engine.Plural(idx, "token"), errors.Join(errs...))
 	}
 	return dst, st, nil
 }

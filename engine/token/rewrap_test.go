@@ -81,7 +81,7 @@ func TestRewrapNamesPositionsNotContent(t *testing.T) {
 		t.Fatalf("output on failure: %q", out)
 	}
 	msg := err.Error()
-	for _, want := range []string{"3 of 4 token(s)", "token 2 (line 2, column 3)", "another application", "token 3 (line 3, column 1)",
+	for _, want := range []string{"3 of 4 tokens", "token 2 (line 2, column 3)", "another application", "token 3 (line 3, column 1)",
 		"unknown key generation", "token 4 (line 3, column " + itoa(len(unknown)+2) + ")", "tampered"} {
 		if !strings.Contains(msg, want) {
 			t.Fatalf("error %q lacks %q", msg, want)

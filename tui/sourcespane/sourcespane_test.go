@@ -50,7 +50,7 @@ func TestPollLinesFailed(t *testing.T) {
 	if n := strings.Count(strings.Join(lines, "\n"), "i/o timeout"); n != 1 {
 		t.Errorf("the failure is shown %d times, want once (in the health reason):\n%s", n, strings.Join(lines, "\n"))
 	}
-	s.Reason = "the rings lack 1 generation(s) the KMS holds"
+	s.Reason = "the rings lack 1 generation the KMS holds"
 	if lines := render(t, s, 80); !has(lines, "    last poll failed: dial tcp 10.0.0.5:5696: i/o timeout") {
 		t.Errorf("a failure the reason does not name is not shown:\n%s", strings.Join(lines, "\n"))
 	}

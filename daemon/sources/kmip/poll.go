@@ -81,7 +81,7 @@ func (s *Source) Poll(ctx context.Context, sink sources.Sink) error {
 		}
 	}
 	if n := len(st.LeftOut); n > 0 {
-		problems = append(problems, fmt.Sprintf("the rings lack %d generation(s) the KMS holds: %s", n, strings.Join(st.LeftOut, "; ")))
+		problems = append(problems, fmt.Sprintf("the rings lack %s the KMS holds: %s", engine.Plural(n, "generation"), strings.Join(st.LeftOut, "; ")))
 	}
 	problems = append(problems, st.Warnings...)
 	// The poll itself worked, so the source keeps its interval; what it
@@ -235,8 +235,8 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	st.Rechecked, st.Recovered = len(vanished), len(recovered)
 	if len(recovered) > 0 {
 		s.log.Warn("the KMS's Locate missed known keys; found by their identifiers", "keys", len(recovered))
-		st.Warnings = append(st.Warnings, fmt.Sprintf("the KMS's Locate missed %d known key(s), found by their identifiers: "+
-			"new keys past what Locate returns may be missed too (a result limit of the KMS? lower locate_page_size, or set locate = \"client\")", len(recovered)))
+		st.Warnings = append(st.Warnings, fmt.Sprintf("the KMS's Locate missed %s, found by their identifiers: "+
+			"new keys past what Locate returns may be missed too (a result limit of the KMS? lower locate_page_size, or set locate = \"client\")", engine.Plural(len(recovered), "known key")))
 	}
 	// Only the KMS saying it does not hold the object makes a key gone; a
 	// read that failed otherwise keeps what was known of it.
@@ -250,8 +250,8 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		unsure = append(unsure, k.row.Name+": "+brief(rfailed[uid]))
 	}
 	if len(unsure) > 0 {
-		st.Warnings = append(st.Warnings, fmt.Sprintf("%d known key(s) missing from the Locate could not be read, kept as they were: %s",
-			len(unsure), strings.Join(unsure, "; ")))
+		st.Warnings = append(st.Warnings, fmt.Sprintf("%s missing from the Locate could not be read, kept as they were: %s",
+			engine.Plural(len(unsure), "known key"), strings.Join(unsure, "; ")))
 	}
 	uids = slices.AppendSeq(uids, maps.Keys(recovered))
 	slices.Sort(uids)

@@ -174,8 +174,8 @@ func (s *Source) ringEvents(ctx context.Context, app string, before keyring.Ring
 		sev = engine.SeverityInfo
 	}
 	ring, _ := s.deps.Rings.Ring(app)
-	pl.event(e.To.UID, engine.OpRotated, sev, fmt.Sprintf("%s (key id %s) now encrypts for %s, was %s: %s (%d generation(s) in the ring)",
-		e.To.Name, e.To.ShortID, app, from, e.Why, len(ring.Gens)))
+	pl.event(e.To.UID, engine.OpRotated, sev, fmt.Sprintf("%s (key id %s) now encrypts for %s, was %s: %s (%s in the ring)",
+		e.To.Name, e.To.ShortID, app, from, e.Why, engine.Plural(len(ring.Gens), "generation")))
 }
 
 // recentUse reads the use of app's generations ids in the retire window.
@@ -194,8 +194,8 @@ func useText(use map[string]engine.KeyUse, err error, id string) string {
 	if u.Decrypts == 0 {
 		return "it decrypted nothing in the last " + retireWindowText
 	}
-	return fmt.Sprintf("it still decrypted %d token(s) in the last %s, the latest in the hour from %s",
-		u.Decrypts, retireWindowText, u.LastDecrypt.UTC().Format("2006-01-02 15:04 UTC"))
+	return fmt.Sprintf("it still decrypted %s in the last %s, the latest in the hour from %s",
+		engine.Plural(int(u.Decrypts), "token"), retireWindowText, u.LastDecrypt.UTC().Format("2006-01-02 15:04 UTC"))
 }
 
 // noteNextOut remembers, for the socket API and the Sources pane, which

@@ -144,7 +144,7 @@ func TestPushedOutGenerationWarnsWithItsUse(t *testing.T) {
 		b.create(t, "acme.crm.key.3")
 		e.mustPoll()
 		ev := e.eventsFor("acme.crm.key.1", engine.OpDropped)
-		if len(ev) != 1 || ev[0].Severity != engine.SeverityWarn || !strings.Contains(ev[0].Details, "still decrypted 42 token(s)") ||
+		if len(ev) != 1 || ev[0].Severity != engine.SeverityWarn || !strings.Contains(ev[0].Details, "still decrypted 42 tokens") ||
 			!strings.Contains(ev[0].Details, hour.Format("2006-01-02 15:04")) || !strings.Contains(ev[0].Details, old.ShortID) {
 			t.Fatalf("pushed-out events %+v", ev)
 		}

@@ -789,7 +789,7 @@ func TestLocateThatMissesKeysLosesNothing(t *testing.T) {
 	// The administrator hears of it: new keys past the limit would be
 	// missed too.
 	srcs, _ := e.st.Sources(context.Background())
-	if srcs[0].Health != engine.HealthDegraded || !strings.Contains(srcs[0].Reason, "Locate missed 5 known key(s)") {
+	if srcs[0].Health != engine.HealthDegraded || !strings.Contains(srcs[0].Reason, "Locate missed 5 known keys") {
 		t.Fatalf("source after a capped Locate: %+v", srcs[0])
 	}
 	// A missed key whose read fails (not "no such object") is kept.
