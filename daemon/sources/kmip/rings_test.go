@@ -233,3 +233,34 @@ func TestGenerationNeverEncryptsBeforeItIsStored(t *testing.T) {
 		}
 	})
 }
+
+// TestGenerationNumberGoingBackwardsOnlyDecrypts: a key created after the
+// newest but numbered below it joins the ring in its number's place, never
+// encrypts, and says so once; a duplicate of a held number stays out.
+func TestGenerationNumberGoingBackwardsOnlyDecrypts(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		b.create(t, "acme.crm.key.1")
+		b.create(t, "acme.crm.key.5")
+		e := newEnv(t, b, "", nil, crmApp)
+		e.mustPoll()
+		b.create(t, "acme.crm.key.3")
+		b.create(t, "acme.crm.key.005")
+		for range 2 {
+			e.mustPoll()
+		}
+		if got := strings.Join(e.ringNames("crm"), ","); got != "acme.crm.key.5,acme.crm.key.3,acme.crm.key.1" || e.encryptsWith("crm") != "acme.crm.key.5" {
+			t.Fatalf("ring %s encrypts with %s", got, e.encryptsWith("crm"))
+		}
+		ev := e.eventsFor("acme.crm.key.3", engine.OpRefused)
+		if len(ev) != 1 || ev[0].Severity != engine.SeverityWarn || !strings.Contains(ev[0].Details, "goes backwards") {
+			t.Fatalf("events of the backwards generation %+v", ev)
+		}
+		dup := e.eventsFor("acme.crm.key.005", engine.OpRefused)
+		if len(dup) != 1 || !strings.Contains(dup[0].Details, "duplicate-generation") || !strings.Contains(dup[0].Details, "generation 5 is already acme.crm.key.5") {
+			t.Fatalf("events of the duplicate %+v", dup)
+		}
+		if len(e.events(engine.OpRotated)) != 1 {
+			t.Fatalf("rotations %+v", e.events(engine.OpRotated))
+		}
+	})
+}
