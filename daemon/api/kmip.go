@@ -28,19 +28,27 @@ type CSRRequest struct {
 	Force bool `json:"force,omitempty"`
 }
 
-// CSRResponse carries the CSR to take to the CA.
+// CSRResponse carries the CSR to take to the CA. The new key is pending: the
+// identity in use now stays in use until the certificate signed for the new
+// key is installed.
 type CSRResponse struct {
 	CSR     string `json:"csr"`
 	KeyFile string `json:"key_file"`
+	// InUse is the identity the source keeps presenting meanwhile.
+	InUse *ClientIdentity `json:"in_use,omitempty"`
 	// Warning, in one line, when the daemon will not present this identity
 	// (the source's config names its own cert_file or keystore_file).
 	Warning string `json:"warning,omitempty"`
 }
 
-// InstallCertRequest installs the CA-signed certificate for the CSR's key.
+// InstallCertRequest installs the CA-signed certificate for the CSR's key:
+// the files as read, PEM or DER, in Cert and Root (base64 in JSON), or PEM
+// text in CertPEM and RootPEM.
 type InstallCertRequest struct {
-	CertPEM string `json:"cert_pem"`
-	RootPEM string `json:"root_pem"`
+	Cert    []byte `json:"cert,omitempty"`
+	Root    []byte `json:"root,omitempty"`
+	CertPEM string `json:"cert_pem,omitempty"`
+	RootPEM string `json:"root_pem,omitempty"`
 }
 
 // ImportKeystoreRequest imports a JKS or PKCS#12 keystore (bytes, base64 in
@@ -48,18 +56,26 @@ type InstallCertRequest struct {
 type ImportKeystoreRequest struct {
 	Keystore []byte `json:"keystore"`
 	Password string `json:"password"`
+	// Alias picks the private-key entry (JKS alias, PKCS#12 friendly
+	// name) of a keystore holding several.
+	Alias string `json:"alias,omitempty"`
+	// KeyPassword opens a JKS entry whose password is not the store's.
+	KeyPassword string `json:"key_password,omitempty"`
 	// Replace a private key the source already holds that is not the
 	// keystore's; without it the daemon answers 409 CodeConflict.
 	Force bool `json:"force,omitempty"`
 }
 
-// CertInfo describes a source's client certificate (never the key).
+// CertInfo describes a source's client certificate installed by keyward
+// cert (never the key), the identity the source actually presents, and a
+// key waiting for its certificate.
 type CertInfo struct {
 	Source     string    `json:"source"`
 	Format     string    `json:"format"`
 	Alias      string    `json:"alias,omitempty"`
 	Subject    string    `json:"subject"`
 	Issuer     string    `json:"issuer"`
+	Serial     string    `json:"serial,omitempty"`
 	KeyType    string    `json:"key_type"`
 	NotBefore  time.Time `json:"not_before"`
 	NotAfter   time.Time `json:"not_after"`
@@ -71,6 +87,94 @@ type CertInfo struct {
 	// Warning, in one line, when the daemon does not present this identity
 	// (the source's config names its own cert_file or keystore_file).
 	Warning string `json:"warning,omitempty"`
+	// InUse is the identity the source presents now (the configured files
+	// or the installed ones); Pending a CSR's key waiting for its
+	// certificate.
+	InUse   *ClientIdentity `json:"in_use,omitempty"`
+	Pending *PendingKey     `json:"pending,omitempty"`
+}
+
+// ClientIdentity is the client certificate a KMIP source presents to its
+// KMS now.
+type ClientIdentity struct {
+	// Origin is "config" (cert_file or keystore_file in keyward.toml) or
+	// "installed" (keyward cert, in the data dir); From names the files.
+	Origin   string    `json:"origin"`
+	From     string    `json:"from"`
+	Subject  string    `json:"subject,omitempty"`
+	Issuer   string    `json:"issuer,omitempty"`
+	Serial   string    `json:"serial,omitempty"`
+	KeyType  string    `json:"key_type,omitempty"`
+	NotAfter time.Time `json:"not_after,omitzero"`
+	// Since is when the source loaded it.
+	Since time.Time `json:"since,omitzero"`
+	// Error says why the files cannot be loaded (then the identity above,
+	// if any, stays in use).
+	Error string `json:"error,omitempty"`
+}
+
+// String is the identity in one line.
+func (c *ClientIdentity) String() string {
+	if c == nil {
+		return ""
+	}
+	s := "none"
+	if c.Subject != "" {
+		s = fmt.Sprintf("%s (serial %s, issuer %s, %s, until %s)", c.Subject, c.Serial, c.Issuer, c.KeyType, c.NotAfter.UTC().Format("2006-01-02"))
+	}
+	s += " from " + c.From
+	if c.Error != "" {
+		s += "; cannot load the files: " + c.Error
+	}
+	return s
+}
+
+// PendingKey is a key made by keyward cert csr that waits for its signed
+// certificate; the identity in use stays until then.
+type PendingKey struct {
+	KeyFile string    `json:"key_file"`
+	CSRFile string    `json:"csr_file"`
+	Subject string    `json:"subject"` // the CSR's
+	KeyType string    `json:"key_type"`
+	Created time.Time `json:"created"`
+}
+
+// String is the pending key in one line.
+func (p *PendingKey) String() string {
+	return fmt.Sprintf("a new %s key for %s (CSR of %s) waits for its signed certificate (keyward cert install)", p.KeyType, p.Subject,
+		p.Created.UTC().Format("2006-01-02 15:04"))
+}
+
+// KMIPClient is how a KMIP source presents itself to its KMS: the client
+// certificate in use, a key waiting for its certificate, the TLS settings.
+type KMIPClient struct {
+	Identity      *ClientIdentity `json:"identity,omitempty"`
+	Pending       *PendingKey     `json:"pending,omitempty"`
+	TLSMinVersion string          `json:"tls_min_version"`
+	// CipherSuites are the TLS 1.2 suites offered when the config names
+	// them (default: Go's own secure list).
+	CipherSuites []string `json:"cipher_suites,omitempty"`
+	// Warning says which configured suites are weaker than the default.
+	Warning string `json:"warning,omitempty"`
+}
+
+// Lines are the client identity in words, for status displays: the
+// identity presented, a key waiting for its certificate, weaker suites.
+func (c *KMIPClient) Lines() []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	if c.Identity != nil {
+		out = append(out, "client certificate "+c.Identity.String())
+	}
+	if c.Pending != nil {
+		out = append(out, c.Pending.String()+"; the certificate above stays in use until then")
+	}
+	if c.Warning != "" {
+		out = append(out, "warning: "+c.Warning)
+	}
+	return out
 }
 
 // KMIPCert returns a source's installed client certificate.

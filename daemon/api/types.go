@@ -121,6 +121,8 @@ type SourceInfo struct {
 	Rings []RingInfo `json:"rings,omitempty"`
 	// Poll is a KMIP source's latest poll, once it has polled.
 	Poll *KMIPPoll `json:"poll,omitempty"`
+	// Client is a KMIP source's client identity and TLS settings.
+	Client *KMIPClient `json:"client,omitempty"`
 }
 
 // RingInfo describes one application's key ring: metadata only, never material.

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
@@ -24,6 +26,7 @@ type KeystoreInfo struct {
 	Alias      string    `json:"alias,omitempty"`
 	Subject    string    `json:"subject"`
 	Issuer     string    `json:"issuer"`
+	Serial     string    `json:"serial"`
 	KeyType    string    `json:"key_type"`
 	NotBefore  time.Time `json:"not_before"`
 	NotAfter   time.Time `json:"not_after"`
@@ -55,19 +58,37 @@ var jksMagic = []byte{0xFE, 0xED, 0xFE, 0xED}
 // certificate chain. It fails, saying why, when there is no private key, no
 // certificate for it, or the certificate is not for that key.
 func ParseKeystore(data, password []byte) (*KeystoreInfo, tls.Certificate, error) {
+	return OpenKeystore(data, password, KeystoreOptions{})
+}
+
+// KeystoreOptions choose the entry of a keystore that holds several.
+type KeystoreOptions struct {
+	// Alias names the private-key entry to use (a JKS alias, a PKCS#12
+	// friendly name); needed when the keystore holds more than one key.
+	Alias string
+	// KeyPassword opens a JKS private-key entry whose password is not the
+	// store's (default: the store's password).
+	KeyPassword []byte
+}
+
+// OpenKeystore is ParseKeystore choosing the entry with o.
+func OpenKeystore(data, password []byte, o KeystoreOptions) (*KeystoreInfo, tls.Certificate, error) {
 	if len(data) == 0 {
 		return nil, tls.Certificate{}, errors.New("the keystore file is empty")
 	}
 	if bytes.HasPrefix(data, jksMagic) {
-		return parseJKS(data, password)
+		return parseJKS(data, password, o)
 	}
 	if data[0] == 0x30 {
-		return parseP12(data, password)
+		return parseP12(data, password, o)
 	}
-	return nil, tls.Certificate{}, errors.New("not a JKS or PKCS#12 keystore (a PEM file? use cert_file and key_file)")
+	if bytes.Contains(data, []byte("-----BEGIN")) {
+		return nil, tls.Certificate{}, errors.New("a PEM file, not a JKS or PKCS#12 keystore: install a signed certificate with keyward cert install, or name PEM files in cert_file and key_file")
+	}
+	return nil, tls.Certificate{}, errors.New("not a JKS or PKCS#12 keystore (a JKS starts with FE ED FE ED, a PKCS#12 file is DER)")
 }
 
-func parseJKS(data, password []byte) (*KeystoreInfo, tls.Certificate, error) {
+func parseJKS(data, password []byte, o KeystoreOptions) (*KeystoreInfo, tls.Certificate, error) {
 	if err := checkJKS(data); err != nil {
 		return nil, tls.Certificate{}, fmt.Errorf("damaged JKS keystore: %w", err)
 	}
@@ -76,10 +97,32 @@ func parseJKS(data, password []byte) (*KeystoreInfo, tls.Certificate, error) {
 		return nil, tls.Certificate{}, fmt.Errorf("cannot open the JKS keystore (wrong password or damaged file): %w", err)
 	}
 	info := &KeystoreInfo{Format: "JKS"}
-	var chosen string
+	var keys []string
 	for _, a := range ks.Aliases() {
-		if ks.IsPrivateKeyEntry(a) && chosen == "" {
-			chosen = a
+		if ks.IsPrivateKeyEntry(a) {
+			keys = append(keys, a)
+		}
+	}
+	chosen := o.Alias
+	switch {
+	case len(keys) == 0:
+		for _, a := range ks.Aliases() {
+			info.Other = append(info.Other, a+" (trusted certificate)")
+		}
+		return nil, tls.Certificate{}, fmt.Errorf("the JKS keystore holds no private key entry, only %v; it needs the client's private key with its certificate chain", info.Other)
+	case chosen == "" && len(keys) > 1:
+		return nil, tls.Certificate{}, fmt.Errorf("the JKS keystore holds %d private keys (%s): choose one with --alias (keystore_alias in keyward.toml)", len(keys), quoteList(keys))
+	case chosen == "":
+		chosen = keys[0]
+	case !ks.IsPrivateKeyEntry(chosen):
+		what := "no entry"
+		if ks.IsTrustedCertificateEntry(chosen) {
+			what = "a trusted certificate, not a private key"
+		}
+		return nil, tls.Certificate{}, fmt.Errorf("alias %q is %s in the JKS keystore; its private keys: %s", chosen, what, quoteList(keys))
+	}
+	for _, a := range ks.Aliases() {
+		if a == chosen {
 			continue
 		}
 		kind := "trusted certificate"
@@ -88,12 +131,16 @@ func parseJKS(data, password []byte) (*KeystoreInfo, tls.Certificate, error) {
 		}
 		info.Other = append(info.Other, fmt.Sprintf("%s (%s)", a, kind))
 	}
-	if chosen == "" {
-		return nil, tls.Certificate{}, fmt.Errorf("the JKS keystore holds no private key entry, only %v; it needs the client's private key with its certificate chain", info.Other)
+	keyPW := password
+	if len(o.KeyPassword) > 0 {
+		keyPW = o.KeyPassword
 	}
-	entry, err := ks.GetPrivateKeyEntry(chosen, password)
+	entry, err := ks.GetPrivateKeyEntry(chosen, keyPW)
 	if err != nil {
-		return nil, tls.Certificate{}, fmt.Errorf("cannot open private key %q (its password differs from the store's?): %w", chosen, err)
+		if len(o.KeyPassword) == 0 {
+			return nil, tls.Certificate{}, fmt.Errorf("cannot open private key %q with the store's password: the entry has a password of its own; give it with --key-password-file (key_password_file in keyward.toml)", chosen)
+		}
+		return nil, tls.Certificate{}, fmt.Errorf("cannot open private key %q: wrong key password", chosen)
 	}
 	defer clear(entry.PrivateKey)
 	k, err := x509.ParsePKCS8PrivateKey(entry.PrivateKey)
@@ -136,7 +183,7 @@ type p12Outer struct {
 	} `asn1:"optional"`
 }
 
-func parseP12(data, password []byte) (*KeystoreInfo, tls.Certificate, error) {
+func parseP12(data, password []byte, o KeystoreOptions) (*KeystoreInfo, tls.Certificate, error) {
 	var outer p12Outer
 	if _, err := asn1.Unmarshal(data, &outer); err != nil {
 		return nil, tls.Certificate{}, fmt.Errorf("damaged PKCS#12 keystore: %w", err)
@@ -144,10 +191,16 @@ func parseP12(data, password []byte) (*KeystoreInfo, tls.Certificate, error) {
 	if outer.MacData.Iterations > maxP12Iterations || outer.MacData.Iterations < 0 {
 		return nil, tls.Certificate{}, fmt.Errorf("the PKCS#12 keystore asks for %d key-derivation iterations (more than %d): refused", outer.MacData.Iterations, maxP12Iterations)
 	}
+	if o.Alias != "" {
+		return p12ByName(data, password, o.Alias)
+	}
 	k, leaf, cas, err := pkcs12.DecodeChain(data, string(password))
 	if err != nil {
 		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
 			return nil, tls.Certificate{}, errors.New("cannot open the PKCS#12 keystore: wrong password")
+		}
+		if strings.Contains(err.Error(), "exactly one key") {
+			return p12ByName(data, password, "")
 		}
 		return nil, tls.Certificate{}, fmt.Errorf("cannot open the PKCS#12 keystore (it must hold one private key and its certificate): %w", err)
 	}
@@ -160,6 +213,96 @@ func parseP12(data, password []byte) (*KeystoreInfo, tls.Certificate, error) {
 	return info, cert, err
 }
 
+// p12ByName opens a PKCS#12 keystore holding several private keys, or
+// one asked for by name: the key whose friendly name is alias, with the
+// certificate of the same local key id (or public key) and the CA
+// certificates that are nobody's leaf.
+func p12ByName(data, password []byte, alias string) (*KeystoreInfo, tls.Certificate, error) {
+	//lint:ignore SA1019 the only reader of go-pkcs12 that gives the bags' friendly names
+	blocks, err := pkcs12.ToPEM(data, string(password))
+	if err != nil {
+		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
+			return nil, tls.Certificate{}, errors.New("cannot open the PKCS#12 keystore: wrong password")
+		}
+		return nil, tls.Certificate{}, fmt.Errorf("cannot open the PKCS#12 keystore: %w", err)
+	}
+	type bag struct {
+		name, id string
+		key      crypto.Signer
+	}
+	var keys []bag
+	var certs []*x509.Certificate
+	certID := map[*x509.Certificate]string{}
+	for _, b := range blocks {
+		switch b.Type {
+		case "PRIVATE KEY": // PKCS#1 or SEC 1 despite the label (see ToPEM)
+			var k crypto.Signer
+			if rk, err := x509.ParsePKCS1PrivateKey(b.Bytes); err == nil {
+				k = rk
+			} else if ek, err := x509.ParseECPrivateKey(b.Bytes); err == nil {
+				k = ek
+			}
+			clear(b.Bytes)
+			if k == nil {
+				return nil, tls.Certificate{}, fmt.Errorf("PKCS#12 private key %q: unsupported type", b.Headers["friendlyName"])
+			}
+			keys = append(keys, bag{name: b.Headers["friendlyName"], id: b.Headers["localKeyId"], key: k})
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, tls.Certificate{}, fmt.Errorf("PKCS#12 certificate: %w", err)
+			}
+			certs = append(certs, c)
+			certID[c] = b.Headers["localKeyId"]
+		}
+	}
+	var names []string
+	for _, k := range keys {
+		names = append(names, k.name)
+	}
+	var chosen *bag
+	for i := range keys {
+		if alias == "" && len(keys) == 1 || alias != "" && keys[i].name == alias {
+			chosen = &keys[i]
+		}
+	}
+	switch {
+	case len(keys) == 0:
+		return nil, tls.Certificate{}, errors.New("the PKCS#12 keystore holds no private key; it needs the client's private key with its certificate chain")
+	case chosen == nil && alias == "":
+		return nil, tls.Certificate{}, fmt.Errorf("the PKCS#12 keystore holds %d private keys (friendly names %s): choose one with --alias (keystore_alias in keyward.toml)", len(keys), quoteList(names))
+	case chosen == nil:
+		return nil, tls.Certificate{}, fmt.Errorf("the PKCS#12 keystore has no private key with the friendly name %q; its keys: %s", alias, quoteList(names))
+	}
+	var leaf *x509.Certificate
+	for _, c := range certs {
+		if (chosen.id != "" && certID[c] == chosen.id) || leaf == nil && samePublicKey(c.PublicKey, chosen.key.Public()) {
+			leaf = c
+		}
+	}
+	if leaf == nil {
+		return nil, tls.Certificate{}, fmt.Errorf("the PKCS#12 keystore has no certificate for the private key %q", chosen.name)
+	}
+	chain := []*x509.Certificate{leaf}
+	for _, c := range certs {
+		mine := c == leaf
+		for _, k := range keys {
+			mine = mine || samePublicKey(c.PublicKey, k.key.Public())
+		}
+		if !mine {
+			chain = append(chain, c)
+		}
+	}
+	info := &KeystoreInfo{Format: "PKCS#12", Alias: chosen.name}
+	for _, k := range keys {
+		if k.name != chosen.name {
+			info.Other = append(info.Other, k.name+" (another private key)")
+		}
+	}
+	cert, err := identity(info, chosen.key, chain)
+	return info, cert, err
+}
+
 func identity(info *KeystoreInfo, key crypto.Signer, chain []*x509.Certificate) (tls.Certificate, error) {
 	if len(chain) == 0 {
 		return tls.Certificate{}, errors.New("the private key has no certificate chain; import the signed certificate with it")
@@ -168,7 +311,7 @@ func identity(info *KeystoreInfo, key crypto.Signer, chain []*x509.Certificate) 
 	if !samePublicKey(leaf.PublicKey, key.Public()) {
 		return tls.Certificate{}, fmt.Errorf("the first certificate (subject %q) is not for the keystore's private key", leaf.Subject.CommonName)
 	}
-	info.Subject, info.Issuer = leaf.Subject.String(), leaf.Issuer.String()
+	info.Subject, info.Issuer, info.Serial = leaf.Subject.String(), leaf.Issuer.String(), Serial(leaf)
 	info.KeyType = KeyType(key.Public())
 	info.NotBefore, info.NotAfter = leaf.NotBefore, leaf.NotAfter
 	info.ChainLen = len(chain)
@@ -190,7 +333,13 @@ var ErrKeyExists = errors.New("the source already holds a different private key"
 // that is not the keystore's (a key made for a CSR would be lost); the
 // keystore is checked first, so a wrong password is reported as such.
 func Import(f Files, data, password []byte, now time.Time, replace bool) (*KeystoreInfo, error) {
-	info, cert, err := ParseKeystore(data, password)
+	return ImportWith(f, data, password, KeystoreOptions{}, now, replace)
+}
+
+// ImportWith is Import choosing the keystore's entry with o. A pending key
+// (from a CSR) is left waiting unless it is the keystore's own.
+func ImportWith(f Files, data, password []byte, o KeystoreOptions, now time.Time, replace bool) (*KeystoreInfo, error) {
+	info, cert, err := OpenKeystore(data, password, o)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
@@ -218,7 +367,35 @@ func Import(f Files, data, password []byte, now time.Time, replace bool) (*Keyst
 	if err := writeFile(f.Cert, chainPEM, 0o644); err != nil {
 		return nil, err
 	}
+	if p := readKey(f.PendingKey); p != nil && samePublicKey(p.Public(), cert.PrivateKey.(crypto.Signer).Public()) {
+		_ = os.Remove(f.PendingKey)
+	}
 	return info, nil
+}
+
+// Serial is a certificate's serial number in colon-separated hex, as
+// openssl and most CA consoles show it.
+func Serial(c *x509.Certificate) string {
+	if c == nil || c.SerialNumber == nil {
+		return ""
+	}
+	b := c.SerialNumber.Bytes()
+	if len(b) == 0 {
+		return "00"
+	}
+	parts := make([]string, len(b))
+	for i, x := range b {
+		parts[i] = fmt.Sprintf("%02X", x)
+	}
+	return strings.Join(parts, ":")
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // holdsOtherKey reports whether f.Key holds a private key other than key
@@ -238,12 +415,12 @@ func holdsOtherKey(f Files, key crypto.Signer) bool {
 
 // Describe reports on a PEM certificate file's leaf, for status displays.
 func Describe(certPEM []byte) (*KeystoreInfo, error) {
-	chain, err := parseCertsPEM(certPEM)
+	chain, err := ParseCerts(certPEM)
 	if err != nil {
 		return nil, err
 	}
 	l := chain[0]
-	return &KeystoreInfo{Format: "PEM", Subject: l.Subject.String(), Issuer: l.Issuer.String(), KeyType: KeyType(l.PublicKey),
+	return &KeystoreInfo{Format: "PEM", Subject: l.Subject.String(), Issuer: l.Issuer.String(), Serial: Serial(l), KeyType: KeyType(l.PublicKey),
 		NotBefore: l.NotBefore, NotAfter: l.NotAfter, ChainLen: len(chain), ClientAuth: HasClientAuth(l)}, nil
 }
 

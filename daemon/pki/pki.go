@@ -15,6 +15,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -29,18 +30,22 @@ import (
 
 // Files are where a source's client identity lives in the data dir.
 type Files struct {
-	Dir  string
-	Key  string // private key, PEM (PKCS#8), mode 0600
-	CSR  string // certificate signing request, PEM
-	Cert string // signed certificate (and chain), PEM
-	CA   string // root the certificate was checked against, PEM
+	Dir string
+	Key string // the live private key, PEM (PKCS#8), mode 0600
+	// PendingKey is the key of the latest CSR, mode 0600: it waits there,
+	// leaving the live key and certificate in use, until the certificate
+	// signed for it is installed.
+	PendingKey string
+	CSR        string // certificate signing request, PEM
+	Cert       string // signed certificate (and chain), PEM
+	CA         string // root the certificate was checked against, PEM
 }
 
 // Paths returns the identity files of source under dataDir/kmip/<source>.
 func Paths(dataDir, source string) Files {
 	dir := filepath.Join(dataDir, "kmip", source)
-	return Files{Dir: dir, Key: filepath.Join(dir, "client.key"), CSR: filepath.Join(dir, "client.csr"),
-		Cert: filepath.Join(dir, "client.crt"), CA: filepath.Join(dir, "client-ca.pem")}
+	return Files{Dir: dir, Key: filepath.Join(dir, "client.key"), PendingKey: filepath.Join(dir, "client.key.pending"),
+		CSR: filepath.Join(dir, "client.csr"), Cert: filepath.Join(dir, "client.crt"), CA: filepath.Join(dir, "client-ca.pem")}
 }
 
 // CSROptions describe the subject and key of a new client identity.
@@ -53,7 +58,10 @@ type CSROptions struct {
 }
 
 // GenerateCSR creates a private key (mode 0600) and a CSR in f.Dir and
-// returns the CSR in PEM, ready to take to the certificate authority.
+// returns the CSR in PEM, ready to take to the certificate authority. The
+// key is pending (f.PendingKey): the live key and certificate stay in use
+// until Install is given the certificate signed for it. A previous pending
+// key is replaced.
 func GenerateCSR(f Files, o CSROptions) ([]byte, error) {
 	cn := strings.TrimSpace(o.CommonName)
 	if cn == "" {
@@ -80,7 +88,7 @@ func GenerateCSR(f Files, o CSROptions) ([]byte, error) {
 	if err := os.MkdirAll(f.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("csr: %w", err)
 	}
-	if err := writeFile(f.Key, keyPEM, 0o600); err != nil {
+	if err := writeFile(f.PendingKey, keyPEM, 0o600); err != nil {
 		return nil, err
 	}
 	if err := writeFile(f.CSR, csrPEM, 0o644); err != nil {
@@ -130,47 +138,98 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 }
 
 // Install checks a signed certificate against the key made by GenerateCSR
-// and against the given root, then stores it. It says which check failed:
-// the certificate is not for the CSR's key, does not chain to the root, has
-// expired or is not yet valid, or lacks the clientAuth extended key usage.
-func Install(f Files, certPEM, rootPEM []byte, now time.Time) (*x509.Certificate, error) {
-	keyPEM, err := os.ReadFile(f.Key)
-	if err != nil {
-		return nil, fmt.Errorf("install: no private key from a CSR for this source (%w); run keyward cert csr first", err)
-	}
-	defer clear(keyPEM)
-	key, err := parseKeyPEM(keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("install: %s: %w", f.Key, err)
-	}
-	chain, err := parseCertsPEM(certPEM)
+// (the pending key, or the live one for a certificate renewed on the same
+// key) and against the given root, then stores it; a pending key it was
+// signed for becomes the live key. It says which check failed: the
+// certificate is not for the CSR's key, the root is not a CA certificate,
+// the certificate does not chain to the root, has expired or is not yet
+// valid, or lacks the clientAuth extended key usage. Certificates may be
+// PEM or DER.
+func Install(f Files, certIn, rootIn []byte, now time.Time) (*x509.Certificate, error) {
+	chain, err := ParseCerts(certIn)
 	if err != nil {
 		return nil, fmt.Errorf("install: certificate: %w", err)
 	}
-	roots, err := parseCertsPEM(rootPEM)
+	roots, err := ParseCerts(rootIn)
 	if err != nil {
 		return nil, fmt.Errorf("install: root CA: %w", err)
 	}
 	leaf := chain[0]
-	if !samePublicKey(leaf.PublicKey, key.Public()) {
+	pending, live := readKey(f.PendingKey), readKey(f.Key)
+	if pending == nil && live == nil {
+		return nil, fmt.Errorf("install: no private key from a CSR for this source in %s; run keyward cert csr first", f.Dir)
+	}
+	promote := pending != nil && samePublicKey(leaf.PublicKey, pending.Public())
+	if !promote && (live == nil || !samePublicKey(leaf.PublicKey, live.Public())) {
 		return nil, fmt.Errorf("install: the certificate (subject %q) was not issued for the key of this source's CSR; sign the CSR from %s", leaf.Subject.CommonName, f.CSR)
+	}
+	if err := CheckRoots(roots, leaf); err != nil {
+		return nil, fmt.Errorf("install: %w", err)
 	}
 	if err := VerifyClientChain(chain, roots, now); err != nil {
 		return nil, fmt.Errorf("install: %w", err)
 	}
-	if err := writeFile(f.Cert, certPEM, 0o644); err != nil {
+	if err := writeFile(f.Cert, EncodeCerts(chain), 0o644); err != nil {
 		return nil, err
 	}
-	if err := writeFile(f.CA, rootPEM, 0o644); err != nil {
+	if err := writeFile(f.CA, EncodeCerts(roots), 0o644); err != nil {
 		return nil, err
+	}
+	if promote {
+		if err := os.Rename(f.PendingKey, f.Key); err != nil {
+			return nil, fmt.Errorf("install: make the pending key live: %w", err)
+		}
 	}
 	return leaf, nil
+}
+
+// readKey is the private key in path, or nil when it is missing or
+// unreadable.
+func readKey(path string) crypto.Signer {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	defer clear(b)
+	k, err := parseKeyPEM(b)
+	if err != nil {
+		return nil
+	}
+	return k
+}
+
+// CheckRoots refuses a root that cannot be a certificate authority: the
+// leaf itself, or a certificate without the CA basic constraint or, when
+// it has a key usage, without certSign.
+func CheckRoots(roots []*x509.Certificate, leaf *x509.Certificate) error {
+	for _, r := range roots {
+		switch {
+		case r.Equal(leaf):
+			return fmt.Errorf("the root given is the client certificate itself (subject %q): give the certificate of the CA that signed it (issuer %q)",
+				leaf.Subject.CommonName, leaf.Issuer.CommonName)
+		case !r.BasicConstraintsValid || !r.IsCA:
+			return fmt.Errorf("the root given (subject %q) is not a CA certificate (no basic constraints CA:TRUE): give the certificate of the CA that signed the client certificate (issuer %q)",
+				r.Subject.CommonName, leaf.Issuer.CommonName)
+		case r.KeyUsage != 0 && r.KeyUsage&x509.KeyUsageCertSign == 0:
+			return fmt.Errorf("the root given (subject %q) may not sign certificates (its key usage lacks keyCertSign): give the CA certificate that signed the client certificate", r.Subject.CommonName)
+		}
+	}
+	return nil
+}
+
+// EncodeCerts is certs in PEM.
+func EncodeCerts(certs []*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
 }
 
 // Leaf parses the first certificate of a PEM bundle (the one Install
 // checks), for messages.
 func Leaf(certPEM []byte) (*x509.Certificate, error) {
-	chain, err := parseCertsPEM(certPEM)
+	chain, err := ParseCerts(certPEM)
 	if err != nil {
 		return nil, err
 	}
@@ -236,27 +295,97 @@ func samePublicKey(a, b crypto.PublicKey) bool {
 	return ok && ea.Equal(b)
 }
 
-func parseCertsPEM(b []byte) ([]*x509.Certificate, error) {
+// ParseCerts reads certificates in PEM (one or more CERTIFICATE blocks) or
+// DER (one certificate, or several concatenated). Anything else is
+// explained: a CSR, a private key, a PKCS#7 bundle or a keystore given
+// where a certificate was expected.
+func ParseCerts(b []byte) ([]*x509.Certificate, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, errors.New("the file is empty")
+	}
 	var out []*x509.Certificate
+	var others []string
+	rest := b
 	for {
 		var blk *pem.Block
-		blk, b = pem.Decode(b)
+		blk, rest = pem.Decode(rest)
 		if blk == nil {
 			break
 		}
 		if blk.Type != "CERTIFICATE" {
+			others = append(others, blk.Type)
 			continue
 		}
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("bad certificate: %w", err)
+			return nil, fmt.Errorf("bad certificate in PEM block %d: %w", len(out)+1, err)
 		}
 		out = append(out, c)
 	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM CERTIFICATE block found")
+	if len(out) > 0 {
+		return out, nil
 	}
-	return out, nil
+	if len(others) > 0 {
+		return nil, fmt.Errorf("no certificate, only PEM %s: %s", strings.Join(others, ", "), pemHint(others[0]))
+	}
+	if strings.Contains(string(b), "-----BEGIN") {
+		return nil, errors.New("a damaged PEM file (a BEGIN line without a matching END, or bad base64)")
+	}
+	if b[0] != 0x30 {
+		return nil, errors.New("neither PEM (-----BEGIN CERTIFICATE-----) nor DER (binary X.509)")
+	}
+	certs, err := x509.ParseCertificates(b)
+	if err == nil && len(certs) > 0 {
+		return certs, nil
+	}
+	switch {
+	case isPKCS7(b):
+		return nil, errors.New("a PKCS#7 bundle (.p7b), not a certificate: convert it with openssl pkcs7 -print_certs -in FILE -out FILE.pem")
+	case isKeyDER(b):
+		return nil, errors.New("a private key in DER, not a certificate")
+	case isCSRDER(b):
+		return nil, errors.New("a certificate signing request in DER, not the signed certificate: have the CA sign it")
+	}
+	return nil, fmt.Errorf("DER that is not an X.509 certificate (%v); a keystore goes to keyward cert import", err)
+}
+
+func pemHint(typ string) string {
+	switch {
+	case strings.Contains(typ, "CERTIFICATE REQUEST"):
+		return "this is the CSR; install the certificate the CA signed for it"
+	case strings.Contains(typ, "PRIVATE KEY"):
+		return "this is a private key; give the certificate"
+	case typ == "PKCS7":
+		return "a PKCS#7 bundle; convert it with openssl pkcs7 -print_certs"
+	}
+	return "give the certificate (-----BEGIN CERTIFICATE-----)"
+}
+
+var oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+
+func isPKCS7(b []byte) bool {
+	var ci struct {
+		Type    asn1.ObjectIdentifier
+		Content asn1.RawValue `asn1:"optional,explicit,tag:0"`
+	}
+	_, err := asn1.Unmarshal(b, &ci)
+	return err == nil && ci.Type.Equal(oidSignedData)
+}
+
+func isKeyDER(b []byte) bool {
+	if k, err := x509.ParsePKCS8PrivateKey(b); err == nil && k != nil {
+		return true
+	}
+	if _, err := x509.ParseECPrivateKey(b); err == nil {
+		return true
+	}
+	_, err := x509.ParsePKCS1PrivateKey(b)
+	return err == nil
+}
+
+func isCSRDER(b []byte) bool {
+	_, err := x509.ParseCertificateRequest(b)
+	return err == nil
 }
 
 func parseKeyPEM(b []byte) (crypto.Signer, error) {
@@ -328,18 +457,38 @@ func LoadIdentity(certFile, keyFile, keystoreFile, passwordFile string) (tls.Cer
 	if certFile == "" || keyFile == "" {
 		return tls.Certificate{}, errors.New("no client identity: set cert_file and key_file, or keystore_file and password_file, or run keyward cert csr / import")
 	}
-	certPEM, err := os.ReadFile(certFile)
+	certIn, err := os.ReadFile(certFile)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("client certificate: %w", err)
 	}
-	keyPEM, err := os.ReadFile(keyFile)
+	keyIn, err := os.ReadFile(keyFile)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("client key: %w", err)
 	}
-	defer clear(keyPEM)
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	defer clear(keyIn)
+	chain, err := ParseCerts(certIn)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("client certificate %s and key %s: %w", certFile, keyFile, err)
+		return tls.Certificate{}, fmt.Errorf("client certificate %s: %w", certFile, err)
+	}
+	key, err := parseKeyPEM(keyIn)
+	if err != nil && keyIn[0] == 0x30 { // DER
+		if k, derr := x509.ParsePKCS8PrivateKey(keyIn); derr == nil {
+			key, err = k.(crypto.Signer), nil
+		} else if k, derr := x509.ParseECPrivateKey(keyIn); derr == nil {
+			key, err = k, nil
+		} else if k, derr := x509.ParsePKCS1PrivateKey(keyIn); derr == nil {
+			key, err = k, nil
+		}
+	}
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("client key %s: %w", keyFile, err)
+	}
+	if !samePublicKey(chain[0].PublicKey, key.Public()) {
+		return tls.Certificate{}, fmt.Errorf("client certificate %s (subject %q) is not for the key in %s", certFile, chain[0].Subject.CommonName, keyFile)
+	}
+	cert := tls.Certificate{PrivateKey: key, Leaf: chain[0]}
+	for _, c := range chain {
+		cert.Certificate = append(cert.Certificate, c.Raw)
 	}
 	return cert, nil
 }

@@ -20,8 +20,9 @@ func TestCSRThenInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(f.Key); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("private key file mode: %v %v", fi.Mode(), err)
+	fi, err := os.Stat(f.PendingKey)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("private key file mode: %v", err)
 	}
 	blk, _ := pem.Decode(csr)
 	req, err := x509.ParseCertificateRequest(blk.Bytes)
@@ -49,7 +50,9 @@ func TestCSRThenInstall(t *testing.T) {
 		{"other root", signed, other.PEM, "does not chain to the given root CA"},
 		{"no clientAuth", noEKU, ca.PEM, "lacks the clientAuth extended key usage"},
 		{"expired", expired, ca.PEM, "expired on"},
-		{"not a certificate", []byte("hello"), ca.PEM, "no PEM CERTIFICATE block"},
+		{"not a certificate", []byte("hello"), ca.PEM, "neither PEM"},
+		{"the CSR itself", csr, ca.PEM, "this is the CSR"},
+		{"leaf as its own root", signed, signed, "the root given is the client certificate itself"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
