@@ -408,7 +408,7 @@ func TestMountedWritesAreAudited(t *testing.T) {
 	})
 	go func() {
 		done <- Run(ctx, cfg, Options{Logger: discardLogger(), Ready: func(string) { close(ready) },
-			Mounts: []Mount{{Pattern: "/v1/thing/", Handler: h, Audit: func(r *http.Request) (string, string, string) {
+			Mounts: []Mount{{Pattern: "/v1/thing/", Handler: h, Audit: func(r *http.Request, _ http.Header) (string, string, string) {
 				return "thing-changed", "src", r.URL.Path
 			}}}})
 	}()

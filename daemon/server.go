@@ -26,8 +26,9 @@ type Mount struct {
 	WriteRole api.Role
 	// Audit, when set, names the activity a successful state-changing
 	// request of this mount is recorded as, for handlers that do not
-	// record their own (the daemon adds the caller and the time).
-	Audit func(r *http.Request) (operation, source, details string)
+	// record their own (the daemon adds the caller and the time); resp is
+	// the header the handler answered with.
+	Audit func(r *http.Request, resp http.Header) (operation, source, details string)
 }
 
 type route struct {
@@ -77,7 +78,7 @@ func (d *Daemon) handler() http.Handler {
 			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 			h.ServeHTTP(sw, r)
 			if sw.status/100 == 2 {
-				op, src, details := audit(r)
+				op, src, details := audit(r, sw.Header())
 				_ = d.sink.record(context.WithoutCancel(r.Context()), engine.Event{Operation: op, Source: src,
 					Actor: callerOf(r).User, Origin: engine.OriginKeyward, Details: details})
 			}

@@ -36,7 +36,9 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 		return nil, err
 	}
 	var kmipNames []string
+	bySource := map[string]*kmip.Source{}
 	for _, s := range ks {
+		bySource[s.Name()] = s
 		f.sources = append(f.sources, s)
 		f.details[s.Name()] = s.Describe
 		kmipNames = append(kmipNames, s.Name())
@@ -50,8 +52,12 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 				warnings[sc.Name] = w
 			}
 		}
+		// An identity installed or imported through these routes is
+		// presented at once: the source reloads it and reconnects.
 		f.mounts = append(f.mounts, Mount{Pattern: "/v1/kmip/", Audit: kmipCertAudit,
-			Handler: pki.NewHandler(d.cfg.DataDir, kmipNames, pki.HandlerOptions{Now: d.now, Warnings: warnings})})
+			Handler: pki.NewHandler(d.cfg.DataDir, kmipNames, pki.HandlerOptions{Now: d.now, Warnings: warnings,
+				InUse:   func(name string) *api.ClientIdentity { return bySource[name].ClientIdentity() },
+				Changed: func(name string) { bySource[name].IdentityChanged() }})})
 	}
 
 	az, err := azure.Wire(d.cfg, d.log)
@@ -137,18 +143,23 @@ func (p proxyRecorder) Status(st api.ProxyStatus) {
 }
 
 // kmipCertAudit names the activity of the KMIP client-identity routes
-// (/v1/kmip/{source}/csr|install|import).
-func kmipCertAudit(r *http.Request) (op, source, details string) {
+// (/v1/kmip/{source}/csr|install|import), with the certificate put in
+// place as the handler names it (pki.AuditHeader).
+func kmipCertAudit(r *http.Request, resp http.Header) (op, source, details string) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	cert := ""
+	if c := resp.Get(pki.AuditHeader); c != "" {
+		cert = ": " + c
+	}
 	if len(parts) >= 4 {
 		source = parts[2]
 		switch parts[3] {
 		case "csr":
-			return "client-key-created", source, "new client key and CSR"
+			return "client-key-created", source, "new client key and CSR (pending until its signed certificate is installed)"
 		case "install":
-			return "client-certificate-installed", source, "signed client certificate installed"
+			return "client-certificate-installed", source, "signed client certificate installed" + cert
 		case "import":
-			return "client-keystore-imported", source, "client identity imported from a keystore"
+			return "client-keystore-imported", source, "client identity imported from a keystore" + cert
 		}
 	}
 	return "kmip-identity-changed", source, r.Method + " " + r.URL.Path

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +41,20 @@ type KMIPSource struct {
 	KeyFile      string `toml:"key_file"`
 	KeystoreFile string `toml:"keystore_file"`
 	PasswordFile string `toml:"password_file"`
+	// KeystoreAlias picks the private-key entry of a keystore holding
+	// several (a JKS alias, a PKCS#12 friendly name).
+	KeystoreAlias string `toml:"keystore_alias"`
+	// KeyPasswordFile holds the password of a JKS private-key entry whose
+	// password is not the store's.
+	KeyPasswordFile string `toml:"key_password_file"`
+	// TLSMinVersion is the lowest TLS version offered: "1.2" (default) or
+	// "1.3".
+	TLSMinVersion string `toml:"tls_min_version"`
+	// CipherSuites are the TLS 1.2 cipher suites offered, by their IANA
+	// names (default: Go's secure list). Suites of Go's insecure list
+	// (CBC with SHA-256, RSA key exchange) are accepted for KMS servers
+	// that offer nothing else; status then warns that they are weaker.
+	CipherSuites []string `toml:"cipher_suites"`
 	// Version is the KMIP protocol version to speak ("1.0" .. "1.4"); empty
 	// negotiates the highest common version with Discover Versions.
 	Version string `toml:"version"`
@@ -134,6 +150,20 @@ func (k *KMIPSource) validate(prefix string) []string {
 	if k.KeystoreFile != "" && k.PasswordFile == "" {
 		add("password_file", "keystore_file needs password_file (a file holding the keystore password)")
 	}
+	if k.KeystoreAlias != "" && k.KeystoreFile == "" {
+		add("keystore_alias", "only applies with keystore_file (keyward cert import takes --alias)")
+	}
+	if k.KeyPasswordFile != "" && k.KeystoreFile == "" {
+		add("key_password_file", "only applies with keystore_file (keyward cert import takes --key-password-file)")
+	}
+	if _, err := TLSVersion(k.TLSMinVersion); err != nil {
+		add("tls_min_version", "%v", err)
+	}
+	if _, _, err := CipherSuiteIDs(k.CipherSuites); err != nil {
+		add("cipher_suites", "%v", err)
+	} else if len(k.CipherSuites) > 0 && k.TLSMinVersion == "1.3" {
+		add("cipher_suites", "apply to TLS 1.2 only, and tls_min_version is 1.3: remove one of them")
+	}
 	if k.PollInterval == 0 {
 		k.PollInterval = engine.Duration(5 * time.Minute)
 	}
@@ -199,4 +229,77 @@ func (k *KMIPSource) validate(prefix string) []string {
 		}
 	}
 	return errs
+}
+
+// TLSVersion is the crypto/tls version of a tls_min_version value ("" is
+// 1.2).
+func TLSVersion(v string) (uint16, error) {
+	switch v {
+	case "", "1.2":
+		return tls.VersionTLS12, nil
+	case "1.3":
+		return tls.VersionTLS13, nil
+	case "1.0", "1.1":
+		return 0, fmt.Errorf("%q: TLS %s is not offered (it is broken); a KMS that speaks nothing newer must be upgraded", v, v)
+	}
+	return 0, fmt.Errorf("%q is not 1.2 or 1.3", v)
+}
+
+// CipherSuiteIDs resolves cipher_suites names to crypto/tls ids, and names
+// those that are on Go's insecure list (weaker: CBC, RSA key exchange, ...).
+// Names are IANA's, as tls.CipherSuiteName prints them.
+func CipherSuiteIDs(names []string) (ids []uint16, weak []string, err error) {
+	known := map[string]*tls.CipherSuite{}
+	for _, c := range tls.CipherSuites() {
+		known[c.Name] = c
+	}
+	for _, c := range tls.InsecureCipherSuites() {
+		known[c.Name] = c
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		c, ok := known[strings.ToUpper(strings.TrimSpace(n))]
+		switch {
+		case ok && seen[c.Name]:
+			return nil, nil, fmt.Errorf("%q is listed twice", n)
+		case ok && !slices.Contains(c.SupportedVersions, tls.VersionTLS12):
+			return nil, nil, fmt.Errorf("%q is not a TLS 1.2 suite: only TLS 1.2 suites can be chosen (TLS 1.3 always offers its own three)", n)
+		case ok:
+			seen[c.Name] = true
+			ids = append(ids, c.ID)
+			if c.Insecure {
+				weak = append(weak, c.Name)
+			}
+			continue
+		}
+		return nil, nil, fmt.Errorf("%q is not a TLS cipher suite keyward can offer%s", n, suiteHint(n, known))
+	}
+	return ids, weak, nil
+}
+
+// suiteHint suggests known names sharing the most words with an unknown one
+// (OpenSSL's AES128-SHA256 for IANA's TLS_RSA_WITH_AES_128_CBC_SHA256).
+func suiteHint(n string, known map[string]*tls.CipherSuite) string {
+	words := strings.FieldsFunc(strings.ToUpper(n), func(r rune) bool { return r == '_' || r == '-' })
+	best, score := []string{}, 1
+	for name := range known {
+		s := 0
+		for _, w := range words {
+			w = strings.TrimPrefix(strings.TrimPrefix(w, "AES"), "TLS")
+			if w != "" && strings.Contains(name, w) {
+				s++
+			}
+		}
+		switch {
+		case s > score:
+			best, score = []string{name}, s
+		case s == score:
+			best = append(best, name)
+		}
+	}
+	if len(best) == 0 || len(best) > 6 {
+		return "; use IANA names such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 or TLS_RSA_WITH_AES_128_CBC_SHA256"
+	}
+	slices.Sort(best)
+	return "; did you mean " + strings.Join(best, " or ") + "?"
 }

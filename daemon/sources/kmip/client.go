@@ -19,16 +19,26 @@ import (
 // answers Discover Versions. All failures are explained together.
 func (s *Source) connect(ctx context.Context) (*kmipclient.Client, error) {
 	if s.client != nil {
-		return s.client, nil
+		// Files replaced behind the daemon's back (a configured cert_file
+		// renewed in place) are seen here, at the next poll.
+		if changed, _ := s.ident.refresh(false, s.deps.Now()); !changed && s.clientGen == s.ident.generation() {
+			return s.client, nil
+		}
+		s.log.Info("client identity changed; reconnecting")
+		s.closeClient()
 	}
 	if err := s.loadTLS(); err != nil {
-		if s.tlsCfg == nil {
+		if s.ident.usable() != nil {
 			return nil, &connectError{msg: "no usable client identity: " + err.Error(), err: err}
 		}
-		s.log.Warn("cannot reload the client identity; using the one loaded before", "err", err)
+		if s.tlsCfg == nil {
+			return nil, &connectError{msg: err.Error(), err: err}
+		}
+		s.log.Warn("cannot reload the TLS settings; using the ones loaded before", "err", err)
 	}
 	var fails []string
 	var firstErr error
+	gen := s.ident.generation()
 	for _, addr := range s.cfg.Addresses {
 		opts := []kmipclient.Option{kmipclient.WithDialerUnsafe(tlsDialer(addr, s.tlsCfg.Clone()))}
 		if s.ver != nil {
@@ -38,7 +48,7 @@ func (s *Source) connect(ctx context.Context) (*kmipclient.Client, error) {
 		c, err := kmipclient.DialContext(dctx, addr, opts...)
 		cancel()
 		if err == nil {
-			s.client, s.connected, s.failedFirst = c, addr, fails
+			s.client, s.connected, s.failedFirst, s.clientGen = c, addr, fails, gen
 			s.log.Debug("connected to KMS", "addr", addr, "kmip", c.Version().String())
 			return c, nil
 		}

@@ -76,6 +76,15 @@ type Source struct {
 	tlsCfg *tls.Config
 	leaf   *x509.Certificate
 	ver    *kmip.ProtocolVersion
+	// ident is the client identity every handshake presents; clientGen is
+	// its generation when client was dialled, wake starts a poll at once.
+	ident     *identity
+	clientGen uint64
+	wake      chan struct{}
+	// minTLS, suites and weakSuites are tls_min_version and cipher_suites.
+	minTLS     uint16
+	suites     []uint16
+	weakSuites []string
 
 	pollMu    sync.Mutex // one poll at a time
 	pollSeq   int        // polls started, so an idle close knows it is stale
@@ -141,7 +150,20 @@ func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
 		cfg.Locate = "auto"
 	}
 	s := &Source{cfg: cfg, deps: deps, log: deps.Logger.With("source", cfg.Name), known: map[string]*knownKey{}, others: map[string]string{},
-		nextOut: map[string]api.NextOut{}}
+		nextOut: map[string]api.NextOut{}, wake: make(chan struct{}, 1)}
+	spec := pki.Spec{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, KeystoreFile: cfg.KeystoreFile, PasswordFile: cfg.PasswordFile,
+		Alias: cfg.KeystoreAlias, KeyPasswordFile: cfg.KeyPasswordFile}
+	if deps.DataDir != "" {
+		spec.Installed = pki.Paths(deps.DataDir, cfg.Name)
+	}
+	s.ident = &identity{spec: spec}
+	var err error
+	if s.minTLS, err = config.TLSVersion(cfg.TLSMinVersion); err != nil {
+		return nil, fmt.Errorf("kmip source %q: tls_min_version: %w", cfg.Name, err)
+	}
+	if s.suites, s.weakSuites, err = config.CipherSuiteIDs(cfg.CipherSuites); err != nil {
+		return nil, fmt.Errorf("kmip source %q: cipher_suites: %w", cfg.Name, err)
+	}
 	switch cfg.Locate {
 	case "server":
 		s.wildcards = 1
@@ -156,8 +178,9 @@ func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
 		s.ver = &kmip.ProtocolVersion{ProtocolVersionMajor: int32(maj), ProtocolVersionMinor: int32(min)}
 	}
 	// A missing or broken client identity does not stop the daemon: the
-	// source runs degraded, saying why, and reloads the files on every
-	// reconnection, so `keyward cert install` takes effect without a restart.
+	// source runs degraded, saying why. The files are looked at before every
+	// poll and reloaded when they changed, and IdentityChanged (keyward cert
+	// install and import) reloads them and reconnects at once.
 	if err := s.loadTLS(); err != nil {
 		s.log.Warn("KMIP client identity not usable yet", "err", err)
 	}
@@ -188,47 +211,106 @@ func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
 	return s, nil
 }
 
+// loadTLS reloads the client identity if its files changed and builds the
+// TLS configuration (CA, server name, versions, suites). The identity is
+// not in the configuration itself: every handshake asks s.ident for the one
+// in use. An identity that no longer loads leaves the previous one in use
+// (and says so, in the log and in status).
 func (s *Source) loadTLS() error {
-	cfg, leaf, err := s.buildTLS()
+	if _, err := s.ident.refresh(false, s.deps.Now()); err != nil && s.ident.usable() == nil {
+		s.log.Warn("the client identity files changed but cannot be loaded; still presenting the previous identity", "err", err)
+	}
+	if err := s.ident.usable(); err != nil {
+		return err
+	}
+	cfg, err := s.buildTLS()
 	if err != nil {
 		return err
 	}
-	s.tlsCfg, s.leaf = cfg, leaf
+	s.tlsCfg, s.leaf = cfg, s.ident.leaf()
 	return nil
 }
 
-func (s *Source) buildTLS() (*tls.Config, *x509.Certificate, error) {
-	certFile, keyFile := s.cfg.CertFile, s.cfg.KeyFile
-	if certFile == "" && s.cfg.KeystoreFile == "" && s.deps.DataDir != "" {
-		f := pki.Paths(s.deps.DataDir, s.cfg.Name)
-		certFile, keyFile = f.Cert, f.Key
-	}
-	cert, err := pki.LoadIdentity(certFile, keyFile, s.cfg.KeystoreFile, s.cfg.PasswordFile)
-	if err != nil {
-		return nil, nil, err
-	}
-	if cert.Leaf == nil && len(cert.Certificate) > 0 {
-		cert.Leaf, _ = x509.ParseCertificate(cert.Certificate[0])
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, ServerName: s.cfg.ServerName}
+func (s *Source) buildTLS() (*tls.Config, error) {
+	// No ClientSessionCache: a resumed session would skip the client
+	// certificate, and a replaced identity must be presented at once.
+	cfg := &tls.Config{MinVersion: s.minTLS, CipherSuites: s.suites, ServerName: s.cfg.ServerName,
+		GetClientCertificate: s.ident.clientCertificate}
 	if s.cfg.CAFile != "" {
 		b, err := os.ReadFile(s.cfg.CAFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("ca_file: %w", err)
+			return nil, fmt.Errorf("ca_file: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(b) {
-			return nil, nil, fmt.Errorf("ca_file %s holds no PEM certificate", s.cfg.CAFile)
+			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", s.cfg.CAFile)
 		}
 		cfg.RootCAs = pool
 	} else {
 		pool, err := x509.SystemCertPool()
 		if err != nil {
-			return nil, nil, fmt.Errorf("no ca_file and no system roots: %w", err)
+			return nil, fmt.Errorf("no ca_file and no system roots: %w", err)
 		}
 		cfg.RootCAs = pool
 	}
-	return cfg, cert.Leaf, nil
+	return cfg, nil
+}
+
+// IdentityChanged is told that the client identity's files were replaced
+// (keyward cert install or import): the source reloads them, closes the
+// connection made with the previous identity (now, or as soon as a poll in
+// progress ends) and polls at once, so its health says within seconds what
+// the KMS thinks of the new identity.
+func (s *Source) IdentityChanged() {
+	changed, err := s.ident.refresh(true, s.deps.Now())
+	switch {
+	case err != nil:
+		s.log.Warn("the new client identity cannot be loaded; still presenting the previous one", "err", err)
+	case changed:
+		leaf := s.ident.leaf()
+		s.log.Info("client identity changed; reconnecting", "subject", leaf.Subject.String(), "serial", pki.Serial(leaf))
+	}
+	if s.pollMu.TryLock() {
+		if s.client != nil && s.clientGen != s.ident.generation() {
+			s.closeClient()
+		}
+		s.pollMu.Unlock()
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// ClientIdentity is the identity the source presents now.
+func (s *Source) ClientIdentity() *api.ClientIdentity { return s.ident.describe() }
+
+// clientInfo describes the identity, a pending key and the TLS settings.
+func (s *Source) clientInfo() *api.KMIPClient {
+	c := &api.KMIPClient{Identity: s.ident.describe(), TLSMinVersion: "1.2"}
+	if s.minTLS == tls.VersionTLS13 {
+		c.TLSMinVersion = "1.3"
+	}
+	if s.deps.DataDir != "" {
+		c.Pending = pki.Pending(s.ident.spec.Installed)
+	}
+	for _, id := range s.suites {
+		c.CipherSuites = append(c.CipherSuites, tls.CipherSuiteName(id))
+	}
+	if len(s.weakSuites) > 0 {
+		c.Warning = fmt.Sprintf("cipher_suites offers %s, weaker than the default (CBC mode%s); move the KMS to TLS 1.3 or AES-GCM suites and remove them",
+			strings.Join(s.weakSuites, ", "), rsaKex(s.weakSuites))
+	}
+	return c
+}
+
+func rsaKex(names []string) string {
+	for _, n := range names {
+		if strings.HasPrefix(n, "TLS_RSA_") {
+			return ", and RSA key exchange without forward secrecy"
+		}
+	}
+	return ""
 }
 
 // Name implements sources.Source.
@@ -291,6 +373,7 @@ func (s *Source) setLast(st PollStats) {
 // (metadata only) and the latest poll.
 func (s *Source) Describe(info *api.SourceInfo) {
 	info.Rings = s.Rings()
+	info.Client = s.clientInfo()
 	if p := s.LastPoll(); !p.Started.IsZero() {
 		info.Poll = &p
 	}
@@ -324,6 +407,9 @@ func (s *Source) Run(ctx context.Context, sink sources.Sink) error {
 			t.Stop()
 			return nil
 		case <-t.C:
+		case <-s.wake: // a new client identity: poll with it now
+			t.Stop()
+			backoff = 0
 		}
 	}
 }

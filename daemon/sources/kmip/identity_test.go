@@ -1,0 +1,163 @@
+package kmip
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/engine"
+)
+
+// p12Of packs a PEM certificate and key into a PKCS#12 keystore.
+func p12Of(t testing.TB, certPEM, keyPEM []byte) []byte {
+	t.Helper()
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	leaf, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p12, err := pkcs12.Modern.Encode(key, leaf, nil, "changeit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p12
+}
+
+// health waits up to within for the source's health to be h, and returns
+// its reason.
+func (e *env) waitHealth(h engine.Health, within time.Duration) string {
+	e.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		srcs, err := e.st.Sources(context.Background())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(srcs) > 0 && srcs[0].Health == h {
+			return srcs[0].Reason
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("health is not %s within %s: %+v", h, within, srcs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestNewIdentityTakesEffectAtOnce: a running source (poll interval one
+// hour) is given an identity the KMS rejects, then the good one back, by
+// keyward cert import; each time its health says so within seconds, with no
+// restart. Reports the time from the import to the first poll that
+// presented the new identity.
+func TestNewIdentityTakesEffectAtOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		b.create(t, "acme.crm.key.1")
+		certPEM, _ := os.ReadFile(b.certFile)
+		keyPEM, _ := os.ReadFile(b.keyFile)
+		good := p12Of(t, certPEM, keyPEM)
+		other, _ := pki.NewCA("a CA the KMS does not trust")
+		sc, sk, _ := other.Issue(pki.IssueOptions{CommonName: "keyward", Client: true})
+		stranger := p12Of(t, sc, sk)
+
+		e := newEnv(t, b, "", nil, crmApp)
+		e.cfg.CertFile, e.cfg.KeyFile = "", ""
+		e.cfg.PollInterval = engine.Duration(time.Hour)
+		e.deps.DataDir = t.TempDir()
+		f := pki.Paths(e.deps.DataDir, "kms")
+		if _, err := pki.Import(f, good, []byte("changeit"), time.Now(), false); err != nil {
+			t.Fatal(err)
+		}
+		src, err := New(e.cfg, e.deps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.src = src
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = src.Run(ctx, e.sink) }()
+		t.Cleanup(func() { cancel(); <-done })
+		e.waitHealth(engine.HealthOK, 15*time.Second)
+
+		swap := func(ks []byte) time.Time {
+			t.Helper()
+			start := time.Now()
+			if _, err := pki.Import(f, ks, []byte("changeit"), time.Now(), true); err != nil {
+				t.Fatal(err)
+			}
+			src.IdentityChanged()
+			return start
+		}
+		start := swap(stranger)
+		reason := e.waitHealth(engine.HealthDegraded, 5*time.Second)
+		if !strings.Contains(reason, "a CA the KMS does not trust") {
+			t.Fatalf("degraded, but the reason does not name the rejected identity: %s", reason)
+		}
+		t.Logf("%s: import of a rejected identity to degraded health: %s", b.name, time.Since(start).Round(time.Millisecond))
+		start = swap(good)
+		e.waitHealth(engine.HealthOK, 5*time.Second)
+		p := src.LastPoll()
+		if p.Err != "" || p.Started.Before(start) || !src.ident.lastPresented().Equal(src.ident.leaf()) {
+			t.Fatalf("last poll %+v", p)
+		}
+		t.Logf("%s: import of the good identity to the first poll with it done: %s (poll itself %s)", b.name,
+			p.Started.Add(p.Duration).Sub(start).Round(time.Millisecond), p.Duration.Round(time.Millisecond))
+		if got := src.ClientIdentity(); got.Origin != "installed" || !strings.Contains(got.Issuer, b.ca.Cert.Subject.CommonName) {
+			t.Fatalf("identity in use %+v", got)
+		}
+	})
+}
+
+// TestReconnectPresentsTheCurrentIdentity: the dialer kmip-go keeps for its
+// own reconnects, made before the identity changed, presents the new one.
+func TestReconnectPresentsTheCurrentIdentity(t *testing.T) {
+	b := embeddedBackend(t)
+	e := newEnv(t, b, "", nil, crmApp)
+	e.cfg.CertFile, e.cfg.KeyFile = "", ""
+	e.deps.DataDir = t.TempDir()
+	f := pki.Paths(e.deps.DataDir, "kms")
+	certPEM, _ := os.ReadFile(b.certFile)
+	keyPEM, _ := os.ReadFile(b.keyFile)
+	if _, err := pki.Import(f, p12Of(t, certPEM, keyPEM), []byte("changeit"), time.Now(), false); err != nil {
+		t.Fatal(err)
+	}
+	src, err := New(e.cfg, e.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.loadTLS(); err != nil {
+		t.Fatal(err)
+	}
+	dial := tlsDialer(b.addr, src.tlsCfg.Clone())
+	c, err := dial(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	first := src.ident.lastPresented()
+	renewedCert, renewedKey, _ := b.ca.Issue(pki.IssueOptions{CommonName: "keyward", Client: true})
+	if _, err := pki.Import(f, p12Of(t, renewedCert, renewedKey), []byte("changeit"), time.Now(), true); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := src.ident.refresh(false, time.Now()); !changed || err != nil {
+		t.Fatalf("the replaced files were not seen: %v %v", changed, err)
+	}
+	c, err = dial(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if got := src.ident.lastPresented(); got == nil || got.Equal(first) || pki.Serial(got) != pki.Serial(src.ident.leaf()) {
+		t.Fatal("a dialer made before the change still presents the old certificate")
+	}
+}
