@@ -467,10 +467,10 @@ func TestImportPasswordNeverShown(t *testing.T) {
 	const secret = "s3cret-Passw0rd"
 	press(tm, "c", "m", ks, "enter", secret)
 	wait("•••••••••••••••")
-	press(tm, "enter", "enter")
+	press(tm, "enter", "enter", "enter", "enter") // password file, alias, key password file: empty
 	wait("keystore password was incorrect")
 	// Refused: the form was cleared, the password must be typed again.
-	press(tm, "up", "changeit", "enter", "enter")
+	press(tm, "up", "up", "up", "changeit", "enter", "enter", "enter", "enter")
 	wait("Imported the keystore of kms-prod", "private key kms-client with a chain of 2")
 	view := finalView(t, tm)
 	all.WriteString(view)
@@ -492,12 +492,12 @@ func TestImportPasswordNeverShown(t *testing.T) {
 // sends again with Force and the same password; cancelling sends nothing.
 func TestImportReplaceFlow(t *testing.T) {
 	f, tm, ks := startImport(t)
-	press(tm, "c", "m", ks, "enter", "changeit", "enter", "enter")
+	press(tm, "c", "m", ks, "enter", "changeit", "enter", "enter", "enter", "enter")
 	waitFor(t, tm, "Imported the keystore of kms-prod")
 	waitCalls(t, f, 1)
 
 	// Again: the source has a key now; cancelling the question sends nothing more.
-	press(tm, "esc", "c", "m", ks, "enter", "changeit", "enter", "enter")
+	press(tm, "esc", "c", "m", ks, "enter", "changeit", "enter", "enter", "enter", "enter")
 	waitFor(t, tm, "Replace the private key of kms-prod?", "already has a different private key", "replace the ones installed now.")
 	press(tm, "esc")
 	waitFor(t, tm, "c certificates")
@@ -507,7 +507,7 @@ func TestImportReplaceFlow(t *testing.T) {
 	}
 
 	// And confirmed: sent again with Force.
-	press(tm, "c", "m", ks, "enter", "changeit", "enter", "enter")
+	press(tm, "c", "m", ks, "enter", "changeit", "enter", "enter", "enter", "enter")
 	waitFor(t, tm, "Replace the private key of kms-prod?")
 	press(tm, "enter")
 	waitFor(t, tm, "Imported the keystore of kms-prod", "private key kms-client with a chain of 2")

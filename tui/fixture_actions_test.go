@@ -378,7 +378,7 @@ func (f *fixture) KMIPInstallCert(ctx context.Context, source string, req api.In
 	if err := f.kmipSource(source); err != nil {
 		return nil, err
 	}
-	blk, _ := pem.Decode([]byte(req.CertPEM))
+	blk, _ := pem.Decode(req.Cert)
 	if blk == nil {
 		return nil, &api.Error{Status: 400, Code: api.CodeBadRequest, Message: "certificate: no PEM block found"}
 	}

@@ -42,7 +42,7 @@ func newCertCmd(a *App) *cobra.Command {
 		Short: "Manage the client certificate for a KMIP source (csr, install, import)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newCertCSRCmd(a), newCertInstallCmd(a), newCertImportCmd(a))
+	cmd.AddCommand(newCertShowCmd(a), newCertCSRCmd(a), newCertInstallCmd(a), newCertImportCmd(a))
 	return cmd
 }
 
@@ -174,7 +174,7 @@ func foreignOwner(dataDir string) (uid, gid int, name string, ok bool) {
 func (t *certTarget) done() error {
 	if t.client == nil && t.chown {
 		f := t.files
-		for _, p := range []string{filepath.Dir(f.Dir), f.Dir, f.Key, f.CSR, f.Cert, f.CA} {
+		for _, p := range []string{filepath.Dir(f.Dir), f.Dir, f.Key, f.PendingKey, f.CSR, f.Cert, f.CA} {
 			if err := os.Lchown(p, t.uid, t.gid); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("the identity files are written, but could not be given to uid %d, so the daemon cannot read them: %w", t.uid, err)
 			}
@@ -228,7 +228,7 @@ func newCertCSRCmd(a *App) *cobra.Command {
 			if t.client != nil {
 				res, err := t.client.KMIPCSR(cmd.Context(), source, api.CSRRequest{CommonName: cn, Organization: org, RSA: useRSA, Force: force})
 				if isConflict(err) {
-					return fmt.Errorf("%s already holds a private key (kept by the daemon); pass --force to replace it (the certificate issued for it will stop matching)", source)
+					return fmt.Errorf("%s already holds a private key (kept by the daemon); pass --force to make a new one (it waits as pending, and the identity in use keeps working, until its signed certificate is installed)", source)
 				}
 				if err != nil {
 					return certError(err)
@@ -236,8 +236,10 @@ func newCertCSRCmd(a *App) *cobra.Command {
 				csr, keyFile, warning = []byte(res.CSR), res.KeyFile, res.Warning
 			} else {
 				f := t.files
-				if _, err := os.Stat(f.Key); err == nil && !force {
-					return fmt.Errorf("%s already holds a private key; pass --force to replace it (the certificate issued for it will stop matching)", f.Key)
+				for _, k := range []string{f.Key, f.PendingKey} {
+					if _, err := os.Stat(k); err == nil && !force {
+						return fmt.Errorf("%s already holds a private key; pass --force to make a new one (it waits as pending, and the identity in use keeps working, until its signed certificate is installed)", k)
+					}
 				}
 				if csr, err = pki.GenerateCSR(f, pki.CSROptions{CommonName: cn, Organization: org, RSA: useRSA}); err != nil {
 					return err
@@ -245,7 +247,7 @@ func newCertCSRCmd(a *App) *cobra.Command {
 				if err := t.done(); err != nil {
 					return err
 				}
-				keyFile, warning = f.Key, t.warning
+				keyFile, warning = f.PendingKey, t.warning
 			}
 			if out != "" {
 				if err := os.WriteFile(out, csr, 0o644); err != nil {
@@ -255,7 +257,7 @@ func newCertCSRCmd(a *App) *cobra.Command {
 			} else {
 				a.Out.Write(csr)
 			}
-			fmt.Fprintf(a.Err, "Private key: %s (mode 0600). Have the CSR signed by your CA (clientAuth usage), then run:\n  keyward cert install --source %s --cert signed.pem --ca root.pem\n", keyFile, source)
+			fmt.Fprintf(a.Err, "Private key: %s (mode 0600), pending: the identity in use now stays in use until the certificate for this key is installed.\nHave the CSR signed by your CA (clientAuth usage), then run:\n  keyward cert install --source %s --cert signed.pem --ca root.pem\n", keyFile, source)
 			warn(a, warning)
 			return nil
 		},
@@ -265,14 +267,14 @@ func newCertCSRCmd(a *App) *cobra.Command {
 	cmd.Flags().StringVar(&org, "o", "", "organization")
 	cmd.Flags().BoolVar(&useRSA, "rsa", false, "RSA 3072 key instead of ECDSA P-256 (some KMS, e.g. PyKMIP, only offer ECDSA cipher suites)")
 	cmd.Flags().StringVar(&out, "out", "", "write the CSR to this file instead of standard output")
-	cmd.Flags().BoolVar(&force, "force", false, "replace an existing private key")
+	cmd.Flags().BoolVar(&force, "force", false, "make a new key although the source has one (it stays pending until its certificate is installed)")
 	return cmd
 }
 
 func newCertInstallCmd(a *App) *cobra.Command {
 	var source, certFile, caFile string
 	cmd := &cobra.Command{
-		Use:   "install --source NAME --cert SIGNED.pem --ca ROOT.pem",
+		Use:   "install --source NAME --cert SIGNED.pem|.der --ca ROOT.pem|.der",
 		Short: "Install the signed certificate, after checking it matches the CSR's key and chains to the root",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -297,7 +299,7 @@ func newCertInstallCmd(a *App) *cobra.Command {
 			var leaf *x509.Certificate
 			var installed, keyType, warning string
 			if t.client != nil {
-				ci, err := t.client.KMIPInstallCert(cmd.Context(), source, api.InstallCertRequest{CertPEM: string(certPEM), RootPEM: string(caPEM)})
+				ci, err := t.client.KMIPInstallCert(cmd.Context(), source, api.InstallCertRequest{Cert: certPEM, Root: caPEM})
 				if err != nil {
 					return certError(err)
 				}
@@ -322,16 +324,16 @@ func newCertInstallCmd(a *App) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&source, "source", "", "KMIP source name")
-	cmd.Flags().StringVar(&certFile, "cert", "", "signed certificate (PEM; may include intermediates)")
-	cmd.Flags().StringVar(&caFile, "ca", "", "root CA certificate (PEM)")
+	cmd.Flags().StringVar(&certFile, "cert", "", "signed certificate (PEM or DER; may include intermediates)")
+	cmd.Flags().StringVar(&caFile, "ca", "", "root CA certificate (PEM or DER)")
 	return cmd
 }
 
 func newCertImportCmd(a *App) *cobra.Command {
-	var source, pwFile string
+	var source, pwFile, alias, keyPWFile string
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "import --source NAME KEYSTORE.jks|KEYSTORE.p12 [--password-file FILE] [--force]",
+		Use:   "import --source NAME KEYSTORE.jks|KEYSTORE.p12 [--password-file FILE] [--alias A] [--key-password-file FILE] [--force]",
 		Short: "Import a JKS or PKCS#12 keystore holding the client key and its certificate chain",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -357,8 +359,16 @@ func newCertImportCmd(a *App) *cobra.Command {
 				return err
 			}
 			defer clear(pw)
+			var keyPW []byte
+			if keyPWFile != "" {
+				if keyPW, err = pki.ReadPassword(keyPWFile); err != nil {
+					return err
+				}
+				defer clear(keyPW)
+			}
 			if t.client != nil {
-				ci, err := t.client.KMIPImportKeystore(cmd.Context(), source, api.ImportKeystoreRequest{Keystore: data, Password: string(pw), Force: force})
+				ci, err := t.client.KMIPImportKeystore(cmd.Context(), source, api.ImportKeystoreRequest{Keystore: data, Password: string(pw),
+					Alias: alias, KeyPassword: string(keyPW), Force: force})
 				if isConflict(err) {
 					return fmt.Errorf("%s already holds a private key other than the keystore's (kept by the daemon); pass --force to replace it (a CSR made for it can no longer be installed)", source)
 				}
@@ -370,7 +380,7 @@ func newCertImportCmd(a *App) *cobra.Command {
 				return nil
 			}
 			f := t.files
-			info, err := pki.Import(f, data, pw, a.now(), force)
+			info, err := pki.ImportWith(f, data, pw, pki.KeystoreOptions{Alias: alias, KeyPassword: keyPW}, a.now(), force)
 			if errors.Is(err, pki.ErrKeyExists) {
 				return fmt.Errorf("%s already holds a private key other than the keystore's; pass --force to replace it (a CSR made for it can no longer be installed)", f.Key)
 			}
@@ -387,8 +397,59 @@ func newCertImportCmd(a *App) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&source, "source", "", "KMIP source name")
 	cmd.Flags().StringVar(&pwFile, "password-file", "", "file holding the keystore password (default: prompt)")
+	cmd.Flags().StringVar(&alias, "alias", "", "the private-key entry to import (JKS alias, PKCS#12 friendly name) when the keystore holds several")
+	cmd.Flags().StringVar(&keyPWFile, "key-password-file", "", "file holding the password of a JKS key entry whose password is not the store's")
 	cmd.Flags().BoolVar(&force, "force", false, "replace an existing private key that is not the keystore's")
 	return cmd
+}
+
+func newCertShowCmd(a *App) *cobra.Command {
+	var source string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show --source NAME [--json]",
+		Short: "Show the client identity a KMIP source presents, the one installed, and a key waiting for its certificate",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if source == "" {
+				return Usagef("--source is required (the name of a [[kmip]] section)")
+			}
+			ci, err := a.Client().KMIPCert(cmd.Context(), source)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(a.Out, ci)
+			}
+			for _, l := range CertLines(ci) {
+				fmt.Fprintln(a.Out, l)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&source, "source", "", "KMIP source name")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "the /v1/kmip/{source}/cert object")
+	return cmd
+}
+
+// CertLines is a source's identity in words: what it presents, what is
+// installed, what waits.
+func CertLines(ci *api.CertInfo) []string {
+	var out []string
+	if ci.InUse != nil {
+		out = append(out, "in use:    "+ci.InUse.String())
+	}
+	if ci.Subject != "" {
+		out = append(out, fmt.Sprintf("installed: %s (serial %s, issuer %s, %s, until %s) in %s", ci.Subject, ci.Serial, ci.Issuer, ci.KeyType,
+			ci.NotAfter.UTC().Format("2006-01-02"), ci.CertFile))
+	}
+	if ci.Pending != nil {
+		out = append(out, "pending:   "+ci.Pending.String())
+	}
+	if ci.Warning != "" {
+		out = append(out, "warning:   "+ci.Warning)
+	}
+	return out
 }
 
 // promptPassword reads a line from the input, without echo when it is a

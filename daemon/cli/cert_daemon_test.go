@@ -13,12 +13,14 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/engine"
 )
@@ -110,23 +112,23 @@ func TestCertThroughDaemon(t *testing.T) {
 	files := pki.Paths(daemonData, "kms")
 
 	code, csr, stderr := cert("csr", "--source", "kms", "--cn", "proxy.acme.example", "--o", "Acme")
-	if code != 0 || !strings.Contains(csr, "BEGIN CERTIFICATE REQUEST") || !strings.Contains(stderr, "Private key: "+files.Key) {
+	if code != 0 || !strings.Contains(csr, "BEGIN CERTIFICATE REQUEST") || !strings.Contains(stderr, "Private key: "+files.PendingKey) {
 		t.Fatalf("csr: %d %q %q", code, csr, stderr)
 	}
 	if strings.Contains(stderr, "writing the identity files") || strings.Contains(stderr, "warning") {
 		t.Errorf("csr through the daemon said %q", stderr)
 	}
-	if fi, err := os.Stat(files.Key); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(files.PendingKey); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("the daemon's data dir holds no private key (mode 0600): %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(cliData, "kmip")); !os.IsNotExist(err) {
 		t.Fatalf("the CLI wrote into its own data dir: %v", err)
 	}
-	firstKey, _ := os.ReadFile(files.Key)
+	firstKey, _ := os.ReadFile(files.PendingKey)
 	if code, _, stderr := cert("csr", "--source", "kms", "--cn", "x"); code != 1 || !strings.Contains(stderr, "--force") {
 		t.Fatalf("second csr without --force: %d %q", code, stderr)
 	}
-	if b, _ := os.ReadFile(files.Key); !bytes.Equal(b, firstKey) {
+	if b, _ := os.ReadFile(files.PendingKey); !bytes.Equal(b, firstKey) {
 		t.Fatal("the refused csr replaced the key")
 	}
 
@@ -194,11 +196,27 @@ func TestCertThroughDaemon(t *testing.T) {
 	if want := "client-key-created client-certificate-installed client-keystore-imported"; strings.Join(got, " ") != want {
 		t.Errorf("activity of kms: %q, want %q", got, want)
 	}
+	// The events name the certificates put in place, never their keys.
+	evs := identityEvents(t, sock, "kms")
+	installed, _ := pki.Leaf(signed)
+	if d := evs[1].Details; !strings.Contains(d, "serial "+pki.Serial(installed)) || !strings.Contains(d, `subject "CN=proxy.acme.example"`) ||
+		!strings.Contains(d, `issuer "CN=Acme Root"`) || !strings.Contains(d, "not after "+installed.NotAfter.UTC().Format("2006-01-02")) {
+		t.Errorf("install event: %q", d)
+	}
+	if d := evs[2].Details; !strings.Contains(d, `subject "CN=imported"`) || !strings.Contains(d, "serial ") {
+		t.Errorf("import event: %q", d)
+	}
 
 	// A source whose section names its own identity: done, with a warning.
 	code, _, stderr = cert("csr", "--source", "hsm", "--cn", "hsm-client")
 	if code != 0 || strings.Count(stderr, "keyward: warning: ") != 1 || !strings.Contains(stderr, `[[kmip]] "hsm" sets cert_file = `) {
 		t.Fatalf("csr for a source with its own cert_file: %d %q", code, stderr)
+	}
+	// Its view says the configured files are what it presents (here they
+	// do not exist: the error says so), and a key waits.
+	code, out, stderr = cert("show", "--source", "hsm")
+	if code != 0 || !strings.Contains(out, "in use:    none from cert_file = ") || !strings.Contains(out, "pending:   ") || !strings.Contains(out, "warning:   ") {
+		t.Fatalf("show hsm: %d %q %q", code, out, stderr)
 	}
 	// The daemon knows its sources, whatever the CLI's config says.
 	if code, _, stderr := cert("csr", "--source", "nope", "--cn", "x"); code != 2 || !strings.Contains(stderr, `no [[kmip]] source named "nope" in the daemon`) || !strings.Contains(stderr, "have: hsm, kms") {
@@ -260,7 +278,94 @@ func TestCertDaemonWithoutKMIP(t *testing.T) {
 	if code != 0 || !strings.Contains(csr, "BEGIN CERTIFICATE REQUEST") || !strings.HasPrefix(stderr, want) {
 		t.Fatalf("csr: %d %q", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(data, "kmip", "kms", "client.key")); err != nil {
+	if _, err := os.Stat(filepath.Join(data, "kmip", "kms", "client.key.pending")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCertImportTakesEffectInTheDaemon: a real daemon polls the embedded
+// KMS (mutual TLS, poll interval one hour) with the identity installed in
+// its data dir. keyward cert import of an identity the KMS rejects makes
+// the source degraded within seconds; importing the good one back makes it
+// ok again; no restart. keyward cert show and status say which identity
+// is presented.
+func TestCertImportTakesEffectInTheDaemon(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(dir, "kms")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); srv.Stop() })
+	dataDir, sock := filepath.Join(dir, "data"), filepath.Join(dir, "k.sock")
+	path := filepath.Join(dir, "keyward.toml")
+	toml := "data_dir = \"" + dataDir + "\"\nsocket = \"" + sock + "\"\n[[kmip]]\nname = \"kms\"\naddresses = [\"" + srv.Addr() + "\"]\n" +
+		"ca_file = \"" + srv.CAFile + "\"\npoll_interval = \"1h\"\ntimeout = \"5s\"\n[[kmip.application]]\nname = \"crm\"\npattern = \"acme.crm.key.*\"\n"
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	certPEM, _ := os.ReadFile(srv.CertFile)
+	keyPEM, _ := os.ReadFile(srv.KeyFile)
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	leaf, _ := x509.ParseCertificate(cb.Bytes)
+	key, _ := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	good, _ := pkcs12.Modern.Encode(key, leaf, nil, "s3cret")
+	goodF, pw := filepath.Join(dir, "good.p12"), filepath.Join(dir, "pw")
+	os.WriteFile(goodF, good, 0o600)
+	os.WriteFile(pw, []byte("s3cret\n"), 0o600)
+	if _, err := pki.Import(pki.Paths(dataDir, "kms"), good, []byte("s3cret"), time.Now(), false); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDaemon(t, cfg, daemon.Options{})
+	health := func(want engine.Health, within time.Duration) string {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for {
+			srcs, err := api.NewClient(sock).Sources(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if srcs[0].Health == want {
+				return srcs[0].Reason
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("health %s (%s), want %s within %s", srcs[0].Health, srcs[0].Reason, want, within)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	health(engine.HealthOK, 15*time.Second)
+	cert := func(args ...string) (int, string, string) {
+		t.Helper()
+		return run(t, append([]string{"--socket", sock, "--config", path, "cert"}, args...)...)
+	}
+	other, _ := pki.NewCA("Untrusted Root")
+	stranger := keystore(t, other, dir, "stranger", "s3cret")
+	start := time.Now()
+	if code, _, stderr := cert("import", "--source", "kms", stranger, "--password-file", pw, "--force"); code != 0 {
+		t.Fatalf("import: %d %q", code, stderr)
+	}
+	if r := health(engine.HealthDegraded, 5*time.Second); !strings.Contains(r, "stranger") {
+		t.Fatalf("degraded without naming the rejected identity: %s", r)
+	}
+	t.Logf("cert import of a rejected identity to degraded health: %s", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	if code, _, stderr := cert("import", "--source", "kms", goodF, "--password-file", pw, "--force"); code != 0 {
+		t.Fatalf("import back: %d %q", code, stderr)
+	}
+	health(engine.HealthOK, 5*time.Second)
+	t.Logf("cert import of the good identity to ok health: %s", time.Since(start).Round(time.Millisecond))
+	code, out, _ := cert("show", "--source", "kms")
+	if code != 0 || !strings.Contains(out, "in use:    CN=keyward (serial "+pki.Serial(leaf)) || !strings.Contains(out, "installed by keyward cert in") {
+		t.Fatalf("show: %d %q", code, out)
+	}
+	code, out, _ = run(t, "--socket", sock, "--config", path, "status")
+	if code != 0 || !strings.Contains(out, "kms: client certificate CN=keyward (serial "+pki.Serial(leaf)) {
+		t.Fatalf("status: %d %q", code, out)
 	}
 }

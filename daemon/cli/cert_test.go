@@ -39,7 +39,7 @@ func TestCertCSRThenInstall(t *testing.T) {
 	if !strings.HasPrefix(stderr, fallback) {
 		t.Errorf("csr without a daemon does not say so first: %q", stderr)
 	}
-	if _, err := os.Stat(filepath.Join(data, "kmip", "kms", "client.key")); err != nil {
+	if _, err := os.Stat(filepath.Join(data, "kmip", "kms", "client.key.pending")); err != nil {
 		t.Fatal(err)
 	}
 	// Twice without --force is refused: the key behind the CSR must not change silently.

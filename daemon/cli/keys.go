@@ -90,6 +90,10 @@ func newStatusCmd(a *App) *cobra.Command {
 						sep = ""
 					}
 				}
+				for _, l := range s.Client.Lines() {
+					fmt.Fprintf(a.Out, "%s%s: %s\n", sep, s.Name, l)
+					sep = ""
+				}
 			}
 			return nil
 		},

@@ -72,7 +72,7 @@ func TestCSRAndInstallFromTUIAgainstDaemon(t *testing.T) {
 	}
 	waitFor(t, tm, "-----BEGIN CERTIFICATE REQUEST-----", "Private key kept by the daemon (mode 0600) in:")
 	files := pki.Paths(cfg.DataDir, "kms")
-	fi, err := os.Stat(files.Key)
+	fi, err := os.Stat(files.PendingKey)
 	if err != nil {
 		t.Fatalf("the daemon kept no private key: %v", err)
 	}
@@ -97,6 +97,9 @@ func TestCSRAndInstallFromTUIAgainstDaemon(t *testing.T) {
 	_ = tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second))
 	if _, err := os.Stat(files.Cert); err != nil {
 		t.Errorf("no certificate installed: %v", err)
+	}
+	if _, err := os.Stat(files.Key); err != nil {
+		t.Errorf("the pending key did not become the live key: %v", err)
 	}
 }
 

@@ -293,8 +293,8 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 	case certInstall:
 		f.show(nil, nil, dialog.NewForm("Install the signed certificate for "+table.Clean(src),
 			[]string{"It is installed only if it matches the CSR's key and chains to the CA root given here."},
-			dialog.NewField("Certificate file", "PEM from your CA", ""),
-			dialog.NewField("CA root file", "PEM", ""),
+			dialog.NewField("Certificate file", "PEM or DER from your CA", ""),
+			dialog.NewField("CA root file", "PEM or DER", ""),
 		), nil)
 		f.Submit = func(fm *dialog.Form) (certRun, error) {
 			certPath, rootPath := fm.Value(0), fm.Value(1)
@@ -315,7 +315,7 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 				if err != nil {
 					return certDoneMsg{}, err
 				}
-				ci, err := b.(CertInstaller).KMIPInstallCert(ctx, src, api.InstallCertRequest{CertPEM: string(cert), RootPEM: string(root)})
+				ci, err := b.(CertInstaller).KMIPInstallCert(ctx, src, api.InstallCertRequest{Cert: cert, Root: root})
 				if err != nil {
 					return certDoneMsg{}, err
 				}
@@ -329,9 +329,13 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 			dialog.NewField("Keystore file", ".jks, .p12 or .pfx", ""),
 			dialog.SecretField("Password", "hidden"),
 			dialog.NewField("or password file", "optional", ""),
+			dialog.NewField("Alias", "the key entry, when the keystore holds several", ""),
+			dialog.NewField("Key password file", "optional: a JKS entry with a password of its own", ""),
 		), nil)
 		f.Submit = func(fm *dialog.Form) (certRun, error) {
 			path, pwFile := fm.Value(0), fm.Value(2)
+			opts := api.ImportKeystoreRequest{Alias: fm.Value(3)}
+			keyPWFile := fm.Value(4)
 			if path == "" {
 				fm.Focus(0)
 				return nil, errors.New("the keystore file is required")
@@ -362,7 +366,17 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 					pw = []byte(strings.TrimRight(string(pb), "\r\n"))
 					clear(pb)
 				}
-				return m.importRun(src, ks, pw, false)(ctx)
+				if keyPWFile != "" {
+					kb, err := readLocal("key password file", keyPWFile)
+					if err != nil {
+						clear(pw)
+						clear(ks)
+						return certDoneMsg{}, err
+					}
+					opts.KeyPassword = strings.TrimRight(string(kb), "\r\n")
+					clear(kb)
+				}
+				return m.importRun(src, ks, pw, opts, false)(ctx)
 			}, nil
 		}
 		return f.Form.Focus(0)
@@ -374,7 +388,7 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 // answered; when the source already holds another private key, it keeps
 // them to ask whether to replace the key, and sends again with Force if so
 // (the confirmation cancelled clears them).
-func (m *Model) importRun(src string, ks, pw []byte, force bool) certRun {
+func (m *Model) importRun(src string, ks, pw []byte, opts api.ImportKeystoreRequest, force bool) certRun {
 	b := m.ctx.Backend
 	sent := false
 	return func(ctx context.Context) (certDoneMsg, error) {
@@ -383,14 +397,16 @@ func (m *Model) importRun(src string, ks, pw []byte, force bool) certRun {
 			return certDoneMsg{}, localError{errors.New("the keystore and its password were cleared after the first try; press esc and import again")}
 		}
 		sent = true
-		ci, err := b.(KeystoreImporter).KMIPImportKeystore(ctx, src, api.ImportKeystoreRequest{Keystore: ks, Password: string(pw), Force: force})
+		req := opts
+		req.Keystore, req.Password, req.Force = ks, string(pw), force
+		ci, err := b.(KeystoreImporter).KMIPImportKeystore(ctx, src, req)
 		var ae *api.Error
 		if !force && errors.As(err, &ae) && ae.Code == api.CodeConflict {
 			why := common.Explain(err)
 			return certDoneMsg{then: func(m *Model) tea.Cmd {
 				f := m.cert
 				f.what = "import for " + table.Clean(src)
-				f.Run = m.importRun(src, ks, pw, true)
+				f.Run = m.importRun(src, ks, pw, opts, true)
 				f.discard = func() { clear(pw); clear(ks) }
 				f.show(nil, dialog.NewConfirm("Replace the private key of "+table.Clean(src)+"?",
 					[]string{why, "The keystore's key and certificate replace the ones installed now."}, "", true), nil, nil)
@@ -426,7 +442,7 @@ func (m *Model) csrRun(src string, req api.CSRRequest, out string) certRun {
 				f.what = "CSR for " + table.Clean(src)
 				f.Run = m.csrRun(src, req, out)
 				f.show(nil, dialog.NewConfirm("Replace the private key of "+table.Clean(src)+"?",
-					[]string{why, "A new key is made: the certificate installed now stops matching it until the new one is signed and installed."}, "", true), nil, nil)
+					[]string{why, "A new key is made and waits as pending: the identity in use keeps working until the certificate signed for the new key is installed."}, "", true), nil, nil)
 				return nil
 			}}, nil
 		}
@@ -434,7 +450,8 @@ func (m *Model) csrRun(src string, req api.CSRRequest, out string) certRun {
 			return certDoneMsg{}, err
 		}
 		// Paths on lines of their own, so they are not broken across lines.
-		lines := []string{"Private key kept by the daemon (mode 0600) in:", "  " + res.KeyFile}
+		lines := []string{"Private key kept by the daemon (mode 0600) in:", "  " + res.KeyFile,
+			"It is pending: the identity in use keeps working until its signed certificate is installed (i)."}
 		if out != "" {
 			if err := os.WriteFile(out, []byte(res.CSR), 0o644); err != nil {
 				lines = append(lines, "Could not write the CSR ("+err.Error()+"); copy it from here.")
@@ -482,8 +499,14 @@ func describeCert(ci *api.CertInfo) []string {
 		return nil
 	}
 	lines := []string{}
+	if ci.InUse != nil {
+		lines = append(lines, "In use: "+ci.InUse.String(), "")
+	}
+	if ci.Pending != nil {
+		lines = append(lines, "Pending: "+ci.Pending.String(), "")
+	}
 	if ci.Summary != "" {
-		lines = append(lines, ci.Summary, "")
+		lines = append(lines, "Installed: "+ci.Summary, "")
 	}
 	add := func(label, v string) {
 		if v != "" {
@@ -494,6 +517,7 @@ func describeCert(ci *api.CertInfo) []string {
 	add("alias", ci.Alias)
 	add("subject", ci.Subject)
 	add("issuer", ci.Issuer)
+	add("serial", ci.Serial)
 	add("key", ci.KeyType)
 	if !ci.NotAfter.IsZero() {
 		add("valid", ci.NotBefore.UTC().Format("2006-01-02")+" → "+ci.NotAfter.UTC().Format("2006-01-02"))

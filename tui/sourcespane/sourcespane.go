@@ -288,6 +288,17 @@ func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.T
 			}
 			pollLines(s.Poll, reason, max(20, width-6), st, func(l string) { add("    " + l) })
 		}
+		// The identity presented to the KMS, a key waiting for its
+		// certificate, weaker cipher suites: wrapped, never cut.
+		for i, l := range s.Client.Lines() {
+			style := st.Muted
+			if strings.HasPrefix(l, "warning: ") || i == 0 && s.Client.Identity != nil && s.Client.Identity.Error != "" {
+				style = st.Warn
+			}
+			for _, w := range table.Wrap(table.Clean(l), max(20, width-6)) {
+				add(style.Render("    " + w))
+			}
+		}
 	}
 	for _, s := range srcs {
 		for _, r := range s.Rings {
