@@ -2,7 +2,6 @@ package fields
 
 import (
 	"bytes"
-	"errors"
 	"net/url"
 	"strings"
 
@@ -183,63 +182,6 @@ func DecryptText(dst, text []byte, dec Decrypter) ([]byte, Opened) {
 	dst, _ = replaceTokens(dst, text, dec, &op)
 	return dst, op
 }
-
-// FormRules names the protected fields of form bodies (and query strings).
-type FormRules map[string]bool // name → deterministic
-
-// EncryptForm appends the form body (application/x-www-form-urlencoded or a
-// raw query) with the value of every protected field replaced by its token;
-// other pairs are copied byte for byte. It returns the count encrypted.
-func (f FormRules) EncryptForm(dst, body []byte, enc Encrypter) ([]byte, int, error) {
-	n := 0
-	s := string(body)
-	first := true
-	for s != "" {
-		var pair string
-		pair, s, _ = strings.Cut(s, "&")
-		if !first {
-			dst = append(dst, '&')
-		}
-		first = false
-		k, v, hasEq := strings.Cut(pair, "=")
-		name, err := url.QueryUnescape(k)
-		if err != nil {
-			return dst, 0, &FormError{Field: "(a field name)", Err: errBadEscape}
-		}
-		det, ok := f[name]
-		if !ok || !hasEq {
-			dst = append(dst, pair...)
-			continue
-		}
-		val, err := url.QueryUnescape(v)
-		if err != nil {
-			return dst, 0, &FormError{Field: name, Err: errBadEscape}
-		}
-		dst = append(dst, k...)
-		dst = append(dst, '=')
-		pt := []byte(val)
-		dst, err = enc(dst, pt, det, token.Text)
-		clear(pt)
-		if err != nil {
-			return dst, 0, err
-		}
-		n++
-	}
-	return dst, n, nil
-}
-
-// errBadEscape never quotes the bytes it refers to: they may belong to a
-// protected value.
-var errBadEscape = errors.New("invalid percent-encoding")
-
-// FormError is a form body that cannot be parsed.
-type FormError struct {
-	Field string
-	Err   error
-}
-
-func (e *FormError) Error() string { return "form field " + e.Field + ": " + e.Err.Error() }
-func (e *FormError) Unwrap() error { return e.Err }
 
 // DecryptForm appends the form body with every token inside a value
 // replaced by its plaintext (re-escaped); other bytes are copied unchanged.

@@ -160,7 +160,10 @@ func TestDecryptJSONTokenAsMemberName(t *testing.T) {
 
 func TestFormRoundTrip(t *testing.T) {
 	c := codec(t, "crm")
-	f := FormRules{"ssn": false, "email": true}
+	f, err := Compile(Spec{FormNames: []string{"ssn"}, Deterministic: []string{"email"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	body := "name=Ann+Lee&ssn=123-45-6789&email=a%40x.io&flag"
 	out, n, err := f.EncryptForm(nil, []byte(body), encFor(c))
 	if err != nil || n != 2 {
@@ -236,37 +239,7 @@ func FuzzRewriteJSON(f *testing.F) {
 // token string or null.
 func checkProtected(t *testing.T, v any, r *Rules, in []byte) {
 	t.Helper()
-	var walk func(v any, states []state)
-	walk = func(v any, states []state) {
-		for _, s := range states {
-			if int(s.pos) == len(r.rules[s.rule].Path.steps) {
-				if v == nil {
-					return
-				}
-				str, ok := v.(string)
-				if !ok || token.Span([]byte(str)) != len(str) {
-					t.Fatalf("protected value %#v is not a token (input %q)", v, in)
-				}
-				return
-			}
-		}
-		w := &walker{r: r}
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				walk(e, w.child(states, []byte(k), 0))
-			}
-		case []any:
-			for i, e := range x {
-				walk(e, w.child(states, nil, i))
-			}
-		}
-	}
-	root := make([]state, len(r.rules))
-	for i := range r.rules {
-		root[i] = state{rule: uint16(i)}
-	}
-	walk(v, root)
+	checkBelow(t, v, r, r.root(), in)
 }
 
 // TestPlainText compares plainText with its definition (no byte below 0x20,

@@ -53,15 +53,8 @@ func (w *walker) errf(format string, a ...any) error {
 // document must not be used: nothing of it may go upstream.
 func (r *Rules) EncryptJSON(dst, doc []byte, enc Encrypter) ([]byte, int, error) {
 	w := &walker{r: r, in: doc, out: dst, enc: enc}
-	var root []state
-	if r != nil {
-		root = make([]state, len(r.rules))
-		for i := range r.rules {
-			root[i] = state{rule: uint16(i)}
-		}
-	}
 	w.ws()
-	if err := w.value(root, 0); err != nil {
+	if err := w.value(r.root(), 0); err != nil {
 		return dst, 0, err
 	}
 	w.ws()
@@ -69,6 +62,18 @@ func (r *Rules) EncryptJSON(dst, doc []byte, enc Encrypter) ([]byte, int, error)
 		return dst, 0, w.errf("unexpected data after the document")
 	}
 	return w.out, w.n, nil
+}
+
+// root is the state list at the top of a document: every rule at its start.
+func (r *Rules) root() []state {
+	if r == nil {
+		return nil
+	}
+	root := make([]state, len(r.rules))
+	for i := range r.rules {
+		root[i] = state{rule: uint16(i)}
+	}
+	return root
 }
 
 // Valid reports whether doc is one valid JSON document (as EncryptJSON sees it).
@@ -113,11 +118,11 @@ func (w *walker) child(states []state, name []byte, index int) []state {
 		if int(s.pos) >= len(steps) {
 			continue
 		}
-		st := steps[s.pos]
+		st := &steps[s.pos]
 		ok := false
 		switch st.kind {
 		case stepName:
-			ok = name != nil && st.name == string(name)
+			ok = name != nil && st.nameMatches(name, w.r.m)
 		case stepAnyMember:
 			ok = true
 		case stepAnyElem:

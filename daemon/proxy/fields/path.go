@@ -33,6 +33,7 @@ const (
 type step struct {
 	kind  stepKind
 	name  string
+	fold  string // foldKey of name
 	index int
 }
 
@@ -94,7 +95,7 @@ func ParsePath(s string) (Path, error) {
 			if name == "*" {
 				p.steps = append(p.steps, step{kind: stepAnyMember})
 			} else {
-				p.steps = append(p.steps, step{kind: stepName, name: name})
+				p.steps = append(p.steps, nameStep(name))
 			}
 			rest = rest[end:]
 		}
@@ -103,46 +104,87 @@ func ParsePath(s string) (Path, error) {
 	return p, nil
 }
 
+func nameStep(name string) step {
+	return step{kind: stepName, name: name, fold: string(foldKey(nil, []byte(name)))}
+}
+
 // Rule says how one protected field is encrypted.
 type Rule struct {
 	Path          Path
 	Deterministic bool
 }
 
-// Rules is the compiled set of JSON field rules of one application.
+// Rules is the compiled set of protected fields of one application, for
+// JSON documents, JSON Patch documents and forms.
 type Rules struct {
 	rules []Rule
+	m     Matching
 }
 
-// NewRules compiles paths; deterministic paths use deterministic encryption.
-// A path listed in both is deterministic.
-func NewRules(random, deterministic []string) (*Rules, error) {
-	r := &Rules{}
+// Spec lists the protected fields of one application.
+type Spec struct {
+	// Random and Deterministic are field paths (records[*].ssn); a path
+	// listed in both is deterministic.
+	Random, Deterministic []string
+	// FormNames are form field names, encrypted with random nonces: a
+	// field path, or a form name in bracket syntax (user[ssn], tags[]).
+	FormNames []string
+	// Matching says how names are compared (default Fold).
+	Matching Matching
+}
+
+// Compile checks and compiles a Spec, with an error an administrator can
+// act on.
+func Compile(s Spec) (*Rules, error) {
+	r := &Rules{m: s.Matching}
 	seen := map[string]int{}
-	add := func(s string, det bool) error {
-		p, err := ParsePath(s)
-		if err != nil {
-			return err
+	add := func(p Path, det bool) error {
+		if len(p.steps) > 255 {
+			return fmt.Errorf("field path %q: more than 255 steps", p.text)
 		}
-		if i, ok := seen[s]; ok {
+		if i, ok := seen[p.text]; ok {
 			r.rules[i].Deterministic = r.rules[i].Deterministic || det
 			return nil
 		}
-		seen[s] = len(r.rules)
+		seen[p.text] = len(r.rules)
 		r.rules = append(r.rules, Rule{Path: p, Deterministic: det})
 		return nil
 	}
-	for _, s := range random {
-		if err := add(s, false); err != nil {
+	for _, list := range []struct {
+		paths []string
+		det   bool
+	}{{s.Random, false}, {s.Deterministic, true}} {
+		for _, f := range list.paths {
+			p, err := ParsePath(f)
+			if err != nil {
+				return nil, err
+			}
+			if err := add(p, list.det); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, f := range s.FormNames {
+		p, err := ParsePath(f)
+		if err != nil {
+			if p, err = parseFormName(f); err != nil {
+				return nil, err
+			}
+		}
+		if err := add(p, false); err != nil {
 			return nil, err
 		}
 	}
-	for _, s := range deterministic {
-		if err := add(s, true); err != nil {
-			return nil, err
-		}
+	if len(r.rules) > 1<<16 {
+		return nil, fmt.Errorf("%d protected fields: at most %d", len(r.rules), 1<<16)
 	}
 	return r, nil
+}
+
+// NewRules compiles field paths with the default (Fold) name matching;
+// deterministic paths use deterministic encryption.
+func NewRules(random, deterministic []string) (*Rules, error) {
+	return Compile(Spec{Random: random, Deterministic: deterministic})
 }
 
 // Empty reports whether there is nothing to protect.
