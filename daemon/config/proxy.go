@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyward/keyward/daemon/proxy/fields"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -60,6 +59,12 @@ type ProxyApp struct {
 	// FormFields are names of form fields (x-www-form-urlencoded bodies and
 	// query strings) encrypted with random nonces.
 	FormFields []string `toml:"form_fields"`
+	// NameMatching is how request names are compared with the configured
+	// fields: "fold" (default) or "exact" (see Protection).
+	NameMatching string `toml:"name_matching"`
+	// FieldScope is where the configured fields apply: "everywhere"
+	// (default) or "by_type" (see Protection).
+	FieldScope string `toml:"field_scope"`
 	// Bodies encrypt whole request bodies by URL path and content type.
 	Bodies []ProxyBody `toml:"body"`
 	// PassContentTypes are request content types sent upstream unexamined
@@ -178,14 +183,7 @@ func (a *ProxyApp) validate(prefix string, names map[string]bool, listens map[st
 	case u.Scheme == "http" && (a.UpstreamCA != "" || a.UpstreamServerName != ""):
 		add("upstream_ca", "only applies to an https:// upstream")
 	}
-	if _, err := fields.NewRules(a.Fields, a.DeterministicFields); err != nil {
-		add("fields", "%v", err)
-	}
-	for _, f := range a.FormFields {
-		if strings.TrimSpace(f) == "" {
-			add("form_fields", "empty field name")
-		}
-	}
+	errs = append(errs, a.validateFields(prefix)...)
 	for j, b := range a.Bodies {
 		if _, err := path.Match(b.Path, "/"); err != nil || !strings.HasPrefix(b.Path, "/") {
 			add(fmt.Sprintf("body[%d].path", j), "%q is not a path pattern starting with / (such as /files/*)", b.Path)

@@ -61,10 +61,14 @@ const secret = "123-45-6789"
 // kind, nothing reaches the upstream, and neither the answer nor the event
 // quotes the body.
 func TestFramingRefusals(t *testing.T) {
-	keys := newRing(t, 16, "crm", "demo")
+	keys := newRing(t, 16, "crm", "demo", "bytype")
 	up := newUpstream(t, echo)
 	rec := &recorder{}
-	m := startProxy(t, keys.rings, rec, crmApp(up.URL), demoApp(up.URL))
+	// JSON fields protect only JSON bodies in bytype (field_scope
+	// by_type): forms and queries naming them are refused, not encrypted.
+	bytype := demoApp(up.URL)
+	bytype.Name, bytype.FieldScope = "bytype", config.ScopeByType
+	m := startProxy(t, keys.rings, rec, crmApp(up.URL), demoApp(up.URL), bytype)
 	js := []byte(`{"ssn":"` + secret + `"}`)
 	form := []byte("ssn=" + secret)
 	cases := []struct {
@@ -91,12 +95,12 @@ func TestFramingRefusals(t *testing.T) {
 		{"JSON labelled a form, demo", "demo", "POST", "/r", js, []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, ErrKindInvalidForm},
 		{"percent-encoded JSON in a form", "crm", "POST", "/r", []byte("a=1&%7B%22ssn%22%3A%22" + secret + "%22%7D"), []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, ErrKindInvalidForm},
 		{"UTF-16 form", "crm", "POST", "/r", utf16LE(string(form)), []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, ErrKindCharset},
-		{"form in a JSON-only app", "demo", "POST", "/r", form, []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, ErrKindExposed},
-		{"nested form name in a JSON-only app", "demo", "POST", "/r", []byte("records[0][ssn]=" + secret), []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, ErrKindExposed},
-		{"dotted form name in a JSON-only app", "demo", "POST", "/r", []byte("card.number=4111111111111111"), []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, ErrKindExposed},
-		{"query in a JSON-only app", "demo", "GET", "/r?ssn=" + secret, nil, nil, 400, ErrKindExposed},
-		{"semicolon query", "crm", "GET", "/r?a=1;ssn=" + secret, nil, nil, 400, ErrKindExposed},
-		{"semicolon form", "crm", "POST", "/r", []byte("a=1;ssn=" + secret), []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, ErrKindExposed},
+		{"form in a JSON-only app", "bytype", "POST", "/r", form, []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, ErrKindExposed},
+		{"nested form name in a JSON-only app", "bytype", "POST", "/r", []byte("records[0][ssn]=" + secret), []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, ErrKindExposed},
+		{"dotted form name in a JSON-only app", "bytype", "POST", "/r", []byte("card.number=4111111111111111"), []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, ErrKindExposed},
+		{"query in a JSON-only app", "bytype", "GET", "/r?ssn=" + secret, nil, nil, 400, ErrKindExposed},
+		{"semicolon query", "crm", "GET", "/r?a=1;ssn=" + secret, nil, nil, 400, ErrKindAmbiguousName},
+		{"semicolon form", "crm", "POST", "/r", []byte("a=1;ssn=" + secret), []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, ErrKindAmbiguousName},
 		{"JSON in a passed type", "demo", "POST", "/r", js, []string{"Content-Type", "text/plain"}, 400, ErrKindExposed},
 		{"JSON with a BOM in a passed type", "demo", "POST", "/r", append([]byte("\xef\xbb\xbf \n"), js...), []string{"Content-Type", "image/png"}, 400, ErrKindExposed},
 		{"broken JSON in a passed type", "demo", "POST", "/r", []byte(`{ssn:"` + secret + `"}`), []string{"Content-Type", "text/plain"}, 400, ErrKindInvalidJSON},

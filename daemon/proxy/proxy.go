@@ -67,9 +67,9 @@ type App struct {
 	codec    *token.Codec
 	keys     keyring.KeySource
 	rules    *fields.Rules
-	form     fields.FormRules
-	// checkRules are the JSON rules and the plain form field names: what a
-	// body no rule rewrites must not carry (bodyCheckJSON, bodySniff).
+	form     *fields.Rules // form bodies and query strings
+	// checkRules are every protected field (field_scope everywhere): what
+	// a body no rule rewrites must not carry (bodyCheckJSON, bodySniff).
 	checkRules *fields.Rules
 	// names are every protected field as form names can spell it.
 	names    protectedNames
@@ -114,18 +114,9 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 	} else if cfg.TLSCert == "" && !config.IsLoopback(host) {
 		return nil, fmt.Errorf("proxy %s: listen %q serves plain HTTP on a non-loopback address: set tls_cert and tls_key, or listen on 127.0.0.1", cfg.Name, cfg.Listen)
 	}
-	rules, err := fields.NewRules(cfg.Fields, cfg.DeterministicFields)
+	rules, form, err := cfg.Protection()
 	if err != nil {
 		return nil, fmt.Errorf("proxy %s: %w", cfg.Name, err)
-	}
-	form := fields.FormRules{}
-	for _, f := range cfg.FormFields {
-		form[f] = false
-	}
-	for _, f := range cfg.DeterministicFields {
-		if !strings.ContainsAny(f, ".[*") {
-			form[f] = true // a plain name is also a deterministic form field
-		}
 	}
 	a := &App{cfg: cfg, upstream: u, codec: token.NewCodec(cfg.Name, keys), keys: keys, rules: rules, form: form,
 		pass: map[string]bool{}, rec: rec, log: logger.With("app", cfg.Name), st: newStats(), since: time.Now(),
@@ -134,17 +125,11 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 		a.pass[strings.ToLower(strings.TrimSpace(ct))] = true
 	}
 	a.names = newProtectedNames(cfg.Fields, cfg.DeterministicFields, cfg.FormFields)
-	check := slices.Clone(cfg.Fields)
-	for _, f := range cfg.FormFields {
-		if _, err := fields.ParsePath(f); err == nil {
-			check = append(check, f)
-		}
-	}
-	if a.checkRules, err = fields.NewRules(check, cfg.DeterministicFields); err != nil {
+	if a.checkRules, err = cfg.AllFields(); err != nil {
 		return nil, fmt.Errorf("proxy %s: %w", cfg.Name, err)
 	}
 	a.ring() // note the encrypting generation, so a later change is seen as one
-	a.hasRules = !rules.Empty() || len(form) > 0 || len(cfg.Bodies) > 0
+	a.hasRules = !rules.Empty() || !form.Empty() || len(cfg.Bodies) > 0
 	a.tr, err = transport(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("proxy %s: %w", cfg.Name, err)
@@ -286,7 +271,7 @@ func (a *App) protectQuery(r *http.Request, ex *exchange) *refusal {
 	if r.URL.RawQuery == "" || len(a.names) == 0 {
 		return nil
 	}
-	if len(a.form) > 0 {
+	if !a.form.Empty() {
 		out, n, err := a.form.EncryptForm(nil, []byte(r.URL.RawQuery), a.encrypter(ex))
 		if err != nil {
 			return a.encryptRefusal(err, "query string")
@@ -311,11 +296,14 @@ const (
 	bodyStream    bodyKind = iota // sent on as it comes
 	bodyJSON                      // protected JSON fields encrypted
 	bodyForm                      // protected form fields encrypted
+	bodyPatch                     // a JSON Patch: protected values encrypted (RFC 6902)
 	bodyWhole                     // the whole body encrypted (a body rule)
 	bodyCheckJSON                 // JSON the application has no JSON rules for: read, refused if it carries a protected field
 	bodyCheckForm                 // a form the application has no form rules for: likewise
 	bodySniff                     // a pass_content_types body: streamed unless its first bytes are JSON or a form
 )
+
+const patchType = "application/json-patch+json" // RFC 6902
 
 // classify decides how to treat the request body from its framing.
 func (a *App) classify(r *http.Request, f framing) (bodyKind, bool, *refusal) {
@@ -326,6 +314,8 @@ func (a *App) classify(r *http.Request, f framing) (bodyKind, bool, *refusal) {
 		}
 	}
 	switch {
+	case mt == patchType && !a.rules.Empty():
+		return bodyPatch, false, nil
 	case isJSON(mt):
 		if rf := f.utf8Only(); rf != nil {
 			return bodyStream, false, rf
@@ -342,7 +332,7 @@ func (a *App) classify(r *http.Request, f framing) (bodyKind, bool, *refusal) {
 			return bodyStream, false, rf
 		}
 		switch {
-		case len(a.form) > 0:
+		case !a.form.Empty():
 			return bodyForm, false, nil
 		case len(a.names) > 0:
 			return bodyCheckForm, false, nil
@@ -445,6 +435,8 @@ func (a *App) protectBody(r *http.Request, ex *exchange, f framing) *refusal {
 				return rf
 			}
 		}
+	case bodyPatch:
+		*out, n, err = a.rules.EncryptPatch((*out)[:0], body, a.encrypter(ex))
 	case bodyWhole:
 		*out, err = a.encrypter(ex)((*out)[:0], body, det, token.Text)
 		n = 1
@@ -510,9 +502,13 @@ func (a *App) encryptRefusal(err error, what string) *refusal {
 		// ErrInvalidJSON's own words, said here once.
 		why := strings.TrimPrefix(strings.TrimPrefix(err.Error(), fields.ErrInvalidJSON.Error()), ": ")
 		return &refusal{http.StatusBadRequest, ErrKindInvalidJSON, fmt.Sprintf("the %s is not valid JSON: %s", what, why)}
+	case errors.Is(err, fields.ErrPatch):
+		return &refusal{http.StatusBadRequest, ErrKindPatch, fmt.Sprintf("the %s is refused as a JSON Patch: %v", what, err)}
+	case errors.Is(err, fields.ErrAmbiguousName):
+		return &refusal{http.StatusBadRequest, ErrKindAmbiguousName, fmt.Sprintf("the %s names a protected field ambiguously: %v", what, err)}
 	case errors.As(err, &fe):
-		// fe.Field may be the request's own bytes: the reason only.
-		return &refusal{http.StatusBadRequest, ErrKindInvalidForm, fmt.Sprintf("the %s is not a valid form: %v", what, fe.Err)}
+		// A pair's position and a configured field, never the request's bytes.
+		return &refusal{http.StatusBadRequest, ErrKindInvalidForm, fmt.Sprintf("the %s is not a valid form: %v", what, fe)}
 	default:
 		return &refusal{http.StatusServiceUnavailable, ErrKindEncrypt, fmt.Sprintf("encrypting the %s failed: %v", what, err)}
 	}

@@ -14,6 +14,8 @@ const (
 	ErrKindNoKey          = "refused-no-key"
 	ErrKindInvalidJSON    = "refused-invalid-json"
 	ErrKindInvalidForm    = "refused-invalid-form"
+	ErrKindAmbiguousName  = "refused-ambiguous-name"
+	ErrKindPatch          = "refused-json-patch"
 	ErrKindTooLarge       = "refused-too-large"
 	ErrKindEncoded        = "refused-encoded"
 	ErrKindContentType    = "refused-content-type"
@@ -34,7 +36,7 @@ const (
 
 var errorKinds = []string{ErrKindNoKey, ErrKindInvalidJSON, ErrKindInvalidForm, ErrKindTooLarge, ErrKindEncoded,
 	ErrKindContentType, ErrKindUpgrade, ErrKindFraming, ErrKindCharset, ErrKindExposed, ErrKindEncrypt, ErrKindUpstream, ErrKindTimeout, ErrKindUnknownGen, ErrKindTampered,
-	ErrKindWrongApp, ErrKindMalformedToken, ErrKindRespTooLarge, ErrKindRespEncoded}
+	ErrKindWrongApp, ErrKindMalformedToken, ErrKindRespTooLarge, ErrKindRespEncoded, ErrKindAmbiguousName, ErrKindPatch}
 
 // stats are an application's counters: atomics on the request path, read
 // whole for a status or a scrape.
