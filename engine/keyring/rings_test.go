@@ -476,3 +476,48 @@ func TestPreparedChangeIsInvisibleUntilCommit(t *testing.T) {
 		t.Fatalf("stale commit: %v", err)
 	}
 }
+
+// FuzzArrange: whatever the names, every eligible candidate is either
+// ranked or left out, exactly once; under the version rule the ranked
+// names share one prefix with strictly decreasing numbers, so no stray
+// name can sit among (or above) the numbered generations.
+func FuzzArrange(f *testing.F) {
+	f.Add("acme.crm.key.1", "acme.crm.key.new", "acme.crm.key.007", "acme.crm.key.7")
+	f.Add("k.99999999999999999999999", "k.1", "K.2", "k-3")
+	f.Add("", "_1", "a._", "a.0")
+	f.Fuzz(func(t *testing.T, a, b, c, d string) {
+		states := []engine.State{engine.StateActive, engine.StateDeactivated, engine.StateDestroyed, engine.StateActive}
+		var cands []Candidate
+		for i, n := range []string{a, b, c, d} {
+			cands = append(cands, Candidate{UID: fmt.Sprint("u", i), Name: n, State: states[i]})
+		}
+		arr := arrange(cands, func(uid string) bool { return uid == "u3" }, eligibleCand)
+		seen := map[string]int{}
+		for _, x := range arr.ranked {
+			seen[x.UID]++
+		}
+		for _, l := range arr.leftOut {
+			seen[l.UID]++
+		}
+		for _, c := range cands {
+			if want := map[bool]int{true: 1, false: 0}[eligible(c.State)]; seen[c.UID] != want {
+				t.Fatalf("%s (%q) placed %d times: %+v", c.UID, c.Name, seen[c.UID], arr)
+			}
+		}
+		if arr.rule != RuleVersion {
+			return
+		}
+		for i, x := range arr.ranked {
+			g, ok := parseGen(x.Name)
+			if !ok {
+				t.Fatalf("unnumbered %q ranked under the version rule", x.Name)
+			}
+			if i > 0 {
+				p, _ := parseGen(arr.ranked[i-1].Name)
+				if p.prefix != g.prefix || compareDigits(p.digits, g.digits) <= 0 {
+					t.Fatalf("ranked %q after %q", x.Name, arr.ranked[i-1].Name)
+				}
+			}
+		}
+	})
+}
