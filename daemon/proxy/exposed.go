@@ -81,17 +81,20 @@ func phpNameParts(name string) []string {
 	return parts
 }
 
-// covers reports whether a form name addresses a protected field or
-// something inside one, read as Go, Spring and Rails read it or as PHP does.
-func (ps protectedNames) covers(name string) bool {
+// covers returns the protected field a form name addresses (or something
+// inside it), read as Go, Spring and Rails read it or as PHP does.
+func (ps protectedNames) covers(name string) (namePath, bool) {
 	parts, php := formNameParts(name), phpNameParts(name)
 	for _, p := range ps {
 		if matchParts(p, parts) || matchParts(p, php) {
-			return true
+			return p, true
 		}
 	}
-	return false
+	return nil, false
 }
+
+// String is the path as configured, with "[]" for any element.
+func (p namePath) String() string { return strings.ReplaceAll(strings.Join(p, "."), ".[]", "[]") }
 
 // matchParts matches a path against a name's parts: the path must be a
 // prefix of the name (anything under a protected field is protected); an
@@ -140,7 +143,8 @@ func (ps protectedNames) exposed(form []byte, what string) *refusal {
 			return &refusal{http.StatusBadRequest, ErrKindInvalidForm,
 				fmt.Sprintf("the %s is not a valid form: pair %d has an invalid percent-encoding in its name", what, pair)}
 		}
-		if !ps.covers(name) {
+		field, ok := ps.covers(name)
+		if !ok {
 			continue
 		}
 		val, err := url.QueryUnescape(string(v))
@@ -150,7 +154,7 @@ func (ps protectedNames) exposed(form []byte, what string) *refusal {
 		}
 		if val != "" && token.Span([]byte(val)) != len(val) {
 			return &refusal{http.StatusBadRequest, ErrKindExposed,
-				fmt.Sprintf("pair %d of the %s is named as a protected field would be read by common frameworks, and this application does not encrypt it there; rename it, or send the field in the form the rules protect", pair, what)}
+				fmt.Sprintf("pair %d of the %s names protected field %q as frameworks read names, and its value is not encrypted there; send the field where the rules encrypt it", pair, what, field)}
 		}
 	}
 	return nil
