@@ -365,6 +365,22 @@ func TestCSRFormGolden(t *testing.T) {
 	golden(t, tm, 80, 24)
 }
 
+// TestFormFocusNoColorGolden: without colour (the goldens' Ascii profile,
+// as NO_COLOR on a terminal without attributes) the field being typed in
+// is marked: ▸ before its label, › before its input; the others have none.
+func TestFormFocusNoColorGolden(t *testing.T) {
+	tm := start(t, newFixture(), 80, 24)
+	openSources(t, tm)
+	press(tm, "c", "c")
+	waitFor(t, tm, "New client key and CSR for kms-prod")
+	press(tm, "db-proxy", "tab")
+	waitFor(t, tm, "▸ Organization")
+	view := golden(t, tm, 80, 24)
+	if !strings.Contains(view, "    db-proxy") || strings.Contains(view, "› db-proxy") {
+		t.Errorf("the field left still looks focused:\n%s", view)
+	}
+}
+
 // TestCSRFlow: without a CN nothing is sent; with one the CSR PEM is shown
 // and written where asked; a second CSR asks before replacing the key.
 func TestCSRFlow(t *testing.T) {

@@ -1,11 +1,15 @@
 package tui_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/teatest"
+
+	"github.com/keyward/keyward/tui"
 )
 
 // burst sends runes in one key message, as bubbletea does for keys that
@@ -93,5 +97,19 @@ func TestBurstIntoConfirmation(t *testing.T) {
 	_ = finalView(t, tm)
 	if c := f.Calls(); len(c) != 1 || !strings.Contains(c[0], "delete") {
 		t.Errorf("requests: %q", c)
+	}
+}
+
+// NO_COLOR (Options.NoColor, set by Run) draws with the colourless styles,
+// whose selection is reverse video rather than a background colour.
+func TestNoColorOptionUsesColourlessStyles(t *testing.T) {
+	m := tui.New(context.Background(), newFixture(), tui.Options{NoColor: true})
+	defer m.Close()
+	st := m.Context().Styles
+	if !st.RowSelected.GetReverse() {
+		t.Errorf("selected rows are not reversed without colour")
+	}
+	if _, ok := st.RowSelected.GetBackground().(lipgloss.NoColor); !ok {
+		t.Errorf("selected rows have a background colour: %v", st.RowSelected.GetBackground())
 	}
 }

@@ -70,6 +70,9 @@ func New(ctx context.Context, backend Backend, opts Options) *Model {
 		Title:    opts.Title,
 		Socket:   opts.Socket,
 	}
+	if opts.NoColor {
+		c.Styles = styles.NoColor()
+	}
 	m := &Model{c: c, cancel: cancel, opts: opts, help: help.New()}
 	m.help.Styles.ShortKey = c.Styles.HelpKey
 	m.help.Styles.ShortDesc = c.Styles.HelpDesc

@@ -44,6 +44,9 @@ type Options struct {
 	FilterDebounce time.Duration
 	// NoAltScreen keeps the TUI in the normal screen buffer.
 	NoAltScreen bool
+	// NoColor draws without colour (styles.NoColor): Run sets it when the
+	// NO_COLOR environment variable is set.
+	NoColor bool
 }
 
 func (o Options) withDefaults() Options {
@@ -75,9 +78,13 @@ func Run(ctx context.Context, backend Backend, opts Options) error {
 		return errors.New("tui: no backend to talk to the keyward daemon")
 	}
 	if os.Getenv("NO_COLOR") != "" {
-		// lipgloss already honours NO_COLOR for its own output; be explicit
-		// for any writer. Aging and states stay readable: they are words.
-		lipgloss.SetColorProfile(termenv.Ascii)
+		// No colour, but attributes: the styles have no colour to draw
+		// (styles.NoColor), and reverse, bold and underline still show the
+		// selection, the focus and the cursor, which the Ascii profile
+		// lipgloss picks for NO_COLOR would strip. Aging and states stay
+		// readable: they are words.
+		opts.NoColor = true
+		lipgloss.SetColorProfile(termenv.ANSI)
 	} else {
 		// Ask the terminal for its background before the program owns stdin.
 		lipgloss.SetHasDarkBackground(lipgloss.HasDarkBackground())

@@ -395,6 +395,7 @@ func (c *Confirm) View(st *styles.Styles, k *common.KeyMap, w, h int) string {
 	if c.Require != "" {
 		body = append(body, "")
 		body = append(body, wrapped(w, st.Bold, "Type "+table.Clean(c.Require)+" to confirm:")...)
+		styleInput(&c.input, st, true)
 		c.input.Width = max(10, boxWidth(w)-4)
 		body = append(body, c.input.View())
 		if c.Mismatch {
@@ -539,16 +540,34 @@ func (f *Form) View(st *styles.Styles, k *common.KeyMap, w, h int) string {
 		if fl.Hint != "" {
 			label += st.Muted.Render(" (" + fl.Hint + ")")
 		}
+		// The focused field is marked in its text (▸ before the label, ›
+		// before the input), not only by a style: it shows without colour.
 		if i == f.focus {
-			body = append(body, table.Fit(st.Bold.Render(label), inner))
+			body = append(body, table.Fit("▸ "+st.Bold.Render(label), inner))
 		} else {
-			body = append(body, table.Fit(st.Label.Render(label), inner))
+			body = append(body, table.Fit("  "+st.Label.Render(label), inner))
 		}
-		fl.Input.Width = max(10, inner-4)
-		body = append(body, table.Fit(fl.Input.View(), inner))
+		styleInput(&fl.Input, st, i == f.focus)
+		fl.Input.Width = max(10, inner-6)
+		body = append(body, table.Fit("  "+fl.Input.View(), inner))
 	}
 	return frame(st, w, h, f.Title, body, f.Status,
 		"enter next field, submit on the last · "+helpText(k.NextField, k.Cancel))
+}
+
+// styleInput draws an input in the pane's styles (a bubbles input's own
+// defaults carry colours, which NO_COLOR forbids) with the focus marker in
+// its prompt: "› " focused, blank otherwise.
+func styleInput(in *textinput.Model, st *styles.Styles, focused bool) {
+	in.Prompt = "  "
+	in.PromptStyle = st.Row
+	if focused {
+		in.Prompt = "› "
+		in.PromptStyle = st.Bold
+	}
+	in.TextStyle = st.Row
+	in.PlaceholderStyle = st.Placeholder
+	in.CompletionStyle = st.Muted
 }
 
 // Message shows a result (or a refusal) until closed; long text scrolls.

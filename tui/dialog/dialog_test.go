@@ -189,3 +189,77 @@ func TestMenuScrolls(t *testing.T) {
 		t.Errorf("back at the top:\n%s", v)
 	}
 }
+
+// sgrParams returns every parameter of the SGR sequences in s.
+func sgrParams(s string) []int {
+	var out []int
+	for {
+		i := strings.Index(s, "\x1b[")
+		if i < 0 {
+			return out
+		}
+		s = s[i+2:]
+		j := strings.IndexByte(s, 'm')
+		if j < 0 {
+			return out
+		}
+		if strings.Trim(s[:j], "0123456789;") == "" {
+			for _, p := range strings.Split(s[:j], ";") {
+				var n int
+				fmt.Sscan(p, &n)
+				out = append(out, n)
+			}
+		}
+		s = s[j+1:]
+	}
+}
+
+// With NO_COLOR the TUI draws with styles.NoColor on a terminal that takes
+// attributes: a form shows its focused field and the text cursor (reverse)
+// and sends no colour at all, not even the input's own default colours.
+func TestNoColorFormShowsFocusAndCursor(t *testing.T) {
+	lipgloss.SetColorProfile(termenv.ANSI)
+	defer lipgloss.SetColorProfile(termenv.Ascii)
+	k := common.DefaultKeyMap()
+	st := styles.NoColor()
+	f := NewForm("CSR", []string{"intro"}, NewField("Common name", "required", ""), NewField("Organization", "", ""))
+	f.Fields[1].Input.Placeholder = "e.g. Acme"
+	typeText(k, func(m tea.Msg) { f.Update(m, k) }, "db-proxy")
+	f.Update(tea.KeyMsg{Type: tea.KeyTab}, k)
+	v := f.View(st, k, 80, 20)
+	params := sgrParams(v)
+	reverse := false
+	for _, p := range params {
+		if (p >= 30 && p <= 49) || (p >= 90 && p <= 107) {
+			t.Fatalf("a colour (SGR %d) is drawn with NO_COLOR:\n%q", p, v)
+		}
+		reverse = reverse || p == 7
+	}
+	if !reverse {
+		t.Errorf("no reverse video: the cursor does not show without colour:\n%q", v)
+	}
+	plain := ansiStrip(v)
+	for _, want := range []string{"▸ Organization", "  Common name", "    db-proxy"} {
+		if !strings.Contains(plain, want) {
+			t.Errorf("no %q: the focus is not marked in the text:\n%s", want, plain)
+		}
+	}
+}
+
+func ansiStrip(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "\x1b[")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		s = s[i+2:]
+		j := strings.IndexAny(s, "ABCDEFGHJKSTfmsu")
+		if j < 0 {
+			return b.String()
+		}
+		s = s[j+1:]
+	}
+}

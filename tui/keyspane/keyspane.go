@@ -613,6 +613,7 @@ func (m *Model) View() string {
 	st := m.ctx.Styles
 	lines := make([]string, 0, m.height)
 	if m.filtering {
+		m.filter.PromptStyle, m.filter.TextStyle, m.filter.PlaceholderStyle = st.Bold, st.Row, st.Placeholder
 		lines = append(lines, table.Fit(m.filter.View(), m.width))
 	} else {
 		lines = append(lines, table.Fit(m.describeQuery(), m.width))

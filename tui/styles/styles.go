@@ -114,6 +114,36 @@ func New(t Theme) *Styles {
 // Default is New(DefaultTheme()).
 func Default() *Styles { return New(DefaultTheme()) }
 
+// NoColor is the style set for NO_COLOR: no colour at all, and what colour
+// would have shown is carried by attributes (bold, underline, reverse,
+// italic) instead: the selected row and the text cursor are reversed, the
+// active tab and section titles underlined. Panes also draw markers (›, ▸)
+// so focus and selection read even where no attribute shows.
+func NoColor() *Styles {
+	s := New(Theme{})
+	plain := lipgloss.NewStyle()
+	s.Title = plain.Bold(true)
+	s.TabActive = plain.Bold(true).Underline(true)
+	s.TabInactive = plain
+	s.TabRule, s.TabRuleOn = plain, plain.Bold(true)
+	s.Header = plain.Bold(true)
+	s.Row = plain
+	s.RowSelected = plain.Reverse(true)
+	s.Muted = plain.Faint(true)
+	s.Bold = plain.Bold(true)
+	s.Label = plain
+	s.Section = plain.Bold(true).Underline(true)
+	s.Error = plain.Bold(true)
+	s.Placeholder = plain.Italic(true).Faint(true)
+	s.Panel = plain.Border(lipgloss.RoundedBorder()).Padding(0, 1)
+	s.FilterBar, s.StatusBar = plain, plain
+	s.StatusOK, s.StatusWarn, s.StatusErr = plain, plain.Bold(true), plain.Bold(true).Reverse(true)
+	s.HelpKey, s.HelpDesc, s.HelpSep = plain.Bold(true), plain, plain.Faint(true)
+	s.OK, s.Warn, s.Info = plain, plain, plain
+	s.Danger = plain.Bold(true)
+	return s
+}
+
 // Bucket is the style of an aging bucket. The bucket's name is always printed
 // too, so the aging stays readable with NO_COLOR.
 func (s *Styles) Bucket(b engine.Bucket) lipgloss.Style {
