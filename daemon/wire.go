@@ -85,11 +85,12 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 		f.proxy = pm
 		h := pm.Handler(func(r *http.Request) api.Role { return callerOf(r).Role })
 		// Encrypt is open to users; the handler itself keeps decrypt for
-		// admins unless proxy.allow_user_decrypt says otherwise, and
-		// rewrap for admins.
-		for _, p := range []string{"/v1/proxy", "/v1/encrypt", "/v1/decrypt", "/v1/rewrap"} {
+		// admins unless proxy.allow_user_decrypt says otherwise. Rewrap is
+		// for admins here and in the handler.
+		for _, p := range []string{"/v1/proxy", "/v1/encrypt", "/v1/decrypt"} {
 			f.mounts = append(f.mounts, Mount{Pattern: p, Handler: h, WriteRole: api.RoleUser})
 		}
+		f.mounts = append(f.mounts, Mount{Pattern: "/v1/rewrap", Handler: h, WriteRole: api.RoleAdmin})
 	}
 	return f, nil
 }

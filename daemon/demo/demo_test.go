@@ -223,3 +223,48 @@ func TestDemoRotates(t *testing.T) {
 	}
 	t.Fatal("no ring gained a generation within 30 s with a rotation every 1.5 s and a poll every second")
 }
+
+// TestDemoRewrapAfterRotation: through the real daemon's socket (the
+// caller's role from its peer credentials), a token made before a
+// rotation comes back from keyward rewrap under the new generation,
+// opens to the same value, and the call is in the activity log.
+func TestDemoRewrapAfterRotation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole demo stack")
+	}
+	ctx := context.Background()
+	sock := startDemo(t, Options{Out: io.Discard, Poll: time.Second, Rotate: 1500 * time.Millisecond, Rate: 1})
+	c := api.NewClient(sock)
+	o := api.CryptOptions{App: "crm"}
+	var tok []byte
+	deadline := time.Now().Add(30 * time.Second)
+	for ; time.Now().Before(deadline) && tok == nil; time.Sleep(100 * time.Millisecond) {
+		tok, _ = c.Encrypt(ctx, o, strings.NewReader("555-72-3661"))
+	}
+	if tok == nil {
+		t.Fatal("the crm ring never encrypted")
+	}
+	tok = bytes.TrimSpace(tok)
+	kid := func(tok []byte) string { return strings.Split(string(tok), ".")[2] }
+	var out []byte
+	for ; time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var err error
+		if out, err = c.Rewrap(ctx, o, bytes.NewReader(tok)); err != nil {
+			t.Fatalf("rewrap: %v", err)
+		}
+		if kid(out) != kid(tok) {
+			break
+		}
+	}
+	if kid(out) == kid(tok) {
+		t.Fatal("the crm ring never rotated within 30 s")
+	}
+	pt, err := c.Decrypt(ctx, o, bytes.NewReader(out))
+	if err != nil || string(pt) != "555-72-3661" {
+		t.Fatalf("the rewrapped token opens to %q, %v", pt, err)
+	}
+	p, err := c.ActivityReport(ctx, api.ReportQuery{Operation: "rewrapped"})
+	if err != nil || p == nil || len(p.Events) == 0 || !strings.Contains(p.Events[0].Details, "re-encrypted 1 token under key id "+kid(out)) {
+		t.Fatalf("activity: %+v %v", p, err)
+	}
+}
