@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward/engine/token"
 )
@@ -20,7 +22,8 @@ import (
 //   - as a path (Rails/Rack brackets, ASP.NET and Spring dots and
 //     brackets, qs with allowDots): card.number, card[number],
 //     records[0][ssn], records[].ssn;
-//   - split at every '.', '[' and ']', for lenient parsers.
+//   - split at every '.', '[' and ']', for lenient parsers;
+//   - the last two also with leading white space dropped, or kept.
 //
 // Name steps compare under the Rules' Matching; [] and any key match a [*]
 // or * step, and [N] an index step.
@@ -117,6 +120,51 @@ func (r *Rules) EncryptForm(dst, body []byte, enc Encrypter) ([]byte, int, error
 	return dst, n, nil
 }
 
+// ErrExposed is a form pair that reaches a protected field with a value
+// that is not a keyward token.
+var ErrExposed = errors.New("a protected field in plaintext")
+
+// CheckForm reads a form body or query string as upstreams do, pairs split
+// at '&' and at ';', and returns a *FormError wrapping ErrExposed for the
+// first pair whose name reaches a protected field and whose value is
+// neither empty nor one keyward token (or errBadEscape for a pair it cannot
+// decode). The proxy checks with it what it does not rewrite, and what it
+// rewrote.
+func (r *Rules) CheckForm(form []byte) error {
+	if r.Empty() {
+		return nil
+	}
+	s := string(form)
+	for i := 1; s != ""; i++ {
+		var pair string
+		if j := strings.IndexAny(s, "&;"); j >= 0 {
+			pair, s = s[:j], s[j+1:]
+		} else {
+			pair, s = s, ""
+		}
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		name, err := url.QueryUnescape(k)
+		if err != nil {
+			return &FormError{Pair: i, Err: fmt.Errorf("%w in a name", errBadEscape)}
+		}
+		rule, _, ok := r.formMatch(name)
+		if !ok {
+			continue
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			return &FormError{Pair: i, Field: rule, Err: errBadEscape}
+		}
+		if val != "" && token.Span([]byte(val)) != len(val) {
+			return &FormError{Pair: i, Field: rule, Err: ErrExposed}
+		}
+	}
+	return nil
+}
+
 // semicolons refuses a pair in which a ';' (a pair separator for Rack 2,
 // older Python and some servlet containers) is followed by a protected name:
 // the proxy would read one value where such an upstream reads two.
@@ -178,7 +226,8 @@ func (r *Rules) formMatch(name string) (rule string, det, ok bool) {
 	var buf [8]formSeg
 	check := func(segs []formSeg) {
 		for i := range r.rules {
-			if r.reaches(&r.rules[i], segs) {
+			budget := maxReach
+			if r.reach(r.rules[i].Path.steps, segs, &budget) {
 				if !ok {
 					rule = r.rules[i].Path.text
 				}
@@ -188,38 +237,38 @@ func (r *Rules) formMatch(name string) (rule string, det, ok bool) {
 		}
 	}
 	check(append(buf[:0], formSeg{text: name}))
-	if strings.ContainsAny(name, " .[]\x00") {
-		trimmed := phpTrim(name)
-		check(phpReading(buf[:0], trimmed))
-		check(pathReading(buf[:0], trimmed))
-		check(splitReading(buf[:0], trimmed))
-		if trimmed != name {
-			check(pathReading(buf[:0], name))
-			check(splitReading(buf[:0], name))
-		}
+	if !strings.ContainsAny(name, " .[]\x00") && (name == "" || name[0] > ' ' && name[0] < utf8.RuneSelf) {
+		return rule, det, ok // every reading is the literal one
+	}
+	php := phpTrim(name)
+	check(phpReading(buf[:0], php))
+	for _, v := range []string{php, name, strings.TrimLeftFunc(name, unicode.IsSpace)} {
+		check(pathReading(buf[:0], v))
+		check(splitReading(buf[:0], v))
 	}
 	return rule, det, ok
 }
 
-// reaches reports whether the rule's path is complete within segs: the
-// value is the protected field or lies inside it. Trailing element steps
-// may be left out (tags=a&tags=b binds to a list in Spring, ASP.NET and qs).
-func (r *Rules) reaches(rule *Rule, segs []formSeg) bool {
-	steps := rule.Path.steps
-	if len(steps) > len(segs) {
-		for _, st := range steps[len(segs):] {
-			if st.kind != stepAnyElem && st.kind != stepIndex {
-				return false
-			}
-		}
-		steps = steps[:len(segs)]
+// maxReach bounds the work of matching one reading against one rule; past
+// it the name counts as protected.
+const maxReach = 1024
+
+// reach reports whether steps are complete within segs: the value is the
+// protected field or lies inside it. An element step may also match no
+// segment: tags=a&tags=b binds to a list in Spring, ASP.NET and qs, and
+// records[ssn] or records.ssn may be read as the records' ssn.
+func (r *Rules) reach(steps []step, segs []formSeg, budget *int) bool {
+	if *budget--; *budget < 0 {
+		return true
 	}
-	for j := range steps {
-		if !r.segMatches(&steps[j], segs[j]) {
-			return false
-		}
+	if len(steps) == 0 {
+		return true
 	}
-	return true
+	st := &steps[0]
+	if (st.kind == stepAnyElem || st.kind == stepIndex) && r.reach(steps[1:], segs, budget) {
+		return true
+	}
+	return len(segs) > 0 && r.segMatches(st, segs[0]) && r.reach(steps[1:], segs[1:], budget)
 }
 
 func (r *Rules) segMatches(st *step, s formSeg) bool {

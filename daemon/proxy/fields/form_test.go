@@ -129,7 +129,9 @@ func protectedAddress(path []string) bool {
 	case 1:
 		return is(0, "ssn") || is(0, "email") || is(0, "card_number")
 	case 2:
-		return is(0, "ssn") || is(0, "card") && is(1, "number") // ssn[] and ssn[key]
+		// ssn[] and ssn[key]; records[ssn] is {records: {ssn}} to
+		// Rack and qs, whose values an upstream may iterate.
+		return is(0, "ssn") || is(0, "card") && is(1, "number") || is(0, "records") && is(1, "ssn")
 	case 3:
 		return is(0, "records") && is(2, "ssn")
 	}
@@ -169,6 +171,8 @@ var formCases = []string{
 	"records[][ssn]=SECRET",
 	"records[0].ssn=SECRET",
 	"records[7][SSN]=SECRET",
+	"records[ssn]=SECRET",
+	"records.ssn=SECRET",
 	"email=SECRET",
 	"name=Ann&ssn=SECRET&x=1",
 }
@@ -274,6 +278,31 @@ func TestFormAmbiguousRefused(t *testing.T) {
 		if !errors.As(err, &fe) || !errors.Is(err, errBadEscape) || strings.Contains(err.Error(), "zz") {
 			t.Errorf("%s: %v", body, err)
 		}
+	}
+}
+
+// TestCheckForm: the check of a form the proxy does not (or did) rewrite
+// finds a protected name whose value is not a token, at any separator, and
+// says where without quoting it.
+func TestCheckForm(t *testing.T) {
+	c := codec(t, "crm")
+	rules := formRules(t, Fold)
+	tok, _, _ := c.Encrypt([]byte("x"), token.GCM, token.Text)
+	for body, pair := range map[string]int{"ssn=SECRET": 1, "a=1&Card.Number=SECRET": 2, "a=1;b=2;%20ssn=SECRET": 3,
+		"ssn=" + tok + "&records[0][ssn]=SECRET": 2, "ssn=" + tok + "+x": 1} {
+		err := rules.CheckForm([]byte(body))
+		var fe *FormError
+		if !errors.As(err, &fe) || !errors.Is(err, ErrExposed) || fe.Pair != pair || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("%s: %v, want pair %d exposed", body, err, pair)
+		}
+	}
+	for _, body := range []string{"ssn=" + tok, "ssn=&name=Ann", "note=ssn", "", "&&;"} {
+		if err := rules.CheckForm([]byte(body)); err != nil {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+	if err := rules.CheckForm([]byte("a=1&%zz=2")); !errors.Is(err, errBadEscape) {
+		t.Errorf("bad escape: %v", err)
 	}
 }
 
