@@ -200,3 +200,13 @@ func TestNameSettings(t *testing.T) {
 		t.Errorf("by_type: %s", q)
 	}
 }
+
+// isIndex reports whether s is an array index (the test readers' notion).
+func isIndex(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}

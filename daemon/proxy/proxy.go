@@ -69,17 +69,17 @@ type App struct {
 	rules    *fields.Rules
 	form     *fields.Rules // form bodies and query strings
 	// checkRules are every protected field (field_scope everywhere): what
-	// a body no rule rewrites must not carry (bodyCheckJSON, bodySniff).
+	// a body or query string no rule rewrites must not carry
+	// (bodyCheckJSON, bodyCheckForm, bodySniff), and what a rewritten form
+	// must not carry in plaintext.
 	checkRules *fields.Rules
-	// names are every protected field as form names can spell it.
-	names    protectedNames
-	pass     map[string]bool
-	hasRules bool
-	rp       *httputil.ReverseProxy
-	tr       *http.Transport
-	rec      Recorder
-	log      *slog.Logger
-	metrics  *metrics
+	pass       map[string]bool
+	hasRules   bool
+	rp         *httputil.ReverseProxy
+	tr         *http.Transport
+	rec        Recorder
+	log        *slog.Logger
+	metrics    *metrics
 
 	st    *stats
 	usage usage
@@ -124,7 +124,6 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 	for _, ct := range cfg.PassContentTypes {
 		a.pass[strings.ToLower(strings.TrimSpace(ct))] = true
 	}
-	a.names = newProtectedNames(cfg.Fields, cfg.DeterministicFields, cfg.FormFields)
 	if a.checkRules, err = cfg.AllFields(); err != nil {
 		return nil, fmt.Errorf("proxy %s: %w", cfg.Name, err)
 	}
@@ -268,7 +267,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // and refuses a query string that still carries a protected field's
 // plaintext as upstreams read one.
 func (a *App) protectQuery(r *http.Request, ex *exchange) *refusal {
-	if r.URL.RawQuery == "" || len(a.names) == 0 {
+	if r.URL.RawQuery == "" || a.checkRules.Empty() {
 		return nil
 	}
 	if !a.form.Empty() {
@@ -281,7 +280,7 @@ func (a *App) protectQuery(r *http.Request, ex *exchange) *refusal {
 			a.countEncrypted(n)
 		}
 	}
-	return a.names.exposed([]byte(r.URL.RawQuery), "query string")
+	return exposed(a.checkRules, []byte(r.URL.RawQuery), "query string")
 }
 
 func (a *App) countEncrypted(n int) {
@@ -334,12 +333,12 @@ func (a *App) classify(r *http.Request, f framing) (bodyKind, bool, *refusal) {
 		switch {
 		case !a.form.Empty():
 			return bodyForm, false, nil
-		case len(a.names) > 0:
+		case !a.checkRules.Empty():
 			return bodyCheckForm, false, nil
 		}
 		return bodyStream, false, nil
 	case a.pass[mt]:
-		if len(a.names) > 0 {
+		if !a.checkRules.Empty() {
 			return bodySniff, false, nil
 		}
 		return bodyStream, false, nil
@@ -427,7 +426,7 @@ func (a *App) protectBody(r *http.Request, ex *exchange, f framing) *refusal {
 	case bodyForm:
 		*out, n, err = a.form.EncryptForm((*out)[:0], body, a.encrypter(ex))
 		if err == nil {
-			if rf := a.names.exposed(*out, "form body"); rf != nil {
+			if rf := exposed(a.checkRules, *out, "form body"); rf != nil {
 				clear(body)
 				putPlain(body)
 				clear(*out)
@@ -469,7 +468,7 @@ func (a *App) check(kind bodyKind, body []byte, mt string) *refusal {
 		if rf := strictForm(body); rf != nil {
 			return rf
 		}
-		return a.names.exposed(body, "form body")
+		return exposed(a.checkRules, body, "form body")
 	}
 	n := 0
 	// A byte order mark: Jackson and .NET skip it, so the proxy does too.
