@@ -265,7 +265,7 @@ func newCertCSRCmd(a *App) *cobra.Command {
 	cmd.Flags().StringVar(&source, "source", "", "KMIP source name")
 	cmd.Flags().StringVar(&cn, "cn", "", "common name for the certificate")
 	cmd.Flags().StringVar(&org, "o", "", "organization")
-	cmd.Flags().BoolVar(&useRSA, "rsa", false, "RSA 3072 key instead of ECDSA P-256 (some KMS, e.g. PyKMIP, only offer ECDSA cipher suites)")
+	cmd.Flags().BoolVar(&useRSA, "rsa", false, "RSA 3072 key instead of ECDSA P-256 (for a CA or KMS that accepts only RSA client certificates)")
 	cmd.Flags().StringVar(&out, "out", "", "write the CSR to this file instead of standard output")
 	cmd.Flags().BoolVar(&force, "force", false, "make a new key although the source has one (it stays pending until its certificate is installed)")
 	return cmd

@@ -38,6 +38,11 @@ func TestLoadErrorsNameKeyAndLine(t *testing.T) {
 		{"missing key names its table", "[[kmip]]\nname = \"a\"\n", []string{"line 1", "kmip[0].addresses"}},
 		{"duplicate source", "[[kmip]]\nname = \"a\"\naddresses=[\"h:1\"]\n[[azure]]\nname = \"a\"\nvault_url=\"https://v\"\n", []string{`source name "a"`}},
 		{"not toml", "data_dir = \n", []string{"line 1"}},
+		{"OpenSSL cipher name", "[[kmip]]\nname = \"a\"\naddresses = [\"h:1\"]\ncipher_suites = [\"AES128-SHA256\"]\n", []string{"line 4", "kmip[0].cipher_suites", `"AES128-SHA256" is not a TLS cipher suite`, "TLS_RSA_WITH_AES_128_CBC_SHA256"}},
+		{"TLS 1.3 suite", "[[kmip]]\nname = \"a\"\naddresses = [\"h:1\"]\ncipher_suites = [\"TLS_AES_128_GCM_SHA256\"]\n", []string{"kmip[0].cipher_suites", "not a TLS 1.2 suite"}},
+		{"TLS 1.0", "[[kmip]]\nname = \"a\"\naddresses = [\"h:1\"]\ntls_min_version = \"1.0\"\n", []string{"line 4", "kmip[0].tls_min_version", "not offered"}},
+		{"suites with TLS 1.3 only", "[[kmip]]\nname = \"a\"\naddresses = [\"h:1\"]\ntls_min_version = \"1.3\"\ncipher_suites = [\"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\"]\n", []string{"kmip[0].cipher_suites", "TLS 1.2 only"}},
+		{"alias without keystore", "[[kmip]]\nname = \"a\"\naddresses = [\"h:1\"]\nkeystore_alias = \"client\"\n", []string{"kmip[0].keystore_alias", "only applies with keystore_file"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

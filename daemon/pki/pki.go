@@ -52,8 +52,9 @@ func Paths(dataDir, source string) Files {
 type CSROptions struct {
 	CommonName   string
 	Organization string
-	// RSA selects a 3072-bit RSA key instead of ECDSA P-256. Note that some
-	// KMS servers (PyKMIP) only offer ECDHE-ECDSA cipher suites.
+	// RSA selects a 3072-bit RSA key instead of ECDSA P-256, for a CA or
+	// KMS that accepts only RSA client certificates. (The client key does
+	// not choose the cipher suite: the KMS's own certificate does.)
 	RSA bool
 }
 

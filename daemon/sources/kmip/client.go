@@ -58,7 +58,13 @@ func (s *Source) connect(ctx context.Context) (*kmipclient.Client, error) {
 		if firstErr == nil {
 			firstErr = err
 		}
-		fails = append(fails, addr+": "+explain(err, s.leaf, s.cfg.ServerName, addr))
+		why := explain(err, s.leaf, s.cfg.ServerName, addr)
+		if negotiationFailed(err) {
+			// Find out what the KMS would have chosen, to say what to change.
+			srv := probeServer(ctx, addr, s.cfg.ServerName, time.Duration(s.cfg.Timeout))
+			why = negotiationAdvice(err, offer{min: s.minTLS, suites: s.suites}, srv, s.leaf)
+		}
+		fails = append(fails, addr+": "+why)
 	}
 	return nil, &connectError{msg: strings.Join(fails, "; "), err: firstErr}
 }

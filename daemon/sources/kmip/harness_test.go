@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,6 +43,9 @@ type backend struct {
 	embedded *kms.Server
 	// serverWildcards: whether this server matches wildcards in Locate.
 	serverWildcards bool
+	// adminOpts are extra options of the admin client (the cipher suite a
+	// PyKMIP with an RSA certificate needs).
+	adminOpts []kmipclient.Option
 
 	mu    sync.Mutex
 	admin *kmipclient.Client
@@ -126,6 +130,9 @@ func pykmipBackendOpts(t testing.TB, rsaServer bool) *backend {
 	}
 	b := &backend{name: "pykmip", dir: dir, ca: ca, caFile: write("ca.pem", ca.PEM), certFile: write("client.pem", cliCert),
 		keyFile: write("client.key", cliKey)}
+	if rsaServer {
+		b.adminOpts = append(b.adminOpts, kmipclient.WithTlsCipherSuites(tls.TLS_RSA_WITH_AES_128_CBC_SHA256))
+	}
 	if err := os.Mkdir(filepath.Join(dir, "policies"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +224,7 @@ func (b *backend) adminClient(t testing.TB) *kmipclient.Client {
 	var c *kmipclient.Client
 	var err error
 	for i := 0; i < 20; i++ {
-		c, err = kmipclient.Dial(b.addr, kmipclient.WithRootCAFile(b.caFile), kmipclient.WithClientCertFiles(b.certFile, b.keyFile))
+		c, err = kmipclient.Dial(b.addr, append([]kmipclient.Option{kmipclient.WithRootCAFile(b.caFile), kmipclient.WithClientCertFiles(b.certFile, b.keyFile)}, b.adminOpts...)...)
 		if err == nil {
 			break
 		}

@@ -434,16 +434,6 @@ func TestWrongCertificates(t *testing.T) {
 	})
 }
 
-func TestPyKMIPWithRSAServerCertHasNoCommonCipher(t *testing.T) {
-	t.Parallel()
-	b := pykmipBackendOpts(t, true)
-	e := newEnv(t, b, "", nil, crmApp)
-	err := e.poll()
-	if err == nil || !strings.Contains(err.Error(), "no cipher suite in common") {
-		t.Fatalf("error %v; want a no-common-cipher explanation", err)
-	}
-}
-
 func newKEK(t testing.TB) (*kek.KEK, string) {
 	p := filepath.Join(t.TempDir(), "kek")
 	if err := kek.Generate(p); err != nil {
