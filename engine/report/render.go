@@ -230,17 +230,13 @@ func ActivityTable(events []engine.Event) Table {
 		Header: []string{"time", "operation", "key_id", "source", "actor", "origin", "severity", "details"},
 	}
 	for _, e := range events {
-		key := e.KeyID
-		if key == "" {
-			key = e.Source
+		// The key column names a key or nothing: an event about no key (a
+		// refused request, a source outage) says so; who acted is in the
+		// actor column, where it came from in the details.
+		key := "—"
+		if e.KeyID != "" {
+			key = shortKeyID(e.KeyID)
 		}
-		if key == "" && e.Origin == engine.OriginProxy {
-			key = e.Actor // proxy:<app>, or the client that was refused
-		}
-		if key == "" {
-			key = "(daemon)"
-		}
-		key = shortKeyID(key)
 		t.Rows = append(t.Rows, []string{e.Time.UTC().Format("2006-01-02 15:04"), e.Operation, key, e.Actor, string(e.Origin), e.Details})
 		t.Raw = append(t.Raw, []string{iso(e.Time), e.Operation, e.KeyID, e.Source, e.Actor, string(e.Origin), string(e.Severity), e.Details})
 		t.Class = append(t.Class, string(e.Origin))

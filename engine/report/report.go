@@ -88,7 +88,9 @@ func Milestones(k engine.Key, t engine.Thresholds) []struct {
 	add(MilestoneDeactivated, k.Deactivated)
 	add(MilestoneDestroyed, k.Destroyed)
 	add(MilestoneDeleted, k.Deleted)
-	add(MilestonePurge, k.PurgeAt)
+	if k.State == engine.StateDeleted { // purged already, or recovered: no purge to come
+		add(MilestonePurge, k.PurgeAt)
+	}
 	return out
 }
 

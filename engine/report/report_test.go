@@ -145,3 +145,42 @@ func FuzzParseWhen(f *testing.F) {
 		}
 	})
 }
+
+// The activity table's key column names the event's key, or none: never
+// the actor (a refused request) or the source (an outage) in its place.
+func TestActivityKeyColumnIsAKeyOrNothing(t *testing.T) {
+	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	tb := ActivityTable([]engine.Event{
+		{Time: at, Operation: "request-refused", Actor: "proxy:crm", Origin: engine.OriginProxy, Details: "proxy crm: not JSON"},
+		{Time: at, Operation: "source-outage", Source: "kms-prod", Actor: "kms-prod", Origin: engine.OriginSource},
+		{Time: at, Operation: "rotated", KeyID: "kms-prod/acme.crm.key.5", Source: "kms-prod", Actor: "alice", Origin: engine.OriginKeyward},
+	})
+	for i, want := range []string{"—", "—", "kms-prod/acme.crm.key.5"} {
+		if got := tb.Rows[i][2]; got != want {
+			t.Errorf("row %d: key column %q, want %q", i, got, want)
+		}
+	}
+	if got := tb.Rows[0][3]; got != "proxy:crm" {
+		t.Errorf("actor column %q, want proxy:crm", got)
+	}
+}
+
+// A purge milestone is listed only for a key still waiting for it: a key
+// already purged (or recovered) keeps its old date, which is no milestone.
+func TestPurgeMilestoneOnlyWhileDeleted(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	purgeAt, deleted := now.AddDate(0, 0, 89), now.Add(-time.Hour)
+	keys := []engine.Key{
+		{ID: "v/purged/1", Name: "purged", State: engine.StatePurged, Deleted: &deleted, PurgeAt: &purgeAt, Destroyed: &now},
+		{ID: "v/waiting/1", Name: "waiting", State: engine.StateDeleted, Deleted: &deleted, PurgeAt: &purgeAt},
+	}
+	var purges []string
+	for _, e := range Aging(keys, DefaultAgingRange(now), now, engine.DefaultThresholds()) {
+		if e.Milestone == MilestonePurge {
+			purges = append(purges, e.Name)
+		}
+	}
+	if strings.Join(purges, ",") != "waiting" {
+		t.Errorf("purge milestones for %v, want only the soft-deleted key", purges)
+	}
+}

@@ -80,12 +80,18 @@ func (d *detailView) render() {
 		field("deactivated", When(k.Deactivated, now))
 	}
 	if k.Destroyed != nil {
-		field("destroyed", When(k.Destroyed, now))
+		label := "destroyed"
+		if k.State == engine.StatePurged {
+			label = "purged"
+		}
+		field(label, When(k.Destroyed, now))
 	}
 	if k.Deleted != nil {
 		field("deleted", When(k.Deleted, now))
 	}
-	if k.PurgeAt != nil {
+	// A scheduled purge is news only while the key waits for it: once
+	// purged (or recovered) the date is past history, not "in 89d".
+	if k.PurgeAt != nil && k.State == engine.StateDeleted {
 		field("purge at", When(k.PurgeAt, now))
 	}
 	if k.RotateAfter > 0 {
