@@ -347,6 +347,28 @@ func TestEmptyListHintNamesTheFilters(t *testing.T) {
 	}
 }
 
+// TestOneNamePerBucket: the Aging pane's summary, its table and the Keys
+// pane call each aging bucket by one name, the bucket's own (the one the
+// filters, the CLI and the API use).
+func TestOneNamePerBucket(t *testing.T) {
+	tm := start(t, newFixture(), 80, 24)
+	waitFor(t, tm, "● connected", "of 15 keys")
+	press(tm, "2")
+	waitFor(t, tm, "rotation-overdue", "legacy.batch.key")
+	view := finalView(t, tm)
+	for _, other := range []string{"rotate due", "expires≤"} {
+		if strings.Contains(view, other) {
+			t.Errorf("a bucket is called %q beside its own name:\n%s", other, view)
+		}
+	}
+	summary := strings.Join(strings.Split(view, "\n")[3:6], "\n")
+	for _, b := range []string{"expired", "expiring-7d", "expiring-30d", "rotation-overdue", "healthy", "retired"} {
+		if !strings.Contains(summary, b) {
+			t.Errorf("the summary lacks %q:\n%s", b, summary)
+		}
+	}
+}
+
 func itoa(n int) string {
 	if n == 0 {
 		return "0"

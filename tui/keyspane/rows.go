@@ -34,7 +34,7 @@ func Columns() []table.Column {
 		colVersion:     {Title: "VER", Width: 4, Max: 8, Priority: 7},
 		colAlgorithm:   {Title: "ALGORITHM", Width: 9, Max: 14, Priority: 4},
 		colState:       {Title: "STATE", Width: 11, Priority: 1},
-		colAging:       {Title: "AGING", Width: 11, Priority: 2},
+		colAging:       {Title: "AGING", Width: 16, Priority: 2}, // rotation-overdue
 		colExpires:     {Title: "EXPIRES", Width: 10, Priority: 5},
 		colAge:         {Title: "AGE", Width: 7, Priority: 6, Right: true},
 		colFingerprint: {Title: "FINGERPRINT", Width: 12, Priority: 8},
@@ -66,16 +66,11 @@ func Row(k engine.Key, now time.Time, st *styles.Styles) []table.Cell {
 	return cells
 }
 
-// AgingLabel is the short, colour-independent name of an aging bucket.
-func AgingLabel(b engine.Bucket) string {
-	if d, ok := strings.CutPrefix(string(b), "expiring-"); ok {
-		return "expires≤" + d
-	}
-	if b == engine.BucketOverdue {
-		return "rotate due"
-	}
-	return string(b)
-}
+// AgingLabel is the name of an aging bucket as every view shows it: the
+// bucket's own name, the one the aging report's table, the filters, the CLI
+// and the API use, so a bucket is never called two things. It is a word, so
+// it reads without colour.
+func AgingLabel(b engine.Bucket) string { return string(b) }
 
 // Algorithm joins algorithm and length: AES-256, RSA-2048.
 func Algorithm(k engine.Key) string {

@@ -25,7 +25,7 @@ func TestRow(t *testing.T) {
 	k.Aging = &a
 	got := Row(k, now, styles.Default())
 	want := map[int]string{colName: "a.b", colSource: "kms", colApplication: "—", colVersion: "3", colAlgorithm: "AES-256",
-		colState: "active", colAging: "expires≤7d", colExpires: "2026-11-28", colAge: "1y35d", colFingerprint: "001122334455"}
+		colState: "active", colAging: "expiring-7d", colExpires: "2026-11-28", colAge: "1y35d", colFingerprint: "001122334455"}
 	for i, w := range want {
 		if got[i].Text != w {
 			t.Errorf("column %s = %q, want %q", Columns()[i].Title, got[i].Text, w)
@@ -36,8 +36,8 @@ func TestRow(t *testing.T) {
 func TestAgingLabel(t *testing.T) {
 	for b, want := range map[engine.Bucket]string{
 		engine.BucketExpired:      "expired",
-		engine.ExpiringBucket(30): "expires≤30d",
-		engine.BucketOverdue:      "rotate due",
+		engine.ExpiringBucket(30): "expiring-30d",
+		engine.BucketOverdue:      "rotation-overdue",
 		engine.BucketHealthy:      "healthy",
 		engine.BucketRetired:      "retired",
 	} {

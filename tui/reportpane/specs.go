@@ -171,10 +171,16 @@ func agingSummary(v any, _ report.Range, width, maxLines int, st *styles.Styles)
 	n := len(s.Buckets) + 1 // and the total
 	cols := (n + maxLines - 1) / maxLines
 	itemW := (width - 2 - 2*(cols-1)) / cols
-	barW := min(30, itemW-19)
+	labelW := len("total")
 	hi := 0
 	for _, b := range s.Buckets {
 		hi = max(hi, b.Count)
+		labelW = max(labelW, len(keyspane.AgingLabel(b.Bucket)))
+	}
+	cntW := len(fmt.Sprint(max(hi, s.Total)))
+	barW := min(30, itemW-labelW-cntW-2)
+	if barW < 3 {
+		barW = 0 // too short to compare anything
 	}
 	items := make([]string, 0, n)
 	for _, b := range s.Buckets {
@@ -186,10 +192,10 @@ func agingSummary(v any, _ report.Range, width, maxLines int, st *styles.Styles)
 			}
 			bar = " " + strings.Repeat("█", filled) + strings.Repeat("·", barW-filled)
 		}
-		label := fmt.Sprintf("%-12s %5d", keyspane.AgingLabel(b.Bucket), b.Count)
+		label := fmt.Sprintf("%-*s %*d", labelW, keyspane.AgingLabel(b.Bucket), cntW, b.Count)
 		items = append(items, st.Bucket(b.Bucket).Render(table.Fit(label+bar, itemW)))
 	}
-	items = append(items, st.Bold.Render(table.Fit(fmt.Sprintf("%-12s %5d", "total", s.Total), itemW)))
+	items = append(items, st.Bold.Render(table.Fit(fmt.Sprintf("%-*s %*d", labelW, "total", cntW, s.Total), itemW)))
 	var lines []string
 	for r := 0; r < maxLines; r++ {
 		var row []string
