@@ -287,7 +287,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ri := &reqInfo{}
-	ctx := context.WithValue(r.Context(), runtime.CtxAPINameKey{}, op)
+	// The fake transport is handed a context that is never cancelled: when
+	// the request's context ends mid-call, azkeys' fake (v1.5.0) closes its
+	// result channel while its worker may still send on it, a panic that
+	// would take the whole process down. The in-memory call is short.
+	ctx := context.WithValue(context.WithoutCancel(r.Context()), runtime.CtxAPINameKey{}, op)
 	ctx = context.WithValue(ctx, reqInfoKey{}, ri)
 	req := r.Clone(ctx)
 	req.URL.Scheme, req.URL.Host = "https", r.Host

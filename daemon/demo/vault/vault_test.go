@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -173,4 +174,22 @@ func FuzzRestoreBlob(f *testing.F) {
 		}
 		_ = fmt.Sprint(err)
 	})
+}
+
+// TestCancelledRequestDoesNotPanic: a client that gives up mid-request (a
+// sync cancelled at shutdown, the demo quitting) must not crash the vault.
+// azkeys' fake transport closes its result channel when the request's
+// context ends and its worker may then send on it ("send on closed
+// channel", seen killing the demo test binary); the emulator hands the
+// fake a context that is never cancelled.
+func TestCancelledRequestDoesNotPanic(t *testing.T) {
+	s, _ := start(t, Options{})
+	for range 200 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/keys/absent?api-version="+APIVersion, nil)
+		req.Header.Set("Authorization", "Bearer "+s.Token)
+		s.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	time.Sleep(50 * time.Millisecond) // let a stray worker send, if any
 }
