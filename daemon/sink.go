@@ -23,6 +23,7 @@ type sink struct {
 }
 
 var _ sources.Sink = (*sink)(nil)
+var _ sources.Memory = (*sink)(nil)
 
 func (s *sink) Apply(ctx context.Context, b sources.Batch) error {
 	recorded, err := s.st.Apply(ctx, store.Change{Source: b.Source, Upsert: b.Upsert, Remove: b.Remove, Events: b.Events})
@@ -76,6 +77,16 @@ func (s *sink) Synced(ctx context.Context, source string) error {
 	}
 	s.hub.publish(api.Notification{Type: api.NoteSources, Time: s.now(), Source: source})
 	return nil
+}
+
+// Recall implements sources.Memory.
+func (s *sink) Recall(ctx context.Context, source string) ([]byte, error) {
+	return s.st.SourceMemory(ctx, source)
+}
+
+// Remember implements sources.Memory.
+func (s *sink) Remember(ctx context.Context, source string, blob []byte) error {
+	return s.st.SetSourceMemory(ctx, source, blob)
 }
 
 func (s *sink) Known(ctx context.Context, source string) ([]engine.Key, error) {

@@ -121,3 +121,30 @@ func (s *Store) MarkUnconfigured(ctx context.Context, keep []string) error {
 	}
 	return nil
 }
+
+// SourceMemory returns what the source asked to keep across restarts (nil
+// when nothing, or no such source).
+func (s *Store) SourceMemory(ctx context.Context, name string) ([]byte, error) {
+	var b []byte
+	err := s.db.QueryRowContext(ctx, `SELECT memory FROM sources WHERE name = ?`, name).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read what source %s learned: %w", name, err)
+	}
+	return b, nil
+}
+
+// SetSourceMemory keeps blob for the source across restarts. It is stored
+// as it is: a source never puts key material in it.
+func (s *Store) SetSourceMemory(ctx context.Context, name string, blob []byte) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE sources SET memory = ? WHERE name = ?`, blob, name)
+	if err != nil {
+		return fmt.Errorf("store what source %s learned: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store what source %s learned: no such source", name)
+	}
+	return nil
+}

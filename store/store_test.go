@@ -281,3 +281,35 @@ func TestTextSearch(t *testing.T) {
 		t.Fatal("search finds a removed key")
 	}
 }
+
+// What a source asks to keep survives a reopen; an unknown source is an
+// error, not a silent no-op.
+func TestSourceMemory(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "k.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureSource(ctx, "kms", "kmip", ""); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.SourceMemory(ctx, "kms"); err != nil || b != nil {
+		t.Fatalf("memory of a new source: %q %v", b, err)
+	}
+	if err := s.SetSourceMemory(ctx, "kms", []byte(`{"wildcards":"client"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSourceMemory(ctx, "nope", []byte("x")); err == nil {
+		t.Error("memory of an unknown source was accepted")
+	}
+	s.Close()
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if b, err := s.SourceMemory(ctx, "kms"); err != nil || string(b) != `{"wildcards":"client"}` {
+		t.Fatalf("memory after a reopen: %q %v", b, err)
+	}
+}

@@ -233,6 +233,10 @@ type KMIPPoll struct {
 	// Locate missed, reads that failed); like LeftOut they make the source
 	// degraded although it polled.
 	Warnings []string `json:"warnings,omitempty"`
+	// Full is set on a poll that read every located object's Name and
+	// State (the first, then one every full_refresh); the others read only
+	// new objects and those whose state moved.
+	Full bool `json:"full_refresh"`
 	// Wildcards says where names were matched: "server" (one Locate per
 	// application), "client" (every key listed, names matched by keyward)
 	// or "probing" (the poll that learned which).

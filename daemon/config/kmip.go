@@ -81,6 +81,10 @@ type KMIPSource struct {
 	// connections out (PyKMIP after 10 s) would log an error for each.
 	KeepAlive bool            `toml:"keep_alive"`
 	IdleClose engine.Duration `toml:"idle_close"`
+	// FullRefresh is how often a poll reads every located object's Name
+	// and State again (default 1h); between, names are known from earlier
+	// polls and states from Locate. A rename is seen within this period.
+	FullRefresh engine.Duration `toml:"full_refresh"`
 	// KEKName names a 256-bit AES key in this KMS used as the key-encryption
 	// key for this source's wrapped rings when keys.kek_file is not set. It
 	// is fetched at start; while the KMS is unreachable the rings cannot be
@@ -175,6 +179,12 @@ func (k *KMIPSource) validate(prefix string) []string {
 	}
 	if k.Timeout < 0 {
 		add("timeout", "must be positive")
+	}
+	if k.FullRefresh == 0 {
+		k.FullRefresh = engine.Duration(time.Hour)
+	}
+	if k.FullRefresh < 0 {
+		add("full_refresh", "must be positive")
 	}
 	if k.IdleClose == 0 {
 		k.IdleClose = engine.Duration(5 * time.Second)

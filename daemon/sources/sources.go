@@ -38,6 +38,14 @@ type SyncRecorder interface {
 	Synced(ctx context.Context, source string) error
 }
 
+// Memory is a Sink that keeps a small blob per source across restarts:
+// what the source learned of its backend (never key material), so a
+// restart does not learn it again.
+type Memory interface {
+	Recall(ctx context.Context, source string) ([]byte, error)
+	Remember(ctx context.Context, source string, blob []byte) error
+}
+
 // Batch is one consistent change to the inventory made by a source: the keys
 // it saw (inserted or updated by ID), the key IDs that disappeared from it,
 // and the activity events that explain the change. The sink applies a batch

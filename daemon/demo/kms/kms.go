@@ -309,6 +309,19 @@ func (s *Server) Rotate(app string) (string, error) {
 	return name, err
 }
 
+// Rename gives object uid another name, as a KMS administrator's Modify
+// Attribute of its Name would.
+func (s *Server) Rename(uid, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.objects[uid]
+	if o == nil {
+		return fmt.Errorf("kms: no object %q", uid)
+	}
+	o.name, s.byName = name, nil // the name index is rebuilt at the next Locate
+	return nil
+}
+
 func (s *Server) count(op kmip.Operation) {
 	s.mu.Lock()
 	s.counts[op]++

@@ -174,21 +174,42 @@ func brief(err error) string {
 	return err.Error()
 }
 
-// locate runs one Locate per name (batched), page by page where the
-// protocol has Offset Items (1.3+); an empty name lists every symmetric key.
+// query is one Locate of symmetric keys: with a Name (or pattern) unless
+// name is empty, and of one object unless uid is empty.
+type query struct {
+	name string
+	uid  string
+}
+
+// byName is one query per name.
+func byName(names ...string) []query {
+	qs := make([]query, len(names))
+	for i, n := range names {
+		qs[i].name = n
+	}
+	return qs
+}
+
+// locate runs the queries (batched), page by page where the protocol has
+// Offset Items (1.3+); a query with no name lists every symmetric key.
 // A page is asked for after a full one, or after a short one when the KMS
 // said (Located Items) that more match than it returned: a server with a
 // lower limit of its own is read to the end.
-func (s *Source) locate(ctx context.Context, c *kmipclient.Client, names []string, st *PollStats) ([][]string, error) {
+func (s *Source) locate(ctx context.Context, c *kmipclient.Client, names []query, st *PollStats) ([][]string, error) {
 	v := c.Version()
 	paged := v.ProtocolVersionMajor > 1 || v.ProtocolVersionMinor >= 3
 	pageSize := int32(s.cfg.LocatePageSize)
-	build := func(name string, offset int32) kmip.OperationPayload {
+	build := func(q query, offset int32) kmip.OperationPayload {
 		pl := &payloads.LocateRequestPayload{Attribute: []kmip.Attribute{
 			{AttributeName: kmip.AttributeNameObjectType, AttributeValue: kmip.ObjectTypeSymmetricKey}}}
-		if name != "" {
+		// The most selective filter first: a server that checks them in
+		// order (PyKMIP) then reads no object's names but the one's.
+		if q.uid != "" {
+			pl.Attribute = append(pl.Attribute, kmip.Attribute{AttributeName: kmip.AttributeNameUniqueIdentifier, AttributeValue: q.uid})
+		}
+		if q.name != "" {
 			pl.Attribute = append(pl.Attribute, kmip.Attribute{AttributeName: kmip.AttributeNameName,
-				AttributeValue: kmip.Name{NameValue: name, NameType: kmip.NameTypeUninterpretedTextString}})
+				AttributeValue: kmip.Name{NameValue: q.name, NameType: kmip.NameTypeUninterpretedTextString}})
 		}
 		if paged {
 			pl.MaximumItems, pl.OffsetItems = pageSize, offset
@@ -215,11 +236,11 @@ func (s *Source) locate(ctx context.Context, c *kmipclient.Client, names []strin
 		var next []int
 		for j, i := range pending {
 			if err := itemErr(res[j]); err != nil {
-				return nil, fmt.Errorf("locate %q: %w", names[i], err)
+				return nil, fmt.Errorf("locate %s: %w", names[i], err)
 			}
 			lr, ok := res[j].ResponsePayload.(*payloads.LocateResponsePayload)
 			if !ok {
-				return nil, fmt.Errorf("locate %q: unexpected response %T", names[i], res[j].ResponsePayload)
+				return nil, fmt.Errorf("locate %s: unexpected response %T", names[i], res[j].ResponsePayload)
 			}
 			page := lr.UniqueIdentifier
 			// A page that brings nothing new ends the listing, whatever the
@@ -249,6 +270,25 @@ func (s *Source) locate(ctx context.Context, c *kmipclient.Client, names []strin
 	}
 	return out, nil
 }
+
+// String says what the query asks, for errors.
+func (q query) String() string {
+	var parts []string
+	if q.name != "" {
+		parts = append(parts, fmt.Sprintf("%q", q.name))
+	}
+	if q.uid != "" {
+		parts = append(parts, "identifier "+q.uid)
+	}
+	if len(parts) == 0 {
+		return "every symmetric key"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// stateAttr is read, between full refreshes, for the known keys whose
+// state can change what a ring holds.
+var stateAttr = []kmip.AttributeName{kmip.AttributeNameState}
 
 // lightAttrs are re-read for objects already in the inventory: when neither
 // changed, the rest of what is known stands.

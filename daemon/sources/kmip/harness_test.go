@@ -335,6 +335,14 @@ func (s storeSink) SetHealth(ctx context.Context, source string, h engine.Health
 	return err
 }
 
+func (s storeSink) Recall(ctx context.Context, source string) ([]byte, error) {
+	return s.st.SourceMemory(ctx, source)
+}
+
+func (s storeSink) Remember(ctx context.Context, source string, blob []byte) error {
+	return s.st.SetSourceMemory(ctx, source, blob)
+}
+
 func (s storeSink) Known(ctx context.Context, source string) ([]engine.Key, error) {
 	return s.st.SourceKeys(ctx, source)
 }

@@ -160,7 +160,7 @@ func (s *Source) fetchKEK(ctx context.Context) (*kek.KEK, error) {
 		return nil, err
 	}
 	var st PollStats
-	found, err := s.locate(ctx, c, []string{s.cfg.KEKName}, &st)
+	found, err := s.locate(ctx, c, byName(s.cfg.KEKName), &st)
 	if err != nil {
 		return nil, err
 	}

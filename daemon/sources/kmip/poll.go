@@ -74,6 +74,7 @@ func (s *Source) Poll(ctx context.Context, sink sources.Sink) error {
 		return errors.New(reason)
 	}
 	s.setLast(st)
+	s.remember(ctx, sink)
 	var problems []string
 	if s.kekPending {
 		if err := s.adoptKEK(ctx); err != nil {
@@ -81,7 +82,7 @@ func (s *Source) Poll(ctx context.Context, sink sources.Sink) error {
 		}
 	}
 	if n := len(st.LeftOut); n > 0 {
-		problems = append(problems, fmt.Sprintf("the rings lack %s the KMS holds: %s", engine.Plural(n, "generation"), strings.Join(st.LeftOut, "; ")))
+		problems = append(problems, fmt.Sprintf("the rings lack %s the KMS holds: %s", engine.Plural(n, "generation"), grouped(st.LeftOut, s.leaf)))
 	}
 	problems = append(problems, st.Warnings...)
 	// The poll itself worked, so the source keeps its interval; what it
@@ -162,6 +163,9 @@ func (s *Source) loadKnown(ctx context.Context, sink sources.Sink) error {
 		r.Updated, r.Aging = time.Time{}, nil
 		s.known[uid] = &knownKey{uid: uid, id: r.ID, state: r.State, fp: r.Fingerprint, row: r}
 	}
+	if err := s.recall(ctx, sink); err != nil {
+		return fmt.Errorf("read what was learned of %s: %w", s.cfg.Name, err)
+	}
 	s.loaded = true
 	return nil
 }
@@ -185,6 +189,8 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	// application (batched). Otherwise every symmetric key is listed once and
 	// names are matched here; while the server's behaviour is not known yet,
 	// one probe after the listing learns it (learnWildcards).
+	full := s.fullDue()
+	st.Full = full
 	var uids []string
 	var perApp [][]string
 	if s.wildcards > 0 {
@@ -192,7 +198,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		for i, a := range apps {
 			pats[i] = a.Pattern
 		}
-		if perApp, err = s.locate(ctx, c, pats, st); err != nil {
+		if perApp, err = s.locate(ctx, c, byName(pats...), st); err != nil {
 			return err
 		}
 		for _, l := range perApp {
@@ -207,7 +213,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		}
 	}
 	if s.wildcards <= 0 {
-		all, err := s.locate(ctx, c, []string{""}, st)
+		all, err := s.locate(ctx, c, byName(""), st)
 		if err != nil {
 			return err
 		}
@@ -233,10 +239,17 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		return err
 	}
 	st.Rechecked, st.Recovered = len(vanished), len(recovered)
-	if len(recovered) > 0 {
-		s.log.Warn("the KMS's Locate missed known keys; found by their identifiers", "keys", len(recovered))
+	// A key the KMS keeps as Destroyed, and does not list, is no miss.
+	missed := 0
+	for _, m := range recovered {
+		if fromKMIPState(m.state) != engine.StateDestroyed {
+			missed++
+		}
+	}
+	if missed > 0 {
+		s.log.Warn("the KMS's Locate missed known keys; found by their identifiers", "keys", missed)
 		st.Warnings = append(st.Warnings, fmt.Sprintf("the KMS's Locate missed %s, found by their identifiers: "+
-			"new keys past what Locate returns may be missed too (a result limit of the KMS? lower locate_page_size, or set locate = \"client\")", engine.Plural(len(recovered), "known key")))
+			"new keys past what Locate returns may be missed too (a result limit of the KMS? lower locate_page_size, or set locate = \"client\")", engine.Plural(missed, "known key")))
 	}
 	// Only the KMS saying it does not hold the object makes a key gone; a
 	// read that failed otherwise keeps what was known of it.
@@ -251,36 +264,54 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	}
 	if len(unsure) > 0 {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("%s missing from the Locate could not be read, kept as they were: %s",
-			engine.Plural(len(unsure), "known key"), strings.Join(unsure, "; ")))
+			engine.Plural(len(unsure), "known key"), grouped(unsure, s.leaf)))
 	}
 	uids = slices.AppendSeq(uids, maps.Keys(recovered))
 	slices.Sort(uids)
 
-	// 2. Names and states, batched; re-check every Name.
-	// Objects already in the inventory cost only Name and State; the full
-	// set is read for new objects and for those whose state or name moved.
-	var fresh, seenBefore []string
+	// 2. Attributes. A new object is read in full. A name changes only by
+	// Modify or Delete Attribute, so between full refreshes a known object's
+	// name is not read again, and only the states that can change what a
+	// ring holds are (watched): a full refresh (every full_refresh) reads
+	// every Name and State again, which catches renames and the state
+	// changes of keys no ring holds. A known key whose state or name moved
+	// is read in full again.
+	watched := s.watched()
+	var fresh, light, stateOnly, moved []string
+	metas := map[string]*objectMeta{}
 	for _, uid := range uids {
 		if recovered[uid] != nil {
 			continue // read in full above
 		}
-		if k := s.known[uid]; (k != nil && k.row.ID != "") || s.others[uid] != "" {
-			seenBefore = append(seenBefore, uid)
-		} else {
+		k := s.known[uid]
+		known := k != nil && k.row.ID != ""
+		other, isOther := s.others[uid]
+		switch {
+		case !known && !isOther:
 			fresh = append(fresh, uid)
+		case full:
+			light = append(light, uid)
+		case !known && s.matchesAny(other):
+			fresh = append(fresh, uid) // an application's pattern matches it now
+		case !known:
+			metas[uid] = &objectMeta{uid: uid, names: []string{other}, objType: kmip.ObjectTypeSymmetricKey}
+		case watched[uid]:
+			stateOnly = append(stateOnly, uid)
+		default:
+			metas[uid] = k.meta([]string{k.row.Name}, toKMIPState(k.state))
 		}
 	}
-	metas, failed, err := s.attributes(ctx, c, fresh, attrNames, st)
+	fm, failed, err := s.attributes(ctx, c, fresh, attrNames, st)
 	if err != nil {
 		return err
 	}
+	maps.Copy(metas, fm)
 	maps.Copy(metas, recovered)
-	light, lfailed, err := s.attributes(ctx, c, seenBefore, lightAttrs, st)
+	lm, lfailed, err := s.attributes(ctx, c, light, lightAttrs, st)
 	if err != nil {
 		return err
 	}
-	var moved []string
-	for uid, m := range light {
+	for uid, m := range lm {
 		k := s.known[uid]
 		if k == nil || k.row.ID == "" { // an object of no application, seen before
 			if slices.Contains(m.names, s.others[uid]) {
@@ -297,14 +328,26 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		}
 		metas[uid] = k.meta(m.names, m.state)
 	}
-	slices.Sort(moved)
-	full, ffailed, err := s.attributes(ctx, c, moved, attrNames, st)
+	sm, sfailed, err := s.attributes(ctx, c, stateOnly, stateAttr, st)
 	if err != nil {
 		return err
 	}
-	maps.Copy(metas, full)
-	maps.Copy(failed, lfailed)
-	maps.Copy(failed, ffailed)
+	for uid, m := range sm {
+		if k := s.known[uid]; fromKMIPState(m.state) != k.state {
+			moved = append(moved, uid)
+		} else {
+			metas[uid] = k.meta([]string{k.row.Name}, m.state)
+		}
+	}
+	slices.Sort(moved)
+	mm, mfailed, err := s.attributes(ctx, c, moved, attrNames, st)
+	if err != nil {
+		return err
+	}
+	maps.Copy(metas, mm)
+	for _, f := range []map[string]error{lfailed, sfailed, mfailed} {
+		maps.Copy(failed, f)
+	}
 	for uid, ferr := range failed {
 		if k := s.known[uid]; k != nil && k.row.ID != "" {
 			s.log.Warn("cannot read attributes; keeping what was known", "uid", uid, "err", ferr)
@@ -355,13 +398,13 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		delete(matched, s.kekUID) // the key-encryption key never joins a ring
 	}
 	st.Matched = len(matched)
+	others := make(map[string]string, len(s.others))
 	for _, uid := range uids {
 		if _, ok := matched[uid]; !ok && metas[uid] != nil && len(metas[uid].names) > 0 {
-			s.others[uid] = metas[uid].names[0]
-		} else {
-			delete(s.others, uid)
+			others[uid] = metas[uid].names[0]
 		}
 	}
+	s.others = others
 	if perApp != nil {
 		for i, l := range perApp {
 			for _, uid := range l {
@@ -561,7 +604,48 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 			return fmt.Errorf("record the poll in the inventory: %w", err)
 		}
 	}
+	if full {
+		s.fullRefresh = st.Started
+	}
 	return nil
+}
+
+// fullDue says whether this poll reads every located object's Name and
+// State again: the first, and then one every full_refresh.
+func (s *Source) fullDue() bool {
+	return s.fullRefresh.IsZero() || s.deps.Now().Sub(s.fullRefresh) >= time.Duration(s.cfg.FullRefresh)
+}
+
+// watched are the known keys whose state is read at every poll: those a
+// ring holds or could not take, and those waiting to be activated (a
+// Pre-Active key that becomes Active may join a ring). A state change of
+// any other key (a generation already pushed out of its ring) is seen at
+// the next full refresh, or at once if the KMS stops listing it.
+func (s *Source) watched() map[string]bool {
+	w := map[string]bool{}
+	for _, a := range s.cfg.Applications {
+		if r, ok := s.deps.Rings.Ring(a.Name); ok {
+			for _, g := range r.Gens {
+				w[g.UID] = true
+			}
+		}
+	}
+	for uid, k := range s.known {
+		if k.state == engine.StatePreActive || k.refusal != "" {
+			w[uid] = true
+		}
+	}
+	return w
+}
+
+// matchesAny says whether an application's pattern matches name.
+func (s *Source) matchesAny(name string) bool {
+	for _, a := range s.cfg.Applications {
+		if Match(a.Pattern, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // appMatch is the application a located object belongs to, and the name
@@ -574,28 +658,38 @@ type appMatch struct {
 // learnWildcards finds out whether the KMS expands wildcards in Locate,
 // after a poll that listed every symmetric key and matched names here: it
 // sends one Locate with the pattern of the first application that has a
-// matching key. The server expands wildcards when that Locate returns every
-// key the listing matched to the application; otherwise (some or none of
-// them, or a refusal) names are matched here from then on. With no
-// matching key anywhere, the question waits for a later poll.
+// matching key, narrowed to one of those keys by its Unique Identifier. The
+// server expands wildcards when that Locate returns the key; otherwise (or
+// on a refusal) names are matched here from then on. A server that ignores
+// the identifier answers every key of the pattern, and then must return
+// every key the listing matched to the application: one that expands some
+// patterns partly would miss keys at every later poll. With no matching key
+// anywhere, the question waits for a later poll.
 //
-// One probe, not one Locate per application: a server that does not index
-// names (PyKMIP) scans every object it holds for each Locate, so a pattern
-// Locate per application on the first poll cost applications × keys object
-// scans, quadratic in the size of the KMS (at 10,000 keys PyKMIP did not
-// answer the first batch of them within 5 minutes).
+// One probe, narrowed, not one Locate per application: a server that does
+// not index names (PyKMIP) reads the names of every object it holds for a
+// Locate by Name, unless an earlier filter (the identifier) already ruled
+// the object out. A pattern Locate per application on the first poll cost
+// applications × keys name reads, quadratic in the size of the KMS (at
+// 10,000 keys PyKMIP did not answer the first batch of them within 5
+// minutes), and even one unnarrowed probe cost a tenth of a first poll.
 func (s *Source) learnWildcards(ctx context.Context, c *kmipclient.Client, matched map[string]appMatch, st *PollStats) error {
-	probe := -1
-	for _, mm := range matched {
-		if probe < 0 || mm.app < probe {
-			probe = mm.app
+	probe, uid := -1, ""
+	for u, mm := range matched {
+		if probe < 0 || mm.app < probe || mm.app == probe && u < uid {
+			probe, uid = mm.app, u
 		}
 	}
 	if probe < 0 {
 		return nil
 	}
 	pattern := s.cfg.Applications[probe].Pattern
-	res, err := s.locate(ctx, c, []string{pattern}, st)
+	res, err := s.locate(ctx, c, []query{{name: pattern, uid: uid}}, st)
+	if ke := (*kmipError)(nil); errors.As(err, &ke) {
+		// Perhaps the identifier was refused, not the wildcard: ask again
+		// without it.
+		res, err = s.locate(ctx, c, byName(pattern), st)
+	}
 	if ke := (*kmipError)(nil); errors.As(err, &ke) {
 		// A KMS that refuses a wildcard in a Name does not expand them.
 		s.wildcards = -1
@@ -605,24 +699,22 @@ func (s *Source) learnWildcards(ctx context.Context, c *kmipclient.Client, match
 	if err != nil {
 		return err
 	}
-	// Server mode only if the probe found every key the listing matched to
-	// the application: a KMS that expands some patterns partly would miss
-	// keys at every later poll.
 	want, found := 0, 0
 	for _, mm := range matched {
 		if mm.app == probe {
 			want++
 		}
 	}
-	for _, uid := range res[0] {
-		if mm, ok := matched[uid]; ok && mm.app == probe {
+	for _, u := range res[0] {
+		if mm, ok := matched[u]; ok && mm.app == probe {
 			found++
 		} else {
 			st.Mismatched++
-			s.log.Debug("KMS located an object whose name does not match the pattern; ignored", "uid", uid, "pattern", pattern)
+			s.log.Debug("KMS located an object whose name does not match the pattern; ignored", "uid", u, "pattern", pattern)
 		}
 	}
-	if works := found == want; works {
+	narrowed := len(res[0]) == 1 && res[0][0] == uid
+	if works := narrowed || found == want && slices.Contains(res[0], uid); works {
 		s.wildcards = 1
 		s.log.Info("the KMS matches wildcards in Locate; locating each application's keys by its pattern")
 	} else {

@@ -5,9 +5,10 @@
 // proxy, and reports inventory, activity and health to the daemon.
 //
 // A poll costs one Locate (or one per application, batched, where the server
-// expands wildcards), batched Get Attributes for the located objects, and a
-// batched Get only for keys that must join a ring and are not held yet. A
-// poll where nothing changed makes no Get at all.
+// expands wildcards), batched Get Attributes of new objects and of the
+// states the rings depend on (every located object's Name and State at a
+// full refresh), and a batched Get only for keys that must join a ring and
+// are not held yet. A poll where nothing changed makes no Get at all.
 package kmip
 
 import (
@@ -94,7 +95,9 @@ type Source struct {
 	// failedFirst are the addresses that did not answer before connected
 	// did, "addr: why", reported by every poll over this connection.
 	failedFirst []string
-	wildcards   int // server-side wildcard support: 0 unknown, 1 yes, -1 no
+	wildcards   int       // server-side wildcard support: 0 unknown, 1 yes, -1 no
+	fullRefresh time.Time // the last poll that read every Name and State
+	remembered  []byte    // the memory last stored
 	known       map[string]*knownKey
 	others      map[string]string // located objects of no application: uid → name
 	loaded      bool
@@ -145,6 +148,9 @@ func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
 	}
 	if cfg.IdleClose <= 0 {
 		cfg.IdleClose = engine.Duration(5 * time.Second)
+	}
+	if cfg.FullRefresh <= 0 {
+		cfg.FullRefresh = engine.Duration(time.Hour)
 	}
 	if cfg.Locate == "" {
 		cfg.Locate = "auto"
