@@ -2,9 +2,12 @@ package kmip
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,14 +130,24 @@ func BenchmarkFirstPollPyKMIP(b *testing.B) {
 		n = v
 	}
 	_, capps := benchApps(n)
-	c := bk.adminClient(b)
-	var pls []kmip.OperationPayload
+	var names []string
 	for _, a := range capps {
 		for g := 1; g <= 16; g++ {
-			ex := c.Create().AES(256, kmip.CryptographicUsageEncrypt|kmip.CryptographicUsageDecrypt).WithName(fmt.Sprintf("%s%d", a.Pattern[:len(a.Pattern)-1], g))
-			pl, _ := ex.Build()
-			pls = append(pls, pl)
+			names = append(names, fmt.Sprintf("%s%d", a.Pattern[:len(a.Pattern)-1], g))
 		}
+	}
+	seedPyKMIP(b, bk, names)
+	runPollBenches(b, "pykmip", bk, capps, n)
+}
+
+// seedPyKMIP creates an Active AES-256 key of each name in PyKMIP, 50
+// operations per request, and returns their identifiers.
+func seedPyKMIP(b testing.TB, bk *backend, names []string) []string {
+	c := bk.adminClient(b)
+	var pls []kmip.OperationPayload
+	for _, n := range names {
+		pl, _ := c.Create().AES(256, kmip.CryptographicUsageEncrypt|kmip.CryptographicUsageDecrypt).WithName(n).Build()
+		pls = append(pls, pl)
 	}
 	var uids []string
 	for i := 0; i < len(pls); i += 50 {
@@ -159,5 +172,101 @@ func BenchmarkFirstPollPyKMIP(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	runPollBenches(b, "pykmip", bk, capps, n)
+	bk.closeAdmin() // an idle admin connection would time out in PyKMIP's log
+	return uids
+}
+
+// oneAppObjects is the issue's scenario: objects objects in the KMS, 1,000
+// of them (acme.crm.key.1 … .1000) the generations of the one application
+// (a ring of 16), the rest (billing.key.N) of no application.
+func oneAppObjects(objects int) []string {
+	var names []string
+	for i := 1; i <= 1000; i++ {
+		names = append(names, fmt.Sprintf("acme.crm.key.%d", i))
+	}
+	for i := 1; i <= objects-1000; i++ {
+		names = append(names, fmt.Sprintf("billing.key.%d", i))
+	}
+	return names
+}
+
+// runOneAppBenches times, against one KMS holding oneAppObjects: keyward's
+// first poll (a new source: nothing known, wildcards not learned) and a poll
+// where nothing changed.
+func runOneAppBenches(b *testing.B, server string, bk *backend, objects int) {
+	apps := []config.Application{{Name: "crm", Pattern: "acme.crm.key.*", Generations: 16}}
+	b.Run(fmt.Sprintf("%s/%d/first-poll", server, objects), func(b *testing.B) {
+		var st PollStats
+		for b.Loop() {
+			src := benchSource(b, bk, apps, 50, 1000)
+			st = benchPoll(b, src)
+			src.Close()
+		}
+		if st.Gets != 16 || st.Matched != 1000 {
+			b.Fatalf("first poll: %+v", st)
+		}
+		b.ReportMetric(float64(st.Requests), "requests/poll")
+		b.ReportMetric(float64(st.AttrReads), "attribute-reads/poll")
+	})
+	b.Run(fmt.Sprintf("%s/%d/unchanged", server, objects), func(b *testing.B) {
+		src := benchSource(b, bk, apps, 50, 1000)
+		benchPoll(b, src)
+		var st PollStats
+		for b.Loop() {
+			st = benchPoll(b, src)
+		}
+		if st.Gets != 0 || st.Full {
+			b.Fatalf("unchanged poll: %+v", st)
+		}
+		b.ReportMetric(float64(st.Requests), "requests/poll")
+		b.ReportMetric(float64(st.AttrReads), "attribute-reads/poll")
+		src.Close()
+	})
+}
+
+// BenchmarkNaiveVsKeyward is the issue's comparison, in one run against one
+// PyKMIP: bench/pykmip_naive_poll.py (a plain PyKMIP client that locates
+// every object and Gets each, one request per operation) against keyward's
+// first poll and a poll where nothing changed, over 1,027 objects of which
+// 1,000 belong to the application (KEYWARD_BENCH_PYKMIP_OBJECTS for
+// another count, at least 1,000); then the same scenario against the
+// embedded KMS.
+func BenchmarkNaiveVsKeyward(b *testing.B) {
+	objects := 1027
+	if v, err := strconv.Atoi(os.Getenv("KEYWARD_BENCH_PYKMIP_OBJECTS")); err == nil && v >= 1000 {
+		objects = v
+	}
+	bk := pykmipBackend(b)
+	seedPyKMIP(b, bk, oneAppObjects(objects))
+	host, port, _ := strings.Cut(bk.addr, ":")
+	b.Run(fmt.Sprintf("pykmip/%d/naive-script", objects), func(b *testing.B) {
+		var out []byte
+		for b.Loop() {
+			var err error
+			out, err = exec.Command("/usr/bin/python3", "bench/pykmip_naive_poll.py", host, port, bk.caFile, bk.certFile, bk.keyFile).CombinedOutput()
+			if err != nil {
+				b.Fatalf("naive script: %v\n%s", err, out)
+			}
+		}
+		var res struct {
+			Located int     `json:"located"`
+			Seconds float64 `json:"seconds"`
+		}
+		if err := json.Unmarshal(out, &res); err != nil || res.Located != objects {
+			b.Fatalf("naive script said %s (%v)", out, err)
+		}
+		// The script's own timing leaves out Python's start-up.
+		b.ReportMetric(res.Seconds, "script-s/op")
+	})
+	runOneAppBenches(b, "pykmip", bk, objects)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := kms.Start(ctx, kms.Options{Dir: b.TempDir(), Apps: []kms.App{
+		{Name: "crm", Prefix: "acme.crm.key.", Generations: 1000}, {Name: "billing", Prefix: "billing.key.", Generations: objects - 1000}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Stop()
+	runOneAppBenches(b, "embedded", &backend{addr: s.Addr(), caFile: s.CAFile, certFile: s.CertFile, keyFile: s.KeyFile}, objects)
 }
