@@ -178,6 +178,10 @@ const (
 	OpBackedUp    = "backed-up"
 	OpRestored    = "restored"
 	OpDropped     = "dropped-from-ring"
+	// OpRingWarning: a ring needs attention without having changed (a
+	// generation still in use leaves at the next rotation, a number went
+	// backwards).
+	OpRingWarning = "ring-warning"
 	OpUploaded    = "uploaded"
 	OpOutage      = "source-outage"
 	OpRecovery    = "source-recovered"

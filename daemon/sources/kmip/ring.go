@@ -82,7 +82,7 @@ func (s *Source) updateRing(ctx context.Context, app string, cands []keyring.Can
 		return err
 	}
 	s.ringEvents(ctx, app, before, ch.Diff, pl)
-	s.noteNextOut(ctx, app)
+	s.noteNextOut(ctx, app, pl)
 	return nil
 }
 
@@ -147,7 +147,7 @@ func (s *Source) ringEvents(ctx context.Context, app string, before keyring.Ring
 	if e := encrypting(before); e != nil {
 		for _, g := range d.Added {
 			if g.State.CanEncrypt() && keyring.Newer(d.Rule, *e, g) {
-				pl.event(g.UID, engine.OpRefused, engine.SeverityWarn, fmt.Sprintf(
+				pl.event(g.UID, engine.OpRingWarning, engine.SeverityWarn, fmt.Sprintf(
 					"joined the %s ring ranked below %s, which encrypts (its generation number goes backwards): it decrypts but does not encrypt", app, e.Name))
 			}
 		}
@@ -200,8 +200,9 @@ func useText(use map[string]engine.KeyUse, err error, id string) string {
 
 // noteNextOut remembers, for the socket API and the Sources pane, which
 // generation the next rotation pushes out of app's full ring and how much
-// it was still used.
-func (s *Source) noteNextOut(ctx context.Context, app string) {
+// it was still used. When a generation that still decrypts tokens becomes
+// the next to leave, a warning says so before it does, once.
+func (s *Source) noteNextOut(ctx context.Context, app string, pl pollLog) {
 	r, _ := s.deps.Rings.Ring(app)
 	var no *api.NextOut
 	if g := r.NextOut(); g != nil {
@@ -220,11 +221,22 @@ func (s *Source) noteNextOut(ctx context.Context, app string) {
 		}
 	}
 	s.lastMu.Lock()
-	defer s.lastMu.Unlock()
+	prev, had := s.nextOut[app]
 	if no == nil {
 		delete(s.nextOut, app)
 	} else {
 		s.nextOut[app] = *no
+	}
+	s.lastMu.Unlock()
+	if no != nil && no.Decrypts > 0 && (!had || prev.Name != no.Name || prev.Decrypts == 0) {
+		when := ""
+		if no.LastDecrypt != nil {
+			when = ", the latest in the hour from " + no.LastDecrypt.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		pl.event(r.NextOut().UID, engine.OpRingWarning, engine.SeverityWarn, fmt.Sprintf(
+			"leaves the full %s ring at the next rotation (key id %s) and still decrypted %d token(s) in the last %s%s: "+
+				"tokens made with it stop decrypting then; move them first with keyward rewrap --app %s",
+			app, no.KeyID, no.Decrypts, retireWindowText, when, app))
 	}
 }
 

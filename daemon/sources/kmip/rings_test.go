@@ -137,6 +137,12 @@ func TestPushedOutGenerationWarnsWithItsUse(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.mustPoll()
+		e.mustPoll() // once only
+		warn := e.eventsFor("acme.crm.key.1", engine.OpRingWarning)
+		if len(warn) != 1 || warn[0].Severity != engine.SeverityWarn || !strings.Contains(warn[0].Details, "leaves the full crm ring at the next rotation") ||
+			!strings.Contains(warn[0].Details, "still decrypted 42 token(s) in the last 7 days") || !strings.Contains(warn[0].Details, "keyward rewrap --app crm") {
+			t.Fatalf("warning before the generation leaves: %+v", warn)
+		}
 		no := e.src.Rings()[0].NextOut
 		if no == nil || no.Name != "acme.crm.key.1" || no.Decrypts != 42 || no.LastDecrypt == nil || !no.LastDecrypt.Equal(hour) {
 			t.Fatalf("next out %+v", no)
@@ -251,7 +257,7 @@ func TestGenerationNumberGoingBackwardsOnlyDecrypts(t *testing.T) {
 		if got := strings.Join(e.ringNames("crm"), ","); got != "acme.crm.key.5,acme.crm.key.3,acme.crm.key.1" || e.encryptsWith("crm") != "acme.crm.key.5" {
 			t.Fatalf("ring %s encrypts with %s", got, e.encryptsWith("crm"))
 		}
-		ev := e.eventsFor("acme.crm.key.3", engine.OpRefused)
+		ev := e.eventsFor("acme.crm.key.3", engine.OpRingWarning)
 		if len(ev) != 1 || ev[0].Severity != engine.SeverityWarn || !strings.Contains(ev[0].Details, "goes backwards") {
 			t.Fatalf("events of the backwards generation %+v", ev)
 		}
