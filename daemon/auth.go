@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os/user"
@@ -134,8 +133,4 @@ func (r Roles) peerCaller(c net.Conn) api.Caller {
 	}
 	caller.Role = r.Role(caller.UID, caller.GID)
 	return caller
-}
-
-func (r Roles) connContext(ctx context.Context, c net.Conn) context.Context {
-	return api.WithCaller(ctx, r.peerCaller(c))
 }

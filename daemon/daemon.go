@@ -7,9 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -43,6 +43,8 @@ type Options struct {
 	Now func() time.Time
 	// Ready is called once the socket accepts requests.
 	Ready func(socket string)
+	// Limits bound the socket's callers (zero fields: the defaults).
+	Limits Limits
 }
 
 // Daemon is one running keyward daemon.
@@ -62,6 +64,8 @@ type Daemon struct {
 	started    time.Time
 	pid        int
 	now        func() time.Time
+	limits     Limits
+	httpLog    *log.Logger
 }
 
 // Store gives in-process features (the demo, tests) the daemon's store.
@@ -78,7 +82,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		opts.Now = time.Now
 	}
 	d := &Daemon{cfg: cfg, opts: opts, log: opts.Logger, hub: newHub(), thresholds: cfg.Thresholds(),
-		details: map[string]func(*api.SourceInfo){}, socket: cfg.SocketPath(), pid: os.Getpid(), now: opts.Now}
+		details: map[string]func(*api.SourceInfo){}, socket: cfg.SocketPath(), pid: os.Getpid(), now: opts.Now,
+		limits: opts.Limits.withDefaults(), httpLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn)}
 	for k, v := range opts.Details {
 		d.details[k] = v
 	}
@@ -139,8 +144,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 
 	d.started = d.now()
-	srv := &http.Server{Handler: d.handler(), ConnContext: d.roles.connContext, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
+	srv := d.server()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	_ = d.sink.record(ctx, engine.Event{Operation: engine.OpDaemonStart, Actor: currentUser(), Origin: engine.OriginSystem,
@@ -168,7 +172,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}()
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(newPeerListener(ln, d.roles, d.limits.ConnsPerUID)) }()
 	d.log.Info("daemon ready", "socket", d.socket, "data_dir", cfg.DataDir, "sources", len(srcs),
 		"startup", time.Since(start).Round(time.Millisecond).String())
 	if opts.Ready != nil {

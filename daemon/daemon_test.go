@@ -48,15 +48,22 @@ func start(t testing.TB, mutate func(*config.Config)) *running {
 
 func startCfg(t testing.TB, cfg *config.Config) *running {
 	t.Helper()
+	return startOpts(t, cfg, Options{})
+}
+
+// startOpts is startCfg with options (limits, mounts, extra sources); the
+// seed source is always there.
+func startOpts(t testing.TB, cfg *config.Config, opts Options) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, cfg, Options{
-			Logger:  discardLogger(),
-			Sources: []sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", time.Now()))},
-			Ready:   func(s string) { ready <- s }})
-	}()
+	if opts.Logger == nil {
+		opts.Logger = discardLogger()
+	}
+	opts.Sources = append([]sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", time.Now()))}, opts.Sources...)
+	opts.Ready = func(s string) { ready <- s }
+	go func() { done <- Run(ctx, cfg, opts) }()
 	select {
 	case <-ready:
 	case err := <-done:

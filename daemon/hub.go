@@ -1,39 +1,77 @@
 package daemon
 
 import (
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/keyward/keyward/daemon/api"
 )
 
+// streamBacklog is how many notifications wait for one slow /v1/events
+// reader before the oldest are dropped.
+const streamBacklog = 256
+
 // hub fans notifications out to every /v1/events subscriber. A subscriber
-// that cannot keep up loses notifications rather than stalling the daemon;
-// it is told with a "lagged" notification so it refetches.
+// that cannot keep up loses notifications rather than stalling the daemon
+// (the oldest are dropped). It also bounds the streams one peer uid may
+// hold open, and remembers, per uid, why the daemon last dropped a stream,
+// so the next hello can say.
 type hub struct {
-	mu     sync.Mutex
-	subs   map[chan api.Notification]bool
-	closed bool
+	mu      sync.Mutex
+	subs    map[chan api.Notification]bool
+	perUID  map[int]int
+	dropped map[int]string
+	closed  bool
 }
 
-func newHub() *hub { return &hub{subs: map[chan api.Notification]bool{}} }
+func newHub() *hub {
+	return &hub{subs: map[chan api.Notification]bool{}, perUID: map[int]int{}, dropped: map[int]string{}}
+}
 
-func (h *hub) subscribe() (chan api.Notification, func()) {
-	ch := make(chan api.Notification, 256)
+// errTooManyStreams is subscribe's refusal when a uid holds max streams.
+type errTooManyStreams struct{ uid, max int }
+
+func (e errTooManyStreams) Error() string {
+	return fmt.Sprintf("uid %d already has %d event streams open (the most one user may hold); close one (a TUI or keyward watch) and retry", e.uid, e.max)
+}
+
+// subscribe opens a stream for uid unless it already holds max. It
+// returns the channel, the reason the uid's previous stream was dropped
+// ("" when it was not), and the function that closes the stream.
+func (h *hub) subscribe(uid, max int) (chan api.Notification, string, func(), error) {
+	ch := make(chan api.Notification, streamBacklog)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		close(ch)
-		return ch, func() {}
+		return ch, "", func() {}, nil
 	}
+	if h.perUID[uid] >= max {
+		return nil, "", nil, errTooManyStreams{uid: uid, max: max}
+	}
+	h.perUID[uid]++
 	h.subs[ch] = true
-	return ch, func() {
+	why := h.dropped[uid]
+	delete(h.dropped, uid)
+	return ch, why, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
+		if h.perUID[uid]--; h.perUID[uid] <= 0 {
+			delete(h.perUID, uid)
+		}
 		if h.subs[ch] {
 			delete(h.subs, ch)
 			close(ch)
 		}
-	}
+	}, nil
+}
+
+// drop records that a stream of uid was cut, and why, for its next hello.
+func (h *hub) drop(uid int, at time.Time, why string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dropped[uid] = fmt.Sprintf("your previous event stream was dropped at %s: %s", at.UTC().Format(time.RFC3339), why)
 }
 
 func (h *hub) publish(n api.Notification) {

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -140,13 +139,11 @@ func (d *Daemon) summaryFor(r *http.Request, source string) (*report.AgingSummar
 	return &s, nil
 }
 
-// reportParams checks a report request's parameters and reads its range
-// (from/to, defaulting to def; a zero def means no range unless asked) and
-// its page size.
-func (d *Daemon) reportParams(w http.ResponseWriter, r *http.Request, def report.Range, known ...string) (report.Range, int, bool) {
-	if !checkParams(w, r, append(known, "from", "to", "limit")...) {
-		return def, 0, false
-	}
+// reportRange reads a request's range (from/to, defaulting to def; a zero
+// def means no range unless asked: the activity log) and its page size. A
+// report's range (def not zero) is at most report.MaxRangeDays long. The
+// route has already refused parameters it does not declare (api.CheckQuery).
+func (d *Daemon) reportRange(w http.ResponseWriter, r *http.Request, def report.Range) (report.Range, int, bool) {
 	q := r.URL.Query()
 	rg := def
 	now := d.now()
@@ -164,27 +161,19 @@ func (d *Daemon) reportParams(w http.ResponseWriter, r *http.Request, def report
 		if rg.To.IsZero() {
 			rg.To = now.Add(time.Second)
 		}
-		if err := rg.Validate(); err != nil {
+		check := rg.ValidateReport
+		if def.From.IsZero() {
+			check = rg.Validate
+		}
+		if err := check(); err != nil {
 			badRequest(w, "%v", err)
 			return rg, 0, false
 		}
 	}
-	limit := 0
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 5000 {
-			badRequest(w, "limit must be a whole number from 1 to 5000, got %q", l)
-			return rg, 0, false
-		}
-		limit = n
-	}
-	return rg, limit, true
+	return rg, intParam(r, "limit"), true
 }
 
 func (d *Daemon) handleAgingSummary(w http.ResponseWriter, r *http.Request) {
-	if !checkParams(w, r, "source") {
-		return
-	}
 	s, err := d.summaryFor(r, r.URL.Query().Get("source"))
 	if err != nil {
 		d.internal(w, r, err)
@@ -194,7 +183,7 @@ func (d *Daemon) handleAgingSummary(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) handleAgingReport(w http.ResponseWriter, r *http.Request) {
-	rg, limit, ok := d.reportParams(w, r, report.DefaultAgingRange(d.now()), "source", "key", "cursor")
+	rg, limit, ok := d.reportRange(w, r, report.DefaultAgingRange(d.now()))
 	if !ok {
 		return
 	}
@@ -226,20 +215,15 @@ func (d *Daemon) handleActivityReport(w http.ResponseWriter, r *http.Request) {
 // newest first, one page at a time, and on the first page of a report the
 // count per day.
 func (d *Daemon) activity(w http.ResponseWriter, r *http.Request, def report.Range, perDay bool) {
-	rg, limit, ok := d.reportParams(w, r, def, "source", "key", "operation", "actor", "origin", "comparison", "cursor")
+	rg, limit, ok := d.reportRange(w, r, def)
 	if !ok {
 		return
 	}
 	q := r.URL.Query()
 	eq := store.EventQuery{KeyID: q.Get("key"), Source: q.Get("source"), Operation: q.Get("operation"), Actor: q.Get("actor"),
 		Origin: engine.Origin(q.Get("origin")), From: rg.From, To: rg.To, Limit: limit, Cursor: q.Get("cursor")}
-	switch q.Get("comparison") {
-	case "", "false":
-	case "true", "1":
+	if q.Get("comparison") == "true" {
 		eq.Origin = engine.OriginSource
-	default:
-		badRequest(w, "comparison must be true or false")
-		return
 	}
 	events, next, err := d.st.Events(r.Context(), eq)
 	if d.storeFailed(w, r, err) {
@@ -265,7 +249,7 @@ func (d *Daemon) activity(w http.ResponseWriter, r *http.Request, def report.Ran
 }
 
 func (d *Daemon) handleUsageReport(w http.ResponseWriter, r *http.Request) {
-	rg, limit, ok := d.reportParams(w, r, report.DefaultActivityRange(d.now()), "app", "key", "source")
+	rg, limit, ok := d.reportRange(w, r, report.DefaultActivityRange(d.now()))
 	if !ok {
 		return
 	}

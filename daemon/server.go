@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/sources"
@@ -35,29 +38,49 @@ type route struct {
 	pattern string
 	need    api.Role
 	h       http.HandlerFunc
+	params  []api.Param // the query parameters it accepts (api.CheckQuery)
 }
+
+// Query parameters several routes share.
+var (
+	limitParam  = api.IntParam("limit", 1, maxPage)
+	rangeParams = []api.Param{api.TextParam("from"), api.TextParam("to"), limitParam}
+	eventParams = join(api.TextParams("source", "key", "operation", "actor", "origin", "cursor"), []api.Param{api.BoolParam("comparison")})
+)
+
+// join makes one parameter list of several (never sharing their arrays).
+func join(lists ...[]api.Param) []api.Param {
+	var out []api.Param
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// maxPage is the largest page a list endpoint answers (limit).
+const maxPage = 5000
 
 // routes is the socket API: one line per endpoint.
 func (d *Daemon) routes() []route {
 	return []route{
-		{"GET /v1/status", api.RoleUser, d.handleStatus},
-		{"GET /v1/keys", api.RoleUser, d.handleKeys},
-		{"GET /v1/keys/{id...}", api.RoleUser, d.handleKey},
-		{"GET /v1/sources", api.RoleUser, d.handleSources},
-		{"GET /v1/activity", api.RoleUser, d.handleActivity},
-		{"GET /v1/events", api.RoleUser, d.handleEvents},
-		{"POST /v1/sync", api.RoleAdmin, d.handleSync},
-		{"GET /v1/reports/aging", api.RoleUser, d.handleAgingReport},
-		{"GET /v1/reports/aging/summary", api.RoleUser, d.handleAgingSummary},
-		{"GET /v1/reports/activity", api.RoleUser, d.handleActivityReport},
-		{"GET /v1/reports/usage", api.RoleUser, d.handleUsageReport},
+		{"GET /v1/status", api.RoleUser, d.handleStatus, nil},
+		{"GET /v1/keys", api.RoleUser, d.handleKeys, join(api.TextParams("source", "state", "aging", "q", "sort", "cursor"), []api.Param{limitParam})},
+		{"GET /v1/keys/{id...}", api.RoleUser, d.handleKey, nil},
+		{"GET /v1/sources", api.RoleUser, d.handleSources, nil},
+		{"GET /v1/activity", api.RoleUser, d.handleActivity, join(eventParams, rangeParams)},
+		{"GET /v1/events", api.RoleUser, d.handleEvents, nil},
+		{"POST /v1/sync", api.RoleAdmin, d.handleSync, api.TextParams("source")},
+		{"GET /v1/reports/aging", api.RoleUser, d.handleAgingReport, join(api.TextParams("source", "key", "cursor"), rangeParams)},
+		{"GET /v1/reports/aging/summary", api.RoleUser, d.handleAgingSummary, api.TextParams("source")},
+		{"GET /v1/reports/activity", api.RoleUser, d.handleActivityReport, join(eventParams, rangeParams)},
+		{"GET /v1/reports/usage", api.RoleUser, d.handleUsageReport, join(api.TextParams("app", "key", "source"), rangeParams)},
 	}
 }
 
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range d.routes() {
-		mux.Handle(rt.pattern, d.guard(rt.need, rt.h))
+		mux.Handle(rt.pattern, d.guard(rt.need, api.WithParams(rt.params, rt.h)))
 	}
 	for _, m := range d.opts.Mounts {
 		need := m.WriteRole
@@ -65,7 +88,7 @@ func (d *Daemon) handler() http.Handler {
 			need = api.RoleAdmin
 		}
 		h, audit := m.Handler, m.Audit
-		mux.Handle(m.Pattern, d.guard(api.RoleUser, func(w http.ResponseWriter, r *http.Request) {
+		mux.Handle(m.Pattern, d.guard(api.RoleUser, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			write := r.Method != http.MethodGet && r.Method != http.MethodHead
 			if write && !callerOf(r).Role.Allows(need) {
 				refuse(w, r, need)
@@ -82,12 +105,12 @@ func (d *Daemon) handler() http.Handler {
 				_ = d.sink.record(context.WithoutCancel(r.Context()), engine.Event{Operation: op, Source: src,
 					Actor: callerOf(r).User, Origin: engine.OriginKeyward, Details: details})
 			}
-		}))
+		})))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint %s %s (the API is under /%s/)", r.Method, r.URL.Path, api.Version)
 	})
-	return d.browserGuard(mux)
+	return d.limitRequest(d.browserGuard(mux))
 }
 
 // browserGuard refuses anything a web page could send: a browser always
@@ -116,13 +139,13 @@ func refuse(w http.ResponseWriter, r *http.Request, need api.Role) {
 	api.WriteError(w, http.StatusForbidden, api.CodeForbidden, "%s %s needs the %s role; user %s has the %s role", r.Method, r.URL.Path, need, c.User, c.Role)
 }
 
-func (d *Daemon) guard(need api.Role, h http.HandlerFunc) http.Handler {
+func (d *Daemon) guard(need api.Role, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !callerOf(r).Role.Allows(need) {
 			refuse(w, r, need)
 			return
 		}
-		h(w, r)
+		h.ServeHTTP(w, r)
 	})
 }
 
@@ -167,29 +190,16 @@ func badRequest(w http.ResponseWriter, format string, a ...any) {
 	api.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, format, a...)
 }
 
-// checkParams refuses query parameters the endpoint does not know, so a
-// typo in a script is an error instead of a silently unfiltered answer.
-func checkParams(w http.ResponseWriter, r *http.Request, known ...string) bool {
-	for p := range r.URL.Query() {
-		ok := false
-		for _, k := range known {
-			ok = ok || p == k
-		}
-		if !ok {
-			badRequest(w, "unknown query parameter %q (known: %s)", p, strings.Join(known, ", "))
-			return false
-		}
-	}
-	return true
+// intParam reads a parameter api.CheckQuery has already checked (0 when absent).
+func intParam(r *http.Request, name string) int {
+	n, _ := strconv.Atoi(r.URL.Query().Get(name))
+	return n
 }
 
 func (d *Daemon) handleKeys(w http.ResponseWriter, r *http.Request) {
-	if !checkParams(w, r, "source", "state", "aging", "q", "sort", "limit", "cursor") {
-		return
-	}
 	q := r.URL.Query()
 	kq := store.KeyQuery{Source: q.Get("source"), Text: q.Get("q"), Sort: q.Get("sort"), Cursor: q.Get("cursor"),
-		Now: d.now(), Thresholds: d.thresholds}
+		Limit: intParam(r, "limit"), Now: d.now(), Thresholds: d.thresholds}
 	if s := q.Get("state"); s != "" {
 		st, err := engine.ParseState(s)
 		if err != nil {
@@ -208,14 +218,6 @@ func (d *Daemon) handleKeys(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		kq.Aging = engine.Bucket(a)
-	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 5000 {
-			badRequest(w, "limit must be a whole number from 1 to 5000, got %q", l)
-			return
-		}
-		kq.Limit = n
 	}
 	// A bucket's size is in the cached summary; counting it in SQL would
 	// scan the inventory for every first page.
@@ -308,38 +310,54 @@ func (d *Daemon) handleActivity(w http.ResponseWriter, r *http.Request) {
 // client goes away or the daemon stops. The first line is a hello with the
 // daemon's status.
 func (d *Daemon) handleEvents(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		d.internal(w, r, errors.New("streaming unsupported"))
+	c := callerOf(r)
+	ch, dropped, cancel, err := d.hub.subscribe(c.UID, d.limits.StreamsPerUID)
+	if err != nil {
+		api.WriteError(w, http.StatusTooManyRequests, api.CodeUnavailable, "%v", err)
 		return
 	}
-	ch, cancel := d.hub.subscribe()
 	defer cancel()
 	st, err := d.status(r)
 	if err != nil {
 		d.internal(w, r, err)
 		return
 	}
+	// A stream lives as long as its reader: no read deadline (the caller
+	// sends nothing more), and a write deadline per notification instead
+	// of one for the whole answer.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
-	if enc.Encode(api.Notification{Type: api.NoteHello, Time: d.now(), Status: st}) != nil {
+	send := func(n api.Notification) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(d.limits.StreamWriteTimeout))
+		err := enc.Encode(n)
+		if err == nil {
+			err = rc.Flush()
+		}
+		if err == nil {
+			return true
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			why := fmt.Sprintf("it did not read a notification within %s", d.limits.StreamWriteTimeout)
+			d.hub.drop(c.UID, d.now(), why)
+			d.log.Warn("event stream dropped", "uid", c.UID, "user", c.User, "reason", why)
+		}
+		return false
+	}
+	if !send(api.Notification{Type: api.NoteHello, Time: d.now(), Status: st, Dropped: dropped}) {
 		return
 	}
-	fl.Flush()
 	for {
 		select {
 		case <-r.Context().Done():
 			return
 		case n, ok := <-ch:
-			if !ok {
+			if !ok || !send(n) {
 				return
 			}
-			if enc.Encode(n) != nil {
-				return
-			}
-			fl.Flush()
 		}
 	}
 }
@@ -347,9 +365,6 @@ func (d *Daemon) handleEvents(w http.ResponseWriter, r *http.Request) {
 // handleSync asks every source that can sync on demand (or only ?source=S)
 // to sync now, and records who asked.
 func (d *Daemon) handleSync(w http.ResponseWriter, r *http.Request) {
-	if !checkParams(w, r, "source") {
-		return
-	}
 	want := r.URL.Query().Get("source")
 	var synced []string
 	found := false

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 )
 
 // MaxRequestBody bounds every JSON request body the daemon reads.
@@ -25,27 +27,56 @@ func WriteError(w http.ResponseWriter, status int, code, format string, a ...any
 	WriteJSON(w, status, &Error{Code: code, Message: fmt.Sprintf(format, a...)})
 }
 
-// DecodeJSON reads a bounded JSON request body into v, rejecting unknown
-// fields and trailing data, and answers 400 itself when it fails.
-func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxRequestBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON object")
-	}
-	if err == nil {
-		if _, extra := dec.Token(); extra != io.EOF {
-			err = errors.New("unexpected data after the JSON object")
-		}
-	}
+// ReadJSON reads a request body into v: at most MaxRequestBody bytes of
+// one JSON object, with no field v does not have and nothing after it. An
+// empty body, null, or anything but an object is refused, so a missing
+// body can never be read as a request to clear everything. The error is
+// an *Error with its status (400, 408 or 413).
+func ReadJSON(w http.ResponseWriter, r *http.Request, v any) *Error {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			WriteError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, "request body is larger than %d bytes", MaxRequestBody)
-			return false
+		switch {
+		case errors.As(err, &tooBig):
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBadRequest,
+				Message: fmt.Sprintf("request body is larger than %d bytes", MaxRequestBody)}
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return &Error{Status: http.StatusRequestTimeout, Code: CodeBadRequest,
+				Message: "request body was not received in time; send it all at once"}
 		}
-		WriteError(w, http.StatusBadRequest, CodeBadRequest, "request body is not valid JSON for this endpoint: %v", err)
+		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: "reading the request body: " + err.Error()}
+	}
+	return ParseJSONObject(b, v)
+}
+
+// ParseJSONObject is ReadJSON's check of a body already read.
+func ParseJSONObject(b []byte, v any) *Error {
+	bad := func(format string, a ...any) *Error {
+		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: fmt.Sprintf(format, a...)}
+	}
+	trimmed := bytes.TrimLeft(b, " \t\r\n")
+	switch {
+	case len(trimmed) == 0:
+		return bad("request body is empty; this endpoint needs a JSON object")
+	case trimmed[0] != '{':
+		return bad("request body must be a JSON object (null, arrays and other values are refused)")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bad("request body is not valid JSON for this endpoint: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return bad("request body has data after the JSON object")
+	}
+	return nil
+}
+
+// DecodeJSON is ReadJSON that answers the error itself; it reports whether
+// v was read.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if e := ReadJSON(w, r, v); e != nil {
+		WriteError(w, e.Status, e.Code, "%s", e.Message)
 		return false
 	}
 	return true

@@ -103,6 +103,9 @@ type Notification struct {
 	Status *Status         `json:"status,omitempty"`
 	Event  *engine.Event   `json:"event,omitempty"`
 	Data   json.RawMessage `json:"data,omitempty"`
+	// Dropped, on a hello, says why the daemon cut this caller's previous
+	// stream (it stopped reading), so a client knows it missed notifications.
+	Dropped string `json:"dropped,omitempty"`
 }
 
 // Notification types.

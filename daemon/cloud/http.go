@@ -1,11 +1,9 @@
 package cloud
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 
 	"github.com/keyward/keyward/daemon/api"
@@ -21,7 +19,7 @@ type CallerFunc func(context.Context) (api.Caller, bool)
 func (m *Manager) Handler(caller CallerFunc) http.Handler {
 	mux := http.NewServeMux()
 	h := func(pattern string, fn func(w http.ResponseWriter, r *http.Request, c api.Caller) (any, error)) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		mux.Handle(pattern, api.WithParams(nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, ok := caller(r.Context())
 			if !ok || c.Role == api.RoleNone {
 				writeError(w, &api.Error{Status: http.StatusForbidden, Code: api.CodeForbidden, Message: "no keyward role for this caller"})
@@ -34,41 +32,34 @@ func (m *Manager) Handler(caller CallerFunc) http.Handler {
 			}
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(out)
-		})
+		})))
 	}
-	decode := func(r *http.Request, v any) error {
-		b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if err != nil {
-			return err
-		}
-		if len(b) == 0 {
-			return nil
-		}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(v); err != nil {
-			return &api.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: "request body: " + err.Error()}
+	// Every body is one JSON object (api.ReadJSON): an empty or null body
+	// never reaches an operation as "all fields zero".
+	decode := func(w http.ResponseWriter, r *http.Request, v any) error {
+		if e := api.ReadJSON(w, r, v); e != nil {
+			return e
 		}
 		return nil
 	}
 	h("GET /v1/cloud/sources", func(_ http.ResponseWriter, _ *http.Request, _ api.Caller) (any, error) {
 		return map[string]any{"sources": m.Sources()}, nil
 	})
-	h("POST /v1/cloud/{source}/keys", func(_ http.ResponseWriter, r *http.Request, c api.Caller) (any, error) {
+	h("POST /v1/cloud/{source}/keys", func(w http.ResponseWriter, r *http.Request, c api.Caller) (any, error) {
 		var req api.CreateKeyRequest
-		if err := decode(r, &req); err != nil {
+		if err := decode(w, r, &req); err != nil {
 			return nil, err
 		}
 		return m.Create(r.Context(), c, r.PathValue("source"), req)
 	})
-	h("POST /v1/cloud/{source}/upload", func(_ http.ResponseWriter, r *http.Request, c api.Caller) (any, error) {
+	h("POST /v1/cloud/{source}/upload", func(w http.ResponseWriter, r *http.Request, c api.Caller) (any, error) {
 		var req api.UploadKeyRequest
-		if err := decode(r, &req); err != nil {
+		if err := decode(w, r, &req); err != nil {
 			return nil, err
 		}
 		return m.Upload(r.Context(), c, r.PathValue("source"), req)
 	})
-	h("POST /v1/cloud/{source}/keys/{name}/{op}", func(_ http.ResponseWriter, r *http.Request, c api.Caller) (any, error) {
+	h("POST /v1/cloud/{source}/keys/{name}/{op}", func(w http.ResponseWriter, r *http.Request, c api.Caller) (any, error) {
 		src, name, ctx := r.PathValue("source"), r.PathValue("name"), r.Context()
 		switch r.PathValue("op") {
 		case "rotate":
@@ -77,7 +68,7 @@ func (m *Manager) Handler(caller CallerFunc) http.Handler {
 			return m.Recover(ctx, c, src, name)
 		case "delete", "purge":
 			var req api.ConfirmRequest
-			if err := decode(r, &req); err != nil {
+			if err := decode(w, r, &req); err != nil {
 				return nil, err
 			}
 			if r.PathValue("op") == "delete" {
@@ -86,7 +77,7 @@ func (m *Manager) Handler(caller CallerFunc) http.Handler {
 			return m.Purge(ctx, c, src, name, req.Confirm)
 		case "update":
 			var req api.UpdateKeyRequest
-			if err := decode(r, &req); err != nil {
+			if err := decode(w, r, &req); err != nil {
 				return nil, err
 			}
 			return m.Update(ctx, c, src, name, req)
@@ -94,7 +85,7 @@ func (m *Manager) Handler(caller CallerFunc) http.Handler {
 			return m.Backup(ctx, c, src, name)
 		case "policy":
 			var req api.RotationPolicy
-			if err := decode(r, &req); err != nil {
+			if err := decode(w, r, &req); err != nil {
 				return nil, err
 			}
 			return m.SetRotationPolicy(ctx, c, src, name, req)
@@ -115,9 +106,9 @@ func (m *Manager) Handler(caller CallerFunc) http.Handler {
 		}
 		return map[string]any{"backups": b}, nil
 	})
-	h("POST /v1/cloud/backups/{id}/restore", func(_ http.ResponseWriter, r *http.Request, c api.Caller) (any, error) {
+	h("POST /v1/cloud/backups/{id}/restore", func(w http.ResponseWriter, r *http.Request, c api.Caller) (any, error) {
 		var req api.RestoreRequest
-		if err := decode(r, &req); err != nil {
+		if err := decode(w, r, &req); err != nil {
 			return nil, err
 		}
 		return m.Restore(r.Context(), c, r.PathValue("id"), req.Source)

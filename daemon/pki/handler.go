@@ -55,7 +55,7 @@ func NewHandler(dataDir string, sources []string, o HandlerOptions) http.Handler
 		}
 		return o.InUse(source)
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return api.WithParams(nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rest := strings.TrimPrefix(r.URL.Path, "/v1/kmip/")
 		source, action, ok := strings.Cut(rest, "/")
 		if !ok || source == "" {
@@ -168,7 +168,7 @@ func NewHandler(dataDir string, sources []string, o HandlerOptions) http.Handler
 		default:
 			api.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no such route %s %s", r.Method, r.URL.Path)
 		}
-	})
+	}))
 }
 
 func certInfo(source string, f Files, i *KeystoreInfo, warning string, inUse *api.ClientIdentity, pending *api.PendingKey) api.CertInfo {

@@ -39,17 +39,20 @@ func (m *Manager) Handler(roleOf func(*http.Request) api.Role) http.Handler {
 		roleOf = func(*http.Request) api.Role { return api.RoleNone }
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /"+api.Version+"/proxy", func(w http.ResponseWriter, r *http.Request) {
+	handle := func(pattern string, params []api.Param, h http.HandlerFunc) {
+		mux.Handle(pattern, api.WithParams(params, h))
+	}
+	handle("GET /"+api.Version+"/proxy", nil, func(w http.ResponseWriter, r *http.Request) {
 		if roleOf(r) == api.RoleNone {
 			apiError(w, http.StatusForbidden, api.CodeForbidden, "the caller has no keyward role")
 			return
 		}
 		writeJSON(w, api.ProxyStatuses{Apps: m.Statuses()})
 	})
-	mux.HandleFunc("POST /"+api.Version+"/encrypt", func(w http.ResponseWriter, r *http.Request) {
+	handle("POST /"+api.Version+"/encrypt", []api.Param{api.TextParam("app"), api.BoolParam("deterministic")}, func(w http.ResponseWriter, r *http.Request) {
 		m.crypt(w, r, roleOf(r), true)
 	})
-	mux.HandleFunc("POST /"+api.Version+"/decrypt", func(w http.ResponseWriter, r *http.Request) {
+	handle("POST /"+api.Version+"/decrypt", []api.Param{api.TextParam("app")}, func(w http.ResponseWriter, r *http.Request) {
 		m.crypt(w, r, roleOf(r), false)
 	})
 	mux.HandleFunc("POST /"+api.Version+"/rewrap", func(w http.ResponseWriter, r *http.Request) {

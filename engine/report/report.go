@@ -31,10 +31,27 @@ func DefaultActivityRange(now time.Time) Range {
 // Contains reports whether t falls in the range.
 func (r Range) Contains(t time.Time) bool { return !t.Before(r.From) && t.Before(r.To) }
 
+// MaxRangeDays is the longest range a report covers (ten years), so a
+// report's answer and its per-day series stay small whatever is asked.
+const MaxRangeDays = 3660
+
 // Validate refuses empty and reversed ranges.
 func (r Range) Validate() error {
 	if !r.From.Before(r.To) {
 		return fmt.Errorf("date range %s to %s is empty: --from must be before --to", r.From.Format(time.DateOnly), r.To.Format(time.DateOnly))
+	}
+	return nil
+}
+
+// ValidateReport is Validate for a report, which also refuses a range
+// longer than MaxRangeDays.
+func (r Range) ValidateReport() error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if r.To.Sub(r.From) > MaxRangeDays*24*time.Hour {
+		return fmt.Errorf("date range %s to %s is longer than the maximum of %d days (ten years); ask for a shorter range",
+			r.From.Format(time.DateOnly), r.To.Format(time.DateOnly), MaxRangeDays)
 	}
 	return nil
 }

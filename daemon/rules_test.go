@@ -1,0 +1,105 @@
+package daemon
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
+)
+
+// do sends one request on the socket and returns the status and the error
+// message (or the raw body of a success).
+func do(t *testing.T, socket, method, target string) (int, string) {
+	t.Helper()
+	c := api.NewClient(socket)
+	b, err := c.DoRaw(context.Background(), method, strings.TrimPrefix(target, "/v1"), nil, "", nil)
+	if err != nil {
+		var ae *api.Error
+		if !asAPIErr(err, &ae) {
+			t.Fatalf("%s %s: %v", method, target, err)
+		}
+		return ae.Status, ae.Message
+	}
+	return http.StatusOK, string(b)
+}
+
+func asAPIErr(err error, ae **api.Error) bool {
+	e, ok := err.(*api.Error)
+	*ae = e
+	return ok
+}
+
+func TestQueryParameterRules(t *testing.T) {
+	r := start(t, nil)
+	synced := func() int {
+		ev, err := api.NewClient(r.socket).ActivityReport(context.Background(), api.ReportQuery{Operation: engine.OpSynced})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ev.Events)
+	}
+	before := synced()
+	for _, tc := range []struct{ method, target, want string }{
+		{"POST", "/v1/sync?source=", `query parameter "source" is empty`},
+		{"POST", "/v1/sync?source", `query parameter "source" is empty`},
+		{"POST", "/v1/sync?source=acme-kms&source=other", `"source" is given 2 times`},
+		{"POST", "/v1/sync?sources=acme-kms", `unknown query parameter "sources"`},
+		{"GET", "/v1/status?verbose=true", "takes no query parameters"},
+		{"GET", "/v1/events?since=1", "takes no query parameters"},
+		{"GET", "/v1/keys?state=active&state=destroyed", `"state" is given 2 times`},
+		{"GET", "/v1/keys?limit=0", `"limit" must be a whole number from 1 to 5000`},
+		{"GET", "/v1/keys?limit=99999", `from 1 to 5000`},
+		{"GET", "/v1/keys?source=acme-kms;limit=3", "not well-formed"},
+		{"GET", "/v1/keys/acme-kms/acme.crm.key.5?x=1", "takes no query parameters"},
+		{"GET", "/v1/reports/activity?comparison=yes", `"comparison" must be true or false, got "yes"`},
+		{"GET", "/v1/reports/activity?comparison=1", `must be true or false`},
+		{"GET", "/v1/activity?key=", `query parameter "key" is empty`},
+		{"GET", "/v1/reports/usage?app=", `query parameter "app" is empty`},
+		{"GET", "/v1/reports/aging/summary?source=&source=", `"source" is given 2 times`},
+	} {
+		status, msg := do(t, r.socket, tc.method, tc.target)
+		if status != http.StatusBadRequest || !strings.Contains(msg, tc.want) {
+			t.Errorf("%s %s: %d %q, want 400 with %q", tc.method, tc.target, status, msg, tc.want)
+		}
+	}
+	if n := synced(); n != before {
+		t.Fatalf("refused sync requests synced anyway: %d sync events, %d before", n, before)
+	}
+	// The documented spellings work.
+	for _, target := range []string{"/v1/reports/activity?comparison=false", "/v1/keys?limit=5000&source=acme-kms"} {
+		if status, msg := do(t, r.socket, "GET", target); status != http.StatusOK {
+			t.Errorf("GET %s: %d %s", target, status, msg)
+		}
+	}
+}
+
+func TestReportRangeIsBounded(t *testing.T) {
+	r := start(t, nil)
+	for _, target := range []string{
+		"/v1/reports/activity?from=0001-01-01",
+		"/v1/reports/activity?from=-36500d&to=%2B36500d",
+		"/v1/reports/usage?from=-36500d",
+		"/v1/reports/aging?to=%2B36500d",
+	} {
+		status, msg := do(t, r.socket, "GET", target)
+		if status != http.StatusBadRequest || !strings.Contains(msg, "longer than the maximum of 3660 days") {
+			t.Errorf("GET %s: %d %.200q, want 400 naming the maximum", target, status, msg)
+		}
+	}
+	// The longest range allowed has a per-day series of bounded size.
+	status, body := do(t, r.socket, "GET", "/v1/reports/activity?from=-3659d")
+	if status != http.StatusOK || len(body) > 1<<20 {
+		t.Fatalf("ten-year activity report: %d, %d bytes", status, len(body))
+	}
+	if n := strings.Count(body, `"day"`); n == 0 || n > report.MaxRangeDays+1 {
+		t.Fatalf("per_day has %d entries", n)
+	}
+	// The activity log itself is paged, not ranged: all time stays allowed.
+	if status, msg := do(t, r.socket, "GET", "/v1/activity?to=now&limit=5"); status != http.StatusOK {
+		t.Fatalf("activity log up to now: %d %s", status, msg)
+	}
+}
