@@ -258,7 +258,9 @@ func TestEventStreamsPerUIDAreBounded(t *testing.T) {
 		})
 		<-up
 	}
-	err := c.Watch(context.Background(), func(api.Notification) {})
+	third, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	err := c.Watch(third, func(api.Notification) {})
 	var ae *api.Error
 	if !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests || !strings.Contains(ae.Message, "already has 2 event streams open") {
 		t.Fatalf("third stream: %v", err)
