@@ -18,8 +18,10 @@ import (
 	"github.com/keyward/keyward/engine/token"
 )
 
-// MaxCryptInput bounds what keyward encrypt and decrypt accept on the socket.
-const MaxCryptInput = 16 << 20
+// MaxCryptInput bounds what keyward encrypt and decrypt accept on the
+// socket, so one request never makes the daemon hold more than a few MiB
+// (the input, and an answer at most a third larger).
+const MaxCryptInput = 4 << 20
 
 // Handler serves the proxy's socket routes, to mount under the daemon's mux:
 //
@@ -55,7 +57,7 @@ func (m *Manager) Handler(roleOf func(*http.Request) api.Role) http.Handler {
 	handle("POST /"+api.Version+"/decrypt", []api.Param{api.TextParam("app")}, func(w http.ResponseWriter, r *http.Request) {
 		m.crypt(w, r, roleOf(r), false)
 	})
-	mux.HandleFunc("POST /"+api.Version+"/rewrap", func(w http.ResponseWriter, r *http.Request) {
+	handle("POST /"+api.Version+"/rewrap", []api.Param{api.TextParam("app")}, func(w http.ResponseWriter, r *http.Request) {
 		m.rewrap(w, r, roleOf(r))
 	})
 	return mux
@@ -85,7 +87,7 @@ func (m *Manager) cryptInput(w http.ResponseWriter, r *http.Request) (*App, []by
 	}
 	if len(in) > MaxCryptInput {
 		clear(in)
-		apiError(w, http.StatusRequestEntityTooLarge, api.CodeBadRequest, fmt.Sprintf("input over %d bytes", MaxCryptInput))
+		apiError(w, http.StatusRequestEntityTooLarge, api.CodeBadRequest, fmt.Sprintf("input is larger than %d bytes (4 MiB), the most encrypt, decrypt and rewrap take at once; split it", MaxCryptInput))
 		return nil, nil
 	}
 	return a, in
