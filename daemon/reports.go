@@ -307,7 +307,7 @@ func (d *Daemon) handleUsageReport(w http.ResponseWriter, r *http.Request) {
 			}
 			id = "generation " + u.KeyID + " (not in the inventory)"
 		}
-		hours = append(hours, report.UsageHour{Hour: u.Hour, App: u.Application, KeyID: id, Encrypts: u.Encrypts, Decrypts: u.Decrypts})
+		hours = append(hours, report.UsageHour{Hour: u.Hour, App: u.Application, KeyID: id, Encrypts: u.Encrypts, Decrypts: u.Decrypts, Last: u.Last})
 	}
 	u := report.BuildUsage(hours, keep, rg)
 	if len(u.Unused) > limit {

@@ -27,10 +27,11 @@ func TestUsageReportJoinsProxyCountsToInventory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	hour := time.Now().Add(-2 * time.Hour)
+	hour := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Hour)
+	lastUse := hour.Add(time.Hour + 37*time.Minute)
 	if err := st.AddUsage(ctx, []engine.Usage{
 		{Hour: hour, Application: "crm", KeyID: keyring.ShortID(k5.Key.Fingerprint), Encrypts: 40, Decrypts: 2},
-		{Hour: hour.Add(time.Hour), Application: "crm", KeyID: keyring.ShortID(k5.Key.Fingerprint), Encrypts: 2},
+		{Hour: hour.Add(time.Hour), Application: "crm", KeyID: keyring.ShortID(k5.Key.Fingerprint), Encrypts: 2, Last: lastUse},
 		{Hour: hour, Application: "crm", KeyID: "AAAAAAAA", Decrypts: 5},
 	}); err != nil {
 		t.Fatal(err)
@@ -41,6 +42,9 @@ func TestUsageReportJoinsProxyCountsToInventory(t *testing.T) {
 	}
 	if len(u.Rows) != 2 || u.Rows[0].KeyID != "acme-kms/acme.crm.key.5" || u.Rows[0].Encrypts != 42 || u.Rows[0].Decrypts != 2 {
 		t.Fatalf("rows %+v", u.Rows)
+	}
+	if !u.Rows[0].Last.Equal(lastUse) {
+		t.Errorf("last use %s, want %s (when it was used, not its hour)", u.Rows[0].Last, lastUse)
 	}
 	if !strings.Contains(u.Rows[1].KeyID, "not in the inventory") {
 		t.Fatalf("unknown generation row %+v", u.Rows[1])

@@ -13,6 +13,9 @@ type Usage struct {
 	KeyID       string    `json:"key_id"`
 	Encrypts    int64     `json:"encrypts"`
 	Decrypts    int64     `json:"decrypts"`
+	// Last is the latest use in the hour (zero when not known: usage
+	// recorded before keyward kept it).
+	Last time.Time `json:"last_use,omitzero"`
 }
 
 // KeyUse sums one key generation's recorded use over a window.

@@ -16,8 +16,9 @@ func (s *Store) AddUsage(ctx context.Context, rows []engine.Usage) error {
 		return nil
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO usage (hour, application, key_id, encrypts, decrypts) VALUES (?,?,?,?,?)
-			ON CONFLICT(hour, application, key_id) DO UPDATE SET encrypts = encrypts + excluded.encrypts, decrypts = decrypts + excluded.decrypts`)
+		st, err := tx.PrepareContext(ctx, `INSERT INTO usage (hour, application, key_id, encrypts, decrypts, last_use) VALUES (?,?,?,?,?,?)
+			ON CONFLICT(hour, application, key_id) DO UPDATE SET encrypts = encrypts + excluded.encrypts, decrypts = decrypts + excluded.decrypts,
+				last_use = CASE WHEN last_use IS NULL OR excluded.last_use > last_use THEN COALESCE(excluded.last_use, last_use) ELSE last_use END`)
 		if err != nil {
 			return fmt.Errorf("store usage: %w", err)
 		}
@@ -27,7 +28,14 @@ func (s *Store) AddUsage(ctx context.Context, rows []engine.Usage) error {
 				return fmt.Errorf("store usage: a row needs an application and a key id")
 			}
 			h := u.Hour.UTC().Truncate(time.Hour)
-			if _, err := st.ExecContext(ctx, h.UnixMilli(), u.Application, u.KeyID, u.Encrypts, u.Decrypts); err != nil {
+			var last any // NULL: not known
+			if !u.Last.IsZero() {
+				if u.Last.Before(h) || !u.Last.Before(h.Add(time.Hour)) {
+					return fmt.Errorf("store usage of %s/%s: last use %s is not in the hour from %s", u.Application, u.KeyID, u.Last.UTC().Format(time.RFC3339), h.Format(time.RFC3339))
+				}
+				last = u.Last.UnixMilli()
+			}
+			if _, err := st.ExecContext(ctx, h.UnixMilli(), u.Application, u.KeyID, u.Encrypts, u.Decrypts, last); err != nil {
 				return fmt.Errorf("store usage of %s/%s: %w", u.Application, u.KeyID, err)
 			}
 		}
@@ -62,7 +70,7 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]engine.Usage, error)
 		where += " AND hour < ?"
 		args = append(args, q.To.UnixMilli())
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT hour, application, key_id, encrypts, decrypts FROM usage WHERE `+where+
+	rows, err := s.db.QueryContext(ctx, `SELECT hour, application, key_id, encrypts, decrypts, last_use FROM usage WHERE `+where+
 		` ORDER BY hour, application, key_id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read usage: %w", err)
@@ -72,10 +80,14 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]engine.Usage, error)
 	for rows.Next() {
 		var u engine.Usage
 		var h int64
-		if err := rows.Scan(&h, &u.Application, &u.KeyID, &u.Encrypts, &u.Decrypts); err != nil {
+		var last sql.NullInt64
+		if err := rows.Scan(&h, &u.Application, &u.KeyID, &u.Encrypts, &u.Decrypts, &last); err != nil {
 			return nil, err
 		}
 		u.Hour = time.UnixMilli(h).UTC()
+		if last.Valid {
+			u.Last = time.UnixMilli(last.Int64).UTC()
+		}
 		out = append(out, u)
 	}
 	return out, rows.Err()

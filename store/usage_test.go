@@ -81,3 +81,36 @@ func TestKeyUseSumsAWindowPerKey(t *testing.T) {
 		t.Fatalf("CCCCCCCC %+v", c)
 	}
 }
+
+// The latest use in an hour is kept across flushes (the latest wins, an
+// older flush or one without it changes nothing), read back, and checked to
+// lie in its hour.
+func TestUsageKeepsTheLastUse(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
+	for _, u := range []engine.Usage{
+		{Hour: h, Application: "crm", KeyID: "AAAAAAAA", Encrypts: 1}, // written before last use was kept
+		{Hour: h, Application: "crm", KeyID: "AAAAAAAA", Encrypts: 1, Last: h.Add(41*time.Minute + 7*time.Second)},
+		{Hour: h, Application: "crm", KeyID: "AAAAAAAA", Decrypts: 1, Last: h.Add(12 * time.Minute)}, // an older flush
+		{Hour: h, Application: "crm", KeyID: "AAAAAAAA", Encrypts: 1},
+	} {
+		if err := s.AddUsage(ctx, []engine.Usage{u}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Usage(ctx, UsageQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Encrypts != 3 || got[0].Decrypts != 1 || !got[0].Last.Equal(h.Add(41*time.Minute+7*time.Second)) {
+		t.Fatalf("usage %+v, want 3/1 with last use 17:41:07", got)
+	}
+	if err := s.AddUsage(ctx, []engine.Usage{{Hour: h, Application: "crm", KeyID: "AAAAAAAA", Encrypts: 1, Last: h.Add(2 * time.Hour)}}); err == nil {
+		t.Error("a last use outside its hour was stored")
+	}
+}

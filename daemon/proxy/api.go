@@ -108,7 +108,7 @@ func (m *Manager) crypt(w http.ResponseWriter, r *http.Request, role api.Role, e
 		return
 	}
 	defer clear(in)
-	ex := &exchange{hour: time.Now().Truncate(time.Hour).Unix()}
+	ex := newExchange(time.Now())
 	if encrypt {
 		det := r.URL.Query().Get("deterministic") == "true"
 		out, err := a.encrypter(ex)(nil, in, det, token.Text)

@@ -190,10 +190,16 @@ type ctxKey struct{}
 // exchange is the per-request state shared by the handler and the
 // ReverseProxy hooks.
 type exchange struct {
-	hour        int64
+	hour        int64       // unix seconds of the hour's start, for the usage counts
+	at          int64       // unix milliseconds of the request: the time of its keys' use
 	reqBody     *pooledBody // rewritten request body, recycled when read
 	upstreamT0  time.Time
 	upstreamDur time.Duration
+}
+
+// newExchange starts the exchange of a request that arrived at t.
+func newExchange(t time.Time) *exchange {
+	return &exchange{hour: t.Truncate(time.Hour).Unix(), at: t.UnixMilli()}
 }
 
 // refusal is a request the proxy will not forward.
@@ -219,7 +225,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t0 := time.Now()
 	a.st.requests.Add(1)
 	a.st.series.add(t0, 1, 0)
-	ex := &exchange{hour: t0.Truncate(time.Hour).Unix()}
+	ex := newExchange(t0)
 	cw := &countingWriter{ResponseWriter: w}
 	defer func() {
 		total := time.Since(t0)
@@ -522,7 +528,8 @@ func (a *App) encrypter(ex *exchange) fields.Encrypter {
 		}
 		out, id, err := a.codec.AppendEncrypt(dst, pt, mode, kind)
 		if err == nil {
-			a.usage.counter(ex.hour, id).enc.Add(1)
+			c := a.usage.counter(ex.hour, id)
+			c.use(&c.enc, ex.at)
 		}
 		return out, err
 	}
@@ -535,7 +542,8 @@ func (a *App) decrypter(ex *exchange) fields.Decrypter {
 		if err != nil {
 			return out, 0, err
 		}
-		a.usage.counter(ex.hour, o.KeyID).dec.Add(1)
+		c := a.usage.counter(ex.hour, o.KeyID)
+		c.use(&c.dec, ex.at)
 		return out, o.Kind, nil
 	}
 }
@@ -564,7 +572,7 @@ func (a *App) countOpened(op fields.Opened) {
 func (a *App) modifyResponse(resp *http.Response) error {
 	ex, _ := resp.Request.Context().Value(ctxKey{}).(*exchange)
 	if ex == nil {
-		ex = &exchange{hour: time.Now().Truncate(time.Hour).Unix()}
+		ex = newExchange(time.Now())
 	}
 	if !ex.upstreamT0.IsZero() {
 		ex.upstreamDur = time.Since(ex.upstreamT0) // until headers; body read below adds to it
@@ -841,7 +849,11 @@ func (a *App) drainUsage(now time.Time) []engine.Usage {
 	rows := a.usage.drain(a.cfg.Name, now)
 	out := make([]engine.Usage, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, engine.Usage{Hour: time.Unix(r.hour, 0).UTC(), Application: r.app, KeyID: r.keyID, Encrypts: r.enc, Decrypts: r.dec})
+		u := engine.Usage{Hour: time.Unix(r.hour, 0).UTC(), Application: r.app, KeyID: r.keyID, Encrypts: r.enc, Decrypts: r.dec}
+		if r.last != 0 {
+			u.Last = time.UnixMilli(r.last).UTC()
+		}
+		out = append(out, u)
 	}
 	slices.SortFunc(out, func(x, y engine.Usage) int { return strings.Compare(x.KeyID, y.KeyID) })
 	return out

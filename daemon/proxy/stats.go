@@ -169,7 +169,21 @@ type usageKey struct {
 	keyID string
 }
 
-type usageCount struct{ enc, dec atomic.Int64 }
+type usageCount struct {
+	enc, dec atomic.Int64
+	last     atomic.Int64 // unix milliseconds of the latest use
+}
+
+// use counts one use at at (unix milliseconds).
+func (c *usageCount) use(n *atomic.Int64, at int64) {
+	n.Add(1)
+	for {
+		prev := c.last.Load()
+		if at <= prev || c.last.CompareAndSwap(prev, at) {
+			return
+		}
+	}
+}
 
 type usage struct {
 	m sync.Map // usageKey → *usageCount
@@ -192,14 +206,14 @@ func (u *usage) drain(app string, now time.Time) []usageRow {
 		key, c := k.(usageKey), v.(*usageCount)
 		e, d := c.enc.Swap(0), c.dec.Swap(0)
 		if e != 0 || d != 0 {
-			out = append(out, usageRow{app: app, hour: key.hour, keyID: key.keyID, enc: e, dec: d})
+			out = append(out, usageRow{app: app, hour: key.hour, keyID: key.keyID, enc: e, dec: d, last: c.last.Load()})
 		}
 		if key.hour < cur {
 			u.m.Delete(k)
 			// A count racing with the delete lands in c after the swap:
 			// take it too rather than lose it.
 			if e, d := c.enc.Swap(0), c.dec.Swap(0); e != 0 || d != 0 {
-				out = append(out, usageRow{app: app, hour: key.hour, keyID: key.keyID, enc: e, dec: d})
+				out = append(out, usageRow{app: app, hour: key.hour, keyID: key.keyID, enc: e, dec: d, last: c.last.Load()})
 			}
 		}
 		return true
@@ -212,4 +226,5 @@ type usageRow struct {
 	hour     int64
 	keyID    string
 	enc, dec int64
+	last     int64 // unix milliseconds; 0: not known
 }

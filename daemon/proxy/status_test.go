@@ -394,3 +394,35 @@ func TestOlderGenerationTakingOverIsAWarning(t *testing.T) {
 		t.Fatalf("key change events %+v", ev)
 	}
 }
+
+// The usage flushed to the store says when in its hour a key was last
+// used, not only the hour: the usage report's "last use" is that time.
+func TestUsageCarriesTheLastUse(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	up := newUpstream(t, echo)
+	rec := &recorder{}
+	m := startProxy(t, keys.rings, rec, crmApp(up.URL))
+	before := time.Now().Truncate(time.Millisecond)
+	if resp, b := post(t, proxyURL(m, "crm")+"/records", "application/json", `{"ssn":"123-45-6789"}`); resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	time.Sleep(5 * time.Millisecond)
+	last := time.Now()
+	if resp, b := post(t, proxyURL(m, "crm")+"/records", "application/json", `{"ssn":"987-65-4321"}`); resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	after := time.Now()
+	m.FlushUsage(context.Background())
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.usage) != 1 {
+		t.Fatalf("usage rows %+v, want one (one key, one hour)", rec.usage)
+	}
+	u := rec.usage[0]
+	if u.Encrypts != 2 || u.Decrypts != 2 {
+		t.Errorf("counts %d/%d, want 2 encrypts (requests) and 2 decrypts (echoed responses)", u.Encrypts, u.Decrypts)
+	}
+	if u.Last.Before(last.Truncate(time.Millisecond)) || u.Last.After(after) || u.Last.Before(before) {
+		t.Errorf("last use %s, want the second request's time (between %s and %s), hour %s", u.Last, last, after, u.Hour)
+	}
+}

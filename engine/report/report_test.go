@@ -184,3 +184,24 @@ func TestPurgeMilestoneOnlyWhileDeleted(t *testing.T) {
 		t.Errorf("purge milestones for %v, want only the soft-deleted key", purges)
 	}
 }
+
+// A key's last use is the latest use recorded, not the start of its hour;
+// an hour without it (older data) counts from its start.
+func TestUsageLastIsTheLastUse(t *testing.T) {
+	h := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
+	u := BuildUsage([]UsageHour{
+		{Hour: h.Add(-time.Hour), App: "crm", KeyID: "k", Encrypts: 1},
+		{Hour: h, App: "crm", KeyID: "k", Encrypts: 1, Last: h.Add(59 * time.Minute)},
+		{Hour: h.Add(-3 * time.Hour), App: "crm", KeyID: "old", Decrypts: 1},
+	}, nil, Range{From: h.Add(-24 * time.Hour), To: h.Add(time.Hour)})
+	last := map[string]time.Time{}
+	for _, r := range u.Rows {
+		last[r.KeyID] = r.Last
+	}
+	if !last["k"].Equal(h.Add(59*time.Minute)) || !last["old"].Equal(h.Add(-3*time.Hour)) {
+		t.Errorf("last uses %v", last)
+	}
+	if got := UsageTable(u, h.Add(62*time.Minute)).Rows[0][4]; got != "2026-11-23 (3m ago)" {
+		t.Errorf("last use shown as %q, want 3m ago", got)
+	}
+}

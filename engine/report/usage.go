@@ -24,6 +24,9 @@ type UsageHour struct {
 	KeyID    string
 	Encrypts int64
 	Decrypts int64
+	// Last is the latest use in the hour; zero when not known, and then
+	// the hour's start stands for it.
+	Last time.Time
 }
 
 // Usage is the Service/Usage report.
@@ -58,9 +61,13 @@ func BuildUsage(hours []UsageHour, candidates []engine.Key, r Range) Usage {
 		if !r.Contains(h.Hour) {
 			continue
 		}
+		last := h.Hour
+		if h.Last.After(last) {
+			last = h.Last
+		}
 		row := agg[k{h.App, h.KeyID}]
 		if row == nil {
-			row = &UsageRow{App: h.App, KeyID: h.KeyID, First: h.Hour, Last: h.Hour}
+			row = &UsageRow{App: h.App, KeyID: h.KeyID, First: h.Hour, Last: last}
 			agg[k{h.App, h.KeyID}] = row
 		}
 		row.Encrypts += h.Encrypts
@@ -68,8 +75,8 @@ func BuildUsage(hours []UsageHour, candidates []engine.Key, r Range) Usage {
 		if h.Hour.Before(row.First) {
 			row.First = h.Hour
 		}
-		if h.Hour.After(row.Last) {
-			row.Last = h.Hour
+		if last.After(row.Last) {
+			row.Last = last
 		}
 	}
 	u := Usage{Range: r, Rows: []UsageRow{}, Apps: []AppUsage{}, Unused: []engine.Key{}}
