@@ -69,17 +69,13 @@ func (s *Source) connect(ctx context.Context) (*kmipclient.Client, error) {
 	return nil, &connectError{msg: strings.Join(fails, "; "), err: firstErr}
 }
 
-// rejectionProbe is how long a fresh TLS 1.3 connection is watched for the
-// KMS's verdict on the client certificate, which TLS 1.3 delivers after the
-// handshake.
-const rejectionProbe = 150 * time.Millisecond
-
-// tlsDialer dials addr over TLS and, under TLS 1.3, waits briefly for a
-// rejection of the client certificate, so that it is reported by the dial
-// (with the alert) rather than surfacing inside the KMIP client's reader
-// goroutine, which in kmip-go v0.8.1 races with its writer on that path.
-// A KMIP server never speaks first, so in the normal case the read just
-// times out; a read timeout leaves a TLS connection usable.
+// tlsDialer dials addr over TLS. Under TLS 1.3 the KMS's verdict on the
+// client certificate comes after the handshake, before the first data it
+// sends: the dialer sends one Discover Versions itself and reads the answer
+// (verdict), so that a rejection is reported by the dial (with the alert)
+// rather than surfacing inside the KMIP client's reader goroutine, which in
+// kmip-go v0.8.1 races with its writer on that path. It costs one round
+// trip, not a fixed wait.
 func tlsDialer(addr string, cfg *tls.Config) kmipclient.DialerFunc {
 	return func(ctx context.Context) (net.Conn, error) {
 		d := tls.Dialer{Config: cfg}
@@ -91,21 +87,37 @@ func tlsDialer(addr string, cfg *tls.Config) kmipclient.DialerFunc {
 		if tc.ConnectionState().Version < tls.VersionTLS13 {
 			return conn, nil
 		}
-		_ = tc.SetReadDeadline(time.Now().Add(rejectionProbe))
-		var one [1]byte
-		n, rerr := tc.Read(one[:])
-		_ = tc.SetReadDeadline(time.Time{})
-		var ne net.Error
-		switch {
-		case n > 0:
+		if err := verdict(ctx, tc); err != nil {
 			conn.Close()
-			return nil, errors.New("the server spoke before any request: not a KMIP server?")
-		case rerr != nil && !(errors.As(rerr, &ne) && ne.Timeout()):
-			conn.Close()
-			return nil, rerr
+			return nil, err
 		}
 		return conn, nil
 	}
+}
+
+// verdict sends a Discover Versions on a fresh connection and reads the
+// answer: the error is the KMS's rejection of the client certificate (a TLS
+// alert, or the connection closed), or an answer that is no KMIP message.
+func verdict(ctx context.Context, tc *tls.Conn) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Now().Add(30 * time.Second)
+	}
+	_ = tc.SetDeadline(dl)
+	defer func() { _ = tc.SetDeadline(time.Time{}) }()
+	stream := ttlv.NewStream(tc, 1<<20) // not closed: the connection goes on
+	req := kmip.NewRequestMessage(kmip.V1_1, &payloads.DiscoverVersionsRequestPayload{})
+	if err := stream.Send(&req); err != nil {
+		return err
+	}
+	var resp kmip.ResponseMessage
+	if err := stream.Recv(&resp); err != nil {
+		if ttlv.IsErrEncoding(err) {
+			return fmt.Errorf("the server's answer to Discover Versions is not a KMIP message (not a KMIP server?): %w", err)
+		}
+		return err
+	}
+	return nil
 }
 
 type connectError struct {

@@ -2,6 +2,9 @@ package kmip
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -11,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -139,4 +143,69 @@ func TestFailoverIsReported(t *testing.T) {
 			t.Fatalf("health with the first address back: %+v", h)
 		}
 	})
+}
+
+// TestSlowCertificateRejectionIsTheDialsError: under TLS 1.3 a KMS rejects
+// the client certificate after the handshake, as late as it takes to check
+// it (a revocation lookup, say). The dial waits for the KMS's answer to a
+// first request instead of a fixed time, so a rejection after 300 ms is
+// still the dial's error, with the alert, and never left to kmip-go's reader.
+func TestSlowCertificateRejectionIsTheDialsError(t *testing.T) {
+	t.Parallel()
+	ca, err := pki.NewCA("slow kms root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvPEM, srvKey, err := ca.Issue(pki.IssueOptions{CommonName: "localhost", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliPEM, cliKey, err := ca.Issue(pki.IssueOptions{CommonName: "keyward", Client: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCert, err := tls.X509KeyPair(srvPEM, srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliCert, err := tls.X509KeyPair(cliPEM, cliKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.PEM)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{srvCert},
+		ClientAuth: tls.RequireAnyClientCert,
+		VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error {
+			time.Sleep(300 * time.Millisecond)
+			return errors.New("revoked")
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.(*tls.Conn).Handshake()
+				_, _ = io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	dial := tlsDialer(l.Addr().String(), &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cliCert}})
+	conn, err := dial(ctx)
+	if err == nil {
+		conn.Close()
+		t.Fatal("the dial succeeded although the KMS rejected the client certificate")
+	}
+	if !strings.Contains(err.Error(), "bad certificate") {
+		t.Fatalf("the dial's error does not carry the KMS's alert: %v", err)
+	}
 }
