@@ -28,7 +28,8 @@ type ProxyStatus struct {
 	FieldsDecrypt int64 `json:"fields_decrypted"`
 	// Errors counts by kind: refused-no-key, refused-invalid-json,
 	// refused-invalid-form, refused-too-large, refused-encoded,
-	// refused-content-type, refused-upgrade, refused-encrypt-failed
+	// refused-content-type, refused-upgrade, refused-framing,
+	// refused-charset, refused-protected-name, refused-encrypt-failed
 	// (requests not forwarded); upstream-error, upstream-timeout;
 	// unknown-generation, tampered, wrong-application, malformed-token
 	// (tokens left undecrypted); response-too-large, response-encoded

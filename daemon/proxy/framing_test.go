@@ -246,6 +246,7 @@ func TestTransferEncodingOddities(t *testing.T) {
 			if err == nil {
 				rb, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
+				t.Logf("%d %s %.80s", resp.StatusCode, resp.Header.Get("X-Keyward-Refused"), rb)
 				if bytes.Contains(rb, []byte("123-45")) && resp.StatusCode >= 400 {
 					t.Errorf("refusal quotes the body: %s", rb)
 				}

@@ -247,7 +247,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A WebSocket (or other upgraded) stream cannot be inspected, so
 		// a protected field could ride it upstream in the clear.
 		a.refuse(cw, r, refusal{http.StatusNotImplemented, ErrKindUpgrade,
-			fmt.Sprintf("protocol upgrades (%s) cannot be inspected for protected fields", r.Header.Get("Upgrade"))})
+			fmt.Sprintf("protocol upgrades (%.40q) cannot be inspected for protected fields", r.Header.Get("Upgrade"))})
 		return
 	}
 	var fr framing
