@@ -107,6 +107,7 @@ func TestFramingRefusals(t *testing.T) {
 		{"broken JSON in a passed type", "demo", "POST", "/r", []byte(`{ssn:"` + secret + `"}`), []string{"Content-Type", "text/plain"}, 400, ErrKindInvalidJSON},
 		{"UTF-16 JSON in a passed type", "demo", "POST", "/r", utf16LE(string(js)), []string{"Content-Type", "text/plain"}, 415, ErrKindCharset},
 		{"form in a passed type", "demo", "POST", "/r", form, []string{"Content-Type", "text/plain"}, 400, ErrKindExposed},
+		{"invalid JSON", "crm", "POST", "/r", []byte(`{"a":Q}`), []string{"Content-Type", "application/json"}, 400, ErrKindInvalidJSON},
 		{"no content type", "demo", "POST", "/r", js, nil, 415, ErrKindContentType},
 		{"multipart", "demo", "POST", "/r", []byte("--b\r\nContent-Disposition: form-data; name=\"ssn\"\r\n\r\n" + secret + "\r\n--b--\r\n"), []string{"Content-Type", "multipart/form-data; boundary=b"}, 415, ErrKindContentType},
 	}
@@ -120,7 +121,7 @@ func TestFramingRefusals(t *testing.T) {
 			if json.Unmarshal(body, &e) != nil || e.Error != c.kind {
 				t.Fatalf("refusal body %s", body)
 			}
-			if bytes.Contains(body, []byte("123-45")) || bytes.Contains(body, []byte("4111")) {
+			if bytes.Contains(body, []byte("123-45")) || bytes.Contains(body, []byte("4111")) || bytes.Contains(body, []byte("Q")) {
 				t.Fatalf("refusal quotes the request: %s", body)
 			}
 			if strings.Count(e.Message, "not valid") > 1 || strings.Count(e.Message, "not a valid") > 1 {
