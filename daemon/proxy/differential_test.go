@@ -305,10 +305,8 @@ func FuzzProxyDifferential(f *testing.F) {
 	for _, s := range differentialSeeds {
 		f.Add(s.app, s.method, s.query, s.headers, []byte(s.body))
 	}
-	if namesLanded {
-		for _, s := range namesSeeds {
-			f.Add(s.app, s.method, s.query, s.headers, []byte(s.body))
-		}
+	for _, s := range namesSeeds {
+		f.Add(s.app, s.method, s.query, s.headers, []byte(s.body))
 	}
 	keys := newRing(f, 16, "crm", "demo")
 	capt := &capturer{}
@@ -363,7 +361,3 @@ func FuzzProxyDifferential(f *testing.F) {
 		}
 	})
 }
-
-// namesLanded turns on namesSeeds once the fields package protects names
-// as upstreams bind them.
-const namesLanded = false
