@@ -71,10 +71,10 @@ func (b *pagedBackend) Watch(ctx context.Context, fn func(api.Notification)) err
 
 // firstFrame starts a model on b at 80×24 and returns the first frame that
 // shows keys.
-func firstFrame(b tui.Backend) string {
+func firstFrame(tb testing.TB, b tui.Backend) string {
 	m := tui.New(context.Background(), b, tui.Options{Now: func() time.Time { return fixedNow }})
 	defer m.Close()
-	d := tuitest.NewDriver(m)
+	d := tuitest.NewDriver(tb, m)
 	d.Start(80, 24)
 	return m.View()
 }
@@ -88,7 +88,7 @@ func BenchmarkFirstFrame(b *testing.B) {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
 			be.asked = 0
 			for i := 0; i < b.N; i++ {
-				if v := firstFrame(be); !strings.Contains(v, "key-0000000") {
+				if v := firstFrame(b, be); !strings.Contains(v, "key-0000000") {
 					b.Fatalf("first frame lacks the first key:\n%s", v)
 				}
 			}
@@ -103,7 +103,7 @@ func BenchmarkPageDown(b *testing.B) {
 	be := newPagedBackend(100_000)
 	m := tui.New(context.Background(), be, tui.Options{Now: func() time.Time { return fixedNow }})
 	defer m.Close()
-	d := tuitest.NewDriver(m)
+	d := tuitest.NewDriver(b, m)
 	d.Start(80, 24)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -121,7 +121,7 @@ func BenchmarkPageDown(b *testing.B) {
 // inventory asks for one screenful of rows, not the inventory.
 func TestFirstFrameFetchesOnePage(t *testing.T) {
 	be := newPagedBackend(100_000)
-	v := firstFrame(be)
+	v := firstFrame(t, be)
 	if !strings.Contains(v, "1–18 of 100000 keys") {
 		t.Errorf("first frame:\n%s", v)
 	}

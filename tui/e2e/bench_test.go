@@ -34,8 +34,8 @@ func bulkKeys(n int) []engine.Key {
 
 // firstFrame runs a new TUI model on the daemon at socket until the Keys
 // pane shows its first page, and returns that frame.
-func firstFrame(socket string) string {
-	d := newDriver(socket)
+func firstFrame(tb testing.TB, socket string) string {
+	d := newDriver(tb, socket)
 	defer d.Model.Close()
 	d.Start(80, 24)
 	return d.Model.View()
@@ -55,13 +55,13 @@ func BenchmarkDaemon(b *testing.B) {
 		socket := cfg.SocketPath()
 		b.Run(fmt.Sprintf("first-frame/keys=%d", n), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				if v := firstFrame(socket); !strings.Contains(v, "bulk.key.0 ") {
+				if v := firstFrame(b, socket); !strings.Contains(v, "bulk.key.0 ") {
 					b.Fatalf("first frame lacks the first key:\n%s", v)
 				}
 			}
 		})
 		b.Run(fmt.Sprintf("page-down/keys=%d", n), func(b *testing.B) {
-			d := newDriver(socket)
+			d := newDriver(b, socket)
 			defer d.Model.Close()
 			d.Start(80, 24)
 			b.ResetTimer()
@@ -78,6 +78,6 @@ func BenchmarkDaemon(b *testing.B) {
 	}
 }
 
-func newDriver(socket string) *tuitest.Driver {
-	return tuitest.NewDriver(tui.New(context.Background(), api.NewClient(socket), tui.Options{Now: func() time.Time { return now }}))
+func newDriver(tb testing.TB, socket string) *tuitest.Driver {
+	return tuitest.NewDriver(tb, tui.New(context.Background(), api.NewClient(socket), tui.Options{Now: func() time.Time { return now }}))
 }

@@ -21,7 +21,7 @@ func BenchmarkScaleAgainstSocket(b *testing.B) {
 	}
 	b.Run("first-frame", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			d := newDriver(socket)
+			d := newDriver(b, socket)
 			d.Start(80, 24)
 			if v := d.Model.View(); !strings.Contains(v, "of 1") {
 				b.Fatalf("first frame shows no keys:\n%s", v)
@@ -30,7 +30,7 @@ func BenchmarkScaleAgainstSocket(b *testing.B) {
 		}
 	})
 	b.Run("page-down", func(b *testing.B) {
-		d := newDriver(socket)
+		d := newDriver(b, socket)
 		defer d.Model.Close()
 		d.Start(80, 24)
 		b.ResetTimer()

@@ -18,12 +18,20 @@ import (
 // messages back through Update one at a time.
 type Driver struct {
 	Model *tui.Model
-	msgs  chan tea.Msg
+	// Timeout bounds every wait (Until, Start, Key): past it the test
+	// fails, saying what it waited for, instead of hanging.
+	Timeout time.Duration
+	tb      testing.TB
+	msgs    chan tea.Msg
 }
 
-// NewDriver returns a driver for m; nothing runs until Start or Send.
-func NewDriver(m *tui.Model) *Driver {
-	return &Driver{Model: m, msgs: make(chan tea.Msg, 64)}
+// DefaultTimeout is a Driver's Timeout unless set.
+const DefaultTimeout = 15 * time.Second
+
+// NewDriver returns a driver for m that fails tb when a wait times out;
+// nothing runs until Start or Send.
+func NewDriver(tb testing.TB, m *tui.Model) *Driver {
+	return &Driver{Model: m, Timeout: DefaultTimeout, tb: tb, msgs: make(chan tea.Msg, 64)}
 }
 
 // Run runs cmd in a goroutine; its message waits for Until.
@@ -49,15 +57,27 @@ func (d *Driver) Send(msg tea.Msg) {
 }
 
 // Until feeds the commands' messages to the model until done reports true.
+// If done is still false after Timeout (no message came that made it true),
+// the test fails with the screen as it is.
 func (d *Driver) Until(done func() bool) {
+	d.tb.Helper()
+	timer := time.NewTimer(d.Timeout)
+	defer timer.Stop()
 	for !done() {
-		d.Send(<-d.msgs)
+		select {
+		case msg := <-d.msgs:
+			d.Send(msg)
+		case <-timer.C:
+			d.tb.Fatalf("tuitest: the wait did not end within %s; the screen is:\n%s", d.Timeout, d.Model.View())
+			return
+		}
 	}
 }
 
 // Start initialises the model in a w×h terminal and waits until the active
 // pane has a status value (the Keys pane: its first page is on screen).
 func (d *Driver) Start(w, h int) {
+	d.tb.Helper()
 	d.Run(d.Model.Init())
 	d.Send(tea.WindowSizeMsg{Width: w, Height: h})
 	d.Until(func() bool { return d.Model.Active().StatusValue() != "" })
@@ -66,6 +86,7 @@ func (d *Driver) Start(w, h int) {
 // Key presses k and waits until the active pane's status value is no longer
 // before.
 func (d *Driver) Key(k tea.KeyMsg, before string) {
+	d.tb.Helper()
 	d.Send(k)
 	d.Until(func() bool { return d.Model.Active().StatusValue() != before })
 }
