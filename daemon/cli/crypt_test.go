@@ -96,7 +96,7 @@ func TestEncryptDecryptCommands(t *testing.T) {
 	}
 	// Input over the limit is refused as such (413): an error.
 	code, _, errs = runIn(t, strings.Repeat("a", proxy.MaxCryptInput+1), "--socket", admin, "encrypt", "--app", "crm")
-	if code != ExitError || !strings.Contains(errs, "input over") {
+	if code != ExitError || !strings.Contains(errs, "larger than") {
 		t.Fatalf("too large: exit %d (want %d) %q", code, ExitError, errs)
 	}
 	code, _, errs = runIn(t, "x", "--socket", admin, "encrypt")
