@@ -298,6 +298,9 @@ var namesSeeds = []struct {
 	{0, "POST", "", "Content-Type: application/json", `{"SSN":"123-45-6789","Ssn":"1","ſsn":"2","Card":{"NUMBER":"4111"}}`},
 	{0, "POST", "", "Content-Type: application/x-www-form-urlencoded", `CARD_NUMBER=4111& card_number=4111&card.number=4111&card_number[]=4111&card_number[x]=4111`},
 	{0, "GET", "SSN=123-45-6789&ssn[]=1& ssn=2", "", ""},
+	{0, "PATCH", "", "Content-Type: application/json", `[{"op":"add","path":"/ssn","value":"123-45-6789"}]`},
+	{1, "PATCH", "", "Content-Type: application/json", `[{"op":"add","path":"/card/number","value":"4111"},{"op":"copy","from":"/ssn","path":"/x"}]`},
+	{0, "PATCH", "", "Content-Type: application/json-patch+json; charset=utf-16", `[{"op":"add","path":"/ssn","value":"123-45-6789"}]`},
 	{0, "PATCH", "", "Content-Type: application/json-patch+json", `[{"op":"add","path":"/ssn","value":"123-45-6789"},{"op":"replace","path":"/records/0/ssn","value":"1"},{"op":"test","path":"/card/number","value":"4111"},{"op":"copy","from":"/ssn","path":"/note"},{"op":"move","from":"/card/number","path":"/x"}]`},
 }
 

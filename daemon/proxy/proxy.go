@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -319,13 +320,13 @@ func (a *App) classify(r *http.Request, f framing) (bodyKind, bool, *refusal) {
 		}
 	}
 	switch {
-	case mt == patchType && !a.rules.Empty():
-		return bodyPatch, false, nil
 	case isJSON(mt):
 		if rf := f.utf8Only(); rf != nil {
 			return bodyStream, false, rf
 		}
 		switch {
+		case mt == patchType && !a.rules.Empty():
+			return bodyPatch, false, nil
 		case !a.rules.Empty():
 			return bodyJSON, false, nil
 		case !a.checkRules.Empty():
@@ -424,6 +425,9 @@ func (a *App) protectBody(r *http.Request, ex *exchange, f framing) *refusal {
 			return rf
 		}
 	}
+	if kind == bodyJSON && patchLike(body) {
+		kind = bodyPatch // ASP.NET applies a JSON Patch sent as application/json too
+	}
 	out := getBuf(len(body) + len(body)/2 + 256)
 	var n int
 	switch kind {
@@ -477,11 +481,18 @@ func (a *App) check(kind bodyKind, body []byte, mt string) *refusal {
 		return exposed(a.checkRules, body, "form body")
 	}
 	n := 0
-	// A byte order mark: Jackson and .NET skip it, so the proxy does too.
-	_, _, err := a.checkRules.EncryptJSON(nil, bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), func(dst, _ []byte, _ bool, _ token.Kind) ([]byte, error) {
+	count := func(dst, _ []byte, _ bool, _ token.Kind) ([]byte, error) {
 		n++
 		return dst, nil
-	})
+	}
+	// A byte order mark: Jackson and .NET skip it, so the proxy does too.
+	doc := bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
+	var err error
+	if mt == patchType || patchLike(doc) {
+		_, _, err = a.checkRules.EncryptPatch(nil, doc, count)
+	} else {
+		_, _, err = a.checkRules.EncryptJSON(nil, doc, count)
+	}
 	if err != nil {
 		return a.encryptRefusal(err, "body")
 	}
@@ -494,6 +505,32 @@ func (a *App) check(kind bodyKind, body []byte, mt string) *refusal {
 			fmt.Sprintf("the body is JSON carrying %s, which %q encrypts %s; send the fields where the rules protect them", engine.Plural(n, "protected field"), a.cfg.Name, where)}
 	}
 	return nil
+}
+
+// patchLike reports whether a JSON document is an array with an object
+// that has an "op" member (in any case): a JSON Patch to an upstream that
+// binds one from any JSON body, as ASP.NET's JsonPatchDocument does. Only
+// documents that start with '[' are looked at, so an object costs nothing.
+func patchLike(doc []byte) bool {
+	if !bytes.HasPrefix(bytes.TrimLeft(doc, " \t\r\n"), []byte("[")) {
+		return false
+	}
+	var elems []json.RawMessage
+	if json.Unmarshal(doc, &elems) != nil {
+		return false
+	}
+	for _, e := range elems {
+		var members map[string]json.RawMessage
+		if json.Unmarshal(e, &members) != nil {
+			continue
+		}
+		for name := range members {
+			if strings.EqualFold(name, "op") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (a *App) encryptRefusal(err error, what string) *refusal {
