@@ -385,8 +385,11 @@ func Panel(s api.ProxyStatus, h []sample, width int, now time.Time, st *styles.S
 	}
 	for _, g := range gens {
 		mark := st.Muted.Render("  decrypts ")
-		if g.Encrypts {
+		switch {
+		case g.Encrypts:
 			mark = st.OK.Bold(true).Render("▶ encrypts ")
+		case r.LeavesNext != "" && g.KeyID == r.LeavesNext:
+			mark = st.Warn.Render("◀ out next ")
 		}
 		born := g.Activated
 		if born == nil {

@@ -122,6 +122,11 @@ func TestPanel(t *testing.T) {
 			t.Errorf("panel lacks %q:\n%s", want, out)
 		}
 	}
+	// A full ring marks the generation the next rotation pushes out.
+	s.Ring.Capacity, s.Ring.LeavesNext = 2, "3d4e5f60"
+	if out := Panel(s, nil, 100, now, styles.Default()); !strings.Contains(out, "◀ out next  3d4e5f60") || strings.Contains(out, "decrypts  3d4e5f60") {
+		t.Errorf("panel does not mark what leaves next:\n%s", out)
+	}
 	// A ring with nothing to encrypt with is an alarm, with the reason.
 	s.Ring = api.ProxyRing{Reason: "no active generation in kms-prod"}
 	if out := Panel(s, nil, 100, now, styles.Default()); !strings.Contains(out, "nothing encrypts") ||
