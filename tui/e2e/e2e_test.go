@@ -82,7 +82,11 @@ func startWith(tb testing.TB, cfg *config.Config, opts daemon.Options) (stop fun
 		if !stopped {
 			stopped = true
 			cancel()
-			<-done
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				tb.Error("the daemon did not stop within 30s of its context ending")
+			}
 		}
 	}
 	tb.Cleanup(stop)
