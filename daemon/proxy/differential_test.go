@@ -285,6 +285,13 @@ var differentialSeeds = []struct {
 	{1, "PUT", "", "Content-Type: application/merge-patch+json", `{"ssn":"123-45-6789","card":{"number":"4111"}}`},
 	{0, "POST", "", "Content-Type: text/plain", `{"note":"hi"}` + "\n" + `{"ssn":"123-45-6789"}`},
 	{1, "POST", "email=ann@example.com", "", ""},
+	{0, "POST", "", "Content-Type: application/json", `{"ssn":"1","ssn":"2","s\u0073n":"3","card":{"number":"4"},"Card":{"Number":"5"}}`},
+	{0, "POST", "", "Content-Type: Application/JSON; Charset=UTF-8", `{"ssn":123456789,"email":true,"card":{"number":[4,1,1,1]}}`},
+	{0, "GET", "", "Content-Type: application/json", `{"ssn":"123-45-6789"}`},
+	{0, "POST", "card%5Bnumber%5D=4111&card_number=1&card_number=2", "Content-Type: application/x-www-form-urlencoded ; charset=utf-8", `card%5Bnumber%5D=4111&card_number=1`},
+	{0, "POST", "", "Content-Type: application/octet-stream", `ssn=123-45-6789&card_number=4111`},
+	{1, "POST", "", "Content-Type: image/png", "  \r\n[{\"ssn\":\"123-45-6789\"}]"},
+	{1, "POST", "", "Content-Type: application/x-www-form-urlencoded", "records[0][ssn]=1&records[][ssn]=2&card[number]=3&card.number=4"},
 }
 
 // namesSeeds are the cases of the names half of issue 10 (case and Unicode
