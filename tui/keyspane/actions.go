@@ -511,10 +511,7 @@ func describeResult(res *api.CloudKeyResult) string {
 			latest = k
 		}
 	}
-	s := fmt.Sprintf(": %d version", len(res.Keys))
-	if len(res.Keys) != 1 {
-		s += "s"
-	}
+	s := ": " + common.Plural(len(res.Keys), "version")
 	if latest.Version != "" {
 		s += ", latest " + table.Clean(shortVersion(latest.Version))
 	}
@@ -1041,8 +1038,8 @@ func (m *Model) backupMenu(f *flow, bi api.BackupInfo) tea.Cmd {
 		items = append(items, m.adminOnly(dialog.Item{ID: actDeleteBackup, Key: km.ActDelete,
 			Label: "delete this backup from keyward", Danger: true, Value: bi}))
 	}
-	intro := []string{fmt.Sprintf("Key %s, taken from vault %s (%s) on %s by %s: %s, %d bytes.",
-		bi.Key, bi.Source, orDash(bi.Kind), backupTime(bi), orDash(bi.Actor), common.Plural(bi.Versions, "version"), bi.Size)}
+	intro := []string{fmt.Sprintf("Key %s, taken from vault %s (%s) on %s by %s: %s, %s.",
+		bi.Key, bi.Source, orDash(bi.Kind), backupTime(bi), orDash(bi.Actor), common.Plural(bi.Versions, "version"), common.Plural(int(bi.Size), "byte"))}
 	if len(targets) == 0 {
 		intro = append(intro, "No configured vault can take it back: it restores only into a "+orDash(bi.Kind)+
 			" vault of geography "+orDash(bi.Geography)+".")
