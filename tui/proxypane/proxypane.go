@@ -212,7 +212,7 @@ func (m *Model) StatusValue() string {
 	}
 	apps := common.Plural(len(m.order), "application")
 	if down > 0 {
-		return fmt.Sprintf("%s, %d upstream down", apps, down)
+		return fmt.Sprintf("%s, %s down", apps, common.Plural(down, "upstream"))
 	}
 	return apps
 }
