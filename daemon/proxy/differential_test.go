@@ -208,9 +208,9 @@ func phpReading(name string) []string {
 
 // captured is one request as the upstream received it.
 type captured struct {
-	header http.Header
-	query  string
-	body   []byte
+	header      http.Header
+	path, query string
+	body        []byte
 }
 
 type capturer struct {
@@ -221,7 +221,7 @@ type capturer struct {
 func (c *capturer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
 	c.mu.Lock()
-	c.reqs = append(c.reqs, captured{r.Header.Clone(), r.URL.RawQuery, b})
+	c.reqs = append(c.reqs, captured{r.Header.Clone(), r.URL.EscapedPath(), r.URL.RawQuery, b})
 	c.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain")
 	w.Write([]byte("ok"))
@@ -238,6 +238,11 @@ func (c *capturer) take() []captured {
 // leaks runs every reader on what the upstream received.
 func leaks(r captured) []string {
 	out := formLeaks("query string", r.query)
+	for _, seg := range strings.Split(r.path, "/") {
+		if _, params, ok := strings.Cut(seg, ";"); ok {
+			out = append(out, formLeaks("matrix parameters", params)...) // Spring, JAX-RS
+		}
+	}
 	out = append(out, jsonLeaks(r.body)...)
 	for _, ct := range r.header.Values("Content-Type") {
 		if strings.Contains(strings.ToLower(ct), "x-www-form-urlencoded") {
@@ -251,72 +256,70 @@ func leaks(r captured) []string {
 // differentialSeeds are the cases of issue 10, as raw requests: app (0 crm,
 // 1 demo), method, query, header lines, body.
 var differentialSeeds = []struct {
-	app           byte
-	method, query string
-	headers, body string
+	app                 byte
+	method, path, query string
+	headers, body       string
 }{
-	{0, "POST", "", "Content-Type: application/json", `{"ssn":"123-45-6789","card":{"number":"4111"},"records":[{"ssn":"1"}]}`},
-	{1, "POST", "", "Content-Type: application/x-www-form-urlencoded", `{"ssn":"123-45-6789"}`},
-	{0, "POST", "", "Content-Type: application/x-www-form-urlencoded", `{"ssn":"123-45-6789"}`},
-	{0, "POST", "", "Content-Type: application/x-www-form-urlencoded\nContent-Type: application/json", `{"ssn":"123-45-6789"}`},
-	{0, "POST", "", "Content-Type: application/json\nContent-Type: application/x-www-form-urlencoded", `ssn=123-45-6789`},
-	{0, "POST", "", "Content-Type: application/json\nContent-Type: application/x-www-form-urlencoded", `{"a":"&ssn=123-45-6789"}`},
-	{1, "POST", "", "Content-Type: application/json\nContent-Type: application/x-www-form-urlencoded", `{"a":"&ssn=123-45-6789"}`},
-	{1, "POST", "", "Content-Type: application/json, application/x-www-form-urlencoded", `{"a":"&ssn=123-45-6789"}`},
-	{0, "POST", "", "Content-Type: application/json\nContent-Encoding: identity\nContent-Encoding: identity", `{"ssn":"123-45-6789"}`},
-	{0, "POST", "", "Content-Type: application/json\nContent-Encoding: identity, identity", `{"ssn":"123-45-6789"}`},
-	{0, "POST", "", "Content-Type: text/plain", `{"ssn":"123-45-6789"}`},
-	{1, "POST", "", "Content-Type: text/plain", "\xef\xbb\xbf{\"ssn\":\"123-45-6789\"}"},
-	{1, "POST", "", "", `{"ssn":"123-45-6789"}`},
-	{1, "POST", "", "Content-Type: application/x-json", `{"ssn":"123-45-6789"}`},
-	{1, "POST", "", "Content-Type: text/json", `{"ssn":"123-45-6789"}`},
-	{1, "POST", "", "Content-Type: application/vnd.foo+json", `{"ssn":"123-45-6789"}`},
-	{1, "POST", "", "Content-Type: application/json; charset=utf-16", "{\x00\"\x00s\x00s\x00n\x00\"\x00:\x001\x00}\x00"},
-	{1, "POST", "", "Content-Type: application/octet-stream", "{\x00\"\x00s\x00s\x00n\x00\"\x00:\x001\x00}\x00"},
-	{1, "POST", "", "Content-Type: application/x-www-form-urlencoded", `ssn=123-45-6789`},
-	{1, "GET", "ssn=123-45-6789", "", ""},
-	{0, "GET", "a=1;ssn=123-45-6789", "", ""},
-	{0, "POST", "", "Content-Type: application/x-www-form-urlencoded", `a=1;card_number=4111`},
-	{0, "POST", "", "Content-Type: application/x-www-form-urlencoded\nX-HTTP-Method-Override: GET", `card_number=4111`},
-	{0, "POST", "", "Content-Type: application/json\nTransfer-Encoding: chunked", ""},
-	{0, "POST", "", "Content-Type: multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"ssn\"\r\n\r\n123-45-6789\r\n--b--\r\n"},
-	{0, "POST", "", "Content-Type: application/json", `[{"ssn":"1"},{"records":[{"ssn":"2"}]}]`},
-	{0, "POST", "", "Content-Type: application/json", `{"ssn":{"nested":"123-45-6789"},"card":{"number":4111111111111111}}`},
-	{1, "PUT", "", "Content-Type: application/merge-patch+json", `{"ssn":"123-45-6789","card":{"number":"4111"}}`},
-	{0, "POST", "", "Content-Type: text/plain", `{"note":"hi"}` + "\n" + `{"ssn":"123-45-6789"}`},
-	{1, "POST", "email=ann@example.com", "", ""},
-	{0, "POST", "", "Content-Type: application/json", `{"ssn":"1","ssn":"2","s\u0073n":"3","card":{"number":"4"},"Card":{"Number":"5"}}`},
-	{0, "POST", "", "Content-Type: Application/JSON; Charset=UTF-8", `{"ssn":123456789,"email":true,"card":{"number":[4,1,1,1]}}`},
-	{0, "GET", "", "Content-Type: application/json", `{"ssn":"123-45-6789"}`},
-	{0, "POST", "card%5Bnumber%5D=4111&card_number=1&card_number=2", "Content-Type: application/x-www-form-urlencoded ; charset=utf-8", `card%5Bnumber%5D=4111&card_number=1`},
-	{0, "POST", "", "Content-Type: application/octet-stream", `ssn=123-45-6789&card_number=4111`},
-	{1, "POST", "", "Content-Type: image/png", "  \r\n[{\"ssn\":\"123-45-6789\"}]"},
-	{1, "POST", "", "Content-Type: application/x-www-form-urlencoded", "records[0][ssn]=1&records[][ssn]=2&card[number]=3&card.number=4"},
+	{0, "POST", "", "", "Content-Type: application/json", `{"ssn":"123-45-6789","card":{"number":"4111"},"records":[{"ssn":"1"}]}`},
+	{1, "POST", "", "", "Content-Type: application/x-www-form-urlencoded", `{"ssn":"123-45-6789"}`},
+	{0, "POST", "", "", "Content-Type: application/x-www-form-urlencoded", `{"ssn":"123-45-6789"}`},
+	{0, "POST", "", "", "Content-Type: application/x-www-form-urlencoded\nContent-Type: application/json", `{"ssn":"123-45-6789"}`},
+	{0, "POST", "", "", "Content-Type: application/json\nContent-Type: application/x-www-form-urlencoded", `ssn=123-45-6789`},
+	{0, "POST", "", "", "Content-Type: application/json\nContent-Type: application/x-www-form-urlencoded", `{"a":"&ssn=123-45-6789"}`},
+	{1, "POST", "", "", "Content-Type: application/json\nContent-Type: application/x-www-form-urlencoded", `{"a":"&ssn=123-45-6789"}`},
+	{1, "POST", "", "", "Content-Type: application/json, application/x-www-form-urlencoded", `{"a":"&ssn=123-45-6789"}`},
+	{0, "POST", "", "", "Content-Type: application/json\nContent-Encoding: identity\nContent-Encoding: identity", `{"ssn":"123-45-6789"}`},
+	{0, "POST", "", "", "Content-Type: application/json\nContent-Encoding: identity, identity", `{"ssn":"123-45-6789"}`},
+	{0, "POST", "", "", "Content-Type: text/plain", `{"ssn":"123-45-6789"}`},
+	{1, "POST", "", "", "Content-Type: text/plain", "\xef\xbb\xbf{\"ssn\":\"123-45-6789\"}"},
+	{1, "POST", "", "", "", `{"ssn":"123-45-6789"}`},
+	{1, "POST", "", "", "Content-Type: application/x-json", `{"ssn":"123-45-6789"}`},
+	{1, "POST", "", "", "Content-Type: text/json", `{"ssn":"123-45-6789"}`},
+	{1, "POST", "", "", "Content-Type: application/vnd.foo+json", `{"ssn":"123-45-6789"}`},
+	{1, "POST", "", "", "Content-Type: application/json; charset=utf-16", "{\x00\"\x00s\x00s\x00n\x00\"\x00:\x001\x00}\x00"},
+	{1, "POST", "", "", "Content-Type: application/octet-stream", "{\x00\"\x00s\x00s\x00n\x00\"\x00:\x001\x00}\x00"},
+	{1, "POST", "", "", "Content-Type: application/x-www-form-urlencoded", `ssn=123-45-6789`},
+	{1, "GET", "", "ssn=123-45-6789", "", ""},
+	{0, "GET", "", "a=1;ssn=123-45-6789", "", ""},
+	{0, "POST", "", "", "Content-Type: application/x-www-form-urlencoded", `a=1;card_number=4111`},
+	{0, "POST", "", "", "Content-Type: application/x-www-form-urlencoded\nX-HTTP-Method-Override: GET", `card_number=4111`},
+	{0, "POST", "", "", "Content-Type: application/json\nTransfer-Encoding: chunked", ""},
+	{0, "POST", "", "", "Content-Type: multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"ssn\"\r\n\r\n123-45-6789\r\n--b--\r\n"},
+	{0, "POST", "", "", "Content-Type: application/json", `[{"ssn":"1"},{"records":[{"ssn":"2"}]}]`},
+	{0, "POST", "", "", "Content-Type: application/json", `{"ssn":{"nested":"123-45-6789"},"card":{"number":4111111111111111}}`},
+	{1, "PUT", "", "", "Content-Type: application/merge-patch+json", `{"ssn":"123-45-6789","card":{"number":"4111"}}`},
+	{0, "POST", "", "", "Content-Type: text/plain", `{"note":"hi"}` + "\n" + `{"ssn":"123-45-6789"}`},
+	{1, "POST", "", "email=ann@example.com", "", ""},
+	{0, "GET", "r;ssn=123-45-6789;a=1/x;card_number=4111", "", "", ""},
+	{0, "POST", "", "", "Content-Type: application/json", `{"ssn":"1","ssn":"2","s\u0073n":"3","card":{"number":"4"},"Card":{"Number":"5"}}`},
+	{0, "POST", "", "", "Content-Type: Application/JSON; Charset=UTF-8", `{"ssn":123456789,"email":true,"card":{"number":[4,1,1,1]}}`},
+	{0, "GET", "", "", "Content-Type: application/json", `{"ssn":"123-45-6789"}`},
+	{0, "POST", "", "card%5Bnumber%5D=4111&card_number=1&card_number=2", "Content-Type: application/x-www-form-urlencoded ; charset=utf-8", `card%5Bnumber%5D=4111&card_number=1`},
+	{0, "POST", "", "", "Content-Type: application/octet-stream", `ssn=123-45-6789&card_number=4111`},
+	{1, "POST", "", "", "Content-Type: image/png", "  \r\n[{\"ssn\":\"123-45-6789\"}]"},
+	{1, "POST", "", "", "Content-Type: application/x-www-form-urlencoded", "records[0][ssn]=1&records[][ssn]=2&card[number]=3&card.number=4"},
 }
 
 // namesSeeds are the cases of the names half of issue 10 (case and Unicode
 // folding, framework form names, JSON Patch), which the fields package
 // protects: see daemon/proxy/fields.
 var namesSeeds = []struct {
-	app           byte
-	method, query string
-	headers, body string
+	app                 byte
+	method, path, query string
+	headers, body       string
 }{
-	{0, "POST", "", "Content-Type: application/json", `{"SSN":"123-45-6789","Ssn":"1","ſsn":"2","Card":{"NUMBER":"4111"}}`},
-	{0, "POST", "", "Content-Type: application/x-www-form-urlencoded", `CARD_NUMBER=4111& card_number=4111&card.number=4111&card_number[]=4111&card_number[x]=4111`},
-	{0, "GET", "SSN=123-45-6789&ssn[]=1& ssn=2", "", ""},
-	{0, "PATCH", "", "Content-Type: application/json", `[{"op":"add","path":"/ssn","value":"123-45-6789"}]`},
-	{1, "PATCH", "", "Content-Type: application/json", `[{"op":"add","path":"/card/number","value":"4111"},{"op":"copy","from":"/ssn","path":"/x"}]`},
-	{0, "PATCH", "", "Content-Type: application/json-patch+json; charset=utf-16", `[{"op":"add","path":"/ssn","value":"123-45-6789"}]`},
-	{0, "PATCH", "", "Content-Type: application/json-patch+json", `[{"op":"add","path":"/ssn","value":"123-45-6789"},{"op":"replace","path":"/records/0/ssn","value":"1"},{"op":"test","path":"/card/number","value":"4111"},{"op":"copy","from":"/ssn","path":"/note"},{"op":"move","from":"/card/number","path":"/x"}]`},
+	{0, "POST", "", "", "Content-Type: application/json", `{"SSN":"123-45-6789","Ssn":"1","ſsn":"2","Card":{"NUMBER":"4111"}}`},
+	{0, "POST", "", "", "Content-Type: application/x-www-form-urlencoded", `CARD_NUMBER=4111& card_number=4111&card.number=4111&card_number[]=4111&card_number[x]=4111`},
+	{0, "GET", "", "SSN=123-45-6789&ssn[]=1& ssn=2", "", ""},
+	{0, "PATCH", "", "", "Content-Type: application/json", `[{"op":"add","path":"/ssn","value":"123-45-6789"}]`},
+	{1, "PATCH", "", "", "Content-Type: application/json", `[{"op":"add","path":"/card/number","value":"4111"},{"op":"copy","from":"/ssn","path":"/x"}]`},
+	{0, "PATCH", "", "", "Content-Type: application/json-patch+json; charset=utf-16", `[{"op":"add","path":"/ssn","value":"123-45-6789"}]`},
+	{0, "PATCH", "", "", "Content-Type: application/json-patch+json", `[{"op":"add","path":"/ssn","value":"123-45-6789"},{"op":"replace","path":"/records/0/ssn","value":"1"},{"op":"test","path":"/card/number","value":"4111"},{"op":"copy","from":"/ssn","path":"/note"},{"op":"move","from":"/card/number","path":"/x"}]`},
 }
 
 func FuzzProxyDifferential(f *testing.F) {
-	for _, s := range differentialSeeds {
-		f.Add(s.app, s.method, s.query, s.headers, []byte(s.body))
-	}
-	for _, s := range namesSeeds {
-		f.Add(s.app, s.method, s.query, s.headers, []byte(s.body))
+	for _, s := range append(differentialSeeds, namesSeeds...) {
+		f.Add(s.app, s.method, s.path, s.query, s.headers, []byte(s.body))
 	}
 	keys := newRing(f, 16, "crm", "demo")
 	capt := &capturer{}
@@ -325,15 +328,15 @@ func FuzzProxyDifferential(f *testing.F) {
 	m := startProxy(f, keys.rings, nil, fuzzApps(up.URL)...)
 	addrs := []string{m.Addr("crm"), m.Addr("demo")}
 	var mu sync.Mutex // one request at a time, so what the upstream caught is this input's
-	f.Fuzz(func(t *testing.T, app byte, method, query, headers string, body []byte) {
-		if method == "" || strings.ContainsAny(method, " \r\n\t") || strings.ContainsAny(query, " \r\n#") || strings.Contains(headers, "\r") {
+	f.Fuzz(func(t *testing.T, app byte, method, path, query, headers string, body []byte) {
+		if method == "" || strings.ContainsAny(method, " \r\n\t") || strings.ContainsAny(path+query, " \r\n#?") || strings.Contains(headers, "\r") {
 			return // not one request line
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		capt.take()
 		var req bytes.Buffer
-		target := "/fz"
+		target := "/fz/" + path
 		if query != "" {
 			target += "?" + query
 		}

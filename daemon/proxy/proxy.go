@@ -263,6 +263,10 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.refuse(cw, r, *rf)
 		return
 	}
+	if rf := a.pathParams(r); rf != nil {
+		a.refuse(cw, r, *rf)
+		return
+	}
 	if rf := a.protectBody(r, ex, fr); rf != nil {
 		a.refuse(cw, r, *rf)
 		return
@@ -288,6 +292,24 @@ func (a *App) protectQuery(r *http.Request, ex *exchange) *refusal {
 		}
 	}
 	return exposed(a.checkRules, []byte(r.URL.RawQuery), "query string")
+}
+
+// pathParams refuses a path whose segment parameters (";name=value", read
+// by Spring's @MatrixVariable and JAX-RS's @MatrixParam) carry a protected
+// field's plaintext: the proxy does not rewrite paths.
+func (a *App) pathParams(r *http.Request) *refusal {
+	p := r.URL.EscapedPath()
+	if !strings.Contains(p, ";") {
+		return nil
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if _, params, ok := strings.Cut(seg, ";"); ok {
+			if rf := exposed(a.checkRules, []byte(params), "path parameters"); rf != nil {
+				return rf
+			}
+		}
+	}
+	return nil
 }
 
 func (a *App) countEncrypted(n int) {
