@@ -267,6 +267,7 @@ func lockDataDir(dir string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock data dir: %w", err)
 	}
+	_ = f.Chmod(0o600) // a lock file left looser by an older version
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		b := make([]byte, 32)
 		n, _ := f.ReadAt(b, 0)

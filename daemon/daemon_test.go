@@ -469,6 +469,15 @@ func TestDataDirFilesArePrivate(t *testing.T) {
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
 	dir := filepath.Join(t.TempDir(), "data")
+	// Files an older version left readable by others are tightened too.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"keyward.db", "keyward.lock"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r := start(t, func(c *config.Config) { c.DataDir = dir; c.Socket = "" })
 	if filepath.Dir(r.socket) != dir {
 		t.Fatalf("socket %s is not in the data dir %s", r.socket, dir)
