@@ -61,3 +61,23 @@ func TestManyRefusalsMakeOneShortReason(t *testing.T) {
 		t.Fatalf("the reason says PermissionDenied %d times in %d characters: %q", n, len(h.Reason), h.Reason)
 	}
 }
+
+// FuzzGrouped: any clauses (names and reasons with colons, empty ones,
+// invalid UTF-8) group without a panic, and every reason is still said.
+func FuzzGrouped(f *testing.F) {
+	f.Add("k.1: gone\nk.2: gone\nk.3: the KMS refused Get: PermissionDenied")
+	f.Add(": \n\n:")
+	f.Fuzz(func(t *testing.T, in string) {
+		items := strings.Split(in, "\n")
+		out := grouped(items, nil)
+		for _, it := range items {
+			_, why, ok := strings.Cut(it, ": ")
+			if !ok {
+				why = it
+			}
+			if !strings.Contains(out, why) {
+				t.Fatalf("grouped(%q) = %q lost %q", items, out, why)
+			}
+		}
+	})
+}
