@@ -238,6 +238,9 @@ func (c *capturer) take() []captured {
 // leaks runs every reader on what the upstream received.
 func leaks(r captured) []string {
 	out := formLeaks("query string", r.query)
+	for _, c := range (&http.Request{Header: r.header}).Cookies() {
+		out = append(out, formLeaks("cookies", url.QueryEscape(c.Name)+"="+url.QueryEscape(c.Value))...) // ASP.NET Request.Params
+	}
 	for _, seg := range strings.Split(r.path, "/") {
 		if _, params, ok := strings.Cut(seg, ";"); ok {
 			out = append(out, formLeaks("matrix parameters", params)...) // Spring, JAX-RS
@@ -291,6 +294,7 @@ var differentialSeeds = []struct {
 	{0, "POST", "", "", "Content-Type: text/plain", `{"note":"hi"}` + "\n" + `{"ssn":"123-45-6789"}`},
 	{1, "POST", "", "email=ann@example.com", "", ""},
 	{0, "GET", "r;ssn=123-45-6789;a=1/x;card_number=4111", "", "", ""},
+	{1, "GET", "", "", "Cookie: session=abc; ssn=123-45-6789\nCookie: Card.Number=4111", ""},
 	{0, "POST", "", "", "Content-Type: application/json", `{"ssn":"1","ssn":"2","s\u0073n":"3","card":{"number":"4"},"Card":{"Number":"5"}}`},
 	{0, "POST", "", "", "Content-Type: Application/JSON; Charset=UTF-8", `{"ssn":123456789,"email":true,"card":{"number":[4,1,1,1]}}`},
 	{0, "GET", "", "", "Content-Type: application/json", `{"ssn":"123-45-6789"}`},

@@ -267,6 +267,10 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.refuse(cw, r, *rf)
 		return
 	}
+	if rf := a.cookies(r); rf != nil {
+		a.refuse(cw, r, *rf)
+		return
+	}
 	if rf := a.protectBody(r, ex, fr); rf != nil {
 		a.refuse(cw, r, *rf)
 		return
@@ -310,6 +314,21 @@ func (a *App) pathParams(r *http.Request) *refusal {
 		}
 	}
 	return nil
+}
+
+// cookies refuses cookies that carry a protected field's plaintext: ASP.NET's
+// Request[name] and Request.Params read cookies beside the query and the
+// form, and the proxy does not rewrite cookies.
+func (a *App) cookies(r *http.Request) *refusal {
+	cs := r.Cookies()
+	if len(cs) == 0 || a.checkRules.Empty() {
+		return nil
+	}
+	var form []byte
+	for _, c := range cs {
+		form = append(form, url.QueryEscape(c.Name)+"="+url.QueryEscape(c.Value)+"&"...)
+	}
+	return exposed(a.checkRules, form, "cookies")
 }
 
 func (a *App) countEncrypted(n int) {
