@@ -93,9 +93,12 @@ type Server struct {
 	// ignoreOffset answers every Locate from its first item; noWildcards
 	// refuses a Name holding * or ? (Invalid Field), as some servers do.
 	ignoreOffset, noWildcards bool
-	refusals                  map[refusal]bool
-	srv                       *kmipserver.Server
-	unhook                    func()
+	// refuseFilters are attributes a Locate may not filter on (an error),
+	// as servers that support only a few filters answer.
+	refuseFilters map[kmip.AttributeName]bool
+	refusals      map[refusal]bool
+	srv           *kmipserver.Server
+	unhook        func()
 }
 
 type object struct {
@@ -438,6 +441,17 @@ func (s *Server) SetLocateQuirks(ignoreOffset, refuseWildcards bool) {
 	s.ignoreOffset, s.noWildcards = ignoreOffset, refuseWildcards
 }
 
+// RefuseLocateBy makes Locate refuse (or accept again) a request that
+// filters on the attribute name, as a server that supports few filters does.
+func (s *Server) RefuseLocateBy(name kmip.AttributeName, refuse bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuseFilters == nil {
+		s.refuseFilters = map[kmip.AttributeName]bool{}
+	}
+	s.refuseFilters[name] = refuse
+}
+
 // SetExactNames turns wildcard matching in Locate off (or back on) while the
 // server runs, as when a failover KMS of another make takes over.
 func (s *Server) SetExactNames(on bool) {
@@ -451,6 +465,9 @@ func (s *Server) locate(ctx context.Context, req *payloads.LocateRequestPayload)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, a := range req.Attribute {
+		if s.refuseFilters[a.AttributeName] {
+			return nil, kmipserver.Errorf(kmip.ResultReasonInvalidField, "Locate by %s is not supported", a.AttributeName)
+		}
 		if n, ok := a.AttributeValue.(kmip.Name); ok && s.noWildcards && strings.ContainsAny(n.NameValue, "*?") {
 			return nil, kmipserver.Errorf(kmip.ResultReasonInvalidField, "wildcards in a Name are not supported")
 		}

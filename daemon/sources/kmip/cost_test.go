@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovh/kmip-go"
+
 	"github.com/keyward/keyward/engine"
 )
 
@@ -201,4 +203,20 @@ func TestWildcardModeKnownAfterRestart(t *testing.T) {
 			t.Fatalf("first poll after a restart: wildcards %q (want %q), %d Locates (want 1), full %v: %+v", st.Wildcards, want, st.Locates, st.Full, st)
 		}
 	})
+}
+
+// TestProbeRefusedByIdentifierStillLearnsWildcards: the wildcard probe is
+// narrowed by Unique Identifier; a KMS that refuses that filter (but
+// expands wildcards) is asked again without it, and is still recognised.
+func TestProbeRefusedByIdentifierStillLearnsWildcards(t *testing.T) {
+	b := embeddedBackend(t)
+	b.create(t, "acme.crm.key.1")
+	b.embedded.RefuseLocateBy(kmip.AttributeNameUniqueIdentifier, true)
+	e := newEnv(t, b, "", nil, crmApp)
+	if st := e.mustPoll(); st.Wildcards != "probing" || e.src.wildcards != 1 {
+		t.Fatalf("first poll %+v: wildcard mode %d, want server (1)", st, e.src.wildcards)
+	}
+	if st := e.mustPoll(); st.Wildcards != "server" {
+		t.Fatalf("second poll %+v", st)
+	}
 }
