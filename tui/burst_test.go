@@ -113,3 +113,20 @@ func TestNoColorOptionUsesColourlessStyles(t *testing.T) {
 		t.Errorf("selected rows have a background colour: %v", st.RowSelected.GetBackground())
 	}
 }
+
+// Pasted text is never run as commands: where no text field has the focus
+// a paste is ignored, and the status line says so.
+func TestPasteOutsideATextFieldIsIgnored(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 120, 30)
+	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jjjY"), Paste: true})
+	waitFor(t, tm, "pasted text ignored")
+	view := finalView(t, tm)
+	if got := selectedRow(t, view); got != 0 {
+		t.Errorf("a paste moved the cursor to row %d:\n%s", got, view)
+	}
+	if c := f.Calls(); len(c) != 0 {
+		t.Errorf("a paste sent requests: %q", c)
+	}
+}

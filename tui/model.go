@@ -191,7 +191,14 @@ func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
 // and go to it whole; elsewhere each rune is one key press, handled in
 // order, so "jjj" moves three rows and "/acme" opens the filter and types
 // "acme" into it.
+//
+// A paste (bracketed by the terminal) where no text field has the focus is
+// ignored, with a word in the status line: pasted text is never run as
+// commands.
 func (m *Model) onKeys(msg tea.KeyMsg) tea.Cmd {
+	if msg.Paste && !m.showHelp && !m.Active().Typing() {
+		return common.Flash("pasted text ignored: no text field has the focus")
+	}
 	if msg.Type != tea.KeyRunes || len(msg.Runes) < 2 {
 		return m.onKey(msg)
 	}
