@@ -105,6 +105,22 @@ func foldEqual(name []byte, key string) bool {
 	return j == len(key)
 }
 
+// foldFirst is the folded first byte of a name, or 0 when one byte cannot
+// tell (empty, non-ASCII, '_' or '-').
+func foldFirst(name []byte) byte {
+	if len(name) == 0 {
+		return 0
+	}
+	c := name[0]
+	if c >= utf8.RuneSelf || c == '_' || c == '-' {
+		return 0
+	}
+	if 'a' <= c && c <= 'z' {
+		c -= 'a' - 'A'
+	}
+	return c
+}
+
 // nameMatches compares a request's name with a step's configured name.
 func (st *step) nameMatches(name []byte, m Matching) bool {
 	if m == Exact {

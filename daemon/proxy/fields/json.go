@@ -107,8 +107,9 @@ func (w *walker) matched(states []state) (bool, bool) {
 	return hit, det
 }
 
-// child returns the states alive in a member (name != nil) or element.
-func (w *walker) child(states []state, name []byte, index int) []state {
+// child returns the states alive in a member (name != nil, first its
+// foldFirst) or element.
+func (w *walker) child(states []state, name []byte, first byte, index int) []state {
 	if len(states) == 0 {
 		return nil
 	}
@@ -122,7 +123,9 @@ func (w *walker) child(states []state, name []byte, index int) []state {
 		ok := false
 		switch st.kind {
 		case stepName:
-			ok = name != nil && st.nameMatches(name, w.r.m)
+			// Most members differ from a protected name in their first
+			// byte: looked at here, in the loop, before any call.
+			ok = name != nil && (first == 0 || st.fold == "" || first == st.fold[0]) && st.nameMatches(name, w.r.m)
 		case stepAnyMember:
 			ok = true
 		case stepAnyElem:
@@ -257,7 +260,7 @@ func (w *walker) object(states []state, depth int) error {
 		w.i++
 		w.ws()
 		mark := len(w.arena)
-		if err := w.value(w.child(states, nonNil(name), 0), depth+1); err != nil {
+		if err := w.value(w.child(states, nonNil(name), foldFirst(name), 0), depth+1); err != nil {
 			return err
 		}
 		w.arena = w.arena[:mark]
@@ -298,7 +301,7 @@ func (w *walker) array(states []state, depth int) error {
 	}
 	for idx := 0; ; idx++ {
 		mark := len(w.arena)
-		if err := w.value(w.child(states, nil, idx), depth+1); err != nil {
+		if err := w.value(w.child(states, nil, 0, idx), depth+1); err != nil {
 			return err
 		}
 		w.arena = w.arena[:mark]

@@ -161,6 +161,16 @@ func TestFoldKey(t *testing.T) {
 			if got := foldEqual([]byte(a), string(foldKey(nil, []byte(b)))); got != want {
 				t.Errorf("foldEqual(%q, key(%q)) = %v", a, b, got)
 			}
+			// child's first-byte filter never rejects a match.
+			r := &Rules{rules: []Rule{{Path: Path{steps: []step{nameStep(b)}}}}}
+			w := &walker{r: r}
+			if got := len(w.child(r.root(), []byte(a), foldFirst([]byte(a)), 0)) == 1; got != want {
+				t.Errorf("child(%q) under rule %q = %v", a, b, got)
+			}
+			r.m = Exact
+			if got := len(w.child(r.root(), []byte(a), foldFirst([]byte(a)), 0)) == 1; got != (a == b) {
+				t.Errorf("exact child(%q) under rule %q = %v", a, b, got)
+			}
 		}
 	}
 }

@@ -237,11 +237,11 @@ func checkBelow(t *testing.T, v any, r *Rules, states []state, in []byte) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			checkBelow(t, e, r, w.child(states, []byte(k), 0), in)
+			checkBelow(t, e, r, w.child(states, []byte(k), foldFirst([]byte(k)), 0), in)
 		}
 	case []any:
 		for i, e := range x {
-			checkBelow(t, e, r, w.child(states, nil, i), in)
+			checkBelow(t, e, r, w.child(states, nil, 0, i), in)
 		}
 	}
 }
