@@ -618,6 +618,16 @@ func (m *Model) View() string {
 	} else {
 		lines = append(lines, table.Fit(m.describeQuery(), m.width))
 	}
+	var names []string
+	if m.page != nil && m.err == nil {
+		names = make([]string, len(m.page.Keys))
+		for i, k := range m.page.Keys {
+			names[i] = k.Name
+		}
+		// The name identifies the row: it gets the room, and names too long
+		// for it still read apart (Identify lays the columns out again).
+		names = m.tbl.Identify(colName, names)
+	}
 	lines = append(lines, m.tbl.HeaderView())
 	switch {
 	case m.err != nil:
@@ -637,7 +647,9 @@ func (m *Model) View() string {
 			if len(lines) >= m.height {
 				break
 			}
-			lines = append(lines, m.tbl.RowView(Row(k, now, st), i == m.sel))
+			cells := Row(k, now, st)
+			cells[colName] = table.Plain(names[i])
+			lines = append(lines, m.tbl.RowView(cells, i == m.sel))
 		}
 	}
 	for len(lines) < m.height {

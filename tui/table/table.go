@@ -24,6 +24,12 @@ type Column struct {
 	Priority int
 	// Right aligns the column's cells to the right.
 	Right bool
+	// Want is how wide the column's content is (Identify sets it for the
+	// column that identifies a row). The first column by priority gets up
+	// to Want (within Max) before lower-priority columns are placed, so
+	// they give way to it, but never the room of the three columns after it
+	// in priority.
+	Want int
 }
 
 // Cell is one cell: its text and the style it is drawn in when its row is not
@@ -68,8 +74,15 @@ func Layout(cols []Column, width int) (idx []int, widths []int) {
 			order[j], order[j-1] = order[j-1], order[j]
 		}
 	}
+	// The first column by priority identifies a row: it gets the width its
+	// content wants (within Max) before the others are placed.
+	c0 := cols[order[0]]
+	first := max(c0.Width, min(c0.Want, c0.Max, avail-reserve(cols, order[1:])))
 	for n, i := range order {
 		need := cols[i].Width
+		if n == 0 {
+			need = first
+		}
 		if used > 0 {
 			need += Gap
 		}
@@ -87,6 +100,9 @@ func Layout(cols []Column, width int) (idx []int, widths []int) {
 		if k {
 			idx = append(idx, i)
 			w := cols[i].Width
+			if i == order[0] {
+				w = first
+			}
 			if w > avail {
 				w = avail
 			}
@@ -114,6 +130,17 @@ func Layout(cols []Column, width int) (idx []int, widths []int) {
 	return idx, widths
 }
 
+// reserve is the room of the first three columns of order, with their
+// gaps: what the first column leaves for them however long its content
+// (in the Keys pane: state, aging and source).
+func reserve(cols []Column, order []int) int {
+	r := 0
+	for _, i := range order[:min(3, len(order))] {
+		r += cols[i].Width + Gap
+	}
+	return r
+}
+
 // Table draws header and rows for one layout.
 type Table struct {
 	Columns []Column
@@ -129,6 +156,27 @@ type Table struct {
 func (t *Table) SetWidth(width int) {
 	t.Width = width
 	t.idx, t.widths = Layout(t.Columns, width)
+}
+
+// Identify fits the texts of column col (the column that identifies a row,
+// the first by priority) for the rows on screen: the column asks for the
+// width of the longest (the others give way first, see Layout), and texts
+// still too long are shortened where they differ (Distinct).
+func (t *Table) Identify(col int, texts []string) []string {
+	want := 0
+	for _, s := range texts {
+		want = max(want, ansi.StringWidth(Clean(s)))
+	}
+	if t.Columns[col].Want != want {
+		t.Columns[col].Want = want
+		t.SetWidth(t.Width)
+	}
+	for n, i := range t.idx {
+		if i == col {
+			return Distinct(texts, t.widths[n])
+		}
+	}
+	return texts
 }
 
 // Visible returns the titles of the columns shown at the current width.
