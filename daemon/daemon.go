@@ -172,7 +172,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}()
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(newPeerListener(ln, d.roles, d.limits.ConnsPerUID)) }()
+	go func() { serveErr <- srv.Serve(newPeerListener(ln, d.roles, d.limits)) }()
 	d.log.Info("daemon ready", "socket", d.socket, "data_dir", cfg.DataDir, "sources", len(srcs),
 		"startup", time.Since(start).Round(time.Millisecond).String())
 	if opts.Ready != nil {

@@ -89,14 +89,22 @@ func (d *Daemon) connContext(ctx context.Context, c net.Conn) context.Context {
 // accepted and refuses a uid that already holds ConnsPerUID connections.
 type peerListener struct {
 	net.Listener
-	roles Roles
-	max   int
-	mu    sync.Mutex
-	open  map[int]int
+	roles     Roles
+	max       int
+	maxHeader int
+	// refusing counts the refusals being answered; past maxRefusing a
+	// refused connection is closed without an answer, so a flood of
+	// connections cannot pile up goroutines.
+	refusing atomic.Int32
+	mu       sync.Mutex
+	open     map[int]int
 }
 
-func newPeerListener(ln net.Listener, roles Roles, max int) *peerListener {
-	return &peerListener{Listener: ln, roles: roles, max: max, open: map[int]int{}}
+// maxRefusing bounds the refused connections answered at once.
+const maxRefusing = 16
+
+func newPeerListener(ln net.Listener, roles Roles, l Limits) *peerListener {
+	return &peerListener{Listener: ln, roles: roles, max: l.ConnsPerUID, maxHeader: l.MaxHeaderBytes, open: map[int]int{}}
 }
 
 func (l *peerListener) Accept() (net.Conn, error) {
@@ -113,11 +121,19 @@ func (l *peerListener) Accept() (net.Conn, error) {
 		}
 		l.mu.Unlock()
 		if over {
-			go refuseConn(c, http.StatusTooManyRequests, api.CodeUnavailable, fmt.Sprintf(
-				"uid %d already has %d connections open to the daemon (the most one user may hold); close some and retry", caller.UID, l.max))
+			if l.refusing.Add(1) > maxRefusing {
+				l.refusing.Add(-1)
+				c.Close()
+				continue
+			}
+			go func() {
+				defer l.refusing.Add(-1)
+				refuseConn(c, http.StatusTooManyRequests, api.CodeUnavailable, fmt.Sprintf(
+					"uid %d already has %d connections open to the daemon (the most one user may hold); close some and retry", caller.UID, l.max))
+			}()
 			continue
 		}
-		pc := &peerConn{Conn: c, caller: caller}
+		pc := &peerConn{Conn: c, caller: caller, maxHeader: l.maxHeader}
 		pc.release = func() {
 			l.mu.Lock()
 			defer l.mu.Unlock()
@@ -154,6 +170,7 @@ func rawJSONError(status int, code, msg string) []byte {
 type peerConn struct {
 	net.Conn
 	caller    api.Caller
+	maxHeader int
 	release   func()
 	once      sync.Once
 	inHandler atomic.Bool
@@ -178,7 +195,7 @@ func (c *peerConn) Write(p []byte) (int, error) {
 	if status, text, ok := netHTTPError(p); ok {
 		msg := "the request could not be read as HTTP (" + text + ")"
 		if status == http.StatusRequestHeaderFieldsTooLarge {
-			msg = "the request line and headers are too large"
+			msg = fmt.Sprintf("the request line and headers are larger than %d bytes", c.maxHeader)
 		}
 		if _, err := c.Conn.Write(rawJSONError(status, api.CodeBadRequest, msg)); err != nil {
 			return 0, err

@@ -294,7 +294,7 @@ func TestNetHTTPErrorsAreJSON(t *testing.T) {
 	}{
 		{"bad request line", "GARBAGE\r\n\r\n", "could not be read as HTTP", 400},
 		{"no Host", "GET /v1/status HTTP/1.1\r\n\r\n", "missing required Host header", 400},
-		{"headers too large", "GET /v1/status HTTP/1.1\r\nHost: keyward\r\nX-Big: " + strings.Repeat("a", 8<<10) + "\r\n\r\n", "too large", 431},
+		{"headers too large", "GET /v1/status HTTP/1.1\r\nHost: keyward\r\nX-Big: " + strings.Repeat("a", 8<<10) + "\r\n\r\n", "headers are larger than 1024 bytes", 431},
 		{"path cleaning redirect", "GET /v1//status HTTP/1.1\r\nHost: keyward\r\n\r\n", "the canonical path is /v1/status", 404},
 		{"dot segments", "GET /v1/./keys HTTP/1.1\r\nHost: keyward\r\n\r\n", "not redirected", 404},
 		{"method not allowed in a mount", "GET /v1/echo HTTP/1.1\r\nHost: keyward\r\n\r\n", "GET is not allowed on /v1/echo (allowed: POST)", 405},
