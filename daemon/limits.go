@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -240,6 +241,7 @@ func (d *Daemon) limitRequest(next http.Handler) http.Handler {
 		}
 		jw := &jsonErrorWriter{ResponseWriter: w, r: r, rc: rc, writeTimeout: d.limits.WriteTimeout}
 		next.ServeHTTP(jw, r)
+		jw.finish()
 	})
 }
 
@@ -262,14 +264,17 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 }
 
 // jsonErrorWriter sets the answer's write deadline when the answer
-// starts, and replaces a non-JSON error or redirect with a JSON error.
+// starts, and replaces a non-JSON error or redirect with a JSON error,
+// written by finish once the handler is done (it keeps the first line of
+// the text the handler wrote, for the message).
 type jsonErrorWriter struct {
 	http.ResponseWriter
 	r            *http.Request
 	rc           *http.ResponseController
 	writeTimeout time.Duration
 	started      bool
-	swallow      bool
+	replaced     int // the status of the answer being replaced, 0 if none
+	text         []byte
 }
 
 func (w *jsonErrorWriter) WriteHeader(code int) {
@@ -286,12 +291,22 @@ func (w *jsonErrorWriter) WriteHeader(code int) {
 		w.ResponseWriter.WriteHeader(code)
 		return
 	}
-	// ServeMux's own answer: text/plain (404, 405) or a redirect.
-	w.swallow = true
+	w.replaced = code
+}
+
+// finish writes the JSON error that replaces a non-JSON one: ServeMux's
+// own answers (404, 405, a path-cleaning redirect) or any http.Error.
+func (w *jsonErrorWriter) finish() {
+	code := w.replaced
+	if code == 0 {
+		return
+	}
+	w.replaced = 0
+	h := w.Header()
 	status, apiCode := code, api.CodeBadRequest
 	var msg string
 	switch {
-	case code >= 300 && code < 400:
+	case code < 400:
 		status = http.StatusNotFound
 		apiCode = api.CodeNotFound
 		msg = fmt.Sprintf("no such endpoint %s %s: paths are not redirected; the canonical path is %s", w.r.Method, w.r.URL.Path, h.Get("Location"))
@@ -304,7 +319,11 @@ func (w *jsonErrorWriter) WriteHeader(code int) {
 		if code >= 500 {
 			apiCode = api.CodeInternal
 		}
-		msg = fmt.Sprintf("%s %s: %s", w.r.Method, w.r.URL.Path, http.StatusText(code))
+		text, _, _ := strings.Cut(strings.TrimSpace(string(w.text)), "\n")
+		if text == "" {
+			text = http.StatusText(code)
+		}
+		msg = fmt.Sprintf("%s %s: %s", w.r.Method, w.r.URL.Path, text)
 	}
 	for _, k := range []string{"Location", "X-Content-Type-Options", "Content-Length"} {
 		h.Del(k)
@@ -312,11 +331,17 @@ func (w *jsonErrorWriter) WriteHeader(code int) {
 	api.WriteError(w.ResponseWriter, status, apiCode, "%s", msg)
 }
 
+// maxReplacedText is how much of a replaced answer's text is kept.
+const maxReplacedText = 512
+
 func (w *jsonErrorWriter) Write(p []byte) (int, error) {
 	if !w.started {
 		w.WriteHeader(http.StatusOK)
 	}
-	if w.swallow {
+	if w.replaced != 0 {
+		if room := maxReplacedText - len(w.text); room > 0 {
+			w.text = append(w.text, p[:min(room, len(p))]...)
+		}
 		return len(p), nil
 	}
 	return w.ResponseWriter.Write(p)
@@ -330,6 +355,7 @@ func (w *jsonErrorWriter) FlushError() error {
 	if !w.started {
 		w.WriteHeader(http.StatusOK)
 	}
+	w.finish()
 	return w.rc.Flush()
 }
 

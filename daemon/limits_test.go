@@ -45,6 +45,10 @@ func echoMount() Mount {
 		if !api.DecodeJSON(w, r, &req) {
 			return
 		}
+		if req.Text == "plain" {
+			http.Error(w, "echo refuses plain text\nsecond line", http.StatusConflict)
+			return
+		}
 		if req.Text == "wait" {
 			// Outlive the tests' body deadline: the request must go on.
 			time.Sleep(time.Second)
@@ -298,6 +302,7 @@ func TestNetHTTPErrorsAreJSON(t *testing.T) {
 		{"path cleaning redirect", "GET /v1//status HTTP/1.1\r\nHost: keyward\r\n\r\n", "the canonical path is /v1/status", 404},
 		{"dot segments", "GET /v1/./keys HTTP/1.1\r\nHost: keyward\r\n\r\n", "not redirected", 404},
 		{"method not allowed in a mount", "GET /v1/echo HTTP/1.1\r\nHost: keyward\r\n\r\n", "GET is not allowed on /v1/echo (allowed: POST)", 405},
+		{"http.Error in a handler", "POST /v1/echo HTTP/1.1\r\nHost: keyward\r\nContent-Length: 16\r\n\r\n{\"text\":\"plain\"}", "POST /v1/echo: echo refuses plain text", 409},
 		{"unknown endpoint", "GET /v2/status HTTP/1.1\r\nHost: keyward\r\n\r\n", "no such endpoint", 404},
 	} {
 		resp, e := rawAnswer(t, dial(t, r.socket), tc.req)
