@@ -40,9 +40,13 @@ type Model struct {
 	conn   connection
 	status *api.Status
 
-	// flash is the last action's result, shown in the status line.
+	// flash is the last action's result, shown in the status line; log
+	// keeps the recent ones for the message log (L).
 	flash    common.FlashMsg
 	flashSeq int
+	log      []logEntry
+	// overlay is the message log when open.
+	overlay *overlay
 }
 
 // flashClear ends a flash unless a newer one replaced it.
@@ -153,6 +157,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Batch(cmd, m.panes[0].Update(msg))
 	case common.FlashMsg:
 		m.flash = msg
+		m.record(msg)
 		m.flashSeq++
 		seq, d := m.flashSeq, flashFor
 		if msg.Err {
@@ -225,6 +230,16 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		m.cancel()
 		return tea.Quit
 	}
+	if m.overlay != nil {
+		if key.Matches(msg, k.Quit) {
+			m.cancel()
+			return tea.Quit
+		}
+		if m.overlay.update(msg, k, max(1, m.c.Height-chrome)) {
+			m.overlay = nil
+		}
+		return nil
+	}
 	if m.showHelp {
 		switch {
 		case key.Matches(msg, k.Quit):
@@ -244,6 +259,9 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		return tea.Quit
 	case key.Matches(msg, k.Help):
 		m.showHelp = true
+		return nil
+	case key.Matches(msg, k.Log):
+		m.overlay = m.openLog(m.c.Width)
 		return nil
 	case key.Matches(msg, k.NextTab):
 		return m.activate((m.active + 1) % len(m.panes))
@@ -271,14 +289,24 @@ func (m *Model) View() string {
 	}
 	bodyH := max(1, h-chrome)
 	var body string
-	if m.showHelp {
+	switch {
+	case m.overlay != nil:
+		body = m.overlay.view(m.c.Styles, w, bodyH)
+	case m.showHelp:
 		body = m.helpOverlay(w, bodyH)
-	} else {
+	default:
 		body = m.Active().View()
 	}
 	out := []string{m.tabBar(w), m.tabRule(w)}
 	out = append(out, fitLines(body, w, bodyH)...)
-	out = append(out, m.helpLine(w), m.statusLine(w))
+	// A long status message takes the help line and the pane's last rows.
+	bottom := m.statusLines(w)
+	if len(bottom) > 2 && h-len(bottom) >= 2 {
+		out = out[:h-len(bottom)]
+	} else if len(bottom) > 2 {
+		bottom = bottom[len(bottom)-2:]
+	}
+	out = append(out, bottom...)
 	return strings.Join(out, "\n")
 }
 
@@ -368,21 +396,27 @@ func (m *Model) statusLine(w int) string {
 	left := m.conn.describe(m.c, m.status)
 	if m.flash.Text != "" && m.conn.state == connConnected {
 		if m.flash.Err {
-			left = st.StatusErr.Render("✖ " + table.Clean(m.flash.Text))
+			left = st.StatusErr.Render(flashMark(m.flash) + table.Clean(m.flash.Text))
 		} else {
-			left = st.StatusOK.Render("✔ " + table.Clean(m.flash.Text))
+			left = st.StatusOK.Render(flashMark(m.flash) + table.Clean(m.flash.Text))
 		}
 	}
+	right := m.statusRight(w)
+	return table.Fit(" "+left, w-ansi.StringWidth(right)) + right
+}
+
+// statusRight is the pane's summary at the right of the status line, when
+// it leaves at least 10 cells for the left.
+func (m *Model) statusRight(w int) string {
 	right := m.Active().StatusValue()
-	if right != "" {
-		right = " " + st.StatusBar.Render(right) + " "
+	if right == "" {
+		return ""
 	}
-	room := w - ansi.StringWidth(right)
-	if room < 10 {
-		right, room = "", w
+	right = " " + m.c.Styles.StatusBar.Render(right) + " "
+	if w-ansi.StringWidth(right) < 10 {
+		return ""
 	}
-	left = table.Fit(" "+left, room)
-	return left + right
+	return right
 }
 
 // elapsed is a small helper for the status line.

@@ -11,6 +11,7 @@ type KeyMap struct {
 	NextTab key.Binding
 	PrevTab key.Binding
 	GoTab   key.Binding
+	Log     key.Binding
 
 	// Lists and tables.
 	Up       key.Binding
@@ -18,6 +19,9 @@ type KeyMap struct {
 	PageUp   key.Binding
 	PageDown key.Binding
 	Home     key.Binding
+	End      key.Binding
+	HalfUp   key.Binding
+	HalfDown key.Binding
 	Open     key.Binding
 	Back     key.Binding
 
@@ -85,12 +89,16 @@ func DefaultKeyMap() *KeyMap {
 		NextTab: b([]string{"tab"}, "tab", "next pane"),
 		PrevTab: b([]string{"shift+tab"}, "shift+tab", "previous pane"),
 		GoTab:   b([]string{"1", "2", "3", "4", "5", "6"}, "1-6", "go to pane"),
+		Log:     b([]string{"L"}, "L", "message log"),
 
 		Up:       b([]string{"up", "k"}, "↑/k", "up"),
 		Down:     b([]string{"down", "j"}, "↓/j", "down"),
 		PageUp:   b([]string{"pgup", "ctrl+b"}, "pgup", "page up"),
 		PageDown: b([]string{"pgdown", "ctrl+f", " "}, "pgdn", "page down"),
 		Home:     b([]string{"home", "g"}, "g", "first page"),
+		End:      b([]string{"end", "G"}, "G", "last page"),
+		HalfUp:   b([]string{"ctrl+u"}, "ctrl+u", "half page up"),
+		HalfDown: b([]string{"ctrl+d"}, "ctrl+d", "half page down"),
 		Open:     b([]string{"enter"}, "enter", "details"),
 		Back:     b([]string{"esc", "backspace"}, "esc", "back"),
 
@@ -143,5 +151,5 @@ func DefaultKeyMap() *KeyMap {
 
 // Global is the group shown first in the help overlay.
 func (k *KeyMap) Global() []key.Binding {
-	return []key.Binding{k.NextTab, k.PrevTab, k.GoTab, k.Help, k.Quit}
+	return []key.Binding{k.NextTab, k.PrevTab, k.GoTab, k.Help, k.Log, k.Quit}
 }
