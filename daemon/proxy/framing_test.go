@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -299,7 +300,7 @@ func FuzzFraming(f *testing.F) {
 		} else if rf.kind != ErrKindFraming || rf.msg == "" {
 			t.Fatalf("refusal %+v", rf)
 		}
-		if k := sniffHead(body); k == bodyStream {
+		if k, _ := sniffHead(body); k == bodyStream {
 			b := bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
 			if json.Valid(b) && looksJSON(b) {
 				t.Fatalf("JSON %q would stream unread", body)
@@ -316,4 +317,47 @@ func FuzzFraming(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPassedBodyStreamsAtOnce: a passed body is sniffed from the bytes the
+// client has sent, not held until 512 have come: the upstream receives the
+// first bytes of a stream while the client still holds the rest.
+func TestPassedBodyStreamsAtOnce(t *testing.T) {
+	keys := newRing(t, 16, "demo")
+	got := make(chan string, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 3)
+		io.ReadFull(r.Body, b)
+		got <- string(b)
+		io.Copy(io.Discard, r.Body)
+	}))
+	t.Cleanup(up.Close)
+	m := startProxy(t, keys.rings, &recorder{}, demoApp(up.URL))
+	for _, first := range []string{"\x89PN", "\x00\x00\x00\x00\x05", "abc def"} {
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequest("POST", proxyURL(m, "demo")+"/stream", pr)
+		req.Header.Set("Content-Type", "image/png")
+		done := make(chan error, 1)
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			done <- err
+		}()
+		pw.Write([]byte(first))
+		select {
+		case b := <-got:
+			if b != first[:3] {
+				t.Errorf("upstream read %q", b)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%q: the first bytes did not reach the upstream before the rest of the body", first)
+		}
+		pw.Write(bytes.Repeat([]byte{1}, 1000))
+		pw.Close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
