@@ -282,7 +282,7 @@ func (r *Rules) segMatches(st *step, s formSeg) bool {
 		n, err := strconv.ParseUint(s.text, 10, 32)
 		return err == nil && int(n) == st.index
 	default:
-		return !s.elem && st.nameMatches([]byte(s.text), r.m)
+		return st.nameMatches([]byte(s.text), r.m) // [] has no text: no name matches it
 	}
 }
 

@@ -107,6 +107,15 @@ func (w *walker) matched(states []state) (bool, bool) {
 	return hit, det
 }
 
+// next is the step a state waits for, nil when its rule is complete.
+func (r *Rules) next(s state) *step {
+	steps := r.rules[s.rule].Path.steps
+	if int(s.pos) >= len(steps) {
+		return nil
+	}
+	return &steps[s.pos]
+}
+
 // child returns the states alive in a member (name != nil, first its
 // foldFirst) or element.
 func (w *walker) child(states []state, name []byte, first byte, index int) []state {
@@ -115,11 +124,10 @@ func (w *walker) child(states []state, name []byte, first byte, index int) []sta
 	}
 	start := len(w.arena)
 	for _, s := range states {
-		steps := w.r.rules[s.rule].Path.steps
-		if int(s.pos) >= len(steps) {
+		st := w.r.next(s)
+		if st == nil {
 			continue
 		}
-		st := &steps[s.pos]
 		ok := false
 		switch st.kind {
 		case stepName:

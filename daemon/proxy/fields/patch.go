@@ -223,50 +223,18 @@ func completed(w *walker, states []state) []state {
 	return done
 }
 
-// pointerChild is child for a pointer token, which may name a member or an
-// array element ('-' is the element after the last).
+// pointerChild is child for a pointer token, read as a form name's
+// segment is: it may name a member or an array element ('-' is the element
+// after the last, so any).
 func (w *walker) pointerChild(states []state, tok []byte) []state {
+	seg := formSeg{text: string(tok), elem: string(tok) == "-"}
 	var next []state
-	index := -2 // not an index
-	if string(tok) == "-" {
-		index = -1
-	} else if len(tok) > 0 && len(tok) <= 9 && allDigits(tok) {
-		index = 0
-		for _, c := range tok {
-			index = index*10 + int(c-'0')
-		}
-	}
 	for _, s := range states {
-		steps := w.r.rules[s.rule].Path.steps
-		if int(s.pos) >= len(steps) {
-			continue
-		}
-		st := &steps[s.pos]
-		ok := false
-		switch st.kind {
-		case stepName:
-			ok = st.nameMatches(tok, w.r.m)
-		case stepAnyMember:
-			ok = true
-		case stepAnyElem:
-			ok = index >= -1 || len(tok) > 9 && allDigits(tok)
-		case stepIndex:
-			ok = index == -1 || index == st.index
-		}
-		if ok {
+		if st := w.r.next(s); st != nil && w.r.segMatches(st, seg) {
 			next = append(next, state{rule: s.rule, pos: s.pos + 1})
 		}
 	}
 	return next
-}
-
-func allDigits(b []byte) bool {
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return len(b) > 0
 }
 
 // touched names a protected field a pointer reaches, enters or lies above

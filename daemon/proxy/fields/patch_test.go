@@ -77,6 +77,7 @@ func TestPatchProtectsValues(t *testing.T) {
 		`[{"op":"add","path":"/accounts/a~0b/iban","value":"S3CR3T"}]`,
 		`[{"op":"add","path":"ssn","value":"S3CR3T"}]`,
 		`[{"op":"add","path":"/records/01/ssn","value":"S3CR3T"}]`,
+		`[{"op":"add","path":"/records/x/ssn","value":"S3CR3T"}]`, // records an object upstream
 		`[{"op":"ADD","path":"/ssn","value":"S3CR3T"}]`,
 		`[{"\u006fp":"add","p\u0061th":"/ssn","v\u0061lue":"S3CR3T"}]`,
 		`[{"op":"add","path":"/\u0073sn","value":"S3CR3T"}]`,
