@@ -63,9 +63,9 @@ func benchPoll(b *testing.B, src *Source) PollStats {
 }
 
 // benchUnchanged times polls after a first one, with nothing changed in
-// the KMS: no Get, and no full refresh.
-func benchUnchanged(b *testing.B, bk *backend, apps []config.Application) {
-	src := benchSource(b, bk, apps, 50, 1000)
+// the KMS: no Get, and no full refresh; Locate pages of page keys.
+func benchUnchanged(b *testing.B, bk *backend, apps []config.Application, page int) {
+	src := benchSource(b, bk, apps, 50, page)
 	defer src.Close()
 	benchPoll(b, src)
 	var st PollStats
@@ -102,7 +102,7 @@ func runPollBenches(b *testing.B, server string, bk *backend, capps []config.App
 			b.ReportMetric(float64(st.Requests), "requests/poll")
 		})
 	}
-	b.Run(fmt.Sprintf("%s/%d/unchanged", server, n), func(b *testing.B) { benchUnchanged(b, bk, capps) })
+	b.Run(fmt.Sprintf("%s/%d/unchanged", server, n), func(b *testing.B) { benchUnchanged(b, bk, capps, 1000) })
 }
 
 // BenchmarkFirstPoll times a first poll (Locate, attributes, Get of every
@@ -213,7 +213,8 @@ func runOneAppBenches(b *testing.B, server string, bk *backend, objects int) {
 		b.ReportMetric(float64(st.Requests), "requests/poll")
 		b.ReportMetric(float64(st.AttrReads), "attribute-reads/poll")
 	})
-	b.Run(fmt.Sprintf("%s/%d/unchanged", server, objects), func(b *testing.B) { benchUnchanged(b, bk, apps) })
+	b.Run(fmt.Sprintf("%s/%d/unchanged", server, objects), func(b *testing.B) { benchUnchanged(b, bk, apps, 1000) })
+	b.Run(fmt.Sprintf("%s/%d/unchanged-pages-of-10000", server, objects), func(b *testing.B) { benchUnchanged(b, bk, apps, 10000) })
 }
 
 // BenchmarkNaiveVsKeyward is the comparison, in one run against one
