@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/daemon/sources/seed"
 	"github.com/keyward/keyward/engine"
@@ -441,20 +442,36 @@ func TestMountedWritesAreAudited(t *testing.T) {
 	<-done
 }
 
-// TestBadFeatureConfigFailsCleanly: a KEK file that does not exist stops
-// the start with a message naming it, and leaves no socket behind.
+// TestBadFeatureConfigFailsCleanly: a KEK file that does not exist, or
+// that others may read, stops the start with a message naming it (the
+// daemon loads it once for every source), and leaves no socket behind.
 func TestBadFeatureConfigFailsCleanly(t *testing.T) {
+	t.Run("missing", func(t *testing.T) { badKEKStart(t, "missing-kek", nil) })
+	t.Run("loose", func(t *testing.T) {
+		badKEKStart(t, "chmod 600", func(p string) {
+			if err := kek.Generate(p); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(p, 0o644)
+		})
+	})
+}
+
+func badKEKStart(t *testing.T, want string, prepare func(kekFile string)) {
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Socket = filepath.Join(dir, "k.sock")
 	cfg.Keys.KEKFile = filepath.Join(dir, "missing-kek")
-	cfg.Azure = []config.AzureSource{{Name: "v", VaultURL: "https://127.0.0.1:1", Credential: config.AzureCredEmulator,
-		TokenFile: filepath.Join(dir, "token")}}
+	if prepare != nil {
+		prepare(cfg.Keys.KEKFile)
+	}
+	cfg.AddSource("azure", &config.AzureSource{Name: "v", VaultURL: "https://127.0.0.1:1", Credential: config.AzureCredEmulator,
+		TokenFile: filepath.Join(dir, "token")})
 	os.WriteFile(filepath.Join(dir, "token"), []byte("t"), 0o600)
 	err := Run(context.Background(), cfg, Options{Logger: discardLogger()})
-	if err == nil || !strings.Contains(err.Error(), "missing-kek") {
-		t.Fatalf("start with a missing KEK: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "keys.kek_file") || !strings.Contains(err.Error(), want) {
+		t.Fatalf("start with a bad KEK: %v, want %q", err, want)
 	}
 	if _, err := os.Stat(cfg.Socket); !os.IsNotExist(err) {
 		t.Fatalf("a failed start left its socket: %v", err)

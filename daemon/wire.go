@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/daemon/cloud/azure"
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloudroutes"
+	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/daemon/proxy"
 	"github.com/keyward/keyward/daemon/sources"
@@ -18,8 +20,10 @@ import (
 
 // features is everything the config asks the daemon to run besides the
 // store and the socket: KMIP sources and the key rings they fill, cloud
-// sources and their life-cycle operations, and the encryption proxy, which
-// encrypts with the rings the KMIP sources fill.
+// sources of every registered kind and their life-cycle operations, and
+// the encryption proxy, which encrypts with the rings the KMIP sources
+// fill. buildFeatures is the one place they are composed: the KEK is
+// loaded once here and handed to whatever seals with it.
 type features struct {
 	sources []sources.Source
 	mounts  []Mount
@@ -29,8 +33,15 @@ type features struct {
 }
 
 func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
+	var k *kek.KEK
+	if d.cfg.Keys.KEKFile != "" && (len(d.cfg.KMIP) > 0 || len(d.cfg.Sections) > 0) {
+		var err error
+		if k, err = kek.Load(d.cfg.Keys.KEKFile); err != nil {
+			return nil, fmt.Errorf("keys.kek_file: %w", err)
+		}
+	}
 	f := &features{details: map[string]func(*api.SourceInfo){}, keys: keyring.NewRings()}
-	ks, err := kmip.FromConfig(d.cfg, d.st, f.keys, d.log)
+	ks, err := kmip.FromConfig(d.cfg, k, d.st, f.keys, d.log)
 	if err != nil {
 		f.keys.Close()
 		return nil, err
@@ -60,16 +71,9 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 				Changed: func(name string) { bySource[name].IdentityChanged() }})})
 	}
 
-	az, err := azure.Wire(d.cfg, d.log)
-	if err != nil {
+	if err := d.buildClouds(f, k); err != nil {
 		f.keys.Close()
 		return nil, err
-	}
-	if len(az.Sources) > 0 {
-		az.UseStore(d.st)
-		az.Manager.SetMaterial(d.ringMaterial(f.keys))
-		f.sources = append(f.sources, az.SourceList()...)
-		f.mounts = append(f.mounts, Mount{Pattern: az.Pattern, Handler: az.Handler, WriteRole: api.RoleAdmin})
 	}
 
 	if len(d.cfg.Proxy.Apps) > 0 {
@@ -93,6 +97,29 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 		f.mounts = append(f.mounts, Mount{Pattern: "/v1/rewrap", Handler: h, WriteRole: api.RoleAdmin})
 	}
 	return f, nil
+}
+
+// buildClouds builds the sources of every cloud section through the
+// connector registry (cloud.Register; connectors.go lists the kinds built
+// in), one life-cycle manager over all of them, and one set of routes at
+// /v1/cloud/. Backups are sealed under k (none without keys.kek_file).
+func (d *Daemon) buildClouds(f *features, k *kek.KEK) error {
+	srcs, err := cloud.Sources(d.cfg, d.log)
+	if err != nil || len(srcs) == 0 {
+		return err
+	}
+	m := cloud.NewManager(nil, nil, srcs...)
+	if k != nil {
+		m.SetBackups(d.st, k)
+	}
+	m.SetMaterial(d.ringMaterial(f.keys))
+	for _, s := range srcs {
+		f.sources = append(f.sources, s)
+		caps := s.Connector().Capabilities()
+		f.details[s.Name()] = func(si *api.SourceInfo) { si.Capabilities = append([]string{}, caps...) }
+	}
+	f.mounts = append(f.mounts, Mount{Pattern: "/v1/cloud/", Handler: cloudroutes.Handler(m, api.CallerFromContext), WriteRole: api.RoleAdmin})
+	return nil
 }
 
 // ringMaterial lets a cloud upload take the newest generation of a KMIP

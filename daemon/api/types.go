@@ -126,6 +126,10 @@ type SourceInfo struct {
 	Poll *KMIPPoll `json:"poll,omitempty"`
 	// Client is a KMIP source's client identity and TLS settings.
 	Client *KMIPClient `json:"client,omitempty"`
+	// Capabilities are the life-cycle operations a cloud source offers
+	// (Cap*), as its connector declares them: front ends offer those and
+	// no others.
+	Capabilities []string `json:"capabilities,omitempty"`
 }
 
 // RingInfo describes one application's key ring: metadata only, never material.

@@ -39,7 +39,7 @@ func startCloudDaemon(t *testing.T) (string, *vault.Server) {
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Socket = filepath.Join(dir, "keyward.sock")
 	az := config.AzureSource{Name: "vault", VaultURL: srv.URL, Credential: config.AzureCredEmulator, TokenFile: tokenFile, CAFile: caFile}
-	cfg.Azure = []config.AzureSource{az}
+	cfg.AddSource("azure", &az)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/keyward/keyward/daemon/api"
 )
 
 // Connector is one cloud vault. Connectors live one per package
@@ -51,11 +49,11 @@ type Connector interface {
 	// Backup returns the vault's opaque backup blob of every version.
 	Backup(ctx context.Context, name string) ([]byte, error)
 	Restore(ctx context.Context, blob []byte) (KeyVersion, error)
-	RotationPolicy(ctx context.Context, name string) (api.RotationPolicy, error)
-	SetRotationPolicy(ctx context.Context, name string, p api.RotationPolicy) (api.RotationPolicy, error)
+	RotationPolicy(ctx context.Context, name string) (RotationPolicy, error)
+	SetRotationPolicy(ctx context.Context, name string, p RotationPolicy) (RotationPolicy, error)
 }
 
-// Capabilities is the set of api.Cap* operations a connector supports.
+// Capabilities is the set of Cap* operations a connector supports.
 type Capabilities []string
 
 // Has reports whether c includes capability.

@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -96,17 +95,17 @@ func (m *Manager) backups() (SealedStore, Wrapper) {
 func (m *Manager) SetMaterial(f MaterialFunc) { m.mu.Lock(); m.material = f; m.mu.Unlock() }
 
 // Sources describes the cloud sources and their capabilities.
-func (m *Manager) Sources() []api.CloudSourceInfo {
+func (m *Manager) Sources() []SourceInfo {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	var out []api.CloudSourceInfo
+	var out []SourceInfo
 	for _, n := range m.order {
 		s, ok := m.sources[n]
 		if !ok {
 			continue
 		}
 		c := s.Connector()
-		out = append(out, api.CloudSourceInfo{Name: n, Kind: c.Kind(), Address: c.Address(), Geography: c.Geography(), Capabilities: c.Capabilities()})
+		out = append(out, SourceInfo{Name: n, Kind: c.Kind(), Address: c.Address(), Geography: c.Geography(), Capabilities: c.Capabilities()})
 	}
 	return out
 }
@@ -124,8 +123,8 @@ func (m *Manager) source(name string, capability string) (*SyncSource, error) {
 	return s, nil
 }
 
-func admin(caller api.Caller, op string) error {
-	if caller.Role != api.RoleAdmin {
+func admin(caller Caller, op string) error {
+	if caller.Role != RoleAdmin {
 		who := caller.User
 		if who == "" {
 			who = fmt.Sprintf("uid %d", caller.UID)
@@ -138,7 +137,7 @@ func admin(caller api.Caller, op string) error {
 // adminSource is the cloud source called source if the caller has the
 // admin role (op names the operation refused otherwise) and the source can
 // do capability.
-func (m *Manager) adminSource(caller api.Caller, op, source, capability string) (*SyncSource, error) {
+func (m *Manager) adminSource(caller Caller, op, source, capability string) (*SyncSource, error) {
 	if err := admin(caller, op); err != nil {
 		return nil, err
 	}
@@ -147,7 +146,7 @@ func (m *Manager) adminSource(caller api.Caller, op, source, capability string) 
 
 // recorded records an operation done through keyward on the key called
 // name (SyncSource.record) and answers with the key's rows and ev.
-func (m *Manager) recorded(ctx context.Context, s *SyncSource, name string, deleted *KeyVersion, purged bool, ev engine.Event) (*api.CloudKeyResult, error) {
+func (m *Manager) recorded(ctx context.Context, s *SyncSource, name string, deleted *KeyVersion, purged bool, ev engine.Event) (*KeyResult, error) {
 	rows, ev, err := s.record(ctx, name, deleted, purged, ev)
 	if err != nil {
 		return nil, err
@@ -155,24 +154,24 @@ func (m *Manager) recorded(ctx context.Context, s *SyncSource, name string, dele
 	return m.result(rows, ev), nil
 }
 
-func actor(c api.Caller) string {
+func actor(c Caller) string {
 	if c.User != "" {
 		return c.User
 	}
 	return fmt.Sprintf("uid:%d", c.UID)
 }
 
-func (m *Manager) event(c api.Caller, op string, sev engine.Severity, details string) engine.Event {
+func (m *Manager) event(c Caller, op string, sev engine.Severity, details string) engine.Event {
 	return engine.Event{Time: m.Now().UTC(), Operation: op, Actor: actor(c), Origin: engine.OriginKeyward, Severity: sev, Details: details}
 }
 
-func (m *Manager) result(rows []engine.Key, ev engine.Event) *api.CloudKeyResult {
-	return &api.CloudKeyResult{Keys: rows, Event: &ev}
+func (m *Manager) result(rows []engine.Key, ev engine.Event) *KeyResult {
+	return &KeyResult{Keys: rows, Event: &ev}
 }
 
 // Create generates a key inside the vault.
-func (m *Manager) Create(ctx context.Context, caller api.Caller, source string, r api.CreateKeyRequest) (*api.CloudKeyResult, error) {
-	s, err := m.adminSource(caller, "create key", source, api.CapCreate)
+func (m *Manager) Create(ctx context.Context, caller Caller, source string, r CreateRequest) (*KeyResult, error) {
+	s, err := m.adminSource(caller, "create key", source, CapCreate)
 	if err != nil {
 		return nil, err
 	}
@@ -185,8 +184,8 @@ func (m *Manager) Create(ctx context.Context, caller api.Caller, source string, 
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("create %s in %s: %w", r.Name, source, err)
 	}
-	kv, err := s.Connector().Create(ctx, CreateRequest{Name: r.Name, Type: strings.ToUpper(r.Type), Size: r.Size, Curve: r.Curve,
-		NotBefore: r.NotBefore, Expires: r.Expires, Tags: r.Tags, Disabled: r.Disabled})
+	r.Type = strings.ToUpper(r.Type)
+	kv, err := s.Connector().Create(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("create %s in %s: %w", r.Name, source, err)
 	}
@@ -196,8 +195,8 @@ func (m *Manager) Create(ctx context.Context, caller api.Caller, source string, 
 
 // Upload imports a key generated here (or a KMIP ring's newest generation)
 // into the vault and tags it with where it came from.
-func (m *Manager) Upload(ctx context.Context, caller api.Caller, source string, r api.UploadKeyRequest) (*api.CloudKeyResult, error) {
-	s, err := m.adminSource(caller, "upload key", source, api.CapUpload)
+func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r UploadRequest) (*KeyResult, error) {
+	s, err := m.adminSource(caller, "upload key", source, CapUpload)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +210,7 @@ func (m *Manager) Upload(ctx context.Context, caller api.Caller, source string, 
 	ir := ImportRequest{Name: r.Name, NotBefore: r.NotBefore, Expires: r.Expires, Tags: tags}
 	var origin string
 	if r.FromSource != "" || r.FromApplication != "" {
-		if !s.Connector().Capabilities().Has(api.CapUploadOct) {
+		if !s.Connector().Capabilities().Has(CapUploadOct) {
 			return nil, fmt.Errorf("upload %s: %w: %s source %q cannot import symmetric keys from a KMIP ring (Azure needs a Managed HSM for that)", r.Name, ErrUnsupported, s.Kind(), source)
 		}
 		m.mu.RLock()
@@ -250,8 +249,8 @@ func (m *Manager) Upload(ctx context.Context, caller api.Caller, source string, 
 }
 
 // Rotate creates a new version of a key.
-func (m *Manager) Rotate(ctx context.Context, caller api.Caller, source, name string) (*api.CloudKeyResult, error) {
-	s, err := m.adminSource(caller, "rotate key", source, api.CapRotate)
+func (m *Manager) Rotate(ctx context.Context, caller Caller, source, name string) (*KeyResult, error) {
+	s, err := m.adminSource(caller, "rotate key", source, CapRotate)
 	if err != nil {
 		return nil, err
 	}
@@ -265,8 +264,8 @@ func (m *Manager) Rotate(ctx context.Context, caller api.Caller, source, name st
 }
 
 // Update edits a version's attributes (enable/disable, dates, tags).
-func (m *Manager) Update(ctx context.Context, caller api.Caller, source, name string, r api.UpdateKeyRequest) (*api.CloudKeyResult, error) {
-	s, err := m.adminSource(caller, "update key", source, api.CapUpdate)
+func (m *Manager) Update(ctx context.Context, caller Caller, source, name string, r UpdateRequest) (*KeyResult, error) {
+	s, err := m.adminSource(caller, "update key", source, CapUpdate)
 	if err != nil {
 		return nil, err
 	}
@@ -314,8 +313,8 @@ func confirm(op, name, typed string) error {
 }
 
 // Delete soft-deletes a key; confirmName must repeat the key's name.
-func (m *Manager) Delete(ctx context.Context, caller api.Caller, source, name, confirmName string) (*api.CloudKeyResult, error) {
-	s, err := m.adminSource(caller, "delete key", source, api.CapDelete)
+func (m *Manager) Delete(ctx context.Context, caller Caller, source, name, confirmName string) (*KeyResult, error) {
+	s, err := m.adminSource(caller, "delete key", source, CapDelete)
 	if err != nil {
 		return nil, err
 	}
@@ -335,8 +334,8 @@ func (m *Manager) Delete(ctx context.Context, caller api.Caller, source, name, c
 }
 
 // Recover brings a soft-deleted key back.
-func (m *Manager) Recover(ctx context.Context, caller api.Caller, source, name string) (*api.CloudKeyResult, error) {
-	s, err := m.adminSource(caller, "recover key", source, api.CapRecover)
+func (m *Manager) Recover(ctx context.Context, caller Caller, source, name string) (*KeyResult, error) {
+	s, err := m.adminSource(caller, "recover key", source, CapRecover)
 	if err != nil {
 		return nil, err
 	}
@@ -349,8 +348,8 @@ func (m *Manager) Recover(ctx context.Context, caller api.Caller, source, name s
 
 // Purge destroys a soft-deleted key for good; confirmName must repeat the
 // key's name.
-func (m *Manager) Purge(ctx context.Context, caller api.Caller, source, name, confirmName string) (*api.CloudKeyResult, error) {
-	s, err := m.adminSource(caller, "purge key", source, api.CapPurge)
+func (m *Manager) Purge(ctx context.Context, caller Caller, source, name, confirmName string) (*KeyResult, error) {
+	s, err := m.adminSource(caller, "purge key", source, CapPurge)
 	if err != nil {
 		return nil, err
 	}
@@ -365,11 +364,11 @@ func (m *Manager) Purge(ctx context.Context, caller api.Caller, source, name, co
 }
 
 // RotationPolicy shows a key's rotation policy (any role may read it).
-func (m *Manager) RotationPolicy(ctx context.Context, caller api.Caller, source, name string) (*api.RotationPolicy, error) {
-	if caller.Role != api.RoleAdmin && caller.Role != api.RoleUser {
+func (m *Manager) RotationPolicy(ctx context.Context, caller Caller, source, name string) (*RotationPolicy, error) {
+	if caller.Role != RoleAdmin && caller.Role != RoleUser {
 		return nil, fmt.Errorf("rotation policy: %w: the caller has no keyward role", ErrForbidden)
 	}
-	s, err := m.source(source, api.CapRotationPolicy)
+	s, err := m.source(source, CapRotationPolicy)
 	if err != nil {
 		return nil, err
 	}
@@ -381,8 +380,8 @@ func (m *Manager) RotationPolicy(ctx context.Context, caller api.Caller, source,
 }
 
 // SetRotationPolicy replaces a key's rotation policy.
-func (m *Manager) SetRotationPolicy(ctx context.Context, caller api.Caller, source, name string, p api.RotationPolicy) (*api.RotationPolicy, error) {
-	s, err := m.adminSource(caller, "set rotation policy", source, api.CapRotationPolicy)
+func (m *Manager) SetRotationPolicy(ctx context.Context, caller Caller, source, name string, p RotationPolicy) (*RotationPolicy, error) {
+	s, err := m.adminSource(caller, "set rotation policy", source, CapRotationPolicy)
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +405,7 @@ func (m *Manager) SetRotationPolicy(ctx context.Context, caller api.Caller, sour
 	return &got, nil
 }
 
-func policyText(p api.RotationPolicy) string {
+func policyText(p RotationPolicy) string {
 	var parts []string
 	add := func(label string, d engine.Duration) {
 		if d > 0 {
@@ -425,17 +424,17 @@ func policyText(p api.RotationPolicy) string {
 
 // backupRecord is what is sealed under the KEK for one backup.
 type backupRecord struct {
-	Info api.BackupInfo `json:"info"`
-	Blob []byte         `json:"blob"`
+	Info BackupInfo `json:"info"`
+	Blob []byte     `json:"blob"`
 }
 
 func backupAAD(id string) []byte { return []byte("keyward cloud backup\x00" + id) }
 
 // Backup takes the vault's backup of a key and stores it wrapped under the
 // key-encryption key.
-func (m *Manager) Backup(ctx context.Context, caller api.Caller, source, name string) (*api.BackupInfo, error) {
+func (m *Manager) Backup(ctx context.Context, caller Caller, source, name string) (*BackupInfo, error) {
 	store, kek := m.backups()
-	s, err := m.adminSource(caller, "back up key", source, api.CapBackup)
+	s, err := m.adminSource(caller, "back up key", source, CapBackup)
 	if err != nil {
 		return nil, err
 	}
@@ -456,7 +455,7 @@ func (m *Manager) Backup(ctx context.Context, caller api.Caller, source, name st
 	_, _ = rand.Read(rnd[:])
 	now := m.Now().UTC()
 	id := now.Format("20060102T150405Z") + "-" + hex.EncodeToString(rnd[:])
-	info := api.BackupInfo{ID: id, Source: source, Kind: conn.Kind(), Geography: conn.Geography(), Key: name,
+	info := BackupInfo{ID: id, Source: source, Kind: conn.Kind(), Geography: conn.Geography(), Key: name,
 		Versions: versions, Created: now, Size: len(blob), Actor: actor(caller)}
 	plain, err := json.Marshal(backupRecord{Info: info, Blob: blob})
 	if err != nil {
@@ -494,9 +493,9 @@ func openBackup(kek Wrapper, id string, sealed []byte) (*backupRecord, error) {
 }
 
 // Backups lists the stored backups, newest first (any role may list).
-func (m *Manager) Backups(ctx context.Context, caller api.Caller) ([]api.BackupInfo, error) {
+func (m *Manager) Backups(ctx context.Context, caller Caller) ([]BackupInfo, error) {
 	store, kek := m.backups()
-	if caller.Role != api.RoleAdmin && caller.Role != api.RoleUser {
+	if caller.Role != RoleAdmin && caller.Role != RoleUser {
 		return nil, fmt.Errorf("list backups: %w: the caller has no keyward role", ErrForbidden)
 	}
 	if store == nil || kek == nil {
@@ -506,7 +505,7 @@ func (m *Manager) Backups(ctx context.Context, caller api.Caller) ([]api.BackupI
 	if err != nil {
 		return nil, fmt.Errorf("list backups: %w", err)
 	}
-	out := make([]api.BackupInfo, 0, len(all))
+	out := make([]BackupInfo, 0, len(all))
 	var errs []error
 	for id, sealed := range all {
 		rec, err := openBackup(kek, id, sealed)
@@ -528,7 +527,7 @@ func (m *Manager) Backups(ctx context.Context, caller api.Caller) ([]api.BackupI
 
 // Restore puts a stored backup back into target ("" = the source it was
 // taken from), which must be a vault of the same kind and geography.
-func (m *Manager) Restore(ctx context.Context, caller api.Caller, id, target string) (*api.CloudKeyResult, error) {
+func (m *Manager) Restore(ctx context.Context, caller Caller, id, target string) (*KeyResult, error) {
 	store, kek := m.backups()
 	if err := admin(caller, "restore backup"); err != nil {
 		return nil, err
@@ -552,7 +551,7 @@ func (m *Manager) Restore(ctx context.Context, caller api.Caller, id, target str
 	if target == "" {
 		target = rec.Info.Source
 	}
-	s, err := m.source(target, api.CapRestore)
+	s, err := m.source(target, CapRestore)
 	if err != nil {
 		return nil, err
 	}
@@ -573,7 +572,7 @@ func (m *Manager) Restore(ctx context.Context, caller api.Caller, id, target str
 }
 
 // DeleteBackup removes a stored backup.
-func (m *Manager) DeleteBackup(ctx context.Context, caller api.Caller, id string) error {
+func (m *Manager) DeleteBackup(ctx context.Context, caller Caller, id string) error {
 	store, _ := m.backups()
 	if err := admin(caller, "delete backup"); err != nil {
 		return err

@@ -103,7 +103,16 @@ func loopbackHost(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (a *AzureSource) validate(prefix string) []string {
+// The [[azure]] section is registered here rather than by
+// daemon/cloud/azure because its settings type still lives in this package
+// (the vault emulator, which azure's own tests use, builds it).
+func init() { RegisterSection("azure", &AzureSource{}) }
+
+// SourceName is the section's name.
+func (a *AzureSource) SourceName() string { return a.Name }
+
+// Validate checks the section's values; problems are prefixed with prefix.
+func (a *AzureSource) Validate(prefix string) []string {
 	var errs []string
 	add := func(key, format string, args ...any) {
 		errs = append(errs, prefix+"."+key+": "+fmt.Sprintf(format, args...))

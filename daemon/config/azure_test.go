@@ -96,7 +96,7 @@ func FuzzAzureSection(f *testing.F) {
 	f.Add("://", "usgov", "managed-identity", "x")
 	f.Fuzz(func(t *testing.T, u, cloud, cred, file string) {
 		a := AzureSource{Name: "kv", VaultURL: u, Cloud: cloud, Credential: cred, SecretFile: file, TokenFile: file}
-		errs := a.validate("azure[0]")
+		errs := a.Validate("azure[0]")
 		for _, e := range errs {
 			if !strings.HasPrefix(e, "azure[0].") {
 				t.Fatalf("error %q does not name its key", e)

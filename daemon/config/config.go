@@ -29,9 +29,12 @@ type Config struct {
 	Aging    Aging  `toml:"aging"`
 	Keys     Keys   `toml:"keys"`
 
-	KMIP  []KMIPSource  `toml:"kmip"`
-	Azure []AzureSource `toml:"azure"`
-	Proxy Proxy         `toml:"proxy"`
+	KMIP  []KMIPSource `toml:"kmip"`
+	Proxy Proxy        `toml:"proxy"`
+
+	// Sections holds the registered source sections ([[azure]], and each
+	// cloud connector's own), by section name, in file order.
+	Sections map[string][]Section `toml:"-"`
 
 	// Path is the file the config was read from ("" for defaults).
 	Path string `toml:"-"`
@@ -126,22 +129,35 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// Parse decodes TOML into c strictly.
+// Parse decodes TOML into c strictly. Top-level arrays of tables that a
+// connector registered (RegisterSection) decode into their own types.
 func Parse(b []byte, c *Config) error {
 	dec := toml.NewDecoder(bytes.NewReader(b)).DisallowUnknownFields()
 	err := dec.Decode(c)
-	if err == nil {
-		return nil
-	}
 	var strict *toml.StrictMissingError
-	if errors.As(err, &strict) {
-		msgs := make([]string, 0, len(strict.Errors))
-		for _, e := range strict.Errors {
+	if err != nil && !errors.As(err, &strict) {
+		return decodeError(err)
+	}
+	var unknown []toml.DecodeError
+	if strict != nil {
+		unknown = strict.Errors
+	}
+	unknown, err = decodeSections(b, c, unknown)
+	if err != nil {
+		return decodeError(err)
+	}
+	if len(unknown) > 0 {
+		msgs := make([]string, 0, len(unknown))
+		for _, e := range unknown {
 			row, col := e.Position()
 			msgs = append(msgs, fmt.Sprintf("line %d, column %d: unknown key %q", row, col, strings.Join(e.Key(), ".")))
 		}
 		return errors.New(strings.Join(msgs, "; "))
 	}
+	return nil
+}
+
+func decodeError(err error) error {
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		row, col := de.Position()
@@ -198,9 +214,16 @@ func (c *Config) Validate() error {
 		source("kmip", c.KMIP[i].Name)
 		errs = append(errs, c.KMIP[i].validate(fmt.Sprintf("kmip[%d]", i))...)
 	}
-	for i := range c.Azure {
-		source("azure", c.Azure[i].Name)
-		errs = append(errs, c.Azure[i].validate(fmt.Sprintf("azure[%d]", i))...)
+	for _, section := range SectionNames() {
+		for i, s := range c.Sections[section] {
+			source(section, s.SourceName())
+			errs = append(errs, s.Validate(fmt.Sprintf("%s[%d]", section, i))...)
+		}
+	}
+	for section := range c.Sections {
+		if _, ok := sectionType(section); !ok {
+			add(section, "no connector of this kind is built into keyward")
+		}
 	}
 	errs = append(errs, c.Proxy.validate(c)...)
 	if len(errs) > 0 {

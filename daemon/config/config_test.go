@@ -107,7 +107,7 @@ func TestREADMEConfigIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the README's configuration is refused: %v", err)
 	}
-	if len(c.KMIP) == 0 || len(c.Azure) == 0 || len(c.Proxy.Apps) == 0 {
-		t.Fatalf("the README's example lost a section: %d kmip, %d azure, %d proxy apps", len(c.KMIP), len(c.Azure), len(c.Proxy.Apps))
+	if len(c.KMIP) == 0 || len(c.Sections["azure"]) == 0 || len(c.Proxy.Apps) == 0 {
+		t.Fatalf("the README's example lost a section: %d kmip, %d azure, %d proxy apps", len(c.KMIP), len(c.Sections["azure"]), len(c.Proxy.Apps))
 	}
 }

@@ -122,7 +122,7 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("demo vault: %w", err)
 	}
 	st.VaultURL = vs.URL
-	cfg.Azure = append(cfg.Azure, azureSection)
+	cfg.AddSource("azure", &azureSection)
 
 	app, err := saas.Start(sctx, "127.0.0.1:0")
 	if err != nil {

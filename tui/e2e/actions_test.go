@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/daemon/cloud"
-	"github.com/keyward/keyward/daemon/cloud/azure"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/kek"
@@ -61,36 +58,14 @@ func startVaultsDaemon(t *testing.T, names ...string) (*config.Config, []*vault.
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Azure = append(cfg.Azure, az)
+		cfg.AddSource("azure", &az)
 		srvs = append(srvs, srv)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	// The daemon wires [[azure]] sources and mounts /v1/cloud/ itself; a
-	// daemon built before that wiring gets them as options instead.
-	stop := startWith(t, cfg, daemon.Options{})
-	_, err := api.NewClient(cfg.SocketPath()).CloudSources(context.Background())
-	var ae *api.Error
-	if errors.As(err, &ae) && ae.Code == api.CodeNotFound {
-		stop()
-		var srcs []*cloud.SyncSource
-		var opts daemon.Options
-		for _, az := range cfg.Azure {
-			conn, err := azure.New(az)
-			if err != nil {
-				t.Fatal(err)
-			}
-			src := cloud.NewSyncSource(az.Name, conn, time.Hour, nil)
-			srcs = append(srcs, src)
-			opts.Sources = append(opts.Sources, src)
-		}
-		mgr := cloud.NewManager(nil, nil, srcs...)
-		opts.Mounts = []daemon.Mount{{Pattern: "/v1/cloud/", Handler: mgr.Handler(api.CallerFromContext)}}
-		startWith(t, cfg, opts)
-	} else if err != nil {
-		t.Fatalf("GET /v1/cloud/sources: %v", err)
-	}
+	// The daemon wires [[azure]] sources and mounts /v1/cloud/ itself.
+	startWith(t, cfg, daemon.Options{})
 	return cfg, srvs
 }
 

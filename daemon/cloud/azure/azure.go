@@ -30,7 +30,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
-	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/engine"
@@ -262,10 +261,10 @@ func (v *Vault) Geography() string {
 // Capabilities: everything; symmetric upload only on a Managed HSM (and
 // the emulator, which behaves like one).
 func (v *Vault) Capabilities() cloud.Capabilities {
-	c := cloud.Capabilities{api.CapCreate, api.CapUpload, api.CapRotate, api.CapUpdate, api.CapDelete, api.CapRecover,
-		api.CapPurge, api.CapBackup, api.CapRestore, api.CapRotationPolicy}
+	c := cloud.Capabilities{cloud.CapCreate, cloud.CapUpload, cloud.CapRotate, cloud.CapUpdate, cloud.CapDelete, cloud.CapRecover,
+		cloud.CapPurge, cloud.CapBackup, cloud.CapRestore, cloud.CapRotationPolicy}
 	if v.hsm {
-		c = append(c, api.CapUploadOct)
+		c = append(c, cloud.CapUploadOct)
 	}
 	return c
 }
@@ -493,7 +492,7 @@ func (v *Vault) Restore(ctx context.Context, blob []byte) (cloud.KeyVersion, err
 }
 
 // RotationPolicy reads a key's rotation policy.
-func (v *Vault) RotationPolicy(ctx context.Context, name string) (api.RotationPolicy, error) {
+func (v *Vault) RotationPolicy(ctx context.Context, name string) (cloud.RotationPolicy, error) {
 	return v.policyCall(ctx, "rotation policy of "+name, func(c context.Context) (azkeys.KeyRotationPolicy, error) {
 		resp, err := v.client.GetKeyRotationPolicy(c, name, nil)
 		return resp.KeyRotationPolicy, err
@@ -501,7 +500,7 @@ func (v *Vault) RotationPolicy(ctx context.Context, name string) (api.RotationPo
 }
 
 // SetRotationPolicy replaces a key's rotation policy.
-func (v *Vault) SetRotationPolicy(ctx context.Context, name string, p api.RotationPolicy) (api.RotationPolicy, error) {
+func (v *Vault) SetRotationPolicy(ctx context.Context, name string, p cloud.RotationPolicy) (cloud.RotationPolicy, error) {
 	return v.policyCall(ctx, "set rotation policy of "+name, func(c context.Context) (azkeys.KeyRotationPolicy, error) {
 		resp, err := v.client.UpdateKeyRotationPolicy(c, name, PolicyToAzure(p), nil)
 		return resp.KeyRotationPolicy, err
@@ -510,10 +509,10 @@ func (v *Vault) SetRotationPolicy(ctx context.Context, name string, p api.Rotati
 
 // policyCall runs one request answered with a rotation policy, within the
 // request timeout, and reads the policy; a failure is classified under op.
-func (v *Vault) policyCall(ctx context.Context, op string, do func(context.Context) (azkeys.KeyRotationPolicy, error)) (api.RotationPolicy, error) {
+func (v *Vault) policyCall(ctx context.Context, op string, do func(context.Context) (azkeys.KeyRotationPolicy, error)) (cloud.RotationPolicy, error) {
 	ap, err := call(ctx, v, op, do)
 	if err != nil {
-		return api.RotationPolicy{}, err
+		return cloud.RotationPolicy{}, err
 	}
 	p, err := PolicyFromAzure(ap)
 	if err != nil {
@@ -523,7 +522,7 @@ func (v *Vault) policyCall(ctx context.Context, op string, do func(context.Conte
 }
 
 // PolicyToAzure converts a rotation policy to Azure's lifetime actions.
-func PolicyToAzure(p api.RotationPolicy) azkeys.KeyRotationPolicy {
+func PolicyToAzure(p cloud.RotationPolicy) azkeys.KeyRotationPolicy {
 	out := azkeys.KeyRotationPolicy{Attributes: &azkeys.KeyRotationPolicyAttributes{}, LifetimeActions: []*azkeys.LifetimeAction{}}
 	if p.ExpireAfter > 0 {
 		out.Attributes.ExpiryTime = to.Ptr(cloud.FormatISODuration(time.Duration(p.ExpireAfter)))
@@ -544,8 +543,8 @@ func PolicyToAzure(p api.RotationPolicy) azkeys.KeyRotationPolicy {
 }
 
 // PolicyFromAzure reads Azure's lifetime actions into a rotation policy.
-func PolicyFromAzure(in azkeys.KeyRotationPolicy) (api.RotationPolicy, error) {
-	var p api.RotationPolicy
+func PolicyFromAzure(in azkeys.KeyRotationPolicy) (cloud.RotationPolicy, error) {
+	var p cloud.RotationPolicy
 	dur := func(s *string) (time.Duration, error) {
 		if s == nil || *s == "" {
 			return 0, nil
@@ -871,17 +870,4 @@ func NewSource(cfg config.AzureSource, logger *slog.Logger, opts ...Option) (*cl
 		return nil, err
 	}
 	return cloud.NewSyncSource(cfg.Name, v, cfg.Interval(), logger), nil
-}
-
-// Sources builds the sync sources of every [[azure]] section, in order.
-func Sources(sections []config.AzureSource, logger *slog.Logger) ([]*cloud.SyncSource, error) {
-	out := make([]*cloud.SyncSource, 0, len(sections))
-	for _, sec := range sections {
-		s, err := NewSource(sec, logger)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, nil
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
-	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -66,11 +66,11 @@ func FuzzRotationPolicy(f *testing.F) {
 		if got.RotateAfter > 0 && got.RotateBeforeExpiry > 0 {
 			return // one action carried both triggers; keyward writes only one back
 		}
-		trunc := func(p api.RotationPolicy) api.RotationPolicy {
+		trunc := func(p cloud.RotationPolicy) cloud.RotationPolicy {
 			tr := func(d engine.Duration) engine.Duration {
 				return engine.Duration(time.Duration(d).Truncate(time.Second))
 			}
-			return api.RotationPolicy{RotateAfter: tr(p.RotateAfter), RotateBeforeExpiry: tr(p.RotateBeforeExpiry), ExpireAfter: tr(p.ExpireAfter), NotifyBefore: tr(p.NotifyBefore)}
+			return cloud.RotationPolicy{RotateAfter: tr(p.RotateAfter), RotateBeforeExpiry: tr(p.RotateBeforeExpiry), ExpireAfter: tr(p.ExpireAfter), NotifyBefore: tr(p.NotifyBefore)}
 		}
 		back, err := PolicyFromAzure(PolicyToAzure(got))
 		if err != nil || trunc(back) != trunc(got) {

@@ -3,6 +3,7 @@ package azure
 import (
 	"context"
 	"errors"
+	"github.com/keyward/keyward/daemon/api"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -187,3 +188,8 @@ func byName(rows map[string]engine.Key) map[string][]engine.Key {
 func isKind(err, kind error) bool { return errors.Is(err, kind) }
 
 func (v *Vault) cfgForTest() config.AzureSource { return v.cfg }
+
+// wireCaller is how the socket layer hands c to the cloud routes.
+func wireCaller(c cloud.Caller) api.Caller {
+	return api.Caller{UID: c.UID, User: c.User, Role: api.Role(c.Role)}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloudroutes"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/engine"
 )
@@ -25,11 +26,11 @@ func TestCloudBodiesNeverMeanClearEverything(t *testing.T) {
 	}
 	e.mustSync()
 	m := cloud.NewManager(e.st, newKEK(t), e.src)
-	want := api.RotationPolicy{RotateAfter: engine.Duration(90 * 24 * time.Hour), ExpireAfter: engine.Duration(365 * 24 * time.Hour)}
+	want := cloud.RotationPolicy{RotateAfter: engine.Duration(90 * 24 * time.Hour), ExpireAfter: engine.Duration(365 * 24 * time.Hour)}
 	if _, err := m.SetRotationPolicy(e.ctx, alice, "vault1", "acme-k", want); err != nil {
 		t.Fatal(err)
 	}
-	h := m.Handler(func(context.Context) (api.Caller, bool) { return alice, true })
+	h := cloudroutes.Handler(m, func(context.Context) (api.Caller, bool) { return wireCaller(alice), true })
 	reqs := e.srv.Requests()
 	for _, body := range []string{"", "  \n", "null", "[]", `"90d"`, `{"rotate_after":"30d"} {}`, `{"rotate_after":"30d"}null`, `{"rotate_afer":"30d"}`} {
 		rec := httptest.NewRecorder()

@@ -14,14 +14,15 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloudroutes"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/engine"
 )
 
 var (
-	alice = api.Caller{UID: 1001, User: "alice", Role: api.RoleAdmin}
-	bob   = api.Caller{UID: 1002, User: "bob", Role: api.RoleUser}
+	alice = cloud.Caller{UID: 1001, User: "alice", Role: cloud.RoleAdmin}
+	bob   = cloud.Caller{UID: 1002, User: "bob", Role: cloud.RoleUser}
 )
 
 func newKEK(t testing.TB) *kek.KEK {
@@ -60,41 +61,41 @@ func TestLifecycleRoundTrip(t *testing.T) {
 	m := cloud.NewManager(e.st, newKEK(t), e.src)
 	ctx := e.ctx
 
-	res, err := m.Create(ctx, alice, "vault1", api.CreateKeyRequest{Name: "acme-payments-new", Type: "EC", Curve: "P-384", Tags: map[string]string{"application": "payments"}})
+	res, err := m.Create(ctx, alice, "vault1", cloud.CreateRequest{Name: "acme-payments-new", Type: "EC", Curve: "P-384", Tags: map[string]string{"application": "payments"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Keys) != 1 || res.Keys[0].Algorithm != "EC P-384" || res.Keys[0].State != engine.StateActive || res.Event.Actor != "alice" || res.Event.Origin != engine.OriginKeyward {
 		t.Fatalf("create: %+v %+v", res.Keys, res.Event)
 	}
-	if _, err := m.Create(ctx, alice, "vault1", api.CreateKeyRequest{Name: "acme-rsa", Type: "RSA", Size: 2048}); err != nil {
+	if _, err := m.Create(ctx, alice, "vault1", cloud.CreateRequest{Name: "acme-rsa", Type: "RSA", Size: 2048}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Create(ctx, alice, "vault1", api.CreateKeyRequest{Name: "acme-rsa", Type: "EC", Curve: "P-256"}); !errors.Is(err, cloud.ErrConflict) || !strings.Contains(err.Error(), "already exists") {
+	if _, err := m.Create(ctx, alice, "vault1", cloud.CreateRequest{Name: "acme-rsa", Type: "EC", Curve: "P-256"}); !errors.Is(err, cloud.ErrConflict) || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("create over an existing key: %v, want a conflict", err)
 	}
-	if _, err := m.Create(ctx, alice, "vault1", api.CreateKeyRequest{Name: "acme.payments.bad", Type: "EC", Curve: "P-256"}); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "letters, digits and dashes") {
+	if _, err := m.Create(ctx, alice, "vault1", cloud.CreateRequest{Name: "acme.payments.bad", Type: "EC", Curve: "P-256"}); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "letters, digits and dashes") {
 		t.Errorf("dotted name: %v, want a clear invalid-name error", err)
 	}
-	if _, err := m.Create(ctx, alice, "vault1", api.CreateKeyRequest{Name: "acme-x", Type: "RSA", Size: 1024}); !errors.Is(err, cloud.ErrInvalid) {
+	if _, err := m.Create(ctx, alice, "vault1", cloud.CreateRequest{Name: "acme-x", Type: "RSA", Size: 1024}); !errors.Is(err, cloud.ErrInvalid) {
 		t.Errorf("RSA 1024: %v, want invalid", err)
 	}
 
-	up, err := m.Upload(ctx, alice, "vault1", api.UploadKeyRequest{CreateKeyRequest: api.CreateKeyRequest{Name: "acme-byok-ec", Type: "EC", Curve: "P-256"}})
+	up, err := m.Upload(ctx, alice, "vault1", cloud.UploadRequest{CreateRequest: cloud.CreateRequest{Name: "acme-byok-ec", Type: "EC", Curve: "P-256"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if up.Event.Operation != engine.OpUploaded || !strings.Contains(up.Event.Details, "generated locally") {
 		t.Errorf("upload event %+v", up.Event)
 	}
-	if _, err := m.Upload(ctx, alice, "vault1", api.UploadKeyRequest{CreateKeyRequest: api.CreateKeyRequest{Name: "acme-byok-rsa", Type: "RSA", Size: 2048}}); err != nil {
+	if _, err := m.Upload(ctx, alice, "vault1", cloud.UploadRequest{CreateRequest: cloud.CreateRequest{Name: "acme-byok-rsa", Type: "RSA", Size: 2048}}); err != nil {
 		t.Fatal(err)
 	}
 	// Upload from a KMIP ring: the material function stands for the rings.
 	m.SetMaterial(func(_ context.Context, source, app string) (string, []byte, error) {
 		return engine.KeyID(source, "acme.crm.key.7", ""), bytes.Repeat([]byte{7}, 32), nil
 	})
-	kup, err := m.Upload(ctx, alice, "vault1", api.UploadKeyRequest{CreateKeyRequest: api.CreateKeyRequest{Name: "acme-crm-from-kms"}, FromSource: "kms", FromApplication: "crm"})
+	kup, err := m.Upload(ctx, alice, "vault1", cloud.UploadRequest{CreateRequest: cloud.CreateRequest{Name: "acme-crm-from-kms"}, FromSource: "kms", FromApplication: "crm"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestLifecycleRoundTrip(t *testing.T) {
 	}
 
 	off := false
-	dis, err := m.Update(ctx, alice, "vault1", "acme-payments-new", api.UpdateKeyRequest{Enabled: &off})
+	dis, err := m.Update(ctx, alice, "vault1", "acme-payments-new", cloud.UpdateRequest{Enabled: &off})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestLifecycleRoundTrip(t *testing.T) {
 	}
 	on := true
 	exp := time.Now().Add(90 * 24 * time.Hour).UTC().Truncate(time.Second)
-	upd, err := m.Update(ctx, alice, "vault1", "acme-payments-new", api.UpdateKeyRequest{Enabled: &on, Expires: &exp, Tags: map[string]string{"owner": "alice"}})
+	upd, err := m.Update(ctx, alice, "vault1", "acme-payments-new", cloud.UpdateRequest{Enabled: &on, Expires: &exp, Tags: map[string]string{"owner": "alice"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestLifecycleRoundTrip(t *testing.T) {
 		t.Errorf("update: %+v", l)
 	}
 
-	pol, err := m.SetRotationPolicy(ctx, alice, "vault1", "acme-payments-new", api.RotationPolicy{RotateAfter: engine.Duration(90 * 24 * time.Hour), ExpireAfter: engine.Duration(365 * 24 * time.Hour), NotifyBefore: engine.Duration(30 * 24 * time.Hour)})
+	pol, err := m.SetRotationPolicy(ctx, alice, "vault1", "acme-payments-new", cloud.RotationPolicy{RotateAfter: engine.Duration(90 * 24 * time.Hour), ExpireAfter: engine.Duration(365 * 24 * time.Hour), NotifyBefore: engine.Duration(30 * 24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +246,7 @@ func TestRestoreAcrossVaults(t *testing.T) {
 	a.mustSync()
 	k := newKEK(t)
 	ma := cloud.NewManager(a.st, k, a.src)
-	if _, err := ma.Create(a.ctx, alice, "vault1", api.CreateKeyRequest{Name: "acme-geo", Type: "EC", Curve: "P-256"}); err != nil {
+	if _, err := ma.Create(a.ctx, alice, "vault1", cloud.CreateRequest{Name: "acme-geo", Type: "EC", Curve: "P-256"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ma.Rotate(a.ctx, alice, "vault1", "acme-geo"); err != nil {
@@ -301,33 +302,33 @@ func TestUserRoleCannotRunLifecycle(t *testing.T) {
 	m := cloud.NewManager(e.st, newKEK(t), e.src)
 	ctx := e.ctx
 	on := true
-	ops := map[string]func(c api.Caller) error{
-		"create": func(c api.Caller) error {
-			_, err := m.Create(ctx, c, "vault1", api.CreateKeyRequest{Name: "acme-n", Type: "EC", Curve: "P-256"})
+	ops := map[string]func(c cloud.Caller) error{
+		"create": func(c cloud.Caller) error {
+			_, err := m.Create(ctx, c, "vault1", cloud.CreateRequest{Name: "acme-n", Type: "EC", Curve: "P-256"})
 			return err
 		},
-		"upload": func(c api.Caller) error {
-			_, err := m.Upload(ctx, c, "vault1", api.UploadKeyRequest{CreateKeyRequest: api.CreateKeyRequest{Name: "acme-n", Type: "EC", Curve: "P-256"}})
+		"upload": func(c cloud.Caller) error {
+			_, err := m.Upload(ctx, c, "vault1", cloud.UploadRequest{CreateRequest: cloud.CreateRequest{Name: "acme-n", Type: "EC", Curve: "P-256"}})
 			return err
 		},
-		"rotate": func(c api.Caller) error { _, err := m.Rotate(ctx, c, "vault1", "acme-k"); return err },
-		"update": func(c api.Caller) error {
-			_, err := m.Update(ctx, c, "vault1", "acme-k", api.UpdateKeyRequest{Enabled: &on})
+		"rotate": func(c cloud.Caller) error { _, err := m.Rotate(ctx, c, "vault1", "acme-k"); return err },
+		"update": func(c cloud.Caller) error {
+			_, err := m.Update(ctx, c, "vault1", "acme-k", cloud.UpdateRequest{Enabled: &on})
 			return err
 		},
-		"delete":  func(c api.Caller) error { _, err := m.Delete(ctx, c, "vault1", "acme-k", "acme-k"); return err },
-		"recover": func(c api.Caller) error { _, err := m.Recover(ctx, c, "vault1", "acme-k"); return err },
-		"purge":   func(c api.Caller) error { _, err := m.Purge(ctx, c, "vault1", "acme-k", "acme-k"); return err },
-		"backup":  func(c api.Caller) error { _, err := m.Backup(ctx, c, "vault1", "acme-k"); return err },
-		"restore": func(c api.Caller) error { _, err := m.Restore(ctx, c, "any", ""); return err },
-		"policy": func(c api.Caller) error {
-			_, err := m.SetRotationPolicy(ctx, c, "vault1", "acme-k", api.RotationPolicy{RotateAfter: engine.Duration(time.Hour * 24)})
+		"delete":  func(c cloud.Caller) error { _, err := m.Delete(ctx, c, "vault1", "acme-k", "acme-k"); return err },
+		"recover": func(c cloud.Caller) error { _, err := m.Recover(ctx, c, "vault1", "acme-k"); return err },
+		"purge":   func(c cloud.Caller) error { _, err := m.Purge(ctx, c, "vault1", "acme-k", "acme-k"); return err },
+		"backup":  func(c cloud.Caller) error { _, err := m.Backup(ctx, c, "vault1", "acme-k"); return err },
+		"restore": func(c cloud.Caller) error { _, err := m.Restore(ctx, c, "any", ""); return err },
+		"policy": func(c cloud.Caller) error {
+			_, err := m.SetRotationPolicy(ctx, c, "vault1", "acme-k", cloud.RotationPolicy{RotateAfter: engine.Duration(time.Hour * 24)})
 			return err
 		},
 	}
 	reqs := e.srv.Requests()
 	for name, op := range ops {
-		for _, c := range []api.Caller{bob, {UID: 7, Role: api.RoleNone}} {
+		for _, c := range []cloud.Caller{bob, {UID: 7}} {
 			err := op(c)
 			if !errors.Is(err, cloud.ErrForbidden) {
 				t.Errorf("%s by %s (%q): %v, want forbidden", name, c.User, c.Role, err)
@@ -345,7 +346,7 @@ func TestUserRoleCannotRunLifecycle(t *testing.T) {
 
 	// The same through the HTTP handler the daemon mounts.
 	caller := bob
-	h := m.Handler(func(context.Context) (api.Caller, bool) { return caller, true })
+	h := cloudroutes.Handler(m, func(context.Context) (api.Caller, bool) { return wireCaller(caller), true })
 	for _, path := range []string{"/v1/cloud/vault1/keys", "/v1/cloud/vault1/upload", "/v1/cloud/vault1/keys/acme-k/rotate",
 		"/v1/cloud/vault1/keys/acme-k/update", "/v1/cloud/vault1/keys/acme-k/delete", "/v1/cloud/vault1/keys/acme-k/recover",
 		"/v1/cloud/vault1/keys/acme-k/purge", "/v1/cloud/vault1/keys/acme-k/backup", "/v1/cloud/vault1/keys/acme-k/policy",

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloudroutes"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/kek"
@@ -60,7 +61,7 @@ func TestHandlerErrors(t *testing.T) {
 	e := newEnv(t, vault.Options{}, false)
 	e.mustSync()
 	m := cloud.NewManager(nil, nil, e.src)
-	h := m.Handler(func(context.Context) (api.Caller, bool) { return alice, true })
+	h := cloudroutes.Handler(m, func(context.Context) (api.Caller, bool) { return wireCaller(alice), true })
 	cases := []struct {
 		path, body string
 		status     int
@@ -135,9 +136,9 @@ func TestOperationRecordedWhenReadBackFails(t *testing.T) {
 	}
 }
 
-// Wire builds what the daemon mounts from a configuration, and backups
-// work once the store is given.
-func TestWireFromConfig(t *testing.T) {
+// The registry builds the [[azure]] source from a configuration (this
+// package registered the kind), and the manager over it backs up.
+func TestRegisteredFromConfig(t *testing.T) {
 	e := newEnv(t, vault.Options{}, false)
 	if err := e.srv.AddKey(vault.KeySpec{Name: "acme-wire", Versions: 2}); err != nil {
 		t.Fatal(err)
@@ -149,7 +150,7 @@ func TestWireFromConfig(t *testing.T) {
 	}
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(dir, "data") // the KEK must not sit inside it
-	cfg.Azure = []config.AzureSource{sec}
+	cfg.AddSource("azure", &sec)
 	cfg.Keys.KEKFile = filepath.Join(dir, "kek")
 	if err := kek.Generate(cfg.Keys.KEKFile); err != nil {
 		t.Fatal(err)
@@ -157,23 +158,24 @@ func TestWireFromConfig(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	w, err := Wire(cfg, nil)
+	srcs, err := cloud.Sources(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(w.SourceList()) != 1 || w.SourceList()[0].Kind() != "azure" || w.Pattern != "/v1/cloud/" {
-		t.Fatalf("wiring %+v", w)
+	if len(srcs) != 1 || srcs[0].Kind() != "azure" || srcs[0].Name() != "vault1" {
+		t.Fatalf("sources %+v", srcs)
 	}
-	w.Sources[0].Attach(e.sink)
-	if err := w.Sources[0].SyncNow(e.ctx); err != nil {
+	srcs[0].Attach(e.sink)
+	if err := srcs[0].SyncNow(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Manager.Backup(e.ctx, alice, "vault1", "acme-wire"); !errors.Is(err, cloud.ErrUnsupported) {
-		t.Errorf("backup before UseStore: %v", err)
+	m := cloud.NewManager(nil, nil, srcs...)
+	if _, err := m.Backup(e.ctx, alice, "vault1", "acme-wire"); !errors.Is(err, cloud.ErrUnsupported) {
+		t.Errorf("backup without a store: %v", err)
 	}
-	w.UseStore(e.st)
-	b, err := w.Manager.Backup(e.ctx, alice, "vault1", "acme-wire")
+	m.SetBackups(e.st, newKEK(t))
+	b, err := m.Backup(e.ctx, alice, "vault1", "acme-wire")
 	if err != nil || b.Versions != 2 || b.Geography != "public/europe" {
-		t.Errorf("backup after UseStore: %+v %v", b, err)
+		t.Errorf("backup with a store: %+v %v", b, err)
 	}
 }

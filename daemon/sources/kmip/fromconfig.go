@@ -11,25 +11,19 @@ import (
 )
 
 // FromConfig builds every [[kmip]] source of cfg, sharing rings (which the
-// encryption proxy reads). The KEK comes from keys.kek_file; with
-// keys.persist_material on and no kek_file, nothing is persisted (a warning
-// says so) and existing wrapped rings make the start fail with a clear
+// encryption proxy reads). k is keys.kek_file's key, loaded by the
+// daemon (nil without one); with keys.persist_material on and no kek_file,
+// nothing is persisted (a warning says so) and existing wrapped rings make the start fail with a clear
 // message rather than being discarded. Application names must be unique
 // across KMIP sources, since each names one ring.
-func FromConfig(cfg *config.Config, st SealedStore, rings *keyring.Rings, log *slog.Logger) ([]*Source, error) {
+func FromConfig(cfg *config.Config, k *kek.KEK, st SealedStore, rings *keyring.Rings, log *slog.Logger) ([]*Source, error) {
 	if len(cfg.KMIP) == 0 {
 		return nil, nil
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	var k *kek.KEK
-	if cfg.Keys.KEKFile != "" {
-		var err error
-		if k, err = kek.Load(cfg.Keys.KEKFile); err != nil {
-			return nil, fmt.Errorf("keys.kek_file: %w", err)
-		}
-	} else if cfg.Keys.PersistMaterial && !slices.ContainsFunc(cfg.KMIP, func(sc config.KMIPSource) bool { return sc.KEKName != "" }) {
+	if k == nil && cfg.Keys.PersistMaterial && !slices.ContainsFunc(cfg.KMIP, func(sc config.KMIPSource) bool { return sc.KEKName != "" }) {
 		log.Warn("key ring material is not persisted: set keys.kek_file (a 32-byte key, mode 0600) so the proxy survives a restart while the KMS is down")
 	}
 	owner := map[string]string{}

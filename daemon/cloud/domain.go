@@ -1,0 +1,100 @@
+package cloud
+
+import (
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
+
+// What a connector can do. A source announces its set (Capabilities) and
+// the daemon passes it on to front ends, which offer only those actions.
+const (
+	CapCreate         = "create"
+	CapUpload         = "upload"
+	CapUploadOct      = "upload-symmetric" // symmetric key import (Managed HSM)
+	CapRotate         = "rotate"
+	CapUpdate         = "update"
+	CapDelete         = "delete"
+	CapRecover        = "recover"
+	CapPurge          = "purge"
+	CapBackup         = "backup"
+	CapRestore        = "restore"
+	CapRotationPolicy = "rotation-policy"
+)
+
+// Roles a Caller may hold.
+const (
+	RoleUser  = "user"  // may read
+	RoleAdmin = "admin" // may also change keys
+)
+
+// Caller is who asks for an operation, as the socket layer identified it.
+type Caller struct {
+	UID  int
+	User string
+	// Role is RoleAdmin, RoleUser or "" (no role).
+	Role string
+}
+
+// SourceInfo describes one cloud source and what it supports.
+type SourceInfo struct {
+	Name         string
+	Kind         string
+	Address      string
+	Geography    string
+	Capabilities Capabilities
+}
+
+// UploadRequest imports a key into the vault (bring your own key): either
+// generated locally (Type/Size/Curve) or taken from a KMIP source's ring
+// (FromSource + FromApplication: its newest active generation).
+type UploadRequest struct {
+	CreateRequest
+	FromSource      string
+	FromApplication string
+}
+
+// UpdateRequest edits one version (latest when Version is empty). Nil
+// fields are left unchanged; Tags, when non-nil, replace all tags.
+type UpdateRequest struct {
+	Version   string
+	Enabled   *bool
+	NotBefore *time.Time
+	Expires   *time.Time
+	Tags      map[string]string
+}
+
+// RotationPolicy is a key's automatic rotation policy. Zero durations are
+// unset.
+type RotationPolicy struct {
+	// RotateAfter rotates the key this long after its creation.
+	RotateAfter engine.Duration
+	// RotateBeforeExpiry rotates the key this long before it expires.
+	RotateBeforeExpiry engine.Duration
+	// ExpireAfter is the expiry given to new versions.
+	ExpireAfter engine.Duration
+	// NotifyBefore raises a near-expiry notification this long before expiry.
+	NotifyBefore engine.Duration
+}
+
+// BackupInfo describes one stored cloud backup (the blob never leaves the
+// daemon). The JSON names are the sealed record's format in SQLite: keep
+// them stable.
+type BackupInfo struct {
+	ID        string    `json:"id"`
+	Source    string    `json:"source"`
+	Kind      string    `json:"kind"`
+	Geography string    `json:"geography,omitempty"`
+	Key       string    `json:"key"`
+	Versions  int       `json:"versions"`
+	Created   time.Time `json:"created"`
+	Size      int       `json:"size"`
+	Actor     string    `json:"actor,omitempty"`
+}
+
+// KeyResult is the outcome of a life-cycle operation: the inventory rows
+// of the key after it (one per version) and the activity recorded.
+type KeyResult struct {
+	Keys  []engine.Key
+	Event *engine.Event
+}
