@@ -1,0 +1,451 @@
+// Package testkind_test is a third cloud connector kind that exists only in
+// this test: an in-memory vault behind cloud.Connector, with its own
+// [[memvault]] config section, registered through cloud.Register exactly as
+// a real connector package would. The test writes a keyward.toml naming
+// it, runs the real daemon on a real socket and drives the life cycle
+// through the real CLI and the socket API: nothing outside this file knows
+// the kind exists.
+package testkind_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon"
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cli"
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/config"
+)
+
+// settings is one [[memvault]] section.
+type settings struct {
+	Name   string `toml:"name"`
+	Region string `toml:"region"`
+}
+
+func (s *settings) SourceName() string { return s.Name }
+
+func (s *settings) Validate(prefix string) []string {
+	if s.Region == "" {
+		return []string{prefix + ".region: is required (e.g. \"moon-1\")"}
+	}
+	return nil
+}
+
+// vaults are the connectors the registry built, by source name, so the
+// test can look at the "cloud" behind the daemon.
+var (
+	vaultsMu sync.Mutex
+	vaults   = map[string]*memVault{}
+)
+
+func init() {
+	cloud.Register(cloud.Kind{Name: "memvault", Settings: &settings{},
+		New: func(s config.Section, logger *slog.Logger) (*cloud.SyncSource, error) {
+			sec := s.(*settings)
+			v := &memVault{region: sec.Region, keys: map[string]*memKey{}}
+			vaultsMu.Lock()
+			vaults[sec.Name] = v
+			vaultsMu.Unlock()
+			return cloud.NewSyncSource(sec.Name, v, time.Hour, logger), nil
+		}})
+}
+
+type memKey struct {
+	versions []cloud.KeyVersion
+	deleted  *time.Time
+	policy   cloud.RotationPolicy
+}
+
+// memVault is a whole cloud in a map. It does not back up or import: its
+// capabilities say so, and the daemon must refuse those operations
+// without calling it.
+type memVault struct {
+	mu     sync.Mutex
+	region string
+	keys   map[string]*memKey
+	calls  []string
+}
+
+var _ cloud.Connector = (*memVault)(nil)
+
+func notFound(op, name string) error {
+	return &cloud.Error{Kind: cloud.ErrNotFound, Op: op + " " + name, Reason: "no key " + name + " in the memory vault"}
+}
+
+func (v *memVault) Kind() string      { return "memvault" }
+func (v *memVault) Address() string   { return "mem://" + v.region }
+func (v *memVault) Geography() string { return v.region }
+func (v *memVault) Capabilities() cloud.Capabilities {
+	return cloud.Capabilities{cloud.CapCreate, cloud.CapRotate, cloud.CapUpdate, cloud.CapDelete, cloud.CapRecover, cloud.CapPurge, cloud.CapRotationPolicy}
+}
+
+func (v *memVault) called(op string) { v.calls = append(v.calls, op) }
+
+func (v *memVault) current(name string) (cloud.KeyVersion, bool) {
+	k, ok := v.keys[name]
+	if !ok || k.deleted != nil {
+		return cloud.KeyVersion{}, false
+	}
+	return k.versions[len(k.versions)-1], true
+}
+
+func (v *memVault) list(deleted bool) []cloud.KeyVersion {
+	var out []cloud.KeyVersion
+	for _, k := range v.keys {
+		if (k.deleted != nil) != deleted {
+			continue
+		}
+		kv := k.versions[len(k.versions)-1]
+		kv.Deleted = k.deleted
+		out = append(out, kv)
+	}
+	slices.SortFunc(out, func(a, b cloud.KeyVersion) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func (v *memVault) ListKeys(_ context.Context, page func([]cloud.KeyVersion) error) error {
+	v.mu.Lock()
+	items := v.list(false)
+	v.mu.Unlock()
+	return page(items)
+}
+
+func (v *memVault) ListDeleted(_ context.Context, page func([]cloud.KeyVersion) error) error {
+	v.mu.Lock()
+	items := v.list(true)
+	v.mu.Unlock()
+	return page(items)
+}
+
+func (v *memVault) Versions(_ context.Context, name string) ([]cloud.KeyVersion, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	k, ok := v.keys[name]
+	if !ok || k.deleted != nil {
+		return nil, notFound("versions of", name)
+	}
+	return slices.Clone(k.versions), nil
+}
+
+func (v *memVault) Get(_ context.Context, name, version string) (cloud.KeyVersion, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	k, ok := v.keys[name]
+	if !ok || k.deleted != nil {
+		return cloud.KeyVersion{}, notFound("get", name)
+	}
+	for _, kv := range k.versions {
+		if kv.Version == version {
+			return kv, nil
+		}
+	}
+	if version == "" {
+		return k.versions[len(k.versions)-1], nil
+	}
+	return cloud.KeyVersion{}, notFound("get", name+"/"+version)
+}
+
+func (v *memVault) Create(_ context.Context, r cloud.CreateRequest) (cloud.KeyVersion, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.called("create")
+	if _, ok := v.keys[r.Name]; ok {
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrConflict, Op: "create " + r.Name, Reason: "exists"}
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	kv := cloud.KeyVersion{Name: r.Name, Version: "1", Type: r.Type, Curve: r.Curve, Size: r.Size, Enabled: !r.Disabled,
+		Created: now, Updated: now, Expires: r.Expires, NotBefore: r.NotBefore, Tags: r.Tags}
+	v.keys[r.Name] = &memKey{versions: []cloud.KeyVersion{kv}}
+	return kv, nil
+}
+
+func (v *memVault) Import(context.Context, cloud.ImportRequest) (cloud.KeyVersion, error) {
+	v.called("import")
+	return cloud.KeyVersion{}, cloud.ErrUnsupported
+}
+
+func (v *memVault) Rotate(_ context.Context, name string) (cloud.KeyVersion, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.called("rotate")
+	cur, ok := v.current(name)
+	if !ok {
+		return cloud.KeyVersion{}, notFound("rotate", name)
+	}
+	n, _ := strconv.Atoi(cur.Version)
+	now := time.Now().UTC().Truncate(time.Second).Add(time.Second)
+	cur.Version, cur.Created, cur.Updated = strconv.Itoa(n+1), now, now
+	k := v.keys[name]
+	k.versions = append(k.versions, cur)
+	return cur, nil
+}
+
+func (v *memVault) Update(_ context.Context, name, version string, u cloud.Update) (cloud.KeyVersion, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.called("update")
+	k, ok := v.keys[name]
+	if !ok || k.deleted != nil {
+		return cloud.KeyVersion{}, notFound("update", name)
+	}
+	i := len(k.versions) - 1
+	if version != "" {
+		i = slices.IndexFunc(k.versions, func(kv cloud.KeyVersion) bool { return kv.Version == version })
+		if i < 0 {
+			return cloud.KeyVersion{}, notFound("update", name+"/"+version)
+		}
+	}
+	kv := &k.versions[i]
+	if u.Enabled != nil {
+		kv.Enabled = *u.Enabled
+	}
+	if u.Expires != nil {
+		kv.Expires = u.Expires
+	}
+	if u.Tags != nil {
+		kv.Tags = u.Tags
+	}
+	kv.Updated = kv.Updated.Add(time.Second)
+	return *kv, nil
+}
+
+func (v *memVault) Delete(_ context.Context, name string) (cloud.KeyVersion, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.called("delete")
+	cur, ok := v.current(name)
+	if !ok {
+		return cloud.KeyVersion{}, notFound("delete", name)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	purge := now.Add(90 * 24 * time.Hour)
+	v.keys[name].deleted = &now
+	cur.Deleted, cur.PurgeAt = &now, &purge
+	return cur, nil
+}
+
+func (v *memVault) Recover(_ context.Context, name string) (cloud.KeyVersion, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.called("recover")
+	k, ok := v.keys[name]
+	if !ok || k.deleted == nil {
+		return cloud.KeyVersion{}, notFound("recover", name)
+	}
+	k.deleted = nil
+	return k.versions[len(k.versions)-1], nil
+}
+
+func (v *memVault) Purge(_ context.Context, name string) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.called("purge")
+	k, ok := v.keys[name]
+	if !ok || k.deleted == nil {
+		return &cloud.Error{Kind: cloud.ErrConflict, Op: "purge " + name, Reason: "only a deleted key can be purged"}
+	}
+	delete(v.keys, name)
+	return nil
+}
+
+func (v *memVault) Backup(context.Context, string) ([]byte, error) {
+	v.called("backup")
+	return nil, cloud.ErrUnsupported
+}
+
+func (v *memVault) Restore(context.Context, []byte) (cloud.KeyVersion, error) {
+	v.called("restore")
+	return cloud.KeyVersion{}, cloud.ErrUnsupported
+}
+
+func (v *memVault) RotationPolicy(_ context.Context, name string) (cloud.RotationPolicy, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	k, ok := v.keys[name]
+	if !ok {
+		return cloud.RotationPolicy{}, notFound("policy of", name)
+	}
+	return k.policy, nil
+}
+
+func (v *memVault) SetRotationPolicy(_ context.Context, name string, p cloud.RotationPolicy) (cloud.RotationPolicy, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.called("policy")
+	k, ok := v.keys[name]
+	if !ok {
+		return cloud.RotationPolicy{}, notFound("policy of", name)
+	}
+	k.policy = p
+	return p, nil
+}
+
+func (v *memVault) versions(name string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if k, ok := v.keys[name]; ok {
+		return len(k.versions)
+	}
+	return 0
+}
+
+func (v *memVault) callList() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.calls)
+}
+
+// startDaemon writes a keyward.toml with a [[memvault]] section, loads it
+// as the daemon's command does and runs the daemon on a real socket.
+func startDaemon(t *testing.T) (sock string, v *memVault) {
+	t.Helper()
+	dir := t.TempDir()
+	sock = filepath.Join(dir, "k.sock")
+	toml := fmt.Sprintf("data_dir = %q\nsocket = %q\n\n[[memvault]]\nname = \"moon\"\nregion = \"moon-1\"\n",
+		filepath.Join(dir, "data"), sock)
+	path := filepath.Join(dir, "keyward.toml")
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() {
+		done <- daemon.Run(ctx, cfg, daemon.Options{Logger: slog.New(slog.DiscardHandler), Ready: func(s string) { ready <- s }})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("daemon: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("daemon not ready")
+	}
+	t.Cleanup(func() { cancel(); <-done })
+	vaultsMu.Lock()
+	v = vaults["moon"]
+	vaultsMu.Unlock()
+	if v == nil {
+		t.Fatal("the registry did not build the [[memvault]] source")
+	}
+	return sock, v
+}
+
+func run(sock string, stdin string, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := cli.Execute(context.Background(), append([]string{"--socket", sock}, args...), &cli.App{Out: &out, Err: &errb, In: strings.NewReader(stdin)})
+	return code, out.String(), errb.String()
+}
+
+// TestThirdKindEndToEnd: a connector kind registered only here is built
+// from its own config section, announced with its capabilities, and its
+// keys go through create, rotate, update, policy, delete, recover and
+// purge from the CLI; what it cannot do is refused before it is called.
+func TestThirdKindEndToEnd(t *testing.T) {
+	sock, v := startDaemon(t)
+	ctx := context.Background()
+	c := api.NewClient(sock)
+	kw := func(args ...string) string {
+		t.Helper()
+		code, out, errs := run(sock, "", args...)
+		if code != cli.ExitOK {
+			t.Fatalf("keyward %s: exit %d: %s", strings.Join(args, " "), code, errs)
+		}
+		return out
+	}
+
+	// The daemon announces the source, its kind and what it can do.
+	clouds, err := c.CloudSources(ctx)
+	if err != nil || len(clouds) != 1 || clouds[0].Kind != "memvault" || clouds[0].Address != "mem://moon-1" || clouds[0].Geography != "moon-1" {
+		t.Fatalf("cloud sources %+v, %v", clouds, err)
+	}
+	want := []string(v.Capabilities())
+	if !slices.Equal(clouds[0].Capabilities, want) {
+		t.Errorf("cloud sources capabilities %v, want %v", clouds[0].Capabilities, want)
+	}
+	srcs, err := c.Sources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(srcs, func(s api.SourceInfo) bool { return s.Name == "moon" })
+	if i < 0 || srcs[i].Kind != "memvault" || !slices.Equal(srcs[i].Capabilities, want) {
+		t.Fatalf("GET /v1/sources: %+v", srcs)
+	}
+
+	kw("sync", "--source", "moon")
+	if out := kw("key", "create", "moon", "orders-kek", "--type", "EC", "--curve", "P-384", "--tag", "owner=ops"); !strings.Contains(out, "created EC P-384") {
+		t.Errorf("create:\n%s", out)
+	}
+	if out := kw("key", "rotate", "moon/orders-kek"); strings.Count(out, "active") != 2 || v.versions("orders-kek") != 2 {
+		t.Errorf("rotate (vault has %d versions):\n%s", v.versions("orders-kek"), out)
+	}
+	kw("key", "update", "moon", "orders-kek", "--disable")
+	kw("key", "policy", "moon", "orders-kek", "--rotate-after", "90d")
+	if out := kw("key", "policy", "moon", "orders-kek"); !strings.Contains(out, "rotate after 90d") {
+		t.Errorf("policy: %q", out)
+	}
+	var list cli.KeysListJSON
+	if err := json.Unmarshal([]byte(kw("keys", "list", "--source", "moon", "--json")), &list); err != nil || list.Total != 2 {
+		t.Fatalf("inventory after rotate: %d rows, %v", list.Total, err)
+	}
+	if out := kw("key", "delete", "moon", "orders-kek", "--confirm", "orders-kek"); !strings.Contains(out, "deleted") {
+		t.Errorf("delete:\n%s", out)
+	}
+	kw("key", "recover", "moon", "orders-kek")
+	kw("key", "delete", "moon", "orders-kek", "--confirm", "orders-kek")
+	kw("key", "purge", "moon", "orders-kek", "--confirm", "orders-kek")
+	if v.versions("orders-kek") != 0 {
+		t.Error("purge left the key in the vault")
+	}
+
+	// What the kind does not declare is refused by the daemon, with the
+	// reason, and never reaches the connector.
+	before := len(v.callList())
+	if code, _, errs := run(sock, "", "key", "upload", "moon", "byok", "--type", "EC", "--curve", "P-256"); code == cli.ExitOK || !strings.Contains(errs, `memvault source "moon" cannot upload`) {
+		t.Errorf("upload to a kind without upload: exit %d %q", code, errs)
+	}
+	kw("key", "create", "moon", "keep", "--type", "RSA", "--size", "2048")
+	if code, _, errs := run(sock, "", "key", "backup", "moon", "keep"); code == cli.ExitOK || !strings.Contains(errs, `cannot backup`) {
+		t.Errorf("backup of a kind without backup: exit %d %q", code, errs)
+	}
+	if calls := v.callList()[before:]; !slices.Equal(calls, []string{"create"}) {
+		t.Errorf("the connector was called for refused operations: %v", calls)
+	}
+
+	// The activity log holds every operation done through keyward, by
+	// the caller, in this source.
+	rep, err := c.ActivityReport(ctx, api.ReportQuery{Source: "moon", Origin: "keyward", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, ev := range rep.Events {
+		if ev.Actor == "" {
+			t.Errorf("event %s names no actor", ev.Operation)
+		}
+		ops = append(ops, ev.Operation)
+	}
+	slices.Reverse(ops)
+	for _, op := range []string{"created", "rotated", "disabled", "deleted", "recovered", "purged"} {
+		if !slices.Contains(ops, op) {
+			t.Errorf("activity lacks %q: %v", op, ops)
+		}
+	}
+}
