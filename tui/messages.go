@@ -84,16 +84,14 @@ func (m *Model) statusLines(w int) []string {
 		style = st.StatusErr
 	}
 	lines := table.Wrap(text, w-1)
-	if len(lines) > maxStatusLines-1 {
-		lines = lines[:maxStatusLines-1]
-	}
 	// The last line shares its row with the pane's summary.
-	last := table.Wrap(strings.Join(table.Wrap(text, w-1)[len(lines)-1:], " "), room-1)
-	lines[len(lines)-1] = last[0]
-	if len(last) > 1 || len(table.Wrap(text, w-1)) > maxStatusLines-1 {
-		rest := strings.Join(last, " ")
+	if n := len(lines); ansi.StringWidth(lines[n-1]) > room-1 {
+		lines = append(lines[:n-1], table.Wrap(lines[n-1], room-1)...)
+	}
+	if len(lines) > maxStatusLines {
 		hint := "… (" + m.c.Keys.Log.Help().Key + ": whole message)"
-		lines[len(lines)-1] = ansi.Truncate(rest, max(0, room-1-ansi.StringWidth(hint)), "") + hint
+		rest := strings.Join(lines[maxStatusLines-1:], " ")
+		lines = append(lines[:maxStatusLines-1], ansi.Truncate(rest, max(0, room-1-ansi.StringWidth(hint)), "")+hint)
 	}
 	out := make([]string, len(lines))
 	for i, l := range lines {

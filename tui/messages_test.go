@@ -30,7 +30,7 @@ func TestMessageLog(t *testing.T) {
 	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
 	tm.Send(common.FlashMsg{Text: "synced kms-prod"})
 	waitFor(t, tm, "✔ synced kms-prod")
-	huge := strings.Repeat("the vault answered 503 Service Unavailable; ", 5) + "END-OF-MESSAGE"
+	huge := strings.Repeat("the vault answered 503 Service Unavailable; ", 8) + "END-OF-MESSAGE"
 	tm.Send(common.FlashMsg{Text: huge, Err: true})
 	waitFor(t, tm, "(L: whole message)")
 	press(tm, "L")
