@@ -34,8 +34,11 @@ type fixture struct {
 	textCalls   atomic.Int32 // Keys calls with a text filter
 	reportCalls atomic.Int32
 	maxLimit    atomic.Int32 // the largest page asked for
-	notes       chan api.Notification
-	proxy       []api.ProxyStatus
+	// laterPages, when set, holds report requests for a later page until
+	// it is closed (an export under way over a slow socket).
+	laterPages chan struct{}
+	notes      chan api.Notification
+	proxy      []api.ProxyStatus
 	// cloud holds what the cloud and certificate endpoints need
 	// (fixture_actions_test.go).
 	cloud cloudFixture
@@ -270,6 +273,13 @@ func (f *fixture) reportRange(q api.ReportQuery, def report.Range) (report.Range
 // functions the daemon uses.
 func (f *fixture) AgingReport(ctx context.Context, q api.ReportQuery) (*api.AgingReport, error) {
 	f.reportCalls.Add(1)
+	if f.laterPages != nil && q.Cursor != "" {
+		select {
+		case <-f.laterPages:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	rg, err := f.reportRange(q, report.DefaultAgingRange(fixedNow))
 	if err != nil {
 		return nil, err

@@ -73,6 +73,9 @@ func New(ctx context.Context, backend Backend, opts Options) *Model {
 		Debounce: opts.FilterDebounce,
 		Title:    opts.Title,
 		Socket:   opts.Socket,
+
+		ExportDir:  opts.ExportDir,
+		ExportPage: opts.ExportPage,
 	}
 	if opts.NoColor {
 		c.Styles = styles.NoColor()

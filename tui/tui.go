@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -47,6 +48,23 @@ type Options struct {
 	// NoColor draws without colour (styles.NoColor): Run sets it when the
 	// NO_COLOR environment variable is set.
 	NoColor bool
+	// ExportDir is where the report panes write CSV exports (default
+	// DefaultExportDir); ExportPage is how many rows an export asks the
+	// daemon for at a time (default 1000).
+	ExportDir  string
+	ExportPage int
+}
+
+// DefaultExportDir is $XDG_DATA_HOME/keyward/exports, or
+// ~/.local/share/keyward/exports; "" when neither is known.
+func DefaultExportDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "keyward", "exports")
+	}
+	if home, err := os.UserHomeDir(); err == nil && home != "" {
+		return filepath.Join(home, ".local", "share", "keyward", "exports")
+	}
+	return ""
 }
 
 func (o Options) withDefaults() Options {
@@ -58,6 +76,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 10 * time.Second
+	}
+	if o.ExportDir == "" {
+		o.ExportDir = DefaultExportDir()
+	}
+	if o.ExportPage <= 0 {
+		o.ExportPage = 1000
 	}
 	if o.FilterDebounce <= 0 {
 		o.FilterDebounce = 150 * time.Millisecond

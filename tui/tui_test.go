@@ -25,7 +25,15 @@ func TestMain(m *testing.M) {
 	// (tabs, selection, aging, health) reads without colour, as with NO_COLOR.
 	lipgloss.SetColorProfile(termenv.Ascii)
 	lipgloss.SetHasDarkBackground(true)
-	os.Exit(m.Run())
+	// Exports go to $XDG_DATA_HOME/keyward/exports: never the tester's own.
+	dir, err := os.MkdirTemp("", "keyward-tui-test-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_DATA_HOME", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 func newModel(t testing.TB, f *fixture) *tui.Model {
@@ -441,7 +449,10 @@ func TestReportPanesGolden(t *testing.T) {
 // TestAgingFlow changes the date range and the source with keys, opens an
 // entry, and exports the page as CSV.
 func TestAgingFlow(t *testing.T) {
-	t.Chdir(t.TempDir())
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	data := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", data)
 	f := newFixture()
 	tm := start(t, f, 120, 30)
 	waitFor(t, tm, "● connected")
@@ -460,7 +471,7 @@ func TestAgingFlow(t *testing.T) {
 	press(tm, "enter")
 	waitFor(t, tm, "Entry 1", "key_id", "vault-emu/backup-kek/1")
 	press(tm, "esc", "e")
-	waitFor(t, tm, "exported 1 row to")
+	waitFor(t, tm, "exported 1 row", filepath.Join(data, "keyward", "exports", "keyward-aging-"))
 	// From an entry to its key: enter twice opens the key in the Keys pane.
 	press(tm, "enter", "enter")
 	waitFor(t, tm, "soft-deleted in the vault", "AES-256", "az-ops@acme")
@@ -468,7 +479,10 @@ func TestAgingFlow(t *testing.T) {
 	if !strings.Contains(view, "backup-kek  vault-emu/backup-kek/1  (esc back)") || !strings.Contains(view, "Activity") {
 		t.Errorf("enter on an aging entry did not open its key:\n%s", view)
 	}
-	files, _ := filepath.Glob("keyward-aging-*.csv")
+	if files, _ := filepath.Glob(filepath.Join(cwd, "*")); len(files) != 0 {
+		t.Errorf("the export wrote into the current directory: %v", files)
+	}
+	files, _ := filepath.Glob(filepath.Join(data, "keyward", "exports", "keyward-aging-*.csv"))
 	if len(files) != 1 {
 		t.Fatalf("export files: %v", files)
 	}

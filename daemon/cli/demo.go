@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward/daemon/demo"
+	"github.com/keyward/keyward/tui"
 )
 
 func newDemoCmd(a *App) *cobra.Command {
@@ -21,7 +22,9 @@ func newDemoCmd(a *App) *cobra.Command {
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
 			return demo.Run(ctx, demo.Options{Headless: headless, Out: a.Out,
-				RunTUI: func(ctx context.Context, socket string) error { return runTUI(ctx, a, socket, "keyward demo") }})
+				RunTUI: func(ctx context.Context, socket string) error {
+					return runTUI(ctx, a, socket, "keyward demo", tui.Options{})
+				}})
 		},
 	}
 	cmd.Flags().BoolVar(&headless, "headless", false, "run without the TUI until interrupted")

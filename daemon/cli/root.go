@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/tui"
 )
 
 // Exit codes.
@@ -81,7 +82,7 @@ func NewRoot(a *App) *cobra.Command {
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runTUI(cmd.Context(), a, "", "")
+			return runTUI(cmd.Context(), a, "", "", tui.Options{})
 		},
 	}
 	root.PersistentFlags().StringVar(&a.Socket, "socket", os.Getenv("KEYWARD_SOCKET"), "daemon socket (env KEYWARD_SOCKET)")

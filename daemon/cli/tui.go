@@ -10,21 +10,28 @@ import (
 )
 
 func newTUICmd(a *App) *cobra.Command {
-	return &cobra.Command{
+	var opts tui.Options
+	cmd := &cobra.Command{
 		Use:   "tui",
 		Short: "Open the terminal UI on the daemon's socket (the default command)",
-		Args:  cobra.NoArgs,
+		Example: `  keyward tui
+  keyward tui --export-dir ~/reports`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runTUI(cmd.Context(), a, "", "")
+			return runTUI(cmd.Context(), a, "", "", opts)
 		},
 	}
+	cmd.Flags().StringVar(&opts.ExportDir, "export-dir", "",
+		"where the report panes write CSV exports (default $XDG_DATA_HOME/keyward/exports, else ~/.local/share/keyward/exports)")
+	return cmd
 }
 
 // runTUI opens the TUI on socket (or the resolved socket when empty). The
 // TUI starts even when the daemon is down and connects when it comes up.
-func runTUI(ctx context.Context, a *App, socket, title string) error {
+func runTUI(ctx context.Context, a *App, socket, title string, opts tui.Options) error {
 	if socket == "" {
 		socket = a.SocketPath()
 	}
-	return tui.Run(ctx, api.NewClient(socket), tui.Options{Title: title, Socket: socket})
+	opts.Title, opts.Socket = title, socket
+	return tui.Run(ctx, api.NewClient(socket), opts)
 }

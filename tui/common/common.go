@@ -44,6 +44,10 @@ type Context struct {
 	Width, Height int
 	Title         string
 	Socket        string
+	// ExportDir is where report exports are written; ExportPage is how
+	// many rows an export asks the daemon for at a time.
+	ExportDir  string
+	ExportPage int
 }
 
 // Call runs fn with a request context bounded by Timeout.

@@ -1,16 +1,14 @@
 // Package reportpane is the TUI pane for keyward's reports (Key Aging, Key
 // Activity): a summary on top, one page of the report below (asked of the
 // daemon by cursor, only the rows that fit), a date range and filters changed
-// with the keyboard, a detail view on enter, and e to export what is on
-// screen as CSV. Rows are drawn from engine/report's Tables, the same the CLI
+// with the keyboard, a detail view on enter, and e to export the whole
+// report for the range and filters as CSV. Rows are drawn from engine/report's Tables, the same the CLI
 // prints, so the two cannot disagree.
 package reportpane
 
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -73,12 +71,6 @@ type pageMsg struct {
 	err  error
 }
 
-type exportMsg struct {
-	path string
-	rows int
-	err  error
-}
-
 // Model is one report pane.
 type Model struct {
 	ctx  *common.Context
@@ -103,7 +95,9 @@ type Model struct {
 	fetchedAt   time.Time
 	err         error
 	detail      bool
-	note        string // the last export's outcome
+	note        string // the export's progress or outcome
+	exporting   *exportJob
+	exportSeq   int
 	// live: the range is the default one and follows the clock (a TUI left
 	// open keeps showing new activity) until the user moves it.
 	live bool
@@ -189,12 +183,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		return m.Update(msg.Msg)
 	case pageMsg:
 		return m.onPage(msg)
-	case exportMsg:
-		if msg.err != nil {
-			m.note = "export failed: " + msg.err.Error()
-		} else {
-			m.note = fmt.Sprintf("exported %s to %s", common.Plural(msg.rows, "row"), msg.path)
-		}
+	case exportStepMsg:
+		return m.onExportStep(msg)
 	case common.ActivatedMsg:
 		if !m.shown {
 			m.shown = true
@@ -392,33 +382,6 @@ func (m *Model) localPage(all *Page, cursor string) *Page {
 		p.NextCursor = fmt.Sprint(end)
 	}
 	return p
-}
-
-// export writes the page on screen as CSV (raw cells: ISO-8601 UTC times) in
-// the working directory, off the event loop.
-func (m *Model) export() tea.Cmd {
-	t := m.page.Table
-	name := fmt.Sprintf("keyward-%s-%s.csv", m.spec.ID, m.ctx.Now().UTC().Format("20060102T150405Z"))
-	id := m.spec.ID
-	return func() tea.Msg {
-		path, err := filepath.Abs(name)
-		if err == nil {
-			err = writeCSV(path, t)
-		}
-		return common.Reply(id, exportMsg{path: path, rows: len(t.Raw), err: err})
-	}
-}
-
-func writeCSV(path string, t report.Table) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("create export file: %w", err)
-	}
-	if err := t.WriteCSV(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return f.Close()
 }
 
 // ShortHelp implements common.Pane.

@@ -1,0 +1,119 @@
+package tui_test
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/exp/teatest"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/tui"
+)
+
+// manyExpiring adds n keys that expire within the aging pane's default range.
+func manyExpiring(f *fixture, n int) {
+	base := f.keys[3]
+	th := engine.DefaultThresholds()
+	for i := range n {
+		k := base
+		k.Name = fmt.Sprintf("bulk.key.%03d", i)
+		k.ID = engine.KeyID(k.Source, k.Name, "1")
+		k.Expires = at(10 + i%60)
+		a := engine.Classify(k, fixedNow, th)
+		k.Aging = &a
+		f.keys = append(f.keys, k)
+	}
+}
+
+// At 80×24 the Aging pane shows 14 rows; e exports the whole report for the
+// range and filters, asked of the daemon a page at a time with the progress
+// in the status line, to the export directory, and says the full path.
+func TestExportWholeReport(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture()
+	manyExpiring(f, 40)
+	f.laterPages = make(chan struct{})
+	m := tui.New(context.Background(), f, tui.Options{
+		Title: "keyward demo", Socket: "/run/keyward/keyward.sock",
+		Now:       func() time.Time { return fixedNow },
+		ExportDir: dir, ExportPage: 16,
+	})
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	t.Cleanup(func() { _ = tm.Quit() })
+	waitFor(t, tm, "● connected")
+	press(tm, "2")
+	waitFor(t, tm, "bulk.key.000")
+	press(tm, "e")
+	waitFor(t, tm, "exporting… 16 rows so far")
+	close(f.laterPages)
+	waitFor(t, tm, "exported the Aging report", dir)
+	view := finalView(t, tm)
+
+	all, err := f.AgingReport(context.Background(), api.ReportQuery{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "keyward-aging-*.csv"))
+	if len(files) != 1 {
+		t.Fatalf("export files in %s: %v", dir, files)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(view), ""), files[0]) {
+		t.Errorf("the status line does not give the full path %s:\n%s", files[0], view)
+	}
+	fh, err := os.Open(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	recs, err := csv.NewReader(fh).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(recs)-1, len(all.Entries); got != want || want <= 32 {
+		t.Errorf("exported %d rows, the report has %d (the screen shows 14)", got, want)
+	}
+	if recs[0][0] != "date" {
+		t.Errorf("header %v", recs[0])
+	}
+	if st, _ := os.Stat(files[0]); st.Mode().Perm() != 0o600 {
+		t.Errorf("export file mode %v, want 0600", st.Mode().Perm())
+	}
+	if parts, _ := filepath.Glob(filepath.Join(dir, "*.part")); len(parts) != 0 {
+		t.Errorf("left behind: %v", parts)
+	}
+}
+
+// An export the daemon cannot finish says why, and leaves no partial file.
+func TestExportFailureLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture()
+	manyExpiring(f, 40)
+	f.laterPages = make(chan struct{})
+	m := tui.New(context.Background(), f, tui.Options{
+		Now: func() time.Time { return fixedNow }, ExportDir: dir, ExportPage: 16,
+		RequestTimeout: 300 * time.Millisecond,
+	})
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	t.Cleanup(func() { _ = tm.Quit() })
+	waitFor(t, tm, "● connected")
+	press(tm, "2")
+	waitFor(t, tm, "bulk.key.000")
+	press(tm, "e")
+	waitFor(t, tm, "report failed:")
+	view := strings.Join(strings.Fields(finalView(t, tm)), " ")
+	if !strings.Contains(view, "export of the Aging report failed: read the report from the daemon: no answer from the daemon in time") {
+		t.Errorf("the failure is not said in words:\n%s", view)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
+		t.Errorf("a failed export left %v", files)
+	}
+}
