@@ -9,7 +9,6 @@ import (
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/keyward/keyward/daemon/api"
@@ -32,10 +31,9 @@ type Model struct {
 	cancel context.CancelFunc
 	opts   Options
 
-	panes    []common.Pane
-	active   int
-	help     help.Model
-	showHelp bool
+	panes  []common.Pane
+	active int
+	help   help.Model
 
 	conn   connection
 	status *api.Status
@@ -204,7 +202,7 @@ func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
 // ignored, with a word in the status line: pasted text is never run as
 // commands.
 func (m *Model) onKeys(msg tea.KeyMsg) tea.Cmd {
-	if msg.Paste && !m.showHelp && !m.Active().Typing() {
+	if msg.Paste && m.overlay == nil && !m.Active().Typing() {
 		return common.Flash("pasted text ignored: no text field has the focus")
 	}
 	if msg.Type != tea.KeyRunes || len(msg.Runes) < 2 {
@@ -212,7 +210,7 @@ func (m *Model) onKeys(msg tea.KeyMsg) tea.Cmd {
 	}
 	var cmds []tea.Cmd
 	for i, r := range msg.Runes {
-		if !m.showHelp && m.Active().Typing() {
+		if m.overlay == nil && m.Active().Typing() {
 			rest := msg
 			rest.Runes = msg.Runes[i:]
 			cmds = append(cmds, m.onKey(rest))
@@ -243,16 +241,6 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		}
 		return nil
 	}
-	if m.showHelp {
-		switch {
-		case key.Matches(msg, k.Quit):
-			m.cancel()
-			return tea.Quit
-		case key.Matches(msg, k.Help), msg.Type == tea.KeyEsc:
-			m.showHelp = false
-		}
-		return nil
-	}
 	if m.Active().Capturing() {
 		return m.Active().Update(msg)
 	}
@@ -261,7 +249,7 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		m.cancel()
 		return tea.Quit
 	case key.Matches(msg, k.Help):
-		m.showHelp = true
+		m.overlay = m.openHelp()
 		return nil
 	case key.Matches(msg, k.Log):
 		m.overlay = m.openLog(m.c.Width)
@@ -295,8 +283,6 @@ func (m *Model) View() string {
 	switch {
 	case m.overlay != nil:
 		body = m.overlay.view(m.c.Styles, w, bodyH)
-	case m.showHelp:
-		body = m.helpOverlay(w, bodyH)
 	default:
 		body = m.Active().View()
 	}
@@ -376,22 +362,12 @@ func (m *Model) helpLine(w int) string {
 	if !m.Active().Capturing() {
 		bindings = append(bindings, k.NextTab, k.Help, k.Quit)
 	}
-	if m.showHelp {
-		bindings = []key.Binding{key.NewBinding(key.WithKeys("?"), key.WithHelp("?/esc", "close help")), k.Quit}
+	if m.overlay != nil {
+		bindings = []key.Binding{key.NewBinding(key.WithKeys("esc"), key.WithHelp(m.overlay.close.Help().Key+"/esc", "close")),
+			key.NewBinding(key.WithKeys("j"), key.WithHelp("↑/↓ pgup/pgdn g/G", "scroll")), k.Quit}
 	}
 	m.help.Width = w
 	return table.Fit(" "+m.help.ShortHelpView(bindings), w)
-}
-
-func (m *Model) helpOverlay(w, h int) string {
-	st := m.c.Styles
-	k := m.c.Keys
-	groups := [][]key.Binding{k.Global()}
-	groups = append(groups, m.Active().FullHelp()...)
-	m.help.Width = max(10, w-6)
-	full := m.help.FullHelpView(groups)
-	box := st.Panel.Render(st.Section.Render("Help — "+m.Active().Title()+" pane") + "\n\n" + full)
-	return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, box)
 }
 
 func (m *Model) statusLine(w int) string {

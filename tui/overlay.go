@@ -6,6 +6,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/keyward/keyward/tui/common"
 	"github.com/keyward/keyward/tui/styles"
@@ -69,4 +70,34 @@ func (o *overlay) view(st *styles.Styles, w, h int) string {
 	}
 	body = append(body, table.Fit(st.Muted.Render(where+" · esc closes"), inner))
 	return st.Panel.Render(strings.Join(body, "\n"))
+}
+
+// openHelp lists every binding of the visible pane first, then the keys
+// that work everywhere, one per line so that none is cut at 80 columns;
+// the overlay scrolls.
+func (m *Model) openHelp() *overlay {
+	st := m.c.Styles
+	o := &overlay{title: "Help — " + m.Active().Title() + " pane", close: m.c.Keys.Help}
+	var pane []key.Binding
+	for _, g := range m.Active().FullHelp() {
+		pane = append(pane, g...)
+	}
+	section := func(title string, bs []key.Binding) {
+		keyW := 0
+		for _, b := range bs {
+			keyW = max(keyW, ansi.StringWidth(b.Help().Key))
+		}
+		o.lines = append(o.lines, st.Bold.Render(title))
+		for _, b := range bs {
+			if !b.Enabled() {
+				continue
+			}
+			h := b.Help()
+			o.lines = append(o.lines, "  "+st.HelpKey.Render(table.Fit(h.Key, keyW))+"  "+st.HelpDesc.Render(h.Desc))
+		}
+	}
+	section(m.Active().Title()+" pane", pane)
+	o.lines = append(o.lines, "")
+	section("Everywhere", m.c.Keys.Global())
+	return o
 }

@@ -161,12 +161,30 @@ func TestSourcesPaneKMIPPoll(t *testing.T) {
 	}
 }
 
+// At 80×24 the help lists the pane's own bindings first, whole (one a
+// line), and scrolls to the rest: G to the end, where the keys that work
+// everywhere are.
 func TestHelpOverlayGolden(t *testing.T) {
-	tm := start(t, newFixture(), 80, 24)
-	waitFor(t, tm, "acme.crm.key.0")
-	press(tm, "?")
-	waitFor(t, tm, "reverse sort", "close help")
-	golden(t, tm, 80, 24)
+	for _, tc := range []struct {
+		name string
+		keys []string
+		want []string
+	}{
+		{"top", []string{"?"}, []string{"Help — Keys pane", "reverse sort", "lines 1–15 of"}},
+		{"end", []string{"?", "G"}, []string{"Everywhere", "message log", "sync all sources"}},
+		{"aging", []string{"2", "?"}, []string{"Help — Aging pane", "range earlier"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tm := start(t, newFixture(), 80, 24)
+			waitFor(t, tm, "acme.crm.key.0")
+			press(tm, tc.keys...)
+			waitFor(t, tm, tc.want...)
+			view := golden(t, tm, 80, 24)
+			if box := strings.Split(view, "\n")[2:22]; strings.Contains(strings.Join(box, "\n"), "…") {
+				t.Errorf("a binding is cut:\n%s", view)
+			}
+		})
+	}
 }
 
 // TestFlow is what a user does: look at the sources, come back, filter the
