@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cloud/azure"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/daemon/sources"
@@ -466,7 +467,7 @@ func badKEKStart(t *testing.T, want string, prepare func(kekFile string)) {
 	if prepare != nil {
 		prepare(cfg.Keys.KEKFile)
 	}
-	cfg.AddSource("azure", &config.AzureSource{Name: "v", VaultURL: "https://127.0.0.1:1", Credential: config.AzureCredEmulator,
+	cfg.AddSource("azure", &azure.Settings{Name: "v", VaultURL: "https://127.0.0.1:1", Credential: azure.CredEmulator,
 		TokenFile: filepath.Join(dir, "token")})
 	os.WriteFile(filepath.Join(dir, "token"), []byte("t"), 0o600)
 	err := Run(context.Background(), cfg, Options{Logger: discardLogger()})

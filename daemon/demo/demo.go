@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon"
+	"github.com/keyward/keyward/daemon/cloud/azure"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/daemon/demo/saas"
@@ -117,10 +118,11 @@ func Run(ctx context.Context, opts Options) error {
 	if err := os.MkdirAll(filepath.Join(dir, "vault"), 0o700); err != nil {
 		return err
 	}
-	azureSection, err := vs.AzureSource("azure-demo", filepath.Join(dir, "vault"))
+	caFile, tokenFile, err := vs.WriteFiles(filepath.Join(dir, "vault"))
 	if err != nil {
-		return fmt.Errorf("demo vault: %w", err)
+		return fmt.Errorf("demo vault files: %w", err)
 	}
+	azureSection := azure.EmulatorSettings("azure-demo", vs.URL, caFile, tokenFile, vs.Geography())
 	st.VaultURL = vs.URL
 	cfg.AddSource("azure", &azureSection)
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cloud/azure"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/kek"
@@ -54,10 +55,11 @@ func startVaultsDaemon(t *testing.T, names ...string) (*config.Config, []*vault.
 				t.Fatal(err)
 			}
 		}
-		az, err := srv.AzureSource(name, t.TempDir())
+		caFile, tokenFile, err := srv.WriteFiles(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
+		az := azure.EmulatorSettings(name, srv.URL, caFile, tokenFile, srv.Geography())
 		cfg.AddSource("azure", &az)
 		srvs = append(srvs, srv)
 	}

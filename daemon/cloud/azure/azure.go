@@ -31,7 +31,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
 	"github.com/keyward/keyward/daemon/cloud"
-	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -53,7 +52,7 @@ var Clouds = map[string]Cloud{
 
 // Vault is the connector for one Azure Key Vault (or Managed HSM).
 type Vault struct {
-	cfg       config.AzureSource
+	cfg       Settings
 	url       string
 	cloud     Cloud
 	geography string
@@ -97,7 +96,7 @@ var _ cloud.Connector = (*Vault)(nil)
 
 // New returns the connector for the [[azure]] section cfg, which must
 // have passed config validation.
-func New(cfg config.AzureSource, opts ...Option) (*Vault, error) {
+func New(cfg Settings, opts ...Option) (*Vault, error) {
 	o := options{timeout: 30 * time.Second, retries: 2}
 	for _, f := range opts {
 		f(&o)
@@ -156,7 +155,7 @@ func New(cfg config.AzureSource, opts ...Option) (*Vault, error) {
 }
 
 func cloudOf(name string) (Cloud, error) {
-	n, err := config.AzureCloudName(name)
+	n, err := CloudName(name)
 	if err != nil {
 		return Cloud{}, err
 	}
@@ -172,9 +171,9 @@ func isLoopback(host string) bool {
 }
 
 // credential builds the azidentity credential the section names.
-func credential(cfg config.AzureSource, co azcore.ClientOptions, noDiscovery bool) (azcore.TokenCredential, error) {
+func credential(cfg Settings, co azcore.ClientOptions, noDiscovery bool) (azcore.TokenCredential, error) {
 	switch cfg.CredentialKind() {
-	case config.AzureCredSecret:
+	case CredSecret:
 		b, err := os.ReadFile(cfg.SecretFile)
 		if err != nil {
 			return nil, fmt.Errorf("client_secret_file: %w", err)
@@ -185,7 +184,7 @@ func credential(cfg config.AzureSource, co azcore.ClientOptions, noDiscovery boo
 			return nil, fmt.Errorf("client_secret_file %s is empty", cfg.SecretFile)
 		}
 		return azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, secret, &azidentity.ClientSecretCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: noDiscovery})
-	case config.AzureCredCertificate:
+	case CredCertificate:
 		b, err := os.ReadFile(cfg.CertFile)
 		if err != nil {
 			return nil, fmt.Errorf("client_cert_file: %w", err)
@@ -196,13 +195,13 @@ func credential(cfg config.AzureSource, co azcore.ClientOptions, noDiscovery boo
 			return nil, fmt.Errorf("client_cert_file %s: %w (want PEM with the certificate and an unencrypted private key)", cfg.CertFile, err)
 		}
 		return azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: noDiscovery})
-	case config.AzureCredManagedIdentity:
+	case CredManagedIdentity:
 		mo := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: co}
 		if cfg.ClientID != "" {
 			mo.ID = azidentity.ClientID(cfg.ClientID)
 		}
 		return azidentity.NewManagedIdentityCredential(mo)
-	case config.AzureCredEmulator:
+	case CredEmulator:
 		b, err := os.ReadFile(cfg.TokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("token_file: %w", err)
@@ -864,7 +863,7 @@ func firstLine(s string) string {
 
 // NewSource returns the sync source of an [[azure]] section: its
 // connector, synced every sync_interval.
-func NewSource(cfg config.AzureSource, logger *slog.Logger, opts ...Option) (*cloud.SyncSource, error) {
+func NewSource(cfg Settings, logger *slog.Logger, opts ...Option) (*cloud.SyncSource, error) {
 	v, err := New(cfg, opts...)
 	if err != nil {
 		return nil, err

@@ -13,7 +13,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/keyward/keyward/daemon/cloud"
-	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
@@ -115,7 +114,7 @@ func (e *env) connect(dir string, withFakeCred bool, geography string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	cfg := config.AzureSource{Name: e.name, VaultURL: e.srv.URL, Credential: config.AzureCredEmulator, TokenFile: tokenFile, CAFile: caFile, Geography: geography}
+	cfg := Settings{Name: e.name, VaultURL: e.srv.URL, Credential: CredEmulator, TokenFile: tokenFile, CAFile: caFile, Geography: geography}
 	opts := []Option{WithTimeout(5 * time.Second), WithRetries(-1)}
 	if withFakeCred {
 		e.cred = &fakeCredential{token: e.srv.Token}
@@ -187,7 +186,7 @@ func byName(rows map[string]engine.Key) map[string][]engine.Key {
 
 func isKind(err, kind error) bool { return errors.Is(err, kind) }
 
-func (v *Vault) cfgForTest() config.AzureSource { return v.cfg }
+func (v *Vault) cfgForTest() Settings { return v.cfg }
 
 // wireCaller is how the socket layer hands c to the cloud routes.
 func wireCaller(c cloud.Caller) api.Caller {

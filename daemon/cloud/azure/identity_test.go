@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/cloud"
-	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/engine"
 )
@@ -84,7 +83,7 @@ func TestClientSecretCredentialEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, vault.Options{}, false) // only for its store
-	sec := config.AzureSource{Name: "secret-vault", VaultURL: srv.URL, TenantID: testTenant, ClientID: testClient, SecretFile: secret}
+	sec := Settings{Name: "secret-vault", VaultURL: srv.URL, TenantID: testTenant, ClientID: testClient, SecretFile: secret}
 	conn, err := New(sec, WithRootCAs(pool), WithAuthority(entra.srv.URL), WithRetries(-1), WithTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)

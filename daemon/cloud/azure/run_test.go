@@ -144,10 +144,11 @@ func TestRegisteredFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	sec, err := e.srv.AzureSource("vault1", dir)
+	caFile, tokenFile, err := e.srv.WriteFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	sec := EmulatorSettings("vault1", e.srv.URL, caFile, tokenFile, e.srv.Geography())
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(dir, "data") // the KEK must not sit inside it
 	cfg.AddSource("azure", &sec)

@@ -8,11 +8,11 @@ import (
 	"github.com/keyward/keyward/daemon/config"
 )
 
-// The [[azure]] section's settings type is declared by daemon/config (the
-// vault emulator builds it), so only the constructor registers here.
+// The azure kind: [[azure]] sections decode into Settings (settings.go),
+// and each becomes a synchronised vault.
 func init() {
-	cloud.Register(cloud.Kind{Name: "azure", New: func(s config.Section, logger *slog.Logger) (*cloud.SyncSource, error) {
-		sec, ok := s.(*config.AzureSource)
+	cloud.Register(cloud.Kind{Name: "azure", Settings: &Settings{}, New: func(s config.Section, logger *slog.Logger) (*cloud.SyncSource, error) {
+		sec, ok := s.(*Settings)
 		if !ok {
 			return nil, fmt.Errorf("azure: settings of type %T", s)
 		}

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"time"
-
-	"github.com/keyward/keyward/daemon/config"
-	"github.com/keyward/keyward/engine"
 )
 
 // KeySpec describes a key put straight into the vault (behind any client's
@@ -257,13 +254,5 @@ func (s *Server) SeedDemo(now time.Time) (int, error) {
 	return len(specs), nil
 }
 
-// AzureSource writes the emulator's CA certificate and token into dir and
-// returns the [[azure]] section that points keyward at this vault.
-func (s *Server) AzureSource(name, dir string) (config.AzureSource, error) {
-	caFile, tokenFile, err := s.WriteFiles(dir)
-	if err != nil {
-		return config.AzureSource{}, fmt.Errorf("vault emulator files: %w", err)
-	}
-	return config.AzureSource{Name: name, VaultURL: s.URL, Credential: config.AzureCredEmulator, TokenFile: tokenFile,
-		CAFile: caFile, Geography: s.opts.Geography, SyncInterval: engine.Duration(time.Minute)}, nil
-}
+// Geography is the region group the emulated vault reports (Options).
+func (s *Server) Geography() string { return s.opts.Geography }

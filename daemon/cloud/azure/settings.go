@@ -1,8 +1,7 @@
-package config
+package azure
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -11,9 +10,10 @@ import (
 	"github.com/keyward/keyward/engine"
 )
 
-// AzureSource is one [[azure]] section: an Azure Key Vault synchronised
-// through azkeys.
-type AzureSource struct {
+// Settings is one [[azure]] section: an Azure Key Vault synchronised
+// through azkeys. It registers itself with the connector (setup.go), so
+// daemon/config knows nothing of Azure.
+type Settings struct {
 	Name     string `toml:"name"`
 	VaultURL string `toml:"vault_url"`
 	// Cloud is public (default), usgovernment or china: it picks the login
@@ -40,24 +40,32 @@ type AzureSource struct {
 	Geography string `toml:"geography"`
 }
 
+// EmulatorSettings is the [[azure]] section that points keyward at an
+// emulated vault on a loopback url (keyward demo, tests): the emulator
+// credential with its token file, and its CA certificate.
+func EmulatorSettings(name, url, caFile, tokenFile, geography string) Settings {
+	return Settings{Name: name, VaultURL: url, Credential: CredEmulator, TokenFile: tokenFile, CAFile: caFile,
+		Geography: geography, SyncInterval: engine.Duration(time.Minute)}
+}
+
 // Azure credential kinds.
 const (
-	AzureCredSecret          = "client-secret"
-	AzureCredCertificate     = "client-certificate"
-	AzureCredManagedIdentity = "managed-identity"
-	AzureCredDefault         = "default"
-	AzureCredEmulator        = "emulator"
+	CredSecret          = "client-secret"
+	CredCertificate     = "client-certificate"
+	CredManagedIdentity = "managed-identity"
+	CredDefault         = "default"
+	CredEmulator        = "emulator"
 )
 
-// azureVaultSuffixes lists each cloud's key vault and managed HSM suffixes.
-var azureVaultSuffixes = map[string][]string{
+// vaultSuffixes lists each cloud's key vault and managed HSM suffixes.
+var vaultSuffixes = map[string][]string{
 	"public":       {"vault.azure.net", "managedhsm.azure.net"},
 	"usgovernment": {"vault.usgovcloudapi.net"},
 	"china":        {"vault.azure.cn"},
 }
 
-// AzureCloudName normalises a cloud name: "" and "azure" mean public.
-func AzureCloudName(s string) (string, error) {
+// CloudName normalises a cloud name: "" and "azure" mean public.
+func CloudName(s string) (string, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "public", "azure", "azurecloud":
 		return "public", nil
@@ -70,23 +78,23 @@ func AzureCloudName(s string) (string, error) {
 }
 
 // CredentialKind is the credential the section uses.
-func (a *AzureSource) CredentialKind() string {
+func (a *Settings) CredentialKind() string {
 	if a.Credential != "" {
 		return a.Credential
 	}
 	switch {
 	case a.SecretFile != "":
-		return AzureCredSecret
+		return CredSecret
 	case a.CertFile != "":
-		return AzureCredCertificate
+		return CredCertificate
 	case a.TokenFile != "":
-		return AzureCredEmulator
+		return CredEmulator
 	}
-	return AzureCredDefault
+	return CredDefault
 }
 
 // Interval is the sync interval (default 15 minutes).
-func (a *AzureSource) Interval() time.Duration {
+func (a *Settings) Interval() time.Duration {
 	if a.SyncInterval <= 0 {
 		return 15 * time.Minute
 	}
@@ -95,29 +103,16 @@ func (a *AzureSource) Interval() time.Duration {
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-func loopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
-// The [[azure]] section is registered here rather than by
-// daemon/cloud/azure because its settings type still lives in this package
-// (the vault emulator, which azure's own tests use, builds it).
-func init() { RegisterSection("azure", &AzureSource{}) }
-
 // SourceName is the section's name.
-func (a *AzureSource) SourceName() string { return a.Name }
+func (a *Settings) SourceName() string { return a.Name }
 
 // Validate checks the section's values; problems are prefixed with prefix.
-func (a *AzureSource) Validate(prefix string) []string {
+func (a *Settings) Validate(prefix string) []string {
 	var errs []string
 	add := func(key, format string, args ...any) {
 		errs = append(errs, prefix+"."+key+": "+fmt.Sprintf(format, args...))
 	}
-	cloudName, err := AzureCloudName(a.Cloud)
+	cloudName, err := CloudName(a.Cloud)
 	if err != nil {
 		add("cloud", "%v", err)
 		cloudName = "public"
@@ -129,33 +124,33 @@ func (a *AzureSource) Validate(prefix string) []string {
 		add("vault_url", "%q is not a URL (e.g. https://myvault.vault.azure.net)", a.VaultURL)
 	} else {
 		host := u.Hostname()
-		loopback = loopbackHost(host)
+		loopback = isLoopback(host)
 		switch {
 		case u.Scheme != "https":
 			add("vault_url", "%q must use https", a.VaultURL)
 		case u.Path != "" && u.Path != "/":
 			add("vault_url", "%q must not have a path (the vault's base URL only)", a.VaultURL)
 		case loopback:
-			if a.CredentialKind() != AzureCredEmulator {
+			if a.CredentialKind() != CredEmulator {
 				add("vault_url", "a loopback vault (%s) is the emulator: use credential = \"emulator\" with token_file", host)
 			}
 		default:
 			ok := false
-			for _, suf := range azureVaultSuffixes[cloudName] {
+			for _, suf := range vaultSuffixes[cloudName] {
 				if strings.HasSuffix(host, "."+suf) {
 					ok = true
 				}
 			}
 			if !ok {
 				hint := ""
-				for other, sufs := range azureVaultSuffixes {
+				for other, sufs := range vaultSuffixes {
 					for _, suf := range sufs {
 						if strings.HasSuffix(host, "."+suf) {
 							hint = fmt.Sprintf("; %s is a vault of the %s cloud, set cloud = %q", host, other, other)
 						}
 					}
 				}
-				add("vault_url", "host %s does not end with the %s cloud's vault suffix %s%s", host, cloudName, strings.Join(azureVaultSuffixes[cloudName], " or "), hint)
+				add("vault_url", "host %s does not end with the %s cloud's vault suffix %s%s", host, cloudName, strings.Join(vaultSuffixes[cloudName], " or "), hint)
 			}
 		}
 	}
@@ -168,30 +163,30 @@ func (a *AzureSource) Validate(prefix string) []string {
 		}
 	}
 	switch a.CredentialKind() {
-	case AzureCredSecret:
+	case CredSecret:
 		needTenantClient()
 		if a.SecretFile == "" {
-			add("client_secret_file", "is required for credential %q", AzureCredSecret)
+			add("client_secret_file", "is required for credential %q", CredSecret)
 		}
-	case AzureCredCertificate:
+	case CredCertificate:
 		needTenantClient()
 		if a.CertFile == "" {
-			add("client_cert_file", "is required for credential %q", AzureCredCertificate)
+			add("client_cert_file", "is required for credential %q", CredCertificate)
 		}
-	case AzureCredManagedIdentity:
+	case CredManagedIdentity:
 		if a.ClientID != "" && !guidRE.MatchString(a.ClientID) {
 			add("client_id", "a user-assigned identity's client id is a GUID (got %q)", a.ClientID)
 		}
-	case AzureCredDefault:
+	case CredDefault:
 		if a.TenantID != "" && !guidRE.MatchString(a.TenantID) {
 			add("tenant_id", "needs the directory (tenant) GUID (got %q)", a.TenantID)
 		}
-	case AzureCredEmulator:
+	case CredEmulator:
 		if a.TokenFile == "" {
-			add("token_file", "is required for credential %q", AzureCredEmulator)
+			add("token_file", "is required for credential %q", CredEmulator)
 		}
 		if a.VaultURL != "" && !loopback {
-			add("credential", "%q only works with a loopback vault_url (the emulated vault)", AzureCredEmulator)
+			add("credential", "%q only works with a loopback vault_url (the emulated vault)", CredEmulator)
 		}
 	default:
 		add("credential", "%q is not one of client-secret, client-certificate, managed-identity, default, emulator", a.Credential)

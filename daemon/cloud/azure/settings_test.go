@@ -1,6 +1,7 @@
-package config
+package azure
 
 import (
+	"github.com/keyward/keyward/daemon/config"
 	"strings"
 	"testing"
 )
@@ -74,8 +75,8 @@ vault_url = "https://acme.vault.azure.net/keys/x"`, "must not have a path"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg := Default()
-			err := Parse([]byte(c.toml), cfg)
+			cfg := config.Default()
+			err := config.Parse([]byte(c.toml), cfg)
 			if err == nil {
 				err = cfg.Validate()
 			}
@@ -95,7 +96,7 @@ func FuzzAzureSection(f *testing.F) {
 	f.Add("https://[::1]:8443", "china", "default", "")
 	f.Add("://", "usgov", "managed-identity", "x")
 	f.Fuzz(func(t *testing.T, u, cloud, cred, file string) {
-		a := AzureSource{Name: "kv", VaultURL: u, Cloud: cloud, Credential: cred, SecretFile: file, TokenFile: file}
+		a := Settings{Name: "kv", VaultURL: u, Cloud: cloud, Credential: cred, SecretFile: file, TokenFile: file}
 		errs := a.Validate("azure[0]")
 		for _, e := range errs {
 			if !strings.HasPrefix(e, "azure[0].") {
