@@ -73,8 +73,8 @@ func (f *fixture) notifyKeys(source string) {
 	}
 }
 
-var allCaps = []string{api.CapCreate, api.CapUpload, api.CapRotate, api.CapUpdate, api.CapDelete, api.CapRecover,
-	api.CapPurge, api.CapBackup, api.CapRestore, api.CapRotationPolicy}
+var allCaps = []string{engine.CapCreate, engine.CapUpload, engine.CapRotate, engine.CapUpdate, engine.CapDelete, engine.CapRecover,
+	engine.CapPurge, engine.CapBackup, engine.CapRestore, engine.CapRotationPolicy}
 
 // CloudSources serves GET /v1/cloud/sources: vault-emu is the one cloud vault.
 func (f *fixture) CloudSources(ctx context.Context) ([]api.CloudSourceInfo, error) {

@@ -27,28 +27,13 @@ import (
 //	DELETE /v1/cloud/backups/{id}                                     -> {"deleted": id}
 //	POST /v1/sync?source=S (served by the daemon)                     -> SyncResult
 
-// Cloud capabilities a connector may offer; front ends only show the
-// actions a source's capability set lists.
-const (
-	CapCreate         = "create"
-	CapUpload         = "upload"
-	CapUploadOct      = "upload-symmetric" // symmetric key import (Managed HSM)
-	CapRotate         = "rotate"
-	CapUpdate         = "update"
-	CapDelete         = "delete"
-	CapRecover        = "recover"
-	CapPurge          = "purge"
-	CapBackup         = "backup"
-	CapRestore        = "restore"
-	CapRotationPolicy = "rotation-policy"
-)
-
 // CloudSourceInfo describes one cloud source and what it supports.
 type CloudSourceInfo struct {
-	Name         string   `json:"name"`
-	Kind         string   `json:"kind"`
-	Address      string   `json:"address"`
-	Geography    string   `json:"geography,omitempty"`
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	Address   string `json:"address"`
+	Geography string `json:"geography,omitempty"`
+	// Capabilities are engine.Cap* values.
 	Capabilities []string `json:"capabilities"`
 }
 

@@ -6,22 +6,6 @@ import (
 	"github.com/keyward/keyward/engine"
 )
 
-// What a connector can do. A source announces its set (Capabilities) and
-// the daemon passes it on to front ends, which offer only those actions.
-const (
-	CapCreate         = "create"
-	CapUpload         = "upload"
-	CapUploadOct      = "upload-symmetric" // symmetric key import (Managed HSM)
-	CapRotate         = "rotate"
-	CapUpdate         = "update"
-	CapDelete         = "delete"
-	CapRecover        = "recover"
-	CapPurge          = "purge"
-	CapBackup         = "backup"
-	CapRestore        = "restore"
-	CapRotationPolicy = "rotation-policy"
-)
-
 // Roles a Caller may hold.
 const (
 	RoleUser  = "user"  // may read

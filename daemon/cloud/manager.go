@@ -171,7 +171,7 @@ func (m *Manager) result(rows []engine.Key, ev engine.Event) *KeyResult {
 
 // Create generates a key inside the vault.
 func (m *Manager) Create(ctx context.Context, caller Caller, source string, r CreateRequest) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "create key", source, CapCreate)
+	s, err := m.adminSource(caller, "create key", source, engine.CapCreate)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +196,7 @@ func (m *Manager) Create(ctx context.Context, caller Caller, source string, r Cr
 // Upload imports a key generated here (or a KMIP ring's newest generation)
 // into the vault and tags it with where it came from.
 func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r UploadRequest) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "upload key", source, CapUpload)
+	s, err := m.adminSource(caller, "upload key", source, engine.CapUpload)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +210,7 @@ func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r Up
 	ir := ImportRequest{Name: r.Name, NotBefore: r.NotBefore, Expires: r.Expires, Tags: tags}
 	var origin string
 	if r.FromSource != "" || r.FromApplication != "" {
-		if !s.Connector().Capabilities().Has(CapUploadOct) {
+		if !s.Connector().Capabilities().Has(engine.CapUploadOct) {
 			return nil, fmt.Errorf("upload %s: %w: %s source %q cannot import symmetric keys from a KMIP ring (Azure needs a Managed HSM for that)", r.Name, ErrUnsupported, s.Kind(), source)
 		}
 		m.mu.RLock()
@@ -250,7 +250,7 @@ func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r Up
 
 // Rotate creates a new version of a key.
 func (m *Manager) Rotate(ctx context.Context, caller Caller, source, name string) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "rotate key", source, CapRotate)
+	s, err := m.adminSource(caller, "rotate key", source, engine.CapRotate)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +265,7 @@ func (m *Manager) Rotate(ctx context.Context, caller Caller, source, name string
 
 // Update edits a version's attributes (enable/disable, dates, tags).
 func (m *Manager) Update(ctx context.Context, caller Caller, source, name string, r UpdateRequest) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "update key", source, CapUpdate)
+	s, err := m.adminSource(caller, "update key", source, engine.CapUpdate)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +314,7 @@ func confirm(op, name, typed string) error {
 
 // Delete soft-deletes a key; confirmName must repeat the key's name.
 func (m *Manager) Delete(ctx context.Context, caller Caller, source, name, confirmName string) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "delete key", source, CapDelete)
+	s, err := m.adminSource(caller, "delete key", source, engine.CapDelete)
 	if err != nil {
 		return nil, err
 	}
@@ -335,7 +335,7 @@ func (m *Manager) Delete(ctx context.Context, caller Caller, source, name, confi
 
 // Recover brings a soft-deleted key back.
 func (m *Manager) Recover(ctx context.Context, caller Caller, source, name string) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "recover key", source, CapRecover)
+	s, err := m.adminSource(caller, "recover key", source, engine.CapRecover)
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +349,7 @@ func (m *Manager) Recover(ctx context.Context, caller Caller, source, name strin
 // Purge destroys a soft-deleted key for good; confirmName must repeat the
 // key's name.
 func (m *Manager) Purge(ctx context.Context, caller Caller, source, name, confirmName string) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "purge key", source, CapPurge)
+	s, err := m.adminSource(caller, "purge key", source, engine.CapPurge)
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +368,7 @@ func (m *Manager) RotationPolicy(ctx context.Context, caller Caller, source, nam
 	if caller.Role != RoleAdmin && caller.Role != RoleUser {
 		return nil, fmt.Errorf("rotation policy: %w: the caller has no keyward role", ErrForbidden)
 	}
-	s, err := m.source(source, CapRotationPolicy)
+	s, err := m.source(source, engine.CapRotationPolicy)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +381,7 @@ func (m *Manager) RotationPolicy(ctx context.Context, caller Caller, source, nam
 
 // SetRotationPolicy replaces a key's rotation policy.
 func (m *Manager) SetRotationPolicy(ctx context.Context, caller Caller, source, name string, p RotationPolicy) (*RotationPolicy, error) {
-	s, err := m.adminSource(caller, "set rotation policy", source, CapRotationPolicy)
+	s, err := m.adminSource(caller, "set rotation policy", source, engine.CapRotationPolicy)
 	if err != nil {
 		return nil, err
 	}
@@ -434,7 +434,7 @@ func backupAAD(id string) []byte { return []byte("keyward cloud backup\x00" + id
 // key-encryption key.
 func (m *Manager) Backup(ctx context.Context, caller Caller, source, name string) (*BackupInfo, error) {
 	store, kek := m.backups()
-	s, err := m.adminSource(caller, "back up key", source, CapBackup)
+	s, err := m.adminSource(caller, "back up key", source, engine.CapBackup)
 	if err != nil {
 		return nil, err
 	}
@@ -551,7 +551,7 @@ func (m *Manager) Restore(ctx context.Context, caller Caller, id, target string)
 	if target == "" {
 		target = rec.Info.Source
 	}
-	s, err := m.source(target, CapRestore)
+	s, err := m.source(target, engine.CapRestore)
 	if err != nil {
 		return nil, err
 	}

@@ -275,28 +275,28 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 		items = append(items, it)
 	}
 	if !gone {
-		add(canOp, api.CapRotate, actRotate, km.ActRotate, "", false, true)
+		add(canOp, engine.CapRotate, actRotate, km.ActRotate, "", false, true)
 		if k.State == engine.StateDisabled {
-			add(canUpd, api.CapUpdate, actEnable, km.ActToggle, "enable", false, true)
+			add(canUpd, engine.CapUpdate, actEnable, km.ActToggle, "enable", false, true)
 		} else {
-			add(canUpd, api.CapUpdate, actDisable, km.ActToggle, "disable", false, true)
+			add(canUpd, engine.CapUpdate, actDisable, km.ActToggle, "disable", false, true)
 		}
-		add(canUpd, api.CapUpdate, actEdit, km.ActEdit, "", false, true)
-		add(canPol, api.CapRotationPolicy, actPolicy, km.ActPolicy, "", false, false)
-		add(canBak, api.CapBackup, actBackup, km.ActBackup, "", false, true)
+		add(canUpd, engine.CapUpdate, actEdit, km.ActEdit, "", false, true)
+		add(canPol, engine.CapRotationPolicy, actPolicy, km.ActPolicy, "", false, false)
+		add(canBak, engine.CapBackup, actBackup, km.ActBackup, "", false, true)
 	}
-	add(canRes, api.CapRestore, actRestore, km.ActRestore, "", false, true)
-	add(canRes, api.CapRestore, actBackups, km.Backups, "every stored backup (of any key, purged ones too)", false, false)
+	add(canRes, engine.CapRestore, actRestore, km.ActRestore, "", false, true)
+	add(canRes, engine.CapRestore, actBackups, km.Backups, "every stored backup (of any key, purged ones too)", false, false)
 	if gone {
 		if k.State == engine.StateDeleted {
-			add(canOp, api.CapRecover, actRecover, km.ActRecover, "", false, true)
-			add(canOp, api.CapPurge, actPurge, km.ActPurge, "", true, true)
+			add(canOp, engine.CapRecover, actRecover, km.ActRecover, "", false, true)
+			add(canOp, engine.CapPurge, actPurge, km.ActPurge, "", true, true)
 		}
 	} else {
-		add(canOp, api.CapDelete, actDelete, km.ActDelete, "", true, true)
+		add(canOp, engine.CapDelete, actDelete, km.ActDelete, "", true, true)
 	}
-	add(canNew, api.CapCreate, actCreate, km.ActCreate, "new key in "+table.Clean(src.Name), false, true)
-	add(canUp, api.CapUpload, actUpload, km.ActUpload, "upload a key into "+table.Clean(src.Name)+" (bring your own key)", false, true)
+	add(canNew, engine.CapCreate, actCreate, km.ActCreate, "new key in "+table.Clean(src.Name), false, true)
+	add(canUp, engine.CapUpload, actUpload, km.ActUpload, "upload a key into "+table.Clean(src.Name)+" (bring your own key)", false, true)
 	intro := []string{fmt.Sprintf("version %s · %s · %s %s", shortVersion(orDash(k.Version)), k.State, src.Kind, src.Address)}
 	if h, ok := m.health[src.Name]; ok && h.Health == engine.HealthDegraded {
 		why := "⚠ " + src.Name + " is degraded"
@@ -720,7 +720,7 @@ type restoreChoice struct {
 // taken from first, then the others of the same kind and geography.
 func (m *Model) restoreTargets(bi api.BackupInfo) []string {
 	var out []string
-	if t, ok := m.cloud[bi.Source]; ok && has(t.Capabilities, api.CapRestore) {
+	if t, ok := m.cloud[bi.Source]; ok && has(t.Capabilities, engine.CapRestore) {
 		out = append(out, bi.Source)
 	}
 	names := make([]string, 0, len(m.cloud))
@@ -730,7 +730,7 @@ func (m *Model) restoreTargets(bi api.BackupInfo) []string {
 	sort.Strings(names)
 	for _, n := range names {
 		t := m.cloud[n]
-		if n == bi.Source || !has(t.Capabilities, api.CapRestore) || t.Geography != bi.Geography ||
+		if n == bi.Source || !has(t.Capabilities, engine.CapRestore) || t.Geography != bi.Geography ||
 			(t.Kind != "" && bi.Kind != "" && t.Kind != bi.Kind) {
 			continue
 		}

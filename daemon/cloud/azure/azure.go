@@ -260,10 +260,10 @@ func (v *Vault) Geography() string {
 // Capabilities: everything; symmetric upload only on a Managed HSM (and
 // the emulator, which behaves like one).
 func (v *Vault) Capabilities() cloud.Capabilities {
-	c := cloud.Capabilities{cloud.CapCreate, cloud.CapUpload, cloud.CapRotate, cloud.CapUpdate, cloud.CapDelete, cloud.CapRecover,
-		cloud.CapPurge, cloud.CapBackup, cloud.CapRestore, cloud.CapRotationPolicy}
+	c := cloud.Capabilities{engine.CapCreate, engine.CapUpload, engine.CapRotate, engine.CapUpdate, engine.CapDelete, engine.CapRecover,
+		engine.CapPurge, engine.CapBackup, engine.CapRestore, engine.CapRotationPolicy}
 	if v.hsm {
-		c = append(c, cloud.CapUploadOct)
+		c = append(c, engine.CapUploadOct)
 	}
 	return c
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/keyward/keyward/engine"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -89,7 +90,7 @@ func (v *memVault) Kind() string      { return "memvault" }
 func (v *memVault) Address() string   { return "mem://" + v.region }
 func (v *memVault) Geography() string { return v.region }
 func (v *memVault) Capabilities() cloud.Capabilities {
-	return cloud.Capabilities{cloud.CapCreate, cloud.CapRotate, cloud.CapUpdate, cloud.CapDelete, cloud.CapRecover, cloud.CapPurge, cloud.CapRotationPolicy}
+	return cloud.Capabilities{engine.CapCreate, engine.CapRotate, engine.CapUpdate, engine.CapDelete, engine.CapRecover, engine.CapPurge, engine.CapRotationPolicy}
 }
 
 func (v *memVault) called(op string) { v.calls = append(v.calls, op) }
