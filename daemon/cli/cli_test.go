@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/daemontest"
 )
 
 // runDaemon runs a real daemon for the test on cfg (its logger discards
@@ -21,25 +19,7 @@ import (
 // end of the test, and returns the socket.
 func runDaemon(t *testing.T, cfg *config.Config, opts daemon.Options) string {
 	t.Helper()
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan string, 1), make(chan error, 1)
-	opts.Ready = func(s string) { ready <- s }
-	go func() { done <- daemon.Run(ctx, cfg, opts) }()
-	var sock string
-	select {
-	case sock = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("daemon: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("daemon not ready")
-	}
-	t.Cleanup(func() { cancel(); <-done })
-	return sock
+	return daemontest.Start(t, cfg, opts)
 }
 
 func run(t *testing.T, args ...string) (int, string, string) {

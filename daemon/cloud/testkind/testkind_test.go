@@ -3,8 +3,8 @@
 // [[memvault]] config section, registered through cloud.Register exactly as
 // a real connector package would. The test writes a keyward.toml naming
 // it, runs the real daemon on a real socket and drives the life cycle
-// through the real CLI and the socket API: nothing outside this file knows
-// the kind exists.
+// through the real CLI and the socket API, beside an Azure vault in the same
+// daemon: nothing outside this file knows the kind exists.
 package testkind_test
 
 import (
@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/keyward/keyward/engine"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -28,6 +27,10 @@ import (
 	"github.com/keyward/keyward/daemon/cli"
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/daemontest"
+	"github.com/keyward/keyward/daemon/demo/vault"
+	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/engine"
 )
 
 // settings is one [[memvault]] section.
@@ -309,14 +312,47 @@ func (v *memVault) callList() []string {
 	return slices.Clone(v.calls)
 }
 
-// startDaemon writes a keyward.toml with a [[memvault]] section, loads it
-// as the daemon's command does and runs the daemon on a real socket.
-func startDaemon(t *testing.T) (sock string, v *memVault) {
+// startDaemon writes a keyward.toml with a [[memvault]] section beside an
+// [[azure]] one (the emulated vault, holding orders-kek), loads it as the
+// daemon's command does and runs the daemon on a real socket.
+func startDaemon(t *testing.T) (sock string, v *memVault, az *vault.Server) {
 	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	az, err := vault.Start(ctx, vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = az.Close() })
+	if err := az.AddKey(vault.KeySpec{Name: "orders-kek", Versions: 1}); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
-	sock = filepath.Join(dir, "k.sock")
-	toml := fmt.Sprintf("data_dir = %q\nsocket = %q\n\n[[memvault]]\nname = \"moon\"\nregion = \"moon-1\"\n",
-		filepath.Join(dir, "data"), sock)
+	caFile, tokenFile, err := az.WriteFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kekFile := filepath.Join(dir, "kek")
+	if err := kek.Generate(kekFile); err != nil {
+		t.Fatal(err)
+	}
+	toml := fmt.Sprintf(`data_dir = %q
+socket = %q
+
+[keys]
+kek_file = %q
+
+[[memvault]]
+name = "moon"
+region = "moon-1"
+
+[[azure]]
+name = "vault"
+vault_url = %q
+credential = "emulator"
+token_file = %q
+ca_file = %q
+`, filepath.Join(dir, "data"), filepath.Join(dir, "k.sock"), kekFile, az.URL, tokenFile, caFile)
 	path := filepath.Join(dir, "keyward.toml")
 	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
@@ -325,28 +361,14 @@ func startDaemon(t *testing.T) (sock string, v *memVault) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan string, 1), make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, cfg, daemon.Options{Logger: slog.New(slog.DiscardHandler), Ready: func(s string) { ready <- s }})
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("daemon: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("daemon not ready")
-	}
-	t.Cleanup(func() { cancel(); <-done })
+	sock = daemontest.Start(t, cfg, daemon.Options{})
 	vaultsMu.Lock()
 	v = vaults["moon"]
 	vaultsMu.Unlock()
 	if v == nil {
 		t.Fatal("the registry did not build the [[memvault]] source")
 	}
-	return sock, v
+	return sock, v, az
 }
 
 func run(sock string, stdin string, args ...string) (int, string, string) {
@@ -360,7 +382,7 @@ func run(sock string, stdin string, args ...string) (int, string, string) {
 // keys go through create, rotate, update, policy, delete, recover and
 // purge from the CLI; what it cannot do is refused before it is called.
 func TestThirdKindEndToEnd(t *testing.T) {
-	sock, v := startDaemon(t)
+	sock, v, az := startDaemon(t)
 	ctx := context.Background()
 	c := api.NewClient(sock)
 	kw := func(args ...string) string {
@@ -372,22 +394,35 @@ func TestThirdKindEndToEnd(t *testing.T) {
 		return out
 	}
 
-	// The daemon announces the source, its kind and what it can do.
+	// One manager over both kinds: the daemon announces each source, its
+	// kind and what it can do.
 	clouds, err := c.CloudSources(ctx)
-	if err != nil || len(clouds) != 1 || clouds[0].Kind != "memvault" || clouds[0].Address != "mem://moon-1" || clouds[0].Geography != "moon-1" {
+	if err != nil || len(clouds) != 2 || clouds[0].Kind != "azure" || clouds[1].Kind != "memvault" ||
+		clouds[1].Address != "mem://moon-1" || clouds[1].Geography != "moon-1" {
 		t.Fatalf("cloud sources %+v, %v", clouds, err)
 	}
 	want := []string(v.Capabilities())
-	if !slices.Equal(clouds[0].Capabilities, want) {
-		t.Errorf("cloud sources capabilities %v, want %v", clouds[0].Capabilities, want)
+	if !slices.Equal(clouds[1].Capabilities, want) || !slices.Contains(clouds[0].Capabilities, engine.CapBackup) {
+		t.Errorf("cloud sources capabilities %v and %v, want %v for moon, backup for vault", clouds[1].Capabilities, clouds[0].Capabilities, want)
 	}
 	srcs, err := c.Sources(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(srcs, func(s api.SourceInfo) bool { return s.Name == "moon" })
-	if i < 0 || srcs[i].Kind != "memvault" || !slices.Equal(srcs[i].Capabilities, want) {
-		t.Fatalf("GET /v1/sources: %+v", srcs)
+	for name, caps := range map[string][]string{"moon": want, "vault": clouds[0].Capabilities} {
+		i := slices.IndexFunc(srcs, func(s api.SourceInfo) bool { return s.Name == name })
+		if i < 0 || !slices.Equal(srcs[i].Capabilities, caps) {
+			t.Fatalf("GET /v1/sources, %s: %+v", name, srcs)
+		}
+	}
+
+	// The other kind works beside it, through the same routes.
+	kw("sync")
+	if out := kw("key", "rotate", "vault/orders-kek"); strings.Count(out, "active") != 2 || len(az.Versions("orders-kek")) != 2 {
+		t.Errorf("rotate in the azure vault:\n%s", out)
+	}
+	if out := kw("key", "backup", "vault", "orders-kek"); !strings.Contains(out, "backup") {
+		t.Errorf("backup in the azure vault:\n%s", out)
 	}
 
 	kw("sync", "--source", "moon")
