@@ -36,6 +36,9 @@ type cloudFixture struct {
 	// hold, when set, keeps backup restores and deletes waiting until it
 	// is closed (a daemon that is slow to answer).
 	hold   chan struct{}
+	// syncHold, when set, keeps syncs waiting until it is closed (a vault
+	// that is slow to list its keys).
+	syncHold chan struct{}
 	policy api.RotationPolicy
 	// The KMIP client identity: the CSR's key and what was received.
 	csrKey    *ecdsa.PrivateKey
@@ -314,6 +317,13 @@ func (f *fixture) SetCloudRotationPolicy(ctx context.Context, source, name strin
 // Sync serves POST /v1/sync[?source=S].
 func (f *fixture) Sync(ctx context.Context, source string) (*api.SyncResult, error) {
 	f.record("sync %q", source)
+	if f.cloud.syncHold != nil {
+		select {
+		case <-f.cloud.syncHold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	if err := f.refused(); err != nil {
 		return nil, err
 	}

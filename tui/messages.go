@@ -69,7 +69,7 @@ const maxStatusLines = 4
 func (m *Model) statusLines(w int) []string {
 	st := m.c.Styles
 	help, status := m.helpLine(w), m.statusLine(w)
-	if m.flash.Text == "" || m.conn.state != connConnected || m.overlay != nil {
+	if m.flash.Text == "" || m.conn.state != connConnected || m.overlay != nil || m.showBusy() {
 		// An open log has the message whole; help keeps its box whole.
 		return []string{help, status}
 	}

@@ -43,8 +43,11 @@ type Model struct {
 	flash    common.FlashMsg
 	flashSeq int
 	log      []logEntry
-	// overlay is the message log when open.
+	// overlay is the help or the message log when open.
 	overlay *overlay
+	// busy are the long operations under way (a sync), newest last.
+	busy []busyOp
+	spin int
 }
 
 // flashClear ends a flash unless a newer one replaced it.
@@ -165,6 +168,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			d = flashErrFor
 		}
 		return m, tea.Tick(d, func(time.Time) tea.Msg { return flashClear{seq: seq} })
+	case common.BusyMsg:
+		return m, m.onBusy(msg)
+	case busyTick:
+		return m, m.onBusyTick()
 	case flashClear:
 		if msg.seq == m.flashSeq {
 			m.flash = common.FlashMsg{}
@@ -373,7 +380,9 @@ func (m *Model) helpLine(w int) string {
 func (m *Model) statusLine(w int) string {
 	st := m.c.Styles
 	left := m.conn.describe(m.c, m.status)
-	if m.flash.Text != "" && m.conn.state == connConnected {
+	if m.showBusy() && m.conn.state == connConnected {
+		left = st.StatusWarn.Render(m.busyText())
+	} else if m.flash.Text != "" && m.conn.state == connConnected {
 		if m.flash.Err {
 			left = st.StatusErr.Render(flashMark(m.flash) + table.Clean(m.flash.Text))
 		} else {

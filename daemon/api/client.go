@@ -39,6 +39,18 @@ func NewClient(socket string) *Client {
 	}
 }
 
+// WithTimeout is a client for the same socket whose requests are bounded
+// by d (none when 0) instead of 30 s, and by their context: for callers
+// that bound each request themselves, and for requests that wait for a
+// source (a sync asks the vault or the KMS before answering).
+func (c *Client) WithTimeout(d time.Duration) *Client {
+	cp := *c
+	h := *c.http
+	h.Timeout = d
+	cp.http = &h
+	return &cp
+}
+
 func (c *Client) url(path string, q url.Values) string {
 	u := "http://keyward/" + Version + path
 	if len(q) > 0 {

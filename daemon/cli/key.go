@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -464,16 +466,29 @@ func newKeyPolicyCmd(a *App) *cobra.Command {
 	return cmd
 }
 
+// syncProgressEvery is how often keyward sync says it is still waiting.
+var syncProgressEvery = 5 * time.Second
+
 // newSyncCmd is `keyward sync [--source S]`.
 func newSyncCmd(a *App) *cobra.Command {
 	var source string
 	var asJSON bool
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "sync",
 		Short: "Sync every source now (or only --source S) and wait for it",
-		Args:  cobra.NoArgs,
+		Example: `  keyward sync
+  keyward sync --source azure-demo --timeout 5m`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := a.Client().Sync(cmd.Context(), source)
+			if timeout <= 0 {
+				return Usagef("--timeout must be positive, not %s", timeout)
+			}
+			what := "every source"
+			if source != "" {
+				what = source
+			}
+			res, err := syncWithProgress(cmd.Context(), a, source, what, timeout)
 			if err != nil {
 				return err
 			}
@@ -490,5 +505,39 @@ func newSyncCmd(a *App) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&source, "source", "", "sync only this source")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the sources to answer")
 	return cmd
+}
+
+// syncWithProgress asks the daemon to sync and waits for it, up to
+// timeout, saying on stderr every syncProgressEvery that it still waits
+// (stdout keeps only the result). A sync that takes longer is an error in
+// words, not the HTTP client's timeout.
+func syncWithProgress(ctx context.Context, a *App, source, what string, timeout time.Duration) (*api.SyncResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	type answer struct {
+		res *api.SyncResult
+		err error
+	}
+	done := make(chan answer, 1)
+	start := time.Now()
+	go func() {
+		res, err := a.Client().WithTimeout(0).Sync(ctx, source)
+		done <- answer{res, err}
+	}()
+	tick := time.NewTicker(syncProgressEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-done:
+			if r.err != nil && errors.Is(r.err, context.DeadlineExceeded) {
+				return nil, fmt.Errorf("sync of %s did not finish in %s; the daemon may still be syncing "+
+					"(see keyward status and keyward report activity), or wait longer with --timeout", what, timeout)
+			}
+			return r.res, r.err
+		case <-tick.C:
+			fmt.Fprintf(a.Err, "syncing %s… %s\n", what, time.Since(start).Round(time.Second))
+		}
+	}
 }

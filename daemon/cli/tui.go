@@ -33,5 +33,7 @@ func runTUI(ctx context.Context, a *App, socket, title string, opts tui.Options)
 		socket = a.SocketPath()
 	}
 	opts.Title, opts.Socket = title, socket
-	return tui.Run(ctx, api.NewClient(socket), opts)
+	// The TUI bounds each request itself (10 s, a sync 2 min): the API
+	// client's own 30 s would cut a long sync.
+	return tui.Run(ctx, api.NewClient(socket).WithTimeout(0), opts)
 }

@@ -2,6 +2,7 @@ package keyspane
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -116,6 +117,7 @@ type actionDoneMsg struct {
 }
 
 type syncDoneMsg struct {
+	busy   int64
 	source string
 	res    *api.SyncResult
 	err    error
@@ -920,22 +922,35 @@ func (m *Model) sync(source string) tea.Cmd {
 		return common.FlashErr(fmt.Sprintf("syncing needs the admin role; the daemon says you are %s: nothing was sent", m.role))
 	}
 	c := m.ctx
-	// In order: the "syncing…" note must not replace the result.
-	return tea.Sequence(common.Flash("syncing "+table.Clean(what)+"…"), func() tea.Msg {
+	// In order: the spinner starts before the request, and the outcome
+	// replaces it.
+	busy, id := common.Busy("syncing " + table.Clean(what))
+	return tea.Sequence(busy, func() tea.Msg {
 		var res *api.SyncResult
 		err := c.CallFor(SyncTimeout, func(ctx context.Context) (err error) {
 			res, err = s.Sync(ctx, source)
 			return err
 		})
-		return common.Reply(common.PaneKeys, syncDoneMsg{source: what, res: res, err: err})
+		return common.Reply(common.PaneKeys, syncDoneMsg{busy: id, source: what, res: res, err: err})
 	})
 }
 
+// onSyncDone ends the spinner with the outcome, in words.
 func onSyncDone(msg syncDoneMsg) tea.Cmd {
-	if msg.err != nil {
+	return tea.Sequence(common.Idle(msg.busy), syncOutcome(msg))
+}
+
+func syncOutcome(msg syncDoneMsg) tea.Cmd {
+	var ae *api.Error
+	switch {
+	case errors.As(msg.err, &ae):
 		return common.FlashErr("sync of " + table.Clean(msg.source) + " refused: " + common.Explain(msg.err))
-	}
-	if msg.res == nil || len(msg.res.Synced) == 0 {
+	case errors.Is(msg.err, context.DeadlineExceeded):
+		return common.FlashErr(fmt.Sprintf("sync of %s failed: no answer from the daemon in %s; it may still be syncing (watch the Activity and Sources panes)",
+			table.Clean(msg.source), SyncTimeout))
+	case msg.err != nil:
+		return common.FlashErr("sync of " + table.Clean(msg.source) + " failed: " + common.Explain(msg.err))
+	case msg.res == nil || len(msg.res.Synced) == 0:
 		return common.Flash("sync of " + table.Clean(msg.source) + ": nothing to sync")
 	}
 	return common.Flash("synced " + table.Clean(strings.Join(msg.res.Synced, ", ")))

@@ -1,0 +1,49 @@
+package tui_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/exp/teatest"
+
+	"github.com/keyward/keyward/daemon/api"
+)
+
+// While a sync runs, the status line shows a turning spinner, what runs
+// and for how long — never a tick; then the outcome, in words.
+func TestSyncSpinnerThenOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		refuse *api.Error
+		want   string
+	}{
+		{"ok", nil, "✔ synced kms-prod, vault-emu"},
+		{"refused", &api.Error{Status: 502, Code: "upstream", Message: "vault-emu: the vault answered 403 Forbidden: the identity lacks the keys/list permission"},
+			"✖ sync of every source refused: vault-emu: the vault answered 403 Forbidden"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture()
+			f.cloud.syncHold = make(chan struct{})
+			f.cloud.refuse = tc.refuse
+			tm := start(t, f, 80, 24)
+			waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+			press(tm, "Y")
+			var seen []byte
+			teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+				seen = append(seen, b...)
+				return bytes.Contains(seen, []byte("⠋ syncing every source… 0s")) && bytes.Contains(seen, []byte("⠙ syncing every source… 0s"))
+			}, teatest.WithDuration(5*time.Second))
+			if bytes.Contains(seen, []byte("✔")) || bytes.Contains(seen, []byte("✖")) {
+				t.Fatalf("an outcome was shown while the sync ran:\n%s", seen)
+			}
+			close(f.cloud.syncHold)
+			waitFor(t, tm, tc.want[:len("✖ sync of")])
+			view := golden(t, tm, 80, 24)
+			if !strings.Contains(strings.Join(strings.Fields(view), " "), tc.want) || strings.Contains(view, "syncing") {
+				t.Errorf("the outcome is not %q:\n%s", tc.want, view)
+			}
+		})
+	}
+}
