@@ -35,11 +35,11 @@ type cloudFixture struct {
 	backups []api.BackupInfo
 	// hold, when set, keeps backup restores and deletes waiting until it
 	// is closed (a daemon that is slow to answer).
-	hold   chan struct{}
+	hold chan struct{}
 	// syncHold, when set, keeps syncs waiting until it is closed (a vault
 	// that is slow to list its keys).
 	syncHold chan struct{}
-	policy api.RotationPolicy
+	policy   api.RotationPolicy
 	// The KMIP client identity: the CSR's key and what was received.
 	csrKey    *ecdsa.PrivateKey
 	imported  bool
