@@ -3,6 +3,7 @@ package cloud
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 
@@ -52,12 +53,7 @@ func Register(k Kind) {
 func Kinds() []string {
 	registryMu.RLock()
 	defer registryMu.RUnlock()
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(registry))
 }
 
 // Sources builds the sources of every section of every registered kind in
@@ -66,13 +62,8 @@ func Kinds() []string {
 func Sources(cfg *config.Config, logger *slog.Logger) ([]*SyncSource, error) {
 	registryMu.RLock()
 	defer registryMu.RUnlock()
-	kinds := make([]string, 0, len(cfg.Sections))
-	for kind := range cfg.Sections {
-		kinds = append(kinds, kind)
-	}
-	slices.Sort(kinds)
 	var out []*SyncSource
-	for _, kind := range kinds {
+	for _, kind := range slices.Sorted(maps.Keys(cfg.Sections)) {
 		k, ok := registry[kind]
 		if !ok {
 			return nil, fmt.Errorf("[[%s]]: keyward has no %s connector built in", kind, kind)

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
@@ -55,12 +56,7 @@ func RegisterSection(name string, proto Section) {
 func SectionNames() []string {
 	sectionsMu.RLock()
 	defer sectionsMu.RUnlock()
-	names := make([]string, 0, len(sectionTypes))
-	for n := range sectionTypes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(sectionTypes))
 }
 
 func sectionType(name string) (reflect.Type, bool) {
@@ -106,12 +102,7 @@ func decodeSections(b []byte, c *Config, unknown []toml.DecodeError) ([]toml.Dec
 		}
 		rest = append(rest, e)
 	}
-	names := make([]string, 0, len(present))
-	for n := range present {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(present)) {
 		t, _ := sectionType(name)
 		holder := reflect.New(reflect.StructOf([]reflect.StructField{{
 			Name: "Elems", Type: reflect.SliceOf(t), Tag: reflect.StructTag(fmt.Sprintf("toml:%q", name)),

@@ -1,0 +1,50 @@
+package cloud
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/daemon/config"
+)
+
+type stubSettings struct {
+	Name string `toml:"name"`
+}
+
+func (s *stubSettings) SourceName() string       { return s.Name }
+func (s *stubSettings) Validate(string) []string { return nil }
+
+// A kind registered twice, or without a constructor, is a programming
+// error caught at start; a section whose kind has no connector is refused
+// by name, by the config check and by the builder.
+func TestRegistryRefusals(t *testing.T) {
+	newStub := func(config.Section, *slog.Logger) (*SyncSource, error) { return nil, nil }
+	Register(Kind{Name: "stubcloud", Settings: &stubSettings{}, New: newStub})
+	for name, k := range map[string]Kind{
+		"twice":          {Name: "stubcloud", New: newStub},
+		"no constructor": {Name: "other"},
+		"no name":        {New: newStub},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: Register did not panic", name)
+				}
+			}()
+			Register(k)
+		}()
+	}
+	if !strings.Contains(strings.Join(Kinds(), ","), "stubcloud") {
+		t.Errorf("Kinds() = %v", Kinds())
+	}
+
+	cfg := config.Default()
+	cfg.AddSource("nocloud", &stubSettings{Name: "n"})
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "nocloud: no connector of this kind") {
+		t.Errorf("validate: %v", err)
+	}
+	if _, err := Sources(cfg, nil); err == nil || !strings.Contains(err.Error(), "[[nocloud]]: keyward has no nocloud connector") {
+		t.Errorf("sources: %v", err)
+	}
+}
