@@ -365,7 +365,7 @@ func TestEmptyListHintNamesTheFilters(t *testing.T) {
 	press(tm, "f") // all → pre-active (none)
 	waitFor(t, tm, "state pre-active", "no keys")
 	view := finalView(t, tm)
-	if !strings.Contains(view, "no key matches these filters (f cycles the state filter)") {
+	if !strings.Contains(view, "no key matches these filters (f cycles the state filter, esc clears them all)") {
 		t.Errorf("hint does not point at the state filter:\n%s", view)
 	}
 	if strings.Contains(view, "text filter") {

@@ -34,6 +34,10 @@ type KeyMap struct {
 	StateFilter  key.Binding
 	SourceFilter key.Binding
 	AgingFilter  key.Binding
+	StateBack    key.Binding
+	SourceBack   key.Binding
+	AgingBack    key.Binding
+	ClearAll     key.Binding
 	Reload       key.Binding
 
 	// Report panes.
@@ -110,6 +114,10 @@ func DefaultKeyMap() *KeyMap {
 		StateFilter:  b([]string{"f"}, "f", "state filter"),
 		SourceFilter: b([]string{"o"}, "o", "source filter"),
 		AgingFilter:  b([]string{"a"}, "a", "aging filter"),
+		StateBack:    b([]string{"F"}, "F", "state filter, backwards"),
+		SourceBack:   b([]string{"O"}, "O", "source filter, backwards"),
+		AgingBack:    b([]string{"A"}, "A", "aging filter, backwards"),
+		ClearAll:     b([]string{"esc"}, "esc", "clear every filter"),
 		Reload:       b([]string{"r", "ctrl+r"}, "r", "reload"),
 
 		Earlier:    b([]string{"["}, "[", "range earlier"),

@@ -33,5 +33,11 @@ func (f *SourceFilter) Current() string {
 // Next chooses the next source; after the last, every source.
 func (f *SourceFilter) Next() { f.idx = (f.idx + 1) % (len(f.names) + 1) }
 
+// Prev chooses the previous source; before the first, every source.
+func (f *SourceFilter) Prev() { f.idx = (f.idx + len(f.names)) % (len(f.names) + 1) }
+
+// Clear chooses every source.
+func (f *SourceFilter) Clear() { f.idx = 0 }
+
 // Names are the sources, in the order Set gave them.
 func (f *SourceFilter) Names() []string { return f.names }

@@ -430,9 +430,11 @@ func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
 		m.filter.SetValue(m.text)
 		m.filter.CursorEnd()
 		return m.filter.Focus()
-	case key.Matches(msg, k.ClearFilter):
-		if m.text != "" {
-			m.text = ""
+	case key.Matches(msg, k.ClearAll):
+		// One key clears every filter: text, state, source and aging.
+		if m.filtered() {
+			m.text, m.stateIdx, m.agingIdx = "", 0, 0
+			m.sources.Clear()
 			m.filter.SetValue("")
 			m.typed++
 			return m.restart()
@@ -482,6 +484,15 @@ func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
 		return m.restart()
 	case key.Matches(msg, k.AgingFilter):
 		m.agingIdx = (m.agingIdx + 1) % (len(m.buckets) + 1)
+		return m.restart()
+	case key.Matches(msg, k.StateBack):
+		m.stateIdx = (m.stateIdx + len(engine.States)) % (len(engine.States) + 1)
+		return m.restart()
+	case key.Matches(msg, k.SourceBack):
+		m.sources.Prev()
+		return m.restart()
+	case key.Matches(msg, k.AgingBack):
+		m.agingIdx = (m.agingIdx + len(m.buckets)) % (len(m.buckets) + 1)
 		return m.restart()
 	case key.Matches(msg, k.Reload):
 		return m.refetch()
@@ -536,7 +547,7 @@ func (m *Model) ShortHelp() []key.Binding {
 	case !ok && m.hasBackups():
 		// Nothing on screen (a purged key searched for, say): the stored
 		// backups are where it may come back from.
-		return []key.Binding{k.Backups, k.Filter, k.ClearFilter, k.StateFilter, k.SourceFilter, k.AgingFilter}
+		return []key.Binding{k.Backups, k.Filter, k.ClearAll, k.StateFilter, k.SourceFilter, k.AgingFilter}
 	}
 	return []key.Binding{k.Open, k.Filter, k.Sort, k.StateFilter, k.SourceFilter, k.AgingFilter}
 }
@@ -555,7 +566,8 @@ func (m *Model) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.Open, k.Back},
 		// The action menu lists its own keys; at 80 columns there is no room
 		// for a fourth column here.
-		{k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.StateFilter, k.SourceFilter, k.AgingFilter, k.Reload,
+		{k.Filter, k.ClearAll, k.Sort, k.Reverse, k.StateFilter, k.StateBack, k.SourceFilter, k.SourceBack,
+			k.AgingFilter, k.AgingBack, k.Reload,
 			k.Actions, k.Backups, k.SyncSource, k.SyncAll},
 	}
 }
@@ -658,6 +670,11 @@ func (m *Model) View() string {
 	return strings.Join(lines[:min(len(lines), max(m.height, 0))], "\n")
 }
 
+// filtered reports that a filter is on.
+func (m *Model) filtered() bool {
+	return m.text != "" || m.stateIdx != 0 || m.agingIdx != 0 || m.sources.Current() != ""
+}
+
 // filterHint says how to loosen each filter that is on ("" when none is):
 // the keys that cycle or clear them.
 func (m *Model) filterHint() string {
@@ -669,9 +686,10 @@ func (m *Model) filterHint() string {
 			hints = append(hints, b.Help().Key+" "+what)
 		}
 	}
-	add(q.Text != "", k.ClearFilter, "clears the text filter")
+	add(q.Text != "", k.Filter, "edits the text filter")
 	add(q.State != "", k.StateFilter, "cycles the state filter")
 	add(q.Source != "", k.SourceFilter, "the source filter")
 	add(q.Aging != "", k.AgingFilter, "the aging filter")
+	add(len(hints) > 0, k.ClearAll, "clears them all")
 	return strings.Join(hints, ", ")
 }

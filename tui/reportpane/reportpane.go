@@ -333,6 +333,9 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.SourceFilter):
 		m.sources.Next()
 		return m.restart()
+	case key.Matches(msg, k.SourceBack):
+		m.sources.Prev()
+		return m.restart()
 	case key.Matches(msg, k.Comparison) && m.spec.Comparison:
 		m.comparison = !m.comparison
 		return m.restart()
@@ -403,7 +406,7 @@ func (m *Model) ShortHelp() []key.Binding {
 // FullHelp implements common.Pane.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.ctx.Keys
-	g := []key.Binding{k.Earlier, k.Later, k.Wider, k.Narrower, k.SourceFilter}
+	g := []key.Binding{k.Earlier, k.Later, k.Wider, k.Narrower, k.SourceFilter, k.SourceBack}
 	if m.spec.Comparison {
 		g = append(g, k.Comparison)
 	}
