@@ -3,6 +3,8 @@ package tui_test
 import (
 	"strings"
 	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
 )
 
 // Filters cycle both ways (F O A go backwards) and esc clears them all.
@@ -38,4 +40,58 @@ func TestReportSourceBackwards(t *testing.T) {
 	press(tm, "O")
 	waitFor(t, tm, "source vault-emu")
 	_ = finalView(t, tm)
+}
+
+// G reaches the last page in one request however long the list (the
+// reverse order's first page), pgup walks back from there, g returns to
+// the top; ctrl+d and ctrl+u move half a page, across pages.
+func TestHomeEndHalfPages(t *testing.T) {
+	f := newFixture()
+	manyExpiring(f, 45) // 60 keys, 18 rows a page at 80×24
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "acme.crm.key.0", "● connected", "1–18 of 60 keys")
+	press(tm, "G")
+	waitFor(t, tm, "43–60 of 60 keys")
+	tm.Send(tea.KeyMsg{Type: tea.KeyPgUp})
+	waitFor(t, tm, "25–42 of 60 keys")
+	press(tm, "g")
+	waitFor(t, tm, "1–18 of 60 keys")
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlD})
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlD})
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlD}) // rows 9, 18 → the next page's row 9
+	waitFor(t, tm, "19–36 of 60 keys")
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlU})
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlU}) // row 0, then the previous page's row 9
+	waitFor(t, tm, "1–18 of 60 keys")
+	press(tm, "G")
+	waitFor(t, tm, "43–60 of 60 keys")
+	view := golden(t, tm, 80, 24)
+	lines := strings.Split(view, "\n")
+	if got := selectedRow(t, view); got != 17 || !strings.Contains(lines[4+17], "reporting.key.10") {
+		t.Errorf("G selects row %d, want the last key (reporting.key.10):\n%s", got, view)
+	}
+}
+
+// In a report, G follows the pages to the last and selects its last entry.
+func TestReportEnd(t *testing.T) {
+	f := newFixture()
+	manyExpiring(f, 45)
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "2")
+	waitFor(t, tm, "entries 1–14+")
+	press(tm, "G")
+	waitFor(t, tm, "entries 43–")
+	view := finalView(t, tm)
+	lines := strings.Split(view, "\n")
+	sel := -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, "› ") {
+			sel = i
+		}
+	}
+	after := strings.TrimSpace(strings.Join(lines[sel+1:len(lines)-2], ""))
+	if status := lines[len(lines)-1]; strings.Contains(status, "+") || sel < 0 || after != "" {
+		t.Errorf("G did not reach the last entry:\n%s", view)
+	}
 }

@@ -15,7 +15,7 @@ func NewViewport() viewport.Model {
 }
 
 // Scroll moves vp for a scrolling key of the key map (up, down, page up,
-// page down, home) and reports whether msg was one.
+// page down, half pages, home, end) and reports whether msg was one.
 func (k *KeyMap) Scroll(vp *viewport.Model, msg tea.KeyMsg) bool {
 	switch {
 	case key.Matches(msg, k.Down):
@@ -26,8 +26,14 @@ func (k *KeyMap) Scroll(vp *viewport.Model, msg tea.KeyMsg) bool {
 		vp.PageDown()
 	case key.Matches(msg, k.PageUp):
 		vp.PageUp()
+	case key.Matches(msg, k.HalfDown):
+		vp.HalfPageDown()
+	case key.Matches(msg, k.HalfUp):
+		vp.HalfPageUp()
 	case key.Matches(msg, k.Home):
 		vp.GotoTop()
+	case key.Matches(msg, k.End):
+		vp.GotoBottom()
 	default:
 		return false
 	}

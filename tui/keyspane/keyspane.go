@@ -81,6 +81,10 @@ type Model struct {
 	// first page counts again.
 	total   int
 	changed bool
+	// tail: the pages are counted from the end (G): the query asks in the
+	// reverse order and each page is drawn reversed, so the last page is
+	// reached in one request however long the list.
+	tail bool
 
 	detail *detailView
 
@@ -151,7 +155,7 @@ func (m *Model) Selected() (engine.Key, bool) {
 
 func (m *Model) query(cursor string, limit int) api.KeyQuery {
 	q := api.KeyQuery{Sort: string(engine.SortFields[m.sortIdx]), Text: m.text, Cursor: cursor, Limit: limit}
-	if m.desc {
+	if m.desc != m.tail {
 		q.Sort = "-" + q.Sort
 	}
 	if m.stateIdx > 0 {
@@ -199,7 +203,49 @@ func (m *Model) refetch() tea.Cmd {
 // restart goes back to the first page after the query changed.
 func (m *Model) restart() tea.Cmd {
 	m.dirty = false
+	m.tail = false
+	m.pages = common.Pages{}
 	return m.fetch(0, "", "", 0)
+}
+
+// toEnd shows the last page (G): the first page of the reverse order.
+func (m *Model) toEnd() tea.Cmd {
+	m.dirty = false
+	m.tail = true
+	m.pages = common.Pages{}
+	return m.fetch(0, "", "", -1)
+}
+
+// canForward and canBack report that a page follows or precedes the one
+// on screen, in the order the list is drawn.
+func (m *Model) canForward() bool {
+	if m.tail {
+		return m.pages.No > 0
+	}
+	return m.page != nil && m.page.NextCursor != ""
+}
+
+func (m *Model) canBack() bool {
+	if m.tail {
+		return m.page != nil && m.page.NextCursor != ""
+	}
+	return m.pages.No > 0
+}
+
+// forward and back fetch the page after or before the one on screen and
+// select row sel of it (-1: the last).
+func (m *Model) forward(sel int) tea.Cmd {
+	if m.tail {
+		return m.fetch(m.pages.No-1, m.pages.Cursor(m.pages.No-1), "", sel)
+	}
+	return m.fetch(m.pages.No+1, m.page.NextCursor, "", sel)
+}
+
+func (m *Model) back(sel int) tea.Cmd {
+	if m.tail {
+		return m.fetch(m.pages.No+1, m.page.NextCursor, "", sel)
+	}
+	return m.fetch(m.pages.No-1, m.pages.Cursor(m.pages.No-1), "", sel)
 }
 
 func (m *Model) openDetail(k engine.Key) tea.Cmd {
@@ -344,6 +390,15 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		return nil // cannot happen: pages are reached one at a time
 	}
 	m.page = msg.page
+	if m.tail {
+		keys := make([]engine.Key, len(msg.page.Keys))
+		for i, k := range msg.page.Keys {
+			keys[len(keys)-1-i] = k
+		}
+		p := *msg.page
+		p.Keys = keys
+		m.page = &p
+	}
 	switch {
 	case msg.page.Total >= 0:
 		m.total, m.changed = msg.page.Total, false
@@ -423,7 +478,6 @@ func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
 	if m.page != nil {
 		n = len(m.page.Keys)
 	}
-	hasNext := m.page != nil && m.page.NextCursor != ""
 	switch {
 	case key.Matches(msg, k.Filter):
 		m.filtering = true
@@ -442,30 +496,55 @@ func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Down):
 		if m.sel < n-1 {
 			m.sel++
-		} else if hasNext && !m.loading {
-			return m.fetch(m.pages.No+1, m.page.NextCursor, "", 0)
+		} else if m.canForward() && !m.loading {
+			return m.forward(0)
 		}
 	case key.Matches(msg, k.Up):
 		if m.sel > 0 {
 			m.sel--
-		} else if m.pages.No > 0 && !m.loading {
-			return m.fetch(m.pages.No-1, m.pages.Cursor(m.pages.No-1), "", -1)
+		} else if m.canBack() && !m.loading {
+			return m.back(-1)
 		}
 	case key.Matches(msg, k.PageDown):
-		if hasNext && !m.loading {
-			return m.fetch(m.pages.No+1, m.page.NextCursor, "", 0)
+		if m.canForward() && !m.loading {
+			return m.forward(0)
 		}
 		m.sel = max(0, n-1)
 	case key.Matches(msg, k.PageUp):
-		if m.pages.No > 0 && !m.loading {
-			return m.fetch(m.pages.No-1, m.pages.Cursor(m.pages.No-1), "", 0)
+		if m.canBack() && !m.loading {
+			return m.back(0)
 		}
 		m.sel = 0
+	case key.Matches(msg, k.HalfDown):
+		half := max(1, m.rows()/2)
+		switch {
+		case m.sel+half < n:
+			m.sel += half
+		case m.canForward() && !m.loading:
+			return m.forward(min(m.rows()-1, m.sel+half-n))
+		default:
+			m.sel = max(0, n-1)
+		}
+	case key.Matches(msg, k.HalfUp):
+		half := max(1, m.rows()/2)
+		switch {
+		case m.sel-half >= 0:
+			m.sel -= half
+		case m.canBack() && !m.loading:
+			return m.back(max(0, m.rows()+m.sel-half))
+		default:
+			m.sel = 0
+		}
 	case key.Matches(msg, k.Home):
-		if m.pages.No > 0 {
-			return m.fetch(0, "", "", 0)
+		if m.pages.No > 0 || m.tail {
+			return m.restart()
 		}
 		m.sel = 0
+	case key.Matches(msg, k.End):
+		if m.canForward() {
+			return m.toEnd()
+		}
+		m.sel = max(0, n-1)
 	case key.Matches(msg, k.Open):
 		if sel, ok := m.Selected(); ok {
 			return m.openDetail(sel)
@@ -563,7 +642,7 @@ func (m *Model) hasBackups() bool {
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.ctx.Keys
 	return [][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.Open, k.Back},
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.HalfUp, k.HalfDown, k.Home, k.End, k.Open, k.Back},
 		// The action menu lists its own keys; at 80 columns there is no room
 		// for a fourth column here.
 		{k.Filter, k.ClearAll, k.Sort, k.Reverse, k.StateFilter, k.StateBack, k.SourceFilter, k.SourceBack,
@@ -585,6 +664,13 @@ func (m *Model) StatusValue() string {
 		return "no keys"
 	}
 	first := m.pages.First() + 1
+	if m.tail {
+		// Counted from the end: only the total places the page.
+		if m.total < 0 {
+			return fmt.Sprintf("keys %d–%d from the end", m.pages.First()+1, m.pages.First()+n)
+		}
+		first = m.total - m.pages.First() - n + 1
+	}
 	if m.total < 0 {
 		// Not counted on this page: the range alone, never a made-up total.
 		return fmt.Sprintf("keys %d–%d", first, first+n-1)

@@ -196,7 +196,7 @@ func (m *Model) ShortHelp() []key.Binding { k := m.ctx.Keys; return []key.Bindin
 // FullHelp implements common.Pane.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.ctx.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Home}}
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.HalfUp, k.HalfDown, k.Home, k.End}}
 }
 
 // StatusValue implements common.Pane.

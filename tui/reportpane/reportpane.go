@@ -98,6 +98,9 @@ type Model struct {
 	note        string // the export's progress or outcome
 	exporting   *exportJob
 	exportSeq   int
+	// toEnd: G was pressed; pages are fetched one after the other until
+	// the last (a report is paged forwards only).
+	toEnd bool
 	// live: the range is the default one and follows the clock (a TUI left
 	// open keeps showing new activity) until the user moves it.
 	live bool
@@ -172,6 +175,7 @@ func (m *Model) refetch() tea.Cmd {
 
 func (m *Model) restart() tea.Cmd {
 	m.dirty = false
+	m.toEnd = false
 	m.detail = false
 	return m.fetch(0, "", 0)
 }
@@ -254,6 +258,13 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 	if n == 0 {
 		m.detail = false
 	}
+	if m.toEnd {
+		if msg.page.NextCursor != "" {
+			return m.fetch(m.pages.No+1, msg.page.NextCursor, -1)
+		}
+		m.toEnd = false
+		m.sel = max(0, n-1)
+	}
 	if m.dirty {
 		m.dirty = false
 		return m.refetch()
@@ -304,10 +315,37 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		}
 		m.sel = 0
 	case key.Matches(msg, k.Home):
+		m.toEnd = false
 		if m.pages.No > 0 {
 			return m.fetch(0, "", 0)
 		}
 		m.sel = 0
+	case key.Matches(msg, k.End):
+		if hasNext && !m.loading {
+			m.toEnd = true
+			return m.fetch(m.pages.No+1, m.page.NextCursor, -1)
+		}
+		m.sel = max(0, n-1)
+	case key.Matches(msg, k.HalfDown):
+		half := max(1, m.rows()/2)
+		switch {
+		case m.sel+half < n:
+			m.sel += half
+		case hasNext && !m.loading:
+			return m.fetch(m.pages.No+1, m.page.NextCursor, min(m.rows()-1, m.sel+half-n))
+		default:
+			m.sel = max(0, n-1)
+		}
+	case key.Matches(msg, k.HalfUp):
+		half := max(1, m.rows()/2)
+		switch {
+		case m.sel-half >= 0:
+			m.sel -= half
+		case m.pages.No > 0 && !m.loading:
+			return m.fetch(m.pages.No-1, m.pages.Cursor(m.pages.No-1), max(0, m.rows()+m.sel-half))
+		default:
+			m.sel = 0
+		}
 	case key.Matches(msg, k.Open):
 		if n > 0 {
 			m.detail = true
@@ -411,7 +449,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 		g = append(g, k.Comparison)
 	}
 	g = append(g, k.Export, k.Reload)
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.Open, k.Back}, g}
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.HalfUp, k.HalfDown, k.Home, k.End, k.Open, k.Back}, g}
 }
 
 // StatusValue implements common.Pane.

@@ -185,7 +185,7 @@ func (m *Model) ShortHelp() []key.Binding {
 // FullHelp implements common.Pane.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.ctx.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.Reload},
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.HalfUp, k.HalfDown, k.Home, k.End, k.Reload},
 		{k.Certs, k.CertShow, k.CertCSR, k.CertInstall, k.CertImport}}
 }
 
