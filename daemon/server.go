@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"strconv"
@@ -64,7 +65,8 @@ const maxPage = 5000
 func (d *Daemon) routes() []route {
 	return []route{
 		{"GET /v1/status", api.RoleUser, d.handleStatus, nil},
-		{"GET /v1/keys", api.RoleUser, d.handleKeys, join(api.TextParams("source", "state", "aging", "q", "sort", "cursor"), []api.Param{limitParam})},
+		{"GET /v1/keys", api.RoleUser, d.handleKeys, join(keyFilters, api.TextParams("cursor"), []api.Param{limitParam})},
+		{"GET /v1/export/keys", api.RoleUser, d.handleKeysExport, join(keyFilters, api.TextParams("format"), []api.Param{api.IntParam("limit", 1, math.MaxInt32)})},
 		{"GET /v1/keys/{id...}", api.RoleUser, d.handleKey, nil},
 		{"GET /v1/sources", api.RoleUser, d.handleSources, nil},
 		{"GET /v1/activity", api.RoleUser, d.handleActivity, join(eventParams, rangeParams)},
@@ -196,7 +198,9 @@ func intParam(r *http.Request, name string) int {
 	return n
 }
 
-func (d *Daemon) handleKeys(w http.ResponseWriter, r *http.Request) {
+// keyQuery reads the filters the keys list and the keys export share,
+// answering 400 (and returning false) for a state or bucket it does not know.
+func (d *Daemon) keyQuery(w http.ResponseWriter, r *http.Request) (store.KeyQuery, bool) {
 	q := r.URL.Query()
 	kq := store.KeyQuery{Source: q.Get("source"), Text: q.Get("q"), Sort: q.Get("sort"), Cursor: q.Get("cursor"),
 		Limit: intParam(r, "limit"), Now: d.now(), Thresholds: d.thresholds}
@@ -204,7 +208,7 @@ func (d *Daemon) handleKeys(w http.ResponseWriter, r *http.Request) {
 		st, err := engine.ParseState(s)
 		if err != nil {
 			badRequest(w, "%v", err)
-			return
+			return kq, false
 		}
 		kq.State = st
 	}
@@ -215,9 +219,20 @@ func (d *Daemon) handleKeys(w http.ResponseWriter, r *http.Request) {
 		}
 		if !ok {
 			badRequest(w, "unknown aging bucket %q (known: %v)", a, d.thresholds.Buckets())
-			return
+			return kq, false
 		}
 		kq.Aging = engine.Bucket(a)
+	}
+	return kq, true
+}
+
+// keyFilters are the query parameters of GET /v1/keys and its export.
+var keyFilters = api.TextParams("source", "state", "aging", "q", "sort")
+
+func (d *Daemon) handleKeys(w http.ResponseWriter, r *http.Request) {
+	kq, ok := d.keyQuery(w, r)
+	if !ok {
+		return
 	}
 	// A bucket's size is in the cached summary; counting it in SQL would
 	// scan the inventory for every first page.
@@ -247,11 +262,7 @@ func (d *Daemon) handleKeys(w http.ResponseWriter, r *http.Request) {
 		d.internal(w, r, err)
 		return
 	}
-	now := d.now()
-	for i := range page.Keys {
-		a := engine.Classify(page.Keys[i], now, d.thresholds)
-		page.Keys[i].Aging = &a
-	}
+	d.classify(page.Keys)
 	if page.Keys == nil {
 		page.Keys = []engine.Key{}
 	}

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -115,19 +119,24 @@ func newKeysCmd(a *App) *cobra.Command {
 	return cmd
 }
 
-// KeysListJSON is what keyward keys list --json prints.
+// KeysListJSON is what keyward keys list --json prints (writeKeysJSON
+// streams the same shape).
 type KeysListJSON struct {
 	Keys  []engine.Key `json:"keys"`
 	Total int          `json:"total"`
 }
 
+// keysFormats are the output formats of keyward keys list.
+var keysFormats = []string{"table", "json", "ndjson", "csv"}
+
 func newKeysListCmd(a *App) *cobra.Command {
 	var q api.KeyQuery
 	var asJSON bool
 	var limit int
+	var format string
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List keys (all pages unless --limit)",
+		Short: "List keys (all of them unless --limit), streamed from the daemon",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if q.State != "" {
@@ -138,52 +147,51 @@ func newKeysListCmd(a *App) *cobra.Command {
 			if limit < 0 {
 				return Usagef("--limit must not be negative")
 			}
-			c := a.Client()
-			out := KeysListJSON{Keys: []engine.Key{}}
-			q.Limit = 1000
-			if limit > 0 && limit < q.Limit {
-				q.Limit = limit
+			if asJSON {
+				if cmd.Flags().Changed("format") && format != "json" {
+					return Usagef("--json and --format %s disagree; give one of them", format)
+				}
+				format = "json"
 			}
-			for first := true; ; first = false {
-				p, err := c.Keys(cmd.Context(), q)
+			if !slices.Contains(keysFormats, format) {
+				return Usagef("--format must be one of %s, not %q", strings.Join(keysFormats, ", "), format)
+			}
+			c := a.Client()
+			// The total of a limited list is counted by the daemon; an
+			// export of everything counts what it printed.
+			total := -1
+			if limit > 0 && (format == "json" || format == "table") {
+				first := q
+				first.Limit = 1
+				p, err := c.Keys(cmd.Context(), first)
 				if err != nil {
 					return err
 				}
-				if first {
-					out.Total = p.Total
-				}
-				out.Keys = append(out.Keys, p.Keys...)
-				if p.NextCursor == "" || (limit > 0 && len(out.Keys) >= limit) {
-					break
-				}
-				q.Cursor = p.NextCursor
+				total = p.Total
 			}
-			if limit > 0 && len(out.Keys) > limit {
-				out.Keys = out.Keys[:limit]
+			wire := "ndjson"
+			if format == "csv" {
+				wire = "csv"
 			}
-			if asJSON {
-				return printJSON(a.Out, out)
-			}
-			tw := table(a.Out)
-			fmt.Fprintln(tw, "ID\tSTATE\tAGING\tALGORITHM\tCREATED\tEXPIRES\tFINGERPRINT")
-			for _, k := range out.Keys {
-				aging := "-"
-				if k.Aging != nil {
-					aging = string(k.Aging.Bucket)
-				}
-				alg := k.Algorithm
-				if k.Length > 0 && !strings.ContainsAny(alg, " -") {
-					alg = fmt.Sprintf("%s-%d", k.Algorithm, k.Length)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.State, aging, alg, date(k.Created), date(k.Expires), shortFP(k.Fingerprint))
-			}
-			if err := tw.Flush(); err != nil {
+			body, err := c.ExportKeys(cmd.Context(), q, wire, limit)
+			if err != nil {
 				return err
 			}
-			if len(out.Keys) < out.Total {
-				fmt.Fprintf(a.Err, "(%d of %d keys shown)\n", len(out.Keys), out.Total)
+			defer body.Close()
+			switch format {
+			case "json":
+				err = writeKeysJSON(a.Out, body, total)
+			case "table":
+				var n int
+				n, err = writeKeysTable(a.Out, body)
+				if err == nil && n < total {
+					fmt.Fprintf(a.Err, "(%d of %d keys shown)\n", n, total)
+				}
+			default:
+				_, err = io.Copy(a.Out, body)
+				err = exportFailed(err, -1)
 			}
-			return nil
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -193,8 +201,102 @@ func newKeysListCmd(a *App) *cobra.Command {
 	f.StringVar(&q.Text, "filter", "", "only keys whose name, id, application or fingerprint contains this text")
 	f.StringVar(&q.Sort, "sort", "name", "sort by name, source, state, created or expires; prefix - for descending")
 	f.IntVar(&limit, "limit", 0, "at most this many keys (0: all)")
-	f.BoolVar(&asJSON, "json", false, "print JSON: {\"keys\": [...], \"total\": N}")
+	f.BoolVar(&asJSON, "json", false, "print JSON: {\"keys\": [...], \"total\": N} (same as --format json)")
+	f.StringVar(&format, "format", "table", "table, json, ndjson (one key per line) or csv")
 	return cmd
+}
+
+// maxKeyLine bounds one key's line in an export (a key with many tags).
+const maxKeyLine = 4 << 20
+
+// exportLines calls fn with each line of a newline-delimited JSON export.
+func exportLines(r io.Reader, fn func(line []byte) error) (int, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxKeyLine)
+	n := 0
+	for sc.Scan() {
+		if err := fn(sc.Bytes()); err != nil {
+			return n, fmt.Errorf("key %d of the export: %w", n+1, err)
+		}
+		n++
+	}
+	return n, exportFailed(sc.Err(), n)
+}
+
+// exportFailed explains a read error of an export: the daemon cut it short
+// (its log says why) or the connection failed.
+func exportFailed(err error, n int) error {
+	if err == nil {
+		return nil
+	}
+	after := ""
+	if n >= 0 {
+		after = fmt.Sprintf(" after %d keys", n)
+	}
+	return fmt.Errorf("the export ended early%s, so what was printed is incomplete (%w); the daemon's log says why", after, err)
+}
+
+// writeKeysJSON prints an export as {"keys": [...], "total": N} in the
+// layout printJSON gives, one key at a time, so memory does not grow with
+// the inventory. total < 0 prints the number of keys written.
+func writeKeysJSON(w io.Writer, r io.Reader, total int) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString("{\n  \"keys\": [")
+	var ind bytes.Buffer
+	sep := "\n    "
+	n, err := exportLines(r, func(line []byte) error {
+		ind.Reset()
+		if err := json.Indent(&ind, line, "    ", "  "); err != nil {
+			return err
+		}
+		if ind.Len() == 0 || ind.Bytes()[0] != '{' {
+			return errors.New("not a JSON object")
+		}
+		bw.WriteString(sep)
+		sep = ",\n    "
+		_, err := bw.Write(ind.Bytes())
+		return err
+	})
+	if err != nil {
+		bw.Flush()
+		return err
+	}
+	if n > 0 {
+		bw.WriteString("\n  ")
+	}
+	if total < 0 {
+		total = n
+	}
+	fmt.Fprintf(bw, "],\n  \"total\": %d\n}\n", total)
+	return bw.Flush()
+}
+
+// writeKeysTable prints an export as an aligned table. The table is
+// aligned once every row is in, so it holds the rows' text (not the keys);
+// --format csv or ndjson print in constant memory.
+func writeKeysTable(w io.Writer, r io.Reader) (int, error) {
+	tw := table(w)
+	fmt.Fprintln(tw, "ID\tSTATE\tAGING\tALGORITHM\tCREATED\tEXPIRES\tFINGERPRINT")
+	n, err := exportLines(r, func(line []byte) error {
+		var k engine.Key
+		if err := json.Unmarshal(line, &k); err != nil {
+			return err
+		}
+		aging := "-"
+		if k.Aging != nil {
+			aging = string(k.Aging.Bucket)
+		}
+		alg := k.Algorithm
+		if k.Length > 0 && !strings.ContainsAny(alg, " -") {
+			alg = fmt.Sprintf("%s-%d", k.Algorithm, k.Length)
+		}
+		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.State, aging, alg, date(k.Created), date(k.Expires), shortFP(k.Fingerprint))
+		return err
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, tw.Flush()
 }
 
 func newKeysShowCmd(a *App) *cobra.Command {
