@@ -220,5 +220,11 @@ func FuzzParseKeystore(f *testing.F) {
 		if err == nil && (info == nil || c.PrivateKey == nil || len(c.Certificate) == 0) {
 			t.Fatal("success without an identity")
 		}
+		// By alias: the JKS entry walk, and the PKCS#12 reader by friendly
+		// name (every bag, not only one key and its chain).
+		info, c, err = OpenKeystore(data, []byte("changeit"), KeystoreOptions{Alias: "client", KeyPassword: []byte("keypass1")})
+		if err == nil && (info == nil || info.Alias != "client" || c.PrivateKey == nil || len(c.Certificate) == 0) {
+			t.Fatal("success by alias without that entry's identity")
+		}
 	})
 }
