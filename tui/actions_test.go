@@ -232,22 +232,28 @@ func TestVaultDegradedShown(t *testing.T) {
 	_ = finalView(t, tm)
 }
 
-// TestUserRoleMarksAdminActions: with the user role the admin actions are
-// marked and choosing one sends nothing; syncing is refused the same way.
-func TestUserRoleMarksAdminActions(t *testing.T) {
+// TestUserRoleReadOnly: with the user role the TUI is read-only: the
+// action menu offers only what reads (the rotation policy, the stored
+// backups), y and Y are gone from the help and send nothing, and the
+// status line says read-only.
+func TestUserRoleReadOnly(t *testing.T) {
 	f := newFixture()
 	f.status.Caller.Role = api.RoleUser
-	tm := startOnKey(t, f, 120, 30, "payments-wrap")
+	tm := startOnKey(t, f, 80, 24, "payments-wrap")
 	press(tm, "x")
-	waitFor(t, tm, "[r] rotate (new version) — needs the admin role", "You have the user role")
-	press(tm, "r")
-	waitFor(t, tm, "✖ rotate needs the admin role; the daemon says you are user: nothing was sent")
-	press(tm, "esc", "y")
-	waitFor(t, tm, "✖ syncing needs the admin role")
+	waitFor(t, tm, "rotation policy", "Read-only")
+	press(tm, "r", "d", "esc", "y", "Y")
 	// Reading the rotation policy is allowed.
 	press(tm, "x", "o")
-	waitFor(t, tm, "Rotation policy — payments-wrap in vault-emu", "you can read the policy")
-	_ = finalView(t, tm)
+	waitFor(t, tm, "Rotation policy — payments-wrap", "you can read")
+	press(tm, "esc")
+	waitFor(t, tm, "x key actions")
+	view := golden(t, tm, 80, 24)
+	for _, hidden := range []string{"rotate", "sync", "delete"} {
+		if strings.Contains(view, hidden) {
+			t.Errorf("a read-only TUI shows %q:\n%s", hidden, view)
+		}
+	}
 	if c := f.Calls(); len(c) != 0 {
 		t.Errorf("a user's TUI sent %q", c)
 	}
@@ -612,5 +618,29 @@ func TestUploadForm(t *testing.T) {
 	_ = finalView(t, tm)
 	if c := f.Calls(); len(c) != 1 || c[0] != "upload vault-emu/crm-byok  0 from=kms-prod/crm" {
 		t.Errorf("requests: %q", c)
+	}
+}
+
+// keyward tui --read-only: an admin's TUI hides every action that changes
+// something as a user's does; the certificate menu only shows.
+func TestReadOnlyOption(t *testing.T) {
+	f := newFixture()
+	m := tui.New(context.Background(), f, tui.Options{Now: func() time.Time { return fixedNow }, ReadOnly: true})
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	t.Cleanup(func() { _ = tm.Quit() })
+	waitFor(t, tm, "● connected", "admin · read-only", "of 15 keys")
+	press(tm, "/", "payments-wrap", "enter")
+	waitFor(t, tm, "1–1 of 1 key ")
+	press(tm, "x")
+	waitFor(t, tm, "rotation policy", "Read-only (keyward tui")
+	press(tm, "r", "esc", "Y", "5", "c")
+	waitFor(t, tm, "show installed certificate", "changing the certificate is hidden")
+	view := finalView(t, tm)
+	if strings.Contains(view, "new key + CSR") || strings.Contains(view, "import keystore") {
+		t.Errorf("the certificate menu offers a change:\n%s", view)
+	}
+	if c := f.Calls(); len(c) != 0 {
+		t.Errorf("a read-only TUI sent %q", c)
 	}
 }

@@ -78,6 +78,8 @@ func New(ctx context.Context, backend Backend, opts Options) *Model {
 		ExportDir:  opts.ExportDir,
 		ExportPage: opts.ExportPage,
 	}
+	c.Keys.SetReadOnly(opts.ReadOnly)
+	c.ReadOnly = opts.ReadOnly
 	if opts.NoColor {
 		c.Styles = styles.NoColor()
 	}
@@ -179,7 +181,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case statusMsg:
 		if msg.err == nil && msg.status != nil {
-			m.status = msg.status
+			m.setStatus(msg.status)
 			return m, m.broadcast(common.StatusMsg{Status: msg.status})
 		}
 		return m, nil
@@ -405,6 +407,15 @@ func (m *Model) statusRight(w int) string {
 		return ""
 	}
 	return right
+}
+
+// setStatus keeps the daemon's status; a caller with the user role gets
+// the read-only TUI.
+func (m *Model) setStatus(s *api.Status) {
+	m.status = s
+	ro := m.opts.ReadOnly || s.Caller.Role == api.RoleUser
+	m.c.ReadOnly = ro
+	m.c.Keys.SetReadOnly(ro)
 }
 
 // elapsed is a small helper for the status line.

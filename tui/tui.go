@@ -53,6 +53,9 @@ type Options struct {
 	// daemon for at a time (default 1000).
 	ExportDir  string
 	ExportPage int
+	// ReadOnly hides every action that changes something; it is on by
+	// itself when the daemon says the caller has the user role.
+	ReadOnly bool
 }
 
 // DefaultExportDir is $XDG_DATA_HOME/keyward/exports, or

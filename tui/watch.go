@@ -142,7 +142,7 @@ func (m *Model) onHello(n api.Notification) tea.Cmd {
 	m.conn.err = nil
 	var cmds []tea.Cmd
 	if n.Status != nil {
-		m.status = n.Status
+		m.setStatus(n.Status)
 		cmds = append(cmds, m.broadcast(common.StatusMsg{Status: n.Status}))
 	} else {
 		cmds = append(cmds, m.fetchStatus())
@@ -178,6 +178,9 @@ func (c connection) describe(ctx *common.Context, status *api.Status) string {
 			if status.Caller.Role != "" {
 				s += st.StatusBar.Render(" · " + string(status.Caller.Role))
 			}
+		}
+		if ctx.ReadOnly {
+			s += st.StatusWarn.Render(" · read-only")
 		}
 		if !c.backAt.IsZero() {
 			back := "reconnected " + c.backAt.UTC().Format("15:04:05")

@@ -15,6 +15,7 @@ func newTUICmd(a *App) *cobra.Command {
 		Use:   "tui",
 		Short: "Open the terminal UI on the daemon's socket (the default command)",
 		Example: `  keyward tui
+  keyward tui --read-only
   keyward tui --export-dir ~/reports`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -23,6 +24,8 @@ func newTUICmd(a *App) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&opts.ExportDir, "export-dir", "",
 		"where the report panes write CSV exports (default $XDG_DATA_HOME/keyward/exports, else ~/.local/share/keyward/exports)")
+	cmd.Flags().BoolVar(&opts.ReadOnly, "read-only", false,
+		"hide every action that changes something (on by itself for a caller with the user role)")
 	return cmd
 }
 

@@ -48,6 +48,9 @@ type Context struct {
 	// many rows an export asks the daemon for at a time.
 	ExportDir  string
 	ExportPage int
+	// ReadOnly hides every action that changes something (keyward tui
+	// --read-only, or a caller with the user role): the root sets it.
+	ReadOnly bool
 }
 
 // Call runs fn with a request context bounded by Timeout.

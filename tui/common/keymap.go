@@ -161,3 +161,12 @@ func DefaultKeyMap() *KeyMap {
 func (k *KeyMap) Global() []key.Binding {
 	return []key.Binding{k.NextTab, k.PrevTab, k.GoTab, k.Help, k.Log, k.Quit}
 }
+
+// SetReadOnly turns off the bindings that only change something (sync), so
+// they are neither handled nor listed in help. Menus that mix reading and
+// changing (x, B, the certificates) stay and list only what reads.
+func (k *KeyMap) SetReadOnly(on bool) {
+	for _, b := range []*key.Binding{&k.SyncSource, &k.SyncAll} {
+		b.SetEnabled(!on)
+	}
+}

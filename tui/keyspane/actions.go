@@ -244,13 +244,17 @@ func has(caps []string, c string) bool {
 // userRole reports that the daemon said the caller is a plain user.
 func (m *Model) userRole() bool { return m.role == api.RoleUser }
 
-// adminOnly marks it for a user: listed, but refused before anything is
-// sent.
-func (m *Model) adminOnly(it dialog.Item) dialog.Item {
+// readOnly reports that actions that change something are hidden: the TUI
+// runs read-only (keyward tui --read-only), or the caller has the user
+// role.
+func (m *Model) readOnly() bool { return m.ctx.ReadOnly || m.userRole() }
+
+// readOnlyNote says why the actions that change something are not there.
+func (m *Model) readOnlyNote(what string) string {
 	if m.userRole() {
-		it.Disabled, it.Note = true, "needs the admin role"
+		return "Read-only (you have the user role): " + what + " are hidden."
 	}
-	return it
+	return "Read-only (keyward tui --read-only): " + what + " are hidden."
 }
 
 // actionMenu lists what the vault supports for a key in k's state; admin
@@ -270,11 +274,10 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 		if !ok || !has(src.Capabilities, cp) {
 			return
 		}
-		it := dialog.Item{ID: id, Key: b, Label: label, Danger: danger}
-		if admin {
-			it = m.adminOnly(it)
+		if admin && m.readOnly() {
+			return // read-only: what changes the vault is not offered
 		}
-		items = append(items, it)
+		items = append(items, dialog.Item{ID: id, Key: b, Label: label, Danger: danger})
 	}
 	if !gone {
 		add(canOp, engine.CapRotate, actRotate, km.ActRotate, "", false, true)
@@ -307,8 +310,8 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 		}
 		intro = append(intro, why+" — actions may be refused")
 	}
-	if m.userRole() {
-		intro = append(intro, "You have the user role: actions that change the vault need the admin role.")
+	if m.readOnly() {
+		intro = append(intro, m.readOnlyNote("actions that change the vault"))
 	}
 	return &dialog.Menu{
 		Title: "Actions — " + table.Clean(k.Name) + " in " + table.Clean(src.Name),
@@ -649,8 +652,8 @@ func (m *Model) policyForm(f *flow, p api.RotationPolicy) tea.Cmd {
 		return v.String()
 	}
 	intro := []string{"Rotation policy of " + k.Name + " in vault " + src.Name + ". Durations like 90d, 2w, 1y; empty: unset."}
-	if m.userRole() {
-		intro = append(intro, "You have the user role: you can read the policy; changing it needs the admin role.")
+	if m.readOnly() {
+		intro = append(intro, "Read-only: you can read the policy; changes are not sent.")
 	}
 	form := dialog.NewForm("Rotation policy — "+table.Clean(k.Name)+" in "+table.Clean(src.Name), intro,
 		dialog.NewField("Rotate after", "since the version was created", d(p.RotateAfter)),
@@ -660,8 +663,8 @@ func (m *Model) policyForm(f *flow, p api.RotationPolicy) tea.Cmd {
 	)
 	f.Show(nil, nil, form, nil)
 	f.Submit = func(fm *dialog.Form) (actionRun, error) {
-		if m.userRole() {
-			return nil, fmt.Errorf("setting a rotation policy needs the admin role; the daemon says you are %s: nothing was sent", m.role)
+		if m.readOnly() {
+			return nil, fmt.Errorf("read-only: the rotation policy is not changed; nothing was sent")
 		}
 		var np api.RotationPolicy
 		for i, dst := range []*engine.Duration{&np.RotateAfter, &np.RotateBeforeExpiry, &np.ExpireAfter, &np.NotifyBefore} {
@@ -918,8 +921,8 @@ func (m *Model) sync(source string) tea.Cmd {
 	if source != "" {
 		what = source
 	}
-	if m.userRole() {
-		return common.FlashErr(fmt.Sprintf("syncing needs the admin role; the daemon says you are %s: nothing was sent", m.role))
+	if m.readOnly() {
+		return common.FlashErr("read-only: syncing is hidden; nothing was sent")
 	}
 	c := m.ctx
 	// In order: the spinner starts before the request, and the outcome
@@ -1023,8 +1026,8 @@ func (m *Model) backupsMenu(f *flow, list []api.BackupInfo) tea.Cmd {
 	}
 	intro := []string{"Every key backup keyward stores, wrapped under its key-encryption key, newest first — " +
 		"also of keys no longer in the inventory. enter on one: restore it or delete it."}
-	if m.userRole() {
-		intro = append(intro, "You have the user role: you can list backups; restoring and deleting need the admin role.")
+	if m.readOnly() {
+		intro = append(intro, m.readOnlyNote("restoring and deleting"))
 	}
 	f.Show(&dialog.Menu{Title: fmt.Sprintf("Stored backups (%d)", len(list)), Intro: intro, Items: items,
 		Empty: "keyward stores no key backup (back a cloud key up with x, then b)"}, nil, nil, nil)
@@ -1047,11 +1050,13 @@ func (m *Model) backupMenu(f *flow, bi api.BackupInfo) tea.Cmd {
 		if i == 0 {
 			it.Key = km.ActRestore
 		}
-		items = append(items, m.adminOnly(it))
+		if !m.readOnly() {
+			items = append(items, it)
+		}
 	}
-	if _, ok := m.ctx.Backend.(CloudBackupDeleter); ok {
-		items = append(items, m.adminOnly(dialog.Item{ID: actDeleteBackup, Key: km.ActDelete,
-			Label: "delete this backup from keyward", Danger: true, Value: bi}))
+	if _, ok := m.ctx.Backend.(CloudBackupDeleter); ok && !m.readOnly() {
+		items = append(items, dialog.Item{ID: actDeleteBackup, Key: km.ActDelete,
+			Label: "delete this backup from keyward", Danger: true, Value: bi})
 	}
 	intro := []string{fmt.Sprintf("Key %s, taken from vault %s (%s) on %s by %s: %s, %s.",
 		bi.Key, bi.Source, orDash(bi.Kind), backupTime(bi), orDash(bi.Actor), common.Plural(bi.Versions, "version"), common.Plural(int(bi.Size), "byte"))}
@@ -1059,8 +1064,8 @@ func (m *Model) backupMenu(f *flow, bi api.BackupInfo) tea.Cmd {
 		intro = append(intro, "No configured vault can take it back: it restores only into a "+orDash(bi.Kind)+
 			" vault of geography "+orDash(bi.Geography)+".")
 	}
-	if m.userRole() {
-		intro = append(intro, "You have the user role: restoring and deleting need the admin role.")
+	if m.readOnly() {
+		intro = append(intro, m.readOnlyNote("restoring and deleting"))
 	}
 	f.Show(&dialog.Menu{Title: "Backup " + table.Clean(bi.ID) + " of " + table.Clean(bi.Key), Intro: intro, Items: items,
 		Empty: "nothing can be done with this backup here"}, nil, nil, nil)

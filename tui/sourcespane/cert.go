@@ -156,11 +156,10 @@ func (m *Model) certMenu(source string) tea.Cmd {
 		if !ok {
 			return
 		}
-		it := dialog.Item{ID: id, Key: bind}
-		if admin && m.role == api.RoleUser {
-			it.Disabled, it.Note = true, "needs the admin role"
+		if admin && (m.ctx.ReadOnly || m.role == api.RoleUser) {
+			return // read-only: what changes the identity is not offered
 		}
-		items = append(items, it)
+		items = append(items, dialog.Item{ID: id, Key: bind})
 	}
 	_, r := b.(CertReader)
 	_, c := b.(CSRMaker)
@@ -171,8 +170,8 @@ func (m *Model) certMenu(source string) tea.Cmd {
 	add(i, certInstall, km.CertInstall, true)
 	add(k, certImport, km.CertImport, true)
 	intro := []string{"The client certificate keyward presents to " + source + " over mutual TLS. Either make a key and a CSR for your CA, then install the signed certificate; or import a keystore the CA team gave you."}
-	if m.role == api.RoleUser {
-		intro = append(intro, "You have the user role: changing the certificate needs the admin role.")
+	if m.ctx.ReadOnly || m.role == api.RoleUser {
+		intro = append(intro, "Read-only: changing the certificate is hidden.")
 	}
 	f.show(&dialog.Menu{Title: "Certificates — " + table.Clean(source), Intro: intro, Items: items}, nil, nil, nil)
 	return nil
