@@ -368,4 +368,18 @@ func TestCertImportTakesEffectInTheDaemon(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "kms: client certificate CN=keyward (serial "+pki.Serial(leaf)) {
 		t.Fatalf("status: %d %q", code, out)
 	}
+	// A new key for a CSR (--force): the live identity keeps working, and
+	// status shows both it and the key that waits.
+	if code, _, stderr := cert("csr", "--source", "kms", "--cn", "keyward-next", "--force"); code != 0 {
+		t.Fatalf("csr --force: %d %q", code, stderr)
+	}
+	if code, _, stderr := run(t, "--socket", sock, "--config", path, "sync", "--source", "kms"); code != 0 {
+		t.Fatalf("sync with a key pending: %d %q", code, stderr)
+	}
+	health(engine.HealthOK, time.Second)
+	code, out, _ = run(t, "--socket", sock, "--config", path, "status")
+	if code != 0 || !strings.Contains(out, "kms: client certificate CN=keyward (serial "+pki.Serial(leaf)) ||
+		!strings.Contains(out, "kms: a new ECDSA P-256 key for CN=keyward-next") || !strings.Contains(out, "the certificate above stays in use") {
+		t.Fatalf("status with a key pending: %d %q", code, out)
+	}
 }

@@ -117,3 +117,22 @@ func TestRingShowsWhatLeavesNext(t *testing.T) {
 		t.Errorf("a ring with room marks a generation as leaving:\n%s", all)
 	}
 }
+
+// The Sources pane says which client identity a KMIP source presents, that
+// a new key waits for its certificate (the live one still in use), and that
+// configured cipher suites are weaker; at 80 columns nothing is cut.
+func TestClientIdentityLines(t *testing.T) {
+	na := time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC)
+	s := api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip", Health: engine.HealthOK}, Client: &api.KMIPClient{
+		Identity: &api.ClientIdentity{Origin: "installed", From: "installed by keyward cert in /var/lib/keyward/kmip/kms", Subject: "CN=keyward",
+			Issuer: "CN=Acme Root", Serial: "0A:1B", KeyType: "ECDSA P-256", NotAfter: na},
+		Pending: &api.PendingKey{Subject: "CN=keyward-2027", KeyType: "ECDSA P-256", Created: na.AddDate(0, -1, 0)},
+		Warning: "cipher_suites offers TLS_RSA_WITH_AES_128_CBC_SHA256, weaker than the default"}}
+	all := strings.Join(render(t, s, 80), "\n")
+	for _, w := range []string{"client certificate CN=keyward (serial 0A:1B, issuer CN=Acme Root", "a new ECDSA P-256 key for CN=keyward-2027",
+		"the certificate above stays in use", "warning: cipher_suites offers TLS_RSA_WITH_AES_128_CBC_SHA256"} {
+		if !strings.Contains(strings.Join(strings.Fields(all), " "), w) {
+			t.Errorf("missing %q in:\n%s", w, all)
+		}
+	}
+}
