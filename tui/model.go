@@ -77,6 +77,7 @@ func New(ctx context.Context, backend Backend, opts Options) *Model {
 
 		ExportDir:  opts.ExportDir,
 		ExportPage: opts.ExportPage,
+		Clipboard:  opts.Clipboard,
 	}
 	c.Keys.SetReadOnly(opts.ReadOnly)
 	c.ReadOnly = opts.ReadOnly

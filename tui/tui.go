@@ -56,6 +56,9 @@ type Options struct {
 	// ReadOnly hides every action that changes something; it is on by
 	// itself when the daemon says the caller has the user role.
 	ReadOnly bool
+	// Clipboard is where copying writes its OSC 52 sequence (default:
+	// Output, else the terminal on stdout).
+	Clipboard io.Writer
 }
 
 // DefaultExportDir is $XDG_DATA_HOME/keyward/exports, or
@@ -82,6 +85,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ExportDir == "" {
 		o.ExportDir = DefaultExportDir()
+	}
+	if o.Clipboard == nil {
+		o.Clipboard = o.Output
+	}
+	if o.Clipboard == nil {
+		o.Clipboard = os.Stdout
 	}
 	if o.ExportPage <= 0 {
 		o.ExportPage = 1000

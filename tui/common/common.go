@@ -5,6 +5,7 @@ package common
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -51,6 +52,8 @@ type Context struct {
 	// ReadOnly hides every action that changes something (keyward tui
 	// --read-only, or a caller with the user role): the root sets it.
 	ReadOnly bool
+	// Clipboard is where Copy writes its OSC 52 sequence: the terminal.
+	Clipboard io.Writer
 }
 
 // Call runs fn with a request context bounded by Timeout.

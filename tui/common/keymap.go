@@ -39,6 +39,8 @@ type KeyMap struct {
 	AgingBack    key.Binding
 	ClearAll     key.Binding
 	Reload       key.Binding
+	CopyID       key.Binding
+	CopyFP       key.Binding
 
 	// Report panes.
 	Earlier    key.Binding
@@ -119,6 +121,8 @@ func DefaultKeyMap() *KeyMap {
 		AgingBack:    b([]string{"A"}, "A", "aging filter, backwards"),
 		ClearAll:     b([]string{"esc"}, "esc", "clear every filter"),
 		Reload:       b([]string{"r", "ctrl+r"}, "r", "reload"),
+		CopyID:       b([]string{"c"}, "c", "copy the key id"),
+		CopyFP:       b([]string{"C"}, "C", "copy the fingerprint"),
 
 		Earlier:    b([]string{"["}, "[", "range earlier"),
 		Later:      b([]string{"]"}, "]", "range later"),

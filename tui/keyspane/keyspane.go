@@ -352,6 +352,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 				return m.sync(m.detail.key.Source)
 			case key.Matches(msg, k.SyncAll):
 				return m.sync("")
+			case key.Matches(msg, k.CopyID), key.Matches(msg, k.CopyFP):
+				return m.copy(m.detail.key, msg)
 			}
 			return m.detail.update(msg)
 		}
@@ -575,6 +577,10 @@ func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
 		return m.restart()
 	case key.Matches(msg, k.Reload):
 		return m.refetch()
+	case key.Matches(msg, k.CopyID), key.Matches(msg, k.CopyFP):
+		if sel, ok := m.Selected(); ok {
+			return m.copy(sel, msg)
+		}
 	case key.Matches(msg, k.Actions):
 		if sel, ok := m.Selected(); ok {
 			return m.openActions(sel)
@@ -646,7 +652,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 		// The action menu lists its own keys; at 80 columns there is no room
 		// for a fourth column here.
 		{k.Filter, k.ClearAll, k.Sort, k.Reverse, k.StateFilter, k.StateBack, k.SourceFilter, k.SourceBack,
-			k.AgingFilter, k.AgingBack, k.Reload,
+			k.AgingFilter, k.AgingBack, k.Reload, k.CopyID, k.CopyFP,
 			k.Actions, k.Backups, k.SyncSource, k.SyncAll},
 	}
 }
@@ -754,6 +760,17 @@ func (m *Model) View() string {
 		lines = append(lines, "")
 	}
 	return strings.Join(lines[:min(len(lines), max(m.height, 0))], "\n")
+}
+
+// copy puts the key's id (c) or fingerprint (C) on the clipboard.
+func (m *Model) copy(k engine.Key, msg tea.KeyMsg) tea.Cmd {
+	if key.Matches(msg, m.ctx.Keys.CopyFP) {
+		if k.Fingerprint == "" {
+			return common.FlashErr("the daemon gave no fingerprint for " + table.Clean(k.Name))
+		}
+		return common.Copy(m.ctx, "the fingerprint of "+table.Clean(k.Name), table.Clean(k.Fingerprint))
+	}
+	return common.Copy(m.ctx, "the key id", table.Clean(k.ID))
 }
 
 // filtered reports that a filter is on.

@@ -1,0 +1,64 @@
+package tui_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/exp/teatest"
+
+	"github.com/keyward/keyward/tui"
+)
+
+// lockedBuffer is the terminal's side of the clipboard: what the TUI wrote.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// c copies the selected key's id, C its fingerprint, as OSC 52 sequences
+// (what a terminal, also at the end of SSH, puts on its clipboard), from
+// the list and from a key's detail.
+func TestCopyOSC52(t *testing.T) {
+	t.Setenv("TMUX", "")
+	t.Setenv("STY", "")
+	clip := &lockedBuffer{}
+	f := newFixture()
+	m := tui.New(context.Background(), f, tui.Options{Title: "keyward demo", Socket: "/run/keyward/keyward.sock",
+		Now: func() time.Time { return fixedNow }, Clipboard: clip})
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	t.Cleanup(func() { _ = tm.Quit() })
+	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	press(tm, "j", "c")
+	waitFor(t, tm, "copied the key id")
+	press(tm, "enter")
+	waitFor(t, tm, "Activity")
+	press(tm, "C")
+	waitFor(t, tm, "copied the fingerprint")
+	view := golden(t, tm, 80, 24)
+	osc := func(s string) string { return "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(s)) + "\x07" }
+	k := f.keys[1]
+	if want := osc(k.ID) + osc(k.Fingerprint); clip.String() != want {
+		t.Errorf("the terminal got %q, want %q", clip.String(), want)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(view), " "), "copied the fingerprint of acme.crm.key.1 sha256:") {
+		t.Errorf("the status line does not say what was copied:\n%s", view)
+	}
+}
