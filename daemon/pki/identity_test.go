@@ -242,3 +242,26 @@ func FuzzParseCerts(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadIdentityFiles: cert_file and key_file in DER are read; an empty
+// or foreign key file is an error naming the file, never a panic.
+func TestLoadIdentityFiles(t *testing.T) {
+	dir := t.TempDir()
+	keyDER, cert, _ := testIdentity(t, true)
+	write := func(n string, b []byte) string {
+		p := filepath.Join(dir, n)
+		os.WriteFile(p, b, 0o600)
+		return p
+	}
+	c, err := LoadIdentity(write("c.der", cert.Raw), write("k.der", keyDER), "", "")
+	if err != nil || c.Leaf.Subject.CommonName != "keyward" {
+		t.Fatalf("DER identity: %v", err)
+	}
+	otherDER, _, _ := testIdentity(t, true)
+	for name, key := range map[string][]byte{"empty": nil, "garbage": []byte("not a key"), "another key": otherDER} {
+		p := write(name+".key", key)
+		if _, err := LoadIdentity(filepath.Join(dir, "c.der"), p, "", ""); err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

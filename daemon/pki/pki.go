@@ -374,14 +374,26 @@ func isPKCS7(b []byte) bool {
 }
 
 func isKeyDER(b []byte) bool {
-	if k, err := x509.ParsePKCS8PrivateKey(b); err == nil && k != nil {
+	if _, err := x509.ParsePKCS8PrivateKey(b); err == nil {
 		return true
 	}
-	if _, err := x509.ParseECPrivateKey(b); err == nil {
-		return true
+	return parseKeyDER(b) != nil
+}
+
+// parseKeyDER reads a private key in DER (PKCS#8, SEC 1 or PKCS#1) that
+// can sign, or returns nil.
+func parseKeyDER(b []byte) crypto.Signer {
+	if k, err := x509.ParsePKCS8PrivateKey(b); err == nil {
+		s, _ := k.(crypto.Signer)
+		return s
 	}
-	_, err := x509.ParsePKCS1PrivateKey(b)
-	return err == nil
+	if k, err := x509.ParseECPrivateKey(b); err == nil {
+		return k
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(b); err == nil {
+		return k
+	}
+	return nil
 }
 
 func isCSRDER(b []byte) bool {
@@ -440,20 +452,7 @@ func KeyType(pub crypto.PublicKey) string {
 // in passwordFile.
 func LoadIdentity(certFile, keyFile, keystoreFile, passwordFile string) (tls.Certificate, error) {
 	if keystoreFile != "" {
-		data, err := os.ReadFile(keystoreFile)
-		if err != nil {
-			return tls.Certificate{}, fmt.Errorf("client keystore: %w", err)
-		}
-		pw, err := ReadPassword(passwordFile)
-		if err != nil {
-			return tls.Certificate{}, err
-		}
-		defer clear(pw)
-		_, cert, err := ParseKeystore(data, pw)
-		if err != nil {
-			return tls.Certificate{}, fmt.Errorf("client keystore %s: %w", keystoreFile, err)
-		}
-		return cert, nil
+		return loadKeystore(keystoreFile, passwordFile, "", "")
 	}
 	if certFile == "" || keyFile == "" {
 		return tls.Certificate{}, errors.New("no client identity: set cert_file and key_file, or keystore_file and password_file, or run keyward cert csr / import")
@@ -472,12 +471,8 @@ func LoadIdentity(certFile, keyFile, keystoreFile, passwordFile string) (tls.Cer
 		return tls.Certificate{}, fmt.Errorf("client certificate %s: %w", certFile, err)
 	}
 	key, err := parseKeyPEM(keyIn)
-	if err != nil && keyIn[0] == 0x30 { // DER
-		if k, derr := x509.ParsePKCS8PrivateKey(keyIn); derr == nil {
-			key, err = k.(crypto.Signer), nil
-		} else if k, derr := x509.ParseECPrivateKey(keyIn); derr == nil {
-			key, err = k, nil
-		} else if k, derr := x509.ParsePKCS1PrivateKey(keyIn); derr == nil {
+	if err != nil && len(keyIn) > 0 && keyIn[0] == 0x30 { // DER
+		if k := parseKeyDER(keyIn); k != nil {
 			key, err = k, nil
 		}
 	}

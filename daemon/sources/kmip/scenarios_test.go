@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -1131,31 +1130,7 @@ func TestExpiredServerCertificate(t *testing.T) {
 		{"not yet valid", time.Now().Add(24 * time.Hour), time.Now().Add(72 * time.Hour), "not valid yet"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			certPEM, keyPEM, _ := ca.Issue(pki.IssueOptions{CommonName: "localhost", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true,
-				NotBefore: tc.before, NotAfter: tc.after})
-			pair, _ := tls.X509KeyPair(certPEM, keyPEM)
-			ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					_ = c.(*tls.Conn).Handshake()
-					c.Close()
-				}
-			}()
-			dir := t.TempDir()
-			cliCert, cliKey, _ := ca.Issue(pki.IssueOptions{CommonName: "keyward", Client: true})
-			caFile, certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "c.pem"), filepath.Join(dir, "c.key")
-			os.WriteFile(caFile, ca.PEM, 0o600)
-			os.WriteFile(certFile, cliCert, 0o600)
-			os.WriteFile(keyFile, cliKey, 0o600)
-			b := &backend{addr: ln.Addr().String(), caFile: caFile, certFile: certFile, keyFile: keyFile}
+			b := tlsServer(t, ca, pki.IssueOptions{NotBefore: tc.before, NotAfter: tc.after}, &tls.Config{})
 			e := newEnv(t, b, "", nil, crmApp)
 			if err := e.poll(); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v; want %q", err, tc.want)

@@ -53,11 +53,13 @@ func TestPyKMIPWithRSAServerCert(t *testing.T) {
 	}
 }
 
-// tlsServer listens with cfg (a certificate from ca for 127.0.0.1) and
-// completes handshakes; it returns a backend for newEnv.
-func tlsServer(t *testing.T, ca *pki.CA, rsaCert bool, cfg *tls.Config) *backend {
+// tlsServer listens with cfg and a server certificate from ca for
+// 127.0.0.1 (o sets its key type and dates) and completes handshakes; it
+// returns a backend for newEnv, with a client identity from ca.
+func tlsServer(t *testing.T, ca *pki.CA, o pki.IssueOptions, cfg *tls.Config) *backend {
 	t.Helper()
-	certPEM, keyPEM, _ := ca.Issue(pki.IssueOptions{CommonName: "kms.test", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true, RSA: rsaCert})
+	o.CommonName, o.IPs, o.Server = "kms.test", []net.IP{net.ParseIP("127.0.0.1")}, true
+	certPEM, keyPEM, _ := ca.Issue(o)
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +116,7 @@ func TestNegotiationErrorsSayWhatToChange(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srvCfg := tc.server.Clone()
-			b := tlsServer(t, ca, tc.rsa, srvCfg)
+			b := tlsServer(t, ca, pki.IssueOptions{RSA: tc.rsa}, srvCfg)
 			e := newEnv(t, b, "", nil, crmApp)
 			e.cfg.TLSMinVersion, e.cfg.CipherSuites = tc.min, tc.suites
 			src, err := New(e.cfg, e.deps)
