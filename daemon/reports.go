@@ -127,6 +127,16 @@ func (d *Daemon) agingCounts(r *http.Request) (map[string]map[engine.Bucket]int,
 	return c.val, c.at, nil
 }
 
+// summaryEstimated reports whether the cached summary may lag the
+// inventory: counts too costly to redo inside a request are served as
+// they were at their last computation.
+func (d *Daemon) summaryEstimated() bool {
+	c := &d.summary
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cost >= cheapSummary
+}
+
 func (d *Daemon) summaryFor(r *http.Request, source string) (*report.AgingSummary, error) {
 	counts, at, err := d.agingCounts(r)
 	if err != nil {

@@ -237,8 +237,9 @@ func (d *Daemon) handleKeys(w http.ResponseWriter, r *http.Request) {
 	// A bucket's size is in the cached summary; counting it in SQL would
 	// scan the inventory for every first page.
 	var cachedTotal int
+	var asOf *time.Time
 	if kq.Aging != "" && kq.State == "" && kq.Text == "" && kq.Cursor == "" {
-		counts, _, err := d.agingCounts(r)
+		counts, at, err := d.agingCounts(r)
 		if err != nil {
 			d.internal(w, r, err)
 			return
@@ -249,6 +250,9 @@ func (d *Daemon) handleKeys(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		kq.SkipCount = true
+		if d.summaryEstimated() {
+			asOf = &at
+		}
 	}
 	page, err := d.st.Keys(r.Context(), kq)
 	if kq.SkipCount {
@@ -266,7 +270,7 @@ func (d *Daemon) handleKeys(w http.ResponseWriter, r *http.Request) {
 	if page.Keys == nil {
 		page.Keys = []engine.Key{}
 	}
-	api.WriteJSON(w, http.StatusOK, api.KeysPage{Keys: page.Keys, Total: page.Total, NextCursor: page.NextCursor})
+	api.WriteJSON(w, http.StatusOK, api.KeysPage{Keys: page.Keys, Total: page.Total, NextCursor: page.NextCursor, TotalAsOf: asOf})
 }
 
 func (d *Daemon) handleKey(w http.ResponseWriter, r *http.Request) {
@@ -413,15 +417,15 @@ func (d *Daemon) handleSync(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusOK, map[string]any{"synced": synced})
 }
 
-// sourcesWithCounts lists the sources with their key counts, taken from the
-// aging summary's counts (fresh for small inventories, at most a minute or
-// a changed inventory's few seconds old for large ones).
+// sourcesWithCounts lists the sources with their key counts, read from the
+// per-source, per-state counts the store keeps as the inventory changes:
+// exact, and as cheap on the first request after a start as on any other.
 func (d *Daemon) sourcesWithCounts(r *http.Request) ([]engine.Source, int, error) {
 	srcs, err := d.st.Sources(r.Context())
 	if err != nil {
 		return nil, 0, err
 	}
-	counts, _, err := d.agingCounts(r)
+	counts, err := d.st.KeyCounts(r.Context())
 	if err != nil {
 		return nil, 0, err
 	}

@@ -278,7 +278,13 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // read-only
 	var page KeyPage
 	if q.Cursor == "" && !q.SkipCount {
-		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM keys`+filter, args...).Scan(&page.Total); err != nil {
+		// Filters by source and state only are summed from the counts the
+		// triggers keep (migration 0011), not counted key by key.
+		count := `SELECT count(*) FROM keys` + filter
+		if q.Text == "" && q.Aging == "" {
+			count = `SELECT coalesce(sum(n), 0) FROM key_counts` + filter
+		}
+		if err := conn.QueryRowContext(ctx, count, args...).Scan(&page.Total); err != nil {
 			return page, err
 		}
 	} else {
@@ -360,6 +366,29 @@ func decodeCursor(s string, numeric bool) (cursor, error) {
 		c.v = n
 	}
 	return c, nil
+}
+
+// KeyCounts is the number of keys per source and state, read from the
+// counts the triggers keep (a few rows, whatever the inventory's size).
+func (s *Store) KeyCounts(ctx context.Context) (map[string]map[engine.State]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT source, state, n FROM key_counts`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]map[engine.State]int{}
+	for rows.Next() {
+		var src, state string
+		var n int
+		if err := rows.Scan(&src, &state, &n); err != nil {
+			return nil, err
+		}
+		if out[src] == nil {
+			out[src] = map[engine.State]int{}
+		}
+		out[src][engine.State(state)] = n
+	}
+	return out, rows.Err()
 }
 
 // CountKeys is the number of rows in the inventory.

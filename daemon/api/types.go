@@ -67,6 +67,10 @@ type KeysPage struct {
 	Keys       []engine.Key `json:"keys"`
 	Total      int          `json:"total"`
 	NextCursor string       `json:"next_cursor,omitempty"`
+	// TotalAsOf is set when Total is not counted for this answer but read
+	// from the aging summary computed at that instant (an aging filter on
+	// a large inventory): an estimate that may lag recent changes.
+	TotalAsOf *time.Time `json:"total_as_of,omitempty"`
 }
 
 // KeyQuery selects keys for GET /v1/keys.

@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/keyward/keyward/engine"
+)
+
+// counted is the per-source, per-state count of the keys table itself.
+func counted(t *testing.T, s *Store) map[string]map[engine.State]int {
+	t.Helper()
+	rows, err := s.db.Query(`SELECT source, state, count(*) FROM keys GROUP BY source, state`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]map[engine.State]int{}
+	for rows.Next() {
+		var src, state string
+		var n int
+		if err := rows.Scan(&src, &state, &n); err != nil {
+			t.Fatal(err)
+		}
+		if out[src] == nil {
+			out[src] = map[engine.State]int{}
+		}
+		out[src][engine.State(state)] = n
+	}
+	return out
+}
+
+// TestKeyCountsFollowTheInventory: after inserts, state changes, unchanged
+// upserts and removals in random order, the kept counts equal a count of
+// the keys, and the totals of source/state filters equal count(*).
+func TestKeyCountsFollowTheInventory(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	srcs := []string{"kms", "vault"}
+	for _, src := range srcs {
+		if err := s.EnsureSource(ctx, src, "kmip", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rng := rand.New(rand.NewSource(1))
+	states := []engine.State{engine.StateActive, engine.StateDeactivated, engine.StateDisabled, engine.StateDestroyed}
+	live := map[string]engine.Key{}
+	for round := 0; round < 40; round++ {
+		src := srcs[rng.Intn(len(srcs))]
+		c := Change{Source: src}
+		for i := 0; i < 30; i++ {
+			name := fmt.Sprintf("app%d.key.%d", rng.Intn(5), rng.Intn(20))
+			id := engine.KeyID(src, name, "")
+			switch rng.Intn(4) {
+			case 0:
+				if _, ok := live[id]; ok {
+					c.Remove = append(c.Remove, id)
+					delete(live, id)
+				}
+			default: // insert, move to another state, or write unchanged
+				k := engine.Key{ID: id, Source: src, Name: name, Algorithm: "AES", State: states[rng.Intn(len(states))]}
+				if old, ok := live[id]; ok && rng.Intn(2) == 0 {
+					k.State = old.State
+				}
+				dup := false
+				for _, u := range c.Upsert {
+					dup = dup || u.ID == id
+				}
+				for _, r := range c.Remove {
+					dup = dup || r == id
+				}
+				if !dup {
+					c.Upsert = append(c.Upsert, k)
+					live[id] = k
+				}
+			}
+		}
+		if _, err := s.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.KeyCounts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := counted(t, s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("round %d: kept counts %v, the keys count %v", round, got, want)
+		}
+	}
+	for _, q := range []KeyQuery{{}, {Source: "kms"}, {State: engine.StateActive}, {Source: "vault", State: engine.StateDestroyed}, {Source: "nowhere"}} {
+		page, err := s.Keys(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for _, k := range live {
+			if (q.Source == "" || k.Source == q.Source) && (q.State == "" || k.State == q.State) {
+				want++
+			}
+		}
+		if page.Total != want {
+			t.Fatalf("%+v: total %d, want %d", q, page.Total, want)
+		}
+	}
+}
+
+// TestKeyCountsMigrationCountsExistingKeys: a database with keys from
+// before the counts (schema 10) gets them counted by the migration.
+func TestKeyCountsMigrationCountsExistingKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed(t, s, 7)
+	for _, q := range []string{`DROP TABLE key_counts`, `DROP TRIGGER key_counts_insert`, `DROP TRIGGER key_counts_delete`,
+		`DROP TRIGGER key_counts_update`, `PRAGMA user_version = 10`} {
+		if _, err := s.db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s.Close()
+	s, err = Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.KeyCounts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["kms"][engine.StateActive] != 7 || len(got) != 1 {
+		t.Fatalf("counts after the migration: %v, want kms active 7", got)
+	}
+}
