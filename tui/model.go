@@ -45,6 +45,11 @@ type Model struct {
 	log      []logEntry
 	// overlay is the help or the message log when open.
 	overlay *overlay
+	// cmd is the command line (:), open while cmdOpen; back is the stack
+	// of panes jumps came from (esc returns).
+	cmd     *cmdline
+	cmdOpen bool
+	back    []int
 	// busy are the long operations under way (a sync), newest last.
 	busy []busyOp
 	spin int
@@ -160,8 +165,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case common.OpenKeyMsg:
+		// A key opened from elsewhere (a report, the command line): esc
+		// on its detail comes back here.
+		m.pushBack()
 		cmd := m.activate(0)
 		return m, tea.Batch(cmd, m.panes[0].Update(msg))
+	case common.DetailClosedMsg:
+		return m, m.goBack()
 	case common.FlashMsg:
 		m.flash = msg
 		m.record(msg)
@@ -212,7 +222,7 @@ func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
 // ignored, with a word in the status line: pasted text is never run as
 // commands.
 func (m *Model) onKeys(msg tea.KeyMsg) tea.Cmd {
-	if msg.Paste && m.overlay == nil && !m.Active().Typing() {
+	if msg.Paste && !m.cmdOpen && m.overlay == nil && !m.Active().Typing() {
 		return common.Flash("pasted text ignored: no text field has the focus")
 	}
 	if msg.Type != tea.KeyRunes || len(msg.Runes) < 2 {
@@ -220,7 +230,7 @@ func (m *Model) onKeys(msg tea.KeyMsg) tea.Cmd {
 	}
 	var cmds []tea.Cmd
 	for i, r := range msg.Runes {
-		if m.overlay == nil && m.Active().Typing() {
+		if m.cmdOpen || (m.overlay == nil && m.Active().Typing()) {
 			rest := msg
 			rest.Runes = msg.Runes[i:]
 			cmds = append(cmds, m.onKey(rest))
@@ -240,6 +250,9 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 	if msg.Type == tea.KeyCtrlC {
 		m.cancel()
 		return tea.Quit
+	}
+	if m.cmdOpen {
+		return m.onCmdKey(msg)
 	}
 	if m.overlay != nil {
 		if key.Matches(msg, k.Quit) {
@@ -264,6 +277,8 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Log):
 		m.overlay = m.openLog(m.c.Width)
 		return nil
+	case key.Matches(msg, k.Command):
+		return m.openCmdline()
 	case key.Matches(msg, k.NextTab):
 		return m.activate((m.active + 1) % len(m.panes))
 	case key.Matches(msg, k.PrevTab):
@@ -300,6 +315,9 @@ func (m *Model) View() string {
 	out = append(out, fitLines(body, w, bodyH)...)
 	// A long status message takes the help line and the pane's last rows.
 	bottom := m.statusLines(w)
+	if m.cmdOpen {
+		bottom = []string{m.cmdlineView(w), m.statusLine(w)}
+	}
 	if len(bottom) > 2 && h-len(bottom) >= 2 {
 		out = out[:h-len(bottom)]
 	} else if len(bottom) > 2 {

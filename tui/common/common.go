@@ -124,6 +124,14 @@ type RefreshMsg struct{ OnlyFailed bool }
 // report entry, say).
 type OpenKeyMsg struct{ ID string }
 
+// DetailClosedMsg says that the Keys pane closed a key's detail (esc): the
+// root goes back to the pane the key was opened from, if any.
+type DetailClosedMsg struct{}
+
+// SyncMsg asks the Keys pane to sync a source ("" every source), as y and Y
+// do (from the command line).
+type SyncMsg struct{ Source string }
+
 // OpenKey is a command that sends OpenKeyMsg.
 func OpenKey(id string) tea.Cmd { return func() tea.Msg { return OpenKeyMsg{ID: id} } }
 

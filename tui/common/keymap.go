@@ -12,6 +12,7 @@ type KeyMap struct {
 	PrevTab key.Binding
 	GoTab   key.Binding
 	Log     key.Binding
+	Command key.Binding
 
 	// Lists and tables.
 	Up       key.Binding
@@ -96,6 +97,7 @@ func DefaultKeyMap() *KeyMap {
 		PrevTab: b([]string{"shift+tab"}, "shift+tab", "previous pane"),
 		GoTab:   b([]string{"1", "2", "3", "4", "5", "6"}, "1-6", "go to pane"),
 		Log:     b([]string{"L"}, "L", "message log"),
+		Command: b([]string{":"}, ":", "command line"),
 
 		Up:       b([]string{"up", "k"}, "↑/k", "up"),
 		Down:     b([]string{"down", "j"}, "↓/j", "down"),
@@ -163,7 +165,7 @@ func DefaultKeyMap() *KeyMap {
 
 // Global is the group shown first in the help overlay.
 func (k *KeyMap) Global() []key.Binding {
-	return []key.Binding{k.NextTab, k.PrevTab, k.GoTab, k.Help, k.Log, k.Quit}
+	return []key.Binding{k.NextTab, k.PrevTab, k.GoTab, k.Command, k.Help, k.Log, k.Quit}
 }
 
 // SetReadOnly turns off the bindings that only change something (sync), so

@@ -289,6 +289,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case common.StatusMsg:
 		m.setSources(msg.Status.Sources)
 		return m.setStatus(msg.Status)
+	case common.SyncMsg:
+		return m.sync(msg.Source)
 	case common.OpenKeyMsg:
 		m.filtering = false
 		m.filter.Blur()
@@ -343,7 +345,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			switch k := m.ctx.Keys; {
 			case key.Matches(msg, k.Back):
 				m.detail = nil
-				return nil
+				return func() tea.Msg { return common.DetailClosedMsg{} }
 			case key.Matches(msg, k.Actions):
 				return m.openActions(m.detail.key)
 			case key.Matches(msg, k.Backups):

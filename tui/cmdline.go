@@ -1,0 +1,260 @@
+package tui
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/table"
+)
+
+// historySize is how many commands the command line remembers.
+const historySize = 50
+
+// cmdline is the command line that : opens: go to a pane, open a key by id
+// or name, sync a source. tab completes, ↑/↓ walk the history.
+type cmdline struct {
+	input   textinput.Model
+	history []string
+	at      int // position in history while walking it; len(history): the new line
+	draft   string
+}
+
+// commands are the command line's verbs, for completion.
+var commands = []string{"keys", "aging", "activity", "proxy", "sources", "usage", "key", "sync", "help", "log", "quit"}
+
+func (m *Model) openCmdline() tea.Cmd {
+	if m.cmd == nil {
+		ti := textinput.New()
+		ti.Prompt = ":"
+		ti.CharLimit = 256
+		m.cmd = &cmdline{input: ti}
+	}
+	m.cmd.input.SetValue("")
+	m.cmd.at = len(m.cmd.history)
+	m.cmdOpen = true
+	return m.cmd.input.Focus()
+}
+
+// onCmdKey handles a key while the command line is open.
+func (m *Model) onCmdKey(msg tea.KeyMsg) tea.Cmd {
+	c := m.cmd
+	switch msg.Type {
+	case tea.KeyEsc:
+		m.cmdOpen = false
+		c.input.Blur()
+		return nil
+	case tea.KeyEnter:
+		m.cmdOpen = false
+		c.input.Blur()
+		line := strings.TrimSpace(c.input.Value())
+		if line == "" {
+			return nil
+		}
+		if n := len(c.history); n == 0 || c.history[n-1] != line {
+			c.history = append(c.history, line)
+			if len(c.history) > historySize {
+				c.history = c.history[1:]
+			}
+		}
+		return m.runCommand(line)
+	case tea.KeyUp:
+		if c.at > 0 {
+			if c.at == len(c.history) {
+				c.draft = c.input.Value()
+			}
+			c.at--
+			c.input.SetValue(c.history[c.at])
+			c.input.CursorEnd()
+		}
+		return nil
+	case tea.KeyDown:
+		if c.at < len(c.history) {
+			c.at++
+			if c.at == len(c.history) {
+				c.input.SetValue(c.draft)
+			} else {
+				c.input.SetValue(c.history[c.at])
+			}
+			c.input.CursorEnd()
+		}
+		return nil
+	case tea.KeyTab:
+		c.input.SetValue(m.complete(c.input.Value()))
+		c.input.CursorEnd()
+		return nil
+	}
+	var cmd tea.Cmd
+	c.input, cmd = c.input.Update(msg)
+	return cmd
+}
+
+// complete finishes the word being typed when it has one completion, or
+// as far as all its completions agree: a verb, then a source for sync or a
+// pane's name.
+func (m *Model) complete(line string) string {
+	fields := strings.Fields(line)
+	trailing := strings.HasSuffix(line, " ")
+	var cands []string
+	var word string
+	switch {
+	case len(fields) == 0 || (len(fields) == 1 && !trailing):
+		cands = commands
+		if len(fields) == 1 {
+			word = fields[0]
+		}
+		done := completeWord(word, cands)
+		if done != word && contains(cands, done) && (done == "key" || done == "sync") {
+			done += " "
+		}
+		return done
+	case fields[0] == "sync" && (len(fields) == 1 || (len(fields) == 2 && !trailing)):
+		if m.status != nil {
+			for _, s := range m.status.Sources {
+				cands = append(cands, s.Name)
+			}
+		}
+		if len(fields) == 2 {
+			word = fields[1]
+		}
+		return "sync " + completeWord(word, cands)
+	}
+	return line
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// completeWord is word extended as far as every candidate it prefixes agrees.
+func completeWord(word string, cands []string) string {
+	var match []string
+	for _, c := range cands {
+		if strings.HasPrefix(c, word) {
+			match = append(match, c)
+		}
+	}
+	if len(match) == 0 {
+		return word
+	}
+	sort.Strings(match)
+	first, last := match[0], match[len(match)-1]
+	n := 0
+	for n < len(first) && n < len(last) && first[n] == last[n] {
+		n++
+	}
+	return first[:max(n, len(word))]
+}
+
+// runCommand runs one command line.
+func (m *Model) runCommand(line string) tea.Cmd {
+	fields := strings.Fields(line)
+	verb, arg := fields[0], strings.TrimSpace(strings.TrimPrefix(line, fields[0]))
+	for i, p := range m.panes {
+		if strings.EqualFold(verb, string(p.ID())) {
+			return m.jump(i)
+		}
+	}
+	switch verb {
+	case "q", "quit":
+		m.cancel()
+		return tea.Quit
+	case "help":
+		m.overlay = m.openHelp()
+		return nil
+	case "log":
+		m.overlay = m.openLog(m.c.Width)
+		return nil
+	case "sync":
+		if len(strings.Fields(arg)) > 1 {
+			return common.FlashErr("sync takes one source: :sync SOURCE, or :sync for every source")
+		}
+		m.pushBack()
+		cmd := m.activate(0)
+		return tea.Batch(cmd, m.panes[0].Update(common.SyncMsg{Source: arg}))
+	case "key":
+		if arg == "" {
+			return common.FlashErr("which key? :key ID or :key NAME")
+		}
+		return m.findKey(arg)
+	}
+	return common.FlashErr("unknown command " + table.Clean(verb) + ": try " + strings.Join(commands, ", "))
+}
+
+// findKey opens the key whose id or name is arg: an id opens at once, a
+// name is looked up (it must name exactly one key).
+func (m *Model) findKey(arg string) tea.Cmd {
+	if strings.Count(arg, "/") >= 2 {
+		return common.OpenKey(arg)
+	}
+	c := m.c
+	return func() tea.Msg {
+		var page *api.KeysPage
+		err := c.Call(func(ctx context.Context) (err error) {
+			page, err = c.Backend.Keys(ctx, api.KeyQuery{Text: arg, Limit: 50})
+			return err
+		})
+		if err != nil {
+			return common.FlashMsg{Text: "cannot look up " + table.Clean(arg) + ": " + common.Explain(err), Err: true}
+		}
+		var ids []string
+		for _, k := range page.Keys {
+			if k.Name == arg || k.ID == arg {
+				ids = append(ids, k.ID)
+			}
+		}
+		switch len(ids) {
+		case 0:
+			return common.FlashMsg{Text: "no key named " + table.Clean(arg), Err: true}
+		case 1:
+			return common.OpenKeyMsg{ID: ids[0]}
+		}
+		return common.FlashMsg{Text: table.Clean(arg) + " names " + common.Plural(len(ids), "key") + " (in several sources): use its id: " +
+			table.Clean(strings.Join(ids, ", ")), Err: true}
+	}
+}
+
+// pushBack remembers the visible pane, for esc to return to it.
+func (m *Model) pushBack() {
+	m.back = append(m.back, m.active)
+	if len(m.back) > 20 {
+		m.back = m.back[1:]
+	}
+}
+
+// jump goes to pane i, remembering where it came from.
+func (m *Model) jump(i int) tea.Cmd {
+	if i == m.active {
+		return nil
+	}
+	m.pushBack()
+	return m.activate(i)
+}
+
+// goBack returns to the pane a jump came from.
+func (m *Model) goBack() tea.Cmd {
+	if len(m.back) == 0 {
+		return nil
+	}
+	i := m.back[len(m.back)-1]
+	m.back = m.back[:len(m.back)-1]
+	return m.activate(i)
+}
+
+// cmdlineView is the command line, in the help line's row.
+func (m *Model) cmdlineView(w int) string {
+	st := m.c.Styles
+	m.cmd.input.Width = max(10, w-4)
+	m.cmd.input.PromptStyle, m.cmd.input.TextStyle = st.Bold, st.Row
+	return table.Fit(" "+m.cmd.input.View(), w)
+}
