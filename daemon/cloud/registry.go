@@ -23,7 +23,16 @@ type Kind struct {
 	Settings config.Section
 	// New builds the source of one section (Settings' type). It must not
 	// start anything: the daemon runs the source.
-	New func(settings config.Section, logger *slog.Logger) (*SyncSource, error)
+	New func(settings config.Section, env Env) (*SyncSource, error)
+}
+
+// Env is what the daemon hands every connector constructor besides its
+// own section. It grows here, not in each connector's signature.
+type Env struct {
+	// Logger is the daemon's logger (never nil).
+	Logger *slog.Logger
+	// DataDir is keyward's data directory (data_dir).
+	DataDir string
 }
 
 var (
@@ -60,6 +69,10 @@ func Kinds() []string {
 // cfg, kind by kind in name order and in file order within a kind. A
 // section whose kind has no connector is an error.
 func Sources(cfg *config.Config, logger *slog.Logger) ([]*SyncSource, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	env := Env{Logger: logger, DataDir: cfg.DataDir}
 	registryMu.RLock()
 	defer registryMu.RUnlock()
 	var out []*SyncSource
@@ -69,7 +82,7 @@ func Sources(cfg *config.Config, logger *slog.Logger) ([]*SyncSource, error) {
 			return nil, fmt.Errorf("[[%s]]: keyward has no %s connector built in", kind, kind)
 		}
 		for i, sec := range cfg.Sections[kind] {
-			s, err := k.New(sec, logger)
+			s, err := k.New(sec, env)
 			if err != nil {
 				return nil, fmt.Errorf("%s[%d] (%s): %w", kind, i, sec.SourceName(), err)
 			}

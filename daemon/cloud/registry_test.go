@@ -1,7 +1,6 @@
 package cloud
 
 import (
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -19,7 +18,7 @@ func (s *stubSettings) Validate(string) []string { return nil }
 // error caught at start; a section whose kind has no connector is refused
 // by name, by the config check and by the builder.
 func TestRegistryRefusals(t *testing.T) {
-	newStub := func(config.Section, *slog.Logger) (*SyncSource, error) { return nil, nil }
+	newStub := func(config.Section, Env) (*SyncSource, error) { return nil, nil }
 	Register(Kind{Name: "stubcloud", Settings: &stubSettings{}, New: newStub})
 	for name, k := range map[string]Kind{
 		"twice":          {Name: "stubcloud", New: newStub},

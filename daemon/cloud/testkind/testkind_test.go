@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,13 +56,13 @@ var (
 
 func init() {
 	cloud.Register(cloud.Kind{Name: "memvault", Settings: &settings{},
-		New: func(s config.Section, logger *slog.Logger) (*cloud.SyncSource, error) {
+		New: func(s config.Section, env cloud.Env) (*cloud.SyncSource, error) {
 			sec := s.(*settings)
-			v := &memVault{region: sec.Region, keys: map[string]*memKey{}}
+			v := &memVault{region: sec.Region, dataDir: env.DataDir, keys: map[string]*memKey{}}
 			vaultsMu.Lock()
 			vaults[sec.Name] = v
 			vaultsMu.Unlock()
-			return cloud.NewSyncSource(sec.Name, v, time.Hour, logger), nil
+			return cloud.NewSyncSource(sec.Name, v, time.Hour, env.Logger), nil
 		}})
 }
 
@@ -77,10 +76,11 @@ type memKey struct {
 // capabilities say so, and the daemon must refuse those operations
 // without calling it.
 type memVault struct {
-	mu     sync.Mutex
-	region string
-	keys   map[string]*memKey
-	calls  []string
+	mu      sync.Mutex
+	region  string
+	dataDir string // as the daemon handed it to the constructor
+	keys    map[string]*memKey
+	calls   []string
 }
 
 var _ cloud.Connector = (*memVault)(nil)
@@ -367,6 +367,9 @@ ca_file = %q
 	vaultsMu.Unlock()
 	if v == nil {
 		t.Fatal("the registry did not build the [[memvault]] source")
+	}
+	if v.dataDir != cfg.DataDir {
+		t.Errorf("the constructor was given data dir %q, want %q", v.dataDir, cfg.DataDir)
 	}
 	return sock, v, az
 }
