@@ -625,10 +625,7 @@ func TestUploadForm(t *testing.T) {
 // something as a user's does; the certificate menu only shows.
 func TestReadOnlyOption(t *testing.T) {
 	f := newFixture()
-	m := tui.New(context.Background(), f, tui.Options{Now: func() time.Time { return fixedNow }, ReadOnly: true})
-	t.Cleanup(m.Close)
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
-	t.Cleanup(func() { _ = tm.Quit() })
+	tm := startWith(t, f, 80, 24, tui.Options{ReadOnly: true})
 	waitFor(t, tm, "● connected", "admin · read-only", "of 15 keys")
 	press(tm, "/", "payments-wrap", "enter")
 	waitFor(t, tm, "1–1 of 1 key ")

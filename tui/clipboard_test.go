@@ -2,14 +2,10 @@ package tui_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/keyward/keyward/tui"
 )
@@ -40,11 +36,7 @@ func TestCopyOSC52(t *testing.T) {
 	t.Setenv("STY", "")
 	clip := &lockedBuffer{}
 	f := newFixture()
-	m := tui.New(context.Background(), f, tui.Options{Title: "keyward demo", Socket: "/run/keyward/keyward.sock",
-		Now: func() time.Time { return fixedNow }, Clipboard: clip})
-	t.Cleanup(m.Close)
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
-	t.Cleanup(func() { _ = tm.Quit() })
+	tm := startWith(t, f, 80, 24, tui.Options{Clipboard: clip})
 	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
 	press(tm, "j", "c")
 	waitFor(t, tm, "copied the key id")

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/charmbracelet/x/exp/teatest"
-
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
@@ -40,14 +38,7 @@ func TestExportWholeReport(t *testing.T) {
 	f := newFixture()
 	manyExpiring(f, 40)
 	f.laterPages = make(chan struct{})
-	m := tui.New(context.Background(), f, tui.Options{
-		Title: "keyward demo", Socket: "/run/keyward/keyward.sock",
-		Now:       func() time.Time { return fixedNow },
-		ExportDir: dir, ExportPage: 16,
-	})
-	t.Cleanup(m.Close)
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
-	t.Cleanup(func() { _ = tm.Quit() })
+	tm := startWith(t, f, 80, 24, tui.Options{ExportDir: dir, ExportPage: 16})
 	waitFor(t, tm, "● connected")
 	press(tm, "2")
 	waitFor(t, tm, "bulk.key.000")
@@ -97,13 +88,7 @@ func TestExportFailureLeavesNothing(t *testing.T) {
 	f := newFixture()
 	manyExpiring(f, 40)
 	f.laterPages = make(chan struct{})
-	m := tui.New(context.Background(), f, tui.Options{
-		Now: func() time.Time { return fixedNow }, ExportDir: dir, ExportPage: 16,
-		RequestTimeout: 300 * time.Millisecond,
-	})
-	t.Cleanup(m.Close)
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
-	t.Cleanup(func() { _ = tm.Quit() })
+	tm := startWith(t, f, 80, 24, tui.Options{ExportDir: dir, ExportPage: 16, RequestTimeout: 300 * time.Millisecond})
 	waitFor(t, tm, "● connected")
 	press(tm, "2")
 	waitFor(t, tm, "bulk.key.000")

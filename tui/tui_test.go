@@ -17,6 +17,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
+	"github.com/keyward/keyward/tui/common"
 	"github.com/keyward/keyward/tui/tuitest"
 )
 
@@ -48,6 +49,19 @@ func newModel(t testing.TB, f *fixture) *tui.Model {
 		tb.Cleanup(m.Close)
 	}
 	return m
+}
+
+// startWith starts a model with opts (the title, socket and pinned clock
+// of newModel filled in where opts leaves them empty).
+func startWith(t *testing.T, f common.Backend, w, h int, opts tui.Options) *teatest.TestModel {
+	if opts.Now == nil {
+		opts.Title, opts.Socket, opts.Now = "keyward demo", "/run/keyward/keyward.sock", func() time.Time { return fixedNow }
+	}
+	m := tui.New(context.Background(), f, opts)
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
+	t.Cleanup(func() { _ = tm.Quit() })
+	return tm
 }
 
 func start(t *testing.T, f *fixture, w, h int) *teatest.TestModel {
@@ -552,10 +566,7 @@ func (p plainBackend) Watch(ctx context.Context, fn func(api.Notification)) erro
 }
 
 func TestReportPaneWithoutReports(t *testing.T) {
-	m := tui.New(context.Background(), plainBackend{newFixture()}, tui.Options{Now: func() time.Time { return fixedNow }})
-	t.Cleanup(m.Close)
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
-	t.Cleanup(func() { _ = tm.Quit() })
+	tm := startWith(t, plainBackend{newFixture()}, 80, 24, tui.Options{Now: func() time.Time { return fixedNow }})
 	waitFor(t, tm, "● connected")
 	press(tm, "2")
 	waitFor(t, tm, "does not serve the Aging report yet")

@@ -46,3 +46,24 @@ func (s *Pages) Land(p int, cursor string, rows int, next string) bool {
 	}
 	return true
 }
+
+// Half moves a selection half a page of rows (down or up) in a page of n
+// rows. It returns the row to select and whether that row is on the next
+// (or previous) page, which cross says may be fetched; without it the
+// selection stops at the page's end.
+func Half(sel, n, rows int, down, cross bool) (to int, onOther bool) {
+	half := max(1, rows/2)
+	switch {
+	case down && sel+half < n:
+		return sel + half, false
+	case down && cross:
+		return min(rows-1, sel+half-n), true
+	case down:
+		return max(0, n-1), false
+	case sel-half >= 0:
+		return sel - half, false
+	case cross:
+		return max(0, rows+sel-half), true
+	}
+	return 0, false
+}

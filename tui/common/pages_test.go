@@ -25,3 +25,26 @@ func TestPages(t *testing.T) {
 		t.Errorf("back on page 0 the later pages are not forgotten: %+v", s)
 	}
 }
+
+func TestHalf(t *testing.T) {
+	for _, tc := range []struct {
+		sel, n, rows int
+		down, cross  bool
+		to           int
+		other        bool
+	}{
+		{0, 18, 18, true, true, 9, false},
+		{9, 18, 18, true, true, 0, true},   // 9+9 = 18: the next page's first row
+		{12, 18, 18, true, true, 3, true},  // 12+9-18
+		{12, 18, 18, true, false, 17, false},
+		{3, 18, 18, false, true, 12, true}, // 18+3-9
+		{3, 18, 18, false, false, 0, false},
+		{9, 18, 18, false, true, 0, false},
+		{0, 1, 1, true, false, 0, false},
+	} {
+		to, other := Half(tc.sel, tc.n, tc.rows, tc.down, tc.cross)
+		if to != tc.to || other != tc.other {
+			t.Errorf("Half(%d, %d, %d, %v, %v) = %d, %v; want %d, %v", tc.sel, tc.n, tc.rows, tc.down, tc.cross, to, other, tc.to, tc.other)
+		}
+	}
+}

@@ -520,25 +520,17 @@ func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
 		}
 		m.sel = 0
 	case key.Matches(msg, k.HalfDown):
-		half := max(1, m.rows()/2)
-		switch {
-		case m.sel+half < n:
-			m.sel += half
-		case m.canForward() && !m.loading:
-			return m.forward(min(m.rows()-1, m.sel+half-n))
-		default:
-			m.sel = max(0, n-1)
+		to, next := common.Half(m.sel, n, m.rows(), true, m.canForward() && !m.loading)
+		if next {
+			return m.forward(to)
 		}
+		m.sel = to
 	case key.Matches(msg, k.HalfUp):
-		half := max(1, m.rows()/2)
-		switch {
-		case m.sel-half >= 0:
-			m.sel -= half
-		case m.canBack() && !m.loading:
-			return m.back(max(0, m.rows()+m.sel-half))
-		default:
-			m.sel = 0
+		to, prev := common.Half(m.sel, n, m.rows(), false, m.canBack() && !m.loading)
+		if prev {
+			return m.back(to)
 		}
+		m.sel = to
 	case key.Matches(msg, k.Home):
 		if m.pages.No > 0 || m.tail {
 			return m.restart()

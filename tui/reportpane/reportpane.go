@@ -327,25 +327,17 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		}
 		m.sel = max(0, n-1)
 	case key.Matches(msg, k.HalfDown):
-		half := max(1, m.rows()/2)
-		switch {
-		case m.sel+half < n:
-			m.sel += half
-		case hasNext && !m.loading:
-			return m.fetch(m.pages.No+1, m.page.NextCursor, min(m.rows()-1, m.sel+half-n))
-		default:
-			m.sel = max(0, n-1)
+		to, next := common.Half(m.sel, n, m.rows(), true, hasNext && !m.loading)
+		if next {
+			return m.fetch(m.pages.No+1, m.page.NextCursor, to)
 		}
+		m.sel = to
 	case key.Matches(msg, k.HalfUp):
-		half := max(1, m.rows()/2)
-		switch {
-		case m.sel-half >= 0:
-			m.sel -= half
-		case m.pages.No > 0 && !m.loading:
-			return m.fetch(m.pages.No-1, m.pages.Cursor(m.pages.No-1), max(0, m.rows()+m.sel-half))
-		default:
-			m.sel = 0
+		to, prev := common.Half(m.sel, n, m.rows(), false, m.pages.No > 0 && !m.loading)
+		if prev {
+			return m.fetch(m.pages.No-1, m.pages.Cursor(m.pages.No-1), to)
 		}
+		m.sel = to
 	case key.Matches(msg, k.Open):
 		if n > 0 {
 			m.detail = true
