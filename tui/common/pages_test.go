@@ -34,8 +34,8 @@ func TestHalf(t *testing.T) {
 		other        bool
 	}{
 		{0, 18, 18, true, true, 9, false},
-		{9, 18, 18, true, true, 0, true},   // 9+9 = 18: the next page's first row
-		{12, 18, 18, true, true, 3, true},  // 12+9-18
+		{9, 18, 18, true, true, 0, true},  // 9+9 = 18: the next page's first row
+		{12, 18, 18, true, true, 3, true}, // 12+9-18
 		{12, 18, 18, true, false, 17, false},
 		{3, 18, 18, false, true, 12, true}, // 18+3-9
 		{3, 18, 18, false, false, 0, false},
