@@ -38,14 +38,20 @@ type running struct {
 // SQLite file in a temp dir, with the seed source.
 func start(t testing.TB, mutate func(*config.Config)) *running {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Socket = filepath.Join(dir, "sock", "keyward.sock")
+	cfg := testConfig(t)
 	if mutate != nil {
 		mutate(cfg)
 	}
 	return startCfg(t, cfg)
+}
+
+// testConfig is the default configuration in a new temporary data dir.
+func testConfig(t testing.TB) *config.Config {
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Socket = filepath.Join(dir, "sock", "keyward.sock")
+	return cfg
 }
 
 func startCfg(t testing.TB, cfg *config.Config) *running {

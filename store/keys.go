@@ -49,7 +49,20 @@ func scanKey(sc interface{ Scan(...any) error }) (engine.Key, error) {
 	return k, nil
 }
 
-func upsertKey(ctx context.Context, tx *sql.Tx, k engine.Key, now time.Time) error {
+// upsertKeySQL writes one key, inserting or replacing it by ID.
+const upsertKeySQL = `INSERT INTO keys (` + keyColumns + `, sort_name)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT(id) DO UPDATE SET source=excluded.source, name=excluded.name, version=excluded.version,
+		algorithm=excluded.algorithm, length=excluded.length, state=excluded.state, application=excluded.application,
+		fingerprint=excluded.fingerprint, created=excluded.created, activated=excluded.activated,
+		expires=excluded.expires, deactivated=excluded.deactivated, destroyed=excluded.destroyed,
+		deleted=excluded.deleted, purge_at=excluded.purge_at, rotate_after=excluded.rotate_after,
+		tags=excluded.tags, linked_to=excluded.linked_to, updated=excluded.updated, sort_name=excluded.sort_name`
+
+// upsertKey runs upsertKeySQL, prepared once per transaction: preparing
+// it (with the triggers it fires) cost more than running it, and a full
+// sync writes thousands of keys.
+func upsertKey(ctx context.Context, stmt *sql.Stmt, k engine.Key, now time.Time) error {
 	if k.ID == "" || k.Source == "" || k.Name == "" {
 		return fmt.Errorf("key %q: id, source and name are required", k.ID)
 	}
@@ -64,14 +77,7 @@ func upsertKey(ctx context.Context, tx *sql.Tx, k engine.Key, now time.Time) err
 		}
 		tags = string(b)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`, sort_name)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT(id) DO UPDATE SET source=excluded.source, name=excluded.name, version=excluded.version,
-		algorithm=excluded.algorithm, length=excluded.length, state=excluded.state, application=excluded.application,
-		fingerprint=excluded.fingerprint, created=excluded.created, activated=excluded.activated,
-		expires=excluded.expires, deactivated=excluded.deactivated, destroyed=excluded.destroyed,
-		deleted=excluded.deleted, purge_at=excluded.purge_at, rotate_after=excluded.rotate_after,
-		tags=excluded.tags, linked_to=excluded.linked_to, updated=excluded.updated, sort_name=excluded.sort_name`,
+	_, err := stmt.ExecContext(ctx,
 		k.ID, k.Source, k.Name, k.Version, k.Algorithm, k.Length, string(k.State), k.Application, k.Fingerprint,
 		ms(k.Created), ms(k.Activated), ms(k.Expires), ms(k.Deactivated), ms(k.Destroyed), ms(k.Deleted), ms(k.PurgeAt),
 		time.Duration(k.RotateAfter).Milliseconds(), tags, k.LinkedTo, now.UnixMilli(), sortName(k.Name))
@@ -96,11 +102,19 @@ func (s *Store) Apply(ctx context.Context, c Change) ([]engine.Event, error) {
 	now := s.now()
 	var recorded []engine.Event
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var upsert *sql.Stmt
+		if len(c.Upsert) > 0 {
+			var err error
+			if upsert, err = tx.PrepareContext(ctx, upsertKeySQL); err != nil {
+				return err
+			}
+			defer upsert.Close()
+		}
 		for _, k := range c.Upsert {
 			if k.Source != c.Source {
 				return fmt.Errorf("key %s belongs to source %q, not %q", k.ID, k.Source, c.Source)
 			}
-			if err := upsertKey(ctx, tx, k, now); err != nil {
+			if err := upsertKey(ctx, upsert, k, now); err != nil {
 				return err
 			}
 		}

@@ -43,6 +43,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	// Concurrent readers each hold a connection; keeping them open (the
+	// default keeps 2) spares opening a connection and parsing the schema
+	// again for each request under load.
+	db.SetMaxIdleConns(16)
 	s := &Store{db: db, path: path, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
