@@ -75,6 +75,23 @@ func BenchmarkDaemon(b *testing.B) {
 				_ = d.Model.View()
 			}
 		})
+		// G: the last page in one request (the reverse order's first
+		// page), however long the inventory; g (untimed) goes back.
+		b.Run(fmt.Sprintf("last-page/keys=%d", n), func(b *testing.B) {
+			d := newDriver(b, socket)
+			defer d.Model.Close()
+			d.Start(80, 24)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				d.Key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'G'}}, d.Model.Active().StatusValue())
+				if v := d.Model.View(); !strings.Contains(v, fmt.Sprintf("of %d keys", n)) || !strings.Contains(v, fmt.Sprintf("–%d of", n)) {
+					b.Fatalf("G did not reach the last page (%s):\n%s", d.Model.Active().StatusValue(), v)
+				}
+				b.StopTimer()
+				d.Key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'g'}}, d.Model.Active().StatusValue())
+				b.StartTimer()
+			}
+		})
 	}
 }
 

@@ -30,6 +30,8 @@ type pageReq struct {
 	// row to select otherwise (-1: the last).
 	keepID string
 	sel    int
+	// tail: the page is counted from the end (the reverse order).
+	tail bool
 }
 
 type pageMsg struct {
@@ -155,7 +157,7 @@ func (m *Model) Selected() (engine.Key, bool) {
 
 func (m *Model) query(cursor string, limit int) api.KeyQuery {
 	q := api.KeyQuery{Sort: string(engine.SortFields[m.sortIdx]), Text: m.text, Cursor: cursor, Limit: limit}
-	if m.desc != m.tail {
+	if m.desc {
 		q.Sort = "-" + q.Sort
 	}
 	if m.stateIdx > 0 {
@@ -168,13 +170,27 @@ func (m *Model) query(cursor string, limit int) api.KeyQuery {
 	return q
 }
 
-// fetch asks the daemon for page pageNo (reached with cursor).
+// fetch asks the daemon for page pageNo (reached with cursor), counted
+// the way the list on screen is (m.tail).
 func (m *Model) fetch(pageNo int, cursor, keepID string, sel int) tea.Cmd {
+	return m.fetchFrom(m.tail, pageNo, cursor, keepID, sel)
+}
+
+// fetchFrom asks for page pageNo counted from the end (tail: in the reverse
+// order) or from the start. What is on screen changes only with the answer.
+func (m *Model) fetchFrom(tail bool, pageNo int, cursor, keepID string, sel int) tea.Cmd {
 	m.seq++
 	m.loading = true
 	m.limit = m.rows()
-	req := pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, limit: m.rows(), keepID: keepID, sel: sel}
+	req := pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, limit: m.rows(), keepID: keepID, sel: sel, tail: tail}
 	q := m.query(cursor, req.limit)
+	if tail {
+		if strings.HasPrefix(q.Sort, "-") {
+			q.Sort = q.Sort[1:]
+		} else {
+			q.Sort = "-" + q.Sort
+		}
+	}
 	c := m.ctx
 	return func() tea.Msg {
 		var page *api.KeysPage
@@ -203,17 +219,13 @@ func (m *Model) refetch() tea.Cmd {
 // restart goes back to the first page after the query changed.
 func (m *Model) restart() tea.Cmd {
 	m.dirty = false
-	m.tail = false
-	m.pages = common.Pages{}
-	return m.fetch(0, "", "", 0)
+	return m.fetchFrom(false, 0, "", "", 0)
 }
 
 // toEnd shows the last page (G): the first page of the reverse order.
 func (m *Model) toEnd() tea.Cmd {
 	m.dirty = false
-	m.tail = true
-	m.pages = common.Pages{}
-	return m.fetch(0, "", "", -1)
+	return m.fetchFrom(true, 0, "", "", -1)
 }
 
 // canForward and canBack report that a page follows or precedes the one
@@ -390,6 +402,11 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		return nil
 	}
 	m.err = nil
+	if msg.req.tail != m.tail {
+		// From the start to the end (G) or back (g, a new query): the
+		// pages are counted the other way now.
+		m.tail, m.pages = msg.req.tail, common.Pages{}
+	}
 	if !m.pages.Land(msg.req.pageNo, msg.req.cursor, len(msg.page.Keys), msg.page.NextCursor) {
 		return nil // cannot happen: pages are reached one at a time
 	}

@@ -74,6 +74,22 @@ func (d *Driver) Until(done func() bool) {
 	}
 }
 
+// Settle handles messages until none has come for quiet (the answers to
+// requests in flight, a refresh the daemon's notifications asked for),
+// bounded by Timeout.
+func (d *Driver) Settle(quiet time.Duration) {
+	d.tb.Helper()
+	deadline := time.Now().Add(d.Timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case msg := <-d.msgs:
+			d.Send(msg)
+		case <-time.After(quiet):
+			return
+		}
+	}
+}
+
 // Start initialises the model in a w×h terminal and waits until the active
 // pane has a status value (the Keys pane: its first page is on screen).
 func (d *Driver) Start(w, h int) {
