@@ -4,5 +4,6 @@ package daemon
 // cloud.Register from its own package; adding a cloud is a package and a
 // line here.
 import (
+	_ "github.com/keyward/keyward/daemon/cloud/aws"
 	_ "github.com/keyward/keyward/daemon/cloud/azure"
 )

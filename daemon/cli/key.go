@@ -207,8 +207,18 @@ func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 					r.Curve = "P-256"
 				}
 				r.Size = 0
+			case "OCT", "HMAC":
+				// Symmetric and HMAC keys are created in clouds that
+				// offer them (AWS KMS); the source judges the size.
+				if upload {
+					return nil, Usagef("--type must be RSA or EC to upload a generated key (symmetric material comes from a KMIP ring: --from-source, --from-app)")
+				}
+				if r.Type == "HMAC" && r.Size == 0 {
+					r.Size = 256
+				}
+				r.Curve = ""
 			default:
-				return nil, Usagef("--type must be RSA or EC")
+				return nil, Usagef("--type must be RSA, EC, oct (symmetric) or HMAC")
 			}
 		}
 		var err error
@@ -220,8 +230,8 @@ func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 		}
 		return a.Client().CreateCloudKey(cmd.Context(), source, r.CreateKeyRequest)
 	})
-	cmd.Flags().StringVar(&r.Type, "type", "EC", "key type: RSA or EC")
-	cmd.Flags().IntVar(&r.Size, "size", 0, "RSA modulus size: 2048, 3072 (default) or 4096")
+	cmd.Flags().StringVar(&r.Type, "type", "EC", "key type: RSA, EC, oct (symmetric) or HMAC (oct and HMAC where the cloud offers them: AWS)")
+	cmd.Flags().IntVar(&r.Size, "size", 0, "RSA modulus size: 2048, 3072 (default) or 4096; HMAC size: 224, 256 (default), 384 or 512")
 	cmd.Flags().StringVar(&r.Curve, "curve", "", "EC curve: P-256 (default), P-384 or P-521")
 	cmd.Flags().StringArrayVar(&tags, "tag", nil, "tag key=value (repeatable)")
 	cmd.Flags().BoolVar(&r.Disabled, "disabled", false, "create the key disabled")

@@ -53,6 +53,13 @@ type Connector interface {
 	SetRotationPolicy(ctx context.Context, name string, p RotationPolicy) (RotationPolicy, error)
 }
 
+// SpecChecker is implemented by a connector whose clouds create other key
+// types than RSA and EC (AWS: symmetric and HMAC keys): the Manager lets
+// it judge a create request's type, size and curve, before any request.
+type SpecChecker interface {
+	CheckSpec(r CreateRequest) error
+}
+
 // Capabilities is the set of Cap* operations a connector supports.
 type Capabilities []string
 

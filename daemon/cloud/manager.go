@@ -175,7 +175,14 @@ func (m *Manager) Create(ctx context.Context, caller Caller, source string, r Cr
 	if err != nil {
 		return nil, err
 	}
-	if err := checkKeySpec(r.Name, r.Type, r.Size, r.Curve); err != nil {
+	if sc, ok := s.Connector().(SpecChecker); ok {
+		if err := checkName(r.Name); err != nil {
+			return nil, err
+		}
+		if err := sc.CheckSpec(r); err != nil {
+			return nil, err
+		}
+	} else if err := checkKeySpec(r.Name, r.Type, r.Size, r.Curve); err != nil {
 		return nil, err
 	}
 	if _, err := s.Connector().Get(ctx, r.Name, ""); err == nil {

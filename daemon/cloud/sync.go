@@ -788,6 +788,12 @@ func (s *SyncSource) record(ctx context.Context, name string, deleted *KeyVersio
 		cur, err := s.conn.Get(ctx, name, "")
 		var vers []KeyVersion
 		if err == nil {
+			// A cloud may name a key by another handle (AWS: an alias
+			// given at create for a key listed by its key ID): the
+			// inventory knows it by the name the listing uses.
+			if cur.Name != "" {
+				name = cur.Name
+			}
 			vers, err = s.conn.Versions(ctx, name)
 		}
 		if err != nil {

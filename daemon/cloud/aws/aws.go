@@ -1,0 +1,199 @@
+// Package aws connects keyward to AWS KMS through aws-sdk-go-v2: the
+// cloud.Connector for one account in one region of the aws, aws-us-gov or
+// aws-cn partition, its credentials (the SDK's chain, a profile, static
+// keys, an assumed role with an external ID), and the mapping of KMS keys
+// onto the inventory.
+package aws
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/engine"
+)
+
+// Account is the connector for one AWS account in one region.
+type Account struct {
+	cfg       Settings
+	partition string
+	client    *kms.Client
+	view      *view
+}
+
+var _ cloud.Connector = (*Account)(nil)
+
+// New returns the connector for the [[aws]] section cfg, which must have
+// passed config validation. It reads the static keys file (which must be
+// mode 0600) but calls no AWS API.
+func New(ctx context.Context, cfg Settings) (*Account, error) {
+	part, err := PartitionName(cfg.Partition)
+	if err != nil {
+		return nil, fmt.Errorf("aws %s: %w", cfg.Name, err)
+	}
+	httpClient := awshttp.NewBuildableClient().WithTimeout(30 * time.Second)
+	if cfg.HTTPSProxy != "" {
+		pu, err := url.Parse(cfg.HTTPSProxy)
+		if err != nil {
+			return nil, fmt.Errorf("aws %s: https_proxy: %w", cfg.Name, err)
+		}
+		httpClient = httpClient.WithTransportOptions(func(tr *http.Transport) { tr.Proxy = http.ProxyURL(pu) })
+	}
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(cfg.Region),
+		config.WithHTTPClient(httpClient),
+		// Throttling and 5xx answers are retried by the SDK's standard
+		// retryer with its exponential backoff and retry quota.
+		config.WithRetryMode(sdkaws.RetryModeStandard),
+		config.WithRetryMaxAttempts(5),
+	}
+	switch cfg.CredentialKind() {
+	case CredProfile:
+		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
+	case CredStatic:
+		keys, err := readStaticKeys(cfg.StaticKeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("aws %s: %w", cfg.Name, err)
+		}
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(keys.AccessKeyID, keys.SecretAccessKey, keys.SessionToken)))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("aws %s: load the AWS configuration (credential %q): %w", cfg.Name, cfg.CredentialKind(), err)
+	}
+	if cfg.RoleARN != "" {
+		stsClient := sts.NewFromConfig(awsCfg)
+		prov := stscreds.NewAssumeRoleProvider(stsClient, cfg.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = "keyward-" + cfg.Name
+			if cfg.ExternalID != "" {
+				o.ExternalID = sdkaws.String(cfg.ExternalID)
+			}
+		})
+		awsCfg.Credentials = sdkaws.NewCredentialsCache(prov)
+	}
+	client := kms.NewFromConfig(awsCfg, func(o *kms.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = sdkaws.String(strings.TrimSuffix(cfg.Endpoint, "/"))
+		}
+	})
+	a := &Account{cfg: cfg, partition: part, client: client}
+	a.view = newView(a, cfg.FullEvery())
+	return a, nil
+}
+
+// readStaticKeys reads a static_keys_file, refusing one that others can
+// read.
+func readStaticKeys(path string) (StaticKeys, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return StaticKeys{}, fmt.Errorf("static_keys_file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return StaticKeys{}, fmt.Errorf("static_keys_file %s has mode %04o: it holds a secret access key, chmod 600 it", path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return StaticKeys{}, fmt.Errorf("static_keys_file: %w", err)
+	}
+	defer clear(b)
+	k, err := ParseStaticKeys(b)
+	if err != nil {
+		return StaticKeys{}, fmt.Errorf("static_keys_file %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// NewSource returns the synchronised source of one [[aws]] section.
+func NewSource(cfg Settings, logger *slog.Logger) (*cloud.SyncSource, error) {
+	a, err := New(context.Background(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := cloud.NewSyncSource(cfg.Name, a, cfg.Interval(), logger)
+	// The account's view decides which keys to describe again (see
+	// view.go); the sync source refetches only keys whose Updated moved.
+	s.FullEvery = 0
+	return s, nil
+}
+
+// Kind is "aws".
+func (a *Account) Kind() string { return "aws" }
+
+// Address names the account's KMS endpoint: the custom endpoint, or the
+// partition and region.
+func (a *Account) Address() string {
+	if a.cfg.Endpoint != "" {
+		return strings.TrimSuffix(a.cfg.Endpoint, "/") + " (" + a.cfg.Region + ")"
+	}
+	return "kms:" + a.partition + ":" + a.cfg.Region
+}
+
+// Geography is the partition: nothing crosses a partition.
+func (a *Account) Geography() string { return a.partition }
+
+// Capabilities: AWS cannot export keys (no backup or restore) and has no
+// immediate purge (deletion is always scheduled 7–30 days out).
+// Importing key material (BYOK) is not built yet.
+func (a *Account) Capabilities() cloud.Capabilities {
+	return cloud.Capabilities{engine.CapCreate, engine.CapUpdate, engine.CapRotate, engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy}
+}
+
+// Backup is refused: AWS KMS never exports key material.
+func (a *Account) Backup(context.Context, string) ([]byte, error) {
+	return nil, &cloud.Error{Kind: cloud.ErrUnsupported, Op: "backup", Reason: "AWS cannot export keys: an AWS-generated key has no backup outside AWS"}
+}
+
+// Restore is refused for the same reason.
+func (a *Account) Restore(context.Context, []byte) (cloud.KeyVersion, error) {
+	return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: "restore", Reason: "AWS cannot export keys, so there is no AWS backup to restore"}
+}
+
+// Purge is refused: AWS deletes a key only when its scheduled deletion
+// comes due.
+func (a *Account) Purge(_ context.Context, name string) error {
+	return &cloud.Error{Kind: cloud.ErrUnsupported, Op: "purge " + name,
+		Reason: fmt.Sprintf("AWS has no immediate purge: deletion completes when the %d-day waiting period ends", a.cfg.DeletionWindow())}
+}
+
+// keyRef is what KMS accepts for a keyward name: key IDs, multi-Region
+// key IDs and ARNs as they are, anything else as an alias.
+func keyRef(name string) string {
+	switch {
+	case strings.HasPrefix(name, "arn:"), strings.HasPrefix(name, "alias/"), strings.HasPrefix(name, "mrk-"), isKeyID(name):
+		return name
+	}
+	return "alias/" + name
+}
+
+func isKeyID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,399 @@
+package aws
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/engine"
+)
+
+// Get reads one key by key ID, ARN or alias name, described afresh.
+func (a *Account) Get(ctx context.Context, name, version string) (cloud.KeyVersion, error) {
+	if version != "" && version != Version {
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrNotFound, Op: "get " + name,
+			Reason: fmt.Sprintf("AWS keys have one version in keyward (%q): KMS keeps rotated material inside the key", Version)}
+	}
+	return a.view.describe(ctx, keyRef(name), nil)
+}
+
+// Versions is the key's one version.
+func (a *Account) Versions(ctx context.Context, name string) ([]cloud.KeyVersion, error) {
+	v := a.view
+	v.mu.Lock()
+	d := v.cache[name]
+	v.mu.Unlock()
+	if d != nil && !d.stale {
+		return []cloud.KeyVersion{d.kv}, nil
+	}
+	kv, err := v.describe(ctx, keyRef(name), nil)
+	if err != nil {
+		return nil, err
+	}
+	return []cloud.KeyVersion{kv}, nil
+}
+
+// customerKey reads a key and refuses AWS-managed ones, which only AWS
+// may change.
+func (a *Account) customerKey(ctx context.Context, op, name string) (cloud.KeyVersion, error) {
+	kv, err := a.view.describe(ctx, keyRef(name), nil)
+	if err != nil {
+		return kv, err
+	}
+	if kv.Managed {
+		return kv, &cloud.Error{Kind: cloud.ErrUnsupported, Op: op + " " + name,
+			Reason: "an AWS-managed key (" + kv.Tags[TagAliases] + ") is read-only: AWS creates, rotates and deletes it"}
+	}
+	return kv, nil
+}
+
+// createSpec maps a create request onto a KMS key spec and usage.
+func (a *Account) createSpec(r cloud.CreateRequest) (types.KeySpec, types.KeyUsageType, error) {
+	bad := func(format string, args ...any) (types.KeySpec, types.KeyUsageType, error) {
+		return "", "", &cloud.Error{Kind: cloud.ErrInvalid, Op: "create " + r.Name, Reason: fmt.Sprintf(format, args...)}
+	}
+	typ := strings.ToUpper(r.Type)
+	if a.partition == PartitionChina && (typ == "RSA" || typ == "EC") {
+		return bad("the aws-cn partition cannot create native asymmetric keys (AWS KMS in China offers symmetric and SM2 keys): create a symmetric (oct) or HMAC key")
+	}
+	usage := types.KeyUsageType(r.Tags[TagUsage])
+	switch typ {
+	case "OCT", "AES", "SYMMETRIC", "":
+		if r.Size != 0 && r.Size != 256 {
+			return bad("a symmetric AWS KMS key is 256 bits (got %d)", r.Size)
+		}
+		return types.KeySpecSymmetricDefault, types.KeyUsageTypeEncryptDecrypt, nil
+	case "HMAC":
+		switch r.Size {
+		case 224, 256, 384, 512:
+			return types.KeySpec(fmt.Sprintf("HMAC_%d", r.Size)), types.KeyUsageTypeGenerateVerifyMac, nil
+		}
+		return bad("an HMAC key is 224, 256, 384 or 512 bits (got %d)", r.Size)
+	case "RSA":
+		switch r.Size {
+		case 2048, 3072, 4096:
+		default:
+			return bad("an RSA key is 2048, 3072 or 4096 bits (got %d)", r.Size)
+		}
+		if usage == "" {
+			usage = types.KeyUsageTypeEncryptDecrypt
+		}
+		if usage != types.KeyUsageTypeEncryptDecrypt && usage != types.KeyUsageTypeSignVerify {
+			return bad("%s of an RSA key is ENCRYPT_DECRYPT or SIGN_VERIFY (got %q)", TagUsage, usage)
+		}
+		return types.KeySpec(fmt.Sprintf("RSA_%d", r.Size)), usage, nil
+	case "EC":
+		spec := map[string]types.KeySpec{"P-256": types.KeySpecEccNistP256, "P-384": types.KeySpecEccNistP384,
+			"P-521": types.KeySpecEccNistP521, "P-256K": types.KeySpecEccSecgP256k1}[strings.ToUpper(r.Curve)]
+		if spec == "" {
+			return bad("curve %q is not P-256, P-384, P-521 or P-256K", r.Curve)
+		}
+		return spec, types.KeyUsageTypeSignVerify, nil
+	}
+	return bad("key type %q is not oct (symmetric), HMAC, RSA or EC", r.Type)
+}
+
+// userTags are the tags AWS stores: every tag but keyward's aws: attributes.
+func userTags(tags map[string]string) []types.Tag {
+	var out []types.Tag
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		if !strings.HasPrefix(k, "aws:") {
+			out = append(out, types.Tag{TagKey: sdkaws.String(k), TagValue: sdkaws.String(tags[k])})
+		}
+	}
+	return out
+}
+
+// Create makes a customer-managed key and gives it the alias r.Name;
+// aws:description and aws:usage tags set its description and usage.
+func (a *Account) Create(ctx context.Context, r cloud.CreateRequest) (cloud.KeyVersion, error) {
+	spec, usage, err := a.createSpec(r)
+	if err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	if r.NotBefore != nil || r.Expires != nil {
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: "create " + r.Name, Reason: "AWS KMS keys have no activation or expiry date"}
+	}
+	in := &kms.CreateKeyInput{KeySpec: spec, KeyUsage: usage, Tags: userTags(r.Tags)}
+	if d := r.Tags[TagDescription]; d != "" {
+		in.Description = sdkaws.String(d)
+	}
+	a.view.count("CreateKey")
+	out, err := a.client.CreateKey(ctx, in)
+	if err != nil {
+		return cloud.KeyVersion{}, classify("create "+r.Name, err)
+	}
+	id := sdkaws.ToString(out.KeyMetadata.KeyId)
+	a.view.count("CreateAlias")
+	if _, err := a.client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: sdkaws.String("alias/" + r.Name), TargetKeyId: sdkaws.String(id)}); err != nil {
+		return cloud.KeyVersion{}, classify(fmt.Sprintf("name the new key %s alias/%s (the key exists without the alias)", id, r.Name), err)
+	}
+	if r.Disabled {
+		a.view.count("DisableKey")
+		if _, err := a.client.DisableKey(ctx, &kms.DisableKeyInput{KeyId: sdkaws.String(id)}); err != nil {
+			return cloud.KeyVersion{}, classify("disable the new key "+id, err)
+		}
+	}
+	return a.view.describe(ctx, id, nil)
+}
+
+// Import (BYOK) is not built yet; the partition rules are checked first so
+// an aws-cn administrator learns what AWS would accept.
+func (a *Account) Import(_ context.Context, r cloud.ImportRequest) (cloud.KeyVersion, error) {
+	if err := a.checkImport(r); err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: "upload " + r.Name, Reason: "importing key material into AWS KMS is not built in keyward yet"}
+}
+
+// checkImport enforces what a partition accepts before anything is sent.
+func (a *Account) checkImport(r cloud.ImportRequest) error {
+	if a.partition != PartitionChina {
+		return nil
+	}
+	if r.Private != nil || len(r.Symmetric) != 16 {
+		return &cloud.Error{Kind: cloud.ErrInvalid, Op: "upload " + r.Name,
+			Reason: "the aws-cn partition imports only 128-bit symmetric key material"}
+	}
+	return nil
+}
+
+// Rotate rotates a symmetric key's material now (RotateKeyOnDemand).
+func (a *Account) Rotate(ctx context.Context, name string) (cloud.KeyVersion, error) {
+	kv, err := a.customerKey(ctx, "rotate", name)
+	if err != nil {
+		return kv, err
+	}
+	if kv.Type != "oct" || kv.Tags[TagOrigin] != string(types.OriginTypeAwsKms) {
+		return kv, &cloud.Error{Kind: cloud.ErrUnsupported, Op: "rotate " + name,
+			Reason: fmt.Sprintf("AWS rotates on demand only symmetric keys with AWS_KMS origin (this key is %s, %s)", kv.Tags[TagSpec], kv.Tags[TagOrigin])}
+	}
+	a.view.count("RotateKeyOnDemand")
+	if _, err := a.client.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: sdkaws.String(kv.Name)}); err != nil {
+		return kv, classify("rotate "+name, err)
+	}
+	a.view.invalidate(kv.Name)
+	return a.view.describe(ctx, kv.Name, nil)
+}
+
+// Update enables or disables a key and replaces its tags; aws:description
+// and aws:aliases change the description and the aliases, the other aws:
+// attributes are read-only.
+func (a *Account) Update(ctx context.Context, name, version string, u cloud.Update) (cloud.KeyVersion, error) {
+	op := "update " + name
+	if version != "" && version != Version {
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrNotFound, Op: op, Reason: fmt.Sprintf("AWS keys have one version in keyward (%q)", Version)}
+	}
+	if u.NotBefore != nil || u.Expires != nil {
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: op, Reason: "AWS KMS keys have no activation or expiry date to set"}
+	}
+	kv, err := a.customerKey(ctx, "update", name)
+	if err != nil {
+		return kv, err
+	}
+	id := kv.Name
+	ref := sdkaws.String(id)
+	if u.Tags != nil {
+		for k, want := range u.Tags {
+			if strings.HasPrefix(k, "aws:") && k != TagDescription && k != TagAliases && kv.Tags[k] != want {
+				return kv, &cloud.Error{Kind: cloud.ErrInvalid, Op: op, Reason: fmt.Sprintf("%s is read-only (only %s and %s can be changed)", k, TagDescription, TagAliases)}
+			}
+		}
+		if err := a.updateTags(ctx, id, kv.Tags, u.Tags); err != nil {
+			return kv, err
+		}
+	}
+	if u.Enabled != nil {
+		var err error
+		if *u.Enabled {
+			a.view.count("EnableKey")
+			_, err = a.client.EnableKey(ctx, &kms.EnableKeyInput{KeyId: ref})
+		} else {
+			a.view.count("DisableKey")
+			_, err = a.client.DisableKey(ctx, &kms.DisableKeyInput{KeyId: ref})
+		}
+		if err != nil {
+			return kv, classify(op, err)
+		}
+	}
+	a.view.invalidate(id)
+	return a.view.describe(ctx, id, nil)
+}
+
+func (a *Account) updateTags(ctx context.Context, id string, have, want map[string]string) error {
+	op := "update " + id
+	ref := sdkaws.String(id)
+	if d, ok := want[TagDescription]; ok && d != have[TagDescription] {
+		a.view.count("UpdateKeyDescription")
+		if _, err := a.client.UpdateKeyDescription(ctx, &kms.UpdateKeyDescriptionInput{KeyId: ref, Description: sdkaws.String(d)}); err != nil {
+			return classify(op+" description", err)
+		}
+	}
+	if al, ok := want[TagAliases]; ok && al != have[TagAliases] {
+		split := func(s string) []string {
+			var out []string
+			for _, x := range strings.Split(s, ",") {
+				if x = strings.TrimPrefix(strings.TrimSpace(x), "alias/"); x != "" {
+					out = append(out, x)
+				}
+			}
+			return out
+		}
+		old, nw := split(have[TagAliases]), split(al)
+		for _, x := range nw {
+			if strings.HasPrefix(x, "aws/") {
+				return &cloud.Error{Kind: cloud.ErrInvalid, Op: op, Reason: fmt.Sprintf("alias/%s: the alias/aws/ prefix is reserved for AWS-managed keys", x)}
+			}
+		}
+		for _, x := range nw {
+			if !slices.Contains(old, x) {
+				a.view.count("CreateAlias")
+				if _, err := a.client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: sdkaws.String("alias/" + x), TargetKeyId: ref}); err != nil {
+					return classify(op+": add alias/"+x, err)
+				}
+			}
+		}
+		for _, x := range old {
+			if !slices.Contains(nw, x) {
+				a.view.count("DeleteAlias")
+				if _, err := a.client.DeleteAlias(ctx, &kms.DeleteAliasInput{AliasName: sdkaws.String("alias/" + x)}); err != nil {
+					return classify(op+": remove alias/"+x, err)
+				}
+			}
+		}
+	}
+	var add []types.Tag
+	for _, t := range userTags(want) {
+		if v, ok := have[*t.TagKey]; !ok || v != *t.TagValue {
+			add = append(add, t)
+		}
+	}
+	var remove []string
+	for k := range have {
+		if _, ok := want[k]; !ok && !strings.HasPrefix(k, "aws:") {
+			remove = append(remove, k)
+		}
+	}
+	slices.Sort(remove)
+	if len(add) > 0 {
+		a.view.count("TagResource")
+		if _, err := a.client.TagResource(ctx, &kms.TagResourceInput{KeyId: ref, Tags: add}); err != nil {
+			return classify(op+" tags", err)
+		}
+	}
+	if len(remove) > 0 {
+		a.view.count("UntagResource")
+		if _, err := a.client.UntagResource(ctx, &kms.UntagResourceInput{KeyId: ref, TagKeys: remove}); err != nil {
+			return classify(op+" tags", err)
+		}
+	}
+	return nil
+}
+
+// Delete schedules the key's deletion deletion_window_days out.
+func (a *Account) Delete(ctx context.Context, name string) (cloud.KeyVersion, error) {
+	kv, err := a.customerKey(ctx, "delete", name)
+	if err != nil {
+		return kv, err
+	}
+	a.view.count("ScheduleKeyDeletion")
+	out, err := a.client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: sdkaws.String(kv.Name), PendingWindowInDays: sdkaws.Int32(a.cfg.DeletionWindow())})
+	if err != nil {
+		return kv, classify("schedule deletion of "+name, err)
+	}
+	a.view.invalidate(kv.Name)
+	got, err := a.view.describe(ctx, kv.Name, nil)
+	if err != nil {
+		return got, err
+	}
+	if out.DeletionDate != nil {
+		purge := out.DeletionDate.UTC()
+		got.PurgeAt = &purge
+	}
+	if got.Deleted == nil || got.Deleted.IsZero() {
+		now := time.Now().UTC()
+		got.Deleted = &now
+	}
+	return got, nil
+}
+
+// Recover cancels a scheduled deletion. AWS leaves the key disabled.
+func (a *Account) Recover(ctx context.Context, name string) (cloud.KeyVersion, error) {
+	a.view.count("CancelKeyDeletion")
+	if _, err := a.client.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: sdkaws.String(keyRef(name))}); err != nil {
+		return cloud.KeyVersion{}, classify("cancel the deletion of "+name, err)
+	}
+	kv, err := a.view.describe(ctx, keyRef(name), nil)
+	a.view.invalidate(kv.Name)
+	return kv, err
+}
+
+// RotationPolicy is the key's automatic rotation period (RotateAfter; 0:
+// off).
+func (a *Account) RotationPolicy(ctx context.Context, name string) (cloud.RotationPolicy, error) {
+	a.view.count("GetKeyRotationStatus")
+	rs, err := a.client.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: sdkaws.String(keyRef(name))})
+	if err != nil {
+		return cloud.RotationPolicy{}, classify("rotation status of "+name, err)
+	}
+	var p cloud.RotationPolicy
+	if rs.KeyRotationEnabled {
+		days := int32(365) // AWS's default when it does not say
+		if rs.RotationPeriodInDays != nil {
+			days = *rs.RotationPeriodInDays
+		}
+		p.RotateAfter = engine.Duration(time.Duration(days) * 24 * time.Hour)
+	}
+	return p, nil
+}
+
+// SetRotationPolicy turns automatic rotation on with a period of 90 to
+// 2560 whole days (RotateAfter), or off (RotateAfter 0).
+func (a *Account) SetRotationPolicy(ctx context.Context, name string, p cloud.RotationPolicy) (cloud.RotationPolicy, error) {
+	op := "set rotation of " + name
+	if p.RotateBeforeExpiry > 0 || p.ExpireAfter > 0 || p.NotifyBefore > 0 {
+		return cloud.RotationPolicy{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: op,
+			Reason: "AWS KMS rotation has only a period (rotate-after); its keys have no expiry to rotate before or notify about"}
+	}
+	kv, err := a.customerKey(ctx, "set rotation of", name)
+	if err != nil {
+		return cloud.RotationPolicy{}, err
+	}
+	ref := sdkaws.String(kv.Name)
+	if p.RotateAfter == 0 {
+		a.view.count("DisableKeyRotation")
+		if _, err := a.client.DisableKeyRotation(ctx, &kms.DisableKeyRotationInput{KeyId: ref}); err != nil {
+			return cloud.RotationPolicy{}, classify(op, err)
+		}
+	} else {
+		d := time.Duration(p.RotateAfter)
+		days := d / (24 * time.Hour)
+		if d%(24*time.Hour) != 0 || days < 90 || days > 2560 {
+			return cloud.RotationPolicy{}, &cloud.Error{Kind: cloud.ErrInvalid, Op: op,
+				Reason: fmt.Sprintf("AWS rotates every 90 to 2560 whole days (got %s)", p.RotateAfter)}
+		}
+		a.view.count("EnableKeyRotation")
+		if _, err := a.client.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: ref, RotationPeriodInDays: sdkaws.Int32(int32(days))}); err != nil {
+			return cloud.RotationPolicy{}, classify(op, err)
+		}
+	}
+	a.view.invalidate(kv.Name)
+	return a.RotationPolicy(ctx, kv.Name)
+}
+
+var _ cloud.SpecChecker = (*Account)(nil)
+
+// CheckSpec judges a create request's type, size and curve (and the
+// partition's rules) before any request is sent.
+func (a *Account) CheckSpec(r cloud.CreateRequest) error {
+	_, _, err := a.createSpec(r)
+	return err
+}

@@ -1,0 +1,303 @@
+package aws
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
+
+// Settings is one [[aws]] section: one AWS account in one region. An
+// account administered in several regions is several sections (each a
+// source with its own name, sync and errors), so a region that is down
+// or refuses the credential degrades only itself.
+type Settings struct {
+	Name string `toml:"name"`
+	// Partition is aws (default), aws-us-gov or aws-cn; the region must
+	// belong to it.
+	Partition string `toml:"partition"`
+	Region    string `toml:"region"`
+	// Credential is default (the SDK's chain: environment, shared files,
+	// web identity, SSO, container and instance roles), profile or
+	// static; empty picks static when static_keys_file is set, profile
+	// when profile is, else default.
+	Credential string `toml:"credential"`
+	// Profile is the shared config/credentials profile (credential
+	// "profile").
+	Profile string `toml:"profile"`
+	// StaticKeysFile holds aws_access_key_id, aws_secret_access_key and
+	// optionally aws_session_token as key = value lines (mode 0600).
+	StaticKeysFile string `toml:"static_keys_file"`
+	// RoleARN, when set, is assumed (sts:AssumeRole) with the credential
+	// above: cross-account administration.
+	RoleARN    string `toml:"role_arn"`
+	ExternalID string `toml:"external_id"`
+	// Endpoint replaces the KMS endpoint (a VPC interface endpoint, a
+	// FIPS endpoint; a loopback http URL only for local-kms in tests).
+	Endpoint string `toml:"endpoint"`
+	// HTTPSProxy sends every request of this source through the proxy.
+	HTTPSProxy string `toml:"https_proxy"`
+	// DeletionWindowDays is the waiting period of a scheduled deletion
+	// (7–30, default 30).
+	DeletionWindowDays int             `toml:"deletion_window_days"`
+	SyncInterval       engine.Duration `toml:"sync_interval"`
+	// FullRefreshEvery describes every key again every n-th sync (default
+	// 12); in between only new keys and keys whose aliases moved are.
+	FullRefreshEvery int `toml:"full_refresh_every"`
+}
+
+// Credential kinds.
+const (
+	CredDefault = "default"
+	CredProfile = "profile"
+	CredStatic  = "static"
+)
+
+// Partitions and the region prefix each one's regions carry.
+const (
+	PartitionAWS   = "aws"
+	PartitionGov   = "aws-us-gov"
+	PartitionChina = "aws-cn"
+)
+
+var (
+	regionRE     = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$`)
+	roleARNRE    = regexp.MustCompile(`^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):role/[\w+=,.@/-]+$`)
+	externalIDRE = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+)
+
+// PartitionName normalises a partition name ("" is aws).
+func PartitionName(s string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", PartitionAWS:
+		return PartitionAWS, nil
+	case PartitionGov:
+		return PartitionGov, nil
+	case PartitionChina:
+		return PartitionChina, nil
+	}
+	return "", fmt.Errorf("partition %q is not aws, aws-us-gov or aws-cn", s)
+}
+
+// regionPartition is the partition a region name belongs to.
+func regionPartition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return PartitionChina
+	case strings.HasPrefix(region, "us-gov-"):
+		return PartitionGov
+	}
+	return PartitionAWS
+}
+
+// CredentialKind is the credential the section uses.
+func (a *Settings) CredentialKind() string {
+	switch {
+	case a.Credential != "":
+		return a.Credential
+	case a.StaticKeysFile != "":
+		return CredStatic
+	case a.Profile != "":
+		return CredProfile
+	}
+	return CredDefault
+}
+
+// Interval is the sync interval (default 15 minutes).
+func (a *Settings) Interval() time.Duration {
+	if a.SyncInterval <= 0 {
+		return 15 * time.Minute
+	}
+	return time.Duration(a.SyncInterval)
+}
+
+// DeletionWindow is the scheduled deletion's waiting period in days.
+func (a *Settings) DeletionWindow() int32 {
+	if a.DeletionWindowDays == 0 {
+		return 30
+	}
+	return int32(a.DeletionWindowDays)
+}
+
+// FullEvery is how often (in syncs) every key is described again.
+func (a *Settings) FullEvery() int {
+	if a.FullRefreshEvery <= 0 {
+		return 12
+	}
+	return a.FullRefreshEvery
+}
+
+// SourceName is the section's name.
+func (a *Settings) SourceName() string { return a.Name }
+
+// Validate checks the section's values; problems are prefixed with prefix.
+func (a *Settings) Validate(prefix string) []string {
+	var errs []string
+	add := func(key, format string, args ...any) {
+		errs = append(errs, prefix+"."+key+": "+fmt.Sprintf(format, args...))
+	}
+	part, err := PartitionName(a.Partition)
+	if err != nil {
+		add("partition", "%v", err)
+		part = ""
+	}
+	switch {
+	case a.Region == "":
+		add("region", "is required (e.g. \"eu-west-1\"; one [[aws]] section per account and region)")
+	case !regionRE.MatchString(a.Region):
+		add("region", "%q is not an AWS region name (e.g. eu-west-1, us-gov-west-1, cn-north-1)", a.Region)
+	case part != "" && regionPartition(a.Region) != part:
+		add("region", "%s is a region of the %s partition, not %s: set partition = %q", a.Region, regionPartition(a.Region), part, regionPartition(a.Region))
+	}
+	switch a.CredentialKind() {
+	case CredDefault:
+		if a.StaticKeysFile != "" {
+			add("static_keys_file", "is only read with credential \"static\"")
+		}
+	case CredProfile:
+		if a.Profile == "" {
+			add("profile", "is required for credential \"profile\" (a profile of ~/.aws/config)")
+		}
+		if a.StaticKeysFile != "" {
+			add("static_keys_file", "give profile or static_keys_file, not both")
+		}
+	case CredStatic:
+		if a.StaticKeysFile == "" {
+			add("static_keys_file", "is required for credential \"static\" (aws_access_key_id and aws_secret_access_key lines, mode 0600)")
+		}
+		if a.Profile != "" {
+			add("profile", "give profile or static_keys_file, not both")
+		}
+	default:
+		add("credential", "%q is not one of default, profile, static", a.Credential)
+	}
+	if a.RoleARN != "" {
+		m := roleARNRE.FindStringSubmatch(a.RoleARN)
+		switch {
+		case m == nil:
+			add("role_arn", "%q is not an IAM role ARN (arn:aws:iam::123456789012:role/KeywardAdmin)", a.RoleARN)
+		case part != "" && m[1] != part:
+			add("role_arn", "the role is in the %s partition, the section in %s", m[1], part)
+		}
+	}
+	if a.ExternalID != "" {
+		switch {
+		case a.RoleARN == "":
+			add("external_id", "is only sent when assuming role_arn")
+		case len(a.ExternalID) < 2 || len(a.ExternalID) > 1224 || !externalIDRE.MatchString(a.ExternalID):
+			add("external_id", "must be 2 to 1224 letters, digits or +=,.@:/-_ (the value the role's trust policy expects)")
+		}
+	}
+	if a.Endpoint != "" {
+		if msg := checkEndpoint(a.Endpoint); msg != "" {
+			add("endpoint", "%s", msg)
+		}
+	}
+	if a.HTTPSProxy != "" {
+		u, err := url.Parse(a.HTTPSProxy)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("https_proxy", "%q is not a proxy URL (http://proxy.example.com:3128)", a.HTTPSProxy)
+		}
+	}
+	if a.DeletionWindowDays != 0 && (a.DeletionWindowDays < 7 || a.DeletionWindowDays > 30) {
+		add("deletion_window_days", "%d is outside AWS's 7 to 30 days (default 30)", a.DeletionWindowDays)
+	}
+	if a.FullRefreshEvery < 0 {
+		add("full_refresh_every", "must not be negative (default 12)")
+	}
+	if a.SyncInterval < 0 || (a.SyncInterval > 0 && time.Duration(a.SyncInterval) < 10*time.Second) {
+		add("sync_interval", "%s is too short (at least 10s; default 15m)", time.Duration(a.SyncInterval))
+	}
+	return errs
+}
+
+// checkEndpoint explains what is wrong with an endpoint URL ("" if fine).
+func checkEndpoint(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return fmt.Sprintf("%q is not a URL (https://vpce-0abc-kms.eu-west-1.vpce.amazonaws.com)", s)
+	}
+	if u.Path != "" && u.Path != "/" {
+		return fmt.Sprintf("%q must not have a path", s)
+	}
+	if u.Scheme == "https" {
+		return ""
+	}
+	if u.Scheme == "http" && isLoopback(u.Hostname()) {
+		return "" // local-kms in tests and the demo
+	}
+	return fmt.Sprintf("%q must use https (plain http only to a loopback emulator)", s)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// StaticKeys is what a static_keys_file holds.
+type StaticKeys struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+}
+
+// ParseStaticKeys reads key = value lines (the shared credentials file's
+// spelling; # and ; start comments, a [profile] header is ignored). The
+// error names the line, never a value.
+func ParseStaticKeys(b []byte) (StaticKeys, error) {
+	var k StaticKeys
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 4096), 64*1024)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == ';' || (line[0] == '[' && strings.HasSuffix(line, "]")) {
+			continue
+		}
+		key, val, ok := strings.Cut(line, "=")
+		if !ok {
+			return StaticKeys{}, fmt.Errorf("line %d is not key = value", n)
+		}
+		key, val = strings.ToLower(strings.TrimSpace(key)), strings.TrimSpace(val)
+		var dst *string
+		switch key {
+		case "aws_access_key_id":
+			dst = &k.AccessKeyID
+		case "aws_secret_access_key":
+			dst = &k.SecretAccessKey
+		case "aws_session_token":
+			dst = &k.SessionToken
+		default:
+			return StaticKeys{}, fmt.Errorf("line %d: unknown key %q (aws_access_key_id, aws_secret_access_key, aws_session_token)", n, trunc(key))
+		}
+		if *dst != "" {
+			return StaticKeys{}, fmt.Errorf("line %d: %s given twice", n, key)
+		}
+		if val == "" {
+			return StaticKeys{}, fmt.Errorf("line %d: %s is empty", n, key)
+		}
+		*dst = val
+	}
+	if err := sc.Err(); err != nil {
+		return StaticKeys{}, fmt.Errorf("unreadable: %w", err)
+	}
+	if k.AccessKeyID == "" || k.SecretAccessKey == "" {
+		return StaticKeys{}, fmt.Errorf("needs aws_access_key_id and aws_secret_access_key")
+	}
+	return k, nil
+}
+
+func trunc(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}

@@ -1,0 +1,404 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/keyward/keyward/daemon/cloud"
+)
+
+// Version is the one version keyward shows of an AWS key: KMS keeps the
+// rotated key material inside the key, under the same key ID.
+const Version = "current"
+
+// Attribute tags: KMS attributes shown in the inventory as tags. AWS
+// reserves the aws: prefix, so they cannot collide with a user's tag.
+// aws:description and aws:aliases may be changed through update.
+const (
+	TagSpec        = "aws:key-spec"
+	TagUsage       = "aws:usage"
+	TagOrigin      = "aws:origin"
+	TagState       = "aws:state"
+	TagManager     = "aws:key-manager"
+	TagDescription = "aws:description"
+	TagAliases     = "aws:aliases"
+	TagRotation    = "aws:rotation"
+	TagMultiRegion = "aws:multi-region"
+)
+
+// view is the account's key listing with the cost of a sync growing with
+// what changed: KMS gives no modification time, so a key is described
+// again (DescribeKey, ListResourceTags, GetKeyRotationStatus) only when
+// it is new, its aliases moved, keyward changed it, or a full refresh is
+// due (every fullEvery listings). Its Updated time is when keyward saw
+// its attributes change.
+type view struct {
+	a         *Account
+	fullEvery int
+	now       func() time.Time
+
+	mu       sync.Mutex
+	listings int
+	cache    map[string]*described
+	// deleted is the last listing's keys pending deletion, for
+	// ListDeleted right after ListKeys.
+	deleted   []cloud.KeyVersion
+	deletedAt time.Time
+	// Calls counts AWS requests by API, for tests and benchmarks.
+	calls map[string]int
+}
+
+type described struct {
+	kv      cloud.KeyVersion
+	aliases string // the aliases the listing showed when described
+	fp      string // the attributes, to tell a change
+	stale   bool   // changed through keyward: describe again
+}
+
+func newView(a *Account, fullEvery int) *view {
+	return &view{a: a, fullEvery: fullEvery, now: time.Now, cache: map[string]*described{}, calls: map[string]int{}}
+}
+
+func (v *view) count(api string) {
+	v.mu.Lock()
+	v.calls[api]++
+	v.mu.Unlock()
+}
+
+// Calls returns how many requests of each AWS API the account made.
+func (a *Account) Calls() map[string]int {
+	a.view.mu.Lock()
+	defer a.view.mu.Unlock()
+	return maps.Clone(a.view.calls)
+}
+
+// invalidate makes the next listing describe keyID again.
+func (v *view) invalidate(keyID string) {
+	v.mu.Lock()
+	if d := v.cache[keyID]; d != nil {
+		d.stale = true
+	}
+	v.mu.Unlock()
+}
+
+// aliases lists every alias of the account and region by target key.
+func (v *view) aliases(ctx context.Context) (map[string][]string, error) {
+	out := map[string][]string{}
+	p := kms.NewListAliasesPaginator(v.a.client, &kms.ListAliasesInput{Limit: sdkaws.Int32(100)})
+	for p.HasMorePages() {
+		v.count("ListAliases")
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, classify("list aliases", err)
+		}
+		for _, al := range page.Aliases {
+			if al.TargetKeyId == nil || al.AliasName == nil {
+				continue
+			}
+			out[*al.TargetKeyId] = append(out[*al.TargetKeyId], strings.TrimPrefix(*al.AliasName, "alias/"))
+		}
+	}
+	for _, names := range out {
+		slices.Sort(names)
+	}
+	return out, nil
+}
+
+// ListKeys lists the live keys (every state but pending deletion), one
+// page of KMS's listing at a time, and keeps those pending deletion for
+// ListDeleted.
+func (a *Account) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) error) error {
+	v := a.view
+	als, err := v.aliases(ctx)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.listings++
+	full := v.fullEvery > 0 && v.listings%v.fullEvery == 0
+	v.mu.Unlock()
+	var deleted []cloud.KeyVersion
+	seen := map[string]bool{}
+	p := kms.NewListKeysPaginator(a.client, &kms.ListKeysInput{Limit: sdkaws.Int32(1000)})
+	for p.HasMorePages() {
+		v.count("ListKeys")
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return classify("list keys", err)
+		}
+		var live []cloud.KeyVersion
+		for _, e := range out.Keys {
+			if e.KeyId == nil {
+				return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "list keys", Reason: "a listed key has no key ID"}
+			}
+			id := *e.KeyId
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			kv, err := v.current(ctx, id, als[id], full)
+			if err != nil {
+				if errors.Is(err, cloud.ErrNotFound) {
+					continue // deleted since the listing
+				}
+				return err
+			}
+			if kv.Deleted != nil {
+				deleted = append(deleted, kv)
+			} else {
+				live = append(live, kv)
+			}
+		}
+		if len(live) > 0 {
+			if err := page(live); err != nil {
+				return err
+			}
+		}
+	}
+	v.mu.Lock()
+	for id := range v.cache {
+		if !seen[id] {
+			delete(v.cache, id)
+		}
+	}
+	v.deleted, v.deletedAt = deleted, v.now()
+	v.mu.Unlock()
+	return nil
+}
+
+// ListDeleted lists the keys pending deletion that the listing just made
+// found (or lists again if none was made in the last minute).
+func (a *Account) ListDeleted(ctx context.Context, page func([]cloud.KeyVersion) error) error {
+	v := a.view
+	v.mu.Lock()
+	fresh := !v.deletedAt.IsZero() && v.now().Sub(v.deletedAt) < time.Minute
+	v.mu.Unlock()
+	if !fresh {
+		if err := a.ListKeys(ctx, func([]cloud.KeyVersion) error { return nil }); err != nil {
+			return err
+		}
+	}
+	v.mu.Lock()
+	del := slices.Clone(v.deleted)
+	v.deletedAt = time.Time{}
+	v.mu.Unlock()
+	if len(del) == 0 {
+		return nil
+	}
+	return page(del)
+}
+
+// current is the key as last described, described again when needed.
+func (v *view) current(ctx context.Context, id string, aliases []string, full bool) (cloud.KeyVersion, error) {
+	joined := strings.Join(aliases, ",")
+	v.mu.Lock()
+	d := v.cache[id]
+	v.mu.Unlock()
+	if d != nil && !full && !d.stale && d.aliases == joined {
+		return d.kv, nil
+	}
+	return v.describe(ctx, id, aliases)
+}
+
+// describe reads a key's attributes, tags and rotation status, and
+// records when they changed.
+func (v *view) describe(ctx context.Context, ref string, aliases []string) (cloud.KeyVersion, error) {
+	v.count("DescribeKey")
+	out, err := v.a.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: sdkaws.String(ref)})
+	if err != nil {
+		return cloud.KeyVersion{}, classify("describe "+ref, err)
+	}
+	md := out.KeyMetadata
+	if md == nil || md.KeyId == nil {
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "describe " + ref, Reason: "DescribeKey answered without key metadata"}
+	}
+	id := *md.KeyId
+	customer := md.KeyManager != types.KeyManagerTypeAws
+	tags := map[string]string{}
+	if customer {
+		p := kms.NewListResourceTagsPaginator(v.a.client, &kms.ListResourceTagsInput{KeyId: sdkaws.String(id)})
+		for p.HasMorePages() {
+			v.count("ListResourceTags")
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return cloud.KeyVersion{}, classify("list tags of "+id, err)
+			}
+			for _, t := range page.Tags {
+				if t.TagKey != nil && t.TagValue != nil && !strings.HasPrefix(*t.TagKey, "aws:") {
+					tags[*t.TagKey] = *t.TagValue
+				}
+			}
+		}
+	}
+	if aliases == nil {
+		// Read by name (not from a listing): this key's aliases.
+		v.count("ListAliases")
+		al, err := v.a.client.ListAliases(ctx, &kms.ListAliasesInput{KeyId: sdkaws.String(id)})
+		if err != nil {
+			return cloud.KeyVersion{}, classify("list aliases of "+id, err)
+		}
+		for _, x := range al.Aliases {
+			if x.AliasName != nil {
+				aliases = append(aliases, strings.TrimPrefix(*x.AliasName, "alias/"))
+			}
+		}
+		slices.Sort(aliases)
+	}
+	rotation := ""
+	if customer && md.KeySpec == types.KeySpecSymmetricDefault && md.Origin == types.OriginTypeAwsKms && md.KeyState != types.KeyStatePendingDeletion {
+		v.count("GetKeyRotationStatus")
+		rs, err := v.a.client.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: sdkaws.String(id)})
+		if err != nil {
+			return cloud.KeyVersion{}, classify("rotation status of "+id, err)
+		}
+		rotation = rotationText(rs)
+	} else if !customer {
+		rotation = "yearly (AWS-managed)"
+	}
+	kv := keyVersion(md, tags, aliases, rotation)
+	fp := fingerprint(kv)
+	now := v.now().UTC().Truncate(time.Second)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	d := v.cache[id]
+	switch {
+	case d == nil:
+		kv.Updated = now
+	case d.fp == fp:
+		kv.Updated = d.kv.Updated
+		if kv.Deleted != nil && d.kv.Deleted != nil {
+			kv.Deleted = d.kv.Deleted
+		}
+	default:
+		kv.Updated = now
+	}
+	if kv.Deleted != nil && kv.Deleted.IsZero() {
+		kv.Deleted = &now
+	}
+	v.cache[id] = &described{kv: kv, aliases: strings.Join(aliases, ","), fp: fp}
+	return kv, nil
+}
+
+func rotationText(rs *kms.GetKeyRotationStatusOutput) string {
+	if !rs.KeyRotationEnabled {
+		return "off"
+	}
+	s := "on"
+	if rs.RotationPeriodInDays != nil {
+		s += ", every " + strconv.Itoa(int(*rs.RotationPeriodInDays)) + " days"
+	}
+	if rs.NextRotationDate != nil {
+		s += ", next " + rs.NextRotationDate.UTC().Format(time.DateOnly)
+	}
+	return s
+}
+
+// keyVersion maps KMS key metadata onto a cloud key version.
+func keyVersion(md *types.KeyMetadata, tags map[string]string, aliases []string, rotation string) cloud.KeyVersion {
+	typ, curve, size := specOf(md.KeySpec)
+	kv := cloud.KeyVersion{Name: *md.KeyId, Version: Version, Type: typ, Curve: curve, Size: size,
+		Enabled: md.KeyState == types.KeyStateEnabled, Managed: md.KeyManager == types.KeyManagerTypeAws, Tags: tags}
+	if md.CreationDate != nil {
+		kv.Created = md.CreationDate.UTC()
+	}
+	if md.ValidTo != nil {
+		t := md.ValidTo.UTC()
+		kv.Expires = &t // imported material's expiry
+	}
+	set := func(k, v string) {
+		if v != "" {
+			tags[k] = v
+		}
+	}
+	set(TagSpec, string(md.KeySpec))
+	set(TagUsage, string(md.KeyUsage))
+	set(TagOrigin, string(md.Origin))
+	set(TagState, string(md.KeyState))
+	set(TagManager, string(md.KeyManager))
+	set(TagDescription, sdkaws.ToString(md.Description))
+	set(TagAliases, strings.Join(aliases, ","))
+	set(TagRotation, rotation)
+	if md.MultiRegion != nil && *md.MultiRegion {
+		role := "multi-Region"
+		if md.MultiRegionConfiguration != nil && md.MultiRegionConfiguration.MultiRegionKeyType != "" {
+			role = strings.ToLower(string(md.MultiRegionConfiguration.MultiRegionKeyType))
+		}
+		set(TagMultiRegion, role)
+	}
+	if md.KeyState == types.KeyStatePendingDeletion || md.KeyState == types.KeyStatePendingReplicaDeletion {
+		deleted := time.Time{}
+		if md.DeletionDate != nil {
+			purge := md.DeletionDate.UTC()
+			kv.PurgeAt = &purge
+			if md.PendingDeletionWindowInDays != nil {
+				deleted = purge.AddDate(0, 0, -int(*md.PendingDeletionWindowInDays))
+			}
+		}
+		kv.Deleted = &deleted // zero: describe sets when it saw it
+	}
+	return kv
+}
+
+// specOf maps a KMS key spec onto keyward's type, curve and size.
+func specOf(spec types.KeySpec) (typ, curve string, size int) {
+	s := string(spec)
+	switch {
+	case spec == types.KeySpecSymmetricDefault:
+		return "oct", "", 256
+	case strings.HasPrefix(s, "RSA_"):
+		n, _ := strconv.Atoi(strings.TrimPrefix(s, "RSA_"))
+		return "RSA", "", n
+	case strings.HasPrefix(s, "HMAC_"):
+		n, _ := strconv.Atoi(strings.TrimPrefix(s, "HMAC_"))
+		return "HMAC", "", n
+	case spec == types.KeySpecEccNistP256:
+		return "EC", "P-256", 256
+	case spec == types.KeySpecEccNistP384:
+		return "EC", "P-384", 384
+	case spec == types.KeySpecEccNistP521:
+		return "EC", "P-521", 521
+	case spec == types.KeySpecEccSecgP256k1:
+		return "EC", "P-256K", 256
+	case spec == types.KeySpecEccNistEdwards25519:
+		return "EC", "Ed25519", 256
+	case spec == types.KeySpecSm2:
+		return "EC", "SM2", 256
+	case strings.HasPrefix(s, "ML_DSA_"):
+		return "ML-DSA", "", mustAtoi(strings.TrimPrefix(s, "ML_DSA_"))
+	case strings.HasPrefix(s, "ML_KEM_"):
+		return "ML-KEM", "", mustAtoi(strings.TrimPrefix(s, "ML_KEM_"))
+	}
+	return s, "", 0
+}
+
+func mustAtoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// fingerprint is what the inventory shows of a key, to tell a change.
+func fingerprint(kv cloud.KeyVersion) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%t|%s|%s|%d|", kv.Enabled, kv.Type, kv.Curve, kv.Size)
+	for _, t := range []*time.Time{kv.Expires, kv.PurgeAt} {
+		if t != nil {
+			b.WriteString(t.UTC().Format(time.RFC3339))
+		}
+		b.WriteByte('|')
+	}
+	for _, k := range slices.Sorted(maps.Keys(kv.Tags)) {
+		fmt.Fprintf(&b, "%q=%q;", k, kv.Tags[k])
+	}
+	return b.String()
+}
