@@ -90,6 +90,7 @@ func TestKeysLatencyUnderLoad(t *testing.T) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	syncs, failed := 0, 0
+	var firstErr error
 	var wg sync.WaitGroup
 	queries := []api.KeyQuery{{Limit: 50}, {Limit: 50, State: "active"}, {Limit: 50, Source: "churn", State: "disabled"}, {Limit: 50, Sort: "-created"}}
 	for i := 0; i < 50; i++ {
@@ -114,6 +115,9 @@ func TestKeysLatencyUnderLoad(t *testing.T) {
 				if err != nil {
 					if ctx.Err() == nil {
 						failed++
+						if firstErr == nil {
+							firstErr = err
+						}
 					}
 				} else {
 					lat = append(lat, d)
@@ -130,4 +134,7 @@ func TestKeysLatencyUnderLoad(t *testing.T) {
 	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
 	t.Logf("%d key reads in %s (%.0f/s), %d syncs of 9,000 keys, %d failed: p50 %s, p90 %s, p99 %s, max %s",
 		len(lat), dur, float64(len(lat))/dur.Seconds(), syncs, failed, q(0.5), q(0.9), q(0.99), lat[len(lat)-1])
+	if firstErr != nil {
+		t.Logf("first failed read: %v", firstErr)
+	}
 }

@@ -136,3 +136,40 @@ func TestKeyCountsMigrationCountsExistingKeys(t *testing.T) {
 		t.Fatalf("counts after the migration: %v, want kms active 7", got)
 	}
 }
+
+// TestUnchangedKeyLeavesTheSearchIndex: writing a key again as it is (what
+// every sync does for every key) does not rewrite its trigram index
+// entry; a rename still does.
+func TestUnchangedKeyLeavesTheSearchIndex(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	seed(t, s, 3)
+	segments := func() int {
+		var n int
+		if err := s.db.QueryRow(`SELECT count(*) FROM keys_search_data`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	k, err := s.Key(ctx, "kms/acme.crm.key.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := segments()
+	for i := 0; i < 20; i++ {
+		if _, err := s.Apply(ctx, Change{Source: "kms", Upsert: []engine.Key{k}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := segments(); after != before {
+		t.Fatalf("20 unchanged writes of one key changed the search index from %d to %d rows", before, after)
+	}
+	k.Name = "acme.crm.renamed.1"
+	if _, err := s.Apply(ctx, Change{Source: "kms", Upsert: []engine.Key{k}}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.Keys(ctx, KeyQuery{Text: "renamed"})
+	if err != nil || page.Total != 1 {
+		t.Fatalf("search after a rename: %d keys, %v", page.Total, err)
+	}
+}
