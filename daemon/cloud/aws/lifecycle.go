@@ -327,20 +327,33 @@ func (a *Account) Delete(ctx context.Context, name string) (cloud.KeyVersion, er
 
 // Recover cancels a scheduled deletion. AWS leaves the key disabled.
 func (a *Account) Recover(ctx context.Context, name string) (cloud.KeyVersion, error) {
-	a.view.count("CancelKeyDeletion")
-	if _, err := a.client.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: sdkaws.String(keyRef(name))}); err != nil {
-		return cloud.KeyVersion{}, classify("cancel the deletion of "+name, err)
+	// CancelKeyDeletion takes a key ID or ARN, not an alias.
+	kv, err := a.customerKey(ctx, "recover", name)
+	if err != nil {
+		return kv, err
 	}
-	kv, err := a.view.describe(ctx, keyRef(name), nil)
+	a.view.count("CancelKeyDeletion")
+	if _, err := a.client.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: sdkaws.String(kv.Name)}); err != nil {
+		return kv, classify("cancel the deletion of "+name, err)
+	}
 	a.view.invalidate(kv.Name)
-	return kv, err
+	return a.view.describe(ctx, kv.Name, nil)
 }
 
 // RotationPolicy is the key's automatic rotation period (RotateAfter; 0:
 // off).
 func (a *Account) RotationPolicy(ctx context.Context, name string) (cloud.RotationPolicy, error) {
+	// GetKeyRotationStatus takes a key ID or ARN, not an alias.
+	id := name
+	if !isKeyID(name) && !strings.HasPrefix(name, "arn:") && !strings.HasPrefix(name, "mrk-") {
+		kv, err := a.view.describe(ctx, keyRef(name), nil)
+		if err != nil {
+			return cloud.RotationPolicy{}, err
+		}
+		id = kv.Name
+	}
 	a.view.count("GetKeyRotationStatus")
-	rs, err := a.client.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: sdkaws.String(keyRef(name))})
+	rs, err := a.client.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: sdkaws.String(id)})
 	if err != nil {
 		return cloud.RotationPolicy{}, classify("rotation status of "+name, err)
 	}

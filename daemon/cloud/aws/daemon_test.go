@@ -1,0 +1,196 @@
+package aws_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon"
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cli"
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloud/aws"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/daemontest"
+	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/engine"
+)
+
+func run(sock string, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := cli.Execute(context.Background(), append([]string{"--socket", sock}, args...), &cli.App{Out: &out, Err: &errb, In: strings.NewReader("")})
+	return code, out.String(), errb.String()
+}
+
+// TestAWSThroughDaemonAndCLI runs the real daemon with an [[aws]] section
+// pointed at local-kms and drives sync and the life cycle through the
+// real CLI on the real socket; changes made in "AWS" behind keyward's
+// back show as source events, keyward's own changes do not come back as
+// such.
+func TestAWSThroughDaemonAndCLI(t *testing.T) {
+	lk := aws.StartLocalKMS(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	keysFile := aws.WriteStaticKeys(t, dir)
+	// Someone else's key, made before keyward looks.
+	outside, err := aws.New(ctx, aws.Settings{Name: "console", Region: aws.TestRegion, StaticKeysFile: keysFile, Endpoint: lk.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, err := outside.Create(ctx, cloud.CreateRequest{Name: "legacy", Type: "RSA", Size: 2048, Tags: map[string]string{"owner": "finance"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kekFile := filepath.Join(dir, "kek")
+	if err := kek.Generate(kekFile); err != nil {
+		t.Fatal(err)
+	}
+	toml := fmt.Sprintf(`data_dir = %q
+socket = %q
+
+[keys]
+kek_file = %q
+
+[[aws]]
+name = "aws-prod"
+region = %q
+static_keys_file = %q
+endpoint = %q
+deletion_window_days = 7
+`, filepath.Join(dir, "data"), filepath.Join(dir, "k.sock"), kekFile, aws.TestRegion, keysFile, lk.URL)
+	path := filepath.Join(dir, "keyward.toml")
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := daemontest.Start(t, cfg, daemon.Options{})
+	c := api.NewClient(sock)
+	kw := func(args ...string) string {
+		t.Helper()
+		code, out, errs := run(sock, args...)
+		if code != cli.ExitOK {
+			t.Fatalf("keyward %s: exit %d: %s", strings.Join(args, " "), code, errs)
+		}
+		return out
+	}
+	list := func() map[string]engine.Key {
+		t.Helper()
+		var l cli.KeysListJSON
+		if err := json.Unmarshal([]byte(kw("keys", "list", "--source", "aws-prod", "--json")), &l); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]engine.Key{}
+		for _, k := range l.Keys {
+			out[k.Name] = k
+		}
+		return out
+	}
+	sourceEvents := func() []string {
+		t.Helper()
+		rep, err := c.ActivityReport(ctx, api.ReportQuery{Source: "aws-prod", Origin: "source", Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ops []string
+		for _, ev := range rep.Events {
+			ops = append(ops, ev.Operation+" "+strings.TrimPrefix(ev.KeyID, "aws-prod/"))
+		}
+		slices.Sort(ops)
+		return ops
+	}
+
+	clouds, err := c.CloudSources(ctx)
+	if err != nil || len(clouds) != 1 || clouds[0].Kind != "aws" || clouds[0].Geography != "aws" || !strings.Contains(clouds[0].Address, lk.URL) {
+		t.Fatalf("cloud sources %+v, %v", clouds, err)
+	}
+	if caps := clouds[0].Capabilities; slices.Contains(caps, engine.CapBackup) || slices.Contains(caps, engine.CapPurge) || !slices.Contains(caps, engine.CapRotationPolicy) {
+		t.Errorf("capabilities %v", caps)
+	}
+
+	kw("sync", "--source", "aws-prod")
+	keys := list()
+	lk0, ok := keys[legacy.Name]
+	if !ok || lk0.Algorithm != "RSA" || lk0.Length != 2048 || lk0.State != engine.StateActive || lk0.Tags["owner"] != "finance" ||
+		lk0.Tags[aws.TagAliases] != "legacy" || lk0.ID != "aws-prod/"+legacy.Name+"/current" {
+		t.Fatalf("the outside key in the inventory: %+v", lk0)
+	}
+
+	// The life cycle through the CLI.
+	if out := kw("key", "create", "aws-prod", "payments", "--type", "oct", "--tag", "aws:description=card data"); !strings.Contains(out, "created oct") {
+		t.Errorf("create:\n%s", out)
+	}
+	kw("key", "create", "aws-prod", "macs", "--type", "HMAC", "--size", "384")
+	kw("key", "policy", "aws-prod", "payments", "--rotate-after", "180d")
+	if out := kw("key", "policy", "aws-prod", "payments"); !strings.Contains(out, "rotate after 180d") {
+		t.Errorf("policy: %q", out)
+	}
+	kw("key", "rotate", "aws-prod", "payments")
+	kw("key", "update", "aws-prod", "macs", "--disable")
+	keys = list()
+	var pay, macs engine.Key
+	for _, k := range keys {
+		switch k.Tags[aws.TagAliases] {
+		case "payments":
+			pay = k
+		case "macs":
+			macs = k
+		}
+	}
+	if pay.Algorithm != "oct" || pay.Tags[aws.TagDescription] != "card data" || !strings.HasPrefix(pay.Tags[aws.TagRotation], "on, every 180 days") {
+		t.Errorf("payments in the inventory: %+v", pay)
+	}
+	if macs.Algorithm != "HMAC" || macs.Length != 384 || macs.State != engine.StateDisabled {
+		t.Errorf("macs in the inventory: %+v", macs)
+	}
+	if n := lk.Rotations(strings.Split(pay.Name, "/")[0]); n != 1 {
+		t.Errorf("%d on-demand rotations in AWS", n)
+	}
+
+	// Scheduled deletion and its cancellation.
+	if out := kw("key", "delete", "aws-prod", macs.Name, "--confirm", macs.Name); !strings.Contains(out, "deleted") {
+		t.Errorf("delete:\n%s", out)
+	}
+	if k := list()[macs.Name]; k.State != engine.StateDeleted || k.PurgeAt == nil || k.PurgeAt.Sub(time.Now()) < 6*24*time.Hour {
+		t.Errorf("after scheduling deletion (7 days): %+v", k)
+	}
+	kw("key", "recover", "aws-prod", macs.Name)
+	if k := list()[macs.Name]; k.State == engine.StateDeleted {
+		t.Errorf("after cancelling the deletion: %+v", k)
+	}
+
+	// What AWS cannot do is refused by the daemon with the reason.
+	if code, _, errs := run(sock, "key", "backup", "aws-prod", pay.Name); code == cli.ExitOK || !strings.Contains(errs, "cannot backup") {
+		t.Errorf("backup: exit %d %q", code, errs)
+	}
+	if code, _, errs := run(sock, "key", "create", "aws-prod", "tiny", "--type", "HMAC", "--size", "100"); code == cli.ExitOK || !strings.Contains(errs, "224, 256, 384 or 512") {
+		t.Errorf("HMAC 100: exit %d %q", code, errs)
+	}
+
+	// keyward's own operations do not come back as cloud events; a
+	// change behind keyward's back does.
+	kw("sync", "--source", "aws-prod")
+	if ev := sourceEvents(); !slices.Equal(ev, []string{"discovered " + legacy.Name + "/current"}) {
+		t.Errorf("source events after keyward's own changes: %v", ev)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := outside.Update(ctx, legacy.Name, "", cloud.Update{Tags: map[string]string{aws.TagAliases: "legacy,ledger"}}); err != nil {
+		t.Fatal(err)
+	}
+	kw("sync", "--source", "aws-prod")
+	if k := list()[legacy.Name]; k.Tags[aws.TagAliases] != "ledger,legacy" {
+		t.Errorf("the outside alias change: %v", k.Tags)
+	}
+	if ev := sourceEvents(); len(ev) != 2 {
+		t.Errorf("source events after an outside change: %v", ev)
+	}
+}
