@@ -76,7 +76,11 @@ func New(ctx context.Context, cfg Settings) (*Account, error) {
 		return nil, fmt.Errorf("aws %s: load the AWS configuration (credential %q): %w", cfg.Name, cfg.CredentialKind(), err)
 	}
 	if cfg.RoleARN != "" {
-		stsClient := sts.NewFromConfig(awsCfg)
+		stsClient := sts.NewFromConfig(awsCfg, func(o *sts.Options) {
+			if cfg.STSEndpoint != "" {
+				o.BaseEndpoint = sdkaws.String(strings.TrimSuffix(cfg.STSEndpoint, "/"))
+			}
+		})
 		prov := stscreds.NewAssumeRoleProvider(stsClient, cfg.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 			o.RoleSessionName = "keyward-" + cfg.Name
 			if cfg.ExternalID != "" {

@@ -34,6 +34,11 @@ type LocalKMS struct {
 	periods map[string]int32    // key ID → rotation period the stand-in remembers
 	rotated map[string][]string // key ID → on-demand rotations (times)
 	stood   []string
+	// accessKeys are the access key IDs requests were signed with.
+	accessKeys map[string]int
+	// managed are keys the stand-in reports as AWS-managed (local-kms
+	// makes none).
+	managed map[string]bool
 	// Fail, when set, answers every request whose target it returns
 	// true for with this AWS error code (403 for access, 400 otherwise).
 	fail func(target string) string
@@ -55,7 +60,7 @@ func StartLocalKMS(t testing.TB) *LocalKMS {
 		lkconfig.AWSAccountId = TestAccount
 	})
 	db := lkdata.NewDatabase(filepath.Join(t.TempDir(), "local-kms"))
-	lk := &LocalKMS{periods: map[string]int32{}, rotated: map[string][]string{}}
+	lk := &LocalKMS{periods: map[string]int32{}, rotated: map[string][]string{}, accessKeys: map[string]int{}, managed: map[string]bool{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lk.serve(w, r, db)
 	}))
@@ -96,6 +101,10 @@ func (lk *LocalKMS) serve(w http.ResponseWriter, r *http.Request, db *lkdata.Dat
 	keyID := in.KeyId[strings.LastIndex(in.KeyId, "/")+1:]
 	lk.mu.Lock()
 	fail := lk.fail
+	if _, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential="); ok {
+		akid, _, _ := strings.Cut(cred, "/")
+		lk.accessKeys[akid]++
+	}
 	lk.mu.Unlock()
 	if fail != nil {
 		if code := fail(target); code != "" {
@@ -177,10 +186,43 @@ func (lk *LocalKMS) serve(w http.ResponseWriter, r *http.Request, db *lkdata.Dat
 			return
 		}
 		copyOut(rec, rec.Body.Bytes())
+	case "DescribeKey":
+		rec := forward()
+		var out map[string]map[string]any
+		if rec.Code == http.StatusOK && json.Unmarshal(rec.Body.Bytes(), &out) == nil && out["KeyMetadata"] != nil {
+			lk.mu.Lock()
+			managed := lk.managed[fmt.Sprint(out["KeyMetadata"]["KeyId"])]
+			lk.mu.Unlock()
+			if managed {
+				out["KeyMetadata"]["KeyManager"] = "AWS"
+				b, _ := json.Marshal(out)
+				copyOut(rec, b)
+				return
+			}
+		}
+		copyOut(rec, rec.Body.Bytes())
 	default:
 		rec := forward()
 		copyOut(rec, rec.Body.Bytes())
 	}
+}
+
+// MarkAWSManaged makes the stand-in report a key as AWS-managed.
+func (lk *LocalKMS) MarkAWSManaged(keyID string) {
+	lk.mu.Lock()
+	lk.managed[keyID] = true
+	lk.mu.Unlock()
+}
+
+// AccessKeys counts requests by the access key ID that signed them.
+func (lk *LocalKMS) AccessKeys() map[string]int {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range lk.accessKeys {
+		out[k] = v
+	}
+	return out
 }
 
 // WriteStaticKeys writes a static_keys_file (local-kms checks no

@@ -38,6 +38,9 @@ type Settings struct {
 	// above: cross-account administration.
 	RoleARN    string `toml:"role_arn"`
 	ExternalID string `toml:"external_id"`
+	// STSEndpoint is where role_arn is assumed (a regional or VPC STS
+	// endpoint); empty: the SDK's regional STS endpoint.
+	STSEndpoint string `toml:"sts_endpoint"`
 	// Endpoint replaces the KMS endpoint (a VPC interface endpoint, a
 	// FIPS endpoint; a loopback http URL only for local-kms in tests).
 	Endpoint string `toml:"endpoint"`
@@ -197,6 +200,13 @@ func (a *Settings) Validate(prefix string) []string {
 	if a.Endpoint != "" {
 		if msg := checkEndpoint(a.Endpoint); msg != "" {
 			add("endpoint", "%s", msg)
+		}
+	}
+	if a.STSEndpoint != "" {
+		if a.RoleARN == "" {
+			add("sts_endpoint", "is only used to assume role_arn")
+		} else if msg := checkEndpoint(a.STSEndpoint); msg != "" {
+			add("sts_endpoint", "%s", msg)
 		}
 	}
 	if a.HTTPSProxy != "" {

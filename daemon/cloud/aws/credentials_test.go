@@ -1,0 +1,157 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/cloud"
+)
+
+// TestAssumeRoleWithExternalID: with role_arn, the SDK's stscreds asks STS
+// (a stand-in at sts_endpoint answering AssumeRole as AWS does) with the
+// external ID, and KMS requests are signed with the assumed credentials,
+// not the base ones.
+func TestAssumeRoleWithExternalID(t *testing.T) {
+	lk := StartLocalKMS(t)
+	var mu sync.Mutex
+	var got url.Values
+	sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got, _ = url.ParseQuery(string(b))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
+<Credentials><AccessKeyId>ASIAASSUMEDROLE</AccessKeyId><SecretAccessKey>assumed-secret</SecretAccessKey><SessionToken>session</SessionToken><Expiration>%s</Expiration></Credentials>
+<AssumedRoleUser><Arn>arn:aws:sts::444455556666:assumed-role/KeywardAdmin/keyward-x</Arn><AssumedRoleId>AROAX:keyward-x</AssumedRoleId></AssumedRoleUser>
+</AssumeRoleResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></AssumeRoleResponse>`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	}))
+	defer sts.Close()
+	cfg := LocalSettings(t, lk, "x")
+	cfg.RoleARN, cfg.ExternalID, cfg.STSEndpoint = "arn:aws:iam::444455556666:role/KeywardAdmin", "kw-4711", sts.URL
+	if errs := cfg.Validate("aws[0]"); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	a, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Create(context.Background(), cloud.CreateRequest{Name: "k", Type: "oct"}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got.Get("Action") != "AssumeRole" || got.Get("RoleArn") != cfg.RoleARN || got.Get("ExternalId") != "kw-4711" || got.Get("RoleSessionName") != "keyward-x" {
+		t.Errorf("AssumeRole request: %v", got)
+	}
+	if keys := lk.AccessKeys(); keys["ASIAASSUMEDROLE"] == 0 || keys["AKIATESTKEYWARD"] != 0 {
+		t.Errorf("KMS requests signed by %v, want only the assumed role's key", keys)
+	}
+}
+
+// TestHTTPSProxyIsUsed: with https_proxy, every request goes through the
+// proxy.
+func TestHTTPSProxyIsUsed(t *testing.T) {
+	lk := StartLocalKMS(t)
+	target, _ := url.Parse(lk.URL)
+	var mu sync.Mutex
+	seen := 0
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen++
+		mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	cfg := LocalSettings(t, lk, "p")
+	// The endpoint is unreachable except through the proxy.
+	cfg.Endpoint, cfg.HTTPSProxy = "http://127.0.0.1:1", proxy.URL
+	a, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Create(context.Background(), cloud.CreateRequest{Name: "k", Type: "oct"}); err != nil {
+		t.Fatalf("through the proxy: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if seen < 3 {
+		t.Errorf("the proxy saw %d requests", seen)
+	}
+}
+
+// TestAWSManagedKeysAreReadOnly: AWS-managed keys are listed and every
+// change is refused, naming the key, before any request that changes it.
+func TestAWSManagedKeysAreReadOnly(t *testing.T) {
+	lk := StartLocalKMS(t)
+	cfg := LocalSettings(t, lk, "m")
+	ctx := context.Background()
+	maker, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// local-kms makes no AWS-managed keys: the stand-in reports this one
+	// as one.
+	kv, err := maker.Create(ctx, cloud.CreateRequest{Name: "ebs", Type: "oct"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk.MarkAWSManaged(kv.Name)
+	live, _ := listAll(t, a)
+	if got := live[kv.Name]; got.Tags[TagManager] != "AWS" || got.Tags[TagRotation] != "yearly (AWS-managed)" {
+		t.Errorf("listed as %v", got.Tags)
+	}
+	before := a.Calls()
+	off := false
+	for op, call := range map[string]func() error{
+		"update": func() error { _, err := a.Update(ctx, kv.Name, "", cloud.Update{Enabled: &off}); return err },
+		"rotate": func() error { _, err := a.Rotate(ctx, kv.Name); return err },
+		"delete": func() error { _, err := a.Delete(ctx, kv.Name); return err },
+		"policy": func() error { _, err := a.SetRotationPolicy(ctx, kv.Name, cloud.RotationPolicy{}); return err },
+	} {
+		if err := call(); !errors.Is(err, cloud.ErrUnsupported) || !strings.Contains(err.Error(), "AWS-managed key (ebs) is read-only") {
+			t.Errorf("%s of an AWS-managed key: %v", op, err)
+		}
+	}
+	for api, n := range a.Calls() {
+		if api != "DescribeKey" && api != "ListAliases" && n != before[api] {
+			t.Errorf("%s was called for an AWS-managed key", api)
+		}
+	}
+}
+
+// TestLocalKMSStaysOutOfTheBinary: local-kms (and the old AWS SDK it
+// pulls in) is a test dependency only.
+func TestLocalKMSStaysOutOfTheBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	out, err := exec.Command("go", "list", "-deps", "github.com/keyward/keyward").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, bad := range []string{"github.com/nsmithuk/local-kms", "github.com/aws/aws-sdk-go/"} {
+		if strings.Contains(string(out), bad) {
+			t.Errorf("the keyward binary links %s", bad)
+		}
+	}
+	if !strings.Contains(string(out), "github.com/keyward/keyward/daemon/cloud/aws\n") {
+		t.Error("the keyward binary does not link the aws connector")
+	}
+}
