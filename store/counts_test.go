@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/engine"
@@ -171,5 +172,69 @@ func TestUnchangedKeyLeavesTheSearchIndex(t *testing.T) {
 	page, err := s.Keys(ctx, KeyQuery{Text: "renamed"})
 	if err != nil || page.Total != 1 {
 		t.Fatalf("search after a rename: %d keys, %v", page.Total, err)
+	}
+}
+
+// TestRareStateIsReadThroughItsIndex: a first page of a state with few
+// keys is read through the state index (SQLite's own plan says so), one
+// with none runs no page query at all, and a common state still walks
+// the name order; none of them walks the whole inventory for a few rows.
+func TestRareStateIsReadThroughItsIndex(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	seed(t, s, 2000)
+	var retired []engine.Key
+	for i := 0; i < 10; i++ {
+		name := fmt.Sprintf("old.key.%d", i)
+		retired = append(retired, engine.Key{ID: "kms/" + name, Source: "kms", Name: name, Algorithm: "AES", State: engine.StateDeactivated})
+	}
+	if _, err := s.Apply(ctx, Change{Source: "kms", Upsert: retired}); err != nil {
+		t.Fatal(err)
+	}
+	var plan string
+	ran := false
+	pageQueryHook = func(query string, args []any) {
+		ran = true
+		rows, err := s.db.Query("EXPLAIN QUERY PLAN "+query, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		plan = ""
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan += detail + "; "
+		}
+	}
+	defer func() { pageQueryHook = nil }()
+	for _, tc := range []struct {
+		q     KeyQuery
+		total int
+		index string // the index the plan must name, "" for no page query
+	}{
+		{KeyQuery{State: engine.StatePurged}, 0, ""},
+		{KeyQuery{State: engine.StatePurged, Source: "kms"}, 0, ""},
+		{KeyQuery{State: engine.StateDeactivated, Limit: 5}, 10, "keys_by_state"},
+		{KeyQuery{State: engine.StateDeactivated, Source: "kms", Limit: 5}, 10, "keys_by_state"},
+		{KeyQuery{State: engine.StateActive, Limit: 5}, 2000, "keys_by_name"},
+	} {
+		ran, plan = false, ""
+		page, err := s.Keys(ctx, tc.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Total != tc.total || len(page.Keys) != min(tc.total, 5) {
+			t.Fatalf("%+v: %d keys of %d, want %d of %d", tc.q, len(page.Keys), page.Total, min(tc.total, 5), tc.total)
+		}
+		if ran != (tc.index != "") || !strings.Contains(plan, tc.index) {
+			t.Fatalf("%+v: page query ran %v with plan %q; want it to use %q", tc.q, ran, plan, tc.index)
+		}
+	}
+	if _, err := s.Keys(ctx, KeyQuery{State: engine.StatePurged, Cursor: "nonsense"}); err != ErrBadCursor {
+		t.Fatalf("a bad cursor on an empty state: %v, want ErrBadCursor", err)
 	}
 }

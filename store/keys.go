@@ -291,24 +291,48 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // read-only
 	var page KeyPage
-	if q.Cursor == "" && !q.SkipCount {
-		// Filters by source and state only are summed from the counts the
-		// triggers keep (migration 0011), not counted key by key.
-		count := `SELECT count(*) FROM keys` + filter
-		if q.Text == "" && q.Aging == "" {
-			count = `SELECT coalesce(sum(n), 0) FROM key_counts` + filter
-		}
-		if err := conn.QueryRowContext(ctx, count, args...).Scan(&page.Total); err != nil {
+	// Filters by source and state only are summed from the counts the
+	// triggers keep (migration 0011), not counted key by key.
+	held := -1
+	if q.Text == "" && q.Aging == "" && (q.State != "" || q.Cursor == "" && !q.SkipCount) {
+		if err := conn.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM key_counts`+filter, args...).Scan(&held); err != nil {
 			return page, err
 		}
-	} else {
+	}
+	switch {
+	case q.Cursor != "" || q.SkipCount:
 		page.Total = -1
+	case held >= 0:
+		page.Total = held
+	default:
+		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM keys`+filter, args...).Scan(&page.Total); err != nil {
+			return page, err
+		}
+	}
+	rare := false
+	if q.State != "" && held >= 0 {
+		// Walking the sort order finds a page after about limit × scope /
+		// held keys; reading the state's keys through its index sorts
+		// held keys (a sorted row costs a few walked ones).
+		scopeFilter, scopeArgs := "", []any(nil)
+		if q.Source != "" {
+			scopeFilter, scopeArgs = " WHERE source = ?", []any{q.Source}
+		}
+		var scope int64
+		if err := conn.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM key_counts`+scopeFilter, scopeArgs...).Scan(&scope); err != nil {
+			return page, err
+		}
+		rare = 5*int64(held)*int64(held) < int64(q.Limit)*scope
 	}
 	pageWhere, pageArgs := append([]string(nil), where...), append([]any(nil), args...)
-	if q.State != "" {
-		// Counting uses the state index; a page walks the sort order
-		// instead of sorting every key in that state.
+	if q.State != "" && !rare {
+		// A common state: the page walks the sort order and stops after
+		// the page, instead of sorting every key in that state. A rare
+		// one is read through the state index and its few keys sorted:
+		// walking the whole inventory for them would be a scan.
 		pageWhere[stateTerm] = "+state = ?"
+	} else if q.State != "" && q.Source != "" {
+		pageWhere[0] = "+source = ?" // (state, source), not the source's whole name order
 	}
 	if q.Cursor != "" {
 		c, err := decodeCursor(q.Cursor, numeric)
@@ -322,6 +346,9 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 		pageWhere = append(pageWhere, fmt.Sprintf("(%s, id) %s (?, ?)", expr, op))
 		pageArgs = append(pageArgs, c.v, c.ID)
 	}
+	if held == 0 {
+		return page, nil
+	}
 	sqlWhere := ""
 	if len(pageWhere) > 0 {
 		sqlWhere = " WHERE " + strings.Join(pageWhere, " AND ")
@@ -330,8 +357,12 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 	if desc {
 		dir = "DESC"
 	}
-	rows, err := conn.QueryContext(ctx, fmt.Sprintf(`SELECT %s, %s FROM keys%s ORDER BY %s %s, id %s LIMIT ?`,
-		keyColumns, expr, sqlWhere, expr, dir, dir), append(pageArgs, q.Limit+1)...)
+	pageSQL := fmt.Sprintf(`SELECT %s, %s FROM keys%s ORDER BY %s %s, id %s LIMIT ?`, keyColumns, expr, sqlWhere, expr, dir, dir)
+	pageArgs = append(pageArgs, q.Limit+1)
+	if pageQueryHook != nil {
+		pageQueryHook(pageSQL, pageArgs)
+	}
+	rows, err := conn.QueryContext(ctx, pageSQL, pageArgs...)
 	if err != nil {
 		return page, err
 	}
@@ -352,6 +383,9 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 	}
 	return page, rows.Err()
 }
+
+// pageQueryHook, set by tests, sees each page query before it runs.
+var pageQueryHook func(query string, args []any)
 
 type scanWithExtra struct {
 	rows  *sql.Rows
