@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,6 +96,13 @@ func BenchmarkDaemon(b *testing.B) {
 	}
 }
 
+// clients holds one API client per socket: models made one after the
+// other (first-frame) share its idle connections, as one TUI does, instead
+// of each leaving its own open until the daemon's per-user limit (64)
+// refuses the next.
+var clients sync.Map
+
 func newDriver(tb testing.TB, socket string) *tuitest.Driver {
-	return tuitest.NewDriver(tb, tui.New(context.Background(), api.NewClient(socket), tui.Options{Now: func() time.Time { return now }}))
+	c, _ := clients.LoadOrStore(socket, api.NewClient(socket))
+	return tuitest.NewDriver(tb, tui.New(context.Background(), c.(*api.Client), tui.Options{Now: func() time.Time { return now }}))
 }
