@@ -150,10 +150,11 @@ func (a *Account) Address() string {
 func (a *Account) Geography() string { return a.partition }
 
 // Capabilities: AWS cannot export keys (no backup or restore) and has no
-// immediate purge (deletion is always scheduled 7–30 days out).
-// Importing key material (BYOK) is not built yet.
+// immediate purge (deletion is always scheduled 7–30 days out). Upload
+// imports symmetric material (from a KMIP ring).
 func (a *Account) Capabilities() cloud.Capabilities {
-	return cloud.Capabilities{engine.CapCreate, engine.CapUpdate, engine.CapRotate, engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy}
+	return cloud.Capabilities{engine.CapCreate, engine.CapUpload, engine.CapUploadOct, engine.CapUpdate, engine.CapRotate,
+		engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy}
 }
 
 // Backup is refused: AWS KMS never exports key material.

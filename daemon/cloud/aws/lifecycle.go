@@ -145,27 +145,6 @@ func (a *Account) Create(ctx context.Context, r cloud.CreateRequest) (cloud.KeyV
 	return a.view.describe(ctx, id, nil)
 }
 
-// Import (BYOK) is not built yet; the partition rules are checked first so
-// an aws-cn administrator learns what AWS would accept.
-func (a *Account) Import(_ context.Context, r cloud.ImportRequest) (cloud.KeyVersion, error) {
-	if err := a.checkImport(r); err != nil {
-		return cloud.KeyVersion{}, err
-	}
-	return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: "upload " + r.Name, Reason: "importing key material into AWS KMS is not built in keyward yet"}
-}
-
-// checkImport enforces what a partition accepts before anything is sent.
-func (a *Account) checkImport(r cloud.ImportRequest) error {
-	if a.partition != PartitionChina {
-		return nil
-	}
-	if r.Private != nil || len(r.Symmetric) != 16 {
-		return &cloud.Error{Kind: cloud.ErrInvalid, Op: "upload " + r.Name,
-			Reason: "the aws-cn partition imports only 128-bit symmetric key material"}
-	}
-	return nil
-}
-
 // Rotate rotates a symmetric key's material now (RotateKeyOnDemand).
 func (a *Account) Rotate(ctx context.Context, name string) (cloud.KeyVersion, error) {
 	kv, err := a.customerKey(ctx, "rotate", name)

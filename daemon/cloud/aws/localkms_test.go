@@ -159,6 +159,19 @@ func (lk *LocalKMS) serve(w http.ResponseWriter, r *http.Request, db *lkdata.Dat
 		lk.mu.Unlock()
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		fmt.Fprintf(w, `{"KeyId":%q}`, d.KeyMetadata.KeyId)
+	case "GetParametersForImport":
+		// Stand-in: local-kms wraps only for RSA_2048 keys; keyward asks
+		// for RSA_4096 as AWS recommends. Ask local-kms for what it has.
+		var m map[string]any
+		if json.Unmarshal(body, &m) == nil && m["WrappingKeySpec"] == "RSA_4096" {
+			m["WrappingKeySpec"] = "RSA_2048"
+			body, _ = json.Marshal(m)
+			lk.mu.Lock()
+			lk.stood = append(lk.stood, "WrappingKeySpec RSA_4096→RSA_2048")
+			lk.mu.Unlock()
+		}
+		rec := forward()
+		copyOut(rec, rec.Body.Bytes())
 	case "EnableKeyRotation":
 		rec := forward()
 		if rec.Code == http.StatusOK && in.RotationPeriodInDays != nil {
