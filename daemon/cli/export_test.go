@@ -185,3 +185,30 @@ func TestKeysExportCutShort(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWriteKeysJSON: whatever the socket sends, the streamed --json either
+// fails with an error or prints one valid JSON document holding each
+// line's object, never panicking.
+func FuzzWriteKeysJSON(f *testing.F) {
+	f.Add([]byte(`{"id":"s/k","state":"active"}` + "\n" + `{"id":"s/j","tags":{"a":"<b>"}}` + "\n"))
+	f.Add([]byte(""))
+	f.Add([]byte("[1,2]\n"))
+	f.Add([]byte(`{"id":"x"`))
+	f.Add([]byte("{}\n\n{}"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var out bytes.Buffer
+		if err := writeKeysJSON(&out, bytes.NewReader(in), -1); err != nil {
+			return
+		}
+		var doc struct {
+			Keys  []map[string]any `json:"keys"`
+			Total int              `json:"total"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+			t.Fatalf("accepted %q but printed invalid JSON: %v\n%s", in, err, out.String())
+		}
+		if doc.Total != len(doc.Keys) {
+			t.Fatalf("total %d for %d keys", doc.Total, len(doc.Keys))
+		}
+	})
+}
