@@ -155,30 +155,10 @@ func (d *Daemon) summaryFor(r *http.Request, source string) (*report.AgingSummar
 // route has already refused parameters it does not declare (api.CheckQuery).
 func (d *Daemon) reportRange(w http.ResponseWriter, r *http.Request, def report.Range) (report.Range, int, bool) {
 	q := r.URL.Query()
-	rg := def
-	now := d.now()
-	for name, dst := range map[string]*time.Time{"from": &rg.From, "to": &rg.To} {
-		if v := q.Get(name); v != "" {
-			t, err := report.ParseWhen(v, now)
-			if err != nil {
-				badRequest(w, "%s: %v", name, err)
-				return rg, 0, false
-			}
-			*dst = t
-		}
-	}
-	if !rg.From.IsZero() || !rg.To.IsZero() {
-		if rg.To.IsZero() {
-			rg.To = now.Add(time.Second)
-		}
-		check := rg.ValidateReport
-		if def.From.IsZero() {
-			check = rg.Validate
-		}
-		if err := check(); err != nil {
-			badRequest(w, "%v", err)
-			return rg, 0, false
-		}
+	rg, err := report.ParseRange(q.Get("from"), q.Get("to"), d.now(), def)
+	if err != nil {
+		badRequest(w, "%v", err)
+		return rg, 0, false
 	}
 	return rg, intParam(r, "limit"), true
 }

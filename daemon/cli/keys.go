@@ -147,6 +147,9 @@ func newKeysListCmd(a *App) *cobra.Command {
 			if limit < 0 {
 				return Usagef("--limit must not be negative")
 			}
+			if !slices.Contains(engine.SortFields, engine.SortField(strings.TrimPrefix(q.Sort, "-"))) {
+				return Usagef("--sort: cannot sort by %q (use name, source, state, created or expires, with - for descending)", q.Sort)
+			}
 			if asJSON {
 				if cmd.Flags().Changed("format") && format != "json" {
 					return Usagef("--json and --format %s disagree; give one of them", format)

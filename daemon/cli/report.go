@@ -20,9 +20,13 @@ type reportFlags struct {
 	format string
 	limit  int
 	width  int
+	// def is the range the daemon reports when --from and --to are not
+	// given, so check refuses the range the daemon would refuse.
+	def func(now time.Time) report.Range
 }
 
-func (f *reportFlags) add(cmd *cobra.Command, activity bool) {
+func (f *reportFlags) add(cmd *cobra.Command, activity bool, def func(time.Time) report.Range) {
+	f.def = def
 	fl := cmd.Flags()
 	fl.StringVar(&f.q.From, "from", "", "start of the range: 2026-11-23, RFC 3339, now, today, -90d")
 	fl.StringVar(&f.q.To, "to", "", "end of the range (exclusive), same forms as --from, e.g. +90d")
@@ -47,6 +51,9 @@ func (f *reportFlags) check() error {
 	}
 	if f.limit < 0 {
 		return Usagef("--limit must not be negative")
+	}
+	if _, err := report.ParseRange(f.q.From, f.q.To, time.Now(), f.def(time.Now())); err != nil {
+		return Usagef("%v", err)
 	}
 	return nil
 }
@@ -134,7 +141,7 @@ func newAgingReportCmd(a *App) *cobra.Command {
 			return a.emit(&f, report.AgingTable(all.Entries, a.now()), all)
 		},
 	}
-	f.add(cmd, false)
+	f.add(cmd, false, report.DefaultAgingRange)
 	return cmd
 }
 
@@ -194,7 +201,7 @@ func newActivityReportCmd(a *App) *cobra.Command {
 			return a.emit(&f, report.ActivityTable(all.Events), all)
 		},
 	}
-	f.add(cmd, true)
+	f.add(cmd, true, report.DefaultActivityRange)
 	return cmd
 }
 
@@ -227,7 +234,7 @@ func newUsageReportCmd(a *App) *cobra.Command {
 			return a.emit(&f, report.UsageTable(*u, a.now()), u)
 		},
 	}
-	f.add(cmd, false)
+	f.add(cmd, false, report.DefaultActivityRange)
 	cmd.Flags().StringVar(&f.q.App, "app", "", "only this application")
 	return cmd
 }

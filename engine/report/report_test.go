@@ -205,3 +205,34 @@ func TestUsageLastIsTheLastUse(t *testing.T) {
 		t.Errorf("last use shown as %q, want 3m ago", got)
 	}
 }
+
+// A range ParseRange accepts is one the daemon can serve: not empty, and a
+// report's no longer than MaxRangeDays; a refusal names what is wrong.
+func FuzzParseRange(f *testing.F) {
+	for _, s := range [][2]string{{"", ""}, {"-90d", "+90d"}, {"2026-12-01", "2026-11-01"}, {"1990-01-01", "now"}, {"today", ""}, {"x", "y"}} {
+		f.Add(s[0], s[1], true)
+		f.Add(s[0], s[1], false)
+	}
+	f.Fuzz(func(t *testing.T, from, to string, isReport bool) {
+		def := Range{}
+		if isReport {
+			def = DefaultAgingRange(now)
+		}
+		rg, err := ParseRange(from, to, now, def)
+		if err != nil {
+			if m := err.Error(); !strings.Contains(m, "is not a time") && !strings.Contains(m, "date range") {
+				t.Fatalf("%q %q: unclear error %v", from, to, err)
+			}
+			return
+		}
+		if rg.From.IsZero() && rg.To.IsZero() {
+			if isReport || strings.TrimSpace(from) != "" || strings.TrimSpace(to) != "" {
+				t.Fatalf("%q %q: no range", from, to)
+			}
+			return
+		}
+		if !rg.From.Before(rg.To) || (isReport && rg.To.Sub(rg.From) > MaxRangeDays*24*time.Hour) {
+			t.Fatalf("%q %q: accepted %v", from, to, rg)
+		}
+	})
+}

@@ -35,3 +35,36 @@ func ParseWhen(s string, now time.Time) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("%q is not a time (use 2026-11-23, 2026-11-23T08:00:00Z, now, today, -90d or +30d)", s)
 }
+
+// ParseRange reads a range from its two bounds as a user gives them (each
+// empty, or a form ParseWhen reads), the bounds not given taken from def.
+// A zero def means no range unless one is asked for (the activity log);
+// then a missing end is now. A report's range (def not zero) is at most
+// MaxRangeDays long. The daemon and the CLI both call it, so a flag the
+// daemon would refuse is refused before the daemon is asked.
+func ParseRange(from, to string, now time.Time, def Range) (Range, error) {
+	rg := def
+	for _, b := range []struct {
+		name, v string
+		dst     *time.Time
+	}{{"from", from, &rg.From}, {"to", to, &rg.To}} {
+		if b.v == "" {
+			continue
+		}
+		t, err := ParseWhen(b.v, now)
+		if err != nil {
+			return rg, fmt.Errorf("%s: %w", b.name, err)
+		}
+		*b.dst = t
+	}
+	if from == "" && to == "" {
+		return rg, nil
+	}
+	if to == "" && rg.To.IsZero() {
+		rg.To = now.Add(time.Second)
+	}
+	if def.From.IsZero() {
+		return rg, rg.Validate()
+	}
+	return rg, rg.ValidateReport()
+}
