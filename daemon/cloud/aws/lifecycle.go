@@ -22,6 +22,9 @@ func (a *Account) Get(ctx context.Context, name, version string) (cloud.KeyVersi
 		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrNotFound, Op: "get " + name,
 			Reason: fmt.Sprintf("AWS keys have one version in keyward (%q): KMS keeps rotated material inside the key", Version)}
 	}
+	if kv, ok := a.view.takeListed(name); ok {
+		return kv, nil
+	}
 	return a.view.describe(ctx, keyRef(name), nil)
 }
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/engine"
 )
@@ -290,5 +292,40 @@ func TestChinaPartitionRules(t *testing.T) {
 	}
 	if n := len(a.Calls()); n != 0 {
 		t.Errorf("requests were sent: %v", a.Calls())
+	}
+}
+
+// TestFirstSyncRequestsPerKey: the first sync of a key costs DescribeKey,
+// ListResourceTags and GetKeyRotationStatus once each: the sync's read of
+// the new key's type reuses what the listing just described.
+func TestFirstSyncRequestsPerKey(t *testing.T) {
+	lk := StartLocalKMS(t)
+	cfg := LocalSettings(t, lk, "aws-first")
+	ctx := context.Background()
+	seed, _ := New(ctx, cfg)
+	for i := range 20 {
+		if _, err := seed.Create(ctx, cloud.CreateRequest{Name: "k" + strings.Repeat("x", i+1), Type: "oct"}); err != nil {
+			t.Fatal(err)
+		}
+		// and one key without an alias
+		if i == 0 {
+			if _, err := seed.client.CreateKey(ctx, &kms.CreateKeyInput{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	a, _ := New(ctx, cfg)
+	src := cloud.NewSyncSource(cfg.Name, a, time.Hour, nil)
+	src.FullEvery = 0
+	src.Attach(memSink{})
+	if err := src.SyncNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	calls := a.Calls()
+	if calls["DescribeKey"] != 21 || calls["ListResourceTags"] != 21 || calls["GetKeyRotationStatus"] != 21 || calls["ListAliases"] != 1 || calls["ListKeys"] != 1 {
+		t.Errorf("first sync of 21 keys: %v", calls)
+	}
+	if st := src.LastSync(); st.Rows != 21 {
+		t.Errorf("first sync wrote %d rows", st.Rows)
 	}
 }

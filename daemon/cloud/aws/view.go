@@ -64,6 +64,10 @@ type described struct {
 	aliases string // the aliases the listing showed when described
 	fp      string // the attributes, to tell a change
 	stale   bool   // changed through keyward: describe again
+	// listed: described by the listing in progress and not yet read by
+	// name; the sync's read of a new key's type takes it without asking
+	// AWS a second time.
+	listed bool
 }
 
 func newView(a *Account, fullEvery int) *view {
@@ -147,7 +151,11 @@ func (a *Account) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 				continue
 			}
 			seen[id] = true
-			kv, err := v.current(ctx, id, als[id], full)
+			keyAliases := als[id]
+			if keyAliases == nil {
+				keyAliases = []string{} // listed without aliases: none to look up
+			}
+			kv, err := v.current(ctx, id, keyAliases, full)
 			if err != nil {
 				if errors.Is(err, cloud.ErrNotFound) {
 					continue // deleted since the listing
@@ -208,7 +216,27 @@ func (v *view) current(ctx context.Context, id string, aliases []string, full bo
 	if d != nil && !full && !d.stale && d.aliases == joined {
 		return d.kv, nil
 	}
-	return v.describe(ctx, id, aliases)
+	kv, err := v.describe(ctx, id, aliases)
+	if err == nil {
+		v.mu.Lock()
+		if d := v.cache[kv.Name]; d != nil {
+			d.listed = true
+		}
+		v.mu.Unlock()
+	}
+	return kv, err
+}
+
+// takeListed returns a key the listing in progress just described, once.
+func (v *view) takeListed(id string) (cloud.KeyVersion, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	d := v.cache[id]
+	if d == nil || !d.listed || d.stale {
+		return cloud.KeyVersion{}, false
+	}
+	d.listed = false
+	return d.kv, true
 }
 
 // describe reads a key's attributes, tags and rotation status, and
