@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
 )
 
 func printJSON(w io.Writer, v any) error {
@@ -134,6 +135,7 @@ func newKeysListCmd(a *App) *cobra.Command {
 	var asJSON bool
 	var limit int
 	var format string
+	var width int
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List keys (all of them unless --limit), streamed from the daemon",
@@ -186,7 +188,7 @@ func newKeysListCmd(a *App) *cobra.Command {
 				err = writeKeysJSON(a.Out, body, total)
 			case "table":
 				var n int
-				n, err = writeKeysTable(a.Out, body)
+				n, err = writeKeysTable(a.Out, body, a.termWidth(width))
 				if err == nil && n < total {
 					fmt.Fprintf(a.Err, "(%d of %d keys shown)\n", n, total)
 				}
@@ -206,6 +208,7 @@ func newKeysListCmd(a *App) *cobra.Command {
 	f.IntVar(&limit, "limit", 0, "at most this many keys (0: all)")
 	f.BoolVar(&asJSON, "json", false, "print JSON: {\"keys\": [...], \"total\": N} (same as --format json)")
 	f.StringVar(&format, "format", "table", "table, json, ndjson (one key per line) or csv")
+	f.IntVar(&width, "width", 0, "table width (default: the terminal's, or unlimited when not a terminal)")
 	return cmd
 }
 
@@ -274,12 +277,19 @@ func writeKeysJSON(w io.Writer, r io.Reader, total int) error {
 	return bw.Flush()
 }
 
-// writeKeysTable prints an export as an aligned table. The table is
+// keysTableColumns are keyward keys list's columns; on a narrow terminal
+// the fingerprint goes first, then the creation date, the algorithm and the
+// expiry; the id, state and aging bucket always stay.
+var keysTableColumns = []report.Column{{Title: "id", Min: 12}, {Title: "state", Min: 6}, {Title: "aging", Min: 7},
+	{Title: "algorithm", Min: 6, Drop: 3}, {Title: "created", Min: 10, Drop: 4}, {Title: "expires", Min: 10, Drop: 2},
+	{Title: "fingerprint", Min: 12, Drop: 5}}
+
+// writeKeysTable prints an export as an aligned table no wider than width
+// (0: as wide as it needs), laid out as the reports are. The table is
 // aligned once every row is in, so it holds the rows' text (not the keys);
 // --format csv or ndjson print in constant memory.
-func writeKeysTable(w io.Writer, r io.Reader) (int, error) {
-	tw := table(w)
-	fmt.Fprintln(tw, "ID\tSTATE\tAGING\tALGORITHM\tCREATED\tEXPIRES\tFINGERPRINT")
+func writeKeysTable(w io.Writer, r io.Reader, width int) (int, error) {
+	tbl := report.Table{Columns: keysTableColumns}
 	n, err := exportLines(r, func(line []byte) error {
 		var k engine.Key
 		if err := json.Unmarshal(line, &k); err != nil {
@@ -293,13 +303,14 @@ func writeKeysTable(w io.Writer, r io.Reader) (int, error) {
 		if k.Length > 0 && !strings.ContainsAny(alg, " -") {
 			alg = fmt.Sprintf("%s-%d", k.Algorithm, k.Length)
 		}
-		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.State, aging, alg, date(k.Created), date(k.Expires), shortFP(k.Fingerprint))
-		return err
+		tbl.Rows = append(tbl.Rows, []string{k.ID, string(k.State), aging, alg, date(k.Created), date(k.Expires), shortFP(k.Fingerprint)})
+		return nil
 	})
 	if err != nil {
 		return n, err
 	}
-	return n, tw.Flush()
+	_, err = io.WriteString(w, tbl.Text(width))
+	return n, err
 }
 
 func newKeysShowCmd(a *App) *cobra.Command {
