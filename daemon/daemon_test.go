@@ -199,6 +199,9 @@ func TestEventStreamPushesChanges(t *testing.T) {
 	for {
 		select {
 		case n := <-got:
+			if n.Seq <= first.Seq {
+				t.Fatalf("notification %+v after a hello at seq %d: sequence did not move", n, first.Seq)
+			}
 			if n.Type == api.NoteActivity && n.Event.Operation == engine.OpSynced {
 				if n.Event.Actor == "" || n.Event.Origin != engine.OriginKeyward {
 					t.Fatalf("sync event lacks its caller: %+v", n.Event)

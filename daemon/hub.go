@@ -23,6 +23,10 @@ type hub struct {
 	perUID  map[int]int
 	dropped map[int]string
 	closed  bool
+	// seq numbers the notifications: publish stamps each with the next
+	// one, and a hello carries the latest, so a client that fetches after
+	// its hello has seen every change up to it and gets every later one.
+	seq uint64
 }
 
 func newHub() *hub {
@@ -37,24 +41,28 @@ func (e errTooManyStreams) Error() string {
 }
 
 // subscribe opens a stream for uid unless it already holds max. It
-// returns the channel, the reason the uid's previous stream was dropped
-// ("" when it was not), and the function that closes the stream.
-func (h *hub) subscribe(uid, max int) (chan api.Notification, string, func(), error) {
+// returns the channel, the hello (the sequence number of the latest
+// notification, and the reason the uid's previous stream was dropped, ""
+// when it was not), and the function that closes the stream. Every
+// notification published after it has a greater sequence number and
+// arrives on the channel.
+func (h *hub) subscribe(uid, max int) (chan api.Notification, api.Notification, func(), error) {
 	ch := make(chan api.Notification, streamBacklog)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	hello := api.Notification{Type: api.NoteHello, Seq: h.seq}
 	if h.closed {
 		close(ch)
-		return ch, "", func() {}, nil
+		return ch, hello, func() {}, nil
 	}
 	if h.perUID[uid] >= max {
-		return nil, "", nil, errTooManyStreams{uid: uid, max: max}
+		return nil, hello, nil, errTooManyStreams{uid: uid, max: max}
 	}
 	h.perUID[uid]++
 	h.subs[ch] = true
-	why := h.dropped[uid]
+	hello.Dropped = h.dropped[uid]
 	delete(h.dropped, uid)
-	return ch, why, func() {
+	return ch, hello, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if h.perUID[uid]--; h.perUID[uid] <= 0 {
@@ -74,9 +82,13 @@ func (h *hub) drop(uid int, at time.Time, why string) {
 	h.dropped[uid] = fmt.Sprintf("your previous event stream was dropped at %s: %s", at.UTC().Format(time.RFC3339), why)
 }
 
+// publish stamps n with the next sequence number and sends it to every
+// subscriber.
 func (h *hub) publish(n api.Notification) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.seq++
+	n.Seq = h.seq
 	for ch := range h.subs {
 		select {
 		case ch <- n:

@@ -323,10 +323,10 @@ func (d *Daemon) handleActivity(w http.ResponseWriter, r *http.Request) {
 
 // handleEvents streams notifications as newline-delimited JSON until the
 // client goes away or the daemon stops. The first line is a hello with the
-// daemon's status.
+// daemon's status and the sequence number of the latest notification.
 func (d *Daemon) handleEvents(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
-	ch, dropped, cancel, err := d.hub.subscribe(c.UID, d.limits.StreamsPerUID)
+	ch, hello, cancel, err := d.hub.subscribe(c.UID, d.limits.StreamsPerUID)
 	if err != nil {
 		api.WriteError(w, http.StatusTooManyRequests, api.CodeUnavailable, "%v", err)
 		return
@@ -362,7 +362,8 @@ func (d *Daemon) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		return false
 	}
-	if !send(api.Notification{Type: api.NoteHello, Time: d.now(), Status: st, Dropped: dropped}) {
+	hello.Time, hello.Status = d.now(), st
+	if !send(hello) {
 		return
 	}
 	for {

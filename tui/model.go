@@ -37,6 +37,8 @@ type Model struct {
 
 	conn   connection
 	status *api.Status
+	// panesStarted is set once the panes made their first requests.
+	panesStarted bool
 
 	// flash is the last action's result, shown in the status line; log
 	// keeps the recent ones for the message log (L).
@@ -117,12 +119,29 @@ func (m *Model) Context() *common.Context { return m.c }
 // Active is the visible pane.
 func (m *Model) Active() common.Pane { return m.panes[m.active] }
 
-// Init starts the event stream and the first requests of every pane.
+// Init starts the event stream. The panes make their first requests once
+// its hello has come (see onHello): what they fetch then includes every
+// change up to the hello, and every later change comes as a notification,
+// so none falls in between. If the stream cannot open they start anyway
+// and show why.
 func (m *Model) Init() tea.Cmd {
 	// The daemon's status comes with the event stream's hello.
-	cmds := []tea.Cmd{m.startWatch()}
+	return m.startWatch()
+}
+
+// startPanes runs every pane's Init once: their first requests.
+func (m *Model) startPanes() tea.Cmd {
+	if m.panesStarted {
+		return nil
+	}
+	m.panesStarted = true
+	cmds := make([]tea.Cmd, 0, len(m.panes)+1)
 	for _, p := range m.panes {
 		cmds = append(cmds, p.Init())
+	}
+	if m.c.Width > 0 {
+		// The size came before: the panes size their first page now.
+		cmds = append(cmds, m.broadcast(common.ResizedMsg{}))
 	}
 	return tea.Batch(cmds...)
 }
@@ -153,7 +172,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		for _, p := range m.panes {
 			p.SetSize(msg.Width, max(1, msg.Height-chrome))
 		}
-		// A taller pane holds more rows: panes may ask for a page of the new size.
+		// A taller pane holds more rows: panes may ask for a page of the
+		// new size (once started: their first page waits for the hello).
+		if !m.panesStarted {
+			return m, nil
+		}
 		return m, m.broadcast(common.ResizedMsg{})
 	case tea.KeyMsg:
 		return m, m.onKeys(msg)

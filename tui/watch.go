@@ -52,8 +52,14 @@ type connection struct {
 	err     error
 	retryIn time.Duration
 	// backAt is when the stream came back after an outage.
-	backAt     time.Time
-	hellos     int
+	backAt time.Time
+	hellos int
+	// seq is the sequence number of the latest notification seen (the
+	// hello's, then each notice's); daemon is when the daemon answering
+	// started, to tell a restart (which numbers from 1 again).
+	seq        uint64
+	seqKnown   bool
+	daemon     time.Time
 	downSince  time.Time
 	everUp     bool
 	lastOutage time.Duration
@@ -109,6 +115,8 @@ func (m *Model) onWatch(msg tea.Msg) tea.Cmd {
 		cmds := []tea.Cmd{s.next()}
 		if msg.note.Type == api.NoteHello {
 			cmds = append(cmds, m.onHello(msg.note))
+		} else {
+			cmds = append(cmds, m.onNotice(msg.note))
 		}
 		cmds = append(cmds, m.broadcast(common.NotificationMsg{Notification: msg.note}))
 		return tea.Batch(cmds...)
@@ -121,9 +129,11 @@ func (m *Model) onWatch(msg tea.Msg) tea.Cmd {
 		}
 		m.conn.state = connReconnecting
 		m.conn.attempt++
+		// No stream: the panes start anyway and show what they get.
+		start := m.startPanes()
 		m.conn.err = msg.err
 		m.conn.retryIn = backoff(m.conn.attempt, m.opts.ReconnectMin, m.opts.ReconnectMax)
-		return tea.Tick(m.conn.retryIn, func(time.Time) tea.Msg { return reconnectMsg{} })
+		return tea.Batch(start, tea.Tick(m.conn.retryIn, func(time.Time) tea.Msg { return reconnectMsg{} }))
 	case reconnectMsg:
 		if m.c.Ctx.Err() != nil {
 			return nil
@@ -133,9 +143,30 @@ func (m *Model) onWatch(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// onHello marks the daemon connected; after an outage every pane fetches again.
+// onNotice follows the sequence numbers: a jump means the daemon dropped
+// notifications for this stream (it could not keep up), so every pane
+// fetches again rather than miss a change.
+func (m *Model) onNotice(n api.Notification) tea.Cmd {
+	gap := m.conn.seqKnown && n.Seq > m.conn.seq+1
+	m.conn.seq = max(m.conn.seq, n.Seq)
+	if gap {
+		return m.broadcast(common.RefreshMsg{})
+	}
+	return nil
+}
+
+// onHello marks the daemon connected. The first hello starts the panes:
+// what they fetch now includes every change up to it. After an outage
+// every pane fetches again if the inventory moved meanwhile (another
+// sequence number, or a daemon restarted).
 func (m *Model) onHello(n api.Notification) tea.Cmd {
 	wasDown := m.conn.state == connReconnecting
+	moved := !m.conn.seqKnown || n.Seq != m.conn.seq || n.Seq == 0 ||
+		n.Status == nil || !n.Status.StartedAt.Equal(m.conn.daemon)
+	m.conn.seq, m.conn.seqKnown = n.Seq, true
+	if n.Status != nil {
+		m.conn.daemon = n.Status.StartedAt
+	}
 	m.conn.hellos++
 	m.conn.state = connConnected
 	m.conn.attempt = 0
@@ -152,9 +183,14 @@ func (m *Model) onHello(n api.Notification) tea.Cmd {
 		if m.conn.everUp {
 			m.conn.lastOutage = m.conn.backAt.Sub(m.conn.downSince)
 		}
+	}
+	switch {
+	case !m.panesStarted:
+		cmds = append(cmds, m.startPanes())
+	case wasDown && moved:
 		cmds = append(cmds, m.broadcast(common.RefreshMsg{}))
-	} else {
-		// First contact: only panes whose first request failed ask again.
+	case wasDown:
+		// Nothing changed meanwhile: only panes whose request failed ask again.
 		cmds = append(cmds, m.broadcast(common.RefreshMsg{OnlyFailed: true}))
 	}
 	m.conn.everUp = true

@@ -110,6 +110,13 @@ type Notification struct {
 	// Dropped, on a hello, says why the daemon cut this caller's previous
 	// stream (it stopped reading), so a client knows it missed notifications.
 	Dropped string `json:"dropped,omitempty"`
+	// Seq numbers the daemon's notifications, from 1 since it started:
+	// every notification carries its own and a hello the latest one sent
+	// before it. What a client fetches after its hello includes every
+	// change up to the hello's Seq; each later change comes as a
+	// notification. A jump (Seq more than one past the previous) means the
+	// daemon dropped notifications for this stream.
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 // Notification types.
