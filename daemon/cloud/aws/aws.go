@@ -75,6 +75,9 @@ func New(ctx context.Context, cfg Settings) (*Account, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws %s: load the AWS configuration (credential %q): %w", cfg.Name, cfg.CredentialKind(), err)
 	}
+	// Paced after loading, so the SDK can still add a custom CA bundle
+	// (AWS_CA_BUNDLE, ca_bundle) to the transport.
+	awsCfg.HTTPClient = newPacedClient(awsCfg.HTTPClient, cfg.PerSecond())
 	if cfg.RoleARN != "" {
 		stsClient := sts.NewFromConfig(awsCfg, func(o *sts.Options) {
 			if cfg.STSEndpoint != "" {

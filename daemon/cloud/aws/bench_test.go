@@ -54,7 +54,7 @@ func BenchmarkSync(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		lk := StartLocalKMS(b)
 		cfg := LocalSettings(b, lk, "aws-bench")
-		cfg.FullRefreshEvery = 1000
+		cfg.FullRefreshEvery = 1000 // LocalSettings: no pacing (10,000 a second)
 		ctx := context.Background()
 		seed, err := New(ctx, cfg)
 		if err != nil {

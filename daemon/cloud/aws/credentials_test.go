@@ -155,3 +155,29 @@ func TestLocalKMSStaysOutOfTheBinary(t *testing.T) {
 		t.Error("the keyward binary does not link the aws connector")
 	}
 }
+
+// TestRequestsArePaced: requests_per_second spaces every request of the
+// account, so a sync cannot exceed the pace whatever it has to read.
+func TestRequestsArePaced(t *testing.T) {
+	lk := StartLocalKMS(t)
+	cfg := LocalSettings(t, lk, "paced")
+	cfg.RequestsPerSecond = 20
+	a, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	// CreateKey, CreateAlias, DescribeKey, ListResourceTags, ListAliases,
+	// GetKeyRotationStatus: 6 requests, 5 gaps of 50 ms.
+	if _, err := a.Create(context.Background(), cloud.CreateRequest{Name: "k", Type: "oct"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, took := total(a.Calls()), time.Since(start); n != 6 || took < 240*time.Millisecond {
+		t.Errorf("%d requests in %s at 20 a second", n, took)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := a.Get(ctx, "k", ""); err == nil {
+		t.Error("a cancelled read went on")
+	}
+}

@@ -251,5 +251,5 @@ func WriteStaticKeys(t testing.TB, dir string) string {
 
 // LocalSettings is an [[aws]] section pointed at lk.
 func LocalSettings(t testing.TB, lk *LocalKMS, name string) Settings {
-	return Settings{Name: name, Region: TestRegion, StaticKeysFile: WriteStaticKeys(t, t.TempDir()), Endpoint: lk.URL}
+	return Settings{Name: name, Region: TestRegion, StaticKeysFile: WriteStaticKeys(t, t.TempDir()), Endpoint: lk.URL, RequestsPerSecond: 10000}
 }

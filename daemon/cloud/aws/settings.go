@@ -48,8 +48,12 @@ type Settings struct {
 	HTTPSProxy string `toml:"https_proxy"`
 	// DeletionWindowDays is the waiting period of a scheduled deletion
 	// (7–30, default 30).
-	DeletionWindowDays int             `toml:"deletion_window_days"`
-	SyncInterval       engine.Duration `toml:"sync_interval"`
+	DeletionWindowDays int `toml:"deletion_window_days"`
+	// RequestsPerSecond paces every request of this source (default 20):
+	// the account's KMS request quota is shared with everything else in
+	// the account and region, so a sync must never cause throttling.
+	RequestsPerSecond int             `toml:"requests_per_second"`
+	SyncInterval      engine.Duration `toml:"sync_interval"`
 	// FullRefreshEvery describes every key again every n-th sync (default
 	// 12); in between only new keys and keys whose aliases moved are.
 	FullRefreshEvery int `toml:"full_refresh_every"`
@@ -126,6 +130,14 @@ func (a *Settings) DeletionWindow() int32 {
 		return 30
 	}
 	return int32(a.DeletionWindowDays)
+}
+
+// PerSecond is the request pace (default 20 a second).
+func (a *Settings) PerSecond() int {
+	if a.RequestsPerSecond <= 0 {
+		return 20
+	}
+	return a.RequestsPerSecond
 }
 
 // FullEvery is how often (in syncs) every key is described again.
@@ -217,6 +229,9 @@ func (a *Settings) Validate(prefix string) []string {
 	}
 	if a.DeletionWindowDays != 0 && (a.DeletionWindowDays < 7 || a.DeletionWindowDays > 30) {
 		add("deletion_window_days", "%d is outside AWS's 7 to 30 days (default 30)", a.DeletionWindowDays)
+	}
+	if a.RequestsPerSecond < 0 || a.RequestsPerSecond > 10000 {
+		add("requests_per_second", "%d is outside 1 to 10000 (default 20)", a.RequestsPerSecond)
 	}
 	if a.FullRefreshEvery < 0 {
 		add("full_refresh_every", "must not be negative (default 12)")
