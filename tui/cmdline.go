@@ -1,14 +1,12 @@
 package tui
 
 import (
-	"context"
 	"sort"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/tui/common"
 	"github.com/keyward/keyward/tui/table"
 )
@@ -197,31 +195,7 @@ func (m *Model) findKey(arg string) tea.Cmd {
 	if strings.Count(arg, "/") >= 2 {
 		return common.OpenKey(arg)
 	}
-	c := m.c
-	return func() tea.Msg {
-		var page *api.KeysPage
-		err := c.Call(func(ctx context.Context) (err error) {
-			page, err = c.Backend.Keys(ctx, api.KeyQuery{Text: arg, Limit: 50})
-			return err
-		})
-		if err != nil {
-			return common.FlashMsg{Text: "cannot look up " + table.Clean(arg) + ": " + common.Explain(err), Err: true}
-		}
-		var ids []string
-		for _, k := range page.Keys {
-			if k.Name == arg || k.ID == arg {
-				ids = append(ids, k.ID)
-			}
-		}
-		switch len(ids) {
-		case 0:
-			return common.FlashMsg{Text: "no key named " + table.Clean(arg), Err: true}
-		case 1:
-			return common.OpenKeyMsg{ID: ids[0]}
-		}
-		return common.FlashMsg{Text: table.Clean(arg) + " names " + common.Plural(len(ids), "key") + " (in several sources): use its id: " +
-			table.Clean(strings.Join(ids, ", ")), Err: true}
-	}
+	return common.FindKey(m.c, "", arg, "")
 }
 
 // pushBack remembers the visible pane, for esc to return to it.

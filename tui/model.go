@@ -193,6 +193,19 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.pushBack()
 		cmd := m.activate(0)
 		return m, tea.Batch(cmd, m.panes[0].Update(msg))
+	case common.OpenSourceMsg, common.SourceKeysMsg:
+		// A jump between related things: esc there comes back here.
+		to := common.PaneSources
+		if _, ok := msg.(common.SourceKeysMsg); ok {
+			to = common.PaneKeys
+		}
+		for i, p := range m.panes {
+			if p.ID() == to {
+				m.pushBack()
+				return m, tea.Batch(m.activate(i), p.Update(msg))
+			}
+		}
+		return m, nil
 	case common.DetailClosedMsg:
 		return m, m.goBack()
 	case common.FlashMsg:

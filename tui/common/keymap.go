@@ -42,6 +42,9 @@ type KeyMap struct {
 	Reload       key.Binding
 	CopyID       key.Binding
 	CopyFP       key.Binding
+	// Jumps between related things: a key's source, a source's keys.
+	GoSource key.Binding
+	GoKeys   key.Binding
 
 	// Report panes.
 	Earlier    key.Binding
@@ -125,6 +128,8 @@ func DefaultKeyMap() *KeyMap {
 		Reload:       b([]string{"r", "ctrl+r"}, "r", "reload"),
 		CopyID:       b([]string{"c"}, "c", "copy the key id"),
 		CopyFP:       b([]string{"C"}, "C", "copy the fingerprint"),
+		GoSource:     b([]string{"o"}, "o", "in a key: open its source"),
+		GoKeys:       b([]string{"K"}, "K", "in a source: its keys"),
 
 		Earlier:    b([]string{"["}, "[", "range earlier"),
 		Later:      b([]string{"]"}, "]", "range later"),

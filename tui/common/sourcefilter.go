@@ -41,3 +41,16 @@ func (f *SourceFilter) Clear() { f.idx = 0 }
 
 // Names are the sources, in the order Set gave them.
 func (f *SourceFilter) Names() []string { return f.names }
+
+// Choose chooses the source named name; false when there is no such source
+// (the filter is then every source).
+func (f *SourceFilter) Choose(name string) bool {
+	f.idx = 0
+	for i, n := range f.names {
+		if n == name {
+			f.idx = i + 1
+			return true
+		}
+	}
+	return false
+}

@@ -57,10 +57,13 @@ type Model struct {
 	width, height int
 
 	// Query state.
-	sortIdx   int
-	desc      bool
-	stateIdx  int // 0: all, else engine.States[stateIdx-1]
-	sources   common.SourceFilter
+	sortIdx  int
+	desc     bool
+	stateIdx int // 0: all, else engine.States[stateIdx-1]
+	sources  common.SourceFilter
+	// jumped: the list shows a source's keys, opened from the Sources
+	// pane; esc clears the filter and goes back there.
+	jumped    bool
 	buckets   []engine.Bucket
 	agingIdx  int // 0: all
 	text      string
@@ -303,6 +306,19 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		return m.setStatus(msg.Status)
 	case common.SyncMsg:
 		return m.sync(msg.Source)
+	case common.SourceKeysMsg:
+		// A source's keys (from the Sources pane): only that filter, and
+		// esc clears it and goes back.
+		m.filtering, m.detail = false, nil
+		m.filter.Blur()
+		m.text, m.stateIdx, m.agingIdx = "", 0, 0
+		m.filter.SetValue("")
+		m.typed++
+		if !m.sources.Choose(msg.Source) {
+			return common.FlashErr("no source named " + table.Clean(msg.Source))
+		}
+		m.jumped = true
+		return m.restart()
 	case common.OpenKeyMsg:
 		m.filtering = false
 		m.filter.Blur()
@@ -368,6 +384,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 				return m.sync("")
 			case key.Matches(msg, k.CopyID), key.Matches(msg, k.CopyFP):
 				return m.copy(m.detail.key, msg)
+			case key.Matches(msg, k.GoSource) && m.detail.key.Source != "":
+				return common.OpenSource(m.detail.key.Source)
 			}
 			return m.detail.update(msg)
 		}
@@ -506,14 +524,21 @@ func (m *Model) updateTable(msg tea.KeyMsg) tea.Cmd {
 		m.filter.CursorEnd()
 		return m.filter.Focus()
 	case key.Matches(msg, k.ClearAll):
-		// One key clears every filter: text, state, source and aging.
+		// One key clears every filter: text, state, source and aging; on
+		// a source's keys (a jump) it also goes back.
+		var back tea.Cmd
+		if m.jumped {
+			m.jumped = false
+			back = func() tea.Msg { return common.DetailClosedMsg{} }
+		}
 		if m.filtered() {
 			m.text, m.stateIdx, m.agingIdx = "", 0, 0
 			m.sources.Clear()
 			m.filter.SetValue("")
 			m.typed++
-			return m.restart()
+			return tea.Batch(m.restart(), back)
 		}
+		return back
 	case key.Matches(msg, k.Down):
 		if m.sel < n-1 {
 			m.sel++
@@ -632,9 +657,9 @@ func (m *Model) ShortHelp() []key.Binding {
 		return []key.Binding{k.ApplyFilter, k.ClearFilter}
 	case m.detail != nil:
 		if m.isCloud(m.detail.key) {
-			return []key.Binding{k.Back, k.Up, k.Down, k.Actions, k.SyncSource, k.Backups}
+			return []key.Binding{k.Back, k.GoSource, k.Actions, k.SyncSource, k.Backups}
 		}
-		return []key.Binding{k.Back, k.Up, k.Down}
+		return []key.Binding{k.Back, k.Up, k.Down, k.GoSource}
 	}
 	sel, ok := m.Selected()
 	switch {
@@ -663,7 +688,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 		// The action menu lists its own keys; at 80 columns there is no room
 		// for a fourth column here.
 		{k.Filter, k.ClearAll, k.Sort, k.Reverse, k.StateFilter, k.StateBack, k.SourceFilter, k.SourceBack,
-			k.AgingFilter, k.AgingBack, k.Reload, k.CopyID, k.CopyFP,
+			k.AgingFilter, k.AgingBack, k.Reload, k.CopyID, k.CopyFP, k.GoSource,
 			k.Actions, k.Backups, k.SyncSource, k.SyncAll},
 	}
 }

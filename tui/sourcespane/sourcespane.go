@@ -51,6 +51,14 @@ type Model struct {
 	role    api.Role
 	cert    *certFlow
 	certSeq int
+
+	// sel is the selected row among items (a source or a ring
+	// generation); view is the source opened with enter; pending is a
+	// source to open once the sources are loaded (a jump from a key).
+	sel     int
+	items   []item
+	view    *sourceView
+	viewSeq int
 }
 
 // New returns the Sources pane.
@@ -71,6 +79,9 @@ func (m *Model) Init() tea.Cmd { return nil }
 func (m *Model) SetSize(w, h int) {
 	m.width, m.height = w, h
 	m.vp.Width, m.vp.Height = w, h
+	if m.view != nil {
+		m.view.setSize(w, h)
+	}
 	m.render()
 }
 
@@ -129,6 +140,19 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		return cmd
 	case certDoneMsg:
 		return m.onCertDone(msg)
+	case historyMsg:
+		if m.view != nil {
+			m.view.set(msg)
+		}
+	case common.OpenSourceMsg:
+		// A jump from a key's detail: esc goes back there.
+		m.cert = nil
+		cmd := m.open(msg.Name, true)
+		if !m.shown {
+			m.shown = true
+			return tea.Batch(cmd, m.fetch())
+		}
+		return cmd
 	case common.StatusMsg:
 		if msg.Status != nil {
 			m.role = msg.Status.Caller.Role
@@ -154,13 +178,23 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if m.cert != nil {
 			return m.updateCert(msg)
 		}
+		if m.view != nil {
+			cmd, closed := m.view.update(msg)
+			if closed {
+				m.view = nil
+			}
+			return cmd
+		}
 		k := m.ctx.Keys
 		switch {
 		case key.Matches(msg, k.Certs):
 			return m.openCerts()
-		case k.Scroll(&m.vp, msg):
+		case key.Matches(msg, k.Open):
+			return m.openSelected()
 		case key.Matches(msg, k.Reload):
 			return m.fetch()
+		default:
+			m.move(msg)
 		}
 	default:
 		if m.cert != nil {
@@ -170,22 +204,78 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
+// move moves the selection: j/k a row, g/G the first and last; the page
+// keys scroll and select the first row on screen.
+func (m *Model) move(msg tea.KeyMsg) {
+	k := m.ctx.Keys
+	n := len(m.items)
+	if n == 0 {
+		k.Scroll(&m.vp, msg)
+		return
+	}
+	switch {
+	case key.Matches(msg, k.Down):
+		m.sel = min(n-1, m.sel+1)
+	case key.Matches(msg, k.Up):
+		m.sel = max(0, m.sel-1)
+	case key.Matches(msg, k.Home):
+		m.sel = 0
+	case key.Matches(msg, k.End):
+		m.sel = n - 1
+	default:
+		if !k.Scroll(&m.vp, msg) {
+			return
+		}
+		for i, it := range m.items {
+			if it.line >= m.vp.YOffset {
+				m.sel = i
+				break
+			}
+		}
+		if m.sel == 0 {
+			// The first row keeps its header on screen.
+			m.vp.SetYOffset(0)
+		}
+	}
+	m.render()
+}
+
+// openSelected opens the selected source, or the key of the selected ring
+// generation.
+func (m *Model) openSelected() tea.Cmd {
+	if m.sel >= len(m.items) {
+		return nil
+	}
+	it := m.items[m.sel]
+	if it.gen != nil {
+		return common.FindKey(m.ctx, it.source, it.gen.Name, it.gen.Fingerprint)
+	}
+	return m.open(it.source, false)
+}
+
 // ShortHelp implements common.Pane.
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.ctx.Keys
 	if m.cert != nil {
 		return m.certHelp()
 	}
-	if len(m.kmipSources()) > 0 {
-		return []key.Binding{k.Up, k.Down, k.Reload, k.Certs}
+	if m.view != nil {
+		return []key.Binding{k.Back, k.GoKeys, k.Up, k.Down, k.Reload}
 	}
-	return []key.Binding{k.Up, k.Down, k.Reload}
+	open := k.Open
+	if m.sel < len(m.items) && m.items[m.sel].gen != nil {
+		open = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open its key"))
+	}
+	if len(m.kmipSources()) > 0 {
+		return []key.Binding{open, k.Up, k.Down, k.Reload, k.Certs}
+	}
+	return []key.Binding{open, k.Up, k.Down, k.Reload}
 }
 
 // FullHelp implements common.Pane.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.ctx.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.HalfUp, k.HalfDown, k.Home, k.End, k.Reload},
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.HalfUp, k.HalfDown, k.Home, k.End, k.Open, k.Back, k.GoKeys, k.Reload},
 		{k.Certs, k.CertShow, k.CertCSR, k.CertInstall, k.CertImport}}
 }
 
@@ -208,13 +298,44 @@ func (m *Model) StatusValue() string {
 }
 
 func (m *Model) render() {
-	m.vp.SetContent(Render(m.sources, m.loaded, m.err, m.width, m.ctx.Now(), m.ctx.Styles))
+	content, items := build(m.sources, m.loaded, m.err, m.width, m.ctx.Now(), m.ctx.Styles, m.sel)
+	m.items = items
+	if m.sel >= len(items) && len(items) > 0 {
+		m.sel = len(items) - 1
+		content, _ = build(m.sources, m.loaded, m.err, m.width, m.ctx.Now(), m.ctx.Styles, m.sel)
+	}
+	m.vp.SetContent(content)
+	// The selected row stays on screen.
+	if m.sel < len(items) {
+		l := items[m.sel].line
+		if l < m.vp.YOffset {
+			m.vp.SetYOffset(l)
+		} else if h := max(1, m.vp.Height); l >= m.vp.YOffset+h {
+			m.vp.SetYOffset(l - h + 1)
+		}
+	}
+	if m.view != nil {
+		m.view.setSource(m.source(m.view.name))
+	}
+}
+
+// source is the source named name, nil when there is none.
+func (m *Model) source(name string) *api.SourceInfo {
+	for i := range m.sources {
+		if m.sources[i].Name == name {
+			return &m.sources[i]
+		}
+	}
+	return nil
 }
 
 // View implements common.Pane.
 func (m *Model) View() string {
 	if m.cert != nil {
 		return m.certView()
+	}
+	if m.view != nil {
+		return m.view.viewString()
 	}
 	return m.vp.View()
 }
@@ -230,24 +351,44 @@ func HealthLabel(h engine.Health) string {
 	return "? unknown"
 }
 
+// item is a selectable row: a source, or a generation of its ring.
+type item struct {
+	source string
+	gen    *api.GenerationInfo
+	line   int
+}
+
 // Render draws the sources as text lines of the given width. It is a plain
 // function so it can be tested and reused without a UI.
 func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.Time, st *styles.Styles) string {
+	s, _ := build(srcs, loaded, err, width, now, st, -1)
+	return s
+}
+
+// build is Render with the row sel selected (-1: none), and the rows that
+// can be selected.
+func build(srcs []api.SourceInfo, loaded bool, err error, width int, now time.Time, st *styles.Styles, sel int) (string, []item) {
 	var lines []string
+	var items []item
+	selectable := func(it item) bool {
+		it.line = len(lines)
+		items = append(items, it)
+		return sel == len(items)-1
+	}
 	add := func(s string) { lines = append(lines, table.Fit(s, width)) }
 	if err != nil {
 		add(st.Error.Render("  cannot load sources: " + err.Error()))
 		add(st.Muted.Render("  press r to retry; keyward retries by itself when the daemon is back"))
 		if !loaded {
-			return strings.Join(lines, "\n")
+			return strings.Join(lines, "\n"), nil
 		}
 		add("")
 	}
 	if !loaded {
-		return st.Placeholder.Render("  loading sources…")
+		return st.Placeholder.Render("  loading sources…"), nil
 	}
 	if len(srcs) == 0 {
-		return st.Placeholder.Render("  no sources configured (add [[kmip]] or [[azure]] sections to keyward.toml)")
+		return st.Placeholder.Render("  no sources configured (add [[kmip]] or [[azure]] sections to keyward.toml)"), nil
 	}
 	tbl := table.Table{Columns: []table.Column{
 		{Title: "SOURCE", Width: 10, Max: 24, Priority: 0},
@@ -256,10 +397,11 @@ func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.T
 		{Title: "KEYS", Width: 6, Priority: 2, Right: true},
 		{Title: "LAST SYNC", Width: 9, Priority: 4},
 		{Title: "ADDRESS", Width: 14, Max: 40, Priority: 5},
-	}, Header: st.Header, Row: st.Row, Selected: st.Row}
+	}, Header: st.Header, Row: st.Row, Selected: st.RowSelected}
 	tbl.SetWidth(width)
 	lines = append(lines, tbl.HeaderView())
 	for _, s := range srcs {
+		on := selectable(item{source: s.Name})
 		lines = append(lines, tbl.RowView([]table.Cell{
 			table.Plain(s.Name),
 			table.Plain(s.Kind),
@@ -267,7 +409,7 @@ func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.T
 			table.Plain(fmt.Sprint(s.Keys)),
 			table.Plain(ago(s.LastSync, now)),
 			table.Styled(s.Address, st.Muted),
-		}, false))
+		}, on))
 		if s.Health == engine.HealthDegraded {
 			why := "degraded"
 			if s.Since != nil {
@@ -315,10 +457,11 @@ func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.T
 				{Title: "FINGERPRINT", Width: 12, Max: 24, Priority: 1},
 				{Title: "STATE", Width: 11, Priority: 1},
 				{Title: "AGE", Width: 7, Priority: 3},
-			}, Header: st.Header, Row: st.Row, Selected: st.Row}
+			}, Header: st.Header, Row: st.Row, Selected: st.RowSelected}
 			gt.SetWidth(width)
 			lines = append(lines, gt.HeaderView())
 			for _, g := range r.Generations {
+				on := selectable(item{source: s.Name, gen: &g})
 				role := table.Styled("decrypts", st.Muted)
 				switch {
 				case g.Encrypts:
@@ -341,7 +484,7 @@ func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.T
 					table.Styled(keyspane.ShortFingerprint(g.Fingerprint), st.Muted),
 					table.Styled(string(g.State), st.State(g.State)),
 					table.Plain(age),
-				}, false))
+				}, on))
 			}
 			if r.NextOut != nil {
 				style := st.Muted
@@ -354,7 +497,7 @@ func Render(srcs []api.SourceInfo, loaded bool, err error, width int, now time.T
 			}
 		}
 	}
-	return strings.Join(lines, "\n")
+	return strings.Join(lines, "\n"), items
 }
 
 func ago(t *time.Time, now time.Time) string {

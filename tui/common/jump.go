@@ -1,0 +1,62 @@
+package common
+
+import (
+	"context"
+	"strings"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/tui/table"
+)
+
+// OpenSourceMsg asks the root to show one source in the Sources pane (from
+// a key's detail): esc there comes back.
+type OpenSourceMsg struct{ Name string }
+
+// SourceKeysMsg asks the root to show the Keys pane filtered to one source
+// (from the source's view): esc there clears the filter and comes back.
+type SourceKeysMsg struct{ Source string }
+
+// OpenSource is a command that sends OpenSourceMsg.
+func OpenSource(name string) tea.Cmd { return func() tea.Msg { return OpenSourceMsg{Name: name} } }
+
+// SourceKeys is a command that sends SourceKeysMsg.
+func SourceKeys(source string) tea.Cmd {
+	return func() tea.Msg { return SourceKeysMsg{Source: source} }
+}
+
+// FindKey opens the key named name (in source, when source is not ""): it
+// is looked up, and must be exactly one key (a fingerprint, when not "",
+// tells a name's versions apart). The answer is an OpenKeyMsg, or a flash
+// saying why not.
+func FindKey(c *Context, source, name, fingerprint string) tea.Cmd {
+	return func() tea.Msg {
+		var page *api.KeysPage
+		err := c.Call(func(ctx context.Context) (err error) {
+			page, err = c.Backend.Keys(ctx, api.KeyQuery{Source: source, Text: name, Limit: 50})
+			return err
+		})
+		if err != nil {
+			return FlashMsg{Text: "cannot look up " + table.Clean(name) + ": " + Explain(err), Err: true}
+		}
+		var ids []string
+		for _, k := range page.Keys {
+			if (k.Name == name || k.ID == name) && (fingerprint == "" || k.Fingerprint == fingerprint) {
+				ids = append(ids, k.ID)
+			}
+		}
+		switch len(ids) {
+		case 0:
+			where := ""
+			if source != "" {
+				where = " in " + table.Clean(source)
+			}
+			return FlashMsg{Text: "no key named " + table.Clean(name) + where, Err: true}
+		case 1:
+			return OpenKeyMsg{ID: ids[0]}
+		}
+		return FlashMsg{Text: table.Clean(name) + " names " + Plural(len(ids), "key") + " (in several sources): use its id: " +
+			table.Clean(strings.Join(ids, ", ")), Err: true}
+	}
+}

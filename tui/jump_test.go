@@ -1,0 +1,63 @@
+package tui_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
+
+// sourceHealth gives vault-emu a health history in the activity log: an
+// outage, its recovery, the outage now.
+func sourceHealth(f *fixture) {
+	ev := func(id int64, days int, op, details string) engine.Event {
+		return engine.Event{ID: id, Time: fixedNow.Add(time.Duration(days) * 24 * time.Hour), Source: "vault-emu",
+			Operation: op, Actor: "keyward", Origin: engine.OriginSystem, Details: details}
+	}
+	f.events["source:vault-emu"] = []engine.Event{
+		ev(300, -10, engine.OpOutage, "dial tcp: i/o timeout"),
+		ev(301, -9, engine.OpRecovery, ""),
+		ev(302, -1, engine.OpOutage, "403 Forbidden: the client lacks the keys/list permission"),
+	}
+}
+
+// Enter on a Sources row opens the source: its statistics and health
+// history; K lists its keys in the Keys pane, and esc comes back.
+func TestSourceOpens(t *testing.T) {
+	f := newFixture()
+	sourceHealth(f)
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "5")
+	waitFor(t, tm, "DEGRADED", "encrypts")
+	press(tm, "j", "enter")
+	waitFor(t, tm, "source vault-emu", "Health history", "dial tcp: i/o timeout")
+	press(tm, "K")
+	waitFor(t, tm, "source vault-emu", "of 3 keys")
+	press(tm, "esc")
+	waitFor(t, tm, "Health history")
+	golden(t, tm, 80, 24)
+}
+
+// A ring generation opens its key; the key opens its source; esc walks
+// back: the key, then the Sources pane.
+func TestJumpGenerationKeySource(t *testing.T) {
+	tm := start(t, newFixture(), 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "5")
+	waitFor(t, tm, "DEGRADED", "encrypts")
+	press(tm, "G", "enter") // the ring's last generation, acme.crm.key.0
+	waitFor(t, tm, "kms-prod/acme.crm.key.0/1", "(esc back)")
+	press(tm, "o")
+	waitFor(t, tm, "source kms-prod", "Health history")
+	press(tm, "esc")
+	waitFor(t, tm, "kms-prod/acme.crm.key.0/1")
+	press(tm, "esc")
+	waitFor(t, tm, "LAST SYNC")
+	view := finalView(t, tm)
+	checkFrame(t, view, 80, 24)
+	if !strings.Contains(view, "› ") || !strings.Contains(view, "5 Sources") {
+		t.Errorf("esc did not come back to the Sources pane with a selected row:\n%s", view)
+	}
+}
