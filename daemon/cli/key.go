@@ -171,13 +171,15 @@ func newKeyResultCmd(a *App, use, short string, args cobra.PositionalArgs, run f
 // newKeyNameCmd is newKeyResultCmd for an operation on the key named SOURCE
 // NAME (or SOURCE/NAME).
 func newKeyNameCmd(a *App, use, short string, run func(cmd *cobra.Command, source, name string) (*api.CloudKeyResult, error)) *cobra.Command {
-	return newKeyResultCmd(a, use, short, cobra.RangeArgs(1, 2), func(cmd *cobra.Command, args []string) (*api.CloudKeyResult, error) {
+	cmd := newKeyResultCmd(a, use, short, cobra.RangeArgs(1, 2), func(cmd *cobra.Command, args []string) (*api.CloudKeyResult, error) {
 		source, name, err := keyArgs(args)
 		if err != nil {
 			return nil, err
 		}
 		return run(cmd, source, name)
 	})
+	cmd.ValidArgsFunction = a.completion(keyNameArgs)
+	return cmd
 }
 
 func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
@@ -323,9 +325,10 @@ func newKeyUpdateCmd(a *App) *cobra.Command {
 func newKeyBackupCmd(a *App) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "backup SOURCE NAME",
-		Short: "Back up a key with all its versions into the keyward database (wrapped under the key-encryption key)",
-		Args:  cobra.RangeArgs(1, 2),
+		Use:               "backup SOURCE NAME",
+		Short:             "Back up a key with all its versions into the keyward database (wrapped under the key-encryption key)",
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: a.completion(keyNameArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			source, name, err := keyArgs(args)
 			if err != nil {
@@ -419,9 +422,10 @@ func newKeyPolicyCmd(a *App) *cobra.Command {
 	var rotateAfter, rotateBefore, expireAfter, notifyBefore string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "policy SOURCE NAME",
-		Short: "Show a key's rotation policy, or set it with --rotate-after/--rotate-before-expiry, --expire-after, --notify-before",
-		Args:  cobra.RangeArgs(1, 2),
+		Use:               "policy SOURCE NAME",
+		Short:             "Show a key's rotation policy, or set it with --rotate-after/--rotate-before-expiry, --expire-after, --notify-before",
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: a.completion(keyNameArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			source, name, err := keyArgs(args)
 			if err != nil {

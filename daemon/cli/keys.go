@@ -208,6 +208,7 @@ func newKeysListCmd(a *App) *cobra.Command {
 	f.IntVar(&limit, "limit", 0, "at most this many keys (0: all)")
 	f.BoolVar(&asJSON, "json", false, "print JSON: {\"keys\": [...], \"total\": N} (same as --format json)")
 	f.StringVar(&format, "format", "table", "table, json, ndjson (one key per line) or csv")
+	cmd.RegisterFlagCompletionFunc("format", fixedValues(keysFormats...))
 	f.IntVar(&width, "width", 0, "table width (default: the terminal's, or unlimited when not a terminal)")
 	return cmd
 }
@@ -316,9 +317,10 @@ func writeKeysTable(w io.Writer, r io.Reader, width int) (int, error) {
 func newKeysShowCmd(a *App) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show one key and its recent activity",
-		Args:  cobra.ExactArgs(1),
+		Use:               "show ID",
+		Short:             "Show one key and its recent activity",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completion(keyIDs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := a.Client().Key(cmd.Context(), args[0])
 			if err != nil {

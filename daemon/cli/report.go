@@ -33,6 +33,7 @@ func (f *reportFlags) add(cmd *cobra.Command, activity bool, def func(time.Time)
 	fl.StringVar(&f.q.Source, "source", "", "only this source")
 	fl.StringVar(&f.q.Key, "key", "", "only this key id")
 	fl.StringVar(&f.format, "format", "table", "table, json or csv")
+	cmd.RegisterFlagCompletionFunc("format", fixedValues("table", "json", "csv"))
 	fl.IntVar(&f.limit, "limit", 0, "at most this many rows (0: all)")
 	fl.IntVar(&f.width, "width", 0, "table width (default: the terminal's, or unlimited when not a terminal)")
 	if activity {
