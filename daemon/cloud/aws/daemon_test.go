@@ -193,4 +193,27 @@ deletion_window_days = 7
 	if ev := sourceEvents(); len(ev) != 2 {
 		t.Errorf("source events after an outside change: %v", ev)
 	}
+
+	// Expired session credentials: the sync fails, the source is
+	// degraded with what to do, and the inventory stays as it was.
+	lk.SetFail(func(string) string { return "ExpiredTokenException" })
+	if code, _, errs := run(sock, "sync", "--source", "aws-prod"); code == cli.ExitOK || !strings.Contains(errs, "session credentials have expired") {
+		t.Errorf("sync with expired credentials: exit %d %q", code, errs)
+	}
+	srcs, err := c.Sources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(srcs, func(s api.SourceInfo) bool { return s.Name == "aws-prod" })
+	if i < 0 || srcs[i].Health == engine.HealthOK || !strings.Contains(srcs[i].Reason, "renew them") {
+		t.Errorf("the source after a refused sync: %+v", srcs)
+	}
+	if n := len(list()); n != 3 {
+		t.Errorf("%d keys after a failed sync, want the 3 known", n)
+	}
+	lk.SetFail(nil)
+	kw("sync", "--source", "aws-prod")
+	if srcs, _ := c.Sources(ctx); srcs[i].Health != engine.HealthOK {
+		t.Errorf("the source after credentials came back: %+v", srcs[i])
+	}
 }
