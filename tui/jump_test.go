@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -60,4 +61,24 @@ func TestJumpGenerationKeySource(t *testing.T) {
 	if !strings.Contains(view, "› ") || !strings.Contains(view, "5 Sources") {
 		t.Errorf("esc did not come back to the Sources pane with a selected row:\n%s", view)
 	}
+}
+
+// In the Proxy pane a ring generation is a row to select: enter opens its
+// key (found by name and fingerprint), esc comes back to the pane.
+func TestProxyGenerationOpensKey(t *testing.T) {
+	f := newFixture()
+	f.proxy = []api.ProxyStatus{{App: "crm", Listen: "127.0.0.1:8443", Upstream: "https://crm.example.com", Time: fixedNow,
+		Health: api.UpstreamHealth{OK: true, LastSuccess: &fixedNow},
+		Ring: api.ProxyRing{KeyID: "x1P7b039", Size: 2, Capacity: 16, Generations: []api.GenerationInfo{
+			{Name: "acme.crm.key.5", KeyID: "x1P7b039", Fingerprint: "sha256:5f60718293a4b5c6d7e8f90a", State: "active", Encrypts: true, Created: &fixedNow},
+			{Name: "acme.crm.key.4", KeyID: "PqzDnyPw", Fingerprint: "sha256:4e5f60718293a4b5c6d7e8f9", State: "deactivated"}}}}}
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "4")
+	waitFor(t, tm, "PqzDnyPw", "open its key")
+	press(tm, "j", "enter")
+	waitFor(t, tm, "kms-prod/acme.crm.key.4/1", "(esc back)")
+	press(tm, "esc")
+	waitFor(t, tm, "fields    0 encrypted")
+	golden(t, tm, 80, 24)
 }

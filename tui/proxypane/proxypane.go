@@ -55,6 +55,10 @@ type Model struct {
 	width, height int
 	lastErr       string
 	shown         bool
+	// sel is the selected ring generation among gens (every panel's, in
+	// order): enter opens its key.
+	sel  int
+	gens []api.GenerationInfo
 }
 
 // New returns the Proxy pane.
@@ -151,10 +155,31 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.render()
 	case tea.KeyMsg:
 		k := m.ctx.Keys
+		n := len(m.gens)
 		switch {
-		case k.Scroll(&m.vp, msg):
 		case key.Matches(msg, k.Reload):
 			return m.list()
+		case key.Matches(msg, k.Open) && m.sel < n:
+			g := m.gens[m.sel]
+			if g.Name == "" {
+				return common.FlashErr("the ring does not name generation " + table.Clean(g.KeyID) + ": open it from the Keys pane")
+			}
+			return common.FindKey(m.ctx, "", g.Name, g.Fingerprint)
+		case n > 0 && key.Matches(msg, k.Down):
+			m.sel = min(n-1, m.sel+1)
+			m.render()
+		case n > 0 && key.Matches(msg, k.Up):
+			m.sel = max(0, m.sel-1)
+			m.render()
+		case n > 0 && key.Matches(msg, k.Home):
+			m.sel = 0
+			m.vp.SetYOffset(0)
+			m.render()
+		case n > 0 && key.Matches(msg, k.End):
+			m.sel = n - 1
+			m.render()
+		default:
+			k.Scroll(&m.vp, msg)
 		}
 	}
 	return nil
@@ -191,12 +216,21 @@ func totalErrors(s api.ProxyStatus) int64 {
 }
 
 // ShortHelp implements common.Pane.
-func (m *Model) ShortHelp() []key.Binding { k := m.ctx.Keys; return []key.Binding{k.Up, k.Down} }
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.ctx.Keys
+	if len(m.gens) > 0 {
+		return []key.Binding{openKey, k.Up, k.Down}
+	}
+	return []key.Binding{k.Up, k.Down}
+}
+
+// openKey is enter on a ring generation.
+var openKey = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open its key"))
 
 // FullHelp implements common.Pane.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.ctx.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.HalfUp, k.HalfDown, k.Home, k.End}}
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.HalfUp, k.HalfDown, k.Home, k.End, openKey}}
 }
 
 // StatusValue implements common.Pane.
@@ -238,18 +272,50 @@ func (m *Model) render() {
 	}
 	pw := m.width / perRow
 	var rows []string
+	m.gens = m.gens[:0]
+	top, selLine := 0, -1
 	for i := 0; i < len(m.order); i += perRow {
 		var panels []string
 		for j := i; j < i+perRow && j < len(m.order); j++ {
 			a := m.apps[m.order[j]]
-			panels = append(panels, Panel(a.status, a.history, pw, m.ctx.Now(), st))
+			first := len(m.gens)
+			m.gens = append(m.gens, generations(a.status.Ring)...)
+			p, line := panel(a.status, a.history, pw, m.ctx.Now(), st, m.sel-first)
+			if line >= 0 {
+				selLine = top + line
+			}
+			panels = append(panels, p)
 		}
-		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, panels...))
+		row := lipgloss.JoinHorizontal(lipgloss.Top, panels...)
+		top += lipgloss.Height(row)
+		rows = append(rows, row)
+	}
+	if m.sel >= len(m.gens) && len(m.gens) > 0 {
+		m.sel = len(m.gens) - 1
+		m.render()
+		return
 	}
 	if m.lastErr != "" {
 		rows = append(rows, st.Error.Render("last proxy status could not be read: "+table.Clean(m.lastErr)))
 	}
 	m.vp.SetContent(strings.Join(rows, "\n"))
+	// The selected generation stays on screen.
+	if selLine >= 0 {
+		if selLine < m.vp.YOffset {
+			m.vp.SetYOffset(selLine)
+		} else if h := max(1, m.vp.Height); selLine >= m.vp.YOffset+h {
+			m.vp.SetYOffset(selLine - h + 1)
+		}
+	}
+}
+
+// generations are the rows of a ring's panel: its generations, or the one
+// that encrypts when the ring does not describe itself.
+func generations(r api.ProxyRing) []api.GenerationInfo {
+	if len(r.Generations) == 0 && r.KeyID != "" {
+		return []api.GenerationInfo{{KeyID: r.KeyID, Fingerprint: r.Fingerprint, Encrypts: true}}
+	}
+	return r.Generations
 }
 
 // series is what the sparklines draw: the status's own per-second series
@@ -307,6 +373,14 @@ func Sparkline(values []float64, width int) string {
 // Panel draws one application's panel, width cells wide. It is a plain
 // function of the status so it can be tested without a UI.
 func Panel(s api.ProxyStatus, h []sample, width int, now time.Time, st *styles.Styles) string {
+	p, _ := panel(s, h, width, now, st, -1)
+	return p
+}
+
+// panel is Panel with the ring's generation sel selected (-1 or out of
+// range: none), and the line of the panel it is on (-1: none).
+func panel(s api.ProxyStatus, h []sample, width int, now time.Time, st *styles.Styles, sel int) (string, int) {
+	selLine := -1
 	inner := max(20, width-4)
 	c := table.Clean
 	var lines []string
@@ -379,17 +453,13 @@ func Panel(s api.ProxyStatus, h []sample, width int, now time.Time, st *styles.S
 			add(st.Danger.Bold(true).Render("  " + l))
 		}
 	}
-	gens := r.Generations
-	if len(gens) == 0 && r.KeyID != "" {
-		gens = []api.GenerationInfo{{KeyID: r.KeyID, Fingerprint: r.Fingerprint, Encrypts: true}}
-	}
-	for _, g := range gens {
-		mark := st.Muted.Render("  decrypts ")
+	for i, g := range generations(r) {
+		mark, style := "  decrypts ", st.Muted
 		switch {
 		case g.Encrypts:
-			mark = st.OK.Bold(true).Render("▶ encrypts ")
+			mark, style = "▶ encrypts ", st.OK.Bold(true)
 		case r.LeavesNext != "" && g.KeyID == r.LeavesNext:
-			mark = st.Warn.Render("◀ out next ")
+			mark, style = "◀ out next ", st.Warn
 		}
 		born := g.Activated
 		if born == nil {
@@ -399,9 +469,15 @@ func Panel(s api.ProxyStatus, h []sample, width int, now time.Time, st *styles.S
 		if born != nil {
 			age = engine.HumanDuration(now.Sub(*born)) + " old"
 		}
-		add(fmt.Sprintf("  %s %-8s %s %s %s", mark, c(g.KeyID), st.Muted.Render(keyspane.ShortFingerprint(g.Fingerprint)), age, st.Muted.Render(c(g.Name))))
+		if i == sel {
+			// The border is the panel's first line.
+			selLine = len(lines) + 1
+			add(st.RowSelected.Render(table.Fit(fmt.Sprintf("› %s %-8s %s %s %s", mark, c(g.KeyID), keyspane.ShortFingerprint(g.Fingerprint), age, c(g.Name)), inner)))
+			continue
+		}
+		add(fmt.Sprintf("  %s %-8s %s %s %s", style.Render(mark), c(g.KeyID), st.Muted.Render(keyspane.ShortFingerprint(g.Fingerprint)), age, st.Muted.Render(c(g.Name))))
 	}
-	return st.Panel.Width(inner + 2).Render(strings.Join(lines, "\n"))
+	return st.Panel.Width(inner + 2).Render(strings.Join(lines, "\n")), selLine
 }
 
 func ms(v float64) string {
