@@ -103,6 +103,7 @@ func NewRoot(a *App) *cobra.Command {
 		newCertCmd(a),
 		newKeyCmd(a), newSyncCmd(a),
 	)
+	addExamples(root)
 	a.registerCompletions(root)
 	return root
 }
