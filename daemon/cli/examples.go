@@ -45,7 +45,7 @@ keyward report usage --app crm --from -90d --format csv > crm-usage.csv`,
 	"encrypt": `echo -n '4111 1111 1111 1111' | keyward encrypt --app crm
 echo -n 'ann@example.com' | keyward encrypt --app crm --deterministic`,
 	"decrypt": `curl -s https://crm.example.com/records/r1 | keyward decrypt --app crm`,
-	"rewrap": `keyward rewrap --app crm < export.json > export-rewrapped.json`,
+	"rewrap":  `keyward rewrap --app crm < export.json > export-rewrapped.json`,
 	"sync": `keyward sync
 keyward sync --source vault --timeout 5m`,
 	"key": `keyward key create vault acme-payments-card-kek --type RSA --size 3072 --expires 365d
@@ -61,7 +61,7 @@ keyward key rotate vault/acme-payments-card-kek --json`,
 keyward key update vault acme-payments-card-kek --version 3f2a... --disable`,
 	"key delete": `keyward key delete vault acme-payments-card-kek
 keyward key delete vault acme-payments-card-kek --confirm acme-payments-card-kek`,
-	"key purge": `keyward key purge vault acme-payments-card-kek`,
+	"key purge":  `keyward key purge vault acme-payments-card-kek`,
 	"key backup": `keyward key backup vault acme-payments-card-kek`,
 	"key backups": `keyward key backups
 keyward key backups --json | jq -r '.[].id'`,
@@ -79,9 +79,9 @@ keyward cert csr --source kms-prod --cn keyward.acme.example --rsa --force`,
 	"cert install": `keyward cert install --source kms-prod --cert keyward.pem --ca acme-root.pem`,
 	"cert import": `keyward cert import --source kms-prod keyward.p12
 keyward cert import --source kms-prod keystore.jks --alias keyward --password-file store.pass`,
-	"dev": `keyward dev seed --keys 100000 --events 1000000 --data-dir /tmp/kw-scale`,
+	"dev":      `keyward dev seed --keys 100000 --events 1000000 --data-dir /tmp/kw-scale`,
 	"dev seed": `keyward dev seed --keys 100000 --events 1000000 --data-dir /tmp/kw-scale`,
-	"help": `keyward help keys list`,
+	"help":     `keyward help keys list`,
 	"completion": `source <(keyward completion bash)
 keyward completion zsh > "${fpath[1]}/_keyward"
 keyward completion fish > ~/.config/fish/completions/keyward.fish`,
