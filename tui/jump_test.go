@@ -82,3 +82,41 @@ func TestProxyGenerationOpensKey(t *testing.T) {
 	waitFor(t, tm, "fields    0 encrypted")
 	golden(t, tm, 80, 24)
 }
+
+// An activity event without a key (a source's outage) opens its source;
+// esc comes back to the event.
+func TestActivityEventOpensSource(t *testing.T) {
+	f := newFixture()
+	sourceHealth(f)
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "3")
+	waitFor(t, tm, "source-outage")
+	press(tm, "enter")
+	waitFor(t, tm, "enter opens the source")
+	press(tm, "enter")
+	waitFor(t, tm, "source vault-emu", "Health history", "dial tcp: i/o timeout")
+	press(tm, "esc")
+	waitFor(t, tm, "Entry 1")
+	view := finalView(t, tm)
+	if !strings.Contains(view, "3 Activity") || !strings.Contains(view, "source-outage") {
+		t.Errorf("esc did not come back to the event:\n%s", view)
+	}
+}
+
+// A health change of the open source brings its history up to date.
+func TestSourceHistoryFollowsHealth(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "5")
+	waitFor(t, tm, "DEGRADED", "encrypts")
+	press(tm, "j", "enter")
+	waitFor(t, tm, "no outage recorded")
+	f.mu.Lock()
+	sourceHealth(f)
+	f.mu.Unlock()
+	f.notes <- notification(api.NoteSources, "vault-emu")
+	waitFor(t, tm, "dial tcp: i/o timeout")
+	_ = finalView(t, tm)
+}

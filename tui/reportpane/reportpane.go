@@ -284,8 +284,12 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		case key.Matches(msg, k.Back):
 			m.detail = false
 		case key.Matches(msg, k.Open):
-			if id := m.selectedKeyID(); id != "" {
+			if id := m.selected("key_id"); id != "" {
 				return common.OpenKey(id)
+			}
+			// An event without a key (a source's outage): its source.
+			if src := m.selected("source"); src != "" {
+				return common.OpenSource(src)
 			}
 		}
 		return nil
@@ -379,13 +383,14 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-// selectedKeyID is the key_id of the selected entry, if the report has one.
-func (m *Model) selectedKeyID() string {
+// selected is the selected entry's value in column (key_id, source), if
+// the report has that column.
+func (m *Model) selected(column string) string {
 	if m.page == nil || m.sel >= len(m.page.Table.Raw) {
 		return ""
 	}
 	for i, h := range m.page.Table.Header {
-		if h == "key_id" && i < len(m.page.Table.Raw[m.sel]) {
+		if h == column && i < len(m.page.Table.Raw[m.sel]) {
 			return m.page.Table.Raw[m.sel][i]
 		}
 	}
@@ -421,8 +426,11 @@ func (m *Model) localPage(all *Page, cursor string) *Page {
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.ctx.Keys
 	if m.detail {
-		if m.selectedKeyID() != "" {
+		switch {
+		case m.selected("key_id") != "":
 			return []key.Binding{k.Back, key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open the key"))}
+		case m.selected("source") != "":
+			return []key.Binding{k.Back, key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open the source"))}
 		}
 		return []key.Binding{k.Back}
 	}
@@ -513,8 +521,10 @@ func (m *Model) detailView() []string {
 	st := m.ctx.Styles
 	t := m.page.Table
 	hint := "  (esc back)"
-	if m.selectedKeyID() != "" {
+	if m.selected("key_id") != "" {
 		hint = "  (esc back · enter opens the key)"
+	} else if m.selected("source") != "" {
+		hint = "  (esc back · enter opens the source)"
 	}
 	out := []string{st.Section.Render("  Entry "+fmt.Sprint(m.pages.First()+m.sel+1)) + st.Muted.Render(hint)}
 	for i, h := range t.Header {

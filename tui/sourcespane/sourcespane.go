@@ -168,6 +168,10 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		}
 		// Health changes, and key changes move the per-source counts and rings.
 		if m.shown && (msg.Type == api.NoteSources || msg.Type == api.NoteKeys) {
+			// An open source's health history grows with its health.
+			if m.view != nil && msg.Type == api.NoteSources && (msg.Source == "" || msg.Source == m.view.name) {
+				return tea.Batch(m.fetch(), m.view.fetch())
+			}
 			return m.fetch()
 		}
 	case common.RefreshMsg:
