@@ -24,41 +24,12 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
-	"github.com/keyward/keyward/tui/keyspane"
-	"github.com/keyward/keyward/tui/sourcespane"
+	"github.com/keyward/keyward/tui/common"
 )
 
-// The backend interfaces the panes assert must keep the exact signatures of
-// the daemon's client: if one drifts, the action silently disappears, so
-// this fails to compile instead.
-var (
-	_ keyspane.CloudLister         = (*api.Client)(nil)
-	_ keyspane.CloudOperator       = (*api.Client)(nil)
-	_ keyspane.CloudUpdater        = (*api.Client)(nil)
-	_ keyspane.CloudCreator        = (*api.Client)(nil)
-	_ keyspane.CloudBackuper       = (*api.Client)(nil)
-	_ keyspane.CloudRestorer       = (*api.Client)(nil)
-	_ keyspane.CloudBackupDeleter  = (*api.Client)(nil)
-	_ keyspane.CloudPolicies       = (*api.Client)(nil)
-	_ keyspane.Syncer              = (*api.Client)(nil)
-	_ sourcespane.CertReader       = (*api.Client)(nil)
-	_ sourcespane.CSRMaker         = (*api.Client)(nil)
-	_ sourcespane.CertInstaller    = (*api.Client)(nil)
-	_ sourcespane.KeystoreImporter = (*api.Client)(nil)
-	_ keyspane.CloudOperator       = (*fixture)(nil)
-	_ sourcespane.KeystoreImporter = (*fixture)(nil)
-	_ keyspane.CloudLister         = (*fixture)(nil)
-	_ keyspane.Syncer              = (*fixture)(nil)
-	_ sourcespane.CSRMaker         = (*fixture)(nil)
-	_ sourcespane.CertInstaller    = (*fixture)(nil)
-	_ keyspane.CloudPolicies       = (*fixture)(nil)
-	_ keyspane.CloudRestorer       = (*fixture)(nil)
-	_ keyspane.CloudBackupDeleter  = (*fixture)(nil)
-	_ keyspane.CloudBackuper       = (*fixture)(nil)
-	_ keyspane.CloudCreator        = (*fixture)(nil)
-	_ keyspane.CloudUpdater        = (*fixture)(nil)
-	_ sourcespane.CertReader       = (*fixture)(nil)
-)
+// The fixture is a whole backend, as the daemon's client is (tui/common
+// asserts that).
+var _ common.Backend = (*fixture)(nil)
 
 func newModelFor(t *testing.T, b tui.Backend) *tui.Model {
 	m := tui.New(context.Background(), b, tui.Options{Title: "keyward demo", Now: func() time.Time { return fixedNow }})
@@ -346,11 +317,12 @@ func TestCreateKeyForm(t *testing.T) {
 	}
 }
 
-// TestBackendWithoutActions: a daemon client without the action methods
-// says so instead of offering actions.
+// TestBackendWithoutActions: a daemon that does not serve the cloud
+// routes offers no cloud action and says so; one without the certificate
+// routes says so when asked.
 func TestBackendWithoutActions(t *testing.T) {
 	f := newFixture()
-	m := newModelFor(t, plainBackend{f})
+	m := newModelFor(t, plainBackend{f: f})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 24))
 	t.Cleanup(func() { _ = tm.Quit() })
 	waitFor(t, tm, "● connected", "of 15 keys")
@@ -359,7 +331,9 @@ func TestBackendWithoutActions(t *testing.T) {
 	press(tm, "5")
 	waitFor(t, tm, "kms-prod")
 	press(tm, "c")
-	waitFor(t, tm, "this daemon offers no certificate actions")
+	waitFor(t, tm, "Certificates — kms-prod")
+	press(tm, "s")
+	waitFor(t, tm, "✖ no such endpoint")
 	_ = finalView(t, tm)
 }
 

@@ -20,6 +20,7 @@ import (
 // serves a page of a pre-sorted inventory in time independent of its size,
 // so the benchmark measures the TUI, not a fixture's sort.
 type pagedBackend struct {
+	tuitest.Unserved
 	keys   []engine.Key
 	status api.Status
 	asked  int // rows asked for, over all requests

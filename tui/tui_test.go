@@ -549,9 +549,12 @@ func TestActivityComparison(t *testing.T) {
 	}
 }
 
-// plainBackend has only the methods of tui.Backend, like a daemon client
-// without the report endpoints.
-type plainBackend struct{ f *fixture }
+// plainBackend serves the inventory only, like a daemon without the
+// report, cloud, certificate and proxy endpoints.
+type plainBackend struct {
+	tuitest.Unserved
+	f *fixture
+}
 
 func (p plainBackend) Status(ctx context.Context) (*api.Status, error) { return p.f.Status(ctx) }
 func (p plainBackend) Keys(ctx context.Context, q api.KeyQuery) (*api.KeysPage, error) {
@@ -566,7 +569,7 @@ func (p plainBackend) Watch(ctx context.Context, fn func(api.Notification)) erro
 }
 
 func TestReportPaneWithoutReports(t *testing.T) {
-	tm := startWith(t, plainBackend{newFixture()}, 80, 24, tui.Options{Now: func() time.Time { return fixedNow }})
+	tm := startWith(t, plainBackend{f: newFixture()}, 80, 24, tui.Options{Now: func() time.Time { return fixedNow }})
 	waitFor(t, tm, "● connected")
 	press(tm, "2")
 	waitFor(t, tm, "does not serve the Aging report yet")

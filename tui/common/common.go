@@ -16,16 +16,6 @@ import (
 	"github.com/keyward/keyward/tui/styles"
 )
 
-// Backend is what the TUI needs from the daemon. *api.Client satisfies it;
-// tests use a fixture.
-type Backend interface {
-	Status(ctx context.Context) (*api.Status, error)
-	Keys(ctx context.Context, q api.KeyQuery) (*api.KeysPage, error)
-	Key(ctx context.Context, id string) (*api.KeyDetail, error)
-	Sources(ctx context.Context) ([]api.SourceInfo, error)
-	Watch(ctx context.Context, fn func(api.Notification)) error
-}
-
 // Context is shared by the root model and every pane. Panes hold a pointer to
 // it and never reach for globals.
 type Context struct {

@@ -20,55 +20,6 @@ import (
 	"github.com/keyward/keyward/tui/table"
 )
 
-// The backend methods behind the cloud key actions, with the exact
-// signatures of *api.Client. Each is picked up by type assertion: a backend
-// without one (an older daemon client, a test fixture) simply does not offer
-// that action.
-type (
-	// CloudLister lists the cloud sources and their capabilities.
-	CloudLister interface {
-		CloudSources(ctx context.Context) ([]api.CloudSourceInfo, error)
-	}
-	// CloudOperator runs rotate, recover, delete and purge.
-	CloudOperator interface {
-		CloudKeyOp(ctx context.Context, source, name, op, confirm string) (*api.CloudKeyResult, error)
-	}
-	// CloudUpdater edits enable/disable, expiry, not-before and tags.
-	CloudUpdater interface {
-		UpdateCloudKey(ctx context.Context, source, name string, r api.UpdateKeyRequest) (*api.CloudKeyResult, error)
-	}
-	// CloudCreator creates a key inside a vault.
-	CloudCreator interface {
-		CreateCloudKey(ctx context.Context, source string, r api.CreateKeyRequest) (*api.CloudKeyResult, error)
-	}
-	// CloudUploader imports a key into a vault (bring your own key).
-	CloudUploader interface {
-		UploadCloudKey(ctx context.Context, source string, r api.UploadKeyRequest) (*api.CloudKeyResult, error)
-	}
-	// CloudBackuper stores a backup of a key.
-	CloudBackuper interface {
-		BackupCloudKey(ctx context.Context, source, name string) (*api.BackupInfo, error)
-	}
-	// CloudRestorer lists stored backups and restores one.
-	CloudRestorer interface {
-		CloudBackups(ctx context.Context) ([]api.BackupInfo, error)
-		RestoreCloudBackup(ctx context.Context, id, source string) (*api.CloudKeyResult, error)
-	}
-	// CloudBackupDeleter removes a stored backup from keyward's database.
-	CloudBackupDeleter interface {
-		DeleteCloudBackup(ctx context.Context, id string) error
-	}
-	// CloudPolicies reads and sets rotation policies.
-	CloudPolicies interface {
-		CloudRotationPolicy(ctx context.Context, source, name string) (*api.RotationPolicy, error)
-		SetCloudRotationPolicy(ctx context.Context, source, name string, p api.RotationPolicy) (*api.RotationPolicy, error)
-	}
-	// Syncer asks the daemon to sync sources now.
-	Syncer interface {
-		Sync(ctx context.Context, source string) (*api.SyncResult, error)
-	}
-)
-
 // SyncTimeout bounds a sync request: the daemon answers when the vault has.
 const SyncTimeout = 2 * time.Minute
 
@@ -143,10 +94,7 @@ type flow struct {
 
 // fetchCloud asks which sources are cloud vaults and what they support.
 func (m *Model) fetchCloud() tea.Cmd {
-	l, ok := m.ctx.Backend.(CloudLister)
-	if !ok {
-		return nil
-	}
+	l := m.ctx.Backend
 	m.cloudSeq++
 	m.cloudLoading = true
 	seq, c := m.cloudSeq, m.ctx
@@ -166,6 +114,9 @@ func (m *Model) onCloudSources(msg cloudSourcesMsg) tea.Cmd {
 	}
 	m.cloudLoading = false
 	m.cloudErr = msg.err
+	if m.noCloud = common.Unserved(msg.err); m.noCloud {
+		m.cloudErr, msg.err = nil, nil // no route, so no vault
+	}
 	if msg.err == nil {
 		m.cloud = make(map[string]api.CloudSourceInfo, len(msg.srcs))
 		for _, s := range msg.srcs {
@@ -193,14 +144,14 @@ func (m *Model) newFlow(k engine.Key) *flow {
 
 // openActions opens the action menu of k.
 func (m *Model) openActions(k engine.Key) tea.Cmd {
-	if _, ok := m.ctx.Backend.(CloudLister); !ok {
-		return common.FlashErr("this daemon offers no cloud key actions")
-	}
 	if k.Source == "" {
 		return common.FlashErr("the key is still loading")
 	}
 	if m.cloud == nil {
 		return m.awaitCloud("Actions — "+table.Clean(k.Name), func() tea.Cmd { return m.openActions(k) })
+	}
+	if m.noCloud {
+		return common.FlashErr("this daemon offers no cloud key actions")
 	}
 	src, ok := m.cloud[k.Source]
 	if !ok {
@@ -261,17 +212,11 @@ func (m *Model) readOnlyNote(what string) string {
 // actions are marked (and refused before anything is sent) for a user.
 func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 	km := m.ctx.Keys
-	_, canOp := m.ctx.Backend.(CloudOperator)
-	_, canUpd := m.ctx.Backend.(CloudUpdater)
-	_, canBak := m.ctx.Backend.(CloudBackuper)
-	_, canRes := m.ctx.Backend.(CloudRestorer)
-	_, canPol := m.ctx.Backend.(CloudPolicies)
-	_, canNew := m.ctx.Backend.(CloudCreator)
-	_, canUp := m.ctx.Backend.(CloudUploader)
 	gone := k.State == engine.StateDeleted || k.State == engine.StatePurged
 	var items []dialog.Item
-	add := func(ok bool, cp, id string, b key.Binding, label string, danger, admin bool) {
-		if !ok || !has(src.Capabilities, cp) {
+	// The source's capabilities, as the daemon announces them, decide.
+	add := func(cp, id string, b key.Binding, label string, danger, admin bool) {
+		if !has(src.Capabilities, cp) {
 			return
 		}
 		if admin && m.readOnly() {
@@ -280,28 +225,28 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 		items = append(items, dialog.Item{ID: id, Key: b, Label: label, Danger: danger})
 	}
 	if !gone {
-		add(canOp, engine.CapRotate, actRotate, km.ActRotate, "", false, true)
+		add(engine.CapRotate, actRotate, km.ActRotate, "", false, true)
 		if k.State == engine.StateDisabled {
-			add(canUpd, engine.CapUpdate, actEnable, km.ActToggle, "enable", false, true)
+			add(engine.CapUpdate, actEnable, km.ActToggle, "enable", false, true)
 		} else {
-			add(canUpd, engine.CapUpdate, actDisable, km.ActToggle, "disable", false, true)
+			add(engine.CapUpdate, actDisable, km.ActToggle, "disable", false, true)
 		}
-		add(canUpd, engine.CapUpdate, actEdit, km.ActEdit, "", false, true)
-		add(canPol, engine.CapRotationPolicy, actPolicy, km.ActPolicy, "", false, false)
-		add(canBak, engine.CapBackup, actBackup, km.ActBackup, "", false, true)
+		add(engine.CapUpdate, actEdit, km.ActEdit, "", false, true)
+		add(engine.CapRotationPolicy, actPolicy, km.ActPolicy, "", false, false)
+		add(engine.CapBackup, actBackup, km.ActBackup, "", false, true)
 	}
-	add(canRes, engine.CapRestore, actRestore, km.ActRestore, "", false, true)
-	add(canRes, engine.CapRestore, actBackups, km.Backups, "every stored backup (of any key, purged ones too)", false, false)
+	add(engine.CapRestore, actRestore, km.ActRestore, "", false, true)
+	add(engine.CapRestore, actBackups, km.Backups, "every stored backup (of any key, purged ones too)", false, false)
 	if gone {
 		if k.State == engine.StateDeleted {
-			add(canOp, engine.CapRecover, actRecover, km.ActRecover, "", false, true)
-			add(canOp, engine.CapPurge, actPurge, km.ActPurge, "", true, true)
+			add(engine.CapRecover, actRecover, km.ActRecover, "", false, true)
+			add(engine.CapPurge, actPurge, km.ActPurge, "", true, true)
 		}
 	} else {
-		add(canOp, engine.CapDelete, actDelete, km.ActDelete, "", true, true)
+		add(engine.CapDelete, actDelete, km.ActDelete, "", true, true)
 	}
-	add(canNew, engine.CapCreate, actCreate, km.ActCreate, "new key in "+table.Clean(src.Name), false, true)
-	add(canUp, engine.CapUpload, actUpload, km.ActUpload, "upload a key into "+table.Clean(src.Name)+" (bring your own key)", false, true)
+	add(engine.CapCreate, actCreate, km.ActCreate, "new key in "+table.Clean(src.Name), false, true)
+	add(engine.CapUpload, actUpload, km.ActUpload, "upload a key into "+table.Clean(src.Name)+" (bring your own key)", false, true)
 	intro := []string{fmt.Sprintf("version %s · %s · %s %s", shortVersion(orDash(k.Version)), k.State, src.Kind, src.Address)}
 	if h, ok := m.health[src.Name]; ok && h.Health == engine.HealthDegraded {
 		why := "⚠ " + src.Name + " is degraded"
@@ -427,7 +372,7 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 	b := m.ctx.Backend
 	op := func(opName, confirm, done string) func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
 		return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-			res, err := b.(CloudOperator).CloudKeyOp(ctx, src.Name, k.Name, opName, confirm)
+			res, err := b.CloudKeyOp(ctx, src.Name, k.Name, opName, confirm)
 			if err != nil {
 				return "", nil, err
 			}
@@ -445,7 +390,7 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 	case actEnable, actDisable:
 		enabled := it.ID == actEnable
 		f.Run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-			res, err := b.(CloudUpdater).UpdateCloudKey(ctx, src.Name, k.Name, api.UpdateKeyRequest{Enabled: &enabled})
+			res, err := b.UpdateCloudKey(ctx, src.Name, k.Name, api.UpdateKeyRequest{Enabled: &enabled})
 			if err != nil {
 				return "", nil, err
 			}
@@ -458,7 +403,7 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 		confirm(strings.ToUpper(it.ID[:1])+it.ID[1:]+" "+name+" in "+vault+"?", "", !enabled, line, "In "+where+".")
 	case actBackup:
 		f.Run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-			bi, err := b.(CloudBackuper).BackupCloudKey(ctx, src.Name, k.Name)
+			bi, err := b.BackupCloudKey(ctx, src.Name, k.Name)
 			if err != nil {
 				return "", nil, err
 			}
@@ -486,7 +431,7 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 	case actPolicy:
 		f.Menu.Status.Busy = "reading the rotation policy…"
 		return m.send(f, func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-			p, err := b.(CloudPolicies).CloudRotationPolicy(ctx, src.Name, k.Name)
+			p, err := b.CloudRotationPolicy(ctx, src.Name, k.Name)
 			if err != nil {
 				return "", nil, err
 			}
@@ -495,7 +440,7 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 		})
 	case actRestore:
 		return m.send(f, func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-			list, err := b.(CloudRestorer).CloudBackups(ctx)
+			list, err := b.CloudBackups(ctx)
 			if err != nil {
 				return "", nil, err
 			}
@@ -633,7 +578,7 @@ func (m *Model) editForm(f *flow) {
 		}
 		f.what = "edit " + table.Clean(k.Name)
 		return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-			res, err := b.(CloudUpdater).UpdateCloudKey(ctx, src.Name, k.Name, req)
+			res, err := b.UpdateCloudKey(ctx, src.Name, k.Name, req)
 			if err != nil {
 				return "", nil, err
 			}
@@ -680,7 +625,7 @@ func (m *Model) policyForm(f *flow, p api.RotationPolicy) tea.Cmd {
 		}
 		f.what = "set the rotation policy of " + table.Clean(k.Name)
 		return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-			got, err := b.(CloudPolicies).SetCloudRotationPolicy(ctx, src.Name, k.Name, np)
+			got, err := b.SetCloudRotationPolicy(ctx, src.Name, k.Name, np)
 			if err != nil {
 				return "", nil, err
 			}
@@ -753,7 +698,7 @@ func (m *Model) chooseRestore(f *flow, it dialog.Item) tea.Cmd {
 	f.what = "restore " + name
 	f.src = m.cloud[into]
 	f.Run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-		res, err := b.(CloudRestorer).RestoreCloudBackup(ctx, bi.ID, into)
+		res, err := b.RestoreCloudBackup(ctx, bi.ID, into)
 		if err != nil {
 			return "", nil, err
 		}
@@ -794,7 +739,7 @@ func (m *Model) createForm(f *flow) {
 		req.Expires = exp
 		f.what = "create " + req.Name
 		return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-			res, err := b.(CloudCreator).CreateCloudKey(ctx, src.Name, req)
+			res, err := b.CreateCloudKey(ctx, src.Name, req)
 			if err != nil {
 				return "", nil, err
 			}
@@ -864,7 +809,7 @@ func (m *Model) uploadForm(f *flow) {
 		req.Expires = exp
 		f.what = "upload " + table.Clean(req.Name)
 		return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-			res, err := b.(CloudUploader).UploadCloudKey(ctx, src.Name, req)
+			res, err := b.UploadCloudKey(ctx, src.Name, req)
 			if err != nil {
 				return "", nil, err
 			}
@@ -913,10 +858,7 @@ func keyShape(fm *dialog.Form, ti, si int, req *api.CreateKeyRequest) error {
 
 // sync asks the daemon to sync one source ("" = all) now.
 func (m *Model) sync(source string) tea.Cmd {
-	s, ok := m.ctx.Backend.(Syncer)
-	if !ok {
-		return common.FlashErr("this daemon cannot sync on demand")
-	}
+	s := m.ctx.Backend
 	what := "every source"
 	if source != "" {
 		what = source
@@ -987,19 +929,19 @@ func (m *Model) actionView() string {
 
 // openBackups opens the stored backups list.
 func (m *Model) openBackups() tea.Cmd {
-	if _, ok := m.ctx.Backend.(CloudRestorer); !ok {
-		return common.FlashErr("this daemon offers no stored key backups")
-	}
 	if m.cloud == nil {
 		// Where each backup can go back depends on the vaults.
 		return m.awaitCloud("Stored backups", m.openBackups)
+	}
+	if m.noCloud {
+		return common.FlashErr("this daemon offers no stored key backups")
 	}
 	return m.listBackups(m.newFlow(engine.Key{}))
 }
 
 // listBackups asks the daemon for the stored backups and shows them in f.
 func (m *Model) listBackups(f *flow) tea.Cmd {
-	b := m.ctx.Backend.(CloudRestorer)
+	b := m.ctx.Backend
 	f.key, f.src = engine.Key{}, api.CloudSourceInfo{}
 	f.what = "list the stored backups"
 	f.Run = nil
@@ -1054,7 +996,7 @@ func (m *Model) backupMenu(f *flow, bi api.BackupInfo) tea.Cmd {
 			items = append(items, it)
 		}
 	}
-	if _, ok := m.ctx.Backend.(CloudBackupDeleter); ok && !m.readOnly() {
+	if !m.readOnly() {
 		items = append(items, dialog.Item{ID: actDeleteBackup, Key: km.ActDelete,
 			Label: "delete this backup from keyward", Danger: true, Value: bi})
 	}
@@ -1076,7 +1018,7 @@ func (m *Model) backupMenu(f *flow, bi api.BackupInfo) tea.Cmd {
 // naming the backup, the key and the vault; afterwards the list is shown
 // again without it.
 func (m *Model) chooseDeleteBackup(f *flow, bi api.BackupInfo) tea.Cmd {
-	b := m.ctx.Backend.(CloudBackupDeleter)
+	b := m.ctx.Backend
 	id, name, vault := table.Clean(bi.ID), table.Clean(bi.Key), table.Clean(bi.Source)
 	where := "vault " + bi.Source
 	if src, ok := m.cloud[bi.Source]; ok && src.Address != "" {

@@ -99,10 +99,12 @@ type Model struct {
 	cloudSeq     int
 	cloudLoading bool
 	cloudErr     error
-	role         api.Role
-	health       map[string]engine.Source // from the daemon's status
-	act          *flow
-	flowSeq      int
+	// noCloud: the daemon does not serve the cloud routes at all.
+	noCloud bool
+	role    api.Role
+	health  map[string]engine.Source // from the daemon's status
+	act     *flow
+	flowSeq int
 }
 
 // New returns the Keys pane.
@@ -674,10 +676,9 @@ func (m *Model) ShortHelp() []key.Binding {
 }
 
 // hasBackups reports that stored backups can be listed: the daemon has a
-// cloud vault and the backend the route.
+// cloud vault.
 func (m *Model) hasBackups() bool {
-	_, ok := m.ctx.Backend.(CloudRestorer)
-	return ok && len(m.cloud) > 0
+	return len(m.cloud) > 0
 }
 
 // FullHelp implements common.Pane.

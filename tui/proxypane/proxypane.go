@@ -89,19 +89,19 @@ func (m *Model) Capturing() bool { return false }
 // Typing is always false: the pane has no text input.
 func (m *Model) Typing() bool { return false }
 
-// list asks for every application's status, when the backend can.
+// list asks for every application's status; a daemon without the route
+// leaves the pane to the event stream alone.
 func (m *Model) list() tea.Cmd {
-	l, ok := m.ctx.Backend.(Lister)
-	if !ok {
-		return nil
-	}
-	c := m.ctx
+	l, c := m.ctx.Backend, m.ctx
 	return func() tea.Msg {
 		var apps []api.ProxyStatus
 		err := c.Call(func(ctx context.Context) (err error) {
 			apps, err = l.Proxy(ctx)
 			return err
 		})
+		if common.Unserved(err) {
+			return nil
+		}
 		return common.Reply(common.PaneProxy, listMsg{apps: apps, err: err})
 	}
 }

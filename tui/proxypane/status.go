@@ -1,7 +1,6 @@
 package proxypane
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,11 +32,4 @@ func Decode(raw json.RawMessage) ([]api.ProxyStatus, error) {
 		}
 	}
 	return list, nil
-}
-
-// Lister is the optional backend method that lists every application's
-// status at once (GET /v1/proxy); *api.Client has it. Without it the pane
-// fills from the event stream alone.
-type Lister interface {
-	Proxy(ctx context.Context) ([]api.ProxyStatus, error)
 }

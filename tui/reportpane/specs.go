@@ -17,31 +17,15 @@ import (
 	"github.com/keyward/keyward/tui/table"
 )
 
-// AgingReporter is the backend method behind the Aging pane; *api.Client has it.
-type AgingReporter interface {
-	AgingReport(ctx context.Context, q api.ReportQuery) (*api.AgingReport, error)
-}
-
-// ActivityReporter is the backend method behind the Activity pane; *api.Client has it.
-type ActivityReporter interface {
-	ActivityReport(ctx context.Context, q api.ReportQuery) (*api.ActivityReport, error)
-}
-
-// UsageReporter is the backend method behind the Usage pane; *api.Client has it.
-type UsageReporter interface {
-	UsageReport(ctx context.Context, q api.ReportQuery) (*report.Usage, error)
-}
-
-// fetch makes a Spec's Fetch from the backend method R that serves the
-// report (get) and the page made of its answer (page). A backend without R
-// does not offer the report.
-func fetch[R, A any](get func(R, context.Context, api.ReportQuery) (A, error), page func(A, time.Time) *Page) func(context.Context, common.Backend, api.ReportQuery, time.Time) (*Page, bool, error) {
+// fetch makes a Spec's Fetch from the backend method that serves the
+// report (get) and the page made of its answer (page). A daemon that does
+// not serve the report's route does not offer it (ok false).
+func fetch[A any](get func(common.Backend, context.Context, api.ReportQuery) (A, error), page func(A, time.Time) *Page) func(context.Context, common.Backend, api.ReportQuery, time.Time) (*Page, bool, error) {
 	return func(ctx context.Context, b common.Backend, q api.ReportQuery, now time.Time) (*Page, bool, error) {
-		r, ok := b.(R)
-		if !ok {
+		a, err := get(b, ctx, q)
+		if common.Unserved(err) {
 			return nil, false, nil
 		}
-		a, err := get(r, ctx, q)
 		if err != nil {
 			return nil, true, err
 		}
@@ -57,7 +41,7 @@ func Usage() Spec {
 	return Spec{
 		ID:    common.PaneUsage,
 		Title: "Usage",
-		Fetch: fetch(func(r UsageReporter, ctx context.Context, q api.ReportQuery) (*report.Usage, error) {
+		Fetch: fetch(func(r common.Backend, ctx context.Context, q api.ReportQuery) (*report.Usage, error) {
 			q.Limit, q.Cursor = 0, ""
 			return r.UsageReport(ctx, q)
 		}, func(u *report.Usage, now time.Time) *Page {
@@ -117,7 +101,7 @@ func Aging() Spec {
 	return Spec{
 		ID:    common.PaneAging,
 		Title: "Aging",
-		Fetch: fetch(AgingReporter.AgingReport, func(rep *api.AgingReport, now time.Time) *Page {
+		Fetch: fetch(common.Backend.AgingReport, func(rep *api.AgingReport, now time.Time) *Page {
 			p := &Page{Table: report.AgingTable(rep.Entries, now), Range: rep.Range, NextCursor: rep.NextCursor}
 			if rep.Summary != nil {
 				p.Summary = rep.Summary
@@ -138,7 +122,7 @@ func Activity() Spec {
 	return Spec{
 		ID:    common.PaneActivity,
 		Title: "Activity",
-		Fetch: fetch(ActivityReporter.ActivityReport, func(rep *api.ActivityReport, _ time.Time) *Page {
+		Fetch: fetch(common.Backend.ActivityReport, func(rep *api.ActivityReport, _ time.Time) *Page {
 			p := &Page{Table: report.ActivityTable(rep.Events), Range: rep.Range, NextCursor: rep.NextCursor}
 			if len(rep.PerDay) > 0 {
 				p.Summary = activityHead{perDay: rep.PerDay}

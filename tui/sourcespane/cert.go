@@ -17,28 +17,6 @@ import (
 	"github.com/keyward/keyward/tui/table"
 )
 
-// The backend methods behind the certificate actions of KMIP sources, with
-// the exact signatures of *api.Client, picked up by type assertion: a backend
-// without one does not offer that action.
-type (
-	// CertReader shows a source's installed client certificate.
-	CertReader interface {
-		KMIPCert(ctx context.Context, source string) (*api.CertInfo, error)
-	}
-	// CSRMaker makes a client key and a CSR.
-	CSRMaker interface {
-		KMIPCSR(ctx context.Context, source string, req api.CSRRequest) (*api.CSRResponse, error)
-	}
-	// CertInstaller installs the CA-signed certificate.
-	CertInstaller interface {
-		KMIPInstallCert(ctx context.Context, source string, req api.InstallCertRequest) (*api.CertInfo, error)
-	}
-	// KeystoreImporter imports a JKS or PKCS#12 keystore.
-	KeystoreImporter interface {
-		KMIPImportKeystore(ctx context.Context, source string, req api.ImportKeystoreRequest) (*api.CertInfo, error)
-	}
-)
-
 // Certificate actions.
 const (
 	certShow    = "show"
@@ -111,14 +89,6 @@ func (m *Model) kmipSources() []string {
 // openCerts opens the certificate menu (after a source menu when there are
 // several KMIP sources).
 func (m *Model) openCerts() tea.Cmd {
-	b := m.ctx.Backend
-	_, r := b.(CertReader)
-	_, c := b.(CSRMaker)
-	_, i := b.(CertInstaller)
-	_, k := b.(KeystoreImporter)
-	if !r && !c && !i && !k {
-		return common.FlashErr("this daemon offers no certificate actions")
-	}
 	if !m.loaded {
 		// Open at once and fill in when the sources arrive, so keys typed
 		// ahead land in the menu.
@@ -150,25 +120,18 @@ func (m *Model) openCerts() tea.Cmd {
 func (m *Model) certMenu(source string) tea.Cmd {
 	f := m.cert
 	f.source = source
-	b, km := m.ctx.Backend, m.ctx.Keys
+	km := m.ctx.Keys
 	var items []dialog.Item
-	add := func(ok bool, id string, bind key.Binding, admin bool) {
-		if !ok {
-			return
-		}
+	add := func(id string, bind key.Binding, admin bool) {
 		if admin && (m.ctx.ReadOnly || m.role == api.RoleUser) {
 			return // read-only: what changes the identity is not offered
 		}
 		items = append(items, dialog.Item{ID: id, Key: bind})
 	}
-	_, r := b.(CertReader)
-	_, c := b.(CSRMaker)
-	_, i := b.(CertInstaller)
-	_, k := b.(KeystoreImporter)
-	add(r, certShow, km.CertShow, false)
-	add(c, certCSR, km.CertCSR, true)
-	add(i, certInstall, km.CertInstall, true)
-	add(k, certImport, km.CertImport, true)
+	add(certShow, km.CertShow, false)
+	add(certCSR, km.CertCSR, true)
+	add(certInstall, km.CertInstall, true)
+	add(certImport, km.CertImport, true)
 	intro := []string{"The client certificate keyward presents to " + source + " over mutual TLS. Either make a key and a CSR for your CA, then install the signed certificate; or import a keystore the CA team gave you."}
 	if m.ctx.ReadOnly || m.role == api.RoleUser {
 		intro = append(intro, "Read-only: changing the certificate is hidden.")
@@ -257,7 +220,7 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 	case certShow:
 		f.what = "certificate of " + table.Clean(src)
 		return m.sendCert(f, func(ctx context.Context) (certDoneMsg, error) {
-			ci, err := b.(CertReader).KMIPCert(ctx, src)
+			ci, err := b.KMIPCert(ctx, src)
 			if err != nil {
 				return certDoneMsg{}, err
 			}
@@ -314,7 +277,7 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 				if err != nil {
 					return certDoneMsg{}, err
 				}
-				ci, err := b.(CertInstaller).KMIPInstallCert(ctx, src, api.InstallCertRequest{Cert: cert, Root: root})
+				ci, err := b.KMIPInstallCert(ctx, src, api.InstallCertRequest{Cert: cert, Root: root})
 				if err != nil {
 					return certDoneMsg{}, err
 				}
@@ -398,7 +361,7 @@ func (m *Model) importRun(src string, ks, pw []byte, opts api.ImportKeystoreRequ
 		sent = true
 		req := opts
 		req.Keystore, req.Password, req.Force = ks, string(pw), force
-		ci, err := b.(KeystoreImporter).KMIPImportKeystore(ctx, src, req)
+		ci, err := b.KMIPImportKeystore(ctx, src, req)
 		var ae *api.Error
 		if !force && errors.As(err, &ae) && ae.Code == api.CodeConflict {
 			why := common.Explain(err)
@@ -431,7 +394,7 @@ func (m *Model) csrRun(src string, req api.CSRRequest, out string) certRun {
 				return certDoneMsg{}, err
 			}
 		}
-		res, err := b.(CSRMaker).KMIPCSR(ctx, src, req)
+		res, err := b.KMIPCSR(ctx, src, req)
 		var ae *api.Error
 		if !req.Force && errors.As(err, &ae) && ae.Code == api.CodeConflict {
 			why := common.Explain(err)

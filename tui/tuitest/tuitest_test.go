@@ -13,7 +13,7 @@ import (
 )
 
 // silent is a daemon that never answers: every call waits for its context.
-type silent struct{}
+type silent struct{ Unserved }
 
 func (silent) Status(ctx context.Context) (*api.Status, error) { <-ctx.Done(); return nil, ctx.Err() }
 func (silent) Keys(ctx context.Context, _ api.KeyQuery) (*api.KeysPage, error) {
