@@ -13,7 +13,6 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui/common"
-	"github.com/keyward/keyward/tui/reportpane"
 	"github.com/keyward/keyward/tui/table"
 )
 
@@ -57,12 +56,7 @@ func (m *Model) open(name string, jumped bool) tea.Cmd {
 
 func (v *sourceView) fetch() tea.Cmd {
 	c, name, seq := v.m.ctx, v.name, v.seq
-	r, ok := c.Backend.(reportpane.ActivityReporter)
-	if !ok {
-		v.loaded = true
-		v.render()
-		return nil
-	}
+	r := c.Backend
 	return func() tea.Msg {
 		var events []engine.Event
 		// The outages and the recoveries: two small queries rather than
@@ -77,6 +71,9 @@ func (v *sourceView) fetch() tea.Cmd {
 			}
 			return nil
 		})
+		if common.Unserved(err) {
+			err = nil // a daemon without the activity report: no history
+		}
 		sort.SliceStable(events, func(i, j int) bool { return events[i].Time.After(events[j].Time) })
 		if len(events) > historyLen {
 			events = events[:historyLen]
