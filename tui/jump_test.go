@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/exp/teatest"
+
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 )
@@ -23,15 +25,28 @@ func sourceHealth(f *fixture) {
 	}
 }
 
+// onPane starts the TUI at 80×24 and goes to pane n, waiting for want.
+func onPane(t *testing.T, f *fixture, n string, want ...string) *teatest.TestModel {
+	t.Helper()
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, n)
+	waitFor(t, tm, want...)
+	return tm
+}
+
+// onSources starts the TUI at 80×24 on the Sources pane.
+func onSources(t *testing.T, f *fixture) *teatest.TestModel {
+	t.Helper()
+	return onPane(t, f, "5", "DEGRADED", "encrypts")
+}
+
 // Enter on a Sources row opens the source: its statistics and health
 // history; K lists its keys in the Keys pane, and esc comes back.
 func TestSourceOpens(t *testing.T) {
 	f := newFixture()
 	sourceHealth(f)
-	tm := start(t, f, 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "5")
-	waitFor(t, tm, "DEGRADED", "encrypts")
+	tm := onSources(t, f)
 	press(tm, "j", "enter")
 	waitFor(t, tm, "source vault-emu", "Health history", "dial tcp: i/o timeout")
 	press(tm, "K")
@@ -44,10 +59,7 @@ func TestSourceOpens(t *testing.T) {
 // A ring generation opens its key; the key opens its source; esc walks
 // back: the key, then the Sources pane.
 func TestJumpGenerationKeySource(t *testing.T) {
-	tm := start(t, newFixture(), 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "5")
-	waitFor(t, tm, "DEGRADED", "encrypts")
+	tm := onSources(t, newFixture())
 	press(tm, "G", "enter") // the ring's last generation, acme.crm.key.0
 	waitFor(t, tm, "kms-prod/acme.crm.key.0/1", "(esc back)")
 	press(tm, "o")
@@ -72,10 +84,7 @@ func TestProxyGenerationOpensKey(t *testing.T) {
 		Ring: api.ProxyRing{KeyID: "x1P7b039", Size: 2, Capacity: 16, Generations: []api.GenerationInfo{
 			{Name: "acme.crm.key.5", KeyID: "x1P7b039", Fingerprint: "sha256:5f60718293a4b5c6d7e8f90a", State: "active", Encrypts: true, Created: &fixedNow},
 			{Name: "acme.crm.key.4", KeyID: "PqzDnyPw", Fingerprint: "sha256:4e5f60718293a4b5c6d7e8f9", State: "deactivated"}}}}}
-	tm := start(t, f, 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "4")
-	waitFor(t, tm, "PqzDnyPw", "open its key")
+	tm := onPane(t, f, "4", "PqzDnyPw", "open its key")
 	press(tm, "j", "enter")
 	waitFor(t, tm, "kms-prod/acme.crm.key.4/1", "(esc back)")
 	press(tm, "esc")
@@ -88,10 +97,7 @@ func TestProxyGenerationOpensKey(t *testing.T) {
 func TestActivityEventOpensSource(t *testing.T) {
 	f := newFixture()
 	sourceHealth(f)
-	tm := start(t, f, 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "3")
-	waitFor(t, tm, "source-outage")
+	tm := onPane(t, f, "3", "source-outage")
 	press(tm, "enter")
 	waitFor(t, tm, "enter opens the source")
 	press(tm, "enter")
@@ -107,10 +113,7 @@ func TestActivityEventOpensSource(t *testing.T) {
 // A health change of the open source brings its history up to date.
 func TestSourceHistoryFollowsHealth(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "5")
-	waitFor(t, tm, "DEGRADED", "encrypts")
+	tm := onSources(t, f)
 	press(tm, "j", "enter")
 	waitFor(t, tm, "no outage recorded")
 	f.mu.Lock()

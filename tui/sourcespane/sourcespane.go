@@ -53,8 +53,8 @@ type Model struct {
 	certSeq int
 
 	// sel is the selected row among items (a source or a ring
-	// generation); view is the source opened with enter; pending is a
-	// source to open once the sources are loaded (a jump from a key).
+	// generation); view is the source opened with enter (or a jump from a
+	// key), viewSeq numbers its history requests.
 	sel     int
 	items   []item
 	view    *sourceView
