@@ -623,9 +623,27 @@ func editedFields(a, b engine.Key) string {
 		what = append(what, "not-before "+fmtTime(a.Activated)+" → "+fmtTime(b.Activated))
 	}
 	if !maps.Equal(a.Tags, b.Tags) {
-		what = append(what, "tags")
+		what = append(what, "tags "+strings.Join(changedTags(a.Tags, b.Tags), ", "))
 	}
 	return strings.Join(what, ", ")
+}
+
+// changedTags names the tags added, removed or changed (names only: a
+// tag's value is the cloud's, and may be long).
+func changedTags(a, b map[string]string) []string {
+	var out []string
+	for k, v := range b {
+		if old, ok := a[k]; !ok || old != v {
+			out = append(out, k)
+		}
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func fmtTime(t *time.Time) string {

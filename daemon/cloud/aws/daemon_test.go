@@ -64,6 +64,7 @@ region = %q
 static_keys_file = %q
 endpoint = %q
 deletion_window_days = 7
+full_refresh_every = 1
 `, filepath.Join(dir, "data"), filepath.Join(dir, "k.sock"), kekFile, aws.TestRegion, keysFile, lk.URL)
 	path := filepath.Join(dir, "keyward.toml")
 	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
@@ -95,6 +96,7 @@ deletion_window_days = 7
 		}
 		return out
 	}
+	details := map[string]string{}
 	sourceEvents := func() []string {
 		t.Helper()
 		rep, err := c.ActivityReport(ctx, api.ReportQuery{Source: "aws-prod", Origin: "source", Limit: 100})
@@ -104,6 +106,7 @@ deletion_window_days = 7
 		var ops []string
 		for _, ev := range rep.Events {
 			ops = append(ops, ev.Operation+" "+strings.TrimPrefix(ev.KeyID, "aws-prod/"))
+			details[ev.Operation+" "+strings.TrimPrefix(ev.KeyID, "aws-prod/")] = ev.Details
 		}
 		slices.Sort(ops)
 		return ops
@@ -183,15 +186,25 @@ deletion_window_days = 7
 		t.Errorf("source events after keyward's own changes: %v", ev)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	if _, err := outside.Update(ctx, legacy.Name, "", cloud.Update{Tags: map[string]string{aws.TagAliases: "legacy,ledger"}}); err != nil {
+	if _, err := outside.Update(ctx, legacy.Name, "", cloud.Update{Tags: map[string]string{"owner": "finance", aws.TagAliases: "legacy,ledger"}}); err != nil {
 		t.Fatal(err)
 	}
 	kw("sync", "--source", "aws-prod")
 	if k := list()[legacy.Name]; k.Tags[aws.TagAliases] != "ledger,legacy" {
 		t.Errorf("the outside alias change: %v", k.Tags)
 	}
-	if ev := sourceEvents(); len(ev) != 2 {
-		t.Errorf("source events after an outside change: %v", ev)
+	if ev := sourceEvents(); len(ev) != 2 || details["edited "+legacy.Name+"/current"] != "edited in the cloud: tags aws:aliases" {
+		t.Errorf("source events after an outside change: %v %v", ev, details)
+	}
+	// A rotation outside keyward changes the key material in use.
+	if _, err := outside.Rotate(ctx, pay.Name); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	kw("sync", "--source", "aws-prod")
+	evs := sourceEvents()
+	if d := details["edited "+pay.Name+"/current"]; d != "edited in the cloud: tags aws:key-material" {
+		t.Errorf("an outside rotation: %q (events %v)", d, evs)
 	}
 
 	// Expired session credentials: the sync fails, the source is

@@ -23,8 +23,8 @@ import (
 // a loopback port: a KMS nobody here wrote, answering the real
 // aws-sdk-go-v2 client. Test-only: the production binary never links it.
 //
-// local-kms lacks RotateKeyOnDemand and rotation periods
-// (RotationPeriodInDays, NextRotationDate). A small stand-in in front of
+// local-kms lacks RotateKeyOnDemand, rotation periods
+// (RotationPeriodInDays) and CurrentKeyMaterialId. A small stand-in in front of
 // it answers those, and says so: Stood lists the calls it answered, so
 // a test can tell what the emulator did from what the stand-in did.
 type LocalKMS struct {
@@ -203,15 +203,21 @@ func (lk *LocalKMS) serve(w http.ResponseWriter, r *http.Request, db *lkdata.Dat
 		rec := forward()
 		var out map[string]map[string]any
 		if rec.Code == http.StatusOK && json.Unmarshal(rec.Body.Bytes(), &out) == nil && out["KeyMetadata"] != nil {
+			id := fmt.Sprint(out["KeyMetadata"]["KeyId"])
 			lk.mu.Lock()
-			managed := lk.managed[fmt.Sprint(out["KeyMetadata"]["KeyId"])]
+			managed, rotations := lk.managed[id], len(lk.rotated[id])
 			lk.mu.Unlock()
 			if managed {
 				out["KeyMetadata"]["KeyManager"] = "AWS"
-				b, _ := json.Marshal(out)
-				copyOut(rec, b)
-				return
 			}
+			if out["KeyMetadata"]["Origin"] == "AWS_KMS" && out["KeyMetadata"]["KeySpec"] == "SYMMETRIC_DEFAULT" {
+				// Stand-in: local-kms has no CurrentKeyMaterialId; one
+				// per on-demand rotation the stand-in made.
+				out["KeyMetadata"]["CurrentKeyMaterialId"] = fmt.Sprintf("%064x", rotations+1)
+			}
+			b, _ := json.Marshal(out)
+			copyOut(rec, b)
+			return
 		}
 		copyOut(rec, rec.Body.Bytes())
 	default:

@@ -35,6 +35,9 @@ const (
 	TagAliases     = "aws:aliases"
 	TagRotation    = "aws:rotation"
 	TagMultiRegion = "aws:multi-region"
+	// TagMaterial is the key material in use (CurrentKeyMaterialId): it
+	// changes when AWS rotates the key, on demand or automatically.
+	TagMaterial = "aws:key-material"
 )
 
 // view is the account's key listing with the cost of a sync growing with
@@ -357,6 +360,7 @@ func keyVersion(md *types.KeyMetadata, tags map[string]string, aliases []string,
 	set(TagDescription, sdkaws.ToString(md.Description))
 	set(TagAliases, strings.Join(aliases, ","))
 	set(TagRotation, rotation)
+	set(TagMaterial, sdkaws.ToString(md.CurrentKeyMaterialId))
 	if md.MultiRegion != nil && *md.MultiRegion {
 		role := "multi-Region"
 		if md.MultiRegionConfiguration != nil && md.MultiRegionConfiguration.MultiRegionKeyType != "" {
