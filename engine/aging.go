@@ -22,6 +22,23 @@ const (
 // ExpiringBucket names the bucket of keys expiring within days.
 func ExpiringBucket(days int) Bucket { return Bucket(fmt.Sprintf("%s%dd", bucketExpiring, days)) }
 
+// ParseBucket reads a bucket's name: expired, expiring-Nd (N days, 1 or
+// more), rotation-overdue, healthy or retired. Which expiring-Nd windows
+// exist is configured (Thresholds.Buckets); this checks the form only, for
+// a front end that cannot see the configuration.
+func ParseBucket(s string) (Bucket, error) {
+	switch b := Bucket(s); b {
+	case BucketExpired, BucketOverdue, BucketHealthy, BucketRetired:
+		return b, nil
+	}
+	if d, ok := strings.CutPrefix(s, bucketExpiring); ok {
+		if n, err := strconv.Atoi(strings.TrimSuffix(d, "d")); err == nil && n > 0 && strings.HasSuffix(d, "d") && ExpiringBucket(n) == Bucket(s) {
+			return Bucket(s), nil
+		}
+	}
+	return "", fmt.Errorf("unknown aging bucket %q (known: expired, expiring-Nd such as expiring-30d, rotation-overdue, healthy, retired)", s)
+}
+
 // Thresholds configure aging. ExpiringDays are the warning windows in days,
 // e.g. [7 30 90]; RotationPeriod is how old an active key may get before its
 // rotation is overdue (zero disables the rotation check).

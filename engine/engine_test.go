@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,4 +185,29 @@ func TestPluralAndArticle(t *testing.T) {
 			t.Errorf("got %q, want %q", c.got, c.want)
 		}
 	}
+}
+
+// A bucket ParseBucket accepts is one some thresholds produce; what it
+// refuses, it names.
+func FuzzParseBucket(f *testing.F) {
+	for _, s := range []string{"expired", "expiring-30d", "expiring-0d", "expiring-07d", "expiring-d", "expiring-30", "healthy", "retired", "rotation-overdue", "mouldy", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := ParseBucket(s)
+		if err != nil {
+			if !strings.Contains(err.Error(), "unknown aging bucket") {
+				t.Fatalf("%q: unclear error %v", s, err)
+			}
+			return
+		}
+		th := DefaultThresholds()
+		if d, ok := strings.CutPrefix(s, "expiring-"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(d, "d"))
+			th.ExpiringDays = []int{n}
+		}
+		if !slices.Contains(th.Buckets(), b) || string(b) != s {
+			t.Fatalf("%q accepted as %q, which no thresholds produce", s, b)
+		}
+	})
 }

@@ -146,6 +146,11 @@ func newKeysListCmd(a *App) *cobra.Command {
 					return Usagef("--state: %v", err)
 				}
 			}
+			if q.Aging != "" {
+				if _, err := engine.ParseBucket(q.Aging); err != nil {
+					return Usagef("--aging: %v", err)
+				}
+			}
 			if limit < 0 {
 				return Usagef("--limit must not be negative")
 			}

@@ -24,6 +24,9 @@ func TestBadFlagValueIsUsageWithAndWithoutDaemon(t *testing.T) {
 		{[]string{"keys", "list", "--sort", "colour"}, `cannot sort by "colour"`},
 		{[]string{"keys", "list", "--sort", "-colour"}, `cannot sort by "-colour"`},
 		{[]string{"keys", "list", "--state", "shiny"}, "unknown key state"},
+		{[]string{"keys", "list", "--aging", "mouldy"}, `unknown aging bucket "mouldy"`},
+		{[]string{"keys", "list", "--aging", "expiring-0d"}, `unknown aging bucket "expiring-0d"`},
+		{[]string{"keys", "list", "--aging", "expiring-030d"}, `unknown aging bucket "expiring-030d"`},
 	} {
 		for _, sock := range []string{live, missing} {
 			t.Setenv("KEYWARD_SOCKET", sock)
@@ -39,6 +42,7 @@ func TestBadFlagValueIsUsageWithAndWithoutDaemon(t *testing.T) {
 		{"report", "aging", "--from", "-30d", "--to", "+30d"},
 		{"report", "activity", "--from", "2026-11-01"},
 		{"keys", "list", "--sort", "-expires"},
+		{"keys", "list", "--aging", "expiring-30d"},
 	} {
 		if code, _, errs := run(t, args...); code != ExitUnreachable {
 			t.Errorf("%s without a daemon: exit %d, want %d: %s", strings.Join(args, " "), code, ExitUnreachable, errs)
