@@ -17,10 +17,13 @@ import (
 )
 
 // historyLen is how many health changes a source's view lists, and
-// historyFrom how far back it looks.
+// historyFrom how far back it looks. historyTo is past the daemon's now: a
+// range ends before its end, and a change recorded in the daemon's current
+// second (or clock) must show.
 const (
 	historyLen  = 20
 	historyFrom = "-90d"
+	historyTo   = "+1h"
 )
 
 // sourceView is one source opened with enter: its health history (the
@@ -63,7 +66,7 @@ func (v *sourceView) fetch() tea.Cmd {
 		// every key event of the source.
 		err := c.Call(func(ctx context.Context) error {
 			for _, op := range []string{engine.OpOutage, engine.OpRecovery} {
-				rep, err := r.ActivityReport(ctx, api.ReportQuery{From: historyFrom, To: "now", Source: name, Operation: op, Limit: historyLen})
+				rep, err := r.ActivityReport(ctx, api.ReportQuery{From: historyFrom, To: historyTo, Source: name, Operation: op, Limit: historyLen})
 				if err != nil {
 					return err
 				}
