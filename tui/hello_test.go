@@ -100,3 +100,41 @@ func TestSequenceGapRefetches(t *testing.T) {
 	waitFor(t, tm, "of 15 keys")
 	_ = finalView(t, tm)
 }
+
+// lateHello holds its hello until the test says.
+type lateHello struct {
+	*fixture
+	hello chan struct{}
+}
+
+func (b *lateHello) Watch(ctx context.Context, fn func(api.Notification)) error {
+	select {
+	case <-b.hello:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return b.fixture.Watch(ctx, fn)
+}
+
+// TestTabChosenBeforeHello: a tab chosen before the hello makes its first
+// request after it, like the others.
+func TestTabChosenBeforeHello(t *testing.T) {
+	f := newFixture()
+	b := &lateHello{fixture: f, hello: make(chan struct{})}
+	tm := startWith(t, b, 140, 30, tui.Options{})
+	press(tm, "2")
+	time.Sleep(300 * time.Millisecond)
+	if n := f.reportCalls.Load(); n != 0 {
+		t.Fatalf("the Aging pane asked for its report %d times before the hello", n)
+	}
+	close(b.hello)
+	waitFor(t, tm, "● connected", "Aging")
+	deadline := time.Now().Add(5 * time.Second)
+	for f.reportCalls.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the Aging pane never asked for its report after the hello")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = finalView(t, tm)
+}

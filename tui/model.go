@@ -37,8 +37,9 @@ type Model struct {
 
 	conn   connection
 	status *api.Status
-	// panesStarted is set once the panes made their first requests.
-	panesStarted bool
+	// panesStarted is set once the panes made their first requests;
+	// activatedEarly, that a tab was chosen before.
+	panesStarted, activatedEarly bool
 
 	// flash is the last action's result, shown in the status line; log
 	// keeps the recent ones for the message log (L).
@@ -142,6 +143,10 @@ func (m *Model) startPanes() tea.Cmd {
 	if m.c.Width > 0 {
 		// The size came before: the panes size their first page now.
 		cmds = append(cmds, m.broadcast(common.ResizedMsg{}))
+	}
+	if m.activatedEarly {
+		// A tab chosen before the hello.
+		cmds = append(cmds, m.Active().Update(common.ActivatedMsg{}))
 	}
 	return tea.Batch(cmds...)
 }
@@ -330,6 +335,11 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 
 func (m *Model) activate(i int) tea.Cmd {
 	m.active = i
+	if !m.panesStarted {
+		// Its first request waits for the hello too (startPanes).
+		m.activatedEarly = true
+		return nil
+	}
 	return m.Active().Update(common.ActivatedMsg{})
 }
 
