@@ -107,19 +107,11 @@ func keyIDs(ctx context.Context, c *api.Client, args []string, toComplete string
 	}
 	// The daemon's text filter matches within a name, so a typed
 	// "source/name" asks for that source's keys containing the name.
-	q := api.KeyQuery{Text: toComplete, Sort: "source", Limit: completeLimit}
+	q := api.KeyQuery{Text: toComplete, Sort: "source"}
 	if src, name, ok := strings.Cut(toComplete, "/"); ok {
 		q.Source, q.Text = src, name
 	}
-	p, err := c.Keys(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, len(p.Keys))
-	for _, k := range p.Keys {
-		out = append(out, k.ID)
-	}
-	return out, nil
+	return keyValues(ctx, c, q, func(k engine.Key) string { return k.ID })
 }
 
 // keyNameArgs completes SOURCE NAME: the sources, then the names of the
@@ -129,17 +121,23 @@ func keyNameArgs(ctx context.Context, c *api.Client, args []string, toComplete s
 	case 0:
 		return sourceNames(ctx, c, args, toComplete)
 	case 1:
-		p, err := c.Keys(ctx, api.KeyQuery{Source: args[0], Text: toComplete, Limit: completeLimit})
-		if err != nil {
-			return nil, err
-		}
-		out := make([]string, 0, len(p.Keys))
-		for _, k := range p.Keys {
-			out = append(out, k.Name)
-		}
-		return out, nil
+		return keyValues(ctx, c, api.KeyQuery{Source: args[0], Text: toComplete}, func(k engine.Key) string { return k.Name })
 	}
 	return nil, nil
+}
+
+// keyValues is one value of each of the first completeLimit keys q finds.
+func keyValues(ctx context.Context, c *api.Client, q api.KeyQuery, value func(engine.Key) string) ([]string, error) {
+	q.Limit = completeLimit
+	p, err := c.Keys(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(p.Keys))
+	for _, k := range p.Keys {
+		out = append(out, value(k))
+	}
+	return out, nil
 }
 
 func agingBuckets(ctx context.Context, c *api.Client, _ []string, _ string) ([]string, error) {

@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo"
 )
 
@@ -54,7 +54,7 @@ func TestREADMEWalkthroughRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var banner lockedBuffer
+	var banner daemontest.Buffer
 	sock := runDemo(t, &banner)
 	app, px := bannerURL(t, &banner, "demo app:"), bannerURL(t, &banner, "via proxy:")
 	// The proxy encrypts once the KMIP ring is in and traffic has made
@@ -119,7 +119,7 @@ func walkthrough(t *testing.T, readme string) string {
 }
 
 // runDemo runs the headless demo with brisk traffic until the test ends.
-func runDemo(t *testing.T, out *lockedBuffer) string {
+func runDemo(t *testing.T, out *daemontest.Buffer) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan string, 1), make(chan error, 1)
@@ -142,7 +142,7 @@ func runDemo(t *testing.T, out *lockedBuffer) string {
 }
 
 // bannerURL is the URL the demo's banner gives after label.
-func bannerURL(t *testing.T, b *lockedBuffer, label string) string {
+func bannerURL(t *testing.T, b *daemontest.Buffer, label string) string {
 	t.Helper()
 	re := regexp.MustCompile(regexp.QuoteMeta(label) + `\s+(http\S+)`)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -153,16 +153,3 @@ func bannerURL(t *testing.T, b *lockedBuffer, label string) string {
 	t.Fatalf("no %q in the demo's banner:\n%s", label, b.String())
 	return ""
 }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
