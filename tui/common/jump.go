@@ -28,8 +28,8 @@ func SourceKeys(source string) tea.Cmd {
 
 // FindKey opens the key named name (in source, when source is not ""): it
 // is looked up, and must be exactly one key (a fingerprint, when not "",
-// tells a name's versions apart). The answer is an OpenKeyMsg, or a flash
-// saying why not.
+// tells keys of the same name apart). The answer is an OpenKeyMsg, or a
+// flash saying why not.
 func FindKey(c *Context, source, name, fingerprint string) tea.Cmd {
 	return func() tea.Msg {
 		var page *api.KeysPage
@@ -40,11 +40,19 @@ func FindKey(c *Context, source, name, fingerprint string) tea.Cmd {
 		if err != nil {
 			return FlashMsg{Text: "cannot look up " + table.Clean(name) + ": " + Explain(err), Err: true}
 		}
-		var ids []string
+		// The fingerprint picks one of a name's keys; a key the inventory
+		// holds without one (material never read) is found by name alone.
+		var ids, same []string
 		for _, k := range page.Keys {
-			if (k.Name == name || k.ID == name) && (fingerprint == "" || k.Fingerprint == fingerprint) {
+			if k.Name == name || k.ID == name {
 				ids = append(ids, k.ID)
+				if fingerprint != "" && k.Fingerprint == fingerprint {
+					same = append(same, k.ID)
+				}
 			}
+		}
+		if len(same) == 1 {
+			ids = same
 		}
 		switch len(ids) {
 		case 0:

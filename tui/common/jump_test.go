@@ -1,0 +1,59 @@
+package common_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/tui/common"
+)
+
+// keysBackend answers GET /v1/keys from a list, by source and name.
+type keysBackend struct {
+	common.Backend
+	keys []engine.Key
+}
+
+func (b keysBackend) Keys(ctx context.Context, q api.KeyQuery) (*api.KeysPage, error) {
+	var out []engine.Key
+	for _, k := range b.keys {
+		if (q.Source == "" || k.Source == q.Source) && strings.Contains(k.Name, q.Text) {
+			out = append(out, k)
+		}
+	}
+	return &api.KeysPage{Keys: out}, nil
+}
+
+// A generation's key is found by name, the fingerprint telling apart keys
+// of the same name in two sources; a key held without a fingerprint is
+// found by name alone; an ambiguous or missing name says so.
+func TestFindKey(t *testing.T) {
+	b := keysBackend{keys: []engine.Key{
+		{ID: "kms-a/acme.crm.key.4/1", Source: "kms-a", Name: "acme.crm.key.4", Fingerprint: "aaaa"},
+		{ID: "kms-b/acme.crm.key.4/1", Source: "kms-b", Name: "acme.crm.key.4", Fingerprint: "bbbb"},
+		{ID: "kms-a/acme.crm.key.40/1", Source: "kms-a", Name: "acme.crm.key.40", Fingerprint: "bbbb"},
+		{ID: "kms-a/acme.hr.key.1/1", Source: "kms-a", Name: "acme.hr.key.1"},
+	}}
+	c := &common.Context{Ctx: context.Background(), Backend: b, Timeout: time.Second}
+	for _, tc := range []struct{ source, name, fp, want string }{
+		{"", "acme.crm.key.4", "bbbb", "open kms-b/acme.crm.key.4/1"},
+		{"kms-a", "acme.crm.key.4", "bbbb", "open kms-a/acme.crm.key.4/1"},
+		{"", "acme.hr.key.1", "cccc", "open kms-a/acme.hr.key.1/1"},
+		{"", "acme.crm.key.4", "", "acme.crm.key.4 names 2 keys (in several sources): use its id: kms-a/acme.crm.key.4/1, kms-b/acme.crm.key.4/1"},
+		{"kms-b", "acme.hr.key.1", "", "no key named acme.hr.key.1 in kms-b"},
+	} {
+		got := ""
+		switch msg := common.FindKey(c, tc.source, tc.name, tc.fp)().(type) {
+		case common.OpenKeyMsg:
+			got = "open " + msg.ID
+		case common.FlashMsg:
+			got = msg.Text
+		}
+		if got != tc.want {
+			t.Errorf("FindKey(%q, %q, %q) = %q, want %q", tc.source, tc.name, tc.fp, got, tc.want)
+		}
+	}
+}
