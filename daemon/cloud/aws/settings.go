@@ -175,6 +175,9 @@ func (a *Settings) Validate(prefix string) []string {
 		if a.StaticKeysFile != "" {
 			add("static_keys_file", "is only read with credential \"static\"")
 		}
+		if a.Profile != "" {
+			add("profile", "is only read with credential \"profile\"")
+		}
 	case CredProfile:
 		if a.Profile == "" {
 			add("profile", "is required for credential \"profile\" (a profile of ~/.aws/config)")
@@ -301,7 +304,9 @@ func ParseStaticKeys(b []byte) (StaticKeys, error) {
 		case "aws_session_token":
 			dst = &k.SessionToken
 		default:
-			return StaticKeys{}, fmt.Errorf("line %d: unknown key %q (aws_access_key_id, aws_secret_access_key, aws_session_token)", n, trunc(key))
+			// The key is not echoed: a secret pasted on the wrong side
+			// of the = would be.
+			return StaticKeys{}, fmt.Errorf("line %d: unknown key (want aws_access_key_id, aws_secret_access_key, aws_session_token)", n)
 		}
 		if *dst != "" {
 			return StaticKeys{}, fmt.Errorf("line %d: %s given twice", n, key)
@@ -318,11 +323,4 @@ func ParseStaticKeys(b []byte) (StaticKeys, error) {
 		return StaticKeys{}, fmt.Errorf("needs aws_access_key_id and aws_secret_access_key")
 	}
 	return k, nil
-}
-
-func trunc(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }

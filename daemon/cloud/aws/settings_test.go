@@ -32,6 +32,7 @@ func TestSettingsValidate(t *testing.T) {
 		{"loopback endpoint", Settings{Name: "a", Region: "eu-west-1", Endpoint: "http://127.0.0.1:4599"}, ""},
 		{"endpoint path", Settings{Name: "a", Region: "eu-west-1", Endpoint: "https://kms.example.com/x"}, "must not have a path"},
 		{"proxy", Settings{Name: "a", Region: "eu-west-1", HTTPSProxy: "proxy:3128"}, `x.https_proxy: "proxy:3128" is not a proxy URL`},
+		{"profile with default", Settings{Name: "a", Region: "eu-west-1", Credential: "default", Profile: "p"}, `x.profile: is only read with credential "profile"`},
 		{"window", Settings{Name: "a", Region: "eu-west-1", DeletionWindowDays: 5}, "x.deletion_window_days: 5 is outside AWS's 7 to 30 days"},
 	} {
 		errs := c.s.Validate("x")
@@ -56,7 +57,7 @@ func TestStaticKeysFile(t *testing.T) {
 		t.Errorf("a 0600 keys file: %v", err)
 	}
 	for _, bad := range []string{"aws_access_key_id=A\n", "aws_secret_access_key " + secret + "\n", "aws_access_key_id=A\naws_secret_access_key=" + secret + "\nregion=eu-west-1\n",
-		"aws_access_key_id=A\naws_access_key_id=B\n"} {
+		"aws_access_key_id=A\naws_access_key_id=B\n", secret + " = x\n"} {
 		_, err := ParseStaticKeys([]byte(bad))
 		if err == nil {
 			t.Errorf("%q accepted", bad)
