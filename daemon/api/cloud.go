@@ -190,10 +190,22 @@ func (c *Client) CloudRotationPolicy(ctx context.Context, source, name string) (
 	return &out, c.Do(ctx, http.MethodGet, cloudKeyPath(source, name, "policy"), nil, nil, &out)
 }
 
-// SetCloudRotationPolicy replaces a key's rotation policy.
+// SetRotationPolicy is the body of POST …/policy: the policy that replaces
+// the key's, flat ({"rotate_after": "90d", …}). A policy with no setting
+// would clear every one, so the daemon refuses it unless Clear says that
+// is meant: {} alone never wipes a policy.
+type SetRotationPolicy struct {
+	RotationPolicy
+	// Clear removes every setting; it must be the only field.
+	Clear bool `json:"clear,omitempty"`
+}
+
+// SetCloudRotationPolicy replaces a key's rotation policy; a zero policy
+// clears it (sent as {"clear": true}).
 func (c *Client) SetCloudRotationPolicy(ctx context.Context, source, name string, p RotationPolicy) (*RotationPolicy, error) {
 	var out RotationPolicy
-	return &out, c.Do(ctx, http.MethodPost, cloudKeyPath(source, name, "policy"), nil, p, &out)
+	body := SetRotationPolicy{RotationPolicy: p, Clear: p == RotationPolicy{}}
+	return &out, c.Do(ctx, http.MethodPost, cloudKeyPath(source, name, "policy"), nil, body, &out)
 }
 
 // Sync asks the daemon to sync source now ("" = every source that can)

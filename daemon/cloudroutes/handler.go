@@ -90,11 +90,19 @@ func Handler(m *cloud.Manager, caller CallerFunc) http.Handler {
 		case "backup":
 			return backup(m.Backup(ctx, c, src, name))
 		case "policy":
-			var req api.RotationPolicy
+			var req api.SetRotationPolicy
 			if err := decode(w, r, &req); err != nil {
 				return nil, err
 			}
-			return policy(m.SetRotationPolicy(ctx, c, src, name, cloud.RotationPolicy(req)))
+			empty := req.RotationPolicy == api.RotationPolicy{}
+			if empty != req.Clear {
+				msg := `a policy with no setting would clear every one: send {"clear": true} to remove the policy`
+				if req.Clear {
+					msg = `"clear": true removes every setting and cannot come with settings`
+				}
+				return nil, &api.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: msg}
+			}
+			return policy(m.SetRotationPolicy(ctx, c, src, name, cloud.RotationPolicy(req.RotationPolicy)))
 		}
 		return nil, &api.Error{Status: http.StatusNotFound, Code: api.CodeNotFound,
 			Message: "unknown operation " + r.PathValue("op") + " (rotate, update, delete, recover, purge, backup, policy)"}

@@ -32,7 +32,7 @@ func TestCloudBodiesNeverMeanClearEverything(t *testing.T) {
 	}
 	h := cloudroutes.Handler(m, func(context.Context) (api.Caller, bool) { return wireCaller(alice), true })
 	reqs := e.srv.Requests()
-	for _, body := range []string{"", "  \n", "null", "[]", `"90d"`, `{"rotate_after":"30d"} {}`, `{"rotate_after":"30d"}null`, `{"rotate_afer":"30d"}`} {
+	for _, body := range []string{"", "  \n", "null", "[]", `"90d"`, `{"rotate_after":"30d"} {}`, `{"rotate_after":"30d"}null`, `{"rotate_afer":"30d"}`, `{}`, `{"clear":false}`, `{"clear":true,"rotate_after":"30d"}`} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/cloud/vault1/keys/acme-k/policy", strings.NewReader(body)))
 		var ae api.Error
@@ -58,5 +58,14 @@ func TestCloudBodiesNeverMeanClearEverything(t *testing.T) {
 	got, err := m.RotationPolicy(e.ctx, alice, "vault1", "acme-k")
 	if err != nil || *got != want {
 		t.Fatalf("policy after refused bodies: %+v %v, want %+v", got, err, want)
+	}
+	// Clearing is an explicit act, and it works.
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/cloud/vault1/keys/acme-k/policy", strings.NewReader(`{"clear":true}`)))
+	if rec.Code != http.StatusOK {
+		t.Fatalf(`{"clear":true}: %d %s`, rec.Code, rec.Body)
+	}
+	if got, err = m.RotationPolicy(e.ctx, alice, "vault1", "acme-k"); err != nil || *got != (cloud.RotationPolicy{}) {
+		t.Fatalf("policy after clear: %+v %v", got, err)
 	}
 }

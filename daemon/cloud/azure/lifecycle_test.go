@@ -359,6 +359,8 @@ func TestUserRoleCannotRunLifecycle(t *testing.T) {
 			body = `{"enabled":true}`
 		case strings.HasSuffix(path, "/delete"), strings.HasSuffix(path, "/purge"):
 			body = `{"confirm":"acme-k"}`
+		case strings.HasSuffix(path, "/policy"):
+			body = `{"clear":true}`
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, strings.NewReader(body)))
