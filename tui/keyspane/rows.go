@@ -31,12 +31,12 @@ func Columns() []table.Column {
 		colName:        {Title: "NAME", Width: 16, Max: 40, Priority: 0},
 		colSource:      {Title: "SOURCE", Width: 10, Max: 18, Priority: 3},
 		colApplication: {Title: "APPLICATION", Width: 11, Max: 20, Priority: 9},
-		colVersion:     {Title: "VER", Width: 4, Max: 8, Priority: 7},
-		colAlgorithm:   {Title: "ALGORITHM", Width: 9, Max: 14, Priority: 4},
+		colVersion:     {Title: "VER", Width: 4, Max: 8, Priority: 4}, // versions of one key share a name
+		colAlgorithm:   {Title: "ALGORITHM", Width: 9, Max: 14, Priority: 5},
 		colState:       {Title: "STATE", Width: 11, Priority: 1},
 		colAging:       {Title: "AGING", Width: 16, Priority: 2}, // rotation-overdue
-		colExpires:     {Title: "EXPIRES", Width: 10, Priority: 5},
-		colAge:         {Title: "AGE", Width: 7, Priority: 6, Right: true},
+		colExpires:     {Title: "EXPIRES", Width: 10, Priority: 6},
+		colAge:         {Title: "AGE", Width: 7, Priority: 7, Right: true},
 		colFingerprint: {Title: "FINGERPRINT", Width: 12, Priority: 8},
 	}
 }
