@@ -117,3 +117,46 @@ func (s *Store) KeyUse(ctx context.Context, app string, keyIDs []string, since t
 	}
 	return out, nil
 }
+
+// UsageTotals sums the rows Usage would return per application and key,
+// in SQL, so a report over years of hourly rows holds one row per key,
+// not one per hour. Hour is the first hour with use, Last the latest use
+// (the hour's start where the exact time is not known).
+func (s *Store) UsageTotals(ctx context.Context, q UsageQuery) ([]engine.Usage, error) {
+	where, args := "1=1", []any{}
+	if q.Application != "" {
+		where += " AND application = ?"
+		args = append(args, q.Application)
+	}
+	if q.KeyID != "" {
+		where += " AND key_id = ?"
+		args = append(args, q.KeyID)
+	}
+	if !q.From.IsZero() {
+		where += " AND hour >= ?"
+		args = append(args, q.From.UnixMilli())
+	}
+	if !q.To.IsZero() {
+		where += " AND hour < ?"
+		args = append(args, q.To.UnixMilli())
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT application, key_id, SUM(encrypts), SUM(decrypts), MIN(hour),
+		MAX(MAX(hour, COALESCE(last_use, hour))) FROM usage WHERE `+where+
+		` GROUP BY application, key_id ORDER BY application, key_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sum usage: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.Usage
+	for rows.Next() {
+		var u engine.Usage
+		var first, last int64
+		if err := rows.Scan(&u.Application, &u.KeyID, &u.Encrypts, &u.Decrypts, &first, &last); err != nil {
+			return nil, err
+		}
+		u.Hour = time.UnixMilli(first).UTC()
+		u.Last = time.UnixMilli(last).UTC()
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}

@@ -114,3 +114,63 @@ func TestUsageKeepsTheLastUse(t *testing.T) {
 		t.Error("a last use outside its hour was stored")
 	}
 }
+
+// UsageTotals is what summing Usage's hourly rows per key gives: sums, the
+// first hour and the latest use, over many hours, with and without a range.
+func TestUsageTotalsSumTheHours(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var add []engine.Usage
+	for i := 0; i < 500; i++ {
+		h := base.Add(time.Duration(i) * time.Hour)
+		u := engine.Usage{Hour: h, Application: []string{"crm", "hr"}[i%2], KeyID: []string{"AAAAAAAA", "BBBBBBBB", "CCCCCCCC"}[i%3], Encrypts: int64(i), Decrypts: int64(2 * i)}
+		if i%5 == 0 {
+			u.Last = h.Add(17 * time.Minute)
+		}
+		add = append(add, u)
+	}
+	if err := s.AddUsage(ctx, add); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []UsageQuery{{}, {Application: "crm"}, {From: base.Add(100 * time.Hour), To: base.Add(333 * time.Hour)}} {
+		hours, err := s.Usage(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]engine.Usage{}
+		for _, h := range hours {
+			k := h.Application + "/" + h.KeyID
+			w, ok := want[k]
+			last := h.Hour
+			if h.Last.After(last) {
+				last = h.Last
+			}
+			if !ok {
+				w = engine.Usage{Application: h.Application, KeyID: h.KeyID, Hour: h.Hour, Last: last}
+			}
+			w.Encrypts += h.Encrypts
+			w.Decrypts += h.Decrypts
+			if h.Hour.Before(w.Hour) {
+				w.Hour = h.Hour
+			}
+			if last.After(w.Last) {
+				w.Last = last
+			}
+			want[k] = w
+		}
+		got, err := s.UsageTotals(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) || len(got) == 0 {
+			t.Fatalf("%+v: %d totals, want %d", q, len(got), len(want))
+		}
+		for _, g := range got {
+			w := want[g.Application+"/"+g.KeyID]
+			if !g.Hour.Equal(w.Hour) || !g.Last.Equal(w.Last) || g.Encrypts != w.Encrypts || g.Decrypts != w.Decrypts {
+				t.Errorf("%+v: %s/%s = %+v, want %+v", q, g.Application, g.KeyID, g, w)
+			}
+		}
+	}
+}
