@@ -49,7 +49,7 @@ func (d *Daemon) handleKeysExport(w http.ResponseWriter, r *http.Request) {
 	flush := bw.Flush
 	if format == "csv" {
 		cw = csv.NewWriter(bw)
-		write = func(k engine.Key) error { return cw.Write(report.KeyCSVRecord(k)) }
+		write = func(k engine.Key) error { return cw.Write(report.CSVSafe(report.KeyCSVRecord(k))) }
 		flush = func() error {
 			if cw.Flush(); cw.Error() != nil {
 				return cw.Error()

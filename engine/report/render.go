@@ -159,7 +159,7 @@ func (t Table) WriteCSV(w io.Writer) error {
 		return err
 	}
 	for _, r := range t.Raw {
-		if err := cw.Write(r); err != nil {
+		if err := cw.Write(CSVSafe(r)); err != nil {
 			return err
 		}
 	}

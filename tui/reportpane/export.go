@@ -12,6 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/tui/common"
 )
 
@@ -119,7 +120,7 @@ func (m *Model) exportPage(job *exportJob, cursor string) tea.Cmd {
 			}
 		}
 		for _, r := range p.Table.Raw {
-			if err := job.cw.Write(r); err != nil {
+			if err := job.cw.Write(report.CSVSafe(r)); err != nil {
 				return common.Reply(spec.ID, exportStepMsg{job: job, err: fmt.Errorf("write %s: %w", job.part, err)})
 			}
 		}
