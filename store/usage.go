@@ -51,8 +51,8 @@ type UsageQuery struct {
 	From, To    time.Time
 }
 
-// Usage returns usage rows ordered by hour, application and key.
-func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]engine.Usage, error) {
+// where is the query's SQL condition and its arguments.
+func (q UsageQuery) where() (string, []any) {
 	where, args := "1=1", []any{}
 	if q.Application != "" {
 		where += " AND application = ?"
@@ -70,6 +70,12 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]engine.Usage, error)
 		where += " AND hour < ?"
 		args = append(args, q.To.UnixMilli())
 	}
+	return where, args
+}
+
+// Usage returns usage rows ordered by hour, application and key.
+func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]engine.Usage, error) {
+	where, args := q.where()
 	rows, err := s.db.QueryContext(ctx, `SELECT hour, application, key_id, encrypts, decrypts, last_use FROM usage WHERE `+where+
 		` ORDER BY hour, application, key_id`, args...)
 	if err != nil {
@@ -123,23 +129,7 @@ func (s *Store) KeyUse(ctx context.Context, app string, keyIDs []string, since t
 // not one per hour. Hour is the first hour with use, Last the latest use
 // (the hour's start where the exact time is not known).
 func (s *Store) UsageTotals(ctx context.Context, q UsageQuery) ([]engine.Usage, error) {
-	where, args := "1=1", []any{}
-	if q.Application != "" {
-		where += " AND application = ?"
-		args = append(args, q.Application)
-	}
-	if q.KeyID != "" {
-		where += " AND key_id = ?"
-		args = append(args, q.KeyID)
-	}
-	if !q.From.IsZero() {
-		where += " AND hour >= ?"
-		args = append(args, q.From.UnixMilli())
-	}
-	if !q.To.IsZero() {
-		where += " AND hour < ?"
-		args = append(args, q.To.UnixMilli())
-	}
+	where, args := q.where()
 	rows, err := s.db.QueryContext(ctx, `SELECT application, key_id, SUM(encrypts), SUM(decrypts), MIN(hour),
 		MAX(MAX(hour, COALESCE(last_use, hour))) FROM usage WHERE `+where+
 		` GROUP BY application, key_id ORDER BY application, key_id`, args...)
