@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -257,18 +257,10 @@ func checkEndpoint(s string) string {
 	if u.Scheme == "https" {
 		return ""
 	}
-	if u.Scheme == "http" && isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && cloud.IsLoopback(u.Hostname()) {
 		return "" // local-kms in tests and the demo
 	}
 	return fmt.Sprintf("%q must use https (plain http only to a loopback emulator)", s)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // StaticKeys is what a static_keys_file holds.

@@ -141,7 +141,7 @@ func New(cfg Settings, opts ...Option) (*Vault, error) {
 			Telemetry: policy.TelemetryOptions{Disabled: true},
 		},
 		// A loopback vault (the emulator) cannot match vault.azure.net.
-		DisableChallengeResourceVerification: isLoopback(u.Hostname()),
+		DisableChallengeResourceVerification: cloud.IsLoopback(u.Hostname()),
 	}
 	if o.retries < 0 {
 		copts.Retry.MaxRetries = -1
@@ -151,7 +151,7 @@ func New(cfg Settings, opts ...Option) (*Vault, error) {
 		return nil, fmt.Errorf("azure %s: %w", cfg.Name, err)
 	}
 	return &Vault{cfg: cfg, url: strings.TrimSuffix(cfg.VaultURL, "/"), cloud: cl, geography: cfg.Geography, client: client, timeout: o.timeout,
-		hsm: cl.HSMSuffix != "" && strings.HasSuffix(u.Hostname(), "."+cl.HSMSuffix) || isLoopback(u.Hostname())}, nil
+		hsm: cl.HSMSuffix != "" && strings.HasSuffix(u.Hostname(), "."+cl.HSMSuffix) || cloud.IsLoopback(u.Hostname())}, nil
 }
 
 func cloudOf(name string) (Cloud, error) {
@@ -160,14 +160,6 @@ func cloudOf(name string) (Cloud, error) {
 		return Cloud{}, err
 	}
 	return Clouds[n], nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // credential builds the azidentity credential the section names.

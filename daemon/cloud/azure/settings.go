@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -124,7 +125,7 @@ func (a *Settings) Validate(prefix string) []string {
 		add("vault_url", "%q is not a URL (e.g. https://myvault.vault.azure.net)", a.VaultURL)
 	} else {
 		host := u.Hostname()
-		loopback = isLoopback(host)
+		loopback = cloud.IsLoopback(host)
 		switch {
 		case u.Scheme != "https":
 			add("vault_url", "%q must use https", a.VaultURL)
