@@ -8,7 +8,7 @@ import (
 	"context"
 	"os"
 
-	"github.com/keyward/keyward/daemon/cli"
+	"github.com/keyward/keyward/cli"
 )
 
 func main() {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/daemon/cli"
+	"github.com/keyward/keyward/cli"
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/aws"
 	"github.com/keyward/keyward/daemon/config"

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon"
-	"github.com/keyward/keyward/daemon/cli"
+	"github.com/keyward/keyward/cli"
 	"github.com/keyward/keyward/daemon/cloud/aws"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/daemontest"

@@ -39,7 +39,7 @@ func TestREADMEWalkthroughRuns(t *testing.T) {
 			t.Skipf("the walkthrough needs %s: %v", tool, err)
 		}
 	}
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
