@@ -15,6 +15,7 @@ import (
 	"github.com/ovh/kmip-go/ttlv"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
@@ -170,6 +171,50 @@ func (s *Source) loadKnown(ctx context.Context, sink sources.Sink) error {
 	return nil
 }
 
+// pollState is one poll in progress: what each phase found, for the
+// phases after it. A poll is its phases in order (see poll); each reads
+// the fields the earlier ones filled and fills its own.
+type pollState struct {
+	s    *Source
+	ctx  context.Context
+	c    *kmipclient.Client
+	sink sources.Sink
+	st   *PollStats
+	apps []config.Application
+	// now is the time of the poll's events and rows, read when the KMS
+	// has answered what it holds (candidates).
+	now time.Time
+	// full is set when this poll reads every Name and State (fullDue).
+	full bool
+
+	// locate: the located objects, sorted, and per application where the
+	// KMS expands wildcards (nil otherwise).
+	uids   []string
+	perApp [][]string
+	// recheck: known keys missing from the Locate that the KMS still
+	// holds (or could not say it does not), read in full.
+	recovered map[string]*objectMeta
+	// attributes: what is known of every located object this poll.
+	metas map[string]*objectMeta
+	// match: the located objects that belong to an application.
+	matched map[string]appMatch
+	// candidates: per application, and the identifiers a ring wants the
+	// material of.
+	cands  [][]keyring.Candidate
+	wanted []string
+	// fetch: the material got for wanted keys (zeroed when the poll
+	// ends), and the keys a ring could not take this poll.
+	material map[string][]byte
+	refused  map[string]bool
+	// events are the activity events the poll records with its batch.
+	events []engine.Event
+}
+
+// poll is one poll of the KMS, in phases: locate the objects, re-check
+// the known keys the Locate missed, read attributes, match names to
+// applications (and learn whether the KMS expands wildcards), choose the
+// candidates and fetch the material a ring needs, update the rings, and
+// record the inventory rows and events.
 func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) error {
 	if err := s.loadKnown(ctx, sink); err != nil {
 		return err
@@ -178,67 +223,83 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	if err != nil {
 		return err
 	}
-	apps := s.cfg.Applications
+	p := &pollState{s: s, ctx: ctx, c: c, sink: sink, st: st, apps: s.cfg.Applications,
+		refused: map[string]bool{}, material: map[string][]byte{}}
+	defer p.dropMaterial()
 	st.Protocol, st.Address = c.Version().String(), s.connected
 	if len(s.failedFirst) > 0 {
 		st.FailedAddresses = slices.Clone(s.failedFirst)
 		st.Warnings = append(st.Warnings, fmt.Sprintf("failover: %s answered after %s", s.connected, strings.Join(s.failedFirst, "; ")))
 	}
-
-	// 1. Locate. A server known to expand wildcards gets one Locate per
-	// application (batched). Otherwise every symmetric key is listed once and
-	// names are matched here; while the server's behaviour is not known yet,
-	// one probe after the listing learns it (learnWildcards).
-	full := s.fullDue()
-	st.Full = full
-	var uids []string
-	var perApp [][]string
-	if s.wildcards > 0 {
-		pats := make([]string, len(apps))
-		for i, a := range apps {
-			pats[i] = a.Pattern
-		}
-		if perApp, err = s.locate(ctx, c, byName(pats...), st); err != nil {
+	for _, phase := range []func() error{p.locate, p.recheck, p.attributes, p.match, p.probeWildcards,
+		p.candidates, p.fetch, p.updateRings, p.record} {
+		if err := phase(); err != nil {
 			return err
 		}
-		for _, l := range perApp {
-			uids = append(uids, l...)
+	}
+	return nil
+}
+
+// locate is phase 1. A server known to expand wildcards gets one Locate
+// per application (batched). Otherwise every symmetric key is listed once
+// and names are matched here; while the server's behaviour is not known
+// yet, one probe after the listing learns it (probeWildcards).
+func (p *pollState) locate() error {
+	s := p.s
+	p.full = s.fullDue()
+	p.st.Full = p.full
+	if s.wildcards > 0 {
+		pats := make([]string, len(p.apps))
+		for i, a := range p.apps {
+			pats[i] = a.Pattern
 		}
-		if len(uids) == 0 && s.cfg.Locate == "auto" && s.holdsLiveKeys() {
+		perApp, err := s.locate(p.ctx, p.c, byName(pats...), p.st)
+		if err != nil {
+			return err
+		}
+		p.perApp = perApp
+		for _, l := range perApp {
+			p.uids = append(p.uids, l...)
+		}
+		if len(p.uids) == 0 && s.cfg.Locate == "auto" && s.holdsLiveKeys() {
 			// Every pattern came back empty while keys are known: perhaps
 			// a failover KMS that does not expand wildcards. List and learn
 			// again rather than take every key for destroyed.
 			s.log.Warn("the KMS located nothing for any application's pattern; listing every key to check")
-			s.wildcards, perApp = 0, nil
+			s.wildcards, p.perApp = 0, nil
 		}
 	}
 	if s.wildcards <= 0 {
-		all, err := s.locate(ctx, c, byName(""), st)
+		all, err := s.locate(p.ctx, p.c, byName(""), p.st)
 		if err != nil {
 			return err
 		}
-		uids = all[0]
+		p.uids = all[0]
 	}
-	slices.Sort(uids)
-	uids = slices.Compact(uids)
-	st.Located = len(uids)
+	slices.Sort(p.uids)
+	p.uids = slices.Compact(p.uids)
+	p.st.Located = len(p.uids)
+	return nil
+}
 
-	// A known key missing from the Locate is read by its identifier before
-	// it is taken for destroyed: a Locate can miss objects (a page shifted
-	// by a deletion between two pages, a limit of the server's own), and
-	// one read settles it. Those the KMS still holds rejoin the poll.
+// recheck reads a known key missing from the Locate by its identifier
+// before it is taken for destroyed: a Locate can miss objects (a page
+// shifted by a deletion between two pages, a limit of the server's own),
+// and one read settles it. Those the KMS still holds rejoin the poll.
+func (p *pollState) recheck() error {
+	s := p.s
 	var vanished []string
 	for uid, k := range s.known {
-		if _, located := slices.BinarySearch(uids, uid); !located && k.row.ID != "" && k.state != engine.StateDestroyed {
+		if _, located := slices.BinarySearch(p.uids, uid); !located && k.row.ID != "" && k.state != engine.StateDestroyed {
 			vanished = append(vanished, uid)
 		}
 	}
 	slices.Sort(vanished)
-	recovered, rfailed, err := s.attributes(ctx, c, vanished, attrNames, st)
+	recovered, rfailed, err := s.attributes(p.ctx, p.c, vanished, attrNames, p.st)
 	if err != nil {
 		return err
 	}
-	st.Rechecked, st.Recovered = len(vanished), len(recovered)
+	p.st.Rechecked, p.st.Recovered = len(vanished), len(recovered)
 	// A key the KMS keeps as Destroyed, and does not list, is no miss.
 	missed := 0
 	for _, m := range recovered {
@@ -248,7 +309,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	}
 	if missed > 0 {
 		s.log.Warn("the KMS's Locate missed known keys; found by their identifiers", "keys", missed)
-		st.Warnings = append(st.Warnings, fmt.Sprintf("the KMS's Locate missed %s, found by their identifiers: "+
+		p.st.Warnings = append(p.st.Warnings, fmt.Sprintf("the KMS's Locate missed %s, found by their identifiers: "+
 			"new keys past what Locate returns may be missed too (a result limit of the KMS? lower locate_page_size, or set locate = \"client\")", engine.Plural(missed, "known key")))
 	}
 	// Only the KMS saying it does not hold the object makes a key gone; a
@@ -263,25 +324,62 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		unsure = append(unsure, k.row.Name+": "+brief(rfailed[uid]))
 	}
 	if len(unsure) > 0 {
-		st.Warnings = append(st.Warnings, fmt.Sprintf("%s missing from the Locate could not be read, kept as they were: %s",
+		p.st.Warnings = append(p.st.Warnings, fmt.Sprintf("%s missing from the Locate could not be read, kept as they were: %s",
 			engine.Plural(len(unsure), "known key"), grouped(unsure, s.leaf)))
 	}
-	uids = slices.AppendSeq(uids, maps.Keys(recovered))
-	slices.Sort(uids)
+	p.recovered = recovered
+	p.uids = slices.AppendSeq(p.uids, maps.Keys(recovered))
+	slices.Sort(p.uids)
+	return nil
+}
 
-	// 2. Attributes. A new object is read in full. A name changes only by
-	// Modify or Delete Attribute, so between full refreshes a known object's
-	// name is not read again, and only the states that can change what a
-	// ring holds are (watched): a full refresh (every full_refresh) reads
-	// every Name and State again, which catches renames and the state
-	// changes of keys no ring holds. A known key whose state or name moved
-	// is read in full again.
+// attributes is phase 2. A new object is read in full. A name changes
+// only by Modify or Delete Attribute, so between full refreshes a known
+// object's name is not read again, and only the states that can change
+// what a ring holds are (watched): a full refresh (every full_refresh)
+// reads every Name and State again, which catches renames and the state
+// changes of keys no ring holds. A known key whose state or name moved is
+// read in full again.
+func (p *pollState) attributes() error {
+	s := p.s
+	p.metas = map[string]*objectMeta{}
+	fresh, light, stateOnly := p.sortReads()
+	fm, failed, err := s.attributes(p.ctx, p.c, fresh, attrNames, p.st)
+	if err != nil {
+		return err
+	}
+	maps.Copy(p.metas, fm)
+	maps.Copy(p.metas, p.recovered)
+	moved, err := p.readMoved(light, stateOnly, failed)
+	if err != nil {
+		return err
+	}
+	mm, mfailed, err := s.attributes(p.ctx, p.c, moved, attrNames, p.st)
+	if err != nil {
+		return err
+	}
+	maps.Copy(p.metas, mm)
+	maps.Copy(failed, mfailed)
+	for uid, ferr := range failed {
+		if k := s.known[uid]; k != nil && k.row.ID != "" {
+			s.log.Warn("cannot read attributes; keeping what was known", "uid", uid, "err", ferr)
+			p.metas[uid] = k.meta([]string{k.row.Name}, toKMIPState(k.state))
+		} else {
+			s.log.Warn("cannot read attributes of a located object; skipped", "uid", uid, "err", ferr)
+		}
+	}
+	return nil
+}
+
+// sortReads says what is read of each located object: everything
+// (fresh), Name and State (light), State alone (stateOnly), or nothing,
+// its meta then coming from what is known.
+func (p *pollState) sortReads() (fresh, light, stateOnly []string) {
+	s := p.s
 	watched := s.watched()
-	var fresh, light, stateOnly, moved []string
-	metas := map[string]*objectMeta{}
-	for _, uid := range uids {
-		if recovered[uid] != nil {
-			continue // read in full above
+	for _, uid := range p.uids {
+		if p.recovered[uid] != nil {
+			continue // read in full by recheck
 		}
 		k := s.known[uid]
 		known := k != nil && k.row.ID != ""
@@ -289,34 +387,37 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		switch {
 		case !known && !isOther:
 			fresh = append(fresh, uid)
-		case full:
+		case p.full:
 			light = append(light, uid)
 		case !known && s.matchesAny(other):
 			fresh = append(fresh, uid) // an application's pattern matches it now
 		case !known:
-			metas[uid] = &objectMeta{uid: uid, names: []string{other}, objType: kmip.ObjectTypeSymmetricKey}
+			p.metas[uid] = &objectMeta{uid: uid, names: []string{other}, objType: kmip.ObjectTypeSymmetricKey}
 		case watched[uid]:
 			stateOnly = append(stateOnly, uid)
 		default:
-			metas[uid] = k.meta([]string{k.row.Name}, toKMIPState(k.state))
+			p.metas[uid] = k.meta([]string{k.row.Name}, toKMIPState(k.state))
 		}
 	}
-	fm, failed, err := s.attributes(ctx, c, fresh, attrNames, st)
+	return fresh, light, stateOnly
+}
+
+// readMoved reads the Name and State of light and the State of stateOnly,
+// and returns (sorted) the objects whose name or state moved, to be read
+// in full; the reads that failed are added to failed.
+func (p *pollState) readMoved(light, stateOnly []string, failed map[string]error) ([]string, error) {
+	s := p.s
+	var moved []string
+	lm, lfailed, err := s.attributes(p.ctx, p.c, light, lightAttrs, p.st)
 	if err != nil {
-		return err
-	}
-	maps.Copy(metas, fm)
-	maps.Copy(metas, recovered)
-	lm, lfailed, err := s.attributes(ctx, c, light, lightAttrs, st)
-	if err != nil {
-		return err
+		return nil, err
 	}
 	for uid, m := range lm {
 		k := s.known[uid]
 		if k == nil || k.row.ID == "" { // an object of no application, seen before
 			if slices.Contains(m.names, s.others[uid]) {
 				m.objType = kmip.ObjectTypeSymmetricKey
-				metas[uid] = m
+				p.metas[uid] = m
 			} else {
 				moved = append(moved, uid)
 			}
@@ -326,56 +427,50 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 			moved = append(moved, uid)
 			continue
 		}
-		metas[uid] = k.meta(m.names, m.state)
+		p.metas[uid] = k.meta(m.names, m.state)
 	}
-	sm, sfailed, err := s.attributes(ctx, c, stateOnly, stateAttr, st)
+	sm, sfailed, err := s.attributes(p.ctx, p.c, stateOnly, stateAttr, p.st)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for uid, m := range sm {
 		if k := s.known[uid]; fromKMIPState(m.state) != k.state {
 			moved = append(moved, uid)
 		} else {
-			metas[uid] = k.meta([]string{k.row.Name}, m.state)
+			p.metas[uid] = k.meta([]string{k.row.Name}, m.state)
 		}
 	}
+	maps.Copy(failed, lfailed)
+	maps.Copy(failed, sfailed)
 	slices.Sort(moved)
-	mm, mfailed, err := s.attributes(ctx, c, moved, attrNames, st)
-	if err != nil {
-		return err
-	}
-	maps.Copy(metas, mm)
-	for _, f := range []map[string]error{lfailed, sfailed, mfailed} {
-		maps.Copy(failed, f)
-	}
-	for uid, ferr := range failed {
-		if k := s.known[uid]; k != nil && k.row.ID != "" {
-			s.log.Warn("cannot read attributes; keeping what was known", "uid", uid, "err", ferr)
-			metas[uid] = k.meta([]string{k.row.Name}, toKMIPState(k.state))
-		} else {
-			s.log.Warn("cannot read attributes of a located object; skipped", "uid", uid, "err", ferr)
-		}
-	}
-	// Which applications a located object may belong to: in server mode the
-	// ones whose Locate returned it (re-checked below), otherwise all of them
-	// with the literal prefix of the pattern as a cheap first filter.
+	return moved, nil
+}
+
+// match finds the application each located object belongs to: in server
+// mode among the ones whose Locate returned it (re-checked here),
+// otherwise among all of them with the literal prefix of the pattern as a
+// cheap first filter. The objects of no application are remembered by
+// name (others), and what a server-side Locate returned that does not
+// match is counted.
+func (p *pollState) match() error {
+	s := p.s
 	var locatedBy map[string][]int
-	if perApp != nil {
-		locatedBy = make(map[string][]int, len(uids))
-		for i, l := range perApp {
+	if p.perApp != nil {
+		locatedBy = make(map[string][]int, len(p.uids))
+		for i, l := range p.perApp {
 			for _, uid := range l {
 				locatedBy[uid] = append(locatedBy[uid], i)
 			}
 		}
 	}
-	prefixes := make([]string, len(apps))
-	all := make([]int, len(apps))
-	for i, a := range apps {
+	prefixes := make([]string, len(p.apps))
+	all := make([]int, len(p.apps))
+	for i, a := range p.apps {
 		prefixes[i], all[i] = literalPrefix(a.Pattern), i
 	}
-	matched := map[string]appMatch{}
-	for _, uid := range uids {
-		m := metas[uid]
+	p.matched = map[string]appMatch{}
+	for _, uid := range p.uids {
+		m := p.metas[uid]
 		if m == nil || (m.objType != 0 && m.objType != kmip.ObjectTypeSymmetricKey) {
 			continue
 		}
@@ -387,94 +482,78 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	names:
 		for _, n := range m.names {
 			for _, i := range try {
-				if strings.HasPrefix(n, prefixes[i]) && Match(apps[i].Pattern, n) {
-					matched[uid] = appMatch{app: i, name: n}
+				if strings.HasPrefix(n, prefixes[i]) && Match(p.apps[i].Pattern, n) {
+					p.matched[uid] = appMatch{app: i, name: n}
 					break names
 				}
 			}
 		}
 	}
 	if s.kekUID != "" {
-		delete(matched, s.kekUID) // the key-encryption key never joins a ring
+		delete(p.matched, s.kekUID) // the key-encryption key never joins a ring
 	}
-	st.Matched = len(matched)
+	p.st.Matched = len(p.matched)
 	others := make(map[string]string, len(s.others))
-	for _, uid := range uids {
-		if _, ok := matched[uid]; !ok && metas[uid] != nil && len(metas[uid].names) > 0 {
-			others[uid] = metas[uid].names[0]
+	for _, uid := range p.uids {
+		if _, ok := p.matched[uid]; !ok && p.metas[uid] != nil && len(p.metas[uid].names) > 0 {
+			others[uid] = p.metas[uid].names[0]
 		}
 	}
 	s.others = others
-	if perApp != nil {
-		for i, l := range perApp {
-			for _, uid := range l {
-				if mm, ok := matched[uid]; !ok || mm.app != i {
-					st.Mismatched++
-					s.log.Debug("KMS located an object whose name does not match the pattern; ignored", "uid", uid, "pattern", apps[i].Pattern)
-				}
+	for i, l := range p.perApp {
+		for _, uid := range l {
+			if mm, ok := p.matched[uid]; !ok || mm.app != i {
+				p.st.Mismatched++
+				s.log.Debug("KMS located an object whose name does not match the pattern; ignored", "uid", uid, "pattern", p.apps[i].Pattern)
 			}
 		}
 	}
-	switch {
-	case s.wildcards > 0:
-		st.Wildcards = "server"
-	case s.wildcards < 0:
-		st.Wildcards = "client"
-	default:
-		st.Wildcards = "probing"
-		if err := s.learnWildcards(ctx, c, matched, st); err != nil {
-			return err
-		}
-	}
+	return nil
+}
 
-	// 3. Candidates per application; Get only what a ring needs.
-	cands := make([][]keyring.Candidate, len(apps))
-	for _, uid := range uids {
-		mm, ok := matched[uid]
+// probeWildcards says how names were matched this poll and, while that is
+// not known yet, learns it (learnWildcards).
+func (p *pollState) probeWildcards() error {
+	switch {
+	case p.s.wildcards > 0:
+		p.st.Wildcards = "server"
+	case p.s.wildcards < 0:
+		p.st.Wildcards = "client"
+	default:
+		p.st.Wildcards = "probing"
+		return p.s.learnWildcards(p.ctx, p.c, p.matched, p.st)
+	}
+	return nil
+}
+
+// candidates is phase 3: each application's ring candidates, the
+// identifiers whose material a ring wants, and an inventory ID for every
+// newly matched key (so events can name it). Every poll asks again for
+// what a ring still lacks: a refusal may be transient (a KMS busy or
+// restarting), and a ring behind the KMS leaves the proxy encrypting with
+// an older generation.
+func (p *pollState) candidates() error {
+	s := p.s
+	p.now = s.deps.Now().UTC()
+	p.cands = make([][]keyring.Candidate, len(p.apps))
+	for _, uid := range p.uids {
+		mm, ok := p.matched[uid]
 		if !ok {
 			continue
 		}
-		m := metas[uid]
-		cands[mm.app] = append(cands[mm.app], keyring.Candidate{UID: uid, Name: mm.name, State: fromKMIPState(m.state),
+		m := p.metas[uid]
+		p.cands[mm.app] = append(p.cands[mm.app], keyring.Candidate{UID: uid, Name: mm.name, State: fromKMIPState(m.state),
 			Activated: m.activation, Created: m.initial})
 	}
-	// Every poll retries what a ring still lacks: a refusal may be
-	// transient (a KMS busy or restarting), and a ring behind the KMS
-	// leaves the proxy encrypting with an older generation.
-	var wanted []string
-	for i, a := range apps {
-		wanted = append(wanted, s.deps.Rings.Wanted(a.Name, cands[i])...)
+	for i, a := range p.apps {
+		p.wanted = append(p.wanted, s.deps.Rings.Wanted(a.Name, p.cands[i])...)
 	}
-	var events []engine.Event
-	now := s.deps.Now().UTC()
-	event := func(uid, op string, sev engine.Severity, details string) {
-		id := ""
-		if k := s.known[uid]; k != nil {
-			id = k.id
-		}
-		events = append(events, engine.Event{Time: now, KeyID: id, Source: s.cfg.Name, Operation: op, Actor: s.cfg.Name,
-			Origin: engine.OriginSource, Severity: sev, Details: details})
-	}
-	// refuse notes that a ring could not take uid: the event (with why in
-	// full) once, while the refusal stays the same (same, stable across
-	// polls), and same in the poll's LeftOut, which the source health shows.
-	refused := map[string]bool{}
-	refuse := func(uid string, sev engine.Severity, why, same string) {
-		refused[uid] = true
-		st.LeftOut = append(st.LeftOut, matched[uid].name+": "+same)
-		if k := s.known[uid]; k.refusal != same {
-			k.refusal = same
-			event(uid, engine.OpRefused, sev, why)
-		}
-	}
-	pl := pollLog{st: st, event: event, refuse: refuse}
-	// Inventory IDs first, so events can name keys.
 	usedIDs := map[string]string{}
 	for _, k := range s.known {
 		usedIDs[k.id] = k.uid
 	}
-	for _, uid := range uids {
-		mm, ok := matched[uid]
+	for _, uid := range p.uids {
+		mm, ok := p.matched[uid]
 		if !ok || s.known[uid] != nil {
 			continue
 		}
@@ -485,61 +564,83 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 		usedIDs[id] = uid
 		s.known[uid] = &knownKey{uid: uid, id: id}
 	}
-	material := map[string][]byte{}
-	if len(wanted) > 0 {
-		mats, gfail, err := s.getMaterial(ctx, c, wanted, st)
-		if err != nil {
-			return err
-		}
-		for _, uid := range slices.Sorted(maps.Keys(gfail)) {
-			const what = "cannot fetch the key material: "
-			refuse(uid, engine.SeverityWarn, what+gfail[uid].Error(), what+brief(gfail[uid]))
-		}
-		for _, uid := range slices.Sorted(maps.Keys(mats)) {
-			m, k := mats[uid], s.known[uid]
-			fp := keyring.Fingerprint(m)
-			if k.fp != "" && k.fp != fp {
-				clear(m)
-				why := fmt.Sprintf("the key material under this identifier changed (fingerprint was %s, now %s); not used", short(k.fp), short(fp))
-				refuse(uid, engine.SeverityAlert, why, why)
-				continue
-			}
-			material[uid] = m
-		}
+	return nil
+}
+
+// fetch gets the material of the wanted keys (one batched Get). A key
+// whose material cannot be got, or changed under the same identifier, is
+// refused.
+func (p *pollState) fetch() error {
+	if len(p.wanted) == 0 {
+		return nil
 	}
-	defer func() {
-		for _, m := range material {
+	s := p.s
+	mats, gfail, err := s.getMaterial(p.ctx, p.c, p.wanted, p.st)
+	if err != nil {
+		return err
+	}
+	for _, uid := range slices.Sorted(maps.Keys(gfail)) {
+		const what = "cannot fetch the key material: "
+		p.refuse(uid, engine.SeverityWarn, what+gfail[uid].Error(), what+brief(gfail[uid]))
+	}
+	for _, uid := range slices.Sorted(maps.Keys(mats)) {
+		m, k := mats[uid], s.known[uid]
+		fp := keyring.Fingerprint(m)
+		if k.fp != "" && k.fp != fp {
 			clear(m)
+			why := fmt.Sprintf("the key material under this identifier changed (fingerprint was %s, now %s); not used", short(k.fp), short(fp))
+			p.refuse(uid, engine.SeverityAlert, why, why)
+			continue
 		}
-	}()
+		p.material[uid] = m
+	}
+	return nil
+}
 
-	// 4. Update rings.
-	for i, a := range apps {
-		for j := range cands[i] {
-			if m, ok := material[cands[i][j].UID]; ok {
-				cands[i][j].Material = m
-				delete(material, cands[i][j].UID)
+// dropMaterial zeroes the material the rings did not take.
+func (p *pollState) dropMaterial() {
+	for uid, m := range p.material {
+		clear(m)
+		delete(p.material, uid)
+	}
+}
+
+// updateRings is phase 4: each application's ring takes its candidates,
+// with the material fetched for them; then the refusals that no longer
+// hold are forgotten, so a new one is news again.
+func (p *pollState) updateRings() error {
+	s := p.s
+	for i, a := range p.apps {
+		for j := range p.cands[i] {
+			if m, ok := p.material[p.cands[i][j].UID]; ok {
+				p.cands[i][j].Material = m
+				delete(p.material, p.cands[i][j].UID)
 			}
 		}
-		if err := s.updateRing(ctx, a.Name, cands[i], pl); err != nil {
+		if err := s.updateRing(p.ctx, a.Name, p.cands[i], p); err != nil {
 			return err
 		}
 	}
-
-	for _, uid := range wanted {
-		if !refused[uid] {
+	for _, uid := range p.wanted {
+		if !p.refused[uid] {
 			s.known[uid].refusal = ""
 		}
 	}
-	for uid := range matched {
-		if k := s.known[uid]; !refused[uid] && strings.HasPrefix(k.refusal, "left out") {
+	for uid := range p.matched {
+		if k := s.known[uid]; !p.refused[uid] && strings.HasPrefix(k.refusal, "left out") {
 			k.refusal = "" // back in the ring's rule: a new refusal is news again
 		}
 	}
+	return nil
+}
 
-	// 5. Inventory rows and state events.
+// record is phase 5: the inventory rows that changed and the state
+// events, a known key no longer found taken for destroyed, all applied in
+// one batch.
+func (p *pollState) record() error {
+	s := p.s
 	fps := map[string]string{}
-	for _, a := range apps {
+	for _, a := range p.apps {
 		if r, ok := s.deps.Rings.Ring(a.Name); ok {
 			for _, g := range r.Gens {
 				fps[g.UID] = g.Fingerprint
@@ -548,38 +649,13 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	}
 	var upserts []engine.Key
 	seen := map[string]bool{}
-	for _, uid := range uids {
-		mm, ok := matched[uid]
+	for _, uid := range p.uids {
+		mm, ok := p.matched[uid]
 		if !ok {
 			continue
 		}
 		seen[uid] = true
-		m, a, k := metas[uid], apps[mm.app], s.known[uid]
-		if fp := fps[uid]; fp != "" {
-			k.fp = fp
-		}
-		row := engine.Key{ID: k.id, Source: s.cfg.Name, Name: mm.name, Algorithm: algName(m), Length: int(m.length),
-			State: fromKMIPState(m.state), Application: a.Name, Fingerprint: k.fp, Created: m.initial, Activated: m.activation,
-			Deactivated: m.deactivate, Destroyed: m.destroy, RotateAfter: a.RotateAfter, Tags: map[string]string{"kmip_uid": uid}}
-		if row.Length == 0 {
-			row.Length = k.row.Length
-		}
-		switch {
-		case k.row.ID == "" && (row.State == engine.StateCompromised || row.State == engine.StateDestroyed):
-			// Already compromised or destroyed when first seen: the same
-			// alert as a key that becomes so while the daemon runs.
-			op, sev := stateOp(row.State)
-			event(uid, op, sev, fmt.Sprintf("found in the KMS already %s (%s) for application %s: it never joins the ring", row.State, describe(row), a.Name))
-		case k.row.ID == "":
-			event(uid, engine.OpDiscovered, engine.SeverityInfo, fmt.Sprintf("found in the KMS (%s, %s) for application %s", row.State, describe(row), a.Name))
-		case k.state != row.State:
-			op, sev := stateOp(row.State)
-			event(uid, op, sev, fmt.Sprintf("state %s → %s in the KMS", k.state, row.State))
-		}
-		k.state = row.State
-		if !reflect.DeepEqual(k.row, row) {
-			k.row = row
-			row.Updated = now
+		if row, changed := p.row(uid, mm, fps[uid]); changed {
 			upserts = append(upserts, row)
 		}
 	}
@@ -589,25 +665,86 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 			continue
 		}
 		row := k.row
+		now := p.now
 		row.State = engine.StateDestroyed
 		row.Destroyed = &now
-		event(uid, engine.OpDestroyed, engine.SeverityAlert, "no longer found in the KMS (destroyed or deleted there, or renamed): treated as destroyed")
+		p.event(uid, engine.OpDestroyed, engine.SeverityAlert, "no longer found in the KMS (destroyed or deleted there, or renamed): treated as destroyed")
 		k.state, k.row = row.State, row
 		row.Updated = now
 		upserts = append(upserts, row)
 	}
-	if len(upserts) > 0 || len(events) > 0 {
-		if err := sink.Apply(ctx, sources.Batch{Source: s.cfg.Name, Upsert: upserts, Events: events}); err != nil {
+	if len(upserts) > 0 || len(p.events) > 0 {
+		if err := p.sink.Apply(p.ctx, sources.Batch{Source: s.cfg.Name, Upsert: upserts, Events: p.events}); err != nil {
 			// Forget what was remembered so the next poll compares with
 			// what the inventory really holds.
 			s.known, s.loaded = map[string]*knownKey{}, false
 			return fmt.Errorf("record the poll in the inventory: %w", err)
 		}
 	}
-	if full {
-		s.fullRefresh = st.Started
+	if p.full {
+		s.fullRefresh = p.st.Started
 	}
 	return nil
+}
+
+// row is the inventory row of the matched key uid as this poll sees it
+// (fp is its fingerprint in a ring, if one holds it), with the event its
+// discovery or state change makes; changed says whether it differs from
+// the row last written.
+func (p *pollState) row(uid string, mm appMatch, fp string) (engine.Key, bool) {
+	s := p.s
+	m, a, k := p.metas[uid], p.apps[mm.app], s.known[uid]
+	if fp != "" {
+		k.fp = fp
+	}
+	row := engine.Key{ID: k.id, Source: s.cfg.Name, Name: mm.name, Algorithm: algName(m), Length: int(m.length),
+		State: fromKMIPState(m.state), Application: a.Name, Fingerprint: k.fp, Created: m.initial, Activated: m.activation,
+		Deactivated: m.deactivate, Destroyed: m.destroy, RotateAfter: a.RotateAfter, Tags: map[string]string{"kmip_uid": uid}}
+	if row.Length == 0 {
+		row.Length = k.row.Length
+	}
+	switch {
+	case k.row.ID == "" && (row.State == engine.StateCompromised || row.State == engine.StateDestroyed):
+		// Already compromised or destroyed when first seen: the same
+		// alert as a key that becomes so while the daemon runs.
+		op, sev := stateOp(row.State)
+		p.event(uid, op, sev, fmt.Sprintf("found in the KMS already %s (%s) for application %s: it never joins the ring", row.State, describe(row), a.Name))
+	case k.row.ID == "":
+		p.event(uid, engine.OpDiscovered, engine.SeverityInfo, fmt.Sprintf("found in the KMS (%s, %s) for application %s", row.State, describe(row), a.Name))
+	case k.state != row.State:
+		op, sev := stateOp(row.State)
+		p.event(uid, op, sev, fmt.Sprintf("state %s → %s in the KMS", k.state, row.State))
+	}
+	k.state = row.State
+	if reflect.DeepEqual(k.row, row) {
+		return row, false
+	}
+	k.row = row
+	row.Updated = p.now
+	return row, true
+}
+
+// event records an activity event about the key uid ("" for the
+// application as a whole) with the poll's batch.
+func (p *pollState) event(uid, op string, sev engine.Severity, details string) {
+	id := ""
+	if k := p.s.known[uid]; k != nil {
+		id = k.id
+	}
+	p.events = append(p.events, engine.Event{Time: p.now, KeyID: id, Source: p.s.cfg.Name, Operation: op, Actor: p.s.cfg.Name,
+		Origin: engine.OriginSource, Severity: sev, Details: details})
+}
+
+// refuse notes that a ring could not take uid: the event (with why in
+// full) once, while the refusal stays the same (same, stable across
+// polls), and same in the poll's LeftOut, which the source health shows.
+func (p *pollState) refuse(uid string, sev engine.Severity, why, same string) {
+	p.refused[uid] = true
+	p.st.LeftOut = append(p.st.LeftOut, p.matched[uid].name+": "+same)
+	if k := p.s.known[uid]; k.refusal != same {
+		k.refusal = same
+		p.event(uid, engine.OpRefused, sev, why)
+	}
 }
 
 // fullDue says whether this poll reads every located object's Name and

@@ -23,16 +23,6 @@ const RetireWindow = 7 * 24 * time.Hour
 
 const retireWindowText = "7 days"
 
-// pollLog is how a ring update records what it did in the poll's events.
-type pollLog struct {
-	st *PollStats
-	// event records an activity event about the key uid ("" for the
-	// application as a whole).
-	event func(uid, op string, sev engine.Severity, details string)
-	// refuse records that a ring could not take uid (once per reason).
-	refuse func(uid string, sev engine.Severity, why, same string)
-}
-
 // updateRing makes app's ring reflect one poll. The new ring's wrapped copy
 // is stored before the ring changes, so a generation never encrypts before
 // a restart with the KMS down could open what it sealed. When the copy
@@ -41,7 +31,7 @@ type pollLog struct {
 // encryptor keeps encrypting, and the source is degraded saying so; what
 // only removes or demotes generations (a compromise, a deactivation) still
 // applies at once.
-func (s *Source) updateRing(ctx context.Context, app string, cands []keyring.Candidate, pl pollLog) error {
+func (s *Source) updateRing(ctx context.Context, app string, cands []keyring.Candidate, pl *pollState) error {
 	before, _ := s.deps.Rings.Ring(app)
 	bare := make([]keyring.Candidate, len(cands))
 	for i, c := range cands {
@@ -106,7 +96,7 @@ func encrypting(r keyring.Ring) *keyring.Generation {
 // ringEvents records what one ring update changed: generations that left
 // (a pushed-out one with the use it still had), candidates left out, and
 // every move of the encrypting generation as its own event.
-func (s *Source) ringEvents(ctx context.Context, app string, before keyring.Ring, d keyring.Diff, pl pollLog) {
+func (s *Source) ringEvents(ctx context.Context, app string, before keyring.Ring, d keyring.Diff, pl *pollState) {
 	pl.st.Added += len(d.Added)
 	pl.st.Dropped += len(d.Dropped)
 	var out []string
@@ -202,7 +192,7 @@ func useText(use map[string]engine.KeyUse, err error, id string) string {
 // generation the next rotation pushes out of app's full ring and how much
 // it was still used. When a generation that still decrypts tokens becomes
 // the next to leave, a warning says so before it does, once.
-func (s *Source) noteNextOut(ctx context.Context, app string, pl pollLog) {
+func (s *Source) noteNextOut(ctx context.Context, app string, pl *pollState) {
 	r, _ := s.deps.Rings.Ring(app)
 	var no *api.NextOut
 	if g := r.NextOut(); g != nil {
