@@ -1,0 +1,161 @@
+package schedule
+
+import (
+	"testing"
+	"time"
+)
+
+func mustWhen(t *testing.T, every, cronExpr, zone string) When {
+	t.Helper()
+	w, err := ParseWhen(every, cronExpr, zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func utc(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// occurrences lists n occurrences after from.
+func occurrences(w When, from time.Time, n int) []string {
+	var out []string
+	for i := 0; i < n; i++ {
+		from = w.Next(from)
+		out = append(out, from.UTC().Format(time.RFC3339))
+	}
+	return out
+}
+
+func TestCalendarNext(t *testing.T) {
+	for _, tc := range []struct {
+		every, zone, from string
+		want              []string
+	}{
+		{"daily 02:00", "", "2026-12-04T01:00:00Z", []string{"2026-12-04T02:00:00Z", "2026-12-05T02:00:00Z"}},
+		{"daily 02:00", "", "2026-12-04T02:00:00Z", []string{"2026-12-05T02:00:00Z", "2026-12-06T02:00:00Z"}},
+		// 2026-12-04 is a Friday.
+		{"weekly mon 03:30", "", "2026-12-04T00:00:00Z", []string{"2026-12-07T03:30:00Z", "2026-12-14T03:30:00Z"}},
+		{"weekly fri 03:30", "", "2026-12-04T00:00:00Z", []string{"2026-12-04T03:30:00Z", "2026-12-11T03:30:00Z"}},
+		// The 31st of a shorter month is its last day.
+		{"monthly 31 04:00", "", "2027-01-31T05:00:00Z", []string{"2027-02-28T04:00:00Z", "2027-03-31T04:00:00Z", "2027-04-30T04:00:00Z"}},
+		{"daily 09:00", "Europe/Paris", "2026-12-04T00:00:00Z", []string{"2026-12-04T08:00:00Z", "2026-12-05T08:00:00Z"}},
+	} {
+		w := mustWhen(t, tc.every, "", tc.zone)
+		got := occurrences(w, utc(tc.from), len(tc.want))
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("%s %s after %s: got %v, want %v", tc.every, tc.zone, tc.from, got, tc.want)
+				break
+			}
+		}
+	}
+}
+
+// America/New_York springs forward on 2027-03-14 (02:00 EST → 03:00 EDT)
+// and falls back on 2027-11-07 (02:00 EDT → 01:00 EST).
+func TestDSTNewYork(t *testing.T) {
+	// 02:30 does not exist on 2027-03-14: it runs at 03:00 EDT (07:00Z),
+	// once, and at 02:30 local again the next day.
+	w := mustWhen(t, "daily 02:30", "", "America/New_York")
+	got := occurrences(w, utc("2027-03-13T00:00:00Z"), 3)
+	want := []string{"2027-03-13T07:30:00Z", "2027-03-14T07:00:00Z", "2027-03-15T06:30:00Z"}
+	if !equal(got, want) {
+		t.Errorf("spring forward: got %v, want %v", got, want)
+	}
+	// 01:30 happens twice on 2027-11-07: it runs once, at the first
+	// (EDT, 05:30Z), not again at 06:30Z.
+	w = mustWhen(t, "daily 01:30", "", "America/New_York")
+	got = occurrences(w, utc("2027-11-06T00:00:00Z"), 3)
+	want = []string{"2027-11-06T05:30:00Z", "2027-11-07T05:30:00Z", "2027-11-08T06:30:00Z"}
+	if !equal(got, want) {
+		t.Errorf("fall back: got %v, want %v", got, want)
+	}
+	// Asked between the two 01:30s, the next is the next day's.
+	if n := w.Next(utc("2027-11-07T05:30:00Z")); n.UTC().Format(time.RFC3339) != "2027-11-08T06:30:00Z" {
+		t.Errorf("fall back, after the first 01:30: next %s, want 2027-11-08T06:30:00Z (never twice in one night)", n.UTC())
+	}
+	// A weekly at a time that is not in the gap keeps its wall time across
+	// the change: 09:00 local is 14:00Z before and 13:00Z after.
+	w = mustWhen(t, "weekly sun 09:00", "", "America/New_York")
+	got = occurrences(w, utc("2027-03-06T00:00:00Z"), 2)
+	want = []string{"2027-03-07T14:00:00Z", "2027-03-14T13:00:00Z"}
+	if !equal(got, want) {
+		t.Errorf("weekly across spring forward: got %v, want %v", got, want)
+	}
+	// cron: the same 02:30 in the gap; robfig/cron/v3 runs it once that day too.
+	w = mustWhen(t, "", "30 2 * * *", "America/New_York")
+	got = occurrences(w, utc("2027-03-13T00:00:00Z"), 3)
+	if got[0] != "2027-03-13T07:30:00Z" || got[2] != "2027-03-15T06:30:00Z" {
+		t.Errorf("cron across spring forward: got %v", got)
+	}
+	got = occurrences(mustWhen(t, "", "30 1 * * *", "America/New_York"), utc("2027-11-06T12:00:00Z"), 2)
+	if got[0] != "2027-11-07T05:30:00Z" || got[1] != "2027-11-08T06:30:00Z" {
+		t.Errorf("cron across fall back ran %v, want once on 2027-11-07 (05:30Z) then 2027-11-08T06:30Z", got)
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestParseWhenErrors(t *testing.T) {
+	for _, tc := range []struct{ every, cron, zone string }{
+		{"", "", ""},
+		{"daily 2:00", "0 2 * * *", ""},
+		{"daily 24:00", "", ""},
+		{"daily 02:60", "", ""},
+		{"daily 02:0", "", ""},
+		{"hourly", "", ""},
+		{"weekly someday 02:00", "", ""},
+		{"monthly 32 02:00", "", ""},
+		{"monthly 0 02:00", "", ""},
+		{"daily 02:00", "", "Mars/Olympus"},
+		{"daily 02:00", "", "Local"},
+		{"", "61 * * * *", ""},
+		{"", "CRON_TZ=UTC 0 2 * * *", ""},
+		{"", "@every 1h", ""},
+	} {
+		if _, err := ParseWhen(tc.every, tc.cron, tc.zone); err == nil {
+			t.Errorf("ParseWhen(%q, %q, %q) accepted", tc.every, tc.cron, tc.zone)
+		}
+	}
+}
+
+func FuzzParseWhen(f *testing.F) {
+	f.Add("daily 02:00", "", "America/New_York")
+	f.Add("weekly mon 03:30", "", "")
+	f.Add("monthly 31 23:59", "", "Europe/Paris")
+	f.Add("", "0 3 * * 1", "UTC")
+	f.Add("", "@daily", "")
+	f.Fuzz(func(t *testing.T, every, cronExpr, zone string) {
+		w, err := ParseWhen(every, cronExpr, zone)
+		if err != nil {
+			return
+		}
+		from := time.Date(2027, 3, 13, 0, 0, 0, 0, time.UTC)
+		for i := 0; i < 5; i++ {
+			n := w.Next(from)
+			if n.IsZero() {
+				return
+			}
+			if !n.After(from) {
+				t.Fatalf("%s: Next(%s) = %s, not after", w, from, n)
+			}
+			from = n
+		}
+	})
+}
