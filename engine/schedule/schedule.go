@@ -301,3 +301,18 @@ func Outcome(steps []string) string {
 
 // SortSpecs orders specs by name.
 func SortSpecs(s []Spec) { sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name }) }
+
+// Describe says what the kind does, in a few words.
+func (k Kind) Describe() string {
+	switch k {
+	case KindRotate:
+		return "rotate keys"
+	case KindSync:
+		return "sync sources"
+	case KindBackup:
+		return "back up keys"
+	case KindReport:
+		return "write a report"
+	}
+	return string(k)
+}
