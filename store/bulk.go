@@ -13,7 +13,7 @@ import (
 // call. Callers split their data into calls of tens of thousands of rows.
 func (s *Store) BulkLoad(ctx context.Context, keys []engine.Key, events []engine.Event) error {
 	now := s.now()
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.durableTx(ctx, func(tx *sql.Tx) error {
 		if len(keys) > 0 {
 			st, err := tx.PrepareContext(ctx, `INSERT INTO keys (`+keyColumns+`, sort_name)
 				VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
@@ -31,15 +31,13 @@ func (s *Store) BulkLoad(ctx context.Context, keys []engine.Key, events []engine
 			}
 		}
 		if len(events) > 0 {
-			st, err := tx.PrepareContext(ctx, `INSERT INTO events (time, key_id, source, operation, actor, origin, severity, details)
-				VALUES (?,?,?,?,?,?,?,?)`)
+			c, err := newChainer(ctx, tx)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer c.close()
 			for _, e := range events {
-				if _, err := st.ExecContext(ctx, e.Time.UnixMilli(), e.KeyID, e.Source, e.Operation, e.Actor, string(e.Origin),
-					string(e.Severity), e.Details); err != nil {
+				if _, err := c.add(ctx, e); err != nil {
 					return fmt.Errorf("bulk event: %w", err)
 				}
 			}

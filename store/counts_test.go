@@ -112,10 +112,7 @@ func TestKeyCountsFollowTheInventory(t *testing.T) {
 // before the counts (schema 10) gets them counted by the migration.
 func TestKeyCountsMigrationCountsExistingKeys(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openAt(t, path, 11)
 	seed(t, s, 7)
 	for _, q := range []string{`DROP TABLE key_counts`, `DROP TRIGGER key_counts_insert`, `DROP TRIGGER key_counts_delete`,
 		`DROP TRIGGER key_counts_update`, `PRAGMA user_version = 10`} {
@@ -124,7 +121,7 @@ func TestKeyCountsMigrationCountsExistingKeys(t *testing.T) {
 		}
 	}
 	s.Close()
-	s, err = Open(context.Background(), path)
+	s, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,18 @@ import (
 	"github.com/keyward/keyward/engine"
 )
 
+// insertEvents appends events to the hash-chained activity log in tx (the
+// only way events are written): an event that cannot be recorded fails the
+// transaction, and with it the change it records.
 func insertEvents(ctx context.Context, tx *sql.Tx, events []engine.Event, now time.Time) ([]engine.Event, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	c, err := newChainer(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
 	out := make([]engine.Event, 0, len(events))
 	for _, e := range events {
 		if e.Operation == "" || e.Actor == "" || e.Origin == "" {
@@ -23,23 +34,19 @@ func insertEvents(ctx context.Context, tx *sql.Tx, events []engine.Event, now ti
 		if e.Severity == "" {
 			e.Severity = engine.SeverityInfo
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO events (time, key_id, source, operation, actor, origin, severity, details)
-			VALUES (?,?,?,?,?,?,?,?)`, e.Time.UnixMilli(), e.KeyID, e.Source, e.Operation, e.Actor, string(e.Origin),
-			string(e.Severity), e.Details)
+		e, err := c.add(ctx, e)
 		if err != nil {
-			return nil, fmt.Errorf("record event: %w", err)
+			return nil, err
 		}
-		e.ID, _ = res.LastInsertId()
-		e.Time = e.Time.UTC()
 		out = append(out, e)
 	}
 	return out, nil
 }
 
-// Record appends events to the activity log in one transaction.
+// Record appends events to the activity log in one durable transaction.
 func (s *Store) Record(ctx context.Context, events ...engine.Event) ([]engine.Event, error) {
 	var out []engine.Event
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.durableTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		out, err = insertEvents(ctx, tx, events, s.now())
 		return err

@@ -101,7 +101,11 @@ type Change struct {
 func (s *Store) Apply(ctx context.Context, c Change) ([]engine.Event, error) {
 	now := s.now()
 	var recorded []engine.Event
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	run := s.tx
+	if len(c.Events) > 0 {
+		run = s.durableTx
+	}
+	err := run(ctx, func(tx *sql.Tx) error {
 		var upsert *sql.Stmt
 		if len(c.Upsert) > 0 {
 			var err error

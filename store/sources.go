@@ -40,7 +40,7 @@ func markSynced(ctx context.Context, db interface {
 // sync, whether or not it changed anything.
 func (s *Store) SetHealth(ctx context.Context, name string, h engine.Health, reason string, ev func(prev engine.Health) *engine.Event) (changed bool, recorded []engine.Event, err error) {
 	now := s.now()
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.durableTx(ctx, func(tx *sql.Tx) error {
 		if h == engine.HealthOK {
 			if err := markSynced(ctx, tx, name, now); err != nil {
 				return err

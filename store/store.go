@@ -28,9 +28,15 @@ var ErrNotFound = errors.New("not found")
 
 // Store is an open keyward database.
 type Store struct {
-	db   *sql.DB
-	path string
-	now  func() time.Time
+	db *sql.DB
+	// durable is a second pool on the same file with synchronous=FULL:
+	// every transaction that records activity commits through it, so an
+	// audit event survives a power loss once its change is acknowledged
+	// (WAL with synchronous=NORMAL, the rest's setting, may lose the last
+	// commits). SQLite sets synchronous per connection, hence two pools.
+	durable *sql.DB
+	path    string
+	now     func() time.Time
 }
 
 // Open opens (creating if needed) the database at path and migrates it.
@@ -38,8 +44,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := private(path); err != nil {
 		return nil, err
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn+"&_pragma=synchronous(NORMAL)")
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -47,12 +53,40 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// default keeps 2) spares opening a connection and parsing the schema
 	// again for each request under load.
 	db.SetMaxIdleConns(16)
-	s := &Store{db: db, path: path, now: time.Now}
-	if err := s.migrate(ctx); err != nil {
+	durable, err := sql.Open("sqlite", dsn+"&_pragma=synchronous(FULL)")
+	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	durable.SetMaxIdleConns(4)
+	s := &Store{db: db, durable: durable, path: path, now: time.Now}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// OpenReadOnly opens an existing database for reading only, without
+// migrating it (keyward audit verify, which must not change what it checks).
+func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if v < chainVersion {
+		db.Close()
+		return nil, fmt.Errorf("database %s is at schema %d, before the audit chain (%d): start the daemon once to migrate it", path, v, chainVersion)
+	}
+	return &Store{db: db, durable: db, path: path, now: time.Now}, nil
 }
 
 // private makes the database file exist with mode 0600 before SQLite opens
@@ -80,7 +114,15 @@ func private(path string) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.durable != s.db {
+		if err2 := s.durable.Close(); err == nil {
+			err = err2
+		}
+	}
+	return err
+}
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
@@ -134,7 +176,11 @@ func SchemaVersion() int {
 	return ms[len(ms)-1].version
 }
 
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context) error { return s.migrateTo(ctx, SchemaVersion()) }
+
+// migrateTo applies the migrations up to version last (tests build older
+// databases with it).
+func (s *Store) migrateTo(ctx context.Context, last int) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
@@ -147,12 +193,17 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("schema version %d is newer than this keyward knows (%d): run a newer keyward, or restore a backup made by this one; nothing was changed", current, known)
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if m.version <= current || m.version > last {
 			continue
 		}
-		err := s.tx(ctx, func(tx *sql.Tx) error {
+		err := s.durableTx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+			if step := goMigrations[m.version]; step != nil {
+				if err := step(ctx, tx, s.now()); err != nil {
+					return fmt.Errorf("migration %s: %w", m.name, err)
+				}
 			}
 			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version))
 			return err
@@ -164,9 +215,26 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// chainVersion is the migration that introduced the audit chain.
+const chainVersion = 13
+
+// goMigrations are the steps of a migration that SQL cannot do, run after
+// its SQL in the same transaction.
+var goMigrations = map[int]func(context.Context, *sql.Tx, time.Time) error{
+	chainVersion: chainLegacy,
+}
+
 // tx runs fn in one transaction, committing only if it returns nil.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error { return runTx(ctx, s.db, fn) }
+
+// durableTx is tx for a change that records activity: it commits with
+// synchronous=FULL.
+func (s *Store) durableTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	return runTx(ctx, s.durable, fn)
+}
+
+func runTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 
 var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
-func open(t *testing.T) *Store {
+func open(t testing.TB) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "keyward.db"))
 	if err != nil {
@@ -312,4 +312,25 @@ func TestSourceMemory(t *testing.T) {
 	if b, err := s.SourceMemory(ctx, "kms"); err != nil || string(b) != `{"wildcards":"client"}` {
 		t.Fatalf("memory after a reopen: %q %v", b, err)
 	}
+}
+
+// openAt opens a new database migrated only up to version (an older
+// keyward's database), closed at the end of the test.
+func openAt(t testing.TB, path string, version int) *Store {
+	t.Helper()
+	if err := private(path); err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{path: path, now: func() time.Time { return now }}
+	var err error
+	s.db, err = sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.durable = s.db
+	if err := s.migrateTo(context.Background(), version); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

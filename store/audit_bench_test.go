@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/keyward/keyward/engine"
+)
+
+// BenchmarkEventWrite is the cost of recording one event in its own
+// transaction (what every audited request does): today's unchained insert
+// with synchronous=NORMAL, the chained insert with NORMAL, and the chained
+// insert with FULL (what Record does). Run on a real disk, under
+// flock /tmp/keyward-bench.lock (BENCHMARKS.md).
+func BenchmarkEventWrite(b *testing.B) {
+	ctx := context.Background()
+	e := engine.Event{Operation: "rotated", Actor: "alice", Origin: engine.OriginKeyward, KeyID: "kms/acme.crm.key.5",
+		Source: "kms", Details: "rotated through keyward", Severity: engine.SeverityInfo}
+	b.Run("unchained-normal", func(b *testing.B) {
+		s := openAt(b, filepath.Join(b.TempDir(), "keyward.db"), 12)
+		s.db.Exec(`PRAGMA synchronous = NORMAL`)
+		s.db.SetMaxOpenConns(1)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			err := s.tx(ctx, func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `INSERT INTO events (time, key_id, source, operation, actor, origin, severity, details)
+					VALUES (?,?,?,?,?,?,?,?)`, now.UnixMilli(), e.KeyID, e.Source, e.Operation, e.Actor, string(e.Origin), string(e.Severity), e.Details)
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("chained-normal", func(b *testing.B) {
+		s := open(b)
+		s.durable = s.db // the NORMAL pool
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := s.Record(ctx, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("chained-full", func(b *testing.B) {
+		s := open(b)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := s.Record(ctx, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
