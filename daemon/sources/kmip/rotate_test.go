@@ -1,0 +1,79 @@
+package kmip
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ovh/kmip-go"
+
+	"github.com/keyward/keyward/engine/keyring"
+)
+
+// Rotating an application on a real KMS (the embedded one and PyKMIP):
+// the next name in its scheme is created and activated, the poll puts it
+// in the ring as the encrypting generation, and rotating again from the
+// same newest generation (an answer lost to a crash) creates nothing.
+func TestRotateCreatesTheNextGeneration(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		b.create(t, "acme.crm.key.4")
+		b.create(t, "acme.crm.key.5")
+		e := newEnv(t, b, "", nil, crmApp)
+		e.mustPoll()
+		newest, err := e.src.NewestGeneration("crm")
+		if err != nil || newest != "acme.crm.key.5" {
+			t.Fatalf("newest %q, %v", newest, err)
+		}
+		rot, err := e.src.Rotate(ctx, "crm", newest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rot.Name != "acme.crm.key.6" || rot.Existed || rot.UID == "" {
+			t.Fatalf("rotation %+v", rot)
+		}
+		e.mustPoll()
+		if enc := encrypting(mustRing(t, e, "crm")); enc == nil || enc.Name != "acme.crm.key.6" {
+			t.Fatalf("encrypting generation %+v, want acme.crm.key.6", enc)
+		}
+		if n, _ := e.src.NewestGeneration("crm"); n != "acme.crm.key.6" {
+			t.Fatalf("newest after the poll %q", n)
+		}
+		// The same rotation again: the answer to the first was lost.
+		again, err := e.src.Rotate(ctx, "crm", newest)
+		if err != nil || !again.Existed || again.UID != rot.UID {
+			t.Fatalf("second rotation from key.5: %+v, %v; want the existing key.6", again, err)
+		}
+		found, err := b.adminClient(t).Locate().WithName("acme.crm.key.6").Exec()
+		if err != nil || len(found.UniqueIdentifier) != 1 {
+			t.Fatalf("objects named acme.crm.key.6: %v, %v; want exactly one", found.UniqueIdentifier, err)
+		}
+		// Created but never activated (the daemon died between the two):
+		// the retry activates it instead of creating another.
+		resp, err := b.adminClient(t).Create().AES(256, kmip.CryptographicUsageEncrypt|kmip.CryptographicUsageDecrypt).WithName("acme.crm.key.7").Exec()
+		if err != nil {
+			t.Fatal(err)
+		}
+		third, err := e.src.Rotate(ctx, "crm", "acme.crm.key.6")
+		if err != nil || !third.Existed || third.UID != resp.UniqueIdentifier {
+			t.Fatalf("rotation over a pre-active key.7: %+v, %v", third, err)
+		}
+		e.mustPoll()
+		if enc := encrypting(mustRing(t, e, "crm")); enc == nil || enc.Name != "acme.crm.key.7" {
+			t.Fatalf("encrypting generation %+v, want the activated acme.crm.key.7", enc)
+		}
+		if _, err := e.src.Rotate(ctx, "nope", "x.1"); err == nil {
+			t.Error("rotated an application the source does not have")
+		}
+	})
+}
+
+func mustRing(t *testing.T, e *env, app string) keyring.Ring {
+	t.Helper()
+	r, ok := e.rings.Ring(app)
+	if !ok {
+		t.Fatalf("no ring %s", app)
+	}
+	return r
+}
