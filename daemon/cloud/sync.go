@@ -47,8 +47,10 @@ type SyncSource struct {
 	sink   sources.Sink
 	known  map[string]*keyState
 	loaded bool
-	syncs  int
 	last   SyncStats
+	// loop runs the syncs (made at the first, see runLoop).
+	loop     *sources.Loop
+	loopOnce sync.Once
 	// prevStart is when the previous sync began: keys updated shortly
 	// before it are refetched, because a vault's Updated time has a
 	// one-second resolution and a change in the same second as a listing
@@ -138,30 +140,23 @@ func (s *SyncSource) Attach(sink sources.Sink) {
 }
 
 // Run syncs now and then every interval until ctx ends. A failed sync
-// leaves the source degraded with the reason and is retried sooner (after
-// the vault's Retry-After when it throttled us).
+// leaves the source degraded with the reason and is retried sooner: with
+// a backoff from 1s up to 30s (or the interval, if shorter), or after the
+// vault's Retry-After when it throttled us.
 func (s *SyncSource) Run(ctx context.Context, sink sources.Sink) error {
 	s.Attach(sink)
-	for {
-		err := s.SyncNow(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		wait := s.interval
-		if err != nil {
-			wait = min(wait, 30*time.Second)
-			if ra := RetryAfter(err); ra > 0 {
-				wait = ra
-			}
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
+	s.runLoop().Run(ctx, sink, s.syncOnce)
+	return nil
+}
+
+// runLoop is the source's run loop, made at the first sync from the
+// settings then (FullEvery is set after NewSyncSource).
+func (s *SyncSource) runLoop() *sources.Loop {
+	s.loopOnce.Do(func() {
+		s.loop = sources.NewLoop(s.name, sources.Schedule{Interval: s.interval, RetryMax: min(s.interval, 30*time.Second),
+			FullEvery: s.FullEvery, RetryAfter: RetryAfter}, nil, s.log)
+	})
+	return s.loop
 }
 
 // ErrNotRunning is returned when a source is asked to act before Run gave
@@ -172,21 +167,22 @@ var ErrNotRunning = errors.New("source is not running yet")
 // with the reason.
 func (s *SyncSource) SyncNow(ctx context.Context) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sink == nil {
+	sink := s.sink
+	s.mu.Unlock()
+	if sink == nil {
 		return fmt.Errorf("sync %s: %w", s.name, ErrNotRunning)
 	}
-	err := s.sync(ctx)
-	if ctx.Err() != nil {
-		return err
-	}
-	if err != nil {
-		s.log.Warn("sync failed", "err", err)
-		_ = s.sink.SetHealth(ctx, s.name, engine.HealthDegraded, err.Error())
+	if err := s.runLoop().Once(ctx, sink, s.syncOnce); err != nil {
 		return fmt.Errorf("sync %s: %w", s.name, err)
 	}
-	_ = s.sink.SetHealth(ctx, s.name, engine.HealthOK, "")
 	return nil
+}
+
+// syncOnce is one sync for the run loop.
+func (s *SyncSource) syncOnce(ctx context.Context, full bool) (sources.Outcome, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sources.Outcome{}, s.sync(ctx, full)
 }
 
 func (s *SyncSource) load(ctx context.Context) error {
@@ -237,13 +233,13 @@ func (s *SyncSource) newPending() *pending {
 	return &pending{batch: sources.Batch{Source: s.name}, states: map[string]*keyState{}}
 }
 
-func (s *SyncSource) sync(ctx context.Context) error {
+// sync is one sync; full refetches every key's versions.
+func (s *SyncSource) sync(ctx context.Context, full bool) error {
 	start := time.Now()
 	if err := s.load(ctx); err != nil {
 		return err
 	}
 	first := len(s.known) == 0
-	full := s.FullEvery > 0 && s.syncs > 0 && s.syncs%s.FullEvery == 0
 	stats := SyncStats{Full: full || first}
 	var pend []*pending
 	seen := map[string]bool{}
@@ -392,7 +388,6 @@ func (s *SyncSource) sync(ctx context.Context) error {
 		stats.Events += len(p.batch.Events)
 		stats.Batches++
 	}
-	s.syncs++
 	s.prevStart = start
 	stats.Duration = time.Since(start)
 	s.last = stats

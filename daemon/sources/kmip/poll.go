@@ -45,18 +45,28 @@ func (k *knownKey) meta(names []string, state kmip.State) *objectMeta {
 		deactivate: k.row.Deactivated, destroy: k.row.Destroyed}
 }
 
-// Poll runs one poll now and reports health.
+// Poll runs one poll now (after the one in progress, if any) and reports
+// health through the source's run loop.
 func (s *Source) Poll(ctx context.Context, sink sources.Sink) error {
+	return s.loop.Once(ctx, sink, func(ctx context.Context, full bool) (sources.Outcome, error) {
+		return s.pollOnce(ctx, sink, full)
+	})
+}
+
+// pollOnce is one poll: its statistics, the reason a failed poll gives
+// (explained for an administrator), the memory of the KMS, and what a poll
+// that worked could not do.
+func (s *Source) pollOnce(ctx context.Context, sink sources.Sink, full bool) (sources.Outcome, error) {
 	s.pollMu.Lock()
 	defer s.pollMu.Unlock()
 	s.pollStarted()
 	defer s.pollEnded()
-	st := PollStats{Started: s.deps.Now()}
+	st := PollStats{Started: s.deps.Now(), Full: full}
 	err := s.safePoll(ctx, sink, &st)
 	st.Duration = s.deps.Now().Sub(st.Started)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return sources.Outcome{}, ctx.Err()
 		}
 		reason := err.Error()
 		var ce *connectError
@@ -69,10 +79,7 @@ func (s *Source) Poll(ctx context.Context, sink sources.Sink) error {
 		st.Err = reason
 		s.setLast(st)
 		s.closeClient() // reconnect, trying addresses in order, next time
-		if herr := sink.SetHealth(ctx, s.cfg.Name, engine.HealthDegraded, reason); herr != nil {
-			s.log.Error("cannot record source health", "err", herr)
-		}
-		return errors.New(reason)
+		return sources.Outcome{}, errors.New(reason)
 	}
 	s.setLast(st)
 	s.remember(ctx, sink)
@@ -85,22 +92,9 @@ func (s *Source) Poll(ctx context.Context, sink sources.Sink) error {
 	if n := len(st.LeftOut); n > 0 {
 		problems = append(problems, fmt.Sprintf("the rings lack %s the KMS holds: %s", engine.Plural(n, "generation"), grouped(st.LeftOut, s.leaf)))
 	}
-	problems = append(problems, st.Warnings...)
 	// The poll itself worked, so the source keeps its interval; what it
 	// could not do makes the source degraded until it can.
-	h, reason := engine.HealthOK, strings.Join(problems, "; ")
-	if reason != "" {
-		h = engine.HealthDegraded
-		if sr, ok := sink.(sources.SyncRecorder); ok {
-			if err := sr.Synced(ctx, s.cfg.Name); err != nil {
-				s.log.Error("cannot record the sync", "err", err)
-			}
-		}
-	}
-	if herr := sink.SetHealth(ctx, s.cfg.Name, h, reason); herr != nil {
-		s.log.Error("cannot record source health", "err", herr)
-	}
-	return nil
+	return sources.Outcome{Problems: append(problems, st.Warnings...)}, nil
 }
 
 // adoptKEK fetches the key-encryption key named kek_name, which the KMS
@@ -184,7 +178,8 @@ type pollState struct {
 	// now is the time of the poll's events and rows, read when the KMS
 	// has answered what it holds (candidates).
 	now time.Time
-	// full is set when this poll reads every Name and State (fullDue).
+	// full is set when this poll reads every Name and State again (the
+	// first, then one every full_refresh: the run loop's cadence).
 	full bool
 
 	// locate: the located objects, sorted, and per application where the
@@ -223,7 +218,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	if err != nil {
 		return err
 	}
-	p := &pollState{s: s, ctx: ctx, c: c, sink: sink, st: st, apps: s.cfg.Applications,
+	p := &pollState{s: s, ctx: ctx, c: c, sink: sink, st: st, apps: s.cfg.Applications, full: st.Full,
 		refused: map[string]bool{}, material: map[string][]byte{}}
 	defer p.dropMaterial()
 	st.Protocol, st.Address = c.Version().String(), s.connected
@@ -246,8 +241,6 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 // yet, one probe after the listing learns it (probeWildcards).
 func (p *pollState) locate() error {
 	s := p.s
-	p.full = s.fullDue()
-	p.st.Full = p.full
 	if s.wildcards > 0 {
 		pats := make([]string, len(p.apps))
 		for i, a := range p.apps {
@@ -681,9 +674,6 @@ func (p *pollState) record() error {
 			return fmt.Errorf("record the poll in the inventory: %w", err)
 		}
 	}
-	if p.full {
-		s.fullRefresh = p.st.Started
-	}
 	return nil
 }
 
@@ -745,12 +735,6 @@ func (p *pollState) refuse(uid string, sev engine.Severity, why, same string) {
 		k.refusal = same
 		p.event(uid, engine.OpRefused, sev, why)
 	}
-}
-
-// fullDue says whether this poll reads every located object's Name and
-// State again: the first, and then one every full_refresh.
-func (s *Source) fullDue() bool {
-	return s.fullRefresh.IsZero() || s.deps.Now().Sub(s.fullRefresh) >= time.Duration(s.cfg.FullRefresh)
 }
 
 // watched are the known keys whose state is read at every poll: those a

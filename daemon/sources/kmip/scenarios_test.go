@@ -620,21 +620,6 @@ func TestRunRetriesWithBackoffAndRecovers(t *testing.T) {
 	}
 }
 
-func TestBackoffGrowsWithJitterAndCaps(t *testing.T) {
-	d := time.Duration(0)
-	var seq []time.Duration
-	for i := 0; i < 8; i++ {
-		d = nextBackoff(d, 30*time.Second)
-		seq = append(seq, d)
-		if j := jitter(d); j < d/2 || j > d {
-			t.Fatalf("jitter(%s) = %s", d, j)
-		}
-	}
-	if seq[0] != time.Second || seq[1] != 2*time.Second || seq[7] != 30*time.Second {
-		t.Fatalf("backoff %v", seq)
-	}
-}
-
 // TestCertInstallTakesEffectWithoutRestart follows the CSR option of the
 // CASB guide: the source starts with no identity (degraded, saying so),
 // the administrator generates a CSR, the KMS's CA signs it, and after

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"strings"
 	"sync"
@@ -78,10 +77,11 @@ type Source struct {
 	leaf   *x509.Certificate
 	ver    *kmip.ProtocolVersion
 	// ident is the client identity every handshake presents; clientGen is
-	// its generation when client was dialled, wake starts a poll at once.
+	// its generation when client was dialled.
 	ident     *identity
 	clientGen uint64
-	wake      chan struct{}
+	// loop runs the polls: interval, backoff, full refreshes, health.
+	loop *sources.Loop
 	// minTLS, suites and weakSuites are tls_min_version and cipher_suites.
 	minTLS     uint16
 	suites     []uint16
@@ -95,9 +95,8 @@ type Source struct {
 	// failedFirst are the addresses that did not answer before connected
 	// did, "addr: why", reported by every poll over this connection.
 	failedFirst []string
-	wildcards   int       // server-side wildcard support: 0 unknown, 1 yes, -1 no
-	fullRefresh time.Time // the last poll that read every Name and State
-	remembered  []byte    // the memory last stored
+	wildcards   int    // server-side wildcard support: 0 unknown, 1 yes, -1 no
+	remembered  []byte // the memory last stored
 	known       map[string]*knownKey
 	others      map[string]string // located objects of no application: uid → name
 	loaded      bool
@@ -156,7 +155,9 @@ func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
 		cfg.Locate = "auto"
 	}
 	s := &Source{cfg: cfg, deps: deps, log: deps.Logger.With("source", cfg.Name), known: map[string]*knownKey{}, others: map[string]string{},
-		nextOut: map[string]api.NextOut{}, wake: make(chan struct{}, 1)}
+		nextOut: map[string]api.NextOut{}}
+	s.loop = sources.NewLoop(cfg.Name, sources.Schedule{Interval: time.Duration(cfg.PollInterval), RetryMax: time.Duration(cfg.RetryMax),
+		FullAfter: time.Duration(cfg.FullRefresh)}, depsClock{now: deps.Now}, s.log)
 	spec := pki.Spec{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, KeystoreFile: cfg.KeystoreFile, PasswordFile: cfg.PasswordFile,
 		Alias: cfg.KeystoreAlias, KeyPasswordFile: cfg.KeyPasswordFile}
 	if deps.DataDir != "" {
@@ -282,10 +283,7 @@ func (s *Source) IdentityChanged() {
 		}
 		s.pollMu.Unlock()
 	}
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	s.loop.Wake()
 }
 
 // ClientIdentity is the identity the source presents now.
@@ -392,32 +390,10 @@ func (s *Source) Run(ctx context.Context, sink sources.Sink) error {
 	s.sink = sink
 	s.sinkMu.Unlock()
 	defer s.closeClient()
-	backoff := time.Duration(0)
-	for {
-		err := s.Poll(ctx, sink)
-		if ctx.Err() != nil {
-			return nil
-		}
-		var wait time.Duration
-		if err != nil {
-			backoff = nextBackoff(backoff, time.Duration(s.cfg.RetryMax))
-			wait = jitter(backoff)
-			s.log.Warn("KMS poll failed", "err", err, "retry_in", wait.Round(time.Millisecond))
-		} else {
-			backoff = 0
-			wait = time.Duration(s.cfg.PollInterval)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		case <-s.wake: // a new client identity: poll with it now
-			t.Stop()
-			backoff = 0
-		}
-	}
+	s.loop.Run(ctx, sink, func(ctx context.Context, full bool) (sources.Outcome, error) {
+		return s.pollOnce(ctx, sink, full)
+	})
+	return nil
 }
 
 // SyncNow implements sources.Syncer.
@@ -431,25 +407,14 @@ func (s *Source) SyncNow(ctx context.Context) error {
 	return s.Poll(ctx, sink)
 }
 
-// nextBackoff doubles from 1s up to max.
-func nextBackoff(prev, max time.Duration) time.Duration {
-	if max <= 0 {
-		max = 5 * time.Minute
-	}
-	d := 2 * prev
-	if d < time.Second {
-		d = time.Second
-	}
-	return min(d, max)
+// depsClock is the source's clock (Deps.Now) for its run loop, which waits on
+// real timers.
+type depsClock struct {
+	sources.SystemClock
+	now func() time.Time
 }
 
-// jitter spreads retries of many daemons: a uniform wait in [d/2, d].
-func jitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
-}
+func (c depsClock) Now() time.Time { return c.now() }
 
 func (s *Source) closeClient() {
 	if s.client != nil {

@@ -1,0 +1,231 @@
+package sources
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
+
+// Schedule is when a source syncs: every Interval while syncs work; after
+// a failure again after a backoff that doubles from RetryMin up to
+// RetryMax, spread by jitter (or after the wait the backend asked for);
+// and, now and then, a full refresh that reads everything again.
+type Schedule struct {
+	// Interval is the wait after a sync that worked.
+	Interval time.Duration
+	// RetryMin and RetryMax bound the backoff after a failed sync
+	// (defaults 1s and Interval).
+	RetryMin, RetryMax time.Duration
+	// NoJitter waits the backoff exactly. By default a retry waits a
+	// uniform time in [backoff/2, backoff], so many daemons that lost the
+	// same backend do not come back at the same instant.
+	NoJitter bool
+	// FullAfter makes a sync full when this long passed since the last
+	// full sync that worked; the first sync is full. FullEvery (used when
+	// FullAfter is 0) makes every FullEvery-th sync that worked full, the
+	// first not. Neither: never full.
+	FullAfter time.Duration
+	FullEvery int
+	// RetryAfter, when set, is the backend's own answer to how long to
+	// wait after err (a throttling response's Retry-After), or 0.
+	RetryAfter func(err error) time.Duration
+}
+
+// Clock is the time a Loop reads and waits on; tests drive a fake one.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has passed, and a
+	// function that releases the timer early.
+	After(d time.Duration) (<-chan time.Time, func())
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now implements Clock.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// After implements Clock.
+func (SystemClock) After(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTimer(d)
+	return t.C, func() { t.Stop() }
+}
+
+// Outcome is what one sync says about its source's health beyond the
+// error it returns: Problems are what a sync that worked could not do (a
+// generation a ring could not take, a key it could not read); they leave
+// the source degraded, saying so, while its schedule stays that of a sync
+// that worked.
+type Outcome struct {
+	Problems []string
+}
+
+// SyncFunc is one sync of a source. full asks it to read everything
+// again. An error means the sync failed: the source is degraded with the
+// error's message and retried after a backoff.
+type SyncFunc func(ctx context.Context, full bool) (Outcome, error)
+
+// Loop is the run loop every polling source shares: it runs one sync at a
+// time, decides which syncs are full, reports each sync's health to the
+// sink, and waits the interval or the backoff in between. A source keeps
+// one Loop and runs its scheduled syncs (Run) and the ones asked for
+// (Once, for sync now) through it.
+type Loop struct {
+	name  string
+	sched Schedule
+	clock Clock
+	log   *slog.Logger
+	wake  chan struct{}
+
+	run sync.Mutex // one sync at a time
+	// guarded by run:
+	lastFull time.Time
+	worked   int
+	// backoff is the current retry backoff (0 after a sync that worked);
+	// guarded by mu, which Run reads between syncs.
+	mu      sync.Mutex
+	backoff time.Duration
+}
+
+// NewLoop returns the run loop of the source called name.
+func NewLoop(name string, sched Schedule, clock Clock, log *slog.Logger) *Loop {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if sched.Interval <= 0 {
+		sched.Interval = 5 * time.Minute
+	}
+	if sched.RetryMin <= 0 {
+		sched.RetryMin = time.Second
+	}
+	if sched.RetryMax <= 0 {
+		sched.RetryMax = sched.Interval
+	}
+	sched.RetryMin = min(sched.RetryMin, sched.RetryMax)
+	return &Loop{name: name, sched: sched, clock: clock, log: log, wake: make(chan struct{}, 1)}
+}
+
+// Wake ends the wait of Run at once: the next sync starts now and the
+// backoff starts again from RetryMin (the source's settings changed, say
+// a new client identity).
+func (l *Loop) Wake() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run syncs now, then on the schedule until ctx ends (it returns then).
+func (l *Loop) Run(ctx context.Context, sink Sink, f SyncFunc) {
+	for {
+		err := l.Once(ctx, sink, f)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := l.next(err)
+		if err != nil {
+			l.log.Warn("sync failed", "err", err, "retry_in", wait.Round(time.Millisecond))
+		}
+		c, stop := l.clock.After(wait)
+		select {
+		case <-ctx.Done():
+			stop()
+			return
+		case <-c:
+		case <-l.wake:
+			stop()
+			l.mu.Lock()
+			l.backoff = 0
+			l.mu.Unlock()
+		}
+	}
+}
+
+// next is the wait after a sync that returned err.
+func (l *Loop) next(err error) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil {
+		l.backoff = 0
+		return l.sched.Interval
+	}
+	l.backoff = min(max(2*l.backoff, l.sched.RetryMin), l.sched.RetryMax)
+	if l.sched.RetryAfter != nil {
+		if ra := l.sched.RetryAfter(err); ra > 0 {
+			return ra
+		}
+	}
+	if l.sched.NoJitter {
+		return l.backoff
+	}
+	return Jitter(l.backoff)
+}
+
+// Jitter is a uniform wait in [d/2, d].
+func Jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// Once runs one sync now (waiting for one in progress to end) and reports
+// the source's health: degraded with the error's message when it failed,
+// degraded with its problems (and the sync recorded) when it worked but
+// could not do everything, ok otherwise. A sync cut short by ctx reports
+// nothing. It returns the sync's error.
+func (l *Loop) Once(ctx context.Context, sink Sink, f SyncFunc) error {
+	l.run.Lock()
+	defer l.run.Unlock()
+	start := l.clock.Now()
+	full := l.fullDue(start)
+	out, err := f(ctx, full)
+	if ctx.Err() != nil {
+		return err
+	}
+	if err != nil {
+		l.setHealth(ctx, sink, engine.HealthDegraded, err.Error())
+		return err
+	}
+	l.worked++
+	if full {
+		l.lastFull = start
+	}
+	reason := strings.Join(out.Problems, "; ")
+	if reason == "" {
+		l.setHealth(ctx, sink, engine.HealthOK, "")
+		return nil
+	}
+	if sr, ok := sink.(SyncRecorder); ok {
+		if err := sr.Synced(ctx, l.name); err != nil {
+			l.log.Error("cannot record the sync", "err", err)
+		}
+	}
+	l.setHealth(ctx, sink, engine.HealthDegraded, reason)
+	return nil
+}
+
+func (l *Loop) setHealth(ctx context.Context, sink Sink, h engine.Health, reason string) {
+	if err := sink.SetHealth(ctx, l.name, h, reason); err != nil {
+		l.log.Error("cannot record source health", "err", err)
+	}
+}
+
+// fullDue says whether a sync starting at now is a full refresh.
+func (l *Loop) fullDue(now time.Time) bool {
+	switch {
+	case l.sched.FullAfter > 0:
+		return l.lastFull.IsZero() || now.Sub(l.lastFull) >= l.sched.FullAfter
+	case l.sched.FullEvery > 0:
+		return l.worked > 0 && l.worked%l.sched.FullEvery == 0
+	}
+	return false
+}

@@ -1,0 +1,274 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
+
+// fakeClock hands every wait of the loop to the test, which checks its
+// length and lets it end by moving the clock.
+type fakeClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	waits chan fakeWait
+}
+
+type fakeWait struct {
+	d    time.Duration
+	fire chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), waits: make(chan fakeWait)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) (<-chan time.Time, func()) {
+	w := fakeWait{d: d, fire: make(chan time.Time, 1)}
+	c.waits <- w
+	return w.fire, func() {}
+}
+
+// next is the loop's next wait; it fails the test if none comes.
+func (c *fakeClock) next(t *testing.T) fakeWait {
+	t.Helper()
+	select {
+	case w := <-c.waits:
+		return w
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loop did not wait")
+		return fakeWait{}
+	}
+}
+
+// pass moves the clock by the wait and ends it.
+func (c *fakeClock) pass(w fakeWait) {
+	c.mu.Lock()
+	c.now = c.now.Add(w.d)
+	now := c.now
+	c.mu.Unlock()
+	w.fire <- now
+}
+
+// healthSink records the health reports and recorded syncs.
+type healthSink struct {
+	mu     sync.Mutex
+	health []string // "ok" or "degraded: reason"
+	synced int
+}
+
+func (s *healthSink) Apply(context.Context, Batch) error { return nil }
+func (s *healthSink) Known(context.Context, string) ([]engine.Key, error) {
+	return nil, nil
+}
+func (s *healthSink) SetHealth(_ context.Context, source string, h engine.Health, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := string(h)
+	if reason != "" {
+		r += ": " + reason
+	}
+	s.health = append(s.health, r)
+	return nil
+}
+func (s *healthSink) Synced(context.Context, string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.synced++
+	return nil
+}
+func (s *healthSink) last() (string, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.health) == 0 {
+		return "", s.synced
+	}
+	return s.health[len(s.health)-1], s.synced
+}
+
+// script is a SyncFunc failing while fail says so, recording whether each
+// sync was full.
+type script struct {
+	mu   sync.Mutex
+	fail func(n int) error
+	full []bool
+}
+
+func (s *script) sync(_ context.Context, full bool) (Outcome, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.full = append(s.full, full)
+	return Outcome{}, s.fail(len(s.full))
+}
+
+func runLoop(t *testing.T, l *Loop, sink Sink, f SyncFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.Run(ctx, sink, f); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+// TestLoopBacksOffAndReportsHealth: a failing source is retried after a
+// backoff that doubles from RetryMin and stops at RetryMax, is degraded
+// with the failure's own message meanwhile, and once a sync works it is ok
+// again and waits the interval.
+func TestLoopBacksOffAndReportsHealth(t *testing.T) {
+	clk, sink := newFakeClock(), &healthSink{}
+	sc := &script{fail: func(n int) error {
+		if n <= 6 {
+			return fmt.Errorf("kms.example:5696: connection refused (try %d)", n)
+		}
+		return nil
+	}}
+	l := NewLoop("kms", Schedule{Interval: time.Minute, RetryMin: time.Second, RetryMax: 8 * time.Second, NoJitter: true}, clk, nil)
+	runLoop(t, l, sink, sc.sync)
+	for i, want := range []time.Duration{1, 2, 4, 8, 8, 8} {
+		w := clk.next(t)
+		if w.d != want*time.Second {
+			t.Fatalf("retry %d waits %s, want %s", i+1, w.d, want*time.Second)
+		}
+		if h, _ := sink.last(); h != fmt.Sprintf("degraded: kms.example:5696: connection refused (try %d)", i+1) {
+			t.Fatalf("after failure %d health %q", i+1, h)
+		}
+		clk.pass(w)
+	}
+	if w := clk.next(t); w.d != time.Minute {
+		t.Fatalf("after a sync that worked the loop waits %s, want the interval", w.d)
+	}
+	if h, synced := sink.last(); h != "ok" || synced != 0 {
+		t.Fatalf("health %q (syncs recorded %d), want ok", h, synced)
+	}
+}
+
+// TestLoopJitterAndWake: retries wait a jittered time in [backoff/2,
+// backoff]; Wake ends a wait at once and the backoff starts again.
+func TestLoopJitterAndWake(t *testing.T) {
+	clk, sink := newFakeClock(), &healthSink{}
+	sc := &script{fail: func(int) error { return errors.New("down") }}
+	l := NewLoop("kms", Schedule{Interval: time.Hour, RetryMax: time.Minute}, clk, nil)
+	runLoop(t, l, sink, sc.sync)
+	backoff := time.Second
+	for range 8 {
+		w := clk.next(t)
+		if w.d < backoff/2 || w.d > backoff {
+			t.Fatalf("retry waits %s, want within [%s, %s]", w.d, backoff/2, backoff)
+		}
+		clk.pass(w)
+		backoff = min(2*backoff, time.Minute)
+	}
+	clk.next(t) // a wait of up to a minute, ended by Wake
+	l.Wake()
+	if w := clk.next(t); w.d > time.Second {
+		t.Fatalf("after Wake the retry waits %s, want the backoff from 1s again", w.d)
+	}
+}
+
+// TestLoopRetryAfter: the backend's own wait (Retry-After) replaces the
+// backoff.
+func TestLoopRetryAfter(t *testing.T) {
+	clk, sink := newFakeClock(), &healthSink{}
+	throttled := errors.New("429 throttled")
+	sc := &script{fail: func(int) error { return throttled }}
+	l := NewLoop("vault", Schedule{Interval: time.Hour, RetryAfter: func(err error) time.Duration {
+		if errors.Is(err, throttled) {
+			return 42 * time.Second
+		}
+		return 0
+	}}, clk, nil)
+	runLoop(t, l, sink, sc.sync)
+	if w := clk.next(t); w.d != 42*time.Second {
+		t.Fatalf("throttled sync retried after %s, want Retry-After's 42s", w.d)
+	}
+}
+
+// TestLoopProblemsDegradeAndRecordSync: a sync that worked but could not
+// do everything leaves the source degraded with its problems, records the
+// sync, and keeps the interval.
+func TestLoopProblemsDegradeAndRecordSync(t *testing.T) {
+	clk, sink := newFakeClock(), &healthSink{}
+	l := NewLoop("kms", Schedule{Interval: time.Minute}, clk, nil)
+	runLoop(t, l, sink, func(context.Context, bool) (Outcome, error) {
+		return Outcome{Problems: []string{"the rings lack 1 generation", "failover"}}, nil
+	})
+	if w := clk.next(t); w.d != time.Minute {
+		t.Fatalf("waits %s, want the interval", w.d)
+	}
+	if h, synced := sink.last(); h != "degraded: the rings lack 1 generation; failover" || synced != 1 {
+		t.Fatalf("health %q, syncs recorded %d", h, synced)
+	}
+}
+
+// TestLoopFullRefreshCadence: by time, the first sync is full and then one
+// every FullAfter, counted from the last full sync that worked (a failed
+// full sync leaves the next one full); by count, every FullEvery-th sync
+// that worked.
+func TestLoopFullRefreshCadence(t *testing.T) {
+	ctx := context.Background()
+	clk, sink := newFakeClock(), &healthSink{}
+	fails := map[int]bool{3: true}
+	sc := &script{fail: func(n int) error {
+		if fails[n] {
+			return errors.New("down")
+		}
+		return nil
+	}}
+	l := NewLoop("kms", Schedule{Interval: time.Minute, FullAfter: time.Hour}, clk, nil)
+	step := []time.Duration{0, 30 * time.Minute, 30 * time.Minute, time.Minute, time.Minute}
+	for _, d := range step {
+		clk.mu.Lock()
+		clk.now = clk.now.Add(d)
+		clk.mu.Unlock()
+		_ = l.Once(ctx, sink, sc.sync)
+	}
+	if want := []bool{true, false, true, true, false}; fmt.Sprint(sc.full) != fmt.Sprint(want) {
+		t.Fatalf("full by time %v, want %v", sc.full, want)
+	}
+
+	sc = &script{fail: func(n int) error {
+		if n == 5 {
+			return errors.New("down")
+		}
+		return nil
+	}}
+	l = NewLoop("vault", Schedule{Interval: time.Minute, FullEvery: 2}, clk, nil)
+	for range 7 {
+		_ = l.Once(ctx, sink, sc.sync)
+	}
+	// worked before each: 0 1 2 3 4(fails) 4 5
+	if want := []bool{false, false, true, false, true, true, false}; fmt.Sprint(sc.full) != fmt.Sprint(want) {
+		t.Fatalf("full by count %v, want %v", sc.full, want)
+	}
+}
+
+// TestLoopCancelledSyncReportsNothing: a sync cut short by the end of the
+// daemon does not make the source degraded.
+func TestLoopCancelledSyncReportsNothing(t *testing.T) {
+	sink := &healthSink{}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := NewLoop("kms", Schedule{}, newFakeClock(), nil)
+	err := l.Once(ctx, sink, func(ctx context.Context, _ bool) (Outcome, error) {
+		cancel()
+		return Outcome{}, ctx.Err()
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
+	}
+	if h, _ := sink.last(); h != "" {
+		t.Fatalf("health %q reported for a cancelled sync", h)
+	}
+}
