@@ -18,7 +18,6 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/engine"
-	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/generate"
 )
@@ -111,7 +110,7 @@ func TestKeysExportFormats(t *testing.T) {
 	if err != nil {
 		t.Fatalf("csv does not parse: %v", err)
 	}
-	if len(recs) != n+1 || strings.Join(recs[0], ",") != strings.Join(report.KeyCSVHeader, ",") {
+	if len(recs) != n+1 || strings.Join(recs[0], ",") != strings.Join(api.KeyCSVHeader, ",") {
 		t.Fatalf("csv: %d records (want %d with the header), header %v", len(recs), n+1, recs[0])
 	}
 	created := 11 // column of created

@@ -16,7 +16,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
-	"github.com/keyward/keyward/engine/report"
+	"github.com/keyward/keyward/tui/render"
 )
 
 func printJSON(w io.Writer, v any) error {
@@ -193,7 +193,7 @@ func newKeysListCmd(a *App) *cobra.Command {
 				err = writeKeysJSON(a.Out, body, total)
 			case "table":
 				var n int
-				n, err = writeKeysTable(a.Out, body, a.termWidth(width))
+				n, err = writeKeysTable(a.Out, body, a.termWidth(width), a.now())
 				if err == nil && n < total {
 					fmt.Fprintf(a.Err, "(%d of %d keys shown)\n", n, total)
 				}
@@ -283,33 +283,21 @@ func writeKeysJSON(w io.Writer, r io.Reader, total int) error {
 	return bw.Flush()
 }
 
-// keysTableColumns are keyward keys list's columns; on a narrow terminal
-// the fingerprint goes first, then the creation date, the algorithm and the
-// expiry; the id, state and aging bucket always stay.
-var keysTableColumns = []report.Column{{Title: "id", Min: 12}, {Title: "state", Min: 6}, {Title: "aging", Min: 7},
-	{Title: "algorithm", Min: 6, Drop: 3}, {Title: "created", Min: 10, Drop: 4}, {Title: "expires", Min: 10, Drop: 2},
-	{Title: "fingerprint", Min: 12, Drop: 5}}
-
 // writeKeysTable prints an export as an aligned table no wider than width
-// (0: as wide as it needs), laid out as the reports are. The table is
-// aligned once every row is in, so it holds the rows' text (not the keys);
-// --format csv or ndjson print in constant memory.
-func writeKeysTable(w io.Writer, r io.Reader, width int) (int, error) {
-	tbl := report.Table{Columns: keysTableColumns}
+// (0: as wide as it needs), in keyward keys list's columns (render.KeyList)
+// laid out as the reports are. The table is aligned once every row is in,
+// so it holds the rows' text (not the keys); --format csv or ndjson print in
+// constant memory.
+func writeKeysTable(w io.Writer, r io.Reader, width int, now time.Time) (int, error) {
+	tbl := render.KeyList()
 	n, err := exportLines(r, func(line []byte) error {
 		var k engine.Key
 		if err := json.Unmarshal(line, &k); err != nil {
 			return err
 		}
-		aging := "-"
-		if k.Aging != nil {
-			aging = string(k.Aging.Bucket)
-		}
-		alg := k.Algorithm
-		if k.Length > 0 && !strings.ContainsAny(alg, " -") {
-			alg = fmt.Sprintf("%s-%d", k.Algorithm, k.Length)
-		}
-		tbl.Rows = append(tbl.Rows, []string{k.ID, string(k.State), aging, alg, date(k.Created), date(k.Expires), shortFP(k.Fingerprint)})
+		row := render.KeyListRow(k, now)
+		row.Raw = nil // the text is all the table needs of it
+		tbl.Rows = append(tbl.Rows, row)
 		return nil
 	})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine/report"
+	"github.com/keyward/keyward/tui/render"
 )
 
 type reportFlags struct {
@@ -87,7 +88,7 @@ func (a *App) termWidth(override int) int {
 	return 0
 }
 
-func (a *App) emit(f *reportFlags, tbl report.Table, jsonValue any) error {
+func (a *App) emit(f *reportFlags, tbl render.Table, jsonValue any) error {
 	switch f.format {
 	case "json":
 		return printJSON(a.Out, jsonValue)
@@ -139,7 +140,7 @@ func newAgingReportCmd(a *App) *cobra.Command {
 				fmt.Fprintln(a.Out, summaryLine(*all.Summary))
 				fmt.Fprintln(a.Out)
 			}
-			return a.emit(&f, report.AgingTable(all.Entries, a.now()), all)
+			return a.emit(&f, render.Aging(all.Entries, a.now()), all)
 		},
 	}
 	f.add(cmd, false, report.DefaultAgingRange)
@@ -197,9 +198,9 @@ func newActivityReportCmd(a *App) *cobra.Command {
 					w = 100
 				}
 				fmt.Fprintf(a.Out, "%s %s to %s: %d events\n%s\n\n", title, all.Range.From.Format(time.DateOnly),
-					all.Range.To.Format(time.DateOnly), total, report.Sparkline(report.Resample(counts, w)))
+					all.Range.To.Format(time.DateOnly), total, render.Sparkline(render.Resample(counts, w)))
 			}
-			return a.emit(&f, report.ActivityTable(all.Events), all)
+			return a.emit(&f, render.Activity(all.Events), all)
 		},
 	}
 	f.add(cmd, true, report.DefaultActivityRange)
@@ -232,7 +233,7 @@ func newUsageReportCmd(a *App) *cobra.Command {
 				}
 				fmt.Fprint(a.Out, "\n\n")
 			}
-			return a.emit(&f, report.UsageTable(*u, a.now()), u)
+			return a.emit(&f, render.Usage(*u, a.now()), u)
 		},
 	}
 	f.add(cmd, false, report.DefaultActivityRange)

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
-	"github.com/keyward/keyward/engine/report"
 )
 
 // exportPage is how many keys the export reads from the store at a time:
@@ -49,7 +49,7 @@ func (d *Daemon) handleKeysExport(w http.ResponseWriter, r *http.Request) {
 	flush := bw.Flush
 	if format == "csv" {
 		cw = csv.NewWriter(bw)
-		write = func(k engine.Key) error { return cw.Write(report.CSVSafe(report.KeyCSVRecord(k))) }
+		write = func(k engine.Key) error { return cw.Write(api.CSVSafe(api.KeyCSVRecord(k))) }
 		flush = func() error {
 			if cw.Flush(); cw.Error() != nil {
 				return cw.Error()
@@ -87,7 +87,7 @@ func (d *Daemon) handleKeysExport(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			}
 			w.WriteHeader(http.StatusOK)
-			if cw != nil && cw.Write(report.KeyCSVHeader) != nil {
+			if cw != nil && cw.Write(api.KeyCSVHeader) != nil {
 				return
 			}
 		}

@@ -313,7 +313,7 @@ func (f *fixture) ActivityReport(ctx context.Context, q api.ReportQuery) (*api.A
 	var events []engine.Event
 	for _, evs := range f.events {
 		for _, e := range evs {
-			if flt.Match(e) && (!q.Comparison || report.OutOfBand(e)) {
+			if flt.Match(e) && (!q.Comparison || e.Origin == engine.OriginSource) {
 				events = append(events, e)
 			}
 		}
@@ -326,7 +326,11 @@ func (f *fixture) ActivityReport(ctx context.Context, q api.ReportQuery) (*api.A
 	}
 	out := &api.ActivityReport{Range: rg, Events: pg, NextCursor: next}
 	if q.Cursor == "" {
-		out.PerDay = report.Days(report.CountDays(events), rg)
+		perDay := map[time.Time]int{}
+		for _, e := range events {
+			perDay[e.Time.UTC().Truncate(24*time.Hour)]++
+		}
+		out.PerDay = report.Days(perDay, rg)
 	}
 	return out, nil
 }

@@ -1,7 +1,7 @@
 // Package report computes keyward's three reports — Key Aging, Key Activity
-// and Service/Usage — as pure functions over rows the store returns, and
-// renders each as one Table that the TUI, the CLI (table, CSV, JSON) and
-// exports share, so they can never disagree.
+// and Service/Usage — as pure functions over rows the store returns. It
+// draws nothing: tui/render turns its records into the rows the TUI and the
+// CLI (table, CSV) share.
 package report
 
 import (

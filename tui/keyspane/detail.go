@@ -11,6 +11,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/render"
 	"github.com/keyward/keyward/tui/table"
 )
 
@@ -66,10 +67,10 @@ func (d *detailView) render() {
 	field("id", c(k.ID))
 	field("source", c(k.Source))
 	field("version", c(k.Version))
-	field("algorithm", c(Algorithm(k)))
+	field("algorithm", c(render.Algorithm(k)))
 	field("state", st.State(k.State).Render(string(k.State)))
 	if k.Aging != nil {
-		field("aging", st.Bucket(k.Aging.Bucket).Render(AgingLabel(k.Aging.Bucket))+" — "+c(k.Aging.Reason))
+		field("aging", st.Bucket(k.Aging.Bucket).Render(render.AgingLabel(k.Aging.Bucket))+" — "+c(k.Aging.Reason))
 	}
 	field("application", c(k.Application))
 	field("fingerprint", c(k.Fingerprint))

@@ -16,6 +16,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/render"
 	"github.com/keyward/keyward/tui/table"
 )
 
@@ -767,7 +768,7 @@ func (m *Model) View() string {
 		}
 		// The name identifies the row: it gets the room, and names too long
 		// for it still read apart (Identify lays the columns out again).
-		names = m.tbl.Identify(colName, names)
+		names = m.tbl.Identify(render.KeyName, names)
 	}
 	lines = append(lines, m.tbl.HeaderView())
 	switch {
@@ -789,7 +790,7 @@ func (m *Model) View() string {
 				break
 			}
 			cells := Row(k, now, st)
-			cells[colName] = table.Plain(names[i])
+			cells[render.KeyName] = table.Plain(names[i])
 			lines = append(lines, m.tbl.RowView(cells, i == m.sel))
 		}
 	}

@@ -17,39 +17,6 @@ var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 func ptr(t time.Time) *time.Time { return &t }
 
-func TestRow(t *testing.T) {
-	k := engine.Key{ID: "kms/a.b/3", Source: "kms", Name: "a.b", Version: "3", Algorithm: "AES", Length: 256,
-		State: engine.StateActive, Fingerprint: "sha256:00112233445566778899", Created: ptr(now.Add(-400 * 24 * time.Hour)),
-		Expires: ptr(now.Add(5 * 24 * time.Hour))}
-	a := engine.Classify(k, now, engine.DefaultThresholds())
-	k.Aging = &a
-	got := Row(k, now, styles.Default())
-	want := map[int]string{colName: "a.b", colSource: "kms", colApplication: "—", colVersion: "3", colAlgorithm: "AES-256",
-		colState: "active", colAging: "expiring-7d", colExpires: "2026-11-28", colAge: "1y35d", colFingerprint: "001122334455"}
-	for i, w := range want {
-		if got[i].Text != w {
-			t.Errorf("column %s = %q, want %q", Columns()[i].Title, got[i].Text, w)
-		}
-	}
-}
-
-func TestAgingLabel(t *testing.T) {
-	for b, want := range map[engine.Bucket]string{
-		engine.BucketExpired:      "expired",
-		engine.ExpiringBucket(30): "expiring-30d",
-		engine.BucketOverdue:      "rotation-overdue",
-		engine.BucketHealthy:      "healthy",
-		engine.BucketRetired:      "retired",
-	} {
-		if got := AgingLabel(b); got != want {
-			t.Errorf("AgingLabel(%s) = %q, want %q", b, got, want)
-		}
-		if w := lipgloss.Width(AgingLabel(b)); w > Columns()[colAging].Width {
-			t.Errorf("label %q is wider than the AGING column", AgingLabel(b))
-		}
-	}
-}
-
 // TestAgingColouredAndReadable checks that with colours the aging cell is
 // coloured by urgency, and that without them (NO_COLOR) the same words remain.
 func TestAgingColouredAndReadable(t *testing.T) {

@@ -20,7 +20,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui/common"
-	"github.com/keyward/keyward/tui/keyspane"
+	"github.com/keyward/keyward/tui/render"
 	"github.com/keyward/keyward/tui/styles"
 	"github.com/keyward/keyward/tui/table"
 )
@@ -472,10 +472,10 @@ func panel(s api.ProxyStatus, h []sample, width int, now time.Time, st *styles.S
 		if i == sel {
 			// The border is the panel's first line.
 			selLine = len(lines) + 1
-			add(st.RowSelected.Render(table.Fit(fmt.Sprintf("› %s %-8s %s %s %s", mark, c(g.KeyID), keyspane.ShortFingerprint(g.Fingerprint), age, c(g.Name)), inner)))
+			add(st.RowSelected.Render(table.Fit(fmt.Sprintf("› %s %-8s %s %s %s", mark, c(g.KeyID), render.ShortFingerprint(g.Fingerprint), age, c(g.Name)), inner)))
 			continue
 		}
-		add(fmt.Sprintf("  %s %-8s %s %s %s", style.Render(mark), c(g.KeyID), st.Muted.Render(keyspane.ShortFingerprint(g.Fingerprint)), age, st.Muted.Render(c(g.Name))))
+		add(fmt.Sprintf("  %s %-8s %s %s %s", style.Render(mark), c(g.KeyID), st.Muted.Render(render.ShortFingerprint(g.Fingerprint)), age, st.Muted.Render(c(g.Name))))
 	}
 	return st.Panel.Width(inner + 2).Render(strings.Join(lines, "\n")), selLine
 }

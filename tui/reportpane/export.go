@@ -2,7 +2,6 @@ package reportpane
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,8 +11,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/render"
 )
 
 // exportJob is one export under way: the whole report for the pane's range
@@ -24,7 +23,7 @@ type exportJob struct {
 	path string // the final name
 	part string // where it is written until complete
 	f    *os.File
-	cw   *csv.Writer
+	cw   *render.CSV
 	q    api.ReportQuery
 	rows int
 }
@@ -90,7 +89,7 @@ func (j *exportJob) create(dir, base string) error {
 		if err != nil {
 			return fmt.Errorf("create the export file: %w", err)
 		}
-		j.path, j.part, j.f, j.cw = path, path+".part", f, csv.NewWriter(f)
+		j.path, j.part, j.f, j.cw = path, path+".part", f, render.NewCSV(f)
 		return nil
 	}
 	return fmt.Errorf("create the export file: %s-*.csv: 99 exist already", filepath.Join(abs, base))
@@ -114,25 +113,17 @@ func (m *Model) exportPage(job *exportJob, cursor string) tea.Cmd {
 		if err != nil {
 			return common.Reply(spec.ID, exportStepMsg{job: job, err: fmt.Errorf("read the report from the daemon: %s", common.Explain(err))})
 		}
-		if job.rows == 0 && cursor == "" {
-			if err := job.cw.Write(p.Table.Header); err != nil {
-				return common.Reply(spec.ID, exportStepMsg{job: job, err: fmt.Errorf("write %s: %w", job.part, err)})
-			}
+		if err := job.cw.Write(p.Table); err != nil {
+			return common.Reply(spec.ID, exportStepMsg{job: job, err: fmt.Errorf("write %s: %w", job.part, err)})
 		}
-		for _, r := range p.Table.Raw {
-			if err := job.cw.Write(report.CSVSafe(r)); err != nil {
-				return common.Reply(spec.ID, exportStepMsg{job: job, err: fmt.Errorf("write %s: %w", job.part, err)})
-			}
-		}
-		job.rows += len(p.Table.Raw)
+		job.rows += len(p.Table.Rows)
 		return common.Reply(spec.ID, exportStepMsg{job: job, next: p.NextCursor})
 	}
 }
 
 // finish flushes and closes the file and gives it its final name.
 func (j *exportJob) finish() error {
-	j.cw.Flush()
-	err := j.cw.Error()
+	err := j.cw.Flush()
 	if cerr := j.f.Close(); err == nil {
 		err = cerr
 	}

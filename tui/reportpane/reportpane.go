@@ -19,13 +19,14 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/render"
 	"github.com/keyward/keyward/tui/styles"
 	"github.com/keyward/keyward/tui/table"
 )
 
 // Page is one page of a report as a pane shows it.
 type Page struct {
-	Table      report.Table
+	Table      render.Table
 	Range      report.Range
 	NextCursor string
 	// Summary is the report's head (bucket bars, a sparkline); only the
@@ -386,15 +387,10 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 // selected is the selected entry's value in column (key_id, source), if
 // the report has that column.
 func (m *Model) selected(column string) string {
-	if m.page == nil || m.sel >= len(m.page.Table.Raw) {
+	if m.page == nil {
 		return ""
 	}
-	for i, h := range m.page.Table.Header {
-		if h == column && i < len(m.page.Table.Raw[m.sel]) {
-			return m.page.Table.Raw[m.sel][i]
-		}
-	}
-	return ""
+	return m.page.Table.Field(m.sel, column)
 }
 
 // localPage cuts one screenful out of a whole report, with an offset as the
@@ -408,14 +404,7 @@ func (m *Model) localPage(all *Page, cursor string) *Page {
 	t := all.Table
 	start = min(max(0, start), len(t.Rows))
 	end := min(len(t.Rows), start+m.rows())
-	cut := report.Table{Columns: t.Columns, Header: t.Header, Rows: t.Rows[start:end]}
-	if len(t.Raw) >= end {
-		cut.Raw = t.Raw[start:end]
-	}
-	if len(t.Class) >= end {
-		cut.Class = t.Class[start:end]
-	}
-	p := &Page{Table: cut, Range: all.Range, Summary: all.Summary}
+	p := &Page{Table: t.Slice(start, end), Range: all.Range, Summary: all.Summary}
 	if end < len(t.Rows) {
 		p.NextCursor = fmt.Sprint(end)
 	}
@@ -529,8 +518,8 @@ func (m *Model) detailView() []string {
 	out := []string{st.Section.Render("  Entry "+fmt.Sprint(m.pages.First()+m.sel+1)) + st.Muted.Render(hint)}
 	for i, h := range t.Header {
 		v := ""
-		if m.sel < len(t.Raw) && i < len(t.Raw[m.sel]) {
-			v = table.Clean(t.Raw[m.sel][i])
+		if m.sel < len(t.Rows) && i < len(t.Rows[m.sel].Raw) {
+			v = table.Clean(t.Rows[m.sel].Raw[i])
 		}
 		if v == "" {
 			v = "—"
@@ -547,37 +536,22 @@ func (m *Model) detailView() []string {
 }
 
 // Rows draws a report table: header, then up to n rows with the selected one
-// marked, columns chosen by the report's own Layout (the CLI's too).
-func Rows(t report.Table, sel, width, n int, st *styles.Styles, class func(string, *styles.Styles) (lipgloss.Style, bool)) []string {
+// marked, laid out as the CLI's tables are (render.Table.Layout).
+func Rows(t render.Table, sel, width, n int, st *styles.Styles, class func(string, *styles.Styles) (lipgloss.Style, bool)) []string {
 	cols, widths := t.Layout(width - table.Marker)
-	line := func(cells []string, upper bool) string {
-		parts := make([]string, len(cols))
-		for j, i := range cols {
-			s := table.Clean(cells[i])
-			if upper {
-				s = strings.ToUpper(s)
-			}
-			parts[j] = report.Cell(s, widths[j], t.Columns[i].Right)
-		}
-		return strings.Join(parts, " ")
-	}
-	titles := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		titles[i] = c.Title
-	}
-	out := []string{st.Header.Render(table.Fit("  "+line(titles, true), width))}
-	for r, cells := range t.Rows {
+	out := []string{st.Header.Render(table.Fit("  "+t.Line(t.Titles(), cols, widths), width))}
+	for r, row := range t.Rows {
 		if r >= n {
 			break
 		}
-		text := line(cells, false)
+		text := t.Line(row.Cells, cols, widths)
 		if r == sel {
 			out = append(out, st.RowSelected.Render(table.Fit("› "+text, width)))
 			continue
 		}
 		text = table.Fit("  "+text, width)
-		if class != nil && r < len(t.Class) {
-			if s, ok := class(t.Class[r], st); ok {
+		if class != nil {
+			if s, ok := class(row.Class, st); ok {
 				text = s.Render(text)
 			}
 		}

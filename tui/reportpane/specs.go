@@ -12,7 +12,7 @@ import (
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/tui/common"
-	"github.com/keyward/keyward/tui/keyspane"
+	"github.com/keyward/keyward/tui/render"
 	"github.com/keyward/keyward/tui/styles"
 	"github.com/keyward/keyward/tui/table"
 )
@@ -45,7 +45,7 @@ func Usage() Spec {
 			q.Limit, q.Cursor = 0, ""
 			return r.UsageReport(ctx, q)
 		}, func(u *report.Usage, now time.Time) *Page {
-			return &Page{Table: report.UsageTable(*u, now), Range: u.Range, Summary: u.Apps}
+			return &Page{Table: render.Usage(*u, now), Range: u.Range, Summary: u.Apps}
 		}),
 		DefaultRange: report.DefaultActivityRange,
 		Summary:      usageSummary,
@@ -102,7 +102,7 @@ func Aging() Spec {
 		ID:    common.PaneAging,
 		Title: "Aging",
 		Fetch: fetch(common.Backend.AgingReport, func(rep *api.AgingReport, now time.Time) *Page {
-			p := &Page{Table: report.AgingTable(rep.Entries, now), Range: rep.Range, NextCursor: rep.NextCursor}
+			p := &Page{Table: render.Aging(rep.Entries, now), Range: rep.Range, NextCursor: rep.NextCursor}
 			if rep.Summary != nil {
 				p.Summary = rep.Summary
 			}
@@ -123,7 +123,7 @@ func Activity() Spec {
 		ID:    common.PaneActivity,
 		Title: "Activity",
 		Fetch: fetch(common.Backend.ActivityReport, func(rep *api.ActivityReport, _ time.Time) *Page {
-			p := &Page{Table: report.ActivityTable(rep.Events), Range: rep.Range, NextCursor: rep.NextCursor}
+			p := &Page{Table: render.Activity(rep.Events), Range: rep.Range, NextCursor: rep.NextCursor}
 			if len(rep.PerDay) > 0 {
 				p.Summary = activityHead{perDay: rep.PerDay}
 			}
@@ -159,7 +159,7 @@ func agingSummary(v any, _ report.Range, width, maxLines int, st *styles.Styles)
 	hi := 0
 	for _, b := range s.Buckets {
 		hi = max(hi, b.Count)
-		labelW = max(labelW, len(keyspane.AgingLabel(b.Bucket)))
+		labelW = max(labelW, len(render.AgingLabel(b.Bucket)))
 	}
 	cntW := len(fmt.Sprint(max(hi, s.Total)))
 	barW := min(30, itemW-labelW-cntW-2)
@@ -176,7 +176,7 @@ func agingSummary(v any, _ report.Range, width, maxLines int, st *styles.Styles)
 			}
 			bar = " " + strings.Repeat("█", filled) + strings.Repeat("·", barW-filled)
 		}
-		label := fmt.Sprintf("%-*s %*d", labelW, keyspane.AgingLabel(b.Bucket), cntW, b.Count)
+		label := fmt.Sprintf("%-*s %*d", labelW, render.AgingLabel(b.Bucket), cntW, b.Count)
 		items = append(items, st.Bucket(b.Bucket).Render(table.Fit(label+bar, itemW)))
 	}
 	items = append(items, st.Bold.Render(table.Fit(fmt.Sprintf("%-*s %*d", labelW, "total", cntW, s.Total), itemW)))
@@ -210,7 +210,7 @@ func activitySummary(v any, rg report.Range, width, _ int, st *styles.Styles) []
 			peak, peakDay = d.Count, d.Day
 		}
 	}
-	spark := report.Sparkline(report.Resample(counts, max(10, width-4)))
+	spark := render.Sparkline(render.Resample(counts, max(10, width-4)))
 	line2 := fmt.Sprintf("  %s over %s", common.Plural(total, "event"), common.Plural(len(h.perDay), "day"))
 	if peak > 0 {
 		line2 += fmt.Sprintf(" · busiest %s with %d", peakDay.UTC().Format(time.DateOnly), peak)

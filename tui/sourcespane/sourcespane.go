@@ -19,7 +19,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui/common"
-	"github.com/keyward/keyward/tui/keyspane"
+	"github.com/keyward/keyward/tui/render"
 	"github.com/keyward/keyward/tui/styles"
 	"github.com/keyward/keyward/tui/table"
 )
@@ -485,7 +485,7 @@ func build(srcs []api.SourceInfo, loaded bool, err error, width int, now time.Ti
 					role,
 					table.Plain(g.Name),
 					table.Plain(g.KeyID),
-					table.Styled(keyspane.ShortFingerprint(g.Fingerprint), st.Muted),
+					table.Styled(render.ShortFingerprint(g.Fingerprint), st.Muted),
 					table.Styled(string(g.State), st.State(g.State)),
 					table.Plain(age),
 				}, on))

@@ -15,7 +15,7 @@ import (
 	"github.com/keyward/keyward/tui/styles"
 )
 
-func render(t *testing.T, s api.SourceInfo, width int) []string {
+func drawSource(t *testing.T, s api.SourceInfo, width int) []string {
 	t.Helper()
 	lipgloss.SetColorProfile(termenv.Ascii)
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -42,7 +42,7 @@ func has(lines []string, want string) bool {
 func TestPollLinesFailed(t *testing.T) {
 	p := &api.KMIPPoll{Duration: 30 * time.Second, Wildcards: "probing", Err: "dial tcp 10.0.0.5:5696: i/o timeout"}
 	s := api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip", Health: engine.HealthDegraded, Reason: p.Err}, Poll: p}
-	lines := render(t, s, 80)
+	lines := drawSource(t, s, 80)
 	if !has(lines, "    not connected · last poll 30s: 0 requests, 0 Gets") || !has(lines, "    0 keys matched, 0 new, 0 dropped") ||
 		!has(lines, "    learning whether the KMS expands wildcards") {
 		t.Errorf("poll lines:\n%s", strings.Join(lines, "\n"))
@@ -51,7 +51,7 @@ func TestPollLinesFailed(t *testing.T) {
 		t.Errorf("the failure is shown %d times, want once (in the health reason):\n%s", n, strings.Join(lines, "\n"))
 	}
 	s.Reason = "the rings lack 1 generation the KMS holds"
-	if lines := render(t, s, 80); !has(lines, "    last poll failed: dial tcp 10.0.0.5:5696: i/o timeout") {
+	if lines := drawSource(t, s, 80); !has(lines, "    last poll failed: dial tcp 10.0.0.5:5696: i/o timeout") {
 		t.Errorf("a failure the reason does not name is not shown:\n%s", strings.Join(lines, "\n"))
 	}
 }
@@ -62,7 +62,7 @@ func TestPollLinesLeftOutCapped(t *testing.T) {
 	for i := range 8 {
 		p.LeftOut = append(p.LeftOut, fmt.Sprintf("acme.crm.key.%d: the KMS refused the Get", i))
 	}
-	lines := render(t, api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip", Health: engine.HealthDegraded}, Poll: p}, 80)
+	lines := drawSource(t, api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip", Health: engine.HealthDegraded}, Poll: p}, 80)
 	all := strings.Join(lines, "\n")
 	if !has(lines, "    8 generations a ring could not take:") || !has(lines, "      · acme.crm.key.4: the KMS refused the Get") ||
 		strings.Contains(all, "acme.crm.key.5") || !has(lines, "      … and 3 more") {
@@ -72,14 +72,14 @@ func TestPollLinesLeftOutCapped(t *testing.T) {
 		t.Errorf("wildcards:\n%s", all)
 	}
 	// Narrow: every part still whole words, within the width.
-	render(t, api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip"}, Poll: p}, 40)
+	drawSource(t, api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip"}, Poll: p}, 40)
 }
 
 // A failover is shown: which address failed first and why.
 func TestPollLinesFailover(t *testing.T) {
 	p := &api.KMIPPoll{Protocol: "1.4", Address: "kms2:5696", Wildcards: "server",
 		FailedAddresses: []string{"kms1:5696: connection refused"}}
-	lines := render(t, api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip", Health: engine.HealthDegraded}, Poll: p}, 80)
+	lines := drawSource(t, api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip", Health: engine.HealthDegraded}, Poll: p}, 80)
 	if !has(lines, "    failed first: kms1:5696: connection refused") {
 		t.Errorf("failover not shown:\n%s", strings.Join(lines, "\n"))
 	}
@@ -95,7 +95,7 @@ func TestRingShowsWhatLeavesNext(t *testing.T) {
 	}, NextOut: &api.NextOut{Name: "acme.crm.key.1", KeyID: "AAAAAAAA", Window: "7d", Decrypts: 42, LastDecrypt: &last}}
 	s := api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip", Health: engine.HealthOK}, Rings: []api.RingInfo{ring}}
 	for _, width := range []int{80, 160} {
-		lines := render(t, s, width)
+		lines := drawSource(t, s, width)
 		all := strings.Join(lines, "\n")
 		var row string
 		for _, l := range lines {
@@ -113,7 +113,7 @@ func TestRingShowsWhatLeavesNext(t *testing.T) {
 	}
 	ring.NextOut = nil
 	s.Rings = []api.RingInfo{ring}
-	if all := strings.Join(render(t, s, 80), "\n"); strings.Contains(all, "out next") || strings.Contains(all, "next rotation") {
+	if all := strings.Join(drawSource(t, s, 80), "\n"); strings.Contains(all, "out next") || strings.Contains(all, "next rotation") {
 		t.Errorf("a ring with room marks a generation as leaving:\n%s", all)
 	}
 }
@@ -128,7 +128,7 @@ func TestClientIdentityLines(t *testing.T) {
 			Issuer: "CN=Acme Root", Serial: "0A:1B", KeyType: "ECDSA P-256", NotAfter: na},
 		Pending: &api.PendingKey{Subject: "CN=keyward-2027", KeyType: "ECDSA P-256", Created: na.AddDate(0, -1, 0)},
 		Warning: "cipher_suites offers TLS_RSA_WITH_AES_128_CBC_SHA256, weaker than the default"}}
-	all := strings.Join(render(t, s, 80), "\n")
+	all := strings.Join(drawSource(t, s, 80), "\n")
 	for _, w := range []string{"client certificate CN=keyward (serial 0A:1B, issuer CN=Acme Root", "a new ECDSA P-256 key for CN=keyward-2027",
 		"the certificate above stays in use", "warning: cipher_suites offers TLS_RSA_WITH_AES_128_CBC_SHA256"} {
 		if !strings.Contains(strings.Join(strings.Fields(all), " "), w) {

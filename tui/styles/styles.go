@@ -8,6 +8,8 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/tui/render"
+	"github.com/keyward/keyward/tui/table"
 )
 
 // Theme is the palette. Every colour adapts to light and dark terminals.
@@ -191,4 +193,39 @@ func (s *Styles) Health(h engine.Health) lipgloss.Style {
 		return s.Danger.Bold(true)
 	}
 	return s.Muted
+}
+
+// Class is the style of a render class (a cell's or a row's, see
+// tui/render); ok is false for a class drawn in the row's style.
+func (s *Styles) Class(c string) (st lipgloss.Style, ok bool) {
+	kind, v, _ := strings.Cut(c, ":")
+	switch kind {
+	case "state":
+		return s.State(engine.State(v)), true
+	case "bucket":
+		return s.Bucket(engine.Bucket(v)), true
+	case "health":
+		return s.Health(engine.Health(v)), true
+	case render.ClassMuted:
+		return s.Muted, true
+	case render.ClassWarn:
+		return s.Warn, true
+	case render.ClassEncrypts:
+		return s.OK.Bold(true), true
+	}
+	return lipgloss.Style{}, false
+}
+
+// Cells are r's cells for a table.Table, each drawn in its class's style.
+func (s *Styles) Cells(r render.Row) []table.Cell {
+	out := make([]table.Cell, len(r.Cells))
+	for i, text := range r.Cells {
+		out[i] = table.Plain(text)
+		if i < len(r.Classes) {
+			if st, ok := s.Class(r.Classes[i]); ok {
+				out[i] = table.Styled(text, st)
+			}
+		}
+	}
+	return out
 }

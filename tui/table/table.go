@@ -17,19 +17,38 @@ import (
 type Column struct {
 	Title string
 	// Width is the narrowest the column may be; Max (when larger) is how far
-	// it grows when there is room.
+	// it grows when there is room. Max 0 sizes the column by its content:
+	// it wants Want cells (the widest of its title and cells, which Natural
+	// measures) and never grows past them (the report tables).
 	Width, Max int
 	// Priority orders which columns survive a narrow terminal: 0 is kept
-	// first, higher numbers are dropped first.
+	// always (squeezed to Width, then cut, if need be), higher numbers are
+	// dropped first.
 	Priority int
 	// Right aligns the column's cells to the right.
 	Right bool
 	// Want is how wide the column's content is (Identify sets it for the
-	// column that identifies a row). The first column by priority gets up
-	// to Want (within Max) before lower-priority columns are placed, so
-	// they give way to it, but never the room of the three columns after it
-	// in priority.
+	// column that identifies a row; Natural for columns sized by content).
+	// The first column by priority gets up to Want (within Max) before
+	// lower-priority columns are placed, so they give way to it, but never
+	// the room of the three columns after it in priority.
 	Want int
+}
+
+// wants is how wide c would be with room to spare, before it grows.
+func (c Column) wants() int {
+	if c.Max <= 0 {
+		return max(c.Width, c.Want)
+	}
+	return max(c.Width, min(c.Want, c.Max))
+}
+
+// limit is how far c grows into room left over.
+func (c Column) limit() int {
+	if c.Max <= 0 {
+		return c.wants()
+	}
+	return c.Max
 }
 
 // Cell is one cell: its text and the style it is drawn in when its row is not
@@ -54,17 +73,28 @@ const (
 	Marker = 2
 )
 
-// Layout picks the columns that fit in width, by priority, and their widths.
-// It returns, in display order, the indexes of the chosen columns and their
-// widths. The first column by priority is always kept (cut to fit if need be).
+// Layout picks the columns that fit in width, after the selection marker at
+// the start of each row (Marker), by priority, and their widths. It returns,
+// in display order, the indexes of the chosen columns and their widths.
 func Layout(cols []Column, width int) (idx []int, widths []int) {
-	avail := width - Marker
+	return Place(cols, width-Marker)
+}
+
+// Place is the one table layout of keyward, the TUI's panes and the CLI's
+// tables alike: it picks the columns that fit in avail cells (with Gap
+// between columns) and their widths, in display order.
+//
+// Columns are visited by priority (stable on declaration order). The first
+// is always kept, at what it wants within avail less the room of the next
+// three (reserve); so is every column of priority 0. A later column is kept
+// when it fits at what it wants. Should the kept columns still be too wide,
+// the widest is squeezed a cell at a time down to its Width, and no column
+// is wider than avail. What is left is shared, a cell at a time in display
+// order, among the columns that can grow (Max).
+func Place(cols []Column, avail int) (idx []int, widths []int) {
 	if avail < 1 || len(cols) == 0 {
 		return nil, nil
 	}
-	keep := make([]bool, len(cols))
-	used := 0
-	// Visit columns by priority (stable on declaration order).
 	order := make([]int, len(cols))
 	for i := range order {
 		order[i] = i
@@ -74,39 +104,43 @@ func Layout(cols []Column, width int) (idx []int, widths []int) {
 			order[j], order[j-1] = order[j-1], order[j]
 		}
 	}
+	w := make([]int, len(cols))
+	for i, c := range cols {
+		w[i] = c.wants()
+	}
 	// The first column by priority identifies a row: it gets the width its
-	// content wants (within Max) before the others are placed.
+	// content wants before the others are placed, but leaves them room.
 	c0 := cols[order[0]]
-	first := max(c0.Width, min(c0.Want, c0.Max, avail-reserve(cols, order[1:])))
+	w[order[0]] = max(c0.Width, min(c0.wants(), avail-reserve(cols, order[1:])))
+	keep := make([]bool, len(cols))
+	used := 0
 	for n, i := range order {
-		need := cols[i].Width
-		if n == 0 {
-			need = first
-		}
+		need := w[i]
 		if used > 0 {
 			need += Gap
 		}
-		if used+need > avail {
-			if n == 0 {
-				keep[i] = true
-				used = avail
-			}
-			continue
+		if n == 0 || cols[i].Priority == 0 || used+need <= avail {
+			keep[i] = true
+			used += need
 		}
-		keep[i] = true
-		used += need
+	}
+	for used > avail {
+		widest := -1
+		for i, k := range keep {
+			if k && w[i] > cols[i].Width && (widest < 0 || w[i] > w[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			break
+		}
+		w[widest]--
+		used--
 	}
 	for i, k := range keep {
 		if k {
 			idx = append(idx, i)
-			w := cols[i].Width
-			if i == order[0] {
-				w = first
-			}
-			if w > avail {
-				w = avail
-			}
-			widths = append(widths, w)
+			widths = append(widths, min(w[i], avail))
 		}
 	}
 	// Share what is left among the columns that can grow, in display order.
@@ -117,7 +151,7 @@ func Layout(cols []Column, width int) (idx []int, widths []int) {
 			if spare == 0 {
 				break
 			}
-			if cols[i].Max > widths[n] {
+			if cols[i].limit() > widths[n] {
 				widths[n]++
 				spare--
 				grew = true
@@ -128,6 +162,25 @@ func Layout(cols []Column, width int) (idx []int, widths []int) {
 		}
 	}
 	return idx, widths
+}
+
+// Natural sets the Want of every column sized by its content (Max 0) to the
+// widest of its title and its cells in rows (indexed like cols), as drawn
+// (Clean).
+func Natural(cols []Column, rows [][]string) []Column {
+	out := append([]Column(nil), cols...)
+	for i := range out {
+		if out[i].Max > 0 {
+			continue
+		}
+		out[i].Want = ansi.StringWidth(out[i].Title)
+		for _, r := range rows {
+			if i < len(r) {
+				out[i].Want = max(out[i].Want, ansi.StringWidth(Clean(r[i])))
+			}
+		}
+	}
+	return out
 }
 
 // reserve is the room of the first three columns of order, with their
@@ -247,6 +300,9 @@ func pad(s string, w int) string { return fit(s, w, false) }
 // Fit cuts or pads s to exactly w cells; exported for panes that draw lines
 // themselves.
 func Fit(s string, w int) string { return fit(s, w, false) }
+
+// Align is Fit aligned to the right when right is set.
+func Align(s string, w int, right bool) string { return fit(s, w, right) }
 
 // Clean makes text from the daemon safe to draw: control characters (an ESC
 // in a key name would drive the terminal) and bidirectional overrides (which

@@ -143,3 +143,40 @@ func FuzzRow(f *testing.F) {
 		}
 	})
 }
+
+// Columns sized by their content (the report tables, Max 0) take their
+// content's width and never grow; dropped by priority when they do not fit;
+// the columns of priority 0 stay, squeezed (widest first) to their Width.
+func TestPlaceContentColumns(t *testing.T) {
+	cols := Natural([]Column{
+		{Title: "DATE", Width: 10},
+		{Title: "KEY", Width: 6},
+		{Title: "STATE", Width: 5, Priority: 2},
+		{Title: "REASON", Width: 6, Priority: 1},
+	}, [][]string{{"2026-11-23 (in 3d)", "acme.crm.key.12", "active", "expires in 3 days"}})
+	tests := []struct {
+		avail  int
+		titles []string
+		widths []int
+	}{
+		{100, []string{"DATE", "KEY", "STATE", "REASON"}, []int{18, 15, 6, 17}},
+		// 18+1+15+1+17 = 52: STATE (priority 2) goes, REASON stays.
+		{52, []string{"DATE", "KEY", "REASON"}, []int{18, 15, 17}},
+		// REASON does not fit but STATE does: a column that fits is shown.
+		{42, []string{"DATE", "KEY", "STATE"}, []int{18, 15, 6}},
+		// Only the columns of priority 0, squeezed widest first.
+		{30, []string{"DATE", "KEY"}, []int{14, 15}},
+		// Never below Width: the caller cuts the line.
+		{10, []string{"DATE", "KEY"}, []int{10, 6}},
+	}
+	for _, tc := range tests {
+		idx, widths := Place(cols, tc.avail)
+		var titles []string
+		for _, i := range idx {
+			titles = append(titles, cols[i].Title)
+		}
+		if !reflect.DeepEqual(titles, tc.titles) || !reflect.DeepEqual(widths, tc.widths) {
+			t.Errorf("avail %d: got %v %v, want %v %v", tc.avail, titles, widths, tc.titles, tc.widths)
+		}
+	}
+}

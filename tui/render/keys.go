@@ -1,0 +1,152 @@
+package render
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/tui/table"
+)
+
+// The cells of a key's row (Key), in this order: the Keys pane's columns
+// are the first ten; the id and the creation date only keyward keys list
+// shows.
+const (
+	KeyName = iota
+	KeySource
+	KeyApplication
+	KeyVersion
+	KeyAlgorithm
+	KeyState
+	KeyAging
+	KeyExpires
+	KeyAge
+	KeyFingerprint
+	KeyID
+	KeyCreated
+	keyCells
+)
+
+// KeyPaneColumns are the Keys pane's columns, indexed like Key's cells;
+// Priority says which survive a narrow terminal (name, state and aging
+// first).
+func KeyPaneColumns() []table.Column {
+	return []table.Column{
+		KeyName:        {Title: "NAME", Width: 16, Max: 40, Priority: 0},
+		KeySource:      {Title: "SOURCE", Width: 10, Max: 18, Priority: 3},
+		KeyApplication: {Title: "APPLICATION", Width: 11, Max: 20, Priority: 9},
+		KeyVersion:     {Title: "VER", Width: 4, Max: 8, Priority: 4}, // versions of one key share a name
+		KeyAlgorithm:   {Title: "ALGORITHM", Width: 9, Max: 14, Priority: 5},
+		KeyState:       {Title: "STATE", Width: 11, Priority: 1},
+		KeyAging:       {Title: "AGING", Width: 16, Priority: 2}, // rotation-overdue
+		KeyExpires:     {Title: "EXPIRES", Width: 10, Priority: 6},
+		KeyAge:         {Title: "AGE", Width: 7, Priority: 7, Right: true},
+		KeyFingerprint: {Title: "FINGERPRINT", Width: 12, Priority: 8},
+	}
+}
+
+// keyListCells and keyListColumns are keyward keys list's columns, sized by
+// their content: on a narrow terminal the fingerprint goes first, then the
+// creation date, the algorithm and the expiry; the id, state and aging
+// bucket always stay.
+var (
+	keyListCells   = []int{KeyID, KeyState, KeyAging, KeyAlgorithm, KeyCreated, KeyExpires, KeyFingerprint}
+	keyListColumns = []table.Column{{Title: "ID", Width: 12}, {Title: "STATE", Width: 6}, {Title: "AGING", Width: 7},
+		{Title: "ALGORITHM", Width: 6, Priority: 3}, {Title: "CREATED", Width: 10, Priority: 4}, {Title: "EXPIRES", Width: 10, Priority: 2},
+		{Title: "FINGERPRINT", Width: 12, Priority: 5}}
+)
+
+// Key renders one key: its cells (see KeyName…), the state and aging
+// cells in their values' classes, its CSV record as the export writes it
+// (api.KeyCSVRecord), and its aging bucket as the row's class.
+func Key(k engine.Key, now time.Time) Row {
+	r := Row{Cells: make([]string, keyCells), Classes: make([]string, keyCells), Raw: api.KeyCSVRecord(k)}
+	r.Cells[KeyName] = k.Name
+	r.Cells[KeySource] = k.Source
+	r.Cells[KeyApplication] = dash(k.Application)
+	r.Cells[KeyVersion] = dash(k.Version)
+	r.Cells[KeyAlgorithm] = Algorithm(k)
+	r.Cells[KeyState], r.Classes[KeyState] = string(k.State), StateClass(string(k.State))
+	r.Cells[KeyAging] = Dash
+	if k.Aging != nil {
+		r.Cells[KeyAging], r.Classes[KeyAging] = AgingLabel(k.Aging.Bucket), BucketClass(string(k.Aging.Bucket))
+		r.Class = string(k.Aging.Bucket)
+	}
+	r.Cells[KeyExpires] = Date(k.Expires)
+	r.Cells[KeyAge] = Dash
+	if k.Created != nil {
+		r.Cells[KeyAge] = engine.HumanDuration(k.Age(now))
+	}
+	r.Cells[KeyFingerprint], r.Classes[KeyFingerprint] = ShortFingerprint(k.Fingerprint), ClassMuted
+	r.Cells[KeyID] = k.ID
+	r.Cells[KeyCreated] = Date(k.Created)
+	return r
+}
+
+// Pick is r with only the cells at idx, in that order.
+func Pick(r Row, idx []int) Row {
+	out := Row{Cells: make([]string, len(idx)), Classes: make([]string, len(idx)), Raw: r.Raw, Class: r.Class}
+	for j, i := range idx {
+		out.Cells[j] = r.Cells[i]
+		if i < len(r.Classes) {
+			out.Classes[j] = r.Classes[i]
+		}
+	}
+	return out
+}
+
+// KeyList is an empty table of keyward keys list's columns; add rows with
+// KeyListRow.
+func KeyList() Table {
+	return Table{Columns: keyListColumns, Header: api.KeyCSVHeader}
+}
+
+// KeyListRow is a key as keyward keys list's table shows it (an unknown
+// value is "-" there).
+func KeyListRow(k engine.Key, now time.Time) Row {
+	r := Pick(Key(k, now), keyListCells)
+	for i, c := range r.Cells {
+		if c == Dash {
+			r.Cells[i] = "-"
+		}
+	}
+	if k.Algorithm == "" && k.Length == 0 {
+		r.Cells[3] = ""
+	}
+	return r
+}
+
+// AgingLabel is the name of an aging bucket as every view shows it: the
+// bucket's own name, the one the aging report's table, the filters, the CLI
+// and the API use, so a bucket is never called two things. It is a word, so
+// it reads without colour.
+func AgingLabel(b engine.Bucket) string { return string(b) }
+
+// Algorithm joins algorithm and length: AES-256, RSA-2048.
+func Algorithm(k engine.Key) string {
+	if k.Length > 0 && !strings.ContainsAny(k.Algorithm, " -") {
+		return k.Algorithm + "-" + strconv.Itoa(k.Length)
+	}
+	return dash(k.Algorithm)
+}
+
+// ShortFingerprint drops a "sha256:" style prefix and keeps 12 characters.
+func ShortFingerprint(fp string) string {
+	if i := strings.IndexByte(fp, ':'); i >= 0 && i < 10 {
+		fp = fp[i+1:]
+	}
+	if len(fp) > 12 {
+		fp = fp[:12]
+	}
+	return dash(fp)
+}
+
+// Date renders a date as YYYY-MM-DD in UTC, or a dash.
+func Date(t *time.Time) string {
+	if t == nil {
+		return Dash
+	}
+	return t.UTC().Format(time.DateOnly)
+}

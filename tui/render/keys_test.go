@@ -1,0 +1,45 @@
+package render
+
+import (
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/keyward/keyward/engine"
+)
+
+func ptr(t time.Time) *time.Time { return &t }
+
+func TestKey(t *testing.T) {
+	k := engine.Key{ID: "kms/a.b/3", Source: "kms", Name: "a.b", Version: "3", Algorithm: "AES", Length: 256,
+		State: engine.StateActive, Fingerprint: "sha256:00112233445566778899", Created: ptr(now.Add(-400 * 24 * time.Hour)),
+		Expires: ptr(now.Add(5 * 24 * time.Hour))}
+	a := engine.Classify(k, now, engine.DefaultThresholds())
+	k.Aging = &a
+	got := Key(k, now).Cells
+	want := map[int]string{KeyName: "a.b", KeySource: "kms", KeyApplication: "—", KeyVersion: "3", KeyAlgorithm: "AES-256",
+		KeyState: "active", KeyAging: "expiring-7d", KeyExpires: "2026-11-28", KeyAge: "1y35d", KeyFingerprint: "001122334455"}
+	for i, w := range want {
+		if got[i] != w {
+			t.Errorf("column %s = %q, want %q", KeyPaneColumns()[i].Title, got[i], w)
+		}
+	}
+}
+
+func TestAgingLabel(t *testing.T) {
+	for b, want := range map[engine.Bucket]string{
+		engine.BucketExpired:      "expired",
+		engine.ExpiringBucket(30): "expiring-30d",
+		engine.BucketOverdue:      "rotation-overdue",
+		engine.BucketHealthy:      "healthy",
+		engine.BucketRetired:      "retired",
+	} {
+		if got := AgingLabel(b); got != want {
+			t.Errorf("AgingLabel(%s) = %q, want %q", b, got, want)
+		}
+		if w := ansi.StringWidth(AgingLabel(b)); w > KeyPaneColumns()[KeyAging].Width {
+			t.Errorf("label %q is wider than the AGING column", AgingLabel(b))
+		}
+	}
+}

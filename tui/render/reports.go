@@ -1,0 +1,120 @@
+package render
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
+	"github.com/keyward/keyward/tui/table"
+)
+
+// When renders a date relative to now: "2026-12-01 (in 8d)", "2026-11-01 (22d ago)".
+func When(t, now time.Time) string {
+	d := t.Sub(now)
+	rel := "now"
+	switch {
+	case d > time.Minute:
+		rel = "in " + engine.HumanDuration(d)
+	case d < -time.Minute:
+		rel = engine.HumanDuration(-d) + " ago"
+	}
+	return t.UTC().Format(time.DateOnly) + " (" + rel + ")"
+}
+
+// Report columns are sized by their content (Max 0); Width is the narrowest
+// one may be squeezed to, and a higher Priority is dropped first.
+var (
+	agingColumns = []table.Column{{Title: "DATE", Width: 10}, {Title: "MILESTONE", Width: 8, Priority: 1}, {Title: "KEY", Width: 12},
+		{Title: "SOURCE", Width: 6, Priority: 3}, {Title: "STATE", Width: 6, Priority: 2}, {Title: "AGING", Width: 7}, {Title: "REASON", Width: 8, Priority: 4}}
+	agingHeader     = []string{"date", "milestone", "key_id", "source", "name", "state", "bucket", "reason"}
+	activityColumns = []table.Column{{Title: "TIME", Width: 16}, {Title: "OPERATION", Width: 8}, {Title: "KEY", Width: 12},
+		{Title: "ACTOR", Width: 5, Priority: 3}, {Title: "ORIGIN", Width: 6, Priority: 2}, {Title: "DETAILS", Width: 8, Priority: 4}}
+	activityHeader = []string{"time", "operation", "key_id", "source", "actor", "origin", "severity", "details"}
+	usageColumns   = []table.Column{{Title: "APP", Width: 4}, {Title: "KEY", Width: 12}, {Title: "ENCRYPTS", Width: 6, Right: true},
+		{Title: "DECRYPTS", Width: 6, Right: true}, {Title: "LAST USE", Width: 10, Priority: 1}}
+	usageHeader = []string{"app", "key_id", "encrypts", "decrypts", "first_use", "last_use"}
+)
+
+// AgingEntry renders one milestone of the aging report; the row's class is
+// the key's aging bucket.
+func AgingEntry(e report.AgingEntry, now time.Time) Row {
+	return Row{
+		Cells: []string{When(e.Date, now), e.Milestone, e.Name, e.Source, string(e.State), string(e.Bucket), e.Reason},
+		Raw:   []string{iso(e.Date), e.Milestone, e.KeyID, e.Source, e.Name, string(e.State), string(e.Bucket), e.Reason},
+		Class: string(e.Bucket),
+	}
+}
+
+// Aging renders the aging report's entries.
+func Aging(entries []report.AgingEntry, now time.Time) Table {
+	return Build(agingColumns, agingHeader, entries, func(e report.AgingEntry) Row { return AgingEntry(e, now) })
+}
+
+// Event renders one event of the activity log; the row's class is its
+// origin.
+func Event(e engine.Event) Row {
+	// The key column names a key or nothing: an event about no key (a
+	// refused request, a source outage) says so; who acted is in the
+	// actor column, where it came from in the details.
+	key := Dash
+	if e.KeyID != "" {
+		key = shortKeyID(e.KeyID)
+	}
+	return Row{
+		Cells: []string{e.Time.UTC().Format("2006-01-02 15:04"), e.Operation, key, e.Actor, string(e.Origin), e.Details},
+		Raw:   []string{iso(e.Time), e.Operation, e.KeyID, e.Source, e.Actor, string(e.Origin), string(e.Severity), e.Details},
+		Class: string(e.Origin),
+	}
+}
+
+// Activity renders events.
+func Activity(events []engine.Event) Table {
+	return Build(activityColumns, activityHeader, events, Event)
+}
+
+// Usage rows' classes.
+const (
+	ClassUsed   = "used"
+	ClassUnused = "unused"
+)
+
+// UsageRow renders one application's use of one key generation.
+func UsageRow(r report.UsageRow, now time.Time) Row {
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	return Row{
+		Cells: []string{r.App, r.KeyID, n(r.Encrypts), n(r.Decrypts), When(r.Last, now)},
+		Raw:   []string{r.App, r.KeyID, n(r.Encrypts), n(r.Decrypts), iso(r.First), iso(r.Last)},
+		Class: ClassUsed,
+	}
+}
+
+// UnusedKey renders a key nobody used in the range: a retirement candidate.
+func UnusedKey(k engine.Key) Row {
+	return Row{
+		Cells: []string{k.Application, k.ID, "0", "0", "never in range"},
+		Raw:   []string{k.Application, k.ID, "0", "0", "", ""},
+		Class: ClassUnused,
+	}
+}
+
+// Usage renders the usage report: its rows, then the unused keys.
+func Usage(u report.Usage, now time.Time) Table {
+	t := Build(usageColumns, usageHeader, u.Rows, func(r report.UsageRow) Row { return UsageRow(r, now) })
+	for _, k := range u.Unused {
+		t.Rows = append(t.Rows, UnusedKey(k))
+	}
+	return t
+}
+
+// shortKeyID drops the version of a source/name/version id for display: a
+// cloud version is a long hex string that would push everything else off
+// an 80-column screen. Exports keep the full id.
+func shortKeyID(id string) string {
+	parts := strings.SplitN(id, "/", 3)
+	if len(parts) == 3 && len(parts[2]) > 8 {
+		return parts[0] + "/" + parts[1] + "/" + parts[2][:6] + "…"
+	}
+	return id
+}

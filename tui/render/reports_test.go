@@ -1,0 +1,93 @@
+package render
+
+import (
+	"bytes"
+	"encoding/csv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
+)
+
+var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+const day = 24 * time.Hour
+
+func TestTableDropsColumnsByPriority(t *testing.T) {
+	entries := []report.AgingEntry{{Date: now.Add(3 * day), Milestone: report.MilestoneExpires, KeyID: "kms/acme.crm.key.4", Name: "acme.crm.key.4", Source: "kms",
+		State: engine.StateActive, Bucket: engine.ExpiringBucket(7), Reason: "expires in 3d"}}
+	tbl := Aging(entries, now)
+	wide := tbl.Text(200)
+	if !strings.Contains(wide, "REASON") || !strings.Contains(wide, "SOURCE") {
+		t.Fatalf("wide table lost columns:\n%s", wide)
+	}
+	narrow := tbl.Text(60)
+	for _, line := range strings.Split(strings.TrimSpace(narrow), "\n") {
+		if len([]rune(line)) > 60 {
+			t.Fatalf("line wider than 60: %q", line)
+		}
+	}
+	if strings.Contains(narrow, "REASON") || !strings.Contains(narrow, "AGING") || !strings.Contains(narrow, "acme.crm.key.4") {
+		t.Fatalf("narrow table dropped the wrong columns:\n%s", narrow)
+	}
+	var csv bytes.Buffer
+	tbl.WriteCSV(&csv)
+	if !strings.HasPrefix(csv.String(), "date,milestone,key_id,") || !strings.Contains(csv.String(), "2026-11-26T12:00:00Z,expires,kms/acme.crm.key.4") {
+		t.Fatalf("csv:\n%s", csv.String())
+	}
+}
+
+// The activity table's key column names the event's key, or none: never
+// the actor (a refused request) or the source (an outage) in its place.
+func TestActivityKeyColumnIsAKeyOrNothing(t *testing.T) {
+	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	tb := Activity([]engine.Event{
+		{Time: at, Operation: "request-refused", Actor: "proxy:crm", Origin: engine.OriginProxy, Details: "proxy crm: not JSON"},
+		{Time: at, Operation: "source-outage", Source: "kms-prod", Actor: "kms-prod", Origin: engine.OriginSource},
+		{Time: at, Operation: "rotated", KeyID: "kms-prod/acme.crm.key.5", Source: "kms-prod", Actor: "alice", Origin: engine.OriginKeyward},
+	})
+	for i, want := range []string{"—", "—", "kms-prod/acme.crm.key.5"} {
+		if got := tb.Rows[i].Cells[2]; got != want {
+			t.Errorf("row %d: key column %q, want %q", i, got, want)
+		}
+	}
+	if got := tb.Rows[0].Cells[3]; got != "proxy:crm" {
+		t.Errorf("actor column %q, want proxy:crm", got)
+	}
+}
+
+// A usage row shows its last use relative to now.
+func TestUsageShowsTheLastUse(t *testing.T) {
+	h := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
+	u := report.Usage{Rows: []report.UsageRow{{App: "crm", KeyID: "k", Encrypts: 2, First: h, Last: h.Add(59 * time.Minute)}}}
+	if got := Usage(u, h.Add(62*time.Minute)).Rows[0].Cells[4]; got != "2026-11-23 (3m ago)" {
+		t.Errorf("last use shown as %q, want 3m ago", got)
+	}
+}
+
+func TestSparkline(t *testing.T) {
+	if s := Sparkline([]int{0, 1, 8}); []rune(s)[0] != ' ' || []rune(s)[2] != '█' {
+		t.Fatalf("sparkline %q", s)
+	}
+	year := make([]int, 365)
+	year[364] = 5
+	if r := Resample(year, 60); len(r) != 60 || r[59] != 5 {
+		t.Fatalf("resample a year into 60 columns: len %d last %d", len(r), r[len(r)-1])
+	}
+}
+
+// Through the table's CSV writer a cell a spreadsheet would run as a
+// formula is neutralised, and the table's own rows are left alone.
+func TestWriteCSVNeutralisesFormulas(t *testing.T) {
+	tb := Table{Header: []string{"name"}, Rows: []Row{{Raw: []string{"=1+1"}}}}
+	var b bytes.Buffer
+	if err := tb.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(strings.NewReader(b.String())).ReadAll()
+	if err != nil || len(recs) != 2 || recs[1][0] != "'=1+1" || tb.Rows[0].Raw[0] != "=1+1" {
+		t.Fatalf("WriteCSV: %q %v (table row now %q)", recs, err, tb.Rows[0].Raw[0])
+	}
+}
