@@ -86,7 +86,9 @@ func (t Table) Layout(avail int) (cols, widths []int) {
 
 // Line draws cells in the columns of a layout, each cut or padded to its
 // width and cleaned (table.Clean), one space between columns.
-func (t Table) Line(cells []string, cols, widths []int) string { return t.line(cells, cols, widths, true) }
+func (t Table) Line(cells []string, cols, widths []int) string {
+	return t.line(cells, cols, widths, true)
+}
 
 func (t Table) line(cells []string, cols, widths []int, clean bool) string {
 	parts := make([]string, len(cols))
