@@ -454,20 +454,12 @@ func panel(s api.ProxyStatus, h []sample, width int, now time.Time, st *styles.S
 		}
 	}
 	for i, g := range generations(r) {
-		mark, style := "  decrypts ", st.Muted
-		switch {
-		case g.Encrypts:
-			mark, style = "▶ encrypts ", st.OK.Bold(true)
-		case r.LeavesNext != "" && g.KeyID == r.LeavesNext:
-			mark, style = "◀ out next ", st.Warn
-		}
-		born := g.Activated
-		if born == nil {
-			born = g.Created
-		}
+		row := render.Generation(g, r.LeavesNext != "" && g.KeyID == r.LeavesNext, now)
+		mark := table.Align(row.Cells[render.GenRole], 10, true) + " "
+		style, _ := st.Class(row.Classes[render.GenRole])
 		age := "age unknown"
-		if born != nil {
-			age = engine.HumanDuration(now.Sub(*born)) + " old"
+		if a := row.Cells[render.GenAge]; a != render.Dash {
+			age = a + " old"
 		}
 		if i == sel {
 			// The border is the panel's first line.

@@ -13,6 +13,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/render"
 	"github.com/keyward/keyward/tui/table"
 )
 
@@ -140,7 +141,7 @@ func (v *sourceView) render() {
 		body, _ := build([]api.SourceInfo{*s}, true, nil, w, now, st, -1)
 		lines = append(lines, strings.Split(body, "\n")...)
 		add("")
-		stats := fmt.Sprintf("%s · health %s · last sync %s", common.Plural(s.Keys, "key"), s.Health, ago(s.LastSync, now))
+		stats := fmt.Sprintf("%s · health %s · last sync %s", common.Plural(s.Keys, "key"), s.Health, render.Ago(s.LastSync, now))
 		for _, l := range table.Wrap(stats, max(20, w-2)) {
 			add(st.Muted.Render("  " + l))
 		}

@@ -344,17 +344,6 @@ func (m *Model) View() string {
 	return m.vp.View()
 }
 
-// HealthLabel is the colour-independent word for a source's health.
-func HealthLabel(h engine.Health) string {
-	switch h {
-	case engine.HealthOK:
-		return "● ok"
-	case engine.HealthDegraded:
-		return "✖ DEGRADED"
-	}
-	return "? unknown"
-}
-
 // item is a selectable row: a source, or a generation of its ring.
 type item struct {
 	source string
@@ -394,30 +383,16 @@ func build(srcs []api.SourceInfo, loaded bool, err error, width int, now time.Ti
 	if len(srcs) == 0 {
 		return st.Placeholder.Render("  no sources configured (add [[kmip]] or [[azure]] sections to keyward.toml)"), nil
 	}
-	tbl := table.Table{Columns: []table.Column{
-		{Title: "SOURCE", Width: 10, Max: 24, Priority: 0},
-		{Title: "KIND", Width: 6, Max: 10, Priority: 3},
-		{Title: "HEALTH", Width: 10, Priority: 1},
-		{Title: "KEYS", Width: 6, Priority: 2, Right: true},
-		{Title: "LAST SYNC", Width: 9, Priority: 4},
-		{Title: "ADDRESS", Width: 14, Max: 40, Priority: 5},
-	}, Header: st.Header, Row: st.Row, Selected: st.RowSelected}
+	tbl := table.Table{Columns: render.SourceColumns(), Header: st.Header, Row: st.Row, Selected: st.RowSelected}
 	tbl.SetWidth(width)
 	lines = append(lines, tbl.HeaderView())
 	for _, s := range srcs {
 		on := selectable(item{source: s.Name})
-		lines = append(lines, tbl.RowView([]table.Cell{
-			table.Plain(s.Name),
-			table.Plain(s.Kind),
-			table.Styled(HealthLabel(s.Health), st.Health(s.Health)),
-			table.Plain(fmt.Sprint(s.Keys)),
-			table.Plain(ago(s.LastSync, now)),
-			table.Styled(s.Address, st.Muted),
-		}, on))
+		lines = append(lines, tbl.RowView(st.Cells(render.Source(s, now)), on))
 		if s.Health == engine.HealthDegraded {
 			why := "degraded"
 			if s.Since != nil {
-				why += " since " + s.Since.UTC().Format("2006-01-02 15:04 UTC") + " (" + ago(s.Since, now) + ")"
+				why += " since " + s.Since.UTC().Format("2006-01-02 15:04 UTC") + " (" + render.Ago(s.Since, now) + ")"
 			}
 			if s.Reason != "" {
 				why += ": " + table.Clean(s.Reason)
@@ -451,44 +426,16 @@ func build(srcs []api.SourceInfo, loaded bool, err error, width int, now time.Ti
 			add("")
 			head := fmt.Sprintf("  Ring %s · source %s · %d of %s", table.Clean(r.Application), table.Clean(s.Name), len(r.Generations), common.Plural(r.Capacity, "generation"))
 			if r.LastChange != nil {
-				head += " · changed " + ago(r.LastChange, now)
+				head += " · changed " + render.Ago(r.LastChange, now)
 			}
 			add(st.Section.Render(head))
-			gt := table.Table{Columns: []table.Column{
-				{Title: "", Width: 10, Priority: 0},
-				{Title: "GENERATION", Width: 14, Max: 32, Priority: 0},
-				{Title: "KEY ID", Width: 8, Max: 10, Priority: 2},
-				{Title: "FINGERPRINT", Width: 12, Max: 24, Priority: 1},
-				{Title: "STATE", Width: 11, Priority: 1},
-				{Title: "AGE", Width: 7, Priority: 3},
-			}, Header: st.Header, Row: st.Row, Selected: st.RowSelected}
+			gt := table.Table{Columns: render.GenerationColumns(), Header: st.Header, Row: st.Row, Selected: st.RowSelected}
 			gt.SetWidth(width)
 			lines = append(lines, gt.HeaderView())
 			for _, g := range r.Generations {
 				on := selectable(item{source: s.Name, gen: &g})
-				role := table.Styled("decrypts", st.Muted)
-				switch {
-				case g.Encrypts:
-					role = table.Styled("▶ encrypts", st.OK.Bold(true))
-				case r.NextOut != nil && g.Name == r.NextOut.Name:
-					role = table.Styled("◀ out next", st.Warn)
-				}
-				born := g.Activated
-				if born == nil {
-					born = g.Created
-				}
-				age := "—"
-				if born != nil {
-					age = engine.HumanDuration(now.Sub(*born))
-				}
-				lines = append(lines, gt.RowView([]table.Cell{
-					role,
-					table.Plain(g.Name),
-					table.Plain(g.KeyID),
-					table.Styled(render.ShortFingerprint(g.Fingerprint), st.Muted),
-					table.Styled(string(g.State), st.State(g.State)),
-					table.Plain(age),
-				}, on))
+				outNext := r.NextOut != nil && g.Name == r.NextOut.Name
+				lines = append(lines, gt.RowView(st.Cells(render.Generation(g, outNext, now)), on))
 			}
 			if r.NextOut != nil {
 				style := st.Muted
@@ -502,17 +449,6 @@ func build(srcs []api.SourceInfo, loaded bool, err error, width int, now time.Ti
 		}
 	}
 	return strings.Join(lines, "\n"), items
-}
-
-func ago(t *time.Time, now time.Time) string {
-	if t == nil {
-		return "never"
-	}
-	d := now.Sub(*t)
-	if d < 0 {
-		return "in " + engine.HumanDuration(d)
-	}
-	return engine.HumanDuration(d) + " ago"
 }
 
 // maxLeftOut is how many of a poll's left-out generations are listed; the
