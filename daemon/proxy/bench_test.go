@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"testing"
 
@@ -16,18 +15,14 @@ import (
 
 // BenchmarkProxy compares a round trip through the keyward proxy (encrypt
 // the protected fields, the upstream echoes them, decrypt on the way back)
-// with one through a plain httputil.ReverseProxy, over loopback TCP, in the
-// same run. Report keyward/plain of ns/op.
+// with one through a plain httputil.ReverseProxy with a BufferPool, over
+// loopback TCP, in the same run, against an upstream answering with a
+// Content-Length and one answering chunked. Report keyward/plain of ns/op.
 func BenchmarkProxy(b *testing.B) {
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	}))
+	up := httptest.NewServer(benchdata.Upstream())
 	defer up.Close()
 	u, _ := url.Parse(up.URL)
-	plain := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() },
-		Transport: &http.Transport{MaxIdleConnsPerHost: 256}})
+	plain := httptest.NewServer(benchdata.Plain(u))
 	defer plain.Close()
 	keys := newRing(b, 16, "bench")
 	m := startProxy(b, keys.rings, nil, config.ProxyApp{Name: "bench", Upstream: up.URL,
@@ -39,25 +34,27 @@ func BenchmarkProxy(b *testing.B) {
 		body []byte
 	}{{"1KiB-3fields", small}, {"64KiB-50fields", large}} {
 		for _, target := range []struct{ name, url string }{{"plain", plain.URL}, {"keyward", proxyURL(m, "bench")}} {
-			b.Run(p.name+"/"+target.name, func(b *testing.B) {
-				b.SetBytes(int64(len(p.body)))
-				b.SetParallelism(4)
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						resp, err := client.Post(target.url+"/records", "application/json", bytes.NewReader(p.body))
-						if err != nil {
-							b.Error(err)
-							return
+			for _, framing := range benchdata.Framings {
+				b.Run(p.name+"/"+framing+"/"+target.name, func(b *testing.B) {
+					b.SetBytes(int64(len(p.body)))
+					b.SetParallelism(4)
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							resp, err := client.Post(target.url+"/"+framing+"/records", "application/json", bytes.NewReader(p.body))
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							got, _ := io.ReadAll(resp.Body)
+							resp.Body.Close()
+							if resp.StatusCode != 200 || len(got) != len(p.body) {
+								b.Errorf("status %d, %d bytes back", resp.StatusCode, len(got))
+								return
+							}
 						}
-						got, _ := io.ReadAll(resp.Body)
-						resp.Body.Close()
-						if resp.StatusCode != 200 || len(got) != len(p.body) {
-							b.Errorf("status %d, %d bytes back", resp.StatusCode, len(got))
-							return
-						}
-					}
+					})
 				})
-			})
+			}
 		}
 	}
 }
@@ -80,7 +77,8 @@ func (echoTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // is the overhead of protecting the fields.
 func BenchmarkHandler(b *testing.B) {
 	u, _ := url.Parse("http://upstream.invalid")
-	plain := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() }, Transport: echoTransport{}}
+	plain := benchdata.Plain(u)
+	plain.Transport = echoTransport{}
 	keys := newRing(b, 16, "bench")
 	app, err := New(config.ProxyApp{Name: "bench", Listen: "127.0.0.1:0", Upstream: u.String(),
 		Fields: []string{"ssn", "email", "card.number", "records[*].ssn"}}, keys.rings, nil, nil)

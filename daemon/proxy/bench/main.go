@@ -1,7 +1,8 @@
 // Command bench is the load-test rig of the encryption proxy, one role per
 // process so each one's CPU time can be read: an upstream that answers with
-// the request body (as a record store returns what it saved), a plain
-// httputil.ReverseProxy in front of it, and the keyward proxy in front of it
+// the request body (as a record store returns what it saved; with a
+// Content-Length under /cl/, chunked under /chunked/), a plain
+// httputil.ReverseProxy with a BufferPool in front of it, and the keyward proxy in front of it
 // with a real key ring, all on loopback. loadtest.sh drives both proxies
 // with wrk.
 package main
@@ -10,18 +11,15 @@ import (
 	"context"
 	"crypto/rand"
 	"flag"
-	"io"
 	"log"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	_ "net/http/pprof" // profiles of the keyward proxy under load, on -pprof
+	_ "net/http/pprof" // profiles of a proxy under load, on -pprof
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/keyward/keyward/daemon/proxy/benchdata"
 
@@ -35,7 +33,7 @@ func main() {
 	role := flag.String("role", "", "upstream, plain, keyward or payloads")
 	upstream := flag.String("upstream", "", "upstream address (plain, keyward)")
 	dir := flag.String("dir", ".", "where to write the address file (role.addr) or the payloads")
-	pprofAddr := flag.String("pprof", "", "pprof listener (keyward)")
+	pprofAddr := flag.String("pprof", "", "pprof listener (plain, keyward)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -49,18 +47,12 @@ func main() {
 		return
 	case "upstream":
 		ln := listen()
-		go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			b, _ := io.ReadAll(r.Body)
-			w.Header().Set("Content-Type", "application/json")
-			w.Write(b)
-		}))
+		go http.Serve(ln, benchdata.Upstream())
 		addr = ln.Addr().String()
 	case "plain":
 		upURL, _ := url.Parse("http://" + *upstream)
 		ln := listen()
-		plain := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(upURL); pr.SetXForwarded() },
-			Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}}
-		go http.Serve(ln, plain)
+		go http.Serve(ln, benchdata.Plain(upURL))
 		addr = ln.Addr().String()
 	case "keyward":
 		rings := keyring.NewRings()
@@ -78,14 +70,14 @@ func main() {
 		must(m.Listen())
 		go m.Run(ctx)
 		addr = m.Addr("bench")
-		if *pprofAddr != "" {
-			pp, err := net.Listen("tcp", *pprofAddr)
-			must(err)
-			go http.Serve(pp, nil)
-			must(os.WriteFile(filepath.Join(*dir, "pprof.addr"), []byte(pp.Addr().String()), 0o644))
-		}
 	default:
 		log.Fatalf("-role must be upstream, plain, keyward or payloads")
+	}
+	if *pprofAddr != "" {
+		pp, err := net.Listen("tcp", *pprofAddr)
+		must(err)
+		go http.Serve(pp, nil)
+		must(os.WriteFile(filepath.Join(*dir, *role+".pprof.addr"), []byte(pp.Addr().String()), 0o644))
 	}
 	must(os.WriteFile(filepath.Join(*dir, *role+".addr"), []byte(addr), 0o644))
 	<-ctx.Done()
