@@ -56,6 +56,27 @@ func TestBase64MatchesStdlib(t *testing.T) {
 	}
 }
 
+// TestBase64RefusesUnusedBits: at every length of a payload's last block,
+// every character in the last position is accepted exactly when the
+// strict standard codec accepts it (the unused bits of a partial quantum
+// must be zero), and a newline anywhere is refused.
+func TestBase64RefusesUnusedBits(t *testing.T) {
+	for n := 1; n <= 100; n++ {
+		b := make([]byte, n)
+		rand.Read(b)
+		txt := []byte(stdB64.EncodeToString(b))
+		for _, c := range []byte(b64Alphabet64) {
+			txt[len(txt)-1] = c
+			checkB64(t, txt)
+		}
+		for _, at := range []int{0, len(txt) / 2, len(txt) - 1} {
+			c := append([]byte(nil), txt...)
+			c[at] = '\n'
+			checkB64(t, c)
+		}
+	}
+}
+
 // FuzzBase64: the fast base64url codec agrees with encoding/base64 (strict
 // RawURLEncoding) on every input, valid or not.
 func FuzzBase64(f *testing.F) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tink-crypto/tink-go/v2/daead/subtle"
 
@@ -30,6 +31,17 @@ type Codec struct {
 	loaded  bool
 	encID   string // active generation's id, "" when not known yet
 	gens    map[string]*generation
+
+	// lastEnc and lastDec are the generations used last, with the ring
+	// version they were current at: a token of the generation used just
+	// before (most of them) skips the lock and the map.
+	lastEnc, lastDec atomic.Pointer[genAt]
+}
+
+// genAt is a cached generation and the ring version it belongs to.
+type genAt struct {
+	v uint64
+	g *generation
 }
 
 // NewCodec returns a codec for app.
@@ -46,6 +58,8 @@ func (c *Codec) refreshLocked(v uint64) {
 	if c.loaded && v == c.version {
 		return
 	}
+	c.lastEnc.Store(nil)
+	c.lastDec.Store(nil)
 	for id, g := range c.gens {
 		g.zero()
 		delete(c.gens, id)
@@ -68,13 +82,17 @@ type generation struct {
 	// operation runs; dropped says it was.
 	mu      sync.RWMutex
 	dropped bool
-	siv     *subtle.AESSIV
-	sivKey  []byte
+	// gone is dropped, readable without mu: the last-used shortcut of
+	// Codec skips a generation that was dropped.
+	gone   atomic.Bool
+	siv    *subtle.AESSIV
+	sivKey []byte
 }
 
 func (g *generation) zero() {
 	g.mu.Lock()
 	g.dropped = true
+	g.gone.Store(true)
 	clear(g.sivKey)
 	g.mu.Unlock()
 }
@@ -138,6 +156,18 @@ func newGeneration(app, id string, material []byte) (*generation, error) {
 // generation returns the cached generation rawID, loading it on a miss.
 func (c *Codec) generation(rawID []byte) (*generation, error) {
 	v := c.keys.Version(c.app)
+	if r := c.lastDec.Load(); r != nil && r.v == v && r.g.id == string(rawID) && !r.g.gone.Load() {
+		return r.g, nil
+	}
+	g, err := c.loadGeneration(v, rawID)
+	if err == nil {
+		c.lastDec.Store(&genAt{v, g})
+	}
+	return g, err
+}
+
+// loadGeneration is generation without the last-used shortcut.
+func (c *Codec) loadGeneration(v uint64, rawID []byte) (*generation, error) {
 	c.mu.RLock()
 	if c.loaded && c.version == v {
 		if g, ok := c.gens[string(rawID)]; ok {
@@ -173,6 +203,18 @@ func (c *Codec) generation(rawID []byte) (*generation, error) {
 // active returns the generation that encrypts.
 func (c *Codec) active() (*generation, error) {
 	v := c.keys.Version(c.app)
+	if r := c.lastEnc.Load(); r != nil && r.v == v && !r.g.gone.Load() {
+		return r.g, nil
+	}
+	g, err := c.loadActive(v)
+	if err == nil {
+		c.lastEnc.Store(&genAt{v, g})
+	}
+	return g, err
+}
+
+// loadActive is active without the last-used shortcut.
+func (c *Codec) loadActive(v uint64) (*generation, error) {
 	c.mu.RLock()
 	if c.loaded && c.version == v && c.encID != "" {
 		g := c.gens[c.encID]
@@ -343,7 +385,7 @@ func (c *Codec) appendDecrypt(dst []byte, t rawToken) (out []byte, o Opened, ret
 		}
 		sealed = slices.Grow(sealed, nonceLen)
 		nonce := sealed[len(sealed) : len(sealed)+nonceLen]
-		if n, err := strictB64.Decode(nonce, t.payload[:nonceB64Len]); err != nil || n != nonceLen {
+		if !decodeNonce(nonce, t.payload[:nonceB64Len]) {
 			return dst, o, false, errNotB64
 		}
 		ct := sealed[start:]
@@ -387,6 +429,8 @@ func (c *Codec) Decrypt(tok []byte) (Opened, error) {
 func (c *Codec) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lastEnc.Store(nil)
+	c.lastDec.Store(nil)
 	for id, g := range c.gens {
 		g.zero()
 		delete(c.gens, id)

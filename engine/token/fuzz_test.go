@@ -110,21 +110,29 @@ func BenchmarkSeal(b *testing.B) {
 			nonce := make([]byte, 12)
 			for b.Loop() {
 				rand.Read(nonce)
-				out = gcm.Seal(out[:0], nonce, pt, nil)
+				if out = gcm.Seal(out[:0], nonce, pt, nil); len(out) != n+16 {
+					b.Fatalf("sealed %d bytes", len(out))
+				}
 			}
 		})
 		b.Run(fmt.Sprintf("token/%d", n), func(b *testing.B) {
 			b.SetBytes(int64(n))
 			out := make([]byte, 0, EncodedLen(n))
+			var err error
 			for b.Loop() {
-				out, _, _ = c.AppendEncrypt(out[:0], pt, GCM, Text)
+				if out, _, err = c.AppendEncrypt(out[:0], pt, GCM, Text); err != nil || len(out) < n {
+					b.Fatalf("sealed %d bytes: %v", len(out), err)
+				}
 			}
 		})
 		b.Run(fmt.Sprintf("token-siv/%d", n), func(b *testing.B) {
 			b.SetBytes(int64(n))
 			out := make([]byte, 0, EncodedLen(n))
+			var err error
 			for b.Loop() {
-				out, _, _ = c.AppendEncrypt(out[:0], pt, SIV, Text)
+				if out, _, err = c.AppendEncrypt(out[:0], pt, SIV, Text); err != nil || len(out) < n {
+					b.Fatalf("sealed %d bytes: %v", len(out), err)
+				}
 			}
 		})
 	}
@@ -137,16 +145,22 @@ func BenchmarkOpen(b *testing.B) {
 		b.Run(fmt.Sprintf("raw-gcm/%d", n), func(b *testing.B) {
 			b.SetBytes(int64(n))
 			out := make([]byte, 0, n)
+			var err error
 			for b.Loop() {
-				out, _ = gcm.Open(out[:0], nonce, sealed, nil)
+				if out, err = gcm.Open(out[:0], nonce, sealed, nil); err != nil || len(out) != n {
+					b.Fatalf("opened %d bytes: %v", len(out), err)
+				}
 			}
 		})
 		b.Run(fmt.Sprintf("token/%d", n), func(b *testing.B) {
 			b.SetBytes(int64(n))
 			out := make([]byte, 0, n)
 			tb := []byte(tok)
+			var err error
 			for b.Loop() {
-				out, _, _ = c.AppendDecrypt(out[:0], tb)
+				if out, _, err = c.AppendDecrypt(out[:0], tb); err != nil || len(out) != n {
+					b.Fatalf("opened %d bytes: %v", len(out), err)
+				}
 			}
 		})
 	}
@@ -168,14 +182,21 @@ func BenchmarkRatio(b *testing.B) {
 		raw := make([]byte, 0, n+28)
 		out := make([]byte, 0, EncodedLen(n))
 		sealNonce := make([]byte, 12)
-		ops := map[string][2]func(){
+		// Every call's result is checked, on both sides: a failing call
+		// must not pass for a fast one.
+		var err error
+		ops := map[string][2]func() bool{
 			"seal": {
-				func() { rand.Read(sealNonce); raw = gcm.Seal(raw[:0], sealNonce, pt, nil) },
-				func() { out, _, _ = c.AppendEncrypt(out[:0], pt, GCM, Text) },
+				func() bool {
+					rand.Read(sealNonce)
+					raw = gcm.Seal(raw[:0], sealNonce, pt, nil)
+					return len(raw) == n+16
+				},
+				func() bool { out, _, err = c.AppendEncrypt(out[:0], pt, GCM, Text); return err == nil && len(out) > n },
 			},
 			"open": {
-				func() { raw, _ = gcm.Open(raw[:0], nonce, sealed, nil) },
-				func() { out, _, _ = c.AppendDecrypt(out[:0], tb) },
+				func() bool { raw, err = gcm.Open(raw[:0], nonce, sealed, nil); return err == nil && len(raw) == n },
+				func() bool { out, _, err = c.AppendDecrypt(out[:0], tb); return err == nil && len(out) == n },
 			},
 		}
 		if _, err := gcm.Open(nil, nonce, sealed, nil); err != nil {
@@ -195,7 +216,9 @@ func BenchmarkRatio(b *testing.B) {
 						w := (i + k) % 2 // alternate which goes first
 						t0 := time.Now()
 						for range batch {
-							fns[w]()
+							if !fns[w]() {
+								b.Fatalf("%s %d bytes (%d): %v", op, n, w, err)
+							}
 						}
 						times[w] = append(times[w], time.Since(t0))
 					}
