@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -254,15 +256,6 @@ func (d *Daemon) handleUsageReport(w http.ResponseWriter, r *http.Request) {
 		d.internal(w, r, err)
 		return
 	}
-	cands, err := d.st.ApplicationKeys(r.Context(), app)
-	if err != nil {
-		d.internal(w, r, err)
-		return
-	}
-	// The proxy counts by the short id in its tokens; the inventory knows
-	// the fingerprint it derives from.
-	byShort := map[string]string{}
-	var keep []engine.Key
 	srcs, err := d.st.Sources(r.Context())
 	if err != nil {
 		d.internal(w, r, err)
@@ -270,39 +263,89 @@ func (d *Daemon) handleUsageReport(w http.ResponseWriter, r *http.Request) {
 	}
 	// Only ring keys (KMIP sources, and the built-in seed) feed the proxy;
 	// a cloud key tagged with an application is not a proxy key.
-	feeds := map[string]bool{}
+	srcFilter, keyFilter := q.Get("source"), q.Get("key")
+	var feeds []string
+	feeding := map[string]bool{}
 	for _, s := range srcs {
-		feeds[s.Name] = s.Kind == "kmip" || s.Kind == "seed"
-	}
-	for _, k := range cands {
-		if !feeds[k.Source] {
-			continue
-		}
-		if src := q.Get("source"); src != "" && k.Source != src {
-			continue
-		}
-		if kid := q.Get("key"); kid != "" && k.ID != kid {
-			continue
-		}
-		keep = append(keep, k)
-		if k.Fingerprint != "" {
-			byShort[k.Application+"/"+keyring.ShortID(k.Fingerprint)] = k.ID
+		if (s.Kind == "kmip" || s.Kind == "seed") && (srcFilter == "" || s.Name == srcFilter) {
+			feeds = append(feeds, s.Name)
+			feeding[s.Name] = true
 		}
 	}
+	eligible := func(k engine.Key) bool { return feeding[k.Source] && (keyFilter == "" || k.ID == keyFilter) }
+	// The proxy counts by the short id in its tokens; the inventory knows
+	// the fingerprint it derives from. Each used generation is looked up
+	// by its fingerprint's prefix: the report reads the keys it names, not
+	// every key of every application.
+	byShort := map[string]string{}
+	used := map[string]engine.Key{}
 	hours := make([]report.UsageHour, 0, len(rows))
 	for _, u := range rows {
-		id, known := byShort[u.Application+"/"+u.KeyID]
-		if !known {
-			if q.Get("source") != "" || q.Get("key") != "" {
+		short := u.Application + "/" + u.KeyID
+		id, seen := byShort[short]
+		if !seen {
+			ks, err := d.st.AppKeysByShortID(r.Context(), u.Application, u.KeyID)
+			if err != nil {
+				d.internal(w, r, err)
+				return
+			}
+			var win engine.Key
+			for _, k := range ks { // in id order: the last one wins
+				if eligible(k) && keyring.ShortID(k.Fingerprint) == u.KeyID {
+					win = k
+				}
+			}
+			if id = win.ID; id != "" {
+				used[id] = win
+			}
+			byShort[short] = id
+		}
+		if id == "" {
+			if srcFilter != "" || keyFilter != "" {
 				continue
 			}
 			id = "generation " + u.KeyID + " (not in the inventory)"
 		}
 		hours = append(hours, report.UsageHour{Hour: u.Hour, App: u.Application, KeyID: id, Encrypts: u.Encrypts, Decrypts: u.Decrypts, Last: u.Last})
 	}
-	u := report.BuildUsage(hours, keep, rg)
-	if len(u.Unused) > limit {
-		u.Unused = u.Unused[:limit] // UnusedTotal still counts them all
+	// Unused keys: the first limit in id order, and their number from the
+	// counts the store keeps (less the used ones it counted).
+	var cands []engine.Key
+	total := 0
+	listed := func(k engine.Key) bool {
+		return eligible(k) && (app == "" || k.Application == app) && slices.Contains(report.UnusedStates, k.State)
 	}
+	if keyFilter != "" {
+		k, err := d.st.Key(r.Context(), keyFilter)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			d.internal(w, r, err)
+			return
+		}
+		if err == nil && k.Application != "" && listed(k) {
+			cands = []engine.Key{k}
+			if _, ok := used[k.ID]; !ok {
+				total = 1
+			}
+		}
+	} else {
+		if total, err = d.st.AppKeyCount(r.Context(), app, feeds, report.UnusedStates); err != nil {
+			d.internal(w, r, err)
+			return
+		}
+		for _, k := range used {
+			if listed(k) {
+				total--
+			}
+		}
+		if cands, err = d.st.AppKeysByID(r.Context(), app, feeds, report.UnusedStates, limit+len(used)); err != nil {
+			d.internal(w, r, err)
+			return
+		}
+	}
+	u := report.BuildUsage(hours, cands, rg)
+	if len(u.Unused) > limit {
+		u.Unused = u.Unused[:limit]
+	}
+	u.UnusedTotal = total
 	api.WriteJSON(w, http.StatusOK, u)
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
+	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/store"
 )
 
@@ -55,6 +57,52 @@ func TestUsageReportJoinsProxyCountsToInventory(t *testing.T) {
 	}
 	if unused["acme-kms/acme.crm.key.5"] || !unused["acme-kms/acme.crm.key.4"] || !unused["acme-kms/acme.hr.key.2"] || unused["acme-kms/acme.crm.key.0"] {
 		t.Fatalf("unused %v: want usable ring keys without use, not the used or destroyed ones", unused)
+	}
+	// The number of unused keys is every usable ring key of an application
+	// but the used one, whatever the page shows; the page is the first in
+	// id order.
+	var want []string
+	for p := (&api.KeysPage{}); ; {
+		if p, err = c.Keys(ctx, api.KeyQuery{Limit: 5000, Cursor: p.NextCursor}); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range p.Keys {
+			if k.Application != "" && slices.Contains(report.UnusedStates, k.State) && k.ID != "acme-kms/acme.crm.key.5" {
+				want = append(want, k.ID)
+			}
+		}
+		if p.NextCursor == "" {
+			break
+		}
+	}
+	slices.Sort(want)
+	if u.UnusedTotal != len(want) || len(u.Unused) != len(want) {
+		t.Fatalf("unused total %d, %d listed; want %d", u.UnusedTotal, len(u.Unused), len(want))
+	}
+	for _, limit := range []int{1, 3} {
+		page, err := c.UsageReport(ctx, api.ReportQuery{Limit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, k := range page.Unused {
+			got = append(got, k.ID)
+		}
+		if page.UnusedTotal != len(want) || !slices.Equal(got, want[:limit]) {
+			t.Fatalf("limit %d: unused %v of %d, want %v of %d", limit, got, page.UnusedTotal, want[:limit], len(want))
+		}
+	}
+	crm, err := c.UsageReport(ctx, api.ReportQuery{App: "crm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range crm.Unused {
+		if k.Application != "crm" {
+			t.Fatalf("app=crm lists %s of %s", k.ID, k.Application)
+		}
+	}
+	if crm.UnusedTotal != len(crm.Unused) || crm.UnusedTotal == 0 || crm.UnusedTotal >= len(want) {
+		t.Fatalf("app=crm: %d unused listed of %d (all apps: %d)", len(crm.Unused), crm.UnusedTotal, len(want))
 	}
 	if _, err := c.UsageReport(ctx, api.ReportQuery{From: "yesterday"}); err == nil || !strings.Contains(err.Error(), "is not a time") {
 		t.Fatalf("bad from: %v", err)

@@ -115,7 +115,8 @@ func TestKeyCountsMigrationCountsExistingKeys(t *testing.T) {
 	s := openAt(t, path, 11)
 	seed(t, s, 7)
 	for _, q := range []string{`DROP TABLE key_counts`, `DROP TRIGGER key_counts_insert`, `DROP TRIGGER key_counts_delete`,
-		`DROP TRIGGER key_counts_update`, `PRAGMA user_version = 10`} {
+		`DROP TRIGGER key_counts_update`, `DROP TABLE app_key_counts`, `DROP TRIGGER app_key_counts_insert`,
+		`DROP TRIGGER app_key_counts_delete`, `DROP TRIGGER app_key_counts_update`, `PRAGMA user_version = 10`} {
 		if _, err := s.db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -234,4 +235,100 @@ func TestRareStateIsReadThroughItsIndex(t *testing.T) {
 	if _, err := s.Keys(ctx, KeyQuery{State: engine.StatePurged, Cursor: "nonsense"}); err != ErrBadCursor {
 		t.Fatalf("a bad cursor on an empty state: %v, want ErrBadCursor", err)
 	}
+}
+
+// checkAppKeyCounts compares AppKeyCount with count(*) of the keys for
+// every application, every source set and every state set.
+func checkAppKeyCounts(t *testing.T, s *Store, when string) {
+	t.Helper()
+	ctx := context.Background()
+	states := [][]engine.State{{engine.StateActive}, {engine.StateActive, engine.StateDisabled, engine.StateDeactivated}, {engine.StateDestroyed}, nil}
+	for _, app := range []string{"", "crm", "hr", "none"} {
+		for _, srcs := range [][]string{{"kms"}, {"kms", "vault"}, nil} {
+			for _, sts := range states {
+				got, err := s.AppKeyCount(ctx, app, srcs, sts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				where, args := appKeyFilter(app, srcs, sts)
+				var want int
+				if err := s.db.QueryRow(`SELECT count(*) FROM keys WHERE `+where, args...).Scan(&want); err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Fatalf("%s: app %q sources %v states %v: kept count %d, the keys count %d", when, app, srcs, sts, got, want)
+				}
+				keys, err := s.AppKeysByID(ctx, app, srcs, sts, 1<<20)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(keys) != want {
+					t.Fatalf("%s: app %q sources %v states %v: %d keys listed, the keys count %d", when, app, srcs, sts, len(keys), want)
+				}
+			}
+		}
+	}
+}
+
+// TestAppKeyCountsFollowTheInventory: keys of applications counted per
+// application, source and state by triggers stay equal to a count of the
+// keys through inserts, moves between applications, sources' states,
+// unchanged upserts and removals; the migration counts keys already there.
+func TestAppKeyCountsFollowTheInventory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	srcs := []string{"kms", "vault"}
+	for _, src := range srcs {
+		if err := s.EnsureSource(ctx, src, "kmip", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rng := rand.New(rand.NewSource(2))
+	states := []engine.State{engine.StateActive, engine.StateDeactivated, engine.StateDisabled, engine.StateDestroyed}
+	apps := []string{"", "crm", "hr"}
+	live := map[string]engine.Key{}
+	for round := 0; round < 30; round++ {
+		src := srcs[rng.Intn(len(srcs))]
+		c := Change{Source: src}
+		seen := map[string]bool{}
+		for i := 0; i < 30; i++ {
+			name := fmt.Sprintf("key.%d", rng.Intn(40))
+			id := engine.KeyID(src, name, "")
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			if _, ok := live[id]; ok && rng.Intn(4) == 0 {
+				c.Remove = append(c.Remove, id)
+				delete(live, id)
+				continue
+			}
+			k := engine.Key{ID: id, Source: src, Name: name, Algorithm: "AES", State: states[rng.Intn(len(states))], Application: apps[rng.Intn(len(apps))]}
+			if old, ok := live[id]; ok && rng.Intn(2) == 0 {
+				k = old // written unchanged
+			}
+			c.Upsert = append(c.Upsert, k)
+			live[id] = k
+		}
+		if _, err := s.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		checkAppKeyCounts(t, s, fmt.Sprintf("round %d", round))
+	}
+	for _, q := range []string{`DROP TABLE app_key_counts`, `DROP TRIGGER app_key_counts_insert`,
+		`DROP TRIGGER app_key_counts_delete`, `DROP TRIGGER app_key_counts_update`, `PRAGMA user_version = 12`} {
+		if _, err := s.db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s.Close()
+	if s, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	checkAppKeyCounts(t, s, "after the migration")
 }

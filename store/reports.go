@@ -249,29 +249,3 @@ func (s *Store) rawPerDay(ctx context.Context, q EventQuery, out map[time.Time]i
 	return rows.Err()
 }
 
-// ApplicationKeys returns every key that belongs to an application's ring
-// (the candidates of the usage report), optionally of one application. Only
-// what the report needs is read: id, source, name, application, state and
-// fingerprint.
-func (s *Store) ApplicationKeys(ctx context.Context, app string) ([]engine.Key, error) {
-	q := `SELECT id, source, name, application, state, fingerprint FROM keys WHERE application != ''`
-	var args []any
-	if app != "" {
-		q += ` AND application = ?`
-		args = append(args, app)
-	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY application, id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []engine.Key
-	for rows.Next() {
-		var k engine.Key
-		if err := rows.Scan(&k.ID, &k.Source, &k.Name, &k.Application, &k.State, &k.Fingerprint); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
-}

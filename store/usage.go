@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/engine"
@@ -147,6 +150,84 @@ func (s *Store) UsageTotals(ctx context.Context, q UsageQuery) ([]engine.Usage, 
 		u.Hour = time.UnixMilli(first).UTC()
 		u.Last = time.UnixMilli(last).UTC()
 		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// inList is "col IN (?,?,…)" with its arguments; an empty list matches
+// nothing.
+func inList[T ~string](col string, vals []T) (string, []any) {
+	if len(vals) == 0 {
+		return "0", nil
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = string(v)
+	}
+	return col + " IN (?" + strings.Repeat(",?", len(vals)-1) + ")", args
+}
+
+// appKeyFilter selects the keys of app (of every application when app is
+// "") held by sources in states.
+func appKeyFilter(app string, sources []string, states []engine.State) (string, []any) {
+	where, args := "application != ''", []any{}
+	if app != "" {
+		where, args = "application = ?", []any{app}
+	}
+	src, srcArgs := inList("source", sources)
+	st, stArgs := inList("state", states)
+	return where + " AND " + src + " AND " + st, append(append(args, srcArgs...), stArgs...)
+}
+
+// AppKeyCount is the number of keys of application app (of every
+// application when app is "") held by sources in states, read from the
+// counts the triggers keep (a few rows, whatever the inventory's size).
+func (s *Store) AppKeyCount(ctx context.Context, app string, sources []string, states []engine.State) (int, error) {
+	where, args := appKeyFilter(app, sources, states)
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM app_key_counts WHERE `+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count the keys of applications: %w", err)
+	}
+	return n, nil
+}
+
+// AppKeysByID returns the first limit keys, in id order, of application
+// app (of every application when app is "") held by sources in states.
+func (s *Store) AppKeysByID(ctx context.Context, app string, sources []string, states []engine.State, limit int) ([]engine.Key, error) {
+	where, args := appKeyFilter(app, sources, states)
+	return s.appKeys(ctx, `SELECT id, source, name, application, state, fingerprint FROM keys WHERE `+where+` ORDER BY id LIMIT ?`, append(args, limit)...)
+}
+
+// AppKeysByShortID returns the keys of application app whose fingerprint
+// (hex) starts with the 6 bytes that short, the id a token names a
+// generation by (keyring.ShortID: base64url of those bytes), spells: a
+// range of the fingerprint index, lower and upper case. The caller checks
+// each fingerprint's short id.
+func (s *Store) AppKeysByShortID(ctx context.Context, app, short string) ([]engine.Key, error) {
+	b, err := base64.RawURLEncoding.DecodeString(short)
+	if err != nil || len(b) != 6 {
+		return nil, nil // no fingerprint gives it
+	}
+	lo := hex.EncodeToString(b)
+	up := strings.ToUpper(lo)
+	return s.appKeys(ctx, `SELECT id, source, name, application, state, fingerprint FROM keys
+		WHERE ((fingerprint >= ? AND fingerprint < ?) OR (fingerprint >= ? AND fingerprint < ?)) AND fingerprint != '' AND application = ?
+		ORDER BY id`, lo, lo+"g", up, up+"G", app)
+}
+
+func (s *Store) appKeys(ctx context.Context, q string, args ...any) ([]engine.Key, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the keys of applications: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.Key
+	for rows.Next() {
+		var k engine.Key
+		if err := rows.Scan(&k.ID, &k.Source, &k.Name, &k.Application, &k.State, &k.Fingerprint); err != nil {
+			return nil, fmt.Errorf("read the keys of applications: %w", err)
+		}
+		out = append(out, k)
 	}
 	return out, rows.Err()
 }

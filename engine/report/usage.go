@@ -1,6 +1,7 @@
 package report
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -50,6 +51,10 @@ type AppUsage struct {
 	Encrypts int64  `json:"encrypts"`
 	Decrypts int64  `json:"decrypts"`
 }
+
+// UnusedStates are the states of keys that could be used, so are listed
+// as unused when they were not.
+var UnusedStates = []engine.State{engine.StateActive, engine.StateDisabled, engine.StateDeactivated}
 
 // BuildUsage aggregates hourly counts in r per (app, key), totals each app,
 // and lists candidate keys with no use. Rows are ordered by total use,
@@ -112,8 +117,7 @@ func BuildUsage(hours []UsageHour, candidates []engine.Key, r Range) Usage {
 		if used[c.ID] {
 			continue
 		}
-		switch c.State {
-		case engine.StateActive, engine.StateDisabled, engine.StateDeactivated:
+		if slices.Contains(UnusedStates, c.State) {
 			u.Unused = append(u.Unused, c)
 		}
 	}
