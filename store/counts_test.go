@@ -320,7 +320,7 @@ func TestAppKeyCountsFollowTheInventory(t *testing.T) {
 		checkAppKeyCounts(t, s, fmt.Sprintf("round %d", round))
 	}
 	for _, q := range []string{`DROP TABLE app_key_counts`, `DROP TRIGGER app_key_counts_insert`,
-		`DROP TRIGGER app_key_counts_delete`, `DROP TRIGGER app_key_counts_update`, `PRAGMA user_version = 12`} {
+		`DROP TRIGGER app_key_counts_delete`, `DROP TRIGGER app_key_counts_update`, `PRAGMA user_version = 14`} {
 		if _, err := s.db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
