@@ -248,4 +248,3 @@ func (s *Store) rawPerDay(ctx context.Context, q EventQuery, out map[time.Time]i
 	}
 	return rows.Err()
 }
-
