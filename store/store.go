@@ -60,11 +60,46 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	durable.SetMaxIdleConns(4)
 	s := &Store{db: db, durable: durable, path: path, now: time.Now}
+	if err := s.incrementalVacuum(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// incrementalVacuum makes the file give pages freed by retention back to
+// the file system (ReclaimSpace) instead of keeping them: set before the
+// first table of a new database; an older database is rewritten once
+// (VACUUM, at the first start of a keyward with retention).
+func (s *Store) incrementalVacuum(ctx context.Context) error {
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var mode, version int
+	if err := c.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
+		return err
+	}
+	if mode == 2 {
+		return nil
+	}
+	if err := c.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	if _, err := c.ExecContext(ctx, "PRAGMA auto_vacuum = INCREMENTAL"); err != nil {
+		return fmt.Errorf("set incremental vacuum: %w", err)
+	}
+	if version > 0 {
+		if _, err := c.ExecContext(ctx, "VACUUM"); err != nil {
+			return fmt.Errorf("rewrite the database for incremental vacuum (needs free disk space the size of the database): %w", err)
+		}
+	}
+	return nil
 }
 
 // OpenReadOnly opens an existing database for reading only, without

@@ -28,6 +28,11 @@ type Config struct {
 	Access   Access `toml:"access"`
 	Aging    Aging  `toml:"aging"`
 	Keys     Keys   `toml:"keys"`
+	// MetricsListen is a TCP address for the daemon's Prometheus metrics
+	// ("" : only GET /v1/metrics on the socket).
+	MetricsListen string    `toml:"metrics_listen"`
+	Audit         Audit     `toml:"audit"`
+	Retention     Retention `toml:"retention"`
 
 	KMIP  []KMIPSource `toml:"kmip"`
 	Proxy Proxy        `toml:"proxy"`
@@ -78,6 +83,8 @@ func Default() *Config {
 		Keys:     Keys{PersistMaterial: true},
 	}
 	c.Proxy.defaults()
+	c.Audit.defaults()
+	c.Retention.defaults()
 	return c
 }
 
@@ -226,6 +233,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Proxy.validate(c)...)
+	errs = append(errs, c.validateAudit()...)
 	if len(errs) > 0 {
 		return Problems(errs)
 	}

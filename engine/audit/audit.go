@@ -230,3 +230,23 @@ func ParseCheckpoint(text string) (Checkpoint, error) {
 	c.Time = t.UTC()
 	return c, nil
 }
+
+// SecurityOps are the operations whose events are kept past the ordinary
+// retention age (the retention.security_events floor): a key compromised,
+// destroyed, deleted or purged, a client identity changed, a request
+// refused. Any operation naming a role ("role-…") is too (RoleMarker).
+var SecurityOps = []string{engine.OpCompromised, engine.OpDestroyed, engine.OpDeleted, engine.OpPurged, engine.OpRefused,
+	"client-key-created", "client-certificate-installed", "client-keystore-imported", "kmip-identity-changed"}
+
+// RoleMarker in an operation's name makes it security-relevant.
+const RoleMarker = "role"
+
+// SecurityRelevant says whether op is one of SecurityOps or names a role.
+func SecurityRelevant(op string) bool {
+	for _, s := range SecurityOps {
+		if op == s {
+			return true
+		}
+	}
+	return strings.Contains(op, RoleMarker)
+}
