@@ -87,18 +87,11 @@ func (t Table) Layout(avail int) (cols, widths []int) {
 // Line draws cells in the columns of a layout, each cut or padded to its
 // width and cleaned (table.Clean), one space between columns.
 func (t Table) Line(cells []string, cols, widths []int) string {
-	return t.line(cells, cols, widths, true)
-}
-
-func (t Table) line(cells []string, cols, widths []int, clean bool) string {
 	parts := make([]string, len(cols))
 	for j, i := range cols {
 		s := ""
 		if i < len(cells) {
-			s = cells[i]
-		}
-		if clean {
-			s = table.Clean(s)
+			s = table.Clean(cells[i])
 		}
 		parts[j] = table.Align(s, widths[j], t.Columns[i].Right)
 	}
@@ -115,7 +108,9 @@ func (t Table) Titles() []string {
 }
 
 // Text writes the table as plain aligned text no wider than width (0: as
-// wide as it needs), a header line first: the CLI's table format.
+// wide as it needs), a header line first: the CLI's table format. Text from
+// the daemon is cleaned as in the TUI: a key name holding an escape
+// sequence does not drive the terminal.
 func (t Table) Text(width int) string {
 	if width <= 0 {
 		width = 1 << 20
@@ -123,7 +118,7 @@ func (t Table) Text(width int) string {
 	cols, widths := t.Layout(width)
 	var b strings.Builder
 	line := func(cells []string) {
-		b.WriteString(strings.TrimRight(t.line(cells, cols, widths, false), " "))
+		b.WriteString(strings.TrimRight(t.Line(cells, cols, widths), " "))
 		b.WriteByte('\n')
 	}
 	line(t.Titles())

@@ -91,3 +91,19 @@ func TestWriteCSVNeutralisesFormulas(t *testing.T) {
 		t.Fatalf("WriteCSV: %q %v (table row now %q)", recs, err, tb.Rows[0].Raw[0])
 	}
 }
+
+// A key name from a vault others write to may hold control characters: the
+// CLI's table shows them as U+FFFD, as the TUI does, and never writes an
+// escape sequence to the terminal.
+func TestTextCleansControlCharacters(t *testing.T) {
+	evil := "acme\x1b]52;c;ZXZpbA==\x07\x1b[2J.key"
+	tbl := Aging([]report.AgingEntry{{Date: now, Milestone: report.MilestoneExpires, KeyID: "kms/" + evil, Name: evil, Source: "kms",
+		State: engine.StateActive, Bucket: engine.BucketExpired, Reason: "expired\rhidden"}}, now)
+	out := tbl.Text(0)
+	if strings.ContainsAny(out, "\x1b\x07\r") {
+		t.Fatalf("control characters reached the terminal: %q", out)
+	}
+	if !strings.Contains(out, "acme\uFFFD]52;c;ZXZpbA==\uFFFD\uFFFD[2J.key") {
+		t.Fatalf("the name is not shown cleaned: %q", out)
+	}
+}
