@@ -103,20 +103,8 @@ func KeyList() Table {
 	return Table{Columns: keyListColumns, Header: api.KeyCSVHeader}
 }
 
-// KeyListRow is a key as keyward keys list's table shows it (an unknown
-// value is "-" there).
-func KeyListRow(k engine.Key, now time.Time) Row {
-	r := Pick(Key(k, now), keyListCells)
-	for i, c := range r.Cells {
-		if c == Dash {
-			r.Cells[i] = "-"
-		}
-	}
-	if k.Algorithm == "" && k.Length == 0 {
-		r.Cells[3] = ""
-	}
-	return r
-}
+// KeyListRow is a key as keyward keys list's table shows it.
+func KeyListRow(k engine.Key, now time.Time) Row { return Pick(Key(k, now), keyListCells) }
 
 // AgingLabel is the name of an aging bucket as every view shows it: the
 // bucket's own name, the one the aging report's table, the filters, the CLI

@@ -43,3 +43,19 @@ func TestAgingLabel(t *testing.T) {
 		}
 	}
 }
+
+// keyward keys list shows a key as the Keys pane does: the same cells, an
+// unknown value the same dash.
+func TestKeyListRowIsTheKeysRow(t *testing.T) {
+	k := engine.Key{ID: "az/new-key/0a1b", Source: "az", Name: "new-key", State: engine.StatePreActive}
+	got := KeyListRow(k, now).Cells
+	want := []string{"az/new-key/0a1b", "pre-active", "—", "—", "—", "—", "—"}
+	if len(got) != len(want) {
+		t.Fatalf("cells %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("column %s = %q, want %q (the Keys pane shows %q)", keyListColumns[i].Title, got[i], want[i], Key(k, now).Cells[keyListCells[i]])
+		}
+	}
+}
