@@ -115,8 +115,7 @@ func TestKeyCountsMigrationCountsExistingKeys(t *testing.T) {
 	s := openAt(t, path, 11)
 	seed(t, s, 7)
 	for _, q := range []string{`DROP TABLE key_counts`, `DROP TRIGGER key_counts_insert`, `DROP TRIGGER key_counts_delete`,
-		`DROP TRIGGER key_counts_update`, `DROP TABLE app_key_counts`, `DROP TRIGGER app_key_counts_insert`,
-		`DROP TRIGGER app_key_counts_delete`, `DROP TRIGGER app_key_counts_update`, `PRAGMA user_version = 10`} {
+		`DROP TRIGGER key_counts_update`, `PRAGMA user_version = 10`} {
 		if _, err := s.db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
