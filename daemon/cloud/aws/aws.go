@@ -6,6 +6,7 @@
 package aws
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -70,6 +71,14 @@ func New(ctx context.Context, cfg Settings) (*Account, error) {
 			return nil, fmt.Errorf("aws %s: %w", cfg.Name, err)
 		}
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(keys.AccessKeyID, keys.SecretAccessKey, keys.SessionToken)))
+	case CredWebIdentity:
+		if err := checkTokenFile(cfg.WebIdentityTokenFile); err != nil {
+			return nil, fmt.Errorf("aws %s: %w", cfg.Name, err)
+		}
+		// No other credential: AssumeRoleWithWebIdentity is an unsigned
+		// call, and nothing of the environment may stand in for the
+		// token if it fails.
+		opts = append(opts, config.WithCredentialsProvider(sdkaws.AnonymousCredentials{}))
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -84,12 +93,20 @@ func New(ctx context.Context, cfg Settings) (*Account, error) {
 				o.BaseEndpoint = sdkaws.String(strings.TrimSuffix(cfg.STSEndpoint, "/"))
 			}
 		})
-		prov := stscreds.NewAssumeRoleProvider(stsClient, cfg.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = "keyward-" + cfg.Name
-			if cfg.ExternalID != "" {
-				o.ExternalID = sdkaws.String(cfg.ExternalID)
-			}
-		})
+		var prov sdkaws.CredentialsProvider
+		if cfg.CredentialKind() == CredWebIdentity {
+			// The token file is read again at every renewal: EKS and CI
+			// runners replace it before it expires.
+			prov = stscreds.NewWebIdentityRoleProvider(stsClient, cfg.RoleARN, stscreds.IdentityTokenFile(cfg.WebIdentityTokenFile),
+				func(o *stscreds.WebIdentityRoleOptions) { o.RoleSessionName = "keyward-" + cfg.Name })
+		} else {
+			prov = stscreds.NewAssumeRoleProvider(stsClient, cfg.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+				o.RoleSessionName = "keyward-" + cfg.Name
+				if cfg.ExternalID != "" {
+					o.ExternalID = sdkaws.String(cfg.ExternalID)
+				}
+			})
+		}
 		awsCfg.Credentials = sdkaws.NewCredentialsCache(prov)
 	}
 	client := kms.NewFromConfig(awsCfg, func(o *kms.Options) {
@@ -122,6 +139,20 @@ func readStaticKeys(path string) (StaticKeys, error) {
 		return StaticKeys{}, fmt.Errorf("static_keys_file %s: %w", path, err)
 	}
 	return k, nil
+}
+
+// checkTokenFile checks at start that a web identity token file can be
+// read and is not empty; its content (a bearer token) is never echoed.
+func checkTokenFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("web_identity_token_file: %w", err)
+	}
+	defer clear(b)
+	if len(bytes.TrimSpace(b)) == 0 {
+		return fmt.Errorf("web_identity_token_file %s is empty (the OIDC token is written there by EKS, a CI runner or your identity provider)", path)
+	}
+	return nil
 }
 
 // NewSource returns the synchronised source of one [[aws]] section.

@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -179,5 +181,75 @@ func TestRequestsArePaced(t *testing.T) {
 	cancel()
 	if _, err := a.Get(ctx, "k", ""); err == nil {
 		t.Error("a cancelled read went on")
+	}
+}
+
+// TestWebIdentity: with credential "web-identity", the SDK's stscreds
+// exchanges the token file's content for role_arn's credentials at a
+// stand-in STS (answering AssumeRoleWithWebIdentity as AWS does, and
+// saying so), unsigned, and KMS requests are signed with what it gave.
+func TestWebIdentity(t *testing.T) {
+	lk := StartLocalKMS(t)
+	var mu sync.Mutex
+	var got url.Values
+	var auth string
+	sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got, _ = url.ParseQuery(string(b))
+		auth = r.Header.Get("Authorization")
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprintf(w, `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult>
+<Credentials><AccessKeyId>ASIAWEBIDENTITY</AccessKeyId><SecretAccessKey>web-secret</SecretAccessKey><SessionToken>session</SessionToken><Expiration>%s</Expiration></Credentials>
+<SubjectFromWebIdentityToken>system:serviceaccount:keyward:keyward</SubjectFromWebIdentityToken>
+<AssumedRoleUser><Arn>arn:aws:sts::444455556666:assumed-role/KeywardIRSA/keyward-w</Arn><AssumedRoleId>AROAW:keyward-w</AssumedRoleId></AssumedRoleUser>
+</AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	}))
+	defer sts.Close()
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("eyJhbGciOiJSUzI1NiJ9.oidc-token.sig"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Settings{Name: "w", Region: TestRegion, Endpoint: lk.URL, RequestsPerSecond: 10000,
+		WebIdentityTokenFile: token, RoleARN: "arn:aws:iam::444455556666:role/KeywardIRSA", STSEndpoint: sts.URL}
+	if k := cfg.CredentialKind(); k != CredWebIdentity {
+		t.Fatalf("a token file alone picks credential %q", k)
+	}
+	if errs := cfg.Validate("aws[0]"); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	a, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Create(context.Background(), cloud.CreateRequest{Name: "w", Type: "oct"}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got.Get("Action") != "AssumeRoleWithWebIdentity" || got.Get("RoleArn") != cfg.RoleARN ||
+		got.Get("WebIdentityToken") != "eyJhbGciOiJSUzI1NiJ9.oidc-token.sig" || got.Get("RoleSessionName") != "keyward-w" {
+		t.Errorf("AssumeRoleWithWebIdentity request: %v", got)
+	}
+	if auth != "" {
+		t.Errorf("the web identity exchange was signed (%q): it must be anonymous", auth)
+	}
+	if keys := lk.AccessKeys(); keys["ASIAWEBIDENTITY"] == 0 || len(keys) != 1 {
+		t.Errorf("KMS requests signed by %v, want only the web identity role's key", keys)
+	}
+
+	// An empty or missing token file is refused at start, without
+	// echoing anything of it.
+	if err := os.WriteFile(token, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "web_identity_token_file "+token+" is empty") {
+		t.Errorf("empty token file: %v", err)
+	}
+	cfg.WebIdentityTokenFile = filepath.Join(dir, "nope")
+	if _, err := New(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "web_identity_token_file: open") {
+		t.Errorf("missing token file: %v", err)
 	}
 }

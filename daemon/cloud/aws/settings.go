@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -24,9 +25,10 @@ type Settings struct {
 	Partition string `toml:"partition"`
 	Region    string `toml:"region"`
 	// Credential is default (the SDK's chain: environment, shared files,
-	// web identity, SSO, container and instance roles), profile or
-	// static; empty picks static when static_keys_file is set, profile
-	// when profile is, else default.
+	// web identity, SSO, container and instance roles), profile, static
+	// or web-identity; empty picks static when static_keys_file is set,
+	// profile when profile is, web-identity when web_identity_token_file
+	// is, else default.
 	Credential string `toml:"credential"`
 	// Profile is the shared config/credentials profile (credential
 	// "profile").
@@ -34,8 +36,14 @@ type Settings struct {
 	// StaticKeysFile holds aws_access_key_id, aws_secret_access_key and
 	// optionally aws_session_token as key = value lines (mode 0600).
 	StaticKeysFile string `toml:"static_keys_file"`
+	// WebIdentityTokenFile is an OIDC token file (EKS/IRSA, a CI
+	// runner's): with credential "web-identity", role_arn is assumed with
+	// it (sts:AssumeRoleWithWebIdentity), the token read again at every
+	// renewal.
+	WebIdentityTokenFile string `toml:"web_identity_token_file"`
 	// RoleARN, when set, is assumed (sts:AssumeRole) with the credential
-	// above: cross-account administration.
+	// above: cross-account administration. With credential
+	// "web-identity" it is the role the token is exchanged for.
 	RoleARN    string `toml:"role_arn"`
 	ExternalID string `toml:"external_id"`
 	// STSEndpoint is where role_arn is assumed (a regional or VPC STS
@@ -64,6 +72,9 @@ const (
 	CredDefault = "default"
 	CredProfile = "profile"
 	CredStatic  = "static"
+	// CredWebIdentity exchanges web_identity_token_file for role_arn's
+	// credentials (sts:AssumeRoleWithWebIdentity).
+	CredWebIdentity = "web-identity"
 )
 
 // Partitions and the region prefix each one's regions carry.
@@ -112,6 +123,8 @@ func (a *Settings) CredentialKind() string {
 		return CredStatic
 	case a.Profile != "":
 		return CredProfile
+	case a.WebIdentityTokenFile != "":
+		return CredWebIdentity
 	}
 	return CredDefault
 }
@@ -192,8 +205,27 @@ func (a *Settings) Validate(prefix string) []string {
 		if a.Profile != "" {
 			add("profile", "give profile or static_keys_file, not both")
 		}
+	case CredWebIdentity:
+		switch {
+		case a.WebIdentityTokenFile == "":
+			add("web_identity_token_file", "is required for credential \"web-identity\" (the OIDC token file, e.g. /var/run/secrets/eks.amazonaws.com/serviceaccount/token)")
+		case !filepath.IsAbs(a.WebIdentityTokenFile):
+			add("web_identity_token_file", "%q must be an absolute path (the daemon's working directory is not yours)", a.WebIdentityTokenFile)
+		}
+		if a.RoleARN == "" {
+			add("role_arn", "is required for credential \"web-identity\" (the role the token is exchanged for)")
+		}
+		if a.ExternalID != "" {
+			add("external_id", "is not sent with a web identity (sts:AssumeRoleWithWebIdentity has none; the role's trust policy checks the token's audience and subject instead)")
+		}
+		if a.StaticKeysFile != "" || a.Profile != "" {
+			add("credential", "web-identity takes no profile or static_keys_file")
+		}
 	default:
-		add("credential", "%q is not one of default, profile, static", a.Credential)
+		add("credential", "%q is not one of default, profile, static, web-identity", a.Credential)
+	}
+	if a.WebIdentityTokenFile != "" && a.CredentialKind() != CredWebIdentity {
+		add("web_identity_token_file", "is only read with credential \"web-identity\"")
 	}
 	if a.RoleARN != "" {
 		m := roleARNRE.FindStringSubmatch(a.RoleARN)
@@ -208,6 +240,8 @@ func (a *Settings) Validate(prefix string) []string {
 		switch {
 		case a.RoleARN == "":
 			add("external_id", "is only sent when assuming role_arn")
+		case a.CredentialKind() == CredWebIdentity:
+			// said above
 		case len(a.ExternalID) < 2 || len(a.ExternalID) > 1224 || !externalIDRE.MatchString(a.ExternalID):
 			add("external_id", "must be 2 to 1224 letters, digits or +=,.@:/-_ (the value the role's trust policy expects)")
 		}
