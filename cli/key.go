@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -21,15 +22,16 @@ import (
 func newKeyCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "key",
-		Short: "Run cloud key life-cycle operations: create, upload, rotate, update, delete, recover, purge, backup, restore, delete-backup, policy",
+		Short: "Run cloud key life-cycle operations: create, upload, rotate, update, delete, recover, purge, backup, restore, delete-backup, policy, delete-material",
 		Long: "Cloud key life cycle through the daemon. Keys are named SOURCE NAME (or SOURCE/NAME), SOURCE being an\n" +
-			"[[azure]] source of keyward.toml. Every operation except listing needs the admin role and is recorded in the\n" +
+			"[[azure]] or [[aws]] source of keyward.toml. Every operation except listing needs the admin role and is recorded in the\n" +
 			"activity log with your user name.",
 	}
 	cmd.AddCommand(newKeyCreateCmd(a, false), newKeyCreateCmd(a, true), newKeyOpCmd(a, "rotate", "Create a new version of a key", false),
 		newKeyOpCmd(a, "recover", "Bring back a soft-deleted key", false), newKeyUpdateCmd(a),
 		newKeyOpCmd(a, "delete", "Soft-delete a key (recoverable until purged)", true),
 		newKeyOpCmd(a, "purge", "Destroy a soft-deleted key for good", true),
+		newKeyOpCmd(a, "delete-material", "Delete a key's imported material (AWS): the key stays, unusable until the same material is imported again (keyward key restore)", true),
 		newKeyBackupCmd(a), newKeyBackupsCmd(a), newKeyRestoreCmd(a), newKeyDeleteBackupCmd(a), newKeyPolicyCmd(a))
 	return cmd
 }
@@ -182,13 +184,33 @@ func newKeyNameCmd(a *App, use, short string, run func(cmd *cobra.Command, sourc
 	return cmd
 }
 
+// readKeyFile reads a key file for upload, refusing one that others can
+// read: it holds key material.
+func readKeyFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, Usagef("--from-file %s is not a regular file", path)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("--from-file %s has mode %04o: it holds key material, chmod 600 it", path, fi.Mode().Perm())
+	}
+	if fi.Size() > 64*1024 {
+		return nil, fmt.Errorf("--from-file %s has %d bytes: a key file is a few KiB at most", path, fi.Size())
+	}
+	return os.ReadFile(path)
+}
+
 func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 	var r api.UploadKeyRequest
+	var fromFile string
 	var d dates
 	var tags []string
 	use, short := "create SOURCE NAME", "Create a key inside the vault (RSA 2048/3072/4096 or EC P-256/P-384/P-521)"
 	if upload {
-		use, short = "upload SOURCE NAME", "Bring your own key: generate it here (or take a KMIP ring's newest generation) and import it"
+		use, short = "upload SOURCE NAME", "Bring your own key: generate it here (or take a KMIP ring's newest generation, or a key file) and import it"
 	}
 	cmd := newKeyNameCmd(a, use, short, func(cmd *cobra.Command, source, name string) (*api.CloudKeyResult, error) {
 		r.Name = name
@@ -197,7 +219,19 @@ func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 		if fromRing && (r.FromSource == "" || r.FromApplication == "") {
 			return nil, Usagef("--from-source and --from-app go together (the KMIP source and the application whose newest key to upload)")
 		}
-		if !fromRing {
+		if fromFile != "" {
+			if fromRing {
+				return nil, Usagef("--from-file and --from-source/--from-app exclude each other")
+			}
+			b, err := readKeyFile(fromFile)
+			if err != nil {
+				return nil, err
+			}
+			defer clear(b)
+			r.Material = b
+			r.Type, r.Size, r.Curve = "", 0, "" // the file says what it is
+		}
+		if !fromRing && fromFile == "" {
 			switch r.Type {
 			case "RSA":
 				if r.Size == 0 {
@@ -213,7 +247,7 @@ func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 				// Symmetric and HMAC keys are created in clouds that
 				// offer them (AWS KMS); the source judges the size.
 				if upload {
-					return nil, Usagef("--type must be RSA or EC to upload a generated key (symmetric material comes from a KMIP ring: --from-source, --from-app)")
+					return nil, Usagef("--type must be RSA or EC to upload a generated key (symmetric material comes from a KMIP ring: --from-source, --from-app, or a file: --from-file)")
 				}
 				if r.Type == "HMAC" && r.Size == 0 {
 					r.Size = 256
@@ -241,6 +275,7 @@ func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 	if upload {
 		cmd.Flags().StringVar(&r.FromSource, "from-source", "", "KMIP source to take the key material from")
 		cmd.Flags().StringVar(&r.FromApplication, "from-app", "", "application whose newest active generation to upload")
+		cmd.Flags().StringVar(&fromFile, "from-file", "", "key file to upload (mode 0600): a PEM or PKCS#8 DER RSA/EC private key, or 16/32 bytes of symmetric material (raw or hex)")
 	}
 	return cmd
 }

@@ -16,4 +16,20 @@ const (
 	CapBackup         = "backup"
 	CapRestore        = "restore"
 	CapRotationPolicy = "rotation-policy"
+	// CapDeleteMaterial deletes a key's imported material, leaving the
+	// key to be imported into again (AWS DeleteImportedKeyMaterial).
+	CapDeleteMaterial = "delete-material"
 )
+
+// TagUnsupported prefixes a tag a connector sets on one key for a
+// capability its source declares but that key cannot do, with the reason
+// as its value ("keyward:unsupported:backup" = "not supported: AWS cannot
+// export key material"): front ends leave the action out and say why,
+// and the daemon refuses it with the same words.
+const TagUnsupported = "keyward:unsupported:"
+
+// Unsupported is why this key cannot do capability although its source
+// declares it ("" when it can).
+func (k Key) Unsupported(capability string) string {
+	return k.Tags[TagUnsupported+capability]
+}

@@ -20,6 +20,7 @@ import (
 //	POST /v1/cloud/{source}/keys/{name}/recover                       -> CloudKeyResult
 //	POST /v1/cloud/{source}/keys/{name}/purge       ConfirmRequest    -> CloudKeyResult
 //	POST /v1/cloud/{source}/keys/{name}/backup                        -> BackupInfo
+//	POST /v1/cloud/{source}/keys/{name}/delete-material ConfirmRequest -> CloudKeyResult
 //	GET  /v1/cloud/{source}/keys/{name}/policy                        -> RotationPolicy
 //	POST /v1/cloud/{source}/keys/{name}/policy      RotationPolicy    -> RotationPolicy
 //	GET  /v1/cloud/backups                                            -> {"backups": []BackupInfo}
@@ -52,13 +53,18 @@ type CreateKeyRequest struct {
 	Disabled  bool              `json:"disabled,omitempty"`
 }
 
-// UploadKeyRequest imports a key into the vault (bring your own key): either
-// generated locally (Type/Size/Curve) or taken from a KMIP source's ring
-// (FromSource + FromApplication: its newest active generation).
+// UploadKeyRequest imports a key into the vault (bring your own key):
+// generated locally (Type/Size/Curve), taken from a KMIP source's ring
+// (FromSource + FromApplication: its newest active generation), or a key
+// file's material (Material).
 type UploadKeyRequest struct {
 	CreateKeyRequest
 	FromSource      string `json:"from_source,omitempty"`
 	FromApplication string `json:"from_application,omitempty"`
+	// Material is a key file as read (base64 in JSON): a PEM or PKCS#8
+	// DER private key, or 16/32 bytes of symmetric material (or their
+	// hex). Sent only by an admin, over the socket; never answered.
+	Material []byte `json:"material,omitempty"`
 }
 
 // UpdateKeyRequest edits one version (latest when Version is empty). Nil
@@ -146,7 +152,7 @@ func (c *Client) UploadCloudKey(ctx context.Context, source string, r UploadKeyR
 	return &out, c.Do(ctx, http.MethodPost, "/cloud/"+url.PathEscape(source)+"/upload", nil, r, &out)
 }
 
-// CloudKeyOp runs rotate, recover, delete or purge on a key. confirm is the
+// CloudKeyOp runs rotate, recover, delete, purge or delete-material on a key. confirm is the
 // key's name typed again (needed for delete and purge).
 func (c *Client) CloudKeyOp(ctx context.Context, source, name, op, confirm string) (*CloudKeyResult, error) {
 	var out CloudKeyResult

@@ -60,6 +60,21 @@ type SpecChecker interface {
 	CheckSpec(r CreateRequest) error
 }
 
+// MaterialKeeper is implemented by a connector whose cloud cannot export
+// keys (AWS): what keyward uploads is kept, sealed under the KEK, as the
+// key's backup, and Restore re-imports it into the same key.
+type MaterialKeeper interface {
+	// KeepMaterial returns the backup blob of the key kv that r just
+	// imported (its material; the Manager seals and zeroes it).
+	KeepMaterial(kv KeyVersion, r ImportRequest) ([]byte, error)
+}
+
+// MaterialDeleter is implemented by a connector that can delete a key's
+// imported material and leave the key (engine.CapDeleteMaterial).
+type MaterialDeleter interface {
+	DeleteMaterial(ctx context.Context, name string) (KeyVersion, error)
+}
+
 // Capabilities is the set of Cap* operations a connector supports.
 type Capabilities []string
 

@@ -29,13 +29,17 @@ type SourceInfo struct {
 	Capabilities Capabilities
 }
 
-// UploadRequest imports a key into the vault (bring your own key): either
-// generated locally (Type/Size/Curve) or taken from a KMIP source's ring
-// (FromSource + FromApplication: its newest active generation).
+// UploadRequest imports a key into the vault (bring your own key):
+// generated locally (Type/Size/Curve), taken from a KMIP source's ring
+// (FromSource + FromApplication: its newest active generation), or read
+// from a file (Material).
 type UploadRequest struct {
 	CreateRequest
 	FromSource      string
 	FromApplication string
+	// Material is a key file's content (ParseMaterial): a private key or
+	// symmetric material the administrator brings. Upload zeroes it.
+	Material []byte
 }
 
 // UpdateRequest edits one version (latest when Version is empty). Nil

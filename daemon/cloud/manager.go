@@ -216,9 +216,37 @@ func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r Up
 	}
 	ir := ImportRequest{Name: r.Name, NotBefore: r.NotBefore, Expires: r.Expires, Tags: tags}
 	var origin string
-	if r.FromSource != "" || r.FromApplication != "" {
+	fromRing := r.FromSource != "" || r.FromApplication != ""
+	symmetricOK := func() error {
 		if !s.Connector().Capabilities().Has(engine.CapUploadOct) {
-			return nil, fmt.Errorf("upload %s: %w: %s source %q cannot import symmetric keys from a KMIP ring (Azure needs a Managed HSM for that)", r.Name, ErrUnsupported, s.Kind(), source)
+			return fmt.Errorf("upload %s: %w: %s source %q cannot import symmetric keys (Azure needs a Managed HSM for that)", r.Name, ErrUnsupported, s.Kind(), source)
+		}
+		return nil
+	}
+	switch {
+	case r.Material != nil:
+		defer clear(r.Material)
+		if fromRing {
+			return nil, fmt.Errorf("upload %s: %w: give a key file or a KMIP ring (--from-source, --from-app), not both", r.Name, ErrInvalid)
+		}
+		priv, sym, err := ParseMaterial(r.Material)
+		if err != nil {
+			return nil, fmt.Errorf("upload %s: %w", r.Name, err)
+		}
+		if sym != nil {
+			defer clear(sym)
+			if err := symmetricOK(); err != nil {
+				return nil, err
+			}
+			ir.Symmetric = sym
+		} else {
+			defer zeroPrivate(priv)
+			ir.Private = priv
+		}
+		origin = "from a key file"
+	case fromRing:
+		if err := symmetricOK(); err != nil {
+			return nil, err
 		}
 		m.mu.RLock()
 		mat := m.material
@@ -235,7 +263,7 @@ func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r Up
 		tags[TagLinkedTo] = id
 		tags[TagApplication] = r.FromApplication
 		origin = "from " + id
-	} else {
+	default:
 		if err := checkKeySpec(r.Name, r.Type, r.Size, r.Curve); err != nil {
 			return nil, err
 		}
@@ -251,8 +279,33 @@ func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r Up
 	if err != nil {
 		return nil, fmt.Errorf("upload %s to %s: %w", r.Name, source, err)
 	}
-	ev := m.event(caller, engine.OpUploaded, engine.SeverityInfo, fmt.Sprintf("uploaded %s (%s) to %s", describe(kv), origin, source))
+	details := fmt.Sprintf("uploaded %s (%s) to %s", describe(kv), origin, source)
+	if keeper, ok := s.Connector().(MaterialKeeper); ok {
+		details += "; " + m.keep(ctx, caller, source, s.Connector(), keeper, kv, ir)
+	}
+	ev := m.event(caller, engine.OpUploaded, engine.SeverityInfo, details)
 	return m.recorded(ctx, s, r.Name, nil, false, ev)
+}
+
+// keep stores the material just imported as the key's backup, for clouds
+// that cannot export keys, and says what it did (for the upload's event).
+// The key is in the cloud whatever happens here: a failure to keep the
+// copy is reported, not undone.
+func (m *Manager) keep(ctx context.Context, caller Caller, source string, conn Connector, keeper MaterialKeeper, kv KeyVersion, ir ImportRequest) string {
+	store, kek := m.backups()
+	if store == nil || kek == nil {
+		return "no backup kept: keys.kek_file is not set, and " + conn.Kind() + " cannot export the key"
+	}
+	blob, err := keeper.KeepMaterial(kv, ir)
+	if err != nil {
+		return "no backup kept: " + err.Error()
+	}
+	defer clear(blob)
+	info, err := m.sealBackup(ctx, caller, source, conn, kv.Name, 1, blob)
+	if err != nil {
+		return "no backup kept: " + err.Error()
+	}
+	return "keyward keeps its sealed copy of the material as backup " + info.ID
 }
 
 // Rotate creates a new version of a key.
@@ -370,6 +423,32 @@ func (m *Manager) Purge(ctx context.Context, caller Caller, source, name, confir
 	return m.recorded(ctx, s, name, nil, true, ev)
 }
 
+// DeleteMaterial deletes a key's imported material; confirmName must
+// repeat the key's name. The key stays, unusable until the same material
+// is imported again (keyward key restore of the copy kept at upload).
+func (m *Manager) DeleteMaterial(ctx context.Context, caller Caller, source, name, confirmName string) (*KeyResult, error) {
+	s, err := m.adminSource(caller, "delete key material", source, engine.CapDeleteMaterial)
+	if err != nil {
+		return nil, err
+	}
+	if err := confirm("delete the material of", name, confirmName); err != nil {
+		return nil, err
+	}
+	d, ok := s.Connector().(MaterialDeleter)
+	if !ok {
+		return nil, fmt.Errorf("delete the material of %s: %w: %s source %q declares the capability without the operation", name, ErrUnsupported, s.Kind(), source)
+	}
+	if _, err := d.DeleteMaterial(ctx, name); err != nil {
+		return nil, fmt.Errorf("delete the material of %s in %s: %w", name, source, err)
+	}
+	note := "no copy is kept in keyward: only the same material brings the key back"
+	if info, err := m.kept(ctx, caller, s, name); err == nil && info != nil {
+		note = "keyward key restore " + info.ID + " imports it again"
+	}
+	ev := m.event(caller, engine.OpEdited, engine.SeverityWarn, "imported key material deleted via keyward; the key is unusable until it is imported again ("+note+")")
+	return m.recorded(ctx, s, name, nil, false, ev)
+}
+
 // RotationPolicy shows a key's rotation policy (any role may read it).
 func (m *Manager) RotationPolicy(ctx context.Context, caller Caller, source, name string) (*RotationPolicy, error) {
 	if caller.Role != RoleAdmin && caller.Role != RoleUser {
@@ -449,6 +528,13 @@ func (m *Manager) Backup(ctx context.Context, caller Caller, source, name string
 		return nil, fmt.Errorf("back up %s: %w: backups need keys.kek_file in keyward.toml", name, ErrUnsupported)
 	}
 	conn := s.Connector()
+	if _, ok := conn.(MaterialKeeper); ok {
+		// The cloud exports nothing: the backup is the copy kept at
+		// upload, if keyward uploaded the key.
+		if info, err := m.kept(ctx, caller, s, name); info != nil || err != nil {
+			return info, err
+		}
+	}
 	blob, err := conn.Backup(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("back up %s in %s: %w", name, source, err)
@@ -458,6 +544,39 @@ func (m *Manager) Backup(ctx context.Context, caller Caller, source, name string
 	if vs, err := conn.Versions(ctx, name); err == nil {
 		versions = len(vs)
 	}
+	info, err := m.sealBackup(ctx, caller, source, conn, name, versions, blob)
+	if err != nil {
+		return nil, fmt.Errorf("back up %s: %w", name, err)
+	}
+	ev := m.event(caller, engine.OpBackedUp, engine.SeverityInfo, fmt.Sprintf("backup %s stored in keyward (%d versions, %d bytes)", info.ID, versions, len(blob)))
+	if _, _, err := s.record(ctx, name, nil, false, ev); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// kept is the newest backup kept at upload of the key name in s (nil if
+// keyward holds none).
+func (m *Manager) kept(ctx context.Context, caller Caller, s *SyncSource, name string) (*BackupInfo, error) {
+	kv, err := s.Connector().Get(ctx, name, "")
+	if err != nil {
+		return nil, fmt.Errorf("back up %s in %s: %w", name, s.Name(), err)
+	}
+	all, err := m.Backups(ctx, caller)
+	if err != nil {
+		return nil, fmt.Errorf("back up %s: %w", name, err)
+	}
+	for _, b := range all { // newest first
+		if b.Source == s.Name() && b.Key == kv.Name {
+			return &b, nil
+		}
+	}
+	return nil, nil
+}
+
+// sealBackup stores blob, a backup of the key name, wrapped under the KEK.
+func (m *Manager) sealBackup(ctx context.Context, caller Caller, source string, conn Connector, name string, versions int, blob []byte) (*BackupInfo, error) {
+	store, kek := m.backups()
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	now := m.Now().UTC()
@@ -471,14 +590,10 @@ func (m *Manager) Backup(ctx context.Context, caller Caller, source, name string
 	defer clear(plain)
 	sealed, err := kek.Wrap(plain, backupAAD(id))
 	if err != nil {
-		return nil, fmt.Errorf("back up %s: seal under the KEK: %w", name, err)
+		return nil, fmt.Errorf("seal under the KEK: %w", err)
 	}
 	if err := store.PutSealed(ctx, BackupKind, id, sealed); err != nil {
-		return nil, fmt.Errorf("back up %s: store: %w", name, err)
-	}
-	ev := m.event(caller, engine.OpBackedUp, engine.SeverityInfo, fmt.Sprintf("backup %s stored in keyward (%d versions, %d bytes)", id, versions, len(blob)))
-	if _, _, err := s.record(ctx, name, nil, false, ev); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	return &info, nil
 }

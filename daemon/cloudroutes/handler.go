@@ -63,7 +63,7 @@ func Handler(m *cloud.Manager, caller CallerFunc) http.Handler {
 			return nil, err
 		}
 		return result(m.Upload(r.Context(), c, r.PathValue("source"),
-			cloud.UploadRequest{CreateRequest: cloud.CreateRequest(req.CreateKeyRequest), FromSource: req.FromSource, FromApplication: req.FromApplication}))
+			cloud.UploadRequest{CreateRequest: cloud.CreateRequest(req.CreateKeyRequest), FromSource: req.FromSource, FromApplication: req.FromApplication, Material: req.Material}))
 	})
 	h("POST /v1/cloud/{source}/keys/{name}/{op}", func(w http.ResponseWriter, r *http.Request, c cloud.Caller) (any, error) {
 		src, name, ctx := r.PathValue("source"), r.PathValue("name"), r.Context()
@@ -72,13 +72,16 @@ func Handler(m *cloud.Manager, caller CallerFunc) http.Handler {
 			return result(m.Rotate(ctx, c, src, name))
 		case "recover":
 			return result(m.Recover(ctx, c, src, name))
-		case "delete", "purge":
+		case "delete", "purge", "delete-material":
 			var req api.ConfirmRequest
 			if err := decode(w, r, &req); err != nil {
 				return nil, err
 			}
-			if r.PathValue("op") == "delete" {
+			switch r.PathValue("op") {
+			case "delete":
 				return result(m.Delete(ctx, c, src, name, req.Confirm))
+			case "delete-material":
+				return result(m.DeleteMaterial(ctx, c, src, name, req.Confirm))
 			}
 			return result(m.Purge(ctx, c, src, name, req.Confirm))
 		case "update":
@@ -105,7 +108,7 @@ func Handler(m *cloud.Manager, caller CallerFunc) http.Handler {
 			return policy(m.SetRotationPolicy(ctx, c, src, name, cloud.RotationPolicy(req.RotationPolicy)))
 		}
 		return nil, &api.Error{Status: http.StatusNotFound, Code: api.CodeNotFound,
-			Message: "unknown operation " + r.PathValue("op") + " (rotate, update, delete, recover, purge, backup, policy)"}
+			Message: "unknown operation " + r.PathValue("op") + " (rotate, update, delete, recover, purge, backup, policy, delete-material)"}
 	})
 	h("GET /v1/cloud/{source}/keys/{name}/policy", func(_ http.ResponseWriter, r *http.Request, c cloud.Caller) (any, error) {
 		return policy(m.RotationPolicy(r.Context(), c, r.PathValue("source"), r.PathValue("name")))

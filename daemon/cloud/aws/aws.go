@@ -183,22 +183,13 @@ func (a *Account) Address() string {
 // Geography is the partition: nothing crosses a partition.
 func (a *Account) Geography() string { return a.partition }
 
-// Capabilities: AWS cannot export keys (no backup or restore) and has no
-// immediate purge (deletion is always scheduled 7–30 days out). Upload
-// imports symmetric material (from a KMIP ring).
+// Capabilities: AWS cannot export keys, so backup and restore are of the
+// material keyward uploads (its sealed copy, re-imported into the same
+// key); an AWS-generated key says so (engine.TagUnsupported). AWS has no
+// immediate purge (deletion is always scheduled 7–30 days out).
 func (a *Account) Capabilities() cloud.Capabilities {
 	return cloud.Capabilities{engine.CapCreate, engine.CapUpload, engine.CapUploadOct, engine.CapUpdate, engine.CapRotate,
-		engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy}
-}
-
-// Backup is refused: AWS KMS never exports key material.
-func (a *Account) Backup(context.Context, string) ([]byte, error) {
-	return nil, &cloud.Error{Kind: cloud.ErrUnsupported, Op: "backup", Reason: "AWS cannot export keys: an AWS-generated key has no backup outside AWS"}
-}
-
-// Restore is refused for the same reason.
-func (a *Account) Restore(context.Context, []byte) (cloud.KeyVersion, error) {
-	return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: "restore", Reason: "AWS cannot export keys, so there is no AWS backup to restore"}
+		engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy, engine.CapBackup, engine.CapRestore, engine.CapDeleteMaterial}
 }
 
 // Purge is refused: AWS deletes a key only when its scheduled deletion

@@ -65,6 +65,12 @@ func classify(op string, err error) error {
 		case "AlreadyExistsException":
 			e.Kind = cloud.ErrConflict
 			e.Reason = "the alias is already in use in this account and region"
+		case "IncorrectKeyMaterialException":
+			e.Kind = cloud.ErrConflict
+			e.Reason = "AWS accepts only the key material this key was made with: re-import that material (keyward key restore of the copy kept at upload), or upload the new material as a new key"
+		case "InvalidImportTokenException", "ExpiredImportTokenException":
+			e.Kind = cloud.ErrConflict
+			e.Reason = "the import token was refused or expired (import parameters are valid 24 hours): retry the import"
 		case "UnsupportedOperationException":
 			e.Kind = cloud.ErrUnsupported
 			e.Reason = "AWS does not support this for this key (its spec, origin or key store)"

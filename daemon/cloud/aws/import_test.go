@@ -1,10 +1,16 @@
 package aws
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -14,8 +20,10 @@ import (
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/engine"
 )
 
 // TestImportProvesTheMaterial: material imported through keyward is the
@@ -64,5 +72,161 @@ func TestImportProvesTheMaterial(t *testing.T) {
 	}
 	if a.Calls()["CreateKey"] != before {
 		t.Error("a refused import created a key")
+	}
+}
+
+// TestImportAsymmetricProvesTheMaterial: RSA and EC private keys are
+// imported with RSA_AES_KEY_WRAP_SHA_256 (the stand-in in front of
+// local-kms unwraps them as AWS does and hands the material to
+// local-kms's own key: local-kms imports only symmetric material), and
+// what local-kms then encrypts and signs opens and verifies with the key
+// keyward held. Deleting the material leaves the key pending import;
+// the copy keyward kept re-imports it, and other material is refused.
+func TestImportAsymmetricProvesTheMaterial(t *testing.T) {
+	a, lk := newLocal(t)
+	ctx := context.Background()
+
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	expires := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
+	ir := cloud.ImportRequest{Name: "rsa-byok", Private: rk, Expires: &expires}
+	kv, err := a.Import(ctx, ir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kv.Tags[TagOrigin] != "EXTERNAL" || kv.Tags[TagSpec] != "RSA_2048" || kv.Tags[TagUsage] != "ENCRYPT_DECRYPT" || kv.Tags[TagState] != "Enabled" ||
+		kv.Expires == nil || !kv.Expires.Equal(expires) {
+		t.Fatalf("imported RSA key: %+v", kv)
+	}
+	if w := lk.wrapping[kv.Name]; w != "RSA_AES_KEY_WRAP_SHA_256" {
+		t.Errorf("RSA material wrapped with %q", w)
+	}
+	secret := []byte("wire transfer 4711")
+	enc, err := a.client.Encrypt(ctx, &kms.EncryptInput{KeyId: sdkaws.String(kv.Name), Plaintext: secret, EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rsa.DecryptOAEP(sha256.New(), nil, rk, enc.CiphertextBlob, nil); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("what local-kms encrypted with the imported RSA key does not open with keyward's key: %v", err)
+	}
+
+	ek, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	ekv, err := a.Import(ctx, cloud.ImportRequest{Name: "ec-byok", Private: ek})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ekv.Tags[TagSpec] != "ECC_NIST_P384" || ekv.Tags[TagUsage] != "SIGN_VERIFY" || ekv.Expires != nil {
+		t.Fatalf("imported EC key: %+v", ekv)
+	}
+	sign := func() {
+		t.Helper()
+		digest := sha512.Sum384([]byte("release v1.2.3"))
+		sig, err := a.client.Sign(ctx, &kms.SignInput{KeyId: sdkaws.String(ekv.Name), Message: digest[:], MessageType: types.MessageTypeDigest,
+			SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha384})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ecdsa.VerifyASN1(&ek.PublicKey, digest[:], sig.Signature) {
+			t.Fatal("local-kms's signature with the imported EC key does not verify with keyward's key")
+		}
+	}
+	sign()
+
+	// Delete the material: the key stays, pending import, and signs no more.
+	blob, err := a.KeepMaterial(ekv, cloud.ImportRequest{Name: "ec-byok", Private: ek})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := a.DeleteMaterial(ctx, "ec-byok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gone.Tags[TagState] != "PendingImport" || gone.Enabled {
+		t.Fatalf("after DeleteImportedKeyMaterial: %+v", gone)
+	}
+	if _, err := a.client.Sign(ctx, &kms.SignInput{KeyId: sdkaws.String(ekv.Name), Message: make([]byte, 48), MessageType: types.MessageTypeDigest,
+		SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha384}); err == nil {
+		t.Fatal("a key without material signed")
+	}
+	// Re-import the kept copy into the same key: it signs again.
+	back, err := a.Restore(ctx, blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Name != ekv.Name || back.Tags[TagState] != "Enabled" {
+		t.Fatalf("after re-import: %+v", back)
+	}
+	sign()
+	// Other material is refused, as AWS refuses it.
+	other, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	wrong, _ := a.KeepMaterial(ekv, cloud.ImportRequest{Name: "ec-byok", Private: other})
+	if _, err := a.DeleteMaterial(ctx, ekv.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Restore(ctx, wrong); !errors.Is(err, cloud.ErrConflict) || !strings.Contains(err.Error(), "only the key material this key was made with") {
+		t.Errorf("re-import of other material: %v", err)
+	}
+
+	// An AWS-generated key has neither a backup nor material to delete,
+	// and says so on the key itself.
+	native, err := a.Create(ctx, cloud.CreateRequest{Name: "native", Type: "oct"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if why := native.Tags[engine.TagUnsupported+engine.CapBackup]; !strings.Contains(why, "not supported: AWS cannot export key material") {
+		t.Errorf("AWS-generated key's backup capability: %q", why)
+	}
+	if kv.Tags[engine.TagUnsupported+engine.CapBackup] != "" {
+		t.Errorf("an imported key says it cannot be backed up")
+	}
+	if _, err := a.DeleteMaterial(ctx, "native"); !errors.Is(err, cloud.ErrUnsupported) || !strings.Contains(err.Error(), "origin is AWS_KMS") {
+		t.Errorf("delete material of an AWS_KMS key: %v", err)
+	}
+	if _, err := a.Backup(ctx, "native"); !errors.Is(err, cloud.ErrUnsupported) || !strings.Contains(err.Error(), "AWS cannot export key material") {
+		t.Errorf("backup of an AWS key: %v", err)
+	}
+
+	// Asymmetric material is refused in aws-cn before any request.
+	cn := *a
+	cn.partition = PartitionChina
+	before := a.Calls()["CreateKey"]
+	if _, err := cn.Import(ctx, cloud.ImportRequest{Name: "cn", Private: rk}); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "aws-cn partition imports only 128-bit symmetric") {
+		t.Errorf("RSA import in aws-cn: %v", err)
+	}
+	if a.Calls()["CreateKey"] != before {
+		t.Error("a refused import created a key")
+	}
+}
+
+// TestReimportSymmetric: local-kms itself deletes imported symmetric
+// material and takes the same material again (no stand-in here).
+func TestReimportSymmetric(t *testing.T) {
+	a, _ := newLocal(t)
+	ctx := context.Background()
+	material := make([]byte, 32)
+	rand.Read(material)
+	ir := cloud.ImportRequest{Name: "sym-byok", Symmetric: material}
+	kv, err := a.Import(ctx, ir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := a.KeepMaterial(kv, ir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DeleteMaterial(ctx, "sym-byok"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.client.Encrypt(ctx, &kms.EncryptInput{KeyId: sdkaws.String(kv.Name), Plaintext: []byte("x")}); err == nil {
+		t.Fatal("local-kms encrypted with a key whose material was deleted")
+	}
+	back, err := a.Restore(ctx, blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Tags[TagState] != "Enabled" {
+		t.Fatalf("after re-import: %+v", back)
+	}
+	if _, err := a.client.Encrypt(ctx, &kms.EncryptInput{KeyId: sdkaws.String(kv.Name), Plaintext: []byte("x")}); err != nil {
+		t.Fatalf("after re-import: %v", err)
 	}
 }

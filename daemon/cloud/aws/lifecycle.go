@@ -104,11 +104,17 @@ func (a *Account) createSpec(r cloud.CreateRequest) (types.KeySpec, types.KeyUsa
 	return bad("key type %q is not oct (symmetric), HMAC, RSA or EC", r.Type)
 }
 
-// userTags are the tags AWS stores: every tag but keyward's aws: attributes.
+// keywardTag reports a tag keyward shows but AWS does not store: the aws:
+// attributes and the per-key capability limits.
+func keywardTag(k string) bool {
+	return strings.HasPrefix(k, "aws:") || strings.HasPrefix(k, engine.TagUnsupported)
+}
+
+// userTags are the tags AWS stores: every tag but keyward's own.
 func userTags(tags map[string]string) []types.Tag {
 	var out []types.Tag
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		if !strings.HasPrefix(k, "aws:") {
+		if !keywardTag(k) {
 			out = append(out, types.Tag{TagKey: sdkaws.String(k), TagValue: sdkaws.String(tags[k])})
 		}
 	}
@@ -185,7 +191,7 @@ func (a *Account) Update(ctx context.Context, name, version string, u cloud.Upda
 	ref := sdkaws.String(id)
 	if u.Tags != nil {
 		for k, want := range u.Tags {
-			if strings.HasPrefix(k, "aws:") && k != TagDescription && k != TagAliases && kv.Tags[k] != want {
+			if keywardTag(k) && k != TagDescription && k != TagAliases && kv.Tags[k] != want {
 				return kv, &cloud.Error{Kind: cloud.ErrInvalid, Op: op, Reason: fmt.Sprintf("%s is read-only (only %s and %s can be changed)", k, TagDescription, TagAliases)}
 			}
 		}
@@ -260,7 +266,7 @@ func (a *Account) updateTags(ctx context.Context, id string, have, want map[stri
 	}
 	var remove []string
 	for k := range have {
-		if _, ok := want[k]; !ok && !strings.HasPrefix(k, "aws:") {
+		if _, ok := want[k]; !ok && !keywardTag(k) {
 			remove = append(remove, k)
 		}
 	}

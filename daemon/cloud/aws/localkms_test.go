@@ -2,6 +2,11 @@ package aws
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +20,8 @@ import (
 	"time"
 
 	localkms "github.com/nsmithuk/local-kms/src"
+	"github.com/nsmithuk/local-kms/src/cmk"
+	"github.com/tink-crypto/tink-go/v2/kwp/subtle"
 	lkconfig "github.com/nsmithuk/local-kms/src/config"
 	lkdata "github.com/nsmithuk/local-kms/src/data"
 )
@@ -42,6 +49,41 @@ type LocalKMS struct {
 	// Fail, when set, answers every request whose target it returns
 	// true for with this AWS error code (403 for access, 400 otherwise).
 	fail func(target string) string
+	// external are asymmetric keys of origin EXTERNAL: local-kms imports
+	// only symmetric material, so the stand-in keeps their import state
+	// and, once material is imported, puts it into local-kms's own key,
+	// which then signs and encrypts with it.
+	external map[string]*externalKey
+	// wrapping is what keyward last asked GetParametersForImport to wrap
+	// with, by key ID.
+	wrapping map[string]string
+}
+
+// externalKey is the stand-in's import state of one asymmetric key.
+type externalKey struct {
+	spec     string
+	token    []byte
+	der      []byte // the material imported first: only it may come again
+	imported bool
+	validTo  *float64
+}
+
+var (
+	wrapping4096     *rsa.PrivateKey
+	wrapping4096Once sync.Once
+)
+
+// wrappingKey is the stand-in's RSA 4096 wrapping key (made once: a
+// 4096-bit key takes seconds on a loaded machine).
+func wrappingKey() *rsa.PrivateKey {
+	wrapping4096Once.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 4096)
+		if err != nil {
+			panic(err)
+		}
+		wrapping4096 = k
+	})
+	return wrapping4096
 }
 
 // Region and Account are local-kms's region and account for every test.
@@ -60,7 +102,8 @@ func StartLocalKMS(t testing.TB) *LocalKMS {
 		lkconfig.AWSAccountId = TestAccount
 	})
 	db := lkdata.NewDatabase(filepath.Join(t.TempDir(), "local-kms"))
-	lk := &LocalKMS{periods: map[string]int32{}, rotated: map[string][]string{}, accessKeys: map[string]int{}, managed: map[string]bool{}}
+	lk := &LocalKMS{periods: map[string]int32{}, rotated: map[string][]string{}, accessKeys: map[string]int{}, managed: map[string]bool{},
+		external: map[string]*externalKey{}, wrapping: map[string]string{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lk.serve(w, r, db)
 	}))
@@ -118,13 +161,14 @@ func (lk *LocalKMS) serve(w http.ResponseWriter, r *http.Request, db *lkdata.Dat
 			return
 		}
 	}
-	forward := func() *httptest.ResponseRecorder {
+	forwardBody := func(b []byte) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		r2 := r.Clone(r.Context())
-		r2.Body = io.NopCloser(bytes.NewReader(body))
+		r2.Body = io.NopCloser(bytes.NewReader(b))
 		localkms.HandleRequest(rec, r2, db)
 		return rec
 	}
+	forward := func() *httptest.ResponseRecorder { return forwardBody(body) }
 	copyOut := func(rec *httptest.ResponseRecorder, b []byte) {
 		for k, v := range rec.Header() {
 			w.Header()[k] = v
@@ -132,6 +176,9 @@ func (lk *LocalKMS) serve(w http.ResponseWriter, r *http.Request, db *lkdata.Dat
 		w.Header().Del("Content-Length")
 		w.WriteHeader(rec.Code)
 		_, _ = w.Write(b)
+	}
+	if lk.serveExternal(w, target, body, keyID, forwardBody, copyOut, db) {
+		return
 	}
 	switch target {
 	case "RotateKeyOnDemand":
@@ -160,6 +207,12 @@ func (lk *LocalKMS) serve(w http.ResponseWriter, r *http.Request, db *lkdata.Dat
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		fmt.Fprintf(w, `{"KeyId":%q}`, d.KeyMetadata.KeyId)
 	case "GetParametersForImport":
+		var m0 map[string]any
+		if json.Unmarshal(body, &m0) == nil {
+			lk.mu.Lock()
+			lk.wrapping[keyID] = fmt.Sprint(m0["WrappingAlgorithm"])
+			lk.mu.Unlock()
+		}
 		// Stand-in: local-kms wraps only for RSA_2048 keys; keyward asks
 		// for RSA_4096 as AWS recommends. Ask local-kms for what it has.
 		var m map[string]any
@@ -224,6 +277,231 @@ func (lk *LocalKMS) serve(w http.ResponseWriter, r *http.Request, db *lkdata.Dat
 		rec := forward()
 		copyOut(rec, rec.Body.Bytes())
 	}
+}
+
+func awsError(w http.ResponseWriter, code, msg string) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.WriteHeader(http.StatusBadRequest)
+	fmt.Fprintf(w, `{"__type":%q,"message":%q}`, code, msg)
+}
+
+// serveExternal is the stand-in for asymmetric BYOK, which local-kms
+// lacks (it imports only symmetric material): CreateKey of an RSA or EC
+// key with origin EXTERNAL (made in local-kms as its own key, shown as
+// EXTERNAL and pending import), GetParametersForImport with
+// RSA_AES_KEY_WRAP_SHA_256 and a 4096-bit wrapping key,
+// ImportKeyMaterial (unwrapped here as AWS would: RSA-OAEP-SHA-256 of an
+// AES key, then AES key wrap with padding of the PKCS#8 key; the
+// material then replaces local-kms's own key, so local-kms signs and
+// encrypts with it), DeleteImportedKeyMaterial, and the key's state in
+// DescribeKey. It reports true when it answered.
+func (lk *LocalKMS) serveExternal(w http.ResponseWriter, target string, body []byte, keyID string,
+	forwardBody func([]byte) *httptest.ResponseRecorder, copyOut func(*httptest.ResponseRecorder, []byte), db *lkdata.Database) bool {
+	forward := func() *httptest.ResponseRecorder { return forwardBody(body) }
+	stood := func(what string) {
+		lk.mu.Lock()
+		lk.stood = append(lk.stood, what)
+		lk.mu.Unlock()
+	}
+	if target == "CreateKey" {
+		var in map[string]any
+		if json.Unmarshal(body, &in) != nil || in["Origin"] != "EXTERNAL" || in["KeySpec"] == nil || in["KeySpec"] == "SYMMETRIC_DEFAULT" {
+			return false
+		}
+		spec := fmt.Sprint(in["KeySpec"])
+		delete(in, "Origin")
+		b, _ := json.Marshal(in)
+		rec := forwardBody(b)
+		var out map[string]map[string]any
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &out) != nil {
+			copyOut(rec, rec.Body.Bytes())
+			return true
+		}
+		id := fmt.Sprint(out["KeyMetadata"]["KeyId"])
+		lk.mu.Lock()
+		lk.external[id] = &externalKey{spec: spec}
+		lk.mu.Unlock()
+		stood("CreateKey EXTERNAL " + spec)
+		out["KeyMetadata"]["Origin"], out["KeyMetadata"]["KeyState"], out["KeyMetadata"]["Enabled"] = "EXTERNAL", "PendingImport", false
+		b, _ = json.Marshal(out)
+		copyOut(rec, b)
+		return true
+	}
+	lk.mu.Lock()
+	ext := lk.external[keyID]
+	lk.mu.Unlock()
+	if ext == nil && target != "DescribeKey" {
+		return false
+	}
+	switch target {
+	case "GetParametersForImport":
+		var in struct{ WrappingAlgorithm, WrappingKeySpec string }
+		_ = json.Unmarshal(body, &in)
+		lk.mu.Lock()
+		lk.wrapping[keyID] = in.WrappingAlgorithm
+		lk.mu.Unlock()
+		if in.WrappingAlgorithm != "RSA_AES_KEY_WRAP_SHA_256" && in.WrappingAlgorithm != "RSA_AES_KEY_WRAP_SHA_1" {
+			awsError(w, "ValidationException", "asymmetric key material is wrapped with RSA_AES_KEY_WRAP_SHA_*")
+			return true
+		}
+		if in.WrappingKeySpec != "RSA_4096" {
+			awsError(w, "ValidationException", "the stand-in wraps with RSA_4096 only")
+			return true
+		}
+		pub, _ := x509.MarshalPKIXPublicKey(&wrappingKey().PublicKey)
+		token := make([]byte, 64)
+		rand.Read(token)
+		lk.mu.Lock()
+		ext.token = token
+		lk.mu.Unlock()
+		stood("GetParametersForImport " + in.WrappingAlgorithm)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_ = json.NewEncoder(w).Encode(map[string]any{"KeyId": keyID, "ImportToken": token, "PublicKey": pub,
+			"ParametersValidTo": float64(time.Now().Add(24 * time.Hour).Unix())})
+		return true
+	case "ImportKeyMaterial":
+		var in struct {
+			ImportToken, EncryptedKeyMaterial []byte
+			ExpirationModel                  string
+			ValidTo                          *float64
+		}
+		if err := json.Unmarshal(body, &in); err != nil {
+			awsError(w, "ValidationException", err.Error())
+			return true
+		}
+		lk.mu.Lock()
+		token := ext.token
+		lk.mu.Unlock()
+		if token == nil || !bytes.Equal(token, in.ImportToken) {
+			awsError(w, "InvalidImportTokenException", "the import token is not the one GetParametersForImport gave")
+			return true
+		}
+		der, err := unwrapRSAAES(wrappingKey(), in.EncryptedKeyMaterial)
+		if err != nil {
+			awsError(w, "InvalidCiphertextException", "unwrap: "+err.Error())
+			return true
+		}
+		priv, err := x509.ParsePKCS8PrivateKey(der)
+		if err != nil {
+			awsError(w, "IncorrectKeyMaterialException", "not a PKCS#8 private key")
+			return true
+		}
+		lk.mu.Lock()
+		same := ext.der == nil || bytes.Equal(ext.der, der)
+		lk.mu.Unlock()
+		if !same {
+			awsError(w, "IncorrectKeyMaterialException", "the key material does not match the key's material")
+			return true
+		}
+		arn := fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", TestRegion, TestAccount, keyID)
+		key, err := db.LoadKey(arn)
+		if err != nil {
+			awsError(w, "NotFoundException", err.Error())
+			return true
+		}
+		switch k := key.(type) {
+		case *cmk.RsaKey:
+			p, ok := priv.(*rsa.PrivateKey)
+			if !ok || fmt.Sprintf("RSA_%d", p.N.BitLen()) != ext.spec {
+				awsError(w, "IncorrectKeyMaterialException", "the material is not a "+ext.spec+" key")
+				return true
+			}
+			k.PrivateKey = cmk.RsaPrivateKey(*p)
+		case *cmk.EccKey:
+			p, ok := priv.(*ecdsa.PrivateKey)
+			if !ok || "ECC_NIST_P"+strings.TrimPrefix(p.Curve.Params().Name, "P-") != ext.spec {
+				awsError(w, "IncorrectKeyMaterialException", "the material is not a "+ext.spec+" key")
+				return true
+			}
+			k.PrivateKey = cmk.EcdsaPrivateKey(*p)
+		default:
+			awsError(w, "UnsupportedOperationException", fmt.Sprintf("stand-in: %T", key))
+			return true
+		}
+		if err := db.SaveKey(key); err != nil {
+			awsError(w, "KMSInternalException", err.Error())
+			return true
+		}
+		lk.mu.Lock()
+		ext.der, ext.imported, ext.token = der, true, nil
+		ext.validTo = nil
+		if in.ExpirationModel == "KEY_MATERIAL_EXPIRES" {
+			ext.validTo = in.ValidTo
+		}
+		lk.mu.Unlock()
+		stood("ImportKeyMaterial " + ext.spec)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		fmt.Fprint(w, `{}`)
+		return true
+	case "DeleteImportedKeyMaterial":
+		lk.mu.Lock()
+		ext.imported, ext.validTo = false, nil
+		lk.mu.Unlock()
+		stood("DeleteImportedKeyMaterial " + ext.spec)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		fmt.Fprint(w, `{}`)
+		return true
+	case "Sign", "Encrypt", "Decrypt", "GetPublicKey", "Verify":
+		lk.mu.Lock()
+		imported := ext.imported
+		lk.mu.Unlock()
+		if !imported {
+			awsError(w, "KMSInvalidStateException", keyID+" is pending import")
+			return true
+		}
+		return false
+	case "DescribeKey":
+		rec := forward()
+		var out map[string]map[string]any
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &out) != nil || out["KeyMetadata"] == nil {
+			return false
+		}
+		id := fmt.Sprint(out["KeyMetadata"]["KeyId"])
+		lk.mu.Lock()
+		e := lk.external[id]
+		var imported bool
+		var validTo *float64
+		if e != nil {
+			imported, validTo = e.imported, e.validTo
+		}
+		lk.mu.Unlock()
+		if e == nil {
+			return false // the general DescribeKey stand-in answers
+		}
+		md := out["KeyMetadata"]
+		md["Origin"] = "EXTERNAL"
+		md["ExpirationModel"] = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+		if validTo != nil {
+			md["ExpirationModel"], md["ValidTo"] = "KEY_MATERIAL_EXPIRES", *validTo
+		}
+		if !imported && md["KeyState"] != "PendingDeletion" {
+			md["KeyState"], md["Enabled"] = "PendingImport", false
+			delete(md, "ExpirationModel")
+		}
+		b, _ := json.Marshal(out)
+		copyOut(rec, b)
+		return true
+	}
+	return false
+}
+
+// unwrapRSAAES undoes RSA_AES_KEY_WRAP_SHA_256 as AWS does: the first
+// modulus-size bytes are the AES key under RSA-OAEP-SHA-256, the rest the
+// material under AES key wrap with padding (RFC 5649).
+func unwrapRSAAES(k *rsa.PrivateKey, b []byte) ([]byte, error) {
+	n := k.Size()
+	if len(b) <= n {
+		return nil, fmt.Errorf("%d bytes: shorter than the wrapped AES key", len(b))
+	}
+	aesKey, err := rsa.DecryptOAEP(sha256.New(), nil, k, b[:n], nil)
+	if err != nil {
+		return nil, err
+	}
+	kwp, err := subtle.NewKWP(aesKey)
+	if err != nil {
+		return nil, err
+	}
+	return kwp.Unwrap(b[n:])
 }
 
 // MarkAWSManaged makes the stand-in report a key as AWS-managed.

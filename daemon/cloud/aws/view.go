@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/engine"
 )
 
 // Version is the one version keyward shows of an AWS key: KMS keeps the
@@ -266,7 +267,7 @@ func (v *view) describe(ctx context.Context, ref string, aliases []string) (clou
 				return cloud.KeyVersion{}, classify("list tags of "+id, err)
 			}
 			for _, t := range page.Tags {
-				if t.TagKey != nil && t.TagValue != nil && !strings.HasPrefix(*t.TagKey, "aws:") {
+				if t.TagKey != nil && t.TagValue != nil && !strings.HasPrefix(*t.TagKey, "aws:") && !strings.HasPrefix(*t.TagKey, engine.TagUnsupported) {
 					tags[*t.TagKey] = *t.TagValue
 				}
 			}
@@ -361,6 +362,7 @@ func keyVersion(md *types.KeyMetadata, tags map[string]string, aliases []string,
 	set(TagAliases, strings.Join(aliases, ","))
 	set(TagRotation, rotation)
 	set(TagMaterial, sdkaws.ToString(md.CurrentKeyMaterialId))
+	unsupportedTags(md.Origin, tags)
 	if md.MultiRegion != nil && *md.MultiRegion {
 		role := "multi-Region"
 		if md.MultiRegionConfiguration != nil && md.MultiRegionConfiguration.MultiRegionKeyType != "" {
