@@ -81,8 +81,12 @@ var allCaps = []string{engine.CapCreate, engine.CapUpload, engine.CapRotate, eng
 
 // CloudSources serves GET /v1/cloud/sources: vault-emu is the one cloud vault.
 func (f *fixture) CloudSources(ctx context.Context) ([]api.CloudSourceInfo, error) {
-	return []api.CloudSourceInfo{{Name: "vault-emu", Kind: "azure", Address: "https://acme-vault.vault.azure.net",
-		Geography: "europe", Capabilities: allCaps}}, nil
+	out := []api.CloudSourceInfo{{Name: "vault-emu", Kind: "azure", Address: "https://acme-vault.vault.azure.net",
+		Geography: "europe", Capabilities: allCaps}}
+	if f.aws {
+		out = append(out, api.CloudSourceInfo{Name: "aws-prod", Kind: "aws", Address: "kms:aws:eu-west-1", Geography: "aws", Capabilities: awsCaps})
+	}
+	return out, nil
 }
 
 // versions returns the inventory rows of a cloud key (lock held).

@@ -42,6 +42,8 @@ type fixture struct {
 	// cloud holds what the cloud and certificate endpoints need
 	// (fixture_actions_test.go).
 	cloud cloudFixture
+	// aws adds an AWS account (newAWSFixture).
+	aws bool
 }
 
 // Proxy serves GET /v1/proxy.

@@ -78,8 +78,10 @@ type KeyMap struct {
 	ActDelete  key.Binding
 	ActRecover key.Binding
 	ActPurge   key.Binding
-	ActCreate  key.Binding
-	ActUpload  key.Binding
+	// ActDeleteMaterial deletes a key's imported material (AWS).
+	ActDeleteMaterial key.Binding
+	ActCreate         key.Binding
+	ActUpload         key.Binding
 
 	// Items of the certificate menu.
 	CertShow    key.Binding
@@ -149,17 +151,18 @@ func DefaultKeyMap() *KeyMap {
 		NextField: b([]string{"tab", "down"}, "tab/↓", "next field"),
 		PrevField: b([]string{"shift+tab", "up"}, "shift+tab/↑", "previous field"),
 
-		ActRotate:  b([]string{"r"}, "r", "rotate (new version)"),
-		ActToggle:  b([]string{"e"}, "e", "enable / disable"),
-		ActEdit:    b([]string{"t"}, "t", "expiry, not-before, tags"),
-		ActPolicy:  b([]string{"o"}, "o", "rotation policy"),
-		ActBackup:  b([]string{"b"}, "b", "back up"),
-		ActRestore: b([]string{"s"}, "s", "restore a backup"),
-		ActDelete:  b([]string{"d"}, "d", "delete (soft)"),
-		ActRecover: b([]string{"v"}, "v", "recover"),
-		ActPurge:   b([]string{"p"}, "p", "purge for good"),
-		ActCreate:  b([]string{"n"}, "n", "new key in this vault"),
-		ActUpload:  b([]string{"u"}, "u", "upload (bring your own key)"),
+		ActRotate:         b([]string{"r"}, "r", "rotate (new version)"),
+		ActToggle:         b([]string{"e"}, "e", "enable / disable"),
+		ActEdit:           b([]string{"t"}, "t", "expiry, not-before, tags"),
+		ActPolicy:         b([]string{"o"}, "o", "rotation policy"),
+		ActBackup:         b([]string{"b"}, "b", "back up"),
+		ActRestore:        b([]string{"s"}, "s", "restore a backup"),
+		ActDelete:         b([]string{"d"}, "d", "delete (soft)"),
+		ActRecover:        b([]string{"v"}, "v", "recover"),
+		ActPurge:          b([]string{"p"}, "p", "purge for good"),
+		ActDeleteMaterial: b([]string{"m"}, "m", "delete imported material"),
+		ActCreate:         b([]string{"n"}, "n", "new key in this vault"),
+		ActUpload:         b([]string{"u"}, "u", "upload (bring your own key)"),
 
 		CertShow:    b([]string{"s"}, "s", "show installed certificate"),
 		CertCSR:     b([]string{"c"}, "c", "new key + CSR"),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,8 +36,10 @@ const (
 	actDelete  = "delete"
 	actRecover = "recover"
 	actPurge   = "purge"
-	actCreate  = "create"
-	actUpload  = "upload"
+	// actDeleteMaterial deletes a key's imported material (AWS BYOK).
+	actDeleteMaterial = "delete-material"
+	actCreate         = "create"
+	actUpload         = "upload"
 	// actRestoreFrom is an entry of the restore menu (one backup, one target).
 	actRestoreFrom = "restore-from"
 	// The stored backups list (openBackups): the list, one backup picked
@@ -214,9 +217,23 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 	km := m.ctx.Keys
 	gone := k.State == engine.StateDeleted || k.State == engine.StatePurged
 	var items []dialog.Item
-	// The source's capabilities, as the daemon announces them, decide.
+	var cannot, cannotLines []string
+	// The source's capabilities, as the daemon announces them, decide,
+	// less what this key says it cannot do (an AWS-generated key has no
+	// backup), which the menu says instead.
 	add := func(cp, id string, b key.Binding, label string, danger, admin bool) {
 		if !has(src.Capabilities, cp) {
+			return
+		}
+		if why := k.Unsupported(cp); why != "" {
+			if !slices.Contains(cannot, cp) {
+				cannot = append(cannot, cp)
+				intro := why
+				if !strings.HasPrefix(why, "not supported") {
+					intro = "not supported: " + why
+				}
+				cannotLines = append(cannotLines, cp+": "+table.Clean(intro))
+			}
 			return
 		}
 		if admin && m.readOnly() {
@@ -243,11 +260,13 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 			add(engine.CapPurge, actPurge, km.ActPurge, "", true, true)
 		}
 	} else {
+		add(engine.CapDeleteMaterial, actDeleteMaterial, km.ActDeleteMaterial, "", true, true)
 		add(engine.CapDelete, actDelete, km.ActDelete, "", true, true)
 	}
 	add(engine.CapCreate, actCreate, km.ActCreate, "new key in "+table.Clean(src.Name), false, true)
 	add(engine.CapUpload, actUpload, km.ActUpload, "upload a key into "+table.Clean(src.Name)+" (bring your own key)", false, true)
 	intro := []string{fmt.Sprintf("version %s · %s · %s %s", shortVersion(orDash(k.Version)), k.State, src.Kind, src.Address)}
+	intro = append(intro, cannotLines...)
 	if h, ok := m.health[src.Name]; ok && h.Health == engine.HealthDegraded {
 		why := "⚠ " + src.Name + " is degraded"
 		if h.Reason != "" {
@@ -415,6 +434,10 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 		f.Run = op("delete", k.Name, "deleted")
 		confirm("Delete "+name+" in "+vault+"?", k.Name, true,
 			"The "+where+" soft-deletes "+k.Name+" with all its versions: applications lose it now; it can be recovered until it is purged.")
+	case actDeleteMaterial:
+		f.Run = op("delete-material", k.Name, "deleted the imported material of")
+		confirm("Delete the imported material of "+name+" in "+vault+"?", k.Name, true,
+			"The "+where+" deletes the key material keyward imported into "+k.Name+": the key stays, unusable, until the same material is imported again (restore the backup keyward kept at upload).")
 	case actRecover:
 		f.Run = op("recover", "", "recovered")
 		confirm("Recover "+name+" in "+vault+"?", "", false, "The soft-deleted key "+k.Name+" comes back in "+where+" with its versions.")
