@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/cli"
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/cli"
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/aws"
 	"github.com/keyward/keyward/daemon/config"

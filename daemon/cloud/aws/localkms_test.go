@@ -21,9 +21,9 @@ import (
 
 	localkms "github.com/nsmithuk/local-kms/src"
 	"github.com/nsmithuk/local-kms/src/cmk"
-	"github.com/tink-crypto/tink-go/v2/kwp/subtle"
 	lkconfig "github.com/nsmithuk/local-kms/src/config"
 	lkdata "github.com/nsmithuk/local-kms/src/data"
+	"github.com/tink-crypto/tink-go/v2/kwp/subtle"
 )
 
 // LocalKMS is github.com/nsmithuk/local-kms served in the test process on
@@ -362,8 +362,8 @@ func (lk *LocalKMS) serveExternal(w http.ResponseWriter, target string, body []b
 	case "ImportKeyMaterial":
 		var in struct {
 			ImportToken, EncryptedKeyMaterial []byte
-			ExpirationModel                  string
-			ValidTo                          *float64
+			ExpirationModel                   string
+			ValidTo                           *float64
 		}
 		if err := json.Unmarshal(body, &in); err != nil {
 			awsError(w, "ValidationException", err.Error())

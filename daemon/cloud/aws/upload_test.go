@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/cli"
+	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/cloud/aws"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/daemontest"
