@@ -41,6 +41,11 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 		}
 	}
 	f := &features{details: map[string]func(*api.SourceInfo){}, keys: keyring.NewRings()}
+	// A ring change is a notice on the event stream, so front ends showing
+	// rings fetch them at once rather than poll.
+	f.keys.OnChange(func(app string) {
+		d.hub.publish(api.Notification{Type: api.NoteRing, Time: d.now(), Source: app})
+	})
 	ks, err := kmip.FromConfig(d.cfg, k, d.st, f.keys, d.log)
 	if err != nil {
 		f.keys.Close()

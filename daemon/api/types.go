@@ -99,7 +99,8 @@ type EventsPage struct {
 // Notification is one line of GET /v1/events (newline-delimited JSON). Type
 // says what changed so a front end refreshes only that: "hello" (first line,
 // with Status), "keys" (inventory of Source changed), "sources" (health
-// changed), "activity" (Event recorded), "proxy" (Data holds a proxy status).
+// changed), "activity" (Event recorded), "proxy" (Data holds a proxy status),
+// "ring" (the key ring of the application in Source changed).
 type Notification struct {
 	Type   string          `json:"type"`
 	Time   time.Time       `json:"time"`
@@ -126,6 +127,10 @@ const (
 	NoteSources  = "sources"
 	NoteActivity = "activity"
 	NoteProxy    = "proxy"
+	// NoteRing says the key ring of the application named in Source
+	// changed (a generation joined or left, a state moved, another one
+	// encrypts): a front end showing rings fetches them again.
+	NoteRing = "ring"
 )
 
 // SourceInfo is one entry of GET /v1/sources: a source's health plus

@@ -86,14 +86,10 @@ type App struct {
 	usage usage
 	since time.Time
 
-	mu          sync.Mutex
-	health      api.UpstreamHealth
-	lastEvent   map[string]time.Time // per event kind, for rate limiting
-	suppressed  map[string]int
-	seenRing    bool
-	lastVersion uint64
-	lastKeyID   string
-	keyChange   *time.Time
+	mu         sync.Mutex
+	health     api.UpstreamHealth
+	lastEvent  map[string]time.Time // per event kind, for rate limiting
+	suppressed map[string]int
 }
 
 // New builds the proxy of one application. keys supplies the material
@@ -802,10 +798,10 @@ func cleanErr(err error) string {
 
 // event records an activity event. Refusals and outages are limited to one
 // per kind every 10 seconds (the others are counted into the next one);
-// key changes and decryptions on the socket are always recorded.
+// decryptions and rewraps on the socket are always recorded.
 func (a *App) event(kind string, sev engine.Severity, r *http.Request, details string) {
 	now := time.Now()
-	limited := kind != "key-changed" && kind != "decrypt" && kind != "rewrap"
+	limited := kind != "decrypt" && kind != "rewrap"
 	a.mu.Lock()
 	if last, ok := a.lastEvent[kind]; limited && ok && now.Sub(last) < 10*time.Second {
 		a.suppressed[kind]++
@@ -824,8 +820,6 @@ func (a *App) event(kind string, sev engine.Severity, r *http.Request, details s
 		op = engine.OpOutage
 	case "upstream-recovered":
 		op = engine.OpRecovery
-	case "key-changed":
-		op = engine.OpRotated
 	case "decrypt":
 		op = OpDecrypted
 	case "rewrap":
@@ -859,8 +853,10 @@ func (a *App) Status() api.ProxyStatus {
 	return st
 }
 
-// ring describes the key ring as the proxy sees it, and notices changes of
-// the encrypting generation.
+// ring describes the key ring as the proxy sees it. A change of the
+// encrypting generation is recorded once, by the source that changed the
+// ring (naming the key and generation), and announced on the event stream
+// as a "ring" notice; the proxy records none of its own.
 func (a *App) ring() api.ProxyRing {
 	var pr api.ProxyRing
 	id, err := a.codec.ActiveKeyID()
@@ -868,7 +864,6 @@ func (a *App) ring() api.ProxyRing {
 		pr.Reason = err.Error()
 	}
 	pr.KeyID = id
-	var order []string // generation ids, newest first
 	if d, ok := a.keys.(RingDescriber); ok {
 		if rg, ok := d.Ring(a.cfg.Name); ok {
 			pr.Size, pr.Capacity = len(rg.Gens), rg.Capacity
@@ -880,7 +875,6 @@ func (a *App) ring() api.ProxyRing {
 				if g.ShortID == id {
 					pr.Fingerprint = g.Fingerprint
 				}
-				order = append(order, g.ShortID)
 				pr.Generations = append(pr.Generations, api.GenerationInfo{Name: g.Name, Fingerprint: g.Fingerprint,
 					KeyID: g.ShortID, State: g.State, Encrypts: g.Encrypts, Activated: g.Activated, Created: g.Created})
 			}
@@ -888,36 +882,6 @@ func (a *App) ring() api.ProxyRing {
 				pr.LeavesNext = g.ShortID
 			}
 		}
-	}
-	v := a.keys.Version(a.cfg.Name)
-	a.mu.Lock()
-	changed := a.seenRing && v != a.lastVersion && id != a.lastKeyID
-	a.seenRing = true
-	prev := a.lastKeyID
-	if v != a.lastVersion {
-		now := time.Now().UTC()
-		if a.keyChange == nil || changed {
-			a.keyChange = &now
-		}
-	}
-	a.lastVersion, a.lastKeyID = v, id
-	if pr.LastChange == nil {
-		pr.LastChange = a.keyChange
-	}
-	a.mu.Unlock()
-	if changed {
-		msg, sev := fmt.Sprintf("now encrypting with generation %s (was %s)", id, prev), engine.SeverityInfo
-		switch {
-		case prev == "":
-			msg = fmt.Sprintf("now encrypting with generation %s (none encrypted before)", id)
-		case id == "":
-			msg, sev = fmt.Sprintf("no generation encrypts any more (was %s): requests with protected fields are refused", prev), engine.SeverityWarn
-		case slices.Index(order, prev) >= 0 && slices.Index(order, prev) < slices.Index(order, id):
-			// The one that encrypted is still in the ring and newer: an
-			// older generation took over, which is never routine.
-			msg, sev = fmt.Sprintf("now encrypting with the older generation %s (was %s, which no longer encrypts)", id, prev), engine.SeverityWarn
-		}
-		a.event("key-changed", sev, nil, msg)
 	}
 	return pr
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward/engine"
@@ -99,6 +100,8 @@ type Rings struct {
 	mu    sync.RWMutex
 	rings map[string]*ring
 	now   func() time.Time
+	// onChange is told the application whose ring a commit changed.
+	onChange atomic.Pointer[func(app string)]
 }
 
 var _ KeySource = (*Rings)(nil)
@@ -110,6 +113,13 @@ func NewRings() *Rings {
 
 // SetClock replaces the clock used for LastChange (tests).
 func (r *Rings) SetClock(now func() time.Time) { r.now = now }
+
+// OnChange has fn told, after each commit that changed a ring (a
+// generation added or dropped, a state moved, another encrypts), which
+// application's ring it was: the daemon announces ring changes on its
+// event stream this way instead of front ends polling Version. fn runs
+// after the ring is unlocked, on the committing goroutine.
+func (r *Rings) OnChange(fn func(app string)) { r.onChange.Store(&fn) }
 
 // Configure declares app's ring with its key-name pattern and capacity
 // (DefaultCapacity when capacity < 1). Existing generations are kept; a
@@ -592,6 +602,12 @@ func (r *Rings) Commit(ch *Change) error {
 	if ch == nil || ch.done {
 		return errors.New("keyring: change already committed or discarded")
 	}
+	changed := false
+	defer func() { // after the unlock below
+		if fn := r.onChange.Load(); changed && fn != nil {
+			(*fn)(ch.app)
+		}
+	}()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rg := r.rings[ch.app]
@@ -617,6 +633,7 @@ func (r *Rings) Commit(ch *Change) error {
 	if ch.Diff.Changed() {
 		rg.version++
 		rg.lastChange = r.now()
+		changed = true
 	}
 	return nil
 }

@@ -521,3 +521,25 @@ func FuzzArrange(f *testing.F) {
 		}
 	})
 }
+
+// TestOnChangeToldOfEachChange: the hook hears of each commit that changed
+// a ring, once, with the application, after the ring is unlocked (it can
+// read the ring), and not of a commit that changed nothing.
+func TestOnChangeToldOfEachChange(t *testing.T) {
+	r := NewRings()
+	r.Configure("crm", "acme.crm.key.*", 16)
+	r.Configure("hr", "acme.hr.key.*", 16)
+	var told []string
+	r.OnChange(func(app string) {
+		rg, _ := r.Ring(app) // would deadlock under the commit's lock
+		told = append(told, fmt.Sprintf("%s:%d", app, len(rg.Gens)))
+	})
+	cands := []Candidate{cand(1, engine.StateActive)}
+	apply(t, r, "crm", cands)
+	apply(t, r, "crm", cands) // nothing new
+	cands = append(cands, cand(2, engine.StateActive))
+	apply(t, r, "crm", cands) // a rotation
+	if want := "[crm:1 crm:2]"; fmt.Sprint(told) != want {
+		t.Fatalf("told %v, want %s", told, want)
+	}
+}

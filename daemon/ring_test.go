@@ -1,0 +1,133 @@
+package daemon
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/demo/kms"
+	"github.com/keyward/keyward/engine"
+)
+
+// TestRotationRecordedOnceAndAnnounced: a whole daemon polls a KMS (the
+// embedded one, over mutual TLS) into the crm ring, which an encryption
+// proxy uses and publishes the status of every few milliseconds. A KMS
+// administrator rotates the crm key. The daemon announces each change of
+// the ring as a "ring" notice on the event stream, numbered in the
+// stream's sequence, and records the rotation once: one "rotated" event
+// naming the new key and its generation, by the source, none by the
+// proxy however often its status is read.
+func TestRotationRecordedOnceAndAnnounced(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(dir, "kms"),
+		Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer up.Close()
+
+	r := start(t, func(cfg *config.Config) {
+		src := srv.SourceConfig("kms", time.Hour) // polls at start, then when asked
+		src.Applications = []config.Application{{Name: "crm", Pattern: "acme.crm.key.*", Generations: 16}}
+		cfg.KMIP = []config.KMIPSource{src}
+		cfg.Proxy.StatusInterval = engine.Duration(10 * time.Millisecond)
+		cfg.Proxy.Apps = []config.ProxyApp{{Name: "crm", Listen: "127.0.0.1:0", Upstream: up.URL, Fields: []string{"ssn"}}}
+	})
+	c := api.NewClient(r.socket)
+	got := make(chan api.Notification, 256)
+	go c.Watch(ctx, func(n api.Notification) { got <- n })
+	hello := <-got
+	if hello.Type != api.NoteHello {
+		t.Fatalf("first notification %+v", hello)
+	}
+	encrypting := func() string {
+		t.Helper()
+		for {
+			ps, err := c.Proxy(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ps) == 1 && ps[0].Ring.KeyID != "" {
+				return ps[0].Ring.KeyID
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatal("the crm ring never encrypted")
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	// waitRing waits for a ring notice for crm and for the proxy's status
+	// to be published after it (the status getter ran on the new ring).
+	seq := hello.Seq
+	waitRing := func() {
+		t.Helper()
+		ring := false
+		for {
+			select {
+			case n := <-got:
+				if n.Seq <= seq {
+					t.Fatalf("notice %s at seq %d after seq %d", n.Type, n.Seq, seq)
+				}
+				seq = n.Seq
+				if n.Type == api.NoteRing && n.Source == "crm" {
+					ring = true
+				}
+				if ring && n.Type == api.NoteProxy {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatal("no ring notice for crm, or no proxy status after it")
+			}
+		}
+	}
+	waitRing() // the first poll filled the ring
+	before := encrypting()
+
+	name, err := srv.Rotate("crm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sync(ctx, "kms"); err != nil {
+		t.Fatal(err)
+	}
+	waitRing()
+	after := encrypting()
+	if after == before {
+		t.Fatalf("still encrypting with %s after the rotation to %s", before, name)
+	}
+	// Let the proxy publish (and read its ring) a few more times.
+	time.Sleep(100 * time.Millisecond)
+	encrypting()
+
+	rep, err := c.ActivityReport(ctx, api.ReportQuery{Operation: engine.OpRotated, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ofRotation []engine.Event
+	for _, ev := range rep.Events {
+		if ev.Origin == engine.OriginProxy || strings.HasPrefix(ev.Actor, "proxy") {
+			t.Errorf("the proxy recorded a rotation: %+v", ev)
+		}
+		if strings.Contains(ev.Details, after) {
+			ofRotation = append(ofRotation, ev)
+		}
+	}
+	if len(ofRotation) != 1 {
+		t.Fatalf("%d events of the rotation to %s (%s), want 1: %+v", len(ofRotation), name, after, rep.Events)
+	}
+	ev := ofRotation[0]
+	if ev.Actor != "kms" || ev.Source != "kms" || ev.KeyID != engine.KeyID("kms", name, "") || !strings.Contains(ev.Details, name) {
+		t.Fatalf("the rotation's event does not name its key and generation, by the source: %+v", ev)
+	}
+}
