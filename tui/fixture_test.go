@@ -39,6 +39,7 @@ type fixture struct {
 	laterPages chan struct{}
 	notes      chan api.Notification
 	proxy      []api.ProxyStatus
+	proxyCalls int // GET /v1/proxy calls so far (under mu)
 	// cloud holds what the cloud and certificate endpoints need
 	// (fixture_actions_test.go).
 	cloud cloudFixture
@@ -48,6 +49,9 @@ type fixture struct {
 
 // Proxy serves GET /v1/proxy.
 func (f *fixture) Proxy(ctx context.Context) ([]api.ProxyStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.proxyCalls++
 	if f.proxy == nil {
 		// As a daemon without the proxy mounted answers.
 		return nil, &api.Error{Status: 404, Code: api.CodeNotFound, Message: "no such endpoint GET /v1/proxy"}

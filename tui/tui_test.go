@@ -455,6 +455,37 @@ func TestProxyPaneFromEvents(t *testing.T) {
 	}
 }
 
+// TestProxyPaneRefetchesOnRingNotice: a "ring" notice (an application's
+// key ring changed) makes the shown Proxy pane list the applications again
+// at once, so the new encrypting generation shows without waiting for the
+// proxy's next status.
+func TestProxyPaneRefetchesOnRingNotice(t *testing.T) {
+	f := newFixture()
+	ring := func(id, name string) api.ProxyRing {
+		return api.ProxyRing{KeyID: id, Size: 1, Capacity: 16, Generations: []api.GenerationInfo{
+			{Name: name, KeyID: id, Fingerprint: "sha256:" + id, Encrypts: true}}}
+	}
+	f.proxy = []api.ProxyStatus{{App: "crm", Listen: "127.0.0.1:8443", Upstream: "http://127.0.0.1:9000", Time: fixedNow,
+		Health: api.UpstreamHealth{OK: true}, Ring: ring("4e5f6071", "acme.crm.key.4")}}
+	calls := func() int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.proxyCalls
+	}
+	tm := start(t, f, 100, 40)
+	waitFor(t, tm, "● connected")
+	press(tm, "4")
+	waitFor(t, tm, "acme.crm.key.4")
+	if n := calls(); n != 1 {
+		t.Fatalf("%d proxy listings, want the pane's first only", n)
+	}
+	f.mu.Lock()
+	f.proxy[0].Ring = ring("5a6b7c8d", "acme.crm.key.5")
+	f.mu.Unlock()
+	f.notes <- notification(api.NoteRing, "crm")
+	waitFor(t, tm, "acme.crm.key.5", "5a6b7c8d")
+}
+
 func TestReportPanesGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name, key string

@@ -1,7 +1,10 @@
 // Package proxypane is the Proxy pane of keyward's TUI: one live panel per
 // proxied application, fed by "proxy" notifications on the daemon's event
 // stream (no polling): throughput and error sparklines, latency percentiles,
-// upstream health and the key ring that encrypts.
+// upstream health and the key ring that encrypts. A "ring" notification (an
+// application's key ring changed) makes it list the applications again at
+// once. There is no fallback polling: while the stream is down the daemon's
+// socket is too, and the hello that ends the outage refetches (RefreshMsg).
 package proxypane
 
 import (
@@ -136,6 +139,14 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return m.list()
 		}
 	case common.NotificationMsg:
+		if msg.Type == api.NoteRing {
+			// An application's key ring changed: its generations are read
+			// again now, not at the next status the proxy publishes.
+			if m.shown {
+				return m.list()
+			}
+			return nil
+		}
 		if msg.Type != api.NoteProxy {
 			return nil
 		}
