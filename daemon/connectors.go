@@ -6,4 +6,5 @@ package daemon
 import (
 	_ "github.com/keyward/keyward/daemon/cloud/aws"
 	_ "github.com/keyward/keyward/daemon/cloud/azure"
+	_ "github.com/keyward/keyward/daemon/cloud/gcp"
 )

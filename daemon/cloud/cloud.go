@@ -100,6 +100,9 @@ type KeyVersion struct {
 	// Deleted and PurgeAt are set for soft-deleted keys.
 	Deleted *time.Time
 	PurgeAt *time.Time
+	// Destroyed is set for a version whose material the cloud destroyed
+	// while the key lives on (Google Cloud KMS's DESTROYED versions).
+	Destroyed *time.Time
 }
 
 // CreateRequest asks the vault to generate a key.

@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -197,7 +198,7 @@ func (m *Manager) Create(ctx context.Context, caller Caller, source string, r Cr
 		return nil, fmt.Errorf("create %s in %s: %w", r.Name, source, err)
 	}
 	ev := m.event(caller, engine.OpCreated, engine.SeverityInfo, fmt.Sprintf("created %s in %s via keyward", describe(kv), source))
-	return m.recorded(ctx, s, r.Name, nil, false, ev)
+	return m.recorded(ctx, s, cmp.Or(kv.Name, r.Name), nil, false, ev)
 }
 
 // Upload imports a key generated here (or a KMIP ring's newest generation)
@@ -284,7 +285,9 @@ func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r Up
 		details += "; " + m.keep(ctx, caller, source, s.Connector(), keeper, kv, ir)
 	}
 	ev := m.event(caller, engine.OpUploaded, engine.SeverityInfo, details)
-	return m.recorded(ctx, s, r.Name, nil, false, ev)
+	// The connector's name for the key (a Google key's location/ring/key)
+	// is the one its listing uses.
+	return m.recorded(ctx, s, cmp.Or(kv.Name, r.Name), nil, false, ev)
 }
 
 // keep stores the material just imported as the key's backup, for clouds

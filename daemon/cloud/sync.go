@@ -707,6 +707,9 @@ func (s *SyncSource) row(v KeyVersion, st *keyState) engine.Key {
 		k.Activated = copyTime(v.NotBefore)
 	}
 	switch {
+	case v.Destroyed != nil:
+		k.State = engine.StateDestroyed
+		k.Destroyed = copyTime(v.Destroyed)
 	case v.Deleted != nil:
 		k.State = engine.StateDeleted
 	case !v.Enabled:

@@ -1,0 +1,447 @@
+package gcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/kms/apiv1/kmspb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/engine"
+)
+
+// spec is what a create or upload asks Google for.
+type spec struct {
+	purpose    kmspb.CryptoKey_CryptoKeyPurpose
+	algorithm  kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm
+	protection kmspb.ProtectionLevel
+}
+
+// createSpec maps a key type, size and curve (and the gcp:purpose,
+// gcp:algorithm and gcp:protection-level tags) onto a Cloud KMS purpose,
+// algorithm and protection level.
+func createSpec(op, typ string, size int, curve string, tags map[string]string) (spec, error) {
+	bad := func(format string, args ...any) (spec, error) {
+		return spec{}, &cloud.Error{Kind: cloud.ErrInvalid, Op: op, Reason: fmt.Sprintf(format, args...)}
+	}
+	s := spec{protection: kmspb.ProtectionLevel_SOFTWARE}
+	if pl := tags[TagProtection]; pl != "" {
+		v, ok := kmspb.ProtectionLevel_value[strings.ToUpper(pl)]
+		if !ok || (v != int32(kmspb.ProtectionLevel_SOFTWARE) && v != int32(kmspb.ProtectionLevel_HSM)) {
+			return bad("%s %q: keyward creates SOFTWARE or HSM keys (EXTERNAL keys need an external key manager's key URI)", TagProtection, pl)
+		}
+		s.protection = kmspb.ProtectionLevel(v)
+	}
+	if a := tags[TagAlgorithm]; a != "" {
+		v, ok := kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm_value[strings.ToUpper(a)]
+		if !ok || v == 0 {
+			return bad("%s %q is not a Cloud KMS algorithm (e.g. GOOGLE_SYMMETRIC_ENCRYPTION, RSA_SIGN_PSS_3072_SHA256, EC_SIGN_P256_SHA256, HMAC_SHA256)", TagAlgorithm, a)
+		}
+		s.algorithm = kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm(v)
+		s.purpose = purposeOf(s.algorithm)
+		if s.purpose == kmspb.CryptoKey_CRYPTO_KEY_PURPOSE_UNSPECIFIED {
+			return bad("%s %s: keyward does not create keys of that kind", TagAlgorithm, a)
+		}
+		return s, nil
+	}
+	purpose := strings.ToUpper(tags[TagPurpose])
+	switch strings.ToUpper(typ) {
+	case "OCT", "AES", "SYMMETRIC", "":
+		if size != 0 && size != 256 {
+			return bad("a Google symmetric key is 256 bits (got %d)", size)
+		}
+		if purpose != "" && purpose != "ENCRYPT_DECRYPT" {
+			return bad("a symmetric key's %s is ENCRYPT_DECRYPT (got %q)", TagPurpose, purpose)
+		}
+		s.purpose, s.algorithm = kmspb.CryptoKey_ENCRYPT_DECRYPT, kmspb.CryptoKeyVersion_GOOGLE_SYMMETRIC_ENCRYPTION
+	case "HMAC":
+		m := map[int]kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm{224: kmspb.CryptoKeyVersion_HMAC_SHA224, 256: kmspb.CryptoKeyVersion_HMAC_SHA256,
+			384: kmspb.CryptoKeyVersion_HMAC_SHA384, 512: kmspb.CryptoKeyVersion_HMAC_SHA512}
+		a, ok := m[size]
+		if !ok {
+			return bad("an HMAC key is 224, 256, 384 or 512 bits (got %d)", size)
+		}
+		s.purpose, s.algorithm = kmspb.CryptoKey_MAC, a
+	case "RSA":
+		if size != 2048 && size != 3072 && size != 4096 {
+			return bad("an RSA key is 2048, 3072 or 4096 bits (got %d)", size)
+		}
+		switch purpose {
+		case "", "ASYMMETRIC_SIGN":
+			s.purpose = kmspb.CryptoKey_ASYMMETRIC_SIGN
+			s.algorithm = kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm(kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm_value[fmt.Sprintf("RSA_SIGN_PSS_%d_SHA256", size)])
+		case "ASYMMETRIC_DECRYPT":
+			s.purpose = kmspb.CryptoKey_ASYMMETRIC_DECRYPT
+			s.algorithm = kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm(kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm_value[fmt.Sprintf("RSA_DECRYPT_OAEP_%d_SHA256", size)])
+		default:
+			return bad("an RSA key's %s is ASYMMETRIC_SIGN or ASYMMETRIC_DECRYPT (got %q)", TagPurpose, purpose)
+		}
+	case "EC":
+		switch strings.ToUpper(curve) {
+		case "P-256":
+			s.algorithm = kmspb.CryptoKeyVersion_EC_SIGN_P256_SHA256
+		case "P-384":
+			s.algorithm = kmspb.CryptoKeyVersion_EC_SIGN_P384_SHA384
+		default:
+			return bad("curve %q: Google signs with P-256 or P-384 (secp256k1 and Ed25519 by %s)", curve, TagAlgorithm)
+		}
+		s.purpose = kmspb.CryptoKey_ASYMMETRIC_SIGN
+	default:
+		return bad("key type %q is not oct (symmetric), HMAC, RSA or EC", typ)
+	}
+	return s, nil
+}
+
+// purposeOf is the purpose an algorithm belongs to.
+func purposeOf(a kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm) kmspb.CryptoKey_CryptoKeyPurpose {
+	n := a.String()
+	switch {
+	case a == kmspb.CryptoKeyVersion_GOOGLE_SYMMETRIC_ENCRYPTION:
+		return kmspb.CryptoKey_ENCRYPT_DECRYPT
+	case strings.HasPrefix(n, "RSA_SIGN_"), strings.HasPrefix(n, "EC_SIGN_"):
+		return kmspb.CryptoKey_ASYMMETRIC_SIGN
+	case strings.HasPrefix(n, "RSA_DECRYPT_"):
+		return kmspb.CryptoKey_ASYMMETRIC_DECRYPT
+	case strings.HasPrefix(n, "HMAC_"):
+		return kmspb.CryptoKey_MAC
+	}
+	return kmspb.CryptoKey_CRYPTO_KEY_PURPOSE_UNSPECIFIED
+}
+
+var _ cloud.SpecChecker = (*Project)(nil)
+
+// CheckSpec judges a create request before any request is sent.
+func (p *Project) CheckSpec(r cloud.CreateRequest) error {
+	op := "create " + r.Name
+	if _, err := p.refOf(op, r.Name, r.Tags[TagKeyRing]); err != nil {
+		return err
+	}
+	if r.NotBefore != nil || r.Expires != nil {
+		return &cloud.Error{Kind: cloud.ErrUnsupported, Op: op, Reason: "Cloud KMS versions have no activation or expiry date (schedule rotation instead)"}
+	}
+	if _, err := tagsToLabels(r.Tags); err != nil {
+		return &cloud.Error{Kind: cloud.ErrInvalid, Op: op, Reason: err.Error()}
+	}
+	_, err := createSpec(op, r.Type, r.Size, r.Curve, r.Tags)
+	return err
+}
+
+// ensureRing creates the key ring if it does not exist. Key rings are
+// never deleted: Google keeps them (and their names) forever.
+func (p *Project) ensureRing(ctx context.Context, op string, r ref) error {
+	p.view.count("GetKeyRing")
+	_, err := p.client.GetKeyRing(ctx, &kmspb.GetKeyRingRequest{Name: p.ringName(r)})
+	if err == nil {
+		return nil
+	}
+	if ce := classify(op, err); !errors.Is(ce, cloud.ErrNotFound) {
+		return ce
+	}
+	p.view.count("CreateKeyRing")
+	_, err = p.client.CreateKeyRing(ctx, &kmspb.CreateKeyRingRequest{Parent: "projects/" + p.cfg.Project + "/locations/" + r.loc, KeyRingId: r.ring, KeyRing: &kmspb.KeyRing{}})
+	if err != nil {
+		if ce := classify(op+": create key ring "+r.loc+"/"+r.ring, err); !errors.Is(ce, cloud.ErrConflict) {
+			return ce
+		}
+	}
+	return nil
+}
+
+// Create makes a crypto key (and its key ring when missing) with one
+// generated version, primary for a symmetric key; disabled when asked.
+func (p *Project) Create(ctx context.Context, r cloud.CreateRequest) (cloud.KeyVersion, error) {
+	op := "create " + r.Name
+	if err := p.CheckSpec(r); err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	rf, _ := p.refOf(op, r.Name, r.Tags[TagKeyRing])
+	sp, _ := createSpec(op, r.Type, r.Size, r.Curve, r.Tags)
+	labels, _ := tagsToLabels(r.Tags)
+	if err := p.ensureRing(ctx, op, rf); err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	p.view.count("CreateCryptoKey")
+	k, err := p.client.CreateCryptoKey(ctx, &kmspb.CreateCryptoKeyRequest{Parent: p.ringName(rf), CryptoKeyId: rf.key,
+		CryptoKey: &kmspb.CryptoKey{Purpose: sp.purpose, Labels: labels,
+			VersionTemplate: &kmspb.CryptoKeyVersionTemplate{Algorithm: sp.algorithm, ProtectionLevel: sp.protection}}})
+	if err != nil {
+		return cloud.KeyVersion{}, classify(op, err)
+	}
+	if r.Disabled {
+		if _, err := p.setState(ctx, k.GetName()+"/cryptoKeyVersions/1", false); err != nil {
+			return cloud.KeyVersion{}, classify(fmt.Sprintf("disable version 1 of the new key %s (the key exists, enabled)", rf), err)
+		}
+	}
+	p.view.invalidate(rf)
+	return p.Get(ctx, rf.String(), "")
+}
+
+func (p *Project) setState(ctx context.Context, version string, enabled bool) (*kmspb.CryptoKeyVersion, error) {
+	st := kmspb.CryptoKeyVersion_DISABLED
+	if enabled {
+		st = kmspb.CryptoKeyVersion_ENABLED
+	}
+	p.view.count("UpdateCryptoKeyVersion")
+	return p.client.UpdateCryptoKeyVersion(ctx, &kmspb.UpdateCryptoKeyVersionRequest{
+		CryptoKeyVersion: &kmspb.CryptoKeyVersion{Name: version, State: st}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"state"}}})
+}
+
+// key reads a key fresh for an operation.
+func (p *Project) key(ctx context.Context, op, name string) (ref, *described, error) {
+	r, err := p.refOf(op, name, "")
+	if err != nil {
+		return r, nil, err
+	}
+	p.view.invalidate(r)
+	d, err := p.view.cached(ctx, r)
+	if err != nil {
+		return r, nil, err
+	}
+	return r, d, nil
+}
+
+// Rotate creates a new version and, for a symmetric key, makes it the
+// primary (asymmetric and MAC keys have no primary: callers name the
+// version they use).
+func (p *Project) Rotate(ctx context.Context, name string) (cloud.KeyVersion, error) {
+	op := "rotate " + name
+	r, d, err := p.key(ctx, op, name)
+	if err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	k := d.key
+	switch {
+	case k.GetImportOnly():
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: op, Reason: "the key is import-only: Google cannot generate its versions; upload new material to it instead (keyward key upload)"}
+	case k.GetVersionTemplate().GetProtectionLevel() == kmspb.ProtectionLevel_EXTERNAL || k.GetVersionTemplate().GetProtectionLevel() == kmspb.ProtectionLevel_EXTERNAL_VPC:
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: op, Reason: "an EXTERNAL key's versions are made in the external key manager, with its key URI"}
+	}
+	p.view.count("CreateCryptoKeyVersion")
+	v, err := p.client.CreateCryptoKeyVersion(ctx, &kmspb.CreateCryptoKeyVersionRequest{Parent: p.keyName(r), CryptoKeyVersion: &kmspb.CryptoKeyVersion{}})
+	if err != nil {
+		return cloud.KeyVersion{}, classify(op, err)
+	}
+	if k.GetPurpose() == kmspb.CryptoKey_ENCRYPT_DECRYPT {
+		p.view.count("UpdateCryptoKeyPrimaryVersion")
+		if _, err := p.client.UpdateCryptoKeyPrimaryVersion(ctx, &kmspb.UpdateCryptoKeyPrimaryVersionRequest{Name: p.keyName(r), CryptoKeyVersionId: versionID(v.GetName())}); err != nil {
+			p.view.invalidate(r)
+			return cloud.KeyVersion{}, classify(fmt.Sprintf("%s: make version %s primary (it exists, not primary)", op, versionID(v.GetName())), err)
+		}
+	}
+	p.view.invalidate(r)
+	return p.Get(ctx, r.String(), versionID(v.GetName()))
+}
+
+// Update enables or disables a version, makes it the primary
+// (gcp:primary=true) and replaces the key's labels (every tag but the
+// gcp: attributes, which are read-only).
+func (p *Project) Update(ctx context.Context, name, version string, u cloud.Update) (cloud.KeyVersion, error) {
+	op := "update " + name
+	if u.NotBefore != nil || u.Expires != nil {
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: op, Reason: "Cloud KMS versions have no activation or expiry date to set"}
+	}
+	r, d, err := p.key(ctx, op, name)
+	if err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	cur, err := p.Get(ctx, r.String(), version)
+	if err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	vname := p.keyName(r) + "/cryptoKeyVersions/" + cur.Version
+	makePrimary := false
+	if u.Tags != nil {
+		for k, want := range u.Tags {
+			if k == TagPrimary {
+				makePrimary = want == "true" && cur.Tags[TagPrimary] != "true"
+				continue
+			}
+			if strings.HasPrefix(k, "gcp:") && cur.Tags[k] != want {
+				return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrInvalid, Op: op, Reason: fmt.Sprintf("%s is read-only (%s=true makes a version the primary; labels are the other tags)", k, TagPrimary)}
+			}
+		}
+		labels, err := tagsToLabels(u.Tags)
+		if err != nil {
+			return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrInvalid, Op: op, Reason: err.Error()}
+		}
+		// Tags that are all gcp: attributes (--tag gcp:primary=true)
+		// leave the labels alone; any other set replaces them.
+		onlyAttrs := len(u.Tags) > 0 && len(labels) == 0
+		if !onlyAttrs && !sameLabels(labels, d.key.GetLabels()) {
+			p.view.count("UpdateCryptoKey")
+			if _, err := p.client.UpdateCryptoKey(ctx, &kmspb.UpdateCryptoKeyRequest{CryptoKey: &kmspb.CryptoKey{Name: p.keyName(r), Labels: labels},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"labels"}}}); err != nil {
+				return cloud.KeyVersion{}, classify(op+" labels", err)
+			}
+		}
+	}
+	if u.Enabled != nil {
+		if _, err := p.setState(ctx, vname, *u.Enabled); err != nil {
+			p.view.invalidate(r)
+			return cloud.KeyVersion{}, classify(op+" version "+cur.Version, err)
+		}
+	}
+	if makePrimary {
+		if d.key.GetPurpose() != kmspb.CryptoKey_ENCRYPT_DECRYPT {
+			return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: op, Reason: fmt.Sprintf("only ENCRYPT_DECRYPT keys have a primary version (this key is %s)", d.key.GetPurpose())}
+		}
+		p.view.count("UpdateCryptoKeyPrimaryVersion")
+		if _, err := p.client.UpdateCryptoKeyPrimaryVersion(ctx, &kmspb.UpdateCryptoKeyPrimaryVersionRequest{Name: p.keyName(r), CryptoKeyVersionId: cur.Version}); err != nil {
+			p.view.invalidate(r)
+			return cloud.KeyVersion{}, classify(op+": make version "+cur.Version+" primary", err)
+		}
+	}
+	p.view.invalidate(r)
+	return p.Get(ctx, r.String(), cur.Version)
+}
+
+func sameLabels(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Delete schedules the destruction of every version that is not
+// destroyed or already scheduled: Google never deletes a key, so this is
+// how a key is retired. Each is destroyed when the key's
+// destroy-scheduled duration ends; until then recover restores them.
+func (p *Project) Delete(ctx context.Context, name string) (cloud.KeyVersion, error) {
+	op := "schedule the destruction of " + name
+	r, d, err := p.key(ctx, op, name)
+	if err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	n := 0
+	for _, x := range d.versions {
+		switch x.GetState() {
+		case kmspb.CryptoKeyVersion_ENABLED, kmspb.CryptoKeyVersion_DISABLED, kmspb.CryptoKeyVersion_IMPORT_FAILED:
+		default:
+			continue
+		}
+		p.view.count("DestroyCryptoKeyVersion")
+		if _, err := p.client.DestroyCryptoKeyVersion(ctx, &kmspb.DestroyCryptoKeyVersionRequest{Name: x.GetName()}); err != nil {
+			p.view.invalidate(r)
+			return cloud.KeyVersion{}, classify(fmt.Sprintf("%s: version %s (%d versions scheduled before it; delete again to schedule the rest)", op, versionID(x.GetName()), n), err)
+		}
+		n++
+	}
+	if n == 0 {
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrConflict, Op: op, Reason: "no version is left to destroy (all destroyed or already scheduled)"}
+	}
+	p.view.invalidate(r)
+	d, err = p.view.cached(ctx, r)
+	if err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	kv, ok := d.keyVersion(r)
+	if !ok || kv.Deleted == nil {
+		return kv, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: op, Reason: "Google did not show the versions as scheduled for destruction"}
+	}
+	return kv, nil
+}
+
+// Recover restores every version scheduled for destruction. Google
+// leaves them DISABLED: keyward enables them again, and a symmetric key
+// whose primary was scheduled gets its newest restored version as primary.
+func (p *Project) Recover(ctx context.Context, name string) (cloud.KeyVersion, error) {
+	op := "restore " + name
+	r, d, err := p.key(ctx, op, name)
+	if err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	var restored []string
+	n := 0
+	for _, x := range d.versions {
+		if x.GetState() != kmspb.CryptoKeyVersion_DESTROY_SCHEDULED {
+			continue
+		}
+		n++
+		p.view.count("RestoreCryptoKeyVersion")
+		if _, err := p.client.RestoreCryptoKeyVersion(ctx, &kmspb.RestoreCryptoKeyVersionRequest{Name: x.GetName()}); err != nil {
+			p.view.invalidate(r)
+			return cloud.KeyVersion{}, classify(op+": version "+versionID(x.GetName()), err)
+		}
+		if x.GetImportFailureReason() == "" {
+			if _, err := p.setState(ctx, x.GetName(), true); err != nil {
+				p.view.invalidate(r)
+				return cloud.KeyVersion{}, classify(op+": enable the restored version "+versionID(x.GetName())+" (it is restored, disabled)", err)
+			}
+			restored = append(restored, versionID(x.GetName()))
+		}
+	}
+	if n == 0 {
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrConflict, Op: op, Reason: "no version is scheduled for destruction (a destroyed version cannot come back)"}
+	}
+	if d.key.GetPurpose() == kmspb.CryptoKey_ENCRYPT_DECRYPT && d.primaryID() == "" && len(restored) > 0 {
+		id := restored[len(restored)-1]
+		p.view.count("UpdateCryptoKeyPrimaryVersion")
+		if _, err := p.client.UpdateCryptoKeyPrimaryVersion(ctx, &kmspb.UpdateCryptoKeyPrimaryVersionRequest{Name: p.keyName(r), CryptoKeyVersionId: id}); err != nil {
+			p.view.invalidate(r)
+			return cloud.KeyVersion{}, classify(op+": make version "+id+" primary", err)
+		}
+	}
+	p.view.invalidate(r)
+	return p.Get(ctx, r.String(), "")
+}
+
+// RotationPolicy is the key's automatic rotation period (RotateAfter).
+func (p *Project) RotationPolicy(ctx context.Context, name string) (cloud.RotationPolicy, error) {
+	r, err := p.refOf("rotation of "+name, name, "")
+	if err != nil {
+		return cloud.RotationPolicy{}, err
+	}
+	d, err := p.view.cached(ctx, r)
+	if err != nil {
+		return cloud.RotationPolicy{}, err
+	}
+	var pol cloud.RotationPolicy
+	if rp := d.key.GetRotationPeriod(); rp != nil {
+		pol.RotateAfter = engine.Duration(rp.AsDuration())
+	}
+	return pol, nil
+}
+
+// SetRotationPolicy sets a symmetric key's rotation period (at least a
+// day; the next rotation is one period from now), or turns it off.
+func (p *Project) SetRotationPolicy(ctx context.Context, name string, pol cloud.RotationPolicy) (cloud.RotationPolicy, error) {
+	op := "set rotation of " + name
+	if pol.RotateBeforeExpiry > 0 || pol.ExpireAfter > 0 || pol.NotifyBefore > 0 {
+		return cloud.RotationPolicy{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: op,
+			Reason: "Cloud KMS rotation has only a period (rotate-after); its versions have no expiry to rotate before or notify about"}
+	}
+	r, d, err := p.key(ctx, op, name)
+	if err != nil {
+		return cloud.RotationPolicy{}, err
+	}
+	if d.key.GetPurpose() != kmspb.CryptoKey_ENCRYPT_DECRYPT {
+		return cloud.RotationPolicy{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: op, Reason: fmt.Sprintf("Google rotates automatically only ENCRYPT_DECRYPT keys (this key is %s)", d.key.GetPurpose())}
+	}
+	k := &kmspb.CryptoKey{Name: p.keyName(r)}
+	mask := []string{"rotation_period", "next_rotation_time"}
+	if pol.RotateAfter > 0 {
+		per := time.Duration(pol.RotateAfter)
+		if per < 24*time.Hour {
+			return cloud.RotationPolicy{}, &cloud.Error{Kind: cloud.ErrInvalid, Op: op, Reason: fmt.Sprintf("Google rotates at most daily (got %s)", pol.RotateAfter)}
+		}
+		k.RotationSchedule = &kmspb.CryptoKey_RotationPeriod{RotationPeriod: durationpb.New(per)}
+		k.NextRotationTime = timestamppb.New(time.Now().Add(per).UTC().Truncate(time.Second))
+	}
+	p.view.count("UpdateCryptoKey")
+	if _, err := p.client.UpdateCryptoKey(ctx, &kmspb.UpdateCryptoKeyRequest{CryptoKey: k, UpdateMask: &fieldmaskpb.FieldMask{Paths: mask}}); err != nil {
+		return cloud.RotationPolicy{}, classify(op, err)
+	}
+	p.view.invalidate(r)
+	return p.RotationPolicy(ctx, r.String())
+}

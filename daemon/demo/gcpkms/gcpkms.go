@@ -1,0 +1,1189 @@
+// Package gcpkms is keyward's own stateful fake of the Google Cloud KMS
+// gRPC service (google.cloud.kms.v1.KeyManagementService, and the Locations
+// mixin), written for keyward's tests and demo. It is not Google's and not
+// an emulator Google publishes: it implements, on the generated server
+// interface, what keyward calls — key rings, crypto keys of every purpose
+// and protection level, versions and their states, rotation, destruction
+// scheduling and restore, import jobs with real cryptography
+// (RSA-OAEP-3072/4096-SHA-256 + AES-256 key wrap with padding), Encrypt
+// and Decrypt — with Cloud KMS's resource-name rules and its error codes
+// (NotFound, FailedPrecondition, PermissionDenied, InvalidArgument,
+// AlreadyExists). It also records Cloud Audit Logs entries of cloudkms,
+// served by the Logging fake in logging.go.
+package gcpkms
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/kms/apiv1/kmspb"
+	"github.com/keyward/keyward/daemon/cloud/gcp/gcpname"
+	kwp "github.com/tink-crypto/tink-go/v2/kwp/subtle"
+	locationpb "google.golang.org/genproto/googleapis/cloud/location"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// Server is the fake Cloud KMS. Its zero value is not usable: call New.
+type Server struct {
+	kmspb.UnimplementedKeyManagementServiceServer
+	locationpb.UnimplementedLocationsServer
+
+	mu sync.Mutex
+	// Now is the fake's clock; a version scheduled for destruction is
+	// destroyed when Now passes its destroy time.
+	Now func() time.Time
+	// Locations are the locations the fake serves.
+	Locations []string
+	// Principal is the caller written into audit log entries.
+	Principal string
+
+	projects map[string]bool
+	denied   map[string]bool
+	rings    map[string]*kmspb.KeyRing
+	keys     map[string]*cryptoKey
+	jobs     map[string]*importJob
+	calls    map[string]int
+	audit    []AuditEntry
+	// pendingJobs: Get answers PENDING_GENERATION this many more times.
+	pendingJobs int
+	wrapKeys    map[int]*rsa.PrivateKey
+}
+
+type cryptoKey struct {
+	pb       *kmspb.CryptoKey
+	versions []*version
+}
+
+type version struct {
+	pb *kmspb.CryptoKeyVersion
+	// material: the raw AES key (symmetric, MAC) or PKCS#8 DER private key.
+	material []byte
+	// pendingGets: Get answers PENDING_IMPORT this many more times.
+	pendingGets int
+}
+
+type importJob struct {
+	pb   *kmspb.ImportJob
+	priv *rsa.PrivateKey
+}
+
+// New returns a fake serving the given projects (any other project is
+// PermissionDenied, as Google answers for a project the caller cannot see)
+// in the usual locations.
+func New(projects ...string) *Server {
+	s := &Server{Now: time.Now, Principal: "keyward@keyward-test.iam.gserviceaccount.com",
+		Locations: []string{"global", "europe-west1", "us-central1", "us", "europe"},
+		projects:  map[string]bool{}, denied: map[string]bool{}, rings: map[string]*kmspb.KeyRing{},
+		keys: map[string]*cryptoKey{}, jobs: map[string]*importJob{}, calls: map[string]int{}, wrapKeys: map[int]*rsa.PrivateKey{}}
+	for _, p := range projects {
+		s.projects[p] = true
+	}
+	return s
+}
+
+// Deny makes every call needing the IAM permission perm (e.g.
+// "cloudkms.cryptoKeyVersions.destroy") fail with PermissionDenied.
+func (s *Server) Deny(perm string) { s.mu.Lock(); s.denied[perm] = true; s.mu.Unlock() }
+
+// Allow undoes Deny.
+func (s *Server) Allow(perm string) { s.mu.Lock(); delete(s.denied, perm); s.mu.Unlock() }
+
+// PendingImportJobs makes the next n CreateImportJob or GetImportJob
+// answers about an HSM job say PENDING_GENERATION, as an HSM import job
+// does while its key is made.
+func (s *Server) PendingImportJobs(n int) { s.mu.Lock(); s.pendingJobs = n; s.mu.Unlock() }
+
+// Calls returns how many calls of each RPC the fake answered.
+func (s *Server) Calls() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.calls)
+}
+
+// ResetCalls zeroes the call counts.
+func (s *Server) ResetCalls() { s.mu.Lock(); s.calls = map[string]int{}; s.mu.Unlock() }
+
+// Register adds the fake's services to a gRPC server.
+func (s *Server) Register(g *grpc.Server) {
+	kmspb.RegisterKeyManagementServiceServer(g, s)
+	locationpb.RegisterLocationsServer(g, s)
+}
+
+// Listen serves the fake (KMS and the Logging fake) over plaintext gRPC on
+// a loopback port; it returns the address and a stop function.
+func (s *Server) Listen() (addr string, stop func(), err error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	g := grpc.NewServer()
+	s.Register(g)
+	RegisterLogging(g, s)
+	go func() { _ = g.Serve(lis) }()
+	return lis.Addr().String(), g.Stop, nil
+}
+
+// --- errors, as Cloud KMS words them ---
+
+func invalid(format string, args ...any) error {
+	return status.Errorf(codes.InvalidArgument, format, args...)
+}
+
+func notFound(kind, name string) error {
+	return status.Errorf(codes.NotFound, "%s %s not found.", kind, name)
+}
+
+func precondition(format string, args ...any) error {
+	return status.Errorf(codes.FailedPrecondition, format, args...)
+}
+
+// begin counts a call, takes the lock, finishes lazy destructions, and
+// checks the project and the permission the call needs. The caller must
+// unlock.
+func (s *Server) begin(rpc, perm, resource string) error {
+	s.mu.Lock()
+	s.calls[rpc]++
+	s.expire()
+	proj, _, _ := strings.Cut(strings.TrimPrefix(resource, "projects/"), "/")
+	if !strings.HasPrefix(resource, "projects/") || !s.projects[proj] || s.denied[perm] {
+		return status.Errorf(codes.PermissionDenied, "Permission '%s' denied on resource '%s' (or it may not exist).", perm, resource)
+	}
+	return nil
+}
+
+func (s *Server) location(name string) (gcpname.Name, error) {
+	n, err := gcpname.ParseName(gcpname.KindLocation, name)
+	if err != nil {
+		return n, invalid("%v", err)
+	}
+	if !slices.Contains(s.Locations, n.Location) {
+		return n, invalid("Invalid location %q: Cloud KMS is not available there.", n.Location)
+	}
+	return n, nil
+}
+
+// expire destroys the versions whose scheduled destruction came due.
+func (s *Server) expire() {
+	now := s.Now()
+	for _, k := range s.keys {
+		for _, v := range k.versions {
+			if v.pb.State == kmspb.CryptoKeyVersion_DESTROY_SCHEDULED && v.pb.DestroyTime != nil && !now.Before(v.pb.DestroyTime.AsTime()) {
+				v.pb.State = kmspb.CryptoKeyVersion_DESTROYED
+				v.pb.DestroyEventTime = timestamppb.New(v.pb.DestroyTime.AsTime())
+				clear(v.material)
+				v.material = nil
+			}
+		}
+	}
+}
+
+// --- pagination ---
+
+func page[T any](items []T, size int32, token string) ([]T, string, error) {
+	start := 0
+	if token != "" {
+		n, err := strconv.Atoi(token)
+		if err != nil || n < 0 || n > len(items) {
+			return nil, "", invalid("Invalid page token.")
+		}
+		start = n
+	}
+	if size < 0 {
+		return nil, "", invalid("page_size must not be negative.")
+	}
+	if size == 0 || size > 1000 {
+		size = 1000
+	}
+	end := min(start+int(size), len(items))
+	next := ""
+	if end < len(items) {
+		next = strconv.Itoa(end)
+	}
+	return items[start:end], next, nil
+}
+
+func sortedNames[V any](m map[string]V, prefix string) []string {
+	var out []string
+	for n := range m {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// --- locations ---
+
+// ListLocations lists the fake's locations of a project.
+func (s *Server) ListLocations(_ context.Context, r *locationpb.ListLocationsRequest) (*locationpb.ListLocationsResponse, error) {
+	err := s.begin("ListLocations", "cloudkms.locations.list", r.GetName())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	var all []*locationpb.Location
+	for _, l := range s.Locations {
+		all = append(all, &locationpb.Location{Name: gcpname.LocationName(strings.TrimPrefix(r.GetName(), "projects/"), l), LocationId: l})
+	}
+	got, next, err := page(all, r.GetPageSize(), r.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	return &locationpb.ListLocationsResponse{Locations: got, NextPageToken: next}, nil
+}
+
+// --- key rings ---
+
+// ListKeyRings lists the key rings of a location.
+func (s *Server) ListKeyRings(_ context.Context, r *kmspb.ListKeyRingsRequest) (*kmspb.ListKeyRingsResponse, error) {
+	err := s.begin("ListKeyRings", "cloudkms.keyRings.list", r.GetParent())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.location(r.GetParent()); err != nil {
+		return nil, err
+	}
+	names := sortedNames(s.rings, r.GetParent()+"/keyRings/")
+	got, next, err := page(names, r.GetPageSize(), r.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	out := &kmspb.ListKeyRingsResponse{NextPageToken: next, TotalSize: int32(len(names))}
+	for _, n := range got {
+		out.KeyRings = append(out.KeyRings, proto.Clone(s.rings[n]).(*kmspb.KeyRing))
+	}
+	return out, nil
+}
+
+// GetKeyRing returns a key ring.
+func (s *Server) GetKeyRing(_ context.Context, r *kmspb.GetKeyRingRequest) (*kmspb.KeyRing, error) {
+	err := s.begin("GetKeyRing", "cloudkms.keyRings.get", r.GetName())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := gcpname.ParseName(gcpname.KindKeyRing, r.GetName()); err != nil {
+		return nil, invalid("%v", err)
+	}
+	kr, ok := s.rings[r.GetName()]
+	if !ok {
+		return nil, notFound("KeyRing", r.GetName())
+	}
+	return proto.Clone(kr).(*kmspb.KeyRing), nil
+}
+
+// CreateKeyRing creates a key ring; key rings are never deleted.
+func (s *Server) CreateKeyRing(_ context.Context, r *kmspb.CreateKeyRingRequest) (*kmspb.KeyRing, error) {
+	err := s.begin("CreateKeyRing", "cloudkms.keyRings.create", r.GetParent())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.location(r.GetParent()); err != nil {
+		return nil, err
+	}
+	if !gcpname.ValidID(r.GetKeyRingId()) {
+		return nil, invalid("Invalid key_ring_id %q: 1 to 63 letters, digits, underscores or hyphens.", r.GetKeyRingId())
+	}
+	name := r.GetParent() + "/keyRings/" + r.GetKeyRingId()
+	if _, ok := s.rings[name]; ok {
+		return nil, status.Errorf(codes.AlreadyExists, "KeyRing %s already exists.", name)
+	}
+	kr := &kmspb.KeyRing{Name: name, CreateTime: timestamppb.New(s.Now())}
+	s.rings[name] = kr
+	s.log(false, "CreateKeyRing", name)
+	return proto.Clone(kr).(*kmspb.KeyRing), nil
+}
+
+// --- crypto keys ---
+
+func (s *Server) key(name string) (*cryptoKey, error) {
+	if _, err := gcpname.ParseName(gcpname.KindCryptoKey, name); err != nil {
+		return nil, invalid("%v", err)
+	}
+	k, ok := s.keys[name]
+	if !ok {
+		return nil, notFound("CryptoKey", name)
+	}
+	return k, nil
+}
+
+func (s *Server) keyView(k *cryptoKey) *kmspb.CryptoKey {
+	out := proto.Clone(k.pb).(*kmspb.CryptoKey)
+	out.Primary = nil
+	if k.pb.Purpose == kmspb.CryptoKey_ENCRYPT_DECRYPT {
+		if p := k.primary(); p != nil {
+			out.Primary = proto.Clone(p.pb).(*kmspb.CryptoKeyVersion)
+		}
+	}
+	return out
+}
+
+func (k *cryptoKey) primary() *version {
+	if k.pb.Primary == nil {
+		return nil
+	}
+	for _, v := range k.versions {
+		if v.pb.Name == k.pb.Primary.Name {
+			return v
+		}
+	}
+	return nil
+}
+
+// ListCryptoKeys lists the crypto keys of a key ring, with their primary
+// version.
+func (s *Server) ListCryptoKeys(_ context.Context, r *kmspb.ListCryptoKeysRequest) (*kmspb.ListCryptoKeysResponse, error) {
+	err := s.begin("ListCryptoKeys", "cloudkms.cryptoKeys.list", r.GetParent())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := gcpname.ParseName(gcpname.KindKeyRing, r.GetParent()); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if _, ok := s.rings[r.GetParent()]; !ok {
+		return nil, notFound("KeyRing", r.GetParent())
+	}
+	names := sortedNames(s.keys, r.GetParent()+"/cryptoKeys/")
+	got, next, err := page(names, r.GetPageSize(), r.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	out := &kmspb.ListCryptoKeysResponse{NextPageToken: next, TotalSize: int32(len(names))}
+	for _, n := range got {
+		out.CryptoKeys = append(out.CryptoKeys, s.keyView(s.keys[n]))
+	}
+	return out, nil
+}
+
+// GetCryptoKey returns a crypto key with its primary version.
+func (s *Server) GetCryptoKey(_ context.Context, r *kmspb.GetCryptoKeyRequest) (*kmspb.CryptoKey, error) {
+	err := s.begin("GetCryptoKey", "cloudkms.cryptoKeys.get", r.GetName())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.key(r.GetName())
+	if err != nil {
+		return nil, err
+	}
+	return s.keyView(k), nil
+}
+
+// purposeOf is the purpose an algorithm belongs to.
+func purposeOf(a kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm) kmspb.CryptoKey_CryptoKeyPurpose {
+	n := a.String()
+	switch {
+	case a == kmspb.CryptoKeyVersion_GOOGLE_SYMMETRIC_ENCRYPTION, a == kmspb.CryptoKeyVersion_EXTERNAL_SYMMETRIC_ENCRYPTION:
+		return kmspb.CryptoKey_ENCRYPT_DECRYPT
+	case strings.HasPrefix(n, "RSA_SIGN_"), strings.HasPrefix(n, "EC_SIGN_"), strings.HasPrefix(n, "PQ_SIGN_"):
+		return kmspb.CryptoKey_ASYMMETRIC_SIGN
+	case strings.HasPrefix(n, "RSA_DECRYPT_"):
+		return kmspb.CryptoKey_ASYMMETRIC_DECRYPT
+	case strings.HasPrefix(n, "HMAC_"):
+		return kmspb.CryptoKey_MAC
+	case strings.HasPrefix(n, "AES_"):
+		return kmspb.CryptoKey_RAW_ENCRYPT_DECRYPT
+	}
+	return kmspb.CryptoKey_CRYPTO_KEY_PURPOSE_UNSPECIFIED
+}
+
+// CreateCryptoKey creates a crypto key and, unless asked not to, its
+// first version (primary for ENCRYPT_DECRYPT).
+func (s *Server) CreateCryptoKey(_ context.Context, r *kmspb.CreateCryptoKeyRequest) (*kmspb.CryptoKey, error) {
+	err := s.begin("CreateCryptoKey", "cloudkms.cryptoKeys.create", r.GetParent())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := gcpname.ParseName(gcpname.KindKeyRing, r.GetParent()); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if _, ok := s.rings[r.GetParent()]; !ok {
+		return nil, notFound("KeyRing", r.GetParent())
+	}
+	if !gcpname.ValidID(r.GetCryptoKeyId()) {
+		return nil, invalid("Invalid crypto_key_id %q: 1 to 63 letters, digits, underscores or hyphens.", r.GetCryptoKeyId())
+	}
+	name := r.GetParent() + "/cryptoKeys/" + r.GetCryptoKeyId()
+	if _, ok := s.keys[name]; ok {
+		return nil, status.Errorf(codes.AlreadyExists, "CryptoKey %s already exists.", name)
+	}
+	in := r.GetCryptoKey()
+	if in == nil {
+		return nil, invalid("crypto_key is required.")
+	}
+	pb := proto.Clone(in).(*kmspb.CryptoKey)
+	pb.Name, pb.Primary, pb.CreateTime = name, nil, timestamppb.New(s.Now())
+	if pb.VersionTemplate == nil {
+		pb.VersionTemplate = &kmspb.CryptoKeyVersionTemplate{}
+	}
+	t := pb.VersionTemplate
+	if t.ProtectionLevel == kmspb.ProtectionLevel_PROTECTION_LEVEL_UNSPECIFIED {
+		t.ProtectionLevel = kmspb.ProtectionLevel_SOFTWARE
+	}
+	if t.Algorithm == kmspb.CryptoKeyVersion_CRYPTO_KEY_VERSION_ALGORITHM_UNSPECIFIED {
+		if pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
+			return nil, invalid("crypto_key.version_template.algorithm is required for purpose %s.", pb.Purpose)
+		}
+		t.Algorithm = kmspb.CryptoKeyVersion_GOOGLE_SYMMETRIC_ENCRYPTION
+	}
+	switch pb.Purpose {
+	case kmspb.CryptoKey_ENCRYPT_DECRYPT, kmspb.CryptoKey_ASYMMETRIC_SIGN, kmspb.CryptoKey_ASYMMETRIC_DECRYPT, kmspb.CryptoKey_MAC:
+	default:
+		return nil, invalid("crypto_key.purpose %s is not supported by this fake (ENCRYPT_DECRYPT, ASYMMETRIC_SIGN, ASYMMETRIC_DECRYPT, MAC).", pb.Purpose)
+	}
+	if purposeOf(t.Algorithm) != pb.Purpose {
+		return nil, invalid("Algorithm %s is not compatible with purpose %s.", t.Algorithm, pb.Purpose)
+	}
+	if _, ok := pb.RotationSchedule.(*kmspb.CryptoKey_RotationPeriod); ok && pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
+		return nil, invalid("Automatic rotation is only supported for ENCRYPT_DECRYPT keys.")
+	}
+	if err := checkRotation(pb); err != nil {
+		return nil, err
+	}
+	if pb.DestroyScheduledDuration == nil {
+		pb.DestroyScheduledDuration = durationpb.New(30 * 24 * time.Hour)
+	} else if d := pb.DestroyScheduledDuration.AsDuration(); d < 24*time.Hour || d > 120*24*time.Hour {
+		return nil, invalid("destroy_scheduled_duration must be between 1 and 120 days.")
+	}
+	if !r.GetSkipInitialVersionCreation() && pb.ImportOnly {
+		return nil, invalid("skip_initial_version_creation must be true for an import_only CryptoKey.")
+	}
+	k := &cryptoKey{pb: pb}
+	s.keys[name] = k
+	if !r.GetSkipInitialVersionCreation() {
+		v, err := s.newVersion(k)
+		if err != nil {
+			delete(s.keys, name)
+			return nil, err
+		}
+		if pb.Purpose == kmspb.CryptoKey_ENCRYPT_DECRYPT {
+			pb.Primary = &kmspb.CryptoKeyVersion{Name: v.pb.Name}
+		}
+	}
+	s.log(false, "CreateCryptoKey", name)
+	return s.keyView(k), nil
+}
+
+func checkRotation(pb *kmspb.CryptoKey) error {
+	if rp := pb.GetRotationPeriod(); rp != nil {
+		if d := rp.AsDuration(); d < 24*time.Hour || d > 100*365*24*time.Hour {
+			return invalid("rotation_period must be at least 1 day and at most 100 years.")
+		}
+		if pb.NextRotationTime == nil {
+			return invalid("next_rotation_time is required with rotation_period.")
+		}
+	}
+	return nil
+}
+
+// UpdateCryptoKey changes labels, rotation_period and next_rotation_time
+// (the fields update_mask names).
+func (s *Server) UpdateCryptoKey(_ context.Context, r *kmspb.UpdateCryptoKeyRequest) (*kmspb.CryptoKey, error) {
+	in := r.GetCryptoKey()
+	err := s.begin("UpdateCryptoKey", "cloudkms.cryptoKeys.update", in.GetName())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.key(in.GetName())
+	if err != nil {
+		return nil, err
+	}
+	paths := r.GetUpdateMask().GetPaths()
+	if len(paths) == 0 {
+		return nil, invalid("update_mask is required.")
+	}
+	next := proto.Clone(k.pb).(*kmspb.CryptoKey)
+	for _, p := range paths {
+		switch p {
+		case "labels":
+			for lk, lv := range in.Labels {
+				if !labelRE(lk, true) || !labelRE(lv, false) {
+					return nil, invalid("Invalid label %q=%q: keys start with a lowercase letter; keys and values are up to 63 lowercase letters, digits, underscores and hyphens.", lk, lv)
+				}
+			}
+			next.Labels = maps.Clone(in.Labels)
+		case "rotation_period":
+			if in.GetRotationPeriod() == nil {
+				next.RotationSchedule = nil
+			} else {
+				if k.pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
+					return nil, invalid("Automatic rotation is only supported for ENCRYPT_DECRYPT keys.")
+				}
+				next.RotationSchedule = &kmspb.CryptoKey_RotationPeriod{RotationPeriod: in.GetRotationPeriod()}
+			}
+		case "next_rotation_time":
+			next.NextRotationTime = in.NextRotationTime
+		default:
+			return nil, invalid("update_mask path %q is not supported.", p)
+		}
+	}
+	if err := checkRotation(next); err != nil {
+		return nil, err
+	}
+	k.pb = next
+	s.log(false, "UpdateCryptoKey", k.pb.Name)
+	return s.keyView(k), nil
+}
+
+func labelRE(s string, isKey bool) bool {
+	if len(s) > 63 || (isKey && (s == "" || s[0] < 'a' || s[0] > 'z')) {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// UpdateCryptoKeyPrimaryVersion makes an ENABLED version the primary.
+func (s *Server) UpdateCryptoKeyPrimaryVersion(_ context.Context, r *kmspb.UpdateCryptoKeyPrimaryVersionRequest) (*kmspb.CryptoKey, error) {
+	err := s.begin("UpdateCryptoKeyPrimaryVersion", "cloudkms.cryptoKeys.update", r.GetName())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.key(r.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if k.pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
+		return nil, precondition("CryptoKey %s has purpose %s: only ENCRYPT_DECRYPT keys have a primary version.", k.pb.Name, k.pb.Purpose)
+	}
+	v, err := k.version(r.GetCryptoKeyVersionId())
+	if err != nil {
+		return nil, err
+	}
+	if v.pb.State != kmspb.CryptoKeyVersion_ENABLED {
+		return nil, precondition("CryptoKeyVersion %s is not in state ENABLED (it is %s).", v.pb.Name, v.pb.State)
+	}
+	k.pb.Primary = &kmspb.CryptoKeyVersion{Name: v.pb.Name}
+	s.log(false, "UpdateCryptoKeyPrimaryVersion", k.pb.Name)
+	return s.keyView(k), nil
+}
+
+// --- versions ---
+
+func (k *cryptoKey) version(id string) (*version, error) {
+	name := k.pb.Name + "/cryptoKeyVersions/" + id
+	if !gcpname.ValidVersion(id) {
+		return nil, invalid("Invalid crypto key version ID %q in %s.", id, name)
+	}
+	for _, v := range k.versions {
+		if v.pb.Name == name {
+			return v, nil
+		}
+	}
+	return nil, notFound("CryptoKeyVersion", name)
+}
+
+func (s *Server) versionByName(name string) (*cryptoKey, *version, error) {
+	n, err := gcpname.ParseName(gcpname.KindVersion, name)
+	if err != nil {
+		return nil, nil, invalid("%v", err)
+	}
+	k, err := s.key(gcpname.CryptoKeyName(n.Project, n.Location, n.KeyRing, n.CryptoKey))
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := k.version(n.Version)
+	return k, v, err
+}
+
+// newVersion generates a version with the key's template.
+func (s *Server) newVersion(k *cryptoKey) (*version, error) {
+	t := k.pb.VersionTemplate
+	mat, err := generate(t.Algorithm)
+	if err != nil {
+		return nil, err
+	}
+	now := timestamppb.New(s.Now())
+	v := &version{material: mat, pb: &kmspb.CryptoKeyVersion{
+		Name:            fmt.Sprintf("%s/cryptoKeyVersions/%d", k.pb.Name, len(k.versions)+1),
+		State:           kmspb.CryptoKeyVersion_ENABLED,
+		ProtectionLevel: t.ProtectionLevel, Algorithm: t.Algorithm,
+		CreateTime: now, GenerateTime: now}}
+	k.versions = append(k.versions, v)
+	return v, nil
+}
+
+// generate makes key material for an algorithm: raw bytes for symmetric
+// and MAC keys, PKCS#8 DER for asymmetric ones.
+func generate(a kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm) ([]byte, error) {
+	n := a.String()
+	switch {
+	case a == kmspb.CryptoKeyVersion_GOOGLE_SYMMETRIC_ENCRYPTION, strings.HasPrefix(n, "HMAC_"):
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		return b, nil
+	case a == kmspb.CryptoKeyVersion_EXTERNAL_SYMMETRIC_ENCRYPTION:
+		return nil, nil // held by the external key manager
+	case strings.HasPrefix(n, "RSA_"):
+		bits := rsaBits(n)
+		if bits == 0 {
+			return nil, invalid("Algorithm %s is not supported by this fake.", a)
+		}
+		// Asymmetric test keys are 2048 bits whatever the algorithm says:
+		// generating 4096-bit keys would make tests slow, and nothing
+		// keyward does with the fake depends on the size of the material.
+		priv, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, err
+		}
+		return x509.MarshalPKCS8PrivateKey(priv)
+	case strings.HasPrefix(n, "EC_SIGN_P256"), strings.HasPrefix(n, "EC_SIGN_P384"):
+		c := elliptic.P256()
+		if strings.HasPrefix(n, "EC_SIGN_P384") {
+			c = elliptic.P384()
+		}
+		priv, err := ecdsa.GenerateKey(c, rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		return x509.MarshalPKCS8PrivateKey(priv)
+	}
+	return nil, invalid("Algorithm %s is not supported by this fake.", a)
+}
+
+func rsaBits(alg string) int {
+	for _, b := range []int{2048, 3072, 4096} {
+		if strings.Contains(alg, "_"+strconv.Itoa(b)) {
+			return b
+		}
+	}
+	return 0
+}
+
+// ListCryptoKeyVersions lists a key's versions.
+func (s *Server) ListCryptoKeyVersions(_ context.Context, r *kmspb.ListCryptoKeyVersionsRequest) (*kmspb.ListCryptoKeyVersionsResponse, error) {
+	err := s.begin("ListCryptoKeyVersions", "cloudkms.cryptoKeyVersions.list", r.GetParent())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.key(r.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	got, next, err := page(k.versions, r.GetPageSize(), r.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	out := &kmspb.ListCryptoKeyVersionsResponse{NextPageToken: next, TotalSize: int32(len(k.versions))}
+	for _, v := range got {
+		out.CryptoKeyVersions = append(out.CryptoKeyVersions, proto.Clone(v.pb).(*kmspb.CryptoKeyVersion))
+	}
+	return out, nil
+}
+
+// GetCryptoKeyVersion returns one version. A version just imported says
+// PENDING_IMPORT once before its outcome, as Google's import is
+// asynchronous.
+func (s *Server) GetCryptoKeyVersion(_ context.Context, r *kmspb.GetCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
+	err := s.begin("GetCryptoKeyVersion", "cloudkms.cryptoKeyVersions.get", r.GetName())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	_, v, err := s.versionByName(r.GetName())
+	if err != nil {
+		return nil, err
+	}
+	out := proto.Clone(v.pb).(*kmspb.CryptoKeyVersion)
+	if v.pendingGets > 0 {
+		v.pendingGets--
+		out.State, out.ImportFailureReason, out.ImportTime = kmspb.CryptoKeyVersion_PENDING_IMPORT, "", nil
+	}
+	return out, nil
+}
+
+// CreateCryptoKeyVersion generates a new version (not made primary).
+func (s *Server) CreateCryptoKeyVersion(_ context.Context, r *kmspb.CreateCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
+	err := s.begin("CreateCryptoKeyVersion", "cloudkms.cryptoKeyVersions.create", r.GetParent())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.key(r.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if k.pb.ImportOnly {
+		return nil, precondition("CryptoKey %s is import_only: new versions can only be imported.", k.pb.Name)
+	}
+	v, err := s.newVersion(k)
+	if err != nil {
+		return nil, err
+	}
+	s.log(false, "CreateCryptoKeyVersion", v.pb.Name)
+	return proto.Clone(v.pb).(*kmspb.CryptoKeyVersion), nil
+}
+
+// UpdateCryptoKeyVersion moves a version between ENABLED and DISABLED.
+func (s *Server) UpdateCryptoKeyVersion(_ context.Context, r *kmspb.UpdateCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
+	in := r.GetCryptoKeyVersion()
+	err := s.begin("UpdateCryptoKeyVersion", "cloudkms.cryptoKeyVersions.update", in.GetName())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	_, v, err := s.versionByName(in.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Equal(r.GetUpdateMask().GetPaths(), []string{"state"}) {
+		return nil, invalid("update_mask must be [\"state\"]: only a version's state can be updated.")
+	}
+	if in.State != kmspb.CryptoKeyVersion_ENABLED && in.State != kmspb.CryptoKeyVersion_DISABLED {
+		return nil, invalid("A version's state can only be set to ENABLED or DISABLED (got %s).", in.State)
+	}
+	if v.pb.State != kmspb.CryptoKeyVersion_ENABLED && v.pb.State != kmspb.CryptoKeyVersion_DISABLED {
+		return nil, precondition("CryptoKeyVersion %s is in state %s: only ENABLED and DISABLED versions can be enabled or disabled.", v.pb.Name, v.pb.State)
+	}
+	v.pb.State = in.State
+	s.log(false, "UpdateCryptoKeyVersion", v.pb.Name)
+	return proto.Clone(v.pb).(*kmspb.CryptoKeyVersion), nil
+}
+
+// DestroyCryptoKeyVersion schedules a version's destruction the key's
+// destroy_scheduled_duration out.
+func (s *Server) DestroyCryptoKeyVersion(_ context.Context, r *kmspb.DestroyCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
+	err := s.begin("DestroyCryptoKeyVersion", "cloudkms.cryptoKeyVersions.destroy", r.GetName())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	k, v, err := s.versionByName(r.GetName())
+	if err != nil {
+		return nil, err
+	}
+	switch v.pb.State {
+	case kmspb.CryptoKeyVersion_ENABLED, kmspb.CryptoKeyVersion_DISABLED, kmspb.CryptoKeyVersion_IMPORT_FAILED:
+	default:
+		return nil, precondition("CryptoKeyVersion %s is in state %s and cannot be destroyed.", v.pb.Name, v.pb.State)
+	}
+	if p := k.primary(); p == v {
+		// Google lets a primary be scheduled; the key then has no
+		// primary and Encrypt fails.
+		k.pb.Primary = nil
+	}
+	v.pb.State = kmspb.CryptoKeyVersion_DESTROY_SCHEDULED
+	v.pb.DestroyTime = timestamppb.New(s.Now().Add(k.pb.DestroyScheduledDuration.AsDuration()))
+	s.log(false, "DestroyCryptoKeyVersion", v.pb.Name)
+	return proto.Clone(v.pb).(*kmspb.CryptoKeyVersion), nil
+}
+
+// RestoreCryptoKeyVersion cancels a scheduled destruction; the version
+// comes back DISABLED, as on Google.
+func (s *Server) RestoreCryptoKeyVersion(_ context.Context, r *kmspb.RestoreCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
+	err := s.begin("RestoreCryptoKeyVersion", "cloudkms.cryptoKeyVersions.restore", r.GetName())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	_, v, err := s.versionByName(r.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if v.pb.State != kmspb.CryptoKeyVersion_DESTROY_SCHEDULED {
+		return nil, precondition("CryptoKeyVersion %s is in state %s: only a DESTROY_SCHEDULED version can be restored.", v.pb.Name, v.pb.State)
+	}
+	v.pb.State, v.pb.DestroyTime = kmspb.CryptoKeyVersion_DISABLED, nil
+	s.log(false, "RestoreCryptoKeyVersion", v.pb.Name)
+	return proto.Clone(v.pb).(*kmspb.CryptoKeyVersion), nil
+}
+
+// DestroyNow destroys a version scheduled for destruction at once, as if
+// its destroy time had come (the fake's back door for seeding the demo
+// and tests with DESTROYED versions).
+func (s *Server) DestroyNow(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, v, err := s.versionByName(name)
+	if err != nil {
+		return err
+	}
+	if v.pb.State != kmspb.CryptoKeyVersion_DESTROY_SCHEDULED {
+		return precondition("%s is %s, not DESTROY_SCHEDULED", name, v.pb.State)
+	}
+	v.pb.DestroyTime = timestamppb.New(s.Now())
+	s.expire()
+	return nil
+}
+
+// --- import jobs ---
+
+// CreateImportJob creates an import job; SOFTWARE jobs are ACTIVE at once,
+// HSM jobs after PendingImportJobs' answers. Only the RSA-OAEP-SHA-256
+// methods with AES-256 key wrap are served.
+func (s *Server) CreateImportJob(_ context.Context, r *kmspb.CreateImportJobRequest) (*kmspb.ImportJob, error) {
+	err := s.begin("CreateImportJob", "cloudkms.importJobs.create", r.GetParent())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := gcpname.ParseName(gcpname.KindKeyRing, r.GetParent()); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if _, ok := s.rings[r.GetParent()]; !ok {
+		return nil, notFound("KeyRing", r.GetParent())
+	}
+	if !gcpname.ValidID(r.GetImportJobId()) {
+		return nil, invalid("Invalid import_job_id %q.", r.GetImportJobId())
+	}
+	name := r.GetParent() + "/importJobs/" + r.GetImportJobId()
+	if _, ok := s.jobs[name]; ok {
+		return nil, status.Errorf(codes.AlreadyExists, "ImportJob %s already exists.", name)
+	}
+	in := r.GetImportJob()
+	bits := 0
+	switch in.GetImportMethod() {
+	case kmspb.ImportJob_RSA_OAEP_3072_SHA256_AES_256:
+		bits = 3072
+	case kmspb.ImportJob_RSA_OAEP_4096_SHA256_AES_256:
+		bits = 4096
+	default:
+		return nil, invalid("import_method %s is not supported by this fake (RSA_OAEP_3072_SHA256_AES_256, RSA_OAEP_4096_SHA256_AES_256).", in.GetImportMethod())
+	}
+	switch in.GetProtectionLevel() {
+	case kmspb.ProtectionLevel_SOFTWARE, kmspb.ProtectionLevel_HSM:
+	default:
+		return nil, invalid("An import job's protection_level must be SOFTWARE or HSM.")
+	}
+	priv, err := s.wrappingKey(bits)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "generate the wrapping key: %v", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "%v", err)
+	}
+	now := s.Now()
+	j := &importJob{priv: priv, pb: &kmspb.ImportJob{Name: name, ImportMethod: in.GetImportMethod(), ProtectionLevel: in.GetProtectionLevel(),
+		CreateTime: timestamppb.New(now), GenerateTime: timestamppb.New(now), ExpireTime: timestamppb.New(now.Add(72 * time.Hour)),
+		State:     kmspb.ImportJob_ACTIVE,
+		PublicKey: &kmspb.ImportJob_WrappingPublicKey{Pem: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}}}
+	s.jobs[name] = j
+	s.log(false, "CreateImportJob", name)
+	return s.jobView(j, true), nil
+}
+
+// wrappingKey is the fake's RSA wrapping key of a size, made once per
+// fake: Google makes one per job, but a 4096-bit key takes seconds to
+// generate, and nothing keyward does depends on two jobs' keys differing.
+func (s *Server) wrappingKey(bits int) (*rsa.PrivateKey, error) {
+	if k := s.wrapKeys[bits]; k != nil {
+		return k, nil
+	}
+	k, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return nil, err
+	}
+	s.wrapKeys[bits] = k
+	return k, nil
+}
+
+func (s *Server) jobView(j *importJob, get bool) *kmspb.ImportJob {
+	out := proto.Clone(j.pb).(*kmspb.ImportJob)
+	if !s.Now().Before(j.pb.ExpireTime.AsTime()) {
+		j.pb.State = kmspb.ImportJob_EXPIRED
+		out.State = j.pb.State
+	}
+	if get && s.pendingJobs > 0 && j.pb.ProtectionLevel == kmspb.ProtectionLevel_HSM {
+		s.pendingJobs--
+		out.State, out.PublicKey = kmspb.ImportJob_PENDING_GENERATION, nil
+	}
+	return out
+}
+
+// GetImportJob returns an import job (with its wrapping public key once
+// ACTIVE).
+func (s *Server) GetImportJob(_ context.Context, r *kmspb.GetImportJobRequest) (*kmspb.ImportJob, error) {
+	err := s.begin("GetImportJob", "cloudkms.importJobs.get", r.GetName())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := gcpname.ParseName(gcpname.KindImportJob, r.GetName()); err != nil {
+		return nil, invalid("%v", err)
+	}
+	j, ok := s.jobs[r.GetName()]
+	if !ok {
+		return nil, notFound("ImportJob", r.GetName())
+	}
+	return s.jobView(j, true), nil
+}
+
+// ImportCryptoKeyVersion unwraps material with the job's private key and
+// makes it a new version. The answer says PENDING_IMPORT; the outcome
+// (ENABLED, or IMPORT_FAILED with the reason) shows on the next Get, as
+// Google's import is asynchronous.
+func (s *Server) ImportCryptoKeyVersion(_ context.Context, r *kmspb.ImportCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
+	err := s.begin("ImportCryptoKeyVersion", "cloudkms.cryptoKeyVersions.import", r.GetParent())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.key(r.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if r.GetCryptoKeyVersion() != "" {
+		return nil, invalid("Re-import into an existing version is not supported by this fake.")
+	}
+	j, ok := s.jobs[r.GetImportJob()]
+	if !ok {
+		if _, err := gcpname.ParseName(gcpname.KindImportJob, r.GetImportJob()); err != nil {
+			return nil, invalid("%v", err)
+		}
+		return nil, notFound("ImportJob", r.GetImportJob())
+	}
+	if st := s.jobView(j, false).State; st != kmspb.ImportJob_ACTIVE {
+		return nil, precondition("ImportJob %s is in state %s, not ACTIVE.", j.pb.Name, st)
+	}
+	if purposeOf(r.GetAlgorithm()) != k.pb.Purpose {
+		return nil, invalid("Algorithm %s is not compatible with CryptoKey %s of purpose %s.", r.GetAlgorithm(), k.pb.Name, k.pb.Purpose)
+	}
+	if j.pb.ProtectionLevel != k.pb.VersionTemplate.GetProtectionLevel() {
+		return nil, precondition("ImportJob protection level %s does not match the CryptoKey's %s.", j.pb.ProtectionLevel, k.pb.VersionTemplate.GetProtectionLevel())
+	}
+	wrapped := r.GetWrappedKey()
+	if len(wrapped) == 0 {
+		wrapped = r.GetRsaAesWrappedKey()
+	}
+	if len(wrapped) == 0 {
+		return nil, invalid("wrapped_key is required.")
+	}
+	now := timestamppb.New(s.Now())
+	v := &version{pendingGets: 1, pb: &kmspb.CryptoKeyVersion{
+		Name:  fmt.Sprintf("%s/cryptoKeyVersions/%d", k.pb.Name, len(k.versions)+1),
+		State: kmspb.CryptoKeyVersion_ENABLED, ProtectionLevel: j.pb.ProtectionLevel, Algorithm: r.GetAlgorithm(),
+		CreateTime: now, ImportJob: j.pb.Name}}
+	mat, reason := unwrap(j.priv, wrapped)
+	if reason == "" {
+		reason = checkMaterial(r.GetAlgorithm(), mat)
+	}
+	if reason != "" {
+		clear(mat)
+		v.pb.State, v.pb.ImportFailureReason = kmspb.CryptoKeyVersion_IMPORT_FAILED, reason
+	} else {
+		v.material, v.pb.ImportTime, v.pb.GenerateTime = mat, now, now
+	}
+	k.versions = append(k.versions, v)
+	s.log(false, "ImportCryptoKeyVersion", v.pb.Name)
+	out := proto.Clone(v.pb).(*kmspb.CryptoKeyVersion)
+	out.State, out.ImportFailureReason, out.ImportTime = kmspb.CryptoKeyVersion_PENDING_IMPORT, "", nil
+	return out, nil
+}
+
+// unwrap undoes CKM_RSA_AES_KEY_WRAP: RSA-OAEP-SHA-256 of an ephemeral
+// AES-256 key, then that key's AES key wrap with padding (RFC 5649) of the
+// material. The reason says what failed ("" on success).
+func unwrap(priv *rsa.PrivateKey, wrapped []byte) ([]byte, string) {
+	n := priv.Size()
+	if len(wrapped) <= n {
+		return nil, fmt.Sprintf("The wrapped key is %d bytes: it must be the %d-byte RSA-OAEP wrapped AES key followed by the AES-KWP wrapped material.", len(wrapped), n)
+	}
+	aesKey, err := rsa.DecryptOAEP(sha256.New(), nil, priv, wrapped[:n], nil)
+	if err != nil {
+		return nil, "The RSA-OAEP wrapped AES key could not be unwrapped with the import job's private key (wrapped for another job, or not with OAEP SHA-256)."
+	}
+	defer clear(aesKey)
+	w, err := kwp.NewKWP(aesKey)
+	if err != nil || len(aesKey) != 32 {
+		return nil, "The RSA-OAEP wrapped key is not a 256-bit AES key."
+	}
+	mat, err := w.Unwrap(wrapped[n:])
+	if err != nil {
+		return nil, "The AES-KWP wrapped material failed its integrity check."
+	}
+	return mat, ""
+}
+
+// checkMaterial says why material does not fit an algorithm ("" if it
+// does): 32 raw bytes for symmetric and MAC keys, a PKCS#8 private key of
+// the right type and size otherwise.
+func checkMaterial(a kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm, mat []byte) string {
+	n := a.String()
+	switch {
+	case a == kmspb.CryptoKeyVersion_GOOGLE_SYMMETRIC_ENCRYPTION:
+		if len(mat) != 32 {
+			return fmt.Sprintf("The imported key material is %d bytes; GOOGLE_SYMMETRIC_ENCRYPTION requires 32 bytes.", len(mat))
+		}
+		return ""
+	case strings.HasPrefix(n, "HMAC_"):
+		if len(mat) < 16 || len(mat) > 64 {
+			return fmt.Sprintf("The imported key material is %d bytes; HMAC keys must be 16 to 64 bytes.", len(mat))
+		}
+		return ""
+	}
+	k, err := x509.ParsePKCS8PrivateKey(mat)
+	if err != nil {
+		return "The imported key material is not a DER-encoded PKCS#8 private key."
+	}
+	switch k := k.(type) {
+	case *rsa.PrivateKey:
+		if !strings.HasPrefix(n, "RSA_") {
+			return fmt.Sprintf("The imported key is an RSA key; %s needs another key type.", a)
+		}
+		if k.N.BitLen() != rsaBits(n) {
+			return fmt.Sprintf("The imported RSA key has %d bits; %s requires %d.", k.N.BitLen(), a, rsaBits(n))
+		}
+	case *ecdsa.PrivateKey:
+		want := map[string]string{"EC_SIGN_P256_SHA256": "P-256", "EC_SIGN_P384_SHA384": "P-384"}[n]
+		if want == "" || k.Curve.Params().Name != want {
+			return fmt.Sprintf("The imported EC key is on curve %s; %s needs %s.", k.Curve.Params().Name, a, cmpOr(want, "another key type"))
+		}
+	default:
+		return fmt.Sprintf("The imported key type %T is not supported for %s.", k, a)
+	}
+	return ""
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// --- cryptography ---
+
+// Encrypt encrypts with the primary version (or the named ENABLED
+// version) of an ENCRYPT_DECRYPT key: AES-256-GCM, the version's name
+// carried in the ciphertext so Decrypt finds it, as Google's does.
+func (s *Server) Encrypt(_ context.Context, r *kmspb.EncryptRequest) (*kmspb.EncryptResponse, error) {
+	err := s.begin("Encrypt", "cloudkms.cryptoKeyVersions.useToEncrypt", r.GetName())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	var k *cryptoKey
+	var v *version
+	if strings.Contains(r.GetName(), "/cryptoKeyVersions/") {
+		k, v, err = s.versionByName(r.GetName())
+	} else if k, err = s.key(r.GetName()); err == nil {
+		if v = k.primary(); v == nil {
+			err = precondition("CryptoKey %s has no primary version.", k.pb.Name)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if k.pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
+		return nil, precondition("CryptoKey %s has purpose %s, not ENCRYPT_DECRYPT.", k.pb.Name, k.pb.Purpose)
+	}
+	if v.pb.State != kmspb.CryptoKeyVersion_ENABLED {
+		return nil, precondition("CryptoKeyVersion %s is not enabled (it is %s).", v.pb.Name, v.pb.State)
+	}
+	if len(r.GetPlaintext()) > 64*1024 {
+		return nil, invalid("The plaintext exceeds 64 KiB.")
+	}
+	ct, err := seal(v.material, []byte(v.pb.Name), r.GetPlaintext(), r.GetAdditionalAuthenticatedData())
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "%v", err)
+	}
+	s.log(true, "Encrypt", v.pb.Name)
+	return &kmspb.EncryptResponse{Name: v.pb.Name, Ciphertext: ct, VerifiedPlaintextCrc32C: false,
+		CiphertextCrc32C: wrapperspb.Int64(0), ProtectionLevel: v.pb.ProtectionLevel}, nil
+}
+
+// Decrypt decrypts with the version that made the ciphertext, which must
+// be ENABLED.
+func (s *Server) Decrypt(_ context.Context, r *kmspb.DecryptRequest) (*kmspb.DecryptResponse, error) {
+	err := s.begin("Decrypt", "cloudkms.cryptoKeyVersions.useToDecrypt", r.GetName())
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.key(r.GetName())
+	if err != nil {
+		return nil, err
+	}
+	ct := r.GetCiphertext()
+	if len(ct) < 2 {
+		return nil, invalid("Decryption failed: the ciphertext is invalid.")
+	}
+	nl := int(ct[0])<<8 | int(ct[1])
+	if len(ct) < 2+nl {
+		return nil, invalid("Decryption failed: the ciphertext is invalid.")
+	}
+	vname := string(ct[2 : 2+nl])
+	if !strings.HasPrefix(vname, k.pb.Name+"/cryptoKeyVersions/") {
+		return nil, invalid("Decryption failed: the ciphertext was not made by %s.", k.pb.Name)
+	}
+	_, v, err := s.versionByName(vname)
+	if err != nil {
+		return nil, invalid("Decryption failed: the ciphertext is invalid.")
+	}
+	if v.pb.State != kmspb.CryptoKeyVersion_ENABLED {
+		return nil, precondition("The request was made with a CryptoKeyVersion %s that is in state %s.", v.pb.Name, v.pb.State)
+	}
+	pt, err := open(v.material, ct[2+nl:], r.GetAdditionalAuthenticatedData())
+	if err != nil {
+		return nil, invalid("Decryption failed: the ciphertext is invalid.")
+	}
+	s.log(true, "Decrypt", v.pb.Name)
+	return &kmspb.DecryptResponse{Plaintext: pt, UsedPrimary: k.primary() == v, ProtectionLevel: v.pb.ProtectionLevel}, nil
+}
+
+func seal(key, vname, pt, aad []byte) ([]byte, error) {
+	g, err := gcm(key)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, g.NonceSize())
+	_, _ = rand.Read(nonce)
+	out := append([]byte{byte(len(vname) >> 8), byte(len(vname))}, vname...)
+	out = append(out, nonce...)
+	return g.Seal(out, nonce, pt, aad), nil
+}
+
+func open(key, ct, aad []byte) ([]byte, error) {
+	g, err := gcm(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(ct) < g.NonceSize() {
+		return nil, fmt.Errorf("short ciphertext")
+	}
+	return g.Open(nil, ct[:g.NonceSize()], ct[g.NonceSize():], aad)
+}
+
+func gcm(key []byte) (cipher.AEAD, error) {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
