@@ -1,0 +1,292 @@
+package gcp_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/kms/apiv1/kmspb"
+
+	"github.com/keyward/keyward/cli"
+	"github.com/keyward/keyward/daemon"
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloud/gcp"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/daemontest"
+	"github.com/keyward/keyward/daemon/demo/gcpkms"
+	"github.com/keyward/keyward/daemon/demo/kms"
+	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
+)
+
+func run(sock string, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := cli.Execute(context.Background(), append([]string{"--socket", sock}, args...), &cli.App{Out: &out, Err: &errb, In: strings.NewReader("")})
+	return code, out.String(), errb.String()
+}
+
+// TestGCPThroughDaemonAndCLI runs the real daemon with a [[gcp]] section
+// pointed at keyward's Cloud KMS fake and drives sync and the whole life
+// cycle through the real CLI on the real socket: create (and key ring),
+// labels, rotation schedule, rotate, enable/disable and primary of a
+// version, scheduled destruction and restore, BYOK from a KMIP ring, and
+// what Google cannot do refused with the reason. Changes made in "Google"
+// behind keyward's back show as source events; keyward's own do not.
+func TestGCPThroughDaemonAndCLI(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	fake := gcpkms.New("acme-prod-kms")
+	addr, stop, err := fake.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	dir := t.TempDir()
+	outsideCfg := gcp.Settings{Name: "console", Project: "acme-prod-kms", Endpoint: addr, Credential: gcp.CredNone, CreateIn: "us/legacy"}
+	outside, err := gcp.New(ctx, outsideCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, err := outside.Create(ctx, cloud.CreateRequest{Name: "ledger", Type: "RSA", Size: 2048, Tags: map[string]string{"owner": "finance", gcp.TagPurpose: "ASYMMETRIC_DECRYPT"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(dir, "kms"), Apps: kms.DemoApps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	kekFile := filepath.Join(dir, "kek")
+	if err := kek.Generate(kekFile); err != nil {
+		t.Fatal(err)
+	}
+	toml := fmt.Sprintf(`data_dir = %q
+socket = %q
+
+[keys]
+kek_file = %q
+
+[[gcp]]
+name = "gcp-prod"
+project = "acme-prod-kms"
+locations = ["europe-west1", "us"]
+credential = "none"
+endpoint = %q
+create_in = "europe-west1/payments"
+full_refresh_every = 1
+`, filepath.Join(dir, "data"), filepath.Join(dir, "k.sock"), kekFile, addr)
+	path := filepath.Join(dir, "keyward.toml")
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.KMIP = append(cfg.KMIP, srv.SourceConfig("kms", time.Hour))
+	sock := daemontest.Start(t, cfg, daemon.Options{})
+	c := api.NewClient(sock)
+	kw := func(args ...string) string {
+		t.Helper()
+		code, out, errs := run(sock, args...)
+		if code != cli.ExitOK {
+			t.Fatalf("keyward %s: exit %d: %s", strings.Join(args, " "), code, errs)
+		}
+		return out
+	}
+	list := func() map[string]engine.Key {
+		t.Helper()
+		var l cli.KeysListJSON
+		if err := json.Unmarshal([]byte(kw("keys", "list", "--source", "gcp-prod", "--json")), &l); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]engine.Key{}
+		for _, k := range l.Keys {
+			out[k.Name+"/"+k.Version] = k
+		}
+		return out
+	}
+	details := map[string]string{}
+	sourceEvents := func() []string {
+		t.Helper()
+		rep, err := c.ActivityReport(ctx, api.ReportQuery{Source: "gcp-prod", Origin: "source", Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ops []string
+		for _, ev := range rep.Events {
+			k := ev.Operation + " " + strings.TrimPrefix(ev.KeyID, "gcp-prod/")
+			ops = append(ops, k)
+			details[k] = ev.Details
+		}
+		slices.Sort(ops)
+		return ops
+	}
+
+	clouds, err := c.CloudSources(ctx)
+	if err != nil || len(clouds) != 1 || clouds[0].Kind != "gcp" || !strings.Contains(clouds[0].Address, "projects/acme-prod-kms") {
+		t.Fatalf("cloud sources %+v, %v", clouds, err)
+	}
+	if caps := clouds[0].Capabilities; slices.Contains(caps, engine.CapPurge) || !slices.Contains(caps, engine.CapRotationPolicy) || !slices.Contains(caps, engine.CapUploadOct) {
+		t.Errorf("capabilities %v", caps)
+	}
+
+	kw("sync", "--source", "gcp-prod")
+	keys := list()
+	l0, ok := keys[legacy.Name+"/1"]
+	if !ok || legacy.Name != "us/legacy/ledger" || l0.Algorithm != "RSA" || l0.Length != 2048 || l0.State != engine.StateActive ||
+		l0.Tags["owner"] != "finance" || l0.Tags[gcp.TagPurpose] != "ASYMMETRIC_DECRYPT" || l0.Tags[gcp.TagAlgorithm] != "RSA_DECRYPT_OAEP_2048_SHA256" ||
+		l0.Tags[gcp.TagProtection] != "SOFTWARE" || l0.ID != "gcp-prod/us/legacy/ledger/1" {
+		t.Fatalf("the outside key in the inventory: %+v", l0)
+	}
+
+	// Create: into create_in (the ring is made), and into a ring named by
+	// tag; every purpose.
+	if out := kw("key", "create", "gcp-prod", "card-kek", "--type", "oct", "--tag", "team=payments"); !strings.Contains(out, "created oct") {
+		t.Errorf("create:\n%s", out)
+	}
+	kw("key", "create", "gcp-prod", "signer", "--type", "EC", "--curve", "P-384", "--tag", gcp.TagKeyRing+"=us/signing")
+	kw("key", "create", "gcp-prod", "macs", "--type", "HMAC", "--size", "256")
+	kw("key", "policy", "gcp-prod", "europe-west1/payments/card-kek", "--rotate-after", "90d")
+	if out := kw("key", "policy", "gcp-prod", "europe-west1/payments/card-kek"); !strings.Contains(out, "rotate after 90d") {
+		t.Errorf("policy: %q", out)
+	}
+	kw("key", "rotate", "gcp-prod", "europe-west1/payments/card-kek")
+	kw("key", "update", "gcp-prod", "europe-west1/payments/card-kek", "--version", "1", "--disable")
+	keys = list()
+	v1, v2 := keys["europe-west1/payments/card-kek/1"], keys["europe-west1/payments/card-kek/2"]
+	if v1.State != engine.StateDisabled || v2.State != engine.StateActive || v2.Tags[gcp.TagPrimary] != "true" || v1.Tags[gcp.TagPrimary] != "" ||
+		!strings.HasPrefix(v2.Tags[gcp.TagRotation], "every 90d, next ") || v2.Tags["team"] != "payments" {
+		t.Errorf("card-kek after rotate and disable:\n%+v\n%+v", v1, v2)
+	}
+	if k := keys["us/signing/signer/1"]; k.Algorithm != "EC P-384" || k.Tags[gcp.TagPurpose] != "ASYMMETRIC_SIGN" {
+		t.Errorf("signer %+v", k)
+	}
+	if k := keys["europe-west1/payments/macs/1"]; k.Algorithm != "HMAC" || k.Length != 256 || k.Tags[gcp.TagPurpose] != "MAC" {
+		t.Errorf("macs %+v", k)
+	}
+	// Enable version 1 again and make it the primary; labels untouched.
+	kw("key", "update", "gcp-prod", "europe-west1/payments/card-kek", "--version", "1", "--enable")
+	kw("key", "update", "gcp-prod", "europe-west1/payments/card-kek", "--version", "1", "--tag", gcp.TagPrimary+"=true")
+	keys = list()
+	if v1 := keys["europe-west1/payments/card-kek/1"]; v1.Tags[gcp.TagPrimary] != "true" || v1.Tags["team"] != "payments" || v1.State != engine.StateActive {
+		t.Errorf("version 1 made primary: %+v", v1)
+	}
+	// Labels replaced.
+	kw("key", "update", "gcp-prod", "europe-west1/payments/card-kek", "--tag", "team=cards", "--tag", "env=prod")
+	if v := list()["europe-west1/payments/card-kek/2"]; v.Tags["team"] != "cards" || v.Tags["env"] != "prod" {
+		t.Errorf("labels: %v", v.Tags)
+	}
+
+	// Delete schedules every version's destruction (30 days: the key's
+	// destroy-scheduled duration); recover restores them.
+	if out := kw("key", "delete", "gcp-prod", "europe-west1/payments/macs", "--confirm", "europe-west1/payments/macs"); !strings.Contains(out, "deleted") {
+		t.Errorf("delete:\n%s", out)
+	}
+	if k := list()["europe-west1/payments/macs/1"]; k.State != engine.StateDeleted || k.PurgeAt == nil || k.PurgeAt.Sub(time.Now()) < 29*24*time.Hour {
+		t.Errorf("after scheduling destruction: %+v", k)
+	}
+	rep, err := c.AgingReport(ctx, api.ReportQuery{Source: "gcp-prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range rep.Entries {
+		if e.KeyID == "gcp-prod/europe-west1/payments/macs/1" && e.Milestone == report.MilestonePurge {
+			found = e.Date.Sub(time.Now()) > 29*24*time.Hour
+		}
+	}
+	if !found {
+		t.Errorf("the aging report does not show the scheduled destruction: %+v", rep.Entries)
+	}
+	kw("key", "recover", "gcp-prod", "europe-west1/payments/macs")
+	if k := list()["europe-west1/payments/macs/1"]; k.State != engine.StateActive {
+		t.Errorf("after restore: %+v", k)
+	}
+
+	// BYOK: a KMIP ring's newest generation becomes an import-only key.
+	kw("sync", "--source", "kms")
+	kw("key", "upload", "gcp-prod", "crm-byok", "--from-source", "kms", "--from-app", "crm")
+	if k := list()["europe-west1/payments/crm-byok/1"]; k.Tags[gcp.TagImportOnly] != "true" || k.State != engine.StateActive ||
+		k.LinkedTo != "kms/acme.crm.key.5" || k.Application != "crm" || k.Tags[gcp.TagPrimary] != "true" {
+		t.Errorf("the uploaded key: %+v", k)
+	}
+
+	// What Google cannot do is refused with the reason.
+	if code, _, errs := run(sock, "key", "purge", "gcp-prod", "europe-west1/payments/macs", "--confirm", "europe-west1/payments/macs"); code == cli.ExitOK || !strings.Contains(errs, "cannot purge") {
+		t.Errorf("purge: exit %d %q", code, errs)
+	}
+	if code, _, errs := run(sock, "key", "rotate", "gcp-prod", "europe-west1/payments/crm-byok"); code == cli.ExitOK || !strings.Contains(errs, "import-only") {
+		t.Errorf("rotate an import-only key: exit %d %q", code, errs)
+	}
+	if code, _, errs := run(sock, "key", "create", "gcp-prod", "tiny", "--type", "HMAC", "--size", "100"); code == cli.ExitOK || !strings.Contains(errs, "224, 256, 384 or 512") {
+		t.Errorf("HMAC 100: exit %d %q", code, errs)
+	}
+	if code, _, errs := run(sock, "key", "policy", "gcp-prod", "us/signing/signer", "--rotate-after", "90d"); code == cli.ExitOK || !strings.Contains(errs, "only ENCRYPT_DECRYPT") {
+		t.Errorf("rotation of a signing key: exit %d %q", code, errs)
+	}
+
+	// keyward's own operations do not come back as cloud events; changes
+	// behind keyward's back do.
+	kw("sync", "--source", "gcp-prod")
+	if ev := sourceEvents(); !slices.Equal(ev, []string{"discovered us/legacy/ledger/1"}) {
+		t.Errorf("source events after keyward's own changes: %v", ev)
+	}
+	if _, err := outside.Update(ctx, legacy.Name, "", cloud.Update{Tags: map[string]string{"owner": "treasury"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := outside.Rotate(ctx, legacy.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := outside.Update(ctx, "europe-west1/payments/card-kek", "2", cloud.Update{Enabled: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	kw("sync", "--source", "gcp-prod")
+	evs := sourceEvents()
+	if d := details["edited us/legacy/ledger/1"]; d != "edited in the cloud: tags owner" {
+		t.Errorf("an outside label change: %q (events %v)", d, evs)
+	}
+	if !slices.Contains(evs, "rotated us/legacy/ledger/2") || !slices.Contains(evs, "disabled europe-west1/payments/card-kek/2") {
+		t.Errorf("outside rotation and disable: %v", evs)
+	}
+
+	// A refused identity: the sync fails, the source is degraded with
+	// the missing permission, and the inventory stays as it was.
+	before := len(list())
+	fake.Deny("cloudkms.cryptoKeys.list")
+	if code, _, errs := run(sock, "sync", "--source", "gcp-prod"); code == cli.ExitOK || !strings.Contains(errs, "cloudkms.cryptoKeys.list") {
+		t.Errorf("sync without permission: exit %d %q", code, errs)
+	}
+	srcs, err := c.Sources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(srcs, func(s api.SourceInfo) bool { return s.Name == "gcp-prod" })
+	if i < 0 || srcs[i].Health == engine.HealthOK || !strings.Contains(srcs[i].Reason, "lacks IAM permission") {
+		t.Errorf("the source after a refused sync: %+v", srcs)
+	}
+	if n := len(list()); n != before {
+		t.Errorf("%d rows after a failed sync, want the %d known", n, before)
+	}
+	fake.Allow("cloudkms.cryptoKeys.list")
+	kw("sync", "--source", "gcp-prod")
+
+	// The key ring is never deleted, and the fake holds no such call.
+	if _, ok := any(fake).(interface {
+		DeleteKeyRing(context.Context, *kmspb.KeyRing) error
+	}); ok {
+		t.Error("the fake offers a key ring deletion Google does not have")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
