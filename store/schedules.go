@@ -32,33 +32,6 @@ type ScheduleRow struct {
 	Updated time.Time
 }
 
-// Run is one run of a schedule.
-type Run struct {
-	ID       int64      `json:"id"`
-	Schedule string     `json:"schedule"`
-	Due      time.Time  `json:"due"`
-	Trigger  string     `json:"trigger"`
-	Actor    string     `json:"actor"`
-	Started  time.Time  `json:"started"`
-	Finished *time.Time `json:"finished,omitempty"`
-	Status   string     `json:"status"`
-	Late     bool       `json:"late,omitempty"`
-	Resumed  bool       `json:"resumed,omitempty"`
-	Summary  string     `json:"summary,omitempty"`
-}
-
-// Step is what one run did to one target.
-type Step struct {
-	Seq     int       `json:"seq"`
-	Target  string    `json:"target"`
-	KeyID   string    `json:"key_id,omitempty"`
-	Status  string    `json:"status"`
-	Before  string    `json:"before,omitempty"`
-	After   string    `json:"after,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
-	Updated time.Time `json:"updated"`
-}
-
 const scheduleCols = `name, spec, origin, paused, next_due, created, updated`
 
 func scanSchedule(sc interface{ Scan(...any) error }) (ScheduleRow, error) {
@@ -192,9 +165,9 @@ type Claim struct {
 // the schedule to its next occurrence: an occurrence is claimed once
 // (ErrClaimed when the schedule's next occurrence is no longer c.Due), and
 // a schedule with a run in progress gets no other (ErrRunning).
-func (s *Store) ClaimRun(ctx context.Context, c Claim) (Run, error) {
+func (s *Store) ClaimRun(ctx context.Context, c Claim) (schedule.Run, error) {
 	now := s.now()
-	r := Run{Schedule: c.Schedule, Due: c.Due.UTC(), Trigger: c.Trigger, Actor: c.Actor, Started: now.UTC(), Status: schedule.RunRunning, Late: c.Late, Summary: c.Summary}
+	r := schedule.Run{Schedule: c.Schedule, Due: c.Due.UTC(), Trigger: c.Trigger, Actor: c.Actor, Started: now.UTC(), Status: schedule.RunRunning, Late: c.Late, Summary: c.Summary}
 	if c.Skip {
 		r.Status, r.Finished = schedule.RunSkipped, &r.Started
 	}
@@ -252,8 +225,8 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status, summary string)
 
 const runCols = `id, schedule, due, trigger, actor, started, finished, status, late, resumed, summary`
 
-func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
-	var r Run
+func scanRun(sc interface{ Scan(...any) error }) (schedule.Run, error) {
+	var r schedule.Run
 	var due, started int64
 	var finished sql.NullInt64
 	var late, resumed int
@@ -263,13 +236,13 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	return r, err
 }
 
-func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]Run, error) {
+func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]schedule.Run, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+runCols+` FROM schedule_runs `+q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	defer rows.Close()
-	var out []Run
+	var out []schedule.Run
 	for rows.Next() {
 		r, err := scanRun(rows)
 		if err != nil {
@@ -281,12 +254,12 @@ func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]Run, er
 }
 
 // RunningRuns are the runs in progress (after a crash: the ones to resume).
-func (s *Store) RunningRuns(ctx context.Context) ([]Run, error) {
+func (s *Store) RunningRuns(ctx context.Context) ([]schedule.Run, error) {
 	return s.queryRuns(ctx, `WHERE status = 'running' ORDER BY id`)
 }
 
 // Runs lists a schedule's latest runs, newest first.
-func (s *Store) Runs(ctx context.Context, name string, limit int) ([]Run, error) {
+func (s *Store) Runs(ctx context.Context, name string, limit int) ([]schedule.Run, error) {
 	if limit <= 0 {
 		limit = 20
 	}
@@ -294,20 +267,20 @@ func (s *Store) Runs(ctx context.Context, name string, limit int) ([]Run, error)
 }
 
 // RunByID returns one run.
-func (s *Store) RunByID(ctx context.Context, id int64) (Run, error) {
+func (s *Store) RunByID(ctx context.Context, id int64) (schedule.Run, error) {
 	rs, err := s.queryRuns(ctx, `WHERE id = ?`, id)
 	if err != nil {
-		return Run{}, err
+		return schedule.Run{}, err
 	}
 	if len(rs) == 0 {
-		return Run{}, fmt.Errorf("run %d: %w", id, ErrNotFound)
+		return schedule.Run{}, fmt.Errorf("run %d: %w", id, ErrNotFound)
 	}
 	return rs[0], nil
 }
 
 // AddSteps records a run's targets (pending) before any is worked on;
 // targets already recorded keep what they say.
-func (s *Store) AddSteps(ctx context.Context, run int64, steps []Step) error {
+func (s *Store) AddSteps(ctx context.Context, run int64, steps []schedule.Step) error {
 	now := s.now().UnixMilli()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, st := range steps {
@@ -321,7 +294,7 @@ func (s *Store) AddSteps(ctx context.Context, run int64, steps []Step) error {
 }
 
 // SetStep records where one target of a run stands.
-func (s *Store) SetStep(ctx context.Context, run int64, st Step) error {
+func (s *Store) SetStep(ctx context.Context, run int64, st schedule.Step) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE schedule_steps SET status = ?, before = ?, after = ?, reason = ?, updated = ? WHERE run = ? AND target = ?`,
 		st.Status, st.Before, st.After, st.Reason, s.now().UnixMilli(), run, st.Target)
 	if err != nil {
@@ -331,15 +304,15 @@ func (s *Store) SetStep(ctx context.Context, run int64, st Step) error {
 }
 
 // Steps lists a run's steps in the order it takes them.
-func (s *Store) Steps(ctx context.Context, run int64) ([]Step, error) {
+func (s *Store) Steps(ctx context.Context, run int64) ([]schedule.Step, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT seq, target, key_id, status, before, after, reason, updated FROM schedule_steps WHERE run = ? ORDER BY seq, target`, run)
 	if err != nil {
 		return nil, fmt.Errorf("steps of run %d: %w", run, err)
 	}
 	defer rows.Close()
-	var out []Step
+	var out []schedule.Step
 	for rows.Next() {
-		var st Step
+		var st schedule.Step
 		var upd int64
 		if err := rows.Scan(&st.Seq, &st.Target, &st.KeyID, &st.Status, &st.Before, &st.After, &st.Reason, &upd); err != nil {
 			return nil, err

@@ -41,11 +41,11 @@ func TestScheduleRunsOnceAndNeverOverlap(t *testing.T) {
 	if err := st.DeleteSchedule(ctx, "rot"); !errors.Is(err, ErrRunning) {
 		t.Fatalf("delete while running: %v, want ErrRunning", err)
 	}
-	steps := []Step{{Seq: 0, Target: "v/a", Status: schedule.StepPending}, {Seq: 1, Target: "v/b", Status: schedule.StepPending}}
+	steps := []schedule.Step{{Seq: 0, Target: "v/a", Status: schedule.StepPending}, {Seq: 1, Target: "v/b", Status: schedule.StepPending}}
 	if err := st.AddSteps(ctx, r.ID, steps); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetStep(ctx, r.ID, Step{Target: "v/a", Status: schedule.StepCalling, Before: "1"}); err != nil {
+	if err := st.SetStep(ctx, r.ID, schedule.Step{Target: "v/a", Status: schedule.StepCalling, Before: "1"}); err != nil {
 		t.Fatal(err)
 	}
 	// Recording the targets again (a resumed run) keeps what they say.

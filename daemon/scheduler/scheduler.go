@@ -26,15 +26,15 @@ import (
 type Actions interface {
 	// Plan lists the targets a run of s touches, in order: each pending,
 	// or skipped with the reason. It changes nothing (it is the dry run).
-	Plan(ctx context.Context, s *schedule.Schedule) ([]store.Step, error)
+	Plan(ctx context.Context, s *schedule.Schedule) ([]schedule.Step, error)
 	// Before reads the target's version before its remote call, recorded
 	// so that Do, called again after a crash, can tell whether the call was
 	// made (for a rotation: the current version, or the newest generation).
-	Before(ctx context.Context, s *schedule.Schedule, run store.Run, step store.Step) (string, error)
+	Before(ctx context.Context, s *schedule.Schedule, run schedule.Run, step schedule.Step) (string, error)
 	// Do makes the step's remote call as actor, unless the target shows it
 	// was already made after step.Before (then it says so in note): it
 	// must be idempotent given step.Before. after is the new version.
-	Do(ctx context.Context, s *schedule.Schedule, run store.Run, step store.Step, actor string) (after, note string, err error)
+	Do(ctx context.Context, s *schedule.Schedule, run schedule.Run, step schedule.Step, actor string) (after, note string, err error)
 }
 
 // Hooks tell the daemon what the runner did.
@@ -247,7 +247,7 @@ func (r *Runner) poke() {
 }
 
 // DryRun lists what a run of the schedule would touch now, changing nothing.
-func (r *Runner) DryRun(ctx context.Context, name string) ([]store.Step, error) {
+func (r *Runner) DryRun(ctx context.Context, name string) ([]schedule.Step, error) {
 	row, err := r.st.Schedule(ctx, name)
 	if err != nil {
 		return nil, err
@@ -260,17 +260,17 @@ func (r *Runner) DryRun(ctx context.Context, name string) ([]store.Step, error) 
 }
 
 // RunNow starts a run of the schedule at once (ErrRunning while one runs).
-func (r *Runner) RunNow(ctx context.Context, name, actor string) (store.Run, error) {
+func (r *Runner) RunNow(ctx context.Context, name, actor string) (schedule.Run, error) {
 	row, err := r.st.Schedule(ctx, name)
 	if err != nil {
-		return store.Run{}, err
+		return schedule.Run{}, err
 	}
 	sc, err := schedule.Parse(row.Spec)
 	if err != nil {
-		return store.Run{}, err
+		return schedule.Run{}, err
 	}
 	if !r.reserve(name) {
-		return store.Run{}, fmt.Errorf("schedule %q: %w; wait for it to finish (keyward schedule show %s)", name, ErrRunning, name)
+		return schedule.Run{}, fmt.Errorf("schedule %q: %w; wait for it to finish (keyward schedule show %s)", name, ErrRunning, name)
 	}
 	run, err := r.st.ClaimRun(ctx, store.Claim{Schedule: name, Due: r.now(), Trigger: "manual", Actor: actor})
 	if err != nil {
@@ -428,7 +428,7 @@ func (r *Runner) fire(ctx context.Context, sc *schedule.Schedule, due, fire, now
 	r.start(sc, run, false)
 }
 
-func (r *Runner) start(sc *schedule.Schedule, run store.Run, resumed bool) {
+func (r *Runner) start(sc *schedule.Schedule, run schedule.Run, resumed bool) {
 	r.mu.Lock()
 	ctx := r.ctx
 	r.mu.Unlock()
@@ -465,11 +465,11 @@ func (r *Runner) record(ctx context.Context, ev engine.Event) {
 // execute runs (or resumes) one run: its targets are planned once and
 // recorded before any is touched, so a resumed run works on the same
 // targets even though the rotations already done changed their aging.
-func (r *Runner) execute(ctx context.Context, sc *schedule.Schedule, run store.Run, resumed bool) {
+func (r *Runner) execute(ctx context.Context, sc *schedule.Schedule, run schedule.Run, resumed bool) {
 	actor := Actor(sc.Name)
 	steps, err := r.st.Steps(ctx, run.ID)
 	if err == nil && len(steps) == 0 {
-		var planned []store.Step
+		var planned []schedule.Step
 		if planned, err = r.act.Plan(ctx, sc); err == nil {
 			if len(planned) == 0 {
 				// Nothing selected: the run is done with no steps (recorded
@@ -559,7 +559,7 @@ func (r *Runner) execute(ctx context.Context, sc *schedule.Schedule, run store.R
 	r.finish(ctx, sc, run, status, summary, reason)
 }
 
-func (r *Runner) stepFailed(ctx context.Context, sc *schedule.Schedule, run store.Run, st *store.Step, err error) {
+func (r *Runner) stepFailed(ctx context.Context, sc *schedule.Schedule, run schedule.Run, st *schedule.Step, err error) {
 	st.Status, st.Reason = schedule.StepFailed, err.Error()
 	if err := r.st.SetStep(ctx, run.ID, *st); err != nil {
 		r.log.Error("cannot record a failed step", "schedule", sc.Name, "target", st.Target, "err", err)
@@ -568,7 +568,7 @@ func (r *Runner) stepFailed(ctx context.Context, sc *schedule.Schedule, run stor
 		Severity: engine.SeverityWarn, Details: fmt.Sprintf("%s %s failed: %s", sc.Kind, st.Target, err)})
 }
 
-func (r *Runner) finish(ctx context.Context, sc *schedule.Schedule, run store.Run, status, summary, reason string) {
+func (r *Runner) finish(ctx context.Context, sc *schedule.Schedule, run schedule.Run, status, summary, reason string) {
 	ctx = context.WithoutCancel(ctx)
 	if err := r.st.FinishRun(ctx, run.ID, status, summary); err != nil {
 		r.log.Error("cannot record the end of a schedule run", "schedule", sc.Name, "err", err)

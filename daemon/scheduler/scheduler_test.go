@@ -45,27 +45,27 @@ func newVault(keys ...string) *vault {
 	return v
 }
 
-func (v *vault) Plan(ctx context.Context, s *schedule.Schedule) ([]store.Step, error) {
+func (v *vault) Plan(ctx context.Context, s *schedule.Schedule) ([]schedule.Step, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	var out []store.Step
+	var out []schedule.Step
 	i := 0
 	for _, k := range []string{"a", "b", "c", "d"} {
 		if _, ok := v.versions[k]; ok {
-			out = append(out, store.Step{Seq: i, Target: "vault/" + k, KeyID: "vault/" + k, Status: schedule.StepPending})
+			out = append(out, schedule.Step{Seq: i, Target: "vault/" + k, KeyID: "vault/" + k, Status: schedule.StepPending})
 			i++
 		}
 	}
 	return out, nil
 }
 
-func (v *vault) Before(ctx context.Context, s *schedule.Schedule, run store.Run, st store.Step) (string, error) {
+func (v *vault) Before(ctx context.Context, s *schedule.Schedule, run schedule.Run, st schedule.Step) (string, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return fmt.Sprint(v.versions[st.Target[len("vault/"):]]), nil
 }
 
-func (v *vault) Do(ctx context.Context, s *schedule.Schedule, run store.Run, st store.Step, actor string) (string, string, error) {
+func (v *vault) Do(ctx context.Context, s *schedule.Schedule, run schedule.Run, st schedule.Step, actor string) (string, string, error) {
 	k := st.Target[len("vault/"):]
 	if v.started != nil {
 		v.started <- k
@@ -125,7 +125,7 @@ func (h *harness) runner() *Runner {
 	}, nil, h.clk.now, "test-host")
 }
 
-func (h *harness) runs(name string) []store.Run {
+func (h *harness) runs(name string) []schedule.Run {
 	rs, err := h.st.Runs(context.Background(), name, 100)
 	if err != nil {
 		h.t.Fatal(err)
@@ -298,8 +298,8 @@ func TestResumeInterruptedRun(t *testing.T) {
 	// a: done before the crash. b: the call went out and the vault rotated,
 	// but the daemon died before recording it. c: not started.
 	v.versions["a"], v.rotated["a"] = 2, 1
-	_ = h.st.SetStep(ctx, run.ID, store.Step{Target: "vault/a", Status: schedule.StepDone, Before: "1", After: "2"})
-	_ = h.st.SetStep(ctx, run.ID, store.Step{Target: "vault/b", Status: schedule.StepCalling, Before: "1"})
+	_ = h.st.SetStep(ctx, run.ID, schedule.Step{Target: "vault/a", Status: schedule.StepDone, Before: "1", After: "2"})
+	_ = h.st.SetStep(ctx, run.ID, schedule.Step{Target: "vault/b", Status: schedule.StepCalling, Before: "1"})
 	v.versions["b"], v.rotated["b"] = 2, 1
 
 	r = h.runner()

@@ -316,3 +316,31 @@ func (k Kind) Describe() string {
 	}
 	return string(k)
 }
+
+// Run is one run of a schedule.
+type Run struct {
+	ID       int64      `json:"id"`
+	Schedule string     `json:"schedule"`
+	Due      time.Time  `json:"due"`
+	Trigger  string     `json:"trigger"`
+	Actor    string     `json:"actor"`
+	Started  time.Time  `json:"started"`
+	Finished *time.Time `json:"finished,omitempty"`
+	Status   string     `json:"status"`
+	Late     bool       `json:"late,omitempty"`
+	Resumed  bool       `json:"resumed,omitempty"`
+	Summary  string     `json:"summary,omitempty"`
+}
+
+// Step is what one run did to one target.
+type Step struct {
+	Seq     int       `json:"seq"`
+	Target  string    `json:"target"`
+	KeyID   string    `json:"key_id,omitempty"`
+	Status  string    `json:"status"`
+	Before  string    `json:"before,omitempty"`
+	After   string    `json:"after,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Updated time.Time `json:"updated"`
+}
+
