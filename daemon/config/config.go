@@ -14,6 +14,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/schedule"
 )
 
 // Config is the whole of keyward.toml. Sections for sources and the proxy
@@ -36,6 +37,10 @@ type Config struct {
 
 	KMIP  []KMIPSource `toml:"kmip"`
 	Proxy Proxy        `toml:"proxy"`
+
+	// Schedules are the [[schedule]] sections: rotations, syncs, backups
+	// and reports the daemon runs by itself (read-only over the socket).
+	Schedules []schedule.Spec `toml:"schedule"`
 
 	// Sections holds the registered source sections ([[azure]], and each
 	// cloud connector's own), by section name, in file order.
@@ -234,6 +239,17 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Proxy.validate(c)...)
 	errs = append(errs, c.validateAudit()...)
+	seenSchedule := map[string]bool{}
+	for i, sp := range c.Schedules {
+		key := fmt.Sprintf("schedule[%d]", i)
+		if _, err := schedule.Parse(sp); err != nil {
+			add(key, "%s", strings.TrimPrefix(err.Error(), schedule.ErrInvalid.Error()+": "))
+		}
+		if seenSchedule[sp.Name] {
+			add(key, "schedule name %q is used twice", sp.Name)
+		}
+		seenSchedule[sp.Name] = true
+	}
 	if len(errs) > 0 {
 		return Problems(errs)
 	}

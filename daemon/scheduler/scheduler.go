@@ -586,3 +586,89 @@ func (r *Runner) finish(ctx context.Context, sc *schedule.Schedule, run schedule
 	}
 	r.notify(sc.Name)
 }
+
+// Info is a schedule as front ends see it.
+type Info struct {
+	Row     store.ScheduleRow
+	When    string
+	NextRun *time.Time
+	Health  engine.Health
+	Reason  string
+	Running *schedule.Run
+	Recent  []schedule.Run
+}
+
+// Infos describes every schedule (name: only that one).
+func (r *Runner) Infos(ctx context.Context, name string) ([]Info, error) {
+	var rows []store.ScheduleRow
+	if name != "" {
+		row, err := r.st.Schedule(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		rows = []store.ScheduleRow{row}
+	} else {
+		var err error
+		if rows, err = r.st.Schedules(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Info, 0, len(rows))
+	for _, row := range rows {
+		in := Info{Row: row, Health: engine.HealthUnknown}
+		if sc, err := schedule.Parse(row.Spec); err == nil {
+			in.When = sc.Describe()
+			if !row.Paused && row.NextDue != nil {
+				t := row.NextDue.Add(sc.Delay(r.seed, *row.NextDue))
+				in.NextRun = &t
+			}
+		} else {
+			in.Health, in.Reason = engine.HealthDegraded, "its definition no longer reads: "+err.Error()
+		}
+		recent, err := r.st.Runs(ctx, row.Spec.Name, 20)
+		if err != nil {
+			return nil, err
+		}
+		in.Recent = recent
+		decided := in.Health == engine.HealthDegraded
+		for i := range recent {
+			run := recent[i]
+			switch {
+			case run.Status == schedule.RunRunning:
+				in.Running = &run
+			case run.Status == schedule.RunSkipped || decided:
+			case run.Status == schedule.RunDone:
+				in.Health, decided = engine.HealthOK, true
+			default:
+				in.Health, in.Reason, decided = engine.HealthDegraded, fmt.Sprintf("last run %s: %s", run.Status, run.Summary), true
+			}
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// Steps returns the steps of a schedule's run (0: its latest) and the run.
+func (r *Runner) Steps(ctx context.Context, name string, id int64) (*schedule.Run, []schedule.Step, error) {
+	var run schedule.Run
+	if id == 0 {
+		runs, err := r.st.Runs(ctx, name, 1)
+		if err != nil || len(runs) == 0 {
+			return nil, []schedule.Step{}, err
+		}
+		run = runs[0]
+	} else {
+		var err error
+		if run, err = r.st.RunByID(ctx, id); err != nil {
+			return nil, nil, err
+		}
+		if run.Schedule != name {
+			return nil, nil, fmt.Errorf("run %d is not a run of schedule %q: %w", id, name, ErrNotFound)
+		}
+	}
+	steps, err := r.st.Steps(ctx, run.ID)
+	if steps == nil {
+		steps = []schedule.Step{}
+	}
+	return &run, steps, err
+}

@@ -82,6 +82,9 @@ type Spec struct {
 	Dir    string `json:"dir,omitempty" toml:"dir"`
 }
 
+// ErrInvalid: a spec does not hold together (the message names each field).
+var ErrInvalid = errors.New("invalid schedule")
+
 // DefaultKeep is how many backups or reports stay when Keep is not set.
 const DefaultKeep = 7
 
@@ -176,7 +179,7 @@ func Parse(s Spec) (*Schedule, error) {
 		add("report", "only a report schedule writes reports")
 	}
 	if len(errs) > 0 {
-		return nil, errors.New(strings.Join(errs, "; "))
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(errs, "; "))
 	}
 	if sc.Keep == 0 {
 		sc.Keep = DefaultKeep
