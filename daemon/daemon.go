@@ -139,6 +139,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 		names = append(names, s.Name())
 	}
+	runner, err := d.buildScheduler(ctx, feat, &names)
+	if err != nil {
+		return err
+	}
 	if err := d.st.MarkUnconfigured(ctx, names); err != nil {
 		return err
 	}
@@ -162,6 +166,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); d.runSummaries(runCtx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = runner.Run(runCtx) }()
 	if feat.proxy != nil {
 		wg.Add(1)
 		go func() {

@@ -30,6 +30,9 @@ type features struct {
 	details map[string]func(*api.SourceInfo)
 	keys    *keyring.Rings
 	proxy   *proxy.Manager
+	// cloud and kmip are what schedules rotate and back up with.
+	cloud *cloud.Manager
+	kmip  map[string]*kmip.Source
 }
 
 func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
@@ -40,7 +43,7 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 			return nil, fmt.Errorf("keys.kek_file: %w", err)
 		}
 	}
-	f := &features{details: map[string]func(*api.SourceInfo){}, keys: keyring.NewRings()}
+	f := &features{details: map[string]func(*api.SourceInfo){}, keys: keyring.NewRings(), kmip: map[string]*kmip.Source{}}
 	// A ring change is a notice on the event stream, so front ends showing
 	// rings fetch them at once rather than poll.
 	f.keys.OnChange(func(app string) {
@@ -55,6 +58,7 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 	bySource := map[string]*kmip.Source{}
 	for _, s := range ks {
 		bySource[s.Name()] = s
+		f.kmip[s.Name()] = s
 		f.sources = append(f.sources, s)
 		f.details[s.Name()] = s.Describe
 		kmipNames = append(kmipNames, s.Name())
@@ -118,6 +122,7 @@ func (d *Daemon) buildClouds(f *features, k *kek.KEK) error {
 		m.SetBackups(d.st, k)
 	}
 	m.SetMaterial(d.ringMaterial(f.keys))
+	f.cloud = m
 	for _, s := range srcs {
 		f.sources = append(f.sources, s)
 		caps := s.Connector().Capabilities()

@@ -329,3 +329,13 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// DropSource removes a source row of the given kind (a deleted schedule's
+// health row); rows of other kinds are never touched.
+func (s *Store) DropSource(ctx context.Context, name, kind string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM sources WHERE name = ? AND kind = ?`, name, kind)
+	if err != nil {
+		return fmt.Errorf("remove %s %s: %w", kind, name, err)
+	}
+	return nil
+}

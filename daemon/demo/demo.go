@@ -25,6 +25,7 @@ import (
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/schedule"
 )
 
 // Options configure a demo run.
@@ -138,6 +139,7 @@ func Run(ctx context.Context, opts Options) error {
 	st.AppURL, st.ProxyURL = app.URL(), "http://"+proxyAddr
 	cfg.Proxy.Apps = append(cfg.Proxy.Apps, saas.ProxyApp("crm", proxyAddr, app.URL()))
 	cfg.Proxy.UsageFlush = engine.Duration(10 * time.Second) // the usage report fills while you watch
+	cfg.Schedules = append(cfg.Schedules, Schedules...)
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo config: %w", err)
 	}
@@ -184,6 +186,14 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	return nil
+}
+
+// Schedules are the demo's two schedules, shown in the Schedules pane: a
+// weekly rotation of the keys expiring within 30 days, and a daily backup
+// of the vault's keys keeping a week of them.
+var Schedules = []schedule.Spec{
+	{Name: "weekly-expiring-rotation", Kind: schedule.KindRotate, Every: "weekly mon 02:00", Aging: "expiring-30d", Jitter: "30m"},
+	{Name: "daily-vault-backup", Kind: schedule.KindBackup, Every: "daily 01:30", Sources: []string{"azure-demo"}, Keep: 7},
 }
 
 func banner(out io.Writer, st Stack) {

@@ -46,6 +46,8 @@ type Hooks struct {
 	Health func(ctx context.Context, schedule string, h engine.Health, reason string)
 	// Changed is told when a schedule or a run changed (event stream).
 	Changed func(schedule string)
+	// Deleted is told when a schedule is gone (its health row goes too).
+	Deleted func(ctx context.Context, schedule string)
 }
 
 // Runner runs the schedules of one daemon.
@@ -127,6 +129,9 @@ func (r *Runner) LoadConfig(ctx context.Context, specs []schedule.Spec) error {
 		if h.Origin == schedule.OriginConfig && !want[h.Spec.Name] {
 			if err := r.st.DeleteSchedule(ctx, h.Spec.Name); err != nil {
 				return fmt.Errorf("schedule %q left keyward.toml: %w", h.Spec.Name, err)
+			}
+			if r.hooks.Deleted != nil {
+				r.hooks.Deleted(ctx, h.Spec.Name)
 			}
 		}
 	}
@@ -212,6 +217,9 @@ func (r *Runner) Delete(ctx context.Context, name, actor string) error {
 	}
 	if err := r.st.DeleteSchedule(ctx, name); err != nil {
 		return err
+	}
+	if r.hooks.Deleted != nil {
+		r.hooks.Deleted(ctx, name)
 	}
 	r.changed(ctx, name, "schedule-deleted", actor, "deleted with its history")
 	return nil

@@ -346,4 +346,3 @@ type Step struct {
 	Reason  string    `json:"reason,omitempty"`
 	Updated time.Time `json:"updated"`
 }
-

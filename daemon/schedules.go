@@ -1,0 +1,533 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/schedroutes"
+	"github.com/keyward/keyward/daemon/scheduler"
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/daemon/sources/kmip"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
+	"github.com/keyward/keyward/engine/schedule"
+)
+
+// ScheduleSourceKind is the kind of the health rows schedules keep beside
+// the sources': a failing schedule shows as a degraded item with its
+// reason, like a degraded source.
+const ScheduleSourceKind = "schedule"
+
+// scheduleActions does what the steps of schedules say, with the daemon's
+// parts: the cloud manager (rotate, back up), the KMIP sources (rotate an
+// application), the syncers (sync), and the report handlers (report).
+type scheduleActions struct {
+	d     *Daemon
+	cloud *cloud.Manager
+	kmip  map[string]*kmip.Source
+}
+
+var _ scheduler.Actions = (*scheduleActions)(nil)
+
+// Targets are named kind:source/thing so a run's steps say what they are.
+const (
+	targetCloud  = "key:"
+	targetApp    = "app:"
+	targetSource = "source:"
+	targetReport = "report:"
+)
+
+func (a *scheduleActions) Plan(ctx context.Context, s *schedule.Schedule) ([]schedule.Step, error) {
+	switch s.Kind {
+	case schedule.KindSync:
+		return a.planSync(s)
+	case schedule.KindReport:
+		return []schedule.Step{{Target: targetReport + s.Report, Status: schedule.StepPending}}, nil
+	}
+	return a.planKeys(ctx, s)
+}
+
+func (a *scheduleActions) planSync(s *schedule.Schedule) ([]schedule.Step, error) {
+	var out []schedule.Step
+	seen := map[string]bool{}
+	for _, src := range a.d.srcs {
+		if len(s.Sources) > 0 && !contains(s.Sources, src.Name()) {
+			continue
+		}
+		seen[src.Name()] = true
+		st := schedule.Step{Seq: len(out), Target: targetSource + src.Name(), Status: schedule.StepPending}
+		if _, ok := src.(sources.Syncer); !ok {
+			st.Status, st.Reason = schedule.StepSkipped, fmt.Sprintf("a %s source cannot sync on demand", src.Kind())
+		}
+		out = append(out, st)
+	}
+	for _, name := range s.Sources {
+		if !seen[name] {
+			out = append(out, schedule.Step{Seq: len(out), Target: targetSource + name, Status: schedule.StepSkipped,
+				Reason: "no source of that name is configured (keyward status lists them)"})
+		}
+	}
+	return out, nil
+}
+
+// planKeys selects the keys of a rotation or backup and turns them into
+// targets: one per cloud key (whatever its versions) and one per KMIP
+// application, each pending or skipped with the reason.
+func (a *scheduleActions) planKeys(ctx context.Context, s *schedule.Schedule) ([]schedule.Step, error) {
+	now := a.d.now()
+	var out []schedule.Step
+	seen := map[string]bool{}
+	cap := engine.CapRotate
+	if s.Kind == schedule.KindBackup {
+		cap = engine.CapBackup
+	}
+	srcs, err := a.d.st.Sources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(srcs, func(i, j int) bool { return srcs[i].Name < srcs[j].Name })
+	for _, src := range srcs {
+		if src.Kind == ScheduleSourceKind || len(s.Sources) > 0 && !contains(s.Sources, src.Name) {
+			continue
+		}
+		keys, err := a.d.st.SourceKeys(ctx, src.Name)
+		if err != nil {
+			return nil, err
+		}
+		sort.Slice(keys, func(i, j int) bool { return keys[i].ID < keys[j].ID })
+		for _, k := range keys {
+			ag := engine.Classify(k, now, a.d.thresholds)
+			k.Aging = &ag
+			if !s.Matches(k) || k.State.Terminal() || k.State == engine.StateDeleted || k.State == engine.StatePurged {
+				continue
+			}
+			st := schedule.Step{KeyID: k.ID, Status: schedule.StepPending}
+			known, capable := false, false
+			if a.cloud != nil {
+				known, capable = a.cloud.Capable(src.Name, cap)
+			}
+			switch {
+			case known:
+				st.Target = targetCloud + src.Name + "/" + k.Name
+				if !capable {
+					st.Status, st.Reason = schedule.StepSkipped, fmt.Sprintf("%s source %s cannot %s", src.Kind, src.Name, cap)
+				}
+			case a.kmip[src.Name] != nil && s.Kind == schedule.KindRotate:
+				if k.Application == "" {
+					st.Target, st.Status, st.Reason = targetCloud+src.Name+"/"+k.Name, schedule.StepSkipped, "a KMIP key of no application: keyward rotates applications (the next generation of a ring)"
+				} else {
+					st.Target = targetApp + src.Name + "/" + k.Application
+				}
+			default:
+				st.Target, st.Status = targetCloud+src.Name+"/"+k.Name, schedule.StepSkipped
+				st.Reason = fmt.Sprintf("a %s source: keyward cannot %s its keys", src.Kind, cap)
+				if src.Kind == "kmip" {
+					st.Reason = "the KMS keeps KMIP keys: keyward does not back them up"
+				}
+			}
+			if seen[st.Target] {
+				continue
+			}
+			seen[st.Target] = true
+			st.Seq = len(out)
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// splitTarget reads "key:source/name" or "app:source/app".
+func splitTarget(t string) (kind, source, name string) {
+	for _, p := range []string{targetCloud, targetApp, targetSource, targetReport} {
+		if rest, ok := strings.CutPrefix(t, p); ok {
+			source, name, _ = strings.Cut(rest, "/")
+			return p, source, name
+		}
+	}
+	return "", "", t
+}
+
+// marker is what tells a key's versions apart: the version, and for AWS
+// (one version, "current") the key material in use.
+func marker(kv cloud.KeyVersion) string {
+	if m := kv.Tags["aws:key-material"]; m != "" {
+		return kv.Version + "|" + m
+	}
+	return kv.Version
+}
+
+func (a *scheduleActions) Before(ctx context.Context, s *schedule.Schedule, run schedule.Run, st schedule.Step) (string, error) {
+	kind, source, name := splitTarget(st.Target)
+	switch {
+	case s.Kind == schedule.KindRotate && kind == targetCloud:
+		kv, err := a.cloud.Current(ctx, source, name)
+		if err != nil {
+			return "", err
+		}
+		return marker(kv), nil
+	case s.Kind == schedule.KindRotate && kind == targetApp:
+		src := a.kmip[source]
+		if src == nil {
+			return "", fmt.Errorf("no KMIP source %q", source)
+		}
+		return src.NewestGeneration(name)
+	case s.Kind == schedule.KindBackup:
+		return a.d.now().UTC().Format(time.RFC3339Nano), nil
+	}
+	return "", nil
+}
+
+func (a *scheduleActions) Do(ctx context.Context, s *schedule.Schedule, run schedule.Run, st schedule.Step, actor string) (string, string, error) {
+	caller := cloud.Caller{User: actor, Role: cloud.RoleAdmin}
+	kind, source, name := splitTarget(st.Target)
+	switch s.Kind {
+	case schedule.KindRotate:
+		if kind == targetApp {
+			return a.rotateApp(ctx, source, name, st.Before, actor)
+		}
+		cur, err := a.cloud.Current(ctx, source, name)
+		if err != nil {
+			return "", "", err
+		}
+		if m := marker(cur); m != st.Before {
+			// The rotation was made, and the daemon stopped before it
+			// recorded it: never rotate twice.
+			return cur.Version, fmt.Sprintf("rotated before the daemon restarted (version %s, was %s)", m, st.Before), nil
+		}
+		res, err := a.cloud.Rotate(ctx, caller, source, name)
+		if err != nil {
+			return "", "", err
+		}
+		after := ""
+		if res.Event != nil {
+			after = strings.TrimPrefix(res.Event.KeyID, engine.KeyID(source, name, ""))
+			after = strings.TrimPrefix(after, "/")
+		}
+		return after, "", nil
+	case schedule.KindBackup:
+		return a.backup(ctx, s, caller, source, name, st.Before)
+	case schedule.KindSync:
+		for _, src := range a.d.srcs {
+			if src.Name() != source {
+				continue
+			}
+			sy, ok := src.(sources.Syncer)
+			if !ok {
+				return "", "", fmt.Errorf("a %s source cannot sync on demand", src.Kind())
+			}
+			if err := sy.SyncNow(ctx); err != nil {
+				return "", "", err
+			}
+			_ = a.d.sink.record(ctx, engine.Event{Source: source, Operation: engine.OpSynced, Actor: actor, Origin: engine.OriginKeyward,
+				Details: "sync by schedule " + s.Name})
+			return "", "", nil
+		}
+		return "", "", fmt.Errorf("no source named %q", source)
+	case schedule.KindReport:
+		files, err := a.writeReport(ctx, s, run)
+		if err != nil {
+			return "", "", err
+		}
+		_ = a.d.sink.record(ctx, engine.Event{Operation: "report-written", Actor: actor, Origin: engine.OriginKeyward,
+			Details: fmt.Sprintf("%s report written: %s", s.Report, strings.Join(files, ", "))})
+		return strings.Join(files, ", "), "", nil
+	}
+	return "", "", fmt.Errorf("schedule kind %q has no action", s.Kind)
+}
+
+func (a *scheduleActions) rotateApp(ctx context.Context, source, app, before, actor string) (string, string, error) {
+	src := a.kmip[source]
+	if src == nil {
+		return "", "", fmt.Errorf("no KMIP source %q", source)
+	}
+	rot, err := src.Rotate(ctx, app, before)
+	if err != nil {
+		return "", "", err
+	}
+	note, details := "", fmt.Sprintf("application %s rotated via keyward: created and activated %s on the KMS (after %s)", app, rot.Name, before)
+	if rot.Existed {
+		note = rot.Name + " was already on the KMS (a rotation whose answer was lost): not created again"
+		details = fmt.Sprintf("application %s: %s, activated", app, note)
+	}
+	_ = a.d.sink.record(ctx, engine.Event{KeyID: engine.KeyID(source, rot.Name, ""), Source: source, Operation: engine.OpRotated,
+		Actor: actor, Origin: engine.OriginKeyward, Details: details})
+	return rot.Name, note, nil
+}
+
+// backup backs the key up unless this schedule already did since before
+// (the daemon stopped after the vault answered), then keeps the newest
+// Keep backups this schedule made of the key.
+func (a *scheduleActions) backup(ctx context.Context, s *schedule.Schedule, caller cloud.Caller, source, name, before string) (string, string, error) {
+	since, _ := time.Parse(time.RFC3339Nano, before)
+	mine := func() ([]cloud.BackupInfo, error) {
+		all, err := a.cloud.Backups(ctx, caller)
+		var out []cloud.BackupInfo
+		for _, b := range all {
+			if b.Source == source && b.Key == name && b.Actor == caller.User {
+				out = append(out, b)
+			}
+		}
+		return out, err
+	}
+	have, err := mine()
+	if err != nil {
+		return "", "", err
+	}
+	id, note := "", ""
+	for _, b := range have {
+		if !since.IsZero() && !b.Created.Before(since.Truncate(time.Second)) {
+			id, note = b.ID, "backed up before the daemon restarted: not taken again"
+		}
+	}
+	if id == "" {
+		info, err := a.cloud.Backup(ctx, caller, source, name)
+		if err != nil {
+			return "", "", err
+		}
+		id = info.ID
+		if have, err = mine(); err != nil {
+			return id, "", err
+		}
+	}
+	// Backups comes newest first.
+	var dropped []string
+	for i, b := range have {
+		if i >= s.Keep {
+			if err := a.cloud.DeleteBackup(ctx, caller, b.ID); err != nil {
+				return id, "", fmt.Errorf("backup %s taken, but the old backup %s could not be deleted: %w", id, b.ID, err)
+			}
+			dropped = append(dropped, b.ID)
+		}
+	}
+	if len(dropped) > 0 {
+		note = strings.TrimPrefix(note+"; ", "; ") + fmt.Sprintf("kept the last %d, deleted %s", s.Keep, strings.Join(dropped, ", "))
+	}
+	return id, note, nil
+}
+
+// writeReport writes the schedule's report as CSV and JSON into its
+// directory — the same answer the socket API gives (its own handler
+// makes it), rendered by the same table renderer as the CLI — each file
+// complete before it takes its name, and keeps the newest Keep of each.
+func (a *scheduleActions) writeReport(ctx context.Context, s *schedule.Schedule, run schedule.Run) ([]string, error) {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("report directory %s: %w", s.Dir, err)
+	}
+	now := a.d.now()
+	var doc any
+	var table report.Table
+	switch s.Report {
+	case "aging":
+		var all api.AgingReport
+		err := a.pages(ctx, "/v1/reports/aging", func(b []byte) (string, error) {
+			var page api.AgingReport
+			if err := json.Unmarshal(b, &page); err != nil {
+				return "", err
+			}
+			if all.Summary == nil {
+				all.Range, all.Summary = page.Range, page.Summary
+			}
+			all.Entries = append(all.Entries, page.Entries...)
+			return page.NextCursor, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		doc, table = all, report.AgingTable(all.Entries, now)
+	case "activity":
+		var all api.ActivityReport
+		err := a.pages(ctx, "/v1/reports/activity", func(b []byte) (string, error) {
+			var page api.ActivityReport
+			if err := json.Unmarshal(b, &page); err != nil {
+				return "", err
+			}
+			if all.PerDay == nil {
+				all.Range, all.PerDay = page.Range, page.PerDay
+			}
+			all.Events = append(all.Events, page.Events...)
+			return page.NextCursor, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		doc, table = all, report.ActivityTable(all.Events)
+	case "usage":
+		var u report.Usage
+		err := a.pages(ctx, "/v1/reports/usage", func(b []byte) (string, error) { return "", json.Unmarshal(b, &u) })
+		if err != nil {
+			return nil, err
+		}
+		doc, table = u, report.UsageTable(u, now)
+	default:
+		return nil, fmt.Errorf("no report %q", s.Report)
+	}
+	base := fmt.Sprintf("keyward-%s-%s", s.Report, run.Due.UTC().Format("20060102T150405Z"))
+	var files []string
+	for _, ext := range []string{".csv", ".json"} {
+		path := filepath.Join(s.Dir, base+ext)
+		err := writeFileAtomic(path, func(f *os.File) error {
+			if ext == ".csv" {
+				return table.WriteCSV(f)
+			}
+			enc := json.NewEncoder(f)
+			enc.SetIndent("", "  ")
+			return enc.Encode(doc)
+		})
+		if err != nil {
+			return files, fmt.Errorf("write %s: %w", path, err)
+		}
+		files = append(files, path)
+		if err := keepNewest(s.Dir, "keyward-"+s.Report+"-", ext, s.Keep); err != nil {
+			return files, err
+		}
+	}
+	return files, nil
+}
+
+// pages asks the daemon's own report handler for every page of path.
+func (a *scheduleActions) pages(ctx context.Context, path string, page func([]byte) (string, error)) error {
+	cursor := ""
+	for i := 0; i < 10000; i++ {
+		q := url.Values{"limit": {"5000"}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		if path == "/v1/reports/usage" {
+			q.Del("limit")
+		}
+		req := httptest.NewRequest(http.MethodGet, path+"?"+q.Encode(), nil).WithContext(
+			api.WithCaller(ctx, api.Caller{User: "keyward", Role: api.RoleAdmin}))
+		rec := httptest.NewRecorder()
+		a.d.handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			return fmt.Errorf("%s: %s", path, strings.TrimSpace(rec.Body.String()))
+		}
+		next, err := page(rec.Body.Bytes())
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+	return errors.New(path + ": too many pages")
+}
+
+// writeFileAtomic writes path (mode 0600) through a temporary file that
+// takes its name only once complete.
+func writeFileAtomic(path string, fill func(*os.File) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".keyward-report-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := fill(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// keepNewest deletes all but the newest keep files named prefix…ext in dir
+// (their names sort by time).
+func keepNewest(dir, prefix, ext string, keep int) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, e := range ents {
+		if n := e.Name(); e.Type().IsRegular() && strings.HasPrefix(n, prefix) && strings.HasSuffix(n, ext) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for i := 0; i < len(names)-keep; i++ {
+		if err := os.Remove(filepath.Join(dir, names[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scheduleHealthName is the name of a schedule's health row.
+func scheduleHealthName(name string) string { return "schedule:" + name }
+
+// buildScheduler loads the config's schedules, gives each its health row
+// (added to names, the rows the daemon keeps), mounts the schedule routes
+// and returns the runner the daemon runs.
+func (d *Daemon) buildScheduler(ctx context.Context, feat *features, names *[]string) (*scheduler.Runner, error) {
+	act := &scheduleActions{d: d, cloud: feat.cloud, kmip: feat.kmip}
+	host, _ := os.Hostname()
+	hooks := scheduler.Hooks{
+		Record: func(ctx context.Context, ev engine.Event) {
+			if err := d.sink.record(ctx, ev); err != nil {
+				d.log.Warn("schedule event not recorded", "operation", ev.Operation, "err", err)
+			}
+		},
+		Health: func(ctx context.Context, name string, h engine.Health, reason string) {
+			hn := scheduleHealthName(name)
+			if err := d.st.EnsureSource(ctx, hn, ScheduleSourceKind, ""); err == nil {
+				_ = d.sink.SetHealth(ctx, hn, h, reason)
+			}
+		},
+		Changed: func(name string) {
+			d.hub.publish(api.Notification{Type: api.NoteSchedules, Time: d.now(), Source: name})
+		},
+		Deleted: func(ctx context.Context, name string) {
+			if err := d.st.DropSource(ctx, scheduleHealthName(name), ScheduleSourceKind); err != nil {
+				d.log.Warn("schedule health row not removed", "schedule", name, "err", err)
+			}
+			d.hub.publish(api.Notification{Type: api.NoteSources, Time: d.now(), Source: scheduleHealthName(name)})
+		},
+	}
+	r := scheduler.New(d.st, act, hooks, d.log, d.now, host+"\x00"+d.cfg.DataDir)
+	if err := r.LoadConfig(ctx, d.cfg.Schedules); err != nil {
+		return nil, err
+	}
+	rows, err := d.st.Schedules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range rows {
+		hn := scheduleHealthName(row.Spec.Name)
+		if err := d.st.EnsureSource(ctx, hn, ScheduleSourceKind, ""); err != nil {
+			return nil, err
+		}
+		*names = append(*names, hn)
+	}
+	h := schedroutes.Handler(r, api.CallerFromContext)
+	for _, p := range []string{"/v1/schedules", "/v1/schedules/"} {
+		d.opts.Mounts = append(d.opts.Mounts, Mount{Pattern: p, Handler: h, WriteRole: api.RoleAdmin})
+	}
+	return r, nil
+}
