@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -328,15 +329,15 @@ func (a *scheduleActions) backup(ctx context.Context, s *schedule.Schedule, call
 
 // writeReport writes the schedule's report as CSV and JSON into its
 // directory — the same answer the socket API gives (its own handler
-// makes it), rendered by the same table renderer as the CLI — each file
+// makes it), in the CSV columns the front ends export — each file
 // complete before it takes its name, and keeps the newest Keep of each.
 func (a *scheduleActions) writeReport(ctx context.Context, s *schedule.Schedule, run schedule.Run) ([]string, error) {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("report directory %s: %w", s.Dir, err)
 	}
-	now := a.d.now()
 	var doc any
-	var table report.Table
+	var header []string
+	var records [][]string
 	switch s.Report {
 	case "aging":
 		var all api.AgingReport
@@ -354,7 +355,10 @@ func (a *scheduleActions) writeReport(ctx context.Context, s *schedule.Schedule,
 		if err != nil {
 			return nil, err
 		}
-		doc, table = all, report.AgingTable(all.Entries, now)
+		doc, header = all, api.AgingCSVHeader
+		for _, e := range all.Entries {
+			records = append(records, api.AgingCSVRecord(e))
+		}
 	case "activity":
 		var all api.ActivityReport
 		err := a.pages(ctx, "/v1/reports/activity", func(b []byte) (string, error) {
@@ -371,14 +375,23 @@ func (a *scheduleActions) writeReport(ctx context.Context, s *schedule.Schedule,
 		if err != nil {
 			return nil, err
 		}
-		doc, table = all, report.ActivityTable(all.Events)
+		doc, header = all, api.ActivityCSVHeader
+		for _, e := range all.Events {
+			records = append(records, api.ActivityCSVRecord(e))
+		}
 	case "usage":
 		var u report.Usage
 		err := a.pages(ctx, "/v1/reports/usage", func(b []byte) (string, error) { return "", json.Unmarshal(b, &u) })
 		if err != nil {
 			return nil, err
 		}
-		doc, table = u, report.UsageTable(u, now)
+		doc, header = u, api.UsageCSVHeader
+		for _, r := range u.Rows {
+			records = append(records, api.UsageCSVRecord(r))
+		}
+		for _, k := range u.Unused {
+			records = append(records, api.UnusedCSVRecord(k))
+		}
 	default:
 		return nil, fmt.Errorf("no report %q", s.Report)
 	}
@@ -388,7 +401,13 @@ func (a *scheduleActions) writeReport(ctx context.Context, s *schedule.Schedule,
 		path := filepath.Join(s.Dir, base+ext)
 		err := writeFileAtomic(path, func(f *os.File) error {
 			if ext == ".csv" {
-				return table.WriteCSV(f)
+				cw := csv.NewWriter(f)
+				_ = cw.Write(header)
+				for _, rec := range records {
+					_ = cw.Write(api.CSVSafe(rec))
+				}
+				cw.Flush()
+				return cw.Error()
 			}
 			enc := json.NewEncoder(f)
 			enc.SetIndent("", "  ")

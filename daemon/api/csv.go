@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
 )
 
 // CSVSafe returns rec with every cell that a spreadsheet would run as a
@@ -77,4 +78,36 @@ func isoPtr(t *time.Time) string {
 		return ""
 	}
 	return iso(*t)
+}
+
+// Report CSV columns, shared by the front ends' exports (tui/render) and
+// the daemon's report schedules, so a report reads the same wherever it
+// was written.
+var (
+	AgingCSVHeader    = []string{"date", "milestone", "key_id", "source", "name", "state", "bucket", "reason"}
+	ActivityCSVHeader = []string{"time", "operation", "key_id", "source", "actor", "origin", "severity", "details"}
+	UsageCSVHeader    = []string{"app", "key_id", "encrypts", "decrypts", "first_use", "last_use"}
+)
+
+// AgingCSVRecord is one aging milestone under AgingCSVHeader.
+func AgingCSVRecord(e report.AgingEntry) []string {
+	return []string{iso(e.Date), e.Milestone, e.KeyID, e.Source, e.Name, string(e.State), string(e.Bucket), e.Reason}
+}
+
+// ActivityCSVRecord is one event under ActivityCSVHeader.
+func ActivityCSVRecord(e engine.Event) []string {
+	return []string{iso(e.Time), e.Operation, e.KeyID, e.Source, e.Actor, string(e.Origin), string(e.Severity), e.Details}
+}
+
+// UsageCSVRecord is one application's use of one generation under
+// UsageCSVHeader.
+func UsageCSVRecord(r report.UsageRow) []string {
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	return []string{r.App, r.KeyID, n(r.Encrypts), n(r.Decrypts), iso(r.First), iso(r.Last)}
+}
+
+// UnusedCSVRecord is a key no application used in the range, under
+// UsageCSVHeader.
+func UnusedCSVRecord(k engine.Key) []string {
+	return []string{k.Application, k.ID, "0", "0", "", ""}
 }

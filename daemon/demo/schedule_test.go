@@ -2,7 +2,10 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +124,79 @@ func TestScheduleRotatesEndToEnd(t *testing.T) {
 	if health != "ok" {
 		t.Fatalf("schedule health row %q, want ok", health)
 	}
+
+	// The demo's daily backup, run now (a config schedule may be run, not
+	// edited): every backup-capable vault key backed up, as the schedule.
+	brun, err := c.RunSchedule(ctx, "daily-vault-backup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the backup run", func() bool {
+		d, err = c.Schedule(ctx, "daily-vault-backup", brun.ID)
+		return err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning
+	})
+	if d.Run.Status != schedule.RunDone || !hasStep(d.Steps, "key:azure-demo/acme-crm-field-kek", schedule.StepDone) {
+		t.Fatalf("backup run %+v steps %+v", d.Run, d.Steps)
+	}
+	backups, err := c.CloudBackups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := 0
+	for _, b := range backups {
+		if b.Actor == "schedule:daily-vault-backup" {
+			mine++
+		}
+	}
+	if done := countSteps(d.Steps, schedule.StepDone); mine != done || mine == 0 {
+		t.Fatalf("%d backups by the schedule, %d steps done", mine, done)
+	}
+
+	// A report schedule keeping one: two runs leave one CSV and one JSON,
+	// in the columns the front ends export.
+	dir := t.TempDir()
+	if _, err := c.CreateSchedule(ctx, schedule.Spec{Name: "aging-report", Kind: schedule.KindReport, Every: "daily 06:00",
+		Report: "aging", Dir: dir, Keep: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		r, err := c.RunSchedule(ctx, "aging-report")
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the report run", func() bool {
+			d, err = c.Schedule(ctx, "aging-report", r.ID)
+			return err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning
+		})
+		if d.Run.Status != schedule.RunDone {
+			t.Fatalf("report run %+v steps %+v", d.Run, d.Steps)
+		}
+		time.Sleep(1100 * time.Millisecond) // the next file's name is a second later
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "keyward-aging-*"))
+	if len(files) != 2 || !strings.HasSuffix(files[0], ".csv") || !strings.HasSuffix(files[1], ".json") {
+		t.Fatalf("report files %v, want one csv and one json", files)
+	}
+	csvText, _ := os.ReadFile(files[0])
+	var doc api.AgingReport
+	js, _ := os.ReadFile(files[1])
+	if !strings.HasPrefix(string(csvText), "date,milestone,key_id,") || !strings.Contains(string(csvText), "acme-crm-field-kek") ||
+		json.Unmarshal(js, &doc) != nil || len(doc.Entries) == 0 {
+		t.Fatalf("report CSV %.200q, JSON %.200q", csvText, js)
+	}
+	if fi, _ := os.Stat(files[0]); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("report mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+func countSteps(steps []schedule.Step, status string) int {
+	n := 0
+	for _, s := range steps {
+		if s.Status == status {
+			n++
+		}
+	}
+	return n
 }
 
 func hasStep(steps []schedule.Step, target, status string) bool {

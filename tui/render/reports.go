@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/tui/table"
@@ -28,13 +29,13 @@ func When(t, now time.Time) string {
 var (
 	agingColumns = []table.Column{{Title: "DATE", Width: 10}, {Title: "MILESTONE", Width: 8, Priority: 1}, {Title: "KEY", Width: 12},
 		{Title: "SOURCE", Width: 6, Priority: 3}, {Title: "STATE", Width: 6, Priority: 2}, {Title: "AGING", Width: 7}, {Title: "REASON", Width: 8, Priority: 4}}
-	agingHeader     = []string{"date", "milestone", "key_id", "source", "name", "state", "bucket", "reason"}
+	agingHeader     = api.AgingCSVHeader
 	activityColumns = []table.Column{{Title: "TIME", Width: 16}, {Title: "OPERATION", Width: 8}, {Title: "KEY", Width: 12},
 		{Title: "ACTOR", Width: 5, Priority: 3}, {Title: "ORIGIN", Width: 6, Priority: 2}, {Title: "DETAILS", Width: 8, Priority: 4}}
-	activityHeader = []string{"time", "operation", "key_id", "source", "actor", "origin", "severity", "details"}
+	activityHeader = api.ActivityCSVHeader
 	usageColumns   = []table.Column{{Title: "APP", Width: 4}, {Title: "KEY", Width: 12}, {Title: "ENCRYPTS", Width: 6, Right: true},
 		{Title: "DECRYPTS", Width: 6, Right: true}, {Title: "LAST USE", Width: 10, Priority: 1}}
-	usageHeader = []string{"app", "key_id", "encrypts", "decrypts", "first_use", "last_use"}
+	usageHeader = api.UsageCSVHeader
 )
 
 // AgingEntry renders one milestone of the aging report; the row's class is
@@ -42,7 +43,7 @@ var (
 func AgingEntry(e report.AgingEntry, now time.Time) Row {
 	return Row{
 		Cells: []string{When(e.Date, now), e.Milestone, e.Name, e.Source, string(e.State), string(e.Bucket), e.Reason},
-		Raw:   []string{iso(e.Date), e.Milestone, e.KeyID, e.Source, e.Name, string(e.State), string(e.Bucket), e.Reason},
+		Raw:   api.AgingCSVRecord(e),
 		Class: string(e.Bucket),
 	}
 }
@@ -64,7 +65,7 @@ func Event(e engine.Event) Row {
 	}
 	return Row{
 		Cells: []string{e.Time.UTC().Format("2006-01-02 15:04"), e.Operation, key, e.Actor, string(e.Origin), e.Details},
-		Raw:   []string{iso(e.Time), e.Operation, e.KeyID, e.Source, e.Actor, string(e.Origin), string(e.Severity), e.Details},
+		Raw:   api.ActivityCSVRecord(e),
 		Class: string(e.Origin),
 	}
 }
@@ -85,7 +86,7 @@ func UsageRow(r report.UsageRow, now time.Time) Row {
 	n := func(v int64) string { return strconv.FormatInt(v, 10) }
 	return Row{
 		Cells: []string{r.App, r.KeyID, n(r.Encrypts), n(r.Decrypts), When(r.Last, now)},
-		Raw:   []string{r.App, r.KeyID, n(r.Encrypts), n(r.Decrypts), iso(r.First), iso(r.Last)},
+		Raw:   api.UsageCSVRecord(r),
 		Class: ClassUsed,
 	}
 }
@@ -94,7 +95,7 @@ func UsageRow(r report.UsageRow, now time.Time) Row {
 func UnusedKey(k engine.Key) Row {
 	return Row{
 		Cells: []string{k.Application, k.ID, "0", "0", "never in range"},
-		Raw:   []string{k.Application, k.ID, "0", "0", "", ""},
+		Raw:   api.UnusedCSVRecord(k),
 		Class: ClassUnused,
 	}
 }
