@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward/engine"
 )
@@ -330,4 +331,64 @@ func TestAppKeyCountsFollowTheInventory(t *testing.T) {
 	}
 	defer s.Close()
 	checkAppKeyCounts(t, s, "after the migration")
+}
+
+// TestUnchangedKeyIsNotRewritten: a key written again as it is (every
+// full sync does that for every key) leaves its row alone: no change
+// (no UPDATE runs), and updated stays the time of its last change (the
+// README's "last change"); a change to any column, NULLs included, is
+// written with the new time.
+func TestUnchangedKeyIsNotRewritten(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	seed(t, s, 2)
+	k, err := s.Key(ctx, "kms/acme.crm.key.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One connection, so its temporary trigger sees every write of a key.
+	s.db.SetMaxOpenConns(1)
+	for _, q := range []string{`CREATE TEMP TABLE writes (id TEXT)`,
+		`CREATE TEMP TRIGGER key_written AFTER UPDATE ON main.keys BEGIN INSERT INTO writes VALUES (new.id); END`} {
+		if _, err := s.db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := k.Updated
+	changes := func() int {
+		var n int
+		if err := s.db.QueryRow(`SELECT count(*) FROM writes`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for i, edit := range []func(*engine.Key){
+		func(*engine.Key) {}, // unchanged
+		func(k *engine.Key) { k.Tags = map[string]string{"team": "crm"} },
+		func(*engine.Key) {}, // unchanged again, tags and all
+		func(k *engine.Key) { e := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC); k.Expires = &e },
+		func(k *engine.Key) { k.Expires = nil }, // back to NULL
+		func(k *engine.Key) { k.State = engine.StateDisabled },
+	} {
+		edit(&k)
+		at = at.Add(time.Minute)
+		s.SetClock(func() time.Time { return at })
+		before := changes()
+		if _, err := s.Apply(ctx, Change{Source: "kms", Upsert: []engine.Key{k}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Key(ctx, k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := i != 0 && i != 2
+		wrote := changes() - before
+		if changed && (!got.Updated.Equal(at) || wrote == 0) {
+			t.Fatalf("edit %d: updated %s (want %s), %d rows written", i, got.Updated, at, wrote)
+		}
+		if !changed && (!got.Updated.Equal(k.Updated) || wrote != 0) {
+			t.Fatalf("edit %d, unchanged: updated %s (want %s, the last change), %d rows written", i, got.Updated, k.Updated, wrote)
+		}
+		k = got
+	}
 }

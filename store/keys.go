@@ -49,7 +49,10 @@ func scanKey(sc interface{ Scan(...any) error }) (engine.Key, error) {
 	return k, nil
 }
 
-// upsertKeySQL writes one key, inserting or replacing it by ID.
+// upsertKeySQL writes one key, inserting or replacing it by ID. A key
+// written as it already is leaves its row alone: no row, index or trigger
+// work (a full sync rewrites thousands of unchanged keys), and updated
+// stays the time of its last change.
 const upsertKeySQL = `INSERT INTO keys (` + keyColumns + `, sort_name)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(id) DO UPDATE SET source=excluded.source, name=excluded.name, version=excluded.version,
@@ -57,7 +60,14 @@ const upsertKeySQL = `INSERT INTO keys (` + keyColumns + `, sort_name)
 		fingerprint=excluded.fingerprint, created=excluded.created, activated=excluded.activated,
 		expires=excluded.expires, deactivated=excluded.deactivated, destroyed=excluded.destroyed,
 		deleted=excluded.deleted, purge_at=excluded.purge_at, rotate_after=excluded.rotate_after,
-		tags=excluded.tags, linked_to=excluded.linked_to, updated=excluded.updated, sort_name=excluded.sort_name`
+		tags=excluded.tags, linked_to=excluded.linked_to, updated=excluded.updated, sort_name=excluded.sort_name
+		WHERE (keys.source, keys.name, keys.version, keys.algorithm, keys.length, keys.state, keys.application,
+			keys.fingerprint, keys.created, keys.activated, keys.expires, keys.deactivated, keys.destroyed,
+			keys.deleted, keys.purge_at, keys.rotate_after, keys.tags, keys.linked_to, keys.sort_name)
+		IS NOT (excluded.source, excluded.name, excluded.version, excluded.algorithm, excluded.length, excluded.state,
+			excluded.application, excluded.fingerprint, excluded.created, excluded.activated, excluded.expires,
+			excluded.deactivated, excluded.destroyed, excluded.deleted, excluded.purge_at, excluded.rotate_after,
+			excluded.tags, excluded.linked_to, excluded.sort_name)`
 
 // upsertKey runs upsertKeySQL, prepared once per transaction: preparing
 // it (with the triggers it fires) cost more than running it, and a full
