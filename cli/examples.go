@@ -23,6 +23,13 @@ keyward demo --headless      # no TUI; use the CLI from another terminal`,
 	"status": `keyward status
 keyward status --json | jq '.sources[] | select(.health != "ok")'`,
 	"version": `keyward version`,
+	"audit": `keyward audit verify
+keyward audit export --from 2026-10-01 --to 2026-11-01 --out october.tar`,
+	"audit verify": `keyward audit verify
+keyward audit verify --key /media/offsite/keyward-audit.pub --from-checkpoint /mnt/remote/keyward-checkpoints
+keyward audit verify --bundle october.tar --key keyward-audit.pub`,
+	"audit export": `keyward audit export --from 2026-10-01 --to 2026-11-01 --out october.tar
+keyward audit export --from -90d --out last-quarter.tar`,
 	"keys": `keyward keys list --aging expiring-30d
 keyward keys show kms-prod/acme.crm.key.4`,
 	"keys list": `keyward keys list

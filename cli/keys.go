@@ -60,7 +60,8 @@ func newStatusCmd(a *App) *cobra.Command {
 				return printJSON(a.Out, st)
 			}
 			fmt.Fprintf(a.Out, "keyward %s  pid %d  up %s\n", st.Version, st.PID, engine.HumanDuration(time.Since(st.StartedAt)))
-			fmt.Fprintf(a.Out, "socket   %s\ndata dir %s\nkeys     %d\nyou      %s (%s)\n\n", st.Socket, st.DataDir, st.Keys, st.Caller.User, st.Caller.Role)
+			fmt.Fprintf(a.Out, "socket   %s\ndata dir %s\nkeys     %d\nyou      %s (%s)\n", st.Socket, st.DataDir, st.Keys, st.Caller.User, st.Caller.Role)
+			fmt.Fprintf(a.Out, "%s\n\n", st.Audit.Summary(a.now()))
 			tw := table(a.Out)
 			fmt.Fprintln(tw, "SOURCE\tKIND\tHEALTH\tKEYS\tLAST SYNC\tSINCE\tREASON")
 			for _, s := range st.Sources {

@@ -102,6 +102,7 @@ func NewRoot(a *App) *cobra.Command {
 		newVersionCmd(a),
 		newCertCmd(a),
 		newKeyCmd(a), newSyncCmd(a),
+		newAuditCmd(a),
 	)
 	addExamples(root)
 	a.registerCompletions(root)

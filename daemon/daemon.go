@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/auditlog"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
@@ -66,6 +67,8 @@ type Daemon struct {
 	now        func() time.Time
 	limits     Limits
 	httpLog    *log.Logger
+	audit      *auditlog.Checkpointer
+	auditKey   string
 }
 
 // Store gives in-process features (the demo, tests) the daemon's store.
@@ -113,12 +116,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		d.log.Warn("socket permissions", "err", err)
 	}
 
-	d.st, err = store.Open(ctx, filepath.Join(cfg.DataDir, "keyward.db"))
+	d.st, err = store.Open(ctx, cfg.DatabasePath())
 	if err != nil {
 		return err
 	}
 	defer d.st.Close()
 	d.st.SetClock(d.now)
+	retention, err := d.startAudit()
+	if err != nil {
+		return err
+	}
 	d.sink = &sink{st: d.st, hub: d.hub, log: d.log, now: d.now, changed: d.summary.invalidate}
 
 	feat, err := d.buildFeatures(ctx)
@@ -166,8 +173,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); d.runSummaries(runCtx) }()
-	wg.Add(1)
+	wg.Add(3)
 	go func() { defer wg.Done(); _ = runner.Run(runCtx) }()
+	go func() { defer wg.Done(); d.audit.Run(runCtx, time.Duration(cfg.Audit.CheckpointInterval)) }()
+	go func() { defer wg.Done(); retention.Run(runCtx, time.Duration(cfg.Retention.Interval)) }()
 	if feat.proxy != nil {
 		wg.Add(1)
 		go func() {
@@ -201,6 +210,27 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	wg.Wait()
 	d.log.Info("daemon stopped")
 	return nil
+}
+
+// startAudit loads the checkpoint signing key (creating it at the first
+// start) and sets up the checkpointer and retention.
+func (d *Daemon) startAudit() (*auditlog.Retention, error) {
+	path := d.cfg.SigningKeyPath()
+	signer, created, err := auditlog.LoadSigner(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w (audit.signing_key in keyward.toml names another file)", err)
+	}
+	if created {
+		d.log.Warn("audit signing key created: keep a copy of its verifier key off this machine, to check the activity log with keyward audit verify --key",
+			"key_file", path, "verifier_key", signer.VerifierKey)
+	}
+	d.auditKey = signer.VerifierKey
+	d.audit = auditlog.NewCheckpointer(d.st, signer, d.now, d.log)
+	d.audit.File, d.audit.Syslog = d.cfg.Audit.CheckpointFile, d.cfg.Audit.Syslog
+	r := d.cfg.Retention
+	return &auditlog.Retention{Log: d.log, UsageHourly: time.Duration(r.UsageHourly), Usage: time.Duration(r.Usage),
+		Archiver: &auditlog.Archiver{St: d.st, Signer: signer, Dir: d.cfg.ArchiveDirPath(), Events: time.Duration(r.Events),
+			SecurityEvents: time.Duration(r.SecurityEvents), Now: d.now}}, nil
 }
 
 func currentUser() string {

@@ -156,8 +156,25 @@ func (d *Daemon) status(r *http.Request) (*api.Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	au, err := d.auditStatus(r.Context())
+	if err != nil {
+		return nil, err
+	}
 	return &api.Status{Version: Version, PID: d.pid, StartedAt: d.started, Socket: d.socket, DataDir: d.cfg.DataDir,
-		Keys: n, Sources: srcs, Caller: callerOf(r)}, nil
+		Keys: n, Sources: srcs, Caller: callerOf(r), Audit: au}, nil
+}
+
+func (d *Daemon) auditStatus(ctx context.Context) (*api.AuditStatus, error) {
+	h, err := d.st.AuditHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	last := d.audit.Last()
+	a := &api.AuditStatus{Events: h.Seq, Error: last.Err, VerifierKey: d.auditKey}
+	if !last.VerifiedAt.IsZero() {
+		a.Checkpoint = &api.AuditCheckpoint{Size: last.Size, Head: last.Head.String(), Time: last.Time, VerifiedAt: last.VerifiedAt}
+	}
+	return a, nil
 }
 
 func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {

@@ -167,3 +167,16 @@ func (s *Store) ReclaimSpace(ctx context.Context, step int) (int64, error) {
 		}
 	}
 }
+
+// SeqRange is the first and last seq of the events recorded from (inclusive)
+// to (exclusive), in the live log and among archived events (last < first:
+// none). Archived events are found by the archive's record of ranges only
+// when still live; Export reads the rest from the segments.
+func (s *Store) SeqRange(ctx context.Context, from, to time.Time) (first, last int64, err error) {
+	var a, b sql.NullInt64
+	err = s.db.QueryRowContext(ctx, `SELECT min(seq), max(seq) FROM events WHERE time >= ? AND time < ?`, from.UnixMilli(), to.UnixMilli()).Scan(&a, &b)
+	if err != nil || !a.Valid {
+		return 1, 0, err
+	}
+	return a.Int64, b.Int64, nil
+}

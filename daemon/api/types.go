@@ -52,6 +52,49 @@ type Status struct {
 	Keys      int             `json:"keys"`
 	Sources   []engine.Source `json:"sources"`
 	Caller    Caller          `json:"caller"`
+	// Audit is the activity log's chain (absent from daemons before it).
+	Audit *AuditStatus `json:"audit,omitempty"`
+}
+
+// AuditStatus is the tamper-evident activity log's state.
+type AuditStatus struct {
+	// Events is the chain's length (the last event's seq).
+	Events int64 `json:"events"`
+	// Checkpoint is the last checkpoint the daemon signed after checking
+	// the events it covers (absent: none yet).
+	Checkpoint *AuditCheckpoint `json:"checkpoint,omitempty"`
+	// Error says why the latest check failed: the chain does not match and
+	// no checkpoint is signed over it until it is looked at.
+	Error string `json:"error,omitempty"`
+	// VerifierKey is the public key that checks the checkpoints and
+	// archives (keep a copy off the box).
+	VerifierKey string `json:"verifier_key,omitempty"`
+}
+
+// AuditCheckpoint is one signed checkpoint.
+type AuditCheckpoint struct {
+	Size       int64     `json:"size"`
+	Head       string    `json:"head"` // hex SHA-256
+	Time       time.Time `json:"time"`
+	VerifiedAt time.Time `json:"verified_at"`
+}
+
+// Summary is the checkpoint in a line, for the CLI and the TUI.
+func (a *AuditStatus) Summary(now time.Time) string {
+	if a == nil {
+		return "audit chain: not reported by this daemon"
+	}
+	s := fmt.Sprintf("audit chain: %d events", a.Events)
+	if a.Checkpoint != nil {
+		s += fmt.Sprintf("; last verified checkpoint: %d events, head %s, signed %s ago", a.Checkpoint.Size,
+			a.Checkpoint.Head[:min(12, len(a.Checkpoint.Head))], engine.HumanDuration(now.Sub(a.Checkpoint.Time)))
+	} else {
+		s += "; no checkpoint signed yet"
+	}
+	if a.Error != "" {
+		s += "; CHECK FAILED: " + a.Error
+	}
+	return s
 }
 
 // Caller is who the daemon thinks is asking, from the socket's peer credentials.

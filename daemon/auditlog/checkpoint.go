@@ -54,8 +54,12 @@ func NewCheckpointer(st *store.Store, signer *Signer, now func() time.Time, log 
 	return &Checkpointer{st: st, signer: signer, now: now, log: log}
 }
 
-// Last is the last verified checkpoint (zero Size and empty Err: none yet).
+// Last is the last verified checkpoint (zero VerifiedAt and empty Err:
+// none yet, or no checkpointer).
 func (c *Checkpointer) Last() Verified {
+	if c == nil {
+		return Verified{}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.verified

@@ -1,0 +1,212 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/daemon/auditlog"
+	"github.com/keyward/keyward/engine/audit"
+	"github.com/keyward/keyward/engine/report"
+	"github.com/keyward/keyward/store"
+)
+
+// The audit commands read the database file and the archives themselves
+// (read-only), not the daemon's socket: an auditor checks the files, not
+// what a possibly altered daemon says about them. They need read access to
+// the data dir (root or the daemon's user).
+func newAuditCmd(a *App) *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "Verify the tamper-evident activity log, or export a verifiable part of it"}
+	cmd.AddCommand(newAuditVerifyCmd(a), newAuditExportCmd(a))
+	return cmd
+}
+
+type auditFiles struct {
+	db, archive, key string
+}
+
+func (f *auditFiles) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.db, "db", "", "the database file (default: keyward.db in the config's data_dir)")
+	cmd.Flags().StringVar(&f.archive, "archive-dir", "", "the archive segments (default: audit.archive_dir)")
+	cmd.Flags().StringVar(&f.key, "key", "", "the verifier key file, ideally a copy kept off this machine (default: the signing key's .pub)")
+}
+
+func (f *auditFiles) resolve(a *App) error {
+	c, err := a.Config()
+	if err != nil {
+		return err
+	}
+	if f.db == "" {
+		f.db = c.DatabasePath()
+	}
+	if f.archive == "" {
+		f.archive = c.ArchiveDirPath()
+	}
+	if f.key == "" {
+		f.key = c.SigningKeyPath() + ".pub"
+	}
+	return nil
+}
+
+func newAuditVerifyCmd(a *App) *cobra.Command {
+	var files auditFiles
+	var fromCheckpoint, bundle string
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Recompute the activity log's hash chain from the archives and the database, check every signature, and name the first event that does not match",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := files.resolve(a); err != nil {
+				return err
+			}
+			v, err := auditlog.ReadVerifier(files.key)
+			if err != nil {
+				return err
+			}
+			if bundle != "" {
+				f, err := os.Open(bundle)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				rep, err := auditlog.VerifyBundle(f, v)
+				if err != nil {
+					return tampered(err)
+				}
+				fmt.Fprintf(a.Out, "OK: bundle %s holds events %d to %d, chained and signed", bundle, rep.First, rep.Last)
+				if rep.Checkpoint != nil {
+					fmt.Fprintf(a.Out, "; they end on the checkpoint signed %s", rep.Checkpoint.Time.Format(time.RFC3339))
+				}
+				fmt.Fprintln(a.Out)
+				return nil
+			}
+			var given [][]byte
+			if fromCheckpoint != "" {
+				b, err := os.ReadFile(fromCheckpoint)
+				if err != nil {
+					return err
+				}
+				if given, err = auditlog.SplitNotes(b); err != nil {
+					return fmt.Errorf("%s: %w", fromCheckpoint, err)
+				}
+				if len(given) == 0 {
+					return fmt.Errorf("%s holds no checkpoint", fromCheckpoint)
+				}
+			}
+			st, err := store.OpenReadOnly(cmd.Context(), files.db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, err := auditlog.Verify(cmd.Context(), st, auditlog.VerifyOptions{ArchiveDir: files.archive, Verifier: v, Checkpoints: given})
+			if err != nil {
+				return tampered(err)
+			}
+			fmt.Fprintf(a.Out, "OK: %d events verified (%d from %d archive segments in %s, %d in %s)\n", r.Events-r.Unanchored,
+				r.FromArchives, r.Segments, files.archive, r.Live, files.db)
+			fmt.Fprintf(a.Out, "head: seq %d, %s\n", r.Events, r.Head)
+			if r.Last != nil {
+				fmt.Fprintf(a.Out, "checkpoints: the chain reaches all %d signed checkpoints; the newest covers %d events, signed %s\n",
+					r.Checkpoints, r.Last.Size, r.Last.Time.Format(time.RFC3339))
+			} else {
+				fmt.Fprintln(a.Out, "checkpoints: none yet (the daemon signs one every audit.checkpoint_interval)")
+			}
+			for _, cp := range r.Given {
+				fmt.Fprintf(a.Out, "given checkpoint: %d events, signed %s: reached\n", cp.Size, cp.Time.Format(time.RFC3339))
+			}
+			if r.ChainedUpto > 0 {
+				fmt.Fprintf(a.Out, "note: events 1 to %d were in the log before the chain existed; it vouches for them only from %s\n",
+					r.ChainedUpto, r.ChainedAt.Format(time.RFC3339))
+			}
+			if r.Unanchored > 0 {
+				fmt.Fprintf(a.Out, "note: events 1 to %d are archived but no segment was found in %s; the check starts after them, from the hash the database records\n",
+					r.Unanchored, files.archive)
+			}
+			return nil
+		},
+	}
+	files.flags(cmd)
+	cmd.Flags().StringVar(&fromCheckpoint, "from-checkpoint", "", "a file of signed checkpoints kept elsewhere (audit.checkpoint_file's copy): the log must reach each")
+	cmd.Flags().StringVar(&bundle, "bundle", "", "check an export made by keyward audit export instead of the database")
+	return cmd
+}
+
+// tampered reports a failed verification as an error naming the first
+// event that does not match.
+func tampered(err error) error {
+	var b *audit.Break
+	if errors.As(err, &b) {
+		return fmt.Errorf("TAMPERED: %w", err)
+	}
+	return fmt.Errorf("verification failed: %w", err)
+}
+
+func newAuditExportCmd(a *App) *cobra.Command {
+	var files auditFiles
+	var from, to, out, signingKey string
+	cmd := &cobra.Command{
+		Use:   "export --from WHEN --to WHEN --out FILE",
+		Short: "Write the activity recorded in a range as a signed, verifiable bundle for an auditor",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := a.now()
+			f, err := report.ParseWhen(from, now)
+			if err != nil {
+				return Usagef("--from: %v", err)
+			}
+			t, err := report.ParseWhen(to, now)
+			if err != nil {
+				return Usagef("--to: %v", err)
+			}
+			if !t.After(f) {
+				return Usagef("--to must be after --from")
+			}
+			if out == "" {
+				return Usagef("--out FILE is required")
+			}
+			if err := files.resolve(a); err != nil {
+				return err
+			}
+			if signingKey == "" {
+				c, _ := a.Config()
+				signingKey = c.SigningKeyPath()
+			}
+			signer, _, err := auditlog.LoadSigner(signingKey)
+			if err != nil {
+				return err
+			}
+			st, err := store.OpenReadOnly(cmd.Context(), files.db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			tmp := out + ".tmp"
+			w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			if err != nil {
+				return err
+			}
+			first, last, err := auditlog.Export(cmd.Context(), st, signer, files.archive, f, t, w)
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+			if err == nil {
+				err = os.Rename(tmp, out)
+			}
+			if err != nil {
+				os.Remove(tmp)
+				return err
+			}
+			fmt.Fprintf(a.Out, "wrote %s: events %d to %d; check it with: keyward audit verify --bundle %s --key <verifier key>\n", out, first, last, out)
+			return nil
+		},
+	}
+	files.flags(cmd)
+	cmd.Flags().StringVar(&from, "from", "", "start of the range (2026-11-01, -30d, RFC 3339)")
+	cmd.Flags().StringVar(&to, "to", "now", "end of the range, exclusive")
+	cmd.Flags().StringVar(&out, "out", "", "the bundle file to write (a tar)")
+	cmd.Flags().StringVar(&signingKey, "signing-key", "", "the checkpoint signing key (default: audit.signing_key)")
+	return cmd
+}

@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/store"
+)
+
+// TestAuditVerifyAgainstARealDaemon: a real daemon signs checkpoints that
+// keyward status shows; keyward audit verify checks its database file and
+// the export bundle, and after the file is edited directly names the
+// event.
+func TestAuditVerifyAgainstARealDaemon(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "keyward.toml")
+	data := filepath.Join(dir, "data")
+	os.WriteFile(conf, []byte(fmt.Sprintf("data_dir = %q\nsocket = %q\n[audit]\ncheckpoint_interval = \"1s\"\n",
+		data, filepath.Join(dir, "keyward.sock"))), 0o600)
+	cfg, err := config.Load(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := runDaemon(t, cfg, daemon.Options{})
+
+	// More activity, written through the store's chain as the daemon writes.
+	st, err := store.Open(context.Background(), cfg.DatabasePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := st.Record(context.Background(), engine.Event{Operation: engine.OpRotated, Actor: "alice", Origin: engine.OriginKeyward,
+			KeyID: "kms/k", Details: fmt.Sprint("rotation ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	var out string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		_, out, _ = run(t, "--socket", sock, "status")
+		if strings.Contains(out, "last verified checkpoint: 6 events") {
+			break
+		}
+	}
+	if !strings.Contains(out, "audit chain: 6 events; last verified checkpoint: 6 events") {
+		t.Fatalf("status does not show the checkpoint:\n%s", out)
+	}
+
+	code, out, errs := run(t, "--config", conf, "audit", "verify")
+	if code != ExitOK || !strings.Contains(out, "OK: 6 events verified") || !strings.Contains(out, "reaches all") {
+		t.Fatalf("verify: exit %d\n%s%s", code, out, errs)
+	}
+
+	bundle := filepath.Join(dir, "export.tar")
+	code, out, errs = run(t, "--config", conf, "audit", "export", "--from", "-1d", "--to", "+1d", "--out", bundle)
+	if code != ExitOK {
+		t.Fatalf("export: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run(t, "--config", conf, "audit", "verify", "--bundle", bundle)
+	if code != ExitOK || !strings.Contains(out, "events 1 to 6") || !strings.Contains(out, "end on the checkpoint") {
+		t.Fatalf("verify --bundle: exit %d\n%s%s", code, out, errs)
+	}
+
+	db, err := sql.Open("sqlite", "file:"+cfg.DatabasePath()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{`DROP TRIGGER events_chain_bu`, `UPDATE events SET actor = 'nobody' WHERE seq = 3`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errs = run(t, "--config", conf, "audit", "verify")
+	if code != ExitError || !strings.Contains(errs, "TAMPERED") || !strings.Contains(errs, "seq 3") || !strings.Contains(errs, "edited") {
+		t.Fatalf("verify after an edit: exit %d\n%s%s", code, out, errs)
+	}
+}
