@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/engine"
 )
@@ -130,8 +131,8 @@ func TestFailoverIsReported(t *testing.T) {
 		if h.Health != engine.HealthDegraded || !strings.Contains(h.Reason, first.addr) || !strings.Contains(h.Reason, b.addr+" answered") {
 			t.Fatalf("health with the first address dead: %+v", h)
 		}
-		if sum := st.Summary(); !strings.Contains(sum, "failed first: "+first.addr) {
-			t.Errorf("summary hides the failover: %s", sum)
+		if wire := api.KMIPPoll(st); !strings.Contains(wire.Summary(), "failed first: "+first.addr) {
+			t.Errorf("summary hides the failover: %s", wire.Summary())
 		}
 		first.up.Store(true)
 		// After the idle close the next poll dials the first address again.

@@ -14,16 +14,58 @@ import (
 	"github.com/ovh/kmip-go/kmipclient"
 	"github.com/ovh/kmip-go/ttlv"
 
-	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
 )
 
-// PollStats says what one poll cost and found; the socket API serves the
-// latest as a KMIP source's "poll".
-type PollStats = api.KMIPPoll
+// PollStats says what one poll cost and found. The socket API serves the
+// latest as a KMIP source's "poll" (api.KMIPPoll, the same fields).
+type PollStats struct {
+	Started  time.Time
+	Duration time.Duration
+	// Requests is the number of KMIP request messages sent (each may carry
+	// a batch of operations); the others count operations.
+	Requests  int
+	Locates   int
+	AttrReads int
+	Gets      int
+	Located   int
+	Matched   int
+	// Mismatched counts located objects whose Name did not match the
+	// pattern they were located by (ignored).
+	Mismatched int
+	// Rechecked counts known keys the Locate did not return, read by their
+	// identifier before being taken for destroyed; Recovered those found.
+	Rechecked int
+	Recovered int
+	Added     int
+	Dropped   int
+	// LeftOut are generations a ring should hold but could not take, each
+	// as "name: why" (the KMS refused the Get, the material changed, ...).
+	LeftOut []string
+	// Warnings are what else the poll could not settle (known keys the
+	// Locate missed, reads that failed); like LeftOut they make the source
+	// degraded although it polled.
+	Warnings []string
+	// Full is set on a poll that read every located object's Name and
+	// State (the first, then one every full_refresh); the others read only
+	// new objects and those whose state moved.
+	Full bool
+	// Wildcards says where names were matched: "server" (one Locate per
+	// application), "client" (every key listed, names matched by keyward)
+	// or "probing" (the poll that learned which).
+	Wildcards string
+	// FailedAddresses are the addresses tried before Address answered,
+	// each as "host:port: why" (a failover hides nothing: the source is
+	// degraded while its first choice does not answer).
+	FailedAddresses []string
+	// Protocol is the KMIP version spoken, Address the KMS that answered.
+	Protocol string
+	Address  string
+	Err      string
+}
 
 // knownKey is what the source remembers of one KMS object between polls.
 type knownKey struct {

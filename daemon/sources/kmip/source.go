@@ -379,7 +379,8 @@ func (s *Source) Describe(info *api.SourceInfo) {
 	info.Rings = s.Rings()
 	info.Client = s.clientInfo()
 	if p := s.LastPoll(); !p.Started.IsZero() {
-		info.Poll = &p
+		wire := api.KMIPPoll(p)
+		info.Poll = &wire
 	}
 }
 
