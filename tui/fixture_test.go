@@ -210,6 +210,8 @@ func (f *fixture) Sources(ctx context.Context) ([]api.SourceInfo, error) {
 	if f.down.Load() {
 		return nil, fmt.Errorf("%w at /run/keyward/keyward.sock: connection refused", api.ErrUnreachable)
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	return f.sources, nil
 }
 

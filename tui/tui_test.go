@@ -175,6 +175,25 @@ func TestSourcesPaneKMIPPoll(t *testing.T) {
 	}
 }
 
+// TestSourcesPaneRefetchesOnRingNotice: a ring can change with no key row
+// moving (a generation the ring refused before joins it); the ring notice
+// makes the shown Sources pane fetch again.
+func TestSourcesPaneRefetchesOnRingNotice(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 120, 40)
+	waitFor(t, tm, "● connected")
+	press(tm, "5")
+	waitFor(t, tm, "acme.crm.key.4")
+	f.mu.Lock()
+	r := &f.sources[0].Rings[0]
+	r.Generations = append([]api.GenerationInfo{{Name: "acme.crm.key.7", KeyID: "7a8b9c0d", Fingerprint: "sha256:7a8b9c0d1e2f",
+		State: engine.StateActive, Encrypts: true}}, r.Generations...)
+	r.Generations[1].Encrypts = false
+	f.mu.Unlock()
+	f.notes <- notification(api.NoteRing, "crm")
+	waitFor(t, tm, "acme.crm.key.7")
+}
+
 // At 80×24 the help lists the pane's own bindings first, whole (one a
 // line), and scrolls to the rest: G to the end, where the keys that work
 // everywhere are.

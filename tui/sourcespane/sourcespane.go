@@ -166,8 +166,10 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if msg.Type == api.NoteHello && msg.Status != nil {
 			m.role = msg.Status.Caller.Role
 		}
-		// Health changes, and key changes move the per-source counts and rings.
-		if m.shown && (msg.Type == api.NoteSources || msg.Type == api.NoteKeys) {
+		// Health changes, and key changes move the per-source counts and
+		// rings; a ring can change without a key's row (a generation the
+		// ring refused before joins it): a ring notice says so.
+		if m.shown && (msg.Type == api.NoteSources || msg.Type == api.NoteKeys || msg.Type == api.NoteRing) {
 			// An open source's health history grows with its health.
 			if m.view != nil && msg.Type == api.NoteSources && (msg.Source == "" || msg.Source == m.view.name) {
 				return tea.Batch(m.fetch(), m.view.fetch())
