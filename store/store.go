@@ -12,9 +12,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
@@ -74,30 +76,28 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // incrementalVacuum makes the file give pages freed by retention back to
 // the file system (ReclaimSpace) instead of keeping them: set before the
 // first table of a new database; an older database is rewritten once
-// (VACUUM, at the first start of a keyward with retention).
+// (VACUUM, at the first start of a keyward with retention: seconds per GB,
+// before the socket answers).
 func (s *Store) incrementalVacuum(ctx context.Context) error {
 	c, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	var mode, version int
+	var mode int
 	if err := c.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
 		return err
 	}
 	if mode == 2 {
 		return nil
 	}
-	if err := c.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return err
-	}
 	if _, err := c.ExecContext(ctx, "PRAGMA auto_vacuum = INCREMENTAL"); err != nil {
 		return fmt.Errorf("set incremental vacuum: %w", err)
 	}
-	if version > 0 {
-		if _, err := c.ExecContext(ctx, "VACUUM"); err != nil {
-			return fmt.Errorf("rewrite the database for incremental vacuum (needs free disk space the size of the database): %w", err)
-		}
+	// The WAL pragma has already written the header of even a new file,
+	// so the mode takes effect only through VACUUM (instant when empty).
+	if _, err := c.ExecContext(ctx, "VACUUM"); err != nil {
+		return fmt.Errorf("rewrite the database for incremental vacuum (needs free disk space the size of the database): %w", err)
 	}
 	return nil
 }
@@ -132,20 +132,67 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 func private(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return fmt.Errorf("open database %s: %w", path, err)
+		return unwritable(path, err, "the database")
 	}
 	defer f.Close()
 	if err := f.Chmod(0o600); err != nil {
 		return fmt.Errorf("database %s: make it readable by its owner only: %w", path, err)
 	}
 	for _, side := range []string{path + "-wal", path + "-shm", path + "-journal"} {
-		if fi, err := os.Lstat(side); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+		fi, err := os.Lstat(side)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		// SQLite opens a side file it cannot write read-only, and every
+		// write then fails with "attempt to write a readonly database":
+		// refuse to start instead, naming the file.
+		sf, err := os.OpenFile(side, os.O_RDWR, 0)
+		if err != nil {
+			what := map[string]string{"-wal": "the write-ahead log", "-shm": "the shared-memory index", "-journal": "the rollback journal"}[side[len(path):]]
+			return unwritable(side, err, what)
+		}
+		sf.Close()
+		if fi.Mode().Perm()&0o077 != 0 {
 			if err := os.Chmod(side, 0o600); err != nil {
 				return fmt.Errorf("database file %s: make it readable by its owner only: %w", side, err)
 			}
 		}
 	}
+	// SQLite creates the -wal and -shm files beside the database.
+	dir := filepath.Dir(path)
+	probe, err := os.CreateTemp(dir, ".keyward-write-check-*")
+	if err != nil {
+		return unwritable(dir, err, "the data directory (SQLite creates keyward.db-wal and keyward.db-shm in it)")
+	}
+	probe.Close()
+	os.Remove(probe.Name())
 	return nil
+}
+
+// unwritable explains why the daemon cannot write file, and the fix.
+func unwritable(file string, err error, what string) error {
+	var fix string
+	switch {
+	case errors.Is(err, syscall.EROFS):
+		fix = "its file system is mounted read-only: remount it read-write, or point data_dir elsewhere"
+	case errors.Is(err, syscall.EPERM):
+		fix = fmt.Sprintf("it is marked immutable or append-only: lsattr %s; chattr -i -a %s", file, file)
+	default:
+		owner := ""
+		if fi, serr := os.Stat(file); serr == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				owner = fmt.Sprintf(" (owner uid %d, mode %04o)", st.Uid, fi.Mode().Perm())
+			}
+		}
+		fix = fmt.Sprintf("it is not writable by uid %d%s: give it to the daemon's user: chown %d %s && chmod u+rw %s", os.Geteuid(), owner, os.Geteuid(), file, file)
+	}
+	if strings.HasSuffix(file, "-shm") {
+		fix += fmt.Sprintf("; or, with no daemon running, remove it (rm %s): it holds no data, only the index SQLite rebuilds", file)
+	}
+	if strings.HasSuffix(file, "-wal") {
+		fix += " (do not delete it: it holds committed changes not yet in the database)"
+	}
+	return fmt.Errorf("cannot write %s %s: %s (%v)", what, file, fix, errors.Unwrap(err))
 }
 
 // Close closes the database.
