@@ -221,6 +221,25 @@ full_refresh_every = 1
 		t.Errorf("the uploaded key: %+v", k)
 	}
 
+	// Its backup is keyward's sealed copy of the material; restore imports
+	// it as a new version, made primary. A Google-generated key has none,
+	// and says so per key.
+	var b api.BackupInfo
+	if err := json.Unmarshal([]byte(kw("key", "backup", "gcp-prod", "europe-west1/payments/crm-byok", "--json")), &b); err != nil || b.Key != "europe-west1/payments/crm-byok" {
+		t.Fatalf("backup of the uploaded key: %+v %v", b, err)
+	}
+	kw("key", "restore", b.ID)
+	keys = list()
+	if v2 := keys["europe-west1/payments/crm-byok/2"]; v2.Tags[gcp.TagPrimary] != "true" || v2.State != engine.StateActive || keys["europe-west1/payments/crm-byok/1"].Tags[gcp.TagPrimary] != "" {
+		t.Errorf("after restore: %+v", v2)
+	}
+	if why := keys["europe-west1/payments/card-kek/1"].Unsupported(engine.CapBackup); !strings.Contains(why, "cannot export key material") {
+		t.Errorf("card-kek's backup: %q", why)
+	}
+	if code, _, errs := run(sock, "key", "backup", "gcp-prod", "europe-west1/payments/card-kek"); code == cli.ExitOK || !strings.Contains(errs, "Google Cloud KMS cannot export key material") {
+		t.Errorf("backup of a generated key: exit %d %q", code, errs)
+	}
+
 	// What Google cannot do is refused with the reason.
 	if code, _, errs := run(sock, "key", "purge", "gcp-prod", "europe-west1/payments/macs", "--confirm", "europe-west1/payments/macs"); code == cli.ExitOK || !strings.Contains(errs, "cannot purge") {
 		t.Errorf("purge: exit %d %q", code, errs)

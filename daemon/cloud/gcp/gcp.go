@@ -177,10 +177,11 @@ func (p *Project) Geography() string { return "" }
 
 // Capabilities: Google never deletes a key or key ring, only destroys
 // versions after their scheduled destruction (no purge), and never
-// exports material (backup only of what keyward uploaded: see Backup).
+// exports material: backup and restore are of what keyward uploaded
+// (backup.go), and a key without it says so (engine.TagUnsupported).
 func (p *Project) Capabilities() cloud.Capabilities {
 	return cloud.Capabilities{engine.CapCreate, engine.CapUpload, engine.CapUploadOct, engine.CapUpdate, engine.CapRotate,
-		engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy}
+		engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy, engine.CapBackup, engine.CapRestore}
 }
 
 // Close releases the client's connections.
@@ -188,16 +189,6 @@ func (p *Project) Close() error { return p.client.Close() }
 
 // Calls returns how many requests of each Cloud KMS API the connector made.
 func (p *Project) Calls() map[string]int { return p.view.callCounts() }
-
-// Backup is refused: Google never exports key material.
-func (p *Project) Backup(context.Context, string) ([]byte, error) {
-	return nil, &cloud.Error{Kind: cloud.ErrUnsupported, Op: "backup", Reason: "Google Cloud KMS cannot export keys: a Google-generated key version has no backup outside Google"}
-}
-
-// Restore is refused for the same reason.
-func (p *Project) Restore(context.Context, []byte) (cloud.KeyVersion, error) {
-	return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: "restore", Reason: "Google Cloud KMS cannot export keys, so there is no Google backup to restore"}
-}
 
 // Purge is refused: Google destroys a version only when its scheduled
 // destruction comes due, and never deletes a key or a key ring.

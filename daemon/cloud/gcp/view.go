@@ -402,7 +402,9 @@ func (d *described) all(r ref) []cloud.KeyVersion {
 	out := make([]cloud.KeyVersion, 0, len(d.versions))
 	primary := d.primaryID()
 	for _, x := range d.versions {
-		out = append(out, versionOf(r, d.key, x, primary, d.updated))
+		kv := versionOf(r, d.key, x, primary, d.updated)
+		unsupportedTags(d.key, d.versions, kv.Tags)
+		out = append(out, kv)
 	}
 	return out
 }

@@ -75,9 +75,9 @@ type term struct{ field, op, value string }
 
 var termRE = regexp.MustCompile(`^\s*([A-Za-z.]+)\s*(>=|<=|=|>|<)\s*"([^"]*)"\s*$`)
 
-// ParseFilter reads the subset of the Logging query language the fake
+// parseFilter reads the subset of the Logging query language the fake
 // serves: comparisons of a field with a quoted value, joined by AND.
-func ParseFilter(f string) ([]term, error) {
+func parseFilter(f string) ([]term, error) {
 	var out []term
 	if strings.TrimSpace(f) == "" {
 		return nil, nil
@@ -159,7 +159,7 @@ func (l *loggingServer) ListLogEntries(_ context.Context, r *loggingpb.ListLogEn
 	if !ok || !gcpname.ValidProject(project) {
 		return nil, status.Errorf(codes.InvalidArgument, "Invalid resource name %q.", r.GetResourceNames()[0])
 	}
-	terms, err := ParseFilter(r.GetFilter())
+	terms, err := parseFilter(r.GetFilter())
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "Invalid filter: %v", err)
 	}
