@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo"
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // asCLI makes the test binary act as the keyward command when the
@@ -54,7 +54,7 @@ func TestREADMEWalkthroughRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var banner daemontest.Buffer
+	var banner testkit.Buffer
 	sock := runDemo(t, &banner)
 	app, px := bannerURL(t, &banner, "demo app:"), bannerURL(t, &banner, "via proxy:")
 	// The proxy encrypts once the KMIP ring is in and traffic has made
@@ -119,30 +119,16 @@ func walkthrough(t *testing.T, readme string) string {
 }
 
 // runDemo runs the headless demo with brisk traffic until the test ends.
-func runDemo(t *testing.T, out *daemontest.Buffer) string {
+func runDemo(t *testing.T, out *testkit.Buffer) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan string, 1), make(chan error, 1)
-	go func() {
-		done <- demo.Run(ctx, demo.Options{Headless: true, Dir: t.TempDir(), Out: out, Rate: 20, Poll: time.Second,
-			Ready: func(s string) { ready <- s }})
-	}()
-	select {
-	case sock := <-ready:
-		t.Cleanup(func() { cancel(); <-done })
-		return sock
-	case err := <-done:
-		cancel()
-		t.Fatalf("demo did not start: %v", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatal("demo not ready after 60 s")
-	}
-	return ""
+	dir := t.TempDir()
+	return testkit.Start(t, "the demo", 60*time.Second, func(ctx context.Context, ready func(string)) error {
+		return demo.Run(ctx, demo.Options{Headless: true, Dir: dir, Out: out, Rate: 20, Poll: time.Second, Ready: ready})
+	}).Addr
 }
 
 // bannerURL is the URL the demo's banner gives after label.
-func bannerURL(t *testing.T, b *daemontest.Buffer, label string) string {
+func bannerURL(t *testing.T, b *testkit.Buffer, label string) string {
 	t.Helper()
 	re := regexp.MustCompile(regexp.QuoteMeta(label) + `\s+(http\S+)`)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {

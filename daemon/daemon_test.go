@@ -25,6 +25,7 @@ import (
 	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/daemon/sources/seed"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -63,36 +64,15 @@ func startCfg(t testing.TB, cfg *config.Config) *running {
 // seed source is always there.
 func startOpts(t testing.TB, cfg *config.Config, opts Options) *running {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
 	if opts.Logger == nil {
 		opts.Logger = discardLogger()
 	}
 	opts.Sources = append([]sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", time.Now()))}, opts.Sources...)
-	opts.Ready = func(s string) { ready <- s }
-	go func() { done <- Run(ctx, cfg, opts) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("daemon did not start: %v", err)
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("daemon not ready after 20s")
-	}
-	r := &running{socket: cfg.SocketPath(), cfg: cfg}
-	stopped := false
-	var stopErr error
-	r.stop = func() error {
-		if !stopped {
-			stopped = true
-			cancel()
-			stopErr = <-done
-		}
-		return stopErr
-	}
-	t.Cleanup(func() { r.stop() })
+	d := testkit.Start(t, "the daemon", 20*time.Second, func(ctx context.Context, ready func(string)) error {
+		opts.Ready = ready
+		return Run(ctx, cfg, opts)
+	})
+	r := &running{socket: cfg.SocketPath(), cfg: cfg, stop: d.Stop}
 	waitKeys(t, api.NewClient(r.socket), 12)
 	return r
 }

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,26 +24,9 @@ import (
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine/keyring"
 )
-
-// lockedBuffer is a log sink the daemon writes to from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
-}
 
 // TestPlantedKMIPKeyNeverLeavesTheDaemon plants a known AES key in a KMS
 // (the embedded one, over mutual TLS), lets a whole daemon poll it into a
@@ -94,7 +76,7 @@ func TestPlantedKMIPKeyNeverLeavesTheDaemon(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testkit.Buffer{}
 	dctx, stop := context.WithCancel(ctx)
 	ready, done := make(chan string, 1), make(chan error, 1)
 	go func() {
@@ -141,7 +123,7 @@ func TestPlantedKMIPKeyNeverLeavesTheDaemon(t *testing.T) {
 	}
 
 	// The event stream, across a sync that re-reads the KMS.
-	var stream lockedBuffer
+	var stream testkit.Buffer
 	sctx, scancel := context.WithCancel(ctx)
 	streamDone := make(chan struct{})
 	go func() {

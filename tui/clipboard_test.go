@@ -1,32 +1,13 @@
 package tui_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/tui"
 )
-
-// lockedBuffer is the terminal's side of the clipboard: what the TUI wrote.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // c copies the selected key's id, C its fingerprint, as OSC 52 sequences
 // (what a terminal, also at the end of SSH, puts on its clipboard), from
@@ -34,7 +15,7 @@ func (l *lockedBuffer) String() string {
 func TestCopyOSC52(t *testing.T) {
 	t.Setenv("TMUX", "")
 	t.Setenv("STY", "")
-	clip := &lockedBuffer{}
+	clip := &testkit.Buffer{}
 	f := newFixture()
 	tm := startWith(t, f, 80, 24, tui.Options{Clipboard: clip})
 	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // Start runs daemon.Run with cfg and opts (a discarding logger unless opts
@@ -18,23 +19,18 @@ import (
 // when the test ends; a start that fails or takes over 30 s fails the test.
 func Start(t testing.TB, cfg *config.Config, opts daemon.Options) string {
 	t.Helper()
+	return Run(t, cfg, opts).Addr
+}
+
+// Run is Start for a test that stops the daemon itself (Stop), to see
+// what a front end does when the daemon goes away.
+func Run(t testing.TB, cfg *config.Config, opts daemon.Options) *testkit.Running {
+	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan string, 1), make(chan error, 1)
-	opts.Ready = func(s string) { ready <- s }
-	go func() { done <- daemon.Run(ctx, cfg, opts) }()
-	var sock string
-	select {
-	case sock = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("daemon: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("daemon not ready after 30 s")
-	}
-	t.Cleanup(func() { cancel(); <-done })
-	return sock
+	return testkit.Start(t, "the daemon", 30*time.Second, func(ctx context.Context, ready func(string)) error {
+		opts.Ready = ready
+		return daemon.Run(ctx, cfg, opts)
+	})
 }

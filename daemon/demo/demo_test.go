@@ -9,11 +9,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -27,7 +27,7 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 		t.Skip("starts the whole demo stack")
 	}
 	ctx := context.Background()
-	var banner syncBuffer
+	var banner testkit.Buffer
 	sock := startDemo(t, Options{Out: &banner, Poll: time.Second, Rotate: time.Hour, Rate: 20})
 	c := api.NewClient(sock)
 	deadline := time.Now().Add(30 * time.Second)
@@ -119,28 +119,11 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 // ends (a stop with an error fails the test) and returns its socket.
 func startDemo(t *testing.T, o Options) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	o.Headless, o.Dir = true, t.TempDir()
-	ready, done := make(chan string, 1), make(chan error, 1)
-	o.Ready = func(s string) { ready <- s }
-	go func() { done <- Run(ctx, o) }()
-	select {
-	case sock := <-ready:
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("demo stopped with %v", err)
-			}
-		})
-		return sock
-	case err := <-done:
-		cancel()
-		t.Fatalf("demo did not start: %v", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatal("demo not ready after 60s")
-	}
-	return ""
+	return testkit.Start(t, "the demo", 60*time.Second, func(ctx context.Context, ready func(string)) error {
+		o.Ready = ready
+		return Run(ctx, o)
+	}).Addr
 }
 
 func get(t *testing.T, url string) string {
@@ -153,18 +136,6 @@ func get(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestDemoRotates: what the demo promises a new user — the embedded KMS
 // makes a new generation now and then, keyward polls it into the ring, the

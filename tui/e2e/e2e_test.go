@@ -23,8 +23,10 @@ import (
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/daemon/sources/seed"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
 	"github.com/keyward/keyward/tui/tuitest"
@@ -48,49 +50,26 @@ func runDaemon(tb testing.TB, cfg *config.Config, keys []engine.Key) (stop func(
 		Now:     func() time.Time { return now },
 	})
 	c := api.NewClient(cfg.SocketPath())
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if st, err := c.Status(context.Background()); err == nil && st.Keys >= len(keys) {
-			return stop
+	var st *api.Status
+	var err error
+	testkit.Eventually(tb, 60*time.Second, fmt.Sprintf("the daemon's inventory to reach %d keys", len(keys)), func() bool {
+		st, err = c.Status(context.Background())
+		return err == nil && st.Keys >= len(keys)
+	}, func() string {
+		if err != nil {
+			return err.Error()
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	tb.Fatalf("the daemon's inventory never reached %d keys", len(keys))
+		return fmt.Sprintf("%d keys", st.Keys)
+	})
 	return stop
 }
 
 // startWith runs a daemon and returns a function that stops it and waits.
 func startWith(tb testing.TB, cfg *config.Config, opts daemon.Options) (stop func()) {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	opts.Ready = func(s string) { ready <- s }
-	go func() { done <- daemon.Run(ctx, cfg, opts) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		cancel()
-		tb.Fatalf("daemon did not start: %v", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		tb.Fatal("daemon not ready after 60s")
-	}
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				tb.Error("the daemon did not stop within 30s of its context ending")
-			}
-		}
-	}
-	tb.Cleanup(stop)
-	return stop
+	r := daemontest.Run(tb, cfg, opts)
+	return func() { _ = r.Stop() }
 }
 
 func testConfig(tb testing.TB) *config.Config {
@@ -142,8 +121,7 @@ func TestTUIAgainstDaemon(t *testing.T) {
 	waitFor(t, tm, "2026-08-25 → 2027-02-21", "total", "MILESTONE")
 	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'3'}})
 	waitFor(t, tm, "events over", "OPERATION")
-	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
-	view := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).View()
+	view := tuitest.Quit(t, tm, 10*time.Second).View()
 	status := view[strings.LastIndex(view, "\n")+1:]
 	if !strings.Contains(status, "● connected") || !strings.Contains(status, "reconnected 12:00:00") {
 		t.Errorf("status line after the daemon came back: %q", status)

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
 	"github.com/keyward/keyward/store"
@@ -44,24 +44,7 @@ type env struct {
 	src    *Source
 	cfg    config.KMIPSource
 	deps   Deps
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
+	logs   *testkit.Buffer
 }
 
 var crmApp = config.Application{Name: "crm", Pattern: "acme.crm.key.*"}
@@ -72,7 +55,7 @@ func newEnv(t testing.TB, b *backend, dbPath string, k *kek.KEK, apps ...config.
 	if dbPath == "" {
 		dbPath = filepath.Join(t.TempDir(), "keyward.db")
 	}
-	e := &env{t: t, b: b, dbPath: dbPath, logs: &syncBuffer{}}
+	e := &env{t: t, b: b, dbPath: dbPath, logs: &testkit.Buffer{}}
 	e.st = newStore(t, dbPath)
 	e.sink = storeSink{st: e.st}
 	e.cfg = sourceConfig(b, apps...)
@@ -879,7 +862,7 @@ func TestKEKFromTheKMSThatDoesNotOpenTheRings(t *testing.T) {
 
 	b.closeAdmin()
 	b.stop()
-	e2 := &env{t: t, b: b, dbPath: dbPath, logs: &syncBuffer{}, st: newStore(t, dbPath), rings: keyring.NewRings()}
+	e2 := &env{t: t, b: b, dbPath: dbPath, logs: &testkit.Buffer{}, st: newStore(t, dbPath), rings: keyring.NewRings()}
 	e2.sink = storeSink{st: e2.st}
 	e2.cfg = sourceConfig(b, crmApp)
 	e2.cfg.KEKName, e2.cfg.Timeout = "keyward.kek", engine.Duration(time.Second)
@@ -1134,7 +1117,7 @@ func TestKEKHeldByTheKMS(t *testing.T) {
 		b.create(t, "acme.crm.key.2")
 		dbPath := filepath.Join(t.TempDir(), "keyward.db")
 		start := func() *env {
-			e := &env{t: t, b: b, dbPath: dbPath, logs: &syncBuffer{}}
+			e := &env{t: t, b: b, dbPath: dbPath, logs: &testkit.Buffer{}}
 			e.st = newStore(t, dbPath)
 			e.sink = storeSink{st: e.st}
 			e.cfg = sourceConfig(b, crmApp)

@@ -1,0 +1,128 @@
+// Package testkit holds what keyward's tests share that needs nothing of
+// keyward, so the tests of any package can use it, in-package ones too (a
+// daemon's own tests cannot import daemontest, which imports the daemon):
+// a buffer the code under test writes to from many goroutines, a server
+// run for the length of a test, and waits that fail saying what they waited
+// for instead of hanging.
+package testkit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Buffer is a bytes.Buffer safe to write from many goroutines (a logger, a
+// banner, a terminal's clipboard) while the test reads it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *Buffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String is what has been written so far.
+func (l *Buffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Bytes is a copy of what has been written so far.
+func (l *Buffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}
+
+// Eventually checks cond every few milliseconds until it holds, and fails
+// tb if it does not within timeout: "waited 5s for <what>" and, when
+// state is not nil, what state says then (the requests seen so far, the
+// last frame).
+func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool, state func() string) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			msg := "waited " + timeout.String() + " for " + what
+			if state != nil {
+				msg += "; it is now:\n" + state()
+			}
+			tb.Fatal(msg)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// StopTimeout bounds how long Stop waits for a server to return.
+const StopTimeout = 30 * time.Second
+
+// Running is a server a test started (Start).
+type Running struct {
+	// Addr is what the server passed to ready: its socket, its address.
+	Addr string
+
+	tb      testing.TB
+	what    string
+	cancel  context.CancelFunc
+	done    chan error
+	stopped bool
+	err     error
+}
+
+// Start runs serve (a daemon's Run, the demo's) in a goroutine until the
+// test ends or Stop is called. It waits until serve calls ready with its
+// address, failing tb ("<what> did not start: …") if serve returns first
+// or has not called ready within timeout. At the end of the test it is
+// stopped, and an error it stops with fails the test.
+func Start(tb testing.TB, what string, timeout time.Duration, serve func(ctx context.Context, ready func(addr string)) error) *Running {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Running{tb: tb, what: what, cancel: cancel, done: make(chan error, 1)}
+	ready := make(chan string, 1)
+	go func() { r.done <- serve(ctx, func(addr string) { ready <- addr }) }()
+	select {
+	case r.Addr = <-ready:
+	case err := <-r.done:
+		cancel()
+		r.stopped = true
+		tb.Fatalf("%s did not start: %v", what, err)
+	case <-time.After(timeout):
+		cancel()
+		tb.Fatalf("%s did not start within %s", what, timeout)
+	}
+	tb.Cleanup(func() {
+		if !r.stopped {
+			if err := r.Stop(); err != nil {
+				tb.Errorf("%s stopped with: %v", what, err)
+			}
+		}
+	})
+	return r
+}
+
+// Stop cancels the server's context and returns what serve returned,
+// failing the test if it has not returned within StopTimeout. A second
+// Stop returns the same.
+func (r *Running) Stop() error {
+	if r.stopped {
+		return r.err
+	}
+	r.stopped = true
+	r.cancel()
+	select {
+	case r.err = <-r.done:
+	case <-time.After(StopTimeout):
+		r.err = fmt.Errorf("%s did not stop within %s of its context ending", r.what, StopTimeout)
+		r.tb.Error(r.err)
+	}
+	return r.err
+}

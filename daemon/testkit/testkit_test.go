@@ -1,0 +1,90 @@
+package testkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestBufferConcurrentWrites(t *testing.T) {
+	var b Buffer
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				fmt.Fprintf(&b, "%d\n", i)
+				_ = b.String()
+			}
+		}()
+	}
+	wg.Wait()
+	if n := strings.Count(b.String(), "\n"); n != 800 || len(b.Bytes()) != len(b.String()) {
+		t.Fatalf("%d lines, want 800", n)
+	}
+}
+
+// recorder is a testing.TB that records a failure instead of stopping.
+type recorder struct {
+	testing.TB
+	msg string
+}
+
+func (r *recorder) Helper()                        {}
+func (r *recorder) Fatal(args ...any)              { r.msg = fmt.Sprint(args...) }
+func (r *recorder) Fatalf(format string, a ...any) { r.msg = fmt.Sprintf(format, a...) }
+
+// A wait that never ends fails within its timeout, saying what it waited
+// for and how things stand.
+func TestEventuallyFailsClearly(t *testing.T) {
+	r := &recorder{TB: t}
+	start := time.Now()
+	Eventually(r, 50*time.Millisecond, "the keys to load", func() bool { return false }, func() string { return "loading keys…" })
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("took %s", el)
+	}
+	if r.msg != "waited 50ms for the keys to load; it is now:\nloading keys…" {
+		t.Fatalf("message %q", r.msg)
+	}
+	n := 0
+	Eventually(t, time.Minute, "three checks", func() bool { n++; return n == 3 }, nil)
+}
+
+// Start waits for ready and gives its address; Stop ends the server and
+// returns what it returned; a server that never becomes ready or never
+// stops fails the test, saying so, instead of hanging it.
+func TestStart(t *testing.T) {
+	r := Start(t, "echo server", time.Second, func(ctx context.Context, ready func(string)) error {
+		ready("/tmp/echo.sock")
+		<-ctx.Done()
+		return errors.New("stopped by the test")
+	})
+	if r.Addr != "/tmp/echo.sock" {
+		t.Fatalf("addr %q", r.Addr)
+	}
+	if err := r.Stop(); err == nil || err.Error() != "stopped by the test" || r.Stop() != err {
+		t.Fatalf("stop: %v", err)
+	}
+
+	rec := &recorder{TB: t}
+	start := time.Now()
+	Start(rec, "slow server", 50*time.Millisecond, func(ctx context.Context, ready func(string)) error {
+		<-ctx.Done()
+		return nil
+	})
+	if rec.msg != "slow server did not start within 50ms" || time.Since(start) > 5*time.Second {
+		t.Fatalf("message %q", rec.msg)
+	}
+	rec.msg = ""
+	Start(rec, "broken server", time.Second, func(ctx context.Context, ready func(string)) error {
+		return errors.New("listen unix /x.sock: address already in use")
+	})
+	if rec.msg != "broken server did not start: listen unix /x.sock: address already in use" {
+		t.Fatalf("message %q", rec.msg)
+	}
+}
