@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"os"
@@ -22,9 +23,11 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
 	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/tuitest"
 )
 
 // The fixture is a whole backend, as the daemon's client is (tui/common
@@ -60,7 +63,7 @@ func openSources(t *testing.T, tm *teatest.TestModel) {
 // every one of the others.
 func waitLines(t *testing.T, tm *teatest.TestModel, first string, others ...string) {
 	t.Helper()
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+	tuitest.WaitOutput(t, tm.Output(), 5*time.Second, func() string { return fmt.Sprintf("%q and a line with %q", first, others) }, func(b []byte) bool {
 		if !bytes.Contains(b, []byte(first)) {
 			return false
 		}
@@ -74,7 +77,7 @@ func waitLines(t *testing.T, tm *teatest.TestModel, first string, others ...stri
 			}
 		}
 		return false
-	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+	})
 }
 
 func backspaces(tm *teatest.TestModel, n int) {
@@ -86,15 +89,9 @@ func backspaces(tm *teatest.TestModel, n int) {
 // waitCalls waits until the fixture has received n requests.
 func waitCalls(t *testing.T, f *fixture, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if c := f.Calls(); len(c) >= n {
-			return c
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("want %d requests, got: %q", n, f.Calls())
-	return nil
+	testkit.Eventually(t, 5*time.Second, fmt.Sprintf("%d requests", n), func() bool { return len(f.Calls()) >= n },
+		func() string { return fmt.Sprintf("%q", f.Calls()) })
+	return f.Calls()
 }
 
 func TestActionMenuGolden(t *testing.T) {
@@ -134,9 +131,7 @@ func TestRotateFlow(t *testing.T) {
 	press(tm, "enter")
 	waitFor(t, tm, "✔ rotated payments-wrap in vault-emu: 2 versions, latest 2", "1–2 of 2 keys")
 	view := finalView(t, tm)
-	if c := f.Calls(); len(c) != 1 || c[0] != `rotate vault-emu/payments-wrap confirm=""` {
-		t.Errorf("requests: %q", c)
-	}
+	f.wantCalls(t, `rotate vault-emu/payments-wrap confirm=""`)
 	if strings.Contains(view, "Rotate payments-wrap") {
 		t.Errorf("the dialog is still open after success:\n%s", view)
 	}
@@ -155,9 +150,7 @@ func TestDeleteNeedsName(t *testing.T) {
 	press(tm, "q1")
 	waitFor(t, tm, "payments-warpq1")
 	time.Sleep(50 * time.Millisecond)
-	if c := f.Calls(); len(c) != 0 {
-		t.Fatalf("a wrong name sent %q", c)
-	}
+	f.wantCalls(t)
 	backspaces(tm, len("warpq1"))
 	press(tm, "wrap", "enter")
 	// The result in the status line, and the row refetched after the
@@ -225,9 +218,7 @@ func TestUserRoleReadOnly(t *testing.T) {
 			t.Errorf("a read-only TUI shows %q:\n%s", hidden, view)
 		}
 	}
-	if c := f.Calls(); len(c) != 0 {
-		t.Errorf("a user's TUI sent %q", c)
-	}
+	f.wantCalls(t)
 }
 
 // TestNotCloudKey: a KMIP key has no cloud actions.
@@ -248,9 +239,7 @@ func TestSyncKeys(t *testing.T) {
 	press(tm, "Y")
 	waitFor(t, tm, "✔ synced kms-prod, vault-emu")
 	_ = finalView(t, tm)
-	if c := f.Calls(); len(c) != 2 || c[0] != `sync "vault-emu"` || c[1] != `sync ""` {
-		t.Errorf("requests: %q", c)
-	}
+	f.wantCalls(t, `sync "vault-emu"`, `sync ""`)
 }
 
 // TestEditAndPolicyForms: the edit form sends only what changed; a bad
@@ -312,9 +301,7 @@ func TestCreateKeyForm(t *testing.T) {
 	press(tm, "P-384", "enter", "enter")
 	waitFor(t, tm, "✔ created orders-kek in vault-emu")
 	_ = finalView(t, tm)
-	if c := f.Calls(); len(c) != 1 || c[0] != "create vault-emu/orders-kek EC 0P-384" {
-		t.Errorf("requests: %q", c)
-	}
+	f.wantCalls(t, "create vault-emu/orders-kek EC 0P-384")
 }
 
 // TestBackendWithoutActions: a daemon that does not serve the cloud
@@ -373,9 +360,7 @@ func TestCSRFlow(t *testing.T) {
 	press(tm, "enter", "acme", "enter", "enter", "enter")
 	waitFor(t, tm, "the common name (CN) is required")
 	time.Sleep(50 * time.Millisecond)
-	if c := f.Calls(); len(c) != 0 {
-		t.Fatalf("a CSR without CN was sent: %q", c)
-	}
+	f.wantCalls(t)
 	// The cursor went back to the CN field.
 	out := filepath.Join(dir, "kms-prod.csr")
 	press(tm, "keyward-crm", "tab", "tab", "tab", out, "enter")
@@ -418,9 +403,7 @@ func TestInstallFlow(t *testing.T) {
 	openSources(t, tm)
 	press(tm, "c", "i", filepath.Join(dir, "missing.pem"), "enter", filepath.Join(dir, "root.pem"), "enter")
 	waitFor(t, tm, "✖ certificate file "+dir, "nothing was sent")
-	if c := f.Calls(); len(c) != 0 {
-		t.Fatalf("sent %q", c)
-	}
+	f.wantCalls(t)
 	// A self-signed certificate for a key that is not the CSR's.
 	certPath := filepath.Join(dir, "other.pem")
 	writeSelfSigned(t, certPath)
@@ -451,14 +434,14 @@ func TestImportPasswordNeverShown(t *testing.T) {
 	out := io.TeeReader(tm.Output(), &all)
 	wait := func(want ...string) {
 		t.Helper()
-		teatest.WaitFor(t, out, func(b []byte) bool {
+		tuitest.WaitOutput(t, out, 5*time.Second, func() string { return fmt.Sprintf("%q", want) }, func([]byte) bool {
 			for _, w := range want {
 				if !bytes.Contains(all.Bytes(), []byte(w)) {
 					return false
 				}
 			}
 			return true
-		}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+		})
 	}
 	const secret = "s3cret-Passw0rd"
 	press(tm, "c", "m", ks, "enter", secret)
@@ -582,17 +565,13 @@ func TestUploadForm(t *testing.T) {
 	backspaces(tm, len("local"))
 	press(tm, "vault-emu/crm", "enter", "enter", "enter", "enter")
 	waitFor(t, tm, `"vault-emu" is not a KMIP source (have: kms-prod)`)
-	if c := f.Calls(); len(c) != 0 {
-		t.Fatalf("sent %q", c)
-	}
+	f.wantCalls(t)
 	// The cursor is back on the field that was wrong.
 	backspaces(tm, len("vault-emu/crm"))
 	press(tm, "kms-prod/crm", "enter", "enter", "enter", "enter")
 	waitFor(t, tm, "✔ uploaded crm-byok into vault-emu (newest generation of crm from kms-prod)")
 	_ = finalView(t, tm)
-	if c := f.Calls(); len(c) != 1 || c[0] != "upload vault-emu/crm-byok  0 from=kms-prod/crm" {
-		t.Errorf("requests: %q", c)
-	}
+	f.wantCalls(t, "upload vault-emu/crm-byok  0 from=kms-prod/crm")
 }
 
 // keyward tui --read-only: an admin's TUI hides every action that changes
@@ -611,7 +590,5 @@ func TestReadOnlyOption(t *testing.T) {
 	if strings.Contains(view, "new key + CSR") || strings.Contains(view, "import keystore") {
 		t.Errorf("the certificate menu offers a change:\n%s", view)
 	}
-	if c := f.Calls(); len(c) != 0 {
-		t.Errorf("a read-only TUI sent %q", c)
-	}
+	f.wantCalls(t)
 }

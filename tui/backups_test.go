@@ -46,9 +46,7 @@ func TestBackupsListGolden(t *testing.T) {
 		"2026-11-14 12:00 · payments-wrap · from vault-emu · 1 version · by bob",
 		"2026-10-24 12:00 · backup-kek · from vault-emu · 3 versions")
 	golden(t, tm, 80, 24)
-	if c := f.Calls(); len(c) != 0 {
-		t.Errorf("listing the backups changed something: %q", c)
-	}
+	f.wantCalls(t)
 }
 
 // TestDeleteBackupConfirmGolden: the confirmation names the backup, the
@@ -78,16 +76,12 @@ func TestDeleteBackupFlow(t *testing.T) {
 	press(tm, "payments-wrapp", "enter")
 	waitFor(t, tm, "the name does not match: nothing was sent")
 	time.Sleep(50 * time.Millisecond)
-	if c := f.Calls(); len(c) != 0 {
-		t.Fatalf("a wrong name sent %q", c)
-	}
+	f.wantCalls(t)
 	backspaces(tm, 1)
 	press(tm, "enter")
 	waitFor(t, tm, "✔ deleted backup bk-2 of payments-wrap (vault-emu)", "Stored backups (2)")
 	view := finalView(t, tm)
-	if c := f.Calls(); len(c) != 1 || c[0] != "delete-backup bk-2" {
-		t.Errorf("requests: %q", c)
-	}
+	f.wantCalls(t, "delete-backup bk-2")
 	if strings.Contains(view, "payments-wrap · from") || !strings.Contains(view, "orders-kek · from") {
 		t.Errorf("the list after the delete:\n%s", view)
 	}
@@ -133,15 +127,11 @@ func TestRestoreAbsentKeyFlow(t *testing.T) {
 	press(tm, "s")
 	waitFor(t, tm, "Restore orders-kek into vault-emu?",
 		"Backup bk-3 of orders-kek, taken from vault vault-emu on 2026-11-21", "(2 versions), is restored into vault vault-emu")
-	if c := f.Calls(); len(c) != 0 {
-		t.Fatalf("choosing restore sent a request before the confirmation: %q", c)
-	}
+	f.wantCalls(t)
 	press(tm, "enter")
 	waitFor(t, tm, "✔ restored orders-kek into vault-emu from backup bk-3: 2 versions", "1–2 of 2 keys")
 	view := finalView(t, tm)
-	if c := f.Calls(); len(c) != 1 || c[0] != "restore bk-3 into vault-emu" {
-		t.Errorf("requests: %q", c)
-	}
+	f.wantCalls(t, "restore bk-3 into vault-emu")
 	rows := 0
 	for _, l := range strings.Split(view, "\n") {
 		if strings.Contains(l, "orders-kek ") && strings.Contains(l, " active ") && strings.Contains(l, "RSA-3072") {
@@ -179,9 +169,7 @@ func TestBackupsUserRole(t *testing.T) {
 	if strings.Contains(view, "restore into") || strings.Contains(view, "delete this backup") {
 		t.Errorf("a read-only TUI offers a change:\n%s", view)
 	}
-	if c := f.Calls(); len(c) != 0 {
-		t.Errorf("a user's TUI sent %q", c)
-	}
+	f.wantCalls(t)
 }
 
 // TestDeleteBackupInFlight: while the daemon has not answered, the dialog

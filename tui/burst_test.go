@@ -126,7 +126,5 @@ func TestPasteOutsideATextFieldIsIgnored(t *testing.T) {
 	if got := selectedRow(t, view); got != 0 {
 		t.Errorf("a paste moved the cursor to row %d:\n%s", got, view)
 	}
-	if c := f.Calls(); len(c) != 0 {
-		t.Errorf("a paste sent requests: %q", c)
-	}
+	f.wantCalls(t)
 }

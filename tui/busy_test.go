@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/charmbracelet/x/exp/teatest"
-
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/tui/tuitest"
 )
 
 // While a sync runs, the status line shows a turning spinner, what runs
@@ -31,10 +30,10 @@ func TestSyncSpinnerThenOutcome(t *testing.T) {
 			waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
 			press(tm, "Y")
 			var seen []byte
-			teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
-				seen = append(seen, b...)
+			tuitest.WaitOutput(t, tm.Output(), 5*time.Second, func() string { return "two frames of the spinner" }, func(b []byte) bool {
+				seen = b
 				return bytes.Contains(seen, []byte("⠋ syncing every source… 0s")) && bytes.Contains(seen, []byte("⠙ syncing every source… 0s"))
-			}, teatest.WithDuration(5*time.Second))
+			})
 			if bytes.Contains(seen, []byte("✔")) || bytes.Contains(seen, []byte("✖")) {
 				t.Fatalf("an outcome was shown while the sync ran:\n%s", seen)
 			}

@@ -38,9 +38,7 @@ func TestCommandLine(t *testing.T) {
 	press(tm, ":", "nonsense", "enter")
 	waitFor(t, tm, "unknown command nonsense")
 	view := golden(t, tm, 80, 24)
-	if c := f.Calls(); len(c) != 1 || c[0] != `sync "vault-emu"` {
-		t.Errorf("requests: %q", c)
-	}
+	f.wantCalls(t, `sync "vault-emu"`)
 	if !strings.Contains(view, "unknown command nonsense") {
 		t.Errorf("an unknown command is not said:\n%s", view)
 	}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
@@ -57,6 +58,14 @@ func (f *fixture) Calls() []string {
 	f.cloud.mu.Lock()
 	defer f.cloud.mu.Unlock()
 	return append([]string(nil), f.cloud.calls...)
+}
+
+// wantCalls fails t unless the requests sent so far are exactly want.
+func (f *fixture) wantCalls(t *testing.T, want ...string) {
+	t.Helper()
+	if c := f.Calls(); strings.Join(c, "\n") != strings.Join(want, "\n") || len(c) != len(want) {
+		t.Fatalf("requests sent: %q, want %q", c, want)
+	}
 }
 
 func (f *fixture) refused() error {

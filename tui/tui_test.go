@@ -79,8 +79,7 @@ func waitFor(t *testing.T, tm *teatest.TestModel, want ...string) {
 // finalView quits and returns the last frame.
 func finalView(t *testing.T, tm *teatest.TestModel) string {
 	t.Helper()
-	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
-	return tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).View()
+	return tuitest.Quit(t, tm, 5*time.Second).View()
 }
 
 func checkFrame(t *testing.T, view string, w, h int) {

@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
+	"github.com/keyward/keyward/tui/tuitest"
 )
 
 // startVaultDaemon runs a real daemon on a real socket with one [[azure]]
@@ -100,16 +101,8 @@ func TestRotateFromTUIAgainstVault(t *testing.T) {
 	activity := func(l string) bool {
 		return strings.Contains(l, "rotated") && strings.Contains(l, "keyward") && !strings.Contains(l, "✔")
 	}
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
-		for _, l := range strings.Split(string(b), "\n") {
-			if activity(l) {
-				return true
-			}
-		}
-		return false
-	}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
-	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
-	_ = tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second))
+	tuitest.WaitLine(t, tm, 15*time.Second, "the rotation, done through keyward, in the Activity pane", activity)
+	tuitest.Quit(t, tm, 10*time.Second)
 }
 
 // TestBackupsFromTUIAgainstVault: against the real daemon and two emulated
@@ -195,8 +188,7 @@ func TestBackupsFromTUIAgainstVault(t *testing.T) {
 	tm.Type("orders-kek")
 	tm.Send(enter)
 	waitFor(t, tm, "✔ deleted backup "+bk.ID+" of orders-kek (vault)", "Stored backups (0)", "keyward stores no key backup")
-	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
-	_ = tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second))
+	tuitest.Quit(t, tm, 10*time.Second)
 	if left, err := c.CloudBackups(ctx); err != nil || len(left) != 0 {
 		t.Errorf("backups left in the daemon: %v %v", left, err)
 	}

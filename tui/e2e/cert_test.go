@@ -25,6 +25,7 @@ import (
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/daemon/sources/seed"
 	"github.com/keyward/keyward/tui"
+	"github.com/keyward/keyward/tui/tuitest"
 )
 
 // kmipNamed stands in for a configured KMIP source in the Sources pane: the
@@ -93,8 +94,7 @@ func TestCSRAndInstallFromTUIAgainstDaemon(t *testing.T) {
 	tm.Type(rootPath)
 	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
 	waitFor(t, tm, "Installed the client certificate of kms", "keyward-e2e")
-	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
-	_ = tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second))
+	tuitest.Quit(t, tm, 10*time.Second)
 	if _, err := os.Stat(files.Cert); err != nil {
 		t.Errorf("no certificate installed: %v", err)
 	}

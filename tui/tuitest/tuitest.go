@@ -5,10 +5,14 @@ package tuitest
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/keyward/keyward/tui"
@@ -108,15 +112,72 @@ func (d *Driver) Key(k tea.KeyMsg, before string) {
 }
 
 // WaitFor waits up to timeout until the program's output contains every
-// string of want, and fails t if it never does.
-func WaitFor(t *testing.T, tm *teatest.TestModel, timeout time.Duration, want ...string) {
+// string of want, and fails t if it never does, naming what is missing.
+// Output read here is consumed: a later wait sees only what comes after.
+func WaitFor(t testing.TB, tm *teatest.TestModel, timeout time.Duration, want ...string) {
 	t.Helper()
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+	var missing []string
+	WaitOutput(t, tm.Output(), timeout, func() string { return fmt.Sprintf("%q (missing %q)", want, missing) }, func(b []byte) bool {
+		missing = missing[:0]
 		for _, w := range want {
 			if !bytes.Contains(b, []byte(w)) {
-				return false
+				missing = append(missing, w)
 			}
 		}
-		return true
-	}, teatest.WithDuration(timeout), teatest.WithCheckInterval(5*time.Millisecond))
+		return len(missing) == 0
+	})
+}
+
+// WaitLine waits up to timeout for an output line for which match holds
+// (what says which, in the failure).
+func WaitLine(t testing.TB, tm *teatest.TestModel, timeout time.Duration, what string, match func(line string) bool) {
+	t.Helper()
+	WaitOutput(t, tm.Output(), timeout, func() string { return what }, func(b []byte) bool {
+		for _, l := range strings.Split(string(b), "\n") {
+			if match(ansi.Strip(l)) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// WaitOutput reads r, a program's output, until cond holds on all it read
+// (every few milliseconds); after timeout it fails t with what it waited
+// for (what) and the last lines drawn, without colours, instead of
+// hanging or dumping every byte.
+func WaitOutput(t testing.TB, r io.Reader, timeout time.Duration, what func() string, cond func([]byte) bool) {
+	t.Helper()
+	var b bytes.Buffer
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, err := io.Copy(&b, r); err != nil {
+			t.Fatalf("tuitest: reading the program's output: %v", err)
+			return
+		}
+		if cond(b.Bytes()) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tuitest: waited %s for %s; the last lines drawn:\n%s", timeout, what(), lastLines(b.Bytes(), 30))
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Quit presses ctrl+c and returns the model once the program has ended,
+// failing t if it has not within timeout.
+func Quit(t testing.TB, tm *teatest.TestModel, timeout time.Duration) tea.Model {
+	t.Helper()
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
+	return tm.FinalModel(t, teatest.WithFinalTimeout(timeout), teatest.WithTimeoutFn(func(tb testing.TB) {
+		tb.Fatalf("tuitest: the TUI did not quit within %s of ctrl+c", timeout)
+	}))
+}
+
+// lastLines is the last n lines of out without its escape sequences.
+func lastLines(out []byte, n int) string {
+	lines := strings.Split(ansi.Strip(string(out)), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/teatest"
+
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/tui"
 )
@@ -64,5 +67,47 @@ func TestWaitFailsOnTimeout(t *testing.T) {
 	}
 	if !strings.Contains(tb.fatal, "did not end within 200ms") {
 		t.Errorf("the timeout was not reported: %q", tb.fatal)
+	}
+}
+
+// still is a program that draws one line and ignores every key, ctrl+c too.
+type still struct{}
+
+func (still) Init() tea.Cmd                       { return nil }
+func (still) Update(tea.Msg) (tea.Model, tea.Cmd) { return still{}, nil }
+func (still) View() string                        { return "loading keys…" }
+
+// The teatest waits fail after their timeout, naming what they waited for
+// and showing the last lines drawn, instead of hanging; so does a quit the
+// program ignores.
+func TestTeatestWaitsFailClearly(t *testing.T) {
+	tm := teatest.NewTestModel(t, still{}, teatest.WithInitialTermSize(40, 5))
+	t.Cleanup(func() { _ = tm.Quit() })
+	bounded := func(what string, f func()) {
+		t.Helper()
+		done := make(chan struct{})
+		go func() { defer close(done); f() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s still waits 10s after its 100ms timeout", what)
+		}
+	}
+	tb := &recordTB{TB: t}
+	bounded("WaitFor", func() { WaitFor(tb, tm, 100*time.Millisecond, "loading", "of 15 keys") })
+	if !strings.Contains(tb.fatal, `waited 100ms for ["loading" "of 15 keys"] (missing ["of 15 keys"])`) || !strings.Contains(tb.fatal, "loading keys…") {
+		t.Errorf("WaitFor's failure: %q", tb.fatal)
+	}
+	tb.fatal = ""
+	bounded("WaitLine", func() {
+		WaitLine(tb, tm, 100*time.Millisecond, "a rotated line", func(l string) bool { return strings.Contains(l, "rotated") })
+	})
+	if !strings.Contains(tb.fatal, "waited 100ms for a rotated line") {
+		t.Errorf("WaitLine's failure: %q", tb.fatal)
+	}
+	tb.fatal = ""
+	bounded("Quit", func() { Quit(tb, tm, 100*time.Millisecond) })
+	if tb.fatal != "tuitest: the TUI did not quit within 100ms of ctrl+c" {
+		t.Errorf("Quit's failure: %q", tb.fatal)
 	}
 }
