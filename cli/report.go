@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/tui/render"
 )
@@ -60,17 +62,31 @@ func (f *reportFlags) check() error {
 	return nil
 }
 
-// pageSize asks for what is still wanted, at most 1000 a page.
-func (f *reportFlags) pageSize(have int) int {
-	n := 1000
-	if f.limit > 0 && f.limit-have < n {
-		n = f.limit - have
+// pages asks get for a report page after page, 1000 entries at a time,
+// until the daemon has no more or --limit is reached: the first page (its
+// range and summary) and every page's entries (items) together.
+func pages[P, T any](ctx context.Context, f *reportFlags, get func(context.Context, api.ReportQuery) (*P, error), items func(*P) ([]T, string)) (*P, []T, error) {
+	var first *P
+	var all []T
+	for {
+		f.q.Limit = 1000
+		if f.limit > 0 && f.limit-len(all) < f.q.Limit {
+			f.q.Limit = f.limit - len(all)
+		}
+		p, err := get(ctx, f.q)
+		if err != nil {
+			return nil, nil, err
+		}
+		if first == nil {
+			first = p
+		}
+		page, next := items(p)
+		all = append(all, page...)
+		if next == "" || (f.limit > 0 && len(all) >= f.limit) {
+			return first, all, nil
+		}
+		f.q.Cursor = next
 	}
-	return n
-}
-
-func (f *reportFlags) done(have int, next string) bool {
-	return next == "" || (f.limit > 0 && have >= f.limit)
 }
 
 func (a *App) termWidth(override int) int {
@@ -115,23 +131,12 @@ func newAgingReportCmd(a *App) *cobra.Command {
 			if err := f.check(); err != nil {
 				return err
 			}
-			c := a.Client()
-			var all api.AgingReport
-			for {
-				f.q.Limit = f.pageSize(len(all.Entries))
-				p, err := c.AgingReport(cmd.Context(), f.q)
-				if err != nil {
-					return err
-				}
-				if f.q.Cursor == "" {
-					all.Range, all.Summary = p.Range, p.Summary
-				}
-				all.Entries = append(all.Entries, p.Entries...)
-				if f.done(len(all.Entries), p.NextCursor) {
-					break
-				}
-				f.q.Cursor = p.NextCursor
+			first, entries, err := pages(cmd.Context(), &f, a.Client().AgingReport,
+				func(p *api.AgingReport) ([]report.AgingEntry, string) { return p.Entries, p.NextCursor })
+			if err != nil {
+				return err
 			}
+			all := api.AgingReport{Range: first.Range, Summary: first.Summary, Entries: entries}
 			if all.Entries == nil {
 				all.Entries = []report.AgingEntry{}
 			}
@@ -165,23 +170,12 @@ func newActivityReportCmd(a *App) *cobra.Command {
 			if err := f.check(); err != nil {
 				return err
 			}
-			c := a.Client()
-			var all api.ActivityReport
-			for {
-				f.q.Limit = f.pageSize(len(all.Events))
-				p, err := c.ActivityReport(cmd.Context(), f.q)
-				if err != nil {
-					return err
-				}
-				if f.q.Cursor == "" {
-					all.Range, all.PerDay = p.Range, p.PerDay
-				}
-				all.Events = append(all.Events, p.Events...)
-				if f.done(len(all.Events), p.NextCursor) {
-					break
-				}
-				f.q.Cursor = p.NextCursor
+			first, events, err := pages(cmd.Context(), &f, a.Client().ActivityReport,
+				func(p *api.ActivityReport) ([]engine.Event, string) { return p.Events, p.NextCursor })
+			if err != nil {
+				return err
 			}
+			all := api.ActivityReport{Range: first.Range, PerDay: first.PerDay, Events: events}
 			if f.format == "table" {
 				counts := make([]int, len(all.PerDay))
 				total := 0
