@@ -12,6 +12,25 @@ import (
 // application "crm") agree with each other and with the README; a test
 // fails on a command that has none.
 var examples = map[string]string{
+	"schedule": `keyward schedule list
+keyward schedule run weekly-expiring-rotation --dry-run`,
+	"schedule list": `keyward schedule list
+keyward schedule list --json | jq -r '.schedules[] | select(.health == "degraded") | .name'`,
+	"schedule show": `keyward schedule show weekly-expiring-rotation
+keyward schedule show nightly-backup --run 42 --json | jq '.steps[] | select(.status == "failed")'`,
+	"schedule add": `keyward schedule add weekly-expiring-rotation --kind rotate --every "weekly mon 02:00" --zone Europe/Paris --aging expiring-30d --jitter 30m
+keyward schedule add nightly-backup --kind backup --cron "30 1 * * *" --source vault --keep 14
+keyward schedule add crm-rotation --kind rotate --every "monthly 1 03:00" --source kms-prod --pattern "acme.crm.key.*"
+keyward schedule add morning-sync --kind sync --every "daily 07:00" --source vault,kms-prod
+keyward schedule add aging-csv --kind report --report aging --dir /var/lib/keyward/reports --every "weekly fri 18:00" --keep 12`,
+	"schedule edit": `keyward schedule edit nightly-backup --keep 30
+keyward schedule edit weekly-expiring-rotation --every "weekly tue 02:00" --zone America/New_York`,
+	"schedule pause":  `keyward schedule pause nightly-backup`,
+	"schedule resume": `keyward schedule resume nightly-backup`,
+	"schedule rm":     `keyward schedule rm morning-sync`,
+	"schedule run": `keyward schedule run weekly-expiring-rotation --dry-run
+keyward schedule run nightly-backup --wait
+keyward schedule run crm-rotation --dry-run --json | jq -r '.steps[] | select(.status == "pending") | .target'`,
 	"": `keyward                      # the TUI
 keyward demo                 # first time: everything locally, with sample keys`,
 	"tui": `keyward tui

@@ -103,6 +103,7 @@ func NewRoot(a *App) *cobra.Command {
 		newCertCmd(a),
 		newKeyCmd(a), newSyncCmd(a),
 		newAuditCmd(a),
+		newScheduleCmd(a),
 	)
 	addExamples(root)
 	a.registerCompletions(root)

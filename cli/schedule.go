@@ -1,0 +1,400 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/schedule"
+)
+
+func newScheduleCmd(a *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "schedule",
+		Short: "Rotations, syncs, backups and reports the daemon runs by itself",
+		Long: "Schedules run inside the daemon: rotate a selection of keys, sync sources, back up keys keeping the\n" +
+			"last N, write a report to a directory. Reading them needs the user role; changing them the admin\n" +
+			"role. Schedules of keyward.toml ([[schedule]]) are shown as config and are changed there.",
+	}
+	cmd.AddCommand(newScheduleListCmd(a), newScheduleShowCmd(a), newScheduleAddCmd(a, false), newScheduleAddCmd(a, true),
+		newScheduleOpCmd(a, "pause", "Pause a schedule: no occurrence runs until it is resumed"),
+		newScheduleOpCmd(a, "resume", "Resume a paused schedule from its next occurrence (missed ones are not run)"),
+		newScheduleOpCmd(a, "rm", "Delete a schedule made over the socket, with its history"),
+		newScheduleRunCmd(a))
+	return cmd
+}
+
+func newScheduleListCmd(a *App) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the schedules: when each runs next and how its last run went",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ss, err := a.Client().Schedules(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(a.Out, map[string]any{"schedules": ss})
+			}
+			if len(ss) == 0 {
+				fmt.Fprintln(a.Out, "no schedules (keyward schedule add, or [[schedule]] in keyward.toml)")
+				return nil
+			}
+			tw := table(a.Out)
+			fmt.Fprintln(tw, "NAME\tKIND\tWHEN\tNEXT RUN\tLAST RUN\tHEALTH\tORIGIN")
+			for _, s := range ss {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Kind, s.When, a.nextRun(s), lastRun(s), health(s), origin(s))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"schedules": [...]} as JSON`)
+	return cmd
+}
+
+func (a *App) nextRun(s api.ScheduleInfo) string {
+	switch {
+	case s.Paused:
+		return "paused"
+	case s.NextRun == nil:
+		return "none (past its end)"
+	}
+	return s.NextRun.UTC().Format("2006-01-02 15:04") + " (in " + engine.HumanDuration(s.NextRun.Sub(a.now())) + ")"
+}
+
+func lastRun(s api.ScheduleInfo) string {
+	if s.Running != nil {
+		return "running since " + s.Running.Started.UTC().Format("2006-01-02 15:04")
+	}
+	for _, r := range s.Recent {
+		out := r.Status + " " + r.Started.UTC().Format("2006-01-02 15:04")
+		if r.Late {
+			out += " (late)"
+		}
+		return out
+	}
+	return "never"
+}
+
+func health(s api.ScheduleInfo) string {
+	if s.Reason != "" {
+		return s.Health + ": " + s.Reason
+	}
+	return s.Health
+}
+
+func origin(s api.ScheduleInfo) string {
+	if s.Origin == schedule.OriginConfig {
+		return "config (keyward.toml)"
+	}
+	return s.Origin
+}
+
+func newScheduleShowCmd(a *App) *cobra.Command {
+	var asJSON bool
+	var run int64
+	cmd := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show a schedule, its latest runs and what its latest run (or --run ID) did to each key",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if run < 0 {
+				return Usagef("--run must be a run id (1 or more), not %d", run)
+			}
+			d, err := a.Client().Schedule(cmd.Context(), args[0], run)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(a.Out, d)
+			}
+			s := d.Schedule
+			fmt.Fprintf(a.Out, "%s: %s, %s\n", s.Name, s.Kind.Describe(), s.When)
+			fmt.Fprintf(a.Out, "origin    %s\nnext run  %s\nhealth    %s\n", origin(s), a.nextRun(s), health(s))
+			if sel := selection(s.Spec); sel != "" {
+				fmt.Fprintf(a.Out, "selects   %s\n", sel)
+			}
+			if len(s.Recent) > 0 {
+				fmt.Fprintln(a.Out, "\nRUNS")
+				tw := table(a.Out)
+				fmt.Fprintln(tw, "ID\tTRIGGER\tSTARTED\tSTATUS\tSUMMARY")
+				for _, r := range s.Recent {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, r.Trigger, r.Started.UTC().Format(time.RFC3339), r.Status, r.Summary)
+				}
+				_ = tw.Flush()
+			}
+			if d.Run != nil {
+				fmt.Fprintf(a.Out, "\nRUN %d (%s)\n", d.Run.ID, d.Run.Status)
+				printSteps(a, d.Steps)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"schedule", "run", "steps"} as JSON`)
+	cmd.Flags().Int64Var(&run, "run", 0, "the steps of this run (default: the latest)")
+	return cmd
+}
+
+func printSteps(a *App, steps []schedule.Step) {
+	if len(steps) == 0 {
+		fmt.Fprintln(a.Out, "nothing selected")
+		return
+	}
+	tw := table(a.Out)
+	fmt.Fprintln(tw, "TARGET\tSTATUS\tBEFORE\tAFTER\tWHY")
+	for _, st := range steps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Target, st.Status, dash(st.Before), dash(st.After), dash(st.Reason))
+	}
+	_ = tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// selection says which keys or sources a schedule selects.
+func selection(s schedule.Spec) string {
+	var parts []string
+	if len(s.Sources) > 0 {
+		parts = append(parts, "sources "+strings.Join(s.Sources, ", "))
+	}
+	if s.Pattern != "" {
+		parts = append(parts, "names "+s.Pattern)
+	}
+	if len(s.Tags) > 0 {
+		var tags []string
+		for k, v := range s.Tags {
+			tags = append(tags, k+"="+v)
+		}
+		sort.Strings(tags)
+		parts = append(parts, "tags "+strings.Join(tags, ", "))
+	}
+	if s.Aging != "" {
+		parts = append(parts, "aging "+s.Aging)
+	}
+	if s.Report != "" {
+		parts = append(parts, fmt.Sprintf("%s report to %s", s.Report, s.Dir))
+	}
+	if s.Kind == schedule.KindBackup || s.Kind == schedule.KindReport {
+		parts = append(parts, fmt.Sprintf("keeping %d", max(s.Keep, 1)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// newScheduleAddCmd is add, or edit when edit is set (only the flags given
+// change).
+func newScheduleAddCmd(a *App, edit bool) *cobra.Command {
+	var sp schedule.Spec
+	var kind string
+	var tags []string
+	var asJSON bool
+	use, short := "add NAME", "Add a schedule (admin)"
+	if edit {
+		use, short = "edit NAME", "Change a schedule made over the socket; only the flags given change (admin)"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := a.Client()
+			f := cmd.Flags()
+			if edit {
+				d, err := c.Schedule(cmd.Context(), args[0], 0)
+				if err != nil {
+					return err
+				}
+				cur := d.Schedule.Spec
+				if f.Changed("every") {
+					cur.Every, cur.Cron = sp.Every, ""
+				}
+				if f.Changed("cron") {
+					cur.Cron, cur.Every = sp.Cron, ""
+				}
+				for flag, dst := range map[string]*string{"zone": &cur.Zone, "start": &cur.Start, "end": &cur.End, "jitter": &cur.Jitter,
+					"pattern": &cur.Pattern, "aging": &cur.Aging, "report": &cur.Report, "dir": &cur.Dir} {
+					if f.Changed(flag) {
+						*dst = map[string]string{"zone": sp.Zone, "start": sp.Start, "end": sp.End, "jitter": sp.Jitter,
+							"pattern": sp.Pattern, "aging": sp.Aging, "report": sp.Report, "dir": sp.Dir}[flag]
+					}
+				}
+				if f.Changed("kind") {
+					cur.Kind = schedule.Kind(kind)
+				}
+				if f.Changed("source") {
+					cur.Sources = sp.Sources
+				}
+				if f.Changed("keep") {
+					cur.Keep = sp.Keep
+				}
+				if f.Changed("tag") {
+					cur.Tags = nil
+				}
+				sp = cur
+			} else {
+				sp.Kind = schedule.Kind(kind)
+			}
+			sp.Name = args[0]
+			for _, t := range tags {
+				k, v, ok := strings.Cut(t, "=")
+				if !ok || k == "" {
+					return Usagef("--tag %q: expected NAME=VALUE (VALUE * or empty: any value)", t)
+				}
+				if sp.Tags == nil {
+					sp.Tags = map[string]string{}
+				}
+				sp.Tags[k] = v
+			}
+			// The daemon's own parser, so a mistake is a usage error with or
+			// without a daemon.
+			if _, err := schedule.Parse(sp); err != nil {
+				return Usagef("%s", strings.TrimPrefix(err.Error(), schedule.ErrInvalid.Error()+": "))
+			}
+			var info *api.ScheduleInfo
+			var err error
+			if edit {
+				info, err = c.EditSchedule(cmd.Context(), sp)
+			} else {
+				info, err = c.CreateSchedule(cmd.Context(), sp)
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(a.Out, map[string]any{"schedule": info})
+			}
+			verb := "added"
+			if edit {
+				verb = "changed"
+			}
+			fmt.Fprintf(a.Out, "%s %s: %s, %s; next run %s\n", verb, info.Name, info.Kind.Describe(), info.When, a.nextRun(*info))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kind, "kind", "", "rotate | sync | backup | report")
+	f.StringVar(&sp.Every, "every", "", `"daily HH:MM", "weekly mon HH:MM" or "monthly D HH:MM"`)
+	f.StringVar(&sp.Cron, "cron", "", `a cron expression instead of --every ("0 3 * * 1")`)
+	f.StringVar(&sp.Zone, "zone", "", "IANA time zone of the time of day (default UTC)")
+	f.StringVar(&sp.Start, "start", "", "first day it may run (YYYY-MM-DD)")
+	f.StringVar(&sp.End, "end", "", "day from which it no longer runs (YYYY-MM-DD)")
+	f.StringVar(&sp.Jitter, "jitter", "", `random delay window ("30m"), so a fleet does not stampede a cloud`)
+	f.StringSliceVar(&sp.Sources, "source", nil, "only keys of (or, sync: only) these sources; repeat or comma-separate")
+	f.StringVar(&sp.Pattern, "pattern", "", "only keys whose name matches (* and ? wildcards)")
+	f.StringArrayVar(&tags, "tag", nil, "only keys with this tag NAME=VALUE (repeatable)")
+	f.StringVar(&sp.Aging, "aging", "", "only keys of this aging bucket (expiring-30d, rotation-overdue, ...)")
+	f.IntVar(&sp.Keep, "keep", 0, "backups per key, or reports, to keep (default 7)")
+	f.StringVar(&sp.Report, "report", "", "report: aging | activity | usage")
+	f.StringVar(&sp.Dir, "dir", "", "report: the directory the daemon writes it to (absolute)")
+	f.BoolVar(&asJSON, "json", false, `print {"schedule": ...} as JSON`)
+	if !edit {
+		_ = cmd.MarkFlagRequired("kind")
+	}
+	return cmd
+}
+
+func newScheduleOpCmd(a *App, op, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   op + " NAME",
+		Short: short + " (admin)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			wire := op
+			if op == "rm" {
+				wire = "delete"
+			}
+			if err := a.Client().ScheduleAction(cmd.Context(), args[0], wire); err != nil {
+				return err
+			}
+			done := map[string]string{"pause": "paused", "resume": "resumed", "rm": "deleted"}[op]
+			fmt.Fprintf(a.Out, "%s %s\n", done, args[0])
+			return nil
+		},
+	}
+}
+
+func newScheduleRunCmd(a *App) *cobra.Command {
+	var dry, wait, asJSON bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "run NAME",
+		Short: "Run a schedule now (admin), or list with --dry-run exactly which keys a run would touch (user)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := a.Client()
+			if dry {
+				d, err := c.DryRunSchedule(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(a.Out, d)
+				}
+				n := 0
+				for _, st := range d.Steps {
+					if st.Status == schedule.StepPending {
+						n++
+					}
+				}
+				fmt.Fprintf(a.Out, "a run of %s now would touch %s:\n", args[0], engine.Plural(n, "target"))
+				printSteps(a, d.Steps)
+				return nil
+			}
+			run, err := c.RunSchedule(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if !wait {
+				if asJSON {
+					return printJSON(a.Out, map[string]any{"run": run})
+				}
+				fmt.Fprintf(a.Out, "started run %d of %s (keyward schedule show %s --run %d)\n", run.ID, args[0], args[0], run.ID)
+				return nil
+			}
+			deadline := time.Now().Add(timeout)
+			for {
+				d, err := c.Schedule(cmd.Context(), args[0], run.ID)
+				if err != nil {
+					return err
+				}
+				if d.Run != nil && d.Run.Status != schedule.RunRunning {
+					if asJSON {
+						if err := printJSON(a.Out, d); err != nil {
+							return err
+						}
+					} else {
+						fmt.Fprintf(a.Out, "run %d of %s: %s (%s)\n", d.Run.ID, args[0], d.Run.Status, d.Run.Summary)
+						printSteps(a, d.Steps)
+					}
+					if d.Run.Status != schedule.RunDone {
+						return fmt.Errorf("run %d of %s %s", d.Run.ID, args[0], d.Run.Status)
+					}
+					return nil
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("run %d of %s still running after %s; the daemon goes on (keyward schedule show %s --run %d)", run.ID, args[0], timeout, args[0], run.ID)
+				}
+				select {
+				case <-cmd.Context().Done():
+					return cmd.Context().Err()
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&dry, "dry-run", false, "list the keys a run would touch (and skip, with why); change nothing")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the run to end and print what it did to each key (exit 1 unless done)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "with --wait: how long to wait")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the answer as JSON")
+	return cmd
+}

@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon"
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/daemon/sources/seed"
+	"github.com/keyward/keyward/engine/schedule"
+)
+
+// keyward schedule against a real daemon: a config schedule is listed as
+// such and refused edits (exit 1), one added over the socket is shown,
+// paused, resumed, run (waiting for it) and removed, the dry run lists the
+// keys it would touch and why others are skipped, --json is the wire
+// contract, and a malformed schedule is a usage error with no daemon.
+func TestScheduleCommands(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Socket = filepath.Join(dir, "k.sock")
+	cfg.Schedules = []schedule.Spec{{Name: "weekly-expiring-rotation", Kind: schedule.KindRotate, Every: "weekly mon 02:00", Aging: "expiring-30d"}}
+	sock := runDaemon(t, cfg, daemon.Options{Sources: []sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", time.Now()))}})
+	for i := 0; i < 200; i++ {
+		if code, out, _ := run(t, "--socket", sock, "status", "--json"); code == 0 && strings.Contains(out, `"keys": 12`) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	code, out, errs := run(t, "--socket", sock, "schedule", "list")
+	if code != ExitOK || !strings.Contains(out, "weekly-expiring-rotation") || !strings.Contains(out, "config (keyward.toml)") || !strings.Contains(out, "never") {
+		t.Fatalf("list: exit %d\n%s%s", code, out, errs)
+	}
+	code, _, errs = run(t, "--socket", sock, "schedule", "edit", "weekly-expiring-rotation", "--keep", "3")
+	if code != ExitError || !strings.Contains(errs, "defined in keyward.toml") {
+		t.Fatalf("editing a config schedule: exit %d, %q", code, errs)
+	}
+	code, _, errs = run(t, "--socket", sock, "schedule", "rm", "weekly-expiring-rotation")
+	if code != ExitError || !strings.Contains(errs, "keyward.toml") {
+		t.Fatalf("removing a config schedule: exit %d, %q", code, errs)
+	}
+
+	code, out, errs = run(t, "--socket", sock, "schedule", "add", "crm", "--kind", "rotate", "--every", "monthly 1 03:00",
+		"--zone", "America/New_York", "--source", "acme-kms", "--pattern", "acme.crm.key.*")
+	if code != ExitOK || !strings.Contains(out, "added crm: rotate keys, monthly 1 03:00 America/New_York") {
+		t.Fatalf("add: exit %d\n%s%s", code, out, errs)
+	}
+	code, _, errs = run(t, "--socket", sock, "schedule", "add", "crm", "--kind", "rotate", "--every", "daily 01:00")
+	if code != ExitError || !strings.Contains(errs, "already exists") {
+		t.Fatalf("adding it twice: exit %d, %q", code, errs)
+	}
+	// The dry run names every selected key and why it is skipped: the seed
+	// source has no rotation.
+	code, out, errs = run(t, "--socket", sock, "schedule", "run", "crm", "--dry-run", "--json")
+	var dry api.DryRun
+	if code != ExitOK || json.Unmarshal([]byte(out), &dry) != nil || len(dry.Steps) == 0 {
+		t.Fatalf("dry run: exit %d\n%s%s", code, out, errs)
+	}
+	for _, st := range dry.Steps {
+		if !strings.HasPrefix(st.Target, "key:acme-kms/acme.crm.key.") || st.Status != schedule.StepSkipped || !strings.Contains(st.Reason, "cannot rotate") {
+			t.Fatalf("dry run step %+v", st)
+		}
+	}
+	code, out, _ = run(t, "--socket", sock, "schedule", "pause", "crm")
+	if code != ExitOK || out != "paused crm\n" {
+		t.Fatalf("pause: %d %q", code, out)
+	}
+	if _, out, _ = run(t, "--socket", sock, "schedule", "list"); !strings.Contains(out, "paused") {
+		t.Fatalf("list after pause:\n%s", out)
+	}
+	if code, _, _ = run(t, "--socket", sock, "schedule", "resume", "crm"); code != ExitOK {
+		t.Fatal("resume failed")
+	}
+	code, out, errs = run(t, "--socket", sock, "schedule", "run", "crm", "--wait")
+	if code != ExitOK || !strings.Contains(out, "done (") || !strings.Contains(out, "skipped") {
+		t.Fatalf("run --wait: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run(t, "--socket", sock, "schedule", "show", "crm", "--json")
+	var d api.ScheduleDetail
+	if code != ExitOK || json.Unmarshal([]byte(out), &d) != nil || d.Run == nil || d.Run.Trigger != "manual" || len(d.Schedule.Recent) != 1 {
+		t.Fatalf("show --json: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = run(t, "--socket", sock, "schedule", "edit", "crm", "--every", "weekly fri 18:00")
+	if code != ExitOK || !strings.Contains(out, "changed crm: rotate keys, weekly fri 18:00 America/New_York") {
+		t.Fatalf("edit: %d %q", code, out)
+	}
+	if code, out, _ = run(t, "--socket", sock, "schedule", "rm", "crm"); code != ExitOK || out != "deleted crm\n" {
+		t.Fatalf("rm: %d %q", code, out)
+	}
+	if code, _, errs = run(t, "--socket", sock, "schedule", "show", "crm"); code != ExitError || !strings.Contains(errs, "not found") {
+		t.Fatalf("show after rm: %d %q", code, errs)
+	}
+
+	// Usage mistakes, with or without a daemon.
+	nowhere := filepath.Join(dir, "none.sock")
+	for _, args := range [][]string{
+		{"schedule", "add", "x", "--kind", "rotate", "--every", "hourly"},
+		{"schedule", "add", "x", "--kind", "rotate", "--every", "daily 02:00", "--zone", "Mars/Base"},
+		{"schedule", "add", "x", "--every", "daily 02:00"},
+		{"schedule", "add", "x", "--kind", "report", "--every", "daily 02:00", "--report", "aging", "--dir", "reports"},
+		{"schedule", "add", "x", "--kind", "rotate", "--every", "daily 02:00", "--tag", "novalue"},
+		{"schedule", "show"},
+	} {
+		if code, _, errs := run(t, append([]string{"--socket", nowhere}, args...)...); code != ExitUsage {
+			t.Errorf("%v: exit %d (%s), want %d", args, code, errs, ExitUsage)
+		}
+	}
+	if code, _, _ := run(t, "--socket", nowhere, "schedule", "list"); code != ExitUnreachable {
+		t.Errorf("list with no daemon: exit %d, want %d", code, ExitUnreachable)
+	}
+}
