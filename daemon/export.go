@@ -3,7 +3,6 @@ package daemon
 import (
 	"bufio"
 	"encoding/csv"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -44,8 +43,15 @@ func (d *Daemon) handleKeysExport(w http.ResponseWriter, r *http.Request) {
 	// One writer per format: ndjson encodes each key on its line; csv
 	// writes a header row first.
 	var cw *csv.Writer
-	enc := json.NewEncoder(bw)
-	write := func(k engine.Key) error { return enc.Encode(k) }
+	var line []byte
+	write := func(k engine.Key) error {
+		var err error
+		if line, err = api.AppendKeyJSON(line[:0], k); err != nil {
+			return err
+		}
+		_, err = bw.Write(append(line, '\n'))
+		return err
+	}
 	flush := bw.Flush
 	if format == "csv" {
 		cw = csv.NewWriter(bw)
