@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	localkms "github.com/nsmithuk/local-kms/src"
 	"github.com/nsmithuk/local-kms/src/cmk"
 	lkconfig "github.com/nsmithuk/local-kms/src/config"
@@ -536,4 +539,11 @@ func WriteStaticKeys(t testing.TB, dir string) string {
 // LocalSettings is an [[aws]] section pointed at lk.
 func LocalSettings(t testing.TB, lk *LocalKMS, name string) Settings {
 	return Settings{Name: name, Region: TestRegion, StaticKeysFile: WriteStaticKeys(t, t.TempDir()), Endpoint: lk.URL, RequestsPerSecond: 10000}
+}
+
+// Client is a plain aws-sdk-go-v2 KMS client of lk, as an application
+// using a key would hold one (not keyward's).
+func (lk *LocalKMS) Client() *kms.Client {
+	return kms.New(kms.Options{Region: TestRegion, BaseEndpoint: sdkaws.String(lk.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAAPPLICATION", "app-secret", "")})
 }
