@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -281,6 +282,15 @@ func (d *Daemon) handleUsageReport(w http.ResponseWriter, r *http.Request) {
 	used := map[string]engine.Key{}
 	hours := make([]report.UsageHour, 0, len(rows))
 	for _, u := range rows {
+		if src, _, cloudLog := strings.Cut(u.KeyID, "/"); cloudLog {
+			// A cloud's own log (CloudTrail) names the inventory key
+			// itself, and the service or principal that used it.
+			if (srcFilter != "" && src != srcFilter) || (keyFilter != "" && u.KeyID != keyFilter) {
+				continue
+			}
+			hours = append(hours, report.UsageHour{Hour: u.Hour, App: u.Application, KeyID: u.KeyID, Encrypts: u.Encrypts, Decrypts: u.Decrypts, Last: u.Last})
+			continue
+		}
 		short := u.Application + "/" + u.KeyID
 		id, seen := byShort[short]
 		if !seen {

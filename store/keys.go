@@ -104,6 +104,13 @@ type Change struct {
 	Upsert []engine.Key
 	Remove []string
 	Events []engine.Event
+	// Usage is added as AddUsage adds it.
+	Usage []engine.Usage
+	// Memory, when not nil, replaces the source's memory
+	// (SetSourceMemory): a source's cursor over its backend's log moves in
+	// the same transaction as what it read there, so nothing is recorded
+	// twice or lost after a crash.
+	Memory []byte
 }
 
 // Apply writes a change in one transaction and returns the recorded events
@@ -112,7 +119,7 @@ func (s *Store) Apply(ctx context.Context, c Change) ([]engine.Event, error) {
 	now := s.now()
 	var recorded []engine.Event
 	run := s.tx
-	if len(c.Events) > 0 {
+	if len(c.Events) > 0 || len(c.Usage) > 0 || c.Memory != nil {
 		run = s.durableTx
 	}
 	err := run(ctx, func(tx *sql.Tx) error {
@@ -141,6 +148,16 @@ func (s *Store) Apply(ctx context.Context, c Change) ([]engine.Event, error) {
 		recorded, err = insertEvents(ctx, tx, c.Events, now)
 		if err != nil {
 			return err
+		}
+		if len(c.Usage) > 0 {
+			if err := addUsage(ctx, tx, c.Usage); err != nil {
+				return err
+			}
+		}
+		if c.Memory != nil {
+			if err := setMemory(ctx, tx, c.Source, c.Memory); err != nil {
+				return err
+			}
 		}
 		if len(c.Upsert) > 0 || len(c.Remove) > 0 {
 			err = markSynced(ctx, tx, c.Source, now)

@@ -139,7 +139,14 @@ func (s *Store) SourceMemory(ctx context.Context, name string) ([]byte, error) {
 // SetSourceMemory keeps blob for the source across restarts. It is stored
 // as it is: a source never puts key material in it.
 func (s *Store) SetSourceMemory(ctx context.Context, name string, blob []byte) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE sources SET memory = ? WHERE name = ?`, blob, name)
+	return setMemory(ctx, s.db, name, blob)
+}
+
+// setMemory is SetSourceMemory on db or inside a transaction.
+func setMemory(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, name string, blob []byte) error {
+	res, err := db.ExecContext(ctx, `UPDATE sources SET memory = ? WHERE name = ?`, blob, name)
 	if err != nil {
 		return fmt.Errorf("store what source %s learned: %w", name, err)
 	}

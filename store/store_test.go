@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -333,4 +334,44 @@ func openAt(t testing.TB, path string, version int) *Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// A change's events, usage and the source's new memory (a cursor over a
+// cloud's log) are written together or not at all: a change that fails
+// anywhere leaves the cursor where it was, so the next read records what
+// it read exactly once.
+func TestApplyUsageAndMemoryTogether(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.EnsureSource(ctx, "aws", "aws", ""); err != nil {
+		t.Fatal(err)
+	}
+	hour := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	ev := engine.Event{Time: hour, KeyID: "aws/k/current", Source: "aws", Operation: engine.OpDisabled, Actor: "bob", Origin: engine.OriginSource}
+	good := Change{Source: "aws", Events: []engine.Event{ev}, Memory: []byte(`{"trail":"1"}`),
+		Usage: []engine.Usage{{Hour: hour, Application: "s3.amazonaws.com", KeyID: "aws/k/current", Decrypts: 120}}}
+	if _, err := s.Apply(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	bad := good
+	bad.Memory = []byte(`{"trail":"2"}`)
+	bad.Usage = append(slices.Clone(good.Usage), engine.Usage{Hour: hour, KeyID: "aws/k/current", Decrypts: 1}) // no application
+	if _, err := s.Apply(ctx, bad); err == nil {
+		t.Fatal("a usage row without an application was accepted")
+	}
+	if b, _ := s.SourceMemory(ctx, "aws"); string(b) != `{"trail":"1"}` {
+		t.Errorf("memory after a failed change: %s", b)
+	}
+	evs, _, err := s.Events(ctx, EventQuery{Source: "aws", Limit: 10})
+	if err != nil || len(evs) != 1 {
+		t.Errorf("events after a failed change: %d %v", len(evs), err)
+	}
+	u, err := s.Usage(ctx, UsageQuery{})
+	if err != nil || len(u) != 1 || u[0].Decrypts != 120 {
+		t.Errorf("usage after a failed change: %+v %v", u, err)
+	}
 }

@@ -12,38 +12,41 @@ import (
 	"github.com/keyward/keyward/engine"
 )
 
-// AddUsage adds proxy usage counts in one transaction: rows for the same
+// AddUsage adds usage counts in one transaction: rows for the same
 // hour, application and key are summed with what is already stored.
 func (s *Store) AddUsage(ctx context.Context, rows []engine.Usage) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO usage (hour, application, key_id, encrypts, decrypts, last_use) VALUES (?,?,?,?,?,?)
-			ON CONFLICT(hour, application, key_id) DO UPDATE SET encrypts = encrypts + excluded.encrypts, decrypts = decrypts + excluded.decrypts,
-				last_use = CASE WHEN last_use IS NULL OR excluded.last_use > last_use THEN COALESCE(excluded.last_use, last_use) ELSE last_use END`)
-		if err != nil {
-			return fmt.Errorf("store usage: %w", err)
+	return s.tx(ctx, func(tx *sql.Tx) error { return addUsage(ctx, tx, rows) })
+}
+
+// addUsage adds usage rows inside tx.
+func addUsage(ctx context.Context, tx *sql.Tx, rows []engine.Usage) error {
+	st, err := tx.PrepareContext(ctx, `INSERT INTO usage (hour, application, key_id, encrypts, decrypts, last_use) VALUES (?,?,?,?,?,?)
+		ON CONFLICT(hour, application, key_id) DO UPDATE SET encrypts = encrypts + excluded.encrypts, decrypts = decrypts + excluded.decrypts,
+			last_use = CASE WHEN last_use IS NULL OR excluded.last_use > last_use THEN COALESCE(excluded.last_use, last_use) ELSE last_use END`)
+	if err != nil {
+		return fmt.Errorf("store usage: %w", err)
+	}
+	defer st.Close()
+	for _, u := range rows {
+		if u.Application == "" || u.KeyID == "" {
+			return fmt.Errorf("store usage: a row needs an application and a key id")
 		}
-		defer st.Close()
-		for _, u := range rows {
-			if u.Application == "" || u.KeyID == "" {
-				return fmt.Errorf("store usage: a row needs an application and a key id")
+		h := u.Hour.UTC().Truncate(time.Hour)
+		var last any // NULL: not known
+		if !u.Last.IsZero() {
+			if u.Last.Before(h) || !u.Last.Before(h.Add(time.Hour)) {
+				return fmt.Errorf("store usage of %s/%s: last use %s is not in the hour from %s", u.Application, u.KeyID, u.Last.UTC().Format(time.RFC3339), h.Format(time.RFC3339))
 			}
-			h := u.Hour.UTC().Truncate(time.Hour)
-			var last any // NULL: not known
-			if !u.Last.IsZero() {
-				if u.Last.Before(h) || !u.Last.Before(h.Add(time.Hour)) {
-					return fmt.Errorf("store usage of %s/%s: last use %s is not in the hour from %s", u.Application, u.KeyID, u.Last.UTC().Format(time.RFC3339), h.Format(time.RFC3339))
-				}
-				last = u.Last.UnixMilli()
-			}
-			if _, err := st.ExecContext(ctx, h.UnixMilli(), u.Application, u.KeyID, u.Encrypts, u.Decrypts, last); err != nil {
-				return fmt.Errorf("store usage of %s/%s: %w", u.Application, u.KeyID, err)
-			}
+			last = u.Last.UnixMilli()
 		}
-		return nil
-	})
+		if _, err := st.ExecContext(ctx, h.UnixMilli(), u.Application, u.KeyID, u.Encrypts, u.Decrypts, last); err != nil {
+			return fmt.Errorf("store usage of %s/%s: %w", u.Application, u.KeyID, err)
+		}
+	}
+	return nil
 }
 
 // UsageQuery selects usage rows; zero fields match everything. From is

@@ -59,6 +59,10 @@ type SyncSource struct {
 	// explained are keys changed through keyward whose rows could not be
 	// read back: the next sync writes their rows without cloud events.
 	explained map[string]bool
+	// logCursor is where a LogReader connector's log was read to
+	// (recalled from the sink's memory once: logLoaded).
+	logCursor []byte
+	logLoaded bool
 }
 
 // recentWindow is how far before the previous sync a key's Updated time
@@ -387,6 +391,11 @@ func (s *SyncSource) sync(ctx context.Context, full bool) error {
 		stats.Rows += len(p.batch.Upsert)
 		stats.Events += len(p.batch.Events)
 		stats.Batches++
+	}
+	if lr, ok := s.conn.(LogReader); ok {
+		if err := s.readLog(ctx, lr); err != nil {
+			return err
+		}
 	}
 	s.prevStart = start
 	stats.Duration = time.Since(start)

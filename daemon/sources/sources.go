@@ -55,6 +55,13 @@ type Batch struct {
 	Upsert []engine.Key
 	Remove []string
 	Events []engine.Event
+	// Usage is key use the source read in its backend's log (which
+	// service or principal used which key, per hour).
+	Usage []engine.Usage
+	// Memory, when not nil, replaces what the source keeps across
+	// restarts (Memory), in the same transaction: a cursor over a log
+	// moves with what was read there.
+	Memory []byte
 }
 
 // Sink receives what a source sees.

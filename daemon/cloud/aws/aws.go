@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -34,6 +35,8 @@ type Account struct {
 	partition string
 	client    *kms.Client
 	view      *view
+	// trail reads the account's KMS events (nil unless cloudtrail = true).
+	trail *cloudtrail.Client
 }
 
 var _ cloud.Connector = (*Account)(nil)
@@ -61,6 +64,9 @@ func New(ctx context.Context, cfg Settings) (*Account, error) {
 		// retryer with its exponential backoff and retry quota.
 		config.WithRetryMode(sdkaws.RetryModeStandard),
 		config.WithRetryMaxAttempts(5),
+		// "app/keyward" in every request's User-Agent: CloudTrail shows
+		// it, so keyward's own calls are told from everyone else's.
+		config.WithAppID(AppID),
 	}
 	switch cfg.CredentialKind() {
 	case CredProfile:
@@ -86,7 +92,8 @@ func New(ctx context.Context, cfg Settings) (*Account, error) {
 	}
 	// Paced after loading, so the SDK can still add a custom CA bundle
 	// (AWS_CA_BUNDLE, ca_bundle) to the transport.
-	awsCfg.HTTPClient = newPacedClient(awsCfg.HTTPClient, cfg.PerSecond())
+	transport := awsCfg.HTTPClient
+	awsCfg.HTTPClient = newPacedClient(transport, cfg.PerSecond())
 	if cfg.RoleARN != "" {
 		stsClient := sts.NewFromConfig(awsCfg, func(o *sts.Options) {
 			if cfg.STSEndpoint != "" {
@@ -115,6 +122,17 @@ func New(ctx context.Context, cfg Settings) (*Account, error) {
 		}
 	})
 	a := &Account{cfg: cfg, partition: part, client: client}
+	if cfg.CloudTrail {
+		// LookupEvents has its own quota: 2 requests a second per account
+		// and region.
+		trailCfg := awsCfg.Copy()
+		trailCfg.HTTPClient = newPacedClient(transport, min(2, cfg.PerSecond()))
+		a.trail = cloudtrail.NewFromConfig(trailCfg, func(o *cloudtrail.Options) {
+			if cfg.CloudTrailEndpoint != "" {
+				o.BaseEndpoint = sdkaws.String(strings.TrimSuffix(cfg.CloudTrailEndpoint, "/"))
+			}
+		})
+	}
 	a.view = newView(a, cfg.FullEvery())
 	return a, nil
 }

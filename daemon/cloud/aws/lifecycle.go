@@ -168,6 +168,9 @@ func (a *Account) Rotate(ctx context.Context, name string) (cloud.KeyVersion, er
 	if _, err := a.client.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: sdkaws.String(kv.Name)}); err != nil {
 		return kv, classify("rotate "+name, err)
 	}
+	a.view.mu.Lock()
+	a.view.selfRotated[kv.Name] = append(a.view.selfRotated[kv.Name][max(0, len(a.view.selfRotated[kv.Name])-7):], a.view.now().UTC())
+	a.view.mu.Unlock()
 	a.view.invalidate(kv.Name)
 	return a.view.describe(ctx, kv.Name, nil)
 }

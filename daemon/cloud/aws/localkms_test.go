@@ -60,6 +60,8 @@ type LocalKMS struct {
 	// wrapping is what keyward last asked GetParametersForImport to wrap
 	// with, by key ID.
 	wrapping map[string]string
+	// auto are automatic rotations the test says AWS made, by key ID.
+	auto map[string][]time.Time
 }
 
 // externalKey is the stand-in's import state of one asymmetric key.
@@ -106,7 +108,7 @@ func StartLocalKMS(t testing.TB) *LocalKMS {
 	})
 	db := lkdata.NewDatabase(filepath.Join(t.TempDir(), "local-kms"))
 	lk := &LocalKMS{periods: map[string]int32{}, rotated: map[string][]string{}, accessKeys: map[string]int{}, managed: map[string]bool{},
-		external: map[string]*externalKey{}, wrapping: map[string]string{}}
+		external: map[string]*externalKey{}, wrapping: map[string]string{}, auto: map[string][]time.Time{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lk.serve(w, r, db)
 	}))
@@ -184,6 +186,36 @@ func (lk *LocalKMS) serve(w http.ResponseWriter, r *http.Request, db *lkdata.Dat
 		return
 	}
 	switch target {
+	case "ListKeyRotations":
+		// Stand-in: local-kms has no rotation history. Its rotations are
+		// the stand-in's on-demand ones and the automatic ones a test
+		// adds (AddAutomaticRotation); the key must exist (DescribeKey
+		// through local-kms tells).
+		r.Header.Set("X-Amz-Target", "TrentService.DescribeKey")
+		rec := forward()
+		var d struct{ KeyMetadata struct{ KeyId string } }
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &d) != nil {
+			copyOut(rec, rec.Body.Bytes())
+			return
+		}
+		id := d.KeyMetadata.KeyId
+		type entry struct {
+			KeyId, RotationType string
+			RotationDate        float64
+		}
+		var out []entry
+		lk.mu.Lock()
+		lk.stood = append(lk.stood, "ListKeyRotations")
+		for _, at := range lk.rotated[id] {
+			tm, _ := time.Parse(time.RFC3339, at)
+			out = append(out, entry{id, "ON_DEMAND", float64(tm.Unix())})
+		}
+		for _, tm := range lk.auto[id] {
+			out = append(out, entry{id, "AUTOMATIC", float64(tm.Unix())})
+		}
+		lk.mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_ = json.NewEncoder(w).Encode(map[string]any{"Rotations": out, "Truncated": false})
 	case "RotateKeyOnDemand":
 		// Stand-in: local-kms has no RotateKeyOnDemand. The key must
 		// exist and be enabled, as in AWS; DescribeKey through local-kms
@@ -261,7 +293,7 @@ func (lk *LocalKMS) serve(w http.ResponseWriter, r *http.Request, db *lkdata.Dat
 		if rec.Code == http.StatusOK && json.Unmarshal(rec.Body.Bytes(), &out) == nil && out["KeyMetadata"] != nil {
 			id := fmt.Sprint(out["KeyMetadata"]["KeyId"])
 			lk.mu.Lock()
-			managed, rotations := lk.managed[id], len(lk.rotated[id])
+			managed, rotations := lk.managed[id], len(lk.rotated[id])+len(lk.auto[id])
 			lk.mu.Unlock()
 			if managed {
 				out["KeyMetadata"]["KeyManager"] = "AWS"
@@ -505,6 +537,14 @@ func unwrapRSAAES(k *rsa.PrivateKey, b []byte) ([]byte, error) {
 		return nil, err
 	}
 	return kwp.Unwrap(b[n:])
+}
+
+// AddAutomaticRotation makes the stand-in's rotation history hold an
+// automatic rotation of keyID at t, and its DescribeKey show new material.
+func (lk *LocalKMS) AddAutomaticRotation(keyID string, t time.Time) {
+	lk.mu.Lock()
+	lk.auto[keyID] = append(lk.auto[keyID], t.UTC().Truncate(time.Second))
+	lk.mu.Unlock()
 }
 
 // MarkAWSManaged makes the stand-in report a key as AWS-managed.

@@ -65,6 +65,23 @@ type Settings struct {
 	// FullRefreshEvery describes every key again every n-th sync (default
 	// 12); in between only new keys and keys whose aliases moved are.
 	FullRefreshEvery int `toml:"full_refresh_every"`
+	// CloudTrail reads the account's KMS events from CloudTrail
+	// (LookupEvents) after every sync: who changed or used which key,
+	// when (needs cloudtrail:LookupEvents).
+	CloudTrail bool `toml:"cloudtrail"`
+	// CloudTrailEndpoint replaces the CloudTrail endpoint (VPC or FIPS).
+	CloudTrailEndpoint string `toml:"cloudtrail_endpoint"`
+	// CloudTrailLookback is how far back the first read goes (default 1d,
+	// at most 90d: what LookupEvents keeps).
+	CloudTrailLookback engine.Duration `toml:"cloudtrail_lookback"`
+}
+
+// Lookback is how far back the first CloudTrail read goes.
+func (a *Settings) Lookback() time.Duration {
+	if a.CloudTrailLookback <= 0 {
+		return 24 * time.Hour
+	}
+	return time.Duration(a.CloudTrailLookback)
 }
 
 // Credential kinds.
@@ -269,6 +286,19 @@ func (a *Settings) Validate(prefix string) []string {
 	}
 	if a.RequestsPerSecond < 0 || a.RequestsPerSecond > 10000 {
 		add("requests_per_second", "%d is outside 1 to 10000 (default 20)", a.RequestsPerSecond)
+	}
+	if a.CloudTrailEndpoint != "" {
+		if !a.CloudTrail {
+			add("cloudtrail_endpoint", "is only used with cloudtrail = true")
+		} else if msg := checkEndpoint(a.CloudTrailEndpoint); msg != "" {
+			add("cloudtrail_endpoint", "%s", msg)
+		}
+	}
+	if a.CloudTrailLookback != 0 && !a.CloudTrail {
+		add("cloudtrail_lookback", "is only used with cloudtrail = true")
+	}
+	if a.CloudTrailLookback < 0 || time.Duration(a.CloudTrailLookback) > 90*24*time.Hour {
+		add("cloudtrail_lookback", "%s is outside 0 to 90d (CloudTrail's event history keeps 90 days; default 1d)", time.Duration(a.CloudTrailLookback))
 	}
 	if a.FullRefreshEvery < 0 {
 		add("full_refresh_every", "must not be negative (default 12)")

@@ -61,6 +61,12 @@ type view struct {
 	deletedAt time.Time
 	// Calls counts AWS requests by API, for tests and benchmarks.
 	calls map[string]int
+	// rotationsDue are keys whose rotation history the next ReadLog
+	// reads: their material changed, or they were seen for the first
+	// time with automatic rotation on.
+	rotationsDue map[string]bool
+	// selfRotated are keyward's own on-demand rotations, by key ID.
+	selfRotated map[string][]time.Time
 }
 
 type described struct {
@@ -75,7 +81,8 @@ type described struct {
 }
 
 func newView(a *Account, fullEvery int) *view {
-	return &view{a: a, fullEvery: fullEvery, now: time.Now, cache: map[string]*described{}, calls: map[string]int{}}
+	return &view{a: a, fullEvery: fullEvery, now: time.Now, cache: map[string]*described{}, calls: map[string]int{},
+		rotationsDue: map[string]bool{}, selfRotated: map[string][]time.Time{}}
 }
 
 func (v *view) count(api string) {
@@ -304,6 +311,12 @@ func (v *view) describe(ctx context.Context, ref string, aliases []string) (clou
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	d := v.cache[id]
+	switch mat := kv.Tags[TagMaterial]; {
+	case d == nil && strings.HasPrefix(rotation, "on"):
+		v.rotationsDue[id] = true
+	case d != nil && mat != "" && d.kv.Tags[TagMaterial] != "" && mat != d.kv.Tags[TagMaterial]:
+		v.rotationsDue[id] = true
+	}
 	switch {
 	case d == nil:
 		kv.Updated = now
