@@ -21,10 +21,15 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/auditlog"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/logfold"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
 )
+
+// LogFoldInterval is how long identical warnings are counted before the
+// count is logged (logfold).
+const LogFoldInterval = 30 * time.Second
 
 // Version is the daemon's version string.
 var Version = "0.1.0-dev"
@@ -84,6 +89,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	// Repeated identical warnings (an upstream outage fails every request
+	// the same way) are one line and a count per interval.
+	fold := logfold.New(opts.Logger.Handler(), LogFoldInterval, nil)
+	opts.Logger = slog.New(fold)
 	d := &Daemon{cfg: cfg, opts: opts, log: opts.Logger, hub: newHub(), thresholds: cfg.Thresholds(),
 		details: map[string]func(*api.SourceInfo){}, socket: cfg.SocketPath(), pid: os.Getpid(), now: opts.Now,
 		limits: opts.Limits.withDefaults(), httpLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn)}
@@ -173,6 +182,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); d.runSummaries(runCtx) }()
+	foldCtx, stopFold := context.WithCancel(context.WithoutCancel(ctx))
+	foldDone := make(chan struct{})
+	go func() { fold.Run(foldCtx); close(foldDone) }()
+	defer func() { stopFold(); <-foldDone }() // the last counts are written before Run returns
 	wg.Add(3)
 	go func() { defer wg.Done(); _ = runner.Run(runCtx) }()
 	go func() { defer wg.Done(); d.audit.Run(runCtx, time.Duration(cfg.Audit.CheckpointInterval)) }()

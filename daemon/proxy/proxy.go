@@ -782,7 +782,9 @@ func (a *App) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	a.st.fail(kind)
 	a.metrics.err(a.cfg.Name, kind)
 	a.setHealth(false, time.Now(), msg)
-	a.log.Warn("upstream failed", "err", err)
+	// The error without the request's URL: every request failing the
+	// same way logs the same line, which the daemon's log folds.
+	a.log.Warn("upstream failed", "err", cleanErr(err))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, "{\"error\":%q,\"message\":%q}\n", kind, "keyward proxy: "+msg)

@@ -1,0 +1,74 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/demo/kms"
+	"github.com/keyward/keyward/engine"
+)
+
+// TestUpstreamOutageLogIsFolded: a whole daemon's proxy in front of an
+// upstream that is down, 100 requests: the daemon's log holds a few
+// "upstream failed" lines with a count, not one line per request.
+func TestUpstreamOutageLogIsFolded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(dir, "kms"), Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	down := ln.Addr().String()
+	ln.Close() // nothing listens there: every request fails the same way
+	pl, _ := net.Listen("tcp", "127.0.0.1:0")
+	listen := pl.Addr().String()
+	pl.Close()
+
+	logs := &lockedBuffer{}
+	cfg := testConfig(t)
+	src := srv.SourceConfig("kms", time.Hour)
+	src.Applications = []config.Application{{Name: "crm", Pattern: "acme.crm.key.*", Generations: 16}}
+	cfg.KMIP = []config.KMIPSource{src}
+	cfg.Proxy.StatusInterval = engine.Duration(time.Second)
+	cfg.Proxy.Apps = []config.ProxyApp{{Name: "crm", Listen: listen, Upstream: "http://" + down, Fields: []string{"ssn"}}}
+	r := startOpts(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	c := api.NewClient(r.socket)
+	var addr string
+	for addr == "" && ctx.Err() == nil {
+		ps, err := c.Proxy(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) == 1 && ps[0].Ring.KeyID != "" {
+			addr = listen
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for i := 0; i < 100; i++ {
+		resp, err := http.Get("http://" + addr + "/records/" + string(rune('a'+i%26)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadGateway {
+			t.Fatalf("request %d: %d, want 502", i, resp.StatusCode)
+		}
+	}
+	r.stop() // the last count is written at stop
+	n := strings.Count(string(logs.Bytes()), `msg="upstream failed"`)
+	if n == 0 || n > 4 || !strings.Contains(string(logs.Bytes()), "repeated=99") {
+		t.Fatalf("%d \"upstream failed\" lines for 100 failed requests, want 2 (the first, then repeated=99):\n%s", n, string(logs.Bytes()))
+	}
+}
