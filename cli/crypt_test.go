@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/daemon/proxy"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
@@ -46,7 +47,18 @@ func cryptSocketWith(t *testing.T, role api.Role, rec proxy.Recorder) (string, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: m.Handler(func(*http.Request) api.Role { return role })}
+	// The socket API as the daemon serves it: its audit hook hands the
+	// activity of each request to rec, as the daemon's writes it to the log.
+	h := localapi.New(localapi.Services{Proxy: m, Audit: func(ctx context.Context, a localapi.Action) {
+		for _, ev := range a.Events {
+			if rec != nil {
+				rec.Event(ctx, ev.Event)
+			}
+		}
+	}})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(api.WithCaller(r.Context(), api.Caller{User: "alice", Role: role})))
+	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return sock, rings
@@ -199,7 +211,7 @@ func TestRewrapCommand(t *testing.T) {
 	}
 	// Users may not rewrap.
 	user := cryptSocket(t, api.RoleUser)
-	if code, _, errs := runIn(t, record, "--socket", user, "rewrap", "--app", "crm"); code != ExitError || !strings.Contains(errs, "for admins") {
+	if code, _, errs := runIn(t, record, "--socket", user, "rewrap", "--app", "crm"); code != ExitError || !strings.Contains(errs, "POST /v1/rewrap needs the admin role") {
 		t.Fatalf("user rewrap: %d %s", code, errs)
 	}
 	if code, _, errs := runIn(t, record, "--socket", admin, "rewrap"); code != ExitUsage || !strings.Contains(errs, "--app is required") {

@@ -95,7 +95,7 @@ func TestREADMEWalkthroughRuns(t *testing.T) {
 		t.Fatalf("plaintext record of %s %d times, want 3 (proxy, search, keyward decrypt):\n%s", id, n, rest)
 	}
 	// keyward encrypt's token, then the proxy's live status.
-	if !regexp.MustCompile(`\}kw1gt\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n\{"apps":\[\{"app":"crm"`).MatchString(rest) {
+	if !regexp.MustCompile(`\}kw1gt\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n\{\s*"apps":\s*\[\s*\{\s*"app":\s*"crm"`).MatchString(rest) {
 		t.Fatalf("no token from keyward encrypt followed by the proxy's status:\n%s", rest)
 	}
 }

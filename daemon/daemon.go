@@ -21,7 +21,10 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/auditlog"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/daemon/logfold"
+	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/daemon/scheduler"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
@@ -40,8 +43,11 @@ type Options struct {
 	// Sources are extra sources to run (the demo's); configured sources are
 	// built from the config.
 	Sources []sources.Source
-	// Mounts are feature handlers added to the socket API.
-	Mounts []Mount
+	// Routes are added to the socket API's route table (tests).
+	Routes []localapi.Route
+	// Identities serves the KMIP client-identity routes when no [[kmip]]
+	// section does (a test's stand-in KMIP source in Sources).
+	Identities *pki.Service
 	// Details fill the kind-specific part of a source's GET /v1/sources
 	// entry (a KMIP source's rings and latest poll), by source name.
 	Details map[string]func(*api.SourceInfo)
@@ -74,6 +80,10 @@ type Daemon struct {
 	httpLog    *log.Logger
 	audit      *auditlog.Checkpointer
 	auditKey   string
+	schedules  *scheduler.Runner
+	// api is the socket API (built with the server; the schedules' report
+	// writer asks it too).
+	api *localapi.Handler
 }
 
 // Store gives in-process features (the demo, tests) the daemon's store.
@@ -145,7 +155,6 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	for k, v := range feat.details {
 		d.details[k] = v
 	}
-	d.opts.Mounts = append(d.opts.Mounts, feat.mounts...)
 	srcs := append(append([]sources.Source(nil), opts.Sources...), feat.sources...)
 	d.srcs = srcs
 	names := make([]string, 0, len(srcs))
@@ -164,7 +173,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 
 	d.started = d.now()
-	srv := d.server()
+	srv := d.server(feat)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	_ = d.sink.record(ctx, engine.Event{Operation: engine.OpDaemonStart, Actor: currentUser(), Origin: engine.OriginSystem,

@@ -23,6 +23,7 @@ import (
 	"github.com/keyward/keyward/daemon/cloud/azure"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/daemon/sources/seed"
 	"github.com/keyward/keyward/daemon/testkit"
@@ -386,9 +387,9 @@ func TestHelperClient(t *testing.T) {
 	os.Exit(0)
 }
 
-// TestMountedWritesAreAudited: a successful state-changing request on a
-// mounted feature is recorded with the caller; a failed one is not.
-func TestMountedWritesAreAudited(t *testing.T) {
+// TestRouteWritesAreAudited: the activity a state-changing route reports
+// (localapi.Record) is recorded with the caller; a GET's is not.
+func TestRouteWritesAreAudited(t *testing.T) {
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(dir, "data")
@@ -397,18 +398,18 @@ func TestMountedWritesAreAudited(t *testing.T) {
 	defer cancel()
 	ready := make(chan struct{})
 	done := make(chan error, 1)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := func(w http.ResponseWriter, r *http.Request) error {
 		if r.URL.Query().Get("fail") != "" {
-			api.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, "no")
-			return
+			return &api.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: "no"}
 		}
-		api.WriteJSON(w, http.StatusOK, map[string]string{"ok": "yes"})
-	})
+		localapi.Record(r, engine.Event{Operation: "thing-changed", Source: "src", Details: r.URL.Path})
+		return localapi.WriteJSON(w, map[string]string{"ok": "yes"})
+	}
+	params := []api.Param{api.TextParam("fail")}
 	go func() {
 		done <- Run(ctx, cfg, Options{Logger: discardLogger(), Ready: func(string) { close(ready) },
-			Mounts: []Mount{{Pattern: "/v1/thing/", Handler: h, Audit: func(r *http.Request, _ http.Header) (string, string, string) {
-				return "thing-changed", "src", r.URL.Path
-			}}}})
+			Routes: []localapi.Route{{Method: http.MethodPost, Pattern: "/v1/thing/{x}", Role: api.RoleAdmin, Params: params, Serve: h},
+				{Method: http.MethodGet, Pattern: "/v1/thing/{x}", Role: api.RoleUser, Serve: h}}})
 	}()
 	<-ready
 	c := api.NewClient(cfg.Socket)

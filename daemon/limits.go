@@ -70,8 +70,8 @@ func (l Limits) withDefaults() Limits {
 // cancels the context of any handler running past it (a long sync) and a
 // WriteTimeout would cut event streams, so limitRequest sets the body and
 // write deadlines per request instead.
-func (d *Daemon) server() *http.Server {
-	return &http.Server{Handler: d.handler(), ConnContext: d.connContext,
+func (d *Daemon) server(f *features) *http.Server {
+	return &http.Server{Handler: d.handler(f), ConnContext: d.connContext,
 		ReadHeaderTimeout: d.limits.HeaderTimeout, IdleTimeout: d.limits.IdleTimeout, MaxHeaderBytes: d.limits.MaxHeaderBytes,
 		ErrorLog: d.httpLog}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
 )
@@ -30,36 +31,35 @@ func startLimited(t *testing.T, l Limits, extra ...sources.Source) *running {
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Socket = filepath.Join(dir, "sock", "keyward.sock")
-	return startOpts(t, cfg, Options{Limits: l, Sources: extra, Mounts: []Mount{echoMount()}})
+	return startOpts(t, cfg, Options{Limits: l, Sources: extra, Routes: []localapi.Route{echoRoute()}})
 }
 
-// echoMount is a feature handler that reads a JSON body the way the
-// daemon's features do (api.DecodeJSON) and has an inner ServeMux, as the
-// proxy and cloud mounts have.
-func echoMount() Mount {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/echo", func(w http.ResponseWriter, r *http.Request) {
+// echoRoute is a route open to users that reads a JSON body the way the
+// daemon's routes do (api.DecodeJSON).
+func echoRoute() localapi.Route {
+	h := func(w http.ResponseWriter, r *http.Request) error {
 		var req struct {
 			Text string `json:"text"`
 		}
 		if !api.DecodeJSON(w, r, &req) {
-			return
+			return nil
 		}
 		if req.Text == "plain" {
 			http.Error(w, "echo refuses plain text\nsecond line", http.StatusConflict)
-			return
+			return nil
 		}
 		if req.Text == "wait" {
 			// Outlive the tests' body deadline: the request must go on.
 			time.Sleep(time.Second)
 			if err := r.Context().Err(); err != nil {
 				api.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "request context ended: %v", err)
-				return
+				return nil
 			}
 		}
 		api.WriteJSON(w, http.StatusOK, req)
-	})
-	return Mount{Pattern: "/v1/echo", Handler: mux, WriteRole: api.RoleUser}
+		return nil
+	}
+	return localapi.Route{Method: http.MethodPost, Pattern: "/v1/echo", Role: api.RoleUser, Serve: h, Why: "a test route"}
 }
 
 func dial(t *testing.T, socket string) net.Conn {

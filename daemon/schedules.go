@@ -17,7 +17,6 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
-	"github.com/keyward/keyward/daemon/schedroutes"
 	"github.com/keyward/keyward/daemon/scheduler"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/daemon/sources/kmip"
@@ -438,7 +437,7 @@ func (a *scheduleActions) pages(ctx context.Context, path string, page func([]by
 		req := httptest.NewRequest(http.MethodGet, path+"?"+q.Encode(), nil).WithContext(
 			api.WithCaller(ctx, api.Caller{User: "keyward", Role: api.RoleAdmin}))
 		rec := httptest.NewRecorder()
-		a.d.handler().ServeHTTP(rec, req)
+		a.d.api.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
 			return fmt.Errorf("%s: %s", path, strings.TrimSpace(rec.Body.String()))
 		}
@@ -502,8 +501,7 @@ func keepNewest(dir, prefix, ext string, keep int) error {
 func scheduleHealthName(name string) string { return "schedule:" + name }
 
 // buildScheduler loads the config's schedules, gives each its health row
-// (added to names, the rows the daemon keeps), mounts the schedule routes
-// and returns the runner the daemon runs.
+// (added to names, the rows the daemon keeps) and returns the runner the daemon runs.
 func (d *Daemon) buildScheduler(ctx context.Context, feat *features, names *[]string) (*scheduler.Runner, error) {
 	act := &scheduleActions{d: d, cloud: feat.cloud, kmip: feat.kmip}
 	host, _ := os.Hostname()
@@ -544,9 +542,6 @@ func (d *Daemon) buildScheduler(ctx context.Context, feat *features, names *[]st
 		}
 		*names = append(*names, hn)
 	}
-	h := schedroutes.Handler(r, api.CallerFromContext)
-	for _, p := range []string{"/v1/schedules", "/v1/schedules/"} {
-		d.opts.Mounts = append(d.opts.Mounts, Mount{Pattern: p, Handler: h, WriteRole: api.RoleAdmin})
-	}
+	d.schedules = r
 	return r, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
 )
@@ -49,7 +50,7 @@ func TestStatusDoesNotWaitForTheAgingSummary(t *testing.T) {
 	req := httptest.NewRequest(http.MethodGet, "/v1/status", nil).WithContext(rctx)
 	w := httptest.NewRecorder()
 	start := time.Now()
-	d.handleStatus(w, req)
+	localapi.New(localapi.Services{Daemon: d}).ServeHTTP(w, req)
 	if w.Code != http.StatusOK {
 		t.Fatalf("status answered %d after %s: %s", w.Code, time.Since(start), w.Body)
 	}
@@ -83,7 +84,7 @@ func TestAgingTotalSaysWhenItIsAnEstimate(t *testing.T) {
 		req := httptest.NewRequest(http.MethodGet, "/v1/keys?aging=expired", nil).WithContext(
 			api.WithCaller(ctx, api.Caller{User: "test", Role: api.RoleUser}))
 		w := httptest.NewRecorder()
-		d.handleKeys(w, req)
+		localapi.New(localapi.Services{Daemon: d}).ServeHTTP(w, req)
 		var p api.KeysPage
 		if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || w.Code != http.StatusOK {
 			t.Fatalf("cost %s: %d %s", cost, w.Code, w.Body)

@@ -3,12 +3,9 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"strings"
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
-	"github.com/keyward/keyward/daemon/cloudroutes"
 	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/daemon/proxy"
@@ -25,12 +22,13 @@ import (
 // fill. buildFeatures is the one place they are composed: the KEK is
 // loaded once here and handed to whatever seals with it.
 type features struct {
-	sources []sources.Source
-	mounts  []Mount
-	details map[string]func(*api.SourceInfo)
-	keys    *keyring.Rings
-	proxy   *proxy.Manager
-	// cloud and kmip are what schedules rotate and back up with.
+	sources    []sources.Source
+	details    map[string]func(*api.SourceInfo)
+	keys       *keyring.Rings
+	proxy      *proxy.Manager
+	identities *pki.Service
+	// cloud and kmip are what schedules rotate and back up with (and the
+	// socket API serves cloud).
 	cloud *cloud.Manager
 	kmip  map[string]*kmip.Source
 }
@@ -72,12 +70,11 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 				warnings[sc.Name] = w
 			}
 		}
-		// An identity installed or imported through these routes is
+		// An identity installed or imported through the socket is
 		// presented at once: the source reloads it and reconnects.
-		f.mounts = append(f.mounts, Mount{Pattern: "/v1/kmip/", Audit: kmipCertAudit,
-			Handler: pki.NewHandler(d.cfg.DataDir, kmipNames, pki.HandlerOptions{Now: d.now, Warnings: warnings,
-				InUse:   func(name string) *api.ClientIdentity { return bySource[name].ClientIdentity() },
-				Changed: func(name string) { bySource[name].IdentityChanged() }})})
+		f.identities = pki.NewService(d.cfg.DataDir, kmipNames, pki.ServiceOptions{Now: d.now, Warnings: warnings,
+			InUse:   func(name string) *engine.ClientIdentity { return bySource[name].ClientIdentity() },
+			Changed: func(name string) { bySource[name].IdentityChanged() }})
 	}
 
 	if err := d.buildClouds(f, k); err != nil {
@@ -96,22 +93,14 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 			return nil, err
 		}
 		f.proxy = pm
-		h := pm.Handler(func(r *http.Request) api.Role { return callerOf(r).Role })
-		// Encrypt is open to users; the handler itself keeps decrypt for
-		// admins unless proxy.allow_user_decrypt says otherwise. Rewrap is
-		// for admins here and in the handler.
-		for _, p := range []string{"/v1/proxy", "/v1/encrypt", "/v1/decrypt"} {
-			f.mounts = append(f.mounts, Mount{Pattern: p, Handler: h, WriteRole: api.RoleUser})
-		}
-		f.mounts = append(f.mounts, Mount{Pattern: "/v1/rewrap", Handler: h, WriteRole: api.RoleAdmin})
 	}
 	return f, nil
 }
 
 // buildClouds builds the sources of every cloud section through the
 // connector registry (cloud.Register; connectors.go lists the kinds built
-// in), one life-cycle manager over all of them, and one set of routes at
-// /v1/cloud/. Backups are sealed under k (none without keys.kek_file).
+// in), one life-cycle manager over all of them (the socket API serves it at
+// /v1/cloud/). Backups are sealed under k (none without keys.kek_file).
 func (d *Daemon) buildClouds(f *features, k *kek.KEK) error {
 	srcs, err := cloud.Sources(d.cfg, d.log)
 	if err != nil || len(srcs) == 0 {
@@ -128,7 +117,6 @@ func (d *Daemon) buildClouds(f *features, k *kek.KEK) error {
 		caps := s.Connector().Capabilities()
 		f.details[s.Name()] = func(si *api.SourceInfo) { si.Capabilities = append([]string{}, caps...) }
 	}
-	f.mounts = append(f.mounts, Mount{Pattern: "/v1/cloud/", Handler: cloudroutes.Handler(m, api.CallerFromContext), WriteRole: api.RoleAdmin})
 	return nil
 }
 
@@ -178,27 +166,4 @@ func (p proxyRecorder) Usage(ctx context.Context, rows []engine.Usage) error {
 
 func (p proxyRecorder) Status(st api.ProxyStatus) {
 	p.d.hub.publish(api.ProxyNotification(st))
-}
-
-// kmipCertAudit names the activity of the KMIP client-identity routes
-// (/v1/kmip/{source}/csr|install|import), with the certificate put in
-// place as the handler names it (pki.AuditHeader).
-func kmipCertAudit(r *http.Request, resp http.Header) (op, source, details string) {
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	cert := ""
-	if c := resp.Get(pki.AuditHeader); c != "" {
-		cert = ": " + c
-	}
-	if len(parts) >= 4 {
-		source = parts[2]
-		switch parts[3] {
-		case "csr":
-			return "client-key-created", source, "new client key and CSR (pending until its signed certificate is installed)"
-		case "install":
-			return "client-certificate-installed", source, "signed client certificate installed" + cert
-		case "import":
-			return "client-keystore-imported", source, "client identity imported from a keystore" + cert
-		}
-	}
-	return "kmip-identity-changed", source, r.Method + " " + r.URL.Path
 }

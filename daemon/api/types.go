@@ -218,13 +218,5 @@ type NextOut struct {
 	Unknown bool `json:"unknown,omitempty"`
 }
 
-// GenerationInfo is one generation in a ring.
-type GenerationInfo struct {
-	Name        string       `json:"name"`
-	Fingerprint string       `json:"fingerprint"`
-	KeyID       string       `json:"key_id"` // short id used in ciphertext tokens
-	State       engine.State `json:"state"`
-	Encrypts    bool         `json:"encrypts"`
-	Activated   *time.Time   `json:"activated,omitempty"`
-	Created     *time.Time   `json:"created,omitempty"`
-}
+// GenerationInfo is one generation of a key ring (engine.GenerationInfo).
+type GenerationInfo = engine.GenerationInfo

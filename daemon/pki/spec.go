@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
 )
 
 // Spec says where a KMIP source's client identity is read from: the files
@@ -139,12 +139,12 @@ func loadKeystore(path, passwordFile, keyPasswordFile, alias string) (tls.Certif
 
 // Pending describes the key in f.PendingKey and its CSR, or nil when no
 // key waits for a certificate.
-func Pending(f Files) *api.PendingKey {
+func Pending(f Files) *engine.PendingKey {
 	fi, err := os.Stat(f.PendingKey)
 	if err != nil {
 		return nil
 	}
-	p := &api.PendingKey{KeyFile: f.PendingKey, CSRFile: f.CSR, Created: fi.ModTime().UTC()}
+	p := &engine.PendingKey{KeyFile: f.PendingKey, CSRFile: f.CSR, Created: fi.ModTime().UTC()}
 	if b, err := os.ReadFile(f.CSR); err == nil {
 		if blk, _ := pem.Decode(b); blk != nil {
 			if req, err := x509.ParseCertificateRequest(blk.Bytes); err == nil {
@@ -157,8 +157,8 @@ func Pending(f Files) *api.PendingKey {
 
 // Describe is the identity leaf loaded from s at since, in the API's terms;
 // loadErr is why the files cannot be loaded now (leaf, if any, stays in use).
-func (s Spec) Describe(leaf *x509.Certificate, since time.Time, loadErr error) *api.ClientIdentity {
-	id := &api.ClientIdentity{Origin: s.OriginKind(), From: s.Origin()}
+func (s Spec) Describe(leaf *x509.Certificate, since time.Time, loadErr error) *engine.ClientIdentity {
+	id := &engine.ClientIdentity{Origin: s.OriginKind(), From: s.Origin()}
 	if leaf != nil {
 		id.Subject, id.Issuer, id.Serial = leaf.Subject.String(), leaf.Issuer.String(), Serial(leaf)
 		id.KeyType, id.NotAfter, id.Since = KeyType(leaf.PublicKey), leaf.NotAfter.UTC(), since.UTC()

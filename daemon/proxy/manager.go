@@ -15,8 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
 )
 
@@ -262,8 +262,8 @@ func (m *Manager) publish(force bool) {
 }
 
 // Statuses returns every application's status, in configuration order.
-func (m *Manager) Statuses() []api.ProxyStatus {
-	out := make([]api.ProxyStatus, 0, len(m.apps))
+func (m *Manager) Statuses() []engine.ProxyStatus {
+	out := make([]engine.ProxyStatus, 0, len(m.apps))
 	for _, a := range m.apps {
 		out = append(out, a.Status())
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
 )
 
 // metrics are the Prometheus series of every proxied application. A nil
@@ -92,7 +92,7 @@ func (c ringCollector) Collect(ch chan<- prometheus.Metric) {
 		h := a.health
 		a.mu.Unlock()
 		r := a.ring()
-		if h.State != api.UpstreamUnknown { // no sample before the upstream is tried
+		if h.State != engine.UpstreamUnknown { // no sample before the upstream is tried
 			ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, b2f(h.OK), a.cfg.Name)
 		}
 		ch <- prometheus.MustNewConstMetric(ringDesc, prometheus.GaugeValue, float64(r.Size), a.cfg.Name)

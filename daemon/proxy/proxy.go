@@ -26,7 +26,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/proxy/fields"
 	"github.com/keyward/keyward/engine"
@@ -45,7 +44,7 @@ type Recorder interface {
 	Usage(ctx context.Context, rows []engine.Usage) error
 	// Status publishes one application's status on /v1/events
 	// (Notification{Type: "proxy", Data: json of st}).
-	Status(st api.ProxyStatus)
+	Status(st engine.ProxyStatus)
 }
 
 // RingDescriber is implemented by key sources that can describe a ring
@@ -87,7 +86,7 @@ type App struct {
 	since time.Time
 
 	mu         sync.Mutex
-	health     api.UpstreamHealth
+	health     engine.UpstreamHealth
 	lastEvent  map[string]time.Time // per event kind, for rate limiting
 	suppressed map[string]int
 }
@@ -117,7 +116,7 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 	}
 	a := &App{cfg: cfg, upstream: u, codec: token.NewCodec(cfg.Name, keys), keys: keys, rules: rules, form: form,
 		pass: map[string]bool{}, rec: rec, log: logger.With("app", cfg.Name), st: newStats(), since: time.Now(),
-		health: api.UpstreamHealth{State: api.UpstreamUnknown}, lastEvent: map[string]time.Time{}, suppressed: map[string]int{}}
+		health: engine.UpstreamHealth{State: engine.UpstreamUnknown}, lastEvent: map[string]time.Time{}, suppressed: map[string]int{}}
 	for _, ct := range cfg.PassContentTypes {
 		a.pass[strings.ToLower(strings.TrimSpace(ct))] = true
 	}
@@ -209,7 +208,7 @@ type refusal struct {
 func (a *App) refuse(w http.ResponseWriter, r *http.Request, f refusal) {
 	a.st.fail(f.kind)
 	a.metrics.err(a.cfg.Name, f.kind)
-	a.event(f.kind, engine.SeverityWarn, r, fmt.Sprintf("refused %s %s: %s", r.Method, r.URL.Path, f.msg))
+	a.event(f.kind, engine.SeverityWarn, r.RemoteAddr, fmt.Sprintf("refused %s %s: %s", r.Method, r.URL.Path, f.msg))
 	a.log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "kind", f.kind, "reason", f.msg)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Keyward-Refused", f.kind)
@@ -745,9 +744,9 @@ func (a *App) upstreamAnswered(resp *http.Response) {
 func (a *App) setHealth(ok bool, now time.Time, reason string) {
 	a.mu.Lock()
 	was, known := a.health.OK, a.health.LastSuccess != nil || a.health.LastFailure != nil
-	a.health.OK, a.health.State = ok, api.UpstreamDown
+	a.health.OK, a.health.State = ok, engine.UpstreamDown
 	if ok {
-		a.health.State = api.UpstreamUp
+		a.health.State = engine.UpstreamUp
 		a.health.LastSuccess = &now
 	} else {
 		a.health.LastFailure = &now
@@ -756,12 +755,12 @@ func (a *App) setHealth(ok bool, now time.Time, reason string) {
 	a.mu.Unlock()
 	if known && was != ok {
 		if ok {
-			a.event("upstream-recovered", engine.SeverityInfo, nil, "upstream "+a.upstream.Redacted()+" answers again")
+			a.event("upstream-recovered", engine.SeverityInfo, "", "upstream "+a.upstream.Redacted()+" answers again")
 		} else {
-			a.event("upstream-outage", engine.SeverityAlert, nil, "upstream "+a.upstream.Redacted()+" failing: "+reason)
+			a.event("upstream-outage", engine.SeverityAlert, "", "upstream "+a.upstream.Redacted()+" failing: "+reason)
 		}
 	} else if !known && !ok {
-		a.event("upstream-outage", engine.SeverityAlert, nil, "upstream "+a.upstream.Redacted()+" failing: "+reason)
+		a.event("upstream-outage", engine.SeverityAlert, "", "upstream "+a.upstream.Redacted()+" failing: "+reason)
 	}
 }
 
@@ -801,14 +800,24 @@ func cleanErr(err error) string {
 // event records an activity event. Refusals and outages are limited to one
 // per kind every 10 seconds (the others are counted into the next one);
 // decryptions and rewraps on the socket are always recorded.
-func (a *App) event(kind string, sev engine.Severity, r *http.Request, details string) {
+func (a *App) event(kind string, sev engine.Severity, actor, details string) {
+	if ev, ok := a.activity(kind, sev, actor, details); ok {
+		a.rec.Event(context.Background(), ev)
+	}
+}
+
+// activity is the event of kind, or false when it is one of a burst
+// (refusals and outages are limited to one per 10 s per kind; the next
+// says how many were left out). actor is a socket caller's user name or
+// a proxied client's address ("": the proxy itself).
+func (a *App) activity(kind string, sev engine.Severity, actor, details string) (engine.Event, bool) {
 	now := time.Now()
 	limited := kind != "decrypt" && kind != "rewrap"
 	a.mu.Lock()
 	if last, ok := a.lastEvent[kind]; limited && ok && now.Sub(last) < 10*time.Second {
 		a.suppressed[kind]++
 		a.mu.Unlock()
-		return
+		return engine.Event{}, false
 	}
 	a.lastEvent[kind] = now
 	if n := a.suppressed[kind]; n > 0 {
@@ -827,20 +836,17 @@ func (a *App) event(kind string, sev engine.Severity, r *http.Request, details s
 	case "rewrap":
 		op = OpRewrapped
 	}
-	actor := "proxy:" + a.cfg.Name
-	if c, ok := callerOf(r); ok {
-		actor = c // a socket caller (keyward decrypt): its user name
-	} else if r != nil {
-		actor = r.RemoteAddr // a proxied client
+	if actor == "" {
+		actor = "proxy:" + a.cfg.Name
 	}
-	a.rec.Event(context.Background(), engine.Event{Time: now.UTC(), Operation: op, Actor: actor, Origin: engine.OriginProxy,
-		Severity: sev, Details: "proxy " + a.cfg.Name + ": " + details})
+	return engine.Event{Time: now.UTC(), Operation: op, Actor: actor, Origin: engine.OriginProxy,
+		Severity: sev, Details: "proxy " + a.cfg.Name + ": " + details}, true
 }
 
 // Status takes a snapshot of the application's status.
-func (a *App) Status() api.ProxyStatus {
+func (a *App) Status() engine.ProxyStatus {
 	now := time.Now()
-	st := api.ProxyStatus{
+	st := engine.ProxyStatus{
 		App: a.cfg.Name, Listen: a.cfg.Listen, Upstream: a.upstream.Redacted(), TLS: a.cfg.TLSCert != "",
 		Since: a.since.UTC(), Time: now.UTC(),
 		Requests: a.st.requests.Load(), BytesIn: a.st.bytesIn.Load(), BytesOut: a.st.bytesOut.Load(),
@@ -859,8 +865,8 @@ func (a *App) Status() api.ProxyStatus {
 // encrypting generation is recorded once, by the source that changed the
 // ring (naming the key and generation), and announced on the event stream
 // as a "ring" notice; the proxy records none of its own.
-func (a *App) ring() api.ProxyRing {
-	var pr api.ProxyRing
+func (a *App) ring() engine.ProxyRing {
+	var pr engine.ProxyRing
 	id, err := a.codec.ActiveKeyID()
 	if err != nil {
 		pr.Reason = err.Error()
@@ -877,7 +883,7 @@ func (a *App) ring() api.ProxyRing {
 				if g.ShortID == id {
 					pr.Fingerprint = g.Fingerprint
 				}
-				pr.Generations = append(pr.Generations, api.GenerationInfo{Name: g.Name, Fingerprint: g.Fingerprint,
+				pr.Generations = append(pr.Generations, engine.GenerationInfo{Name: g.Name, Fingerprint: g.Fingerprint,
 					KeyID: g.ShortID, State: g.State, Encrypts: g.Encrypts, Activated: g.Activated, Created: g.Created})
 			}
 			if g := rg.NextOut(); g != nil {
@@ -913,16 +919,4 @@ type nopRecorder struct{}
 
 func (nopRecorder) Event(context.Context, engine.Event)         {}
 func (nopRecorder) Usage(context.Context, []engine.Usage) error { return nil }
-func (nopRecorder) Status(api.ProxyStatus)                      {}
-
-// callerOf is the user name the daemon attached to a socket request.
-func callerOf(r *http.Request) (string, bool) {
-	if r == nil {
-		return "", false
-	}
-	c, ok := api.CallerFromContext(r.Context())
-	if !ok || c.User == "" {
-		return "", false
-	}
-	return c.User, true
-}
+func (nopRecorder) Status(engine.ProxyStatus)                   {}

@@ -6,10 +6,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
 )
 
-// Error kinds counted per application (api.ProxyStatus.Errors).
+// Error kinds counted per application (engine.ProxyStatus.Errors).
 const (
 	ErrKindNoKey          = "refused-no-key"
 	ErrKindInvalidJSON    = "refused-invalid-json"
@@ -90,7 +90,7 @@ func (r *reservoir) add(d time.Duration) {
 	r.mu.Unlock()
 }
 
-func (r *reservoir) percentiles() api.Percentiles {
+func (r *reservoir) percentiles() engine.Percentiles {
 	r.mu.Lock()
 	var s []time.Duration
 	if r.full {
@@ -100,7 +100,7 @@ func (r *reservoir) percentiles() api.Percentiles {
 	}
 	r.mu.Unlock()
 	if len(s) == 0 {
-		return api.Percentiles{}
+		return engine.Percentiles{}
 	}
 	slices.Sort(s)
 	at := func(q float64) float64 {
@@ -108,7 +108,7 @@ func (r *reservoir) percentiles() api.Percentiles {
 		i = max(0, min(i, len(s)-1))
 		return float64(s[i].Microseconds()) / 1000
 	}
-	return api.Percentiles{P50: at(0.50), P95: at(0.95), P99: at(0.99), Count: len(s)}
+	return engine.Percentiles{P50: at(0.50), P95: at(0.95), P99: at(0.99), Count: len(s)}
 }
 
 // series counts requests and errors per second over the last seriesLen
@@ -148,12 +148,12 @@ func (s *series) add(now time.Time, req, errs int64) {
 }
 
 // last returns the last n seconds, oldest first, ending at now.
-func (s *series) last(now time.Time, n int) []api.ProxySample {
-	out := make([]api.ProxySample, 0, n)
+func (s *series) last(now time.Time, n int) []engine.ProxySample {
+	out := make([]engine.ProxySample, 0, n)
 	end := now.Unix()
 	for sec := end - int64(n) + 1; sec <= end; sec++ {
 		i := int(sec % seriesLen)
-		p := api.ProxySample{Time: time.Unix(sec, 0).UTC()}
+		p := engine.ProxySample{Time: time.Unix(sec, 0).UTC()}
 		if s.sec[i].Load() == sec {
 			p.Requests, p.Errors = s.req[i].Load(), s.errs[i].Load()
 		}

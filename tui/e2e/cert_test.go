@@ -44,9 +44,9 @@ func (kmipNamed) Kind() string { return "kmip" }
 func TestCSRAndInstallFromTUIAgainstDaemon(t *testing.T) {
 	cfg := testConfig(t)
 	startWith(t, cfg, daemon.Options{
-		Sources: []sources.Source{kmipNamed{seed.New("kms", nil)}},
-		Mounts:  []daemon.Mount{{Pattern: "/v1/kmip/", Handler: pki.Handler(cfg.DataDir, []string{"kms"}, nil)}},
-		Now:     func() time.Time { return now },
+		Sources:    []sources.Source{kmipNamed{seed.New("kms", nil)}},
+		Identities: pki.NewService(cfg.DataDir, []string{"kms"}, pki.ServiceOptions{}),
+		Now:        func() time.Time { return now },
 	})
 
 	client := api.NewClient(cfg.SocketPath())

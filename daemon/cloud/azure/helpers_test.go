@@ -3,7 +3,7 @@ package azure
 import (
 	"context"
 	"errors"
-	"github.com/keyward/keyward/daemon/api"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -12,8 +12,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/demo/vault"
+	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
@@ -189,6 +191,15 @@ func isKind(err, kind error) bool { return errors.Is(err, kind) }
 func (v *Vault) cfgForTest() Settings { return v.cfg }
 
 // wireCaller is how the socket layer hands c to the cloud routes.
+// cloudAPI is the socket API over m, every request from caller() (the
+// daemon attaches the caller from the socket's peer credentials).
+func cloudAPI(m *cloud.Manager, caller func() cloud.Caller) http.Handler {
+	h := localapi.New(localapi.Services{Cloud: m})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(api.WithCaller(r.Context(), wireCaller(caller()))))
+	})
+}
+
 func wireCaller(c cloud.Caller) api.Caller {
 	return api.Caller{UID: c.UID, User: c.User, Role: api.Role(c.Role)}
 }

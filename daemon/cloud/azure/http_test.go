@@ -1,7 +1,6 @@
 package azure
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
-	"github.com/keyward/keyward/daemon/cloudroutes"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/engine"
 )
@@ -30,7 +28,7 @@ func TestCloudBodiesNeverMeanClearEverything(t *testing.T) {
 	if _, err := m.SetRotationPolicy(e.ctx, alice, "vault1", "acme-k", want); err != nil {
 		t.Fatal(err)
 	}
-	h := cloudroutes.Handler(m, func(context.Context) (api.Caller, bool) { return wireCaller(alice), true })
+	h := cloudAPI(m, func() cloud.Caller { return alice })
 	reqs := e.srv.Requests()
 	for _, body := range []string{"", "  \n", "null", "[]", `"90d"`, `{"rotate_after":"30d"} {}`, `{"rotate_after":"30d"}null`, `{"rotate_afer":"30d"}`, `{}`, `{"clear":false}`, `{"clear":true,"rotate_after":"30d"}`} {
 		rec := httptest.NewRecorder()

@@ -14,7 +14,6 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
-	"github.com/keyward/keyward/daemon/cloudroutes"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/engine"
@@ -346,7 +345,7 @@ func TestUserRoleCannotRunLifecycle(t *testing.T) {
 
 	// The same through the HTTP handler the daemon mounts.
 	caller := bob
-	h := cloudroutes.Handler(m, func(context.Context) (api.Caller, bool) { return wireCaller(caller), true })
+	h := cloudAPI(m, func() cloud.Caller { return caller })
 	for _, path := range []string{"/v1/cloud/vault1/keys", "/v1/cloud/vault1/upload", "/v1/cloud/vault1/keys/acme-k/rotate",
 		"/v1/cloud/vault1/keys/acme-k/update", "/v1/cloud/vault1/keys/acme-k/delete", "/v1/cloud/vault1/keys/acme-k/recover",
 		"/v1/cloud/vault1/keys/acme-k/purge", "/v1/cloud/vault1/keys/acme-k/backup", "/v1/cloud/vault1/keys/acme-k/policy",

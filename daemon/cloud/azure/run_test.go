@@ -14,7 +14,6 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
-	"github.com/keyward/keyward/daemon/cloudroutes"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/kek"
@@ -61,7 +60,7 @@ func TestHandlerErrors(t *testing.T) {
 	e := newEnv(t, vault.Options{}, false)
 	e.mustSync()
 	m := cloud.NewManager(nil, nil, e.src)
-	h := cloudroutes.Handler(m, func(context.Context) (api.Caller, bool) { return wireCaller(alice), true })
+	h := cloudAPI(m, func() cloud.Caller { return alice })
 	cases := []struct {
 		path, body string
 		status     int
@@ -74,7 +73,7 @@ func TestHandlerErrors(t *testing.T) {
 		{"/v1/cloud/vault1/keys", `{"name":`, 400, api.CodeBadRequest, "request body"},
 		{"/v1/cloud/vault1/keys", `{"name":"acme","color":"red"}`, 400, api.CodeBadRequest, "unknown field"},
 		{"/v1/cloud/vault1/keys/acme/backup", "", 409, api.CodeConflict, "kek_file"},
-		{"/v1/cloud/vault1/nothing", "", 404, api.CodeNotFound, "no such cloud endpoint POST /v1/cloud/vault1/nothing"},
+		{"/v1/cloud/vault1/nothing", "", 404, api.CodeNotFound, "no such endpoint POST /v1/cloud/vault1/nothing"},
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()

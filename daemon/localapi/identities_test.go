@@ -1,4 +1,4 @@
-package pki
+package localapi
 
 import (
 	"bytes"
@@ -14,11 +14,12 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/pki"
 )
 
-func TestHandlerCSRInstallShow(t *testing.T) {
+func TestIdentityCSRInstallShow(t *testing.T) {
 	dir := t.TempDir()
-	srv := httptest.NewServer(Handler(dir, []string{"kms"}, nil))
+	srv := httptest.NewServer(asAdmin(New(Services{Identities: pki.NewService(dir, []string{"kms"}, pki.ServiceOptions{})})))
 	defer srv.Close()
 	post := func(path string, in any) (*http.Response, []byte) {
 		b, _ := json.Marshal(in)
@@ -45,7 +46,7 @@ func TestHandlerCSRInstallShow(t *testing.T) {
 	if resp, _ := post("/v1/kmip/kms/csr", api.CSRRequest{CommonName: "proxy"}); resp.StatusCode != 409 {
 		t.Fatalf("replacing the key without force: %d", resp.StatusCode)
 	}
-	ca, _ := NewCA("root")
+	ca, _ := pki.NewCA("root")
 	signed, _ := ca.SignCSR([]byte(csr.CSR), false)
 	if resp, body := post("/v1/kmip/kms/install", api.InstallCertRequest{CertPEM: string(signed), RootPEM: string(ca.PEM)}); resp.StatusCode != 400 || !strings.Contains(string(body), "clientAuth") {
 		t.Fatalf("%d %s", resp.StatusCode, body)
@@ -68,9 +69,9 @@ func TestHandlerCSRInstallShow(t *testing.T) {
 
 // p12For issues a client certificate with a new key and packs both into a
 // PKCS#12 keystore under password.
-func p12For(t *testing.T, ca *CA, cn, password string) []byte {
+func p12For(t *testing.T, ca *pki.CA, cn, password string) []byte {
 	t.Helper()
-	certPEM, keyPEM, err := ca.Issue(IssueOptions{CommonName: cn, Client: true})
+	certPEM, keyPEM, err := ca.Issue(pki.IssueOptions{CommonName: cn, Client: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,10 +96,10 @@ func p12For(t *testing.T, ca *CA, cn, password string) []byte {
 // private key is refused with 409 conflict unless forced, like a CSR; the
 // same keystore again is not a replacement; a wrong password is reported as
 // such even when a key exists; the config's warning goes with the answer.
-func TestHandlerImportConflict(t *testing.T) {
+func TestIdentityImportConflict(t *testing.T) {
 	dir := t.TempDir()
 	const warning = `[[kmip]] "kms" sets cert_file = /etc/keyward/client.pem: ...`
-	srv := httptest.NewServer(NewHandler(dir, []string{"kms"}, HandlerOptions{Warnings: map[string]string{"kms": warning}}))
+	srv := httptest.NewServer(asAdmin(New(Services{Identities: pki.NewService(dir, []string{"kms"}, pki.ServiceOptions{Warnings: map[string]string{"kms": warning}})})))
 	defer srv.Close()
 	post := func(in api.ImportKeystoreRequest) (int, api.CertInfo, api.Error) {
 		t.Helper()
@@ -119,8 +120,8 @@ func TestHandlerImportConflict(t *testing.T) {
 		}
 		return resp.StatusCode, ci, ae
 	}
-	f := Paths(dir, "kms")
-	ca, _ := NewCA("root")
+	f := pki.Paths(dir, "kms")
+	ca, _ := pki.NewCA("root")
 	first, second := p12For(t, ca, "first", "pw"), p12For(t, ca, "second", "pw")
 
 	code, ci, _ := post(api.ImportKeystoreRequest{Keystore: first, Password: "pw"})
@@ -150,4 +151,11 @@ func TestHandlerImportConflict(t *testing.T) {
 	if b, _ := os.ReadFile(f.Key); bytes.Equal(b, firstKey) {
 		t.Fatal("the forced import kept the old private key")
 	}
+}
+
+// asAdmin serves h with every caller an admin.
+func asAdmin(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(api.WithCaller(r.Context(), api.Caller{User: "root", Role: api.RoleAdmin})))
+	})
 }

@@ -1,0 +1,196 @@
+package localapi
+
+import (
+	"net/http"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cloud"
+)
+
+// cloudManager is the cloud life-cycle manager, or a 404 when no cloud
+// source is configured.
+func (h *Handler) cloudManager(r *http.Request) (*cloud.Manager, error) {
+	if h.s.Cloud == nil {
+		return nil, notFound("no cloud source is configured (add an [[azure]] or [[aws]] section to keyward.toml), so %s %s has nothing to act on", r.Method, r.URL.Path)
+	}
+	return h.s.Cloud, nil
+}
+
+// cloudCaller is the caller as the cloud manager records it.
+func cloudCaller(r *http.Request) cloud.Caller {
+	c := CallerOf(r)
+	return cloud.Caller{UID: c.UID, User: c.User, Role: string(c.Role)}
+}
+
+// CloudSources translates the cloud sources for the wire.
+func CloudSources(infos []cloud.SourceInfo) []api.CloudSourceInfo {
+	out := make([]api.CloudSourceInfo, len(infos))
+	for i, s := range infos {
+		out[i] = api.CloudSourceInfo{Name: s.Name, Kind: s.Kind, Address: s.Address, Geography: s.Geography, Capabilities: s.Capabilities}
+	}
+	return out
+}
+
+func (h *Handler) cloudSources(w http.ResponseWriter, r *http.Request) error {
+	var infos []cloud.SourceInfo
+	if h.s.Cloud != nil {
+		infos = h.s.Cloud.Sources()
+	}
+	return writeJSON(w, map[string]any{"sources": CloudSources(infos)})
+}
+
+// keyResult answers a life-cycle operation's result and hands its event
+// (already stored with the rows it changed) to the audit hook.
+func keyResult(w http.ResponseWriter, r *http.Request, res *cloud.KeyResult, err error) error {
+	if err != nil {
+		return err
+	}
+	if res.Event != nil {
+		record(r, *res.Event, true)
+	}
+	return writeJSON(w, (*api.CloudKeyResult)(res))
+}
+
+func (h *Handler) cloudCreate(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.cloudManager(r)
+	if err != nil {
+		return err
+	}
+	var req api.CreateKeyRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	res, err := m.Create(r.Context(), cloudCaller(r), r.PathValue("source"), cloud.CreateRequest(req))
+	return keyResult(w, r, res, err)
+}
+
+func (h *Handler) cloudUpload(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.cloudManager(r)
+	if err != nil {
+		return err
+	}
+	var req api.UploadKeyRequest
+	err = decode(w, r, &req)
+	defer clear(req.Material) // a key file: zeroed once used
+	if err != nil {
+		return err
+	}
+	res, err := m.Upload(r.Context(), cloudCaller(r), r.PathValue("source"),
+		cloud.UploadRequest{CreateRequest: cloud.CreateRequest(req.CreateKeyRequest), FromSource: req.FromSource, FromApplication: req.FromApplication, Material: req.Material})
+	return keyResult(w, r, res, err)
+}
+
+// cloudKeyOp is POST /v1/cloud/{source}/keys/{name}/{op}.
+func (h *Handler) cloudKeyOp(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.cloudManager(r)
+	if err != nil {
+		return err
+	}
+	src, name, ctx, c := r.PathValue("source"), r.PathValue("name"), r.Context(), cloudCaller(r)
+	switch op := r.PathValue("op"); op {
+	case "rotate":
+		res, err := m.Rotate(ctx, c, src, name)
+		return keyResult(w, r, res, err)
+	case "recover":
+		res, err := m.Recover(ctx, c, src, name)
+		return keyResult(w, r, res, err)
+	case "delete", "purge", "delete-material":
+		var req api.ConfirmRequest
+		if err := decode(w, r, &req); err != nil {
+			return err
+		}
+		do := m.Delete
+		switch op {
+		case "purge":
+			do = m.Purge
+		case "delete-material":
+			do = m.DeleteMaterial
+		}
+		res, err := do(ctx, c, src, name, req.Confirm)
+		return keyResult(w, r, res, err)
+	case "update":
+		var req api.UpdateKeyRequest
+		if err := decode(w, r, &req); err != nil {
+			return err
+		}
+		res, err := m.Update(ctx, c, src, name, cloud.UpdateRequest(req))
+		return keyResult(w, r, res, err)
+	case "backup":
+		b, err := m.Backup(ctx, c, src, name)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, (*api.BackupInfo)(b))
+	case "policy":
+		var req api.SetRotationPolicy
+		if err := decode(w, r, &req); err != nil {
+			return err
+		}
+		empty := req.RotationPolicy == api.RotationPolicy{}
+		if empty != req.Clear {
+			if req.Clear {
+				return badRequest(`"clear": true removes every setting and cannot come with settings`)
+			}
+			return badRequest(`a policy with no setting would clear every one: send {"clear": true} to remove the policy`)
+		}
+		p, err := m.SetRotationPolicy(ctx, c, src, name, cloud.RotationPolicy(req.RotationPolicy))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, (*api.RotationPolicy)(p))
+	default:
+		return notFound("unknown operation %s (rotate, update, delete, recover, purge, backup, policy, delete-material)", op)
+	}
+}
+
+func (h *Handler) cloudPolicy(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.cloudManager(r)
+	if err != nil {
+		return err
+	}
+	p, err := m.RotationPolicy(r.Context(), cloudCaller(r), r.PathValue("source"), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, (*api.RotationPolicy)(p))
+}
+
+func (h *Handler) cloudBackups(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.cloudManager(r)
+	if err != nil {
+		return err
+	}
+	infos, err := m.Backups(r.Context(), cloudCaller(r))
+	if err != nil && len(infos) == 0 {
+		return err
+	}
+	b := make([]api.BackupInfo, len(infos))
+	for i, info := range infos {
+		b[i] = api.BackupInfo(info)
+	}
+	return writeJSON(w, map[string]any{"backups": b})
+}
+
+func (h *Handler) cloudRestore(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.cloudManager(r)
+	if err != nil {
+		return err
+	}
+	var req api.RestoreRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	res, err := m.Restore(r.Context(), cloudCaller(r), r.PathValue("id"), req.Source)
+	return keyResult(w, r, res, err)
+}
+
+func (h *Handler) cloudDeleteBackup(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.cloudManager(r)
+	if err != nil {
+		return err
+	}
+	if err := m.DeleteBackup(r.Context(), cloudCaller(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	return writeJSON(w, map[string]string{"deleted": r.PathValue("id")})
+}

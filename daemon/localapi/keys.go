@@ -1,0 +1,219 @@
+package localapi
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/store"
+)
+
+// keyFilters are the query parameters of GET /v1/keys and its export.
+var keyFilters = api.TextParams("source", "state", "aging", "q", "sort")
+
+// exportPage is how many keys the export reads from the store at a time:
+// the daemon holds one such page, never the whole answer, and no read
+// transaction stays open while the caller reads.
+const exportPage = 2000
+
+// keyQuery reads the filters the keys list and the keys export share; a
+// state or bucket it does not know is a 400.
+func (h *Handler) keyQuery(r *http.Request) (store.KeyQuery, error) {
+	q := r.URL.Query()
+	d := h.s.Daemon
+	kq := store.KeyQuery{Source: q.Get("source"), Text: q.Get("q"), Sort: q.Get("sort"), Cursor: q.Get("cursor"),
+		Limit: intParam(r, "limit"), Now: d.Now(), Thresholds: d.Thresholds()}
+	if s := q.Get("state"); s != "" {
+		st, err := engine.ParseState(s)
+		if err != nil {
+			return kq, badRequest("%v", err)
+		}
+		kq.State = st
+	}
+	if a := q.Get("aging"); a != "" {
+		ok := false
+		for _, b := range kq.Thresholds.Buckets() {
+			ok = ok || string(b) == a
+		}
+		if !ok {
+			return kq, badRequest("unknown aging bucket %q (known: %v)", a, kq.Thresholds.Buckets())
+		}
+		kq.Aging = engine.Bucket(a)
+	}
+	return kq, nil
+}
+
+// sortError is a store error that names a sort the store cannot do: the
+// caller's mistake.
+func sortError(err error) error {
+	if err != nil && strings.Contains(err.Error(), "cannot sort") {
+		return badRequest("%v", err)
+	}
+	return err
+}
+
+func (h *Handler) keys(w http.ResponseWriter, r *http.Request) error {
+	kq, err := h.keyQuery(r)
+	if err != nil {
+		return err
+	}
+	// A bucket's size is in the cached summary; counting it in SQL would
+	// scan the inventory for every first page.
+	var cachedTotal int
+	var asOf *time.Time
+	if kq.Aging != "" && kq.State == "" && kq.Text == "" && kq.Cursor == "" {
+		counts, at, estimated, err := h.s.Daemon.AgingCounts(r.Context())
+		if err != nil {
+			return err
+		}
+		for src, m := range counts {
+			if kq.Source == "" || kq.Source == src {
+				cachedTotal += m[kq.Aging]
+			}
+		}
+		kq.SkipCount = true
+		if estimated {
+			asOf = &at
+		}
+	}
+	page, err := h.s.Daemon.Store().Keys(r.Context(), kq)
+	if err != nil {
+		return sortError(err)
+	}
+	if kq.SkipCount {
+		page.Total = cachedTotal
+	}
+	h.classify(page.Keys)
+	if page.Keys == nil {
+		page.Keys = []engine.Key{}
+	}
+	return writeJSON(w, api.KeysPage{Keys: page.Keys, Total: page.Total, NextCursor: page.NextCursor, TotalAsOf: asOf})
+}
+
+func (h *Handler) key(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	st := h.s.Daemon.Store()
+	k, err := st.Key(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("no key with id %q (ids look like source/name[/version]; see keyward keys list)", id)
+	}
+	if err != nil {
+		return err
+	}
+	a := engine.Classify(k, h.s.Daemon.Now(), h.s.Daemon.Thresholds())
+	k.Aging = &a
+	events, _, err := st.Events(r.Context(), store.EventQuery{KeyID: id, Limit: 50})
+	if err != nil {
+		return err
+	}
+	if events == nil {
+		events = []engine.Event{}
+	}
+	return writeJSON(w, api.KeyDetail{Key: k, Activity: events})
+}
+
+// exportKeys streams every key matching the filters of GET /v1/keys, as
+// newline-delimited JSON (one Key per line, format=ndjson, the default) or
+// CSV with a header row (format=csv), in the order of sort, up to limit
+// keys. It reads the store a page at a time (keyset paging), so memory
+// does not grow with the inventory; each page must be read by the caller
+// within the write timeout. A failure after the answer has started cuts
+// the connection, so a caller can never take a cut export for a whole one.
+func (h *Handler) exportKeys(w http.ResponseWriter, r *http.Request) error {
+	kq, err := h.keyQuery(r)
+	if err != nil {
+		return err
+	}
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "ndjson"
+	}
+	if format != "ndjson" && format != "csv" {
+		return badRequest("unknown format %q (want ndjson or csv)", format)
+	}
+	left := kq.Limit // 0: all
+	kq.SkipCount, kq.Cursor = true, ""
+	rc := http.NewResponseController(w)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	// One writer per format: ndjson encodes each key on its line; csv
+	// writes a header row first.
+	var cw *csv.Writer
+	var line []byte
+	write := func(k engine.Key) error {
+		var err error
+		if line, err = api.AppendKeyJSON(line[:0], k); err != nil {
+			return err
+		}
+		_, err = bw.Write(append(line, '\n'))
+		return err
+	}
+	flush := bw.Flush
+	if format == "csv" {
+		cw = csv.NewWriter(bw)
+		write = func(k engine.Key) error { return cw.Write(api.CSVSafe(api.KeyCSVRecord(k))) }
+		flush = func() error {
+			if cw.Flush(); cw.Error() != nil {
+				return cw.Error()
+			}
+			return bw.Flush()
+		}
+	}
+	for started, sent := false, 0; ; {
+		kq.Limit = exportPage
+		if left > 0 && left-sent < exportPage {
+			kq.Limit = left - sent
+		}
+		page, err := h.s.Daemon.Store().Keys(r.Context(), kq)
+		if err != nil {
+			if !started {
+				return sortError(err)
+			}
+			if r.Context().Err() == nil {
+				h.s.Log.Error("key export cut short", "keys_sent", sent, "err", err)
+			}
+			panic(http.ErrAbortHandler) // no end chunk: the caller sees a cut answer
+		}
+		// Each page gets the write timeout anew: a large export is bounded
+		// per page, not as a whole.
+		_ = rc.SetWriteDeadline(time.Now().Add(h.s.WriteTimeout))
+		if !started {
+			started = true
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			if cw != nil {
+				w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			}
+			w.WriteHeader(http.StatusOK)
+			if cw != nil && cw.Write(api.KeyCSVHeader) != nil {
+				return nil
+			}
+		}
+		h.classify(page.Keys)
+		for _, k := range page.Keys {
+			if write(k) != nil {
+				return nil // the caller went away
+			}
+		}
+		if flush() != nil {
+			return nil
+		}
+		sent += len(page.Keys)
+		if page.NextCursor == "" || (left > 0 && sent >= left) {
+			return nil
+		}
+		kq.Cursor = page.NextCursor
+	}
+}
+
+// classify fills in each key's aging class at this instant.
+func (h *Handler) classify(keys []engine.Key) {
+	now, t := h.s.Daemon.Now(), h.s.Daemon.Thresholds()
+	for i := range keys {
+		a := engine.Classify(keys[i], now, t)
+		keys[i].Aging = &a
+	}
+}

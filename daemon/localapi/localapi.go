@@ -1,0 +1,254 @@
+// Package localapi serves keyward's socket API: every route in one table
+// (routes.go) of method, pattern, role and handler, behind one guard
+// (browser refusal, the caller's role, the route's query parameters), with
+// one JSON reader and writer, one error shape and one audit hook through
+// which every state-changing request passes once. Handlers translate
+// between HTTP and the domain services (the daemon's inventory and
+// reports, cloud.Manager, proxy.Manager, pki.Service) and nothing else.
+//
+// It sits between the daemon, which builds the services and owns the
+// listener and its connection limits, and daemon/api, the wire types and
+// their Go client: the daemon imports it, it imports the services, and
+// no service imports it.
+package localapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/daemon/proxy"
+	"github.com/keyward/keyward/daemon/scheduler"
+	"github.com/keyward/keyward/engine"
+)
+
+// HandlerFunc serves one route. An error it returns is answered in the one
+// error shape (see errorOf); a handler that has started its answer returns
+// nil.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Route is one line of the socket API.
+type Route struct {
+	Method  string // GET, POST, PUT, DELETE
+	Pattern string // a net/http path pattern: /v1/keys/{id...}
+	Role    api.Role
+	Params  []api.Param // the query parameters it takes (api.CheckQuery)
+	Serve   HandlerFunc
+	// Why says, for a state-changing route a user may call, why it is not
+	// admin-only; TestRouteTable holds every other one to the admin role.
+	Why string
+	// Refused, when set, is added to the 403 a caller without Role gets
+	// (what an admin can change to allow it).
+	Refused string
+}
+
+// Changes reports whether the route's method changes state (anything but
+// GET and HEAD): those requests pass through the audit hook.
+func (rt Route) Changes() bool { return rt.Method != http.MethodGet && rt.Method != http.MethodHead }
+
+// Action is what the audit hook hears of one state-changing request, once,
+// after its handler has answered: who asked, what, how it ended, and the
+// activity events the handler reports.
+type Action struct {
+	Caller  api.Caller
+	Method  string
+	Pattern string // the route's pattern
+	Path    string
+	Status  int // the HTTP status answered
+	// Events are the activity the request caused. Stored events are
+	// already in the activity log (a domain service wrote them together
+	// with the change they describe); the hook records the others.
+	Events []Event
+}
+
+// Event is one activity event of an Action.
+type Event struct {
+	engine.Event
+	Stored bool
+}
+
+// Services are what the handlers call. Daemon is required; a nil Cloud,
+// Proxy, Identities or Schedules answers their routes 404 (not
+// configured).
+type Services struct {
+	Daemon     Daemon
+	Cloud      *cloud.Manager
+	Proxy      *proxy.Manager
+	Identities *pki.Service
+	Schedules  *scheduler.Runner
+	// Audit hears every state-changing request once (see Action).
+	Audit func(context.Context, Action)
+	Log   *slog.Logger
+	// WriteTimeout bounds the reading of each page of a streamed export;
+	// StreamWriteTimeout each notification of an event stream.
+	WriteTimeout, StreamWriteTimeout time.Duration
+	// StreamsPerUID bounds the event streams one peer uid may hold.
+	StreamsPerUID int
+	// Extra routes (tests) join the table.
+	Extra []Route
+}
+
+// Handler is the socket API.
+type Handler struct {
+	s      Services
+	routes []Route
+	mux    *http.ServeMux
+}
+
+// New builds the socket API over s.
+func New(s Services) *Handler {
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	if s.Audit == nil {
+		s.Audit = func(context.Context, Action) {}
+	}
+	h := &Handler{s: s}
+	h.routes = append(h.table(), s.Extra...)
+	h.mux = http.NewServeMux()
+	for _, rt := range h.routes {
+		h.mux.Handle(rt.Method+" "+rt.Pattern, h.guard(rt))
+	}
+	h.mux.HandleFunc("/", h.noRoute)
+	return h
+}
+
+// noRoute answers a request no route takes: 405 naming the methods the
+// path takes, or 404.
+func (h *Handler) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "/" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(w, &api.Error{Status: http.StatusMethodNotAllowed, Code: api.CodeBadRequest,
+			Message: r.Method + " is not allowed on " + r.URL.Path + " (allowed: " + strings.Join(allowed, ", ") + ")"})
+		return
+	}
+	writeError(w, &api.Error{Status: http.StatusNotFound, Code: api.CodeNotFound,
+		Message: "no such endpoint " + r.Method + " " + r.URL.Path + " (the API is under /" + api.Version + "/)"})
+}
+
+// Routes is the route table (a copy).
+func (h *Handler) Routes() []Route { return append([]Route(nil), h.routes...) }
+
+// ServeHTTP refuses anything a web page could send (a browser always adds
+// Origin or Referer, a CLI or curl never does), then routes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Origin") != "" || r.Header.Get("Referer") != "" {
+		writeError(w, &api.Error{Status: http.StatusForbidden, Code: api.CodeForbidden,
+			Message: "requests from web browsers are refused (Origin or Referer header present)"})
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+type actionKey struct{}
+
+// guard is the one place a role is checked: the caller's role (from the
+// peer credentials the daemon attached to the connection) against the
+// route's, then the query parameters; a state-changing request then
+// passes through the audit hook once, whatever its outcome.
+func (h *Handler) guard(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := CallerOf(r)
+		if !c.Role.Allows(rt.Role) {
+			refuse(w, r, c, rt)
+			return
+		}
+		if e := api.CheckQuery(r.URL.RawQuery, rt.Params); e != nil {
+			writeError(w, e)
+			return
+		}
+		if !rt.Changes() {
+			h.serve(rt, w, r)
+			return
+		}
+		a := &Action{Caller: c, Method: r.Method, Pattern: rt.Pattern, Path: r.URL.Path}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.serve(rt, sw, r.WithContext(context.WithValue(r.Context(), actionKey{}, a)))
+		a.Status = sw.status
+		h.s.Audit(context.WithoutCancel(r.Context()), *a)
+	})
+}
+
+func (h *Handler) serve(rt Route, w http.ResponseWriter, r *http.Request) {
+	if err := rt.Serve(w, r); err != nil {
+		e := errorOf(err)
+		if e.Status >= 500 && e.Code == api.CodeInternal {
+			h.s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		writeError(w, e)
+	}
+}
+
+// Record tells the audit hook of an event a state-changing request caused
+// (to be recorded with the caller as its actor unless it names one).
+func Record(r *http.Request, ev engine.Event) { record(r, ev, false) }
+
+// record tells the audit hook of an event the request caused; stored says
+// the domain service has already written it to the activity log.
+func record(r *http.Request, ev engine.Event, stored bool) {
+	if a, ok := r.Context().Value(actionKey{}).(*Action); ok {
+		a.Events = append(a.Events, Event{Event: ev, Stored: stored})
+	}
+}
+
+// CallerOf is the socket caller the daemon attached to the request.
+func CallerOf(r *http.Request) api.Caller {
+	c, _ := api.CallerFromContext(r.Context())
+	return c
+}
+
+func refuse(w http.ResponseWriter, r *http.Request, c api.Caller, rt Route) {
+	msg := r.Method + " " + r.URL.Path + " needs the " + string(rt.Role) + " role; user " + c.User + " has the " + string(c.Role) + " role"
+	if c.Role == api.RoleNone {
+		msg = "user " + c.User + " (uid " + itoa(c.UID) + ") is not in the keyward user or admin group"
+	} else if rt.Refused != "" {
+		msg += " (" + rt.Refused + ")"
+	}
+	writeError(w, &api.Error{Status: http.StatusForbidden, Code: api.CodeForbidden, Message: msg})
+}
+
+// HandlerName is the name of the function serving rt (for the README's
+// route table): "(*Handler).keys" for a method of Handler.
+func HandlerName(rt Route) string {
+	f := runtime.FuncForPC(reflect.ValueOf(rt.Serve).Pointer())
+	if f == nil {
+		return ""
+	}
+	name := strings.TrimSuffix(f.Name(), "-fm")
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	_, name, _ = strings.Cut(name, ".")
+	return name
+}
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

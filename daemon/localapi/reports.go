@@ -1,0 +1,131 @@
+package localapi
+
+import (
+	"net/http"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
+	"github.com/keyward/keyward/store"
+)
+
+// reportRange reads a request's range (from/to, defaulting to def; a zero
+// def means no range unless asked: the activity log) and its page size. A
+// report's range (def not zero) is at most report.MaxRangeDays long.
+func (h *Handler) reportRange(r *http.Request, def report.Range) (report.Range, int, error) {
+	q := r.URL.Query()
+	rg, err := report.ParseRange(q.Get("from"), q.Get("to"), h.s.Daemon.Now(), def)
+	if err != nil {
+		return rg, 0, badRequest("%v", err)
+	}
+	return rg, intParam(r, "limit"), nil
+}
+
+func (h *Handler) summaryFor(r *http.Request, source string) (*report.AgingSummary, error) {
+	counts, at, _, err := h.s.Daemon.AgingCounts(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	if source != "" {
+		counts = map[string]map[engine.Bucket]int{source: counts[source]}
+	}
+	s := report.SummarizeCounts(counts, at, h.s.Daemon.Thresholds())
+	return &s, nil
+}
+
+func (h *Handler) agingSummary(w http.ResponseWriter, r *http.Request) error {
+	s, err := h.summaryFor(r, r.URL.Query().Get("source"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, s)
+}
+
+func (h *Handler) agingReport(w http.ResponseWriter, r *http.Request) error {
+	d := h.s.Daemon
+	rg, limit, err := h.reportRange(r, report.DefaultAgingRange(d.Now()))
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	t := d.Thresholds()
+	page, next, err := d.Store().Milestones(r.Context(), store.MilestoneQuery{From: rg.From, To: rg.To, Source: q.Get("source"),
+		KeyID: q.Get("key"), Period: t.RotationPeriod, Limit: limit, Cursor: q.Get("cursor")})
+	if err != nil {
+		return err
+	}
+	now := d.Now()
+	out := api.AgingReport{Range: rg, Entries: make([]report.AgingEntry, 0, len(page)), NextCursor: next}
+	for _, m := range page {
+		out.Entries = append(out.Entries, report.Entry(m.Key, m.Kind, m.Date, now, t))
+	}
+	if q.Get("cursor") == "" {
+		if out.Summary, err = h.summaryFor(r, q.Get("source")); err != nil {
+			return err
+		}
+	}
+	return writeJSON(w, out)
+}
+
+// activityLog is the activity log of all time (unless from/to say
+// otherwise), newest first; the activity report is the same with a default
+// range of 30 days and the per-day counts.
+func (h *Handler) activityLog(w http.ResponseWriter, r *http.Request) error {
+	return h.activity(w, r, report.Range{}, false)
+}
+
+func (h *Handler) activityReport(w http.ResponseWriter, r *http.Request) error {
+	return h.activity(w, r, report.DefaultActivityRange(h.s.Daemon.Now()), true)
+}
+
+// activity answers the activity log or report: events matching the filters,
+// newest first, one page at a time, and on the first page of a report the
+// count per day.
+func (h *Handler) activity(w http.ResponseWriter, r *http.Request, def report.Range, perDay bool) error {
+	rg, limit, err := h.reportRange(r, def)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	eq := store.EventQuery{KeyID: q.Get("key"), Source: q.Get("source"), Operation: q.Get("operation"), Actor: q.Get("actor"),
+		Origin: engine.Origin(q.Get("origin")), From: rg.From, To: rg.To, Limit: limit, Cursor: q.Get("cursor")}
+	if q.Get("comparison") == "true" {
+		eq.Origin = engine.OriginSource
+	}
+	st := h.s.Daemon.Store()
+	events, next, err := st.Events(r.Context(), eq)
+	if err != nil {
+		return err
+	}
+	if events == nil {
+		events = []engine.Event{}
+	}
+	if !perDay {
+		return writeJSON(w, api.EventsPage{Events: events, NextCursor: next})
+	}
+	out := api.ActivityReport{Range: rg, Events: events, NextCursor: next}
+	if eq.Cursor == "" {
+		days, err := st.EventsPerDay(r.Context(), eq)
+		if err != nil {
+			return err
+		}
+		out.PerDay = report.Days(days, rg)
+	}
+	return writeJSON(w, out)
+}
+
+func (h *Handler) usageReport(w http.ResponseWriter, r *http.Request) error {
+	rg, limit, err := h.reportRange(r, report.DefaultActivityRange(h.s.Daemon.Now()))
+	if err != nil {
+		return err
+	}
+	if limit == 0 {
+		limit = 200
+	}
+	q := r.URL.Query()
+	u, err := h.s.Daemon.Usage(r.Context(), UsageQuery{Range: rg, App: q.Get("app"), Source: q.Get("source"), Key: q.Get("key"), Limit: limit})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, u)
+}
