@@ -270,16 +270,31 @@ func checkAppKeyCounts(t *testing.T, s *Store, when string) {
 	}
 }
 
-// TestAppKeyCountsFollowTheInventory: keys of applications counted per
-// application, source and state by triggers stay equal to a count of the
-// keys through inserts, moves between applications, sources' states,
-// unchanged upserts and removals; the migration counts keys already there.
-func TestAppKeyCountsFollowTheInventory(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "keyward.db")
-	s, err := Open(context.Background(), path)
+// migrationBefore is the schema version just before the migration whose
+// file name ends with suffix (so the tests follow a renumbering).
+func migrationBefore(t *testing.T, suffix string) int {
+	t.Helper()
+	ms, err := migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i, m := range ms {
+		if strings.HasSuffix(m.name, suffix) {
+			if i == 0 {
+				return 0
+			}
+			return ms[i-1].version
+		}
+	}
+	t.Fatalf("no migration named *%s", suffix)
+	return 0
+}
+
+// applyRandomAppKeys writes rounds of random changes to keys of
+// applications: inserts, moves between applications, sources and states,
+// unchanged upserts and removals; check runs after each round.
+func applyRandomAppKeys(t *testing.T, s *Store, rounds int, check func(round int)) {
+	t.Helper()
 	ctx := context.Background()
 	srcs := []string{"kms", "vault"}
 	for _, src := range srcs {
@@ -291,7 +306,7 @@ func TestAppKeyCountsFollowTheInventory(t *testing.T) {
 	states := []engine.State{engine.StateActive, engine.StateDeactivated, engine.StateDisabled, engine.StateDestroyed}
 	apps := []string{"", "crm", "hr"}
 	live := map[string]engine.Key{}
-	for round := 0; round < 30; round++ {
+	for round := 0; round < rounds; round++ {
 		src := srcs[rng.Intn(len(srcs))]
 		c := Change{Source: src}
 		seen := map[string]bool{}
@@ -317,16 +332,27 @@ func TestAppKeyCountsFollowTheInventory(t *testing.T) {
 		if _, err := s.Apply(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		checkAppKeyCounts(t, s, fmt.Sprintf("round %d", round))
+		check(round)
 	}
-	for _, q := range []string{`DROP TABLE app_key_counts`, `DROP TRIGGER app_key_counts_insert`,
-		`DROP TRIGGER app_key_counts_delete`, `DROP TRIGGER app_key_counts_update`, `PRAGMA user_version = 14`} {
-		if _, err := s.db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	s.Close()
-	if s, err = Open(ctx, path); err != nil {
+}
+
+// TestAppKeyCountsFollowTheInventory: keys of applications counted per
+// application, source and state by triggers stay equal to a count of the
+// keys through every kind of change.
+func TestAppKeyCountsFollowTheInventory(t *testing.T) {
+	s := open(t)
+	applyRandomAppKeys(t, s, 30, func(round int) { checkAppKeyCounts(t, s, fmt.Sprintf("round %d", round)) })
+}
+
+// TestAppKeyCountsMigrationCountsExistingKeys: keys written before the
+// counts existed are counted by the migration.
+func TestAppKeyCountsMigrationCountsExistingKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	old := openAt(t, path, migrationBefore(t, "_app_key_counts.sql"))
+	applyRandomAppKeys(t, old, 10, func(int) {})
+	old.Close()
+	s, err := Open(context.Background(), path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()

@@ -133,12 +133,43 @@ func (s *Store) KeyUse(ctx context.Context, app string, keyIDs []string, since t
 // UsageTotals sums the rows Usage would return per application and key,
 // in SQL, so a report over years of hourly rows holds one row per key,
 // not one per hour. Hour is the first hour with use, Last the latest use
-// (the hour's start where the exact time is not known).
+// (the hour's start where the exact time is not known). The whole days of
+// the range are read from usage_daily (kept by triggers), only the partial
+// days at its ends from the hourly rows.
 func (s *Store) UsageTotals(ctx context.Context, q UsageQuery) ([]engine.Usage, error) {
+	const dayMS = 86400000
+	// Whole days: [firstDay, endDay) in Unix days, inside [From, To).
+	firstDay, endDay := int64(0), int64(0)
+	if !q.From.IsZero() {
+		firstDay = (q.From.UnixMilli() + dayMS - 1) / dayMS
+		if q.From.UnixMilli() < 0 {
+			firstDay = q.From.UnixMilli() / dayMS // rounds toward zero: up for negatives
+		}
+	}
+	if !q.To.IsZero() {
+		endDay = q.To.UnixMilli() / dayMS
+		if q.To.UnixMilli() < 0 && q.To.UnixMilli()%dayMS != 0 {
+			endDay-- // floor for negatives
+		}
+	}
 	where, args := q.where()
-	rows, err := s.db.QueryContext(ctx, `SELECT application, key_id, SUM(encrypts), SUM(decrypts), MIN(hour),
-		MAX(MAX(hour, COALESCE(last_use, hour))) FROM usage WHERE `+where+
-		` GROUP BY application, key_id ORDER BY application, key_id`, args...)
+	var sel string
+	if q.From.IsZero() || q.To.IsZero() || firstDay >= endDay {
+		sel = `SELECT application, key_id, encrypts, decrypts, hour AS first, max(hour, coalesce(last_use, hour)) AS last
+			FROM usage WHERE ` + where
+	} else {
+		dq := q
+		dq.From, dq.To = time.Time{}, time.Time{}
+		dwhere, dargs := dq.where()
+		sel = `SELECT application, key_id, encrypts, decrypts, hour AS first, max(hour, coalesce(last_use, hour)) AS last
+			FROM usage WHERE ` + where + ` AND (hour < ? OR hour >= ?)
+			UNION ALL SELECT application, key_id, encrypts, decrypts, first_hour, last_use
+			FROM usage_daily WHERE ` + dwhere + ` AND day >= ? AND day < ?`
+		args = append(args, firstDay*dayMS, endDay*dayMS)
+		args = append(append(args, dargs...), firstDay, endDay)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT application, key_id, SUM(encrypts), SUM(decrypts), MIN(first), MAX(last)
+		FROM (`+sel+`) GROUP BY application, key_id ORDER BY application, key_id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sum usage: %w", err)
 	}

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"math/rand"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -172,5 +175,124 @@ func TestUsageTotalsSumTheHours(t *testing.T) {
 				t.Errorf("%+v: %s/%s = %+v, want %+v", q, g.Application, g.KeyID, g, w)
 			}
 		}
+	}
+}
+
+// usageTotalsFromHours is UsageTotals computed from the hourly rows alone,
+// the reference for the daily table.
+func usageTotalsFromHours(t *testing.T, s *Store, q UsageQuery) []engine.Usage {
+	t.Helper()
+	where, args := q.where()
+	rows, err := s.db.Query(`SELECT application, key_id, SUM(encrypts), SUM(decrypts), MIN(hour),
+		MAX(MAX(hour, COALESCE(last_use, hour))) FROM usage WHERE `+where+` GROUP BY application, key_id ORDER BY application, key_id`, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []engine.Usage
+	for rows.Next() {
+		var u engine.Usage
+		var first, last int64
+		if err := rows.Scan(&u.Application, &u.KeyID, &u.Encrypts, &u.Decrypts, &first, &last); err != nil {
+			t.Fatal(err)
+		}
+		u.Hour, u.Last = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
+		out = append(out, u)
+	}
+	return out
+}
+
+// TestUsageTotalsFromTheDailyTable: through the proxy's increments, the
+// roll-up of old days and retention, UsageTotals (whole days from
+// usage_daily, the ends from the hours) equals the sum of the hourly rows
+// for ranges that cut days anywhere, with and without filters.
+func TestUsageTotalsFromTheDailyTable(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	rng := rand.New(rand.NewSource(3))
+	base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	check := func(when string) {
+		t.Helper()
+		for i := 0; i < 60; i++ {
+			q := UsageQuery{}
+			if i%5 != 0 {
+				q.From = base.Add(time.Duration(rng.Int63n(int64(40 * 24 * time.Hour))))
+				q.To = q.From.Add(time.Duration(rng.Int63n(int64(30 * 24 * time.Hour))))
+				if i%7 == 0 {
+					q.From, q.To = q.From.Truncate(24*time.Hour), q.To.Truncate(24*time.Hour)
+				}
+			}
+			if i%3 == 0 {
+				q.Application = []string{"crm", "hr"}[rng.Intn(2)]
+			}
+			if i%4 == 0 {
+				q.KeyID = []string{"AAAAAAAA", "BBBBBBBB", "CCCCCCCC"}[rng.Intn(3)]
+			}
+			got, err := s.UsageTotals(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := usageTotalsFromHours(t, s, q); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: %+v:\n got %+v\nwant %+v", when, q, got, want)
+			}
+		}
+	}
+	for round := 0; round < 12; round++ {
+		var add []engine.Usage
+		for i := 0; i < 50; i++ {
+			h := base.Add(time.Duration(rng.Intn(40*24)) * time.Hour)
+			u := engine.Usage{Hour: h, Application: []string{"crm", "hr"}[rng.Intn(2)], KeyID: []string{"AAAAAAAA", "BBBBBBBB", "CCCCCCCC"}[rng.Intn(3)],
+				Encrypts: int64(rng.Intn(5)), Decrypts: int64(rng.Intn(5))}
+			if rng.Intn(2) == 0 {
+				u.Last = h.Add(time.Duration(rng.Int63n(int64(time.Hour))))
+			}
+			add = append(add, u)
+		}
+		if err := s.AddUsage(ctx, add); err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("round %d", round))
+		switch round {
+		case 5:
+			if err := s.RollUpUsage(ctx, base.Add(10*24*time.Hour), time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			check("after a roll-up")
+		case 9:
+			if err := s.RollUpUsage(ctx, base.Add(20*24*time.Hour), base.Add(5*24*time.Hour+7*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			check("after a roll-up and retention")
+		}
+	}
+}
+
+// TestUsageDailyMigrationSumsExistingRows: hourly rows written before the
+// daily table existed are summed into it by the migration.
+func TestUsageDailyMigrationSumsExistingRows(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	old := openAt(t, path, migrationBefore(t, "_usage_daily.sql"))
+	base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	var add []engine.Usage
+	for i := 0; i < 200; i++ {
+		add = append(add, engine.Usage{Hour: base.Add(time.Duration(i*7) * time.Hour), Application: "crm", KeyID: "AAAAAAAA", Encrypts: int64(i), Decrypts: 1})
+	}
+	if err := old.AddUsage(ctx, add); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q := UsageQuery{From: base.Add(30 * time.Hour), To: base.Add(40 * 24 * time.Hour)}
+	got, err := s.UsageTotals(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := usageTotalsFromHours(t, s, q); !reflect.DeepEqual(got, want) || len(want) != 1 {
+		t.Fatalf("after the migration:\n got %+v\nwant %+v", got, want)
 	}
 }
