@@ -45,6 +45,8 @@ type fixture struct {
 	cloud cloudFixture
 	// aws adds an AWS account (newAWSFixture).
 	aws bool
+	// scheds are the schedules (fixture_schedules_test.go).
+	scheds []api.ScheduleInfo
 }
 
 // Proxy serves GET /v1/proxy.

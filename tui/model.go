@@ -16,6 +16,7 @@ import (
 	"github.com/keyward/keyward/tui/keyspane"
 	"github.com/keyward/keyward/tui/proxypane"
 	"github.com/keyward/keyward/tui/reportpane"
+	"github.com/keyward/keyward/tui/schedulepane"
 	"github.com/keyward/keyward/tui/sourcespane"
 	"github.com/keyward/keyward/tui/styles"
 	"github.com/keyward/keyward/tui/table"
@@ -107,6 +108,7 @@ func New(ctx context.Context, backend Backend, opts Options) *Model {
 		proxypane.New(c),
 		sourcespane.New(c),
 		reportpane.New(c, reportpane.Usage()),
+		schedulepane.New(c),
 	}
 	return m
 }
@@ -390,16 +392,25 @@ func fitLines(s string, w, h int) []string {
 
 type tabSpan struct{ start, width int }
 
-func (m *Model) tabs() (string, []tabSpan) {
+func (m *Model) tabs(w int) (string, []tabSpan) {
 	st := m.c.Styles
+	// Two spaces between tabs, one when that would not fit in w.
+	sep := "  "
+	total := ansi.StringWidth(m.c.Title)
+	for i, p := range m.panes {
+		total += 2 + ansi.StringWidth(fmt.Sprintf("%d %s", i+1, p.Title()))
+	}
+	if total > w {
+		sep = " "
+	}
 	var b strings.Builder
 	b.WriteString(st.Title.Render(m.c.Title))
 	pos := ansi.StringWidth(m.c.Title)
 	spans := make([]tabSpan, len(m.panes))
 	for i, p := range m.panes {
 		label := fmt.Sprintf("%d %s", i+1, p.Title())
-		b.WriteString("  ")
-		pos += 2
+		b.WriteString(sep)
+		pos += len(sep)
 		spans[i] = tabSpan{pos, ansi.StringWidth(label)}
 		if i == m.active {
 			b.WriteString(st.TabActive.Render(label))
@@ -412,14 +423,14 @@ func (m *Model) tabs() (string, []tabSpan) {
 }
 
 func (m *Model) tabBar(w int) string {
-	s, _ := m.tabs()
+	s, _ := m.tabs(w)
 	return table.Fit(s, w)
 }
 
 // tabRule underlines the active tab with a heavy line, so it shows without colour too.
 func (m *Model) tabRule(w int) string {
 	st := m.c.Styles
-	_, spans := m.tabs()
+	_, spans := m.tabs(w)
 	sp := spans[m.active]
 	if sp.start >= w {
 		return st.TabRule.Render(strings.Repeat("─", w))

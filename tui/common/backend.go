@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine/report"
+	"github.com/keyward/keyward/engine/schedule"
 )
 
 // The TUI's contract with the daemon, area by area: every method the panes
@@ -68,6 +69,15 @@ type (
 		Proxy(ctx context.Context) ([]api.ProxyStatus, error)
 	}
 
+	// Schedules are the daemon's schedules: read, run now, pause and
+	// resume, and the dry run.
+	Schedules interface {
+		Schedules(ctx context.Context) ([]api.ScheduleInfo, error)
+		DryRunSchedule(ctx context.Context, name string) (*api.DryRun, error)
+		RunSchedule(ctx context.Context, name string) (*schedule.Run, error)
+		ScheduleAction(ctx context.Context, name, op string) error
+	}
+
 	// Backend is what the TUI needs from the daemon. *api.Client satisfies
 	// it; tests use fixtures.
 	Backend interface {
@@ -77,6 +87,7 @@ type (
 		KMIPCerts
 		Reports
 		Proxies
+		Schedules
 	}
 )
 

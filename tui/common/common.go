@@ -58,12 +58,13 @@ type PaneID string
 
 // The panes, in tab order.
 const (
-	PaneKeys     PaneID = "keys"
-	PaneAging    PaneID = "aging"
-	PaneActivity PaneID = "activity"
-	PaneProxy    PaneID = "proxy"
-	PaneSources  PaneID = "sources"
-	PaneUsage    PaneID = "usage"
+	PaneKeys      PaneID = "keys"
+	PaneAging     PaneID = "aging"
+	PaneActivity  PaneID = "activity"
+	PaneProxy     PaneID = "proxy"
+	PaneSources   PaneID = "sources"
+	PaneUsage     PaneID = "usage"
+	PaneSchedules PaneID = "schedules"
 )
 
 // Pane is the contract of one tab.

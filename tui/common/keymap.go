@@ -83,6 +83,11 @@ type KeyMap struct {
 	ActCreate         key.Binding
 	ActUpload         key.Binding
 
+	// Schedules pane.
+	SchedRun    key.Binding
+	SchedPause  key.Binding
+	SchedDryRun key.Binding
+
 	// Items of the certificate menu.
 	CertShow    key.Binding
 	CertCSR     key.Binding
@@ -100,7 +105,7 @@ func DefaultKeyMap() *KeyMap {
 		Help:    b([]string{"?"}, "?", "help"),
 		NextTab: b([]string{"tab"}, "tab", "next pane"),
 		PrevTab: b([]string{"shift+tab"}, "shift+tab", "previous pane"),
-		GoTab:   b([]string{"1", "2", "3", "4", "5", "6"}, "1-6", "go to pane"),
+		GoTab:   b([]string{"1", "2", "3", "4", "5", "6", "7"}, "1-7", "go to pane"),
 		Log:     b([]string{"L"}, "L", "message log"),
 		Command: b([]string{":"}, ":", "command line"),
 
@@ -132,6 +137,10 @@ func DefaultKeyMap() *KeyMap {
 		CopyFP:       b([]string{"C"}, "C", "copy the fingerprint"),
 		GoSource:     b([]string{"o"}, "o", "in a key: open its source"),
 		GoKeys:       b([]string{"K"}, "K", "in a source: its keys"),
+
+		SchedRun:    b([]string{"R"}, "R", "run now"),
+		SchedPause:  b([]string{"p"}, "p", "pause/resume"),
+		SchedDryRun: b([]string{"d"}, "d", "dry run"),
 
 		Earlier:    b([]string{"["}, "[", "range earlier"),
 		Later:      b([]string{"]"}, "]", "range later"),
@@ -180,7 +189,7 @@ func (k *KeyMap) Global() []key.Binding {
 // they are neither handled nor listed in help. Menus that mix reading and
 // changing (x, B, the certificates) stay and list only what reads.
 func (k *KeyMap) SetReadOnly(on bool) {
-	for _, b := range []*key.Binding{&k.SyncSource, &k.SyncAll} {
+	for _, b := range []*key.Binding{&k.SyncSource, &k.SyncAll, &k.SchedRun, &k.SchedPause} {
 		b.SetEnabled(!on)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine/report"
+	"github.com/keyward/keyward/engine/schedule"
 	"github.com/keyward/keyward/tui/common"
 )
 
@@ -72,3 +73,8 @@ func (Unserved) UsageReport(context.Context, api.ReportQuery) (*report.Usage, er
 	return nil, unserved()
 }
 func (Unserved) Proxy(context.Context) ([]api.ProxyStatus, error) { return nil, unserved() }
+
+func (Unserved) Schedules(context.Context) ([]api.ScheduleInfo, error)       { return nil, unserved() }
+func (Unserved) DryRunSchedule(context.Context, string) (*api.DryRun, error) { return nil, unserved() }
+func (Unserved) RunSchedule(context.Context, string) (*schedule.Run, error)  { return nil, unserved() }
+func (Unserved) ScheduleAction(context.Context, string, string) error        { return unserved() }

@@ -1,0 +1,68 @@
+package tui_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/tui"
+)
+
+// TestSchedulesPaneGolden: the Schedules pane at 80×24 — next run, last
+// outcome, the history strip, the selected schedule's details — readable
+// without colour (the goldens' Ascii profile, as NO_COLOR).
+func TestSchedulesPaneGolden(t *testing.T) {
+	tm := start(t, newFixture(), 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "7")
+	waitFor(t, tm, "daily-vault-backup", "crm-rotation", "4 schedules, 1 failing")
+	golden(t, tm, 80, 24)
+}
+
+// TestSchedulesPaneFlow presses the pane's keys: a dry run lists exactly
+// what a run would touch, run now and pause ask first and then call the
+// daemon, a config schedule is not paused from here, esc cancels.
+func TestSchedulesPaneFlow(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "7")
+	waitFor(t, tm, "daily-vault-backup")
+	press(tm, "j", "j", "d")
+	waitFor(t, tm, "Dry run of crm-rotation", "touches 3 targets", "app:acme-kms/crm", "skips 1", "no application")
+	press(tm, "esc", "R")
+	waitFor(t, tm, "Run crm-rotation now?")
+	press(tm, "esc")
+	f.wantCalls(t, "dry-run crm-rotation") // esc sent nothing
+	press(tm, "R", "enter")
+	waitFor(t, tm, "started run 101 of crm-rotation")
+	press(tm, "k", "p")
+	waitFor(t, tm, "defined in keyward.toml: pause it there")
+	press(tm, "j", "j", "p")
+	waitFor(t, tm, "Resume aging-csv?") // paused: p offers to resume
+	press(tm, "esc", "k", "p")
+	waitFor(t, tm, "Pause crm-rotation?")
+	press(tm, "enter")
+	waitFor(t, tm, "paused crm-rotation")
+	view := golden(t, tm, 80, 24)
+	if !strings.Contains(view, "›crm-rotation") || !strings.Contains(view, "paused") {
+		t.Errorf("after the pause:\n%s", view)
+	}
+	f.wantCalls(t, "dry-run crm-rotation", "run crm-rotation", "pause crm-rotation")
+}
+
+// Read-only (a user-role caller): run now and pause are not offered; the
+// dry run is.
+func TestSchedulesPaneReadOnly(t *testing.T) {
+	f := newFixture()
+	tm := startWith(t, f, 80, 24, tui.Options{ReadOnly: true})
+	waitFor(t, tm, "● connected")
+	press(tm, "7")
+	waitFor(t, tm, "daily-vault-backup")
+	press(tm, "R", "p", "d")
+	waitFor(t, tm, "Dry run of daily-vault-backup")
+	view := finalView(t, tm)
+	if strings.Contains(view, "R run now") || strings.Contains(view, "p pause/resume") {
+		t.Errorf("read-only help offers changes:\n%s", view)
+	}
+	f.wantCalls(t, "dry-run daily-vault-backup")
+}
