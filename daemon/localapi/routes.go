@@ -89,7 +89,7 @@ func (h *Handler) table() []Route {
 		{Method: get, Pattern: "/v1/schedules/{name}/dry-run", Role: user, Serve: h.scheduleDryRun},
 		{Method: post, Pattern: "/v1/schedules", Role: admin, Serve: h.scheduleCreate},
 		{Method: put, Pattern: "/v1/schedules/{name}", Role: admin, Serve: h.scheduleEdit},
-		{Method: post, Pattern: "/v1/schedules/{name}/{op}", Role: admin, Serve: h.schedulePause},
+		{Method: post, Pattern: "/v1/schedules/{name}/{op}", Role: admin, Serve: h.scheduleOp},
 		{Method: del, Pattern: "/v1/schedules/{name}", Role: admin, Serve: h.scheduleDelete},
 
 		// the encryption proxy

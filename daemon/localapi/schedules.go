@@ -129,8 +129,8 @@ func (h *Handler) scheduleEdit(w http.ResponseWriter, r *http.Request) error {
 	return oneSchedule(w, r, s, http.StatusOK, sp.Name)
 }
 
-// schedulePause is POST /v1/schedules/{name}/pause and …/resume.
-func (h *Handler) schedulePause(w http.ResponseWriter, r *http.Request) error {
+// scheduleOp is POST /v1/schedules/{name}/pause, …/resume and …/run.
+func (h *Handler) scheduleOp(w http.ResponseWriter, r *http.Request) error {
 	s, err := h.scheduler(r)
 	if err != nil {
 		return err
