@@ -7,13 +7,13 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/kms"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -36,7 +36,7 @@ func TestUpstreamOutageLogIsFolded(t *testing.T) {
 	listen := pl.Addr().String()
 	pl.Close()
 
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	cfg := testConfig(t)
 	src := srv.SourceConfig("kms", time.Hour)
 	src.Applications = []config.Application{{Name: "crm", Pattern: "acme.crm.key.*", Generations: 16}}
@@ -72,24 +72,4 @@ func TestUpstreamOutageLogIsFolded(t *testing.T) {
 	if n == 0 || n > 4 || !strings.Contains(string(logs.Bytes()), "repeated=99") {
 		t.Fatalf("%d \"upstream failed\" lines for 100 failed requests, want 2 (the first, then repeated=99):\n%s", n, string(logs.Bytes()))
 	}
-}
-
-// syncBuffer is a log sink the daemon's goroutines write to while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (l *syncBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b = append(l.b, p...)
-	return len(p), nil
-}
-
-func (l *syncBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]byte(nil), l.b...)
 }
