@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/exp/teatest"
+
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
@@ -100,5 +102,34 @@ func TestExportFailureLeavesNothing(t *testing.T) {
 	}
 	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
 		t.Errorf("a failed export left %v", files)
+	}
+}
+
+// Quitting the TUI while an export is under way removes the file it was
+// writing: no .part is left in the export directory, and no CSV.
+func TestQuitDuringExportLeavesNoFile(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture()
+	manyExpiring(f, 40)
+	// The second page comes only once the TUI has quit.
+	f.laterPages, f.deaf = make(chan struct{}), true
+	m := tui.New(context.Background(), f, tui.Options{Title: "keyward demo", Now: func() time.Time { return fixedNow },
+		ExportDir: dir, ExportPage: 16})
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	waitFor(t, tm, "● connected")
+	press(tm, "2")
+	waitFor(t, tm, "bulk.key.000")
+	press(tm, "e")
+	waitFor(t, tm, "exporting… 16 rows so far")
+	if parts, _ := filepath.Glob(filepath.Join(dir, "*.part")); len(parts) != 1 {
+		t.Fatalf("no export under way: %v", parts)
+	}
+	finalView(t, tm)
+	m.Close() // as tui.Run does once the program has ended
+	close(f.laterPages)
+	time.Sleep(50 * time.Millisecond) // the page's answer, written nowhere
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+		t.Fatalf("the TUI quit during an export and left %v", left)
 	}
 }

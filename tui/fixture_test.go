@@ -37,6 +37,9 @@ type fixture struct {
 	// laterPages, when set, holds report requests for a later page until
 	// it is closed (an export under way over a slow socket).
 	laterPages chan struct{}
+	// deaf, with laterPages, holds them past their context's end too (a
+	// daemon whose answer is already on its way).
+	deaf       bool
 	notes      chan api.Notification
 	proxy      []api.ProxyStatus
 	proxyCalls int // GET /v1/proxy calls so far (under mu)
@@ -284,9 +287,13 @@ func (f *fixture) reportRange(q api.ReportQuery, def report.Range) (report.Range
 func (f *fixture) AgingReport(ctx context.Context, q api.ReportQuery) (*api.AgingReport, error) {
 	f.reportCalls.Add(1)
 	if f.laterPages != nil && q.Cursor != "" {
+		done := ctx.Done()
+		if f.deaf {
+			done = nil
+		}
 		select {
 		case <-f.laterPages:
-		case <-ctx.Done():
+		case <-done:
 			return nil, ctx.Err()
 		}
 	}

@@ -113,8 +113,16 @@ func New(ctx context.Context, backend Backend, opts Options) *Model {
 	return m
 }
 
-// Close cancels everything the model started.
-func (m *Model) Close() { m.cancel() }
+// Close ends what the panes have under way (an export's partial file is
+// removed) and cancels everything the model started.
+func (m *Model) Close() {
+	for _, p := range m.panes {
+		if c, ok := p.(interface{ Close() }); ok {
+			c.Close()
+		}
+	}
+	m.cancel()
+}
 
 // Context is the shared context (for tests and embedding).
 func (m *Model) Context() *common.Context { return m.c }

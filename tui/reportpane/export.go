@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -26,7 +27,15 @@ type exportJob struct {
 	cw   *render.CSV
 	q    api.ReportQuery
 	rows int
+
+	// mu guards f, cw and closed: the TUI may quit (Close) while a page is
+	// being written off the event loop.
+	mu     sync.Mutex
+	closed bool
 }
+
+// errQuit is what an export's last step meets once the TUI has quit.
+var errQuit = errors.New("the TUI quit before the export was complete")
 
 // exportStepMsg says how far one page of an export went.
 type exportStepMsg struct {
@@ -66,6 +75,11 @@ func (m *Model) export() tea.Cmd {
 // create makes the directory (0700) and the file (0600), never replacing a
 // file: a second export in the same second gets "-2".
 func (j *exportJob) create(dir, base string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return errQuit
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create the export directory: %w", err)
 	}
@@ -113,16 +127,35 @@ func (m *Model) exportPage(job *exportJob, cursor string) tea.Cmd {
 		if err != nil {
 			return common.Reply(spec.ID, exportStepMsg{job: job, err: fmt.Errorf("read the report from the daemon: %s", common.Explain(err))})
 		}
-		if err := job.cw.Write(p.Table); err != nil {
-			return common.Reply(spec.ID, exportStepMsg{job: job, err: fmt.Errorf("write %s: %w", job.part, err)})
+		if err := job.write(p.Table); err != nil {
+			return common.Reply(spec.ID, exportStepMsg{job: job, err: err})
 		}
-		job.rows += len(p.Table.Rows)
 		return common.Reply(spec.ID, exportStepMsg{job: job, next: p.NextCursor})
 	}
 }
 
+// write appends one page's rows to the file.
+func (j *exportJob) write(t render.Table) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return errQuit
+	}
+	if err := j.cw.Write(t); err != nil {
+		return fmt.Errorf("write %s: %w", j.part, err)
+	}
+	j.rows += len(t.Rows)
+	return nil
+}
+
 // finish flushes and closes the file and gives it its final name.
 func (j *exportJob) finish() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return errQuit
+	}
+	j.closed = true
 	err := j.cw.Flush()
 	if cerr := j.f.Close(); err == nil {
 		err = cerr
@@ -136,11 +169,27 @@ func (j *exportJob) finish() error {
 	return nil
 }
 
-// abandon closes and removes what an export that failed had written.
+// abandon closes and removes what an export that failed, or that the
+// TUI quit during, had written; a step still under way then stops.
 func (j *exportJob) abandon() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return
+	}
+	j.closed = true
 	if j.f != nil {
 		j.f.Close()
 		os.Remove(j.part)
+	}
+}
+
+// Close abandons an export under way, so quitting the TUI leaves no
+// partial file behind.
+func (m *Model) Close() {
+	if m.exporting != nil {
+		m.exporting.abandon()
+		m.exporting = nil
 	}
 }
 
