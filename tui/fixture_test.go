@@ -39,7 +39,9 @@ type fixture struct {
 	laterPages chan struct{}
 	// deaf, with laterPages, holds them past their context's end too (a
 	// daemon whose answer is already on its way).
-	deaf       bool
+	deaf bool
+	// dropped is the hello's Dropped: why the daemon cut the previous stream.
+	dropped    string
 	notes      chan api.Notification
 	proxy      []api.ProxyStatus
 	proxyCalls int // GET /v1/proxy calls so far (under mu)
@@ -227,7 +229,7 @@ func (f *fixture) Watch(ctx context.Context, fn func(api.Notification)) error {
 		return fmt.Errorf("%w at /run/keyward/keyward.sock: dial unix: connection refused", api.ErrUnreachable)
 	}
 	s := f.status
-	fn(api.Notification{Type: api.NoteHello, Time: fixedNow, Status: &s})
+	fn(api.Notification{Type: api.NoteHello, Time: fixedNow, Status: &s, Dropped: f.dropped})
 	for {
 		select {
 		case <-ctx.Done():

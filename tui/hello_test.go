@@ -138,3 +138,13 @@ func TestTabChosenBeforeHello(t *testing.T) {
 	}
 	_ = finalView(t, tm)
 }
+
+// A hello that says the daemon dropped this caller's previous stream (it
+// fell behind) is shown in the status line, in the daemon's words.
+func TestHelloDroppedIsShown(t *testing.T) {
+	f := newFixture()
+	f.dropped = "your previous event stream was dropped at 2026-11-23T11:58:00Z: it fell 1024 notifications behind"
+	tm := start(t, f, 160, 30)
+	waitFor(t, tm, "✖ the daemon dropped this TUI's event stream: your previous event stream was dropped", "it fell 1024 notifications")
+	_ = finalView(t, tm)
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/table"
 )
 
 // The daemon's event stream runs in a goroutine per connection attempt (a
@@ -192,6 +193,11 @@ func (m *Model) onHello(n api.Notification) tea.Cmd {
 	case wasDown:
 		// Nothing changed meanwhile: only panes whose request failed ask again.
 		cmds = append(cmds, m.broadcast(common.RefreshMsg{OnlyFailed: true}))
+	}
+	if n.Dropped != "" {
+		// The daemon cut this caller's previous stream (it fell behind):
+		// say so, in the daemon's words; what it missed is fetched again.
+		cmds = append(cmds, common.FlashErr("the daemon dropped this TUI's event stream: "+table.Clean(n.Dropped)))
 	}
 	m.conn.everUp = true
 	return tea.Batch(cmds...)
