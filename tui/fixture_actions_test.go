@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"github.com/keyward/keyward/daemon/demo/gcpkms"
 	"sort"
 	"strings"
 	"sync"
@@ -94,6 +95,9 @@ func (f *fixture) CloudSources(ctx context.Context) ([]api.CloudSourceInfo, erro
 		Geography: "europe", Capabilities: allCaps}}
 	if f.aws {
 		out = append(out, api.CloudSourceInfo{Name: "aws-prod", Kind: "aws", Address: "kms:aws:eu-west-1", Geography: "aws", Capabilities: awsCaps})
+	}
+	if f.gcp {
+		out = append(out, api.CloudSourceInfo{Name: "gcp-prod", Kind: "gcp", Address: "projects/" + gcpkms.DemoProject, Capabilities: gcpCaps})
 	}
 	return out, nil
 }

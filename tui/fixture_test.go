@@ -52,6 +52,8 @@ type fixture struct {
 	aws bool
 	// scheds are the schedules (fixture_schedules_test.go).
 	scheds []api.ScheduleInfo
+	// gcp adds a Google Cloud project (newGCPFixture).
+	gcp bool
 }
 
 // Proxy serves GET /v1/proxy.

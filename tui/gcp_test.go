@@ -1,0 +1,51 @@
+package tui_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestKeysPaneGCPGolden: the Keys pane at 80×24 with the demo's Google
+// Cloud project (filtered to its source with o): location/ring/key names,
+// one row per version, versions enabled, disabled, scheduled for
+// destruction (deleted, retired), destroyed and import-failed.
+func TestKeysPaneGCPGolden(t *testing.T) {
+	f := newGCPFixture(t)
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected", "of 26 keys")
+	press(tm, "o", "o", "o", "o")
+	waitFor(t, tm, "source gcp-prod", "of 11 keys")
+	view := golden(t, tm, 80, 24)
+	for _, want := range []string{"europe-west1/acme-payments/card-kek", " active ", " disabled ", " deleted ", " destroyed "} {
+		if !strings.Contains(view, want) {
+			t.Errorf("the Google keys at 80x24 lack %q:\n%s", want, view)
+		}
+	}
+}
+
+// TestGCPActionMenu: the life-cycle menu offers what each Google key can
+// do, and says why not for the rest: an import-only key cannot be rotated
+// (new material is uploaded instead), a Google-generated key has no
+// backup, a signing key has no rotation schedule.
+func TestGCPActionMenu(t *testing.T) {
+	for _, c := range []struct {
+		filter, rows, want, absent string
+	}{
+		{"crm-byok", "1–2 of 2 keys", "rotate: not supported: the key is import-only", "[r] rotate"},
+		{"release-signer", "1–2 of 2 keys", "rotates automatically only", "[b] back up"},
+		{"webhook-mac", "1–1 of 1 key ", "backup: not supported: Google Cloud KMS cannot", "[b] back up"},
+	} {
+		t.Run(c.filter, func(t *testing.T) {
+			f := newGCPFixture(t)
+			tm := start(t, f, 160, 30)
+			waitFor(t, tm, "● connected", "of 26 keys")
+			press(tm, "/", c.filter, "enter")
+			waitFor(t, tm, c.rows)
+			press(tm, "x")
+			waitFor(t, tm, c.want)
+			if view := finalView(t, tm); strings.Contains(view, c.absent) {
+				t.Errorf("%s is offered %q:\n%s", c.filter, c.absent, view)
+			}
+		})
+	}
+}
