@@ -86,7 +86,10 @@ func isoPtr(t *time.Time) string {
 var (
 	AgingCSVHeader    = []string{"date", "milestone", "key_id", "source", "name", "state", "bucket", "reason"}
 	ActivityCSVHeader = []string{"time", "operation", "key_id", "source", "actor", "origin", "severity", "details"}
-	UsageCSVHeader    = []string{"app", "key_id", "encrypts", "decrypts", "first_use", "last_use"}
+	// UsageCSVHeader's first_use_hour is the start of the hour of the
+	// first use: usage is counted per hour, and only the last use of an
+	// hour is kept (last_use is the use itself).
+	UsageCSVHeader = []string{"app", "key_id", "encrypts", "decrypts", "first_use_hour", "last_use"}
 )
 
 // AgingCSVRecord is one aging milestone under AgingCSVHeader.

@@ -107,3 +107,22 @@ func TestTextCleansControlCharacters(t *testing.T) {
 		t.Fatalf("the name is not shown cleaned: %q", out)
 	}
 }
+
+// The usage CSV's first column of time says what it holds: the start of
+// the hour of the first use (use is counted per hour), not the use itself;
+// last_use is the use itself.
+func TestUsageCSVFirstUseIsLabelledAnHour(t *testing.T) {
+	h := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
+	u := report.Usage{Rows: []report.UsageRow{{App: "crm", KeyID: "k", Encrypts: 2, First: h, Last: h.Add(59 * time.Minute)}}}
+	var b bytes.Buffer
+	if err := Usage(u, now).WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&b).ReadAll()
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("%q %v", recs, err)
+	}
+	if recs[0][4] != "first_use_hour" || recs[1][4] != "2026-11-23T17:00:00Z" || recs[0][5] != "last_use" || recs[1][5] != "2026-11-23T17:59:00Z" {
+		t.Errorf("header %q, row %q", recs[0], recs[1])
+	}
+}
