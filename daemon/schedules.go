@@ -191,6 +191,12 @@ func (a *scheduleActions) Before(ctx context.Context, s *schedule.Schedule, run 
 		if src == nil {
 			return "", fmt.Errorf("no KMIP source %q", source)
 		}
+		// Poll first: the newest generation the rotation follows is the
+		// KMS's now, not the one of the last poll (another client may have
+		// made one since).
+		if err := src.SyncNow(ctx); err != nil {
+			return "", fmt.Errorf("poll %s before rotating %s: %w", source, name, err)
+		}
 		return src.NewestGeneration(name)
 	case s.Kind == schedule.KindBackup:
 		return a.d.now().UTC().Format(time.RFC3339Nano), nil
