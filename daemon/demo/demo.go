@@ -1,7 +1,7 @@
 // Package demo runs the whole keyward system on one machine with nothing to
-// configure: an embedded KMIP key server, an emulated Azure Key Vault and
-// keyward's fake of Google Cloud KMS, all seeded with realistic keys; a
-// demo SaaS application behind the
+// configure: an embedded KMIP key server, an emulated Azure Key Vault,
+// keyward's fake of Google Cloud KMS and an embedded AWS KMS (local-kms), all
+// seeded with realistic keys; a demo SaaS application behind the
 // encryption proxy with gentle live traffic; a daemon in a temporary data
 // dir pointed at all of them; and then the TUI (or, headless, nothing but
 // the stack until interrupted). Quitting removes everything it made.
@@ -57,6 +57,7 @@ type Stack struct {
 	KMS              string
 	VaultURL         string
 	GCP              string // the Cloud KMS fake's address
+	AWSURL           string
 	AppURL, ProxyURL string
 }
 
@@ -138,6 +139,12 @@ func Run(ctx context.Context, opts Options) error {
 	st.GCP = gcpAddr
 	cfg.AddSource("gcp", gcpSection)
 
+	stopAWS, err := startAWS(sctx, dir, logger, cfg, &st)
+	if err != nil {
+		return fmt.Errorf("demo AWS KMS: %w", err)
+	}
+	defer stopAWS()
+
 	app, err := saas.Start(sctx, "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -210,6 +217,9 @@ var Schedules = []schedule.Spec{
 func banner(out io.Writer, st Stack) {
 	fmt.Fprintf(out, "keyward demo is running (Ctrl-C to stop; everything in %s is removed then)\n\n", st.Dir)
 	fmt.Fprintf(out, "  socket:      %s\n  daemon log:  %s\n  KMIP server: %s (embedded, mutual TLS)\n  Azure vault: %s (emulated)\n  Google KMS:  %s (keyward's fake, project %s)\n", st.Socket, st.Log, st.KMS, st.VaultURL, st.GCP, gcpkms.DemoProject)
+	if st.AWSURL != "" {
+		fmt.Fprintf(out, "  AWS KMS:     %s\n", st.AWSURL)
+	}
 	fmt.Fprintf(out, "  demo app:    %s (what the cloud stores)\n  via proxy:   %s (what users see)\n\n", st.AppURL, st.ProxyURL)
 	fmt.Fprintf(out, "Try:\n  export KEYWARD_SOCKET=%s\n  keyward status\n  keyward keys list\n  keyward report aging\n", st.Socket)
 	fmt.Fprintf(out, "  curl -s --unix-socket %s http://keyward/v1/keys\n", st.Socket)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -34,11 +35,14 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 	var st *api.Status
 	for time.Now().Before(deadline) {
 		s, err := c.Status(ctx)
-		healthy := err == nil && len(s.Sources) >= 3
+		healthy, kinds := err == nil, 0
 		for i := 0; healthy && i < len(s.Sources); i++ {
-			healthy = s.Sources[i].Kind == "schedule" || s.Sources[i].Health == "ok"
+			if s.Sources[i].Kind != "schedule" {
+				kinds++
+				healthy = s.Sources[i].Health == "ok"
+			}
 		}
-		if healthy && s.Keys >= 20 {
+		if healthy && kinds == 4 && s.Keys >= 26 {
 			st = s
 			break
 		}
@@ -48,7 +52,7 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 		s, err := c.Status(ctx)
 		t.Fatalf("sources never both healthy: %+v %v", s, err)
 	}
-	for _, src := range []string{"acme-kms", "azure-demo", "gcp-demo"} {
+	for _, src := range []string{"acme-kms", "azure-demo", "gcp-demo", "aws-demo"} {
 		p, err := c.Keys(ctx, api.KeyQuery{Source: src})
 		if err != nil || p.Total == 0 {
 			t.Fatalf("no keys from %s: %v", src, err)
@@ -73,6 +77,39 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 	for _, want := range []string{"ENABLED", "DISABLED", "DESTROY_SCHEDULED", "DESTROYED", "IMPORT_FAILED"} {
 		if !states[want] {
 			t.Errorf("the demo's Google versions lack state %s: %v", want, states)
+		}
+	}
+	// The AWS account: a key of every kind and state, the rotation
+	// history of the key with automatic rotation in its activity.
+	awsKeys, err := c.Keys(ctx, api.KeyQuery{Source: "aws-demo", Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	for _, k := range awsKeys.Keys {
+		kinds[k.Tags["aws:aliases"]] = k.Algorithm + " " + string(k.State) + " " + k.Tags["aws:origin"]
+	}
+	want := map[string]string{"orders-db": "oct active AWS_KMS", "invoice-signing": "RSA active AWS_KMS", "device-attest": "EC P-256 disabled AWS_KMS",
+		"webhook-mac": "HMAC active AWS_KMS", "crm-byok": "oct active EXTERNAL", "old-exports": "oct deleted AWS_KMS"}
+	if fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Errorf("the demo's AWS keys: %v\nwant %v", kinds, want)
+	}
+	for _, k := range awsKeys.Keys {
+		if k.Tags["aws:aliases"] != "orders-db" {
+			continue
+		}
+		d, err := c.Key(ctx, k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range d.Activity {
+			if strings.Contains(e.Details, "rotated automatically in AWS") {
+				n++
+			}
+		}
+		if n != 2 || !strings.HasPrefix(k.Tags["aws:rotation"], "on") {
+			t.Errorf("orders-db: %d automatic rotations in its activity, rotation %q", n, k.Tags["aws:rotation"])
 		}
 	}
 	// The KMIP source says which KMS answered, in which protocol version,

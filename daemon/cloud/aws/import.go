@@ -190,7 +190,10 @@ func (a *Account) importMaterial(ctx context.Context, id string, m material, exp
 	in := &kms.ImportKeyMaterialInput{KeyId: sdkaws.String(id), EncryptedKeyMaterial: wrapped, ImportToken: params.ImportToken,
 		ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire}
 	if expires != nil {
-		in.ExpirationModel, in.ValidTo = types.ExpirationModelTypeKeyMaterialExpires, expires
+		// Whole seconds: AWS keeps no more, and local-kms reads an
+		// integer.
+		to := expires.UTC().Truncate(time.Second)
+		in.ExpirationModel, in.ValidTo = types.ExpirationModelTypeKeyMaterialExpires, &to
 	}
 	a.view.count("ImportKeyMaterial")
 	_, err = a.client.ImportKeyMaterial(ctx, in)
