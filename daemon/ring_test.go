@@ -110,6 +110,30 @@ func TestRotationRecordedOnceAndAnnounced(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	encrypting()
 
+	// The source's own status, translated at the API's edge: its ring
+	// (the new generation encrypts), its poll and its client identity.
+	srcs, err := c.Sources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info *api.SourceInfo
+	for i := range srcs {
+		if srcs[i].Name == "kms" {
+			info = &srcs[i]
+		}
+	}
+	if info == nil || len(info.Rings) != 1 || info.Rings[0].Application != "crm" || len(info.Rings[0].Generations) != 3 ||
+		info.Rings[0].Generations[0].KeyID != after || !info.Rings[0].Generations[0].Encrypts || info.Rings[0].Generations[0].Name != name ||
+		info.Rings[0].LastChange == nil {
+		t.Fatalf("GET /v1/sources rings: %+v", info)
+	}
+	if info.Poll == nil || info.Poll.Matched != 3 || info.Poll.Protocol == "" || info.Poll.Address != srv.Addr() {
+		t.Fatalf("GET /v1/sources poll: %+v", info.Poll)
+	}
+	if info.Client == nil || info.Client.Identity == nil || info.Client.Identity.Subject == "" || info.Client.TLSMinVersion != "1.2" {
+		t.Fatalf("GET /v1/sources client: %+v", info.Client)
+	}
+
 	rep, err := c.ActivityReport(ctx, api.ReportQuery{Operation: engine.OpRotated, Limit: 100})
 	if err != nil {
 		t.Fatal(err)

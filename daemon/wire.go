@@ -58,7 +58,7 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 		bySource[s.Name()] = s
 		f.kmip[s.Name()] = s
 		f.sources = append(f.sources, s)
-		f.details[s.Name()] = s.Describe
+		f.details[s.Name()] = kmipDetails(s)
 		kmipNames = append(kmipNames, s.Name())
 	}
 	if len(ks) > 0 {

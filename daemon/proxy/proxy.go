@@ -883,8 +883,7 @@ func (a *App) ring() engine.ProxyRing {
 				if g.ShortID == id {
 					pr.Fingerprint = g.Fingerprint
 				}
-				pr.Generations = append(pr.Generations, engine.GenerationInfo{Name: g.Name, Fingerprint: g.Fingerprint,
-					KeyID: g.ShortID, State: g.State, Encrypts: g.Encrypts, Activated: g.Activated, Created: g.Created})
+				pr.Generations = append(pr.Generations, g.Info())
 			}
 			if g := rg.NextOut(); g != nil {
 				pr.LeavesNext = g.ShortID

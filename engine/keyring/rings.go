@@ -68,6 +68,22 @@ type Generation struct {
 	Restored bool
 }
 
+// Info is the generation for status displays (no material, no UID).
+func (g Generation) Info() engine.GenerationInfo {
+	return engine.GenerationInfo{Name: g.Name, Fingerprint: g.Fingerprint, KeyID: g.ShortID, State: g.State, Encrypts: g.Encrypts,
+		Activated: g.Activated, Created: g.Created}
+}
+
+// Infos are the ring's generations for status displays, newest first
+// (empty, not nil, for an empty ring).
+func (r Ring) Infos() []engine.GenerationInfo {
+	out := make([]engine.GenerationInfo, len(r.Gens))
+	for i, g := range r.Gens {
+		out[i] = g.Info()
+	}
+	return out
+}
+
 type generation struct {
 	Generation
 	material []byte

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/engine"
 )
 
 // identity is the client certificate the source presents. Every TLS
@@ -104,8 +104,8 @@ func (id *identity) lastPresented() *x509.Certificate {
 	return id.presented
 }
 
-// describe is the identity in use for the socket API.
-func (id *identity) describe() *api.ClientIdentity {
+// describe is the identity in use, in words.
+func (id *identity) describe() *engine.ClientIdentity {
 	id.mu.Lock()
 	defer id.mu.Unlock()
 	var leaf *x509.Certificate

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
 )
@@ -194,9 +193,9 @@ func useText(use map[string]engine.KeyUse, err error, id string) string {
 // the next to leave, a warning says so before it does, once.
 func (s *Source) noteNextOut(ctx context.Context, app string, pl *pollState) {
 	r, _ := s.deps.Rings.Ring(app)
-	var no *api.NextOut
+	var no *NextOut
 	if g := r.NextOut(); g != nil {
-		no = &api.NextOut{Name: g.Name, KeyID: g.ShortID, Window: "7d"}
+		no = &NextOut{Name: g.Name, KeyID: g.ShortID, Window: "7d"}
 		use, err := s.recentUse(ctx, app, []string{g.ShortID})
 		switch {
 		case err != nil || s.deps.Usage == nil:
@@ -230,7 +229,7 @@ func (s *Source) noteNextOut(ctx context.Context, app string, pl *pollState) {
 	}
 }
 
-func (s *Source) nextOutOf(app, name string) *api.NextOut {
+func (s *Source) nextOutOf(app, name string) *NextOut {
 	s.lastMu.Lock()
 	defer s.lastMu.Unlock()
 	if no, ok := s.nextOut[app]; ok && no.Name == name {

@@ -26,7 +26,6 @@ import (
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/kmipclient"
 
-	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/daemon/pki"
@@ -103,7 +102,7 @@ type Source struct {
 	sink        sources.Sink
 	lastMu      sync.Mutex // guards last alone, so status reads never wait for a poll
 	last        PollStats
-	nextOut     map[string]api.NextOut // by application; guarded by lastMu
+	nextOut     map[string]NextOut // by application; guarded by lastMu
 	restored    int
 	// kek wraps ring material: Deps.KEK, or the key named kek_name fetched
 	// from the KMS (kekPending while it could not be fetched yet).
@@ -155,7 +154,7 @@ func New(cfg config.KMIPSource, deps Deps) (*Source, error) {
 		cfg.Locate = "auto"
 	}
 	s := &Source{cfg: cfg, deps: deps, log: deps.Logger.With("source", cfg.Name), known: map[string]*knownKey{}, others: map[string]string{},
-		nextOut: map[string]api.NextOut{}}
+		nextOut: map[string]NextOut{}}
 	s.loop = sources.NewLoop(cfg.Name, sources.Schedule{Interval: time.Duration(cfg.PollInterval), RetryMax: time.Duration(cfg.RetryMax),
 		FullAfter: time.Duration(cfg.FullRefresh)}, depsClock{now: deps.Now}, s.log)
 	spec := pki.Spec{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, KeystoreFile: cfg.KeystoreFile, PasswordFile: cfg.PasswordFile,
@@ -286,28 +285,6 @@ func (s *Source) IdentityChanged() {
 	s.loop.Wake()
 }
 
-// ClientIdentity is the identity the source presents now.
-func (s *Source) ClientIdentity() *api.ClientIdentity { return s.ident.describe() }
-
-// clientInfo describes the identity, a pending key and the TLS settings.
-func (s *Source) clientInfo() *api.KMIPClient {
-	c := &api.KMIPClient{Identity: s.ident.describe(), TLSMinVersion: "1.2"}
-	if s.minTLS == tls.VersionTLS13 {
-		c.TLSMinVersion = "1.3"
-	}
-	if s.deps.DataDir != "" {
-		c.Pending = pki.Pending(s.ident.spec.Installed)
-	}
-	for _, id := range s.suites {
-		c.CipherSuites = append(c.CipherSuites, tls.CipherSuiteName(id))
-	}
-	if len(s.weakSuites) > 0 {
-		c.Warning = fmt.Sprintf("cipher_suites offers %s, weaker than the default (CBC mode%s); move the KMS to TLS 1.3 or AES-GCM suites and remove them",
-			strings.Join(s.weakSuites, ", "), rsaKex(s.weakSuites))
-	}
-	return c
-}
-
 func rsaKex(names []string) string {
 	for _, n := range names {
 		if strings.HasPrefix(n, "TLS_RSA_") {
@@ -330,35 +307,6 @@ func (s *Source) Address() string { return strings.Join(s.cfg.Addresses, ", ") }
 // start.
 func (s *Source) Restored() int { return s.restored }
 
-// Rings describes this source's application rings for the socket API:
-// metadata only, never material.
-func (s *Source) Rings() []api.RingInfo {
-	var out []api.RingInfo
-	for _, a := range s.cfg.Applications {
-		r, ok := s.deps.Rings.Ring(a.Name)
-		if !ok {
-			continue
-		}
-		ri := api.RingInfo{Application: a.Name, Pattern: r.Pattern, Capacity: r.Capacity, Generations: []api.GenerationInfo{}, Rule: r.Rule}
-		if g := r.NextOut(); g != nil {
-			ri.NextOut = s.nextOutOf(a.Name, g.Name)
-			if ri.NextOut == nil { // not polled yet (restored ring): usage unknown
-				ri.NextOut = &api.NextOut{Name: g.Name, KeyID: g.ShortID, Window: "7d", Unknown: true}
-			}
-		}
-		if !r.LastChange.IsZero() {
-			t := r.LastChange
-			ri.LastChange = &t
-		}
-		for _, g := range r.Gens {
-			ri.Generations = append(ri.Generations, api.GenerationInfo{Name: g.Name, Fingerprint: g.Fingerprint, KeyID: g.ShortID,
-				State: g.State, Encrypts: g.Encrypts, Activated: g.Activated, Created: g.Created})
-		}
-		out = append(out, ri)
-	}
-	return out
-}
-
 // LastPoll returns the statistics of the most recent poll (zero before the
 // first). It does not wait for a poll in progress.
 func (s *Source) LastPoll() PollStats {
@@ -371,17 +319,6 @@ func (s *Source) setLast(st PollStats) {
 	s.lastMu.Lock()
 	s.last = st
 	s.lastMu.Unlock()
-}
-
-// Describe fills this source's part of its GET /v1/sources entry: the rings
-// (metadata only) and the latest poll.
-func (s *Source) Describe(info *api.SourceInfo) {
-	info.Rings = s.Rings()
-	info.Client = s.clientInfo()
-	if p := s.LastPoll(); !p.Started.IsZero() {
-		wire := api.KMIPPoll(p)
-		info.Poll = &wire
-	}
 }
 
 // Run implements sources.Source: poll, then wait the poll interval; after a

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/pki"
 )
 
@@ -46,9 +45,7 @@ func TestPyKMIPWithRSAServerCert(t *testing.T) {
 	if got := e.ringNames("crm"); len(got) != 1 {
 		t.Fatalf("ring %v", got)
 	}
-	var info api.SourceInfo
-	src.Describe(&info)
-	if w := info.Client.Warning; !strings.Contains(w, "TLS_RSA_WITH_AES_128_CBC_SHA256, weaker than the default") || !strings.Contains(w, "forward secrecy") {
+	if w := src.Client().Warning; !strings.Contains(w, "TLS_RSA_WITH_AES_128_CBC_SHA256, weaker than the default") || !strings.Contains(w, "forward secrecy") {
 		t.Fatalf("status warning %q", w)
 	}
 }
