@@ -128,6 +128,23 @@ func WaitFor(t testing.TB, tm *teatest.TestModel, timeout time.Duration, want ..
 	})
 }
 
+// WaitText is WaitFor on the text drawn without its escape sequences, for
+// a program drawing with attributes (bold, reverse) that split the text.
+func WaitText(t testing.TB, tm *teatest.TestModel, timeout time.Duration, want ...string) {
+	t.Helper()
+	var missing []string
+	WaitOutput(t, tm.Output(), timeout, func() string { return fmt.Sprintf("%q (missing %q)", want, missing) }, func(b []byte) bool {
+		text := ansi.Strip(string(b))
+		missing = missing[:0]
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				missing = append(missing, w)
+			}
+		}
+		return len(missing) == 0
+	})
+}
+
 // WaitLine waits up to timeout for an output line for which match holds
 // (what says which, in the failure).
 func WaitLine(t testing.TB, tm *teatest.TestModel, timeout time.Duration, what string, match func(line string) bool) {
