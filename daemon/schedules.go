@@ -205,7 +205,7 @@ func (a *scheduleActions) Before(ctx context.Context, s *schedule.Schedule, run 
 }
 
 func (a *scheduleActions) Do(ctx context.Context, s *schedule.Schedule, run schedule.Run, st schedule.Step, actor string) (string, string, error) {
-	caller := cloud.Caller{User: actor, Role: cloud.RoleAdmin}
+	caller := cloud.Caller{User: actor}
 	kind, source, name := splitTarget(st.Target)
 	switch s.Kind {
 	case schedule.KindRotate:
@@ -287,7 +287,7 @@ func (a *scheduleActions) rotateApp(ctx context.Context, source, app, before, ac
 func (a *scheduleActions) backup(ctx context.Context, s *schedule.Schedule, caller cloud.Caller, source, name, before string) (string, string, error) {
 	since, _ := time.Parse(time.RFC3339Nano, before)
 	mine := func() ([]cloud.BackupInfo, error) {
-		all, err := a.cloud.Backups(ctx, caller)
+		all, err := a.cloud.Backups(ctx)
 		var out []cloud.BackupInfo
 		for _, b := range all {
 			if b.Source == source && b.Key == name && b.Actor == caller.User {

@@ -161,8 +161,6 @@ var (
 	ErrInvalid = errors.New("invalid request")
 	// ErrUnsupported: the connector lacks the capability.
 	ErrUnsupported = errors.New("not supported by this cloud")
-	// ErrForbidden: the keyward caller's role does not allow the operation.
-	ErrForbidden = errors.New("forbidden")
 )
 
 // Error is a classified connector error.

@@ -6,18 +6,12 @@ import (
 	"github.com/keyward/keyward/engine"
 )
 
-// Roles a Caller may hold.
-const (
-	RoleUser  = "user"  // may read
-	RoleAdmin = "admin" // may also change keys
-)
-
-// Caller is who asks for an operation, as the socket layer identified it.
+// Caller is who asks for an operation (the activity log's actor). What a
+// caller may do is the socket API's to decide (its route table), before
+// the Manager is called.
 type Caller struct {
 	UID  int
 	User string
-	// Role is RoleAdmin, RoleUser or "" (no role).
-	Role string
 }
 
 // SourceInfo describes one cloud source and what it supports.

@@ -42,9 +42,10 @@ type MaterialFunc func(ctx context.Context, source, application string) (keyID s
 // BackupKind is the sealed-blob kind cloud backups are stored under.
 const BackupKind = "cloud-backup"
 
-// Manager runs the life-cycle operations on cloud sources: admin only, each
-// recorded as an activity event with the caller, and keeps vault backups
-// wrapped under the key-encryption key.
+// Manager runs the life-cycle operations on cloud sources, each recorded
+// as an activity event with the caller, and keeps vault backups wrapped
+// under the key-encryption key. Who may run which operation is decided
+// before it is called (the socket API's route table), not here.
 type Manager struct {
 	mu       sync.RWMutex
 	sources  map[string]*SyncSource
@@ -124,27 +125,6 @@ func (m *Manager) source(name string, capability string) (*SyncSource, error) {
 	return s, nil
 }
 
-func admin(caller Caller, op string) error {
-	if caller.Role != RoleAdmin {
-		who := caller.User
-		if who == "" {
-			who = fmt.Sprintf("uid %d", caller.UID)
-		}
-		return fmt.Errorf("%s: %w: %s has role %q; cloud key operations need the admin role", op, ErrForbidden, who, caller.Role)
-	}
-	return nil
-}
-
-// adminSource is the cloud source called source if the caller has the
-// admin role (op names the operation refused otherwise) and the source can
-// do capability.
-func (m *Manager) adminSource(caller Caller, op, source, capability string) (*SyncSource, error) {
-	if err := admin(caller, op); err != nil {
-		return nil, err
-	}
-	return m.source(source, capability)
-}
-
 // recorded records an operation done through keyward on the key called
 // name (SyncSource.record) and answers with the key's rows and ev.
 func (m *Manager) recorded(ctx context.Context, s *SyncSource, name string, deleted *KeyVersion, purged bool, ev engine.Event) (*KeyResult, error) {
@@ -172,7 +152,7 @@ func (m *Manager) result(rows []engine.Key, ev engine.Event) *KeyResult {
 
 // Create generates a key inside the vault.
 func (m *Manager) Create(ctx context.Context, caller Caller, source string, r CreateRequest) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "create key", source, engine.CapCreate)
+	s, err := m.source(source, engine.CapCreate)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +184,7 @@ func (m *Manager) Create(ctx context.Context, caller Caller, source string, r Cr
 // Upload imports a key generated here (or a KMIP ring's newest generation)
 // into the vault and tags it with where it came from.
 func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r UploadRequest) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "upload key", source, engine.CapUpload)
+	s, err := m.source(source, engine.CapUpload)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +293,7 @@ func (m *Manager) keep(ctx context.Context, caller Caller, source string, conn C
 
 // Rotate creates a new version of a key.
 func (m *Manager) Rotate(ctx context.Context, caller Caller, source, name string) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "rotate key", source, engine.CapRotate)
+	s, err := m.source(source, engine.CapRotate)
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +308,7 @@ func (m *Manager) Rotate(ctx context.Context, caller Caller, source, name string
 
 // Update edits a version's attributes (enable/disable, dates, tags).
 func (m *Manager) Update(ctx context.Context, caller Caller, source, name string, r UpdateRequest) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "update key", source, engine.CapUpdate)
+	s, err := m.source(source, engine.CapUpdate)
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +357,7 @@ func confirm(op, name, typed string) error {
 
 // Delete soft-deletes a key; confirmName must repeat the key's name.
 func (m *Manager) Delete(ctx context.Context, caller Caller, source, name, confirmName string) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "delete key", source, engine.CapDelete)
+	s, err := m.source(source, engine.CapDelete)
 	if err != nil {
 		return nil, err
 	}
@@ -398,7 +378,7 @@ func (m *Manager) Delete(ctx context.Context, caller Caller, source, name, confi
 
 // Recover brings a soft-deleted key back.
 func (m *Manager) Recover(ctx context.Context, caller Caller, source, name string) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "recover key", source, engine.CapRecover)
+	s, err := m.source(source, engine.CapRecover)
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +392,7 @@ func (m *Manager) Recover(ctx context.Context, caller Caller, source, name strin
 // Purge destroys a soft-deleted key for good; confirmName must repeat the
 // key's name.
 func (m *Manager) Purge(ctx context.Context, caller Caller, source, name, confirmName string) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "purge key", source, engine.CapPurge)
+	s, err := m.source(source, engine.CapPurge)
 	if err != nil {
 		return nil, err
 	}
@@ -430,7 +410,7 @@ func (m *Manager) Purge(ctx context.Context, caller Caller, source, name, confir
 // repeat the key's name. The key stays, unusable until the same material
 // is imported again (keyward key restore of the copy kept at upload).
 func (m *Manager) DeleteMaterial(ctx context.Context, caller Caller, source, name, confirmName string) (*KeyResult, error) {
-	s, err := m.adminSource(caller, "delete key material", source, engine.CapDeleteMaterial)
+	s, err := m.source(source, engine.CapDeleteMaterial)
 	if err != nil {
 		return nil, err
 	}
@@ -452,11 +432,8 @@ func (m *Manager) DeleteMaterial(ctx context.Context, caller Caller, source, nam
 	return m.recorded(ctx, s, name, nil, false, ev)
 }
 
-// RotationPolicy shows a key's rotation policy (any role may read it).
-func (m *Manager) RotationPolicy(ctx context.Context, caller Caller, source, name string) (*RotationPolicy, error) {
-	if caller.Role != RoleAdmin && caller.Role != RoleUser {
-		return nil, fmt.Errorf("rotation policy: %w: the caller has no keyward role", ErrForbidden)
-	}
+// RotationPolicy shows a key's rotation policy.
+func (m *Manager) RotationPolicy(ctx context.Context, source, name string) (*RotationPolicy, error) {
 	s, err := m.source(source, engine.CapRotationPolicy)
 	if err != nil {
 		return nil, err
@@ -470,7 +447,7 @@ func (m *Manager) RotationPolicy(ctx context.Context, caller Caller, source, nam
 
 // SetRotationPolicy replaces a key's rotation policy.
 func (m *Manager) SetRotationPolicy(ctx context.Context, caller Caller, source, name string, p RotationPolicy) (*RotationPolicy, error) {
-	s, err := m.adminSource(caller, "set rotation policy", source, engine.CapRotationPolicy)
+	s, err := m.source(source, engine.CapRotationPolicy)
 	if err != nil {
 		return nil, err
 	}
@@ -523,7 +500,7 @@ func backupAAD(id string) []byte { return []byte("keyward cloud backup\x00" + id
 // key-encryption key.
 func (m *Manager) Backup(ctx context.Context, caller Caller, source, name string) (*BackupInfo, error) {
 	store, kek := m.backups()
-	s, err := m.adminSource(caller, "back up key", source, engine.CapBackup)
+	s, err := m.source(source, engine.CapBackup)
 	if err != nil {
 		return nil, err
 	}
@@ -565,7 +542,7 @@ func (m *Manager) kept(ctx context.Context, caller Caller, s *SyncSource, name s
 	if err != nil {
 		return nil, fmt.Errorf("back up %s in %s: %w", name, s.Name(), err)
 	}
-	all, err := m.Backups(ctx, caller)
+	all, err := m.Backups(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("back up %s: %w", name, err)
 	}
@@ -617,12 +594,9 @@ func openBackup(kek Wrapper, id string, sealed []byte) (*backupRecord, error) {
 	return &rec, nil
 }
 
-// Backups lists the stored backups, newest first (any role may list).
-func (m *Manager) Backups(ctx context.Context, caller Caller) ([]BackupInfo, error) {
+// Backups lists the stored backups, newest first.
+func (m *Manager) Backups(ctx context.Context) ([]BackupInfo, error) {
 	store, kek := m.backups()
-	if caller.Role != RoleAdmin && caller.Role != RoleUser {
-		return nil, fmt.Errorf("list backups: %w: the caller has no keyward role", ErrForbidden)
-	}
 	if store == nil || kek == nil {
 		return nil, nil
 	}
@@ -654,9 +628,6 @@ func (m *Manager) Backups(ctx context.Context, caller Caller) ([]BackupInfo, err
 // taken from), which must be a vault of the same kind and geography.
 func (m *Manager) Restore(ctx context.Context, caller Caller, id, target string) (*KeyResult, error) {
 	store, kek := m.backups()
-	if err := admin(caller, "restore backup"); err != nil {
-		return nil, err
-	}
 	if store == nil || kek == nil {
 		return nil, fmt.Errorf("restore %s: %w: backups need keys.kek_file in keyward.toml", id, ErrUnsupported)
 	}
@@ -699,9 +670,6 @@ func (m *Manager) Restore(ctx context.Context, caller Caller, id, target string)
 // DeleteBackup removes a stored backup.
 func (m *Manager) DeleteBackup(ctx context.Context, caller Caller, id string) error {
 	store, _ := m.backups()
-	if err := admin(caller, "delete backup"); err != nil {
-		return err
-	}
 	if store == nil {
 		return fmt.Errorf("delete backup %s: %w", id, ErrNotFound)
 	}

@@ -19,7 +19,7 @@ func (h *Handler) cloudManager(r *http.Request) (*cloud.Manager, error) {
 // cloudCaller is the caller as the cloud manager records it.
 func cloudCaller(r *http.Request) cloud.Caller {
 	c := CallerOf(r)
-	return cloud.Caller{UID: c.UID, User: c.User, Role: string(c.Role)}
+	return cloud.Caller{UID: c.UID, User: c.User}
 }
 
 // CloudSources translates the cloud sources for the wire.
@@ -148,7 +148,7 @@ func (h *Handler) cloudPolicy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := m.RotationPolicy(r.Context(), cloudCaller(r), r.PathValue("source"), r.PathValue("name"))
+	p, err := m.RotationPolicy(r.Context(), r.PathValue("source"), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func (h *Handler) cloudBackups(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	infos, err := m.Backups(r.Context(), cloudCaller(r))
+	infos, err := m.Backups(r.Context())
 	if err != nil && len(infos) == 0 {
 		return err
 	}

@@ -65,7 +65,7 @@ func errorOf(err error) *api.Error {
 	switch {
 	case errors.Is(err, store.ErrBadCursor), errors.Is(err, cloud.ErrInvalid), errors.Is(err, schedule.ErrInvalid):
 		e.Status, e.Code = http.StatusBadRequest, api.CodeBadRequest
-	case errors.Is(err, cloud.ErrForbidden), errors.Is(err, scheduler.ErrReadOnly):
+	case errors.Is(err, scheduler.ErrReadOnly):
 		e.Status, e.Code = http.StatusForbidden, api.CodeForbidden
 	case errors.Is(err, cloud.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		e.Status, e.Code = http.StatusNotFound, api.CodeNotFound

@@ -190,16 +190,11 @@ func isKind(err, kind error) bool { return errors.Is(err, kind) }
 
 func (v *Vault) cfgForTest() Settings { return v.cfg }
 
-// wireCaller is how the socket layer hands c to the cloud routes.
 // cloudAPI is the socket API over m, every request from caller() (the
 // daemon attaches the caller from the socket's peer credentials).
-func cloudAPI(m *cloud.Manager, caller func() cloud.Caller) http.Handler {
+func cloudAPI(m *cloud.Manager, caller func() api.Caller) http.Handler {
 	h := localapi.New(localapi.Services{Cloud: m})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(api.WithCaller(r.Context(), wireCaller(caller()))))
+		h.ServeHTTP(w, r.WithContext(api.WithCaller(r.Context(), caller())))
 	})
-}
-
-func wireCaller(c cloud.Caller) api.Caller {
-	return api.Caller{UID: c.UID, User: c.User, Role: api.Role(c.Role)}
 }

@@ -28,7 +28,7 @@ func TestCloudBodiesNeverMeanClearEverything(t *testing.T) {
 	if _, err := m.SetRotationPolicy(e.ctx, alice, "vault1", "acme-k", want); err != nil {
 		t.Fatal(err)
 	}
-	h := cloudAPI(m, func() cloud.Caller { return alice })
+	h := cloudAPI(m, func() api.Caller { return aliceAdmin })
 	reqs := e.srv.Requests()
 	for _, body := range []string{"", "  \n", "null", "[]", `"90d"`, `{"rotate_after":"30d"} {}`, `{"rotate_after":"30d"}null`, `{"rotate_afer":"30d"}`, `{}`, `{"clear":false}`, `{"clear":true,"rotate_after":"30d"}`} {
 		rec := httptest.NewRecorder()
@@ -53,7 +53,7 @@ func TestCloudBodiesNeverMeanClearEverything(t *testing.T) {
 	if n := e.srv.Requests() - reqs; n != 0 {
 		t.Errorf("refused bodies sent %d requests to the vault", n)
 	}
-	got, err := m.RotationPolicy(e.ctx, alice, "vault1", "acme-k")
+	got, err := m.RotationPolicy(e.ctx, "vault1", "acme-k")
 	if err != nil || *got != want {
 		t.Fatalf("policy after refused bodies: %+v %v, want %+v", got, err, want)
 	}
@@ -63,7 +63,7 @@ func TestCloudBodiesNeverMeanClearEverything(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf(`{"clear":true}: %d %s`, rec.Code, rec.Body)
 	}
-	if got, err = m.RotationPolicy(e.ctx, alice, "vault1", "acme-k"); err != nil || *got != (cloud.RotationPolicy{}) {
+	if got, err = m.RotationPolicy(e.ctx, "vault1", "acme-k"); err != nil || *got != (cloud.RotationPolicy{}) {
 		t.Fatalf("policy after clear: %+v %v", got, err)
 	}
 }

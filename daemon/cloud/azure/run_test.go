@@ -60,7 +60,7 @@ func TestHandlerErrors(t *testing.T) {
 	e := newEnv(t, vault.Options{}, false)
 	e.mustSync()
 	m := cloud.NewManager(nil, nil, e.src)
-	h := cloudAPI(m, func() cloud.Caller { return alice })
+	h := cloudAPI(m, func() api.Caller { return aliceAdmin })
 	cases := []struct {
 		path, body string
 		status     int
