@@ -152,6 +152,25 @@ func TestScheduleRotatesEndToEnd(t *testing.T) {
 		t.Fatalf("%d backups by the schedule, %d steps done", mine, done)
 	}
 
+	// A sync schedule syncs its sources, as itself.
+	if _, err := c.CreateSchedule(ctx, schedule.Spec{Name: "vault-sync", Kind: schedule.KindSync, Every: "daily 07:00", Sources: []string{"azure-demo", "nowhere"}}); err != nil {
+		t.Fatal(err)
+	}
+	srun, err := c.RunSchedule(ctx, "vault-sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the sync run", func() bool {
+		d, err = c.Schedule(ctx, "vault-sync", srun.ID)
+		return err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning
+	})
+	if !hasStep(d.Steps, "source:azure-demo", schedule.StepDone) || !hasStep(d.Steps, "source:nowhere", schedule.StepSkipped) || len(d.Steps) != 2 {
+		t.Fatalf("sync run %+v steps %+v", d.Run, d.Steps)
+	}
+	if ev, err := c.ActivityReport(ctx, api.ReportQuery{Actor: "schedule:vault-sync", Operation: "synced"}); err != nil || len(ev.Events) != 1 || ev.Events[0].Source != "azure-demo" {
+		t.Fatalf("sync events %+v %v", ev, err)
+	}
+
 	// A report schedule keeping one: two runs leave one CSV and one JSON,
 	// in the columns the front ends export.
 	dir := t.TempDir()
