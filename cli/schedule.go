@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -26,7 +27,25 @@ func newScheduleCmd(a *App) *cobra.Command {
 		newScheduleOpCmd(a, "resume", "Resume a paused schedule from its next occurrence (missed ones are not run)"),
 		newScheduleOpCmd(a, "rm", "Delete a schedule made over the socket, with its history"),
 		newScheduleRunCmd(a))
+	for _, sub := range cmd.Commands() {
+		if strings.HasSuffix(sub.Use, " NAME") && sub.Name() != "add" {
+			sub.ValidArgsFunction = a.completion(scheduleNames)
+		}
+	}
 	return cmd
+}
+
+// scheduleNames completes a schedule's name (the first argument only).
+func scheduleNames(ctx context.Context, c *api.Client, args []string, _ string) ([]string, error) {
+	if len(args) > 0 {
+		return nil, nil
+	}
+	ss, err := c.Schedules(ctx)
+	var out []string
+	for _, s := range ss {
+		out = append(out, s.Name)
+	}
+	return out, err
 }
 
 func newScheduleListCmd(a *App) *cobra.Command {
@@ -300,6 +319,8 @@ func newScheduleAddCmd(a *App, edit bool) *cobra.Command {
 	if !edit {
 		_ = cmd.MarkFlagRequired("kind")
 	}
+	_ = cmd.RegisterFlagCompletionFunc("kind", fixedValues(schedule.Kinds...))
+	_ = cmd.RegisterFlagCompletionFunc("report", fixedValues(schedule.Reports...))
 	return cmd
 }
 

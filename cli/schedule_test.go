@@ -91,6 +91,10 @@ func TestScheduleCommands(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "changed crm: rotate keys, weekly fri 18:00 America/New_York") {
 		t.Fatalf("edit: %d %q", code, out)
 	}
+	// Completion suggests the daemon's schedules.
+	if code, out, _ = run(t, "--socket", sock, "__complete", "schedule", "run", "cr"); code != ExitOK || !strings.HasPrefix(out, "crm\n") {
+		t.Fatalf("completion: %d %q", code, out)
+	}
 	if code, out, _ = run(t, "--socket", sock, "schedule", "rm", "crm"); code != ExitOK || out != "deleted crm\n" {
 		t.Fatalf("rm: %d %q", code, out)
 	}
