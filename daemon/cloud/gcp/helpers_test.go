@@ -14,7 +14,7 @@ const TestProject = "acme-prod-kms"
 // startFake serves keyward's Cloud KMS fake on a loopback port for one
 // test and returns it with a connector talking to it through the real
 // client and real gRPC.
-func startFake(t *testing.T, cfg Settings) (*gcpkms.Server, *Project) {
+func startFake(t testing.TB, cfg Settings) (*gcpkms.Server, *Project) {
 	t.Helper()
 	fake := gcpkms.New(TestProject)
 	addr, stop, err := fake.Listen()
