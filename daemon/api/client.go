@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,7 +18,11 @@ import (
 // ends can tell "daemon not running" from an error the daemon returned.
 var ErrUnreachable = errors.New("keyward daemon not reachable")
 
-// Client talks to a keyward daemon over its Unix socket.
+// Client talks to a keyward daemon over its Unix socket. Its methods
+// mirror the socket API's route table (daemon/localapi/routes.go) area by
+// area, one file each: status.go (status, sources, sync, events), keys.go,
+// reports.go (activity and reports), cloud.go, kmip.go (client
+// identities), schedules.go and proxy.go.
 type Client struct {
 	Socket string
 	http   *http.Client
@@ -133,90 +136,6 @@ func decodeError(resp *http.Response) error {
 		e.Message = fmt.Sprintf("daemon answered %s", resp.Status)
 	}
 	return e
-}
-
-// Status returns the daemon's status.
-func (c *Client) Status(ctx context.Context) (*Status, error) {
-	var s Status
-	return &s, c.Do(ctx, http.MethodGet, "/status", nil, nil, &s)
-}
-
-// Keys returns one page of the inventory.
-func (c *Client) Keys(ctx context.Context, kq KeyQuery) (*KeysPage, error) {
-	q := query("source", kq.Source, "state", kq.State, "aging", kq.Aging, "q", kq.Text, "sort", kq.Sort,
-		"cursor", kq.Cursor, "limit", positive(kq.Limit))
-	var p KeysPage
-	return &p, c.Do(ctx, http.MethodGet, "/keys", q, nil, &p)
-}
-
-// ExportKeys streams every key matching kq (Cursor and Limit aside), at
-// most limit of them when limit > 0, as format "ndjson" (one Key per
-// line) or "csv". The caller reads and closes the answer; a read error
-// (io.ErrUnexpectedEOF) means the daemon cut the export short. Unlike
-// Do, no overall timeout applies: the daemon bounds each page instead.
-func (c *Client) ExportKeys(ctx context.Context, kq KeyQuery, format string, limit int) (io.ReadCloser, error) {
-	q := query("source", kq.Source, "state", kq.State, "aging", kq.Aging, "q", kq.Text, "sort", kq.Sort,
-		"format", format, "limit", positive(limit))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/export/keys", q), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.stream.Do(req)
-	if err != nil {
-		return nil, c.unreachable(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		return nil, decodeError(resp)
-	}
-	return resp.Body, nil
-}
-
-// Key returns one key and its recent activity.
-func (c *Client) Key(ctx context.Context, id string) (*KeyDetail, error) {
-	var d KeyDetail
-	return &d, c.Do(ctx, http.MethodGet, "/keys/"+url.PathEscape(id), nil, nil, &d)
-}
-
-// Sources returns the configured sources with their health.
-func (c *Client) Sources(ctx context.Context) ([]SourceInfo, error) {
-	var s struct {
-		Sources []SourceInfo `json:"sources"`
-	}
-	return s.Sources, c.Do(ctx, http.MethodGet, "/sources", nil, nil, &s)
-}
-
-// Watch streams notifications from GET /v1/events until ctx ends or the
-// connection drops, calling fn for each. It returns the error that ended it.
-func (c *Client) Watch(ctx context.Context, fn func(Notification)) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/events", nil), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.stream.Do(req)
-	if err != nil {
-		return c.unreachable(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return decodeError(resp)
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		var n Notification
-		if err := json.Unmarshal(sc.Bytes(), &n); err != nil {
-			return fmt.Errorf("event stream: %w", err)
-		}
-		fn(n)
-	}
-	if err := sc.Err(); err != nil && ctx.Err() == nil {
-		return c.unreachable(err)
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return c.unreachable(io.ErrUnexpectedEOF)
 }
 
 // query builds query parameters from name, value pairs, leaving out empty

@@ -213,14 +213,3 @@ func (c *Client) SetCloudRotationPolicy(ctx context.Context, source, name string
 	body := SetRotationPolicy{RotationPolicy: p, Clear: p == RotationPolicy{}}
 	return &out, c.Do(ctx, http.MethodPost, cloudKeyPath(source, name, "policy"), nil, body, &out)
 }
-
-// Sync asks the daemon to sync source now ("" = every source that can)
-// and waits for it.
-func (c *Client) Sync(ctx context.Context, source string) (*SyncResult, error) {
-	q := url.Values{}
-	if source != "" {
-		q.Set("source", source)
-	}
-	var out SyncResult
-	return &out, c.Do(ctx, http.MethodPost, "/sync", q, nil, &out)
-}
