@@ -298,7 +298,7 @@ func (a *Settings) Validate(prefix string) []string {
 		add("cloudtrail_lookback", "is only used with cloudtrail = true")
 	}
 	if a.CloudTrailLookback < 0 || time.Duration(a.CloudTrailLookback) > 90*24*time.Hour {
-		add("cloudtrail_lookback", "%s is outside 0 to 90d (CloudTrail's event history keeps 90 days; default 1d)", time.Duration(a.CloudTrailLookback))
+		add("cloudtrail_lookback", "%s is outside 0 to 90d (CloudTrail's event history keeps 90 days; default 1d)", a.CloudTrailLookback)
 	}
 	if a.FullRefreshEvery < 0 {
 		add("full_refresh_every", "must not be negative (default 12)")

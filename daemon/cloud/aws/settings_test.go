@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/keyward/keyward/engine"
 )
 
 func TestSettingsValidate(t *testing.T) {
@@ -40,6 +43,10 @@ func TestSettingsValidate(t *testing.T) {
 		{"proxy", Settings{Name: "a", Region: "eu-west-1", HTTPSProxy: "proxy:3128"}, `x.https_proxy: "proxy:3128" is not a proxy URL`},
 		{"profile with default", Settings{Name: "a", Region: "eu-west-1", Credential: "default", Profile: "p"}, `x.profile: is only read with credential "profile"`},
 		{"window", Settings{Name: "a", Region: "eu-west-1", DeletionWindowDays: 5}, "x.deletion_window_days: 5 is outside AWS's 7 to 30 days"},
+		{"cloudtrail", Settings{Name: "a", Region: "eu-west-1", CloudTrail: true, CloudTrailEndpoint: "https://cloudtrail.eu-west-1.amazonaws.com", CloudTrailLookback: engine.Duration(7 * 24 * time.Hour)}, ""},
+		{"cloudtrail endpoint alone", Settings{Name: "a", Region: "eu-west-1", CloudTrailEndpoint: "https://cloudtrail.eu-west-1.amazonaws.com"}, "x.cloudtrail_endpoint: is only used with cloudtrail = true"},
+		{"cloudtrail http endpoint", Settings{Name: "a", Region: "eu-west-1", CloudTrail: true, CloudTrailEndpoint: "http://ct.example.com"}, "x.cloudtrail_endpoint: \"http://ct.example.com\" must use https"},
+		{"cloudtrail lookback", Settings{Name: "a", Region: "eu-west-1", CloudTrail: true, CloudTrailLookback: engine.Duration(91 * 24 * time.Hour)}, "x.cloudtrail_lookback: 91d is outside 0 to 90d"},
 	} {
 		errs := c.s.Validate("x")
 		got := strings.Join(errs, "\n")
