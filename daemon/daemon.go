@@ -10,6 +10,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -84,6 +85,8 @@ type Daemon struct {
 	// api is the socket API (built with the server; the schedules' report
 	// writer asks it too).
 	api *localapi.Handler
+	metrics    *daemonMetrics
+	peers      *peerListener
 }
 
 // Store gives in-process features (the demo, tests) the daemon's store.
@@ -145,7 +148,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	d.sink = &sink{st: d.st, hub: d.hub, log: d.log, now: d.now, changed: d.summary.invalidate}
+	d.metrics = d.newMetrics()
+	d.sink = &sink{st: d.st, hub: d.hub, log: d.log, now: d.now, changed: d.summary.invalidate, written: d.metrics.written}
 
 	feat, err := d.buildFeatures(ctx)
 	if err != nil {
@@ -209,7 +213,20 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}()
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(newPeerListener(ln, d.roles, d.limits)) }()
+	d.peers = newPeerListener(ln, d.roles, d.limits)
+	go func() { serveErr <- srv.Serve(d.peers) }()
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			stop()
+			wg.Wait()
+			return fmt.Errorf("metrics_listen: listen on %s: %w", cfg.MetricsListen, err)
+		}
+		msrv := &http.Server{Handler: d.metrics.handler(), ReadHeaderTimeout: 10 * time.Second}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		d.log.Info("daemon metrics", "listen", mln.Addr().String())
+	}
 	d.log.Info("daemon ready", "socket", d.socket, "data_dir", cfg.DataDir, "sources", len(srcs),
 		"startup", time.Since(start).Round(time.Millisecond).String())
 	if opts.Ready != nil {

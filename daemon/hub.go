@@ -84,6 +84,13 @@ func (h *hub) drop(uid int, at time.Time, why string) {
 
 // publish stamps n with the next sequence number and sends it to every
 // subscriber.
+// streams is the number of open event streams.
+func (h *hub) streams() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
 func (h *hub) publish(n api.Notification) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -104,6 +104,17 @@ type peerListener struct {
 // maxRefusing bounds the refused connections answered at once.
 const maxRefusing = 16
 
+// openConns is the number of connections open now.
+func (l *peerListener) openConns() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, c := range l.open {
+		n += c
+	}
+	return n
+}
+
 func newPeerListener(ln net.Listener, roles Roles, l Limits) *peerListener {
 	return &peerListener{Listener: ln, roles: roles, max: l.ConnsPerUID, maxHeader: l.MaxHeaderBytes, open: map[int]int{}}
 }

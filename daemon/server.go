@@ -74,6 +74,9 @@ func (d *Daemon) AuditStatus(ctx context.Context) (*api.AuditStatus, error) {
 	return a, nil
 }
 
+// Metrics serves the daemon's Prometheus metrics (GET /v1/metrics).
+func (d *Daemon) Metrics() http.Handler { return d.metrics.handler() }
+
 // Now is the daemon's clock.
 func (d *Daemon) Now() time.Time { return d.now() }
 

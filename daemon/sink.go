@@ -20,6 +20,8 @@ type sink struct {
 	now func() time.Time
 	// changed is told when the inventory changed (cache invalidation).
 	changed func()
+	// written is told of every event recorded (metrics).
+	written func(engine.Event)
 }
 
 var _ sources.Sink = (*sink)(nil)
@@ -43,6 +45,9 @@ func (s *sink) Apply(ctx context.Context, b sources.Batch) error {
 func (s *sink) publishEvents(events []engine.Event) {
 	for i := range events {
 		e := events[i]
+		if s.written != nil {
+			s.written(e)
+		}
 		s.hub.publish(api.Notification{Type: api.NoteActivity, Time: e.Time, Source: e.Source, Event: &e})
 	}
 }

@@ -2,6 +2,7 @@ package localapi
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
@@ -19,6 +20,8 @@ type Daemon interface {
 	Info() Info
 	// AuditStatus is the state of the activity log's chain.
 	AuditStatus(ctx context.Context) (*api.AuditStatus, error)
+	// Metrics serves the daemon's Prometheus metrics.
+	Metrics() http.Handler
 	Now() time.Time
 	Thresholds() engine.Thresholds
 	Store() *store.Store

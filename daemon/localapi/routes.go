@@ -51,6 +51,7 @@ func (h *Handler) table() []Route {
 	return []Route{
 		// status, sources, sync, the event stream
 		{Method: get, Pattern: "/v1/status", Role: user, Serve: h.getStatus},
+		{Method: get, Pattern: "/v1/metrics", Role: user, Serve: h.getMetrics},
 		{Method: get, Pattern: "/v1/sources", Role: user, Serve: h.getSources},
 		{Method: post, Pattern: "/v1/sync", Role: admin, Params: api.TextParams("source"), Serve: h.sync},
 		{Method: get, Pattern: "/v1/events", Role: user, Serve: h.events},

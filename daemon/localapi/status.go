@@ -139,3 +139,10 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 }
+
+// getMetrics is GET /v1/metrics: the daemon's Prometheus metrics, text
+// format.
+func (h *Handler) getMetrics(w http.ResponseWriter, r *http.Request) error {
+	h.s.Daemon.Metrics().ServeHTTP(w, r)
+	return nil
+}
