@@ -84,9 +84,9 @@ type Daemon struct {
 	schedules  *scheduler.Runner
 	// api is the socket API (built with the server; the schedules' report
 	// writer asks it too).
-	api *localapi.Handler
-	metrics    *daemonMetrics
-	peers      *peerListener
+	api     *localapi.Handler
+	metrics *daemonMetrics
+	peers   *peerListener
 }
 
 // Store gives in-process features (the demo, tests) the daemon's store.
