@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/tui/render"
 )
 
 // newKeyCmd is `keyward key …`: the cloud key life cycle (admin only).
@@ -137,16 +138,8 @@ func printResult(a *App, res *api.CloudKeyResult, asJSON bool) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	tw := table(a.Out)
-	fmt.Fprintln(tw, "VERSION\tSTATE\tALGORITHM\tCREATED\tEXPIRES\tLINKED TO")
-	for _, k := range rows {
-		alg := k.Algorithm
-		if k.Length > 0 && !strings.Contains(alg, " ") {
-			alg = fmt.Sprintf("%s %d", alg, k.Length)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", orDash(k.Version), k.State, alg, date(k.Created), date(k.Expires), orDash(k.LinkedTo))
-	}
-	return tw.Flush()
+	_, err := io.WriteString(a.Out, render.KeyVersions(rows, a.now()).Text(0))
+	return err
 }
 
 // newKeyResultCmd is a command whose answer is a key's versions after an

@@ -27,24 +27,6 @@ func printJSON(w io.Writer, v any) error {
 
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
 
-func date(t *time.Time) string {
-	if t == nil {
-		return "-"
-	}
-	return t.UTC().Format("2006-01-02")
-}
-
-func shortFP(fp string) string {
-	fp = strings.TrimPrefix(fp, "sha256:")
-	if len(fp) > 12 {
-		return fp[:12]
-	}
-	if fp == "" {
-		return "-"
-	}
-	return fp
-}
-
 func newStatusCmd(a *App) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -326,7 +308,7 @@ func newKeysShowCmd(a *App) *cobra.Command {
 			k := d.Key
 			tw := table(a.Out)
 			row := func(label, v string) {
-				if v != "" && v != "-" {
+				if v != "" && v != "-" && v != render.Dash {
 					fmt.Fprintf(tw, "%s\t%s\n", label, v)
 				}
 			}
@@ -341,13 +323,13 @@ func newKeysShowCmd(a *App) *cobra.Command {
 				row("aging", fmt.Sprintf("%s (%s)", k.Aging.Bucket, k.Aging.Reason))
 			}
 			row("fingerprint", k.Fingerprint)
-			row("created", date(k.Created))
-			row("activated", date(k.Activated))
-			row("expires", date(k.Expires))
-			row("deactivated", date(k.Deactivated))
-			row("destroyed", date(k.Destroyed))
-			row("deleted", date(k.Deleted))
-			row("purge at", date(k.PurgeAt))
+			row("created", render.Date(k.Created))
+			row("activated", render.Date(k.Activated))
+			row("expires", render.Date(k.Expires))
+			row("deactivated", render.Date(k.Deactivated))
+			row("destroyed", render.Date(k.Destroyed))
+			row("deleted", render.Date(k.Deleted))
+			row("purge at", render.Date(k.PurgeAt))
 			row("linked to", k.LinkedTo)
 			for t, v := range k.Tags {
 				row("tag "+t, v)

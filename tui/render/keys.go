@@ -11,8 +11,8 @@ import (
 )
 
 // The cells of a key's row (Key), in this order: the Keys pane's columns
-// are the first ten; the id and the creation date only keyward keys list
-// shows.
+// are the first ten; the id, the creation date and the key it was uploaded
+// from only the CLI shows.
 const (
 	KeyName = iota
 	KeySource
@@ -26,6 +26,7 @@ const (
 	KeyFingerprint
 	KeyID
 	KeyCreated
+	KeyLinkedTo
 	keyCells
 )
 
@@ -82,6 +83,7 @@ func Key(k engine.Key, now time.Time) Row {
 	r.Cells[KeyFingerprint], r.Classes[KeyFingerprint] = ShortFingerprint(k.Fingerprint), ClassMuted
 	r.Cells[KeyID] = k.ID
 	r.Cells[KeyCreated] = Date(k.Created)
+	r.Cells[KeyLinkedTo] = dash(k.LinkedTo)
 	return r
 }
 
@@ -95,6 +97,20 @@ func Pick(r Row, idx []int) Row {
 		}
 	}
 	return out
+}
+
+// keyVersionCells and keyVersionColumns are the versions of one cloud key
+// as keyward key create|rotate|… prints them after the operation.
+var (
+	keyVersionCells   = []int{KeyVersion, KeyState, KeyAlgorithm, KeyCreated, KeyExpires, KeyLinkedTo}
+	keyVersionColumns = []table.Column{{Title: "VERSION", Width: 7}, {Title: "STATE", Width: 5}, {Title: "ALGORITHM", Width: 9},
+		{Title: "CREATED", Width: 10}, {Title: "EXPIRES", Width: 10}, {Title: "LINKED TO", Width: 9}}
+)
+
+// KeyVersions is the table of one cloud key's versions, in the order of
+// versions.
+func KeyVersions(versions []engine.Key, now time.Time) Table {
+	return Build(keyVersionColumns, api.KeyCSVHeader, versions, func(k engine.Key) Row { return Pick(Key(k, now), keyVersionCells) })
 }
 
 // KeyList is an empty table of keyward keys list's columns; add rows with

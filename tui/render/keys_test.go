@@ -59,3 +59,19 @@ func TestKeyListRowIsTheKeysRow(t *testing.T) {
 		}
 	}
 }
+
+// keyward key create|rotate|… prints a key's versions in the cells the
+// Keys pane and keys list use.
+func TestKeyVersions(t *testing.T) {
+	created := now.Add(-24 * time.Hour)
+	out := KeyVersions([]engine.Key{
+		{Source: "vault", Name: "orders", Version: "0a1b2c", State: engine.StateActive, Algorithm: "RSA", Length: 2048, Created: &created, LinkedTo: "kms-prod/crm.5"},
+		{Source: "vault", Name: "orders", Version: "9f8e7d", State: engine.StateDisabled, Algorithm: "RSA-HSM"},
+	}, now).Text(0)
+	want := "VERSION STATE    ALGORITHM CREATED    EXPIRES    LINKED TO\n" +
+		"0a1b2c  active   RSA-2048  2026-11-22 —          kms-prod/crm.5\n" +
+		"9f8e7d  disabled RSA-HSM   —          —          —\n"
+	if out != want {
+		t.Errorf("versions:\n%s\nwant:\n%s", out, want)
+	}
+}
