@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/engine/schedule"
 )
@@ -54,51 +56,8 @@ func TestKill9MidRotation(t *testing.T) {
 		t.Skip("starts child daemons")
 	}
 	ctx := context.Background()
-	dir := t.TempDir()
-	vs, err := vault.Start(ctx, vault.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vs.Close()
 	const n = 40
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("kill-%02d", i)
-		if err := vs.AddKey(vault.KeySpec{Name: names[i], Type: "EC"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := vs.AddKey(vault.KeySpec{Name: "other-key"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "vault"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	caFile, tokenFile, err := vs.WriteFiles(filepath.Join(dir, "vault"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "keyward.sock")
-	cfgPath := filepath.Join(dir, "keyward.toml")
-	toml := fmt.Sprintf(`data_dir = %q
-socket = %q
-[[azure]]
-name = "vault"
-vault_url = %q
-credential = "emulator"
-ca_file = %q
-token_file = %q
-sync_interval = "1h"
-
-[[schedule]]
-name = "rot"
-kind = "rotate"
-every = "monthly 1 03:00"
-pattern = "kill-*"
-`, filepath.Join(dir, "data"), sock, vs.URL, caFile, tokenFile)
-	if err := os.WriteFile(cfgPath, []byte(toml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	vs, dir, cfgPath, sock, names := vaultSetup(t, n)
 	start := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestScheduleKillChild$")
 		cmd.Env = append(os.Environ(), childEnv+"="+cfgPath)
@@ -181,6 +140,142 @@ pattern = "kill-*"
 	t.Logf("killed after %d of %d rotations; resumed: %v", killedAt, n, d.Run.Resumed)
 	if killedAt < n && !d.Run.Resumed {
 		t.Fatalf("killed after %d of %d rotations, yet the run does not say it was resumed: %+v", killedAt, n, d.Run)
+	}
+}
+
+// vaultSetup starts an emulated Azure vault with n keys kill-00… (and
+// other-key) and writes a config of a daemon in a new data dir with a
+// rotation schedule "rot" of the kill-* keys.
+func vaultSetup(t *testing.T, n int) (vs *vault.Server, dir, cfgPath, sock string, names []string) {
+	t.Helper()
+	ctx := context.Background()
+	dir = t.TempDir()
+	vs, err := vault.Start(ctx, vault.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vs.Close() })
+	names = make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("kill-%02d", i)
+		if err := vs.AddKey(vault.KeySpec{Name: names[i], Type: "EC"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := vs.AddKey(vault.KeySpec{Name: "other-key"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "vault"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	caFile, tokenFile, err := vs.WriteFiles(filepath.Join(dir, "vault"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock = filepath.Join(dir, "keyward.sock")
+	cfgPath = filepath.Join(dir, "keyward.toml")
+	toml := fmt.Sprintf(`data_dir = %q
+socket = %q
+[[azure]]
+name = "vault"
+vault_url = %q
+credential = "emulator"
+ca_file = %q
+token_file = %q
+sync_interval = "1h"
+
+[[schedule]]
+name = "rot"
+kind = "rotate"
+every = "monthly 1 03:00"
+pattern = "kill-*"
+`, filepath.Join(dir, "data"), sock, vs.URL, caFile, tokenFile)
+	if err := os.WriteFile(cfgPath, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return vs, dir, cfgPath, sock, names
+}
+
+// A schedule whose run fails (the vault refuses the rotations) is a
+// degraded item beside the sources, with the reason, and an outage event;
+// the next good run brings it back, with a recovery event.
+func TestFailingScheduleIsDegraded(t *testing.T) {
+	ctx := context.Background()
+	vs, _, cfgPath, _, names := vaultSetup(t, 2)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := api.NewClient(daemontest.Start(t, cfg, daemon.Options{}))
+	wait := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited 30 s for %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	wait("the first sync", func() bool {
+		p, err := c.Keys(ctx, api.KeyQuery{Source: "vault", Limit: 100})
+		return err == nil && len(p.Keys) == 3
+	})
+	health := func() (string, string) {
+		srcs, _ := c.Sources(ctx)
+		for _, s := range srcs {
+			if s.Name == "schedule:rot" {
+				return string(s.Health), s.Reason
+			}
+		}
+		return "", ""
+	}
+	runOnce := func() *api.ScheduleDetail {
+		run, err := c.RunSchedule(ctx, "rot")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d *api.ScheduleDetail
+		wait("the run", func() bool {
+			d, err = c.Schedule(ctx, "rot", run.ID)
+			return err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning
+		})
+		return d
+	}
+	vs.SetFault(vault.Fault{Kind: vault.FaultForbidden})
+	d := runOnce()
+	if d.Run.Status != schedule.RunFailed || len(d.Steps) != 2 || d.Steps[0].Status != schedule.StepFailed || !strings.Contains(d.Steps[0].Reason, "access") {
+		t.Fatalf("run against a refusing vault: %+v %+v", d.Run, d.Steps)
+	}
+	h, reason := health()
+	if h != "degraded" || !strings.Contains(reason, "last run failed") || !strings.Contains(reason, "key:vault/kill-00") {
+		t.Fatalf("schedule health %q %q", h, reason)
+	}
+	if in, _ := c.Schedules(ctx); len(in) != 1 || in[0].Health != "degraded" {
+		t.Fatalf("schedules %+v", in)
+	}
+	vs.ClearFault()
+	if d = runOnce(); d.Run.Status != schedule.RunDone {
+		t.Fatalf("run after the vault recovered: %+v %+v", d.Run, d.Steps)
+	}
+	if h, _ = health(); h != "ok" {
+		t.Fatalf("health after a good run %q", h)
+	}
+	ev, err := c.ActivityReport(ctx, api.ReportQuery{Source: "schedule:rot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, e := range ev.Events {
+		ops = append(ops, e.Operation)
+	}
+	if got := strings.Join(ops, " "); got != "source-recovered source-outage" {
+		t.Fatalf("schedule health events %q, want the outage then the recovery", got)
+	}
+	for _, name := range names {
+		if v := len(vs.Versions(name)); v != 2 {
+			t.Fatalf("%s has %d versions after one good run", name, v)
+		}
 	}
 }
 
