@@ -182,6 +182,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer stop()
 	_ = d.sink.record(ctx, engine.Event{Operation: engine.OpDaemonStart, Actor: currentUser(), Origin: engine.OriginSystem,
 		Details: fmt.Sprintf("keyward %s pid %d", Version, d.pid)})
+	for _, s := range srcs {
+		if a, ok := s.(sources.Attacher); ok {
+			a.Attach(d.sink) // sync now works before Run's goroutine begins
+		}
+	}
 	var wg sync.WaitGroup
 	for _, s := range srcs {
 		wg.Add(1)

@@ -134,9 +134,10 @@ func (s *SyncSource) LastSync() SyncStats {
 	return s.last
 }
 
-// Attach gives the source its sink without starting the schedule, for a
-// caller that drives syncs itself (tests, one-shot tools). Run attaches
-// too.
+// Attach implements sources.Attacher: it gives the source its sink
+// without starting the schedule (the daemon, before it answers on its
+// socket; a caller that drives syncs itself: tests, one-shot tools). Run
+// attaches too.
 func (s *SyncSource) Attach(sink sources.Sink) {
 	s.mu.Lock()
 	s.sink = sink
@@ -904,3 +905,8 @@ func cmpTime(a, b *time.Time) int {
 	}
 	return a.Compare(*b)
 }
+
+var (
+	_ sources.Syncer   = (*SyncSource)(nil)
+	_ sources.Attacher = (*SyncSource)(nil)
+)

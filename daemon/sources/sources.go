@@ -30,6 +30,14 @@ type Syncer interface {
 	SyncNow(ctx context.Context) error
 }
 
+// Attacher is a Source that takes its sink before Run begins. The daemon
+// attaches every such source before it answers on its socket, so a sync
+// asked for at once (keyward sync right after the daemon started) does not
+// find the source "not running yet" because Run's goroutine had not begun.
+type Attacher interface {
+	Attach(sink Sink)
+}
+
 // SyncRecorder is a Sink that can record a poll or sync that worked while
 // the source still reports itself degraded (a generation it could not
 // take, say): the source's last sync moves and front ends hear of it.

@@ -324,14 +324,19 @@ func (s *Source) setLast(st PollStats) {
 // Run implements sources.Source: poll, then wait the poll interval; after a
 // failure retry with exponential backoff and jitter, keeping the rings.
 func (s *Source) Run(ctx context.Context, sink sources.Sink) error {
-	s.sinkMu.Lock()
-	s.sink = sink
-	s.sinkMu.Unlock()
+	s.Attach(sink)
 	defer s.closeClient()
 	s.loop.Run(ctx, sink, func(ctx context.Context, full bool) (sources.Outcome, error) {
 		return s.pollOnce(ctx, sink, full)
 	})
 	return nil
+}
+
+// Attach implements sources.Attacher.
+func (s *Source) Attach(sink sources.Sink) {
+	s.sinkMu.Lock()
+	s.sink = sink
+	s.sinkMu.Unlock()
 }
 
 // SyncNow implements sources.Syncer.
@@ -379,3 +384,4 @@ func (s *Source) Close() error {
 
 var _ sources.Source = (*Source)(nil)
 var _ sources.Syncer = (*Source)(nil)
+var _ sources.Attacher = (*Source)(nil)
