@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui/common"
 	"github.com/keyward/keyward/tui/dialog"
+	"github.com/keyward/keyward/tui/render"
 	"github.com/keyward/keyward/tui/table"
 )
 
@@ -265,7 +266,7 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 	}
 	add(engine.CapCreate, actCreate, km.ActCreate, "new key in "+table.Clean(src.Name), false, true)
 	add(engine.CapUpload, actUpload, km.ActUpload, "upload a key into "+table.Clean(src.Name)+" (bring your own key)", false, true)
-	intro := []string{fmt.Sprintf("version %s · %s · %s %s", shortVersion(orDash(k.Version)), k.State, src.Kind, src.Address)}
+	intro := []string{fmt.Sprintf("version %s · %s · %s %s", shortVersion(render.OrDash(k.Version)), k.State, src.Kind, src.Address)}
 	intro = append(intro, cannotLines...)
 	if h, ok := m.health[src.Name]; ok && h.Health == engine.HealthDegraded {
 		why := "⚠ " + src.Name + " is degraded"
@@ -282,13 +283,6 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 		Intro: intro, Items: items,
 		Empty: "vault " + src.Name + " offers no life-cycle action for a key in this state",
 	}
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "—"
-	}
-	return s
 }
 
 // updateAction handles a key press while a dialog is open.
@@ -560,7 +554,7 @@ func (m *Model) editForm(f *flow) {
 	k, src := f.key, f.src
 	b := m.ctx.Backend
 	form := dialog.NewForm("Edit "+table.Clean(k.Name)+" in "+table.Clean(src.Name),
-		[]string{"Version " + orDash(k.Version) + " of " + k.Name + " in vault " + src.Name + ". Only what you change is sent."},
+		[]string{"Version " + render.OrDash(k.Version) + " of " + k.Name + " in vault " + src.Name + ". Only what you change is sent."},
 		dialog.NewField("Expires", dateHint, fmtDate(k.Expires)),
 		dialog.NewField("Not before", dateHint, fmtDate(k.Activated)),
 		dialog.NewField("Tags", "name=value, comma separated; replaces all", fmtTags(k.Tags)),
@@ -653,7 +647,7 @@ func (m *Model) policyForm(f *flow, p api.RotationPolicy) tea.Cmd {
 				return "", nil, err
 			}
 			return fmt.Sprintf("rotation policy of %s in %s: rotate after %s, expire after %s", table.Clean(k.Name), table.Clean(src.Name),
-				orDash(d(got.RotateAfter)), orDash(d(got.ExpireAfter))), nil, nil
+				render.OrDash(d(got.RotateAfter)), render.OrDash(d(got.ExpireAfter))), nil, nil
 		}, nil
 	}
 	return form.Focus(0)
@@ -819,7 +813,7 @@ func (m *Model) uploadForm(f *flow) {
 			}
 			if m.health[s].Kind != "kmip" {
 				fm.Focus(1)
-				return nil, fmt.Errorf("%q is not a KMIP source (have: %s)", s, orDash(strings.Join(m.kmipSources(), ", ")))
+				return nil, fmt.Errorf("%q is not a KMIP source (have: %s)", s, render.OrDash(strings.Join(m.kmipSources(), ", ")))
 			}
 			req.FromSource, req.FromApplication = s, app
 			origin = "newest generation of " + app + " from " + s
@@ -1024,10 +1018,10 @@ func (m *Model) backupMenu(f *flow, bi api.BackupInfo) tea.Cmd {
 			Label: "delete this backup from keyward", Danger: true, Value: bi})
 	}
 	intro := []string{fmt.Sprintf("Key %s, taken from vault %s (%s) on %s by %s: %s, %s.",
-		bi.Key, bi.Source, orDash(bi.Kind), backupTime(bi), orDash(bi.Actor), common.Plural(bi.Versions, "version"), common.Plural(int(bi.Size), "byte"))}
+		bi.Key, bi.Source, render.OrDash(bi.Kind), backupTime(bi), render.OrDash(bi.Actor), common.Plural(bi.Versions, "version"), common.Plural(int(bi.Size), "byte"))}
 	if len(targets) == 0 {
-		intro = append(intro, "No configured vault can take it back: it restores only into a "+orDash(bi.Kind)+
-			" vault of geography "+orDash(bi.Geography)+".")
+		intro = append(intro, "No configured vault can take it back: it restores only into a "+render.OrDash(bi.Kind)+
+			" vault of geography "+render.OrDash(bi.Geography)+".")
 	}
 	if m.readOnly() {
 		intro = append(intro, m.readOnlyNote("restoring and deleting"))

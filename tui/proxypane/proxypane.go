@@ -21,7 +21,6 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui/common"
 	"github.com/keyward/keyward/tui/render"
 	"github.com/keyward/keyward/tui/styles"
@@ -430,9 +429,9 @@ func panel(s api.ProxyStatus, h []sample, width int, now time.Time, st *styles.S
 		}
 		add(st.Warn.Render("by kind   " + strings.Join(parts, " · ")))
 	}
-	up := "last ok " + agoPtr(s.Health.LastSuccess, now)
+	up := "last ok " + render.Ago(s.Health.LastSuccess, now)
 	if s.Health.LastFailure != nil {
-		up += " · last failure " + agoPtr(s.Health.LastFailure, now)
+		up += " · last failure " + render.Ago(s.Health.LastFailure, now)
 		if s.Health.Reason != "" {
 			up += ": " + c(s.Health.Reason)
 		}
@@ -452,7 +451,7 @@ func panel(s api.ProxyStatus, h []sample, width int, now time.Time, st *styles.S
 	}
 	ring += " generations"
 	if r.LastChange != nil {
-		ring += " · key changed " + agoPtr(r.LastChange, now)
+		ring += " · key changed " + render.Ago(r.LastChange, now)
 	}
 	add(ring)
 	if r.KeyID == "" {
@@ -503,11 +502,4 @@ func bytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
-}
-
-func agoPtr(t *time.Time, now time.Time) string {
-	if t == nil {
-		return "never"
-	}
-	return engine.HumanDuration(now.Sub(*t)) + " ago"
 }

@@ -189,6 +189,9 @@ func (t Table) Field(r int, name string) string {
 // Dash stands for an unknown value.
 const Dash = "—"
 
+// OrDash is s, or Dash when s is empty.
+func OrDash(s string) string { return dash(s) }
+
 func dash(s string) string {
 	if s == "" {
 		return Dash
