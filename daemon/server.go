@@ -20,7 +20,7 @@ import (
 // handler is the socket API (daemon/localapi) over the daemon and its
 // services, inside the per-request limits.
 func (d *Daemon) handler(f *features) http.Handler {
-	s := localapi.Services{Daemon: d, Audit: d.auditAction, Log: d.log, Schedules: d.schedules,
+	s := localapi.Services{Daemon: d, Audit: d.auditAction, AuditReady: d.st.AuditWritable, Log: d.log, Schedules: d.schedules,
 		WriteTimeout: d.limits.WriteTimeout, StreamWriteTimeout: d.limits.StreamWriteTimeout, StreamsPerUID: d.limits.StreamsPerUID,
 		Extra: d.opts.Routes}
 	if f != nil {
@@ -48,7 +48,9 @@ func (d *Daemon) auditAction(ctx context.Context, a localapi.Action) {
 			ev.Origin = engine.OriginKeyward
 		}
 		if err := d.sink.record(ctx, ev.Event); err != nil {
-			d.log.Warn("activity not recorded", "operation", ev.Operation, "path", a.Path, "err", err)
+			// AuditReady checked the log just before; failing now is a
+			// disk failing mid-request: the change is made, say so loudly.
+			d.log.Error("activity not recorded: the change was made but its event could not be written", "operation", ev.Operation, "path", a.Path, "err", err)
 		}
 	}
 }

@@ -258,3 +258,21 @@ func (s *Store) LatestCheckpoint(ctx context.Context) (Checkpoint, bool, error) 
 	c.Time = time.UnixMilli(t).UTC()
 	return c, true, nil
 }
+
+// AuditWritable checks that an event could be recorded now: it takes the
+// write lock, reads and checks the chain's head, prepares the insert, and
+// rolls back. The socket API asks it before a state-changing request, so a
+// change the log cannot record is refused instead of done unrecorded.
+func (s *Store) AuditWritable(ctx context.Context) error {
+	tx, err := s.durable.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("the activity log: %w", err)
+	}
+	defer tx.Rollback()
+	c, err := newChainer(ctx, tx)
+	if err != nil {
+		return err
+	}
+	c.close()
+	return nil
+}

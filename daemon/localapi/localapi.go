@@ -14,6 +14,7 @@ package localapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -85,7 +86,11 @@ type Services struct {
 	Schedules  *scheduler.Runner
 	// Audit hears every state-changing request once (see Action).
 	Audit func(context.Context, Action)
-	Log   *slog.Logger
+	// AuditReady is asked before a state-changing request runs: when the
+	// activity log cannot be written, the request is refused (503) rather
+	// than done unrecorded (fail closed). Nil: always ready.
+	AuditReady func(context.Context) error
+	Log        *slog.Logger
 	// WriteTimeout bounds the reading of each page of a streamed export;
 	// StreamWriteTimeout each notification of an event stream.
 	WriteTimeout, StreamWriteTimeout time.Duration
@@ -178,6 +183,14 @@ func (h *Handler) guard(rt Route) http.Handler {
 		if !rt.Changes() {
 			h.serve(rt, w, r)
 			return
+		}
+		if h.s.AuditReady != nil {
+			if err := h.s.AuditReady(r.Context()); err != nil {
+				h.s.Log.Error("state-changing request refused: the activity log cannot be written", "method", r.Method, "path", r.URL.Path, "err", err)
+				writeError(w, &api.Error{Status: http.StatusServiceUnavailable, Code: api.CodeUnavailable,
+					Message: fmt.Sprintf("the activity log cannot be written, so no change is made (fail closed): %v; keyward audit verify says whether the database was altered", err)})
+				return
+			}
 		}
 		a := &Action{Caller: c, Method: r.Method, Pattern: rt.Pattern, Path: r.URL.Path}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
