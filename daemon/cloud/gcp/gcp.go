@@ -16,9 +16,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	kms "cloud.google.com/go/kms/apiv1"
+	"cloud.google.com/go/logging/logadmin"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -32,8 +34,9 @@ import (
 type Project struct {
 	cfg    Settings
 	client *kms.KeyManagementClient
-	opts   []option.ClientOption // shared with the Cloud Logging client
 	logOpt []option.ClientOption
+	logMu  sync.Mutex
+	logs   *logadmin.Client // made on first use (audit.go)
 	view   *view
 	// importWait is how long to wait between polls of an import job or an
 	// imported version (tests shorten it).
@@ -184,8 +187,16 @@ func (p *Project) Capabilities() cloud.Capabilities {
 		engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy, engine.CapBackup, engine.CapRestore}
 }
 
-// Close releases the client's connections.
-func (p *Project) Close() error { return p.client.Close() }
+// Close releases the clients' connections.
+func (p *Project) Close() error {
+	p.logMu.Lock()
+	if p.logs != nil {
+		_ = p.logs.Close()
+		p.logs = nil
+	}
+	p.logMu.Unlock()
+	return p.client.Close()
+}
 
 // Calls returns how many requests of each Cloud KMS API the connector made.
 func (p *Project) Calls() map[string]int { return p.view.callCounts() }

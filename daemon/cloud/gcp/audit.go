@@ -1,0 +1,169 @@
+package gcp
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/logging/logadmin"
+	"google.golang.org/api/iterator"
+	"google.golang.org/genproto/googleapis/cloud/audit"
+
+	"github.com/keyward/keyward/daemon/cloud/gcp/gcpname"
+)
+
+// Use is how often one principal used one key version in one hour, as
+// Cloud Audit Logs' data-access entries of cloudkms record it.
+type Use struct {
+	Hour      time.Time
+	Principal string
+	Key       string // location/ring/key
+	Version   string
+	Encrypts  int64
+	Decrypts  int64
+	Other     int64 // sign, MAC, asymmetric decrypt, ...
+	Last      time.Time
+}
+
+// AdminCall is one change recorded in the admin-activity log: who did
+// what to which key, for comparing with what keyward did itself.
+type AdminCall struct {
+	Time      time.Time
+	Principal string
+	Method    string // CreateCryptoKeyVersion, UpdateCryptoKey, ...
+	Key       string // location/ring/key ("" for a key ring)
+	Version   string
+}
+
+// auditFilter is the Logging query of cloudkms entries of one log in
+// [from, to).
+func (p *Project) auditFilter(log string, from, to time.Time) string {
+	return fmt.Sprintf(`logName="projects/%s/logs/cloudaudit.googleapis.com%%2F%s" AND protoPayload.serviceName="cloudkms.googleapis.com" AND timestamp >= "%s" AND timestamp < "%s"`,
+		p.cfg.Project, log, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+}
+
+// entries calls each for every audit entry of log in [from, to).
+func (p *Project) entries(ctx context.Context, log string, from, to time.Time, each func(t time.Time, al *audit.AuditLog)) error {
+	op := "read the " + log + " audit log of project " + p.cfg.Project
+	if !p.cfg.AuditLogs() {
+		return nil
+	}
+	c, err := p.logClient(ctx)
+	if err != nil {
+		return classify(op, err)
+	}
+	it := c.Entries(ctx, logadmin.Filter(p.auditFilter(log, from, to)), logadmin.PageSize(1000))
+	for {
+		p.view.count("ListLogEntries")
+		e, err := it.Next()
+		if err == iterator.Done {
+			return nil
+		}
+		if err != nil {
+			return classify(op, err)
+		}
+		al, ok := e.Payload.(*audit.AuditLog)
+		if !ok {
+			continue // not an audit entry: nothing keyward reads
+		}
+		each(e.Timestamp, al)
+	}
+}
+
+// keyOf reads location/ring/key and the version from a resource name of
+// this project ("" when it is no key of it).
+func (p *Project) keyOf(resource string) (key, version string) {
+	if n, err := gcpname.ParseName(gcpname.KindVersion, resource); err == nil && n.Project == p.cfg.Project {
+		return n.Location + "/" + n.KeyRing + "/" + n.CryptoKey, n.Version
+	}
+	if n, err := gcpname.ParseName(gcpname.KindCryptoKey, resource); err == nil && n.Project == p.cfg.Project {
+		return n.Location + "/" + n.KeyRing + "/" + n.CryptoKey, ""
+	}
+	return "", ""
+}
+
+// Usage sums the data-access audit entries of cloudkms in [from, to) per
+// hour, principal and key version, oldest first.
+func (p *Project) Usage(ctx context.Context, from, to time.Time) ([]Use, error) {
+	type k struct {
+		hour                  time.Time
+		principal, key, versn string
+	}
+	sums := map[k]*Use{}
+	err := p.entries(ctx, "data_access", from, to, func(t time.Time, al *audit.AuditLog) {
+		key, ver := p.keyOf(al.GetResourceName())
+		if key == "" {
+			return
+		}
+		id := k{t.UTC().Truncate(time.Hour), al.GetAuthenticationInfo().GetPrincipalEmail(), key, ver}
+		u := sums[id]
+		if u == nil {
+			u = &Use{Hour: id.hour, Principal: id.principal, Key: key, Version: ver}
+			sums[id] = u
+		}
+		switch strings.TrimPrefix(al.GetMethodName(), "google.cloud.kms.v1.KeyManagementService.") {
+		case "Encrypt":
+			u.Encrypts++
+		case "Decrypt":
+			u.Decrypts++
+		case "AsymmetricSign", "AsymmetricDecrypt", "MacSign", "MacVerify", "RawEncrypt", "RawDecrypt":
+			u.Other++
+		default:
+			return // a read of attributes, not a use of the key
+		}
+		if t.After(u.Last) {
+			u.Last = t.UTC()
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Use, 0, len(sums))
+	for _, u := range sums {
+		if u.Encrypts+u.Decrypts+u.Other > 0 {
+			out = append(out, *u)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.Hour.Equal(b.Hour) {
+			return a.Hour.Before(b.Hour)
+		}
+		if a.Key+"/"+a.Version != b.Key+"/"+b.Version {
+			return a.Key+"/"+a.Version < b.Key+"/"+b.Version
+		}
+		return a.Principal < b.Principal
+	})
+	return out, nil
+}
+
+// AdminActivity lists the changes to keys in [from, to) that the
+// admin-activity log records, oldest first, for comparison with keyward's
+// own record: a change whose principal is not keyward's identity was made
+// behind keyward's back, and says who made it.
+func (p *Project) AdminActivity(ctx context.Context, from, to time.Time) ([]AdminCall, error) {
+	var out []AdminCall
+	err := p.entries(ctx, "activity", from, to, func(t time.Time, al *audit.AuditLog) {
+		key, ver := p.keyOf(al.GetResourceName())
+		out = append(out, AdminCall{Time: t.UTC(), Principal: al.GetAuthenticationInfo().GetPrincipalEmail(),
+			Method: strings.TrimPrefix(al.GetMethodName(), "google.cloud.kms.v1.KeyManagementService."), Key: key, Version: ver})
+	})
+	return out, err
+}
+
+// logClient is the project's Cloud Logging client, made on first use.
+func (p *Project) logClient(ctx context.Context) (*logadmin.Client, error) {
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	if p.logs != nil {
+		return p.logs, nil
+	}
+	c, err := logadmin.NewClient(ctx, p.cfg.Project, p.logOpt...)
+	if err != nil {
+		return nil, err
+	}
+	p.logs = c
+	return c, nil
+}
