@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/keyward/keyward/engine"
 )
 
 // Connector is one cloud vault. Connectors live one per package
@@ -58,6 +60,14 @@ type Connector interface {
 // it judge a create request's type, size and curve, before any request.
 type SpecChecker interface {
 	CheckSpec(r CreateRequest) error
+}
+
+// Attributor is implemented by a connector whose cloud records who
+// changed a key (Google's admin-activity audit log): the sync hands it the
+// events of changes made outside keyward, between from and to, and it sets
+// each one's Actor to whoever made the change, when its log says.
+type Attributor interface {
+	Attribute(ctx context.Context, evs []*engine.Event, from, to time.Time) error
 }
 
 // MaterialKeeper is implemented by a connector whose cloud cannot export

@@ -381,6 +381,24 @@ func (s *SyncSource) sync(ctx context.Context, full bool) error {
 		pend = append(pend, gone)
 	}
 
+	if at, ok := s.conn.(Attributor); ok && !first {
+		var evs []*engine.Event
+		for _, p := range pend {
+			for i := range p.batch.Events {
+				evs = append(evs, &p.batch.Events[i])
+			}
+		}
+		if len(evs) > 0 {
+			since := s.prevStart
+			if since.IsZero() {
+				since = start.Add(-s.interval)
+			}
+			// Best effort: an event without its author is still true.
+			if err := at.Attribute(ctx, evs, since.Add(-recentWindow), time.Now()); err != nil {
+				s.log.Warn("cannot say who made the cloud's changes", "err", err)
+			}
+		}
+	}
 	for _, p := range pend {
 		if err := s.sink.Apply(ctx, p.batch); err != nil {
 			return fmt.Errorf("write the inventory of %s: %w", s.name, err)

@@ -11,7 +11,9 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/genproto/googleapis/cloud/audit"
 
+	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/gcp/gcpname"
+	"github.com/keyward/keyward/engine"
 )
 
 // Use is how often one principal used one key version in one hour, as
@@ -166,4 +168,56 @@ func (p *Project) logClient(ctx context.Context) (*logadmin.Client, error) {
 	}
 	p.logs = c
 	return c, nil
+}
+
+var _ cloud.Attributor = (*Project)(nil)
+
+// Attribute names who made the changes a sync found (the admin-activity
+// log's principal of the latest call on the key, and on the version when
+// the log names one): activity compared with what Google recorded.
+func (p *Project) Attribute(ctx context.Context, evs []*engine.Event, from, to time.Time) error {
+	if !p.cfg.AuditLogs() {
+		return nil
+	}
+	calls, err := p.AdminActivity(ctx, from, to)
+	if err != nil || len(calls) == 0 {
+		return err
+	}
+	for _, ev := range evs {
+		path := strings.TrimPrefix(ev.KeyID, ev.Source+"/")
+		parts := strings.Split(path, "/")
+		if len(parts) < 3 {
+			continue
+		}
+		key, ver := strings.Join(parts[:3], "/"), ""
+		if len(parts) == 4 {
+			ver = parts[3]
+		}
+		// The latest call on the version itself, else on the key, else
+		// on another of its versions.
+		rank := func(c *AdminCall) int {
+			switch {
+			case ver != "" && c.Version == ver:
+				return 3
+			case c.Version == "":
+				return 2
+			}
+			return 1
+		}
+		var best *AdminCall
+		for i := range calls {
+			c := &calls[i]
+			if c.Key != key || c.Principal == "" {
+				continue
+			}
+			if best == nil || rank(c) > rank(best) || rank(c) == rank(best) && !c.Time.Before(best.Time) {
+				best = c
+			}
+		}
+		if best != nil {
+			ev.Actor = best.Principal
+			ev.Details += " (by " + best.Principal + ", Cloud Audit Logs: " + best.Method + ")"
+		}
+	}
+	return nil
 }

@@ -115,7 +115,7 @@ full_refresh_every = 1
 		}
 		return out
 	}
-	details := map[string]string{}
+	details, actors := map[string]string{}, map[string]string{}
 	sourceEvents := func() []string {
 		t.Helper()
 		rep, err := c.ActivityReport(ctx, api.ReportQuery{Source: "gcp-prod", Origin: "source", Limit: 100})
@@ -127,6 +127,7 @@ full_refresh_every = 1
 			k := ev.Operation + " " + strings.TrimPrefix(ev.KeyID, "gcp-prod/")
 			ops = append(ops, k)
 			details[k] = ev.Details
+			actors[k] = ev.Actor
 		}
 		slices.Sort(ops)
 		return ops
@@ -260,6 +261,8 @@ full_refresh_every = 1
 	if ev := sourceEvents(); !slices.Equal(ev, []string{"discovered us/legacy/ledger/1"}) {
 		t.Errorf("source events after keyward's own changes: %v", ev)
 	}
+	// Someone else, in the console: the audit log says who.
+	fake.Principal = "alice@acme.example"
 	if _, err := outside.Update(ctx, legacy.Name, "", cloud.Update{Tags: map[string]string{"owner": "treasury"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -272,8 +275,11 @@ full_refresh_every = 1
 	time.Sleep(1100 * time.Millisecond)
 	kw("sync", "--source", "gcp-prod")
 	evs := sourceEvents()
-	if d := details["edited us/legacy/ledger/1"]; d != "edited in the cloud: tags owner" {
+	if d := details["edited us/legacy/ledger/1"]; d != "edited in the cloud: tags owner (by alice@acme.example, Cloud Audit Logs: UpdateCryptoKey)" {
 		t.Errorf("an outside label change: %q (events %v)", d, evs)
+	}
+	if a := actors["rotated us/legacy/ledger/2"]; a != "alice@acme.example" {
+		t.Errorf("the outside rotation's actor: %q", a)
 	}
 	if !slices.Contains(evs, "rotated us/legacy/ledger/2") || !slices.Contains(evs, "disabled europe-west1/payments/card-kek/2") {
 		t.Errorf("outside rotation and disable: %v", evs)
