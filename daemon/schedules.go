@@ -177,7 +177,33 @@ func marker(kv cloud.KeyVersion) string {
 	return kv.Version
 }
 
+// notRunning says that a source was asked to act before its Run began (a
+// run resumed as the daemon starts, racing its sources).
+func notRunning(err error) bool {
+	return err != nil && (errors.Is(err, cloud.ErrNotRunning) || strings.Contains(err.Error(), "not running yet"))
+}
+
+// whileStarting retries fn while the sources are still starting, up to
+// 30 s: Before reads only, and Do is idempotent given the step's Before, so
+// a retry never does anything twice.
+func whileStarting[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	v, err := fn()
+	for i := 0; i < 150 && notRunning(err); i++ {
+		select {
+		case <-ctx.Done():
+			return v, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		v, err = fn()
+	}
+	return v, err
+}
+
 func (a *scheduleActions) Before(ctx context.Context, s *schedule.Schedule, run schedule.Run, st schedule.Step) (string, error) {
+	return whileStarting(ctx, func() (string, error) { return a.before(ctx, s, st) })
+}
+
+func (a *scheduleActions) before(ctx context.Context, s *schedule.Schedule, st schedule.Step) (string, error) {
 	kind, source, name := splitTarget(st.Target)
 	switch {
 	case s.Kind == schedule.KindRotate && kind == targetCloud:
@@ -205,6 +231,15 @@ func (a *scheduleActions) Before(ctx context.Context, s *schedule.Schedule, run 
 }
 
 func (a *scheduleActions) Do(ctx context.Context, s *schedule.Schedule, run schedule.Run, st schedule.Step, actor string) (string, string, error) {
+	type result struct{ after, note string }
+	r, err := whileStarting(ctx, func() (result, error) {
+		after, note, err := a.do(ctx, s, run, st, actor)
+		return result{after, note}, err
+	})
+	return r.after, r.note, err
+}
+
+func (a *scheduleActions) do(ctx context.Context, s *schedule.Schedule, run schedule.Run, st schedule.Step, actor string) (string, string, error) {
 	caller := cloud.Caller{User: actor}
 	kind, source, name := splitTarget(st.Target)
 	switch s.Kind {

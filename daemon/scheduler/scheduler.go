@@ -127,6 +127,19 @@ func (r *Runner) LoadConfig(ctx context.Context, specs []schedule.Spec) error {
 	}
 	for _, h := range have {
 		if h.Origin == schedule.OriginConfig && !want[h.Spec.Name] {
+			// A run the daemon left in progress cannot resume without its
+			// schedule: it ends as failed, saying why, so the start goes on.
+			running, err := r.st.RunningRuns(ctx)
+			if err != nil {
+				return err
+			}
+			for _, run := range running {
+				if run.Schedule == h.Spec.Name {
+					if err := r.st.FinishRun(ctx, run.ID, schedule.RunFailed, "not resumed: its schedule left keyward.toml while it ran"); err != nil {
+						return err
+					}
+				}
+			}
 			if err := r.st.DeleteSchedule(ctx, h.Spec.Name); err != nil {
 				return fmt.Errorf("schedule %q left keyward.toml: %w", h.Spec.Name, err)
 			}
@@ -578,8 +591,11 @@ func (r *Runner) stepFailed(ctx context.Context, sc *schedule.Schedule, run sche
 
 func (r *Runner) finish(ctx context.Context, sc *schedule.Schedule, run schedule.Run, status, summary, reason string) {
 	ctx = context.WithoutCancel(ctx)
-	if err := r.st.FinishRun(ctx, run.ID, status, summary); err != nil {
-		r.log.Error("cannot record the end of a schedule run", "schedule", sc.Name, "err", err)
+	// The health first: whoever sees the run finished sees its health.
+	if status == schedule.RunDone {
+		r.health(ctx, sc.Name, engine.HealthOK, "")
+	} else {
+		r.health(ctx, sc.Name, engine.HealthDegraded, reason)
 	}
 	sev := engine.SeverityInfo
 	if status != schedule.RunDone {
@@ -587,10 +603,8 @@ func (r *Runner) finish(ctx context.Context, sc *schedule.Schedule, run schedule
 	}
 	r.record(ctx, engine.Event{Operation: "schedule-run", Actor: Actor(sc.Name), Origin: engine.OriginKeyward, Severity: sev,
 		Details: fmt.Sprintf("run %d (%s) %s: %s", run.ID, run.Trigger, status, summary)})
-	if status == schedule.RunDone {
-		r.health(ctx, sc.Name, engine.HealthOK, "")
-	} else {
-		r.health(ctx, sc.Name, engine.HealthDegraded, reason)
+	if err := r.st.FinishRun(ctx, run.ID, status, summary); err != nil {
+		r.log.Error("cannot record the end of a schedule run", "schedule", sc.Name, "err", err)
 	}
 	r.notify(sc.Name)
 }

@@ -354,3 +354,27 @@ func TestDSTRunsOncePerDay(t *testing.T) {
 		}
 	}
 }
+
+// A config schedule removed from keyward.toml while a run of it was left
+// in progress (the daemon was killed) does not stop the next start.
+func TestRemovedConfigScheduleWithARunLeftInProgress(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, at("2027-01-04T01:00:00Z"), newVault("a"))
+	r := h.runner()
+	if err := r.LoadConfig(ctx, []schedule.Spec{{Name: "gone", Kind: schedule.KindRotate, Every: "daily 02:00"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.st.ClaimRun(ctx, store.Claim{Schedule: "gone", Due: h.clk.now(), Trigger: "manual", Actor: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	r = h.runner()
+	if err := r.LoadConfig(ctx, nil); err != nil {
+		t.Fatalf("start without the schedule: %v", err)
+	}
+	if _, err := h.st.Schedule(ctx, "gone"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the removed schedule: %v", err)
+	}
+	if running, _ := h.st.RunningRuns(ctx); len(running) != 0 {
+		t.Fatalf("runs left running: %+v", running)
+	}
+}
