@@ -31,13 +31,20 @@ func TestLayoutDropsByPriority(t *testing.T) {
 	}
 	for _, tc := range tests {
 		idx, widths := Layout(cols, tc.width)
-		var titles []string
-		for _, i := range idx {
-			titles = append(titles, cols[i].Title)
-		}
-		if !reflect.DeepEqual(titles, tc.titles) || !reflect.DeepEqual(widths, tc.widths) {
-			t.Errorf("width %d: got %v %v, want %v %v", tc.width, titles, widths, tc.titles, tc.widths)
-		}
+		checkLayout(t, tc.width, cols, idx, widths, tc.titles, tc.widths)
+	}
+}
+
+// checkLayout fails t unless a layout in width shows the columns titled
+// titles at widths.
+func checkLayout(t *testing.T, width int, cols []Column, idx, widths []int, titles []string, want []int) {
+	t.Helper()
+	var got []string
+	for _, i := range idx {
+		got = append(got, cols[i].Title)
+	}
+	if !reflect.DeepEqual(got, titles) || !reflect.DeepEqual(widths, want) {
+		t.Errorf("width %d: got %v %v, want %v %v", width, got, widths, titles, want)
 	}
 }
 
@@ -171,12 +178,6 @@ func TestPlaceContentColumns(t *testing.T) {
 	}
 	for _, tc := range tests {
 		idx, widths := Place(cols, tc.avail)
-		var titles []string
-		for _, i := range idx {
-			titles = append(titles, cols[i].Title)
-		}
-		if !reflect.DeepEqual(titles, tc.titles) || !reflect.DeepEqual(widths, tc.widths) {
-			t.Errorf("avail %d: got %v %v, want %v %v", tc.avail, titles, widths, tc.titles, tc.widths)
-		}
+		checkLayout(t, tc.avail, cols, idx, widths, tc.titles, tc.widths)
 	}
 }
