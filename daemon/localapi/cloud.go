@@ -7,15 +7,6 @@ import (
 	"github.com/keyward/keyward/daemon/cloud"
 )
 
-// cloudManager is the cloud life-cycle manager, or a 404 when no cloud
-// source is configured.
-func (h *Handler) cloudManager(r *http.Request) (*cloud.Manager, error) {
-	if h.s.Cloud == nil {
-		return nil, notFound("no cloud source is configured (add an [[azure]] or [[aws]] section to keyward.toml), so %s %s has nothing to act on", r.Method, r.URL.Path)
-	}
-	return h.s.Cloud, nil
-}
-
 // cloudCaller is the caller as the cloud manager records it.
 func cloudCaller(r *http.Request) cloud.Caller {
 	c := CallerOf(r)
@@ -52,10 +43,7 @@ func keyResult(w http.ResponseWriter, r *http.Request, res *cloud.KeyResult, err
 }
 
 func (h *Handler) cloudCreate(w http.ResponseWriter, r *http.Request) error {
-	m, err := h.cloudManager(r)
-	if err != nil {
-		return err
-	}
+	m := h.s.Cloud
 	var req api.CreateKeyRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
@@ -65,12 +53,9 @@ func (h *Handler) cloudCreate(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) cloudUpload(w http.ResponseWriter, r *http.Request) error {
-	m, err := h.cloudManager(r)
-	if err != nil {
-		return err
-	}
+	m := h.s.Cloud
 	var req api.UploadKeyRequest
-	err = decode(w, r, &req)
+	err := decode(w, r, &req)
 	defer clear(req.Material) // a key file: zeroed once used
 	if err != nil {
 		return err
@@ -82,10 +67,7 @@ func (h *Handler) cloudUpload(w http.ResponseWriter, r *http.Request) error {
 
 // cloudKeyOp is POST /v1/cloud/{source}/keys/{name}/{op}.
 func (h *Handler) cloudKeyOp(w http.ResponseWriter, r *http.Request) error {
-	m, err := h.cloudManager(r)
-	if err != nil {
-		return err
-	}
+	m := h.s.Cloud
 	src, name, ctx, c := r.PathValue("source"), r.PathValue("name"), r.Context(), cloudCaller(r)
 	switch op := r.PathValue("op"); op {
 	case "rotate":
@@ -144,10 +126,7 @@ func (h *Handler) cloudKeyOp(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) cloudPolicy(w http.ResponseWriter, r *http.Request) error {
-	m, err := h.cloudManager(r)
-	if err != nil {
-		return err
-	}
+	m := h.s.Cloud
 	p, err := m.RotationPolicy(r.Context(), r.PathValue("source"), r.PathValue("name"))
 	if err != nil {
 		return err
@@ -156,10 +135,7 @@ func (h *Handler) cloudPolicy(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) cloudBackups(w http.ResponseWriter, r *http.Request) error {
-	m, err := h.cloudManager(r)
-	if err != nil {
-		return err
-	}
+	m := h.s.Cloud
 	infos, err := m.Backups(r.Context())
 	if err != nil && len(infos) == 0 {
 		return err
@@ -172,10 +148,7 @@ func (h *Handler) cloudBackups(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) cloudRestore(w http.ResponseWriter, r *http.Request) error {
-	m, err := h.cloudManager(r)
-	if err != nil {
-		return err
-	}
+	m := h.s.Cloud
 	var req api.RestoreRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
@@ -185,10 +158,7 @@ func (h *Handler) cloudRestore(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) cloudDeleteBackup(w http.ResponseWriter, r *http.Request) error {
-	m, err := h.cloudManager(r)
-	if err != nil {
-		return err
-	}
+	m := h.s.Cloud
 	if err := m.DeleteBackup(r.Context(), cloudCaller(r), r.PathValue("id")); err != nil {
 		return err
 	}

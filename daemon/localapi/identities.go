@@ -16,15 +16,6 @@ const (
 	OpClientKeystoreUsed = "client-keystore-imported"
 )
 
-// identities is the KMIP client-identity service, or a 404 naming the
-// source when there is no KMIP source.
-func (h *Handler) identities(r *http.Request) (*pki.Service, error) {
-	if h.s.Identities == nil {
-		return nil, notFound("no KMIP source named %q (none is configured)", r.PathValue("source"))
-	}
-	return h.s.Identities, nil
-}
-
 // identityError maps the identity service's errors.
 func identityError(err error) error {
 	switch {
@@ -63,10 +54,7 @@ func installedCert(w http.ResponseWriter, r *http.Request, op, details string, c
 }
 
 func (h *Handler) clientCert(w http.ResponseWriter, r *http.Request) error {
-	s, err := h.identities(r)
-	if err != nil {
-		return err
-	}
+	s := h.s.Identities
 	c, err := s.Cert(r.PathValue("source"))
 	if err != nil {
 		return identityError(err)
@@ -75,10 +63,7 @@ func (h *Handler) clientCert(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) clientCSR(w http.ResponseWriter, r *http.Request) error {
-	s, err := h.identities(r)
-	if err != nil {
-		return err
-	}
+	s := h.s.Identities
 	var req api.CSRRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
@@ -94,10 +79,7 @@ func (h *Handler) clientCSR(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) clientInstall(w http.ResponseWriter, r *http.Request) error {
-	s, err := h.identities(r)
-	if err != nil {
-		return err
-	}
+	s := h.s.Identities
 	var req api.InstallCertRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
@@ -114,10 +96,7 @@ func (h *Handler) clientInstall(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) clientImport(w http.ResponseWriter, r *http.Request) error {
-	s, err := h.identities(r)
-	if err != nil {
-		return err
-	}
+	s := h.s.Identities
 	var req api.ImportKeystoreRequest
 	if err := decode(w, r, &req); err != nil {
 		return err

@@ -48,6 +48,35 @@ type Route struct {
 	// Refused, when set, is added to the 403 a caller without Role gets
 	// (what an admin can change to allow it).
 	Refused string
+	// needs is the service the route calls; when the daemon runs none
+	// (nothing of it configured) the route answers 404 saying so.
+	needs service
+}
+
+// service names what a route calls beyond the daemon itself.
+type service int
+
+const (
+	daemonItself service = iota
+	cloudService
+	proxyService
+	identityService
+	scheduleService
+)
+
+// missing is the 404 of a route whose service the daemon does not run.
+func (h *Handler) missing(needs service, r *http.Request) error {
+	switch {
+	case needs == cloudService && h.s.Cloud == nil:
+		return notFound("no cloud source is configured (add an [[azure]], [[aws]] or [[gcp]] section to keyward.toml), so %s %s has nothing to act on", r.Method, r.URL.Path)
+	case needs == proxyService && h.s.Proxy == nil:
+		return notFound("no application is proxied (add a [[proxy.app]] section to keyward.toml), so %s %s has nothing to act on", r.Method, r.URL.Path)
+	case needs == identityService && h.s.Identities == nil:
+		return notFound("no KMIP source named %q (none is configured)", r.PathValue("source"))
+	case needs == scheduleService && h.s.Schedules == nil:
+		return notFound("this daemon runs no schedules, so %s %s has nothing to act on", r.Method, r.URL.Path)
+	}
+	return nil
 }
 
 // Changes reports whether the route's method changes state (anything but
@@ -201,7 +230,11 @@ func (h *Handler) guard(rt Route) http.Handler {
 }
 
 func (h *Handler) serve(rt Route, w http.ResponseWriter, r *http.Request) {
-	if err := rt.Serve(w, r); err != nil {
+	err := h.missing(rt.needs, r)
+	if err == nil {
+		err = rt.Serve(w, r)
+	}
+	if err != nil {
 		e := errorOf(err)
 		if e.Status >= 500 && e.Code == api.CodeInternal {
 			h.s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

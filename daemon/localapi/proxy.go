@@ -11,15 +11,6 @@ import (
 	"github.com/keyward/keyward/engine/token"
 )
 
-// proxyManager is the encryption proxy, or a 404 when no application is
-// proxied.
-func (h *Handler) proxyManager(r *http.Request) (*proxy.Manager, error) {
-	if h.s.Proxy == nil {
-		return nil, notFound("no application is proxied (add a [[proxy.app]] section to keyward.toml), so %s %s has nothing to act on", r.Method, r.URL.Path)
-	}
-	return h.s.Proxy, nil
-}
-
 // proxyError maps the proxy's errors: an unknown application is a 404, a
 // ring with nothing that encrypts a 503, a token that does not open a 422.
 func proxyError(err error) error {
@@ -34,40 +25,35 @@ func proxyError(err error) error {
 	return err
 }
 
-// cryptInput reads the body of encrypt, decrypt and rewrap: at most
-// proxy.MaxCryptInput bytes. The caller zeroes it.
-func cryptInput(r *http.Request) ([]byte, error) {
+// cryptInput is the application (?app=, known to the proxy) and the
+// body of encrypt, decrypt and rewrap: at most proxy.MaxCryptInput bytes.
+// The caller zeroes it.
+func (h *Handler) cryptInput(r *http.Request) (string, []byte, error) {
+	app := r.URL.Query().Get("app")
+	if err := h.s.Proxy.Known(app); err != nil {
+		return "", nil, proxyError(err)
+	}
 	in, err := io.ReadAll(io.LimitReader(r.Body, proxy.MaxCryptInput+1))
 	if err != nil {
 		clear(in)
-		return nil, badRequest("reading input: %v", err)
+		return "", nil, badRequest("reading input: %v", err)
 	}
 	if len(in) > proxy.MaxCryptInput {
 		clear(in)
-		return nil, fail(http.StatusRequestEntityTooLarge, api.CodeBadRequest,
+		return "", nil, fail(http.StatusRequestEntityTooLarge, api.CodeBadRequest,
 			"input is larger than %d bytes (4 MiB), the most encrypt, decrypt and rewrap take at once; split it", proxy.MaxCryptInput)
 	}
-	return in, nil
+	return app, in, nil
 }
 
 func (h *Handler) proxyStatus(w http.ResponseWriter, r *http.Request) error {
-	m, err := h.proxyManager(r)
-	if err != nil {
-		return err
-	}
+	m := h.s.Proxy
 	return writeJSON(w, api.ProxyStatuses{Apps: m.Statuses()})
 }
 
 func (h *Handler) encrypt(w http.ResponseWriter, r *http.Request) error {
-	m, err := h.proxyManager(r)
-	if err != nil {
-		return err
-	}
-	app := r.URL.Query().Get("app")
-	if err := m.Known(app); err != nil {
-		return proxyError(err)
-	}
-	in, err := cryptInput(r)
+	m := h.s.Proxy
+	app, in, err := h.cryptInput(r)
 	if err != nil {
 		return err
 	}
@@ -82,15 +68,8 @@ func (h *Handler) encrypt(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) decrypt(w http.ResponseWriter, r *http.Request) error {
-	m, err := h.proxyManager(r)
-	if err != nil {
-		return err
-	}
-	app := r.URL.Query().Get("app")
-	if err := m.Known(app); err != nil {
-		return proxyError(err)
-	}
-	in, err := cryptInput(r)
+	m := h.s.Proxy
+	app, in, err := h.cryptInput(r)
 	if err != nil {
 		return err
 	}
@@ -108,15 +87,8 @@ func (h *Handler) decrypt(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) rewrap(w http.ResponseWriter, r *http.Request) error {
-	m, err := h.proxyManager(r)
-	if err != nil {
-		return err
-	}
-	app := r.URL.Query().Get("app")
-	if err := m.Known(app); err != nil {
-		return proxyError(err)
-	}
-	in, err := cryptInput(r)
+	m := h.s.Proxy
+	app, in, err := h.cryptInput(r)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ var (
 // files that serve them (status.go, keys.go, reports.go, cloud.go,
 // identities.go, schedules.go, proxy.go) and as the Go client's methods.
 func (h *Handler) table() []Route {
-	decrypt := Route{Method: post, Pattern: "/v1/decrypt", Role: admin, Params: []api.Param{appParam}, Serve: h.decrypt,
+	decrypt := Route{Method: post, Pattern: "/v1/decrypt", Role: admin, Params: []api.Param{appParam}, needs: proxyService, Serve: h.decrypt,
 		Refused: "an admin may set proxy.allow_user_decrypt = true to let users decrypt"}
 	if h.s.Proxy != nil && h.s.Proxy.AllowUserDecrypt() {
 		decrypt.Role, decrypt.Why = user, "proxy.allow_user_decrypt = true lets users decrypt"
@@ -70,34 +70,34 @@ func (h *Handler) table() []Route {
 
 		// cloud key life cycles, every connector kind
 		{Method: get, Pattern: "/v1/cloud/sources", Role: user, Serve: h.cloudSources},
-		{Method: post, Pattern: "/v1/cloud/{source}/keys", Role: admin, Serve: h.cloudCreate},
-		{Method: post, Pattern: "/v1/cloud/{source}/upload", Role: admin, Serve: h.cloudUpload},
-		{Method: post, Pattern: "/v1/cloud/{source}/keys/{name}/{op}", Role: admin, Serve: h.cloudKeyOp},
-		{Method: get, Pattern: "/v1/cloud/{source}/keys/{name}/policy", Role: user, Serve: h.cloudPolicy},
-		{Method: get, Pattern: "/v1/cloud/backups", Role: user, Serve: h.cloudBackups},
-		{Method: post, Pattern: "/v1/cloud/backups/{id}/restore", Role: admin, Serve: h.cloudRestore},
-		{Method: del, Pattern: "/v1/cloud/backups/{id}", Role: admin, Serve: h.cloudDeleteBackup},
+		{Method: post, Pattern: "/v1/cloud/{source}/keys", Role: admin, needs: cloudService, Serve: h.cloudCreate},
+		{Method: post, Pattern: "/v1/cloud/{source}/upload", Role: admin, needs: cloudService, Serve: h.cloudUpload},
+		{Method: post, Pattern: "/v1/cloud/{source}/keys/{name}/{op}", Role: admin, needs: cloudService, Serve: h.cloudKeyOp},
+		{Method: get, Pattern: "/v1/cloud/{source}/keys/{name}/policy", Role: user, needs: cloudService, Serve: h.cloudPolicy},
+		{Method: get, Pattern: "/v1/cloud/backups", Role: user, needs: cloudService, Serve: h.cloudBackups},
+		{Method: post, Pattern: "/v1/cloud/backups/{id}/restore", Role: admin, needs: cloudService, Serve: h.cloudRestore},
+		{Method: del, Pattern: "/v1/cloud/backups/{id}", Role: admin, needs: cloudService, Serve: h.cloudDeleteBackup},
 
 		// KMIP client identities
-		{Method: get, Pattern: "/v1/kmip/{source}/cert", Role: user, Serve: h.clientCert},
-		{Method: post, Pattern: "/v1/kmip/{source}/csr", Role: admin, Serve: h.clientCSR},
-		{Method: post, Pattern: "/v1/kmip/{source}/install", Role: admin, Serve: h.clientInstall},
-		{Method: post, Pattern: "/v1/kmip/{source}/import", Role: admin, Serve: h.clientImport},
+		{Method: get, Pattern: "/v1/kmip/{source}/cert", Role: user, needs: identityService, Serve: h.clientCert},
+		{Method: post, Pattern: "/v1/kmip/{source}/csr", Role: admin, needs: identityService, Serve: h.clientCSR},
+		{Method: post, Pattern: "/v1/kmip/{source}/install", Role: admin, needs: identityService, Serve: h.clientInstall},
+		{Method: post, Pattern: "/v1/kmip/{source}/import", Role: admin, needs: identityService, Serve: h.clientImport},
 
 		// schedules
-		{Method: get, Pattern: "/v1/schedules", Role: user, Serve: h.schedules},
-		{Method: get, Pattern: "/v1/schedules/{name}", Role: user, Params: []api.Param{api.IntParam("run", 1, 1<<53)}, Serve: h.scheduleDetail},
-		{Method: get, Pattern: "/v1/schedules/{name}/dry-run", Role: user, Serve: h.scheduleDryRun},
-		{Method: post, Pattern: "/v1/schedules", Role: admin, Serve: h.scheduleCreate},
-		{Method: put, Pattern: "/v1/schedules/{name}", Role: admin, Serve: h.scheduleEdit},
-		{Method: post, Pattern: "/v1/schedules/{name}/{op}", Role: admin, Serve: h.scheduleOp},
-		{Method: del, Pattern: "/v1/schedules/{name}", Role: admin, Serve: h.scheduleDelete},
+		{Method: get, Pattern: "/v1/schedules", Role: user, needs: scheduleService, Serve: h.schedules},
+		{Method: get, Pattern: "/v1/schedules/{name}", Role: user, Params: []api.Param{api.IntParam("run", 1, 1<<53)}, needs: scheduleService, Serve: h.scheduleDetail},
+		{Method: get, Pattern: "/v1/schedules/{name}/dry-run", Role: user, needs: scheduleService, Serve: h.scheduleDryRun},
+		{Method: post, Pattern: "/v1/schedules", Role: admin, needs: scheduleService, Serve: h.scheduleCreate},
+		{Method: put, Pattern: "/v1/schedules/{name}", Role: admin, needs: scheduleService, Serve: h.scheduleEdit},
+		{Method: post, Pattern: "/v1/schedules/{name}/{op}", Role: admin, needs: scheduleService, Serve: h.scheduleOp},
+		{Method: del, Pattern: "/v1/schedules/{name}", Role: admin, needs: scheduleService, Serve: h.scheduleDelete},
 
 		// the encryption proxy
-		{Method: get, Pattern: "/v1/proxy", Role: user, Serve: h.proxyStatus},
-		{Method: post, Pattern: "/v1/encrypt", Role: user, Params: []api.Param{appParam, api.BoolParam("deterministic")}, Serve: h.encrypt,
+		{Method: get, Pattern: "/v1/proxy", Role: user, needs: proxyService, Serve: h.proxyStatus},
+		{Method: post, Pattern: "/v1/encrypt", Role: user, Params: []api.Param{appParam, api.BoolParam("deterministic")}, needs: proxyService, Serve: h.encrypt,
 			Why: "encrypting reads the ring and changes nothing; any user may make a token"},
 		decrypt,
-		{Method: post, Pattern: "/v1/rewrap", Role: admin, Params: []api.Param{appParam}, Serve: h.rewrap},
+		{Method: post, Pattern: "/v1/rewrap", Role: admin, Params: []api.Param{appParam}, needs: proxyService, Serve: h.rewrap},
 	}
 }

@@ -9,14 +9,6 @@ import (
 	"github.com/keyward/keyward/engine/schedule"
 )
 
-// scheduler is the schedule runner, or a 404 when the daemon runs none.
-func (h *Handler) scheduler(r *http.Request) (*scheduler.Runner, error) {
-	if h.s.Schedules == nil {
-		return nil, notFound("this daemon runs no schedules, so %s %s has nothing to act on", r.Method, r.URL.Path)
-	}
-	return h.s.Schedules, nil
-}
-
 // actor is the caller as a schedule's history names it.
 func actor(r *http.Request) string {
 	c := CallerOf(r)
@@ -45,10 +37,7 @@ func oneSchedule(w http.ResponseWriter, r *http.Request, s *scheduler.Runner, st
 }
 
 func (h *Handler) schedules(w http.ResponseWriter, r *http.Request) error {
-	s, err := h.scheduler(r)
-	if err != nil {
-		return err
-	}
+	s := h.s.Schedules
 	in, err := s.Infos(r.Context(), "")
 	if err != nil {
 		return err
@@ -61,10 +50,7 @@ func (h *Handler) schedules(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) scheduleDetail(w http.ResponseWriter, r *http.Request) error {
-	s, err := h.scheduler(r)
-	if err != nil {
-		return err
-	}
+	s := h.s.Schedules
 	name := r.PathValue("name")
 	in, err := s.Infos(r.Context(), name)
 	if err != nil {
@@ -79,10 +65,7 @@ func (h *Handler) scheduleDetail(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) scheduleDryRun(w http.ResponseWriter, r *http.Request) error {
-	s, err := h.scheduler(r)
-	if err != nil {
-		return err
-	}
+	s := h.s.Schedules
 	steps, err := s.DryRun(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return err
@@ -94,10 +77,7 @@ func (h *Handler) scheduleDryRun(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) scheduleCreate(w http.ResponseWriter, r *http.Request) error {
-	s, err := h.scheduler(r)
-	if err != nil {
-		return err
-	}
+	s := h.s.Schedules
 	var sp schedule.Spec
 	if err := decode(w, r, &sp); err != nil {
 		return err
@@ -109,10 +89,7 @@ func (h *Handler) scheduleCreate(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) scheduleEdit(w http.ResponseWriter, r *http.Request) error {
-	s, err := h.scheduler(r)
-	if err != nil {
-		return err
-	}
+	s := h.s.Schedules
 	var sp schedule.Spec
 	if err := decode(w, r, &sp); err != nil {
 		return err
@@ -131,11 +108,9 @@ func (h *Handler) scheduleEdit(w http.ResponseWriter, r *http.Request) error {
 
 // scheduleOp is POST /v1/schedules/{name}/pause, …/resume and …/run.
 func (h *Handler) scheduleOp(w http.ResponseWriter, r *http.Request) error {
-	s, err := h.scheduler(r)
-	if err != nil {
-		return err
-	}
+	s := h.s.Schedules
 	name := r.PathValue("name")
+	var err error
 	switch r.PathValue("op") {
 	case "pause":
 		err = s.Pause(r.Context(), name, actor(r))
@@ -157,10 +132,7 @@ func (h *Handler) scheduleOp(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) scheduleDelete(w http.ResponseWriter, r *http.Request) error {
-	s, err := h.scheduler(r)
-	if err != nil {
-		return err
-	}
+	s := h.s.Schedules
 	name := r.PathValue("name")
 	if err := s.Delete(r.Context(), name, actor(r)); err != nil {
 		return err

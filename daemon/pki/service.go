@@ -21,15 +21,6 @@ var (
 	ErrInvalid = errors.New("invalid client identity")
 )
 
-// kindError is an error of kind with a message for a key administrator.
-type kindError struct {
-	kind error
-	msg  string
-}
-
-func (e *kindError) Error() string        { return e.msg }
-func (e *kindError) Is(target error) bool { return target == e.kind }
-
 // Service is the client-identity service of the KMIP sources (`keyward
 // cert` through the daemon): it shows, makes, installs and imports each
 // source's identity under dataDir/kmip/<source>.
@@ -89,7 +80,7 @@ type CSR struct {
 // files are the identity files of source, or ErrUnknownSource.
 func (s *Service) files(source string) (Files, error) {
 	if !slices.Contains(s.sources, source) {
-		return Files{}, &kindError{ErrUnknownSource, fmt.Sprintf("no KMIP source named %q (have: %s)", source, strings.Join(s.sources, ", "))}
+		return Files{}, engine.Errorf(ErrUnknownSource, "no KMIP source named %q (have: %s)", source, strings.Join(s.sources, ", "))
 	}
 	return Paths(s.dataDir, source), nil
 }
@@ -131,7 +122,7 @@ func (s *Service) Cert(source string) (*Cert, error) {
 		return nil, err
 	}
 	if c.Info == nil && c.Pending == nil && (c.InUse == nil || c.InUse.Subject == "") {
-		return nil, &kindError{ErrNoCertificate, fmt.Sprintf("no client certificate installed for %s: generate a CSR or import a keystore", source)}
+		return nil, engine.Errorf(ErrNoCertificate, "no client certificate installed for %s: generate a CSR or import a keystore", source)
 	}
 	return c, nil
 }
@@ -144,11 +135,11 @@ func (s *Service) MakeCSR(source string, o CSROptions, force bool) (*CSR, error)
 		return nil, err
 	}
 	if !force && (exists(f.Key) || exists(f.PendingKey)) {
-		return nil, &kindError{ErrKeyExists, fmt.Sprintf("%s already has a private key; confirm making a new one (it waits as pending, and the identity in use keeps working, until its signed certificate is installed)", source)}
+		return nil, engine.Errorf(ErrKeyExists, "%s already has a private key; confirm making a new one (it waits as pending, and the identity in use keeps working, until its signed certificate is installed)", source)
 	}
 	csr, err := GenerateCSR(f, o)
 	if err != nil {
-		return nil, &kindError{ErrInvalid, err.Error()}
+		return nil, &engine.KindError{Kind: ErrInvalid, Msg: err.Error()}
 	}
 	return &CSR{PEM: csr, KeyFile: f.PendingKey, Warning: s.o.Warnings[source], InUse: s.inUse(source)}, nil
 }
@@ -161,7 +152,7 @@ func (s *Service) Install(source string, cert, root []byte) (*Cert, error) {
 		return nil, err
 	}
 	if _, err := Install(f, cert, root, s.o.Now()); err != nil {
-		return nil, &kindError{ErrInvalid, err.Error()}
+		return nil, &engine.KindError{Kind: ErrInvalid, Msg: err.Error()}
 	}
 	return s.changed(source, f)
 }
@@ -177,10 +168,10 @@ func (s *Service) Import(source string, keystore, password []byte, o KeystoreOpt
 	}
 	info, err := ImportWith(f, keystore, password, o, s.o.Now(), force)
 	if errors.Is(err, ErrKeyExists) {
-		return nil, &kindError{ErrKeyExists, fmt.Sprintf("%s already has a different private key; confirm replacing it with the keystore's (a key waiting for a CSR's certificate stays pending)", source)}
+		return nil, engine.Errorf(ErrKeyExists, "%s already has a different private key; confirm replacing it with the keystore's (a key waiting for a CSR's certificate stays pending)", source)
 	}
 	if err != nil {
-		return nil, &kindError{ErrInvalid, err.Error()}
+		return nil, &engine.KindError{Kind: ErrInvalid, Msg: err.Error()}
 	}
 	c, err := s.changed(source, f)
 	if err == nil {

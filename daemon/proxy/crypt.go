@@ -30,20 +30,11 @@ var (
 	ErrUnopened = errors.New("a token could not be opened")
 )
 
-// cryptError is an error of kind with a message for a key administrator.
-type cryptError struct {
-	kind error
-	msg  string
-}
-
-func (e *cryptError) Error() string        { return e.msg }
-func (e *cryptError) Is(target error) bool { return target == e.kind }
-
 // app is the application called name.
 func (m *Manager) app(name string) (*App, error) {
 	a, ok := m.byName[name]
 	if !ok {
-		return nil, &cryptError{ErrNoApp, fmt.Sprintf("no proxied application %q (configured: %s)", name, strings.Join(m.names(), ", "))}
+		return nil, engine.Errorf(ErrNoApp, "no proxied application %q (configured: %s)", name, strings.Join(m.names(), ", "))
 	}
 	return a, nil
 }
@@ -105,7 +96,7 @@ func (m *Manager) Decrypt(app string, text []byte, user, role string) ([]byte, *
 		for _, e := range op.Failed {
 			msgs = append(msgs, e.Error())
 		}
-		return nil, nil, &cryptError{ErrUnopened, fmt.Sprintf("%s could not be decrypted: %s", engine.Plural(len(op.Failed), "token"), strings.Join(dedupe(msgs), "; "))}
+		return nil, nil, engine.Errorf(ErrUnopened, "%s could not be decrypted: %s", engine.Plural(len(op.Failed), "token"), strings.Join(dedupe(msgs), "; "))
 	}
 	ev, _ := a.activity("decrypt", engine.SeverityInfo, user,
 		fmt.Sprintf("keyward decrypt opened %s for %s caller", engine.Plural(op.Decrypted, "token"), engine.WithArticle(role)))
@@ -126,7 +117,7 @@ func (m *Manager) Rewrap(app string, text []byte, user string) ([]byte, int, *en
 		msg := strings.ReplaceAll(err.Error(), "\n", "; ")
 		ev, _ := a.activity("rewrap", engine.SeverityWarn, user, "keyward rewrap refused: "+msg)
 		if !errors.Is(err, token.ErrNoActiveKey) {
-			err = &cryptError{ErrUnopened, msg}
+			err = &engine.KindError{Kind: ErrUnopened, Msg: msg}
 		}
 		return nil, 0, &ev, err
 	}
