@@ -176,8 +176,11 @@ const (
 	OpRecovered   = "recovered"
 	OpPurged      = "purged"
 	OpBackedUp    = "backed-up"
-	OpRestored    = "restored"
-	OpDropped     = "dropped-from-ring"
+	// OpBackupDeleted: a backup keyward kept was deleted (the key in the
+	// vault is untouched).
+	OpBackupDeleted = "backup-deleted"
+	OpRestored      = "restored"
+	OpDropped       = "dropped-from-ring"
 	// OpRingWarning: a ring needs attention without having changed (a
 	// generation still in use leaves at the next rotation, a number went
 	// backwards).

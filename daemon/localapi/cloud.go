@@ -1,10 +1,13 @@
 package localapi
 
 import (
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/engine"
 )
 
 // cloudCaller is the caller as the cloud manager records it.
@@ -158,9 +161,21 @@ func (h *Handler) cloudRestore(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) cloudDeleteBackup(w http.ResponseWriter, r *http.Request) error {
-	m := h.s.Cloud
-	if err := m.DeleteBackup(r.Context(), cloudCaller(r), r.PathValue("id")); err != nil {
+	m, id := h.s.Cloud, r.PathValue("id")
+	// What the activity log says of it: which key's backup, from where.
+	what, source := "backup "+id, ""
+	if all, err := m.Backups(r.Context()); err == nil {
+		for _, b := range all {
+			if b.ID == id {
+				what = fmt.Sprintf("backup %s of %s (%d versions, taken %s by %s)", id, b.Key, b.Versions, b.Created.UTC().Format(time.RFC3339), b.Actor)
+				source = b.Source
+			}
+		}
+	}
+	if err := m.DeleteBackup(r.Context(), cloudCaller(r), id); err != nil {
 		return err
 	}
-	return writeJSON(w, map[string]string{"deleted": r.PathValue("id")})
+	record(r, engine.Event{Source: source, Operation: engine.OpBackupDeleted, Severity: engine.SeverityWarn,
+		Details: what + " deleted from keyward"}, false)
+	return writeJSON(w, map[string]string{"deleted": id})
 }

@@ -1,6 +1,7 @@
 package azure
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/demo/vault"
+	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -65,5 +67,42 @@ func TestCloudBodiesNeverMeanClearEverything(t *testing.T) {
 	}
 	if got, err = m.RotationPolicy(e.ctx, "vault1", "acme-k"); err != nil || *got != (cloud.RotationPolicy{}) {
 		t.Fatalf("policy after clear: %+v %v", got, err)
+	}
+}
+
+// TestDeletedBackupIsAudited: deleting a backup keyward kept hands the
+// audit hook a backup-deleted event naming the key and where it came
+// from (it was recorded nowhere before); a refused delete hands it none.
+func TestDeletedBackupIsAudited(t *testing.T) {
+	e := newEnv(t, vault.Options{}, false)
+	if err := e.srv.AddKey(vault.KeySpec{Name: "acme-k"}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustSync()
+	m := cloud.NewManager(e.st, newKEK(t), e.src)
+	bk, err := m.Backup(e.ctx, alice, "vault1", "acme-k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heard []localapi.Action
+	h := localapi.New(localapi.Services{Cloud: m, Audit: func(_ context.Context, a localapi.Action) { heard = append(heard, a) }})
+	del := func() int {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodDelete, "/v1/cloud/backups/"+bk.ID, nil)
+		h.ServeHTTP(rec, r.WithContext(api.WithCaller(r.Context(), aliceAdmin)))
+		return rec.Code
+	}
+	if code := del(); code != http.StatusOK {
+		t.Fatalf("delete: %d", code)
+	}
+	if len(heard) != 1 || len(heard[0].Events) != 1 {
+		t.Fatalf("the audit hook heard %+v, want one action with one event", heard)
+	}
+	ev := heard[0].Events[0]
+	if ev.Operation != engine.OpBackupDeleted || ev.Source != "vault1" || ev.Stored || !strings.Contains(ev.Details, bk.ID) || !strings.Contains(ev.Details, "acme-k") {
+		t.Errorf("backup-deleted event %+v", ev)
+	}
+	if code := del(); code != http.StatusNotFound || len(heard) != 2 || len(heard[1].Events) != 0 {
+		t.Errorf("deleting it again: %d, heard %+v", code, heard[1:])
 	}
 }
