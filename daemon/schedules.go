@@ -23,6 +23,7 @@ import (
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/engine/schedule"
+	"github.com/keyward/keyward/store"
 )
 
 // ScheduleSourceKind is the kind of the health rows schedules keep beside
@@ -102,50 +103,66 @@ func (a *scheduleActions) planKeys(ctx context.Context, s *schedule.Schedule) ([
 		if src.Kind == ScheduleSourceKind || len(s.Sources) > 0 && !contains(s.Sources, src.Name) {
 			continue
 		}
-		keys, err := a.d.st.SourceKeys(ctx, src.Name)
-		if err != nil {
-			return nil, err
-		}
-		sort.Slice(keys, func(i, j int) bool { return keys[i].ID < keys[j].ID })
-		for _, k := range keys {
-			ag := engine.Classify(k, now, a.d.thresholds)
-			k.Aging = &ag
-			if !s.Matches(k) || k.State.Terminal() || k.State == engine.StateDeleted || k.State == engine.StatePurged {
-				continue
+		// Page by page in the database's order (sorted by name), with the
+		// aging bucket filtered there: a large inventory is never held whole.
+		q := store.KeyQuery{Source: src.Name, Aging: engine.Bucket(s.Aging), Sort: "name", Limit: 2000, Now: now,
+			Thresholds: a.d.thresholds, SkipCount: true}
+		for {
+			page, err := a.d.st.Keys(ctx, q)
+			if err != nil {
+				return nil, err
 			}
-			st := schedule.Step{KeyID: k.ID, Status: schedule.StepPending}
-			known, capable := false, false
-			if a.cloud != nil {
-				known, capable = a.cloud.Capable(src.Name, cap)
+			out = a.planPage(s, src, page.Keys, now, cap, seen, out)
+			if page.NextCursor == "" {
+				break
 			}
-			switch {
-			case known:
-				st.Target = targetCloud + src.Name + "/" + k.Name
-				if !capable {
-					st.Status, st.Reason = schedule.StepSkipped, fmt.Sprintf("%s source %s cannot %s", src.Kind, src.Name, cap)
-				}
-			case a.kmip[src.Name] != nil && s.Kind == schedule.KindRotate:
-				if k.Application == "" {
-					st.Target, st.Status, st.Reason = targetCloud+src.Name+"/"+k.Name, schedule.StepSkipped, "a KMIP key of no application: keyward rotates applications (the next generation of a ring)"
-				} else {
-					st.Target = targetApp + src.Name + "/" + k.Application
-				}
-			default:
-				st.Target, st.Status = targetCloud+src.Name+"/"+k.Name, schedule.StepSkipped
-				st.Reason = fmt.Sprintf("a %s source: keyward cannot %s its keys", src.Kind, cap)
-				if src.Kind == "kmip" {
-					st.Reason = "the KMS keeps KMIP keys: keyward does not back them up"
-				}
-			}
-			if seen[st.Target] {
-				continue
-			}
-			seen[st.Target] = true
-			st.Seq = len(out)
-			out = append(out, st)
+			q.Cursor = page.NextCursor
 		}
 	}
 	return out, nil
+}
+
+// planPage adds the targets of one page of a source's keys.
+func (a *scheduleActions) planPage(s *schedule.Schedule, src engine.Source, keys []engine.Key, now time.Time, cap string,
+	seen map[string]bool, out []schedule.Step) []schedule.Step {
+	for _, k := range keys {
+		ag := engine.Classify(k, now, a.d.thresholds)
+		k.Aging = &ag
+		if !s.Matches(k) || k.State.Terminal() || k.State == engine.StateDeleted || k.State == engine.StatePurged {
+			continue
+		}
+		st := schedule.Step{KeyID: k.ID, Status: schedule.StepPending}
+		known, capable := false, false
+		if a.cloud != nil {
+			known, capable = a.cloud.Capable(src.Name, cap)
+		}
+		switch {
+		case known:
+			st.Target = targetCloud + src.Name + "/" + k.Name
+			if !capable {
+				st.Status, st.Reason = schedule.StepSkipped, fmt.Sprintf("%s source %s cannot %s", src.Kind, src.Name, cap)
+			}
+		case a.kmip[src.Name] != nil && s.Kind == schedule.KindRotate:
+			if k.Application == "" {
+				st.Target, st.Status, st.Reason = targetCloud+src.Name+"/"+k.Name, schedule.StepSkipped, "a KMIP key of no application: keyward rotates applications (the next generation of a ring)"
+			} else {
+				st.Target = targetApp + src.Name + "/" + k.Application
+			}
+		default:
+			st.Target, st.Status = targetCloud+src.Name+"/"+k.Name, schedule.StepSkipped
+			st.Reason = fmt.Sprintf("a %s source: keyward cannot %s its keys", src.Kind, cap)
+			if src.Kind == "kmip" {
+				st.Reason = "the KMS keeps KMIP keys: keyward does not back them up"
+			}
+		}
+		if seen[st.Target] {
+			continue
+		}
+		seen[st.Target] = true
+		st.Seq = len(out)
+		out = append(out, st)
+	}
+	return out
 }
 
 func contains(list []string, s string) bool {
