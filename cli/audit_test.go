@@ -48,11 +48,11 @@ func TestAuditVerifyAgainstARealDaemon(t *testing.T) {
 	var out string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		_, out, _ = run(t, "--socket", sock, "status")
-		if strings.Contains(out, "last verified checkpoint: 6 events") {
+		if strings.Contains(out, "last verified checkpoint 6,") {
 			break
 		}
 	}
-	if !strings.Contains(out, "audit chain: 6 events; last verified checkpoint: 6 events") {
+	if !strings.Contains(out, "audit: 6 events · last verified checkpoint 6, signed") {
 		t.Fatalf("status does not show the checkpoint:\n%s", out)
 	}
 

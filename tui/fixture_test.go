@@ -145,7 +145,10 @@ func newFixture() *fixture {
 		srcs[i] = s.Source
 	}
 	f.status = api.Status{Version: "0.1.0", PID: 4242, StartedAt: fixedNow, Socket: "/run/keyward/keyward.sock",
-		Keys: len(f.keys), Sources: srcs, Caller: api.Caller{UID: 1000, User: "alice", Role: api.RoleAdmin}}
+		Keys: len(f.keys), Sources: srcs, Caller: api.Caller{UID: 1000, User: "alice", Role: api.RoleAdmin},
+		Audit: &api.AuditStatus{Events: 7, VerifierKey: "keyward-audit+1a2b3c4d+AQ==",
+			Checkpoint: &api.AuditCheckpoint{Size: 7, Head: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+				Time: fixedNow.Add(-4 * time.Minute), VerifiedAt: fixedNow.Add(-4 * time.Minute)}}}
 	return f
 }
 

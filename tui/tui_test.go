@@ -656,3 +656,15 @@ func TestProxyPaneGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestActivityPaneShowsABrokenChain: when the daemon's latest check of the
+// audit chain failed, the Activity pane says so first, at 80 columns and
+// without colour.
+func TestActivityPaneShowsABrokenChain(t *testing.T) {
+	f := newFixture()
+	f.status.Audit.Error = "audit chain broken at seq 3 (event id 3): edited"
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "3")
+	waitFor(t, tm, "audit: CHECK FAILED: audit chain broken at seq 3")
+}

@@ -79,20 +79,21 @@ type AuditCheckpoint struct {
 	VerifiedAt time.Time `json:"verified_at"`
 }
 
-// Summary is the checkpoint in a line, for the CLI and the TUI.
+// Summary is the chain and its last verified checkpoint in a line, for
+// the CLI and the TUI.
 func (a *AuditStatus) Summary(now time.Time) string {
 	if a == nil {
-		return "audit chain: not reported by this daemon"
+		return "audit: not reported by this daemon"
 	}
-	s := fmt.Sprintf("audit chain: %d events", a.Events)
+	s := fmt.Sprintf("audit: %d events", a.Events)
+	if a.Error != "" { // first: it must not be cut off on a narrow terminal
+		s = "audit: CHECK FAILED: " + a.Error + " · " + s[len("audit: "):]
+	}
 	if a.Checkpoint != nil {
-		s += fmt.Sprintf("; last verified checkpoint: %d events, head %s, signed %s ago", a.Checkpoint.Size,
-			a.Checkpoint.Head[:min(12, len(a.Checkpoint.Head))], engine.HumanDuration(now.Sub(a.Checkpoint.Time)))
+		s += fmt.Sprintf(" · last verified checkpoint %d, signed %s ago · head %s", a.Checkpoint.Size,
+			engine.HumanDuration(now.Sub(a.Checkpoint.Time)), a.Checkpoint.Head[:min(8, len(a.Checkpoint.Head))])
 	} else {
-		s += "; no checkpoint signed yet"
-	}
-	if a.Error != "" {
-		s += "; CHECK FAILED: " + a.Error
+		s += " · no checkpoint signed yet"
 	}
 	return s
 }

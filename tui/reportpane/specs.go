@@ -91,9 +91,13 @@ func usageSummary(v any, _ report.Range, width, maxLines int, st *styles.Styles)
 	return lines
 }
 
-// activityHead is what the Activity pane keeps from the first page.
+// activityHead is what the Activity pane keeps from the first page: the
+// events per day, and the audit chain's last verified checkpoint in words
+// (from the daemon's status, as of the fetch).
 type activityHead struct {
 	perDay []report.DayCount
+	audit  string
+	broken bool // the latest check of the chain failed
 }
 
 // Aging is the Key Aging report's pane.
@@ -120,15 +124,9 @@ func Aging() Spec {
 // Activity is the Key Activity report's pane.
 func Activity() Spec {
 	return Spec{
-		ID:    common.PaneActivity,
-		Title: "Activity",
-		Fetch: fetch(common.Backend.ActivityReport, func(rep *api.ActivityReport, _ time.Time) *Page {
-			p := &Page{Table: render.Activity(rep.Events), Range: rep.Range, NextCursor: rep.NextCursor}
-			if len(rep.PerDay) > 0 {
-				p.Summary = activityHead{perDay: rep.PerDay}
-			}
-			return p
-		}),
+		ID:           common.PaneActivity,
+		Title:        "Activity",
+		Fetch:        activityFetch,
 		DefaultRange: report.DefaultActivityRange,
 		Summary:      activitySummary,
 		Class: func(c string, st *styles.Styles) (lipgloss.Style, bool) {
@@ -143,6 +141,27 @@ func Activity() Spec {
 		Refetch:    []string{api.NoteActivity},
 		Comparison: true,
 	}
+}
+
+// activityFetch is the report's first page or the next, and with the first
+// page the audit chain's state from the daemon's status.
+func activityFetch(ctx context.Context, b common.Backend, q api.ReportQuery, now time.Time) (*Page, bool, error) {
+	p, ok, err := fetch(common.Backend.ActivityReport, func(rep *api.ActivityReport, _ time.Time) *Page {
+		p := &Page{Table: render.Activity(rep.Events), Range: rep.Range, NextCursor: rep.NextCursor}
+		if len(rep.PerDay) > 0 {
+			p.Summary = activityHead{perDay: rep.PerDay}
+		}
+		return p
+	})(ctx, b, q, now)
+	if !ok || err != nil || q.Cursor != "" {
+		return p, ok, err
+	}
+	if st, err := b.Status(ctx); err == nil && st.Audit != nil {
+		h, _ := p.Summary.(activityHead)
+		h.audit, h.broken = st.Audit.Summary(now), st.Audit.Error != ""
+		p.Summary = h
+	}
+	return p, ok, nil
 }
 
 // agingSummary draws the bucket counts as small bars, laid out in as many
@@ -196,8 +215,21 @@ func agingSummary(v any, _ report.Range, width, maxLines int, st *styles.Styles)
 }
 
 // activitySummary draws events per day as a sparkline that fits the width.
-func activitySummary(v any, rg report.Range, width, _ int, st *styles.Styles) []string {
+func activitySummary(v any, rg report.Range, width, maxLines int, st *styles.Styles) []string {
 	h, _ := v.(activityHead)
+	lines := activityDays(h, width, st)
+	if h.audit != "" && len(lines) < maxLines {
+		style := st.Muted
+		if h.broken {
+			style = st.Warn
+		}
+		lines = append(lines, style.Render(table.Fit("  "+h.audit, width)))
+	}
+	return lines
+}
+
+// activityDays is the sparkline of events per day and its totals.
+func activityDays(h activityHead, width int, st *styles.Styles) []string {
 	if len(h.perDay) == 0 {
 		return []string{st.Placeholder.Render("  no activity in this range")}
 	}
