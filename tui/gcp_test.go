@@ -49,3 +49,16 @@ func TestGCPActionMenu(t *testing.T) {
 		})
 	}
 }
+
+// TestGCPKeyDetailsSayWhyNoDeletion: a Google key's details say that
+// deleting destroys versions and that Google never deletes the key or its
+// key ring.
+func TestGCPKeyDetailsSayWhyNoDeletion(t *testing.T) {
+	f := newGCPFixture(t)
+	tm := start(t, f, 160, 40)
+	waitFor(t, tm, "● connected", "of 26 keys")
+	press(tm, "/", "sso-decrypt", "enter")
+	waitFor(t, tm, "1–1 of 1 key ")
+	press(tm, "enter")
+	waitFor(t, tm, "gcp:deletion", "never deletes keys or key rings")
+}

@@ -146,7 +146,7 @@ full_refresh_every = 1
 	l0, ok := keys[legacy.Name+"/1"]
 	if !ok || legacy.Name != "us/legacy/ledger" || l0.Algorithm != "RSA" || l0.Length != 2048 || l0.State != engine.StateActive ||
 		l0.Tags["owner"] != "finance" || l0.Tags[gcp.TagPurpose] != "ASYMMETRIC_DECRYPT" || l0.Tags[gcp.TagAlgorithm] != "RSA_DECRYPT_OAEP_2048_SHA256" ||
-		l0.Tags[gcp.TagProtection] != "SOFTWARE" || l0.ID != "gcp-prod/us/legacy/ledger/1" {
+		l0.Tags[gcp.TagProtection] != "SOFTWARE" || l0.ID != "gcp-prod/us/legacy/ledger/1" || !strings.Contains(l0.Tags[gcp.TagDeletion], "never deletes keys or key rings") {
 		t.Fatalf("the outside key in the inventory: %+v", l0)
 	}
 

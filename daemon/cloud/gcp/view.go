@@ -36,7 +36,14 @@ const (
 	TagImportJob  = "gcp:import-job"
 	TagFailure    = "gcp:import-failure"
 	TagDestroyIn  = "gcp:destroy-scheduled-duration"
+	// TagDeletion says on every row what deleting means at Google, so
+	// every front end (key details in the TUI, keyward key show, the
+	// socket's JSON) tells why a key or key ring never goes away.
+	TagDeletion = "gcp:deletion"
 )
+
+// deletionNote is TagDeletion's value.
+const deletionNote = "Google never deletes keys or key rings (their names stay taken forever): delete schedules each version's destruction"
 
 // view is the project's key listing with the cost of a sync growing with
 // what changed: Cloud KMS gives a key no modification time, so a key's
@@ -428,6 +435,7 @@ func versionOf(r ref, k *kmspb.CryptoKey, x *kmspb.CryptoKeyVersion, primary str
 	set(TagImportJob, x.GetImportJob())
 	set(TagFailure, x.GetImportFailureReason())
 	set(TagDestroyIn, durationText(k.GetDestroyScheduledDuration().AsDuration()))
+	set(TagDeletion, deletionNote)
 	if id == primary {
 		tags[TagPrimary] = "true"
 	}
