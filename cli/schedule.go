@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/schedule"
+	"github.com/keyward/keyward/tui/render"
 )
 
 func newScheduleCmd(a *App) *cobra.Command {
@@ -137,7 +137,7 @@ func newScheduleShowCmd(a *App) *cobra.Command {
 			s := d.Schedule
 			fmt.Fprintf(a.Out, "%s: %s, %s\n", s.Name, s.Kind.Describe(), s.When)
 			fmt.Fprintf(a.Out, "origin    %s\nnext run  %s\nhealth    %s\n", origin(s), a.nextRun(s), health(s))
-			if sel := selection(s.Spec); sel != "" {
+			if sel := render.ScheduleSelection(s.Spec); sel != "" {
 				fmt.Fprintf(a.Out, "selects   %s\n", sel)
 			}
 			if len(s.Recent) > 0 {
@@ -179,35 +179,6 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// selection says which keys or sources a schedule selects.
-func selection(s schedule.Spec) string {
-	var parts []string
-	if len(s.Sources) > 0 {
-		parts = append(parts, "sources "+strings.Join(s.Sources, ", "))
-	}
-	if s.Pattern != "" {
-		parts = append(parts, "names "+s.Pattern)
-	}
-	if len(s.Tags) > 0 {
-		var tags []string
-		for k, v := range s.Tags {
-			tags = append(tags, k+"="+v)
-		}
-		sort.Strings(tags)
-		parts = append(parts, "tags "+strings.Join(tags, ", "))
-	}
-	if s.Aging != "" {
-		parts = append(parts, "aging "+s.Aging)
-	}
-	if s.Report != "" {
-		parts = append(parts, fmt.Sprintf("%s report to %s", s.Report, s.Dir))
-	}
-	if s.Kind == schedule.KindBackup || s.Kind == schedule.KindReport {
-		parts = append(parts, fmt.Sprintf("keeping %d", max(s.Keep, 1)))
-	}
-	return strings.Join(parts, "; ")
 }
 
 // newScheduleAddCmd is add, or edit when edit is set (only the flags given

@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/engine/schedule"
 	"github.com/keyward/keyward/tui/common"
 	"github.com/keyward/keyward/tui/dialog"
+	"github.com/keyward/keyward/tui/render"
 	"github.com/keyward/keyward/tui/table"
 )
 
@@ -273,31 +274,13 @@ func (m *Model) confirmPause(s api.ScheduleInfo) tea.Cmd {
 	return nil
 }
 
-// describe says what a schedule selects, in a few words.
+// describe says what a schedule selects (render.ScheduleSelection), or
+// "everything".
 func describe(s api.ScheduleInfo) string {
-	var parts []string
-	if len(s.Sources) > 0 {
-		parts = append(parts, "sources "+strings.Join(s.Sources, ", "))
+	if d := render.ScheduleSelection(s.Spec); d != "" {
+		return table.Clean(d)
 	}
-	if s.Pattern != "" {
-		parts = append(parts, "names "+s.Pattern)
-	}
-	for k, v := range s.Tags {
-		parts = append(parts, "tag "+k+"="+v)
-	}
-	if s.Aging != "" {
-		parts = append(parts, s.Aging)
-	}
-	if s.Report != "" {
-		parts = append(parts, s.Report+" report to "+s.Dir)
-	}
-	if s.Kind == schedule.KindBackup || s.Kind == schedule.KindReport {
-		parts = append(parts, fmt.Sprintf("keep %d", max(s.Keep, 1)))
-	}
-	if len(parts) == 0 {
-		return "everything"
-	}
-	return table.Clean(strings.Join(parts, ", "))
+	return "everything"
 }
 
 // History is the strip of a schedule's latest runs, oldest first, one

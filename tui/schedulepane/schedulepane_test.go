@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/muesli/termenv"
 
+	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine/schedule"
 	"github.com/keyward/keyward/tui/common"
 	"github.com/keyward/keyward/tui/styles"
@@ -77,3 +78,20 @@ func TestHistory(t *testing.T) {
 }
 
 func keyMsg(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
+
+// The pane describes a schedule's selection as the CLI does, its tags in
+// the same order every time (a map's order is random: the pane used to
+// list them as they came).
+func TestDescribeIsStable(t *testing.T) {
+	s := api.ScheduleInfo{Spec: schedule.Spec{Kind: schedule.KindRotate, Sources: []string{"acme-kms"},
+		Tags: map[string]string{"team": "payments", "env": "prod", "cost": "eu-1", "tier": "gold"}}}
+	want := "sources acme-kms; tags cost=eu-1, env=prod, team=payments, tier=gold"
+	for range 30 {
+		if got := describe(s); got != want {
+			t.Fatalf("got  %q\nwant %q", got, want)
+		}
+	}
+	if got := describe(api.ScheduleInfo{Spec: schedule.Spec{Kind: schedule.KindRotate}}); got != "everything" {
+		t.Errorf("a schedule of everything: %q", got)
+	}
+}
