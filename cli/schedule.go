@@ -169,16 +169,9 @@ func printSteps(a *App, steps []schedule.Step) {
 	tw := table(a.Out)
 	fmt.Fprintln(tw, "TARGET\tSTATUS\tBEFORE\tAFTER\tWHY")
 	for _, st := range steps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Target, st.Status, dash(st.Before), dash(st.After), dash(st.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Target, st.Status, orDash(st.Before), orDash(st.After), orDash(st.Reason))
 	}
 	_ = tw.Flush()
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // newScheduleAddCmd is add, or edit when edit is set (only the flags given
