@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/proxy"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/token"
 )
 
@@ -51,58 +52,39 @@ func (h *Handler) proxyStatus(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, api.ProxyStatuses{Apps: m.Statuses()})
 }
 
-func (h *Handler) encrypt(w http.ResponseWriter, r *http.Request) error {
-	m := h.s.Proxy
+// crypt is POST /v1/encrypt, /v1/decrypt and /v1/rewrap: the input
+// through the application's ring, the answer as raw bytes (a token and a
+// newline for encrypt). Decrypt and rewrap hand their event to the audit
+// hook (rewrap also when it refused the input).
+func (h *Handler) crypt(w http.ResponseWriter, r *http.Request) error {
 	app, in, err := h.cryptInput(r)
 	if err != nil {
 		return err
 	}
 	defer clear(in)
-	out, err := m.Encrypt(app, in, r.URL.Query().Get("deterministic") == "true")
-	if err != nil {
-		return proxyError(err)
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write(append(out, '\n'))
-	return nil
-}
-
-func (h *Handler) decrypt(w http.ResponseWriter, r *http.Request) error {
-	m := h.s.Proxy
-	app, in, err := h.cryptInput(r)
-	if err != nil {
-		return err
-	}
-	defer clear(in)
-	c := CallerOf(r)
-	out, ev, err := m.Decrypt(app, in, c.User, string(c.Role))
-	if err != nil {
-		return proxyError(err)
+	var out []byte
+	var ev *engine.Event
+	c, ct := CallerOf(r), "application/octet-stream"
+	switch r.URL.Path {
+	case "/" + api.Version + "/encrypt":
+		out, err = h.s.Proxy.Encrypt(app, in, r.URL.Query().Get("deterministic") == "true")
+		out, ct = append(out, '\n'), "text/plain; charset=utf-8"
+	case "/" + api.Version + "/decrypt":
+		out, ev, err = h.s.Proxy.Decrypt(app, in, c.User, string(c.Role))
+	default:
+		var n int
+		out, n, ev, err = h.s.Proxy.Rewrap(app, in, c.User)
+		w.Header().Set("X-Keyward-Rewrapped", fmt.Sprint(n))
 	}
 	defer clear(out)
-	record(r, *ev, false)
-	w.Header().Set("Content-Type", "application/octet-stream")
-	_, _ = w.Write(out)
-	return nil
-}
-
-func (h *Handler) rewrap(w http.ResponseWriter, r *http.Request) error {
-	m := h.s.Proxy
-	app, in, err := h.cryptInput(r)
-	if err != nil {
-		return err
-	}
-	defer clear(in)
-	out, n, ev, err := m.Rewrap(app, in, CallerOf(r).User)
 	if ev != nil {
 		record(r, *ev, false)
 	}
 	if err != nil {
+		w.Header().Del("X-Keyward-Rewrapped")
 		return proxyError(err)
 	}
-	defer clear(out)
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("X-Keyward-Rewrapped", fmt.Sprint(n))
+	w.Header().Set("Content-Type", ct)
 	_, _ = w.Write(out)
 	return nil
 }

@@ -43,7 +43,7 @@ var (
 // files that serve them (status.go, keys.go, reports.go, cloud.go,
 // identities.go, schedules.go, proxy.go) and as the Go client's methods.
 func (h *Handler) table() []Route {
-	decrypt := Route{Method: post, Pattern: "/v1/decrypt", Role: admin, Params: []api.Param{appParam}, needs: proxyService, Serve: h.decrypt,
+	decrypt := Route{Method: post, Pattern: "/v1/decrypt", Role: admin, Params: []api.Param{appParam}, needs: proxyService, Serve: h.crypt,
 		Refused: "an admin may set proxy.allow_user_decrypt = true to let users decrypt"}
 	if h.s.Proxy != nil && h.s.Proxy.AllowUserDecrypt() {
 		decrypt.Role, decrypt.Why = user, "proxy.allow_user_decrypt = true lets users decrypt"
@@ -95,9 +95,9 @@ func (h *Handler) table() []Route {
 
 		// the encryption proxy
 		{Method: get, Pattern: "/v1/proxy", Role: user, needs: proxyService, Serve: h.proxyStatus},
-		{Method: post, Pattern: "/v1/encrypt", Role: user, Params: []api.Param{appParam, api.BoolParam("deterministic")}, needs: proxyService, Serve: h.encrypt,
+		{Method: post, Pattern: "/v1/encrypt", Role: user, Params: []api.Param{appParam, api.BoolParam("deterministic")}, needs: proxyService, Serve: h.crypt,
 			Why: "encrypting reads the ring and changes nothing; any user may make a token"},
 		decrypt,
-		{Method: post, Pattern: "/v1/rewrap", Role: admin, Params: []api.Param{appParam}, needs: proxyService, Serve: h.rewrap},
+		{Method: post, Pattern: "/v1/rewrap", Role: admin, Params: []api.Param{appParam}, needs: proxyService, Serve: h.crypt},
 	}
 }
