@@ -74,6 +74,23 @@ func Export(ctx context.Context, st *store.Store, signer *Signer, archiveDir str
 	if err != nil {
 		return 0, 0, err
 	}
+	// Events of the range that were pruned are in the archive segments.
+	if segs, err := segments(archiveDir, signer.Verifier()); err == nil {
+		for _, sg := range segs {
+			err := sg.read(func(e audit.Entry) error {
+				if !e.Event.Time.Before(from) && e.Event.Time.Before(to) {
+					if last < first {
+						first, last = e.Seq, e.Seq
+					}
+					first, last = min(first, e.Seq), max(last, e.Seq)
+				}
+				return nil
+			})
+			if err != nil {
+				return 0, 0, err
+			}
+		}
+	}
 	if last < first {
 		return 0, 0, fmt.Errorf("no activity recorded from %s to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
