@@ -139,22 +139,36 @@ func TestAWSManagedKeysAreReadOnly(t *testing.T) {
 }
 
 // TestLocalKMSStaysOutOfTheBinary: local-kms (and the old AWS SDK it
-// pulls in) is a test dependency only.
+// pulls in) is linked only for the demo's AWS account (daemon/demo/awskms):
+// never by the connector or the daemon, and not at all in a binary built
+// with -tags nodemoaws.
 func TestLocalKMSStaysOutOfTheBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
-	out, err := exec.Command("go", "list", "-deps", "github.com/keyward/keyward").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
+	deps := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("go", append([]string{"list", "-deps"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list: %v\n%s", err, out)
+		}
+		return string(out)
 	}
-	for _, bad := range []string{"github.com/nsmithuk/local-kms", "github.com/aws/aws-sdk-go/"} {
-		if strings.Contains(string(out), bad) {
-			t.Errorf("the keyward binary links %s", bad)
+	for _, c := range [][]string{
+		{"-tags", "nodemoaws", "github.com/keyward/keyward"},
+		{"github.com/keyward/keyward/daemon/cloud/aws"},
+		{"github.com/keyward/keyward/daemon"},
+	} {
+		out := deps(c...)
+		for _, bad := range []string{"github.com/nsmithuk/local-kms", "github.com/aws/aws-sdk-go/"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("go list -deps %s links %s", strings.Join(c, " "), bad)
+			}
 		}
 	}
-	if !strings.Contains(string(out), "github.com/keyward/keyward/daemon/cloud/aws\n") {
-		t.Error("the keyward binary does not link the aws connector")
+	out := deps("github.com/keyward/keyward")
+	if !strings.Contains(out, "github.com/keyward/keyward/daemon/cloud/aws\n") || !strings.Contains(out, "github.com/keyward/keyward/daemon/demo/awskms\n") {
+		t.Error("the keyward binary does not link the aws connector and the demo's AWS account")
 	}
 }
 

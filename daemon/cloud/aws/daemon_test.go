@@ -23,6 +23,50 @@ import (
 	"github.com/keyward/keyward/engine"
 )
 
+// awsConfig writes keyward.toml in dir — a data dir, a socket, a KEK and
+// one [[aws]] section "aws-prod" pointed at lk, with extra lines in the
+// section — and loads it.
+func awsConfig(t *testing.T, dir string, lk *aws.LocalKMS, extra string) *config.Config {
+	t.Helper()
+	kekFile := filepath.Join(dir, "kek")
+	if err := kek.Generate(kekFile); err != nil {
+		t.Fatal(err)
+	}
+	toml := fmt.Sprintf(`data_dir = %q
+socket = %q
+
+[keys]
+kek_file = %q
+
+[[aws]]
+name = "aws-prod"
+region = %q
+static_keys_file = %q
+endpoint = %q
+%s`, filepath.Join(dir, "data"), filepath.Join(dir, "k.sock"), kekFile, aws.TestRegion, aws.WriteStaticKeys(t, dir), lk.URL, extra)
+	path := filepath.Join(dir, "keyward.toml")
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// kwRunner runs the CLI on sock; a non-zero exit fails the test.
+func kwRunner(t *testing.T, sock string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		code, out, errs := run(sock, args...)
+		if code != cli.ExitOK {
+			t.Fatalf("keyward %s: exit %d: %s", strings.Join(args, " "), code, errs)
+		}
+		return out
+	}
+}
+
 func run(sock string, args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := cli.Execute(context.Background(), append([]string{"--socket", sock}, args...), &cli.App{Out: &out, Err: &errb, In: strings.NewReader("")})
@@ -48,42 +92,10 @@ func TestAWSThroughDaemonAndCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kekFile := filepath.Join(dir, "kek")
-	if err := kek.Generate(kekFile); err != nil {
-		t.Fatal(err)
-	}
-	toml := fmt.Sprintf(`data_dir = %q
-socket = %q
-
-[keys]
-kek_file = %q
-
-[[aws]]
-name = "aws-prod"
-region = %q
-static_keys_file = %q
-endpoint = %q
-deletion_window_days = 7
-full_refresh_every = 1
-`, filepath.Join(dir, "data"), filepath.Join(dir, "k.sock"), kekFile, aws.TestRegion, keysFile, lk.URL)
-	path := filepath.Join(dir, "keyward.toml")
-	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := awsConfig(t, dir, lk, "deletion_window_days = 7\nfull_refresh_every = 1\n")
 	sock := daemontest.Start(t, cfg, daemon.Options{})
 	c := api.NewClient(sock)
-	kw := func(args ...string) string {
-		t.Helper()
-		code, out, errs := run(sock, args...)
-		if code != cli.ExitOK {
-			t.Fatalf("keyward %s: exit %d: %s", strings.Join(args, " "), code, errs)
-		}
-		return out
-	}
+	kw := kwRunner(t, sock)
 	list := func() map[string]engine.Key {
 		t.Helper()
 		var l cli.KeysListJSON

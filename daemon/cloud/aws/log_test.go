@@ -3,8 +3,6 @@ package aws_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +12,6 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/aws"
-	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/daemontest"
 )
 
@@ -41,28 +38,12 @@ func TestRotationHistoryAndCloudTrail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	toml := fmt.Sprintf(`data_dir = %q
-socket = %q
-
-[[aws]]
-name = "aws-prod"
-region = %q
-static_keys_file = %q
-endpoint = %q
-requests_per_second = 10000
+	cfg := awsConfig(t, dir, lk, fmt.Sprintf(`requests_per_second = 10000
 full_refresh_every = 1
 cloudtrail = true
 cloudtrail_endpoint = %q
 cloudtrail_lookback = "3h"
-`, filepath.Join(dir, "data"), filepath.Join(dir, "k.sock"), aws.TestRegion, keysFile, lk.URL, trail.URL)
-	path := filepath.Join(dir, "keyward.toml")
-	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+`, trail.URL))
 
 	now := time.Now().UTC().Truncate(time.Second)
 	two := now.Add(-2 * time.Hour)
@@ -132,14 +113,7 @@ cloudtrail_lookback = "3h"
 
 	t.Run("syncs", func(t *testing.T) {
 		sock := daemontest.Start(t, cfg, daemon.Options{})
-		kw := func(args ...string) string {
-			t.Helper()
-			code, out, errs := run(sock, args...)
-			if code != cli.ExitOK {
-				t.Fatalf("keyward %s: exit %d: %s", strings.Join(args, " "), code, errs)
-			}
-			return out
-		}
+		kw := kwRunner(t, sock)
 		kw("sync", "--source", "aws-prod")
 		// Outside keyward: an on-demand rotation, and AWS's automatic one.
 		if _, err := console.Rotate(ctx, k.Name); err != nil {

@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,10 +24,8 @@ import (
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud/aws"
-	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo/kms"
-	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -46,40 +43,10 @@ func TestUploadFromKMIPRing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
-	kekFile := filepath.Join(dir, "kek")
-	if err := kek.Generate(kekFile); err != nil {
-		t.Fatal(err)
-	}
-	toml := fmt.Sprintf(`data_dir = %q
-socket = %q
-
-[keys]
-kek_file = %q
-
-[[aws]]
-name = "aws-prod"
-region = %q
-static_keys_file = %q
-endpoint = %q
-`, filepath.Join(dir, "data"), filepath.Join(dir, "k.sock"), kekFile, aws.TestRegion, aws.WriteStaticKeys(t, dir), lk.URL)
-	path := filepath.Join(dir, "keyward.toml")
-	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := awsConfig(t, dir, lk, "")
 	cfg.KMIP = append(cfg.KMIP, srv.SourceConfig("kms", time.Hour))
 	sock := daemontest.Start(t, cfg, daemon.Options{})
-	kw := func(args ...string) string {
-		t.Helper()
-		code, out, errs := run(sock, args...)
-		if code != cli.ExitOK {
-			t.Fatalf("keyward %s: exit %d: %s", strings.Join(args, " "), code, errs)
-		}
-		return out
-	}
+	kw := kwRunner(t, sock)
 	kw("sync")
 	kw("key", "upload", "aws-prod", "crm-byok", "--from-source", "kms", "--from-app", "crm")
 	var l cli.KeysListJSON
@@ -105,40 +72,10 @@ endpoint = %q
 func TestUploadFileBackupRestore(t *testing.T) {
 	lk := aws.StartLocalKMS(t)
 	dir := t.TempDir()
-	kekFile := filepath.Join(dir, "kek")
-	if err := kek.Generate(kekFile); err != nil {
-		t.Fatal(err)
-	}
 	dataDir := filepath.Join(dir, "data")
-	toml := fmt.Sprintf(`data_dir = %q
-socket = %q
-
-[keys]
-kek_file = %q
-
-[[aws]]
-name = "aws-prod"
-region = %q
-static_keys_file = %q
-endpoint = %q
-`, dataDir, filepath.Join(dir, "k.sock"), kekFile, aws.TestRegion, aws.WriteStaticKeys(t, dir), lk.URL)
-	path := filepath.Join(dir, "keyward.toml")
-	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := awsConfig(t, dir, lk, "")
 	sock := daemontest.Start(t, cfg, daemon.Options{})
-	kw := func(args ...string) string {
-		t.Helper()
-		code, out, errs := run(sock, args...)
-		if code != cli.ExitOK {
-			t.Fatalf("keyward %s: exit %d: %s", strings.Join(args, " "), code, errs)
-		}
-		return out
-	}
+	kw := kwRunner(t, sock)
 	key := func(id string) engine.Key {
 		t.Helper()
 		var l cli.KeysListJSON
