@@ -35,14 +35,14 @@ func startLimited(t *testing.T, l Limits, extra ...sources.Source) *running {
 }
 
 // echoRoute is a route open to users that reads a JSON body the way the
-// daemon's routes do (api.DecodeJSON).
+// daemon's routes do (api.ReadJSON).
 func echoRoute() localapi.Route {
 	h := func(w http.ResponseWriter, r *http.Request) error {
 		var req struct {
 			Text string `json:"text"`
 		}
-		if !api.DecodeJSON(w, r, &req) {
-			return nil
+		if e := api.ReadJSON(w, r, &req); e != nil {
+			return e
 		}
 		if req.Text == "plain" {
 			http.Error(w, "echo refuses plain text\nsecond line", http.StatusConflict)

@@ -71,13 +71,3 @@ func ParseJSONObject(b []byte, v any) *Error {
 	}
 	return nil
 }
-
-// DecodeJSON is ReadJSON that answers the error itself; it reports whether
-// v was read.
-func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	if e := ReadJSON(w, r, v); e != nil {
-		WriteError(w, e.Status, e.Code, "%s", e.Message)
-		return false
-	}
-	return true
-}

@@ -120,15 +120,3 @@ func (p Param) check(v string) *Error {
 func badParam(format string, a ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: fmt.Sprintf(format, a...)}
 }
-
-// WithParams serves h only for requests whose query CheckQuery accepts
-// against declared, and answers the others 400 itself.
-func WithParams(declared []Param, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if e := CheckQuery(r.URL.RawQuery, declared); e != nil {
-			WriteError(w, e.Status, e.Code, "%s", e.Message)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
