@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -154,11 +153,24 @@ func TestKillDuringPruning(t *testing.T) {
 	}
 	f.checkpoint(t)
 	f.st.Close()
-	for round, delay := range []time.Duration{30, 80, 150, 250} {
+	// Each round waits until the child has written one more segment, then
+	// kills it a few milliseconds later: between writing a segment and
+	// recording it, during the prune transaction, or during the next
+	// segment.
+	segs := func() int {
+		n, _ := filepath.Glob(filepath.Join(f.dir, "archive", "events-*.ndjson.gz*"))
+		return len(n)
+	}
+	midway := 0
+	for round, delay := range []time.Duration{0, 2, 5, 11} {
+		before := segs()
 		cmd := exec.Command(os.Args[0], "-test.run=^TestPruneChild$", "-test.v")
 		cmd.Env = append(os.Environ(), "KEYWARD_PRUNE_CHILD="+f.dir)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); segs() <= before && time.Now().Before(deadline); {
+			time.Sleep(200 * time.Microsecond)
 		}
 		time.Sleep(delay * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
@@ -169,8 +181,14 @@ func TestKillDuringPruning(t *testing.T) {
 			t.Fatalf("round %d: after kill -9 the log does not verify: %v", round, err)
 		}
 		h, _ := f.st.AuditHead(context.Background())
-		t.Logf("round %d (killed after %v): archived through %d, %d from archives, %d live", round, delay*time.Millisecond, h.ArchivedSeq, r.FromArchives, r.Live)
+		if h.ArchivedSeq < 6000 {
+			midway++
+		}
+		t.Logf("round %d (killed %v after a new segment): archived through %d, %d from archives, %d live", round, delay*time.Millisecond, h.ArchivedSeq, r.FromArchives, r.Live)
 		f.st.Close()
+	}
+	if midway == 0 {
+		t.Fatal("every child finished before it was killed: the test killed nothing mid-pruning")
 	}
 	f.open(t)
 	if _, _, err := f.archiver(250).Prune(context.Background()); err != nil {
@@ -202,9 +220,8 @@ func TestPruneChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch, _ := strconv.Atoi("250")
 	a := &Archiver{St: st, Signer: signer, Dir: filepath.Join(dir, "archive"), Events: 30 * 24 * time.Hour,
-		SecurityEvents: 365 * 24 * time.Hour, Batch: int64(batch), Now: func() time.Time { return t0 }}
+		SecurityEvents: 365 * 24 * time.Hour, Batch: 250, Now: func() time.Time { return t0 }}
 	if _, _, err := a.Prune(context.Background()); err != nil {
 		t.Fatal(err)
 	}
