@@ -33,7 +33,10 @@ func startAWS(ctx context.Context, dir string, logger *slog.Logger, cfg *config.
 	}
 	st.AWSURL = srv.URL + " (local-kms, embedded)"
 	section := aws.Settings{Name: "aws-demo", Region: awskms.Region, StaticKeysFile: keys, Endpoint: srv.URL,
-		DeletionWindowDays: 7, SyncInterval: engine.Duration(time.Minute)}
+		DeletionWindowDays: 7, SyncInterval: engine.Duration(time.Minute),
+		// Its CloudTrail is served beside it: the usage report and the
+		// activity comparison show who used and changed the AWS keys.
+		CloudTrail: true, CloudTrailEndpoint: srv.URL, CloudTrailLookback: engine.Duration(6 * time.Hour)}
 	cfg.AddSource("aws", &section)
 	return srv.Close, nil
 }

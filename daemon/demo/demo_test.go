@@ -112,6 +112,32 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 			t.Errorf("orders-db: %d automatic rotations in its activity, rotation %q", n, k.Tags["aws:rotation"])
 		}
 	}
+	// Its CloudTrail: which service or role used which key, and who
+	// changed one in the console.
+	u, err := c.UsageReport(ctx, api.ReportQuery{From: "-1d", To: "+1d", Source: "aws-demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps := map[string]bool{}
+	for _, r := range u.Rows {
+		apps[r.App] = true
+	}
+	for _, want := range []string{"s3.amazonaws.com", "arn:aws:iam::111122223333:role/orders-api", "arn:aws:iam::111122223333:role/billing-batch"} {
+		if !apps[want] {
+			t.Errorf("the AWS usage report lacks %s: %v", want, apps)
+		}
+	}
+	cmp, err := c.ActivityReport(ctx, api.ReportQuery{Source: "aws-demo", Comparison: true, From: "-1d", To: "+1d", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := false
+	for _, e := range cmp.Events {
+		seen = seen || strings.Contains(e.Details, "CloudTrail: DisableKey by arn:aws:iam::111122223333:user/bob from 198.51.100.7")
+	}
+	if !seen {
+		t.Errorf("the AWS activity comparison lacks bob's DisableKey: %+v", cmp.Events)
+	}
 	// The KMIP source says which KMS answered, in which protocol version,
 	// and what its latest poll cost; the vault has no poll details.
 	infos, err := c.Sources(ctx)

@@ -59,6 +59,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	rotations map[string][]rotation // key ID → its rotation history
+	// Trail is the account's CloudTrail (LookupEvents, at URL too).
+	Trail *Trail
 }
 
 type rotation struct {
@@ -81,7 +83,7 @@ func Start(dir string, logger *slog.Logger) (s *Server, err error) {
 	lg := logrus.New()
 	lg.SetOutput(slogWriter{logger})
 	lg.SetFormatter(&logrus.TextFormatter{DisableColors: true, DisableTimestamp: true})
-	s = &Server{db: lkdata.NewDatabase(filepath.Join(dir, "local-kms")), log: lg, rotations: map[string][]rotation{}}
+	s = &Server{db: lkdata.NewDatabase(filepath.Join(dir, "local-kms")), log: lg, rotations: map[string][]rotation{}, Trail: &Trail{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		s.db.Close()
@@ -118,6 +120,10 @@ func (w slogWriter) Write(p []byte) (int, error) {
 // local-kms's own handlers (as its server does, without its logger on
 // the terminal the TUI draws on).
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "CloudTrail_20131101.") {
+		s.Trail.ServeHTTP(w, r)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
@@ -242,7 +248,9 @@ var Seeded = []string{"orders-db", "invoice-signing", "device-attest", "webhook-
 // rotation on, rotated twice, 400 days old), invoice-signing (RSA 3072,
 // signing), device-attest (EC P-256, disabled), webhook-mac (HMAC 256),
 // crm-byok (imported 256-bit material expiring in 60 days) and
-// old-exports (symmetric, 700 days old, pending deletion in 7 days).
+// old-exports (symmetric, 700 days old, pending deletion in 7 days); and
+// its CloudTrail: the last five hours of the services and roles using
+// them, and who disabled one and changed another's policy.
 func (s *Server) Seed(ctx context.Context, now time.Time) error {
 	c := s.Client()
 	create := func(alias string, in *kms.CreateKeyInput, ageDays int) (string, error) {
@@ -265,6 +273,7 @@ func (s *Server) Seed(ctx context.Context, now time.Time) error {
 	sym := func(desc string) *kms.CreateKeyInput {
 		return &kms.CreateKeyInput{KeySpec: types.KeySpecSymmetricDefault, KeyUsage: types.KeyUsageTypeEncryptDecrypt, Description: sdkaws.String(desc)}
 	}
+	ids := map[string]string{}
 	orders, err := create("orders-db", sym("orders database envelope key"), 400)
 	if err != nil {
 		return err
@@ -274,8 +283,9 @@ func (s *Server) Seed(ctx context.Context, now time.Time) error {
 	}
 	s.addRotation(orders, now.AddDate(0, 0, -220), types.RotationTypeAutomatic)
 	s.addRotation(orders, now.AddDate(0, 0, -40), types.RotationTypeAutomatic)
-	if _, err := create("invoice-signing", &kms.CreateKeyInput{KeySpec: types.KeySpecRsa3072, KeyUsage: types.KeyUsageTypeSignVerify,
-		Description: sdkaws.String("signs invoices (PDF/A)")}, 200); err != nil {
+	invoice, err := create("invoice-signing", &kms.CreateKeyInput{KeySpec: types.KeySpecRsa3072, KeyUsage: types.KeyUsageTypeSignVerify,
+		Description: sdkaws.String("signs invoices (PDF/A)")}, 200)
+	if err != nil {
 		return err
 	}
 	attest, err := create("device-attest", &kms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify}, 90)
@@ -285,7 +295,8 @@ func (s *Server) Seed(ctx context.Context, now time.Time) error {
 	if _, err := c.DisableKey(ctx, &kms.DisableKeyInput{KeyId: sdkaws.String(attest)}); err != nil {
 		return fmt.Errorf("disable device-attest: %w", err)
 	}
-	if _, err := create("webhook-mac", &kms.CreateKeyInput{KeySpec: types.KeySpecHmac256, KeyUsage: types.KeyUsageTypeGenerateVerifyMac}, 30); err != nil {
+	mac, err := create("webhook-mac", &kms.CreateKeyInput{KeySpec: types.KeySpecHmac256, KeyUsage: types.KeyUsageTypeGenerateVerifyMac}, 30)
+	if err != nil {
 		return err
 	}
 	byok, err := create("crm-byok", &kms.CreateKeyInput{KeySpec: types.KeySpecSymmetricDefault, KeyUsage: types.KeyUsageTypeEncryptDecrypt,
@@ -303,7 +314,38 @@ func (s *Server) Seed(ctx context.Context, now time.Time) error {
 	if _, err := c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: sdkaws.String(old), PendingWindowInDays: sdkaws.Int32(7)}); err != nil {
 		return fmt.Errorf("schedule deletion of old-exports: %w", err)
 	}
+	ids["orders-db"], ids["invoice-signing"], ids["device-attest"], ids["webhook-mac"], ids["crm-byok"] = orders, invoice, attest, mac, byok
+	s.seedTrail(now, ids)
 	return nil
+}
+
+// seedTrail fills the CloudTrail with five hours of use and two changes
+// made in the console.
+func (s *Server) seedTrail(now time.Time, ids map[string]string) {
+	role := func(name string) string { return "arn:aws:iam::" + Account + ":role/" + name }
+	user := func(name string) string { return "arn:aws:iam::" + Account + ":user/" + name }
+	var evs []TrailEvent
+	use := func(key, name, arn, by string, hoursAgo, n int) {
+		base := now.Add(-time.Duration(hoursAgo) * time.Hour).Truncate(time.Hour)
+		for i := range n {
+			evs = append(evs, TrailEvent{Time: base.Add(time.Duration(i*3600/n) * time.Second), Name: name, KeyID: ids[key], ARN: arn, InvokedBy: by,
+				UserAgent: "aws-sdk-java/2.25.0", SourceIP: "10.20.0.14"})
+		}
+	}
+	for h := 1; h <= 5; h++ {
+		use("orders-db", "GenerateDataKey", role("orders-api"), "", h, 20+3*h)
+		use("orders-db", "Decrypt", role("orders-api"), "s3.amazonaws.com", h, 40+h)
+		use("invoice-signing", "Sign", role("billing-batch"), "", h, 2+h)
+		use("webhook-mac", "GenerateMac", role("webhooks"), "", h, 12)
+		use("webhook-mac", "VerifyMac", role("webhooks"), "", h, 9)
+	}
+	use("crm-byok", "Decrypt", role("crm-sync"), "", 2, 5)
+	evs = append(evs,
+		TrailEvent{Time: now.Add(-3 * time.Hour), Name: "DisableKey", KeyID: ids["device-attest"], ARN: user("bob"), SourceIP: "198.51.100.7", UserAgent: "console.amazonaws.com"},
+		TrailEvent{Time: now.Add(-4 * time.Hour), Name: "PutKeyPolicy", KeyID: ids["crm-byok"], ARN: user("alice"), SourceIP: "198.51.100.9", UserAgent: "console.amazonaws.com"},
+		TrailEvent{Time: now.Add(-90 * time.Minute), Name: "Decrypt", KeyID: ids["orders-db"], ARN: user("mallory"), SourceIP: "203.0.113.66", ErrorCode: "AccessDeniedException"},
+	)
+	s.Trail.Add(evs...)
 }
 
 // importMaterial imports fresh random 256-bit material into key id,
