@@ -110,7 +110,7 @@ func (tr *Trail) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec := map[string]any{"eventVersion": "1.08", "eventTime": e.Time.UTC().Format(time.RFC3339), "eventSource": "kms.amazonaws.com",
 			"eventName": e.Name, "awsRegion": Region, "sourceIPAddress": e.SourceIP, "userAgent": e.UserAgent, "readOnly": true,
 			"userIdentity": map[string]any{"type": "AssumedRole", "arn": e.ARN, "invokedBy": e.InvokedBy, "accountId": Account},
-			"resources": []map[string]any{{"accountId": Account, "type": "AWS::KMS::Key", "ARN": arn}}}
+			"resources":    []map[string]any{{"accountId": Account, "type": "AWS::KMS::Key", "ARN": arn}}}
 		if e.ErrorCode != "" {
 			rec["errorCode"] = e.ErrorCode
 		}
