@@ -103,8 +103,8 @@ func (s *Source) pollOnce(ctx context.Context, sink sources.Sink, full bool) (so
 	defer s.pollMu.Unlock()
 	s.pollStarted()
 	defer s.pollEnded()
-	st := PollStats{Started: s.deps.Now(), Full: full}
-	err := s.safePoll(ctx, sink, &st)
+	st := PollStats{Started: s.deps.Now()}
+	err := s.safePoll(ctx, sink, &st, full)
 	st.Duration = s.deps.Now().Sub(st.Started)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -175,13 +175,13 @@ func (s *Source) adoptKEK(ctx context.Context) error {
 // ovh/kmip-go v0.8.1 can send on a channel its reader just closed when the
 // KMS drops the connection mid-request (a data race upstream), and that must
 // degrade the source, not stop the daemon.
-func (s *Source) safePoll(ctx context.Context, sink sources.Sink, st *PollStats) (err error) {
+func (s *Source) safePoll(ctx context.Context, sink sources.Sink, st *PollStats, full bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("the KMS connection broke during a request (%v)", r)
 		}
 	}()
-	return s.poll(ctx, sink, st)
+	return s.poll(ctx, sink, st, full)
 }
 
 func (s *Source) loadKnown(ctx context.Context, sink sources.Sink) error {
@@ -252,7 +252,7 @@ type pollState struct {
 // applications (and learn whether the KMS expands wildcards), choose the
 // candidates and fetch the material a ring needs, update the rings, and
 // record the inventory rows and events.
-func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) error {
+func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats, full bool) error {
 	if err := s.loadKnown(ctx, sink); err != nil {
 		return err
 	}
@@ -260,7 +260,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 	if err != nil {
 		return err
 	}
-	p := &pollState{s: s, ctx: ctx, c: c, sink: sink, st: st, apps: s.cfg.Applications, full: st.Full,
+	p := &pollState{s: s, ctx: ctx, c: c, sink: sink, st: st, apps: s.cfg.Applications, full: full,
 		refused: map[string]bool{}, material: map[string][]byte{}}
 	defer p.dropMaterial()
 	st.Protocol, st.Address = c.Version().String(), s.connected
@@ -283,6 +283,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats) err
 // yet, one probe after the listing learns it (probeWildcards).
 func (p *pollState) locate() error {
 	s := p.s
+	p.st.Full = p.full
 	if s.wildcards > 0 {
 		pats := make([]string, len(p.apps))
 		for i, a := range p.apps {
