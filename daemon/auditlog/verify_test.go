@@ -254,3 +254,34 @@ func TestSigningKeyFile(t *testing.T) {
 		t.Fatal("the verifier key holds the private key")
 	}
 }
+
+// TestCheckpointFileIsAnOffBoxCopy: every checkpoint is appended to
+// audit.checkpoint_file; the file splits into its notes, and verify with
+// them catches a log cut back together with its stored checkpoints.
+func TestCheckpointFileIsAnOffBoxCopy(t *testing.T) {
+	f := newFixture(t)
+	file := filepath.Join(t.TempDir(), "remote", "checkpoints")
+	os.MkdirAll(filepath.Dir(file), 0o755)
+	c := NewCheckpointer(f.st, f.signer, func() time.Time { return f.clock }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c.File = file
+	for i := 0; i < 3; i++ {
+		f.record(t, 4, "rotated", t0.Add(time.Duration(i)*time.Hour))
+		f.clock = f.clock.Add(time.Hour)
+		if _, err := c.Checkpoint(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes, err := SplitNotes(b)
+	if err != nil || len(notes) != 3 {
+		t.Fatalf("%d notes in the checkpoint file (%v):\n%s", len(notes), err, b)
+	}
+	f.tamper(t, `DELETE FROM events WHERE seq > 10`, `DELETE FROM audit_checkpoints WHERE size > 10`,
+		`UPDATE audit_head SET seq = 10, hash = (SELECT hash FROM events WHERE seq = 10)`)
+	// The stored checkpoints at 4 and 8 still hold; the copy says 12.
+	_, err = f.verify(t, notes...)
+	wantBreak(t, err, audit.Deleted, 11)
+}
