@@ -90,9 +90,9 @@ func (a *scheduleActions) planKeys(ctx context.Context, s *schedule.Schedule) ([
 	now := a.d.now()
 	var out []schedule.Step
 	seen := map[string]bool{}
-	cap := engine.CapRotate
+	op := engine.CapRotate
 	if s.Kind == schedule.KindBackup {
-		cap = engine.CapBackup
+		op = engine.CapBackup
 	}
 	srcs, err := a.d.st.Sources(ctx)
 	if err != nil {
@@ -103,6 +103,11 @@ func (a *scheduleActions) planKeys(ctx context.Context, s *schedule.Schedule) ([
 		if src.Kind == ScheduleSourceKind || len(s.Sources) > 0 && !contains(s.Sources, src.Name) {
 			continue
 		}
+		// A source that cannot do the operation is one skipped target,
+		// however many of its keys are selected (a run records no step per
+		// key of it).
+		skip := a.sourceSkip(s, src, op)
+		selected := 0
 		// Page by page in the database's order (sorted by name), with the
 		// aging bucket filtered there: a large inventory is never held whole.
 		q := store.KeyQuery{Source: src.Name, Aging: engine.Bucket(s.Aging), Sort: "name", Limit: 2000, Now: now,
@@ -112,47 +117,69 @@ func (a *scheduleActions) planKeys(ctx context.Context, s *schedule.Schedule) ([
 			if err != nil {
 				return nil, err
 			}
-			out = a.planPage(s, src, page.Keys, now, cap, seen, out)
+			if skip != "" {
+				for _, k := range page.Keys {
+					if selects(s, k, now, a.d.thresholds) {
+						selected++
+					}
+				}
+			} else {
+				out = a.planPage(s, src, page.Keys, now, seen, out)
+			}
 			if page.NextCursor == "" {
 				break
 			}
 			q.Cursor = page.NextCursor
 		}
+		if selected > 0 {
+			out = append(out, schedule.Step{Seq: len(out), Target: targetSource + src.Name, Status: schedule.StepSkipped,
+				Reason: fmt.Sprintf("%s (%s selected)", skip, engine.Plural(selected, "key"))})
+		}
 	}
 	return out, nil
 }
 
-// planPage adds the targets of one page of a source's keys.
-func (a *scheduleActions) planPage(s *schedule.Schedule, src engine.Source, keys []engine.Key, now time.Time, cap string,
+// sourceSkip is why no key of src can be the target of s ("" when its
+// keys can be).
+func (a *scheduleActions) sourceSkip(s *schedule.Schedule, src engine.Source, op string) string {
+	known, capable := false, false
+	if a.cloud != nil {
+		known, capable = a.cloud.Capable(src.Name, op)
+	}
+	switch {
+	case known && !capable:
+		return fmt.Sprintf("%s source %s cannot %s", src.Kind, src.Name, op)
+	case known:
+		return ""
+	case a.kmip[src.Name] != nil && s.Kind == schedule.KindRotate:
+		return ""
+	case src.Kind == "kmip":
+		return "the KMS keeps KMIP keys: keyward does not back them up"
+	}
+	return fmt.Sprintf("a %s source: keyward cannot %s its keys", src.Kind, op)
+}
+
+// selects says whether s selects k now (retired and deleted keys never).
+func selects(s *schedule.Schedule, k engine.Key, now time.Time, t engine.Thresholds) bool {
+	ag := engine.Classify(k, now, t)
+	k.Aging = &ag
+	return s.Matches(k) && !k.State.Terminal() && k.State != engine.StateDeleted && k.State != engine.StatePurged
+}
+
+// planPage adds the targets of one page of a source whose keys can be
+// targets: one per cloud key (whatever its versions), one per KMIP
+// application.
+func (a *scheduleActions) planPage(s *schedule.Schedule, src engine.Source, keys []engine.Key, now time.Time,
 	seen map[string]bool, out []schedule.Step) []schedule.Step {
 	for _, k := range keys {
-		ag := engine.Classify(k, now, a.d.thresholds)
-		k.Aging = &ag
-		if !s.Matches(k) || k.State.Terminal() || k.State == engine.StateDeleted || k.State == engine.StatePurged {
+		if !selects(s, k, now, a.d.thresholds) {
 			continue
 		}
-		st := schedule.Step{KeyID: k.ID, Status: schedule.StepPending}
-		known, capable := false, false
-		if a.cloud != nil {
-			known, capable = a.cloud.Capable(src.Name, cap)
-		}
-		switch {
-		case known:
-			st.Target = targetCloud + src.Name + "/" + k.Name
-			if !capable {
-				st.Status, st.Reason = schedule.StepSkipped, fmt.Sprintf("%s source %s cannot %s", src.Kind, src.Name, cap)
-			}
-		case a.kmip[src.Name] != nil && s.Kind == schedule.KindRotate:
+		st := schedule.Step{KeyID: k.ID, Status: schedule.StepPending, Target: targetCloud + src.Name + "/" + k.Name}
+		if a.kmip[src.Name] != nil {
+			st.Target = targetApp + src.Name + "/" + k.Application
 			if k.Application == "" {
 				st.Target, st.Status, st.Reason = targetCloud+src.Name+"/"+k.Name, schedule.StepSkipped, "a KMIP key of no application: keyward rotates applications (the next generation of a ring)"
-			} else {
-				st.Target = targetApp + src.Name + "/" + k.Application
-			}
-		default:
-			st.Target, st.Status = targetCloud+src.Name+"/"+k.Name, schedule.StepSkipped
-			st.Reason = fmt.Sprintf("a %s source: keyward cannot %s its keys", src.Kind, cap)
-			if src.Kind == "kmip" {
-				st.Reason = "the KMS keeps KMIP keys: keyward does not back them up"
 			}
 		}
 		if seen[st.Target] {
