@@ -418,3 +418,32 @@ func TestUnchangedKeyIsNotRewritten(t *testing.T) {
 		k = got
 	}
 }
+
+// TestUnusedKeysAreReadInIDOrder: the usage report's page of unused keys
+// walks an index in id order and stops (SQLite's own plan says so); it
+// never reads every key in the usable states and sorts them.
+func TestUnusedKeysAreReadInIDOrder(t *testing.T) {
+	s := open(t)
+	for _, app := range []string{"", "crm"} {
+		q, args := appKeysByIDQuery(app, []string{"kms", "vault"}, []engine.State{engine.StateActive, engine.StateDisabled}, 200)
+		rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		p := strings.Join(plan, "; ")
+		want := map[string]string{"": "keys_app_by_id", "crm": "keys_by_application"}[app]
+		if !strings.Contains(p, want) || strings.Contains(p, "TEMP B-TREE") || strings.Contains(p, "keys_by_state_source") {
+			t.Fatalf("app %q: plan %q, want a walk of %s in id order", app, p, want)
+		}
+	}
+}
