@@ -269,7 +269,7 @@ func (a *Account) trailEvent(e cttypes.Event, page *cloud.LogPage, use map[useKe
 	}
 	who := rec.UserIdentity.InvokedBy // an AWS service on a principal's behalf
 	if who == "" {
-		who = rec.UserIdentity.ARN
+		who = Principal(rec.UserIdentity.ARN)
 	}
 	if who == "" {
 		who = sdkaws.ToString(e.Username)
@@ -313,6 +313,33 @@ func (a *Account) trailEvent(e cttypes.Event, page *cloud.LogPage, use map[useKe
 		page.Events = append(page.Events, cloud.LogEvent{Key: id, Version: Version, Event: engine.Event{Time: at,
 			Operation: op, Actor: who, Origin: engine.OriginSource, Severity: sev, Details: details}})
 	}
+}
+
+// Principal names an IAM principal for the reports, its kind and name
+// first (they survive a narrow column) and its account after:
+// "role/orders-api@111122223333". An assumed role's session (an instance
+// ID, a user's name) is dropped, so the use of a role is one row however
+// many sessions made it. Anything else is returned as it is.
+func Principal(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || (parts[2] != "iam" && parts[2] != "sts") || parts[4] == "" {
+		return arn
+	}
+	account, res := parts[4], parts[5]
+	if rest, ok := strings.CutPrefix(res, "assumed-role/"); ok {
+		role, _, _ := strings.Cut(rest, "/")
+		if role == "" {
+			return arn
+		}
+		res = "role/" + role
+	}
+	if i := strings.LastIndexByte(res, '/'); i > 0 && (strings.HasPrefix(res, "role/") || strings.HasPrefix(res, "user/")) {
+		res = res[:strings.IndexByte(res, '/')+1] + res[i+1:] // a path (role/service/x) keeps its last part
+	}
+	if res == "root" {
+		return "root@" + account
+	}
+	return res + "@" + account
 }
 
 // classifyTrail is classify for CloudTrail, naming its permission.

@@ -36,10 +36,13 @@ type TrailEvent struct {
 	ErrorCode string
 }
 
-// Add records events.
+// Add records events, at whole seconds as CloudTrail records them.
 func (tr *Trail) Add(evs ...TrailEvent) {
 	tr.mu.Lock()
-	tr.events = append(tr.events, evs...)
+	for _, e := range evs {
+		e.Time = e.Time.UTC().Truncate(time.Second)
+		tr.events = append(tr.events, e)
+	}
 	tr.mu.Unlock()
 }
 
