@@ -46,7 +46,7 @@ func TestAuditLogs(t *testing.T) {
 	for _, u := range uses {
 		got[u.Principal+" "+u.Key+"/"+u.Version] = u
 	}
-	own := got[fake.Principal+" europe-west1/ring/k/1"]
+	own := got[fake.Principal+" europe-west1/ring/k/"] // Encrypt and Decrypt name the key, not a version
 	if len(uses) != 3 || own.Encrypts != 4 || own.Decrypts != 3 || !own.Hour.Equal(hour) || own.Last.IsZero() {
 		t.Errorf("usage %+v", uses)
 	}

@@ -60,6 +60,22 @@ func TestGCPThroughDaemonAndCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Two hours ago, other workloads used an outside key; Google's log
+	// holds the calls by name (Decrypt names the key, AsymmetricDecrypt
+	// the version). The Logging fake serves them once the source reads
+	// that settled hour.
+	tokens, err := outside.Create(ctx, cloud.CreateRequest{Name: "tokens", Type: "oct"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := time.Now().UTC().Add(-2 * time.Hour)
+	tokensKey := "projects/acme-prod-kms/locations/us/keyRings/legacy/cryptoKeys/tokens"
+	for i := range 5 {
+		fake.Record(gcpkms.AuditEntry{Time: two.Add(time.Duration(i) * time.Minute), DataAccess: true, Method: "Decrypt", Resource: tokensKey, Principal: "orders@acme-prod-kms.iam.gserviceaccount.com"})
+	}
+	fake.Record(gcpkms.AuditEntry{Time: two, DataAccess: true, Method: "AsymmetricDecrypt", Resource: "projects/acme-prod-kms/locations/us/keyRings/legacy/cryptoKeys/ledger/cryptoKeyVersions/1",
+		Principal: "billing@acme-prod-kms.iam.gserviceaccount.com"})
+	fake.Record(gcpkms.AuditEntry{Time: two, DataAccess: true, Method: "GetCryptoKey", Resource: tokensKey, Principal: "auditor@acme.example"})
 	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(dir, "kms"), Apps: kms.DemoApps})
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +274,7 @@ full_refresh_every = 1
 	// keyward's own operations do not come back as cloud events; changes
 	// behind keyward's back do.
 	kw("sync", "--source", "gcp-prod")
-	if ev := sourceEvents(); !slices.Equal(ev, []string{"discovered us/legacy/ledger/1"}) {
+	if ev := sourceEvents(); !slices.Equal(ev, []string{"discovered us/legacy/ledger/1", "discovered us/legacy/tokens/1"}) {
 		t.Errorf("source events after keyward's own changes: %v", ev)
 	}
 	// Someone else, in the console: the audit log says who.
@@ -283,6 +299,23 @@ full_refresh_every = 1
 	}
 	if !slices.Contains(evs, "rotated us/legacy/ledger/2") || !slices.Contains(evs, "disabled europe-west1/payments/card-kek/2") {
 		t.Errorf("outside rotation and disable: %v", evs)
+	}
+
+	// Service usage from the data-access audit log: a settled hour's
+	// Encrypt and Decrypt calls per principal, on the key's primary
+	// version when Google logged the key.
+	kw("sync", "--source", "gcp-prod")
+	u, err := c.UsageReport(ctx, api.ReportQuery{From: "-1d", To: "+1d", Source: "gcp-prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	use := map[string]string{}
+	for _, r := range u.Rows {
+		use[r.App] = fmt.Sprintf("%s e%d d%d", r.KeyID, r.Encrypts, r.Decrypts)
+	}
+	if use["orders@acme-prod-kms.iam.gserviceaccount.com"] != "gcp-prod/"+tokens.Name+"/1 e0 d5" ||
+		use["billing@acme-prod-kms.iam.gserviceaccount.com"] != "gcp-prod/us/legacy/ledger/1 e0 d1" || len(use) != 2 {
+		t.Errorf("usage from the audit log: %v", use)
 	}
 
 	// A refused identity: the sync fails, the source is degraded with

@@ -1113,7 +1113,7 @@ func (s *Server) Encrypt(_ context.Context, r *kmspb.EncryptRequest) (*kmspb.Enc
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "%v", err)
 	}
-	s.log(true, "Encrypt", v.pb.Name)
+	s.log(true, "Encrypt", r.GetName()) // Google logs the name asked for
 	return &kmspb.EncryptResponse{Name: v.pb.Name, Ciphertext: ct, VerifiedPlaintextCrc32C: false,
 		CiphertextCrc32C: wrapperspb.Int64(0), ProtectionLevel: v.pb.ProtectionLevel}, nil
 }
@@ -1153,7 +1153,7 @@ func (s *Server) Decrypt(_ context.Context, r *kmspb.DecryptRequest) (*kmspb.Dec
 	if err != nil {
 		return nil, invalid("Decryption failed: the ciphertext is invalid.")
 	}
-	s.log(true, "Decrypt", v.pb.Name)
+	s.log(true, "Decrypt", r.GetName())
 	return &kmspb.DecryptResponse{Plaintext: pt, UsedPrimary: k.primary() == v, ProtectionLevel: v.pb.ProtectionLevel}, nil
 }
 
