@@ -447,3 +447,37 @@ func TestUnusedKeysAreReadInIDOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestMilestonesWalkTheirDateIndexes: each kind of date in the aging
+// report's first page is read through its own index in date order (SQLite's
+// plan says so), never through the (state, source) index with a sort of
+// every usable key.
+func TestMilestonesWalkTheirDateIndexes(t *testing.T) {
+	s := open(t)
+	seed(t, s, 3)
+	q := MilestoneQuery{From: now.AddDate(0, 0, -90), To: now.AddDate(0, 0, 90), Period: 90 * 24 * time.Hour, Limit: 50}
+	query, args := milestonesQuery(q, msCursor{D: q.From.UnixMilli() - 1})
+	rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	p := strings.Join(plan, "; ")
+	for _, want := range []string{"keys_by_expires", "keys_by_created", "keys_by_rotation_override"} {
+		if !strings.Contains(p, want) {
+			t.Errorf("plan does not walk %s: %s", want, p)
+		}
+	}
+	if strings.Contains(p, "keys_by_state_source") || strings.Contains(p, "keys_by_state ") {
+		t.Errorf("plan reads keys by state: %s", p)
+	}
+}

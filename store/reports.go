@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -74,6 +75,19 @@ func (s *Store) Milestones(ctx context.Context, q MilestoneQuery) ([]Milestone, 
 	} else {
 		cur = msCursor{D: q.From.UnixMilli() - 1, ID: "", Kind: ""}
 	}
+	query, args := milestonesQuery(q, cur)
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	return s.milestoneRows(rows, q)
+}
+
+// milestonesQuery is Milestones' query from the cursor cur: one index
+// range per kind of date, merged. The state condition is written +state so
+// SQLite walks each date's index instead of the (state, source) index,
+// which read every usable key and sorted them (10-22 s at a million keys).
+func milestonesQuery(q MilestoneQuery, cur msCursor) (string, []any) {
 	from, to := q.From.UnixMilli(), q.To.UnixMilli()
 	p := q.Period.Milliseconds()
 	var extra []string
@@ -88,7 +102,7 @@ func (s *Store) Milestones(ctx context.Context, q MilestoneQuery) ([]Milestone, 
 	if len(extra) > 0 {
 		and = " AND " + strings.Join(extra, " AND ")
 	}
-	usable := " AND state IN ('active','disabled','pre-active')"
+	usable := " AND +state IN ('active','disabled','pre-active')"
 	// Each part: (date expression, index expression offset, kind, condition).
 	type part struct {
 		date, order, kind, cond string
@@ -128,10 +142,11 @@ func (s *Store) Milestones(ctx context.Context, q MilestoneQuery) ([]Milestone, 
 	query := `SELECT m.d, m.kind, ` + prefixed("k.", keyColumns) + ` FROM (` + strings.Join(sqls, " UNION ALL ") +
 		`) m JOIN keys k ON k.id = m.id ORDER BY m.d, m.id, m.kind LIMIT ?`
 	args = append(args, q.Limit+1)
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, "", err
-	}
+	return query, args
+}
+
+// milestoneRows reads Milestones' rows and the cursor after them.
+func (s *Store) milestoneRows(rows *sql.Rows, q MilestoneQuery) ([]Milestone, string, error) {
 	defer rows.Close()
 	var out []Milestone
 	next := ""
