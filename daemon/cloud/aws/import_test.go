@@ -13,6 +13,7 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -228,5 +229,54 @@ func TestReimportSymmetric(t *testing.T) {
 	}
 	if _, err := a.client.Encrypt(ctx, &kms.EncryptInput{KeyId: sdkaws.String(kv.Name), Plaintext: []byte("x")}); err != nil {
 		t.Fatalf("after re-import: %v", err)
+	}
+}
+
+// TestUnsupportedTagsStayInKeyward: the per-key capability tags keyward
+// shows (keyward:unsupported:…) are never written to AWS when an
+// administrator edits a key's tags from what keyward shows, and a tag of
+// that name set in AWS by someone else does not pass for keyward's.
+func TestUnsupportedTagsStayInKeyward(t *testing.T) {
+	a, _ := newLocal(t)
+	ctx := context.Background()
+	// Tags copied from another key as keyward shows it.
+	kv, err := a.Create(ctx, cloud.CreateRequest{Name: "native-tags", Type: "oct", Tags: map[string]string{engine.TagUnsupported + engine.CapBackup: "copied"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := maps.Clone(kv.Tags) // as keyward shows it, keyward:unsupported:… included
+	want["owner"] = "payments"
+	if _, err := a.Update(ctx, kv.Name, "", cloud.Update{Tags: want}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := a.client.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: sdkaws.String(kv.Name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inAWS []string
+	for _, tg := range out.Tags {
+		inAWS = append(inAWS, *tg.TagKey+"="+*tg.TagValue)
+	}
+	if len(inAWS) != 1 || inAWS[0] != "owner=payments" {
+		t.Errorf("tags in AWS: %v (want only owner=payments)", inAWS)
+	}
+	// Someone tags an imported key in AWS as if it could not be backed up.
+	material := make([]byte, 32)
+	rand.Read(material)
+	imp, err := a.Import(ctx, cloud.ImportRequest{Name: "spoofed", Symmetric: material})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.client.TagResource(ctx, &kms.TagResourceInput{KeyId: sdkaws.String(imp.Name),
+		Tags: []types.Tag{{TagKey: sdkaws.String(engine.TagUnsupported + engine.CapBackup), TagValue: sdkaws.String("no")}}}); err != nil {
+		t.Fatal(err)
+	}
+	a.view.invalidate(imp.Name)
+	got, err := a.Get(ctx, imp.Name, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if why := got.Tags[engine.TagUnsupported+engine.CapBackup]; why != "" {
+		t.Errorf("an AWS tag passed for keyward's capability limit: %q", why)
 	}
 }
