@@ -94,6 +94,8 @@ keyward key backups --json | jq -r '.[].id'`,
 	"key restore": `keyward key restore BACKUP-ID                  # the id from keyward key backups
 keyward key restore BACKUP-ID --to vault-westeu`,
 	"key delete-backup": `keyward key delete-backup BACKUP-ID`,
+	"key delete-material": `keyward key delete-material KEY-ID     # AWS: the key stays, disabled, until its material is imported again
+keyward key restore BACKUP-ID            # re-import the same material from keyward's sealed copy`,
 	"key policy": `keyward key policy vault acme-payments-card-kek
 keyward key policy vault acme-payments-card-kek --rotate-after 90d --expire-after 1y --notify-before 30d`,
 	"cert": `keyward cert show --source kms-prod

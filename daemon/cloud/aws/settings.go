@@ -294,9 +294,6 @@ func (a *Settings) Validate(prefix string) []string {
 			add("cloudtrail_endpoint", "%s", msg)
 		}
 	}
-	if a.CloudTrailLookback != 0 && !a.CloudTrail {
-		add("cloudtrail_lookback", "is only used with cloudtrail = true")
-	}
 	if a.CloudTrailLookback < 0 || time.Duration(a.CloudTrailLookback) > 90*24*time.Hour {
 		add("cloudtrail_lookback", "%s is outside 0 to 90d (CloudTrail's event history keeps 90 days; default 1d)", a.CloudTrailLookback)
 	}
