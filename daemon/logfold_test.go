@@ -5,16 +5,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/daemon/config"
-	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/daemon/testkit"
-	"github.com/keyward/keyward/engine"
 )
 
 // TestUpstreamOutageLogIsFolded: a whole daemon's proxy in front of an
@@ -23,12 +19,7 @@ import (
 func TestUpstreamOutageLogIsFolded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	dir := t.TempDir()
-	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(dir, "kms"), Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 2}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := crmKMS(ctx, t)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	down := ln.Addr().String()
 	ln.Close() // nothing listens there: every request fails the same way
@@ -38,25 +29,10 @@ func TestUpstreamOutageLogIsFolded(t *testing.T) {
 
 	logs := &testkit.Buffer{}
 	cfg := testConfig(t)
-	src := srv.SourceConfig("kms", time.Hour)
-	src.Applications = []config.Application{{Name: "crm", Pattern: "acme.crm.key.*", Generations: 16}}
-	cfg.KMIP = []config.KMIPSource{src}
-	cfg.Proxy.StatusInterval = engine.Duration(time.Second)
-	cfg.Proxy.Apps = []config.ProxyApp{{Name: "crm", Listen: listen, Upstream: "http://" + down, Fields: []string{"ssn"}}}
+	crmProxy(cfg, srv, listen, "http://"+down, time.Second)
 	r := startOpts(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	c := api.NewClient(r.socket)
-	var addr string
-	for addr == "" && ctx.Err() == nil {
-		ps, err := c.Proxy(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(ps) == 1 && ps[0].Ring.KeyID != "" {
-			addr = listen
-		} else {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	encrypting(ctx, t, api.NewClient(r.socket))
+	addr := listen
 	for i := 0; i < 100; i++ {
 		resp, err := http.Get("http://" + addr + "/records/" + string(rune('a'+i%26)))
 		if err != nil {

@@ -26,22 +26,12 @@ import (
 func TestRotationRecordedOnceAndAnnounced(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	dir := t.TempDir()
-	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(dir, "kms"),
-		Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 2}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := crmKMS(ctx, t)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	defer up.Close()
 
 	r := start(t, func(cfg *config.Config) {
-		src := srv.SourceConfig("kms", time.Hour) // polls at start, then when asked
-		src.Applications = []config.Application{{Name: "crm", Pattern: "acme.crm.key.*", Generations: 16}}
-		cfg.KMIP = []config.KMIPSource{src}
-		cfg.Proxy.StatusInterval = engine.Duration(10 * time.Millisecond)
-		cfg.Proxy.Apps = []config.ProxyApp{{Name: "crm", Listen: "127.0.0.1:0", Upstream: up.URL, Fields: []string{"ssn"}}}
+		crmProxy(cfg, srv, "127.0.0.1:0", up.URL, 10*time.Millisecond) // polls at start, then when asked
 	})
 	c := api.NewClient(r.socket)
 	got := make(chan api.Notification, 256)
@@ -49,23 +39,6 @@ func TestRotationRecordedOnceAndAnnounced(t *testing.T) {
 	hello := <-got
 	if hello.Type != api.NoteHello {
 		t.Fatalf("first notification %+v", hello)
-	}
-	encrypting := func() string {
-		t.Helper()
-		for {
-			ps, err := c.Proxy(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(ps) == 1 && ps[0].Ring.KeyID != "" {
-				return ps[0].Ring.KeyID
-			}
-			select {
-			case <-ctx.Done():
-				t.Fatal("the crm ring never encrypted")
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
 	}
 	// waitRing waits for a ring notice for crm and for the proxy's status
 	// to be published after it (the status getter ran on the new ring).
@@ -92,7 +65,7 @@ func TestRotationRecordedOnceAndAnnounced(t *testing.T) {
 		}
 	}
 	waitRing() // the first poll filled the ring
-	before := encrypting()
+	before := encrypting(ctx, t, c)
 
 	name, err := srv.Rotate("crm")
 	if err != nil {
@@ -102,13 +75,13 @@ func TestRotationRecordedOnceAndAnnounced(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitRing()
-	after := encrypting()
+	after := encrypting(ctx, t, c)
 	if after == before {
 		t.Fatalf("still encrypting with %s after the rotation to %s", before, name)
 	}
 	// Let the proxy publish (and read its ring) a few more times.
 	time.Sleep(100 * time.Millisecond)
-	encrypting()
+	encrypting(ctx, t, c)
 
 	// The source's own status, translated at the API's edge: its ring
 	// (the new generation encrypts), its poll and its client identity.
@@ -153,5 +126,49 @@ func TestRotationRecordedOnceAndAnnounced(t *testing.T) {
 	ev := ofRotation[0]
 	if ev.Actor != "kms" || ev.Source != "kms" || ev.KeyID != engine.KeyID("kms", name, "") || !strings.Contains(ev.Details, name) {
 		t.Fatalf("the rotation's event does not name its key and generation, by the source: %+v", ev)
+	}
+}
+
+// crmKMS starts the embedded KMS holding two generations of the crm
+// application's keys (acme.crm.key.*), stopped when the test ends.
+func crmKMS(ctx context.Context, t *testing.T) *kms.Server {
+	t.Helper()
+	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(t.TempDir(), "kms"),
+		Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	return srv
+}
+
+// crmProxy makes cfg poll srv hourly (at start, then when asked) into the
+// crm ring and put an encryption proxy for crm's ssn field, publishing
+// its status every statusEvery, between listen and upstream.
+func crmProxy(cfg *config.Config, srv *kms.Server, listen, upstream string, statusEvery time.Duration) {
+	src := srv.SourceConfig("kms", time.Hour)
+	src.Applications = []config.Application{{Name: "crm", Pattern: "acme.crm.key.*", Generations: 16}}
+	cfg.KMIP = []config.KMIPSource{src}
+	cfg.Proxy.StatusInterval = engine.Duration(statusEvery)
+	cfg.Proxy.Apps = []config.ProxyApp{{Name: "crm", Listen: listen, Upstream: upstream, Fields: []string{"ssn"}}}
+}
+
+// encrypting waits for the daemon's one proxy to encrypt with a key of
+// its ring and returns that key's id.
+func encrypting(ctx context.Context, t *testing.T, c *api.Client) string {
+	t.Helper()
+	for {
+		ps, err := c.Proxy(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) == 1 && ps[0].Ring.KeyID != "" {
+			return ps[0].Ring.KeyID
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the crm ring never encrypted")
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
