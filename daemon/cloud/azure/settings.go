@@ -95,12 +95,7 @@ func (a *Settings) CredentialKind() string {
 }
 
 // Interval is the sync interval (default 15 minutes).
-func (a *Settings) Interval() time.Duration {
-	if a.SyncInterval <= 0 {
-		return 15 * time.Minute
-	}
-	return time.Duration(a.SyncInterval)
-}
+func (a *Settings) Interval() time.Duration { return cloud.SyncEvery(a.SyncInterval) }
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
@@ -109,10 +104,8 @@ func (a *Settings) SourceName() string { return a.Name }
 
 // Validate checks the section's values; problems are prefixed with prefix.
 func (a *Settings) Validate(prefix string) []string {
-	var errs []string
-	add := func(key, format string, args ...any) {
-		errs = append(errs, prefix+"."+key+": "+fmt.Sprintf(format, args...))
-	}
+	p := cloud.NewProblems(prefix)
+	add := p.Add
 	cloudName, err := CloudName(a.Cloud)
 	if err != nil {
 		add("cloud", "%v", err)
@@ -195,8 +188,6 @@ func (a *Settings) Validate(prefix string) []string {
 	if a.SecretFile != "" && a.CertFile != "" {
 		add("client_cert_file", "give client_secret_file or client_cert_file, not both")
 	}
-	if a.SyncInterval < 0 || (a.SyncInterval > 0 && time.Duration(a.SyncInterval) < 10*time.Second) {
-		add("sync_interval", "%s is too short (at least 10s; default 15m)", time.Duration(a.SyncInterval))
-	}
-	return errs
+	p.SyncInterval(a.SyncInterval)
+	return p.List
 }
