@@ -55,3 +55,48 @@ func TestNamesDistinctAt80(t *testing.T) {
 		}
 	}
 }
+
+// twinNames is the demo's mix: AWS keys named by their 36-character key
+// ids beside the versions of one Azure key, which share its name.
+func twinNames() *fixture {
+	f := newFixture()
+	base := f.keys[9]
+	f.keys = f.keys[:0]
+	add := func(source, name, version string) {
+		k := base
+		k.Source, k.Name, k.Version, k.ID = source, name, version, engine.KeyID(source, name, version)
+		f.keys = append(f.keys, k)
+	}
+	for _, id := range []string{"00674796-c357-4c64-ab82-0c988a0ee82c", "0bb452b0-791f-4354-aa47-230049c63388",
+		"66c13489-f333-4e54-9d6d-871521a0d472"} {
+		add("aws-demo", id, "-")
+	}
+	for _, v := range []string{"3f1c9a", "7b2e40", "a9d8c1", "e05f77"} {
+		add("azure-demo", "acme-crm-field-kek", v)
+	}
+	return f
+}
+
+// Versions of one cloud key share its name: when such twins are on screen,
+// the NAME column leaves room for VER even beside 36-character names, so
+// at 80×24 the twins' rows still read apart (the demo lost VER to the AWS
+// key ids and showed acme-crm-field-kek four times alike).
+func TestTwinNamesKeepVersionAt80(t *testing.T) {
+	tm := start(t, twinNames(), 80, 24)
+	waitFor(t, tm, "● connected", "of 7 keys")
+	view := golden(t, tm, 80, 24)
+	lines := strings.Split(view, "\n")
+	for _, col := range []string{"NAME", "SOURCE", "VER", "STATE", "AGING"} {
+		if !strings.Contains(lines[3], col) {
+			t.Errorf("column %s is not shown: %q", col, lines[3])
+		}
+	}
+	seen := map[string]bool{}
+	for _, l := range lines[4 : 4+7] {
+		row := strings.Join(strings.Fields(strings.TrimPrefix(strings.TrimPrefix(l, "›"), " ")), " ")
+		if seen[row] {
+			t.Errorf("two rows read %q:\n%s", row, view)
+		}
+		seen[row] = true
+	}
+}

@@ -38,7 +38,7 @@ func KeyPaneColumns() []table.Column {
 		KeyName:        {Title: "NAME", Width: 16, Max: 40, Priority: 0},
 		KeySource:      {Title: "SOURCE", Width: 10, Max: 18, Priority: 3},
 		KeyApplication: {Title: "APPLICATION", Width: 11, Max: 20, Priority: 9},
-		KeyVersion:     {Title: "VER", Width: 4, Max: 8, Priority: 4}, // versions of one key share a name
+		KeyVersion:     {Title: "VER", Width: 4, Max: 8, Priority: 4, TellsApart: true}, // versions of one key share a name
 		KeyAlgorithm:   {Title: "ALGORITHM", Width: 9, Max: 14, Priority: 5},
 		KeyState:       {Title: "STATE", Width: 11, Priority: 1},
 		KeyAging:       {Title: "AGING", Width: 16, Priority: 2}, // rotation-overdue

@@ -33,6 +33,14 @@ type Column struct {
 	// lower-priority columns are placed, so they give way to it, but never
 	// the room of the three columns after it in priority.
 	Want int
+	// TellsApart marks a column that tells apart rows whose identifying
+	// text is the same (the Keys pane's VER: the versions of one cloud key
+	// share its name). When Identify finds such twins on screen, the first
+	// column leaves room for it too, so the twins never read alike.
+	TellsApart bool
+	// twins is set by Identify on the identifying column when two of the
+	// texts on screen are the same.
+	twins bool
 }
 
 // wants is how wide c would be with room to spare, before it grows.
@@ -111,7 +119,7 @@ func Place(cols []Column, avail int) (idx []int, widths []int) {
 	// The first column by priority identifies a row: it gets the width its
 	// content wants before the others are placed, but leaves them room.
 	c0 := cols[order[0]]
-	w[order[0]] = max(c0.Width, min(c0.wants(), avail-reserve(cols, order[1:])))
+	w[order[0]] = max(c0.Width, min(c0.wants(), avail-reserve(cols, order)))
 	keep := make([]bool, len(cols))
 	used := 0
 	for n, i := range order {
@@ -183,13 +191,16 @@ func Natural(cols []Column, rows [][]string) []Column {
 	return out
 }
 
-// reserve is the room of the first three columns of order, with their
-// gaps: what the first column leaves for them however long its content
-// (in the Keys pane: state, aging and source).
+// reserve is the room the first column of order leaves for the three
+// after it, with their gaps, however long its content (in the Keys pane:
+// state, aging and source); and, when its texts on screen have twins, for
+// the columns that tell them apart.
 func reserve(cols []Column, order []int) int {
 	r := 0
-	for _, i := range order[:min(3, len(order))] {
-		r += cols[i].Width + Gap
+	for n, i := range order[1:] {
+		if n < 3 || (cols[i].TellsApart && cols[order[0]].twins) {
+			r += cols[i].Width + Gap
+		}
 	}
 	return r
 }
@@ -213,15 +224,18 @@ func (t *Table) SetWidth(width int) {
 
 // Identify fits the texts of column col (the column that identifies a row,
 // the first by priority) for the rows on screen: the column asks for the
-// width of the longest (the others give way first, see Layout), and texts
-// still too long are shortened where they differ (Distinct).
+// width of the longest (the others give way first, see Layout), but leaves
+// room for the columns that tell apart texts that are the same (TellsApart),
+// and texts still too long are shortened where they differ (Distinct).
 func (t *Table) Identify(col int, texts []string) []string {
-	want := 0
+	want, twins, seen := 0, false, make(map[string]bool, len(texts))
 	for _, s := range texts {
 		want = max(want, ansi.StringWidth(Clean(s)))
+		twins = twins || seen[s]
+		seen[s] = true
 	}
-	if t.Columns[col].Want != want {
-		t.Columns[col].Want = want
+	if c := &t.Columns[col]; c.Want != want || c.twins != twins {
+		c.Want, c.twins = want, twins
 		t.SetWidth(t.Width)
 	}
 	for n, i := range t.idx {
