@@ -3,10 +3,14 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
 )
@@ -56,5 +60,28 @@ func TestSyncRightAfterStart(t *testing.T) {
 	}
 	if k, err := c.Key(ctx, "late/k"); err != nil || k.Key.Name != "k" {
 		t.Fatalf("the sync's key: %+v, %v", k, err)
+	}
+}
+
+// brokenVault is a cloud connector whose listing always fails (only what
+// a sync calls is implemented).
+type brokenVault struct{ cloud.Connector }
+
+func (brokenVault) Kind() string    { return "azure" }
+func (brokenVault) Address() string { return "https://broken.vault.azure.net" }
+func (brokenVault) ListKeys(context.Context, func([]cloud.KeyVersion) error) error {
+	return fmt.Errorf("%w: 403 Forbidden: the client lacks the keys/list permission", cloud.ErrAccess)
+}
+
+// TestCloudSyncErrorNamesTheSourceOnce: keyward sync of a cloud source
+// that fails says which source once, then why (it said "sync broken: sync
+// broken: …": the source and the socket API both named it).
+func TestCloudSyncErrorNamesTheSourceOnce(t *testing.T) {
+	src := cloud.NewSyncSource("broken", brokenVault{}, time.Hour, nil)
+	r := startOpts(t, testConfig(t), Options{Sources: []sources.Source{src}})
+	_, err := api.NewClient(r.socket).Sync(context.Background(), "broken")
+	if err == nil || strings.Count(err.Error(), "broken") != 1 || !strings.Contains(err.Error(), "sync broken: ") ||
+		!strings.Contains(err.Error(), "lacks the keys/list permission") {
+		t.Fatalf("sync error %v: want the source named once, then the reason", err)
 	}
 }

@@ -169,18 +169,16 @@ func (s *SyncSource) runLoop() *sources.Loop {
 var ErrNotRunning = errors.New("source is not running yet")
 
 // SyncNow runs one sync and reports the source's health: ok, or degraded
-// with the reason.
+// with the reason. Its error is the reason alone, as the KMIP source's is:
+// the caller names the source (the socket API answers "sync <name>: …").
 func (s *SyncSource) SyncNow(ctx context.Context) error {
 	s.mu.Lock()
 	sink := s.sink
 	s.mu.Unlock()
 	if sink == nil {
-		return fmt.Errorf("sync %s: %w", s.name, ErrNotRunning)
+		return ErrNotRunning
 	}
-	if err := s.runLoop().Once(ctx, sink, s.syncOnce); err != nil {
-		return fmt.Errorf("sync %s: %w", s.name, err)
-	}
-	return nil
+	return s.runLoop().Once(ctx, sink, s.syncOnce)
 }
 
 // syncOnce is one sync for the run loop.
