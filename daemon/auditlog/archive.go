@@ -289,7 +289,8 @@ type Archiver struct {
 	Dir    string
 	// Events and SecurityEvents are the retention ages (0: keep forever).
 	Events, SecurityEvents time.Duration
-	// Batch is the most events per segment (default 50,000).
+	// Batch is the most events per segment (default 10,000: the prune
+	// transaction that follows each holds the write lock only that long).
 	Batch int64
 	Now   func() time.Time
 }
@@ -304,7 +305,7 @@ func (a *Archiver) Prune(ctx context.Context) (archived, pruned int64, err error
 	}
 	batch := a.Batch
 	if batch <= 0 {
-		batch = 50000
+		batch = 10000
 	}
 	now := a.Now()
 	keepAfter := time.UnixMilli(math.MinInt64 / 2) // security_events "0": kept forever
