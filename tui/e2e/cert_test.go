@@ -17,6 +17,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/keyward/keyward/daemon"
@@ -24,6 +25,7 @@ import (
 	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/daemon/sources/seed"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
 	"github.com/keyward/keyward/tui/tuitest"
 )
@@ -141,4 +143,48 @@ func signCSR(t *testing.T, csrPEM []byte, dir string) (certPath, rootPath string
 		}
 	}
 	return certPath, rootPath
+}
+
+// TestCertDialogShowsConfiguredIdentity: a source whose keyward.toml names
+// its own cert_file presents that identity and nothing is installed. The
+// certificate dialog, against a real daemon, says which identity is in use
+// and from where, and the daemon's warning that an installed one would be
+// ignored; it judges no installed certificate's usage (it used to say
+// "lacks the clientAuth extended key usage: the KMS will refuse it" of a
+// working source, and left the warning out).
+func TestCertDialogShowsConfiguredIdentity(t *testing.T) {
+	cfg := testConfig(t)
+	const from = "cert_file = /etc/keyward/kms-client.pem, key_file = /etc/keyward/kms-client.key (keyward.toml)"
+	startWith(t, cfg, daemon.Options{
+		Sources: []sources.Source{kmipNamed{seed.New("kms", nil)}},
+		Identities: pki.NewService(cfg.DataDir, []string{"kms"}, pki.ServiceOptions{
+			Warnings: map[string]string{"kms": pki.IgnoredWarning("kms", "/etc/keyward/kms-client.pem", "")},
+			InUse: func(string) *engine.ClientIdentity {
+				return &engine.ClientIdentity{Origin: "config", From: from, Subject: "CN=keyward-configured",
+					Issuer: "CN=acme CA", Serial: "01", KeyType: "ECDSA P-256", NotAfter: now.AddDate(1, 0, 0)}
+			},
+		}),
+		Now: func() time.Time { return now },
+	})
+	client := api.NewClient(cfg.SocketPath())
+	m := tui.New(context.Background(), client, tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath(), Now: func() time.Time { return now }})
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	t.Cleanup(func() { _ = tm.Quit() })
+	waitFor(t, tm, "● connected")
+	tm.Type("5")
+	waitFor(t, tm, "kms", "c certificates")
+	tm.Type("cs")
+	waitFor(t, tm, "Client certificate of kms")
+	tuitest.Quit(t, tm, 10*time.Second)
+	view := strings.Join(strings.Fields(ansi.Strip(m.View())), " ")
+	for _, want := range []string{"In use: CN=keyward-configured", "/etc/keyward/kms-client.pem", "(keyward.toml)",
+		"not the one installed here"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("the certificate dialog lacks %q:\n%s", want, m.View())
+		}
+	}
+	if strings.Contains(view, "clientAuth") {
+		t.Errorf("the dialog judges the usage of a certificate nobody installed:\n%s", m.View())
+	}
 }

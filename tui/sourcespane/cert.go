@@ -455,7 +455,9 @@ func checkWritable(path string) error {
 	return nil
 }
 
-// describeCert lists what the daemon found in a certificate or keystore.
+// describeCert lists what the daemon found in a certificate or keystore:
+// the identity the source presents, why it is not the installed one (the
+// config names its own files), and the installed certificate, if any.
 func describeCert(ci *api.CertInfo) []string {
 	if ci == nil {
 		return nil
@@ -463,6 +465,9 @@ func describeCert(ci *api.CertInfo) []string {
 	lines := []string{}
 	if ci.InUse != nil {
 		lines = append(lines, "In use: "+ci.InUse.String(), "")
+	}
+	if ci.Warning != "" {
+		lines = append(lines, "⚠ "+ci.Warning, "")
 	}
 	if ci.Pending != nil {
 		lines = append(lines, "Pending: "+ci.Pending.String(), "")
@@ -487,9 +492,13 @@ func describeCert(ci *api.CertInfo) []string {
 	if ci.ChainLen > 0 {
 		add("chain", common.Plural(ci.ChainLen, "certificate"))
 	}
-	if ci.ClientAuth {
+	// The usage is the installed certificate's: with none installed (the
+	// source presents its configured files) there is nothing to judge.
+	switch {
+	case ci.Subject == "":
+	case ci.ClientAuth:
 		add("usage", "clientAuth ✔")
-	} else {
+	default:
 		add("usage", "✖ lacks the clientAuth extended key usage: the KMS will refuse it")
 	}
 	add("file", ci.CertFile)
