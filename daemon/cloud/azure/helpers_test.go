@@ -14,46 +14,12 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloud/cloudtest"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/localapi"
-	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
 )
-
-// storeSink is the daemon's sink reduced to what a source sees: the real
-// store on a real SQLite file, plus the health it was told.
-type storeSink struct {
-	st     *store.Store
-	mu     sync.Mutex
-	health engine.Health
-	reason string
-}
-
-var _ sources.Sink = (*storeSink)(nil)
-
-func (s *storeSink) Apply(ctx context.Context, b sources.Batch) error {
-	_, err := s.st.Apply(ctx, store.Change{Source: b.Source, Upsert: b.Upsert, Remove: b.Remove, Events: b.Events})
-	return err
-}
-
-func (s *storeSink) SetHealth(ctx context.Context, source string, h engine.Health, reason string) error {
-	s.mu.Lock()
-	s.health, s.reason = h, reason
-	s.mu.Unlock()
-	_, _, err := s.st.SetHealth(ctx, source, h, reason, nil)
-	return err
-}
-
-func (s *storeSink) Known(ctx context.Context, source string) ([]engine.Key, error) {
-	return s.st.SourceKeys(ctx, source)
-}
-
-func (s *storeSink) Health() (engine.Health, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.health, s.reason
-}
 
 // fakeCredential stands in for Entra ID, which cannot run here: it hands
 // out the emulator's token, or fails as an identity provider would.
@@ -80,7 +46,7 @@ type env struct {
 	srv   *vault.Server
 	conn  *Vault
 	src   *cloud.SyncSource
-	sink  *storeSink
+	sink  *cloudtest.StoreSink
 	st    *store.Store
 	cred  *fakeCredential
 	name  string
@@ -129,7 +95,7 @@ func (e *env) connect(dir string, withFakeCred bool, geography string) {
 	if err := e.st.EnsureSource(e.ctx, e.name, "azure", e.srv.URL); err != nil {
 		e.t.Fatal(err)
 	}
-	e.sink = &storeSink{st: e.st}
+	e.sink = &cloudtest.StoreSink{St: e.st}
 	e.src = cloud.NewSyncSource(e.name, e.conn, time.Hour, nil)
 	e.src.Attach(e.sink)
 }

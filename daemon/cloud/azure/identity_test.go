@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloud/cloudtest"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/engine"
 )
@@ -91,7 +92,7 @@ func TestClientSecretCredentialEndToEnd(t *testing.T) {
 	if err := e.st.EnsureSource(ctx, "secret-vault", "azure", srv.URL); err != nil {
 		t.Fatal(err)
 	}
-	sink := &storeSink{st: e.st}
+	sink := &cloudtest.StoreSink{St: e.st}
 	src := cloud.NewSyncSource("secret-vault", conn, time.Hour, nil)
 	src.Attach(sink)
 	if err := src.SyncNow(ctx); err != nil {

@@ -1,0 +1,155 @@
+// Package cloudtest is what the cloud connectors' tests share: the daemon's
+// sink reduced to a real store on a real SQLite file, a sink that keeps
+// nothing, and the sync benchmark every connector runs the same way.
+package cloudtest
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/store"
+)
+
+// StoreSink is the daemon's sink reduced to what a source sees: the real
+// store on a real SQLite file, plus the health it was last told.
+type StoreSink struct {
+	St     *store.Store
+	mu     sync.Mutex
+	health engine.Health
+	reason string
+}
+
+var _ sources.Sink = (*StoreSink)(nil)
+
+// Apply writes a batch as the daemon does.
+func (s *StoreSink) Apply(ctx context.Context, b sources.Batch) error {
+	_, err := s.St.Apply(ctx, store.Change{Source: b.Source, Upsert: b.Upsert, Remove: b.Remove, Events: b.Events})
+	return err
+}
+
+// SetHealth records the source's health in the store and remembers it.
+func (s *StoreSink) SetHealth(ctx context.Context, source string, h engine.Health, reason string) error {
+	s.mu.Lock()
+	s.health, s.reason = h, reason
+	s.mu.Unlock()
+	_, _, err := s.St.SetHealth(ctx, source, h, reason, nil)
+	return err
+}
+
+// Known is the source's keys in the store.
+func (s *StoreSink) Known(ctx context.Context, source string) ([]engine.Key, error) {
+	return s.St.SourceKeys(ctx, source)
+}
+
+// Health is the health the source last reported, and why.
+func (s *StoreSink) Health() (engine.Health, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.health, s.reason
+}
+
+// Discard is a sink that keeps nothing: every sync is a first one.
+type Discard struct{}
+
+var _ sources.Sink = Discard{}
+
+// Apply drops the batch.
+func (Discard) Apply(context.Context, sources.Batch) error { return nil }
+
+// SetHealth drops the health.
+func (Discard) SetHealth(context.Context, string, engine.Health, string) error { return nil }
+
+// Known is always nothing.
+func (Discard) Known(context.Context, string) ([]engine.Key, error) { return nil, nil }
+
+// Total is the sum of a connector's call counts.
+func Total(calls map[string]int) int {
+	n := 0
+	for _, c := range calls {
+		n += c
+	}
+	return n
+}
+
+// Bench is one connector holding Keys keys, ready for BenchSync.
+type Bench struct {
+	// Keys is how many keys the connector's cloud holds.
+	Keys int
+	// Source, Kind and Address name the source in the store.
+	Source, Kind, Address string
+	// Conn is the connector under test; Calls counts its requests to the
+	// cloud by name, and Listing names those that list (the rest are per
+	// key).
+	Conn    cloud.Connector
+	Calls   func() map[string]int
+	Listing []string
+	// Change changes key number k (0 to Keys-1) in the cloud, outside
+	// keyward, in run i; j numbers the change within the run.
+	Change func(b *testing.B, k, i, j int)
+}
+
+// BenchSync measures a sync of the connector's keys through the real
+// client into a real SQLite store: the first sync (every key read), and a
+// sync after 1% of the keys changed outside keyward (only they are read
+// again). requests/op counts the cloud's requests; per-changed is the 1%
+// sync's requests per changed key beyond the listing.
+func BenchSync(b *testing.B, c Bench) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "keyward.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+	if err := st.EnsureSource(ctx, c.Source, c.Kind, c.Address); err != nil {
+		b.Fatal(err)
+	}
+	src := cloud.NewSyncSource(c.Source, c.Conn, time.Hour, nil)
+	src.FullEvery = 0
+	src.Attach(&StoreSink{St: st})
+	n := c.Keys
+	b.Run(fmt.Sprintf("keys=%d/first", n), func(b *testing.B) {
+		for range b.N {
+			r0 := Total(c.Calls())
+			if err := src.SyncNow(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(Total(c.Calls())-r0), "requests/op")
+			b.ReportMetric(float64(src.LastSync().Rows), "rows/op")
+		}
+	})
+	b.Run(fmt.Sprintf("keys=%d/1pct-changed", n), func(b *testing.B) {
+		var reqs, listing, rows, events int
+		changed := max(n/100, 1)
+		for i := range b.N {
+			b.StopTimer()
+			for j := range changed {
+				c.Change(b, (i*changed+j)*97%n, i, j)
+			}
+			time.Sleep(1100 * time.Millisecond) // Updated has a one-second resolution
+			r0 := c.Calls()
+			b.StartTimer()
+			if err := src.SyncNow(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			r1 := c.Calls()
+			reqs += Total(r1) - Total(r0)
+			for _, l := range c.Listing {
+				listing += r1[l] - r0[l]
+			}
+			rows += src.LastSync().Rows
+			events += src.LastSync().Events
+		}
+		b.ReportMetric(float64(reqs)/float64(b.N), "requests/op")
+		b.ReportMetric(float64(reqs-listing)/float64(b.N*changed), "per-changed")
+		b.ReportMetric(float64(rows)/float64(b.N), "rows/op")
+		b.ReportMetric(float64(events)/float64(b.N), "events/op")
+	})
+}
