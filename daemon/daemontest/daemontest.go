@@ -5,12 +5,16 @@ package daemontest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/daemon/testkit"
 )
 
@@ -33,4 +37,27 @@ func Run(t testing.TB, cfg *config.Config, opts daemon.Options) *testkit.Running
 		opts.Ready = ready
 		return daemon.Run(ctx, cfg, opts)
 	})
+}
+
+// Config writes dir/keyward.toml — the data directory dir/data, the
+// socket dir/k.sock and a new key-encryption key in dir/kek — followed by
+// sections (TOML: [[aws]], [[gcp]], …), and loads it as keyward daemon
+// does.
+func Config(t testing.TB, dir, sections string) *config.Config {
+	t.Helper()
+	kekFile := filepath.Join(dir, "kek")
+	if err := kek.Generate(kekFile); err != nil {
+		t.Fatal(err)
+	}
+	toml := fmt.Sprintf("data_dir = %q\nsocket = %q\n\n[keys]\nkek_file = %q\n\n%s",
+		filepath.Join(dir, "data"), filepath.Join(dir, "k.sock"), kekFile, sections)
+	path := filepath.Join(dir, "keyward.toml")
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

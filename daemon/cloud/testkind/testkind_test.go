@@ -8,12 +8,9 @@
 package testkind_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,14 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/cli"
+	"github.com/keyward/keyward/cli/clitest"
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/cli"
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo/vault"
-	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -332,17 +329,7 @@ func startDaemon(t *testing.T) (sock string, v *memVault, az *vault.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kekFile := filepath.Join(dir, "kek")
-	if err := kek.Generate(kekFile); err != nil {
-		t.Fatal(err)
-	}
-	toml := fmt.Sprintf(`data_dir = %q
-socket = %q
-
-[keys]
-kek_file = %q
-
-[[memvault]]
+	cfg := daemontest.Config(t, dir, fmt.Sprintf(`[[memvault]]
 name = "moon"
 region = "moon-1"
 
@@ -352,15 +339,7 @@ vault_url = %q
 credential = "emulator"
 token_file = %q
 ca_file = %q
-`, filepath.Join(dir, "data"), filepath.Join(dir, "k.sock"), kekFile, az.URL, tokenFile, caFile)
-	path := filepath.Join(dir, "keyward.toml")
-	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+`, az.URL, tokenFile, caFile))
 	sock = daemontest.Start(t, cfg, daemon.Options{})
 	vaultsMu.Lock()
 	v = vaults["moon"]
@@ -374,12 +353,6 @@ ca_file = %q
 	return sock, v, az
 }
 
-func run(sock string, stdin string, args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := cli.Execute(context.Background(), append([]string{"--socket", sock}, args...), &cli.App{Out: &out, Err: &errb, In: strings.NewReader(stdin)})
-	return code, out.String(), errb.String()
-}
-
 // TestThirdKindEndToEnd: a connector kind registered only here is built
 // from its own config section, announced with its capabilities, and its
 // keys go through create, rotate, update, policy, delete, recover and
@@ -388,14 +361,7 @@ func TestThirdKindEndToEnd(t *testing.T) {
 	sock, v, az := startDaemon(t)
 	ctx := context.Background()
 	c := api.NewClient(sock)
-	kw := func(args ...string) string {
-		t.Helper()
-		code, out, errs := run(sock, "", args...)
-		if code != cli.ExitOK {
-			t.Fatalf("keyward %s: exit %d: %s", strings.Join(args, " "), code, errs)
-		}
-		return out
-	}
+	kw := clitest.Runner(t, sock)
 
 	// One manager over both kinds: the daemon announces each source, its
 	// kind and what it can do.
@@ -457,11 +423,11 @@ func TestThirdKindEndToEnd(t *testing.T) {
 	// What the kind does not declare is refused by the daemon, with the
 	// reason, and never reaches the connector.
 	before := len(v.callList())
-	if code, _, errs := run(sock, "", "key", "upload", "moon", "byok", "--type", "EC", "--curve", "P-256"); code == cli.ExitOK || !strings.Contains(errs, `memvault source "moon" cannot upload`) {
+	if code, _, errs := clitest.Run(sock, "key", "upload", "moon", "byok", "--type", "EC", "--curve", "P-256"); code == cli.ExitOK || !strings.Contains(errs, `memvault source "moon" cannot upload`) {
 		t.Errorf("upload to a kind without upload: exit %d %q", code, errs)
 	}
 	kw("key", "create", "moon", "keep", "--type", "RSA", "--size", "2048")
-	if code, _, errs := run(sock, "", "key", "backup", "moon", "keep"); code == cli.ExitOK || !strings.Contains(errs, `cannot backup`) {
+	if code, _, errs := clitest.Run(sock, "key", "backup", "moon", "keep"); code == cli.ExitOK || !strings.Contains(errs, `cannot backup`) {
 		t.Errorf("backup of a kind without backup: exit %d %q", code, errs)
 	}
 	if calls := v.callList()[before:]; !slices.Equal(calls, []string{"create"}) {

@@ -1,0 +1,33 @@
+// Package clitest runs keyward's CLI in-process on a daemon's socket, for
+// the end-to-end tests of other packages (connectors, the daemon).
+package clitest
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/cli"
+)
+
+// Run runs "keyward --socket sock args..." with an empty stdin and
+// returns its exit code, stdout and stderr.
+func Run(sock string, args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = cli.Execute(context.Background(), append([]string{"--socket", sock}, args...), &cli.App{Out: &out, Err: &errb, In: strings.NewReader("")})
+	return code, out.String(), errb.String()
+}
+
+// Runner is Run for commands that must work: it returns stdout, and a
+// non-zero exit fails the test with the command and its stderr.
+func Runner(t testing.TB, sock string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		code, out, errs := Run(sock, args...)
+		if code != cli.ExitOK {
+			t.Fatalf("keyward %s: exit %d: %s", strings.Join(args, " "), code, errs)
+		}
+		return out
+	}
+}
