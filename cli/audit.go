@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward/daemon/auditlog"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/audit"
 	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/store"
@@ -105,17 +106,17 @@ func newAuditVerifyCmd(a *App) *cobra.Command {
 			if err != nil {
 				return tampered(err)
 			}
-			fmt.Fprintf(a.Out, "OK: %d events verified (%d from %d archive segments in %s, %d in %s)\n", r.Events-r.Unanchored,
-				r.FromArchives, r.Segments, files.archive, r.Live, files.db)
+			fmt.Fprintf(a.Out, "OK: %s verified (%d from %s in %s, %d in %s)\n", engine.Plural(int(r.Events-r.Unanchored), "event"),
+				r.FromArchives, engine.Plural(r.Segments, "archive segment"), files.archive, r.Live, files.db)
 			fmt.Fprintf(a.Out, "head: seq %d, %s\n", r.Events, r.Head)
 			if r.Last != nil {
-				fmt.Fprintf(a.Out, "checkpoints: the chain reaches all %d signed checkpoints; the newest covers %d events, signed %s\n",
-					r.Checkpoints, r.Last.Size, r.Last.Time.Format(time.RFC3339))
+				fmt.Fprintf(a.Out, "checkpoints: the chain reaches every signed checkpoint (%d); the newest covers %s, signed %s\n",
+					r.Checkpoints, engine.Plural(int(r.Last.Size), "event"), r.Last.Time.Format(time.RFC3339))
 			} else {
 				fmt.Fprintln(a.Out, "checkpoints: none yet (the daemon signs one every audit.checkpoint_interval)")
 			}
 			for _, cp := range r.Given {
-				fmt.Fprintf(a.Out, "given checkpoint: %d events, signed %s: reached\n", cp.Size, cp.Time.Format(time.RFC3339))
+				fmt.Fprintf(a.Out, "given checkpoint: %s, signed %s: reached\n", engine.Plural(int(cp.Size), "event"), cp.Time.Format(time.RFC3339))
 			}
 			if r.ChainedUpto > 0 {
 				fmt.Fprintf(a.Out, "note: events 1 to %d were in the log before the chain existed; it vouches for them only from %s\n",

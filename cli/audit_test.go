@@ -57,7 +57,7 @@ func TestAuditVerifyAgainstARealDaemon(t *testing.T) {
 	}
 
 	code, out, errs := run(t, "--config", conf, "audit", "verify")
-	if code != ExitOK || !strings.Contains(out, "OK: 6 events verified") || !strings.Contains(out, "reaches all") {
+	if code != ExitOK || !strings.Contains(out, "OK: 6 events verified") || !strings.Contains(out, "reaches every signed checkpoint") {
 		t.Fatalf("verify: exit %d\n%s%s", code, out, errs)
 	}
 
