@@ -37,6 +37,7 @@ type Project struct {
 	logOpt []option.ClientOption
 	logMu  sync.Mutex
 	logs   *logadmin.Client // made on first use (audit.go)
+	dials  *dialErrors
 	view   *view
 	// importWait is how long to wait between polls of an import job or an
 	// imported version (tests shorten it).
@@ -49,7 +50,8 @@ var _ cloud.Connector = (*Project)(nil)
 // passed config validation. It reads the credentials file (a
 // service-account key must be mode 0600) but calls no Google API.
 func New(ctx context.Context, cfg Settings) (*Project, error) {
-	kmsOpts, err := clientOptions(cfg, cfg.Endpoint)
+	dials := &dialErrors{}
+	kmsOpts, err := clientOptions(cfg, cfg.Endpoint, dials)
 	if err != nil {
 		return nil, fmt.Errorf("gcp %s: %w", cfg.Name, err)
 	}
@@ -61,23 +63,32 @@ func New(ctx context.Context, cfg Settings) (*Project, error) {
 	if logEP == "" && cfg.Endpoint != "" && cfg.CredentialKind() == CredNone {
 		logEP = cfg.Endpoint // keyward's fake serves both
 	}
-	logOpts, err := clientOptions(cfg, logEP)
+	logOpts, err := clientOptions(cfg, logEP, dials)
 	if err != nil {
 		return nil, fmt.Errorf("gcp %s: %w", cfg.Name, err)
 	}
-	p := &Project{cfg: cfg, client: client, logOpt: logOpts, importWait: 2 * time.Second}
+	p := &Project{cfg: cfg, client: client, logOpt: logOpts, importWait: 2 * time.Second, dials: dials}
 	p.view = newView(p, cfg.FullEvery())
 	return p, nil
 }
 
 // clientOptions are the options of a client of one endpoint ("" = the
 // client's default): credentials, endpoint, proxy.
-func clientOptions(cfg Settings, endpoint string) ([]option.ClientOption, error) {
+func clientOptions(cfg Settings, endpoint string, dials *dialErrors) ([]option.ClientOption, error) {
 	var opts []option.ClientOption
 	if endpoint != "" {
 		if lb, _ := checkEndpoint(endpoint); lb {
-			// keyward's fake on a loopback port: plaintext gRPC.
-			conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			// keyward's fake on a loopback port: plaintext gRPC (through
+			// the proxy too, when one is set).
+			dial := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+			if cfg.HTTPSProxy != "" {
+				pu, err := url.Parse(cfg.HTTPSProxy)
+				if err != nil {
+					return nil, fmt.Errorf("https_proxy: %w", err)
+				}
+				dial = append(dial, grpc.WithContextDialer(connectDialer(pu, dials)))
+			}
+			conn, err := grpc.NewClient("passthrough:///"+endpoint, dial...)
 			if err != nil {
 				return nil, fmt.Errorf("endpoint %s: %w", endpoint, err)
 			}
@@ -104,49 +115,76 @@ func clientOptions(cfg Settings, endpoint string) ([]option.ClientOption, error)
 		if err != nil {
 			return nil, fmt.Errorf("https_proxy: %w", err)
 		}
-		opts = append(opts, option.WithGRPCDialOption(grpc.WithContextDialer(connectDialer(pu))))
+		opts = append(opts, option.WithGRPCDialOption(grpc.WithContextDialer(connectDialer(pu, dials))))
 	}
 	return opts, nil
 }
 
+// dialErrors keeps the proxy's last refusal, which gRPC's retries turn
+// into a bare "unavailable": a sync that fails says it.
+type dialErrors struct {
+	mu   sync.Mutex
+	last error
+}
+
+func (d *dialErrors) set(err error) {
+	d.mu.Lock()
+	d.last = err
+	d.mu.Unlock()
+}
+
+func (d *dialErrors) get() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.last
+}
+
 // connectDialer opens gRPC's connections through an HTTP CONNECT proxy.
-func connectDialer(proxy *url.URL) func(ctx context.Context, addr string) (net.Conn, error) {
+func connectDialer(proxy *url.URL, d *dialErrors) func(ctx context.Context, addr string) (net.Conn, error) {
 	return func(ctx context.Context, addr string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", proxy.Host)
-		if err != nil {
-			return nil, fmt.Errorf("https_proxy %s: %w", proxy.Host, err)
-		}
-		req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Opaque: addr}, Host: addr, Header: http.Header{}}
-		if u := proxy.User; u != nil {
-			pw, _ := u.Password()
-			req.Header.Set("Proxy-Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+pw)))
-		}
-		if dl, ok := ctx.Deadline(); ok {
-			_ = c.SetDeadline(dl)
-		}
-		if err := req.Write(c); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("https_proxy %s: %w", proxy.Host, err)
-		}
-		br := bufio.NewReader(c)
-		resp, err := http.ReadResponse(br, req)
-		if err != nil {
-			c.Close()
-			return nil, fmt.Errorf("https_proxy %s: %w", proxy.Host, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			c.Close()
-			return nil, fmt.Errorf("https_proxy %s refused CONNECT %s: %s", proxy.Host, addr, resp.Status)
-		}
-		_ = c.SetDeadline(time.Time{})
-		if br.Buffered() > 0 {
-			c.Close()
-			return nil, fmt.Errorf("https_proxy %s sent data before the tunnel opened", proxy.Host)
-		}
-		return c, nil
+		c, err := connectThrough(ctx, proxy, addr)
+		d.set(err)
+		return c, err
 	}
+}
+
+// connectThrough opens a tunnel to addr through the proxy.
+func connectThrough(ctx context.Context, proxy *url.URL, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", proxy.Host)
+	if err != nil {
+		return nil, fmt.Errorf("https_proxy %s: %w", proxy.Host, err)
+	}
+	req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Opaque: addr}, Host: addr, Header: http.Header{}}
+	if u := proxy.User; u != nil {
+		pw, _ := u.Password()
+		req.Header.Set("Proxy-Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+pw)))
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	if err := req.Write(c); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("https_proxy %s: %w", proxy.Host, err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("https_proxy %s: %w", proxy.Host, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		c.Close()
+		return nil, fmt.Errorf("https_proxy %s refused CONNECT %s: %s", proxy.Host, addr, resp.Status)
+	}
+	_ = c.SetDeadline(time.Time{})
+	if br.Buffered() > 0 {
+		// The server spoke first (an HTTP/2 server sends its
+		// settings at once): what was read with the answer is its.
+		return &bufferedConn{Conn: c, r: br}, nil
+	}
+	return c, nil
 }
 
 // NewSource returns the synchronised source of one [[gcp]] section.
@@ -261,3 +299,11 @@ func (p *Project) refOf(op, name, ring string) (ref, error) {
 	}
 	return bad("%q is not location/ring/key", name)
 }
+
+// bufferedConn reads first what the proxy's answer was read with.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }

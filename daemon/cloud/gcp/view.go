@@ -121,6 +121,18 @@ func pages[T any](v *view, api string, it iterator.Pageable, size int, each func
 
 // rings lists the key rings to sync as refs without a key.
 func (v *view) rings(ctx context.Context) ([]ref, error) {
+	out, err := v.listRings(ctx)
+	var ce *cloud.Error
+	if errors.As(err, &ce) && ce.Kind == cloud.ErrUnreachable {
+		if de := v.p.dials.get(); de != nil {
+			ce.Reason += " (last connection attempt: " + de.Error() + ")"
+		}
+	}
+	return out, err
+}
+
+// listRings lists the key rings of the synced locations.
+func (v *view) listRings(ctx context.Context) ([]ref, error) {
 	cfg := v.p.cfg
 	var locs []string
 	if cfg.AllLocations() {
