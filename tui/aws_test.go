@@ -37,8 +37,8 @@ func TestKeysPaneAWSGolden(t *testing.T) {
 }
 
 // TestAWSActionMenu: the life-cycle menu offers what each AWS key can do.
-// An AWS-generated key has no backup and no imported material: the menu
-// leaves both out and says why; an imported key offers both, and deleting
+// An AWS-generated key has no backup (so none to restore) and no imported
+// material: the menu leaves them out and says why; an imported key offers both, and deleting
 // its material needs its name typed again and sends delete-material.
 func TestAWSActionMenu(t *testing.T) {
 	open := func(id string) (*fixture, *teatest.TestModel) {
@@ -55,6 +55,12 @@ func TestAWSActionMenu(t *testing.T) {
 	view := finalView(t, tm)
 	if strings.Contains(view, "[b] back up") || strings.Contains(view, "[m]") {
 		t.Errorf("an AWS-generated key is offered a backup or material deletion:\n%s", view)
+	}
+	// With no backup possible there is none of its own to restore (the
+	// menu used to offer [s], whose dialog then said "back it up first
+	// with b"); every stored backup (B) stays listed.
+	if strings.Contains(view, "[s] restore") || !strings.Contains(view, "[B] every stored backup") {
+		t.Errorf("an AWS-generated key is offered a restore of its own backups, or not the list of all:\n%s", view)
 	}
 
 	f, tm := open(awsImported)

@@ -35,6 +35,7 @@ func TestGCPActionMenu(t *testing.T) {
 		{"crm-byok", "1–2 of 2 keys", "rotate: not supported: the key is import-only", "[r] rotate"},
 		{"release-signer", "1–2 of 2 keys", "rotates automatically only", "[b] back up"},
 		{"webhook-mac", "1–1 of 1 key ", "backup: not supported: Google Cloud KMS cannot", "[b] back up"},
+		{"webhook-mac", "1–1 of 1 key ", "backup: not supported: Google Cloud KMS cannot", "[s] restore"},
 	} {
 		t.Run(c.filter, func(t *testing.T) {
 			f := newGCPFixture(t)

@@ -253,7 +253,11 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 		add(engine.CapRotationPolicy, actPolicy, km.ActPolicy, "", false, false)
 		add(engine.CapBackup, actBackup, km.ActBackup, "", false, true)
 	}
-	add(engine.CapRestore, actRestore, km.ActRestore, "", false, true)
+	// A key that cannot be backed up (AWS and Google keys they generated)
+	// has no backup of its own to restore: the backup line says why.
+	if k.Unsupported(engine.CapBackup) == "" {
+		add(engine.CapRestore, actRestore, km.ActRestore, "", false, true)
+	}
 	add(engine.CapRestore, actBackups, km.Backups, "every stored backup (of any key, purged ones too)", false, false)
 	if gone {
 		if k.State == engine.StateDeleted {
