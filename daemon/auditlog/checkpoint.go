@@ -43,6 +43,8 @@ type Checkpointer struct {
 	log    *slog.Logger
 	File   string // append every checkpoint here ("" : no)
 	Syslog bool
+	// dialSyslog opens the syslog connection (tests: a socket of their own).
+	dialSyslog func() (*syslog.Writer, error)
 
 	mu       sync.Mutex
 	verified Verified
@@ -51,7 +53,8 @@ type Checkpointer struct {
 
 // NewCheckpointer signs st's chain with signer.
 func NewCheckpointer(st *store.Store, signer *Signer, now func() time.Time, log *slog.Logger) *Checkpointer {
-	return &Checkpointer{st: st, signer: signer, now: now, log: log}
+	return &Checkpointer{st: st, signer: signer, now: now, log: log,
+		dialSyslog: func() (*syslog.Writer, error) { return syslog.New(syslog.LOG_NOTICE|syslog.LOG_AUTH, "keyward-audit") }}
 }
 
 // Last is the last verified checkpoint (zero VerifiedAt and empty Err:
@@ -189,7 +192,7 @@ func (c *Checkpointer) offBox(signed []byte, cp audit.Checkpoint) {
 	}
 	if c.Syslog {
 		if c.sysw == nil {
-			w, err := syslog.New(syslog.LOG_NOTICE|syslog.LOG_AUTH, "keyward-audit")
+			w, err := c.dialSyslog()
 			if err != nil {
 				c.log.Warn("audit checkpoint not sent to syslog", "err", err)
 				return

@@ -3,10 +3,13 @@ package auditlog
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"log/syslog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -284,4 +287,38 @@ func TestCheckpointFileIsAnOffBoxCopy(t *testing.T) {
 	// The stored checkpoints at 4 and 8 still hold; the copy says 12.
 	_, err = f.verify(t, notes...)
 	wantBreak(t, err, audit.Deleted, 11)
+}
+
+// TestCheckpointToSyslog: with audit.syslog, each checkpoint goes out as one
+// syslog line (here to a socket of the test's own, as /dev/log would get
+// it) with its size, head, time and signature.
+func TestCheckpointToSyslog(t *testing.T) {
+	f := newFixture(t)
+	sock := filepath.Join(t.TempDir(), "log")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := NewCheckpointer(f.st, f.signer, func() time.Time { return f.clock }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c.Syslog = true
+	c.dialSyslog = func() (*syslog.Writer, error) {
+		return syslog.Dial("unixgram", sock, syslog.LOG_NOTICE|syslog.LOG_AUTH, "keyward-audit")
+	}
+	f.record(t, 3, "rotated", t0)
+	cp, err := c.Checkpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := string(buf[:n])
+	head := base64.StdEncoding.EncodeToString(cp.Head[:])
+	if !strings.Contains(line, "keyward-audit") || !strings.Contains(line, "checkpoint size=3 head="+head) || !strings.Contains(line, "sig=\"— keyward-audit ") {
+		t.Fatalf("syslog line: %q", line)
+	}
 }
