@@ -79,6 +79,18 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 			t.Errorf("the demo's Google versions lack state %s: %v", want, states)
 		}
 	}
+	// And a day of use by other workloads, from its audit log.
+	gu, err := c.UsageReport(ctx, api.ReportQuery{From: "-2d", To: "+1d", Source: "gcp-demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gapps := map[string]bool{}
+	for _, r := range gu.Rows {
+		gapps[r.App] = true
+	}
+	if !gapps["orders-api@acme-prod-kms.iam.gserviceaccount.com"] || !gapps["webhooks@acme-prod-kms.iam.gserviceaccount.com"] {
+		t.Errorf("the demo's Google usage: %+v", gu.Rows)
+	}
 	// The AWS account: a key of every kind and state, the rotation
 	// history of the key with automatic rotation in its activity.
 	awsKeys, err := c.Keys(ctx, api.KeyQuery{Source: "aws-demo", Limit: 50})

@@ -120,5 +120,20 @@ func (s *Server) SeedDemo(now time.Time) error {
 	}
 	_, err := s.UpdateCryptoKeyVersion(ctx, &kmspb.UpdateCryptoKeyVersionRequest{UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"state"}},
 		CryptoKeyVersion: &kmspb.CryptoKeyVersion{Name: ver("europe-west1", "acme-payments", "card-kek", 3), State: kmspb.CryptoKeyVersion_DISABLED}})
-	return err
+	if err != nil {
+		return err
+	}
+	// A day of other workloads' use, as the data-access audit log holds
+	// it (the Usage report's Google rows).
+	card := gcpname.CryptoKeyName(DemoProject, "europe-west1", "acme-payments", "card-kek")
+	for h := 24; h >= 1; h-- {
+		t := now.Add(-time.Duration(h) * time.Hour).Truncate(time.Hour)
+		for i := range 6 + h%5 {
+			s.Record(AuditEntry{Time: t.Add(time.Duration(i) * 7 * time.Minute), DataAccess: true, Method: "Decrypt", Resource: card, Principal: "orders-api@acme-prod-kms.iam.gserviceaccount.com"})
+		}
+		s.Record(AuditEntry{Time: t.Add(5 * time.Minute), DataAccess: true, Method: "Encrypt", Resource: card, Principal: "billing@acme-prod-kms.iam.gserviceaccount.com"})
+		s.Record(AuditEntry{Time: t.Add(9 * time.Minute), DataAccess: true, Method: "MacSign", Resource: ver("europe-west1", "acme-payments", "webhook-mac", 1),
+			Principal: "webhooks@acme-prod-kms.iam.gserviceaccount.com"})
+	}
+	return nil
 }
