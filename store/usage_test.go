@@ -53,11 +53,7 @@ func TestUsageAddsUpPerHourAndSurvivesReopen(t *testing.T) {
 
 func TestKeyUseSumsAWindowPerKey(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := open(t)
 	h := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
 	if err := s.AddUsage(ctx, []engine.Usage{
 		{Hour: h.Add(-10 * 24 * time.Hour), Application: "crm", KeyID: "AAAAAAAA", Decrypts: 100}, // before the window
@@ -90,11 +86,7 @@ func TestKeyUseSumsAWindowPerKey(t *testing.T) {
 // lie in its hour.
 func TestUsageKeepsTheLastUse(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := open(t)
 	h := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
 	for _, u := range []engine.Usage{
 		{Hour: h, Application: "crm", KeyID: "AAAAAAAA", Encrypts: 1}, // written before last use was kept
