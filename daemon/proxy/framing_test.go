@@ -39,6 +39,12 @@ func send(t *testing.T, method, u string, body []byte, hdr ...string) (*http.Res
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
+	return do(t, req)
+}
+
+// do sends req and returns the answer with its whole body.
+func do(t *testing.T, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -34,13 +34,7 @@ func post(t *testing.T, u, ct, body string, hdr ...string) (*http.Response, []by
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	return do(t, req)
 }
 
 func isToken(s string) bool { return len(s) > 0 && token.Span([]byte(s)) == len(s) }
