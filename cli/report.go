@@ -121,17 +121,30 @@ func newReportCmd(a *App) *cobra.Command {
 	return cmd
 }
 
-func newAgingReportCmd(a *App) *cobra.Command {
+// newReportKindCmd is one report's command: its flags (activity adds the
+// activity filters; def is the range the daemon reports by default),
+// checked before run is called with them.
+func newReportKindCmd(use, short string, activity bool, def func(time.Time) report.Range, run func(cmd *cobra.Command, f *reportFlags) error) *cobra.Command {
 	var f reportFlags
 	cmd := &cobra.Command{
-		Use:   "aging",
-		Short: "Keys by their dates: expiry, rotation due, deactivation, deletion, purge (default -90d to +90d)",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.check(); err != nil {
 				return err
 			}
-			first, entries, err := pages(cmd.Context(), &f, a.Client().AgingReport,
+			return run(cmd, &f)
+		},
+	}
+	f.add(cmd, activity, def)
+	return cmd
+}
+
+func newAgingReportCmd(a *App) *cobra.Command {
+	return newReportKindCmd("aging", "Keys by their dates: expiry, rotation due, deactivation, deletion, purge (default -90d to +90d)",
+		false, report.DefaultAgingRange, func(cmd *cobra.Command, f *reportFlags) error {
+			first, entries, err := pages(cmd.Context(), f, a.Client().AgingReport,
 				func(p *api.AgingReport) ([]report.AgingEntry, string) { return p.Entries, p.NextCursor })
 			if err != nil {
 				return err
@@ -145,11 +158,8 @@ func newAgingReportCmd(a *App) *cobra.Command {
 				fmt.Fprintln(a.Out, summaryLine(*all.Summary))
 				fmt.Fprintln(a.Out)
 			}
-			return a.emit(&f, render.Aging(all.Entries, a.now()), all)
-		},
-	}
-	f.add(cmd, false, report.DefaultAgingRange)
-	return cmd
+			return a.emit(f, render.Aging(all.Entries, a.now()), all)
+		})
 }
 
 func summaryLine(s report.AgingSummary) string {
@@ -161,16 +171,9 @@ func summaryLine(s report.AgingSummary) string {
 }
 
 func newActivityReportCmd(a *App) *cobra.Command {
-	var f reportFlags
-	cmd := &cobra.Command{
-		Use:   "activity",
-		Short: "Key history by operation, actor and origin (default: the last 30 days)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.check(); err != nil {
-				return err
-			}
-			first, events, err := pages(cmd.Context(), &f, a.Client().ActivityReport,
+	return newReportKindCmd("activity", "Key history by operation, actor and origin (default: the last 30 days)",
+		true, report.DefaultActivityRange, func(cmd *cobra.Command, f *reportFlags) error {
+			first, events, err := pages(cmd.Context(), f, a.Client().ActivityReport,
 				func(p *api.ActivityReport) ([]engine.Event, string) { return p.Events, p.NextCursor })
 			if err != nil {
 				return err
@@ -194,23 +197,15 @@ func newActivityReportCmd(a *App) *cobra.Command {
 				fmt.Fprintf(a.Out, "%s %s to %s: %d events\n%s\n\n", title, all.Range.From.Format(time.DateOnly),
 					all.Range.To.Format(time.DateOnly), total, render.Sparkline(render.Resample(counts, w)))
 			}
-			return a.emit(&f, render.Activity(all.Events), all)
-		},
-	}
-	f.add(cmd, true, report.DefaultActivityRange)
-	return cmd
+			return a.emit(f, render.Activity(all.Events), all)
+		})
 }
 
 func newUsageReportCmd(a *App) *cobra.Command {
-	var f reportFlags
-	cmd := &cobra.Command{
-		Use:   "usage",
-		Short: "Which applications use which keys and how much; keys with no use (default: the last 30 days)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.check(); err != nil {
-				return err
-			}
+	var app string
+	cmd := newReportKindCmd("usage", "Which applications use which keys and how much; keys with no use (default: the last 30 days)",
+		false, report.DefaultActivityRange, func(cmd *cobra.Command, f *reportFlags) error {
+			f.q.App = app
 			f.q.Limit = f.limit
 			u, err := a.Client().UsageReport(cmd.Context(), f.q)
 			if err != nil {
@@ -227,10 +222,8 @@ func newUsageReportCmd(a *App) *cobra.Command {
 				}
 				fmt.Fprint(a.Out, "\n\n")
 			}
-			return a.emit(&f, render.Usage(*u, a.now()), u)
-		},
-	}
-	f.add(cmd, false, report.DefaultActivityRange)
-	cmd.Flags().StringVar(&f.q.App, "app", "", "only this application")
+			return a.emit(f, render.Usage(*u, a.now()), u)
+		})
+	cmd.Flags().StringVar(&app, "app", "", "only this application")
 	return cmd
 }
