@@ -63,3 +63,15 @@ func (f *fixture) ScheduleAction(ctx context.Context, name, op string) error {
 	}
 	return &api.Error{Status: http.StatusNotFound, Code: api.CodeNotFound, Message: "not found"}
 }
+
+func (f *fixture) Schedule(ctx context.Context, name string, run int64) (*api.ScheduleDetail, error) {
+	f.record("show %s", name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.scheduleList() {
+		if s.Name == name {
+			return scheddata.SampleDetail(s), nil
+		}
+	}
+	return nil, &api.Error{Status: http.StatusNotFound, Code: api.CodeNotFound, Message: "not found"}
+}

@@ -27,12 +27,15 @@ func TestSchedulesPaneFlow(t *testing.T) {
 	waitFor(t, tm, "● connected")
 	press(tm, "7")
 	waitFor(t, tm, "daily-vault-backup")
-	press(tm, "j", "j", "d")
+	// enter: what the latest run did to each key.
+	press(tm, "j", "j", "enter")
+	waitFor(t, tm, "crm-rotation, run 100", "done: app:acme-kms/crm → acme.crm.key.6", "failed: key:azure-demo/acme-crm-field-kek — rotate", "skipped: key:acme-kms/acme.crm.key.legacy — a KMIP key of")
+	press(tm, "esc", "d")
 	waitFor(t, tm, "Dry run of crm-rotation", "touches 3 targets", "app:acme-kms/crm", "skips 1", "no application")
 	press(tm, "esc", "R")
 	waitFor(t, tm, "Run crm-rotation now?")
 	press(tm, "esc")
-	f.wantCalls(t, "dry-run crm-rotation") // esc sent nothing
+	f.wantCalls(t, "show crm-rotation", "dry-run crm-rotation") // esc sent nothing
 	press(tm, "R", "enter")
 	waitFor(t, tm, "started run 101 of crm-rotation")
 	press(tm, "k", "p")
@@ -47,7 +50,7 @@ func TestSchedulesPaneFlow(t *testing.T) {
 	if !strings.Contains(view, "›crm-rotation") || !strings.Contains(view, "paused") {
 		t.Errorf("after the pause:\n%s", view)
 	}
-	f.wantCalls(t, "dry-run crm-rotation", "run crm-rotation", "pause crm-rotation")
+	f.wantCalls(t, "show crm-rotation", "dry-run crm-rotation", "run crm-rotation", "pause crm-rotation")
 }
 
 // Read-only (a user-role caller): run now and pause are not offered; the
@@ -61,7 +64,7 @@ func TestSchedulesPaneReadOnly(t *testing.T) {
 	press(tm, "R", "p", "d")
 	waitFor(t, tm, "Dry run of daily-vault-backup")
 	view := finalView(t, tm)
-	if strings.Contains(view, "R run now") || strings.Contains(view, "p pause/resume") {
+	if strings.Contains(view, "R run now") || strings.Contains(view, "p pause") {
 		t.Errorf("read-only help offers changes:\n%s", view)
 	}
 	f.wantCalls(t, "dry-run daily-vault-backup")

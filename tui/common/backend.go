@@ -73,6 +73,7 @@ type (
 	// resume, and the dry run.
 	Schedules interface {
 		Schedules(ctx context.Context) ([]api.ScheduleInfo, error)
+		Schedule(ctx context.Context, name string, run int64) (*api.ScheduleDetail, error)
 		DryRunSchedule(ctx context.Context, name string) (*api.DryRun, error)
 		RunSchedule(ctx context.Context, name string) (*schedule.Run, error)
 		ScheduleAction(ctx context.Context, name, op string) error

@@ -139,7 +139,7 @@ func DefaultKeyMap() *KeyMap {
 		GoKeys:       b([]string{"K"}, "K", "in a source: its keys"),
 
 		SchedRun:    b([]string{"R"}, "R", "run now"),
-		SchedPause:  b([]string{"p"}, "p", "pause/resume"),
+		SchedPause:  b([]string{"p"}, "p", "pause"),
 		SchedDryRun: b([]string{"d"}, "d", "dry run"),
 
 		Earlier:    b([]string{"["}, "[", "range earlier"),

@@ -34,6 +34,12 @@ type dryMsg struct {
 	err  error
 }
 
+type detailMsg struct {
+	name string
+	d    *api.ScheduleDetail
+	err  error
+}
+
 type doneMsg struct {
 	text string
 	err  error
@@ -129,6 +135,12 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		m.modal.Show(nil, nil, nil, &dialog.Message{Title: "Dry run of " + msg.name + ": what a run now would touch", Lines: dryLines(msg.dry)})
+	case detailMsg:
+		if msg.err != nil {
+			m.modal.Show(nil, nil, nil, &dialog.Message{Title: msg.name, Status: dialog.Status{Err: msg.err.Error()}})
+			return nil
+		}
+		m.modal.Show(nil, nil, nil, &dialog.Message{Title: runTitle(msg.d), Lines: stepLines(msg.d.Steps)})
 	case doneMsg:
 		m.modal.Show(nil, nil, nil, nil)
 		m.confirmed = nil
@@ -184,6 +196,8 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.sel = 0
 	case n > 0 && key.Matches(msg, k.End):
 		m.sel = n - 1
+	case n > 0 && key.Matches(msg, k.Open):
+		return m.showRun(m.scheds[m.sel].Name)
 	case n > 0 && key.Matches(msg, k.SchedDryRun):
 		return m.dryRun(m.scheds[m.sel].Name)
 	case n > 0 && key.Matches(msg, k.SchedRun):
@@ -205,6 +219,48 @@ func (m *Model) dryRun(name string) tea.Cmd {
 		})
 		return common.Reply(common.PaneSchedules, dryMsg{name: name, dry: d, err: err})
 	}
+}
+
+// showRun fetches what the latest run of name did to each target.
+func (m *Model) showRun(name string) tea.Cmd {
+	c := m.ctx
+	m.modal.Show(nil, nil, nil, &dialog.Message{Title: name, Status: dialog.Status{Busy: "asking the daemon…"}})
+	return func() tea.Msg {
+		var d *api.ScheduleDetail
+		err := c.Call(func(ctx context.Context) (err error) {
+			d, err = c.Backend.Schedule(ctx, name, 0)
+			return err
+		})
+		return common.Reply(common.PaneSchedules, detailMsg{name: name, d: d, err: err})
+	}
+}
+
+func runTitle(d *api.ScheduleDetail) string {
+	if d.Run == nil {
+		return d.Schedule.Name + ": no run yet"
+	}
+	r := d.Run
+	return fmt.Sprintf("%s, run %d (%s %s): %s", d.Schedule.Name, r.ID, r.Trigger, r.Started.UTC().Format("2006-01-02 15:04"), r.Status)
+}
+
+// stepLines says what a run did to each target: done (from which version
+// to which), skipped and why, failed and why.
+func stepLines(steps []schedule.Step) []string {
+	if len(steps) == 0 {
+		return []string{"nothing was selected"}
+	}
+	var out []string
+	for _, st := range steps {
+		line := st.Status + ": " + table.Clean(st.Target)
+		switch {
+		case st.Status == schedule.StepDone && st.After != "":
+			line += " → " + table.Clean(st.After)
+		case st.Reason != "":
+			line += " — " + table.Clean(st.Reason)
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 // dryLines says what a run would touch, then what it would skip and why.
@@ -314,11 +370,11 @@ func glyph(status string) rune {
 // ShortHelp implements common.Pane.
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.ctx.Keys
-	return []key.Binding{k.Down, k.SchedRun, k.SchedPause, k.SchedDryRun}
+	return []key.Binding{k.Open, k.SchedRun, k.SchedPause, k.SchedDryRun}
 }
 
 // FullHelp implements common.Pane.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.ctx.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.Home, k.End, k.Reload}, {k.SchedRun, k.SchedPause, k.SchedDryRun}}
+	return [][]key.Binding{{k.Up, k.Down, k.Home, k.End, k.Reload}, {k.Open, k.SchedRun, k.SchedPause, k.SchedDryRun}}
 }

@@ -74,7 +74,10 @@ func (Unserved) UsageReport(context.Context, api.ReportQuery) (*report.Usage, er
 }
 func (Unserved) Proxy(context.Context) ([]api.ProxyStatus, error) { return nil, unserved() }
 
-func (Unserved) Schedules(context.Context) ([]api.ScheduleInfo, error)       { return nil, unserved() }
+func (Unserved) Schedules(context.Context) ([]api.ScheduleInfo, error) { return nil, unserved() }
+func (Unserved) Schedule(context.Context, string, int64) (*api.ScheduleDetail, error) {
+	return nil, unserved()
+}
 func (Unserved) DryRunSchedule(context.Context, string) (*api.DryRun, error) { return nil, unserved() }
 func (Unserved) RunSchedule(context.Context, string) (*schedule.Run, error)  { return nil, unserved() }
 func (Unserved) ScheduleAction(context.Context, string, string) error        { return unserved() }

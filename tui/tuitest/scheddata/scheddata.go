@@ -59,3 +59,23 @@ func SampleDryRun(name string) *api.DryRun {
 		{Seq: 3, Target: "key:acme-kms/acme.crm.key.legacy", Status: schedule.StepSkipped, Reason: "a KMIP key of no application"},
 	}}
 }
+
+// SampleDetail is s with the steps of its latest run: for crm-rotation,
+// one rotated, one skipped and one failed.
+func SampleDetail(s api.ScheduleInfo) *api.ScheduleDetail {
+	d := &api.ScheduleDetail{Schedule: s, Steps: []schedule.Step{}}
+	if len(s.Recent) == 0 {
+		return d
+	}
+	run := s.Recent[0]
+	d.Run = &run
+	if s.Name == "crm-rotation" {
+		d.Steps = []schedule.Step{
+			{Seq: 0, Target: "app:acme-kms/crm", Status: schedule.StepDone, Before: "acme.crm.key.5", After: "acme.crm.key.6"},
+			{Seq: 1, Target: "key:azure-demo/acme-crm-field-kek", Status: schedule.StepFailed, Before: "4c1f09",
+				Reason: "rotate acme-crm-field-kek in azure-demo: access denied by the vault: no keys/rotate permission"},
+			{Seq: 2, Target: "key:acme-kms/acme.crm.key.legacy", Status: schedule.StepSkipped, Reason: "a KMIP key of no application"},
+		}
+	}
+	return d
+}
