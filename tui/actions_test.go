@@ -2,7 +2,6 @@ package tui_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -33,12 +32,6 @@ import (
 // The fixture is a whole backend, as the daemon's client is (tui/common
 // asserts that).
 var _ common.Backend = (*fixture)(nil)
-
-func newModelFor(t *testing.T, b tui.Backend) *tui.Model {
-	m := tui.New(context.Background(), b, tui.Options{Title: "keyward demo", Now: func() time.Time { return fixedNow }})
-	t.Cleanup(m.Close)
-	return m
-}
 
 // startOnKey starts the TUI on f at w×h with the key called name selected
 // in the Keys pane.
@@ -309,9 +302,7 @@ func TestCreateKeyForm(t *testing.T) {
 // routes says so when asked.
 func TestBackendWithoutActions(t *testing.T) {
 	f := newFixture()
-	m := newModelFor(t, plainBackend{f: f})
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 24))
-	t.Cleanup(func() { _ = tm.Quit() })
+	tm := tuitest.Start(t, plainBackend{f: f}, tui.Options{Title: "keyward demo", Now: func() time.Time { return fixedNow }}, 100, 24)
 	waitFor(t, tm, "● connected", "of 15 keys")
 	press(tm, "x")
 	waitFor(t, tm, "this daemon offers no cloud key actions")
@@ -535,10 +526,7 @@ func TestActivityRangeFollowsClock(t *testing.T) {
 	f := newFixture()
 	var clock atomic.Int64
 	clock.Store(fixedNow.UnixNano())
-	m := tui.New(context.Background(), f, tui.Options{Now: func() time.Time { return time.Unix(0, clock.Load()).UTC() }})
-	t.Cleanup(m.Close)
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(140, 30))
-	t.Cleanup(func() { _ = tm.Quit() })
+	tm := tuitest.Start(t, f, tui.Options{Now: func() time.Time { return time.Unix(0, clock.Load()).UTC() }}, 140, 30)
 	waitFor(t, tm, "● connected")
 	press(tm, "3")
 	waitFor(t, tm, "7 events over 31 days")

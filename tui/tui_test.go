@@ -57,11 +57,7 @@ func startWith(t *testing.T, f common.Backend, w, h int, opts tui.Options) *teat
 	if opts.Now == nil {
 		opts.Title, opts.Socket, opts.Now = "keyward demo", "/run/keyward/keyward.sock", func() time.Time { return fixedNow }
 	}
-	m := tui.New(context.Background(), f, opts)
-	t.Cleanup(m.Close)
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
-	t.Cleanup(func() { _ = tm.Quit() })
-	return tm
+	return tuitest.Start(t, f, opts, w, h)
 }
 
 func start(t *testing.T, f *fixture, w, h int) *teatest.TestModel {

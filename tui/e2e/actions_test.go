@@ -8,7 +8,6 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
@@ -78,12 +77,7 @@ func startVaultsDaemon(t *testing.T, names ...string) (*config.Config, []*vault.
 // key's activity lists the rotation with the caller.
 func TestRotateFromTUIAgainstVault(t *testing.T) {
 	cfg, srv := startVaultDaemon(t)
-	m := tui.New(context.Background(), api.NewClient(cfg.SocketPath()), tui.Options{
-		Title: "keyward e2e", Socket: cfg.SocketPath(),
-	})
-	t.Cleanup(m.Close)
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 30))
-	t.Cleanup(func() { _ = tm.Quit() })
+	tm := tuitest.Start(t, api.NewClient(cfg.SocketPath()), tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath()}, 120, 30)
 	// The vault holds one key: the first sync brings it in.
 	waitFor(t, tm, "● connected", "orders-kek", "1–1 of 1 key ")
 	tm.Type("x")
@@ -142,10 +136,7 @@ func TestBackupsFromTUIAgainstVault(t *testing.T) {
 		t.Fatalf("the vault still holds orders-kek after the purge: %v", v)
 	}
 
-	m := tui.New(context.Background(), c, tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath()})
-	t.Cleanup(m.Close)
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 30))
-	t.Cleanup(func() { _ = tm.Quit() })
+	tm := tuitest.Start(t, c, tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath()}, 120, 30)
 	waitFor(t, tm, "● connected", "orders-kek", "purged")
 	enter := tea.KeyMsg{Type: tea.KeyEnter}
 

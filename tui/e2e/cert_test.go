@@ -18,7 +18,6 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
-	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
@@ -58,10 +57,7 @@ func TestCSRAndInstallFromTUIAgainstDaemon(t *testing.T) {
 		t.Skipf("daemon/api/kmip.go puts /v1 in its paths and Client.Do adds it again (%s): the TUI's certificate actions cannot reach the daemon until those four paths start at /kmip/", ae.Message)
 	}
 
-	m := tui.New(context.Background(), client, tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath(), Now: func() time.Time { return now }})
-	t.Cleanup(m.Close)
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 40))
-	t.Cleanup(func() { _ = tm.Quit() })
+	tm := tuitest.Start(t, client, tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath(), Now: func() time.Time { return now }}, 100, 40)
 	waitFor(t, tm, "● connected")
 	tm.Type("5")
 	waitFor(t, tm, "kms", "c certificates")
@@ -167,24 +163,21 @@ func TestCertDialogShowsConfiguredIdentity(t *testing.T) {
 		Now: func() time.Time { return now },
 	})
 	client := api.NewClient(cfg.SocketPath())
-	m := tui.New(context.Background(), client, tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath(), Now: func() time.Time { return now }})
-	t.Cleanup(m.Close)
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
-	t.Cleanup(func() { _ = tm.Quit() })
+	tm := tuitest.Start(t, client, tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath(), Now: func() time.Time { return now }}, 80, 24)
 	waitFor(t, tm, "● connected")
 	tm.Type("5")
 	waitFor(t, tm, "kms", "c certificates")
 	tm.Type("cs")
 	waitFor(t, tm, "Client certificate of kms")
-	tuitest.Quit(t, tm, 10*time.Second)
-	view := strings.Join(strings.Fields(ansi.Strip(m.View())), " ")
+	final := tuitest.Quit(t, tm, 10*time.Second)
+	view := strings.Join(strings.Fields(ansi.Strip(final.View())), " ")
 	for _, want := range []string{"In use: CN=keyward-configured", "/etc/keyward/kms-client.pem", "(keyward.toml)",
 		"not the one installed here"} {
 		if !strings.Contains(view, want) {
-			t.Errorf("the certificate dialog lacks %q:\n%s", want, m.View())
+			t.Errorf("the certificate dialog lacks %q:\n%s", want, final.View())
 		}
 	}
 	if strings.Contains(view, "clientAuth") {
-		t.Errorf("the dialog judges the usage of a certificate nobody installed:\n%s", m.View())
+		t.Errorf("the dialog judges the usage of a certificate nobody installed:\n%s", final.View())
 	}
 }

@@ -94,13 +94,10 @@ func TestTUIAgainstDaemon(t *testing.T) {
 	keys := seed.AcmeKeys("acme-kms", now)
 	stop := runDaemon(t, cfg, keys)
 
-	m := tui.New(context.Background(), api.NewClient(cfg.SocketPath()), tui.Options{
+	tm := tuitest.Start(t, api.NewClient(cfg.SocketPath()), tui.Options{
 		Title: "keyward e2e", Socket: cfg.SocketPath(), Now: func() time.Time { return now },
 		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
-	})
-	t.Cleanup(m.Close)
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 30))
-	t.Cleanup(func() { _ = tm.Quit() })
+	}, 120, 30)
 	waitFor(t, tm, "● connected", "acme.crm.key.0", fmt.Sprintf("of %d keys", len(keys)))
 
 	// The key's detail comes from GET /v1/keys/{id} with its activity.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
@@ -15,6 +14,7 @@ import (
 	"github.com/keyward/keyward/daemon/sources/seed"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
+	"github.com/keyward/keyward/tui/tuitest"
 )
 
 // flaky is a source that reports an outage, a recovery and a second outage
@@ -52,10 +52,7 @@ func TestSourceViewAgainstDaemon(t *testing.T) {
 		Now:     func() time.Time { return now },
 	})
 	c := api.NewClient(cfg.SocketPath())
-	m := tui.New(context.Background(), c, tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath(), Now: func() time.Time { return now }})
-	t.Cleanup(m.Close)
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
-	t.Cleanup(func() { _ = tm.Quit() })
+	tm := tuitest.Start(t, c, tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath(), Now: func() time.Time { return now }}, 100, 30)
 	key := func(s string) { tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}) }
 	waitFor(t, tm, "● connected", fmt.Sprintf("of %d keys", len(keys)))
 	key("5")

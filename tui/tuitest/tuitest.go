@@ -1,10 +1,11 @@
 // Package tuitest drives keyward's TUI model in tests and benchmarks: a
-// Driver that runs it as bubbletea does, without a terminal, and WaitFor for
-// teatest programs.
+// Driver that runs it as bubbletea does, without a terminal, and Start and
+// WaitFor for teatest programs.
 package tuitest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -17,6 +18,17 @@ import (
 
 	"github.com/keyward/keyward/tui"
 )
+
+// Start runs the TUI on backend with opts in a teatest program of w×h
+// cells; the model and the program stop when the test ends.
+func Start(tb testing.TB, backend tui.Backend, opts tui.Options, w, h int) *teatest.TestModel {
+	tb.Helper()
+	m := tui.New(context.Background(), backend, opts)
+	tb.Cleanup(m.Close)
+	tm := teatest.NewTestModel(tb, m, teatest.WithInitialTermSize(w, h))
+	tb.Cleanup(func() { _ = tm.Quit() })
+	return tm
+}
 
 // Driver runs a model as bubbletea does: commands in goroutines, their
 // messages back through Update one at a time.
