@@ -64,3 +64,29 @@ func TestGCPKeyDetailsSayWhyNoDeletion(t *testing.T) {
 	press(tm, "enter")
 	waitFor(t, tm, "gcp:deletion", "never deletes keys or key rings")
 }
+
+// TestGCPEditTagsRoundTrip: the edit form shows a Google key's tags, among
+// them gcp:rotation, whose value holds a comma ("every 90d, next …"), and
+// sends them back as they were beside the one added: the form used to
+// refuse its own text (tag "next 2026-…": write name=value) so no Google
+// key with a rotation schedule could be edited. The per-key limits
+// (keyward:unsupported:…) are not tags of the vault: the form leaves them
+// out (Google would refuse them as labels).
+func TestGCPEditTagsRoundTrip(t *testing.T) {
+	f := newGCPFixture(t)
+	tm := start(t, f, 160, 30)
+	waitFor(t, tm, "● connected", "of 26 keys")
+	press(tm, "/", "card-kek", "enter")
+	waitFor(t, tm, "1–4 of 4 keys")
+	press(tm, "G", "x", "t")
+	waitFor(t, tm, "Edit europe-west1/acme-payments/card-kek", "Tags (name=value")
+	press(tm, "tab", "tab", ", team=crm", "enter")
+	c := waitCalls(t, f, 1)
+	_ = finalView(t, tm)
+	if !strings.Contains(c[0], "gcp:rotation:every 90d, next ") || !strings.Contains(c[0], "team:crm") || !strings.Contains(c[0], "env:prod") {
+		t.Errorf("the tags sent are not the key's with team=crm: %q", c[0])
+	}
+	if strings.Contains(c[0], "keyward:unsupported") {
+		t.Errorf("the per-key limits were sent as tags: %q", c[0])
+	}
+}

@@ -532,10 +532,20 @@ func fmtTags(tags map[string]string) string {
 	return strings.Join(parts, ", ")
 }
 
-// parseTags reads "k=v, k2=v2".
-func parseTags(s string) (map[string]string, error) {
+// parseTags reads "k=v, k2=v2". had are the key's tags as the form showed
+// them: a part without "=" continues the value before it when that value,
+// so continued, is still the beginning of the key's own (a source's value
+// may hold a comma: gcp:rotation=every 90d, next 2026-12-14), so what the
+// form showed always reads back as it was.
+func parseTags(s string, had map[string]string) (map[string]string, error) {
 	out := map[string]string{}
+	last, raw := "", ""
 	for _, p := range strings.Split(s, ",") {
+		if last != "" && !strings.Contains(p, "=") && strings.HasPrefix(had[last], strings.TrimSpace(raw+","+p)) && strings.TrimSpace(p) != "" {
+			raw += "," + p
+			out[last] = strings.TrimSpace(raw)
+			continue
+		}
 		p = strings.TrimSpace(p)
 		if p == "" {
 			continue
@@ -545,9 +555,23 @@ func parseTags(s string) (map[string]string, error) {
 		if !ok || k == "" {
 			return nil, fmt.Errorf("tag %q: write name=value, separated by commas", p)
 		}
+		last, raw = k, v
 		out[k] = strings.TrimSpace(v)
 	}
 	return out, nil
+}
+
+// editableTags are the tags the edit form shows: not the per-key limits
+// (engine.TagUnsupported), which connectors derive and no vault stores
+// (the menu says them).
+func editableTags(tags map[string]string) map[string]string {
+	out := make(map[string]string, len(tags))
+	for k, v := range tags {
+		if !strings.HasPrefix(k, engine.TagUnsupported) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func sameDay(a, b *time.Time) bool {
@@ -556,12 +580,13 @@ func sameDay(a, b *time.Time) bool {
 
 func (m *Model) editForm(f *flow) {
 	k, src := f.key, f.src
+	had := editableTags(k.Tags)
 	b := m.ctx.Backend
 	form := dialog.NewForm("Edit "+table.Clean(k.Name)+" in "+table.Clean(src.Name),
 		[]string{"Version " + render.OrDash(k.Version) + " of " + k.Name + " in vault " + src.Name + ". Only what you change is sent."},
 		dialog.NewField("Expires", dateHint, fmtDate(k.Expires)),
 		dialog.NewField("Not before", dateHint, fmtDate(k.Activated)),
-		dialog.NewField("Tags", "name=value, comma separated; replaces all", fmtTags(k.Tags)),
+		dialog.NewField("Tags", "name=value, comma separated; replaces all", fmtTags(had)),
 	)
 	f.Show(nil, nil, form, nil)
 	f.Submit = func(fm *dialog.Form) (actionRun, error) {
@@ -573,7 +598,7 @@ func (m *Model) editForm(f *flow) {
 		if err != nil {
 			return nil, err
 		}
-		tags, err := parseTags(fm.Value(2))
+		tags, err := parseTags(fm.Value(2), had)
 		if err != nil {
 			return nil, err
 		}
@@ -588,7 +613,7 @@ func (m *Model) editForm(f *flow) {
 		if !sameDay(nbf, k.Activated) && nbf != nil {
 			req.NotBefore, changed = nbf, append(changed, "not-before "+fmtDate(nbf))
 		}
-		if fmtTags(tags) != fmtTags(k.Tags) {
+		if fmtTags(tags) != fmtTags(had) {
 			if len(tags) == 0 {
 				return nil, fmt.Errorf("removing every tag is not possible from here; keep at least one")
 			}

@@ -10,7 +10,7 @@ func FuzzParseTags(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		tags, err := parseTags(s)
+		tags, err := parseTags(s, nil)
 		if err != nil {
 			if tags != nil {
 				t.Fatalf("%q: tags with an error", s)
@@ -18,7 +18,7 @@ func FuzzParseTags(f *testing.F) {
 			return
 		}
 		// What the form shows (fmtTags) parses back to the same tags.
-		again, err := parseTags(fmtTags(tags))
+		again, err := parseTags(fmtTags(tags), tags)
 		if err != nil || !reflect.DeepEqual(again, tags) {
 			t.Fatalf("%q: %v came back as %v (%v)", s, tags, again, err)
 		}
@@ -41,11 +41,21 @@ func FuzzParseDate(f *testing.F) {
 }
 
 func TestParseTags(t *testing.T) {
-	got, err := parseTags(" owner = hr-platform , env=prod,")
+	got, err := parseTags(" owner = hr-platform , env=prod,", nil)
 	if err != nil || !reflect.DeepEqual(got, map[string]string{"owner": "hr-platform", "env": "prod"}) {
 		t.Fatalf("%v %v", got, err)
 	}
-	if _, err := parseTags("owner"); err == nil {
+	if _, err := parseTags("owner", nil); err == nil {
 		t.Fatal("a tag without = accepted")
+	}
+	// A value with a comma, as a source writes it, reads back whole; the
+	// same text is a mistake when the key has no such value.
+	had := map[string]string{"gcp:rotation": "every 90d, next 2026-12-14", "env": "prod"}
+	got, err = parseTags(fmtTags(had)+", team=crm", had)
+	if want := map[string]string{"gcp:rotation": "every 90d, next 2026-12-14", "env": "prod", "team": "crm"}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("%v %v", got, err)
+	}
+	if _, err := parseTags("env=prod, staging", had); err == nil {
+		t.Fatal("a part without = accepted where the key has no such value")
 	}
 }
