@@ -102,6 +102,10 @@ func newAuditVerifyCmd(a *App) *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			// One moment of the database, whatever the daemon prunes meanwhile.
+			if err := st.Snapshot(cmd.Context()); err != nil {
+				return err
+			}
 			r, err := auditlog.Verify(cmd.Context(), st, auditlog.VerifyOptions{ArchiveDir: files.archive, Verifier: v, Checkpoints: given})
 			if err != nil {
 				return tampered(err)
@@ -184,6 +188,9 @@ func newAuditExportCmd(a *App) *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			if err := st.Snapshot(cmd.Context()); err != nil {
+				return err
+			}
 			tmp := out + ".tmp"
 			w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 			if err != nil {

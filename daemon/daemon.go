@@ -269,12 +269,15 @@ func (d *Daemon) startAudit() (*auditlog.Retention, error) {
 			"key_file", path, "verifier_key", signer.VerifierKey)
 	}
 	d.auditKey = signer.VerifierKey
+	// Checking a checkpoint and pruning take turns: pruning never removes
+	// events the check is reading.
+	var mu sync.Mutex
 	d.audit = auditlog.NewCheckpointer(d.st, signer, d.now, d.log)
-	d.audit.File, d.audit.Syslog = d.cfg.Audit.CheckpointFile, d.cfg.Audit.Syslog
+	d.audit.File, d.audit.Syslog, d.audit.Mu = d.cfg.Audit.CheckpointFile, d.cfg.Audit.Syslog, &mu
 	r := d.cfg.Retention
 	return &auditlog.Retention{Log: d.log, UsageHourly: time.Duration(r.UsageHourly), Usage: time.Duration(r.Usage),
 		Archiver: &auditlog.Archiver{St: d.st, Signer: signer, Dir: d.cfg.ArchiveDirPath(), Events: time.Duration(r.Events),
-			SecurityEvents: time.Duration(r.SecurityEvents), Now: d.now}}, nil
+			SecurityEvents: time.Duration(r.SecurityEvents), Now: d.now, Mu: &mu}}, nil
 }
 
 func currentUser() string {

@@ -120,7 +120,7 @@ func (s *Store) AuditHead(ctx context.Context) (AuditHead, error) {
 	var h AuditHead
 	var hash, ah []byte
 	var at int64
-	err := s.db.QueryRowContext(ctx, `SELECT seq, hash, chained_at, chained_upto, archived_seq, archived_hash FROM audit_head WHERE id = 1`).
+	err := s.rd().QueryRowContext(ctx, `SELECT seq, hash, chained_at, chained_upto, archived_seq, archived_hash FROM audit_head WHERE id = 1`).
 		Scan(&h.Seq, &hash, &at, &h.ChainedUpto, &h.ArchivedSeq, &ah)
 	if errors.Is(err, sql.ErrNoRows) {
 		return h, errors.New("the audit chain's head row is missing: the database was altered")
@@ -145,7 +145,7 @@ func (s *Store) ChainEntries(ctx context.Context, from, to int64, fn func(ChainR
 	if to <= 0 {
 		to = 1<<63 - 1
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, time, key_id, source, operation, actor, origin, severity, details, seq, prev, hash
+	rows, err := s.rd().QueryContext(ctx, `SELECT id, time, key_id, source, operation, actor, origin, severity, details, seq, prev, hash
 		FROM events WHERE seq >= ? AND seq <= ? OR seq IS NULL OR typeof(seq) != 'integer' ORDER BY seq, id`, from, to)
 	if err != nil {
 		return err
@@ -197,7 +197,7 @@ type ChainRow struct {
 // failed: it reads the whole table).
 func (s *Store) SeqOfHash(ctx context.Context, h audit.Hash) (int64, bool) {
 	var seq int64
-	err := s.db.QueryRowContext(ctx, `SELECT seq FROM events WHERE hash = ?`, h[:]).Scan(&seq)
+	err := s.rd().QueryRowContext(ctx, `SELECT seq FROM events WHERE hash = ?`, h[:]).Scan(&seq)
 	return seq, err == nil
 }
 
@@ -221,7 +221,7 @@ func (s *Store) AddCheckpoint(ctx context.Context, c Checkpoint) error {
 
 // Checkpoints calls fn with every stored checkpoint by size.
 func (s *Store) Checkpoints(ctx context.Context, fn func(Checkpoint) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT size, head, time, note FROM audit_checkpoints ORDER BY size`)
+	rows, err := s.rd().QueryContext(ctx, `SELECT size, head, time, note FROM audit_checkpoints ORDER BY size`)
 	if err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func (s *Store) LatestCheckpoint(ctx context.Context) (Checkpoint, bool, error) 
 	var c Checkpoint
 	var h []byte
 	var t int64
-	err := s.db.QueryRowContext(ctx, `SELECT size, head, time, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1`).Scan(&c.Size, &h, &t, &c.Note)
+	err := s.rd().QueryRowContext(ctx, `SELECT size, head, time, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1`).Scan(&c.Size, &h, &t, &c.Note)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}
@@ -274,5 +274,37 @@ func (s *Store) AuditWritable(ctx context.Context) error {
 		return err
 	}
 	c.close()
+	return nil
+}
+
+// reader is what the audit chain's reads run on: the database, or the
+// read transaction of a snapshot.
+type reader interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Store) rd() reader {
+	if s.snap != nil {
+		return s.snap
+	}
+	return s.db
+}
+
+// Snapshot makes the audit chain's reads (AuditHead, ChainEntries,
+// SeqOfHash, Checkpoints, SeqRange) see the database as it is now until
+// Close, whatever a running daemon writes meanwhile: keyward audit verify
+// reads the head, the archived range and the events of one moment while
+// the daemon archives and prunes. Only for a store from OpenReadOnly (a
+// read transaction that holds no lock writers wait on).
+func (s *Store) Snapshot(ctx context.Context) error {
+	if !s.readOnly {
+		return errors.New("a snapshot is only for a database opened read-only")
+	}
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	s.snap = tx
 	return nil
 }

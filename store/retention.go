@@ -174,7 +174,7 @@ func (s *Store) ReclaimSpace(ctx context.Context, step int) (int64, error) {
 // when still live; Export reads the rest from the segments.
 func (s *Store) SeqRange(ctx context.Context, from, to time.Time) (first, last int64, err error) {
 	var a, b sql.NullInt64
-	err = s.db.QueryRowContext(ctx, `SELECT min(seq), max(seq) FROM events WHERE time >= ? AND time < ?`, from.UnixMilli(), to.UnixMilli()).Scan(&a, &b)
+	err = s.rd().QueryRowContext(ctx, `SELECT min(seq), max(seq) FROM events WHERE time >= ? AND time < ?`, from.UnixMilli(), to.UnixMilli()).Scan(&a, &b)
 	if err != nil || !a.Valid {
 		return 1, 0, err
 	}

@@ -39,6 +39,9 @@ type Store struct {
 	durable *sql.DB
 	path    string
 	now     func() time.Time
+	// readOnly: opened by OpenReadOnly; snap: its snapshot (Snapshot).
+	readOnly bool
+	snap     *sql.Tx
 }
 
 // Open opens (creating if needed) the database at path and migrates it.
@@ -121,7 +124,7 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("database %s is at schema %d, before the audit chain (%d): start the daemon once to migrate it", path, v, chainVersion)
 	}
-	return &Store{db: db, durable: db, path: path, now: time.Now}, nil
+	return &Store{db: db, durable: db, path: path, now: time.Now, readOnly: true}, nil
 }
 
 // private makes the database file exist with mode 0600 before SQLite opens
@@ -197,6 +200,9 @@ func unwritable(file string, err error, what string) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.snap != nil {
+		s.snap.Rollback()
+	}
 	err := s.db.Close()
 	if s.durable != s.db {
 		if err2 := s.durable.Close(); err == nil {

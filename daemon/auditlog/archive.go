@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -293,6 +294,8 @@ type Archiver struct {
 	// transaction that follows each holds the write lock only that long).
 	Batch int64
 	Now   func() time.Time
+	// Mu, when set, is held for each segment (see Checkpointer.Mu).
+	Mu *sync.Mutex
 }
 
 // Prune archives every run of events older than the retention age, then
@@ -316,52 +319,14 @@ func (a *Archiver) Prune(ctx context.Context) (archived, pruned int64, err error
 		return 0, 0, err
 	}
 	for ctx.Err() == nil {
-		from, to, err := a.St.ArchiveRange(ctx, now.Add(-a.Events), batch)
+		n, p, done, err := a.segment(ctx, now, batch, keepAfter)
+		archived, pruned = archived+n, pruned+p
 		if err != nil {
 			return archived, pruned, err
 		}
-		if to < from {
+		if done {
 			break
 		}
-		var entries []audit.Entry
-		w := audit.NewWalk(from, audit.Genesis)
-		head, err := a.St.AuditHead(ctx)
-		if err != nil {
-			return archived, pruned, err
-		}
-		if from > 1 {
-			w = audit.NewWalk(from, head.ArchivedHash)
-		}
-		err = a.St.ChainEntries(ctx, from, to, func(r store.ChainRow) error {
-			if r.BadRow {
-				return fmt.Errorf("event id %d has no valid place in the chain", r.Event.ID)
-			}
-			if r.Seq < from {
-				return nil
-			}
-			if b := w.Check(r.Entry); b != nil {
-				return b
-			}
-			entries = append(entries, r.Entry)
-			return nil
-		})
-		if err != nil {
-			return archived, pruned, fmt.Errorf("archive events %d to %d: the chain does not match, nothing is archived or pruned: %w", from, to, err)
-		}
-		if int64(len(entries)) != to-from+1 {
-			return archived, pruned, fmt.Errorf("archive events %d to %d: found %d of them", from, to, len(entries))
-		}
-		name, err := WriteSegment(a.Dir, a.Signer, entries)
-		if err != nil {
-			return archived, pruned, err
-		}
-		n, err := a.St.MarkArchived(ctx, store.Archived{Name: name, First: from, Last: to, LastHash: entries[len(entries)-1].Hash,
-			Created: now, KeepAfter: keepAfter})
-		if err != nil {
-			return archived, pruned, err
-		}
-		archived += int64(len(entries))
-		pruned += n
 	}
 	if a.SecurityEvents > 0 {
 		n, err := a.St.PruneKept(ctx, keepAfter)
@@ -371,6 +336,55 @@ func (a *Archiver) Prune(ctx context.Context) (archived, pruned int64, err error
 		}
 	}
 	return archived, pruned, ctx.Err()
+}
+
+// segment archives and prunes the next run of old events (done: none is
+// left). Its chain is checked before anything is written: a run that does
+// not match is neither archived nor pruned.
+func (a *Archiver) segment(ctx context.Context, now time.Time, batch int64, keepAfter time.Time) (archived, pruned int64, done bool, err error) {
+	if a.Mu != nil {
+		a.Mu.Lock()
+		defer a.Mu.Unlock()
+	}
+	from, to, err := a.St.ArchiveRange(ctx, now.Add(-a.Events), batch)
+	if err != nil || to < from {
+		return 0, 0, err == nil, err
+	}
+	head, err := a.St.AuditHead(ctx)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	w := audit.NewWalk(from, head.ArchivedHash) // 32 zero bytes, Genesis, before the first segment
+	var entries []audit.Entry
+	err = a.St.ChainEntries(ctx, from, to, func(r store.ChainRow) error {
+		if r.BadRow {
+			return fmt.Errorf("event id %d has no valid place in the chain", r.Event.ID)
+		}
+		if r.Seq < from {
+			return nil
+		}
+		if b := w.Check(r.Entry); b != nil {
+			return b
+		}
+		entries = append(entries, r.Entry)
+		return nil
+	})
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("archive events %d to %d: the chain does not match, nothing is archived or pruned: %w", from, to, err)
+	}
+	if int64(len(entries)) != to-from+1 {
+		return 0, 0, false, fmt.Errorf("archive events %d to %d: found %d of them", from, to, len(entries))
+	}
+	name, err := WriteSegment(a.Dir, a.Signer, entries)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	n, err := a.St.MarkArchived(ctx, store.Archived{Name: name, First: from, Last: to, LastHash: entries[len(entries)-1].Hash,
+		Created: now, KeepAfter: keepAfter})
+	if err != nil {
+		return 0, 0, false, err
+	}
+	return int64(len(entries)), n, false, nil
 }
 
 // removeUnfinished deletes what a run cut short left in the directory:

@@ -43,6 +43,10 @@ type Checkpointer struct {
 	log    *slog.Logger
 	File   string // append every checkpoint here ("" : no)
 	Syslog bool
+	// Mu, when set, is held while a checkpoint is checked and signed; the
+	// daemon shares it with the Archiver, so pruning never removes events
+	// the check is reading.
+	Mu *sync.Mutex
 	// dialSyslog opens the syslog connection (tests: a socket of their own).
 	dialSyslog func() (*syslog.Writer, error)
 
@@ -113,6 +117,10 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (store.Checkpoint, error)
 }
 
 func (c *Checkpointer) checkpoint(ctx context.Context) (store.Checkpoint, error) {
+	if c.Mu != nil {
+		c.Mu.Lock()
+		defer c.Mu.Unlock()
+	}
 	last, ok, err := c.st.LatestCheckpoint(ctx)
 	if err != nil {
 		return last, err

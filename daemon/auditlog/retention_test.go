@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -255,5 +258,52 @@ func TestExportAcrossArchives(t *testing.T) {
 	other, _, _ := LoadSigner(filepath.Join(t.TempDir(), "k"))
 	if _, err := VerifyBundle(bytes.NewReader(buf.Bytes()), other.Verifier()); err == nil {
 		t.Fatal("a bundle verified under another key")
+	}
+}
+
+// TestCheckpointWhilePruning: at a migrated daemon's first start the
+// checkpointer walks the whole chain while retention archives its oldest
+// events; sharing Mu, the check never sees events vanish under it, and
+// keyward audit verify's snapshot passes during pruning too. (Without the
+// snapshot the verify fails here every time; without Mu the checkpoint
+// fails only when a prune commits between its reading the head and the
+// events, a window too narrow to hit on demand.)
+func TestCheckpointWhilePruning(t *testing.T) {
+	f := newFixture(t)
+	var evs []engine.Event
+	for i := 0; i < 20000; i++ {
+		evs = append(evs, engine.Event{Time: t0.AddDate(0, 0, -100).Add(time.Duration(i) * time.Second), Operation: "rotated",
+			Actor: "alice", Origin: engine.OriginKeyward, Details: fmt.Sprintf("event %d", i)})
+	}
+	if err := f.st.BulkLoad(context.Background(), nil, evs); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	a := f.archiver(500)
+	a.Mu = &mu
+	c := NewCheckpointer(f.st, f.signer, func() time.Time { return f.clock }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c.Mu = &mu
+	done := make(chan error, 1)
+	go func() { _, _, err := a.Prune(context.Background()); done <- err }()
+	for i := 0; i < 5; i++ {
+		if _, err := c.Checkpoint(context.Background()); err != nil {
+			t.Fatalf("checkpoint %d while pruning: %v", i, err)
+		}
+		// As keyward audit verify reads it: read-only, one snapshot.
+		ro, err := store.OpenReadOnly(context.Background(), f.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ro.Snapshot(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Verify(context.Background(), ro, VerifyOptions{ArchiveDir: filepath.Join(f.dir, "archive"), Verifier: f.signer.Verifier()})
+		ro.Close()
+		if err != nil {
+			t.Fatalf("verify %d while pruning: %v", i, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -56,7 +56,25 @@ type pendingCheckpoint struct {
 // live log, checks every signature, and checks the chain reaches every
 // stored and given checkpoint. The error is an *audit.Break naming the
 // first event that does not match, or says which file or checkpoint fails.
+//
+// A daemon pruning while this runs moves events from the database to the
+// archives under it; when the archived range moved during a check, the
+// check runs again (up to three times).
 func Verify(ctx context.Context, st *store.Store, o VerifyOptions) (Report, error) {
+	for attempt := 1; ; attempt++ {
+		before, err := st.AuditHead(ctx)
+		if err != nil {
+			return Report{}, err
+		}
+		r, err := verifyOnce(ctx, st, o)
+		after, herr := st.AuditHead(ctx)
+		if herr != nil || after.ArchivedSeq == before.ArchivedSeq || attempt == 3 {
+			return r, err
+		}
+	}
+}
+
+func verifyOnce(ctx context.Context, st *store.Store, o VerifyOptions) (Report, error) {
 	var r Report
 	head, err := st.AuditHead(ctx)
 	if err != nil {
