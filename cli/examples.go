@@ -79,7 +79,8 @@ keyward key rotate vault acme-payments-card-kek`,
 	"key create": `keyward key create vault acme-payments-card-kek --type RSA --size 3072 --expires 365d
 keyward key create vault acme-signing --type EC --curve P-384 --tag owner=payments --disabled`,
 	"key upload": `keyward key upload vault acme-byok --type RSA --size 4096
-keyward key upload vault crm-kek --from-source kms-prod --from-app crm`,
+keyward key upload vault crm-kek --from-source kms-prod --from-app crm
+keyward key upload aws-prod invoice-signing --from-file signing.pem --tag aws:usage=SIGN_VERIFY   # mode 0600`,
 	"key rotate": `keyward key rotate vault acme-payments-card-kek
 keyward key rotate vault/acme-payments-card-kek --json`,
 	"key recover": `keyward key recover vault acme-payments-card-kek`,
@@ -94,8 +95,9 @@ keyward key backups --json | jq -r '.[].id'`,
 	"key restore": `keyward key restore BACKUP-ID                  # the id from keyward key backups
 keyward key restore BACKUP-ID --to vault-westeu`,
 	"key delete-backup": `keyward key delete-backup BACKUP-ID`,
-	"key delete-material": `keyward key delete-material KEY-ID     # AWS: the key stays, disabled, until its material is imported again
-keyward key restore BACKUP-ID            # re-import the same material from keyward's sealed copy`,
+	"key delete-material": `keyward key delete-material aws-prod crm-byok          # asks for the name again
+keyward key delete-material aws-prod 1234abcd-12ab-34cd-56ef-1234567890ab --confirm 1234abcd-12ab-34cd-56ef-1234567890ab
+keyward key restore BACKUP-ID                               # imports the same material again`,
 	"key policy": `keyward key policy vault acme-payments-card-kek
 keyward key policy vault acme-payments-card-kek --rotate-after 90d --expire-after 1y --notify-before 30d`,
 	"cert": `keyward cert show --source kms-prod
