@@ -12,6 +12,7 @@ import (
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/schedule"
 	"github.com/keyward/keyward/tui/render"
+	tuitable "github.com/keyward/keyward/tui/table"
 )
 
 func newScheduleCmd(a *App) *cobra.Command {
@@ -69,7 +70,7 @@ func newScheduleListCmd(a *App) *cobra.Command {
 			tw := table(a.Out)
 			fmt.Fprintln(tw, "NAME\tKIND\tWHEN\tNEXT RUN\tLAST RUN\tHEALTH\tORIGIN")
 			for _, s := range ss {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Kind, s.When, a.nextRun(s), lastRun(s), health(s), origin(s))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(s.Name), s.Kind, clean(s.When), a.nextRun(s), clean(lastRun(s)), clean(health(s)), origin(s))
 			}
 			return tw.Flush()
 		},
@@ -135,22 +136,22 @@ func newScheduleShowCmd(a *App) *cobra.Command {
 				return printJSON(a.Out, d)
 			}
 			s := d.Schedule
-			fmt.Fprintf(a.Out, "%s: %s, %s\n", s.Name, s.Kind.Describe(), s.When)
-			fmt.Fprintf(a.Out, "origin    %s\nnext run  %s\nhealth    %s\n", origin(s), a.nextRun(s), health(s))
+			fmt.Fprintf(a.Out, "%s: %s, %s\n", clean(s.Name), s.Kind.Describe(), clean(s.When))
+			fmt.Fprintf(a.Out, "origin    %s\nnext run  %s\nhealth    %s\n", origin(s), a.nextRun(s), clean(health(s)))
 			if sel := render.ScheduleSelection(s.Spec); sel != "" {
-				fmt.Fprintf(a.Out, "selects   %s\n", sel)
+				fmt.Fprintf(a.Out, "selects   %s\n", clean(sel))
 			}
 			if len(s.Recent) > 0 {
 				fmt.Fprintln(a.Out, "\nRUNS")
 				tw := table(a.Out)
 				fmt.Fprintln(tw, "ID\tTRIGGER\tSTARTED\tSTATUS\tSUMMARY")
 				for _, r := range s.Recent {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, r.Trigger, r.Started.UTC().Format(time.RFC3339), r.Status, r.Summary)
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, clean(r.Trigger), r.Started.UTC().Format(time.RFC3339), clean(r.Status), clean(r.Summary))
 				}
 				_ = tw.Flush()
 			}
 			if d.Run != nil {
-				fmt.Fprintf(a.Out, "\nRUN %d (%s)\n", d.Run.ID, d.Run.Status)
+				fmt.Fprintf(a.Out, "\nRUN %d (%s)\n", d.Run.ID, clean(d.Run.Status))
 				printSteps(a, d.Steps)
 			}
 			return nil
@@ -161,6 +162,11 @@ func newScheduleShowCmd(a *App) *cobra.Command {
 	return cmd
 }
 
+// clean makes text from the daemon safe to print: key names, versions and
+// the errors of vaults others write to may hold escape sequences the
+// terminal would run (table.Clean, as the TUI and the report tables do).
+func clean(s string) string { return tuitable.Clean(s) }
+
 func printSteps(a *App, steps []schedule.Step) {
 	if len(steps) == 0 {
 		fmt.Fprintln(a.Out, "nothing selected")
@@ -169,7 +175,7 @@ func printSteps(a *App, steps []schedule.Step) {
 	tw := table(a.Out)
 	fmt.Fprintln(tw, "TARGET\tSTATUS\tBEFORE\tAFTER\tWHY")
 	for _, st := range steps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Target, st.Status, orDash(st.Before), orDash(st.After), orDash(st.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", clean(st.Target), clean(st.Status), clean(orDash(st.Before)), clean(orDash(st.After)), clean(orDash(st.Reason)))
 	}
 	_ = tw.Flush()
 }
@@ -260,7 +266,7 @@ func newScheduleAddCmd(a *App, edit bool) *cobra.Command {
 			if edit {
 				verb = "changed"
 			}
-			fmt.Fprintf(a.Out, "%s %s: %s, %s; next run %s\n", verb, info.Name, info.Kind.Describe(), info.When, a.nextRun(*info))
+			fmt.Fprintf(a.Out, "%s %s: %s, %s; next run %s\n", verb, clean(info.Name), info.Kind.Describe(), clean(info.When), a.nextRun(*info))
 			return nil
 		},
 	}
@@ -358,7 +364,7 @@ func newScheduleRunCmd(a *App) *cobra.Command {
 							return err
 						}
 					} else {
-						fmt.Fprintf(a.Out, "run %d of %s: %s (%s)\n", d.Run.ID, args[0], d.Run.Status, d.Run.Summary)
+						fmt.Fprintf(a.Out, "run %d of %s: %s (%s)\n", d.Run.ID, clean(args[0]), clean(d.Run.Status), clean(d.Run.Summary))
 						printSteps(a, d.Steps)
 					}
 					if d.Run.Status != schedule.RunDone {

@@ -121,3 +121,14 @@ func TestScheduleCommands(t *testing.T) {
 		t.Errorf("list with no daemon: exit %d, want %d", code, ExitUnreachable)
 	}
 }
+
+// A step's target and reason come from vaults others write to: printed
+// cleaned, so an escape sequence in a key name never reaches the terminal.
+func TestScheduleStepsPrintCleaned(t *testing.T) {
+	var out strings.Builder
+	printSteps(&App{Out: &out}, []schedule.Step{{Target: "key:vault/evil\x1b]52;c;aGk=\a", Status: schedule.StepFailed,
+		Reason: "rotate evil\x1b[2J: access denied"}})
+	if strings.ContainsAny(out.String(), "\x1b\a") || !strings.Contains(out.String(), "access denied") {
+		t.Fatalf("printed %q", out.String())
+	}
+}
