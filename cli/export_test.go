@@ -16,7 +16,7 @@ import (
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/generate"
@@ -56,9 +56,7 @@ func TestKeysListJSONShape(t *testing.T) {
 func startGenerated(t *testing.T, n int) string {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Socket = filepath.Join(dir, "k.sock")
+	cfg := daemontest.NewConfig(dir)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		t.Fatal(err)
 	}

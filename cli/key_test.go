@@ -11,7 +11,7 @@ import (
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/cloud/azure"
-	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/kek"
 )
@@ -36,9 +36,7 @@ func startCloudDaemon(t *testing.T) (string, *vault.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Socket = filepath.Join(dir, "keyward.sock")
+	cfg := daemontest.NewConfig(dir)
 	az := azure.Settings{Name: "vault", VaultURL: srv.URL, Credential: azure.CredEmulator, TokenFile: tokenFile, CAFile: caFile}
 	cfg.AddSource("azure", &az)
 	if err := cfg.Validate(); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/daemon/sources/seed"
 )
@@ -25,18 +26,24 @@ var fixedNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 func startFixed(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Socket = filepath.Join(dir, "k.sock")
-	runDaemon(t, cfg, daemon.Options{Sources: []sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", fixedNow))},
-		Now: func() time.Time { return fixedNow }})
-	for i := 0; i < 200; i++ {
-		if code, out, _ := run(t, "--socket", cfg.Socket, "status", "--json"); code == 0 && strings.Contains(out, `"keys": 12`) {
-			break
+	cfg := daemontest.NewConfig(dir)
+	return runAcme(t, cfg, daemon.Options{Now: func() time.Time { return fixedNow }}, fixedNow)
+}
+
+// runAcme runs a daemon on cfg serving the seed inventory of acme-kms
+// (its 12 keys dated from now) and waits until the keys are in.
+func runAcme(t *testing.T, cfg *config.Config, opts daemon.Options, now time.Time) string {
+	t.Helper()
+	opts.Sources = []sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", now))}
+	sock := runDaemon(t, cfg, opts)
+	for range 200 {
+		if code, out, _ := run(t, "--socket", sock, "status", "--json"); code == 0 && strings.Contains(out, `"keys": 12`) {
+			return sock
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return cfg.Socket
+	t.Fatal("the daemon did not hold the 12 seed keys after 4 s")
+	return ""
 }
 
 func runAt(t *testing.T, args ...string) (int, string, string) {

@@ -9,9 +9,7 @@ import (
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/daemon/config"
-	"github.com/keyward/keyward/daemon/sources"
-	"github.com/keyward/keyward/daemon/sources/seed"
+	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/engine/schedule"
 )
 
@@ -22,17 +20,9 @@ import (
 // contract, and a malformed schedule is a usage error with no daemon.
 func TestScheduleCommands(t *testing.T) {
 	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Socket = filepath.Join(dir, "k.sock")
+	cfg := daemontest.NewConfig(dir)
 	cfg.Schedules = []schedule.Spec{{Name: "weekly-expiring-rotation", Kind: schedule.KindRotate, Every: "weekly mon 02:00", Aging: "expiring-30d"}}
-	sock := runDaemon(t, cfg, daemon.Options{Sources: []sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", time.Now()))}})
-	for i := 0; i < 200; i++ {
-		if code, out, _ := run(t, "--socket", sock, "status", "--json"); code == 0 && strings.Contains(out, `"keys": 12`) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	sock := runAcme(t, cfg, daemon.Options{}, time.Now())
 
 	code, out, errs := run(t, "--socket", sock, "schedule", "list")
 	if code != ExitOK || !strings.Contains(out, "weekly-expiring-rotation") || !strings.Contains(out, "config (keyward.toml)") || !strings.Contains(out, "never") {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/engine"
 )
@@ -25,9 +26,7 @@ func kmsDaemon(t *testing.T, tune func(*config.KMIPSource)) (*config.Config, *km
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Socket = filepath.Join(dir, "keyward.sock")
+	cfg := daemontest.NewConfig(dir)
 	src := srv.SourceConfig("kms", time.Second)
 	tune(&src)
 	cfg.KMIP = []config.KMIPSource{src}

@@ -39,6 +39,15 @@ func Run(t testing.TB, cfg *config.Config, opts daemon.Options) *testkit.Running
 	})
 }
 
+// NewConfig is the default configuration with everything of the daemon's
+// in dir: the data directory dir/data and the socket dir/keyward.sock.
+func NewConfig(dir string) *config.Config {
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Socket = filepath.Join(dir, "keyward.sock")
+	return cfg
+}
+
 // Config writes dir/keyward.toml — the data directory dir/data, the
 // socket dir/k.sock and a new key-encryption key in dir/kek — followed by
 // sections (TOML: [[aws]], [[gcp]], …), and loads it as keyward daemon

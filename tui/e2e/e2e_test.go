@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -74,9 +73,7 @@ func startWith(tb testing.TB, cfg *config.Config, opts daemon.Options) (stop fun
 
 func testConfig(tb testing.TB) *config.Config {
 	dir := tb.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Socket = filepath.Join(dir, "keyward.sock")
+	cfg := daemontest.NewConfig(dir)
 	return cfg
 }
 
