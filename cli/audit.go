@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,8 +32,8 @@ type auditFiles struct {
 
 func (f *auditFiles) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.db, "db", "", "the database file (default: keyward.db in the config's data_dir)")
-	cmd.Flags().StringVar(&f.archive, "archive-dir", "", "the archive segments (default: audit.archive_dir)")
-	cmd.Flags().StringVar(&f.key, "key", "", "the verifier key file, ideally a copy kept off this machine (default: the signing key's .pub)")
+	cmd.Flags().StringVar(&f.archive, "archive-dir", "", "the archive segments (default: audit.archive_dir, else audit/archive beside the database)")
+	cmd.Flags().StringVar(&f.key, "key", "", "the verifier key file, ideally a copy kept off this machine (default: the signing key's .pub; with --db, audit/signing.key.pub beside it unless the config names the key)")
 }
 
 func (f *auditFiles) resolve(a *App) error {
@@ -42,6 +43,13 @@ func (f *auditFiles) resolve(a *App) error {
 	}
 	if f.db == "" {
 		f.db = c.DatabasePath()
+	} else if filepath.Dir(f.db) != filepath.Clean(c.DataDir) {
+		// A database given by path (a copy, another daemon's): the
+		// archive and the key default to its data dir's, not the
+		// config's, unless the config names them.
+		cc := *c
+		cc.DataDir = filepath.Dir(f.db)
+		c = &cc
 	}
 	if f.archive == "" {
 		f.archive = c.ArchiveDirPath()

@@ -86,3 +86,47 @@ func TestAuditVerifyAgainstARealDaemon(t *testing.T) {
 		t.Fatalf("verify after an edit: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// TestAuditVerifyDBByPath: keyward audit verify --db FILE of a data dir
+// the config does not name (a copy, another daemon's) reads the archive
+// segments and the verifier key beside that database: it used to look in
+// the config's data dir (/var/lib/keyward/audit/archive), find no segment,
+// and check only the events still in the database.
+func TestAuditVerifyDBByPath(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if code, out, errs := run(t, "dev", "seed", "--keys", "20", "--events", "1500", "--data-dir", data); code != ExitOK {
+		t.Fatalf("dev seed: exit %d\n%s%s", code, out, errs)
+	}
+	conf := filepath.Join(dir, "keyward.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf("data_dir = %q\nsocket = %q\n", data, filepath.Join(dir, "keyward.sock"))), 0o600)
+	cfg, err := config.Load(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDaemon(t, cfg, daemon.Options{})
+	// The daemon's first retention run archives the seeded events older
+	// than retention.events (400d) into a segment.
+	archive := filepath.Join(data, "audit", "archive")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		notes, _ := filepath.Glob(filepath.Join(archive, "*.note"))
+		if len(notes) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the daemon archived no segment")
+		}
+	}
+	// Another config, another data dir: only --db says where the log is.
+	other := filepath.Join(dir, "other.toml")
+	os.WriteFile(other, []byte(fmt.Sprintf("data_dir = %q\n", filepath.Join(dir, "elsewhere"))), 0o600)
+	for _, args := range [][]string{
+		{"--db", cfg.DatabasePath()},
+		{"--db", cfg.DatabasePath(), "--key", filepath.Join(data, "audit", "signing.key.pub")},
+	} {
+		code, out, errs := run(t, append([]string{"--config", other, "audit", "verify"}, args...)...)
+		if code != ExitOK || !strings.Contains(out, "archive segment") || !strings.Contains(out, "in "+archive) || strings.Contains(out, "no segment was found") {
+			t.Errorf("verify %q: exit %d\n%s%s", args, code, out, errs)
+		}
+	}
+}
