@@ -143,7 +143,7 @@ func TestPlantedKMIPKeyNeverLeavesTheDaemon(t *testing.T) {
 	call(http.MethodPost, "/v1/sync?source=kms")
 	answers := map[string][]byte{}
 	for _, p := range []string{"/v1/status", "/v1/keys", "/v1/keys/kms/acme.crm.key.1", "/v1/sources", "/v1/activity",
-		"/v1/reports/aging", "/v1/reports/aging/summary", "/v1/reports/activity", "/v1/reports/usage"} {
+		"/v1/reports/aging", "/v1/reports/aging/summary", "/v1/reports/activity", "/v1/reports/usage", "/v1/metrics"} {
 		answers[p] = call(http.MethodGet, p)
 	}
 	time.Sleep(300 * time.Millisecond) // let the sync's notifications arrive
@@ -188,6 +188,30 @@ func TestPlantedKMIPKeyNeverLeavesTheDaemon(t *testing.T) {
 		for form, needle := range forms {
 			if bytes.Contains(b, needle) {
 				t.Errorf("the planted key's material (%s) is in the %s", form, where)
+			}
+		}
+	}
+
+	// The audit checkpoint signing key (made at this start, beside the
+	// KEK) is in none of them either: only its public half is shown.
+	skey, err := os.ReadFile(cfg.SigningKeyPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.SplitN(strings.TrimSpace(string(skey)), "+", 5)
+	seed, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
+	if err != nil || len(seed) != 33 {
+		t.Fatalf("signing key file: %q", skey)
+	}
+	if !bytes.Contains(answers["/v1/status"], []byte(`"verifier_key": "keyward-audit+`)) {
+		t.Fatalf("the status does not show the verifier key: the search below would prove nothing: %s", answers["/v1/status"])
+	}
+	keyForms := map[string][]byte{"key file": bytes.TrimSpace(skey), "seed": seed[1:], "seed base64": []byte(base64.StdEncoding.EncodeToString(seed)),
+		"seed hex": []byte(hex.EncodeToString(seed[1:]))}
+	for where, b := range hay {
+		for form, needle := range keyForms {
+			if bytes.Contains(b, needle) {
+				t.Errorf("the audit signing key (%s) is in the %s", form, where)
 			}
 		}
 	}
