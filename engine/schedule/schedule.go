@@ -116,6 +116,9 @@ func Parse(s Spec) (*Schedule, error) {
 		add("when", "%v", err)
 	}
 	sc.when = w
+	if w != nil && w.Next(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+		add("cron", "%q never comes (no such day, e.g. February 30)", s.Cron)
+	}
 	loc := time.UTC
 	if w != nil {
 		loc = w.Location()

@@ -51,6 +51,7 @@ func TestParseSpec(t *testing.T) {
 		{Spec{Name: "x", Kind: KindRotate, Every: "daily 01:00", Jitter: "3d"}, "jitter:"},
 		{Spec{Name: "x", Kind: KindRotate, Every: "daily 01:00", Start: "2027-02-01", End: "2027-01-01"}, "end:"},
 		{Spec{Name: "x", Kind: KindRotate, Every: "daily 01:00", Pattern: "[a"}, "pattern:"},
+		{Spec{Name: "x", Kind: KindRotate, Cron: "0 0 30 2 *"}, "never comes"},
 	} {
 		if _, err := Parse(tc.spec); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want one naming %q", tc.spec, err, tc.want)
