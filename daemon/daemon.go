@@ -148,6 +148,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	defer retention.Archiver.Signer.Close() // zeroes the signing key at exit, after the last checkpoint
 	d.metrics = d.newMetrics()
 	d.sink = &sink{st: d.st, hub: d.hub, log: d.log, now: d.now, changed: d.summary.invalidate, written: d.metrics.written}
 

@@ -60,22 +60,67 @@ func LoadSigner(path string) (s *Signer, created bool, err error) {
 		return nil, false, fmt.Errorf("audit signing key %s has mode %04o; it must be readable by the daemon only (chmod 600 %s)", path, fi.Mode().Perm(), path)
 	}
 	text := strings.TrimSpace(string(raw))
-	sg, err := note.NewSigner(text)
+	sg, err := note.NewSigner(text) // checks the form, the name and the key hash
 	if err != nil || sg.Name() != KeyName {
 		return nil, false, fmt.Errorf("audit signing key %s is not a %s signed-note private key (PRIVATE+KEY+%s+…): move it away and restart to make a new one", path, KeyName, KeyName)
 	}
-	vkey, err := verifierKey(text)
+	priv, err := ed25519Key(text)
 	if err != nil {
+		return nil, false, fmt.Errorf("audit signing key %s: %w", path, err)
+	}
+	vkey, err := note.NewEd25519VerifierKey(KeyName, priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		clear(priv)
 		return nil, false, fmt.Errorf("audit signing key %s: %w", path, err)
 	}
 	v, err := note.NewVerifier(vkey)
 	if err != nil {
+		clear(priv)
 		return nil, false, fmt.Errorf("audit signing key %s: %w", path, err)
 	}
 	if err := writePublic(path+".pub", vkey); err != nil {
+		clear(priv)
 		return nil, false, err
 	}
-	return &Signer{signer: sg, VerifierKey: vkey, verifier: v}, created, nil
+	// Signing goes through a key this package holds, so Close can zero it
+	// (note's own signer keeps a copy no one can clear).
+	return &Signer{signer: &edSigner{name: KeyName, hash: sg.KeyHash(), priv: priv}, VerifierKey: vkey, verifier: v}, created, nil
+}
+
+// edSigner is a note.Signer over an Ed25519 key that can be zeroed.
+type edSigner struct {
+	name string
+	hash uint32
+	priv ed25519.PrivateKey
+}
+
+func (s *edSigner) Name() string    { return s.name }
+func (s *edSigner) KeyHash() uint32 { return s.hash }
+func (s *edSigner) Sign(msg []byte) ([]byte, error) {
+	if s.priv == nil {
+		return nil, errors.New("the audit signing key was closed")
+	}
+	return ed25519.Sign(s.priv, msg), nil
+}
+
+// Close zeroes the signing key; the signer signs nothing after it.
+func (s *Signer) Close() {
+	if e, ok := s.signer.(*edSigner); ok {
+		clear(e.priv)
+		e.priv = nil
+	}
+}
+
+// ed25519Key is the private key of a signed-note private key
+// "PRIVATE+KEY+name+hash+base64(0x01||seed)"; the caller zeroes it.
+func ed25519Key(skey string) (ed25519.PrivateKey, error) {
+	parts := strings.SplitN(skey, "+", 5) // the base64 may hold "+" itself
+	seed, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
+	defer clear(seed)
+	if err != nil || len(seed) != 1+ed25519.SeedSize || seed[0] != 1 {
+		return nil, errors.New("not an Ed25519 signed-note key")
+	}
+	return ed25519.NewKeyFromSeed(seed[1:]), nil
 }
 
 func create(path string) error {
@@ -114,19 +159,16 @@ func create(path string) error {
 }
 
 // verifierKey derives "name+hash+base64(0x01||pub)" from a signed-note
-// private key "PRIVATE+KEY+name+hash+base64(0x01||seed)".
+// private key.
 func verifierKey(skey string) (string, error) {
 	sg, err := note.NewSigner(skey) // checks the form and the hash
 	if err != nil {
 		return "", err
 	}
-	parts := strings.SplitN(skey, "+", 5) // the base64 may hold "+" itself
-	seed, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
-	if err != nil || len(seed) != 1+ed25519.SeedSize {
-		return "", errors.New("not an Ed25519 signed-note key")
+	priv, err := ed25519Key(skey)
+	if err != nil {
+		return "", err
 	}
-	defer clear(seed)
-	priv := ed25519.NewKeyFromSeed(seed[1:])
 	defer clear(priv)
 	return note.NewEd25519VerifierKey(sg.Name(), priv.Public().(ed25519.PublicKey))
 }

@@ -256,6 +256,17 @@ func TestSigningKeyFile(t *testing.T) {
 	if strings.Contains(s1.VerifierKey, strings.TrimSpace(string(b))) {
 		t.Fatal("the verifier key holds the private key")
 	}
+	// Close zeroes the key: nothing is signed after it.
+	priv := s1.signer.(*edSigner).priv
+	s1.Close()
+	for _, c := range priv {
+		if c != 0 {
+			t.Fatal("Close left the signing key in memory")
+		}
+	}
+	if _, err := s1.signer.Sign([]byte("x")); err == nil {
+		t.Fatal("a closed signer signed")
+	}
 }
 
 // TestCheckpointFileIsAnOffBoxCopy: every checkpoint is appended to
