@@ -238,6 +238,18 @@ full_refresh_every = 1
 		t.Errorf("the uploaded key: %+v", k)
 	}
 
+	// BYOK from a key file: a 32-byte key in hex becomes a new version
+	// of card-kek, made primary.
+	keyFile := filepath.Join(dir, "card.key")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kw("key", "upload", "gcp-prod", "card-kek", "--from-file", keyFile)
+	keys = list()
+	if v := keys["europe-west1/payments/card-kek/3"]; v.Tags[gcp.TagPrimary] != "true" || !strings.Contains(v.Tags[gcp.TagImportJob], "/importJobs/keyward-") || v.State != engine.StateActive {
+		t.Errorf("the file's material as card-kek's version 3: %+v", v)
+	}
+
 	// Its backup is keyward's sealed copy of the material; restore imports
 	// it as a new version, made primary. A Google-generated key has none,
 	// and says so per key.
@@ -250,10 +262,13 @@ full_refresh_every = 1
 	if v2 := keys["europe-west1/payments/crm-byok/2"]; v2.Tags[gcp.TagPrimary] != "true" || v2.State != engine.StateActive || keys["europe-west1/payments/crm-byok/1"].Tags[gcp.TagPrimary] != "" {
 		t.Errorf("after restore: %+v", v2)
 	}
-	if why := keys["europe-west1/payments/card-kek/1"].Unsupported(engine.CapBackup); !strings.Contains(why, "cannot export key material") {
-		t.Errorf("card-kek's backup: %q", why)
+	if why := keys["europe-west1/payments/macs/1"].Unsupported(engine.CapBackup); !strings.Contains(why, "cannot export key material") {
+		t.Errorf("macs' backup: %q", why)
 	}
-	if code, _, errs := run(sock, "key", "backup", "gcp-prod", "europe-west1/payments/card-kek"); code == cli.ExitOK || !strings.Contains(errs, "Google Cloud KMS cannot export key material") {
+	if why := keys["europe-west1/payments/card-kek/1"].Unsupported(engine.CapBackup); why != "" {
+		t.Errorf("card-kek holds uploaded material, yet: %q", why)
+	}
+	if code, _, errs := run(sock, "key", "backup", "gcp-prod", "europe-west1/payments/macs"); code == cli.ExitOK || !strings.Contains(errs, "Google Cloud KMS cannot export key material") {
 		t.Errorf("backup of a generated key: exit %d %q", code, errs)
 	}
 
