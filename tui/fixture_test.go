@@ -21,8 +21,10 @@ import (
 // (filters, sort, cursor paging), and an event stream the test can cut and
 // restore. The end-to-end test against the real daemon lives with the daemon.
 type fixture struct {
-	mu      sync.Mutex
-	keys    []engine.Key
+	mu   sync.Mutex
+	keys []engine.Key
+	// usage is more use for the usage report, beside the rings'.
+	usage   []report.UsageHour
 	events  map[string][]engine.Event
 	sources []api.SourceInfo
 	status  api.Status
@@ -373,6 +375,7 @@ func (f *fixture) UsageReport(ctx context.Context, q api.ReportQuery) (*report.U
 		h(3, "crm", "kms-prod/acme.crm.key.4/1", 1200, 5400), h(2, "crm", "kms-prod/acme.crm.key.4/1", 800, 3900),
 		h(30, "crm", "kms-prod/acme.crm.key.3/1", 0, 210), h(5, "hr", "kms-prod/acme.hr.key.1/1", 95, 400),
 	}
+	hours = append(hours, f.usage...)
 	var candidates []engine.Key
 	f.mu.Lock()
 	for _, k := range f.keys {

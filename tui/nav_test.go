@@ -3,8 +3,11 @@ package tui_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/keyward/keyward/engine/report"
 )
 
 // Filters cycle both ways (F O A go backwards) and esc clears them all.
@@ -93,5 +96,25 @@ func TestReportEnd(t *testing.T) {
 	after := strings.TrimSpace(strings.Join(lines[sel+1:len(lines)-2], ""))
 	if status := lines[len(lines)-1]; strings.Contains(status, "+") || sel < 0 || after != "" {
 		t.Errorf("G did not reach the last entry:\n%s", view)
+	}
+}
+
+// TestUsageSummaryCountsTheRest: with more applications than the usage
+// summary's lines hold (AWS principals have long names: one a line at 80
+// columns), the count of the others is shown whole: it used to be cut at
+// the edge ("(+3 mor…").
+func TestUsageSummaryCountsTheRest(t *testing.T) {
+	f := newFixture()
+	for i, role := range []string{"billing-batch", "crm-sync", "orders-api", "reporting-etl", "s3-replication"} {
+		f.usage = append(f.usage, report.UsageHour{Hour: fixedNow.Add(-time.Duration(i+1) * time.Hour).Truncate(time.Hour),
+			App: "arn:aws:iam::111122223333:role/" + role, KeyID: "aws-prod/0f1e2d3c-4b5a-4697-8877-66554433aa01/current", Encrypts: 145, Decrypts: 10})
+	}
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "6")
+	waitFor(t, tm, "more)")
+	view := finalView(t, tm)
+	if !strings.Contains(view, "(+4 more)") {
+		t.Errorf("the usage summary does not say how many applications it leaves out:\n%s", view)
 	}
 }

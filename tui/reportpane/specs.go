@@ -86,7 +86,14 @@ func usageSummary(v any, _ report.Range, width, maxLines int, st *styles.Styles)
 		lines = append(lines, "  "+st.Info.Render(strings.Join(row, "   ")))
 	}
 	if shown := min(len(items), cols*maxLines); shown < len(items) {
-		lines[len(lines)-1] += st.Muted.Render(fmt.Sprintf("  (+%d more)", len(items)-shown))
+		// The count of the others is the part that must show: the last
+		// line gives way to it (it used to be cut: "(+3 mor…").
+		more := fmt.Sprintf("  (+%d more)", len(items)-shown)
+		last := lines[len(lines)-1]
+		if room := width - lipgloss.Width(more); lipgloss.Width(last) > room {
+			last = table.Fit(last, max(room, 0))
+		}
+		lines[len(lines)-1] = last + st.Muted.Render(more)
 	}
 	return lines
 }
