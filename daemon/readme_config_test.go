@@ -1,12 +1,15 @@
 package daemon
 
 import (
+	"encoding"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/pelletier/go-toml/v2"
 )
 
 // TestREADMEConfigIsValid keeps the configuration reference honest: every
@@ -38,6 +41,177 @@ func TestREADMEConfigIsValid(t *testing.T) {
 	for _, kind := range config.SectionNames() {
 		if len(c.Sections[kind]) == 0 {
 			t.Errorf("the README documents no [[%s]] section", kind)
+		}
+	}
+}
+
+// readmeTOML is every TOML example of the README, in order, as one document.
+func readmeTOML(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	for _, part := range strings.Split(string(b), "```toml\n")[1:] {
+		block, _, _ := strings.Cut(part, "```")
+		all.WriteString(block + "\n")
+	}
+	return all.String()
+}
+
+// TestREADMEConfigListsEveryKey keeps the configuration reference complete:
+// every key the settings structs read — the core ones, [[kmip]] and its
+// applications, [proxy] and its apps, [[schedule]], and each registered
+// connector's [[section]] — appears in the README's TOML examples, so an
+// administrator can find every setting there.
+func TestREADMEConfigListsEveryKey(t *testing.T) {
+	doc := map[string]any{}
+	if err := toml.Unmarshal([]byte(readmeTOML(t)), &doc); err != nil {
+		t.Fatalf("the README's TOML does not parse: %v", err)
+	}
+	var missing []string
+	missing = append(missing, missingKeys("", reflect.TypeOf(config.Config{}), doc)...)
+	p := filepath.Join(t.TempDir(), "keyward.toml")
+	os.WriteFile(p, []byte(readmeTOML(t)), 0o600)
+	c, err := config.Load(p)
+	if err != nil {
+		t.Fatalf("the README's configuration is refused: %v", err)
+	}
+	for _, kind := range config.SectionNames() {
+		if len(c.Sections[kind]) == 0 {
+			missing = append(missing, "[["+kind+"]]")
+			continue
+		}
+		missing = append(missing, missingKeys(kind, reflect.TypeOf(c.Sections[kind][0]), doc[kind])...)
+	}
+	for _, m := range missing {
+		t.Errorf("the README's configuration examples never show %s", m)
+	}
+}
+
+// missingKeys lists the toml keys of type typ (a struct, or a pointer to
+// one) that the decoded README document v does not have, as dotted paths
+// under prefix. An array of tables counts a key present in any element.
+func missingKeys(prefix string, typ reflect.Type, v any) []string {
+	for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+		typ = typ.Elem()
+	}
+	if typ.Kind() != reflect.Struct {
+		return nil
+	}
+	tables := []map[string]any{}
+	switch v := v.(type) {
+	case map[string]any:
+		tables = append(tables, v)
+	case []any:
+		for _, e := range v {
+			if m, ok := e.(map[string]any); ok {
+				tables = append(tables, m)
+			}
+		}
+	case []map[string]any:
+		tables = v
+	}
+	var out []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if f.Anonymous && name == "" {
+			out = append(out, missingKeys(prefix, f.Type, v)...)
+			continue
+		}
+		if name == "-" || name == "" || !f.IsExported() {
+			continue
+		}
+		path := name
+		if prefix != "" {
+			path = prefix + "." + name
+		}
+		var vals []any
+		for _, tb := range tables {
+			if x, ok := tb[name]; ok {
+				vals = append(vals, x)
+			}
+		}
+		if len(vals) == 0 {
+			out = append(out, path)
+			continue
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct && !ft.Implements(reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()) && !reflect.PointerTo(ft).Implements(reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()) {
+			var all []any
+			for _, x := range vals {
+				if xs, ok := x.([]any); ok {
+					all = append(all, xs...)
+				} else {
+					all = append(all, x)
+				}
+			}
+			out = append(out, missingKeys(path, ft, all)...)
+		}
+	}
+	return out
+}
+
+// TestREADMEConfigDefaults keeps the defaults the README shows true: in the
+// single tables ([access], [aging], [keys], [audit], [retention], [proxy]
+// and the top level), a key shown with a value and no "default:" comment
+// shows its default, which is what config.Default() holds.
+func TestREADMEConfigDefaults(t *testing.T) {
+	var kept strings.Builder
+	table, keep, n := "", true, 0
+	for _, line := range strings.Split(readmeTOML(t), "\n") {
+		trim := strings.TrimSpace(line)
+		if strings.HasPrefix(trim, "[") {
+			table = strings.Trim(strings.Fields(trim)[0], "[]")
+			keep = !strings.HasPrefix(trim, "[[") && !strings.Contains(table, ".")
+			if keep {
+				kept.WriteString("[" + table + "]\n")
+			}
+			continue
+		}
+		if !keep || !strings.Contains(trim, "=") {
+			continue
+		}
+		if _, comment, _ := strings.Cut(trim, "#"); strings.Contains(comment, "default") {
+			continue
+		}
+		kept.WriteString(line + "\n")
+		n++
+	}
+	if n < 15 {
+		t.Fatalf("only %d keys of the README's single tables show a default:\n%s", n, kept.String())
+	}
+	shown := map[string]any{}
+	if err := toml.Unmarshal([]byte(kept.String()), &shown); err != nil {
+		t.Fatalf("the README's single tables do not parse: %v\n%s", err, kept.String())
+	}
+	var readme config.Config
+	if err := toml.Unmarshal([]byte(kept.String()), &readme); err != nil {
+		t.Fatalf("the README's single tables do not decode: %v", err)
+	}
+	compareShown(t, "", shown, reflect.ValueOf(readme), reflect.ValueOf(*config.Default()))
+}
+
+func compareShown(t *testing.T, prefix string, shown map[string]any, readme, def reflect.Value) {
+	t.Helper()
+	for i := range readme.NumField() {
+		name, _, _ := strings.Cut(readme.Type().Field(i).Tag.Get("toml"), ",")
+		v, ok := shown[name]
+		if !ok || name == "" || name == "-" {
+			continue
+		}
+		path := prefix + name
+		if sub, isTable := v.(map[string]any); isTable {
+			compareShown(t, path+".", sub, readme.Field(i), def.Field(i))
+			continue
+		}
+		if got, want := readme.Field(i).Interface(), def.Field(i).Interface(); !reflect.DeepEqual(got, want) {
+			t.Errorf("the README shows %s = %v as its default, but the default is %v", path, got, want)
 		}
 	}
 }
