@@ -31,18 +31,20 @@ func startFixed(t *testing.T) string {
 }
 
 // runAcme runs a daemon on cfg serving the seed inventory of acme-kms
-// (its 12 keys dated from now) and waits until the keys are in.
+// (its 12 keys dated from now) and waits until the keys are in and the
+// source's first sync is recorded (the inventory is applied before the
+// sync's health, so "keys": 12 alone can be seen with health "unknown").
 func runAcme(t *testing.T, cfg *config.Config, opts daemon.Options, now time.Time) string {
 	t.Helper()
 	opts.Sources = []sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", now))}
 	sock := runDaemon(t, cfg, opts)
 	for range 200 {
-		if code, out, _ := run(t, "--socket", sock, "status", "--json"); code == 0 && strings.Contains(out, `"keys": 12`) {
+		if code, out, _ := run(t, "--socket", sock, "status", "--json"); code == 0 && strings.Contains(out, `"keys": 12`) && strings.Contains(out, `"health": "ok"`) {
 			return sock
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatal("the daemon did not hold the 12 seed keys after 4 s")
+	t.Fatal("the daemon did not hold the 12 seed keys with its source healthy after 4 s")
 	return ""
 }
 
