@@ -1,0 +1,74 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestREADMEArchitecture keeps the README's architecture section true of
+// the code: every package of the module is named there (by its path, or by
+// its last two elements inside its parent's row: `sources/kmip`), and the
+// rules it states about imports hold — no domain package (a source, a
+// connector, the proxy, the PKI, the scheduler, the audit log, engine,
+// store) imports the socket API's wire types, and no engine or store
+// package imports a terminal library.
+func TestREADMEArchitecture(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list over the module")
+	}
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, arch, ok := strings.Cut(string(b), "\n## Architecture\n")
+	if !ok {
+		t.Fatal("the README has no Architecture section")
+	}
+	arch, _, _ = strings.Cut(arch, "\n## ")
+
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}|{{join .Deps " "}}`, "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const mod = "github.com/keyward/keyward/"
+	domain := []string{"engine", "store", "daemon/sources", "daemon/cloud", "daemon/proxy", "daemon/pki", "daemon/scheduler", "daemon/auditlog", "daemon/kek", "daemon/config"}
+	terminal := []string{"github.com/charmbracelet/", "github.com/muesli/", "github.com/spf13/cobra", "golang.org/x/term"}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		path, deps, _ := strings.Cut(line, "|")
+		rel, ok := strings.CutPrefix(path, mod)
+		if !ok {
+			continue // the main package: main.go has its row
+		}
+		n++
+		parts := strings.Split(rel, "/")
+		short := rel
+		if len(parts) > 2 {
+			short = strings.Join(parts[len(parts)-2:], "/")
+		}
+		if !strings.Contains(arch, "`"+rel+"`") && !strings.Contains(arch, "`"+rel+"/`") && !strings.Contains(arch, "`"+short+"`") {
+			t.Errorf("package %s is not in the README's architecture table", rel)
+		}
+		isDomain, isEngine := false, rel == "engine" || rel == "store" || strings.HasPrefix(rel, "engine/") || strings.HasPrefix(rel, "store/")
+		for _, d := range domain {
+			if rel == d || strings.HasPrefix(rel, d+"/") {
+				isDomain = true
+			}
+		}
+		for _, dep := range strings.Fields(deps) {
+			if isDomain && dep == mod+"daemon/api" {
+				t.Errorf("%s imports daemon/api (directly or not): the README says no domain package does", rel)
+			}
+			for _, term := range terminal {
+				if isEngine && strings.HasPrefix(dep, term) {
+					t.Errorf("%s imports %s: an engine or store package must not import a terminal library", rel, dep)
+				}
+			}
+		}
+	}
+	if n < 30 {
+		t.Fatalf("go list found only %d packages", n)
+	}
+}
