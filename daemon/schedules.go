@@ -221,6 +221,22 @@ func marker(kv cloud.KeyVersion) string {
 	return kv.Version
 }
 
+// rotationState is what a rotation of a cloud key changes, recorded
+// before the call and compared at resume: its version marker and, for a
+// cloud that rotates asynchronously (AWS), its rotation mark, which
+// changes as soon as the rotation is asked for.
+func (a *scheduleActions) rotationState(ctx context.Context, source, name string) (string, error) {
+	kv, err := a.cloud.Current(ctx, source, name)
+	if err != nil {
+		return "", err
+	}
+	mark, err := a.cloud.RotationMark(ctx, source, name)
+	if err != nil || mark == "" {
+		return marker(kv), err
+	}
+	return marker(kv) + "|" + mark, nil
+}
+
 // notRunning says that a source was asked to act before its Run began (a
 // run resumed as the daemon starts, racing its sources).
 func notRunning(err error) bool {
@@ -251,11 +267,7 @@ func (a *scheduleActions) before(ctx context.Context, s *schedule.Schedule, st s
 	kind, source, name := splitTarget(st.Target)
 	switch {
 	case s.Kind == schedule.KindRotate && kind == targetCloud:
-		kv, err := a.cloud.Current(ctx, source, name)
-		if err != nil {
-			return "", err
-		}
-		return marker(kv), nil
+		return a.rotationState(ctx, source, name)
 	case s.Kind == schedule.KindRotate && kind == targetApp:
 		src := a.kmip[source]
 		if src == nil {
@@ -291,14 +303,16 @@ func (a *scheduleActions) do(ctx context.Context, s *schedule.Schedule, run sche
 		if kind == targetApp {
 			return a.rotateApp(ctx, source, name, st.Before, actor)
 		}
-		cur, err := a.cloud.Current(ctx, source, name)
+		now, err := a.rotationState(ctx, source, name)
 		if err != nil {
 			return "", "", err
 		}
-		if m := marker(cur); m != st.Before {
-			// The rotation was made, and the daemon stopped before it
-			// recorded it: never rotate twice.
-			return cur.Version, fmt.Sprintf("rotated before the daemon restarted (version %s, was %s)", m, st.Before), nil
+		if now != st.Before {
+			// The rotation was asked for (made, or still in progress on
+			// a cloud that rotates asynchronously), and the daemon
+			// stopped before it recorded it: never rotate twice.
+			ver, _, _ := strings.Cut(now, "|")
+			return ver, fmt.Sprintf("rotated before the daemon restarted (now %s, was %s)", now, st.Before), nil
 		}
 		res, err := a.cloud.Rotate(ctx, caller, source, name)
 		if err != nil {

@@ -85,6 +85,16 @@ type MaterialDeleter interface {
 	DeleteMaterial(ctx context.Context, name string) (KeyVersion, error)
 }
 
+// RotationTracker is implemented by a connector whose rotation takes
+// effect after its call returns (AWS's RotateKeyOnDemand is asynchronous:
+// the key's material changes only when the rotation completes). Its mark
+// changes as soon as a rotation is asked for — in progress or done — so a
+// schedule that recorded it before rotating can tell, after a crash,
+// that its call was made even though the key still looks the same.
+type RotationTracker interface {
+	RotationMark(ctx context.Context, name string) (string, error)
+}
+
 // Capabilities is the set of Cap* operations a connector supports.
 type Capabilities []string
 

@@ -20,6 +20,25 @@ func (m *Manager) Current(ctx context.Context, source, name string) (KeyVersion,
 	return kv, nil
 }
 
+// RotationMark is what tells rotations of a key apart beyond its current
+// version, for connectors whose rotation shows late (RotationTracker;
+// "" for the others, whose current version changes with the call).
+func (m *Manager) RotationMark(ctx context.Context, source, name string) (string, error) {
+	s, err := m.source(source, "")
+	if err != nil {
+		return "", err
+	}
+	rt, ok := s.Connector().(RotationTracker)
+	if !ok {
+		return "", nil
+	}
+	mark, err := rt.RotationMark(ctx, name)
+	if err != nil {
+		return "", fmt.Errorf("read the rotations of %s in %s: %w", name, source, err)
+	}
+	return mark, nil
+}
+
 // Capable says whether source is a cloud source of this manager (known)
 // and whether its connector declares capability.
 func (m *Manager) Capable(source, capability string) (known, capable bool) {

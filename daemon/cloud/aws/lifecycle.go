@@ -175,6 +175,49 @@ func (a *Account) Rotate(ctx context.Context, name string) (cloud.KeyVersion, er
 	return a.view.describe(ctx, kv.Name, nil)
 }
 
+var _ cloud.RotationTracker = (*Account)(nil)
+
+// RotationMark says how many on-demand rotations the key has had
+// (ListKeyRotations) and whether one is in progress
+// (GetKeyRotationStatus's OnDemandRotationStartDate): RotateKeyOnDemand
+// returns before the rotation is made, so the key's material may not have
+// changed yet when a daemon that asked for it is killed, and the mark is
+// what shows the rotation was asked for.
+func (a *Account) RotationMark(ctx context.Context, name string) (string, error) {
+	kv, err := a.view.describe(ctx, keyRef(name), nil)
+	if err != nil {
+		return "", err
+	}
+	if kv.Type != "oct" || kv.Tags[TagOrigin] != string(types.OriginTypeAwsKms) {
+		return "", nil // never rotated on demand
+	}
+	id := sdkaws.String(kv.Name)
+	a.view.count("GetKeyRotationStatus")
+	rs, err := a.client.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: id})
+	if err != nil {
+		return "", classify("rotation status of "+name, err)
+	}
+	n := 0
+	p := kms.NewListKeyRotationsPaginator(a.client, &kms.ListKeyRotationsInput{KeyId: id})
+	for p.HasMorePages() {
+		a.view.count("ListKeyRotations")
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return "", classify("list the rotations of "+name, err)
+		}
+		for _, r := range page.Rotations {
+			if r.RotationType == types.RotationTypeOnDemand {
+				n++
+			}
+		}
+	}
+	mark := fmt.Sprintf("on-demand %d", n)
+	if t := rs.OnDemandRotationStartDate; t != nil {
+		mark += ", one in progress since " + t.UTC().Format(time.RFC3339)
+	}
+	return mark, nil
+}
+
 // Update enables or disables a key and replaces its tags; aws:description
 // and aws:aliases change the description and the aliases, the other aws:
 // attributes are read-only.

@@ -62,6 +62,47 @@ type LocalKMS struct {
 	wrapping map[string]string
 	// auto are automatic rotations the test says AWS made, by key ID.
 	auto map[string][]time.Time
+	// async makes on-demand rotations asynchronous, as in AWS: one is
+	// pending (GetKeyRotationStatus's OnDemandRotationStartDate, the
+	// material unchanged, another refused with ConflictException) until
+	// CompleteRotations; onRotate runs once a rotation is asked for,
+	// before the answer is sent.
+	async    bool
+	pending  map[string]time.Time
+	onRotate func()
+}
+
+// SetAsyncRotation makes on-demand rotations asynchronous (pending until
+// CompleteRotations) and runs onRotate (may be nil) as each is asked for,
+// before its answer is sent.
+func (lk *LocalKMS) SetAsyncRotation(onRotate func()) {
+	lk.mu.Lock()
+	lk.async, lk.onRotate = true, onRotate
+	lk.mu.Unlock()
+}
+
+// CompleteRotations finishes the pending on-demand rotations.
+func (lk *LocalKMS) CompleteRotations() {
+	lk.mu.Lock()
+	for id, at := range lk.pending {
+		lk.rotated[id] = append(lk.rotated[id], at.Format(time.RFC3339))
+	}
+	clear(lk.pending)
+	lk.mu.Unlock()
+}
+
+// Asked counts the RotateKeyOnDemand calls the stand-in accepted or
+// refused.
+func (lk *LocalKMS) Asked() int {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	n := 0
+	for _, s := range lk.stood {
+		if s == "RotateKeyOnDemand" {
+			n++
+		}
+	}
+	return n
 }
 
 // externalKey is the stand-in's import state of one asymmetric key.
@@ -108,7 +149,7 @@ func StartLocalKMS(t testing.TB) *LocalKMS {
 	})
 	db := lkdata.NewDatabase(filepath.Join(t.TempDir(), "local-kms"))
 	lk := &LocalKMS{periods: map[string]int32{}, rotated: map[string][]string{}, accessKeys: map[string]int{}, managed: map[string]bool{},
-		external: map[string]*externalKey{}, wrapping: map[string]string{}, auto: map[string][]time.Time{}}
+		external: map[string]*externalKey{}, wrapping: map[string]string{}, auto: map[string][]time.Time{}, pending: map[string]time.Time{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lk.serve(w, r, db)
 	}))
@@ -237,8 +278,23 @@ func (lk *LocalKMS) serve(w http.ResponseWriter, r *http.Request, db *lkdata.Dat
 		}
 		lk.mu.Lock()
 		lk.stood = append(lk.stood, "RotateKeyOnDemand")
-		lk.rotated[d.KeyMetadata.KeyId] = append(lk.rotated[d.KeyMetadata.KeyId], time.Now().UTC().Format(time.RFC3339))
-		lk.mu.Unlock()
+		id := d.KeyMetadata.KeyId
+		if !lk.async {
+			lk.rotated[id] = append(lk.rotated[id], time.Now().UTC().Format(time.RFC3339))
+			lk.mu.Unlock()
+		} else {
+			if _, busy := lk.pending[id]; busy {
+				lk.mu.Unlock()
+				awsError(w, "ConflictException", id+" has an on-demand rotation in progress")
+				return
+			}
+			lk.pending[id] = time.Now().UTC().Truncate(time.Second)
+			hook := lk.onRotate
+			lk.mu.Unlock()
+			if hook != nil {
+				hook()
+			}
+		}
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		fmt.Fprintf(w, `{"KeyId":%q}`, d.KeyMetadata.KeyId)
 	case "GetParametersForImport":
@@ -273,20 +329,27 @@ func (lk *LocalKMS) serve(w http.ResponseWriter, r *http.Request, db *lkdata.Dat
 	case "GetKeyRotationStatus":
 		rec := forward()
 		var out map[string]any
-		if rec.Code == http.StatusOK && json.Unmarshal(rec.Body.Bytes(), &out) == nil && out["KeyRotationEnabled"] == true {
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &out) != nil {
+			copyOut(rec, rec.Body.Bytes())
+			return
+		}
+		lk.mu.Lock()
+		p, ok := lk.periods[keyID]
+		at, busy := lk.pending[keyID]
+		lk.mu.Unlock()
+		if out["KeyRotationEnabled"] == true {
 			// Stand-in: add the period local-kms does not keep.
-			lk.mu.Lock()
-			p, ok := lk.periods[keyID]
-			lk.mu.Unlock()
 			if !ok {
 				p = 365
 			}
 			out["RotationPeriodInDays"] = p
-			b, _ := json.Marshal(out)
-			copyOut(rec, b)
-			return
 		}
-		copyOut(rec, rec.Body.Bytes())
+		if busy {
+			// Stand-in: an asynchronous on-demand rotation in progress.
+			out["OnDemandRotationStartDate"] = float64(at.Unix())
+		}
+		b, _ := json.Marshal(out)
+		copyOut(rec, b)
 	case "DescribeKey":
 		rec := forward()
 		var out map[string]map[string]any
