@@ -70,11 +70,15 @@ func matching(vals []string, prefix string) []string {
 	return out
 }
 
+// sourceNames are the sources of keys: not the schedules' health rows
+// (schedule:NAME), which have no keys and cannot be synced.
 func sourceNames(ctx context.Context, c *api.Client, _ []string, _ string) ([]string, error) {
 	infos, err := c.Sources(ctx)
 	var out []string
 	for _, s := range infos {
-		out = append(out, s.Name)
+		if s.Kind != api.ScheduleSourceKind {
+			out = append(out, s.Name)
+		}
 	}
 	return out, err
 }
@@ -107,11 +111,30 @@ func keyIDs(ctx context.Context, c *api.Client, args []string, toComplete string
 	}
 	// The daemon's text filter matches within a name, so a typed
 	// "source/name" asks for that source's keys containing the name.
-	q := api.KeyQuery{Text: toComplete, Sort: "source"}
+	id := func(k engine.Key) string { return k.ID }
 	if src, name, ok := strings.Cut(toComplete, "/"); ok {
-		q.Source, q.Text = src, name
+		return keyValues(ctx, c, api.KeyQuery{Source: src, Text: name, Sort: "source"}, id)
 	}
-	return keyValues(ctx, c, q, func(k engine.Key) string { return k.ID })
+	out, err := keyValues(ctx, c, api.KeyQuery{Text: toComplete, Sort: "source"}, id)
+	if err != nil {
+		return nil, err
+	}
+	// An id starts with its source: what is typed may be the start of a
+	// source's name ("az" for azure-demo/…), which no key's name contains.
+	srcs, err := sourceNames(ctx, c, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range srcs {
+		if toComplete != "" && strings.HasPrefix(s, toComplete) && len(out) < completeLimit {
+			more, err := keyValues(ctx, c, api.KeyQuery{Source: s, Sort: "source"}, id)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, more...)
+		}
+	}
+	return out, nil
 }
 
 // keyNameArgs completes SOURCE NAME: the sources, then the names of the

@@ -93,3 +93,41 @@ func TestCompletionFailsSilently(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletionOfSourcesAndIDs: a key id starts with its source, so the
+// start of a source's name completes to that source's ids (it suggested
+// nothing: "az" is in no key's name); and the schedules' health rows that
+// GET /v1/sources lists (schedule:NAME) are no sources to sync or filter
+// by (the daemon answers: no source named "schedule:…").
+func TestCompletionOfSourcesAndIDs(t *testing.T) {
+	sock := startFixed(t)
+	t.Setenv("KEYWARD_SOCKET", sock)
+	if code, out, errs := run(t, "schedule", "add", "nightly-sync", "--kind", "sync", "--every", "daily 02:00"); code != ExitOK {
+		t.Fatalf("schedule add: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := run(t, "schedule", "run", "nightly-sync", "--wait", "--timeout", "20s"); code != ExitOK {
+		t.Fatalf("schedule run: exit %d\n%s%s", code, out, errs)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, out, _ := run(t, "status"); strings.Contains(out, "schedule:nightly-sync") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("keyward status does not list the schedule's health row")
+		}
+	}
+	for _, args := range [][]string{{"sync", "--source", ""}, {"keys", "list", "--source", ""}} {
+		if got, _ := complete(t, args...); !slices.Equal(got, []string{"acme-kms"}) {
+			t.Errorf("complete %q: got %q, want only the source of keys", args, got)
+		}
+	}
+	got, _ := complete(t, "keys", "show", "acme-k")
+	if len(got) != 12 {
+		t.Errorf("complete keys show acme-k: %d ids, want acme-kms's 12: %q", len(got), got)
+	}
+	for _, id := range got {
+		if !strings.HasPrefix(id, "acme-kms/") {
+			t.Errorf("complete keys show acme-k: %q", id)
+		}
+	}
+}

@@ -29,7 +29,7 @@ import (
 // ScheduleSourceKind is the kind of the health rows schedules keep beside
 // the sources': a failing schedule shows as a degraded item with its
 // reason, like a degraded source.
-const ScheduleSourceKind = "schedule"
+const ScheduleSourceKind = api.ScheduleSourceKind
 
 // scheduleActions does what the steps of schedules say, with the daemon's
 // parts: the cloud manager (rotate, back up), the KMIP sources (rotate an

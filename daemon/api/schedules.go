@@ -14,6 +14,11 @@ import (
 // schedule).
 const NoteSchedules = "schedules"
 
+// ScheduleSourceKind is the kind of the health rows schedules keep among
+// GET /v1/sources' ("schedule:NAME"): items with a health, not sources of
+// keys (nothing to sync, no keys).
+const ScheduleSourceKind = "schedule"
+
 // ScheduleInfo is one schedule as GET /v1/schedules serves it: its spec,
 // where it was defined, and how it stands.
 type ScheduleInfo struct {
