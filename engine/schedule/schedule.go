@@ -85,6 +85,35 @@ type Spec struct {
 // ErrInvalid: a spec does not hold together (the message names each field).
 var ErrInvalid = errors.New("invalid schedule")
 
+// MaxList is the most sources or tags a schedule selects by, and MaxField
+// the longest source name, tag or pattern: a schedule is kept whole in the
+// database and in every answer that lists it.
+const (
+	MaxList  = 256
+	MaxField = 256
+)
+
+// shortestGap is the shortest time between two of w's first occurrences
+// (0 when it has fewer than two): what a jitter must stay under.
+func shortestGap(w When) time.Duration {
+	if w == nil {
+		return 0
+	}
+	var gap time.Duration
+	t := w.Next(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	for i := 0; i < 400 && !t.IsZero(); i++ {
+		n := w.Next(t)
+		if n.IsZero() {
+			break
+		}
+		if d := n.Sub(t); gap == 0 || d < gap {
+			gap = d
+		}
+		t = n
+	}
+	return gap
+}
+
 // DefaultKeep is how many backups or reports stay when Keep is not set.
 const DefaultKeep = 7
 
@@ -146,6 +175,9 @@ func Parse(s Spec) (*Schedule, error) {
 			add("jitter", "%q is not a delay window between 0 and 24h (e.g. \"30m\")", s.Jitter)
 		}
 		sc.jitter = time.Duration(d)
+		if gap := shortestGap(w); err == nil && d > 0 && gap > 0 && sc.jitter >= gap {
+			add("jitter", "%q is not shorter than the %s between two runs: a delayed run would reach the next one", s.Jitter, engine.Duration(gap))
+		}
 	}
 	if s.Aging != "" {
 		if _, err := engine.ParseBucket(s.Aging); err != nil {
@@ -157,9 +189,36 @@ func Parse(s Spec) (*Schedule, error) {
 			add("pattern", "%q is not a name pattern (* and ? wildcards, [a-z] classes)", s.Pattern)
 		}
 	}
-	for k := range s.Tags {
+	if len(s.Pattern) > MaxField {
+		add("pattern", "%d characters; at most %d", len(s.Pattern), MaxField)
+	}
+	checkList := func(field string, n int) {
+		if n > MaxList {
+			add(field, "%d entries; at most %d", n, MaxList)
+		}
+	}
+	checkList("sources", len(s.Sources))
+	seen := map[string]bool{}
+	for _, src := range s.Sources {
+		switch {
+		case src == "" || len(src) > MaxField:
+			add("sources", "a source name is 1 to %d characters (keyward status lists them)", MaxField)
+		case seen[src]:
+			add("sources", "%q is named twice", src)
+		}
+		seen[src] = true
+		if len(errs) > MaxList/8 {
+			break
+		}
+	}
+	checkList("tags", len(s.Tags))
+	for k, v := range s.Tags {
 		if k == "" {
 			add("tags", "a tag needs a name")
+		}
+		if len(k) > MaxField || len(v) > MaxField {
+			add("tags", "a tag's name and value are at most %d characters each", MaxField)
+			break
 		}
 	}
 	if s.Keep < 0 || s.Keep > 1000 {

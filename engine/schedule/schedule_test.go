@@ -52,6 +52,13 @@ func TestParseSpec(t *testing.T) {
 		{Spec{Name: "x", Kind: KindRotate, Every: "daily 01:00", Start: "2027-02-01", End: "2027-01-01"}, "end:"},
 		{Spec{Name: "x", Kind: KindRotate, Every: "daily 01:00", Pattern: "[a"}, "pattern:"},
 		{Spec{Name: "x", Kind: KindRotate, Cron: "0 0 30 2 *"}, "never comes"},
+		{Spec{Name: "x", Kind: KindSync, Cron: "*/5 * * * *", Jitter: "1h"}, "not shorter than the 5m0s between two runs"},
+		{Spec{Name: "x", Kind: KindSync, Every: "daily 01:00", Jitter: "24h"}, "between two runs"},
+		{Spec{Name: "x", Kind: KindSync, Every: "daily 01:00", Sources: make([]string, MaxList+1)}, "sources: 257 entries; at most 256"},
+		{Spec{Name: "x", Kind: KindSync, Every: "daily 01:00", Sources: []string{"a", "a"}}, `"a" is named twice`},
+		{Spec{Name: "x", Kind: KindSync, Every: "daily 01:00", Sources: []string{""}}, "a source name is 1 to"},
+		{Spec{Name: "x", Kind: KindRotate, Every: "daily 01:00", Tags: map[string]string{"t": strings.Repeat("v", MaxField+1)}}, "tags:"},
+		{Spec{Name: "x", Kind: KindRotate, Every: "daily 01:00", Pattern: strings.Repeat("*", MaxField+1)}, "pattern:"},
 	} {
 		if _, err := Parse(tc.spec); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want one naming %q", tc.spec, err, tc.want)
