@@ -109,13 +109,19 @@ func Usage(u report.Usage, now time.Time) Table {
 	return t
 }
 
-// shortKeyID drops the version of a source/name/version id for display: a
-// cloud version is a long hex string that would push everything else off
-// an 80-column screen. Exports keep the full id.
+// shortKeyID shortens the version of a source/name/version id for
+// display: an Azure version is a long hex string that would push
+// everything else off an 80-column screen. The version is the last part
+// (a Google key's name holds slashes: location/ring/key), and only a long
+// hex one is cut, so a name is never. Exports keep the full id.
 func shortKeyID(id string) string {
-	parts := strings.SplitN(id, "/", 3)
-	if len(parts) == 3 && len(parts[2]) > 8 {
-		return parts[0] + "/" + parts[1] + "/" + parts[2][:6] + "…"
+	i := strings.LastIndexByte(id, '/')
+	if i < 0 || strings.Count(id, "/") < 2 {
+		return id
 	}
-	return id
+	v := id[i+1:]
+	if len(v) <= 8 || strings.Trim(v, "0123456789abcdefABCDEF") != "" {
+		return id
+	}
+	return id[:i+1] + v[:6] + "…"
 }

@@ -58,6 +58,23 @@ func TestActivityKeyColumnIsAKeyOrNothing(t *testing.T) {
 	}
 }
 
+// The key column shortens an Azure version only: a Google key's name holds
+// slashes (location/ring/key) and stays whole, with its version, so the
+// keys of one key ring read apart (they all read gcp-demo/us/acme-s…).
+func TestActivityKeyColumnShortensOnlyVersions(t *testing.T) {
+	for id, want := range map[string]string{
+		"azure-demo/acme-crm-field-kek/3547a24d5244d7dc4b19aa01bb02cc03": "azure-demo/acme-crm-field-kek/3547a2…",
+		"gcp-demo/us/acme-signing/release-signer/2":                      "gcp-demo/us/acme-signing/release-signer/2",
+		"gcp-demo/us/acme-signing/sso-decrypt/1":                         "gcp-demo/us/acme-signing/sso-decrypt/1",
+		"aws-demo/00674796-c357-4c64-ab82-0c988a0ee82c/current":          "aws-demo/00674796-c357-4c64-ab82-0c988a0ee82c/current",
+		"kms-prod/acme.crm.key.5":                                        "kms-prod/acme.crm.key.5",
+	} {
+		if got := Event(engine.Event{KeyID: id}).Cells[2]; got != want {
+			t.Errorf("%s: key column %q, want %q", id, got, want)
+		}
+	}
+}
+
 // A usage row shows its last use relative to now.
 func TestUsageShowsTheLastUse(t *testing.T) {
 	h := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
