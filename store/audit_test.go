@@ -112,6 +112,9 @@ func TestChainCannotBeBypassed(t *testing.T) {
 // (schema 12) has its events chained once, in the order written, and the
 // chain goes on from there; ids are never given twice.
 func TestMigrationChainsExistingEvents(t *testing.T) {
+	// Batches of 2 over 5 events: the chain must run on across batch ends.
+	defer func(n int) { legacyChainBatch = n }(legacyChainBatch)
+	legacyChainBatch = 2
 	path := filepath.Join(t.TempDir(), "keyward.db")
 	old := openAt(t, path, 12)
 	for i := 0; i < 5; i++ {
