@@ -1,9 +1,12 @@
 package gcp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"strconv"
 	"strings"
 	"time"
 
@@ -208,7 +211,7 @@ func (p *Project) key(ctx context.Context, op, name string) (ref, *described, er
 
 // Rotate creates a new version and, for a symmetric key, makes it the
 // primary (asymmetric and MAC keys have no primary: callers name the
-// version they use).
+// version they use), crash-safely (rotatePrimary).
 func (p *Project) Rotate(ctx context.Context, name string) (cloud.KeyVersion, error) {
 	op := "rotate " + name
 	r, d, err := p.key(ctx, op, name)
@@ -222,20 +225,142 @@ func (p *Project) Rotate(ctx context.Context, name string) (cloud.KeyVersion, er
 	case k.GetVersionTemplate().GetProtectionLevel() == kmspb.ProtectionLevel_EXTERNAL || k.GetVersionTemplate().GetProtectionLevel() == kmspb.ProtectionLevel_EXTERNAL_VPC:
 		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: op, Reason: "an EXTERNAL key's versions are made in the external key manager, with its key URI"}
 	}
-	p.view.count("CreateCryptoKeyVersion")
-	v, err := p.client.CreateCryptoKeyVersion(ctx, &kmspb.CreateCryptoKeyVersionRequest{Parent: p.keyName(r), CryptoKeyVersion: &kmspb.CryptoKeyVersion{}})
-	if err != nil {
-		return cloud.KeyVersion{}, classify(op, err)
+	if k.GetPurpose() != kmspb.CryptoKey_ENCRYPT_DECRYPT {
+		v, err := p.createVersion(ctx, r)
+		if err != nil {
+			return cloud.KeyVersion{}, classify(op, err)
+		}
+		p.view.invalidate(r)
+		return p.Get(ctx, r.String(), versionID(v.GetName()))
 	}
-	if k.GetPurpose() == kmspb.CryptoKey_ENCRYPT_DECRYPT {
-		p.view.count("UpdateCryptoKeyPrimaryVersion")
-		if _, err := p.client.UpdateCryptoKeyPrimaryVersion(ctx, &kmspb.UpdateCryptoKeyPrimaryVersionRequest{Name: p.keyName(r), CryptoKeyVersionId: versionID(v.GetName())}); err != nil {
+	return p.rotatePrimary(ctx, op, r, d)
+}
+
+func (p *Project) createVersion(ctx context.Context, r ref) (*kmspb.CryptoKeyVersion, error) {
+	p.view.count("CreateCryptoKeyVersion")
+	return p.client.CreateCryptoKeyVersion(ctx, &kmspb.CreateCryptoKeyVersionRequest{Parent: p.keyName(r), CryptoKeyVersion: &kmspb.CryptoKeyVersion{}})
+}
+
+// labelRotating is the label a rotation of a symmetric key sets on the
+// key before its two calls (create a version, make it the primary) and
+// removes after them. Its value, "<primary>-<newest>", is the primary
+// and the newest version ID before the rotation ("none" without a
+// primary). A rotation that finds it set resumes the one a crash, a kill
+// or a lost connection cut short instead of making another version.
+const labelRotating = "keyward-rotating"
+
+// rotatePrimary rotates a symmetric key crash-safely. The intent is
+// written at Google, on the key, so it outlives the daemon: a retry (by
+// hand, by a schedule, after a restart) that finds it
+//   - adopts the newest ENABLED version made after the intent (ID above
+//     its newest) that is not primary, instead of creating another;
+//   - or, when the primary is no longer the one the intent names, takes
+//     the rotation as done and only removes the label.
+//
+// A version made after the intent that an administrator disabled is not
+// adopted: the retry makes a fresh one.
+func (p *Project) rotatePrimary(ctx context.Context, op string, r ref, d *described) (cloud.KeyVersion, error) {
+	intent, resumed := d.key.GetLabels()[labelRotating]
+	before, newest, ok := parseIntent(intent)
+	if !resumed || !ok {
+		before, newest = cmp.Or(d.primaryID(), "none"), newestID(d.versions)
+		intent = before + "-" + strconv.Itoa(newest)
+		if err := p.setIntent(ctx, r, d.key.GetLabels(), intent); err != nil {
 			p.view.invalidate(r)
-			return cloud.KeyVersion{}, classify(fmt.Sprintf("%s: make version %s primary (it exists, not primary)", op, versionID(v.GetName())), err)
+			return cloud.KeyVersion{}, classify(op+": record the rotation's intent (label "+labelRotating+"; nothing was rotated)", err)
+		}
+		resumed = false
+	}
+	id := ""
+	if resumed && cmp.Or(d.primaryID(), "none") != before {
+		id = d.primaryID() // the interrupted rotation made its version primary
+	} else {
+		if resumed {
+			id = adoptable(d, newest)
+		}
+		if id == "" {
+			v, err := p.createVersion(ctx, r)
+			if err != nil {
+				p.view.invalidate(r)
+				return cloud.KeyVersion{}, classify(op, err)
+			}
+			id = versionID(v.GetName())
+		}
+		p.view.count("UpdateCryptoKeyPrimaryVersion")
+		if _, err := p.client.UpdateCryptoKeyPrimaryVersion(ctx, &kmspb.UpdateCryptoKeyPrimaryVersionRequest{Name: p.keyName(r), CryptoKeyVersionId: id}); err != nil {
+			p.view.invalidate(r)
+			return cloud.KeyVersion{}, classify(fmt.Sprintf("%s: make version %s primary (it exists, not primary; rotate again to make it the primary: keyward adopts it rather than make another)", op, id), err)
 		}
 	}
 	p.view.invalidate(r)
-	return p.Get(ctx, r.String(), versionID(v.GetName()))
+	nd, err := p.view.cached(ctx, r)
+	if err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	if err := p.setIntent(ctx, r, nd.key.GetLabels(), ""); err != nil {
+		p.view.invalidate(r)
+		return cloud.KeyVersion{}, classify(fmt.Sprintf("%s: version %s is the primary, but removing the label %s failed (rotate again to remove it; no other version is made)", op, id, labelRotating), err)
+	}
+	p.view.invalidate(r)
+	return p.Get(ctx, r.String(), id)
+}
+
+// setIntent sets (or, with intent "", removes) the rotation label and
+// leaves the key's other labels as they are.
+func (p *Project) setIntent(ctx context.Context, r ref, labels map[string]string, intent string) error {
+	l := maps.Clone(labels)
+	if l == nil {
+		l = map[string]string{}
+	}
+	if intent == "" {
+		if _, ok := l[labelRotating]; !ok {
+			return nil
+		}
+		delete(l, labelRotating)
+	} else {
+		l[labelRotating] = intent
+	}
+	p.view.count("UpdateCryptoKey")
+	_, err := p.client.UpdateCryptoKey(ctx, &kmspb.UpdateCryptoKeyRequest{CryptoKey: &kmspb.CryptoKey{Name: p.keyName(r), Labels: l},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"labels"}}})
+	return err
+}
+
+// parseIntent reads a rotation label's "<primary>-<newest>".
+func parseIntent(s string) (before string, newest int, ok bool) {
+	before, n, found := strings.Cut(s, "-")
+	newest, err := strconv.Atoi(n)
+	if !found || err != nil || newest < 0 || before == "" {
+		return "", 0, false
+	}
+	return before, newest, true
+}
+
+// newestID is the highest version ID of a key (0 without versions).
+func newestID(vers []*kmspb.CryptoKeyVersion) int {
+	n := 0
+	for _, x := range vers {
+		if id, err := strconv.Atoi(versionID(x.GetName())); err == nil && id > n {
+			n = id
+		}
+	}
+	return n
+}
+
+// adoptable is the newest version Google generated after a rotation's
+// intent (ID above newest) that is ENABLED and not the primary: the one
+// an interrupted rotation made ("" when there is none).
+func adoptable(d *described, newest int) string {
+	best, bestID := 0, ""
+	for _, x := range d.versions {
+		id, err := strconv.Atoi(versionID(x.GetName()))
+		if err != nil || id <= newest || id <= best || x.GetState() != kmspb.CryptoKeyVersion_ENABLED ||
+			x.GetImportJob() != "" || versionID(x.GetName()) == d.primaryID() {
+			continue
+		}
+		best, bestID = id, versionID(x.GetName())
+	}
+	return bestID
 }
 
 // Update enables or disables a version, makes it the primary
@@ -273,6 +398,9 @@ func (p *Project) Update(ctx context.Context, name, version string, u cloud.Upda
 		// Tags that are all gcp: attributes (--tag gcp:primary=true)
 		// leave the labels alone; any other set replaces them.
 		onlyAttrs := len(u.Tags) > 0 && len(labels) == 0
+		if v, ok := d.key.GetLabels()[labelRotating]; ok && !onlyAttrs {
+			labels[labelRotating] = v // an interrupted rotation's intent outlives a label edit
+		}
 		if !onlyAttrs && !sameLabels(labels, d.key.GetLabels()) {
 			p.view.count("UpdateCryptoKey")
 			if _, err := p.client.UpdateCryptoKey(ctx, &kmspb.UpdateCryptoKeyRequest{CryptoKey: &kmspb.CryptoKey{Name: p.keyName(r), Labels: labels},

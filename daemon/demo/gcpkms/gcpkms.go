@@ -70,6 +70,8 @@ type Server struct {
 	// pendingJobs: Get answers PENDING_GENERATION this many more times.
 	pendingJobs int
 	wrapKeys    map[int]*rsa.PrivateKey
+	// failAt: the call of an RPC that fails (FailAfter): 1 = the next.
+	failAt map[string]int
 }
 
 type cryptoKey struct {
@@ -97,7 +99,8 @@ func New(projects ...string) *Server {
 	s := &Server{Now: time.Now, Principal: "keyward@keyward-test.iam.gserviceaccount.com",
 		Locations: []string{"global", "europe-west1", "us-central1", "us", "europe"},
 		projects:  map[string]bool{}, denied: map[string]bool{}, rings: map[string]*kmspb.KeyRing{},
-		keys: map[string]*cryptoKey{}, jobs: map[string]*importJob{}, calls: map[string]int{}, wrapKeys: map[int]*rsa.PrivateKey{}}
+		keys: map[string]*cryptoKey{}, jobs: map[string]*importJob{}, calls: map[string]int{}, wrapKeys: map[int]*rsa.PrivateKey{},
+		failAt: map[string]int{}}
 	for _, p := range projects {
 		s.projects[p] = true
 	}
@@ -107,6 +110,14 @@ func New(projects ...string) *Server {
 // Deny makes every call needing the IAM permission perm (e.g.
 // "cloudkms.cryptoKeyVersions.destroy") fail with PermissionDenied.
 func (s *Server) Deny(perm string) { s.mu.Lock(); s.denied[perm] = true; s.mu.Unlock() }
+
+// FailAfter lets ok more calls of the RPC rpc (e.g.
+// "UpdateCryptoKeyPrimaryVersion") through and makes the one after fail
+// with Internal before it changes anything: a fault injected between the
+// calls of an operation of several, as a daemon killed or a connection
+// lost between them would leave it. Internal is not among the codes
+// Google's client retries by itself.
+func (s *Server) FailAfter(rpc string, ok int) { s.mu.Lock(); s.failAt[rpc] = ok + 1; s.mu.Unlock() }
 
 // Allow undoes Deny.
 func (s *Server) Allow(perm string) { s.mu.Lock(); delete(s.denied, perm); s.mu.Unlock() }
@@ -167,6 +178,11 @@ func (s *Server) begin(rpc, perm, resource string) error {
 	s.mu.Lock()
 	s.calls[rpc]++
 	s.expire()
+	if s.failAt[rpc] > 0 {
+		if s.failAt[rpc]--; s.failAt[rpc] == 0 {
+			return status.Errorf(codes.Internal, "%s: fault injected by the test.", rpc)
+		}
+	}
 	proj, _, _ := strings.Cut(strings.TrimPrefix(resource, "projects/"), "/")
 	if !strings.HasPrefix(resource, "projects/") || !s.projects[proj] || s.denied[perm] {
 		return status.Errorf(codes.PermissionDenied, "Permission '%s' denied on resource '%s' (or it may not exist).", perm, resource)
