@@ -28,6 +28,16 @@ func TestScheduleCommands(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "weekly-expiring-rotation") || !strings.Contains(out, "config (keyward.toml)") || !strings.Contains(out, "never") {
 		t.Fatalf("list: exit %d\n%s%s", code, out, errs)
 	}
+	// keyward status lists the schedule's health beside the sources;
+	// syncing it says what it is and how to run it.
+	code, _, errs = run(t, "--socket", sock, "sync", "--source", "schedule:weekly-expiring-rotation")
+	if code != ExitUsage || !strings.Contains(errs, "the health of schedule weekly-expiring-rotation, not a source") ||
+		!strings.Contains(errs, "keyward schedule run weekly-expiring-rotation") {
+		t.Fatalf("syncing a schedule's health row: exit %d, %q", code, errs)
+	}
+	if code, _, errs = run(t, "--socket", sock, "sync", "--source", "schedule:none"); code != ExitError || !strings.Contains(errs, `no source named "schedule:none"`) {
+		t.Fatalf("syncing no schedule: exit %d, %q", code, errs)
+	}
 	code, _, errs = run(t, "--socket", sock, "schedule", "edit", "weekly-expiring-rotation", "--keep", "3")
 	if code != ExitError || !strings.Contains(errs, "defined in keyward.toml") {
 		t.Fatalf("editing a config schedule: exit %d, %q", code, errs)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
@@ -74,6 +75,13 @@ func (h *Handler) sync(w http.ResponseWriter, r *http.Request) error {
 		synced = append(synced, s.Name())
 	}
 	if want != "" && !found {
+		if name, ok := strings.CutPrefix(want, "schedule:"); ok && h.s.Schedules != nil {
+			if _, err := h.s.Schedules.Infos(r.Context(), name); err == nil {
+				// keyward status lists a schedule's health beside the
+				// sources; it is not one, and runs instead of syncing.
+				return badRequest("%q is the health of schedule %s, not a source: a schedule does not sync; run it now with keyward schedule run %s (R in the Schedules pane)", want, name, name)
+			}
+		}
 		return notFound("no source named %q (see keyward status)", want)
 	}
 	for _, name := range synced {
