@@ -208,11 +208,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.pushBack()
 		cmd := m.activate(0)
 		return m, tea.Batch(cmd, m.panes[0].Update(msg))
-	case common.OpenSourceMsg, common.SourceKeysMsg:
+	case common.OpenSourceMsg, common.SourceKeysMsg, common.OpenScheduleMsg:
 		// A jump between related things: esc there comes back here.
 		to := common.PaneSources
-		if _, ok := msg.(common.SourceKeysMsg); ok {
+		switch msg.(type) {
+		case common.SourceKeysMsg:
 			to = common.PaneKeys
+		case common.OpenScheduleMsg:
+			to = common.PaneSchedules
 		}
 		for i, p := range m.panes {
 			if p.ID() == to {

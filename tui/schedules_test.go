@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
 )
 
@@ -68,4 +70,38 @@ func TestSchedulesPaneReadOnly(t *testing.T) {
 		t.Errorf("read-only help offers changes:\n%s", view)
 	}
 	f.wantCalls(t, "dry-run daily-vault-backup")
+}
+
+// A schedule's health row in the Sources pane is no source: y or Y on it
+// leads to the schedule in the Schedules pane (where R runs it) and says
+// so, K in its view does the same (not an empty Keys pane), and the Keys
+// pane does not offer it as a source filter. Nothing is sent to sync.
+func TestScheduleHealthRowInSources(t *testing.T) {
+	f := newFixture()
+	row := engine.Source{Name: "schedule:crm-rotation", Kind: "schedule", Health: engine.HealthDegraded,
+		Reason: "last run partial (1 done, 1 failed)"}
+	f.sources = append(f.sources, api.SourceInfo{Source: row})
+	f.status.Sources = append(f.status.Sources, row)
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "5")
+	waitFor(t, tm, "schedule:crm-rot")
+	press(tm, "j", "j", "j", "Y")
+	waitFor(t, tm, "schedule crm-rotation does not sync: R runs it", "›crm-rotation")
+	press(tm, "5", "enter")
+	waitFor(t, tm, "K: schedule crm-rotation in the Schedules pane")
+	press(tm, "K")
+	waitFor(t, tm, "4 schedules, 1 failing", "›crm-rotation")
+	// The Keys pane's source filter cycles over the sources only: after
+	// the three sources, every source again (not the schedule's row).
+	press(tm, "1")
+	waitFor(t, tm, "acme.crm.key")
+	for range len(f.sources) {
+		press(tm, "o")
+	}
+	view := finalView(t, tm)
+	if strings.Contains(view, "schedule:crm-rotation") {
+		t.Errorf("the Keys pane offers a schedule's health as a source:\n%s", view)
+	}
+	f.wantCalls(t)
 }

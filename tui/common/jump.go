@@ -7,6 +7,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui/table"
 )
 
@@ -17,6 +18,27 @@ type OpenSourceMsg struct{ Name string }
 // SourceKeysMsg asks the root to show the Keys pane filtered to one source
 // (from the source's view): esc there clears the filter and comes back.
 type SourceKeysMsg struct{ Source string }
+
+// OpenScheduleMsg asks the root to show one schedule in the Schedules
+// pane (from its health row in the Sources pane): esc there comes back.
+type OpenScheduleMsg struct{ Name string }
+
+// ScheduleHealthKind is the kind of the rows schedules keep beside the
+// sources (their health, named schedule:NAME): they have no keys and do not
+// sync.
+const ScheduleHealthKind = "schedule"
+
+// ScheduleOfRow is the schedule whose health row s is ("", false for a
+// source).
+func ScheduleOfRow(s engine.Source) (string, bool) {
+	if s.Kind != ScheduleHealthKind {
+		return "", false
+	}
+	return strings.TrimPrefix(s.Name, "schedule:"), true
+}
+
+// OpenSchedule is a command that sends OpenScheduleMsg.
+func OpenSchedule(name string) tea.Cmd { return func() tea.Msg { return OpenScheduleMsg{Name: name} } }
 
 // OpenSource is a command that sends OpenSourceMsg.
 func OpenSource(name string) tea.Cmd { return func() tea.Msg { return OpenSourceMsg{Name: name} } }

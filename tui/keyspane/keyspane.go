@@ -406,7 +406,14 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 }
 
 func (m *Model) setSources(srcs []engine.Source) {
-	m.sources.Set(srcs)
+	// A schedule's health row has no keys: it is no filter choice.
+	var real []engine.Source
+	for _, s := range srcs {
+		if _, ok := common.ScheduleOfRow(s); !ok {
+			real = append(real, s)
+		}
+	}
+	m.sources.Set(real)
 	m.health = make(map[string]engine.Source, len(srcs))
 	for _, s := range srcs {
 		m.health[s.Name] = s

@@ -50,6 +50,8 @@ type Model struct {
 	ctx           *common.Context
 	scheds        []api.ScheduleInfo
 	sel           int
+	// want is a schedule to select once listed (a jump to it).
+	want string
 	width, height int
 	lastErr       string
 	shown, loaded bool
@@ -128,7 +130,16 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		default:
 			m.lastErr, m.scheds = "", msg.scheds
 			m.sel = min(m.sel, max(0, len(m.scheds)-1))
+			m.choose()
 		}
+	case common.OpenScheduleMsg:
+		// From the schedule's health row in the Sources pane.
+		m.want = msg.Name
+		m.choose()
+		if !m.shown {
+			m.shown = true
+		}
+		return m.list()
 	case dryMsg:
 		if msg.err != nil {
 			m.modal.Show(nil, nil, nil, &dialog.Message{Title: "Dry run of " + msg.name, Status: dialog.Status{Err: msg.err.Error()}})
@@ -165,6 +176,16 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		return m.key(msg)
 	}
 	return nil
+}
+
+// choose selects the schedule a jump asked for, once it is listed.
+func (m *Model) choose() {
+	for i, s := range m.scheds {
+		if m.want != "" && s.Name == m.want {
+			m.sel, m.want = i, ""
+			return
+		}
+	}
 }
 
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {

@@ -117,6 +117,11 @@ func (v *sourceView) update(msg tea.KeyMsg) (cmd tea.Cmd, close bool) {
 		}
 		return nil, true
 	case key.Matches(msg, k.GoKeys):
+		if v.src != nil {
+			if name, ok := common.ScheduleOfRow(v.src.Source); ok {
+				return common.OpenSchedule(name), false
+			}
+		}
 		return common.SourceKeys(v.name), false
 	case key.Matches(msg, k.Reload):
 		return tea.Batch(v.m.fetch(), v.fetch()), false
@@ -145,7 +150,11 @@ func (v *sourceView) render() {
 		for _, l := range table.Wrap(stats, max(20, w-2)) {
 			add(st.Muted.Render("  " + l))
 		}
-		add(st.Muted.Render(fmt.Sprintf("  %s: its keys in the Keys pane", v.m.ctx.Keys.GoKeys.Help().Key)))
+		if name, ok := common.ScheduleOfRow(s.Source); ok {
+			add(st.Muted.Render(fmt.Sprintf("  %s: schedule %s in the Schedules pane (R there runs it)", v.m.ctx.Keys.GoKeys.Help().Key, table.Clean(name))))
+		} else {
+			add(st.Muted.Render(fmt.Sprintf("  %s: its keys in the Keys pane", v.m.ctx.Keys.GoKeys.Help().Key)))
+		}
 	}
 	add("")
 	add(st.Section.Render("  Health history (90 days)"))

@@ -199,6 +199,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return m.openSelected()
 		case key.Matches(msg, k.Reload):
 			return m.fetch()
+		case key.Matches(msg, k.SyncSource), key.Matches(msg, k.SyncAll):
+			return m.syncSelected()
 		default:
 			m.move(msg)
 		}
@@ -257,6 +259,25 @@ func (m *Model) openSelected() tea.Cmd {
 		return common.FindKey(m.ctx, it.source, it.gen.Name, it.gen.Fingerprint)
 	}
 	return m.open(it.source, false)
+}
+
+// syncSelected answers y and Y on a schedule's health row: a schedule does
+// not sync, it runs; its row leads to it in the Schedules pane, where R
+// runs it after asking. On a source's row the keys pane syncs (y there).
+func (m *Model) syncSelected() tea.Cmd {
+	if m.sel >= len(m.items) || m.items[m.sel].gen != nil {
+		return nil
+	}
+	s := m.source(m.items[m.sel].source)
+	if s == nil {
+		return nil
+	}
+	name, ok := common.ScheduleOfRow(s.Source)
+	if !ok {
+		return common.Flash("sync " + table.Clean(s.Name) + " from the Keys pane (y), or keyward sync --source " + table.Clean(s.Name))
+	}
+	return tea.Batch(common.OpenSchedule(name),
+		common.Flash("schedule "+table.Clean(name)+" does not sync: R runs it now (after asking), or keyward schedule run "+table.Clean(name)))
 }
 
 // ShortHelp implements common.Pane.
