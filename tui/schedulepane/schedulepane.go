@@ -47,11 +47,11 @@ type doneMsg struct {
 
 // Model is the Schedules pane.
 type Model struct {
-	ctx           *common.Context
-	scheds        []api.ScheduleInfo
-	sel           int
+	ctx    *common.Context
+	scheds []api.ScheduleInfo
+	sel    int
 	// want is a schedule to select once listed (a jump to it).
-	want string
+	want          string
 	width, height int
 	lastErr       string
 	shown, loaded bool
