@@ -7,6 +7,8 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/report"
 )
 
@@ -116,5 +118,27 @@ func TestUsageSummaryCountsTheRest(t *testing.T) {
 	view := finalView(t, tm)
 	if !strings.Contains(view, "(+4 more)") {
 		t.Errorf("the usage summary does not say how many applications it leaves out:\n%s", view)
+	}
+}
+
+// TestSourcesShowLongNamesWhenWide: a wide terminal shows a schedule's
+// health row (schedule:NAME) and a long address whole; they were cut at 24
+// and 40 cells with 100 columns to spare (schedule:weekly-expirin… at
+// 200×50).
+func TestSourcesShowLongNamesWhenWide(t *testing.T) {
+	f := newFixture()
+	f.sources = append(f.sources,
+		api.SourceInfo{Source: engine.Source{Name: "schedule:weekly-expiring-rotation", Kind: "schedule", Health: engine.HealthUnknown}},
+		api.SourceInfo{Source: engine.Source{Name: "gcp-demo", Kind: "gcp", Health: engine.HealthOK,
+			Address: "projects/acme-prod-kms at kms-private.europe-west1.example.internal:443"}})
+	tm := start(t, f, 200, 50)
+	waitFor(t, tm, "● connected")
+	press(tm, "5")
+	waitFor(t, tm, "gcp-demo")
+	view := finalView(t, tm)
+	for _, want := range []string{"schedule:weekly-expiring-rotation ", "kms-private.europe-west1.example.internal:443"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("the Sources pane at 200 columns cuts %q:\n%s", want, view)
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui/table"
@@ -19,6 +21,19 @@ func SourceColumns() []table.Column {
 		{Title: "LAST SYNC", Width: 9, Priority: 4},
 		{Title: "ADDRESS", Width: 14, Max: 40, Priority: 5},
 	}
+}
+
+// SourceColumnsFor are SourceColumns for these sources: the name and the
+// address columns may grow to their longest (a schedule's health row is
+// schedule:NAME, a Google project's address holds its endpoint), so a wide
+// terminal shows them whole.
+func SourceColumnsFor(srcs []api.SourceInfo) []table.Column {
+	cols := SourceColumns()
+	for _, s := range srcs {
+		cols[0].Max = max(cols[0].Max, ansi.StringWidth(table.Clean(s.Name)))
+		cols[5].Max = max(cols[5].Max, ansi.StringWidth(table.Clean(s.Address)))
+	}
+	return cols
 }
 
 // Source renders one key source: name, kind, health (in its class), key

@@ -406,7 +406,7 @@ func build(srcs []api.SourceInfo, loaded bool, err error, width int, now time.Ti
 	if len(srcs) == 0 {
 		return st.Placeholder.Render("  no sources configured (add [[kmip]] or [[azure]] sections to keyward.toml)"), nil
 	}
-	tbl := table.Table{Columns: render.SourceColumns(), Header: st.Header, Row: st.Row, Selected: st.RowSelected}
+	tbl := table.Table{Columns: render.SourceColumnsFor(srcs), Header: st.Header, Row: st.Row, Selected: st.RowSelected}
 	tbl.SetWidth(width)
 	lines = append(lines, tbl.HeaderView())
 	for _, s := range srcs {
