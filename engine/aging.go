@@ -71,17 +71,19 @@ type Aging struct {
 	Due    *time.Time `json:"due,omitempty"`
 }
 
-// RotationDue is when the key should be rotated, or nil when it has no
-// creation date or no rotation period applies.
+// RotationDue is when the key should be rotated: its rotation period
+// after its last rotation, or after its creation when it was never
+// rotated (AgedFrom); nil when it has neither date or no period applies.
 func RotationDue(k Key, t Thresholds) *time.Time {
 	period := t.RotationPeriod
 	if k.RotateAfter > 0 {
 		period = time.Duration(k.RotateAfter)
 	}
-	if period <= 0 || k.Created == nil {
+	from := k.AgedFrom()
+	if period <= 0 || from == nil {
 		return nil
 	}
-	due := k.Created.Add(period)
+	due := from.Add(period)
 	return &due
 }
 
@@ -89,7 +91,8 @@ func RotationDue(k Key, t Thresholds) *time.Time {
 //  1. a key that is deactivated, compromised, destroyed, deleted or purged is retired;
 //  2. a key whose expiry is at or before now is expired;
 //  3. a key expiring within the smallest window that holds it is expiring-Nd;
-//  4. an active, disabled or pre-active key older than its rotation period is rotation-overdue;
+//  4. an active, disabled or pre-active key whose last rotation (its creation
+//     when never rotated) is older than its rotation period is rotation-overdue;
 //  5. anything else is healthy.
 func Classify(k Key, now time.Time, t Thresholds) Aging {
 	switch k.State {
@@ -113,6 +116,10 @@ func Classify(k Key, now time.Time, t Thresholds) Aging {
 		period := t.RotationPeriod
 		if k.RotateAfter > 0 {
 			period = time.Duration(k.RotateAfter)
+		}
+		if from := k.AgedFrom(); from != k.Created {
+			return Aging{Bucket: BucketOverdue, Due: due,
+				Reason: fmt.Sprintf("last rotated %s ago, beyond rotation period %s", HumanDuration(now.Sub(*from)), HumanDuration(period))}
 		}
 		return Aging{Bucket: BucketOverdue, Due: due,
 			Reason: fmt.Sprintf("age %s beyond rotation period %s", HumanDuration(k.Age(now)), HumanDuration(period))}

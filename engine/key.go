@@ -104,6 +104,11 @@ type Key struct {
 	Deleted     *time.Time        `json:"deleted,omitempty"`
 	PurgeAt     *time.Time        `json:"purge_at,omitempty"`
 	RotateAfter Duration          `json:"rotate_after,omitempty"`
+	// Rotated is when the key was last rotated: when its current material
+	// or version was made (a cloud key that rotates itself). Nil when the
+	// key was never rotated or its source cannot say; aging then counts
+	// from Created (AgedFrom).
+	Rotated *time.Time `json:"rotated,omitempty"`
 	Tags        map[string]string `json:"tags,omitempty"`
 	LinkedTo    string            `json:"linked_to,omitempty"`
 	Updated     time.Time         `json:"updated"`
@@ -125,6 +130,15 @@ func (k Key) Age(now time.Time) time.Duration {
 		return 0
 	}
 	return now.Sub(*k.Created)
+}
+
+// AgedFrom is the date rotation aging counts from: the last rotation
+// when the source knows one, else the creation (nil when neither is known).
+func (k Key) AgedFrom() *time.Time {
+	if k.Rotated != nil {
+		return k.Rotated
+	}
+	return k.Created
 }
 
 // Event is one entry of the activity log.

@@ -114,7 +114,7 @@ func TestKeyCountsFollowTheInventory(t *testing.T) {
 func TestKeyCountsMigrationCountsExistingKeys(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
 	s := openAt(t, path, 11)
-	seed(t, s, 7)
+	withRotatedColumn(t, s, func() { seed(t, s, 7) })
 	for _, q := range []string{`DROP TABLE key_counts`, `DROP TRIGGER key_counts_insert`, `DROP TRIGGER key_counts_delete`,
 		`DROP TRIGGER key_counts_update`, `PRAGMA user_version = 10`} {
 		if _, err := s.db.Exec(q); err != nil {
@@ -349,7 +349,7 @@ func TestAppKeyCountsFollowTheInventory(t *testing.T) {
 func TestAppKeyCountsMigrationCountsExistingKeys(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
 	old := openAt(t, path, migrationBefore(t, "_app_key_counts.sql"))
-	applyRandomAppKeys(t, old, 10, func(int) {})
+	withRotatedColumn(t, old, func() { applyRandomAppKeys(t, old, 10, func(int) {}) })
 	old.Close()
 	s, err := Open(context.Background(), path)
 	if err != nil {
@@ -472,7 +472,7 @@ func TestMilestonesWalkTheirDateIndexes(t *testing.T) {
 		plan = append(plan, detail)
 	}
 	p := strings.Join(plan, "; ")
-	for _, want := range []string{"keys_by_expires", "keys_by_created", "keys_by_rotation_override"} {
+	for _, want := range []string{"keys_by_expires", "keys_by_aged_from", "keys_by_rotation_override"} {
 		if !strings.Contains(p, want) {
 			t.Errorf("plan does not walk %s: %s", want, p)
 		}

@@ -24,22 +24,23 @@ func sortName(name string) string {
 }
 
 const keyColumns = `id, source, name, version, algorithm, length, state, application, fingerprint,
-	created, activated, expires, deactivated, destroyed, deleted, purge_at, rotate_after, tags, linked_to, updated`
+	created, activated, expires, deactivated, destroyed, deleted, purge_at, rotate_after, tags, linked_to, updated, rotated`
 
 func scanKey(sc interface{ Scan(...any) error }) (engine.Key, error) {
 	var k engine.Key
-	var created, activated, expires, deactivated, destroyed, deleted, purgeAt sql.NullInt64
+	var created, activated, expires, deactivated, destroyed, deleted, purgeAt, rotated sql.NullInt64
 	var rotate, updated int64
 	var tags string
 	err := sc.Scan(&k.ID, &k.Source, &k.Name, &k.Version, &k.Algorithm, &k.Length, &k.State, &k.Application,
 		&k.Fingerprint, &created, &activated, &expires, &deactivated, &destroyed, &deleted, &purgeAt, &rotate,
-		&tags, &k.LinkedTo, &updated)
+		&tags, &k.LinkedTo, &updated, &rotated)
 	if err != nil {
 		return k, err
 	}
 	k.Created, k.Activated, k.Expires = fromMS(created), fromMS(activated), fromMS(expires)
 	k.Deactivated, k.Destroyed, k.Deleted, k.PurgeAt = fromMS(deactivated), fromMS(destroyed), fromMS(deleted), fromMS(purgeAt)
 	k.RotateAfter = engine.Duration(time.Duration(rotate) * time.Millisecond)
+	k.Rotated = fromMS(rotated)
 	k.Updated = time.UnixMilli(updated).UTC()
 	if tags != "" {
 		if err := json.Unmarshal([]byte(tags), &k.Tags); err != nil {
@@ -54,20 +55,20 @@ func scanKey(sc interface{ Scan(...any) error }) (engine.Key, error) {
 // work (a full sync rewrites thousands of unchanged keys), and updated
 // stays the time of its last change.
 const upsertKeySQL = `INSERT INTO keys (` + keyColumns + `, sort_name)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(id) DO UPDATE SET source=excluded.source, name=excluded.name, version=excluded.version,
 		algorithm=excluded.algorithm, length=excluded.length, state=excluded.state, application=excluded.application,
 		fingerprint=excluded.fingerprint, created=excluded.created, activated=excluded.activated,
 		expires=excluded.expires, deactivated=excluded.deactivated, destroyed=excluded.destroyed,
 		deleted=excluded.deleted, purge_at=excluded.purge_at, rotate_after=excluded.rotate_after,
-		tags=excluded.tags, linked_to=excluded.linked_to, updated=excluded.updated, sort_name=excluded.sort_name
+		tags=excluded.tags, linked_to=excluded.linked_to, updated=excluded.updated, rotated=excluded.rotated, sort_name=excluded.sort_name
 		WHERE (keys.source, keys.name, keys.version, keys.algorithm, keys.length, keys.state, keys.application,
 			keys.fingerprint, keys.created, keys.activated, keys.expires, keys.deactivated, keys.destroyed,
-			keys.deleted, keys.purge_at, keys.rotate_after, keys.tags, keys.linked_to, keys.sort_name)
+			keys.deleted, keys.purge_at, keys.rotate_after, keys.tags, keys.linked_to, keys.rotated, keys.sort_name)
 		IS NOT (excluded.source, excluded.name, excluded.version, excluded.algorithm, excluded.length, excluded.state,
 			excluded.application, excluded.fingerprint, excluded.created, excluded.activated, excluded.expires,
 			excluded.deactivated, excluded.destroyed, excluded.deleted, excluded.purge_at, excluded.rotate_after,
-			excluded.tags, excluded.linked_to, excluded.sort_name)`
+			excluded.tags, excluded.linked_to, excluded.rotated, excluded.sort_name)`
 
 // upsertKey runs upsertKeySQL, prepared once per transaction: preparing
 // it (with the triggers it fires) cost more than running it, and a full
@@ -90,7 +91,7 @@ func upsertKey(ctx context.Context, stmt *sql.Stmt, k engine.Key, now time.Time)
 	_, err := stmt.ExecContext(ctx,
 		k.ID, k.Source, k.Name, k.Version, k.Algorithm, k.Length, string(k.State), k.Application, k.Fingerprint,
 		ms(k.Created), ms(k.Activated), ms(k.Expires), ms(k.Deactivated), ms(k.Destroyed), ms(k.Deleted), ms(k.PurgeAt),
-		time.Duration(k.RotateAfter).Milliseconds(), tags, k.LinkedTo, now.UnixMilli(), sortName(k.Name))
+		time.Duration(k.RotateAfter).Milliseconds(), tags, k.LinkedTo, now.UnixMilli(), ms(k.Rotated), sortName(k.Name))
 	if err != nil {
 		return fmt.Errorf("write key %s: %w", k.ID, err)
 	}
@@ -259,8 +260,9 @@ func AgingExpr(now time.Time, t engine.Thresholds) (string, []any) {
 		b.WriteString(`WHEN expires IS NOT NULL AND expires <= ? THEN ? `)
 		args = append(args, n+int64(d)*86400000, string(engine.ExpiringBucket(d)))
 	}
-	b.WriteString(`WHEN created IS NOT NULL AND (CASE WHEN rotate_after > 0 THEN rotate_after ELSE ? END) > 0
-		AND created + (CASE WHEN rotate_after > 0 THEN rotate_after ELSE ? END) <= ? THEN 'rotation-overdue'
+	// Rotation ages from the last rotation, else the creation (engine.Key.AgedFrom).
+	b.WriteString(`WHEN coalesce(rotated, created) IS NOT NULL AND (CASE WHEN rotate_after > 0 THEN rotate_after ELSE ? END) > 0
+		AND coalesce(rotated, created) + (CASE WHEN rotate_after > 0 THEN rotate_after ELSE ? END) <= ? THEN 'rotation-overdue'
 		ELSE 'healthy' END`)
 	p := t.RotationPeriod.Milliseconds()
 	args = append(args, p, p, n)

@@ -115,10 +115,10 @@ func milestonesQuery(q MilestoneQuery, cur msCursor) (string, []any) {
 		{"destroyed", "destroyed", "destroyed", " AND destroyed IS NOT NULL", 0},
 		{"deleted", "deleted", "deleted", " AND deleted IS NOT NULL", 0},
 		{"purge_at", "purge_at", "purge", " AND purge_at IS NOT NULL", 0},
-		{"created + rotate_after", "created + rotate_after", "rotation-due", " AND rotate_after > 0 AND created IS NOT NULL" + usable, 0},
+		{"coalesce(rotated, created) + rotate_after", "coalesce(rotated, created) + rotate_after", "rotation-due", " AND rotate_after > 0 AND coalesce(rotated, created) IS NOT NULL" + usable, 0},
 	}
 	if p > 0 {
-		parts = append(parts, part{"created + ?", "coalesce(created, " + max + ")", "rotation-due", " AND rotate_after = 0" + usable, p})
+		parts = append(parts, part{"coalesce(rotated, created) + ?", "coalesce(rotated, created, " + max + ")", "rotation-due", " AND rotate_after = 0" + usable, p})
 	}
 	var sqls []string
 	var args []any

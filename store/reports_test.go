@@ -43,6 +43,12 @@ func randomInventory(t *testing.T, s *Store, n int) []engine.Key {
 		if rng.Intn(5) == 0 {
 			k.RotateAfter = engine.Duration(time.Duration(30+rng.Intn(100)) * day)
 		}
+		if i%3 == 0 && k.Created != nil {
+			// A cloud key that rotated itself: created long before, aging
+			// counts from its last rotation (which may be old too).
+			c := k.Created.Add(-300 * day)
+			k.Created, k.Rotated = &c, rdate()
+		}
 		keys = append(keys, k)
 	}
 	if _, err := s.Apply(ctx, Change{Source: "kms", Upsert: filter(keys, "kms")}); err != nil {

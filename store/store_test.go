@@ -336,6 +336,20 @@ func openAt(t testing.TB, path string, version int) *Store {
 	return s
 }
 
+// withRotatedColumn runs write on a store opened at a schema before
+// keys.rotated (migration 0018) with the column there for as long as it
+// runs, so today's code can write the keys an older daemon would have.
+func withRotatedColumn(t testing.TB, s *Store, write func()) {
+	t.Helper()
+	if _, err := s.db.Exec(`ALTER TABLE keys ADD COLUMN rotated INTEGER`); err != nil {
+		t.Fatal(err)
+	}
+	write()
+	if _, err := s.db.Exec(`ALTER TABLE keys DROP COLUMN rotated`); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A change's events, usage and the source's new memory (a cursor over a
 // cloud's log) are written together or not at all: a change that fails
 // anywhere leaves the cursor where it was, so the next read records what
