@@ -87,31 +87,31 @@ func (s State) Terminal() bool {
 // It never carries key material; Fingerprint is a one-way, domain-separated
 // hash that tells generations apart.
 type Key struct {
-	ID          string            `json:"id"`
-	Source      string            `json:"source"`
-	Name        string            `json:"name"`
-	Version     string            `json:"version,omitempty"`
-	Algorithm   string            `json:"algorithm"`
-	Length      int               `json:"length,omitempty"`
-	State       State             `json:"state"`
-	Application string            `json:"application,omitempty"`
-	Fingerprint string            `json:"fingerprint,omitempty"`
-	Created     *time.Time        `json:"created,omitempty"`
-	Activated   *time.Time        `json:"activated,omitempty"`
-	Expires     *time.Time        `json:"expires,omitempty"`
-	Deactivated *time.Time        `json:"deactivated,omitempty"`
-	Destroyed   *time.Time        `json:"destroyed,omitempty"`
-	Deleted     *time.Time        `json:"deleted,omitempty"`
-	PurgeAt     *time.Time        `json:"purge_at,omitempty"`
-	RotateAfter Duration          `json:"rotate_after,omitempty"`
+	ID          string     `json:"id"`
+	Source      string     `json:"source"`
+	Name        string     `json:"name"`
+	Version     string     `json:"version,omitempty"`
+	Algorithm   string     `json:"algorithm"`
+	Length      int        `json:"length,omitempty"`
+	State       State      `json:"state"`
+	Application string     `json:"application,omitempty"`
+	Fingerprint string     `json:"fingerprint,omitempty"`
+	Created     *time.Time `json:"created,omitempty"`
+	Activated   *time.Time `json:"activated,omitempty"`
+	Expires     *time.Time `json:"expires,omitempty"`
+	Deactivated *time.Time `json:"deactivated,omitempty"`
+	Destroyed   *time.Time `json:"destroyed,omitempty"`
+	Deleted     *time.Time `json:"deleted,omitempty"`
+	PurgeAt     *time.Time `json:"purge_at,omitempty"`
+	RotateAfter Duration   `json:"rotate_after,omitempty"`
 	// Rotated is when the key was last rotated: when its current material
 	// or version was made (a cloud key that rotates itself). Nil when the
 	// key was never rotated or its source cannot say; aging then counts
 	// from Created (AgedFrom).
-	Rotated *time.Time `json:"rotated,omitempty"`
-	Tags        map[string]string `json:"tags,omitempty"`
-	LinkedTo    string            `json:"linked_to,omitempty"`
-	Updated     time.Time         `json:"updated"`
+	Rotated  *time.Time        `json:"rotated,omitempty"`
+	Tags     map[string]string `json:"tags,omitempty"`
+	LinkedTo string            `json:"linked_to,omitempty"`
+	Updated  time.Time         `json:"updated"`
 	// Aging is filled in when the key is served; it is never stored.
 	Aging *Aging `json:"aging,omitempty"`
 }
