@@ -123,6 +123,11 @@ type KeyVersion struct {
 	// Destroyed is set for a version whose material the cloud destroyed
 	// while the key lives on (Google Cloud KMS's DESTROYED versions).
 	Destroyed *time.Time
+	// Rotated is when the key was last rotated, where the cloud says
+	// (AWS: its newest rotation; Google: its primary version's creation).
+	// Nil: the sync takes the newest version's creation (Azure's current
+	// version). Every row of the key ages from it (engine.Key.Rotated).
+	Rotated *time.Time
 }
 
 // CreateRequest asks the vault to generate a key.

@@ -575,14 +575,38 @@ func (s *SyncSource) fetch(ctx context.Context, it KeyVersion, ks *keyState, fir
 		}
 		st.typ, st.curve, st.size = cur.Type, cur.Curve, cur.Size
 	}
+	rotated := lastRotated(vers)
 	for _, v := range vers {
 		if v.Version == "" || v.Name != it.Name {
 			return nil, nil, nil, &Error{Kind: ErrBadAnswer, Op: "list versions of " + it.Name, Reason: fmt.Sprintf("version entry %q/%q does not belong to the key", v.Name, v.Version)}
 		}
-		st.versions[v.Version] = s.row(v, st)
+		k := s.row(v, st)
+		k.Rotated = copyTime(rotated)
+		st.versions[v.Version] = k
 	}
 	rows, evs := s.diff(ks, st, first)
 	return st, rows, evs, nil
+}
+
+// lastRotated is when a key was last rotated: what its cloud says (the
+// first version that carries it), else the newest version's creation
+// (nil for a key of one version: it was never rotated, and ages from its
+// creation).
+func lastRotated(vers []KeyVersion) *time.Time {
+	var newest time.Time
+	for _, v := range vers {
+		if v.Rotated != nil {
+			return copyTime(v.Rotated)
+		}
+		if v.Created.After(newest) {
+			newest = v.Created
+		}
+	}
+	if len(vers) < 2 || newest.IsZero() {
+		return nil
+	}
+	newest = newest.UTC()
+	return &newest
 }
 
 // diff compares a key's old and new state: the rows to write and the
@@ -750,7 +774,7 @@ func (s *SyncSource) row(v KeyVersion, st *keyState) engine.Key {
 
 func rowEqual(a, b engine.Key) bool {
 	return a.State == b.State && sameTime(a.Expires, b.Expires) && sameTime(a.Activated, b.Activated) &&
-		sameTime(a.Deleted, b.Deleted) && sameTime(a.PurgeAt, b.PurgeAt) && maps.Equal(a.Tags, b.Tags) &&
+		sameTime(a.Deleted, b.Deleted) && sameTime(a.PurgeAt, b.PurgeAt) && sameTime(a.Rotated, b.Rotated) && maps.Equal(a.Tags, b.Tags) &&
 		a.Algorithm == b.Algorithm && a.Length == b.Length && a.Updated.Equal(b.Updated)
 }
 

@@ -184,11 +184,11 @@ func TestRequestsArePaced(t *testing.T) {
 	}
 	start := time.Now()
 	// CreateKey, CreateAlias, DescribeKey, ListResourceTags, ListAliases,
-	// GetKeyRotationStatus: 6 requests, 5 gaps of 50 ms.
+	// GetKeyRotationStatus, ListKeyRotations: 7 requests, 6 gaps of 50 ms.
 	if _, err := a.Create(context.Background(), cloud.CreateRequest{Name: "k", Type: "oct"}); err != nil {
 		t.Fatal(err)
 	}
-	if n, took := total(a.Calls()), time.Since(start); n != 6 || took < 240*time.Millisecond {
+	if n, took := total(a.Calls()), time.Since(start); n != 7 || took < 290*time.Millisecond {
 		t.Errorf("%d requests in %s at 20 a second", n, took)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -306,6 +306,18 @@ func (v *view) describe(ctx context.Context, ref string, aliases []string) (clou
 		rotation = "yearly (AWS-managed)"
 	}
 	kv := keyVersion(md, tags, aliases, rotation)
+	if rotation != "" && customer {
+		// When the key last rotated: aging counts from it. Read again
+		// only when its material is not the one last seen.
+		v.mu.Lock()
+		d := v.cache[id]
+		v.mu.Unlock()
+		if d != nil && d.kv.Tags[TagMaterial] == kv.Tags[TagMaterial] {
+			kv.Rotated = copyTime(d.kv.Rotated)
+		} else if kv.Rotated, err = v.lastRotation(ctx, id); err != nil {
+			return cloud.KeyVersion{}, err
+		}
+	}
 	fp := fingerprint(kv)
 	now := v.now().UTC().Truncate(time.Second)
 	v.mu.Lock()
@@ -333,6 +345,36 @@ func (v *view) describe(ctx context.Context, ref string, aliases []string) (clou
 	}
 	v.cache[id] = &described{kv: kv, aliases: strings.Join(aliases, ","), fp: fp}
 	return kv, nil
+}
+
+// lastRotation is the date of the key's newest rotation in its rotation
+// history (ListKeyRotations), automatic or on demand; nil when it never
+// rotated.
+func (v *view) lastRotation(ctx context.Context, id string) (*time.Time, error) {
+	var last *time.Time
+	p := kms.NewListKeyRotationsPaginator(v.a.client, &kms.ListKeyRotationsInput{KeyId: sdkaws.String(id)})
+	for p.HasMorePages() {
+		v.count("ListKeyRotations")
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, classify("rotation history of "+id, err)
+		}
+		for _, r := range out.Rotations {
+			if r.RotationDate != nil && (last == nil || r.RotationDate.After(*last)) {
+				t := r.RotationDate.UTC()
+				last = &t
+			}
+		}
+	}
+	return last, nil
+}
+
+func copyTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
 }
 
 func rotationText(rs *kms.GetKeyRotationStatusOutput) string {

@@ -459,6 +459,10 @@ func versionOf(r ref, k *kmspb.CryptoKey, x *kmspb.CryptoKeyVersion, primary str
 	if x.GetCreateTime() != nil {
 		kv.Created = x.GetCreateTime().AsTime().UTC()
 	}
+	if p := k.GetPrimary(); p.GetCreateTime() != nil {
+		t := p.GetCreateTime().AsTime().UTC()
+		kv.Rotated = &t // the key last rotated when its primary version was made
+	}
 	switch x.GetState() {
 	case kmspb.CryptoKeyVersion_DESTROY_SCHEDULED:
 		purge := x.GetDestroyTime().AsTime().UTC()
