@@ -123,6 +123,11 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 		if n != 2 || !strings.HasPrefix(k.Tags["aws:rotation"], "on") {
 			t.Errorf("orders-db: %d automatic rotations in its activity, rotation %q", n, k.Tags["aws:rotation"])
 		}
+		// 400 days old, but it rotates itself: it ages from its last
+		// rotation, and is not overdue.
+		if k.Rotated == nil || k.Aging == nil || k.Aging.Bucket != "healthy" {
+			t.Errorf("orders-db (created %v, last rotated %v) ages as %+v, want healthy", k.Created, k.Rotated, k.Aging)
+		}
 	}
 	// Its CloudTrail: which service or role used which key, and who
 	// changed one in the console.
