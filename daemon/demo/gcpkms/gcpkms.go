@@ -10,6 +10,16 @@
 // (NotFound, FailedPrecondition, PermissionDenied, InvalidArgument,
 // AlreadyExists). It also records Cloud Audit Logs entries of cloudkms,
 // served by the Logging fake in logging.go.
+//
+// Generated material is of the algorithm's kind and size: RSA of the
+// modulus the algorithm names, ECDSA on P-256 or P-384, AES-256, HMAC
+// keys of their digest's size. What differs from Google: it does not
+// generate secp256k1, Ed25519, post-quantum or RAW_ENCRYPT_DECRYPT (AES_*)
+// versions (InvalidArgument "not supported by this fake"); versions are
+// ENABLED at once (no PENDING_GENERATION for asymmetric keys); HSM and
+// SOFTWARE keys are alike, without attestations; it serves no
+// GetPublicKey, signing, MAC or asymmetric decryption; and filter and
+// order_by in list requests are ignored.
 package gcpkms
 
 import (
@@ -659,7 +669,7 @@ func generate(a kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm) ([]byte, error
 	n := a.String()
 	switch {
 	case a == kmspb.CryptoKeyVersion_GOOGLE_SYMMETRIC_ENCRYPTION, strings.HasPrefix(n, "HMAC_"):
-		b := make([]byte, 32)
+		b := make([]byte, hmacBytes(n))
 		_, _ = rand.Read(b)
 		return b, nil
 	case a == kmspb.CryptoKeyVersion_EXTERNAL_SYMMETRIC_ENCRYPTION:
@@ -669,10 +679,10 @@ func generate(a kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm) ([]byte, error
 		if bits == 0 {
 			return nil, invalid("Algorithm %s is not supported by this fake.", a)
 		}
-		// Asymmetric test keys are 2048 bits whatever the algorithm says:
-		// generating 4096-bit keys would make tests slow, and nothing
-		// keyward does with the fake depends on the size of the material.
-		priv, err := rsa.GenerateKey(rand.Reader, 2048)
+		// The size the algorithm names (a 4096-bit key takes about a
+		// second to make on a loaded machine; the demo and tests make
+		// few).
+		priv, err := rsa.GenerateKey(rand.Reader, bits)
 		if err != nil {
 			return nil, err
 		}
@@ -689,6 +699,24 @@ func generate(a kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm) ([]byte, error
 		return x509.MarshalPKCS8PrivateKey(priv)
 	}
 	return nil, invalid("Algorithm %s is not supported by this fake.", a)
+}
+
+// hmacBytes is the length of the key the fake generates for an HMAC
+// algorithm: its digest's size, the length RFC 2104 recommends (Google
+// does not publish the length of the HMAC keys it generates); 32 bytes
+// for GOOGLE_SYMMETRIC_ENCRYPTION (AES-256).
+func hmacBytes(alg string) int {
+	switch alg {
+	case "HMAC_SHA1":
+		return 20
+	case "HMAC_SHA224":
+		return 28
+	case "HMAC_SHA384":
+		return 48
+	case "HMAC_SHA512":
+		return 64
+	}
+	return 32
 }
 
 func rsaBits(alg string) int {
