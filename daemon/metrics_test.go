@@ -6,6 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +107,30 @@ func TestDaemonMetrics(t *testing.T) {
 		v, ok := value(fams, ck.name, ck.labels...)
 		if !ok || v < ck.min {
 			t.Errorf("%s%v = %v (present %v), want at least %v", ck.name, ck.labels, v, ok, ck.min)
+		}
+	}
+	// The README's table of the daemon's metrics is the set it serves.
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| (`keyward_[^|]*)\\|").FindAllStringSubmatch(string(readme), -1) {
+		for _, name := range regexp.MustCompile("`(keyward_[a-z_]+)").FindAllStringSubmatch(m[1], -1) {
+			documented[name[1]] = true
+		}
+	}
+	for name := range fams {
+		if strings.HasPrefix(name, "keyward_") && !documented[name] {
+			t.Errorf("the daemon serves %s, which the README's metrics table does not list", name)
+		}
+	}
+	// The seed source of this daemon reports no poll duration: that series
+	// appears once a KMIP or cloud source has polled.
+	delete(documented, "keyward_source_sync_duration_seconds")
+	for name := range documented {
+		if _, ok := fams[name]; !ok {
+			t.Errorf("the README's metrics table lists %s, which the daemon does not serve", name)
 		}
 	}
 	resp, err := http.Get("http://" + addr + "/metrics")
