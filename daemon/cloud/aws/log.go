@@ -35,6 +35,11 @@ const (
 	trailMinWindow = 5 * time.Minute
 )
 
+// maxTrailPages bounds one window's read (50 events a page): a CloudTrail
+// whose pages never end fails the read instead of looping, and the
+// window's events, held until the last page, stay bounded.
+var maxTrailPages = 2000
+
 // logCursor is where the account's log was read to. It is the source's
 // memory (kept across restarts, never key material).
 type logCursor struct {
@@ -182,11 +187,25 @@ func (a *Account) readTrail(ctx context.Context, cur *logCursor, page *cloud.Log
 		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyEventSource, AttributeValue: sdkaws.String("kms.amazonaws.com")}}}
 	use := map[useKey]*engine.Usage{}
 	p := cloudtrail.NewLookupEventsPaginator(a.trail, in)
-	for p.HasMorePages() {
+	tokens := map[string]bool{}
+	for pages := 0; p.HasMorePages(); pages++ {
+		if pages == maxTrailPages {
+			return false, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "read CloudTrail",
+				Reason: fmt.Sprintf("the window %s to %s is still paging after %d pages of %d events; nothing of it is applied, and the next sync reads it again",
+					from.Format(time.RFC3339), to.Format(time.RFC3339), maxTrailPages, 50)}
+		}
 		a.view.count("LookupEvents")
 		out, err := p.NextPage(ctx)
 		if err != nil {
 			return false, classifyTrail(err)
+		}
+		if t := sdkaws.ToString(out.NextToken); t != "" {
+			if tokens[t] {
+				return false, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "read CloudTrail",
+					Reason: fmt.Sprintf("LookupEvents gave the same NextToken twice for the window %s to %s (a paging loop); nothing of it is applied",
+						from.Format(time.RFC3339), to.Format(time.RFC3339))}
+			}
+			tokens[t] = true
 		}
 		for _, e := range out.Events {
 			a.trailEvent(e, page, use)
