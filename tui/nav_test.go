@@ -134,7 +134,9 @@ func TestSourcesShowLongNamesWhenWide(t *testing.T) {
 	tm := start(t, f, 200, 50)
 	waitFor(t, tm, "● connected")
 	press(tm, "5")
-	waitFor(t, tm, "gcp-demo")
+	// The status line counts the sources and the schedules apart: a
+	// schedule is no source (it said "5 sources" of 4 and a schedule).
+	waitFor(t, tm, "gcp-demo", "4 sources, 1 schedule, 1 degraded")
 	view := finalView(t, tm)
 	for _, want := range []string{"schedule:weekly-expiring-rotation ", "kms-private.europe-west1.example.internal:443"} {
 		if !strings.Contains(view, want) {

@@ -306,18 +306,25 @@ func (m *Model) FullHelp() [][]key.Binding {
 		{k.Certs, k.CertShow, k.CertCSR, k.CertInstall, k.CertImport}}
 }
 
-// StatusValue implements common.Pane: how many sources are degraded.
+// StatusValue implements common.Pane: how many sources (and schedules,
+// whose health rows the list shows too) and how many are degraded.
 func (m *Model) StatusValue() string {
 	if !m.loaded {
 		return ""
 	}
-	bad := 0
+	bad, schedules := 0, 0
 	for _, s := range m.sources {
 		if s.Health == engine.HealthDegraded {
 			bad++
 		}
+		if s.Kind == api.ScheduleSourceKind {
+			schedules++
+		}
 	}
-	n := common.Plural(len(m.sources), "source")
+	n := common.Plural(len(m.sources)-schedules, "source")
+	if schedules > 0 {
+		n += ", " + common.Plural(schedules, "schedule")
+	}
 	if bad == 0 {
 		return n + ", all ok"
 	}
