@@ -380,10 +380,12 @@ func (a *scheduleActions) rotateApp(ctx context.Context, source, app, before, ac
 func (a *scheduleActions) backup(ctx context.Context, s *schedule.Schedule, caller cloud.Caller, source, name, before string) (string, string, error) {
 	since, _ := time.Parse(time.RFC3339Nano, before)
 	mine := func() ([]cloud.BackupInfo, error) {
-		all, err := a.cloud.Backups(ctx)
+		// One lookup in the manager's index of backups, not an opening
+		// of every stored backup per key.
+		all, err := a.cloud.BackupsOf(ctx, source, name)
 		var out []cloud.BackupInfo
 		for _, b := range all {
-			if b.Source == source && b.Key == name && b.Actor == caller.User {
+			if b.Actor == caller.User {
 				out = append(out, b)
 			}
 		}

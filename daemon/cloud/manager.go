@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +52,7 @@ type Manager struct {
 	store    SealedStore
 	kek      Wrapper
 	material MaterialFunc
+	bidx     backupIndex
 	// Now is the clock (tests pin it).
 	Now func() time.Time
 }
@@ -85,6 +85,7 @@ func (m *Manager) SetBackups(store SealedStore, kek Wrapper) {
 	m.mu.Lock()
 	m.store, m.kek = store, kek
 	m.mu.Unlock()
+	m.bidx.reset()
 }
 
 func (m *Manager) backups() (SealedStore, Wrapper) {
@@ -542,14 +543,12 @@ func (m *Manager) kept(ctx context.Context, caller Caller, s *SyncSource, name s
 	if err != nil {
 		return nil, fmt.Errorf("back up %s in %s: %w", name, s.Name(), err)
 	}
-	all, err := m.Backups(ctx)
+	mine, err := m.BackupsOf(ctx, s.Name(), kv.Name)
 	if err != nil {
 		return nil, fmt.Errorf("back up %s: %w", name, err)
 	}
-	for _, b := range all { // newest first
-		if b.Source == s.Name() && b.Key == kv.Name {
-			return &b, nil
-		}
+	if len(mine) > 0 { // newest first
+		return &mine[0], nil
 	}
 	return nil, nil
 }
@@ -572,9 +571,12 @@ func (m *Manager) sealBackup(ctx context.Context, caller Caller, source string, 
 	if err != nil {
 		return nil, fmt.Errorf("seal under the KEK: %w", err)
 	}
+	m.bidx.mu.Lock()
+	defer m.bidx.mu.Unlock()
 	if err := store.PutSealed(ctx, BackupKind, id, sealed); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	m.bidx.add(info)
 	return &info, nil
 }
 
@@ -594,34 +596,27 @@ func openBackup(kek Wrapper, id string, sealed []byte) (*backupRecord, error) {
 	return &rec, nil
 }
 
-// Backups lists the stored backups, newest first.
+// Backups lists the stored backups, newest first (from the manager's
+// index: each stored backup is opened once per manager, not per call).
 func (m *Manager) Backups(ctx context.Context) ([]BackupInfo, error) {
-	store, kek := m.backups()
-	if store == nil || kek == nil {
+	var out []BackupInfo
+	var broken error
+	err := m.indexed(ctx, func(ix *backupIndex) error {
+		out = make([]BackupInfo, 0, len(ix.byID))
+		for _, b := range ix.byID {
+			out = append(out, b)
+		}
+		broken = ix.brokenErr()
+		return nil
+	})
+	if errors.Is(err, errNoBackups) {
 		return nil, nil
 	}
-	all, err := store.Sealed(ctx, BackupKind)
 	if err != nil {
-		return nil, fmt.Errorf("list backups: %w", err)
+		return nil, err
 	}
-	out := make([]BackupInfo, 0, len(all))
-	var errs []error
-	for id, sealed := range all {
-		rec, err := openBackup(kek, id, sealed)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		clear(rec.Blob)
-		out = append(out, rec.Info)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].Created.Equal(out[j].Created) {
-			return out[i].Created.After(out[j].Created)
-		}
-		return out[i].ID > out[j].ID
-	})
-	return out, errors.Join(errs...)
+	newestFirst(out)
+	return out, broken
 }
 
 // Restore puts a stored backup back into target ("" = the source it was
@@ -673,14 +668,21 @@ func (m *Manager) DeleteBackup(ctx context.Context, caller Caller, id string) er
 	if store == nil {
 		return fmt.Errorf("delete backup %s: %w", id, ErrNotFound)
 	}
-	all, err := store.Sealed(ctx, BackupKind)
-	if err != nil {
-		return fmt.Errorf("delete backup %s: %w", id, err)
+	err := m.indexed(ctx, func(ix *backupIndex) error {
+		_, ok := ix.byID[id]
+		if _, bad := ix.broken[id]; !ok && !bad {
+			return &Error{Kind: ErrNotFound, Reason: fmt.Sprintf("no backup %q (keyward key backups lists them)", id)}
+		}
+		if err := store.DeleteSealed(ctx, BackupKind, id); err != nil {
+			return fmt.Errorf("delete backup %s: %w", id, err)
+		}
+		ix.remove(id)
+		return nil
+	})
+	if errors.Is(err, errNoBackups) {
+		return fmt.Errorf("delete backup %s: %w", id, ErrNotFound)
 	}
-	if _, ok := all[id]; !ok {
-		return &Error{Kind: ErrNotFound, Reason: fmt.Sprintf("no backup %q (keyward key backups lists them)", id)}
-	}
-	return store.DeleteSealed(ctx, BackupKind, id)
+	return err
 }
 
 func describe(kv KeyVersion) string {
