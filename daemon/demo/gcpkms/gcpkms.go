@@ -181,6 +181,39 @@ func precondition(format string, args ...any) error {
 	return status.Errorf(codes.FailedPrecondition, format, args...)
 }
 
+// lookup finds the resource name of a kind (gcpname.KindKeyRing, …) in m:
+// InvalidArgument for a malformed name, NotFound naming the resource as
+// Cloud KMS does (what: "KeyRing") for one m does not hold.
+func lookup[V any](m map[string]V, kind, what, name string) (V, error) {
+	var zero V
+	if _, err := gcpname.ParseName(kind, name); err != nil {
+		return zero, invalid("%v", err)
+	}
+	v, ok := m[name]
+	if !ok {
+		return zero, notFound(what, name)
+	}
+	return v, nil
+}
+
+// child is the name a create call gives the resource id under parent in
+// collection ("cryptoKeys"): InvalidArgument for an id Cloud KMS refuses
+// (field names it, hint says what an id may be), AlreadyExists for a name
+// m holds.
+func child[V any](m map[string]V, parent, collection, what, field, id, hint string) (string, error) {
+	if !gcpname.ValidID(id) {
+		return "", invalid("Invalid %s %q%s.", field, id, hint)
+	}
+	name := parent + "/" + collection + "/" + id
+	if _, ok := m[name]; ok {
+		return "", status.Errorf(codes.AlreadyExists, "%s %s already exists.", what, name)
+	}
+	return name, nil
+}
+
+// idHint is what Cloud KMS says a key ring's or crypto key's id may be.
+const idHint = ": 1 to 63 letters, digits, underscores or hyphens"
+
 // begin counts a call, takes the lock, finishes lazy destructions, and
 // checks the project and the permission the call needs. The caller must
 // unlock.
@@ -313,12 +346,9 @@ func (s *Server) GetKeyRing(_ context.Context, r *kmspb.GetKeyRingRequest) (*kms
 	if err != nil {
 		return nil, err
 	}
-	if _, err := gcpname.ParseName(gcpname.KindKeyRing, r.GetName()); err != nil {
-		return nil, invalid("%v", err)
-	}
-	kr, ok := s.rings[r.GetName()]
-	if !ok {
-		return nil, notFound("KeyRing", r.GetName())
+	kr, err := lookup(s.rings, gcpname.KindKeyRing, "KeyRing", r.GetName())
+	if err != nil {
+		return nil, err
 	}
 	return proto.Clone(kr).(*kmspb.KeyRing), nil
 }
@@ -333,12 +363,9 @@ func (s *Server) CreateKeyRing(_ context.Context, r *kmspb.CreateKeyRingRequest)
 	if _, err := s.location(r.GetParent()); err != nil {
 		return nil, err
 	}
-	if !gcpname.ValidID(r.GetKeyRingId()) {
-		return nil, invalid("Invalid key_ring_id %q: 1 to 63 letters, digits, underscores or hyphens.", r.GetKeyRingId())
-	}
-	name := r.GetParent() + "/keyRings/" + r.GetKeyRingId()
-	if _, ok := s.rings[name]; ok {
-		return nil, status.Errorf(codes.AlreadyExists, "KeyRing %s already exists.", name)
+	name, err := child(s.rings, r.GetParent(), "keyRings", "KeyRing", "key_ring_id", r.GetKeyRingId(), idHint)
+	if err != nil {
+		return nil, err
 	}
 	kr := &kmspb.KeyRing{Name: name, CreateTime: timestamppb.New(s.Now())}
 	s.rings[name] = kr
@@ -349,14 +376,12 @@ func (s *Server) CreateKeyRing(_ context.Context, r *kmspb.CreateKeyRingRequest)
 // --- crypto keys ---
 
 func (s *Server) key(name string) (*cryptoKey, error) {
-	if _, err := gcpname.ParseName(gcpname.KindCryptoKey, name); err != nil {
-		return nil, invalid("%v", err)
-	}
-	k, ok := s.keys[name]
-	if !ok {
-		return nil, notFound("CryptoKey", name)
-	}
-	return k, nil
+	return lookup(s.keys, gcpname.KindCryptoKey, "CryptoKey", name)
+}
+
+// ring is the key ring name, which must exist.
+func (s *Server) ring(name string) (*kmspb.KeyRing, error) {
+	return lookup(s.rings, gcpname.KindKeyRing, "KeyRing", name)
 }
 
 func (s *Server) keyView(k *cryptoKey) *kmspb.CryptoKey {
@@ -390,11 +415,8 @@ func (s *Server) ListCryptoKeys(_ context.Context, r *kmspb.ListCryptoKeysReques
 	if err != nil {
 		return nil, err
 	}
-	if _, err := gcpname.ParseName(gcpname.KindKeyRing, r.GetParent()); err != nil {
-		return nil, invalid("%v", err)
-	}
-	if _, ok := s.rings[r.GetParent()]; !ok {
-		return nil, notFound("KeyRing", r.GetParent())
+	if _, err := s.ring(r.GetParent()); err != nil {
+		return nil, err
 	}
 	names := sortedNames(s.keys, r.GetParent()+"/cryptoKeys/")
 	got, next, err := page(names, r.GetPageSize(), r.GetPageToken())
@@ -448,18 +470,12 @@ func (s *Server) CreateCryptoKey(_ context.Context, r *kmspb.CreateCryptoKeyRequ
 	if err != nil {
 		return nil, err
 	}
-	if _, err := gcpname.ParseName(gcpname.KindKeyRing, r.GetParent()); err != nil {
-		return nil, invalid("%v", err)
+	if _, err := s.ring(r.GetParent()); err != nil {
+		return nil, err
 	}
-	if _, ok := s.rings[r.GetParent()]; !ok {
-		return nil, notFound("KeyRing", r.GetParent())
-	}
-	if !gcpname.ValidID(r.GetCryptoKeyId()) {
-		return nil, invalid("Invalid crypto_key_id %q: 1 to 63 letters, digits, underscores or hyphens.", r.GetCryptoKeyId())
-	}
-	name := r.GetParent() + "/cryptoKeys/" + r.GetCryptoKeyId()
-	if _, ok := s.keys[name]; ok {
-		return nil, status.Errorf(codes.AlreadyExists, "CryptoKey %s already exists.", name)
+	name, err := child(s.keys, r.GetParent(), "cryptoKeys", "CryptoKey", "crypto_key_id", r.GetCryptoKeyId(), idHint)
+	if err != nil {
+		return nil, err
 	}
 	in := r.GetCryptoKey()
 	if in == nil {
@@ -896,18 +912,12 @@ func (s *Server) CreateImportJob(_ context.Context, r *kmspb.CreateImportJobRequ
 	if err != nil {
 		return nil, err
 	}
-	if _, err := gcpname.ParseName(gcpname.KindKeyRing, r.GetParent()); err != nil {
-		return nil, invalid("%v", err)
+	if _, err := s.ring(r.GetParent()); err != nil {
+		return nil, err
 	}
-	if _, ok := s.rings[r.GetParent()]; !ok {
-		return nil, notFound("KeyRing", r.GetParent())
-	}
-	if !gcpname.ValidID(r.GetImportJobId()) {
-		return nil, invalid("Invalid import_job_id %q.", r.GetImportJobId())
-	}
-	name := r.GetParent() + "/importJobs/" + r.GetImportJobId()
-	if _, ok := s.jobs[name]; ok {
-		return nil, status.Errorf(codes.AlreadyExists, "ImportJob %s already exists.", name)
+	name, err := child(s.jobs, r.GetParent(), "importJobs", "ImportJob", "import_job_id", r.GetImportJobId(), "")
+	if err != nil {
+		return nil, err
 	}
 	in := r.GetImportJob()
 	bits := 0
@@ -978,12 +988,9 @@ func (s *Server) GetImportJob(_ context.Context, r *kmspb.GetImportJobRequest) (
 	if err != nil {
 		return nil, err
 	}
-	if _, err := gcpname.ParseName(gcpname.KindImportJob, r.GetName()); err != nil {
-		return nil, invalid("%v", err)
-	}
-	j, ok := s.jobs[r.GetName()]
-	if !ok {
-		return nil, notFound("ImportJob", r.GetName())
+	j, err := lookup(s.jobs, gcpname.KindImportJob, "ImportJob", r.GetName())
+	if err != nil {
+		return nil, err
 	}
 	return s.jobView(j, true), nil
 }
