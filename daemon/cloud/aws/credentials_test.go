@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloud/cloudtest"
 )
 
 // TestAssumeRoleWithExternalID: with role_arn, the SDK's stscreds asks STS
@@ -188,7 +189,7 @@ func TestRequestsArePaced(t *testing.T) {
 	if _, err := a.Create(context.Background(), cloud.CreateRequest{Name: "k", Type: "oct"}); err != nil {
 		t.Fatal(err)
 	}
-	if n, took := total(a.Calls()), time.Since(start); n != 7 || took < 290*time.Millisecond {
+	if n, took := cloudtest.Total(a.Calls()), time.Since(start); n != 7 || took < 290*time.Millisecond {
 		t.Errorf("%d requests in %s at 20 a second", n, took)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloud/cloudtest"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -317,7 +318,7 @@ func TestFirstSyncRequestsPerKey(t *testing.T) {
 	a, _ := New(ctx, cfg)
 	src := cloud.NewSyncSource(cfg.Name, a, time.Hour, nil)
 	src.FullEvery = 0
-	src.Attach(memSink{})
+	src.Attach(cloudtest.Discard{})
 	if err := src.SyncNow(ctx); err != nil {
 		t.Fatal(err)
 	}
