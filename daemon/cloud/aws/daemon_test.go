@@ -1,25 +1,22 @@
 package aws_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/cli"
+	"github.com/keyward/keyward/cli/clitest"
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/aws"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/daemontest"
-	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -28,49 +25,12 @@ import (
 // section — and loads it.
 func awsConfig(t *testing.T, dir string, lk *aws.LocalKMS, extra string) *config.Config {
 	t.Helper()
-	kekFile := filepath.Join(dir, "kek")
-	if err := kek.Generate(kekFile); err != nil {
-		t.Fatal(err)
-	}
-	toml := fmt.Sprintf(`data_dir = %q
-socket = %q
-
-[keys]
-kek_file = %q
-
-[[aws]]
+	return daemontest.Config(t, dir, fmt.Sprintf(`[[aws]]
 name = "aws-prod"
 region = %q
 static_keys_file = %q
 endpoint = %q
-%s`, filepath.Join(dir, "data"), filepath.Join(dir, "k.sock"), kekFile, aws.TestRegion, aws.WriteStaticKeys(t, dir), lk.URL, extra)
-	path := filepath.Join(dir, "keyward.toml")
-	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-// kwRunner runs the CLI on sock; a non-zero exit fails the test.
-func kwRunner(t *testing.T, sock string) func(args ...string) string {
-	return func(args ...string) string {
-		t.Helper()
-		code, out, errs := run(sock, args...)
-		if code != cli.ExitOK {
-			t.Fatalf("keyward %s: exit %d: %s", strings.Join(args, " "), code, errs)
-		}
-		return out
-	}
-}
-
-func run(sock string, args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := cli.Execute(context.Background(), append([]string{"--socket", sock}, args...), &cli.App{Out: &out, Err: &errb, In: strings.NewReader("")})
-	return code, out.String(), errb.String()
+%s`, aws.TestRegion, aws.WriteStaticKeys(t, dir), lk.URL, extra))
 }
 
 // TestAWSThroughDaemonAndCLI runs the real daemon with an [[aws]] section
@@ -95,7 +55,7 @@ func TestAWSThroughDaemonAndCLI(t *testing.T) {
 	cfg := awsConfig(t, dir, lk, "deletion_window_days = 7\nfull_refresh_every = 1\n")
 	sock := daemontest.Start(t, cfg, daemon.Options{})
 	c := api.NewClient(sock)
-	kw := kwRunner(t, sock)
+	kw := clitest.Runner(t, sock)
 	list := func() map[string]engine.Key {
 		t.Helper()
 		var l cli.KeysListJSON
@@ -187,13 +147,13 @@ func TestAWSThroughDaemonAndCLI(t *testing.T) {
 	}
 
 	// What AWS cannot do is refused by the daemon with the reason.
-	if code, _, errs := run(sock, "key", "backup", "aws-prod", pay.Name); code == cli.ExitOK || !strings.Contains(errs, "not supported: AWS cannot export key material") {
+	if code, _, errs := clitest.Run(sock, "key", "backup", "aws-prod", pay.Name); code == cli.ExitOK || !strings.Contains(errs, "not supported: AWS cannot export key material") {
 		t.Errorf("backup: exit %d %q", code, errs)
 	}
 	if k := list()[pay.Name]; k.Unsupported(engine.CapBackup) == "" || k.Unsupported(engine.CapDeleteMaterial) == "" {
 		t.Errorf("the socket's key does not say what it cannot do: %v", k.Tags)
 	}
-	if code, _, errs := run(sock, "key", "create", "aws-prod", "tiny", "--type", "HMAC", "--size", "100"); code == cli.ExitOK || !strings.Contains(errs, "224, 256, 384 or 512") {
+	if code, _, errs := clitest.Run(sock, "key", "create", "aws-prod", "tiny", "--type", "HMAC", "--size", "100"); code == cli.ExitOK || !strings.Contains(errs, "224, 256, 384 or 512") {
 		t.Errorf("HMAC 100: exit %d %q", code, errs)
 	}
 
@@ -228,7 +188,7 @@ func TestAWSThroughDaemonAndCLI(t *testing.T) {
 	// Expired session credentials: the sync fails, the source is
 	// degraded with what to do, and the inventory stays as it was.
 	lk.SetFail(func(string) string { return "ExpiredTokenException" })
-	if code, _, errs := run(sock, "sync", "--source", "aws-prod"); code == cli.ExitOK || !strings.Contains(errs, "session credentials have expired") {
+	if code, _, errs := clitest.Run(sock, "sync", "--source", "aws-prod"); code == cli.ExitOK || !strings.Contains(errs, "session credentials have expired") {
 		t.Errorf("sync with expired credentials: exit %d %q", code, errs)
 	}
 	srcs, err := c.Sources(ctx)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/cli"
+	"github.com/keyward/keyward/cli/clitest"
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
@@ -113,7 +114,7 @@ cloudtrail_lookback = "3h"
 
 	t.Run("syncs", func(t *testing.T) {
 		sock := daemontest.Start(t, cfg, daemon.Options{})
-		kw := kwRunner(t, sock)
+		kw := clitest.Runner(t, sock)
 		kw("sync", "--source", "aws-prod")
 		// Outside keyward: an on-demand rotation, and AWS's automatic one.
 		if _, err := console.Rotate(ctx, k.Name); err != nil {
@@ -139,7 +140,7 @@ cloudtrail_lookback = "3h"
 	t.Run("after a restart", func(t *testing.T) {
 		before := trail.Lookups()
 		sock := daemontest.Start(t, cfg, daemon.Options{})
-		if code, _, errs := run(sock, "sync", "--source", "aws-prod"); code != cli.ExitOK {
+		if code, _, errs := clitest.Run(sock, "sync", "--source", "aws-prod"); code != cli.ExitOK {
 			t.Fatal(errs)
 		}
 		check(t, sock)

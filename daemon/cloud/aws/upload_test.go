@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/keyward/keyward/cli"
+	"github.com/keyward/keyward/cli/clitest"
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud/aws"
@@ -46,7 +47,7 @@ func TestUploadFromKMIPRing(t *testing.T) {
 	cfg := awsConfig(t, dir, lk, "")
 	cfg.KMIP = append(cfg.KMIP, srv.SourceConfig("kms", time.Hour))
 	sock := daemontest.Start(t, cfg, daemon.Options{})
-	kw := kwRunner(t, sock)
+	kw := clitest.Runner(t, sock)
 	kw("sync")
 	kw("key", "upload", "aws-prod", "crm-byok", "--from-source", "kms", "--from-app", "crm")
 	var l cli.KeysListJSON
@@ -75,7 +76,7 @@ func TestUploadFileBackupRestore(t *testing.T) {
 	dataDir := filepath.Join(dir, "data")
 	cfg := awsConfig(t, dir, lk, "")
 	sock := daemontest.Start(t, cfg, daemon.Options{})
-	kw := kwRunner(t, sock)
+	kw := clitest.Runner(t, sock)
 	key := func(id string) engine.Key {
 		t.Helper()
 		var l cli.KeysListJSON
@@ -97,7 +98,7 @@ func TestUploadFileBackupRestore(t *testing.T) {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: der}), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errs := run(sock, "key", "upload", "aws-prod", "signing-byok", "--from-file", keyFile, "--tag", "aws:usage=SIGN_VERIFY"); code == cli.ExitOK || !strings.Contains(errs, "has mode 0640: it holds key material, chmod 600 it") {
+	if code, _, errs := clitest.Run(sock, "key", "upload", "aws-prod", "signing-byok", "--from-file", keyFile, "--tag", "aws:usage=SIGN_VERIFY"); code == cli.ExitOK || !strings.Contains(errs, "has mode 0640: it holds key material, chmod 600 it") {
 		t.Fatalf("a key file others can read: exit %d %q", code, errs)
 	}
 	if err := os.Chmod(keyFile, 0o600); err != nil {
@@ -149,7 +150,7 @@ func TestUploadFileBackupRestore(t *testing.T) {
 
 	// An AWS-generated key: no backup, in the daemon's words.
 	kw("key", "create", "aws-prod", "native", "--type", "oct")
-	if code, _, errs := run(sock, "key", "backup", "aws-prod", "native"); code == cli.ExitOK || !strings.Contains(errs, "not supported: AWS cannot export key material") {
+	if code, _, errs := clitest.Run(sock, "key", "backup", "aws-prod", "native"); code == cli.ExitOK || !strings.Contains(errs, "not supported: AWS cannot export key material") {
 		t.Errorf("backup of an AWS-generated key: exit %d %q", code, errs)
 	}
 

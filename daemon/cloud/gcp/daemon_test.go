@@ -1,7 +1,6 @@
 package gcp_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,24 +14,17 @@ import (
 	"cloud.google.com/go/kms/apiv1/kmspb"
 
 	"github.com/keyward/keyward/cli"
+	"github.com/keyward/keyward/cli/clitest"
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/gcp"
-	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo/gcpkms"
 	"github.com/keyward/keyward/daemon/demo/kms"
-	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/report"
 )
-
-func run(sock string, args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := cli.Execute(context.Background(), append([]string{"--socket", sock}, args...), &cli.App{Out: &out, Err: &errb, In: strings.NewReader("")})
-	return code, out.String(), errb.String()
-}
 
 // TestGCPThroughDaemonAndCLI runs the real daemon with a [[gcp]] section
 // pointed at keyward's Cloud KMS fake and drives sync and the whole life
@@ -81,17 +73,7 @@ func TestGCPThroughDaemonAndCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
-	kekFile := filepath.Join(dir, "kek")
-	if err := kek.Generate(kekFile); err != nil {
-		t.Fatal(err)
-	}
-	toml := fmt.Sprintf(`data_dir = %q
-socket = %q
-
-[keys]
-kek_file = %q
-
-[[gcp]]
+	cfg := daemontest.Config(t, dir, fmt.Sprintf(`[[gcp]]
 name = "gcp-prod"
 project = "acme-prod-kms"
 locations = ["europe-west1", "us"]
@@ -99,26 +81,11 @@ credential = "none"
 endpoint = %q
 create_in = "europe-west1/payments"
 full_refresh_every = 1
-`, filepath.Join(dir, "data"), filepath.Join(dir, "k.sock"), kekFile, addr)
-	path := filepath.Join(dir, "keyward.toml")
-	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+`, addr))
 	cfg.KMIP = append(cfg.KMIP, srv.SourceConfig("kms", time.Hour))
 	sock := daemontest.Start(t, cfg, daemon.Options{})
 	c := api.NewClient(sock)
-	kw := func(args ...string) string {
-		t.Helper()
-		code, out, errs := run(sock, args...)
-		if code != cli.ExitOK {
-			t.Fatalf("keyward %s: exit %d: %s", strings.Join(args, " "), code, errs)
-		}
-		return out
-	}
+	kw := clitest.Runner(t, sock)
 	list := func() map[string]engine.Key {
 		t.Helper()
 		var l cli.KeysListJSON
@@ -268,21 +235,21 @@ full_refresh_every = 1
 	if why := keys["europe-west1/payments/card-kek/1"].Unsupported(engine.CapBackup); why != "" {
 		t.Errorf("card-kek holds uploaded material, yet: %q", why)
 	}
-	if code, _, errs := run(sock, "key", "backup", "gcp-prod", "europe-west1/payments/macs"); code == cli.ExitOK || !strings.Contains(errs, "Google Cloud KMS cannot export key material") {
+	if code, _, errs := clitest.Run(sock, "key", "backup", "gcp-prod", "europe-west1/payments/macs"); code == cli.ExitOK || !strings.Contains(errs, "Google Cloud KMS cannot export key material") {
 		t.Errorf("backup of a generated key: exit %d %q", code, errs)
 	}
 
 	// What Google cannot do is refused with the reason.
-	if code, _, errs := run(sock, "key", "purge", "gcp-prod", "europe-west1/payments/macs", "--confirm", "europe-west1/payments/macs"); code == cli.ExitOK || !strings.Contains(errs, "cannot purge") {
+	if code, _, errs := clitest.Run(sock, "key", "purge", "gcp-prod", "europe-west1/payments/macs", "--confirm", "europe-west1/payments/macs"); code == cli.ExitOK || !strings.Contains(errs, "cannot purge") {
 		t.Errorf("purge: exit %d %q", code, errs)
 	}
-	if code, _, errs := run(sock, "key", "rotate", "gcp-prod", "europe-west1/payments/crm-byok"); code == cli.ExitOK || !strings.Contains(errs, "import-only") {
+	if code, _, errs := clitest.Run(sock, "key", "rotate", "gcp-prod", "europe-west1/payments/crm-byok"); code == cli.ExitOK || !strings.Contains(errs, "import-only") {
 		t.Errorf("rotate an import-only key: exit %d %q", code, errs)
 	}
-	if code, _, errs := run(sock, "key", "create", "gcp-prod", "tiny", "--type", "HMAC", "--size", "100"); code == cli.ExitOK || !strings.Contains(errs, "224, 256, 384 or 512") {
+	if code, _, errs := clitest.Run(sock, "key", "create", "gcp-prod", "tiny", "--type", "HMAC", "--size", "100"); code == cli.ExitOK || !strings.Contains(errs, "224, 256, 384 or 512") {
 		t.Errorf("HMAC 100: exit %d %q", code, errs)
 	}
-	if code, _, errs := run(sock, "key", "policy", "gcp-prod", "us/signing/signer", "--rotate-after", "90d"); code == cli.ExitOK || !strings.Contains(errs, "only ENCRYPT_DECRYPT") {
+	if code, _, errs := clitest.Run(sock, "key", "policy", "gcp-prod", "us/signing/signer", "--rotate-after", "90d"); code == cli.ExitOK || !strings.Contains(errs, "only ENCRYPT_DECRYPT") {
 		t.Errorf("rotation of a signing key: exit %d %q", code, errs)
 	}
 
@@ -337,7 +304,7 @@ full_refresh_every = 1
 	// the missing permission, and the inventory stays as it was.
 	before := len(list())
 	fake.Deny("cloudkms.cryptoKeys.list")
-	if code, _, errs := run(sock, "sync", "--source", "gcp-prod"); code == cli.ExitOK || !strings.Contains(errs, "cloudkms.cryptoKeys.list") {
+	if code, _, errs := clitest.Run(sock, "sync", "--source", "gcp-prod"); code == cli.ExitOK || !strings.Contains(errs, "cloudkms.cryptoKeys.list") {
 		t.Errorf("sync without permission: exit %d %q", code, errs)
 	}
 	srcs, err := c.Sources(ctx)
