@@ -57,10 +57,9 @@ type view struct {
 	cache    map[string]*described
 	// deleted is the last listing's keys pending deletion, for
 	// ListDeleted right after ListKeys.
-	deleted   []cloud.KeyVersion
-	deletedAt time.Time
-	// Calls counts AWS requests by API, for tests and benchmarks.
-	calls map[string]int
+	deleted cloud.Deleted
+	// calls counts AWS requests by API, for tests and benchmarks.
+	calls cloud.Calls
 	// rotationsDue are keys whose rotation history the next ReadLog
 	// reads: their material changed, or they were seen for the first
 	// time with automatic rotation on.
@@ -81,22 +80,14 @@ type described struct {
 }
 
 func newView(a *Account, fullEvery int) *view {
-	return &view{a: a, fullEvery: fullEvery, now: time.Now, cache: map[string]*described{}, calls: map[string]int{},
+	return &view{a: a, fullEvery: fullEvery, now: time.Now, cache: map[string]*described{},
 		rotationsDue: map[string]bool{}, selfRotated: map[string][]time.Time{}}
 }
 
-func (v *view) count(api string) {
-	v.mu.Lock()
-	v.calls[api]++
-	v.mu.Unlock()
-}
+func (v *view) count(api string) { v.calls.Count(api) }
 
 // Calls returns how many requests of each AWS API the account made.
-func (a *Account) Calls() map[string]int {
-	a.view.mu.Lock()
-	defer a.view.mu.Unlock()
-	return maps.Clone(a.view.calls)
-}
+func (a *Account) Calls() map[string]int { return a.view.calls.Counts() }
 
 // invalidate makes the next listing describe keyID again.
 func (v *view) invalidate(keyID string) {
@@ -191,31 +182,17 @@ func (a *Account) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 			delete(v.cache, id)
 		}
 	}
-	v.deleted, v.deletedAt = deleted, v.now()
 	v.mu.Unlock()
+	v.deleted.Found(deleted, v.now())
 	return nil
 }
 
 // ListDeleted lists the keys pending deletion that the listing just made
 // found (or lists again if none was made in the last minute).
 func (a *Account) ListDeleted(ctx context.Context, page func([]cloud.KeyVersion) error) error {
-	v := a.view
-	v.mu.Lock()
-	fresh := !v.deletedAt.IsZero() && v.now().Sub(v.deletedAt) < time.Minute
-	v.mu.Unlock()
-	if !fresh {
-		if err := a.ListKeys(ctx, func([]cloud.KeyVersion) error { return nil }); err != nil {
-			return err
-		}
-	}
-	v.mu.Lock()
-	del := slices.Clone(v.deleted)
-	v.deletedAt = time.Time{}
-	v.mu.Unlock()
-	if len(del) == 0 {
-		return nil
-	}
-	return page(del)
+	return a.view.deleted.Serve(ctx, a.view.now, func(ctx context.Context) error {
+		return a.ListKeys(ctx, func([]cloud.KeyVersion) error { return nil })
+	}, page)
 }
 
 // current is the key as last described, described again when needed.

@@ -237,7 +237,7 @@ func (p *Project) Close() error {
 }
 
 // Calls returns how many requests of each Cloud KMS API the connector made.
-func (p *Project) Calls() map[string]int { return p.view.callCounts() }
+func (p *Project) Calls() map[string]int { return p.view.calls.Counts() }
 
 // Purge is refused: Google destroys a version only when its scheduled
 // destruction comes due, and never deletes a key or a key ring.

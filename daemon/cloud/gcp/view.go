@@ -60,11 +60,11 @@ type view struct {
 	mu       sync.Mutex
 	listings int
 	cache    map[string]*described // by location/ring/key
-	deleted  []cloud.KeyVersion
-	// deletedAt is when the last listing finished (ListDeleted right after
-	// ListKeys reuses it).
-	deletedAt time.Time
-	calls     map[string]int
+	// deleted is the last listing's keys whose every version is scheduled
+	// for destruction, for ListDeleted right after ListKeys.
+	deleted cloud.Deleted
+	// calls counts Cloud KMS requests by RPC, for tests and benchmarks.
+	calls cloud.Calls
 }
 
 type described struct {
@@ -76,20 +76,10 @@ type described struct {
 }
 
 func newView(p *Project, fullEvery int) *view {
-	return &view{p: p, fullEvery: fullEvery, now: time.Now, cache: map[string]*described{}, calls: map[string]int{}}
+	return &view{p: p, fullEvery: fullEvery, now: time.Now, cache: map[string]*described{}}
 }
 
-func (v *view) count(api string) {
-	v.mu.Lock()
-	v.calls[api]++
-	v.mu.Unlock()
-}
-
-func (v *view) callCounts() map[string]int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return maps.Clone(v.calls)
-}
+func (v *view) count(api string) { v.calls.Count(api) }
 
 func (v *view) invalidate(r ref) {
 	v.mu.Lock()
@@ -229,31 +219,17 @@ func (p *Project) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 			delete(v.cache, name)
 		}
 	}
-	v.deleted, v.deletedAt = deleted, v.now()
 	v.mu.Unlock()
+	v.deleted.Found(deleted, v.now())
 	return nil
 }
 
 // ListDeleted lists the keys whose every version is scheduled for
 // destruction, as the listing just made found them (or lists again).
 func (p *Project) ListDeleted(ctx context.Context, page func([]cloud.KeyVersion) error) error {
-	v := p.view
-	v.mu.Lock()
-	fresh := !v.deletedAt.IsZero() && v.now().Sub(v.deletedAt) < time.Minute
-	v.mu.Unlock()
-	if !fresh {
-		if err := p.ListKeys(ctx, func([]cloud.KeyVersion) error { return nil }); err != nil {
-			return err
-		}
-	}
-	v.mu.Lock()
-	del := slices.Clone(v.deleted)
-	v.deletedAt = time.Time{}
-	v.mu.Unlock()
-	if len(del) == 0 {
-		return nil
-	}
-	return page(del)
+	return p.view.deleted.Serve(ctx, p.view.now, func(ctx context.Context) error {
+		return p.ListKeys(ctx, func([]cloud.KeyVersion) error { return nil })
+	}, page)
 }
 
 // current is the key as last described, its versions listed again when

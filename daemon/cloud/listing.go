@@ -1,0 +1,75 @@
+package cloud
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Calls counts a connector's requests to its cloud by API name, for tests
+// and benchmarks. Its zero value is ready; it is safe for concurrent use.
+type Calls struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// Count counts one request of api.
+func (c *Calls) Count(api string) {
+	c.mu.Lock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[api]++
+	c.mu.Unlock()
+}
+
+// Counts is a copy of the counts so far.
+func (c *Calls) Counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		return map[string]int{}
+	}
+	return maps.Clone(c.n)
+}
+
+// Deleted keeps the keys pending deletion that a connector's last listing
+// found, so that ListDeleted right after ListKeys (as a sync calls them)
+// serves them without listing again. Its zero value is ready; it is safe
+// for concurrent use.
+type Deleted struct {
+	mu   sync.Mutex
+	keys []KeyVersion
+	at   time.Time
+}
+
+// Found records the keys pending deletion of a listing finished at now.
+func (d *Deleted) Found(keys []KeyVersion, now time.Time) {
+	d.mu.Lock()
+	d.keys, d.at = keys, now
+	d.mu.Unlock()
+}
+
+// Serve calls page once with the keys pending deletion of the listing
+// finished in the minute before now(), or else of a new listing made with
+// list; a listing's keys are served once.
+func (d *Deleted) Serve(ctx context.Context, now func() time.Time, list func(context.Context) error, page func([]KeyVersion) error) error {
+	d.mu.Lock()
+	fresh := !d.at.IsZero() && now().Sub(d.at) < time.Minute
+	d.mu.Unlock()
+	if !fresh {
+		if err := list(ctx); err != nil {
+			return err
+		}
+	}
+	d.mu.Lock()
+	keys := slices.Clone(d.keys)
+	d.at = time.Time{}
+	d.mu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	return page(keys)
+}

@@ -1,0 +1,65 @@
+package cloud
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestDeletedServedOnceThenListed: the keys pending deletion of a listing
+// just made are served without listing again, once; a second call, or one
+// after a minute, lists again.
+func TestDeletedServedOnceThenListed(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	var d Deleted
+	lists := 0
+	list := func(context.Context) error {
+		lists++
+		d.Found([]KeyVersion{{Name: "relisted"}}, clock())
+		return nil
+	}
+	serve := func() []string {
+		var got []string
+		if err := d.Serve(context.Background(), clock, list, func(ks []KeyVersion) error {
+			for _, k := range ks {
+				got = append(got, k.Name)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	d.Found([]KeyVersion{{Name: "a"}, {Name: "b"}}, now)
+	if got := serve(); len(got) != 2 || got[0] != "a" || lists != 0 {
+		t.Fatalf("right after the listing: %v, %d listings", got, lists)
+	}
+	if got := serve(); len(got) != 1 || got[0] != "relisted" || lists != 1 {
+		t.Fatalf("served twice: %v, %d listings", got, lists)
+	}
+	d.Found([]KeyVersion{{Name: "old"}}, now)
+	now = now.Add(time.Minute)
+	if got := serve(); len(got) != 1 || got[0] != "relisted" || lists != 2 {
+		t.Fatalf("a minute later: %v, %d listings", got, lists)
+	}
+	d.Found(nil, now)
+	if err := d.Serve(context.Background(), clock, list, func([]KeyVersion) error { t.Fatal("page called with no keys"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCallsCount(t *testing.T) {
+	var c Calls
+	if n := c.Counts(); len(n) != 0 {
+		t.Fatalf("zero value counts %v", n)
+	}
+	c.Count("ListKeys")
+	c.Count("ListKeys")
+	c.Count("DescribeKey")
+	got := c.Counts()
+	got["ListKeys"] = 99 // a copy
+	if n := c.Counts(); n["ListKeys"] != 2 || n["DescribeKey"] != 1 {
+		t.Fatalf("counts %v", n)
+	}
+}
