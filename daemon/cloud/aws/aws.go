@@ -140,16 +140,9 @@ func New(ctx context.Context, cfg Settings) (*Account, error) {
 // readStaticKeys reads a static_keys_file, refusing one that others can
 // read.
 func readStaticKeys(path string) (StaticKeys, error) {
-	fi, err := os.Stat(path)
+	b, err := cloud.ReadPrivateFile("static_keys_file", path, "a secret access key")
 	if err != nil {
-		return StaticKeys{}, fmt.Errorf("static_keys_file: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return StaticKeys{}, fmt.Errorf("static_keys_file %s has mode %04o: it holds a secret access key, chmod 600 it", path, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return StaticKeys{}, fmt.Errorf("static_keys_file: %w", err)
+		return StaticKeys{}, err
 	}
 	defer clear(b)
 	k, err := ParseStaticKeys(b)

@@ -147,12 +147,7 @@ func (a *Settings) CredentialKind() string {
 }
 
 // Interval is the sync interval (default 15 minutes).
-func (a *Settings) Interval() time.Duration {
-	if a.SyncInterval <= 0 {
-		return 15 * time.Minute
-	}
-	return time.Duration(a.SyncInterval)
-}
+func (a *Settings) Interval() time.Duration { return cloud.SyncEvery(a.SyncInterval) }
 
 // DeletionWindow is the scheduled deletion's waiting period in days.
 func (a *Settings) DeletionWindow() int32 {
@@ -183,10 +178,8 @@ func (a *Settings) SourceName() string { return a.Name }
 
 // Validate checks the section's values; problems are prefixed with prefix.
 func (a *Settings) Validate(prefix string) []string {
-	var errs []string
-	add := func(key, format string, args ...any) {
-		errs = append(errs, prefix+"."+key+": "+fmt.Sprintf(format, args...))
-	}
+	p := cloud.NewProblems(prefix)
+	add := p.Add
 	part, err := PartitionName(a.Partition)
 	if err != nil {
 		add("partition", "%v", err)
@@ -275,12 +268,7 @@ func (a *Settings) Validate(prefix string) []string {
 			add("sts_endpoint", "%s", msg)
 		}
 	}
-	if a.HTTPSProxy != "" {
-		u, err := url.Parse(a.HTTPSProxy)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add("https_proxy", "%q is not a proxy URL (http://proxy.example.com:3128)", a.HTTPSProxy)
-		}
-	}
+	p.HTTPSProxy(a.HTTPSProxy)
 	if a.DeletionWindowDays != 0 && (a.DeletionWindowDays < 7 || a.DeletionWindowDays > 30) {
 		add("deletion_window_days", "%d is outside AWS's 7 to 30 days (default 30)", a.DeletionWindowDays)
 	}
@@ -297,13 +285,9 @@ func (a *Settings) Validate(prefix string) []string {
 	if a.CloudTrailLookback < 0 || time.Duration(a.CloudTrailLookback) > 90*24*time.Hour {
 		add("cloudtrail_lookback", "%s is outside 0 to 90d (CloudTrail's event history keeps 90 days; default 1d)", a.CloudTrailLookback)
 	}
-	if a.FullRefreshEvery < 0 {
-		add("full_refresh_every", "must not be negative (default 12)")
-	}
-	if a.SyncInterval < 0 || (a.SyncInterval > 0 && time.Duration(a.SyncInterval) < 10*time.Second) {
-		add("sync_interval", "%s is too short (at least 10s; default 15m)", time.Duration(a.SyncInterval))
-	}
-	return errs
+	p.FullRefreshEvery(a.FullRefreshEvery)
+	p.SyncInterval(a.SyncInterval)
+	return p.List
 }
 
 // checkEndpoint explains what is wrong with an endpoint URL ("" if fine).

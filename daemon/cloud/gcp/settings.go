@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -88,12 +87,7 @@ func (g *Settings) AllKeyRings() bool {
 }
 
 // Interval is the sync interval (default 15 minutes).
-func (g *Settings) Interval() time.Duration {
-	if g.SyncInterval <= 0 {
-		return 15 * time.Minute
-	}
-	return time.Duration(g.SyncInterval)
-}
+func (g *Settings) Interval() time.Duration { return cloud.SyncEvery(g.SyncInterval) }
 
 // FullEvery is how often (in syncs) every key's versions are listed.
 func (g *Settings) FullEvery() int {
@@ -125,10 +119,8 @@ func (g *Settings) SourceName() string { return g.Name }
 
 // Validate checks the section's values; problems are prefixed with prefix.
 func (g *Settings) Validate(prefix string) []string {
-	var errs []string
-	add := func(key, format string, args ...any) {
-		errs = append(errs, prefix+"."+key+": "+fmt.Sprintf(format, args...))
-	}
+	p := cloud.NewProblems(prefix)
+	add := p.Add
 	switch {
 	case g.Project == "":
 		add("project", "is required (the project ID, e.g. \"acme-prod-kms\"; one [[gcp]] section per project)")
@@ -185,19 +177,10 @@ func (g *Settings) Validate(prefix string) []string {
 	default:
 		add("credential", "%q is not one of service-account, workload-identity, default, none", g.Credential)
 	}
-	if g.HTTPSProxy != "" {
-		u, err := url.Parse(g.HTTPSProxy)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add("https_proxy", "%q is not a proxy URL (http://proxy.example.com:3128)", g.HTTPSProxy)
-		}
-	}
-	if g.FullRefreshEvery < 0 {
-		add("full_refresh_every", "must not be negative (default 12)")
-	}
-	if g.SyncInterval < 0 || (g.SyncInterval > 0 && time.Duration(g.SyncInterval) < 10*time.Second) {
-		add("sync_interval", "%s is too short (at least 10s; default 15m)", time.Duration(g.SyncInterval))
-	}
-	return errs
+	p.HTTPSProxy(g.HTTPSProxy)
+	p.FullRefreshEvery(g.FullRefreshEvery)
+	p.SyncInterval(g.SyncInterval)
+	return p.List
 }
 
 func credFileHint(kind string) string {
@@ -313,16 +296,13 @@ func ParseCredentials(kind string, b []byte) (string, error) {
 // key readable by anyone but its owner is refused. The caller zeroes the
 // bytes.
 func readCredentials(kind, path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("credentials_file: %w", err)
+	holds := "" // an external_account configuration holds no secret
+	if kind == CredServiceAccount {
+		holds = "a service account's private key"
 	}
-	if kind == CredServiceAccount && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("credentials_file %s has mode %04o: it holds a service account's private key, chmod 600 it", path, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(path)
+	b, err := cloud.ReadPrivateFile("credentials_file", path, holds)
 	if err != nil {
-		return nil, fmt.Errorf("credentials_file: %w", err)
+		return nil, err
 	}
 	if _, err := ParseCredentials(kind, b); err != nil {
 		clear(b)
