@@ -219,6 +219,32 @@ func (e *Error) Unwrap() []error {
 	return []error{e.Kind, e.Err}
 }
 
+// Classify is a connector's error for a failed op: nil stays nil, an
+// *Error is already classified and returned as it is, and any other error
+// becomes the cause of an *Error whose Kind and Reason describe sets from
+// it (e.Err).
+func Classify(op string, err error, describe func(e *Error)) error {
+	if err == nil {
+		return nil
+	}
+	var ce *Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	e := &Error{Op: op, Err: err}
+	describe(e)
+	return e
+}
+
+// Says is a Reason followed by what the cloud (who: "AWS") said, when it
+// said anything.
+func Says(reason, who, msg string) string {
+	if msg == "" {
+		return reason
+	}
+	return reason + "; " + who + " says: " + msg
+}
+
 // RetryAfter returns how long a throttled error asks to wait (0 if none).
 func RetryAfter(err error) time.Duration {
 	var ce *Error

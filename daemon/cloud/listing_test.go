@@ -2,6 +2,9 @@ package cloud
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,5 +64,28 @@ func TestCallsCount(t *testing.T) {
 	got["ListKeys"] = 99 // a copy
 	if n := c.Counts(); n["ListKeys"] != 2 || n["DescribeKey"] != 1 {
 		t.Fatalf("counts %v", n)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	if Classify("rotate k", nil, func(*Error) { t.Fatal("described nil") }) != nil {
+		t.Fatal("nil is not nil")
+	}
+	done := &Error{Kind: ErrNotFound, Op: "describe k"}
+	if got := Classify("rotate k", fmt.Errorf("wrapped: %w", done), func(*Error) { t.Fatal("described a classified error") }); !errors.Is(got, ErrNotFound) || !strings.HasPrefix(got.Error(), "wrapped: ") {
+		t.Fatalf("classified error changed: %v", got)
+	}
+	cause := errors.New("HTTP 429")
+	got := Classify("rotate k", cause, func(e *Error) {
+		if e.Err != cause || e.Op != "rotate k" {
+			t.Fatalf("describe got %+v", e)
+		}
+		e.Kind, e.Reason = ErrThrottled, Says("quota exceeded", "AWS", "Rate exceeded")
+	})
+	if !errors.Is(got, ErrThrottled) || !errors.Is(got, cause) || got.Error() != "rotate k: throttled by the vault: quota exceeded; AWS says: Rate exceeded" {
+		t.Fatalf("classified: %v", got)
+	}
+	if Says("quota exceeded", "AWS", "") != "quota exceeded" {
+		t.Fatal("Says with nothing said")
 	}
 }

@@ -14,15 +14,11 @@ import (
 
 // classify turns an SDK error into a cloud.Error a key administrator can
 // act on. op says what keyward was doing ("describe 1234abcd-…").
-func classify(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ce *cloud.Error
-	if errors.As(err, &ce) {
-		return err
-	}
-	e := &cloud.Error{Op: op, Err: err}
+func classify(op string, err error) error { return cloud.Classify(op, err, describeErr) }
+
+// describeErr says what an SDK error (e.Err) means: e's Kind and Reason.
+func describeErr(e *cloud.Error) {
+	err := e.Err
 	api := ""
 	var oe *smithy.OperationError
 	if errors.As(err, &oe) {
@@ -38,9 +34,7 @@ func classify(op string, err error) error {
 			if api == "" {
 				e.Reason = "the key policy or an IAM policy denies the call"
 			}
-			if msg != "" {
-				e.Reason += "; AWS says: " + msg
-			}
+			e.Reason = cloud.Says(e.Reason, "AWS", msg)
 		case "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch", "IncompleteSignature":
 			e.Kind = cloud.ErrCredential
 			e.Reason = "AWS does not recognise the access key or its signature (wrong or deleted key, wrong secret, clock skew)"
@@ -55,10 +49,7 @@ func classify(op string, err error) error {
 			e.Reason = "no such key or alias in this account and region"
 		case "KMSInvalidStateException":
 			e.Kind = cloud.ErrConflict
-			e.Reason = "the key's state does not allow this (a key pending deletion must be recovered first; a disabled key enabled first; a key pending import needs its material)"
-			if msg != "" {
-				e.Reason += "; AWS says: " + msg
-			}
+			e.Reason = cloud.Says("the key's state does not allow this (a key pending deletion must be recovered first; a disabled key enabled first; a key pending import needs its material)", "AWS", msg)
 		case "DisabledException":
 			e.Kind = cloud.ErrConflict
 			e.Reason = "the key is disabled: enable it first"
@@ -73,10 +64,7 @@ func classify(op string, err error) error {
 			e.Reason = "the import token was refused or expired (import parameters are valid 24 hours): retry the import"
 		case "UnsupportedOperationException":
 			e.Kind = cloud.ErrUnsupported
-			e.Reason = "AWS does not support this for this key (its spec, origin or key store)"
-			if msg != "" {
-				e.Reason += "; AWS says: " + msg
-			}
+			e.Reason = cloud.Says("AWS does not support this for this key (its spec, origin or key store)", "AWS", msg)
 		case "ValidationException", "InvalidArnException", "InvalidAliasNameException", "TagException", "MalformedPolicyDocumentException":
 			e.Kind = cloud.ErrInvalid
 			e.Reason = "AWS refused the request: " + msg
@@ -87,7 +75,7 @@ func classify(op string, err error) error {
 			e.Kind = cloud.ErrBadAnswer
 			e.Reason = fmt.Sprintf("AWS answered %s: %s", ae.ErrorCode(), msg)
 		}
-		return e
+		return
 	}
 	var mae *retry.MaxAttemptsError
 	var ne net.Error
@@ -106,5 +94,4 @@ func classify(op string, err error) error {
 		e.Kind = cloud.ErrUnreachable
 		e.Reason = "the request did not complete"
 	}
-	return e
 }

@@ -16,15 +16,11 @@ var permRE = regexp.MustCompile(`Permission '([a-zA-Z.]+)' denied`)
 
 // classify turns a client error into a cloud.Error a key administrator
 // can act on. op says what keyward was doing ("rotate europe-west1/…").
-func classify(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ce *cloud.Error
-	if errors.As(err, &ce) {
-		return err
-	}
-	e := &cloud.Error{Op: op, Err: err}
+func classify(op string, err error) error { return cloud.Classify(op, err, describeErr) }
+
+// describeErr says what a client error (e.Err) means: e's Kind and Reason.
+func describeErr(e *cloud.Error) {
+	err := e.Err
 	st, ok := status.FromError(err)
 	if !ok {
 		var se interface{ GRPCStatus() *status.Status }
@@ -41,15 +37,10 @@ func classify(op string, err error) error {
 		default:
 			e.Kind, e.Reason = cloud.ErrUnreachable, "cannot reach Cloud KMS (network, endpoint or https_proxy)"
 		}
-		return e
+		return
 	}
 	msg := st.Message()
-	says := func(s string) string {
-		if msg == "" {
-			return s
-		}
-		return s + "; Google says: " + msg
-	}
+	says := func(s string) string { return cloud.Says(s, "Google", msg) }
 	switch st.Code() {
 	case codes.PermissionDenied:
 		e.Kind = cloud.ErrAccess
@@ -77,5 +68,4 @@ func classify(op string, err error) error {
 	default:
 		e.Kind, e.Reason = cloud.ErrBadAnswer, "Cloud KMS answered "+st.Code().String()+": "+msg
 	}
-	return e
 }
