@@ -314,7 +314,7 @@ func newKeysShowCmd(a *App) *cobra.Command {
 			}
 			row("id", k.ID)
 			row("source", k.Source)
-			row("name", k.Name)
+			row("name", k.DisplayName()) // an AWS key: its alias (the id holds its key ID)
 			row("version", k.Version)
 			row("application", k.Application)
 			row("algorithm", fmt.Sprintf("%s %d", k.Algorithm, k.Length))

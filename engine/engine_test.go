@@ -214,3 +214,20 @@ func FuzzParseBucket(f *testing.F) {
 		}
 	})
 }
+
+// TestDisplayName: an AWS key is named by its first alias (its key ID
+// says nothing to a person); a key without aliases keeps its own name.
+func TestDisplayName(t *testing.T) {
+	for _, c := range []struct {
+		k    Key
+		want string
+	}{
+		{Key{Name: "0f1e2d3c-4b5a-4697-8877-66554433aa01", Tags: map[string]string{TagAliases: "orders-db,orders-db-old"}}, "orders-db"},
+		{Key{Name: "0f1e2d3c-4b5a-4697-8877-66554433aa01", Tags: map[string]string{TagAliases: ""}}, "0f1e2d3c-4b5a-4697-8877-66554433aa01"},
+		{Key{Name: "acme.crm.key.5"}, "acme.crm.key.5"},
+	} {
+		if got := c.k.DisplayName(); got != c.want {
+			t.Errorf("%v: %q, want %q", c.k.Tags, got, c.want)
+		}
+	}
+}

@@ -132,6 +132,21 @@ func (k Key) Age(now time.Time) time.Duration {
 	return now.Sub(*k.Created)
 }
 
+// TagAliases is the tag in which a cloud lists a key's other names,
+// comma-separated (AWS: its aliases, without "alias/"), when the key's
+// own name is an opaque ID.
+const TagAliases = "aws:aliases"
+
+// DisplayName is the name that identifies the key to a person: its first
+// alias when it has one (an AWS key's ID says nothing), else its Name.
+// The ID, with the connector's name, stays in the details and the JSON.
+func (k Key) DisplayName() string {
+	if a, _, _ := strings.Cut(k.Tags[TagAliases], ","); a != "" {
+		return a
+	}
+	return k.Name
+}
+
 // AgedFrom is the date rotation aging counts from: the last rotation
 // when the source knows one, else the creation (nil when neither is known).
 func (k Key) AgedFrom() *time.Time {

@@ -771,7 +771,7 @@ func (m *Model) View() string {
 	if m.page != nil && m.err == nil {
 		names = make([]string, len(m.page.Keys))
 		for i, k := range m.page.Keys {
-			names[i] = k.Name
+			names[i] = k.DisplayName()
 		}
 		// The name identifies the row: it gets the room, and names too long
 		// for it still read apart (Identify lays the columns out again).

@@ -64,7 +64,7 @@ var (
 // (api.KeyCSVRecord), and its aging bucket as the row's class.
 func Key(k engine.Key, now time.Time) Row {
 	r := Row{Cells: make([]string, keyCells), Classes: make([]string, keyCells), Raw: api.KeyCSVRecord(k)}
-	r.Cells[KeyName] = k.Name
+	r.Cells[KeyName] = k.DisplayName()
 	r.Cells[KeySource] = k.Source
 	r.Cells[KeyApplication] = dash(k.Application)
 	r.Cells[KeyVersion] = dash(k.Version)

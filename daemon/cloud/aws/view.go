@@ -33,7 +33,7 @@ const (
 	TagState       = "aws:state"
 	TagManager     = "aws:key-manager"
 	TagDescription = "aws:description"
-	TagAliases     = "aws:aliases"
+	TagAliases     = engine.TagAliases // the first names the key in front ends
 	TagRotation    = "aws:rotation"
 	TagMultiRegion = "aws:multi-region"
 	// TagMaterial is the key material in use (CurrentKeyMaterialId): it
