@@ -89,17 +89,31 @@ func (v *view) invalidate(r ref) {
 	v.mu.Unlock()
 }
 
+// maxListPages bounds one listing (of 1000 items a page).
+const maxListPages = 200
+
 // pages walks a Google iterator page by page (one request each), counting
 // the requests as api.
+// A listing that is still paging after maxListPages pages, or that gives a
+// page token it gave before, fails as a bad answer instead of looping and
+// holding every page.
 func pages[T any](v *view, api string, it iterator.Pageable, size int, each func([]T) error) error {
 	pg := iterator.NewPager(it, size, "")
-	for {
+	seen := map[string]bool{}
+	for n := 0; ; n++ {
+		if n == maxListPages {
+			return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: api, Reason: fmt.Sprintf("still paging after %d pages of %d; nothing of this listing is applied", maxListPages, size)}
+		}
 		var items []T
 		v.count(api)
 		tok, err := pg.NextPage(&items)
 		if err != nil {
 			return err
 		}
+		if seen[tok] {
+			return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: api, Reason: "the same next page token came twice (a paging loop); nothing of this listing is applied"}
+		}
+		seen[tok] = true
 		if err := each(items); err != nil {
 			return err
 		}
@@ -327,6 +341,13 @@ func live(s kmspb.CryptoKeyVersion_CryptoKeyVersionState) bool {
 	return false
 }
 
+// knownState reports whether s is a state of Cloud KMS's enum as keyward
+// knows it (not unspecified).
+func knownState(s kmspb.CryptoKeyVersion_CryptoKeyVersionState) bool {
+	_, ok := kmspb.CryptoKeyVersion_CryptoKeyVersionState_name[int32(s)]
+	return ok && s != kmspb.CryptoKeyVersion_CRYPTO_KEY_VERSION_STATE_UNSPECIFIED
+}
+
 // primaryID is the key's primary version ID ("" for keys without one).
 func (d *described) primaryID() string {
 	if p := d.key.GetPrimary(); p != nil {
@@ -353,7 +374,9 @@ func (d *described) keyVersion(r ref) (kv cloud.KeyVersion, ok bool) {
 	var purge *time.Time
 	for i, x := range d.versions {
 		switch {
-		case live(x.GetState()) || x.GetState() == kmspb.CryptoKeyVersion_IMPORT_FAILED:
+		case live(x.GetState()) || x.GetState() == kmspb.CryptoKeyVersion_IMPORT_FAILED || !knownState(x.GetState()):
+			// A state keyward does not know (newer than its client, or a
+			// bad answer) is not a destroyed version: the key stays.
 			anyLive = true
 		case x.GetState() == kmspb.CryptoKeyVersion_DESTROY_SCHEDULED:
 			anyScheduled = true
