@@ -5,10 +5,12 @@ package clitest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/cli"
+	"github.com/keyward/keyward/engine"
 )
 
 // Run runs "keyward --socket sock args..." with an empty stdin and
@@ -30,4 +32,16 @@ func Runner(t testing.TB, sock string) func(args ...string) string {
 		}
 		return out
 	}
+}
+
+// Keys is the source's inventory as "keyward keys list --source source
+// --json" prints it; a failed command or an answer that is not the JSON
+// contract fails the test.
+func Keys(t testing.TB, sock, source string) []engine.Key {
+	t.Helper()
+	var l cli.KeysListJSON
+	if err := json.Unmarshal([]byte(Runner(t, sock)("keys", "list", "--source", source, "--json")), &l); err != nil {
+		t.Fatalf("keyward keys list --source %s --json: %v", source, err)
+	}
+	return l.Keys
 }

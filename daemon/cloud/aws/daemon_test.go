@@ -2,7 +2,6 @@ package aws_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -58,12 +57,8 @@ func TestAWSThroughDaemonAndCLI(t *testing.T) {
 	kw := clitest.Runner(t, sock)
 	list := func() map[string]engine.Key {
 		t.Helper()
-		var l cli.KeysListJSON
-		if err := json.Unmarshal([]byte(kw("keys", "list", "--source", "aws-prod", "--json")), &l); err != nil {
-			t.Fatal(err)
-		}
 		out := map[string]engine.Key{}
-		for _, k := range l.Keys {
+		for _, k := range clitest.Keys(t, sock, "aws-prod") {
 			out[k.Name] = k
 		}
 		return out

@@ -50,11 +50,11 @@ func TestUploadFromKMIPRing(t *testing.T) {
 	kw := clitest.Runner(t, sock)
 	kw("sync")
 	kw("key", "upload", "aws-prod", "crm-byok", "--from-source", "kms", "--from-app", "crm")
-	var l cli.KeysListJSON
-	if err := json.Unmarshal([]byte(kw("keys", "list", "--source", "aws-prod", "--json")), &l); err != nil || len(l.Keys) != 1 {
-		t.Fatalf("aws keys after upload: %+v %v", l, err)
+	keys := clitest.Keys(t, sock, "aws-prod")
+	if len(keys) != 1 {
+		t.Fatalf("aws keys after upload: %+v", keys)
 	}
-	k := l.Keys[0]
+	k := keys[0]
 	if k.Tags[aws.TagOrigin] != "EXTERNAL" || k.Tags[aws.TagAliases] != "crm-byok" || k.State != engine.StateActive ||
 		k.LinkedTo != "kms/acme.crm.key.5" || k.Application != "crm" {
 		t.Errorf("the uploaded key: %+v", k)
@@ -79,16 +79,13 @@ func TestUploadFileBackupRestore(t *testing.T) {
 	kw := clitest.Runner(t, sock)
 	key := func(id string) engine.Key {
 		t.Helper()
-		var l cli.KeysListJSON
-		if err := json.Unmarshal([]byte(kw("keys", "list", "--source", "aws-prod", "--json")), &l); err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range l.Keys {
+		keys := clitest.Keys(t, sock, "aws-prod")
+		for _, k := range keys {
 			if k.Name == id || k.Tags[aws.TagAliases] == id {
 				return k
 			}
 		}
-		t.Fatalf("no key %s in %+v", id, l.Keys)
+		t.Fatalf("no key %s in %+v", id, keys)
 		return engine.Key{}
 	}
 

@@ -88,12 +88,8 @@ full_refresh_every = 1
 	kw := clitest.Runner(t, sock)
 	list := func() map[string]engine.Key {
 		t.Helper()
-		var l cli.KeysListJSON
-		if err := json.Unmarshal([]byte(kw("keys", "list", "--source", "gcp-prod", "--json")), &l); err != nil {
-			t.Fatal(err)
-		}
 		out := map[string]engine.Key{}
-		for _, k := range l.Keys {
+		for _, k := range clitest.Keys(t, sock, "gcp-prod") {
 			out[k.Name+"/"+k.Version] = k
 		}
 		return out
