@@ -83,11 +83,13 @@ keyward key upload vault crm-kek --from-source kms-prod --from-app crm
 keyward key upload aws-prod invoice-signing --from-file signing.pem --tag aws:usage=SIGN_VERIFY   # mode 0600`,
 	"key rotate": `keyward key rotate vault acme-payments-card-kek
 keyward key rotate vault/acme-payments-card-kek --json`,
-	"key recover": `keyward key recover vault acme-payments-card-kek`,
+	"key recover": `keyward key recover vault acme-payments-card-kek
+keyward key recover gcp-prod europe-west1/payments/card-kek --version 3   # restore one version scheduled for destruction`,
 	"key update": `keyward key update vault acme-payments-card-kek --expires 2027-12-31 --tag owner=payments
 keyward key update vault acme-payments-card-kek --version 3f2a... --disable`,
 	"key delete": `keyward key delete vault acme-payments-card-kek
-keyward key delete vault acme-payments-card-kek --confirm acme-payments-card-kek`,
+keyward key delete vault acme-payments-card-kek --confirm acme-payments-card-kek
+keyward key delete gcp-prod europe-west1/payments/card-kek --version 2   # schedule one version's destruction`,
 	"key purge":  `keyward key purge vault acme-payments-card-kek`,
 	"key backup": `keyward key backup vault acme-payments-card-kek`,
 	"key backups": `keyward key backups

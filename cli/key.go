@@ -277,19 +277,26 @@ func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 // purge). With confirm, the key's name must be typed again (or given with
 // --confirm) before anything is sent.
 func newKeyOpCmd(a *App, op, short string, confirm bool) *cobra.Command {
-	var given string
+	var given, version string
 	cmd := newKeyNameCmd(a, op+" SOURCE NAME", short, func(cmd *cobra.Command, source, name string) (*api.CloudKeyResult, error) {
 		if !confirm {
-			return a.Client().CloudKeyOp(cmd.Context(), source, name, op, "")
+			return a.Client().CloudVersionOp(cmd.Context(), source, name, op, version, "")
 		}
-		typed, err := confirmName(a, op, source, name, given)
+		what := op
+		if version != "" {
+			what = op + " version " + version + " of"
+		}
+		typed, err := confirmName(a, what, source, name, given)
 		if err != nil {
 			return nil, err
 		}
-		return a.Client().CloudKeyOp(cmd.Context(), source, name, op, typed)
+		return a.Client().CloudVersionOp(cmd.Context(), source, name, op, version, typed)
 	})
 	if confirm {
 		cmd.Flags().StringVar(&given, "confirm", "", "the key's name again, to confirm without a prompt")
+	}
+	if op == "delete" || op == "recover" {
+		cmd.Flags().StringVar(&version, "version", "", "only this version (Google Cloud KMS: schedule its destruction, or restore it)")
 	}
 	return cmd
 }

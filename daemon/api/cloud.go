@@ -17,7 +17,7 @@ import (
 //	POST /v1/cloud/{source}/keys/{name}/rotate                        -> CloudKeyResult
 //	POST /v1/cloud/{source}/keys/{name}/update      UpdateKeyRequest  -> CloudKeyResult
 //	POST /v1/cloud/{source}/keys/{name}/delete      ConfirmRequest    -> CloudKeyResult
-//	POST /v1/cloud/{source}/keys/{name}/recover                       -> CloudKeyResult
+//	POST /v1/cloud/{source}/keys/{name}/recover     [ConfirmRequest]  -> CloudKeyResult
 //	POST /v1/cloud/{source}/keys/{name}/purge       ConfirmRequest    -> CloudKeyResult
 //	POST /v1/cloud/{source}/keys/{name}/backup                        -> BackupInfo
 //	POST /v1/cloud/{source}/keys/{name}/delete-material ConfirmRequest -> CloudKeyResult
@@ -81,6 +81,9 @@ type UpdateKeyRequest struct {
 // and purge.
 type ConfirmRequest struct {
 	Confirm string `json:"confirm"`
+	// Version, on delete and recover, names one version to delete or
+	// recover instead of the whole key (Google Cloud KMS sources).
+	Version string `json:"version,omitempty"`
 }
 
 // RestoreRequest names the source to restore a backup into ("" = the
@@ -155,8 +158,14 @@ func (c *Client) UploadCloudKey(ctx context.Context, source string, r UploadKeyR
 // CloudKeyOp runs rotate, recover, delete, purge or delete-material on a key. confirm is the
 // key's name typed again (needed for delete and purge).
 func (c *Client) CloudKeyOp(ctx context.Context, source, name, op, confirm string) (*CloudKeyResult, error) {
+	return c.CloudVersionOp(ctx, source, name, op, "", confirm)
+}
+
+// CloudVersionOp runs delete or recover on one version of a key (version
+// "" = the whole key, as CloudKeyOp).
+func (c *Client) CloudVersionOp(ctx context.Context, source, name, op, version, confirm string) (*CloudKeyResult, error) {
 	var out CloudKeyResult
-	return &out, c.Do(ctx, http.MethodPost, cloudKeyPath(source, name, op), nil, ConfirmRequest{Confirm: confirm}, &out)
+	return &out, c.Do(ctx, http.MethodPost, cloudKeyPath(source, name, op), nil, ConfirmRequest{Confirm: confirm, Version: version}, &out)
 }
 
 // UpdateCloudKey edits a key version's attributes.

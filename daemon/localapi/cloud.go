@@ -77,12 +77,29 @@ func (h *Handler) cloudKeyOp(w http.ResponseWriter, r *http.Request) error {
 		res, err := m.Rotate(ctx, c, src, name)
 		return keyResult(w, r, res, err)
 	case "recover":
+		var req api.ConfirmRequest
+		if r.ContentLength != 0 { // a body is optional: {"version": "N"} recovers one version
+			if err := decode(w, r, &req); err != nil {
+				return err
+			}
+		}
+		if req.Version != "" {
+			res, err := m.RecoverVersion(ctx, c, src, name, req.Version)
+			return keyResult(w, r, res, err)
+		}
 		res, err := m.Recover(ctx, c, src, name)
 		return keyResult(w, r, res, err)
 	case "delete", "purge", "delete-material":
 		var req api.ConfirmRequest
 		if err := decode(w, r, &req); err != nil {
 			return err
+		}
+		if req.Version != "" {
+			if op != "delete" {
+				return badRequest("%s works on the whole key: a version is given only to delete or recover", op)
+			}
+			res, err := m.DeleteVersion(ctx, c, src, name, req.Version, req.Confirm)
+			return keyResult(w, r, res, err)
 		}
 		do := m.Delete
 		switch op {

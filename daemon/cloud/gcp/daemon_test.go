@@ -167,6 +167,45 @@ full_refresh_every = 1
 		t.Errorf("labels: %v", v.Tags)
 	}
 
+	// One version: delete --version schedules only its destruction; the
+	// primary of a symmetric key is refused with what to do instead;
+	// recover --version restores it. Through the CLI and the socket.
+	const ck = "europe-west1/payments/card-kek"
+	if code, _, errs := clitest.Run(sock, "key", "delete", "gcp-prod", ck, "--version", "1", "--confirm", ck); code == cli.ExitOK || !strings.Contains(errs, "primary version") || !strings.Contains(errs, "make another version primary first") {
+		t.Errorf("delete of the primary version: exit %d: %s", code, errs)
+	}
+	if code, _, errs := clitest.Run(sock, "key", "delete", "gcp-prod", ck, "--version", "9", "--confirm", ck); code == cli.ExitOK || !strings.Contains(errs, `no version "9"`) {
+		t.Errorf("delete of a version that does not exist: exit %d: %s", code, errs)
+	}
+	if out := kw("key", "delete", "gcp-prod", ck, "--version", "2", "--confirm", ck); !strings.Contains(out, "version 2 deleted via keyward") {
+		t.Errorf("delete --version 2:\n%s", out)
+	}
+	keys = list()
+	if v1, v2 := keys[ck+"/1"], keys[ck+"/2"]; v1.State != engine.StateActive || v2.State != engine.StateDeleted || v2.PurgeAt == nil || v2.PurgeAt.Sub(time.Now()) < 29*24*time.Hour {
+		t.Errorf("after deleting version 2 only:\n%+v\n%+v", v1, v2)
+	}
+	if _, err := c.CloudVersionOp(ctx, "gcp-prod", ck, "delete", "2", ck); err == nil || !strings.Contains(err.Error(), "DESTROY_SCHEDULED") {
+		t.Errorf("deleting a scheduled version again: %v", err)
+	}
+	if _, err := c.CloudVersionOp(ctx, "gcp-prod", ck, "purge", "2", ck); err == nil || !strings.Contains(err.Error(), "whole key") {
+		t.Errorf("purge with a version: %v", err)
+	}
+	if _, err := c.CloudVersionOp(ctx, "gcp-prod", ck, "recover", "1", ""); err == nil || !strings.Contains(err.Error(), "only a version scheduled for destruction") {
+		t.Errorf("recover of a live version: %v", err)
+	}
+	res, err := c.CloudVersionOp(ctx, "gcp-prod", ck, "recover", "2", "")
+	if err != nil || res.Event == nil || !strings.Contains(res.Event.Details, "version 2 recovered") || res.Event.KeyID != "gcp-prod/"+ck+"/2" {
+		t.Fatalf("recover version 2 through the socket: %+v %v", res, err)
+	}
+	if v2 := list()[ck+"/2"]; v2.State != engine.StateActive {
+		t.Errorf("after recovering version 2: %+v", v2)
+	}
+	kw("key", "delete", "gcp-prod", ck, "--version", "2", "--confirm", ck)
+	kw("key", "recover", "gcp-prod", ck, "--version", "2")
+	if v2 := list()[ck+"/2"]; v2.State != engine.StateActive {
+		t.Errorf("after recover --version 2: %+v", v2)
+	}
+
 	// Delete schedules every version's destruction (30 days: the key's
 	// destroy-scheduled duration); recover restores them.
 	if out := kw("key", "delete", "gcp-prod", "europe-west1/payments/macs", "--confirm", "europe-west1/payments/macs"); !strings.Contains(out, "deleted") {

@@ -496,32 +496,131 @@ func (p *Project) Recover(ctx context.Context, name string) (cloud.KeyVersion, e
 			continue
 		}
 		n++
-		p.view.count("RestoreCryptoKeyVersion")
-		if _, err := p.client.RestoreCryptoKeyVersion(ctx, &kmspb.RestoreCryptoKeyVersionRequest{Name: x.GetName()}); err != nil {
-			p.view.invalidate(r)
-			return cloud.KeyVersion{}, classify(op+": version "+versionID(x.GetName()), err)
+		ok, err := p.restore(ctx, op, r, x)
+		if err != nil {
+			return cloud.KeyVersion{}, err
 		}
-		if x.GetImportFailureReason() == "" {
-			if _, err := p.setState(ctx, x.GetName(), true); err != nil {
-				p.view.invalidate(r)
-				return cloud.KeyVersion{}, classify(op+": enable the restored version "+versionID(x.GetName())+" (it is restored, disabled)", err)
-			}
+		if ok {
 			restored = append(restored, versionID(x.GetName()))
 		}
 	}
 	if n == 0 {
 		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrConflict, Op: op, Reason: "no version is scheduled for destruction (a destroyed version cannot come back)"}
 	}
-	if d.key.GetPurpose() == kmspb.CryptoKey_ENCRYPT_DECRYPT && d.primaryID() == "" && len(restored) > 0 {
-		id := restored[len(restored)-1]
-		p.view.count("UpdateCryptoKeyPrimaryVersion")
-		if _, err := p.client.UpdateCryptoKeyPrimaryVersion(ctx, &kmspb.UpdateCryptoKeyPrimaryVersionRequest{Name: p.keyName(r), CryptoKeyVersionId: id}); err != nil {
-			p.view.invalidate(r)
-			return cloud.KeyVersion{}, classify(op+": make version "+id+" primary", err)
-		}
+	if err := p.primaryIfNone(ctx, op, r, d, restored); err != nil {
+		return cloud.KeyVersion{}, err
 	}
 	p.view.invalidate(r)
 	return p.Get(ctx, r.String(), "")
+}
+
+// restore cancels one version's scheduled destruction and enables it
+// again (Google leaves it DISABLED); enabled is false for a version whose
+// import had failed, which stays as it is.
+func (p *Project) restore(ctx context.Context, op string, r ref, x *kmspb.CryptoKeyVersion) (enabled bool, err error) {
+	p.view.count("RestoreCryptoKeyVersion")
+	if _, err := p.client.RestoreCryptoKeyVersion(ctx, &kmspb.RestoreCryptoKeyVersionRequest{Name: x.GetName()}); err != nil {
+		p.view.invalidate(r)
+		return false, classify(op+": version "+versionID(x.GetName()), err)
+	}
+	if x.GetImportFailureReason() != "" {
+		return false, nil
+	}
+	if _, err := p.setState(ctx, x.GetName(), true); err != nil {
+		p.view.invalidate(r)
+		return false, classify(op+": enable the restored version "+versionID(x.GetName())+" (it is restored, disabled)", err)
+	}
+	return true, nil
+}
+
+// primaryIfNone makes the newest of the restored versions the primary of
+// a symmetric key that has none.
+func (p *Project) primaryIfNone(ctx context.Context, op string, r ref, d *described, restored []string) error {
+	if d.key.GetPurpose() != kmspb.CryptoKey_ENCRYPT_DECRYPT || d.primaryID() != "" || len(restored) == 0 {
+		return nil
+	}
+	id := restored[len(restored)-1]
+	p.view.count("UpdateCryptoKeyPrimaryVersion")
+	if _, err := p.client.UpdateCryptoKeyPrimaryVersion(ctx, &kmspb.UpdateCryptoKeyPrimaryVersionRequest{Name: p.keyName(r), CryptoKeyVersionId: id}); err != nil {
+		p.view.invalidate(r)
+		return classify(op+": make version "+id+" primary", err)
+	}
+	return nil
+}
+
+var _ cloud.VersionDestroyer = (*Project)(nil)
+
+// findVersion is one version of a key read fresh, by ID.
+func (d *described) findVersion(op, id string) (*kmspb.CryptoKeyVersion, error) {
+	for _, x := range d.versions {
+		if versionID(x.GetName()) == id {
+			return x, nil
+		}
+	}
+	return nil, &cloud.Error{Kind: cloud.ErrNotFound, Op: op, Reason: fmt.Sprintf("the key has no version %q (keyward key versions lists them)", id)}
+}
+
+// DeleteVersion schedules one version's destruction, the key's
+// destroy-scheduled duration out. The primary version of a symmetric key
+// is refused by keyward (Google would schedule it, and every Encrypt with
+// the key would fail until another version is made primary): make
+// another version primary first, or delete the whole key.
+func (p *Project) DeleteVersion(ctx context.Context, name, version string) (cloud.KeyVersion, error) {
+	op := "schedule the destruction of version " + version + " of " + name
+	r, d, err := p.key(ctx, op, name)
+	if err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	x, err := d.findVersion(op, version)
+	if err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	switch x.GetState() {
+	case kmspb.CryptoKeyVersion_ENABLED, kmspb.CryptoKeyVersion_DISABLED, kmspb.CryptoKeyVersion_IMPORT_FAILED:
+	default:
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrConflict, Op: op,
+			Reason: fmt.Sprintf("the version is %s: only an enabled, disabled or failed-import version can be scheduled for destruction", x.GetState())}
+	}
+	if d.key.GetPurpose() == kmspb.CryptoKey_ENCRYPT_DECRYPT && d.primaryID() == version {
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrConflict, Op: op,
+			Reason: "it is the key's primary version, which Encrypt uses: make another version primary first (keyward key update SOURCE NAME --version N --tag gcp:primary=true), or delete the whole key"}
+	}
+	p.view.count("DestroyCryptoKeyVersion")
+	if _, err := p.client.DestroyCryptoKeyVersion(ctx, &kmspb.DestroyCryptoKeyVersionRequest{Name: x.GetName()}); err != nil {
+		p.view.invalidate(r)
+		return cloud.KeyVersion{}, classify(op, err)
+	}
+	p.view.invalidate(r)
+	return p.Get(ctx, r.String(), version)
+}
+
+// RecoverVersion restores one version scheduled for destruction and
+// enables it again; a symmetric key without a primary gets it as primary.
+func (p *Project) RecoverVersion(ctx context.Context, name, version string) (cloud.KeyVersion, error) {
+	op := "restore version " + version + " of " + name
+	r, d, err := p.key(ctx, op, name)
+	if err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	x, err := d.findVersion(op, version)
+	if err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	if x.GetState() != kmspb.CryptoKeyVersion_DESTROY_SCHEDULED {
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrConflict, Op: op,
+			Reason: fmt.Sprintf("the version is %s: only a version scheduled for destruction can be restored (a destroyed one cannot come back)", x.GetState())}
+	}
+	ok, err := p.restore(ctx, op, r, x)
+	if err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	if ok {
+		if err := p.primaryIfNone(ctx, op, r, d, []string{version}); err != nil {
+			return cloud.KeyVersion{}, err
+		}
+	}
+	p.view.invalidate(r)
+	return p.Get(ctx, r.String(), version)
 }
 
 // RotationPolicy is the key's automatic rotation period (RotateAfter).

@@ -410,6 +410,15 @@ func TestThirdKindEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(kw("keys", "list", "--source", "moon", "--json")), &list); err != nil || list.Total != 2 {
 		t.Fatalf("inventory after rotate: %d rows, %v", list.Total, err)
 	}
+	// A kind that deletes whole keys refuses one version, and the key is
+	// untouched.
+	if code, _, errs := clitest.Run(sock, "key", "delete", "moon", "orders-kek", "--version", "1", "--confirm", "orders-kek"); code == cli.ExitOK ||
+		!strings.Contains(errs, "deletes and recovers whole keys, not single versions") || v.versions("orders-kek") != 2 {
+		t.Errorf("delete --version on a kind without versions to delete: exit %d: %s", code, errs)
+	}
+	if code, _, errs := clitest.Run(sock, "key", "recover", "moon", "orders-kek", "--version", "1"); code == cli.ExitOK || !strings.Contains(errs, "not single versions") {
+		t.Errorf("recover --version on a kind without versions to recover: exit %d: %s", code, errs)
+	}
 	if out := kw("key", "delete", "moon", "orders-kek", "--confirm", "orders-kek"); !strings.Contains(out, "deleted") {
 		t.Errorf("delete:\n%s", out)
 	}
