@@ -17,20 +17,12 @@ import (
 // It lives here, where every connector kind is linked in (connectors.go),
 // so each cloud section in the README parses with its connector's settings.
 func TestREADMEConfigIsValid(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all strings.Builder
-	for _, part := range strings.Split(string(b), "```toml\n")[1:] {
-		block, _, _ := strings.Cut(part, "```")
-		all.WriteString(block + "\n")
-	}
-	if all.Len() == 0 {
+	all := readmeTOML(t)
+	if strings.TrimSpace(all) == "" {
 		t.Fatal("the README has no TOML examples")
 	}
 	p := filepath.Join(t.TempDir(), "keyward.toml")
-	os.WriteFile(p, []byte(all.String()), 0o600)
+	os.WriteFile(p, []byte(all), 0o600)
 	c, err := config.Load(p)
 	if err != nil {
 		t.Fatalf("the README's configuration is refused: %v", err)
