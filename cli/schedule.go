@@ -331,14 +331,18 @@ func newScheduleRunCmd(a *App) *cobra.Command {
 				if asJSON {
 					return printJSON(a.Out, d)
 				}
-				n := 0
+				// Counts first, then the skipped targets with why (few),
+				// then the thousands a large selection touches.
+				var touch, skip []schedule.Step
 				for _, st := range d.Steps {
 					if st.Status == schedule.StepPending {
-						n++
+						touch = append(touch, st)
+					} else {
+						skip = append(skip, st)
 					}
 				}
-				fmt.Fprintf(a.Out, "a run of %s now would touch %s:\n", args[0], engine.Plural(n, "target"))
-				printSteps(a, d.Steps)
+				fmt.Fprintf(a.Out, "a run of %s now would touch %s, skip %d:\n", clean(args[0]), engine.Plural(len(touch), "target"), len(skip))
+				printSteps(a, append(skip, touch...))
 				return nil
 			}
 			run, err := c.RunSchedule(cmd.Context(), args[0])

@@ -69,6 +69,10 @@ func TestScheduleCommands(t *testing.T) {
 		!strings.Contains(st.Reason, "cannot rotate its keys (4 keys selected)") {
 		t.Fatalf("dry run steps %+v", dry.Steps)
 	}
+	code, out, errs = run(t, "--socket", sock, "schedule", "run", "crm", "--dry-run")
+	if code != ExitOK || !strings.HasPrefix(out, "a run of crm now would touch 0 targets, skip 1:\n") {
+		t.Fatalf("dry run: exit %d\n%s%s", code, out, errs)
+	}
 	code, out, _ = run(t, "--socket", sock, "schedule", "pause", "crm")
 	if code != ExitOK || out != "paused crm\n" {
 		t.Fatalf("pause: %d %q", code, out)

@@ -27,6 +27,11 @@ func (f *fixture) Schedules(ctx context.Context) ([]api.ScheduleInfo, error) {
 
 func (f *fixture) DryRunSchedule(ctx context.Context, name string) (*api.DryRun, error) {
 	f.record("dry-run %s", name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.dryRun != nil {
+		return f.dryRun, nil
+	}
 	return scheddata.SampleDryRun(name), nil
 }
 

@@ -21,8 +21,10 @@ import (
 // (filters, sort, cursor paging), and an event stream the test can cut and
 // restore. The end-to-end test against the real daemon lives with the daemon.
 type fixture struct {
-	mu   sync.Mutex
-	keys []engine.Key
+	mu sync.Mutex
+	// dryRun, when set, is every dry run's answer.
+	dryRun *api.DryRun
+	keys   []engine.Key
 	// usage is more use for the usage report, beside the rings'.
 	usage   []report.UsageHour
 	events  map[string][]engine.Event

@@ -1,11 +1,13 @@
 package tui_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/schedule"
 	"github.com/keyward/keyward/tui"
 )
 
@@ -104,4 +106,30 @@ func TestScheduleHealthRowInSources(t *testing.T) {
 		t.Errorf("the Keys pane offers a schedule's health as a source:\n%s", view)
 	}
 	f.wantCalls(t)
+}
+
+// A dry run of a schedule over 10,000 keys: the preview says the counts
+// first and the skipped targets with why on its first screen, pages with
+// pgdn and G reaches the last target, each key answered at once.
+func TestSchedulesDryRunOf10000Keys(t *testing.T) {
+	f := newFixture()
+	d := &api.DryRun{Schedule: "daily-vault-backup"}
+	for i := range 10000 {
+		d.Steps = append(d.Steps, schedule.Step{Seq: i, Target: fmt.Sprintf("key:vault/k-%05d", i), Status: schedule.StepPending})
+	}
+	d.Steps = append(d.Steps, schedule.Step{Seq: 10000, Target: "source:acme-kms", Status: schedule.StepSkipped,
+		Reason: "the KMS keeps KMIP keys: keyward does not back them up (9 keys selected)"})
+	f.dryRun = d
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "7")
+	waitFor(t, tm, "daily-vault-backup")
+	press(tm, "d")
+	waitFor(t, tm, "touches 10000 targets, skips 1", "source:acme-kms — the KMS keeps KMIP keys", "key:vault/k-00000", "(line 1 of 10006)")
+	press(tm, "pgdown", "pgdown")
+	waitFor(t, tm, "key:vault/k-00030")
+	press(tm, "G")
+	waitFor(t, tm, "key:vault/k-09999")
+	press(tm, "g")
+	waitFor(t, tm, "touches 10000 targets, skips 1")
 }

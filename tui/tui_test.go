@@ -94,7 +94,7 @@ func checkFrame(t *testing.T, view string, w, h int) {
 // namedKeys are the keys press sends by name; anything else is typed.
 var namedKeys = map[string]tea.KeyType{
 	"enter": tea.KeyEnter, "esc": tea.KeyEsc, "tab": tea.KeyTab, "shift+tab": tea.KeyShiftTab,
-	"down": tea.KeyDown, "up": tea.KeyUp,
+	"down": tea.KeyDown, "up": tea.KeyUp, "pgdown": tea.KeyPgDown, "pgup": tea.KeyPgUp,
 }
 
 func press(tm *teatest.TestModel, keys ...string) {

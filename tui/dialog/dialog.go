@@ -576,6 +576,7 @@ type Message struct {
 	Lines  []string
 	Status Status
 	top    int
+	page   int // lines shown at the last View (page up and down)
 }
 
 // Update handles a key press.
@@ -591,6 +592,14 @@ func (m *Message) Update(msg tea.KeyMsg, k *common.KeyMap) Outcome {
 		if m.top > 0 {
 			m.top--
 		}
+	case key.Matches(msg, k.PageDown):
+		m.top = min(max(0, len(m.Lines)-1), m.top+max(1, m.page-1))
+	case key.Matches(msg, k.PageUp):
+		m.top = max(0, m.top-max(1, m.page-1))
+	case key.Matches(msg, k.Home):
+		m.top = 0
+	case key.Matches(msg, k.End):
+		m.top = max(0, len(m.Lines)-max(1, m.page-1))
 	}
 	return None
 }
@@ -600,6 +609,9 @@ func (m *Message) View(st *styles.Styles, k *common.KeyMap, w, h int) string {
 	inner := boxWidth(w)
 	var body []string
 	for _, l := range m.Lines[min(m.top, len(m.Lines)):] {
+		if len(body) > h {
+			break // a long message (a dry run of 10,000 keys): only what fits is drawn
+		}
 		// PEM and paths are shown whole, line by line: cut, never re-wrapped
 		// across words, so they can be copied.
 		if len(l) > inner {
@@ -617,12 +629,13 @@ func (m *Message) View(st *styles.Styles, k *common.KeyMap, w, h int) string {
 		room -= 2 + len(table.Wrap(m.Status.Err, inner))
 	}
 	footer := "enter/esc close"
+	m.page = max(1, room-1)
 	if len(body) > room && room > 0 {
 		body = body[:room-1]
-		body = append(body, st.Muted.Render("… ↓/j for more"))
-		footer += " · ↑/↓ scroll"
+		body = append(body, st.Muted.Render(fmt.Sprintf("… ↓/j for more (line %d of %d)", m.top+1, len(m.Lines))))
+		footer += " · ↑/↓ pgup/pgdn g/G scroll"
 	} else if m.top > 0 {
-		footer += " · ↑/↓ scroll"
+		footer += " · ↑/↓ pgup/pgdn g/G scroll"
 	}
 	return frame(st, w, h, m.Title, body, m.Status, footer)
 }

@@ -294,13 +294,19 @@ func dryLines(d *api.DryRun) []string {
 			skip = append(skip, "  "+table.Clean(st.Target)+" — "+table.Clean(st.Reason))
 		}
 	}
-	out := []string{fmt.Sprintf("touches %s:", engine.Plural(len(touch), "target"))}
-	out = append(out, touch...)
+	// Counts first, then the skipped with why (few, and what an
+	// administrator checks), then the targets, which may be thousands.
+	head := fmt.Sprintf("touches %s", engine.Plural(len(touch), "target"))
+	if len(skip) > 0 {
+		head += fmt.Sprintf(", skips %d", len(skip))
+	}
+	out := []string{head}
 	if len(skip) > 0 {
 		out = append(out, "", fmt.Sprintf("skips %d:", len(skip)))
 		out = append(out, skip...)
 	}
-	return out
+	out = append(out, "", fmt.Sprintf("touches %d:", len(touch)))
+	return append(out, touch...)
 }
 
 func (m *Model) confirmRun(s api.ScheduleInfo) tea.Cmd {
