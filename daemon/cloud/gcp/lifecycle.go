@@ -550,14 +550,18 @@ func (p *Project) primaryIfNone(ctx context.Context, op string, r ref, d *descri
 
 var _ cloud.VersionDestroyer = (*Project)(nil)
 
-// findVersion is one version of a key read fresh, by ID.
-func (d *described) findVersion(op, id string) (*kmspb.CryptoKeyVersion, error) {
+// keyAndVersion reads a key fresh for an operation on its version id.
+func (p *Project) keyAndVersion(ctx context.Context, op, name, id string) (ref, *described, *kmspb.CryptoKeyVersion, error) {
+	r, d, err := p.key(ctx, op, name)
+	if err != nil {
+		return r, nil, nil, err
+	}
 	for _, x := range d.versions {
 		if versionID(x.GetName()) == id {
-			return x, nil
+			return r, d, x, nil
 		}
 	}
-	return nil, &cloud.Error{Kind: cloud.ErrNotFound, Op: op, Reason: fmt.Sprintf("the key has no version %q (keyward key versions lists them)", id)}
+	return r, nil, nil, &cloud.Error{Kind: cloud.ErrNotFound, Op: op, Reason: fmt.Sprintf("the key has no version %q (keyward keys list --source SOURCE lists them)", id)}
 }
 
 // DeleteVersion schedules one version's destruction, the key's
@@ -567,11 +571,7 @@ func (d *described) findVersion(op, id string) (*kmspb.CryptoKeyVersion, error) 
 // another version primary first, or delete the whole key.
 func (p *Project) DeleteVersion(ctx context.Context, name, version string) (cloud.KeyVersion, error) {
 	op := "schedule the destruction of version " + version + " of " + name
-	r, d, err := p.key(ctx, op, name)
-	if err != nil {
-		return cloud.KeyVersion{}, err
-	}
-	x, err := d.findVersion(op, version)
+	r, d, x, err := p.keyAndVersion(ctx, op, name, version)
 	if err != nil {
 		return cloud.KeyVersion{}, err
 	}
@@ -598,11 +598,7 @@ func (p *Project) DeleteVersion(ctx context.Context, name, version string) (clou
 // enables it again; a symmetric key without a primary gets it as primary.
 func (p *Project) RecoverVersion(ctx context.Context, name, version string) (cloud.KeyVersion, error) {
 	op := "restore version " + version + " of " + name
-	r, d, err := p.key(ctx, op, name)
-	if err != nil {
-		return cloud.KeyVersion{}, err
-	}
-	x, err := d.findVersion(op, version)
+	r, d, x, err := p.keyAndVersion(ctx, op, name, version)
 	if err != nil {
 		return cloud.KeyVersion{}, err
 	}
