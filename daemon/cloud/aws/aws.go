@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/engine"
@@ -43,8 +44,9 @@ var _ cloud.Connector = (*Account)(nil)
 
 // New returns the connector for the [[aws]] section cfg, which must have
 // passed config validation. It reads the static keys file (which must be
-// mode 0600) but calls no AWS API.
-func New(ctx context.Context, cfg Settings) (*Account, error) {
+// mode 0600) but calls no AWS API. The SDK's own warnings go to logger
+// (nil: dropped), never to stderr, where they would draw over the TUI.
+func New(ctx context.Context, cfg Settings, logger *slog.Logger) (*Account, error) {
 	part, err := PartitionName(cfg.Partition)
 	if err != nil {
 		return nil, fmt.Errorf("aws %s: %w", cfg.Name, err)
@@ -67,6 +69,10 @@ func New(ctx context.Context, cfg Settings) (*Account, error) {
 		// "app/keyward" in every request's User-Agent: CloudTrail shows
 		// it, so keyward's own calls are told from everyone else's.
 		config.WithAppID(AppID),
+		// The SDK's default logger writes to stderr ("SDK … WARN failed
+		// to discard remaining HTTP response body"); the daemon's logger
+		// is where an administrator reads the rest.
+		config.WithLogger(sdkLogger(logger, cfg.Name)),
 	}
 	switch cfg.CredentialKind() {
 	case CredProfile:
@@ -137,6 +143,23 @@ func New(ctx context.Context, cfg Settings) (*Account, error) {
 	return a, nil
 }
 
+// sdkLogger turns the SDK's log lines into the daemon's: WARN at Warn,
+// DEBUG at Debug, with the source named. No request or response bodies
+// are logged (the SDK's ClientLogMode stays off), so no key material can
+// reach the log through it.
+func sdkLogger(logger *slog.Logger, source string) logging.Logger {
+	if logger == nil {
+		return logging.Nop{}
+	}
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		level := slog.LevelDebug
+		if c == logging.Warn {
+			level = slog.LevelWarn
+		}
+		logger.Log(context.Background(), level, "AWS SDK: "+fmt.Sprintf(format, v...), "source", source)
+	})
+}
+
 // readStaticKeys reads a static_keys_file, refusing one that others can
 // read.
 func readStaticKeys(path string) (StaticKeys, error) {
@@ -168,7 +191,7 @@ func checkTokenFile(path string) error {
 
 // NewSource returns the synchronised source of one [[aws]] section.
 func NewSource(cfg Settings, logger *slog.Logger) (*cloud.SyncSource, error) {
-	a, err := New(context.Background(), cfg)
+	a, err := New(context.Background(), cfg, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func BenchmarkSync(b *testing.B) {
 		cfg := LocalSettings(b, lk, "aws-bench")
 		cfg.FullRefreshEvery = 1000 // LocalSettings: no pacing (10,000 a second)
 		ctx := context.Background()
-		seed, err := New(ctx, cfg)
+		seed, err := New(ctx, cfg, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -37,7 +37,7 @@ func BenchmarkSync(b *testing.B) {
 			}
 			ids[i] = *out.KeyMetadata.KeyId
 		}
-		a, err := New(ctx, cfg)
+		a, err := New(ctx, cfg, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -46,7 +46,7 @@ func TestAssumeRoleWithExternalID(t *testing.T) {
 	if errs := cfg.Validate("aws[0]"); len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	a, err := New(context.Background(), cfg)
+	a, err := New(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestHTTPSProxyIsUsed(t *testing.T) {
 	cfg := LocalSettings(t, lk, "p")
 	// The endpoint is unreachable except through the proxy.
 	cfg.Endpoint, cfg.HTTPSProxy = "http://127.0.0.1:1", proxy.URL
-	a, err := New(context.Background(), cfg)
+	a, err := New(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestAWSManagedKeysAreReadOnly(t *testing.T) {
 	lk := StartLocalKMS(t)
 	cfg := LocalSettings(t, lk, "m")
 	ctx := context.Background()
-	maker, err := New(ctx, cfg)
+	maker, err := New(ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestAWSManagedKeysAreReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(ctx, cfg)
+	a, err := New(ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestRequestsArePaced(t *testing.T) {
 	lk := StartLocalKMS(t)
 	cfg := LocalSettings(t, lk, "paced")
 	cfg.RequestsPerSecond = 20
-	a, err := New(context.Background(), cfg)
+	a, err := New(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestWebIdentity(t *testing.T) {
 	if errs := cfg.Validate("aws[0]"); len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	a, err := New(context.Background(), cfg)
+	a, err := New(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,11 +260,11 @@ func TestWebIdentity(t *testing.T) {
 	if err := os.WriteFile(token, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "web_identity_token_file "+token+" is empty") {
+	if _, err := New(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "web_identity_token_file "+token+" is empty") {
 		t.Errorf("empty token file: %v", err)
 	}
 	cfg.WebIdentityTokenFile = filepath.Join(dir, "nope")
-	if _, err := New(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "web_identity_token_file: open") {
+	if _, err := New(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "web_identity_token_file: open") {
 		t.Errorf("missing token file: %v", err)
 	}
 }

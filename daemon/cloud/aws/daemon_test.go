@@ -43,7 +43,7 @@ func TestAWSThroughDaemonAndCLI(t *testing.T) {
 	dir := t.TempDir()
 	keysFile := aws.WriteStaticKeys(t, dir)
 	// Someone else's key, made before keyward looks.
-	outside, err := aws.New(ctx, aws.Settings{Name: "console", Region: aws.TestRegion, StaticKeysFile: keysFile, Endpoint: lk.URL})
+	outside, err := aws.New(ctx, aws.Settings{Name: "console", Region: aws.TestRegion, StaticKeysFile: keysFile, Endpoint: lk.URL}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

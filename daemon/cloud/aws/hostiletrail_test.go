@@ -51,7 +51,7 @@ func TestHostileCloudTrailPaging(t *testing.T) {
 			t.Cleanup(srv.Close)
 			s := LocalSettings(t, lk, "aws-hostile")
 			s.CloudTrail, s.CloudTrailEndpoint, s.CloudTrailLookback = true, srv.URL, engine.Duration(3*time.Hour)
-			a, err := New(context.Background(), s)
+			a, err := New(context.Background(), s, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,7 +19,7 @@ import (
 func newLocal(t *testing.T) (*Account, *LocalKMS) {
 	t.Helper()
 	lk := StartLocalKMS(t)
-	a, err := New(context.Background(), LocalSettings(t, lk, "aws-test"))
+	a, err := New(context.Background(), LocalSettings(t, lk, "aws-test"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestSyncCostGrowsWithChanges(t *testing.T) {
 	lk := StartLocalKMS(t)
 	cfg := LocalSettings(t, lk, "aws-cost")
 	cfg.FullRefreshEvery = 4
-	a, err := New(context.Background(), cfg)
+	a, err := New(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestSyncCostGrowsWithChanges(t *testing.T) {
 		ids = append(ids, kv.Name)
 	}
 	// A fresh connector (as after a restart) describes every key once.
-	a, _ = New(ctx, cfg)
+	a, _ = New(ctx, cfg, nil)
 	describes := func() int { return a.Calls()["DescribeKey"] }
 	listAll(t, a)
 	if n := describes(); n != 5 {
@@ -205,7 +205,7 @@ func TestSyncCostGrowsWithChanges(t *testing.T) {
 	}
 	// An alias added outside keyward: one key described again, and its
 	// Updated time moves.
-	other, _ := New(ctx, cfg)
+	other, _ := New(ctx, cfg, nil)
 	time.Sleep(1100 * time.Millisecond) // Updated has a one-second resolution
 	if _, err := other.Update(ctx, ids[2], "", cloud.Update{Tags: map[string]string{TagAliases: "kc,extra"}}); err != nil {
 		t.Fatal(err)
@@ -278,7 +278,7 @@ func TestChinaPartitionRules(t *testing.T) {
 	lk := StartLocalKMS(t)
 	cfg := LocalSettings(t, lk, "aws-cn")
 	cfg.Partition, cfg.Region = PartitionChina, "cn-north-1"
-	a, err := New(context.Background(), cfg)
+	a, err := New(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func TestFirstSyncRequestsPerKey(t *testing.T) {
 	lk := StartLocalKMS(t)
 	cfg := LocalSettings(t, lk, "aws-first")
 	ctx := context.Background()
-	seed, _ := New(ctx, cfg)
+	seed, _ := New(ctx, cfg, nil)
 	for i := range 20 {
 		if _, err := seed.Create(ctx, cloud.CreateRequest{Name: "k" + strings.Repeat("x", i+1), Type: "oct"}); err != nil {
 			t.Fatal(err)
@@ -315,7 +315,7 @@ func TestFirstSyncRequestsPerKey(t *testing.T) {
 			}
 		}
 	}
-	a, _ := New(ctx, cfg)
+	a, _ := New(ctx, cfg, nil)
 	src := cloud.NewSyncSource(cfg.Name, a, time.Hour, nil)
 	src.FullEvery = 0
 	src.Attach(cloudtest.Discard{})

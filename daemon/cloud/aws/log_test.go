@@ -31,7 +31,7 @@ func TestRotationHistoryAndCloudTrail(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	keysFile := aws.WriteStaticKeys(t, dir)
-	console, err := aws.New(ctx, aws.Settings{Name: "console", Region: aws.TestRegion, StaticKeysFile: keysFile, Endpoint: lk.URL, RequestsPerSecond: 10000})
+	console, err := aws.New(ctx, aws.Settings{Name: "console", Region: aws.TestRegion, StaticKeysFile: keysFile, Endpoint: lk.URL, RequestsPerSecond: 10000}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 func TestAgingCountsFromTheLastRotation(t *testing.T) {
 	lk := StartLocalKMS(t)
 	ctx := context.Background()
-	a, err := New(ctx, LocalSettings(t, lk, "aws-test"))
+	a, err := New(ctx, LocalSettings(t, lk, "aws-test"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestAgingCountsFromTheLastRotation(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	ids := map[string]string{}
 	// Made in the console (another client) before keyward first saw them.
-	console, err := New(ctx, LocalSettings(t, lk, "console"))
+	console, err := New(ctx, LocalSettings(t, lk, "console"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestAWSScheduleRotationCrashAfterCall(t *testing.T) {
 	lk := aws.StartLocalKMS(t)
 	ctx := context.Background()
 	dir := t.TempDir()
-	outside, err := aws.New(ctx, aws.Settings{Name: "console", Region: aws.TestRegion, StaticKeysFile: aws.WriteStaticKeys(t, dir), Endpoint: lk.URL})
+	outside, err := aws.New(ctx, aws.Settings{Name: "console", Region: aws.TestRegion, StaticKeysFile: aws.WriteStaticKeys(t, dir), Endpoint: lk.URL}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

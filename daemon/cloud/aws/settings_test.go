@@ -62,11 +62,11 @@ func TestStaticKeysFile(t *testing.T) {
 	secret := "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 	os.WriteFile(p, []byte("[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = "+secret+"\n"), 0o644)
 	cfg := Settings{Name: "a", Region: "eu-west-1", StaticKeysFile: p}
-	if _, err := New(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "has mode 0644") || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := New(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "has mode 0644") || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("a world-readable keys file: %v", err)
 	}
 	os.Chmod(p, 0o600)
-	if _, err := New(context.Background(), cfg); err != nil {
+	if _, err := New(context.Background(), cfg, nil); err != nil {
 		t.Errorf("a 0600 keys file: %v", err)
 	}
 	for _, bad := range []string{"aws_access_key_id=A\n", "aws_secret_access_key " + secret + "\n", "aws_access_key_id=A\naws_secret_access_key=" + secret + "\nregion=eu-west-1\n",

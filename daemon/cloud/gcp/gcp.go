@@ -75,7 +75,11 @@ func New(ctx context.Context, cfg Settings) (*Project, error) {
 // clientOptions are the options of a client of one endpoint ("" = the
 // client's default): credentials, endpoint, proxy.
 func clientOptions(cfg Settings, endpoint string, dials *dialErrors) ([]option.ClientOption, error) {
-	var opts []option.ClientOption
+	// The client libraries' own log stays off even when
+	// GOOGLE_SDK_GO_LOGGING_LEVEL is set: it would write to stderr (over
+	// the TUI), and at debug it holds request and response bodies, which
+	// can carry key material.
+	opts := []option.ClientOption{option.WithLogger(slog.New(slog.DiscardHandler))}
 	if endpoint != "" {
 		if lb, _ := checkEndpoint(endpoint); lb {
 			// keyward's fake on a loopback port: plaintext gRPC (through
@@ -189,6 +193,7 @@ func connectThrough(ctx context.Context, proxy *url.URL, addr string) (net.Conn,
 
 // NewSource returns the synchronised source of one [[gcp]] section.
 func NewSource(cfg Settings, logger *slog.Logger) (*cloud.SyncSource, error) {
+	routeGRPCLog(logger)
 	p, err := New(context.Background(), cfg)
 	if err != nil {
 		return nil, err
