@@ -177,11 +177,7 @@ func (a *Account) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 		}
 	}
 	v.mu.Lock()
-	for id := range v.cache {
-		if !seen[id] {
-			delete(v.cache, id)
-		}
-	}
+	maps.DeleteFunc(v.cache, func(k string, _ *described) bool { return !seen[k] }) // gone from the cloud
 	v.mu.Unlock()
 	v.deleted.Found(deleted, v.now())
 	return nil

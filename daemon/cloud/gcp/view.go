@@ -228,11 +228,7 @@ func (p *Project) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 		}
 	}
 	v.mu.Lock()
-	for name := range v.cache {
-		if !seen[name] {
-			delete(v.cache, name)
-		}
-	}
+	maps.DeleteFunc(v.cache, func(k string, _ *described) bool { return !seen[k] }) // gone from the cloud
 	v.mu.Unlock()
 	v.deleted.Found(deleted, v.now())
 	return nil
