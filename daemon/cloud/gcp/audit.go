@@ -3,14 +3,16 @@ package gcp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	"cloud.google.com/go/logging"
 	"cloud.google.com/go/logging/logadmin"
-	"google.golang.org/api/iterator"
 	"google.golang.org/genproto/googleapis/cloud/audit"
+	"google.golang.org/grpc/status"
 
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/gcp/gcpname"
@@ -58,21 +60,42 @@ func (p *Project) entries(ctx context.Context, log string, from, to time.Time, e
 		return classify(op, err)
 	}
 	it := c.Entries(ctx, logadmin.Filter(p.auditFilter(log, from, to)), logadmin.PageSize(1000))
-	for {
-		p.view.count("ListLogEntries")
-		e, err := it.Next()
-		if err == iterator.Done {
-			return nil
+	// Page by page (one request each, bounded, a repeated page token
+	// refused); an entry outside the window asked for (no time, or a time
+	// Logging's filter should have left out) is not counted.
+	err = pages(p.view, "ListLogEntries", it, 1000, func(es []*logging.Entry) error {
+		for _, e := range es {
+			al, ok := e.Payload.(*audit.AuditLog)
+			if !ok || e.Timestamp.Before(from) || !e.Timestamp.Before(to) {
+				continue // not an audit entry of the window: nothing keyward reads
+			}
+			each(e.Timestamp, al)
 		}
-		if err != nil {
-			return classify(op, err)
+		return nil
+	})
+	if err != nil {
+		var ce *cloud.Error
+		if errors.As(err, &ce) && ce.Kind == cloud.ErrBadAnswer {
+			ce.Op = op
 		}
-		al, ok := e.Payload.(*audit.AuditLog)
-		if !ok {
-			continue // not an audit entry: nothing keyward reads
+		if unreadableEntry(err) {
+			return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: op, Err: err,
+				Reason: "Cloud Logging sent an entry its own client cannot read (" + err.Error() + "); nothing of the hour is counted, it is read again at the next sync"}
 		}
-		each(e.Timestamp, al)
+		return classify(op, err)
 	}
+	return nil
+}
+
+// unreadableEntry says whether err is the Logging client's refusal of an
+// entry it received (a time out of range or missing, a payload that does
+// not decode), not a failure to reach Logging.
+func unreadableEntry(err error) bool {
+	if _, isStatus := status.FromError(err); isStatus {
+		return false
+	}
+	m := err.Error()
+	return strings.Contains(strings.ToLower(m), "timestamp") || strings.HasPrefix(m, "logging: ") || strings.HasPrefix(m, "proto: ")
 }
 
 // keyOf reads location/ring/key and the version from a resource name of

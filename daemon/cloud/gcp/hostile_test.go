@@ -11,8 +11,12 @@ import (
 	"time"
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
+	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"google.golang.org/genproto/googleapis/cloud/audit"
 	"google.golang.org/genproto/googleapis/cloud/location"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/demo/gcpkms"
@@ -40,7 +44,7 @@ func (h *hostileKMS) ListCryptoKeyVersions(ctx context.Context, r *kmspb.ListCry
 	return answer(n, r), nil
 }
 
-func startHostile(t *testing.T) (*hostileKMS, *Project) {
+func startHostile(t *testing.T, logs ...loggingpb.LoggingServiceV2Server) (*hostileKMS, *Project) {
 	t.Helper()
 	h := &hostileKMS{Server: gcpkms.New(TestProject)}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -50,7 +54,11 @@ func startHostile(t *testing.T) (*hostileKMS, *Project) {
 	g := grpc.NewServer()
 	kmspb.RegisterKeyManagementServiceServer(g, h)
 	location.RegisterLocationsServer(g, h.Server)
-	gcpkms.RegisterLogging(g, h.Server)
+	if len(logs) > 0 {
+		loggingpb.RegisterLoggingServiceV2Server(g, logs[0])
+	} else {
+		gcpkms.RegisterLogging(g, h.Server)
+	}
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)
 	cfg := Settings{Name: "gcp-hostile", Project: TestProject, Locations: []string{"europe-west1"}, CreateIn: "europe-west1/ring",
@@ -170,4 +178,97 @@ func TestHostileVersionListing(t *testing.T) {
 			t.Fatalf("%d versions, %v", len(all), err)
 		}
 	})
+}
+
+// hostileLog is a Cloud Logging whose ListLogEntries answers what answer
+// makes of the call's number and request.
+type hostileLog struct {
+	loggingpb.UnimplementedLoggingServiceV2Server
+	mu     sync.Mutex
+	calls  int
+	answer func(call int, r *loggingpb.ListLogEntriesRequest) *loggingpb.ListLogEntriesResponse
+}
+
+func (l *hostileLog) ListLogEntries(_ context.Context, r *loggingpb.ListLogEntriesRequest) (*loggingpb.ListLogEntriesResponse, error) {
+	l.mu.Lock()
+	l.calls++
+	n := l.calls
+	l.mu.Unlock()
+	return l.answer(n, r), nil
+}
+
+// decrypt is a data-access entry of a Decrypt of the test key's version 1
+// at t (nil: no time), by who.
+func decrypt(t *testing.T, at *timestamppb.Timestamp, who string) *loggingpb.LogEntry {
+	t.Helper()
+	payload, err := anypb.New(&audit.AuditLog{ServiceName: "cloudkms.googleapis.com", MethodName: gcpkms.MethodPrefix + "Decrypt",
+		ResourceName:       "projects/" + TestProject + "/locations/europe-west1/keyRings/ring/cryptoKeys/k/cryptoKeyVersions/1",
+		AuthenticationInfo: &audit.AuthenticationInfo{PrincipalEmail: who}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &loggingpb.LogEntry{LogName: "projects/" + TestProject + "/logs/cloudaudit.googleapis.com%2Fdata_access", Timestamp: at,
+		Payload: &loggingpb.LogEntry_ProtoPayload{ProtoPayload: payload}}
+}
+
+// TestHostileAuditLog: Cloud Logging answers that page forever, repeat a
+// page token, or carry entries of no time or of a time outside the hour
+// asked for: the read fails with a reason in bounded time, or counts only
+// the entries of the hour.
+func TestHostileAuditLog(t *testing.T) {
+	old := maxPages["ListLogEntries"]
+	maxPages["ListLogEntries"] = 20
+	t.Cleanup(func() { maxPages["ListLogEntries"] = old })
+	hour := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Hour)
+	in := timestamppb.New(hour.Add(10 * time.Minute))
+	for _, tc := range []struct {
+		name   string
+		answer func(t *testing.T, n int) *loggingpb.ListLogEntriesResponse
+		says   string // the error's, or "" for a read that succeeds
+	}{
+		{"endless", func(t *testing.T, n int) *loggingpb.ListLogEntriesResponse {
+			return &loggingpb.ListLogEntriesResponse{Entries: []*loggingpb.LogEntry{decrypt(t, in, "a@x")}, NextPageToken: fmt.Sprint("p", n)}
+		}, "still paging after 20 pages"},
+		{"repeated token", func(t *testing.T, n int) *loggingpb.ListLogEntriesResponse {
+			return &loggingpb.ListLogEntriesResponse{Entries: []*loggingpb.LogEntry{decrypt(t, in, "a@x")}, NextPageToken: "again"}
+		}, "same next page token"},
+		{"bad times", func(t *testing.T, n int) *loggingpb.ListLogEntriesResponse {
+			return &loggingpb.ListLogEntriesResponse{Entries: []*loggingpb.LogEntry{
+				decrypt(t, in, "a@x"), decrypt(t, timestamppb.New(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)), "future@x"),
+				decrypt(t, timestamppb.New(hour.Add(-time.Second)), "before@x"), decrypt(t, timestamppb.New(hour.Add(time.Hour)), "after@x"),
+			}}
+		}, ""},
+		{"no time", func(t *testing.T, n int) *loggingpb.ListLogEntriesResponse {
+			return &loggingpb.ListLogEntriesResponse{Entries: []*loggingpb.LogEntry{decrypt(t, in, "a@x"), decrypt(t, nil, "none@x")}}
+		}, "an entry its own client cannot read"},
+		{"time out of range", func(t *testing.T, n int) *loggingpb.ListLogEntriesResponse {
+			return &loggingpb.ListLogEntriesResponse{Entries: []*loggingpb.LogEntry{decrypt(t, &timestamppb.Timestamp{Seconds: -1 << 62}, "invalid@x")}}
+		}, "an entry its own client cannot read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &hostileLog{}
+			l.answer = func(n int, _ *loggingpb.ListLogEntriesRequest) *loggingpb.ListLogEntriesResponse {
+				return tc.answer(t, n)
+			}
+			_, p := startHostile(t, l)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			uses, err := p.Usage(ctx, hour, hour.Add(time.Hour))
+			if ctx.Err() != nil {
+				t.Fatalf("the read ran until the test's deadline (%d pages): %v", l.calls, err)
+			}
+			if tc.says == "" {
+				if err != nil || len(uses) != 1 || uses[0].Principal != "a@x" || uses[0].Decrypts != 1 {
+					t.Fatalf("usage %+v, %v: want one decrypt by a@x (the entries outside the hour left out)", uses, err)
+				}
+				return
+			}
+			if !errors.Is(err, cloud.ErrBadAnswer) || !strings.Contains(err.Error(), tc.says) || !strings.Contains(err.Error(), "audit log") {
+				t.Fatalf("error %v (%#v), want a bad answer of the audit log saying %q", err, errors.Unwrap(err), tc.says)
+			}
+			if uses != nil {
+				t.Fatalf("a failed read counted %+v", uses)
+			}
+		})
+	}
 }

@@ -89,8 +89,12 @@ func (v *view) invalidate(r ref) {
 	v.mu.Unlock()
 }
 
-// maxListPages bounds one listing (of 1000 items a page).
+// maxListPages bounds one listing (of up to 1000 items a page); an hour
+// of audit log, read as it comes (summed per hour, principal and key), may
+// be longer.
 const maxListPages = 200
+
+var maxPages = map[string]int{"ListLogEntries": 5000}
 
 // pages walks a Google iterator page by page (one request each), counting
 // the requests as api.
@@ -100,13 +104,20 @@ const maxListPages = 200
 func pages[T any](v *view, api string, it iterator.Pageable, size int, each func([]T) error) error {
 	pg := iterator.NewPager(it, size, "")
 	seen := map[string]bool{}
+	most := maxListPages
+	if m := maxPages[api]; m > 0 {
+		most = m
+	}
 	for n := 0; ; n++ {
-		if n == maxListPages {
-			return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: api, Reason: fmt.Sprintf("still paging after %d pages of %d; nothing of this listing is applied", maxListPages, size)}
+		if n == most {
+			return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: api, Reason: fmt.Sprintf("still paging after %d pages of %d; nothing of this listing is applied", most, size)}
 		}
 		var items []T
 		v.count(api)
 		tok, err := pg.NextPage(&items)
+		if errors.Is(err, iterator.Done) {
+			return nil // an empty listing (Logging's client says so)
+		}
 		if err != nil {
 			return err
 		}
