@@ -92,6 +92,8 @@ keyward key delete vault acme-payments-card-kek --confirm acme-payments-card-kek
 keyward key delete gcp-prod europe-west1/payments/card-kek --version 2   # schedule one version's destruction`,
 	"key purge":  `keyward key purge vault acme-payments-card-kek`,
 	"key backup": `keyward key backup vault acme-payments-card-kek`,
+	"key rotate-app": `keyward key rotate-app acme-kms crm
+  keyward key rotate-app acme-kms/crm --json`,
 	"key backups": `keyward key backups
 keyward key backups --json | jq -r '.[].id'`,
 	"key restore": `keyward key restore BACKUP-ID                  # the id from keyward key backups

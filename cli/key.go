@@ -33,7 +33,41 @@ func newKeyCmd(a *App) *cobra.Command {
 		newKeyOpCmd(a, "delete", "Soft-delete a key (recoverable until purged)", true),
 		newKeyOpCmd(a, "purge", "Destroy a soft-deleted key for good", true),
 		newKeyOpCmd(a, "delete-material", "Delete a key's imported material (AWS): the key stays, unusable until the same material is imported again (keyward key restore)", true),
-		newKeyBackupCmd(a), newKeyBackupsCmd(a), newKeyRestoreCmd(a), newKeyDeleteBackupCmd(a), newKeyPolicyCmd(a))
+		newKeyBackupCmd(a), newKeyBackupsCmd(a), newKeyRestoreCmd(a), newKeyDeleteBackupCmd(a), newKeyPolicyCmd(a), newKeyRotateAppCmd(a))
+	return cmd
+}
+
+// newKeyRotateAppCmd is `keyward key rotate-app SOURCE APP`: a KMIP
+// application's next generation, as a rotate schedule makes it.
+func newKeyRotateAppCmd(a *App) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "rotate-app SOURCE APP",
+		Short: "Rotate a KMIP application now: create and activate the next generation of its ring on the KMS (admin)",
+		Long: "Creates on the KMS the generation that follows the application's newest (its scheme's next name,\n" +
+			"….key.N+1) and activates it; the proxy encrypts with it from its next poll. The KMS is polled first,\n" +
+			"so a generation someone else made is followed, not repeated. Recorded as a rotated event with your user name.",
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			source, app, err := keyArgs(args)
+			if err != nil {
+				return Usagef("name the application as SOURCE APP or SOURCE/APP (e.g. acme-kms crm)")
+			}
+			rot, err := a.Client().RotateApp(cmd.Context(), source, app)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(a.Out, rot)
+			}
+			fmt.Fprintf(a.Out, "rotated %s/%s: %s (after %s)\n", clean(rot.Source), clean(rot.Application), clean(rot.Generation), clean(rot.Previous))
+			if rot.Note != "" {
+				fmt.Fprintln(a.Out, clean(rot.Note))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"source", "application", "previous", "generation", "uid", "note"} as JSON`)
 	return cmd
 }
 

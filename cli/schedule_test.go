@@ -73,6 +73,14 @@ func TestScheduleCommands(t *testing.T) {
 	if code != ExitOK || !strings.HasPrefix(out, "a run of crm now would touch 0 targets, skip 1:\n") {
 		t.Fatalf("dry run: exit %d\n%s%s", code, out, errs)
 	}
+	// A KMIP application is rotated directly too (this daemon has no KMIP
+	// source: the daemon says so, exit 1); a missing name is a usage error.
+	if code, _, errs = run(t, "--socket", sock, "key", "rotate-app", "acme-kms", "crm"); code != ExitError || !strings.Contains(errs, `no KMIP source named "acme-kms"`) {
+		t.Fatalf("key rotate-app with no KMIP source: exit %d, %q", code, errs)
+	}
+	if code, _, _ = run(t, "--socket", sock, "key", "rotate-app", "acme-kms"); code != ExitUsage {
+		t.Fatalf("key rotate-app with no application: exit %d, want %d", code, ExitUsage)
+	}
 	code, out, _ = run(t, "--socket", sock, "schedule", "pause", "crm")
 	if code != ExitOK || out != "paused crm\n" {
 		t.Fatalf("pause: %d %q", code, out)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/daemon/scheduler"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/daemon/sources/kmip"
@@ -356,22 +357,71 @@ func (a *scheduleActions) do(ctx context.Context, s *schedule.Schedule, run sche
 }
 
 func (a *scheduleActions) rotateApp(ctx context.Context, source, app, before, actor string) (string, string, error) {
-	src := a.kmip[source]
+	rot, note, err := kmipRotator{d: a.d, kmip: a.kmip}.rotate(ctx, source, app, before, actor)
+	if err != nil {
+		return "", "", err
+	}
+	return rot.Name, note, nil
+}
+
+// kmipRotator rotates KMIP applications — the next generation of a ring,
+// created and activated on the KMS — for schedules and for administrators
+// (POST /v1/kmip/{source}/apps/{app}/rotate).
+type kmipRotator struct {
+	d    *Daemon
+	kmip map[string]*kmip.Source
+}
+
+var _ localapi.AppRotator = kmipRotator{}
+
+func (k kmipRotator) source(source string) (*kmip.Source, error) {
+	src := k.kmip[source]
 	if src == nil {
-		return "", "", fmt.Errorf("no KMIP source %q", source)
+		return nil, fmt.Errorf("%w: no KMIP source %q (keyward status lists the sources)", localapi.ErrNoApp, source)
+	}
+	return src, nil
+}
+
+// rotate creates the generation after before (idempotent given before)
+// and records it as actor's.
+func (k kmipRotator) rotate(ctx context.Context, source, app, before, actor string) (kmip.Rotation, string, error) {
+	src, err := k.source(source)
+	if err != nil {
+		return kmip.Rotation{}, "", err
 	}
 	rot, err := src.Rotate(ctx, app, before)
 	if err != nil {
-		return "", "", err
+		return rot, "", err
 	}
 	note, details := "", fmt.Sprintf("application %s rotated via keyward: created and activated %s on the KMS (after %s)", app, rot.Name, before)
 	if rot.Existed {
 		note = rot.Name + " was already on the KMS (a rotation whose answer was lost): not created again"
 		details = fmt.Sprintf("application %s: %s, activated", app, note)
 	}
-	_ = a.d.sink.record(ctx, engine.Event{KeyID: engine.KeyID(source, rot.Name, ""), Source: source, Operation: engine.OpRotated,
+	_ = k.d.sink.record(ctx, engine.Event{KeyID: engine.KeyID(source, rot.Name, ""), Source: source, Operation: engine.OpRotated,
 		Actor: actor, Origin: engine.OriginKeyward, Details: details})
-	return rot.Name, note, nil
+	return rot, note, nil
+}
+
+// RotateApp rotates an application now, as an administrator asked: the
+// KMS is polled first, so the new generation follows the newest there.
+func (k kmipRotator) RotateApp(ctx context.Context, source, app, actor string) (api.AppRotation, error) {
+	src, err := k.source(source)
+	if err != nil {
+		return api.AppRotation{}, err
+	}
+	if err := src.SyncNow(ctx); err != nil {
+		return api.AppRotation{}, fmt.Errorf("poll %s before rotating %s: %w", source, app, err)
+	}
+	before, err := src.NewestGeneration(app)
+	if err != nil {
+		return api.AppRotation{}, fmt.Errorf("%w: %v", localapi.ErrNoApp, err)
+	}
+	rot, note, err := k.rotate(ctx, source, app, before, actor)
+	if err != nil {
+		return api.AppRotation{}, err
+	}
+	return api.AppRotation{Source: source, Application: app, Previous: before, Generation: rot.Name, UID: rot.UID, Note: note}, nil
 }
 
 // backup backs the key up unless this schedule already did since before

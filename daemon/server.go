@@ -25,6 +25,9 @@ func (d *Daemon) handler(f *features) http.Handler {
 		Extra: d.opts.Routes}
 	if f != nil {
 		s.Cloud, s.Proxy, s.Identities = f.cloud, f.proxy, f.identities
+		if len(f.kmip) > 0 {
+			s.Apps = kmipRotator{d: d, kmip: f.kmip}
+		}
 	}
 	if s.Identities == nil {
 		s.Identities = d.opts.Identities

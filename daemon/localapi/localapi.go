@@ -62,6 +62,7 @@ const (
 	proxyService
 	identityService
 	scheduleService
+	appService
 )
 
 // missing is the 404 of a route whose service the daemon does not run.
@@ -72,6 +73,8 @@ func (h *Handler) missing(needs service, r *http.Request) error {
 	case needs == proxyService && h.s.Proxy == nil:
 		return notFound("no application is proxied (add a [[proxy.app]] section to keyward.toml), so %s %s has nothing to act on", r.Method, r.URL.Path)
 	case needs == identityService && h.s.Identities == nil:
+		return notFound("no KMIP source named %q (none is configured)", r.PathValue("source"))
+	case needs == appService && h.s.Apps == nil:
 		return notFound("no KMIP source named %q (none is configured)", r.PathValue("source"))
 	case needs == scheduleService && h.s.Schedules == nil:
 		return notFound("this daemon runs no schedules, so %s %s has nothing to act on", r.Method, r.URL.Path)
@@ -113,6 +116,8 @@ type Services struct {
 	Proxy      *proxy.Manager
 	Identities *pki.Service
 	Schedules  *scheduler.Runner
+	// Apps rotates KMIP applications (nil: no KMIP source).
+	Apps AppRotator
 	// Audit hears every state-changing request once (see Action).
 	Audit func(context.Context, Action)
 	// AuditReady is asked before a state-changing request runs: when the

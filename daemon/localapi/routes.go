@@ -83,6 +83,7 @@ func (h *Handler) table() []Route {
 		{Method: post, Pattern: "/v1/kmip/{source}/csr", Role: admin, needs: identityService, Serve: h.clientCSR},
 		{Method: post, Pattern: "/v1/kmip/{source}/install", Role: admin, needs: identityService, Serve: h.clientInstall},
 		{Method: post, Pattern: "/v1/kmip/{source}/import", Role: admin, needs: identityService, Serve: h.clientImport},
+		{Method: post, Pattern: "/v1/kmip/{source}/apps/{app}/rotate", Role: admin, needs: appService, Serve: h.rotateApp},
 
 		// schedules
 		{Method: get, Pattern: "/v1/schedules", Role: user, needs: scheduleService, Serve: h.schedules},
