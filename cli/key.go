@@ -213,8 +213,17 @@ func newKeyNameCmd(a *App, use, short string, run func(cmd *cobra.Command, sourc
 
 // readKeyFile reads a key file for upload, refusing one that others can
 // read: it holds key material.
+// The file is opened once and its checks are of the opened file, and no
+// more than the limit is read: a file swapped or grown after the checks
+// (a symlink to /dev/zero) cannot make the CLI read without end.
 func readKeyFile(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+	const limit = 64 * 1024
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
@@ -224,10 +233,19 @@ func readKeyFile(path string) ([]byte, error) {
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("--from-file %s has mode %04o: it holds key material, chmod 600 it", path, fi.Mode().Perm())
 	}
-	if fi.Size() > 64*1024 {
+	if fi.Size() > limit {
 		return nil, fmt.Errorf("--from-file %s has %d bytes: a key file is a few KiB at most", path, fi.Size())
 	}
-	return os.ReadFile(path)
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		clear(b)
+		return nil, err
+	}
+	if len(b) > limit {
+		clear(b)
+		return nil, fmt.Errorf("--from-file %s grew past %d bytes while it was read: a key file is a few KiB at most", path, limit)
+	}
+	return b, nil
 }
 
 func newKeyCreateCmd(a *App, upload bool) *cobra.Command {

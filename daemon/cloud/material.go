@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+
+	"github.com/keyward/keyward/engine"
 )
 
 // ParseMaterial reads key material an administrator brings from a file:
@@ -20,8 +22,18 @@ func ParseMaterial(b []byte) (crypto.PrivateKey, []byte, error) {
 	if len(b) == 0 {
 		return nil, nil, fmt.Errorf("%w: the key file is empty", ErrInvalid)
 	}
-	if blk, _ := pem.Decode(b); blk != nil {
+	if blk, rest := pem.Decode(b); blk != nil {
 		defer clear(blk.Bytes)
+		if rest = bytes.TrimSpace(rest); len(rest) > 0 {
+			// A second key, or the end of a damaged file: which one the
+			// administrator meant is not for keyward to guess.
+			what := engine.Plural(len(rest), "byte") + " that are not PEM"
+			if next, _ := pem.Decode(rest); next != nil {
+				what = fmt.Sprintf("a second PEM block, of type %q", next.Type)
+				clear(next.Bytes)
+			}
+			return nil, nil, fmt.Errorf("%w: the key file has %s after its %s block: put one private key alone in the file", ErrInvalid, what, blk.Type)
+		}
 		if _, enc := blk.Headers["Proc-Type"]; enc || blk.Type == "ENCRYPTED PRIVATE KEY" {
 			return nil, nil, fmt.Errorf("%w: the private key is encrypted: decrypt it first (openssl pkcs8 -topk8 -nocrypt) into a file only you can read", ErrInvalid)
 		}
@@ -53,7 +65,7 @@ func ParseMaterial(b []byte) (crypto.PrivateKey, []byte, error) {
 	if len(b) == 16 || len(b) == 32 {
 		return nil, append([]byte(nil), b...), nil
 	}
-	return nil, nil, fmt.Errorf("%w: the key file (%d bytes) is neither a private key (PEM or PKCS#8 DER) nor 128- or 256-bit symmetric material (16 or 32 raw bytes, or their hex)", ErrInvalid, len(b))
+	return nil, nil, fmt.Errorf("%w: the key file (%s) is neither a private key (PEM or PKCS#8 DER) nor 128- or 256-bit symmetric material (16 or 32 raw bytes, or their hex)", ErrInvalid, engine.Plural(len(b), "byte"))
 }
 
 func checkPrivate(k any) (crypto.PrivateKey, []byte, error) {

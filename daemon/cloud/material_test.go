@@ -42,6 +42,10 @@ func TestParseMaterial(t *testing.T) {
 		{"encrypted", pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1}}), false, false, nil, "is encrypted"},
 		{"certificate", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1}}), false, false, nil, `type "CERTIFICATE" is not a private key`},
 		{"garbage pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("secret-ish")}), false, false, nil, "the PRIVATE KEY block does not parse"},
+		{"pem with trailing junk", append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8(rk)}), "\nsecret-junk\n"...), false, false, nil, "has 11 bytes that are not PEM after its PRIVATE KEY block"},
+		{"two keys", append(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8(rk)})...), false, false, nil, `a second PEM block, of type "PRIVATE KEY"`},
+		{"trailing blank lines", append(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER}), "\n\n \n"...), false, true, nil, ""},
+		{"one byte", []byte{0x30}, false, false, nil, "the key file (1 byte) is neither"},
 		{"24 bytes", []byte("0123456789abcdef01234567"), false, false, nil, "neither a private key"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
