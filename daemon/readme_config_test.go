@@ -207,3 +207,88 @@ func compareShown(t *testing.T, prefix string, shown map[string]any, readme, def
 		}
 	}
 }
+
+// TestREADMEConfigArrayDefaults does for the first [[kmip]],
+// [[kmip.application]] and [[proxy.app]] of the README what
+// TestREADMEConfigDefaults does for the single tables: a key whose setting
+// has a default in code, shown without a "default" comment, shows that
+// default.
+func TestREADMEConfigArrayDefaults(t *testing.T) {
+	readme := readmeTOML(t)
+	full := filepath.Join(t.TempDir(), "full.toml")
+	os.WriteFile(full, []byte(readme), 0o600)
+	shown, err := config.Load(full)
+	if err != nil {
+		t.Fatalf("the README's configuration is refused: %v", err)
+	}
+	minimal := filepath.Join(t.TempDir(), "minimal.toml")
+	os.WriteFile(minimal, []byte(`
+[[kmip]]
+name = "kms"
+addresses = ["kms1.example.com:5696"]
+[[kmip.application]]
+name = "crm"
+pattern = "rks.crm.key.*"
+[[proxy.app]]
+name = "crm"
+listen = "127.0.0.1:8443"
+upstream = "https://crm.example.com"
+fields = ["ssn"]
+`), 0o600)
+	def, err := config.Load(minimal)
+	if err != nil {
+		t.Fatalf("a minimal configuration is refused: %v", err)
+	}
+	required := map[string]bool{"name": true, "addresses": true, "pattern": true, "listen": true, "upstream": true, "fields": true}
+	tables := []struct {
+		header      string
+		shown, dflt any
+	}{
+		{"[[kmip]]", shown.KMIP[0], def.KMIP[0]},
+		{"[[kmip.application]]", shown.KMIP[0].Applications[0], def.KMIP[0].Applications[0]},
+		{"[[proxy.app]]", shown.Proxy.Apps[0].WithDefaults(), def.Proxy.Apps[0].WithDefaults()},
+	}
+	for _, tb := range tables {
+		plain := shownWithoutDefaultComment(readme, tb.header)
+		sv, dv := reflect.ValueOf(tb.shown), reflect.ValueOf(tb.dflt)
+		checked := 0
+		for i := range sv.NumField() {
+			name, _, _ := strings.Cut(sv.Type().Field(i).Tag.Get("toml"), ",")
+			if !plain[name] || dv.Field(i).IsZero() || required[name] {
+				continue // not shown plainly, no default in code, or set by the minimal file
+			}
+			checked++
+			if got, want := sv.Field(i).Interface(), dv.Field(i).Interface(); !reflect.DeepEqual(got, want) {
+				t.Errorf("the README's %s shows %s = %v, but its default is %v (say so in a comment, or show the default)", tb.header, name, got, want)
+			}
+		}
+		if checked == 0 {
+			t.Errorf("no key of the README's %s with a default in code was checked", tb.header)
+		}
+	}
+}
+
+// shownWithoutDefaultComment lists the keys of the first table under header
+// in the README's TOML whose comment does not mention a default.
+func shownWithoutDefaultComment(readme, header string) map[string]bool {
+	keys := map[string]bool{}
+	_, rest, ok := strings.Cut(readme, "\n"+header+"\n")
+	if !ok {
+		return keys
+	}
+	for _, line := range strings.Split(rest, "\n") {
+		trim := strings.TrimSpace(line)
+		if strings.HasPrefix(trim, "[") {
+			break
+		}
+		key, value, ok := strings.Cut(trim, "=")
+		if !ok || strings.HasPrefix(trim, "#") {
+			continue
+		}
+		if _, comment, _ := strings.Cut(value, "#"); strings.Contains(comment, "default") {
+			continue
+		}
+		keys[strings.TrimSpace(key)] = true
+	}
+	return keys
+}
