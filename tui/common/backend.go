@@ -55,6 +55,8 @@ type (
 		KMIPCSR(ctx context.Context, source string, req api.CSRRequest) (*api.CSRResponse, error)
 		KMIPInstallCert(ctx context.Context, source string, req api.InstallCertRequest) (*api.CertInfo, error)
 		KMIPImportKeystore(ctx context.Context, source string, req api.ImportKeystoreRequest) (*api.CertInfo, error)
+		// RotateApp makes a KMIP application's next generation (admin).
+		RotateApp(ctx context.Context, source, app string) (*api.AppRotation, error)
 	}
 
 	// Reports are the Aging, Activity and Usage panes' reports.

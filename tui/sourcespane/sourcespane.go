@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui/common"
+	"github.com/keyward/keyward/tui/dialog"
 	"github.com/keyward/keyward/tui/render"
 	"github.com/keyward/keyward/tui/styles"
 	"github.com/keyward/keyward/tui/table"
@@ -32,7 +33,10 @@ type sourcesMsg struct {
 
 // Model is the Sources pane.
 type Model struct {
-	ctx     *common.Context
+	ctx *common.Context
+	// modal is the confirmation of a KMIP application's rotation (x on a
+	// ring's generation).
+	modal   dialog.Modal
 	vp      viewport.Model
 	sources []api.SourceInfo
 	loaded  bool
@@ -86,7 +90,7 @@ func (m *Model) SetSize(w, h int) {
 }
 
 // Capturing implements common.Pane.
-func (m *Model) Capturing() bool { return m.cert != nil }
+func (m *Model) Capturing() bool { return m.cert != nil || m.rotating() }
 
 // Typing is true while a certificate form has a field focused.
 func (m *Model) Typing() bool { return m.cert != nil && m.cert.Typing() }
@@ -180,7 +184,12 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if m.shown && (!msg.OnlyFailed || m.err != nil || !m.loaded) {
 			return m.fetch()
 		}
+	case rotateDoneMsg:
+		return m.onRotateDone(msg)
 	case tea.KeyMsg:
+		if m.rotating() {
+			return m.updateRotate(msg)
+		}
 		if m.cert != nil {
 			return m.updateCert(msg)
 		}
@@ -201,6 +210,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return m.fetch()
 		case key.Matches(msg, k.SyncSource), key.Matches(msg, k.SyncAll):
 			return m.syncSelected()
+		case key.Matches(msg, k.Actions):
+			return m.confirmRotate()
 		default:
 			m.move(msg)
 		}
@@ -286,12 +297,21 @@ func (m *Model) ShortHelp() []key.Binding {
 	if m.cert != nil {
 		return m.certHelp()
 	}
+	if m.rotating() {
+		return []key.Binding{k.Confirm, k.Cancel}
+	}
 	if m.view != nil {
 		return []key.Binding{k.Back, k.GoKeys, k.Up, k.Down, k.Reload}
 	}
 	open := k.Open
 	if m.sel < len(m.items) && m.items[m.sel].gen != nil {
 		open = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open its key"))
+		if !m.ctx.ReadOnly && m.role != api.RoleUser {
+			// The key map's Actions key, which on a ring's generation
+			// rotates its application.
+			rotate := key.NewBinding(key.WithKeys(k.Actions.Keys()...), key.WithHelp(k.Actions.Help().Key, "rotate the application"))
+			return []key.Binding{open, rotate, k.Up, k.Down, k.Reload}
+		}
 	}
 	if len(m.kmipSources()) > 0 {
 		return []key.Binding{open, k.Up, k.Down, k.Reload, k.Certs}
@@ -365,6 +385,9 @@ func (m *Model) source(name string) *api.SourceInfo {
 
 // View implements common.Pane.
 func (m *Model) View() string {
+	if m.rotating() {
+		return m.modal.View(m.ctx.Styles, m.ctx.Keys, m.width, m.height)
+	}
 	if m.cert != nil {
 		return m.certView()
 	}
@@ -378,6 +401,7 @@ func (m *Model) View() string {
 type item struct {
 	source string
 	gen    *api.GenerationInfo
+	app    string // the ring's application (generation rows)
 	line   int
 }
 
@@ -463,7 +487,7 @@ func build(srcs []api.SourceInfo, loaded bool, err error, width int, now time.Ti
 			gt.SetWidth(width)
 			lines = append(lines, gt.HeaderView())
 			for _, g := range r.Generations {
-				on := selectable(item{source: s.Name, gen: &g})
+				on := selectable(item{source: s.Name, gen: &g, app: r.Application})
 				outNext := r.NextOut != nil && g.Name == r.NextOut.Name
 				lines = append(lines, gt.RowView(st.Cells(render.Generation(g, outNext, now)), on))
 			}

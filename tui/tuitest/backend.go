@@ -79,5 +79,8 @@ func (Unserved) Schedule(context.Context, string, int64) (*api.ScheduleDetail, e
 	return nil, unserved()
 }
 func (Unserved) DryRunSchedule(context.Context, string) (*api.DryRun, error) { return nil, unserved() }
-func (Unserved) RunSchedule(context.Context, string) (*schedule.Run, error)  { return nil, unserved() }
-func (Unserved) ScheduleAction(context.Context, string, string) error        { return unserved() }
+func (Unserved) RotateApp(context.Context, string, string) (*api.AppRotation, error) {
+	return nil, unserved()
+}
+func (Unserved) RunSchedule(context.Context, string) (*schedule.Run, error) { return nil, unserved() }
+func (Unserved) ScheduleAction(context.Context, string, string) error       { return unserved() }
