@@ -144,6 +144,25 @@ func (d *dates) parse() (exp, nbf *time.Time, err error) {
 	return exp, nbf, nil
 }
 
+// refuse fails, before any change is asked for, when --expires or
+// --not-before is given for a source whose keys have no dates (no
+// engine.CapDates), in the daemon's words.
+func (d *dates) refuse(ctx context.Context, a *App, source string) error {
+	if d.expires == "" && d.notBefore == "" {
+		return nil
+	}
+	srcs, err := a.Client().CloudSources(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range srcs {
+		if s.Name == source && !slices.Contains(s.Capabilities, engine.CapDates) {
+			return Usagef("--expires/--not-before: %s", engine.NoDates(source))
+		}
+	}
+	return nil
+}
+
 // parseWithTags reads --expires and --not-before, then the --tag values.
 func (d *dates) parseWithTags(tags []string) (exp, nbf *time.Time, t map[string]string, err error) {
 	if exp, nbf, err = d.parse(); err != nil {
@@ -306,6 +325,9 @@ func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 		if r.Expires, r.NotBefore, r.Tags, err = d.parseWithTags(tags); err != nil {
 			return nil, err
 		}
+		if err := d.refuse(cmd.Context(), a, source); err != nil {
+			return nil, err
+		}
 		if upload {
 			return a.Client().UploadCloudKey(cmd.Context(), source, r)
 		}
@@ -387,6 +409,9 @@ func newKeyUpdateCmd(a *App) *cobra.Command {
 			}
 			var err error
 			if r.Expires, r.NotBefore, r.Tags, err = d.parseWithTags(tags); err != nil {
+				return nil, err
+			}
+			if err := d.refuse(cmd.Context(), a, source); err != nil {
 				return nil, err
 			}
 			if clearTags {

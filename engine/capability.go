@@ -1,5 +1,7 @@
 package engine
 
+import "fmt"
+
 // What a key source can do with its keys: a cloud connector declares its
 // set, the daemon announces it per source (GET /v1/sources,
 // GET /v1/cloud/sources), and front ends offer those actions and no
@@ -19,7 +21,19 @@ const (
 	// CapDeleteMaterial deletes a key's imported material, leaving the
 	// key to be imported into again (AWS DeleteImportedKeyMaterial).
 	CapDeleteMaterial = "delete-material"
+	// CapDates: keys carry an activation (not before) and an expiry date
+	// that keyward can set (Azure Key Vault; AWS and Google keys have
+	// neither).
+	CapDates = "dates"
 )
+
+// NoDates is why a key of source, which lacks CapDates, cannot be given
+// an expiry or activation date: front ends leave the fields out or refuse
+// the flags with these words, and the daemon refuses the request with
+// them.
+func NoDates(source string) string {
+	return fmt.Sprintf("source %q keeps no activation or expiry date on its keys (only Azure Key Vault keys have them)", source)
+}
 
 // TagUnsupported prefixes a tag a connector sets on one key for a
 // capability its source declares but that key cannot do, with the reason

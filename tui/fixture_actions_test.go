@@ -87,7 +87,7 @@ func (f *fixture) notifyKeys(source string) {
 }
 
 var allCaps = []string{engine.CapCreate, engine.CapUpload, engine.CapRotate, engine.CapUpdate, engine.CapDelete, engine.CapRecover,
-	engine.CapPurge, engine.CapBackup, engine.CapRestore, engine.CapRotationPolicy}
+	engine.CapPurge, engine.CapBackup, engine.CapRestore, engine.CapRotationPolicy, engine.CapDates}
 
 // CloudSources serves GET /v1/cloud/sources: vault-emu is the one cloud vault.
 func (f *fixture) CloudSources(ctx context.Context) ([]api.CloudSourceInfo, error) {

@@ -157,6 +157,9 @@ func (m *Manager) Create(ctx context.Context, caller Caller, source string, r Cr
 	if err != nil {
 		return nil, err
 	}
+	if err := checkDates(s, "create "+r.Name, r.Expires, r.NotBefore); err != nil {
+		return nil, err
+	}
 	if sc, ok := s.Connector().(SpecChecker); ok {
 		if err := checkName(r.Name); err != nil {
 			return nil, err
@@ -182,11 +185,24 @@ func (m *Manager) Create(ctx context.Context, caller Caller, source string, r Cr
 	return m.recorded(ctx, s, cmp.Or(kv.Name, r.Name), nil, false, ev)
 }
 
+// checkDates refuses an expiry or activation date for a source whose
+// keys have none (no engine.CapDates), before any request, in the words
+// the front ends use.
+func checkDates(s *SyncSource, op string, expires, notBefore *time.Time) error {
+	if (expires == nil && notBefore == nil) || s.Connector().Capabilities().Has(engine.CapDates) {
+		return nil
+	}
+	return &Error{Kind: ErrUnsupported, Op: op, Reason: engine.NoDates(s.Name())}
+}
+
 // Upload imports a key generated here (or a KMIP ring's newest generation)
 // into the vault and tags it with where it came from.
 func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r UploadRequest) (*KeyResult, error) {
 	s, err := m.source(source, engine.CapUpload)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkDates(s, "upload "+r.Name, r.Expires, r.NotBefore); err != nil {
 		return nil, err
 	}
 	if err := checkName(r.Name); err != nil {
@@ -311,6 +327,9 @@ func (m *Manager) Rotate(ctx context.Context, caller Caller, source, name string
 func (m *Manager) Update(ctx context.Context, caller Caller, source, name string, r UpdateRequest) (*KeyResult, error) {
 	s, err := m.source(source, engine.CapUpdate)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkDates(s, "update "+name, r.Expires, r.NotBefore); err != nil {
 		return nil, err
 	}
 	if r.Enabled == nil && r.Expires == nil && r.NotBefore == nil && r.Tags == nil {

@@ -582,36 +582,46 @@ func (m *Model) editForm(f *flow) {
 	k, src := f.key, f.src
 	had := editableTags(k.Tags)
 	b := m.ctx.Backend
-	form := dialog.NewForm("Edit "+table.Clean(k.Name)+" in "+table.Clean(src.Name),
-		[]string{"Version " + render.OrDash(k.Version) + " of " + k.Name + " in vault " + src.Name + ". Only what you change is sent."},
-		dialog.NewField("Expires", dateHint, fmtDate(k.Expires)),
-		dialog.NewField("Not before", dateHint, fmtDate(k.Activated)),
-		dialog.NewField("Tags", "name=value, comma separated; replaces all", fmtTags(had)),
-	)
+	intro := []string{"Version " + render.OrDash(k.Version) + " of " + k.Name + " in vault " + src.Name + ". Only what you change is sent."}
+	var fields []dialog.Field
+	// Dates only where the source's keys have them (engine.CapDates):
+	// AWS and Google would refuse them.
+	dated := has(src.Capabilities, engine.CapDates)
+	if dated {
+		fields = append(fields, dialog.NewField("Expires", dateHint, fmtDate(k.Expires)), dialog.NewField("Not before", dateHint, fmtDate(k.Activated)))
+	} else {
+		intro = append(intro, "No dates: "+engine.NoDates(src.Name)+".")
+	}
+	fields = append(fields, dialog.NewField("Tags", "name=value, comma separated; replaces all", fmtTags(had)))
+	form := dialog.NewForm("Edit "+table.Clean(k.Name)+" in "+table.Clean(src.Name), intro, fields...)
 	f.Show(nil, nil, form, nil)
 	f.Submit = func(fm *dialog.Form) (actionRun, error) {
-		exp, err := parseDate("expires", fm.Value(0))
-		if err != nil {
-			return nil, err
-		}
-		nbf, err := parseDate("not before", fm.Value(1))
-		if err != nil {
-			return nil, err
-		}
-		tags, err := parseTags(fm.Value(2), had)
-		if err != nil {
-			return nil, err
-		}
 		req := api.UpdateKeyRequest{Version: k.Version}
 		var changed []string
-		if !sameDay(exp, k.Expires) {
-			if exp == nil {
-				return nil, fmt.Errorf("an expiry cannot be removed from here; set a later date instead")
+		tagField := 0
+		if dated {
+			tagField = 2
+			exp, err := parseDate("expires", fm.Value(0))
+			if err != nil {
+				return nil, err
 			}
-			req.Expires, changed = exp, append(changed, "expiry "+fmtDate(exp))
+			nbf, err := parseDate("not before", fm.Value(1))
+			if err != nil {
+				return nil, err
+			}
+			if !sameDay(exp, k.Expires) {
+				if exp == nil {
+					return nil, fmt.Errorf("an expiry cannot be removed from here; set a later date instead")
+				}
+				req.Expires, changed = exp, append(changed, "expiry "+fmtDate(exp))
+			}
+			if !sameDay(nbf, k.Activated) && nbf != nil {
+				req.NotBefore, changed = nbf, append(changed, "not-before "+fmtDate(nbf))
+			}
 		}
-		if !sameDay(nbf, k.Activated) && nbf != nil {
-			req.NotBefore, changed = nbf, append(changed, "not-before "+fmtDate(nbf))
+		tags, err := parseTags(fm.Value(tagField), had)
+		if err != nil {
+			return nil, err
 		}
 		if fmtTags(tags) != fmtTags(had) {
 			if len(tags) == 0 {
@@ -766,8 +776,8 @@ func (m *Model) createForm(f *flow) {
 		dialog.NewField("Name", "letters, digits and -", ""),
 		dialog.NewField("Type", "RSA or EC", "EC"),
 		dialog.NewField("Size or curve", "RSA: 2048, 3072, 4096 · EC: P-256, P-384, P-521", "P-256"),
-		dialog.NewField("Expires", dateHint, ""),
 	)
+	expField := datedField(form, src.Capabilities)
 	f.Show(nil, nil, form, nil)
 	f.Submit = func(fm *dialog.Form) (actionRun, error) {
 		req := api.CreateKeyRequest{Name: fm.Value(0)}
@@ -777,9 +787,8 @@ func (m *Model) createForm(f *flow) {
 		if err := keyShape(fm, 1, 2, &req); err != nil {
 			return nil, err
 		}
-		exp, err := parseDate("expires", fm.Value(3))
+		exp, err := expiry(fm, expField)
 		if err != nil {
-			fm.Focus(3)
 			return nil, err
 		}
 		req.Expires = exp
@@ -819,8 +828,8 @@ func (m *Model) uploadForm(f *flow) {
 		dialog.NewField("Key from", hint, from),
 		dialog.NewField("Type", "local keys: RSA or EC", "EC"),
 		dialog.NewField("Size or curve", "RSA: 2048, 3072, 4096 · EC: P-256, P-384, P-521", "P-256"),
-		dialog.NewField("Expires", dateHint, ""),
 	)
+	expField := datedField(form, src.Capabilities)
 	f.Show(nil, nil, form, nil)
 	f.Submit = func(fm *dialog.Form) (actionRun, error) {
 		var req api.UploadKeyRequest
@@ -847,9 +856,8 @@ func (m *Model) uploadForm(f *flow) {
 			req.FromSource, req.FromApplication = s, app
 			origin = "newest generation of " + app + " from " + s
 		}
-		exp, err := parseDate("expires", fm.Value(4))
+		exp, err := expiry(fm, expField)
 		if err != nil {
-			fm.Focus(4)
 			return nil, err
 		}
 		req.Expires = exp
@@ -862,6 +870,28 @@ func (m *Model) uploadForm(f *flow) {
 			return fmt.Sprintf("uploaded %s into %s (%s)%s", table.Clean(req.Name), table.Clean(src.Name), table.Clean(origin), describeResult(res)), nil, nil
 		}, nil
 	}
+}
+
+// datedField adds an Expires field to form when the source's keys have
+// dates (engine.CapDates) and returns its index (-1: none offered).
+func datedField(form *dialog.Form, caps []string) int {
+	if !has(caps, engine.CapDates) {
+		return -1
+	}
+	form.Fields = append(form.Fields, dialog.NewField("Expires", dateHint, ""))
+	return len(form.Fields) - 1
+}
+
+// expiry reads the Expires field i (nil when the form has none).
+func expiry(fm *dialog.Form, i int) (*time.Time, error) {
+	if i < 0 {
+		return nil, nil
+	}
+	exp, err := parseDate("expires", fm.Value(i))
+	if err != nil {
+		fm.Focus(i)
+	}
+	return exp, err
 }
 
 // checkVaultName refuses a missing or invalid vault key name in field i.

@@ -253,7 +253,7 @@ func (v *Vault) Geography() string {
 // the emulator, which behaves like one).
 func (v *Vault) Capabilities() cloud.Capabilities {
 	c := cloud.Capabilities{engine.CapCreate, engine.CapUpload, engine.CapRotate, engine.CapUpdate, engine.CapDelete, engine.CapRecover,
-		engine.CapPurge, engine.CapBackup, engine.CapRestore, engine.CapRotationPolicy}
+		engine.CapPurge, engine.CapBackup, engine.CapRestore, engine.CapRotationPolicy, engine.CapDates}
 	if v.hsm {
 		c = append(c, engine.CapUploadOct)
 	}

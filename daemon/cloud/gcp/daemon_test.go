@@ -167,6 +167,26 @@ full_refresh_every = 1
 		t.Errorf("labels: %v", v.Tags)
 	}
 
+	// Dates: Google keys have none (no engine.CapDates). The CLI refuses
+	// the flags before asking (exit 2), and the daemon refuses a request
+	// that carries one, in the same words; nothing reaches Google.
+	if slices.Contains(clouds[0].Capabilities, engine.CapDates) {
+		t.Errorf("gcp declares dates: %v", clouds[0].Capabilities)
+	}
+	noDates := engine.NoDates("gcp-prod")
+	for _, flag := range []string{"--expires", "--not-before"} {
+		if code, _, errs := clitest.Run(sock, "key", "update", "gcp-prod", "europe-west1/payments/card-kek", flag, "30d"); code != cli.ExitUsage || !strings.Contains(errs, noDates) {
+			t.Errorf("key update %s: exit %d: %s", flag, code, errs)
+		}
+	}
+	if code, _, errs := clitest.Run(sock, "key", "create", "gcp-prod", "dated", "--type", "oct", "--expires", "30d"); code != cli.ExitUsage || !strings.Contains(errs, noDates) {
+		t.Errorf("key create --expires: exit %d: %s", code, errs)
+	}
+	in30 := time.Now().Add(30 * 24 * time.Hour)
+	if _, err := c.UpdateCloudKey(ctx, "gcp-prod", "europe-west1/payments/card-kek", api.UpdateKeyRequest{Expires: &in30}); err == nil || !strings.Contains(err.Error(), noDates) {
+		t.Errorf("the daemon took an expiry for a Google key: %v", err)
+	}
+
 	// One version: delete --version schedules only its destruction; the
 	// primary of a symmetric key is refused with what to do instead;
 	// recover --version restores it. Through the CLI and the socket.

@@ -1,0 +1,53 @@
+package tui_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestEditFormDatesOnlyWhereKeysHaveThem: x → t on an AWS or a Google key
+// offers no Expires / Not before (their clouds refuse dates; the form
+// says why), and sends the tags it edits; an Azure key's form keeps both.
+func TestEditFormDatesOnlyWhereKeysHaveThem(t *testing.T) {
+	t.Run("aws", func(t *testing.T) {
+		f := newAWSFixture()
+		tm := start(t, f, 120, 30)
+		waitFor(t, tm, "● connected", "of 21 keys")
+		press(tm, "/", awsImported[:8], "enter")
+		waitFor(t, tm, "1–1 of 1 key ")
+		press(tm, "x", "t")
+		waitFor(t, tm, "Edit ", "Tags (name=value", `No dates: source "aws-prod" keeps no activation or expiry date`)
+		press(tm, ", team=crm", "enter")
+		c := waitCalls(t, f, 1)
+		view := finalView(t, tm)
+		if strings.Contains(view, "Expires") || strings.Contains(view, "Not before") {
+			t.Errorf("the AWS edit form offers dates:\n%s", view)
+		}
+		if !strings.Contains(c[0], "team:crm") || strings.Contains(c[0], "expires") {
+			t.Errorf("request: %q", c[0])
+		}
+	})
+	t.Run("gcp", func(t *testing.T) {
+		f := newGCPFixture(t)
+		tm := start(t, f, 160, 30)
+		waitFor(t, tm, "● connected", "of 26 keys")
+		press(tm, "/", "card-kek", "enter")
+		waitFor(t, tm, "1–4 of 4 keys")
+		press(tm, "G", "x", "t")
+		waitFor(t, tm, "Edit europe-west1/acme-payments/card-kek", "Tags (name=value", "No dates: source \"gcp-prod\"")
+		view := finalView(t, tm)
+		if strings.Contains(view, "Expires") || strings.Contains(view, "Not before") {
+			t.Errorf("the Google edit form offers dates:\n%s", view)
+		}
+	})
+	t.Run("azure", func(t *testing.T) {
+		f := newFixture()
+		tm := startOnKey(t, f, 120, 30, "payments-wrap")
+		press(tm, "x", "t")
+		waitFor(t, tm, "Edit payments-wrap in vault-emu", "Expires", "Not before", "Tags (name=value")
+		view := finalView(t, tm)
+		if strings.Contains(view, "No dates") {
+			t.Errorf("the Azure edit form says it has no dates:\n%s", view)
+		}
+	})
+}
