@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -83,7 +84,7 @@ func newAuditVerifyCmd(a *App) *cobra.Command {
 				defer f.Close()
 				rep, err := auditlog.VerifyBundle(f, v)
 				if err != nil {
-					return tampered(err)
+					return tampered(fmt.Errorf("%s: %w", bundle, err))
 				}
 				fmt.Fprintf(a.Out, "OK: bundle %s holds events %d to %d, chained and signed", bundle, rep.First, rep.Last)
 				if rep.Checkpoint != nil {
@@ -94,7 +95,7 @@ func newAuditVerifyCmd(a *App) *cobra.Command {
 			}
 			var given [][]byte
 			if fromCheckpoint != "" {
-				b, err := os.ReadFile(fromCheckpoint)
+				b, err := readSmallFile("--from-checkpoint", fromCheckpoint, 16<<20)
 				if err != nil {
 					return err
 				}
@@ -115,6 +116,10 @@ func newAuditVerifyCmd(a *App) *cobra.Command {
 				return err
 			}
 			r, err := auditlog.Verify(cmd.Context(), st, auditlog.VerifyOptions{ArchiveDir: files.archive, Verifier: v, Checkpoints: given})
+			if err != nil && strings.Contains(err.Error(), "no such table") {
+				// A table dropped, or a database of something else.
+				return fmt.Errorf("verification failed: %s lacks a table of keyward's activity log (%v): it is not a keyward database or it was damaged; verify a backup", files.db, err)
+			}
 			if err != nil {
 				return tampered(err)
 			}

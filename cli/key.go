@@ -232,11 +232,25 @@ func newKeyNameCmd(a *App, use, short string, run func(cmd *cobra.Command, sourc
 
 // readKeyFile reads a key file for upload, refusing one that others can
 // read: it holds key material.
-// The file is opened once and its checks are of the opened file, and no
-// more than the limit is read: a file swapped or grown after the checks
-// (a symlink to /dev/zero) cannot make the CLI read without end.
 func readKeyFile(path string) ([]byte, error) {
-	const limit = 64 * 1024
+	return readFile("--from-file", path, 64*1024, func(fi os.FileInfo) error {
+		if fi.Mode().Perm()&0o077 != 0 {
+			return fmt.Errorf("--from-file %s has mode %04o: it holds key material, chmod 600 it", path, fi.Mode().Perm())
+		}
+		return nil
+	})
+}
+
+// readSmallFile reads a regular file of at most limit bytes given by flag.
+func readSmallFile(flag, path string, limit int64) ([]byte, error) {
+	return readFile(flag, path, limit, nil)
+}
+
+// readFile opens path once, checks the opened file (regular, at most
+// limit bytes, and check's own rule) and reads no more than limit: a file
+// swapped or grown after the checks (a symlink to /dev/zero) cannot make
+// the CLI read without end.
+func readFile(flag, path string, limit int64, check func(os.FileInfo) error) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -247,22 +261,23 @@ func readKeyFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, Usagef("--from-file %s is not a regular file", path)
+		return nil, Usagef("%s %s is not a regular file", flag, path)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("--from-file %s has mode %04o: it holds key material, chmod 600 it", path, fi.Mode().Perm())
+	if check != nil {
+		if err := check(fi); err != nil {
+			return nil, err
+		}
 	}
 	if fi.Size() > limit {
-		return nil, fmt.Errorf("--from-file %s has %d bytes: a key file is a few KiB at most", path, fi.Size())
+		return nil, fmt.Errorf("%s %s has %d bytes: it should be %s at most", flag, path, fi.Size(), engine.Plural(int(limit), "byte"))
 	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = fmt.Errorf("%s %s grew past %s while it was read", flag, path, engine.Plural(int(limit), "byte"))
+	}
 	if err != nil {
 		clear(b)
 		return nil, err
-	}
-	if len(b) > limit {
-		clear(b)
-		return nil, fmt.Errorf("--from-file %s grew past %d bytes while it was read: a key file is a few KiB at most", path, limit)
 	}
 	return b, nil
 }

@@ -32,7 +32,7 @@ func TestReadKeyFileRefuses(t *testing.T) {
 		{"symlink to /dev/zero", zero, "is not a regular file"},
 		{"directory", dir, "is not a regular file"},
 		{"mode 0644", write("open.pem", secret, 0o644), "has mode 0644: it holds key material, chmod 600 it"},
-		{"too large", write("big.pem", make([]byte, 64*1024+1), 0o600), "a key file is a few KiB at most"},
+		{"too large", write("big.pem", make([]byte, 64*1024+1), 0o600), "bytes at most"},
 		{"missing", filepath.Join(dir, "none.pem"), "no such file"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

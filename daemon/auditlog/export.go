@@ -180,6 +180,10 @@ func VerifyBundle(r io.Reader, v note.Verifier) (BundleReport, error) {
 	defer os.RemoveAll(tmp)
 	tr := tar.NewReader(r)
 	var cpNote []byte
+	// Export writes verifier.key and README.txt last, always: a bundle
+	// without them was cut short (a tar cut at an entry's end reads as a
+	// shorter whole, and could have lost its checkpoint).
+	last := map[string]bool{"verifier.key": false, "README.txt": false}
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -196,6 +200,9 @@ func VerifyBundle(r io.Reader, v note.Verifier) (BundleReport, error) {
 		if _, err := io.Copy(&buf, io.LimitReader(tr, h.Size)); err != nil {
 			return rep, fmt.Errorf("bundle: %w", err)
 		}
+		if _, ok := last[base]; ok {
+			last[base] = true
+		}
 		switch {
 		case base == "checkpoint.note":
 			cpNote = buf.Bytes()
@@ -203,6 +210,11 @@ func VerifyBundle(r io.Reader, v note.Verifier) (BundleReport, error) {
 			if err := os.WriteFile(filepath.Join(tmp, base), buf.Bytes(), 0o600); err != nil {
 				return rep, err
 			}
+		}
+	}
+	for _, n := range []string{"verifier.key", "README.txt"} {
+		if !last[n] {
+			return rep, fmt.Errorf("bundle: it ends before its %s (export writes it last): the file is truncated or not a keyward export; copy or export it again", n)
 		}
 	}
 	segs, err := segments(tmp, v)
