@@ -22,6 +22,9 @@ type Trail struct {
 	events  []TrailEvent
 	lookups int
 	windows [][2]time.Time
+	// calls are the SDK's invocation IDs seen (amz-sdk-invocation-id):
+	// the SDK sends the same one again when it retries a request.
+	calls map[string]bool
 }
 
 // TrailEvent is one CloudTrail record of a KMS call.
@@ -51,6 +54,15 @@ func (tr *Trail) Lookups() int {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	return tr.lookups
+}
+
+// Calls counts LookupEvents calls as the client made them: an SDK's
+// retry of a request (same amz-sdk-invocation-id, a later attempt) is
+// the same call; Lookups counts both.
+func (tr *Trail) Calls() int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return len(tr.calls)
 }
 
 // Windows lists the [StartTime, EndTime] of every first-page request.
@@ -94,7 +106,16 @@ func (tr *Trail) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	tr.mu.Lock()
 	tr.lookups++
-	if in.NextToken == "" {
+	call := r.Header.Get("Amz-Sdk-Invocation-Id")
+	if call == "" {
+		call = strconv.Itoa(tr.lookups) // a client that does not say: each request is a call
+	}
+	retry := tr.calls[call]
+	if tr.calls == nil {
+		tr.calls = map[string]bool{}
+	}
+	tr.calls[call] = true
+	if in.NextToken == "" && !retry {
 		tr.windows = append(tr.windows, [2]time.Time{from, to})
 	}
 	var match []TrailEvent
