@@ -91,10 +91,7 @@ func (a *scheduleActions) planKeys(ctx context.Context, s *schedule.Schedule) ([
 	now := a.d.now()
 	var out []schedule.Step
 	seen := map[string]bool{}
-	op := engine.CapRotate
-	if s.Kind == schedule.KindBackup {
-		op = engine.CapBackup
-	}
+	op := capabilityOf(s)
 	srcs, err := a.d.st.Sources(ctx)
 	if err != nil {
 		return nil, err
@@ -140,6 +137,14 @@ func (a *scheduleActions) planKeys(ctx context.Context, s *schedule.Schedule) ([
 	return out, nil
 }
 
+// capabilityOf is the capability a rotate or backup schedule's keys need.
+func capabilityOf(s *schedule.Schedule) string {
+	if s.Kind == schedule.KindBackup {
+		return engine.CapBackup
+	}
+	return engine.CapRotate
+}
+
 // sourceSkip is why no key of src can be the target of s ("" when its
 // keys can be).
 func (a *scheduleActions) sourceSkip(s *schedule.Schedule, src engine.Source, op string) string {
@@ -177,6 +182,12 @@ func (a *scheduleActions) planPage(s *schedule.Schedule, src engine.Source, keys
 			continue
 		}
 		st := schedule.Step{KeyID: k.ID, Status: schedule.StepPending, Target: targetCloud + src.Name + "/" + k.Name}
+		if why := k.Unsupported(capabilityOf(s)); why != "" {
+			// The source can, this key cannot (a Google or AWS key the
+			// cloud generated has no material to back up; an import-only
+			// key no version Google can make): skipped, saying why.
+			st.Status, st.Reason = schedule.StepSkipped, why
+		}
 		if a.kmip[src.Name] != nil {
 			st.Target = targetApp + src.Name + "/" + k.Application
 			if k.Application == "" {
