@@ -1,0 +1,105 @@
+package gcp_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/cli/clitest"
+	"github.com/keyward/keyward/daemon"
+	"github.com/keyward/keyward/daemon/daemontest"
+	"github.com/keyward/keyward/daemon/demo/gcpkms"
+	"github.com/keyward/keyward/daemon/testkit"
+)
+
+// TestUploadedGCPMaterialNeverLeaves uploads a known 256-bit key from a
+// key file into a Google key through the real CLI and daemon (the Cloud
+// KMS fake behind real gRPC), backs it up (keyward's sealed copy) and
+// reads every socket answer about it, then searches the answers, the
+// daemon's debug log and the SQLite files for the material's raw, hex and
+// base64 spellings: none may hold it.
+func TestUploadedGCPMaterialNeverLeaves(t *testing.T) {
+	fake := gcpkms.New("acme-prod-kms")
+	addr, stop, err := fake.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	dir := t.TempDir()
+	cfg := daemontest.Config(t, dir, fmt.Sprintf(`[[gcp]]
+name = "gcp-prod"
+project = "acme-prod-kms"
+locations = ["europe-west1"]
+credential = "none"
+endpoint = %q
+create_in = "europe-west1/payments"
+`, addr))
+	cfg.LogLevel = "debug"
+	logs := &testkit.Buffer{}
+	sock := daemontest.Start(t, cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	kw := clitest.Runner(t, sock)
+
+	planted := make([]byte, 32)
+	rand.Read(planted)
+	keyFile := filepath.Join(dir, "planted.key")
+	if err := os.WriteFile(keyFile, []byte(hex.EncodeToString(planted)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kw("key", "upload", "gcp-prod", "planted", "--from-file", keyFile)
+	kw("key", "backup", "gcp-prod", "europe-west1/payments/planted")
+	kw("sync", "--source", "gcp-prod")
+
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	hay := map[string][]byte{}
+	for _, p := range []string{"/v1/status", "/v1/keys", "/v1/keys?source=gcp-prod", "/v1/sources", "/v1/activity", "/v1/backups",
+		"/v1/reports/aging", "/v1/reports/activity", "/v1/reports/usage", "/v1/metrics", "/v1/schedules"} {
+		resp, err := hc.Get("http://keyward" + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		hay["GET "+p] = b
+	}
+	if !bytes.Contains(hay["GET /v1/keys?source=gcp-prod"], []byte("planted")) {
+		t.Fatalf("the uploaded key is not listed: the search below would prove nothing: %s", hay["GET /v1/keys?source=gcp-prod"])
+	}
+	hay["daemon log"] = logs.Bytes()
+	files, _ := filepath.Glob(filepath.Join(cfg.DataDir, "*"))
+	var dbBytes int
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(f)
+			hay["file "+filepath.Base(f)] = b
+			if strings.Contains(f, ".db") {
+				dbBytes += len(b)
+			}
+		}
+	}
+	if dbBytes == 0 {
+		t.Fatalf("no database file in %s", cfg.DataDir)
+	}
+	forms := map[string][]byte{"raw": planted, "hex": []byte(hex.EncodeToString(planted)), "HEX": []byte(strings.ToUpper(hex.EncodeToString(planted))),
+		"base64": []byte(base64.StdEncoding.EncodeToString(planted)), "base64 unpadded": []byte(base64.RawStdEncoding.EncodeToString(planted)),
+		"base64url": []byte(base64.RawURLEncoding.EncodeToString(planted))}
+	for where, b := range hay {
+		for form, needle := range forms {
+			if bytes.Contains(b, needle) {
+				t.Errorf("the uploaded material (%s) is in the %s", form, where)
+			}
+		}
+	}
+}
