@@ -193,7 +193,7 @@ func TestRewrapCommand(t *testing.T) {
 	if code != ExitOK || pt != `{"ssn":"123-45-6789","email":"a@x.io","name":"Ann"}` {
 		t.Fatalf("rewrapped record opens to %q", pt)
 	}
-	ev := rec.with(proxy.OpRewrapped)
+	ev := rec.with(engine.OpRewrapped)
 	if len(ev) != 1 || !strings.Contains(ev[0].Details, "re-encrypted 2 tokens under key id "+newID) || !strings.Contains(ev[0].Details, "2 from "+oldID) {
 		t.Fatalf("activity %+v", ev)
 	}
@@ -206,7 +206,7 @@ func TestRewrapCommand(t *testing.T) {
 	if code != ExitError || out != "" || !strings.Contains(errs, "token 1 (line 2, column 3)") || !strings.Contains(errs, "tampered") {
 		t.Fatalf("tampered: %d %q %q", code, out, errs)
 	}
-	if ev := rec.with(proxy.OpRewrapped); len(ev) != 2 || ev[1].Severity != engine.SeverityWarn {
+	if ev := rec.with(engine.OpRewrapped); len(ev) != 2 || ev[1].Severity != engine.SeverityWarn {
 		t.Fatalf("the refused rewrap is not recorded: %+v", ev)
 	}
 	// Users may not rewrap.

@@ -41,6 +41,7 @@ func (f *reportFlags) add(cmd *cobra.Command, activity bool, def func(time.Time)
 	fl.IntVar(&f.width, "width", 0, "table width (default: the terminal's, or unlimited when not a terminal)")
 	if activity {
 		fl.StringVar(&f.q.Operation, "operation", "", "only this operation (rotated, deleted, ...)")
+		cmd.RegisterFlagCompletionFunc("operation", fixedValues(engine.Operations...))
 		fl.StringVar(&f.q.Actor, "actor", "", "only this actor")
 		fl.StringVar(&f.q.Origin, "origin", "", "only this origin: keyward, source, proxy, system")
 		fl.BoolVar(&f.q.Comparison, "comparison", false, "only what happened in a KMS or cloud without going through keyward")
@@ -55,6 +56,11 @@ func (f *reportFlags) check() error {
 	}
 	if f.limit < 0 {
 		return Usagef("--limit must not be negative")
+	}
+	if f.q.Operation != "" {
+		if err := engine.CheckOperation(f.q.Operation); err != nil {
+			return Usagef("--operation: %v", err)
+		}
 	}
 	if _, err := report.ParseRange(f.q.From, f.q.To, time.Now(), f.def(time.Now())); err != nil {
 		return Usagef("%v", err)

@@ -1,9 +1,14 @@
 package cli
 
 import (
+	"context"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyward/keyward/daemon/api"
 )
 
 // A flag value the daemon would refuse is a usage mistake (exit 2) whether
@@ -27,6 +32,11 @@ func TestBadFlagValueIsUsageWithAndWithoutDaemon(t *testing.T) {
 		{[]string{"keys", "list", "--aging", "mouldy"}, `unknown aging bucket "mouldy"`},
 		{[]string{"keys", "list", "--aging", "expiring-0d"}, `unknown aging bucket "expiring-0d"`},
 		{[]string{"keys", "list", "--aging", "expiring-030d"}, `unknown aging bucket "expiring-030d"`},
+		// Events record "rotated": "rotate" used to match nothing and
+		// exit 0 with "0 events".
+		{[]string{"report", "activity", "--operation", "rotate"}, `unknown operation "rotate" (did you mean rotated?)`},
+		{[]string{"report", "activity", "--operation", "purge"}, "did you mean purged?"},
+		{[]string{"report", "activity", "--operation", "frobbed"}, "recorded operations: created, discovered, synced, rotated"},
 	} {
 		for _, sock := range []string{live, missing} {
 			t.Setenv("KEYWARD_SOCKET", sock)
@@ -43,9 +53,17 @@ func TestBadFlagValueIsUsageWithAndWithoutDaemon(t *testing.T) {
 		{"report", "activity", "--from", "2026-11-01"},
 		{"keys", "list", "--sort", "-expires"},
 		{"keys", "list", "--aging", "expiring-30d"},
+		{"report", "activity", "--operation", "rotated"},
+		{"report", "activity", "--operation", "schedule-run"},
 	} {
 		if code, _, errs := run(t, args...); code != ExitUnreachable {
 			t.Errorf("%s without a daemon: exit %d, want %d: %s", strings.Join(args, " "), code, ExitUnreachable, errs)
 		}
+	}
+	// The daemon refuses it too, for a client other than the CLI.
+	q := url.Values{"operation": {"rotate"}}
+	err := api.NewClient(live).Do(context.Background(), http.MethodGet, "/reports/activity", q, nil, new(map[string]any))
+	if err == nil || !strings.Contains(err.Error(), "did you mean rotated?") {
+		t.Errorf("GET /v1/reports/activity?operation=rotate: %v", err)
 	}
 }

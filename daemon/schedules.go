@@ -360,7 +360,7 @@ func (a *scheduleActions) do(ctx context.Context, s *schedule.Schedule, run sche
 		if err != nil {
 			return "", "", err
 		}
-		_ = a.d.sink.record(ctx, engine.Event{Operation: "report-written", Actor: actor, Origin: engine.OriginKeyward,
+		_ = a.d.sink.record(ctx, engine.Event{Operation: engine.OpReportWritten, Actor: actor, Origin: engine.OriginKeyward,
 			Details: fmt.Sprintf("%s report written: %s", s.Report, strings.Join(files, ", "))})
 		return strings.Join(files, ", "), "", nil
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -219,7 +220,73 @@ const (
 	OpRecovery    = "source-recovered"
 	OpRefused     = "request-refused"
 	OpDaemonStart = "daemon-started"
+	// The proxy's: a field decrypted with a key that is no longer the
+	// newest, and one rewrapped under the newest.
+	OpDecrypted = "decrypted"
+	OpRewrapped = "rewrapped"
+	// A KMIP source's client identity.
+	OpClientKeyCreated   = "client-key-created"
+	OpClientCertInstall  = "client-certificate-installed"
+	OpClientKeystoreUsed = "client-keystore-imported"
+	// Schedules: their changes, runs and failed steps, and the reports
+	// they write.
+	OpScheduleCreated  = "schedule-created"
+	OpScheduleEdited   = "schedule-edited"
+	OpSchedulePaused   = "schedule-paused"
+	OpScheduleResumed  = "schedule-resumed"
+	OpScheduleDeleted  = "schedule-deleted"
+	OpScheduleRun      = "schedule-run"
+	OpScheduleStepFail = "schedule-step-failed"
+	OpReportWritten    = "report-written"
 )
+
+// Operations is every operation the activity log records, the one list
+// that filters (keyward report activity --operation) are checked against.
+var Operations = []string{OpCreated, OpDiscovered, OpSynced, OpRotated, OpEdited, OpEnabled, OpDisabled, OpActivated,
+	OpDeactivated, OpCompromised, OpDestroyed, OpDeleted, OpRecovered, OpPurged, OpBackedUp, OpBackupDeleted, OpRestored,
+	OpDropped, OpRingWarning, OpUploaded, OpOutage, OpRecovery, OpRefused, OpDaemonStart, OpDecrypted, OpRewrapped,
+	OpClientKeyCreated, OpClientCertInstall, OpClientKeystoreUsed, OpScheduleCreated, OpScheduleEdited, OpSchedulePaused,
+	OpScheduleResumed, OpScheduleDeleted, OpScheduleRun, OpScheduleStepFail, OpReportWritten}
+
+// CheckOperation returns nil for a recorded operation name, else an error
+// that names the closest ones ("did you mean rotated?") and all of them.
+func CheckOperation(op string) error {
+	if slices.Contains(Operations, op) {
+		return nil
+	}
+	var near []string
+	for _, o := range Operations {
+		if strings.HasPrefix(o, op) || strings.HasPrefix(op, o) || editDistance(o, op) <= 2 {
+			near = append(near, o)
+		}
+	}
+	msg := fmt.Sprintf("unknown operation %q", op)
+	if len(near) > 0 {
+		msg += " (did you mean " + strings.Join(near, " or ") + "?)"
+	}
+	return fmt.Errorf("%s; recorded operations: %s", msg, strings.Join(Operations, ", "))
+}
+
+// editDistance is the Levenshtein distance of a and b (short names only).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
 
 // Health of a source.
 type Health string

@@ -9,13 +9,6 @@ import (
 	"github.com/keyward/keyward/engine"
 )
 
-// Activity of the client-identity routes.
-const (
-	OpClientKeyCreated   = "client-key-created"
-	OpClientCertInstall  = "client-certificate-installed"
-	OpClientKeystoreUsed = "client-keystore-imported"
-)
-
 // identityError maps the identity service's errors.
 func identityError(err error) error {
 	switch {
@@ -73,7 +66,7 @@ func (h *Handler) clientCSR(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return identityError(err)
 	}
-	record(r, engine.Event{Operation: OpClientKeyCreated, Source: source,
+	record(r, engine.Event{Operation: engine.OpClientKeyCreated, Source: source,
 		Details: "new client key and CSR (pending until its signed certificate is installed)"}, false)
 	return writeJSON(w, api.CSRResponse{CSR: string(csr.PEM), KeyFile: csr.KeyFile, InUse: csr.InUse, Warning: csr.Warning})
 }
@@ -92,7 +85,7 @@ func (h *Handler) clientInstall(w http.ResponseWriter, r *http.Request) error {
 		root = []byte(req.RootPEM)
 	}
 	c, err := s.Install(r.PathValue("source"), cert, root)
-	return installedCert(w, r, OpClientCertInstall, "signed client certificate installed", c, err)
+	return installedCert(w, r, engine.OpClientCertInstall, "signed client certificate installed", c, err)
 }
 
 func (h *Handler) clientImport(w http.ResponseWriter, r *http.Request) error {
@@ -103,5 +96,5 @@ func (h *Handler) clientImport(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer clear(req.Keystore)
 	c, err := s.Import(r.PathValue("source"), req.Keystore, []byte(req.Password), pki.KeystoreOptions{Alias: req.Alias, KeyPassword: []byte(req.KeyPassword)}, req.Force)
-	return installedCert(w, r, OpClientKeystoreUsed, "client identity imported from a keystore", c, err)
+	return installedCert(w, r, engine.OpClientKeystoreUsed, "client identity imported from a keystore", c, err)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/proxy"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/token"
 )
 
@@ -81,7 +82,7 @@ func TestSocketEncryptDecryptRoles(t *testing.T) {
 				if !errors.As(err, &ae) || ae.Status != 403 || !strings.Contains(err.Error(), "allow_user_decrypt") {
 					t.Fatalf("user decrypt: %v", err)
 				}
-				if len(heard.events(proxy.OpDecrypted)) != 0 {
+				if len(heard.events(engine.OpDecrypted)) != 0 {
 					t.Fatal("a refused decrypt was recorded as done")
 				}
 				continue
@@ -89,7 +90,7 @@ func TestSocketEncryptDecryptRoles(t *testing.T) {
 			if err != nil || string(pt) != "123-45-6789" {
 				t.Fatalf("%s decrypt (allow_user_decrypt %v): %q %v", role, allow, pt, err)
 			}
-			ev := heard.events(proxy.OpDecrypted)
+			ev := heard.events(engine.OpDecrypted)
 			if len(ev) != 1 || ev[0].Actor != "alice" || !strings.Contains(ev[0].Details, "opened 1 token for "+map[api.Role]string{api.RoleAdmin: "an admin", api.RoleUser: "a user"}[role]+" caller") {
 				t.Fatalf("keyward decrypt reached the audit hook as %+v, want once, by alice", ev)
 			}

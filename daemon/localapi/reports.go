@@ -87,6 +87,11 @@ func (h *Handler) activity(w http.ResponseWriter, r *http.Request, def report.Ra
 		return err
 	}
 	q := r.URL.Query()
+	if op := q.Get("operation"); op != "" {
+		if err := engine.CheckOperation(op); err != nil {
+			return badRequest("operation: %v", err)
+		}
+	}
 	eq := store.EventQuery{KeyID: q.Get("key"), Source: q.Get("source"), Operation: q.Get("operation"), Actor: q.Get("actor"),
 		Origin: engine.Origin(q.Get("origin")), From: rg.From, To: rg.To, Limit: limit, Cursor: q.Get("cursor")}
 	if q.Get("comparison") == "true" {

@@ -54,12 +54,6 @@ type RingDescriber interface {
 	Ring(app string) (keyring.Ring, bool)
 }
 
-// OpDecrypted is the activity operation of a keyward decrypt on the socket.
-const OpDecrypted = "decrypted"
-
-// OpRewrapped is the activity operation of a keyward rewrap on the socket.
-const OpRewrapped = "rewrapped"
-
 // App is the reverse proxy of one application.
 type App struct {
 	cfg      config.ProxyApp
@@ -832,9 +826,9 @@ func (a *App) activity(kind string, sev engine.Severity, actor, details string) 
 	case "upstream-recovered":
 		op = engine.OpRecovery
 	case "decrypt":
-		op = OpDecrypted
+		op = engine.OpDecrypted
 	case "rewrap":
-		op = OpRewrapped
+		op = engine.OpRewrapped
 	}
 	if actor == "" {
 		actor = "proxy:" + a.cfg.Name

@@ -171,7 +171,7 @@ func (r *Runner) Create(ctx context.Context, sp schedule.Spec, actor string) err
 	if err := r.st.PutSchedule(ctx, store.ScheduleRow{Spec: sp, Origin: schedule.OriginAPI, NextDue: r.firstDue(sc)}, true); err != nil {
 		return err
 	}
-	r.changed(ctx, sp.Name, "schedule-created", actor, "created: "+sc.Kind.Describe()+", "+sc.Describe())
+	r.changed(ctx, sp.Name, engine.OpScheduleCreated, actor, "created: "+sc.Kind.Describe()+", "+sc.Describe())
 	return nil
 }
 
@@ -189,7 +189,7 @@ func (r *Runner) Edit(ctx context.Context, sp schedule.Spec, actor string) error
 	if err := r.st.PutSchedule(ctx, store.ScheduleRow{Spec: sp, Origin: old.Origin, Paused: old.Paused, NextDue: r.firstDue(sc)}, false); err != nil {
 		return err
 	}
-	r.changed(ctx, sp.Name, "schedule-edited", actor, "edited: "+sc.Kind.Describe()+", "+sc.Describe())
+	r.changed(ctx, sp.Name, engine.OpScheduleEdited, actor, "edited: "+sc.Kind.Describe()+", "+sc.Describe())
 	return nil
 }
 
@@ -201,7 +201,7 @@ func (r *Runner) Pause(ctx context.Context, name, actor string) error {
 	if err := r.st.SetPaused(ctx, name, true, nil); err != nil {
 		return err
 	}
-	r.changed(ctx, name, "schedule-paused", actor, "paused")
+	r.changed(ctx, name, engine.OpSchedulePaused, actor, "paused")
 	return nil
 }
 
@@ -219,7 +219,7 @@ func (r *Runner) Resume(ctx context.Context, name, actor string) error {
 	if err := r.st.SetPaused(ctx, name, false, r.firstDue(sc)); err != nil {
 		return err
 	}
-	r.changed(ctx, name, "schedule-resumed", actor, "resumed")
+	r.changed(ctx, name, engine.OpScheduleResumed, actor, "resumed")
 	return nil
 }
 
@@ -234,7 +234,7 @@ func (r *Runner) Delete(ctx context.Context, name, actor string) error {
 	if r.hooks.Deleted != nil {
 		r.hooks.Deleted(ctx, name)
 	}
-	r.changed(ctx, name, "schedule-deleted", actor, "deleted with its history")
+	r.changed(ctx, name, engine.OpScheduleDeleted, actor, "deleted with its history")
 	return nil
 }
 
@@ -585,7 +585,7 @@ func (r *Runner) stepFailed(ctx context.Context, sc *schedule.Schedule, run sche
 	if err := r.st.SetStep(ctx, run.ID, *st); err != nil {
 		r.log.Error("cannot record a failed step", "schedule", sc.Name, "target", st.Target, "err", err)
 	}
-	r.record(ctx, engine.Event{KeyID: st.KeyID, Operation: "schedule-step-failed", Actor: Actor(sc.Name), Origin: engine.OriginKeyward,
+	r.record(ctx, engine.Event{KeyID: st.KeyID, Operation: engine.OpScheduleStepFail, Actor: Actor(sc.Name), Origin: engine.OriginKeyward,
 		Severity: engine.SeverityWarn, Details: fmt.Sprintf("%s %s failed: %s", sc.Kind, st.Target, err)})
 }
 
@@ -601,7 +601,7 @@ func (r *Runner) finish(ctx context.Context, sc *schedule.Schedule, run schedule
 	if status != schedule.RunDone {
 		sev = engine.SeverityWarn
 	}
-	r.record(ctx, engine.Event{Operation: "schedule-run", Actor: Actor(sc.Name), Origin: engine.OriginKeyward, Severity: sev,
+	r.record(ctx, engine.Event{Operation: engine.OpScheduleRun, Actor: Actor(sc.Name), Origin: engine.OriginKeyward, Severity: sev,
 		Details: fmt.Sprintf("run %d (%s) %s: %s", run.ID, run.Trigger, status, summary)})
 	if err := r.st.FinishRun(ctx, run.ID, status, summary); err != nil {
 		r.log.Error("cannot record the end of a schedule run", "schedule", sc.Name, "err", err)
