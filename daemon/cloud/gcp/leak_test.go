@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/cli/clitest"
@@ -78,28 +76,8 @@ create_in = "europe-west1/payments"
 		t.Fatalf("the uploaded key is not listed: the search below would prove nothing: %s", hay["GET /v1/keys?source=gcp-prod"])
 	}
 	hay["daemon log"] = logs.Bytes()
-	files, _ := filepath.Glob(filepath.Join(cfg.DataDir, "*"))
-	var dbBytes int
-	for _, f := range files {
-		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
-			b, _ := os.ReadFile(f)
-			hay["file "+filepath.Base(f)] = b
-			if strings.Contains(f, ".db") {
-				dbBytes += len(b)
-			}
-		}
+	for name, b := range testkit.DataFiles(t, cfg.DataDir) {
+		hay[name] = b
 	}
-	if dbBytes == 0 {
-		t.Fatalf("no database file in %s", cfg.DataDir)
-	}
-	forms := map[string][]byte{"raw": planted, "hex": []byte(hex.EncodeToString(planted)), "HEX": []byte(strings.ToUpper(hex.EncodeToString(planted))),
-		"base64": []byte(base64.StdEncoding.EncodeToString(planted)), "base64 unpadded": []byte(base64.RawStdEncoding.EncodeToString(planted)),
-		"base64url": []byte(base64.RawURLEncoding.EncodeToString(planted))}
-	for where, b := range hay {
-		for form, needle := range forms {
-			if bytes.Contains(b, needle) {
-				t.Errorf("the uploaded material (%s) is in the %s", form, where)
-			}
-		}
-	}
+	testkit.NoLeak(t, "the uploaded material", testkit.Spellings(planted), hay)
 }
