@@ -95,6 +95,25 @@ type Bench struct {
 	Change func(b *testing.B, k, i, j int)
 }
 
+// StoreSource is a sync source of conn (no full refresh) writing into a
+// real store on a real SQLite file, closed when the test ends.
+func StoreSource(tb testing.TB, source, kind, address string, conn cloud.Connector) *cloud.SyncSource {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(tb.TempDir(), "keyward.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = st.Close() })
+	if err := st.EnsureSource(ctx, source, kind, address); err != nil {
+		tb.Fatal(err)
+	}
+	src := cloud.NewSyncSource(source, conn, time.Hour, nil)
+	src.FullEvery = 0
+	src.Attach(&StoreSink{St: st})
+	return src
+}
+
 // BenchSync measures a sync of the connector's keys through the real
 // client into a real SQLite store: the first sync (every key read), and a
 // sync after 1% of the keys changed outside keyward (only they are read
@@ -102,17 +121,7 @@ type Bench struct {
 // sync's requests per changed key beyond the listing.
 func BenchSync(b *testing.B, c Bench) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "keyward.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = st.Close() })
-	if err := st.EnsureSource(ctx, c.Source, c.Kind, c.Address); err != nil {
-		b.Fatal(err)
-	}
-	src := cloud.NewSyncSource(c.Source, c.Conn, time.Hour, nil)
-	src.FullEvery = 0
-	src.Attach(&StoreSink{St: st})
+	src := StoreSource(b, c.Source, c.Kind, c.Address, c.Conn)
 	n := c.Keys
 	b.Run(fmt.Sprintf("keys=%d/first", n), func(b *testing.B) {
 		for range b.N {
