@@ -23,7 +23,8 @@ import (
 // It needs python3 with cryptography (Debian's python3-cryptography,
 // which .ci/run installs with python3-pykmip).
 func TestRSAAESKeyWrapAgainstOpenSSL(t *testing.T) {
-	if exec.Command("python3", "-c", "import cryptography.hazmat.primitives.keywrap").Run() != nil {
+	py := debianPython()
+	if exec.Command(py, "-c", "import cryptography.hazmat.primitives.keywrap").Run() != nil {
 		if os.Getenv("KEYWARD_REQUIRE_PYKMIP") != "" {
 			t.Fatal("python3 with cryptography is required here")
 		}
@@ -53,7 +54,7 @@ n = k.key_size // 8
 aes = k.decrypt(b[:n], padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
 print(aes_key_unwrap_with_padding(aes, b[n:]).hex())
 `
-		cmd := exec.Command("python3", "-c", script, pemFile)
+		cmd := exec.Command(py, "-c", script, pemFile)
 		cmd.Stdin = strings.NewReader(hex.EncodeToString(wrapped))
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -63,4 +64,14 @@ print(aes_key_unwrap_with_padding(aes, b[n:]).hex())
 			t.Fatalf("OpenSSL unwrapped %d bytes to something else", len(plain))
 		}
 	}
+}
+
+// debianPython is Debian's /usr/bin/python3 (where apt puts
+// python3-cryptography) when it exists: the python3 first on PATH may be
+// another one (pyenv, a venv) without it.
+func debianPython() string {
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		return "/usr/bin/python3"
+	}
+	return "python3"
 }
