@@ -51,3 +51,36 @@ func TestEditFormDatesOnlyWhereKeysHaveThem(t *testing.T) {
 		}
 	})
 }
+
+// TestAWSCreateFormOffersWhatAWSCreates: n on an AWS key opens a create
+// form whose one Key spec field offers what the AWS connector declares
+// (symmetric, RSA, EC, HMAC — no "RSA or EC" pair, no Expires), refuses
+// anything else with the list, and sends a symmetric and an HMAC key.
+func TestAWSCreateFormOffersWhatAWSCreates(t *testing.T) {
+	f := newAWSFixture()
+	tm := start(t, f, 160, 30)
+	waitFor(t, tm, "● connected", "of 21 keys")
+	press(tm, "/", awsSymmetric[:8], "enter")
+	waitFor(t, tm, "1–1 of 1 key ")
+	press(tm, "x", "n")
+	waitFor(t, tm, "New key in aws-prod", "Key spec", "oct · RSA 2048", "HMAC 512")
+	press(tm, "sym-kek", "enter", "enter")
+	waitFor(t, tm, "✔ created sym-kek in aws-prod")
+	press(tm, "x", "n")
+	waitFor(t, tm, "New key in aws-prod")
+	press(tm, "mac-key", "tab")
+	backspaces(tm, len("oct"))
+	press(tm, "DSA 1024", "enter", "enter")
+	waitFor(t, tm, `key spec "DSA 1024": use one of oct, RSA 2048`)
+	backspaces(tm, len("DSA 1024"))
+	press(tm, "hmac 384", "enter", "enter")
+	waitFor(t, tm, "✔ created mac-key in aws-prod")
+	view := finalView(t, tm)
+	if strings.Contains(view, "RSA or EC") || strings.Contains(view, "Expires") {
+		t.Errorf("the AWS create form is Azure's:\n%s", view)
+	}
+	c := f.Calls()
+	if len(c) != 2 || c[0] != "create aws-prod/sym-kek oct 0" || c[1] != "create aws-prod/mac-key HMAC 384" {
+		t.Errorf("requests:\n%s", sortedCalls(c))
+	}
+}

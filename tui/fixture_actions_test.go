@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cloud/aws"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -94,7 +95,8 @@ func (f *fixture) CloudSources(ctx context.Context) ([]api.CloudSourceInfo, erro
 	out := []api.CloudSourceInfo{{Name: "vault-emu", Kind: "azure", Address: "https://acme-vault.vault.azure.net",
 		Geography: "europe", Capabilities: allCaps}}
 	if f.aws {
-		out = append(out, api.CloudSourceInfo{Name: "aws-prod", Kind: "aws", Address: "kms:aws:eu-west-1", Geography: "aws", Capabilities: awsCaps})
+		out = append(out, api.CloudSourceInfo{Name: "aws-prod", Kind: "aws", Address: "kms:aws:eu-west-1", Geography: "aws", Capabilities: awsCaps,
+			Creates: (&aws.Account{}).CreateSpecs()})
 	}
 	if f.gcp {
 		out = append(out, api.CloudSourceInfo{Name: "gcp-prod", Kind: "gcp", Address: "projects/" + gcpkms.DemoProject, Capabilities: gcpCaps})

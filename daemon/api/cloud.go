@@ -36,6 +36,9 @@ type CloudSourceInfo struct {
 	Geography string `json:"geography,omitempty"`
 	// Capabilities are engine.Cap* values.
 	Capabilities []string `json:"capabilities"`
+	// Creates are the key specs the source can create ("oct", "RSA 3072",
+	// "EC P-384", "HMAC 256"), where its connector declares them.
+	Creates []string `json:"creates,omitempty"`
 }
 
 // CreateKeyRequest creates a key generated inside the cloud vault.

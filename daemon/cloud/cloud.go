@@ -62,6 +62,14 @@ type SpecChecker interface {
 	CheckSpec(r CreateRequest) error
 }
 
+// SpecLister is implemented by a connector that declares which key specs
+// it can create, each "TYPE [SIZE|CURVE]" as a create request names them
+// ("oct", "RSA 3072", "EC P-384", "HMAC 256"): front ends offer these and
+// no others.
+type SpecLister interface {
+	CreateSpecs() []string
+}
+
 // Attributor is implemented by a connector whose cloud records who
 // changed a key (Google's admin-activity audit log): the sync hands it the
 // events of changes made outside keyward, between from and to, and it sets

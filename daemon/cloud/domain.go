@@ -21,6 +21,9 @@ type SourceInfo struct {
 	Address      string
 	Geography    string
 	Capabilities Capabilities
+	// Creates are the key specs the source can create (SpecLister), as
+	// "TYPE [SIZE|CURVE]": nil when the connector does not say.
+	Creates []string
 }
 
 // UploadRequest imports a key into the vault (bring your own key):

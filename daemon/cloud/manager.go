@@ -108,7 +108,11 @@ func (m *Manager) Sources() []SourceInfo {
 			continue
 		}
 		c := s.Connector()
-		out = append(out, SourceInfo{Name: n, Kind: c.Kind(), Address: c.Address(), Geography: c.Geography(), Capabilities: c.Capabilities()})
+		info := SourceInfo{Name: n, Kind: c.Kind(), Address: c.Address(), Geography: c.Geography(), Capabilities: c.Capabilities()}
+		if sl, ok := c.(SpecLister); ok {
+			info.Creates = sl.CreateSpecs()
+		}
+		out = append(out, info)
 	}
 	return out
 }

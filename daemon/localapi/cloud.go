@@ -20,7 +20,7 @@ func cloudCaller(r *http.Request) cloud.Caller {
 func CloudSources(infos []cloud.SourceInfo) []api.CloudSourceInfo {
 	out := make([]api.CloudSourceInfo, len(infos))
 	for i, s := range infos {
-		out[i] = api.CloudSourceInfo{Name: s.Name, Kind: s.Kind, Address: s.Address, Geography: s.Geography, Capabilities: s.Capabilities}
+		out[i] = api.CloudSourceInfo{Name: s.Name, Kind: s.Kind, Address: s.Address, Geography: s.Geography, Capabilities: s.Capabilities, Creates: s.Creates}
 	}
 	return out
 }

@@ -771,12 +771,19 @@ var vaultKeyName = regexp.MustCompile(`^[0-9A-Za-z-]{1,127}$`)
 func (m *Model) createForm(f *flow) {
 	src := f.src
 	b := m.ctx.Backend
-	form := dialog.NewForm("New key in "+table.Clean(src.Name),
-		[]string{"Generated inside vault " + src.Name + " (" + src.Address + ")."},
-		dialog.NewField("Name", "letters, digits and -", ""),
-		dialog.NewField("Type", "RSA or EC", "EC"),
-		dialog.NewField("Size or curve", "RSA: 2048, 3072, 4096 · EC: P-256, P-384, P-521", "P-256"),
-	)
+	intro := []string{"Generated inside vault " + src.Name + " (" + src.Address + ")."}
+	fields := []dialog.Field{dialog.NewField("Name", "letters, digits and -", "")}
+	// A source that declares what it creates (api.CloudSourceInfo.Creates)
+	// gets one Key spec field offering exactly that; the others the RSA / EC
+	// pair.
+	if len(src.Creates) > 0 {
+		intro = append(intro, "Key specs: "+strings.Join(src.Creates, " · "))
+		fields = append(fields, dialog.NewField("Key spec", "one of the key specs above", src.Creates[0]))
+	} else {
+		fields = append(fields, dialog.NewField("Type", "RSA or EC", "EC"),
+			dialog.NewField("Size or curve", "RSA: 2048, 3072, 4096 · EC: P-256, P-384, P-521", "P-256"))
+	}
+	form := dialog.NewForm("New key in "+table.Clean(src.Name), intro, fields...)
 	expField := datedField(form, src.Capabilities)
 	f.Show(nil, nil, form, nil)
 	f.Submit = func(fm *dialog.Form) (actionRun, error) {
@@ -784,7 +791,11 @@ func (m *Model) createForm(f *flow) {
 		if err := checkVaultName(fm, 0, req.Name); err != nil {
 			return nil, err
 		}
-		if err := keyShape(fm, 1, 2, &req); err != nil {
+		if len(src.Creates) > 0 {
+			if err := declaredSpec(fm, 1, src.Creates, &req); err != nil {
+				return nil, err
+			}
+		} else if err := keyShape(fm, 1, 2, &req); err != nil {
 			return nil, err
 		}
 		exp, err := expiry(fm, expField)
@@ -928,6 +939,25 @@ func keyShape(fm *dialog.Form, ti, si int, req *api.CreateKeyRequest) error {
 	default:
 		fm.Focus(ti)
 		return fmt.Errorf("type %q: use RSA or EC", fm.Value(ti))
+	}
+	return nil
+}
+
+// declaredSpec reads field i, one of the specs the source declares
+// ("oct", "RSA 3072", "EC P-384", "HMAC 256"), into req.
+func declaredSpec(fm *dialog.Form, i int, specs []string, req *api.CreateKeyRequest) error {
+	v := strings.Join(strings.Fields(fm.Value(i)), " ")
+	j := slices.IndexFunc(specs, func(s string) bool { return strings.EqualFold(s, v) })
+	if j < 0 {
+		fm.Focus(i)
+		return fmt.Errorf("key spec %q: use one of %s", fm.Value(i), strings.Join(specs, ", "))
+	}
+	typ, arg, _ := strings.Cut(specs[j], " ")
+	req.Type = typ
+	if n, err := strconv.Atoi(arg); err == nil {
+		req.Size = n
+	} else {
+		req.Curve = arg
 	}
 	return nil
 }

@@ -89,6 +89,13 @@ func TestAWSThroughDaemonAndCLI(t *testing.T) {
 		slices.Contains(caps, engine.CapPurge) || !slices.Contains(caps, engine.CapRotationPolicy) {
 		t.Errorf("capabilities %v", caps)
 	}
+	// What the source says it creates (the TUI's create form offers
+	// exactly these; TestDeclaredSpecsCreate makes each one); no dates
+	// (Azure only).
+	if cr := clouds[0].Creates; len(cr) != 11 || cr[0] != "oct" || !slices.Contains(cr, "HMAC 224") || !slices.Contains(cr, "EC P-521") ||
+		slices.Contains(clouds[0].Capabilities, engine.CapDates) {
+		t.Errorf("creates %v, capabilities %v", cr, clouds[0].Capabilities)
+	}
 
 	kw("sync", "--source", "aws-prod")
 	keys := list()

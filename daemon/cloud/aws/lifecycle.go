@@ -438,6 +438,18 @@ func (a *Account) SetRotationPolicy(ctx context.Context, name string, p cloud.Ro
 
 var _ cloud.SpecChecker = (*Account)(nil)
 
+var _ cloud.SpecLister = (*Account)(nil)
+
+// CreateSpecs: symmetric, RSA, NIST EC and HMAC keys (createSpec); the
+// aws-cn partition creates no native asymmetric keys.
+func (a *Account) CreateSpecs() []string {
+	specs := []string{"oct"}
+	if a.partition != PartitionChina {
+		specs = append(specs, "RSA 2048", "RSA 3072", "RSA 4096", "EC P-256", "EC P-384", "EC P-521")
+	}
+	return append(specs, "HMAC 224", "HMAC 256", "HMAC 384", "HMAC 512")
+}
+
 // CheckSpec judges a create request's type, size and curve (and the
 // partition's rules) before any request is sent.
 func (a *Account) CheckSpec(r cloud.CreateRequest) error {

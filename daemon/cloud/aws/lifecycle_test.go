@@ -3,7 +3,9 @@ package aws
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -328,5 +330,31 @@ func TestFirstSyncRequestsPerKey(t *testing.T) {
 	}
 	if st := src.LastSync(); st.Rows != 21 {
 		t.Errorf("first sync wrote %d rows", st.Rows)
+	}
+}
+
+// TestDeclaredSpecsCreate: every key spec the account declares (what the
+// TUI's create form offers) is created by local-kms as that spec, HMAC
+// keys for MACs; nothing is declared that AWS would refuse.
+func TestDeclaredSpecsCreate(t *testing.T) {
+	a, _ := newLocal(t)
+	for i, spec := range a.CreateSpecs() {
+		typ, arg, _ := strings.Cut(spec, " ")
+		r := cloud.CreateRequest{Name: fmt.Sprintf("declared-%d", i), Type: strings.ToUpper(typ), Curve: arg}
+		if n, err := strconv.Atoi(arg); err == nil {
+			r.Size, r.Curve = n, ""
+		}
+		if err := a.CheckSpec(r); err != nil {
+			t.Errorf("declared %q: CheckSpec: %v", spec, err)
+			continue
+		}
+		kv, err := a.Create(context.Background(), r)
+		if err != nil {
+			t.Errorf("declared %q: %v", spec, err)
+			continue
+		}
+		if !strings.EqualFold(kv.Type, typ) || (r.Size != 0 && kv.Size != r.Size) || kv.Curve != r.Curve {
+			t.Errorf("declared %q created as %s %d %s", spec, kv.Type, kv.Size, kv.Curve)
+		}
 	}
 }
