@@ -1,38 +1,20 @@
 package aws
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/keyward/keyward/daemon/cloud/cloudtest"
+	"github.com/keyward/keyward/daemon/testkit"
 )
-
-// syncBuffer is a bytes.Buffer safe for the SDK's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestSDKWarningsGoToDaemonLog: a KMS answer whose body is cut short after
 // the JSON makes the SDK warn "failed to discard remaining HTTP response
@@ -54,15 +36,8 @@ func TestSDKWarningsGoToDaemonLog(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := os.Stderr
-	os.Stderr = w
-	defer func() { os.Stderr = stderr }()
-
-	var log syncBuffer
+	stderr := cloudtest.Stderr(t)
+	var log testkit.Buffer
 	logger := slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := Settings{Name: "aws-log", Region: TestRegion, StaticKeysFile: WriteStaticKeys(t, t.TempDir()), Endpoint: srv.URL, RequestsPerSecond: 1000}
 	a, err := New(context.Background(), cfg, logger)
@@ -74,10 +49,7 @@ func TestSDKWarningsGoToDaemonLog(t *testing.T) {
 	if err == nil {
 		t.Error("ListKeys of a cut body succeeded")
 	}
-	os.Stderr = stderr
-	w.Close()
-	leaked, _ := io.ReadAll(r)
-	if len(leaked) != 0 {
+	if leaked := stderr(); leaked != "" {
 		t.Errorf("the SDK wrote to stderr: %q", leaked)
 	}
 	got := log.String()

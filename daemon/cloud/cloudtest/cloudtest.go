@@ -6,6 +6,8 @@ package cloudtest
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -161,4 +163,25 @@ func BenchSync(b *testing.B, c Bench) {
 		b.ReportMetric(float64(rows)/float64(b.N), "rows/op")
 		b.ReportMetric(float64(events)/float64(b.N), "events/op")
 	})
+}
+
+// Stderr points os.Stderr at a pipe until the returned func is called,
+// which puts it back and returns what was written there: for a test that
+// an SDK's log goes to the daemon's logger and not to the terminal.
+func Stderr(t testing.TB) func() string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	t.Cleanup(func() { os.Stderr = saved })
+	return func() string {
+		os.Stderr = saved
+		w.Close()
+		b, _ := io.ReadAll(r)
+		r.Close()
+		return string(b)
+	}
 }
