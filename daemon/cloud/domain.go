@@ -75,6 +75,9 @@ type BackupInfo struct {
 	Created   time.Time `json:"created"`
 	Size      int       `json:"size"`
 	Actor     string    `json:"actor,omitempty"`
+	// Pending is set for an upload a crash interrupted: what happened and
+	// what to do (the entry holds the material, sealed, not a backup).
+	Pending string `json:"pending,omitempty"`
 }
 
 // KeyResult is the outcome of a life-cycle operation: the inventory rows

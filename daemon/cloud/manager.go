@@ -55,6 +55,10 @@ type Manager struct {
 	bidx     backupIndex
 	// Now is the clock (tests pin it).
 	Now func() time.Time
+	// AfterImport, when set (by tests only), runs between an upload's
+	// import and keeping its backup; an error stops the upload there, as
+	// a crash would.
+	AfterImport func(source, name string) error
 }
 
 // NewManager returns a manager of the given cloud sources. store and kek
@@ -277,13 +281,32 @@ func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r Up
 		ir.Private = priv
 		origin = "generated locally by keyward"
 	}
+	// The cloud cannot export what it imports: keyward's copy is sealed
+	// before the import, so a crash between the import and keeping the
+	// backup leaves a pending copy (ResolvePending), never material in
+	// the cloud alone.
+	keeper, keeps := s.Connector().(MaterialKeeper)
+	var pending string
+	if keeps {
+		if pending, err = m.holdPending(ctx, caller, source, s.Connector(), ir); err != nil {
+			return nil, fmt.Errorf("upload %s: %w (nothing was sent to %s)", r.Name, err, source)
+		}
+	}
 	kv, err := s.Connector().Import(ctx, ir)
 	if err != nil {
+		if derr := m.dropPending(ctx, pending); derr != nil {
+			err = errors.Join(err, fmt.Errorf("drop the pending copy %s: %w", pending, derr))
+		}
 		return nil, fmt.Errorf("upload %s to %s: %w", r.Name, source, err)
 	}
+	if m.AfterImport != nil {
+		if err := m.AfterImport(source, r.Name); err != nil {
+			return nil, err
+		}
+	}
 	details := fmt.Sprintf("uploaded %s (%s) to %s", describe(kv), origin, source)
-	if keeper, ok := s.Connector().(MaterialKeeper); ok {
-		details += "; " + m.keep(ctx, caller, source, s.Connector(), keeper, kv, ir)
+	if keeps {
+		details += "; " + m.keep(ctx, caller, source, s.Connector(), keeper, kv, ir, pending)
 	}
 	ev := m.event(caller, engine.OpUploaded, engine.SeverityInfo, details)
 	// The connector's name for the key (a Google key's location/ring/key)
@@ -295,7 +318,10 @@ func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r Up
 // that cannot export keys, and says what it did (for the upload's event).
 // The key is in the cloud whatever happens here: a failure to keep the
 // copy is reported, not undone.
-func (m *Manager) keep(ctx context.Context, caller Caller, source string, conn Connector, keeper MaterialKeeper, kv KeyVersion, ir ImportRequest) string {
+//
+// pending is the copy sealed before the import: dropped once the backup
+// is stored; kept (listed by Backups) when it could not be.
+func (m *Manager) keep(ctx context.Context, caller Caller, source string, conn Connector, keeper MaterialKeeper, kv KeyVersion, ir ImportRequest, pending string) string {
 	store, kek := m.backups()
 	if store == nil || kek == nil {
 		return "no backup kept: keys.kek_file is not set, and " + conn.Kind() + " cannot export the key"
@@ -307,7 +333,13 @@ func (m *Manager) keep(ctx context.Context, caller Caller, source string, conn C
 	defer clear(blob)
 	info, err := m.sealBackup(ctx, caller, source, conn, kv.Name, 1, blob)
 	if err != nil {
+		if pending != "" {
+			return "no backup kept: " + err.Error() + "; the material stays sealed as pending upload copy " + pending + " (keyward key backups)"
+		}
 		return "no backup kept: " + err.Error()
+	}
+	if err := m.dropPending(ctx, pending); err != nil {
+		return "keyward keeps its sealed copy of the material as backup " + info.ID + " (the pending upload copy " + pending + " stays until the next listing: " + err.Error() + ")"
 	}
 	return "keyward keeps its sealed copy of the material as backup " + info.ID
 }
@@ -579,10 +611,8 @@ func (m *Manager) kept(ctx context.Context, caller Caller, s *SyncSource, name s
 // sealBackup stores blob, a backup of the key name, wrapped under the KEK.
 func (m *Manager) sealBackup(ctx context.Context, caller Caller, source string, conn Connector, name string, versions int, blob []byte) (*BackupInfo, error) {
 	store, kek := m.backups()
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
 	now := m.Now().UTC()
-	id := now.Format("20060102T150405Z") + "-" + hex.EncodeToString(rnd[:])
+	id := newBackupID(now)
 	info := BackupInfo{ID: id, Source: source, Kind: conn.Kind(), Geography: conn.Geography(), Key: name,
 		Versions: versions, Created: now, Size: len(blob), Actor: actor(caller)}
 	plain, err := json.Marshal(backupRecord{Info: info, Blob: blob})
@@ -603,6 +633,13 @@ func (m *Manager) sealBackup(ctx context.Context, caller Caller, source string, 
 	return &info, nil
 }
 
+// newBackupID names a stored backup (or pending upload copy) made at now.
+func newBackupID(now time.Time) string {
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	return now.Format("20060102T150405Z") + "-" + hex.EncodeToString(rnd[:])
+}
+
 func openBackup(kek Wrapper, id string, sealed []byte) (*backupRecord, error) {
 	plain, err := kek.Unwrap(sealed, backupAAD(id))
 	if err != nil {
@@ -620,8 +657,18 @@ func openBackup(kek Wrapper, id string, sealed []byte) (*backupRecord, error) {
 }
 
 // Backups lists the stored backups, newest first (from the manager's
-// index: each stored backup is opened once per manager, not per call).
+// index: each stored backup is opened once per manager, not per call),
+// after settling the pending upload copies a crash left (ResolvePending):
+// those still unsettled are listed too, with Pending saying what to do.
 func (m *Manager) Backups(ctx context.Context) ([]BackupInfo, error) {
+	pending, perr := m.ResolvePending(ctx)
+	out, err := m.storedBackups(ctx)
+	out = append(out, pending...)
+	newestFirst(out)
+	return out, errors.Join(err, perr)
+}
+
+func (m *Manager) storedBackups(ctx context.Context) ([]BackupInfo, error) {
 	var out []BackupInfo
 	var broken error
 	err := m.indexed(ctx, func(ix *backupIndex) error {
@@ -690,6 +737,12 @@ func (m *Manager) DeleteBackup(ctx context.Context, caller Caller, id string) er
 	store, _ := m.backups()
 	if store == nil {
 		return fmt.Errorf("delete backup %s: %w", id, ErrNotFound)
+	}
+	// A pending upload copy the administrator has dealt with.
+	if pend, err := store.Sealed(ctx, PendingKind); err == nil {
+		if _, ok := pend[id]; ok {
+			return store.DeleteSealed(ctx, PendingKind, id)
+		}
 	}
 	err := m.indexed(ctx, func(ix *backupIndex) error {
 		_, ok := ix.byID[id]
