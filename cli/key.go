@@ -495,10 +495,21 @@ func newKeyBackupsCmd(a *App) *cobra.Command {
 			}
 			tw := table(a.Out)
 			fmt.Fprintln(tw, "ID\tTAKEN\tSOURCE\tKEY\tVERSIONS\tGEOGRAPHY\tBY")
+			var pending []api.BackupInfo
 			for _, b := range bs {
+				if b.Pending != "" {
+					pending = append(pending, b)
+					continue
+				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", b.ID, b.Created.UTC().Format(time.RFC3339), b.Source, b.Key, b.Versions, orDash(b.Geography), orDash(b.Actor))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, b := range pending {
+				fmt.Fprintf(a.Out, "%s: %s\n", b.ID, b.Pending)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the backups as JSON")
