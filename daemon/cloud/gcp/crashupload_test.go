@@ -1,0 +1,123 @@
+package gcp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloud/cloudtest"
+	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/store"
+)
+
+// TestUploadInterruptedAfterImport: uploads to the Cloud KMS fake stopped
+// between the import and keeping keyward's copy (as kill -9 would) leave
+// sealed pending copies; a manager started again on the same database
+// makes the one whose key is in Google the key's backup (restoring it
+// imports the same material: a ciphertext of the restored version opens
+// here with the uploaded material), and lists the one whose source is no
+// longer configured as pending, with what to do, until it is deleted. No plaintext reaches
+// SQLite.
+func TestUploadInterruptedAfterImport(t *testing.T) {
+	ctx := context.Background()
+	_, p := startFake(t, Settings{Locations: []string{"europe-west1"}, CreateIn: "europe-west1/byok"})
+	dir := t.TempDir()
+	kekPath := filepath.Join(dir, "kek")
+	if err := kek.Generate(kekPath); err != nil {
+		t.Fatal(err)
+	}
+	k, err := kek.Load(kekPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(dir, "keyward.db")
+	start := func(sources ...string) (*cloud.Manager, *store.Store) {
+		t.Helper()
+		st, err := store.Open(ctx, dbPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := cloud.NewManager(st, k)
+		for _, name := range sources {
+			src := cloud.NewSyncSource(name, p, time.Hour, nil)
+			src.Attach(cloudtest.Discard{})
+			m.Add(src)
+		}
+		return m, st
+	}
+	material, gone := make([]byte, 32), make([]byte, 32)
+	_, _ = rand.Read(material)
+	_, _ = rand.Read(gone)
+	m, st := start("gcp-test", "gcp-old")
+	stop := errors.New("killed between the import and keeping the copy")
+	m.AfterImport = func(string, string) error { return stop }
+	alice := cloud.Caller{User: "alice"}
+	for _, u := range []struct {
+		source, name string
+		material     []byte
+	}{{"gcp-test", "crm-kek", material}, {"gcp-old", "gone-kek", gone}} {
+		if _, err := m.Upload(ctx, alice, u.source, cloud.UploadRequest{CreateRequest: cloud.CreateRequest{Name: u.name}, Material: bytes.Clone(u.material)}); !errors.Is(err, stop) {
+			t.Fatalf("upload %s: %v", u.name, err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The daemon starts again without the source gcp-old.
+	m, st = start("gcp-test")
+	defer st.Close()
+	bs, err := m.Backups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept, pending []cloud.BackupInfo
+	for _, b := range bs {
+		if b.Pending != "" {
+			pending = append(pending, b)
+		} else {
+			kept = append(kept, b)
+		}
+	}
+	if len(kept) != 1 || kept[0].Key != "europe-west1/byok/crm-kek" || kept[0].Kind != "gcp" {
+		t.Fatalf("backups after the restart: %+v", bs)
+	}
+	if len(pending) != 1 || !strings.Contains(pending[0].Pending, "pending: the upload of gone-kek to gcp-old was interrupted (its source is no longer configured)") ||
+		!strings.Contains(pending[0].Pending, "keyward key delete-backup "+pending[0].ID) {
+		t.Fatalf("pending after the restart: %+v", pending)
+	}
+	// Listing again settles nothing twice.
+	if again, err := m.Backups(ctx); err != nil || len(again) != 2 {
+		t.Fatalf("second listing: %+v %v", again, err)
+	}
+	if _, err := m.Restore(ctx, alice, kept[0].ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	ct := encrypt(t, p, "europe-west1/byok/crm-kek", []byte("card 4111"))
+	if got := openLocally(t, material, ct); string(got) != "card 4111" {
+		t.Fatalf("opened %q", got)
+	}
+	if err := m.DeleteBackup(ctx, alice, pending[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := m.Backups(ctx); err != nil || len(left) != 1 {
+		t.Fatalf("after deleting the pending entry: %+v %v", left, err)
+	}
+	files, _ := filepath.Glob(dbPath + "*")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if bytes.Contains(b, material) || bytes.Contains(b, gone) {
+			t.Errorf("%s holds uploaded material in plaintext", f)
+		}
+	}
+}
