@@ -53,6 +53,9 @@ type Manager struct {
 	kek      Wrapper
 	material MaterialFunc
 	bidx     backupIndex
+	// uploading holds the pending copies of this manager's uploads under
+	// way: ResolvePending leaves them alone.
+	uploading map[string]bool
 	// Now is the clock (tests pin it).
 	Now func() time.Time
 	// AfterImport, when set (by tests only), runs between an upload's
@@ -291,6 +294,7 @@ func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r Up
 		if pending, err = m.holdPending(ctx, caller, source, s.Connector(), ir); err != nil {
 			return nil, fmt.Errorf("upload %s: %w (nothing was sent to %s)", r.Name, err, source)
 		}
+		defer m.settled(pending)
 	}
 	kv, err := s.Connector().Import(ctx, ir)
 	if err != nil {

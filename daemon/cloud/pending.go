@@ -67,10 +67,24 @@ func (m *Manager) holdPending(ctx context.Context, caller Caller, source string,
 	if err != nil {
 		return "", fmt.Errorf("seal the pending copy under the KEK: %w", err)
 	}
+	m.mu.Lock()
+	if m.uploading == nil {
+		m.uploading = map[string]bool{}
+	}
+	m.uploading[id] = true
+	m.mu.Unlock()
 	if err := store.PutSealed(ctx, PendingKind, id, sealed); err != nil {
+		m.settled(id)
 		return "", fmt.Errorf("store the pending copy: %w", err)
 	}
 	return id, nil
+}
+
+// settled says the upload of pending copy id is no longer under way.
+func (m *Manager) settled(id string) {
+	m.mu.Lock()
+	delete(m.uploading, id)
+	m.mu.Unlock()
 }
 
 // dropPending removes a pending copy once the upload is settled (kept as
@@ -140,6 +154,12 @@ func (m *Manager) ResolvePending(ctx context.Context) ([]BackupInfo, error) {
 	var left []BackupInfo
 	var errs []error
 	for id, sealed := range all {
+		m.mu.RLock()
+		busy := m.uploading[id]
+		m.mu.RUnlock()
+		if busy {
+			continue // an upload under way, not a crash's
+		}
 		rec, err := openPending(kek, id, sealed)
 		if err != nil {
 			errs = append(errs, err)
