@@ -189,6 +189,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 	}
 	var wg sync.WaitGroup
+	if feat.cloud != nil {
+		// Uploads a crash interrupted: settled, or listed as pending.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := feat.cloud.ResolvePending(runCtx); err != nil && runCtx.Err() == nil {
+				d.log.Warn("pending cloud uploads", "err", err)
+			}
+		}()
+	}
 	for _, s := range srcs {
 		wg.Add(1)
 		go func(s sources.Source) {

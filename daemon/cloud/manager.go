@@ -56,6 +56,10 @@ type Manager struct {
 	// uploading holds the pending copies of this manager's uploads under
 	// way: ResolvePending leaves them alone.
 	uploading map[string]bool
+	// resolving serialises ResolvePending (start and listings); noted
+	// holds the pending copies whose warning was recorded already.
+	resolving sync.Mutex
+	noted     map[string]bool
 	// Now is the clock (tests pin it).
 	Now func() time.Time
 	// AfterImport, when set (by tests only), runs between an upload's

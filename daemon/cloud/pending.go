@@ -147,6 +147,8 @@ func (m *Manager) ResolvePending(ctx context.Context) ([]BackupInfo, error) {
 	if store == nil || kek == nil {
 		return nil, nil
 	}
+	m.resolving.Lock()
+	defer m.resolving.Unlock()
 	all, err := store.Sealed(ctx, PendingKind)
 	if err != nil {
 		return nil, fmt.Errorf("list pending uploads: %w", err)
@@ -198,7 +200,7 @@ func (m *Manager) resolve(ctx context.Context, rec *pendingRecord) (*BackupInfo,
 	switch {
 	case errors.Is(err, ErrNotFound):
 		info.Pending = pendingNote(rec, "the key is not in "+info.Source)
-		m.note(ctx, s, info.Key, engine.SeverityWarn, info.Pending)
+		m.noteOnce(ctx, s, info)
 		return &info, nil
 	case err != nil:
 		info.Pending = pendingNote(rec, "cannot tell whether the key reached "+info.Source+": "+err.Error())
@@ -207,7 +209,7 @@ func (m *Manager) resolve(ctx context.Context, rec *pendingRecord) (*BackupInfo,
 	since := info.Created.Add(-pendingSkew)
 	if kv.Created.Before(since) && kv.Updated.Before(since) {
 		info.Pending = pendingNote(rec, fmt.Sprintf("%s holds a key %s made %s, before the upload", info.Source, info.Key, kv.Created.UTC().Format(time.RFC3339)))
-		m.note(ctx, s, info.Key, engine.SeverityWarn, info.Pending)
+		m.noteOnce(ctx, s, info)
 		return &info, nil
 	}
 	name := cmp.Or(kv.Name, info.Key)
@@ -243,6 +245,21 @@ func (m *Manager) resolve(ctx context.Context, rec *pendingRecord) (*BackupInfo,
 	m.note(ctx, s, name, engine.SeverityWarn, fmt.Sprintf("the upload of %s begun %s was interrupted after the key reached %s; keyward now keeps its sealed copy of the material as backup %s",
 		info.Key, info.Created.Format(time.RFC3339), info.Source, b.ID))
 	return nil, nil
+}
+
+// noteOnce records the warning of a pending copy left unsettled, once
+// per manager (each listing settles again, and says nothing new).
+func (m *Manager) noteOnce(ctx context.Context, s *SyncSource, info BackupInfo) {
+	m.mu.Lock()
+	done := m.noted[info.ID]
+	if m.noted == nil {
+		m.noted = map[string]bool{}
+	}
+	m.noted[info.ID] = true
+	m.mu.Unlock()
+	if !done {
+		m.note(ctx, s, info.Key, engine.SeverityWarn, info.Pending)
+	}
 }
 
 // note records an activity event of the upload recovery on a key (best

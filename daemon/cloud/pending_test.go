@@ -1,8 +1,14 @@
 package cloud
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/engine"
 )
 
 // TestResolvePendingSkipsUploadsUnderWay: a listing while an upload is
@@ -23,5 +29,105 @@ func TestResolvePendingSkipsUploadsUnderWay(t *testing.T) {
 	left, err = m.ResolvePending(ctx)
 	if err != nil || len(left) != 1 || left[0].Pending == "" || left[0].ID != id {
 		t.Fatalf("after the upload stopped: %+v %v", left, err)
+	}
+}
+
+// keptConn is a cloud that cannot export: Get answers key (or not found),
+// KeepMaterial returns the material.
+type keptConn struct {
+	backupConn
+	key *KeyVersion
+}
+
+func (c keptConn) Get(_ context.Context, name, _ string) (KeyVersion, error) {
+	if c.key == nil {
+		return KeyVersion{}, &Error{Kind: ErrNotFound, Reason: "no key " + name}
+	}
+	return *c.key, nil
+}
+
+func (keptConn) KeepMaterial(kv KeyVersion, r ImportRequest) ([]byte, error) {
+	return append([]byte(kv.Name+":"), r.Symmetric...), nil
+}
+
+// eventSink counts the events recorded on a source.
+type eventSink struct{ events []engine.Event }
+
+func (s *eventSink) Apply(_ context.Context, b sources.Batch) error {
+	s.events = append(s.events, b.Events...)
+	return nil
+}
+func (*eventSink) SetHealth(context.Context, string, engine.Health, string) error { return nil }
+func (*eventSink) Known(context.Context, string) ([]engine.Key, error)            { return nil, nil }
+
+// TestResolvePendingOutcomes: a copy whose key is in the cloud becomes
+// its backup once (a crash after the backup was stored and before the
+// copy was dropped makes no second backup); a key the cloud made before
+// the upload is not taken for the upload's; a key not in the cloud stays
+// pending, its warning recorded once however often it is listed.
+func TestResolvePendingOutcomes(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name        string
+		key         *KeyVersion
+		backupFirst bool // the backup was stored before the crash
+		backups     int
+		pending     string
+	}{
+		{name: "in the cloud", key: &KeyVersion{Name: "k-id", Created: now}, backups: 1},
+		{name: "backup stored, copy not dropped", key: &KeyVersion{Name: "k-id", Created: now}, backupFirst: true, backups: 1},
+		{name: "not in the cloud", pending: "the key is not in vault"},
+		{name: "an older key of that name", key: &KeyVersion{Name: "k-id", Created: now.Add(-time.Hour), Updated: now.Add(-time.Hour)}, pending: "before the upload"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, st, _ := indexFixture(t, 0)
+			m.Now = func() time.Time { return now }
+			sink := &eventSink{}
+			src := NewSyncSource("vault", keptConn{key: c.key}, time.Hour, nil)
+			src.Attach(sink)
+			m.Add(src)
+			id, err := m.holdPending(ctx, Caller{User: "alice"}, "vault", backupConn{}, ImportRequest{Name: "k", Symmetric: bytes.Repeat([]byte{7}, 32)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.settled(id) // the process died
+			if c.backupFirst {
+				if _, err := m.sealBackup(ctx, Caller{User: "alice"}, "vault", backupConn{}, "k-id", 1, []byte("blob")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 2 {
+				bs, err := m.Backups(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var kept []BackupInfo
+				var pending []string
+				for _, b := range bs {
+					if b.Pending != "" {
+						pending = append(pending, b.Pending)
+					} else {
+						kept = append(kept, b)
+					}
+				}
+				if len(kept) != c.backups {
+					t.Fatalf("%d backups, want %d: %+v", len(kept), c.backups, bs)
+				}
+				if c.pending == "" && len(pending) != 0 || c.pending != "" && (len(pending) != 1 || !strings.Contains(pending[0], c.pending)) {
+					t.Fatalf("pending %q, want one saying %q", pending, c.pending)
+				}
+			}
+			left, _ := st.Sealed(ctx, PendingKind)
+			if c.pending == "" && len(left) != 0 || c.pending != "" && len(left) != 1 {
+				t.Fatalf("%d pending copies stored", len(left))
+			}
+			if want := 0; c.backupFirst && len(sink.events) != want {
+				t.Errorf("%d events for a copy whose backup was there: %+v", len(sink.events), sink.events)
+			} else if !c.backupFirst && len(sink.events) != 1 {
+				t.Errorf("%d events over two listings, want 1: %+v", len(sink.events), sink.events)
+			}
+		})
 	}
 }
