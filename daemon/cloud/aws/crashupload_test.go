@@ -22,7 +22,6 @@ import (
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/aws"
 	"github.com/keyward/keyward/daemon/cloud/cloudtest"
-	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/store"
 )
 
@@ -38,14 +37,7 @@ func TestUploadInterruptedAfterImport(t *testing.T) {
 	lk := aws.StartLocalKMS(t)
 	dir := t.TempDir()
 	keysFile := aws.WriteStaticKeys(t, dir)
-	kekPath := filepath.Join(dir, "kek")
-	if err := kek.Generate(kekPath); err != nil {
-		t.Fatal(err)
-	}
-	k, err := kek.Load(kekPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := cloudtest.KEK(t)
 	dbPath := filepath.Join(dir, "data", "keyward.db")
 	if err := os.MkdirAll(filepath.Dir(dbPath), 0o700); err != nil {
 		t.Fatal(err)
@@ -130,17 +122,6 @@ func TestUploadInterruptedAfterImport(t *testing.T) {
 	}
 
 	// No plaintext in any database file.
-	files, _ := filepath.Glob(dbPath + "*")
 	p8, _ := x509.MarshalPKCS8PrivateKey(rk)
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, secret := range [][]byte{pemKey, p8, rk.D.Bytes()} {
-			if bytes.Contains(b, secret) {
-				t.Errorf("%s holds the private key in plaintext", f)
-			}
-		}
-	}
+	cloudtest.NoPlaintext(t, dbPath+"*", pemKey, p8, rk.D.Bytes())
 }

@@ -1,7 +1,6 @@
 package aws_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -25,6 +24,7 @@ import (
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud/aws"
+	"github.com/keyward/keyward/daemon/cloud/cloudtest"
 	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/engine"
@@ -153,17 +153,6 @@ func TestUploadFileBackupRestore(t *testing.T) {
 
 	// The material is in no database file in plaintext (the backup is
 	// sealed under the KEK).
-	files, _ := filepath.Glob(filepath.Join(dataDir, "*"))
 	p8, _ := x509.MarshalPKCS8PrivateKey(rk)
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, secret := range [][]byte{der, p8, rk.D.Bytes()} {
-			if bytes.Contains(b, secret) {
-				t.Errorf("%s holds the private key in plaintext", f)
-			}
-		}
-	}
+	cloudtest.NoPlaintext(t, filepath.Join(dataDir, "*"), der, p8, rk.D.Bytes())
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/demo/vault"
+	"github.com/keyward/keyward/daemon/cloud/cloudtest"
 	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/engine"
 )
@@ -26,18 +26,7 @@ var (
 	bobUser    = api.Caller{UID: 1002, User: "bob", Role: api.RoleUser}
 )
 
-func newKEK(t testing.TB) *kek.KEK {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "kek")
-	if err := kek.Generate(path); err != nil {
-		t.Fatal(err)
-	}
-	k, err := kek.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func newKEK(t testing.TB) *kek.KEK { return cloudtest.KEK(t) }
 
 // current picks the row of the vault's current version (versions made in
 // the same second cannot be ordered by their creation time).

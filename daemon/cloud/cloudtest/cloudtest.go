@@ -4,6 +4,7 @@
 package cloudtest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
@@ -183,5 +185,41 @@ func Stderr(t testing.TB) func() string {
 		b, _ := io.ReadAll(r)
 		r.Close()
 		return string(b)
+	}
+}
+
+// KEK generates a key-encryption key file in a test's temporary folder
+// and loads it, as the daemon does with keys.kek_file.
+func KEK(tb testing.TB) *kek.KEK {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "kek")
+	if err := kek.Generate(path); err != nil {
+		tb.Fatal(err)
+	}
+	k, err := kek.Load(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
+
+// NoPlaintext fails the test if a file matching glob (a database and its
+// -wal and -shm files) holds any of secrets as plaintext.
+func NoPlaintext(tb testing.TB, glob string, secrets ...[]byte) {
+	tb.Helper()
+	files, err := filepath.Glob(glob)
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no files match %s: %v", glob, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, secret := range secrets {
+			if bytes.Contains(b, secret) {
+				tb.Errorf("%s holds key material in plaintext", f)
+			}
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/cloudtest"
-	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/store"
 )
 
@@ -29,14 +27,7 @@ func TestUploadInterruptedAfterImport(t *testing.T) {
 	ctx := context.Background()
 	_, p := startFake(t, Settings{Locations: []string{"europe-west1"}, CreateIn: "europe-west1/byok"})
 	dir := t.TempDir()
-	kekPath := filepath.Join(dir, "kek")
-	if err := kek.Generate(kekPath); err != nil {
-		t.Fatal(err)
-	}
-	k, err := kek.Load(kekPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := cloudtest.KEK(t)
 	dbPath := filepath.Join(dir, "keyward.db")
 	start := func(sources ...string) (*cloud.Manager, *store.Store) {
 		t.Helper()
@@ -110,14 +101,5 @@ func TestUploadInterruptedAfterImport(t *testing.T) {
 	if left, err := m.Backups(ctx); err != nil || len(left) != 1 {
 		t.Fatalf("after deleting the pending entry: %+v %v", left, err)
 	}
-	files, _ := filepath.Glob(dbPath + "*")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		if bytes.Contains(b, material) || bytes.Contains(b, gone) {
-			t.Errorf("%s holds uploaded material in plaintext", f)
-		}
-	}
+	cloudtest.NoPlaintext(t, dbPath+"*", material, gone)
 }
