@@ -13,8 +13,8 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
-	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/cloud/cloudtest"
+	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/engine"
 )
