@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
 )
@@ -130,4 +131,37 @@ func TestResolvePendingOutcomes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzOpenPending: whatever a sealed pending record holds once opened
+// (damaged JSON, material that is not PKCS#8), opening it and rebuilding
+// its request errs or succeeds, never panics, and never quotes material.
+func FuzzOpenPending(f *testing.F) {
+	k, err := kek.New(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(`{"info":{"id":"x","key":"k"},"material":"AAEC"}`))
+	f.Add([]byte(`{"info":{"id":"x","key":"k"},"symmetric":true,"material":"AAEC"}`))
+	f.Add([]byte(`{"info":{"id":"y"}}`))
+	f.Add([]byte(`not json`))
+	f.Fuzz(func(t *testing.T, plain []byte) {
+		sealed, err := k.Wrap(plain, pendingAAD("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := openPending(k, "x", sealed)
+		if err != nil {
+			return
+		}
+		defer clear(rec.Material)
+		ir, err := rec.request()
+		if err != nil {
+			if len(rec.Material) > 3 && strings.Contains(err.Error(), string(rec.Material)) {
+				t.Fatalf("the error quotes the material: %v", err)
+			}
+			return
+		}
+		zeroPrivate(ir.Private)
+	})
 }
