@@ -2,8 +2,12 @@ package testkit
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,4 +57,25 @@ func NoLeak(t testing.TB, what string, spellings map[string][]byte, hay map[stri
 			}
 		}
 	}
+}
+
+// SocketAnswers is the body of a GET of each path on the daemon's Unix
+// socket, by "GET path": the socket side of a leak search's haystack.
+func SocketAnswers(t testing.TB, socket string, paths ...string) map[string][]byte {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+	}}}
+	defer hc.CloseIdleConnections()
+	hay := map[string][]byte{}
+	for _, p := range paths {
+		resp, err := hc.Get("http://keyward" + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		hay["GET "+p] = b
+	}
+	return hay
 }

@@ -2,13 +2,9 @@ package aws_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -43,20 +39,8 @@ func TestUploadedAWSMaterialNeverLeaves(t *testing.T) {
 	kw("key", "upload", "aws-prod", "planted", "--from-file", keyFile)
 	kw("sync", "--source", "aws-prod")
 
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}}
-	hay := map[string][]byte{}
-	for _, p := range []string{"/v1/status", "/v1/keys", "/v1/keys?source=aws-prod", "/v1/sources", "/v1/activity", "/v1/backups",
-		"/v1/reports/aging", "/v1/reports/activity", "/v1/reports/usage", "/v1/metrics", "/v1/schedules"} {
-		resp, err := hc.Get("http://keyward" + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		hay["GET "+p] = b
-	}
+	hay := testkit.SocketAnswers(t, sock, "/v1/status", "/v1/keys", "/v1/keys?source=aws-prod", "/v1/sources", "/v1/activity", "/v1/backups",
+		"/v1/reports/aging", "/v1/reports/activity", "/v1/reports/usage", "/v1/metrics", "/v1/schedules")
 	if !bytes.Contains(hay["GET /v1/keys?source=aws-prod"], []byte("planted")) {
 		t.Fatalf("the uploaded key is not listed: the search below would prove nothing: %s", hay["GET /v1/keys?source=aws-prod"])
 	}

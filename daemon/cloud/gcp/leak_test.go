@@ -2,14 +2,10 @@ package gcp_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -58,20 +54,8 @@ create_in = "europe-west1/payments"
 	kw("key", "backup", "gcp-prod", "europe-west1/payments/planted")
 	kw("sync", "--source", "gcp-prod")
 
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}}
-	hay := map[string][]byte{}
-	for _, p := range []string{"/v1/status", "/v1/keys", "/v1/keys?source=gcp-prod", "/v1/sources", "/v1/activity", "/v1/backups",
-		"/v1/reports/aging", "/v1/reports/activity", "/v1/reports/usage", "/v1/metrics", "/v1/schedules"} {
-		resp, err := hc.Get("http://keyward" + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		hay["GET "+p] = b
-	}
+	hay := testkit.SocketAnswers(t, sock, "/v1/status", "/v1/keys", "/v1/keys?source=gcp-prod", "/v1/sources", "/v1/activity", "/v1/backups",
+		"/v1/reports/aging", "/v1/reports/activity", "/v1/reports/usage", "/v1/metrics", "/v1/schedules")
 	if !bytes.Contains(hay["GET /v1/keys?source=gcp-prod"], []byte("planted")) {
 		t.Fatalf("the uploaded key is not listed: the search below would prove nothing: %s", hay["GET /v1/keys?source=gcp-prod"])
 	}
