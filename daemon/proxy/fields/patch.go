@@ -46,11 +46,13 @@ func (r *Rules) EncryptPatch(dst, doc []byte, enc Encrypter) ([]byte, int, error
 		if err != nil {
 			return dst, 0, err
 		}
+		// Every path is read, with a value or not: a pointer the rules
+		// cannot follow is refused whatever the operation carries.
+		hit, det, states, err := r.pointer(op.path, idx, "path")
+		if err != nil {
+			return dst, 0, err
+		}
 		if op.value.end > 0 {
-			hit, det, states, err := r.pointer(op.path, idx, "path")
-			if err != nil {
-				return dst, 0, err
-			}
 			if hit || len(states) > 0 {
 				out = append(out, doc[last:op.value.start]...)
 				sw := &walker{r: r, in: doc[:op.value.end], i: op.value.start, out: out, enc: enc}
