@@ -169,11 +169,7 @@ type statusMsg struct {
 func (m *Model) fetchStatus() tea.Cmd {
 	c := m.c
 	return func() tea.Msg {
-		var s *api.Status
-		err := c.Call(func(ctx context.Context) (err error) {
-			s, err = c.Backend.Status(ctx)
-			return err
-		})
+		s, err := common.Get(c, func(ctx context.Context) (*api.Status, error) { return c.Backend.Status(ctx) })
 		return statusMsg{status: s, err: err}
 	}
 }
@@ -198,7 +194,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case common.PaneMsg:
 		for _, p := range m.panes {
 			if p.ID() == msg.Pane {
-				return m, p.Update(msg)
+				return m, p.Update(msg.Msg)
 			}
 		}
 		return m, nil

@@ -53,6 +53,14 @@ func (c *Context) Call(fn func(ctx context.Context) error) error {
 	return fn(ctx)
 }
 
+// Get is Call for a request that answers a value: it runs fn with a request
+// context bounded by c's Timeout and returns fn's answer.
+func Get[T any](c *Context, fn func(ctx context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(c.Ctx, c.Timeout)
+	defer cancel()
+	return fn(ctx)
+}
+
 // PaneID names a pane.
 type PaneID string
 
@@ -72,8 +80,9 @@ type Pane interface {
 	ID() PaneID
 	Title() string
 	Init() tea.Cmd
-	// Update handles a key press (only when the pane is visible), a PaneMsg
-	// addressed to it, or a broadcast (NotificationMsg, StatusMsg, RefreshMsg).
+	// Update handles a key press (only when the pane is visible), the
+	// message of a PaneMsg addressed to it (the root unwraps it), or a
+	// broadcast (NotificationMsg, StatusMsg, RefreshMsg).
 	Update(msg tea.Msg) tea.Cmd
 	View() string
 	// SetSize gives the pane the size of its body.
@@ -92,7 +101,8 @@ type Pane interface {
 	StatusValue() string
 }
 
-// PaneMsg carries the result of a pane's own request back to that pane.
+// PaneMsg carries the result of a pane's own request back to that pane: the
+// root hands the pane Msg.
 type PaneMsg struct {
 	Pane PaneID
 	Msg  tea.Msg

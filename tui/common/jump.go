@@ -54,10 +54,8 @@ func SourceKeys(source string) tea.Cmd {
 // flash saying why not.
 func FindKey(c *Context, source, name, fingerprint string) tea.Cmd {
 	return func() tea.Msg {
-		var page *api.KeysPage
-		err := c.Call(func(ctx context.Context) (err error) {
-			page, err = c.Backend.Keys(ctx, api.KeyQuery{Source: source, Text: name, Limit: 50})
-			return err
+		page, err := Get(c, func(ctx context.Context) (*api.KeysPage, error) {
+			return c.Backend.Keys(ctx, api.KeyQuery{Source: source, Text: name, Limit: 50})
 		})
 		if err != nil {
 			return FlashMsg{Text: "cannot look up " + table.Clean(name) + ": " + Explain(err), Err: true}

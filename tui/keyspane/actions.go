@@ -103,11 +103,7 @@ func (m *Model) fetchCloud() tea.Cmd {
 	m.cloudLoading = true
 	seq, c := m.cloudSeq, m.ctx
 	return func() tea.Msg {
-		var srcs []api.CloudSourceInfo
-		err := c.Call(func(ctx context.Context) (err error) {
-			srcs, err = l.CloudSources(ctx)
-			return err
-		})
+		srcs, err := common.Get(c, func(ctx context.Context) ([]api.CloudSourceInfo, error) { return l.CloudSources(ctx) })
 		return common.Reply(common.PaneKeys, cloudSourcesMsg{seq: seq, srcs: srcs, err: err})
 	}
 }

@@ -199,11 +199,7 @@ func (m *Model) fetchFrom(tail bool, pageNo int, cursor, keepID string, sel int)
 	}
 	c := m.ctx
 	return func() tea.Msg {
-		var page *api.KeysPage
-		err := c.Call(func(ctx context.Context) (err error) {
-			page, err = c.Backend.Keys(ctx, q)
-			return err
-		})
+		page, err := common.Get(c, func(ctx context.Context) (*api.KeysPage, error) { return c.Backend.Keys(ctx, q) })
 		return common.Reply(common.PaneKeys, pageMsg{req: req, page: page, err: err})
 	}
 }
@@ -275,11 +271,7 @@ func (m *Model) openDetail(k engine.Key) tea.Cmd {
 func (m *Model) fetchDetail(id string) tea.Cmd {
 	c := m.ctx
 	return func() tea.Msg {
-		var d *api.KeyDetail
-		err := c.Call(func(ctx context.Context) (err error) {
-			d, err = c.Backend.Key(ctx, id)
-			return err
-		})
+		d, err := common.Get(c, func(ctx context.Context) (*api.KeyDetail, error) { return c.Backend.Key(ctx, id) })
 		return common.Reply(common.PaneKeys, detailMsg{id: id, detail: d, err: err})
 	}
 }
@@ -287,8 +279,6 @@ func (m *Model) fetchDetail(id string) tea.Cmd {
 // Update implements common.Pane.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case common.PaneMsg:
-		return m.Update(msg.Msg)
 	case pageMsg:
 		return m.onPage(msg)
 	case filterTick:

@@ -96,11 +96,7 @@ func (m *Model) Typing() bool { return false }
 func (m *Model) list() tea.Cmd {
 	l, c := m.ctx.Backend, m.ctx
 	return func() tea.Msg {
-		var apps []api.ProxyStatus
-		err := c.Call(func(ctx context.Context) (err error) {
-			apps, err = l.Proxy(ctx)
-			return err
-		})
+		apps, err := common.Get(c, func(ctx context.Context) ([]api.ProxyStatus, error) { return l.Proxy(ctx) })
 		if common.Unserved(err) {
 			return nil
 		}
@@ -111,8 +107,6 @@ func (m *Model) list() tea.Cmd {
 // Update implements common.Pane.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case common.PaneMsg:
-		return m.Update(msg.Msg)
 	case listMsg:
 		var apiErr *api.Error
 		switch {

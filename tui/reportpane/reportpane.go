@@ -184,8 +184,6 @@ func (m *Model) restart() tea.Cmd {
 // Update implements common.Pane.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case common.PaneMsg:
-		return m.Update(msg.Msg)
 	case pageMsg:
 		return m.onPage(msg)
 	case exportStepMsg:

@@ -106,11 +106,7 @@ func (m *Model) StatusValue() string {
 func (m *Model) list() tea.Cmd {
 	c := m.ctx
 	return func() tea.Msg {
-		var ss []api.ScheduleInfo
-		err := c.Call(func(ctx context.Context) (err error) {
-			ss, err = c.Backend.Schedules(ctx)
-			return err
-		})
+		ss, err := common.Get(c, func(ctx context.Context) ([]api.ScheduleInfo, error) { return c.Backend.Schedules(ctx) })
 		return common.Reply(common.PaneSchedules, listMsg{scheds: ss, err: err})
 	}
 }
@@ -118,8 +114,6 @@ func (m *Model) list() tea.Cmd {
 // Update implements common.Pane.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case common.PaneMsg:
-		return m.Update(msg.Msg)
 	case listMsg:
 		m.loaded = true
 		switch {
@@ -233,11 +227,7 @@ func (m *Model) dryRun(name string) tea.Cmd {
 	c := m.ctx
 	m.modal.Show(nil, nil, nil, &dialog.Message{Title: "Dry run of " + name, Status: dialog.Status{Busy: "asking the daemon…"}})
 	return func() tea.Msg {
-		var d *api.DryRun
-		err := c.Call(func(ctx context.Context) (err error) {
-			d, err = c.Backend.DryRunSchedule(ctx, name)
-			return err
-		})
+		d, err := common.Get(c, func(ctx context.Context) (*api.DryRun, error) { return c.Backend.DryRunSchedule(ctx, name) })
 		return common.Reply(common.PaneSchedules, dryMsg{name: name, dry: d, err: err})
 	}
 }
@@ -247,11 +237,7 @@ func (m *Model) showRun(name string) tea.Cmd {
 	c := m.ctx
 	m.modal.Show(nil, nil, nil, &dialog.Message{Title: name, Status: dialog.Status{Busy: "asking the daemon…"}})
 	return func() tea.Msg {
-		var d *api.ScheduleDetail
-		err := c.Call(func(ctx context.Context) (err error) {
-			d, err = c.Backend.Schedule(ctx, name, 0)
-			return err
-		})
+		d, err := common.Get(c, func(ctx context.Context) (*api.ScheduleDetail, error) { return c.Backend.Schedule(ctx, name, 0) })
 		return common.Reply(common.PaneSchedules, detailMsg{name: name, d: d, err: err})
 	}
 }
@@ -316,11 +302,7 @@ func (m *Model) confirmRun(s api.ScheduleInfo) tea.Cmd {
 	c, name := m.ctx, s.Name
 	m.confirmed = func() tea.Cmd {
 		return func() tea.Msg {
-			var run *schedule.Run
-			err := c.Call(func(ctx context.Context) (err error) {
-				run, err = c.Backend.RunSchedule(ctx, name)
-				return err
-			})
+			run, err := common.Get(c, func(ctx context.Context) (*schedule.Run, error) { return c.Backend.RunSchedule(ctx, name) })
 			if err != nil {
 				return common.Reply(common.PaneSchedules, doneMsg{err: fmt.Errorf("run %s: %w", name, err)})
 			}

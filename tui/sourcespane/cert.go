@@ -163,11 +163,7 @@ func (m *Model) sendCert(f *certFlow, run certRun) tea.Cmd {
 	st.Busy = "asking the daemon…"
 	c, id, what := m.ctx, f.id, f.what
 	return func() tea.Msg {
-		var out certDoneMsg
-		err := c.Call(func(ctx context.Context) (err error) {
-			out, err = run(ctx)
-			return err
-		})
+		out, err := common.Get(c, run)
 		out.flow, out.what, out.err = id, what, err
 		return common.Reply(common.PaneSources, out)
 	}

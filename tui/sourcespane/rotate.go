@@ -49,11 +49,7 @@ func (m *Model) updateRotate(msg tea.KeyMsg) tea.Cmd {
 		m.modal.Confirm.Status.Busy = "asking the KMS…"
 		c, source, app := m.ctx, it.source, it.app
 		return func() tea.Msg {
-			var rot *api.AppRotation
-			err := c.Call(func(ctx context.Context) (err error) {
-				rot, err = c.Backend.RotateApp(ctx, source, app)
-				return err
-			})
+			rot, err := common.Get(c, func(ctx context.Context) (*api.AppRotation, error) { return c.Backend.RotateApp(ctx, source, app) })
 			return common.Reply(common.PaneSources, rotateDoneMsg{rot: rot, err: err})
 		}
 	}

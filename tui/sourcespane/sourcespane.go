@@ -104,11 +104,7 @@ func (m *Model) fetch() tea.Cmd {
 	m.seq++
 	seq, c := m.seq, m.ctx
 	return func() tea.Msg {
-		var srcs []api.SourceInfo
-		err := c.Call(func(ctx context.Context) (err error) {
-			srcs, err = c.Backend.Sources(ctx)
-			return err
-		})
+		srcs, err := common.Get(c, func(ctx context.Context) ([]api.SourceInfo, error) { return c.Backend.Sources(ctx) })
 		return common.Reply(common.PaneSources, sourcesMsg{seq: seq, sources: srcs, err: err})
 	}
 }
@@ -116,8 +112,6 @@ func (m *Model) fetch() tea.Cmd {
 // Update implements common.Pane.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case common.PaneMsg:
-		return m.Update(msg.Msg)
 	case sourcesMsg:
 		if msg.seq != m.seq {
 			return nil
