@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -107,7 +108,7 @@ func (m *Model) complete(line string) string {
 			word = fields[0]
 		}
 		done := completeWord(word, cands)
-		if done != word && contains(cands, done) && (done == "key" || done == "sync") {
+		if done != word && slices.Contains(cands, done) && (done == "key" || done == "sync") {
 			done += " "
 		}
 		return done
@@ -123,15 +124,6 @@ func (m *Model) complete(line string) string {
 		return "sync " + completeWord(word, cands)
 	}
 	return line
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // completeWord is word extended as far as every candidate it prefixes agrees.

@@ -1,6 +1,7 @@
 package dialog
 
 import (
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/keyward/keyward/tui/common"
@@ -48,6 +49,21 @@ func (d *Modal) Status() *Status {
 		return &d.Menu.Status
 	}
 	return &Status{}
+}
+
+// Help is the help line of the dialog on top: a form moves between fields,
+// a confirmation is accepted or not, a message scrolls and closes, a menu
+// moves between items.
+func (d *Modal) Help(k *common.KeyMap) []key.Binding {
+	switch {
+	case d.Form != nil:
+		return []key.Binding{k.NextField, k.Confirm, k.Cancel}
+	case d.Confirm != nil:
+		return []key.Binding{k.Confirm, k.Cancel}
+	case d.Msg != nil:
+		return []key.Binding{k.Up, k.Down, k.Cancel}
+	}
+	return []key.Binding{k.Up, k.Down, k.Confirm, k.Cancel}
 }
 
 // Update passes msg to the dialog on top: any message to a confirmation or a

@@ -183,15 +183,6 @@ func (m *Model) awaitCloud(title string, open func() tea.Cmd) tea.Cmd {
 	return nil
 }
 
-func has(caps []string, c string) bool {
-	for _, x := range caps {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
-
 // userRole reports that the daemon said the caller is a plain user.
 func (m *Model) userRole() bool { return m.role == api.RoleUser }
 
@@ -219,7 +210,7 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 	// less what this key says it cannot do (an AWS-generated key has no
 	// backup), which the menu says instead.
 	add := func(cp, id string, b key.Binding, label string, danger, admin bool) {
-		if !has(src.Capabilities, cp) {
+		if !slices.Contains(src.Capabilities, cp) {
 			return
 		}
 		if why := k.Unsupported(cp); why != "" {
@@ -582,7 +573,7 @@ func (m *Model) editForm(f *flow) {
 	var fields []dialog.Field
 	// Dates only where the source's keys have them (engine.CapDates):
 	// AWS and Google would refuse them.
-	dated := has(src.Capabilities, engine.CapDates)
+	dated := slices.Contains(src.Capabilities, engine.CapDates)
 	if dated {
 		fields = append(fields, dialog.NewField("Expires", dateHint, fmtDate(k.Expires)), dialog.NewField("Not before", dateHint, fmtDate(k.Activated)))
 	} else {
@@ -722,7 +713,7 @@ type restoreChoice struct {
 // taken from first, then the others of the same kind and geography.
 func (m *Model) restoreTargets(bi api.BackupInfo) []string {
 	var out []string
-	if t, ok := m.cloud[bi.Source]; ok && has(t.Capabilities, engine.CapRestore) {
+	if t, ok := m.cloud[bi.Source]; ok && slices.Contains(t.Capabilities, engine.CapRestore) {
 		out = append(out, bi.Source)
 	}
 	names := make([]string, 0, len(m.cloud))
@@ -732,7 +723,7 @@ func (m *Model) restoreTargets(bi api.BackupInfo) []string {
 	sort.Strings(names)
 	for _, n := range names {
 		t := m.cloud[n]
-		if n == bi.Source || !has(t.Capabilities, engine.CapRestore) || t.Geography != bi.Geography ||
+		if n == bi.Source || !slices.Contains(t.Capabilities, engine.CapRestore) || t.Geography != bi.Geography ||
 			(t.Kind != "" && bi.Kind != "" && t.Kind != bi.Kind) {
 			continue
 		}
@@ -882,7 +873,7 @@ func (m *Model) uploadForm(f *flow) {
 // datedField adds an Expires field to form when the source's keys have
 // dates (engine.CapDates) and returns its index (-1: none offered).
 func datedField(form *dialog.Form, caps []string) int {
-	if !has(caps, engine.CapDates) {
+	if !slices.Contains(caps, engine.CapDates) {
 		return -1
 	}
 	form.Fields = append(form.Fields, dialog.NewField("Expires", dateHint, ""))
@@ -1001,21 +992,6 @@ func syncOutcome(msg syncDoneMsg) tea.Cmd {
 		return common.Flash("sync of " + table.Clean(msg.source) + ": nothing to sync")
 	}
 	return common.Flash("synced " + table.Clean(strings.Join(msg.res.Synced, ", ")))
-}
-
-// actionHelp is the help line while a dialog is open.
-func (m *Model) actionHelp() []key.Binding {
-	k := m.ctx.Keys
-	f := m.act
-	switch {
-	case f.Form != nil:
-		return []key.Binding{k.NextField, k.Confirm, k.Cancel}
-	case f.Confirm != nil:
-		return []key.Binding{k.Confirm, k.Cancel}
-	case f.Msg != nil:
-		return []key.Binding{k.Cancel}
-	}
-	return []key.Binding{k.Up, k.Down, k.Confirm, k.Cancel}
 }
 
 // actionView draws the open dialog over the pane.

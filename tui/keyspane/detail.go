@@ -2,7 +2,8 @@ package keyspane
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/viewport"
@@ -102,11 +103,7 @@ func (d *detailView) render() {
 		field("linked to", c(k.LinkedTo))
 	}
 	if len(k.Tags) > 0 {
-		names := make([]string, 0, len(k.Tags))
-		for n := range k.Tags {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(k.Tags))
 		tags := make([]string, len(names))
 		for i, n := range names {
 			tags[i] = c(n) + "=" + c(k.Tags[n])

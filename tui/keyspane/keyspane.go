@@ -652,7 +652,7 @@ func (m *Model) ShortHelp() []key.Binding {
 	k := m.ctx.Keys
 	switch {
 	case m.act != nil:
-		return m.actionHelp()
+		return m.act.Help(k)
 	case m.filtering:
 		return []key.Binding{k.ApplyFilter, k.ClearFilter}
 	case m.detail != nil:

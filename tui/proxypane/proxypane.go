@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -412,11 +414,7 @@ func panel(s api.ProxyStatus, h []sample, width int, now time.Time, st *styles.S
 	add(fmt.Sprintf("fields    %d encrypted · %d decrypted · in %s · out %s",
 		s.FieldsEncrypt, s.FieldsDecrypt, bytes(s.BytesIn), bytes(s.BytesOut)))
 	if len(s.Errors) > 0 {
-		kinds := make([]string, 0, len(s.Errors))
-		for k := range s.Errors {
-			kinds = append(kinds, k)
-		}
-		sort.Strings(kinds)
+		kinds := slices.Sorted(maps.Keys(s.Errors))
 		parts := make([]string, len(kinds))
 		for i, k := range kinds {
 			parts[i] = fmt.Sprintf("%s %d", c(k), s.Errors[k])

@@ -501,20 +501,6 @@ func describeCert(ci *api.CertInfo) []string {
 	return lines
 }
 
-func (m *Model) certHelp() []key.Binding {
-	k := m.ctx.Keys
-	f := m.cert
-	switch {
-	case f.Form != nil:
-		return []key.Binding{k.NextField, k.Confirm, k.Cancel}
-	case f.Confirm != nil:
-		return []key.Binding{k.Confirm, k.Cancel}
-	case f.Msg != nil:
-		return []key.Binding{k.Up, k.Down, k.Cancel}
-	}
-	return []key.Binding{k.Up, k.Down, k.Confirm, k.Cancel}
-}
-
 func (m *Model) certView() string {
 	return m.cert.View(m.ctx.Styles, m.ctx.Keys, m.width, m.height)
 }

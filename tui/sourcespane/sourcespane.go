@@ -289,7 +289,7 @@ func (m *Model) syncSelected() tea.Cmd {
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.ctx.Keys
 	if m.cert != nil {
-		return m.certHelp()
+		return m.cert.Help(k)
 	}
 	if m.rotating() {
 		return []key.Binding{k.Confirm, k.Cancel}
