@@ -36,12 +36,7 @@ import (
 func TestGCPThroughDaemonAndCLI(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	fake := gcpkms.New("acme-prod-kms")
-	addr, stop, err := fake.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	fake, addr := gcp.ServeFake(t)
 	dir := t.TempDir()
 	outsideCfg := gcp.Settings{Name: "console", Project: "acme-prod-kms", Endpoint: addr, Credential: gcp.CredNone, CreateIn: "us/legacy"}
 	outside, err := gcp.New(ctx, outsideCfg)

@@ -11,10 +11,9 @@ import (
 // TestProject is the project the tests' fakes serve.
 const TestProject = "acme-prod-kms"
 
-// startFake serves keyward's Cloud KMS fake on a loopback port for one
-// test and returns it with a connector talking to it through the real
-// client and real gRPC.
-func startFake(t testing.TB, cfg Settings) (*gcpkms.Server, *Project) {
+// ServeFake serves keyward's Cloud KMS fake of TestProject on a loopback
+// port until the test ends, and returns it with its address.
+func ServeFake(t testing.TB) (*gcpkms.Server, string) {
 	t.Helper()
 	fake := gcpkms.New(TestProject)
 	addr, stop, err := fake.Listen()
@@ -22,6 +21,15 @@ func startFake(t testing.TB, cfg Settings) (*gcpkms.Server, *Project) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
+	return fake, addr
+}
+
+// startFake serves keyward's Cloud KMS fake on a loopback port for one
+// test and returns it with a connector talking to it through the real
+// client and real gRPC.
+func startFake(t testing.TB, cfg Settings) (*gcpkms.Server, *Project) {
+	t.Helper()
+	fake, addr := ServeFake(t)
 	if cfg.Name == "" {
 		cfg.Name = "gcp-test"
 	}

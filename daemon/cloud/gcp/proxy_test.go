@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/cloud"
-	"github.com/keyward/keyward/daemon/demo/gcpkms"
 )
 
 // connectProxy is a real HTTP CONNECT proxy on a loopback port: it
@@ -75,12 +74,7 @@ func (p *connectProxy) serve(c net.Conn) {
 // through the proxy (HTTP CONNECT), and a proxy that refuses is named.
 func TestHTTPSProxy(t *testing.T) {
 	ctx := context.Background()
-	fake := gcpkms.New(TestProject)
-	addr, stop, err := fake.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	_, addr := ServeFake(t)
 	px := startProxy(t)
 	cfg := Settings{Name: "g", Project: TestProject, Locations: []string{"europe-west1"}, Credential: CredNone, Endpoint: addr, HTTPSProxy: "http://" + px.addr}
 	if errs := cfg.Validate("gcp"); len(errs) > 0 {

@@ -14,7 +14,6 @@ import (
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/gcp"
 	"github.com/keyward/keyward/daemon/daemontest"
-	"github.com/keyward/keyward/daemon/demo/gcpkms"
 	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/engine/schedule"
 )
@@ -28,12 +27,7 @@ import (
 func TestGCPSchedules(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	fake := gcpkms.New("acme-prod-kms")
-	addr, stop, err := fake.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	_, addr := gcp.ServeFake(t)
 	dir := t.TempDir()
 	outside, err := gcp.New(ctx, gcp.Settings{Name: "console", Project: "acme-prod-kms", Endpoint: addr, Credential: gcp.CredNone, CreateIn: "us/legacy"})
 	if err != nil {
