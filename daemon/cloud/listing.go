@@ -52,15 +52,16 @@ func (d *Deleted) Found(keys []KeyVersion, now time.Time) {
 	d.mu.Unlock()
 }
 
-// Serve calls page once with the keys pending deletion of the listing
-// finished in the minute before now(), or else of a new listing made with
-// list; a listing's keys are served once.
-func (d *Deleted) Serve(ctx context.Context, now func() time.Time, list func(context.Context) error, page func([]KeyVersion) error) error {
+// Serve is a connector's ListDeleted: it calls page once with the keys
+// pending deletion of the listing finished in the minute before now(), or
+// else of a new listing made with listKeys (the connector's ListKeys,
+// which calls Found); a listing's keys are served once.
+func (d *Deleted) Serve(ctx context.Context, now func() time.Time, listKeys func(context.Context, func([]KeyVersion) error) error, page func([]KeyVersion) error) error {
 	d.mu.Lock()
 	fresh := !d.at.IsZero() && now().Sub(d.at) < time.Minute
 	d.mu.Unlock()
 	if !fresh {
-		if err := list(ctx); err != nil {
+		if err := listKeys(ctx, func([]KeyVersion) error { return nil }); err != nil {
 			return err
 		}
 	}
@@ -72,4 +73,22 @@ func (d *Deleted) Serve(ctx context.Context, now func() time.Time, list func(con
 		return nil
 	}
 	return page(keys)
+}
+
+// Refresh counts a connector's listings and says which of them describe
+// every key again instead of trusting what it remembers: every Every-th
+// (none when Every is 0). It is safe for concurrent use.
+type Refresh struct {
+	Every int
+
+	mu       sync.Mutex
+	listings int
+}
+
+// Next counts a listing and reports whether it is a full refresh.
+func (r *Refresh) Next() (full bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.listings++
+	return r.Every > 0 && r.listings%r.Every == 0
 }

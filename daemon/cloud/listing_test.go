@@ -17,10 +17,10 @@ func TestDeletedServedOnceThenListed(t *testing.T) {
 	clock := func() time.Time { return now }
 	var d Deleted
 	lists := 0
-	list := func(context.Context) error {
+	list := func(_ context.Context, page func([]KeyVersion) error) error {
 		lists++
 		d.Found([]KeyVersion{{Name: "relisted"}}, clock())
-		return nil
+		return page([]KeyVersion{{Name: "live"}})
 	}
 	serve := func() []string {
 		var got []string
@@ -49,6 +49,28 @@ func TestDeletedServedOnceThenListed(t *testing.T) {
 	d.Found(nil, now)
 	if err := d.Serve(context.Background(), clock, list, func([]KeyVersion) error { t.Fatal("page called with no keys"); return nil }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRefreshEvery: every Every-th listing is a full refresh, none when
+// Every is 0.
+func TestRefreshEvery(t *testing.T) {
+	for _, c := range []struct {
+		every int
+		want  string
+	}{{0, "......."}, {1, "FFFFFFF"}, {3, "..F..F."}} {
+		r := Refresh{Every: c.every}
+		got := ""
+		for range len(c.want) {
+			if r.Next() {
+				got += "F"
+			} else {
+				got += "."
+			}
+		}
+		if got != c.want {
+			t.Errorf("every %d: listings %s, want %s", c.every, got, c.want)
+		}
 	}
 }
 

@@ -48,13 +48,13 @@ const (
 // due (every fullEvery listings). Its Updated time is when keyward saw
 // its attributes change.
 type view struct {
-	a         *Account
-	fullEvery int
-	now       func() time.Time
+	a *Account
+	// refresh says which listings describe every key again.
+	refresh cloud.Refresh
+	now     func() time.Time
 
-	mu       sync.Mutex
-	listings int
-	cache    map[string]*described
+	mu    sync.Mutex
+	cache map[string]*described
 	// deleted is the last listing's keys pending deletion, for
 	// ListDeleted right after ListKeys.
 	deleted cloud.Deleted
@@ -80,7 +80,7 @@ type described struct {
 }
 
 func newView(a *Account, fullEvery int) *view {
-	return &view{a: a, fullEvery: fullEvery, now: time.Now, cache: map[string]*described{},
+	return &view{a: a, refresh: cloud.Refresh{Every: fullEvery}, now: time.Now, cache: map[string]*described{},
 		rotationsDue: map[string]bool{}, selfRotated: map[string][]time.Time{}}
 }
 
@@ -130,10 +130,7 @@ func (a *Account) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 	if err != nil {
 		return err
 	}
-	v.mu.Lock()
-	v.listings++
-	full := v.fullEvery > 0 && v.listings%v.fullEvery == 0
-	v.mu.Unlock()
+	full := v.refresh.Next()
 	var deleted []cloud.KeyVersion
 	seen := map[string]bool{}
 	p := kms.NewListKeysPaginator(a.client, &kms.ListKeysInput{Limit: sdkaws.Int32(1000)})
@@ -186,9 +183,7 @@ func (a *Account) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 // ListDeleted lists the keys pending deletion that the listing just made
 // found (or lists again if none was made in the last minute).
 func (a *Account) ListDeleted(ctx context.Context, page func([]cloud.KeyVersion) error) error {
-	return a.view.deleted.Serve(ctx, a.view.now, func(ctx context.Context) error {
-		return a.ListKeys(ctx, func([]cloud.KeyVersion) error { return nil })
-	}, page)
+	return a.view.deleted.Serve(ctx, a.view.now, a.ListKeys, page)
 }
 
 // current is the key as last described, described again when needed.

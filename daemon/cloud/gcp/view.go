@@ -53,13 +53,13 @@ const deletionNote = "Google never deletes keys or key rings (their names stay t
 // listings: a change to a version other than the primary moves nothing
 // in the key's listing). Its Updated time is when keyward saw it change.
 type view struct {
-	p         *Project
-	fullEvery int
-	now       func() time.Time
+	p *Project
+	// refresh says which listings describe every key again.
+	refresh cloud.Refresh
+	now     func() time.Time
 
-	mu       sync.Mutex
-	listings int
-	cache    map[string]*described // by location/ring/key
+	mu    sync.Mutex
+	cache map[string]*described // by location/ring/key
 	// deleted is the last listing's keys whose every version is scheduled
 	// for destruction, for ListDeleted right after ListKeys.
 	deleted cloud.Deleted
@@ -76,7 +76,7 @@ type described struct {
 }
 
 func newView(p *Project, fullEvery int) *view {
-	return &view{p: p, fullEvery: fullEvery, now: time.Now, cache: map[string]*described{}}
+	return &view{p: p, refresh: cloud.Refresh{Every: fullEvery}, now: time.Now, cache: map[string]*described{}}
 }
 
 func (v *view) count(api string) { v.calls.Count(api) }
@@ -196,10 +196,7 @@ func (p *Project) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 	if err != nil {
 		return err
 	}
-	v.mu.Lock()
-	v.listings++
-	full := v.fullEvery > 0 && v.listings%v.fullEvery == 0
-	v.mu.Unlock()
+	full := v.refresh.Next()
 	seen := map[string]bool{}
 	var deleted []cloud.KeyVersion
 	for _, rg := range rings {
@@ -248,9 +245,7 @@ func (p *Project) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 // ListDeleted lists the keys whose every version is scheduled for
 // destruction, as the listing just made found them (or lists again).
 func (p *Project) ListDeleted(ctx context.Context, page func([]cloud.KeyVersion) error) error {
-	return p.view.deleted.Serve(ctx, p.view.now, func(ctx context.Context) error {
-		return p.ListKeys(ctx, func([]cloud.KeyVersion) error { return nil })
-	}, page)
+	return p.view.deleted.Serve(ctx, p.view.now, p.ListKeys, page)
 }
 
 // current is the key as last described, its versions listed again when
