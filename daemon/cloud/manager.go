@@ -649,19 +649,49 @@ func newBackupID(now time.Time) string {
 }
 
 func openBackup(kek Wrapper, id string, sealed []byte) (*backupRecord, error) {
-	plain, err := kek.Unwrap(sealed, backupAAD(id))
+	return openSealed[backupRecord](kek, "backup", id, backupAAD(id), sealed)
+}
+
+// check says why a backup record opened as id is not that backup.
+func (rec *backupRecord) check(id string) error {
+	if rec.Info.ID != id {
+		return fmt.Errorf("the record says it is %s", rec.Info.ID)
+	}
+	return nil
+}
+
+// drop has nothing to zero: a backup blob is the cloud's own wrapping.
+func (rec *backupRecord) drop() {}
+
+// sealedRecord is a record kept sealed under the KEK in the store: a
+// backup or a pending upload copy.
+type sealedRecord[T any] interface {
+	*T
+	// check says why a record opened as id is not id's (nil: it is).
+	check(id string) error
+	// drop zeroes the key material the record holds.
+	drop()
+}
+
+// openSealed unwraps sealed (a what, stored as id) under the KEK with
+// aad and decodes it; a record that does not decode or is not id's is
+// refused, its material zeroed.
+func openSealed[T any, P sealedRecord[T]](kek Wrapper, what, id string, aad, sealed []byte) (*T, error) {
+	plain, err := kek.Unwrap(sealed, aad)
 	if err != nil {
-		return nil, fmt.Errorf("open backup %s: %w", id, err)
+		return nil, fmt.Errorf("open %s %s: %w", what, id, err)
 	}
 	defer clear(plain)
-	var rec backupRecord
-	if err := json.Unmarshal(plain, &rec); err != nil {
-		return nil, fmt.Errorf("open backup %s: %w", id, err)
+	rec := P(new(T))
+	if err := json.Unmarshal(plain, rec); err != nil {
+		rec.drop()
+		return nil, fmt.Errorf("open %s %s: %w", what, id, err)
 	}
-	if rec.Info.ID != id {
-		return nil, fmt.Errorf("open backup %s: the record says it is %s", id, rec.Info.ID)
+	if err := rec.check(id); err != nil {
+		rec.drop()
+		return nil, fmt.Errorf("open %s %s: %w", what, id, err)
 	}
-	return &rec, nil
+	return rec, nil
 }
 
 // Backups lists the stored backups, newest first (from the manager's

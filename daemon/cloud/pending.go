@@ -98,21 +98,19 @@ func (m *Manager) dropPending(ctx context.Context, id string) error {
 }
 
 func openPending(kek Wrapper, id string, sealed []byte) (*pendingRecord, error) {
-	plain, err := kek.Unwrap(sealed, pendingAAD(id))
-	if err != nil {
-		return nil, fmt.Errorf("open pending upload copy %s: %w", id, err)
-	}
-	defer clear(plain)
-	var rec pendingRecord
-	if err := json.Unmarshal(plain, &rec); err != nil {
-		return nil, fmt.Errorf("open pending upload copy %s: %w", id, err)
-	}
-	if rec.Info.ID != id || len(rec.Material) == 0 {
-		clear(rec.Material)
-		return nil, fmt.Errorf("open pending upload copy %s: the record is not this upload's", id)
-	}
-	return &rec, nil
+	return openSealed[pendingRecord](kek, "pending upload copy", id, pendingAAD(id), sealed)
 }
+
+// check says why a pending record opened as id is not that upload's.
+func (rec *pendingRecord) check(id string) error {
+	if rec.Info.ID != id || len(rec.Material) == 0 {
+		return errors.New("the record is not this upload's")
+	}
+	return nil
+}
+
+// drop zeroes the record's material.
+func (rec *pendingRecord) drop() { clear(rec.Material) }
 
 // request rebuilds the import request of a pending copy; the caller
 // zeroes the record's material and the request's private key.

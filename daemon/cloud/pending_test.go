@@ -165,3 +165,35 @@ func FuzzOpenPending(f *testing.F) {
 		zeroPrivate(ir.Private)
 	})
 }
+
+// TestOpenSealedRefusesAnotherRecord: a record sealed under a backup's or
+// a pending copy's name but saying it is another one (or a pending copy
+// without material) is refused with the reason, not used.
+func TestOpenSealedRefusesAnotherRecord(t *testing.T) {
+	k, err := kek.New(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, plain, want string
+		open              func(sealed []byte) error
+		aad               []byte
+	}{
+		{"pending of another upload", `{"info":{"id":"y"},"material":"AAEC"}`, "open pending upload copy x: the record is not this upload's",
+			func(b []byte) error { _, err := openPending(k, "x", b); return err }, pendingAAD("x")},
+		{"pending without material", `{"info":{"id":"x"}}`, "open pending upload copy x: the record is not this upload's",
+			func(b []byte) error { _, err := openPending(k, "x", b); return err }, pendingAAD("x")},
+		{"backup of another key", `{"info":{"id":"y"},"blob":"AAEC"}`, "open backup x: the record says it is y",
+			func(b []byte) error { _, err := openBackup(k, "x", b); return err }, backupAAD("x")},
+		{"pending sealed as a backup", `{"info":{"id":"x"},"material":"AAEC"}`, "open pending upload copy x: ",
+			func(b []byte) error { _, err := openPending(k, "x", b); return err }, backupAAD("x")},
+	} {
+		sealed, err := k.Wrap([]byte(c.plain), c.aad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.open(sealed); err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
