@@ -2,14 +2,13 @@ package cli
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // keyward key backups lists a pending upload copy (an upload a crash
@@ -22,21 +21,12 @@ func TestBackupsListsPendingUploads(t *testing.T) {
 		{ID: "20261204T175900Z-bbbb0002", Source: "gcp-prod", Kind: "gcp", Key: "crm-kek", Created: taken.Add(-time.Minute), Actor: "bob",
 			Pending: "pending: the upload of crm-kek to gcp-prod was interrupted (the key is not in gcp-prod); upload again"},
 	}
-	sock := filepath.Join(t.TempDir(), "keyward.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet || r.URL.Path != "/v1/cloud/backups" {
-			http.NotFound(w, r)
-			return
-		}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/cloud/backups", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"backups": backups})
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	})
+	sock := testkit.ServeUnix(t, mux)
 
 	code, out, errs := run(t, "--socket", sock, "key", "backups")
 	if code != ExitOK {

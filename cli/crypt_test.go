@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/daemon/proxy"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
 )
@@ -42,11 +41,6 @@ func cryptSocketWith(t *testing.T, role api.Role, rec proxy.Recorder) (string, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(t.TempDir(), "keyward.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The socket API as the daemon serves it: its audit hook hands the
 	// activity of each request to rec, as the daemon's writes it to the log.
 	h := localapi.New(localapi.Services{Proxy: m, Audit: func(ctx context.Context, a localapi.Action) {
@@ -56,11 +50,9 @@ func cryptSocketWith(t *testing.T, role api.Role, rec proxy.Recorder) (string, *
 			}
 		}
 	}})
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	sock := testkit.ServeUnix(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r.WithContext(api.WithCaller(r.Context(), api.Caller{User: "alice", Role: role})))
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	}))
 	return sock, rings
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/daemontest"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/generate"
@@ -157,21 +157,14 @@ func TestKeysExportFormats(t *testing.T) {
 // TestKeysExportCutShort: an export the daemon cuts off (no final chunk)
 // is an error naming how far it got, never a complete-looking list.
 func TestKeysExportCutShort(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "k.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	sock := testkit.ServeUnix(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		for i := 0; i < 3; i++ {
 			fmt.Fprintf(w, `{"id":"s/k%d","source":"s","name":"k%d","algorithm":"AES","state":"active","updated":"2026-11-23T00:00:00Z"}`+"\n", i, i)
 		}
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler)
-	})}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+	}))
 	for _, format := range []string{"json", "table", "ndjson", "csv"} {
 		code, _, errs := run(t, "--socket", sock, "keys", "list", "--format", format)
 		if code != ExitError || !strings.Contains(errs, "export ended early") {

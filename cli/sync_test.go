@@ -1,28 +1,20 @@
 package cli
 
 import (
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // slowDaemon serves the socket API's POST /v1/sync on a real Unix socket,
 // answering only after delay, as a daemon waiting for a slow vault does.
 func slowDaemon(t *testing.T, delay time.Duration) string {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "keyward.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/v1/sync" {
-			http.NotFound(w, r)
-			return
-		}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/sync", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-time.After(delay):
 		case <-r.Context().Done():
@@ -30,10 +22,8 @@ func slowDaemon(t *testing.T, delay time.Duration) string {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"synced":["azure-demo"]}`))
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return sock
+	})
+	return testkit.ServeUnix(t, mux)
 }
 
 // keyward sync against a slow source says it is still waiting, and past

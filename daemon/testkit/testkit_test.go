@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -86,5 +89,24 @@ func TestStart(t *testing.T) {
 	})
 	if rec.msg != "broken server did not start: listen unix /x.sock: address already in use" {
 		t.Fatalf("message %q", rec.msg)
+	}
+}
+
+// ServeUnix answers on a real Unix socket while the test runs.
+func TestServeUnix(t *testing.T) {
+	sock := ServeUnix(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", r.Method, r.URL.Path)
+	}))
+	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	res, err := c.Get("http://keyward/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if string(b) != "GET /v1/status" {
+		t.Fatalf("answer %q", b)
 	}
 }

@@ -2,12 +2,11 @@ package common_test
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"path/filepath"
 	"testing"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/tui/common"
 )
 
@@ -15,11 +14,6 @@ import (
 // not serve is Unserved (the pane offers nothing), and a 404 for a thing
 // that does not exist on a served route is not (the pane says so).
 func TestUnserved(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "k.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/keys/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no such key %q", "k1")
@@ -27,12 +21,10 @@ func TestUnserved(t *testing.T) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint %s %s (the API is under /%s/)", r.Method, r.URL.Path, api.Version)
 	})
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+	sock := testkit.ServeUnix(t, mux)
 	c := api.NewClient(sock)
 	var b common.Backend = c
-	_, err = b.AgingReport(context.Background(), api.ReportQuery{})
+	_, err := b.AgingReport(context.Background(), api.ReportQuery{})
 	if !common.Unserved(err) {
 		t.Fatalf("unserved route: Unserved(%v) = false", err)
 	}
