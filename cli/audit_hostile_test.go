@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"database/sql"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +10,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon"
-	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/daemontest"
 )
 
 // TestAuditVerifyHostileFiles: keyward audit verify given a truncated or
@@ -21,14 +20,8 @@ import (
 // exit 1 (or 2 for a usage mistake), and never panics.
 func TestAuditVerifyHostileFiles(t *testing.T) {
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "keyward.toml")
-	data := filepath.Join(dir, "data")
-	os.WriteFile(conf, []byte(fmt.Sprintf("data_dir = %q\nsocket = %q\n[audit]\ncheckpoint_interval = \"1s\"\n",
-		data, filepath.Join(dir, "keyward.sock"))), 0o600)
-	cfg, err := config.Load(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := daemontest.ConfigFile(t, dir, "[audit]\ncheckpoint_interval = \"1s\"\n")
+	conf, data := cfg.Path, cfg.DataDir
 	runDaemon(t, cfg, daemon.Options{})
 	bundle := filepath.Join(dir, "export.tar")
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon"
-	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
 )
@@ -22,14 +22,8 @@ import (
 // event.
 func TestAuditVerifyAgainstARealDaemon(t *testing.T) {
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "keyward.toml")
-	data := filepath.Join(dir, "data")
-	os.WriteFile(conf, []byte(fmt.Sprintf("data_dir = %q\nsocket = %q\n[audit]\ncheckpoint_interval = \"1s\"\n",
-		data, filepath.Join(dir, "keyward.sock"))), 0o600)
-	cfg, err := config.Load(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := daemontest.ConfigFile(t, dir, "[audit]\ncheckpoint_interval = \"1s\"\n")
+	conf := cfg.Path
 	sock := runDaemon(t, cfg, daemon.Options{})
 
 	// More activity, written through the store's chain as the daemon writes.
@@ -98,12 +92,7 @@ func TestAuditVerifyDBByPath(t *testing.T) {
 	if code, out, errs := run(t, "dev", "seed", "--keys", "20", "--events", "1500", "--data-dir", data); code != ExitOK {
 		t.Fatalf("dev seed: exit %d\n%s%s", code, out, errs)
 	}
-	conf := filepath.Join(dir, "keyward.toml")
-	os.WriteFile(conf, []byte(fmt.Sprintf("data_dir = %q\nsocket = %q\n", data, filepath.Join(dir, "keyward.sock"))), 0o600)
-	cfg, err := config.Load(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := daemontest.ConfigFile(t, dir, "")
 	runDaemon(t, cfg, daemon.Options{})
 	// The daemon's first retention run archives the seeded events older
 	// than retention.events (400d) into a segment.

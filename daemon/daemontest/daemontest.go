@@ -58,8 +58,16 @@ func Config(t testing.TB, dir, sections string) *config.Config {
 	if err := kek.Generate(kekFile); err != nil {
 		t.Fatal(err)
 	}
-	toml := fmt.Sprintf("data_dir = %q\nsocket = %q\n\n[keys]\nkek_file = %q\n\n%s",
-		filepath.Join(dir, "data"), filepath.Join(dir, "k.sock"), kekFile, sections)
+	return ConfigFile(t, dir, fmt.Sprintf("[keys]\nkek_file = %q\n\n%s", kekFile, sections))
+}
+
+// ConfigFile writes dir/keyward.toml — the data directory dir/data and the
+// socket dir/k.sock, followed by sections — and loads it as keyward daemon
+// does (its Path is the file): Config without a key-encryption key, for a
+// daemon that keeps its audit signing key in the clear beside the log.
+func ConfigFile(t testing.TB, dir, sections string) *config.Config {
+	t.Helper()
+	toml := fmt.Sprintf("data_dir = %q\nsocket = %q\n\n%s", filepath.Join(dir, "data"), filepath.Join(dir, "k.sock"), sections)
 	path := filepath.Join(dir, "keyward.toml")
 	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
