@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -106,15 +107,11 @@ func newAuditVerifyCmd(a *App) *cobra.Command {
 					return fmt.Errorf("%s holds no checkpoint", fromCheckpoint)
 				}
 			}
-			st, err := store.OpenReadOnly(cmd.Context(), files.db)
+			st, err := openSnapshot(cmd.Context(), files.db)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			// One moment of the database, whatever the daemon prunes meanwhile.
-			if err := st.Snapshot(cmd.Context()); err != nil {
-				return err
-			}
 			r, err := auditlog.Verify(cmd.Context(), st, auditlog.VerifyOptions{ArchiveDir: files.archive, Verifier: v, Checkpoints: given})
 			if err != nil && strings.Contains(err.Error(), "no such table") {
 				// A table dropped, or a database of something else.
@@ -196,14 +193,11 @@ func newAuditExportCmd(a *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := store.OpenReadOnly(cmd.Context(), files.db)
+			st, err := openSnapshot(cmd.Context(), files.db)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if err := st.Snapshot(cmd.Context()); err != nil {
-				return err
-			}
 			tmp := out + ".tmp"
 			w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 			if err != nil {
@@ -230,4 +224,18 @@ func newAuditExportCmd(a *App) *cobra.Command {
 	cmd.Flags().StringVar(&out, "out", "", "the bundle file to write (a tar)")
 	cmd.Flags().StringVar(&signingKey, "signing-key", "", "the checkpoint signing key (default: audit.signing_key)")
 	return cmd
+}
+
+// openSnapshot opens the database at path read-only, held at one moment
+// of it whatever the daemon prunes meanwhile.
+func openSnapshot(ctx context.Context, path string) (*store.Store, error) {
+	st, err := store.OpenReadOnly(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Snapshot(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
 }

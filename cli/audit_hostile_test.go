@@ -8,9 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/keyward/keyward/daemon"
-	"github.com/keyward/keyward/daemon/daemontest"
 )
 
 // TestAuditVerifyHostileFiles: keyward audit verify given a truncated or
@@ -19,10 +16,8 @@ import (
 // dropped answers a message naming the file and what is wrong with it, with
 // exit 1 (or 2 for a usage mistake), and never panics.
 func TestAuditVerifyHostileFiles(t *testing.T) {
-	dir := t.TempDir()
-	cfg := daemontest.ConfigFile(t, dir, "[audit]\ncheckpoint_interval = \"1s\"\n")
+	dir, cfg, _ := auditDaemon(t)
 	conf, data := cfg.Path, cfg.DataDir
-	runDaemon(t, cfg, daemon.Options{})
 	bundle := filepath.Join(dir, "export.tar")
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		code, out, errs := run(t, "--config", conf, "audit", "export", "--from", "-1d", "--to", "+1d", "--out", bundle)

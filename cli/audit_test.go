@@ -11,20 +11,29 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon"
+	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
 )
+
+// auditDaemon runs a real daemon that signs an audit checkpoint every
+// second, configured by a file in dir (the audit commands read it with
+// --config), and returns dir, the config and the daemon's socket.
+func auditDaemon(t *testing.T) (dir string, cfg *config.Config, sock string) {
+	t.Helper()
+	dir = t.TempDir()
+	cfg = daemontest.ConfigFile(t, dir, "[audit]\ncheckpoint_interval = \"1s\"\n")
+	return dir, cfg, runDaemon(t, cfg, daemon.Options{})
+}
 
 // TestAuditVerifyAgainstARealDaemon: a real daemon signs checkpoints that
 // keyward status shows; keyward audit verify checks its database file and
 // the export bundle, and after the file is edited directly names the
 // event.
 func TestAuditVerifyAgainstARealDaemon(t *testing.T) {
-	dir := t.TempDir()
-	cfg := daemontest.ConfigFile(t, dir, "[audit]\ncheckpoint_interval = \"1s\"\n")
+	dir, cfg, sock := auditDaemon(t)
 	conf := cfg.Path
-	sock := runDaemon(t, cfg, daemon.Options{})
 
 	// More activity, written through the store's chain as the daemon writes.
 	st, err := store.Open(context.Background(), cfg.DatabasePath())
