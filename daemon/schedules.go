@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -65,7 +66,7 @@ func (a *scheduleActions) planSync(s *schedule.Schedule) ([]schedule.Step, error
 	var out []schedule.Step
 	seen := map[string]bool{}
 	for _, src := range a.d.srcs {
-		if len(s.Sources) > 0 && !contains(s.Sources, src.Name()) {
+		if len(s.Sources) > 0 && !slices.Contains(s.Sources, src.Name()) {
 			continue
 		}
 		seen[src.Name()] = true
@@ -98,7 +99,7 @@ func (a *scheduleActions) planKeys(ctx context.Context, s *schedule.Schedule) ([
 	}
 	sort.Slice(srcs, func(i, j int) bool { return srcs[i].Name < srcs[j].Name })
 	for _, src := range srcs {
-		if src.Kind == ScheduleSourceKind || len(s.Sources) > 0 && !contains(s.Sources, src.Name) {
+		if src.Kind == ScheduleSourceKind || len(s.Sources) > 0 && !slices.Contains(s.Sources, src.Name) {
 			continue
 		}
 		// A source that cannot do the operation is one skipped target,
@@ -202,15 +203,6 @@ func (a *scheduleActions) planPage(s *schedule.Schedule, src engine.Source, keys
 		out = append(out, st)
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // splitTarget reads "key:source/name" or "app:source/app".
