@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -491,53 +492,19 @@ func (a *scheduleActions) writeReport(ctx context.Context, s *schedule.Schedule,
 	var doc any
 	var header []string
 	var records [][]string
+	var err error
 	switch s.Report {
 	case "aging":
-		var all api.AgingReport
-		err := a.pages(ctx, "/v1/reports/aging", func(b []byte) (string, error) {
-			var page api.AgingReport
-			if err := json.Unmarshal(b, &page); err != nil {
-				return "", err
-			}
-			if all.Summary == nil {
-				all.Range, all.Summary = page.Range, page.Summary
-			}
-			all.Entries = append(all.Entries, page.Entries...)
-			return page.NextCursor, nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		doc, header = all, api.AgingCSVHeader
-		for _, e := range all.Entries {
-			records = append(records, api.AgingCSVRecord(e))
-		}
+		header = api.AgingCSVHeader
+		doc, records, err = pagedReport(ctx, a, "/v1/reports/aging", api.AgingCSVRecord,
+			func(r *api.AgingReport) (*[]report.AgingEntry, *string) { return &r.Entries, &r.NextCursor })
 	case "activity":
-		var all api.ActivityReport
-		err := a.pages(ctx, "/v1/reports/activity", func(b []byte) (string, error) {
-			var page api.ActivityReport
-			if err := json.Unmarshal(b, &page); err != nil {
-				return "", err
-			}
-			if all.PerDay == nil {
-				all.Range, all.PerDay = page.Range, page.PerDay
-			}
-			all.Events = append(all.Events, page.Events...)
-			return page.NextCursor, nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		doc, header = all, api.ActivityCSVHeader
-		for _, e := range all.Events {
-			records = append(records, api.ActivityCSVRecord(e))
-		}
+		header = api.ActivityCSVHeader
+		doc, records, err = pagedReport(ctx, a, "/v1/reports/activity", api.ActivityCSVRecord,
+			func(r *api.ActivityReport) (*[]engine.Event, *string) { return &r.Events, &r.NextCursor })
 	case "usage":
 		var u report.Usage
-		err := a.pages(ctx, "/v1/reports/usage", func(b []byte) (string, error) { return "", json.Unmarshal(b, &u) })
-		if err != nil {
-			return nil, err
-		}
+		err = a.pages(ctx, "/v1/reports/usage", func(b []byte) (string, error) { return "", json.Unmarshal(b, &u) })
 		doc, header = u, api.UsageCSVHeader
 		for _, r := range u.Rows {
 			records = append(records, api.UsageCSVRecord(r))
@@ -547,6 +514,9 @@ func (a *scheduleActions) writeReport(ctx context.Context, s *schedule.Schedule,
 		}
 	default:
 		return nil, fmt.Errorf("no report %q", s.Report)
+	}
+	if err != nil {
+		return nil, err
 	}
 	base := fmt.Sprintf("keyward-%s-%s", s.Report, run.Due.UTC().Format("20060102T150405Z"))
 	var files []string
@@ -577,11 +547,48 @@ func (a *scheduleActions) writeReport(ctx context.Context, s *schedule.Schedule,
 	return files, nil
 }
 
+// pagedReport reads every page of a paged report (aging, activity) into
+// one: the first page's head (its range and summary or per-day counts)
+// with the rows of all pages, and no cursor; and those rows as CSV
+// records. rows points at a page's rows and its next cursor.
+func pagedReport[R, E any](ctx context.Context, a *scheduleActions, path string, record func(E) []string, rows func(*R) (*[]E, *string)) (any, [][]string, error) {
+	var all R
+	first := true
+	err := a.pages(ctx, path, func(b []byte) (string, error) {
+		var page R
+		if err := json.Unmarshal(b, &page); err != nil {
+			return "", err
+		}
+		pageRows, next := rows(&page)
+		if first {
+			all, first = page, false
+			allRows, _ := rows(&all)
+			*allRows = nil
+		}
+		allRows, _ := rows(&all)
+		*allRows = append(*allRows, *pageRows...)
+		return *next, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	allRows, cursor := rows(&all)
+	*cursor = ""
+	records := make([][]string, 0, len(*allRows))
+	for _, e := range *allRows {
+		records = append(records, record(e))
+	}
+	return all, records, nil
+}
+
+// reportPageSize is how many rows pages asks for at a time.
+var reportPageSize = 5000
+
 // pages asks the daemon's own report handler for every page of path.
 func (a *scheduleActions) pages(ctx context.Context, path string, page func([]byte) (string, error)) error {
 	cursor := ""
 	for i := 0; i < 10000; i++ {
-		q := url.Values{"limit": {"5000"}}
+		q := url.Values{"limit": {strconv.Itoa(reportPageSize)}}
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}

@@ -1,0 +1,125 @@
+package daemon
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/engine/schedule"
+)
+
+// TestReportScheduleReadsEveryPage: a report schedule writes the whole
+// aging and activity report, however many pages the report handler takes
+// (here 2 rows a page), with the first page's summary or per-day counts,
+// no cursor, and one CSV row per entry — what the socket API answers.
+func TestReportScheduleReadsEveryPage(t *testing.T) {
+	old := reportPageSize
+	reportPageSize = 2
+	t.Cleanup(func() { reportPageSize = old })
+	r := start(t, nil)
+	ctx := context.Background()
+	c := api.NewClient(r.socket)
+	// run runs a new report schedule of kind once, decodes its JSON file
+	// into doc and returns its CSV file.
+	run := func(name, kind string, doc any) [][]string {
+		t.Helper()
+		dir := t.TempDir()
+		if _, err := c.CreateSchedule(ctx, schedule.Spec{Name: name, Kind: schedule.KindReport, Every: "daily 06:00", Report: kind, Dir: dir, Keep: 1}); err != nil {
+			t.Fatal(err)
+		}
+		run, err := c.RunSchedule(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			d, err := c.Schedule(ctx, name, run.ID)
+			if err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning {
+				if d.Run.Status != schedule.RunDone {
+					t.Fatalf("%s run %+v steps %+v", kind, d.Run, d.Steps)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waited 30 s for the %s report run", kind)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "keyward-"+kind+"-*"))
+		if len(files) != 2 {
+			t.Fatalf("%s report files %v, want a csv and a json", kind, files)
+		}
+		f, err := os.Open(files[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		records, err := csv.NewReader(f).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, err := os.ReadFile(files[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(js, doc); err != nil {
+			t.Fatal(err)
+		}
+		return records
+	}
+
+	var aging api.AgingReport
+	records := run("aging-report", "aging", &aging)
+	want, err := c.AgingReport(ctx, api.ReportQuery{Limit: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want.Entries) <= 2*reportPageSize || want.NextCursor != "" {
+		t.Fatalf("the seed gives %d aging entries (cursor %q): too few for three pages", len(want.Entries), want.NextCursor)
+	}
+	// The default range is read from the clock at each request.
+	if aging.Range.To.Sub(aging.Range.From) != want.Range.To.Sub(want.Range.From) || want.Range.From.Sub(aging.Range.From) > time.Minute {
+		t.Fatalf("aging report file range %+v, the socket's %+v", aging.Range, want.Range)
+	}
+	want.Range = aging.Range
+	got, _ := json.Marshal(aging)
+	exp, _ := json.Marshal(want)
+	if string(got) != string(exp) {
+		t.Fatalf("aging report file\n%s\nsocket answer\n%s", got, exp)
+	}
+	if len(records) != 1+len(want.Entries) || records[0][0] != api.AgingCSVHeader[0] {
+		t.Fatalf("aging CSV has %d rows, want a header and %d", len(records), len(want.Entries))
+	}
+
+	var act api.ActivityReport
+	records = run("activity-report", "activity", &act)
+	// The run records events of its own after writing: the file is the
+	// tail of today's answer from its newest event on.
+	now, err := c.ActivityReport(ctx, api.ReportQuery{Limit: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(act.Events) <= 2*reportPageSize || act.NextCursor != "" || len(act.PerDay) == 0 || now.Range.From.Sub(act.Range.From) > time.Minute {
+		t.Fatalf("activity report file: %d events, cursor %q, %d days, range %+v (socket %+v)", len(act.Events), act.NextCursor, len(act.PerDay), act.Range, now.Range)
+	}
+	i := 0
+	for i < len(now.Events) && now.Events[i].ID != act.Events[0].ID {
+		i++
+	}
+	if len(now.Events[i:]) != len(act.Events) {
+		t.Fatalf("activity report file has %d events, the socket %d from the same one on", len(act.Events), len(now.Events[i:]))
+	}
+	for j, e := range act.Events {
+		if now.Events[i+j].ID != e.ID {
+			t.Fatalf("activity event %d is %d, the socket's %d", j, e.ID, now.Events[i+j].ID)
+		}
+	}
+	if len(records) != 1+len(act.Events) || records[0][0] != api.ActivityCSVHeader[0] {
+		t.Fatalf("activity CSV has %d rows, want a header and %d", len(records), len(act.Events))
+	}
+}
