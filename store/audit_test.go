@@ -124,10 +124,7 @@ func TestMigrationChainsExistingEvents(t *testing.T) {
 		}
 	}
 	old.Close()
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openFile(t, path)
 	defer s.Close()
 	s.SetClock(func() time.Time { return now })
 	h, err := s.AuditHead(context.Background())

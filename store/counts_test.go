@@ -122,10 +122,7 @@ func TestKeyCountsMigrationCountsExistingKeys(t *testing.T) {
 		}
 	}
 	s.Close()
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = openFile(t, path)
 	defer s.Close()
 	got, err := s.KeyCounts(context.Background())
 	if err != nil {
@@ -351,10 +348,7 @@ func TestAppKeyCountsMigrationCountsExistingKeys(t *testing.T) {
 	old := openAt(t, path, migrationBefore(t, "_app_key_counts.sql"))
 	withRotatedColumn(t, old, func() { applyRandomAppKeys(t, old, 10, func(int) {}) })
 	old.Close()
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openFile(t, path)
 	defer s.Close()
 	checkAppKeyCounts(t, s, "after the migration")
 }

@@ -33,18 +33,14 @@ func makeUnwritable(t *testing.T, path string) func() {
 // fixed it opens.
 func TestReadOnlyDatabaseStopsTheStart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	openFile(t, path).Close()
 	undo := makeUnwritable(t, path)
-	_, err = Open(context.Background(), path)
+	_, err := Open(context.Background(), path)
 	if err == nil || !strings.Contains(err.Error(), path) || !(strings.Contains(err.Error(), "chown") || strings.Contains(err.Error(), "chattr -i")) {
 		t.Fatalf("read-only database: %v", err)
 	}
 	undo()
-	s, err = Open(context.Background(), path)
+	s, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("after the fix: %v", err)
 	}
@@ -58,23 +54,19 @@ func TestReadOnlyDatabaseStopsTheStart(t *testing.T) {
 // removing it the database opens and takes writes.
 func TestLeftoverShmStopsTheStart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	openFile(t, path).Close()
 	shm := path + "-shm"
 	if err := os.WriteFile(shm, make([]byte, 32768), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	undo := makeUnwritable(t, shm)
-	_, err = Open(context.Background(), path)
+	_, err := Open(context.Background(), path)
 	if err == nil || !strings.Contains(err.Error(), shm) || !strings.Contains(err.Error(), "rm "+shm) {
 		t.Fatalf("unwritable -shm: %v", err)
 	}
 	undo()
 	os.Remove(shm)
-	s, err = Open(context.Background(), path)
+	s, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("after removing the -shm: %v", err)
 	}

@@ -12,10 +12,7 @@ import (
 
 func TestScheduleRunsOnceAndNeverOverlap(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openFile(t, filepath.Join(t.TempDir(), "k.db"))
 	defer st.Close()
 	due := time.Date(2027, 1, 4, 2, 0, 0, 0, time.UTC)
 	next := due.AddDate(0, 0, 7)

@@ -26,6 +26,17 @@ func open(t testing.TB) *Store {
 	return s
 }
 
+// openFile opens the database at path (made if new) with the real clock,
+// for a test that closes and reopens it; the caller closes it.
+func openFile(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func tp(t time.Time) *time.Time { return &t }
 
 func seed(t *testing.T, s *Store, n int) {
@@ -160,13 +171,10 @@ func TestEventsFilterAndPage(t *testing.T) {
 
 func TestNewerSchemaIsRefusedUntouched(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openFile(t, path)
 	s.DB().Exec(fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion()+5))
 	s.Close()
-	_, err = Open(context.Background(), path)
+	_, err := Open(context.Background(), path)
 	if err == nil || !strings.Contains(err.Error(), "newer than this keyward") {
 		t.Fatalf("newer schema: err = %v", err)
 	}
@@ -288,10 +296,7 @@ func TestTextSearch(t *testing.T) {
 func TestSourceMemory(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "k.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openFile(t, path)
 	if err := s.EnsureSource(ctx, "kms", "kmip", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -305,10 +310,7 @@ func TestSourceMemory(t *testing.T) {
 		t.Error("memory of an unknown source was accepted")
 	}
 	s.Close()
-	s, err = Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = openFile(t, path)
 	defer s.Close()
 	if b, err := s.SourceMemory(ctx, "kms"); err != nil || string(b) != `{"wildcards":"client"}` {
 		t.Fatalf("memory after a reopen: %q %v", b, err)
@@ -356,10 +358,7 @@ func withRotatedColumn(t testing.TB, s *Store, write func()) {
 // it read exactly once.
 func TestApplyUsageAndMemoryTogether(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openFile(t, filepath.Join(t.TempDir(), "k.db"))
 	defer s.Close()
 	if err := s.EnsureSource(ctx, "aws", "aws", ""); err != nil {
 		t.Fatal(err)

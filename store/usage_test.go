@@ -15,10 +15,7 @@ import (
 func TestUsageAddsUpPerHourAndSurvivesReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "keyward.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openFile(t, path)
 	h := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
 	add := []engine.Usage{
 		{Hour: h.Add(5 * time.Minute), Application: "crm", KeyID: "AAAAAAAA", Encrypts: 3, Decrypts: 1},
@@ -33,10 +30,7 @@ func TestUsageAddsUpPerHourAndSurvivesReopen(t *testing.T) {
 		t.Fatal("row without application accepted")
 	}
 	s.Close()
-	s, err = Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = openFile(t, path)
 	defer s.Close()
 	got, err := s.Usage(ctx, UsageQuery{Application: "crm"})
 	if err != nil {
@@ -274,10 +268,7 @@ func TestUsageDailyMigrationSumsExistingRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	old.Close()
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openFile(t, path)
 	defer s.Close()
 	q := UsageQuery{From: base.Add(30 * time.Hour), To: base.Add(40 * 24 * time.Hour)}
 	got, err := s.UsageTotals(ctx, q)
