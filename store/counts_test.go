@@ -42,48 +42,7 @@ func counted(t *testing.T, s *Store) map[string]map[engine.State]int {
 func TestKeyCountsFollowTheInventory(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
-	srcs := []string{"kms", "vault"}
-	for _, src := range srcs {
-		if err := s.EnsureSource(ctx, src, "kmip", ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rng := rand.New(rand.NewSource(1))
-	states := []engine.State{engine.StateActive, engine.StateDeactivated, engine.StateDisabled, engine.StateDestroyed}
-	live := map[string]engine.Key{}
-	for round := 0; round < 40; round++ {
-		src := srcs[rng.Intn(len(srcs))]
-		c := Change{Source: src}
-		for i := 0; i < 30; i++ {
-			name := fmt.Sprintf("app%d.key.%d", rng.Intn(5), rng.Intn(20))
-			id := engine.KeyID(src, name, "")
-			switch rng.Intn(4) {
-			case 0:
-				if _, ok := live[id]; ok {
-					c.Remove = append(c.Remove, id)
-					delete(live, id)
-				}
-			default: // insert, move to another state, or write unchanged
-				k := engine.Key{ID: id, Source: src, Name: name, Algorithm: "AES", State: states[rng.Intn(len(states))]}
-				if old, ok := live[id]; ok && rng.Intn(2) == 0 {
-					k.State = old.State
-				}
-				dup := false
-				for _, u := range c.Upsert {
-					dup = dup || u.ID == id
-				}
-				for _, r := range c.Remove {
-					dup = dup || r == id
-				}
-				if !dup {
-					c.Upsert = append(c.Upsert, k)
-					live[id] = k
-				}
-			}
-		}
-		if _, err := s.Apply(ctx, c); err != nil {
-			t.Fatal(err)
-		}
+	live := applyRandomAppKeys(t, s, 40, func(round int) {
 		got, err := s.KeyCounts(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -91,7 +50,7 @@ func TestKeyCountsFollowTheInventory(t *testing.T) {
 		if want := counted(t, s); !reflect.DeepEqual(got, want) {
 			t.Fatalf("round %d: kept counts %v, the keys count %v", round, got, want)
 		}
-	}
+	})
 	for _, q := range []KeyQuery{{}, {Source: "kms"}, {State: engine.StateActive}, {Source: "vault", State: engine.StateDestroyed}, {Source: "nowhere"}} {
 		page, err := s.Keys(ctx, q)
 		if err != nil {
@@ -289,8 +248,9 @@ func migrationBefore(t *testing.T, suffix string) int {
 
 // applyRandomAppKeys writes rounds of random changes to keys of
 // applications: inserts, moves between applications, sources and states,
-// unchanged upserts and removals; check runs after each round.
-func applyRandomAppKeys(t *testing.T, s *Store, rounds int, check func(round int)) {
+// unchanged upserts and removals; check runs after each round. It returns
+// the keys left.
+func applyRandomAppKeys(t *testing.T, s *Store, rounds int, check func(round int)) map[string]engine.Key {
 	t.Helper()
 	ctx := context.Background()
 	srcs := []string{"kms", "vault"}
@@ -331,6 +291,7 @@ func applyRandomAppKeys(t *testing.T, s *Store, rounds int, check func(round int
 		}
 		check(round)
 	}
+	return live
 }
 
 // TestAppKeyCountsFollowTheInventory: keys of applications counted per
