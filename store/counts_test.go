@@ -36,6 +36,30 @@ func counted(t *testing.T, s *Store) map[string]map[engine.State]int {
 	return out
 }
 
+// queryPlan is SQLite's plan for query: the detail of each step, joined
+// by "; ".
+func queryPlan(t testing.TB, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "; ")
+}
+
 // TestKeyCountsFollowTheInventory: after inserts, state changes, unchanged
 // upserts and removals in random order, the kept counts equal a count of
 // the keys, and the totals of source/state filters equal count(*).
@@ -149,20 +173,7 @@ func TestRareStateIsReadThroughItsIndex(t *testing.T) {
 	ran := false
 	pageQueryHook = func(query string, args []any) {
 		ran = true
-		rows, err := s.db.Query("EXPLAIN QUERY PLAN "+query, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		plan = ""
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan += detail + "; "
-		}
+		plan = queryPlan(t, s, query, args...)
 	}
 	defer func() { pageQueryHook = nil }()
 	for _, tc := range []struct {
@@ -381,21 +392,7 @@ func TestUnusedKeysAreReadInIDOrder(t *testing.T) {
 	s := open(t)
 	for _, app := range []string{"", "crm"} {
 		q, args := appKeysByIDQuery(app, []string{"kms", "vault"}, []engine.State{engine.StateActive, engine.StateDisabled}, 200)
-		rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		p := strings.Join(plan, "; ")
+		p := queryPlan(t, s, q, args...)
 		want := map[string]string{"": "keys_app_by_id", "crm": "keys_by_application"}[app]
 		if !strings.Contains(p, want) || strings.Contains(p, "TEMP B-TREE") || strings.Contains(p, "keys_by_state_source") {
 			t.Fatalf("app %q: plan %q, want a walk of %s in id order", app, p, want)
@@ -412,21 +409,7 @@ func TestMilestonesWalkTheirDateIndexes(t *testing.T) {
 	seed(t, s, 3)
 	q := MilestoneQuery{From: now.AddDate(0, 0, -90), To: now.AddDate(0, 0, 90), Period: 90 * 24 * time.Hour, Limit: 50}
 	query, args := milestonesQuery(q, msCursor{D: q.From.UnixMilli() - 1})
-	rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+query, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	p := strings.Join(plan, "; ")
+	p := queryPlan(t, s, query, args...)
 	for _, want := range []string{"keys_by_expires", "keys_by_aged_from", "keys_by_rotation_override"} {
 		if !strings.Contains(p, want) {
 			t.Errorf("plan does not walk %s: %s", want, p)
