@@ -34,7 +34,7 @@ type ScheduleRow struct {
 
 const scheduleCols = `name, spec, origin, paused, next_due, created, updated`
 
-func scanSchedule(sc interface{ Scan(...any) error }) (ScheduleRow, error) {
+func scanSchedule(sc scanner) (ScheduleRow, error) {
 	var r ScheduleRow
 	var name, spec string
 	var paused int
@@ -54,20 +54,7 @@ func scanSchedule(sc interface{ Scan(...any) error }) (ScheduleRow, error) {
 
 // Schedules lists every schedule by name.
 func (s *Store) Schedules(ctx context.Context) ([]ScheduleRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+scheduleCols+` FROM schedules ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list schedules: %w", err)
-	}
-	defer rows.Close()
-	var out []ScheduleRow
-	for rows.Next() {
-		r, err := scanSchedule(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, "list schedules", scanSchedule, `SELECT `+scheduleCols+` FROM schedules ORDER BY name`)
 }
 
 // Schedule returns one schedule (ErrNotFound when there is none).
@@ -225,7 +212,7 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status, summary string)
 
 const runCols = `id, schedule, due, trigger, actor, started, finished, status, late, resumed, summary`
 
-func scanRun(sc interface{ Scan(...any) error }) (schedule.Run, error) {
+func scanRun(sc scanner) (schedule.Run, error) {
 	var r schedule.Run
 	var due, started int64
 	var finished sql.NullInt64
@@ -237,20 +224,7 @@ func scanRun(sc interface{ Scan(...any) error }) (schedule.Run, error) {
 }
 
 func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]schedule.Run, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+runCols+` FROM schedule_runs `+q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	defer rows.Close()
-	var out []schedule.Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, "list runs", scanRun, `SELECT `+runCols+` FROM schedule_runs `+q, args...)
 }
 
 // RunningRuns are the runs in progress (after a crash: the ones to resume).
@@ -305,22 +279,13 @@ func (s *Store) SetStep(ctx context.Context, run int64, st schedule.Step) error 
 
 // Steps lists a run's steps in the order it takes them.
 func (s *Store) Steps(ctx context.Context, run int64) ([]schedule.Step, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, target, key_id, status, before, after, reason, updated FROM schedule_steps WHERE run = ? ORDER BY seq, target`, run)
-	if err != nil {
-		return nil, fmt.Errorf("steps of run %d: %w", run, err)
-	}
-	defer rows.Close()
-	var out []schedule.Step
-	for rows.Next() {
+	return queryAll(ctx, s, fmt.Sprintf("steps of run %d", run), func(sc scanner) (schedule.Step, error) {
 		var st schedule.Step
 		var upd int64
-		if err := rows.Scan(&st.Seq, &st.Target, &st.KeyID, &st.Status, &st.Before, &st.After, &st.Reason, &upd); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&st.Seq, &st.Target, &st.KeyID, &st.Status, &st.Before, &st.After, &st.Reason, &upd)
 		st.Updated = time.UnixMilli(upd).UTC()
-		out = append(out, st)
-	}
-	return out, rows.Err()
+		return st, err
+	}, `SELECT seq, target, key_id, status, before, after, reason, updated FROM schedule_steps WHERE run = ? ORDER BY seq, target`, run)
 }
 
 func boolInt(b bool) int {

@@ -82,27 +82,17 @@ func (q UsageQuery) where() (string, []any) {
 // Usage returns usage rows ordered by hour, application and key.
 func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]engine.Usage, error) {
 	where, args := q.where()
-	rows, err := s.db.QueryContext(ctx, `SELECT hour, application, key_id, encrypts, decrypts, last_use FROM usage WHERE `+where+
-		` ORDER BY hour, application, key_id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read usage: %w", err)
-	}
-	defer rows.Close()
-	var out []engine.Usage
-	for rows.Next() {
+	return queryAll(ctx, s, "read usage", func(sc scanner) (engine.Usage, error) {
 		var u engine.Usage
 		var h int64
 		var last sql.NullInt64
-		if err := rows.Scan(&h, &u.Application, &u.KeyID, &u.Encrypts, &u.Decrypts, &last); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&h, &u.Application, &u.KeyID, &u.Encrypts, &u.Decrypts, &last)
 		u.Hour = time.UnixMilli(h).UTC()
 		if last.Valid {
 			u.Last = time.UnixMilli(last.Int64).UTC()
 		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+		return u, err
+	}, `SELECT hour, application, key_id, encrypts, decrypts, last_use FROM usage WHERE `+where+` ORDER BY hour, application, key_id`, args...)
 }
 
 // KeyUse sums the use of each of app's keys (short ids) since a time, for
@@ -168,24 +158,18 @@ func (s *Store) UsageTotals(ctx context.Context, q UsageQuery) ([]engine.Usage, 
 		args = append(args, firstDay*dayMS, endDay*dayMS)
 		args = append(append(args, dargs...), firstDay, endDay)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT application, key_id, SUM(encrypts), SUM(decrypts), MIN(first), MAX(last)
+	return queryAll(ctx, s, "sum usage", scanUsageTotal, `SELECT application, key_id, SUM(encrypts), SUM(decrypts), MIN(first), MAX(last)
 		FROM (`+sel+`) GROUP BY application, key_id ORDER BY application, key_id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sum usage: %w", err)
-	}
-	defer rows.Close()
-	var out []engine.Usage
-	for rows.Next() {
-		var u engine.Usage
-		var first, last int64
-		if err := rows.Scan(&u.Application, &u.KeyID, &u.Encrypts, &u.Decrypts, &first, &last); err != nil {
-			return nil, err
-		}
-		u.Hour = time.UnixMilli(first).UTC()
-		u.Last = time.UnixMilli(last).UTC()
-		out = append(out, u)
-	}
-	return out, rows.Err()
+}
+
+// scanUsageTotal reads a key's total use (application, key_id, encrypts,
+// decrypts, first hour, latest use): Hour is its first hour.
+func scanUsageTotal(sc scanner) (engine.Usage, error) {
+	var u engine.Usage
+	var first, last int64
+	err := sc.Scan(&u.Application, &u.KeyID, &u.Encrypts, &u.Decrypts, &first, &last)
+	u.Hour, u.Last = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
+	return u, err
 }
 
 // inList is "col IN (?,?,…)" with its arguments; an empty list matches
@@ -269,18 +253,9 @@ func (s *Store) AppKeysByShortID(ctx context.Context, app, short string) ([]engi
 }
 
 func (s *Store) appKeys(ctx context.Context, q string, args ...any) ([]engine.Key, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read the keys of applications: %w", err)
-	}
-	defer rows.Close()
-	var out []engine.Key
-	for rows.Next() {
+	return queryAll(ctx, s, "read the keys of applications", func(sc scanner) (engine.Key, error) {
 		var k engine.Key
-		if err := rows.Scan(&k.ID, &k.Source, &k.Name, &k.Application, &k.State, &k.Fingerprint); err != nil {
-			return nil, fmt.Errorf("read the keys of applications: %w", err)
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+		err := sc.Scan(&k.ID, &k.Source, &k.Name, &k.Application, &k.State, &k.Fingerprint)
+		return k, err
+	}, q, args...)
 }

@@ -169,21 +169,10 @@ func TestUsageTotalsSumTheHours(t *testing.T) {
 func usageTotalsFromHours(t *testing.T, s *Store, q UsageQuery) []engine.Usage {
 	t.Helper()
 	where, args := q.where()
-	rows, err := s.db.Query(`SELECT application, key_id, SUM(encrypts), SUM(decrypts), MIN(hour),
+	out, err := queryAll(context.Background(), s, "sum the hours", scanUsageTotal, `SELECT application, key_id, SUM(encrypts), SUM(decrypts), MIN(hour),
 		MAX(MAX(hour, COALESCE(last_use, hour))) FROM usage WHERE `+where+` GROUP BY application, key_id ORDER BY application, key_id`, args...)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []engine.Usage
-	for rows.Next() {
-		var u engine.Usage
-		var first, last int64
-		if err := rows.Scan(&u.Application, &u.KeyID, &u.Encrypts, &u.Decrypts, &first, &last); err != nil {
-			t.Fatal(err)
-		}
-		u.Hour, u.Last = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
-		out = append(out, u)
 	}
 	return out
 }
