@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
 )
 
 func TestUsageAddsUpPerHourAndSurvivesReopen(t *testing.T) {
@@ -127,26 +128,15 @@ func TestUsageTotalsSumTheHours(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]engine.Usage{}
+		// The report adds the hours up per key the same way (the daemon
+		// hands it these totals).
+		in := make([]report.UsageHour, 0, len(hours))
 		for _, h := range hours {
-			k := h.Application + "/" + h.KeyID
-			w, ok := want[k]
-			last := h.Hour
-			if h.Last.After(last) {
-				last = h.Last
-			}
-			if !ok {
-				w = engine.Usage{Application: h.Application, KeyID: h.KeyID, Hour: h.Hour, Last: last}
-			}
-			w.Encrypts += h.Encrypts
-			w.Decrypts += h.Decrypts
-			if h.Hour.Before(w.Hour) {
-				w.Hour = h.Hour
-			}
-			if last.After(w.Last) {
-				w.Last = last
-			}
-			want[k] = w
+			in = append(in, report.UsageHour{Hour: h.Hour, App: h.Application, KeyID: h.KeyID, Encrypts: h.Encrypts, Decrypts: h.Decrypts, Last: h.Last})
+		}
+		want := map[string]report.UsageRow{}
+		for _, row := range report.BuildUsage(in, nil, report.Range{From: base, To: base.Add(500 * time.Hour)}).Rows {
+			want[row.App+"/"+row.KeyID] = row
 		}
 		got, err := s.UsageTotals(ctx, q)
 		if err != nil {
@@ -157,7 +147,7 @@ func TestUsageTotalsSumTheHours(t *testing.T) {
 		}
 		for _, g := range got {
 			w := want[g.Application+"/"+g.KeyID]
-			if !g.Hour.Equal(w.Hour) || !g.Last.Equal(w.Last) || g.Encrypts != w.Encrypts || g.Decrypts != w.Decrypts {
+			if !g.Hour.Equal(w.First) || !g.Last.Equal(w.Last) || g.Encrypts != w.Encrypts || g.Decrypts != w.Decrypts {
 				t.Errorf("%+v: %s/%s = %+v, want %+v", q, g.Application, g.KeyID, g, w)
 			}
 		}
