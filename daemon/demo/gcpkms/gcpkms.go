@@ -90,7 +90,8 @@ type cryptoKey struct {
 }
 
 type version struct {
-	pb *kmspb.CryptoKeyVersion
+	pb  *kmspb.CryptoKeyVersion
+	key *cryptoKey
 	// material: the raw AES key (symmetric, MAC) or PKCS#8 DER private key.
 	material []byte
 	// pendingGets: Get answers PENDING_IMPORT this many more times.
@@ -214,6 +215,32 @@ func child[V any](m map[string]V, parent, collection, what, field, id, hint stri
 // idHint is what Cloud KMS says a key ring's or crypto key's id may be.
 const idHint = ": 1 to 63 letters, digits, underscores or hyphens"
 
+// call is the frame of every RPC: begin's checks, then body, both under
+// the lock.
+func call[T any](s *Server, rpc, perm, resource string, body func() (T, error)) (T, error) {
+	err := s.begin(rpc, perm, resource)
+	defer s.mu.Unlock()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return body()
+}
+
+// rpc is call for an RPC on resource that find must resolve (the
+// resource itself, or the parent a list or create call names) before
+// body runs on what it found.
+func rpc[R, T any](s *Server, method, perm, resource string, find func(string) (R, error), body func(R) (T, error)) (T, error) {
+	return call(s, method, perm, resource, func() (T, error) {
+		found, err := find(resource)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return body(found)
+	})
+}
+
 // begin counts a call, takes the lock, finishes lazy destructions, and
 // checks the project and the permission the call needs. The caller must
 // unlock.
@@ -284,6 +311,26 @@ func page[T any](items []T, size int32, token string) ([]T, string, error) {
 	return items[start:end], next, nil
 }
 
+// pager is what a list request says of the page it wants.
+type pager interface {
+	GetPageSize() int32
+	GetPageToken() string
+}
+
+// listed is the page r asks for of items, each shown by view (nil for an
+// empty page, as a list answer leaves its repeated field).
+func listed[T, V any](items []T, r pager, view func(T) V) ([]V, string, error) {
+	got, next, err := page(items, r.GetPageSize(), r.GetPageToken())
+	if err != nil {
+		return nil, "", err
+	}
+	var out []V
+	for _, it := range got {
+		out = append(out, view(it))
+	}
+	return out, next, nil
+}
+
 func sortedNames[V any](m map[string]V, prefix string) []string {
 	var out []string
 	for n := range m {
@@ -299,78 +346,52 @@ func sortedNames[V any](m map[string]V, prefix string) []string {
 
 // ListLocations lists the fake's locations of a project.
 func (s *Server) ListLocations(_ context.Context, r *locationpb.ListLocationsRequest) (*locationpb.ListLocationsResponse, error) {
-	err := s.begin("ListLocations", "cloudkms.locations.list", r.GetName())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	var all []*locationpb.Location
-	for _, l := range s.Locations {
-		all = append(all, &locationpb.Location{Name: gcpname.LocationName(strings.TrimPrefix(r.GetName(), "projects/"), l), LocationId: l})
-	}
-	got, next, err := page(all, r.GetPageSize(), r.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	return &locationpb.ListLocationsResponse{Locations: got, NextPageToken: next}, nil
+	return call(s, "ListLocations", "cloudkms.locations.list", r.GetName(), func() (*locationpb.ListLocationsResponse, error) {
+		var all []*locationpb.Location
+		for _, l := range s.Locations {
+			all = append(all, &locationpb.Location{Name: gcpname.LocationName(strings.TrimPrefix(r.GetName(), "projects/"), l), LocationId: l})
+		}
+		got, next, err := page(all, r.GetPageSize(), r.GetPageToken())
+		if err != nil {
+			return nil, err
+		}
+		return &locationpb.ListLocationsResponse{Locations: got, NextPageToken: next}, nil
+	})
 }
 
 // --- key rings ---
 
 // ListKeyRings lists the key rings of a location.
 func (s *Server) ListKeyRings(_ context.Context, r *kmspb.ListKeyRingsRequest) (*kmspb.ListKeyRingsResponse, error) {
-	err := s.begin("ListKeyRings", "cloudkms.keyRings.list", r.GetParent())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.location(r.GetParent()); err != nil {
-		return nil, err
-	}
-	names := sortedNames(s.rings, r.GetParent()+"/keyRings/")
-	got, next, err := page(names, r.GetPageSize(), r.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	out := &kmspb.ListKeyRingsResponse{NextPageToken: next, TotalSize: int32(len(names))}
-	for _, n := range got {
-		out.KeyRings = append(out.KeyRings, proto.Clone(s.rings[n]).(*kmspb.KeyRing))
-	}
-	return out, nil
+	return rpc(s, "ListKeyRings", "cloudkms.keyRings.list", r.GetParent(), s.location, func(_ gcpname.Name) (*kmspb.ListKeyRingsResponse, error) {
+		names := sortedNames(s.rings, r.GetParent()+"/keyRings/")
+		got, next, err := listed(names, r, func(n string) *kmspb.KeyRing { return proto.Clone(s.rings[n]).(*kmspb.KeyRing) })
+		if err != nil {
+			return nil, err
+		}
+		return &kmspb.ListKeyRingsResponse{KeyRings: got, NextPageToken: next, TotalSize: int32(len(names))}, nil
+	})
 }
 
 // GetKeyRing returns a key ring.
 func (s *Server) GetKeyRing(_ context.Context, r *kmspb.GetKeyRingRequest) (*kmspb.KeyRing, error) {
-	err := s.begin("GetKeyRing", "cloudkms.keyRings.get", r.GetName())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	kr, err := lookup(s.rings, gcpname.KindKeyRing, "KeyRing", r.GetName())
-	if err != nil {
-		return nil, err
-	}
-	return proto.Clone(kr).(*kmspb.KeyRing), nil
+	return rpc(s, "GetKeyRing", "cloudkms.keyRings.get", r.GetName(), s.ring, func(kr *kmspb.KeyRing) (*kmspb.KeyRing, error) {
+		return proto.Clone(kr).(*kmspb.KeyRing), nil
+	})
 }
 
 // CreateKeyRing creates a key ring; key rings are never deleted.
 func (s *Server) CreateKeyRing(_ context.Context, r *kmspb.CreateKeyRingRequest) (*kmspb.KeyRing, error) {
-	err := s.begin("CreateKeyRing", "cloudkms.keyRings.create", r.GetParent())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.location(r.GetParent()); err != nil {
-		return nil, err
-	}
-	name, err := child(s.rings, r.GetParent(), "keyRings", "KeyRing", "key_ring_id", r.GetKeyRingId(), idHint)
-	if err != nil {
-		return nil, err
-	}
-	kr := &kmspb.KeyRing{Name: name, CreateTime: timestamppb.New(s.Now())}
-	s.rings[name] = kr
-	s.log(false, "CreateKeyRing", name)
-	return proto.Clone(kr).(*kmspb.KeyRing), nil
+	return rpc(s, "CreateKeyRing", "cloudkms.keyRings.create", r.GetParent(), s.location, func(_ gcpname.Name) (*kmspb.KeyRing, error) {
+		name, err := child(s.rings, r.GetParent(), "keyRings", "KeyRing", "key_ring_id", r.GetKeyRingId(), idHint)
+		if err != nil {
+			return nil, err
+		}
+		kr := &kmspb.KeyRing{Name: name, CreateTime: timestamppb.New(s.Now())}
+		s.rings[name] = kr
+		s.log(false, "CreateKeyRing", name)
+		return proto.Clone(kr).(*kmspb.KeyRing), nil
+	})
 }
 
 // --- crypto keys ---
@@ -382,6 +403,11 @@ func (s *Server) key(name string) (*cryptoKey, error) {
 // ring is the key ring name, which must exist.
 func (s *Server) ring(name string) (*kmspb.KeyRing, error) {
 	return lookup(s.rings, gcpname.KindKeyRing, "KeyRing", name)
+}
+
+// job is the import job name, which must exist.
+func (s *Server) job(name string) (*importJob, error) {
+	return lookup(s.jobs, gcpname.KindImportJob, "ImportJob", name)
 }
 
 func (s *Server) keyView(k *cryptoKey) *kmspb.CryptoKey {
@@ -410,38 +436,21 @@ func (k *cryptoKey) primary() *version {
 // ListCryptoKeys lists the crypto keys of a key ring, with their primary
 // version.
 func (s *Server) ListCryptoKeys(_ context.Context, r *kmspb.ListCryptoKeysRequest) (*kmspb.ListCryptoKeysResponse, error) {
-	err := s.begin("ListCryptoKeys", "cloudkms.cryptoKeys.list", r.GetParent())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.ring(r.GetParent()); err != nil {
-		return nil, err
-	}
-	names := sortedNames(s.keys, r.GetParent()+"/cryptoKeys/")
-	got, next, err := page(names, r.GetPageSize(), r.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	out := &kmspb.ListCryptoKeysResponse{NextPageToken: next, TotalSize: int32(len(names))}
-	for _, n := range got {
-		out.CryptoKeys = append(out.CryptoKeys, s.keyView(s.keys[n]))
-	}
-	return out, nil
+	return rpc(s, "ListCryptoKeys", "cloudkms.cryptoKeys.list", r.GetParent(), s.ring, func(_ *kmspb.KeyRing) (*kmspb.ListCryptoKeysResponse, error) {
+		names := sortedNames(s.keys, r.GetParent()+"/cryptoKeys/")
+		got, next, err := listed(names, r, func(n string) *kmspb.CryptoKey { return s.keyView(s.keys[n]) })
+		if err != nil {
+			return nil, err
+		}
+		return &kmspb.ListCryptoKeysResponse{CryptoKeys: got, NextPageToken: next, TotalSize: int32(len(names))}, nil
+	})
 }
 
 // GetCryptoKey returns a crypto key with its primary version.
 func (s *Server) GetCryptoKey(_ context.Context, r *kmspb.GetCryptoKeyRequest) (*kmspb.CryptoKey, error) {
-	err := s.begin("GetCryptoKey", "cloudkms.cryptoKeys.get", r.GetName())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	k, err := s.key(r.GetName())
-	if err != nil {
-		return nil, err
-	}
-	return s.keyView(k), nil
+	return rpc(s, "GetCryptoKey", "cloudkms.cryptoKeys.get", r.GetName(), s.key, func(k *cryptoKey) (*kmspb.CryptoKey, error) {
+		return s.keyView(k), nil
+	})
 }
 
 // purposeOf is the purpose an algorithm belongs to.
@@ -465,73 +474,67 @@ func purposeOf(a kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm) kmspb.CryptoK
 // CreateCryptoKey creates a crypto key and, unless asked not to, its
 // first version (primary for ENCRYPT_DECRYPT).
 func (s *Server) CreateCryptoKey(_ context.Context, r *kmspb.CreateCryptoKeyRequest) (*kmspb.CryptoKey, error) {
-	err := s.begin("CreateCryptoKey", "cloudkms.cryptoKeys.create", r.GetParent())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.ring(r.GetParent()); err != nil {
-		return nil, err
-	}
-	name, err := child(s.keys, r.GetParent(), "cryptoKeys", "CryptoKey", "crypto_key_id", r.GetCryptoKeyId(), idHint)
-	if err != nil {
-		return nil, err
-	}
-	in := r.GetCryptoKey()
-	if in == nil {
-		return nil, invalid("crypto_key is required.")
-	}
-	pb := proto.Clone(in).(*kmspb.CryptoKey)
-	pb.Name, pb.Primary, pb.CreateTime = name, nil, timestamppb.New(s.Now())
-	if pb.VersionTemplate == nil {
-		pb.VersionTemplate = &kmspb.CryptoKeyVersionTemplate{}
-	}
-	t := pb.VersionTemplate
-	if t.ProtectionLevel == kmspb.ProtectionLevel_PROTECTION_LEVEL_UNSPECIFIED {
-		t.ProtectionLevel = kmspb.ProtectionLevel_SOFTWARE
-	}
-	if t.Algorithm == kmspb.CryptoKeyVersion_CRYPTO_KEY_VERSION_ALGORITHM_UNSPECIFIED {
-		if pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
-			return nil, invalid("crypto_key.version_template.algorithm is required for purpose %s.", pb.Purpose)
-		}
-		t.Algorithm = kmspb.CryptoKeyVersion_GOOGLE_SYMMETRIC_ENCRYPTION
-	}
-	switch pb.Purpose {
-	case kmspb.CryptoKey_ENCRYPT_DECRYPT, kmspb.CryptoKey_ASYMMETRIC_SIGN, kmspb.CryptoKey_ASYMMETRIC_DECRYPT, kmspb.CryptoKey_MAC:
-	default:
-		return nil, invalid("crypto_key.purpose %s is not supported by this fake (ENCRYPT_DECRYPT, ASYMMETRIC_SIGN, ASYMMETRIC_DECRYPT, MAC).", pb.Purpose)
-	}
-	if purposeOf(t.Algorithm) != pb.Purpose {
-		return nil, invalid("Algorithm %s is not compatible with purpose %s.", t.Algorithm, pb.Purpose)
-	}
-	if _, ok := pb.RotationSchedule.(*kmspb.CryptoKey_RotationPeriod); ok && pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
-		return nil, invalid("Automatic rotation is only supported for ENCRYPT_DECRYPT keys.")
-	}
-	if err := checkRotation(pb); err != nil {
-		return nil, err
-	}
-	if pb.DestroyScheduledDuration == nil {
-		pb.DestroyScheduledDuration = durationpb.New(30 * 24 * time.Hour)
-	} else if d := pb.DestroyScheduledDuration.AsDuration(); d < 24*time.Hour || d > 120*24*time.Hour {
-		return nil, invalid("destroy_scheduled_duration must be between 1 and 120 days.")
-	}
-	if !r.GetSkipInitialVersionCreation() && pb.ImportOnly {
-		return nil, invalid("skip_initial_version_creation must be true for an import_only CryptoKey.")
-	}
-	k := &cryptoKey{pb: pb}
-	s.keys[name] = k
-	if !r.GetSkipInitialVersionCreation() {
-		v, err := s.newVersion(k)
+	return rpc(s, "CreateCryptoKey", "cloudkms.cryptoKeys.create", r.GetParent(), s.ring, func(_ *kmspb.KeyRing) (*kmspb.CryptoKey, error) {
+		name, err := child(s.keys, r.GetParent(), "cryptoKeys", "CryptoKey", "crypto_key_id", r.GetCryptoKeyId(), idHint)
 		if err != nil {
-			delete(s.keys, name)
 			return nil, err
 		}
-		if pb.Purpose == kmspb.CryptoKey_ENCRYPT_DECRYPT {
-			pb.Primary = &kmspb.CryptoKeyVersion{Name: v.pb.Name}
+		in := r.GetCryptoKey()
+		if in == nil {
+			return nil, invalid("crypto_key is required.")
 		}
-	}
-	s.log(false, "CreateCryptoKey", name)
-	return s.keyView(k), nil
+		pb := proto.Clone(in).(*kmspb.CryptoKey)
+		pb.Name, pb.Primary, pb.CreateTime = name, nil, timestamppb.New(s.Now())
+		if pb.VersionTemplate == nil {
+			pb.VersionTemplate = &kmspb.CryptoKeyVersionTemplate{}
+		}
+		t := pb.VersionTemplate
+		if t.ProtectionLevel == kmspb.ProtectionLevel_PROTECTION_LEVEL_UNSPECIFIED {
+			t.ProtectionLevel = kmspb.ProtectionLevel_SOFTWARE
+		}
+		if t.Algorithm == kmspb.CryptoKeyVersion_CRYPTO_KEY_VERSION_ALGORITHM_UNSPECIFIED {
+			if pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
+				return nil, invalid("crypto_key.version_template.algorithm is required for purpose %s.", pb.Purpose)
+			}
+			t.Algorithm = kmspb.CryptoKeyVersion_GOOGLE_SYMMETRIC_ENCRYPTION
+		}
+		switch pb.Purpose {
+		case kmspb.CryptoKey_ENCRYPT_DECRYPT, kmspb.CryptoKey_ASYMMETRIC_SIGN, kmspb.CryptoKey_ASYMMETRIC_DECRYPT, kmspb.CryptoKey_MAC:
+		default:
+			return nil, invalid("crypto_key.purpose %s is not supported by this fake (ENCRYPT_DECRYPT, ASYMMETRIC_SIGN, ASYMMETRIC_DECRYPT, MAC).", pb.Purpose)
+		}
+		if purposeOf(t.Algorithm) != pb.Purpose {
+			return nil, invalid("Algorithm %s is not compatible with purpose %s.", t.Algorithm, pb.Purpose)
+		}
+		if _, ok := pb.RotationSchedule.(*kmspb.CryptoKey_RotationPeriod); ok && pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
+			return nil, invalid("Automatic rotation is only supported for ENCRYPT_DECRYPT keys.")
+		}
+		if err := checkRotation(pb); err != nil {
+			return nil, err
+		}
+		if pb.DestroyScheduledDuration == nil {
+			pb.DestroyScheduledDuration = durationpb.New(30 * 24 * time.Hour)
+		} else if d := pb.DestroyScheduledDuration.AsDuration(); d < 24*time.Hour || d > 120*24*time.Hour {
+			return nil, invalid("destroy_scheduled_duration must be between 1 and 120 days.")
+		}
+		if !r.GetSkipInitialVersionCreation() && pb.ImportOnly {
+			return nil, invalid("skip_initial_version_creation must be true for an import_only CryptoKey.")
+		}
+		k := &cryptoKey{pb: pb}
+		s.keys[name] = k
+		if !r.GetSkipInitialVersionCreation() {
+			v, err := s.newVersion(k)
+			if err != nil {
+				delete(s.keys, name)
+				return nil, err
+			}
+			if pb.Purpose == kmspb.CryptoKey_ENCRYPT_DECRYPT {
+				pb.Primary = &kmspb.CryptoKeyVersion{Name: v.pb.Name}
+			}
+		}
+		s.log(false, "CreateCryptoKey", name)
+		return s.keyView(k), nil
+	})
 }
 
 func checkRotation(pb *kmspb.CryptoKey) error {
@@ -550,50 +553,43 @@ func checkRotation(pb *kmspb.CryptoKey) error {
 // (the fields update_mask names).
 func (s *Server) UpdateCryptoKey(_ context.Context, r *kmspb.UpdateCryptoKeyRequest) (*kmspb.CryptoKey, error) {
 	in := r.GetCryptoKey()
-	err := s.begin("UpdateCryptoKey", "cloudkms.cryptoKeys.update", in.GetName())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	k, err := s.key(in.GetName())
-	if err != nil {
-		return nil, err
-	}
-	paths := r.GetUpdateMask().GetPaths()
-	if len(paths) == 0 {
-		return nil, invalid("update_mask is required.")
-	}
-	next := proto.Clone(k.pb).(*kmspb.CryptoKey)
-	for _, p := range paths {
-		switch p {
-		case "labels":
-			for lk, lv := range in.Labels {
-				if !labelRE(lk, true) || !labelRE(lv, false) {
-					return nil, invalid("Invalid label %q=%q: keys start with a lowercase letter; keys and values are up to 63 lowercase letters, digits, underscores and hyphens.", lk, lv)
-				}
-			}
-			next.Labels = maps.Clone(in.Labels)
-		case "rotation_period":
-			if in.GetRotationPeriod() == nil {
-				next.RotationSchedule = nil
-			} else {
-				if k.pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
-					return nil, invalid("Automatic rotation is only supported for ENCRYPT_DECRYPT keys.")
-				}
-				next.RotationSchedule = &kmspb.CryptoKey_RotationPeriod{RotationPeriod: in.GetRotationPeriod()}
-			}
-		case "next_rotation_time":
-			next.NextRotationTime = in.NextRotationTime
-		default:
-			return nil, invalid("update_mask path %q is not supported.", p)
+	return rpc(s, "UpdateCryptoKey", "cloudkms.cryptoKeys.update", in.GetName(), s.key, func(k *cryptoKey) (*kmspb.CryptoKey, error) {
+		paths := r.GetUpdateMask().GetPaths()
+		if len(paths) == 0 {
+			return nil, invalid("update_mask is required.")
 		}
-	}
-	if err := checkRotation(next); err != nil {
-		return nil, err
-	}
-	k.pb = next
-	s.log(false, "UpdateCryptoKey", k.pb.Name)
-	return s.keyView(k), nil
+		next := proto.Clone(k.pb).(*kmspb.CryptoKey)
+		for _, p := range paths {
+			switch p {
+			case "labels":
+				for lk, lv := range in.Labels {
+					if !labelRE(lk, true) || !labelRE(lv, false) {
+						return nil, invalid("Invalid label %q=%q: keys start with a lowercase letter; keys and values are up to 63 lowercase letters, digits, underscores and hyphens.", lk, lv)
+					}
+				}
+				next.Labels = maps.Clone(in.Labels)
+			case "rotation_period":
+				if in.GetRotationPeriod() == nil {
+					next.RotationSchedule = nil
+				} else {
+					if k.pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
+						return nil, invalid("Automatic rotation is only supported for ENCRYPT_DECRYPT keys.")
+					}
+					next.RotationSchedule = &kmspb.CryptoKey_RotationPeriod{RotationPeriod: in.GetRotationPeriod()}
+				}
+			case "next_rotation_time":
+				next.NextRotationTime = in.NextRotationTime
+			default:
+				return nil, invalid("update_mask path %q is not supported.", p)
+			}
+		}
+		if err := checkRotation(next); err != nil {
+			return nil, err
+		}
+		k.pb = next
+		s.log(false, "UpdateCryptoKey", k.pb.Name)
+		return s.keyView(k), nil
+	})
 }
 
 func labelRE(s string, isKey bool) bool {
@@ -610,28 +606,21 @@ func labelRE(s string, isKey bool) bool {
 
 // UpdateCryptoKeyPrimaryVersion makes an ENABLED version the primary.
 func (s *Server) UpdateCryptoKeyPrimaryVersion(_ context.Context, r *kmspb.UpdateCryptoKeyPrimaryVersionRequest) (*kmspb.CryptoKey, error) {
-	err := s.begin("UpdateCryptoKeyPrimaryVersion", "cloudkms.cryptoKeys.update", r.GetName())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	k, err := s.key(r.GetName())
-	if err != nil {
-		return nil, err
-	}
-	if k.pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
-		return nil, precondition("CryptoKey %s has purpose %s: only ENCRYPT_DECRYPT keys have a primary version.", k.pb.Name, k.pb.Purpose)
-	}
-	v, err := k.version(r.GetCryptoKeyVersionId())
-	if err != nil {
-		return nil, err
-	}
-	if v.pb.State != kmspb.CryptoKeyVersion_ENABLED {
-		return nil, precondition("CryptoKeyVersion %s is not in state ENABLED (it is %s).", v.pb.Name, v.pb.State)
-	}
-	k.pb.Primary = &kmspb.CryptoKeyVersion{Name: v.pb.Name}
-	s.log(false, "UpdateCryptoKeyPrimaryVersion", k.pb.Name)
-	return s.keyView(k), nil
+	return rpc(s, "UpdateCryptoKeyPrimaryVersion", "cloudkms.cryptoKeys.update", r.GetName(), s.key, func(k *cryptoKey) (*kmspb.CryptoKey, error) {
+		if k.pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
+			return nil, precondition("CryptoKey %s has purpose %s: only ENCRYPT_DECRYPT keys have a primary version.", k.pb.Name, k.pb.Purpose)
+		}
+		v, err := k.version(r.GetCryptoKeyVersionId())
+		if err != nil {
+			return nil, err
+		}
+		if v.pb.State != kmspb.CryptoKeyVersion_ENABLED {
+			return nil, precondition("CryptoKeyVersion %s is not in state ENABLED (it is %s).", v.pb.Name, v.pb.State)
+		}
+		k.pb.Primary = &kmspb.CryptoKeyVersion{Name: v.pb.Name}
+		s.log(false, "UpdateCryptoKeyPrimaryVersion", k.pb.Name)
+		return s.keyView(k), nil
+	})
 }
 
 // --- versions ---
@@ -649,17 +638,39 @@ func (k *cryptoKey) version(id string) (*version, error) {
 	return nil, notFound("CryptoKeyVersion", name)
 }
 
-func (s *Server) versionByName(name string) (*cryptoKey, *version, error) {
+// add makes v the key's next version, named by its number.
+func (k *cryptoKey) add(v *version) {
+	v.key = k
+	v.pb.Name = fmt.Sprintf("%s/cryptoKeyVersions/%d", k.pb.Name, len(k.versions)+1)
+	k.versions = append(k.versions, v)
+}
+
+func (s *Server) versionByName(name string) (*version, error) {
 	n, err := gcpname.ParseName(gcpname.KindVersion, name)
 	if err != nil {
-		return nil, nil, invalid("%v", err)
+		return nil, invalid("%v", err)
 	}
 	k, err := s.key(gcpname.CryptoKeyName(n.Project, n.Location, n.KeyRing, n.CryptoKey))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	v, err := k.version(n.Version)
-	return k, v, err
+	return k.version(n.Version)
+}
+
+// encrypter is the version an Encrypt request's name chooses: the version
+// it names, or the primary of the key it names.
+func (s *Server) encrypter(name string) (*version, error) {
+	if strings.Contains(name, "/cryptoKeyVersions/") {
+		return s.versionByName(name)
+	}
+	k, err := s.key(name)
+	if err != nil {
+		return nil, err
+	}
+	if v := k.primary(); v != nil {
+		return v, nil
+	}
+	return nil, precondition("CryptoKey %s has no primary version.", k.pb.Name)
 }
 
 // newVersion generates a version with the key's template.
@@ -671,11 +682,10 @@ func (s *Server) newVersion(k *cryptoKey) (*version, error) {
 	}
 	now := timestamppb.New(s.Now())
 	v := &version{material: mat, pb: &kmspb.CryptoKeyVersion{
-		Name:            fmt.Sprintf("%s/cryptoKeyVersions/%d", k.pb.Name, len(k.versions)+1),
 		State:           kmspb.CryptoKeyVersion_ENABLED,
 		ProtectionLevel: t.ProtectionLevel, Algorithm: t.Algorithm,
 		CreateTime: now, GenerateTime: now}}
-	k.versions = append(k.versions, v)
+	k.add(v)
 	return v, nil
 }
 
@@ -746,141 +756,96 @@ func rsaBits(alg string) int {
 
 // ListCryptoKeyVersions lists a key's versions.
 func (s *Server) ListCryptoKeyVersions(_ context.Context, r *kmspb.ListCryptoKeyVersionsRequest) (*kmspb.ListCryptoKeyVersionsResponse, error) {
-	err := s.begin("ListCryptoKeyVersions", "cloudkms.cryptoKeyVersions.list", r.GetParent())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	k, err := s.key(r.GetParent())
-	if err != nil {
-		return nil, err
-	}
-	got, next, err := page(k.versions, r.GetPageSize(), r.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	out := &kmspb.ListCryptoKeyVersionsResponse{NextPageToken: next, TotalSize: int32(len(k.versions))}
-	for _, v := range got {
-		out.CryptoKeyVersions = append(out.CryptoKeyVersions, proto.Clone(v.pb).(*kmspb.CryptoKeyVersion))
-	}
-	return out, nil
+	return rpc(s, "ListCryptoKeyVersions", "cloudkms.cryptoKeyVersions.list", r.GetParent(), s.key, func(k *cryptoKey) (*kmspb.ListCryptoKeyVersionsResponse, error) {
+		got, next, err := listed(k.versions, r, func(v *version) *kmspb.CryptoKeyVersion { return proto.Clone(v.pb).(*kmspb.CryptoKeyVersion) })
+		if err != nil {
+			return nil, err
+		}
+		return &kmspb.ListCryptoKeyVersionsResponse{CryptoKeyVersions: got, NextPageToken: next, TotalSize: int32(len(k.versions))}, nil
+	})
 }
 
 // GetCryptoKeyVersion returns one version. A version just imported says
 // PENDING_IMPORT once before its outcome, as Google's import is
 // asynchronous.
 func (s *Server) GetCryptoKeyVersion(_ context.Context, r *kmspb.GetCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
-	err := s.begin("GetCryptoKeyVersion", "cloudkms.cryptoKeyVersions.get", r.GetName())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	_, v, err := s.versionByName(r.GetName())
-	if err != nil {
-		return nil, err
-	}
-	out := proto.Clone(v.pb).(*kmspb.CryptoKeyVersion)
-	if v.pendingGets > 0 {
-		v.pendingGets--
-		out.State, out.ImportFailureReason, out.ImportTime = kmspb.CryptoKeyVersion_PENDING_IMPORT, "", nil
-	}
-	return out, nil
+	return rpc(s, "GetCryptoKeyVersion", "cloudkms.cryptoKeyVersions.get", r.GetName(), s.versionByName, func(v *version) (*kmspb.CryptoKeyVersion, error) {
+		out := proto.Clone(v.pb).(*kmspb.CryptoKeyVersion)
+		if v.pendingGets > 0 {
+			v.pendingGets--
+			out.State, out.ImportFailureReason, out.ImportTime = kmspb.CryptoKeyVersion_PENDING_IMPORT, "", nil
+		}
+		return out, nil
+	})
 }
 
 // CreateCryptoKeyVersion generates a new version (not made primary).
 func (s *Server) CreateCryptoKeyVersion(_ context.Context, r *kmspb.CreateCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
-	err := s.begin("CreateCryptoKeyVersion", "cloudkms.cryptoKeyVersions.create", r.GetParent())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	k, err := s.key(r.GetParent())
-	if err != nil {
-		return nil, err
-	}
-	if k.pb.ImportOnly {
-		return nil, precondition("CryptoKey %s is import_only: new versions can only be imported.", k.pb.Name)
-	}
-	v, err := s.newVersion(k)
-	if err != nil {
-		return nil, err
-	}
-	s.log(false, "CreateCryptoKeyVersion", v.pb.Name)
-	return proto.Clone(v.pb).(*kmspb.CryptoKeyVersion), nil
+	return rpc(s, "CreateCryptoKeyVersion", "cloudkms.cryptoKeyVersions.create", r.GetParent(), s.key, func(k *cryptoKey) (*kmspb.CryptoKeyVersion, error) {
+		if k.pb.ImportOnly {
+			return nil, precondition("CryptoKey %s is import_only: new versions can only be imported.", k.pb.Name)
+		}
+		v, err := s.newVersion(k)
+		if err != nil {
+			return nil, err
+		}
+		s.log(false, "CreateCryptoKeyVersion", v.pb.Name)
+		return proto.Clone(v.pb).(*kmspb.CryptoKeyVersion), nil
+	})
 }
 
 // UpdateCryptoKeyVersion moves a version between ENABLED and DISABLED.
 func (s *Server) UpdateCryptoKeyVersion(_ context.Context, r *kmspb.UpdateCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
 	in := r.GetCryptoKeyVersion()
-	err := s.begin("UpdateCryptoKeyVersion", "cloudkms.cryptoKeyVersions.update", in.GetName())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	_, v, err := s.versionByName(in.GetName())
-	if err != nil {
-		return nil, err
-	}
-	if !slices.Equal(r.GetUpdateMask().GetPaths(), []string{"state"}) {
-		return nil, invalid("update_mask must be [\"state\"]: only a version's state can be updated.")
-	}
-	if in.State != kmspb.CryptoKeyVersion_ENABLED && in.State != kmspb.CryptoKeyVersion_DISABLED {
-		return nil, invalid("A version's state can only be set to ENABLED or DISABLED (got %s).", in.State)
-	}
-	if v.pb.State != kmspb.CryptoKeyVersion_ENABLED && v.pb.State != kmspb.CryptoKeyVersion_DISABLED {
-		return nil, precondition("CryptoKeyVersion %s is in state %s: only ENABLED and DISABLED versions can be enabled or disabled.", v.pb.Name, v.pb.State)
-	}
-	v.pb.State = in.State
-	s.log(false, "UpdateCryptoKeyVersion", v.pb.Name)
-	return proto.Clone(v.pb).(*kmspb.CryptoKeyVersion), nil
+	return rpc(s, "UpdateCryptoKeyVersion", "cloudkms.cryptoKeyVersions.update", in.GetName(), s.versionByName, func(v *version) (*kmspb.CryptoKeyVersion, error) {
+		if !slices.Equal(r.GetUpdateMask().GetPaths(), []string{"state"}) {
+			return nil, invalid("update_mask must be [\"state\"]: only a version's state can be updated.")
+		}
+		if in.State != kmspb.CryptoKeyVersion_ENABLED && in.State != kmspb.CryptoKeyVersion_DISABLED {
+			return nil, invalid("A version's state can only be set to ENABLED or DISABLED (got %s).", in.State)
+		}
+		if v.pb.State != kmspb.CryptoKeyVersion_ENABLED && v.pb.State != kmspb.CryptoKeyVersion_DISABLED {
+			return nil, precondition("CryptoKeyVersion %s is in state %s: only ENABLED and DISABLED versions can be enabled or disabled.", v.pb.Name, v.pb.State)
+		}
+		v.pb.State = in.State
+		s.log(false, "UpdateCryptoKeyVersion", v.pb.Name)
+		return proto.Clone(v.pb).(*kmspb.CryptoKeyVersion), nil
+	})
 }
 
 // DestroyCryptoKeyVersion schedules a version's destruction the key's
 // destroy_scheduled_duration out.
 func (s *Server) DestroyCryptoKeyVersion(_ context.Context, r *kmspb.DestroyCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
-	err := s.begin("DestroyCryptoKeyVersion", "cloudkms.cryptoKeyVersions.destroy", r.GetName())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	k, v, err := s.versionByName(r.GetName())
-	if err != nil {
-		return nil, err
-	}
-	switch v.pb.State {
-	case kmspb.CryptoKeyVersion_ENABLED, kmspb.CryptoKeyVersion_DISABLED, kmspb.CryptoKeyVersion_IMPORT_FAILED:
-	default:
-		return nil, precondition("CryptoKeyVersion %s is in state %s and cannot be destroyed.", v.pb.Name, v.pb.State)
-	}
-	if p := k.primary(); p == v {
-		// Google lets a primary be scheduled; the key then has no
-		// primary and Encrypt fails.
-		k.pb.Primary = nil
-	}
-	v.pb.State = kmspb.CryptoKeyVersion_DESTROY_SCHEDULED
-	v.pb.DestroyTime = timestamppb.New(s.Now().Add(k.pb.DestroyScheduledDuration.AsDuration()))
-	s.log(false, "DestroyCryptoKeyVersion", v.pb.Name)
-	return proto.Clone(v.pb).(*kmspb.CryptoKeyVersion), nil
+	return rpc(s, "DestroyCryptoKeyVersion", "cloudkms.cryptoKeyVersions.destroy", r.GetName(), s.versionByName, func(v *version) (*kmspb.CryptoKeyVersion, error) {
+		k := v.key
+		switch v.pb.State {
+		case kmspb.CryptoKeyVersion_ENABLED, kmspb.CryptoKeyVersion_DISABLED, kmspb.CryptoKeyVersion_IMPORT_FAILED:
+		default:
+			return nil, precondition("CryptoKeyVersion %s is in state %s and cannot be destroyed.", v.pb.Name, v.pb.State)
+		}
+		if p := k.primary(); p == v {
+			// Google lets a primary be scheduled; the key then has no
+			// primary and Encrypt fails.
+			k.pb.Primary = nil
+		}
+		v.pb.State = kmspb.CryptoKeyVersion_DESTROY_SCHEDULED
+		v.pb.DestroyTime = timestamppb.New(s.Now().Add(k.pb.DestroyScheduledDuration.AsDuration()))
+		s.log(false, "DestroyCryptoKeyVersion", v.pb.Name)
+		return proto.Clone(v.pb).(*kmspb.CryptoKeyVersion), nil
+	})
 }
 
 // RestoreCryptoKeyVersion cancels a scheduled destruction; the version
 // comes back DISABLED, as on Google.
 func (s *Server) RestoreCryptoKeyVersion(_ context.Context, r *kmspb.RestoreCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
-	err := s.begin("RestoreCryptoKeyVersion", "cloudkms.cryptoKeyVersions.restore", r.GetName())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	_, v, err := s.versionByName(r.GetName())
-	if err != nil {
-		return nil, err
-	}
-	if v.pb.State != kmspb.CryptoKeyVersion_DESTROY_SCHEDULED {
-		return nil, precondition("CryptoKeyVersion %s is in state %s: only a DESTROY_SCHEDULED version can be restored.", v.pb.Name, v.pb.State)
-	}
-	v.pb.State, v.pb.DestroyTime = kmspb.CryptoKeyVersion_DISABLED, nil
-	s.log(false, "RestoreCryptoKeyVersion", v.pb.Name)
-	return proto.Clone(v.pb).(*kmspb.CryptoKeyVersion), nil
+	return rpc(s, "RestoreCryptoKeyVersion", "cloudkms.cryptoKeyVersions.restore", r.GetName(), s.versionByName, func(v *version) (*kmspb.CryptoKeyVersion, error) {
+		if v.pb.State != kmspb.CryptoKeyVersion_DESTROY_SCHEDULED {
+			return nil, precondition("CryptoKeyVersion %s is in state %s: only a DESTROY_SCHEDULED version can be restored.", v.pb.Name, v.pb.State)
+		}
+		v.pb.State, v.pb.DestroyTime = kmspb.CryptoKeyVersion_DISABLED, nil
+		s.log(false, "RestoreCryptoKeyVersion", v.pb.Name)
+		return proto.Clone(v.pb).(*kmspb.CryptoKeyVersion), nil
+	})
 }
 
 // DestroyNow destroys a version scheduled for destruction at once, as if
@@ -889,7 +854,7 @@ func (s *Server) RestoreCryptoKeyVersion(_ context.Context, r *kmspb.RestoreCryp
 func (s *Server) DestroyNow(name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, v, err := s.versionByName(name)
+	v, err := s.versionByName(name)
 	if err != nil {
 		return err
 	}
@@ -907,49 +872,43 @@ func (s *Server) DestroyNow(name string) error {
 // HSM jobs after PendingImportJobs' answers. Only the RSA-OAEP-SHA-256
 // methods with AES-256 key wrap are served.
 func (s *Server) CreateImportJob(_ context.Context, r *kmspb.CreateImportJobRequest) (*kmspb.ImportJob, error) {
-	err := s.begin("CreateImportJob", "cloudkms.importJobs.create", r.GetParent())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.ring(r.GetParent()); err != nil {
-		return nil, err
-	}
-	name, err := child(s.jobs, r.GetParent(), "importJobs", "ImportJob", "import_job_id", r.GetImportJobId(), "")
-	if err != nil {
-		return nil, err
-	}
-	in := r.GetImportJob()
-	bits := 0
-	switch in.GetImportMethod() {
-	case kmspb.ImportJob_RSA_OAEP_3072_SHA256_AES_256:
-		bits = 3072
-	case kmspb.ImportJob_RSA_OAEP_4096_SHA256_AES_256:
-		bits = 4096
-	default:
-		return nil, invalid("import_method %s is not supported by this fake (RSA_OAEP_3072_SHA256_AES_256, RSA_OAEP_4096_SHA256_AES_256).", in.GetImportMethod())
-	}
-	switch in.GetProtectionLevel() {
-	case kmspb.ProtectionLevel_SOFTWARE, kmspb.ProtectionLevel_HSM:
-	default:
-		return nil, invalid("An import job's protection_level must be SOFTWARE or HSM.")
-	}
-	priv, err := s.wrappingKey(bits)
-	if err != nil {
-		return nil, status.Errorf(codes.Internal, "generate the wrapping key: %v", err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		return nil, status.Errorf(codes.Internal, "%v", err)
-	}
-	now := s.Now()
-	j := &importJob{priv: priv, pb: &kmspb.ImportJob{Name: name, ImportMethod: in.GetImportMethod(), ProtectionLevel: in.GetProtectionLevel(),
-		CreateTime: timestamppb.New(now), GenerateTime: timestamppb.New(now), ExpireTime: timestamppb.New(now.Add(72 * time.Hour)),
-		State:     kmspb.ImportJob_ACTIVE,
-		PublicKey: &kmspb.ImportJob_WrappingPublicKey{Pem: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}}}
-	s.jobs[name] = j
-	s.log(false, "CreateImportJob", name)
-	return s.jobView(j, true), nil
+	return rpc(s, "CreateImportJob", "cloudkms.importJobs.create", r.GetParent(), s.ring, func(_ *kmspb.KeyRing) (*kmspb.ImportJob, error) {
+		name, err := child(s.jobs, r.GetParent(), "importJobs", "ImportJob", "import_job_id", r.GetImportJobId(), "")
+		if err != nil {
+			return nil, err
+		}
+		in := r.GetImportJob()
+		bits := 0
+		switch in.GetImportMethod() {
+		case kmspb.ImportJob_RSA_OAEP_3072_SHA256_AES_256:
+			bits = 3072
+		case kmspb.ImportJob_RSA_OAEP_4096_SHA256_AES_256:
+			bits = 4096
+		default:
+			return nil, invalid("import_method %s is not supported by this fake (RSA_OAEP_3072_SHA256_AES_256, RSA_OAEP_4096_SHA256_AES_256).", in.GetImportMethod())
+		}
+		switch in.GetProtectionLevel() {
+		case kmspb.ProtectionLevel_SOFTWARE, kmspb.ProtectionLevel_HSM:
+		default:
+			return nil, invalid("An import job's protection_level must be SOFTWARE or HSM.")
+		}
+		priv, err := s.wrappingKey(bits)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "generate the wrapping key: %v", err)
+		}
+		der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "%v", err)
+		}
+		now := s.Now()
+		j := &importJob{priv: priv, pb: &kmspb.ImportJob{Name: name, ImportMethod: in.GetImportMethod(), ProtectionLevel: in.GetProtectionLevel(),
+			CreateTime: timestamppb.New(now), GenerateTime: timestamppb.New(now), ExpireTime: timestamppb.New(now.Add(72 * time.Hour)),
+			State:     kmspb.ImportJob_ACTIVE,
+			PublicKey: &kmspb.ImportJob_WrappingPublicKey{Pem: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}}}
+		s.jobs[name] = j
+		s.log(false, "CreateImportJob", name)
+		return s.jobView(j, true), nil
+	})
 }
 
 // wrappingKey is the fake's RSA wrapping key of a size, made once per
@@ -983,16 +942,9 @@ func (s *Server) jobView(j *importJob, get bool) *kmspb.ImportJob {
 // GetImportJob returns an import job (with its wrapping public key once
 // ACTIVE).
 func (s *Server) GetImportJob(_ context.Context, r *kmspb.GetImportJobRequest) (*kmspb.ImportJob, error) {
-	err := s.begin("GetImportJob", "cloudkms.importJobs.get", r.GetName())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	j, err := lookup(s.jobs, gcpname.KindImportJob, "ImportJob", r.GetName())
-	if err != nil {
-		return nil, err
-	}
-	return s.jobView(j, true), nil
+	return rpc(s, "GetImportJob", "cloudkms.importJobs.get", r.GetName(), s.job, func(j *importJob) (*kmspb.ImportJob, error) {
+		return s.jobView(j, true), nil
+	})
 }
 
 // ImportCryptoKeyVersion unwraps material with the job's private key and
@@ -1000,61 +952,50 @@ func (s *Server) GetImportJob(_ context.Context, r *kmspb.GetImportJobRequest) (
 // (ENABLED, or IMPORT_FAILED with the reason) shows on the next Get, as
 // Google's import is asynchronous.
 func (s *Server) ImportCryptoKeyVersion(_ context.Context, r *kmspb.ImportCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
-	err := s.begin("ImportCryptoKeyVersion", "cloudkms.cryptoKeyVersions.import", r.GetParent())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	k, err := s.key(r.GetParent())
-	if err != nil {
-		return nil, err
-	}
-	if r.GetCryptoKeyVersion() != "" {
-		return nil, invalid("Re-import into an existing version is not supported by this fake.")
-	}
-	j, ok := s.jobs[r.GetImportJob()]
-	if !ok {
-		if _, err := gcpname.ParseName(gcpname.KindImportJob, r.GetImportJob()); err != nil {
-			return nil, invalid("%v", err)
+	return rpc(s, "ImportCryptoKeyVersion", "cloudkms.cryptoKeyVersions.import", r.GetParent(), s.key, func(k *cryptoKey) (*kmspb.CryptoKeyVersion, error) {
+		if r.GetCryptoKeyVersion() != "" {
+			return nil, invalid("Re-import into an existing version is not supported by this fake.")
 		}
-		return nil, notFound("ImportJob", r.GetImportJob())
-	}
-	if st := s.jobView(j, false).State; st != kmspb.ImportJob_ACTIVE {
-		return nil, precondition("ImportJob %s is in state %s, not ACTIVE.", j.pb.Name, st)
-	}
-	if purposeOf(r.GetAlgorithm()) != k.pb.Purpose {
-		return nil, invalid("Algorithm %s is not compatible with CryptoKey %s of purpose %s.", r.GetAlgorithm(), k.pb.Name, k.pb.Purpose)
-	}
-	if j.pb.ProtectionLevel != k.pb.VersionTemplate.GetProtectionLevel() {
-		return nil, precondition("ImportJob protection level %s does not match the CryptoKey's %s.", j.pb.ProtectionLevel, k.pb.VersionTemplate.GetProtectionLevel())
-	}
-	wrapped := r.GetWrappedKey()
-	if len(wrapped) == 0 {
-		wrapped = r.GetRsaAesWrappedKey()
-	}
-	if len(wrapped) == 0 {
-		return nil, invalid("wrapped_key is required.")
-	}
-	now := timestamppb.New(s.Now())
-	v := &version{pendingGets: 1, pb: &kmspb.CryptoKeyVersion{
-		Name:  fmt.Sprintf("%s/cryptoKeyVersions/%d", k.pb.Name, len(k.versions)+1),
-		State: kmspb.CryptoKeyVersion_ENABLED, ProtectionLevel: j.pb.ProtectionLevel, Algorithm: r.GetAlgorithm(),
-		CreateTime: now, ImportJob: j.pb.Name}}
-	mat, reason := unwrap(j.priv, wrapped)
-	if reason == "" {
-		reason = checkMaterial(r.GetAlgorithm(), mat)
-	}
-	if reason != "" {
-		clear(mat)
-		v.pb.State, v.pb.ImportFailureReason = kmspb.CryptoKeyVersion_IMPORT_FAILED, reason
-	} else {
-		v.material, v.pb.ImportTime, v.pb.GenerateTime = mat, now, now
-	}
-	k.versions = append(k.versions, v)
-	s.log(false, "ImportCryptoKeyVersion", v.pb.Name)
-	out := proto.Clone(v.pb).(*kmspb.CryptoKeyVersion)
-	out.State, out.ImportFailureReason, out.ImportTime = kmspb.CryptoKeyVersion_PENDING_IMPORT, "", nil
-	return out, nil
+		j, err := s.job(r.GetImportJob())
+		if err != nil {
+			return nil, err
+		}
+		if st := s.jobView(j, false).State; st != kmspb.ImportJob_ACTIVE {
+			return nil, precondition("ImportJob %s is in state %s, not ACTIVE.", j.pb.Name, st)
+		}
+		if purposeOf(r.GetAlgorithm()) != k.pb.Purpose {
+			return nil, invalid("Algorithm %s is not compatible with CryptoKey %s of purpose %s.", r.GetAlgorithm(), k.pb.Name, k.pb.Purpose)
+		}
+		if j.pb.ProtectionLevel != k.pb.VersionTemplate.GetProtectionLevel() {
+			return nil, precondition("ImportJob protection level %s does not match the CryptoKey's %s.", j.pb.ProtectionLevel, k.pb.VersionTemplate.GetProtectionLevel())
+		}
+		wrapped := r.GetWrappedKey()
+		if len(wrapped) == 0 {
+			wrapped = r.GetRsaAesWrappedKey()
+		}
+		if len(wrapped) == 0 {
+			return nil, invalid("wrapped_key is required.")
+		}
+		now := timestamppb.New(s.Now())
+		v := &version{pendingGets: 1, pb: &kmspb.CryptoKeyVersion{
+			State: kmspb.CryptoKeyVersion_ENABLED, ProtectionLevel: j.pb.ProtectionLevel, Algorithm: r.GetAlgorithm(),
+			CreateTime: now, ImportJob: j.pb.Name}}
+		mat, reason := unwrap(j.priv, wrapped)
+		if reason == "" {
+			reason = checkMaterial(r.GetAlgorithm(), mat)
+		}
+		if reason != "" {
+			clear(mat)
+			v.pb.State, v.pb.ImportFailureReason = kmspb.CryptoKeyVersion_IMPORT_FAILED, reason
+		} else {
+			v.material, v.pb.ImportTime, v.pb.GenerateTime = mat, now, now
+		}
+		k.add(v)
+		s.log(false, "ImportCryptoKeyVersion", v.pb.Name)
+		out := proto.Clone(v.pb).(*kmspb.CryptoKeyVersion)
+		out.State, out.ImportFailureReason, out.ImportTime = kmspb.CryptoKeyVersion_PENDING_IMPORT, "", nil
+		return out, nil
+	})
 }
 
 // unwrap undoes CKM_RSA_AES_KEY_WRAP: RSA-OAEP-SHA-256 of an ephemeral
@@ -1134,78 +1075,57 @@ func cmpOr(a, b string) string {
 // version) of an ENCRYPT_DECRYPT key: AES-256-GCM, the version's name
 // carried in the ciphertext so Decrypt finds it, as Google's does.
 func (s *Server) Encrypt(_ context.Context, r *kmspb.EncryptRequest) (*kmspb.EncryptResponse, error) {
-	err := s.begin("Encrypt", "cloudkms.cryptoKeyVersions.useToEncrypt", r.GetName())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	var k *cryptoKey
-	var v *version
-	if strings.Contains(r.GetName(), "/cryptoKeyVersions/") {
-		k, v, err = s.versionByName(r.GetName())
-	} else if k, err = s.key(r.GetName()); err == nil {
-		if v = k.primary(); v == nil {
-			err = precondition("CryptoKey %s has no primary version.", k.pb.Name)
+	return rpc(s, "Encrypt", "cloudkms.cryptoKeyVersions.useToEncrypt", r.GetName(), s.encrypter, func(v *version) (*kmspb.EncryptResponse, error) {
+		k := v.key
+		if k.pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
+			return nil, precondition("CryptoKey %s has purpose %s, not ENCRYPT_DECRYPT.", k.pb.Name, k.pb.Purpose)
 		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if k.pb.Purpose != kmspb.CryptoKey_ENCRYPT_DECRYPT {
-		return nil, precondition("CryptoKey %s has purpose %s, not ENCRYPT_DECRYPT.", k.pb.Name, k.pb.Purpose)
-	}
-	if v.pb.State != kmspb.CryptoKeyVersion_ENABLED {
-		return nil, precondition("CryptoKeyVersion %s is not enabled (it is %s).", v.pb.Name, v.pb.State)
-	}
-	if len(r.GetPlaintext()) > 64*1024 {
-		return nil, invalid("The plaintext exceeds 64 KiB.")
-	}
-	ct, err := seal(v.material, []byte(v.pb.Name), r.GetPlaintext(), r.GetAdditionalAuthenticatedData())
-	if err != nil {
-		return nil, status.Errorf(codes.Internal, "%v", err)
-	}
-	s.log(true, "Encrypt", r.GetName()) // Google logs the name asked for
-	return &kmspb.EncryptResponse{Name: v.pb.Name, Ciphertext: ct, VerifiedPlaintextCrc32C: false,
-		CiphertextCrc32C: wrapperspb.Int64(0), ProtectionLevel: v.pb.ProtectionLevel}, nil
+		if v.pb.State != kmspb.CryptoKeyVersion_ENABLED {
+			return nil, precondition("CryptoKeyVersion %s is not enabled (it is %s).", v.pb.Name, v.pb.State)
+		}
+		if len(r.GetPlaintext()) > 64*1024 {
+			return nil, invalid("The plaintext exceeds 64 KiB.")
+		}
+		ct, err := seal(v.material, []byte(v.pb.Name), r.GetPlaintext(), r.GetAdditionalAuthenticatedData())
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "%v", err)
+		}
+		s.log(true, "Encrypt", r.GetName()) // Google logs the name asked for
+		return &kmspb.EncryptResponse{Name: v.pb.Name, Ciphertext: ct, VerifiedPlaintextCrc32C: false,
+			CiphertextCrc32C: wrapperspb.Int64(0), ProtectionLevel: v.pb.ProtectionLevel}, nil
+	})
 }
 
 // Decrypt decrypts with the version that made the ciphertext, which must
 // be ENABLED.
 func (s *Server) Decrypt(_ context.Context, r *kmspb.DecryptRequest) (*kmspb.DecryptResponse, error) {
-	err := s.begin("Decrypt", "cloudkms.cryptoKeyVersions.useToDecrypt", r.GetName())
-	defer s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	k, err := s.key(r.GetName())
-	if err != nil {
-		return nil, err
-	}
-	ct := r.GetCiphertext()
-	if len(ct) < 2 {
-		return nil, invalid("Decryption failed: the ciphertext is invalid.")
-	}
-	nl := int(ct[0])<<8 | int(ct[1])
-	if len(ct) < 2+nl {
-		return nil, invalid("Decryption failed: the ciphertext is invalid.")
-	}
-	vname := string(ct[2 : 2+nl])
-	if !strings.HasPrefix(vname, k.pb.Name+"/cryptoKeyVersions/") {
-		return nil, invalid("Decryption failed: the ciphertext was not made by %s.", k.pb.Name)
-	}
-	_, v, err := s.versionByName(vname)
-	if err != nil {
-		return nil, invalid("Decryption failed: the ciphertext is invalid.")
-	}
-	if v.pb.State != kmspb.CryptoKeyVersion_ENABLED {
-		return nil, precondition("The request was made with a CryptoKeyVersion %s that is in state %s.", v.pb.Name, v.pb.State)
-	}
-	pt, err := open(v.material, ct[2+nl:], r.GetAdditionalAuthenticatedData())
-	if err != nil {
-		return nil, invalid("Decryption failed: the ciphertext is invalid.")
-	}
-	s.log(true, "Decrypt", r.GetName())
-	return &kmspb.DecryptResponse{Plaintext: pt, UsedPrimary: k.primary() == v, ProtectionLevel: v.pb.ProtectionLevel}, nil
+	return rpc(s, "Decrypt", "cloudkms.cryptoKeyVersions.useToDecrypt", r.GetName(), s.key, func(k *cryptoKey) (*kmspb.DecryptResponse, error) {
+		ct := r.GetCiphertext()
+		if len(ct) < 2 {
+			return nil, invalid("Decryption failed: the ciphertext is invalid.")
+		}
+		nl := int(ct[0])<<8 | int(ct[1])
+		if len(ct) < 2+nl {
+			return nil, invalid("Decryption failed: the ciphertext is invalid.")
+		}
+		vname := string(ct[2 : 2+nl])
+		if !strings.HasPrefix(vname, k.pb.Name+"/cryptoKeyVersions/") {
+			return nil, invalid("Decryption failed: the ciphertext was not made by %s.", k.pb.Name)
+		}
+		v, err := s.versionByName(vname)
+		if err != nil {
+			return nil, invalid("Decryption failed: the ciphertext is invalid.")
+		}
+		if v.pb.State != kmspb.CryptoKeyVersion_ENABLED {
+			return nil, precondition("The request was made with a CryptoKeyVersion %s that is in state %s.", v.pb.Name, v.pb.State)
+		}
+		pt, err := open(v.material, ct[2+nl:], r.GetAdditionalAuthenticatedData())
+		if err != nil {
+			return nil, invalid("Decryption failed: the ciphertext is invalid.")
+		}
+		s.log(true, "Decrypt", r.GetName())
+		return &kmspb.DecryptResponse{Plaintext: pt, UsedPrimary: k.primary() == v, ProtectionLevel: v.pb.ProtectionLevel}, nil
+	})
 }
 
 func seal(key, vname, pt, aad []byte) ([]byte, error) {

@@ -77,7 +77,7 @@ func (s *Server) SeedDemo(now time.Time) error {
 			var v *version
 			if k.importOnly {
 				v = &version{material: make([]byte, 32), pb: &kmspb.CryptoKeyVersion{
-					Name: fmt.Sprintf("%s/cryptoKeyVersions/%d", ckey.pb.Name, i+1), State: kmspb.CryptoKeyVersion_ENABLED,
+					State:           kmspb.CryptoKeyVersion_ENABLED,
 					ProtectionLevel: k.prot, Algorithm: k.alg, ImportJob: name + "/importJobs/onboarding",
 					ImportTime: timestamppb.New(at(d))}}
 				if i == 0 {
@@ -85,7 +85,7 @@ func (s *Server) SeedDemo(now time.Time) error {
 					v.pb.State, v.pb.ImportTime = kmspb.CryptoKeyVersion_IMPORT_FAILED, nil
 					v.pb.ImportFailureReason = "The imported key material is 16 bytes; GOOGLE_SYMMETRIC_ENCRYPTION requires 32 bytes."
 				}
-				ckey.versions = append(ckey.versions, v)
+				ckey.add(v)
 			} else {
 				var err error
 				if v, err = s.newVersion(ckey); err != nil {
