@@ -34,12 +34,7 @@ func TestIdleConnectionsLeavePyKMIPLogClean(t *testing.T) {
 			b.closeAdmin() // the admin connection would idle too
 			e := newEnv(t, b, "", nil, crmApp)
 			e.cfg.KeepAlive = keep
-			src, err := New(e.cfg, e.deps)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e.src = src
-			t.Cleanup(func() { src.Close() })
+			e.rebuild()
 			e.mustPoll()
 			time.Sleep(12 * time.Second)
 			log, err := os.ReadFile(filepath.Join(b.dir, "server.log"))
@@ -113,12 +108,7 @@ func TestFailoverIsReported(t *testing.T) {
 		e := newEnv(t, b, "", nil, crmApp)
 		e.cfg.Addresses = []string{first.addr, b.addr}
 		e.cfg.IdleClose = engine.Duration(50 * time.Millisecond)
-		src, err := New(e.cfg, e.deps)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.src = src
-		t.Cleanup(func() { src.Close() })
+		e.rebuild()
 		health := func() engine.Source {
 			srcs, _ := e.st.Sources(context.Background())
 			return srcs[0]

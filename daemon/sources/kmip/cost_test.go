@@ -44,12 +44,7 @@ func costEnv(t *testing.T, b *backend, n, others int) (*env, *clock, []string) {
 	e := newEnv(t, b, "", nil, crmApp)
 	clk := &clock{t: time.Now()}
 	e.deps.Now = clk.now
-	src, err := New(e.cfg, e.deps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.src = src
-	t.Cleanup(func() { src.Close() })
+	e.rebuild()
 	return e, clk, uids
 }
 
@@ -154,12 +149,7 @@ func TestRenameSeenAtFullRefresh(t *testing.T) {
 	b := embeddedBackend(t)
 	e, clk, uids := costEnv(t, b, 3, 1)
 	e.cfg.Locate = "client"
-	src, err := New(e.cfg, e.deps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.src = src
-	t.Cleanup(func() { src.Close() })
+	e.rebuild()
 	e.mustPoll()
 	stray := b.create(t, "acme.other.key.1")
 	clk.add(time.Minute)

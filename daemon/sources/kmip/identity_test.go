@@ -78,11 +78,7 @@ func TestNewIdentityTakesEffectAtOnce(t *testing.T) {
 		if _, err := pki.Import(f, good, []byte("changeit"), time.Now(), false); err != nil {
 			t.Fatal(err)
 		}
-		src, err := New(e.cfg, e.deps)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.src = src
+		src := e.rebuild()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = src.Run(ctx, e.sink) }()

@@ -65,12 +65,21 @@ func newEnv(t testing.TB, b *backend, dbPath string, k *kek.KEK, apps ...config.
 	e.rings = keyring.NewRings()
 	e.deps = Deps{Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Rings: e.rings,
 		Sealed: e.st, KEK: k, Persist: k != nil, Usage: e.st}
+	e.rebuild()
+	return e
+}
+
+// rebuild makes the source from e.cfg and e.deps: newEnv does, and so does
+// a test that changed them after; it is closed when the test ends.
+func (e *env) rebuild() *Source {
+	e.t.Helper()
 	src, err := New(e.cfg, e.deps)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	e.src = src
-	return e
+	e.t.Cleanup(func() { src.Close() })
+	return src
 }
 
 func (e *env) poll() error {
@@ -343,11 +352,7 @@ func TestFailoverToSecondAddress(t *testing.T) {
 	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	e := newEnv(t, b, "", nil, crmApp)
 	e.cfg.Addresses = []string{dead, b.addr}
-	src, err := New(e.cfg, e.deps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.src = src
+	e.rebuild()
 	e.mustPoll()
 	if e.src.connected != b.addr {
 		t.Fatalf("connected to %s", e.src.connected)
@@ -398,12 +403,8 @@ func TestWrongCertificates(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				e := newEnv(t, b, "", nil, crmApp)
 				tc.modify(&e.cfg)
-				src, err := New(e.cfg, e.deps)
-				if err != nil {
-					t.Fatal(err)
-				}
-				e.src = src
-				err = e.poll()
+				e.rebuild()
+				err := e.poll()
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("error %v; want it to say %q", err, tc.want)
 				}

@@ -36,11 +36,7 @@ func TestPyKMIPWithRSAServerCert(t *testing.T) {
 		t.Fatalf("the error still blames ECDSA-only suites: %v", err)
 	}
 	e.cfg.CipherSuites = []string{"TLS_RSA_WITH_AES_128_CBC_SHA256"}
-	src, err := New(e.cfg, e.deps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.src = src
+	src := e.rebuild()
 	e.mustPoll()
 	if got := e.ringNames("crm"); len(got) != 1 {
 		t.Fatalf("ring %v", got)
