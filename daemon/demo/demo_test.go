@@ -80,16 +80,9 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 		}
 	}
 	// And a day of use by other workloads, from its audit log.
-	gu, err := c.UsageReport(ctx, api.ReportQuery{From: "-2d", To: "+1d", Source: "gcp-demo"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gapps := map[string]bool{}
-	for _, r := range gu.Rows {
-		gapps[r.App] = true
-	}
+	gapps := usageApps(t, c, api.ReportQuery{From: "-2d", To: "+1d", Source: "gcp-demo"})
 	if !gapps["orders-api@acme-prod-kms.iam.gserviceaccount.com"] || !gapps["webhooks@acme-prod-kms.iam.gserviceaccount.com"] {
-		t.Errorf("the demo's Google usage: %+v", gu.Rows)
+		t.Errorf("the demo's Google usage: %v", gapps)
 	}
 	// The AWS account: a key of every kind and state, the rotation
 	// history of the key with automatic rotation in its activity.
@@ -131,14 +124,7 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 	}
 	// Its CloudTrail: which service or role used which key, and who
 	// changed one in the console.
-	u, err := c.UsageReport(ctx, api.ReportQuery{From: "-1d", To: "+1d", Source: "aws-demo"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	apps := map[string]bool{}
-	for _, r := range u.Rows {
-		apps[r.App] = true
-	}
+	apps := usageApps(t, c, api.ReportQuery{From: "-1d", To: "+1d", Source: "aws-demo"})
 	for _, want := range []string{"s3.amazonaws.com", "role/orders-api@111122223333", "role/billing-batch@111122223333"} {
 		if !apps[want] {
 			t.Errorf("the AWS usage report lacks %s: %v", want, apps)
@@ -202,14 +188,14 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 		t.Fatalf("create through proxy: %s %v", resp.Status, created)
 	}
 	id, _ := created["id"].(string)
-	upstream := get(t, appURL+"/records/"+id)
+	upstream := testkit.Get(t, appURL+"/records/"+id)
 	if strings.Contains(upstream, "123-45-6789") || strings.Contains(upstream, "4111 1111 1111 1111") || strings.Contains(upstream, "test.person@example.com") {
 		t.Fatalf("plaintext reached the upstream: %s", upstream)
 	}
 	if !strings.Contains(upstream, "kw1") || !strings.Contains(upstream, "Test Person") {
 		t.Fatalf("upstream record has no tokens or lost the clear field: %s", upstream)
 	}
-	through := get(t, proxyURL+"/records/"+id)
+	through := testkit.Get(t, proxyURL+"/records/"+id)
 	if !strings.Contains(through, "123-45-6789") || !strings.Contains(through, "4111 1111 1111 1111") {
 		t.Fatalf("proxy did not decrypt: %s", through)
 	}
@@ -222,6 +208,20 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 
 // startDemo runs the headless demo in a temporary directory until the test
 // ends (a stop with an error fails the test) and returns its socket.
+// usageApps is who used a source's keys in the usage report q asks for.
+func usageApps(t *testing.T, c *api.Client, q api.ReportQuery) map[string]bool {
+	t.Helper()
+	u, err := c.UsageReport(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps := map[string]bool{}
+	for _, r := range u.Rows {
+		apps[r.App] = true
+	}
+	return apps
+}
+
 func startDemo(t *testing.T, o Options) string {
 	t.Helper()
 	o.Headless, o.Dir = true, t.TempDir()
@@ -229,17 +229,6 @@ func startDemo(t *testing.T, o Options) string {
 		o.Ready = ready
 		return Run(ctx, o)
 	}).Addr
-}
-
-func get(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
 }
 
 // TestDemoRotates: what the demo promises a new user — the embedded KMS

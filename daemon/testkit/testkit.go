@@ -2,7 +2,7 @@
 // keyward, so the tests of any package can use it, in-package ones too (a
 // daemon's own tests cannot import daemontest, which imports the daemon):
 // a buffer the code under test writes to from many goroutines, a server
-// run for the length of a test, and waits that fail saying what they waited
+// run for the length of a test, a GET of its pages, and waits that fail saying what they waited
 // for instead of hanging.
 package testkit
 
@@ -10,6 +10,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +62,19 @@ func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() b
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// Get is the body of a GET of url (a server the test started), failing
+// tb if the request fails.
+func Get(tb testing.TB, url string) string {
+	tb.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 // StopTimeout bounds how long Stop waits for a server to return.

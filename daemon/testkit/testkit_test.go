@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -108,5 +109,17 @@ func TestServeUnix(t *testing.T) {
 	b, _ := io.ReadAll(res.Body)
 	if string(b) != "GET /v1/status" {
 		t.Fatalf("answer %q", b)
+	}
+}
+
+// Get gives the body of a page, whatever its status.
+func TestGet(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		fmt.Fprint(w, "path "+r.URL.Path)
+	}))
+	defer srv.Close()
+	if got := Get(t, srv.URL+"/records/7"); got != "path /records/7" {
+		t.Fatalf("body %q", got)
 	}
 }

@@ -3,7 +3,6 @@ package saas
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/daemon/sources/kmip"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
 	"github.com/keyward/keyward/engine/token"
@@ -37,17 +37,6 @@ func (s *memSink) Known(_ context.Context, src string) ([]engine.Key, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]engine.Key(nil), s.keys[src]...), nil
-}
-
-func getBody(t *testing.T, u string) string {
-	t.Helper()
-	r, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Body.Close()
-	b, _ := io.ReadAll(r.Body)
-	return string(b)
 }
 
 // TestKMSRotationThroughProxy is the whole chain with real parts: the
@@ -116,10 +105,10 @@ func TestKMSRotationThroughProxy(t *testing.T) {
 	if gen2 == gen1 {
 		t.Fatalf("after the KMS rotated, the proxy still encrypts with %s", gen1)
 	}
-	if got := getBody(t, base+"/records/"+first); !strings.Contains(got, "111-11-1111") {
+	if got := testkit.Get(t, base+"/records/"+first); !strings.Contains(got, "111-11-1111") {
 		t.Fatalf("record of the previous generation: %s", got)
 	}
-	if held := getBody(t, app.URL()+"/records/"+first); strings.Contains(held, "111-11") || !strings.Contains(held, "kw1gt."+token.AppTag("crm")+"."+gen1) {
+	if held := testkit.Get(t, app.URL()+"/records/"+first); strings.Contains(held, "111-11") || !strings.Contains(held, "kw1gt."+token.AppTag("crm")+"."+gen1) {
 		t.Fatalf("the application holds %s", held)
 	}
 	// The short id in tokens is the ring's, derived from the fingerprint the
