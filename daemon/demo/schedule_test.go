@@ -68,15 +68,7 @@ func TestScheduleRotatesEndToEnd(t *testing.T) {
 		Sources: []string{"acme-kms", "azure-demo"}, Pattern: "acme?crm*"}); err != nil {
 		t.Fatal(err)
 	}
-	run, err := c.RunSchedule(ctx, "rotate-crm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d *api.ScheduleDetail
-	waitFor(t, "the run to finish", func() bool {
-		d, err = c.Schedule(ctx, "rotate-crm", run.ID)
-		return err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning
-	})
+	d := runNow(t, c, "rotate-crm")
 	if d.Run.Status != schedule.RunDone {
 		t.Fatalf("run %+v steps %+v", d.Run, d.Steps)
 	}
@@ -127,14 +119,7 @@ func TestScheduleRotatesEndToEnd(t *testing.T) {
 
 	// The demo's daily backup, run now (a config schedule may be run, not
 	// edited): every backup-capable vault key backed up, as the schedule.
-	brun, err := c.RunSchedule(ctx, "daily-vault-backup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the backup run", func() bool {
-		d, err = c.Schedule(ctx, "daily-vault-backup", brun.ID)
-		return err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning
-	})
+	d = runNow(t, c, "daily-vault-backup")
 	if d.Run.Status != schedule.RunDone || !hasStep(d.Steps, "key:azure-demo/acme-crm-field-kek", schedule.StepDone) {
 		t.Fatalf("backup run %+v steps %+v", d.Run, d.Steps)
 	}
@@ -156,14 +141,7 @@ func TestScheduleRotatesEndToEnd(t *testing.T) {
 	if _, err := c.CreateSchedule(ctx, schedule.Spec{Name: "vault-sync", Kind: schedule.KindSync, Every: "daily 07:00", Sources: []string{"azure-demo", "nowhere"}}); err != nil {
 		t.Fatal(err)
 	}
-	srun, err := c.RunSchedule(ctx, "vault-sync")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the sync run", func() bool {
-		d, err = c.Schedule(ctx, "vault-sync", srun.ID)
-		return err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning
-	})
+	d = runNow(t, c, "vault-sync")
 	if !hasStep(d.Steps, "source:azure-demo", schedule.StepDone) || !hasStep(d.Steps, "source:nowhere", schedule.StepSkipped) || len(d.Steps) != 2 {
 		t.Fatalf("sync run %+v steps %+v", d.Run, d.Steps)
 	}
@@ -179,14 +157,7 @@ func TestScheduleRotatesEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ {
-		r, err := c.RunSchedule(ctx, "aging-report")
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "the report run", func() bool {
-			d, err = c.Schedule(ctx, "aging-report", r.ID)
-			return err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning
-		})
+		d = runNow(t, c, "aging-report")
 		if d.Run.Status != schedule.RunDone {
 			t.Fatalf("report run %+v steps %+v", d.Run, d.Steps)
 		}
@@ -225,6 +196,22 @@ func hasStep(steps []schedule.Step, target, status string) bool {
 		}
 	}
 	return false
+}
+
+// runNow runs a schedule now and waits until the run is over.
+func runNow(t *testing.T, c *api.Client, name string) *api.ScheduleDetail {
+	t.Helper()
+	ctx := context.Background()
+	run, err := c.RunSchedule(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d *api.ScheduleDetail
+	waitFor(t, "the run of "+name+" to end", func() bool {
+		d, err = c.Schedule(ctx, name, run.ID)
+		return err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning
+	})
+	return d
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
