@@ -146,15 +146,13 @@ func (s *Server) fakeServer() *fake.Server {
 		},
 		RecoverDeletedKey: func(ctx context.Context, name string, _ *azkeys.RecoverDeletedKeyOptions) (azfake.Responder[azkeys.RecoverDeletedKeyResponse], azfake.ErrorResponder) {
 			return onDeleted(ctx, st, name, "", http.StatusOK, func(k *key) azkeys.RecoverDeletedKeyResponse {
-				k.deleted, k.purgeAt = nil, nil
-				st.gen++
+				st.recover(k)
 				return azkeys.RecoverDeletedKeyResponse{KeyBundle: s.bundle(k, k.current())}
 			})
 		},
 		PurgeDeletedKey: func(ctx context.Context, name string, _ *azkeys.PurgeDeletedKeyOptions) (azfake.Responder[azkeys.PurgeDeletedKeyResponse], azfake.ErrorResponder) {
 			return onDeleted(ctx, st, name, " (only a soft-deleted key can be purged)", http.StatusNoContent, func(k *key) azkeys.PurgeDeletedKeyResponse {
-				delete(st.keys, name)
-				st.gen++
+				st.purge(k)
 				return azkeys.PurgeDeletedKeyResponse{}
 			})
 		},
@@ -338,6 +336,18 @@ func (st *state) softDelete(k *key) {
 	now := st.clock()
 	purge := now.Add(st.retention)
 	k.deleted, k.purgeAt = &now, &purge
+	st.gen++
+}
+
+// recover brings a soft-deleted key back.
+func (st *state) recover(k *key) {
+	k.deleted, k.purgeAt = nil, nil
+	st.gen++
+}
+
+// purge removes a soft-deleted key for good.
+func (st *state) purge(k *key) {
+	delete(st.keys, k.name)
 	st.gen++
 }
 

@@ -137,28 +137,21 @@ func (s *Server) DeleteKey(name string) error {
 }
 
 // PurgeKey removes a soft-deleted key for good.
-func (s *Server) PurgeKey(name string) error {
-	s.st.mu.Lock()
-	defer s.st.mu.Unlock()
-	k := s.st.keys[name]
-	if k == nil || k.deleted == nil {
-		return fmt.Errorf("vault emulator: %s is not soft-deleted", name)
-	}
-	delete(s.st.keys, name)
-	s.st.gen++
-	return nil
-}
+func (s *Server) PurgeKey(name string) error { return s.withDeleted(name, s.st.purge) }
 
 // RecoverKey brings a soft-deleted key back.
-func (s *Server) RecoverKey(name string) error {
+func (s *Server) RecoverKey(name string) error { return s.withDeleted(name, s.st.recover) }
+
+// withDeleted applies op to the soft-deleted key name under the lock (the
+// back door's onDeleted).
+func (s *Server) withDeleted(name string, op func(*key)) error {
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
 	k := s.st.keys[name]
 	if k == nil || k.deleted == nil {
 		return fmt.Errorf("vault emulator: %s is not soft-deleted", name)
 	}
-	k.deleted, k.purgeAt = nil, nil
-	s.st.gen++
+	op(k)
 	return nil
 }
 

@@ -331,54 +331,52 @@ const (
 	listVersions
 )
 
+// routes map a method and a path's segments ("*" matches any one) to the
+// fake server's operation name, or to one of the listings served here; the
+// first that matches wins.
+var routes = []struct {
+	method, path, op string
+	list             listKind
+}{
+	{http.MethodGet, "keys", "", listKeys},
+	{http.MethodGet, "deletedkeys", "", listDeleted},
+	{http.MethodPost, "keys/restore", "Client.RestoreKey", listNone},
+	{http.MethodPut, "keys/*", "Client.ImportKey", listNone},
+	{http.MethodDelete, "keys/*", "Client.DeleteKey", listNone},
+	{http.MethodGet, "keys/*", "Client.GetKey", listNone},
+	{http.MethodPatch, "keys/*", "Client.UpdateKey", listNone},
+	{http.MethodGet, "keys/*/versions", "", listVersions},
+	{http.MethodPost, "keys/*/create", "Client.CreateKey", listNone},
+	{http.MethodPost, "keys/*/backup", "Client.BackupKey", listNone},
+	{http.MethodPost, "keys/*/rotate", "Client.RotateKey", listNone},
+	{http.MethodGet, "keys/*/rotationpolicy", "Client.GetKeyRotationPolicy", listNone},
+	{http.MethodPut, "keys/*/rotationpolicy", "Client.UpdateKeyRotationPolicy", listNone},
+	{http.MethodGet, "keys/*/*", "Client.GetKey", listNone}, // a version
+	{http.MethodPatch, "keys/*/*", "Client.UpdateKey", listNone},
+	{http.MethodGet, "deletedkeys/*", "Client.GetDeletedKey", listNone},
+	{http.MethodDelete, "deletedkeys/*", "Client.PurgeDeletedKey", listNone},
+	{http.MethodPost, "deletedkeys/*/recover", "Client.RecoverDeletedKey", listNone},
+}
+
 // route maps a method and path to the fake server's operation name, or
-// to one of the listings served here.
+// to one of the listings served here, by routes; name is the key's name,
+// the segment a route's second "*" matches.
 func route(method, path string) (op string, list listKind, name string) {
 	seg := strings.Split(strings.Trim(path, "/"), "/")
-	switch {
-	case len(seg) == 1 && seg[0] == "keys" && method == http.MethodGet:
-		return "", listKeys, ""
-	case len(seg) == 1 && seg[0] == "deletedkeys" && method == http.MethodGet:
-		return "", listDeleted, ""
-	case len(seg) == 2 && seg[0] == "keys" && seg[1] == "restore" && method == http.MethodPost:
-		return "Client.RestoreKey", 0, ""
-	case len(seg) >= 2 && seg[0] == "keys":
-		name = seg[1]
-		switch {
-		case len(seg) == 2 && method == http.MethodPut:
-			return "Client.ImportKey", 0, name
-		case len(seg) == 2 && method == http.MethodDelete:
-			return "Client.DeleteKey", 0, name
-		case len(seg) == 2 && method == http.MethodGet:
-			return "Client.GetKey", 0, name
-		case len(seg) == 2 && method == http.MethodPatch:
-			return "Client.UpdateKey", 0, name
-		case len(seg) == 3 && seg[2] == "versions" && method == http.MethodGet:
-			return "", listVersions, name
-		case len(seg) == 3 && seg[2] == "create" && method == http.MethodPost:
-			return "Client.CreateKey", 0, name
-		case len(seg) == 3 && seg[2] == "backup" && method == http.MethodPost:
-			return "Client.BackupKey", 0, name
-		case len(seg) == 3 && seg[2] == "rotate" && method == http.MethodPost:
-			return "Client.RotateKey", 0, name
-		case len(seg) == 3 && seg[2] == "rotationpolicy" && method == http.MethodGet:
-			return "Client.GetKeyRotationPolicy", 0, name
-		case len(seg) == 3 && seg[2] == "rotationpolicy" && method == http.MethodPut:
-			return "Client.UpdateKeyRotationPolicy", 0, name
-		case len(seg) == 3 && method == http.MethodGet:
-			return "Client.GetKey", 0, name
-		case len(seg) == 3 && method == http.MethodPatch:
-			return "Client.UpdateKey", 0, name
+	for _, r := range routes {
+		pat := strings.Split(r.path, "/")
+		if r.method != method || len(pat) != len(seg) {
+			continue
 		}
-	case len(seg) >= 2 && seg[0] == "deletedkeys":
-		name = seg[1]
-		switch {
-		case len(seg) == 2 && method == http.MethodGet:
-			return "Client.GetDeletedKey", 0, name
-		case len(seg) == 2 && method == http.MethodDelete:
-			return "Client.PurgeDeletedKey", 0, name
-		case len(seg) == 3 && seg[2] == "recover" && method == http.MethodPost:
-			return "Client.RecoverDeletedKey", 0, name
+		match := true
+		for i, p := range pat {
+			match = match && (p == "*" || p == seg[i])
+		}
+		if match {
+			if len(pat) > 1 && pat[1] == "*" {
+				name = seg[1]
+			}
+			return r.op, r.list, name
 		}
 	}
 	return "", 0, ""

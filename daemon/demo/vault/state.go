@@ -143,26 +143,21 @@ func (v *version) ensureMaterial() error {
 	return nil
 }
 
+// curves are the EC curves the vault serves, by their JWK names.
+var curves = map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}
+
 func curve(name string) (elliptic.Curve, error) {
-	switch name {
-	case "P-256":
-		return elliptic.P256(), nil
-	case "P-384":
-		return elliptic.P384(), nil
-	case "P-521":
-		return elliptic.P521(), nil
+	if c, ok := curves[name]; ok {
+		return c, nil
 	}
 	return nil, fmt.Errorf("unsupported curve %q", name)
 }
 
+// curveSize is a curve's size in bits, 0 for a curve the vault does not
+// serve.
 func curveSize(name string) int {
-	switch name {
-	case "P-256":
-		return 256
-	case "P-384":
-		return 384
-	case "P-521":
-		return 521
+	if c, ok := curves[name]; ok {
+		return c.Params().BitSize
 	}
 	return 0
 }
