@@ -33,23 +33,38 @@ import (
 // asserts that).
 var _ common.Backend = (*fixture)(nil)
 
-// startOnKey starts the TUI on f at w×h with the key called name selected
-// in the Keys pane.
+// startOnKey starts the TUI on f (newFixture's 15 keys) at w×h with the
+// key called name selected in the Keys pane.
 func startOnKey(t *testing.T, f *fixture, w, h int, name string) *teatest.TestModel {
 	t.Helper()
+	return startFiltered(t, f, w, h, "of 15 keys", name, "1–1 of 1 key ")
+}
+
+// startFiltered starts the TUI on f at w×h, waits for the connection and
+// the whole inventory (total: "of 21 keys"), then filters the Keys pane by
+// text and waits for the count line it shows (shown: "1–4 of 4 keys").
+func startFiltered(t *testing.T, f *fixture, w, h int, total, text, shown string) *teatest.TestModel {
+	t.Helper()
 	tm := start(t, f, w, h)
-	waitFor(t, tm, "● connected", "of 15 keys")
-	press(tm, "/", name, "enter")
-	waitFor(t, tm, "1–1 of 1 key ")
+	waitFor(t, tm, "● connected", total)
+	press(tm, "/", text, "enter")
+	waitFor(t, tm, shown)
 	return tm
 }
 
 // openSources waits for the connection and opens the Sources pane.
 func openSources(t *testing.T, tm *teatest.TestModel) {
 	t.Helper()
+	openPane(t, tm, "5", "kms-prod")
+}
+
+// openPane waits for the connection, opens the pane whose digit is tab
+// and waits until the output holds every one of want.
+func openPane(t *testing.T, tm *teatest.TestModel, tab string, want ...string) {
+	t.Helper()
 	waitFor(t, tm, "● connected")
-	press(tm, "5")
-	waitFor(t, tm, "kms-prod")
+	press(tm, tab)
+	waitFor(t, tm, want...)
 }
 
 // waitLines waits for a frame holding the line first and a line holding
@@ -527,9 +542,7 @@ func TestActivityRangeFollowsClock(t *testing.T) {
 	var clock atomic.Int64
 	clock.Store(fixedNow.UnixNano())
 	tm := tuitest.Start(t, f, tui.Options{Now: func() time.Time { return time.Unix(0, clock.Load()).UTC() }}, 140, 30)
-	waitFor(t, tm, "● connected")
-	press(tm, "3")
-	waitFor(t, tm, "7 events over 31 days")
+	openPane(t, tm, "3", "7 events over 31 days")
 	later := fixedNow.Add(2 * time.Hour)
 	clock.Store(later.UnixNano())
 	f.mu.Lock()

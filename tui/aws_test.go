@@ -43,10 +43,7 @@ func TestKeysPaneAWSGolden(t *testing.T) {
 func TestAWSActionMenu(t *testing.T) {
 	open := func(id string) (*fixture, *teatest.TestModel) {
 		f := newAWSFixture()
-		tm := start(t, f, 120, 30)
-		waitFor(t, tm, "● connected", "of 21 keys")
-		press(tm, "/", id[:8], "enter")
-		waitFor(t, tm, "1–1 of 1 key ")
+		tm := startFiltered(t, f, 120, 30, "of 21 keys", id[:8], "1–1 of 1 key ")
 		press(tm, "x")
 		return f, tm
 	}

@@ -48,9 +48,7 @@ func TestCommandLine(t *testing.T) {
 // key list.
 func TestBackStack(t *testing.T) {
 	tm := start(t, newFixture(), 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "3")
-	waitFor(t, tm, "bob")
+	openPane(t, tm, "3", "bob")
 	press(tm, "enter", "enter")
 	waitFor(t, tm, "kms-prod/acme.hr.key.2/1  (esc back)")
 	press(tm, "esc")

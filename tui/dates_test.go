@@ -11,10 +11,7 @@ import (
 func TestEditFormDatesOnlyWhereKeysHaveThem(t *testing.T) {
 	t.Run("aws", func(t *testing.T) {
 		f := newAWSFixture()
-		tm := start(t, f, 120, 30)
-		waitFor(t, tm, "● connected", "of 21 keys")
-		press(tm, "/", awsImported[:8], "enter")
-		waitFor(t, tm, "1–1 of 1 key ")
+		tm := startFiltered(t, f, 120, 30, "of 21 keys", awsImported[:8], "1–1 of 1 key ")
 		press(tm, "x", "t")
 		waitFor(t, tm, "Edit ", "Tags (name=value", `No dates: source "aws-prod" keeps no activation or expiry date`)
 		press(tm, ", team=crm", "enter")
@@ -29,10 +26,7 @@ func TestEditFormDatesOnlyWhereKeysHaveThem(t *testing.T) {
 	})
 	t.Run("gcp", func(t *testing.T) {
 		f := newGCPFixture(t)
-		tm := start(t, f, 160, 30)
-		waitFor(t, tm, "● connected", "of 26 keys")
-		press(tm, "/", "card-kek", "enter")
-		waitFor(t, tm, "1–4 of 4 keys")
+		tm := startFiltered(t, f, 160, 30, "of 26 keys", "card-kek", "1–4 of 4 keys")
 		press(tm, "G", "x", "t")
 		waitFor(t, tm, "Edit europe-west1/acme-payments/card-kek", "Tags (name=value", "No dates: source \"gcp-prod\"")
 		view := finalView(t, tm)
@@ -58,10 +52,7 @@ func TestEditFormDatesOnlyWhereKeysHaveThem(t *testing.T) {
 // anything else with the list, and sends a symmetric and an HMAC key.
 func TestAWSCreateFormOffersWhatAWSCreates(t *testing.T) {
 	f := newAWSFixture()
-	tm := start(t, f, 160, 30)
-	waitFor(t, tm, "● connected", "of 21 keys")
-	press(tm, "/", awsSymmetric[:8], "enter")
-	waitFor(t, tm, "1–1 of 1 key ")
+	tm := startFiltered(t, f, 160, 30, "of 21 keys", awsSymmetric[:8], "1–1 of 1 key ")
 	press(tm, "x", "n")
 	waitFor(t, tm, "New key in aws-prod", "Key spec", "oct · RSA 2048", "HMAC 512")
 	press(tm, "sym-kek", "enter", "enter")

@@ -39,10 +39,7 @@ func TestGCPActionMenu(t *testing.T) {
 	} {
 		t.Run(c.filter, func(t *testing.T) {
 			f := newGCPFixture(t)
-			tm := start(t, f, 160, 30)
-			waitFor(t, tm, "● connected", "of 26 keys")
-			press(tm, "/", c.filter, "enter")
-			waitFor(t, tm, c.rows)
+			tm := startFiltered(t, f, 160, 30, "of 26 keys", c.filter, c.rows)
 			press(tm, "x")
 			waitFor(t, tm, c.want)
 			if view := finalView(t, tm); strings.Contains(view, c.absent) {
@@ -57,10 +54,7 @@ func TestGCPActionMenu(t *testing.T) {
 // key ring.
 func TestGCPKeyDetailsSayWhyNoDeletion(t *testing.T) {
 	f := newGCPFixture(t)
-	tm := start(t, f, 160, 40)
-	waitFor(t, tm, "● connected", "of 26 keys")
-	press(tm, "/", "sso-decrypt", "enter")
-	waitFor(t, tm, "1–1 of 1 key ")
+	tm := startFiltered(t, f, 160, 40, "of 26 keys", "sso-decrypt", "1–1 of 1 key ")
 	press(tm, "enter")
 	waitFor(t, tm, "gcp:deletion", "never deletes keys or key rings")
 }
@@ -74,10 +68,7 @@ func TestGCPKeyDetailsSayWhyNoDeletion(t *testing.T) {
 // out (Google would refuse them as labels).
 func TestGCPEditTagsRoundTrip(t *testing.T) {
 	f := newGCPFixture(t)
-	tm := start(t, f, 160, 30)
-	waitFor(t, tm, "● connected", "of 26 keys")
-	press(tm, "/", "card-kek", "enter")
-	waitFor(t, tm, "1–4 of 4 keys")
+	tm := startFiltered(t, f, 160, 30, "of 26 keys", "card-kek", "1–4 of 4 keys")
 	press(tm, "G", "x", "t")
 	waitFor(t, tm, "Edit europe-west1/acme-payments/card-kek", "Tags (name=value")
 	press(tm, "tab", "tab", ", team=crm", "enter")

@@ -82,9 +82,7 @@ func TestReportEnd(t *testing.T) {
 	f := newFixture()
 	manyExpiring(f, 45)
 	tm := start(t, f, 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "2")
-	waitFor(t, tm, "entries 1–14+")
+	openPane(t, tm, "2", "entries 1–14+")
 	press(tm, "G")
 	waitFor(t, tm, "entries 43–")
 	view := finalView(t, tm)
@@ -112,9 +110,7 @@ func TestUsageSummaryCountsTheRest(t *testing.T) {
 			App: "arn:aws:iam::111122223333:role/" + role, KeyID: "aws-prod/0f1e2d3c-4b5a-4697-8877-66554433aa01/current", Encrypts: 145, Decrypts: 10})
 	}
 	tm := start(t, f, 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "6")
-	waitFor(t, tm, "more)")
+	openPane(t, tm, "6", "more)")
 	view := finalView(t, tm)
 	if !strings.Contains(view, "(+4 more)") {
 		t.Errorf("the usage summary does not say how many applications it leaves out:\n%s", view)

@@ -21,9 +21,7 @@ func (f *fixture) RotateApp(ctx context.Context, source, app string) (*api.AppRo
 func TestSourcesRotateApp(t *testing.T) {
 	f := newFixture()
 	tm := start(t, f, 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "5")
-	waitFor(t, tm, "acme.crm.key.4")
+	openPane(t, tm, "5", "acme.crm.key.4")
 	press(tm, "j", "j", "j", "x")
 	waitFor(t, tm, "Rotate application crm of kms-prod now?", "next generation")
 	press(tm, "esc")
@@ -39,9 +37,7 @@ func TestSourcesRotateApp(t *testing.T) {
 // The confirmation at 80×24.
 func TestSourcesRotateAppGolden(t *testing.T) {
 	tm := start(t, newFixture(), 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "5")
-	waitFor(t, tm, "acme.crm.key.4")
+	openPane(t, tm, "5", "acme.crm.key.4")
 	press(tm, "j", "j", "j", "x")
 	waitFor(t, tm, "Rotate application crm of kms-prod now?")
 	golden(t, tm, 80, 24)
@@ -51,9 +47,7 @@ func TestSourcesRotateAppGolden(t *testing.T) {
 func TestSourcesRotateAppReadOnly(t *testing.T) {
 	f := newFixture()
 	tm := startWith(t, f, 80, 24, tui.Options{ReadOnly: true})
-	waitFor(t, tm, "● connected")
-	press(tm, "5")
-	waitFor(t, tm, "acme.crm.key.4")
+	openPane(t, tm, "5", "acme.crm.key.4")
 	press(tm, "j", "j", "j", "x")
 	waitFor(t, tm, "read-only: no rotation (admin only)")
 	if view := finalView(t, tm); strings.Contains(view, "Rotate application") {

@@ -16,9 +16,7 @@ import (
 // without colour (the goldens' Ascii profile, as NO_COLOR).
 func TestSchedulesPaneGolden(t *testing.T) {
 	tm := start(t, newFixture(), 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "7")
-	waitFor(t, tm, "daily-vault-backup", "crm-rotation", "4 schedules, 1 failing")
+	openPane(t, tm, "7", "daily-vault-backup", "crm-rotation", "4 schedules, 1 failing")
 	golden(t, tm, 80, 24)
 }
 
@@ -28,9 +26,7 @@ func TestSchedulesPaneGolden(t *testing.T) {
 func TestSchedulesPaneFlow(t *testing.T) {
 	f := newFixture()
 	tm := start(t, f, 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "7")
-	waitFor(t, tm, "daily-vault-backup")
+	openPane(t, tm, "7", "daily-vault-backup")
 	// enter: what the latest run did to each key.
 	press(tm, "j", "j", "enter")
 	waitFor(t, tm, "crm-rotation, run 100", "done: app:acme-kms/crm → acme.crm.key.6", "failed: key:azure-demo/acme-crm-field-kek — rotate", "skipped: key:acme-kms/acme.crm.key.legacy — a KMIP key of")
@@ -62,9 +58,7 @@ func TestSchedulesPaneFlow(t *testing.T) {
 func TestSchedulesPaneReadOnly(t *testing.T) {
 	f := newFixture()
 	tm := startWith(t, f, 80, 24, tui.Options{ReadOnly: true})
-	waitFor(t, tm, "● connected")
-	press(tm, "7")
-	waitFor(t, tm, "daily-vault-backup")
+	openPane(t, tm, "7", "daily-vault-backup")
 	press(tm, "R", "p", "d")
 	waitFor(t, tm, "Dry run of daily-vault-backup")
 	view := finalView(t, tm)
@@ -85,9 +79,7 @@ func TestScheduleHealthRowInSources(t *testing.T) {
 	f.sources = append(f.sources, api.SourceInfo{Source: row})
 	f.status.Sources = append(f.status.Sources, row)
 	tm := start(t, f, 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "5")
-	waitFor(t, tm, "schedule:crm-rot")
+	openPane(t, tm, "5", "schedule:crm-rot")
 	press(tm, "j", "j", "j", "Y")
 	waitFor(t, tm, "schedule crm-rotation does not sync: R runs it", "›crm-rotation")
 	press(tm, "5", "enter")
@@ -121,9 +113,7 @@ func TestSchedulesDryRunOf10000Keys(t *testing.T) {
 		Reason: "the KMS keeps KMIP keys: keyward does not back them up (9 keys selected)"})
 	f.dryRun = d
 	tm := start(t, f, 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "7")
-	waitFor(t, tm, "daily-vault-backup")
+	openPane(t, tm, "7", "daily-vault-backup")
 	press(tm, "d")
 	waitFor(t, tm, "touches 10000 targets, skips 1", "source:acme-kms — the KMS keeps KMIP keys", "key:vault/k-00000", "(line 1 of 10006)")
 	press(tm, "pgdown", "pgdown")

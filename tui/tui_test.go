@@ -132,9 +132,7 @@ func TestSourcesPaneGolden(t *testing.T) {
 	for _, size := range []struct{ w, h int }{{80, 24}, {160, 40}} {
 		t.Run(itoa(size.w)+"x"+itoa(size.h), func(t *testing.T) {
 			tm := start(t, newFixture(), size.w, size.h)
-			waitFor(t, tm, "● connected")
-			press(tm, "5")
-			waitFor(t, tm, "DEGRADED", "keys/list permission", "encrypts")
+			openPane(t, tm, "5", "DEGRADED", "keys/list permission", "encrypts")
 			golden(t, tm, size.w, size.h)
 		})
 	}
@@ -151,9 +149,7 @@ func TestSourcesPaneKMIPPoll(t *testing.T) {
 	kms.Reason = "the rings lack 2 generations the KMS holds: acme.crm.key.5: the KMS refused the Get; acme.crm.key.6: its material changed"
 	kms.Poll.LeftOut = []string{"acme.crm.key.5: the KMS refused the Get (Permission Denied for this client's identity)", "acme.crm.key.6: its material changed"}
 	tm := start(t, f, 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "5")
-	waitFor(t, tm, "2 generations a ring could not take:", "acme.crm.key.6: its material changed")
+	openPane(t, tm, "5", "2 generations a ring could not take:", "acme.crm.key.6: its material changed")
 	view := finalView(t, tm)
 	checkFrame(t, view, 80, 24)
 	for _, want := range []string{
@@ -176,9 +172,7 @@ func TestSourcesPaneKMIPPoll(t *testing.T) {
 func TestSourcesPaneRefetchesOnRingNotice(t *testing.T) {
 	f := newFixture()
 	tm := start(t, f, 120, 40)
-	waitFor(t, tm, "● connected")
-	press(tm, "5")
-	waitFor(t, tm, "acme.crm.key.4")
+	openPane(t, tm, "5", "acme.crm.key.4")
 	f.mu.Lock()
 	r := &f.sources[0].Rings[0]
 	r.Generations = append([]api.GenerationInfo{{Name: "acme.crm.key.7", KeyID: "7a8b9c0d", Fingerprint: "sha256:7a8b9c0d1e2f",
@@ -444,9 +438,7 @@ func TestProxyPaneFromEvents(t *testing.T) {
 		Health: api.UpstreamHealth{OK: false, Reason: "dial tcp 127.0.0.1:9001: connection refused"},
 		Ring:   api.ProxyRing{Reason: "ring hr is empty"}}}
 	tm := start(t, f, 100, 40)
-	waitFor(t, tm, "● connected")
-	press(tm, "4")
-	waitFor(t, tm, "UPSTREAM DOWN", "nothing encrypts", "ring hr is empty")
+	openPane(t, tm, "4", "UPSTREAM DOWN", "nothing encrypts", "ring hr is empty")
 	for i, series := range []string{`[{"requests":1}]`, `[{"requests":1},{"requests":4}]`,
 		`[{"requests":1},{"requests":4},{"requests":8,"errors":1}]`} {
 		n := notification("proxy", "")
@@ -487,9 +479,7 @@ func TestProxyPaneRefetchesOnRingNotice(t *testing.T) {
 		return f.proxyCalls
 	}
 	tm := start(t, f, 100, 40)
-	waitFor(t, tm, "● connected")
-	press(tm, "4")
-	waitFor(t, tm, "acme.crm.key.4")
+	openPane(t, tm, "4", "acme.crm.key.4")
 	if n := calls(); n != 1 {
 		t.Fatalf("%d proxy listings, want the pane's first only", n)
 	}
@@ -532,9 +522,7 @@ func TestAgingFlow(t *testing.T) {
 	t.Setenv("XDG_DATA_HOME", data)
 	f := newFixture()
 	tm := start(t, f, 120, 30)
-	waitFor(t, tm, "● connected")
-	press(tm, "2")
-	waitFor(t, tm, "2026-08-25 → 2027-02-21", "acme.crm.key.1")
+	openPane(t, tm, "2", "2026-08-25 → 2027-02-21", "acme.crm.key.1")
 
 	press(tm, "-") // half the span, same centre
 	waitFor(t, tm, "2026-10-09 → 2027-01-07")
@@ -576,9 +564,7 @@ func TestAgingFlow(t *testing.T) {
 func TestActivityComparison(t *testing.T) {
 	f := newFixture()
 	tm := start(t, f, 140, 30)
-	waitFor(t, tm, "● connected")
-	press(tm, "3")
-	waitFor(t, tm, "7 events over 31 days", "bob")
+	openPane(t, tm, "3", "7 events over 31 days", "bob")
 	press(tm, "c")
 	waitFor(t, tm, "only what happened in a source without keyward", "3 events over 31 days")
 	view := finalView(t, tm)
@@ -615,9 +601,7 @@ func (p plainBackend) Watch(ctx context.Context, fn func(api.Notification)) erro
 
 func TestReportPaneWithoutReports(t *testing.T) {
 	tm := startWith(t, plainBackend{f: newFixture()}, 80, 24, tui.Options{Now: func() time.Time { return fixedNow }})
-	waitFor(t, tm, "● connected")
-	press(tm, "2")
-	waitFor(t, tm, "does not serve the Aging report yet")
+	openPane(t, tm, "2", "does not serve the Aging report yet")
 	press(tm, "4")
 	waitFor(t, tm, "No proxied application has reported yet")
 	_ = finalView(t, tm)
@@ -645,9 +629,7 @@ func TestProxyPaneGolden(t *testing.T) {
 					Ring:   api.ProxyRing{Reason: "ring hr is empty"}},
 			}
 			tm := start(t, f, size[0], size[1])
-			waitFor(t, tm, "● connected")
-			press(tm, "4")
-			waitFor(t, tm, "crm", "▶ encrypts")
+			openPane(t, tm, "4", "crm", "▶ encrypts")
 			golden(t, tm, size[0], size[1])
 		})
 	}
@@ -660,7 +642,5 @@ func TestActivityPaneShowsABrokenChain(t *testing.T) {
 	f := newFixture()
 	f.status.Audit.Error = "audit chain broken at seq 3 (event id 3): edited"
 	tm := start(t, f, 80, 24)
-	waitFor(t, tm, "● connected")
-	press(tm, "3")
-	waitFor(t, tm, "audit: CHECK FAILED: audit chain broken at seq 3")
+	openPane(t, tm, "3", "audit: CHECK FAILED: audit chain broken at seq 3")
 }
