@@ -94,64 +94,155 @@ func RotationDue(k Key, t Thresholds) *time.Time {
 //  4. an active, disabled or pre-active key whose last rotation (its creation
 //     when never rotated) is older than its rotation period is rotation-overdue;
 //  5. anything else is healthy.
+//
+// A caller classifying many keys at one instant uses a Classifier, which
+// applies the same rules without allocating.
 func Classify(k Key, now time.Time, t Thresholds) Aging {
+	c := NewClassifier(now, t)
+	return c.Classify(&k).Aging()
+}
+
+// Classifier classifies keys at one instant under one set of thresholds,
+// as Classify does, without allocating: an export classifies every key of
+// the inventory.
+type Classifier struct {
+	now     time.Time
+	t       Thresholds
+	days    []int    // t.ExpiringDays, ascending
+	windows []Bucket // the bucket of each of days
+}
+
+// NewClassifier prepares the classification of keys at now under t.
+func NewClassifier(now time.Time, t Thresholds) *Classifier {
+	c := &Classifier{now: now, t: t, days: append([]int(nil), t.ExpiringDays...)}
+	sort.Ints(c.days)
+	for _, d := range c.days {
+		c.windows = append(c.windows, ExpiringBucket(d))
+	}
+	return c
+}
+
+// Class is a key's aging classification as values: Aging with its reason
+// kept as the figures it is written from (AppendReason).
+type Class struct {
+	Bucket Bucket
+	Due    time.Time
+	HasDue bool
+	reason reasonKind
+	state  State
+	// d is the duration the reason names first (time since expiry, time
+	// left, age or time since the last rotation); period the rotation period.
+	d, period time.Duration
+}
+
+type reasonKind uint8
+
+const (
+	reasonRetired   reasonKind = iota // key is <state>
+	reasonExpired                     // expired <d> ago
+	reasonExpiresIn                   // expires in <d>
+	reasonRotated                     // last rotated <d> ago, beyond rotation period <period>
+	reasonAge                         // age <d> beyond rotation period <period>
+	reasonNoExpiry                    // no expiry set
+)
+
+// Classify classifies the key k points to (k is only read).
+func (c *Classifier) Classify(k *Key) Class {
 	switch k.State {
 	case StateDeactivated, StateCompromised, StateDestroyed, StateDeleted, StatePurged:
-		return Aging{Bucket: BucketRetired, Reason: "key is " + string(k.State)}
+		return Class{Bucket: BucketRetired, reason: reasonRetired, state: k.State}
 	}
+	now := c.now
 	if k.Expires != nil {
-		if !k.Expires.After(now) {
-			return Aging{Bucket: BucketExpired, Reason: "expired " + HumanDuration(now.Sub(*k.Expires)) + " ago", Due: k.Expires}
+		exp := *k.Expires
+		if !exp.After(now) {
+			return Class{Bucket: BucketExpired, reason: reasonExpired, d: now.Sub(exp), Due: exp, HasDue: true}
 		}
-		days := append([]int(nil), t.ExpiringDays...)
-		sort.Ints(days)
-		left := k.Expires.Sub(now)
-		for _, d := range days {
+		left := exp.Sub(now)
+		for i, d := range c.days {
 			if left <= time.Duration(d)*24*time.Hour {
-				return Aging{Bucket: ExpiringBucket(d), Reason: "expires in " + HumanDuration(left), Due: k.Expires}
+				return Class{Bucket: c.windows[i], reason: reasonExpiresIn, d: left, Due: exp, HasDue: true}
 			}
 		}
 	}
-	if due := RotationDue(k, t); due != nil && !due.After(now) {
-		period := t.RotationPeriod
-		if k.RotateAfter > 0 {
-			period = time.Duration(k.RotateAfter)
+	period := c.t.RotationPeriod
+	if k.RotateAfter > 0 {
+		period = time.Duration(k.RotateAfter)
+	}
+	from := k.AgedFrom()
+	var due time.Time
+	hasDue := period > 0 && from != nil
+	if hasDue {
+		due = from.Add(period)
+	}
+	if hasDue && !due.After(now) {
+		if k.Rotated != nil {
+			return Class{Bucket: BucketOverdue, reason: reasonRotated, d: now.Sub(*from), period: period, Due: due, HasDue: true}
 		}
-		if from := k.AgedFrom(); from != k.Created {
-			return Aging{Bucket: BucketOverdue, Due: due,
-				Reason: fmt.Sprintf("last rotated %s ago, beyond rotation period %s", HumanDuration(now.Sub(*from)), HumanDuration(period))}
-		}
-		return Aging{Bucket: BucketOverdue, Due: due,
-			Reason: fmt.Sprintf("age %s beyond rotation period %s", HumanDuration(k.Age(now)), HumanDuration(period))}
+		return Class{Bucket: BucketOverdue, reason: reasonAge, d: k.Age(now), period: period, Due: due, HasDue: true}
 	}
 	if k.Expires == nil {
-		return Aging{Bucket: BucketHealthy, Reason: "no expiry set", Due: RotationDue(k, t)}
+		return Class{Bucket: BucketHealthy, reason: reasonNoExpiry, Due: due, HasDue: hasDue}
 	}
-	return Aging{Bucket: BucketHealthy, Reason: "expires in " + HumanDuration(k.Expires.Sub(now)), Due: k.Expires}
+	return Class{Bucket: BucketHealthy, reason: reasonExpiresIn, d: k.Expires.Sub(now), Due: *k.Expires, HasDue: true}
+}
+
+// AppendReason appends the reason in words, as Aging.Reason has it.
+func (c Class) AppendReason(dst []byte) []byte {
+	switch c.reason {
+	case reasonRetired:
+		return append(append(dst, "key is "...), c.state...)
+	case reasonExpired:
+		return append(AppendHumanDuration(append(dst, "expired "...), c.d), " ago"...)
+	case reasonExpiresIn:
+		return AppendHumanDuration(append(dst, "expires in "...), c.d)
+	case reasonRotated:
+		dst = AppendHumanDuration(append(dst, "last rotated "...), c.d)
+		return AppendHumanDuration(append(dst, " ago, beyond rotation period "...), c.period)
+	case reasonAge:
+		dst = AppendHumanDuration(append(dst, "age "...), c.d)
+		return AppendHumanDuration(append(dst, " beyond rotation period "...), c.period)
+	}
+	return append(dst, "no expiry set"...)
+}
+
+// Aging is c as the Aging a served Key carries.
+func (c Class) Aging() Aging {
+	a := Aging{Bucket: c.Bucket, Reason: string(c.AppendReason(nil))}
+	if c.HasDue {
+		due := c.Due
+		a.Due = &due
+	}
+	return a
 }
 
 // HumanDuration renders a duration the way an administrator reads key ages:
 // 45s, 12m, 5h, 3d, 2y41d.
-func HumanDuration(d time.Duration) string {
+func HumanDuration(d time.Duration) string { return string(AppendHumanDuration(nil, d)) }
+
+// AppendHumanDuration appends what HumanDuration returns for d.
+func AppendHumanDuration(dst []byte, d time.Duration) []byte {
 	if d < 0 {
 		d = -d
 	}
+	n := func(v int, unit string) []byte { return append(strconv.AppendInt(dst, int64(v), 10), unit...) }
 	switch {
 	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
+		return n(int(d.Seconds()), "s")
 	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
+		return n(int(d.Minutes()), "m")
 	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
+		return n(int(d.Hours()), "h")
 	}
 	days := int(d.Hours() / 24)
 	if days < 365 {
-		return fmt.Sprintf("%dd", days)
+		return n(days, "d")
 	}
 	if days%365 == 0 {
-		return fmt.Sprintf("%dy", days/365)
+		return n(days/365, "y")
 	}
-	return fmt.Sprintf("%dy%dd", days/365, days%365)
+	dst = n(days/365, "y")
+	return append(strconv.AppendInt(dst, int64(days%365), 10), 'd')
 }
 
 // Duration is a time.Duration that reads and writes the units key

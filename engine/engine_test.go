@@ -231,3 +231,27 @@ func TestDisplayName(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifierDoesNotAllocate: an export classifies every key of the
+// inventory, so a Classifier and AppendReason allocate nothing, whatever
+// the reason (TestClassify checks the reasons themselves).
+func TestClassifierDoesNotAllocate(t *testing.T) {
+	th := DefaultThresholds()
+	keys := []Key{
+		{State: StateDestroyed},
+		{State: StateActive, Expires: at(-3 * day)},
+		{State: StateActive, Expires: at(20 * day)},
+		{State: StateActive, Created: at(-900 * day), Rotated: at(-400 * day)},
+		{State: StateActive, Created: at(-400 * day)},
+		{State: StateActive, Created: at(-10 * day)},
+		{State: StateActive, Expires: at(400 * day)},
+	}
+	c := NewClassifier(now, th)
+	buf := make([]byte, 0, 128)
+	for _, k := range keys {
+		want := Classify(k, now, th)
+		if n := testing.AllocsPerRun(100, func() { buf = c.Classify(&k).AppendReason(buf[:0]) }); n != 0 {
+			t.Errorf("%+v (%s): %v allocations per key", k, want.Reason, n)
+		}
+	}
+}
