@@ -272,11 +272,18 @@ func ParseDuration(s string) (Duration, error) {
 
 // String renders whole days as "Nd", anything else as Go does.
 func (d Duration) String() string {
+	b, _ := d.AppendText(nil)
+	return string(b)
+}
+
+// AppendText appends what String returns (encoding.TextAppender), with no
+// allocation for whole days.
+func (d Duration) AppendText(dst []byte) ([]byte, error) {
 	td := time.Duration(d)
 	if td != 0 && td%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", td/(24*time.Hour))
+		return append(strconv.AppendInt(dst, int64(td/(24*time.Hour)), 10), 'd'), nil
 	}
-	return td.String()
+	return append(dst, td.String()...), nil
 }
 
 // MarshalText writes the duration as String does.

@@ -16,6 +16,20 @@ import (
 // otherwise. Anything unusual (a string that needs escaping, a time
 // encoding/json refuses) goes through encoding/json itself.
 func AppendKeyJSON(dst []byte, k engine.Key) ([]byte, error) {
+	return appendKeyJSON(dst, &k, nil)
+}
+
+// AppendKeyJSONClass appends the JSON of the key k points to, classified
+// as c: what AppendKeyJSON writes for that key with Aging c.Aging() (k's
+// own Aging is not read). For a key with nothing to escape it allocates
+// nothing, so an export can write every key of the inventory through one
+// reused Key.
+func AppendKeyJSONClass(dst []byte, k *engine.Key, c *engine.Class) ([]byte, error) {
+	return appendKeyJSON(dst, k, c)
+}
+
+// appendKeyJSON writes k with its Aging, or with c when c is not nil.
+func appendKeyJSON(dst []byte, k *engine.Key, c *engine.Class) ([]byte, error) {
 	start := len(dst)
 	dst = append(dst, `{"id":`...)
 	dst = appendJSONString(dst, k.ID)
@@ -56,11 +70,17 @@ func AppendKeyJSON(dst []byte, k engine.Key) ([]byte, error) {
 	}
 	if k.RotateAfter != 0 {
 		dst = append(dst, `,"rotate_after":`...)
-		dst = appendJSONString(dst, k.RotateAfter.String())
+		dst, _ = k.RotateAfter.AppendText(append(dst, '"')) // digits and units: nothing to escape
+		dst = append(dst, '"')
+	}
+	if k.Rotated != nil {
+		dst = append(dst, `,"rotated":`...)
+		dst, ok = appendJSONTime(dst, *k.Rotated, ok)
 	}
 	if len(k.Tags) > 0 {
 		dst = append(dst, `,"tags":{`...)
-		names := make([]string, 0, len(k.Tags))
+		var few [8]string // most keys have a few tags: no allocation
+		names := few[:0]
 		for n := range k.Tags {
 			names = append(names, n)
 		}
@@ -81,7 +101,23 @@ func AppendKeyJSON(dst []byte, k engine.Key) ([]byte, error) {
 	}
 	dst = append(dst, `,"updated":`...)
 	dst, ok = appendJSONTime(dst, k.Updated, ok)
-	if a := k.Aging; a != nil {
+	if c != nil {
+		dst = append(dst, `,"aging":{"bucket":`...)
+		dst = appendJSONString(dst, string(c.Bucket))
+		dst = append(dst, `,"reason":`...)
+		mark := len(dst)
+		dst = c.AppendReason(append(dst, '"'))
+		if plainJSON(dst[mark+1:]) {
+			dst = append(dst, '"')
+		} else {
+			dst = appendJSONString(dst[:mark], string(dst[mark+1:]))
+		}
+		if c.HasDue {
+			dst = append(dst, `,"due":`...)
+			dst, ok = appendJSONTime(dst, c.Due, ok)
+		}
+		dst = append(dst, '}')
+	} else if a := k.Aging; a != nil {
 		dst = append(dst, `,"aging":{"bucket":`...)
 		dst = appendJSONString(dst, string(a.Bucket))
 		dst = append(dst, `,"reason":`...)
@@ -94,7 +130,12 @@ func AppendKeyJSON(dst []byte, k engine.Key) ([]byte, error) {
 	}
 	dst = append(dst, '}')
 	if !ok { // a time encoding/json refuses: its error, as before
-		b, err := json.Marshal(k)
+		kk := *k
+		if c != nil {
+			a := c.Aging()
+			kk.Aging = &a
+		}
+		b, err := json.Marshal(kk)
 		return append(dst[:start], b...), err
 	}
 	return dst, nil
@@ -117,13 +158,22 @@ func appendJSONTime(dst []byte, t time.Time, ok bool) ([]byte, bool) {
 // appendJSONString appends s quoted as encoding/json does: plain printable
 // ASCII as it is, anything else through encoding/json.
 func appendJSONString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s) // a string always encodes
-			return append(dst, b...)
-		}
+	if !plainJSON(s) {
+		b, _ := json.Marshal(s) // a string always encodes
+		return append(dst, b...)
 	}
 	dst = append(dst, '"')
 	dst = append(dst, s...)
 	return append(dst, '"')
+}
+
+// plainJSON reports whether encoding/json writes s as it is between
+// quotes: printable ASCII that HTML escaping leaves alone.
+func plainJSON[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
