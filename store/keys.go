@@ -279,13 +279,48 @@ func sortInts(a []int) {
 
 // Keys returns one page of keys matching q, in keyset order.
 func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
+	var page KeyPage
+	var err error
+	page.Total, page.NextCursor, err = s.keyPage(ctx, q, func(conn *sql.Conn, query string, args []any, limit int) (string, error) {
+		rows, err := conn.QueryContext(ctx, query, args...)
+		if err != nil {
+			return "", err
+		}
+		defer rows.Close()
+		var lastV any
+		for rows.Next() {
+			var v any
+			k, err := scanKey(scanWithExtra{rows, &v})
+			if err != nil {
+				return "", err
+			}
+			if len(page.Keys) == limit {
+				return encodeCursor(lastV, page.Keys[len(page.Keys)-1].ID), nil
+			}
+			page.Keys = append(page.Keys, k)
+			lastV = v
+		}
+		return "", rows.Err()
+	})
+	return page, err
+}
+
+// readPage reads the rows of a page query on conn, inside the page's read
+// transaction: its last column is the sort value, and it asks for limit+1
+// rows, the last of which only says there is a next page. It returns the
+// next page's cursor ("" at the end).
+type readPage func(conn *sql.Conn, query string, args []any, limit int) (next string, err error)
+
+// keyPage plans the page of q (its total unless q.SkipCount or a cursor,
+// -1 then) and has read run it, both on one snapshot.
+func (s *Store) keyPage(ctx context.Context, q KeyQuery, read readPage) (total int, next string, err error) {
 	field, desc := q.Sort, false
 	if strings.HasPrefix(field, "-") {
 		field, desc = field[1:], true
 	}
 	expr, numeric, err := sortExpr(field)
 	if err != nil {
-		return KeyPage{}, err
+		return 0, "", err
 	}
 	if q.Limit <= 0 || q.Limit > 5000 {
 		q.Limit = 100
@@ -316,30 +351,29 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 	// its total.
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return KeyPage{}, err
+		return 0, "", err
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, "BEGIN DEFERRED"); err != nil {
-		return KeyPage{}, err
+		return 0, "", err
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // read-only
-	var page KeyPage
 	// Filters by source and state only are summed from the counts the
 	// triggers keep (migration 0011), not counted key by key.
 	held := -1
 	if q.Text == "" && q.Aging == "" && (q.State != "" || q.Cursor == "" && !q.SkipCount) {
 		if err := conn.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM key_counts`+filter, args...).Scan(&held); err != nil {
-			return page, err
+			return total, "", err
 		}
 	}
 	switch {
 	case q.Cursor != "" || q.SkipCount:
-		page.Total = -1
+		total = -1
 	case held >= 0:
-		page.Total = held
+		total = held
 	default:
-		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM keys`+filter, args...).Scan(&page.Total); err != nil {
-			return page, err
+		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM keys`+filter, args...).Scan(&total); err != nil {
+			return total, "", err
 		}
 	}
 	rare := false
@@ -353,7 +387,7 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 		}
 		var scope int64
 		if err := conn.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM key_counts`+scopeFilter, scopeArgs...).Scan(&scope); err != nil {
-			return page, err
+			return total, "", err
 		}
 		rare = 5*int64(held)*int64(held) < int64(q.Limit)*scope
 	}
@@ -370,7 +404,7 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 	if q.Cursor != "" {
 		c, err := decodeCursor(q.Cursor, numeric)
 		if err != nil {
-			return page, err
+			return total, "", err
 		}
 		op := ">"
 		if desc {
@@ -380,7 +414,7 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 		pageArgs = append(pageArgs, c.v, c.ID)
 	}
 	if held == 0 {
-		return page, nil
+		return total, "", nil
 	}
 	sqlWhere := ""
 	if len(pageWhere) > 0 {
@@ -395,26 +429,8 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 	if pageQueryHook != nil {
 		pageQueryHook(pageSQL, pageArgs)
 	}
-	rows, err := conn.QueryContext(ctx, pageSQL, pageArgs...)
-	if err != nil {
-		return page, err
-	}
-	defer rows.Close()
-	var lastV any
-	for rows.Next() {
-		var v any
-		k, err := scanKey(scanWithExtra{rows, &v})
-		if err != nil {
-			return page, err
-		}
-		if len(page.Keys) == q.Limit {
-			page.NextCursor = encodeCursor(lastV, page.Keys[len(page.Keys)-1].ID)
-			break
-		}
-		page.Keys = append(page.Keys, k)
-		lastV = v
-	}
-	return page, rows.Err()
+	next, err = read(conn, pageSQL, pageArgs, q.Limit)
+	return total, next, err
 }
 
 // pageQueryHook, set by tests, sees each page query before it runs.
