@@ -1,7 +1,7 @@
 package localapi
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"net/http"
@@ -120,10 +120,13 @@ func (h *Handler) key(w http.ResponseWriter, r *http.Request) error {
 // exportKeys streams every key matching the filters of GET /v1/keys, as
 // newline-delimited JSON (one Key per line, format=ndjson, the default) or
 // CSV with a header row (format=csv), in the order of sort, up to limit
-// keys. It reads the store a page at a time (keyset paging), so memory
-// does not grow with the inventory; each page must be read by the caller
-// within the write timeout. A failure after the answer has started cuts
-// the connection, so a caller can never take a cut export for a whole one.
+// keys. It reads the store a page at a time (keyset paging) straight from
+// the driver's rows into the page's encoding (store.EachKey), so memory
+// does not grow with the inventory and no read transaction stays open
+// while the caller reads; each page must be read by the caller within the
+// write timeout. Every key is classified at the instant the export began.
+// A failure after the answer has started cuts the connection, so a caller
+// can never take a cut export for a whole one.
 func (h *Handler) exportKeys(w http.ResponseWriter, r *http.Request) error {
 	kq, err := h.keyQuery(r)
 	if err != nil {
@@ -137,38 +140,53 @@ func (h *Handler) exportKeys(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("unknown format %q (want ndjson or csv)", format)
 	}
 	left := kq.Limit // 0: all
-	kq.SkipCount, kq.Cursor = true, ""
-	rc := http.NewResponseController(w)
-	bw := bufio.NewWriterSize(w, 64<<10)
-	// One writer per format: ndjson encodes each key on its line; csv
-	// writes a header row first.
+	kq.Cursor = ""
+	classes := engine.NewClassifier(kq.Now, kq.Thresholds)
+	// One page's encoding, reused: ndjson appends each key's line; csv
+	// writes records through a csv.Writer.
+	var page bytes.Buffer
 	var cw *csv.Writer
 	var line []byte
-	write := func(k engine.Key) error {
+	encode := func(k *engine.Key) error {
+		c := classes.Classify(k)
 		var err error
-		if line, err = api.AppendKeyJSON(line[:0], k); err != nil {
+		if line, err = api.AppendKeyJSONClass(line[:0], k, &c); err != nil {
 			return err
 		}
-		_, err = bw.Write(append(line, '\n'))
-		return err
+		page.Write(append(line, '\n'))
+		return nil
 	}
-	flush := bw.Flush
+	contentType := "application/x-ndjson"
 	if format == "csv" {
-		cw = csv.NewWriter(bw)
-		write = func(k engine.Key) error { return cw.Write(api.CSVSafe(api.KeyCSVRecord(k))) }
-		flush = func() error {
-			if cw.Flush(); cw.Error() != nil {
-				return cw.Error()
+		contentType = "text/csv; charset=utf-8"
+		cw = csv.NewWriter(&page)
+		encode = func(k *engine.Key) error {
+			c := classes.Classify(k)
+			k.Aging = &engine.Aging{Bucket: c.Bucket}
+			if c.HasDue {
+				k.Aging.Due = &c.Due
 			}
-			return bw.Flush()
+			return cw.Write(api.CSVSafe(api.KeyCSVRecord(*k)))
 		}
 	}
+	rc := http.NewResponseController(w)
 	for started, sent := false, 0; ; {
 		kq.Limit = exportPage
 		if left > 0 && left-sent < exportPage {
 			kq.Limit = left - sent
 		}
-		page, err := h.s.Daemon.Store().Keys(r.Context(), kq)
+		page.Reset()
+		if !started && cw != nil {
+			cw.Write(api.KeyCSVHeader)
+		}
+		n := 0
+		next, err := h.s.Daemon.Store().EachKey(r.Context(), kq, func(k *engine.Key) error {
+			n++
+			return encode(k)
+		})
+		if cw != nil {
+			cw.Flush()
+		}
 		if err != nil {
 			if !started {
 				return sortError(err)
@@ -183,29 +201,20 @@ func (h *Handler) exportKeys(w http.ResponseWriter, r *http.Request) error {
 		_ = rc.SetWriteDeadline(time.Now().Add(h.s.WriteTimeout))
 		if !started {
 			started = true
-			w.Header().Set("Content-Type", "application/x-ndjson")
-			if cw != nil {
-				w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-			}
+			w.Header().Set("Content-Type", contentType)
 			w.WriteHeader(http.StatusOK)
-			if cw != nil && cw.Write(api.KeyCSVHeader) != nil {
-				return nil
-			}
 		}
-		h.classify(page.Keys)
-		for _, k := range page.Keys {
-			if write(k) != nil {
-				return nil // the caller went away
-			}
+		if _, err := w.Write(page.Bytes()); err != nil {
+			return nil // the caller went away
 		}
-		if flush() != nil {
+		if rc.Flush() != nil {
 			return nil
 		}
-		sent += len(page.Keys)
-		if page.NextCursor == "" || (left > 0 && sent >= left) {
+		sent += n
+		if next == "" || (left > 0 && sent >= left) {
 			return nil
 		}
-		kq.Cursor = page.NextCursor
+		kq.Cursor = next
 	}
 }
 

@@ -1,0 +1,224 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/testkit"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/store"
+)
+
+var exportNow = time.Date(2026, 12, 4, 16, 0, 0, 0, time.UTC)
+
+// startInventory runs a daemon at exportNow on an inventory of keys
+// written to its database before it starts.
+func startInventory(t *testing.T, keys map[string][]engine.Key) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Socket = filepath.Join(dir, "keyward.sock")
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), filepath.Join(cfg.DataDir, "keyward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for src, ks := range keys {
+		if err := st.EnsureSource(context.Background(), src, "kmip", "127.0.0.1:5696"); err != nil {
+			t.Fatal(err)
+		}
+		for len(ks) > 0 {
+			n := min(len(ks), 2000)
+			if _, err := st.Apply(context.Background(), store.Change{Source: src, Upsert: ks[:n]}); err != nil {
+				t.Fatal(err)
+			}
+			ks = ks[n:]
+		}
+	}
+	st.Close()
+	testkit.Start(t, "the daemon", 30*time.Second, func(ctx context.Context, ready func(string)) error {
+		return Run(ctx, cfg, Options{Logger: discardLogger(), Now: func() time.Time { return exportNow }, Ready: ready})
+	})
+	return cfg.Socket
+}
+
+func socketClient(socket string) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+	}}}
+}
+
+// exportInventory is n keys of two sources with every field set or left
+// out in turn: nil and set times, unicode, HTML-looking and quoted names,
+// tags plain, escaped and non-ASCII, keys in every aging bucket.
+func exportInventory(n int) map[string][]engine.Key {
+	names := []string{"acme.crm.key.%d", "clé-%d-日本", "<b>&%d</b>", "tab\t%d", "quote\"%d\\", "app%d.key.10", "\u2028line%d"}
+	tagSets := []map[string]string{nil, {"env": "prod"}, {"owner": "Zoë", "cost-centre": "42"},
+		{"a\"b": "c\\d", "nl": "x\ny", "html": "<&>"}, {"aws:aliases": "alias/a,alias/b", "z": ""}}
+	day := 24 * time.Hour
+	at := func(i, salt int) *time.Time {
+		if (i+salt)%4 == 0 {
+			return nil
+		}
+		t := exportNow.Add(time.Duration((i*7919+salt*104729)%(1500*24*3600)-750*24*3600)*time.Second + time.Duration(i%1000)*time.Millisecond)
+		return &t
+	}
+	out := map[string][]engine.Key{}
+	for i := 0; i < n; i++ {
+		src := []string{"kms-prod", "az-vault"}[i%2]
+		name := fmt.Sprintf(names[i%len(names)], i)
+		version := []string{"", "1", "17"}[i%3]
+		k := engine.Key{ID: engine.KeyID(src, name, version), Source: src, Name: name, Version: version,
+			Algorithm: []string{"AES", "RSA", ""}[i%3], Length: []int{256, 0, 128, 2048}[i%4],
+			State:       engine.States[i%len(engine.States)],
+			Application: []string{"", "crm", "billing"}[i%3], Fingerprint: []string{"", "ab12cd"}[i%2],
+			Created: at(i, 1), Activated: at(i, 2), Expires: at(i, 3), Deactivated: at(i, 5), Destroyed: at(i, 6),
+			Deleted: at(i, 7), PurgeAt: at(i, 9), Rotated: at(i, 10),
+			RotateAfter: engine.Duration(time.Duration(i%3) * 45 * day), Tags: tagSets[i%len(tagSets)],
+			LinkedTo: []string{"", "aws/k"}[i%2]}
+		out[src] = append(out[src], k)
+	}
+	return out
+}
+
+// TestExportIsEachKeyEncoded: the streamed export of an inventory of
+// several pages is, line for line and byte for byte, each key of the
+// keys list as encoding/json writes it, in the list's order, for the
+// default order and a filtered, sorted one.
+func TestExportIsEachKeyEncoded(t *testing.T) {
+	sock := startInventory(t, exportInventory(4500))
+	hc := socketClient(sock)
+	for _, filter := range []string{"", "sort=-created", "state=active&sort=expires", "aging=expired", "q=clé"} {
+		// The per-key encoding: the keys list, page by page.
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		n := 0
+		for cursor := ""; ; {
+			q, _ := url.ParseQuery(filter)
+			q.Set("limit", "1000")
+			if cursor != "" {
+				q.Set("cursor", cursor)
+			}
+			resp, err := hc.Get("http://keyward/v1/keys?" + q.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var page api.KeysPage
+			err = json.NewDecoder(resp.Body).Decode(&page)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range page.Keys {
+				if err := enc.Encode(k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n += len(page.Keys)
+			if cursor = page.NextCursor; cursor == "" {
+				break
+			}
+		}
+		resp, err := hc.Get("http://keyward/v1/export/keys?" + filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %v", filter, resp.StatusCode, err)
+		}
+		if filter == "" && n != 4500 {
+			t.Fatalf("the keys list has %d keys, want 4500", n)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			gl, wl := strings.Split(string(got), "\n"), strings.Split(want.String(), "\n")
+			for i := range min(len(gl), len(wl)) {
+				if gl[i] != wl[i] {
+					t.Fatalf("%s: line %d of %d/%d:\n got %s\nwant %s", filter, i+1, len(gl), len(wl), gl[i], wl[i])
+				}
+			}
+			t.Fatalf("%s: %d lines exported, %d keys listed", filter, len(gl)-1, len(wl)-1)
+		}
+	}
+}
+
+// TestStalledExportHoldsAPage: a caller that stops reading an export
+// leaves the daemon holding about a page of it, not the whole export
+// (read ahead into memory), and the export resumes whole when the caller
+// reads again.
+func TestStalledExportHoldsAPage(t *testing.T) {
+	const n = 12000 // six pages of the export
+	inv := exportInventory(n)
+	big := map[string]string{}
+	for i := range 12 {
+		big[fmt.Sprintf("tag-%02d", i)] = strings.Repeat("x", 100)
+	}
+	for _, ks := range inv {
+		for i := range ks {
+			ks[i].Tags = big // 1.5 KB a key: the export is about 20 MB
+		}
+	}
+	sock := startInventory(t, inv)
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	resp, err := socketClient(sock).Get("http://keyward/v1/export/keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := bufio.NewReaderSize(resp.Body, 64<<10)
+	first, err := r.ReadBytes('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stalled: wait until the daemon stops getting further, then weigh
+	// what it holds.
+	var held uint64
+	for i := 0; i < 10; i++ {
+		time.Sleep(200 * time.Millisecond)
+		held = max(held, heap()-min(before, heap()))
+	}
+	whole := uint64(n) * uint64(len(first))
+	t.Logf("whole export about %d MiB; heap grew %d KiB while the caller stalled", whole>>20, held>>10)
+	if held > whole/3 {
+		t.Fatalf("a stalled caller made the daemon hold %d KiB of a %d KiB export", held>>10, whole>>10)
+	}
+	lines := 1
+	for {
+		_, err := r.ReadSlice('\n')
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d lines: %v", lines, err)
+		}
+		lines++
+	}
+	if lines != n {
+		t.Fatalf("the resumed export has %d lines, want %d", lines, n)
+	}
+}
