@@ -24,13 +24,9 @@ import (
 // to try: keys from both sources, ciphertext upstream, plaintext through
 // the proxy.
 func TestHeadlessDemoEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole demo stack")
-	}
 	ctx := context.Background()
 	var banner testkit.Buffer
-	sock := startDemo(t, Options{Out: &banner, Poll: time.Second, Rotate: time.Hour, Rate: 20})
-	c := api.NewClient(sock)
+	c := startDemo(t, Options{Out: &banner, Poll: time.Second, Rotate: time.Hour, Rate: 20})
 	deadline := time.Now().Add(30 * time.Second)
 	var st *api.Status
 	for time.Now().Before(deadline) {
@@ -222,13 +218,22 @@ func usageApps(t *testing.T, c *api.Client, q api.ReportQuery) map[string]bool {
 	return apps
 }
 
-func startDemo(t *testing.T, o Options) string {
+// startDemo runs the whole demo stack headless for the length of the test
+// (skipped with -short; its banner discarded unless o.Out is set) and
+// returns a client of its daemon.
+func startDemo(t *testing.T, o Options) *api.Client {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts the whole demo stack")
+	}
 	o.Headless, o.Dir = true, t.TempDir()
-	return testkit.Start(t, "the demo", 60*time.Second, func(ctx context.Context, ready func(string)) error {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	return api.NewClient(testkit.Start(t, "the demo", 60*time.Second, func(ctx context.Context, ready func(string)) error {
 		o.Ready = ready
 		return Run(ctx, o)
-	}).Addr
+	}).Addr)
 }
 
 // TestDemoRotates: what the demo promises a new user — the embedded KMS
@@ -236,12 +241,8 @@ func startDemo(t *testing.T, o Options) string {
 // new generation encrypts, the one before only decrypts, and the proxy
 // says so in the activity log.
 func TestDemoRotates(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole demo stack")
-	}
 	ctx := context.Background()
-	sock := startDemo(t, Options{Out: io.Discard, Poll: time.Second, Rotate: 1500 * time.Millisecond, Rate: 5})
-	c := api.NewClient(sock)
+	c := startDemo(t, Options{Poll: time.Second, Rotate: 1500 * time.Millisecond, Rate: 5})
 	rings := func() map[string]api.RingInfo { // the rings that hold generations
 		out := map[string]api.RingInfo{}
 		srcs, _ := c.Sources(ctx)
@@ -303,12 +304,8 @@ func TestDemoRotates(t *testing.T) {
 // rotation comes back from keyward rewrap under the new generation,
 // opens to the same value, and the call is in the activity log.
 func TestDemoRewrapAfterRotation(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole demo stack")
-	}
 	ctx := context.Background()
-	sock := startDemo(t, Options{Out: io.Discard, Poll: time.Second, Rotate: 1500 * time.Millisecond, Rate: 1})
-	c := api.NewClient(sock)
+	c := startDemo(t, Options{Poll: time.Second, Rotate: 1500 * time.Millisecond, Rate: 1})
 	o := api.CryptOptions{App: "crm"}
 	var tok []byte
 	deadline := time.Now().Add(30 * time.Second)

@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"os/user"
 	"testing"
@@ -19,12 +18,8 @@ import (
 // actor, and an unknown application or source is a 404 that rotates
 // nothing.
 func TestRotateAppNow(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole demo stack")
-	}
 	ctx := context.Background()
-	sock := startDemo(t, Options{Out: io.Discard, Poll: time.Second, Rotate: time.Hour, Rate: 2})
-	c := api.NewClient(sock)
+	c := startDemo(t, Options{Poll: time.Second, Rotate: time.Hour, Rate: 2})
 	waitFor(t, "the crm ring", func() bool { return newest(t, c, "crm") != "" })
 	before := newest(t, c, "crm")
 
