@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -75,6 +76,22 @@ func Get(tb testing.TB, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// Accept hands each connection l accepts to handle, on the accepting
+// goroutine (a long exchange starts its own), until l is closed, which it
+// is when the test ends: a stand-in server (a KMS, a proxy) for a test.
+func Accept(tb testing.TB, l net.Listener, handle func(net.Conn)) {
+	tb.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			handle(c)
+		}
+	}()
 }
 
 // StopTimeout bounds how long Stop waits for a server to return.

@@ -123,3 +123,31 @@ func TestGet(t *testing.T) {
 		t.Fatalf("body %q", got)
 	}
 }
+
+// Accept hands every connection to the handler, and closes the listener
+// when the test ends.
+func TestAccept(t *testing.T) {
+	var l net.Listener
+	t.Run("serve", func(t *testing.T) {
+		var err error
+		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		Accept(t, l, func(c net.Conn) { fmt.Fprint(c, "hello"); c.Close() })
+		for range 2 {
+			c, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(c)
+			c.Close()
+			if string(b) != "hello" {
+				t.Fatalf("answer %q", b)
+			}
+		}
+	})
+	if c, err := net.Dial("tcp", l.Addr().String()); err == nil {
+		c.Close()
+		t.Fatal("the listener still accepts after its test ended")
+	}
+}

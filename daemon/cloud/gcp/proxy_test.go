@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // connectProxy is a real HTTP CONNECT proxy on a loopback port: it
@@ -30,17 +31,8 @@ func startProxy(t *testing.T) *connectProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { lis.Close() })
 	p := &connectProxy{addr: lis.Addr().String()}
-	go func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
+	testkit.Accept(t, lis, func(c net.Conn) { go p.serve(c) })
 	return p
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -69,30 +70,23 @@ func newForwarder(t *testing.T, to string) *forwarder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
 	f := &forwarder{addr: l.Addr().String()}
-	go func() {
-		for {
-			c, err := l.Accept()
+	testkit.Accept(t, l, func(c net.Conn) {
+		if !f.up.Load() {
+			c.Close()
+			return
+		}
+		go func() {
+			defer c.Close()
+			u, err := net.Dial("tcp", to)
 			if err != nil {
 				return
 			}
-			if !f.up.Load() {
-				c.Close()
-				continue
-			}
-			go func() {
-				defer c.Close()
-				u, err := net.Dial("tcp", to)
-				if err != nil {
-					return
-				}
-				defer u.Close()
-				go func() { _, _ = io.Copy(u, c); u.Close() }()
-				_, _ = io.Copy(c, u)
-			}()
-		}
-	}()
+			defer u.Close()
+			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			_, _ = io.Copy(c, u)
+		}()
+	})
 	return f
 }
 
@@ -183,20 +177,13 @@ func TestSlowCertificateRejectionIsTheDialsError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.(*tls.Conn).Handshake()
-				_, _ = io.Copy(io.Discard, c)
-			}()
-		}
-	}()
+	testkit.Accept(t, l, func(c net.Conn) {
+		go func() {
+			defer c.Close()
+			_ = c.(*tls.Conn).Handshake()
+			_, _ = io.Copy(io.Discard, c)
+		}()
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	dial := tlsDialer(l.Addr().String(), &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cliCert}})

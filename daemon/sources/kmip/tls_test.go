@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // TestPyKMIPWithRSAServerCert: PyKMIP with an RSA server certificate offers
@@ -62,17 +63,10 @@ func tlsServer(t *testing.T, ca *pki.CA, o pki.IssueOptions, cfg *tls.Config) *b
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.(*tls.Conn).Handshake()
-			c.Close()
-		}
-	}()
+	testkit.Accept(t, ln, func(c net.Conn) {
+		_ = c.(*tls.Conn).Handshake()
+		c.Close()
+	})
 	dir := t.TempDir()
 	cliCert, cliKey, _ := ca.Issue(pki.IssueOptions{CommonName: "keyward", Client: true})
 	b := &backend{addr: ln.Addr().String(), caFile: filepath.Join(dir, "ca.pem"), certFile: filepath.Join(dir, "c.pem"), keyFile: filepath.Join(dir, "c.key")}
