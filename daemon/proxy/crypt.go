@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -53,7 +54,7 @@ func (m *Manager) Encrypt(app string, plaintext []byte, deterministic bool) ([]b
 	if err != nil {
 		return nil, err
 	}
-	out, err := a.encrypter(newExchange(time.Now()))(nil, plaintext, deterministic, token.Text)
+	out, err := a.encrypter(newExchange(context.Background(), time.Now()))(nil, plaintext, deterministic, token.Text)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +72,7 @@ func (m *Manager) Decrypt(app string, text []byte, user, role string) ([]byte, *
 	if err != nil {
 		return nil, nil, err
 	}
-	ex := newExchange(time.Now())
+	ex := newExchange(context.Background(), time.Now())
 	trimmed := bytes.TrimSpace(text)
 	var out []byte
 	var op fields.Opened

@@ -40,6 +40,10 @@ func readFraming(h http.Header, trailer http.Header) (framing, *refusal) {
 	switch cts := h.Values("Content-Type"); len(cts) {
 	case 0:
 	case 1:
+		if mt, ok := plainMediaType(cts[0]); ok {
+			f.mt = mt
+			break
+		}
 		mt, params, err := mime.ParseMediaType(cts[0])
 		if err != nil || !strings.Contains(mt, "/") || strings.HasPrefix(mt, "/") || strings.HasSuffix(mt, "/") {
 			return f, framingRefusal("the Content-Type header is not one valid media type (type/subtype and parameters, RFC 9110)")
@@ -103,9 +107,43 @@ func mediaType(h http.Header) string {
 	if ct == "" {
 		return ""
 	}
+	if mt, ok := plainMediaType(ct); ok {
+		return mt
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return strings.ToLower(strings.TrimSpace(strings.Split(ct, ";")[0]))
 	}
 	return mt
+}
+
+// plainMediaType reads the common Content-Type that is a bare type/subtype
+// ("application/json") without mime.ParseMediaType's allocations: it
+// answers only when v is one '/' between two non-empty tokens (RFC 9110
+// tchars, so no space, parameter or second slash), and then answers exactly
+// as mime.ParseMediaType would (FuzzPlainMediaType holds it to that);
+// anything else is left to mime.ParseMediaType.
+func plainMediaType(v string) (string, bool) {
+	slash, upper := -1, false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '/':
+			if slash >= 0 {
+				return "", false
+			}
+			slash = i
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"[]?={}`, c) >= 0:
+			return "", false
+		}
+	}
+	if slash <= 0 || slash == len(v)-1 {
+		return "", false
+	}
+	if upper {
+		return strings.ToLower(v), true
+	}
+	return v, true
 }

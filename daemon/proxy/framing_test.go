@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -366,4 +367,29 @@ func TestPassedBodyStreamsAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// FuzzPlainMediaType holds the allocation-free reading of a bare
+// Content-Type to mime.ParseMediaType's: whenever plainMediaType answers,
+// mime.ParseMediaType accepts the value with no parameter and gives the
+// same media type, so the fast path can never read a header differently.
+func FuzzPlainMediaType(f *testing.F) {
+	for _, s := range []string{"application/json", "Application/JSON", "application/json; charset=utf-8", "a/b/c", "/json",
+		"application/", " application/json", "application/json ", "text/x-json", "application/vnd.api+json", "form-data",
+		"application/{json}", "application/\u00e9", "application/json\u00a0", "APPLICATION/X-WWW-FORM-URLENCODED"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		mt, ok := plainMediaType(v)
+		if !ok {
+			return
+		}
+		want, params, err := mime.ParseMediaType(v)
+		if err != nil || len(params) != 0 || mt != want {
+			t.Fatalf("plainMediaType(%q) = %q; mime.ParseMediaType: %q %v %v", v, mt, want, params, err)
+		}
+		if i := strings.IndexByte(mt, '/'); i <= 0 || i == len(mt)-1 || strings.Count(mt, "/") != 1 {
+			t.Fatalf("plainMediaType(%q) = %q: not type/subtype", v, mt)
+		}
+	})
 }

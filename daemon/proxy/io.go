@@ -42,16 +42,15 @@ func (w *countingWriter) Flush() { _ = http.NewResponseController(w.ResponseWrit
 // countingReader counts a streamed request body.
 type countingReader struct {
 	io.ReadCloser
-	n   *atomic.Int64
-	m   *metrics
-	app string
+	n *atomic.Int64
+	m *appMetrics
 }
 
 func (r *countingReader) Read(b []byte) (int, error) {
 	n, err := r.ReadCloser.Read(b)
 	if n > 0 {
 		r.n.Add(int64(n))
-		r.m.bytes(r.app, "in", int64(n))
+		r.m.bytesIn.Add(float64(n))
 	}
 	return n, err
 }

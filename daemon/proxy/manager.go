@@ -62,7 +62,7 @@ func NewManager(cfg config.Proxy, keys keyring.KeySource, rec Recorder, logger *
 			m.closeApps()
 			return nil, err
 		}
-		a.metrics = m.metrics
+		a.metrics = m.metrics.forApp(a.Name())
 		m.apps = append(m.apps, a)
 		m.byName[a.Name()] = a
 	}

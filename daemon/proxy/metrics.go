@@ -8,8 +8,7 @@ import (
 	"github.com/keyward/keyward/engine"
 )
 
-// metrics are the Prometheus series of every proxied application. A nil
-// *metrics records nothing.
+// metrics are the Prometheus series of every proxied application.
 type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -20,9 +19,15 @@ type metrics struct {
 }
 
 func newMetrics(m *Manager) *metrics {
-	reg := prometheus.NewRegistry()
-	mt := &metrics{
-		reg: reg,
+	mt := newSeries()
+	mt.reg = prometheus.NewRegistry()
+	mt.reg.MustRegister(mt.requests, mt.bytesT, mt.fieldsT, mt.errorsT, mt.latency, ringCollector{m})
+	return mt
+}
+
+// newSeries makes the series, registered nowhere.
+func newSeries() *metrics {
+	return &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "keyward", Subsystem: "proxy", Name: "requests_total",
 			Help: "Requests received by the encryption proxy."}, []string{"app"}),
 		bytesT: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "keyward", Subsystem: "proxy", Name: "body_bytes_total",
@@ -35,40 +40,39 @@ func newMetrics(m *Manager) *metrics {
 			Help:    "Time added by the proxy (part=proxy) and taken by the upstream (part=upstream) per request.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"app", "part"}),
 	}
-	reg.MustRegister(mt.requests, mt.bytesT, mt.fieldsT, mt.errorsT, mt.latency, ringCollector{m})
-	return mt
 }
 
-func (m *metrics) observe(app string, own, upstream time.Duration) {
-	if m == nil {
-		return
-	}
-	m.requests.WithLabelValues(app).Inc()
-	m.latency.WithLabelValues(app, "proxy").Observe(own.Seconds())
+// appMetrics are one application's series, resolved once (forApp): a
+// request adds to them without hashing label values. Every series but the
+// errors starts at zero, as Prometheus advises for series known in
+// advance. An App outside a Manager counts into series registered nowhere.
+type appMetrics struct {
+	errorsT                     *prometheus.CounterVec
+	app                         string
+	requests, bytesIn, bytesOut prometheus.Counter
+	encrypted, decrypted        prometheus.Counter
+	ownLatency, upstreamLatency prometheus.Observer
+}
+
+func (m *metrics) forApp(app string) *appMetrics {
+	return &appMetrics{errorsT: m.errorsT, app: app,
+		requests: m.requests.WithLabelValues(app),
+		bytesIn:  m.bytesT.WithLabelValues(app, "in"), bytesOut: m.bytesT.WithLabelValues(app, "out"),
+		encrypted: m.fieldsT.WithLabelValues(app, "encrypt"), decrypted: m.fieldsT.WithLabelValues(app, "decrypt"),
+		ownLatency: m.latency.WithLabelValues(app, "proxy"), upstreamLatency: m.latency.WithLabelValues(app, "upstream")}
+}
+
+func (m *appMetrics) observe(own, upstream time.Duration) {
+	m.requests.Inc()
+	m.ownLatency.Observe(own.Seconds())
 	if upstream > 0 {
-		m.latency.WithLabelValues(app, "upstream").Observe(upstream.Seconds())
+		m.upstreamLatency.Observe(upstream.Seconds())
 	}
 }
 
-func (m *metrics) bytes(app, dir string, n int64) {
-	if m == nil || n == 0 {
-		return
-	}
-	m.bytesT.WithLabelValues(app, dir).Add(float64(n))
-}
-
-func (m *metrics) fields(app, op string, n int) {
-	if m == nil || n == 0 {
-		return
-	}
-	m.fieldsT.WithLabelValues(app, op).Add(float64(n))
-}
-
-func (m *metrics) err(app, kind string) {
-	if m == nil {
-		return
-	}
-	m.errorsT.WithLabelValues(app, kind).Inc()
+// err counts a refusal or failure; rare, so its series is looked up.
+func (m *appMetrics) err(kind string) {
+	m.errorsT.WithLabelValues(m.app, kind).Inc()
 }
 
 // ringCollector reports, at scrape time, upstream health and ring size.

@@ -73,7 +73,7 @@ type App struct {
 	tr         *http.Transport
 	rec        Recorder
 	log        *slog.Logger
-	metrics    *metrics
+	metrics    *appMetrics
 
 	st    *stats
 	usage usage
@@ -117,7 +117,8 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 	if a.checkRules, err = cfg.AllFields(); err != nil {
 		return nil, fmt.Errorf("proxy %s: %w", cfg.Name, err)
 	}
-	a.ring() // note the encrypting generation, so a later change is seen as one
+	a.metrics = newSeries().forApp(cfg.Name) // the manager's, once it takes the app
+	a.ring()                                 // note the encrypting generation, so a later change is seen as one
 	a.hasRules = !rules.Empty() || !form.Empty() || len(cfg.Bodies) > 0
 	a.tr, err = transport(cfg)
 	if err != nil {
@@ -125,6 +126,11 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 	}
 	a.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
+			if ex, ok := pr.In.Context().(*exchange); ok && ex.small != nil && pr.Out.Body != nil {
+				// ReverseProxy wrapped it in a type net/http does
+				// not know to be in memory (see smallBody).
+				pr.Out.Body = ex.small
+			}
 			pr.SetURL(u)
 			pr.SetXForwarded()
 			// Responses must come back uncompressed for their tokens to
@@ -178,18 +184,29 @@ func (a *App) Codec() *token.Codec { return a.codec }
 type ctxKey struct{}
 
 // exchange is the per-request state shared by the handler and the
-// ReverseProxy hooks.
+// ReverseProxy hooks. It is the request's context too (its own value under
+// ctxKey), so a request carries it at the cost of one allocation.
 type exchange struct {
-	hour        int64       // unix seconds of the hour's start, for the usage counts
-	at          int64       // unix milliseconds of the request: the time of its keys' use
-	reqBody     *pooledBody // rewritten request body, recycled when read
+	context.Context
+	hour        int64         // unix seconds of the hour's start, for the usage counts
+	at          int64         // unix milliseconds of the request: the time of its keys' use
+	reqBody     *pooledBody   // rewritten request body, recycled when read
+	small       io.ReadCloser // a small rewritten body, sent in one write with the headers (Rewrite)
 	upstreamT0  time.Time
 	upstreamDur time.Duration
 }
 
 // newExchange starts the exchange of a request that arrived at t.
-func newExchange(t time.Time) *exchange {
-	return &exchange{hour: t.Truncate(time.Hour).Unix(), at: t.UnixMilli()}
+func newExchange(ctx context.Context, t time.Time) *exchange {
+	return &exchange{Context: ctx, hour: t.Truncate(time.Hour).Unix(), at: t.UnixMilli()}
+}
+
+// Value is the exchange itself under ctxKey, else the parent's value.
+func (ex *exchange) Value(key any) any {
+	if key == (ctxKey{}) {
+		return ex
+	}
+	return ex.Context.Value(key)
 }
 
 // refusal is a request the proxy will not forward.
@@ -201,7 +218,7 @@ type refusal struct {
 
 func (a *App) refuse(w http.ResponseWriter, r *http.Request, f refusal) {
 	a.st.fail(f.kind)
-	a.metrics.err(a.cfg.Name, f.kind)
+	a.metrics.err(f.kind)
 	a.event(f.kind, engine.SeverityWarn, r.RemoteAddr, fmt.Sprintf("refused %s %s: %s", r.Method, r.URL.Path, f.msg))
 	a.log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "kind", f.kind, "reason", f.msg)
 	w.Header().Set("Content-Type", "application/json")
@@ -215,23 +232,23 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t0 := time.Now()
 	a.st.requests.Add(1)
 	a.st.series.add(t0, 1, 0)
-	ex := newExchange(t0)
+	ex := newExchange(r.Context(), t0)
 	cw := &countingWriter{ResponseWriter: w}
 	defer func() {
 		total := time.Since(t0)
 		own := max(total-ex.upstreamDur, 0)
 		a.st.proxyLat.add(own)
-		a.metrics.observe(a.cfg.Name, own, ex.upstreamDur)
+		a.metrics.observe(own, ex.upstreamDur)
 		if ex.upstreamDur > 0 {
 			a.st.upstreamLat.add(ex.upstreamDur)
 		}
 		a.st.bytesOut.Add(cw.n)
-		a.metrics.bytes(a.cfg.Name, "out", cw.n)
+		a.metrics.bytesOut.Add(float64(cw.n))
 		if ex.reqBody != nil {
 			ex.reqBody.recycle()
 		}
 	}()
-	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ex))
+	r = r.WithContext(ex)
 
 	if a.hasRules && r.Header.Get("Upgrade") != "" {
 		// A WebSocket (or other upgraded) stream cannot be inspected, so
@@ -322,7 +339,7 @@ func (a *App) cookies(r *http.Request) *refusal {
 
 func (a *App) countEncrypted(n int) {
 	a.st.encrypted.Add(int64(n))
-	a.metrics.fields(a.cfg.Name, "encrypt", n)
+	a.metrics.encrypted.Add(float64(n))
 }
 
 // bodyKind is what the proxy does with a request body.
@@ -415,7 +432,7 @@ func (a *App) protectBody(r *http.Request, ex *exchange, f framing) *refusal {
 		}
 	}
 	if kind == bodyStream {
-		r.Body = &countingReader{ReadCloser: r.Body, n: &a.st.bytesIn, m: a.metrics, app: a.cfg.Name}
+		r.Body = &countingReader{ReadCloser: r.Body, n: &a.st.bytesIn, m: a.metrics}
 		return nil
 	}
 	if f.encoding != "" {
@@ -438,7 +455,7 @@ func (a *App) protectBody(r *http.Request, ex *exchange, f framing) *refusal {
 		return &refusal{http.StatusBadRequest, ErrKindInvalidJSON, "reading the request body: " + err.Error()}
 	}
 	a.st.bytesIn.Add(int64(len(body)))
-	a.metrics.bytes(a.cfg.Name, "in", int64(len(body)))
+	a.metrics.bytesIn.Add(float64(len(body)))
 	if kind == bodyCheckJSON || kind == bodyCheckForm {
 		if rf := a.check(kind, body, f.mt); rf != nil {
 			clear(body)
@@ -491,13 +508,32 @@ func (a *App) protectBody(r *http.Request, ex *exchange, f framing) *refusal {
 	return nil
 }
 
-// forward makes buf (a pooled buffer) the request's body.
+// smallBody is the largest rewritten body sent from a buffer of its own
+// rather than a pooled one: with the request's headers it fits the
+// transport's 4 KiB write buffer, and net/http writes headers and body in
+// one syscall only for a body it knows is in memory (a *bytes.Reader under
+// io.NopCloser). A body that net/http does not know (as a pooled one must
+// be, to learn when it was read) costs a second write for the headers
+// alone, and the upstream a second read.
+const smallBody = 3 << 10
+
+// forward makes buf (a pooled buffer, holding no plaintext of a protected
+// field) the request's body. A small body is copied out and buf put back at
+// once; the transport drops the copy when it is done, however late.
 func (a *App) forward(r *http.Request, ex *exchange, buf *[]byte) {
-	pb := &pooledBody{Reader: bytes.NewReader(*buf), buf: buf}
-	ex.reqBody = pb
-	r.Body = pb
-	r.ContentLength = int64(len(*buf))
-	r.Header.Set("Content-Length", strconv.Itoa(len(*buf)))
+	n := len(*buf)
+	if n <= smallBody {
+		b := bytes.Clone(*buf)
+		putBuf(buf)
+		ex.small = io.NopCloser(bytes.NewReader(b))
+		r.Body = ex.small
+	} else {
+		pb := &pooledBody{Reader: bytes.NewReader(*buf), buf: buf}
+		ex.reqBody = pb
+		r.Body = pb
+	}
+	r.ContentLength = int64(n)
+	r.Header["Content-Length"] = []string{strconv.Itoa(n)}
 	r.TransferEncoding = nil
 }
 
@@ -618,7 +654,7 @@ func (a *App) decrypter(ex *exchange) fields.Decrypter {
 func (a *App) countOpened(op fields.Opened) {
 	if op.Decrypted > 0 {
 		a.st.decrypted.Add(int64(op.Decrypted))
-		a.metrics.fields(a.cfg.Name, "decrypt", op.Decrypted)
+		a.metrics.decrypted.Add(float64(op.Decrypted))
 	}
 	for _, err := range op.Failed {
 		kind := ErrKindMalformedToken
@@ -631,7 +667,7 @@ func (a *App) countOpened(op fields.Opened) {
 			kind = ErrKindWrongApp
 		}
 		a.st.fail(kind)
-		a.metrics.err(a.cfg.Name, kind)
+		a.metrics.err(kind)
 	}
 }
 
@@ -639,7 +675,7 @@ func (a *App) countOpened(op fields.Opened) {
 func (a *App) modifyResponse(resp *http.Response) error {
 	ex, _ := resp.Request.Context().Value(ctxKey{}).(*exchange)
 	if ex == nil {
-		ex = newExchange(time.Now())
+		ex = newExchange(context.Background(), time.Now())
 	}
 	if !ex.upstreamT0.IsZero() {
 		ex.upstreamDur = time.Since(ex.upstreamT0) // until headers; body read below adds to it
@@ -655,20 +691,20 @@ func (a *App) modifyResponse(resp *http.Response) error {
 	}
 	if enc := resp.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		a.st.fail(ErrKindRespEncoded)
-		a.metrics.err(a.cfg.Name, ErrKindRespEncoded)
+		a.metrics.err(ErrKindRespEncoded)
 		return nil
 	}
 	limit := a.cfg.MaxBodyBytes
 	if resp.ContentLength > limit {
 		a.st.fail(ErrKindRespTooLarge)
-		a.metrics.err(a.cfg.Name, ErrKindRespTooLarge)
+		a.metrics.err(ErrKindRespTooLarge)
 		return nil
 	}
 	body, err := readLimited(resp.Body, limit, resp.ContentLength)
 	if errors.Is(err, errTooLarge) {
 		// Too big to rewrite: pass it on whole, tokens and all.
 		a.st.fail(ErrKindRespTooLarge)
-		a.metrics.err(a.cfg.Name, ErrKindRespTooLarge)
+		a.metrics.err(ErrKindRespTooLarge)
 		resp.Body = &joinedBody{Reader: io.MultiReader(bytes.NewReader(body), resp.Body), c: resp.Body}
 		return nil
 	}
@@ -773,7 +809,7 @@ func (a *App) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 		msg = fmt.Sprintf("upstream did not answer within %s: %s", time.Duration(a.cfg.Timeout), cleanErr(err))
 	}
 	a.st.fail(kind)
-	a.metrics.err(a.cfg.Name, kind)
+	a.metrics.err(kind)
 	a.setHealth(false, time.Now(), msg)
 	// The error without the request's URL: every request failing the
 	// same way logs the same line, which the daemon's log folds.
