@@ -695,13 +695,25 @@ func (a *App) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	limit := a.cfg.MaxBodyBytes
+	if jsonBody {
+		// Read whole up to wholeResponse, streamed past it.
+		limit = wholeResponse
+	}
 	if resp.ContentLength > limit {
+		if jsonBody {
+			a.streamJSON(resp, ex, nil)
+			return nil
+		}
 		a.st.fail(ErrKindRespTooLarge)
 		a.metrics.err(ErrKindRespTooLarge)
 		return nil
 	}
 	body, err := readLimited(resp.Body, limit, resp.ContentLength)
 	if errors.Is(err, errTooLarge) {
+		if jsonBody {
+			a.streamJSON(resp, ex, body)
+			return nil
+		}
 		// Too big to rewrite: pass it on whole, tokens and all.
 		a.st.fail(ErrKindRespTooLarge)
 		a.metrics.err(ErrKindRespTooLarge)
