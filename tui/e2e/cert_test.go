@@ -18,9 +18,11 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/daemon/sources/seed"
@@ -57,12 +59,7 @@ func TestCSRAndInstallFromTUIAgainstDaemon(t *testing.T) {
 		t.Skipf("daemon/api/kmip.go puts /v1 in its paths and Client.Do adds it again (%s): the TUI's certificate actions cannot reach the daemon until those four paths start at /kmip/", ae.Message)
 	}
 
-	tm := tuitest.Start(t, client, tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath(), Now: func() time.Time { return now }}, 100, 40)
-	waitFor(t, tm, "● connected")
-	tm.Type("5")
-	waitFor(t, tm, "kms", "c certificates")
-	tm.Type("cc")
-	waitFor(t, tm, "New client key and CSR for kms")
+	tm := openCertDialog(t, client, cfg, 100, 40, "cc", "New client key and CSR for kms")
 	tm.Type("keyward-e2e")
 	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
 	tm.Type("acme")
@@ -99,6 +96,20 @@ func TestCSRAndInstallFromTUIAgainstDaemon(t *testing.T) {
 	if _, err := os.Stat(files.Key); err != nil {
 		t.Errorf("the pending key did not become the live key: %v", err)
 	}
+}
+
+// openCertDialog starts the TUI at w×h on the daemon of cfg, opens the
+// Sources pane on the KMIP source kms, types keys (cc the CSR form, cs the
+// certificate shown) and waits for want.
+func openCertDialog(t *testing.T, client *api.Client, cfg *config.Config, w, h int, keys, want string) *teatest.TestModel {
+	t.Helper()
+	tm := tuitest.Start(t, client, tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath(), Now: func() time.Time { return now }}, w, h)
+	waitFor(t, tm, "● connected")
+	tm.Type("5")
+	waitFor(t, tm, "kms", "c certificates")
+	tm.Type(keys)
+	waitFor(t, tm, want)
+	return tm
 }
 
 // signCSR signs a CSR with a fresh CA (clientAuth) and writes the
@@ -162,13 +173,7 @@ func TestCertDialogShowsConfiguredIdentity(t *testing.T) {
 		}),
 		Now: func() time.Time { return now },
 	})
-	client := api.NewClient(cfg.SocketPath())
-	tm := tuitest.Start(t, client, tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath(), Now: func() time.Time { return now }}, 80, 24)
-	waitFor(t, tm, "● connected")
-	tm.Type("5")
-	waitFor(t, tm, "kms", "c certificates")
-	tm.Type("cs")
-	waitFor(t, tm, "Client certificate of kms")
+	tm := openCertDialog(t, api.NewClient(cfg.SocketPath()), cfg, 80, 24, "cs", "Client certificate of kms")
 	final := tuitest.Quit(t, tm, 10*time.Second)
 	view := strings.Join(strings.Fields(ansi.Strip(final.View())), " ")
 	for _, want := range []string{"In use: CN=keyward-configured", "/etc/keyward/kms-client.pem", "(keyward.toml)",
