@@ -329,11 +329,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case common.NotificationMsg:
 		switch msg.Type {
 		case api.NoteKeys:
-			cmd := m.refetch()
-			if m.detail != nil {
-				cmd = tea.Batch(cmd, m.fetchDetail(m.detail.key.ID))
-			}
-			return cmd
+			return m.refetchShown()
 		case api.NoteHello:
 			if msg.Status != nil {
 				m.setSources(msg.Status.Sources)
@@ -350,11 +346,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if msg.OnlyFailed && m.err == nil && (m.detail == nil || m.detail.err == nil) {
 			return nil
 		}
-		cmd := m.refetch()
-		if m.detail != nil {
-			cmd = tea.Batch(cmd, m.fetchDetail(m.detail.key.ID))
-		}
-		return cmd
+		return m.refetchShown()
 	case tea.KeyMsg:
 		if m.act != nil {
 			return m.updateAction(msg)
@@ -464,6 +456,16 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		return m.refetch()
 	}
 	return nil
+}
+
+// refetchShown asks again for what the pane shows: the page, and the
+// open key's detail.
+func (m *Model) refetchShown() tea.Cmd {
+	cmd := m.refetch()
+	if m.detail != nil {
+		cmd = tea.Batch(cmd, m.fetchDetail(m.detail.key.ID))
+	}
+	return cmd
 }
 
 func (m *Model) updateFilter(msg tea.KeyMsg) tea.Cmd {
