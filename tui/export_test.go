@@ -32,14 +32,21 @@ func manyExpiring(f *fixture, n int) {
 	}
 }
 
+// exportFixture is newFixture with 40 more keys expiring (an Aging report
+// of more than two export pages of 16 rows) whose report pages after the
+// first wait for f.laterPages to close, and a directory to export to.
+func exportFixture(t *testing.T) (dir string, f *fixture) {
+	f = newFixture()
+	manyExpiring(f, 40)
+	f.laterPages = make(chan struct{})
+	return t.TempDir(), f
+}
+
 // At 80×24 the Aging pane shows 14 rows; e exports the whole report for the
 // range and filters, asked of the daemon a page at a time with the progress
 // in the status line, to the export directory, and says the full path.
 func TestExportWholeReport(t *testing.T) {
-	dir := t.TempDir()
-	f := newFixture()
-	manyExpiring(f, 40)
-	f.laterPages = make(chan struct{})
+	dir, f := exportFixture(t)
 	tm := startWith(t, f, 80, 24, tui.Options{ExportDir: dir, ExportPage: 16})
 	openPane(t, tm, "2", "bulk.key.000")
 	press(tm, "e")
@@ -84,10 +91,7 @@ func TestExportWholeReport(t *testing.T) {
 
 // An export the daemon cannot finish says why, and leaves no partial file.
 func TestExportFailureLeavesNothing(t *testing.T) {
-	dir := t.TempDir()
-	f := newFixture()
-	manyExpiring(f, 40)
-	f.laterPages = make(chan struct{})
+	dir, f := exportFixture(t)
 	tm := startWith(t, f, 80, 24, tui.Options{ExportDir: dir, ExportPage: 16, RequestTimeout: 300 * time.Millisecond})
 	openPane(t, tm, "2", "bulk.key.000")
 	press(tm, "e")
@@ -104,11 +108,9 @@ func TestExportFailureLeavesNothing(t *testing.T) {
 // Quitting the TUI while an export is under way removes the file it was
 // writing: no .part is left in the export directory, and no CSV.
 func TestQuitDuringExportLeavesNoFile(t *testing.T) {
-	dir := t.TempDir()
-	f := newFixture()
-	manyExpiring(f, 40)
+	dir, f := exportFixture(t)
 	// The second page comes only once the TUI has quit.
-	f.laterPages, f.deaf = make(chan struct{}), true
+	f.deaf = true
 	m := tui.New(context.Background(), f, tui.Options{Title: "keyward demo", Now: func() time.Time { return fixedNow },
 		ExportDir: dir, ExportPage: 16})
 	t.Cleanup(m.Close)

@@ -32,14 +32,11 @@ func longNames() *fixture {
 // every visible name reads apart from the others: names that differ at
 // the end keep their end, names that differ in the middle keep that part.
 func TestNamesDistinctAt80(t *testing.T) {
-	tm := start(t, longNames(), 80, 24)
-	waitFor(t, tm, "● connected", "of 14 keys")
-	view := golden(t, tm, 80, 24)
-	lines := strings.Split(view, "\n")
+	view, header, table := keysAt80(t, longNames(), 14)
 	seen := map[string]int{}
 	rows := 0
-	for _, l := range lines[4 : 4+14] {
-		name := strings.Fields(strings.TrimPrefix(strings.TrimPrefix(l, "›"), " "))[0]
+	for _, l := range table {
+		name := strings.Fields(l)[0]
 		if prev, ok := seen[name]; ok {
 			t.Errorf("rows %d and %d both read %q:\n%s", prev, rows, name, view)
 		}
@@ -50,10 +47,25 @@ func TestNamesDistinctAt80(t *testing.T) {
 		t.Errorf("the part of the names that differs is not shown:\n%s", view)
 	}
 	for _, col := range []string{"STATE", "AGING", "SOURCE"} {
-		if !strings.Contains(lines[3], col) {
-			t.Errorf("column %s gave way to the names: %q", col, lines[3])
+		if !strings.Contains(header, col) {
+			t.Errorf("column %s gave way to the names: %q", col, header)
 		}
 	}
+}
+
+// keysAt80 starts the TUI on f at 80×24, waits for its n keys, checks the
+// frame against the test's golden file, and returns it with the table's
+// header line and its n rows (the selection marker cut off).
+func keysAt80(t *testing.T, f *fixture, n int) (view, header string, rows []string) {
+	t.Helper()
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected", fmt.Sprintf("of %d keys", n))
+	view = golden(t, tm, 80, 24)
+	lines := strings.Split(view, "\n")
+	for _, l := range lines[4 : 4+n] {
+		rows = append(rows, strings.TrimPrefix(strings.TrimPrefix(l, "›"), " "))
+	}
+	return view, lines[3], rows
 }
 
 // twinNames is the demo's mix: AWS keys named by their 36-character key
@@ -82,18 +94,15 @@ func twinNames() *fixture {
 // at 80×24 the twins' rows still read apart (the demo lost VER to the AWS
 // key ids and showed acme-crm-field-kek four times alike).
 func TestTwinNamesKeepVersionAt80(t *testing.T) {
-	tm := start(t, twinNames(), 80, 24)
-	waitFor(t, tm, "● connected", "of 7 keys")
-	view := golden(t, tm, 80, 24)
-	lines := strings.Split(view, "\n")
+	view, header, table := keysAt80(t, twinNames(), 7)
 	for _, col := range []string{"NAME", "SOURCE", "VER", "STATE", "AGING"} {
-		if !strings.Contains(lines[3], col) {
-			t.Errorf("column %s is not shown: %q", col, lines[3])
+		if !strings.Contains(header, col) {
+			t.Errorf("column %s is not shown: %q", col, header)
 		}
 	}
 	seen := map[string]bool{}
-	for _, l := range lines[4 : 4+7] {
-		row := strings.Join(strings.Fields(strings.TrimPrefix(strings.TrimPrefix(l, "›"), " ")), " ")
+	for _, l := range table {
+		row := strings.Join(strings.Fields(l), " ")
 		if seen[row] {
 			t.Errorf("two rows read %q:\n%s", row, view)
 		}
