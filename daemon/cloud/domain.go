@@ -62,6 +62,16 @@ type RotationPolicy struct {
 	NotifyBefore engine.Duration
 }
 
+// PeriodOnly refuses, as unsupported for reason, a policy that asks more
+// than a rotation period: for a cloud whose rotation has nothing else
+// (AWS KMS, Cloud KMS).
+func (p RotationPolicy) PeriodOnly(op, reason string) error {
+	if p.RotateBeforeExpiry > 0 || p.ExpireAfter > 0 || p.NotifyBefore > 0 {
+		return &Error{Kind: ErrUnsupported, Op: op, Reason: reason}
+	}
+	return nil
+}
+
 // BackupInfo describes one stored cloud backup (the blob never leaves the
 // daemon). The JSON names are the sealed record's format in SQLite: keep
 // them stable.

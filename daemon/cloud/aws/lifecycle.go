@@ -406,9 +406,8 @@ func (a *Account) RotationPolicy(ctx context.Context, name string) (cloud.Rotati
 // 2560 whole days (RotateAfter), or off (RotateAfter 0).
 func (a *Account) SetRotationPolicy(ctx context.Context, name string, p cloud.RotationPolicy) (cloud.RotationPolicy, error) {
 	op := "set rotation of " + name
-	if p.RotateBeforeExpiry > 0 || p.ExpireAfter > 0 || p.NotifyBefore > 0 {
-		return cloud.RotationPolicy{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: op,
-			Reason: "AWS KMS rotation has only a period (rotate-after); its keys have no expiry to rotate before or notify about"}
+	if err := p.PeriodOnly(op, "AWS KMS rotation has only a period (rotate-after); its keys have no expiry to rotate before or notify about"); err != nil {
+		return cloud.RotationPolicy{}, err
 	}
 	kv, err := a.customerKey(ctx, "set rotation of", name)
 	if err != nil {

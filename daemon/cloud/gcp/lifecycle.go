@@ -640,9 +640,8 @@ func (p *Project) RotationPolicy(ctx context.Context, name string) (cloud.Rotati
 // day; the next rotation is one period from now), or turns it off.
 func (p *Project) SetRotationPolicy(ctx context.Context, name string, pol cloud.RotationPolicy) (cloud.RotationPolicy, error) {
 	op := "set rotation of " + name
-	if pol.RotateBeforeExpiry > 0 || pol.ExpireAfter > 0 || pol.NotifyBefore > 0 {
-		return cloud.RotationPolicy{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: op,
-			Reason: "Cloud KMS rotation has only a period (rotate-after); its versions have no expiry to rotate before or notify about"}
+	if err := pol.PeriodOnly(op, "Cloud KMS rotation has only a period (rotate-after); its versions have no expiry to rotate before or notify about"); err != nil {
+		return cloud.RotationPolicy{}, err
 	}
 	r, d, err := p.key(ctx, op, name)
 	if err != nil {
