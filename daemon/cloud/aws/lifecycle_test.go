@@ -253,6 +253,10 @@ func TestErrorsAnAdministratorCanActOn(t *testing.T) {
 		{"ExpiredTokenException", "DisableKey", cloud.ErrCredential, "session credentials have expired"},
 		{"UnrecognizedClientException", "DisableKey", cloud.ErrCredential, "does not recognise the access key"},
 		{"ThrottlingException", "DisableKey", cloud.ErrThrottled, "after the SDK's retries"},
+		{"KMSInvalidStateException", "DisableKey", cloud.ErrConflict, "state does not allow this"},
+		{"IncorrectKeyMaterialException", "DisableKey", cloud.ErrConflict, "re-import that material"},
+		{"ValidationException", "DisableKey", cloud.ErrInvalid, "AWS refused the request: "},
+		{"NoSuchCodeException", "DisableKey", cloud.ErrBadAnswer, "AWS answered NoSuchCodeException"},
 	} {
 		attempts.Store(0)
 		lk.SetFail(func(target string) string {
