@@ -407,41 +407,42 @@ func keyVersion(md *types.KeyMetadata, tags map[string]string, aliases []string,
 	return kv
 }
 
-// specOf maps a KMS key spec onto keyward's type, curve and size.
-func specOf(spec types.KeySpec) (typ, curve string, size int) {
-	s := string(spec)
-	switch {
-	case spec == types.KeySpecSymmetricDefault:
-		return "oct", "", 256
-	case strings.HasPrefix(s, "RSA_"):
-		n, _ := strconv.Atoi(strings.TrimPrefix(s, "RSA_"))
-		return "RSA", "", n
-	case strings.HasPrefix(s, "HMAC_"):
-		n, _ := strconv.Atoi(strings.TrimPrefix(s, "HMAC_"))
-		return "HMAC", "", n
-	case spec == types.KeySpecEccNistP256:
-		return "EC", "P-256", 256
-	case spec == types.KeySpecEccNistP384:
-		return "EC", "P-384", 384
-	case spec == types.KeySpecEccNistP521:
-		return "EC", "P-521", 521
-	case spec == types.KeySpecEccSecgP256k1:
-		return "EC", "P-256K", 256
-	case spec == types.KeySpecEccNistEdwards25519:
-		return "EC", "Ed25519", 256
-	case spec == types.KeySpecSm2:
-		return "EC", "SM2", 256
-	case strings.HasPrefix(s, "ML_DSA_"):
-		return "ML-DSA", "", mustAtoi(strings.TrimPrefix(s, "ML_DSA_"))
-	case strings.HasPrefix(s, "ML_KEM_"):
-		return "ML-KEM", "", mustAtoi(strings.TrimPrefix(s, "ML_KEM_"))
-	}
-	return s, "", 0
+// shape is keyward's type, curve and size of a key.
+type shape struct {
+	typ, curve string
+	size       int
 }
 
-func mustAtoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
+// fixedSpecs are the KMS key specs whose name does not carry the size.
+var fixedSpecs = map[types.KeySpec]shape{
+	types.KeySpecSymmetricDefault:    {"oct", "", 256},
+	types.KeySpecEccNistP256:         {"EC", "P-256", 256},
+	types.KeySpecEccNistP384:         {"EC", "P-384", 384},
+	types.KeySpecEccNistP521:         {"EC", "P-521", 521},
+	types.KeySpecEccSecgP256k1:       {"EC", "P-256K", 256},
+	types.KeySpecEccNistEdwards25519: {"EC", "Ed25519", 256},
+	types.KeySpecSm2:                 {"EC", "SM2", 256},
+}
+
+// sizedSpecs are the KMS key spec families named PREFIX_SIZE, by the
+// type keyward shows them as.
+var sizedSpecs = []struct{ prefix, typ string }{
+	{"RSA_", "RSA"}, {"HMAC_", "HMAC"}, {"ML_DSA_", "ML-DSA"}, {"ML_KEM_", "ML-KEM"},
+}
+
+// specOf maps a KMS key spec onto keyward's type, curve and size.
+func specOf(spec types.KeySpec) (typ, curve string, size int) {
+	if f, ok := fixedSpecs[spec]; ok {
+		return f.typ, f.curve, f.size
+	}
+	s := string(spec)
+	for _, f := range sizedSpecs {
+		if n, ok := strings.CutPrefix(s, f.prefix); ok {
+			size, _ := strconv.Atoi(n)
+			return f.typ, "", size
+		}
+	}
+	return s, "", 0
 }
 
 // fingerprint is what the inventory shows of a key, to tell a change.

@@ -504,33 +504,42 @@ func durationText(d time.Duration) string {
 	return d.String()
 }
 
+// algorithmShapes are Cloud KMS algorithm families by name prefix, in the
+// order they are tried, with keyward's type, curve and size (RSA's size
+// is read from the name).
+var algorithmShapes = []struct {
+	prefix, typ, curve string
+	size               int
+}{
+	{"GOOGLE_SYMMETRIC_ENCRYPTION", "oct", "", 256},
+	{"EXTERNAL_SYMMETRIC_ENCRYPTION", "oct", "", 256},
+	{"AES_128", "oct", "", 128},
+	{"AES_256", "oct", "", 256},
+	{"RSA_", "RSA", "", 0},
+	{"EC_SIGN_P256", "EC", "P-256", 256},
+	{"EC_SIGN_P384", "EC", "P-384", 384},
+	{"EC_SIGN_SECP256K1", "EC", "P-256K", 256},
+	{"EC_SIGN_ED25519", "EC", "Ed25519", 256},
+}
+
 // algorithmOf maps a Cloud KMS algorithm onto keyward's type, curve and size.
 func algorithmOf(a kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm) (typ, curve string, size int) {
 	n := a.String()
-	switch {
-	case a == kmspb.CryptoKeyVersion_GOOGLE_SYMMETRIC_ENCRYPTION, a == kmspb.CryptoKeyVersion_EXTERNAL_SYMMETRIC_ENCRYPTION:
-		return "oct", "", 256
-	case strings.HasPrefix(n, "AES_128"):
-		return "oct", "", 128
-	case strings.HasPrefix(n, "AES_256"):
-		return "oct", "", 256
-	case strings.HasPrefix(n, "RSA_"):
-		for _, b := range []int{2048, 3072, 4096} {
-			if strings.Contains(n, "_"+strconv.Itoa(b)) {
-				return "RSA", "", b
+	for _, f := range algorithmShapes {
+		if !strings.HasPrefix(n, f.prefix) {
+			continue
+		}
+		if f.typ == "RSA" {
+			for _, b := range []int{2048, 3072, 4096} {
+				if strings.Contains(n, "_"+strconv.Itoa(b)) {
+					return "RSA", "", b
+				}
 			}
 		}
-		return "RSA", "", 0
-	case strings.HasPrefix(n, "EC_SIGN_P256"):
-		return "EC", "P-256", 256
-	case strings.HasPrefix(n, "EC_SIGN_P384"):
-		return "EC", "P-384", 384
-	case strings.HasPrefix(n, "EC_SIGN_SECP256K1"):
-		return "EC", "P-256K", 256
-	case a == kmspb.CryptoKeyVersion_EC_SIGN_ED25519:
-		return "EC", "Ed25519", 256
-	case strings.HasPrefix(n, "HMAC_SHA"):
-		sz, _ := strconv.Atoi(strings.TrimPrefix(n, "HMAC_SHA"))
+		return f.typ, f.curve, f.size
+	}
+	if sha, ok := strings.CutPrefix(n, "HMAC_SHA"); ok {
+		sz, _ := strconv.Atoi(sha)
 		if sz == 1 {
 			sz = 160
 		}

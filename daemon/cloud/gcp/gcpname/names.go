@@ -21,6 +21,20 @@ var (
 	versionRE  = regexp.MustCompile(`^[1-9][0-9]{0,9}$`)
 )
 
+// segments are the collections of a resource name: the rule of their IDs
+// and the field of Name that holds it.
+var segments = map[string]struct {
+	re    *regexp.Regexp
+	field func(*Name) *string
+}{
+	"projects":          {projectRE, func(n *Name) *string { return &n.Project }},
+	"locations":         {locationRE, func(n *Name) *string { return &n.Location }},
+	"keyRings":          {idRE, func(n *Name) *string { return &n.KeyRing }},
+	"cryptoKeys":        {idRE, func(n *Name) *string { return &n.CryptoKey }},
+	"cryptoKeyVersions": {versionRE, func(n *Name) *string { return &n.Version }},
+	"importJobs":        {idRE, func(n *Name) *string { return &n.ImportJob }},
+}
+
 // Name is a parsed Cloud KMS resource name. Fields past the resource's
 // depth are empty.
 type Name struct {
@@ -62,26 +76,11 @@ func ParseName(kind, s string) (Name, error) {
 			return Name{}, fmt.Errorf("%q is not a %s name (%s)", s, kind, pattern(want))
 		}
 		v := parts[2*i+1]
-		var re *regexp.Regexp
-		var dst *string
-		switch coll {
-		case "projects":
-			re, dst = projectRE, &n.Project
-		case "locations":
-			re, dst = locationRE, &n.Location
-		case "keyRings":
-			re, dst = idRE, &n.KeyRing
-		case "cryptoKeys":
-			re, dst = idRE, &n.CryptoKey
-		case "cryptoKeyVersions":
-			re, dst = versionRE, &n.Version
-		case "importJobs":
-			re, dst = idRE, &n.ImportJob
-		}
-		if !re.MatchString(v) {
+		seg := segments[coll]
+		if !seg.re.MatchString(v) {
 			return Name{}, fmt.Errorf("%s: invalid %s ID %q in %q", kind, strings.TrimSuffix(coll, "s"), v, s)
 		}
-		*dst = v
+		*seg.field(&n) = v
 	}
 	return n, nil
 }
