@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine/schedule"
 )
 
@@ -36,33 +36,19 @@ func TestReportScheduleReadsEveryPage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			d, err := c.Schedule(ctx, name, run.ID)
-			if err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning {
-				if d.Run.Status != schedule.RunDone {
-					t.Fatalf("%s run %+v steps %+v", kind, d.Run, d.Steps)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("waited 30 s for the %s report run", kind)
-			}
-			time.Sleep(20 * time.Millisecond)
+		var d *api.ScheduleDetail
+		testkit.Eventually(t, 30*time.Second, "the "+kind+" report run", func() bool {
+			d, err = c.Schedule(ctx, name, run.ID)
+			return err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning
+		}, nil)
+		if d.Run.Status != schedule.RunDone {
+			t.Fatalf("%s run %+v steps %+v", kind, d.Run, d.Steps)
 		}
 		files, _ := filepath.Glob(filepath.Join(dir, "keyward-"+kind+"-*"))
 		if len(files) != 2 {
 			t.Fatalf("%s report files %v, want a csv and a json", kind, files)
 		}
-		f, err := os.Open(files[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		records, err := csv.NewReader(f).ReadAll()
-		if err != nil {
-			t.Fatal(err)
-		}
+		records := testkit.ReadCSV(t, files[0])
 		js, err := os.ReadFile(files[1])
 		if err != nil {
 			t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo/vault"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine/schedule"
 )
 
@@ -71,14 +72,10 @@ func TestKill9MidRotation(t *testing.T) {
 	c := api.NewClient(sock)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				logText, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
-				t.Fatalf("waited 60 s for %s; daemon log:\n%s", what, tail(logText))
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		testkit.Eventually(t, 60*time.Second, what, ok, func() string {
+			logText, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
+			return "daemon log:\n" + tail(logText)
+		})
 	}
 	rotated := func() (total int, twice []string) {
 		for _, name := range names {
@@ -209,13 +206,7 @@ func TestFailingScheduleIsDegraded(t *testing.T) {
 	c := api.NewClient(daemontest.Start(t, cfg, daemon.Options{}))
 	wait := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("waited 30 s for %s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testkit.Eventually(t, 30*time.Second, what, ok, nil)
 	}
 	wait("the first sync", func() bool {
 		p, err := c.Keys(ctx, api.KeyQuery{Source: "vault", Limit: 100})

@@ -2,7 +2,6 @@ package tui_test
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
 )
@@ -66,15 +66,7 @@ func TestExportWholeReport(t *testing.T) {
 	if !strings.Contains(strings.Join(strings.Fields(view), ""), files[0]) {
 		t.Errorf("the status line does not give the full path %s:\n%s", files[0], view)
 	}
-	fh, err := os.Open(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	recs, err := csv.NewReader(fh).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := testkit.ReadCSV(t, files[0])
 	if got, want := len(recs)-1, len(all.Entries); got != want || want <= 32 {
 		t.Errorf("exported %d rows, the report has %d (the screen shows 14)", got, want)
 	}

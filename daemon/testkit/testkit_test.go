@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -149,5 +151,27 @@ func TestAccept(t *testing.T) {
 	if c, err := net.Dial("tcp", l.Addr().String()); err == nil {
 		c.Close()
 		t.Fatal("the listener still accepts after its test ended")
+	}
+}
+
+// ReadCSV gives a file's records, quoted fields unquoted; a file that is
+// not CSV fails the test naming the file.
+func TestReadCSV(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.csv")
+	if err := os.WriteFile(good, []byte("date,key_id\n2026-11-23,\"acme-kms/a,b\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := ReadCSV(t, good); len(got) != 2 || got[1][1] != "acme-kms/a,b" {
+		t.Fatalf("records %q", got)
+	}
+	bad := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(bad, []byte("a,b\n\"unterminated\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{TB: t}
+	ReadCSV(r, bad)
+	if !strings.Contains(r.msg, bad) {
+		t.Fatalf("message %q does not name %s", r.msg, bad)
 	}
 }
