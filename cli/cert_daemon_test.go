@@ -3,8 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,13 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"software.sslmate.com/src/go-pkcs12"
-
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/daemon/pki/pkitest"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -76,14 +73,7 @@ func keystore(t *testing.T, ca *pki.CA, dir, cn, password string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cb, _ := pem.Decode(certPEM)
-	kb, _ := pem.Decode(keyPEM)
-	cert, _ := x509.ParseCertificate(cb.Bytes)
-	key, _ := x509.ParsePKCS8PrivateKey(kb.Bytes)
-	p12, err := pkcs12.Modern.Encode(key, cert, []*x509.Certificate{ca.Cert}, password)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p12 := pkitest.PKCS12(t, certPEM, keyPEM, password, ca.Cert)
 	p := filepath.Join(dir, cn+".p12")
 	if err := os.WriteFile(p, p12, 0o600); err != nil {
 		t.Fatal(err)
@@ -306,11 +296,8 @@ func TestCertImportTakesEffectInTheDaemon(t *testing.T) {
 	}
 	certPEM, _ := os.ReadFile(srv.CertFile)
 	keyPEM, _ := os.ReadFile(srv.KeyFile)
-	cb, _ := pem.Decode(certPEM)
-	kb, _ := pem.Decode(keyPEM)
-	leaf, _ := x509.ParseCertificate(cb.Bytes)
-	key, _ := x509.ParsePKCS8PrivateKey(kb.Bytes)
-	good, _ := pkcs12.Modern.Encode(key, leaf, nil, "s3cret")
+	leaf, _ := pkitest.Pair(t, certPEM, keyPEM)
+	good := pkitest.PKCS12(t, certPEM, keyPEM, "s3cret")
 	goodF, pw := filepath.Join(dir, "good.p12"), filepath.Join(dir, "pw")
 	os.WriteFile(goodF, good, 0o600)
 	os.WriteFile(pw, []byte("s3cret\n"), 0o600)

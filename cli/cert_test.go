@@ -2,16 +2,13 @@ package cli
 
 import (
 	"bytes"
-	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"software.sslmate.com/src/go-pkcs12"
-
 	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/daemon/pki/pkitest"
 )
 
 func certConfig(t *testing.T) (cfgPath, dataDir string) {
@@ -76,14 +73,7 @@ func TestCertImportPKCS12(t *testing.T) {
 	cfg, data := certConfig(t)
 	ca, _ := pki.NewCA("Acme Root")
 	certPEM, keyPEM, _ := ca.Issue(pki.IssueOptions{CommonName: "keyward", Client: true})
-	cb, _ := pem.Decode(certPEM)
-	kb, _ := pem.Decode(keyPEM)
-	cert, _ := x509.ParseCertificate(cb.Bytes)
-	key, _ := x509.ParsePKCS8PrivateKey(kb.Bytes)
-	p12, err := pkcs12.Modern.Encode(key, cert, []*x509.Certificate{ca.Cert}, "s3cret")
-	if err != nil {
-		t.Fatal(err)
-	}
+	p12 := pkitest.PKCS12(t, certPEM, keyPEM, "s3cret", ca.Cert)
 	dir := t.TempDir()
 	ks := filepath.Join(dir, "client.p12")
 	os.WriteFile(ks, p12, 0o600)

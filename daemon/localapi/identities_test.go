@@ -2,19 +2,16 @@ package localapi
 
 import (
 	"bytes"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 
-	"software.sslmate.com/src/go-pkcs12"
-
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/daemon/pki/pkitest"
 )
 
 func TestIdentityCSRInstallShow(t *testing.T) {
@@ -75,21 +72,7 @@ func p12For(t *testing.T, ca *pki.CA, cn, password string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cb, _ := pem.Decode(certPEM)
-	kb, _ := pem.Decode(keyPEM)
-	cert, err := x509.ParseCertificate(cb.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p12, err := pkcs12.Modern.Encode(key, cert, []*x509.Certificate{ca.Cert}, password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p12
+	return pkitest.PKCS12(t, certPEM, keyPEM, password, ca.Cert)
 }
 
 // TestHandlerImportConflict: an import that would replace a different

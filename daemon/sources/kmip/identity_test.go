@@ -2,38 +2,15 @@ package kmip
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"software.sslmate.com/src/go-pkcs12"
-
 	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/daemon/pki/pkitest"
 	"github.com/keyward/keyward/engine"
 )
-
-// p12Of packs a PEM certificate and key into a PKCS#12 keystore.
-func p12Of(t testing.TB, certPEM, keyPEM []byte) []byte {
-	t.Helper()
-	cb, _ := pem.Decode(certPEM)
-	kb, _ := pem.Decode(keyPEM)
-	leaf, err := x509.ParseCertificate(cb.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p12, err := pkcs12.Modern.Encode(key, leaf, nil, "changeit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p12
-}
 
 // health waits up to within for the source's health to be h, and returns
 // its reason.
@@ -65,10 +42,10 @@ func TestNewIdentityTakesEffectAtOnce(t *testing.T) {
 		b.create(t, "acme.crm.key.1")
 		certPEM, _ := os.ReadFile(b.certFile)
 		keyPEM, _ := os.ReadFile(b.keyFile)
-		good := p12Of(t, certPEM, keyPEM)
+		good := pkitest.PKCS12(t, certPEM, keyPEM, "changeit")
 		other, _ := pki.NewCA("a CA the KMS does not trust")
 		sc, sk, _ := other.Issue(pki.IssueOptions{CommonName: "keyward", Client: true})
-		stranger := p12Of(t, sc, sk)
+		stranger := pkitest.PKCS12(t, sc, sk, "changeit")
 
 		e := newEnv(t, b, "", nil, crmApp)
 		e.cfg.CertFile, e.cfg.KeyFile = "", ""
@@ -127,7 +104,7 @@ func TestReconnectPresentsTheCurrentIdentity(t *testing.T) {
 	f := pki.Paths(e.deps.DataDir, "kms")
 	certPEM, _ := os.ReadFile(b.certFile)
 	keyPEM, _ := os.ReadFile(b.keyFile)
-	if _, err := pki.Import(f, p12Of(t, certPEM, keyPEM), []byte("changeit"), time.Now(), false); err != nil {
+	if _, err := pki.Import(f, pkitest.PKCS12(t, certPEM, keyPEM, "changeit"), []byte("changeit"), time.Now(), false); err != nil {
 		t.Fatal(err)
 	}
 	src, err := New(e.cfg, e.deps)
@@ -145,7 +122,7 @@ func TestReconnectPresentsTheCurrentIdentity(t *testing.T) {
 	c.Close()
 	first := src.ident.lastPresented()
 	renewedCert, renewedKey, _ := b.ca.Issue(pki.IssueOptions{CommonName: "keyward", Client: true})
-	if _, err := pki.Import(f, p12Of(t, renewedCert, renewedKey), []byte("changeit"), time.Now(), true); err != nil {
+	if _, err := pki.Import(f, pkitest.PKCS12(t, renewedCert, renewedKey, "changeit"), []byte("changeit"), time.Now(), true); err != nil {
 		t.Fatal(err)
 	}
 	if changed, err := src.ident.refresh(false, time.Now()); !changed || err != nil {

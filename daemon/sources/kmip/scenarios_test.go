@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,12 +18,12 @@ import (
 
 	"github.com/ovh/kmip-go"
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
-	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/daemon/pki/pkitest"
 	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
@@ -1050,13 +1048,10 @@ func TestKeystoreIdentityPolls(t *testing.T) {
 		b.create(t, "acme.crm.key.1")
 		certPEM, _ := os.ReadFile(b.certFile)
 		keyPEM, _ := os.ReadFile(b.keyFile)
-		cb, _ := pem.Decode(certPEM)
-		kb, _ := pem.Decode(keyPEM)
-		leaf, _ := x509.ParseCertificate(cb.Bytes)
-		key, _ := x509.ParsePKCS8PrivateKey(kb.Bytes)
+		leaf, keyDER := pkitest.Pair(t, certPEM, keyPEM)
 		dir := t.TempDir()
 		ks := keystore.New()
-		if err := ks.SetPrivateKeyEntry("keyward", keystore.PrivateKeyEntry{CreationTime: time.Now(), PrivateKey: bytes.Clone(kb.Bytes),
+		if err := ks.SetPrivateKeyEntry("keyward", keystore.PrivateKeyEntry{CreationTime: time.Now(), PrivateKey: bytes.Clone(keyDER),
 			CertificateChain: []keystore.Certificate{{Type: "X509", Content: leaf.Raw}}}, []byte("changeit")); err != nil {
 			t.Fatal(err)
 		}
@@ -1064,19 +1059,14 @@ func TestKeystoreIdentityPolls(t *testing.T) {
 		if err := ks.Store(&jks, []byte("changeit")); err != nil {
 			t.Fatal(err)
 		}
-		p12, err := pkcs12.Modern.Encode(key, leaf, nil, "changeit")
-		if err != nil {
-			t.Fatal(err)
-		}
+		p12 := pkitest.PKCS12(t, certPEM, keyPEM, "changeit")
 		os.WriteFile(filepath.Join(dir, "pw"), []byte("changeit\n"), 0o600)
 		for name, data := range map[string][]byte{"client.jks": jks.Bytes(), "client.p12": p12} {
 			os.WriteFile(filepath.Join(dir, name), data, 0o600)
 			e := newEnv(t, b, "", nil, crmApp)
 			e.cfg.CertFile, e.cfg.KeyFile = "", ""
 			e.cfg.KeystoreFile, e.cfg.PasswordFile = filepath.Join(dir, name), filepath.Join(dir, "pw")
-			if e.src, err = New(e.cfg, e.deps); err != nil {
-				t.Fatal(err)
-			}
+			e.rebuild()
 			e.mustPoll()
 			if len(e.ringNames("crm")) != 1 {
 				t.Fatalf("%s: ring %v", name, e.ringNames("crm"))
