@@ -472,6 +472,47 @@ func TestImportPasswordNeverShown(t *testing.T) {
 	}
 }
 
+// TestImportPasswordFiles: the keystore's password and its key's password
+// can come from files; each is sent without its final line ending. A file
+// that cannot be read is named, and nothing is sent.
+func TestImportPasswordFiles(t *testing.T) {
+	dir := t.TempDir()
+	pwFile, keyPWFile := filepath.Join(dir, "store.pw"), filepath.Join(dir, "key.pw")
+	for p, b := range map[string]string{pwFile: "changeit\r\n", keyPWFile: "k3y-pw\n"} {
+		if err := os.WriteFile(p, []byte(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("read", func(t *testing.T) {
+		f, tm, ks := startImport(t)
+		press(tm, "c", "m", ks, "enter", "enter", pwFile, "enter", "enter", keyPWFile, "enter")
+		waitFor(t, tm, "Imported the keystore of kms-prod")
+		_ = finalView(t, tm)
+		f.cloud.mu.Lock()
+		got, keys := f.cloud.passwords, f.cloud.keyPasswords
+		f.cloud.mu.Unlock()
+		if len(got) != 1 || got[0] != "changeit" || keys[0] != "k3y-pw" {
+			t.Errorf("passwords received: %q, key passwords %q", got, keys)
+		}
+	})
+	for _, missing := range []string{"store", "key"} {
+		t.Run("missing "+missing, func(t *testing.T) {
+			f, tm, ks := startImport(t)
+			pw, kp := filepath.Join(dir, "missing.pw"), ""
+			if missing == "key" {
+				pw, kp = pwFile, filepath.Join(dir, "missing.pw")
+			}
+			press(tm, "c", "m", ks, "enter", "enter", pw, "enter", "enter", kp, "enter")
+			waitFor(t, tm, "does not exist")
+			view := strings.Join(strings.Fields(strings.ReplaceAll(finalView(t, tm), "│", " ")), " ")
+			if !strings.Contains(view, filepath.Join(dir, "missing.pw")+" does not exist: nothing was sent") {
+				t.Errorf("the missing file is not named:\n%s", view)
+			}
+			f.wantCalls(t)
+		})
+	}
+}
+
 // TestImportReplaceFlow: importing over a key the source already holds is
 // refused by the "daemon" (409); the pane asks before replacing it and
 // sends again with Force and the same password; cancelling sends nothing.

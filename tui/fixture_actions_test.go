@@ -44,9 +44,10 @@ type cloudFixture struct {
 	syncHold chan struct{}
 	policy   api.RotationPolicy
 	// The KMIP client identity: the CSR's key and what was received.
-	csrKey    *ecdsa.PrivateKey
-	imported  bool
-	passwords []string
+	csrKey       *ecdsa.PrivateKey
+	imported     bool
+	passwords    []string
+	keyPasswords []string
 }
 
 func (f *fixture) record(format string, args ...any) {
@@ -438,6 +439,7 @@ func (f *fixture) KMIPImportKeystore(ctx context.Context, source string, req api
 	f.cloud.mu.Lock()
 	defer f.cloud.mu.Unlock()
 	f.cloud.passwords = append(f.cloud.passwords, req.Password)
+	f.cloud.keyPasswords = append(f.cloud.keyPasswords, req.KeyPassword)
 	if req.Password != "changeit" {
 		return nil, &api.Error{Status: 400, Code: api.CodeBadRequest,
 			Message: "open keystore: keystore password was incorrect"}

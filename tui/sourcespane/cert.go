@@ -1,6 +1,7 @@
 package sourcespane
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -310,29 +311,19 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 			}
 			return func(ctx context.Context) (certDoneMsg, error) {
 				ks, err := readLocal("keystore", path)
+				if err == nil && pwFile != "" {
+					pw, err = readPassword("password file", pwFile)
+				}
+				if err == nil && keyPWFile != "" {
+					var kp []byte
+					kp, err = readPassword("key password file", keyPWFile)
+					opts.KeyPassword = string(kp)
+					clear(kp)
+				}
 				if err != nil {
 					clear(pw)
+					clear(ks)
 					return certDoneMsg{}, err
-				}
-				if pwFile != "" {
-					pb, err := readLocal("password file", pwFile)
-					if err != nil {
-						clear(pw)
-						clear(ks)
-						return certDoneMsg{}, err
-					}
-					pw = []byte(strings.TrimRight(string(pb), "\r\n"))
-					clear(pb)
-				}
-				if keyPWFile != "" {
-					kb, err := readLocal("key password file", keyPWFile)
-					if err != nil {
-						clear(pw)
-						clear(ks)
-						return certDoneMsg{}, err
-					}
-					opts.KeyPassword = strings.TrimRight(string(kb), "\r\n")
-					clear(kb)
 				}
 				return m.importRun(src, ks, pw, opts, false)(ctx)
 			}, nil
@@ -436,6 +427,17 @@ func readLocal(what, path string) ([]byte, error) {
 		return nil, localError{fmt.Errorf("%s file %s is empty", what, path)}
 	}
 	return b, nil
+}
+
+// readPassword reads a password file: its content up to a final line
+// ending, in a copy; what was read is cleared.
+func readPassword(what, path string) ([]byte, error) {
+	b, err := readLocal(what, path)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(b)
+	return bytes.Clone(bytes.TrimRight(b, "\r\n")), nil
 }
 
 // checkWritable refuses an output path whose directory is missing or that
