@@ -474,7 +474,8 @@ func TestImportPasswordNeverShown(t *testing.T) {
 
 // TestImportPasswordFiles: the keystore's password and its key's password
 // can come from files; each is sent without its final line ending. A file
-// that cannot be read is named, and nothing is sent.
+// that cannot be read is named once as what it is ("password file", not
+// "password file file"), and nothing is sent.
 func TestImportPasswordFiles(t *testing.T) {
 	dir := t.TempDir()
 	pwFile, keyPWFile := filepath.Join(dir, "store.pw"), filepath.Join(dir, "key.pw")
@@ -498,14 +499,14 @@ func TestImportPasswordFiles(t *testing.T) {
 	for _, missing := range []string{"store", "key"} {
 		t.Run("missing "+missing, func(t *testing.T) {
 			f, tm, ks := startImport(t)
-			pw, kp := filepath.Join(dir, "missing.pw"), ""
+			pw, kp, named := filepath.Join(dir, "missing.pw"), "", "✖ password file "
 			if missing == "key" {
-				pw, kp = pwFile, filepath.Join(dir, "missing.pw")
+				pw, kp, named = pwFile, filepath.Join(dir, "missing.pw"), "✖ key password file "
 			}
 			press(tm, "c", "m", ks, "enter", "enter", pw, "enter", "enter", kp, "enter")
 			waitFor(t, tm, "does not exist")
 			view := strings.Join(strings.Fields(strings.ReplaceAll(finalView(t, tm), "│", " ")), " ")
-			if !strings.Contains(view, filepath.Join(dir, "missing.pw")+" does not exist: nothing was sent") {
+			if !strings.Contains(view, named+filepath.Join(dir, "missing.pw")+" does not exist: nothing was sent") {
 				t.Errorf("the missing file is not named:\n%s", view)
 			}
 			f.wantCalls(t)

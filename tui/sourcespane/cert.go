@@ -312,11 +312,11 @@ func (m *Model) chooseCert(f *certFlow, it dialog.Item) tea.Cmd {
 			return func(ctx context.Context) (certDoneMsg, error) {
 				ks, err := readLocal("keystore", path)
 				if err == nil && pwFile != "" {
-					pw, err = readPassword("password file", pwFile)
+					pw, err = readPassword("password", pwFile)
 				}
 				if err == nil && keyPWFile != "" {
 					var kp []byte
-					kp, err = readPassword("key password file", keyPWFile)
+					kp, err = readPassword("key password", keyPWFile)
 					opts.KeyPassword = string(kp)
 					clear(kp)
 				}
