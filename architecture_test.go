@@ -1,10 +1,11 @@
 package main
 
 import (
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // TestREADMEArchitecture keeps the README's architecture section true of
@@ -17,15 +18,7 @@ func TestREADMEArchitecture(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list over the module")
 	}
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, arch, ok := strings.Cut(string(b), "\n## Architecture\n")
-	if !ok {
-		t.Fatal("the README has no Architecture section")
-	}
-	arch, _, _ = strings.Cut(arch, "\n## ")
+	arch := testkit.READMESection(t, "## Architecture")
 
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}|{{join .Deps " "}}`, "./...").Output()
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // TestREADMECommandsMatchCobra keeps the README's CLI table honest against
@@ -15,11 +17,7 @@ import (
 // every command a row names exists, and every flag a row names is a flag of
 // one of the commands in that row.
 func TestREADMECommandsMatchCobra(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	section := readmeSection(t, string(b), "## CLI")
+	section := testkit.READMESection(t, "## CLI")
 	root := NewRoot(&App{Out: os.Stdout, Err: os.Stderr, In: strings.NewReader("")})
 	root.InitDefaultCompletionCmd()
 
@@ -80,21 +78,6 @@ func TestREADMECommandsMatchCobra(t *testing.T) {
 	for _, m := range missing {
 		t.Errorf("%q is not in the README's CLI table", m)
 	}
-}
-
-// readmeSection is the text from the heading line to the next heading of the
-// same level.
-func readmeSection(t *testing.T, readme, heading string) string {
-	t.Helper()
-	_, rest, ok := strings.Cut(readme, "\n"+heading+"\n")
-	if !ok {
-		t.Fatalf("README has no %q section", heading)
-	}
-	level := strings.SplitN(heading, " ", 2)[0] + " "
-	if i := strings.Index(rest, "\n"+level); i >= 0 {
-		rest = rest[:i]
-	}
-	return rest
 }
 
 // readmeCommands resolves the words after "keyward" in one code span of the

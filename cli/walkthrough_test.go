@@ -39,11 +39,7 @@ func TestREADMEWalkthroughRuns(t *testing.T) {
 			t.Skipf("the walkthrough needs %s: %v", tool, err)
 		}
 	}
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := walkthrough(t, string(readme))
+	script := walkthrough(t, testkit.README(t))
 
 	bin := t.TempDir()
 	self, err := os.Executable()

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 func scrape(t *testing.T, body []byte) map[string]*dto.MetricFamily {
@@ -110,12 +110,8 @@ func TestDaemonMetrics(t *testing.T) {
 		}
 	}
 	// The README's table of the daemon's metrics is the set it serves.
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	documented := map[string]bool{}
-	for _, m := range regexp.MustCompile("(?m)^\\| (`keyward_[^|]*)\\|").FindAllStringSubmatch(string(readme), -1) {
+	for _, m := range regexp.MustCompile("(?m)^\\| (`keyward_[^|]*)\\|").FindAllStringSubmatch(testkit.README(t), -1) {
 		for _, name := range regexp.MustCompile("`(keyward_[a-z_]+)").FindAllStringSubmatch(m[1], -1) {
 			documented[name[1]] = true
 		}

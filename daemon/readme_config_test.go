@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyward/keyward/daemon/config"
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // TestREADMEConfigIsValid keeps the configuration reference honest: every
@@ -40,12 +42,8 @@ func TestREADMEConfigIsValid(t *testing.T) {
 // readmeTOML is every TOML example of the README, in order, as one document.
 func readmeTOML(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var all strings.Builder
-	for _, part := range strings.Split(string(b), "```toml\n")[1:] {
+	for _, part := range strings.Split(testkit.README(t), "```toml\n")[1:] {
 		block, _, _ := strings.Cut(part, "```")
 		all.WriteString(block + "\n")
 	}

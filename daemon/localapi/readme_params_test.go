@@ -1,11 +1,12 @@
 package localapi
 
 import (
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // TestREADMEQueryParameters keeps the README's Socket API table true to the
@@ -15,15 +16,7 @@ import (
 // query check lets through), and a route that takes parameters is not shown
 // without them.
 func TestREADMEQueryParameters(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, sec, ok := strings.Cut(string(b), "\n## Socket API\n")
-	if !ok {
-		t.Fatal("the README has no Socket API section")
-	}
-	sec, _, _ = strings.Cut(sec, "\n## ")
+	sec := testkit.READMESection(t, "## Socket API")
 
 	routes := map[string][]string{}
 	for _, rt := range New(Services{}).Routes() {

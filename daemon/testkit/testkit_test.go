@@ -175,3 +175,21 @@ func TestReadCSV(t *testing.T) {
 		t.Fatalf("message %q does not name %s", r.msg, bad)
 	}
 }
+
+// README is found from a test's directory however deep; a section ends at
+// the next heading of its level, not at a deeper one; a missing one fails
+// the test naming it.
+func TestREADMESection(t *testing.T) {
+	if !strings.HasPrefix(README(t), "# ") {
+		t.Fatal("README does not start with its title")
+	}
+	sec := READMESection(t, "## Architecture")
+	if strings.Contains(sec, "\n## ") || !strings.Contains(sec, "daemon/testkit") {
+		t.Fatalf("the Architecture section runs on or is not it:\n%.300s", sec)
+	}
+	r := &recorder{TB: t}
+	READMESection(r, "## No such section")
+	if r.msg != `the README has no "## No such section" section` {
+		t.Fatalf("message %q", r.msg)
+	}
+}
