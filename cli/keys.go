@@ -237,19 +237,24 @@ func exportFailed(err error, n int) error {
 func writeKeysJSON(w io.Writer, r io.Reader, total int) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	bw.WriteString("{\n  \"keys\": [")
-	var ind bytes.Buffer
+	var ind []byte
 	sep := "\n    "
 	n, err := exportLines(r, func(line []byte) error {
-		ind.Reset()
-		if err := json.Indent(&ind, line, "    ", "  "); err != nil {
-			return err
+		var ok bool
+		if ind, ok = appendIndented(ind[:0], line, "    ", "  "); !ok {
+			// Not compact JSON: json.Indent lays it out or says why not.
+			var b bytes.Buffer
+			if err := json.Indent(&b, line, "    ", "  "); err != nil {
+				return err
+			}
+			ind = append(ind[:0], b.Bytes()...)
 		}
-		if ind.Len() == 0 || ind.Bytes()[0] != '{' {
+		if len(ind) == 0 || ind[0] != '{' {
 			return errors.New("not a JSON object")
 		}
 		bw.WriteString(sep)
 		sep = ",\n    "
-		_, err := bw.Write(ind.Bytes())
+		_, err := bw.Write(ind)
 		return err
 	})
 	if err != nil {
