@@ -16,6 +16,7 @@ import (
 	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
+	"github.com/keyward/keyward/engine/keyring/keyringtest"
 )
 
 // cryptSocket serves the proxy's socket routes on a real Unix socket, with
@@ -30,13 +31,7 @@ func cryptSocket(t *testing.T, role api.Role) string {
 // proxy's activity events in rec when given.
 func cryptSocketWith(t *testing.T, role api.Role, rec proxy.Recorder) (string, *keyring.Rings) {
 	t.Helper()
-	rings := keyring.NewRings()
-	rings.Configure("crm", "crm.key.*", 16)
-	k := make([]byte, 32)
-	rand.Read(k)
-	if _, err := rings.Apply("crm", []keyring.Candidate{{UID: "1", Name: "crm.key.1", State: engine.StateActive, Material: k}}); err != nil {
-		t.Fatal(err)
-	}
+	rings := keyringtest.OneGeneration(t, "crm")
 	m, err := proxy.NewManager(config.Proxy{Apps: []config.ProxyApp{{Name: "crm", Listen: "127.0.0.1:0", Upstream: "http://127.0.0.1:1"}}}, rings, rec, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package localapi
 
 import (
 	"context"
-	"crypto/rand"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -13,7 +12,7 @@ import (
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/proxy"
 	"github.com/keyward/keyward/engine"
-	"github.com/keyward/keyward/engine/keyring"
+	"github.com/keyward/keyward/engine/keyring/keyringtest"
 )
 
 // audited collects what the audit hook hears.
@@ -70,14 +69,7 @@ func serveAs(t *testing.T, h http.Handler, c api.Caller) *api.Client {
 // forward).
 func crmProxy(t *testing.T, allowUserDecrypt bool) *proxy.Manager {
 	t.Helper()
-	rings := keyring.NewRings()
-	t.Cleanup(rings.Close)
-	rings.Configure("crm", "crm.key.*", 16)
-	k := make([]byte, 32)
-	rand.Read(k)
-	if _, err := rings.Apply("crm", []keyring.Candidate{{UID: "1", Name: "crm.key.1", State: engine.StateActive, Material: k}}); err != nil {
-		t.Fatal(err)
-	}
+	rings := keyringtest.OneGeneration(t, "crm")
 	m, err := proxy.NewManager(config.Proxy{AllowUserDecrypt: allowUserDecrypt,
 		Apps: []config.ProxyApp{{Name: "crm", Listen: "127.0.0.1:0", Upstream: "http://127.0.0.1:1"}}}, rings, nil, nil)
 	if err != nil {

@@ -2,7 +2,6 @@ package saas
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,8 +12,8 @@ import (
 
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/proxy"
-	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
+	"github.com/keyward/keyward/engine/keyring/keyringtest"
 	"github.com/keyward/keyward/engine/token"
 )
 
@@ -30,13 +29,7 @@ func TestDemoBehindProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rings := keyring.NewRings()
-	rings.Configure("crm", "crm.key.*", 16)
-	k := make([]byte, 32)
-	rand.Read(k)
-	if _, err := rings.Apply("crm", []keyring.Candidate{{UID: "1", Name: "crm.key.1", State: engine.StateActive, Material: k}}); err != nil {
-		t.Fatal(err)
-	}
+	rings := keyringtest.OneGeneration(t, "crm")
 	_, base, done := startProxy(t, ctx, rings, app.URL())
 
 	// Drive until 30 requests went through (or 20 s on a starved machine).
