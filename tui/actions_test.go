@@ -2,15 +2,10 @@ package tui_test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +17,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
@@ -410,9 +406,9 @@ func TestInstallFlow(t *testing.T) {
 	press(tm, "c", "i", filepath.Join(dir, "missing.pem"), "enter", filepath.Join(dir, "root.pem"), "enter")
 	waitFor(t, tm, "✖ certificate file "+dir, "nothing was sent")
 	f.wantCalls(t)
-	// A self-signed certificate for a key that is not the CSR's.
+	// A certificate for a key that is not the CSR's.
 	certPath := filepath.Join(dir, "other.pem")
-	writeSelfSigned(t, certPath)
+	writeOtherCert(t, certPath)
 	press(tm, "esc", "c", "i", certPath, "enter", certPath, "enter")
 	waitFor(t, tm, "✖ the certificate does not match the private key")
 	_ = finalView(t, tm)
@@ -558,20 +554,20 @@ func TestImportReplaceFlow(t *testing.T) {
 	}
 }
 
-func writeSelfSigned(t *testing.T, path string) {
+// writeOtherCert writes a client certificate, for a key that is no CSR's,
+// issued by a test CA (pki.CA).
+func writeOtherCert(t *testing.T, path string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := pki.NewCA("other CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "someone-else"},
-		NotBefore: fixedNow.Add(-time.Hour), NotAfter: fixedNow.Add(24 * time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	cert, _, err := ca.Issue(pki.IssueOptions{CommonName: "someone-else", Client: true,
+		NotBefore: fixedNow.Add(-time.Hour), NotAfter: fixedNow.Add(24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(path, cert, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

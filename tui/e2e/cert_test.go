@@ -2,14 +2,7 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,40 +105,21 @@ func openCertDialog(t *testing.T, client *api.Client, cfg *config.Config, w, h i
 	return tm
 }
 
-// signCSR signs a CSR with a fresh CA (clientAuth) and writes the
-// certificate and the CA root into dir.
+// signCSR signs a CSR with a fresh test CA (pki.CA, clientAuth) and
+// writes the certificate and the CA root into dir.
 func signCSR(t *testing.T, csrPEM []byte, dir string) (certPath, rootPath string) {
 	t.Helper()
-	blk, _ := pem.Decode(csrPEM)
-	if blk == nil {
-		t.Fatal("the CSR file holds no PEM")
-	}
-	csr, err := x509.ParseCertificateRequest(blk.Bytes)
+	ca, err := pki.NewCA("e2e CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(365 * 24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTpl, caTpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: csr.Subject,
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, ca, csr.PublicKey, caKey)
+	cert, err := ca.SignCSR(csrPEM, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	certPath, rootPath = filepath.Join(dir, "client.pem"), filepath.Join(dir, "root.pem")
-	for path, d := range map[string][]byte{certPath: der, rootPath: caDER} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d}), 0o600); err != nil {
+	for path, b := range map[string][]byte{certPath: cert, rootPath: ca.PEM} {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
