@@ -60,10 +60,7 @@ func TestKMSRotationThroughProxy(t *testing.T) {
 	if err := src.Poll(ctx, sink); err != nil {
 		t.Fatal(err)
 	}
-	app, err := Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := startApp(t, ctx)
 	m, base, done := startProxy(t, ctx, rings, app.URL())
 
 	create := func(ssn string) string {

@@ -25,10 +25,7 @@ import (
 func TestDemoBehindProxy(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	app, err := Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := startApp(t, ctx)
 	rings := keyringtest.OneGeneration(t, "crm")
 	_, base, done := startProxy(t, ctx, rings, app.URL())
 
@@ -98,13 +95,20 @@ func TestDemoBehindProxy(t *testing.T) {
 	}
 }
 
-func TestStoreRoutes(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+// startApp starts the demo application on a loopback port until ctx ends.
+func startApp(t *testing.T, ctx context.Context) *Server {
+	t.Helper()
 	app, err := Start(ctx, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return app
+}
+
+func TestStoreRoutes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	app := startApp(t, ctx)
 	resp, _ := http.Post(app.URL()+"/records", "application/json", strings.NewReader(`[1]`))
 	if resp.StatusCode != 400 {
 		t.Fatalf("array accepted: %d", resp.StatusCode)
