@@ -193,3 +193,14 @@ func TestREADMESection(t *testing.T) {
 		t.Fatalf("message %q", r.msg)
 	}
 }
+
+// WriteFile leaves the file readable by its owner only, and says where.
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	p := WriteFile(t, dir, "client.key", []byte("k"))
+	b, err := os.ReadFile(p)
+	st, _ := os.Stat(p)
+	if err != nil || string(b) != "k" || p != filepath.Join(dir, "client.key") || st.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %q %v", p, b, err)
+	}
+}

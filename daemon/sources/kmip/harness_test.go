@@ -25,6 +25,7 @@ import (
 	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
 )
@@ -121,13 +122,7 @@ func pykmipBackendOpts(t testing.TB, rsaServer bool) *backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, data []byte) string { return testkit.WriteFile(t, dir, name, data) }
 	b := &backend{name: "pykmip", dir: dir, ca: ca, caFile: write("ca.pem", ca.PEM), certFile: write("client.pem", cliCert),
 		keyFile: write("client.key", cliKey)}
 	if rsaServer {

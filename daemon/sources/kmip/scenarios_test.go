@@ -362,11 +362,7 @@ func TestWrongCertificates(t *testing.T) {
 		b.create(t, "acme.crm.key.1")
 		other, _ := pki.NewCA("some other CA")
 		dir := t.TempDir()
-		write := func(name string, data []byte) string {
-			p := filepath.Join(dir, name)
-			os.WriteFile(p, data, 0o600)
-			return p
-		}
+		write := func(name string, data []byte) string { return testkit.WriteFile(t, dir, name, data) }
 		strangerCert, strangerKey, _ := other.Issue(pki.IssueOptions{CommonName: "keyward", Client: true})
 		noEKUCert, noEKUKey, _ := b.ca.Issue(pki.IssueOptions{CommonName: "keyward"})
 		expCert, expKey, _ := b.ca.Issue(pki.IssueOptions{CommonName: "keyward", Client: true,
