@@ -35,6 +35,22 @@ type Env struct {
 	DataDir string
 }
 
+// KindOf is the Kind name whose sections decode into S (a struct with
+// toml tags; *S implements config.Section) and become sources through
+// newSource, handed each section's settings by value.
+func KindOf[S any, P interface {
+	*S
+	config.Section
+}](name string, newSource func(S, Env) (*SyncSource, error)) Kind {
+	return Kind{Name: name, Settings: P(new(S)), New: func(s config.Section, env Env) (*SyncSource, error) {
+		sec, ok := s.(P)
+		if !ok {
+			return nil, fmt.Errorf("%s: settings of type %T", name, s)
+		}
+		return newSource(*sec, env)
+	}}
+}
+
 var (
 	registryMu sync.RWMutex
 	registry   = map[string]Kind{}

@@ -47,3 +47,26 @@ func TestRegistryRefusals(t *testing.T) {
 		t.Errorf("sources: %v", err)
 	}
 }
+
+// TestKindOf: the kind's constructor gets its own settings by value and
+// the daemon's environment; settings of another type are an error that
+// names the kind, not a panic.
+func TestKindOf(t *testing.T) {
+	var got stubSettings
+	k := KindOf("typed", func(s stubSettings, _ Env) (*SyncSource, error) {
+		got = s
+		return &SyncSource{}, nil
+	})
+	if _, ok := k.Settings.(*stubSettings); !ok || k.Name != "typed" {
+		t.Fatalf("kind %q with settings %T", k.Name, k.Settings)
+	}
+	src, err := k.New(&stubSettings{Name: "t1"}, Env{})
+	if err != nil || src == nil || got.Name != "t1" {
+		t.Fatalf("new: %v %v, settings %+v", src, err, got)
+	}
+	if _, err := k.New(&otherSettings{}, Env{}); err == nil || err.Error() != "typed: settings of type *cloud.otherSettings" {
+		t.Fatalf("settings of another kind: %v", err)
+	}
+}
+
+type otherSettings struct{ stubSettings }

@@ -23,7 +23,6 @@ import (
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
-	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/engine"
@@ -52,15 +51,13 @@ var (
 )
 
 func init() {
-	cloud.Register(cloud.Kind{Name: "memvault", Settings: &settings{},
-		New: func(s config.Section, env cloud.Env) (*cloud.SyncSource, error) {
-			sec := s.(*settings)
-			v := &memVault{region: sec.Region, dataDir: env.DataDir, keys: map[string]*memKey{}}
-			vaultsMu.Lock()
-			vaults[sec.Name] = v
-			vaultsMu.Unlock()
-			return cloud.NewSyncSource(sec.Name, v, time.Hour, env.Logger), nil
-		}})
+	cloud.Register(cloud.KindOf("memvault", func(sec settings, env cloud.Env) (*cloud.SyncSource, error) {
+		v := &memVault{region: sec.Region, dataDir: env.DataDir, keys: map[string]*memKey{}}
+		vaultsMu.Lock()
+		vaults[sec.Name] = v
+		vaultsMu.Unlock()
+		return cloud.NewSyncSource(sec.Name, v, time.Hour, env.Logger), nil
+	}))
 }
 
 type memKey struct {
