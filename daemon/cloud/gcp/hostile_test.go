@@ -104,41 +104,36 @@ func version(parent string, id int, st kmspb.CryptoKeyVersion_CryptoKeyVersionSt
 // not know fails or degrades with a reason, in bounded time; a key with
 // 10,000 versions is listed.
 func TestHostileVersionListing(t *testing.T) {
-	t.Run("endless pages", func(t *testing.T) {
-		h, p := startHostile(t)
-		h.set(p, func(n int, r *kmspb.ListCryptoKeyVersionsRequest) *kmspb.ListCryptoKeyVersionsResponse {
+	for _, c := range []struct {
+		name, want, naming string
+		answer             func(n int, r *kmspb.ListCryptoKeyVersionsRequest) *kmspb.ListCryptoKeyVersionsResponse
+	}{
+		{"endless pages", "pages", "the endless paging", func(n int, r *kmspb.ListCryptoKeyVersionsRequest) *kmspb.ListCryptoKeyVersionsResponse {
 			var vs []*kmspb.CryptoKeyVersion
 			for i := range 1000 {
 				vs = append(vs, version(r.GetParent(), n*1000+i, kmspb.CryptoKeyVersion_ENABLED))
 			}
 			return &kmspb.ListCryptoKeyVersionsResponse{CryptoKeyVersions: vs, NextPageToken: fmt.Sprint("p", n)}
-		})
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		_, err := listAll(ctx, p)
-		if ctx.Err() != nil {
-			t.Fatalf("the listing ran until the test's deadline (%d pages): %v", h.calls, err)
-		}
-		if !errors.Is(err, cloud.ErrBadAnswer) || !strings.Contains(err.Error(), "pages") {
-			t.Fatalf("error %v, want a bad answer naming the endless paging", err)
-		}
-	})
-	t.Run("repeated token", func(t *testing.T) {
-		h, p := startHostile(t)
-		h.set(p, func(n int, r *kmspb.ListCryptoKeyVersionsRequest) *kmspb.ListCryptoKeyVersionsResponse {
+		}},
+		{"repeated token", "page token", "the repeated page token", func(n int, r *kmspb.ListCryptoKeyVersionsRequest) *kmspb.ListCryptoKeyVersionsResponse {
 			return &kmspb.ListCryptoKeyVersionsResponse{CryptoKeyVersions: []*kmspb.CryptoKeyVersion{version(r.GetParent(), 1, kmspb.CryptoKeyVersion_ENABLED)},
 				NextPageToken: "same"}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, p := startHostile(t)
+			h.set(p, c.answer)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			_, err := listAll(ctx, p)
+			if ctx.Err() != nil {
+				t.Fatalf("the listing ran until the test's deadline (%d pages): %v", h.calls, err)
+			}
+			if !errors.Is(err, cloud.ErrBadAnswer) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want a bad answer naming %s", err, c.naming)
+			}
 		})
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		_, err := listAll(ctx, p)
-		if ctx.Err() != nil {
-			t.Fatalf("the listing ran until the test's deadline (%d pages): %v", h.calls, err)
-		}
-		if !errors.Is(err, cloud.ErrBadAnswer) || !strings.Contains(err.Error(), "page token") {
-			t.Fatalf("error %v, want a bad answer naming the repeated page token", err)
-		}
-	})
+	}
 	t.Run("unknown state", func(t *testing.T) {
 		h, p := startHostile(t)
 		h.set(p, func(n int, r *kmspb.ListCryptoKeyVersionsRequest) *kmspb.ListCryptoKeyVersionsResponse {
