@@ -43,13 +43,7 @@ func TestAssumeRoleWithExternalID(t *testing.T) {
 	defer sts.Close()
 	cfg := LocalSettings(t, lk, "x")
 	cfg.RoleARN, cfg.ExternalID, cfg.STSEndpoint = "arn:aws:iam::444455556666:role/KeywardAdmin", "kw-4711", sts.URL
-	if errs := cfg.Validate("aws[0]"); len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	a, err := New(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := newAccount(t, cfg)
 	if _, err := a.Create(context.Background(), cloud.CreateRequest{Name: "k", Type: "oct"}); err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +75,7 @@ func TestHTTPSProxyIsUsed(t *testing.T) {
 	cfg := LocalSettings(t, lk, "p")
 	// The endpoint is unreachable except through the proxy.
 	cfg.Endpoint, cfg.HTTPSProxy = "http://127.0.0.1:1", proxy.URL
-	a, err := New(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := newAccount(t, cfg)
 	if _, err := a.Create(context.Background(), cloud.CreateRequest{Name: "k", Type: "oct"}); err != nil {
 		t.Fatalf("through the proxy: %v", err)
 	}
@@ -179,10 +170,7 @@ func TestRequestsArePaced(t *testing.T) {
 	lk := StartLocalKMS(t)
 	cfg := LocalSettings(t, lk, "paced")
 	cfg.RequestsPerSecond = 20
-	a, err := New(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := newAccount(t, cfg)
 	start := time.Now()
 	// CreateKey, CreateAlias, DescribeKey, ListResourceTags, ListAliases,
 	// GetKeyRotationStatus, ListKeyRotations: 7 requests, 6 gaps of 50 ms.
@@ -232,13 +220,7 @@ func TestWebIdentity(t *testing.T) {
 	if k := cfg.CredentialKind(); k != CredWebIdentity {
 		t.Fatalf("a token file alone picks credential %q", k)
 	}
-	if errs := cfg.Validate("aws[0]"); len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	a, err := New(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := newAccount(t, cfg)
 	if _, err := a.Create(context.Background(), cloud.CreateRequest{Name: "w", Type: "oct"}); err != nil {
 		t.Fatal(err)
 	}

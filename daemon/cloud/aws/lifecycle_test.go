@@ -21,34 +21,40 @@ import (
 func newLocal(t *testing.T) (*Account, *LocalKMS) {
 	t.Helper()
 	lk := StartLocalKMS(t)
-	a, err := New(context.Background(), LocalSettings(t, lk, "aws-test"), nil)
+	return newAccount(t, LocalSettings(t, lk, "aws-test")), lk
+}
+
+// newAccount checks cfg as the daemon does and makes its account.
+func newAccount(t testing.TB, cfg Settings) *Account {
+	t.Helper()
+	if errs := cfg.Validate("aws[0]"); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	a, err := New(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a, lk
+	return a
 }
 
+// listAll is what a sync reads: the live keys, then those pending
+// deletion, by name.
 func listAll(t *testing.T, a *Account) (live, deleted map[string]cloud.KeyVersion) {
 	t.Helper()
 	ctx := context.Background()
-	live, deleted = map[string]cloud.KeyVersion{}, map[string]cloud.KeyVersion{}
-	if err := a.ListKeys(ctx, func(p []cloud.KeyVersion) error {
-		for _, kv := range p {
-			live[kv.Name] = kv
+	byName := func(list func(context.Context, func([]cloud.KeyVersion) error) error) map[string]cloud.KeyVersion {
+		out := map[string]cloud.KeyVersion{}
+		if err := list(ctx, func(p []cloud.KeyVersion) error {
+			for _, kv := range p {
+				out[kv.Name] = kv
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+		return out
 	}
-	if err := a.ListDeleted(ctx, func(p []cloud.KeyVersion) error {
-		for _, kv := range p {
-			deleted[kv.Name] = kv
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return live, deleted
+	return byName(a.ListKeys), byName(a.ListDeleted)
 }
 
 // TestLifecycleAgainstLocalKMS creates one key of each kind in local-kms
@@ -181,10 +187,7 @@ func TestSyncCostGrowsWithChanges(t *testing.T) {
 	lk := StartLocalKMS(t)
 	cfg := LocalSettings(t, lk, "aws-cost")
 	cfg.FullRefreshEvery = 4
-	a, err := New(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := newAccount(t, cfg)
 	ctx := context.Background()
 	var ids []string
 	for i := range 5 {
@@ -284,10 +287,7 @@ func TestChinaPartitionRules(t *testing.T) {
 	lk := StartLocalKMS(t)
 	cfg := LocalSettings(t, lk, "aws-cn")
 	cfg.Partition, cfg.Region = PartitionChina, "cn-north-1"
-	a, err := New(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := newAccount(t, cfg)
 	ctx := context.Background()
 	for _, r := range []cloud.CreateRequest{{Name: "r", Type: "RSA", Size: 2048}, {Name: "e", Type: "EC", Curve: "P-256"}} {
 		if _, err := a.Create(ctx, r); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "aws-cn partition cannot create native asymmetric keys") {
