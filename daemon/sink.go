@@ -28,7 +28,7 @@ var _ sources.Sink = (*sink)(nil)
 var _ sources.Memory = (*sink)(nil)
 
 func (s *sink) Apply(ctx context.Context, b sources.Batch) error {
-	recorded, err := s.st.Apply(ctx, store.Change{Source: b.Source, Upsert: b.Upsert, Remove: b.Remove, Events: b.Events, Usage: b.Usage, Memory: b.Memory})
+	recorded, err := s.st.Apply(ctx, b)
 	if err != nil {
 		return err
 	}

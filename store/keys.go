@@ -98,21 +98,10 @@ func upsertKey(ctx context.Context, stmt *sql.Stmt, k engine.Key, now time.Time)
 	return nil
 }
 
-// Change is one consistent update from a source: keys written (by ID),
-// key IDs removed, and the events that explain it.
-type Change struct {
-	Source string
-	Upsert []engine.Key
-	Remove []string
-	Events []engine.Event
-	// Usage is added as AddUsage adds it.
-	Usage []engine.Usage
-	// Memory, when not nil, replaces the source's memory
-	// (SetSourceMemory): a source's cursor over its backend's log moves in
-	// the same transaction as what it read there, so nothing is recorded
-	// twice or lost after a crash.
-	Memory []byte
-}
+// Change is one consistent update from a source (engine.Change): keys
+// written (by ID), key IDs removed, the events that explain it, usage and
+// the source's memory (SetSourceMemory).
+type Change = engine.Change
 
 // Apply writes a change in one transaction and returns the recorded events
 // with their IDs. The source row must exist (EnsureSource).

@@ -54,23 +54,10 @@ type Memory interface {
 	Remember(ctx context.Context, source string, blob []byte) error
 }
 
-// Batch is one consistent change to the inventory made by a source: the keys
-// it saw (inserted or updated by ID), the key IDs that disappeared from it,
-// and the activity events that explain the change. The sink applies a batch
-// in one transaction: all of it or none of it.
-type Batch struct {
-	Source string
-	Upsert []engine.Key
-	Remove []string
-	Events []engine.Event
-	// Usage is key use the source read in its backend's log (which
-	// service or principal used which key, per hour).
-	Usage []engine.Usage
-	// Memory, when not nil, replaces what the source keeps across
-	// restarts (Memory), in the same transaction: a cursor over a log
-	// moves with what was read there.
-	Memory []byte
-}
+// Batch is one consistent change to the inventory made by a source
+// (engine.Change). The sink applies a batch in one transaction: all of it
+// or none of it.
+type Batch = engine.Change
 
 // Sink receives what a source sees.
 type Sink interface {
