@@ -153,11 +153,13 @@ func putBuf(p *[]byte) {
 	}
 }
 
-// copyBuffers is the ReverseProxy's buffer pool for streamed bodies (it
-// allocates 32 KiB per response without one).
+// copyBuffers is the ReverseProxy's buffer pool for the answers it copies
+// to the client (it allocates 32 KiB per response without one). Its buffers
+// hold an answer read whole (wholeResponse) in one piece, so such an answer
+// reaches the client's connection in one write rather than one per 32 KiB.
 type copyBuffers struct{}
 
-var copyPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+var copyPool = sync.Pool{New: func() any { b := make([]byte, wholeResponse); return &b }}
 
 func (copyBuffers) Get() []byte  { return *(copyPool.Get().(*[]byte)) }
 func (copyBuffers) Put(b []byte) { copyPool.Put(&b) }
@@ -169,32 +171,13 @@ func putPlain(b []byte) {
 	putBuf(&b)
 }
 
-// pooledBody serves a rewritten body from a pooled buffer and returns the
-// buffer (zeroed when it held decrypted plaintext) on Close.
+// pooledBody serves a rewritten answer from a pooled buffer and returns
+// the buffer (zeroed when it held decrypted plaintext) on Close.
 type pooledBody struct {
 	io.Reader
 	buf  *[]byte
 	zero bool
 	once sync.Once
-	eof  atomic.Bool
-}
-
-func (b *pooledBody) Read(p []byte) (int, error) {
-	n, err := b.Reader.Read(p)
-	if err == io.EOF {
-		b.eof.Store(true)
-	}
-	return n, err
-}
-
-// recycle returns a request body's buffer once the transport has read it to
-// the end. ReverseProxy never closes the body it forwards (the transport
-// may still read it after the handler returns), so a body not read to EOF
-// is left to the garbage collector rather than reused under a reader.
-func (b *pooledBody) recycle() {
-	if b.eof.Load() {
-		b.Close()
-	}
 }
 
 func (b *pooledBody) Close() error {

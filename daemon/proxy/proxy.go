@@ -126,10 +126,10 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 	}
 	a.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			if ex, ok := pr.In.Context().(*exchange); ok && ex.small != nil && pr.Out.Body != nil {
+			if ex, ok := pr.In.Context().(*exchange); ok && ex.body != nil && pr.Out.Body != nil {
 				// ReverseProxy wrapped it in a type net/http does
-				// not know to be in memory (see smallBody).
-				pr.Out.Body = ex.small
+				// not know to be in memory (see forward).
+				pr.Out.Body = ex.body
 			}
 			pr.SetURL(u)
 			pr.SetXForwarded()
@@ -149,6 +149,11 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 	return a, nil
 }
 
+// upstreamWriteBuffer is the transport's write buffer per upstream
+// connection (net/http's default is 4 KiB): a rewritten request up to this
+// size goes upstream in one write with its headers (see forward).
+const upstreamWriteBuffer = 128 << 10
+
 func transport(cfg config.ProxyApp) (*http.Transport, error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.UpstreamServerName}
 	if cfg.UpstreamCA != "" {
@@ -160,6 +165,7 @@ func transport(cfg config.ProxyApp) (*http.Transport, error) {
 	}
 	d := &net.Dialer{Timeout: time.Duration(cfg.DialTimeout), KeepAlive: 30 * time.Second}
 	return &http.Transport{
+		WriteBufferSize:       upstreamWriteBuffer,
 		DialContext:           d.DialContext,
 		TLSClientConfig:       tlsCfg,
 		TLSHandshakeTimeout:   time.Duration(cfg.DialTimeout),
@@ -190,8 +196,7 @@ type exchange struct {
 	context.Context
 	hour        int64         // unix seconds of the hour's start, for the usage counts
 	at          int64         // unix milliseconds of the request: the time of its keys' use
-	reqBody     *pooledBody   // rewritten request body, recycled when read
-	small       io.ReadCloser // a small rewritten body, sent in one write with the headers (Rewrite)
+	body        io.ReadCloser // the rewritten request body, in memory (forward)
 	upstreamT0  time.Time
 	upstreamDur time.Duration
 }
@@ -244,9 +249,6 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		a.st.bytesOut.Add(cw.n)
 		a.metrics.bytesOut.Add(float64(cw.n))
-		if ex.reqBody != nil {
-			ex.reqBody.recycle()
-		}
 	}()
 	r = r.WithContext(ex)
 
@@ -508,32 +510,22 @@ func (a *App) protectBody(r *http.Request, ex *exchange, f framing) *refusal {
 	return nil
 }
 
-// smallBody is the largest rewritten body sent from a buffer of its own
-// rather than a pooled one: with the request's headers it fits the
-// transport's 4 KiB write buffer, and net/http writes headers and body in
-// one syscall only for a body it knows is in memory (a *bytes.Reader under
-// io.NopCloser). A body that net/http does not know (as a pooled one must
-// be, to learn when it was read) costs a second write for the headers
-// alone, and the upstream a second read.
-const smallBody = 3 << 10
-
-// forward makes buf (a pooled buffer, holding no plaintext of a protected
-// field) the request's body. A small body is copied out and buf put back at
-// once; the transport drops the copy when it is done, however late.
+// forward makes a copy of buf (a pooled buffer, holding no plaintext of a
+// protected field) the request's body, and puts buf back. The copy is a
+// *bytes.Reader under io.NopCloser, the in-memory body net/http writes
+// with the request's headers in one syscall (with the transport's write
+// buffer, upstreamWriteBuffer, up to that size): a body it does not know
+// (as a pooled one must be, to learn when it was read) gets the headers
+// flushed alone first and then 32 KiB writes, each a syscall here and a
+// read at the upstream. The copy is the garbage collector's once the
+// transport is done with it, however late.
 func (a *App) forward(r *http.Request, ex *exchange, buf *[]byte) {
-	n := len(*buf)
-	if n <= smallBody {
-		b := bytes.Clone(*buf)
-		putBuf(buf)
-		ex.small = io.NopCloser(bytes.NewReader(b))
-		r.Body = ex.small
-	} else {
-		pb := &pooledBody{Reader: bytes.NewReader(*buf), buf: buf}
-		ex.reqBody = pb
-		r.Body = pb
-	}
-	r.ContentLength = int64(n)
-	r.Header["Content-Length"] = []string{strconv.Itoa(n)}
+	b := bytes.Clone(*buf)
+	putBuf(buf)
+	ex.body = io.NopCloser(bytes.NewReader(b))
+	r.Body = ex.body
+	r.ContentLength = int64(len(b))
+	r.Header["Content-Length"] = []string{strconv.Itoa(len(b))}
 	r.TransferEncoding = nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -35,11 +36,12 @@ func (w *writeCounter) take() int {
 	return n
 }
 
-// TestSmallBodyOneWrite: a small rewritten request goes upstream in one
-// write (headers and body together), not the headers alone and then the
-// body; a large one still arrives whole. Counted on the proxy's own upstream
-// connection, on a real socket.
-func TestSmallBodyOneWrite(t *testing.T) {
+// TestRewrittenBodyOneWrite: a rewritten request up to the transport's
+// write buffer goes upstream in one write (headers and body together), not
+// the headers alone and then the body in 32 KiB pieces; a larger one still
+// arrives whole. Counted on the proxy's own upstream connection, on a real
+// socket.
+func TestRewrittenBodyOneWrite(t *testing.T) {
 	keys := newRing(t, 16, "crm")
 	up := newUpstream(t, echo)
 	m := startProxy(t, keys.rings, &recorder{}, crmApp(up.URL))
@@ -59,7 +61,8 @@ func TestSmallBodyOneWrite(t *testing.T) {
 	}{
 		{"1 KiB JSON", `{"ssn":"123-45-6789","notes":"` + strings.Repeat("n", 1000) + `"}`, 1},
 		{"small form", "ssn=123-45-6789&x=1", 1},
-		{"64 KiB JSON", `{"ssn":"123-45-6789","notes":"` + strings.Repeat("n", 64<<10) + `"}`, 0},
+		{"64 KiB JSON", `{"ssn":"123-45-6789","notes":"` + strings.Repeat("n", 64<<10) + `"}`, 1},
+		{"300 KiB JSON", `{"ssn":"123-45-6789","notes":"` + strings.Repeat("n", 300<<10) + `"}`, 0},
 	} {
 		ct := "application/json"
 		if strings.HasPrefix(c.body, "ssn=") {
@@ -76,5 +79,37 @@ func TestSmallBodyOneWrite(t *testing.T) {
 		if n := wc.take(); c.writes > 0 && n != c.writes {
 			t.Errorf("%s: %d writes to the upstream, want %d (headers and body in one)", c.name, n, c.writes)
 		}
+	}
+}
+
+// countingRecorder counts the handler's writes of the answer's body.
+type countingRecorder struct {
+	*httptest.ResponseRecorder
+	writes int
+}
+
+func (c *countingRecorder) Write(b []byte) (int, error) {
+	c.writes++
+	return c.ResponseRecorder.Write(b)
+}
+
+// TestAnswerOneWrite: an answer read whole (here 64 KiB with a token) is
+// handed to the client's connection in one write, not one per 32 KiB
+// piece of ReverseProxy's copy buffer.
+func TestAnswerOneWrite(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	up := newUpstream(t, echo)
+	m := startProxy(t, keys.rings, &recorder{}, crmApp(up.URL))
+	a, _ := m.App("crm")
+	body := `{"ssn":"123-45-6789","notes":"` + strings.Repeat("n", 64<<10) + `"}`
+	req := httptest.NewRequest("POST", "http://proxy/records", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	w := &countingRecorder{ResponseRecorder: httptest.NewRecorder()}
+	a.ServeHTTP(w, req)
+	if w.Code != 200 || w.Body.String() != body {
+		t.Fatalf("status %d, %d bytes back", w.Code, w.Body.Len())
+	}
+	if w.writes != 1 {
+		t.Fatalf("the answer took %d writes, want 1", w.writes)
 	}
 }
