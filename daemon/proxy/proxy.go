@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"path"
@@ -24,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward/daemon/config"
@@ -194,9 +196,11 @@ type ctxKey struct{}
 // ctxKey), so a request carries it at the cost of one allocation.
 type exchange struct {
 	context.Context
-	hour        int64         // unix seconds of the hour's start, for the usage counts
-	at          int64         // unix milliseconds of the request: the time of its keys' use
-	body        io.ReadCloser // the rewritten request body, in memory (forward)
+	hour        int64                  // unix seconds of the hour's start, for the usage counts
+	at          int64                  // unix milliseconds of the request: the time of its keys' use
+	body        io.ReadCloser          // the rewritten request body, in memory (forward)
+	out         atomic.Pointer[[]byte] // its pooled buffer, until the transport wrote it
+	trace       httptrace.ClientTrace
 	upstreamT0  time.Time
 	upstreamDur time.Duration
 }
@@ -510,23 +514,35 @@ func (a *App) protectBody(r *http.Request, ex *exchange, f framing) *refusal {
 	return nil
 }
 
-// forward makes a copy of buf (a pooled buffer, holding no plaintext of a
-// protected field) the request's body, and puts buf back. The copy is a
-// *bytes.Reader under io.NopCloser, the in-memory body net/http writes
-// with the request's headers in one syscall (with the transport's write
-// buffer, upstreamWriteBuffer, up to that size): a body it does not know
-// (as a pooled one must be, to learn when it was read) gets the headers
-// flushed alone first and then 32 KiB writes, each a syscall here and a
-// read at the upstream. The copy is the garbage collector's once the
-// transport is done with it, however late.
+// forward makes buf (a pooled buffer, holding no plaintext of a protected
+// field) the request's body: a *bytes.Reader under io.NopCloser, the
+// in-memory body net/http writes with the request's headers in one syscall
+// (with the transport's write buffer, upstreamWriteBuffer, up to that
+// size). A body it does not know (a pooled body must be one, to learn
+// when it was read) gets the headers flushed alone first and then 32 KiB
+// writes, each a syscall here and a read at the upstream. buf goes back to
+// its pool when the transport reports the request written (an
+// httptrace.ClientTrace on the exchange's context): it reads the body
+// no more after that, as a failed write never retries a body it has read.
+// A request not written leaves buf to the garbage collector.
 func (a *App) forward(r *http.Request, ex *exchange, buf *[]byte) {
-	b := bytes.Clone(*buf)
-	putBuf(buf)
-	ex.body = io.NopCloser(bytes.NewReader(b))
+	ex.out.Store(buf)
+	ex.trace.WroteRequest = ex.wroteRequest
+	ex.Context = httptrace.WithClientTrace(ex.Context, &ex.trace)
+	ex.body = io.NopCloser(bytes.NewReader(*buf))
 	r.Body = ex.body
-	r.ContentLength = int64(len(b))
-	r.Header["Content-Length"] = []string{strconv.Itoa(len(b))}
+	r.ContentLength = int64(len(*buf))
+	r.Header["Content-Length"] = []string{strconv.Itoa(len(*buf))}
 	r.TransferEncoding = nil
+}
+
+// wroteRequest puts the request body's buffer back once it is written.
+func (ex *exchange) wroteRequest(info httptrace.WroteRequestInfo) {
+	if info.Err == nil {
+		if buf := ex.out.Swap(nil); buf != nil {
+			putBuf(buf)
+		}
+	}
 }
 
 // check refuses a body the application has no rules for when it carries a
