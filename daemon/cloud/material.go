@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 
+	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -37,16 +38,8 @@ func ParseMaterial(b []byte) (crypto.PrivateKey, []byte, error) {
 		if _, enc := blk.Headers["Proc-Type"]; enc || blk.Type == "ENCRYPTED PRIVATE KEY" {
 			return nil, nil, fmt.Errorf("%w: the private key is encrypted: decrypt it first (openssl pkcs8 -topk8 -nocrypt) into a file only you can read", ErrInvalid)
 		}
-		var k any
-		var err error
-		switch blk.Type {
-		case "PRIVATE KEY":
-			k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-		case "RSA PRIVATE KEY":
-			k, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
-		case "EC PRIVATE KEY":
-			k, err = x509.ParseECPrivateKey(blk.Bytes)
-		default:
+		k, ok, err := pki.ParseKeyBlock(blk)
+		if !ok {
 			return nil, nil, fmt.Errorf("%w: a PEM block of type %q is not a private key (want PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)", ErrInvalid, blk.Type)
 		}
 		if err != nil {

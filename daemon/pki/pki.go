@@ -383,17 +383,39 @@ func isKeyDER(b []byte) bool {
 // parseKeyDER reads a private key in DER (PKCS#8, SEC 1 or PKCS#1) that
 // can sign, or returns nil.
 func parseKeyDER(b []byte) crypto.Signer {
-	if k, err := x509.ParsePKCS8PrivateKey(b); err == nil {
-		s, _ := k.(crypto.Signer)
-		return s
-	}
-	if k, err := x509.ParseECPrivateKey(b); err == nil {
-		return k
-	}
-	if k, err := x509.ParsePKCS1PrivateKey(b); err == nil {
-		return k
+	for _, p := range keyParsers {
+		if k, err := p.parse(b); err == nil {
+			s, _ := k.(crypto.Signer)
+			return s
+		}
 	}
 	return nil
+}
+
+// keyParsers are the private key encodings keyward reads, by the PEM type
+// that carries each.
+var keyParsers = []struct {
+	pemType string
+	parse   func([]byte) (any, error)
+}{
+	{"PRIVATE KEY", x509.ParsePKCS8PrivateKey},
+	{"EC PRIVATE KEY", func(b []byte) (any, error) { return x509.ParseECPrivateKey(b) }},
+	{"RSA PRIVATE KEY", func(b []byte) (any, error) { return x509.ParsePKCS1PrivateKey(b) }},
+}
+
+// ParseKeyBlock parses a PEM block of a private key type: PRIVATE KEY
+// (PKCS#8), EC PRIVATE KEY (SEC 1) or RSA PRIVATE KEY (PKCS#1). ok is
+// false for a block of any other type.
+func ParseKeyBlock(blk *pem.Block) (key any, ok bool, err error) {
+	for _, p := range keyParsers {
+		if blk.Type == p.pemType {
+			if key, err = p.parse(blk.Bytes); err != nil {
+				return nil, true, err
+			}
+			return key, true, nil
+		}
+	}
+	return nil, false, nil
 }
 
 func isCSRDER(b []byte) bool {
@@ -408,18 +430,11 @@ func parseKeyPEM(b []byte) (crypto.Signer, error) {
 		if blk == nil {
 			return nil, errors.New("no PEM private key found")
 		}
-		var k any
-		var err error
-		switch blk.Type {
-		case "PRIVATE KEY":
-			k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-		case "EC PRIVATE KEY":
-			k, err = x509.ParseECPrivateKey(blk.Bytes)
-		case "RSA PRIVATE KEY":
-			k, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
-		case "ENCRYPTED PRIVATE KEY":
+		if blk.Type == "ENCRYPTED PRIVATE KEY" {
 			return nil, errors.New("the private key is encrypted; keyward needs it unencrypted (mode 0600) or in a keystore with a password file")
-		default:
+		}
+		k, ok, err := ParseKeyBlock(blk)
+		if !ok {
 			continue
 		}
 		clear(blk.Bytes)

@@ -2,7 +2,11 @@ package pki
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -227,4 +231,29 @@ func FuzzParseKeystore(f *testing.F) {
 			t.Fatal("success by alias without that entry's identity")
 		}
 	})
+}
+
+// Each private key encoding parses under its PEM type, and a block of
+// another type is not taken for a key.
+func TestParseKeyBlock(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	p8, _ := x509.MarshalPKCS8PrivateKey(ec)
+	sec1, _ := x509.MarshalECPrivateKey(ec)
+	for _, c := range []struct {
+		typ  string
+		der  []byte
+		want crypto.PublicKey
+	}{{"PRIVATE KEY", p8, ec.Public()}, {"EC PRIVATE KEY", sec1, ec.Public()}, {"RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rk), rk.Public()}} {
+		k, ok, err := ParseKeyBlock(&pem.Block{Type: c.typ, Bytes: c.der})
+		if s, _ := k.(crypto.Signer); !ok || err != nil || s == nil || !samePublicKey(s.Public(), c.want) {
+			t.Errorf("%s: %T %v %v", c.typ, k, ok, err)
+		}
+		if k, ok, err := ParseKeyBlock(&pem.Block{Type: c.typ, Bytes: []byte{0x30, 0x03, 0x02, 0x01, 0x01}}); !ok || err == nil || k != nil {
+			t.Errorf("%s of garbage: %T %v %v", c.typ, k, ok, err)
+		}
+	}
+	if k, ok, err := ParseKeyBlock(&pem.Block{Type: "CERTIFICATE", Bytes: p8}); ok || err != nil || k != nil {
+		t.Errorf("a certificate block: %T %v %v", k, ok, err)
+	}
 }
