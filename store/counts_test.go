@@ -16,22 +16,9 @@ import (
 // counted is the per-source, per-state count of the keys table itself.
 func counted(t *testing.T, s *Store) map[string]map[engine.State]int {
 	t.Helper()
-	rows, err := s.db.Query(`SELECT source, state, count(*) FROM keys GROUP BY source, state`)
+	out, err := countsBy[engine.State](context.Background(), s, `SELECT source, state, count(*) FROM keys GROUP BY source, state`)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]map[engine.State]int{}
-	for rows.Next() {
-		var src, state string
-		var n int
-		if err := rows.Scan(&src, &state, &n); err != nil {
-			t.Fatal(err)
-		}
-		if out[src] == nil {
-			out[src] = map[engine.State]int{}
-		}
-		out[src][engine.State(state)] = n
 	}
 	return out
 }

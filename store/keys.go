@@ -457,24 +457,7 @@ func decodeCursor(s string, numeric bool) (cursor, error) {
 // KeyCounts is the number of keys per source and state, read from the
 // counts the triggers keep (a few rows, whatever the inventory's size).
 func (s *Store) KeyCounts(ctx context.Context) (map[string]map[engine.State]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT source, state, n FROM key_counts`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]map[engine.State]int{}
-	for rows.Next() {
-		var src, state string
-		var n int
-		if err := rows.Scan(&src, &state, &n); err != nil {
-			return nil, err
-		}
-		if out[src] == nil {
-			out[src] = map[engine.State]int{}
-		}
-		out[src][engine.State(state)] = n
-	}
-	return out, rows.Err()
+	return countsBy[engine.State](ctx, s, `SELECT source, state, n FROM key_counts`)
 }
 
 // CountKeys is the number of rows in the inventory.

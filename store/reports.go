@@ -15,24 +15,7 @@ import (
 // AgingCounts counts keys per source and aging bucket at now, in SQL.
 func (s *Store) AgingCounts(ctx context.Context, now time.Time, t engine.Thresholds) (map[string]map[engine.Bucket]int, error) {
 	expr, args := AgingExpr(now, t)
-	rows, err := s.db.QueryContext(ctx, `SELECT source, `+expr+` AS bucket, count(*) FROM keys GROUP BY source, bucket`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]map[engine.Bucket]int{}
-	for rows.Next() {
-		var src, b string
-		var n int
-		if err := rows.Scan(&src, &b, &n); err != nil {
-			return nil, err
-		}
-		if out[src] == nil {
-			out[src] = map[engine.Bucket]int{}
-		}
-		out[src][engine.Bucket(b)] = n
-	}
-	return out, rows.Err()
+	return countsBy[engine.Bucket](ctx, s, `SELECT source, `+expr+` AS bucket, count(*) FROM keys GROUP BY source, bucket`, args...)
 }
 
 // Milestone is one dated milestone of a key, as the aging report lists it.

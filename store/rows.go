@@ -29,3 +29,26 @@ func queryAll[T any](ctx context.Context, s *Store, what string, scan func(scann
 	}
 	return out, nil
 }
+
+// countsBy runs query, whose rows are (source, what, count), into the
+// counts per source and what (a key state, an aging bucket).
+func countsBy[K ~string](ctx context.Context, s *Store, query string, args ...any) (map[string]map[K]int, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]map[K]int{}
+	for rows.Next() {
+		var src, what string
+		var n int
+		if err := rows.Scan(&src, &what, &n); err != nil {
+			return nil, err
+		}
+		if out[src] == nil {
+			out[src] = map[K]int{}
+		}
+		out[src][K(what)] = n
+	}
+	return out, rows.Err()
+}
