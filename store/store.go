@@ -309,8 +309,12 @@ const chainVersion = 13
 // goMigrations are the steps of a migration that SQL cannot do, run after
 // its SQL in the same transaction.
 var goMigrations = map[int]func(context.Context, *sql.Tx, time.Time) error{
-	chainVersion: chainLegacy,
+	chainVersion:     chainLegacy,
+	agingDaysVersion: migrateAgingDays,
 }
+
+// agingDaysVersion is the migration that keeps the aging dates (aging.go).
+const agingDaysVersion = 19
 
 // tx runs fn in one transaction, committing only if it returns nil.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error { return runTx(ctx, s.db, fn) }
