@@ -81,7 +81,7 @@ func randomAgingKey(rng *rand.Rand, src string, base time.Time) engine.Key {
 	case 0:
 		k.RotateAfter = engine.Duration(time.Duration(rng.Intn(400)) * 24 * time.Hour)
 	case 1:
-		k.RotateAfter = engine.Duration(time.Duration(rng.Int63n(int64(100*24*time.Hour))).Truncate(time.Millisecond))
+		k.RotateAfter = engine.Duration(time.Duration(rng.Int63n(int64(100 * 24 * time.Hour))).Truncate(time.Millisecond))
 	}
 	return k
 }
