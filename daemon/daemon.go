@@ -72,7 +72,6 @@ type Daemon struct {
 	thresholds engine.Thresholds
 	details    map[string]func(*api.SourceInfo)
 	srcs       []sources.Source
-	summary    summaryCache
 	socket     string
 	started    time.Time
 	pid        int
@@ -144,13 +143,22 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	defer d.st.Close()
 	d.st.SetClock(d.now)
+	// The aging counts are kept for the configured thresholds; other
+	// thresholds than the last start's rebuild them (seconds at a million
+	// keys), before the socket answers.
+	agingStart := time.Now()
+	if rebuilt, err := d.st.PrepareAging(ctx, d.thresholds); err != nil {
+		return fmt.Errorf("aging counts: %w", err)
+	} else if rebuilt {
+		d.log.Info("aging thresholds changed: aging counts rebuilt", "took", time.Since(agingStart).Round(time.Millisecond))
+	}
 	retention, err := d.startAudit()
 	if err != nil {
 		return err
 	}
 	defer retention.Archiver.Signer.Close() // zeroes the signing key at exit, after the last checkpoint
 	d.metrics = d.newMetrics()
-	d.sink = &sink{st: d.st, hub: d.hub, log: d.log, now: d.now, changed: d.summary.invalidate, written: d.metrics.written}
+	d.sink = &sink{st: d.st, hub: d.hub, log: d.log, now: d.now, written: d.metrics.written}
 
 	feat, err := d.buildFeatures(ctx)
 	if err != nil {
@@ -209,8 +217,6 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			}
 		}(s)
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); d.runSummaries(runCtx) }()
 	foldCtx, stopFold := context.WithCancel(context.WithoutCancel(ctx))
 	foldDone := make(chan struct{})
 	go func() { fold.Run(foldCtx); close(foldDone) }()

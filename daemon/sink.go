@@ -18,8 +18,6 @@ type sink struct {
 	hub *hub
 	log *slog.Logger
 	now func() time.Time
-	// changed is told when the inventory changed (cache invalidation).
-	changed func()
 	// written is told of every event recorded (metrics).
 	written func(engine.Event)
 }
@@ -33,9 +31,6 @@ func (s *sink) Apply(ctx context.Context, b sources.Batch) error {
 		return err
 	}
 	if len(b.Upsert) > 0 || len(b.Remove) > 0 {
-		if s.changed != nil {
-			s.changed()
-		}
 		s.hub.publish(api.Notification{Type: api.NoteKeys, Time: s.now(), Source: b.Source})
 	}
 	s.publishEvents(recorded)

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/store"
 )
 
@@ -63,10 +65,12 @@ func TestStatusDoesNotWaitForTheAgingSummary(t *testing.T) {
 	}
 }
 
-// TestAgingTotalSaysWhenItIsAnEstimate: a bucket filter's total read from
-// a summary too costly to recount per request carries the instant it was
-// counted (total_as_of); a cheap one is recounted and carries none.
-func TestAgingTotalSaysWhenItIsAnEstimate(t *testing.T) {
+// TestAgingTotalsAreExactAtOnce: a bucket filter's total and the aging
+// summary are counted for the request from the store's kept dates: exact
+// (no total_as_of) on the first request, at once after a change (no
+// background count to wait for), and as the clock moves keys from one
+// bucket into the next.
+func TestAgingTotalsAreExactAtOnce(t *testing.T) {
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
 	if err != nil {
@@ -74,24 +78,68 @@ func TestAgingTotalSaysWhenItIsAnEstimate(t *testing.T) {
 	}
 	defer st.Close()
 	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	for _, cost := range []time.Duration{time.Millisecond, 3 * time.Second} {
-		d := &Daemon{cfg: &config.Config{}, st: st, now: func() time.Time { return at.Add(time.Minute) },
-			log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		d.summary.init()
-		d.summary.val = map[string]map[engine.Bucket]int{"kms": {engine.BucketExpired: 42}}
-		d.summary.at, d.summary.cost = at, cost
-		close(d.summary.ready)
-		req := httptest.NewRequest(http.MethodGet, "/v1/keys?aging=expired", nil).WithContext(
-			api.WithCaller(ctx, api.Caller{User: "test", Role: api.RoleUser}))
-		w := httptest.NewRecorder()
-		localapi.New(localapi.Services{Daemon: d}).ServeHTTP(w, req)
-		var p api.KeysPage
-		if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || w.Code != http.StatusOK {
-			t.Fatalf("cost %s: %d %s", cost, w.Code, w.Body)
+	var keys []engine.Key
+	for i := 0; i < 120; i++ {
+		created, expires := at.AddDate(0, 0, -3*i), at.AddDate(0, 0, 200-3*i)
+		state := engine.StateActive
+		if i%9 == 0 {
+			state = engine.StateDestroyed
 		}
-		estimated := cost >= cheapSummary
-		if p.Total != 42 || (p.TotalAsOf != nil) != estimated || (estimated && !p.TotalAsOf.Equal(at)) {
-			t.Fatalf("cost %s: total %d as of %v; want 42, as of %s: %v", cost, p.Total, p.TotalAsOf, at, estimated)
+		name := fmt.Sprintf("app.key.%d", i)
+		k := engine.Key{ID: "kms/" + name, Source: "kms", Name: name, State: state, Created: &created}
+		if i%4 != 0 {
+			k.Expires = &expires
+		}
+		keys = append(keys, k)
+	}
+	if err := st.EnsureSource(ctx, "kms", "kmip", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Apply(ctx, store.Change{Source: "kms", Upsert: keys}); err != nil {
+		t.Fatal(err)
+	}
+	clock := at
+	th := engine.DefaultThresholds()
+	d := &Daemon{cfg: &config.Config{}, st: st, now: func() time.Time { return clock }, thresholds: th,
+		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	h := localapi.New(localapi.Services{Daemon: d})
+	get := func(path string, v any) {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, path, nil).WithContext(api.WithCaller(ctx, api.Caller{User: "test", Role: api.RoleUser}))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), v) != nil {
+			t.Fatalf("%s: %d %s", path, w.Code, w.Body)
 		}
 	}
+	check := func(when string) {
+		t.Helper()
+		want := map[engine.Bucket]int{}
+		for _, k := range keys {
+			want[engine.Classify(k, clock, th).Bucket]++
+		}
+		var sum report.AgingSummary
+		get("/v1/reports/aging/summary", &sum)
+		for _, b := range th.Buckets() {
+			var p api.KeysPage
+			get("/v1/keys?limit=5&aging="+string(b), &p)
+			if p.Total != want[b] || p.TotalAsOf != nil {
+				t.Fatalf("%s: aging=%s total %d (as of %v), want %d exactly", when, b, p.Total, p.TotalAsOf, want[b])
+			}
+		}
+		for _, bc := range sum.Buckets {
+			if bc.Count != want[bc.Bucket] {
+				t.Fatalf("%s: summary %v, want %v", when, sum.Buckets, want)
+			}
+		}
+	}
+	check("first request")
+	clock = at.AddDate(0, 0, 45) // keys cross into expired, expiring and overdue
+	check("45 days later")
+	keys[1].State = engine.StateCompromised
+	keys[2].Expires = nil
+	if _, err := st.Apply(ctx, store.Change{Source: "kms", Upsert: keys[1:3]}); err != nil {
+		t.Fatal(err)
+	}
+	check("right after a change")
 }

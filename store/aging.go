@@ -28,11 +28,17 @@ import (
 
 const dayMS = 86400000
 
-// Kinds of dates in aging_days.
+// Kinds of dates in aging_days: rows of kind k count one day's dates of
+// kind k; rows of kind k+blockKind count a block of blockDays days, so a
+// sum over every day before an instant reads a few dozen blocks and the
+// days of one block, not every day since the oldest key (44,000 rows at a
+// million keys, 13-35 ms).
 const (
 	markExpiry       = 0
 	markOverdueFrom  = 1
 	markOverdueUntil = 2
+	blockKind        = 3
+	blockDays        = 64
 )
 
 // agingMarks selects, for the rows of the table or subquery rows (columns
@@ -59,10 +65,19 @@ func agingRow(r string) string {
 		%[1]s.created AS created, %[1]s.rotated AS rotated, %[1]s.rotate_after AS rotate_after)`, r)
 }
 
-// agingAdd adds (sign 1) or takes away (sign -1) one row's dates.
+// agingAdd adds (sign 1) or takes away (sign -1) one row's dates: to its
+// day and to its block of days.
 func agingAdd(r string, sign int) string {
-	return fmt.Sprintf(`INSERT INTO aging_days (source, kind, day, n) SELECT source, kind, day, %d FROM (%s) WHERE true
-		ON CONFLICT (source, kind, day) DO UPDATE SET n = n + excluded.n;`, sign, agingMarks(agingRow(r)))
+	marks := agingMarks(agingRow(r))
+	return fmt.Sprintf(`INSERT INTO aging_days (kind, day, source, n) SELECT kind, day, source, %[1]d FROM (%[2]s) WHERE true
+		ON CONFLICT (kind, day, source) DO UPDATE SET n = n + excluded.n;
+	INSERT INTO aging_days (kind, day, source, n) SELECT kind + %[3]d, %[4]s, source, %[1]d FROM (%[2]s) WHERE true
+		ON CONFLICT (kind, day, source) DO UPDATE SET n = n + excluded.n;`, sign, marks, blockKind, blockOf("day"))
+}
+
+// blockOf is the block of days (of blockDays) that holds day expression d.
+func blockOf(d string) string {
+	return fmt.Sprintf("(%[1]s) / %[2]d - ((%[1]s) %% %[2]d < 0)", d, blockDays)
 }
 
 // agingTriggers keep aging_days as keys are inserted, deleted (removals,
@@ -85,8 +100,12 @@ func buildAgingDays(ctx context.Context, tx *sql.Tx) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM aging_days`); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO aging_days (source, kind, day, n)
-		SELECT source, kind, day, count(*) FROM (`+agingMarks("keys")+`) GROUP BY source, kind, day`)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO aging_days (kind, day, source, n)
+		SELECT kind, day, source, count(*) FROM (`+agingMarks("keys")+`) GROUP BY kind, day, source`); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO aging_days (kind, day, source, n)
+		SELECT kind + %d, %s AS block, source, sum(n) FROM aging_days WHERE kind < %[1]d GROUP BY kind, block, source`, blockKind, blockOf("day")))
 	return err
 }
 
@@ -175,38 +194,46 @@ func (s *Store) AgingCountsKept(ctx context.Context, now time.Time, t engine.Thr
 	for _, d := range days {
 		ends = append(ends, n+int64(d)*dayMS)
 	}
-	// Whole days: one pass over aging_days.
-	var cols []string
-	var args []any
-	for _, e := range ends {
-		cols, args = append(cols, "sum(CASE WHEN kind = 0 AND day < ? THEN n ELSE 0 END)"), append(args, floorDay(e))
+	// Whole days: for each instant, its kind's blocks before the block of
+	// its day, then the days of that block before its day (index ranges).
+	type daySum struct {
+		kind int
+		at   int64
+		into perSource
 	}
-	cols = append(cols, "sum(CASE WHEN kind = 1 AND day < ? THEN n ELSE 0 END)", "sum(CASE WHEN kind = 2 AND day < ? THEN n ELSE 0 END)")
-	args = append(args, floorDay(n), floorDay(n))
 	expiry := make([]perSource, len(ends))
-	for i := range expiry {
+	var sums []daySum
+	for i, e := range ends {
 		expiry[i] = perSource{}
+		sums = append(sums, daySum{markExpiry, e, expiry[i]})
 	}
 	from, until := perSource{}, perSource{}
-	rows, err := conn.QueryContext(ctx, `SELECT source, `+strings.Join(cols, ", ")+` FROM aging_days GROUP BY source`, args...)
+	sums = append(sums, daySum{markOverdueFrom, n, from}, daySum{markOverdueUntil, n, until})
+	var parts []string
+	var args []any
+	for i, sm := range sums {
+		d := floorDay(sm.at)
+		b := d / blockDays
+		if d%blockDays < 0 {
+			b--
+		}
+		parts = append(parts, fmt.Sprintf(`SELECT %d AS i, source, n FROM aging_days WHERE kind = ? AND day < ?
+			UNION ALL SELECT %[1]d, source, n FROM aging_days WHERE kind = ? AND day >= ? AND day < ?`, i))
+		args = append(args, sm.kind+blockKind, b, sm.kind, b*blockDays, d)
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT i, source, sum(n) FROM (`+strings.Join(parts, " UNION ALL ")+`) GROUP BY i, source`, args...)
 	if err != nil {
 		return nil, false, err
 	}
 	for rows.Next() {
+		var i int
 		var src string
-		v := make([]int64, len(cols))
-		dest := []any{&src}
-		for i := range v {
-			dest = append(dest, &v[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
+		var v int64
+		if err := rows.Scan(&i, &src, &v); err != nil {
 			rows.Close()
 			return nil, false, err
 		}
-		for i := range ends {
-			expiry[i][src] = v[i]
-		}
-		from[src], until[src] = v[len(ends)], v[len(ends)+1]
+		sums[i].into[src] += v
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -113,7 +113,9 @@ type KeysPage struct {
 	NextCursor string       `json:"next_cursor,omitempty"`
 	// TotalAsOf is set when Total is not counted for this answer but read
 	// from the aging summary computed at that instant (an aging filter on
-	// a large inventory): an estimate that may lag recent changes.
+	// a large inventory): an estimate that may lag recent changes. Since
+	// the store keeps the aging dates (issue 18) totals are counted for
+	// each answer and the daemon no longer sets it.
 	TotalAsOf *time.Time `json:"total_as_of,omitempty"`
 }
 

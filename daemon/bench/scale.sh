@@ -19,7 +19,9 @@ t1=$(date +%s.%N)
 echo "start to socket answering: $(echo "$t1 - $t0" | bc) s"
 echo "first GET /v1/status: $(curl -s -o status.json -w '%{time_total}' --unix-socket k.sock http://keyward/v1/status) s; second: $(curl -s -o /dev/null -w '%{time_total}' --unix-socket k.sock http://keyward/v1/status) s"
 for q in 'keys?limit=50' 'keys?limit=50&state=active' 'keys?limit=50&source=kms-prod' 'keys?limit=50&source=kms-dr&state=active' \
-  'keys?limit=50&state=destroyed' 'keys?limit=50&aging=expired' 'keys?limit=50&aging=expiring-30d' 'keys?limit=50&aging=rotation-overdue' \
+  'keys?limit=50&state=destroyed' 'keys?limit=50&aging=expired' 'keys?limit=50&aging=expiring-7d' 'keys?limit=50&aging=expiring-30d' \
+  'keys?limit=50&aging=expiring-90d' 'keys?limit=50&aging=rotation-overdue' 'keys?limit=50&aging=healthy' 'keys?limit=50&aging=retired' \
+  'keys?limit=50&aging=expired&source=kms-prod' \
   'keys?limit=50&q=app0042' 'keys?limit=50&sort=-created' 'reports/aging/summary' 'reports/aging?limit=50' 'reports/activity?limit=50' \
   'reports/usage' 'reports/usage?from=-365d'; do
   a=$(curl -s -o ans.json -w '%{time_total}' --unix-socket k.sock "http://keyward/v1/$q")

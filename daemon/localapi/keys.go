@@ -62,37 +62,31 @@ func (h *Handler) keys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// A bucket's size is in the cached summary; counting it in SQL would
-	// scan the inventory for every first page.
-	var cachedTotal int
-	var asOf *time.Time
-	if kq.Aging != "" && kq.State == "" && kq.Text == "" && kq.Cursor == "" {
-		counts, at, estimated, err := h.s.Daemon.AgingCounts(r.Context())
+	// A bucket's size comes from the store's kept aging dates (exact, a
+	// few ms at a million keys); counting the bucket's keys would scan.
+	// It is also what chooses how the store reads the page.
+	if kq.Aging != "" && kq.State == "" && kq.Text == "" {
+		counts, _, _, err := h.s.Daemon.AgingCounts(r.Context())
 		if err != nil {
 			return err
 		}
+		held := 0
 		for src, m := range counts {
 			if kq.Source == "" || kq.Source == src {
-				cachedTotal += m[kq.Aging]
+				held += m[kq.Aging]
 			}
 		}
-		kq.SkipCount = true
-		if estimated {
-			asOf = &at
-		}
+		kq.AgingHeld = &held
 	}
 	page, err := h.s.Daemon.Store().Keys(r.Context(), kq)
 	if err != nil {
 		return sortError(err)
 	}
-	if kq.SkipCount {
-		page.Total = cachedTotal
-	}
 	h.classify(page.Keys)
 	if page.Keys == nil {
 		page.Keys = []engine.Key{}
 	}
-	return writeJSON(w, api.KeysPage{Keys: page.Keys, Total: page.Total, NextCursor: page.NextCursor, TotalAsOf: asOf})
+	return writeJSON(w, api.KeysPage{Keys: page.Keys, Total: page.Total, NextCursor: page.NextCursor})
 }
 
 func (h *Handler) key(w http.ResponseWriter, r *http.Request) error {

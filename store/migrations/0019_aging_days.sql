@@ -20,10 +20,13 @@ CREATE TABLE aging_params (
 );
 INSERT INTO aging_params (id, period, expiring_window) VALUES (1, 31536000000, 7776000000);
 
+-- Kinds 3, 4 and 5 count the same dates per block of 64 days (day is then
+-- the block's number), so a sum over all the days before an instant reads
+-- a few dozen rows per source.
 CREATE TABLE aging_days (
-    source TEXT    NOT NULL,
     kind   INTEGER NOT NULL,
     day    INTEGER NOT NULL, -- Unix day (UTC), floor(ms / 86400000)
+    source TEXT    NOT NULL,
     n      INTEGER NOT NULL,
-    PRIMARY KEY (source, kind, day)
+    PRIMARY KEY (kind, day, source)
 ) WITHOUT ROWID;
