@@ -7,7 +7,7 @@
 --   kind 2: the day it stops being rotation-overdue because it enters the
 --           largest expiring window (expires - that window).
 -- A bucket's count at any instant is then a sum over whole days plus an
--- exact count of the keys whose date falls in the partial day at its edge
+-- exact count of the keys whose date falls in the partial hour at its edge
 -- (store.AgingCountsKept). Kinds 1 and 2 depend on the default rotation
 -- period and the largest window, recorded in aging_params: a daemon
 -- started with other thresholds rebuilds the table (store.PrepareAging).
@@ -20,13 +20,15 @@ CREATE TABLE aging_params (
 );
 INSERT INTO aging_params (id, period, expiring_window) VALUES (1, 31536000000, 7776000000);
 
--- Kinds 3, 4 and 5 count the same dates per block of 64 days (day is then
--- the block's number), so a sum over all the days before an instant reads
--- a few dozen rows per source.
+-- Kinds 3, 4 and 5 count the same dates per block of 64 days, kinds 6, 7
+-- and 8 per hour (unit is then the block's or the hour's number), so a sum
+-- over everything before an instant reads a few dozen blocks, the days of
+-- one block and the hours of one day, and only the keys of one hour are
+-- counted one by one.
 CREATE TABLE aging_days (
     kind   INTEGER NOT NULL,
-    day    INTEGER NOT NULL, -- Unix day (UTC), floor(ms / 86400000)
+    unit   INTEGER NOT NULL, -- kinds 0-2: Unix day (UTC), floor(ms / 86400000)
     source TEXT    NOT NULL,
     n      INTEGER NOT NULL,
-    PRIMARY KEY (kind, day, source)
+    PRIMARY KEY (kind, unit, source)
 ) WITHOUT ROWID;
