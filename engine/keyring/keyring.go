@@ -29,7 +29,10 @@
 // the first 48 bits of that, base64url (ShortID), stable across restarts.
 package keyring
 
-import "errors"
+import (
+	"errors"
+	"sync/atomic"
+)
 
 // Sentinel errors callers branch on.
 var (
@@ -57,4 +60,13 @@ type KeySource interface {
 	DecryptionKey(app, id string) ([]byte, error)
 	// Version is a counter that moves whenever app's ring changes.
 	Version(app string) uint64
+}
+
+// VersionCounter is implemented by a KeySource whose Version can be read
+// without a lock: a caller that checks the version on every operation (the
+// token codec, once per field) loads the counter instead of calling Version.
+type VersionCounter interface {
+	// VersionCounter returns the counter whose value Version(app) reports,
+	// or nil while app has no ring (the caller asks again later).
+	VersionCounter(app string) *atomic.Uint64
 }

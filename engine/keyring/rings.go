@@ -102,10 +102,12 @@ type Ring struct {
 }
 
 type ring struct {
-	pattern    string
-	capacity   int
-	gens       []*generation // newest first
-	version    uint64
+	pattern  string
+	capacity int
+	gens     []*generation // newest first
+	// version moves (under Rings.mu) whenever the ring changes; it is
+	// read without the lock through VersionCounter.
+	version    atomic.Uint64
 	lastChange time.Time
 	rule       string
 }
@@ -120,7 +122,10 @@ type Rings struct {
 	onChange atomic.Pointer[func(app string)]
 }
 
-var _ KeySource = (*Rings)(nil)
+var (
+	_ KeySource      = (*Rings)(nil)
+	_ VersionCounter = (*Rings)(nil)
+)
 
 // NewRings returns an empty collection.
 func NewRings() *Rings {
@@ -156,7 +161,7 @@ func (r *Rings) Configure(app, pattern string, capacity int) {
 		last := rg.gens[len(rg.gens)-1]
 		clear(last.material)
 		rg.gens = rg.gens[:len(rg.gens)-1]
-		rg.version++
+		rg.version.Add(1)
 	}
 }
 
@@ -209,9 +214,21 @@ func (r *Rings) Version(app string) uint64 {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if rg := r.rings[app]; rg != nil {
-		return rg.version
+		return rg.version.Load()
 	}
 	return 0
+}
+
+// VersionCounter implements keyring.VersionCounter: the counter behind
+// Version(app), or nil while app has no ring. A ring, once configured, is
+// never replaced, so the counter stays valid.
+func (r *Rings) VersionCounter(app string) *atomic.Uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if rg := r.rings[app]; rg != nil {
+		return &rg.version
+	}
+	return nil
 }
 
 // Ring returns a metadata snapshot of app's ring (never material).
@@ -222,7 +239,7 @@ func (r *Rings) Ring(app string) (Ring, bool) {
 	if rg == nil {
 		return Ring{}, false
 	}
-	out := Ring{App: app, Pattern: rg.pattern, Capacity: rg.capacity, Version: rg.version, LastChange: rg.lastChange, Rule: rg.rule}
+	out := Ring{App: app, Pattern: rg.pattern, Capacity: rg.capacity, Version: rg.version.Load(), LastChange: rg.lastChange, Rule: rg.rule}
 	enc := true
 	for _, g := range rg.gens {
 		m := g.Generation
@@ -427,7 +444,7 @@ func (r *Rings) Prepare(app string, cands []Candidate) (*Change, error) {
 	if rg == nil {
 		return nil, fmt.Errorf("%w %q", ErrUnknownApplication, app)
 	}
-	ch := &Change{app: app, base: rg.version}
+	ch := &Change{app: app, base: rg.version.Load()}
 	diff := &ch.Diff
 	held := map[string]*generation{}
 	for _, g := range rg.gens {
@@ -627,7 +644,7 @@ func (r *Rings) Commit(ch *Change) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rg := r.rings[ch.app]
-	if rg == nil || rg.version != ch.base {
+	if rg == nil || rg.version.Load() != ch.base {
 		ch.Discard()
 		if rg == nil {
 			return fmt.Errorf("%w %q", ErrUnknownApplication, ch.app)
@@ -647,7 +664,7 @@ func (r *Rings) Commit(ch *Change) error {
 	}
 	rg.gens, rg.rule = ch.next, ch.Diff.Rule
 	if ch.Diff.Changed() {
-		rg.version++
+		rg.version.Add(1)
 		rg.lastChange = r.now()
 		changed = true
 	}
@@ -682,6 +699,6 @@ func (r *Rings) Close() {
 			g.material = nil
 		}
 		rg.gens = nil
-		rg.version++
+		rg.version.Add(1)
 	}
 }

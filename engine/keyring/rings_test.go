@@ -543,3 +543,55 @@ func TestOnChangeToldOfEachChange(t *testing.T) {
 		t.Fatalf("told %v, want %s", told, want)
 	}
 }
+
+// TestVersionCounterIsVersion: the lock-free counter a token codec reads
+// is the value Version reports, through every kind of change (a commit that
+// changes the ring, one that does not, a smaller capacity, a restore, a
+// close); nil for an application without a ring, and the same counter for
+// the life of the ring.
+func TestVersionCounterIsVersion(t *testing.T) {
+	r := NewRings()
+	if r.VersionCounter("crm") != nil {
+		t.Fatal("a counter for an application without a ring")
+	}
+	r.Configure("crm", "acme.crm.key.*", 16)
+	vc := r.VersionCounter("crm")
+	if vc == nil {
+		t.Fatal("no counter for a configured ring")
+	}
+	steps := []struct {
+		what   string
+		change func()
+		moves  bool
+	}{
+		{"first poll", func() { apply(t, r, "crm", []Candidate{cand(1, engine.StateActive), cand(2, engine.StateActive)}) }, true},
+		{"unchanged poll", func() { apply(t, r, "crm", []Candidate{cand(1, engine.StateActive), cand(2, engine.StateActive)}) }, false},
+		{"rotation", func() {
+			apply(t, r, "crm", []Candidate{cand(1, engine.StateActive), cand(2, engine.StateActive), cand(3, engine.StateActive)})
+		}, true},
+		{"smaller capacity", func() { r.Configure("crm", "acme.crm.key.*", 2) }, true},
+		{"same capacity", func() { r.Configure("crm", "acme.crm.key.*", 2) }, false},
+		{"close", func() { r.Close() }, true},
+	}
+	for _, s := range steps {
+		before := vc.Load()
+		s.change()
+		if got := vc.Load(); got != r.Version("crm") || (got != before) != s.moves {
+			t.Fatalf("%s: counter %d → %d, Version %d (moves %v)", s.what, before, got, r.Version("crm"), s.moves)
+		}
+		if r.VersionCounter("crm") != vc {
+			t.Fatalf("%s: the counter was replaced", s.what)
+		}
+	}
+	// A restore into an empty ring moves it too.
+	src := NewRings()
+	src.Configure("hr", "", 16)
+	apply(t, src, "hr", []Candidate{cand(1, engine.StateActive)})
+	blob, _ := src.Seal("hr")
+	r.Configure("hr", "", 16)
+	hr := r.VersionCounter("hr")
+	before := hr.Load()
+	if n, err := r.Restore("hr", blob); err != nil || n != 1 || hr.Load() == before || hr.Load() != r.Version("hr") {
+		t.Fatalf("restore: %d %v, counter %d → %d", n, err, before, hr.Load())
+	}
+}

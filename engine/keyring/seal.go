@@ -193,7 +193,7 @@ func (r *Rings) Restore(app string, plaintext []byte) (int, error) {
 		}
 		rg.gens = append(rg.gens, g)
 	}
-	rg.version++
+	rg.version.Add(1)
 	rg.lastChange = r.now()
 	return len(rg.gens), nil
 }
