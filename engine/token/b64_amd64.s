@@ -168,3 +168,149 @@ decEmpty:
 	MOVQ BX, n+56(FP)
 	MOVB $1, ok+64(FP)
 	RET
+
+// func decodeShortVBMI(dst, src []byte, lut *[128]byte, rot int) bool
+//
+// Decodes all of src, at most 128 characters with len(src)%4 != 1, in one
+// pass of two blocks: masked loads bring src in over a filler of 'A' (the
+// value 0; lanes past src are never read, so src may end anywhere) and
+// masked stores write exactly n = len(src)*3/4 bytes to dst, with the
+// first rot of them (0 <= rot <= 12, rot <= n) moved to the end: block 0
+// goes to dst-rot without its first rot lanes, block 1 to dst+48-rot, and
+// block 0's first rot lanes to dst+n-rot. Masked-out lanes are neither
+// read nor written. It reports whether every character of src is in the
+// alphabet; the caller checks the unused bits of a partial last quantum.
+TEXT ·decodeShortVBMI(SB), NOSPLIT, $0-65
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	MOVQ lut+48(FP), AX
+	MOVQ rot+56(FP), DX
+	VMOVDQU64    (AX), Z4
+	VMOVDQU64    64(AX), Z5
+	VPBROADCASTD decMul1<>(SB), Z6
+	VPBROADCASTD decMul2<>(SB), Z7
+	VMOVDQU64    decPack<>(SB), Z8
+	VPXORQ       Z9, Z9, Z9
+	MOVL         $0x41, AX
+	VPBROADCASTB AX, Z0
+	VMOVDQA64    Z0, Z10
+
+	// Load masks: min(len, 64) and max(len-64, 0) bytes (BZHI keeps all
+	// 64 bits for an index of 64 or more).
+	XORQ    R11, R11
+	MOVQ    $-1, R8
+	BZHIQ   CX, R8, R9
+	KMOVQ   R9, K2
+	MOVQ    CX, R10
+	SUBQ    $64, R10
+	CMOVQLT R11, R10
+	BZHIQ   R10, R8, R9
+	KMOVQ   R9, K3
+
+	// Store masks, n = len*3/4: block 0's lanes rot..min(n, 48), block
+	// 1's first max(n-48, 0), and block 0's first rot.
+	LEAQ    (CX)(CX*2), R12
+	SHRQ    $2, R12
+	MOVQ    $48, BX
+	MOVQ    R12, R13
+	CMPQ    R13, BX
+	CMOVQGT BX, R13
+	BZHIQ   R13, R8, R9
+	BZHIQ   DX, R8, R13
+	ANDNQ   R9, R13, R9
+	KMOVQ   R9, K4
+	KMOVQ   R13, K6
+	MOVQ    R12, R10
+	SUBQ    $48, R10
+	CMOVQLT R11, R10
+	BZHIQ   R10, R8, R9
+	KMOVQ   R9, K5
+
+	VMOVDQU8   (SI), K2, Z0
+	VMOVDQU8   64(SI), K3, Z10
+	VMOVDQA64  Z0, Z1
+	VMOVDQA64  Z10, Z11
+	VPERMI2B   Z5, Z4, Z1
+	VPERMI2B   Z5, Z4, Z11
+	VPTERNLOGD $0xfe, Z0, Z1, Z9
+	VPTERNLOGD $0xfe, Z10, Z11, Z9
+	VPMADDUBSW Z6, Z1, Z1
+	VPMADDUBSW Z6, Z11, Z11
+	VPMADDWD   Z7, Z1, Z1
+	VPMADDWD   Z7, Z11, Z11
+	VPERMB     Z1, Z8, Z1
+	VPERMB     Z11, Z8, Z11
+	MOVQ       DI, R9
+	SUBQ       DX, R9
+	VMOVDQU8   Z1, K4, (R9)
+	VMOVDQU8   Z11, K5, 48(R9)
+	ADDQ       R12, R9
+	VMOVDQU8   Z1, K6, (R9)
+
+	VPMOVB2M  Z9, K2
+	KMOVQ     K2, DX
+	VZEROUPPER
+	TESTQ     DX, DX
+	SETEQ     ret+64(FP)
+	RET
+
+// func encodeShortVBMI(dst, src []byte, lut *[64]byte)
+//
+// Encodes all of src, at most 96 bytes, in one pass of two blocks: masked
+// loads (zero past src, which is never read beyond its end) and masked
+// stores of exactly EncodedLen(len(src)) characters. Both blocks are loaded
+// before either is stored, so src may be the tail of dst (encodeSealed).
+TEXT ·encodeShortVBMI(SB), NOSPLIT, $0-56
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	MOVQ lut+48(FP), AX
+
+	// Load masks: min(len, 48) and max(len-48, 0) bytes.
+	XORQ    R11, R11
+	MOVQ    $-1, R8
+	MOVQ    $48, BX
+	MOVQ    CX, R10
+	CMPQ    R10, BX
+	CMOVQGT BX, R10
+	BZHIQ   R10, R8, R9
+	KMOVQ   R9, K2
+	MOVQ    CX, R10
+	SUBQ    $48, R10
+	CMOVQLT R11, R10
+	BZHIQ   R10, R8, R9
+	KMOVQ   R9, K3
+
+	// Store masks: n = ceil(len*4/3) characters, min(n, 64) then
+	// max(n-64, 0) (BZHI keeps all 64 bits for an index of 64). n =
+	// (4·len+2)/3, the division as a multiply by 0xaaab >> 17 (exact for
+	// the small values here).
+	MOVQ    CX, R12
+	SHLQ    $2, R12
+	ADDQ    $2, R12
+	IMULQ   $0xaaab, R12
+	SHRQ    $17, R12
+	BZHIQ   R12, R8, R9
+	KMOVQ   R9, K4
+	MOVQ    R12, R10
+	SUBQ    $64, R10
+	CMOVQLT R11, R10
+	BZHIQ   R10, R8, R9
+	KMOVQ   R9, K5
+
+	VMOVDQU64      (AX), Z3
+	VMOVDQU64      encShuf<>(SB), Z1
+	VPBROADCASTQ   encShift<>(SB), Z2
+	VMOVDQU8.Z     (SI), K2, Z0
+	VMOVDQU8.Z     48(SI), K3, Z4
+	VPERMB         Z0, Z1, Z0
+	VPERMB         Z4, Z1, Z4
+	VPMULTISHIFTQB Z0, Z2, Z0
+	VPMULTISHIFTQB Z4, Z2, Z4
+	VPERMB         Z3, Z0, Z0
+	VPERMB         Z3, Z4, Z4
+	VMOVDQU8       Z0, K4, (DI)
+	VMOVDQU8       Z4, K5, 64(DI)
+	VZEROUPPER
+	RET

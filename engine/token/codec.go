@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/tink-crypto/tink-go/v2/daead/subtle"
 
@@ -25,6 +26,10 @@ type Codec struct {
 	app    string
 	appTag string
 	keys   keyring.KeySource
+	// vc is keys when it can be read without a lock, and counter the
+	// counter it gave for app (nil until it has one): see ringVersion.
+	vc      keyring.VersionCounter
+	counter atomic.Pointer[atomic.Uint64]
 
 	mu      sync.RWMutex
 	version uint64
@@ -46,7 +51,24 @@ type genAt struct {
 
 // NewCodec returns a codec for app.
 func NewCodec(app string, keys keyring.KeySource) *Codec {
-	return &Codec{app: app, appTag: AppTag(app), keys: keys, gens: map[string]*generation{}}
+	c := &Codec{app: app, appTag: AppTag(app), keys: keys, gens: map[string]*generation{}}
+	c.vc, _ = keys.(keyring.VersionCounter)
+	return c
+}
+
+// ringVersion is keys.Version(app): once per token, so read from the source's
+// counter without a lock or a map when the source has one.
+func (c *Codec) ringVersion() uint64 {
+	if p := c.counter.Load(); p != nil {
+		return p.Load()
+	}
+	if c.vc != nil {
+		if p := c.vc.VersionCounter(c.app); p != nil {
+			c.counter.Store(p)
+			return p.Load()
+		}
+	}
+	return c.keys.Version(c.app)
 }
 
 // App is the application the codec serves.
@@ -75,8 +97,11 @@ func (c *Codec) refreshLocked(v uint64) {
 type generation struct {
 	id  string
 	gcm cipher.AEAD
-	// ads are the associated data of the four mode/kind headers (see adIndex).
+	// ads are the associated data of the four mode/kind headers (see
+	// adIndex): the header of a token, then the application's name.
 	ads [4][]byte
+	// hdrLen is the length of a header in ads.
+	hdrLen int
 
 	// mu guards sivKey against being zeroed while a deterministic
 	// operation runs; dropped says it was.
@@ -143,7 +168,7 @@ func newGeneration(app, id string, material []byte) (*generation, error) {
 		clear(key)
 		return nil, fmt.Errorf("key generation %s: %w", id, err)
 	}
-	g := &generation{id: id, gcm: gcm, siv: siv, sivKey: key}
+	g := &generation{id: id, gcm: gcm, siv: siv, sivKey: key, hdrLen: 6 + appTagLen + 1 + len(id) + 1}
 	tag := AppTag(app)
 	for _, m := range []Mode{GCM, SIV} {
 		for _, k := range []Kind{Text, JSON} {
@@ -153,9 +178,12 @@ func newGeneration(app, id string, material []byte) (*generation, error) {
 	return g, nil
 }
 
+// header is the header of a token of mode m and kind k sealed by g.
+func (g *generation) header(m Mode, k Kind) []byte { return g.ads[adIndex(m, k)][:g.hdrLen] }
+
 // generation returns the cached generation rawID, loading it on a miss.
 func (c *Codec) generation(rawID []byte) (*generation, error) {
-	v := c.keys.Version(c.app)
+	v := c.ringVersion()
 	if r := c.lastDec.Load(); r != nil && r.v == v && r.g.id == string(rawID) && !r.g.gone.Load() {
 		return r.g, nil
 	}
@@ -202,7 +230,7 @@ func (c *Codec) loadGeneration(v uint64, rawID []byte) (*generation, error) {
 
 // active returns the generation that encrypts.
 func (c *Codec) active() (*generation, error) {
-	v := c.keys.Version(c.app)
+	v := c.ringVersion()
 	if r := c.lastEnc.Load(); r != nil && r.v == v && !r.g.gone.Load() {
 		return r.g, nil
 	}
@@ -284,42 +312,52 @@ func (c *Codec) appendEncrypt(dst, plaintext []byte, mode Mode, kind Kind) (out 
 	if err != nil {
 		return dst, "", false, err
 	}
+	if mode != GCM && mode != SIV {
+		return dst, "", false, fmt.Errorf("token mode %q is not g or s", mode)
+	}
 	start := len(dst)
-	dst = append(dst, Prefix...)
-	dst = append(dst, byte(mode), byte(kind), '.')
-	dst = append(dst, c.appTag...)
-	dst = append(dst, '.')
-	dst = append(dst, g.id...)
-	dst = append(dst, '.')
 	ad := g.ads[adIndex(mode, kind)]
 	switch mode {
 	case GCM:
-		// Seal into a scratch buffer laid out as nonce||ct||tag, then
-		// base64 it onto dst.
+		// The sealed bytes (nonce || ciphertext || tag) go at the end of
+		// the room their text takes on dst, and are encoded forward onto
+		// it (encodeSealed): no scratch buffer. A plaintext that lies in
+		// dst's spare room gets a new array for dst, so it is read whole
+		// before anything is written over it.
 		n := nonceLen + len(plaintext) + tagLen
-		raw := getBuf(n)
-		buf := (*raw)[:nonceLen]
-		if _, err := rand.Read(buf); err != nil {
-			putBuf(raw)
+		tl := b64.EncodedLen(n)
+		if overlaps(dst[len(dst):cap(dst)], plaintext) {
+			dst = dst[:len(dst):len(dst)]
+		}
+		dst = slices.Grow(dst, g.hdrLen+tl)
+		dst = append(dst, ad[:g.hdrLen]...)
+		text := dst[len(dst) : len(dst)+tl]
+		sealed := text[tl-n:]
+		if _, err := rand.Read(sealed[:nonceLen]); err != nil {
 			return dst[:start], "", false, fmt.Errorf("random nonce: %w", err)
 		}
-		buf = g.gcm.Seal(buf, buf[:nonceLen], plaintext, ad)
-		dst = appendB64(dst, buf)
-		*raw = buf
-		putBuf(raw)
+		g.gcm.Seal(sealed[nonceLen:nonceLen], sealed[:nonceLen], plaintext, ad)
+		encodeSealed(text, sealed)
+		dst = dst[:len(dst)+tl]
 	case SIV:
 		var ct []byte
 		if !g.withSIV(func(siv *subtle.AESSIV) { ct, err = siv.EncryptDeterministically(plaintext, ad) }) {
-			return dst[:start], "", true, nil
+			return dst, "", true, nil
 		}
 		if err != nil {
-			return dst[:start], "", false, err
+			return dst, "", false, err
 		}
+		dst = append(dst, ad[:g.hdrLen]...)
 		dst = appendB64(dst, ct)
-	default:
-		return dst[:start], "", false, fmt.Errorf("token mode %q is not g or s", mode)
 	}
 	return dst, g.id, false, nil
+}
+
+// overlaps reports whether a and b share memory.
+func overlaps(a, b []byte) bool {
+	return len(a) > 0 && len(b) > 0 &&
+		uintptr(unsafe.Pointer(&a[0])) <= uintptr(unsafe.Pointer(&b[len(b)-1])) &&
+		uintptr(unsafe.Pointer(&b[0])) <= uintptr(unsafe.Pointer(&a[len(a)-1]))
 }
 
 // Encrypt returns the token of plaintext as a string.
@@ -341,6 +379,12 @@ type Opened struct {
 
 // AppendDecrypt opens the token tok and appends its plaintext to dst.
 func (c *Codec) AppendDecrypt(dst, tok []byte) ([]byte, Opened, error) {
+	if h, g := c.quickParse(tok); g != nil {
+		out, o, retry, err := c.appendDecrypt(dst, Mode(tok[3]), Kind(tok[4]), tok[h:], g)
+		if !retry {
+			return out, o, err
+		}
+	}
 	t, err := parseRaw(tok)
 	if err != nil {
 		return dst, Opened{}, err
@@ -349,7 +393,11 @@ func (c *Codec) AppendDecrypt(dst, tok []byte) ([]byte, Opened, error) {
 		return dst, Opened{KeyID: string(t.keyID), Mode: t.mode, Kind: t.kind}, fmt.Errorf("%w (not %q)", ErrWrongApplication, c.app)
 	}
 	for range 3 {
-		out, o, retry, err := c.appendDecrypt(dst, t)
+		g, err := c.generation(t.keyID)
+		if err != nil {
+			return dst, Opened{KeyID: string(t.keyID), Mode: t.mode, Kind: t.kind}, err
+		}
+		out, o, retry, err := c.appendDecrypt(dst, t.mode, t.kind, t.payload, g)
 		if !retry {
 			return out, o, err
 		}
@@ -357,66 +405,84 @@ func (c *Codec) AppendDecrypt(dst, tok []byte) ([]byte, Opened, error) {
 	return dst, Opened{}, fmt.Errorf("application %q: the key ring kept changing while decrypting; try again", c.app)
 }
 
-// appendDecrypt reports retry when the generation was dropped under it.
-func (c *Codec) appendDecrypt(dst []byte, t rawToken) (out []byte, o Opened, retry bool, err error) {
-	o = Opened{Mode: t.mode, Kind: t.kind}
-	g, err := c.generation(t.keyID)
+// quickParse is parseRaw for a token of the generation used last: its
+// header is compared whole with that generation's (no search for the
+// dots). It returns the header's length and the generation, or nil for
+// anything else, which then takes parseRaw and its precise errors.
+func (c *Codec) quickParse(tok []byte) (int, *generation) {
+	r := c.lastDec.Load()
+	if r == nil || len(tok) < 6 {
+		return 0, nil
+	}
+	m, k := Mode(tok[3]), Kind(tok[4])
+	if m != GCM && m != SIV || k != Text && k != JSON {
+		return 0, nil
+	}
+	h := r.g.hdrLen
+	if len(tok) < h || string(tok[:h]) != string(r.g.header(m, k)) || checkPayload(m, tok[h:]) != nil ||
+		r.v != c.ringVersion() || r.g.gone.Load() {
+		return 0, nil
+	}
+	return h, r.g
+}
+
+// appendDecrypt opens the payload of a token of mode m and kind k with g;
+// it reports retry when g was dropped under it.
+func (c *Codec) appendDecrypt(dst []byte, m Mode, k Kind, payload []byte, g *generation) (out []byte, o Opened, retry bool, err error) {
+	o = Opened{Mode: m, Kind: k, KeyID: g.id}
+	ad := g.ads[adIndex(m, k)]
+	if m == GCM {
+		out, err = openGCM(dst, payload, g.gcm, ad)
+	} else {
+		out, retry, err = g.openSIV(dst, payload, ad)
+	}
+	if err == nil && !retry {
+		o.Plaintext = out[len(dst):]
+	}
+	return out, o, retry, err
+}
+
+// openGCM appends the plaintext of a GCM payload to dst. Ciphertext and
+// tag are decoded straight onto dst and opened in place, so the plaintext
+// ends up at dst[len(dst):] with no scratch buffer and no copy; the nonce
+// goes right after them, in dst's spare capacity (a local array would
+// escape through the cipher.AEAD interface). A failed Open clears what it
+// wrote.
+func openGCM(dst, payload []byte, gcm cipher.AEAD, ad []byte) ([]byte, error) {
+	start, n := len(dst), b64.DecodedLen(len(payload))
+	dst = slices.Grow(dst, n)
+	ct := dst[start : start+n-nonceLen]
+	nonce := dst[start+n-nonceLen : start+n]
+	if !decodeSealed(ct, nonce, payload) {
+		return dst, errNotB64
+	}
+	pt, err := gcm.Open(ct[:0], nonce, ct, ad)
 	if err != nil {
-		o.KeyID = string(t.keyID)
-		return dst, o, false, err
+		return dst, ErrTampered
 	}
-	o.KeyID = g.id
-	ad := g.ads[adIndex(t.mode, t.kind)]
-	start := len(dst)
-	switch t.mode {
-	case GCM:
-		// The nonce is the first 16 characters (12 bytes, whole base64
-		// quanta). Ciphertext and tag are decoded straight onto dst and
-		// opened in place, so the plaintext ends up at dst[start:] with no
-		// scratch buffer and no copy; the nonce goes in dst's spare
-		// capacity after them (a local array would escape through the
-		// cipher.AEAD interface). A failed Open clears what it wrote.
-		if len(t.payload) < b64.EncodedLen(nonceLen+tagLen) {
-			return dst, o, false, fmt.Errorf("%w: payload too short", ErrMalformed)
-		}
-		sealed, err := decodePayload(dst, t.payload[nonceB64Len:])
-		if err != nil {
-			return dst, o, false, err
-		}
-		sealed = slices.Grow(sealed, nonceLen)
-		nonce := sealed[len(sealed) : len(sealed)+nonceLen]
-		if !decodeNonce(nonce, t.payload[:nonceB64Len]) {
-			return dst, o, false, errNotB64
-		}
-		ct := sealed[start:]
-		if len(ct) < tagLen {
-			return dst, o, false, fmt.Errorf("%w: payload too short", ErrMalformed)
-		}
-		pt, err := g.gcm.Open(ct[:0], nonce, ct, ad)
-		if err != nil {
-			return dst, o, false, ErrTampered
-		}
-		dst = sealed[:start+len(pt)]
-	case SIV:
-		raw := getBuf(b64.DecodedLen(len(t.payload)))
-		defer putBuf(raw)
-		sealed, err := decodePayload((*raw)[:0], t.payload)
-		if err != nil {
-			return dst, o, false, err
-		}
-		*raw = sealed
-		var pt []byte
-		if !g.withSIV(func(siv *subtle.AESSIV) { pt, err = siv.DecryptDeterministically(sealed, ad) }) {
-			return dst, o, true, nil
-		}
-		if err != nil {
-			return dst, o, false, ErrTampered
-		}
-		dst = append(dst, pt...)
-		clear(pt)
+	return dst[:start+len(pt)], nil
+}
+
+// openSIV appends the plaintext of a deterministic payload to dst; it
+// reports retry when g was dropped under it.
+func (g *generation) openSIV(dst, payload, ad []byte) (out []byte, retry bool, err error) {
+	raw := getBuf(b64.DecodedLen(len(payload)))
+	defer putBuf(raw)
+	sealed, err := decodePayload((*raw)[:0], payload)
+	if err != nil {
+		return dst, false, err
 	}
-	o.Plaintext = dst[start:]
-	return dst, o, false, nil
+	*raw = sealed
+	var pt []byte
+	if !g.withSIV(func(siv *subtle.AESSIV) { pt, err = siv.DecryptDeterministically(sealed, ad) }) {
+		return dst, true, nil
+	}
+	if err != nil {
+		return dst, false, ErrTampered
+	}
+	dst = append(dst, pt...)
+	clear(pt)
+	return dst, false, nil
 }
 
 // Decrypt opens one token.

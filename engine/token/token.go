@@ -231,21 +231,34 @@ func parseRaw(s []byte) (rawToken, error) {
 	}
 	hdrLen := 6 + appTagLen + 1 + dot + 1
 	payload := s[hdrLen:]
-	min := nonceLen + tagLen
-	if t.mode == SIV {
-		min = sivLen
-	}
-	if b64.EncodedLen(min) > len(payload) {
-		return t, fmt.Errorf("%w: payload too short", ErrMalformed)
-	}
-	if len(payload)%4 == 1 { // impossible length for unpadded base64
-		return t, fmt.Errorf("%w: payload length", ErrMalformed)
+	if err := checkPayload(t.mode, payload); err != nil {
+		return t, err
 	}
 	t.app = app
 	t.keyID = rest[:dot]
 	t.header = s[:hdrLen]
 	t.payload = payload
 	return t, nil
+}
+
+var (
+	errShortPayload  = fmt.Errorf("%w: payload too short", ErrMalformed)
+	errPayloadLength = fmt.Errorf("%w: payload length", ErrMalformed)
+)
+
+// checkPayload checks the length of a token's payload of mode m.
+func checkPayload(m Mode, payload []byte) error {
+	min := nonceLen + tagLen
+	if m == SIV {
+		min = sivLen
+	}
+	if b64.EncodedLen(min) > len(payload) {
+		return errShortPayload
+	}
+	if len(payload)%4 == 1 { // impossible length for unpadded base64
+		return errPayloadLength
+	}
+	return nil
 }
 
 // Span returns the length of the token that starts at s[0], or 0 when s does
