@@ -40,6 +40,51 @@ DATA decPack<>+0x30(SB)/8, $0x0000000000000000
 DATA decPack<>+0x38(SB)/8, $0x0000000000000000
 GLOBL decPack<>(SB), RODATA|NOPTR, $64
 
+// ENC_CONSTS loads the encoder's constants: the alphabet (at AX) in Z3,
+// the lane shuffle in Z1 and the bit offsets in Z2.
+#define ENC_CONSTS \
+	VMOVDQU64    (AX), Z3; \
+	VMOVDQU64    encShuf<>(SB), Z1; \
+	VPBROADCASTQ encShift<>(SB), Z2
+
+// ENC2 encodes the 48 bytes in each of Z0 and Z4 (in the low lanes) into
+// 64 characters in place.
+#define ENC2 \
+	VPERMB         Z0, Z1, Z0; \
+	VPERMB         Z4, Z1, Z4; \
+	VPMULTISHIFTQB Z0, Z2, Z0; \
+	VPMULTISHIFTQB Z4, Z2, Z4; \
+	VPERMB         Z3, Z0, Z0; \
+	VPERMB         Z3, Z4, Z4
+
+// DEC_CONSTS loads the decoder's constants: the lookup table (at AX) in Z4
+// and Z5, the multipliers in Z6 and Z7, the byte gather in Z8; and clears
+// Z9, where DEC2 gathers the characters outside the alphabet.
+#define DEC_CONSTS \
+	VMOVDQU64    (AX), Z4; \
+	VMOVDQU64    64(AX), Z5; \
+	VPBROADCASTD decMul1<>(SB), Z6; \
+	VPBROADCASTD decMul2<>(SB), Z7; \
+	VMOVDQU64    decPack<>(SB), Z8; \
+	VPXORQ       Z9, Z9, Z9
+
+// DEC2 decodes the 64 characters in each of Z0 and Z10 into 48 bytes in
+// the low lanes of Z1 and Z11; a character outside the alphabet (or of
+// 0x80 and above) sets the top bit of its lane in Z9.
+#define DEC2 \
+	VMOVDQA64  Z0, Z1; \
+	VMOVDQA64  Z10, Z11; \
+	VPERMI2B   Z5, Z4, Z1; \
+	VPERMI2B   Z5, Z4, Z11; \
+	VPTERNLOGD $0xfe, Z0, Z1, Z9; \
+	VPTERNLOGD $0xfe, Z10, Z11, Z9; \
+	VPMADDUBSW Z6, Z1, Z1; \
+	VPMADDUBSW Z6, Z11, Z11; \
+	VPMADDWD   Z7, Z1, Z1; \
+	VPMADDWD   Z7, Z11, Z11; \
+	VPERMB     Z1, Z8, Z1; \
+	VPERMB     Z11, Z8, Z11
+
 // func encodeVBMI(dst, src []byte, lut *[64]byte) int
 TEXT ·encodeVBMI(SB), NOSPLIT, $0-64
 	MOVQ dst_base+0(FP), DI
@@ -49,9 +94,7 @@ TEXT ·encodeVBMI(SB), NOSPLIT, $0-64
 	XORQ BX, BX
 	CMPQ CX, $48
 	JB   encDone
-	VMOVDQU64    (AX), Z3
-	VMOVDQU64    encShuf<>(SB), Z1
-	VPBROADCASTQ encShift<>(SB), Z2
+	ENC_CONSTS
 	MOVQ         $0xffffffffffff, DX
 	KMOVQ        DX, K1
 
@@ -62,12 +105,7 @@ encLoop2:
 	JB   encLoop1
 	VMOVDQU8.Z     (SI)(BX*1), K1, Z0
 	VMOVDQU8.Z     48(SI)(BX*1), K1, Z4
-	VPERMB         Z0, Z1, Z0
-	VPERMB         Z4, Z1, Z4
-	VPMULTISHIFTQB Z0, Z2, Z0
-	VPMULTISHIFTQB Z4, Z2, Z4
-	VPERMB         Z3, Z0, Z0
-	VPERMB         Z3, Z4, Z4
+	ENC2
 	VMOVDQU64      Z0, (DI)
 	VMOVDQU64      Z4, 64(DI)
 	ADDQ           $96, BX
@@ -104,12 +142,7 @@ TEXT ·decodeVBMI(SB), NOSPLIT, $0-65
 	XORQ BX, BX
 	CMPQ CX, $64
 	JB   decEmpty
-	VMOVDQU64    (AX), Z4
-	VMOVDQU64    64(AX), Z5
-	VPBROADCASTD decMul1<>(SB), Z6
-	VPBROADCASTD decMul2<>(SB), Z7
-	VMOVDQU64    decPack<>(SB), Z8
-	VPXORQ       Z9, Z9, Z9
+	DEC_CONSTS
 	MOVQ         $0xffffffffffff, DX
 	KMOVQ        DX, K1
 
@@ -120,18 +153,7 @@ decLoop2:
 	JB   decLoop1
 	VMOVDQU64   (SI)(BX*1), Z0
 	VMOVDQU64   64(SI)(BX*1), Z10
-	VMOVDQA64   Z0, Z1
-	VMOVDQA64   Z10, Z11
-	VPERMI2B    Z5, Z4, Z1
-	VPERMI2B    Z5, Z4, Z11
-	VPTERNLOGD  $0xfe, Z0, Z1, Z9
-	VPTERNLOGD  $0xfe, Z10, Z11, Z9
-	VPMADDUBSW  Z6, Z1, Z1
-	VPMADDUBSW  Z6, Z11, Z11
-	VPMADDWD    Z7, Z1, Z1
-	VPMADDWD    Z7, Z11, Z11
-	VPERMB      Z1, Z8, Z1
-	VPERMB      Z11, Z8, Z11
+	DEC2
 	VMOVDQU8    Z1, K1, (DI)
 	VMOVDQU8    Z11, K1, 48(DI)
 	ADDQ        $128, BX
@@ -186,12 +208,7 @@ TEXT ·decodeShortVBMI(SB), NOSPLIT, $0-65
 	MOVQ src_len+32(FP), CX
 	MOVQ lut+48(FP), AX
 	MOVQ rot+56(FP), DX
-	VMOVDQU64    (AX), Z4
-	VMOVDQU64    64(AX), Z5
-	VPBROADCASTD decMul1<>(SB), Z6
-	VPBROADCASTD decMul2<>(SB), Z7
-	VMOVDQU64    decPack<>(SB), Z8
-	VPXORQ       Z9, Z9, Z9
+	DEC_CONSTS
 	MOVL         $0x41, AX
 	VPBROADCASTB AX, Z0
 	VMOVDQA64    Z0, Z10
@@ -229,18 +246,7 @@ TEXT ·decodeShortVBMI(SB), NOSPLIT, $0-65
 
 	VMOVDQU8   (SI), K2, Z0
 	VMOVDQU8   64(SI), K3, Z10
-	VMOVDQA64  Z0, Z1
-	VMOVDQA64  Z10, Z11
-	VPERMI2B   Z5, Z4, Z1
-	VPERMI2B   Z5, Z4, Z11
-	VPTERNLOGD $0xfe, Z0, Z1, Z9
-	VPTERNLOGD $0xfe, Z10, Z11, Z9
-	VPMADDUBSW Z6, Z1, Z1
-	VPMADDUBSW Z6, Z11, Z11
-	VPMADDWD   Z7, Z1, Z1
-	VPMADDWD   Z7, Z11, Z11
-	VPERMB     Z1, Z8, Z1
-	VPERMB     Z11, Z8, Z11
+	DEC2
 	MOVQ       DI, R9
 	SUBQ       DX, R9
 	VMOVDQU8   Z1, K4, (R9)
@@ -299,17 +305,10 @@ TEXT ·encodeShortVBMI(SB), NOSPLIT, $0-56
 	BZHIQ   R10, R8, R9
 	KMOVQ   R9, K5
 
-	VMOVDQU64      (AX), Z3
-	VMOVDQU64      encShuf<>(SB), Z1
-	VPBROADCASTQ   encShift<>(SB), Z2
+	ENC_CONSTS
 	VMOVDQU8.Z     (SI), K2, Z0
 	VMOVDQU8.Z     48(SI), K3, Z4
-	VPERMB         Z0, Z1, Z0
-	VPERMB         Z4, Z1, Z4
-	VPMULTISHIFTQB Z0, Z2, Z0
-	VPMULTISHIFTQB Z4, Z2, Z4
-	VPERMB         Z3, Z0, Z0
-	VPERMB         Z3, Z4, Z4
+	ENC2
 	VMOVDQU8       Z0, K4, (DI)
 	VMOVDQU8       Z4, K5, 64(DI)
 	VZEROUPPER
