@@ -57,25 +57,15 @@ func TestAWSThroughDaemonAndCLI(t *testing.T) {
 	kw := clitest.Runner(t, sock)
 	list := func() map[string]engine.Key {
 		t.Helper()
-		out := map[string]engine.Key{}
-		for _, k := range clitest.Keys(t, sock, "aws-prod") {
-			out[k.Name] = k
-		}
-		return out
+		return clitest.KeysBy(t, sock, "aws-prod", func(k engine.Key) string { return k.Name })
 	}
 	details := map[string]string{}
 	sourceEvents := func() []string {
 		t.Helper()
-		rep, err := c.ActivityReport(ctx, api.ReportQuery{Source: "aws-prod", Origin: "source", Limit: 100})
-		if err != nil {
-			t.Fatal(err)
+		ops, evs := clitest.SourceEvents(t, sock, "aws-prod")
+		for k, ev := range evs {
+			details[k] = ev.Details
 		}
-		var ops []string
-		for _, ev := range rep.Events {
-			ops = append(ops, ev.Operation+" "+strings.TrimPrefix(ev.KeyID, "aws-prod/"))
-			details[ev.Operation+" "+strings.TrimPrefix(ev.KeyID, "aws-prod/")] = ev.Details
-		}
-		slices.Sort(ops)
 		return ops
 	}
 
@@ -189,24 +179,18 @@ func TestAWSThroughDaemonAndCLI(t *testing.T) {
 
 	// Expired session credentials: the sync fails, the source is
 	// degraded with what to do, and the inventory stays as it was.
-	lk.SetFail(func(string) string { return "ExpiredTokenException" })
-	if code, _, errs := clitest.Run(sock, "sync", "--source", "aws-prod"); code == cli.ExitOK || !strings.Contains(errs, "session credentials have expired") {
-		t.Errorf("sync with expired credentials: exit %d %q", code, errs)
+	if n := len(list()); n != 3 {
+		t.Fatalf("%d keys before the refused sync, want 3", n)
 	}
+	lk.SetFail(func(string) string { return "ExpiredTokenException" })
+	clitest.RefusedSync(t, sock, "aws-prod", "session credentials have expired", "renew them")
+	lk.SetFail(nil)
+	kw("sync", "--source", "aws-prod")
 	srcs, err := c.Sources(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(srcs, func(s api.SourceInfo) bool { return s.Name == "aws-prod" })
-	if i < 0 || srcs[i].Health == engine.HealthOK || !strings.Contains(srcs[i].Reason, "renew them") {
-		t.Errorf("the source after a refused sync: %+v", srcs)
-	}
-	if n := len(list()); n != 3 {
-		t.Errorf("%d keys after a failed sync, want the 3 known", n)
-	}
-	lk.SetFail(nil)
-	kw("sync", "--source", "aws-prod")
-	if srcs, _ := c.Sources(ctx); srcs[i].Health != engine.HealthOK {
-		t.Errorf("the source after credentials came back: %+v", srcs[i])
+	if i := slices.IndexFunc(srcs, func(s api.SourceInfo) bool { return s.Name == "aws-prod" }); i < 0 || srcs[i].Health != engine.HealthOK {
+		t.Errorf("the source after credentials came back: %+v", srcs)
 	}
 }

@@ -83,27 +83,15 @@ full_refresh_every = 1
 	kw := clitest.Runner(t, sock)
 	list := func() map[string]engine.Key {
 		t.Helper()
-		out := map[string]engine.Key{}
-		for _, k := range clitest.Keys(t, sock, "gcp-prod") {
-			out[k.Name+"/"+k.Version] = k
-		}
-		return out
+		return clitest.KeysBy(t, sock, "gcp-prod", func(k engine.Key) string { return k.Name + "/" + k.Version })
 	}
 	details, actors := map[string]string{}, map[string]string{}
 	sourceEvents := func() []string {
 		t.Helper()
-		rep, err := c.ActivityReport(ctx, api.ReportQuery{Source: "gcp-prod", Origin: "source", Limit: 100})
-		if err != nil {
-			t.Fatal(err)
+		ops, evs := clitest.SourceEvents(t, sock, "gcp-prod")
+		for k, ev := range evs {
+			details[k], actors[k] = ev.Details, ev.Actor
 		}
-		var ops []string
-		for _, ev := range rep.Events {
-			k := ev.Operation + " " + strings.TrimPrefix(ev.KeyID, "gcp-prod/")
-			ops = append(ops, k)
-			details[k] = ev.Details
-			actors[k] = ev.Actor
-		}
-		slices.Sort(ops)
 		return ops
 	}
 
@@ -352,22 +340,8 @@ full_refresh_every = 1
 
 	// A refused identity: the sync fails, the source is degraded with
 	// the missing permission, and the inventory stays as it was.
-	before := len(list())
 	fake.Deny("cloudkms.cryptoKeys.list")
-	if code, _, errs := clitest.Run(sock, "sync", "--source", "gcp-prod"); code == cli.ExitOK || !strings.Contains(errs, "cloudkms.cryptoKeys.list") {
-		t.Errorf("sync without permission: exit %d %q", code, errs)
-	}
-	srcs, err := c.Sources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(srcs, func(s api.SourceInfo) bool { return s.Name == "gcp-prod" })
-	if i < 0 || srcs[i].Health == engine.HealthOK || !strings.Contains(srcs[i].Reason, "lacks IAM permission") {
-		t.Errorf("the source after a refused sync: %+v", srcs)
-	}
-	if n := len(list()); n != before {
-		t.Errorf("%d rows after a failed sync, want the %d known", n, before)
-	}
+	clitest.RefusedSync(t, sock, "gcp-prod", "cloudkms.cryptoKeys.list", "lacks IAM permission")
 	fake.Allow("cloudkms.cryptoKeys.list")
 	kw("sync", "--source", "gcp-prod")
 
