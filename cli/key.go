@@ -40,34 +40,25 @@ func newKeyCmd(a *App) *cobra.Command {
 // newKeyRotateAppCmd is `keyward key rotate-app SOURCE APP`: a KMIP
 // application's next generation, as a rotate schedule makes it.
 func newKeyRotateAppCmd(a *App) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "rotate-app SOURCE APP",
-		Short: "Rotate a KMIP application now: create and activate the next generation of its ring on the KMS (admin)",
-		Long: "Creates on the KMS the generation that follows the application's newest (its scheme's next name,\n" +
-			"….key.N+1) and activates it; the proxy encrypts with it from its next poll. The KMS is polled first,\n" +
-			"so a generation someone else made is followed, not repeated. Recorded as a rotated event with your user name.",
-		Args: cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	cmd := newAnswerCmd(a, "rotate-app SOURCE APP",
+		"Rotate a KMIP application now: create and activate the next generation of its ring on the KMS (admin)",
+		cobra.RangeArgs(1, 2), `print {"source", "application", "previous", "generation", "uid", "note"} as JSON`,
+		func(cmd *cobra.Command, args []string) (*api.AppRotation, error) {
 			source, app, err := keyArgs(args)
 			if err != nil {
-				return Usagef("name the application as SOURCE APP or SOURCE/APP (e.g. acme-kms crm)")
+				return nil, Usagef("name the application as SOURCE APP or SOURCE/APP (e.g. acme-kms crm)")
 			}
-			rot, err := a.Client().RotateApp(cmd.Context(), source, app)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(a.Out, rot)
-			}
+			return a.Client().RotateApp(cmd.Context(), source, app)
+		}, func(rot *api.AppRotation) error {
 			fmt.Fprintf(a.Out, "rotated %s/%s: %s (after %s)\n", clean(rot.Source), clean(rot.Application), clean(rot.Generation), clean(rot.Previous))
 			if rot.Note != "" {
 				fmt.Fprintln(a.Out, clean(rot.Note))
 			}
 			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"source", "application", "previous", "generation", "uid", "note"} as JSON`)
+		})
+	cmd.Long = "Creates on the KMS the generation that follows the application's newest (its scheme's next name,\n" +
+		"….key.N+1) and activates it; the proxy encrypts with it from its next poll. The KMS is polled first,\n" +
+		"so a generation someone else made is followed, not repeated. Recorded as a rotated event with your user name."
 	return cmd
 }
 
@@ -174,10 +165,9 @@ func (d *dates) parseWithTags(tags []string) (exp, nbf *time.Time, t map[string]
 	return exp, nbf, t, nil
 }
 
-func printResult(a *App, res *api.CloudKeyResult, asJSON bool) error {
-	if asJSON {
-		return printJSON(a.Out, res)
-	}
+// printVersions prints what a key operation did and the key's versions
+// after it, oldest first.
+func (a *App) printVersions(res *api.CloudKeyResult) error {
 	if res.Event != nil {
 		fmt.Fprintf(a.Out, "%s: %s\n", res.Event.KeyID, res.Event.Details)
 	}
@@ -199,35 +189,13 @@ func printResult(a *App, res *api.CloudKeyResult, asJSON bool) error {
 // operation: run does the operation, the versions are printed as a table
 // (or as JSON with --json).
 func newKeyResultCmd(a *App, use, short string, args cobra.PositionalArgs, run func(cmd *cobra.Command, args []string) (*api.CloudKeyResult, error)) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   use,
-		Short: short,
-		Args:  args,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := run(cmd, args)
-			if err != nil {
-				return err
-			}
-			return printResult(a, res, asJSON)
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
-	return cmd
+	return newAnswerCmd(a, use, short, args, "print the result as JSON", run, a.printVersions)
 }
 
 // newKeyNameCmd is newKeyResultCmd for an operation on the key named SOURCE
 // NAME (or SOURCE/NAME).
 func newKeyNameCmd(a *App, use, short string, run func(cmd *cobra.Command, source, name string) (*api.CloudKeyResult, error)) *cobra.Command {
-	cmd := newKeyResultCmd(a, use, short, cobra.RangeArgs(1, 2), func(cmd *cobra.Command, args []string) (*api.CloudKeyResult, error) {
-		source, name, err := keyArgs(args)
-		if err != nil {
-			return nil, err
-		}
-		return run(cmd, source, name)
-	})
-	cmd.ValidArgsFunction = a.completion(keyNameArgs)
-	return cmd
+	return newKeyAnswerCmd(a, use, short, "print the result as JSON", run, a.printVersions)
 }
 
 // readKeyFile reads a key file for upload, refusing one that others can
@@ -450,53 +418,35 @@ func newKeyUpdateCmd(a *App) *cobra.Command {
 }
 
 func newKeyBackupCmd(a *App) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:               "backup SOURCE NAME",
-		Short:             "Back up a key with all its versions into the keyward database (wrapped under the key-encryption key)",
-		Args:              cobra.RangeArgs(1, 2),
-		ValidArgsFunction: a.completion(keyNameArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			source, name, err := keyArgs(args)
-			if err != nil {
-				return err
-			}
-			b, err := a.Client().BackupCloudKey(cmd.Context(), source, name)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(a.Out, b)
-			}
+	return newKeyAnswerCmd(a, "backup SOURCE NAME",
+		"Back up a key with all its versions into the keyward database (wrapped under the key-encryption key)",
+		"print the backup's description as JSON", func(cmd *cobra.Command, source, name string) (*api.BackupInfo, error) {
+			return a.Client().BackupCloudKey(cmd.Context(), source, name)
+		}, func(b *api.BackupInfo) error {
 			fmt.Fprintf(a.Out, "backup %s: %s/%s, %d version(s), %d bytes\nrestore with: keyward key restore %s\n", b.ID, b.Source, b.Key, b.Versions, b.Size, b.ID)
 			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the backup's description as JSON")
-	return cmd
+		})
+}
+
+// backupList is the stored backups as keyward key backups --json prints
+// them.
+type backupList struct {
+	Backups []api.BackupInfo `json:"backups"`
 }
 
 func newKeyBackupsCmd(a *App) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "backups",
-		Short: "List the stored cloud key backups, newest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+	return newAnswerCmd(a, "backups", "List the stored cloud key backups, newest first", cobra.NoArgs, "print the backups as JSON",
+		func(cmd *cobra.Command, _ []string) (backupList, error) {
 			bs, err := a.Client().CloudBackups(cmd.Context())
-			if err != nil {
-				return err
+			if bs == nil {
+				bs = []api.BackupInfo{}
 			}
-			if asJSON {
-				if bs == nil {
-					bs = []api.BackupInfo{}
-				}
-				return printJSON(a.Out, map[string]any{"backups": bs})
-			}
+			return backupList{bs}, err
+		}, func(l backupList) error {
 			tw := table(a.Out)
 			fmt.Fprintln(tw, "ID\tTAKEN\tSOURCE\tKEY\tVERSIONS\tGEOGRAPHY\tBY")
 			var pending []api.BackupInfo
-			for _, b := range bs {
+			for _, b := range l.Backups {
 				if b.Pending != "" {
 					pending = append(pending, b)
 					continue
@@ -510,10 +460,7 @@ func newKeyBackupsCmd(a *App) *cobra.Command {
 				fmt.Fprintf(a.Out, "%s: %s\n", b.ID, b.Pending)
 			}
 			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the backups as JSON")
-	return cmd
+		})
 }
 
 func newKeyRestoreCmd(a *App) *cobra.Command {
@@ -558,17 +505,11 @@ func newKeyDeleteBackupCmd(a *App) *cobra.Command {
 
 func newKeyPolicyCmd(a *App) *cobra.Command {
 	var rotateAfter, rotateBefore, expireAfter, notifyBefore string
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:               "policy SOURCE NAME",
-		Short:             "Show a key's rotation policy, or set it with --rotate-after/--rotate-before-expiry, --expire-after, --notify-before",
-		Args:              cobra.RangeArgs(1, 2),
-		ValidArgsFunction: a.completion(keyNameArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			source, name, err := keyArgs(args)
-			if err != nil {
-				return err
-			}
+	var source, name string
+	cmd := newKeyAnswerCmd(a, "policy SOURCE NAME",
+		"Show a key's rotation policy, or set it with --rotate-after/--rotate-before-expiry, --expire-after, --notify-before",
+		"print the policy as JSON", func(cmd *cobra.Command, s, n string) (*api.RotationPolicy, error) {
+			source, name = s, n
 			set := false
 			var p api.RotationPolicy
 			for _, f := range []struct {
@@ -583,22 +524,15 @@ func newKeyPolicyCmd(a *App) *cobra.Command {
 				set = true
 				d, err := engine.ParseDuration(f.val)
 				if err != nil {
-					return Usagef("--%s: %v", f.flag, err)
+					return nil, Usagef("--%s: %v", f.flag, err)
 				}
 				*f.dst = d
 			}
-			var got *api.RotationPolicy
 			if set {
-				got, err = a.Client().SetCloudRotationPolicy(cmd.Context(), source, name, p)
-			} else {
-				got, err = a.Client().CloudRotationPolicy(cmd.Context(), source, name)
+				return a.Client().SetCloudRotationPolicy(cmd.Context(), source, name, p)
 			}
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(a.Out, got)
-			}
+			return a.Client().CloudRotationPolicy(cmd.Context(), source, name)
+		}, func(got *api.RotationPolicy) error {
 			show := func(label string, d engine.Duration) string {
 				if d == 0 {
 					return label + " -"
@@ -608,13 +542,11 @@ func newKeyPolicyCmd(a *App) *cobra.Command {
 			fmt.Fprintf(a.Out, "%s/%s: %s, %s, %s, %s\n", source, name, show("rotate after", got.RotateAfter),
 				show("rotate before expiry", got.RotateBeforeExpiry), show("expire after", got.ExpireAfter), show("notify before", got.NotifyBefore))
 			return nil
-		},
-	}
+		})
 	cmd.Flags().StringVar(&rotateAfter, "rotate-after", "", "rotate this long after creation (e.g. 90d)")
 	cmd.Flags().StringVar(&rotateBefore, "rotate-before-expiry", "", "rotate this long before expiry (needs --expire-after)")
 	cmd.Flags().StringVar(&expireAfter, "expire-after", "", "expiry given to new versions (e.g. 1y)")
 	cmd.Flags().StringVar(&notifyBefore, "notify-before", "", "notify this long before expiry (e.g. 30d)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the policy as JSON")
 	return cmd
 }
 
@@ -624,39 +556,28 @@ var syncProgressEvery = 5 * time.Second
 // newSyncCmd is `keyward sync [--source S]`.
 func newSyncCmd(a *App) *cobra.Command {
 	var source string
-	var asJSON bool
 	var timeout time.Duration
-	cmd := &cobra.Command{
-		Use:   "sync",
-		Short: "Sync every source now (or only --source S) and wait for it",
-		Example: `  keyward sync
-  keyward sync --source azure-demo --timeout 5m`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+	cmd := newAnswerCmd(a, "sync", "Sync every source now (or only --source S) and wait for it", cobra.NoArgs, "print the result as JSON",
+		func(cmd *cobra.Command, _ []string) (*api.SyncResult, error) {
 			if timeout <= 0 {
-				return Usagef("--timeout must be positive, not %s", timeout)
+				return nil, Usagef("--timeout must be positive, not %s", timeout)
 			}
 			what := "every source"
 			if source != "" {
 				what = source
 			}
-			res, err := syncWithProgress(cmd.Context(), a, source, what, timeout)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(a.Out, res)
-			}
+			return syncWithProgress(cmd.Context(), a, source, what, timeout)
+		}, func(res *api.SyncResult) error {
 			if len(res.Synced) == 0 {
 				fmt.Fprintln(a.Out, "no source can sync on demand")
 				return nil
 			}
 			fmt.Fprintf(a.Out, "synced %s\n", strings.Join(res.Synced, ", "))
 			return nil
-		},
-	}
+		})
+	cmd.Example = `  keyward sync
+  keyward sync --source azure-demo --timeout 5m`
 	cmd.Flags().StringVar(&source, "source", "", "sync only this source")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the sources to answer")
 	return cmd
 }

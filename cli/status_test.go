@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/daemon"
+	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo/kms"
@@ -90,5 +92,27 @@ func TestStatusShowsWhatLeavesNext(t *testing.T) {
 	}
 	if !strings.Contains(out, "out of the crm ring: no decrypts in the last 7d") {
 		t.Fatalf("keyward status does not say what leaves next:\n%s", out)
+	}
+}
+
+// TestRotateAppAgainstAKMS: keyward key rotate-app against a real daemon
+// polling the embedded KMS creates the next generation of the ring and
+// says which, in words and (--json) as the socket API's object.
+func TestRotateAppAgainstAKMS(t *testing.T) {
+	cfg, _ := kmsDaemon(t, func(*config.KMIPSource) {})
+	var code int
+	var out, errs string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if code, out, errs = run(t, "--socket", cfg.Socket, "key", "rotate-app", "kms", "crm"); code == ExitOK {
+			break
+		}
+	}
+	if code != ExitOK || !strings.HasPrefix(out, "rotated kms/crm: acme.crm.key.") || !strings.Contains(out, " (after acme.crm.key.") {
+		t.Fatalf("key rotate-app: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run(t, "--socket", cfg.Socket, "key", "rotate-app", "kms/crm", "--json")
+	var rot api.AppRotation
+	if err := json.Unmarshal([]byte(out), &rot); code != ExitOK || err != nil || rot.Source != "kms" || rot.Application != "crm" || rot.Generation == "" || rot.Previous == "" {
+		t.Fatalf("key rotate-app --json: exit %d, %v\n%s%s", code, err, out, errs)
 	}
 }
