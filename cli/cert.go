@@ -405,30 +405,20 @@ func newCertImportCmd(a *App) *cobra.Command {
 
 func newCertShowCmd(a *App) *cobra.Command {
 	var source string
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "show --source NAME [--json]",
-		Short: "Show the client identity a KMIP source presents, the one installed, and a key waiting for its certificate",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+	cmd := newAnswerCmd(a, "show --source NAME [--json]",
+		"Show the client identity a KMIP source presents, the one installed, and a key waiting for its certificate",
+		cobra.NoArgs, "the /v1/kmip/{source}/cert object", func(cmd *cobra.Command, _ []string) (*api.CertInfo, error) {
 			if source == "" {
-				return Usagef("--source is required (the name of a [[kmip]] section)")
+				return nil, Usagef("--source is required (the name of a [[kmip]] section)")
 			}
-			ci, err := a.Client().KMIPCert(cmd.Context(), source)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(a.Out, ci)
-			}
+			return a.Client().KMIPCert(cmd.Context(), source)
+		}, func(ci *api.CertInfo) error {
 			for _, l := range CertLines(ci) {
 				fmt.Fprintln(a.Out, l)
 			}
 			return nil
-		},
-	}
+		})
 	cmd.Flags().StringVar(&source, "source", "", "KMIP source name")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "the /v1/kmip/{source}/cert object")
 	return cmd
 }
 

@@ -49,34 +49,29 @@ func scheduleNames(ctx context.Context, c *api.Client, args []string, _ string) 
 	return out, err
 }
 
+// scheduleList is the schedules as keyward schedule list --json prints
+// them.
+type scheduleList struct {
+	Schedules []api.ScheduleInfo `json:"schedules"`
+}
+
 func newScheduleListCmd(a *App) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the schedules: when each runs next and how its last run went",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+	return newAnswerCmd(a, "list", "List the schedules: when each runs next and how its last run went", cobra.NoArgs, `print {"schedules": [...]} as JSON`,
+		func(cmd *cobra.Command, _ []string) (scheduleList, error) {
 			ss, err := a.Client().Schedules(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(a.Out, map[string]any{"schedules": ss})
-			}
-			if len(ss) == 0 {
+			return scheduleList{ss}, err
+		}, func(l scheduleList) error {
+			if len(l.Schedules) == 0 {
 				fmt.Fprintln(a.Out, "no schedules (keyward schedule add, or [[schedule]] in keyward.toml)")
 				return nil
 			}
 			tw := table(a.Out)
 			fmt.Fprintln(tw, "NAME\tKIND\tWHEN\tNEXT RUN\tLAST RUN\tHEALTH\tORIGIN")
-			for _, s := range ss {
+			for _, s := range l.Schedules {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(s.Name), s.Kind, clean(s.When), a.nextRun(s), clean(lastRun(s)), clean(health(s)), origin(s))
 			}
 			return tw.Flush()
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"schedules": [...]} as JSON`)
-	return cmd
+		})
 }
 
 func (a *App) nextRun(s api.ScheduleInfo) string {
@@ -118,23 +113,14 @@ func origin(s api.ScheduleInfo) string {
 }
 
 func newScheduleShowCmd(a *App) *cobra.Command {
-	var asJSON bool
 	var run int64
-	cmd := &cobra.Command{
-		Use:   "show NAME",
-		Short: "Show a schedule, its latest runs and what its latest run (or --run ID) did to each key",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	cmd := newAnswerCmd(a, "show NAME", "Show a schedule, its latest runs and what its latest run (or --run ID) did to each key",
+		cobra.ExactArgs(1), `print {"schedule", "run", "steps"} as JSON`, func(cmd *cobra.Command, args []string) (*api.ScheduleDetail, error) {
 			if run < 0 {
-				return Usagef("--run must be a run id (1 or more), not %d", run)
+				return nil, Usagef("--run must be a run id (1 or more), not %d", run)
 			}
-			d, err := a.Client().Schedule(cmd.Context(), args[0], run)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(a.Out, d)
-			}
+			return a.Client().Schedule(cmd.Context(), args[0], run)
+		}, func(d *api.ScheduleDetail) error {
 			s := d.Schedule
 			fmt.Fprintf(a.Out, "%s: %s, %s\n", clean(s.Name), s.Kind.Describe(), clean(s.When))
 			fmt.Fprintf(a.Out, "origin    %s\nnext run  %s\nhealth    %s\n", origin(s), a.nextRun(s), clean(health(s)))
@@ -155,9 +141,7 @@ func newScheduleShowCmd(a *App) *cobra.Command {
 				printSteps(a, d.Steps)
 			}
 			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"schedule", "run", "steps"} as JSON`)
+		})
 	cmd.Flags().Int64Var(&run, "run", 0, "the steps of this run (default: the latest)")
 	return cmd
 }
