@@ -2,15 +2,19 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward/daemon/proxy/benchdata"
 
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/proxy/fields"
+	"github.com/keyward/keyward/engine/token"
 )
 
 // BenchmarkProxy compares a round trip through the keyward proxy (encrypt
@@ -105,6 +109,60 @@ func BenchmarkHandler(b *testing.B) {
 					h.h.ServeHTTP(w, req)
 					if w.Code != 200 || w.Body.Len() != len(p.body) {
 						b.Fatalf("status %d, %d bytes: %.200s", w.Code, w.Body.Len(), w.Body.Bytes())
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkWork is the work keyward adds to a request that no proxy design
+// can avoid, per payload, without sockets: the strict walk of the request
+// (EncryptJSON with an encrypter that only copies), the walk with the real
+// seals, the search of the answer for tokens (DecryptJSON of a document
+// with none), and the search with the real opens. Their sum is the floor
+// of keyward's CPU over a plain proxy's for one request.
+func BenchmarkWork(b *testing.B) {
+	keys := newRing(b, 16, "bench")
+	app, err := New(config.ProxyApp{Name: "bench", Listen: "127.0.0.1:0", Upstream: "http://upstream.invalid",
+		Fields: []string{"ssn", "email", "card.number", "records[*].ssn"}}, keys.rings, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	copyOnly := func(dst, pt []byte, _ bool, _ token.Kind) ([]byte, error) { return append(dst, pt...), nil }
+	small, large := benchdata.Payloads()
+	for _, p := range []struct {
+		name string
+		body []byte
+	}{{"1KiB-3fields", small}, {"64KiB-50fields", large}} {
+		ex := newExchange(context.Background(), time.Now())
+		sealed, n, err := app.rules.EncryptJSON(nil, p.body, app.encrypter(ex))
+		if err != nil || n == 0 {
+			b.Fatal(n, err)
+		}
+		out := make([]byte, 0, 2*len(sealed))
+		for _, w := range []struct {
+			name string
+			f    func() int
+		}{
+			{"walk", func() int { out, n, _ = app.rules.EncryptJSON(out[:0], p.body, copyOnly); return n }},
+			{"walk+seal", func() int { out, n, _ = app.rules.EncryptJSON(out[:0], p.body, app.encrypter(ex)); return n }},
+			{"search", func() int {
+				var op fields.Opened
+				out, op = fields.DecryptJSON(out[:0], p.body, app.decrypter(ex))
+				return op.Decrypted + 1
+			}},
+			{"search+open", func() int {
+				var op fields.Opened
+				out, op = fields.DecryptJSON(out[:0], sealed, app.decrypter(ex))
+				return op.Decrypted
+			}},
+		} {
+			b.Run(p.name+"/"+w.name, func(b *testing.B) {
+				b.SetBytes(int64(len(p.body)))
+				for b.Loop() {
+					if w.f() == 0 {
+						b.Fatal("nothing done")
 					}
 				}
 			})
