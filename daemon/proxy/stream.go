@@ -23,13 +23,14 @@ const wholeResponse = 128 << 10
 // token split across two reads, and the bytes after a string that say
 // whether it is a member name, are always in one window, and each window
 // starts outside any string, which is what fields.DecryptJSON needs. A
-// string longer than a window grows the window, up to max_body_bytes;
-// past that, the rest of the answer passes undecrypted (response-too-large).
+// string longer than a window grows the window, up to max_body_bytes (a
+// pooled buffer's size class at least); past that, the rest of the answer
+// passes undecrypted (response-too-large).
 type jsonStream struct {
 	a      *App
 	ex     *exchange
 	src    io.ReadCloser
-	in     *[]byte // pooled; (*in)[:n] is read and not yet decrypted
+	in     *[]byte // pooled, its length its capacity; (*in)[:n] is read and not yet decrypted
 	n      int
 	out    *[]byte // pooled; (*out)[off:] is decrypted and not yet read
 	off    int
@@ -100,7 +101,7 @@ func (s *jsonStream) next() {
 	if cut == 0 && !s.eof {
 		// One string fills the window: a bigger window, or past the
 		// limit the rest as it comes.
-		if int64(2*cap(*s.in)) > s.limit {
+		if int64(cap(*s.in)) >= s.limit {
 			s.a.st.fail(ErrKindRespTooLarge)
 			s.a.metrics.err(ErrKindRespTooLarge)
 			s.raw = true
@@ -108,8 +109,9 @@ func (s *jsonStream) next() {
 			s.n = 0
 			return
 		}
-		bigger := getBuf(2 * cap(*s.in))
-		*bigger = append((*bigger)[:0], win...)
+		bigger := getBuf(int(min(int64(2*cap(*s.in)), s.limit)))
+		*bigger = (*bigger)[:cap(*bigger)]
+		copy(*bigger, win)
 		putBuf(s.in)
 		s.in = bigger
 		return

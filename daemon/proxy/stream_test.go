@@ -300,3 +300,34 @@ func FuzzJSONStream(f *testing.F) {
 		}
 	})
 }
+
+// TestJSONStreamHugeString: a string that outgrows max_body_bytes ends the
+// decryption: what came before it is decrypted, it and the rest pass as
+// they came (the token after it too), counted as response-too-large; the
+// answer is whole either way.
+func TestJSONStreamHugeString(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	m := startProxy(t, keys.rings, &recorder{}, crmApp("http://"+freePort(t)))
+	a, _ := m.App("crm")
+	tok, _, _ := a.codec.Encrypt([]byte("123-45-6789"), token.GCM, token.Text)
+	doc := []byte(`{"a":"` + tok + `","big":"` + strings.Repeat("x", 40000) + `","b":"` + tok + `"}`)
+	ex := newExchange(context.Background(), time.Now())
+	before := m.Statuses()[0].Errors[ErrKindRespTooLarge]
+	s := &jsonStream{a: a, ex: ex, src: io.NopCloser(bytes.NewReader(doc)), in: ptr(make([]byte, 64)), out: getBuf(16), limit: 8 << 10}
+	got, err := io.ReadAll(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"a":"123-45-6789","big":"` + strings.Repeat("x", 40000) + `","b":"` + tok + `"}`
+	if string(got) != want {
+		t.Fatalf("got %d bytes, want %d: %.80s…%.120s", len(got), len(want), got, got[max(0, len(got)-120):])
+	}
+	if n := m.Statuses()[0].Errors[ErrKindRespTooLarge] - before; n != 1 {
+		t.Fatalf("response-too-large counted %d times", n)
+	}
+	// Under the limit the same string is decrypted around.
+	s = &jsonStream{a: a, ex: ex, src: io.NopCloser(bytes.NewReader(doc)), in: ptr(make([]byte, 64)), out: getBuf(16), limit: 64 << 10}
+	if got, _ := io.ReadAll(s); strings.Contains(string(got), token.Prefix) {
+		t.Fatal("a token was left under the limit")
+	}
+}
