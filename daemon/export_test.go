@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -101,15 +102,18 @@ func exportInventory(n int) map[string][]engine.Key {
 
 // TestExportIsEachKeyEncoded: the streamed export of an inventory of
 // several pages is, line for line and byte for byte, each key of the
-// keys list as encoding/json writes it, in the list's order, for the
-// default order and a filtered, sorted one.
+// keys list as encoding/json writes it (format=ndjson) or csv.Writer its
+// guarded record (format=csv), in the list's order, for the default order
+// and filtered, sorted ones.
 func TestExportIsEachKeyEncoded(t *testing.T) {
 	sock := startInventory(t, exportInventory(4500))
 	hc := socketClient(sock)
 	for _, filter := range []string{"", "sort=-created", "state=active&sort=expires", "aging=expired", "q=clé"} {
 		// The per-key encoding: the keys list, page by page.
-		var want bytes.Buffer
+		var want, wantCSV bytes.Buffer
 		enc := json.NewEncoder(&want)
+		cw := csv.NewWriter(&wantCSV)
+		cw.Write(api.KeyCSVHeader)
 		n := 0
 		for cursor := ""; ; {
 			q, _ := url.ParseQuery(filter)
@@ -131,32 +135,36 @@ func TestExportIsEachKeyEncoded(t *testing.T) {
 				if err := enc.Encode(k); err != nil {
 					t.Fatal(err)
 				}
+				cw.Write(api.CSVSafe(api.KeyCSVRecord(k)))
 			}
 			n += len(page.Keys)
 			if cursor = page.NextCursor; cursor == "" {
 				break
 			}
 		}
-		resp, err := hc.Get("http://keyward/v1/export/keys?" + filter)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %d %v", filter, resp.StatusCode, err)
-		}
+		cw.Flush()
 		if filter == "" && n != 4500 {
 			t.Fatalf("the keys list has %d keys, want 4500", n)
 		}
-		if !bytes.Equal(got, want.Bytes()) {
-			gl, wl := strings.Split(string(got), "\n"), strings.Split(want.String(), "\n")
-			for i := range min(len(gl), len(wl)) {
-				if gl[i] != wl[i] {
-					t.Fatalf("%s: line %d of %d/%d:\n got %s\nwant %s", filter, i+1, len(gl), len(wl), gl[i], wl[i])
-				}
+		for format, want := range map[string][]byte{"ndjson": want.Bytes(), "csv": wantCSV.Bytes()} {
+			resp, err := hc.Get("http://keyward/v1/export/keys?format=" + format + "&" + filter)
+			if err != nil {
+				t.Fatal(err)
 			}
-			t.Fatalf("%s: %d lines exported, %d keys listed", filter, len(gl)-1, len(wl)-1)
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s %s: %d %v", format, filter, resp.StatusCode, err)
+			}
+			if !bytes.Equal(got, want) {
+				gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+				for i := range min(len(gl), len(wl)) {
+					if gl[i] != wl[i] {
+						t.Fatalf("%s %s: line %d of %d/%d:\n got %q\nwant %q", format, filter, i+1, len(gl), len(wl), gl[i], wl[i])
+					}
+				}
+				t.Fatalf("%s %s: %d lines exported, %d wanted", format, filter, len(gl)-1, len(wl)-1)
+			}
 		}
 	}
 }

@@ -1,8 +1,6 @@
 package localapi
 
 import (
-	"bytes"
-	"encoding/csv"
 	"errors"
 	"net/http"
 	"strings"
@@ -136,31 +134,22 @@ func (h *Handler) exportKeys(w http.ResponseWriter, r *http.Request) error {
 	left := kq.Limit // 0: all
 	kq.Cursor = ""
 	classes := engine.NewClassifier(kq.Now, kq.Thresholds)
-	// One page's encoding, reused: ndjson appends each key's line; csv
-	// writes records through a csv.Writer.
-	var page bytes.Buffer
-	var cw *csv.Writer
-	var line []byte
+	// One page's encoding, reused: each key's JSON line or CSV record.
+	var page []byte
 	encode := func(k *engine.Key) error {
 		c := classes.Classify(k)
 		var err error
-		if line, err = api.AppendKeyJSONClass(line[:0], k, &c); err != nil {
-			return err
-		}
-		page.Write(append(line, '\n'))
-		return nil
+		page, err = api.AppendKeyJSONClass(page, k, &c)
+		page = append(page, '\n')
+		return err
 	}
 	contentType := "application/x-ndjson"
 	if format == "csv" {
 		contentType = "text/csv; charset=utf-8"
-		cw = csv.NewWriter(&page)
 		encode = func(k *engine.Key) error {
 			c := classes.Classify(k)
-			k.Aging = &engine.Aging{Bucket: c.Bucket}
-			if c.HasDue {
-				k.Aging.Due = &c.Due
-			}
-			return cw.Write(api.CSVSafe(api.KeyCSVRecord(*k)))
+			page = api.AppendKeyCSV(page, k, &c)
+			return nil
 		}
 	}
 	rc := http.NewResponseController(w)
@@ -169,18 +158,15 @@ func (h *Handler) exportKeys(w http.ResponseWriter, r *http.Request) error {
 		if left > 0 && left-sent < exportPage {
 			kq.Limit = left - sent
 		}
-		page.Reset()
-		if !started && cw != nil {
-			cw.Write(api.KeyCSVHeader)
+		page = page[:0]
+		if !started && format == "csv" {
+			page = append(append(page, strings.Join(api.KeyCSVHeader, ",")...), '\n')
 		}
 		n := 0
 		next, err := h.s.Daemon.Store().EachKey(r.Context(), kq, func(k *engine.Key) error {
 			n++
 			return encode(k)
 		})
-		if cw != nil {
-			cw.Flush()
-		}
 		if err != nil {
 			if !started {
 				return sortError(err)
@@ -198,7 +184,7 @@ func (h *Handler) exportKeys(w http.ResponseWriter, r *http.Request) error {
 			w.Header().Set("Content-Type", contentType)
 			w.WriteHeader(http.StatusOK)
 		}
-		if _, err := w.Write(page.Bytes()); err != nil {
+		if _, err := w.Write(page); err != nil {
 			return nil // the caller went away
 		}
 		if rc.Flush() != nil {
