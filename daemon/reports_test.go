@@ -12,7 +12,7 @@ import (
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
 	"github.com/keyward/keyward/engine/report"
-	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 func TestUsageReportJoinsProxyCountsToInventory(t *testing.T) {
@@ -24,11 +24,7 @@ func TestUsageReportJoinsProxyCountsToInventory(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The proxy writes usage through the same database file.
-	st, err := store.Open(ctx, filepath.Join(r.cfg.DataDir, "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t, filepath.Join(r.cfg.DataDir, "keyward.db"))
 	hour := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Hour)
 	lastUse := hour.Add(time.Hour + 37*time.Minute)
 	if err := st.AddUsage(ctx, []engine.Usage{

@@ -10,6 +10,7 @@ import (
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/audit"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 // BenchmarkPruneSegment is one retention step at the default segment size:
@@ -60,11 +61,7 @@ func BenchmarkPruneSegment(b *testing.B) {
 func BenchmarkVerify(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "keyward.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(b, filepath.Join(dir, "keyward.db"))
 	signer, _, _ := LoadSigner(filepath.Join(dir, "k", "audit.key"))
 	var evs []engine.Event
 	for j := 0; j < 100000; j++ {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/schedule"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 // clock is a pinned, settable clock.
@@ -101,12 +101,7 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, start time.Time, v *vault) *harness {
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return &harness{t: t, st: st, clk: &clock{t: start}, v: v, health: map[string]string{}}
+	return &harness{t: t, st: storetest.New(t), clk: &clock{t: start}, v: v, health: map[string]string{}}
 }
 
 // runner is a new runner on the same store: a daemon (re)started.

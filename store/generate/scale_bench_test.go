@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 var benchNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -144,11 +145,7 @@ func BenchmarkScaleKeysNextPage(b *testing.B) {
 
 func TestGeneratorIsReproducibleAndConsistent(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := storetest.New(t)
 	if err := Run(ctx, s, Options{Keys: 5000, Events: 20000, Now: benchNow}); err != nil {
 		t.Fatal(err)
 	}
