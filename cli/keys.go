@@ -296,20 +296,10 @@ func writeKeysTable(w io.Writer, r io.Reader, width int, now time.Time) (int, er
 }
 
 func newKeysShowCmd(a *App) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:               "show ID",
-		Short:             "Show one key and its recent activity",
-		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: a.completion(keyIDs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := a.Client().Key(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(a.Out, d)
-			}
+	cmd := newAnswerCmd(a, "show ID", "Show one key and its recent activity", cobra.ExactArgs(1), "print JSON: {\"key\": {...}, \"activity\": [...]}",
+		func(cmd *cobra.Command, args []string) (*api.KeyDetail, error) {
+			return a.Client().Key(cmd.Context(), args[0])
+		}, func(d *api.KeyDetail) error {
 			k := d.Key
 			tw := table(a.Out)
 			row := func(label, v string) {
@@ -347,8 +337,7 @@ func newKeysShowCmd(a *App) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format("2006-01-02 15:04Z"), e.Operation, e.Actor, e.Origin, orDash(e.Details))
 			}
 			return tw.Flush()
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: {\"key\": {...}, \"activity\": [...]}")
+		})
+	cmd.ValidArgsFunction = a.completion(keyIDs)
 	return cmd
 }
