@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 // TestStatusDoesNotWaitForTheAgingSummary: the status's key counts come
@@ -27,11 +28,7 @@ import (
 func TestStatusDoesNotWaitForTheAgingSummary(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t, filepath.Join(dir, "keyward.db"))
 	for _, src := range []string{"kms", "vault"} {
 		if err := st.EnsureSource(ctx, src, "kmip", ""); err != nil {
 			t.Fatal(err)
@@ -72,11 +69,7 @@ func TestStatusDoesNotWaitForTheAgingSummary(t *testing.T) {
 // bucket into the next.
 func TestAgingTotalsAreExactAtOnce(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.New(t)
 	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	var keys []engine.Key
 	for i := 0; i < 120; i++ {
