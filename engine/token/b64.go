@@ -189,30 +189,32 @@ func decodeScalar(out, src []byte) bool {
 	return bad>>24 == 0 && unused == 0
 }
 
+// inPlace reports whether encodeSealed encodes n sealed bytes in place, as
+// the tail of their own text, without a copy: always with the VBMI kernels,
+// else up to shortMax bytes (copied to the stack). A longer payload is
+// sealed into a scratch buffer for the other encoders.
+func inPlace(n int) bool { return haveVBMI || n <= shortMax }
+
 // encodeSealed writes the base64url text of sealed into text, which must be
-// exactly EncodedLen(len(sealed)) long and end with sealed:
-// sealed == text[len(text)-len(sealed):]. The VBMI kernel encodes forward in
-// place: block k reads sealed[48k:48k+48] at text offset off+48k, where off
-// = len(text)-len(sealed) = ceil(len(sealed)/3), and writes
-// text[64k:64k+64], which ends at or before the next block's first byte
-// because 16(k+1) <= 16·len(sealed)/48 <= off; encodeShortVBMI loads the
-// rest before it stores. The other encoders are given a copy.
+// exactly EncodedLen(len(sealed)) long. When inPlace(len(sealed)), sealed
+// may be text's own tail (text[len(text)-len(sealed):]); otherwise it must
+// not overlap text.
+//
+// The VBMI kernels encode forward in place: block k reads
+// sealed[48k:48k+48] at text offset off+48k, where off = len(text) -
+// len(sealed) = ceil(len(sealed)/3), and writes text[64k:64k+64], which
+// ends at or before the next block's first byte because 16(k+1) <=
+// 16·len(sealed)/48 <= off; encodeShortVBMI loads the rest before it
+// stores.
 func encodeSealed(text, sealed []byte) {
-	if haveVBMI {
+	if haveVBMI || len(sealed) > shortMax {
 		encodeB64(text, sealed)
 		return
 	}
-	if len(sealed) <= shortMax {
-		// The standard library's encoder (what encodeB64 uses at this
-		// size), called directly so that the copy stays on the stack.
-		var in [shortMax]byte
-		stdB64.Encode(text, in[:copy(in[:], sealed)])
-		return
-	}
-	sc := getBuf(len(sealed))
-	*sc = append((*sc)[:0], sealed...)
-	encodeB64(text, *sc)
-	putBuf(sc)
+	// The standard library's encoder (what encodeB64 uses at this size),
+	// from a copy, called directly so that the copy stays on the stack.
+	var in [shortMax]byte
+	stdB64.Encode(text, in[:copy(in[:], sealed)])
 }
 
 // appendB64 appends the base64url text of src to dst.

@@ -315,15 +315,15 @@ func (c *Codec) appendEncrypt(dst, plaintext []byte, mode Mode, kind Kind) (out 
 	if mode != GCM && mode != SIV {
 		return dst, "", false, fmt.Errorf("token mode %q is not g or s", mode)
 	}
-	start := len(dst)
 	ad := g.ads[adIndex(mode, kind)]
 	switch mode {
 	case GCM:
 		// The sealed bytes (nonce || ciphertext || tag) go at the end of
 		// the room their text takes on dst, and are encoded forward onto
-		// it (encodeSealed): no scratch buffer. A plaintext that lies in
-		// dst's spare room gets a new array for dst, so it is read whole
-		// before anything is written over it.
+		// it (encodeSealed): no scratch buffer, except for a long payload
+		// without the VBMI kernels. A plaintext that lies in dst's spare
+		// room gets a new array for dst, so it is read whole before
+		// anything is written over it.
 		n := nonceLen + len(plaintext) + tagLen
 		tl := b64.EncodedLen(n)
 		if overlaps(dst[len(dst):cap(dst)], plaintext) {
@@ -332,12 +332,17 @@ func (c *Codec) appendEncrypt(dst, plaintext []byte, mode Mode, kind Kind) (out 
 		dst = slices.Grow(dst, g.hdrLen+tl)
 		dst = append(dst, ad[:g.hdrLen]...)
 		text := dst[len(dst) : len(dst)+tl]
-		sealed := text[tl-n:]
-		if _, err := rand.Read(sealed[:nonceLen]); err != nil {
-			return dst[:start], "", false, fmt.Errorf("random nonce: %w", err)
+		sealed, scratch := text[tl-n:], (*[]byte)(nil)
+		if !inPlace(n) {
+			scratch = getBuf(n)
+			sealed = (*scratch)[:n]
 		}
+		rand.Read(sealed[:nonceLen]) // never fails: it crashes the program instead
 		g.gcm.Seal(sealed[nonceLen:nonceLen], sealed[:nonceLen], plaintext, ad)
 		encodeSealed(text, sealed)
+		if scratch != nil {
+			putBuf(scratch)
+		}
 		dst = dst[:len(dst)+tl]
 	case SIV:
 		var ct []byte
