@@ -81,9 +81,7 @@ func TestDegradedStatesWriteNothing(t *testing.T) {
 			e.t = t
 			old := time.Now().Add(-30 * 24 * time.Hour)
 			for i := range 30 {
-				if err := e.srv.AddKey(vault.KeySpec{Name: fmt.Sprintf("acme-k%02d", i), Versions: 2, Created: old}); err != nil {
-					t.Fatal(err)
-				}
+				e.addKey(vault.KeySpec{Name: fmt.Sprintf("acme-k%02d", i), Versions: 2, Created: old})
 			}
 			e.mustSync()
 			// Changes on every page, so any page written would show.

@@ -76,6 +76,14 @@ func newEnv(t testing.TB, vo vault.Options, withFakeCred bool) *env {
 	return e
 }
 
+// addKey puts a key into the emulated vault, behind keyward's back.
+func (e *env) addKey(spec vault.KeySpec) {
+	e.t.Helper()
+	if err := e.srv.AddKey(spec); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 func (e *env) connect(dir string, withFakeCred bool, geography string) {
 	e.t.Helper()
 	caFile, tokenFile, err := e.srv.WriteFiles(dir)

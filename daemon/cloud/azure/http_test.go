@@ -21,9 +21,7 @@ import (
 // above all it never clears a key's rotation policy.
 func TestCloudBodiesNeverMeanClearEverything(t *testing.T) {
 	e := newEnv(t, vault.Options{}, false)
-	if err := e.srv.AddKey(vault.KeySpec{Name: "acme-k"}); err != nil {
-		t.Fatal(err)
-	}
+	e.addKey(vault.KeySpec{Name: "acme-k"})
 	e.mustSync()
 	m := cloud.NewManager(e.st, newKEK(t), e.src)
 	want := cloud.RotationPolicy{RotateAfter: engine.Duration(90 * 24 * time.Hour), ExpireAfter: engine.Duration(365 * 24 * time.Hour)}
@@ -75,9 +73,7 @@ func TestCloudBodiesNeverMeanClearEverything(t *testing.T) {
 // from (it was recorded nowhere before); a refused delete hands it none.
 func TestDeletedBackupIsAudited(t *testing.T) {
 	e := newEnv(t, vault.Options{}, false)
-	if err := e.srv.AddKey(vault.KeySpec{Name: "acme-k"}); err != nil {
-		t.Fatal(err)
-	}
+	e.addKey(vault.KeySpec{Name: "acme-k"})
 	e.mustSync()
 	m := cloud.NewManager(e.st, newKEK(t), e.src)
 	bk, err := m.Backup(e.ctx, alice, "vault1", "acme-k")

@@ -283,9 +283,7 @@ func TestRestoreAcrossVaults(t *testing.T) {
 // place), and records nothing.
 func TestUserRoleCannotRunLifecycle(t *testing.T) {
 	e := newEnv(t, vault.Options{}, false)
-	if err := e.srv.AddKey(vault.KeySpec{Name: "acme-k"}); err != nil {
-		t.Fatal(err)
-	}
+	e.addKey(vault.KeySpec{Name: "acme-k"})
 	e.mustSync()
 	m := cloud.NewManager(e.st, newKEK(t), e.src)
 	reqs := e.srv.Requests()

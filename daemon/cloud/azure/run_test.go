@@ -23,9 +23,7 @@ import (
 // Run syncs at once, reports health, and returns nil when its context ends.
 func TestRunSyncsAndStops(t *testing.T) {
 	e := newEnv(t, vault.Options{}, false)
-	if err := e.srv.AddKey(vault.KeySpec{Name: "acme-run"}); err != nil {
-		t.Fatal(err)
-	}
+	e.addKey(vault.KeySpec{Name: "acme-run"})
 	src, err := NewSource(e.conn.cfgForTest(), nil, WithCredential(StaticToken(e.srv.Token)), WithRootCAs(e.srv.CertPool()))
 	if err != nil {
 		t.Fatal(err)
@@ -98,9 +96,7 @@ func TestHandlerErrors(t *testing.T) {
 // without reporting it as a cloud-side change.
 func TestOperationRecordedWhenReadBackFails(t *testing.T) {
 	e := newEnv(t, vault.Options{}, false)
-	if err := e.srv.AddKey(vault.KeySpec{Name: "acme-flaky", Created: time.Now().Add(-time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
+	e.addKey(vault.KeySpec{Name: "acme-flaky", Created: time.Now().Add(-time.Hour)})
 	e.mustSync()
 	m := cloud.NewManager(nil, nil, e.src)
 	e.srv.SetFault(vault.Fault{Kind: vault.FaultGarbage, After: 1})
@@ -139,9 +135,7 @@ func TestOperationRecordedWhenReadBackFails(t *testing.T) {
 // package registered the kind), and the manager over it backs up.
 func TestRegisteredFromConfig(t *testing.T) {
 	e := newEnv(t, vault.Options{}, false)
-	if err := e.srv.AddKey(vault.KeySpec{Name: "acme-wire", Versions: 2}); err != nil {
-		t.Fatal(err)
-	}
+	e.addKey(vault.KeySpec{Name: "acme-wire", Versions: 2})
 	dir := t.TempDir()
 	caFile, tokenFile, err := e.srv.WriteFiles(dir)
 	if err != nil {

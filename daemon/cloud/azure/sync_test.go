@@ -96,9 +96,7 @@ func TestCloudChangeShowsUpAsEvent(t *testing.T) {
 	e := newEnv(t, vault.Options{PageSize: 4}, false)
 	old := time.Now().Add(-100 * 24 * time.Hour)
 	for _, name := range []string{"acme-a", "acme-b", "acme-c", "acme-d", "acme-e", "acme-f"} {
-		if err := e.srv.AddKey(vault.KeySpec{Name: name, Versions: 2, Created: old}); err != nil {
-			t.Fatal(err)
-		}
+		e.addKey(vault.KeySpec{Name: name, Versions: 2, Created: old})
 	}
 	if err := e.srv.DeleteKey("acme-e"); err != nil {
 		t.Fatal(err)
@@ -127,9 +125,7 @@ func TestCloudChangeShowsUpAsEvent(t *testing.T) {
 	if err := e.srv.RecoverKey("acme-f"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.srv.AddKey(vault.KeySpec{Name: "acme-g"}); err != nil {
-		t.Fatal(err)
-	}
+	e.addKey(vault.KeySpec{Name: "acme-g"})
 	e.mustSync()
 	got := map[string]string{}
 	for _, ev := range e.events(engine.OriginSource) {
@@ -198,9 +194,7 @@ func TestRestartStartsFromKnownInventory(t *testing.T) {
 func TestFullRefreshCatchesOldVersionEdits(t *testing.T) {
 	e := newEnv(t, vault.Options{}, false)
 	for _, name := range []string{"acme-old", "acme-other"} {
-		if err := e.srv.AddKey(vault.KeySpec{Name: name, Versions: 3, Created: time.Now().Add(-300 * 24 * time.Hour)}); err != nil {
-			t.Fatal(err)
-		}
+		e.addKey(vault.KeySpec{Name: name, Versions: 3, Created: time.Now().Add(-300 * 24 * time.Hour)})
 	}
 	e.src.FullEvery = 2
 	e.mustSync()
@@ -250,9 +244,7 @@ func (r racyVault) Versions(ctx context.Context, name string) ([]cloud.KeyVersio
 func TestKeyDeletedDuringSync(t *testing.T) {
 	e := newEnv(t, vault.Options{}, false)
 	for _, n := range []string{"acme-stay", "acme-gone"} {
-		if err := e.srv.AddKey(vault.KeySpec{Name: n, Versions: 2}); err != nil {
-			t.Fatal(err)
-		}
+		e.addKey(vault.KeySpec{Name: n, Versions: 2})
 	}
 	src := cloud.NewSyncSource("vault1", racyVault{e.conn, e.srv, "acme-gone"}, time.Hour, nil)
 	src.Attach(e.sink)
@@ -272,9 +264,7 @@ func TestKeyDeletedDuringSync(t *testing.T) {
 func TestShiftedPagesListAKeyTwice(t *testing.T) {
 	e := newEnv(t, vault.Options{PageSize: 2}, false)
 	for _, name := range []string{"acme-1", "acme-2", "acme-3", "acme-4", "acme-5", "acme-6"} {
-		if err := e.srv.AddKey(vault.KeySpec{Name: name}); err != nil {
-			t.Fatal(err)
-		}
+		e.addKey(vault.KeySpec{Name: name})
 	}
 	e.mustSync()
 	state := func(name string) engine.State {
