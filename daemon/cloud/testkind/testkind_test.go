@@ -92,13 +92,25 @@ func (v *memVault) Capabilities() cloud.Capabilities {
 
 func (v *memVault) called(op string) { v.calls = append(v.calls, op) }
 
-func (v *memVault) current(name string) (cloud.KeyVersion, bool) {
+// call records a call of the cloud, op, and holds the vault's lock until
+// the returned func runs.
+func (v *memVault) call(op string) (unlock func()) {
+	v.mu.Lock()
+	v.called(op)
+	return v.mu.Unlock
+}
+
+// live is the key name, or op's not-found error when it is unknown or
+// deleted.
+func (v *memVault) live(op, name string) (*memKey, error) {
 	k, ok := v.keys[name]
 	if !ok || k.deleted != nil {
-		return cloud.KeyVersion{}, false
+		return nil, notFound(op, name)
 	}
-	return k.versions[len(k.versions)-1], true
+	return k, nil
 }
+
+func (k *memKey) current() cloud.KeyVersion { return k.versions[len(k.versions)-1] }
 
 func (v *memVault) list(deleted bool) []cloud.KeyVersion {
 	var out []cloud.KeyVersion
@@ -106,7 +118,7 @@ func (v *memVault) list(deleted bool) []cloud.KeyVersion {
 		if (k.deleted != nil) != deleted {
 			continue
 		}
-		kv := k.versions[len(k.versions)-1]
+		kv := k.current()
 		kv.Deleted = k.deleted
 		out = append(out, kv)
 	}
@@ -131,9 +143,9 @@ func (v *memVault) ListDeleted(_ context.Context, page func([]cloud.KeyVersion) 
 func (v *memVault) Versions(_ context.Context, name string) ([]cloud.KeyVersion, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	k, ok := v.keys[name]
-	if !ok || k.deleted != nil {
-		return nil, notFound("versions of", name)
+	k, err := v.live("versions of", name)
+	if err != nil {
+		return nil, err
 	}
 	return slices.Clone(k.versions), nil
 }
@@ -141,9 +153,9 @@ func (v *memVault) Versions(_ context.Context, name string) ([]cloud.KeyVersion,
 func (v *memVault) Get(_ context.Context, name, version string) (cloud.KeyVersion, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	k, ok := v.keys[name]
-	if !ok || k.deleted != nil {
-		return cloud.KeyVersion{}, notFound("get", name)
+	k, err := v.live("get", name)
+	if err != nil {
+		return cloud.KeyVersion{}, err
 	}
 	for _, kv := range k.versions {
 		if kv.Version == version {
@@ -151,15 +163,13 @@ func (v *memVault) Get(_ context.Context, name, version string) (cloud.KeyVersio
 		}
 	}
 	if version == "" {
-		return k.versions[len(k.versions)-1], nil
+		return k.current(), nil
 	}
 	return cloud.KeyVersion{}, notFound("get", name+"/"+version)
 }
 
 func (v *memVault) Create(_ context.Context, r cloud.CreateRequest) (cloud.KeyVersion, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.called("create")
+	defer v.call("create")()
 	if _, ok := v.keys[r.Name]; ok {
 		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrConflict, Op: "create " + r.Name, Reason: "exists"}
 	}
@@ -176,28 +186,24 @@ func (v *memVault) Import(context.Context, cloud.ImportRequest) (cloud.KeyVersio
 }
 
 func (v *memVault) Rotate(_ context.Context, name string) (cloud.KeyVersion, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.called("rotate")
-	cur, ok := v.current(name)
-	if !ok {
-		return cloud.KeyVersion{}, notFound("rotate", name)
+	defer v.call("rotate")()
+	k, err := v.live("rotate", name)
+	if err != nil {
+		return cloud.KeyVersion{}, err
 	}
+	cur := k.current()
 	n, _ := strconv.Atoi(cur.Version)
 	now := time.Now().UTC().Truncate(time.Second).Add(time.Second)
 	cur.Version, cur.Created, cur.Updated = strconv.Itoa(n+1), now, now
-	k := v.keys[name]
 	k.versions = append(k.versions, cur)
 	return cur, nil
 }
 
 func (v *memVault) Update(_ context.Context, name, version string, u cloud.Update) (cloud.KeyVersion, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.called("update")
-	k, ok := v.keys[name]
-	if !ok || k.deleted != nil {
-		return cloud.KeyVersion{}, notFound("update", name)
+	defer v.call("update")()
+	k, err := v.live("update", name)
+	if err != nil {
+		return cloud.KeyVersion{}, err
 	}
 	i := len(k.versions) - 1
 	if version != "" {
@@ -221,36 +227,31 @@ func (v *memVault) Update(_ context.Context, name, version string, u cloud.Updat
 }
 
 func (v *memVault) Delete(_ context.Context, name string) (cloud.KeyVersion, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.called("delete")
-	cur, ok := v.current(name)
-	if !ok {
-		return cloud.KeyVersion{}, notFound("delete", name)
+	defer v.call("delete")()
+	k, err := v.live("delete", name)
+	if err != nil {
+		return cloud.KeyVersion{}, err
 	}
+	cur := k.current()
 	now := time.Now().UTC().Truncate(time.Second)
 	purge := now.Add(90 * 24 * time.Hour)
-	v.keys[name].deleted = &now
+	k.deleted = &now
 	cur.Deleted, cur.PurgeAt = &now, &purge
 	return cur, nil
 }
 
 func (v *memVault) Recover(_ context.Context, name string) (cloud.KeyVersion, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.called("recover")
+	defer v.call("recover")()
 	k, ok := v.keys[name]
 	if !ok || k.deleted == nil {
 		return cloud.KeyVersion{}, notFound("recover", name)
 	}
 	k.deleted = nil
-	return k.versions[len(k.versions)-1], nil
+	return k.current(), nil
 }
 
 func (v *memVault) Purge(_ context.Context, name string) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.called("purge")
+	defer v.call("purge")()
 	k, ok := v.keys[name]
 	if !ok || k.deleted == nil {
 		return &cloud.Error{Kind: cloud.ErrConflict, Op: "purge " + name, Reason: "only a deleted key can be purged"}
@@ -280,9 +281,7 @@ func (v *memVault) RotationPolicy(_ context.Context, name string) (cloud.Rotatio
 }
 
 func (v *memVault) SetRotationPolicy(_ context.Context, name string, p cloud.RotationPolicy) (cloud.RotationPolicy, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.called("policy")
+	defer v.call("policy")()
 	k, ok := v.keys[name]
 	if !ok {
 		return cloud.RotationPolicy{}, notFound("policy of", name)
