@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
@@ -26,7 +25,6 @@ import (
 	"github.com/keyward/keyward/daemon/cloud/aws"
 	"github.com/keyward/keyward/daemon/cloud/cloudtest"
 	"github.com/keyward/keyward/daemon/daemontest"
-	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -35,17 +33,10 @@ import (
 // mutual TLS) and imports it into AWS KMS as a key of origin EXTERNAL,
 // linked to the ring key it came from.
 func TestUploadFromKMIPRing(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	lk := aws.StartLocalKMS(t)
 	dir := t.TempDir()
-	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(dir, "kms"), Apps: kms.DemoApps})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
 	cfg := awsConfig(t, dir, lk, "")
-	cfg.KMIP = append(cfg.KMIP, srv.SourceConfig("kms", time.Hour))
+	daemontest.AddKMIPRings(t, cfg, dir)
 	sock := daemontest.Start(t, cfg, daemon.Options{})
 	kw := clitest.Runner(t, sock)
 	kw("sync")

@@ -21,7 +21,6 @@ import (
 	"github.com/keyward/keyward/daemon/cloud/gcp"
 	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo/gcpkms"
-	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/report"
 )
@@ -63,11 +62,6 @@ func TestGCPThroughDaemonAndCLI(t *testing.T) {
 	fake.Record(gcpkms.AuditEntry{Time: two, DataAccess: true, Method: "AsymmetricDecrypt", Resource: "projects/acme-prod-kms/locations/us/keyRings/legacy/cryptoKeys/ledger/cryptoKeyVersions/1",
 		Principal: "billing@acme-prod-kms.iam.gserviceaccount.com"})
 	fake.Record(gcpkms.AuditEntry{Time: two, DataAccess: true, Method: "GetCryptoKey", Resource: tokensKey, Principal: "auditor@acme.example"})
-	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(dir, "kms"), Apps: kms.DemoApps})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
 	cfg := daemontest.Config(t, dir, fmt.Sprintf(`[[gcp]]
 name = "gcp-prod"
 project = "acme-prod-kms"
@@ -77,7 +71,7 @@ endpoint = %q
 create_in = "europe-west1/payments"
 full_refresh_every = 1
 `, addr))
-	cfg.KMIP = append(cfg.KMIP, srv.SourceConfig("kms", time.Hour))
+	daemontest.AddKMIPRings(t, cfg, dir)
 	sock := daemontest.Start(t, cfg, daemon.Options{})
 	c := api.NewClient(sock)
 	kw := clitest.Runner(t, sock)

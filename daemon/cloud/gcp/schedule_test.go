@@ -3,7 +3,6 @@ package gcp_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/gcp"
 	"github.com/keyward/keyward/daemon/daemontest"
-	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/engine/schedule"
 )
 
@@ -36,11 +34,6 @@ func TestGCPSchedules(t *testing.T) {
 	if _, err := outside.Create(ctx, cloud.CreateRequest{Name: "tokens", Type: "oct"}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := kms.Start(ctx, kms.Options{Dir: filepath.Join(dir, "kms"), Apps: kms.DemoApps})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
 	cfg := daemontest.Config(t, dir, fmt.Sprintf(`[[gcp]]
 name = "gcp-prod"
 project = "acme-prod-kms"
@@ -63,7 +56,7 @@ every = "daily 02:00"
 sources = ["gcp-prod"]
 keep = 2
 `, addr))
-	cfg.KMIP = append(cfg.KMIP, srv.SourceConfig("kms", time.Hour))
+	daemontest.AddKMIPRings(t, cfg, dir)
 	sock := daemontest.Start(t, cfg, daemon.Options{})
 	c := api.NewClient(sock)
 	kw := clitest.Runner(t, sock)
