@@ -2,8 +2,9 @@
 // keyward, so the tests of any package can use it, in-package ones too (a
 // daemon's own tests cannot import daemontest, which imports the daemon):
 // a buffer the code under test writes to from many goroutines, a server
-// run for the length of a test, a GET of its pages, and waits that fail saying what they waited
-// for instead of hanging.
+// run for the length of a test (and a stand-in's accept loop), a GET of
+// its pages, a file written for it, and waits that fail saying what they
+// waited for instead of hanging.
 package testkit
 
 import (
