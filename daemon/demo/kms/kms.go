@@ -280,9 +280,10 @@ func (s *Server) put(name string, st kmip.State, created time.Time) (string, err
 	return o.uid, nil
 }
 
-// Rotate creates app's next generation (highest version + 1) as Active and
-// deactivates the previously Active ones, as a KMS administrator rotating a
-// key would. It returns the new key's name.
+// Rotate creates app's next generation (highest version + 1) as Active,
+// then deactivates the previously Active ones, as a KMS administrator
+// rotating a key would: the application is never without an Active key.
+// It returns the new key's name.
 func (s *Server) Rotate(app string) (string, error) {
 	var prefix string
 	for _, a := range s.opts.Apps {
@@ -295,21 +296,27 @@ func (s *Server) Rotate(app string) (string, error) {
 	}
 	s.mu.Lock()
 	high := 0
-	now := s.opts.Now().UTC()
 	for _, o := range s.objects {
-		p, n, ok := engine.SplitVersion(o.name)
-		if ok && p == prefix && n > high {
+		if p, n, ok := engine.SplitVersion(o.name); ok && p == prefix && n > high {
 			high = n
 		}
-		if ok && p == prefix && o.state == kmip.StateActive {
+	}
+	s.mu.Unlock()
+	now := s.opts.Now().UTC()
+	name := prefix + strconv.Itoa(high+1)
+	uid, err := s.put(name, kmip.StateActive, now)
+	if err != nil {
+		return name, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.objects {
+		if p, _, ok := engine.SplitVersion(o.name); ok && p == prefix && o.state == kmip.StateActive && o.uid != uid {
 			o.state = kmip.StateDeactivated
 			o.deactivate = &now
 		}
 	}
-	s.mu.Unlock()
-	name := prefix + strconv.Itoa(high+1)
-	_, err := s.put(name, kmip.StateActive, now)
-	return name, err
+	return name, nil
 }
 
 // Rename gives object uid another name, as a KMS administrator's Modify

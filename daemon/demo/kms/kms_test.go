@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/engine"
 
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/kmipclient"
@@ -233,5 +234,46 @@ func TestStartDemo(t *testing.T) {
 	defer s.Stop()
 	if sc.Addresses[0] != s.Addr() || len(sc.Applications) != 2 || sc.Applications[0].Pattern != "acme.crm.key.*" {
 		t.Fatalf("demo source config %+v", sc)
+	}
+}
+
+// A rotation never leaves an application without an Active key, even for
+// an instant: the new generation is Active before the ones before it are
+// deactivated, as a KMS administrator rotating a live key does (a poll in
+// between would otherwise find nothing to encrypt with).
+func TestRotationKeepsAnActiveKey(t *testing.T) {
+	s, _ := start(t, Options{Apps: DemoApps})
+	done := make(chan struct{})
+	gaps := make(chan int, 1)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				gaps <- n
+				return
+			default:
+			}
+			s.mu.Lock()
+			active := 0
+			for _, o := range s.objects {
+				if p, _, ok := engine.SplitVersion(o.name); ok && p == "acme.crm.key." && o.state == kmip.StateActive {
+					active++
+				}
+			}
+			s.mu.Unlock()
+			if active == 0 {
+				n++
+			}
+		}
+	}()
+	for range 300 {
+		if _, err := s.Rotate("crm"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if n := <-gaps; n > 0 {
+		t.Fatalf("crm had no Active key %d times during 300 rotations", n)
 	}
 }
