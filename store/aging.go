@@ -333,18 +333,13 @@ type partialDay struct {
 
 // countInto adds the (source, count) rows of query to into.
 func countInto(ctx context.Context, conn *sql.Conn, into perSource, query string, args ...any) error {
-	rows, err := conn.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return eachRow(ctx, conn, func(sc scanner) error {
 		var src string
 		var v int64
-		if err := rows.Scan(&src, &v); err != nil {
+		if err := sc.Scan(&src, &v); err != nil {
 			return err
 		}
 		into[src] += v
-	}
-	return rows.Err()
+		return nil
+	}, query, args...)
 }

@@ -165,18 +165,12 @@ func (s *Store) ChainEntries(ctx context.Context, from, to int64, fn func(ChainR
 	if to <= 0 {
 		to = 1<<63 - 1
 	}
-	rows, err := s.rd().QueryContext(ctx, `SELECT id, time, key_id, source, operation, actor, origin, severity, details, seq, prev, hash
-		FROM events WHERE seq >= ? AND seq <= ? OR seq IS NULL OR typeof(seq) != 'integer' ORDER BY seq, id`, from, to)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return eachRow(ctx, s.rd(), func(sc scanner) error {
 		var r ChainRow
 		var t int64
 		var seq any
 		var prev, hash []byte
-		if err := rows.Scan(&r.Event.ID, &t, &r.Event.KeyID, &r.Event.Source, &r.Event.Operation, &r.Event.Actor, &r.Event.Origin,
+		if err := sc.Scan(&r.Event.ID, &t, &r.Event.KeyID, &r.Event.Source, &r.Event.Operation, &r.Event.Actor, &r.Event.Origin,
 			&r.Event.Severity, &r.Event.Details, &seq, &prev, &hash); err != nil {
 			return err
 		}
@@ -188,11 +182,9 @@ func (s *Store) ChainEntries(ctx context.Context, from, to int64, fn func(ChainR
 		if !r.BadRow && (!ok1 || !ok2) {
 			r.BadRow = true
 		}
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+		return fn(r)
+	}, `SELECT id, time, key_id, source, operation, actor, origin, severity, details, seq, prev, hash
+		FROM events WHERE seq >= ? AND seq <= ? OR seq IS NULL OR typeof(seq) != 'integer' ORDER BY seq, id`, from, to)
 }
 
 func seqOf(v any) (int64, bool) {

@@ -231,18 +231,13 @@ func (s *Store) EventsPerDay(ctx context.Context, q EventQuery) (map[time.Time]i
 // rawPerDay adds the per-day counts of the events matching q to out.
 func (s *Store) rawPerDay(ctx context.Context, q EventQuery, out map[time.Time]int) error {
 	where, args := eventWhere(q)
-	rows, err := s.db.QueryContext(ctx, `SELECT time / 86400000 AS day, count(*) FROM events`+where+` GROUP BY day`, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return eachRow(ctx, s.db, func(sc scanner) error {
 		var d int64
 		var n int
-		if err := rows.Scan(&d, &n); err != nil {
+		if err := sc.Scan(&d, &n); err != nil {
 			return err
 		}
 		out[time.UnixMilli(d*86400000).UTC()] += n
-	}
-	return rows.Err()
+		return nil
+	}, `SELECT time / 86400000 AS day, count(*) FROM events`+where+` GROUP BY day`, args...)
 }
