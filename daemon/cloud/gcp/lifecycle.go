@@ -197,11 +197,20 @@ func (p *Project) setState(ctx context.Context, version string, enabled bool) (*
 
 // key reads a key fresh for an operation.
 func (p *Project) key(ctx context.Context, op, name string) (ref, *described, error) {
+	return p.lookup(ctx, op, name, true)
+}
+
+// lookup is the key name as the view describes it (described again when
+// unknown, changed through keyward, or fresh is asked for); op names the
+// operation in errors.
+func (p *Project) lookup(ctx context.Context, op, name string, fresh bool) (ref, *described, error) {
 	r, err := p.refOf(op, name, "")
 	if err != nil {
 		return r, nil, err
 	}
-	p.view.invalidate(r)
+	if fresh {
+		p.view.invalidate(r)
+	}
 	d, err := p.view.cached(ctx, r)
 	if err != nil {
 		return r, nil, err
@@ -621,11 +630,7 @@ func (p *Project) RecoverVersion(ctx context.Context, name, version string) (clo
 
 // RotationPolicy is the key's automatic rotation period (RotateAfter).
 func (p *Project) RotationPolicy(ctx context.Context, name string) (cloud.RotationPolicy, error) {
-	r, err := p.refOf("rotation of "+name, name, "")
-	if err != nil {
-		return cloud.RotationPolicy{}, err
-	}
-	d, err := p.view.cached(ctx, r)
+	_, d, err := p.lookup(ctx, "rotation of "+name, name, false)
 	if err != nil {
 		return cloud.RotationPolicy{}, err
 	}

@@ -550,11 +550,7 @@ func algorithmOf(a kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm) (typ, curve
 
 // Get reads one version ("" = the primary, or the newest live one).
 func (p *Project) Get(ctx context.Context, name, version string) (cloud.KeyVersion, error) {
-	r, err := p.refOf("get "+name, name, "")
-	if err != nil {
-		return cloud.KeyVersion{}, err
-	}
-	d, err := p.view.cached(ctx, r)
+	r, d, err := p.lookup(ctx, "get "+name, name, false)
 	if err != nil {
 		return cloud.KeyVersion{}, err
 	}
@@ -575,11 +571,7 @@ func (p *Project) Get(ctx context.Context, name, version string) (cloud.KeyVersi
 
 // Versions is every version of a key, destroyed ones included.
 func (p *Project) Versions(ctx context.Context, name string) ([]cloud.KeyVersion, error) {
-	r, err := p.refOf("list the versions of "+name, name, "")
-	if err != nil {
-		return nil, err
-	}
-	d, err := p.view.cached(ctx, r)
+	r, d, err := p.lookup(ctx, "list the versions of "+name, name, false)
 	if err != nil {
 		return nil, err
 	}
