@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -96,7 +95,7 @@ func (s *jsonStream) next() {
 	win := (*s.in)[:s.n]
 	cut := len(win)
 	if !s.eof {
-		cut = lastStringStart(win)
+		cut = fields.LastStringStart(win)
 	}
 	if cut == 0 && !s.eof {
 		// One string fills the window: a bigger window, or past the
@@ -149,45 +148,4 @@ func (s *jsonStream) Close() error {
 		s.in, s.out = nil, nil
 	}
 	return s.src.Close()
-}
-
-// lastStringStart is the index of the opening quote of the last string
-// that starts in win (whether it ends in it or not), or len(win) when win
-// holds no string; win starts outside any string. Quotes are paired as in
-// valid JSON: an opening one, then the next quote not escaped by a
-// backslash.
-func lastStringStart(win []byte) int {
-	last := len(win)
-	for i := 0; ; {
-		q := bytes.IndexByte(win[i:], '"')
-		if q < 0 {
-			return last
-		}
-		last = i + q
-		end, ok := closingQuote(win, last)
-		if !ok {
-			return last
-		}
-		i = end + 1
-	}
-}
-
-// closingQuote is the index of the quote that closes the string opened at
-// open, false if win ends first.
-func closingQuote(win []byte, open int) (int, bool) {
-	for i := open + 1; ; {
-		q := bytes.IndexByte(win[i:], '"')
-		if q < 0 {
-			return 0, false
-		}
-		i += q
-		n := 0
-		for j := i - 1; j > open && win[j] == '\\'; j-- {
-			n++
-		}
-		if n%2 == 0 {
-			return i, true
-		}
-		i++
-	}
 }

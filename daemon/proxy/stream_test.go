@@ -38,7 +38,7 @@ func (r *splitReader) Read(p []byte) (int, error) {
 // streamDoc is a JSON answer holding tokens every way DecryptJSON opens
 // them: whole strings (text and JSON kinds), a token inside text, a member
 // name, escaped quotes and backslashes near them, a tampered token.
-func streamDoc(t *testing.T, c *token.Codec) []byte {
+func streamDoc(t testing.TB, c *token.Codec) []byte {
 	t.Helper()
 	seal := func(pt string, kind token.Kind) string {
 		tok, _, err := c.Encrypt([]byte(pt), token.GCM, kind)
@@ -58,15 +58,25 @@ func streamDoc(t *testing.T, c *token.Codec) []byte {
 		a, a, b, j, a, b, key, bad, j, a))
 }
 
+// streamApp is the crm application of a running manager (its upstream
+// never called), an exchange, and streamDoc sealed for it.
+func streamApp(t testing.TB) (*Manager, *App, *exchange, []byte) {
+	keys := newRing(t, 16, "crm")
+	m := startProxy(t, keys.rings, &recorder{}, crmApp("http://"+freePort(t)))
+	a, _ := m.App("crm")
+	return m, a, newExchange(context.Background(), time.Now()), streamDoc(t, a.codec)
+}
+
+// newStream is a jsonStream of src through a window of w bytes.
+func newStream(a *App, ex *exchange, src io.Reader, w int, limit int64) *jsonStream {
+	return &jsonStream{a: a, ex: ex, src: io.NopCloser(src), in: ptr(make([]byte, w)), out: getBuf(16), limit: limit}
+}
+
 // TestJSONStreamEveryBoundary: an answer streamed through windows of many
 // sizes, its reads split at every byte, comes out byte for byte as
 // DecryptJSON makes it of the whole, with the same tokens opened.
 func TestJSONStreamEveryBoundary(t *testing.T) {
-	keys := newRing(t, 16, "crm")
-	m := startProxy(t, keys.rings, &recorder{}, crmApp("http://"+freePort(t)))
-	a, _ := m.App("crm")
-	doc := streamDoc(t, a.codec)
-	ex := newExchange(context.Background(), time.Now())
+	_, a, ex, doc := streamApp(t)
 	want, op := fields.DecryptJSON(nil, doc, a.decrypter(ex))
 	if op.Decrypted != 8 || len(op.Failed) != 1 {
 		t.Fatalf("the document opens %d tokens and fails %d; want 8 and 1", op.Decrypted, len(op.Failed))
@@ -74,8 +84,7 @@ func TestJSONStreamEveryBoundary(t *testing.T) {
 	for _, w := range []int{8, 23, 64, 150, 400, 4096} {
 		for i := 0; i <= len(doc); i++ {
 			before := a.st.decrypted.Load()
-			s := &jsonStream{a: a, ex: ex, src: io.NopCloser(&splitReader{[][]byte{bytes.Clone(doc[:i]), bytes.Clone(doc[i:])}}),
-				in: ptr(make([]byte, w)), out: getBuf(16), limit: 1 << 20}
+			s := newStream(a, ex, &splitReader{[][]byte{bytes.Clone(doc[:i]), bytes.Clone(doc[i:])}}, w, 1<<20)
 			got, err := io.ReadAll(s)
 			s.Close()
 			if err != nil || !bytes.Equal(got, want) {
@@ -94,14 +103,10 @@ func ptr(b []byte) *[]byte { return &b }
 // (the upstream ended it there) comes out as it came, the whole tokens
 // before it opened, and nothing panics; so does every shorter prefix.
 func TestJSONStreamEndsMidToken(t *testing.T) {
-	keys := newRing(t, 16, "crm")
-	m := startProxy(t, keys.rings, &recorder{}, crmApp("http://"+freePort(t)))
-	a, _ := m.App("crm")
-	doc := streamDoc(t, a.codec)
-	ex := newExchange(context.Background(), time.Now())
+	_, a, ex, doc := streamApp(t)
 	for i := 0; i <= len(doc); i++ {
 		want, _ := fields.DecryptJSON(nil, doc[:i], a.decrypter(ex))
-		s := &jsonStream{a: a, ex: ex, src: io.NopCloser(bytes.NewReader(doc[:i])), in: ptr(make([]byte, 48)), out: getBuf(16), limit: 1 << 20}
+		s := newStream(a, ex, bytes.NewReader(doc[:i]), 48, 1<<20)
 		got, err := io.ReadAll(s)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("cut at %d: %v\n got %s\nwant %s", i, err, got, want)
@@ -276,18 +281,13 @@ func TestHugeAnswerStreamsBounded(t *testing.T) {
 // stream never panics, and a valid JSON answer comes out exactly as
 // DecryptJSON makes it of the whole.
 func FuzzJSONStream(f *testing.F) {
-	keys := newRing(f, 16, "crm")
-	m := startProxy(f, keys.rings, &recorder{}, crmApp("http://"+freePort(f)))
-	a, _ := m.App("crm")
-	doc := streamDoc(&testing.T{}, a.codec)
+	_, a, ex, doc := streamApp(f)
 	f.Add(doc, uint16(40), uint16(17))
 	f.Add([]byte(`["a\"", "b\\", "`+string(doc[8:90])+`"]`), uint16(9), uint16(3))
 	f.Add([]byte(`{"x":"kw1.`), uint16(4), uint16(2))
-	ex := newExchange(context.Background(), time.Now())
 	f.Fuzz(func(t *testing.T, doc []byte, w, split uint16) {
 		i := int(split) % (len(doc) + 1)
-		s := &jsonStream{a: a, ex: ex, src: io.NopCloser(&splitReader{[][]byte{bytes.Clone(doc[:i]), bytes.Clone(doc[i:])}}),
-			in: ptr(make([]byte, 1+int(w)%512)), out: getBuf(16), limit: 1 << 16}
+		s := newStream(a, ex, &splitReader{[][]byte{bytes.Clone(doc[:i]), bytes.Clone(doc[i:])}}, 1+int(w)%512, 1<<16)
 		got, err := io.ReadAll(s)
 		s.Close()
 		if err != nil {
@@ -306,14 +306,11 @@ func FuzzJSONStream(f *testing.F) {
 // they came (the token after it too), counted as response-too-large; the
 // answer is whole either way.
 func TestJSONStreamHugeString(t *testing.T) {
-	keys := newRing(t, 16, "crm")
-	m := startProxy(t, keys.rings, &recorder{}, crmApp("http://"+freePort(t)))
-	a, _ := m.App("crm")
+	m, a, ex, _ := streamApp(t)
 	tok, _, _ := a.codec.Encrypt([]byte("123-45-6789"), token.GCM, token.Text)
 	doc := []byte(`{"a":"` + tok + `","big":"` + strings.Repeat("x", 40000) + `","b":"` + tok + `"}`)
-	ex := newExchange(context.Background(), time.Now())
 	before := m.Statuses()[0].Errors[ErrKindRespTooLarge]
-	s := &jsonStream{a: a, ex: ex, src: io.NopCloser(bytes.NewReader(doc)), in: ptr(make([]byte, 64)), out: getBuf(16), limit: 8 << 10}
+	s := newStream(a, ex, bytes.NewReader(doc), 64, 8<<10)
 	got, err := io.ReadAll(s)
 	if err != nil {
 		t.Fatal(err)
@@ -326,7 +323,7 @@ func TestJSONStreamHugeString(t *testing.T) {
 		t.Fatalf("response-too-large counted %d times", n)
 	}
 	// Under the limit the same string is decrypted around.
-	s = &jsonStream{a: a, ex: ex, src: io.NopCloser(bytes.NewReader(doc)), in: ptr(make([]byte, 64)), out: getBuf(16), limit: 64 << 10}
+	s = newStream(a, ex, bytes.NewReader(doc), 64, 64<<10)
 	if got, _ := io.ReadAll(s); strings.Contains(string(got), token.Prefix) {
 		t.Fatal("a token was left under the limit")
 	}

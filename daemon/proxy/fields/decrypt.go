@@ -151,6 +151,28 @@ func stringEnd(doc []byte, from int) (int, bool) {
 	}
 }
 
+// LastStringStart is the index of the opening quote of the last string
+// that starts in win (whether it ends in it or not), or len(win) when win
+// holds none; win must start outside any string. Quotes pair as in valid
+// JSON: an opening one, then the next one no backslash escapes. A stream
+// cut there leaves every string, and the bytes after it that say whether
+// it is a member name, whole on one side.
+func LastStringStart(win []byte) int {
+	last := len(win)
+	for i := 0; ; {
+		q := bytes.IndexByte(win[i:], '"')
+		if q < 0 {
+			return last
+		}
+		last = i + q
+		end, ok := stringEnd(win, last)
+		if !ok {
+			return last
+		}
+		i = end + 1
+	}
+}
+
 // replaceTokens appends text with every token replaced by its plaintext and
 // reports how many it replaced.
 func replaceTokens(dst, text []byte, dec Decrypter, op *Opened) ([]byte, int) {
