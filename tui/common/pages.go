@@ -47,6 +47,16 @@ func (s *Pages) Land(p int, cursor string, rows int, next string) bool {
 	return true
 }
 
+// OnPage is the row selected on a page of n rows when sel is asked for:
+// sel itself when the page has that row, else its last row (-1 asks for
+// it: a move up from the first row of the next page).
+func OnPage(sel, n int) int {
+	if sel < 0 || sel >= n {
+		return max(0, n-1)
+	}
+	return sel
+}
+
 // Half moves a selection half a page of rows (down or up) in a page of n
 // rows. It returns the row to select and whether that row is on the next
 // (or previous) page, which cross says may be fetched; without it the

@@ -48,3 +48,16 @@ func TestHalf(t *testing.T) {
 		}
 	}
 }
+
+// A selection the page has stays; one off the page (past its end, or -1
+// for "the last row") lands on the page's last row; an empty page selects
+// row 0.
+func TestOnPage(t *testing.T) {
+	for _, c := range []struct{ sel, n, want int }{
+		{0, 5, 0}, {4, 5, 4}, {5, 5, 4}, {9, 5, 4}, {-1, 5, 4}, {-1, 0, 0}, {0, 0, 0}, {3, 0, 0},
+	} {
+		if got := OnPage(c.sel, c.n); got != c.want {
+			t.Errorf("OnPage(%d, %d) = %d, want %d", c.sel, c.n, got, c.want)
+		}
+	}
+}

@@ -445,12 +445,7 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 			}
 		}
 	}
-	if m.sel < 0 || m.sel >= n {
-		m.sel = max(0, min(n-1, m.sel))
-		if msg.req.sel < 0 {
-			m.sel = max(0, n-1)
-		}
-	}
+	m.sel = common.OnPage(m.sel, n)
 	if m.dirty {
 		m.dirty = false
 		return m.refetch()

@@ -247,13 +247,7 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		m.summary = msg.page.Summary
 	}
 	n := len(msg.page.Table.Rows)
-	m.sel = msg.req.sel
-	if m.sel < 0 || m.sel >= n {
-		m.sel = max(0, n-1)
-		if msg.req.sel >= 0 && msg.req.sel < n {
-			m.sel = msg.req.sel
-		}
-	}
+	m.sel = common.OnPage(msg.req.sel, n)
 	if n == 0 {
 		m.detail = false
 	}
