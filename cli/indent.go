@@ -23,7 +23,14 @@ func appendIndented(dst, src []byte, prefix, indent string) ([]byte, bool) {
 	var stackBuf [maxDepth]byte
 	stack := stackBuf[:0]
 	i := 0
+	member := false // an object's member name comes before the value
 	for {
+		if member {
+			var ok bool
+			if i, ok = appendMember(&dst, src, i); !ok {
+				return fail()
+			}
+		}
 		// A value.
 		if i >= len(src) {
 			return fail()
@@ -46,12 +53,7 @@ func appendIndented(dst, src []byte, prefix, indent string) ([]byte, bool) {
 			dst = append(dst, c)
 			newline(len(stack))
 			i++
-			if c == '{' {
-				var ok bool
-				if i, ok = appendMember(&dst, src, i); !ok {
-					return fail()
-				}
-			}
+			member = c == '{'
 			continue
 		case c == '"':
 			end, ok := stringEnd(src, i)
@@ -99,12 +101,7 @@ func appendIndented(dst, src []byte, prefix, indent string) ([]byte, bool) {
 				dst = append(dst, ',')
 				newline(len(stack))
 				i++
-				if top == '{' {
-					var ok bool
-					if i, ok = appendMember(&dst, src, i); !ok {
-						return fail()
-					}
-				}
+				member = top == '{'
 				break
 			}
 			if top == '{' && src[i] == '}' || top == '[' && src[i] == ']' {
