@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
 	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 // countingKEK is the real KEK, counting how often a sealed backup is
@@ -34,11 +34,7 @@ func (backupConn) Geography() string { return "eu" }
 func indexFixture(t testing.TB, keys int) (*Manager, *store.Store, *countingKEK) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := storetest.New(t)
 	raw := make([]byte, 32)
 	_, _ = rand.Read(raw)
 	k, err := kek.New(raw)

@@ -23,6 +23,7 @@ import (
 	"github.com/keyward/keyward/daemon/cloud/aws"
 	"github.com/keyward/keyward/daemon/cloud/cloudtest"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 // TestUploadInterruptedAfterImport: an upload stopped between AWS's
@@ -48,10 +49,7 @@ func TestUploadInterruptedAfterImport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, err := store.Open(ctx, dbPath)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := storetest.Open(t, dbPath)
 		src := cloud.NewSyncSource("aws-prod", acct, 0, nil)
 		src.Attach(cloudtest.Discard{})
 		return cloud.NewManager(st, k, src), st

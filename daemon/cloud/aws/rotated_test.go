@@ -2,7 +2,6 @@ package aws
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/keyward/keyward/daemon/cloud/cloudtest"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 // TestAgingCountsFromTheLastRotation: an AWS key ages from its newest
@@ -23,11 +23,7 @@ func TestAgingCountsFromTheLastRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.New(t)
 	if err := st.EnsureSource(ctx, "aws-prod", "aws", a.Address()); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 // fakeCredential stands in for Entra ID, which cannot run here: it hands
@@ -66,11 +67,7 @@ func newEnv(t testing.TB, vo vault.Options, withFakeCred bool) *env {
 	}
 	t.Cleanup(func() { _ = srv.Close() })
 	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := storetest.Open(t, filepath.Join(dir, "keyward.db"))
 	e := &env{t: t, ctx: ctx, srv: srv, st: st, name: "vault1", vopts: vo}
 	e.connect(dir, withFakeCred, "")
 	return e

@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 // StoreSink is the daemon's sink reduced to what a source sees: the real
@@ -104,11 +105,7 @@ type Bench struct {
 func StoreSource(tb testing.TB, source, kind, address string, conn cloud.Connector) *cloud.SyncSource {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(tb.TempDir(), "keyward.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = st.Close() })
+	st := storetest.New(tb)
 	if err := st.EnsureSource(ctx, source, kind, address); err != nil {
 		tb.Fatal(err)
 	}

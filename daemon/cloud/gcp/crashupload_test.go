@@ -13,6 +13,7 @@ import (
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/cloudtest"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 // TestUploadInterruptedAfterImport: uploads to the Cloud KMS fake stopped
@@ -31,10 +32,7 @@ func TestUploadInterruptedAfterImport(t *testing.T) {
 	dbPath := filepath.Join(dir, "keyward.db")
 	start := func(sources ...string) (*cloud.Manager, *store.Store) {
 		t.Helper()
-		st, err := store.Open(ctx, dbPath)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := storetest.Open(t, dbPath)
 		m := cloud.NewManager(st, k)
 		for _, name := range sources {
 			src := cloud.NewSyncSource(name, p, time.Hour, nil)
