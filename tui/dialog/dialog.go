@@ -35,16 +35,17 @@ type Status struct {
 	Err  string
 }
 
-// whileBusy is what key press km does to a dialog while its request is in
-// flight: only Cancel works. busy is false when no request is in flight.
-func (s Status) whileBusy(km tea.KeyMsg, k *common.KeyMap) (out Outcome, busy bool) {
-	if s.Busy == "" {
-		return None, false
-	}
-	if key.Matches(km, k.Cancel) {
+// closing is what key press km does to a dialog before its own keys: Cancel
+// closes it, and while its request is in flight nothing else works. done is
+// false when the dialog's own keys decide.
+func (s Status) closing(km tea.KeyMsg, k *common.KeyMap) (out Outcome, done bool) {
+	switch {
+	case key.Matches(km, k.Cancel):
 		return Cancel, true
+	case s.Busy != "":
+		return None, true
 	}
-	return None, true
+	return None, false
 }
 
 // MaxWidth is the widest a dialog box gets (its border included).
@@ -190,11 +191,11 @@ func (m *Menu) Chosen() Item {
 
 // Update handles a key press.
 func (m *Menu) Update(msg tea.KeyMsg, k *common.KeyMap) Outcome {
-	if out, busy := m.Status.whileBusy(msg, k); busy {
+	if out, done := m.Status.closing(msg, k); done {
 		return out
 	}
 	switch {
-	case key.Matches(msg, k.Cancel), key.Matches(msg, k.Back):
+	case key.Matches(msg, k.Back):
 		return Cancel
 	case key.Matches(msg, k.Up):
 		if m.sel > 0 {
@@ -359,12 +360,10 @@ func (c *Confirm) Update(msg tea.Msg, k *common.KeyMap) (Outcome, tea.Cmd) {
 		}
 		return None, nil
 	}
-	if out, busy := c.Status.whileBusy(km, k); busy {
+	if out, done := c.Status.closing(km, k); done {
 		return out, nil
 	}
 	switch {
-	case key.Matches(km, k.Cancel):
-		return Cancel, nil
 	case key.Matches(km, k.Confirm):
 		if c.Require != "" && c.input.Value() != c.Require {
 			c.Mismatch = true
@@ -499,12 +498,10 @@ func (f *Form) Update(msg tea.Msg, k *common.KeyMap) (Outcome, tea.Cmd) {
 		f.Fields[f.focus].Input, cmd = f.Fields[f.focus].Input.Update(msg)
 		return None, cmd
 	}
-	if out, busy := f.Status.whileBusy(km, k); busy {
+	if out, done := f.Status.closing(km, k); done {
 		return out, nil
 	}
 	switch {
-	case key.Matches(km, k.Cancel):
-		return Cancel, nil
 	case key.Matches(km, k.Confirm):
 		if f.focus < len(f.Fields)-1 {
 			return None, f.setFocus(f.focus + 1)

@@ -263,3 +263,49 @@ func ansiStrip(s string) string {
 		s = s[j+1:]
 	}
 }
+
+// While a dialog's request is in flight only Cancel (esc) works in it —
+// enter does not send again, a menu's back (backspace) does not close it —
+// and when none is, backspace closes a menu but is a form's own key.
+func TestBusyDialogsOnlyCancel(t *testing.T) {
+	k := common.DefaultKeyMap()
+	esc, backspace := tea.KeyMsg{Type: tea.KeyEsc}, tea.KeyMsg{Type: tea.KeyBackspace}
+	type dialog struct {
+		update func(tea.KeyMsg) Outcome
+		status *Status
+	}
+	dialogs := map[string]func() dialog{
+		"confirm": func() dialog {
+			c := NewConfirm("Rotate?", nil, "", false)
+			return dialog{func(m tea.KeyMsg) Outcome { out, _ := c.Update(m, k); return out }, &c.Status}
+		},
+		"form": func() dialog {
+			f := NewForm("Tags", nil, NewField("Tags", "", "a=b"))
+			return dialog{func(m tea.KeyMsg) Outcome { out, _ := f.Update(m, k); return out }, &f.Status}
+		},
+		"menu": func() dialog {
+			m := &Menu{Title: "Key actions", Items: []Item{{Label: "rotate"}}}
+			return dialog{func(km tea.KeyMsg) Outcome { return m.Update(km, k) }, &m.Status}
+		},
+	}
+	for name, open := range dialogs {
+		d := open()
+		d.status.Busy = "asking the daemon…"
+		for _, m := range []tea.KeyMsg{enter, backspace} {
+			if out := d.update(m); out != None {
+				t.Errorf("%s: %q while busy gave %v", name, m.String(), out)
+			}
+		}
+		if out := d.update(esc); out != Cancel {
+			t.Errorf("%s: esc while busy gave %v", name, out)
+		}
+		d = open()
+		out := d.update(backspace)
+		if want := map[string]Outcome{"confirm": None, "form": None, "menu": Cancel}[name]; out != want {
+			t.Errorf("%s: backspace gave %v, want %v", name, out, want)
+		}
+		if out := d.update(enter); out != Submit {
+			t.Errorf("%s: enter gave %v, want Submit", name, out)
+		}
+	}
+}
