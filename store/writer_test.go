@@ -1,0 +1,59 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/engine"
+)
+
+// TestWritersTakeTurnsInTheProcess: concurrent write transactions wait
+// for each other in the store, not in SQLite's busy handler. With no busy
+// timeout at all, eight goroutines applying changes at once all succeed;
+// left to SQLite, the second BEGIN IMMEDIATE fails with SQLITE_BUSY
+// (which a busy timeout turns into sleeps of up to 100 ms).
+func TestWritersTakeTurnsInTheProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	s := openAt(t, path, SchemaVersion())
+	s.db.Close()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(0)&_pragma=foreign_keys(1)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.db, s.durable = db, db
+	ctx := context.Background()
+	if err := s.EnsureSource(ctx, "kms", "kmip", ""); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*20)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				name := fmt.Sprintf("g%d.key.%d", g, i)
+				at := now.Add(time.Duration(i) * time.Hour)
+				_, err := s.Apply(ctx, Change{Source: "kms", Upsert: []engine.Key{{ID: "kms/" + name, Source: "kms", Name: name,
+					State: engine.StateActive, Expires: &at}}, Events: []engine.Event{{Time: at, KeyID: "kms/" + name, Source: "kms",
+					Operation: "created", Actor: "test", Origin: engine.OriginSource}}})
+				errs <- err
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a concurrent write failed: %v", err)
+		}
+	}
+	if n, err := s.CountKeys(ctx); err != nil || n != 160 {
+		t.Fatalf("%d keys written (%v), want 160", n, err)
+	}
+}
