@@ -84,7 +84,8 @@ func (h *Handler) keys(w http.ResponseWriter, r *http.Request) error {
 	if page.Keys == nil {
 		page.Keys = []engine.Key{}
 	}
-	return writeJSON(w, api.KeysPage{Keys: page.Keys, Total: page.Total, NextCursor: page.NextCursor})
+	api.WriteKeysPage(w, http.StatusOK, api.KeysPage{Keys: page.Keys, Total: page.Total, NextCursor: page.NextCursor})
+	return nil
 }
 
 func (h *Handler) key(w http.ResponseWriter, r *http.Request) error {
