@@ -57,3 +57,31 @@ func TestWritersTakeTurnsInTheProcess(t *testing.T) {
 		t.Fatalf("%d keys written (%v), want 160", n, err)
 	}
 }
+
+// TestConcurrentReadersKeepTheirConnections: 45 readers holding a
+// connection at once (the 50-client test's) leave them idle for the next
+// requests instead of closing them; a new connection parses the whole
+// schema again.
+func TestConcurrentReadersKeepTheirConnections(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	for round := 0; round < 2; round++ {
+		var conns []*sql.Conn
+		for i := 0; i < 45; i++ {
+			c, err := s.db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.ExecContext(ctx, "SELECT count(*) FROM keys"); err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	if st := s.db.Stats(); st.MaxIdleClosed > 0 || st.OpenConnections < 45 {
+		t.Fatalf("%d reader connections closed for want of idle room (%d open)", st.MaxIdleClosed, st.OpenConnections)
+	}
+}
