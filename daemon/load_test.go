@@ -17,12 +17,15 @@ import (
 )
 
 // churnSource holds n keys and, on every sync, writes all of them again in
-// pages of 500 with a few state changes, as a full cloud sync does.
+// pages of 500 with a few state changes, as a full cloud sync does. Its
+// syncs go through a sources.Loop, as every polling source's do, so syncs
+// asked for while one runs are shared as they are in the daemon.
 type churnSource struct {
 	n    int
 	mu   sync.Mutex
 	sink sources.Sink
 	rng  *rand.Rand
+	loop *sources.Loop
 }
 
 func (s *churnSource) Name() string    { return "churn" }
@@ -32,6 +35,7 @@ func (s *churnSource) Address() string { return "in-process" }
 func (s *churnSource) Run(ctx context.Context, sink sources.Sink) error {
 	s.mu.Lock()
 	s.sink = sink
+	s.loop = sources.NewLoop("churn", sources.Schedule{Interval: time.Hour}, nil, nil)
 	s.mu.Unlock()
 	if err := s.SyncNow(ctx); err != nil {
 		return err
@@ -42,7 +46,15 @@ func (s *churnSource) Run(ctx context.Context, sink sources.Sink) error {
 
 func (s *churnSource) SyncNow(ctx context.Context) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	loop, sink := s.loop, s.sink
+	s.mu.Unlock()
+	return loop.Once(ctx, sink, func(ctx context.Context, _ bool) (sources.Outcome, error) {
+		return sources.Outcome{}, s.sync(ctx)
+	})
+}
+
+// sync writes every key once; the loop runs one at a time.
+func (s *churnSource) sync(ctx context.Context) error {
 	states := []engine.State{engine.StateActive, engine.StateDisabled}
 	for start := 0; start < s.n; start += 500 {
 		var b sources.Batch

@@ -83,6 +83,10 @@ type Loop struct {
 	wake  chan struct{}
 
 	run sync.Mutex // one sync at a time
+	// queued is the sync that starts when the running one ends: callers of
+	// Once that arrive meanwhile all wait for it (guarded by nextMu).
+	nextMu sync.Mutex
+	queued *flight
 	// guarded by run:
 	lastFull time.Time
 	worked   int
@@ -182,9 +186,52 @@ func Jitter(d time.Duration) time.Duration {
 // degraded with its problems (and the sync recorded) when it worked but
 // could not do everything, ok otherwise. A sync cut short by ctx reports
 // nothing. It returns the sync's error.
+//
+// Callers that arrive while a sync runs share the one sync that starts
+// after it (it starts after each of them asked, so it sees what each
+// asked for): five admins asking at once cost two syncs, not five in a
+// row, and the readers of the inventory keep the CPU. A caller that asked
+// while another was waiting gets that caller's result; if that sync was
+// cut short by its own caller's context, it asks again.
 func (l *Loop) Once(ctx context.Context, sink Sink, f SyncFunc) error {
-	l.run.Lock()
-	defer l.run.Unlock()
+	for {
+		l.nextMu.Lock()
+		if fl := l.queued; fl != nil {
+			l.nextMu.Unlock()
+			select {
+			case <-fl.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if fl.cut {
+				continue
+			}
+			return fl.err
+		}
+		fl := &flight{done: make(chan struct{})}
+		l.queued = fl
+		l.nextMu.Unlock()
+		l.run.Lock()
+		l.nextMu.Lock()
+		l.queued = nil // who asks from now on waits for the sync after this one
+		l.nextMu.Unlock()
+		fl.err = l.once(ctx, sink, f)
+		fl.cut = ctx.Err() != nil
+		l.run.Unlock()
+		close(fl.done)
+		return fl.err
+	}
+}
+
+// flight is one sync shared by the callers of Once that wait for it.
+type flight struct {
+	done chan struct{}
+	err  error
+	cut  bool // ended by its caller's context
+}
+
+// once runs one sync; the caller holds l.run.
+func (l *Loop) once(ctx context.Context, sink Sink, f SyncFunc) error {
 	start := l.clock.Now()
 	full := l.fullDue(start)
 	out, err := f(ctx, full)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -270,5 +271,94 @@ func TestLoopCancelledSyncReportsNothing(t *testing.T) {
 	}
 	if h, _ := sink.last(); h != "" {
 		t.Fatalf("health %q reported for a cancelled sync", h)
+	}
+}
+
+// TestLoopSharesTheSyncAskedWhileOneRuns: five callers asking while a
+// sync runs share one sync that starts after all of them asked (so each
+// sees the source as of its request), instead of five syncs in a row; a
+// caller whose shared sync was cut by another caller's context asks again.
+func TestLoopSharesTheSyncAskedWhileOneRuns(t *testing.T) {
+	sink := &healthSink{}
+	l := NewLoop("kms", Schedule{}, newFakeClock(), nil)
+	var mu sync.Mutex
+	started := 0
+	release := make(chan struct{})
+	first := make(chan struct{})
+	f := func(ctx context.Context, _ bool) (Outcome, error) {
+		mu.Lock()
+		started++
+		n := started
+		mu.Unlock()
+		if n == 1 {
+			close(first)
+			<-release
+		}
+		if ctx.Err() != nil {
+			return Outcome{}, ctx.Err()
+		}
+		return Outcome{}, fmt.Errorf("sync %d", n)
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Once(context.Background(), sink, f) }()
+	<-first
+	var wg sync.WaitGroup
+	var arrived atomic.Int32
+	got := make([]string, 5)
+	for i := range got {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			arrived.Add(1)
+			got[i] = l.Once(context.Background(), sink, f).Error()
+		}(i)
+	}
+	for arrived.Load() < 5 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // let all five reach Once
+	close(release)
+	if err := <-done; err == nil || err.Error() != "sync 1" {
+		t.Fatalf("the running sync returned %v", err)
+	}
+	wg.Wait()
+	for i, g := range got {
+		if g != "sync 2" {
+			t.Fatalf("caller %d got %q, want the one sync started after they asked (sync 2); all: %q", i, g, got)
+		}
+	}
+	if started != 2 {
+		t.Fatalf("%d syncs ran for 6 callers, want 2", started)
+	}
+
+	// The queued sync's own caller gives up before it starts: it runs cut
+	// short, and the caller waiting with it runs one of its own.
+	started = 0
+	release, first = make(chan struct{}), make(chan struct{})
+	go func() { done <- l.Once(context.Background(), sink, f) }()
+	<-first
+	cctx, cancel := context.WithCancel(context.Background())
+	cut := make(chan error, 1)
+	go func() { cut <- l.Once(cctx, sink, f) }()
+	for {
+		l.nextMu.Lock()
+		q := l.queued != nil
+		l.nextMu.Unlock()
+		if q {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	other := make(chan error, 1)
+	go func() { other <- l.Once(context.Background(), sink, f) }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	close(release)
+	<-done
+	if err := <-cut; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the cancelled caller got %v", err)
+	}
+	if err := <-other; err == nil || err.Error() != "sync 3" {
+		t.Fatalf("the caller whose shared sync was cut got %v, want its own sync 3", err)
 	}
 }
