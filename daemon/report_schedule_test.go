@@ -68,11 +68,15 @@ func TestReportScheduleReadsEveryPage(t *testing.T) {
 	if len(want.Entries) <= 2*reportPageSize || want.NextCursor != "" {
 		t.Fatalf("the seed gives %d aging entries (cursor %q): too few for three pages", len(want.Entries), want.NextCursor)
 	}
-	// The default range is read from the clock at each request.
+	// The default range and the summary's instant are read from the clock
+	// at each request.
 	if aging.Range.To.Sub(aging.Range.From) != want.Range.To.Sub(want.Range.From) || want.Range.From.Sub(aging.Range.From) > time.Minute {
 		t.Fatalf("aging report file range %+v, the socket's %+v", aging.Range, want.Range)
 	}
-	want.Range = aging.Range
+	if aging.Summary == nil || want.Summary == nil || want.Summary.At.Sub(aging.Summary.At) > time.Minute {
+		t.Fatalf("aging report file summary %+v, the socket's %+v", aging.Summary, want.Summary)
+	}
+	want.Range, want.Summary.At = aging.Range, aging.Summary.At
 	got, _ := json.Marshal(aging)
 	exp, _ := json.Marshal(want)
 	if string(got) != string(exp) {
