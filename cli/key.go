@@ -154,13 +154,17 @@ func (d *dates) refuse(ctx context.Context, a *App, source string) error {
 	return nil
 }
 
-// parseWithTags reads --expires and --not-before, then the --tag values.
-func (d *dates) parseWithTags(tags []string) (exp, nbf *time.Time, t map[string]string, err error) {
+// parseWithTags reads --expires and --not-before, then the --tag values,
+// and refuses dates for a source whose keys have none (refuse).
+func (d *dates) parseWithTags(ctx context.Context, a *App, source string, tags []string) (exp, nbf *time.Time, t map[string]string, err error) {
 	if exp, nbf, err = d.parse(); err != nil {
 		return nil, nil, nil, err
 	}
 	if t, err = parseTags(tags); err != nil {
 		return nil, nil, nil, Usagef("--tag: %v", err)
+	}
+	if err := d.refuse(ctx, a, source); err != nil {
+		return nil, nil, nil, err
 	}
 	return exp, nbf, t, nil
 }
@@ -305,10 +309,7 @@ func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 			}
 		}
 		var err error
-		if r.Expires, r.NotBefore, r.Tags, err = d.parseWithTags(tags); err != nil {
-			return nil, err
-		}
-		if err := d.refuse(cmd.Context(), a, source); err != nil {
+		if r.Expires, r.NotBefore, r.Tags, err = d.parseWithTags(cmd.Context(), a, source, tags); err != nil {
 			return nil, err
 		}
 		if upload {
@@ -391,10 +392,7 @@ func newKeyUpdateCmd(a *App) *cobra.Command {
 				r.Enabled = &v
 			}
 			var err error
-			if r.Expires, r.NotBefore, r.Tags, err = d.parseWithTags(tags); err != nil {
-				return nil, err
-			}
-			if err := d.refuse(cmd.Context(), a, source); err != nil {
+			if r.Expires, r.NotBefore, r.Tags, err = d.parseWithTags(cmd.Context(), a, source, tags); err != nil {
 				return nil, err
 			}
 			if clearTags {
