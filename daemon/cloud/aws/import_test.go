@@ -67,9 +67,16 @@ func TestImportProvesTheMaterial(t *testing.T) {
 	}
 
 	// Wrong sizes are refused before any request.
+	importRefused(t, a, cloud.ImportRequest{Name: "short", Symmetric: make([]byte, 16)}, "256-bit symmetric material (got 128 bits)")
+}
+
+// importRefused checks that a refuses to import r as invalid, with an
+// error naming want, before any request creates a key.
+func importRefused(t *testing.T, a *Account, r cloud.ImportRequest, want string) {
+	t.Helper()
 	before := a.Calls()["CreateKey"]
-	if _, err := a.Import(ctx, cloud.ImportRequest{Name: "short", Symmetric: make([]byte, 16)}); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "256-bit symmetric material (got 128 bits)") {
-		t.Errorf("128-bit import in aws: %v", err)
+	if _, err := a.Import(context.Background(), r); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), want) {
+		t.Errorf("import of %s in %s: %v, want it refused naming %q", r.Name, a.partition, err, want)
 	}
 	if a.Calls()["CreateKey"] != before {
 		t.Error("a refused import created a key")
@@ -189,13 +196,7 @@ func TestImportAsymmetricProvesTheMaterial(t *testing.T) {
 	// Asymmetric material is refused in aws-cn before any request.
 	cn := *a
 	cn.partition = PartitionChina
-	before := a.Calls()["CreateKey"]
-	if _, err := cn.Import(ctx, cloud.ImportRequest{Name: "cn", Private: rk}); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "aws-cn partition imports only 128-bit symmetric") {
-		t.Errorf("RSA import in aws-cn: %v", err)
-	}
-	if a.Calls()["CreateKey"] != before {
-		t.Error("a refused import created a key")
-	}
+	importRefused(t, &cn, cloud.ImportRequest{Name: "cn", Private: rk}, "aws-cn partition imports only 128-bit symmetric")
 }
 
 // TestReimportSymmetric: local-kms itself deletes imported symmetric
