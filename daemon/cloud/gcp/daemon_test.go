@@ -37,11 +37,7 @@ func TestGCPThroughDaemonAndCLI(t *testing.T) {
 	t.Cleanup(cancel)
 	fake, addr := gcp.ServeFake(t)
 	dir := t.TempDir()
-	outsideCfg := gcp.Settings{Name: "console", Project: "acme-prod-kms", Endpoint: addr, Credential: gcp.CredNone, CreateIn: "us/legacy"}
-	outside, err := gcp.New(ctx, outsideCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	outside := gcp.Console(t, addr)
 	legacy, err := outside.Create(ctx, cloud.CreateRequest{Name: "ledger", Type: "RSA", Size: 2048, Tags: map[string]string{"owner": "finance", gcp.TagPurpose: "ASYMMETRIC_DECRYPT"}})
 	if err != nil {
 		t.Fatal(err)
@@ -62,15 +58,7 @@ func TestGCPThroughDaemonAndCLI(t *testing.T) {
 	fake.Record(gcpkms.AuditEntry{Time: two, DataAccess: true, Method: "AsymmetricDecrypt", Resource: "projects/acme-prod-kms/locations/us/keyRings/legacy/cryptoKeys/ledger/cryptoKeyVersions/1",
 		Principal: "billing@acme-prod-kms.iam.gserviceaccount.com"})
 	fake.Record(gcpkms.AuditEntry{Time: two, DataAccess: true, Method: "GetCryptoKey", Resource: tokensKey, Principal: "auditor@acme.example"})
-	cfg := daemontest.Config(t, dir, fmt.Sprintf(`[[gcp]]
-name = "gcp-prod"
-project = "acme-prod-kms"
-locations = ["europe-west1", "us"]
-credential = "none"
-endpoint = %q
-create_in = "europe-west1/payments"
-full_refresh_every = 1
-`, addr))
+	cfg := daemontest.Config(t, dir, gcp.ProdSection(addr))
 	daemontest.AddKMIPRings(t, cfg, dir)
 	sock := daemontest.Start(t, cfg, daemon.Options{})
 	c := api.NewClient(sock)

@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -22,6 +23,34 @@ func ServeFake(t testing.TB) (*gcpkms.Server, string) {
 	}
 	t.Cleanup(stop)
 	return fake, addr
+}
+
+// Console is a connector to the fake at addr acting as Google's console:
+// what it changes, it changes behind keyward's back (it creates in
+// us/legacy). It is closed when the test ends.
+func Console(t testing.TB, addr string) *Project {
+	t.Helper()
+	p, err := New(context.Background(), Settings{Name: "console", Project: TestProject, Endpoint: addr, Credential: CredNone, CreateIn: "us/legacy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// ProdSection is the end-to-end tests' [[gcp]] section: source gcp-prod
+// on the fake at addr, syncing europe-west1 and us, creating in
+// europe-west1/payments, describing every key at each sync.
+func ProdSection(addr string) string {
+	return fmt.Sprintf(`[[gcp]]
+name = "gcp-prod"
+project = %q
+locations = ["europe-west1", "us"]
+credential = "none"
+endpoint = %q
+create_in = "europe-west1/payments"
+full_refresh_every = 1
+`, TestProject, addr)
 }
 
 // startFake serves keyward's Cloud KMS fake on a loopback port for one

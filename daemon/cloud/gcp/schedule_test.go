@@ -2,7 +2,6 @@ package gcp_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -27,22 +26,11 @@ func TestGCPSchedules(t *testing.T) {
 	t.Cleanup(cancel)
 	_, addr := gcp.ServeFake(t)
 	dir := t.TempDir()
-	outside, err := gcp.New(ctx, gcp.Settings{Name: "console", Project: "acme-prod-kms", Endpoint: addr, Credential: gcp.CredNone, CreateIn: "us/legacy"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	outside := gcp.Console(t, addr)
 	if _, err := outside.Create(ctx, cloud.CreateRequest{Name: "tokens", Type: "oct"}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := daemontest.Config(t, dir, fmt.Sprintf(`[[gcp]]
-name = "gcp-prod"
-project = "acme-prod-kms"
-locations = ["europe-west1", "us"]
-credential = "none"
-endpoint = %q
-create_in = "europe-west1/payments"
-full_refresh_every = 1
-
+	cfg := daemontest.Config(t, dir, gcp.ProdSection(addr)+`
 [[schedule]]
 name = "gcp-rotate"
 kind = "rotate"
@@ -55,7 +43,7 @@ kind = "backup"
 every = "daily 02:00"
 sources = ["gcp-prod"]
 keep = 2
-`, addr))
+`)
 	daemontest.AddKMIPRings(t, cfg, dir)
 	sock := daemontest.Start(t, cfg, daemon.Options{})
 	c := api.NewClient(sock)
