@@ -57,14 +57,15 @@ func (r *countingReader) Read(b []byte) (int, error) {
 
 var errTooLarge = errors.New("body over the limit")
 
-// readLimited reads at most limit bytes of r into a pooled buffer; on
-// errTooLarge the bytes read so far (limit+1) are returned too. A body of
+// readLimited reads at most limit bytes of r into a pooled buffer (put
+// it back with putBuf); on errTooLarge it holds the bytes read so far
+// (limit+1). A body of
 // unknown length (a chunked one: what most servers send when they write
 // more than a few KiB) starts in a 4 KiB buffer and, whenever it fills,
 // moves to a pooled buffer of the next size class, the old one zeroed (it
 // may hold plaintext) and put back: growing by append instead copied a
 // 64 KiB body a dozen times and left its garbage to the collector.
-func readLimited(r io.Reader, limit, contentLength int64) ([]byte, error) {
+func readLimited(r io.Reader, limit, contentLength int64) (*[]byte, error) {
 	hint := 4096
 	if contentLength > 0 && contentLength <= limit {
 		hint = int(contentLength) + 1
@@ -82,14 +83,15 @@ func readLimited(r io.Reader, limit, contentLength int64) ([]byte, error) {
 		}
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
+		*p = b
 		if int64(len(b)) > limit {
-			return b, errTooLarge
+			return p, errTooLarge
 		}
 		if err == io.EOF {
-			return b, nil
+			return p, nil
 		}
 		if err != nil {
-			return b, err
+			return p, err
 		}
 	}
 }
@@ -164,20 +166,22 @@ var copyPool = sync.Pool{New: func() any { b := make([]byte, wholeResponse); ret
 func (copyBuffers) Get() []byte  { return *(copyPool.Get().(*[]byte)) }
 func (copyBuffers) Put(b []byte) { copyPool.Put(&b) }
 
-// putPlain returns a buffer (already zeroed by the caller when it held
-// protected plaintext) to the pool.
-func putPlain(b []byte) {
-	b = b[:0]
-	putBuf(&b)
-}
-
 // pooledBody serves a rewritten answer from a pooled buffer and returns
 // the buffer (zeroed when it held decrypted plaintext) on Close.
 type pooledBody struct {
-	io.Reader
 	buf  *[]byte
+	off  int
 	zero bool
 	once sync.Once
+}
+
+func (b *pooledBody) Read(p []byte) (int, error) {
+	if b.off >= len(*b.buf) {
+		return 0, io.EOF
+	}
+	n := copy(p, (*b.buf)[b.off:])
+	b.off += n
+	return n, nil
 }
 
 func (b *pooledBody) Close() error {

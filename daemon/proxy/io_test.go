@@ -21,13 +21,14 @@ func TestReadLimited(t *testing.T) {
 			"data":  iotest.DataErrReader,
 		} {
 			for _, cl := range []int64{int64(n), -1} {
-				got, err := readLimited(wrap(bytes.NewReader(body)), 2<<20, cl)
-				if err != nil || !bytes.Equal(got, body) {
+				gp, err := readLimited(wrap(bytes.NewReader(body)), 2<<20, cl)
+				if got := *gp; err != nil || !bytes.Equal(got, body) {
 					t.Fatalf("%d bytes (%s, length %d): %d bytes back, %v", n, name, cl, len(got), err)
 				}
-				putPlain(got)
+				putBuf(gp)
 				if n > 0 {
-					got, err = readLimited(wrap(bytes.NewReader(body)), int64(n-1), cl)
+					gp, err = readLimited(wrap(bytes.NewReader(body)), int64(n-1), cl)
+					got := *gp
 					// What was read comes back, so the rest can follow it.
 					if !errors.Is(err, errTooLarge) || len(got) < n || !bytes.Equal(got, body[:len(got)]) {
 						t.Fatalf("%d bytes over a limit of %d (%s, length %d): %d bytes, %v", n, n-1, name, cl, len(got), err)

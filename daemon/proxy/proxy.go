@@ -81,10 +81,11 @@ type App struct {
 	usage usage
 	since time.Time
 
-	mu         sync.Mutex
-	health     engine.UpstreamHealth
-	lastEvent  map[string]time.Time // per event kind, for rate limiting
-	suppressed map[string]int
+	mu          sync.Mutex
+	health      engine.UpstreamHealth // its LastSuccess is lastSuccess, set by Status
+	lastSuccess time.Time
+	lastEvent   map[string]time.Time // per event kind, for rate limiting
+	suppressed  map[string]int
 }
 
 // New builds the proxy of one application. keys supplies the material
@@ -450,7 +451,8 @@ func (a *App) protectBody(r *http.Request, ex *exchange, f framing) *refusal {
 		return &refusal{http.StatusRequestEntityTooLarge, ErrKindTooLarge,
 			fmt.Sprintf("the body is %d bytes, over the %d-byte limit for bodies the proxy must read (max_body_bytes)", r.ContentLength, limit)}
 	}
-	body, err := readLimited(r.Body, limit, r.ContentLength)
+	bp, err := readLimited(r.Body, limit, r.ContentLength)
+	body := *bp
 	r.Body.Close()
 	if err != nil {
 		clear(body) // plaintext the proxy will not forward
@@ -465,16 +467,16 @@ func (a *App) protectBody(r *http.Request, ex *exchange, f framing) *refusal {
 	if kind == bodyCheckJSON || kind == bodyCheckForm {
 		if rf := a.check(kind, body, f.mt); rf != nil {
 			clear(body)
-			putPlain(body)
+			putBuf(bp)
 			return rf
 		}
-		a.forward(r, ex, &body) // nothing to encrypt: sent as it came
+		a.forward(r, ex, bp) // nothing to encrypt: sent as it came
 		return nil
 	}
 	if kind == bodyForm {
 		if rf := strictForm(body); rf != nil {
 			clear(body)
-			putPlain(body)
+			putBuf(bp)
 			return rf
 		}
 	}
@@ -491,7 +493,7 @@ func (a *App) protectBody(r *http.Request, ex *exchange, f framing) *refusal {
 		if err == nil {
 			if rf := exposed(a.checkRules, *out, "form body"); rf != nil {
 				clear(body)
-				putPlain(body)
+				putBuf(bp)
 				clear(*out)
 				putBuf(out)
 				return rf
@@ -504,7 +506,7 @@ func (a *App) protectBody(r *http.Request, ex *exchange, f framing) *refusal {
 		n = 1
 	}
 	clear(body) // plaintext of protected fields: gone once rewritten
-	putPlain(body)
+	putBuf(bp)
 	if err != nil {
 		putBuf(out)
 		return a.encryptRefusal(err, "body")
@@ -532,7 +534,7 @@ func (a *App) forward(r *http.Request, ex *exchange, buf *[]byte) {
 	ex.body = io.NopCloser(bytes.NewReader(*buf))
 	r.Body = ex.body
 	r.ContentLength = int64(len(*buf))
-	r.Header["Content-Length"] = []string{strconv.Itoa(len(*buf))}
+	r.Header.Del("Content-Length") // the transport writes ContentLength's
 	r.TransferEncoding = nil
 }
 
@@ -716,10 +718,11 @@ func (a *App) modifyResponse(resp *http.Response) error {
 		a.metrics.err(ErrKindRespTooLarge)
 		return nil
 	}
-	body, err := readLimited(resp.Body, limit, resp.ContentLength)
+	bp, err := readLimited(resp.Body, limit, resp.ContentLength)
+	body := *bp
 	if errors.Is(err, errTooLarge) {
 		if jsonBody {
-			a.streamJSON(resp, ex, body)
+			a.streamJSON(resp, ex, bp)
 			return nil
 		}
 		// Too big to rewrite: pass it on whole, tokens and all.
@@ -756,11 +759,11 @@ func (a *App) modifyResponse(resp *http.Response) error {
 			*out = append((*out)[:0], body...)
 		}
 	}
-	putPlain(body)
+	putBuf(bp)
 	a.countOpened(op)
-	resp.Body = &pooledBody{Reader: bytes.NewReader(*out), buf: out, zero: op.Decrypted > 0}
+	resp.Body = &pooledBody{buf: out, zero: op.Decrypted > 0}
 	resp.ContentLength = int64(len(*out))
-	resp.Header.Set("Content-Length", strconv.Itoa(len(*out)))
+	resp.Header["Content-Length"] = []string{strconv.Itoa(len(*out))}
 	resp.Header.Del("Transfer-Encoding")
 	return nil
 }
@@ -793,11 +796,11 @@ func (a *App) upstreamAnswered(resp *http.Response) {
 
 func (a *App) setHealth(ok bool, now time.Time, reason string) {
 	a.mu.Lock()
-	was, known := a.health.OK, a.health.LastSuccess != nil || a.health.LastFailure != nil
+	was, known := a.health.OK, !a.lastSuccess.IsZero() || a.health.LastFailure != nil
 	a.health.OK, a.health.State = ok, engine.UpstreamDown
 	if ok {
 		a.health.State = engine.UpstreamUp
-		a.health.LastSuccess = &now
+		a.lastSuccess = now // a value: every answer sets it, without allocating
 	} else {
 		a.health.LastFailure = &now
 		a.health.Reason = reason
@@ -906,6 +909,10 @@ func (a *App) Status() engine.ProxyStatus {
 	}
 	a.mu.Lock()
 	st.Health = a.health
+	if !a.lastSuccess.IsZero() {
+		t := a.lastSuccess
+		st.Health.LastSuccess = &t
+	}
 	a.mu.Unlock()
 	st.Ring = a.ring()
 	return st

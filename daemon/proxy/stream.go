@@ -41,13 +41,13 @@ type jsonStream struct {
 }
 
 // streamJSON makes resp's body a jsonStream that starts with head (what
-// was read of it already: a pooled buffer, or nil).
-func (a *App) streamJSON(resp *http.Response, ex *exchange, head []byte) {
-	in := &head
+// was read of it already, in a pooled buffer; nil: nothing).
+func (a *App) streamJSON(resp *http.Response, ex *exchange, head *[]byte) {
+	in := head
 	if head == nil {
 		in = getBuf(wholeResponse)
 	}
-	s := &jsonStream{a: a, ex: ex, src: resp.Body, in: in, n: len(head), out: getBuf(wholeResponse), limit: a.cfg.MaxBodyBytes}
+	s := &jsonStream{a: a, ex: ex, src: resp.Body, in: in, n: len(*in), out: getBuf(wholeResponse), limit: a.cfg.MaxBodyBytes}
 	*s.in = (*s.in)[:cap(*s.in)]
 	resp.Body = s
 	resp.ContentLength = -1 // the decrypted length is known only at the end: chunked to the client
