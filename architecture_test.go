@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -20,16 +19,11 @@ func TestREADMEArchitecture(t *testing.T) {
 	}
 	arch := testkit.READMESection(t, "## Architecture")
 
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}|{{join .Deps " "}}`, "./...").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
 	const mod = "github.com/keyward/keyward/"
 	terminal := []string{"github.com/charmbracelet/", "github.com/muesli/", "github.com/spf13/cobra", "golang.org/x/term"}
 	n := 0
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		path, deps, _ := strings.Cut(line, "|")
-		rel, ok := strings.CutPrefix(path, mod)
+	for _, p := range testkit.Packages(t, "./...") {
+		rel, ok := strings.CutPrefix(p.Path, mod)
 		if !ok {
 			continue // the main package: main.go has its row
 		}
@@ -43,7 +37,7 @@ func TestREADMEArchitecture(t *testing.T) {
 			t.Errorf("package %s is not in the README's architecture table", rel)
 		}
 		isEngine := rel == "engine" || rel == "store" || strings.HasPrefix(rel, "engine/") || strings.HasPrefix(rel, "store/")
-		for _, dep := range strings.Fields(deps) {
+		for _, dep := range p.Deps {
 			for _, term := range terminal {
 				if isEngine && strings.HasPrefix(dep, term) {
 					t.Errorf("%s imports %s: an engine or store package must not import a terminal library", rel, dep)

@@ -1,9 +1,10 @@
 package localapi
 
 import (
-	"os/exec"
-	"strings"
+	"slices"
 	"testing"
+
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // TestDomainDoesNotImportTheWire: no source, service, engine or store
@@ -16,19 +17,9 @@ func TestDomainDoesNotImportTheWire(t *testing.T) {
 	}
 	patterns := []string{"./daemon/cloud/...", "./daemon/proxy/...", "./daemon/pki/...", "./daemon/sources/...",
 		"./daemon/scheduler/...", "./daemon/auditlog/...", "./daemon/kek/...", "./daemon/config/...", "./engine/...", "./store/..."}
-	args := append([]string{"list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`}, patterns...)
-	cmd := exec.Command("go", args...)
-	cmd.Dir = "../.."
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		pkg, deps, _ := strings.Cut(line, " ")
-		for _, d := range strings.Fields(deps) {
-			if d == "github.com/keyward/keyward/daemon/api" {
-				t.Errorf("%s depends on daemon/api (the wire format); give it domain types instead", pkg)
-			}
+	for _, p := range testkit.Packages(t, patterns...) {
+		if slices.Contains(p.Deps, "github.com/keyward/keyward/daemon/api") {
+			t.Errorf("%s depends on daemon/api (the wire format); give it domain types instead", p.Path)
 		}
 	}
 }

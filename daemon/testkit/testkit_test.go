@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -202,5 +203,16 @@ func TestWriteFile(t *testing.T) {
 	st, _ := os.Stat(p)
 	if err != nil || string(b) != "k" || p != filepath.Join(dir, "client.key") || st.Mode().Perm() != 0o600 {
 		t.Fatalf("%s: %q %v", p, b, err)
+	}
+}
+
+// Packages lists the packages a pattern matches with every dependency.
+func TestPackages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	pkgs := Packages(t, "./daemon/testkit")
+	if len(pkgs) != 1 || pkgs[0].Path != "github.com/keyward/keyward/daemon/testkit" || !slices.Contains(pkgs[0].Deps, "os/exec") {
+		t.Fatalf("packages %+v", pkgs)
 	}
 }
