@@ -419,13 +419,24 @@ func confirm(op, name, typed string) error {
 	return nil
 }
 
-// Delete soft-deletes a key; confirmName must repeat the key's name.
-func (m *Manager) Delete(ctx context.Context, caller Caller, source, name, confirmName string) (*KeyResult, error) {
-	s, err := m.source(source, engine.CapDelete)
+// confirmed is the source for op, a destructive operation on the key
+// name, once the source offers it (capability) and the caller typed the
+// key's name again.
+func (m *Manager) confirmed(source, capability, op, name, typed string) (*SyncSource, error) {
+	s, err := m.source(source, capability)
 	if err != nil {
 		return nil, err
 	}
-	if err := confirm("delete", name, confirmName); err != nil {
+	if err := confirm(op, name, typed); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Delete soft-deletes a key; confirmName must repeat the key's name.
+func (m *Manager) Delete(ctx context.Context, caller Caller, source, name, confirmName string) (*KeyResult, error) {
+	s, err := m.confirmed(source, engine.CapDelete, "delete", name, confirmName)
+	if err != nil {
 		return nil, err
 	}
 	kv, err := s.Connector().Delete(ctx, name)
@@ -456,11 +467,8 @@ func (m *Manager) Recover(ctx context.Context, caller Caller, source, name strin
 // Purge destroys a soft-deleted key for good; confirmName must repeat the
 // key's name.
 func (m *Manager) Purge(ctx context.Context, caller Caller, source, name, confirmName string) (*KeyResult, error) {
-	s, err := m.source(source, engine.CapPurge)
+	s, err := m.confirmed(source, engine.CapPurge, "purge", name, confirmName)
 	if err != nil {
-		return nil, err
-	}
-	if err := confirm("purge", name, confirmName); err != nil {
 		return nil, err
 	}
 	if err := s.Connector().Purge(ctx, name); err != nil {
@@ -474,11 +482,8 @@ func (m *Manager) Purge(ctx context.Context, caller Caller, source, name, confir
 // repeat the key's name. The key stays, unusable until the same material
 // is imported again (keyward key restore of the copy kept at upload).
 func (m *Manager) DeleteMaterial(ctx context.Context, caller Caller, source, name, confirmName string) (*KeyResult, error) {
-	s, err := m.source(source, engine.CapDeleteMaterial)
+	s, err := m.confirmed(source, engine.CapDeleteMaterial, "delete the material of", name, confirmName)
 	if err != nil {
-		return nil, err
-	}
-	if err := confirm("delete the material of", name, confirmName); err != nil {
 		return nil, err
 	}
 	d, ok := s.Connector().(MaterialDeleter)

@@ -147,6 +147,9 @@ func TestLifecycleRoundTrip(t *testing.T) {
 	if _, err := m.Recover(ctx, alice, "vault1", "acme-payments-new"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := m.Purge(ctx, alice, "vault1", "acme-payments-new", "acme-payments"); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "purge acme-payments-new: invalid request: type the key's name again") {
+		t.Errorf("purge with the wrong name typed: %v, want refused before the vault is asked", err)
+	}
 	if _, err := m.Purge(ctx, alice, "vault1", "acme-payments-new", "acme-payments-new"); !errors.Is(err, cloud.ErrNotFound) {
 		t.Errorf("purge of a live key: %v, want the vault's not-found", err)
 	}
