@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
@@ -24,7 +23,7 @@ import (
 func (s *Store) EachKey(ctx context.Context, q KeyQuery, fn func(k *engine.Key) error) (next string, err error) {
 	q.SkipCount = true
 	var r keyRow
-	_, next, err = s.keyPage(ctx, q, func(conn *sql.Conn, query string, args []any, limit int) (string, error) {
+	_, next, err = s.keyPage(ctx, q, func(p pageTx, query string, args []any, limit int) (string, error) {
 		named := make([]driver.NamedValue, len(args))
 		for i, a := range args {
 			v, err := driver.DefaultParameterConverter.ConvertValue(a)
@@ -34,7 +33,7 @@ func (s *Store) EachKey(ctx context.Context, q KeyQuery, fn func(k *engine.Key) 
 			named[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
 		}
 		var next string
-		err := conn.Raw(func(dc any) error {
+		err := p.conn.Raw(func(dc any) error {
 			qc, ok := dc.(driver.QueryerContext)
 			if !ok {
 				return fmt.Errorf("the SQLite driver's connection (%T) cannot query directly", dc)

@@ -274,8 +274,8 @@ func sortInts(a []int) {
 func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 	var page KeyPage
 	var err error
-	page.Total, page.NextCursor, err = s.keyPage(ctx, q, func(conn *sql.Conn, query string, args []any, limit int) (string, error) {
-		rows, err := conn.QueryContext(ctx, query, args...)
+	page.Total, page.NextCursor, err = s.keyPage(ctx, q, func(p pageTx, query string, args []any, limit int) (string, error) {
+		rows, err := p.query(ctx, query, args...)
 		if err != nil {
 			return "", err
 		}
@@ -298,11 +298,39 @@ func (s *Store) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 	return page, err
 }
 
-// readPage reads the rows of a page query on conn, inside the page's read
+// readPage reads the rows of a page query in p, the page's read
 // transaction: its last column is the sort value, and it asks for limit+1
 // rows, the last of which only says there is a next page. It returns the
 // next page's cursor ("" at the end).
-type readPage func(conn *sql.Conn, query string, args []any, limit int) (next string, err error)
+type readPage func(p pageTx, query string, args []any, limit int) (next string, err error)
+
+// pageTx is a page's read transaction: its connection (for the driver's
+// own rows: EachKey) and its queries, each prepared once per connection
+// (query, queryRow).
+type pageTx struct {
+	s    *Store
+	conn *sql.Conn
+	tx   *sql.Tx
+}
+
+// query runs query in the transaction through the statement the store
+// keeps for it.
+func (p pageTx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := p.s.prepared(ctx, p.tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// scan reads the one row of query into dest.
+func (p pageTx) scan(ctx context.Context, query string, args []any, dest ...any) error {
+	st, err := p.s.prepared(ctx, p.tx, query)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(ctx, args...).Scan(dest...)
+}
 
 // keyPage plans the page of q (its total unless q.SkipCount or a cursor,
 // -1 then) and has read run it, both on one snapshot.
@@ -349,15 +377,19 @@ func (s *Store) keyPage(ctx context.Context, q KeyQuery, read readPage) (total i
 		return 0, "", err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN DEFERRED"); err != nil {
+	// A read-only transaction begins DEFERRED (the pool's _txlock is for
+	// writers); its statements are the store's prepared ones.
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
 		return 0, "", err
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // read-only
+	defer tx.Rollback() //nolint:errcheck // read-only
+	p := pageTx{s: s, conn: conn, tx: tx}
 	// Filters by source and state only are summed from the counts the
 	// triggers keep (migration 0011), not counted key by key.
 	held := -1
 	if q.Text == "" && q.Aging == "" && (q.State != "" || q.Cursor == "" && !q.SkipCount) {
-		if err := conn.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM key_counts`+filter, args...).Scan(&held); err != nil {
+		if err := p.scan(ctx, `SELECT coalesce(sum(n), 0) FROM key_counts`+filter, args, &held); err != nil {
 			return total, "", err
 		}
 	}
@@ -371,7 +403,7 @@ func (s *Store) keyPage(ctx context.Context, q KeyQuery, read readPage) (total i
 	case held >= 0:
 		total = held
 	default:
-		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM keys`+filter, args...).Scan(&total); err != nil {
+		if err := p.scan(ctx, `SELECT count(*) FROM keys`+filter, args, &total); err != nil {
 			return total, "", err
 		}
 	}
@@ -385,7 +417,7 @@ func (s *Store) keyPage(ctx context.Context, q KeyQuery, read readPage) (total i
 			scopeFilter, scopeArgs = " WHERE source = ?", []any{q.Source}
 		}
 		var scope int64
-		if err := conn.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM key_counts`+scopeFilter, scopeArgs...).Scan(&scope); err != nil {
+		if err := p.scan(ctx, `SELECT coalesce(sum(n), 0) FROM key_counts`+scopeFilter, scopeArgs, &scope); err != nil {
 			return total, "", err
 		}
 		rare = 5*int64(held)*int64(held) < int64(q.Limit)*scope
@@ -434,7 +466,7 @@ func (s *Store) keyPage(ctx context.Context, q KeyQuery, read readPage) (total i
 	if pageQueryHook != nil {
 		pageQueryHook(pageSQL, pageArgs)
 	}
-	next, err = read(conn, pageSQL, pageArgs, q.Limit)
+	next, err = read(p, pageSQL, pageArgs, q.Limit)
 	return total, next, err
 }
 

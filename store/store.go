@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,6 +43,9 @@ type Store struct {
 	now     func() time.Time
 	// writer is held for each write transaction (tx, durableTx).
 	writer sync.Mutex
+	// stmts are the read pool's prepared statements by query (prepared).
+	stmts  sync.Map
+	nstmts atomic.Int32
 	// readOnly: opened by OpenReadOnly; snap: its snapshot (Snapshot).
 	readOnly bool
 	snap     *sql.Tx
@@ -351,6 +355,35 @@ func runTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// maxStmts bounds the prepared statements kept: a page's query depends on
+// its filters and sort, a few dozen forms in all.
+const maxStmts = 256
+
+// prepared is query prepared for tx, a transaction of the read pool.
+// Preparing a page's statements (parsing the query, looking up the
+// schema) was a quarter of a read's CPU; the store keeps each query's
+// *sql.Stmt, which database/sql prepares once per connection and reuses.
+// The statement returned is closed with tx.
+func (s *Store) prepared(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if v, ok := s.stmts.Load(query); ok {
+		return tx.StmtContext(ctx, v.(*sql.Stmt)), nil
+	}
+	if s.nstmts.Load() >= maxStmts {
+		return tx.PrepareContext(ctx, query)
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		st = v.(*sql.Stmt)
+	} else {
+		s.nstmts.Add(1)
+	}
+	return tx.StmtContext(ctx, st), nil
 }
 
 // Tx runs fn in one transaction, for queries other files of this package add.
