@@ -261,22 +261,7 @@ func TestBucketPageFollowsItsSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	var plan string
-	pageQueryHook = func(query string, args []any) {
-		rows, err := s.db.Query("EXPLAIN QUERY PLAN "+query, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		plan = ""
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan += detail + "; "
-		}
-	}
+	pageQueryHook = func(query string, args []any) { plan = queryPlan(t, s, query, args...) }
 	defer func() { pageQueryHook = nil }()
 	th := engine.DefaultThresholds()
 	counts, ok, err := s.AgingCountsKept(ctx, now, th)
