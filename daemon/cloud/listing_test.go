@@ -74,6 +74,18 @@ func TestRefreshEvery(t *testing.T) {
 	}
 }
 
+// TestViewSourceNeverRefetchesAll: a source over a connector that keeps
+// its own view never refetches every key; a plain one does, every 96th
+// sync.
+func TestViewSourceNeverRefetchesAll(t *testing.T) {
+	if s := NewViewSource("v", backupConn{}, time.Hour, nil); s.FullEvery != 0 {
+		t.Errorf("view source: full refetch every %d syncs", s.FullEvery)
+	}
+	if s := NewSyncSource("s", backupConn{}, time.Hour, nil); s.FullEvery != 96 {
+		t.Errorf("sync source: full refetch every %d syncs, want 96", s.FullEvery)
+	}
+}
+
 func TestCallsCount(t *testing.T) {
 	var c Calls
 	if n := c.Counts(); len(n) != 0 {

@@ -115,6 +115,16 @@ func NewSyncSource(name string, conn Connector, interval time.Duration, logger *
 		log: logger.With("source", name, "kind", conn.Kind())}
 }
 
+// NewViewSource is NewSyncSource for a connector that keeps its own view
+// of the cloud (which keys to read again, and when every key: cloud.Refresh)
+// and moves a key's Updated only when it changed: the sync source
+// refetches only those keys, never every key (FullEvery 0).
+func NewViewSource(name string, conn Connector, interval time.Duration, logger *slog.Logger) *SyncSource {
+	s := NewSyncSource(name, conn, interval, logger)
+	s.FullEvery = 0
+	return s
+}
+
 // Name is the configured source name.
 func (s *SyncSource) Name() string { return s.name }
 

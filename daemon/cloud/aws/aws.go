@@ -195,11 +195,8 @@ func NewSource(cfg Settings, logger *slog.Logger) (*cloud.SyncSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := cloud.NewSyncSource(cfg.Name, a, cfg.Interval(), logger)
-	// The account's view decides which keys to describe again (see
-	// view.go); the sync source refetches only keys whose Updated moved.
-	s.FullEvery = 0
-	return s, nil
+	// The account's view decides which keys to describe again (view.go).
+	return cloud.NewViewSource(cfg.Name, a, cfg.Interval(), logger), nil
 }
 
 // Kind is "aws".

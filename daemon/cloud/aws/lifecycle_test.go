@@ -322,8 +322,7 @@ func TestFirstSyncRequestsPerKey(t *testing.T) {
 		}
 	}
 	a, _ := New(ctx, cfg, nil)
-	src := cloud.NewSyncSource(cfg.Name, a, time.Hour, nil)
-	src.FullEvery = 0
+	src := cloud.NewViewSource(cfg.Name, a, time.Hour, nil)
 	src.Attach(cloudtest.Discard{})
 	if err := src.SyncNow(ctx); err != nil {
 		t.Fatal(err)

@@ -109,8 +109,7 @@ func StoreSource(tb testing.TB, source, kind, address string, conn cloud.Connect
 	if err := st.EnsureSource(ctx, source, kind, address); err != nil {
 		tb.Fatal(err)
 	}
-	src := cloud.NewSyncSource(source, conn, time.Hour, nil)
-	src.FullEvery = 0
+	src := cloud.NewViewSource(source, conn, time.Hour, nil)
 	src.Attach(&StoreSink{St: st})
 	return src
 }

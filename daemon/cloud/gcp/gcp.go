@@ -198,11 +198,9 @@ func NewSource(cfg Settings, logger *slog.Logger) (*cloud.SyncSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := cloud.NewSyncSource(cfg.Name, p, cfg.Interval(), logger)
-	// The project's view decides which keys' versions to list again (see
-	// view.go); the sync source refetches only keys whose Updated moved.
-	s.FullEvery = 0
-	return s, nil
+	// The project's view decides which keys' versions to list again
+	// (view.go).
+	return cloud.NewViewSource(cfg.Name, p, cfg.Interval(), logger), nil
 }
 
 // Kind is "gcp".
