@@ -5,6 +5,22 @@ import (
 	"time"
 )
 
+// Certificate describes a client certificate and its chain as a keystore
+// or a PEM file holds them (never the key): what the identity service
+// reads and the socket API shows of an installed identity.
+type Certificate struct {
+	Format     string    `json:"format"` // "PEM", "JKS" or "PKCS#12"
+	Alias      string    `json:"alias,omitempty"`
+	Subject    string    `json:"subject"`
+	Issuer     string    `json:"issuer"`
+	Serial     string    `json:"serial,omitempty"`
+	KeyType    string    `json:"key_type"`
+	NotBefore  time.Time `json:"not_before"`
+	NotAfter   time.Time `json:"not_after"`
+	ChainLen   int       `json:"chain_length"`
+	ClientAuth bool      `json:"client_auth"`
+}
+
 // ClientIdentity is the client certificate a KMIP source presents to its
 // KMS now.
 type ClientIdentity struct {

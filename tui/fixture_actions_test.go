@@ -423,8 +423,8 @@ func (f *fixture) KMIPInstallCert(ctx context.Context, source string, req api.In
 		return nil, &api.Error{Status: 400, Code: api.CodeBadRequest,
 			Message: "the certificate does not match the private key of the last CSR (" + cert.Subject.CommonName + ")"}
 	}
-	return &api.CertInfo{Source: source, Format: "PEM", Subject: cert.Subject.String(), Issuer: cert.Issuer.String(),
-		KeyType: "ECDSA P-256", NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, ChainLen: 1, ClientAuth: true}, nil
+	return &api.CertInfo{Source: source, Certificate: engine.Certificate{Format: "PEM", Subject: cert.Subject.String(), Issuer: cert.Issuer.String(),
+		KeyType: "ECDSA P-256", NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, ChainLen: 1, ClientAuth: true}}, nil
 }
 
 // KMIPImportKeystore serves POST /v1/kmip/{source}/import; the fixture
@@ -449,9 +449,9 @@ func (f *fixture) KMIPImportKeystore(ctx context.Context, source string, req api
 			Message: source + " already has a different private key; confirm replacing it with the keystore's (a CSR pending for the current key can no longer be installed)"}
 	}
 	f.cloud.imported = true
-	return &api.CertInfo{Source: source, Format: "JKS", Alias: "kms-client", Subject: "CN=keyward,O=acme", Issuer: "CN=acme CA",
-		KeyType: "ECDSA P-256", NotBefore: fixedNow.Add(-24 * time.Hour), NotAfter: fixedNow.Add(365 * 24 * time.Hour),
-		ChainLen: 2, ClientAuth: true, Summary: "JKS keystore: private key kms-client with a chain of 2 certificates"}, nil
+	return &api.CertInfo{Source: source, Certificate: engine.Certificate{Format: "JKS", Alias: "kms-client", Subject: "CN=keyward,O=acme",
+		Issuer: "CN=acme CA", KeyType: "ECDSA P-256", NotBefore: fixedNow.Add(-24 * time.Hour), NotAfter: fixedNow.Add(365 * 24 * time.Hour),
+		ChainLen: 2, ClientAuth: true}, Summary: "JKS keystore: private key kms-client with a chain of 2 certificates"}, nil
 }
 
 // sortedCalls is for messages.

@@ -20,6 +20,5 @@ type AppRotation struct {
 
 // RotateApp rotates a KMIP application now (admin).
 func (c *Client) RotateApp(ctx context.Context, source, app string) (*AppRotation, error) {
-	var out AppRotation
-	return &out, c.Do(ctx, http.MethodPost, "/kmip/"+url.PathEscape(source)+"/apps/"+url.PathEscape(app)+"/rotate", nil, nil, &out)
+	return call[AppRotation](ctx, c, http.MethodPost, kmipPath(source, "apps/"+url.PathEscape(app)+"/rotate"), nil, nil)
 }

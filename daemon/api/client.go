@@ -97,6 +97,13 @@ func (c *Client) Do(ctx context.Context, method, path string, q url.Values, in, 
 	return nil
 }
 
+// call is Do for a request that answers one JSON value: the typed client
+// methods are each one call.
+func call[T any](ctx context.Context, c *Client, method, path string, q url.Values, in any) (*T, error) {
+	var out T
+	return &out, c.Do(ctx, method, path, q, in, &out)
+}
+
 // DoRaw sends a request with a raw body and returns the raw answer body.
 func (c *Client) DoRaw(ctx context.Context, method, path string, q url.Values, contentType string, in io.Reader) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.url(path, q), in)

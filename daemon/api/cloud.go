@@ -151,14 +151,12 @@ func cloudKeyPath(source, name, op string) string {
 
 // CreateCloudKey creates a key in a cloud source.
 func (c *Client) CreateCloudKey(ctx context.Context, source string, r CreateKeyRequest) (*CloudKeyResult, error) {
-	var out CloudKeyResult
-	return &out, c.Do(ctx, http.MethodPost, "/cloud/"+url.PathEscape(source)+"/keys", nil, r, &out)
+	return call[CloudKeyResult](ctx, c, http.MethodPost, "/cloud/"+url.PathEscape(source)+"/keys", nil, r)
 }
 
 // UploadCloudKey imports a locally generated or KMIP-sourced key.
 func (c *Client) UploadCloudKey(ctx context.Context, source string, r UploadKeyRequest) (*CloudKeyResult, error) {
-	var out CloudKeyResult
-	return &out, c.Do(ctx, http.MethodPost, "/cloud/"+url.PathEscape(source)+"/upload", nil, r, &out)
+	return call[CloudKeyResult](ctx, c, http.MethodPost, "/cloud/"+url.PathEscape(source)+"/upload", nil, r)
 }
 
 // CloudKeyOp runs rotate, recover, delete, purge or delete-material on a key. confirm is the
@@ -170,20 +168,17 @@ func (c *Client) CloudKeyOp(ctx context.Context, source, name, op, confirm strin
 // CloudVersionOp runs delete or recover on one version of a key (version
 // "" = the whole key, as CloudKeyOp).
 func (c *Client) CloudVersionOp(ctx context.Context, source, name, op, version, confirm string) (*CloudKeyResult, error) {
-	var out CloudKeyResult
-	return &out, c.Do(ctx, http.MethodPost, cloudKeyPath(source, name, op), nil, ConfirmRequest{Confirm: confirm, Version: version}, &out)
+	return call[CloudKeyResult](ctx, c, http.MethodPost, cloudKeyPath(source, name, op), nil, ConfirmRequest{Confirm: confirm, Version: version})
 }
 
 // UpdateCloudKey edits a key version's attributes.
 func (c *Client) UpdateCloudKey(ctx context.Context, source, name string, r UpdateKeyRequest) (*CloudKeyResult, error) {
-	var out CloudKeyResult
-	return &out, c.Do(ctx, http.MethodPost, cloudKeyPath(source, name, "update"), nil, r, &out)
+	return call[CloudKeyResult](ctx, c, http.MethodPost, cloudKeyPath(source, name, "update"), nil, r)
 }
 
 // BackupCloudKey stores a backup of the key in the keyward database.
 func (c *Client) BackupCloudKey(ctx context.Context, source, name string) (*BackupInfo, error) {
-	var out BackupInfo
-	return &out, c.Do(ctx, http.MethodPost, cloudKeyPath(source, name, "backup"), nil, nil, &out)
+	return call[BackupInfo](ctx, c, http.MethodPost, cloudKeyPath(source, name, "backup"), nil, nil)
 }
 
 // CloudBackups lists the stored backups, newest first.
@@ -196,8 +191,7 @@ func (c *Client) CloudBackups(ctx context.Context) ([]BackupInfo, error) {
 
 // RestoreCloudBackup restores a backup into source ("" = where it came from).
 func (c *Client) RestoreCloudBackup(ctx context.Context, id, source string) (*CloudKeyResult, error) {
-	var out CloudKeyResult
-	return &out, c.Do(ctx, http.MethodPost, "/cloud/backups/"+url.PathEscape(id)+"/restore", nil, RestoreRequest{Source: source}, &out)
+	return call[CloudKeyResult](ctx, c, http.MethodPost, "/cloud/backups/"+url.PathEscape(id)+"/restore", nil, RestoreRequest{Source: source})
 }
 
 // DeleteCloudBackup removes a stored backup.
@@ -207,8 +201,7 @@ func (c *Client) DeleteCloudBackup(ctx context.Context, id string) error {
 
 // CloudRotationPolicy shows a key's rotation policy.
 func (c *Client) CloudRotationPolicy(ctx context.Context, source, name string) (*RotationPolicy, error) {
-	var out RotationPolicy
-	return &out, c.Do(ctx, http.MethodGet, cloudKeyPath(source, name, "policy"), nil, nil, &out)
+	return call[RotationPolicy](ctx, c, http.MethodGet, cloudKeyPath(source, name, "policy"), nil, nil)
 }
 
 // SetRotationPolicy is the body of POST …/policy: the policy that replaces
@@ -224,7 +217,6 @@ type SetRotationPolicy struct {
 // SetCloudRotationPolicy replaces a key's rotation policy; a zero policy
 // clears it (sent as {"clear": true}).
 func (c *Client) SetCloudRotationPolicy(ctx context.Context, source, name string, p RotationPolicy) (*RotationPolicy, error) {
-	var out RotationPolicy
 	body := SetRotationPolicy{RotationPolicy: p, Clear: p == RotationPolicy{}}
-	return &out, c.Do(ctx, http.MethodPost, cloudKeyPath(source, name, "policy"), nil, body, &out)
+	return call[RotationPolicy](ctx, c, http.MethodPost, cloudKeyPath(source, name, "policy"), nil, body)
 }

@@ -70,20 +70,11 @@ type ImportKeystoreRequest struct {
 // cert (never the key), the identity the source actually presents, and a
 // key waiting for its certificate.
 type CertInfo struct {
-	Source     string    `json:"source"`
-	Format     string    `json:"format"`
-	Alias      string    `json:"alias,omitempty"`
-	Subject    string    `json:"subject"`
-	Issuer     string    `json:"issuer"`
-	Serial     string    `json:"serial,omitempty"`
-	KeyType    string    `json:"key_type"`
-	NotBefore  time.Time `json:"not_before"`
-	NotAfter   time.Time `json:"not_after"`
-	ChainLen   int       `json:"chain_length"`
-	ClientAuth bool      `json:"client_auth"`
-	CertFile   string    `json:"cert_file,omitempty"`
-	KeyFile    string    `json:"key_file,omitempty"`
-	Summary    string    `json:"summary"`
+	Source string `json:"source"`
+	engine.Certificate
+	CertFile string `json:"cert_file,omitempty"`
+	KeyFile  string `json:"key_file,omitempty"`
+	Summary  string `json:"summary"`
 	// Warning, in one line, when the daemon does not present this identity
 	// (the source's config names its own cert_file or keystore_file).
 	Warning string `json:"warning,omitempty"`
@@ -132,32 +123,29 @@ func (c *KMIPClient) Lines() []string {
 	return out
 }
 
+// kmipPath is the path of a KMIP source's operation op.
+func kmipPath(source, op string) string {
+	return "/kmip/" + url.PathEscape(source) + "/" + op
+}
+
 // KMIPCert returns a source's installed client certificate.
 func (c *Client) KMIPCert(ctx context.Context, source string) (*CertInfo, error) {
-	var out CertInfo
-	err := c.Do(ctx, http.MethodGet, "/kmip/"+url.PathEscape(source)+"/cert", nil, nil, &out)
-	return &out, err
+	return call[CertInfo](ctx, c, http.MethodGet, kmipPath(source, "cert"), nil, nil)
 }
 
 // KMIPCSR makes a key and CSR for a source.
 func (c *Client) KMIPCSR(ctx context.Context, source string, req CSRRequest) (*CSRResponse, error) {
-	var out CSRResponse
-	err := c.Do(ctx, http.MethodPost, "/kmip/"+url.PathEscape(source)+"/csr", nil, req, &out)
-	return &out, err
+	return call[CSRResponse](ctx, c, http.MethodPost, kmipPath(source, "csr"), nil, req)
 }
 
 // KMIPInstallCert installs a signed certificate for a source.
 func (c *Client) KMIPInstallCert(ctx context.Context, source string, req InstallCertRequest) (*CertInfo, error) {
-	var out CertInfo
-	err := c.Do(ctx, http.MethodPost, "/kmip/"+url.PathEscape(source)+"/install", nil, req, &out)
-	return &out, err
+	return call[CertInfo](ctx, c, http.MethodPost, kmipPath(source, "install"), nil, req)
 }
 
 // KMIPImportKeystore imports a keystore for a source.
 func (c *Client) KMIPImportKeystore(ctx context.Context, source string, req ImportKeystoreRequest) (*CertInfo, error) {
-	var out CertInfo
-	err := c.Do(ctx, http.MethodPost, "/kmip/"+url.PathEscape(source)+"/import", nil, req, &out)
-	return &out, err
+	return call[CertInfo](ctx, c, http.MethodPost, kmipPath(source, "import"), nil, req)
 }
 
 // KMIPPoll says what a KMIP source's latest poll cost and found.

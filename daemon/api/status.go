@@ -67,6 +67,5 @@ func (c *Client) Sync(ctx context.Context, source string) (*SyncResult, error) {
 	if source != "" {
 		q.Set("source", source)
 	}
-	var out SyncResult
-	return &out, c.Do(ctx, http.MethodPost, "/sync", q, nil, &out)
+	return call[SyncResult](ctx, c, http.MethodPost, "/sync", q, nil)
 }

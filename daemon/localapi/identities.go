@@ -26,9 +26,7 @@ func identityError(err error) error {
 func certInfo(c *pki.Cert) api.CertInfo {
 	out := api.CertInfo{Source: c.Source, Warning: c.Warning, InUse: c.InUse, Pending: c.Pending}
 	if i := c.Info; i != nil {
-		out = api.CertInfo{Source: c.Source, Format: i.Format, Alias: i.Alias, Subject: i.Subject, Issuer: i.Issuer, Serial: i.Serial,
-			KeyType: i.KeyType, NotBefore: i.NotBefore, NotAfter: i.NotAfter, ChainLen: i.ChainLen, ClientAuth: i.ClientAuth,
-			CertFile: c.Files.Cert, KeyFile: c.Files.Key, Summary: i.String(), Warning: c.Warning, InUse: c.InUse, Pending: c.Pending}
+		out.Certificate, out.CertFile, out.KeyFile, out.Summary = i.Certificate, c.Files.Cert, c.Files.Key, i.String()
 	}
 	return out
 }

@@ -22,16 +22,7 @@ import (
 
 // KeystoreInfo is what an imported keystore held, for the administrator.
 type KeystoreInfo struct {
-	Format     string    `json:"format"` // "JKS" or "PKCS#12"
-	Alias      string    `json:"alias,omitempty"`
-	Subject    string    `json:"subject"`
-	Issuer     string    `json:"issuer"`
-	Serial     string    `json:"serial"`
-	KeyType    string    `json:"key_type"`
-	NotBefore  time.Time `json:"not_before"`
-	NotAfter   time.Time `json:"not_after"`
-	ChainLen   int       `json:"chain_length"`
-	ClientAuth bool      `json:"client_auth"`
+	engine.Certificate
 	// Other lists entries that were not used (trusted certificates, extra keys).
 	Other []string `json:"other,omitempty"`
 }
@@ -96,7 +87,7 @@ func parseJKS(data, password []byte, o KeystoreOptions) (*KeystoreInfo, tls.Cert
 	if err := ks.Load(bytes.NewReader(data), password); err != nil {
 		return nil, tls.Certificate{}, fmt.Errorf("cannot open the JKS keystore (wrong password or damaged file): %w", err)
 	}
-	info := &KeystoreInfo{Format: "JKS"}
+	info := &KeystoreInfo{Certificate: engine.Certificate{Format: "JKS"}}
 	var keys []string
 	for _, a := range ks.Aliases() {
 		if ks.IsPrivateKeyEntry(a) {
@@ -208,7 +199,7 @@ func parseP12(data, password []byte, o KeystoreOptions) (*KeystoreInfo, tls.Cert
 	if !ok {
 		return nil, tls.Certificate{}, fmt.Errorf("PKCS#12 private key: unsupported type %T", k)
 	}
-	info := &KeystoreInfo{Format: "PKCS#12"}
+	info := &KeystoreInfo{Certificate: engine.Certificate{Format: "PKCS#12"}}
 	cert, err := identity(info, key, append([]*x509.Certificate{leaf}, cas...))
 	return info, cert, err
 }
@@ -293,7 +284,7 @@ func p12ByName(data, password []byte, alias string) (*KeystoreInfo, tls.Certific
 			chain = append(chain, c)
 		}
 	}
-	info := &KeystoreInfo{Format: "PKCS#12", Alias: chosen.name}
+	info := &KeystoreInfo{Certificate: engine.Certificate{Format: "PKCS#12", Alias: chosen.name}}
 	for _, k := range keys {
 		if k.name != chosen.name {
 			info.Other = append(info.Other, k.name+" (another private key)")
@@ -420,8 +411,8 @@ func Describe(certPEM []byte) (*KeystoreInfo, error) {
 		return nil, err
 	}
 	l := chain[0]
-	return &KeystoreInfo{Format: "PEM", Subject: l.Subject.String(), Issuer: l.Issuer.String(), Serial: Serial(l), KeyType: KeyType(l.PublicKey),
-		NotBefore: l.NotBefore, NotAfter: l.NotAfter, ChainLen: len(chain), ClientAuth: HasClientAuth(l)}, nil
+	return &KeystoreInfo{Certificate: engine.Certificate{Format: "PEM", Subject: l.Subject.String(), Issuer: l.Issuer.String(), Serial: Serial(l),
+		KeyType: KeyType(l.PublicKey), NotBefore: l.NotBefore, NotAfter: l.NotAfter, ChainLen: len(chain), ClientAuth: HasClientAuth(l)}}, nil
 }
 
 // checkJKS walks a JKS file's structure and checks every declared length
