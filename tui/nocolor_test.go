@@ -36,6 +36,12 @@ const exportsShown = "/tmp/keyward-nocolor-EXPORT-DIR"
 // selection; and no sequence may set a colour.
 func noColorGolden(t *testing.T, open func(t *testing.T, tm *teatest.TestModel), want ...string) {
 	t.Helper()
+	noColorGoldenOn(t, newFixture(), open, want...)
+}
+
+// noColorGoldenOn is noColorGolden on the daemon f.
+func noColorGoldenOn(t *testing.T, f *fixture, open func(t *testing.T, tm *teatest.TestModel), want ...string) {
+	t.Helper()
 	// The export directory's name is in the status line, where its length
 	// decides the wrapping: a fresh directory of a fixed length, shown as
 	// exportsShown in the golden.
@@ -52,9 +58,8 @@ func noColorGolden(t *testing.T, open func(t *testing.T, tm *teatest.TestModel),
 	prev := lipgloss.ColorProfile()
 	lipgloss.SetColorProfile(termenv.ANSI)
 	t.Cleanup(func() { lipgloss.SetColorProfile(prev) })
-	f := newFixture()
 	tm := startWith(t, f, 80, 24, tui.Options{NoColor: true, ExportDir: exports})
-	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	waitFor(t, tm, "acme.crm.key.0", "● connected", fmt.Sprintf("of %d keys", len(f.keys)))
 	open(t, tm)
 	tuitest.WaitText(t, tm, 5*time.Second, want...)
 	view := finalView(t, tm)

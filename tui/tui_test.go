@@ -347,8 +347,9 @@ func TestOnlyVisiblePageFetched(t *testing.T) {
 }
 
 // TestLaterPagesCount: the daemon counts the keys on a query's first page
-// only (later pages say total -1). The count shown is the first page's, or
-// none once the inventory changed under a later page: never "-1 keys".
+// only (later pages say total -1). The count shown is the first page's;
+// once the inventory changed under a later page, the one counted again
+// (16 keys, not the 15 from before): never "-1 keys".
 func TestLaterPagesCount(t *testing.T) {
 	f := newFixture()
 	tm := start(t, f, 80, 12) // 6 rows a page
@@ -356,12 +357,14 @@ func TestLaterPagesCount(t *testing.T) {
 	press(tm, " ")
 	waitFor(t, tm, "7–12 of 15 keys")
 	f.mu.Lock()
-	f.keys[0].Name = "acme.crm.key.renamed"
+	added := f.keys[0]
+	added.ID, added.Name = engine.KeyID("kms-prod", "acme.added", "1"), "acme.added"
+	f.keys = append(f.keys, added)
 	f.mu.Unlock()
 	f.notes <- notification("keys", "kms-prod")
-	waitFor(t, tm, "keys 7–12")
+	waitFor(t, tm, "7–12 of 16 keys")
 	press(tm, "g")
-	waitFor(t, tm, "1–6 of 15 keys")
+	waitFor(t, tm, "1–6 of 16 keys")
 	press(tm, "/", "acme.hr.key.1", "enter")
 	waitFor(t, tm, "1–1 of 1 key ")
 	view := finalView(t, tm)

@@ -41,6 +41,14 @@ type pageMsg struct {
 	err  error
 }
 
+// countMsg answers countAgain: the query's total, asked while the pane
+// shows a later page (which the daemon does not count).
+type countMsg struct {
+	gen   int
+	total int
+	err   error
+}
+
 // filterTick fires when typing in the filter has paused.
 type filterTick struct{ seq int }
 
@@ -87,6 +95,10 @@ type Model struct {
 	// first page counts again.
 	total   int
 	changed bool
+	// countGen numbers what a count asked by countAgain may be stale
+	// against: it grows with each change the pane hears of and each new
+	// query, and a count asked before is dropped.
+	countGen int
 	// tail: the pages are counted from the end (G): the query asks in the
 	// reverse order and each page is drawn reversed, so the last page is
 	// reached in one request however long the list.
@@ -186,6 +198,9 @@ func (m *Model) fetch(pageNo int, cursor, keepID string, sel int) tea.Cmd {
 // order) or from the start. What is on screen changes only with the answer.
 func (m *Model) fetchFrom(tail bool, pageNo int, cursor, keepID string, sel int) tea.Cmd {
 	m.seq++
+	if cursor == "" {
+		m.countGen++ // a first page counts itself
+	}
 	m.loading = true
 	m.limit = m.rows()
 	req := pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, limit: m.rows(), keepID: keepID, sel: sel, tail: tail}
@@ -347,6 +362,11 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		return m.refetchShown()
+	case countMsg:
+		if msg.gen == m.countGen && msg.err == nil && msg.total >= 0 {
+			m.total, m.changed = msg.total, false
+		}
+		return nil
 	case tea.KeyMsg:
 		if m.act != nil {
 			return m.updateAction(msg)
@@ -453,10 +473,33 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 	return nil
 }
 
-// refetchShown asks again for what the pane shows: the page, and the
-// open key's detail.
+// countAgain asks the daemon for the total of the query on screen when
+// the page refetched is a later one (a first page counts itself): the
+// query's first page of one key, whose answer carries the total. Its
+// answer is kept only if the pane heard of no change and asked no other
+// query since (countGen), so the total stays true or absent.
+func (m *Model) countAgain() tea.Cmd {
+	if m.page == nil || m.pages.No == 0 {
+		return nil
+	}
+	gen, q, c := m.countGen, m.query("", 1), m.ctx
+	return func() tea.Msg {
+		page, err := common.Get(c, func(ctx context.Context) (*api.KeysPage, error) { return c.Backend.Keys(ctx, q) })
+		msg := countMsg{gen: gen, total: -1, err: err}
+		if err == nil {
+			msg.total = page.Total
+		}
+		return common.Reply(common.PaneKeys, msg)
+	}
+}
+
+// refetchShown asks again for what the pane shows after the inventory
+// changed (a notification, the daemon back after an outage): the page,
+// the open key's detail, and, on a later page, whose answer the daemon
+// does not count, the total (countAgain).
 func (m *Model) refetchShown() tea.Cmd {
-	cmd := m.refetch()
+	m.countGen++ // news of a change: a count asked before may miss it
+	cmd := tea.Batch(m.refetch(), m.countAgain())
 	if m.detail != nil {
 		cmd = tea.Batch(cmd, m.fetchDetail(m.detail.key.ID))
 	}
