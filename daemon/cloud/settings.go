@@ -63,6 +63,28 @@ func (p *Problems) HTTPSProxy(s string) {
 	}
 }
 
+// CredDefault is the credential of a section that names none and sets no
+// key implying one: the cloud SDK's default chain.
+const CredDefault = "default"
+
+// Implied is a section key that implies a credential kind when it is set
+// (static_keys_file: "static").
+type Implied struct{ Value, Kind string }
+
+// CredentialKind is a section's credential: the one it names, else the
+// kind of the first key of implied that is set, else CredDefault.
+func CredentialKind(named string, implied ...Implied) string {
+	if named != "" {
+		return named
+	}
+	for _, i := range implied {
+		if i.Value != "" {
+			return i.Kind
+		}
+	}
+	return CredDefault
+}
+
 // ReadPrivateFile reads the file a section's key names (static_keys_file,
 // credentials_file, …). When holds says what secret it holds ("a secret
 // access key"), a file that anyone but its owner may read is refused; the

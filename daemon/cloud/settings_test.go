@@ -54,3 +54,23 @@ func TestReadPrivateFile(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+// TestCredentialKind: the credential a section names wins; else the first
+// set key implies one; else the SDK's default chain.
+func TestCredentialKind(t *testing.T) {
+	implied := []Implied{{"", "static"}, {"/p", "profile"}, {"/t", "token"}}
+	for _, c := range []struct {
+		named   string
+		implied []Implied
+		want    string
+	}{
+		{"managed-identity", implied, "managed-identity"},
+		{"", implied, "profile"},
+		{"", implied[:1], CredDefault},
+		{"", nil, "default"},
+	} {
+		if got := CredentialKind(c.named, c.implied...); got != c.want {
+			t.Errorf("CredentialKind(%q, %v) = %q, want %q", c.named, c.implied, got, c.want)
+		}
+	}
+}

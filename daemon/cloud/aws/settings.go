@@ -86,7 +86,7 @@ func (a *Settings) Lookback() time.Duration {
 
 // Credential kinds.
 const (
-	CredDefault = "default"
+	CredDefault = cloud.CredDefault
 	CredProfile = "profile"
 	CredStatic  = "static"
 	// CredWebIdentity exchanges web_identity_token_file for role_arn's
@@ -133,17 +133,8 @@ func regionPartition(region string) string {
 
 // CredentialKind is the credential the section uses.
 func (a *Settings) CredentialKind() string {
-	switch {
-	case a.Credential != "":
-		return a.Credential
-	case a.StaticKeysFile != "":
-		return CredStatic
-	case a.Profile != "":
-		return CredProfile
-	case a.WebIdentityTokenFile != "":
-		return CredWebIdentity
-	}
-	return CredDefault
+	return cloud.CredentialKind(a.Credential, cloud.Implied{Value: a.StaticKeysFile, Kind: CredStatic},
+		cloud.Implied{Value: a.Profile, Kind: CredProfile}, cloud.Implied{Value: a.WebIdentityTokenFile, Kind: CredWebIdentity})
 }
 
 // Interval is the sync interval (default 15 minutes).

@@ -54,7 +54,7 @@ const (
 	CredSecret          = "client-secret"
 	CredCertificate     = "client-certificate"
 	CredManagedIdentity = "managed-identity"
-	CredDefault         = "default"
+	CredDefault         = cloud.CredDefault
 	CredEmulator        = "emulator"
 )
 
@@ -80,18 +80,8 @@ func CloudName(s string) (string, error) {
 
 // CredentialKind is the credential the section uses.
 func (a *Settings) CredentialKind() string {
-	if a.Credential != "" {
-		return a.Credential
-	}
-	switch {
-	case a.SecretFile != "":
-		return CredSecret
-	case a.CertFile != "":
-		return CredCertificate
-	case a.TokenFile != "":
-		return CredEmulator
-	}
-	return CredDefault
+	return cloud.CredentialKind(a.Credential, cloud.Implied{Value: a.SecretFile, Kind: CredSecret},
+		cloud.Implied{Value: a.CertFile, Kind: CredCertificate}, cloud.Implied{Value: a.TokenFile, Kind: CredEmulator})
 }
 
 // Interval is the sync interval (default 15 minutes).

@@ -61,19 +61,13 @@ type Settings struct {
 const (
 	CredServiceAccount   = "service-account"
 	CredWorkloadIdentity = "workload-identity"
-	CredDefault          = "default"
+	CredDefault          = cloud.CredDefault
 	CredNone             = "none"
 )
 
 // CredentialKind is the credential the section uses.
 func (g *Settings) CredentialKind() string {
-	switch {
-	case g.Credential != "":
-		return g.Credential
-	case g.CredentialsFile != "":
-		return CredServiceAccount
-	}
-	return CredDefault
+	return cloud.CredentialKind(g.Credential, cloud.Implied{Value: g.CredentialsFile, Kind: CredServiceAccount})
 }
 
 // AllLocations reports whether every location is synced.
