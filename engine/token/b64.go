@@ -7,11 +7,14 @@ import (
 	"slices"
 )
 
-// The text form of a payload is base64url without padding. Three codecs
-// produce and accept exactly the same text (TestBase64MatchesStdlib,
-// FuzzBase64): on CPUs with AVX-512 VBMI, kernels of this package
-// (b64_amd64.s) for all but a short tail; otherwise segmentio/asm's AVX2
-// codec for long payloads and the standard library's for short ones.
+// The text form of a payload is base64url without padding. The codecs
+// produce and accept exactly the text encoding/base64's strict
+// RawURLEncoding does (TestBase64MatchesStdlib, TestDecodersAllLengths,
+// FuzzBase64 and a fuzz target per decoder): on CPUs with AVX-512 VBMI,
+// kernels of this package (b64_amd64.s) for everything, a field-sized
+// payload in one pass; otherwise segmentio/asm's AVX2 encoder, and for
+// decoding a table-driven scalar decoder for short payloads and
+// segmentio/asm's (with a canonical check) for long ones.
 
 const b64Alphabet64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -32,11 +35,6 @@ var (
 		return t
 	}()
 )
-
-// smallB64 is the size under which the standard library's encoder is
-// faster than segmentio/asm's AVX2 one (whose setup dominates short
-// inputs); the VBMI kernels have no such setup cost.
-const smallB64 = 512
 
 // scalarMax is the length of text under which decodeScalar is faster than
 // segmentio/asm's decoder with its canonical check (measured on the build
@@ -189,34 +187,6 @@ func decodeScalar(out, src []byte) bool {
 	return bad>>24 == 0 && unused == 0
 }
 
-// inPlace reports whether encodeSealed encodes n sealed bytes in place, as
-// the tail of their own text, without a copy: always with the VBMI kernels,
-// else up to shortMax bytes (copied to the stack). A longer payload is
-// sealed into a scratch buffer for the other encoders.
-func inPlace(n int) bool { return haveVBMI || n <= shortMax }
-
-// encodeSealed writes the base64url text of sealed into text, which must be
-// exactly EncodedLen(len(sealed)) long. When inPlace(len(sealed)), sealed
-// may be text's own tail (text[len(text)-len(sealed):]); otherwise it must
-// not overlap text.
-//
-// The VBMI kernels encode forward in place: block k reads
-// sealed[48k:48k+48] at text offset off+48k, where off = len(text) -
-// len(sealed) = ceil(len(sealed)/3), and writes text[64k:64k+64], which
-// ends at or before the next block's first byte because 16(k+1) <=
-// 16·len(sealed)/48 <= off; encodeShortVBMI loads the rest before it
-// stores.
-func encodeSealed(text, sealed []byte) {
-	if haveVBMI || len(sealed) > shortMax {
-		encodeB64(text, sealed)
-		return
-	}
-	// The standard library's encoder (what encodeB64 uses at this size),
-	// from a copy, called directly so that the copy stays on the stack.
-	var in [shortMax]byte
-	stdB64.Encode(text, in[:copy(in[:], sealed)])
-}
-
 // appendB64 appends the base64url text of src to dst.
 func appendB64(dst, src []byte) []byte {
 	n := b64.EncodedLen(len(src))
@@ -226,20 +196,26 @@ func appendB64(dst, src []byte) []byte {
 }
 
 // encodeB64 writes the base64url text of src to out, which must be
-// exactly EncodedLen(len(src)) long and must not overlap src.
+// exactly EncodedLen(len(src)) long and must not overlap src, except with
+// the VBMI kernels (haveVBMI), where src may be out's own tail
+// (out[len(out)-len(src):]): they encode forward in place. Block k reads
+// src[48k:48k+48] at out offset off+48k, where off = len(out)-len(src) =
+// ceil(len(src)/3), and writes out[64k:64k+64], which ends at or before
+// the next block's first byte because 16(k+1) <= 16·len(src)/48 <= off;
+// encodeShortVBMI loads the rest before it stores. Elsewhere
+// segmentio/asm's encoder (AVX2 on amd64), measured faster than the
+// standard library's from 28 bytes up (12 against 22 ns at 28 bytes, 26
+// against 65 at 92) and within 2 ns below.
 func encodeB64(out, src []byte) {
-	switch {
-	case haveVBMI:
-		k := 0
-		if len(src) > shortEncMax {
-			k = encodeVBMI(out, src[:len(src)/48*48], &encLUT)
-		}
-		if k < len(src) {
-			encodeShortVBMI(out[k/3*4:], src[k:], &encLUT)
-		}
-	case len(src) < smallB64:
-		stdB64.Encode(out, src)
-	default:
+	if !haveVBMI {
 		b64.Encode(out, src)
+		return
+	}
+	k := 0
+	if len(src) > shortEncMax {
+		k = encodeVBMI(out, src[:len(src)/48*48], &encLUT)
+	}
+	if k < len(src) {
+		encodeShortVBMI(out[k/3*4:], src[k:], &encLUT)
 	}
 }
