@@ -95,22 +95,9 @@ type RestoreRequest struct {
 	Source string `json:"source,omitempty"`
 }
 
-// BackupInfo describes one stored cloud backup (the blob itself never
-// leaves the daemon; it is stored wrapped under the key-encryption key).
-type BackupInfo struct {
-	ID        string    `json:"id"`
-	Source    string    `json:"source"`
-	Kind      string    `json:"kind"`
-	Geography string    `json:"geography,omitempty"`
-	Key       string    `json:"key"`
-	Versions  int       `json:"versions"`
-	Created   time.Time `json:"created"`
-	Size      int       `json:"size"`
-	Actor     string    `json:"actor,omitempty"`
-	// Pending is set for an upload a crash interrupted: what happened and
-	// what to do (the entry holds the material, sealed, not a backup).
-	Pending string `json:"pending,omitempty"`
-}
+// BackupInfo describes one stored cloud backup: the domain's
+// (engine/backup.go), whose JSON is also the sealed record's in SQLite.
+type BackupInfo = engine.BackupInfo
 
 // RotationPolicy is a key's automatic rotation policy. Zero durations are
 // unset.

@@ -72,23 +72,9 @@ func (p RotationPolicy) PeriodOnly(op, reason string) error {
 	return nil
 }
 
-// BackupInfo describes one stored cloud backup (the blob never leaves the
-// daemon). The JSON names are the sealed record's format in SQLite: keep
-// them stable.
-type BackupInfo struct {
-	ID        string    `json:"id"`
-	Source    string    `json:"source"`
-	Kind      string    `json:"kind"`
-	Geography string    `json:"geography,omitempty"`
-	Key       string    `json:"key"`
-	Versions  int       `json:"versions"`
-	Created   time.Time `json:"created"`
-	Size      int       `json:"size"`
-	Actor     string    `json:"actor,omitempty"`
-	// Pending is set for an upload a crash interrupted: what happened and
-	// what to do (the entry holds the material, sealed, not a backup).
-	Pending string `json:"pending,omitempty"`
-}
+// BackupInfo describes one stored cloud backup; its JSON is the sealed
+// record's format in SQLite.
+type BackupInfo = engine.BackupInfo
 
 // KeyResult is the outcome of a life-cycle operation: the inventory rows
 // of the key after it (one per version) and the activity recorded.
