@@ -41,8 +41,10 @@ type Store struct {
 	durable *sql.DB
 	path    string
 	now     func() time.Time
-	// writer is held for each write transaction (tx, durableTx).
-	writer sync.Mutex
+	// writer is the turn to write: one token, held for each write
+	// transaction (tx, durableTx). A channel rather than a mutex so a
+	// caller whose context ends while it waits gives up its place.
+	writer chan struct{}
 	// stmts are the read pool's prepared statements by query (prepared).
 	stmts  sync.Map
 	nstmts atomic.Int32
@@ -74,7 +76,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	durable.SetMaxIdleConns(4)
-	s := &Store{db: db, durable: durable, path: path, now: time.Now}
+	s := &Store{db: db, durable: durable, path: path, now: time.Now, writer: make(chan struct{}, 1)}
 	if err := s.incrementalVacuum(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
@@ -134,7 +136,7 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("database %s is at schema %d, before the audit chain (%d): start the daemon once to migrate it", path, v, chainVersion)
 	}
-	return &Store{db: db, durable: db, path: path, now: time.Now, readOnly: true}, nil
+	return &Store{db: db, durable: db, path: path, now: time.Now, readOnly: true, writer: make(chan struct{}, 1)}, nil
 }
 
 // private makes the database file exist with mode 0600 before SQLite opens
@@ -330,30 +332,51 @@ const agingDaysVersion = 19
 // Writers take turns in the process (writer) instead of in SQLite: a
 // second BEGIN IMMEDIATE would fail with SQLITE_BUSY and retry in the
 // busy handler's sleeps (1, 2, 5 … 100 ms), so a writer could wait up to
-// 100 ms after the lock was free; a mutex hands it over at once, in turn.
+// 100 ms after the lock was free; the token is handed over at once.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	s.writer.Lock()
-	defer s.writer.Unlock()
-	return runTx(ctx, s.db, fn)
+	return s.writeTurn(ctx, s.db, fn)
 }
 
 // durableTx is tx for a change that records activity: it commits with
 // synchronous=FULL.
 func (s *Store) durableTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	s.writer.Lock()
-	defer s.writer.Unlock()
-	return runTx(ctx, s.durable, fn)
+	return s.writeTurn(ctx, s.durable, fn)
 }
 
-func runTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+// writeTurn waits for the turn to write, or for ctx to end (a request
+// whose client went away does not queue behind a long sync), and runs fn
+// in a transaction of db.
+func (s *Store) writeTurn(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	select {
+	case s.writer <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the database's other writers: %w", context.Cause(ctx))
+	}
+	defer func() { <-s.writer }()
+	return runTx(ctx, db, fn)
+}
+
+// runTx runs fn in one transaction of db, committing only if it returns
+// nil. A panic in fn rolls the transaction back before it goes on up:
+// left open, it would keep SQLite's write lock on its connection and
+// every later writer would fail with SQLITE_BUSY.
+func runTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) (err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
+	done := false
+	defer func() {
+		if !done {
+			_ = tx.Rollback()
+		}
+	}()
 	if err := fn(tx); err != nil {
+		done = true
 		_ = tx.Rollback()
 		return err
 	}
+	done = true
 	return tx.Commit()
 }
 

@@ -324,7 +324,7 @@ func openAt(t testing.TB, path string, version int) *Store {
 	if err := private(path); err != nil {
 		t.Fatal(err)
 	}
-	s := &Store{path: path, now: func() time.Time { return now }}
+	s := &Store{path: path, now: func() time.Time { return now }, writer: make(chan struct{}, 1)}
 	var err error
 	s.db, err = sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate")
 	if err != nil {
