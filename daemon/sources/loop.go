@@ -2,6 +2,8 @@ package sources
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -211,16 +213,28 @@ func (l *Loop) Once(ctx context.Context, sink Sink, f SyncFunc) error {
 		fl := &flight{done: make(chan struct{})}
 		l.queued = fl
 		l.nextMu.Unlock()
-		l.run.Lock()
-		l.nextMu.Lock()
-		l.queued = nil // who asks from now on waits for the sync after this one
-		l.nextMu.Unlock()
-		fl.err = l.once(ctx, sink, f)
-		fl.cut = ctx.Err() != nil
-		l.run.Unlock()
-		close(fl.done)
+		l.lead(ctx, fl, sink, f)
 		return fl.err
 	}
+}
+
+// errSyncPanicked is what the callers sharing a sync get when it panicked
+// (the panic itself goes on up the caller that ran it).
+var errSyncPanicked = errors.New("the sync stopped on a bug (a panic, in the daemon's log); ask for it again")
+
+// lead runs the sync fl once the one running ends, for fl's waiters too.
+// However the sync ends, even in a panic, the next sync may start and
+// the waiters get an answer.
+func (l *Loop) lead(ctx context.Context, fl *flight, sink Sink, f SyncFunc) {
+	l.run.Lock()
+	defer l.run.Unlock()
+	defer close(fl.done)
+	l.nextMu.Lock()
+	l.queued = nil // who asks from now on waits for the sync after this one
+	l.nextMu.Unlock()
+	fl.err = fmt.Errorf("sync of %s: %w", l.name, errSyncPanicked)
+	fl.err = l.once(ctx, sink, f)
+	fl.cut = ctx.Err() != nil
 }
 
 // flight is one sync shared by the callers of Once that wait for it.

@@ -362,3 +362,69 @@ func TestLoopSharesTheSyncAskedWhileOneRuns(t *testing.T) {
 		t.Fatalf("the caller whose shared sync was cut got %v, want its own sync 3", err)
 	}
 }
+
+// TestLoopSyncThatPanicsFreesTheLoop: a sync that panics (a connector's
+// bug on a backend's odd answer; the socket's HTTP server recovers the
+// panic of a sync asked for there) lets the next sync start, and the
+// callers that were sharing it get an error instead of waiting forever.
+func TestLoopSyncThatPanicsFreesTheLoop(t *testing.T) {
+	l := NewLoop("kms", Schedule{Interval: time.Hour}, newFakeClock(), nil)
+	sink := &healthSink{}
+	ctx := context.Background()
+	running, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- l.Once(ctx, sink, func(context.Context, bool) (Outcome, error) {
+			close(running)
+			<-release
+			return Outcome{}, nil
+		})
+	}()
+	<-running
+	// The sync asked for while the first runs: it will panic.
+	panicked := make(chan any, 1)
+	go func() {
+		defer func() { panicked <- recover() }()
+		_ = l.Once(ctx, sink, func(context.Context, bool) (Outcome, error) { panic("connector bug") })
+	}()
+	for queued := false; !queued; {
+		l.nextMu.Lock()
+		queued = l.queued != nil
+		l.nextMu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	// A third caller shares the queued sync.
+	var ownRan atomic.Bool
+	shared := make(chan error, 1)
+	go func() {
+		shared <- l.Once(ctx, sink, func(context.Context, bool) (Outcome, error) { ownRan.Store(true); return Outcome{}, nil })
+	}()
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if p := <-panicked; p == nil {
+		t.Fatal("the panicking sync did not panic up to its caller")
+	}
+	select {
+	case err := <-shared:
+		if !ownRan.Load() && !errors.Is(err, errSyncPanicked) {
+			t.Errorf("a caller sharing the sync that panicked got %v, want errSyncPanicked", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a caller sharing the sync that panicked still waits")
+	}
+	next := make(chan error, 1)
+	go func() {
+		next <- l.Once(ctx, sink, func(context.Context, bool) (Outcome, error) { return Outcome{}, nil })
+	}()
+	select {
+	case err := <-next:
+		if err != nil {
+			t.Fatalf("the sync after the panic: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no sync can start after one panicked: the loop stays locked")
+	}
+}
