@@ -374,14 +374,10 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 	}
 	f.what = it.ID + " " + name
 	b := m.ctx.Backend
-	op := func(opName, confirm, done string) func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-		return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-			res, err := b.CloudKeyOp(ctx, src.Name, k.Name, opName, confirm)
-			if err != nil {
-				return "", nil, err
-			}
-			return fmt.Sprintf("%s %s in %s%s", done, name, vault, describeResult(res)), nil, nil
-		}
+	op := func(opName, confirm, done string) actionRun {
+		return cloudKeyRun(done+" "+name+" in "+vault, func(ctx context.Context) (*api.CloudKeyResult, error) {
+			return b.CloudKeyOp(ctx, src.Name, k.Name, opName, confirm)
+		})
 	}
 	confirm := func(title string, require string, danger bool, lines ...string) {
 		f.Show(nil, dialog.NewConfirm(title, lines, require, danger), nil, nil)
@@ -393,13 +389,9 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 			"A new version of "+k.Name+" is created in "+where+" and becomes the one that encrypts; older versions still decrypt.")
 	case actEnable, actDisable:
 		enabled := it.ID == actEnable
-		f.Run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-			res, err := b.UpdateCloudKey(ctx, src.Name, k.Name, api.UpdateKeyRequest{Enabled: &enabled})
-			if err != nil {
-				return "", nil, err
-			}
-			return fmt.Sprintf("%sd %s in %s%s", it.ID, name, vault, describeResult(res)), nil, nil
-		}
+		f.Run = cloudKeyRun(fmt.Sprintf("%sd %s in %s", it.ID, name, vault), func(ctx context.Context) (*api.CloudKeyResult, error) {
+			return b.UpdateCloudKey(ctx, src.Name, k.Name, api.UpdateKeyRequest{Enabled: &enabled})
+		})
 		line := "Applications can use " + k.Name + " again."
 		if !enabled {
 			line = "Applications using " + k.Name + " can no longer encrypt or decrypt with it until it is enabled again."
@@ -459,6 +451,18 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 }
 
 // describeResult says what the key looks like after an operation.
+// cloudKeyRun is the run of a life-cycle request the daemon answers with
+// the key's rows: done, then what they say (describeResult).
+func cloudKeyRun(done string, do func(ctx context.Context) (*api.CloudKeyResult, error)) actionRun {
+	return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
+		res, err := do(ctx)
+		if err != nil {
+			return "", nil, err
+		}
+		return done + describeResult(res), nil, nil
+	}
+}
+
 func describeResult(res *api.CloudKeyResult) string {
 	if res == nil || len(res.Keys) == 0 {
 		return ""
@@ -620,13 +624,10 @@ func (m *Model) editForm(f *flow) {
 			return nil, fmt.Errorf("nothing changed")
 		}
 		f.what = "edit " + table.Clean(k.Name)
-		return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-			res, err := b.UpdateCloudKey(ctx, src.Name, k.Name, req)
-			if err != nil {
-				return "", nil, err
-			}
-			return fmt.Sprintf("updated %s in %s (%s)%s", table.Clean(k.Name), table.Clean(src.Name), strings.Join(changed, ", "), describeResult(res)), nil, nil
-		}, nil
+		done := fmt.Sprintf("updated %s in %s (%s)", table.Clean(k.Name), table.Clean(src.Name), strings.Join(changed, ", "))
+		return cloudKeyRun(done, func(ctx context.Context) (*api.CloudKeyResult, error) {
+			return b.UpdateCloudKey(ctx, src.Name, k.Name, req)
+		}), nil
 	}
 }
 
@@ -740,13 +741,9 @@ func (m *Model) chooseRestore(f *flow, it dialog.Item) tea.Cmd {
 	name := table.Clean(bi.Key)
 	f.what = "restore " + name
 	f.src = m.cloud[into]
-	f.Run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-		res, err := b.RestoreCloudBackup(ctx, bi.ID, into)
-		if err != nil {
-			return "", nil, err
-		}
-		return fmt.Sprintf("restored %s into %s from backup %s%s", name, table.Clean(into), table.Clean(bi.ID), describeResult(res)), nil, nil
-	}
+	f.Run = cloudKeyRun(fmt.Sprintf("restored %s into %s from backup %s", name, table.Clean(into), table.Clean(bi.ID)), func(ctx context.Context) (*api.CloudKeyResult, error) {
+		return b.RestoreCloudBackup(ctx, bi.ID, into)
+	})
 	f.Show(nil, dialog.NewConfirm("Restore "+name+" into "+table.Clean(into)+"?",
 		[]string{fmt.Sprintf("Backup %s of %s, taken from vault %s on %s (%s), is restored into vault %s with its versions.",
 			bi.ID, bi.Key, bi.Source, backupTime(bi), common.Plural(bi.Versions, "version"), into)}, "", false), nil, nil)
@@ -791,13 +788,9 @@ func (m *Model) createForm(f *flow) {
 		}
 		req.Expires = exp
 		f.what = "create " + req.Name
-		return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-			res, err := b.CreateCloudKey(ctx, src.Name, req)
-			if err != nil {
-				return "", nil, err
-			}
-			return fmt.Sprintf("created %s in %s%s", table.Clean(req.Name), table.Clean(src.Name), describeResult(res)), nil, nil
-		}, nil
+		return cloudKeyRun("created "+table.Clean(req.Name)+" in "+table.Clean(src.Name), func(ctx context.Context) (*api.CloudKeyResult, error) {
+			return b.CreateCloudKey(ctx, src.Name, req)
+		}), nil
 	}
 }
 
@@ -860,13 +853,10 @@ func (m *Model) uploadForm(f *flow) {
 		}
 		req.Expires = exp
 		f.what = "upload " + table.Clean(req.Name)
-		return func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
-			res, err := b.UploadCloudKey(ctx, src.Name, req)
-			if err != nil {
-				return "", nil, err
-			}
-			return fmt.Sprintf("uploaded %s into %s (%s)%s", table.Clean(req.Name), table.Clean(src.Name), table.Clean(origin), describeResult(res)), nil, nil
-		}, nil
+		done := fmt.Sprintf("uploaded %s into %s (%s)", table.Clean(req.Name), table.Clean(src.Name), table.Clean(origin))
+		return cloudKeyRun(done, func(ctx context.Context) (*api.CloudKeyResult, error) {
+			return b.UploadCloudKey(ctx, src.Name, req)
+		}), nil
 	}
 }
 
