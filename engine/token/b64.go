@@ -195,9 +195,65 @@ func appendB64(dst, src []byte) []byte {
 	return dst[:len(dst)+n]
 }
 
+// encodeSealed writes the base64url text of a token's sealed bytes into
+// text, which must be exactly EncodedLen(len(sealed)) long. When
+// sealedInPlace(len(sealed)), sealed is text's own tail
+// (text[len(text)-len(sealed):]); otherwise it must not overlap text.
+func encodeSealed(text, sealed []byte) {
+	if haveVBMI || len(sealed) > shortMax {
+		encodeB64(text, sealed)
+		return
+	}
+	// The scalar encoder writes ahead of what it reads: from a copy,
+	// on the stack (segmentio/asm's encoder would let it escape).
+	var in [shortMax]byte
+	encodeScalar(text, in[:copy(in[:], sealed)])
+}
+
+// sealedInPlace reports whether n sealed bytes of a token are encoded in
+// place, as the tail of their own text (no scratch buffer): always with
+// the VBMI kernels, else up to shortMax bytes, through a stack copy. A
+// longer payload is sealed into a scratch buffer for segmentio/asm.
+func sealedInPlace(n int) bool { return haveVBMI || n <= shortMax }
+
+// encPair maps 12 bits to their two characters, the first in the low
+// byte.
+var encPair = func() (t [4096]uint16) {
+	for v := range t {
+		t[v] = uint16(encLUT[v>>6]) | uint16(encLUT[v&63])<<8
+	}
+	return t
+}()
+
+// encodeScalar writes the base64url text of src to out, which must be
+// exactly EncodedLen(len(src)) long and must not overlap src: six bytes to
+// eight characters a step (one 64-bit load, two 12-bit lookups per three
+// bytes, one 64-bit store), then a quantum at a time, then the partial
+// last quantum (its unused bits zero).
+func encodeScalar(out, src []byte) {
+	i, o := 0, 0
+	for ; i+8 <= len(src) && o+8 <= len(out); i, o = i+6, o+8 {
+		v := binary.BigEndian.Uint64(src[i:])
+		binary.LittleEndian.PutUint64(out[o:], uint64(encPair[v>>52])|uint64(encPair[v>>40&0xfff])<<16|
+			uint64(encPair[v>>28&0xfff])<<32|uint64(encPair[v>>16&0xfff])<<48)
+	}
+	for ; i+3 <= len(src); i, o = i+3, o+4 {
+		v := uint(src[i])<<16 | uint(src[i+1])<<8 | uint(src[i+2])
+		binary.LittleEndian.PutUint16(out[o:], encPair[v>>12])
+		binary.LittleEndian.PutUint16(out[o+2:], encPair[v&0xfff])
+	}
+	switch len(src) - i {
+	case 1:
+		out[o], out[o+1] = encLUT[src[i]>>2], encLUT[src[i]<<4&0x3f]
+	case 2:
+		v := uint(src[i])<<8 | uint(src[i+1])
+		out[o], out[o+1], out[o+2] = encLUT[v>>10], encLUT[v>>4&0x3f], encLUT[v<<2&0x3f]
+	}
+}
+
 // encodeB64 writes the base64url text of src to out, which must be
 // exactly EncodedLen(len(src)) long and must not overlap src, except with
-// the VBMI kernels (haveVBMI), where src may be out's own tail
+// the VBMI kernels, where src may be out's own tail
 // (out[len(out)-len(src):]): they encode forward in place. Block k reads
 // src[48k:48k+48] at out offset off+48k, where off = len(out)-len(src) =
 // ceil(len(src)/3), and writes out[64k:64k+64], which ends at or before

@@ -320,8 +320,8 @@ func (c *Codec) appendEncrypt(dst, plaintext []byte, mode Mode, kind Kind) (out 
 	case GCM:
 		// The sealed bytes (nonce || ciphertext || tag) go at the end of
 		// the room their text takes on dst, and are encoded forward onto
-		// it (encodeB64 in place): no scratch buffer, except without the
-		// VBMI kernels. A plaintext that lies in dst's spare
+		// it (encodeSealed): no scratch buffer, except for a long payload
+		// without the VBMI kernels. A plaintext that lies in dst's spare
 		// room gets a new array for dst, so it is read whole before
 		// anything is written over it.
 		n := nonceLen + len(plaintext) + tagLen
@@ -333,13 +333,13 @@ func (c *Codec) appendEncrypt(dst, plaintext []byte, mode Mode, kind Kind) (out 
 		dst = append(dst, ad[:g.hdrLen]...)
 		text := dst[len(dst) : len(dst)+tl]
 		sealed, scratch := text[tl-n:], (*[]byte)(nil)
-		if !haveVBMI {
+		if !sealedInPlace(n) {
 			scratch = getBuf(n)
 			sealed = (*scratch)[:n]
 		}
 		rand.Read(sealed[:nonceLen]) // never fails: it crashes the program instead
 		g.gcm.Seal(sealed[nonceLen:nonceLen], sealed[:nonceLen], plaintext, ad)
-		encodeB64(text, sealed)
+		encodeSealed(text, sealed)
 		if scratch != nil {
 			putBuf(scratch)
 		}
