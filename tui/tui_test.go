@@ -555,8 +555,8 @@ func TestAgingFlow(t *testing.T) {
 		t.Fatalf("export files: %v", files)
 	}
 	b, _ := os.ReadFile(files[0])
-	want := "date,milestone,key_id,source,name,state,bucket,reason\n" +
-		"2026-11-13T12:00:00Z,expires,vault-emu/backup-kek/1,vault-emu,backup-kek,deleted,retired,key is deleted\n"
+	want := "date,milestone,key_id,source,name,state,bucket,reason,version\n" +
+		"2026-11-13T12:00:00Z,expires,vault-emu/backup-kek/1,vault-emu,backup-kek,deleted,retired,key is deleted,1\n"
 	if string(b) != want {
 		t.Errorf("exported CSV:\n%s\nwant:\n%s", b, want)
 	}

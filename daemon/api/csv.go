@@ -172,7 +172,9 @@ func isoPtr(t *time.Time) string {
 // the daemon's report schedules, so a report reads the same wherever it
 // was written.
 var (
-	AgingCSVHeader    = []string{"date", "milestone", "key_id", "source", "name", "state", "bucket", "reason"}
+	// AgingCSVHeader's version came last (added after the others), so
+	// readers of the columns before it by position read the same.
+	AgingCSVHeader    = []string{"date", "milestone", "key_id", "source", "name", "state", "bucket", "reason", "version"}
 	ActivityCSVHeader = []string{"time", "operation", "key_id", "source", "actor", "origin", "severity", "details"}
 	// UsageCSVHeader's first_use_hour is the start of the hour of the
 	// first use: usage is counted per hour, and only the last use of an
@@ -182,7 +184,7 @@ var (
 
 // AgingCSVRecord is one aging milestone under AgingCSVHeader.
 func AgingCSVRecord(e report.AgingEntry) []string {
-	return []string{iso(e.Date), e.Milestone, e.KeyID, e.Source, e.Name, string(e.State), string(e.Bucket), e.Reason}
+	return []string{iso(e.Date), e.Milestone, e.KeyID, e.Source, e.Name, string(e.State), string(e.Bucket), e.Reason, e.Version}
 }
 
 // ActivityCSVRecord is one event under ActivityCSVHeader.

@@ -74,6 +74,7 @@ type AgingEntry struct {
 	KeyID     string        `json:"key_id"`
 	Source    string        `json:"source"`
 	Name      string        `json:"name"`
+	Version   string        `json:"version,omitempty"` // a cloud key's versions share its name; empty: no versions
 	State     engine.State  `json:"state"`
 	Bucket    engine.Bucket `json:"bucket"`
 	Reason    string        `json:"reason"`
@@ -126,7 +127,7 @@ func Aging(keys []engine.Key, r Range, now time.Time, t engine.Thresholds) []Agi
 				cls = &c
 			}
 			out = append(out, AgingEntry{Date: m.Date.UTC(), Milestone: m.Kind, Past: !m.Date.After(now), KeyID: k.ID,
-				Source: k.Source, Name: k.Name, State: k.State, Bucket: cls.Bucket, Reason: cls.Reason})
+				Source: k.Source, Name: k.Name, Version: k.Version, State: k.State, Bucket: cls.Bucket, Reason: cls.Reason})
 		}
 	}
 	SortAging(out)
@@ -197,5 +198,5 @@ func SummarizeKeys(keys []engine.Key, now time.Time, t engine.Thresholds) AgingS
 func Entry(k engine.Key, kind string, date, now time.Time, t engine.Thresholds) AgingEntry {
 	c := engine.Classify(k, now, t)
 	return AgingEntry{Date: date.UTC(), Milestone: kind, Past: !date.After(now), KeyID: k.ID, Source: k.Source, Name: k.Name,
-		State: k.State, Bucket: c.Bucket, Reason: c.Reason}
+		Version: k.Version, State: k.State, Bucket: c.Bucket, Reason: c.Reason}
 }

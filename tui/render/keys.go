@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui/table"
@@ -38,7 +40,7 @@ func KeyPaneColumns() []table.Column {
 		KeyName:        {Title: "NAME", Width: 16, Max: 40, Priority: 0},
 		KeySource:      {Title: "SOURCE", Width: 10, Max: 18, Priority: 3},
 		KeyApplication: {Title: "APPLICATION", Width: 11, Max: 20, Priority: 9},
-		KeyVersion:     {Title: "VER", Width: 4, Max: 8, Priority: 4, TellsApart: true}, // versions of one key share a name
+		KeyVersion:     {Title: "VER", Width: 4, Max: VersionWidth, Priority: 4, TellsApart: true}, // versions of one key share a name
 		KeyAlgorithm:   {Title: "ALGORITHM", Width: 9, Max: 14, Priority: 5},
 		KeyState:       {Title: "STATE", Width: 11, Priority: 1},
 		KeyAging:       {Title: "AGING", Width: 16, Priority: 2}, // rotation-overdue
@@ -121,6 +123,16 @@ func KeyList() Table {
 
 // KeyListRow is a key as keyward keys list's table shows it.
 func KeyListRow(k engine.Key, now time.Time) Row { return Pick(Key(k, now), keyListCells) }
+
+// VersionWidth is the most cells a version takes in a table: an Azure
+// version (32 hex digits) is cut to its start and "…".
+const VersionWidth = 8
+
+// ShortVersion is a key's version as the Keys pane's column shows it at
+// its widest: cut to VersionWidth cells, Dash when the key has none.
+func ShortVersion(v string) string {
+	return ansi.Truncate(dash(v), VersionWidth, "…")
+}
 
 // AgingLabel is the name of an aging bucket as every view shows it: the
 // bucket's own name, the one the aging report's table, the filters, the CLI

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +29,7 @@ func When(t, now time.Time) string {
 // one may be squeezed to, and a higher Priority is dropped first.
 var (
 	agingColumns = []table.Column{{Title: "DATE", Width: 10}, {Title: "MILESTONE", Width: 8, Priority: 1}, {Title: "KEY", Width: 12},
-		{Title: "SOURCE", Width: 6, Priority: 3}, {Title: "STATE", Width: 6, Priority: 2}, {Title: "AGING", Width: 7}, {Title: "REASON", Width: 8, Priority: 4}}
+		{Title: "VER", Width: 3, Priority: 1}, {Title: "SOURCE", Width: 6, Priority: 3}, {Title: "STATE", Width: 6, Priority: 2}, {Title: "AGING", Width: 7}, {Title: "REASON", Width: 8, Priority: 4}}
 	agingHeader     = api.AgingCSVHeader
 	activityColumns = []table.Column{{Title: "TIME", Width: 16}, {Title: "OPERATION", Width: 8}, {Title: "KEY", Width: 12},
 		{Title: "ACTOR", Width: 5, Priority: 3}, {Title: "ORIGIN", Width: 6, Priority: 2}, {Title: "DETAILS", Width: 8, Priority: 4}}
@@ -39,18 +40,32 @@ var (
 )
 
 // AgingEntry renders one milestone of the aging report; the row's class is
-// the key's aging bucket.
+// the key's aging bucket. The version, short as the Keys pane shows it,
+// tells apart the versions of one cloud key.
 func AgingEntry(e report.AgingEntry, now time.Time) Row {
 	return Row{
-		Cells: []string{When(e.Date, now), e.Milestone, e.Name, e.Source, string(e.State), string(e.Bucket), e.Reason},
+		Cells: []string{When(e.Date, now), e.Milestone, e.Name, ShortVersion(e.Version), e.Source, string(e.State), string(e.Bucket), e.Reason},
 		Raw:   api.AgingCSVRecord(e),
 		Class: string(e.Bucket),
 	}
 }
 
-// Aging renders the aging report's entries.
+// agingVersion is the index of the aging table's version column.
+const agingVersion = 3
+
+// Aging renders the aging report's entries. The version column shows only
+// when an entry has a version (a cloud key's): an inventory of keys
+// without versions keeps its room for the source.
 func Aging(entries []report.AgingEntry, now time.Time) Table {
-	return Build(agingColumns, agingHeader, entries, func(e report.AgingEntry) Row { return AgingEntry(e, now) })
+	t := Build(agingColumns, agingHeader, entries, func(e report.AgingEntry) Row { return AgingEntry(e, now) })
+	if slices.ContainsFunc(entries, func(e report.AgingEntry) bool { return e.Version != "" }) {
+		return t
+	}
+	t.Columns = slices.Delete(slices.Clone(t.Columns), agingVersion, agingVersion+1)
+	for i := range t.Rows {
+		t.Rows[i].Cells = slices.Delete(t.Rows[i].Cells, agingVersion, agingVersion+1)
+	}
+	return t
 }
 
 // Event renders one event of the activity log; the row's class is its
