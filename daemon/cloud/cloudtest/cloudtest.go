@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/daemon/kek/kektest"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
@@ -185,17 +186,10 @@ func Stderr(t testing.TB) func() string {
 }
 
 // KEK generates a key-encryption key file in a test's temporary folder
-// and loads it, as the daemon does with keys.kek_file.
+// and loads it, as the daemon does with keys.kek_file (kektest.New).
 func KEK(tb testing.TB) *kek.KEK {
 	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "kek")
-	if err := kek.Generate(path); err != nil {
-		tb.Fatal(err)
-	}
-	k, err := kek.Load(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	k, _ := kektest.New(tb)
 	return k
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/kek/kektest"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
 	"github.com/keyward/keyward/engine/token"
@@ -181,7 +182,7 @@ func (f *failingSealed) PutSealed(ctx context.Context, kind, name string, blob [
 func TestGenerationNeverEncryptsBeforeItIsStored(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		b.create(t, "acme.crm.key.1")
-		k, _ := newKEK(t)
+		k, _ := kektest.New(t)
 		e := newEnv(t, b, "", k, crmApp)
 		fs := &failingSealed{SealedStore: e.st}
 		e.src.deps.Sealed = fs

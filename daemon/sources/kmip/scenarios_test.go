@@ -22,6 +22,7 @@ import (
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/daemon/kek/kektest"
 	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/daemon/pki/pkitest"
 	"github.com/keyward/keyward/daemon/testkit"
@@ -411,24 +412,12 @@ func TestWrongCertificates(t *testing.T) {
 	})
 }
 
-func newKEK(t testing.TB) (*kek.KEK, string) {
-	p := filepath.Join(t.TempDir(), "kek")
-	if err := kek.Generate(p); err != nil {
-		t.Fatal(err)
-	}
-	k, err := kek.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k, p
-}
-
 func TestRestartWithKMSDownRestoresRings(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		b.create(t, "acme.crm.key.1")
 		b.create(t, "acme.crm.key.2")
 		b.create(t, "acme.hr.key.1")
-		k, _ := newKEK(t)
+		k, _ := kektest.New(t)
 		e := newEnv(t, b, "", k, crmApp, hrApp)
 		e.mustPoll()
 		id, key, _ := e.rings.EncryptionKey("crm")
@@ -455,7 +444,7 @@ func TestRestartWithKMSDownRestoresRings(t *testing.T) {
 		e2.st.Close()
 
 		// A wrong KEK is a clear error at start and changes nothing.
-		wrong, _ := newKEK(t)
+		wrong, _ := kektest.New(t)
 		st3 := newStore(t, e.dbPath)
 		_, err = New(sourceConfig(b, crmApp, hrApp), Deps{Logger: quietLogger(), Rings: keyring.NewRings(), Sealed: st3, KEK: wrong, Persist: true})
 		if err == nil || !strings.Contains(err.Error(), "different key-encryption key") {
@@ -492,7 +481,7 @@ func TestNoKeyMaterialInLogsAPIOrDatabase(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		planted := randKey(t)
 		b.register(t, "acme.crm.key.1", planted)
-		k, _ := newKEK(t)
+		k, _ := kektest.New(t)
 		e := newEnv(t, b, "", k, crmApp)
 		e.mustPoll()
 		_, got, err := e.rings.EncryptionKey("crm")
@@ -845,7 +834,7 @@ func TestKEKFromTheKMSThatDoesNotOpenTheRings(t *testing.T) {
 	b.create(t, "keyward.kek") // not the KEK the rings were sealed with
 	b.create(t, "acme.crm.key.1")
 	dbPath := filepath.Join(t.TempDir(), "keyward.db")
-	k, _ := newKEK(t)
+	k, _ := kektest.New(t)
 	e := newEnv(t, b, dbPath, k, crmApp)
 	e.mustPoll()
 	sealed, _ := e.st.Sealed(context.Background(), SealedKind)
@@ -920,7 +909,7 @@ func TestStateChangesAreRecorded(t *testing.T) {
 func TestPersistOffWritesNoMaterial(t *testing.T) {
 	b := embeddedBackend(t)
 	b.create(t, "acme.crm.key.1")
-	k, _ := newKEK(t)
+	k, _ := kektest.New(t)
 	e := newEnv(t, b, "", k, crmApp)
 	e.deps.Persist = false
 	e.src, _ = New(e.cfg, e.deps)
@@ -1008,7 +997,7 @@ func TestFromConfig(t *testing.T) {
 	b.create(t, "acme.crm.key.1")
 	dir := t.TempDir()
 	st := newStore(t, filepath.Join(dir, "keyward.db"))
-	k, kekFile := newKEK(t)
+	k, kekFile := kektest.New(t)
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.Keys = config.Keys{KEKFile: kekFile, PersistMaterial: true}
