@@ -88,7 +88,7 @@ func (e *env) connect(dir string, withFakeCred bool, geography string) {
 		e.t.Fatal(err)
 	}
 	cfg := Settings{Name: e.name, VaultURL: e.srv.URL, Credential: CredEmulator, TokenFile: tokenFile, CAFile: caFile, Geography: geography}
-	opts := []Option{WithTimeout(5 * time.Second), WithRetries(-1)}
+	opts := []Option{WithTimeout(30 * time.Second), WithRetries(-1)} // the default; a loaded CI machine can take seconds per page
 	if withFakeCred {
 		e.cred = &fakeCredential{token: e.srv.Token}
 		opts = append(opts, WithCredential(e.cred))
