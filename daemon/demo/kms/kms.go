@@ -68,6 +68,10 @@ type Options struct {
 	LooseLocate bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// AfterLocate, when set, runs after each Locate is answered and before
+	// the answer is sent: a test changes the KMS there (a rotation between
+	// a poll's Locate and its reads).
+	AfterLocate func()
 }
 
 // Server is a running embedded KMS.
@@ -341,7 +345,13 @@ func (s *Server) count(op kmip.Operation) {
 func (s *Server) routes(exec *kmipserver.BatchExecutor) {
 	exec.Route(kmip.OperationCreate, kmipserver.HandleFunc(s.create))
 	exec.Route(kmip.OperationRegister, kmipserver.HandleFunc(s.register))
-	exec.Route(kmip.OperationLocate, kmipserver.HandleFunc(s.locate))
+	exec.Route(kmip.OperationLocate, kmipserver.HandleFunc(func(ctx context.Context, req *payloads.LocateRequestPayload) (*payloads.LocateResponsePayload, error) {
+		resp, err := s.locate(ctx, req)
+		if s.opts.AfterLocate != nil {
+			s.opts.AfterLocate()
+		}
+		return resp, err
+	}))
 	exec.Route(kmip.OperationGet, kmipserver.HandleFunc(s.get))
 	exec.Route(kmip.OperationGetAttributes, kmipserver.HandleFunc(s.getAttributes))
 	exec.Route(kmip.OperationActivate, kmipserver.HandleFunc(s.activate))
