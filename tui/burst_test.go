@@ -39,8 +39,7 @@ func selectedRow(t *testing.T, view string) int {
 }
 
 func TestBurstMovesTheCursor(t *testing.T) {
-	tm := start(t, newFixture(), 120, 30)
-	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	tm := startLoaded(t, newFixture(), 120, 30)
 	burst(tm, "jjj")
 	burst(tm, "jjk") // down, down, up: one more
 	view := finalView(t, tm)
@@ -50,8 +49,7 @@ func TestBurstMovesTheCursor(t *testing.T) {
 }
 
 func TestBurstCyclesTheSort(t *testing.T) {
-	tm := start(t, newFixture(), 120, 30)
-	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	tm := startLoaded(t, newFixture(), 120, 30)
 	burst(tm, "ssss") // name → source → state → created → expires
 	waitFor(t, tm, "sort expires")
 	_ = finalView(t, tm)
@@ -60,8 +58,7 @@ func TestBurstCyclesTheSort(t *testing.T) {
 // A burst that opens the filter is text from there on: "/pay" filters on
 // "pay", as when typed slowly.
 func TestBurstOpensFilterAndTypes(t *testing.T) {
-	tm := start(t, newFixture(), 120, 30)
-	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	tm := startLoaded(t, newFixture(), 120, 30)
 	burst(tm, "/pay")
 	waitFor(t, tm, "1–2 of 2 keys")
 	_ = finalView(t, tm)
@@ -118,8 +115,7 @@ func TestNoColorOptionUsesColourlessStyles(t *testing.T) {
 // a paste is ignored, and the status line says so.
 func TestPasteOutsideATextFieldIsIgnored(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 120, 30)
-	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	tm := startLoaded(t, f, 120, 30)
 	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jjjY"), Paste: true})
 	waitFor(t, tm, "pasted text ignored")
 	view := finalView(t, tm)

@@ -26,8 +26,7 @@ func TestSyncSpinnerThenOutcome(t *testing.T) {
 			f := newFixture()
 			f.cloud.syncHold = make(chan struct{})
 			f.cloud.refuse = tc.refuse
-			tm := start(t, f, 80, 24)
-			waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+			tm := startLoaded(t, f, 80, 24)
 			press(tm, "Y")
 			var seen []byte
 			tuitest.WaitOutput(t, tm.Output(), 5*time.Second, func() string { return "two frames of the spinner" }, func(b []byte) bool {

@@ -12,8 +12,7 @@ import (
 // opens a key; ↑ brings back the last command; :sync SOURCE syncs.
 func TestCommandLine(t *testing.T) {
 	f := newFixture()
-	tm := start(t, f, 80, 24)
-	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	tm := startLoaded(t, f, 80, 24)
 
 	press(tm, ":", "ag", "tab")
 	waitFor(t, tm, ":aging")

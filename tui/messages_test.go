@@ -12,8 +12,7 @@ const longErr = "sync of kms-prod refused: the KMS at kms.acme.internal:5696 rej
 // A status message longer than the status line is kept whole: it takes the
 // help line's row too while it shows.
 func TestStatusMessageWhole(t *testing.T) {
-	tm := start(t, newFixture(), 80, 24)
-	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	tm := startLoaded(t, newFixture(), 80, 24)
 	tm.Send(common.FlashMsg{Text: longErr, Err: true})
 	waitFor(t, tm, "keyward cert install kms-prod")
 	view := golden(t, tm, 80, 24)
@@ -26,8 +25,7 @@ func TestStatusMessageWhole(t *testing.T) {
 // A message too long even for two lines says where it is whole: the log,
 // which L opens, newest first, each message wrapped whole; esc closes it.
 func TestMessageLog(t *testing.T) {
-	tm := start(t, newFixture(), 80, 24)
-	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	tm := startLoaded(t, newFixture(), 80, 24)
 	tm.Send(common.FlashMsg{Text: "synced kms-prod"})
 	waitFor(t, tm, "✔ synced kms-prod")
 	huge := strings.Repeat("the vault answered 503 Service Unavailable; ", 8) + "END-OF-MESSAGE"
@@ -42,8 +40,7 @@ func TestMessageLog(t *testing.T) {
 }
 
 func TestMessageLogCloses(t *testing.T) {
-	tm := start(t, newFixture(), 80, 24)
-	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	tm := startLoaded(t, newFixture(), 80, 24)
 	press(tm, "L")
 	waitFor(t, tm, "no messages yet")
 	press(tm, "esc", "j")

@@ -14,8 +14,7 @@ import (
 
 // Filters cycle both ways (F O A go backwards) and esc clears them all.
 func TestFiltersBothWaysAndClearAll(t *testing.T) {
-	tm := start(t, newFixture(), 80, 24)
-	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	tm := startLoaded(t, newFixture(), 80, 24)
 	press(tm, "F") // all → the last state
 	waitFor(t, tm, "state purged")
 	press(tm, "F") // → the one before

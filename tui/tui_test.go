@@ -66,6 +66,15 @@ func start(t *testing.T, f *fixture, w, h int) *teatest.TestModel {
 	return tm
 }
 
+// startLoaded starts the TUI on f at w×h and waits for the connection and
+// the fixture's whole inventory (15 keys) on screen.
+func startLoaded(t *testing.T, f *fixture, w, h int) *teatest.TestModel {
+	t.Helper()
+	tm := start(t, f, w, h)
+	waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+	return tm
+}
+
 // waitFor waits until the program's output contains every string.
 func waitFor(t *testing.T, tm *teatest.TestModel, want ...string) {
 	t.Helper()
@@ -121,8 +130,7 @@ func TestKeysPaneGolden(t *testing.T) {
 	for _, size := range []struct{ w, h int }{{80, 24}, {160, 40}, {200, 50}} {
 		t.Run(strings.TrimSpace(strings.Join([]string{itoa(size.w), "x", itoa(size.h)}, "")), func(t *testing.T) {
 			f := newFixture()
-			tm := start(t, f, size.w, size.h)
-			waitFor(t, tm, "acme.crm.key.0", "● connected", "of 15 keys")
+			tm := startLoaded(t, f, size.w, size.h)
 			golden(t, tm, size.w, size.h)
 		})
 	}
