@@ -82,8 +82,7 @@ func TestEveryEncryptorChangeIsAnEvent(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		b.create(t, "acme.crm.key.1")
 		b.create(t, "acme.crm.key.2")
-		e := newEnv(t, b, "", nil, crmApp)
-		e.mustPoll()
+		e := polledCRM(t, b)
 		u3 := b.create(t, "acme.crm.key.3")
 		e.mustPoll()
 		rot := e.eventsFor("acme.crm.key.3", engine.OpRotated)
@@ -109,8 +108,7 @@ func TestAlreadyCompromisedWhenFirstSeenAlerts(t *testing.T) {
 		b.create(t, "acme.crm.key.1")
 		u2 := b.create(t, "acme.crm.key.2")
 		b.revoke(t, u2, true)
-		e := newEnv(t, b, "", nil, crmApp)
-		e.mustPoll()
+		e := polledCRM(t, b)
 		ev := e.eventsFor("acme.crm.key.2", "")
 		if len(ev) != 1 || ev[0].Operation != engine.OpCompromised || ev[0].Severity != engine.SeverityAlert ||
 			!strings.Contains(ev[0].Details, "already compromised") {
@@ -248,8 +246,7 @@ func TestGenerationNumberGoingBackwardsOnlyDecrypts(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		b.create(t, "acme.crm.key.1")
 		b.create(t, "acme.crm.key.5")
-		e := newEnv(t, b, "", nil, crmApp)
-		e.mustPoll()
+		e := polledCRM(t, b)
 		b.create(t, "acme.crm.key.3")
 		b.create(t, "acme.crm.key.005")
 		for range 2 {

@@ -20,8 +20,7 @@ func TestRotateCreatesTheNextGeneration(t *testing.T) {
 		defer cancel()
 		b.create(t, "acme.crm.key.4")
 		b.create(t, "acme.crm.key.5")
-		e := newEnv(t, b, "", nil, crmApp)
-		e.mustPoll()
+		e := polledCRM(t, b)
 		newest, err := e.src.NewestGeneration("crm")
 		if err != nil || newest != "acme.crm.key.5" {
 			t.Fatalf("newest %q, %v", newest, err)

@@ -37,8 +37,7 @@ func TestRotationBetweenLocateAndReadsNeverEncryptsWithTheOldGeneration(t *testi
 	b := &backend{name: "embedded", addr: srv.Addr(), dir: dir, ca: srv.CA, caFile: srv.CAFile, certFile: srv.CertFile, keyFile: srv.KeyFile,
 		stop: srv.Stop, embedded: srv, serverWildcards: true}
 	t.Cleanup(b.closeAdmin)
-	e := newEnv(t, b, "", nil, crmApp)
-	e.mustPoll()
+	e := polledCRM(t, b)
 	if got := e.encryptsWith("crm"); got != "acme.crm.key.3" {
 		t.Fatalf("before the rotation crm encrypts with %q", got)
 	}

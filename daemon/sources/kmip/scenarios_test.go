@@ -88,6 +88,14 @@ func (e *env) poll() error {
 	return e.src.Poll(ctx, e.sink)
 }
 
+// polledCRM is a source over b for the crm application, polled once.
+func polledCRM(t testing.TB, b *backend) *env {
+	t.Helper()
+	e := newEnv(t, b, "", nil, crmApp)
+	e.mustPoll()
+	return e
+}
+
 func (e *env) mustPoll() PollStats {
 	e.t.Helper()
 	if err := e.poll(); err != nil {
@@ -219,8 +227,7 @@ func TestNewGenerationAndSeventeenthPushesOutFirst(t *testing.T) {
 		for i := 1; i <= 16; i++ {
 			uids[i] = b.create(t, fmt.Sprintf("acme.crm.key.%d", i))
 		}
-		e := newEnv(t, b, "", nil, crmApp)
-		e.mustPoll()
+		e := polledCRM(t, b)
 		if n := len(e.ringNames("crm")); n != 16 {
 			t.Fatalf("ring holds %d", n)
 		}
@@ -258,8 +265,7 @@ func TestRevokeAndDestroy(t *testing.T) {
 		u1 := b.create(t, "acme.crm.key.1")
 		b.create(t, "acme.crm.key.2")
 		u3 := b.create(t, "acme.crm.key.3")
-		e := newEnv(t, b, "", nil, crmApp)
-		e.mustPoll()
+		e := polledCRM(t, b)
 		id3, _, _ := e.rings.EncryptionKey("crm")
 
 		b.revoke(t, u3, true) // compromised
@@ -316,8 +322,7 @@ func TestRevokeAndDestroy(t *testing.T) {
 func TestKMSDownAndBack(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		b.create(t, "acme.crm.key.1")
-		e := newEnv(t, b, "", nil, crmApp)
-		e.mustPoll()
+		e := polledCRM(t, b)
 		b.closeAdmin()
 		b.stop()
 		for i := 0; i < 3; i++ {
@@ -766,8 +771,7 @@ func TestAttributeReadFailureKeepsWhatWasKnown(t *testing.T) {
 	b := embeddedBackend(t)
 	b.create(t, "acme.crm.key.1")
 	u2 := b.create(t, "acme.crm.key.2")
-	e := newEnv(t, b, "", nil, crmApp)
-	e.mustPoll()
+	e := polledCRM(t, b)
 	before, events := e.key("acme.crm.key.2"), len(e.events(""))
 
 	b.embedded.SetRefusal(kmip.OperationGetAttributes, u2, true)
@@ -788,8 +792,7 @@ func TestAttributeReadFailureKeepsWhatWasKnown(t *testing.T) {
 func TestRefusedGetIsRetriedAndDegradesTheSource(t *testing.T) {
 	b := embeddedBackend(t)
 	b.create(t, "acme.crm.key.1")
-	e := newEnv(t, b, "", nil, crmApp)
-	e.mustPoll()
+	e := polledCRM(t, b)
 	u2 := b.create(t, "acme.crm.key.2")
 	b.embedded.SetRefusal(kmip.OperationGet, u2, true)
 	health := func() engine.Source {
@@ -884,8 +887,7 @@ func TestStateChangesAreRecorded(t *testing.T) {
 			t.Fatal(err)
 		}
 		uid := resp.UniqueIdentifier
-		e := newEnv(t, b, "", nil, crmApp)
-		e.mustPoll()
+		e := polledCRM(t, b)
 		if len(e.ringNames("crm")) != 0 || e.key("acme.crm.key.1").State != engine.StatePreActive {
 			t.Fatalf("a Pre-Active key: ring %v, state %s", e.ringNames("crm"), e.key("acme.crm.key.1").State)
 		}
