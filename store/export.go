@@ -22,8 +22,44 @@ import (
 // into memory, write after EachKey returns).
 func (s *Store) EachKey(ctx context.Context, q KeyQuery, fn func(k *engine.Key) error) (next string, err error) {
 	q.SkipCount = true
+	_, next, err = s.keyPage(ctx, q, eachKeyRead(ctx, fn))
+	return next, err
+}
+
+// KeySnapshot is one read snapshot of the inventory that the pages of an
+// export are all read from: a key a sync changes or removes while the
+// export pages through it is seen once, as it was when the snapshot
+// began, never twice (its sort value moved past the cursor) and never
+// skipped (moved before it). Writers do not wait for it (WAL), but the
+// WAL cannot be checkpointed past it, so it grows while the snapshot
+// lasts: Close it as soon as the export ends.
+type KeySnapshot struct {
+	p pageTx
+}
+
+// KeySnapshot begins a snapshot of the inventory.
+func (s *Store) KeySnapshot(ctx context.Context) (*KeySnapshot, error) {
+	p, err := s.readTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &KeySnapshot{p: p}, nil
+}
+
+// EachKey is Store.EachKey on the snapshot.
+func (k *KeySnapshot) EachKey(ctx context.Context, q KeyQuery, fn func(k *engine.Key) error) (next string, err error) {
+	q.SkipCount = true
+	_, next, err = k.p.s.keyPageIn(ctx, k.p, q, eachKeyRead(ctx, fn))
+	return next, err
+}
+
+// Close ends the snapshot.
+func (k *KeySnapshot) Close() { k.p.close() }
+
+// eachKeyRead is the readPage of EachKey: fn sees each row.
+func eachKeyRead(ctx context.Context, fn func(k *engine.Key) error) readPage {
 	var r keyRow
-	_, next, err = s.keyPage(ctx, q, func(p pageTx, query string, args []any, limit int) (string, error) {
+	return func(p pageTx, query string, args []any, limit int) (string, error) {
 		named := make([]driver.NamedValue, len(args))
 		for i, a := range args {
 			v, err := driver.DefaultParameterConverter.ConvertValue(a)
@@ -69,8 +105,7 @@ func (s *Store) EachKey(ctx context.Context, q KeyQuery, fn func(k *engine.Key) 
 			}
 		})
 		return next, err
-	})
-	return next, err
+	}
 }
 
 // keyRowColumns is how many columns keyColumns names.

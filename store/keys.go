@@ -335,6 +335,34 @@ func (p pageTx) scan(ctx context.Context, query string, args []any, dest ...any)
 // keyPage plans the page of q (its total unless q.SkipCount or a cursor,
 // -1 then) and has read run it, both on one snapshot.
 func (s *Store) keyPage(ctx context.Context, q KeyQuery, read readPage) (total int, next string, err error) {
+	return s.keyPageIn(ctx, pageTx{}, q, read)
+}
+
+// readTx begins a read transaction on a connection of its own. A
+// read-only transaction begins DEFERRED (the pool's _txlock is for
+// writers); its statements are the store's prepared ones.
+func (s *Store) readTx(ctx context.Context) (pageTx, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return pageTx{}, err
+	}
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		conn.Close()
+		return pageTx{}, err
+	}
+	return pageTx{s: s, conn: conn, tx: tx}, nil
+}
+
+// close ends p's transaction and gives its connection back.
+func (p pageTx) close() {
+	_ = p.tx.Rollback() // read-only
+	p.conn.Close()
+}
+
+// keyPageIn is keyPage on the snapshot snap, or on one of its own when
+// snap is the zero pageTx.
+func (s *Store) keyPageIn(ctx context.Context, snap pageTx, q KeyQuery, read readPage) (total int, next string, err error) {
 	field, desc := q.Sort, false
 	if strings.HasPrefix(field, "-") {
 		field, desc = field[1:], true
@@ -372,19 +400,13 @@ func (s *Store) keyPage(ctx context.Context, q KeyQuery, read readPage) (total i
 	// The count and the page are read from one snapshot, so a source's
 	// change landing between them cannot give a page that disagrees with
 	// its total.
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return 0, "", err
+	p := snap
+	if p.tx == nil {
+		if p, err = s.readTx(ctx); err != nil {
+			return 0, "", err
+		}
+		defer p.close()
 	}
-	defer conn.Close()
-	// A read-only transaction begins DEFERRED (the pool's _txlock is for
-	// writers); its statements are the store's prepared ones.
-	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return 0, "", err
-	}
-	defer tx.Rollback() //nolint:errcheck // read-only
-	p := pageTx{s: s, conn: conn, tx: tx}
 	// Filters by source and state only are summed from the counts the
 	// triggers keep (migration 0011), not counted key by key.
 	held := -1

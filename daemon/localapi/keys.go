@@ -114,10 +114,13 @@ func (h *Handler) key(w http.ResponseWriter, r *http.Request) error {
 // newline-delimited JSON (one Key per line, format=ndjson, the default) or
 // CSV with a header row (format=csv), in the order of sort, up to limit
 // keys. It reads the store a page at a time (keyset paging) straight from
-// the driver's rows into the page's encoding (store.EachKey), so memory
-// does not grow with the inventory and no read transaction stays open
-// while the caller reads; each page must be read by the caller within the
-// write timeout. Every key is classified at the instant the export began.
+// the driver's rows into the page's encoding (store.KeySnapshot.EachKey),
+// so memory does not grow with the inventory; every page comes from one
+// read snapshot taken when the export began, so a key a sync changes or
+// removes meanwhile is exported once, never twice nor skipped. Each page
+// must be read by the caller within the write timeout, which bounds how
+// long the snapshot holds the WAL. Every key is classified at the instant
+// the export began.
 // A failure after the answer has started cuts the connection, so a caller
 // can never take a cut export for a whole one.
 func (h *Handler) exportKeys(w http.ResponseWriter, r *http.Request) error {
@@ -153,6 +156,13 @@ func (h *Handler) exportKeys(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
+	// Every page is read from one snapshot, so a key a sync changes or
+	// removes meanwhile is exported once, as it was when the export began.
+	snap, err := h.s.Daemon.Store().KeySnapshot(r.Context())
+	if err != nil {
+		return err
+	}
+	defer snap.Close()
 	rc := http.NewResponseController(w)
 	for started, sent := false, 0; ; {
 		kq.Limit = exportPage
@@ -164,7 +174,7 @@ func (h *Handler) exportKeys(w http.ResponseWriter, r *http.Request) error {
 			page = append(append(page, strings.Join(api.KeyCSVHeader, ",")...), '\n')
 		}
 		n := 0
-		next, err := h.s.Daemon.Store().EachKey(r.Context(), kq, func(k *engine.Key) error {
+		next, err := snap.EachKey(r.Context(), kq, func(k *engine.Key) error {
 			n++
 			return encode(k)
 		})
