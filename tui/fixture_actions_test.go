@@ -17,7 +17,10 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/aws"
+	"github.com/keyward/keyward/daemon/cloud/gcp"
+	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -100,7 +103,10 @@ func (f *fixture) CloudSources(ctx context.Context) ([]api.CloudSourceInfo, erro
 			Creates: (&aws.Account{}).CreateSpecs()})
 	}
 	if f.gcp {
-		out = append(out, api.CloudSourceInfo{Name: "gcp-prod", Kind: "gcp", Address: "projects/" + gcpkms.DemoProject, Capabilities: gcpCaps})
+		// What the connector declares, translated as the daemon does.
+		p := &gcp.Project{}
+		out = append(out, localapi.CloudSources([]cloud.SourceInfo{{Name: "gcp-prod", Kind: "gcp", Address: "projects/" + gcpkms.DemoProject,
+			Capabilities: gcpCaps, Creates: p.CreateSpecs(), Options: p.CreateOptions()}})...)
 	}
 	return out, nil
 }
@@ -207,7 +213,7 @@ func (f *fixture) UpdateCloudKey(ctx context.Context, source, name string, r api
 
 // CreateCloudKey serves POST /v1/cloud/{source}/keys.
 func (f *fixture) CreateCloudKey(ctx context.Context, source string, r api.CreateKeyRequest) (*api.CloudKeyResult, error) {
-	f.record("create %s/%s %s %d%s", source, r.Name, r.Type, r.Size, r.Curve)
+	f.record("create %s/%s %s %d%s%s", source, r.Name, r.Type, r.Size, r.Curve, sortedTags(r.Tags))
 	if err := f.refused(); err != nil {
 		return nil, err
 	}
@@ -455,6 +461,19 @@ func (f *fixture) KMIPImportKeystore(ctx context.Context, source string, req api
 }
 
 // sortedCalls is for messages.
+// sortedTags is " tags=k=v,…" in name order, "" without tags.
+func sortedTags(tags map[string]string) string {
+	if len(tags) == 0 {
+		return ""
+	}
+	kv := make([]string, 0, len(tags))
+	for k, v := range tags {
+		kv = append(kv, k+"="+v)
+	}
+	sort.Strings(kv)
+	return " tags=" + strings.Join(kv, ",")
+}
+
 func sortedCalls(c []string) string {
 	c = append([]string(nil), c...)
 	sort.Strings(c)

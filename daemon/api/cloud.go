@@ -39,6 +39,20 @@ type CloudSourceInfo struct {
 	// Creates are the key specs the source can create ("oct", "RSA 3072",
 	// "EC P-384", "HMAC 256"), where its connector declares them.
 	Creates []string `json:"creates,omitempty"`
+	// CreateOptions are the choices a create request makes by tag beside
+	// its spec (Google: purpose, algorithm, protection level), where its
+	// connector declares them.
+	CreateOptions []CreateOption `json:"create_options,omitempty"`
+}
+
+// CreateOption is one choice a create request makes by a tag: left empty
+// the tag is not sent (the source's default); else one of Values, or any
+// value the source accepts when Values is empty.
+type CreateOption struct {
+	Tag    string   `json:"tag"`
+	Name   string   `json:"name"`
+	Hint   string   `json:"hint,omitempty"`
+	Values []string `json:"values,omitempty"`
 }
 
 // CreateKeyRequest creates a key generated inside the cloud vault.

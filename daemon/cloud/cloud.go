@@ -70,6 +70,24 @@ type SpecLister interface {
 	CreateSpecs() []string
 }
 
+// CreateOption is a choice a create request makes by a tag, beside its
+// key spec (Google's purpose, algorithm and protection level): the tag,
+// its name and hint in a form, and the values it takes (none: any, the
+// connector judges). Left empty, the tag is not sent and the connector's
+// default applies.
+type CreateOption struct {
+	Tag    string
+	Name   string
+	Hint   string
+	Values []string
+}
+
+// OptionLister is implemented by a connector that declares the options a
+// create request may set by tag: front ends offer these beside the specs.
+type OptionLister interface {
+	CreateOptions() []CreateOption
+}
+
 // Attributor is implemented by a connector whose cloud records who
 // changed a key (Google's admin-activity audit log): the sync hands it the
 // events of changes made outside keyward, between from and to, and it sets

@@ -24,6 +24,8 @@ type SourceInfo struct {
 	// Creates are the key specs the source can create (SpecLister), as
 	// "TYPE [SIZE|CURVE]": nil when the connector does not say.
 	Creates []string
+	// Options are the tags a create request may set (OptionLister).
+	Options []CreateOption
 }
 
 // UploadRequest imports a key into the vault (bring your own key):

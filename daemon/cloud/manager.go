@@ -123,6 +123,9 @@ func (m *Manager) Sources() []SourceInfo {
 		if sl, ok := c.(SpecLister); ok {
 			info.Creates = sl.CreateSpecs()
 		}
+		if ol, ok := c.(OptionLister); ok {
+			info.Options = ol.CreateOptions()
+		}
 		out = append(out, info)
 	}
 	return out

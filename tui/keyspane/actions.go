@@ -760,9 +760,14 @@ func (m *Model) createForm(f *flow) {
 	// A source that declares what it creates (api.CloudSourceInfo.Creates)
 	// gets one Key spec field offering exactly that; the others the RSA / EC
 	// pair.
+	// The options it declares (Google's purpose, algorithm, protection
+	// level) follow, each a tag, empty for the source's default.
 	if len(src.Creates) > 0 {
 		intro = append(intro, "Key specs: "+strings.Join(src.Creates, " · "))
 		fields = append(fields, dialog.NewField("Key spec", "one of the key specs above", src.Creates[0]))
+		for _, o := range src.CreateOptions {
+			fields = append(fields, dialog.NewField(o.Name, o.Hint, ""))
+		}
 	} else {
 		fields = append(fields, dialog.NewField("Type", "RSA or EC", "EC"),
 			dialog.NewField("Size or curve", "RSA: 2048, 3072, 4096 · EC: P-256, P-384, P-521", "P-256"))
@@ -777,6 +782,9 @@ func (m *Model) createForm(f *flow) {
 		}
 		if len(src.Creates) > 0 {
 			if err := declaredSpec(fm, 1, src.Creates, &req); err != nil {
+				return nil, err
+			}
+			if err := declaredOptions(fm, 2, src.CreateOptions, &req); err != nil {
 				return nil, err
 			}
 		} else if err := keyShape(fm, 1, 2, &req); err != nil {
@@ -935,6 +943,31 @@ func declaredSpec(fm *dialog.Form, i int, specs []string, req *api.CreateKeyRequ
 		req.Size = n
 	} else {
 		req.Curve = arg
+	}
+	return nil
+}
+
+// declaredOptions reads the fields from i on, one per declared option, into
+// req's tags: an empty field sends no tag; a value must be one of the
+// option's (any when it declares none).
+func declaredOptions(fm *dialog.Form, i int, opts []api.CreateOption, req *api.CreateKeyRequest) error {
+	for n, o := range opts {
+		v := strings.TrimSpace(fm.Value(i + n))
+		if v == "" {
+			continue
+		}
+		if len(o.Values) > 0 {
+			j := slices.IndexFunc(o.Values, func(s string) bool { return strings.EqualFold(s, v) })
+			if j < 0 {
+				fm.Focus(i + n)
+				return fmt.Errorf("%s %q: use one of %s, or leave it empty", strings.ToLower(o.Name), v, strings.Join(o.Values, ", "))
+			}
+			v = o.Values[j]
+		}
+		if req.Tags == nil {
+			req.Tags = map[string]string{}
+		}
+		req.Tags[o.Tag] = v
 	}
 	return nil
 }

@@ -84,6 +84,13 @@ func TestGCPThroughDaemonAndCLI(t *testing.T) {
 	if caps := clouds[0].Capabilities; slices.Contains(caps, engine.CapPurge) || !slices.Contains(caps, engine.CapRotationPolicy) || !slices.Contains(caps, engine.CapUploadOct) {
 		t.Errorf("capabilities %v", caps)
 	}
+	// What the source says it creates and the options it takes by tag,
+	// over the socket (the TUI's create form offers exactly these;
+	// TestDeclaredSpecsCreate makes each one).
+	if cr, opts := clouds[0].Creates, clouds[0].CreateOptions; !slices.Equal(cr, (&gcp.Project{}).CreateSpecs()) || len(opts) != 3 ||
+		opts[0].Tag != gcp.TagPurpose || opts[2].Tag != gcp.TagProtection || !slices.Equal(opts[2].Values, []string{"SOFTWARE", "HSM"}) {
+		t.Errorf("declared %v, options %+v", cr, opts)
+	}
 
 	kw("sync", "--source", "gcp-prod")
 	keys := list()

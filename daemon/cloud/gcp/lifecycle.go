@@ -117,7 +117,29 @@ func purposeOf(a kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm) kmspb.CryptoK
 	return kmspb.CryptoKey_CRYPTO_KEY_PURPOSE_UNSPECIFIED
 }
 
-var _ cloud.SpecChecker = (*Project)(nil)
+var (
+	_ cloud.SpecChecker  = (*Project)(nil)
+	_ cloud.SpecLister   = (*Project)(nil)
+	_ cloud.OptionLister = (*Project)(nil)
+)
+
+// CreateSpecs: what createSpec makes without an algorithm tag — a
+// symmetric key, HMAC, RSA (signing unless the purpose says decrypt) and
+// EC signing keys on Google's two NIST curves.
+func (p *Project) CreateSpecs() []string {
+	return []string{"oct", "RSA 2048", "RSA 3072", "RSA 4096", "EC P-256", "EC P-384", "HMAC 224", "HMAC 256", "HMAC 384", "HMAC 512"}
+}
+
+// CreateOptions: the purpose of an RSA key, any other Cloud KMS algorithm,
+// and the protection level keyward creates (createSpec judges them).
+func (p *Project) CreateOptions() []cloud.CreateOption {
+	return []cloud.CreateOption{
+		{Tag: TagPurpose, Name: "Purpose", Hint: "RSA: ASYMMETRIC_SIGN (empty) or ASYMMETRIC_DECRYPT",
+			Values: []string{"ASYMMETRIC_SIGN", "ASYMMETRIC_DECRYPT", "ENCRYPT_DECRYPT", "MAC"}},
+		{Tag: TagAlgorithm, Name: "Algorithm", Hint: "empty: the key spec's; or any Cloud KMS algorithm"},
+		{Tag: TagProtection, Name: "Protection level", Hint: "SOFTWARE (empty) or HSM", Values: []string{"SOFTWARE", "HSM"}},
+	}
+}
 
 // CheckSpec judges a create request before any request is sent.
 func (p *Project) CheckSpec(r cloud.CreateRequest) error {
