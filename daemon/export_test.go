@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -228,5 +229,71 @@ func TestStalledExportHoldsAPage(t *testing.T) {
 	}
 	if lines != n {
 		t.Fatalf("the resumed export has %d lines, want %d", lines, n)
+	}
+}
+
+// TestExportDuringASyncHasEachKeyOnce: a sync changes every key's state
+// while an export sorted by state is between its first and second pages
+// (the daemon is blocked writing the first to a caller that has read one
+// line). The export has each key that existed when it began exactly once:
+// read page by page, keys whose state moved past the cursor came twice
+// and keys that moved before it were skipped.
+func TestExportDuringASyncHasEachKeyOnce(t *testing.T) {
+	inv := exportInventory(6000)
+	sock := startInventory(t, inv)
+	hc := socketClient(sock)
+	resp, err := hc.Get("http://keyward/v1/export/keys?format=ndjson&sort=state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	first, err := br.ReadBytes('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sync, through a second connection to the daemon's database.
+	st, err := store.Open(context.Background(), filepath.Join(filepath.Dir(sock), "data", "keyward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for src, ks := range inv {
+		moved := make([]engine.Key, len(ks))
+		for i, k := range ks {
+			k.State = engine.States[(slices.Index(engine.States, k.State)+3)%len(engine.States)]
+			moved[i] = k
+		}
+		if _, err := st.Apply(context.Background(), store.Change{Source: src, Upsert: moved}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	seen := map[string]int{}
+	for line := first; ; {
+		var k engine.Key
+		if err := json.Unmarshal(line, &k); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		seen[k.ID]++
+		if line, err = br.ReadBytes('\n'); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	twice, missing := 0, 0
+	for _, ks := range inv {
+		for _, k := range ks {
+			switch seen[k.ID] {
+			case 0:
+				missing++
+			case 1:
+			default:
+				twice++
+			}
+		}
+	}
+	if twice > 0 || missing > 0 || len(seen) != 6000 {
+		t.Fatalf("an export during a sync: %d keys exported twice or more, %d skipped, %d distinct of 6000", twice, missing, len(seen))
 	}
 }
