@@ -324,7 +324,8 @@ const (
 var SortFields = []SortField{SortName, SortSource, SortState, SortCreated, SortExpires}
 
 // SortKeys orders keys in place by field, ties broken by ID so the order is
-// stable across calls. Keys with no date sort after keys with one.
+// stable across calls. Keys with no date sort after keys with one; names
+// are the ones shown (DisplayName: an AWS key's alias), as the store sorts.
 func SortKeys(keys []Key, field SortField, desc bool) {
 	less := func(a, b Key) int {
 		switch field {
@@ -337,7 +338,7 @@ func SortKeys(keys []Key, field SortField, desc bool) {
 		case SortExpires:
 			return cmpTime(a.Expires, b.Expires)
 		default:
-			return compareNames(a.Name, b.Name)
+			return compareNames(a.DisplayName(), b.DisplayName())
 		}
 	}
 	sort.SliceStable(keys, func(i, j int) bool {

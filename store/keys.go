@@ -14,9 +14,13 @@ import (
 	"github.com/keyward/keyward/engine"
 )
 
-// sortName makes SQL order names as engine.SortKeys does: a trailing
-// version number is zero-padded so acme.key.10 sorts after acme.key.9.
-func sortName(name string) string {
+// sortName is the value the name sort reads (the sort_name column,
+// indexed), ordering as engine.SortKeys does: the name a key is shown by
+// (engine.Key.DisplayName: an AWS key's first alias, not its key ID), a
+// trailing version number zero-padded so acme.key.10 sorts after
+// acme.key.9.
+func sortName(k engine.Key) string {
+	name := k.DisplayName()
 	if prefix, n, ok := engine.SplitVersion(name); ok {
 		return fmt.Sprintf("%s%010d", prefix, n)
 	}
@@ -91,7 +95,7 @@ func upsertKey(ctx context.Context, stmt *sql.Stmt, k engine.Key, now time.Time)
 	_, err := stmt.ExecContext(ctx,
 		k.ID, k.Source, k.Name, k.Version, k.Algorithm, k.Length, string(k.State), k.Application, k.Fingerprint,
 		ms(k.Created), ms(k.Activated), ms(k.Expires), ms(k.Deactivated), ms(k.Destroyed), ms(k.Deleted), ms(k.PurgeAt),
-		time.Duration(k.RotateAfter).Milliseconds(), tags, k.LinkedTo, now.UnixMilli(), ms(k.Rotated), sortName(k.Name))
+		time.Duration(k.RotateAfter).Milliseconds(), tags, k.LinkedTo, now.UnixMilli(), ms(k.Rotated), sortName(k))
 	if err != nil {
 		return fmt.Errorf("write key %s: %w", k.ID, err)
 	}

@@ -321,8 +321,9 @@ const chainVersion = 13
 // goMigrations are the steps of a migration that SQL cannot do, run after
 // its SQL in the same transaction.
 var goMigrations = map[int]func(context.Context, *sql.Tx, time.Time) error{
-	chainVersion:     chainLegacy,
-	agingDaysVersion: migrateAgingDays,
+	chainVersion:       chainLegacy,
+	agingDaysVersion:   migrateAgingDays,
+	sortDisplayVersion: migrateSortDisplay,
 }
 
 // agingDaysVersion is the migration that keeps the aging dates (aging.go).
