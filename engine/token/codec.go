@@ -213,6 +213,14 @@ func (c *Codec) loadGeneration(v uint64, rawID []byte) (*generation, error) {
 		}
 		return nil, fmt.Errorf("key generation %q of application %q: %w", id, c.app, err)
 	}
+	return c.keep(v, id, material, false)
+}
+
+// keep makes generation id from material and caches it under the ring
+// version v; when another caller cached id first, theirs is kept and
+// this one zeroed. With encrypting, id also becomes the encrypting
+// generation.
+func (c *Codec) keep(v uint64, id string, material []byte, encrypting bool) (*generation, error) {
 	g, err := newGeneration(c.app, id, material)
 	if err != nil {
 		return nil, err
@@ -222,9 +230,13 @@ func (c *Codec) loadGeneration(v uint64, rawID []byte) (*generation, error) {
 	c.refreshLocked(v)
 	if old, ok := c.gens[id]; ok { // another caller won the race
 		g.zero()
-		return old, nil
+		g = old
+	} else {
+		c.gens[id] = g
 	}
-	c.gens[id] = g
+	if encrypting {
+		c.encID = id
+	}
 	return g, nil
 }
 
@@ -265,21 +277,7 @@ func (c *Codec) loadActive(v uint64) (*generation, error) {
 		clear(material)
 		return nil, fmt.Errorf("application %q: the ring's key id %q cannot go in a token (want 1-32 of A-Z a-z 0-9 - _)", c.app, id)
 	}
-	g, err := newGeneration(c.app, id, material)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.refreshLocked(v)
-	if old, ok := c.gens[id]; ok {
-		g.zero()
-		g = old
-	} else {
-		c.gens[id] = g
-	}
-	c.encID = id
-	return g, nil
+	return c.keep(v, id, material, true)
 }
 
 // ActiveKeyID returns the id of the generation that encrypts now.
