@@ -79,6 +79,8 @@ func (s *churnSource) sync(ctx context.Context) error {
 // and over. It is a measurement, not a check: run it with
 // KEYWARD_LOAD=1 go test ./daemon -run TestKeysLatencyUnderLoad -v
 // (under flock /tmp/keyward-bench.lock); BENCHMARKS.md has the figures.
+// Each of the 50 clients is its own api.Client (its own transport), so each
+// holds one connection, as 50 processes would; every read counts.
 func TestKeysLatencyUnderLoad(t *testing.T) {
 	if os.Getenv("KEYWARD_LOAD") == "" {
 		t.Skip("a measurement: set KEYWARD_LOAD=1")
@@ -147,6 +149,9 @@ func TestKeysLatencyUnderLoad(t *testing.T) {
 	t.Logf("%d key reads in %s (%.0f/s), %d syncs of 9,000 keys, %d failed: p50 %s, p90 %s, p99 %s, max %s",
 		len(lat), dur, float64(len(lat))/dur.Seconds(), syncs, failed, q(0.5), q(0.9), q(0.99), lat[len(lat)-1])
 	if firstErr != nil {
-		t.Logf("first failed read: %v", firstErr)
+		// 50 clients hold one connection each, under the daemon's 64 per
+		// user: a refused or failed read is a fault, not a figure to leave
+		// out of the latencies.
+		t.Errorf("%d reads failed, the first: %v", failed, firstErr)
 	}
 }
