@@ -56,6 +56,9 @@ type Options struct {
 	Now func() time.Time
 	// Ready is called once the socket accepts requests.
 	Ready func(socket string)
+	// beforeOpen, for tests, runs while the socket answers "starting",
+	// before the store is opened.
+	beforeOpen func()
 	// Limits bound the socket's callers (zero fields: the defaults).
 	Limits Limits
 }
@@ -137,6 +140,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		d.log.Warn("socket permissions", "err", err)
 	}
 
+	// Until the store is open, migrated and checked, the socket answers
+	// every request 503 "starting" (a migration can take a minute).
+	starting := answerWhileStarting(ln)
+	defer starting.stop()
+	if opts.beforeOpen != nil {
+		opts.beforeOpen()
+	}
 	d.st, err = store.Open(ctx, cfg.DatabasePath())
 	if err != nil {
 		return err
@@ -235,6 +245,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}()
 	}
 	serveErr := make(chan error, 1)
+	starting.stop()
 	d.peers = newPeerListener(ln, d.roles, d.limits)
 	go func() { serveErr <- srv.Serve(d.peers) }()
 	if cfg.MetricsListen != "" {
