@@ -6,13 +6,13 @@ import (
 	"crypto/rand"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/daemon/proxy"
+	"github.com/keyward/keyward/daemon/proxy/proxytest"
 	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
@@ -113,39 +113,13 @@ func TestEncryptDecryptCommands(t *testing.T) {
 	}
 }
 
-// eventLog is a proxy.Recorder that keeps the activity events.
-type eventLog struct {
-	mu     sync.Mutex
-	events []engine.Event
-}
-
-func (l *eventLog) Event(_ context.Context, ev engine.Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.events = append(l.events, ev)
-}
-func (l *eventLog) Usage(context.Context, []engine.Usage) error { return nil }
-func (l *eventLog) Status(api.ProxyStatus)                      {}
-
-func (l *eventLog) with(op string) []engine.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []engine.Event
-	for _, ev := range l.events {
-		if ev.Operation == op {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
 // TestRewrapCommand: after a rotation, keyward rewrap turns a record's
 // tokens into tokens of the newest generation holding the same values
 // (the deterministic one still equal to a fresh deterministic token), for
 // admins only, recorded in the activity log; a bad token fails the
 // command, naming its position.
 func TestRewrapCommand(t *testing.T) {
-	rec := &eventLog{}
+	rec := &proxytest.Recorder{}
 	admin, rings := cryptSocketWith(t, api.RoleAdmin, rec)
 	enc := func(v string, det bool) string {
 		args := []string{"--socket", admin, "encrypt", "--app", "crm"}
@@ -180,7 +154,7 @@ func TestRewrapCommand(t *testing.T) {
 	if code != ExitOK || pt != `{"ssn":"123-45-6789","email":"a@x.io","name":"Ann"}` {
 		t.Fatalf("rewrapped record opens to %q", pt)
 	}
-	ev := rec.with(engine.OpRewrapped)
+	ev := rec.EventsWith(engine.OpRewrapped)
 	if len(ev) != 1 || !strings.Contains(ev[0].Details, "re-encrypted 2 tokens under key id "+newID) || !strings.Contains(ev[0].Details, "2 from "+oldID) {
 		t.Fatalf("activity %+v", ev)
 	}
@@ -193,7 +167,7 @@ func TestRewrapCommand(t *testing.T) {
 	if code != ExitError || out != "" || !strings.Contains(errs, "token 1 (line 2, column 3)") || !strings.Contains(errs, "tampered") {
 		t.Fatalf("tampered: %d %q %q", code, out, errs)
 	}
-	if ev := rec.with(engine.OpRewrapped); len(ev) != 2 || ev[1].Severity != engine.SeverityWarn {
+	if ev := rec.EventsWith(engine.OpRewrapped); len(ev) != 2 || ev[1].Severity != engine.SeverityWarn {
 		t.Fatalf("the refused rewrap is not recorded: %+v", ev)
 	}
 	// Users may not rewrap.

@@ -140,9 +140,7 @@ func TestFramingRefusals(t *testing.T) {
 	if n := len(up.seen()); n != 0 {
 		t.Fatalf("the upstream received %d refused requests: %+v", n, up.seen())
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	for _, ev := range rec.events {
+	for _, ev := range rec.Events() {
 		if strings.Contains(ev.Details, "123-45") || strings.Contains(ev.Details, "4111") || strings.Contains(ev.Details, "ssn:") {
 			t.Errorf("event quotes the request: %s", ev.Details)
 		}

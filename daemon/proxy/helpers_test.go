@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/proxy/proxytest"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
 )
@@ -75,47 +75,7 @@ func (r *ring) applyLocked(app string) {
 // recorder captures what the proxy hands the daemon. In the daemon this is
 // the store and the event hub; usage goes to a real SQLite store in
 // TestUsagePersistsInSQLite.
-type recorder struct {
-	mu       sync.Mutex
-	events   []engine.Event
-	usage    []engine.Usage
-	statuses []api.ProxyStatus
-	usageFn  func(context.Context, []engine.Usage) error
-}
-
-func (r *recorder) Event(_ context.Context, ev engine.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, ev)
-}
-
-func (r *recorder) Usage(ctx context.Context, rows []engine.Usage) error {
-	if r.usageFn != nil {
-		return r.usageFn(ctx, rows)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.usage = append(r.usage, rows...)
-	return nil
-}
-
-func (r *recorder) Status(st api.ProxyStatus) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.statuses = append(r.statuses, st)
-}
-
-func (r *recorder) eventsWith(op string) []engine.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []engine.Event
-	for _, e := range r.events {
-		if e.Operation == op {
-			out = append(out, e)
-		}
-	}
-	return out
-}
+type recorder = proxytest.Recorder
 
 // upstream is a real HTTP server that records every request it receives.
 type upstream struct {

@@ -168,7 +168,7 @@ func TestNameRefusals(t *testing.T) {
 	if n := len(up.seen()); n != 0 {
 		t.Errorf("%d refused requests reached the upstream", n)
 	}
-	for _, ev := range rec.events {
+	for _, ev := range rec.Events() {
 		if strings.Contains(ev.Details, "123-45") {
 			t.Errorf("event quotes the request: %s", ev.Details)
 		}

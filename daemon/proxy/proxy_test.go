@@ -184,13 +184,13 @@ func TestFailClosed(t *testing.T) {
 	if n := len(up.seen()); n != 0 {
 		t.Fatalf("upstream received %d requests; refused requests must never reach it", n)
 	}
-	for _, ev := range rec.events {
+	for _, ev := range rec.Events() {
 		if strings.Contains(ev.Details, "123-45") || strings.Contains(ev.Details, "zz") {
 			t.Errorf("event quotes the protected value: %s", ev.Details)
 		}
 	}
 	// One event per kind: repeats within 10 s are folded into the next.
-	if ev := rec.eventsWith("request-refused"); len(ev) != 6 {
+	if ev := rec.EventsWith("request-refused"); len(ev) != 6 {
 		t.Errorf("%d refusal events, want one per kind (6): %+v", len(ev), ev)
 	} else if !strings.Contains(ev[0].Details, "proxy crm") || ev[0].Origin != "proxy" {
 		t.Errorf("event %+v", ev[0])
@@ -401,8 +401,8 @@ func TestSlowAndDownUpstream(t *testing.T) {
 	if st[1].Errors[ErrKindUpstream] != 1 || !strings.Contains(st[1].Health.Reason, "refused") {
 		t.Errorf("down status %+v %+v", st[1].Errors, st[1].Health)
 	}
-	if len(rec.eventsWith("source-outage")) != 2 {
-		t.Errorf("outage events: %+v", rec.events)
+	if len(rec.EventsWith("source-outage")) != 2 {
+		t.Errorf("outage events: %+v", rec.Events())
 	}
 }
 

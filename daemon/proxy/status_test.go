@@ -48,7 +48,7 @@ func TestStatusMetricsAndUsageInSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rec := &recorder{usageFn: db.AddUsage}
+	rec := &recorder{UsageFn: db.AddUsage}
 	m := startProxy(t, keys.rings, rec, crmApp(up.URL))
 	base := proxyURL(m, "crm")
 	for i := 0; i < 10; i++ {
@@ -109,7 +109,7 @@ func TestStatusMetricsAndUsageInSQLite(t *testing.T) {
 	}
 	// The rotation is the source's to record (once, naming the key): the
 	// proxy's status records none of its own.
-	if ev := rec.eventsWith(engine.OpRotated); len(ev) != 0 {
+	if ev := rec.EventsWith(engine.OpRotated); len(ev) != 0 {
 		t.Errorf("the proxy recorded the rotation too: %+v", ev)
 	}
 }
@@ -257,11 +257,9 @@ func TestConcurrentTrafficWithRotations(t *testing.T) {
 	failures.Range(func(k, _ any) bool { t.Error(k); return true })
 	m.FlushUsage(context.Background())
 	var enc int64
-	rec.mu.Lock()
-	for _, u := range rec.usage {
+	for _, u := range rec.UsageRows() {
 		enc += u.Encrypts
 	}
-	rec.mu.Unlock()
 	if enc != 6*30*4 {
 		t.Errorf("usage counted %d encryptions, want %d", enc, 6*30*4)
 	}
@@ -325,7 +323,7 @@ func TestFullRingSaysWhichLeavesNext(t *testing.T) {
 	if s := m.Statuses()[0]; s.Ring.KeyID == "" || s.Ring.KeyID == m.Statuses()[0].Ring.Generations[0].KeyID {
 		t.Fatalf("an older generation should encrypt now: %+v", s.Ring)
 	}
-	if ev := rec.eventsWith(engine.OpRotated); len(ev) != 0 {
+	if ev := rec.EventsWith(engine.OpRotated); len(ev) != 0 {
 		t.Fatalf("the proxy recorded rotations: %+v", ev)
 	}
 }
@@ -348,12 +346,11 @@ func TestUsageCarriesTheLastUse(t *testing.T) {
 	}
 	after := time.Now()
 	m.FlushUsage(context.Background())
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.usage) != 1 {
-		t.Fatalf("usage rows %+v, want one (one key, one hour)", rec.usage)
+	rows := rec.UsageRows()
+	if len(rows) != 1 {
+		t.Fatalf("usage rows %+v, want one (one key, one hour)", rows)
 	}
-	u := rec.usage[0]
+	u := rows[0]
 	if u.Encrypts != 2 || u.Decrypts != 2 {
 		t.Errorf("counts %d/%d, want 2 encrypts (requests) and 2 decrypts (echoed responses)", u.Encrypts, u.Decrypts)
 	}
