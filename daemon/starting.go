@@ -61,7 +61,7 @@ func (a *startingAnswerer) run() {
 			c.Close()
 			continue
 		}
-		msg := fmt.Sprintf("the keyward daemon is starting (opening its database for %s; after an upgrade a migration can take a minute at a million keys); retry in a few seconds",
+		msg := fmt.Sprintf("the keyward daemon is starting: it has been opening its database for %s (after an upgrade a migration, or after new [aging] thresholds a rebuild of the aging counts, takes seconds to a minute at a million keys); retry in a few seconds",
 			time.Since(a.since).Round(time.Second))
 		go func() {
 			defer a.refusing.Add(-1)
