@@ -32,6 +32,7 @@ type fixture struct {
 	status  api.Status
 
 	down        atomic.Bool   // Watch fails at once, as if the socket were gone
+	starting    atomic.Bool   // every call answered 503 as a daemon opening its store answers
 	drop        chan struct{} // a send ends the current stream
 	watches     atomic.Int32  // Watch calls so far
 	keysCalls   atomic.Int32
@@ -156,7 +157,14 @@ func newFixture() *fixture {
 	return f
 }
 
+// errStarting is what api.Client returns for the daemon's answer while it
+// opens its store (daemon TestSocketAnswersWhileStarting).
+var errStarting = &api.Error{Status: 503, Code: api.CodeUnavailable, Message: "the keyward daemon is starting: it has been opening its database for 4s (after an upgrade a migration, or after new [aging] thresholds a rebuild of the aging counts, takes seconds to a minute at a million keys); retry in a few seconds"}
+
 func (f *fixture) Status(ctx context.Context) (*api.Status, error) {
+	if f.starting.Load() {
+		return nil, errStarting
+	}
 	if f.down.Load() {
 		return nil, fmt.Errorf("%w at /run/keyward/keyward.sock: connection refused", api.ErrUnreachable)
 	}
@@ -173,6 +181,9 @@ func (f *fixture) Keys(ctx context.Context, q api.KeyQuery) (*api.KeysPage, erro
 	}
 	if int32(q.Limit) > f.maxLimit.Load() {
 		f.maxLimit.Store(int32(q.Limit))
+	}
+	if f.starting.Load() {
+		return nil, errStarting
 	}
 	if f.down.Load() {
 		return nil, fmt.Errorf("%w at /run/keyward/keyward.sock: connection refused", api.ErrUnreachable)
@@ -223,6 +234,9 @@ func (f *fixture) Key(ctx context.Context, id string) (*api.KeyDetail, error) {
 }
 
 func (f *fixture) Sources(ctx context.Context) ([]api.SourceInfo, error) {
+	if f.starting.Load() {
+		return nil, errStarting
+	}
 	if f.down.Load() {
 		return nil, fmt.Errorf("%w at /run/keyward/keyward.sock: connection refused", api.ErrUnreachable)
 	}
@@ -234,6 +248,9 @@ func (f *fixture) Sources(ctx context.Context) ([]api.SourceInfo, error) {
 // Watch says hello, then relays f.notes until the test drops the stream.
 func (f *fixture) Watch(ctx context.Context, fn func(api.Notification)) error {
 	f.watches.Add(1)
+	if f.starting.Load() {
+		return errStarting
+	}
 	if f.down.Load() {
 		return fmt.Errorf("%w at /run/keyward/keyward.sock: dial unix: connection refused", api.ErrUnreachable)
 	}

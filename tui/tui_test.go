@@ -655,3 +655,27 @@ func TestActivityPaneShowsABrokenChain(t *testing.T) {
 	tm := start(t, f, 80, 24)
 	openPane(t, tm, "3", "audit: CHECK FAILED: audit chain broken at seq 3")
 }
+
+// TestStartingDaemon: a TUI opened while the daemon opens its store (a
+// migration after an upgrade) says on its 80-column status line that the
+// daemon is starting, retries, and shows the keys once the daemon serves.
+func TestStartingDaemon(t *testing.T) {
+	f := newFixture()
+	f.starting.Store(true)
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "reconnecting…", "daemon is starting")
+	view := finalView(t, tm)
+	checkFrame(t, view, 80, 24)
+	if status := strings.Split(view, "\n")[23]; !strings.Contains(status, "reconnecting…") || !strings.Contains(status, "daemon is starting") {
+		t.Errorf("status line while the daemon starts: %q", status)
+	}
+
+	tm = start(t, f, 80, 24)
+	waitFor(t, tm, "reconnecting…")
+	for f.watches.Load() < 4 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.starting.Store(false)
+	waitFor(t, tm, "● connected", "acme.crm.key.0")
+	_ = finalView(t, tm)
+}

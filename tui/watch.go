@@ -255,5 +255,11 @@ func reason(err error) string {
 	if errors.Is(err, api.ErrUnreachable) {
 		return "daemon not reachable (start it with: keyward daemon)"
 	}
+	// A daemon opening its store says so: its words first, not the code,
+	// so "starting" fits an 80-column status line.
+	var ae *api.Error
+	if errors.As(err, &ae) && ae.Code == api.CodeUnavailable && ae.Message != "" {
+		return ae.Message
+	}
 	return err.Error()
 }
