@@ -82,7 +82,7 @@ func TestSortReadsPhase(t *testing.T) {
 	uids := []string{"new", "now", "old", "oth", "pre", "refd"}
 	for _, full := range []bool{false, true} {
 		p := &pollState{s: s, st: &PollStats{}, apps: s.cfg.Applications, uids: uids, full: full, metas: map[string]*objectMeta{}}
-		fresh, light, stateOnly := p.sortReads()
+		fresh, light, stateOnly := p.sortReads(uids)
 		slices.Sort(fresh)
 		slices.Sort(light)
 		slices.Sort(stateOnly)

@@ -235,6 +235,8 @@ type pollState struct {
 	metas map[string]*objectMeta
 	// match: the located objects that belong to an application.
 	matched map[string]appMatch
+	// mismatched is what match last added to st.Mismatched.
+	mismatched int
 	// candidates: per application, and the identifiers a ring wants the
 	// material of.
 	cands  [][]keyring.Candidate
@@ -269,7 +271,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats, ful
 		st.Warnings = append(st.Warnings, fmt.Sprintf("failover: %s answered after %s", s.connected, strings.Join(s.failedFirst, "; ")))
 	}
 	for _, phase := range []func() error{p.locate, p.recheck, p.attributes, p.match, p.probeWildcards,
-		p.candidates, p.fetch, p.updateRings, p.record} {
+		p.candidates, p.settle, p.fetch, p.updateRings, p.record} {
 		if err := phase(); err != nil {
 			return err
 		}
@@ -282,40 +284,49 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats, ful
 // and names are matched here; while the server's behaviour is not known
 // yet, one probe after the listing learns it (probeWildcards).
 func (p *pollState) locate() error {
-	s := p.s
 	p.st.Full = p.full
+	uids, perApp, err := p.located()
+	if err != nil {
+		return err
+	}
+	p.uids, p.perApp = uids, perApp
+	p.st.Located = len(p.uids)
+	return nil
+}
+
+// located asks the KMS what it holds now: every located object, sorted,
+// and per application where the KMS expands wildcards (nil otherwise).
+func (p *pollState) located() (uids []string, perApp [][]string, err error) {
+	s := p.s
 	if s.wildcards > 0 {
 		pats := make([]string, len(p.apps))
 		for i, a := range p.apps {
 			pats[i] = a.Pattern
 		}
-		perApp, err := s.locate(p.ctx, p.c, byName(pats...), p.st)
+		perApp, err = s.locate(p.ctx, p.c, byName(pats...), p.st)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		p.perApp = perApp
 		for _, l := range perApp {
-			p.uids = append(p.uids, l...)
+			uids = append(uids, l...)
 		}
-		if len(p.uids) == 0 && s.cfg.Locate == "auto" && s.holdsLiveKeys() {
+		if len(uids) == 0 && s.cfg.Locate == "auto" && s.holdsLiveKeys() {
 			// Every pattern came back empty while keys are known: perhaps
 			// a failover KMS that does not expand wildcards. List and learn
 			// again rather than take every key for destroyed.
 			s.log.Warn("the KMS located nothing for any application's pattern; listing every key to check")
-			s.wildcards, p.perApp = 0, nil
+			s.wildcards, perApp = 0, nil
 		}
 	}
 	if s.wildcards <= 0 {
 		all, err := s.locate(p.ctx, p.c, byName(""), p.st)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		p.uids = all[0]
+		uids = all[0]
 	}
-	slices.Sort(p.uids)
-	p.uids = slices.Compact(p.uids)
-	p.st.Located = len(p.uids)
-	return nil
+	slices.Sort(uids)
+	return slices.Compact(uids), perApp, nil
 }
 
 // recheck reads a known key missing from the Locate by its identifier
@@ -377,15 +388,21 @@ func (p *pollState) recheck() error {
 // changes of keys no ring holds. A known key whose state or name moved is
 // read in full again.
 func (p *pollState) attributes() error {
-	s := p.s
 	p.metas = map[string]*objectMeta{}
-	fresh, light, stateOnly := p.sortReads()
+	maps.Copy(p.metas, p.recovered)
+	return p.read(p.uids)
+}
+
+// read reads what this poll needs of the located objects uids (see
+// attributes) into metas.
+func (p *pollState) read(uids []string) error {
+	s := p.s
+	fresh, light, stateOnly := p.sortReads(uids)
 	fm, failed, err := s.attributes(p.ctx, p.c, fresh, attrNames, p.st)
 	if err != nil {
 		return err
 	}
 	maps.Copy(p.metas, fm)
-	maps.Copy(p.metas, p.recovered)
 	moved, err := p.readMoved(light, stateOnly, failed)
 	if err != nil {
 		return err
@@ -410,10 +427,10 @@ func (p *pollState) attributes() error {
 // sortReads says what is read of each located object: everything
 // (fresh), Name and State (light), State alone (stateOnly), or nothing,
 // its meta then coming from what is known.
-func (p *pollState) sortReads() (fresh, light, stateOnly []string) {
+func (p *pollState) sortReads(uids []string) (fresh, light, stateOnly []string) {
 	s := p.s
 	watched := s.watched()
-	for _, uid := range p.uids {
+	for _, uid := range uids {
 		if p.recovered[uid] != nil {
 			continue // read in full by recheck
 		}
@@ -536,14 +553,18 @@ func (p *pollState) match() error {
 		}
 	}
 	s.others = others
+	mismatched := 0
 	for i, l := range p.perApp {
 		for _, uid := range l {
 			if mm, ok := p.matched[uid]; !ok || mm.app != i {
-				p.st.Mismatched++
+				mismatched++
 				s.log.Debug("KMS located an object whose name does not match the pattern; ignored", "uid", uid, "pattern", p.apps[i].Pattern)
 			}
 		}
 	}
+	// match runs again after a second Locate (settle): count each object once.
+	p.st.Mismatched += mismatched - p.mismatched
+	p.mismatched = mismatched
 	return nil
 }
 
@@ -572,6 +593,7 @@ func (p *pollState) candidates() error {
 	s := p.s
 	p.now = s.deps.Now().UTC()
 	p.cands = make([][]keyring.Candidate, len(p.apps))
+	p.wanted = nil
 	for _, uid := range p.uids {
 		mm, ok := p.matched[uid]
 		if !ok {
@@ -601,6 +623,102 @@ func (p *pollState) candidates() error {
 		s.known[uid] = &knownKey{uid: uid, id: id}
 	}
 	return nil
+}
+
+// maxRelocates bounds the Locates settle adds to one poll.
+const maxRelocates = 2
+
+// settle runs after candidates: when the reads show that the KMS changed
+// under the poll (an application's encrypting generation is no longer
+// Active and no newer Active generation was located: a rotation between the
+// Locate and the reads deactivated it after making its successor, which the
+// Locate did not return yet), it locates again, reads what is new, and
+// matches and chooses candidates again, at most maxRelocates times and only
+// while a Locate returns something new. A poll where nothing changed, or
+// that saw a rotation whole, sends no extra Locate; a KMS that really has no
+// Active key left still leaves the ring without an encryptor (and alerts).
+func (p *pollState) settle() error {
+	s := p.s
+	for range maxRelocates {
+		app := p.unsettled()
+		if app == "" {
+			return nil
+		}
+		uids, perApp, err := p.located()
+		if err != nil {
+			return fmt.Errorf("locate again (the encrypting generation of %s left during the poll): %w", app, err)
+		}
+		var added []string
+		for _, uid := range uids {
+			if _, seen := slices.BinarySearch(p.uids, uid); !seen {
+				added = append(added, uid)
+			}
+		}
+		s.log.Info("the encrypting generation left during the poll; located again", "app", app, "new_objects", len(added))
+		if len(added) == 0 {
+			return nil // the KMS holds nothing more: what it shows stands
+		}
+		p.perApp = mergeLocated(p.perApp, perApp)
+		p.uids = append(p.uids, added...)
+		slices.Sort(p.uids)
+		p.st.Located = len(p.uids)
+		if err := p.read(added); err != nil {
+			return err
+		}
+		if err := p.match(); err != nil {
+			return err
+		}
+		if err := p.candidates(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unsettled names the first application whose generation that encrypts
+// now is not an Active candidate of this poll while no newer Active one is
+// ("" when there is none): its ring would be left without an encryptor, or
+// with an older one, perhaps only because the poll saw half a rotation.
+func (p *pollState) unsettled() string {
+	for i, a := range p.apps {
+		r, ok := p.s.deps.Rings.Ring(a.Name)
+		if !ok {
+			continue
+		}
+		enc := encrypting(r)
+		if enc == nil {
+			continue // nothing encrypted before the poll: nothing to lose
+		}
+		rule := keyring.Order(slices.Clone(p.cands[i])) // Order sorts what it is given
+		settled := false
+		for _, c := range p.cands[i] {
+			if !c.State.CanEncrypt() {
+				continue
+			}
+			g := keyring.Generation{UID: c.UID, Name: c.Name, Activated: c.Activated, Created: c.Created}
+			if c.UID == enc.UID || keyring.Newer(rule, g, *enc) {
+				settled = true
+				break
+			}
+		}
+		if !settled {
+			return a.Name
+		}
+	}
+	return ""
+}
+
+// mergeLocated is the union, per application, of two Locates' answers (nil
+// when either listed every key instead).
+func mergeLocated(a, b [][]string) [][]string {
+	if a == nil || b == nil || len(a) != len(b) {
+		return nil
+	}
+	out := make([][]string, len(a))
+	for i := range a {
+		out[i] = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(a[i]), b[i]...))))
+	}
+	return out
 }
 
 // fetch gets the material of the wanted keys (one batched Get). A key
