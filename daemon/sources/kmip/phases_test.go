@@ -61,6 +61,13 @@ func TestMatchPhase(t *testing.T) {
 	if p.st.Matched != 2 || p.st.Mismatched != 2 {
 		t.Errorf("Matched %d Mismatched %d, want 2 and 2 (u2 and u3 under crm)", p.st.Matched, p.st.Mismatched)
 	}
+	// settle runs match again after a second Locate: nothing counts twice.
+	if err := p.match(); err != nil {
+		t.Fatal(err)
+	}
+	if p.st.Matched != 2 || p.st.Mismatched != 2 {
+		t.Errorf("match run again: Matched %d Mismatched %d, want 2 and 2", p.st.Matched, p.st.Mismatched)
+	}
 	if s.others["u3"] != "unrelated" || s.others["u4"] != "rks.crm.key.2" || s.others["u-kek"] != "rks.crm.key.kek" {
 		t.Errorf("others = %v", s.others)
 	}

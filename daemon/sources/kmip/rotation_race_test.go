@@ -2,6 +2,7 @@ package kmip
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,20 +12,20 @@ import (
 )
 
 // racedKMS is the embedded KMS holding crm's generations 1..3, where hook
-// runs once, after the Locate that follows arm() is answered and before
-// the poll's reads.
-func racedKMS(t *testing.T, hook func(srv *kms.Server, b *backend) error) (*env, *backend, func(), <-chan error) {
+// runs after each of the next n Locates answered once arm(n) is called,
+// before the answer is sent (so before the poll's reads); done has the
+// hook's results.
+func racedKMS(t *testing.T, hook func(srv *kms.Server, b *backend) error) (e *env, b *backend, arm func(n int32), done <-chan error) {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	var armed atomic.Bool
+	var armed atomic.Int32
 	var srv *kms.Server
-	var b *backend
-	done := make(chan error, 1)
+	results := make(chan error, 16)
 	srv, err := kms.Start(ctx, kms.Options{Dir: dir, Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 3}},
 		AfterLocate: func() {
-			if armed.CompareAndSwap(true, false) {
-				done <- hook(srv, b)
+			if armed.Add(-1) >= 0 {
+				results <- hook(srv, b)
 			}
 		}})
 	if err != nil {
@@ -34,8 +35,8 @@ func racedKMS(t *testing.T, hook func(srv *kms.Server, b *backend) error) (*env,
 	b = &backend{name: "embedded", addr: srv.Addr(), dir: dir, ca: srv.CA, caFile: srv.CAFile, certFile: srv.CertFile, keyFile: srv.KeyFile,
 		stop: srv.Stop, embedded: srv, serverWildcards: true}
 	t.Cleanup(b.closeAdmin)
-	e := newEnv(t, b, "", nil, crmApp)
-	return e, b, func() { armed.Store(true) }, done
+	e = newEnv(t, b, "", nil, crmApp)
+	return e, b, func(n int32) { armed.Store(n) }, results
 }
 
 // noEncryptorCommits counts the ring changes of app the proxy would have
@@ -89,7 +90,7 @@ func TestRotationBetweenLocateAndReadsNeverEncryptsWithTheOldGeneration(t *testi
 		t.Fatalf("an unchanged poll sent %d Locates, want 1: %+v", st.Locates, st)
 	}
 	refusals := noEncryptorCommits(e, "crm")
-	arm()
+	arm(1)
 	st := e.mustPoll()
 	if err := <-rotated; err != nil {
 		t.Fatal(err)
@@ -141,7 +142,7 @@ func TestDeactivationBetweenLocateAndReadsWithNoSuccessorAlerts(t *testing.T) {
 		}
 	}
 	b.adminClient(t) // connected before the hook runs
-	arm()
+	arm(1)
 	st := e.mustPoll()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -197,4 +198,37 @@ func TestKMSLeftWithoutAnActiveKeyStillAlerts(t *testing.T) {
 			t.Fatalf("the poll after: %d Locates (want %d: nothing encrypted, nothing to lose), %d alerts", st.Locates, unchanged, len(noActiveAlerts(e)))
 		}
 	})
+}
+
+// TestRelocatesAreBounded: a KMS that rotates after every Locate never
+// shows a poll a generation still Active; the poll locates again at most
+// maxRelocates times, then ends with what it read (no encryptor, the alert)
+// instead of chasing the KMS forever, and the next quiet poll recovers.
+func TestRelocatesAreBounded(t *testing.T) {
+	e, _, arm, done := racedKMS(t, func(srv *kms.Server, _ *backend) error {
+		_, err := srv.Rotate("crm")
+		return err
+	})
+	e.mustPoll()
+	arm(1 + maxRelocates + 1) // one more than the poll may send
+	st := e.mustPoll()
+	arm(0)
+	for range 1 + maxRelocates {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st.Locates != 1+maxRelocates {
+		t.Fatalf("%d Locates, want %d (the poll's and maxRelocates more)", st.Locates, 1+maxRelocates)
+	}
+	if got := e.encryptsWith("crm"); got != "" {
+		t.Fatalf("crm encrypts with %q, which the KMS deactivated during the poll", got)
+	}
+	if len(noActiveAlerts(e)) != 1 {
+		t.Fatalf("alerts %+v", noActiveAlerts(e))
+	}
+	want := fmt.Sprintf("acme.crm.key.%d", 3+1+maxRelocates) // one rotation per Locate
+	if st := e.mustPoll(); e.encryptsWith("crm") != want || st.Locates != 1 {
+		t.Fatalf("the quiet poll after the churn: encrypts with %q (want %s), %d Locates", e.encryptsWith("crm"), want, st.Locates)
+	}
 }
