@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -22,7 +21,7 @@ type Recorder struct {
 	mu       sync.Mutex
 	events   []engine.Event
 	usage    []engine.Usage
-	statuses []api.ProxyStatus
+	statuses []engine.ProxyStatus
 }
 
 // Event records an activity event.
@@ -44,7 +43,7 @@ func (r *Recorder) Usage(ctx context.Context, rows []engine.Usage) error {
 }
 
 // Status records a status the proxy announced.
-func (r *Recorder) Status(st api.ProxyStatus) {
+func (r *Recorder) Status(st engine.ProxyStatus) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.statuses = append(r.statuses, st)
@@ -78,7 +77,7 @@ func (r *Recorder) UsageRows() []engine.Usage {
 }
 
 // Statuses returns the statuses recorded so far.
-func (r *Recorder) Statuses() []api.ProxyStatus {
+func (r *Recorder) Statuses() []engine.ProxyStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.statuses)
