@@ -366,18 +366,11 @@ func runTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) (err error) 
 	if err != nil {
 		return err
 	}
-	done := false
-	defer func() {
-		if !done {
-			_ = tx.Rollback()
-		}
-	}()
+	// After Commit the deferred Rollback does nothing (sql.ErrTxDone).
+	defer tx.Rollback() //nolint:errcheck // see above
 	if err := fn(tx); err != nil {
-		done = true
-		_ = tx.Rollback()
 		return err
 	}
-	done = true
 	return tx.Commit()
 }
 
