@@ -75,16 +75,26 @@ type Aging struct {
 // after its last rotation, or after its creation when it was never
 // rotated (AgedFrom); nil when it has neither date or no period applies.
 func RotationDue(k Key, t Thresholds) *time.Time {
-	period := t.RotationPeriod
+	due, _, ok := rotationDue(&k, t)
+	if !ok {
+		return nil
+	}
+	return &due
+}
+
+// rotationDue is RotationDue as a value, with the rotation period that
+// applies to k (its own RotateAfter, else the default); ok is false when
+// there is no due date.
+func rotationDue(k *Key, t Thresholds) (due time.Time, period time.Duration, ok bool) {
+	period = t.RotationPeriod
 	if k.RotateAfter > 0 {
 		period = time.Duration(k.RotateAfter)
 	}
 	from := k.AgedFrom()
 	if period <= 0 || from == nil {
-		return nil
+		return time.Time{}, period, false
 	}
-	due := from.Add(period)
-	return &due
+	return from.Add(period), period, true
 }
 
 // Classify puts k in its aging bucket at now. The rules, in order:
@@ -165,19 +175,10 @@ func (c *Classifier) Classify(k *Key) Class {
 			}
 		}
 	}
-	period := c.t.RotationPeriod
-	if k.RotateAfter > 0 {
-		period = time.Duration(k.RotateAfter)
-	}
-	from := k.AgedFrom()
-	var due time.Time
-	hasDue := period > 0 && from != nil
-	if hasDue {
-		due = from.Add(period)
-	}
+	due, period, hasDue := rotationDue(k, c.t)
 	if hasDue && !due.After(now) {
 		if k.Rotated != nil {
-			return Class{Bucket: BucketOverdue, reason: reasonRotated, d: now.Sub(*from), period: period, Due: due, HasDue: true}
+			return Class{Bucket: BucketOverdue, reason: reasonRotated, d: now.Sub(*k.Rotated), period: period, Due: due, HasDue: true}
 		}
 		return Class{Bucket: BucketOverdue, reason: reasonAge, d: k.Age(now), period: period, Due: due, HasDue: true}
 	}
