@@ -82,6 +82,9 @@ type Server struct {
 	wrapKeys    map[int]*rsa.PrivateKey
 	// failAt: the call of an RPC that fails (FailAfter): 1 = the next.
 	failAt map[string]int
+	// keyPage and betweenKeyPages: see KeyPages.
+	keyPage         int32
+	betweenKeyPages func()
 }
 
 type cryptoKey struct {
@@ -129,6 +132,17 @@ func (s *Server) Deny(perm string) { s.mu.Lock(); s.denied[perm] = true; s.mu.Un
 // lost between them would leave it. Internal is not among the codes
 // Google's client retries by itself.
 func (s *Server) FailAfter(rpc string, ok int) { s.mu.Lock(); s.failAt[rpc] = ok + 1; s.mu.Unlock() }
+
+// KeyPages makes ListCryptoKeys answer at most n keys a page (0: as many
+// as asked) and call between, outside the fake's lock, before it answers
+// any page but the first: there a test changes the key ring, as another
+// client may between two pages of a listing. Pages go by position, so a
+// key created before the next page shifts the rest right.
+func (s *Server) KeyPages(n int32, between func()) {
+	s.mu.Lock()
+	s.keyPage, s.betweenKeyPages = n, between
+	s.mu.Unlock()
+}
 
 // Allow undoes Deny.
 func (s *Server) Allow(perm string) { s.mu.Lock(); delete(s.denied, perm); s.mu.Unlock() }
@@ -331,6 +345,19 @@ func listed[T, V any](items []T, r pager, view func(T) V) ([]V, string, error) {
 	return out, next, nil
 }
 
+// capped is a list request whose page size is at most max (0: no cap).
+type capped struct {
+	pager
+	max int32
+}
+
+func (c capped) GetPageSize() int32 {
+	if n := c.pager.GetPageSize(); c.max == 0 || (n > 0 && n <= c.max) {
+		return n
+	}
+	return c.max
+}
+
 func sortedNames[V any](m map[string]V, prefix string) []string {
 	var out []string
 	for n := range m {
@@ -436,9 +463,15 @@ func (k *cryptoKey) primary() *version {
 // ListCryptoKeys lists the crypto keys of a key ring, with their primary
 // version.
 func (s *Server) ListCryptoKeys(_ context.Context, r *kmspb.ListCryptoKeysRequest) (*kmspb.ListCryptoKeysResponse, error) {
+	s.mu.Lock()
+	between := s.betweenKeyPages
+	s.mu.Unlock()
+	if between != nil && r.GetPageToken() != "" {
+		between()
+	}
 	return rpc(s, "ListCryptoKeys", "cloudkms.cryptoKeys.list", r.GetParent(), s.ring, func(_ *kmspb.KeyRing) (*kmspb.ListCryptoKeysResponse, error) {
 		names := sortedNames(s.keys, r.GetParent()+"/cryptoKeys/")
-		got, next, err := listed(names, r, func(n string) *kmspb.CryptoKey { return s.keyView(s.keys[n]) })
+		got, next, err := listed(names, capped{r, s.keyPage}, func(n string) *kmspb.CryptoKey { return s.keyView(s.keys[n]) })
 		if err != nil {
 			return nil, err
 		}
