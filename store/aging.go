@@ -192,17 +192,14 @@ type perSource map[string]int64
 func (s *Store) AgingCountsKept(ctx context.Context, now time.Time, t engine.Thresholds) (out map[string]map[engine.Bucket]int, ok bool, err error) {
 	period, window := agingParams(t)
 	n := now.UnixMilli()
-	conn, err := s.db.Conn(ctx)
+	// One snapshot: the sums, the partial hours and the state counts
+	// must see the same inventory.
+	rt, err := s.readTx(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	defer conn.Close()
-	// One snapshot: the sums, the partial hours and the state counts
-	// must see the same inventory.
-	if _, err := conn.ExecContext(ctx, "BEGIN DEFERRED"); err != nil {
-		return nil, false, err
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // read-only
+	defer rt.close()
+	conn := rt.tx
 	var p, w int64
 	if err := conn.QueryRowContext(ctx, `SELECT period, expiring_window FROM aging_params`).Scan(&p, &w); err != nil || p != period || w != window {
 		return nil, false, err
@@ -240,22 +237,16 @@ func (s *Store) AgingCountsKept(ctx context.Context, now time.Time, t engine.Thr
 			args = append(args, int64(sm.kind+markKinds*int(r[0])), r[1], r[2])
 		}
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT i, source, sum(n) FROM (`+strings.Join(parts, " UNION ALL ")+`) GROUP BY i, source`, args...)
-	if err != nil {
-		return nil, false, err
-	}
-	for rows.Next() {
+	if err := eachRow(ctx, conn, func(sc scanner) error {
 		var i int
 		var src string
 		var v int64
-		if err := rows.Scan(&i, &src, &v); err != nil {
-			rows.Close()
-			return nil, false, err
+		if err := sc.Scan(&i, &src, &v); err != nil {
+			return err
 		}
 		sums[i].into[src] += v
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `SELECT i, source, sum(n) FROM (`+strings.Join(parts, " UNION ALL ")+`) GROUP BY i, source`, args...); err != nil {
 		return nil, false, err
 	}
 	// The partial hours, key by key through the date indexes.
@@ -332,7 +323,7 @@ type partialDay struct {
 }
 
 // countInto adds the (source, count) rows of query to into.
-func countInto(ctx context.Context, conn *sql.Conn, into perSource, query string, args ...any) error {
+func countInto(ctx context.Context, conn reader, into perSource, query string, args ...any) error {
 	return eachRow(ctx, conn, func(sc scanner) error {
 		var src string
 		var v int64
