@@ -29,7 +29,7 @@ func When(t, now time.Time) string {
 // one may be squeezed to, and a higher Priority is dropped first.
 var (
 	agingColumns = []table.Column{{Title: "DATE", Width: 10}, {Title: "MILESTONE", Width: 8, Priority: 1}, {Title: "KEY", Width: 12},
-		{Title: "VER", Width: 3, Priority: 1}, {Title: "SOURCE", Width: 6, Priority: 3}, {Title: "STATE", Width: 6, Priority: 2}, {Title: "AGING", Width: 7}, {Title: "REASON", Width: 8, Priority: 4}}
+		{Title: "VER", Width: 3}, {Title: "SOURCE", Width: 6, Priority: 3}, {Title: "STATE", Width: 6, Priority: 2}, {Title: "AGING", Width: 7}, {Title: "REASON", Width: 8, Priority: 4}}
 	agingHeader     = api.AgingCSVHeader
 	activityColumns = []table.Column{{Title: "TIME", Width: 16}, {Title: "OPERATION", Width: 8}, {Title: "KEY", Width: 12},
 		{Title: "ACTOR", Width: 5, Priority: 3}, {Title: "ORIGIN", Width: 6, Priority: 2}, {Title: "DETAILS", Width: 8, Priority: 4}}
@@ -53,7 +53,7 @@ func AgingEntry(e report.AgingEntry, now time.Time) Row {
 // agingVersion is the index of the aging table's version column.
 const agingVersion = 3
 
-// Aging renders the aging report's entries. The version column shows only
+// Aging renders the aging report's entries. The version column is kept at any width (it is what tells two versions of one key apart; the name gives way first) and shows only
 // when an entry has a version (a cloud key's): an inventory of keys
 // without versions keeps its room for the source.
 func Aging(entries []report.AgingEntry, now time.Time) Table {

@@ -39,6 +39,23 @@ func TestTableDropsColumnsByPriority(t *testing.T) {
 	}
 }
 
+// Two versions of one long-named cloud key at 80 columns (the demo's
+// Google keys): the version column stays, so the rows are not twins; the
+// name gives way instead.
+func TestAgingKeepsVersionsAt80(t *testing.T) {
+	name := "europe-west1/acme-payments/card-kek"
+	entries := []report.AgingEntry{{Date: now, Milestone: report.MilestoneExpires, KeyID: "aws/f142ac2c-96dc-4251-8978-a9aead81ee26/current",
+		Name: "f142ac2c-96dc-4251-8978-a9aead81ee26", Version: "current", Source: "aws-demo", State: engine.StateActive, Bucket: engine.BucketRetired}}
+	for _, v := range []string{"3", "4"} {
+		entries = append(entries, report.AgingEntry{Date: now.Add(-88 * day), Milestone: report.MilestoneExpires, KeyID: "gcp/" + name + "/" + v, Name: name, Version: v,
+			Source: "gcp-demo", State: engine.StateActive, Bucket: engine.BucketRetired, Reason: "superseded by a newer version"})
+	}
+	lines := strings.Split(strings.TrimSpace(Aging(entries, now).Text(80)), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[0], "VER") || lines[2] == lines[3] {
+		t.Fatalf("at 80 columns the two versions read as twins:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
 // The activity table's key column names the event's key, or none: never
 // the actor (a refused request) or the source (an outage) in its place.
 func TestActivityKeyColumnIsAKeyOrNothing(t *testing.T) {
