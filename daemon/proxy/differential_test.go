@@ -139,6 +139,14 @@ func jsonLeaks(body []byte) []string {
 		}
 		if json.Unmarshal(raw, &ops) == nil {
 			for j, op := range ops {
+				if op.Op == "" {
+					// No JSON Patch reader applies an operation without
+					// its op (RFC 6902 section 4: it MUST have one;
+					// ASP.NET's JsonPatchDocument and evanphx/json-patch
+					// refuse it), and the proxy reads an array as a patch
+					// by its op members (patchLike).
+					continue
+				}
 				if protectedPath(pointer(op.Path)) && plain(op.Value) {
 					out = append(out, fmt.Sprintf("JSON Patch op %d (%s %s): value %.40v", j, op.Op, op.Path, op.Value))
 				}
