@@ -70,6 +70,19 @@ type LocalKMS struct {
 	async    bool
 	pending  map[string]time.Time
 	onRotate func()
+	// keyPage and betweenKeyPages: see KeyPages.
+	keyPage         int
+	betweenKeyPages func(marker string, db *lkdata.Database)
+}
+
+// KeyPages caps ListKeys pages at n keys (0: as asked) and calls between
+// before local-kms answers any page but the first, with the page's marker
+// (the ARN of the key that page starts at) and local-kms's database: there
+// a test changes the keys, as another client may between two pages.
+func (lk *LocalKMS) KeyPages(n int, between func(marker string, db *lkdata.Database)) {
+	lk.mu.Lock()
+	lk.keyPage, lk.betweenKeyPages = n, between
+	lk.mu.Unlock()
 }
 
 // SetAsyncRotation makes on-demand rotations asynchronous (pending until
@@ -205,6 +218,20 @@ func (lk *LocalKMS) serve(w http.ResponseWriter, r *http.Request, db *lkdata.Dat
 			w.WriteHeader(status)
 			fmt.Fprintf(w, `{"__type":%q,"message":"stand-in failure"}`, code)
 			return
+		}
+	}
+	if target == "ListKeys" {
+		lk.mu.Lock()
+		n, between := lk.keyPage, lk.betweenKeyPages
+		lk.mu.Unlock()
+		var list map[string]any
+		_ = json.Unmarshal(body, &list)
+		if n > 0 && list != nil {
+			list["Limit"] = n
+			body, _ = json.Marshal(list)
+		}
+		if m, _ := list["Marker"].(string); m != "" && between != nil {
+			between(m, db)
 		}
 	}
 	forwardBody := func(b []byte) *httptest.ResponseRecorder {

@@ -133,10 +133,21 @@ func (a *Account) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 	full := v.refresh.Next()
 	var deleted []cloud.KeyVersion
 	seen := map[string]bool{}
-	p := kms.NewListKeysPaginator(a.client, &kms.ListKeysInput{Limit: sdkaws.Int32(1000)})
+	list := func() *kms.ListKeysPaginator {
+		return kms.NewListKeysPaginator(a.client, &kms.ListKeysInput{Limit: sdkaws.Int32(1000)})
+	}
+	p, restarts := list(), 0
 	for p.HasMorePages() {
 		v.count("ListKeys")
 		out, err := p.NextPage(ctx)
+		var marker *types.InvalidMarkerException
+		if errors.As(err, &marker) && restarts < 3 {
+			// The key the next page started at was removed since the
+			// last page: list again from the start (seen skips the keys
+			// already listed).
+			p, restarts = list(), restarts+1
+			continue
+		}
 		if err != nil {
 			return classify("list keys", err)
 		}
