@@ -210,7 +210,12 @@ func (c cronWhen) String() string           { return "cron " + c.expr + " " + c.
 func (c cronWhen) Next(after time.Time) time.Time {
 	a := after.In(c.loc)
 	wall := time.Date(a.Year(), a.Month(), a.Day(), a.Hour(), a.Minute(), a.Second(), a.Nanosecond(), time.UTC)
-	for i := 0; i < 4; i++ {
+	// A wall time that names an instant not after `after` is in the second
+	// pass of a repeated hour (clocks fell back): its first pass has run.
+	// Skip such wall times until the overlap ends; no zone moves its clocks
+	// back by more than a few hours, and each step is at least a minute.
+	limit := wall.Add(overlapMax)
+	for {
 		wall = c.s.Next(wall)
 		if wall.IsZero() {
 			return wall
@@ -218,6 +223,12 @@ func (c cronWhen) Next(after time.Time) time.Time {
 		if t := inZone(wall, c.loc); t.After(after) {
 			return t
 		}
+		if wall.After(limit) {
+			return time.Time{}
+		}
 	}
-	return time.Time{}
 }
+
+// overlapMax bounds the wall times a cron schedule skips in a repeated hour
+// (the largest backward clock change of any zone is two hours).
+const overlapMax = 4 * time.Hour

@@ -159,3 +159,33 @@ func FuzzParseWhen(f *testing.F) {
 		}
 	})
 }
+
+// Asked during the second pass of a repeated hour (01:00–02:00 EST on
+// 2027-11-07, after 01:00–02:00 EDT), a cron schedule's next occurrence is
+// the first after the overlap: the wall times left in the hour all name
+// instants of the first pass, already past. It used to give up after four
+// of them and answer no occurrence at all, which the scheduler stores as
+// "no next run": a jittered */10 schedule that fired in that hour, or a
+// daemon started in it, never ran again.
+func TestCronNextInFallBackOverlap(t *testing.T) {
+	for _, tc := range []struct{ expr, after, want string }{
+		{"*/10 * * * *", "2027-11-07T06:05:00Z", "2027-11-07T07:00:00Z"},
+		{"* * * * *", "2027-11-07T06:00:30Z", "2027-11-07T07:00:00Z"},
+		{"15,45 1,2 * * *", "2027-11-07T06:20:00Z", "2027-11-07T07:15:00Z"},
+		// First pass: still every ten minutes, then straight to 02:00 EST.
+		{"*/10 * * * *", "2027-11-07T05:55:00Z", "2027-11-07T07:00:00Z"},
+		{"*/10 * * * *", "2027-11-07T05:35:00Z", "2027-11-07T05:40:00Z"},
+	} {
+		w := mustWhen(t, "", tc.expr, "America/New_York")
+		if got := w.Next(utc(tc.after)); got.IsZero() || got.UTC().Format(time.RFC3339) != tc.want {
+			t.Errorf("cron %q after %s: next %v, want %s", tc.expr, tc.after, got.UTC(), tc.want)
+		}
+	}
+	s, err := Parse(Spec{Name: "every-ten", Kind: KindSync, Cron: "*/10 * * * *", Zone: "America/New_York"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := s.Next(utc("2027-11-07T06:05:00Z")); !ok || !n.Equal(utc("2027-11-07T07:00:00Z")) {
+		t.Errorf("schedule next in the overlap: %v %v, want 2027-11-07T07:00:00Z true", n, ok)
+	}
+}
