@@ -103,3 +103,28 @@ func TestReportRangeIsBounded(t *testing.T) {
 		t.Fatalf("activity log up to now: %d %s", status, msg)
 	}
 }
+
+// A NUL byte in a query value is refused, naming the parameter: SQLite
+// reads a bound text only up to its NUL, so q=%00 used to filter by the
+// empty text and answer every key (the export too), and three characters
+// or more with a NUL reached the search index as a broken string and
+// answered 500 "SQL logic error: unterminated string".
+func TestQueryNULRefused(t *testing.T) {
+	r := start(t, nil)
+	for _, target := range []string{
+		"/v1/keys?q=%00",
+		"/v1/keys?q=crm%00zz",
+		"/v1/export/keys?q=%00",
+		"/v1/keys?source=acme-kms%00",
+		"/v1/reports/aging?key=acme-kms%00",
+	} {
+		status, msg := do(t, r.socket, "GET", target)
+		if status != http.StatusBadRequest || !strings.Contains(msg, "NUL") {
+			t.Errorf("GET %s: %d %.200q, want 400 naming the NUL", target, status, msg)
+		}
+	}
+	// Text around the NUL is still a search that works without it.
+	if status, msg := do(t, r.socket, "GET", "/v1/keys?q=crm"); status != http.StatusOK || !strings.Contains(msg, "acme.crm.key") {
+		t.Errorf("GET /v1/keys?q=crm: %d %.200q", status, msg)
+	}
+}

@@ -50,7 +50,7 @@ func TextParams(names ...string) []Param {
 // CheckQuery checks a raw query string against the parameters a route
 // declares. It refuses a query string that does not parse (bad escapes,
 // semicolons), parameters the route does not declare, a parameter given
-// more than once, an empty value (leaving a parameter out is how to ask
+// more than once, an empty value or one holding a NUL byte (leaving a parameter out is how to ask
 // for "all"; an empty value never means it), a boolean other than "true"
 // or "false", and a number out of its range. The error is a 400 *Error
 // whose message names the parameter and the rule.
@@ -102,6 +102,11 @@ func findParam(declared []Param, name string) (Param, bool) {
 func (p Param) check(v string) *Error {
 	if v == "" {
 		return badParam("query parameter %q is empty; leave it out instead (an empty value never means \"all\")", p.Name)
+	}
+	// SQLite reads a bound text only up to a NUL: "a\x00b" would filter
+	// by "a" (and a lone NUL by nothing at all, matching every key).
+	if strings.IndexByte(v, 0) >= 0 {
+		return badParam("query parameter %q holds a NUL byte (%%00); no name, source or application contains one", p.Name)
 	}
 	switch p.kind {
 	case paramBool:
