@@ -25,7 +25,28 @@ const (
 	// that keyward can set (Azure Key Vault; AWS and Google keys have
 	// neither).
 	CapDates = "dates"
+
+	// Actions on one version of a key, announced apart from the key's own
+	// because a cloud that versions keys need not act on versions alone
+	// (Azure deletes whole keys; an AWS key has one version in keyward,
+	// acted on through the key's actions). Front ends offer a version's
+	// actions from these and the daemon refuses the others.
+	//
+	// CapVersionEnable enables or disables one version (Azure key
+	// versions, Google CryptoKeyVersions).
+	CapVersionEnable = "version-enable"
+	// CapVersionDelete schedules one version's destruction (Google).
+	CapVersionDelete = "version-delete"
+	// CapVersionRecover restores one version scheduled for destruction
+	// (Google).
+	CapVersionRecover = "version-recover"
+	// CapVersionPrimary makes one version the key's primary, the one that
+	// encrypts (Google symmetric keys).
+	CapVersionPrimary = "version-primary"
 )
+
+// VersionCapabilities are the capabilities that act on one version.
+var VersionCapabilities = []string{CapVersionEnable, CapVersionDelete, CapVersionRecover, CapVersionPrimary}
 
 // NoDates is why a key of source, which lacks CapDates, cannot be given
 // an expiry or activation date: front ends leave the fields out or refuse

@@ -188,6 +188,38 @@ func (s *Store) SourceKeys(ctx context.Context, source string) ([]engine.Key, er
 	return out, rows.Err()
 }
 
+// KeyVersions returns the version rows of one key (source and name; every
+// row but a key's versionless one), newest first (by creation, then id),
+// at most limit of them, and how many there are. It reads the id index's
+// range "source/name/…", so its cost is the key's versions, not the
+// inventory's.
+func (s *Store) KeyVersions(ctx context.Context, source, name string, limit int) ([]engine.Key, int, error) {
+	lo := engine.KeyID(source, name, "") + "/"
+	hi := engine.KeyID(source, name, "") + "0" // '0' follows '/'
+	const where = ` FROM keys WHERE id > ? AND id < ? AND source = ? AND name = ? AND version != ''`
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*)`+where, lo, hi, source, name).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if total == 0 || limit <= 0 {
+		return nil, total, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+keyColumns+where+` ORDER BY coalesce(created, 0) DESC, id DESC LIMIT ?`, lo, hi, source, name, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := make([]engine.Key, 0, min(total, limit))
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, k)
+	}
+	return out, total, rows.Err()
+}
+
 // KeyQuery selects a page of keys. Sort is a field name from
 // engine.SortFields, prefixed with "-" for descending. Cursor is the opaque
 // NextCursor of the previous page.

@@ -21,6 +21,7 @@ import (
 //	POST /v1/cloud/{source}/keys/{name}/purge       ConfirmRequest    -> CloudKeyResult
 //	POST /v1/cloud/{source}/keys/{name}/backup                        -> BackupInfo
 //	POST /v1/cloud/{source}/keys/{name}/delete-material ConfirmRequest -> CloudKeyResult
+//	POST /v1/cloud/{source}/keys/{name}/make-primary {"version"}      -> CloudKeyResult
 //	GET  /v1/cloud/{source}/keys/{name}/policy                        -> RotationPolicy
 //	POST /v1/cloud/{source}/keys/{name}/policy      RotationPolicy    -> RotationPolicy
 //	GET  /v1/cloud/backups                                            -> {"backups": []BackupInfo}
@@ -99,7 +100,8 @@ type UpdateKeyRequest struct {
 type ConfirmRequest struct {
 	Confirm string `json:"confirm"`
 	// Version, on delete and recover, names one version to delete or
-	// recover instead of the whole key (Google Cloud KMS sources).
+	// recover instead of the whole key (Google Cloud KMS sources); on
+	// make-primary, the version to make primary (Confirm stays empty).
 	Version string `json:"version,omitempty"`
 }
 
@@ -166,8 +168,8 @@ func (c *Client) CloudKeyOp(ctx context.Context, source, name, op, confirm strin
 	return c.CloudVersionOp(ctx, source, name, op, "", confirm)
 }
 
-// CloudVersionOp runs delete or recover on one version of a key (version
-// "" = the whole key, as CloudKeyOp).
+// CloudVersionOp runs delete, recover or make-primary on one version of a
+// key (version "" = the whole key, as CloudKeyOp; make-primary needs one).
 func (c *Client) CloudVersionOp(ctx context.Context, source, name, op, version, confirm string) (*CloudKeyResult, error) {
 	return call[CloudKeyResult](ctx, c, http.MethodPost, cloudKeyPath(source, name, op), nil, ConfirmRequest{Confirm: confirm, Version: version})
 }

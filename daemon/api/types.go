@@ -134,7 +134,15 @@ type KeyQuery struct {
 type KeyDetail struct {
 	Key      engine.Key     `json:"key"`
 	Activity []engine.Event `json:"activity"`
+	// Versions are the rows of every version of the key (Key's among
+	// them), newest first, at most MaxKeyVersions; VersionsTotal counts
+	// them all. Both are omitted for a key without versions (KMIP).
+	Versions      []engine.Key `json:"versions,omitempty"`
+	VersionsTotal int          `json:"versions_total,omitempty"`
 }
+
+// MaxKeyVersions is how many versions GET /v1/keys/{id} lists, the newest.
+const MaxKeyVersions = 200
 
 // EventsPage is GET /v1/activity.
 type EventsPage struct {

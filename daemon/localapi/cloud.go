@@ -92,6 +92,16 @@ func (h *Handler) cloudKeyOp(w http.ResponseWriter, r *http.Request) error {
 		}
 		res, err := m.Recover(ctx, c, src, name)
 		return keyResult(w, r, res, err)
+	case "make-primary":
+		var req api.ConfirmRequest
+		if err := decode(w, r, &req); err != nil {
+			return err
+		}
+		if req.Confirm != "" {
+			return badRequest(`make-primary takes only {"version": "N"}: it needs no confirmation`)
+		}
+		res, err := m.MakePrimary(ctx, c, src, name, req.Version)
+		return keyResult(w, r, res, err)
 	case "delete", "purge", "delete-material":
 		var req api.ConfirmRequest
 		if err := decode(w, r, &req); err != nil {
@@ -144,7 +154,7 @@ func (h *Handler) cloudKeyOp(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeJSON(w, (*api.RotationPolicy)(p))
 	default:
-		return notFound("unknown operation %s (rotate, update, delete, recover, purge, backup, policy, delete-material)", op)
+		return notFound("unknown operation %s (rotate, update, delete, recover, purge, backup, policy, delete-material, make-primary)", op)
 	}
 }
 

@@ -107,7 +107,18 @@ func (h *Handler) key(w http.ResponseWriter, r *http.Request) error {
 	if events == nil {
 		events = []engine.Event{}
 	}
-	return writeJSON(w, api.KeyDetail{Key: k, Activity: events})
+	out := api.KeyDetail{Key: k, Activity: events}
+	if k.Version != "" {
+		if out.Versions, out.VersionsTotal, err = st.KeyVersions(r.Context(), k.Source, k.Name, api.MaxKeyVersions); err != nil {
+			return err
+		}
+		now, th := h.s.Daemon.Now(), h.s.Daemon.Thresholds()
+		for i := range out.Versions {
+			a := engine.Classify(out.Versions[i], now, th)
+			out.Versions[i].Aging = &a
+		}
+	}
+	return writeJSON(w, out)
 }
 
 // exportKeys streams every key matching the filters of GET /v1/keys, as

@@ -253,7 +253,8 @@ func (v *Vault) Geography() string {
 // the emulator, which behaves like one).
 func (v *Vault) Capabilities() cloud.Capabilities {
 	c := cloud.Capabilities{engine.CapCreate, engine.CapUpload, engine.CapRotate, engine.CapUpdate, engine.CapDelete, engine.CapRecover,
-		engine.CapPurge, engine.CapBackup, engine.CapRestore, engine.CapRotationPolicy, engine.CapDates}
+		engine.CapPurge, engine.CapBackup, engine.CapRestore, engine.CapRotationPolicy, engine.CapDates,
+		engine.CapVersionEnable}
 	if v.hsm {
 		c = append(c, engine.CapUploadOct)
 	}

@@ -225,7 +225,8 @@ func (p *Project) Geography() string { return "" }
 // (backup.go), and a key without it says so (engine.TagUnsupported).
 func (p *Project) Capabilities() cloud.Capabilities {
 	return cloud.Capabilities{engine.CapCreate, engine.CapUpload, engine.CapUploadOct, engine.CapUpdate, engine.CapRotate,
-		engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy, engine.CapBackup, engine.CapRestore}
+		engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy, engine.CapBackup, engine.CapRestore,
+		engine.CapVersionEnable, engine.CapVersionDelete, engine.CapVersionRecover, engine.CapVersionPrimary}
 }
 
 // Close releases the clients' connections.

@@ -394,6 +394,14 @@ func adoptable(d *described, newest int) string {
 	return bestID
 }
 
+// MakePrimary makes version the key's primary (UpdateCryptoKeyPrimaryVersion;
+// symmetric keys only), leaving its labels alone.
+func (p *Project) MakePrimary(ctx context.Context, name, version string) (cloud.KeyVersion, error) {
+	return p.Update(ctx, name, version, cloud.Update{Tags: map[string]string{TagPrimary: "true"}})
+}
+
+var _ cloud.PrimaryMaker = (*Project)(nil)
+
 // Update enables or disables a version, makes it the primary
 // (gcp:primary=true) and replaces the key's labels (every tag but the
 // gcp: attributes, which are read-only).
