@@ -276,7 +276,7 @@ func negotiationAdvice(err error, o offer, srv serverTLS, leaf *x509.Certificate
 			"it needs a TLS configuration keyward can speak (TLS 1.2 or 1.3; ECDHE with AES-GCM best, TLS_RSA_WITH_AES_128_CBC_SHA256 at the least)", alert, offered, srv.err)
 	}
 	what := fmt.Sprintf("offered everything keyward knows, the KMS (certificate %s, %s) chose %s with %s", srv.certKey, srv.subject,
-		versionName(srv.version), tls.CipherSuiteName(srv.suite))
+		tls.VersionName(srv.version), tls.CipherSuiteName(srv.suite))
 	switch {
 	case srv.version < tls.VersionTLS12:
 		return fmt.Sprintf("no TLS version in common (%s): %s; %s, which keyward never offers: the KMS must be upgraded to TLS 1.2 or 1.3", alert, offered, what)
@@ -293,7 +293,7 @@ func negotiationAdvice(err error, o offer, srv serverTLS, leaf *x509.Certificate
 		return fmt.Sprintf("no cipher suite in common (%s): %s; %s: %s", alert, offered, what, fix)
 	}
 	return clientRejected(leaf, time.Now(), fmt.Sprintf("the KMS ended the TLS handshake (%s) although it accepts what keyward offers (it chose %s with %s), so it refused the client certificate",
-		alert, versionName(srv.version), tls.CipherSuiteName(srv.suite)))
+		alert, tls.VersionName(srv.version), tls.CipherSuiteName(srv.suite)))
 }
 
 func insecureSuite(id uint16) bool {
@@ -303,18 +303,4 @@ func insecureSuite(id uint16) bool {
 		}
 	}
 	return false
-}
-
-func versionName(v uint16) string {
-	switch v {
-	case tls.VersionTLS10:
-		return "TLS 1.0"
-	case tls.VersionTLS11:
-		return "TLS 1.1"
-	case tls.VersionTLS12:
-		return "TLS 1.2"
-	case tls.VersionTLS13:
-		return "TLS 1.3"
-	}
-	return fmt.Sprintf("TLS version 0x%04x", v)
 }
