@@ -293,27 +293,25 @@ func page[T any](items []T, cursor string, limit int) ([]T, string, error) {
 	return items[start:end], next, nil
 }
 
+// reportRange counts a report request and reads its range as the daemon
+// does (report.ParseRange from fixedNow, def when neither bound is given),
+// a bad range answered as the daemon's 400.
 func (f *fixture) reportRange(q api.ReportQuery, def report.Range) (report.Range, error) {
-	rg := def
-	for _, p := range []struct {
-		v   string
-		dst *time.Time
-	}{{q.From, &rg.From}, {q.To, &rg.To}} {
-		if p.v != "" {
-			t, err := report.ParseWhen(p.v, fixedNow)
-			if err != nil {
-				return rg, &api.Error{Status: 400, Code: api.CodeBadRequest, Message: err.Error()}
-			}
-			*p.dst = t
-		}
+	f.reportCalls.Add(1)
+	rg, err := report.ParseRange(q.From, q.To, fixedNow, def)
+	if err != nil {
+		return rg, &api.Error{Status: 400, Code: api.CodeBadRequest, Message: err.Error()}
 	}
-	return rg, rg.Validate()
+	return rg, nil
 }
 
 // AgingReport serves GET /v1/reports/aging from the same pure report
 // functions the daemon uses.
 func (f *fixture) AgingReport(ctx context.Context, q api.ReportQuery) (*api.AgingReport, error) {
-	f.reportCalls.Add(1)
+	rg, err := f.reportRange(q, report.DefaultAgingRange(fixedNow))
+	if err != nil {
+		return nil, err
+	}
 	if f.laterPages != nil && q.Cursor != "" {
 		done := ctx.Done()
 		if f.deaf {
@@ -324,10 +322,6 @@ func (f *fixture) AgingReport(ctx context.Context, q api.ReportQuery) (*api.Agin
 		case <-done:
 			return nil, ctx.Err()
 		}
-	}
-	rg, err := f.reportRange(q, report.DefaultAgingRange(fixedNow))
-	if err != nil {
-		return nil, err
 	}
 	f.mu.Lock()
 	keys := engine.FilterKeys(f.keys, engine.Filter{Source: q.Source})
@@ -347,7 +341,6 @@ func (f *fixture) AgingReport(ctx context.Context, q api.ReportQuery) (*api.Agin
 
 // ActivityReport serves GET /v1/reports/activity, newest first.
 func (f *fixture) ActivityReport(ctx context.Context, q api.ReportQuery) (*api.ActivityReport, error) {
-	f.reportCalls.Add(1)
 	rg, err := f.reportRange(q, report.DefaultActivityRange(fixedNow))
 	if err != nil {
 		return nil, err
@@ -382,7 +375,6 @@ func (f *fixture) ActivityReport(ctx context.Context, q api.ReportQuery) (*api.A
 
 // UsageReport serves GET /v1/reports/usage: proxy counts per key, app and hour.
 func (f *fixture) UsageReport(ctx context.Context, q api.ReportQuery) (*report.Usage, error) {
-	f.reportCalls.Add(1)
 	rg, err := f.reportRange(q, report.DefaultActivityRange(fixedNow))
 	if err != nil {
 		return nil, err
