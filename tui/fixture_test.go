@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -161,12 +162,21 @@ func newFixture() *fixture {
 // opens its store (daemon TestSocketAnswersWhileStarting).
 var errStarting = &api.Error{Status: 503, Code: api.CodeUnavailable, Message: "the keyward daemon is starting: it has been opening its database for 4s (after an upgrade a migration, or after new [aging] thresholds a rebuild of the aging counts, takes seconds to a minute at a million keys); retry in a few seconds"}
 
-func (f *fixture) Status(ctx context.Context) (*api.Status, error) {
+// unavailable is what the daemon's socket answers while f is starting or
+// down (nil when it serves).
+func (f *fixture) unavailable() error {
 	if f.starting.Load() {
-		return nil, errStarting
+		return errStarting
 	}
 	if f.down.Load() {
-		return nil, fmt.Errorf("%w at /run/keyward/keyward.sock: connection refused", api.ErrUnreachable)
+		return fmt.Errorf("%w at /run/keyward/keyward.sock: dial unix: connection refused", api.ErrUnreachable)
+	}
+	return nil
+}
+
+func (f *fixture) Status(ctx context.Context) (*api.Status, error) {
+	if err := f.unavailable(); err != nil {
+		return nil, err
 	}
 	s := f.status
 	return &s, nil
@@ -182,11 +192,8 @@ func (f *fixture) Keys(ctx context.Context, q api.KeyQuery) (*api.KeysPage, erro
 	if int32(q.Limit) > f.maxLimit.Load() {
 		f.maxLimit.Store(int32(q.Limit))
 	}
-	if f.starting.Load() {
-		return nil, errStarting
-	}
-	if f.down.Load() {
-		return nil, fmt.Errorf("%w at /run/keyward/keyward.sock: connection refused", api.ErrUnreachable)
+	if err := f.unavailable(); err != nil {
+		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -199,27 +206,15 @@ func (f *fixture) Keys(ctx context.Context, q api.KeyQuery) (*api.KeysPage, erro
 	if field != "" || desc {
 		engine.SortKeys(keys, engine.SortField(field), desc)
 	}
-	start := 0
+	pg, next, err := page(keys, q.Cursor, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.KeysPage{Keys: slices.Clone(pg), Total: len(keys), NextCursor: next}
 	if q.Cursor != "" {
-		n, err := strconv.Atoi(q.Cursor)
-		if err != nil {
-			return nil, &api.Error{Status: 400, Code: api.CodeBadRequest, Message: "bad cursor"}
-		}
-		start = n
+		out.Total = -1 // as the daemon: counted on the first page only
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	end := min(len(keys), start+limit)
-	page := &api.KeysPage{Keys: append([]engine.Key(nil), keys[min(start, end):end]...), Total: len(keys)}
-	if q.Cursor != "" {
-		page.Total = -1 // as the daemon: counted on the first page only
-	}
-	if end < len(keys) {
-		page.NextCursor = strconv.Itoa(end)
-	}
-	return page, nil
+	return out, nil
 }
 
 func (f *fixture) Key(ctx context.Context, id string) (*api.KeyDetail, error) {
@@ -234,11 +229,8 @@ func (f *fixture) Key(ctx context.Context, id string) (*api.KeyDetail, error) {
 }
 
 func (f *fixture) Sources(ctx context.Context) ([]api.SourceInfo, error) {
-	if f.starting.Load() {
-		return nil, errStarting
-	}
-	if f.down.Load() {
-		return nil, fmt.Errorf("%w at /run/keyward/keyward.sock: connection refused", api.ErrUnreachable)
+	if err := f.unavailable(); err != nil {
+		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -248,11 +240,8 @@ func (f *fixture) Sources(ctx context.Context) ([]api.SourceInfo, error) {
 // Watch says hello, then relays f.notes until the test drops the stream.
 func (f *fixture) Watch(ctx context.Context, fn func(api.Notification)) error {
 	f.watches.Add(1)
-	if f.starting.Load() {
-		return errStarting
-	}
-	if f.down.Load() {
-		return fmt.Errorf("%w at /run/keyward/keyward.sock: dial unix: connection refused", api.ErrUnreachable)
+	if err := f.unavailable(); err != nil {
+		return err
 	}
 	s := f.status
 	fn(api.Notification{Type: api.NoteHello, Time: fixedNow, Status: &s, Dropped: f.dropped})
