@@ -181,11 +181,12 @@ func (m *Model) runCommand(line string) tea.Cmd {
 	return common.FlashErr("unknown command " + table.Clean(verb) + ": try " + strings.Join(commands, ", "))
 }
 
-// findKey opens the key whose id or name is arg: an id opens at once, a
-// name is looked up (it must name exactly one key).
+// findKey opens the key whose id or name is arg: text with a slash is
+// tried as an id first (source/name, source/name/version), then as a name,
+// which must name exactly one key.
 func (m *Model) findKey(arg string) tea.Cmd {
-	if strings.Count(arg, "/") >= 2 {
-		return common.OpenKey(arg)
+	if strings.Contains(arg, "/") {
+		return common.FindKeyOrID(m.c, arg)
 	}
 	return common.FindKey(m.c, "", arg, "")
 }

@@ -2,6 +2,7 @@ package common
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -46,6 +47,23 @@ func OpenSource(name string) tea.Cmd { return func() tea.Msg { return OpenSource
 // SourceKeys is a command that sends SourceKeysMsg.
 func SourceKeys(source string) tea.Cmd {
 	return func() tea.Msg { return SourceKeysMsg{Source: source} }
+}
+
+// FindKeyOrID opens the key whose id is arg, else the one key named arg
+// (a name may hold slashes too: Google's location/ring/key), as FindKey.
+func FindKeyOrID(c *Context, arg string) tea.Cmd {
+	byName := FindKey(c, "", arg, "")
+	return func() tea.Msg {
+		_, err := Get(c, func(ctx context.Context) (*api.KeyDetail, error) { return c.Backend.Key(ctx, arg) })
+		var ae *api.Error
+		switch {
+		case err == nil:
+			return OpenKeyMsg{ID: arg}
+		case errors.As(err, &ae) && ae.Code == api.CodeNotFound:
+			return byName()
+		}
+		return FlashMsg{Text: "cannot look up " + table.Clean(arg) + ": " + Explain(err), Err: true}
+	}
 }
 
 // FindKey opens the key named name (in source, when source is not ""): it
