@@ -154,8 +154,13 @@ type KMIPPoll struct {
 	Duration time.Duration `json:"duration_ns"`
 	// Requests is the number of KMIP request messages sent (each may carry
 	// a batch of operations); the others count operations.
-	Requests  int `json:"requests"`
-	Locates   int `json:"locates"`
+	Requests int `json:"requests"`
+	Locates  int `json:"locates"`
+	// Relocates are the Locates (counted in Locates too) a poll sent
+	// again because its reads showed an application's encrypting
+	// generation leave with nothing newer located (a rotation between
+	// the Locate and the reads).
+	Relocates int `json:"relocates"`
 	AttrReads int `json:"attribute_reads"`
 	Gets      int `json:"gets"`
 	Located   int `json:"located"`
@@ -209,6 +214,9 @@ func (p *KMIPPoll) Summary() string {
 	}
 	s := fmt.Sprintf("%s · last poll %s: %s, %s matched, %d new, %d dropped, %s",
 		where, p.Duration.Round(time.Millisecond), engine.Plural(p.Requests, "request"), engine.Plural(p.Matched, "key"), p.Added, p.Dropped, engine.Plural(p.Gets, "Get"))
+	if r := p.RelocatesNote(); r != "" {
+		s += " · " + r
+	}
 	if m := p.WildcardMode(); m != "" {
 		s += " · " + m
 	}
@@ -216,6 +224,15 @@ func (p *KMIPPoll) Summary() string {
 		s += " · failed: " + p.Err
 	}
 	return s
+}
+
+// RelocatesNote says how many Locates the poll sent again because the KMS
+// changed during it ("" when none).
+func (p *KMIPPoll) RelocatesNote() string {
+	if p.Relocates == 0 {
+		return ""
+	}
+	return fmt.Sprintf("located again %s (an encrypting generation left during the poll)", engine.Plural(p.Relocates, "time"))
 }
 
 // WildcardMode says in words where the poll matched names (Wildcards).

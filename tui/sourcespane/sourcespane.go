@@ -522,6 +522,9 @@ func pollLines(p *api.KMIPPoll, reason string, width int, st *styles.Styles, add
 		fmt.Sprintf("last poll %s: %s, %s", p.Duration.Round(time.Millisecond), common.Plural(p.Requests, "request"), common.Plural(p.Gets, "Get")),
 		fmt.Sprintf("%s matched, %d new, %d dropped", common.Plural(p.Matched, "key"), p.Added, p.Dropped),
 	}
+	if r := p.RelocatesNote(); r != "" {
+		parts = append(parts, r)
+	}
 	if m := p.WildcardMode(); m != "" {
 		parts = append(parts, m)
 	}

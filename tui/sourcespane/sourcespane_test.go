@@ -85,6 +85,21 @@ func TestPollLinesFailover(t *testing.T) {
 	}
 }
 
+// A poll that located again (the KMS changed during it) says so; one that
+// did not shows nothing more.
+func TestPollLinesRelocates(t *testing.T) {
+	p := &api.KMIPPoll{Protocol: "1.4", Address: "kms:5696", Wildcards: "server", Relocates: 1}
+	lines := drawSource(t, api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip", Health: engine.HealthOK}, Poll: p}, 80)
+	all := strings.Join(lines, "\n")
+	if !strings.Contains(all, "located again 1 time (an encrypting generation left during the poll)") {
+		t.Errorf("relocates not shown:\n%s", all)
+	}
+	p.Relocates = 0
+	if all := strings.Join(drawSource(t, api.SourceInfo{Source: engine.Source{Name: "kms", Kind: "kmip"}, Poll: p}, 80), "\n"); strings.Contains(all, "located again") {
+		t.Errorf("a poll without relocates:\n%s", all)
+	}
+}
+
 // A full ring marks the generation the next rotation pushes out and says
 // whether tokens still need it, at 80 columns and wide.
 func TestRingShowsWhatLeavesNext(t *testing.T) {

@@ -27,8 +27,13 @@ type PollStats struct {
 	Duration time.Duration
 	// Requests is the number of KMIP request messages sent (each may carry
 	// a batch of operations); the others count operations.
-	Requests  int
-	Locates   int
+	Requests int
+	Locates  int
+	// Relocates are the Locates (counted in Locates too) a poll sent
+	// again because its reads showed an application's encrypting
+	// generation leave with nothing newer located (a rotation between
+	// the Locate and the reads).
+	Relocates int
 	AttrReads int
 	Gets      int
 	Located   int
@@ -247,6 +252,9 @@ type pollState struct {
 	refused  map[string]bool
 	// events are the activity events the poll records with its batch.
 	events []engine.Event
+	// relocateErr is why settle's Locate failed: the poll keeps what it
+	// read, but the rings keep their encryptors (see settle).
+	relocateErr error
 }
 
 // poll is one poll of the KMS, in phases: locate the objects, re-check
@@ -275,6 +283,9 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats, ful
 		if err := phase(); err != nil {
 			return err
 		}
+	}
+	if ke := (*kmipError)(nil); p.relocateErr != nil && !errors.As(p.relocateErr, &ke) {
+		s.closeClient() // the connection broke: the next poll dials again
 	}
 	return nil
 }
@@ -637,6 +648,8 @@ const maxRelocates = 2
 // while a Locate returns something new. A poll where nothing changed, or
 // that saw a rotation whole, sends no extra Locate; a KMS that really has no
 // Active key left still leaves the ring without an encryptor (and alerts).
+// Those Locates are counted in Relocates. One that fails does not fail the
+// poll: see keepEncryptors.
 func (p *pollState) settle() error {
 	s := p.s
 	for range maxRelocates {
@@ -644,9 +657,15 @@ func (p *pollState) settle() error {
 		if app == "" {
 			return nil
 		}
+		if s.beforeRelocate != nil {
+			s.beforeRelocate()
+		}
+		before := p.st.Locates
 		uids, perApp, err := p.located()
+		p.st.Relocates += p.st.Locates - before
 		if err != nil {
-			return fmt.Errorf("locate again (the encrypting generation of %s left during the poll): %w", app, err)
+			p.keepEncryptors(err)
+			return nil
 		}
 		var added []string
 		for _, uid := range uids {
@@ -675,37 +694,93 @@ func (p *pollState) settle() error {
 	return nil
 }
 
+// keepEncryptors is what a poll does when settle's Locate failed (err):
+// the first Locate and the reads worked, so the inventory records what
+// they found, but whether the KMS made a successor to an encrypting
+// generation it deactivated is not known. Each unsettled application's
+// ring keeps encrypting with that generation (the ring alone keeps its
+// state; a compromised or destroyed one still leaves at once), no
+// material is fetched this poll (new generations wait for the next one:
+// the connection may be gone), and the source is degraded with the
+// Locate's error. The next poll settles it: the successor joins, or the
+// ring is left without an encryptor and the alert is raised then.
+func (p *pollState) keepEncryptors(err error) {
+	s := p.s
+	var kept []string
+	for _, app := range p.unsettledApps() {
+		i := slices.IndexFunc(p.apps, func(a config.Application) bool { return a.Name == app })
+		r, _ := s.deps.Rings.Ring(app)
+		enc := encrypting(r)
+		for j, c := range p.cands[i] {
+			if c.UID == enc.UID && c.State == engine.StateDeactivated {
+				p.cands[i][j].State = enc.State
+				kept = append(kept, fmt.Sprintf("%s keeps encrypting with %s (the KMS shows it Deactivated)", app, enc.Name))
+			}
+		}
+	}
+	waiting := len(p.wanted)
+	p.wanted = nil
+	p.relocateErr = err
+	why := brief(err)
+	if ke := (*kmipError)(nil); !errors.As(err, &ke) {
+		why = s.connected + ": " + explain(err, s.leaf, s.cfg.ServerName, s.connected)
+	}
+	msg := fmt.Sprintf("the second Locate (an application's encrypting generation left during the poll) failed: %s", why)
+	if len(kept) > 0 {
+		msg += "; " + strings.Join(kept, "; ") + " until a poll finds a successor or that there is none"
+	}
+	if waiting > 0 {
+		msg += fmt.Sprintf("; %s wait for the next poll", engine.Plural(waiting, "new generation"))
+	}
+	s.log.Warn("cannot locate again after the encrypting generation left during the poll; the rings keep their encryptors", "err", err)
+	p.st.Warnings = append(p.st.Warnings, msg)
+}
+
+// unsettledApps are the applications unsettled names, all of them.
+func (p *pollState) unsettledApps() []string {
+	var out []string
+	for i, a := range p.apps {
+		if p.unsettledApp(i) {
+			out = append(out, a.Name)
+		}
+	}
+	return out
+}
+
 // unsettled names the first application whose generation that encrypts
 // now is not an Active candidate of this poll while no newer Active one is
 // ("" when there is none): its ring would be left without an encryptor, or
 // with an older one, perhaps only because the poll saw half a rotation.
 func (p *pollState) unsettled() string {
 	for i, a := range p.apps {
-		r, ok := p.s.deps.Rings.Ring(a.Name)
-		if !ok {
-			continue
-		}
-		enc := encrypting(r)
-		if enc == nil {
-			continue // nothing encrypted before the poll: nothing to lose
-		}
-		rule := keyring.Order(slices.Clone(p.cands[i])) // Order sorts what it is given
-		settled := false
-		for _, c := range p.cands[i] {
-			if !c.State.CanEncrypt() {
-				continue
-			}
-			g := keyring.Generation{UID: c.UID, Name: c.Name, Activated: c.Activated, Created: c.Created}
-			if c.UID == enc.UID || keyring.Newer(rule, g, *enc) {
-				settled = true
-				break
-			}
-		}
-		if !settled {
+		if p.unsettledApp(i) {
 			return a.Name
 		}
 	}
 	return ""
+}
+
+// unsettledApp says whether application i is unsettled (see unsettled).
+func (p *pollState) unsettledApp(i int) bool {
+	r, ok := p.s.deps.Rings.Ring(p.apps[i].Name)
+	if !ok {
+		return false
+	}
+	enc := encrypting(r)
+	if enc == nil {
+		return false // nothing encrypted before the poll: nothing to lose
+	}
+	rule := keyring.Order(slices.Clone(p.cands[i])) // Order sorts what it is given
+	for _, c := range p.cands[i] {
+		if !c.State.CanEncrypt() {
+			continue
+		}
+		g := keyring.Generation{UID: c.UID, Name: c.Name, Activated: c.Activated, Created: c.Created}
+		if c.UID == enc.UID || keyring.Newer(rule, g, *enc) {
+			return false
+		}
+	}
+	return true
 }
 
 // mergeLocated is the union, per application, of two Locates' answers (nil

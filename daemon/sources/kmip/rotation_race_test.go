@@ -86,8 +86,8 @@ func TestRotationBetweenLocateAndReadsNeverEncryptsWithTheOldGeneration(t *testi
 	if got := e.encryptsWith("crm"); got != "acme.crm.key.3" {
 		t.Fatalf("before the rotation crm encrypts with %q", got)
 	}
-	if st := e.mustPoll(); st.Locates != 1 {
-		t.Fatalf("an unchanged poll sent %d Locates, want 1: %+v", st.Locates, st)
+	if st := e.mustPoll(); st.Locates != 1 || st.Relocates != 0 {
+		t.Fatalf("an unchanged poll sent %d Locates (%d again), want 1: %+v", st.Locates, st.Relocates, st)
 	}
 	refusals := noEncryptorCommits(e, "crm")
 	arm(1)
@@ -107,7 +107,7 @@ func TestRotationBetweenLocateAndReadsNeverEncryptsWithTheOldGeneration(t *testi
 	if a := noActiveAlerts(e); len(a) != 0 {
 		t.Fatalf("a false alert: %+v", a)
 	}
-	if st.Locates != 2 || st.Gets != 1 || st.Added != 1 {
+	if st.Locates != 2 || st.Relocates != 1 || st.Gets != 1 || st.Added != 1 {
 		t.Fatalf("the raced poll: %d Locates (want 2: the second sees the rotation whole), %d Gets, %d added: %+v", st.Locates, st.Gets, st.Added, st)
 	}
 	rot := e.eventsFor("acme.crm.key.4", engine.OpRotated)
@@ -218,7 +218,7 @@ func TestRelocatesAreBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if st.Locates != 1+maxRelocates {
+	if st.Locates != 1+maxRelocates || st.Relocates != maxRelocates {
 		t.Fatalf("%d Locates, want %d (the poll's and maxRelocates more)", st.Locates, 1+maxRelocates)
 	}
 	if got := e.encryptsWith("crm"); got != "" {

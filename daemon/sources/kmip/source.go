@@ -111,6 +111,9 @@ type Source struct {
 	kekUID     string
 
 	sinkMu sync.Mutex
+	// beforeRelocate, set by tests, runs before each Locate settle sends
+	// (a KMS that fails there).
+	beforeRelocate func()
 }
 
 // New checks the configuration, loads the client identity and CA, declares
