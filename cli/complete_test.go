@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // complete runs cobra's hidden __complete command, as the shell scripts of
@@ -67,16 +69,7 @@ func TestCompletionFailsSilently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // accepted, never answered
-		}
-	}()
+	testkit.Accept(t, l, func(c net.Conn) { t.Cleanup(func() { c.Close() }) }) // accepted, never answered
 	for _, sock := range []string{filepath.Join(dir, "none.sock"), hung} {
 		t.Setenv("KEYWARD_SOCKET", sock)
 		for _, args := range [][]string{{"keys", "show", ""}, {"keys", "list", "--source", ""}, {"report", "usage", "--app", ""}, {"keys", "list", "--aging", ""}, {"key", "backup", ""}} {
