@@ -85,12 +85,49 @@ GLOBL decPack<>(SB), RODATA|NOPTR, $64
 	VPERMB     Z1, Z8, Z1; \
 	VPERMB     Z11, Z8, Z11
 
+// ENC1 is ENC2 for Z0 alone.
+#define ENC1 \
+	VPERMB         Z0, Z1, Z0; \
+	VPMULTISHIFTQB Z0, Z2, Z0; \
+	VPERMB         Z3, Z0, Z0
+
+// DEC1 is DEC2 for Z0 alone, into Z1.
+#define DEC1 \
+	VMOVDQA64  Z0, Z1; \
+	VPERMI2B   Z5, Z4, Z1; \
+	VPTERNLOGD $0xfe, Z0, Z1, Z9; \
+	VPMADDUBSW Z6, Z1, Z1; \
+	VPMADDWD   Z7, Z1, Z1; \
+	VPERMB     Z1, Z8, Z1
+
+// ARGS loads what every function here begins with: dst in DI, src in SI
+// and its length in CX, the table (lut) in AX.
+#define ARGS \
+	MOVQ dst_base+0(FP), DI; \
+	MOVQ src_base+24(FP), SI; \
+	MOVQ src_len+32(FP), CX; \
+	MOVQ lut+48(FP), AX
+
+// LEFT_BELOW jumps to label when fewer than n bytes of src (of length CX)
+// are left after offset BX. Clobbers DX.
+#define LEFT_BELOW(n, label) \
+	MOVQ CX, DX; \
+	SUBQ BX, DX; \
+	CMPQ DX, n; \
+	JB   label
+
+// MASK_OVER sets mask register k to its low max(r-n, 0) bits, with R8 all
+// ones and R11 zero. Clobbers R9 and R10.
+#define MASK_OVER(r, n, k) \
+	MOVQ    r, R10; \
+	SUBQ    n, R10; \
+	CMOVQLT R11, R10; \
+	BZHIQ   R10, R8, R9; \
+	KMOVQ   R9, k
+
 // func encodeVBMI(dst, src []byte, lut *[64]byte) int
 TEXT ·encodeVBMI(SB), NOSPLIT, $0-64
-	MOVQ dst_base+0(FP), DI
-	MOVQ src_base+24(FP), SI
-	MOVQ src_len+32(FP), CX
-	MOVQ lut+48(FP), AX
+	ARGS
 	XORQ BX, BX
 	CMPQ CX, $48
 	JB   encDone
@@ -99,10 +136,7 @@ TEXT ·encodeVBMI(SB), NOSPLIT, $0-64
 	KMOVQ        DX, K1
 
 encLoop2:
-	MOVQ CX, DX
-	SUBQ BX, DX
-	CMPQ DX, $96
-	JB   encLoop1
+	LEFT_BELOW($96, encLoop1)
 	VMOVDQU8.Z     (SI)(BX*1), K1, Z0
 	VMOVDQU8.Z     48(SI)(BX*1), K1, Z4
 	ENC2
@@ -113,14 +147,9 @@ encLoop2:
 	JMP            encLoop2
 
 encLoop1:
-	MOVQ CX, DX
-	SUBQ BX, DX
-	CMPQ DX, $48
-	JB   encEnd
+	LEFT_BELOW($48, encEnd)
 	VMOVDQU8.Z     (SI)(BX*1), K1, Z0
-	VPERMB         Z0, Z1, Z0
-	VPMULTISHIFTQB Z0, Z2, Z0
-	VPERMB         Z3, Z0, Z0
+	ENC1
 	VMOVDQU64      Z0, (DI)
 	ADDQ           $48, BX
 	ADDQ           $64, DI
@@ -135,10 +164,7 @@ encDone:
 
 // func decodeVBMI(dst, src []byte, lut *[128]byte) (n int, ok bool)
 TEXT ·decodeVBMI(SB), NOSPLIT, $0-65
-	MOVQ dst_base+0(FP), DI
-	MOVQ src_base+24(FP), SI
-	MOVQ src_len+32(FP), CX
-	MOVQ lut+48(FP), AX
+	ARGS
 	XORQ BX, BX
 	CMPQ CX, $64
 	JB   decEmpty
@@ -147,10 +173,7 @@ TEXT ·decodeVBMI(SB), NOSPLIT, $0-65
 	KMOVQ        DX, K1
 
 decLoop2:
-	MOVQ CX, DX
-	SUBQ BX, DX
-	CMPQ DX, $128
-	JB   decLoop1
+	LEFT_BELOW($128, decLoop1)
 	VMOVDQU64   (SI)(BX*1), Z0
 	VMOVDQU64   64(SI)(BX*1), Z10
 	DEC2
@@ -161,17 +184,9 @@ decLoop2:
 	JMP         decLoop2
 
 decLoop1:
-	MOVQ CX, DX
-	SUBQ BX, DX
-	CMPQ DX, $64
-	JB   decEnd
+	LEFT_BELOW($64, decEnd)
 	VMOVDQU64   (SI)(BX*1), Z0
-	VMOVDQA64   Z0, Z1
-	VPERMI2B    Z5, Z4, Z1
-	VPTERNLOGD  $0xfe, Z0, Z1, Z9
-	VPMADDUBSW  Z6, Z1, Z1
-	VPMADDWD    Z7, Z1, Z1
-	VPERMB      Z1, Z8, Z1
+	DEC1
 	VMOVDQU8    Z1, K1, (DI)
 	ADDQ        $64, BX
 	ADDQ        $48, DI
@@ -203,10 +218,7 @@ decEmpty:
 // read nor written. It reports whether every character of src is in the
 // alphabet; the caller checks the unused bits of a partial last quantum.
 TEXT ·decodeShortVBMI(SB), NOSPLIT, $0-65
-	MOVQ dst_base+0(FP), DI
-	MOVQ src_base+24(FP), SI
-	MOVQ src_len+32(FP), CX
-	MOVQ lut+48(FP), AX
+	ARGS
 	MOVQ rot+56(FP), DX
 	DEC_CONSTS
 	MOVL         $0x41, AX
@@ -219,11 +231,7 @@ TEXT ·decodeShortVBMI(SB), NOSPLIT, $0-65
 	MOVQ    $-1, R8
 	BZHIQ   CX, R8, R9
 	KMOVQ   R9, K2
-	MOVQ    CX, R10
-	SUBQ    $64, R10
-	CMOVQLT R11, R10
-	BZHIQ   R10, R8, R9
-	KMOVQ   R9, K3
+	MASK_OVER(CX, $64, K3)
 
 	// Store masks, n = len*3/4: block 0's lanes rot..min(n, 48), block
 	// 1's first max(n-48, 0), and block 0's first rot.
@@ -238,11 +246,7 @@ TEXT ·decodeShortVBMI(SB), NOSPLIT, $0-65
 	ANDNQ   R9, R13, R9
 	KMOVQ   R9, K4
 	KMOVQ   R13, K6
-	MOVQ    R12, R10
-	SUBQ    $48, R10
-	CMOVQLT R11, R10
-	BZHIQ   R10, R8, R9
-	KMOVQ   R9, K5
+	MASK_OVER(R12, $48, K5)
 
 	VMOVDQU8   (SI), K2, Z0
 	VMOVDQU8   64(SI), K3, Z10
@@ -268,10 +272,7 @@ TEXT ·decodeShortVBMI(SB), NOSPLIT, $0-65
 // stores of exactly EncodedLen(len(src)) characters. Both blocks are loaded
 // before either is stored, so src may be the tail of dst (encodeSealed).
 TEXT ·encodeShortVBMI(SB), NOSPLIT, $0-56
-	MOVQ dst_base+0(FP), DI
-	MOVQ src_base+24(FP), SI
-	MOVQ src_len+32(FP), CX
-	MOVQ lut+48(FP), AX
+	ARGS
 
 	// Load masks: min(len, 48) and max(len-48, 0) bytes.
 	XORQ    R11, R11
@@ -282,11 +283,7 @@ TEXT ·encodeShortVBMI(SB), NOSPLIT, $0-56
 	CMOVQGT BX, R10
 	BZHIQ   R10, R8, R9
 	KMOVQ   R9, K2
-	MOVQ    CX, R10
-	SUBQ    $48, R10
-	CMOVQLT R11, R10
-	BZHIQ   R10, R8, R9
-	KMOVQ   R9, K3
+	MASK_OVER(CX, $48, K3)
 
 	// Store masks: n = ceil(len*4/3) characters, min(n, 64) then
 	// max(n-64, 0) (BZHI keeps all 64 bits for an index of 64). n =
@@ -299,11 +296,7 @@ TEXT ·encodeShortVBMI(SB), NOSPLIT, $0-56
 	SHRQ    $17, R12
 	BZHIQ   R12, R8, R9
 	KMOVQ   R9, K4
-	MOVQ    R12, R10
-	SUBQ    $64, R10
-	CMOVQLT R11, R10
-	BZHIQ   R10, R8, R9
-	KMOVQ   R9, K5
+	MASK_OVER(R12, $64, K5)
 
 	ENC_CONSTS
 	VMOVDQU8.Z     (SI), K2, Z0
