@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -269,6 +270,32 @@ func TestPlainText(t *testing.T) {
 			if got, want := plainText(base), ref(base); got != want {
 				t.Fatalf("plainText(%q) = %v, want %v", base, got, want)
 			}
+		}
+	}
+}
+
+// An object's and an array's brackets and separators are checked alike:
+// the error names which of the two broke off, and where.
+func TestEncryptJSONSaysWhichListBroke(t *testing.T) {
+	c := codec(t, "crm")
+	rules, _ := NewRules([]string{"ssn", "list[*]"}, nil)
+	for doc, want := range map[string]string{
+		`{"ssn":"1"`:           "unterminated object at byte 10",
+		`{"a":1 ]`:             `expected ',' or '}' in an object at byte 7`,
+		`{"a":{"ssn":"1"} "b"`: `expected ',' or '}' in an object at byte 17`,
+		`[1`:                   "unterminated array at byte 2",
+		`[1 }`:                 `expected ',' or ']' in an array at byte 3`,
+		`{"list":[1, 2 3]}`:    `expected ',' or ']' in an array at byte 14`,
+	} {
+		_, _, err := rules.EncryptJSON(nil, []byte(doc), encFor(c))
+		if !errors.Is(err, ErrInvalidJSON) || !strings.HasSuffix(err.Error(), ": "+want) {
+			t.Errorf("%s: got %v, want …: %s", doc, err, want)
+		}
+	}
+	for _, doc := range []string{`{ }`, `[ ]`, `{"a":[ ],"b":{ } , "c" : [ 1 , [ ] ] }`} {
+		out, n, err := rules.EncryptJSON(nil, []byte(doc), encFor(c))
+		if err != nil || n != 0 || string(out) != doc {
+			t.Errorf("%s: got %s, %d, %v; want it unchanged", doc, out, n, err)
 		}
 	}
 }

@@ -231,12 +231,7 @@ func (w *walker) seal(pt []byte, det bool, kind token.Kind) error {
 }
 
 func (w *walker) object(states []state, depth int) error {
-	w.out = append(w.out, '{')
-	w.i++
-	w.ws()
-	if w.i < len(w.in) && w.in[w.i] == '}' {
-		w.out = append(w.out, '}')
-		w.i++
+	if w.open('}') {
 		return nil
 	}
 	for {
@@ -268,25 +263,8 @@ func (w *walker) object(states []state, depth int) error {
 		w.i++
 		w.ws()
 		mark := len(w.arena)
-		if err := w.value(w.child(states, nonNil(name), foldFirst(name), 0), depth+1); err != nil {
+		if done, err := w.element(mark, w.child(states, nonNil(name), foldFirst(name), 0), depth, '}', "object"); done || err != nil {
 			return err
-		}
-		w.arena = w.arena[:mark]
-		w.ws()
-		if w.i >= len(w.in) {
-			return w.errf("unterminated object")
-		}
-		switch w.in[w.i] {
-		case ',':
-			w.out = append(w.out, ',')
-			w.i++
-			w.ws()
-		case '}':
-			w.out = append(w.out, '}')
-			w.i++
-			return nil
-		default:
-			return w.errf("expected ',' or '}' in an object")
 		}
 	}
 }
@@ -299,37 +277,57 @@ func nonNil(b []byte) []byte {
 }
 
 func (w *walker) array(states []state, depth int) error {
-	w.out = append(w.out, '[')
-	w.i++
-	w.ws()
-	if w.i < len(w.in) && w.in[w.i] == ']' {
-		w.out = append(w.out, ']')
-		w.i++
+	if w.open(']') {
 		return nil
 	}
 	for idx := 0; ; idx++ {
 		mark := len(w.arena)
-		if err := w.value(w.child(states, nil, 0, idx), depth+1); err != nil {
+		if done, err := w.element(mark, w.child(states, nil, 0, idx), depth, ']', "array"); done || err != nil {
 			return err
 		}
-		w.arena = w.arena[:mark]
-		w.ws()
-		if w.i >= len(w.in) {
-			return w.errf("unterminated array")
-		}
-		switch w.in[w.i] {
-		case ',':
-			w.out = append(w.out, ',')
-			w.i++
-			w.ws()
-		case ']':
-			w.out = append(w.out, ']')
-			w.i++
-			return nil
-		default:
-			return w.errf("expected ',' or ']' in an array")
-		}
 	}
+}
+
+// open copies the bracket at w.i that opens an object or array and the
+// space after it, and reports whether close follows at once: an empty
+// object or array, then copied whole.
+func (w *walker) open(close byte) (empty bool) {
+	w.out = append(w.out, w.in[w.i])
+	w.i++
+	w.ws()
+	if w.i < len(w.in) && w.in[w.i] == close {
+		w.out = append(w.out, close)
+		w.i++
+		return true
+	}
+	return false
+}
+
+// element walks the value of an object's member or an array's element
+// (its states put on the arena from mark, given back after it) and copies
+// what follows it: a comma, or close, which ends the object or array
+// (done). what names the object or array in errors.
+func (w *walker) element(mark int, states []state, depth int, close byte, what string) (done bool, err error) {
+	if err := w.value(states, depth+1); err != nil {
+		return false, err
+	}
+	w.arena = w.arena[:mark]
+	w.ws()
+	if w.i >= len(w.in) {
+		return false, w.errf("unterminated %s", what)
+	}
+	switch w.in[w.i] {
+	case ',':
+		w.out = append(w.out, ',')
+		w.i++
+		w.ws()
+		return false, nil
+	case close:
+		w.out = append(w.out, close)
+		w.i++
+		return true, nil
+	}
+	return false, w.errf("expected ',' or '%c' in an %s", close, what)
 }
 
 // skipString moves past the string starting at w.i, validating escapes,
