@@ -171,11 +171,8 @@ func (m *Manager) result(rows []engine.Key, ev engine.Event) *KeyResult {
 
 // Create generates a key inside the vault.
 func (m *Manager) Create(ctx context.Context, caller Caller, source string, r CreateRequest) (*KeyResult, error) {
-	s, err := m.source(source, engine.CapCreate)
+	s, err := m.dated(source, engine.CapCreate, "create "+r.Name, r.Expires, r.NotBefore)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkDates(s, "create "+r.Name, r.Expires, r.NotBefore); err != nil {
 		return nil, err
 	}
 	if sc, ok := s.Connector().(SpecChecker); ok {
@@ -203,24 +200,26 @@ func (m *Manager) Create(ctx context.Context, caller Caller, source string, r Cr
 	return m.recorded(ctx, s, cmp.Or(kv.Name, r.Name), nil, false, ev)
 }
 
-// checkDates refuses an expiry or activation date for a source whose
-// keys have none (no engine.CapDates), before any request, in the words
-// the front ends use.
-func checkDates(s *SyncSource, op string, expires, notBefore *time.Time) error {
-	if (expires == nil && notBefore == nil) || s.Connector().Capabilities().Has(engine.CapDates) {
-		return nil
+// dated is the source for op, an operation that may set a key's expiry
+// or activation date, once the source offers capability; a date given to
+// a source whose keys have none (no engine.CapDates) is refused before any
+// request, in the words the front ends use.
+func (m *Manager) dated(source, capability, op string, expires, notBefore *time.Time) (*SyncSource, error) {
+	s, err := m.source(source, capability)
+	if err != nil {
+		return nil, err
 	}
-	return &Error{Kind: ErrUnsupported, Op: op, Reason: engine.NoDates(s.Name())}
+	if (expires == nil && notBefore == nil) || s.Connector().Capabilities().Has(engine.CapDates) {
+		return s, nil
+	}
+	return nil, &Error{Kind: ErrUnsupported, Op: op, Reason: engine.NoDates(s.Name())}
 }
 
 // Upload imports a key generated here (or a KMIP ring's newest generation)
 // into the vault and tags it with where it came from.
 func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r UploadRequest) (*KeyResult, error) {
-	s, err := m.source(source, engine.CapUpload)
+	s, err := m.dated(source, engine.CapUpload, "upload "+r.Name, r.Expires, r.NotBefore)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkDates(s, "upload "+r.Name, r.Expires, r.NotBefore); err != nil {
 		return nil, err
 	}
 	if err := checkName(r.Name); err != nil {
@@ -361,22 +360,40 @@ func (m *Manager) Rotate(ctx context.Context, caller Caller, source, name string
 	if err != nil {
 		return nil, err
 	}
-	kv, err := s.Connector().Rotate(ctx, name)
+	return m.apply(ctx, caller, s, "rotate "+name, name, func(c Connector) (change, error) {
+		kv, err := c.Rotate(ctx, name)
+		return change{op: engine.OpRotated, severity: engine.SeverityInfo, details: "rotated via keyward: new version " + kv.Version, keyID: engine.KeyID(source, name, kv.Version)}, err
+	})
+}
+
+// change is what an operation through keyward changed of a key, for the
+// event that records it.
+type change struct {
+	op       string // engine.Op*
+	severity engine.Severity
+	details  string
+	keyID    string      // what the event names (else the key's last row)
+	deleted  *KeyVersion // the key as soft-deleted
+	purged   bool        // the key is gone
+}
+
+// apply calls the cloud (do) for what, an operation on the key name of s,
+// and records the change it made as done by caller. do's error is wrapped
+// as "<what> in <source>".
+func (m *Manager) apply(ctx context.Context, caller Caller, s *SyncSource, what, name string, do func(Connector) (change, error)) (*KeyResult, error) {
+	c, err := do(s.Connector())
 	if err != nil {
-		return nil, fmt.Errorf("rotate %s in %s: %w", name, source, err)
+		return nil, fmt.Errorf("%s in %s: %w", what, s.Name(), err)
 	}
-	ev := m.event(caller, engine.OpRotated, engine.SeverityInfo, "rotated via keyward: new version "+kv.Version)
-	ev.KeyID = engine.KeyID(source, name, kv.Version)
-	return m.recorded(ctx, s, name, nil, false, ev)
+	ev := m.event(caller, c.op, c.severity, c.details)
+	ev.KeyID = c.keyID
+	return m.recorded(ctx, s, name, c.deleted, c.purged, ev)
 }
 
 // Update edits a version's attributes (enable/disable, dates, tags).
 func (m *Manager) Update(ctx context.Context, caller Caller, source, name string, r UpdateRequest) (*KeyResult, error) {
-	s, err := m.source(source, engine.CapUpdate)
+	s, err := m.dated(source, engine.CapUpdate, "update "+name, r.Expires, r.NotBefore)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkDates(s, "update "+name, r.Expires, r.NotBefore); err != nil {
 		return nil, err
 	}
 	if r.Enabled == nil && r.Expires == nil && r.NotBefore == nil && r.Tags == nil {
@@ -442,16 +459,14 @@ func (m *Manager) Delete(ctx context.Context, caller Caller, source, name, confi
 	if err != nil {
 		return nil, err
 	}
-	kv, err := s.Connector().Delete(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("delete %s in %s: %w", name, source, err)
-	}
-	if kv.Deleted == nil {
-		now := m.Now().UTC()
-		kv.Deleted = &now
-	}
-	ev := m.event(caller, engine.OpDeleted, engine.SeverityWarn, "soft-deleted via keyward"+purgeNote(kv))
-	return m.recorded(ctx, s, name, &kv, false, ev)
+	return m.apply(ctx, caller, s, "delete "+name, name, func(c Connector) (change, error) {
+		kv, err := c.Delete(ctx, name)
+		if kv.Deleted == nil {
+			now := m.Now().UTC()
+			kv.Deleted = &now
+		}
+		return change{op: engine.OpDeleted, severity: engine.SeverityWarn, details: "soft-deleted via keyward" + purgeNote(kv), deleted: &kv}, err
+	})
 }
 
 // Recover brings a soft-deleted key back.
@@ -460,11 +475,10 @@ func (m *Manager) Recover(ctx context.Context, caller Caller, source, name strin
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.Connector().Recover(ctx, name); err != nil {
-		return nil, fmt.Errorf("recover %s in %s: %w", name, source, err)
-	}
-	ev := m.event(caller, engine.OpRecovered, engine.SeverityInfo, "recovered via keyward")
-	return m.recorded(ctx, s, name, nil, false, ev)
+	return m.apply(ctx, caller, s, "recover "+name, name, func(c Connector) (change, error) {
+		_, err := c.Recover(ctx, name)
+		return change{op: engine.OpRecovered, severity: engine.SeverityInfo, details: "recovered via keyward"}, err
+	})
 }
 
 // Purge destroys a soft-deleted key for good; confirmName must repeat the
@@ -474,11 +488,9 @@ func (m *Manager) Purge(ctx context.Context, caller Caller, source, name, confir
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Connector().Purge(ctx, name); err != nil {
-		return nil, fmt.Errorf("purge %s in %s: %w", name, source, err)
-	}
-	ev := m.event(caller, engine.OpPurged, engine.SeverityAlert, "purged via keyward: the key material is gone unless a backup exists")
-	return m.recorded(ctx, s, name, nil, true, ev)
+	return m.apply(ctx, caller, s, "purge "+name, name, func(c Connector) (change, error) {
+		return change{op: engine.OpPurged, severity: engine.SeverityAlert, details: "purged via keyward: the key material is gone unless a backup exists", purged: true}, c.Purge(ctx, name)
+	})
 }
 
 // DeleteMaterial deletes a key's imported material; confirmName must
@@ -493,15 +505,16 @@ func (m *Manager) DeleteMaterial(ctx context.Context, caller Caller, source, nam
 	if !ok {
 		return nil, fmt.Errorf("delete the material of %s: %w: %s source %q declares the capability without the operation", name, ErrUnsupported, s.Kind(), source)
 	}
-	if _, err := d.DeleteMaterial(ctx, name); err != nil {
-		return nil, fmt.Errorf("delete the material of %s in %s: %w", name, source, err)
-	}
-	note := "no copy is kept in keyward: only the same material brings the key back"
-	if info, err := m.kept(ctx, caller, s, name); err == nil && info != nil {
-		note = "keyward key restore " + info.ID + " imports it again"
-	}
-	ev := m.event(caller, engine.OpEdited, engine.SeverityWarn, "imported key material deleted via keyward; the key is unusable until it is imported again ("+note+")")
-	return m.recorded(ctx, s, name, nil, false, ev)
+	return m.apply(ctx, caller, s, "delete the material of "+name, name, func(Connector) (change, error) {
+		if _, err := d.DeleteMaterial(ctx, name); err != nil {
+			return change{}, err
+		}
+		note := "no copy is kept in keyward: only the same material brings the key back"
+		if info, err := m.kept(ctx, caller, s, name); err == nil && info != nil {
+			note = "keyward key restore " + info.ID + " imports it again"
+		}
+		return change{op: engine.OpEdited, severity: engine.SeverityWarn, details: "imported key material deleted via keyward; the key is unusable until it is imported again (" + note + ")"}, nil
+	})
 }
 
 // RotationPolicy shows a key's rotation policy.

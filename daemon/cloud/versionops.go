@@ -43,13 +43,10 @@ func (m *Manager) DeleteVersion(ctx context.Context, caller Caller, source, name
 	if err := confirm("delete", name, confirmName); err != nil {
 		return nil, err
 	}
-	kv, err := vd.DeleteVersion(ctx, name, version)
-	if err != nil {
-		return nil, fmt.Errorf("delete version %s of %s in %s: %w", version, name, source, err)
-	}
-	ev := m.event(caller, engine.OpDeleted, engine.SeverityWarn, "version "+version+" deleted via keyward"+purgeNote(kv))
-	ev.KeyID = engine.KeyID(source, name, version)
-	return m.recorded(ctx, s, name, nil, false, ev)
+	return m.apply(ctx, caller, s, "delete version "+version+" of "+name, name, func(Connector) (change, error) {
+		kv, err := vd.DeleteVersion(ctx, name, version)
+		return change{op: engine.OpDeleted, severity: engine.SeverityWarn, details: "version " + version + " deleted via keyward" + purgeNote(kv), keyID: engine.KeyID(source, name, version)}, err
+	})
 }
 
 // RecoverVersion brings one deleted version of a key back.
@@ -58,12 +55,10 @@ func (m *Manager) RecoverVersion(ctx context.Context, caller Caller, source, nam
 	if err != nil {
 		return nil, err
 	}
-	if _, err := vd.RecoverVersion(ctx, name, version); err != nil {
-		return nil, fmt.Errorf("recover version %s of %s in %s: %w", version, name, source, err)
-	}
-	ev := m.event(caller, engine.OpRecovered, engine.SeverityInfo, "version "+version+" recovered via keyward")
-	ev.KeyID = engine.KeyID(source, name, version)
-	return m.recorded(ctx, s, name, nil, false, ev)
+	return m.apply(ctx, caller, s, "recover version "+version+" of "+name, name, func(Connector) (change, error) {
+		_, err := vd.RecoverVersion(ctx, name, version)
+		return change{op: engine.OpRecovered, severity: engine.SeverityInfo, details: "version " + version + " recovered via keyward", keyID: engine.KeyID(source, name, version)}, err
+	})
 }
 
 // PrimaryMaker is implemented by a connector whose keys have a primary
