@@ -130,13 +130,10 @@ func AppendKeyCSV(dst []byte, k *engine.Key, c *engine.Class) []byte {
 
 // plainCSV reports whether csv.Writer writes s as it is and CSVSafe leaves
 // it alone: printable ASCII without a comma or quote, not starting with a
-// space or a formula character, and not the one field csv quotes, \.
+// space, a formula character or a minus (a number is left to the slow
+// path), and not the one field csv quotes, \.
 func plainCSV(s string) bool {
-	if s == "" {
-		return true
-	}
-	switch s[0] {
-	case ' ', '=', '+', '@', '-':
+	if s != "" && (s[0] == ' ' || s[0] == '-' || formulaLike(s)) {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
