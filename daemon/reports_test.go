@@ -104,3 +104,50 @@ func TestUsageReportJoinsProxyCountsToInventory(t *testing.T) {
 		t.Fatalf("bad from: %v", err)
 	}
 }
+
+// The aging report's summary counts what the report is asked about: with
+// key, that one key in its bucket (or nothing for an id of no key), as with
+// source it counts that source. It used to count the whole inventory,
+// so `keyward report aging --key K` of a healthy key said "expired 3 ·
+// rotation-overdue 2 …" above its one row, and of a mistyped id the same.
+func TestAgingReportSummaryFollowsKey(t *testing.T) {
+	r := start(t, nil)
+	c := api.NewClient(r.socket)
+	ctx := context.Background()
+	all, err := c.AgingReport(ctx, api.ReportQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.Summary == nil || all.Summary.Total < 2 {
+		t.Fatalf("the whole inventory's summary: %+v", all.Summary)
+	}
+	for _, id := range []string{"acme-kms/acme.crm.key.3", "acme-kms/acme.crm.key.5", "acme-kms/acme.crm.key.0"} {
+		d, err := c.Key(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := c.AgingReport(ctx, api.ReportQuery{Key: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Summary == nil || rep.Summary.Total != 1 {
+			t.Fatalf("%s: summary %+v, want one key", id, rep.Summary)
+		}
+		for _, b := range rep.Summary.Buckets {
+			if want := map[bool]int{true: 1}[b.Bucket == d.Key.Aging.Bucket]; b.Count != want {
+				t.Errorf("%s (%s): bucket %s counts %d, want %d", id, d.Key.Aging.Bucket, b.Bucket, b.Count, want)
+			}
+		}
+		// The key's source and another: the key, then nothing.
+		if rep, err = c.AgingReport(ctx, api.ReportQuery{Key: id, Source: "elsewhere"}); err != nil || rep.Summary.Total != 0 {
+			t.Errorf("%s in source elsewhere: summary %+v, %v; want none", id, rep.Summary, err)
+		}
+	}
+	rep, err := c.AgingReport(ctx, api.ReportQuery{Key: "acme-kms/no-such-key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary == nil || rep.Summary.Total != 0 || len(rep.Entries) != 0 {
+		t.Errorf("an id of no key: summary %+v, %d entries; want none", rep.Summary, len(rep.Entries))
+	}
+}

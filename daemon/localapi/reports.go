@@ -1,6 +1,7 @@
 package localapi
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/keyward/keyward/daemon/api"
@@ -33,6 +34,24 @@ func (h *Handler) summaryFor(r *http.Request, source string) (*report.AgingSumma
 	return &s, nil
 }
 
+// keySummaryFor is the summary of one key (of source, when not ""): its
+// bucket now, or nothing for an id of no key.
+func (h *Handler) keySummaryFor(r *http.Request, source, id string) (*report.AgingSummary, error) {
+	d := h.s.Daemon
+	now, t := d.Now(), d.Thresholds()
+	counts := map[string]map[engine.Bucket]int{}
+	k, err := d.Store().Key(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, err
+	case source == "" || k.Source == source:
+		counts[k.Source] = map[engine.Bucket]int{engine.Classify(k, now, t).Bucket: 1}
+	}
+	s := report.SummarizeCounts(counts, now, t)
+	return &s, nil
+}
+
 func (h *Handler) agingSummary(w http.ResponseWriter, r *http.Request) error {
 	s, err := h.summaryFor(r, r.URL.Query().Get("source"))
 	if err != nil {
@@ -60,7 +79,12 @@ func (h *Handler) agingReport(w http.ResponseWriter, r *http.Request) error {
 		out.Entries = append(out.Entries, report.Entry(m.Key, m.Kind, m.Date, now, t))
 	}
 	if q.Get("cursor") == "" {
-		if out.Summary, err = h.summaryFor(r, q.Get("source")); err != nil {
+		if q.Has("key") {
+			out.Summary, err = h.keySummaryFor(r, q.Get("source"), q.Get("key"))
+		} else {
+			out.Summary, err = h.summaryFor(r, q.Get("source"))
+		}
+		if err != nil {
 			return err
 		}
 	}
