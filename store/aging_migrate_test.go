@@ -1,13 +1,10 @@
 package store
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,17 +18,7 @@ import (
 // is done once, in full, and the kept counts equal engine.Classify's key
 // by key. The uninterrupted migration's time is logged (BENCHMARKS.md).
 func TestAgingMigrationSurvivesKill9(t *testing.T) {
-	if p := os.Getenv("KEYWARD_TEST_MIGRATE"); p != "" {
-		fmt.Println("opening")
-		s, err := Open(context.Background(), p)
-		if err != nil {
-			fmt.Println("open:", err)
-			os.Exit(1)
-		}
-		s.Close()
-		fmt.Println("migrated")
-		os.Exit(0)
-	}
+	migrateChild()
 	if testing.Short() {
 		t.Skip("builds 10,000 keys and kills a process twice")
 	}
@@ -68,30 +55,8 @@ func TestAgingMigrationSurvivesKill9(t *testing.T) {
 	s.Close()
 	before := migrationBefore(t, "_aging_days.sql")
 	for _, delay := range []time.Duration{30 * time.Millisecond, 400 * time.Millisecond} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestAgingMigrationSurvivesKill9$")
-		cmd.Env = append(os.Environ(), "KEYWARD_TEST_MIGRATE="+path)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(out)
-		for sc.Scan() && sc.Text() != "opening" {
-		}
-		time.Sleep(delay)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
-		ro, err := OpenReadOnly(ctx, path)
-		if err != nil {
-			t.Fatalf("after kill -9 %v into the migration: %v", delay, err)
-		}
-		var v int
-		if err := ro.db.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		ro.Close()
+		migrateKilled(t, "TestAgingMigrationSurvivesKill9", path, SchemaVersion(), "", delay)
+		v := afterKill(t, path, fmt.Sprintf("after kill -9 %v into the migration", delay))
 		t.Logf("killed %v into the migration: schema %d (%v)", delay, v, map[bool]string{true: "cut before it committed", false: "it had committed"}[v == before])
 	}
 	start := time.Now()

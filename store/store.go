@@ -55,6 +55,12 @@ type Store struct {
 
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return openTo(ctx, path, SchemaVersion(), time.Now)
+}
+
+// openTo is Open migrating up to version last only, with the clock now
+// (tests stop a migration part way and compare with one run in full).
+func openTo(ctx context.Context, path string, last int, now func() time.Time) (*Store, error) {
 	if err := private(path); err != nil {
 		return nil, err
 	}
@@ -76,12 +82,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	durable.SetMaxIdleConns(4)
-	s := &Store{db: db, durable: durable, path: path, now: time.Now, writer: make(chan struct{}, 1)}
+	s := &Store{db: db, durable: durable, path: path, now: now, writer: make(chan struct{}, 1)}
 	if err := s.incrementalVacuum(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrateTo(ctx, last); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
@@ -276,8 +282,6 @@ func SchemaVersion() int {
 	return ms[len(ms)-1].version
 }
 
-func (s *Store) migrate(ctx context.Context) error { return s.migrateTo(ctx, SchemaVersion()) }
-
 // migrateTo applies the migrations up to version last (tests build older
 // databases with it).
 func (s *Store) migrateTo(ctx context.Context, last int) error {
@@ -300,13 +304,18 @@ func (s *Store) migrateTo(ctx context.Context, last int) error {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
+			migrateHook(m.version, "sql")
 			if step := goMigrations[m.version]; step != nil {
 				if err := step(ctx, tx, s.now()); err != nil {
 					return fmt.Errorf("migration %s: %w", m.name, err)
 				}
 			}
-			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version))
-			return err
+			migrateHook(m.version, "go")
+			if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
+				return err
+			}
+			migrateHook(m.version, "version")
+			return nil
 		})
 		if err != nil {
 			return err
@@ -314,6 +323,11 @@ func (s *Store) migrateTo(ctx context.Context, last int) error {
 	}
 	return nil
 }
+
+// migrateHook sees each migration's steps inside its transaction: after its
+// SQL ("sql"), its Go step ("go") and the new schema version ("version").
+// Tests kill the process there (migrate_kill_test.go).
+var migrateHook = func(version int, step string) {}
 
 // chainVersion is the migration that introduced the audit chain.
 const chainVersion = 13
