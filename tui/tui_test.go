@@ -37,22 +37,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func newModel(t testing.TB, f *fixture) *tui.Model {
-	m := tui.New(context.Background(), f, tui.Options{
-		Title:        "keyward demo",
-		Socket:       "/run/keyward/keyward.sock",
-		Now:          func() time.Time { return fixedNow },
-		ReconnectMin: 5 * time.Millisecond,
-		ReconnectMax: 20 * time.Millisecond,
-	})
-	if tb, ok := t.(*testing.T); ok {
-		tb.Cleanup(m.Close)
-	}
-	return m
-}
-
 // startWith starts a model with opts (the title, socket and pinned clock
-// of newModel filled in where opts leaves them empty).
+// of every golden filled in where opts leaves them empty).
 func startWith(t *testing.T, f common.Backend, w, h int, opts tui.Options) *teatest.TestModel {
 	if opts.Now == nil {
 		opts.Title, opts.Socket, opts.Now = "keyward demo", "/run/keyward/keyward.sock", func() time.Time { return fixedNow }
@@ -60,10 +46,10 @@ func startWith(t *testing.T, f common.Backend, w, h int, opts tui.Options) *teat
 	return tuitest.Start(t, f, opts, w, h)
 }
 
+// start starts the TUI on f at w×h as startWith does, reconnecting within
+// milliseconds.
 func start(t *testing.T, f *fixture, w, h int) *teatest.TestModel {
-	tm := teatest.NewTestModel(t, newModel(t, f), teatest.WithInitialTermSize(w, h))
-	t.Cleanup(func() { _ = tm.Quit() })
-	return tm
+	return startWith(t, f, w, h, tui.Options{ReconnectMin: 5 * time.Millisecond, ReconnectMax: 20 * time.Millisecond})
 }
 
 // startLoaded starts the TUI on f at w×h and waits for the connection and
