@@ -24,7 +24,7 @@ func (c opConn) done(op string) error { *c.calls = append(*c.calls, op); return 
 
 func (opConn) Address() string { return "mem://eu" }
 func (opConn) Capabilities() Capabilities {
-	return Capabilities{engine.CapCreate, engine.CapUpload, engine.CapUpdate, engine.CapRotate, engine.CapDelete, engine.CapRecover, engine.CapPurge, engine.CapDeleteMaterial}
+	return Capabilities{engine.CapCreate, engine.CapUpload, engine.CapUpdate, engine.CapRotate, engine.CapDelete, engine.CapRecover, engine.CapPurge, engine.CapDeleteMaterial, engine.CapVersionDelete, engine.CapVersionRecover}
 }
 func (opConn) Get(_ context.Context, name, _ string) (KeyVersion, error) {
 	return KeyVersion{Name: name, Version: "2", Type: "RSA", Size: 2048}, nil
