@@ -356,11 +356,7 @@ func (m *Manager) keep(ctx context.Context, caller Caller, source string, conn C
 
 // Rotate creates a new version of a key.
 func (m *Manager) Rotate(ctx context.Context, caller Caller, source, name string) (*KeyResult, error) {
-	s, err := m.source(source, engine.CapRotate)
-	if err != nil {
-		return nil, err
-	}
-	return m.apply(ctx, caller, s, "rotate "+name, name, func(c Connector) (change, error) {
+	return m.onKey(ctx, caller, source, engine.CapRotate, "rotate", name, nil, func(c Connector) (change, error) {
 		kv, err := c.Rotate(ctx, name)
 		return change{op: engine.OpRotated, severity: engine.SeverityInfo, details: "rotated via keyward: new version " + kv.Version, keyID: engine.KeyID(source, name, kv.Version)}, err
 	})
@@ -375,6 +371,23 @@ type change struct {
 	keyID    string      // what the event names (else the key's last row)
 	deleted  *KeyVersion // the key as soft-deleted
 	purged   bool        // the key is gone
+}
+
+// onKey is apply for verb, an operation on the key name of source, once
+// the source offers capability and, for a destructive operation (typed
+// not nil), the caller typed the key's name again.
+func (m *Manager) onKey(ctx context.Context, caller Caller, source, capability, verb, name string, typed *string, do func(Connector) (change, error)) (*KeyResult, error) {
+	var s *SyncSource
+	var err error
+	if typed != nil {
+		s, err = m.confirmed(source, capability, verb, name, *typed)
+	} else {
+		s, err = m.source(source, capability)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m.apply(ctx, caller, s, verb+" "+name, name, do)
 }
 
 // apply calls the cloud (do) for what, an operation on the key name of s,
@@ -455,11 +468,7 @@ func (m *Manager) confirmed(source, capability, op, name, typed string) (*SyncSo
 
 // Delete soft-deletes a key; confirmName must repeat the key's name.
 func (m *Manager) Delete(ctx context.Context, caller Caller, source, name, confirmName string) (*KeyResult, error) {
-	s, err := m.confirmed(source, engine.CapDelete, "delete", name, confirmName)
-	if err != nil {
-		return nil, err
-	}
-	return m.apply(ctx, caller, s, "delete "+name, name, func(c Connector) (change, error) {
+	return m.onKey(ctx, caller, source, engine.CapDelete, "delete", name, &confirmName, func(c Connector) (change, error) {
 		kv, err := c.Delete(ctx, name)
 		if kv.Deleted == nil {
 			now := m.Now().UTC()
@@ -471,11 +480,7 @@ func (m *Manager) Delete(ctx context.Context, caller Caller, source, name, confi
 
 // Recover brings a soft-deleted key back.
 func (m *Manager) Recover(ctx context.Context, caller Caller, source, name string) (*KeyResult, error) {
-	s, err := m.source(source, engine.CapRecover)
-	if err != nil {
-		return nil, err
-	}
-	return m.apply(ctx, caller, s, "recover "+name, name, func(c Connector) (change, error) {
+	return m.onKey(ctx, caller, source, engine.CapRecover, "recover", name, nil, func(c Connector) (change, error) {
 		_, err := c.Recover(ctx, name)
 		return change{op: engine.OpRecovered, severity: engine.SeverityInfo, details: "recovered via keyward"}, err
 	})
@@ -484,11 +489,7 @@ func (m *Manager) Recover(ctx context.Context, caller Caller, source, name strin
 // Purge destroys a soft-deleted key for good; confirmName must repeat the
 // key's name.
 func (m *Manager) Purge(ctx context.Context, caller Caller, source, name, confirmName string) (*KeyResult, error) {
-	s, err := m.confirmed(source, engine.CapPurge, "purge", name, confirmName)
-	if err != nil {
-		return nil, err
-	}
-	return m.apply(ctx, caller, s, "purge "+name, name, func(c Connector) (change, error) {
+	return m.onKey(ctx, caller, source, engine.CapPurge, "purge", name, &confirmName, func(c Connector) (change, error) {
 		return change{op: engine.OpPurged, severity: engine.SeverityAlert, details: "purged via keyward: the key material is gone unless a backup exists", purged: true}, c.Purge(ctx, name)
 	})
 }
