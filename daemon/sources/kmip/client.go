@@ -145,12 +145,29 @@ func (s *Source) batch(ctx context.Context, c *kmipclient.Client, pls []kmip.Ope
 		cancel()
 		st.Requests++
 		if err != nil {
-			return nil, fmt.Errorf("KMS request (%s): %w", ttlv.EnumStr(pls[i].Operation()), err)
+			op := ttlv.EnumStr(pls[i].Operation())
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				err = &slowError{op: op, after: time.Duration(s.cfg.Timeout), err: err}
+			}
+			return nil, fmt.Errorf("KMS request (%s): %w", op, err)
 		}
 		out = append(out, res...)
 	}
 	return out, nil
 }
+
+// slowError is a request the KMS did not answer within the timeout (the
+// poll's own context still running).
+type slowError struct {
+	op    string
+	after time.Duration
+	err   error
+}
+
+func (e *slowError) Error() string {
+	return fmt.Sprintf("no answer to %s within %s: %v", e.op, e.after, e.err)
+}
+func (e *slowError) Unwrap() error { return e.err }
 
 // itemErr describes a failed batch item in an administrator's words.
 func itemErr(bi kmip.ResponseBatchItem) error {

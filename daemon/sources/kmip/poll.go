@@ -279,7 +279,23 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats, ful
 		st.Warnings = append(st.Warnings, fmt.Sprintf("failover: %s answered after %s", s.connected, strings.Join(s.failedFirst, "; ")))
 	}
 	for _, phase := range []func() error{p.locate, p.recheck, p.attributes, p.match, p.probeWildcards,
-		p.candidates, p.settle, p.fetch, p.updateRings, p.record} {
+		p.candidates, p.settle, p.fetch} {
+		if err := phase(); err != nil {
+			return err
+		}
+	}
+	// The KMS has answered all it will this poll. A stop now ends the poll
+	// before anything changes; once the rings start changing, the rings
+	// and the batch that records their change are written whole, even if
+	// the daemon stops meanwhile (a local write, bounded by localBudget):
+	// never a ring moved with no record of it.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	local, cancel := context.WithTimeout(context.WithoutCancel(ctx), localBudget)
+	defer cancel()
+	p.ctx = local
+	for _, phase := range []func() error{p.updateRings, p.record} {
 		if err := phase(); err != nil {
 			return err
 		}
@@ -289,6 +305,11 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats, ful
 	}
 	return nil
 }
+
+// localBudget bounds what a poll writes after the KMS answered (the
+// wrapped rings, the inventory batch) once a stop arrives: less than the
+// daemon's stop budget.
+const localBudget = 3 * time.Second
 
 // locate is phase 1. A server known to expand wildcards gets one Locate
 // per application (batched). Otherwise every symmetric key is listed once

@@ -98,7 +98,11 @@ func explain(err error, leaf *x509.Certificate, serverName, addr string) string 
 	}
 	var opErr *net.OpError
 	var dnsErr *net.DNSError
+	var slow *slowError
 	switch {
+	case errors.As(err, &slow):
+		return fmt.Sprintf("the KMS did not answer %s within %s (timeout): it is overloaded or stuck, or a firewall drops the traffic; if it is only slow, raise timeout",
+			slow.op, slow.after)
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("the host name %q does not resolve: %s", dnsErr.Name, dnsErr.Err)
 	case errors.Is(err, syscall.ECONNREFUSED):

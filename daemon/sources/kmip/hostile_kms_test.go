@@ -1,0 +1,146 @@
+package kmip
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/demo/kms"
+	"github.com/keyward/keyward/daemon/kek/kektest"
+	"github.com/keyward/keyward/engine"
+)
+
+// stalledKMS is the embedded KMS holding crm's generations 1..3 whose
+// next n Locates (after arm(n)) are answered only once release is closed
+// (or the test ends): a KMS that stops answering in the middle of a poll.
+func stalledKMS(t *testing.T) (e *env, arm func(n int32), release func()) {
+	t.Helper()
+	ch := make(chan struct{})
+	released := false
+	release = func() {
+		if !released {
+			released = true
+			close(ch)
+		}
+	}
+	e, _, arm, _ = racedKMS(t, func(*kms.Server, *backend) error { <-ch; return nil })
+	t.Cleanup(release) // before the KMS stops (cleanups run last first)
+	return e, arm, release
+}
+
+// TestSlowKMSTimesOutEachRequest: a KMS that does not answer a Locate
+// fails the poll after the configured timeout, not later, saying which
+// operation waited and for how long (what to raise if the KMS is only
+// slow); the rings keep what they held, and the next poll, over a new
+// connection, works.
+func TestSlowKMSTimesOutEachRequest(t *testing.T) {
+	e, arm, release := stalledKMS(t)
+	e.cfg.Timeout = engine.Duration(400 * time.Millisecond)
+	e.rebuild()
+	e.mustPoll()
+	arm(1)
+	start := time.Now()
+	err := e.poll()
+	took := time.Since(start)
+	release()
+	if err == nil || !strings.Contains(err.Error(), "did not answer Locate within 400ms") || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("the poll of a KMS that does not answer: %v", err)
+	}
+	if took > 5*time.Second {
+		t.Fatalf("the poll took %s with a 400ms timeout", took)
+	}
+	if h := e.health(); h.Health != engine.HealthDegraded || !strings.Contains(h.Reason, "did not answer Locate within 400ms") {
+		t.Fatalf("health %s: %q", h.Health, h.Reason)
+	}
+	if got := e.encryptsWith("crm"); got != "acme.crm.key.3" {
+		t.Fatalf("crm encrypts with %q after a poll that timed out", got)
+	}
+	if st := e.mustPoll(); st.Matched != 3 || e.health().Health != engine.HealthOK {
+		t.Fatalf("the poll after: %+v, health %+v", st, e.health())
+	}
+}
+
+// TestStopDuringPollReturnsAtOnce: the daemon stops (Run's context ends)
+// while the KMS holds a poll's Locate unanswered, with a timeout far
+// longer than any stop budget: Run returns at once, and nothing about the
+// cut poll is recorded (no failure health, no ring change).
+func TestStopDuringPollReturnsAtOnce(t *testing.T) {
+	e, arm, _ := stalledKMS(t)
+	e.cfg.Timeout = engine.Duration(time.Minute)
+	e.rebuild()
+	e.mustPoll()
+	before := e.health()
+	arm(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { _ = e.src.Run(ctx, e.sink); close(ran) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.src.pollMu.TryLock() { // wait until the poll holds the source
+		e.src.pollMu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("Run's poll did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the Locate is on the wire
+	stopped := time.Now()
+	cancel()
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5s of the stop while the KMS held a request")
+	}
+	if took := time.Since(stopped); took > 2*time.Second {
+		t.Fatalf("Run took %s to return after the stop", took)
+	}
+	if h := e.health(); h.Health != before.Health || h.Reason != before.Reason {
+		t.Fatalf("the cut poll changed the health: %+v → %+v", before, h)
+	}
+	if got := e.encryptsWith("crm"); got != "acme.crm.key.3" {
+		t.Fatalf("crm encrypts with %q", got)
+	}
+}
+
+// TestStopAfterTheRingChangedStillRecordsThePoll: the daemon stops at the
+// moment a poll has moved crm's ring to a new generation (stored wrapped,
+// committed) and before the poll's batch is written. The poll still
+// writes its batch (a local write, bounded; the KMS is done with): the
+// rotation is in the inventory and the activity once, never a ring that
+// changed with no record of it; a restart on the same database and its
+// poll record nothing twice.
+func TestStopAfterTheRingChangedStillRecordsThePoll(t *testing.T) {
+	b := embeddedBackend(t)
+	b.create(t, "acme.crm.key.1")
+	k, _ := kektest.New(t)
+	e := newEnv(t, b, "", k, crmApp)
+	e.mustPoll()
+	b.create(t, "acme.crm.key.2")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.rings.OnChange(func(string) { cancel() }) // the stop, as the ring commits
+	err := e.src.Poll(ctx, e.sink)
+	e.rings.OnChange(func(string) {})
+	if got := e.encryptsWith("crm"); got != "acme.crm.key.2" {
+		t.Fatalf("crm encrypts with %q (poll: %v)", got, err)
+	}
+	check := func(when string) {
+		t.Helper()
+		if k := e.key("acme.crm.key.2"); k.State != engine.StateActive {
+			t.Fatalf("%s: acme.crm.key.2 is %s in the inventory", when, k.State)
+		}
+		if rot := e.eventsFor("acme.crm.key.2", engine.OpRotated); len(rot) != 1 {
+			t.Fatalf("%s: %d rotation events for acme.crm.key.2, want 1", when, len(rot))
+		}
+		if d := e.eventsFor("acme.crm.key.2", engine.OpDiscovered); len(d) != 1 {
+			t.Fatalf("%s: %d discovered events for acme.crm.key.2, want 1", when, len(d))
+		}
+	}
+	check("after the stop")
+	e.rebuild() // a restart on the same database
+	e.mustPoll()
+	check("after the restart's poll")
+	if got := e.encryptsWith("crm"); got != "acme.crm.key.2" {
+		t.Fatalf("after the restart crm encrypts with %q", got)
+	}
+}
