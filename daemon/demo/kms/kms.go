@@ -97,6 +97,9 @@ type Server struct {
 	// ignoreOffset answers every Locate from its first item; noWildcards
 	// refuses a Name holding * or ? (Invalid Field), as some servers do.
 	ignoreOffset, noWildcards bool
+	// duplicates answers every identifier of a Locate twice, as servers
+	// that join several indexes without removing repeats do.
+	duplicates bool
 	// refuseFilters are attributes a Locate may not filter on (an error),
 	// as servers that support only a few filters answer.
 	refuseFilters map[kmip.AttributeName]bool
@@ -458,6 +461,14 @@ func (s *Server) SetLocateQuirks(ignoreOffset, refuseWildcards bool) {
 	s.ignoreOffset, s.noWildcards = ignoreOffset, refuseWildcards
 }
 
+// SetLocateDuplicates makes every Locate answer each identifier twice (or
+// once again).
+func (s *Server) SetLocateDuplicates(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.duplicates = on
+}
+
 // RefuseLocateBy makes Locate refuse (or accept again) a request that
 // filters on the attribute name, as a server that supports few filters does.
 func (s *Server) RefuseLocateBy(name kmip.AttributeName, refuse bool) {
@@ -525,6 +536,9 @@ func (s *Server) locate(ctx context.Context, req *payloads.LocateRequestPayload)
 	resp := &payloads.LocateResponsePayload{}
 	for _, o := range out {
 		resp.UniqueIdentifier = append(resp.UniqueIdentifier, o.uid)
+		if s.duplicates {
+			resp.UniqueIdentifier = append(resp.UniqueIdentifier, o.uid)
+		}
 	}
 	n := int32(len(resp.UniqueIdentifier))
 	if s.locateTotal {

@@ -251,7 +251,7 @@ func (s *Source) locate(ctx context.Context, c *kmipclient.Client, names []query
 		pending[i] = i
 	}
 	offsets := make([]int32, len(names))
-	seen := make([]map[string]bool, len(names)) // per name, once it pages
+	seen := make([]map[string]bool, len(names)) // per name: what its pages returned
 	for len(pending) > 0 {
 		pls := make([]kmip.OperationPayload, len(pending))
 		for j, i := range pending {
@@ -275,16 +275,15 @@ func (s *Source) locate(ctx context.Context, c *kmipclient.Client, names []query
 			// A page that brings nothing new ends the listing, whatever the
 			// KMS claims: one that ignores Offset (and answers the first page
 			// again), reorders, or inflates Located Items would otherwise be
-			// paged for ever.
-			if seen[i] == nil && paged {
+			// paged for ever. An identifier answered twice (in one page too,
+			// and in KMIP 1.2, which has no pages) counts once.
+			if seen[i] == nil {
 				seen[i] = make(map[string]bool, len(page))
 			}
 			fresh := 0
 			for _, uid := range page {
 				if !seen[i][uid] {
-					if seen[i] != nil {
-						seen[i][uid] = true
-					}
+					seen[i][uid] = true
 					out[i] = append(out[i], uid)
 					fresh++
 				}

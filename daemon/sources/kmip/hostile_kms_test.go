@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovh/kmip-go"
+
 	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/daemon/kek/kektest"
 	"github.com/keyward/keyward/engine"
@@ -143,4 +145,100 @@ func TestStopAfterTheRingChangedStillRecordsThePoll(t *testing.T) {
 	if got := e.encryptsWith("crm"); got != "acme.crm.key.2" {
 		t.Fatalf("after the restart crm encrypts with %q", got)
 	}
+}
+
+// TestLocateAnsweringDuplicates: a KMS that answers each identifier twice
+// (in every protocol version: 1.2 has no paging to drop repeats on) finds
+// what one answering once does: the wildcard probe still sees the server
+// expand wildcards, nothing is counted, read, recorded or fetched twice.
+// In 1.4 its Located Items counts the repeats, so each query may cost one
+// more Locate (the page after, which brings nothing new), never more.
+func TestLocateAnsweringDuplicates(t *testing.T) {
+	t.Parallel()
+	for _, version := range []string{"1.2", "1.4"} {
+		t.Run(version, func(t *testing.T) {
+			stats := map[bool][2]PollStats{}
+			for _, dup := range []bool{false, true} {
+				b := embeddedBackend(t)
+				b.create(t, "acme.crm.key.1")
+				b.create(t, "acme.crm.key.2")
+				b.create(t, "acme.hr.key.1")
+				b.embedded.SetLocateDuplicates(dup)
+				e := newEnv(t, b, "", nil, crmApp, hrApp)
+				e.cfg.Version = version
+				e.rebuild()
+				first := e.mustPoll()
+				b.create(t, "acme.crm.key.3")
+				second := e.mustPoll()
+				stats[dup] = [2]PollStats{first, second}
+				if first.Matched != 3 || first.Mismatched != 0 || second.Matched != 4 || second.Added != 1 || second.Gets != 1 {
+					t.Fatalf("duplicates %v: first %+v, second %+v", dup, first, second)
+				}
+				if e.src.wildcards != 1 {
+					t.Fatalf("duplicates %v: the KMS was judged not to expand wildcards (%d)", dup, e.src.wildcards)
+				}
+				if d := e.eventsFor("acme.crm.key.3", engine.OpDiscovered); len(d) != 1 || e.encryptsWith("crm") != "acme.crm.key.3" {
+					t.Fatalf("duplicates %v: %d discovered events, crm encrypts with %q", dup, len(d), e.encryptsWith("crm"))
+				}
+			}
+			for i := range 2 {
+				a, d := stats[false][i], stats[true][i]
+				queries := 2 // the listing and the wildcard probe, then one Locate per application
+				if version == "1.2" {
+					queries = 0
+				}
+				if d.Locates > a.Locates+queries || d.AttrReads != a.AttrReads || a.Gets != d.Gets || a.Located != d.Located {
+					t.Fatalf("poll %d costs more with duplicates:\n once  %+v\n twice %+v", i+1, a, d)
+				}
+			}
+		})
+	}
+}
+
+// TestHostileObjectsUnderAMatchingName, against every KMS: a 128-bit AES
+// key named as crm's next generation (and, on PyKMIP, a secret data object
+// too) never joins the ring nor stops it: the 256-bit generation keeps
+// encrypting, the refusal says why once (not at every poll), the source is
+// degraded naming it, and a right key after it is taken.
+func TestHostileObjectsUnderAMatchingName(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		b.create(t, "acme.crm.key.1")
+		e := polledCRM(t, b)
+		c := b.adminClient(t)
+		short, err := c.Create().AES(128, kmip.CryptographicUsageEncrypt|kmip.CryptographicUsageDecrypt).WithName("acme.crm.key.2").Exec()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Activate(short.UniqueIdentifier).Exec(); err != nil {
+			t.Fatal(err)
+		}
+		if b.embedded == nil { // the embedded KMS holds symmetric keys only
+			if _, err := c.Register().Secret(kmip.SecretDataTypePassword, []byte("not a key at all")).WithName("acme.crm.key.3").Exec(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 2 {
+			st := e.mustPoll()
+			if got := e.encryptsWith("crm"); got != "acme.crm.key.1" {
+				t.Fatalf("poll %d: crm encrypts with %q", i, got)
+			}
+			if len(st.LeftOut) != 1 || !strings.Contains(st.LeftOut[0], "acme.crm.key.2: not used in the crm ring: key is 128 bits; the proxy needs a 256-bit AES key") {
+				t.Fatalf("poll %d: left out %q", i, st.LeftOut)
+			}
+			if h := e.health(); h.Health != engine.HealthDegraded || !strings.Contains(h.Reason, "acme.crm.key.2") {
+				t.Fatalf("poll %d: health %s %q", i, h.Health, h.Reason)
+			}
+		}
+		if r := e.eventsFor("acme.crm.key.2", engine.OpRefused); len(r) != 1 {
+			t.Fatalf("%d refusal events for acme.crm.key.2 over two polls, want 1", len(r))
+		}
+		if _, err := e.st.Key(context.Background(), engine.KeyID("kms", "acme.crm.key.3", "")); err == nil {
+			t.Fatal("the secret data object is in the inventory as a key")
+		}
+		b.create(t, "acme.crm.key.4")
+		e.mustPoll()
+		if got := e.encryptsWith("crm"); got != "acme.crm.key.4" {
+			t.Fatalf("after a right key crm encrypts with %q", got)
+		}
+	})
 }
