@@ -37,6 +37,14 @@ func newMemRing(capacity int) *memRing {
 	return &memRing{capacity: capacity, apps: map[string]*memApp{}}
 }
 
+// crmCodec is a codec for crm over a new memRing of 16 generations with
+// one made: the ring, the codec and that generation's id.
+func crmCodec() (*memRing, *Codec, string) {
+	ring := newMemRing(16)
+	id := ring.rotate("crm")
+	return ring, NewCodec("crm", ring), id
+}
+
 // rotate adds a fresh random generation to app and returns its short id.
 func (r *memRing) rotate(app string) string {
 	k := make([]byte, 32)

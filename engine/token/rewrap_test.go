@@ -12,9 +12,7 @@ import (
 // deterministic tokens stay deterministic; tokens already under the newest
 // and the text around them are untouched.
 func TestRewrapMovesOldTokensToTheNewestGeneration(t *testing.T) {
-	ring := newMemRing(16)
-	old := ring.rotate("crm")
-	c := NewCodec("crm", ring)
+	ring, c, old := crmCodec()
 	gcm, _, _ := c.Encrypt([]byte("123-45-6789"), GCM, Text)
 	siv, _, _ := c.Encrypt([]byte("ann@example.com"), SIV, Text)
 	num, _, _ := c.Encrypt([]byte("42"), GCM, JSON)
@@ -115,9 +113,7 @@ func itoa(n int) string {
 // token in the output is under the newest generation and the output with
 // tokens opened equals the input with tokens opened.
 func FuzzRewrap(f *testing.F) {
-	ring := newMemRing(16)
-	ring.rotate("crm")
-	c := NewCodec("crm", ring)
+	ring, c, _ := crmCodec()
 	a, _, _ := c.Encrypt([]byte("a"), GCM, Text)
 	b, _, _ := c.Encrypt([]byte("b"), SIV, JSON)
 	newest := ring.rotate("crm")
@@ -160,9 +156,7 @@ func FuzzRewrap(f *testing.F) {
 // the same export rewrapped again (every token already current: only
 // opened). Reported as MB/s of input and ns per token.
 func BenchmarkRewrap(b *testing.B) {
-	ring := newMemRing(16)
-	ring.rotate("crm")
-	c := NewCodec("crm", ring)
+	ring, c, _ := crmCodec()
 	var in bytes.Buffer
 	n := 0
 	in.WriteString("[")

@@ -9,9 +9,7 @@ import (
 )
 
 func TestRoundTripModesAndKinds(t *testing.T) {
-	ring := newMemRing(16)
-	id := ring.rotate("crm")
-	c := NewCodec("crm", ring)
+	_, c, id := crmCodec()
 	for _, mode := range []Mode{GCM, SIV} {
 		for _, kind := range []Kind{Text, JSON} {
 			for _, pt := range []string{"", "123-45-6789", strings.Repeat("é", 5000)} {
@@ -44,9 +42,7 @@ func TestRoundTripModesAndKinds(t *testing.T) {
 }
 
 func TestDeterministicOnlyForSIV(t *testing.T) {
-	ring := newMemRing(16)
-	ring.rotate("crm")
-	c := NewCodec("crm", ring)
+	ring, c, _ := crmCodec()
 	a, _, _ := c.Encrypt([]byte("alice@example.com"), SIV, Text)
 	b, _, _ := c.Encrypt([]byte("alice@example.com"), SIV, Text)
 	if a != b {
@@ -129,9 +125,7 @@ func flip(s string, i int) string {
 }
 
 func TestRotationKeepsOldTokensAndZeroesMaterial(t *testing.T) {
-	ring := newMemRing(16)
-	g1 := ring.rotate("crm")
-	c := NewCodec("crm", ring)
+	ring, c, g1 := crmCodec()
 	old, _, _ := c.Encrypt([]byte("old"), GCM, Text)
 	oldDet, _, _ := c.Encrypt([]byte("old"), SIV, Text)
 	g2 := ring.rotate("crm")
@@ -151,9 +145,7 @@ func TestRotationKeepsOldTokensAndZeroesMaterial(t *testing.T) {
 }
 
 func TestIndexFindsEmbeddedTokens(t *testing.T) {
-	ring := newMemRing(16)
-	ring.rotate("crm")
-	c := NewCodec("crm", ring)
+	_, c, _ := crmCodec()
 	tok, _, _ := c.Encrypt([]byte("secret"), GCM, Text)
 	text := []byte("note: " + tok + ", rest; xkw1 kw1gt.bad " + tok)
 	i, n := Index(text)
@@ -215,9 +207,7 @@ func TestConcurrentUseAcrossRotations(t *testing.T) {
 // caller's buffer held before it as it was, and no plaintext behind in the
 // buffer's spare capacity, at sizes on every base64 path.
 func TestFailedOpenKeepsDst(t *testing.T) {
-	ring := newMemRing(16)
-	ring.rotate("crm")
-	c := NewCodec("crm", ring)
+	_, c, _ := crmCodec()
 	forEachB64Codec(t, func(t *testing.T) {
 		for _, n := range []int{1, 11, 47, 300, 5000, 70000} {
 			pt := bytes.Repeat([]byte("SECRET-"), n/7+1)[:n]
