@@ -3,6 +3,7 @@ package token
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -80,7 +81,7 @@ func TestRewrapNamesPositionsNotContent(t *testing.T) {
 	}
 	msg := err.Error()
 	for _, want := range []string{"3 of 4 tokens", "token 2 (line 2, column 3)", "another application", "token 3 (line 3, column 1)",
-		"unknown key generation", "token 4 (line 3, column " + itoa(len(unknown)+2) + ")", "tampered"} {
+		"unknown key generation", "token 4 (line 3, column " + strconv.Itoa(len(unknown)+2) + ")", "tampered"} {
 		if !strings.Contains(msg, want) {
 			t.Fatalf("error %q lacks %q", msg, want)
 		}
@@ -98,15 +99,6 @@ func TestRewrapNamesPositionsNotContent(t *testing.T) {
 	if _, _, err := c.Rewrap(nil, []byte(good)); !errors.Is(err, ErrNoActiveKey) {
 		t.Fatalf("no active key: %v", err)
 	}
-}
-
-func itoa(n int) string {
-	var b []byte
-	for n > 0 || len(b) == 0 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-	}
-	return string(b)
 }
 
 // FuzzRewrap: whatever the input, Rewrap never panics; on success every
@@ -163,7 +155,7 @@ func BenchmarkRewrap(b *testing.B) {
 	for in.Len() < 1<<20 {
 		ssn, _, _ := c.Encrypt([]byte("123-45-6789"), GCM, Text)
 		email, _, _ := c.Encrypt([]byte("someone@example.com"), SIV, Text)
-		in.WriteString(`{"id":"r` + itoa(n) + `","name":"Ann Lee","ssn":"` + ssn + `","email":"` + email + `"},`)
+		in.WriteString(`{"id":"r` + strconv.Itoa(n) + `","name":"Ann Lee","ssn":"` + ssn + `","email":"` + email + `"},`)
 		n += 2
 	}
 	in.WriteString("{}]")
