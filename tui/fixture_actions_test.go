@@ -9,7 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"github.com/keyward/keyward/daemon/demo/gcpkms"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/aws"
 	"github.com/keyward/keyward/daemon/cloud/gcp"
+	"github.com/keyward/keyward/daemon/demo/gcpkms"
 	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/engine"
 )
@@ -92,7 +93,7 @@ func (f *fixture) notifyKeys(source string) {
 }
 
 var allCaps = []string{engine.CapCreate, engine.CapUpload, engine.CapRotate, engine.CapUpdate, engine.CapDelete, engine.CapRecover,
-	engine.CapPurge, engine.CapBackup, engine.CapRestore, engine.CapRotationPolicy, engine.CapDates}
+	engine.CapPurge, engine.CapBackup, engine.CapRestore, engine.CapRotationPolicy, engine.CapDates, engine.CapVersionEnable}
 
 // CloudSources serves GET /v1/cloud/sources: vault-emu is the one cloud vault.
 func (f *fixture) CloudSources(ctx context.Context) ([]api.CloudSourceInfo, error) {
@@ -170,6 +171,58 @@ func (f *fixture) CloudKeyOp(ctx context.Context, source, name, op, confirm stri
 	return &api.CloudKeyResult{Keys: rows, Event: &ev}, nil
 }
 
+// CloudVersionOp serves delete, recover and make-primary of one version
+// (POST /v1/cloud/{source}/keys/{name}/{op} with a version), as the
+// daemon does for a Google source: the name typed again for delete, a
+// version that exists.
+func (f *fixture) CloudVersionOp(ctx context.Context, source, name, op, version, confirm string) (*api.CloudKeyResult, error) {
+	if version == "" {
+		return f.CloudKeyOp(ctx, source, name, op, confirm)
+	}
+	f.record("%s version %s of %s/%s confirm=%q", op, version, source, name, confirm)
+	if err := f.refused(); err != nil {
+		return nil, err
+	}
+	if op == "delete" && confirm != name {
+		return nil, &api.Error{Status: 400, Code: api.CodeBadRequest,
+			Message: fmt.Sprintf("delete %s: invalid: type the key's name again to confirm (got %q)", name, confirm)}
+	}
+	f.mu.Lock()
+	found := false
+	for i := range f.keys {
+		k := &f.keys[i]
+		if k.Source != source || k.Name != name {
+			continue
+		}
+		if op == "make-primary" {
+			delete(k.Tags, gcp.TagPrimary)
+		}
+		if k.Version != version {
+			continue
+		}
+		found = true
+		switch op {
+		case "delete":
+			k.State = engine.StateDeleted
+		case "recover":
+			k.State = engine.StateActive
+		case "make-primary":
+			k.Tags = maps.Clone(k.Tags)
+			if k.Tags == nil {
+				k.Tags = map[string]string{}
+			}
+			k.Tags[gcp.TagPrimary] = "true"
+		}
+	}
+	rows := f.versions(source, name)
+	f.mu.Unlock()
+	if !found {
+		return nil, notFound(source, name+"/"+version)
+	}
+	f.notifyKeys(source)
+	return &api.CloudKeyResult{Keys: rows}, nil
+}
+
 // UpdateCloudKey serves POST /v1/cloud/{source}/keys/{name}/update.
 func (f *fixture) UpdateCloudKey(ctx context.Context, source, name string, r api.UpdateKeyRequest) (*api.CloudKeyResult, error) {
 	desc := []string{}
@@ -182,6 +235,9 @@ func (f *fixture) UpdateCloudKey(ctx context.Context, source, name string, r api
 	if r.Tags != nil {
 		desc = append(desc, "tags="+fmt.Sprint(r.Tags))
 	}
+	if r.Version != "" && r.Enabled != nil {
+		desc = append(desc, "version="+r.Version)
+	}
 	f.record("update %s/%s %s", source, name, strings.Join(desc, " "))
 	if err := f.refused(); err != nil {
 		return nil, err
@@ -189,7 +245,7 @@ func (f *fixture) UpdateCloudKey(ctx context.Context, source, name string, r api
 	f.mu.Lock()
 	for i := range f.keys {
 		k := &f.keys[i]
-		if k.Source != source || k.Name != name {
+		if k.Source != source || k.Name != name || (r.Version != "" && r.Enabled != nil && k.Version != r.Version) {
 			continue
 		}
 		if r.Enabled != nil {

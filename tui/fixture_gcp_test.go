@@ -16,7 +16,8 @@ import (
 
 // gcpCaps is what daemon/cloud/gcp declares.
 var gcpCaps = []string{engine.CapCreate, engine.CapUpload, engine.CapUploadOct, engine.CapUpdate, engine.CapRotate,
-	engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy, engine.CapBackup, engine.CapRestore}
+	engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy, engine.CapBackup, engine.CapRestore,
+	engine.CapVersionEnable, engine.CapVersionDelete, engine.CapVersionRecover, engine.CapVersionPrimary}
 
 // rowSink collects what a sync source writes.
 type rowSink struct {

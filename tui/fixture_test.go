@@ -222,10 +222,30 @@ func (f *fixture) Key(ctx context.Context, id string) (*api.KeyDetail, error) {
 	defer f.mu.Unlock()
 	for _, k := range f.keys {
 		if k.ID == id {
-			return &api.KeyDetail{Key: k, Activity: f.events[id]}, nil
+			d := &api.KeyDetail{Key: k, Activity: f.events[id]}
+			if k.Version != "" {
+				// As the daemon: every version, newest first.
+				d.Versions = f.versions(k.Source, k.Name)
+				sort.SliceStable(d.Versions, func(i, j int) bool {
+					a, b := d.Versions[i], d.Versions[j]
+					if ca, cb := created(a), created(b); !ca.Equal(cb) {
+						return ca.After(cb)
+					}
+					return a.ID > b.ID
+				})
+				d.VersionsTotal = len(d.Versions)
+			}
+			return d, nil
 		}
 	}
 	return nil, &api.Error{Status: 404, Code: api.CodeNotFound, Message: "no key " + id}
+}
+
+func created(k engine.Key) time.Time {
+	if k.Created == nil {
+		return time.Time{}
+	}
+	return *k.Created
 }
 
 func (f *fixture) Sources(ctx context.Context) ([]api.SourceInfo, error) {

@@ -38,6 +38,8 @@ type (
 	CloudKeys interface {
 		CloudSources(ctx context.Context) ([]api.CloudSourceInfo, error)
 		CloudKeyOp(ctx context.Context, source, name, op, confirm string) (*api.CloudKeyResult, error)
+		// CloudVersionOp is delete, recover or make-primary of one version.
+		CloudVersionOp(ctx context.Context, source, name, op, version, confirm string) (*api.CloudKeyResult, error)
 		UpdateCloudKey(ctx context.Context, source, name string, r api.UpdateKeyRequest) (*api.CloudKeyResult, error)
 		CreateCloudKey(ctx context.Context, source string, r api.CreateKeyRequest) (*api.CloudKeyResult, error)
 		UploadCloudKey(ctx context.Context, source string, r api.UploadKeyRequest) (*api.CloudKeyResult, error)

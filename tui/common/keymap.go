@@ -45,6 +45,8 @@ type KeyMap struct {
 	// Jumps between related things: a key's source, a source's keys.
 	GoSource key.Binding
 	GoKeys   key.Binding
+	// Versions lists a cloud key's versions (from its detail).
+	Versions key.Binding
 
 	// Report panes.
 	Earlier    key.Binding
@@ -82,6 +84,8 @@ type KeyMap struct {
 	ActDeleteMaterial key.Binding
 	ActCreate         key.Binding
 	ActUpload         key.Binding
+	// ActPrimary makes a version the key's primary (a version's menu).
+	ActPrimary key.Binding
 
 	// Schedules pane.
 	SchedRun    key.Binding
@@ -137,6 +141,7 @@ func DefaultKeyMap() *KeyMap {
 		CopyFP:       b([]string{"C"}, "C", "copy the fingerprint"),
 		GoSource:     b([]string{"o"}, "o", "in a key: open its source"),
 		GoKeys:       b([]string{"K"}, "K", "in a source: its keys"),
+		Versions:     b([]string{"V"}, "V", "in a key: its versions"),
 
 		SchedRun:    b([]string{"R"}, "R", "run now"),
 		SchedPause:  b([]string{"p"}, "p", "pause"),
@@ -172,6 +177,7 @@ func DefaultKeyMap() *KeyMap {
 		ActDeleteMaterial: b([]string{"m"}, "m", "delete imported material"),
 		ActCreate:         b([]string{"n"}, "n", "new key in this vault"),
 		ActUpload:         b([]string{"u"}, "u", "upload (bring your own key)"),
+		ActPrimary:        b([]string{"P"}, "P", "make primary"),
 
 		CertShow:    b([]string{"s"}, "s", "show installed certificate"),
 		CertCSR:     b([]string{"c"}, "c", "new key + CSR"),

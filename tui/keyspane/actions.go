@@ -371,6 +371,9 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 		return m.backupMenu(f, it.Value.(api.BackupInfo))
 	case actDeleteBackup:
 		return m.chooseDeleteBackup(f, it.Value.(api.BackupInfo))
+	case actVersionEnable, actVersionDisable, actVersionDelete, actVersionRecover, actVersionPrimary:
+		m.chooseVersion(f, it)
+		return nil
 	}
 	f.what = it.ID + " " + name
 	b := m.ctx.Backend

@@ -105,6 +105,8 @@ type Model struct {
 	tail bool
 
 	detail *detailView
+	// versions, over the detail, lists the open key's versions (V).
+	versions *versionsView
 
 	// Cloud key actions: which sources are cloud vaults (nil until the
 	// daemon said), the caller's role, and the open dialog.
@@ -153,6 +155,9 @@ func (m *Model) SetSize(w, h int) {
 	m.filter.Width = max(10, w-4)
 	if m.detail != nil {
 		m.detail.setSize(w, h)
+	}
+	if m.versions != nil {
+		m.versions.setSize(w, h)
 	}
 }
 
@@ -278,6 +283,7 @@ func (m *Model) back(sel int) tea.Cmd {
 }
 
 func (m *Model) openDetail(k engine.Key) tea.Cmd {
+	m.versions = nil
 	m.detail = newDetailView(m.ctx, k)
 	m.detail.setSize(m.width, m.height)
 	return m.fetchDetail(k.ID)
@@ -307,6 +313,11 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case detailMsg:
 		if m.detail != nil && m.detail.key.ID == msg.id {
 			m.detail.set(msg.detail, msg.err)
+			if m.versions != nil && msg.err == nil && msg.detail != nil {
+				// The same version stays selected, wherever it moved.
+				sel, _ := m.versions.selected()
+				m.versions.set(msg.detail.Versions, msg.detail.VersionsTotal, sel.ID)
+			}
 		}
 		return nil
 	case common.StatusMsg:
@@ -317,7 +328,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case common.SourceKeysMsg:
 		// A source's keys (from the Sources pane): only that filter, and
 		// esc clears it and goes back.
-		m.filtering, m.detail = false, nil
+		m.filtering, m.detail, m.versions = false, nil, nil
 		m.filter.Blur()
 		m.text, m.stateIdx, m.agingIdx = "", 0, 0
 		m.filter.SetValue("")
@@ -374,6 +385,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if m.filtering {
 			return m.updateFilter(msg)
 		}
+		if m.versions != nil {
+			return m.updateVersions(msg)
+		}
 		if m.detail != nil {
 			switch k := m.ctx.Keys; {
 			case key.Matches(msg, k.Back):
@@ -381,6 +395,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 				return func() tea.Msg { return common.DetailClosedMsg{} }
 			case key.Matches(msg, k.Actions):
 				return m.openActions(m.detail.key)
+			case key.Matches(msg, k.Versions):
+				return m.openVersions()
 			case key.Matches(msg, k.Backups):
 				return m.openBackups()
 			case key.Matches(msg, k.SyncSource):
@@ -695,9 +711,11 @@ func (m *Model) ShortHelp() []key.Binding {
 		return m.act.Help(k)
 	case m.filtering:
 		return []key.Binding{k.ApplyFilter, k.ClearFilter}
+	case m.versions != nil:
+		return []key.Binding{k.Back, k.Up, k.Down, versionActions(k), k.Open}
 	case m.detail != nil:
 		if m.isCloud(m.detail.key) {
-			return []key.Binding{k.Back, k.GoSource, k.Actions, k.SyncSource, k.Backups}
+			return []key.Binding{k.Back, k.Versions, k.GoSource, k.Actions, k.SyncSource, k.Backups}
 		}
 		return []key.Binding{k.Back, k.Up, k.Down, k.GoSource}
 	}
@@ -727,7 +745,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 		// The action menu lists its own keys; at 80 columns there is no room
 		// for a fourth column here.
 		{k.Filter, k.ClearAll, k.Sort, k.Reverse, k.StateFilter, k.StateBack, k.SourceFilter, k.SourceBack,
-			k.AgingFilter, k.AgingBack, k.Reload, k.CopyID, k.CopyFP, k.GoSource,
+			k.AgingFilter, k.AgingBack, k.Reload, k.CopyID, k.CopyFP, k.GoSource, k.Versions,
 			k.Actions, k.Backups, k.SyncSource, k.SyncAll},
 	}
 }
@@ -785,6 +803,9 @@ func (m *Model) describeQuery() string {
 func (m *Model) View() string {
 	if m.act != nil {
 		return m.actionView()
+	}
+	if m.versions != nil {
+		return m.versions.view()
 	}
 	if m.detail != nil {
 		return m.detail.view()

@@ -115,6 +115,27 @@ func KeyVersions(versions []engine.Key, now time.Time) Table {
 	return Build(keyVersionColumns, api.KeyCSVHeader, versions, func(k engine.Key) Row { return Pick(Key(k, now), keyVersionCells) })
 }
 
+// versionPaneCells are the Keys pane's list of one key's versions
+// (VersionPaneColumns): the version tells the rows apart and stays whole
+// as long as it can (an Azure version is 32 hex digits), then its state
+// and aging; the dates and the algorithm give way first.
+var versionPaneCells = []int{KeyVersion, KeyState, KeyAging, KeyCreated, KeyExpires, KeyAlgorithm}
+
+// VersionPaneColumns are the columns of VersionPaneRow.
+func VersionPaneColumns() []table.Column {
+	return []table.Column{
+		{Title: "VERSION", Width: VersionWidth, Max: 32, Priority: 0},
+		{Title: "STATE", Width: 11, Priority: 1},
+		{Title: "AGING", Width: 16, Priority: 2},
+		{Title: "CREATED", Width: 10, Priority: 3},
+		{Title: "EXPIRES", Width: 10, Priority: 4},
+		{Title: "ALGORITHM", Width: 9, Max: 14, Priority: 5},
+	}
+}
+
+// VersionPaneRow is one version as the Keys pane's versions list shows it.
+func VersionPaneRow(k engine.Key, now time.Time) Row { return Pick(Key(k, now), versionPaneCells) }
+
 // KeyList is an empty table of keyward keys list's columns; add rows with
 // KeyListRow.
 func KeyList() Table {

@@ -30,6 +30,9 @@ func (Unserved) CloudSources(context.Context) ([]api.CloudSourceInfo, error) { r
 func (Unserved) CloudKeyOp(context.Context, string, string, string, string) (*api.CloudKeyResult, error) {
 	return nil, unserved()
 }
+func (Unserved) CloudVersionOp(context.Context, string, string, string, string, string) (*api.CloudKeyResult, error) {
+	return nil, unserved()
+}
 func (Unserved) UpdateCloudKey(context.Context, string, string, api.UpdateKeyRequest) (*api.CloudKeyResult, error) {
 	return nil, unserved()
 }
