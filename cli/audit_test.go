@@ -14,7 +14,7 @@ import (
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/engine"
-	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 // auditDaemon runs a real daemon that signs an audit checkpoint every
@@ -36,10 +36,7 @@ func TestAuditVerifyAgainstARealDaemon(t *testing.T) {
 	conf := cfg.Path
 
 	// More activity, written through the store's chain as the daemon writes.
-	st, err := store.Open(context.Background(), cfg.DatabasePath())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Open(t, cfg.DatabasePath())
 	for i := 0; i < 5; i++ {
 		if _, err := st.Record(context.Background(), engine.Event{Operation: engine.OpRotated, Actor: "alice", Origin: engine.OriginKeyward,
 			KeyID: "kms/k", Details: fmt.Sprint("rotation ", i)}); err != nil {

@@ -18,8 +18,8 @@ import (
 	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
-	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/generate"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 // TestKeysListJSONShape: the streamed --json prints, byte for byte, what
@@ -60,10 +60,7 @@ func startGenerated(t *testing.T, n int) string {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(context.Background(), filepath.Join(cfg.DataDir, "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Open(t, filepath.Join(cfg.DataDir, "keyward.db"))
 	if err := generate.Run(context.Background(), st, generate.Options{Keys: n, Now: fixedNow, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -23,10 +23,7 @@ func BenchmarkPruneSegment(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		dir := b.TempDir()
-		st, err := store.Open(ctx, filepath.Join(dir, "keyward.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
+		st := storetest.Open(b, filepath.Join(dir, "keyward.db"))
 		signer, _, err := LoadSigner(filepath.Join(dir, "k", "audit.key"))
 		if err != nil {
 			b.Fatal(err)

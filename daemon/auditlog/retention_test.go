@@ -17,6 +17,7 @@ import (
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/audit"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 func (f *fixture) archiver(batch int64) *Archiver {
@@ -219,10 +220,7 @@ func TestPruneChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(context.Background(), filepath.Join(dir, "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Open(t, filepath.Join(dir, "keyward.db"))
 	a := &Archiver{St: st, Signer: signer, Dir: filepath.Join(dir, "archive"), Events: 30 * 24 * time.Hour,
 		SecurityEvents: 365 * 24 * time.Hour, Batch: 250, Now: func() time.Time { return t0 }}
 	if _, _, err := a.Prune(context.Background()); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/audit"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 var t0 = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
@@ -45,13 +46,8 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) open(t *testing.T) {
 	t.Helper()
-	st, err := store.Open(context.Background(), f.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.SetClock(func() time.Time { return f.clock })
-	f.st = st
-	t.Cleanup(func() { st.Close() })
+	f.st = storetest.Open(t, f.db)
+	f.st.SetClock(func() time.Time { return f.clock })
 }
 
 func (f *fixture) record(t *testing.T, n int, op string, at time.Time) {

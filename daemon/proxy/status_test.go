@@ -26,6 +26,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
 	kwstore "github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 func get(t *testing.T, c *http.Client, u string) (int, string) {
@@ -43,11 +44,7 @@ func TestStatusMetricsAndUsageInSQLite(t *testing.T) {
 	keys := newRing(t, 16, "crm")
 	st := &recordStore{}
 	up := newUpstream(t, st.handle)
-	db, err := kwstore.Open(context.Background(), filepath.Join(t.TempDir(), "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := storetest.New(t)
 	rec := &recorder{UsageFn: db.AddUsage}
 	m := startProxy(t, keys.rings, rec, crmApp(up.URL))
 	base := proxyURL(m, "crm")

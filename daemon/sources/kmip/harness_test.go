@@ -305,15 +305,6 @@ type storeSink struct {
 	st *store.Store
 }
 
-func newStore(t testing.TB, path string) *store.Store {
-	st, err := store.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
 func (s storeSink) Apply(ctx context.Context, b sources.Batch) error {
 	_, err := s.st.Apply(ctx, store.Change{Source: b.Source, Upsert: b.Upsert, Remove: b.Remove, Events: b.Events})
 	return err

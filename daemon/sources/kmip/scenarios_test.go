@@ -29,6 +29,7 @@ import (
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 // env is one keyward "daemon" polling a backend: real SQLite store, real
@@ -55,7 +56,7 @@ func newEnv(t testing.TB, b *backend, dbPath string, k *kek.KEK, apps ...config.
 		dbPath = filepath.Join(t.TempDir(), "keyward.db")
 	}
 	e := &env{t: t, b: b, dbPath: dbPath, logs: &testkit.Buffer{}}
-	e.st = newStore(t, dbPath)
+	e.st = storetest.Open(t, dbPath)
 	e.sink = storeSink{st: e.st}
 	e.cfg = sourceConfig(b, apps...)
 	if err := e.st.EnsureSource(context.Background(), e.cfg.Name, "kmip", b.addr); err != nil {
@@ -450,7 +451,7 @@ func TestRestartWithKMSDownRestoresRings(t *testing.T) {
 
 		// A wrong KEK is a clear error at start and changes nothing.
 		wrong, _ := kektest.New(t)
-		st3 := newStore(t, e.dbPath)
+		st3 := storetest.Open(t, e.dbPath)
 		_, err = New(sourceConfig(b, crmApp, hrApp), Deps{Logger: quietLogger(), Rings: keyring.NewRings(), Sealed: st3, KEK: wrong, Persist: true})
 		if err == nil || !strings.Contains(err.Error(), "different key-encryption key") {
 			t.Fatalf("wrong KEK: %v", err)
@@ -852,7 +853,7 @@ func TestKEKFromTheKMSThatDoesNotOpenTheRings(t *testing.T) {
 
 	b.closeAdmin()
 	b.stop()
-	e2 := &env{t: t, b: b, dbPath: dbPath, logs: &testkit.Buffer{}, st: newStore(t, dbPath), rings: keyring.NewRings()}
+	e2 := &env{t: t, b: b, dbPath: dbPath, logs: &testkit.Buffer{}, st: storetest.Open(t, dbPath), rings: keyring.NewRings()}
 	e2.sink = storeSink{st: e2.st}
 	e2.cfg = sourceConfig(b, crmApp)
 	e2.cfg.KEKName, e2.cfg.Timeout = "keyward.kek", engine.Duration(time.Second)
@@ -1001,7 +1002,7 @@ func TestFromConfig(t *testing.T) {
 	b := embeddedBackend(t)
 	b.create(t, "acme.crm.key.1")
 	dir := t.TempDir()
-	st := newStore(t, filepath.Join(dir, "keyward.db"))
+	st := storetest.Open(t, filepath.Join(dir, "keyward.db"))
 	k, kekFile := kektest.New(t)
 	cfg := config.Default()
 	cfg.DataDir = dir
@@ -1099,7 +1100,7 @@ func TestKEKHeldByTheKMS(t *testing.T) {
 		dbPath := filepath.Join(t.TempDir(), "keyward.db")
 		start := func() *env {
 			e := &env{t: t, b: b, dbPath: dbPath, logs: &testkit.Buffer{}}
-			e.st = newStore(t, dbPath)
+			e.st = storetest.Open(t, dbPath)
 			e.sink = storeSink{st: e.st}
 			e.cfg = sourceConfig(b, crmApp)
 			e.cfg.KEKName = "keyward.kek"
