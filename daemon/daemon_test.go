@@ -47,12 +47,22 @@ func start(t testing.TB, mutate func(*config.Config)) *running {
 	return startCfg(t, cfg)
 }
 
-// testConfig is the default configuration in a new temporary data dir.
+// testConfig is the default configuration in a new temporary data dir,
+// its socket in a folder of its own.
 func testConfig(t testing.TB) *config.Config {
 	dir := t.TempDir()
+	cfg := configIn(dir)
+	cfg.Socket = filepath.Join(dir, "sock", "keyward.sock")
+	return cfg
+}
+
+// configIn is the default configuration with everything of the daemon's
+// in dir: the data directory dir/data and the socket dir/keyward.sock
+// (daemontest.NewConfig, which this package's tests cannot import).
+func configIn(dir string) *config.Config {
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Socket = filepath.Join(dir, "sock", "keyward.sock")
+	cfg.Socket = filepath.Join(dir, "keyward.sock")
 	return cfg
 }
 
@@ -65,17 +75,26 @@ func startCfg(t testing.TB, cfg *config.Config) *running {
 // seed source is always there.
 func startOpts(t testing.TB, cfg *config.Config, opts Options) *running {
 	t.Helper()
+	opts.Sources = append([]sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", time.Now()))}, opts.Sources...)
+	r := run(t, cfg, opts)
+	waitKeys(t, api.NewClient(r.socket), 12)
+	return r
+}
+
+// run runs a real daemon in-process with cfg and opts (a discarding
+// logger unless opts has one) on its real socket and database, and
+// returns once it serves; it stops when the test ends (or at r.stop).
+// The seed source is not added: the daemon has cfg's sources only.
+func run(t testing.TB, cfg *config.Config, opts Options) *running {
+	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = discardLogger()
 	}
-	opts.Sources = append([]sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", time.Now()))}, opts.Sources...)
-	d := testkit.Start(t, "the daemon", 20*time.Second, func(ctx context.Context, ready func(string)) error {
+	d := testkit.Start(t, "the daemon", 30*time.Second, func(ctx context.Context, ready func(string)) error {
 		opts.Ready = ready
 		return Run(ctx, cfg, opts)
 	})
-	r := &running{socket: cfg.SocketPath(), cfg: cfg, stop: d.Stop}
-	waitKeys(t, api.NewClient(r.socket), 12)
-	return r
+	return &running{socket: cfg.SocketPath(), cfg: cfg, stop: d.Stop}
 }
 
 func waitKeys(t testing.TB, c *api.Client, n int) {
@@ -198,17 +217,15 @@ func TestEventStreamPushesChanges(t *testing.T) {
 func TestOneDaemonPerSocketAndDataDir(t *testing.T) {
 	r := start(t, nil)
 	// Same socket, other data dir: refused because someone answers.
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(t.TempDir(), "other")
+	cfg := configIn(t.TempDir())
 	cfg.Socket = r.socket
 	err := Run(context.Background(), cfg, Options{Logger: discardLogger()})
 	if !errors.Is(err, ErrSocketInUse) {
 		t.Fatalf("second daemon on the same socket: %v", err)
 	}
 	// Same data dir, other socket: refused by the lock.
-	cfg2 := config.Default()
+	cfg2 := configIn(t.TempDir())
 	cfg2.DataDir = r.cfg.DataDir
-	cfg2.Socket = filepath.Join(t.TempDir(), "k.sock")
 	err = Run(context.Background(), cfg2, Options{Logger: discardLogger()})
 	if err == nil || !strings.Contains(err.Error(), "in use by another keyward daemon (pid "+strconv.Itoa(os.Getpid())) {
 		t.Fatalf("second daemon on the same data dir: %v", err)
@@ -244,8 +261,7 @@ func TestStaleSocketIsReplacedAndRemovedOnStop(t *testing.T) {
 	}
 	// A regular file at the socket path is never deleted.
 	os.WriteFile(sock, []byte("precious"), 0o600)
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(dir, "d2")
+	cfg := configIn(filepath.Join(dir, "d2"))
 	cfg.Socket = sock
 	if err := Run(context.Background(), cfg, Options{Logger: discardLogger()}); err == nil || !strings.Contains(err.Error(), "not a socket") {
 		t.Fatalf("regular file at socket path: %v", err)
@@ -390,14 +406,7 @@ func TestHelperClient(t *testing.T) {
 // TestRouteWritesAreAudited: the activity a state-changing route reports
 // (localapi.Record) is recorded with the caller; a GET's is not.
 func TestRouteWritesAreAudited(t *testing.T) {
-	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Socket = filepath.Join(dir, "k.sock")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan struct{})
-	done := make(chan error, 1)
+	ctx := context.Background()
 	h := func(w http.ResponseWriter, r *http.Request) error {
 		if r.URL.Query().Get("fail") != "" {
 			return &api.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: "no"}
@@ -406,13 +415,10 @@ func TestRouteWritesAreAudited(t *testing.T) {
 		return localapi.WriteJSON(w, map[string]string{"ok": "yes"})
 	}
 	params := []api.Param{api.TextParam("fail")}
-	go func() {
-		done <- Run(ctx, cfg, Options{Logger: discardLogger(), Ready: func(string) { close(ready) },
-			Routes: []localapi.Route{{Method: http.MethodPost, Pattern: "/v1/thing/{x}", Role: api.RoleAdmin, Params: params, Serve: h},
-				{Method: http.MethodGet, Pattern: "/v1/thing/{x}", Role: api.RoleUser, Serve: h}}})
-	}()
-	<-ready
-	c := api.NewClient(cfg.Socket)
+	r := run(t, configIn(t.TempDir()), Options{Routes: []localapi.Route{
+		{Method: http.MethodPost, Pattern: "/v1/thing/{x}", Role: api.RoleAdmin, Params: params, Serve: h},
+		{Method: http.MethodGet, Pattern: "/v1/thing/{x}", Role: api.RoleUser, Serve: h}}})
+	c := api.NewClient(r.socket)
 	if err := c.Do(ctx, http.MethodPost, "/thing/a", nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -429,8 +435,6 @@ func TestRouteWritesAreAudited(t *testing.T) {
 	if len(p.Events) != 1 || p.Events[0].Details != "/v1/thing/a" || p.Events[0].Actor == "" || p.Events[0].Origin != engine.OriginKeyward {
 		t.Fatalf("audited events %+v: want exactly the successful POST, with its caller", p.Events)
 	}
-	cancel()
-	<-done
 }
 
 // TestBadFeatureConfigFailsCleanly: a KEK file that does not exist, or
@@ -450,9 +454,7 @@ func TestBadFeatureConfigFailsCleanly(t *testing.T) {
 
 func badKEKStart(t *testing.T, want string, prepare func(kekFile string)) {
 	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Socket = filepath.Join(dir, "k.sock")
+	cfg := configIn(dir)
 	cfg.Keys.KEKFile = filepath.Join(dir, "missing-kek")
 	if prepare != nil {
 		prepare(cfg.Keys.KEKFile)

@@ -20,10 +20,9 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/daemon/config"
-	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 var exportNow = time.Date(2026, 12, 4, 16, 0, 0, 0, time.UTC)
@@ -32,17 +31,11 @@ var exportNow = time.Date(2026, 12, 4, 16, 0, 0, 0, time.UTC)
 // written to its database before it starts.
 func startInventory(t *testing.T, keys map[string][]engine.Key) string {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Socket = filepath.Join(dir, "keyward.sock")
+	cfg := configIn(t.TempDir())
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(context.Background(), filepath.Join(cfg.DataDir, "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Open(t, filepath.Join(cfg.DataDir, "keyward.db"))
 	for src, ks := range keys {
 		if err := st.EnsureSource(context.Background(), src, "kmip", "127.0.0.1:5696"); err != nil {
 			t.Fatal(err)
@@ -56,10 +49,7 @@ func startInventory(t *testing.T, keys map[string][]engine.Key) string {
 		}
 	}
 	st.Close()
-	testkit.Start(t, "the daemon", 30*time.Second, func(ctx context.Context, ready func(string)) error {
-		return Run(ctx, cfg, Options{Logger: discardLogger(), Now: func() time.Time { return exportNow }, Ready: ready})
-	})
-	return cfg.Socket
+	return run(t, cfg, Options{Now: func() time.Time { return exportNow }}).socket
 }
 
 func socketClient(socket string) *http.Client {
@@ -253,10 +243,7 @@ func TestExportDuringASyncHasEachKeyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The sync, through a second connection to the daemon's database.
-	st, err := store.Open(context.Background(), filepath.Join(filepath.Dir(sock), "data", "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Open(t, filepath.Join(filepath.Dir(sock), "data", "keyward.db"))
 	for src, ks := range inv {
 		moved := make([]engine.Key, len(ks))
 		for i, k := range ks {

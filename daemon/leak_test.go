@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -62,9 +61,7 @@ func TestPlantedKMIPKeyNeverLeavesTheDaemon(t *testing.T) {
 		t.Fatalf("plant the key: %v", err)
 	}
 
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Socket = filepath.Join(dir, "keyward.sock")
+	cfg := configIn(dir)
 	cfg.LogLevel = "debug"
 	cfg.Keys = config.Keys{KEKFile: filepath.Join(dir, "kek"), PersistMaterial: true}
 	if err := kek.Generate(cfg.Keys.KEKFile); err != nil {
@@ -77,24 +74,9 @@ func TestPlantedKMIPKeyNeverLeavesTheDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &testkit.Buffer{}
-	dctx, stop := context.WithCancel(ctx)
-	ready, done := make(chan string, 1), make(chan error, 1)
-	go func() {
-		done <- Run(dctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Ready: func(s string) { ready <- s }})
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("daemon did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("daemon not ready")
-	}
-	defer func() { stop(); <-done }()
+	d := run(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", cfg.Socket)
-	}}}
+	hc := socketClient(d.socket)
 	call := func(method, path string) []byte {
 		t.Helper()
 		req, _ := http.NewRequest(method, "http://keyward"+path, nil)
@@ -109,7 +91,7 @@ func TestPlantedKMIPKeyNeverLeavesTheDaemon(t *testing.T) {
 		}
 		return b
 	}
-	client := api.NewClient(cfg.Socket)
+	client := api.NewClient(d.socket)
 	fp := keyring.Fingerprint(planted)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -149,11 +131,9 @@ func TestPlantedKMIPKeyNeverLeavesTheDaemon(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // let the sync's notifications arrive
 	scancel()
 	<-streamDone
-	stop()
-	if err := <-done; err != nil {
+	if err := d.stop(); err != nil {
 		t.Fatalf("daemon stopped with %v", err)
 	}
-	done <- nil // for the deferred stop
 
 	if !bytes.Contains(answers["/v1/sources"], []byte(fp)) || !bytes.Contains(answers["/v1/keys"], []byte(fp)) {
 		t.Fatal("the API does not show the planted key's fingerprint: the search below would prove nothing")

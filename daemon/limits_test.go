@@ -10,13 +10,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
@@ -27,11 +25,7 @@ import (
 
 func startLimited(t *testing.T, l Limits, extra ...sources.Source) *running {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Socket = filepath.Join(dir, "sock", "keyward.sock")
-	return startOpts(t, cfg, Options{Limits: l, Sources: extra, Routes: []localapi.Route{echoRoute()}})
+	return startOpts(t, testConfig(t), Options{Limits: l, Sources: extra, Routes: []localapi.Route{echoRoute()}})
 }
 
 // echoRoute is a route open to users that reads a JSON body the way the
