@@ -109,7 +109,13 @@ func parseTags(tags []string) (map[string]string, error) {
 	return out, nil
 }
 
-type dates struct{ expires, notBefore string }
+// dates are the --expires and --not-before flags of a command; material
+// is set for an upload, whose --expires is the material's expiry where
+// the source's imported material expires (engine.CapMaterialExpiry).
+type dates struct {
+	expires, notBefore string
+	material           bool
+}
 
 func (d *dates) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&d.expires, "expires", "", "expiry: a date (2027-01-31) or a duration from now (365d)")
@@ -147,9 +153,13 @@ func (d *dates) refuse(ctx context.Context, a *App, source string) error {
 		return err
 	}
 	for _, s := range srcs {
-		if s.Name == source && !slices.Contains(s.Capabilities, engine.CapDates) {
-			return Usagef("--expires/--not-before: %s", engine.NoDates(source))
+		if s.Name != source || slices.Contains(s.Capabilities, engine.CapDates) {
+			continue
 		}
+		if d.material && d.notBefore == "" && slices.Contains(s.Capabilities, engine.CapMaterialExpiry) {
+			continue
+		}
+		return Usagef("--expires/--not-before: %s", engine.NoDates(source))
 	}
 	return nil
 }
@@ -257,7 +267,7 @@ func readFile(flag, path string, limit int64, check func(os.FileInfo) error) ([]
 func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 	var r api.UploadKeyRequest
 	var fromFile string
-	var d dates
+	d := dates{material: upload}
 	var tags []string
 	use, short := "create SOURCE NAME", "Create a key inside the vault (RSA 2048/3072/4096 or EC P-256/P-384/P-521)"
 	if upload {
@@ -462,12 +472,25 @@ func newKeyBackupsCmd(a *App) *cobra.Command {
 }
 
 func newKeyRestoreCmd(a *App) *cobra.Command {
-	var to string
+	var r api.RestoreRequest
+	var expires string
 	cmd := newKeyResultCmd(a, "restore BACKUP-ID", "Restore a stored backup into the vault it came from, or --to another vault of the same geography",
 		cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) (*api.CloudKeyResult, error) {
-			return a.Client().RestoreCloudBackup(cmd.Context(), args[0], to)
+			if expires != "" {
+				if r.NoExpiry {
+					return nil, Usagef("--expires and --no-expiry exclude each other")
+				}
+				t, err := parseWhen(expires, time.Now())
+				if err != nil {
+					return nil, Usagef("--expires: %v", err)
+				}
+				r.Expires = &t
+			}
+			return a.Client().RestoreCloudBackup(cmd.Context(), args[0], r)
 		})
-	cmd.Flags().StringVar(&to, "to", "", "source to restore into (default: where the backup was taken)")
+	cmd.Flags().StringVar(&r.Source, "to", "", "source to restore into (default: where the backup was taken)")
+	cmd.Flags().StringVar(&expires, "expires", "", "AWS: the re-imported material expires then (a date, 2027-01-31, or a duration from now, 90d; at most 365 days ahead) instead of as kept at upload")
+	cmd.Flags().BoolVar(&r.NoExpiry, "no-expiry", false, "AWS: the re-imported material never expires (instead of as kept at upload)")
 	return cmd
 }
 

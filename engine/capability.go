@@ -25,6 +25,11 @@ const (
 	// that keyward can set (Azure Key Vault; AWS and Google keys have
 	// neither).
 	CapDates = "dates"
+	// CapMaterialExpiry: imported key material expires at a date given
+	// at each import, and a re-import (restore of the copy kept at
+	// upload) can give it a new one or none (AWS ImportKeyMaterial's
+	// ValidTo); the key itself has no dates (no CapDates).
+	CapMaterialExpiry = "material-expiry"
 
 	// Actions on one version of a key, announced apart from the key's own
 	// because a cloud that versions keys need not act on versions alone
@@ -47,6 +52,13 @@ const (
 
 // VersionCapabilities are the capabilities that act on one version.
 var VersionCapabilities = []string{CapVersionEnable, CapVersionDelete, CapVersionRecover, CapVersionPrimary}
+
+// NoMaterialExpiry is why a restore into source cannot give the material
+// a new expiry (or none): front ends leave the choice out, and the daemon
+// refuses the request with these words before it sends anything.
+func NoMaterialExpiry(source string) string {
+	return fmt.Sprintf("source %q cannot give restored key material an expiry (only AWS KMS imports material with one): restore without --expires or --no-expiry", source)
+}
 
 // NoDates is why a key of source, which lacks CapDates, cannot be given
 // an expiry or activation date: front ends leave the fields out or refuse

@@ -333,8 +333,16 @@ func (f *fixture) backup(ctx context.Context, id string) (api.BackupInfo, error)
 // inventory does not hold (purged, or never synced) comes back with the
 // backup's versions, and the "keys" notification follows, as the daemon
 // records what the vault answers.
-func (f *fixture) RestoreCloudBackup(ctx context.Context, id, source string) (*api.CloudKeyResult, error) {
-	f.record("restore %s into %s", id, source)
+func (f *fixture) RestoreCloudBackup(ctx context.Context, id string, r api.RestoreRequest) (*api.CloudKeyResult, error) {
+	source := r.Source
+	switch {
+	case r.NoExpiry:
+		f.record("restore %s into %s, material without expiry", id, source)
+	case r.Expires != nil:
+		f.record("restore %s into %s, material expiring %s", id, source, r.Expires.UTC().Format(time.DateOnly))
+	default:
+		f.record("restore %s into %s", id, source)
+	}
 	b, err := f.backup(ctx, id)
 	if err != nil {
 		return nil, err

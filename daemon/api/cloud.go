@@ -106,9 +106,14 @@ type ConfirmRequest struct {
 }
 
 // RestoreRequest names the source to restore a backup into ("" = the
-// source it was taken from).
+// source it was taken from) and, for a source whose imported material
+// expires (engine.CapMaterialExpiry: AWS), the expiry the re-imported
+// material gets instead of the one kept at upload: Expires, or NoExpiry
+// (not both; neither: as kept, or none once that date has passed).
 type RestoreRequest struct {
-	Source string `json:"source,omitempty"`
+	Source   string     `json:"source,omitempty"`
+	Expires  *time.Time `json:"expires,omitempty"`
+	NoExpiry bool       `json:"no_expiry,omitempty"`
 }
 
 // BackupInfo describes one stored cloud backup: the domain's
@@ -192,9 +197,10 @@ func (c *Client) CloudBackups(ctx context.Context) ([]BackupInfo, error) {
 	return out.Backups, c.Do(ctx, http.MethodGet, "/cloud/backups", nil, nil, &out)
 }
 
-// RestoreCloudBackup restores a backup into source ("" = where it came from).
-func (c *Client) RestoreCloudBackup(ctx context.Context, id, source string) (*CloudKeyResult, error) {
-	return call[CloudKeyResult](ctx, c, http.MethodPost, "/cloud/backups/"+url.PathEscape(id)+"/restore", nil, RestoreRequest{Source: source})
+// RestoreCloudBackup restores a backup as r says (r.Source "" = where it
+// came from).
+func (c *Client) RestoreCloudBackup(ctx context.Context, id string, r RestoreRequest) (*CloudKeyResult, error) {
+	return call[CloudKeyResult](ctx, c, http.MethodPost, "/cloud/backups/"+url.PathEscape(id)+"/restore", nil, r)
 }
 
 // DeleteCloudBackup removes a stored backup.

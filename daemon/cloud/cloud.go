@@ -105,6 +105,14 @@ type MaterialKeeper interface {
 	KeepMaterial(kv KeyVersion, r ImportRequest) ([]byte, error)
 }
 
+// ExpiringRestorer is implemented by a connector whose re-import sets
+// the material's expiry (engine.CapMaterialExpiry, AWS): RestoreExpiring
+// is Restore with exp in place of the expiry the kept copy holds, and
+// says in its answer's Expires what the cloud stored.
+type ExpiringRestorer interface {
+	RestoreExpiring(ctx context.Context, blob []byte, exp MaterialExpiry) (KeyVersion, error)
+}
+
 // MaterialDeleter is implemented by a connector that can delete a key's
 // imported material and leave the key (engine.CapDeleteMaterial).
 type MaterialDeleter interface {

@@ -51,6 +51,30 @@ type UpdateRequest struct {
 	Tags      map[string]string
 }
 
+// RestoreRequest restores a stored backup into Target ("" = the source it
+// was taken from).
+type RestoreRequest struct {
+	Target string
+	// Expiry, when set, is the expiry the re-imported material gets
+	// instead of the kept copy's (only where the target declares
+	// engine.CapMaterialExpiry): At nil = the material never expires.
+	Expiry *MaterialExpiry
+}
+
+// MaterialExpiry is when re-imported key material expires: At nil = never.
+type MaterialExpiry struct {
+	At *time.Time
+}
+
+// String says it as the activity log does: "expires 2027-03-01T00:00:00Z"
+// or "does not expire".
+func (e MaterialExpiry) String() string {
+	if e.At == nil {
+		return "does not expire"
+	}
+	return "expires " + e.At.UTC().Format(time.RFC3339)
+}
+
 // RotationPolicy is a key's automatic rotation policy. Zero durations are
 // unset.
 type RotationPolicy struct {

@@ -203,13 +203,19 @@ func (m *Manager) Create(ctx context.Context, caller Caller, source string, r Cr
 // dated is the source for op, an operation that may set a key's expiry
 // or activation date, once the source offers capability; a date given to
 // a source whose keys have none (no engine.CapDates) is refused before any
-// request, in the words the front ends use.
+// request, in the words the front ends use. An upload's expiry is the
+// material's where the source's imported material expires
+// (engine.CapMaterialExpiry: AWS).
 func (m *Manager) dated(source, capability, op string, expires, notBefore *time.Time) (*SyncSource, error) {
 	s, err := m.source(source, capability)
 	if err != nil {
 		return nil, err
 	}
-	if (expires == nil && notBefore == nil) || s.Connector().Capabilities().Has(engine.CapDates) {
+	caps := s.Connector().Capabilities()
+	if (expires == nil && notBefore == nil) || caps.Has(engine.CapDates) {
+		return s, nil
+	}
+	if capability == engine.CapUpload && notBefore == nil && caps.Has(engine.CapMaterialExpiry) {
 		return s, nil
 	}
 	return nil, &Error{Kind: ErrUnsupported, Op: op, Reason: engine.NoDates(s.Name())}
@@ -752,6 +758,15 @@ func (m *Manager) storedBackups(ctx context.Context) ([]BackupInfo, error) {
 // Restore puts a stored backup back into target ("" = the source it was
 // taken from), which must be a vault of the same kind and geography.
 func (m *Manager) Restore(ctx context.Context, caller Caller, id, target string) (*KeyResult, error) {
+	return m.RestoreWith(ctx, caller, id, RestoreRequest{Target: target})
+}
+
+// RestoreWith is Restore with r's choices: the target, and for a cloud
+// whose material expires (engine.CapMaterialExpiry) a new expiry or none
+// instead of the kept copy's. A choice the target cannot honour is
+// refused before anything is sent to it. The restore is one activity
+// event, which says the expiry the cloud stored.
+func (m *Manager) RestoreWith(ctx context.Context, caller Caller, id string, r RestoreRequest) (*KeyResult, error) {
 	store, kek := m.backups()
 	if store == nil || kek == nil {
 		return nil, fmt.Errorf("restore %s: %w: backups need keys.kek_file in keyward.toml", id, ErrUnsupported)
@@ -769,9 +784,7 @@ func (m *Manager) Restore(ctx context.Context, caller Caller, id, target string)
 		return nil, err
 	}
 	defer clear(rec.Blob)
-	if target == "" {
-		target = rec.Info.Source
-	}
+	target := cmp.Or(r.Target, rec.Info.Source)
 	s, err := m.source(target, engine.CapRestore)
 	if err != nil {
 		return nil, err
@@ -783,13 +796,47 @@ func (m *Manager) Restore(ctx context.Context, caller Caller, id, target string)
 	if g := conn.Geography(); g != "" && rec.Info.Geography != "" && g != rec.Info.Geography {
 		return nil, fmt.Errorf("restore %s: %w: taken in geography %q, %q is in %q; a vault backup only restores within its geography", id, ErrInvalid, rec.Info.Geography, target, g)
 	}
-	kv, err := conn.Restore(ctx, rec.Blob)
+	restore := conn.Restore
+	if r.Expiry != nil {
+		er, err := m.expiringRestorer(s, id, *r.Expiry)
+		if err != nil {
+			return nil, err
+		}
+		restore = func(ctx context.Context, blob []byte) (KeyVersion, error) {
+			return er.RestoreExpiring(ctx, blob, *r.Expiry)
+		}
+	}
+	kv, err := restore(ctx, rec.Blob)
 	if err != nil {
 		return nil, fmt.Errorf("restore %s into %s: %w", id, target, err)
 	}
-	ev := m.event(caller, engine.OpRestored, engine.SeverityInfo,
-		fmt.Sprintf("restored from backup %s taken from %s on %s", id, rec.Info.Source, rec.Info.Created.Format(time.RFC3339)))
+	details := fmt.Sprintf("restored from backup %s taken from %s on %s", id, rec.Info.Source, rec.Info.Created.Format(time.RFC3339))
+	if conn.Capabilities().Has(engine.CapMaterialExpiry) {
+		how := "as kept at upload"
+		if r.Expiry != nil {
+			how = "given at restore"
+		}
+		details += fmt.Sprintf("; the material %s (%s)", MaterialExpiry{At: kv.Expires}, how)
+	}
+	ev := m.event(caller, engine.OpRestored, engine.SeverityInfo, details)
 	return m.recorded(ctx, s, kv.Name, nil, false, ev)
+}
+
+// expiringRestorer is s's connector when it can give restored material
+// exp, else why not (before anything is sent).
+func (m *Manager) expiringRestorer(s *SyncSource, id string, exp MaterialExpiry) (ExpiringRestorer, error) {
+	if !s.Connector().Capabilities().Has(engine.CapMaterialExpiry) {
+		return nil, &Error{Kind: ErrUnsupported, Op: "restore " + id, Reason: engine.NoMaterialExpiry(s.Name())}
+	}
+	er, ok := s.Connector().(ExpiringRestorer)
+	if !ok {
+		return nil, fmt.Errorf("restore %s: %w: %s source %q declares %s without the operation", id, ErrUnsupported, s.Kind(), s.Name(), engine.CapMaterialExpiry)
+	}
+	if exp.At != nil && !exp.At.After(m.Now()) {
+		return nil, &Error{Kind: ErrInvalid, Op: "restore " + id,
+			Reason: fmt.Sprintf("the expiry %s is not in the future (give a later date, or no expiry)", exp.At.UTC().Format(time.RFC3339))}
+	}
+	return er, nil
 }
 
 // DeleteBackup removes a stored backup.

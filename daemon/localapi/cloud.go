@@ -186,7 +186,16 @@ func (h *Handler) cloudRestore(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	res, err := m.Restore(r.Context(), cloudCaller(r), r.PathValue("id"), req.Source)
+	cr := cloud.RestoreRequest{Target: req.Source}
+	switch {
+	case req.NoExpiry && req.Expires != nil:
+		return badRequest("give expires or no_expiry, not both")
+	case req.NoExpiry:
+		cr.Expiry = &cloud.MaterialExpiry{}
+	case req.Expires != nil:
+		cr.Expiry = &cloud.MaterialExpiry{At: req.Expires}
+	}
+	res, err := m.RestoreWith(r.Context(), cloudCaller(r), r.PathValue("id"), cr)
 	return keyResult(w, r, res, err)
 }
 

@@ -45,7 +45,7 @@ type (
 		UploadCloudKey(ctx context.Context, source string, r api.UploadKeyRequest) (*api.CloudKeyResult, error)
 		BackupCloudKey(ctx context.Context, source, name string) (*api.BackupInfo, error)
 		CloudBackups(ctx context.Context) ([]api.BackupInfo, error)
-		RestoreCloudBackup(ctx context.Context, id, source string) (*api.CloudKeyResult, error)
+		RestoreCloudBackup(ctx context.Context, id string, r api.RestoreRequest) (*api.CloudKeyResult, error)
 		DeleteCloudBackup(ctx context.Context, id string) error
 		CloudRotationPolicy(ctx context.Context, source, name string) (*api.RotationPolicy, error)
 		SetCloudRotationPolicy(ctx context.Context, source, name string, p api.RotationPolicy) (*api.RotationPolicy, error)

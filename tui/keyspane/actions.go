@@ -745,7 +745,7 @@ func (m *Model) chooseRestore(f *flow, it dialog.Item) tea.Cmd {
 	f.what = "restore " + name
 	f.src = m.cloud[into]
 	f.Run = cloudKeyRun(fmt.Sprintf("restored %s into %s from backup %s", name, table.Clean(into), table.Clean(bi.ID)), func(ctx context.Context) (*api.CloudKeyResult, error) {
-		return b.RestoreCloudBackup(ctx, bi.ID, into)
+		return b.RestoreCloudBackup(ctx, bi.ID, api.RestoreRequest{Source: into})
 	})
 	f.Show(nil, dialog.NewConfirm("Restore "+name+" into "+table.Clean(into)+"?",
 		[]string{fmt.Sprintf("Backup %s of %s, taken from vault %s on %s (%s), is restored into vault %s with its versions.",

@@ -46,7 +46,7 @@ func (Unserved) BackupCloudKey(context.Context, string, string) (*api.BackupInfo
 	return nil, unserved()
 }
 func (Unserved) CloudBackups(context.Context) ([]api.BackupInfo, error) { return nil, unserved() }
-func (Unserved) RestoreCloudBackup(context.Context, string, string) (*api.CloudKeyResult, error) {
+func (Unserved) RestoreCloudBackup(context.Context, string, api.RestoreRequest) (*api.CloudKeyResult, error) {
 	return nil, unserved()
 }
 func (Unserved) DeleteCloudBackup(context.Context, string) error { return unserved() }

@@ -220,7 +220,7 @@ func (a *Account) Geography() string { return a.partition }
 // immediate purge (deletion is always scheduled 7–30 days out).
 func (a *Account) Capabilities() cloud.Capabilities {
 	return cloud.Capabilities{engine.CapCreate, engine.CapUpload, engine.CapUploadOct, engine.CapUpdate, engine.CapRotate,
-		engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy, engine.CapBackup, engine.CapRestore, engine.CapDeleteMaterial}
+		engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy, engine.CapBackup, engine.CapRestore, engine.CapDeleteMaterial, engine.CapMaterialExpiry}
 }
 
 // Purge is refused: AWS deletes a key only when its scheduled deletion

@@ -107,6 +107,9 @@ func (a *Account) Import(ctx context.Context, r cloud.ImportRequest) (cloud.KeyV
 	if r.NotBefore != nil {
 		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrUnsupported, Op: op, Reason: "AWS KMS keys have no activation date"}
 	}
+	if err := checkValidTo(op, r.Expires, time.Now()); err != nil {
+		return cloud.KeyVersion{}, err
+	}
 	m, err := materialOf(r)
 	if err != nil {
 		return cloud.KeyVersion{}, err
@@ -244,14 +247,40 @@ const noExport = "not supported: AWS cannot export key material (only keys keywa
 // only the material the key was made with, so there is no restoring into
 // another key. The key must still exist (not deleted for good); a key
 // pending deletion must be recovered first. Re-importing also brings back
-// material that expired or was deleted.
+// material that expired or was deleted. The material gets the kept
+// copy's expiry, or none when that date has passed.
 func (a *Account) Restore(ctx context.Context, blob []byte) (cloud.KeyVersion, error) {
+	return a.restore(ctx, blob, nil)
+}
+
+var _ cloud.ExpiringRestorer = (*Account)(nil)
+
+// RestoreExpiring is Restore with the expiry exp (At nil: the material
+// never expires) instead of the kept copy's: AWS sets ExpirationModel and
+// ValidTo at each import, and the answer's Expires is the ValidTo AWS
+// then describes. An expiry AWS would refuse is refused before any
+// request.
+func (a *Account) RestoreExpiring(ctx context.Context, blob []byte, exp cloud.MaterialExpiry) (cloud.KeyVersion, error) {
+	return a.restore(ctx, blob, &exp)
+}
+
+func (a *Account) restore(ctx context.Context, blob []byte, given *cloud.MaterialExpiry) (cloud.KeyVersion, error) {
 	var k keptMaterial
 	if err := json.Unmarshal(blob, &k); err != nil || k.KeyID == "" || len(k.Material) == 0 {
 		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrInvalid, Op: "restore", Reason: "the backup is not an AWS key's kept material"}
 	}
 	defer clear(k.Material)
 	op := "restore " + k.KeyID
+	exp := k.Expires
+	if exp != nil && !exp.After(time.Now()) {
+		exp = nil // expired: re-imported without expiry rather than refused
+	}
+	if given != nil {
+		exp = given.At
+		if err := checkValidTo(op, exp, time.Now()); err != nil {
+			return cloud.KeyVersion{}, err
+		}
+	}
 	kv, err := a.customerKey(ctx, "restore", k.KeyID)
 	if err != nil {
 		if ce, ok := err.(*cloud.Error); ok && ce.Kind == cloud.ErrNotFound {
@@ -262,15 +291,32 @@ func (a *Account) Restore(ctx context.Context, blob []byte) (cloud.KeyVersion, e
 	if kv.Tags[TagOrigin] != string(types.OriginTypeExternal) {
 		return kv, &cloud.Error{Kind: cloud.ErrConflict, Op: op, Reason: "the key's origin is " + kv.Tags[TagOrigin] + ", not EXTERNAL: it takes no imported material"}
 	}
-	exp := k.Expires
-	if exp != nil && !exp.After(time.Now()) {
-		exp = nil // expired: re-imported without expiry rather than refused
-	}
 	if err := a.importMaterial(ctx, kv.Name, material{symmetric: k.Symmetric, bytes: k.Material}, exp); err != nil {
 		return kv, classify("re-import the material of "+kv.Name, err)
 	}
 	a.view.invalidate(kv.Name)
 	return a.view.describe(ctx, kv.Name, nil)
+}
+
+// maxValidTo is how far ahead AWS takes an imported material's expiry
+// (ImportKeyMaterial's ValidTo: at most 365 days from the request).
+const maxValidTo = 365 * 24 * time.Hour
+
+// checkValidTo refuses, before any request, an expiry AWS would refuse:
+// one not in the future, or more than 365 days ahead (nil: none, fine).
+func checkValidTo(op string, exp *time.Time, now time.Time) error {
+	if exp == nil {
+		return nil
+	}
+	to := exp.UTC().Truncate(time.Second)
+	switch {
+	case !to.After(now):
+		return &cloud.Error{Kind: cloud.ErrInvalid, Op: op, Reason: fmt.Sprintf("the material's expiry %s is not in the future", to.Format(time.RFC3339))}
+	case to.Sub(now) > maxValidTo:
+		return &cloud.Error{Kind: cloud.ErrInvalid, Op: op,
+			Reason: fmt.Sprintf("AWS KMS takes an imported material's expiry at most 365 days ahead (%s is later); give an earlier date, or no expiry, and import again before it comes", to.Format(time.RFC3339))}
+	}
+	return nil
 }
 
 var _ cloud.MaterialDeleter = (*Account)(nil)

@@ -1,0 +1,126 @@
+package aws
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/keyward/keyward/daemon/cloud"
+)
+
+// TestReimportWithNewExpiry: material that expired in local-kms (which
+// itself puts such a key back to PendingImport, as AWS deletes expired
+// material) is re-imported with a new expiry, then changed to none, then
+// to a date again while the key is enabled — each time the expiry is what
+// local-kms describes afterwards (read with a plain client, not keyward's
+// answer), not the first upload's. An expiry AWS would refuse is refused
+// before any request.
+func TestReimportWithNewExpiry(t *testing.T) {
+	a, lk := newLocal(t)
+	ctx := context.Background()
+	material := make([]byte, 32)
+	rand.Read(material)
+	first := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second)
+	ir := cloud.ImportRequest{Name: "short-lived", Symmetric: material, Expires: &first}
+	kv, err := a.Import(ctx, ir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := a.KeepMaterial(kv, ir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := lk.Client()
+	stored := func() *types.KeyMetadata {
+		t.Helper()
+		out, err := plain.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: sdkaws.String(kv.Name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.KeyMetadata
+	}
+	// The material expires in local-kms.
+	deadline := time.Now().Add(30 * time.Second)
+	for stored().KeyState != types.KeyStatePendingImport {
+		if time.Now().After(deadline) {
+			t.Fatalf("the material did not expire in local-kms: %+v", stored())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// A new expiry, 90 days out.
+	want := time.Now().Add(90 * 24 * time.Hour).UTC().Truncate(time.Second)
+	back, err := a.RestoreExpiring(ctx, blob, cloud.MaterialExpiry{At: &want})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := stored()
+	if md.KeyState != types.KeyStateEnabled || md.ExpirationModel != types.ExpirationModelTypeKeyMaterialExpires || md.ValidTo == nil || !md.ValidTo.Equal(want) {
+		t.Fatalf("after re-import with a new expiry, local-kms holds state %s, model %s, valid to %v; want Enabled, expiring %s",
+			md.KeyState, md.ExpirationModel, md.ValidTo, want)
+	}
+	if back.Expires == nil || !back.Expires.Equal(want) {
+		t.Errorf("keyward's answer says the material expires %v, want %s", back.Expires, want)
+	}
+	if _, err := plain.Encrypt(ctx, &kms.EncryptInput{KeyId: sdkaws.String(kv.Name), Plaintext: []byte("x")}); err != nil {
+		t.Fatalf("the re-imported key does not encrypt: %v", err)
+	}
+
+	// None: deleted, then re-imported without expiry.
+	if _, err := a.DeleteMaterial(ctx, kv.Name); err != nil {
+		t.Fatal(err)
+	}
+	back, err = a.RestoreExpiring(ctx, blob, cloud.MaterialExpiry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := stored(); md.KeyState != types.KeyStateEnabled || md.ExpirationModel != types.ExpirationModelTypeKeyMaterialDoesNotExpire || md.ValidTo != nil {
+		t.Fatalf("after re-import without expiry, local-kms holds state %s, model %s, valid to %v", md.KeyState, md.ExpirationModel, md.ValidTo)
+	}
+	if back.Expires != nil {
+		t.Errorf("keyward's answer says the material expires %v", back.Expires)
+	}
+
+	// A date again, into the enabled key (AWS re-imports to change the
+	// expiry of material in use).
+	later := time.Now().Add(200 * 24 * time.Hour).UTC().Truncate(time.Second)
+	if _, err := a.RestoreExpiring(ctx, blob, cloud.MaterialExpiry{At: &later}); err != nil {
+		t.Fatal(err)
+	}
+	if md := stored(); md.ExpirationModel != types.ExpirationModelTypeKeyMaterialExpires || md.ValidTo == nil || !md.ValidTo.Equal(later) {
+		t.Fatalf("after re-import into the enabled key, local-kms holds model %s, valid to %v; want %s", md.ExpirationModel, md.ValidTo, later)
+	}
+
+	// What AWS refuses is refused here, before any request.
+	before := a.Calls()
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Now().Add(400 * 24 * time.Hour), "at most 365 days ahead"},
+		{time.Now().Add(-time.Hour), "is not in the future"},
+	} {
+		if _, err := a.RestoreExpiring(ctx, blob, cloud.MaterialExpiry{At: &c.at}); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("re-import expiring %s: %v, want it refused naming %q", c.at, err, c.want)
+		}
+		far := c.at
+		if _, err := a.Import(ctx, cloud.ImportRequest{Name: "too-far", Symmetric: material, Expires: &far}); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("import expiring %s: %v, want it refused naming %q", c.at, err, c.want)
+		}
+	}
+	for op, n := range a.Calls() {
+		if n != before[op] {
+			t.Errorf("a refused expiry sent %s", op)
+		}
+	}
+	if md := stored(); md.ValidTo == nil || !md.ValidTo.Equal(later) {
+		t.Errorf("a refused re-import changed the stored expiry: %v", md.ValidTo)
+	}
+}
