@@ -364,7 +364,7 @@ func (m *Manager) keep(ctx context.Context, caller Caller, source string, conn C
 func (m *Manager) Rotate(ctx context.Context, caller Caller, source, name string) (*KeyResult, error) {
 	return m.onKey(ctx, caller, source, engine.CapRotate, "rotate", name, nil, func(c Connector) (change, error) {
 		kv, err := c.Rotate(ctx, name)
-		return change{op: engine.OpRotated, severity: engine.SeverityInfo, details: "rotated via keyward: new version " + kv.Version, keyID: engine.KeyID(source, name, kv.Version)}, err
+		return change{op: engine.OpRotated, severity: engine.SeverityInfo, details: "rotated via keyward: new version " + kv.Version, keyID: keyID(source, name, kv)}, err
 	})
 }
 
@@ -447,8 +447,15 @@ func (m *Manager) Update(ctx context.Context, caller Caller, source, name string
 		details += ": " + strings.Join(what, ", ")
 	}
 	ev := m.event(caller, op, engine.SeverityInfo, details)
-	ev.KeyID = engine.KeyID(source, name, kv.Version)
+	ev.KeyID = keyID(source, name, kv)
 	return m.recorded(ctx, s, name, nil, false, ev)
+}
+
+// keyID is the inventory id of the version kv of the key an operation
+// named name: the cloud's own name for it when it has one (an AWS key
+// named by an alias is listed, and kept, by its key ID).
+func keyID(source, name string, kv KeyVersion) string {
+	return engine.KeyID(source, cmp.Or(kv.Name, name), kv.Version)
 }
 
 func confirm(op, name, typed string) error {
