@@ -75,6 +75,51 @@ func (d *Deleted) Serve(ctx context.Context, now func() time.Time, listKeys func
 	return page(keys)
 }
 
+// Pass is one listing of a connector's keys (its ListKeys) under way:
+// whether it describes every key again, the keys it saw, and the keys
+// pending deletion it found, set aside from the live keys it pages.
+type Pass struct {
+	// Full: the listing describes every key again instead of trusting
+	// what the connector remembers (Refresh.Next).
+	Full    bool
+	seen    map[string]bool
+	deleted []KeyVersion
+}
+
+// Begin counts a listing and starts it.
+func (r *Refresh) Begin() *Pass { return &Pass{Full: r.Next(), seen: map[string]bool{}} }
+
+// See records that the listing saw the key id, and reports false when it
+// had already (a listing started again from the top lists keys twice).
+func (p *Pass) See(id string) (first bool) {
+	if p.seen[id] {
+		return false
+	}
+	p.seen[id] = true
+	return true
+}
+
+// Add appends kv to live, the page being built, or sets it aside when it
+// is pending deletion.
+func (p *Pass) Add(live []KeyVersion, kv KeyVersion) []KeyVersion {
+	if kv.Deleted != nil {
+		p.deleted = append(p.deleted, kv)
+		return live
+	}
+	return append(live, kv)
+}
+
+// EndPass finishes the listing p at now: what the connector remembers of
+// the keys p did not see (cache, guarded by mu) is dropped, they are gone
+// from the cloud, and the keys pending deletion p found are what d serves
+// to ListDeleted next.
+func EndPass[D any](p *Pass, mu *sync.Mutex, cache map[string]D, d *Deleted, now time.Time) {
+	mu.Lock()
+	maps.DeleteFunc(cache, func(id string, _ D) bool { return !p.seen[id] })
+	mu.Unlock()
+	d.Found(p.deleted, now)
+}
+
 // Refresh counts a connector's listings and says which of them describe
 // every key again instead of trusting what it remembers: every Every-th
 // (none when Every is 0). It is safe for concurrent use.

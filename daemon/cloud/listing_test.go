@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -121,5 +122,47 @@ func TestClassify(t *testing.T) {
 	}
 	if Says("quota exceeded", "AWS", "") != "quota exceeded" {
 		t.Fatal("Says with nothing said")
+	}
+}
+
+// TestPassForgetsUnlistedAndKeepsDeleted: a listing pages its live keys,
+// sets the ones pending deletion aside for ListDeleted, lists a key once
+// however often it comes by, says which listings are full, and at its end
+// the connector forgets the keys it did not see.
+func TestPassForgetsUnlistedAndKeepsDeleted(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	gone := now.Add(-time.Hour)
+	r := Refresh{Every: 2}
+	var mu sync.Mutex
+	cache := map[string]int{"a": 1, "b": 2, "old": 3}
+	var d Deleted
+	p := r.Begin()
+	var live []KeyVersion
+	for _, kv := range []KeyVersion{{Name: "a"}, {Name: "b", Deleted: &gone}, {Name: "a"}, {Name: "new"}} {
+		if p.See(kv.Name) {
+			live = p.Add(live, kv)
+		}
+	}
+	EndPass(p, &mu, cache, &d, now)
+	if p.Full || len(live) != 2 || live[0].Name != "a" || live[1].Name != "new" {
+		t.Errorf("first listing: full %v, live %+v", p.Full, live)
+	}
+	if _, ok := cache["old"]; ok || len(cache) != 2 {
+		t.Errorf("after the listing the cache holds %v, want a and b", cache)
+	}
+	var deleted []string
+	if err := d.Serve(context.Background(), func() time.Time { return now }, func(context.Context, func([]KeyVersion) error) error {
+		t.Fatal("listed again right after a listing")
+		return nil
+	}, func(ks []KeyVersion) error {
+		for _, k := range ks {
+			deleted = append(deleted, k.Name)
+		}
+		return nil
+	}); err != nil || len(deleted) != 1 || deleted[0] != "b" {
+		t.Errorf("ListDeleted after the listing: %v, %v", deleted, err)
+	}
+	if p := r.Begin(); !p.Full {
+		t.Error("the second listing with Every 2 is not full")
 	}
 }

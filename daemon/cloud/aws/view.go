@@ -130,9 +130,7 @@ func (a *Account) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 	if err != nil {
 		return err
 	}
-	full := v.refresh.Next()
-	var deleted []cloud.KeyVersion
-	seen := map[string]bool{}
+	pass := v.refresh.Begin()
 	list := func() *kms.ListKeysPaginator {
 		return kms.NewListKeysPaginator(a.client, &kms.ListKeysInput{Limit: sdkaws.Int32(1000)})
 	}
@@ -157,26 +155,21 @@ func (a *Account) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 				return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "list keys", Reason: "a listed key has no key ID"}
 			}
 			id := *e.KeyId
-			if seen[id] {
+			if !pass.See(id) {
 				continue
 			}
-			seen[id] = true
 			keyAliases := als[id]
 			if keyAliases == nil {
 				keyAliases = []string{} // listed without aliases: none to look up
 			}
-			kv, err := v.current(ctx, id, keyAliases, full)
+			kv, err := v.current(ctx, id, keyAliases, pass.Full)
 			if err != nil {
 				if errors.Is(err, cloud.ErrNotFound) {
 					continue // deleted since the listing
 				}
 				return err
 			}
-			if kv.Deleted != nil {
-				deleted = append(deleted, kv)
-			} else {
-				live = append(live, kv)
-			}
+			live = pass.Add(live, kv)
 		}
 		if len(live) > 0 {
 			if err := page(live); err != nil {
@@ -184,10 +177,7 @@ func (a *Account) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 			}
 		}
 	}
-	v.mu.Lock()
-	maps.DeleteFunc(v.cache, func(k string, _ *described) bool { return !seen[k] }) // gone from the cloud
-	v.mu.Unlock()
-	v.deleted.Found(deleted, v.now())
+	cloud.EndPass(pass, &v.mu, v.cache, &v.deleted, v.now())
 	return nil
 }
 

@@ -196,9 +196,7 @@ func (p *Project) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 	if err != nil {
 		return err
 	}
-	full := v.refresh.Next()
-	seen := map[string]bool{}
-	var deleted []cloud.KeyVersion
+	pass := v.refresh.Begin()
 	for _, rg := range rings {
 		it := p.client.ListCryptoKeys(ctx, &kmspb.ListCryptoKeysRequest{Parent: p.ringName(rg), PageSize: 1000})
 		err := pages(v, "ListCryptoKeys", it, 1000, func(keys []*kmspb.CryptoKey) error {
@@ -209,21 +207,16 @@ func (p *Project) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 					return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "list keys of " + rg.loc + "/" + rg.ring, Reason: err.Error()}
 				}
 				r := ref{rg.loc, rg.ring, n.CryptoKey}
-				seen[r.String()] = true
-				d, err := v.current(ctx, r, k, full)
+				pass.See(r.String())
+				d, err := v.current(ctx, r, k, pass.Full)
 				if err != nil {
 					if errors.Is(err, cloud.ErrNotFound) {
 						continue
 					}
 					return err
 				}
-				kv, ok := d.keyVersion(r)
-				switch {
-				case !ok:
-				case kv.Deleted != nil:
-					deleted = append(deleted, kv)
-				default:
-					live = append(live, kv)
+				if kv, ok := d.keyVersion(r); ok {
+					live = pass.Add(live, kv)
 				}
 			}
 			if len(live) == 0 {
@@ -235,10 +228,7 @@ func (p *Project) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 			return classify("list the keys of "+rg.loc+"/"+rg.ring, err)
 		}
 	}
-	v.mu.Lock()
-	maps.DeleteFunc(v.cache, func(k string, _ *described) bool { return !seen[k] }) // gone from the cloud
-	v.mu.Unlock()
-	v.deleted.Found(deleted, v.now())
+	cloud.EndPass(pass, &v.mu, v.cache, &v.deleted, v.now())
 	return nil
 }
 
