@@ -72,6 +72,9 @@ type Options struct {
 	// the answer is sent: a test changes the KMS there (a rotation between
 	// a poll's Locate and its reads).
 	AfterLocate func()
+	// AfterCreate, when set, runs after each Create is done and before its
+	// answer is sent: a test cuts the connection there (an answer lost).
+	AfterCreate func()
 }
 
 // Server is a running embedded KMS.
@@ -346,7 +349,13 @@ func (s *Server) count(op kmip.Operation) {
 }
 
 func (s *Server) routes(exec *kmipserver.BatchExecutor) {
-	exec.Route(kmip.OperationCreate, kmipserver.HandleFunc(s.create))
+	exec.Route(kmip.OperationCreate, kmipserver.HandleFunc(func(ctx context.Context, req *payloads.CreateRequestPayload) (*payloads.CreateResponsePayload, error) {
+		resp, err := s.create(ctx, req)
+		if s.opts.AfterCreate != nil {
+			s.opts.AfterCreate()
+		}
+		return resp, err
+	}))
 	exec.Route(kmip.OperationRegister, kmipserver.HandleFunc(s.register))
 	exec.Route(kmip.OperationLocate, kmipserver.HandleFunc(func(ctx context.Context, req *payloads.LocateRequestPayload) (*payloads.LocateResponsePayload, error) {
 		resp, err := s.locate(ctx, req)

@@ -40,7 +40,7 @@ func (s *Source) connect(ctx context.Context) (*kmipclient.Client, error) {
 	var firstErr error
 	gen := s.ident.generation()
 	for _, addr := range s.cfg.Addresses {
-		opts := []kmipclient.Option{kmipclient.WithDialerUnsafe(tlsDialer(addr, s.tlsCfg.Clone()))}
+		opts := []kmipclient.Option{kmipclient.WithDialerUnsafe(s.noResend(tlsDialer(addr, s.tlsCfg.Clone())))}
 		if s.ver != nil {
 			opts = append(opts, kmipclient.EnforceVersion(*s.ver))
 		}
@@ -67,6 +67,23 @@ func (s *Source) connect(ctx context.Context) (*kmipclient.Client, error) {
 		fails = append(fails, addr+": "+why)
 	}
 	return nil, &connectError{msg: strings.Join(fails, "; "), err: firstErr}
+}
+
+// errNotResent is a request whose connection broke before its answer
+// came, not sent again because the KMS may have done it already.
+var errNotResent = errors.New("the connection to the KMS broke before its answer came, and the request was not sent again: the KMS may have done it")
+
+// noResend guards dial, which the KMIP client also calls to send a
+// request again on a new connection when the connection breaks under it
+// (kmip-go resends after EOF): while s.once is set (a Create, which done
+// twice makes two keys of one name), that redial fails with errNotResent.
+func (s *Source) noResend(dial kmipclient.DialerFunc) kmipclient.DialerFunc {
+	return func(ctx context.Context) (net.Conn, error) {
+		if s.once.Load() {
+			return nil, errNotResent
+		}
+		return dial(ctx)
+	}
 }
 
 // tlsDialer dials addr over TLS. Under TLS 1.3 the KMS's verdict on the

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,6 +64,20 @@ func TestIdleConnectionsLeavePyKMIPLogClean(t *testing.T) {
 type forwarder struct {
 	addr string
 	up   atomic.Bool
+
+	mu   sync.Mutex
+	live []net.Conn
+}
+
+// cut closes every connection open through f now (the KMS side sees its
+// peer gone; the client sees the connection drop mid-request).
+func (f *forwarder) cut() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.live {
+		c.Close()
+	}
+	f.live = nil
 }
 
 func newForwarder(t *testing.T, to string) *forwarder {
@@ -76,6 +91,9 @@ func newForwarder(t *testing.T, to string) *forwarder {
 			c.Close()
 			return
 		}
+		f.mu.Lock()
+		f.live = append(f.live, c)
+		f.mu.Unlock()
 		go func() {
 			defer c.Close()
 			u, err := net.Dial("tcp", to)

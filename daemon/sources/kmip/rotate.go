@@ -2,6 +2,7 @@ package kmip
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -74,7 +75,7 @@ func (s *Source) Rotate(ctx context.Context, app, after string) (Rotation, error
 	if !Match(pattern, next) {
 		return Rotation{}, fmt.Errorf("application %q: the next generation's name %s does not match its pattern %s", app, next, pattern)
 	}
-	rot, err := s.createGeneration(ctx, next)
+	rot, err := s.createGeneration(ctx, next, after)
 	if err != nil {
 		return rot, fmt.Errorf("rotate application %q on %s (create %s): %w", app, s.cfg.Name, next, err)
 	}
@@ -84,7 +85,7 @@ func (s *Source) Rotate(ctx context.Context, app, after string) (Rotation, error
 	return rot, nil
 }
 
-func (s *Source) createGeneration(ctx context.Context, name string) (Rotation, error) {
+func (s *Source) createGeneration(ctx context.Context, name, after string) (Rotation, error) {
 	s.pollMu.Lock()
 	defer s.pollMu.Unlock()
 	s.pollStarted()
@@ -117,8 +118,14 @@ func (s *Source) createGeneration(ctx context.Context, name string) (Rotation, e
 		}
 	} else {
 		rctx, cancel := context.WithTimeout(ctx, time.Duration(s.cfg.Timeout))
+		s.once.Store(true) // a lost answer is not a Create to send again
 		resp, err := c.Create().AES(256, kmip.CryptographicUsageEncrypt|kmip.CryptographicUsageDecrypt).WithName(name).ExecContext(rctx)
+		s.once.Store(false)
 		cancel()
+		if errors.Is(err, errNotResent) {
+			s.closeClient()
+			return rot, fmt.Errorf("%w; rotate again from %s: the retry finds the key of that name the KMS made and activates it, or creates it", err, after)
+		}
 		if err != nil {
 			s.closeClient()
 			return rot, err

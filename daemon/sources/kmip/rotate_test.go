@@ -2,11 +2,14 @@ package kmip
 
 import (
 	"context"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ovh/kmip-go"
 
+	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/engine/keyring"
 )
 
@@ -75,4 +78,58 @@ func mustRing(t *testing.T, e *env, app string) keyring.Ring {
 		t.Fatalf("no ring %s", app)
 	}
 	return r
+}
+
+// TestRotateWhoseAnswerIsLostCreatesOneKey: the connection drops after the
+// KMS made the new generation and before its answer arrives (a load
+// balancer cutting it). The KMIP client must not send the Create again on
+// a new connection: that would make a second key of the same name. The
+// rotation fails saying so, and the administrator's retry (the same
+// rotation) adopts the key the first one made: one acme.crm.key.4, Active,
+// encrypting.
+func TestRotateWhoseAnswerIsLostCreatesOneKey(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var f *forwarder
+	var armed atomic.Bool
+	srv, err := kms.Start(ctx, kms.Options{Dir: dir, Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 3}},
+		AfterCreate: func() {
+			if armed.Swap(false) {
+				f.cut()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	f = newForwarder(t, srv.Addr())
+	f.up.Store(true)
+	b := &backend{name: "embedded", addr: srv.Addr(), dir: dir, ca: srv.CA, caFile: srv.CAFile, certFile: srv.CertFile, keyFile: srv.KeyFile,
+		stop: srv.Stop, embedded: srv, serverWildcards: true}
+	t.Cleanup(b.closeAdmin)
+	e := newEnv(t, b, "", nil, crmApp)
+	e.cfg.Addresses = []string{f.addr}
+	e.rebuild()
+	e.mustPoll()
+	armed.Store(true)
+	_, err = e.src.Rotate(ctx, "crm", "acme.crm.key.3")
+	if err == nil || !strings.Contains(err.Error(), "not sent again") {
+		t.Fatalf("the rotation whose answer was lost: %v", err)
+	}
+	found, lerr := b.adminClient(t).Locate().WithName("acme.crm.key.4").Exec()
+	if lerr != nil || len(found.UniqueIdentifier) != 1 {
+		t.Fatalf("objects named acme.crm.key.4 after the lost answer: %v, %v; want exactly one", found.UniqueIdentifier, lerr)
+	}
+	rot, err := e.src.Rotate(ctx, "crm", "acme.crm.key.3") // the administrator's retry
+	if err != nil || !rot.Existed || rot.UID != found.UniqueIdentifier[0] {
+		t.Fatalf("the retry: %+v, %v", rot, err)
+	}
+	if again, _ := b.adminClient(t).Locate().WithName("acme.crm.key.4").Exec(); len(again.UniqueIdentifier) != 1 {
+		t.Fatalf("objects named acme.crm.key.4 after the retry: %v", again.UniqueIdentifier)
+	}
+	e.mustPoll()
+	if got := e.encryptsWith("crm"); got != "acme.crm.key.4" {
+		t.Fatalf("crm encrypts with %q", got)
+	}
 }

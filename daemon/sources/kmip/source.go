@@ -21,6 +21,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ovh/kmip-go"
@@ -111,6 +112,9 @@ type Source struct {
 	kekUID     string
 
 	sinkMu sync.Mutex
+	// once is set while a request that must not be sent twice is on the
+	// wire (noResend).
+	once atomic.Bool
 	// beforeRelocate, set by tests, runs before each Locate settle sends
 	// (a KMS that fails there).
 	beforeRelocate func()
