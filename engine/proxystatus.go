@@ -23,6 +23,7 @@ type ProxyStatus struct {
 	// refused-content-type, refused-upgrade, refused-framing,
 	// refused-charset, refused-protected-name, refused-encrypt-failed
 	// (requests not forwarded); upstream-error, upstream-timeout;
+	// client-timeout (a client stalled mid-body or stopped reading);
 	// unknown-generation, tampered, wrong-application, malformed-token
 	// (tokens left undecrypted); response-too-large, response-encoded
 	// (responses passed on without decryption).

@@ -74,8 +74,15 @@ type ProxyApp struct {
 	PassContentTypes []string `toml:"pass_content_types"`
 	// MaxBodyBytes limits bodies the proxy must rewrite (default 4 MiB).
 	MaxBodyBytes int64 `toml:"max_body_bytes"`
-	// Timeout bounds waiting for the upstream's response headers (default 30s).
+	// Timeout bounds every wait on the upstream: for its response
+	// headers, for the next bytes of an answer the proxy reads before the
+	// client sees it, and for it to take the next bytes of a request
+	// (default 30s).
 	Timeout engine.Duration `toml:"timeout"`
+	// ClientTimeout bounds every wait on the client once its headers are
+	// in: for the next bytes of its request body, and for it to take the
+	// next bytes of the answer (default 30s).
+	ClientTimeout engine.Duration `toml:"client_timeout"`
 	// DialTimeout bounds connecting to the upstream (default 5s).
 	DialTimeout engine.Duration `toml:"dial_timeout"`
 }
@@ -91,9 +98,10 @@ type ProxyBody struct {
 
 // Default limits of a proxied application.
 const (
-	DefaultMaxBody     = 4 << 20
-	DefaultTimeout     = 30 * time.Second
-	DefaultDialTimeout = 5 * time.Second
+	DefaultMaxBody       = 4 << 20
+	DefaultTimeout       = 30 * time.Second
+	DefaultClientTimeout = 30 * time.Second
+	DefaultDialTimeout   = 5 * time.Second
 )
 
 func (p *Proxy) defaults() {
@@ -111,6 +119,9 @@ func (a ProxyApp) WithDefaults() ProxyApp {
 	}
 	if a.DialTimeout == 0 {
 		a.DialTimeout = engine.Duration(DefaultDialTimeout)
+	}
+	if a.ClientTimeout == 0 {
+		a.ClientTimeout = engine.Duration(DefaultClientTimeout)
 	}
 	return a
 }
@@ -194,6 +205,9 @@ func (a *ProxyApp) validate(prefix string, names map[string]bool, listens map[st
 	}
 	if a.Timeout < 0 || a.DialTimeout < 0 {
 		add("timeout", "must not be negative")
+	}
+	if a.ClientTimeout < 0 {
+		add("client_timeout", "must not be negative")
 	}
 	return errs
 }

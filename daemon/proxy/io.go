@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,24 +21,57 @@ func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.rt.RoundTrip(r)
 }
 
-// countingWriter counts the body bytes sent to the client. Unwrap lets
+// countingWriter counts the body bytes sent to the client, and gives each
+// write to the client at most d to complete (the connection's write
+// deadline, set before every write and flush): a client that stops reading
+// its answer fails the write after one pause (client_timeout), and
+// ReverseProxy then aborts the exchange. Unwrap lets
 // http.ResponseController reach Flush on the real writer, so streamed
 // bodies are flushed as they come.
 type countingWriter struct {
 	http.ResponseWriter
-	n int64
+	n       int64
+	conn    writeDeadliner // nil: the writer has no deadlines
+	d       time.Duration
+	stalled bool // a write failed on its deadline
+}
+
+func newCountingWriter(w http.ResponseWriter, d time.Duration) *countingWriter {
+	cw := &countingWriter{ResponseWriter: w, d: d}
+	if conn, ok := w.(writeDeadliner); ok && d > 0 {
+		cw.conn = conn
+		// A keep-alive connection still has the last request's.
+		_ = conn.SetWriteDeadline(time.Time{})
+	}
+	return cw
+}
+
+// deadline gives the next write to the client d from now.
+func (w *countingWriter) deadline() {
+	if w.conn != nil {
+		_ = w.conn.SetWriteDeadline(time.Now().Add(w.d))
+	}
 }
 
 func (w *countingWriter) Write(b []byte) (int, error) {
+	w.deadline()
 	n, err := w.ResponseWriter.Write(b)
 	w.n += int64(n)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		w.stalled = true
+	}
 	return n, err
 }
 
 func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Flush is here too because ReverseProxy type-asserts for it on some paths.
-func (w *countingWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+func (w *countingWriter) Flush() {
+	w.deadline()
+	if err := http.NewResponseController(w.ResponseWriter).Flush(); err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		w.stalled = true
+	}
+}
 
 // countingReader counts a streamed request body.
 type countingReader struct {

@@ -169,7 +169,7 @@ func transport(cfg config.ProxyApp) (*http.Transport, error) {
 	d := &net.Dialer{Timeout: time.Duration(cfg.DialTimeout), KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		WriteBufferSize:       upstreamWriteBuffer,
-		DialContext:           d.DialContext,
+		DialContext:           boundedDial(d.DialContext, time.Duration(cfg.Timeout)),
 		TLSClientConfig:       tlsCfg,
 		TLSHandshakeTimeout:   time.Duration(cfg.DialTimeout),
 		ResponseHeaderTimeout: time.Duration(cfg.Timeout),
@@ -204,6 +204,8 @@ type exchange struct {
 	trace       httptrace.ClientTrace
 	upstreamT0  time.Time
 	upstreamDur time.Duration
+	// clientStalled: the client's body stopped coming (clientBody).
+	clientStalled atomic.Bool
 }
 
 // newExchange starts the exchange of a request that arrived at t.
@@ -243,8 +245,13 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.st.requests.Add(1)
 	a.st.series.add(t0, 1, 0)
 	ex := newExchange(r.Context(), t0)
-	cw := &countingWriter{ResponseWriter: w}
+	cw := newCountingWriter(w, time.Duration(a.cfg.ClientTimeout))
 	defer func() {
+		cw.deadline() // for the flush net/http makes after this returns
+		if cw.stalled {
+			a.st.fail(ErrKindClientTimeout)
+			a.metrics.err(ErrKindClientTimeout)
+		}
 		total := time.Since(t0)
 		own := max(total-ex.upstreamDur, 0)
 		a.st.proxyLat.add(own)
@@ -256,6 +263,9 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.metrics.bytesOut.Add(float64(cw.n))
 	}()
 	r = r.WithContext(ex)
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = bodyDeadline(r.Body, w, time.Duration(a.cfg.ClientTimeout), &ex.clientStalled)
+	}
 
 	if a.hasRules && r.Header.Get("Upgrade") != "" {
 		// A WebSocket (or other upgraded) stream cannot be inspected, so
@@ -460,7 +470,7 @@ func (a *App) protectBody(r *http.Request, ex *exchange, f framing) *refusal {
 			return &refusal{http.StatusRequestEntityTooLarge, ErrKindTooLarge,
 				fmt.Sprintf("the body is over the %d-byte limit for bodies the proxy must read (max_body_bytes)", limit)}
 		}
-		return &refusal{http.StatusBadRequest, ErrKindInvalidJSON, "reading the request body: " + err.Error()}
+		return bodyReadRefusal(err)
 	}
 	a.st.bytesIn.Add(int64(len(body)))
 	a.metrics.bytesIn.Add(float64(len(body)))
@@ -709,6 +719,9 @@ func (a *App) modifyResponse(resp *http.Response) error {
 		// Read whole up to wholeResponse, streamed past it.
 		limit = wholeResponse
 	}
+	// Nothing reaches the client until a window is read: an upstream
+	// that stops in the middle is cut off after timeout.
+	resp.Body = newUpstreamBody(resp.Body, time.Duration(a.cfg.Timeout))
 	if resp.ContentLength > limit {
 		if jsonBody {
 			a.streamJSON(resp, ex, nil)
@@ -819,15 +832,29 @@ func (a *App) setHealth(ok bool, now time.Time, reason string) {
 
 // upstreamError answers when the upstream could not be reached or timed out.
 func (a *App) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	if ex, _ := r.Context().Value(ctxKey{}).(*exchange); ex != nil && !ex.upstreamT0.IsZero() {
+	ex, _ := r.Context().Value(ctxKey{}).(*exchange)
+	if ex != nil && !ex.upstreamT0.IsZero() {
 		ex.upstreamDur = time.Since(ex.upstreamT0)
+	}
+	if errors.Is(err, errClientStalled) || ex != nil && ex.clientStalled.Load() {
+		// A body streamed upstream that stopped coming: the client's
+		// doing, not the upstream's health. The transport may report
+		// only the request's cancellation (net/http cancels it when the
+		// read fails), which must not pass for a client gone away: the
+		// client is there, and an empty 200 would tell it all went well.
+		a.refuse(w, r, *bodyReadRefusal(clientStalled(time.Duration(a.cfg.ClientTimeout))))
+		return
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the client went away
 	}
 	kind, status, msg := ErrKindUpstream, http.StatusBadGateway, "upstream unreachable: "+cleanErr(err)
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, errUpstreamStalled):
+		kind, status = ErrKindTimeout, http.StatusGatewayTimeout
+		msg = cleanErr(err)
+	case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded):
 		kind, status = ErrKindTimeout, http.StatusGatewayTimeout
 		msg = fmt.Sprintf("upstream did not answer within %s: %s", time.Duration(a.cfg.Timeout), cleanErr(err))
 	}

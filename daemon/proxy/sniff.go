@@ -36,7 +36,7 @@ func (a *App) sniff(r *http.Request, mt string) (bodyKind, *refusal) {
 			break
 		}
 		if err != nil {
-			return bodyStream, &refusal{http.StatusBadRequest, ErrKindInvalidJSON, "reading the request body: " + err.Error()}
+			return bodyStream, bodyReadRefusal(err)
 		}
 	}
 	if kind == bodyWide {

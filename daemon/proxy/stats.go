@@ -26,6 +26,7 @@ const (
 	ErrKindEncrypt        = "refused-encrypt-failed"
 	ErrKindUpstream       = "upstream-error"
 	ErrKindTimeout        = "upstream-timeout"
+	ErrKindClientTimeout  = "client-timeout"
 	ErrKindUnknownGen     = "unknown-generation"
 	ErrKindTampered       = "tampered"
 	ErrKindWrongApp       = "wrong-application"
@@ -36,7 +37,7 @@ const (
 
 var errorKinds = []string{ErrKindNoKey, ErrKindInvalidJSON, ErrKindInvalidForm, ErrKindTooLarge, ErrKindEncoded,
 	ErrKindContentType, ErrKindUpgrade, ErrKindFraming, ErrKindCharset, ErrKindExposed, ErrKindEncrypt, ErrKindUpstream, ErrKindTimeout, ErrKindUnknownGen, ErrKindTampered,
-	ErrKindWrongApp, ErrKindMalformedToken, ErrKindRespTooLarge, ErrKindRespEncoded, ErrKindAmbiguousName, ErrKindPatch}
+	ErrKindWrongApp, ErrKindMalformedToken, ErrKindRespTooLarge, ErrKindRespEncoded, ErrKindAmbiguousName, ErrKindPatch, ErrKindClientTimeout}
 
 // stats are an application's counters: atomics on the request path, read
 // whole for a status or a scrape.

@@ -134,8 +134,12 @@ func (s *jsonStream) fail(err error) {
 	case errors.Is(err, io.EOF):
 		s.err = io.EOF
 	default:
-		s.a.st.fail(ErrKindUpstream)
-		s.a.metrics.err(ErrKindUpstream)
+		kind := ErrKindUpstream
+		if errors.Is(err, errUpstreamStalled) {
+			kind = ErrKindTimeout
+		}
+		s.a.st.fail(kind)
+		s.a.metrics.err(kind)
 		s.err = err
 	}
 }

@@ -1,0 +1,327 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/token"
+)
+
+// The tests here play a peer that stops: a client that sends part of a
+// body and waits, an upstream that sends part of an answer and waits, one
+// that never reads a request, a client that never reads its answer. Each
+// holds its side of the connection open, as an attacker would, and gives
+// the proxy a hard deadline (answerWithin) far above the configured pause,
+// so a proxy that waits forever fails the test with what it was sent
+// rather than hanging it, and a loaded machine does not.
+
+// pause is the client_timeout and timeout of the apps under test.
+const pause = 300 * time.Millisecond
+
+// answerWithin bounds how long a test waits for the proxy to give up on
+// a stalled peer: many pauses, for a loaded machine.
+const answerWithin = 15 * time.Second
+
+func stallApp(upstream string) config.ProxyApp {
+	a := crmApp(upstream)
+	a.PassContentTypes = []string{"application/octet-stream", "text/plain"}
+	a.Timeout = engine.Duration(pause)
+	a.ClientTimeout = engine.Duration(pause)
+	return a
+}
+
+// rawRequest writes raw on a new connection to addr, leaves the connection
+// open, and returns the answer the proxy gives (its body read to the end
+// or to a failure), failing the test if none comes within answerWithin.
+func rawRequest(t *testing.T, addr, raw string) (*http.Response, []byte, error) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(answerWithin))
+	// Written as the answer is read: a proxy that refuses a large body
+	// by its headers answers before the body is all sent.
+	go io.WriteString(c, raw)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("the proxy gave no answer within %s to a request it cannot complete:\n%.300q", answerWithin, raw)
+		}
+		t.Fatalf("reading the answer: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the proxy did not end its answer within %s:\n%.300q", answerWithin, raw)
+	}
+	return resp, body, err
+}
+
+// TestSlowlorisBodyCutOff: a client that declares a body and sends part of
+// it (or none), then waits with the connection open, is answered 408
+// client-timeout after client_timeout, whether the proxy reads the body
+// (JSON, form), sniffs it (a pass_content_types type) or streams it, and
+// whether the body is chunked or a Content-Length promises more than
+// comes. The upstream never sees the plaintext sent so far.
+func TestSlowlorisBodyCutOff(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	up := newUpstream(t, echo)
+	m := startProxy(t, keys.rings, &recorder{}, stallApp(up.URL))
+	for _, c := range []struct{ name, head, body string }{
+		{"JSON, Content-Length promising more", "Content-Type: application/json\r\nContent-Length: 1000", `{"ssn":"123-45-6789","notes":"`},
+		{"JSON, chunked never ending", "Content-Type: application/json\r\nTransfer-Encoding: chunked", "1c\r\n{\"ssn\":\"123-45-6789\",\"x\":\"a\r\n"},
+		{"JSON, no byte of the body", "Content-Type: application/json\r\nContent-Length: 50", ""},
+		{"form, Content-Length promising more", "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000", "ssn=123-45-6789&a="},
+		{"pass type, sniffed", "Content-Type: text/plain\r\nContent-Length: 1000", ""},
+		{"pass type, streamed upstream", "Content-Type: application/octet-stream\r\nContent-Length: 1000", "\x89PNG\r\n"},
+		{"pass type, streamed chunked", "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked", "6\r\n\x89PNG\r\n\r\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t0 := time.Now()
+			resp, body, _ := rawRequest(t, m.Addr("crm"), "POST /records HTTP/1.1\r\nHost: crm\r\n"+c.head+"\r\n\r\n"+c.body)
+			if resp.StatusCode != http.StatusRequestTimeout || resp.Header.Get("X-Keyward-Refused") != ErrKindClientTimeout ||
+				!strings.Contains(string(body), "the client sent nothing more of its request body for 300ms (client_timeout)") {
+				t.Fatalf("after %s: %d %s", time.Since(t0), resp.StatusCode, body)
+			}
+			if bytes.Contains(body, []byte("123-45-6789")) {
+				t.Fatalf("the answer echoes the body: %s", body)
+			}
+			for _, s := range up.seen() {
+				if bytes.Contains(s.body, []byte("123-45-6789")) {
+					t.Fatalf("the upstream got plaintext: %q", s.body)
+				}
+			}
+		})
+	}
+	if n := m.Statuses()[0].Errors[ErrKindClientTimeout]; n != 7 {
+		t.Errorf("client-timeout counted %d times, want 7", n)
+	}
+}
+
+// TestSlowBodyThatKeepsComingPasses: client_timeout bounds a pause, not a
+// body: one sent in pieces, each within the pause, over more than three
+// pauses in all, goes through encrypted.
+func TestSlowBodyThatKeepsComingPasses(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	up := newUpstream(t, echo)
+	m := startProxy(t, keys.rings, &recorder{}, stallApp(up.URL))
+	body := `{"ssn":"123-45-6789","notes":"` + strings.Repeat("n", 16) + `"}`
+	c, err := net.Dial("tcp", m.Addr("crm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(answerWithin))
+	fmt.Fprintf(c, "POST /records HTTP/1.1\r\nHost: crm\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+	t0 := time.Now()
+	for i := 0; i < len(body); i += 2 {
+		time.Sleep(pause / 4)
+		io.WriteString(c, body[i:min(i+2, len(body))])
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(got) != body || time.Since(t0) < 3*pause {
+		t.Fatalf("after %s: %d %s", time.Since(t0), resp.StatusCode, got)
+	}
+	if s := up.seen(); len(s) != 1 || bytes.Contains(s[0].body, []byte("123-45-6789")) || !bytes.Contains(s[0].body, []byte(token.Prefix)) {
+		t.Fatalf("upstream got %q", s)
+	}
+}
+
+// stallingUpstream answers every request with head and part, then holds
+// the connection open (as an upstream stuck mid-answer) until the test
+// ends. It reads the request first.
+func stallingUpstream(t *testing.T, head string, part []byte) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				c.Write([]byte(head))
+				c.Write(part)
+				<-stop
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// TestUpstreamStallsMidAnswer: an upstream that sends its headers and part
+// of an answer the proxy reads, then nothing, with the connection open:
+// read whole (a small JSON or form answer) the client gets a 504
+// upstream-timeout and nothing of the answer; streamed (a large JSON
+// answer) the client's connection is aborted after what was decrypted, so
+// a cut answer never looks whole. Either comes after timeout, not never.
+func TestUpstreamStallsMidAnswer(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	codec := token.NewCodec("crm", keys.rings)
+	tok, _, _ := codec.Encrypt([]byte("123-45-6789"), token.GCM, token.Text)
+	small := []byte(`{"ssn":"` + tok + `","notes":"`)
+	big := []byte(`{"ssn":"` + tok + `","notes":"` + strings.Repeat("n", 200<<10) + `","more":"`)
+	for _, c := range []struct {
+		name, head string
+		part       []byte
+		streamed   bool
+	}{
+		{"JSON, chunked never ending", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n", []byte(fmt.Sprintf("%x\r\n%s\r\n", len(small), small)), false},
+		{"JSON, Content-Length promising more", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n", small, false},
+		{"form, Content-Length promising more", "HTTP/1.1 200 OK\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 5000\r\n\r\n", []byte("ssn=" + tok + "&a="), false},
+		{"JSON streamed, chunked never ending", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n", []byte(fmt.Sprintf("%x\r\n%s\r\n", len(big), big)), true},
+		{"JSON streamed, Content-Length promising more", fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(big)+5000), big, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := startProxy(t, keys.rings, &recorder{}, stallApp(stallingUpstream(t, c.head, c.part)))
+			resp, body, err := rawRequest(t, m.Addr("crm"), "GET /records HTTP/1.1\r\nHost: crm\r\n\r\n")
+			if c.streamed {
+				if resp.StatusCode != 200 || err == nil {
+					t.Fatalf("a cut streamed answer reached the client whole: %d, %d bytes, %v", resp.StatusCode, len(body), err)
+				}
+				if len(body) > 0 && !bytes.HasPrefix(body, []byte(`{"ssn":"123-45-6789",`)) {
+					t.Fatalf("the streamed part was not decrypted: %.60s", body)
+				}
+			} else {
+				if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), ErrKindTimeout) ||
+					!strings.Contains(string(body), "the upstream sent nothing more of its answer for 300ms (timeout)") {
+					t.Fatalf("%d %s", resp.StatusCode, body)
+				}
+				if bytes.Contains(body, []byte("123-45-6789")) || bytes.Contains(body, []byte(token.Prefix)) {
+					t.Fatalf("the 504 carries the answer: %s", body)
+				}
+			}
+			if st := m.Statuses()[0]; st.Errors[ErrKindTimeout] != 1 {
+				t.Errorf("errors %v", st.Errors)
+			}
+		})
+	}
+}
+
+// TestUpstreamNeverReadsRequest: an upstream that accepts the connection
+// and never reads makes the proxy's write of a large rewritten request
+// block once the socket buffers are full; net/http's
+// ResponseHeaderTimeout starts only after the request is written, so
+// without a bound on each write the exchange waits forever. The client
+// gets a 504 upstream-timeout.
+func TestUpstreamNeverReadsRequest(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer func() { close(stop); ln.Close() }()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-stop; c.Close() }()
+		}
+	}()
+	app := stallApp("http://" + ln.Addr().String())
+	app.MaxBodyBytes = 64 << 20
+	m := startProxy(t, keys.rings, &recorder{}, app)
+	body := `{"ssn":"123-45-6789","notes":"` + strings.Repeat("n", 48<<20) + `"}`
+	resp, got, _ := rawRequest(t, m.Addr("crm"), fmt.Sprintf("POST /records HTTP/1.1\r\nHost: crm\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(got), ErrKindTimeout) {
+		t.Fatalf("%d %s", resp.StatusCode, got)
+	}
+}
+
+// TestClientStopsReadingHugeAnswer: a client that reads the headers of a
+// huge streamed answer and then nothing, with its connection open, is cut
+// off after client_timeout: the upstream's write fails (the proxy closed
+// its side) instead of both waiting forever, and the proxy's heap holds a
+// window of the answer, not the answer.
+func TestClientStopsReadingHugeAnswer(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	codec := token.NewCodec("crm", keys.rings)
+	tok, _, _ := codec.Encrypt([]byte("123-45-6789"), token.GCM, token.Text)
+	rec := []byte(`{"ssn":"` + tok + `","notes":"` + strings.Repeat("n", 900) + `"},`)
+	for _, ct := range []string{"application/json", "application/octet-stream"} {
+		t.Run(ct, func(t *testing.T) {
+			upDone := make(chan error, 1)
+			var sent atomic.Int64
+			up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				w.Header().Set("Content-Type", ct)
+				w.Write([]byte(`{"records":[`))
+				for {
+					n, err := w.Write(rec)
+					sent.Add(int64(n))
+					if err != nil {
+						upDone <- err
+						return
+					}
+					if sent.Load() > 1<<30 {
+						upDone <- fmt.Errorf("1 GiB sent to a client that reads nothing")
+						return
+					}
+				}
+			})
+			m := startProxy(t, keys.rings, &recorder{}, stallApp(up.URL))
+			defer debug.SetGCPercent(debug.SetGCPercent(10))
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			base := ms.HeapInuse
+			c, err := net.Dial("tcp", m.Addr("crm"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.(*net.TCPConn).SetReadBuffer(4 << 10)
+			io.WriteString(c, "GET /records HTTP/1.1\r\nHost: crm\r\n\r\n")
+			c.SetReadDeadline(time.Now().Add(answerWithin))
+			if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+				t.Fatal(err)
+			}
+			// Read nothing more; the connection stays open.
+			select {
+			case err := <-upDone:
+				if strings.Contains(err.Error(), "1 GiB") {
+					t.Fatal(err)
+				}
+			case <-time.After(answerWithin):
+				t.Fatalf("the proxy still holds the exchange %s after its client stopped reading (%d bytes sent by the upstream)", answerWithin, sent.Load())
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			if grew := int64(ms.HeapInuse) - int64(base); grew > 16<<20 {
+				t.Errorf("heap grew by %d MiB while the client read nothing", grew>>20)
+			}
+			if st := m.Statuses()[0]; st.Errors[ErrKindClientTimeout] != 1 {
+				t.Errorf("errors %v", st.Errors)
+			}
+		})
+	}
+}
