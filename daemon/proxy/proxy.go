@@ -305,7 +305,14 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // and refuses a query string that still carries a protected field's
 // plaintext as upstreams read one.
 func (a *App) protectQuery(r *http.Request, ex *exchange) *refusal {
-	if r.URL.RawQuery == "" || a.checkRules.Empty() {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	if n := strings.Count(r.URL.RawQuery, "&") + 1; n > maxQueryParams {
+		return &refusal{http.StatusBadRequest, ErrKindInvalidForm,
+			fmt.Sprintf("the query string has %d parameters; the proxy forwards at most %d (past that net/http's ReverseProxy would send the request on without its query string)", n, maxQueryParams)}
+	}
+	if a.checkRules.Empty() {
 		return nil
 	}
 	if !a.form.Empty() {
@@ -320,6 +327,11 @@ func (a *App) protectQuery(r *http.Request, ex *exchange) *refusal {
 	}
 	return exposed(a.checkRules, []byte(r.URL.RawQuery), "query string")
 }
+
+// maxQueryParams is net/url's limit on the parameters of a query string
+// (ParseQuery fails past it), which ReverseProxy's re-encoding of a query
+// with more of them turns into no query at all.
+const maxQueryParams = 10000
 
 // pathParams refuses a path whose segment parameters (";name=value", read
 // by Spring's @MatrixVariable and JAX-RS's @MatrixParam) carry a protected
