@@ -4,18 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/token"
 )
 
@@ -57,14 +60,68 @@ type fuzzRecord struct {
 }
 
 // fuzzApps: "crm" protects JSON paths and a form field; "demo" is the stock
-// demo's rules (JSON only) with two pass-through types.
+// demo's rules (JSON only) with two pass-through types. Both wait
+// fuzzClientTimeout for the rest of a body: many inputs declare one they
+// do not send (a Transfer-Encoding: chunked without its last chunk), and
+// each such input costs that long.
 func fuzzApps(upstream string) []config.ProxyApp {
 	crm := config.ProxyApp{Name: "crm", Upstream: upstream,
 		Fields: []string{"ssn", "card.number", "records[*].ssn"}, DeterministicFields: []string{"email"},
 		FormFields: []string{"card_number"}, PassContentTypes: []string{"text/plain", "application/octet-stream"}}
 	demo := demoApp(upstream)
 	demo.Fields = append(demo.Fields, "card_number")
-	return []config.ProxyApp{crm, demo}
+	apps := []config.ProxyApp{crm, demo}
+	for i := range apps {
+		apps[i].ClientTimeout = engine.Duration(fuzzClientTimeout)
+		apps[i].Timeout = engine.Duration(fuzzInputDeadline / 2)
+	}
+	return apps
+}
+
+const (
+	// fuzzClientTimeout is the fuzzed apps' client_timeout.
+	fuzzClientTimeout = 100 * time.Millisecond
+	// fuzzInputDeadline bounds one input: the proxy must have answered
+	// (or closed the connection) by then, or the input fails as a hang
+	// with the request and every goroutine's stack. Go's fuzzing has no
+	// limit of its own: a hanging input stalls the run at 0 execs/s.
+	fuzzInputDeadline = 10 * time.Second
+)
+
+// exchangeOnce writes req on c and reads the proxy's answer to the end,
+// past any 1xx (an Expect: 100-continue input gets a 100 Continue first).
+// It reports whether the proxy answered or closed the connection before
+// c's deadline.
+func exchangeOnce(c net.Conn, req []byte) (answered bool) {
+	// No half-close: net/http takes a client's EOF for a client gone
+	// away and cancels the request.
+	c.Write(req)
+	br := bufio.NewReader(c)
+	for {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return !isTimeout(err) // EOF: the proxy closed it, an answer too
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return !isTimeout(err)
+		}
+		if resp.StatusCode >= 200 {
+			return true
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// allStacks is every goroutine's stack, cut at 64 KiB.
+func allStacks() []byte {
+	buf := make([]byte, 64<<10)
+	return buf[:runtime.Stack(buf, true)]
 }
 
 // plain reports whether v, found at a protected name, is plaintext: any
@@ -367,15 +424,13 @@ func FuzzProxyDifferential(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// No half-close: net/http takes a client's EOF for a client gone
-		// away and cancels the request.
-		c.Write(req.Bytes())
-		c.SetReadDeadline(time.Now().Add(time.Second))
-		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
+		c.SetDeadline(time.Now().Add(fuzzInputDeadline))
+		answered := exchangeOnce(c, req.Bytes())
 		c.Close()
+		if !answered {
+			t.Fatalf("the proxy neither answered nor closed the connection within %s (client_timeout %s): a hang.\nrequest:\n%q\ngoroutines:\n%s",
+				fuzzInputDeadline, fuzzClientTimeout, req.Bytes(), allStacks())
+		}
 		// ReverseProxy answers once the upstream has answered, so what it
 		// caught is complete; a request refused before it got there left
 		// nothing.
