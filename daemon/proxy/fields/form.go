@@ -78,7 +78,7 @@ type formSeg struct {
 func (r *Rules) EncryptForm(dst, body []byte, enc Encrypter) ([]byte, int, error) {
 	n := 0
 	s := string(body)
-	var seen []spelling
+	var seen map[string]spelling
 	for i := 1; s != ""; i++ {
 		var pair string
 		pair, s, _ = strings.Cut(s, "&")
@@ -185,21 +185,28 @@ func (r *Rules) semicolons(pair string, i int) error {
 // spelling is a protected name seen in a form, by its shape (the folded
 // path reading) and exact decoded text.
 type spelling struct {
-	shape, name string
-	pair        int
+	name string
+	pair int
 }
 
 // noteSpelling refuses a second, different spelling of a name already seen
 // with the same shape (ssn and SSN, card[number] and card.number): which
-// one an upstream keeps depends on the framework.
-func (r *Rules) noteSpelling(seen []spelling, name, rule string, i int) ([]spelling, error) {
+// one an upstream keeps depends on the framework. seen maps a shape to its
+// first spelling: one lookup a pair (a list scanned for every protected
+// pair made a 4 MiB form of "ssn=1&" pairs cost hours of CPU).
+func (r *Rules) noteSpelling(seen map[string]spelling, name, rule string, i int) (map[string]spelling, error) {
 	shape := r.shape(name)
-	for _, s := range seen {
-		if s.shape == shape && s.name != name {
+	if s, ok := seen[shape]; ok {
+		if s.name != name {
 			return seen, &FormError{Pair: i, Field: rule, Err: &reason{ErrAmbiguousName, fmt.Sprintf("pairs %d and %d spell it differently, and frameworks differ on which one counts; send one spelling", s.pair, i)}}
 		}
+		return seen, nil
 	}
-	return append(seen, spelling{shape: shape, name: name, pair: i}), nil
+	if seen == nil {
+		seen = map[string]spelling{}
+	}
+	seen[shape] = spelling{name: name, pair: i}
+	return seen, nil
 }
 
 func (r *Rules) shape(name string) string {
