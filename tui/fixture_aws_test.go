@@ -9,7 +9,7 @@ import (
 
 // awsCaps is what daemon/cloud/aws declares.
 var awsCaps = []string{engine.CapCreate, engine.CapUpload, engine.CapUploadOct, engine.CapUpdate, engine.CapRotate,
-	engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy, engine.CapBackup, engine.CapRestore, engine.CapDeleteMaterial}
+	engine.CapDelete, engine.CapRecover, engine.CapRotationPolicy, engine.CapBackup, engine.CapRestore, engine.CapDeleteMaterial, engine.CapMaterialExpiry}
 
 // AWS key IDs of the fixture's account.
 const (

@@ -736,7 +736,9 @@ func (m *Model) restoreTargets(bi api.BackupInfo) []string {
 	return out
 }
 
-// chooseRestore confirms restoring one backup.
+// chooseRestore confirms restoring one backup; into a vault whose
+// imported material expires (engine.CapMaterialExpiry: AWS) it asks, in a
+// form, for the material's expiry instead.
 func (m *Model) chooseRestore(f *flow, it dialog.Item) tea.Cmd {
 	v, _ := it.Value.(restoreChoice)
 	bi, into := v.backup, v.into
@@ -744,6 +746,9 @@ func (m *Model) chooseRestore(f *flow, it dialog.Item) tea.Cmd {
 	name := table.Clean(bi.Key)
 	f.what = "restore " + name
 	f.src = m.cloud[into]
+	if slices.Contains(f.src.Capabilities, engine.CapMaterialExpiry) {
+		return m.restoreExpiryForm(f, bi, into)
+	}
 	f.Run = cloudKeyRun(fmt.Sprintf("restored %s into %s from backup %s", name, table.Clean(into), table.Clean(bi.ID)), func(ctx context.Context) (*api.CloudKeyResult, error) {
 		return b.RestoreCloudBackup(ctx, bi.ID, api.RestoreRequest{Source: into})
 	})
@@ -751,6 +756,38 @@ func (m *Model) chooseRestore(f *flow, it dialog.Item) tea.Cmd {
 		[]string{fmt.Sprintf("Backup %s of %s, taken from vault %s on %s (%s), is restored into vault %s with its versions.",
 			bi.ID, bi.Key, bi.Source, backupTime(bi), common.Plural(bi.Versions, "version"), into)}, "", false), nil, nil)
 	return nil
+}
+
+// restoreExpiryForm asks when the re-imported material of backup bi
+// expires in vault into: as kept at upload (empty), a date, or never.
+func (m *Model) restoreExpiryForm(f *flow, bi api.BackupInfo, into string) tea.Cmd {
+	b := m.ctx.Backend
+	name := table.Clean(bi.Key)
+	form := dialog.NewForm("Restore "+name+" into "+table.Clean(into), []string{
+		fmt.Sprintf("Backup %s of %s, taken from vault %s on %s, is imported into the key again.", bi.ID, bi.Key, bi.Source, backupTime(bi)),
+		"Material expires: empty keeps the expiry kept at upload (none once it has passed); a date (at most 365 days ahead) or never.",
+	}, dialog.NewField("Material expires", "empty, YYYY-MM-DD or never", ""))
+	f.Show(nil, nil, form, nil)
+	f.Submit = func(fm *dialog.Form) (actionRun, error) {
+		req := api.RestoreRequest{Source: into}
+		how := ""
+		switch v := strings.TrimSpace(fm.Value(0)); strings.ToLower(v) {
+		case "":
+		case "never", "none":
+			req.NoExpiry, how = true, ", material without expiry"
+		default:
+			exp, err := parseDate("material expires", v)
+			if err != nil {
+				return nil, err
+			}
+			req.Expires, how = exp, ", material expiring "+fmtDate(exp)
+		}
+		done := fmt.Sprintf("restored %s into %s from backup %s%s", name, table.Clean(into), table.Clean(bi.ID), how)
+		return cloudKeyRun(done, func(ctx context.Context) (*api.CloudKeyResult, error) {
+			return b.RestoreCloudBackup(ctx, bi.ID, req)
+		}), nil
+	}
+	return form.Focus(0)
 }
 
 var vaultKeyName = regexp.MustCompile(`^[0-9A-Za-z-]{1,127}$`)
