@@ -24,11 +24,8 @@ func TestAgingCountsFromTheLastRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := storetest.New(t)
-	if err := st.EnsureSource(ctx, "aws-prod", "aws", a.Address()); err != nil {
-		t.Fatal(err)
-	}
 	src := cloud.NewSyncSource("aws-prod", a, time.Hour, nil)
-	src.Attach(&cloudtest.StoreSink{St: st})
+	cloudtest.Attach(t, st, src)
 	now := time.Now().UTC().Truncate(time.Second)
 	ids := map[string]string{}
 	// Made in the console (another client) before keyward first saw them.

@@ -30,12 +30,8 @@ func TestKeysChangedBetweenPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := storetest.New(t)
-	if err := st.EnsureSource(ctx, "aws-shift", "aws", a.Address()); err != nil {
-		t.Fatal(err)
-	}
-	sink := &cloudtest.StoreSink{St: st}
 	src := cloud.NewSyncSource("aws-shift", a, time.Hour, nil)
-	src.Attach(sink)
+	sink := cloudtest.Attach(t, st, src)
 	app := lk.Client()
 	create := func() {
 		t.Helper()

@@ -97,12 +97,8 @@ func (e *env) connect(dir string, withFakeCred bool, geography string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.st.EnsureSource(e.ctx, e.name, "azure", e.srv.URL); err != nil {
-		e.t.Fatal(err)
-	}
-	e.sink = &cloudtest.StoreSink{St: e.st}
 	e.src = cloud.NewSyncSource(e.name, e.conn, time.Hour, nil)
-	e.src.Attach(e.sink)
+	e.sink = cloudtest.Attach(e.t, e.st, e.src)
 }
 
 func (e *env) sync() error {

@@ -89,12 +89,8 @@ func TestClientSecretCredentialEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.EnsureSource(ctx, "secret-vault", "azure", srv.URL); err != nil {
-		t.Fatal(err)
-	}
-	sink := &cloudtest.StoreSink{St: e.st}
 	src := cloud.NewSyncSource("secret-vault", conn, time.Hour, nil)
-	src.Attach(sink)
+	sink := cloudtest.Attach(t, e.st, src)
 	if err := src.SyncNow(ctx); err != nil {
 		t.Fatalf("sync with a good secret: %v", err)
 	}

@@ -61,6 +61,19 @@ func (s *StoreSink) Health() (engine.Health, string) {
 	return s.health, s.reason
 }
 
+// Attach records src in st as the daemon does before its first sync (its
+// name, kind and address) and gives it a StoreSink on st, returned: a
+// source the test syncs itself (SyncNow) into a real store.
+func Attach(tb testing.TB, st *store.Store, src *cloud.SyncSource) *StoreSink {
+	tb.Helper()
+	if err := st.EnsureSource(context.Background(), src.Name(), src.Kind(), src.Address()); err != nil {
+		tb.Fatal(err)
+	}
+	sink := &StoreSink{St: st}
+	src.Attach(sink)
+	return sink
+}
+
 // Discard is a sink that keeps nothing: every sync is a first one.
 type Discard struct{}
 

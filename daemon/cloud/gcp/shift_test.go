@@ -40,12 +40,8 @@ func TestKeyCreatedBetweenPages(t *testing.T) {
 		create(fmt.Sprintf("k%d", i))
 	}
 	st := storetest.New(t)
-	if err := st.EnsureSource(ctx, "gcp-shift", "gcp", p.Address()); err != nil {
-		t.Fatal(err)
-	}
-	sink := &cloudtest.StoreSink{St: st}
 	src := cloud.NewViewSource("gcp-shift", p, time.Hour, nil)
-	src.Attach(sink)
+	sink := cloudtest.Attach(t, st, src)
 	fake.KeyPages(2, nil)
 	if err := src.SyncNow(ctx); err != nil {
 		t.Fatal(err)
