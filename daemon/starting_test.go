@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // TestSocketAnswersWhileStarting: while the store is being opened (a
@@ -28,13 +29,8 @@ func TestSocketAnswersWhileStarting(t *testing.T) {
 	}()
 	defer func() {
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("daemon stopped with: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("daemon did not stop")
+		if err := testkit.Await(t, 20*time.Second, "the daemon to stop", done); err != nil {
+			t.Errorf("daemon stopped with: %v", err)
 		}
 	}()
 	deadline := time.Now().Add(20 * time.Second)

@@ -68,6 +68,20 @@ func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() b
 	}
 }
 
+// Await is what a goroutine the test started (a Run, a sync) sends on
+// done, failing tb ("waited 10s for <what>") if nothing comes within
+// timeout: a call that should return never hangs the test.
+func Await(tb testing.TB, timeout time.Duration, what string, done <-chan error) error {
+	tb.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		tb.Fatal("waited " + timeout.String() + " for " + what)
+		return nil
+	}
+}
+
 // Get is the body of a GET of url (a server the test started), failing
 // tb if the request fails.
 func Get(tb testing.TB, url string) string {

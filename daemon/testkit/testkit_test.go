@@ -62,6 +62,20 @@ func TestEventuallyFailsClearly(t *testing.T) {
 	Eventually(t, time.Minute, "three checks", func() bool { n++; return n == 3 }, nil)
 }
 
+// Await gives what the goroutine sent, and fails, saying what it waited
+// for, when nothing comes.
+func TestAwait(t *testing.T) {
+	done := make(chan error, 1)
+	go func() { done <- io.ErrUnexpectedEOF }()
+	if err := Await(t, time.Minute, "the sync", done); err != io.ErrUnexpectedEOF {
+		t.Fatalf("Await gave %v", err)
+	}
+	r := &recorder{TB: t}
+	if err := Await(r, 20*time.Millisecond, "Run to return on cancellation", make(chan error)); err != nil || r.msg != "waited 20ms for Run to return on cancellation" {
+		t.Fatalf("Await with nothing sent: %v, message %q", err, r.msg)
+	}
+}
+
 // Start waits for ready and gives its address; Stop ends the server and
 // returns what it returned; a server that never becomes ready or never
 // stops fails the test, saying so, instead of hanging it.

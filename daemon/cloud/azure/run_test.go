@@ -17,6 +17,7 @@ import (
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/vault"
 	"github.com/keyward/keyward/daemon/kek"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -31,24 +32,13 @@ func TestRunSyncsAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, e.sink) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if h, _ := e.sink.Health(); h == engine.HealthOK && len(e.rows()) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Run did not sync")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "Run to sync the vault's key", func() bool {
+		h, _ := e.sink.Health()
+		return h == engine.HealthOK && len(e.rows()) == 1
+	}, nil)
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run returned %v on cancellation, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not stop")
+	if err := testkit.Await(t, 10*time.Second, "Run to return on cancellation", done); err != nil {
+		t.Errorf("Run returned %v on cancellation, want nil", err)
 	}
 }
 
