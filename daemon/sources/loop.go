@@ -84,12 +84,12 @@ type Loop struct {
 	log   *slog.Logger
 	wake  chan struct{}
 
-	run sync.Mutex // one sync at a time
+	run chan struct{} // holds a token while a sync runs: one at a time
 	// queued is the sync that starts when the running one ends: callers of
 	// Once that arrive meanwhile all wait for it (guarded by nextMu).
 	nextMu sync.Mutex
 	queued *flight
-	// guarded by run:
+	// guarded by holding run:
 	lastFull time.Time
 	worked   int
 	// backoff is the current retry backoff (0 after a sync that worked);
@@ -116,7 +116,7 @@ func NewLoop(name string, sched Schedule, clock Clock, log *slog.Logger) *Loop {
 		sched.RetryMax = sched.Interval
 	}
 	sched.RetryMin = min(sched.RetryMin, sched.RetryMax)
-	return &Loop{name: name, sched: sched, clock: clock, log: log, wake: make(chan struct{}, 1)}
+	return &Loop{name: name, sched: sched, clock: clock, log: log, wake: make(chan struct{}, 1), run: make(chan struct{}, 1)}
 }
 
 // Wake ends the wait of Run at once: the next sync starts now and the
@@ -224,10 +224,23 @@ var errSyncPanicked = errors.New("the sync stopped on a bug (a panic, in the dae
 
 // lead runs the sync fl once the one running ends, for fl's waiters too.
 // However the sync ends, even in a panic, the next sync may start and
-// the waiters get an answer.
+// the waiters get an answer. A leader whose ctx ends while it waits for
+// the running sync (the daemon stops while a sync another caller asked
+// for runs) gives up at once; its waiters ask again.
 func (l *Loop) lead(ctx context.Context, fl *flight, sink Sink, f SyncFunc) {
-	l.run.Lock()
-	defer l.run.Unlock()
+	select {
+	case l.run <- struct{}{}:
+	case <-ctx.Done():
+		l.nextMu.Lock()
+		if l.queued == fl {
+			l.queued = nil
+		}
+		l.nextMu.Unlock()
+		fl.err, fl.cut = ctx.Err(), true
+		close(fl.done)
+		return
+	}
+	defer func() { <-l.run }()
 	defer close(fl.done)
 	l.nextMu.Lock()
 	l.queued = nil // who asks from now on waits for the sync after this one
@@ -244,7 +257,7 @@ type flight struct {
 	cut  bool // ended by its caller's context
 }
 
-// once runs one sync; the caller holds l.run.
+// once runs one sync; the caller holds run's token.
 func (l *Loop) once(ctx context.Context, sink Sink, f SyncFunc) error {
 	start := l.clock.Now()
 	full := l.fullDue(start)

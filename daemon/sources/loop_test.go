@@ -332,8 +332,9 @@ func TestLoopSharesTheSyncAskedWhileOneRuns(t *testing.T) {
 		t.Fatalf("%d syncs ran for 6 callers, want 2", started)
 	}
 
-	// The queued sync's own caller gives up before it starts: it runs cut
-	// short, and the caller waiting with it runs one of its own.
+	// The queued sync's own caller gives up before it starts: it does not
+	// run at all (a cut sync would only cost the backend), and the caller
+	// waiting with it runs one of its own, the second sync.
 	started = 0
 	release, first = make(chan struct{}), make(chan struct{})
 	go func() { done <- l.Once(context.Background(), sink, f) }()
@@ -359,8 +360,11 @@ func TestLoopSharesTheSyncAskedWhileOneRuns(t *testing.T) {
 	if err := <-cut; !errors.Is(err, context.Canceled) {
 		t.Fatalf("the cancelled caller got %v", err)
 	}
-	if err := <-other; err == nil || err.Error() != "sync 3" {
-		t.Fatalf("the caller whose shared sync was cut got %v, want its own sync 3", err)
+	if err := <-other; err == nil || err.Error() != "sync 2" {
+		t.Fatalf("the caller whose shared sync was cut got %v, want its own sync 2", err)
+	}
+	if started != 2 {
+		t.Fatalf("%d syncs ran, want 2 (the cut one never starts)", started)
 	}
 }
 
@@ -422,5 +426,65 @@ func TestLoopSyncThatPanicsFreesTheLoop(t *testing.T) {
 	}()
 	if err := testkit.Await(t, 20*time.Second, "a sync after the one that panicked (the loop stays locked?)", next); err != nil {
 		t.Fatalf("the sync after the panic: %v", err)
+	}
+}
+
+// TestLoopStopWhileAnotherCallersSyncRuns: a sync asked for by another
+// caller (keyward sync, whose request the daemon's stop does not end) runs
+// long; Run's own sync waits for it. The stop ends that wait at once: Run
+// returns within its stop budget, not when the other sync ends, and the
+// sync it would have led is asked again by whoever waits for it.
+func TestLoopStopWhileAnotherCallersSyncRuns(t *testing.T) {
+	sink := &healthSink{}
+	clock := newFakeClock()
+	l := NewLoop("kms", Schedule{Interval: time.Minute}, clock, nil)
+	release := make(chan struct{})
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	running := make(chan struct{}, 8)
+	var syncs atomic.Int32
+	f := func(ctx context.Context, _ bool) (Outcome, error) {
+		if syncs.Add(1) == 1 {
+			running <- struct{}{}
+			<-release // the other caller's sync: its KMS is slow
+		}
+		return Outcome{}, nil
+	}
+	other := make(chan error, 1)
+	go func() { other <- l.Once(context.Background(), sink, f) }()
+	<-running
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { l.Run(ctx, sink, f); close(ran) }()
+	// Run is now waiting for the other sync; a third caller joins Run's.
+	third := make(chan error, 1)
+	time.Sleep(50 * time.Millisecond)
+	go func() { third <- l.Once(context.Background(), sink, f) }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after the stop while another caller's sync ran")
+	}
+	close(release)
+	if err := <-other; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-third:
+		if err != nil {
+			t.Fatalf("the third caller: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the caller that waited for Run's cut sync got no answer")
+	}
+	if n := syncs.Load(); n != 2 {
+		t.Fatalf("%d syncs, want 2 (the other caller's, then the third caller's again)", n)
 	}
 }
