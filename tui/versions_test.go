@@ -242,3 +242,18 @@ func TestVersionMenuOnlyWhatTheSourceAnnounces(t *testing.T) {
 		t.Errorf("read-only offers a version action:\n%s", view)
 	}
 }
+
+// A daemon that does not serve the cloud routes offers no version action
+// and says so, as x on a key does — not that the key's vault is no cloud
+// vault.
+func TestVersionActionsWithoutCloudRoutes(t *testing.T) {
+	tm := startWith(t, plainBackend{f: newFixture()}, 120, 30, tui.Options{})
+	waitFor(t, tm, "● connected", "of 15 keys")
+	press(tm, "/", "payments-wrap", "enter")
+	waitFor(t, tm, "1–1 of 1 key ")
+	press(tm, "enter")
+	waitFor(t, tm, "Activity", "vault-emu/payments-wrap/1")
+	press(tm, "V", "x")
+	waitFor(t, tm, "this daemon offers no cloud key actions")
+	_ = finalView(t, tm)
+}

@@ -147,19 +147,27 @@ func (m *Model) openActions(k engine.Key) tea.Cmd {
 	if k.Source == "" {
 		return common.FlashErr("the key is still loading")
 	}
+	return m.openCloudMenu(k, "Actions — "+table.Clean(k.Name), "its life cycle is managed there", m.actionMenu)
+}
+
+// openCloudMenu opens menu (the key's or a version's actions) as k's flow,
+// once the daemon has said which sources are cloud vaults (a menu titled
+// title waits for that). A key of another source is refused, saying what
+// its own source keeps (managed).
+func (m *Model) openCloudMenu(k engine.Key, title, managed string, menu func(engine.Key, api.CloudSourceInfo) *dialog.Menu) tea.Cmd {
 	if m.cloud == nil {
-		return m.awaitCloud("Actions — "+table.Clean(k.Name), func() tea.Cmd { return m.openActions(k) })
+		return m.awaitCloud(title, func() tea.Cmd { return m.openCloudMenu(k, title, managed, menu) })
 	}
 	if m.noCloud {
 		return common.FlashErr("this daemon offers no cloud key actions")
 	}
 	src, ok := m.cloud[k.Source]
 	if !ok {
-		return common.FlashErr(fmt.Sprintf("%s comes from %s, not a cloud vault: its life cycle is managed there", table.Clean(k.Name), table.Clean(k.Source)))
+		return common.FlashErr(fmt.Sprintf("%s comes from %s, not a cloud vault: %s", table.Clean(k.Name), table.Clean(k.Source), managed))
 	}
 	f := m.newFlow(k)
 	f.src = src
-	f.Show(m.actionMenu(k, src), nil, nil, nil)
+	f.Show(menu(k, src), nil, nil, nil)
 	m.act = f
 	return nil
 }

@@ -72,18 +72,8 @@ func (m *Model) updateVersions(msg tea.KeyMsg) tea.Cmd {
 
 // openVersionActions opens the action menu of one version.
 func (m *Model) openVersionActions(v engine.Key) tea.Cmd {
-	if m.cloud == nil {
-		return m.awaitCloud("Actions — version "+table.Clean(shortVersion(v.Version))+" of "+table.Clean(v.Name), func() tea.Cmd { return m.openVersionActions(v) })
-	}
-	src, ok := m.cloud[v.Source]
-	if !ok {
-		return common.FlashErr(fmt.Sprintf("%s comes from %s, not a cloud vault: its versions are managed there", table.Clean(v.Name), table.Clean(v.Source)))
-	}
-	f := m.newFlow(v)
-	f.src = src
-	f.Show(m.versionMenu(v, src), nil, nil, nil)
-	m.act = f
-	return nil
+	return m.openCloudMenu(v, "Actions — version "+table.Clean(shortVersion(v.Version))+" of "+table.Clean(v.Name),
+		"its versions are managed there", m.versionMenu)
 }
 
 // versionMenu lists what the source announces for one version in v's
