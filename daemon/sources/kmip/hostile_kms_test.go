@@ -3,6 +3,7 @@ package kmip
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,4 +242,42 @@ func TestHostileObjectsUnderAMatchingName(t *testing.T) {
 			t.Fatalf("after a right key crm encrypts with %q", got)
 		}
 	})
+}
+
+// TestKMSClockAhead: the KMS's clock runs 6 hours ahead of ours, so its
+// keys carry Initial and Activation Dates in our future. Its facts are
+// taken as it states them: the key it activated last encrypts (the
+// activation-date rule, names without numbers), the inventory keeps its
+// dates, nothing is refused or warned about, and a poll is healthy.
+func TestKMSClockAhead(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var skew atomic.Int64
+	skew.Store(int64(6 * time.Hour))
+	srv, err := kms.Start(ctx, kms.Options{Dir: dir, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); srv.Stop() })
+	b := &backend{name: "embedded", addr: srv.Addr(), dir: dir, ca: srv.CA, caFile: srv.CAFile, certFile: srv.CertFile, keyFile: srv.KeyFile,
+		stop: srv.Stop, embedded: srv, serverWildcards: true}
+	t.Cleanup(b.closeAdmin)
+	b.create(t, "acme.crm.key.blue")
+	skew.Add(int64(time.Minute))
+	b.create(t, "acme.crm.key.green")
+	e := newEnv(t, b, "", nil, crmApp)
+	st := e.mustPoll()
+	if st.Matched != 2 || len(st.LeftOut) != 0 || len(st.Warnings) != 0 {
+		t.Fatalf("poll %+v", st)
+	}
+	if got := e.encryptsWith("crm"); got != "acme.crm.key.green" {
+		t.Fatalf("crm encrypts with %q, want the last activated, acme.crm.key.green", got)
+	}
+	k := e.key("acme.crm.key.green")
+	if k.Activated == nil || time.Until(*k.Activated) < 5*time.Hour {
+		t.Fatalf("the inventory's activation date %v is not the KMS's (6 h ahead)", k.Activated)
+	}
+	if h := e.health(); h.Health != engine.HealthOK {
+		t.Fatalf("health %s: %q", h.Health, h.Reason)
+	}
 }
