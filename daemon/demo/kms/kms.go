@@ -87,6 +87,9 @@ type Server struct {
 	CertFile string // client certificate for keyward
 	KeyFile  string // client key for keyward
 
+	// rotMu makes Rotate one at a time: two reading the same highest
+	// version would both create the next.
+	rotMu   sync.Mutex
 	mu      sync.Mutex
 	objects map[string]*object
 	nextID  int
@@ -304,6 +307,8 @@ func (s *Server) Rotate(app string) (string, error) {
 	if prefix == "" {
 		return "", fmt.Errorf("kms: unknown application %q", app)
 	}
+	s.rotMu.Lock()
+	defer s.rotMu.Unlock()
 	s.mu.Lock()
 	high := 0
 	for _, o := range s.objects {

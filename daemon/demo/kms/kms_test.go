@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -275,5 +276,46 @@ func TestRotationKeepsAnActiveKey(t *testing.T) {
 	close(done)
 	if n := <-gaps; n > 0 {
 		t.Fatalf("crm had no Active key %d times during 300 rotations", n)
+	}
+}
+
+// TestConcurrentRotationsMakeDistinctGenerations: rotations of one
+// application at the same time (the demo's rotation ticker and a test's,
+// or two) each make their own next generation: no name twice, one Active
+// key left.
+func TestConcurrentRotationsMakeDistinctGenerations(t *testing.T) {
+	s, _ := start(t, Options{Apps: DemoApps})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				if _, err := s.Rotate("crm"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names, active := map[string]int{}, 0
+	for _, o := range s.objects {
+		if p, _, ok := engine.SplitVersion(o.name); ok && p == "acme.crm.key." {
+			names[o.name]++
+			if o.state == kmip.StateActive {
+				active++
+			}
+		}
+	}
+	for n, c := range names {
+		if c > 1 {
+			t.Errorf("%s made %d times", n, c)
+		}
+	}
+	if active != 1 {
+		t.Errorf("%d Active crm keys after the rotations, want 1", active)
 	}
 }
