@@ -425,6 +425,14 @@ func newCertShowCmd(a *App) *cobra.Command {
 // CertLines is a source's identity in words: what it presents, what is
 // installed, what waits.
 func CertLines(ci *api.CertInfo) []string {
+	out := certLines(ci)
+	for i, l := range out {
+		out[i] = clean(l) // subjects are a CA's or a CSR's words
+	}
+	return out
+}
+
+func certLines(ci *api.CertInfo) []string {
 	var out []string
 	if ci.InUse != nil {
 		out = append(out, "in use:    "+ci.InUse.String())

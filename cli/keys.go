@@ -55,7 +55,7 @@ func newStatusCmd(a *App) *cobra.Command {
 				if s.LastSync != nil {
 					last = engine.HumanDuration(time.Since(*s.LastSync)) + " ago"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.Kind, s.Health, s.Keys, last, since, orDash(s.Reason))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", clean(s.Name), s.Kind, s.Health, s.Keys, last, since, clean(orDash(s.Reason)))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -69,17 +69,17 @@ func newStatusCmd(a *App) *cobra.Command {
 			sep := "\n"
 			for _, s := range infos {
 				if s.Poll != nil {
-					fmt.Fprintf(a.Out, "%s%s: %s\n", sep, s.Name, s.Poll.Summary())
+					fmt.Fprintf(a.Out, "%s%s: %s\n", sep, clean(s.Name), clean(s.Poll.Summary()))
 					sep = ""
 				}
 				for _, r := range s.Rings {
 					if r.NextOut != nil {
-						fmt.Fprintf(a.Out, "%s%s: %s\n", sep, s.Name, r.NextOut.Summary(r.Application))
+						fmt.Fprintf(a.Out, "%s%s: %s\n", sep, clean(s.Name), clean(r.NextOut.Summary(r.Application)))
 						sep = ""
 					}
 				}
 				for _, l := range s.Client.Lines() {
-					fmt.Fprintf(a.Out, "%s%s: %s\n", sep, s.Name, l)
+					fmt.Fprintf(a.Out, "%s%s: %s\n", sep, clean(s.Name), clean(l))
 					sep = ""
 				}
 			}
@@ -302,9 +302,11 @@ func newKeysShowCmd(a *App) *cobra.Command {
 		}, func(d *api.KeyDetail) error {
 			k := d.Key
 			tw := table(a.Out)
+			// Every value is what a KMS or cloud said: drawn with its
+			// control characters made visible, never sent to the terminal.
 			row := func(label, v string) {
 				if v != "" && v != "-" && v != render.Dash {
-					fmt.Fprintf(tw, "%s\t%s\n", label, v)
+					fmt.Fprintf(tw, "%s\t%s\n", clean(label), clean(v))
 				}
 			}
 			row("id", k.ID)
@@ -334,7 +336,7 @@ func newKeysShowCmd(a *App) *cobra.Command {
 			tw = table(a.Out)
 			fmt.Fprintln(tw, "TIME\tOPERATION\tACTOR\tORIGIN\tDETAILS")
 			for _, e := range d.Activity {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format("2006-01-02 15:04Z"), e.Operation, e.Actor, e.Origin, orDash(e.Details))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format("2006-01-02 15:04Z"), clean(e.Operation), clean(e.Actor), e.Origin, clean(orDash(e.Details)))
 			}
 			return tw.Flush()
 		})
