@@ -221,18 +221,7 @@ func TestFailingScheduleIsDegraded(t *testing.T) {
 		}
 		return "", ""
 	}
-	runOnce := func() *api.ScheduleDetail {
-		run, err := c.RunSchedule(ctx, "rot")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d *api.ScheduleDetail
-		wait("the run", func() bool {
-			d, err = c.Schedule(ctx, "rot", run.ID)
-			return err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning
-		})
-		return d
-	}
+	runOnce := func() *api.ScheduleDetail { return daemontest.RunSchedule(t, c, "rot") }
 	vs.SetFault(vault.Fault{Kind: vault.FaultForbidden})
 	d := runOnce()
 	if d.Run.Status != schedule.RunFailed || len(d.Steps) != 2 || d.Steps[0].Status != schedule.StepFailed || !strings.Contains(d.Steps[0].Reason, "access") {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/engine/schedule"
 )
 
@@ -196,17 +197,7 @@ func hasStep(steps []schedule.Step, target, status string) bool {
 // runNow runs a schedule now and waits until the run is over.
 func runNow(t *testing.T, c *api.Client, name string) *api.ScheduleDetail {
 	t.Helper()
-	ctx := context.Background()
-	run, err := c.RunSchedule(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d *api.ScheduleDetail
-	waitFor(t, "the run of "+name+" to end", func() bool {
-		d, err = c.Schedule(ctx, name, run.ID)
-		return err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning
-	})
-	return d
+	return daemontest.RunSchedule(t, c, name)
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

@@ -12,6 +12,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/aws"
+	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine/schedule"
 )
@@ -75,7 +76,7 @@ sources = ["aws-prod"]
 	}
 	first := start()
 	c := api.NewClient(first.Addr)
-	waitKeys(t, c, "aws-prod", 1)
+	daemontest.WaitKeys(t, c, "aws-prod", 1)
 	if _, err := c.RunSchedule(ctx, "rot"); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ sources = ["aws-prod"]
 	// The rotation is still in progress when the daemon comes back.
 	second := start()
 	c = api.NewClient(second.Addr)
-	d := waitRun(t, c, "rot")
+	d := daemontest.WaitRun(t, c, "rot", 0)
 	if n := lk.Asked(); n != 1 {
 		t.Fatalf("the resumed run asked AWS to rotate again: %d RotateKeyOnDemand calls", n)
 	}
@@ -103,37 +104,5 @@ sources = ["aws-prod"]
 	lk.CompleteRotations()
 	if got := lk.Rotations(kv.Name); got != 1 {
 		t.Fatalf("%d on-demand rotations of %s, want 1", got, kv.Name)
-	}
-}
-
-// waitRun waits for the schedule's latest run to finish.
-func waitRun(t *testing.T, c *api.Client, name string) *api.ScheduleDetail {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		d, err := c.Schedule(context.Background(), name, 0)
-		if err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning {
-			return d
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("schedule %s's run did not finish: %+v, %v", name, d, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// waitKeys waits until the daemon lists n keys of source.
-func waitKeys(t *testing.T, c *api.Client, source string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		l, err := c.Keys(context.Background(), api.KeyQuery{Source: source})
-		if err == nil && len(l.Keys) >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d keys after 60 s (%v), want %d", source, len(l.Keys), err, n)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keyward/keyward/cli/clitest"
 	"github.com/keyward/keyward/daemon"
@@ -52,24 +51,7 @@ keep = 2
 	kw("key", "upload", "gcp-prod", "crm-byok", "--from-source", "kms", "--from-app", "crm")
 	kw("sync", "--source", "gcp-prod")
 
-	run := func(name string) *api.ScheduleDetail {
-		t.Helper()
-		r, err := c.RunSchedule(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			d, err := c.Schedule(ctx, name, r.ID)
-			if err == nil && d.Run != nil && d.Run.Status != schedule.RunRunning {
-				return d
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("run of %s did not finish: %v", name, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	run := func(name string) *api.ScheduleDetail { t.Helper(); return daemontest.RunSchedule(t, c, name) }
 	step := func(d *api.ScheduleDetail, target string) schedule.Step {
 		t.Helper()
 		for _, st := range d.Steps {
