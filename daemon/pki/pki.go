@@ -26,6 +26,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Files are where a source's client identity lives in the data dir.
@@ -58,6 +60,28 @@ type CSROptions struct {
 	RSA bool
 }
 
+// maxSubjectField is RFC 5280's upper bound of a common name and of an
+// organization name (ub-common-name, ub-organization-name), in characters:
+// OpenSSL will not write a longer one and CAs refuse it.
+const maxSubjectField = 64
+
+// checkSubjectField refuses a subject field a CA would refuse, or one that
+// would forge lines wherever the subject is shown (a newline, an escape).
+func checkSubjectField(what, v string) error {
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("csr: the %s is not UTF-8 text", what)
+	}
+	if n := utf8.RuneCountInString(v); n > maxSubjectField {
+		return fmt.Errorf("csr: the %s is %d characters; a certificate's is at most %d (RFC 5280), and CAs refuse longer ones", what, n, maxSubjectField)
+	}
+	for i, r := range v {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("csr: the %s holds a control character (%U at byte %d); use plain text", what, r, i)
+		}
+	}
+	return nil
+}
+
 // GenerateCSR creates a private key (mode 0600) and a CSR in f.Dir and
 // returns the CSR in PEM, ready to take to the certificate authority. The
 // key is pending (f.PendingKey): the live key and certificate stay in use
@@ -67,6 +91,12 @@ func GenerateCSR(f Files, o CSROptions) ([]byte, error) {
 	cn := strings.TrimSpace(o.CommonName)
 	if cn == "" {
 		return nil, errors.New("csr: a common name (--cn) is required, e.g. the proxy host name")
+	}
+	if err := checkSubjectField("common name (--cn)", cn); err != nil {
+		return nil, err
+	}
+	if err := checkSubjectField("organization (--o)", o.Organization); err != nil {
+		return nil, err
 	}
 	key, err := newKey(o.RSA)
 	if err != nil {
