@@ -430,7 +430,9 @@ func (k kmipRotator) RotateApp(ctx context.Context, source, app, actor string) (
 
 // backup backs the key up unless this schedule already did since before
 // (the daemon stopped after the vault answered), then keeps the newest
-// Keep backups this schedule made of the key.
+// Keep backups this schedule made of the key — or, for a cloud that
+// exports nothing, the newest Keep copies kept at upload, with every
+// material still held once (cloud.Manager.TrimKept).
 func (a *scheduleActions) backup(ctx context.Context, s *schedule.Schedule, caller cloud.Caller, source, name, before string) (string, string, error) {
 	since, _ := time.Parse(time.RFC3339Nano, before)
 	mine := func() ([]cloud.BackupInfo, error) {
@@ -477,6 +479,21 @@ func (a *scheduleActions) backup(ctx context.Context, s *schedule.Schedule, call
 	}
 	if len(dropped) > 0 {
 		note = strings.TrimPrefix(note+"; ", "; ") + fmt.Sprintf("kept the last %d, deleted %s", s.Keep, strings.Join(dropped, ", "))
+	}
+	// A cloud that exports nothing: the key's backups are the copies kept
+	// at upload, trimmed as far as every material stays restorable.
+	tr, err := a.cloud.TrimKept(ctx, source, name, s.Keep)
+	if err != nil {
+		return id, note, fmt.Errorf("backup %s kept, but the older copies kept at upload could not be trimmed: %w", id, err)
+	}
+	if len(tr.Deleted) > 0 {
+		what := fmt.Sprintf("kept the last %d copies kept at upload, deleted %s (a copy kept holds the same material)", s.Keep, strings.Join(tr.Deleted, ", "))
+		note = strings.TrimPrefix(note+"; ", "; ") + what
+		_ = a.d.sink.record(ctx, engine.Event{KeyID: engine.KeyID(source, name, ""), Source: source, Operation: engine.OpBackupDeleted,
+			Actor: caller.User, Origin: engine.OriginKeyward, Severity: engine.SeverityWarn, Details: "backups of " + name + ": " + what})
+	}
+	if len(tr.Only) > 0 {
+		note = strings.TrimPrefix(note+"; ", "; ") + fmt.Sprintf("kept %s beyond the last %d: the only copy of its material, which a restore needs", strings.Join(tr.Only, ", "), s.Keep)
 	}
 	return id, note, nil
 }
