@@ -33,8 +33,7 @@ import (
 func TestImportProvesTheMaterial(t *testing.T) {
 	a, lk := newLocal(t)
 	ctx := context.Background()
-	material := make([]byte, 32)
-	rand.Read(material)
+	material := randomAES(t)
 	expires := time.Now().Add(90 * 24 * time.Hour).UTC().Truncate(time.Second)
 	kv, err := a.Import(ctx, cloud.ImportRequest{Name: "byok", Symmetric: material, Expires: &expires, Tags: map[string]string{cloud.TagApplication: "payments"}})
 	if err != nil {
@@ -204,17 +203,7 @@ func TestImportAsymmetricProvesTheMaterial(t *testing.T) {
 func TestReimportSymmetric(t *testing.T) {
 	a, _ := newLocal(t)
 	ctx := context.Background()
-	material := make([]byte, 32)
-	rand.Read(material)
-	ir := cloud.ImportRequest{Name: "sym-byok", Symmetric: material}
-	kv, err := a.Import(ctx, ir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blob, err := a.KeepMaterial(kv, ir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv, blob := importKept(t, a, cloud.ImportRequest{Name: "sym-byok", Symmetric: randomAES(t)})
 	if _, err := a.DeleteMaterial(ctx, "sym-byok"); err != nil {
 		t.Fatal(err)
 	}
@@ -262,8 +251,7 @@ func TestUnsupportedTagsStayInKeyward(t *testing.T) {
 		t.Errorf("tags in AWS: %v (want only owner=payments)", inAWS)
 	}
 	// Someone tags an imported key in AWS as if it could not be backed up.
-	material := make([]byte, 32)
-	rand.Read(material)
+	material := randomAES(t)
 	imp, err := a.Import(ctx, cloud.ImportRequest{Name: "spoofed", Symmetric: material})
 	if err != nil {
 		t.Fatal(err)
@@ -280,4 +268,30 @@ func TestUnsupportedTagsStayInKeyward(t *testing.T) {
 	if why := got.Tags[engine.TagUnsupported+engine.CapBackup]; why != "" {
 		t.Errorf("an AWS tag passed for keyward's capability limit: %q", why)
 	}
+}
+
+// importKept uploads ir's material to a and returns the key made and the
+// sealed copy keyward keeps of the material (KeepMaterial), as an upload
+// through the daemon does.
+func importKept(t *testing.T, a *Account, ir cloud.ImportRequest) (cloud.KeyVersion, []byte) {
+	t.Helper()
+	kv, err := a.Import(context.Background(), ir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := a.KeepMaterial(kv, ir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv, blob
+}
+
+// randomAES is 32 random bytes: AES-256 material to upload.
+func randomAES(t *testing.T) []byte {
+	t.Helper()
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

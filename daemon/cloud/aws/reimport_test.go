@@ -2,7 +2,6 @@ package aws
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -25,18 +24,8 @@ import (
 func TestReimportWithNewExpiry(t *testing.T) {
 	a, lk := newLocal(t)
 	ctx := context.Background()
-	material := make([]byte, 32)
-	rand.Read(material)
 	first := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second)
-	ir := cloud.ImportRequest{Name: "short-lived", Symmetric: material, Expires: &first}
-	kv, err := a.Import(ctx, ir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blob, err := a.KeepMaterial(kv, ir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv, blob := importKept(t, a, cloud.ImportRequest{Name: "short-lived", Symmetric: randomAES(t), Expires: &first})
 	plain := lk.Client()
 	stored := func() *types.KeyMetadata {
 		t.Helper()
@@ -111,7 +100,7 @@ func TestReimportWithNewExpiry(t *testing.T) {
 			t.Errorf("re-import expiring %s: %v, want it refused naming %q", c.at, err, c.want)
 		}
 		far := c.at
-		if _, err := a.Import(ctx, cloud.ImportRequest{Name: "too-far", Symmetric: material, Expires: &far}); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+		if _, err := a.Import(ctx, cloud.ImportRequest{Name: "too-far", Symmetric: randomAES(t), Expires: &far}); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("import expiring %s: %v, want it refused naming %q", c.at, err, c.want)
 		}
 	}

@@ -17,22 +17,15 @@ import (
 // none), not from its creation; a key never rotated ages from its
 // creation; the history is read again only when the key's material moved.
 func TestAgingCountsFromTheLastRotation(t *testing.T) {
-	lk := StartLocalKMS(t)
+	a, lk := newLocal(t)
 	ctx := context.Background()
-	a, err := New(ctx, LocalSettings(t, lk, "aws-test"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := storetest.New(t)
 	src := cloud.NewSyncSource("aws-prod", a, time.Hour, nil)
 	cloudtest.Attach(t, st, src)
 	now := time.Now().UTC().Truncate(time.Second)
 	ids := map[string]string{}
 	// Made in the console (another client) before keyward first saw them.
-	console, err := New(ctx, LocalSettings(t, lk, "console"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	console := newAccount(t, LocalSettings(t, lk, "console"))
 	for _, name := range []string{"recent", "old", "never"} {
 		kv, err := console.Create(ctx, cloud.CreateRequest{Name: name, Type: "oct"})
 		if err != nil {

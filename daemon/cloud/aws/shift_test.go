@@ -23,12 +23,8 @@ import (
 // key twice, takes the removed key for purged and no other key for gone.
 // A key created between pages is listed once, in this sync or the next.
 func TestKeysChangedBetweenPages(t *testing.T) {
-	lk := StartLocalKMS(t)
+	a, lk := newLocal(t)
 	ctx := context.Background()
-	a, err := New(ctx, LocalSettings(t, lk, "aws-test"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := storetest.New(t)
 	src := cloud.NewSyncSource("aws-shift", a, time.Hour, nil)
 	sink := cloudtest.Attach(t, st, src)
