@@ -175,6 +175,9 @@ func (m *Manager) Create(ctx context.Context, caller Caller, source string, r Cr
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTags("create "+r.Name, r.Tags); err != nil {
+		return nil, err
+	}
 	if sc, ok := s.Connector().(SpecChecker); ok {
 		if err := checkName(r.Name); err != nil {
 			return nil, err
@@ -229,6 +232,9 @@ func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r Up
 		return nil, err
 	}
 	if err := checkName(r.Name); err != nil {
+		return nil, err
+	}
+	if err := checkTags("upload "+r.Name, r.Tags); err != nil {
 		return nil, err
 	}
 	tags := map[string]string{}
@@ -413,6 +419,9 @@ func (m *Manager) apply(ctx context.Context, caller Caller, s *SyncSource, what,
 func (m *Manager) Update(ctx context.Context, caller Caller, source, name string, r UpdateRequest) (*KeyResult, error) {
 	s, err := m.dated(source, engine.CapUpdate, "update "+name, r.Expires, r.NotBefore)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkTags("update "+name, r.Tags); err != nil {
 		return nil, err
 	}
 	if r.Enabled == nil && r.Expires == nil && r.NotBefore == nil && r.Tags == nil {
@@ -888,6 +897,17 @@ func describe(kv KeyVersion) string {
 
 // checkName accepts what every supported cloud accepts: 1–127 letters,
 // digits and dashes (Azure Key Vault's rule; dots are refused there).
+// checkTags refuses tags a caller may not set: keyward:unsupported:*
+// says what a key cannot do, and only its connector says that.
+func checkTags(op string, tags map[string]string) error {
+	for k := range tags {
+		if strings.HasPrefix(k, engine.TagUnsupported) {
+			return fmt.Errorf("%s: %w: tag %q is keyward's own (what the key cannot do, set by its connector), not one to set", op, ErrInvalid, k)
+		}
+	}
+	return nil
+}
+
 func checkName(name string) error {
 	if name == "" || len(name) > 127 {
 		return fmt.Errorf("%w: key name %q must be 1 to 127 characters", ErrInvalid, name)

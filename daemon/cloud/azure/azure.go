@@ -726,7 +726,9 @@ func fromTags(t map[string]*string) map[string]string {
 	}
 	out := make(map[string]string, len(t))
 	for k, v := range t {
-		if v != nil {
+		// A vault tag cannot speak for keyward: what a key cannot do
+		// is the connector's to say, never a tagger's.
+		if v != nil && !strings.HasPrefix(k, engine.TagUnsupported) {
 			out[k] = *v
 		}
 	}
