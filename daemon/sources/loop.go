@@ -34,7 +34,8 @@ type Schedule struct {
 	FullAfter time.Duration
 	FullEvery int
 	// RetryAfter, when set, is the backend's own answer to how long to
-	// wait after err (a throttling response's Retry-After), or 0.
+	// wait after err (a throttling response's Retry-After), or 0; at most
+	// MaxRetryAfter (or Interval, if longer) is waited.
 	RetryAfter func(err error) time.Duration
 }
 
@@ -166,7 +167,9 @@ func (l *Loop) next(err error) time.Duration {
 	l.backoff = min(max(2*l.backoff, l.sched.RetryMin), l.sched.RetryMax)
 	if l.sched.RetryAfter != nil {
 		if ra := l.sched.RetryAfter(err); ra > 0 {
-			return ra
+			// A backend's answer is not trusted to stop the source for
+			// good (a Retry-After date years ahead, by mistake or not).
+			return min(ra, max(MaxRetryAfter, l.sched.Interval))
 		}
 	}
 	if l.sched.NoJitter {
@@ -174,6 +177,10 @@ func (l *Loop) next(err error) time.Duration {
 	}
 	return Jitter(l.backoff)
 }
+
+// MaxRetryAfter is the longest wait a backend's Retry-After gets (or the
+// interval, if longer).
+const MaxRetryAfter = time.Hour
 
 // Jitter is a uniform wait in [d/2, d].
 func Jitter(d time.Duration) time.Duration {

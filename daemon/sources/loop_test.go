@@ -198,6 +198,21 @@ func TestLoopRetryAfter(t *testing.T) {
 	}
 }
 
+// TestLoopRetryAfterIsBounded: a backend asking to wait years (a
+// Retry-After date far ahead) is asked again after MaxRetryAfter, or the
+// interval when that is longer; never stopped for good.
+func TestLoopRetryAfterIsBounded(t *testing.T) {
+	for _, interval := range []time.Duration{5 * time.Minute, 3 * time.Hour} {
+		clk, sink := newFakeClock(), &healthSink{}
+		sc := &script{fail: func(int) error { return errors.New("429 throttled") }}
+		l := NewLoop("vault", Schedule{Interval: interval, RetryAfter: func(error) time.Duration { return 100 * 365 * 24 * time.Hour }}, clk, nil)
+		runLoop(t, l, sink, sc.sync)
+		if w, want := clk.next(t), max(MaxRetryAfter, interval); w.d != want {
+			t.Fatalf("interval %s: a throttled sync asking for 100 years waits %s, want %s", interval, w.d, want)
+		}
+	}
+}
+
 // TestLoopProblemsDegradeAndRecordSync: a sync that worked but could not
 // do everything leaves the source degraded with its problems, records the
 // sync, and keeps the interval.
