@@ -25,6 +25,7 @@ form_fields = ["ssn"]
 pass_content_types = ["multipart/form-data"]
 max_body_bytes = 1048576
 timeout = "10s"
+client_timeout = "5s"
 
 [[proxy.app.body]]
 path = "/files/*"
@@ -38,6 +39,7 @@ content_type = "text/plain"
 	}
 	a := c.Proxy.Apps[0].WithDefaults()
 	if a.MaxBodyBytes != 1<<20 || time.Duration(a.Timeout) != 10*time.Second || time.Duration(a.DialTimeout) != DefaultDialTimeout ||
+		time.Duration(a.ClientTimeout) != 5*time.Second || time.Duration((ProxyApp{}).WithDefaults().ClientTimeout) != DefaultClientTimeout ||
 		len(a.Bodies) != 1 || a.Bodies[0].ContentType != "text/plain" || !c.Proxy.AllowUserDecrypt || time.Duration(c.Proxy.UsageFlush) != 30*time.Second {
 		t.Fatalf("parsed %+v", a)
 	}
