@@ -546,7 +546,11 @@ func sortedCalls(c []string) string {
 
 // UploadCloudKey serves POST /v1/cloud/{source}/upload.
 func (f *fixture) UploadCloudKey(ctx context.Context, source string, r api.UploadKeyRequest) (*api.CloudKeyResult, error) {
-	f.record("upload %s/%s %s %d%s from=%s/%s", source, r.Name, r.Type, r.Size, r.Curve, r.FromSource, r.FromApplication)
+	exp := ""
+	if r.Expires != nil {
+		exp = " expires=" + r.Expires.UTC().Format(time.DateOnly)
+	}
+	f.record("upload %s/%s %s %d%s from=%s/%s%s", source, r.Name, r.Type, r.Size, r.Curve, r.FromSource, r.FromApplication, exp)
 	if err := f.refused(); err != nil {
 		return nil, err
 	}

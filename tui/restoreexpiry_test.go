@@ -80,3 +80,22 @@ func TestRestoreExpiryFormGolden(t *testing.T) {
 func TestRestoreExpiryFormNoColorGolden(t *testing.T) {
 	noColorGoldenOn(t, withAWSBackup(), askAWSRestore, "Material expires", "empty, YYYY-MM-DD or never")
 }
+
+// TestAWSUploadFormMaterialExpiry: an AWS key has no dates, its imported
+// material does: the upload form offers "Material expires" (no Expires,
+// no Not before) and sends the date as the upload's expiry.
+func TestAWSUploadFormMaterialExpiry(t *testing.T) {
+	f := newAWSFixture()
+	tm := startFiltered(t, f, 120, 30, "of 21 keys", awsImported[:8], "1–1 of 1 key ")
+	press(tm, "x", "u")
+	waitFor(t, tm, "Upload a key into aws-prod", "Material expires (YYYY-MM-DD, at most 365 days ahead; empty: never)")
+	press(tm, "crm-byok-2", "enter")
+	backspaces(tm, len("local"))
+	press(tm, "kms-prod/crm", "enter", "enter", "enter", "2027-03-01", "enter")
+	waitFor(t, tm, "✔ uploaded crm-byok-2 into aws-prod (newest generation of crm from kms-prod)")
+	view := finalView(t, tm)
+	f.wantCalls(t, "upload aws-prod/crm-byok-2  0 from=kms-prod/crm expires=2027-03-01")
+	if strings.Contains(view, "Not before") {
+		t.Errorf("the AWS upload form offers an activation date:\n%s", view)
+	}
+}

@@ -877,6 +877,11 @@ func (m *Model) uploadForm(f *flow) {
 		dialog.NewField("Size or curve", "RSA: 2048, 3072, 4096 · EC: P-256, P-384, P-521", "P-256"),
 	)
 	expField := datedField(form, src.Capabilities)
+	if expField < 0 && slices.Contains(src.Capabilities, engine.CapMaterialExpiry) {
+		// The key has no dates, its imported material does (AWS).
+		form.Fields = append(form.Fields, dialog.NewField("Material expires", "YYYY-MM-DD, at most 365 days ahead; empty: never", ""))
+		expField = len(form.Fields) - 1
+	}
 	f.Show(nil, nil, form, nil)
 	f.Submit = func(fm *dialog.Form) (actionRun, error) {
 		var req api.UploadKeyRequest
