@@ -99,14 +99,12 @@ func run(t testing.TB, cfg *config.Config, opts Options) *running {
 
 func waitKeys(t testing.TB, c *api.Client, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if st, err := c.Status(context.Background()); err == nil && st.Keys >= n {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("inventory never reached %d keys", n)
+	var st *api.Status
+	var err error
+	testkit.Eventually(t, 20*time.Second, fmt.Sprintf("the inventory to reach %d keys", n), func() bool {
+		st, err = c.Status(context.Background())
+		return err == nil && st.Keys >= n
+	}, func() string { return fmt.Sprintf("%+v (%v)", st, err) })
 }
 
 func get(t *testing.T, socket, path string, hdr map[string]string) (int, map[string]any) {

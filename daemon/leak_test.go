@@ -93,16 +93,10 @@ func TestPlantedKMIPKeyNeverLeavesTheDaemon(t *testing.T) {
 	}
 	client := api.NewClient(d.socket)
 	fp := keyring.Fingerprint(planted)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if p, err := client.Keys(ctx, api.KeyQuery{Source: "kms"}); err == nil && p.Total == 1 && p.Keys[0].Fingerprint == fp {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the daemon never polled the planted key into its inventory")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, 20*time.Second, "the daemon to poll the planted key into its inventory", func() bool {
+		p, err := client.Keys(ctx, api.KeyQuery{Source: "kms"})
+		return err == nil && p.Total == 1 && p.Keys[0].Fingerprint == fp
+	}, nil)
 
 	// The event stream, across a sync that re-reads the KMS.
 	var stream testkit.Buffer

@@ -17,6 +17,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/localapi"
 	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -151,17 +152,12 @@ func TestConnectionsPerUIDAreBounded(t *testing.T) {
 		t.Fatalf("fourth connection: %s %+v", resp.Status, e)
 	}
 	held[0].Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var status string
+	testkit.Eventually(t, 5*time.Second, "a closed connection to be given back (a new one answered 200)", func() bool {
 		resp, _ := rawAnswer(t, dial(t, r.socket), "GET /v1/status HTTP/1.1\r\nHost: keyward\r\nConnection: close\r\n\r\n")
-		if resp.StatusCode == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a closed connection was never given back: %s", resp.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		status = resp.Status
+		return resp.StatusCode == http.StatusOK
+	}, func() string { return status })
 }
 
 func TestRefusedCallerConnectionIsClosed(t *testing.T) {
