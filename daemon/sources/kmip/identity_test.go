@@ -2,6 +2,7 @@ package kmip
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -9,27 +10,21 @@ import (
 
 	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/daemon/pki/pkitest"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 )
 
-// health waits up to within for the source's health to be h, and returns
-// its reason.
+// waitHealth waits up to within for the source's health (as the store
+// records it) to be h, and returns its reason.
 func (e *env) waitHealth(h engine.Health, within time.Duration) string {
 	e.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		srcs, err := e.st.Sources(context.Background())
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if len(srcs) > 0 && srcs[0].Health == h {
-			return srcs[0].Reason
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("health is not %s within %s: %+v", h, within, srcs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var srcs []engine.Source
+	var err error
+	testkit.Eventually(e.t, within, fmt.Sprintf("the source's health to be %s", h), func() bool {
+		srcs, err = e.st.Sources(context.Background())
+		return err == nil && len(srcs) > 0 && srcs[0].Health == h
+	}, func() string { return fmt.Sprintf("%+v (%v)", srcs, err) })
+	return srcs[0].Reason
 }
 
 // TestNewIdentityTakesEffectAtOnce: a running source (poll interval one

@@ -573,17 +573,7 @@ func TestRunRetriesWithBackoffAndRecovers(t *testing.T) {
 	go func() { done <- e.src.Run(ctx, e.sink) }()
 	time.Sleep(1500 * time.Millisecond) // at least one retry
 	b.resume()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		srcs, _ := e.st.Sources(context.Background())
-		if srcs[0].Health == engine.HealthOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("did not recover: %+v", srcs[0])
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	e.waitHealth(engine.HealthOK, 10*time.Second)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
