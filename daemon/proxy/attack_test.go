@@ -302,32 +302,12 @@ func TestAnswerLongerThanContentLength(t *testing.T) {
 	tok, _, _ := codec.Encrypt([]byte(secret), token.GCM, token.Text)
 	answer := `{"ssn":"` + tok + `"}`
 	smuggled := "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n{\"smuggled\":1}"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s%s", len(answer), answer, smuggled)
-				}
-			}()
-		}
-	}()
-	m := startProxy(t, keys.rings, &recorder{}, stallApp("http://"+ln.Addr().String()))
+	up := rawServer(t, func(c net.Conn, req *http.Request) bool {
+		io.Copy(io.Discard, req.Body)
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s%s", len(answer), answer, smuggled)
+		return true
+	})
+	m := startProxy(t, keys.rings, &recorder{}, stallApp(up))
 	for i := 0; i < 3; i++ {
 		resp, got, err := rawRequest(t, m.Addr("crm"), "GET /records HTTP/1.1\r\nHost: crm\r\nConnection: close\r\n\r\n")
 		if err != nil || resp.StatusCode != 200 || string(got) != `{"ssn":"`+secret+`"}` {

@@ -117,6 +117,18 @@ func TestJSONStreamEndsMidToken(t *testing.T) {
 // rawUpstream answers every request with head, then body, then closes
 // the connection: an upstream that can lie about its framing.
 func rawUpstream(t *testing.T, head string, body []byte) string {
+	return rawServer(t, func(c net.Conn, req *http.Request) bool {
+		io.Copy(io.Discard, req.Body)
+		c.Write([]byte(head))
+		c.Write(body)
+		return false
+	})
+}
+
+// rawServer is an upstream written by hand: it accepts connections until
+// the test ends and calls answer with each request read on one (its
+// headers read, its body not), for as long as answer returns true.
+func rawServer(t *testing.T, answer func(c net.Conn, req *http.Request) bool) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -131,13 +143,12 @@ func rawUpstream(t *testing.T, head string, body []byte) string {
 			go func() {
 				defer c.Close()
 				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil || !answer(c, req) {
+						return
+					}
 				}
-				io.Copy(io.Discard, req.Body)
-				c.Write([]byte(head))
-				c.Write(body)
 			}()
 		}
 	}()

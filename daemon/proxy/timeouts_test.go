@@ -148,32 +148,15 @@ func TestSlowBodyThatKeepsComingPasses(t *testing.T) {
 // the connection open (as an upstream stuck mid-answer) until the test
 // ends. It reads the request first.
 func stallingUpstream(t *testing.T, head string, part []byte) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop); ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				io.Copy(io.Discard, req.Body)
-				c.Write([]byte(head))
-				c.Write(part)
-				<-stop
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
+	t.Cleanup(func() { close(stop) })
+	return rawServer(t, func(c net.Conn, req *http.Request) bool {
+		io.Copy(io.Discard, req.Body)
+		c.Write([]byte(head))
+		c.Write(part)
+		<-stop
+		return false
+	})
 }
 
 // TestUpstreamStallsMidAnswer: an upstream that sends its headers and part
@@ -233,22 +216,11 @@ func TestUpstreamStallsMidAnswer(t *testing.T) {
 // gets a 504 upstream-timeout.
 func TestUpstreamNeverReadsRequest(t *testing.T) {
 	keys := newRing(t, 16, "crm")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	stop := make(chan struct{})
-	defer func() { close(stop); ln.Close() }()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { <-stop; c.Close() }()
-		}
-	}()
-	app := stallApp("http://" + ln.Addr().String())
+	defer close(stop)
+	// Reads the request's headers, never its body.
+	up := rawServer(t, func(net.Conn, *http.Request) bool { <-stop; return false })
+	app := stallApp(up)
 	app.MaxBodyBytes = 64 << 20
 	m := startProxy(t, keys.rings, &recorder{}, app)
 	body := `{"ssn":"123-45-6789","notes":"` + strings.Repeat("n", 48<<20) + `"}`
