@@ -59,6 +59,9 @@ type Vault struct {
 	hsm       bool
 	client    *azkeys.Client
 	timeout   time.Duration
+	// retries is how many times a request is sent again after a 5xx or no
+	// answer (the SDK's retry policy; once for what must not be done twice).
+	retries int
 }
 
 // Option adjusts New.
@@ -150,7 +153,7 @@ func New(cfg Settings, opts ...Option) (*Vault, error) {
 	if err != nil {
 		return nil, fmt.Errorf("azure %s: %w", cfg.Name, err)
 	}
-	return &Vault{cfg: cfg, url: strings.TrimSuffix(cfg.VaultURL, "/"), cloud: cl, geography: cfg.Geography, client: client, timeout: o.timeout,
+	return &Vault{cfg: cfg, url: strings.TrimSuffix(cfg.VaultURL, "/"), cloud: cl, geography: cfg.Geography, client: client, timeout: o.timeout, retries: max(o.retries, 0),
 		hsm: cl.HSMSuffix != "" && strings.HasSuffix(u.Hostname(), "."+cl.HSMSuffix) || cloud.IsLoopback(u.Hostname())}, nil
 }
 
@@ -265,15 +268,45 @@ func (v *Vault) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, v.timeout)
 }
 
+// maxPages bounds one listing (25,000 pages of Key Vault's 25 entries:
+// 625,000 keys or versions); maxEmptyPages bounds the pages in a row that
+// hold no entry but name a next one (Key Vault may answer such a page; a
+// vault that does so without end would hold the sync for ever).
+const (
+	maxPages      = 25000
+	maxEmptyPages = 100
+)
+
 // eachPage walks pager p, each page fetched within the request timeout
-// and handed to page; a failed fetch is classified under op.
-func eachPage[T any](ctx context.Context, v *Vault, op string, p *runtime.Pager[T], page func(T) error) error {
-	for p.More() {
+// and handed to page; a failed fetch is classified under op. next tells a
+// page's nextLink and how many entries it holds: a listing whose nextLink
+// comes back to a page it already gave, that goes on past maxPages, or
+// that gives maxEmptyPages empty pages in a row fails as a bad answer
+// instead of paging for ever.
+func eachPage[T any](ctx context.Context, v *Vault, op string, p *runtime.Pager[T], next func(T) (link *string, entries int), page func(T) error) error {
+	seen := map[string]bool{}
+	empty := 0
+	for n := 0; p.More(); n++ {
+		if n == maxPages {
+			return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: op, Reason: fmt.Sprintf("the vault is still paging after %d pages; nothing of this listing is applied", maxPages)}
+		}
 		c, cancel := v.ctx(ctx)
 		resp, err := p.NextPage(c)
 		cancel()
 		if err != nil {
 			return v.classify(op, err)
+		}
+		link, entries := next(resp)
+		if link != nil && *link != "" {
+			if seen[*link] {
+				return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: op, Reason: "the vault named a next page it had already given (a paging loop); nothing of this listing is applied"}
+			}
+			seen[*link] = true
+		}
+		if entries > 0 {
+			empty = 0
+		} else if empty++; empty == maxEmptyPages && link != nil && *link != "" {
+			return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: op, Reason: fmt.Sprintf("the vault gave %d empty pages in a row, each naming another; nothing of this listing is applied", maxEmptyPages)}
 		}
 		if err := page(resp); err != nil {
 			return err
@@ -308,7 +341,9 @@ func call[T any](ctx context.Context, v *Vault, op string, do func(context.Conte
 
 // ListKeys pages through the live keys.
 func (v *Vault) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) error) error {
-	return eachPage(ctx, v, "list keys", v.client.NewListKeyPropertiesPager(nil), func(resp azkeys.ListKeyPropertiesResponse) error {
+	return eachPage(ctx, v, "list keys", v.client.NewListKeyPropertiesPager(nil), func(r azkeys.ListKeyPropertiesResponse) (*string, int) {
+		return r.NextLink, len(r.Value)
+	}, func(resp azkeys.ListKeyPropertiesResponse) error {
 		items := make([]cloud.KeyVersion, 0, len(resp.Value))
 		for _, kp := range resp.Value {
 			kv, err := fromProperties(kp)
@@ -323,7 +358,9 @@ func (v *Vault) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) erro
 
 // ListDeleted pages through the soft-deleted keys.
 func (v *Vault) ListDeleted(ctx context.Context, page func([]cloud.KeyVersion) error) error {
-	return eachPage(ctx, v, "list deleted keys", v.client.NewListDeletedKeyPropertiesPager(nil), func(resp azkeys.ListDeletedKeyPropertiesResponse) error {
+	return eachPage(ctx, v, "list deleted keys", v.client.NewListDeletedKeyPropertiesPager(nil), func(r azkeys.ListDeletedKeyPropertiesResponse) (*string, int) {
+		return r.NextLink, len(r.Value)
+	}, func(resp azkeys.ListDeletedKeyPropertiesResponse) error {
 		items := make([]cloud.KeyVersion, 0, len(resp.Value))
 		for _, dk := range resp.Value {
 			if dk == nil {
@@ -347,7 +384,9 @@ func (v *Vault) ListDeleted(ctx context.Context, page func([]cloud.KeyVersion) e
 // Versions lists every version of a live key.
 func (v *Vault) Versions(ctx context.Context, name string) ([]cloud.KeyVersion, error) {
 	var out []cloud.KeyVersion
-	err := eachPage(ctx, v, "list versions of "+name, v.client.NewListKeyPropertiesVersionsPager(name, nil), func(resp azkeys.ListKeyPropertiesVersionsResponse) error {
+	err := eachPage(ctx, v, "list versions of "+name, v.client.NewListKeyPropertiesVersionsPager(name, nil), func(r azkeys.ListKeyPropertiesVersionsResponse) (*string, int) {
+		return r.NextLink, len(r.Value)
+	}, func(resp azkeys.ListKeyPropertiesVersionsResponse) error {
 		for _, kp := range resp.Value {
 			kv, err := fromProperties(kp)
 			if err != nil {
@@ -404,12 +443,66 @@ func (v *Vault) Import(ctx context.Context, r cloud.ImportRequest) (cloud.KeyVer
 	})
 }
 
-// Rotate makes a new version.
+// Rotate makes a new version, once: a rotate whose answer was lost after
+// the vault made the version is found by reading the key, not sent again.
 func (v *Vault) Rotate(ctx context.Context, name string) (cloud.KeyVersion, error) {
-	return v.bundleCall(ctx, "rotate "+name, func(c context.Context) (azkeys.KeyBundle, error) {
+	before, err := v.Get(ctx, name, "")
+	if err != nil {
+		return cloud.KeyVersion{}, err
+	}
+	return v.once(ctx, "rotate "+name, func(c context.Context) (azkeys.KeyBundle, error) {
 		resp, err := v.client.RotateKey(c, name, nil)
 		return resp.KeyBundle, err
+	}, func(ctx context.Context) (cloud.KeyVersion, bool) {
+		now, err := v.Get(ctx, name, "")
+		return now, err == nil && now.Version != before.Version
 	})
+}
+
+// once sends a request that must not take effect twice (a rotation's
+// second call makes a second version) without the SDK's blind retries.
+// When its answer is lost (no answer, a timeout, a 5xx that a gateway may
+// send after the vault did the work), done reads the vault and tells
+// whether the request took effect, and with what result; only when it did
+// not is the request sent again, up to the configured retries.
+func (v *Vault) once(ctx context.Context, op string, do func(context.Context) (azkeys.KeyBundle, error), done func(context.Context) (cloud.KeyVersion, bool)) (cloud.KeyVersion, error) {
+	delay := 500 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		c, cancel := v.ctx(policy.WithRetryOptions(ctx, policy.RetryOptions{MaxRetries: -1}))
+		b, err := do(c)
+		cancel()
+		if err == nil {
+			return v.fromBundle(op, b)
+		}
+		if !answerLost(err) || ctx.Err() != nil {
+			return cloud.KeyVersion{}, v.classify(op, err)
+		}
+		if kv, ok := done(ctx); ok {
+			return kv, nil
+		}
+		if attempt == v.retries {
+			return cloud.KeyVersion{}, v.classify(op, err)
+		}
+		select {
+		case <-ctx.Done():
+			return cloud.KeyVersion{}, v.classify(op, err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// answerLost reports whether err leaves open whether the vault did what
+// was asked: no answer came, or a server error that may have followed the
+// work. A refusal (4xx) or a token that could not be had means it did not.
+func answerLost(err error) bool {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		return re.StatusCode >= 500 || re.StatusCode == http.StatusRequestTimeout
+	}
+	var te *tokenError
+	var af *azidentity.AuthenticationFailedError
+	return !errors.As(err, &te) && !errors.As(err, &af) && !errors.Is(err, context.Canceled)
 }
 
 // Update edits a version's attributes and tags.

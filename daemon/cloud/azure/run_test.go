@@ -89,7 +89,8 @@ func TestOperationRecordedWhenReadBackFails(t *testing.T) {
 	e.addKey(vault.KeySpec{Name: "acme-flaky", Created: time.Now().Add(-time.Hour)})
 	e.mustSync()
 	m := cloud.NewManager(nil, nil, e.src)
-	e.srv.SetFault(vault.Fault{Kind: vault.FaultGarbage, After: 1})
+	// Two good requests: the rotate reads the current version, then rotates.
+	e.srv.SetFault(vault.Fault{Kind: vault.FaultGarbage, After: 2})
 	res, err := m.Rotate(e.ctx, alice, "vault1", "acme-flaky")
 	if err != nil {
 		t.Fatalf("rotate: %v", err)

@@ -1,0 +1,309 @@
+package azure
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloud/cloudtest"
+	"github.com/keyward/keyward/daemon/demo/vault"
+	"github.com/keyward/keyward/engine"
+)
+
+// front is a TLS server between the connector and the emulated vault that
+// answers as a broken or hostile Azure would: every request goes to
+// answer, which may pass it on to the vault (forward) and change, delay
+// or drop what comes back. The vault's own URLs in its answers (nextLink)
+// are rewritten to the front's, so every request of a listing passes it.
+type front struct {
+	URL  string
+	pool *x509.CertPool
+	srv  *vault.Server
+
+	mu     sync.Mutex
+	answer func(w http.ResponseWriter, r *http.Request, f *front) bool
+	client *http.Client
+}
+
+// reply is what the vault answered a forwarded request.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func startFront(t *testing.T, srv *vault.Server) *front {
+	t.Helper()
+	f := &front{srv: srv, client: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CertPool()}}}}
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		answer := f.answer
+		f.mu.Unlock()
+		if answer != nil && answer(w, r, f) {
+			return
+		}
+		f.write(w, f.forward(t, r))
+	}))
+	t.Cleanup(ts.Close)
+	f.URL = ts.URL
+	f.pool = x509.NewCertPool()
+	f.pool.AddCert(ts.Certificate())
+	return f
+}
+
+// set makes the front answer with a (nil: pass everything on); a returns
+// false to pass a request on unchanged.
+func (f *front) set(a func(w http.ResponseWriter, r *http.Request, f *front) bool) {
+	f.mu.Lock()
+	f.answer = a
+	f.mu.Unlock()
+}
+
+// forward sends r to the vault and returns its answer, the vault's URLs
+// in it made the front's.
+func (f *front) forward(t *testing.T, r *http.Request) reply {
+	body, _ := io.ReadAll(r.Body)
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, f.srv.URL+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		t.Error(err)
+		return reply{status: http.StatusBadGateway}
+	}
+	req.Header = r.Header.Clone()
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return reply{status: http.StatusBadGateway, body: []byte(err.Error())}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	b = bytes.ReplaceAll(b, []byte(f.srv.URL), []byte(f.URL))
+	return reply{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (f *front) write(w http.ResponseWriter, rp reply) {
+	for k, vs := range rp.header {
+		if k != "Content-Length" {
+			w.Header()[k] = vs
+		}
+	}
+	w.WriteHeader(rp.status)
+	_, _ = w.Write(rp.body)
+}
+
+// connectFront points e's connector at the front, with the SDK's
+// retries as configured in production (New's default).
+func (e *env) connectFront(f *front, opts ...Option) {
+	e.t.Helper()
+	dir := e.t.TempDir()
+	_, tokenFile, err := e.srv.WriteFiles(dir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg := Settings{Name: e.name, VaultURL: f.URL, Credential: CredEmulator, TokenFile: tokenFile}
+	e.cred = &fakeCredential{token: e.srv.Token}
+	e.conn, err = New(cfg, append([]Option{WithRootCAs(f.pool), WithCredential(e.cred), WithTimeout(30 * time.Second)}, opts...)...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.src = cloud.NewSyncSource(e.name, e.conn, time.Hour, nil)
+	e.sink = cloudtest.Attach(e.t, e.st, e.src)
+}
+
+// isListPage reports whether r asks for a page of the key listing after
+// the first, and which ($skiptoken).
+func isListPage(r *http.Request) (skip string, ok bool) {
+	if r.Method != http.MethodGet || r.URL.Path != "/keys" {
+		return "", false
+	}
+	return r.URL.Query().Get("$skiptoken"), true
+}
+
+func newHostile(t *testing.T, keys int) (*env, *front) {
+	t.Helper()
+	e := newEnv(t, vault.Options{PageSize: 5}, false)
+	for i := range keys {
+		e.addKey(vault.KeySpec{Name: "k" + string(rune('a'+i/26)) + string(rune('a'+i%26))})
+	}
+	f := startFront(t, e.srv)
+	e.connectFront(f)
+	return e, f
+}
+
+// activeKeys counts the inventory's keys by state.
+func (e *env) states() map[engine.State]int {
+	out := map[engine.State]int{}
+	for _, rows := range byName(e.rows()) {
+		out[rows[0].State]++
+	}
+	return out
+}
+
+// A nextLink that leads back to an earlier page (a vault, gateway or
+// proxy that loses its place) must not page forever: the sync fails as a
+// bad answer that says so, within a bounded number of requests, and the
+// inventory stays as the last good sync left it.
+func TestListingThatLoopsBackFails(t *testing.T) {
+	e, f := newHostile(t, 12) // pages of 5: skiptoken 5, 10
+	e.mustSync()
+	f.set(func(w http.ResponseWriter, r *http.Request, f *front) bool {
+		skip, ok := isListPage(r)
+		if !ok || skip != "10" {
+			return false
+		}
+		// The last page names the second page as the next one.
+		rp := f.forward(t, r)
+		q := url.Values{"api-version": {vault.APIVersion}, "$skiptoken": {"5"}}
+		var page map[string]any
+		if err := json.Unmarshal(rp.body, &page); err != nil {
+			t.Error(err)
+		}
+		page["nextLink"] = f.URL + "/keys?" + q.Encode()
+		rp.body, _ = json.Marshal(page)
+		f.write(w, rp)
+		return true
+	})
+	ctx, cancel := context.WithTimeout(e.ctx, 60*time.Second)
+	defer cancel()
+	reqs := e.srv.Requests()
+	err := e.src.SyncNow(ctx)
+	if !isKind(err, cloud.ErrBadAnswer) || !strings.Contains(err.Error(), "next page") {
+		t.Fatalf("sync over a listing that loops back: %v, want a bad answer naming the paging loop", err)
+	}
+	if n := e.srv.Requests() - reqs; n > 20 {
+		t.Errorf("the looping listing cost %d requests", n)
+	}
+	if s := e.states(); s[engine.StateActive] != 12 || len(s) != 1 {
+		t.Errorf("inventory after the failed sync: %v, want 12 active keys", s)
+	}
+}
+
+// Key Vault may answer a page with no keys and a nextLink (its own docs
+// say so): the listing goes on. A vault that does so without end fails
+// the sync as a bad answer after a bounded number of empty pages, with
+// nothing applied.
+func TestEmptyPagesWithANextLink(t *testing.T) {
+	e, f := newHostile(t, 7)
+	e.mustSync()
+	empty := func(next string) []byte {
+		return []byte(`{"value":[],"nextLink":"` + f.URL + `/keys?` + url.Values{"api-version": {vault.APIVersion}, "$skiptoken": {next}}.Encode() + `"}`)
+	}
+	// One empty page in front of the real ones.
+	f.set(func(w http.ResponseWriter, r *http.Request, f *front) bool {
+		skip, ok := isListPage(r)
+		if !ok || skip != "" {
+			return false
+		}
+		f.write(w, reply{status: 200, header: http.Header{"Content-Type": {"application/json"}}, body: empty("0")})
+		return true
+	})
+	if s := e.mustSync(); s.Keys != 7 {
+		t.Errorf("sync behind an empty first page listed %d keys, want 7", s.Keys)
+	}
+	// Empty pages for ever, each naming a new next one.
+	var mu sync.Mutex
+	n := 0
+	f.set(func(w http.ResponseWriter, r *http.Request, f *front) bool {
+		if _, ok := isListPage(r); !ok {
+			return false
+		}
+		mu.Lock()
+		n++
+		next := "e" + strings.Repeat("x", n%7) + string(rune('a'+n%26)) + time.Now().Format("150405.000000000")
+		mu.Unlock()
+		f.write(w, reply{status: 200, header: http.Header{"Content-Type": {"application/json"}}, body: empty(next)})
+		return true
+	})
+	ctx, cancel := context.WithTimeout(e.ctx, 60*time.Second)
+	defer cancel()
+	err := e.src.SyncNow(ctx)
+	if !isKind(err, cloud.ErrBadAnswer) || !strings.Contains(err.Error(), "empty pages") {
+		t.Fatalf("sync over endless empty pages: %v, want a bad answer", err)
+	}
+	if n > 200 {
+		t.Errorf("endless empty pages cost %d requests", n)
+	}
+	if s := e.states(); s[engine.StateActive] != 7 || len(s) != 1 {
+		t.Errorf("inventory after the failed sync: %v, want 7 active keys", s)
+	}
+}
+
+// A rotation whose answer is lost after the vault made the new version (a
+// 500 from a gateway, a dropped connection) is not sent again blindly: the
+// SDK's retries would make a second version. The connector reads the key,
+// finds the version it made and answers with it; a rotate that did not
+// reach the vault is sent again and succeeds.
+func TestRotateAnswerLostIsNotRotatedTwice(t *testing.T) {
+	// "unsent": a 503 from a gateway that never passed the rotate on.
+	for _, lose := range []string{"500", "drop", "unsent"} {
+		t.Run(lose, func(t *testing.T) {
+			e, f := newHostile(t, 1)
+			e.mustSync()
+			m := cloud.NewManager(e.st, newKEK(t), e.src)
+			lost := 0
+			f.set(func(w http.ResponseWriter, r *http.Request, f *front) bool {
+				if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/rotate") || lost > 0 {
+					return false
+				}
+				lost++
+				if lose != "unsent" {
+					f.forward(t, r) // the vault rotates; its answer never arrives
+				}
+				if lose == "drop" {
+					hj, ok := w.(http.Hijacker)
+					if !ok {
+						t.Fatal("cannot hijack")
+					}
+					c, _, _ := hj.Hijack()
+					_ = c.Close()
+					return true
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = io.WriteString(w, `{"error":{"code":"InternalError","message":"upstream request timed out"}}`)
+				return true
+			})
+			outside := len(e.events(engine.OriginSource))
+			res, err := m.Rotate(e.ctx, alice, "vault1", "kaa")
+			if err != nil {
+				t.Fatalf("rotate whose answer was lost: %v", err)
+			}
+			vs, err := e.conn.Versions(e.ctx, "kaa")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(vs) != 2 {
+				t.Errorf("the vault holds %d versions after one rotate, want 2", len(vs))
+			}
+			if res.Event.Operation != engine.OpRotated {
+				t.Errorf("rotate recorded %q", res.Event.Operation)
+			}
+			if n := countOps(e.events(engine.OriginKeyward), engine.OpRotated); n != 1 {
+				t.Errorf("%d rotation events recorded, want 1", n)
+			}
+			e.mustSync()
+			if n := len(e.events(engine.OriginSource)) - outside; n != 0 {
+				t.Errorf("the sync after the rotate found %d changes made outside keyward", n)
+			}
+		})
+	}
+}
+
+func countOps(evs []engine.Event, op string) int {
+	n := 0
+	for _, ev := range evs {
+		if ev.Operation == op {
+			n++
+		}
+	}
+	return n
+}
