@@ -346,6 +346,18 @@ func (m *Model) StatusValue() string {
 }
 
 func (m *Model) render() {
+	// The selection stays on its source or generation when the rows
+	// move (a rotation puts a new generation above it).
+	if m.sel < len(m.items) {
+		was := m.items[m.sel].id()
+		_, items := build(m.sources, m.loaded, m.err, m.width, m.ctx.Now(), m.ctx.Styles, -1)
+		for i, it := range items {
+			if it.id() == was {
+				m.sel = i
+				break
+			}
+		}
+	}
 	content, items := build(m.sources, m.loaded, m.err, m.width, m.ctx.Now(), m.ctx.Styles, m.sel)
 	m.items = items
 	if m.sel >= len(items) && len(items) > 0 {
@@ -397,6 +409,14 @@ type item struct {
 	gen    *api.GenerationInfo
 	app    string // the ring's application (generation rows)
 	line   int
+}
+
+// id names the row's source or generation whatever its place.
+func (it item) id() string {
+	if it.gen == nil {
+		return it.source
+	}
+	return it.source + "\x00" + it.app + "\x00" + it.gen.Name + "\x00" + it.gen.KeyID
 }
 
 // Render draws the sources as text lines of the given width. It is a plain
