@@ -257,3 +257,20 @@ func TestVersionActionsWithoutCloudRoutes(t *testing.T) {
 	waitFor(t, tm, "this daemon offers no cloud key actions")
 	_ = finalView(t, tm)
 }
+
+// A signing key has no primary version: the source announces
+// version-primary, but the key says it cannot (engine.TagUnsupported), so
+// the menu leaves it out and says why.
+func TestVersionMenuSaysWhyNoPrimary(t *testing.T) {
+	f := newGCPFixture(t)
+	tm := startFiltered(t, f, 120, 30, "of 26 keys", "release-signer", "1–2 of 2 keys")
+	press(tm, "enter")
+	waitFor(t, tm, "Activity")
+	press(tm, "V")
+	waitFor(t, tm, "Versions of us/acme-signing/release-signer")
+	press(tm, "g", "x")
+	waitFor(t, tm, "version-primary: not supported: only ENCRYPT_DECRYPT keys have a primary")
+	if view := finalView(t, tm); strings.Contains(view, "[P]") {
+		t.Errorf("a signing key's version is offered make primary:\n%s", view)
+	}
+}

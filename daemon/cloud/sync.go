@@ -677,23 +677,26 @@ func editedFields(a, b engine.Key) string {
 	if !sameTime(a.Activated, b.Activated) {
 		what = append(what, "not-before "+fmtTime(a.Activated)+" → "+fmtTime(b.Activated))
 	}
-	if !maps.Equal(a.Tags, b.Tags) {
-		what = append(what, "tags "+strings.Join(changedTags(a.Tags, b.Tags), ", "))
+	if tags := changedTags(a.Tags, b.Tags); len(tags) > 0 {
+		what = append(what, "tags "+strings.Join(tags, ", "))
 	}
 	return strings.Join(what, ", ")
 }
 
 // changedTags names the tags added, removed or changed (names only: a
-// tag's value is the cloud's, and may be long).
+// tag's value is the cloud's, and may be long). The per-key limits
+// (engine.TagUnsupported) are keyward's words, derived from what the
+// cloud says, not tags of the cloud: a change of them (a new limit a
+// keyward upgrade derives) is no edit in the cloud.
 func changedTags(a, b map[string]string) []string {
 	var out []string
 	for k, v := range b {
-		if old, ok := a[k]; !ok || old != v {
+		if old, ok := a[k]; (!ok || old != v) && !strings.HasPrefix(k, engine.TagUnsupported) {
 			out = append(out, k)
 		}
 	}
 	for k := range a {
-		if _, ok := b[k]; !ok {
+		if _, ok := b[k]; !ok && !strings.HasPrefix(k, engine.TagUnsupported) {
 			out = append(out, k)
 		}
 	}

@@ -94,5 +94,6 @@ func unsupportedTags(k *kmspb.CryptoKey, vers []*kmspb.CryptoKeyVersion, tags ma
 	}
 	if k.GetPurpose() != kmspb.CryptoKey_ENCRYPT_DECRYPT {
 		tags[engine.TagUnsupported+engine.CapRotationPolicy] = "not supported: Google rotates automatically only ENCRYPT_DECRYPT keys (this key is " + k.GetPurpose().String() + ")"
+		tags[engine.TagUnsupported+engine.CapVersionPrimary] = "not supported: only ENCRYPT_DECRYPT keys have a primary version (this key is " + k.GetPurpose().String() + ")"
 	}
 }
