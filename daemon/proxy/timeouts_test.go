@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -295,5 +296,75 @@ func TestClientStopsReadingHugeAnswer(t *testing.T) {
 				t.Errorf("errors %v", st.Errors)
 			}
 		})
+	}
+}
+
+// TestStalledPeersOverHTTP2: on a TLS listener clients speak HTTP/2, where
+// a stalled body is one stream of a shared connection: the stream's own
+// deadlines bound it the same way (408 client-timeout for a body that
+// stops, the stream reset for a client that reads nothing of a huge
+// answer, while the connection's other streams go on).
+func TestStalledPeersOverHTTP2(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	huge := bytes.Repeat([]byte("x"), 64<<20)
+	upDone := make(chan error, 1)
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		if r.URL.Path != "/huge" {
+			echo(w, r, body)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, err := w.Write(huge)
+		upDone <- err
+	})
+	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	app := stallApp(up.URL)
+	app.TLSCert, app.TLSKey = certFile, keyFile
+	m := startProxy(t, keys.rings, &recorder{}, app)
+	client := &http.Client{Timeout: answerWithin, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	base := "https://" + m.Addr("crm")
+
+	// A body that stops after its first bytes.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go io.WriteString(pw, `{"ssn":"123-45-6789","notes":"`)
+	req, _ := http.NewRequest("POST", base+"/records", pr)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("no answer to a stalled HTTP/2 body: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout || resp.Header.Get("X-Keyward-Refused") != ErrKindClientTimeout {
+		t.Fatalf("HTTP/%d %d %s", resp.ProtoMajor, resp.StatusCode, b)
+	}
+
+	// A stream whose answer is read no further than its headers; the
+	// connection serves another request meanwhile.
+	// (No Client.Timeout on this one: it would end the stream itself.)
+	resp, err = (&http.Client{Transport: client.Transport}).Get(base + "/huge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r2, err := client.Post(base+"/records", "application/json", strings.NewReader(`{"ssn":"123-45-6789"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(r2.Body)
+	r2.Body.Close()
+	if r2.StatusCode != 200 || string(b) != `{"ssn":"123-45-6789"}` {
+		t.Fatalf("the other stream: %d %s", r2.StatusCode, b)
+	}
+	select {
+	case <-upDone:
+	case <-time.After(answerWithin):
+		t.Fatalf("the proxy still holds an HTTP/2 stream %s after its client stopped reading", answerWithin)
+	}
+	for _, s := range up.seen() {
+		if bytes.Contains(s.body, []byte("123-45-6789")) {
+			t.Fatalf("the upstream got plaintext: %q", s.body)
+		}
 	}
 }
