@@ -63,6 +63,9 @@ type pageReq struct {
 	pageNo int
 	cursor string
 	sel    int
+	// keep is the selected row's identity (rowID) when the page is
+	// fetched again: the selection follows that row if it moved.
+	keep string
 }
 
 type pageMsg struct {
@@ -89,6 +92,7 @@ type Model struct {
 	unsupported bool
 	pages       common.Pages
 	sel         int
+	keep        string // the selected row's rowID, for the next fetch (a refetch)
 	seq         int
 	loading     bool
 	dirty       bool
@@ -148,7 +152,8 @@ func (m *Model) fetch(pageNo int, cursor string, sel int) tea.Cmd {
 		// Later pages keep the range their cursor was made for.
 		m.rg = m.spec.DefaultRange(m.fetchedAt)
 	}
-	req := pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, sel: sel}
+	req := pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, sel: sel, keep: m.keep}
+	m.keep = ""
 	q, c, spec := m.query(cursor), m.ctx, m.spec
 	return func() tea.Msg {
 		var (
@@ -171,7 +176,22 @@ func (m *Model) refetch() tea.Cmd {
 		m.dirty = true
 		return nil
 	}
+	m.keep = m.rowID(m.sel)
 	return m.fetch(m.pages.No, m.pages.Cursor(m.pages.No), m.sel)
+}
+
+// rowID is what tells row r of the page apart from the others whatever
+// its place (the row's fields but those a refresh recounts: usage counts,
+// an aging reason's days), "" for none.
+func (m *Model) rowID(r int) string {
+	if m.page == nil || r < 0 || r >= len(m.page.Table.Rows) {
+		return ""
+	}
+	var id []string
+	for _, h := range []string{"time", "date", "milestone", "operation", "app", "key_id", "source", "actor", "details"} {
+		id = append(id, m.page.Table.Field(r, h))
+	}
+	return strings.Join(id, "\x1f")
 }
 
 func (m *Model) restart() tea.Cmd {
@@ -248,6 +268,14 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 	}
 	n := len(msg.page.Table.Rows)
 	m.sel = common.OnPage(msg.req.sel, n)
+	if msg.req.keep != "" {
+		for r := range n {
+			if m.rowID(r) == msg.req.keep {
+				m.sel = r
+				break
+			}
+		}
+	}
 	if n == 0 {
 		m.detail = false
 	}
