@@ -61,10 +61,7 @@ func TestQueryParameterRules(t *testing.T) {
 		{"GET", "/v1/reports/usage?app=", `query parameter "app" is empty`},
 		{"GET", "/v1/reports/aging/summary?source=&source=", `"source" is given 2 times`},
 	} {
-		status, msg := do(t, r.socket, tc.method, tc.target)
-		if status != http.StatusBadRequest || !strings.Contains(msg, tc.want) {
-			t.Errorf("%s %s: %d %q, want 400 with %q", tc.method, tc.target, status, msg, tc.want)
-		}
+		wantRefused(t, r.socket, tc.method, tc.want, tc.target)
 	}
 	if n := synced(); n != before {
 		t.Fatalf("refused sync requests synced anyway: %d sync events, %d before", n, before)
@@ -79,17 +76,11 @@ func TestQueryParameterRules(t *testing.T) {
 
 func TestReportRangeIsBounded(t *testing.T) {
 	r := start(t, nil)
-	for _, target := range []string{
+	wantRefused(t, r.socket, "GET", "longer than the maximum of 3660 days",
 		"/v1/reports/activity?from=0001-01-01",
 		"/v1/reports/activity?from=-36500d&to=%2B36500d",
 		"/v1/reports/usage?from=-36500d",
-		"/v1/reports/aging?to=%2B36500d",
-	} {
-		status, msg := do(t, r.socket, "GET", target)
-		if status != http.StatusBadRequest || !strings.Contains(msg, "longer than the maximum of 3660 days") {
-			t.Errorf("GET %s: %d %.200q, want 400 naming the maximum", target, status, msg)
-		}
-	}
+		"/v1/reports/aging?to=%2B36500d")
 	// The longest range allowed has a per-day series of bounded size.
 	status, body := do(t, r.socket, "GET", "/v1/reports/activity?from=-3659d")
 	if status != http.StatusOK || len(body) > 1<<20 {
@@ -111,20 +102,26 @@ func TestReportRangeIsBounded(t *testing.T) {
 // answered 500 "SQL logic error: unterminated string".
 func TestQueryNULRefused(t *testing.T) {
 	r := start(t, nil)
-	for _, target := range []string{
+	wantRefused(t, r.socket, "GET", "NUL",
 		"/v1/keys?q=%00",
 		"/v1/keys?q=crm%00zz",
 		"/v1/export/keys?q=%00",
 		"/v1/keys?source=acme-kms%00",
-		"/v1/reports/aging?key=acme-kms%00",
-	} {
-		status, msg := do(t, r.socket, "GET", target)
-		if status != http.StatusBadRequest || !strings.Contains(msg, "NUL") {
-			t.Errorf("GET %s: %d %.200q, want 400 naming the NUL", target, status, msg)
-		}
-	}
+		"/v1/reports/aging?key=acme-kms%00")
 	// Text around the NUL is still a search that works without it.
 	if status, msg := do(t, r.socket, "GET", "/v1/keys?q=crm"); status != http.StatusOK || !strings.Contains(msg, "acme.crm.key") {
 		t.Errorf("GET /v1/keys?q=crm: %d %.200q", status, msg)
+	}
+}
+
+// wantRefused sends method to each target on socket and fails unless each
+// answers 400 with want in its message.
+func wantRefused(t *testing.T, socket, method, want string, targets ...string) {
+	t.Helper()
+	for _, target := range targets {
+		status, msg := do(t, socket, method, target)
+		if status != http.StatusBadRequest || !strings.Contains(msg, want) {
+			t.Errorf("%s %s: %d %.200q, want 400 with %q", method, target, status, msg, want)
+		}
 	}
 }
