@@ -99,6 +99,7 @@ keyward key backups --json | jq -r '.[].id'`,
 	"key restore": `keyward key restore BACKUP-ID                  # the id from keyward key backups
 keyward key restore BACKUP-ID --to vault-westeu`,
 	"key delete-backup": `keyward key delete-backup BACKUP-ID`,
+	"key make-primary":  `keyward key make-primary gcp-prod europe-west1/payments/card-kek --version 3`,
 	"key delete-material": `keyward key delete-material aws-prod crm-byok          # asks for the name again
 keyward key delete-material aws-prod 1234abcd-12ab-34cd-56ef-1234567890ab --confirm 1234abcd-12ab-34cd-56ef-1234567890ab
 keyward key restore BACKUP-ID                               # imports the same material again`,

@@ -23,7 +23,7 @@ import (
 func newKeyCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "key",
-		Short: "Run cloud key life-cycle operations: create, upload, rotate, update, delete, recover, purge, backup, restore, delete-backup, policy, delete-material",
+		Short: "Run cloud key life-cycle operations: create, upload, rotate, update, delete, recover, purge, backup, restore, delete-backup, policy, delete-material, make-primary",
 		Long: "Cloud key life cycle through the daemon. Keys are named SOURCE NAME (or SOURCE/NAME), SOURCE being an\n" +
 			"[[azure]] or [[aws]] source of keyward.toml. Every operation except listing needs the admin role and is recorded in the\n" +
 			"activity log with your user name.",
@@ -33,6 +33,7 @@ func newKeyCmd(a *App) *cobra.Command {
 		newKeyOpCmd(a, "delete", "Soft-delete a key (recoverable until purged)", true),
 		newKeyOpCmd(a, "purge", "Destroy a soft-deleted key for good", true),
 		newKeyOpCmd(a, "delete-material", "Delete a key's imported material (AWS): the key stays, unusable until the same material is imported again (keyward key restore)", true),
+		newKeyOpCmd(a, "make-primary", "Make one version of a key its primary, the one that encrypts (Google Cloud KMS symmetric keys; --version is required)", false),
 		newKeyBackupCmd(a), newKeyBackupsCmd(a), newKeyRestoreCmd(a), newKeyDeleteBackupCmd(a), newKeyPolicyCmd(a), newKeyRotateAppCmd(a))
 	return cmd
 }
@@ -347,6 +348,9 @@ func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 func newKeyOpCmd(a *App, op, short string, confirm bool) *cobra.Command {
 	var given, version string
 	cmd := newKeyNameCmd(a, op+" SOURCE NAME", short, func(cmd *cobra.Command, source, name string) (*api.CloudKeyResult, error) {
+		if op == "make-primary" && version == "" {
+			return nil, Usagef("make-primary needs the version to make primary: --version N")
+		}
 		if !confirm {
 			return a.Client().CloudVersionOp(cmd.Context(), source, name, op, version, "")
 		}
@@ -363,8 +367,11 @@ func newKeyOpCmd(a *App, op, short string, confirm bool) *cobra.Command {
 	if confirm {
 		cmd.Flags().StringVar(&given, "confirm", "", "the key's name again, to confirm without a prompt")
 	}
-	if op == "delete" || op == "recover" {
+	switch op {
+	case "delete", "recover":
 		cmd.Flags().StringVar(&version, "version", "", "only this version (Google Cloud KMS: schedule its destruction, or restore it)")
+	case "make-primary":
+		cmd.Flags().StringVar(&version, "version", "", "the version to make primary (required)")
 	}
 	return cmd
 }

@@ -1,6 +1,7 @@
 package tui_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
+	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/tui"
 	"github.com/keyward/keyward/tui/tuitest"
 )
@@ -272,5 +274,41 @@ func TestVersionMenuSaysWhyNoPrimary(t *testing.T) {
 	waitFor(t, tm, "version-primary: not supported: only ENCRYPT_DECRYPT keys have a primary")
 	if view := finalView(t, tm); strings.Contains(view, "[P]") {
 		t.Errorf("a signing key's version is offered make primary:\n%s", view)
+	}
+}
+
+// slowKey is the fixture with GET /v1/keys/{id} held until release is
+// closed: a daemon slow to answer.
+type slowKey struct {
+	*fixture
+	release chan struct{}
+}
+
+func (s slowKey) Key(ctx context.Context, id string) (*api.KeyDetail, error) {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.fixture.Key(ctx, id)
+}
+
+// V pressed before the key's detail has come (enter and V typed
+// together) opens the list at once, loading; it fills in when the daemon
+// answers, the opened version selected.
+func TestVersionsBeforeTheDetailCame(t *testing.T) {
+	f := newGCPFixture(t)
+	b := slowKey{fixture: f, release: make(chan struct{})}
+	tm := startWith(t, b, 120, 30, tui.Options{})
+	waitFor(t, tm, "● connected", "of 26 keys")
+	press(tm, "/", "card-kek", "enter")
+	waitFor(t, tm, "1–4 of 4 keys")
+	press(tm, "enter", "V")
+	waitFor(t, tm, "Versions of "+cardKEK, "loading versions…")
+	close(b.release)
+	waitFor(t, tm, "4 versions")
+	view := finalView(t, tm)
+	if !strings.Contains(view, "› 1 ") || strings.Contains(view, "loading") {
+		t.Errorf("the versions once the detail came:\n%s", view)
 	}
 }

@@ -313,10 +313,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case detailMsg:
 		if m.detail != nil && m.detail.key.ID == msg.id {
 			m.detail.set(msg.detail, msg.err)
-			if m.versions != nil && msg.err == nil && msg.detail != nil {
+			if m.versions != nil {
 				// The same version stays selected, wherever it moved.
-				sel, _ := m.versions.selected()
-				m.versions.set(msg.detail.Versions, msg.detail.VersionsTotal, sel.ID)
+				return m.onVersions(msg.detail, msg.err)
 			}
 		}
 		return nil

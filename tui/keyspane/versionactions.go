@@ -31,19 +31,33 @@ func versionActions(k *common.KeyMap) key.Binding {
 	return key.NewBinding(key.WithKeys(k.Actions.Keys()...), key.WithHelp(k.Actions.Help().Key, "version actions"))
 }
 
-// openVersions lists the open key's versions, the key's own selected.
+// openVersions lists the open key's versions, the key's own selected;
+// opened before the key's detail has come, it fills in when it does.
 func (m *Model) openVersions() tea.Cmd {
 	d := m.detail
-	switch {
-	case d.detail == nil && d.err != nil:
-		return common.FlashErr("the versions of " + table.Clean(d.key.Name) + " could not be loaded: " + common.Explain(d.err) + " (r reloads)")
-	case d.detail == nil:
-		return common.FlashErr("the key is still loading")
-	case len(d.detail.Versions) == 0:
-		return common.FlashErr(table.Clean(d.key.Name) + " has no versions: it comes from " + table.Clean(d.key.Source) + ", whose keys are not versioned")
-	}
-	m.versions = newVersionsView(m.ctx, d.key, d.detail.Versions, d.detail.VersionsTotal)
+	m.versions = newVersionsView(m.ctx, d.key)
 	m.versions.setSize(m.width, m.height)
+	if d.detail != nil || d.err != nil {
+		return m.onVersions(d.detail, d.err)
+	}
+	return nil
+}
+
+// onVersions fills the versions list from the open key's detail (or its
+// error); a key without versions closes it, saying why.
+func (m *Model) onVersions(detail *api.KeyDetail, err error) tea.Cmd {
+	v := m.versions
+	switch {
+	case err != nil:
+		v.err, v.loading = err, false
+		return nil
+	case detail == nil:
+		return nil
+	case len(detail.Versions) == 0:
+		m.versions = nil
+		return common.FlashErr(table.Clean(detail.Key.Name) + " has no versions: it comes from " + table.Clean(detail.Key.Source) + ", whose keys are not versioned")
+	}
+	v.set(detail.Versions, detail.VersionsTotal)
 	return nil
 }
 
@@ -54,6 +68,8 @@ func (m *Model) updateVersions(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Back):
 		m.versions = nil
 		return nil
+	case key.Matches(msg, k.Reload):
+		return m.fetchDetail(m.detail.key.ID)
 	case v.move(msg):
 		return nil
 	case key.Matches(msg, k.Open):

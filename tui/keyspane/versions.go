@@ -24,23 +24,34 @@ type versionsView struct {
 	source   string
 	versions []engine.Key
 	total    int
-	sel      int
-	top      int
-	tbl      table.Table
-	width    int
-	height   int
+	// loading: opened before the key's detail came (V pressed right
+	// after enter); the versions fill in when it does, the key's own
+	// selected (keep).
+	loading bool
+	keep    string
+	err     error
+	sel     int
+	top     int
+	tbl     table.Table
+	width   int
+	height  int
 }
 
-func newVersionsView(ctx *common.Context, k engine.Key, versions []engine.Key, total int) *versionsView {
-	v := &versionsView{ctx: ctx, name: k.Name, source: k.Source}
+func newVersionsView(ctx *common.Context, k engine.Key) *versionsView {
+	v := &versionsView{ctx: ctx, name: k.Name, source: k.Source, loading: true, keep: k.ID}
 	v.tbl = table.Table{Columns: render.VersionPaneColumns(), Header: ctx.Styles.Header, Row: ctx.Styles.Row, Selected: ctx.Styles.RowSelected}
-	v.set(versions, total, k.ID)
 	return v
 }
 
-// set shows versions, keeping keepID selected if it is among them (else
-// the row at the same place).
-func (v *versionsView) set(versions []engine.Key, total int, keepID string) {
+// set shows versions, keeping the selected version selected if it is
+// among them (else the row at the same place); the first time, the
+// version the view was opened on.
+func (v *versionsView) set(versions []engine.Key, total int) {
+	keepID := v.keep
+	if sel, ok := v.selected(); ok && !v.loading {
+		keepID = sel.ID
+	}
+	v.loading, v.err = false, nil
 	v.versions, v.total = versions, max(total, len(versions))
 	for i, k := range versions {
 		if k.ID == keepID {
@@ -104,13 +115,23 @@ func (v *versionsView) move(msg tea.KeyMsg) bool {
 func (v *versionsView) view() string {
 	st := v.ctx.Styles
 	now := v.ctx.Now()
+	count := common.Plural(v.total, "version")
+	if v.loading {
+		count = "…"
+	}
 	title := st.Bold.Render("Versions of "+table.Clean(v.name)) +
-		st.Muted.Render(fmt.Sprintf("  %s · %s", table.Clean(v.source), common.Plural(v.total, "version")))
+		st.Muted.Render(fmt.Sprintf("  %s · %s", table.Clean(v.source), count))
 	lines := []string{table.Fit(title, v.width), v.tbl.HeaderView()}
 	n := v.rows()
 	v.top = max(0, min(v.top, v.sel, len(v.versions)-n))
 	if v.sel >= v.top+n {
 		v.top = v.sel - n + 1
+	}
+	switch {
+	case v.err != nil && len(v.versions) == 0:
+		lines = append(lines, table.Fit(st.Error.Render("  cannot load the versions: "+v.err.Error()), v.width))
+	case v.loading:
+		lines = append(lines, table.Fit(st.Placeholder.Render("  loading versions…"), v.width))
 	}
 	for i := v.top; i < len(v.versions) && i < v.top+n; i++ {
 		lines = append(lines, v.tbl.RowView(st.Cells(render.VersionPaneRow(v.versions[i], now)), i == v.sel))

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/cli"
+	"github.com/keyward/keyward/cli/clitest"
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud/gcp"
@@ -66,6 +68,18 @@ func TestVersionActionsOverSocket(t *testing.T) {
 			t.Errorf("version %s after make-primary 1: primary %q, tags %v", v.Version, v.Tags[gcp.TagPrimary], v.Tags)
 		}
 	}
+	// The CLI's make-primary: the version back to 2; without --version
+	// a usage error, nothing sent.
+	kw := clitest.Runner(t, sock)
+	if out := kw("key", "make-primary", "gcp-prod", name, "--version", "2"); !strings.Contains(out, "2") {
+		t.Errorf("make-primary:\n%s", out)
+	}
+	if v := versionsByNumber(t, c, "gcp-prod/"+name+"/1"); v["2"].Tags[gcp.TagPrimary] != "true" || v["1"].Tags[gcp.TagPrimary] != "" {
+		t.Errorf("after keyward key make-primary --version 2: %v", v)
+	}
+	if code, _, errs := clitest.Run(sock, "key", "make-primary", "gcp-prod", name); code != cli.ExitUsage || !strings.Contains(errs, "--version N") {
+		t.Errorf("make-primary without --version: exit %d, %q", code, errs)
+	}
 	for _, bad := range []struct{ version, confirm, want string }{
 		{"", "", "name the version"},
 		{"1", name, "needs no confirmation"},
@@ -76,4 +90,18 @@ func TestVersionActionsOverSocket(t *testing.T) {
 			t.Errorf("make-primary version %q confirm %q: %v, want a bad request saying %q", bad.version, bad.confirm, err, bad.want)
 		}
 	}
+}
+
+// versionsByNumber is GET /v1/keys/{id}'s versions by their number.
+func versionsByNumber(t *testing.T, c *api.Client, id string) map[string]engine.Key {
+	t.Helper()
+	d, err := c.Key(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]engine.Key{}
+	for _, v := range d.Versions {
+		out[v.Version] = v
+	}
+	return out
 }
