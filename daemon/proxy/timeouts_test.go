@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -366,5 +370,41 @@ func TestStalledPeersOverHTTP2(t *testing.T) {
 		if bytes.Contains(s.body, []byte("123-45-6789")) {
 			t.Fatalf("the upstream got plaintext: %q", s.body)
 		}
+	}
+}
+
+// TestHTTP2UpstreamStallsMidAnswer: an https upstream speaks HTTP/2 to
+// the proxy (ForceAttemptHTTP2); one that sends part of a JSON answer and
+// then nothing gets the client a 504 upstream-timeout after timeout, as
+// over HTTP/1: closing the stream's body ends the pending read.
+func TestHTTP2UpstreamStallsMidAnswer(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	stop := make(chan struct{})
+	var proto atomic.Int32
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto.Store(int32(r.ProtoMajor))
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ssn":"kw1gt.`)
+		http.NewResponseController(w).Flush()
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	}))
+	up.EnableHTTP2 = true
+	up.StartTLS()
+	defer up.Close()
+	defer close(stop)
+	caFile := filepath.Join(t.TempDir(), "upstream-ca.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o600)
+	app := stallApp(up.URL)
+	app.UpstreamCA = caFile
+	m := startProxy(t, keys.rings, &recorder{}, app)
+	resp, body, _ := rawRequest(t, m.Addr("crm"), "GET /records HTTP/1.1\r\nHost: crm\r\n\r\n")
+	if proto.Load() != 2 {
+		t.Fatalf("the upstream was reached over HTTP/%d", proto.Load())
+	}
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), "the upstream sent nothing more of its answer for 300ms (timeout)") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 }
