@@ -123,3 +123,25 @@ func TestSchedulesDryRunOf10000Keys(t *testing.T) {
 	press(tm, "g")
 	waitFor(t, tm, "touches 10000 targets, skips 1")
 }
+
+// The selection stays on its schedule when the list is fetched again and
+// a schedule added before it (another admin) moved the rows: d, enter, R
+// and p then act on the schedule the cursor was on, not on the one that
+// took its row number.
+func TestSchedulesSelectionFollowsItsSchedule(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 80, 24)
+	openPane(t, tm, "7", "daily-vault-backup")
+	press(tm, "j", "j")
+	waitFor(t, tm, "›crm-rotation")
+	f.mu.Lock()
+	added := f.scheduleList()[0]
+	added.Name, added.Recent, added.Running = "aaa-added", nil, nil
+	f.scheds = append([]api.ScheduleInfo{added}, f.scheds...)
+	f.mu.Unlock()
+	f.notes <- notification(api.NoteSchedules, "")
+	waitFor(t, tm, "aaa-added")
+	press(tm, "d")
+	waitFor(t, tm, "Dry run of crm-rotation")
+	f.wantCalls(t, "dry-run crm-rotation")
+}

@@ -122,8 +122,19 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		case msg.err != nil:
 			m.lastErr = msg.err.Error()
 		default:
+			// The selection stays on its schedule when the rows move
+			// (one added or removed before it); gone, on its row number.
+			was := ""
+			if m.sel < len(m.scheds) {
+				was = m.scheds[m.sel].Name
+			}
 			m.lastErr, m.scheds = "", msg.scheds
 			m.sel = min(m.sel, max(0, len(m.scheds)-1))
+			for i, s := range m.scheds {
+				if s.Name == was {
+					m.sel = i
+				}
+			}
 			m.choose()
 		}
 	case common.OpenScheduleMsg:
