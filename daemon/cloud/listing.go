@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -136,4 +137,53 @@ func (r *Refresh) Next() (full bool) {
 	defer r.mu.Unlock()
 	r.listings++
 	return r.Every > 0 && r.listings%r.Every == 0
+}
+
+// MaxEmptyPages is how many empty pages in a row that each name a next
+// page a listing may give (clouds do answer such pages now and then).
+const MaxEmptyPages = 100
+
+// PageGuard bounds one paged listing of a cloud's API, whose pages say
+// where the next one starts (a marker, token or link): a listing that
+// names a next page it already gave (a paging loop), that is still paging
+// after its most pages, or that gives MaxEmptyPages empty pages in a row
+// fails as a bad answer instead of paging for ever, and nothing of it is
+// applied (a sync writes only what every listing gave).
+type PageGuard struct {
+	op, cloud   string
+	most        int
+	seen        map[string]bool
+	pages       int
+	emptyInARow int
+}
+
+// NewPageGuard guards the listing op (as errors name it) of cloud ("the
+// vault", "AWS KMS") that may take up to most pages.
+func NewPageGuard(cloud, op string, most int) *PageGuard {
+	return &PageGuard{op: op, cloud: cloud, most: most, seen: map[string]bool{}}
+}
+
+// Page checks the page just read: how many entries it held and where the
+// next one starts ("" when it is the last).
+func (g *PageGuard) Page(entries int, next string) error {
+	g.pages++
+	bad := func(reason string) error {
+		return &Error{Kind: ErrBadAnswer, Op: g.op, Reason: g.cloud + " " + reason + "; nothing of this listing is applied"}
+	}
+	if next == "" {
+		return nil
+	}
+	if g.seen[next] {
+		return bad("named a next page it had already given (a paging loop)")
+	}
+	g.seen[next] = true
+	if g.pages >= g.most {
+		return bad(fmt.Sprintf("is still paging after %d pages", g.most))
+	}
+	if entries > 0 {
+		g.emptyInARow = 0
+	} else if g.emptyInARow++; g.emptyInARow == MaxEmptyPages {
+		return bad(fmt.Sprintf("gave %d empty pages in a row, each naming another", MaxEmptyPages))
+	}
+	return nil
 }

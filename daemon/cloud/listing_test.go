@@ -166,3 +166,35 @@ func TestPassForgetsUnlistedAndKeepsDeleted(t *testing.T) {
 		t.Error("the second listing with Every 2 is not full")
 	}
 }
+
+// A page guard lets a listing of any length and shape through once, and
+// stops one that loops, runs on past its most pages, or gives empty pages
+// without end.
+func TestPageGuard(t *testing.T) {
+	g := NewPageGuard("the vault", "list keys", 4)
+	for i, next := range []string{"b", "", "c"} { // an empty page between two full ones
+		if err := g.Page(i, next); err != nil {
+			t.Fatalf("page %d: %v", i, err)
+		}
+	}
+	if err := g.Page(3, "b"); !errors.Is(err, ErrBadAnswer) || !strings.Contains(err.Error(), "the vault named a next page it had already given") {
+		t.Errorf("a marker given again: %v", err)
+	}
+	g = NewPageGuard("AWS KMS", "list keys", 3)
+	_ = g.Page(1, "a")
+	_ = g.Page(1, "b")
+	if err := g.Page(1, "c"); !errors.Is(err, ErrBadAnswer) || !strings.Contains(err.Error(), "still paging after 3 pages") {
+		t.Errorf("past the most pages: %v", err)
+	}
+	g = NewPageGuard("AWS KMS", "list keys", 1000)
+	var err error
+	for i := 0; err == nil && i < 1000; i++ {
+		err = g.Page(0, fmt.Sprint(i))
+		if err != nil && i != MaxEmptyPages-1 {
+			t.Fatalf("empty page %d: %v", i, err)
+		}
+	}
+	if !errors.Is(err, ErrBadAnswer) || !strings.Contains(err.Error(), "empty pages in a row") {
+		t.Errorf("endless empty pages: %v", err)
+	}
+}

@@ -198,17 +198,13 @@ func (a *Account) RotationMark(ctx context.Context, name string) (string, error)
 		return "", classify("rotation status of "+name, err)
 	}
 	n := 0
-	p := kms.NewListKeyRotationsPaginator(a.client, &kms.ListKeyRotationsInput{KeyId: id})
-	for p.HasMorePages() {
-		a.view.count("ListKeyRotations")
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return "", classify("list the rotations of "+name, err)
-		}
-		for _, r := range page.Rotations {
-			if r.RotationType == types.RotationTypeOnDemand {
-				n++
-			}
+	history, err := a.view.rotations(ctx, kv.Name)
+	if err != nil {
+		return "", classify("list the rotations of "+name, err)
+	}
+	for _, r := range history {
+		if r.RotationType == types.RotationTypeOnDemand {
+			n++
 		}
 	}
 	mark := fmt.Sprintf("on-demand %d", n)

@@ -12,7 +12,6 @@ import (
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/keyward/keyward/daemon/cloud"
@@ -103,20 +102,14 @@ func (a *Account) rotationHistory(ctx context.Context, cur *logCursor, page *clo
 	v.mu.Unlock()
 	moved := false
 	for i, id := range due {
-		var entries []types.RotationsListEntry
-		p := kms.NewListKeyRotationsPaginator(a.client, &kms.ListKeyRotationsInput{KeyId: sdkaws.String(id)})
-		for p.HasMorePages() {
-			v.count("ListKeyRotations")
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				v.mu.Lock()
-				for _, again := range due[i:] {
-					v.rotationsDue[again] = true // read them next time
-				}
-				v.mu.Unlock()
-				return false, classify("rotation history of "+id, err)
+		entries, err := v.rotations(ctx, id)
+		if err != nil {
+			v.mu.Lock()
+			for _, again := range due[i:] {
+				v.rotationsDue[again] = true // read them next time
 			}
-			entries = append(entries, out.Rotations...)
+			v.mu.Unlock()
+			return false, classify("rotation history of "+id, err)
 		}
 		last := cur.Rotations[id]
 		newest := last

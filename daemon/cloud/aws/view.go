@@ -98,15 +98,23 @@ func (v *view) invalidate(keyID string) {
 	v.mu.Unlock()
 }
 
+// maxListPages bounds one listing: 10,000 pages (of 1,000 keys, 100
+// aliases or tags) is far past any account's quotas.
+const maxListPages = 10000
+
 // aliases lists every alias of the account and region by target key.
 func (v *view) aliases(ctx context.Context) (map[string][]string, error) {
 	out := map[string][]string{}
 	p := kms.NewListAliasesPaginator(v.a.client, &kms.ListAliasesInput{Limit: sdkaws.Int32(100)})
+	guard := cloud.NewPageGuard("AWS KMS", "list aliases", maxListPages)
 	for p.HasMorePages() {
 		v.count("ListAliases")
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, classify("list aliases", err)
+		}
+		if err := guard.Page(len(page.Aliases), sdkaws.ToString(page.NextMarker)); err != nil {
+			return nil, err
 		}
 		for _, al := range page.Aliases {
 			if al.TargetKeyId == nil || al.AliasName == nil {
@@ -135,6 +143,7 @@ func (a *Account) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 		return kms.NewListKeysPaginator(a.client, &kms.ListKeysInput{Limit: sdkaws.Int32(1000)})
 	}
 	p, restarts := list(), 0
+	guard := cloud.NewPageGuard("AWS KMS", "list keys", maxListPages)
 	for p.HasMorePages() {
 		v.count("ListKeys")
 		out, err := p.NextPage(ctx)
@@ -144,10 +153,14 @@ func (a *Account) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 			// last page: list again from the start (seen skips the keys
 			// already listed).
 			p, restarts = list(), restarts+1
+			guard = cloud.NewPageGuard("AWS KMS", "list keys", maxListPages)
 			continue
 		}
 		if err != nil {
 			return classify("list keys", err)
+		}
+		if err := guard.Page(len(out.Keys), sdkaws.ToString(out.NextMarker)); err != nil {
+			return err
 		}
 		var live []cloud.KeyVersion
 		for _, e := range out.Keys {
@@ -236,11 +249,15 @@ func (v *view) describe(ctx context.Context, ref string, aliases []string) (clou
 	tags := map[string]string{}
 	if customer {
 		p := kms.NewListResourceTagsPaginator(v.a.client, &kms.ListResourceTagsInput{KeyId: sdkaws.String(id)})
+		guard := cloud.NewPageGuard("AWS KMS", "list tags of "+id, maxListPages)
 		for p.HasMorePages() {
 			v.count("ListResourceTags")
 			page, err := p.NextPage(ctx)
 			if err != nil {
 				return cloud.KeyVersion{}, classify("list tags of "+id, err)
+			}
+			if err := guard.Page(len(page.Tags), sdkaws.ToString(page.NextMarker)); err != nil {
+				return cloud.KeyVersion{}, err
 			}
 			for _, t := range page.Tags {
 				if t.TagKey != nil && t.TagValue != nil && !strings.HasPrefix(*t.TagKey, "aws:") && !strings.HasPrefix(*t.TagKey, engine.TagUnsupported) {
@@ -320,22 +337,38 @@ func (v *view) describe(ctx context.Context, ref string, aliases []string) (clou
 // history (ListKeyRotations), automatic or on demand; nil when it never
 // rotated.
 func (v *view) lastRotation(ctx context.Context, id string) (*time.Time, error) {
+	rs, err := v.rotations(ctx, id)
+	if err != nil {
+		return nil, classify("rotation history of "+id, err)
+	}
 	var last *time.Time
-	p := kms.NewListKeyRotationsPaginator(v.a.client, &kms.ListKeyRotationsInput{KeyId: sdkaws.String(id)})
-	for p.HasMorePages() {
-		v.count("ListKeyRotations")
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, classify("rotation history of "+id, err)
-		}
-		for _, r := range out.Rotations {
-			if r.RotationDate != nil && (last == nil || r.RotationDate.After(*last)) {
-				t := r.RotationDate.UTC()
-				last = &t
-			}
+	for _, r := range rs {
+		if r.RotationDate != nil && (last == nil || r.RotationDate.After(*last)) {
+			t := r.RotationDate.UTC()
+			last = &t
 		}
 	}
 	return last, nil
+}
+
+// rotations is a key's rotation history (ListKeyRotations), every page;
+// its error is the SDK's, for the caller to classify.
+func (v *view) rotations(ctx context.Context, id string) ([]types.RotationsListEntry, error) {
+	var out []types.RotationsListEntry
+	p := kms.NewListKeyRotationsPaginator(v.a.client, &kms.ListKeyRotationsInput{KeyId: sdkaws.String(id)})
+	guard := cloud.NewPageGuard("AWS KMS", "rotation history of "+id, maxListPages)
+	for p.HasMorePages() {
+		v.count("ListKeyRotations")
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := guard.Page(len(page.Rotations), sdkaws.ToString(page.NextMarker)); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Rotations...)
+	}
+	return out, nil
 }
 
 func copyTime(t *time.Time) *time.Time {

@@ -268,28 +268,17 @@ func (v *Vault) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, v.timeout)
 }
 
-// maxPages bounds one listing (25,000 pages of Key Vault's 25 entries:
-// 625,000 keys or versions); maxEmptyPages bounds the pages in a row that
-// hold no entry but name a next one (Key Vault may answer such a page; a
-// vault that does so without end would hold the sync for ever).
-const (
-	maxPages      = 25000
-	maxEmptyPages = 100
-)
+// maxPages bounds one listing: 25,000 pages of Key Vault's 25 entries,
+// 625,000 keys or versions.
+const maxPages = 25000
 
 // eachPage walks pager p, each page fetched within the request timeout
 // and handed to page; a failed fetch is classified under op. next tells a
-// page's nextLink and how many entries it holds: a listing whose nextLink
-// comes back to a page it already gave, that goes on past maxPages, or
-// that gives maxEmptyPages empty pages in a row fails as a bad answer
-// instead of paging for ever.
+// page's nextLink and how many entries it holds, for the guard that ends
+// a listing paging for ever (cloud.PageGuard).
 func eachPage[T any](ctx context.Context, v *Vault, op string, p *runtime.Pager[T], next func(T) (link *string, entries int), page func(T) error) error {
-	seen := map[string]bool{}
-	empty := 0
-	for n := 0; p.More(); n++ {
-		if n == maxPages {
-			return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: op, Reason: fmt.Sprintf("the vault is still paging after %d pages; nothing of this listing is applied", maxPages)}
-		}
+	guard := cloud.NewPageGuard("the vault", op, maxPages)
+	for p.More() {
 		c, cancel := v.ctx(ctx)
 		resp, err := p.NextPage(c)
 		cancel()
@@ -297,16 +286,11 @@ func eachPage[T any](ctx context.Context, v *Vault, op string, p *runtime.Pager[
 			return v.classify(op, err)
 		}
 		link, entries := next(resp)
-		if link != nil && *link != "" {
-			if seen[*link] {
-				return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: op, Reason: "the vault named a next page it had already given (a paging loop); nothing of this listing is applied"}
-			}
-			seen[*link] = true
+		if link == nil {
+			link = new(string)
 		}
-		if entries > 0 {
-			empty = 0
-		} else if empty++; empty == maxEmptyPages && link != nil && *link != "" {
-			return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: op, Reason: fmt.Sprintf("the vault gave %d empty pages in a row, each naming another; nothing of this listing is applied", maxEmptyPages)}
+		if err := guard.Page(entries, *link); err != nil {
+			return err
 		}
 		if err := page(resp); err != nil {
 			return err

@@ -1,0 +1,197 @@
+package aws
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloud/cloudtest"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/store/storetest"
+)
+
+// awsFront stands between keyward's SDK client and local-kms and answers
+// as a broken or hostile AWS endpoint would: answer sees each request's
+// X-Amz-Target and body, and may pass it on (forward) and change what
+// comes back.
+type awsFront struct {
+	URL string
+	lk  *LocalKMS
+
+	mu       sync.Mutex
+	answer   func(target string, body []byte, forward func() (int, []byte)) (int, []byte)
+	requests map[string]int
+}
+
+func startAWSFront(t *testing.T, lk *LocalKMS) *awsFront {
+	t.Helper()
+	f := &awsFront{lk: lk, requests: map[string]int{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")
+		body, _ := io.ReadAll(r.Body)
+		forward := func() (int, []byte) {
+			req, _ := http.NewRequestWithContext(r.Context(), r.Method, lk.URL+r.URL.RequestURI(), bytes.NewReader(body))
+			req.Header = r.Header.Clone()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return http.StatusBadGateway, []byte(err.Error())
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, b
+		}
+		f.mu.Lock()
+		f.requests[target]++
+		answer := f.answer
+		f.mu.Unlock()
+		status, out := 0, []byte(nil)
+		if answer != nil {
+			status, out = answer(target, body, forward)
+		}
+		if status == 0 {
+			status, out = forward()
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(status)
+		_, _ = w.Write(out)
+	}))
+	t.Cleanup(srv.Close)
+	f.URL = srv.URL
+	return f
+}
+
+func (f *awsFront) set(a func(target string, body []byte, forward func() (int, []byte)) (int, []byte)) {
+	f.mu.Lock()
+	f.answer, f.requests = a, map[string]int{}
+	f.mu.Unlock()
+}
+
+func (f *awsFront) count(target string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests[target]
+}
+
+// hostileAccount is a sync source over local-kms behind a front, with
+// keys made there.
+func hostileAccount(t *testing.T, keys int) (*LocalKMS, *awsFront, *cloud.SyncSource, *cloudtest.StoreSink) {
+	t.Helper()
+	lk := StartLocalKMS(t)
+	ctx := context.Background()
+	for range keys {
+		if _, err := lk.Client().CreateKey(ctx, &kms.CreateKeyInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := startAWSFront(t, lk)
+	s := LocalSettings(t, lk, "aws-hostile")
+	s.Endpoint = f.URL
+	a, err := New(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := cloud.NewSyncSource("aws-hostile", a, time.Hour, nil)
+	sink := cloudtest.Attach(t, storetest.New(t), src)
+	return lk, f, src, sink
+}
+
+func activeKeys(t *testing.T, sink *cloudtest.StoreSink) map[engine.State]int {
+	t.Helper()
+	keys, err := sink.Known(context.Background(), "aws-hostile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[engine.State]int{}
+	for _, k := range keys {
+		out[k.State]++
+	}
+	return out
+}
+
+// A listing whose next marker leads back to a page it already gave, or
+// that gives empty pages without end, fails the sync as a bad answer that
+// says so, after a bounded number of requests (the SDK's paginator would
+// follow it for ever), and the inventory stays as the last good sync
+// left it. Aliases (listed first) and keys alike.
+func TestListingThatLoopsBackFails(t *testing.T) {
+	lk, f, src, sink := hostileAccount(t, 6)
+	lk.KeyPages(2, nil)
+	ctx := context.Background()
+	if err := src.SyncNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	loop := func(list string) func(target string, body []byte, forward func() (int, []byte)) (int, []byte) {
+		first := ""
+		return func(target string, body []byte, forward func() (int, []byte)) (int, []byte) {
+			if target != list {
+				return 0, nil
+			}
+			var in struct{ Marker string }
+			_ = json.Unmarshal(body, &in)
+			status, out := forward()
+			var page map[string]any
+			if status != http.StatusOK || json.Unmarshal(out, &page) != nil {
+				return status, out
+			}
+			if first == "" {
+				first, _ = page["NextMarker"].(string)
+			}
+			if page["Truncated"] == false {
+				// The last page names the second as the next.
+				page["Truncated"], page["NextMarker"] = true, first
+			}
+			out, _ = json.Marshal(page)
+			return status, out
+		}
+	}
+	empty := func(list, field string) func(target string, body []byte, forward func() (int, []byte)) (int, []byte) {
+		n := 0
+		return func(target string, _ []byte, _ func() (int, []byte)) (int, []byte) {
+			if target != list {
+				return 0, nil
+			}
+			n++
+			return http.StatusOK, fmt.Appendf(nil, `{%q:[],"Truncated":true,"NextMarker":"marker-%d"}`, field, n)
+		}
+	}
+	for _, c := range []struct {
+		name, list, says string
+		answer           func(target string, body []byte, forward func() (int, []byte)) (int, []byte)
+	}{
+		{"keys loop", "ListKeys", "paging loop", loop("ListKeys")},
+		{"empty key pages", "ListKeys", "empty pages", empty("ListKeys", "Keys")},
+		{"empty alias pages", "ListAliases", "empty pages", empty("ListAliases", "Aliases")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f.set(c.answer)
+			ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			defer cancel()
+			err := src.SyncNow(ctx)
+			if !errors.Is(err, cloud.ErrBadAnswer) || !strings.Contains(err.Error(), c.says) {
+				t.Fatalf("sync: %v, want a bad answer saying %q", err, c.says)
+			}
+			if n := f.count(c.list); n > cloud.MaxEmptyPages+2 {
+				t.Errorf("the listing cost %d %s requests", n, c.list)
+			}
+			if s := activeKeys(t, sink); s[engine.StateActive] != 6 || len(s) != 1 {
+				t.Errorf("inventory after the failed sync: %v, want 6 active keys", s)
+			}
+			f.set(nil)
+			if err := src.SyncNow(context.Background()); err != nil {
+				t.Errorf("sync once AWS answers well again: %v", err)
+			}
+		})
+	}
+}
