@@ -16,6 +16,7 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud/aws"
 	"github.com/keyward/keyward/daemon/cloud/gcp"
+	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo/awskms"
 	"github.com/keyward/keyward/daemon/demo/gcpkms"
 	"github.com/keyward/keyward/daemon/sources"
@@ -25,21 +26,6 @@ import (
 	"github.com/keyward/keyward/tui"
 	"github.com/keyward/keyward/tui/tuitest"
 )
-
-// versionsOf reads a key's versions as the daemon has them after asking
-// the cloud (what the connector read back through the real client).
-func versionsOf(t *testing.T, c *api.Client, id string) map[string]engine.Key {
-	t.Helper()
-	d, err := c.Key(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]engine.Key{}
-	for _, v := range d.Versions {
-		out[v.Version] = v
-	}
-	return out
-}
 
 // waitVersion waits until version of the key id is in state.
 func waitVersion(t *testing.T, c *api.Client, id, version string, state engine.State) {
@@ -88,7 +74,7 @@ func TestVersionActionsAgainstGCP(t *testing.T) {
 	c := api.NewClient(cfg.SocketPath())
 	id := "gcp-prod/" + cardKEK + "/1"
 	waitVersion(t, c, id, "3", engine.StateDisabled)
-	if v := versionsOf(t, c, id); v["4"].Tags[gcp.TagPrimary] != "true" || v["4"].State != engine.StateActive {
+	if v := daemontest.Versions(t, c, id); v["4"].Tags[gcp.TagPrimary] != "true" || v["4"].State != engine.StateActive {
 		t.Fatalf("card-kek as seeded: %+v", v)
 	}
 
@@ -121,7 +107,7 @@ func TestVersionActionsAgainstGCP(t *testing.T) {
 	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
 	waitFor(t, tm, "made version 3 of "+cardKEK+" the primary in gcp-prod")
 	testkit.Eventually(t, 15*time.Second, "version 3 primary", func() bool {
-		v := versionsOf(t, c, id)
+		v := daemontest.Versions(t, c, id)
 		return v["3"].Tags[gcp.TagPrimary] == "true" && v["4"].Tags[gcp.TagPrimary] == ""
 	}, func() string { return "" })
 
@@ -131,7 +117,7 @@ func TestVersionActionsAgainstGCP(t *testing.T) {
 	tm.Type(cardKEK)
 	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
 	tuitest.WaitText(t, tm, 15*time.Second, "✖", "primary")
-	if v := versionsOf(t, c, id)["3"]; v.State != engine.StateActive {
+	if v := daemontest.Versions(t, c, id)["3"]; v.State != engine.StateActive {
 		t.Fatalf("the primary was scheduled for destruction: %+v", v)
 	}
 	tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
@@ -220,7 +206,7 @@ func TestVersionActionsAgainstVault(t *testing.T) {
 	tuitest.WaitText(t, tm, 15*time.Second, "Disable version", "until it is enabled again")
 	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
 	waitFor(t, tm, "disabled version "+older.Version+" of orders-kek in vault")
-	v := versionsOf(t, c, older.ID)
+	v := daemontest.Versions(t, c, older.ID)
 	if v[older.Version].State != engine.StateDisabled || v[newer.Version].State != engine.StateActive {
 		t.Errorf("after disabling %s: older %s, newer %s", older.Version, v[older.Version].State, v[newer.Version].State)
 	}

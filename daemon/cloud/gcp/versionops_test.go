@@ -74,7 +74,7 @@ func TestVersionActionsOverSocket(t *testing.T) {
 	if out := kw("key", "make-primary", "gcp-prod", name, "--version", "2"); !strings.Contains(out, "2") {
 		t.Errorf("make-primary:\n%s", out)
 	}
-	if v := versionsByNumber(t, c, "gcp-prod/"+name+"/1"); v["2"].Tags[gcp.TagPrimary] != "true" || v["1"].Tags[gcp.TagPrimary] != "" {
+	if v := daemontest.Versions(t, c, "gcp-prod/"+name+"/1"); v["2"].Tags[gcp.TagPrimary] != "true" || v["1"].Tags[gcp.TagPrimary] != "" {
 		t.Errorf("after keyward key make-primary --version 2: %v", v)
 	}
 	if code, _, errs := clitest.Run(sock, "key", "make-primary", "gcp-prod", name); code != cli.ExitUsage || !strings.Contains(errs, "--version N") {
@@ -90,18 +90,4 @@ func TestVersionActionsOverSocket(t *testing.T) {
 			t.Errorf("make-primary version %q confirm %q: %v, want a bad request saying %q", bad.version, bad.confirm, err, bad.want)
 		}
 	}
-}
-
-// versionsByNumber is GET /v1/keys/{id}'s versions by their number.
-func versionsByNumber(t *testing.T, c *api.Client, id string) map[string]engine.Key {
-	t.Helper()
-	d, err := c.Key(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]engine.Key{}
-	for _, v := range d.Versions {
-		out[v.Version] = v
-	}
-	return out
 }
