@@ -277,6 +277,7 @@ func (m *Model) render() {
 		perRow = 2
 	}
 	pw := m.width / perRow
+	m.follow()
 	var rows []string
 	m.gens = m.gens[:0]
 	top, selLine := 0, -1
@@ -317,6 +318,25 @@ func (m *Model) render() {
 
 // generations are the rows of a ring's panel: its generations, or the one
 // that encrypts when the ring does not describe itself.
+// follow keeps the selection on its generation when the rings changed
+// since the last render (a rotation puts a new one above it).
+func (m *Model) follow() {
+	if m.sel >= len(m.gens) {
+		return
+	}
+	was := m.gens[m.sel]
+	i := 0
+	for _, name := range m.order {
+		for _, g := range generations(m.apps[name].status.Ring) {
+			if g.KeyID == was.KeyID && g.Name == was.Name && g.Fingerprint == was.Fingerprint {
+				m.sel = i
+				return
+			}
+			i++
+		}
+	}
+}
+
 func generations(r api.ProxyRing) []api.GenerationInfo {
 	if len(r.Generations) == 0 && r.KeyID != "" {
 		return []api.GenerationInfo{{KeyID: r.KeyID, Fingerprint: r.Fingerprint, Encrypts: true}}
