@@ -69,8 +69,13 @@ type forwarder struct {
 	live []net.Conn
 }
 
-// cut closes every connection open through f now (the KMS side sees its
-// peer gone; the client sees the connection drop mid-request).
+// cut closes the client side of every connection open through f now: the
+// client sees its connection drop mid-request. The KMS side is closed a
+// moment later, once the KMS wrote its answer into the void: kmip-go
+// v0.8.1's server races (send on the channel its reader closes) when its
+// peer is gone before a handler answers, which -race reports and which
+// can panic the embedded KMS.
+
 func (f *forwarder) cut() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -101,7 +106,11 @@ func newForwarder(t *testing.T, to string) *forwarder {
 				return
 			}
 			defer u.Close()
-			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() {
+				_, _ = io.Copy(u, c)
+				time.Sleep(300 * time.Millisecond) // see cut
+				u.Close()
+			}()
 			_, _ = io.Copy(c, u)
 		}()
 	})
