@@ -41,7 +41,7 @@ func stalledKMS(t *testing.T) (e *env, arm func(n int32), release func()) {
 // slow); the rings keep what they held, and the next poll, over a new
 // connection, works.
 func TestSlowKMSTimesOutEachRequest(t *testing.T) {
-	e, arm, _ := stalledKMS(t) // held until the test ends: kmip-go's server races answering a peer gone
+	e, arm, _ := stalledKMS(t)                       // held until the test ends: kmip-go's server races answering a peer gone
 	e.cfg.Timeout = engine.Duration(2 * time.Second) // the dial too, under -race on a loaded machine
 	e.rebuild()
 	e.mustPoll()
