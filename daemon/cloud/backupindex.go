@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
@@ -21,6 +22,10 @@ type backupIndex struct {
 	byID   map[string]BackupInfo
 	byKey  map[string]map[string]bool // source\x00key → IDs
 	broken map[string]error           // backups that do not open, by ID
+	// sums is what each backup restores, as the SHA-256 of its blob
+	// (never the blob): two backups of one key with the same sum restore
+	// the same thing (TrimKept).
+	sums map[string][32]byte
 }
 
 func keyOf(source, key string) string { return source + "\x00" + key }
@@ -34,7 +39,7 @@ func (ix *backupIndex) load(ctx context.Context, store SealedStore, kek Wrapper)
 	if err != nil {
 		return fmt.Errorf("list backups: %w", err)
 	}
-	ix.byID, ix.byKey, ix.broken = map[string]BackupInfo{}, map[string]map[string]bool{}, map[string]error{}
+	ix.byID, ix.byKey, ix.broken, ix.sums = map[string]BackupInfo{}, map[string]map[string]bool{}, map[string]error{}, map[string][32]byte{}
 	ix.loaded = true
 	for id, sealed := range all {
 		rec, err := openBackup(kek, id, sealed)
@@ -42,17 +47,19 @@ func (ix *backupIndex) load(ctx context.Context, store SealedStore, kek Wrapper)
 			ix.broken[id] = err
 			continue
 		}
+		sum := sha256.Sum256(rec.Blob)
 		clear(rec.Blob)
-		ix.add(rec.Info)
+		ix.add(rec.Info, sum)
 	}
 	return nil
 }
 
-func (ix *backupIndex) add(b BackupInfo) {
+func (ix *backupIndex) add(b BackupInfo, sum [32]byte) {
 	if !ix.loaded {
 		return // read whole at first use
 	}
 	ix.byID[b.ID] = b
+	ix.sums[b.ID] = sum
 	k := keyOf(b.Source, b.Key)
 	if ix.byKey[k] == nil {
 		ix.byKey[k] = map[string]bool{}
@@ -62,6 +69,7 @@ func (ix *backupIndex) add(b BackupInfo) {
 
 func (ix *backupIndex) remove(id string) {
 	delete(ix.broken, id)
+	delete(ix.sums, id)
 	b, ok := ix.byID[id]
 	if !ok {
 		return
@@ -76,7 +84,7 @@ func (ix *backupIndex) remove(id string) {
 
 func (ix *backupIndex) reset() {
 	ix.mu.Lock()
-	ix.loaded, ix.byID, ix.byKey, ix.broken = false, nil, nil, nil
+	ix.loaded, ix.byID, ix.byKey, ix.broken, ix.sums = false, nil, nil, nil, nil
 	ix.mu.Unlock()
 }
 

@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -681,7 +682,7 @@ func (m *Manager) sealBackup(ctx context.Context, caller Caller, source string, 
 	if err := store.PutSealed(ctx, BackupKind, id, sealed); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	m.bidx.add(info)
+	m.bidx.add(info, sha256.Sum256(blob))
 	return &info, nil
 }
 

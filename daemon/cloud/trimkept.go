@@ -2,7 +2,6 @@ package cloud
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 )
@@ -22,14 +21,15 @@ type Trimmed struct {
 // material (a MaterialKeeper: AWS, Google), where those copies are the
 // key's backups. The newest keep copies stay; an older one is deleted
 // only when a copy that stays restores exactly the same thing (the same
-// sealed content: key, material and settings), so every material keyward
-// uploaded stays restorable whatever keep says — a copy that is the only
-// one of its material (a Google key's older uploaded version) stays and
-// is named in Only. A cloud that exports keys (its backups are the
-// schedule's own, trimmed by it) is left alone. The copies are read and
-// deleted under the backup index's lock, so no other deletion or new
-// backup interleaves; a kill between two deletions leaves copies that the
-// next run trims, never the last of a material.
+// sealed content: key, material and settings, compared by the digest the
+// backup index took when it opened or stored the copy), so every material
+// keyward uploaded stays restorable whatever keep says — a copy that is
+// the only one of its material (a Google key's older uploaded version)
+// stays and is named in Only. A cloud that exports keys (its backups are
+// the schedule's own, trimmed by it) is left alone. The copies are
+// compared and deleted under the backup index's lock, so no other
+// deletion or new backup interleaves; a kill between two deletions leaves
+// copies that the next run trims, never the last of a material.
 func (m *Manager) TrimKept(ctx context.Context, source, name string, keep int) (Trimmed, error) {
 	var out Trimmed
 	s, err := m.source(source, "")
@@ -39,7 +39,7 @@ func (m *Manager) TrimKept(ctx context.Context, source, name string, keep int) (
 	if _, ok := s.Connector().(MaterialKeeper); !ok || keep < 1 {
 		return out, nil
 	}
-	store, kek := m.backups()
+	store, _ := m.backups()
 	err = m.indexed(ctx, func(ix *backupIndex) error {
 		var copies []BackupInfo
 		for id := range ix.byKey[keyOf(source, name)] {
@@ -49,21 +49,9 @@ func (m *Manager) TrimKept(ctx context.Context, source, name string, keep int) (
 			return nil
 		}
 		newestFirst(copies)
-		all, err := store.Sealed(ctx, BackupKind)
-		if err != nil {
-			return fmt.Errorf("read the copies of %s: %w", name, err)
-		}
 		staying := map[[32]byte]bool{}
 		for i, b := range copies {
-			sum, err := restores(kek, b.ID, all[b.ID])
-			if err != nil {
-				// A copy that does not open is neither compared nor
-				// deleted here (keyward key backups reports it).
-				if i >= keep {
-					out.Only = append(out.Only, b.ID)
-				}
-				continue
-			}
+			sum := ix.sums[b.ID]
 			if i < keep || !staying[sum] {
 				if i >= keep {
 					out.Only = append(out.Only, b.ID)
@@ -83,18 +71,4 @@ func (m *Manager) TrimKept(ctx context.Context, source, name string, keep int) (
 		return out, nil
 	}
 	return out, err
-}
-
-// restores is the digest of what the sealed backup id restores (its
-// blob), its material zeroed once summed.
-func restores(kek Wrapper, id string, sealed []byte) ([32]byte, error) {
-	if sealed == nil {
-		return [32]byte{}, fmt.Errorf("backup %s is not stored", id)
-	}
-	rec, err := openBackup(kek, id, sealed)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	defer clear(rec.Blob)
-	return sha256.Sum256(rec.Blob), nil
 }

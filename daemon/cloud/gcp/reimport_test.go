@@ -64,53 +64,73 @@ func TestRestoreRefusesMaterialExpiry(t *testing.T) {
 // three copies. Keeping the last one deletes only the older duplicate:
 // the copy of the first material is the only one left of it and stays
 // (a restore needs it), and restoring it after the trim brings that
-// material back (what Google then encrypts opens here with it).
+// material back (what Google then encrypts opens here with it). The same
+// holds whether the manager stored the copies itself or read them from
+// the database at a start.
 func TestTrimKeptKeepsEveryMaterial(t *testing.T) {
-	ctx := context.Background()
-	_, p := startFake(t, Settings{Locations: []string{"europe-west1"}, CreateIn: "europe-west1/byok"})
-	st := storetest.Open(t, filepath.Join(t.TempDir(), "keyward.db"))
-	src := cloud.NewSyncSource("gcp-test", p, time.Hour, nil)
-	src.Attach(cloudtest.Discard{})
-	m := cloud.NewManager(st, cloudtest.KEK(t), src)
-	clock := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
-	m.Now = func() time.Time { clock = clock.Add(time.Minute); return clock }
-	alice := cloud.Caller{User: "alice"}
-	first, second := make([]byte, 32), make([]byte, 32)
-	_, _ = rand.Read(first)
-	_, _ = rand.Read(second)
-	for _, mat := range [][]byte{first, first, second} {
-		if _, err := m.Upload(ctx, alice, "gcp-test", cloud.UploadRequest{CreateRequest: cloud.CreateRequest{Name: "crm-kek"}, Material: bytes.Clone(mat)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const key = "europe-west1/byok/crm-kek"
-	copies, err := m.BackupsOf(ctx, "gcp-test", key)
-	if err != nil || len(copies) != 3 {
-		t.Fatalf("copies kept at upload: %+v %v", copies, err)
-	}
-	// Newest first: the second material, then the first twice.
-	newest, only, dup := copies[0].ID, copies[1].ID, copies[2].ID
-	tr, err := m.TrimKept(ctx, "gcp-test", key, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(tr.Deleted, []string{dup}) || !slices.Equal(tr.Only, []string{only}) {
-		t.Fatalf("trimmed %+v, want %s deleted and %s kept as the only copy of its material", tr, dup, only)
-	}
-	left, err := m.Backups(ctx)
-	if err != nil || len(left) != 2 || left[0].ID != newest || left[1].ID != only {
-		t.Fatalf("backups after the trim: %+v %v", left, err)
-	}
-	// Again: nothing more to delete.
-	if tr, err := m.TrimKept(ctx, "gcp-test", key, 1); err != nil || len(tr.Deleted) != 0 || !slices.Equal(tr.Only, []string{only}) {
-		t.Fatalf("second trim: %+v %v", tr, err)
-	}
-	// The copy that stayed restores the first material.
-	if _, err := m.Restore(ctx, alice, only, ""); err != nil {
-		t.Fatal(err)
-	}
-	ct := encrypt(t, p, key, []byte("card 4111"))
-	if got := openLocally(t, first, ct); string(got) != "card 4111" {
-		t.Fatalf("opened %q", got)
+	for _, restarted := range []bool{false, true} {
+		t.Run(map[bool]string{false: "stored-here", true: "read-at-start"}[restarted], func(t *testing.T) {
+			ctx := context.Background()
+			_, p := startFake(t, Settings{Locations: []string{"europe-west1"}, CreateIn: "europe-west1/byok"})
+			st := storetest.Open(t, filepath.Join(t.TempDir(), "keyward.db"))
+			kek := cloudtest.KEK(t)
+			clock := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+			manager := func() *cloud.Manager {
+				src := cloud.NewSyncSource("gcp-test", p, time.Hour, nil)
+				src.Attach(cloudtest.Discard{})
+				m := cloud.NewManager(st, kek, src)
+				m.Now = func() time.Time { clock = clock.Add(time.Minute); return clock }
+				return m
+			}
+			m := manager()
+			if _, err := m.Backups(ctx); err != nil { // the index is read before the uploads
+				t.Fatal(err)
+			}
+			alice := cloud.Caller{User: "alice"}
+			first, second := make([]byte, 32), make([]byte, 32)
+			_, _ = rand.Read(first)
+			_, _ = rand.Read(second)
+			for _, mat := range [][]byte{first, first, second} {
+				if _, err := m.Upload(ctx, alice, "gcp-test", cloud.UploadRequest{CreateRequest: cloud.CreateRequest{Name: "crm-kek"}, Material: bytes.Clone(mat)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if restarted {
+				m = manager()
+			}
+			const key = "europe-west1/byok/crm-kek"
+			copies, err := m.BackupsOf(ctx, "gcp-test", key)
+			if err != nil || len(copies) != 3 {
+				t.Fatalf("copies kept at upload: %+v %v", copies, err)
+			}
+			// Newest first: the second material, then the first twice.
+			newest, only, dup := copies[0].ID, copies[1].ID, copies[2].ID
+			tr, err := m.TrimKept(ctx, "gcp-test", key, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(tr.Deleted, []string{dup}) || !slices.Equal(tr.Only, []string{only}) {
+				t.Fatalf("trimmed %+v, want %s deleted and %s kept as the only copy of its material", tr, dup, only)
+			}
+			left, err := m.Backups(ctx)
+			if err != nil || len(left) != 2 || left[0].ID != newest || left[1].ID != only {
+				t.Fatalf("backups after the trim: %+v %v", left, err)
+			}
+			if all, err := st.Sealed(ctx, cloud.BackupKind); err != nil || len(all) != 2 || all[dup] != nil {
+				t.Fatalf("sealed backups in the database after the trim: %d %v", len(all), err)
+			}
+			// Again: nothing more to delete.
+			if tr, err := m.TrimKept(ctx, "gcp-test", key, 1); err != nil || len(tr.Deleted) != 0 || !slices.Equal(tr.Only, []string{only}) {
+				t.Fatalf("second trim: %+v %v", tr, err)
+			}
+			// The copy that stayed restores the first material.
+			if _, err := m.Restore(ctx, alice, only, ""); err != nil {
+				t.Fatal(err)
+			}
+			ct := encrypt(t, p, key, []byte("card 4111"))
+			if got := openLocally(t, first, ct); string(got) != "card 4111" {
+				t.Fatalf("opened %q", got)
+			}
+		})
 	}
 }
