@@ -75,3 +75,23 @@ func TestAWSCreateFormOffersWhatAWSCreates(t *testing.T) {
 		t.Errorf("requests:\n%s", sortedCalls(c))
 	}
 }
+
+// The edit form's dates say what they take: a date (an emptied field is
+// not "none" there — Azure keeps a date once set, and the form says so for
+// the not-before date as for the expiry, instead of leaving it unchanged
+// without a word while it reports the edit done).
+func TestEditFormDatesCannotBeEmptied(t *testing.T) {
+	f := newFixture()
+	tm := startOnKey(t, f, 120, 30, "payments-wrap")
+	press(tm, "x", "t")
+	waitFor(t, tm, "Edit payments-wrap in vault-emu", "Not before (YYYY-MM-DD)")
+	press(tm, "enter") // keep the expiry
+	backspaces(tm, len("2026-08-15"))
+	press(tm, "enter", "owner=payments", "enter")
+	waitFor(t, tm, "a not-before date cannot be removed from here")
+	view := finalView(t, tm)
+	if strings.Contains(view, "empty: none") {
+		t.Errorf("the edit form offers to empty a date:\n%s", view)
+	}
+	f.wantCalls(t)
+}

@@ -500,6 +500,10 @@ func shortVersion(v string) string {
 
 const dateHint = "YYYY-MM-DD, empty: none"
 
+// editDateHint is an edit's: a date set stays set (a later or earlier one
+// replaces it).
+const editDateHint = "YYYY-MM-DD"
+
 func fmtDate(t *time.Time) string {
 	if t == nil {
 		return ""
@@ -590,7 +594,7 @@ func (m *Model) editForm(f *flow) {
 	// AWS and Google would refuse them.
 	dated := slices.Contains(src.Capabilities, engine.CapDates)
 	if dated {
-		fields = append(fields, dialog.NewField("Expires", dateHint, fmtDate(k.Expires)), dialog.NewField("Not before", dateHint, fmtDate(k.Activated)))
+		fields = append(fields, dialog.NewField("Expires", editDateHint, fmtDate(k.Expires)), dialog.NewField("Not before", editDateHint, fmtDate(k.Activated)))
 	} else {
 		intro = append(intro, "No dates: "+engine.NoDates(src.Name)+".")
 	}
@@ -617,7 +621,10 @@ func (m *Model) editForm(f *flow) {
 				}
 				req.Expires, changed = exp, append(changed, "expiry "+fmtDate(exp))
 			}
-			if !sameDay(nbf, k.Activated) && nbf != nil {
+			if !sameDay(nbf, k.Activated) {
+				if nbf == nil {
+					return nil, fmt.Errorf("a not-before date cannot be removed from here; set an earlier date instead")
+				}
 				req.NotBefore, changed = nbf, append(changed, "not-before "+fmtDate(nbf))
 			}
 		}
