@@ -195,3 +195,98 @@ func TestListingThatLoopsBackFails(t *testing.T) {
 		})
 	}
 }
+
+// A life-cycle request whose answer is lost after AWS did it (a 500 from
+// KMS or a gateway) is not sent again blindly, as the SDK's retryer
+// would: a second RotateKeyOnDemand rotated again (or, with AWS's
+// asynchronous rotation, was refused as a conflict although the first
+// was under way), a second ScheduleKeyDeletion or CancelKeyDeletion was
+// refused for the state the first left. The connector reads the key,
+// finds the request took effect and answers as if the answer had come;
+// the operation is recorded once.
+func TestLifecycleAnswerLostIsNotDoneTwice(t *testing.T) {
+	for _, c := range []struct{ name, target, op string }{
+		{"rotate", "RotateKeyOnDemand", "rotate"},
+		{"rotate async", "RotateKeyOnDemand", "rotate"},
+		{"rotate throttled", "RotateKeyOnDemand", "rotate"}, // refused, not lost: sent again
+		{"delete", "ScheduleKeyDeletion", "delete"},
+		{"recover", "CancelKeyDeletion", "recover"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			lk, f, src, _ := hostileAccount(t, 1)
+			ctx := context.Background()
+			if c.name == "rotate async" {
+				lk.SetAsyncRotation(nil)
+			}
+			if err := src.SyncNow(ctx); err != nil {
+				t.Fatal(err)
+			}
+			id := firstKeyID(t, lk)
+			m := cloud.NewManager(nil, nil, src)
+			alice := cloud.Caller{UID: 1001, User: "alice"}
+			if c.op == "recover" {
+				if _, err := m.Delete(ctx, alice, "aws-hostile", id, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lost := 0
+			f.set(func(target string, _ []byte, forward func() (int, []byte)) (int, []byte) {
+				if target != c.target || lost > 0 {
+					return 0, nil
+				}
+				lost++
+				if c.name == "rotate throttled" {
+					return http.StatusBadRequest, []byte(`{"__type":"ThrottlingException","message":"Rate exceeded"}`)
+				}
+				forward() // AWS does it; its answer never arrives
+				return http.StatusInternalServerError, []byte(`{"__type":"KMSInternalException","message":"internal failure"}`)
+			})
+			var res *cloud.KeyResult
+			var err error
+			switch c.op {
+			case "rotate":
+				res, err = m.Rotate(ctx, alice, "aws-hostile", id)
+			case "delete":
+				res, err = m.Delete(ctx, alice, "aws-hostile", id, id)
+			case "recover":
+				res, err = m.Recover(ctx, alice, "aws-hostile", id)
+			}
+			if err != nil {
+				t.Fatalf("%s whose answer was lost: %v", c.op, err)
+			}
+			want := 1
+			if c.name == "rotate throttled" {
+				want = 2
+			}
+			if n := f.count(c.target); n != want {
+				t.Errorf("%s sent %d times, want %d", c.target, n, want)
+			}
+			if c.op == "rotate" {
+				lk.CompleteRotations()
+				if n := lk.Rotations(id); n != 1 {
+					t.Errorf("the key rotated %d times, want once", n)
+				}
+			}
+			if res.Event == nil {
+				t.Fatal("no event recorded")
+			}
+			d, err := lk.Client().DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending := d.KeyMetadata.KeyState == "PendingDeletion"
+			if pending != (c.op == "delete") {
+				t.Errorf("after %s the key is %s", c.op, d.KeyMetadata.KeyState)
+			}
+		})
+	}
+}
+
+func firstKeyID(t *testing.T, lk *LocalKMS) string {
+	t.Helper()
+	out, err := lk.Client().ListKeys(context.Background(), &kms.ListKeysInput{})
+	if err != nil || len(out.Keys) == 0 {
+		t.Fatalf("list keys: %v", err)
+	}
+	return *out.Keys[0].KeyId
+}

@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
@@ -164,9 +166,20 @@ func (a *Account) Rotate(ctx context.Context, name string) (cloud.KeyVersion, er
 		return kv, &cloud.Error{Kind: cloud.ErrUnsupported, Op: "rotate " + name,
 			Reason: fmt.Sprintf("AWS rotates on demand only symmetric keys with AWS_KMS origin (this key is %s, %s)", kv.Tags[TagSpec], kv.Tags[TagOrigin])}
 	}
-	a.view.count("RotateKeyOnDemand")
-	if _, err := a.client.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: sdkaws.String(kv.Name)}); err != nil {
-		return kv, classify("rotate "+name, err)
+	before, err := a.rotationMark(ctx, kv.Name, name)
+	if err != nil {
+		return kv, err
+	}
+	err = a.once(ctx, "rotate "+name, func(opt func(*kms.Options)) error {
+		a.view.count("RotateKeyOnDemand")
+		_, err := a.client.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: sdkaws.String(kv.Name)}, opt)
+		return err
+	}, func() (bool, error) {
+		now, err := a.rotationMark(ctx, kv.Name, name)
+		return now != before, err
+	})
+	if err != nil {
+		return kv, err
 	}
 	a.view.mu.Lock()
 	a.view.selfRotated[kv.Name] = append(a.view.selfRotated[kv.Name][max(0, len(a.view.selfRotated[kv.Name])-7):], a.view.now().UTC())
@@ -191,14 +204,19 @@ func (a *Account) RotationMark(ctx context.Context, name string) (string, error)
 	if kv.Type != "oct" || kv.Tags[TagOrigin] != string(types.OriginTypeAwsKms) {
 		return "", nil // never rotated on demand
 	}
-	id := sdkaws.String(kv.Name)
+	return a.rotationMark(ctx, kv.Name, name)
+}
+
+// rotationMark is RotationMark of the key whose ID is keyID.
+func (a *Account) rotationMark(ctx context.Context, keyID, name string) (string, error) {
+	id := sdkaws.String(keyID)
 	a.view.count("GetKeyRotationStatus")
 	rs, err := a.client.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: id})
 	if err != nil {
 		return "", classify("rotation status of "+name, err)
 	}
 	n := 0
-	history, err := a.view.rotations(ctx, kv.Name)
+	history, err := a.view.rotations(ctx, keyID)
 	if err != nil {
 		return "", classify("list the rotations of "+name, err)
 	}
@@ -334,17 +352,25 @@ func (a *Account) Delete(ctx context.Context, name string) (cloud.KeyVersion, er
 	if err != nil {
 		return kv, err
 	}
-	a.view.count("ScheduleKeyDeletion")
-	out, err := a.client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: sdkaws.String(kv.Name), PendingWindowInDays: sdkaws.Int32(a.cfg.DeletionWindow())})
+	var out *kms.ScheduleKeyDeletionOutput
+	err = a.once(ctx, "schedule deletion of "+name, func(opt func(*kms.Options)) (err error) {
+		a.view.count("ScheduleKeyDeletion")
+		out, err = a.client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: sdkaws.String(kv.Name), PendingWindowInDays: sdkaws.Int32(a.cfg.DeletionWindow())}, opt)
+		return err
+	}, func() (bool, error) {
+		a.view.invalidate(kv.Name)
+		now, err := a.view.describe(ctx, kv.Name, nil)
+		return now.Deleted != nil, err
+	})
 	if err != nil {
-		return kv, classify("schedule deletion of "+name, err)
+		return kv, err
 	}
 	a.view.invalidate(kv.Name)
 	got, err := a.view.describe(ctx, kv.Name, nil)
 	if err != nil {
 		return got, err
 	}
-	if out.DeletionDate != nil {
+	if out != nil && out.DeletionDate != nil {
 		purge := out.DeletionDate.UTC()
 		got.PurgeAt = &purge
 	}
@@ -362,9 +388,17 @@ func (a *Account) Recover(ctx context.Context, name string) (cloud.KeyVersion, e
 	if err != nil {
 		return kv, err
 	}
-	a.view.count("CancelKeyDeletion")
-	if _, err := a.client.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: sdkaws.String(kv.Name)}); err != nil {
-		return kv, classify("cancel the deletion of "+name, err)
+	err = a.once(ctx, "cancel the deletion of "+name, func(opt func(*kms.Options)) error {
+		a.view.count("CancelKeyDeletion")
+		_, err := a.client.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: sdkaws.String(kv.Name)}, opt)
+		return err
+	}, func() (bool, error) {
+		a.view.invalidate(kv.Name)
+		now, err := a.view.describe(ctx, kv.Name, nil)
+		return now.Deleted == nil, err
+	})
+	if err != nil {
+		return kv, err
 	}
 	a.view.invalidate(kv.Name)
 	return a.view.describe(ctx, kv.Name, nil)
@@ -450,4 +484,56 @@ func (a *Account) CreateSpecs() []string {
 func (a *Account) CheckSpec(r cloud.CreateRequest) error {
 	_, _, err := a.createSpec(r)
 	return err
+}
+
+// onceAttempts is how many times once sends a request, as the SDK's
+// retryer would (config.WithRetryMaxAttempts).
+const onceAttempts = 5
+
+// once sends a request that must not take effect twice — a second
+// RotateKeyOnDemand rotates again (or is refused as a conflict although
+// the first did it), a second ScheduleKeyDeletion or CancelKeyDeletion is
+// refused for the state the first left — without the SDK's blind retries.
+// A throttled request is sent again after a backoff; one whose answer was
+// lost (no answer, a 5xx, which may come after AWS did the work) is sent
+// again only when took, which reads the key, says it did not take effect.
+// send passes opt to its SDK call.
+func (a *Account) once(ctx context.Context, op string, send func(opt func(*kms.Options)) error, took func() (bool, error)) error {
+	noRetry := func(o *kms.Options) { o.RetryMaxAttempts = 1 }
+	delay := time.Second
+	for attempt := 1; ; attempt++ {
+		err := send(noRetry)
+		if err == nil {
+			return nil
+		}
+		ce := classify(op, err)
+		throttled := errors.Is(ce, cloud.ErrThrottled)
+		if attempt == onceAttempts || ctx.Err() != nil || !throttled && !answerLost(err) {
+			return ce
+		}
+		if !throttled {
+			if done, rerr := took(); rerr != nil {
+				return ce
+			} else if done {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ce
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 20*time.Second)
+	}
+}
+
+// answerLost reports whether err leaves open whether AWS did what was
+// asked: no answer came, or a server error. A refusal (4xx) means it did
+// not.
+func answerLost(err error) bool {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode() >= 500
+	}
+	return !errors.Is(err, context.Canceled)
 }
