@@ -75,6 +75,9 @@ type Options struct {
 	// AfterCreate, when set, runs after each Create is done and before its
 	// answer is sent: a test cuts the connection there (an answer lost).
 	AfterCreate func()
+	// AfterGetAttributes, when set, runs after each Get Attributes is
+	// done and before its answer is sent.
+	AfterGetAttributes func()
 }
 
 // Server is a running embedded KMS.
@@ -370,7 +373,13 @@ func (s *Server) routes(exec *kmipserver.BatchExecutor) {
 		return resp, err
 	}))
 	exec.Route(kmip.OperationGet, kmipserver.HandleFunc(s.get))
-	exec.Route(kmip.OperationGetAttributes, kmipserver.HandleFunc(s.getAttributes))
+	exec.Route(kmip.OperationGetAttributes, kmipserver.HandleFunc(func(ctx context.Context, req *payloads.GetAttributesRequestPayload) (*payloads.GetAttributesResponsePayload, error) {
+		resp, err := s.getAttributes(ctx, req)
+		if s.opts.AfterGetAttributes != nil {
+			s.opts.AfterGetAttributes()
+		}
+		return resp, err
+	}))
 	exec.Route(kmip.OperationActivate, kmipserver.HandleFunc(s.activate))
 	exec.Route(kmip.OperationRevoke, kmipserver.HandleFunc(s.revoke))
 	exec.Route(kmip.OperationDestroy, kmipserver.HandleFunc(s.destroy))

@@ -685,7 +685,7 @@ func (p *pollState) settle() error {
 		uids, perApp, err := p.located()
 		p.st.Relocates += p.st.Locates - before
 		if err != nil {
-			p.keepEncryptors(err)
+			p.keepEncryptors("the second Locate", err)
 			return nil
 		}
 		var added []string
@@ -703,7 +703,8 @@ func (p *pollState) settle() error {
 		slices.Sort(p.uids)
 		p.st.Located = len(p.uids)
 		if err := p.read(added); err != nil {
-			return err
+			p.keepEncryptors("reading what the second Locate found", err)
+			return nil
 		}
 		if err := p.match(); err != nil {
 			return err
@@ -715,7 +716,8 @@ func (p *pollState) settle() error {
 	return nil
 }
 
-// keepEncryptors is what a poll does when settle's Locate failed (err):
+// keepEncryptors is what a poll does when settle's Locate, or the read
+// of what it found, failed (step, err):
 // the first Locate and the reads worked, so the inventory records what
 // they found, but whether the KMS made a successor to an encrypting
 // generation it deactivated is not known. Each unsettled application's
@@ -723,9 +725,9 @@ func (p *pollState) settle() error {
 // state; a compromised or destroyed one still leaves at once), no
 // material is fetched this poll (new generations wait for the next one:
 // the connection may be gone), and the source is degraded with the
-// Locate's error. The next poll settles it: the successor joins, or the
+// step's error. The next poll settles it: the successor joins, or the
 // ring is left without an encryptor and the alert is raised then.
-func (p *pollState) keepEncryptors(err error) {
+func (p *pollState) keepEncryptors(step string, err error) {
 	s := p.s
 	var kept []string
 	for _, app := range p.unsettledApps() {
@@ -746,14 +748,14 @@ func (p *pollState) keepEncryptors(err error) {
 	if ke := (*kmipError)(nil); !errors.As(err, &ke) {
 		why = s.connected + ": " + explain(err, s.leaf, s.cfg.ServerName, s.connected)
 	}
-	msg := fmt.Sprintf("the second Locate (an application's encrypting generation left during the poll) failed: %s", why)
+	msg := fmt.Sprintf("%s (an application's encrypting generation left during the poll) failed: %s", step, why)
 	if len(kept) > 0 {
 		msg += "; " + strings.Join(kept, "; ") + " until a poll finds a successor or that there is none"
 	}
 	if waiting > 0 {
 		msg += fmt.Sprintf("; %s wait for the next poll", engine.Plural(waiting, "new generation"))
 	}
-	s.log.Warn("cannot locate again after the encrypting generation left during the poll; the rings keep their encryptors", "err", err)
+	s.log.Warn("the encrypting generation left during the poll and "+step+" failed; the rings keep their encryptors", "err", err)
 	p.st.Warnings = append(p.st.Warnings, msg)
 }
 

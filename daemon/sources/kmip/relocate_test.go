@@ -1,8 +1,10 @@
 package kmip
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ovh/kmip-go"
@@ -115,5 +117,69 @@ func TestRefusedRelocateDuringARotation(t *testing.T) {
 	}
 	if h := e.health(); h.Health != engine.HealthOK {
 		t.Fatalf("health after %s: %q", h.Health, h.Reason)
+	}
+}
+
+// TestRelocatedReadCutKeepsTheEncryptor: the KMS rotates crm after the
+// poll's Locate; the second Locate finds generation 4, and the connection
+// drops (the KMS unreachable) while 4's attributes are read. As with a
+// failed second Locate, the poll keeps what it read and the ring keeps
+// encrypting with 3, degraded saying which step failed; once the KMS is
+// reachable the next poll moves the ring to 4.
+func TestRelocatedReadCutKeepsTheEncryptor(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var f *forwarder
+	var srv *kms.Server
+	var locates atomic.Int32
+	var cutRead, armed atomic.Bool
+	srv, err := kms.Start(ctx, kms.Options{Dir: dir, Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 3}},
+		AfterLocate: func() {
+			if !armed.Load() {
+				return
+			}
+			switch locates.Add(1) {
+			case 1:
+				if _, err := srv.Rotate("crm"); err != nil {
+					t.Error(err)
+				}
+			case 2:
+				cutRead.Store(true)
+			}
+		},
+		AfterGetAttributes: func() {
+			if cutRead.Swap(false) {
+				f.up.Store(false)
+				f.cut()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); srv.Stop() })
+	f = newForwarder(t, srv.Addr())
+	f.up.Store(true)
+	b := &backend{name: "embedded", addr: srv.Addr(), dir: dir, ca: srv.CA, caFile: srv.CAFile, certFile: srv.CertFile, keyFile: srv.KeyFile,
+		stop: srv.Stop, embedded: srv, serverWildcards: true}
+	e := newEnv(t, b, "", nil, crmApp)
+	e.cfg.Addresses = []string{f.addr}
+	e.rebuild()
+	e.mustPoll()
+	armed.Store(true)
+	st := e.mustPoll()
+	armed.Store(false)
+	if locates.Load() != 2 || cutRead.Load() {
+		t.Fatalf("the scenario did not run: %d Locates, read cut pending %v", locates.Load(), cutRead.Load())
+	}
+	if got := e.encryptsWith("crm"); got != "acme.crm.key.3" || st.Relocates != 1 || len(noActiveAlerts(e)) != 0 {
+		t.Fatalf("crm encrypts with %q, %d relocates, alerts %+v", got, st.Relocates, noActiveAlerts(e))
+	}
+	if h := e.health(); h.Health != engine.HealthDegraded || !strings.Contains(h.Reason, "reading what the second Locate found") ||
+		!strings.Contains(h.Reason, "crm keeps encrypting with acme.crm.key.3") {
+		t.Fatalf("health %s: %q", h.Health, h.Reason)
+	}
+	f.up.Store(true)
+	if st := e.mustPoll(); e.encryptsWith("crm") != "acme.crm.key.4" || st.Added != 1 {
+		t.Fatalf("the poll after: encrypts with %q, %+v", e.encryptsWith("crm"), st)
 	}
 }
