@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,20 +199,12 @@ func newAuditExportCmd(a *App) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			tmp := out + ".tmp"
-			w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-			if err != nil {
+			var first, last int64
+			err = writeOut(out, func(w io.Writer) (err error) {
+				first, last, err = auditlog.Export(cmd.Context(), st, signer, files.archive, f, t, w)
 				return err
-			}
-			first, last, err := auditlog.Export(cmd.Context(), st, signer, files.archive, f, t, w)
-			if cerr := w.Close(); err == nil {
-				err = cerr
-			}
-			if err == nil {
-				err = os.Rename(tmp, out)
-			}
+			})
 			if err != nil {
-				os.Remove(tmp)
 				return err
 			}
 			fmt.Fprintf(a.Out, "wrote %s: events %d to %d; check it with: keyward audit verify --bundle %s --key <verifier key>\n", out, first, last, out)
@@ -238,4 +231,41 @@ func openSnapshot(ctx context.Context, path string) (*store.Store, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// writeOut writes a file with write: a path that is not there or is a
+// regular file gets a new file, named only once complete (NAME.tmp, then
+// renamed); one that is something else (a pipe, /dev/stdout, a device) is
+// written into as it is, never replaced.
+func writeOut(out string, write func(io.Writer) error) error {
+	if fi, err := os.Stat(out); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return fmt.Errorf("--out %s is a directory: name the file to write", out)
+		}
+		w, err := os.OpenFile(out, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		err = write(w)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	tmp := out + ".tmp"
+	w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	err = write(w)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, out)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
