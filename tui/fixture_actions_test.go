@@ -107,7 +107,7 @@ func (f *fixture) CloudSources(ctx context.Context) ([]api.CloudSourceInfo, erro
 		// What the connector declares, translated as the daemon does.
 		p := &gcp.Project{}
 		out = append(out, localapi.CloudSources([]cloud.SourceInfo{{Name: "gcp-prod", Kind: "gcp", Address: "projects/" + gcpkms.DemoProject,
-			Capabilities: gcpCaps, Creates: p.CreateSpecs(), Options: p.CreateOptions()}})...)
+			Capabilities: gcpCaps, Creates: p.CreateSpecs(), Options: p.CreateOptions(), PrimaryTag: p.PrimaryTag()}})...)
 	}
 	return out, nil
 }

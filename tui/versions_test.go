@@ -9,6 +9,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
@@ -99,7 +100,8 @@ func openVersion4Menu(t *testing.T, tm *teatest.TestModel) {
 }
 
 // An active Google version offers what the source announces for versions:
-// make primary, disable, schedule its destruction.
+// the primary (version 4) disable and schedule its destruction, and says
+// it is the primary (the PRIMARY column says which version is).
 func TestVersionMenuGolden(t *testing.T) {
 	f := newGCPFixture(t)
 	tm := start(t, f, 80, 24)
@@ -107,10 +109,13 @@ func TestVersionMenuGolden(t *testing.T) {
 	openVersion4Menu(t, tm)
 	waitFor(t, tm, "Actions — version 4 of "+cardKEK)
 	view := golden(t, tm, 80, 24)
-	for _, want := range []string{"[P] make this version the primary", "[e] disable this version", "[d] schedule this version's destruction ⚠"} {
+	for _, want := range []string{"This version is the primary", "[e] disable this version", "[d] schedule this version's destruction ⚠"} {
 		if !strings.Contains(view, want) {
-			t.Errorf("the menu of an active version lacks %q:\n%s", want, view)
+			t.Errorf("the menu of the primary version lacks %q:\n%s", want, view)
 		}
+	}
+	if strings.Contains(view, "[P]") {
+		t.Errorf("the primary is offered make primary:\n%s", view)
 	}
 	f.wantCalls(t)
 }
@@ -191,13 +196,37 @@ func TestVersionRestoreAndMakePrimary(t *testing.T) {
 		}
 	}
 
+	// Version 3, enabled, then made the primary: the PRIMARY column
+	// moves to it.
 	tm = startGCPVersions(t, f, 120, 30)
-	press(tm, "g", "x", "P")
-	waitFor(t, tm, "Make version 4 the primary of", "from now on")
+	press(tm, "k", "k", "x", "e")
+	waitFor(t, tm, "Enable version 3 of")
 	press(tm, "enter")
-	waitFor(t, tm, "made version 4 of "+cardKEK+" the primary in gcp-prod")
-	f.wantCalls(t, `make-primary version 4 of gcp-prod/`+cardKEK+` confirm=""`)
-	_ = finalView(t, tm)
+	waitFor(t, tm, "enabled version 3 of")
+	press(tm, "x", "P")
+	waitFor(t, tm, "Make version 3 the primary of", "from now on")
+	press(tm, "enter")
+	// The outcome, and the list fetched again on the daemon's
+	// notification (in either order): version 3, selected, primary.
+	tuitest.WaitOutput(t, tm.Output(), 5*time.Second, func() string { return "the outcome and version 3 primary" }, func(b []byte) bool {
+		out := ansi.Strip(string(b))
+		if !strings.Contains(out, "made version 3 of "+cardKEK+" the primary in gcp-prod") {
+			return false
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "› 3 ") && strings.Contains(l, " primary ") {
+				return true
+			}
+		}
+		return false
+	})
+	f.wantCalls(t, "update gcp-prod/"+cardKEK+" enabled=true version=3", `make-primary version 3 of gcp-prod/`+cardKEK+` confirm=""`)
+	view = finalView(t, tm)
+	for _, l := range strings.Split(view, "\n") {
+		if strings.HasPrefix(l, "  4 ") && strings.Contains(l, "primary") {
+			t.Errorf("version 4 is still shown primary:\n%s", view)
+		}
+	}
 }
 
 // Typed as one burst (tmux send-keys -l), "kkxe" moves up twice from

@@ -44,6 +44,10 @@ type CloudSourceInfo struct {
 	// its spec (Google: purpose, algorithm, protection level), where its
 	// connector declares them.
 	CreateOptions []CreateOption `json:"create_options,omitempty"`
+	// PrimaryTag is the tag whose value "true" marks the primary version
+	// of a key, where the source announces version-primary (Google:
+	// "gcp:primary").
+	PrimaryTag string `json:"primary_tag,omitempty"`
 }
 
 // CreateOption is one choice a create request makes by a tag: left empty

@@ -26,6 +26,9 @@ type SourceInfo struct {
 	Creates []string
 	// Options are the tags a create request may set (OptionLister).
 	Options []CreateOption
+	// PrimaryTag is the tag whose value "true" marks a key's primary
+	// version (PrimaryMaker): "" when the source has none to choose.
+	PrimaryTag string
 }
 
 // UploadRequest imports a key into the vault (bring your own key):

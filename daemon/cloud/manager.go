@@ -127,6 +127,9 @@ func (m *Manager) Sources() []SourceInfo {
 		if ol, ok := c.(OptionLister); ok {
 			info.Options = ol.CreateOptions()
 		}
+		if pm, ok := c.(PrimaryMaker); ok && info.Capabilities.Has(engine.CapVersionPrimary) {
+			info.PrimaryTag = pm.PrimaryTag()
+		}
 		out = append(out, info)
 	}
 	return out

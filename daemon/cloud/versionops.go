@@ -68,6 +68,9 @@ type PrimaryMaker interface {
 	// MakePrimary makes version the primary of the key; the answer is
 	// that version.
 	MakePrimary(ctx context.Context, name, version string) (KeyVersion, error)
+	// PrimaryTag is the tag set to "true" on the primary version's row,
+	// announced so front ends can show which version is the primary.
+	PrimaryTag() string
 }
 
 // MakePrimary makes one version of a key its primary (the one new data is

@@ -20,7 +20,8 @@ func cloudCaller(r *http.Request) cloud.Caller {
 func CloudSources(infos []cloud.SourceInfo) []api.CloudSourceInfo {
 	out := make([]api.CloudSourceInfo, len(infos))
 	for i, s := range infos {
-		out[i] = api.CloudSourceInfo{Name: s.Name, Kind: s.Kind, Address: s.Address, Geography: s.Geography, Capabilities: s.Capabilities, Creates: s.Creates}
+		out[i] = api.CloudSourceInfo{Name: s.Name, Kind: s.Kind, Address: s.Address, Geography: s.Geography, Capabilities: s.Capabilities, Creates: s.Creates,
+			PrimaryTag: s.PrimaryTag}
 		for _, o := range s.Options {
 			out[i].CreateOptions = append(out[i].CreateOptions, api.CreateOption{Tag: o.Tag, Name: o.Name, Hint: o.Hint, Values: o.Values})
 		}

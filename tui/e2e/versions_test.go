@@ -185,6 +185,9 @@ func TestVersionActionsAgainstVault(t *testing.T) {
 		p, err := c.Keys(ctx, api.KeyQuery{Source: "vault"})
 		return err == nil && len(p.Keys) == 1
 	}, func() string { return "" })
+	if clouds, err := c.CloudSources(ctx); err != nil || len(clouds) != 1 || clouds[0].PrimaryTag != "" {
+		t.Fatalf("an Azure vault has no primary version to announce: %+v, %v", clouds, err)
+	}
 	res, err := c.CloudKeyOp(ctx, "vault", "orders-kek", "rotate", "")
 	if err != nil || len(res.Keys) != 2 {
 		t.Fatalf("rotate: %v %+v", err, res)

@@ -123,6 +123,9 @@ func (m *Model) onCloudSources(msg cloudSourcesMsg) tea.Cmd {
 			m.cloud[s.Name] = s
 		}
 	}
+	if m.versions != nil && msg.err == nil {
+		m.versions.setPrimaryTag(m.cloud[m.versions.source].PrimaryTag)
+	}
 	if m.act != nil && m.act.resume != nil {
 		open := m.act.resume
 		m.act = nil

@@ -35,7 +35,7 @@ func versionActions(k *common.KeyMap) key.Binding {
 // opened before the key's detail has come, it fills in when it does.
 func (m *Model) openVersions() tea.Cmd {
 	d := m.detail
-	m.versions = newVersionsView(m.ctx, d.key)
+	m.versions = newVersionsView(m.ctx, d.key, m.cloud[d.key.Source].PrimaryTag)
 	m.versions.setSize(m.width, m.height)
 	if d.detail != nil || d.err != nil {
 		return m.onVersions(d.detail, d.err)
@@ -108,9 +108,12 @@ func (m *Model) versionMenu(v engine.Key, src api.CloudSourceInfo) *dialog.Menu 
 		}
 		items = append(items, dialog.Item{ID: id, Key: b, Label: label, Danger: danger})
 	}
+	primary := src.PrimaryTag != "" && v.Tags[src.PrimaryTag] == "true"
 	switch v.State {
 	case engine.StateActive:
-		add(engine.CapVersionPrimary, actVersionPrimary, km.ActPrimary, "make this version the primary (the one that encrypts)", false)
+		if !primary {
+			add(engine.CapVersionPrimary, actVersionPrimary, km.ActPrimary, "make this version the primary (the one that encrypts)", false)
+		}
 		add(engine.CapVersionEnable, actVersionDisable, km.ActToggle, "disable this version", true)
 		add(engine.CapVersionDelete, actVersionDelete, km.ActDelete, "schedule this version's destruction", true)
 	case engine.StateDisabled:
@@ -120,6 +123,9 @@ func (m *Model) versionMenu(v engine.Key, src api.CloudSourceInfo) *dialog.Menu 
 		add(engine.CapVersionRecover, actVersionRecover, km.ActRecover, "restore this version (cancel its destruction)", false)
 	}
 	intro := []string{fmt.Sprintf("Version %s of %s · %s · %s %s", v.Version, v.Name, v.State, src.Kind, src.Address)}
+	if primary {
+		intro = append(intro, "This version is the primary: new data is encrypted with it.")
+	}
 	intro = append(intro, cannot...)
 	if h, ok := m.health[src.Name]; ok && h.Health == engine.HealthDegraded {
 		intro = append(intro, "⚠ "+src.Name+" is degraded — actions may be refused")

@@ -19,11 +19,14 @@ import (
 // details. The selection follows a version, not a row: when the list comes
 // again (a version added or changed), the same version stays selected.
 type versionsView struct {
-	ctx      *common.Context
-	name     string // the key's name and source
-	source   string
-	versions []engine.Key
-	total    int
+	ctx    *common.Context
+	name   string // the key's name and source
+	source string
+	// primaryTag marks the primary version, where the source announces
+	// one (api.CloudSourceInfo.PrimaryTag).
+	primaryTag string
+	versions   []engine.Key
+	total      int
 	// loading: opened before the key's detail came (V pressed right
 	// after enter); the versions fill in when it does, the key's own
 	// selected (keep).
@@ -37,10 +40,20 @@ type versionsView struct {
 	height  int
 }
 
-func newVersionsView(ctx *common.Context, k engine.Key) *versionsView {
-	v := &versionsView{ctx: ctx, name: k.Name, source: k.Source, loading: true, keep: k.ID}
-	v.tbl = table.Table{Columns: render.VersionPaneColumns(), Header: ctx.Styles.Header, Row: ctx.Styles.Row, Selected: ctx.Styles.RowSelected}
+func newVersionsView(ctx *common.Context, k engine.Key, primaryTag string) *versionsView {
+	v := &versionsView{ctx: ctx, name: k.Name, source: k.Source, primaryTag: primaryTag, loading: true, keep: k.ID}
+	v.tbl = table.Table{Columns: render.VersionPaneColumns(primaryTag != ""), Header: ctx.Styles.Header, Row: ctx.Styles.Row, Selected: ctx.Styles.RowSelected}
 	return v
+}
+
+// setPrimaryTag shows the PRIMARY column when the source has a primary
+// version (the vaults' capabilities came after the list was opened).
+func (v *versionsView) setPrimaryTag(tag string) {
+	if tag != v.primaryTag {
+		v.primaryTag = tag
+		v.tbl.Columns = render.VersionPaneColumns(tag != "")
+		v.tbl.SetWidth(v.width)
+	}
 }
 
 // set shows versions, keeping the selected version selected if it is
@@ -134,7 +147,7 @@ func (v *versionsView) view() string {
 		lines = append(lines, table.Fit(st.Placeholder.Render("  loading versions…"), v.width))
 	}
 	for i := v.top; i < len(v.versions) && i < v.top+n; i++ {
-		lines = append(lines, v.tbl.RowView(st.Cells(render.VersionPaneRow(v.versions[i], now)), i == v.sel))
+		lines = append(lines, v.tbl.RowView(st.Cells(render.VersionPaneRow(v.versions[i], now, v.primaryTag)), i == v.sel))
 	}
 	if v.total > len(v.versions) {
 		lines = append(lines, table.Fit(st.Muted.Render(fmt.Sprintf("  the newest %d of %d versions (keyward keys list --source %s --filter NAME lists them all)",

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -121,9 +122,10 @@ func KeyVersions(versions []engine.Key, now time.Time) Table {
 // and aging; the dates and the algorithm give way first.
 var versionPaneCells = []int{KeyVersion, KeyState, KeyAging, KeyCreated, KeyExpires, KeyAlgorithm}
 
-// VersionPaneColumns are the columns of VersionPaneRow.
-func VersionPaneColumns() []table.Column {
-	return []table.Column{
+// VersionPaneColumns are the columns of VersionPaneRow; primary adds the
+// PRIMARY column, for a source whose keys have a primary version.
+func VersionPaneColumns(primary bool) []table.Column {
+	cols := []table.Column{
 		{Title: "VERSION", Width: VersionWidth, Max: 32, Priority: 0},
 		{Title: "STATE", Width: 11, Priority: 1},
 		{Title: "AGING", Width: 16, Priority: 2},
@@ -131,10 +133,29 @@ func VersionPaneColumns() []table.Column {
 		{Title: "EXPIRES", Width: 10, Priority: 4},
 		{Title: "ALGORITHM", Width: 9, Max: 14, Priority: 5},
 	}
+	if primary {
+		cols = slices.Insert(cols, 1, table.Column{Title: "PRIMARY", Width: 7, Priority: 1})
+	}
+	return cols
 }
 
-// VersionPaneRow is one version as the Keys pane's versions list shows it.
-func VersionPaneRow(k engine.Key, now time.Time) Row { return Pick(Key(k, now), versionPaneCells) }
+// VersionPaneRow is one version as the Keys pane's versions list shows it;
+// with primaryTag (the tag that marks the primary version, as the source
+// announces it) the PRIMARY cell says "primary" on that version (a word:
+// it reads without colour).
+func VersionPaneRow(k engine.Key, now time.Time, primaryTag string) Row {
+	r := Pick(Key(k, now), versionPaneCells)
+	if primaryTag == "" {
+		return r
+	}
+	cell, class := "", ""
+	if k.Tags[primaryTag] == "true" {
+		cell, class = "primary", ClassEncrypts
+	}
+	r.Cells = slices.Insert(r.Cells, 1, cell)
+	r.Classes = slices.Insert(r.Classes, 1, class)
+	return r
+}
 
 // KeyList is an empty table of keyward keys list's columns; add rows with
 // KeyListRow.

@@ -400,6 +400,9 @@ func (p *Project) MakePrimary(ctx context.Context, name, version string) (cloud.
 	return p.Update(ctx, name, version, cloud.Update{Tags: map[string]string{TagPrimary: "true"}})
 }
 
+// PrimaryTag is the tag of the primary version (TagPrimary).
+func (p *Project) PrimaryTag() string { return TagPrimary }
+
 var _ cloud.PrimaryMaker = (*Project)(nil)
 
 // Update enables or disables a version, makes it the primary

@@ -32,6 +32,9 @@ func TestVersionActionsOverSocket(t *testing.T) {
 	if err != nil || len(clouds) != 1 {
 		t.Fatalf("cloud sources %+v, %v", clouds, err)
 	}
+	if clouds[0].PrimaryTag != gcp.TagPrimary {
+		t.Errorf("gcp-prod announces primary tag %q, want %q", clouds[0].PrimaryTag, gcp.TagPrimary)
+	}
 	for _, cp := range engine.VersionCapabilities {
 		if !slices.Contains(clouds[0].Capabilities, cp) {
 			t.Errorf("gcp-prod does not announce %s: %v", cp, clouds[0].Capabilities)
