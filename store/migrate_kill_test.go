@@ -489,15 +489,15 @@ func copyDB(t *testing.T, from, to string) {
 }
 
 // TestMigrationsSurviveKill9: for every migration N, a database at N-1
-// with rows in every table the daemon writes is migrated to N by a
-// process killed with SIGKILL at each step inside the migration's
-// transaction (after its SQL, its Go step, the new schema version) and
-// half way through the whole open (its one-time VACUUM included), timed
-// by an uninterrupted run. Each time
-// the file passes integrity_check, is at N-1 (cut before the commit) or N,
-// and once migrated by a process left alone holds exactly what a
-// migration never interrupted writes: every table's rows, none lost or
-// doubled, and the rows of the tables that were at N-1 all still there.
+// with rows in every table the daemon writes (written at each schema in
+// turn) is migrated to N by a process killed with SIGKILL at each step
+// inside the migration's transaction (after its SQL, its Go step, the new
+// schema version) and half way through the open, as long as an
+// uninterrupted child took. Each time the file passes integrity_check, is
+// at N-1 (always, when cut before the commit) or N, and once migrated by a
+// process left alone holds exactly what the uninterrupted migration wrote:
+// every table's rows, none lost or doubled; and that migration kept every
+// row of the tables that were at N-1.
 func TestMigrationsSurviveKill9(t *testing.T) {
 	migrateChild()
 	if testing.Short() {
