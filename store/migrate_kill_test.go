@@ -219,9 +219,11 @@ var derivedTables = map[string]bool{
 	"aging_days": true, "aging_params": true, "audit_head": true,
 }
 
-// seedCounts is how many rows seedAt writes per table the daemon writes,
-// in the order written (a row's references come first). A table a new
-// migration adds must be here or in derivedTables: seedAt fails naming it.
+// seedCounts is how many rows seedAt writes per table the daemon writes
+// (once, into an empty table; keys, events and usage get a batch at every
+// schema instead), in the order written: a row's references come first. A
+// table a new migration adds must be here or in derivedTables: seedAt
+// fails naming it.
 var seedCounts = []struct {
 	table string
 	rows  int
