@@ -577,20 +577,36 @@ func writeOtherCert(t *testing.T, path string) {
 // user has not moved the range.
 func TestActivityRangeFollowsClock(t *testing.T) {
 	f := newFixture()
-	var clock atomic.Int64
+	tm, clock := activityOnClock(t, f)
+	eventLater(t, tm, f, clock, "vault-emu/payments-wrap/1", engine.OpRotated, "rotated after the TUI started")
+	_ = finalView(t, tm)
+}
+
+// activityOnClock starts the TUI (140x30) on the Activity pane, its seven
+// events over the last 31 days, with a clock at fixedNow that the test
+// moves (eventLater).
+func activityOnClock(t *testing.T, f *fixture) (*teatest.TestModel, *atomic.Int64) {
+	t.Helper()
+	clock := new(atomic.Int64)
 	clock.Store(fixedNow.UnixNano())
 	tm := tuitest.Start(t, f, tui.Options{Now: func() time.Time { return time.Unix(0, clock.Load()).UTC() }}, 140, 30)
 	openPane(t, tm, "3", "7 events over 31 days")
+	return tm, clock
+}
+
+// eventLater moves clock two hours on, records an event op by carol on the
+// vault-emu key id a minute before then, announces it as the daemon does
+// (an activity notice) and waits until the pane shows it as its eighth.
+func eventLater(t *testing.T, tm *teatest.TestModel, f *fixture, clock *atomic.Int64, id, op, details string) {
+	t.Helper()
 	later := fixedNow.Add(2 * time.Hour)
 	clock.Store(later.UnixNano())
 	f.mu.Lock()
-	id := "vault-emu/payments-wrap/1"
 	f.events[id] = append(f.events[id], engine.Event{ID: 200, Time: later.Add(-time.Minute), KeyID: id, Source: "vault-emu",
-		Operation: engine.OpRotated, Actor: "carol", Origin: engine.OriginKeyward, Details: "rotated after the TUI started"})
+		Operation: op, Actor: "carol", Origin: engine.OriginKeyward, Details: details})
 	f.mu.Unlock()
 	f.notes <- notification(api.NoteActivity, "vault-emu")
-	waitFor(t, tm, "rotated after the TUI started", "8 events over 31 days")
-	_ = finalView(t, tm)
+	waitFor(t, tm, details, "8 events over 31 days")
 }
 
 // TestUploadForm: bring your own key from a KMIP ring; a source that is not
