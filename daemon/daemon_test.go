@@ -107,6 +107,22 @@ func waitKeys(t testing.TB, c *api.Client, n int) {
 	}, func() string { return fmt.Sprintf("%+v (%v)", st, err) })
 }
 
+// sourceNamed is the row of GET /v1/sources for source name, nil where the
+// daemon lists none of that name; a failed request fails t.
+func sourceNamed(ctx context.Context, t testing.TB, c *api.Client, name string) *api.SourceInfo {
+	t.Helper()
+	srcs, err := c.Sources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range srcs {
+		if srcs[i].Name == name {
+			return &srcs[i]
+		}
+	}
+	return nil
+}
+
 func get(t *testing.T, socket, path string, hdr map[string]string) (int, map[string]any) {
 	t.Helper()
 	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {

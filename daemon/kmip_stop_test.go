@@ -68,16 +68,7 @@ func TestStopDuringAPollThenSourceRemoved(t *testing.T) {
 	cfg.KMIP = nil
 	r = run(t, cfg, Options{})
 	c = api.NewClient(r.socket)
-	srcs, err := c.Sources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found *api.SourceInfo
-	for i := range srcs {
-		if srcs[i].Name == "kms" {
-			found = &srcs[i]
-		}
-	}
+	found := sourceNamed(ctx, t, c, "kms")
 	if found == nil || found.Health != engine.HealthUnknown || found.Reason != "not in the configuration any more; its keys are kept as last seen" {
 		t.Fatalf("the removed source: %+v", found)
 	}

@@ -109,16 +109,7 @@ func TestRotationRecordedOnceAndAnnounced(t *testing.T) {
 
 	// The source's own status, translated at the API's edge: its ring
 	// (the new generation encrypts), its poll and its client identity.
-	srcs, err := c.Sources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var info *api.SourceInfo
-	for i := range srcs {
-		if srcs[i].Name == "kms" {
-			info = &srcs[i]
-		}
-	}
+	info := sourceNamed(ctx, t, c, "kms")
 	if info == nil || len(info.Rings) != 1 || info.Rings[0].Application != "crm" || len(info.Rings[0].Generations) != 3 ||
 		info.Rings[0].Generations[0].KeyID != after || !info.Rings[0].Generations[0].Encrypts || info.Rings[0].Generations[0].Name != name ||
 		info.Rings[0].LastChange == nil {
