@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"testing"
 	"time"
@@ -161,4 +163,20 @@ func freePort(t testing.TB) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// frequentGC makes collections frequent (GOGC 10) until the test ends, so
+// the heap measured is what is held, not garbage waiting for the next
+// cycle.
+func frequentGC(t testing.TB) {
+	old := debug.SetGCPercent(10)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+}
+
+// heapInUse is the heap in use right after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
 }

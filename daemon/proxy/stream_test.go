@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -227,13 +226,8 @@ func TestHugeAnswerStreamsBounded(t *testing.T) {
 		bw.Flush()
 	})
 	m := startProxy(t, keys.rings, &recorder{}, crmApp(up.URL))
-	// Frequent collections, so the heap measured is what is held, not
-	// garbage waiting for the next cycle.
-	defer debug.SetGCPercent(debug.SetGCPercent(10))
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapInuse
+	frequentGC(t)
+	base := heapInUse()
 	var peak atomic.Uint64
 	stop := make(chan struct{})
 	done := make(chan struct{})

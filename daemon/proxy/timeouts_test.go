@@ -12,8 +12,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -266,11 +264,8 @@ func TestClientStopsReadingHugeAnswer(t *testing.T) {
 				}
 			})
 			m := startProxy(t, keys.rings, &recorder{}, stallApp(up.URL))
-			defer debug.SetGCPercent(debug.SetGCPercent(10))
-			runtime.GC()
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			base := ms.HeapInuse
+			frequentGC(t)
+			base := heapInUse()
 			c, err := net.Dial("tcp", m.Addr("crm"))
 			if err != nil {
 				t.Fatal(err)
@@ -291,9 +286,7 @@ func TestClientStopsReadingHugeAnswer(t *testing.T) {
 			case <-time.After(answerWithin):
 				t.Fatalf("the proxy still holds the exchange %s after its client stopped reading (%d bytes sent by the upstream)", answerWithin, sent.Load())
 			}
-			runtime.GC()
-			runtime.ReadMemStats(&ms)
-			if grew := int64(ms.HeapInuse) - int64(base); grew > 16<<20 {
+			if grew := int64(heapInUse()) - int64(base); grew > 16<<20 {
 				t.Errorf("heap grew by %d MiB while the client read nothing", grew>>20)
 			}
 			if st := m.Statuses()[0]; st.Errors[ErrKindClientTimeout] != 1 {
