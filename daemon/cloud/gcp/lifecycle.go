@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
+	"github.com/googleapis/gax-go/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -500,8 +503,7 @@ func (p *Project) Delete(ctx context.Context, name string) (cloud.KeyVersion, er
 		default:
 			continue
 		}
-		p.view.count("DestroyCryptoKeyVersion")
-		if _, err := p.client.DestroyCryptoKeyVersion(ctx, &kmspb.DestroyCryptoKeyVersionRequest{Name: x.GetName()}); err != nil {
+		if err := p.destroy(ctx, x.GetName()); err != nil {
 			p.view.invalidate(r)
 			return cloud.KeyVersion{}, classify(fmt.Sprintf("%s: version %s (%d versions scheduled before it; delete again to schedule the rest)", op, versionID(x.GetName()), n), err)
 		}
@@ -560,8 +562,13 @@ func (p *Project) Recover(ctx context.Context, name string) (cloud.KeyVersion, e
 // again (Google leaves it DISABLED); enabled is false for a version whose
 // import had failed, which stays as it is.
 func (p *Project) restore(ctx context.Context, op string, r ref, x *kmspb.CryptoKeyVersion) (enabled bool, err error) {
-	p.view.count("RestoreCryptoKeyVersion")
-	if _, err := p.client.RestoreCryptoKeyVersion(ctx, &kmspb.RestoreCryptoKeyVersionRequest{Name: x.GetName()}); err != nil {
+	err = p.settle(ctx, "RestoreCryptoKeyVersion", x.GetName(), func(opt gax.CallOption) error {
+		_, err := p.client.RestoreCryptoKeyVersion(ctx, &kmspb.RestoreCryptoKeyVersionRequest{Name: x.GetName()}, opt)
+		return err
+	}, func(st kmspb.CryptoKeyVersion_CryptoKeyVersionState) bool {
+		return st != kmspb.CryptoKeyVersion_DESTROY_SCHEDULED && st != kmspb.CryptoKeyVersion_DESTROYED
+	})
+	if err != nil {
 		p.view.invalidate(r)
 		return false, classify(op+": version "+versionID(x.GetName()), err)
 	}
@@ -591,6 +598,51 @@ func (p *Project) primaryIfNone(ctx context.Context, op string, r ref, d *descri
 }
 
 var _ cloud.VersionDestroyer = (*Project)(nil)
+
+// destroy schedules the destruction of the version called name, once.
+func (p *Project) destroy(ctx context.Context, name string) error {
+	return p.settle(ctx, "DestroyCryptoKeyVersion", name, func(opt gax.CallOption) error {
+		_, err := p.client.DestroyCryptoKeyVersion(ctx, &kmspb.DestroyCryptoKeyVersionRequest{Name: name}, opt)
+		return err
+	}, func(st kmspb.CryptoKeyVersion_CryptoKeyVersionState) bool {
+		return st == kmspb.CryptoKeyVersion_DESTROY_SCHEDULED || st == kmspb.CryptoKeyVersion_DESTROYED
+	})
+}
+
+// settleAttempts is how many times settle sends its call.
+const settleAttempts = 3
+
+// settle sends rpc, a call that moves the version called name out of the
+// state it was read in (destroy, restore), without the client's own
+// retries: Google refuses a second call for the state the first left, so
+// a retry after a lost answer reported a failure for work done. When the
+// answer is lost (Unavailable, DeadlineExceeded: what the client would
+// retry), the version is read: in a state done accepts, the call did its
+// work; otherwise it is sent again. send passes opt to its call.
+func (p *Project) settle(ctx context.Context, rpc, name string, send func(opt gax.CallOption) error, done func(kmspb.CryptoKeyVersion_CryptoKeyVersionState) bool) error {
+	delay := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		p.view.count(rpc)
+		err := send(gax.WithRetry(nil))
+		if c := status.Code(err); err == nil || c != codes.Unavailable && c != codes.DeadlineExceeded || attempt == settleAttempts || ctx.Err() != nil {
+			return err
+		}
+		p.view.count("GetCryptoKeyVersion")
+		v, gerr := p.client.GetCryptoKeyVersion(ctx, &kmspb.GetCryptoKeyVersionRequest{Name: name})
+		if gerr != nil {
+			return err
+		}
+		if done(v.GetState()) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
 
 // keyAndVersion reads a key fresh for an operation on its version id.
 func (p *Project) keyAndVersion(ctx context.Context, op, name, id string) (ref, *described, *kmspb.CryptoKeyVersion, error) {
@@ -627,8 +679,7 @@ func (p *Project) DeleteVersion(ctx context.Context, name, version string) (clou
 		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrConflict, Op: op,
 			Reason: "it is the key's primary version, which Encrypt uses: make another version primary first (keyward key update SOURCE NAME --version N --tag gcp:primary=true), or delete the whole key"}
 	}
-	p.view.count("DestroyCryptoKeyVersion")
-	if _, err := p.client.DestroyCryptoKeyVersion(ctx, &kmspb.DestroyCryptoKeyVersionRequest{Name: x.GetName()}); err != nil {
+	if err := p.destroy(ctx, x.GetName()); err != nil {
 		p.view.invalidate(r)
 		return cloud.KeyVersion{}, classify(op, err)
 	}

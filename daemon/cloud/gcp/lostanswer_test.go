@@ -1,0 +1,107 @@
+package gcp
+
+import (
+	"context"
+	"net"
+	"path"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/demo/gcpkms"
+)
+
+// loser serves the Cloud KMS fake behind an interceptor that lets the
+// next call of one RPC through, then loses its answer: the fake did the
+// work, the client gets Unavailable, as from a connection cut or a
+// front-end that gave up. Google's client retries Unavailable by itself
+// for DestroyCryptoKeyVersion and RestoreCryptoKeyVersion.
+type loser struct {
+	mu    sync.Mutex
+	rpc   string
+	calls map[string]int
+}
+
+func (l *loser) lose(rpc string) { l.mu.Lock(); l.rpc = rpc; l.calls = map[string]int{}; l.mu.Unlock() }
+
+func (l *loser) count(rpc string) int { l.mu.Lock(); defer l.mu.Unlock(); return l.calls[rpc] }
+
+func startLoser(t *testing.T, cfg Settings) (*gcpkms.Server, *Project, *loser) {
+	t.Helper()
+	fake := gcpkms.New(TestProject)
+	l := &loser{calls: map[string]int{}}
+	g := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		rpc := path.Base(info.FullMethod)
+		l.mu.Lock()
+		l.calls[rpc]++
+		lose := l.rpc == rpc
+		if lose {
+			l.rpc = ""
+		}
+		l.mu.Unlock()
+		resp, err := h(ctx, req)
+		if lose && err == nil {
+			return nil, status.Error(codes.Unavailable, "upstream connect error or disconnect/reset before headers")
+		}
+		return resp, err
+	}))
+	fake.Register(g)
+	gcpkms.RegisterLogging(g, fake)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.Serve(lis) }()
+	t.Cleanup(g.Stop)
+	cfg.Name, cfg.Project, cfg.Endpoint, cfg.Credential = "gcp-test", TestProject, lis.Addr().String(), CredNone
+	p, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return fake, p, l
+}
+
+// A destroy or restore whose answer is lost after Google did it is not
+// reported as a failure: Google's client sends it again, Google refuses
+// the second (the version is no longer in the state the first found),
+// and keyward said the key could not be deleted or recovered although it
+// was. The connector reads the version and takes the work as done; the
+// key ends as asked, each version changed once.
+func TestLifecycleAnswerLostIsNotDoneTwice(t *testing.T) {
+	ctx := context.Background()
+	_, p, l := startLoser(t, Settings{Locations: []string{"europe-west1"}, CreateIn: "europe-west1/ring"})
+	const k = "europe-west1/ring/k"
+	if _, err := p.Create(ctx, cloud.CreateRequest{Name: "k", Type: "oct"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Rotate(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	l.lose("DestroyCryptoKeyVersion")
+	if _, err := p.DeleteVersion(ctx, k, "1"); err != nil {
+		t.Fatalf("delete version 1 whose answer was lost: %v", err)
+	}
+	l.lose("DestroyCryptoKeyVersion")
+	kv, err := p.Delete(ctx, k)
+	if err != nil {
+		t.Fatalf("delete whose answer was lost: %v", err)
+	}
+	if kv.Deleted == nil {
+		t.Errorf("after delete: %+v", kv)
+	}
+	l.lose("RestoreCryptoKeyVersion")
+	if kv, err = p.Recover(ctx, k); err != nil {
+		t.Fatalf("recover whose answer was lost: %v", err)
+	}
+	if kv.Deleted != nil || !kv.Enabled {
+		t.Errorf("after recover: %+v", kv)
+	}
+	if got, primary := versionStates(t, p, k); got != "1:enabled 2:enabled" || primary != "2" {
+		t.Errorf("versions %s, primary %s; want 1 and 2 enabled, 2 primary", got, primary)
+	}
+}
