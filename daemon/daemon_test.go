@@ -125,9 +125,7 @@ func sourceNamed(ctx context.Context, t testing.TB, c *api.Client, name string) 
 
 func get(t *testing.T, socket, path string, hdr map[string]string) (int, map[string]any) {
 	t.Helper()
-	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
-	}}}
+	c := testkit.UnixClient(socket)
 	req, _ := http.NewRequest(http.MethodGet, "http://keyward"+path, nil)
 	for k, v := range hdr {
 		req.Header.Set(k, v)
@@ -403,9 +401,7 @@ func TestHelperClient(t *testing.T) {
 		t.Skip("helper process for TestPeerCredentialsFromAnotherUser")
 	}
 	sock := os.Getenv("SOCK")
-	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}}
+	c := testkit.UnixClient(sock)
 	req, _ := http.NewRequest(os.Getenv("METHOD"), "http://keyward"+os.Getenv("URLPATH"), nil)
 	resp, err := c.Do(req)
 	if err != nil {

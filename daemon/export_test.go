@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/storetest"
@@ -50,12 +50,6 @@ func startInventory(t *testing.T, keys map[string][]engine.Key) string {
 	}
 	st.Close()
 	return run(t, cfg, Options{Now: func() time.Time { return exportNow }}).socket
-}
-
-func socketClient(socket string) *http.Client {
-	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
-	}}}
 }
 
 // exportInventory is n keys of two sources with every field set or left
@@ -98,7 +92,7 @@ func exportInventory(n int) map[string][]engine.Key {
 // and filtered, sorted ones.
 func TestExportIsEachKeyEncoded(t *testing.T) {
 	sock := startInventory(t, exportInventory(4500))
-	hc := socketClient(sock)
+	hc := testkit.UnixClient(sock)
 	for _, filter := range []string{"", "sort=-created", "state=active&sort=expires", "aging=expired", "q=clé"} {
 		// The per-key encoding: the keys list, page by page.
 		var want, wantCSV bytes.Buffer
@@ -184,7 +178,7 @@ func TestStalledExportHoldsAPage(t *testing.T) {
 		return m.HeapAlloc
 	}
 	before := heap()
-	resp, err := socketClient(sock).Get("http://keyward/v1/export/keys")
+	resp, err := testkit.UnixClient(sock).Get("http://keyward/v1/export/keys")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +225,7 @@ func TestStalledExportHoldsAPage(t *testing.T) {
 func TestExportDuringASyncHasEachKeyOnce(t *testing.T) {
 	inv := exportInventory(6000)
 	sock := startInventory(t, inv)
-	hc := socketClient(sock)
+	hc := testkit.UnixClient(sock)
 	resp, err := hc.Get("http://keyward/v1/export/keys?format=ndjson&sort=state")
 	if err != nil {
 		t.Fatal(err)

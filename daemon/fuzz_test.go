@@ -1,13 +1,13 @@
 package daemon
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // FuzzSocketRequest sends malformed requests to a real daemon over its
@@ -32,9 +32,8 @@ func FuzzSocketRequest(f *testing.F) {
 		f.Add(s.method, s.target, s.body)
 	}
 	r := start(f, nil)
-	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", r.socket)
-	}}}
+	c := testkit.UnixClient(r.socket)
+	c.Transport.(*http.Transport).MaxIdleConnsPerHost = 4
 	f.Fuzz(func(t *testing.T, method, target, body string) {
 		if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, " \r\n") {
 			return

@@ -76,7 +76,7 @@ func TestPlantedKMIPKeyNeverLeavesTheDaemon(t *testing.T) {
 	logs := &testkit.Buffer{}
 	d := run(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 
-	hc := socketClient(d.socket)
+	hc := testkit.UnixClient(d.socket)
 	call := func(method, path string) []byte {
 		t.Helper()
 		req, _ := http.NewRequest(method, "http://keyward"+path, nil)

@@ -2,12 +2,9 @@ package testkit
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,9 +60,7 @@ func NoLeak(t testing.TB, what string, spellings map[string][]byte, hay map[stri
 // socket, by "GET path": the socket side of a leak search's haystack.
 func SocketAnswers(t testing.TB, socket string, paths ...string) map[string][]byte {
 	t.Helper()
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
-	}}}
+	hc := UnixClient(socket)
 	defer hc.CloseIdleConnections()
 	hay := map[string][]byte{}
 	for _, p := range paths {

@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -22,4 +23,14 @@ func ServeUnix(tb testing.TB, h http.Handler) string {
 	go func() { _ = srv.Serve(ln) }()
 	tb.Cleanup(func() { _ = srv.Close() })
 	return sock
+}
+
+// UnixClient is a plain HTTP client whose every request goes to the Unix
+// socket at path, whatever the URL's host ("http://keyward/v1/status"):
+// for a test that speaks raw HTTP to a daemon (headers, bodies, status
+// lines the API client would not send or would hide).
+func UnixClient(path string) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", path)
+	}}}
 }

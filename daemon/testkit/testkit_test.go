@@ -115,10 +115,7 @@ func TestServeUnix(t *testing.T) {
 	sock := ServeUnix(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s %s", r.Method, r.URL.Path)
 	}))
-	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}}
-	res, err := c.Get("http://keyward/v1/status")
+	res, err := UnixClient(sock).Get("http://keyward/v1/status")
 	if err != nil {
 		t.Fatal(err)
 	}
