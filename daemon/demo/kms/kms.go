@@ -357,32 +357,27 @@ func (s *Server) count(op kmip.Operation) {
 }
 
 func (s *Server) routes(exec *kmipserver.BatchExecutor) {
-	exec.Route(kmip.OperationCreate, kmipserver.HandleFunc(func(ctx context.Context, req *payloads.CreateRequestPayload) (*payloads.CreateResponsePayload, error) {
-		resp, err := s.create(ctx, req)
-		if s.opts.AfterCreate != nil {
-			s.opts.AfterCreate()
-		}
-		return resp, err
-	}))
+	exec.Route(kmip.OperationCreate, answered(s.create, s.opts.AfterCreate))
 	exec.Route(kmip.OperationRegister, kmipserver.HandleFunc(s.register))
-	exec.Route(kmip.OperationLocate, kmipserver.HandleFunc(func(ctx context.Context, req *payloads.LocateRequestPayload) (*payloads.LocateResponsePayload, error) {
-		resp, err := s.locate(ctx, req)
-		if s.opts.AfterLocate != nil {
-			s.opts.AfterLocate()
-		}
-		return resp, err
-	}))
+	exec.Route(kmip.OperationLocate, answered(s.locate, s.opts.AfterLocate))
 	exec.Route(kmip.OperationGet, kmipserver.HandleFunc(s.get))
-	exec.Route(kmip.OperationGetAttributes, kmipserver.HandleFunc(func(ctx context.Context, req *payloads.GetAttributesRequestPayload) (*payloads.GetAttributesResponsePayload, error) {
-		resp, err := s.getAttributes(ctx, req)
-		if s.opts.AfterGetAttributes != nil {
-			s.opts.AfterGetAttributes()
-		}
-		return resp, err
-	}))
+	exec.Route(kmip.OperationGetAttributes, answered(s.getAttributes, s.opts.AfterGetAttributes))
 	exec.Route(kmip.OperationActivate, kmipserver.HandleFunc(s.activate))
 	exec.Route(kmip.OperationRevoke, kmipserver.HandleFunc(s.revoke))
 	exec.Route(kmip.OperationDestroy, kmipserver.HandleFunc(s.destroy))
+}
+
+// answered serves an operation with h, then runs hook (one of the
+// Options' After* moments, when set) once h is done and before its answer
+// is sent.
+func answered[Req, Resp kmip.OperationPayload](h func(context.Context, Req) (Resp, error), hook func()) kmipserver.OperationHandler {
+	return kmipserver.HandleFunc(func(ctx context.Context, req Req) (Resp, error) {
+		resp, err := h(ctx, req)
+		if hook != nil {
+			hook()
+		}
+		return resp, err
+	})
 }
 
 func nameOf(attrs []kmip.Attribute, names []kmip.Name) string {
