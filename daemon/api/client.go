@@ -18,6 +18,13 @@ import (
 // ends can tell "daemon not running" from an error the daemon returned.
 var ErrUnreachable = errors.New("keyward daemon not reachable")
 
+// ErrAnswerLost is a request that changes something, sent to the daemon,
+// whose connection closed before the answer came (the daemon was killed or
+// restarted meanwhile): it may have been carried out. It also matches
+// ErrUnreachable (the daemon is gone), but a front end must not offer to
+// send it again as if nothing had happened.
+var ErrAnswerLost = errors.New("the keyward daemon's connection closed before it answered: the request was sent and may have been carried out")
+
 // Client talks to a keyward daemon over its Unix socket. Its methods
 // mirror the socket API's route table (daemon/localapi/routes.go) area by
 // area, one file each: status.go (status, sources, sync, events), keys.go,
@@ -81,7 +88,7 @@ func (c *Client) Do(ctx context.Context, method, path string, q url.Values, in, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.unreachable(err)
+		return c.failed(req, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
@@ -120,7 +127,7 @@ func (c *Client) DoRaw(ctx context.Context, method, path string, q url.Values, c
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, c.unreachable(err)
+		return nil, c.failed(req, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
@@ -128,6 +135,43 @@ func (c *Client) DoRaw(ctx context.Context, method, path string, q url.Values, c
 	}
 	return io.ReadAll(resp.Body)
 }
+
+// failed is the error of a request that got no answer: ErrUnreachable
+// when it never reached the daemon (no socket, no one listening: the dial
+// failed, so nothing was sent), ErrAnswerLost when a request that changes
+// something was sent and the connection closed before the answer.
+func (c *Client) failed(req *http.Request, err error) error {
+	var op *net.OpError
+	sent := !(errors.As(err, &op) && op.Op == "dial")
+	if !sent || req.Method == http.MethodGet || req.Method == http.MethodHead {
+		return c.unreachable(err)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &answerLost{socket: c.Socket, err: err}
+}
+
+// answerLost is ErrAnswerLost with the socket and the transport's error;
+// it also matches ErrUnreachable.
+type answerLost struct {
+	socket string
+	err    error
+}
+
+func (e *answerLost) Error() string {
+	return fmt.Sprintf("%v (%s: %v)", ErrAnswerLost, e.socket, e.err)
+}
+
+func (e *answerLost) Is(target error) bool {
+	return target == ErrAnswerLost || target == ErrUnreachable
+}
+
+func (e *answerLost) Unwrap() error { return e.err }
 
 func (c *Client) unreachable(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

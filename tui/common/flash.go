@@ -32,6 +32,14 @@ func (c *Context) CallFor(d time.Duration, fn func(ctx context.Context) error) e
 	return fn(ctx)
 }
 
+// Unsure reports that err leaves a request's outcome unknown: it was
+// sent, and the daemon went away (ErrAnswerLost) or did not answer in time
+// before it said. A dialog that sent it closes rather than offer enter
+// again, which would do it twice.
+func Unsure(err error) bool {
+	return errors.Is(err, api.ErrAnswerLost) || errors.Is(err, context.DeadlineExceeded)
+}
+
 // Explain turns an error from the daemon into words for the administrator:
 // the daemon's own message without its code, or what to do when the daemon
 // is not there or does not know the route yet.
@@ -41,6 +49,8 @@ func Explain(err error) string {
 	}
 	var ae *api.Error
 	switch {
+	case errors.Is(err, api.ErrAnswerLost):
+		return "the daemon went away before it answered: it may have been done (not sent again; check before repeating it)"
 	case errors.Is(err, api.ErrUnreachable):
 		return "daemon not reachable (start it with: keyward daemon)"
 	case errors.Is(err, context.DeadlineExceeded):

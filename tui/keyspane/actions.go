@@ -327,6 +327,15 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 	current := f != nil && f.id == msg.flow
 	if msg.err != nil {
 		why := common.Explain(msg.err)
+		if common.Unsure(msg.err) {
+			// Sent, and no answer: it may have been done. The dialog
+			// closes so that enter cannot send it a second time; the
+			// list is fetched again once the daemon is back.
+			if current {
+				m.act = nil
+			}
+			return common.FlashErr(msg.what + ": " + why)
+		}
 		if current {
 			st := f.Status()
 			st.Busy = ""

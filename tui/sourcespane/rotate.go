@@ -58,6 +58,11 @@ func (m *Model) updateRotate(msg tea.KeyMsg) tea.Cmd {
 
 func (m *Model) onRotateDone(msg rotateDoneMsg) tea.Cmd {
 	if msg.err != nil {
+		if common.Unsure(msg.err) {
+			// It may have rotated: no enter to send it again.
+			m.modal.Show(nil, nil, nil, nil)
+			return common.FlashErr("rotate: " + common.Explain(msg.err))
+		}
 		if m.modal.Confirm != nil {
 			m.modal.Confirm.Status.Busy, m.modal.Confirm.Status.Err = "", "refused: "+common.Explain(msg.err)
 		}
