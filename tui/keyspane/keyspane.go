@@ -6,6 +6,7 @@ package keyspane
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,12 @@ type pageReq struct {
 	sel    int
 	// tail: the page is counted from the end (the reverse order).
 	tail bool
+	// seek: how many pages past this one may be asked for to find keepID
+	// (a page made smaller by a shorter terminal ends before the selected
+	// key); passed: the pages asked for on the way, shown only if keepID
+	// is not found (the first of them).
+	seek   int
+	passed []pageMsg
 }
 
 type pageMsg struct {
@@ -202,15 +209,25 @@ func (m *Model) fetch(pageNo int, cursor, keepID string, sel int) tea.Cmd {
 // fetchFrom asks for page pageNo counted from the end (tail: in the reverse
 // order) or from the start. What is on screen changes only with the answer.
 func (m *Model) fetchFrom(tail bool, pageNo int, cursor, keepID string, sel int) tea.Cmd {
+	return m.fetchSeek(tail, pageNo, cursor, keepID, sel, 0)
+}
+
+// fetchSeek is fetchFrom that, when keepID is not on the page, asks for
+// up to seek pages after it to find the key there (pageReq.seek).
+func (m *Model) fetchSeek(tail bool, pageNo int, cursor, keepID string, sel, seek int) tea.Cmd {
 	m.seq++
 	if cursor == "" {
 		m.countGen++ // a first page counts itself
 	}
 	m.loading = true
 	m.limit = m.rows()
-	req := pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, limit: m.rows(), keepID: keepID, sel: sel, tail: tail}
-	q := m.query(cursor, req.limit)
-	if tail {
+	return m.request(pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, limit: m.rows(), keepID: keepID, sel: sel, tail: tail, seek: seek})
+}
+
+// request asks the daemon for the page req names.
+func (m *Model) request(req pageReq) tea.Cmd {
+	q := m.query(req.cursor, req.limit)
+	if req.tail {
 		if strings.HasPrefix(q.Sort, "-") {
 			q.Sort = q.Sort[1:]
 		} else {
@@ -235,7 +252,9 @@ func (m *Model) refetch() tea.Cmd {
 		id = k.ID
 	}
 	m.changed = true
-	return m.fetch(m.pages.No, m.pages.Cursor(m.pages.No), id, m.sel)
+	// The selected key may now be past the page's end (a smaller page,
+	// keys added before it): it is followed that many pages on.
+	return m.fetchSeek(m.tail, m.pages.No, m.pages.Cursor(m.pages.No), id, m.sel, m.sel/m.rows()+1)
 }
 
 // restart goes back to the first page after the query changed.
@@ -441,6 +460,26 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 	if msg.req.seq != m.seq {
 		return nil // an answer to a request that was superseded
 	}
+	if msg.err == nil && msg.req.keepID != "" && !holds(msg.page.Keys, msg.req.keepID) {
+		if msg.req.seek > 0 && msg.page.NextCursor != "" {
+			// Not drawn: the selected key may be on the next page.
+			next := msg.req
+			next.passed = append(slices.Clone(next.passed), msg)
+			next.seek--
+			next.pageNo++
+			next.cursor = msg.page.NextCursor
+			m.seq++
+			next.seq = m.seq
+			return m.request(next)
+		}
+		if len(msg.req.passed) > 0 {
+			msg = msg.req.passed[0] // not found: the page first asked for
+		}
+	}
+	var passed []pageMsg
+	if msg.err == nil && holds(msg.page.Keys, msg.req.keepID) {
+		passed = msg.req.passed
+	}
 	m.loading = false
 	if msg.err != nil {
 		m.err = msg.err
@@ -451,6 +490,9 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		// From the start to the end (G) or back (g, a new query): the
 		// pages are counted the other way now.
 		m.tail, m.pages = msg.req.tail, common.Pages{}
+	}
+	for _, p := range passed {
+		m.pages.Land(p.req.pageNo, p.req.cursor, len(p.page.Keys), p.page.NextCursor)
 	}
 	if !m.pages.Land(msg.req.pageNo, msg.req.cursor, len(msg.page.Keys), msg.page.NextCursor) {
 		return nil // cannot happen: pages are reached one at a time
@@ -465,9 +507,15 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		p.Keys = keys
 		m.page = &p
 	}
+	total := msg.page.Total
+	for _, p := range passed {
+		if total < 0 && p.page.Total >= 0 {
+			total = p.page.Total // the first page, counted, on the way here
+		}
+	}
 	switch {
-	case msg.page.Total >= 0:
-		m.total, m.changed = msg.page.Total, false
+	case total >= 0:
+		m.total, m.changed = total, false
 	case msg.req.pageNo == 0 || m.changed:
 		m.total = -1
 	}
@@ -486,6 +534,16 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		return m.refetch()
 	}
 	return nil
+}
+
+// holds reports that keys has the key id.
+func holds(keys []engine.Key, id string) bool {
+	for _, k := range keys {
+		if k.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // countAgain asks the daemon for the total of the query on screen when
