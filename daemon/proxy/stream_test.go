@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/proxy/fields"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine/token"
 )
 
@@ -132,25 +133,18 @@ func rawServer(t *testing.T, answer func(c net.Conn, req *http.Request) bool) st
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil || !answer(c, req) {
-						return
-					}
+	testkit.Accept(t, ln, func(c net.Conn) {
+		go func() {
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for {
+				req, err := http.ReadRequest(br)
+				if err != nil || !answer(c, req) {
+					return
 				}
-			}()
-		}
-	}()
+			}
+		}()
+	})
 	return "http://" + ln.Addr().String()
 }
 
