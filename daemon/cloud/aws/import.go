@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -115,6 +116,15 @@ func (a *Account) Import(ctx context.Context, r cloud.ImportRequest) (cloud.KeyV
 		return cloud.KeyVersion{}, err
 	}
 	defer m.zero()
+	// The alias is asked for first: a key made before an alias that
+	// cannot be had would stay behind, pending import and named by none.
+	switch kv, err := a.view.describe(ctx, "alias/"+r.Name, nil); {
+	case err == nil:
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrConflict, Op: op,
+			Reason: fmt.Sprintf("key %s already exists in this account and region (alias/%s names key %s; AWS imports into a key only the material it was made with: keyward key restore, or upload under another name)", r.Name, r.Name, kv.Name)}
+	case !errors.Is(err, cloud.ErrNotFound):
+		return cloud.KeyVersion{}, err
+	}
 	a.view.count("CreateKey")
 	out, err := a.client.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: spec, KeyUsage: usage,
 		Origin: types.OriginTypeExternal, Tags: userTags(r.Tags), Description: descriptionOf(r.Tags)})
@@ -127,6 +137,16 @@ func (a *Account) Import(ctx context.Context, r cloud.ImportRequest) (cloud.KeyV
 	}
 	a.view.count("CreateAlias")
 	if _, err := a.client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: sdkaws.String("alias/" + r.Name), TargetKeyId: sdkaws.String(id)}); err != nil {
+		// Taken meanwhile (another upload of the name): the key made
+		// here holds no material and nothing names it; it is scheduled
+		// for deletion rather than left pending import.
+		var taken *types.AlreadyExistsException
+		if errors.As(err, &taken) {
+			a.view.count("ScheduleKeyDeletion")
+			if _, derr := a.client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: sdkaws.String(id), PendingWindowInDays: sdkaws.Int32(7)}); derr == nil {
+				return cloud.KeyVersion{}, classify(fmt.Sprintf("%s: alias/%s was taken meanwhile (the key %s made for it holds no material and is scheduled for deletion)", op, r.Name, id), err)
+			}
+		}
 		return cloud.KeyVersion{}, pending("alias/"+r.Name, err)
 	}
 	if err := a.importMaterial(ctx, id, m, r.Expires); err != nil {
