@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,12 +19,8 @@ func TestUpstreamOutageLogIsFolded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	srv := crmKMS(ctx, t)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	down := ln.Addr().String()
-	ln.Close() // nothing listens there: every request fails the same way
-	pl, _ := net.Listen("tcp", "127.0.0.1:0")
-	listen := pl.Addr().String()
-	pl.Close()
+	down := testkit.FreeAddr(t) // nothing listens there: every request fails the same way
+	listen := testkit.FreeAddr(t)
 
 	logs := &testkit.Buffer{}
 	cfg := testConfig(t)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -63,9 +62,7 @@ next:
 // audit chain and its last checkpoint, the database, socket connections and
 // event streams.
 func TestDaemonMetrics(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testkit.FreeAddr(t)
 	r := start(t, func(cfg *config.Config) { cfg.MetricsListen = addr })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -154,16 +153,6 @@ func startProxy(t testing.TB, keys keyring.KeySource, rec Recorder, apps ...conf
 }
 
 func proxyURL(m *Manager, app string) string { return "http://" + m.Addr(app) }
-
-func freePort(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // frequentGC makes collections frequent (GOGC 10) until the test ends, so
 // the heap measured is what is held, not garbage waiting for the next

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine/token"
 )
 
@@ -372,7 +373,7 @@ func TestSlowAndDownUpstream(t *testing.T) {
 	rec := &recorder{}
 	slowApp := crmApp(slow.URL)
 	slowApp.Timeout = 300 * 1e6
-	downApp := crmApp("http://" + freePort(t))
+	downApp := crmApp("http://" + testkit.FreeAddr(t))
 	downApp.Name = "down"
 	m := startProxy(t, keys.rings, rec, slowApp, downApp)
 

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 	kwstore "github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/storetest"
@@ -272,12 +273,7 @@ func TestConcurrentTrafficWithRotations(t *testing.T) {
 // "unknown" (no metric sample, nothing counted as down) until a request
 // tries it; an upstream that is not even listening is only then "down".
 func TestUpstreamUnknownUntilTried(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadURL := "http://" + l.Addr().String()
-	l.Close()
+	deadURL := "http://" + testkit.FreeAddr(t)
 	keys := newRing(t, 16, "crm")
 	m := startProxy(t, keys.rings, &recorder{}, crmApp(deadURL))
 	h := m.Statuses()[0].Health

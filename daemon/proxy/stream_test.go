@@ -62,7 +62,7 @@ func streamDoc(t testing.TB, c *token.Codec) []byte {
 // never called), an exchange, and streamDoc sealed for it.
 func streamApp(t testing.TB) (*Manager, *App, *exchange, []byte) {
 	keys := newRing(t, 16, "crm")
-	m := startProxy(t, keys.rings, &recorder{}, crmApp("http://"+freePort(t)))
+	m := startProxy(t, keys.rings, &recorder{}, crmApp("http://"+testkit.FreeAddr(t)))
 	a, _ := m.App("crm")
 	return m, a, newExchange(context.Background(), time.Now()), streamDoc(t, a.codec)
 }

@@ -34,3 +34,16 @@ func UnixClient(path string) *http.Client {
 		return (&net.Dialer{}).DialContext(ctx, "unix", path)
 	}}}
 }
+
+// FreeAddr is an address of 127.0.0.1 ("127.0.0.1:port") that nothing
+// listens on: it was free a moment ago. For a server the test is about to
+// start there, or for a peer that is down.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

@@ -76,6 +76,21 @@ func TestAwait(t *testing.T) {
 	}
 }
 
+// FreeAddr names a loopback port nothing answers on, and one a server can
+// then listen on.
+func TestFreeAddr(t *testing.T) {
+	addr := FreeAddr(t)
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("something answers on %s", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on the free address %s: %v", addr, err)
+	}
+	l.Close()
+}
+
 // Start waits for ready and gives its address; Stop ends the server and
 // returns what it returned; a server that never becomes ready or never
 // stops fails the test, saying so, instead of hanging it.

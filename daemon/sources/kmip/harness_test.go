@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -85,15 +84,6 @@ func embeddedBackend(t testing.TB) *backend {
 	return b
 }
 
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // pykmipBackend starts Debian's pykmip-server with a fresh ECDSA CA, server
 // certificate (serverAuth, SANs 127.0.0.1 and localhost) and client
 // certificate (clientAuth), its own SQLite file, on a free 127.0.0.1 port.
@@ -131,11 +121,11 @@ func pykmipBackendOpts(t testing.TB, rsaServer bool) *backend {
 	if err := os.Mkdir(filepath.Join(dir, "policies"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
-	b.addr = "127.0.0.1:" + strconv.Itoa(port)
+	b.addr = testkit.FreeAddr(t)
+	_, port, _ := net.SplitHostPort(b.addr)
 	conf := fmt.Sprintf(`[server]
 hostname=127.0.0.1
-port=%d
+port=%s
 certificate_path=%s
 key_path=%s
 ca_path=%s

@@ -354,7 +354,7 @@ func TestKMSDownAndBack(t *testing.T) {
 func TestFailoverToSecondAddress(t *testing.T) {
 	b := embeddedBackend(t)
 	b.create(t, "acme.crm.key.1")
-	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	dead := testkit.FreeAddr(t)
 	e := newEnv(t, b, "", nil, crmApp)
 	e.cfg.Addresses = []string{dead, b.addr}
 	e.rebuild()
