@@ -142,3 +142,18 @@ func (m *Manager) BackupsOf(ctx context.Context, source, key string) ([]BackupIn
 	newestFirst(out)
 	return out, err
 }
+
+// holds says whether a stored backup of the key restores exactly blob, by
+// its SHA-256 (the digest the index took of each backup).
+func (m *Manager) holds(ctx context.Context, source, key string, sum [32]byte) (bool, error) {
+	found := false
+	err := m.indexed(ctx, func(ix *backupIndex) error {
+		for id := range ix.byKey[keyOf(source, key)] {
+			if s, ok := ix.sums[id]; ok && s == sum {
+				found = true
+			}
+		}
+		return nil
+	})
+	return found, err
+}

@@ -3,6 +3,7 @@ package cloud
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -212,15 +213,6 @@ func (m *Manager) resolve(ctx context.Context, rec *pendingRecord) (*BackupInfo,
 	}
 	name := cmp.Or(kv.Name, info.Key)
 	store, _ := m.backups()
-	// A crash after the backup was kept and before the pending copy was
-	// dropped: the backup is there already.
-	if mine, err := m.BackupsOf(ctx, info.Source, name); err == nil {
-		for _, b := range mine {
-			if !b.Created.Before(info.Created) {
-				return nil, store.DeleteSealed(ctx, PendingKind, info.ID)
-			}
-		}
-	}
 	ir, err := rec.request()
 	if err != nil {
 		return nil, err
@@ -232,6 +224,19 @@ func (m *Manager) resolve(ctx context.Context, rec *pendingRecord) (*BackupInfo,
 		return &info, nil
 	}
 	defer clear(blob)
+	// A crash after the backup was kept and before the pending copy was
+	// dropped: the backup is there already. Only a backup that holds this
+	// very copy counts — a newer backup of the key (a later upload of
+	// other material into a Google key) does not, or this material would
+	// be left in the cloud alone.
+	held, err := m.holds(ctx, info.Source, name, sha256.Sum256(blob))
+	if err != nil {
+		info.Pending = pendingNote(rec, "cannot tell whether keyward keeps it as a backup already: "+err.Error())
+		return &info, nil
+	}
+	if held {
+		return nil, store.DeleteSealed(ctx, PendingKind, info.ID)
+	}
 	b, err := m.sealBackup(ctx, caller, info.Source, conn, name, 1, blob)
 	if err != nil {
 		info.Pending = pendingNote(rec, "keeping it as the key's backup failed: "+err.Error())

@@ -95,7 +95,9 @@ func TestResolvePendingOutcomes(t *testing.T) {
 			}
 			m.settled(id) // the process died
 			if c.backupFirst {
-				if _, err := m.sealBackup(ctx, Caller{User: "alice"}, "vault", backupConn{}, "k-id", 1, []byte("blob")); err != nil {
+				// What keeping the copy stored: the same material.
+				blob := append([]byte("k-id:"), bytes.Repeat([]byte{7}, 32)...)
+				if _, err := m.sealBackup(ctx, Caller{User: "alice"}, "vault", backupConn{}, "k-id", 1, blob); err != nil {
 					t.Fatal(err)
 				}
 			}

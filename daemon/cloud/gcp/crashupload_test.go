@@ -101,3 +101,68 @@ func TestUploadInterruptedAfterImport(t *testing.T) {
 	}
 	cloudtest.NoPlaintext(t, dbPath+"*", material, gone)
 }
+
+// TestPendingCopyOfAnInterruptedUploadOutlivesALaterUpload: an upload
+// stopped between the import and keeping keyward's copy, then (before the
+// pending copy is settled: the daemon could not reach Google at its
+// start) another upload of other material into the same key, which keeps
+// its own copy. Settling the pending copy must keep it as a backup: the
+// later copy holds other material, so dropping the pending copy because a
+// backup of the key newer than it exists left the first material in
+// Google alone — no restore could bring it back.
+func TestPendingCopyOfAnInterruptedUploadOutlivesALaterUpload(t *testing.T) {
+	ctx := context.Background()
+	_, p := startFake(t, Settings{Locations: []string{"europe-west1"}, CreateIn: "europe-west1/byok"})
+	dbPath := filepath.Join(t.TempDir(), "keyward.db")
+	st := storetest.Open(t, dbPath)
+	defer st.Close()
+	m := cloud.NewManager(st, cloudtest.KEK(t))
+	src := cloud.NewSyncSource("gcp-test", p, time.Hour, nil)
+	src.Attach(cloudtest.Discard{})
+	m.Add(src)
+	first, second := make([]byte, 32), make([]byte, 32)
+	_, _ = rand.Read(first)
+	_, _ = rand.Read(second)
+	alice := cloud.Caller{User: "alice"}
+	stop := errors.New("killed between the import and keeping the copy")
+	m.AfterImport = func(string, string) error { return stop }
+	up := cloud.UploadRequest{CreateRequest: cloud.CreateRequest{Name: "crm-kek"}, Material: bytes.Clone(first)}
+	if _, err := m.Upload(ctx, alice, "gcp-test", up); !errors.Is(err, stop) {
+		t.Fatalf("first upload: %v", err)
+	}
+	m.AfterImport = nil
+	up.Material = bytes.Clone(second)
+	if _, err := m.Upload(ctx, alice, "gcp-test", up); err != nil {
+		t.Fatalf("second upload: %v", err)
+	}
+
+	bs, err := m.Backups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restores := map[string]bool{}
+	for _, b := range bs {
+		if b.Pending != "" {
+			continue // still pending: its material is still held
+		}
+		if _, err := m.Restore(ctx, alice, b.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		ct := encrypt(t, p, "europe-west1/byok/crm-kek", []byte("card 4111"))
+		for name, key := range map[string][]byte{"first": first, "second": second} {
+			if pt, err := decryptLocally(key, ct); err == nil && string(pt) == "card 4111" {
+				restores[name] = true
+			}
+		}
+	}
+	pending := 0
+	for _, b := range bs {
+		if b.Pending != "" {
+			pending++
+		}
+	}
+	if !restores["second"] || !restores["first"] && pending == 0 {
+		t.Fatalf("after settling, the backups %+v restore %v: the first material is held nowhere", bs, restores)
+	}
+	cloudtest.NoPlaintext(t, dbPath+"*", first, second)
+}
