@@ -3,6 +3,7 @@ package aws
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 
@@ -42,6 +43,8 @@ var codeMeaning = func() map[string]meaning {
 			meaning{cloud.ErrNotFound, "no such key or alias in this account and region", false}},
 		{[]string{"KMSInvalidStateException"},
 			meaning{cloud.ErrConflict, "the key's state does not allow this (a key pending deletion must be recovered first; a disabled key enabled first; a key pending import needs its material)", true}},
+		{[]string{"ConflictException"},
+			meaning{cloud.ErrConflict, "another change of this key is under way (an on-demand rotation runs for a while after it is asked for): try again once it is done", true}},
 		{[]string{"DisabledException"},
 			meaning{cloud.ErrConflict, "the key is disabled: enable it first", false}},
 		{[]string{"AlreadyExistsException"},
@@ -101,7 +104,11 @@ func describeErr(e *cloud.Error) {
 	var mae *retry.MaxAttemptsError
 	var ne net.Error
 	var de *net.DNSError
+	var bad *smithy.DeserializationError
 	switch {
+	case errors.As(err, &bad) && !errors.Is(err, io.ErrUnexpectedEOF):
+		e.Kind = cloud.ErrBadAnswer
+		e.Reason = "the answer is not AWS KMS's JSON (check endpoint and https_proxy: something else may be answering)"
 	case strings.Contains(err.Error(), "failed to retrieve credentials"), strings.Contains(err.Error(), "failed to refresh cached credentials"):
 		e.Kind = cloud.ErrCredential
 		e.Reason = "no usable AWS credentials (check credential, profile, static_keys_file or role_arn and external_id)"

@@ -261,6 +261,12 @@ func TestLifecycleAnswerLostIsNotDoneTwice(t *testing.T) {
 			if n := f.count(c.target); n != want {
 				t.Errorf("%s sent %d times, want %d", c.target, n, want)
 			}
+			if c.name == "rotate async" {
+				// Asked again while AWS still rotates: a conflict, said so.
+				if _, err := m.Rotate(ctx, alice, "aws-hostile", id); !errors.Is(err, cloud.ErrConflict) || !strings.Contains(err.Error(), "under way") {
+					t.Errorf("rotate while a rotation is under way: %v", err)
+				}
+			}
 			if c.op == "rotate" {
 				lk.CompleteRotations()
 				if n := lk.Rotations(id); n != 1 {
@@ -289,4 +295,101 @@ func firstKeyID(t *testing.T, lk *LocalKMS) string {
 		t.Fatalf("list keys: %v", err)
 	}
 	return *out.Keys[0].KeyId
+}
+
+// Answers AWS may send that the SDK or keyward do not expect: a key state
+// and a key spec newer than the SDK's enums, a clock 10 minutes ahead
+// (a key created in our future), credentials that expire in the middle of
+// a sync, a body that is not JSON. The sync keeps the key and shows what
+// AWS said, or fails with a reason that says what to do and writes
+// nothing; the next good answer syncs again.
+func TestSurprisingAnswers(t *testing.T) {
+	lk, f, src, sink := hostileAccount(t, 3)
+	ctx := context.Background()
+	if err := src.SyncNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ahead := time.Now().Add(10 * time.Minute).Truncate(time.Second)
+	f.set(func(target string, _ []byte, forward func() (int, []byte)) (int, []byte) {
+		if target != "DescribeKey" {
+			return 0, nil
+		}
+		status, out := forward()
+		var d map[string]map[string]any
+		if status != http.StatusOK || json.Unmarshal(out, &d) != nil {
+			return status, out
+		}
+		d["KeyMetadata"]["KeyState"] = "Quarantined"
+		d["KeyMetadata"]["KeySpec"] = "ML_KEM_9000"
+		d["KeyMetadata"]["CreationDate"] = float64(ahead.Unix())
+		out, _ = json.Marshal(d)
+		return status, out
+	})
+	// A daemon started now (its connector describes every key).
+	cfg := LocalSettings(t, lk, "aws-hostile")
+	cfg.Endpoint = f.URL
+	a2, err := New(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src2 := cloud.NewSyncSource("aws-hostile", a2, time.Hour, nil)
+	sink2 := cloudtest.Attach(t, sink.St, src2)
+	if err := src2.SyncNow(ctx); err != nil {
+		t.Fatalf("sync with an unknown state, spec and a clock ahead: %v", err)
+	}
+	keys, err := sink2.Known(ctx, "aws-hostile")
+	if len(keys) != 3 {
+		t.Errorf("%d keys in the inventory, want 3", len(keys))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k.State == engine.StatePurged || k.State == engine.StateDeleted || k.Tags[TagState] != "Quarantined" || k.Tags[TagSpec] != "ML_KEM_9000" {
+			t.Errorf("key %s in an unknown state: %s, tags %v", k.Name, k.State, k.Tags)
+		}
+		if k.Created == nil || !k.Created.Equal(ahead) {
+			t.Errorf("key %s created %v, want AWS's date %v", k.Name, k.Created, ahead)
+		}
+	}
+
+	before := activeKeys(t, sink)
+	n := 0
+	f.set(func(target string, _ []byte, _ func() (int, []byte)) (int, []byte) {
+		if n++; n < 2 { // ListAliases answers; ListKeys finds the session expired
+			return 0, nil
+		}
+		return http.StatusBadRequest, []byte(`{"__type":"ExpiredTokenException","message":"The security token included in the request is expired"}`)
+	})
+	err = src2.SyncNow(ctx)
+	if !errors.Is(err, cloud.ErrCredential) || !strings.Contains(err.Error(), "session credentials have expired") {
+		t.Errorf("credentials expired mid-sync: %v", err)
+	}
+	if after := activeKeys(t, sink); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("the failed sync changed the inventory: %v → %v", before, after)
+	}
+	f.set(func(target string, _ []byte, _ func() (int, []byte)) (int, []byte) {
+		if target != "ListKeys" {
+			return 0, nil
+		}
+		return http.StatusOK, []byte(`<html><body>502 Bad Gateway</body></html>`)
+	})
+	err = src2.SyncNow(ctx)
+	if !errors.Is(err, cloud.ErrBadAnswer) {
+		t.Errorf("a ListKeys answer that is not JSON: %v", err)
+	}
+	f.set(func(target string, _ []byte, _ func() (int, []byte)) (int, []byte) {
+		if target != "ListKeys" {
+			return 0, nil
+		}
+		return http.StatusOK, []byte(`{"Keys":{"KeyId":5},"Truncated":"yes"}`)
+	})
+	err = src2.SyncNow(ctx)
+	if !errors.Is(err, cloud.ErrBadAnswer) {
+		t.Errorf("a ListKeys answer of the wrong shape: %v", err)
+	}
+	f.set(nil)
+	if err := src2.SyncNow(ctx); err != nil {
+		t.Errorf("sync once AWS answers well again: %v", err)
+	}
 }
