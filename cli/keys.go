@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,25 @@ func printJSON(w io.Writer, v any) error {
 
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
 
+// statusJSON prints the /v1/status object and, beside its fields,
+// kmip_polls: each KMIP source's latest poll as GET /v1/sources gives it.
+func statusJSON(ctx context.Context, a *App, st *api.Status) error {
+	infos, err := a.Client().Sources(ctx)
+	if err != nil {
+		return err
+	}
+	polls := map[string]*api.KMIPPoll{}
+	for _, s := range infos {
+		if s.Poll != nil {
+			polls[s.Name] = s.Poll
+		}
+	}
+	return printJSON(a.Out, struct {
+		*api.Status
+		KMIPPolls map[string]*api.KMIPPoll `json:"kmip_polls,omitempty"`
+	}{st, polls})
+}
+
 func newStatusCmd(a *App) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -39,7 +59,7 @@ func newStatusCmd(a *App) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return printJSON(a.Out, st)
+				return statusJSON(cmd.Context(), a, st)
 			}
 			fmt.Fprintf(a.Out, "keyward %s  pid %d  up %s\n", st.Version, st.PID, engine.HumanDuration(time.Since(st.StartedAt)))
 			fmt.Fprintf(a.Out, "socket   %s\ndata dir %s\nkeys     %d\nyou      %s (%s)\n", st.Socket, st.DataDir, st.Keys, st.Caller.User, st.Caller.Role)

@@ -116,3 +116,28 @@ func TestRotateAppAgainstAKMS(t *testing.T) {
 		t.Fatalf("key rotate-app --json: exit %d, %v\n%s%s", code, err, out, errs)
 	}
 }
+
+// TestStatusJSONCarriesThePolls: keyward status --json is the /v1/status
+// object with, beside its fields, each KMIP source's latest poll as the
+// socket API gives it (its Locates and the Locates it sent again).
+func TestStatusJSONCarriesThePolls(t *testing.T) {
+	cfg, _ := kmsDaemon(t, func(*config.KMIPSource) {})
+	var out string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		_, out, _ = run(t, "--socket", cfg.Socket, "status", "--json")
+		if strings.Contains(out, `"kmip_polls"`) {
+			break
+		}
+	}
+	var got struct {
+		Keys      int                       `json:"keys"`
+		KMIPPolls map[string]map[string]any `json:"kmip_polls"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	p := got.KMIPPolls["kms"]
+	if got.Keys < 2 || p == nil || p["locates"] == nil || p["relocates"] != float64(0) || p["matched"] != float64(2) {
+		t.Fatalf("status --json: keys %d, kms poll %v\n%s", got.Keys, p, out)
+	}
+}
