@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon/api"
+	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/daemon/pki"
 	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
@@ -115,6 +116,20 @@ func newForwarder(t *testing.T, to string) *forwarder {
 		}()
 	})
 	return f
+}
+
+// crm3 is the embedded KMS's crm application at its third generation.
+var crm3 = []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 3}}
+
+// forwarded is an environment whose source reaches b only through a
+// forwarder the test can cut (up to begin with).
+func forwarded(t *testing.T, b *backend) (*forwarder, *env) {
+	f := newForwarder(t, b.addr)
+	f.up.Store(true)
+	e := newEnv(t, b, "", nil, crmApp)
+	e.cfg.Addresses = []string{f.addr}
+	e.rebuild()
+	return f, e
 }
 
 // TestFailoverIsReported: the first address fails and the second answers:

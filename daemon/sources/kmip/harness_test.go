@@ -65,10 +65,15 @@ func forEachBackend(t *testing.T, scenario func(t *testing.T, b *backend)) {
 	}
 }
 
-func embeddedBackend(t testing.TB) *backend {
+func embeddedBackend(t testing.TB) *backend { return startEmbedded(t, kms.Options{}) }
+
+// startEmbedded starts the embedded KMS with opts, in a directory of its
+// own, until the test ends.
+func startEmbedded(t testing.TB, opts kms.Options) *backend {
 	dir := t.TempDir()
+	opts.Dir = dir
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := kms.Start(ctx, kms.Options{Dir: dir})
+	s, err := kms.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -252,18 +252,9 @@ func TestHostileObjectsUnderAMatchingName(t *testing.T) {
 // activation-date rule, names without numbers), the inventory keeps its
 // dates, nothing is refused or warned about, and a poll is healthy.
 func TestKMSClockAhead(t *testing.T) {
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
 	var skew atomic.Int64
 	skew.Store(int64(6 * time.Hour))
-	srv, err := kms.Start(ctx, kms.Options{Dir: dir, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); srv.Stop() })
-	b := &backend{name: "embedded", addr: srv.Addr(), dir: dir, ca: srv.CA, caFile: srv.CAFile, certFile: srv.CertFile, keyFile: srv.KeyFile,
-		stop: srv.Stop, embedded: srv, serverWildcards: true}
-	t.Cleanup(b.closeAdmin)
+	b := startEmbedded(t, kms.Options{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	b.create(t, "acme.crm.key.blue")
 	skew.Add(int64(time.Minute))
 	b.create(t, "acme.crm.key.green")
@@ -291,27 +282,15 @@ func TestKMSClockAhead(t *testing.T) {
 // the cut, the poll fails, explained, the rings keep what they held, and
 // the next poll once it is back works.
 func TestConnectionDroppedMidPoll(t *testing.T) {
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
 	var f *forwarder
 	var cuts atomic.Int32
-	srv, err := kms.Start(ctx, kms.Options{Dir: dir, Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 3}},
+	b := startEmbedded(t, kms.Options{Apps: crm3,
 		AfterLocate: func() {
 			if cuts.Add(-1) >= 0 {
 				f.cut()
 			}
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); srv.Stop() })
-	f = newForwarder(t, srv.Addr())
-	f.up.Store(true)
-	b := &backend{name: "embedded", addr: srv.Addr(), dir: dir, ca: srv.CA, caFile: srv.CAFile, certFile: srv.CertFile, keyFile: srv.KeyFile,
-		stop: srv.Stop, embedded: srv, serverWildcards: true}
-	e := newEnv(t, b, "", nil, crmApp)
-	e.cfg.Addresses = []string{f.addr}
-	e.rebuild()
+	f, e := forwarded(t, b)
 	e.mustPoll()
 	cuts.Store(1)
 	if st := e.mustPoll(); st.Matched != 3 || e.encryptsWith("crm") != "acme.crm.key.3" {
@@ -321,11 +300,11 @@ func TestConnectionDroppedMidPoll(t *testing.T) {
 		t.Fatal("the cut never happened")
 	}
 	cuts.Store(1)
-	if _, err := srv.Rotate("crm"); err != nil {
+	if _, err := b.embedded.Rotate("crm"); err != nil {
 		t.Fatal(err)
 	}
 	f.up.Store(false)
-	err = e.poll()
+	err := e.poll()
 	if err == nil || !strings.Contains(err.Error(), "closed the connection") {
 		t.Fatalf("the poll cut with the KMS unreachable: %v", err)
 	}

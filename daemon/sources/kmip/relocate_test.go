@@ -1,7 +1,6 @@
 package kmip
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"sync/atomic"
@@ -127,20 +126,18 @@ func TestRefusedRelocateDuringARotation(t *testing.T) {
 // encrypting with 3, degraded saying which step failed; once the KMS is
 // reachable the next poll moves the ring to 4.
 func TestRelocatedReadCutKeepsTheEncryptor(t *testing.T) {
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
 	var f *forwarder
-	var srv *kms.Server
+	var b *backend
 	var locates atomic.Int32
 	var cutRead, armed atomic.Bool
-	srv, err := kms.Start(ctx, kms.Options{Dir: dir, Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 3}},
+	b = startEmbedded(t, kms.Options{Apps: crm3,
 		AfterLocate: func() {
 			if !armed.Load() {
 				return
 			}
 			switch locates.Add(1) {
 			case 1:
-				if _, err := srv.Rotate("crm"); err != nil {
+				if _, err := b.embedded.Rotate("crm"); err != nil {
 					t.Error(err)
 				}
 			case 2:
@@ -153,17 +150,7 @@ func TestRelocatedReadCutKeepsTheEncryptor(t *testing.T) {
 				f.cut()
 			}
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); srv.Stop() })
-	f = newForwarder(t, srv.Addr())
-	f.up.Store(true)
-	b := &backend{name: "embedded", addr: srv.Addr(), dir: dir, ca: srv.CA, caFile: srv.CAFile, certFile: srv.CertFile, keyFile: srv.KeyFile,
-		stop: srv.Stop, embedded: srv, serverWildcards: true}
-	e := newEnv(t, b, "", nil, crmApp)
-	e.cfg.Addresses = []string{f.addr}
-	e.rebuild()
+	f, e := forwarded(t, b)
 	e.mustPoll()
 	armed.Store(true)
 	st := e.mustPoll()

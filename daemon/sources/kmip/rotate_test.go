@@ -88,32 +88,20 @@ func mustRing(t *testing.T, e *env, app string) keyring.Ring {
 // rotation) adopts the key the first one made: one acme.crm.key.4, Active,
 // encrypting.
 func TestRotateWhoseAnswerIsLostCreatesOneKey(t *testing.T) {
-	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var f *forwarder
 	var armed atomic.Bool
-	srv, err := kms.Start(ctx, kms.Options{Dir: dir, Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 3}},
+	b := startEmbedded(t, kms.Options{Apps: crm3,
 		AfterCreate: func() {
 			if armed.Swap(false) {
 				f.cut()
 			}
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	f = newForwarder(t, srv.Addr())
-	f.up.Store(true)
-	b := &backend{name: "embedded", addr: srv.Addr(), dir: dir, ca: srv.CA, caFile: srv.CAFile, certFile: srv.CertFile, keyFile: srv.KeyFile,
-		stop: srv.Stop, embedded: srv, serverWildcards: true}
-	t.Cleanup(b.closeAdmin)
-	e := newEnv(t, b, "", nil, crmApp)
-	e.cfg.Addresses = []string{f.addr}
-	e.rebuild()
+	f, e := forwarded(t, b)
 	e.mustPoll()
 	armed.Store(true)
-	_, err = e.src.Rotate(ctx, "crm", "acme.crm.key.3")
+	_, err := e.src.Rotate(ctx, "crm", "acme.crm.key.3")
 	if err == nil || !strings.Contains(err.Error(), "not sent again") {
 		t.Fatalf("the rotation whose answer was lost: %v", err)
 	}

@@ -1,7 +1,6 @@
 package kmip
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -17,24 +16,14 @@ import (
 // hook's results.
 func racedKMS(t *testing.T, hook func(srv *kms.Server, b *backend) error) (e *env, b *backend, arm func(n int32), done <-chan error) {
 	t.Helper()
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
 	var armed atomic.Int32
-	var srv *kms.Server
 	results := make(chan error, 16)
-	srv, err := kms.Start(ctx, kms.Options{Dir: dir, Apps: []kms.App{{Name: "crm", Prefix: "acme.crm.key.", Generations: 3}},
+	b = startEmbedded(t, kms.Options{Apps: crm3,
 		AfterLocate: func() {
 			if armed.Add(-1) >= 0 {
-				results <- hook(srv, b)
+				results <- hook(b.embedded, b)
 			}
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); srv.Stop() })
-	b = &backend{name: "embedded", addr: srv.Addr(), dir: dir, ca: srv.CA, caFile: srv.CAFile, certFile: srv.CertFile, keyFile: srv.KeyFile,
-		stop: srv.Stop, embedded: srv, serverWildcards: true}
-	t.Cleanup(b.closeAdmin)
 	e = newEnv(t, b, "", nil, crmApp)
 	return e, b, func(n int32) { armed.Store(n) }, results
 }
