@@ -50,7 +50,7 @@ func ParseWhen(every, cronExpr, zone string) (When, error) {
 		}
 		s, err := cronParser.Parse(cronExpr)
 		if err != nil {
-			return nil, fmt.Errorf("cron %q: %v (five fields: minute hour day-of-month month day-of-week)", cronExpr, err)
+			return nil, fmt.Errorf("cron %q: %v (five fields: minute hour day-of-month month day-of-week%s)", cronExpr, err, cronHint(cronExpr))
 		}
 		return cronWhen{expr: cronExpr, s: s, loc: loc}, nil
 	}
@@ -82,6 +82,26 @@ func ParseWhen(every, cronExpr, zone string) (When, error) {
 	}
 	c.hour, c.min = h, m
 	return c, nil
+}
+
+// cronHint says what to write instead of another cron's habits, which
+// robfig/cron refuses: 7 for Sunday (Vixie cron, cronie), Quartz's L, W, #.
+func cronHint(expr string) string {
+	f := strings.Fields(expr)
+	if len(f) != 5 {
+		return ""
+	}
+	for _, field := range f[2:] {
+		if strings.ContainsAny(strings.ToUpper(field), "LW#") && !strings.ContainsAny(strings.ToUpper(field), "ABCDEFGHIJKMNOPQRSTUVXYZ") {
+			return "; L, W and # (Quartz) are not cron: list the days instead"
+		}
+	}
+	for _, part := range strings.FieldsFunc(f[4], func(r rune) bool { return r == ',' || r == '-' || r == '/' }) {
+		if part == "7" {
+			return "; Sunday is 0 (or SUN): 7 is not accepted"
+		}
+	}
+	return ""
 }
 
 var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -187,5 +188,23 @@ func TestCronNextInFallBackOverlap(t *testing.T) {
 	}
 	if n, ok := s.Next(utc("2027-11-07T06:05:00Z")); !ok || !n.Equal(utc("2027-11-07T07:00:00Z")) {
 		t.Errorf("schedule next in the overlap: %v %v, want 2027-11-07T07:00:00Z true", n, ok)
+	}
+}
+
+// A cron expression that robfig/cron refuses for a habit of other crons
+// says what to write instead: 7 for Sunday (Vixie cron, cronie) and
+// Quartz's L, W and #.
+func TestCronErrorsSayWhatToWrite(t *testing.T) {
+	for _, tc := range []struct{ cron, want string }{
+		{"0 2 * * 7", "Sunday is 0 (or SUN)"},
+		{"0 2 * * 5-7", "Sunday is 0 (or SUN)"},
+		{"0 0 L * *", "L, W and # (Quartz) are not cron"},
+		{"0 0 * * 5#3", "L, W and # (Quartz) are not cron"},
+		{"0 0 15W * *", "L, W and # (Quartz) are not cron"},
+	} {
+		_, err := ParseWhen("", tc.cron, "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("cron %q: %v, want it to say %q", tc.cron, err, tc.want)
+		}
 	}
 }
