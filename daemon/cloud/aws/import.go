@@ -135,19 +135,8 @@ func (a *Account) Import(ctx context.Context, r cloud.ImportRequest) (cloud.KeyV
 	pending := func(step string, err error) error {
 		return classify(fmt.Sprintf("%s: %s (key %s exists, pending import: retry the upload into it or schedule its deletion)", op, step, id), err)
 	}
-	a.view.count("CreateAlias")
-	if _, err := a.client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: sdkaws.String("alias/" + r.Name), TargetKeyId: sdkaws.String(id)}); err != nil {
-		// Taken meanwhile (another upload of the name): the key made
-		// here holds no material and nothing names it; it is scheduled
-		// for deletion rather than left pending import.
-		var taken *types.AlreadyExistsException
-		if errors.As(err, &taken) {
-			a.view.count("ScheduleKeyDeletion")
-			if _, derr := a.client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: sdkaws.String(id), PendingWindowInDays: sdkaws.Int32(7)}); derr == nil {
-				return cloud.KeyVersion{}, classify(fmt.Sprintf("%s: alias/%s was taken meanwhile (the key %s made for it holds no material and is scheduled for deletion)", op, r.Name, id), err)
-			}
-		}
-		return cloud.KeyVersion{}, pending("alias/"+r.Name, err)
+	if err := a.aliasNew(ctx, op, id, r.Name); err != nil {
+		return cloud.KeyVersion{}, err
 	}
 	if err := a.importMaterial(ctx, id, m, r.Expires); err != nil {
 		return cloud.KeyVersion{}, pending("import the material", err)
@@ -372,4 +361,24 @@ func unsupportedTags(origin types.OriginType, tags map[string]string) {
 		tags[engine.TagUnsupported+engine.CapBackup] = noExport
 		tags[engine.TagUnsupported+engine.CapDeleteMaterial] = noImported(string(origin))
 	}
+}
+
+// aliasNew names the key id, just made by op, alias/name. An alias taken
+// meanwhile (another create or upload of the name) leaves the key unnamed
+// and unused: it is scheduled for deletion (7 days, the least AWS allows)
+// rather than left in the account, and the error says so.
+func (a *Account) aliasNew(ctx context.Context, op, id, name string) error {
+	a.view.count("CreateAlias")
+	_, err := a.client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: sdkaws.String("alias/" + name), TargetKeyId: sdkaws.String(id)})
+	if err == nil {
+		return nil
+	}
+	var taken *types.AlreadyExistsException
+	if errors.As(err, &taken) {
+		a.view.count("ScheduleKeyDeletion")
+		if _, derr := a.client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: sdkaws.String(id), PendingWindowInDays: sdkaws.Int32(7)}); derr == nil {
+			return classify(fmt.Sprintf("%s: alias/%s was taken meanwhile (the key %s made for it is unused and scheduled for deletion)", op, name, id), err)
+		}
+	}
+	return classify(fmt.Sprintf("%s: alias/%s (key %s exists without it: name it with keyward key update --tag aws:aliases=%s, or schedule its deletion)", op, name, id, name), err)
 }

@@ -143,9 +143,8 @@ func (a *Account) Create(ctx context.Context, r cloud.CreateRequest) (cloud.KeyV
 		return cloud.KeyVersion{}, classify("create "+r.Name, err)
 	}
 	id := sdkaws.ToString(out.KeyMetadata.KeyId)
-	a.view.count("CreateAlias")
-	if _, err := a.client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: sdkaws.String("alias/" + r.Name), TargetKeyId: sdkaws.String(id)}); err != nil {
-		return cloud.KeyVersion{}, classify(fmt.Sprintf("name the new key %s alias/%s (the key exists without the alias)", id, r.Name), err)
+	if err := a.aliasNew(ctx, "create "+r.Name, id, r.Name); err != nil {
+		return cloud.KeyVersion{}, err
 	}
 	if r.Disabled {
 		a.view.count("DisableKey")

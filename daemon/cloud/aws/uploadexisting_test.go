@@ -1,6 +1,7 @@
 package aws_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,8 +65,26 @@ func TestUploadOverAnExistingAliasCreatesNothing(t *testing.T) {
 			codes[i], _, _ = clitest.Run(sock, "key", "upload", "aws-prod", "twins", "--from-file", material)
 		}()
 	}
+	// And three creates of another new name: the keys made for the alias
+	// another got are scheduled for deletion, none stays enabled unnamed.
+	created := make([]int, 3)
+	for i := range created {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			created[i], _, _ = clitest.Run(sock, "key", "create", "aws-prod", "triplets", "--type", "oct")
+		}()
+	}
 	wg.Wait()
 	kw("sync", "--source", "aws-prod")
+	if n := strings.Count(fmt.Sprint(created), "0"); n != 1 {
+		t.Errorf("create exit codes %v, want one done", created)
+	}
+	for _, k := range clitest.Keys(t, sock, "aws-prod") {
+		if k.Tags[aws.TagAliases] == "" && k.State != engine.StateDeleted {
+			t.Errorf("%s (%s) is left in the account named by no alias", k.ID, k.State)
+		}
+	}
 	ok := 0
 	for _, c := range codes {
 		if c == cli.ExitOK {
