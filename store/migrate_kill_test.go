@@ -716,3 +716,54 @@ func checkSortNames(t *testing.T, s *Store, n int, when string) {
 		t.Fatalf("%s: %d keys (%d with an alias), want %d", when, len(seen), aliased, n)
 	}
 }
+
+// TestIncrementalVacuumSurvivesKill9: a database made before keyward
+// gave pages back (auto_vacuum off) is rewritten once by VACUUM at the
+// next open (incrementalVacuum); a process killed with SIGKILL at a
+// quarter, half and three quarters of that rewrite leaves a file that
+// passes integrity_check, and the next open finishes the job (auto_vacuum
+// incremental) with every row as an uninterrupted rewrite leaves it.
+func TestIncrementalVacuumSurvivesKill9(t *testing.T) {
+	migrateChild()
+	if testing.Short() {
+		t.Skip("kills a process rewriting a database three times")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.db")
+	s := openAt(t, base, SchemaVersion())
+	seedAt(t, s, 0, 3000)
+	var mode int
+	if err := s.db.QueryRow(`PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != 0 {
+		t.Fatalf("the old database's auto_vacuum is %d (%v), want 0 (none)", mode, err)
+	}
+	s.Close()
+
+	ref := filepath.Join(dir, "ref.db")
+	copyDB(t, base, ref)
+	took := migrateTimed(t, "TestIncrementalVacuumSurvivesKill9", ref, SchemaVersion())
+	want := dumpTables(t, ref)
+	t.Logf("VACUUM of a database of 3,000 keys and events in a child process: %v", took)
+
+	work := filepath.Join(dir, "keyward.db")
+	for _, delay := range []time.Duration{took / 4, took / 2, took * 3 / 4} {
+		copyDB(t, base, work)
+		finished := migrateKilled(t, "TestIncrementalVacuumSurvivesKill9", work, SchemaVersion(), "", delay)
+		when := fmt.Sprintf("killed %v into the rewrite", delay)
+		t.Logf("%s: the child had finished: %v", when, finished)
+		if v := afterKill(t, work, when); v != SchemaVersion() {
+			t.Fatalf("%s: schema %d, want %d", when, v, SchemaVersion())
+		}
+		s, err := openTo(ctx, work, SchemaVersion(), func() time.Time { return now })
+		if err != nil {
+			t.Fatalf("%s: open: %v", when, err)
+		}
+		if err := s.db.QueryRow(`PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != 2 {
+			t.Fatalf("%s: auto_vacuum %d (%v) after the next open, want 2 (incremental)", when, mode, err)
+		}
+		s.Close()
+		if got := dumpTables(t, work); !equalDumps(got, want) {
+			t.Fatalf("%s, then opened: the tables differ from an uninterrupted rewrite's:\n%s", when, diffDumps(got, want))
+		}
+	}
+}
