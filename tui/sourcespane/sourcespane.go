@@ -449,7 +449,7 @@ func build(srcs []api.SourceInfo, loaded bool, err error, width int, now time.Ti
 		return st.Placeholder.Render("  loading sources…"), nil
 	}
 	if len(srcs) == 0 {
-		return st.Placeholder.Render("  no sources configured (add [[kmip]] or [[azure]] sections to keyward.toml)"), nil
+		return st.Placeholder.Render("  no sources: add [[kmip]], [[azure]], [[aws]] or [[gcp]] to keyward.toml"), nil
 	}
 	tbl := table.Table{Columns: render.SourceColumnsFor(srcs), Header: st.Header, Row: st.Row, Selected: st.RowSelected}
 	tbl.SetWidth(width)
