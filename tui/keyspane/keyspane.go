@@ -127,7 +127,14 @@ type Model struct {
 	health  map[string]engine.Source // from the daemon's status
 	act     *flow
 	flowSeq int
+	// held: keys typed at the list while a page was loading, handled in
+	// order once it is drawn (replay).
+	held []tea.KeyMsg
 }
+
+// maxHeld bounds the keys held while a page loads (a key held down over a
+// slow link); past it they are dropped.
+const maxHeld = 256
 
 // New returns the Keys pane.
 func New(ctx *common.Context) *Model {
@@ -428,6 +435,16 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			}
 			return m.detail.update(msg)
 		}
+		if m.loading && m.page != nil {
+			// The list waits for a page (a j past the page's end, a new
+			// filter): what is typed meanwhile is for the list that
+			// comes, so it waits for it rather than being lost or acting
+			// on a row of the page that goes.
+			if len(m.held) < maxHeld {
+				m.held = append(m.held, msg)
+			}
+			return nil
+		}
 		return m.updateTable(msg)
 	}
 	if m.act != nil {
@@ -483,6 +500,10 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 	m.loading = false
 	if msg.err != nil {
 		m.err = msg.err
+		if n := len(m.held); n > 0 {
+			m.held = nil
+			return common.FlashErr(fmt.Sprintf("%d keys typed while the list loaded were not handled: the page did not come (%s)", n, common.Explain(msg.err)))
+		}
 		return nil
 	}
 	m.err = nil
@@ -533,7 +554,22 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		m.dirty = false
 		return m.refetch()
 	}
-	return nil
+	return m.replay()
+}
+
+// replay handles the keys held while the page loaded, in order, until one
+// asks for another page (the rest wait for that one).
+func (m *Model) replay() tea.Cmd {
+	var cmds []tea.Cmd
+	for len(m.held) > 0 && !m.loading {
+		k := m.held[0]
+		m.held = m.held[1:]
+		cmds = append(cmds, m.Update(k))
+	}
+	if len(m.held) == 0 {
+		m.held = nil
+	}
+	return tea.Batch(cmds...)
 }
 
 // holds reports that keys has the key id.

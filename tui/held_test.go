@@ -1,0 +1,53 @@
+package tui_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/tui/tuitest"
+)
+
+// withBulk is the fixture with 30 more KMIP keys, bulk.key.00 to .29, which
+// sort after backup-kek: rows 10 to 39 of the list by name.
+func withBulk() *fixture {
+	f := newFixture()
+	f.mu.Lock()
+	base := f.keys[0]
+	for i := range 30 {
+		k := base
+		k.Name = fmt.Sprintf("bulk.key.%02d", i)
+		k.ID = engine.KeyID(k.Source, k.Name, "1")
+		f.keys = append(f.keys, k)
+	}
+	f.mu.Unlock()
+	return f
+}
+
+// TestBurstAcrossAPageActsOnTheKeyReached: 21 j and an x typed as one read
+// (a held key over SSH, tmux send-keys -l) from the first row of pages of
+// 18. The j that leaves the page asks for the next one; the keys after it
+// arrived while it loaded and were dropped (j) or acted on the old page's
+// last row (x named bulk.key.07, not the key the j's reached). They wait
+// for the page now: the 22nd row, bulk.key.11, is selected and x is about
+// it.
+func TestBurstAcrossAPageActsOnTheKeyReached(t *testing.T) {
+	f := withBulk()
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected", "1–18 of 45 keys")
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(strings.Repeat("j", 21) + "x")})
+	tuitest.WaitOutput(t, tm.Output(), 5*time.Second, func() string { return "bulk.key.11 selected on 19–36 and x about it" }, func(b []byte) bool {
+		s := ansi.Strip(string(b))
+		return strings.Contains(s, "19–36 of 45 keys") && strings.Contains(selectedLine(s), "bulk.key.11") &&
+			strings.Contains(s, "bulk.key.11 comes from kms-prod")
+	})
+	view := finalView(t, tm)
+	if strings.Contains(view, "bulk.key.07 comes from") {
+		t.Fatalf("x acted on bulk.key.07, the old page's last row:\n%s", view)
+	}
+}
