@@ -88,6 +88,17 @@ type OptionLister interface {
 	CreateOptions() []CreateOption
 }
 
+// CloudClock is implemented by a connector that reads its cloud's clock
+// from its answers (their Date header): a sync then compares the Updated
+// times the cloud lists with the cloud's time, not keyward's, so a cloud
+// whose clock runs minutes behind does not hide a change made in the same
+// second as the previous listing.
+type CloudClock interface {
+	// CloudNow is the cloud's time now, as its last answer showed it
+	// (keyward's clock before any answer came).
+	CloudNow() time.Time
+}
+
 // Attributor is implemented by a connector whose cloud records who
 // changed a key (Google's admin-activity audit log): the sync hands it the
 // events of changes made outside keyward, between from and to, and it sets

@@ -51,7 +51,8 @@ type SyncSource struct {
 	// loop runs the syncs (made at the first, see runLoop).
 	loop     *sources.Loop
 	loopOnce sync.Once
-	// prevStart is when the previous sync began: keys updated shortly
+	// prevStart is when the previous sync began, on the cloud's clock
+	// when the connector knows it (CloudClock): keys updated shortly
 	// before it are refetched, because a vault's Updated time has a
 	// one-second resolution and a change in the same second as a listing
 	// would otherwise look unchanged.
@@ -263,6 +264,7 @@ func (s *SyncSource) sync(ctx context.Context, full bool) error {
 
 	err := s.conn.ListKeys(ctx, func(items []KeyVersion) error {
 		var todo []KeyVersion
+		skew := s.skew()
 		for _, it := range items {
 			if err := checkListed(it); err != nil {
 				return err
@@ -279,8 +281,9 @@ func (s *SyncSource) sync(ctx context.Context, full bool) error {
 			if ks != nil && ks.stored {
 				// The row was written at most moments after the vault's
 				// time it reflects; a change in the same instant must
-				// not be missed.
-				recent = recent || !it.Updated.Before(ks.updated.Add(-recentWindow))
+				// not be missed. Written by keyward's clock: compared on
+				// the vault's.
+				recent = recent || !it.Updated.Before(ks.updated.Add(skew-recentWindow))
 			}
 			if ks != nil && ks.status == engine.StateActive && !full && !recent && !it.Updated.After(ks.updated) {
 				continue
@@ -424,7 +427,7 @@ func (s *SyncSource) sync(ctx context.Context, full bool) error {
 			return err
 		}
 	}
-	s.prevStart = start
+	s.prevStart = start.Add(s.skew())
 	stats.Duration = time.Since(start)
 	s.last = stats
 	s.log.Debug("synced", "keys", stats.Keys, "fetched", stats.Fetched, "rows", stats.Rows, "events", stats.Events,
@@ -491,6 +494,16 @@ func (s *SyncSource) reread(ctx context.Context, names []string, pend []*pending
 		p.add(name, st, rows, evs)
 	}
 	return p, nil
+}
+
+// skew is how far the cloud's clock runs ahead of keyward's (negative:
+// behind), as the connector last saw it (CloudClock); 0 when it cannot
+// tell.
+func (s *SyncSource) skew() time.Duration {
+	if cc, ok := s.conn.(CloudClock); ok {
+		return cc.CloudNow().Sub(time.Now())
+	}
+	return 0
 }
 
 func checkListed(it KeyVersion) error {

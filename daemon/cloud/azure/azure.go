@@ -20,6 +20,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -62,6 +63,30 @@ type Vault struct {
 	// retries is how many times a request is sent again after a 5xx or no
 	// answer (the SDK's retry policy; once for what must not be done twice).
 	retries int
+	// ahead is how far the vault's clock runs ahead of keyward's (behind
+	// when negative), from its last answer's Date header (CloudNow).
+	ahead atomic.Int64
+}
+
+var _ cloud.CloudClock = (*Vault)(nil)
+
+// CloudNow is the vault's time now, as its last answer's Date header
+// showed it: Updated times are stamped by that clock.
+func (v *Vault) CloudNow() time.Time { return time.Now().Add(time.Duration(v.ahead.Load())) }
+
+// vaultClock is the pipeline policy that reads the vault's clock from
+// every answer's Date header (whole seconds: the middle of the second is
+// taken).
+type vaultClock struct{ v *Vault }
+
+func (c vaultClock) Do(req *policy.Request) (*http.Response, error) {
+	resp, err := req.Next()
+	if err == nil {
+		if d, perr := http.ParseTime(resp.Header.Get("Date")); perr == nil {
+			c.v.ahead.Store(int64(time.Until(d.Add(500 * time.Millisecond))))
+		}
+	}
+	return resp, err
 }
 
 // Option adjusts New.
@@ -135,10 +160,13 @@ func New(cfg Settings, opts ...Option) (*Vault, error) {
 			return nil, fmt.Errorf("azure %s: %w", cfg.Name, err)
 		}
 	}
+	v := &Vault{cfg: cfg, url: strings.TrimSuffix(cfg.VaultURL, "/"), cloud: cl, geography: cfg.Geography, timeout: o.timeout, retries: max(o.retries, 0),
+		hsm: cl.HSMSuffix != "" && strings.HasSuffix(u.Hostname(), "."+cl.HSMSuffix) || cloud.IsLoopback(u.Hostname())}
 	copts := &azkeys.ClientOptions{
 		ClientOptions: azcore.ClientOptions{
-			Cloud:     cl.config,
-			Transport: &http.Client{Transport: tr},
+			Cloud:            cl.config,
+			Transport:        &http.Client{Transport: tr},
+			PerRetryPolicies: []policy.Policy{vaultClock{v}},
 			Retry: policy.RetryOptions{MaxRetries: int32(o.retries), RetryDelay: 500 * time.Millisecond, MaxRetryDelay: 5 * time.Second,
 				StatusCodes: []int{http.StatusRequestTimeout, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}},
 			Telemetry: policy.TelemetryOptions{Disabled: true},
@@ -149,12 +177,11 @@ func New(cfg Settings, opts ...Option) (*Vault, error) {
 	if o.retries < 0 {
 		copts.Retry.MaxRetries = -1
 	}
-	client, err := azkeys.NewClient(strings.TrimSuffix(cfg.VaultURL, "/"), tokenGuard{o.cred}, copts)
+	v.client, err = azkeys.NewClient(v.url, tokenGuard{o.cred}, copts)
 	if err != nil {
 		return nil, fmt.Errorf("azure %s: %w", cfg.Name, err)
 	}
-	return &Vault{cfg: cfg, url: strings.TrimSuffix(cfg.VaultURL, "/"), cloud: cl, geography: cfg.Geography, client: client, timeout: o.timeout, retries: max(o.retries, 0),
-		hsm: cl.HSMSuffix != "" && strings.HasSuffix(u.Hostname(), "."+cl.HSMSuffix) || cloud.IsLoopback(u.Hostname())}, nil
+	return v, nil
 }
 
 func cloudOf(name string) (Cloud, error) {

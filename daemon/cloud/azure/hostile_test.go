@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +16,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/cloudtest"
@@ -306,4 +311,152 @@ func countOps(evs []engine.Event, op string) int {
 		}
 	}
 	return n
+}
+
+// expiring hands out the emulator's token already expired, so the SDK asks
+// for a new one before every request, and fails from its failAt-th token
+// on, as an identity whose secret expires in the middle of a sync does.
+type expiring struct {
+	mu     sync.Mutex
+	token  string
+	n      int
+	failAt int
+}
+
+func (x *expiring) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.n++
+	if x.failAt > 0 && x.n >= x.failAt {
+		return azcore.AccessToken{}, errors.New("AADSTS7000222: The provided client secret keys for app '00000000-0000-0000-0000-000000000000' are expired.")
+	}
+	return azcore.AccessToken{Token: x.token, ExpiresOn: time.Now()}, nil // expired at once: fetched again before each request
+}
+
+// Answers a vault may send that keyward does not expect: a key whose
+// version list is empty, keys named with unicode, slashes or 1 KiB of
+// text, a token refused in the middle of a sync (the secret expired), a
+// vault clock 10 minutes ahead. Each sync either keeps what it can show
+// as the vault said it, or fails naming the key or the reason, with the
+// inventory as the last good sync left it; none panics.
+func TestSurprisingAnswers(t *testing.T) {
+	e, f := newHostile(t, 12)
+	e.mustSync()
+	good := e.states()
+
+	// A key whose version list is empty, read because it changed.
+	e.addKey(vault.KeySpec{Name: "kzz"})
+	f.set(func(w http.ResponseWriter, r *http.Request, f *front) bool {
+		if r.URL.Path != "/keys/kzz/versions" {
+			return false
+		}
+		f.write(w, reply{status: 200, header: http.Header{"Content-Type": {"application/json"}}, body: []byte(`{"value":[]}`)})
+		return true
+	})
+	if err := e.sync(); !isKind(err, cloud.ErrBadAnswer) || !strings.Contains(err.Error(), "kzz") || !strings.Contains(err.Error(), "no versions") {
+		t.Errorf("a key listed with no versions: %v, want a bad answer naming kzz", err)
+	}
+	if s := e.states(); fmt.Sprint(s) != fmt.Sprint(good) {
+		t.Errorf("inventory after the failed sync: %v, want %v", s, good)
+	}
+
+	// Names no Key Vault allows, in the listing.
+	long := strings.Repeat("ключ-", 205) // 1 KiB of UTF-8
+	for _, name := range []string{"ключ-é", "a%2Fb", long} {
+		t.Run("name "+name[:min(len(name), 12)], func(t *testing.T) {
+			f.set(func(w http.ResponseWriter, r *http.Request, f *front) bool {
+				if _, ok := isListPage(r); !ok {
+					return false
+				}
+				rp := f.forward(t, r)
+				var page map[string]any
+				if err := json.Unmarshal(rp.body, &page); err != nil {
+					t.Error(err)
+				}
+				if r.URL.Query().Get("$skiptoken") == "" {
+					page["value"] = append(page["value"].([]any), map[string]any{"kid": f.URL + "/keys/" + name, "attributes": map[string]any{"enabled": true, "created": 1700000000, "updated": 1700000000}})
+				}
+				rp.body, _ = json.Marshal(page)
+				f.write(w, rp)
+				return true
+			})
+			err := e.sync()
+			t.Logf("sync over a key named %q: %v", name[:min(len(name), 12)], err)
+			var ce *cloud.Error
+			if err != nil && !errors.As(err, &ce) {
+				t.Errorf("sync over a key named %q: %v, want a cloud error", name, err)
+			}
+			if err != nil && len(err.Error()) > 2000 {
+				t.Errorf("error of %d bytes", len(err.Error()))
+			}
+			s := e.states()
+			if s[engine.StateActive] < 12 || s[engine.StatePurged] > 0 || s[engine.StateDeleted] > 0 {
+				t.Errorf("inventory after a key named %q: %v", name, s)
+			}
+		})
+	}
+	f.set(nil)
+	e.mustSync()
+	good = e.states()
+
+	// The secret expires in the middle of a sync: tokens fail after the
+	// first pages were read.
+	cred := &expiring{token: e.srv.Token}
+	e.connectFront(f, WithCredential(cred))
+	cred.mu.Lock()
+	cred.failAt = 3
+	cred.mu.Unlock()
+	err := e.sync()
+	if !isKind(err, cloud.ErrCredential) || !strings.Contains(err.Error(), "AADSTS7000222") {
+		t.Errorf("token refused mid-sync: %v", err)
+	}
+	if s := e.states(); fmt.Sprint(s) != fmt.Sprint(good) {
+		t.Errorf("inventory after the failed sync: %v, want %v", s, good)
+	}
+	cred.mu.Lock()
+	cred.failAt = 0
+	cred.mu.Unlock()
+	if s := e.mustSync(); s.Events != 0 {
+		t.Errorf("the sync after the secret was renewed recorded %d events", s.Events)
+	}
+}
+
+// A vault whose clock runs 10 minutes ahead or behind keyward's: its
+// dates are taken as stated (a key created in our future stays active
+// and is shown so), a change made after a sync is found by the next one,
+// also after a restart, and an unchanged vault gives no events.
+func TestVaultClockOff(t *testing.T) {
+	for _, off := range []time.Duration{10 * time.Minute, -10 * time.Minute} {
+		t.Run(off.String(), func(t *testing.T) {
+			e := newEnv(t, vault.Options{Now: func() time.Time { return time.Now().Add(off) }}, false)
+			e.addKey(vault.KeySpec{Name: "acme-k", Created: time.Now().Add(off)})
+			e.mustSync()
+			k := byName(e.rows())["acme-k"][0]
+			if k.State != engine.StateActive || k.Created == nil || k.Created.Sub(time.Now().Add(off)).Abs() > time.Minute {
+				t.Errorf("key created by a clock %s off: %s, created %v", off, k.State, k.Created)
+			}
+			if s := e.mustSync(); s.Events != 0 {
+				t.Errorf("unchanged vault: %d events", s.Events)
+			}
+			edit := func(owner string) {
+				t.Helper()
+				if _, err := e.conn.Update(e.ctx, "acme-k", "", cloud.Update{Tags: map[string]string{"owner": owner}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			edit("crm")
+			if s := e.mustSync(); s.Events != 1 {
+				t.Errorf("a tag edited in the vault: %d events, want 1", s.Events)
+			}
+			// A restart, then a change.
+			e.connect(t.TempDir(), false, "")
+			edit("billing")
+			if s := e.mustSync(); s.Events != 1 || byName(e.rows())["acme-k"][0].Tags["owner"] != "billing" {
+				t.Errorf("a tag edited before a restart: %d events, owner %q", s.Events, byName(e.rows())["acme-k"][0].Tags["owner"])
+			}
+			if s := e.mustSync(); s.Events != 0 {
+				t.Errorf("unchanged vault after the restart: %d events", s.Events)
+			}
+		})
+	}
 }

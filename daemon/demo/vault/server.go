@@ -233,6 +233,9 @@ func writeAzureError(w http.ResponseWriter, status int, code, msg string) {
 // from method and path to the fake server's operation names.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
+	// The vault's clock, which stamps its keys' dates, as Azure's Date
+	// header shows its own.
+	w.Header().Set("Date", s.opts.Now().UTC().Format(http.TimeFormat))
 	if f := s.currentFault(); f != nil {
 		switch f.Kind {
 		case FaultThrottle:
