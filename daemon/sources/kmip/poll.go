@@ -317,7 +317,7 @@ const localBudget = 3 * time.Second
 // yet, one probe after the listing learns it (probeWildcards).
 func (p *pollState) locate() error {
 	p.st.Full = p.full
-	uids, perApp, err := p.located()
+	uids, perApp, err := p.located(nil)
 	if err != nil {
 		return err
 	}
@@ -328,21 +328,32 @@ func (p *pollState) locate() error {
 
 // located asks the KMS what it holds now: every located object, sorted,
 // and per application where the KMS expands wildcards (nil otherwise).
-func (p *pollState) located() (uids []string, perApp [][]string, err error) {
+// Where it does, only the applications in only are asked for (nil: all of
+// them); the others' lists are empty.
+func (p *pollState) located(only []int) (uids []string, perApp [][]string, err error) {
 	s := p.s
 	if s.wildcards > 0 {
-		pats := make([]string, len(p.apps))
-		for i, a := range p.apps {
-			pats[i] = a.Pattern
+		asked := only
+		if asked == nil {
+			asked = make([]int, len(p.apps))
+			for i := range p.apps {
+				asked[i] = i
+			}
 		}
-		perApp, err = s.locate(p.ctx, p.c, byName(pats...), p.st)
+		pats := make([]string, len(asked))
+		for j, i := range asked {
+			pats[j] = p.apps[i].Pattern
+		}
+		answers, err := s.locate(p.ctx, p.c, byName(pats...), p.st)
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, l := range perApp {
-			uids = append(uids, l...)
+		perApp = make([][]string, len(p.apps))
+		for j, i := range asked {
+			perApp[i] = answers[j]
+			uids = append(uids, answers[j]...)
 		}
-		if len(uids) == 0 && s.cfg.Locate == "auto" && s.holdsLiveKeys() {
+		if len(uids) == 0 && only == nil && s.cfg.Locate == "auto" && s.holdsLiveKeys() {
 			// Every pattern came back empty while keys are known: perhaps
 			// a failover KMS that does not expand wildcards. List and learn
 			// again rather than take every key for destroyed.
@@ -682,7 +693,7 @@ func (p *pollState) settle() error {
 			s.beforeRelocate()
 		}
 		before := p.st.Locates
-		uids, perApp, err := p.located()
+		uids, perApp, err := p.located(p.unsettledIndexes())
 		p.st.Relocates += p.st.Locates - before
 		if err != nil {
 			p.keepEncryptors("the second Locate", err)
@@ -762,9 +773,19 @@ func (p *pollState) keepEncryptors(step string, err error) {
 // unsettledApps are the applications unsettled names, all of them.
 func (p *pollState) unsettledApps() []string {
 	var out []string
-	for i, a := range p.apps {
+	for _, i := range p.unsettledIndexes() {
+		out = append(out, p.apps[i].Name)
+	}
+	return out
+}
+
+// unsettledIndexes are the indexes in p.apps of the unsettled
+// applications: those a Locate sent again asks for.
+func (p *pollState) unsettledIndexes() []int {
+	var out []int
+	for i := range p.apps {
 		if p.unsettledApp(i) {
-			out = append(out, a.Name)
+			out = append(out, i)
 		}
 	}
 	return out

@@ -170,3 +170,33 @@ func TestRelocatedReadCutKeepsTheEncryptor(t *testing.T) {
 		t.Fatalf("the poll after: encrypts with %q, %+v", e.encryptsWith("crm"), st)
 	}
 }
+
+// TestRelocateAsksOnlyTheUnsettledApplication: where the KMS expands
+// wildcards, the Locate a poll sends again asks for the pattern of the
+// application whose encrypting generation left, not for every
+// application's: with crm raced and hr quiet, one more Locate, not two.
+func TestRelocateAsksOnlyTheUnsettledApplication(t *testing.T) {
+	var armed atomic.Int32
+	var b *backend
+	b = startEmbedded(t, kms.Options{Apps: []kms.App{crm3[0], {Name: "hr", Prefix: "acme.hr.key.", Generations: 2}},
+		AfterLocate: func() {
+			if armed.Add(-1) == 0 { // after crm's Locate, the batch's first
+				if _, err := b.embedded.Rotate("crm"); err != nil {
+					t.Error(err)
+				}
+			}
+		}})
+	e := newEnv(t, b, "", nil, crmApp, hrApp)
+	e.mustPoll()
+	if st := e.mustPoll(); st.Locates != 2 || e.src.wildcards != 1 {
+		t.Fatalf("an unchanged poll: %d Locates (want one per application), wildcards %d", st.Locates, e.src.wildcards)
+	}
+	armed.Store(1)
+	st := e.mustPoll()
+	if st.Relocates != 1 || st.Locates != 3 {
+		t.Fatalf("the raced poll: %d relocates, %d Locates (want 1 and 3: crm's pattern once more)", st.Relocates, st.Locates)
+	}
+	if e.encryptsWith("crm") != "acme.crm.key.4" || e.encryptsWith("hr") != "acme.hr.key.2" {
+		t.Fatalf("crm encrypts with %q, hr with %q", e.encryptsWith("crm"), e.encryptsWith("hr"))
+	}
+}
