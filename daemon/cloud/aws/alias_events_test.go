@@ -5,10 +5,8 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward/cli/clitest"
-	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud/aws"
-	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -19,11 +17,7 @@ import (
 // `report activity --key`) holds it. Rotate and update used to record
 // their events on aws-prod/payments/current, an id of no key.
 func TestOperationsByAliasAreRecordedOnTheKey(t *testing.T) {
-	lk := aws.StartLocalKMS(t)
-	dir := t.TempDir()
-	cfg := awsConfig(t, dir, lk, "full_refresh_every = 1\n")
-	sock := daemontest.Start(t, cfg, daemon.Options{})
-	kw := clitest.Runner(t, sock)
+	_, _, sock, kw := awsDaemon(t, "full_refresh_every = 1\n")
 	kw("key", "create", "aws-prod", "payments", "--type", "oct")
 	kw("sync", "--source", "aws-prod")
 	var id string

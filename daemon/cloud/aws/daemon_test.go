@@ -32,6 +32,17 @@ endpoint = %q
 %s`, aws.TestRegion, aws.WriteStaticKeys(t, dir), lk.URL, extra))
 }
 
+// awsDaemon starts local-kms and a daemon over it (awsConfig with extra, in
+// a directory of the test's) until the test ends: local-kms, the
+// directory, the daemon's socket and a CLI runner on it.
+func awsDaemon(t *testing.T, extra string) (lk *aws.LocalKMS, dir, sock string, kw func(...string) string) {
+	t.Helper()
+	lk = aws.StartLocalKMS(t)
+	dir = t.TempDir()
+	sock = daemontest.Start(t, awsConfig(t, dir, lk, extra), daemon.Options{})
+	return lk, dir, sock, clitest.Runner(t, sock)
+}
+
 // TestAWSThroughDaemonAndCLI runs the real daemon with an [[aws]] section
 // pointed at local-kms and drives sync and the life cycle through the
 // real CLI on the real socket; changes made in "AWS" behind keyward's

@@ -17,10 +17,7 @@ import (
 
 	"github.com/keyward/keyward/cli"
 	"github.com/keyward/keyward/cli/clitest"
-	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/daemon/cloud/aws"
-	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 )
@@ -34,12 +31,9 @@ import (
 // expiry AWS would refuse, or two choices at once, is refused before any
 // request reaches AWS.
 func TestReimportExpiryThroughDaemon(t *testing.T) {
-	lk := aws.StartLocalKMS(t)
+	lk, dir, sock, kw := awsDaemon(t, "full_refresh_every = 1\n")
 	ctx := context.Background()
-	dir := t.TempDir()
-	sock := daemontest.Start(t, awsConfig(t, dir, lk, "full_refresh_every = 1\n"), daemon.Options{})
 	c := api.NewClient(sock)
-	kw := clitest.Runner(t, sock)
 	plain := lk.Client()
 	stored := func(id string) *types.KeyMetadata {
 		t.Helper()

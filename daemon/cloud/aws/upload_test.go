@@ -62,12 +62,8 @@ func TestUploadFromKMIPRing(t *testing.T) {
 // the database in plaintext. An AWS-generated key has no backup, and
 // says so.
 func TestUploadFileBackupRestore(t *testing.T) {
-	lk := aws.StartLocalKMS(t)
-	dir := t.TempDir()
+	lk, dir, sock, kw := awsDaemon(t, "")
 	dataDir := filepath.Join(dir, "data")
-	cfg := awsConfig(t, dir, lk, "")
-	sock := daemontest.Start(t, cfg, daemon.Options{})
-	kw := clitest.Runner(t, sock)
 	key := func(id string) engine.Key {
 		t.Helper()
 		keys := clitest.Keys(t, sock, "aws-prod")

@@ -10,9 +10,7 @@ import (
 
 	"github.com/keyward/keyward/cli"
 	"github.com/keyward/keyward/cli/clitest"
-	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/cloud/aws"
-	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -22,11 +20,7 @@ import (
 // fail on the alias: every retry left another key in the account, pending
 // import forever (and billed), named by no alias.
 func TestUploadOverAnExistingAliasCreatesNothing(t *testing.T) {
-	lk := aws.StartLocalKMS(t)
-	dir := t.TempDir()
-	cfg := awsConfig(t, dir, lk, "full_refresh_every = 1\n")
-	sock := daemontest.Start(t, cfg, daemon.Options{})
-	kw := clitest.Runner(t, sock)
+	_, dir, sock, kw := awsDaemon(t, "full_refresh_every = 1\n")
 	kw("key", "create", "aws-prod", "payments", "--type", "oct")
 	material := filepath.Join(dir, "material.bin")
 	if err := os.WriteFile(material, []byte(strings.Repeat("k", 32)), 0o600); err != nil {
