@@ -113,7 +113,7 @@ type ConfirmRequest struct {
 // source it was taken from) and, for a source whose imported material
 // expires (engine.CapMaterialExpiry: AWS), the expiry the re-imported
 // material gets instead of the one kept at upload: Expires, or NoExpiry
-// (not both; neither: as kept, or none once that date has passed).
+// (not both; neither: as kept, refused once that date has passed).
 type RestoreRequest struct {
 	Source   string     `json:"source,omitempty"`
 	Expires  *time.Time `json:"expires,omitempty"`

@@ -792,7 +792,7 @@ func (m *Model) restoreExpiryForm(f *flow, bi api.BackupInfo, into string) tea.C
 	name := table.Clean(bi.Key)
 	form := dialog.NewForm("Restore "+name+" into "+table.Clean(into), []string{
 		fmt.Sprintf("Backup %s of %s, taken from vault %s on %s, is imported into the key again.", bi.ID, bi.Key, bi.Source, backupTime(bi)),
-		"Material expires: empty keeps the expiry kept at upload (none once it has passed); a date (at most 365 days ahead) or never.",
+		"Material expires: empty keeps the expiry kept at upload (refused once it has passed); a date (at most 365 days ahead) or never.",
 	}, dialog.NewField("Material expires", "empty, YYYY-MM-DD or never", ""))
 	f.Show(nil, nil, form, nil)
 	f.Submit = func(fm *dialog.Form) (actionRun, error) {

@@ -257,7 +257,8 @@ const noExport = "not supported: AWS cannot export key material (only keys keywa
 // another key. The key must still exist (not deleted for good); a key
 // pending deletion must be recovered first. Re-importing also brings back
 // material that expired or was deleted. The material gets the kept
-// copy's expiry, or none when that date has passed.
+// copy's expiry; once that date has passed the restore is refused,
+// before any request, until an expiry is chosen (RestoreExpiring).
 func (a *Account) Restore(ctx context.Context, blob []byte) (cloud.KeyVersion, error) {
 	return a.restore(ctx, blob, nil)
 }
@@ -281,8 +282,11 @@ func (a *Account) restore(ctx context.Context, blob []byte, given *cloud.Materia
 	defer clear(k.Material)
 	op := "restore " + k.KeyID
 	exp := k.Expires
-	if exp != nil && !exp.After(time.Now()) {
-		exp = nil // expired: re-imported without expiry rather than refused
+	if given == nil && exp != nil && !exp.After(time.Now()) {
+		// Re-importing it without expiry would bring back for good
+		// material an administrator made expire: the choice is theirs.
+		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrInvalid, Op: op,
+			Reason: fmt.Sprintf("the material kept at upload expired %s: give it a new expiry (restore --expires DATE, at most 365 days ahead) or none (restore --no-expiry)", exp.UTC().Format(time.RFC3339))}
 	}
 	if given != nil {
 		exp = given.At

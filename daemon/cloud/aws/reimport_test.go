@@ -113,3 +113,49 @@ func TestReimportWithNewExpiry(t *testing.T) {
 		t.Errorf("a refused re-import changed the stored expiry: %v", md.ValidTo)
 	}
 }
+
+// TestRestoreOfExpiredCopyAsksForAnExpiry: a kept copy whose expiry has
+// passed, restored without an expiry, is refused before any request,
+// naming the choice to make — it was re-imported silently with no expiry
+// at all, so material an administrator made expire came back for good.
+// With the choice made it is restored as asked.
+func TestRestoreOfExpiredCopyAsksForAnExpiry(t *testing.T) {
+	a, lk := newLocal(t)
+	ctx := context.Background()
+	first := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second)
+	kv, blob := importKept(t, a, cloud.ImportRequest{Name: "expired-copy", Symmetric: randomAES(t), Expires: &first})
+	plain := lk.Client()
+	stored := func() *types.KeyMetadata {
+		t.Helper()
+		out, err := plain.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: sdkaws.String(kv.Name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.KeyMetadata
+	}
+	for deadline := time.Now().Add(30 * time.Second); stored().KeyState != types.KeyStatePendingImport; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the material did not expire in local-kms: %+v", stored())
+		}
+	}
+	before := a.Calls()
+	_, err := a.Restore(ctx, blob)
+	if !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "expired "+first.Format(time.RFC3339)) ||
+		!strings.Contains(err.Error(), "--expires") || !strings.Contains(err.Error(), "--no-expiry") {
+		t.Fatalf("restore of a copy whose expiry passed: %v, want it refused asking for an expiry", err)
+	}
+	for op, n := range a.Calls() {
+		if n != before[op] {
+			t.Errorf("the refused restore sent %s", op)
+		}
+	}
+	if md := stored(); md.KeyState != types.KeyStatePendingImport {
+		t.Fatalf("after the refused restore, local-kms holds state %s, model %s", md.KeyState, md.ExpirationModel)
+	}
+	if _, err := a.RestoreExpiring(ctx, blob, cloud.MaterialExpiry{}); err != nil {
+		t.Fatal(err)
+	}
+	if md := stored(); md.KeyState != types.KeyStateEnabled || md.ExpirationModel != types.ExpirationModelTypeKeyMaterialDoesNotExpire {
+		t.Fatalf("after the restore with --no-expiry: state %s, model %s", md.KeyState, md.ExpirationModel)
+	}
+}
