@@ -75,6 +75,9 @@ type memVault struct {
 	dataDir string // as the daemon handed it to the constructor
 	keys    map[string]*memKey
 	calls   []string
+	// answered, when set, holds a rotation's answer back (the rotation
+	// is made) until it is closed: a cloud that answers late.
+	answered chan struct{}
 }
 
 var _ cloud.Connector = (*memVault)(nil)
@@ -186,9 +189,10 @@ func (v *memVault) Import(context.Context, cloud.ImportRequest) (cloud.KeyVersio
 }
 
 func (v *memVault) Rotate(_ context.Context, name string) (cloud.KeyVersion, error) {
-	defer v.call("rotate")()
+	unlock := v.call("rotate")
 	k, err := v.live("rotate", name)
 	if err != nil {
+		unlock()
 		return cloud.KeyVersion{}, err
 	}
 	cur := k.current()
@@ -196,6 +200,11 @@ func (v *memVault) Rotate(_ context.Context, name string) (cloud.KeyVersion, err
 	now := time.Now().UTC().Truncate(time.Second).Add(time.Second)
 	cur.Version, cur.Created, cur.Updated = strconv.Itoa(n+1), now, now
 	k.versions = append(k.versions, cur)
+	answered := v.answered
+	unlock()
+	if answered != nil {
+		<-answered
+	}
 	return cur, nil
 }
 
