@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/cloudtest"
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/storetest"
 )
 
@@ -96,15 +97,22 @@ func hostileAccount(t *testing.T, keys int) (*LocalKMS, *awsFront, *cloud.SyncSo
 		}
 	}
 	f := startAWSFront(t, lk)
+	src, sink := frontSource(t, lk, f, storetest.New(t))
+	return lk, f, src, sink
+}
+
+// frontSource is a sync source aws-hostile over local-kms behind f (a
+// connector of its own, as a daemon started again has), recording into st.
+func frontSource(t *testing.T, lk *LocalKMS, f *awsFront, st *store.Store) (*cloud.SyncSource, *cloudtest.StoreSink) {
+	t.Helper()
 	s := LocalSettings(t, lk, "aws-hostile")
 	s.Endpoint = f.URL
-	a, err := New(ctx, s, nil)
+	a, err := New(context.Background(), s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	src := cloud.NewSyncSource("aws-hostile", a, time.Hour, nil)
-	sink := cloudtest.Attach(t, storetest.New(t), src)
-	return lk, f, src, sink
+	return src, cloudtest.Attach(t, st, src)
 }
 
 func activeKeys(t *testing.T, sink *cloudtest.StoreSink) map[engine.State]int {
@@ -326,14 +334,7 @@ func TestSurprisingAnswers(t *testing.T) {
 		return status, out
 	})
 	// A daemon started now (its connector describes every key).
-	cfg := LocalSettings(t, lk, "aws-hostile")
-	cfg.Endpoint = f.URL
-	a2, err := New(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src2 := cloud.NewSyncSource("aws-hostile", a2, time.Hour, nil)
-	sink2 := cloudtest.Attach(t, sink.St, src2)
+	src2, sink2 := frontSource(t, lk, f, sink.St)
 	if err := src2.SyncNow(ctx); err != nil {
 		t.Fatalf("sync with an unknown state, spec and a clock ahead: %v", err)
 	}
