@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -60,7 +61,14 @@ func describeErr(e *cloud.Error) {
 	case codes.InvalidArgument, codes.OutOfRange:
 		e.Kind, e.Reason = cloud.ErrInvalid, "Cloud KMS refused the request: "+msg
 	case codes.ResourceExhausted:
-		e.Kind, e.Reason = cloud.ErrThrottled, says("Cloud KMS request quota exceeded after the client's retries; sync less often or raise the project's quota")
+		// Google's client does not retry it; Google may say when to
+		// come back (RetryInfo), which the run loop then waits.
+		e.Kind, e.Reason = cloud.ErrThrottled, says("Cloud KMS request quota exceeded; sync less often or raise the project's quota")
+		for _, d := range st.Details() {
+			if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+				e.RetryAfter = max(ri.GetRetryDelay().AsDuration(), 0)
+			}
+		}
 	case codes.Unimplemented:
 		e.Kind, e.Reason = cloud.ErrUnsupported, says("this endpoint does not offer the call")
 	case codes.Unavailable, codes.DeadlineExceeded, codes.Internal, codes.Canceled, codes.Unknown, codes.Aborted:

@@ -2,17 +2,25 @@ package gcp
 
 import (
 	"context"
+	"errors"
 	"net"
 	"path"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloud/cloudtest"
 	"github.com/keyward/keyward/daemon/demo/gcpkms"
+	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 // loser serves the Cloud KMS fake behind an interceptor that lets the
@@ -24,6 +32,8 @@ type loser struct {
 	mu    sync.Mutex
 	rpc   string
 	calls map[string]int
+	// refuse, when set, answers every call with this error instead.
+	refuse error
 }
 
 func (l *loser) lose(rpc string) { l.mu.Lock(); l.rpc = rpc; l.calls = map[string]int{}; l.mu.Unlock() }
@@ -42,7 +52,11 @@ func startLoser(t *testing.T, cfg Settings) (*gcpkms.Server, *Project, *loser) {
 		if lose {
 			l.rpc = ""
 		}
+		refuse := l.refuse
 		l.mu.Unlock()
+		if refuse != nil {
+			return nil, refuse
+		}
 		resp, err := h(ctx, req)
 		if lose && err == nil {
 			return nil, status.Error(codes.Unavailable, "upstream connect error or disconnect/reset before headers")
@@ -103,5 +117,52 @@ func TestLifecycleAnswerLostIsNotDoneTwice(t *testing.T) {
 	}
 	if got, primary := versionStates(t, p, k); got != "1:enabled 2:enabled" || primary != "2" {
 		t.Errorf("versions %s, primary %s; want 1 and 2 enabled, 2 primary", got, primary)
+	}
+}
+
+// Cloud KMS over quota answers RESOURCE_EXHAUSTED, with a RetryInfo
+// detail saying when to come back, or without one. The sync fails as
+// throttled, says so, waits as long as Google asked (the run loop reads
+// it), and writes nothing.
+func TestQuotaExhausted(t *testing.T) {
+	ctx := context.Background()
+	_, p, l := startLoser(t, Settings{Locations: []string{"europe-west1"}, CreateIn: "europe-west1/ring"})
+	if _, err := p.Create(ctx, cloud.CreateRequest{Name: "k", Type: "oct"}); err != nil {
+		t.Fatal(err)
+	}
+	src := cloud.NewViewSource("gcp-test", p, time.Hour, nil)
+	sink := cloudtest.Attach(t, storetest.New(t), src)
+	if err := src.SyncNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	quota := status.New(codes.ResourceExhausted, "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute' of service 'cloudkms.googleapis.com'")
+	withInfo, err := quota.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(42 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		st   *status.Status
+		wait time.Duration
+	}{{"with RetryInfo", withInfo, 42 * time.Second}, {"without", quota, 0}} {
+		t.Run(c.name, func(t *testing.T) {
+			l.mu.Lock()
+			l.refuse = c.st.Err()
+			l.mu.Unlock()
+			err := src.SyncNow(ctx)
+			if !errors.Is(err, cloud.ErrThrottled) || !strings.Contains(err.Error(), "quota exceeded") || strings.Contains(err.Error(), "after the client's retries") {
+				t.Errorf("sync over quota: %v", err)
+			}
+			if got := cloud.RetryAfter(err); got != c.wait {
+				t.Errorf("retry after %s, want %s", got, c.wait)
+			}
+			keys, _ := sink.Known(ctx, "gcp-test")
+			if len(keys) != 1 || keys[0].State != engine.StateActive {
+				t.Errorf("inventory after the throttled sync: %+v", keys)
+			}
+			l.mu.Lock()
+			l.refuse = nil
+			l.mu.Unlock()
+		})
 	}
 }
