@@ -52,7 +52,7 @@ func ParseWhen(every, cronExpr, zone string) (When, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cron %q: %v (five fields: minute hour day-of-month month day-of-week%s)", cronExpr, err, cronHint(cronExpr))
 		}
-		return cronWhen{expr: cronExpr, s: s, loc: loc}, nil
+		return cronWhen{expr: cronExpr, s: s, loc: loc, byClock: byClock(cronExpr)}, nil
 	}
 	f := strings.Fields(strings.ToLower(every))
 	bad := fmt.Errorf(`every %q: expected "daily HH:MM", "weekly DAY HH:MM" (mon..sun) or "monthly D HH:MM" (1..31)`, every)
@@ -218,11 +218,29 @@ func (c calendar) Next(after time.Time) time.Time {
 // times, then placed in the zone as calendar schedules are (inZone), so
 // daylight saving never skips an occurrence or runs one twice (robfig/cron
 // alone skips a time in the spring gap and runs one in the autumn overlap
-// twice).
+// twice). An expression whose minute or hour is a wildcard (byClock) runs
+// by the clock as it reads instead: in both passes of a repeated hour, as
+// cronie and Vixie cron run such jobs — "every ten minutes" does not pause
+// for 70 minutes when clocks fall back.
 type cronWhen struct {
-	expr string
-	s    cron.Schedule
-	loc  *time.Location
+	expr    string
+	s       cron.Schedule
+	loc     *time.Location
+	byClock bool
+}
+
+// byClock says whether a cron expression runs at every minute or every
+// hour rather than at fixed times of day: its minute or hour field starts
+// with "*" (cronie's MIN_STAR and HR_STAR), or it is @hourly.
+func byClock(expr string) bool {
+	f := strings.Fields(expr)
+	switch {
+	case len(f) == 1:
+		return f[0] == "@hourly"
+	case len(f) >= 2:
+		return strings.HasPrefix(f[0], "*") || strings.HasPrefix(f[1], "*")
+	}
+	return false
 }
 
 func (c cronWhen) Location() *time.Location { return c.loc }
@@ -230,6 +248,9 @@ func (c cronWhen) String() string           { return "cron " + c.expr + " " + c.
 func (c cronWhen) Next(after time.Time) time.Time {
 	a := after.In(c.loc)
 	wall := time.Date(a.Year(), a.Month(), a.Day(), a.Hour(), a.Minute(), a.Second(), a.Nanosecond(), time.UTC)
+	if c.byClock {
+		return c.nextByClock(after, wall)
+	}
 	// A wall time that names an instant not after `after` is in the second
 	// pass of a repeated hour (clocks fell back): its first pass has run.
 	// Skip such wall times until the overlap ends; no zone moves its clocks
@@ -247,6 +268,40 @@ func (c cronWhen) Next(after time.Time) time.Time {
 			return time.Time{}
 		}
 	}
+}
+
+// nextByClock is the earliest instant after `after` whose wall time the
+// expression names, either pass of a repeated hour counting. Wall times
+// from overlapMax before after's are looked at (the second pass of an
+// hour comes after later wall times of the first), and up to overlapMax
+// past the first that matches.
+func (c cronWhen) nextByClock(after, wall time.Time) time.Time {
+	var best, bestWall time.Time
+	for w := wall.Add(-overlapMax); ; {
+		w = c.s.Next(w)
+		if w.IsZero() || !best.IsZero() && w.After(bestWall.Add(overlapMax)) {
+			return best
+		}
+		for _, t := range passes(w, c.loc) {
+			if t.After(after) && (best.IsZero() || t.Before(best)) {
+				best, bestWall = t, w
+			}
+		}
+	}
+}
+
+// passes are the instants the wall time w names in loc: one, two in a
+// repeated hour (the earlier first), or, in a gap, the first minute after.
+func passes(w time.Time, loc *time.Location) []time.Time {
+	first := inZone(w, loc)
+	out := []time.Time{first}
+	for _, d := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour} {
+		t := first.Add(d).In(loc)
+		if t.Day() == w.Day() && t.Hour() == w.Hour() && t.Minute() == w.Minute() && t.Second() == w.Second() {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // overlapMax bounds the wall times a cron schedule skips in a repeated hour

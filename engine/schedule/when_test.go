@@ -168,14 +168,28 @@ func FuzzParseWhen(f *testing.F) {
 // of them and answer no occurrence at all, which the scheduler stores as
 // "no next run": a jittered */10 schedule that fired in that hour, or a
 // daemon started in it, never ran again.
+//
+// A schedule with a wildcard minute or hour (*/10, "0 * * * *") runs by
+// the clock as it reads, in both passes of the hour, as cronie and Vixie
+// cron run such jobs: an administrator's "every ten minutes" must not
+// pause for 70 minutes one night a year. A schedule at fixed times
+// ("15,45 1,2 * * *", "30 1 * * *") runs once, in the first pass.
 func TestCronNextInFallBackOverlap(t *testing.T) {
 	for _, tc := range []struct{ expr, after, want string }{
-		{"*/10 * * * *", "2027-11-07T06:05:00Z", "2027-11-07T07:00:00Z"},
-		{"* * * * *", "2027-11-07T06:00:30Z", "2027-11-07T07:00:00Z"},
+		{"*/10 * * * *", "2027-11-07T06:05:00Z", "2027-11-07T06:10:00Z"},
+		{"* * * * *", "2027-11-07T06:00:30Z", "2027-11-07T06:01:00Z"},
+		{"0 * * * *", "2027-11-07T05:00:00Z", "2027-11-07T06:00:00Z"},
+		{"0 * * * *", "2027-11-07T06:00:00Z", "2027-11-07T07:00:00Z"},
 		{"15,45 1,2 * * *", "2027-11-07T06:20:00Z", "2027-11-07T07:15:00Z"},
-		// First pass: still every ten minutes, then straight to 02:00 EST.
-		{"*/10 * * * *", "2027-11-07T05:55:00Z", "2027-11-07T07:00:00Z"},
+		{"15,45 1,2 * * *", "2027-11-07T05:50:00Z", "2027-11-07T07:15:00Z"},
+		// First pass: every ten minutes, then on into the second pass.
+		{"*/10 * * * *", "2027-11-07T05:55:00Z", "2027-11-07T06:00:00Z"},
 		{"*/10 * * * *", "2027-11-07T05:35:00Z", "2027-11-07T05:40:00Z"},
+		{"*/10 * * * *", "2027-11-07T06:55:00Z", "2027-11-07T07:00:00Z"},
+		// Spring forward: 02:00-02:59 do not exist; the next is 03:00 EDT.
+		{"*/10 * * * *", "2027-03-14T06:55:00Z", "2027-03-14T07:00:00Z"},
+		{"*/10 * * * *", "2027-03-14T07:00:00Z", "2027-03-14T07:10:00Z"},
+		{"30 2 * * *", "2027-03-14T06:55:00Z", "2027-03-14T07:00:00Z"},
 	} {
 		w := mustWhen(t, "", tc.expr, "America/New_York")
 		if got := w.Next(utc(tc.after)); got.IsZero() || got.UTC().Format(time.RFC3339) != tc.want {
@@ -186,8 +200,16 @@ func TestCronNextInFallBackOverlap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, ok := s.Next(utc("2027-11-07T06:05:00Z")); !ok || !n.Equal(utc("2027-11-07T07:00:00Z")) {
-		t.Errorf("schedule next in the overlap: %v %v, want 2027-11-07T07:00:00Z true", n, ok)
+	if n, ok := s.Next(utc("2027-11-07T06:05:00Z")); !ok || !n.Equal(utc("2027-11-07T06:10:00Z")) {
+		t.Errorf("schedule next in the overlap: %v %v, want 2027-11-07T06:10:00Z true", n, ok)
+	}
+	// Across the night: never more than ten minutes between two runs.
+	got := occurrences(mustWhen(t, "", "*/10 * * * *", "America/New_York"), utc("2027-11-07T04:30:00Z"), 30)
+	for i := 1; i < len(got); i++ {
+		a, b := utc(got[i-1]), utc(got[i])
+		if b.Sub(a) != 10*time.Minute {
+			t.Errorf("*/10 across fall back: %s then %s", got[i-1], got[i])
+		}
 	}
 }
 
