@@ -2,6 +2,7 @@ package kmip
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/daemon/kek/kektest"
+	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/engine/keyring"
 )
 
 // stalledKMS is the embedded KMS holding crm's generations 1..3 whose
@@ -314,5 +317,66 @@ func TestConnectionDroppedMidPoll(t *testing.T) {
 	f.up.Store(true)
 	if st := e.mustPoll(); st.Added != 1 || e.encryptsWith("crm") != "acme.crm.key.4" || e.health().Health != engine.HealthOK {
 		t.Fatalf("the poll after: %+v, health %+v", st, e.health())
+	}
+}
+
+// failingSink refuses the next Apply while fail is set (a database that
+// refused the poll's batch, or a daemon killed before it was written).
+type failingSink struct {
+	storeSink
+	fail *atomic.Bool
+}
+
+func (s failingSink) Apply(ctx context.Context, b sources.Batch) error {
+	if s.fail.Swap(false) {
+		return errors.New("disk I/O error")
+	}
+	return s.storeSink.Apply(ctx, b)
+}
+
+// TestRingChangeWhoseBatchWasLostIsStillRecorded: a poll moved crm's ring
+// to generation 2 (stored wrapped, committed) and its batch never reached
+// the database — the state a kill -9 between the two leaves, or a batch
+// the database refused. The next poll, in this daemon or after a restart
+// on the same database (the ring restored from its wrapped copy), finds 2
+// encrypting although the inventory never heard of it: it records the key
+// and the rotation once, saying its change was not recorded when it was
+// made, instead of only "discovered" with no rotation in the activity.
+func TestRingChangeWhoseBatchWasLostIsStillRecorded(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(map[bool]string{false: "same daemon", true: "restart"}[restart], func(t *testing.T) {
+			b := embeddedBackend(t)
+			b.create(t, "acme.crm.key.1")
+			k, _ := kektest.New(t)
+			e := newEnv(t, b, "", k, crmApp)
+			e.mustPoll()
+			b.create(t, "acme.crm.key.2")
+			var fail atomic.Bool
+			fail.Store(true)
+			if err := e.src.Poll(context.Background(), failingSink{e.sink, &fail}); err == nil {
+				t.Fatal("the poll whose batch was refused worked")
+			}
+			if got := e.encryptsWith("crm"); got != "acme.crm.key.2" {
+				t.Fatalf("crm encrypts with %q", got)
+			}
+			if restart {
+				e.rings = keyring.NewRings()
+				e.deps.Rings = e.rings
+				e.rebuild()
+				if got := e.encryptsWith("crm"); got != "acme.crm.key.2" {
+					t.Fatalf("restored, crm encrypts with %q", got)
+				}
+			}
+			for range 2 {
+				e.mustPoll()
+			}
+			rot := e.eventsFor("acme.crm.key.2", engine.OpRotated)
+			if len(rot) != 1 || !strings.Contains(rot[0].Details, "not recorded when it was made") {
+				t.Fatalf("rotation events for acme.crm.key.2: %+v", rot)
+			}
+			if d := e.eventsFor("acme.crm.key.2", engine.OpDiscovered); len(d) != 1 {
+				t.Fatalf("%d discovered events", len(d))
+			}
+		})
 	}
 }

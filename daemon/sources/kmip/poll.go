@@ -252,6 +252,10 @@ type pollState struct {
 	refused  map[string]bool
 	// events are the activity events the poll records with its batch.
 	events []engine.Event
+	// addedNow are the generations this poll's ring changes added (their
+	// events are the ring's); a ring generation the inventory does not
+	// know and this poll did not add joined in a change never recorded.
+	addedNow map[string]bool
 	// relocateErr is why settle's Locate failed: the poll keeps what it
 	// read, but the rings keep their encryptors (see settle).
 	relocateErr error
@@ -271,7 +275,7 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats, ful
 		return err
 	}
 	p := &pollState{s: s, ctx: ctx, c: c, sink: sink, st: st, apps: s.cfg.Applications, full: full,
-		refused: map[string]bool{}, material: map[string][]byte{}}
+		refused: map[string]bool{}, material: map[string][]byte{}, addedNow: map[string]bool{}}
 	defer p.dropMaterial()
 	st.Protocol, st.Address = c.Version().String(), s.connected
 	if len(s.failedFirst) > 0 {
@@ -981,6 +985,13 @@ func (p *pollState) row(uid string, mm appMatch, fp string) (engine.Key, bool) {
 		p.event(uid, op, sev, fmt.Sprintf("found in the KMS already %s (%s) for application %s: it never joins the ring", row.State, describe(row), a.Name))
 	case k.row.ID == "":
 		p.event(uid, engine.OpDiscovered, engine.SeverityInfo, fmt.Sprintf("found in the KMS (%s, %s) for application %s", row.State, describe(row), a.Name))
+		if r, _ := s.deps.Rings.Ring(a.Name); fp != "" && !p.addedNow[uid] && encrypting(r) != nil && encrypting(r).UID == uid {
+			// The ring took it in a change whose batch never reached the
+			// inventory (a kill between the two, a refused write): the
+			// rotation is recorded now, once.
+			p.event(uid, engine.OpRotated, engine.SeverityInfo, fmt.Sprintf("%s (key id %s) encrypts for %s: it joined the ring in a change not recorded when it was made (the daemon stopped, or the database refused the poll's batch)",
+				mm.name, keyring.ShortID(fp), a.Name))
+		}
 	case k.state != row.State:
 		op, sev := stateOp(row.State)
 		p.event(uid, op, sev, fmt.Sprintf("state %s → %s in the KMS", k.state, row.State))

@@ -97,6 +97,9 @@ func encrypting(r keyring.Ring) *keyring.Generation {
 // every move of the encrypting generation as its own event.
 func (s *Source) ringEvents(ctx context.Context, app string, before keyring.Ring, d keyring.Diff, pl *pollState) {
 	pl.st.Added += len(d.Added)
+	for _, g := range d.Added {
+		pl.addedNow[g.UID] = true
+	}
 	pl.st.Dropped += len(d.Dropped)
 	var out []string
 	for _, g := range d.Dropped {
