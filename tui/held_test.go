@@ -51,3 +51,29 @@ func TestBurstAcrossAPageActsOnTheKeyReached(t *testing.T) {
 		t.Fatalf("x acted on bulk.key.07, the old page's last row:\n%s", view)
 	}
 }
+
+// TestReportBurstAcrossAPage: the same in the Activity pane — 29 j in one
+// read from the first row cross a page of events; the ones typed while
+// the next page loaded were dropped, so the selection stopped on the new
+// page's first row. Events are newest first: bulk event 29 on the first
+// row, bulk event 0 on the 30th.
+func TestReportBurstAcrossAPage(t *testing.T) {
+	f := withBulk()
+	f.mu.Lock()
+	for i := range 30 {
+		id := f.keys[len(f.keys)-30+i].ID
+		f.events[id] = append(f.events[id], engine.Event{ID: int64(1000 + i), Time: fixedNow.Add(-time.Duration(30-i) * time.Minute),
+			KeyID: id, Source: "kms-prod", Operation: engine.OpEdited, Actor: "bulk", Origin: engine.OriginKeyward,
+			Details: fmt.Sprintf("bulk event %02d", i)})
+	}
+	f.mu.Unlock()
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "3")
+	waitFor(t, tm, "bulk event 29")
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(strings.Repeat("j", 29))})
+	tuitest.WaitOutput(t, tm.Output(), 5*time.Second, func() string { return "bulk.key.00 (bulk event 00) selected" }, func(b []byte) bool {
+		return strings.Contains(selectedLine(ansi.Strip(string(b))), "bulk.key.00")
+	})
+	_ = finalView(t, tm)
+}

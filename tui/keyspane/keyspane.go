@@ -128,13 +128,9 @@ type Model struct {
 	act     *flow
 	flowSeq int
 	// held: keys typed at the list while a page was loading, handled in
-	// order once it is drawn (replay).
-	held []tea.KeyMsg
+	// order once it is drawn.
+	held common.Held
 }
-
-// maxHeld bounds the keys held while a page loads (a key held down over a
-// slow link); past it they are dropped.
-const maxHeld = 256
 
 // New returns the Keys pane.
 func New(ctx *common.Context) *Model {
@@ -440,9 +436,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			// filter): what is typed meanwhile is for the list that
 			// comes, so it waits for it rather than being lost or acting
 			// on a row of the page that goes.
-			if len(m.held) < maxHeld {
-				m.held = append(m.held, msg)
-			}
+			m.held.Hold(msg)
 			return nil
 		}
 		return m.updateTable(msg)
@@ -500,11 +494,7 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 	m.loading = false
 	if msg.err != nil {
 		m.err = msg.err
-		if n := len(m.held); n > 0 {
-			m.held = nil
-			return common.FlashErr(fmt.Sprintf("%d keys typed while the list loaded were not handled: the page did not come (%s)", n, common.Explain(msg.err)))
-		}
-		return nil
+		return m.held.Drop(msg.err)
 	}
 	m.err = nil
 	if msg.req.tail != m.tail {
@@ -554,22 +544,7 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		m.dirty = false
 		return m.refetch()
 	}
-	return m.replay()
-}
-
-// replay handles the keys held while the page loaded, in order, until one
-// asks for another page (the rest wait for that one).
-func (m *Model) replay() tea.Cmd {
-	var cmds []tea.Cmd
-	for len(m.held) > 0 && !m.loading {
-		k := m.held[0]
-		m.held = m.held[1:]
-		cmds = append(cmds, m.Update(k))
-	}
-	if len(m.held) == 0 {
-		m.held = nil
-	}
-	return tea.Batch(cmds...)
+	return m.held.Replay(func(k tea.KeyMsg) tea.Cmd { return m.Update(k) }, func() bool { return m.loading })
 }
 
 // holds reports that keys has the key id.

@@ -95,14 +95,16 @@ type Model struct {
 	keep        string // the selected row's rowID, for the next fetch (a refetch)
 	seq         int
 	loading     bool
-	dirty       bool
-	limit       int
-	fetchedAt   time.Time
-	err         error
-	detail      bool
-	note        string // the export's progress or outcome
-	exporting   *exportJob
-	exportSeq   int
+	// held: keys typed while a page loaded, handled once it is drawn.
+	held      common.Held
+	dirty     bool
+	limit     int
+	fetchedAt time.Time
+	err       error
+	detail    bool
+	note      string // the export's progress or outcome
+	exporting *exportJob
+	exportSeq int
 	// toEnd: G was pressed; pages are fetched one after the other until
 	// the last (a report is paged forwards only).
 	toEnd bool
@@ -237,6 +239,10 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return m.refetch()
 		}
 	case tea.KeyMsg:
+		if m.loading && m.page != nil && !m.detail {
+			m.held.Hold(msg)
+			return nil
+		}
 		return m.onKey(msg)
 	}
 	return nil
@@ -253,7 +259,7 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 	}
 	if msg.err != nil {
 		m.err = msg.err
-		return nil
+		return m.held.Drop(msg.err)
 	}
 	m.err = nil
 	if m.spec.Local {
@@ -290,7 +296,7 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		m.dirty = false
 		return m.refetch()
 	}
-	return nil
+	return m.held.Replay(func(k tea.KeyMsg) tea.Cmd { return m.Update(k) }, func() bool { return m.loading })
 }
 
 func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
