@@ -153,6 +153,36 @@ func TestStopAfterTheRingChangedStillRecordsThePoll(t *testing.T) {
 	}
 }
 
+// TestSlowLocalWriteWithoutAStopIsNotCut: the budget of a poll's local
+// part (localBudget) is for a stop only. A ring change that takes longer
+// than it (a loaded disk, SQLite waiting on another writer) while nothing
+// stops the daemon must still be recorded: the budget cut the record
+// after the ring had moved, so acme.crm.key.2 encrypted with no inventory
+// row and no rotation event, and the poll failed.
+func TestSlowLocalWriteWithoutAStopIsNotCut(t *testing.T) {
+	b := embeddedBackend(t)
+	b.create(t, "acme.crm.key.1")
+	k, _ := kektest.New(t)
+	e := newEnv(t, b, "", k, crmApp)
+	e.mustPoll()
+	b.create(t, "acme.crm.key.2")
+	e.rings.OnChange(func(string) { time.Sleep(localBudget + 500*time.Millisecond) })
+	err := e.src.Poll(context.Background(), e.sink)
+	e.rings.OnChange(func(string) {})
+	if err != nil {
+		t.Fatalf("a poll whose ring change was slow failed: %v", err)
+	}
+	if got := e.encryptsWith("crm"); got != "acme.crm.key.2" {
+		t.Fatalf("crm encrypts with %q", got)
+	}
+	if k := e.key("acme.crm.key.2"); k.State != engine.StateActive {
+		t.Fatalf("acme.crm.key.2 is %s in the inventory", k.State)
+	}
+	if rot := e.eventsFor("acme.crm.key.2", engine.OpRotated); len(rot) != 1 {
+		t.Fatalf("%d rotation events for acme.crm.key.2, want 1", len(rot))
+	}
+}
+
 // TestLocateAnsweringDuplicates: a KMS that answers each identifier twice
 // (in every protocol version: 1.2 has no paging to drop repeats on) finds
 // what one answering once does: the wildcard probe still sees the server

@@ -296,8 +296,12 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats, ful
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	local, cancel := context.WithTimeout(context.WithoutCancel(ctx), localBudget)
+	// The budget starts with the stop: without one, a slow write (a
+	// loaded disk, SQLite waiting on another writer) is not cut between
+	// the ring's change and its record.
+	local, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	defer context.AfterFunc(ctx, func() { time.AfterFunc(localBudget, cancel) })()
 	p.ctx = local
 	for _, phase := range []func() error{p.updateRings, p.record} {
 		if err := phase(); err != nil {
@@ -311,8 +315,8 @@ func (s *Source) poll(ctx context.Context, sink sources.Sink, st *PollStats, ful
 }
 
 // localBudget bounds what a poll writes after the KMS answered (the
-// wrapped rings, the inventory batch) once a stop arrives: less than the
-// daemon's stop budget.
+// wrapped rings, the inventory batch) once a stop arrives, from the stop:
+// less than the daemon's stop budget. Without a stop it is not bounded.
 const localBudget = 3 * time.Second
 
 // locate is phase 1. A server known to expand wildcards gets one Locate
