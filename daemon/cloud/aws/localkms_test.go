@@ -2,6 +2,7 @@ package aws
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
@@ -22,6 +23,7 @@ import (
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	localkms "github.com/nsmithuk/local-kms/src"
 	"github.com/nsmithuk/local-kms/src/cmk"
 	lkconfig "github.com/nsmithuk/local-kms/src/config"
@@ -676,4 +678,15 @@ func LocalSettings(t testing.TB, lk *LocalKMS, name string) Settings {
 func (lk *LocalKMS) Client() *kms.Client {
 	return kms.New(kms.Options{Region: TestRegion, BaseEndpoint: sdkaws.String(lk.URL),
 		Credentials: credentials.NewStaticCredentialsProvider("AKIAAPPLICATION", "app-secret", "")})
+}
+
+// Described is key id (an id, ARN or alias) as lk holds it, read with a
+// plain client (Client), not keyward's answer.
+func (lk *LocalKMS) Described(t testing.TB, id string) *types.KeyMetadata {
+	t.Helper()
+	out, err := lk.Client().DescribeKey(context.Background(), &kms.DescribeKeyInput{KeyId: sdkaws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.KeyMetadata
 }

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
-	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/keyward/keyward/cli"
@@ -34,15 +32,7 @@ func TestReimportExpiryThroughDaemon(t *testing.T) {
 	lk, dir, sock, kw := awsDaemon(t, "full_refresh_every = 1\n")
 	ctx := context.Background()
 	c := api.NewClient(sock)
-	plain := lk.Client()
-	stored := func(id string) *types.KeyMetadata {
-		t.Helper()
-		out, err := plain.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: sdkaws.String(id)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out.KeyMetadata
-	}
+	stored := func(id string) *types.KeyMetadata { return lk.Described(t, id) }
 
 	material := make([]byte, 32)
 	rand.Read(material)

@@ -27,22 +27,8 @@ func TestReimportWithNewExpiry(t *testing.T) {
 	first := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second)
 	kv, blob := importKept(t, a, cloud.ImportRequest{Name: "short-lived", Symmetric: randomAES(t), Expires: &first})
 	plain := lk.Client()
-	stored := func() *types.KeyMetadata {
-		t.Helper()
-		out, err := plain.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: sdkaws.String(kv.Name)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out.KeyMetadata
-	}
-	// The material expires in local-kms.
-	deadline := time.Now().Add(30 * time.Second)
-	for stored().KeyState != types.KeyStatePendingImport {
-		if time.Now().After(deadline) {
-			t.Fatalf("the material did not expire in local-kms: %+v", stored())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	stored := func() *types.KeyMetadata { return lk.Described(t, kv.Name) }
+	waitExpired(t, lk, kv.Name)
 
 	// A new expiry, 90 days out.
 	want := time.Now().Add(90 * 24 * time.Hour).UTC().Truncate(time.Second)
@@ -114,6 +100,22 @@ func TestReimportWithNewExpiry(t *testing.T) {
 	}
 }
 
+// waitExpired waits until local-kms has expired the imported material of
+// key id, which it does as AWS deletes expired material: the key is back
+// to PendingImport.
+func waitExpired(t *testing.T, lk *LocalKMS, id string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		md := lk.Described(t, id)
+		if md.KeyState == types.KeyStatePendingImport {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the material did not expire in local-kms: %+v", md)
+		}
+	}
+}
+
 // TestRestoreOfExpiredCopyAsksForAnExpiry: a kept copy whose expiry has
 // passed, restored without an expiry, is refused before any request,
 // naming the choice to make — it was re-imported silently with no expiry
@@ -124,20 +126,8 @@ func TestRestoreOfExpiredCopyAsksForAnExpiry(t *testing.T) {
 	ctx := context.Background()
 	first := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second)
 	kv, blob := importKept(t, a, cloud.ImportRequest{Name: "expired-copy", Symmetric: randomAES(t), Expires: &first})
-	plain := lk.Client()
-	stored := func() *types.KeyMetadata {
-		t.Helper()
-		out, err := plain.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: sdkaws.String(kv.Name)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out.KeyMetadata
-	}
-	for deadline := time.Now().Add(30 * time.Second); stored().KeyState != types.KeyStatePendingImport; time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the material did not expire in local-kms: %+v", stored())
-		}
-	}
+	stored := func() *types.KeyMetadata { return lk.Described(t, kv.Name) }
+	waitExpired(t, lk, kv.Name)
 	before := a.Calls()
 	_, err := a.Restore(ctx, blob)
 	if !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "expired "+first.Format(time.RFC3339)) ||
