@@ -223,9 +223,11 @@ func TestAgingDaysMigrationCountsExistingKeys(t *testing.T) {
 		for i := 0; i < 300; i++ {
 			c.Upsert = append(c.Upsert, randomAgingKey(rng, src, now))
 		}
-		if _, err := s.Apply(ctx, c); err != nil {
-			t.Fatal(err)
-		}
+		withLaterKeyColumns(t, s, func() {
+			if _, err := s.Apply(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 	s.Close()
 	s, err := Open(ctx, path)

@@ -15,8 +15,8 @@ func (s *Store) BulkLoad(ctx context.Context, keys []engine.Key, events []engine
 	now := s.now()
 	return s.durableTx(ctx, func(tx *sql.Tx) error {
 		if len(keys) > 0 {
-			st, err := tx.PrepareContext(ctx, `INSERT INTO keys (`+keyColumns+`, sort_name)
-				VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+			st, err := tx.PrepareContext(ctx, `INSERT INTO keys (`+keyColumns+`, sort_name, display_name)
+				VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 			if err != nil {
 				return err
 			}
@@ -25,7 +25,7 @@ func (s *Store) BulkLoad(ctx context.Context, keys []engine.Key, events []engine
 				if _, err := st.ExecContext(ctx, k.ID, k.Source, k.Name, k.Version, k.Algorithm, k.Length, string(k.State),
 					k.Application, k.Fingerprint, ms(k.Created), ms(k.Activated), ms(k.Expires), ms(k.Deactivated),
 					ms(k.Destroyed), ms(k.Deleted), ms(k.PurgeAt), int64(k.RotateAfter)/1e6, "", k.LinkedTo, now.UnixMilli(),
-					ms(k.Rotated), sortName(k)); err != nil {
+					ms(k.Rotated), sortName(k), displayName(k)); err != nil {
 					return fmt.Errorf("bulk key %s: %w", k.ID, err)
 				}
 			}

@@ -84,7 +84,7 @@ func TestKeyCountsFollowTheInventory(t *testing.T) {
 func TestKeyCountsMigrationCountsExistingKeys(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
 	s := openAt(t, path, 11)
-	withRotatedColumn(t, s, func() { seed(t, s, 7) })
+	withLaterKeyColumns(t, s, func() { seed(t, s, 7) })
 	for _, q := range []string{`DROP TABLE key_counts`, `DROP TRIGGER key_counts_insert`, `DROP TRIGGER key_counts_delete`,
 		`DROP TRIGGER key_counts_update`, `PRAGMA user_version = 10`} {
 		if _, err := s.db.Exec(q); err != nil {
@@ -305,7 +305,7 @@ func TestAppKeyCountsFollowTheInventory(t *testing.T) {
 func TestAppKeyCountsMigrationCountsExistingKeys(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
 	old := openAt(t, path, migrationBefore(t, "_app_key_counts.sql"))
-	withRotatedColumn(t, old, func() { applyRandomAppKeys(t, old, 10, func(int) {}) })
+	withLaterKeyColumns(t, old, func() { applyRandomAppKeys(t, old, 10, func(int) {}) })
 	old.Close()
 	s := openFile(t, path)
 	defer s.Close()

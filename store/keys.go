@@ -27,6 +27,16 @@ func sortName(k engine.Key) string {
 	return name
 }
 
+// displayName is the display_name column: the name a key is shown by
+// when it is not its name (an AWS key's first alias), else "" (most keys:
+// nothing more for the "/" filter to index).
+func displayName(k engine.Key) string {
+	if d := k.DisplayName(); d != k.Name {
+		return d
+	}
+	return ""
+}
+
 const keyColumns = `id, source, name, version, algorithm, length, state, application, fingerprint,
 	created, activated, expires, deactivated, destroyed, deleted, purge_at, rotate_after, tags, linked_to, updated, rotated`
 
@@ -58,21 +68,22 @@ func scanKey(sc interface{ Scan(...any) error }) (engine.Key, error) {
 // written as it already is leaves its row alone: no row, index or trigger
 // work (a full sync rewrites thousands of unchanged keys), and updated
 // stays the time of its last change.
-const upsertKeySQL = `INSERT INTO keys (` + keyColumns + `, sort_name)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+const upsertKeySQL = `INSERT INTO keys (` + keyColumns + `, sort_name, display_name)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(id) DO UPDATE SET source=excluded.source, name=excluded.name, version=excluded.version,
 		algorithm=excluded.algorithm, length=excluded.length, state=excluded.state, application=excluded.application,
 		fingerprint=excluded.fingerprint, created=excluded.created, activated=excluded.activated,
 		expires=excluded.expires, deactivated=excluded.deactivated, destroyed=excluded.destroyed,
 		deleted=excluded.deleted, purge_at=excluded.purge_at, rotate_after=excluded.rotate_after,
-		tags=excluded.tags, linked_to=excluded.linked_to, updated=excluded.updated, rotated=excluded.rotated, sort_name=excluded.sort_name
+		tags=excluded.tags, linked_to=excluded.linked_to, updated=excluded.updated, rotated=excluded.rotated, sort_name=excluded.sort_name,
+		display_name=excluded.display_name
 		WHERE (keys.source, keys.name, keys.version, keys.algorithm, keys.length, keys.state, keys.application,
 			keys.fingerprint, keys.created, keys.activated, keys.expires, keys.deactivated, keys.destroyed,
-			keys.deleted, keys.purge_at, keys.rotate_after, keys.tags, keys.linked_to, keys.rotated, keys.sort_name)
+			keys.deleted, keys.purge_at, keys.rotate_after, keys.tags, keys.linked_to, keys.rotated, keys.sort_name, keys.display_name)
 		IS NOT (excluded.source, excluded.name, excluded.version, excluded.algorithm, excluded.length, excluded.state,
 			excluded.application, excluded.fingerprint, excluded.created, excluded.activated, excluded.expires,
 			excluded.deactivated, excluded.destroyed, excluded.deleted, excluded.purge_at, excluded.rotate_after,
-			excluded.tags, excluded.linked_to, excluded.rotated, excluded.sort_name)`
+			excluded.tags, excluded.linked_to, excluded.rotated, excluded.sort_name, excluded.display_name)`
 
 // upsertKey runs upsertKeySQL, prepared once per transaction: preparing
 // it (with the triggers it fires) cost more than running it, and a full
@@ -95,7 +106,7 @@ func upsertKey(ctx context.Context, stmt *sql.Stmt, k engine.Key, now time.Time)
 	_, err := stmt.ExecContext(ctx,
 		k.ID, k.Source, k.Name, k.Version, k.Algorithm, k.Length, string(k.State), k.Application, k.Fingerprint,
 		ms(k.Created), ms(k.Activated), ms(k.Expires), ms(k.Deactivated), ms(k.Destroyed), ms(k.Deleted), ms(k.PurgeAt),
-		time.Duration(k.RotateAfter).Milliseconds(), tags, k.LinkedTo, now.UnixMilli(), ms(k.Rotated), sortName(k))
+		time.Duration(k.RotateAfter).Milliseconds(), tags, k.LinkedTo, now.UnixMilli(), ms(k.Rotated), sortName(k), displayName(k))
 	if err != nil {
 		return fmt.Errorf("write key %s: %w", k.ID, err)
 	}
@@ -572,9 +583,12 @@ func (s *Store) CountKeys(ctx context.Context) (int, error) {
 	return n, s.db.QueryRowContext(ctx, `SELECT count(*) FROM keys`).Scan(&n)
 }
 
-// textFilter matches a substring of the name or application through the
-// trigram index (three characters or more), or a prefix of the fingerprint;
+// textFilter matches a substring of the name, the display name (an AWS
+// key's alias: display_name) or the application through the trigram
+// indexes (three characters or more), or a prefix of the fingerprint;
 // shorter text falls back to a scan with LIKE (ASCII case-insensitive).
+// A key matched by several of them is one row: the indexes answer rowids
+// and the page selects keys by them.
 func textFilter(text string) (string, []any) {
 	t := strings.TrimSpace(text)
 	fp := strings.ToLower(t)
@@ -585,12 +599,14 @@ func textFilter(text string) (string, []any) {
 	var conds []string
 	var args []any
 	if len([]rune(t)) >= 3 {
-		conds = append(conds, `rowid IN (SELECT rowid FROM keys_search WHERE keys_search MATCH ?)`)
-		args = append(args, `"`+strings.ReplaceAll(t, `"`, `""`)+`"`)
+		phrase := `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
+		conds = append(conds, `rowid IN (SELECT rowid FROM keys_search WHERE keys_search MATCH ?
+			UNION SELECT rowid FROM keys_display_search WHERE keys_display_search MATCH ?)`)
+		args = append(args, phrase, phrase)
 	} else {
 		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(t) + "%"
-		conds = append(conds, `(name LIKE ? ESCAPE '\' OR application LIKE ? ESCAPE '\')`)
-		args = append(args, like, like)
+		conds = append(conds, `(name LIKE ? ESCAPE '\' OR application LIKE ? ESCAPE '\' OR display_name LIKE ? ESCAPE '\')`)
+		args = append(args, like, like, like)
 	}
 	if isHex {
 		conds = append(conds, `(fingerprint >= ? AND fingerprint < ?)`)

@@ -123,7 +123,7 @@ func TestSortNameMigrationSortsExistingAliases(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
 	s := openAt(t, path, sortDisplayVersion-1)
 	keys := aliasedKeys()
-	writeKeys(t, s, keys)
+	withLaterKeyColumns(t, s, func() { writeKeys(t, s, keys) })
 	// What keyward before migration 20 wrote: the name's sort value (the
 	// key IDs: alias/zeta's 0f1e… first of the aliased keys).
 	if _, err := s.db.Exec(`UPDATE keys SET sort_name = name WHERE source = 'aws'`); err != nil {

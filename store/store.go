@@ -335,9 +335,10 @@ const chainVersion = 13
 // goMigrations are the steps of a migration that SQL cannot do, run after
 // its SQL in the same transaction.
 var goMigrations = map[int]func(context.Context, *sql.Tx, time.Time) error{
-	chainVersion:       chainLegacy,
-	agingDaysVersion:   migrateAgingDays,
-	sortDisplayVersion: migrateSortDisplay,
+	chainVersion:         chainLegacy,
+	agingDaysVersion:     migrateAgingDays,
+	sortDisplayVersion:   migrateSortDisplay,
+	displaySearchVersion: migrateDisplaySearch,
 }
 
 // agingDaysVersion is the migration that keeps the aging dates (aging.go).

@@ -338,17 +338,37 @@ func openAt(t testing.TB, path string, version int) *Store {
 	return s
 }
 
-// withRotatedColumn runs write on a store opened at a schema before
-// keys.rotated (migration 0018) with the column there for as long as it
-// runs, so today's code can write the keys an older daemon would have.
-func withRotatedColumn(t testing.TB, s *Store, write func()) {
+// laterKeyColumns are the columns of keys that today's code writes and
+// later migrations added: keys.rotated (0018), keys.display_name (0021).
+var laterKeyColumns = []struct{ name, decl string }{
+	{"rotated", "INTEGER"},
+	{"display_name", "TEXT NOT NULL DEFAULT ''"},
+}
+
+// withLaterKeyColumns runs write on a store opened at an older schema with
+// the key columns it lacks (laterKeyColumns) there for as long as it runs,
+// so today's code can write the keys an older daemon would have.
+func withLaterKeyColumns(t testing.TB, s *Store, write func()) {
 	t.Helper()
-	if _, err := s.db.Exec(`ALTER TABLE keys ADD COLUMN rotated INTEGER`); err != nil {
-		t.Fatal(err)
+	var added []string
+	for _, c := range laterKeyColumns {
+		var n int
+		if err := s.db.QueryRow(`SELECT count(*) FROM pragma_table_info('keys') WHERE name = ?`, c.name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			continue
+		}
+		if _, err := s.db.Exec(`ALTER TABLE keys ADD COLUMN ` + c.name + ` ` + c.decl); err != nil {
+			t.Fatal(err)
+		}
+		added = append(added, c.name)
 	}
 	write()
-	if _, err := s.db.Exec(`ALTER TABLE keys DROP COLUMN rotated`); err != nil {
-		t.Fatal(err)
+	for _, name := range added {
+		if _, err := s.db.Exec(`ALTER TABLE keys DROP COLUMN ` + name); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
