@@ -172,3 +172,21 @@ func TestGeneratorIsReproducibleAndConsistent(t *testing.T) {
 		t.Fatalf("events %+v", ev)
 	}
 }
+
+// BenchmarkScaleKeysText is the "/" filter (q=): a first page of 50 with
+// its total, by a substring of the application (app0042: 200 keys at a
+// million), of a name (0042.key.3: 125 keys) and by short text (two
+// characters, the scan the trigram index cannot answer).
+func BenchmarkScaleKeysText(b *testing.B) {
+	s := scaleStore(b)
+	for _, q := range []string{"app0042", "0042.key.3", "ke"} {
+		b.Run("q="+q, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				p, err := s.Keys(context.Background(), store.KeyQuery{Text: q, Limit: 50})
+				if err != nil || len(p.Keys) == 0 {
+					b.Fatalf("%d rows, %v", len(p.Keys), err)
+				}
+			}
+		})
+	}
+}
