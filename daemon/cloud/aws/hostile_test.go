@@ -284,13 +284,9 @@ func TestLifecycleAnswerLostIsNotDoneTwice(t *testing.T) {
 			if res.Event == nil {
 				t.Fatal("no event recorded")
 			}
-			d, err := lk.Client().DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &id})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pending := d.KeyMetadata.KeyState == "PendingDeletion"
-			if pending != (c.op == "delete") {
-				t.Errorf("after %s the key is %s", c.op, d.KeyMetadata.KeyState)
+			state := lk.Described(t, id).KeyState
+			if pending := state == "PendingDeletion"; pending != (c.op == "delete") {
+				t.Errorf("after %s the key is %s", c.op, state)
 			}
 		})
 	}
