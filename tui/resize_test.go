@@ -49,3 +49,29 @@ func TestResizeKeepsTheSelectedKey(t *testing.T) {
 		t.Fatalf("after 60×10 and back to 80×24 the selected row is %q, want payments-signing:\n%s", l, view)
 	}
 }
+
+// TestResizeKeepsTheSelectedEntry: the same in a report pane — the
+// Activity pane's selected event, past the end of the page a 60×14
+// terminal holds, stays selected, and when the terminal grows back.
+func TestResizeKeepsTheSelectedEntry(t *testing.T) {
+	f := newFixture()
+	tm := start(t, f, 80, 24)
+	waitFor(t, tm, "● connected")
+	press(tm, "3")
+	waitFor(t, tm, "TIME", "compromised")
+	tm.Type("jjjjjjj")
+	sel := func(l string) bool {
+		return strings.HasPrefix(strings.TrimSpace(l), "›") && strings.Contains(l, "activated") && strings.Contains(l, "acme.crm.key.4")
+	}
+	tuitest.WaitLine(t, tm, 5*time.Second, "the activation of acme.crm.key.4 selected", sel)
+	tm.Send(tea.WindowSizeMsg{Width: 60, Height: 14})
+	tuitest.WaitOutput(t, tm.Output(), 5*time.Second, func() string { return "the activation of acme.crm.key.4 still selected at 60×14" }, func(b []byte) bool {
+		return sel(selectedLine(ansi.Strip(string(b))))
+	})
+	tm.Send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	time.Sleep(300 * time.Millisecond)
+	view := finalView(t, tm)
+	if l := selectedLine(view); !sel(l) {
+		t.Fatalf("after 60×14 and back to 80×24 the selected row is %q, want the activation of acme.crm.key.4:\n%s", l, view)
+	}
+}

@@ -6,7 +6,6 @@ package keyspane
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -34,12 +33,9 @@ type pageReq struct {
 	sel    int
 	// tail: the page is counted from the end (the reverse order).
 	tail bool
-	// seek: how many pages past this one may be asked for to find keepID
-	// (a page made smaller by a shorter terminal ends before the selected
-	// key); passed: the pages asked for on the way, shown only if keepID
-	// is not found (the first of them).
-	seek   int
-	passed []pageMsg
+	// seek: the pages after this one that may be asked for to find
+	// keepID, and those passed on the way.
+	seek common.Seek[pageMsg]
 }
 
 type pageMsg struct {
@@ -224,7 +220,7 @@ func (m *Model) fetchSeek(tail bool, pageNo int, cursor, keepID string, sel, see
 	}
 	m.loading = true
 	m.limit = m.rows()
-	return m.request(pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, limit: m.rows(), keepID: keepID, sel: sel, tail: tail, seek: seek})
+	return m.request(pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, limit: m.rows(), keepID: keepID, sel: sel, tail: tail, seek: common.Seek[pageMsg]{Left: seek}})
 }
 
 // request asks the daemon for the page req names.
@@ -472,24 +468,18 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		return nil // an answer to a request that was superseded
 	}
 	if msg.err == nil && msg.req.keepID != "" && !holds(msg.page.Keys, msg.req.keepID) {
-		if msg.req.seek > 0 && msg.page.NextCursor != "" {
+		if seek, ok := msg.req.seek.Next(msg, msg.page.NextCursor != ""); ok {
 			// Not drawn: the selected key may be on the next page.
-			next := msg.req
-			next.passed = append(slices.Clone(next.passed), msg)
-			next.seek--
-			next.pageNo++
-			next.cursor = msg.page.NextCursor
 			m.seq++
-			next.seq = m.seq
+			next := msg.req
+			next.seq, next.pageNo, next.cursor, next.seek = m.seq, next.pageNo+1, msg.page.NextCursor, seek
 			return m.request(next)
 		}
-		if len(msg.req.passed) > 0 {
-			msg = msg.req.passed[0] // not found: the page first asked for
-		}
+		msg = msg.req.seek.Fallback(msg)
 	}
 	var passed []pageMsg
 	if msg.err == nil && holds(msg.page.Keys, msg.req.keepID) {
-		passed = msg.req.passed
+		passed = msg.req.seek.Passed
 	}
 	m.loading = false
 	if msg.err != nil {

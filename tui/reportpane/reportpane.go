@@ -66,6 +66,9 @@ type pageReq struct {
 	// keep is the selected row's identity (rowID) when the page is
 	// fetched again: the selection follows that row if it moved.
 	keep string
+	// seek: the pages after this one that may be asked for to find keep,
+	// and those passed on the way.
+	seek common.Seek[pageMsg]
 }
 
 type pageMsg struct {
@@ -95,6 +98,8 @@ type Model struct {
 	keep        string // the selected row's rowID, for the next fetch (a refetch)
 	seq         int
 	loading     bool
+	// seek is the next fetch's pageReq.seek, as keep is its keep.
+	seek int
 	// held: keys typed while a page loaded, handled once it is drawn.
 	held      common.Held
 	dirty     bool
@@ -154,9 +159,14 @@ func (m *Model) fetch(pageNo int, cursor string, sel int) tea.Cmd {
 		// Later pages keep the range their cursor was made for.
 		m.rg = m.spec.DefaultRange(m.fetchedAt)
 	}
-	req := pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, sel: sel, keep: m.keep}
-	m.keep = ""
-	q, c, spec := m.query(cursor), m.ctx, m.spec
+	req := pageReq{seq: m.seq, pageNo: pageNo, cursor: cursor, sel: sel, keep: m.keep, seek: common.Seek[pageMsg]{Left: m.seek}}
+	m.keep, m.seek = "", 0
+	return m.request(req)
+}
+
+// request asks for the page req names.
+func (m *Model) request(req pageReq) tea.Cmd {
+	q, c, spec := m.query(req.cursor), m.ctx, m.spec
 	return func() tea.Msg {
 		var (
 			p  *Page
@@ -178,22 +188,35 @@ func (m *Model) refetch() tea.Cmd {
 		m.dirty = true
 		return nil
 	}
-	m.keep = m.rowID(m.sel)
+	m.keep = m.rowID(m.page, m.sel)
+	// The selected row may now be past the page's end (a smaller page,
+	// rows added before it): it is followed that many pages on.
+	m.seek = m.sel/m.rows() + 1
 	return m.fetch(m.pages.No, m.pages.Cursor(m.pages.No), m.sel)
 }
 
 // rowID is what tells row r of the page apart from the others whatever
 // its place (the row's fields but those a refresh recounts: usage counts,
 // an aging reason's days), "" for none.
-func (m *Model) rowID(r int) string {
-	if m.page == nil || r < 0 || r >= len(m.page.Table.Rows) {
+func (m *Model) rowID(p *Page, r int) string {
+	if p == nil || r < 0 || r >= len(p.Table.Rows) {
 		return ""
 	}
 	var id []string
 	for _, h := range []string{"time", "date", "milestone", "operation", "app", "key_id", "source", "actor", "details"} {
-		id = append(id, m.page.Table.Field(r, h))
+		id = append(id, p.Table.Field(r, h))
 	}
 	return strings.Join(id, "\x1f")
+}
+
+// rowOf is the row of p whose rowID is id, or -1.
+func (m *Model) rowOf(p *Page, id string) int {
+	for r := range p.Table.Rows {
+		if m.rowID(p, r) == id {
+			return r
+		}
+	}
+	return -1
 }
 
 func (m *Model) restart() tea.Cmd {
@@ -265,6 +288,22 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 	if m.spec.Local {
 		msg.page = m.localPage(msg.page, msg.req.cursor)
 	}
+	if k := msg.req.keep; k != "" && m.rowOf(msg.page, k) < 0 {
+		if seek, ok := msg.req.seek.Next(msg, msg.page.NextCursor != ""); ok {
+			// Not drawn: the selected row may be on the next page.
+			m.seq++
+			m.loading = true
+			next := msg.req
+			next.seq, next.pageNo, next.cursor, next.seek = m.seq, next.pageNo+1, msg.page.NextCursor, seek
+			return m.request(next)
+		}
+		msg = msg.req.seek.Fallback(msg)
+	}
+	if msg.req.keep != "" && m.rowOf(msg.page, msg.req.keep) >= 0 {
+		for _, p := range msg.req.seek.Passed {
+			m.pages.Land(p.req.pageNo, p.req.cursor, len(p.page.Table.Rows), p.page.NextCursor)
+		}
+	}
 	if !m.pages.Land(msg.req.pageNo, msg.req.cursor, len(msg.page.Table.Rows), msg.page.NextCursor) {
 		return nil
 	}
@@ -274,13 +313,8 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 	}
 	n := len(msg.page.Table.Rows)
 	m.sel = common.OnPage(msg.req.sel, n)
-	if msg.req.keep != "" {
-		for r := range n {
-			if m.rowID(r) == msg.req.keep {
-				m.sel = r
-				break
-			}
-		}
+	if r := m.rowOf(msg.page, msg.req.keep); msg.req.keep != "" && r >= 0 {
+		m.sel = r
 	}
 	if n == 0 {
 		m.detail = false
