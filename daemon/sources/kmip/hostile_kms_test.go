@@ -3,6 +3,7 @@ package kmip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -118,38 +119,47 @@ func TestStopDuringPollReturnsAtOnce(t *testing.T) {
 // changed with no record of it; a restart on the same database and its
 // poll record nothing twice.
 func TestStopAfterTheRingChangedStillRecordsThePoll(t *testing.T) {
+	e := rotatedSincePoll(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.rings.OnChange(func(string) { cancel() }) // the stop, as the ring commits
+	err := e.src.Poll(ctx, e.sink)
+	e.rings.OnChange(func(string) {})
+	rotationRecordedOnce(t, e, fmt.Sprintf("after the stop (poll: %v)", err))
+	e.rebuild() // a restart on the same database
+	e.mustPoll()
+	rotationRecordedOnce(t, e, "after the restart's poll")
+}
+
+// rotatedSincePoll is an environment over the embedded KMS (crm, with a
+// KEK) that has polled acme.crm.key.1, and acme.crm.key.2 made in the KMS
+// since.
+func rotatedSincePoll(t *testing.T) *env {
+	t.Helper()
 	b := embeddedBackend(t)
 	b.create(t, "acme.crm.key.1")
 	k, _ := kektest.New(t)
 	e := newEnv(t, b, "", k, crmApp)
 	e.mustPoll()
 	b.create(t, "acme.crm.key.2")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	e.rings.OnChange(func(string) { cancel() }) // the stop, as the ring commits
-	err := e.src.Poll(ctx, e.sink)
-	e.rings.OnChange(func(string) {})
+	return e
+}
+
+// rotationRecordedOnce: crm encrypts with acme.crm.key.2, which the
+// inventory holds Active, with one discovered and one rotated event.
+func rotationRecordedOnce(t *testing.T, e *env, when string) {
+	t.Helper()
 	if got := e.encryptsWith("crm"); got != "acme.crm.key.2" {
-		t.Fatalf("crm encrypts with %q (poll: %v)", got, err)
+		t.Fatalf("%s: crm encrypts with %q", when, got)
 	}
-	check := func(when string) {
-		t.Helper()
-		if k := e.key("acme.crm.key.2"); k.State != engine.StateActive {
-			t.Fatalf("%s: acme.crm.key.2 is %s in the inventory", when, k.State)
-		}
-		if rot := e.eventsFor("acme.crm.key.2", engine.OpRotated); len(rot) != 1 {
-			t.Fatalf("%s: %d rotation events for acme.crm.key.2, want 1", when, len(rot))
-		}
-		if d := e.eventsFor("acme.crm.key.2", engine.OpDiscovered); len(d) != 1 {
-			t.Fatalf("%s: %d discovered events for acme.crm.key.2, want 1", when, len(d))
-		}
+	if k := e.key("acme.crm.key.2"); k.State != engine.StateActive {
+		t.Fatalf("%s: acme.crm.key.2 is %s in the inventory", when, k.State)
 	}
-	check("after the stop")
-	e.rebuild() // a restart on the same database
-	e.mustPoll()
-	check("after the restart's poll")
-	if got := e.encryptsWith("crm"); got != "acme.crm.key.2" {
-		t.Fatalf("after the restart crm encrypts with %q", got)
+	if rot := e.eventsFor("acme.crm.key.2", engine.OpRotated); len(rot) != 1 {
+		t.Fatalf("%s: %d rotation events for acme.crm.key.2, want 1", when, len(rot))
+	}
+	if d := e.eventsFor("acme.crm.key.2", engine.OpDiscovered); len(d) != 1 {
+		t.Fatalf("%s: %d discovered events for acme.crm.key.2, want 1", when, len(d))
 	}
 }
 
@@ -160,27 +170,14 @@ func TestStopAfterTheRingChangedStillRecordsThePoll(t *testing.T) {
 // after the ring had moved, so acme.crm.key.2 encrypted with no inventory
 // row and no rotation event, and the poll failed.
 func TestSlowLocalWriteWithoutAStopIsNotCut(t *testing.T) {
-	b := embeddedBackend(t)
-	b.create(t, "acme.crm.key.1")
-	k, _ := kektest.New(t)
-	e := newEnv(t, b, "", k, crmApp)
-	e.mustPoll()
-	b.create(t, "acme.crm.key.2")
+	e := rotatedSincePoll(t)
 	e.rings.OnChange(func(string) { time.Sleep(localBudget + 500*time.Millisecond) })
 	err := e.src.Poll(context.Background(), e.sink)
 	e.rings.OnChange(func(string) {})
 	if err != nil {
 		t.Fatalf("a poll whose ring change was slow failed: %v", err)
 	}
-	if got := e.encryptsWith("crm"); got != "acme.crm.key.2" {
-		t.Fatalf("crm encrypts with %q", got)
-	}
-	if k := e.key("acme.crm.key.2"); k.State != engine.StateActive {
-		t.Fatalf("acme.crm.key.2 is %s in the inventory", k.State)
-	}
-	if rot := e.eventsFor("acme.crm.key.2", engine.OpRotated); len(rot) != 1 {
-		t.Fatalf("%d rotation events for acme.crm.key.2, want 1", len(rot))
-	}
+	rotationRecordedOnce(t, e, "after the slow ring change")
 }
 
 // TestLocateAnsweringDuplicates: a KMS that answers each identifier twice
