@@ -7,16 +7,13 @@
 # range), and 40 j in one read (a held key: the 41st row selected, on the
 # third page). Polls tmux capture-pane (~2-5 ms resolution, tmux's redraw
 # included).
-import subprocess, time, re, sys, statistics
+import subprocess, time, sys, statistics
+from tmuxpane import Pane, rng
 S = "qatuibench"
-TM = ["tmux", "-L", "qatuibench"]
-def cap():
-    return subprocess.run(TM + ["capture-pane", "-p", "-t", S], capture_output=True, text=True).stdout
+pane = Pane(S, server="qatuibench")
+TM, cap, wait = pane.tmux, pane.cap, pane.wait
 def keys(*k, lit=False):
     subprocess.run(TM + ["send-keys", "-t", S] + (["-l"] if lit else []) + list(k))
-def rng(screen):
-    m = re.search(r"(\d[\d,]*)–(\d[\d,]*) of ([\d,]+|\d+\+?) key", screen)
-    return m.group(0) if m else None
 def selrow(screen):
     for i, l in enumerate(screen.split("\n")):
         if l.startswith("› "):
@@ -27,14 +24,6 @@ def rows(screen):
 def only(screen, text):
     r = rows(screen)
     return len(r) > 0 and all(text in l for l in r)
-def wait(pred, timeout=30):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        s = cap()
-        if pred(s):
-            return s
-        time.sleep(0.002)
-    raise SystemExit("timeout; screen:\n" + cap())
 def timed(send, pred):
     t0 = time.monotonic()
     send()

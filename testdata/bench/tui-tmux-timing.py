@@ -3,21 +3,11 @@
 # Times keyward tui against a running daemon inside tmux at 80x24:
 # start → first frame with rows, and each page-down → the frame with the
 # next range. Polls tmux capture-pane; resolution ≈ one capture (~2-5 ms).
-import subprocess, time, re, sys, statistics
+import subprocess, time, sys, statistics
+from tmuxpane import Pane, rng
 S = "qa16bench"
-def cap():
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", S], capture_output=True, text=True).stdout
-def rng(screen):
-    m = re.search(r"(\d[\d,]*)–(\d[\d,]*) of ([\d,]+|\d+\+?) key", screen)
-    return m.group(0) if m else None
-def wait(pred, timeout=30):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        s = cap()
-        if pred(s):
-            return s
-        time.sleep(0.002)
-    raise SystemExit("timeout; screen:\n" + cap())
+pane = Pane(S)
+cap, wait = pane.cap, pane.wait
 cmd = sys.argv[1]
 subprocess.run(["tmux", "kill-session", "-t", S], capture_output=True)
 firsts = []
