@@ -221,47 +221,11 @@ func TestVersionActionsAgainstVault(t *testing.T) {
 // announces no action on single versions; a KMIP key has no versions to
 // list.
 func TestVersionsOfAWSAndKMIPKeys(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	dir := t.TempDir()
-	srv, err := awskms.Start(filepath.Join(dir, "aws"), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("local-kms: %v", err)
-	}
-	t.Cleanup(srv.Close)
-	if err := srv.Seed(ctx, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := awskms.WriteKeys(filepath.Join(dir, "aws"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(t)
-	cfg.AddSource("aws", &aws.Settings{Name: "aws-prod", Region: awskms.Region, StaticKeysFile: keys, Endpoint: srv.URL,
-		DeletionWindowDays: 7, SyncInterval: engine.Duration(time.Hour)})
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	startWith(t, cfg, daemon.Options{Sources: []sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", time.Now()))}})
-	c := api.NewClient(cfg.SocketPath())
-	// The "/" filter searches names (an AWS key's is its key ID), not
-	// aliases: the TUI is filtered on the ID of the key aliased
-	// invoice-signing.
-	var invoice engine.Key
-	testkit.Eventually(t, 30*time.Second, "aws-prod synced", func() bool {
-		p, err := c.Keys(ctx, api.KeyQuery{Source: "aws-prod"})
-		if err != nil {
-			return false
-		}
-		for _, k := range p.Keys {
-			if k.DisplayName() == "invoice-signing" {
-				invoice = k
-			}
-		}
-		return invoice.Name != ""
-	}, func() string { return "" })
-
-	tm := tuitest.Start(t, c, tui.Options{Title: "keyward e2e", Socket: cfg.SocketPath()}, 120, 30)
+	c, socket := startAWS(t)
+	invoice := awsKeyShownAs(t, c, "invoice-signing")
+	// Filtered on the key's ID (its name): the "/" filter finds an AWS
+	// key by its ID as by its alias (TestFilterByAliasAgainstAWS).
+	tm := tuitest.Start(t, c, tui.Options{Title: "keyward e2e", Socket: socket}, 120, 30)
 	waitFor(t, tm, "● connected")
 	openOnly(t, tm, invoice.Name, "invoice-signing", invoice.ID)
 	tm.Type("V")
@@ -286,4 +250,55 @@ func openOnly(t *testing.T, tm *teatest.TestModel, text, shown, id string) {
 	waitFor(t, tm, "› "+shown)
 	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
 	waitFor(t, tm, "Activity", id)
+}
+
+// startAWS runs local-kms seeded with the demo's AWS account (keys shown
+// by their aliases: awskms.Seeded) and a daemon with it as aws-prod beside
+// the seeded KMIP source acme-kms, until the test ends: a client and the
+// daemon's socket.
+func startAWS(t *testing.T) (*api.Client, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	srv, err := awskms.Start(filepath.Join(dir, "aws"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("local-kms: %v", err)
+	}
+	t.Cleanup(srv.Close)
+	if err := srv.Seed(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := awskms.WriteKeys(filepath.Join(dir, "aws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.AddSource("aws", &aws.Settings{Name: "aws-prod", Region: awskms.Region, StaticKeysFile: keys, Endpoint: srv.URL,
+		DeletionWindowDays: 7, SyncInterval: engine.Duration(time.Hour)})
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	startWith(t, cfg, daemon.Options{Sources: []sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", time.Now()))}})
+	return api.NewClient(cfg.SocketPath()), cfg.SocketPath()
+}
+
+// awsKeyShownAs waits for aws-prod's key shown as alias (its display
+// name) to be in the inventory, and returns it.
+func awsKeyShownAs(t *testing.T, c *api.Client, alias string) engine.Key {
+	t.Helper()
+	var found engine.Key
+	testkit.Eventually(t, 30*time.Second, "aws-prod's "+alias+" in the inventory", func() bool {
+		p, err := c.Keys(context.Background(), api.KeyQuery{Source: "aws-prod", Limit: 1000})
+		if err != nil {
+			return false
+		}
+		for _, k := range p.Keys {
+			if k.DisplayName() == alias {
+				found = k
+			}
+		}
+		return found.Name != ""
+	}, func() string { return "" })
+	return found
 }
