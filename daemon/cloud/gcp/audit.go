@@ -11,6 +11,7 @@ import (
 
 	"cloud.google.com/go/logging"
 	"cloud.google.com/go/logging/logadmin"
+	"google.golang.org/api/iterator"
 	"google.golang.org/genproto/googleapis/cloud/audit"
 	"google.golang.org/grpc/status"
 
@@ -59,11 +60,12 @@ func (p *Project) entries(ctx context.Context, log string, from, to time.Time, e
 	if err != nil {
 		return classify(op, err)
 	}
-	it := c.Entries(ctx, logadmin.Filter(p.auditFilter(log, from, to)), logadmin.PageSize(1000))
-	// Page by page (one request each, bounded, a repeated page token
-	// refused); an entry outside the window asked for (no time, or a time
-	// Logging's filter should have left out) is not counted.
-	err = pages(p.view, "ListLogEntries", it, 1000, func(es []*logging.Entry) error {
+	// Page by page (bounded, a repeated page token refused); an entry
+	// outside the window asked for (no time, or a time Logging's filter
+	// should have left out) is not counted.
+	err = pages(ctx, p.view, "ListLogEntries", 1000, func(ctx context.Context) iterator.Pageable {
+		return c.Entries(ctx, logadmin.Filter(p.auditFilter(log, from, to)), logadmin.PageSize(1000))
+	}, func(es []*logging.Entry) error {
 		for _, e := range es {
 			al, ok := e.Payload.(*audit.AuditLog)
 			if !ok || e.Timestamp.Before(from) || !e.Timestamp.Before(to) {

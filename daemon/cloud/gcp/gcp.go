@@ -84,7 +84,7 @@ func clientOptions(cfg Settings, endpoint string, dials *dialErrors) ([]option.C
 		if lb, _ := checkEndpoint(endpoint); lb {
 			// keyward's fake on a loopback port: plaintext gRPC (through
 			// the proxy too, when one is set).
-			dial := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+			dial := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithChainUnaryInterceptor(guardPages)}
 			if cfg.HTTPSProxy != "" {
 				pu, err := url.Parse(cfg.HTTPSProxy)
 				if err != nil {
@@ -100,6 +100,7 @@ func clientOptions(cfg Settings, endpoint string, dials *dialErrors) ([]option.C
 		}
 		opts = append(opts, option.WithEndpoint(endpoint))
 	}
+	opts = append(opts, option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(guardPages)))
 	switch cfg.CredentialKind() {
 	case CredServiceAccount, CredWorkloadIdentity:
 		b, err := readCredentials(cfg.CredentialKind(), cfg.CredentialsFile)

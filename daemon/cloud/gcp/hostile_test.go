@@ -115,7 +115,16 @@ func TestHostileVersionListing(t *testing.T) {
 			}
 			return &kmspb.ListCryptoKeyVersionsResponse{CryptoKeyVersions: vs, NextPageToken: fmt.Sprint("p", n)}
 		}},
-		{"repeated token", "page token", "the repeated page token", func(n int, r *kmspb.ListCryptoKeyVersionsRequest) *kmspb.ListCryptoKeyVersionsResponse {
+		// Google's iterator asks again by itself while a page comes back
+		// short: each request is checked, not each page handed over.
+		{"empty pages", "empty pages in a row", "the endless empty pages", func(n int, r *kmspb.ListCryptoKeyVersionsRequest) *kmspb.ListCryptoKeyVersionsResponse {
+			return &kmspb.ListCryptoKeyVersionsResponse{NextPageToken: fmt.Sprint("e", n)}
+		}},
+		{"short pages looping", "paging loop", "the paging loop", func(n int, r *kmspb.ListCryptoKeyVersionsRequest) *kmspb.ListCryptoKeyVersionsResponse {
+			next := map[string]string{"": "a", "a": "b", "b": "a"}[r.GetPageToken()]
+			return &kmspb.ListCryptoKeyVersionsResponse{NextPageToken: next}
+		}},
+		{"repeated token", "paging loop", "the repeated page token", func(n int, r *kmspb.ListCryptoKeyVersionsRequest) *kmspb.ListCryptoKeyVersionsResponse {
 			return &kmspb.ListCryptoKeyVersionsResponse{CryptoKeyVersions: []*kmspb.CryptoKeyVersion{version(r.GetParent(), 1, kmspb.CryptoKeyVersion_ENABLED)},
 				NextPageToken: "same"}
 		}},
@@ -226,7 +235,7 @@ func TestHostileAuditLog(t *testing.T) {
 		}, "still paging after 20 pages"},
 		{"repeated token", func(t *testing.T, n int) *loggingpb.ListLogEntriesResponse {
 			return &loggingpb.ListLogEntriesResponse{Entries: []*loggingpb.LogEntry{decrypt(t, in, "a@x")}, NextPageToken: "again"}
-		}, "same next page token"},
+		}, "paging loop"},
 		{"bad times", func(t *testing.T, n int) *loggingpb.ListLogEntriesResponse {
 			return &loggingpb.ListLogEntriesResponse{Entries: []*loggingpb.LogEntry{
 				decrypt(t, in, "a@x"), decrypt(t, timestamppb.New(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)), "future@x"),

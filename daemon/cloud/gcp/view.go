@@ -14,6 +14,8 @@ import (
 	"cloud.google.com/go/kms/apiv1/kmspb"
 	"google.golang.org/api/iterator"
 	locationpb "google.golang.org/genproto/googleapis/cloud/location"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/cloud/gcp/gcpname"
@@ -96,22 +98,25 @@ const maxListPages = 200
 
 var maxPages = map[string]int{"ListLogEntries": 5000}
 
-// pages walks a Google iterator page by page (one request each), counting
-// the requests as api.
-// A listing that is still paging after maxListPages pages, or that gives a
-// page token it gave before, fails as a bad answer instead of looping and
-// holding every page.
-func pages[T any](v *view, api string, it iterator.Pageable, size int, each func([]T) error) error {
-	pg := iterator.NewPager(it, size, "")
-	seen := map[string]bool{}
+// pages walks a Google iterator page by page, counting each page asked
+// for as api; list makes the iterator with the context it is given. A
+// listing that goes on past maxListPages pages (maxPages of api), names a
+// page token it gave before, or gives 100 empty pages in a row fails as a
+// bad answer instead of looping and holding every page: Google's iterators
+// fetch again by themselves while a page comes back short or empty, so
+// each request is checked where it is answered (guardPages, through the
+// context), not here.
+func pages[T any](ctx context.Context, v *view, api string, size int, list func(context.Context) iterator.Pageable, each func([]T) error) error {
 	most := maxListPages
 	if m := maxPages[api]; m > 0 {
 		most = m
 	}
-	for n := 0; ; n++ {
-		if n == most {
-			return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: api, Reason: fmt.Sprintf("still paging after %d pages of %d; nothing of this listing is applied", most, size)}
-		}
+	who := "Cloud KMS"
+	if api == "ListLogEntries" {
+		who = "Cloud Logging"
+	}
+	pg := iterator.NewPager(list(context.WithValue(ctx, pageGuardKey{}, cloud.NewPageGuard(who, api, most))), size, "")
+	for {
 		var items []T
 		v.count(api)
 		tok, err := pg.NextPage(&items)
@@ -121,10 +126,6 @@ func pages[T any](v *view, api string, it iterator.Pageable, size int, each func
 		if err != nil {
 			return err
 		}
-		if seen[tok] {
-			return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: api, Reason: "the same next page token came twice (a paging loop); nothing of this listing is applied"}
-		}
-		seen[tok] = true
 		if err := each(items); err != nil {
 			return err
 		}
@@ -132,6 +133,35 @@ func pages[T any](v *view, api string, it iterator.Pageable, size int, each func
 			return nil
 		}
 	}
+}
+
+// pageGuardKey carries a listing's cloud.PageGuard in the context of its
+// requests, for guardPages.
+type pageGuardKey struct{}
+
+// guardPages is the client interceptor that puts every page a listing's
+// requests bring (pages put a guard in their context) past that guard.
+func guardPages(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if err := invoker(ctx, method, req, reply, cc, opts...); err != nil {
+		return err
+	}
+	g, _ := ctx.Value(pageGuardKey{}).(*cloud.PageGuard)
+	page, ok := reply.(interface {
+		proto.Message
+		GetNextPageToken() string
+	})
+	if g == nil || !ok {
+		return nil
+	}
+	entries := 0
+	m := page.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		if f := fields.Get(i); f.IsList() {
+			entries += m.Get(f).List().Len()
+		}
+	}
+	return g.Page(entries, page.GetNextPageToken())
 }
 
 // rings lists the key rings to sync as refs without a key.
@@ -151,8 +181,9 @@ func (v *view) listRings(ctx context.Context) ([]ref, error) {
 	cfg := v.p.cfg
 	var locs []string
 	if cfg.AllLocations() {
-		it := v.p.client.ListLocations(ctx, &locationpb.ListLocationsRequest{Name: "projects/" + cfg.Project})
-		err := pages(v, "ListLocations", it, 100, func(ls []*locationpb.Location) error {
+		err := pages(ctx, v, "ListLocations", 100, func(ctx context.Context) iterator.Pageable {
+			return v.p.client.ListLocations(ctx, &locationpb.ListLocationsRequest{Name: "projects/" + cfg.Project})
+		}, func(ls []*locationpb.Location) error {
 			for _, l := range ls {
 				locs = append(locs, l.GetLocationId())
 			}
@@ -166,8 +197,9 @@ func (v *view) listRings(ctx context.Context) ([]ref, error) {
 	}
 	var out []ref
 	for _, loc := range locs {
-		it := v.p.client.ListKeyRings(ctx, &kmspb.ListKeyRingsRequest{Parent: gcpname.LocationName(cfg.Project, loc), PageSize: 1000})
-		err := pages(v, "ListKeyRings", it, 1000, func(krs []*kmspb.KeyRing) error {
+		err := pages(ctx, v, "ListKeyRings", 1000, func(ctx context.Context) iterator.Pageable {
+			return v.p.client.ListKeyRings(ctx, &kmspb.ListKeyRingsRequest{Parent: gcpname.LocationName(cfg.Project, loc), PageSize: 1000})
+		}, func(krs []*kmspb.KeyRing) error {
 			for _, kr := range krs {
 				n, err := gcpname.ParseName(gcpname.KindKeyRing, kr.GetName())
 				if err != nil {
@@ -198,8 +230,9 @@ func (p *Project) ListKeys(ctx context.Context, page func([]cloud.KeyVersion) er
 	}
 	pass := v.refresh.Begin()
 	for _, rg := range rings {
-		it := p.client.ListCryptoKeys(ctx, &kmspb.ListCryptoKeysRequest{Parent: p.ringName(rg), PageSize: 1000})
-		err := pages(v, "ListCryptoKeys", it, 1000, func(keys []*kmspb.CryptoKey) error {
+		err := pages(ctx, v, "ListCryptoKeys", 1000, func(ctx context.Context) iterator.Pageable {
+			return p.client.ListCryptoKeys(ctx, &kmspb.ListCryptoKeysRequest{Parent: p.ringName(rg), PageSize: 1000})
+		}, func(keys []*kmspb.CryptoKey) error {
 			var live []cloud.KeyVersion
 			for _, k := range keys {
 				n, err := gcpname.ParseName(gcpname.KindCryptoKey, k.GetName())
@@ -264,8 +297,9 @@ func (v *view) describe(ctx context.Context, r ref, k *kmspb.CryptoKey) (*descri
 		}
 	}
 	var vers []*kmspb.CryptoKeyVersion
-	it := v.p.client.ListCryptoKeyVersions(ctx, &kmspb.ListCryptoKeyVersionsRequest{Parent: name, PageSize: 1000})
-	err := pages(v, "ListCryptoKeyVersions", it, 1000, func(vs []*kmspb.CryptoKeyVersion) error {
+	err := pages(ctx, v, "ListCryptoKeyVersions", 1000, func(ctx context.Context) iterator.Pageable {
+		return v.p.client.ListCryptoKeyVersions(ctx, &kmspb.ListCryptoKeyVersionsRequest{Parent: name, PageSize: 1000})
+	}, func(vs []*kmspb.CryptoKeyVersion) error {
 		vers = append(vers, vs...)
 		return nil
 	})
