@@ -3,6 +3,8 @@ package gcp
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
@@ -23,8 +25,14 @@ import (
 // admin-activity read (TestSyncCostOfOnePercentChanged holds both).
 //
 //	flock /tmp/keyward-bench.lock go test -run XXX -bench Sync -benchtime 1x ./daemon/cloud/gcp
+//
+// KEYWARD_BENCH_KEYS=50000 runs it at that many keys instead.
 func BenchmarkSync(b *testing.B) {
-	for _, n := range []int{1000, 10000} {
+	sizes := []int{1000, 10000}
+	if n, err := strconv.Atoi(os.Getenv("KEYWARD_BENCH_KEYS")); err == nil && n >= 10 {
+		sizes = []int{n}
+	}
+	for _, n := range sizes {
 		fake, p := startFake(b, Settings{Locations: []string{"europe-west1"}, FullRefreshEvery: 1000})
 		names := seedRings(b, fake, n)
 		cloudtest.BenchSync(b, cloudtest.Bench{Keys: n, Source: "gcp-bench", Kind: "gcp", Address: p.Address(),
