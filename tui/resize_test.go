@@ -75,3 +75,22 @@ func TestResizeKeepsTheSelectedEntry(t *testing.T) {
 		t.Fatalf("after 60×14 and back to 80×24 the selected row is %q, want the activation of acme.crm.key.4:\n%s", l, view)
 	}
 }
+
+// TestTypedConfirmationInAShortTerminal: at 40×10 the delete confirmation
+// cut its last lines — the name to type and the field — so the operator
+// typed blind and enter deleted. The description gives way instead: the
+// field and what is typed stay on screen.
+func TestTypedConfirmationInAShortTerminal(t *testing.T) {
+	f := newFixture()
+	tm := startOnKey(t, f, 40, 10, "payments-wrap")
+	press(tm, "x", "d", "payments")
+	tuitest.WaitLine(t, tm, 5*time.Second, "the typed name in the confirmation's field at 40×10", func(l string) bool {
+		return strings.Contains(l, "› payments")
+	})
+	view := finalView(t, tm)
+	checkFrame(t, view, 40, 10)
+	if !strings.Contains(view, "Delete") || !strings.Contains(view, "to confirm") {
+		t.Errorf("the confirmation lost its title or the line saying what to type:\n%s", view)
+	}
+	f.wantCalls(t)
+}

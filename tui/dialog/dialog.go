@@ -6,6 +6,7 @@ package dialog
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -391,22 +392,46 @@ func (c *Confirm) View(st *styles.Styles, k *common.KeyMap, w, h int) string {
 	}
 	body := wrapped(w, style, c.Lines...)
 	footer := helpText(k.Confirm, k.Cancel)
-	if c.Require != "" {
-		body = append(body, "")
-		body = append(body, wrapped(w, st.Bold, "Type "+table.Clean(c.Require)+" to confirm:")...)
-		styleInput(&c.input, st, true)
-		c.input.Width = max(10, boxWidth(w)-4)
-		body = append(body, c.input.View())
-		if c.Mismatch {
-			body = append(body, st.Error.Render("the name does not match: nothing was sent"))
-		}
-		footer = "enter confirm (only with the name typed exactly) · esc cancel"
-	}
 	title := c.Title
 	if c.Danger {
 		title = "⚠ " + title // readable without colour
 	}
+	if c.Require != "" {
+		var typed []string
+		typed = append(typed, "")
+		typed = append(typed, wrapped(w, st.Bold, "Type "+table.Clean(c.Require)+" to confirm:")...)
+		styleInput(&c.input, st, true)
+		c.input.Width = max(10, boxWidth(w)-4)
+		typed = append(typed, c.input.View())
+		if c.Mismatch {
+			typed = append(typed, st.Error.Render("the name does not match: nothing was sent"))
+		}
+		footer = "enter confirm (only with the name typed exactly) · esc cancel"
+		// In a short terminal the description gives way (its last line
+		// an ellipsis), never the name to type and what is typed: a
+		// confirmation typed blind could delete the wrong key.
+		room, inner := frameRoom(h), boxWidth(w)
+		for len(body) > 0 && !fits(frameLines(st, inner, title, append(slices.Clone(body), typed...), c.Status, footer), room) {
+			body = body[:len(body)-1]
+			if len(body) > 0 {
+				body[len(body)-1] = st.Muted.Render("…")
+			}
+		}
+		body = append(body, typed...)
+	}
 	return frame(st, w, h, title, body, c.Status, footer)
+}
+
+// fits reports that lines fit in room once their blank lines, which go
+// first, are dropped.
+func fits(lines []string, room int) bool {
+	n := 0
+	for _, l := range lines {
+		if l != "" {
+			n++
+		}
+	}
+	return n <= room
 }
 
 // Field is one input of a Form.
