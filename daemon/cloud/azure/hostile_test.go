@@ -460,3 +460,52 @@ func TestVaultClockOff(t *testing.T) {
 		})
 	}
 }
+
+// A vault that throttles (429, with or without Retry-After) or fails a
+// page with a 5xx: a 5xx is retried by the SDK and the sync completes as
+// if nothing happened; a throttled sync fails as throttled, carries the
+// vault's Retry-After for the run loop (none when it gave none), and
+// writes nothing.
+func TestThrottledAndServerErrors(t *testing.T) {
+	e, f := newHostile(t, 12)
+	e.mustSync()
+	good := e.states()
+	failed := 0
+	f.set(func(w http.ResponseWriter, r *http.Request, f *front) bool {
+		if skip, ok := isListPage(r); !ok || skip != "5" || failed > 0 {
+			return false
+		}
+		failed++
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"error":{"code":"ServiceUnavailable","message":"The service is temporarily unavailable."}}`)
+		return true
+	})
+	if s := e.mustSync(); s.Keys != 12 || s.Events != 0 || s.Duplicates != 0 || failed != 1 {
+		t.Errorf("sync over a 503 then the page: %+v (%d failed)", s, failed)
+	}
+	for _, c := range []struct {
+		header string
+		want   time.Duration
+	}{{"7", 7 * time.Second}, {"", 0}} {
+		f.set(func(w http.ResponseWriter, r *http.Request, f *front) bool {
+			if _, ok := isListPage(r); !ok {
+				return false
+			}
+			if c.header != "" {
+				w.Header().Set("Retry-After", c.header)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, `{"error":{"code":"Throttled","message":"Request was not processed because too many requests were received."}}`)
+			return true
+		})
+		err := e.sync()
+		if !isKind(err, cloud.ErrThrottled) || cloud.RetryAfter(err) != c.want {
+			t.Errorf("throttled with Retry-After %q: %v (retry after %s), want throttled, %s", c.header, err, cloud.RetryAfter(err), c.want)
+		}
+		if s := e.states(); fmt.Sprint(s) != fmt.Sprint(good) {
+			t.Errorf("inventory after the throttled sync: %v, want %v", s, good)
+		}
+	}
+}
