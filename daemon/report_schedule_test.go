@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,5 +112,43 @@ func TestReportScheduleReadsEveryPage(t *testing.T) {
 	}
 	if len(records) != 1+len(act.Events) || records[0][0] != api.ActivityCSVHeader[0] {
 		t.Fatalf("activity CSV has %d rows, want a header and %d", len(records), len(act.Events))
+	}
+}
+
+// A report schedule whose directory the daemon cannot write is refused
+// when it is added or edited over the socket (400 naming dir and why),
+// not accepted to fail at its first run, at night. The directory is
+// checked as the daemon's own user, by making it and a file in it.
+func TestReportScheduleDirMustBeWritable(t *testing.T) {
+	r := start(t, nil)
+	ctx := context.Background()
+	c := api.NewClient(r.socket)
+	file := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{filepath.Join(file, "reports"), "/proc/keyward-reports"} {
+		_, err := c.CreateSchedule(ctx, schedule.Spec{Name: "nightly", Kind: schedule.KindReport, Every: "daily 06:00", Report: "aging", Dir: dir})
+		var ae *api.Error
+		if !asAPIErr(err, &ae) || ae.Status != 400 || !strings.Contains(ae.Message, "dir") || !strings.Contains(ae.Message, dir) {
+			t.Errorf("report schedule into %s: %v, want 400 naming the directory", dir, err)
+		}
+	}
+	if l, err := c.Schedules(ctx); err != nil || len(l) != 0 {
+		t.Fatalf("schedules after refused adds: %+v %v", l, err)
+	}
+	good := filepath.Join(t.TempDir(), "reports", "weekly")
+	if _, err := c.CreateSchedule(ctx, schedule.Spec{Name: "nightly", Kind: schedule.KindReport, Every: "daily 06:00", Report: "aging", Dir: good}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(good); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the report directory %s: %v %v, want made 0700", good, fi, err)
+	}
+	if left, _ := os.ReadDir(good); len(left) != 0 {
+		t.Errorf("the check left %d files in %s", len(left), good)
+	}
+	_, err := c.EditSchedule(ctx, schedule.Spec{Name: "nightly", Kind: schedule.KindReport, Every: "daily 06:00", Report: "aging", Dir: filepath.Join(file, "x")})
+	if var400 := (*api.Error)(nil); !asAPIErr(err, &var400) || var400.Status != 400 {
+		t.Errorf("edit into a file's subdirectory: %v, want 400", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -162,10 +163,35 @@ func (r *Runner) firstDue(sc *schedule.Schedule) *time.Time {
 	return nil
 }
 
+// reportDir checks, as the daemon's own user, that a report schedule can
+// write its directory — made (0700) if missing, and a file made and
+// removed in it — so one that cannot is refused when it is added, not at
+// its first run.
+func reportDir(sp schedule.Spec) error {
+	if sp.Kind != schedule.KindReport || sp.Dir == "" {
+		return nil
+	}
+	bad := func(err error) error {
+		return fmt.Errorf("%w: dir: the daemon cannot write reports into %s: %v", schedule.ErrInvalid, sp.Dir, err)
+	}
+	if err := os.MkdirAll(sp.Dir, 0o700); err != nil {
+		return bad(err)
+	}
+	f, err := os.CreateTemp(sp.Dir, ".keyward-report-check-*")
+	if err != nil {
+		return bad(err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 // Create adds a schedule over the socket.
 func (r *Runner) Create(ctx context.Context, sp schedule.Spec, actor string) error {
 	sc, err := schedule.Parse(sp)
 	if err != nil {
+		return err
+	}
+	if err := reportDir(sp); err != nil {
 		return err
 	}
 	if err := r.st.PutSchedule(ctx, store.ScheduleRow{Spec: sp, Origin: schedule.OriginAPI, NextDue: r.firstDue(sc)}, true); err != nil {
@@ -184,6 +210,9 @@ func (r *Runner) Edit(ctx context.Context, sp schedule.Spec, actor string) error
 	}
 	sc, err := schedule.Parse(sp)
 	if err != nil {
+		return err
+	}
+	if err := reportDir(sp); err != nil {
 		return err
 	}
 	if err := r.st.PutSchedule(ctx, store.ScheduleRow{Spec: sp, Origin: old.Origin, Paused: old.Paused, NextDue: r.firstDue(sc)}, false); err != nil {
