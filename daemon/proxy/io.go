@@ -15,10 +15,15 @@ import (
 type timedTransport struct{ rt http.RoundTripper }
 
 func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if ex, _ := r.Context().Value(ctxKey{}).(*exchange); ex != nil {
+	ex, _ := r.Context().Value(ctxKey{}).(*exchange)
+	if ex != nil {
 		ex.upstreamT0 = time.Now()
 	}
-	return t.rt.RoundTrip(r)
+	resp, err := t.rt.RoundTrip(r)
+	if ex != nil && err == nil {
+		_ = ex.send.end() // the headers came: what is left of the body is the upstream's to take
+	}
+	return resp, err
 }
 
 // countingWriter counts the body bytes sent to the client, and gives each

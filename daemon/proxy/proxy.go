@@ -127,12 +127,21 @@ func New(cfg config.ProxyApp, keys keyring.KeySource, rec Recorder, logger *slog
 	if err != nil {
 		return nil, fmt.Errorf("proxy %s: %w", cfg.Name, err)
 	}
+	// An https upstream may speak HTTP/2, whose flow control writeBounded
+	// does not see (sendWatch); a plain one speaks HTTP/1.
+	watchSend := u.Scheme == "https" && cfg.Timeout > 0
 	a.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			if ex, ok := pr.In.Context().(*exchange); ok && ex.body != nil && pr.Out.Body != nil {
+			ex, ok := pr.In.Context().(*exchange)
+			if ok && ex.body != nil && pr.Out.Body != nil {
 				// ReverseProxy wrapped it in a type net/http does
 				// not know to be in memory (see forward).
 				pr.Out.Body = ex.body
+			}
+			if ok && watchSend && pr.Out.Body != nil && pr.Out.Body != http.NoBody {
+				ex.send.watch(pr.Out.Body, time.Duration(cfg.Timeout))
+				pr.Out.Body = &ex.send
+				pr.Out.Cancel = ex.send.cancel //nolint:staticcheck // the one cancellation both transports honour without a new request
 			}
 			pr.SetURL(u)
 			pr.SetXForwarded()
@@ -206,6 +215,8 @@ type exchange struct {
 	upstreamDur time.Duration
 	// clientStalled: the client's body stopped coming (clientBody).
 	clientStalled atomic.Bool
+	// send bounds an https upstream's taking of the request body.
+	send sendWatch
 }
 
 // newExchange starts the exchange of a request that arrived at t.
@@ -861,8 +872,14 @@ func (a *App) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 		return // the client went away
 	}
 	kind, status, msg := ErrKindUpstream, http.StatusBadGateway, "upstream unreachable: "+cleanErr(err)
+	var sent error
+	if ex != nil {
+		sent = ex.send.end()
+	}
 	var ne net.Error
 	switch {
+	case sent != nil:
+		kind, status, msg = ErrKindTimeout, http.StatusGatewayTimeout, sent.Error()
 	case errors.Is(err, errUpstreamStalled):
 		kind, status = ErrKindTimeout, http.StatusGatewayTimeout
 		msg = cleanErr(err)

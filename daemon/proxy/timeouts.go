@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -167,4 +168,88 @@ func boundedDial(dial func(ctx context.Context, network, addr string) (net.Conn,
 		}
 		return &writeBounded{Conn: c, d: d}, nil
 	}
+}
+
+// errUpstreamTookNothing: a pause of timeout in an upstream's taking of a
+// request body (sendWatch).
+var errUpstreamTookNothing = errors.New("the upstream took nothing more of the request")
+
+// sendWatch is a request body on its way to an https upstream, which may
+// speak HTTP/2: there an upstream that reads nothing of a large body
+// grants no flow-control window, and the transport waits for one with no
+// socket write pending (which writeBounded would bound) and before
+// ResponseHeaderTimeout starts. Each time the transport has taken bytes
+// of the body, the upstream must take them — and after the last, send its
+// headers — within d; past that the request is cancelled (its Cancel
+// channel) and answered 504. The wait inside a Read is the client's
+// (clientBody), not counted here. It lives in the exchange: no allocation
+// but its timer and channel, and only for https upstreams.
+type sendWatch struct {
+	body    io.ReadCloser
+	d       time.Duration
+	t       *time.Timer
+	cancel  chan struct{}
+	mu      sync.Mutex
+	over    bool // the answer's headers came, or the exchange ended
+	stalled bool
+	eof     bool // the transport has read the whole body
+}
+
+// watch starts watching body (the transport's first read arms it).
+func (w *sendWatch) watch(body io.ReadCloser, d time.Duration) {
+	w.body, w.d, w.cancel = body, d, make(chan struct{})
+	w.t = time.AfterFunc(time.Hour, w.fire)
+	w.t.Stop()
+}
+
+// sendChunk is the most a sendWatch gives the transport per read: the
+// HTTP/2 transport sends what it read before it reads again, so the watch
+// sees progress every HTTP/2 frame, not every half megabyte (a slow but
+// steady upstream taking one buffer in more than timeout).
+const sendChunk = 16 << 10
+
+func (w *sendWatch) Read(p []byte) (int, error) {
+	if len(p) > sendChunk {
+		p = p[:sendChunk]
+	}
+	w.t.Stop()
+	n, err := w.body.Read(p)
+	w.mu.Lock()
+	if !w.over {
+		w.t.Reset(w.d)
+	}
+	w.eof = w.eof || err == io.EOF
+	w.mu.Unlock()
+	return n, err
+}
+
+func (w *sendWatch) Close() error { return w.body.Close() }
+
+func (w *sendWatch) fire() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.over {
+		return
+	}
+	w.stalled, w.over = true, true
+	close(w.cancel)
+}
+
+// end stops watching (a no-op on an exchange that watched nothing), and
+// says why the exchange was cancelled if the upstream stalled (else nil).
+func (w *sendWatch) end() error {
+	if w.t == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.over = true
+	w.t.Stop()
+	switch {
+	case !w.stalled:
+		return nil
+	case w.eof:
+		return fmt.Errorf("upstream did not answer within %s (timeout) of the request's last bytes", w.d)
+	}
+	return fmt.Errorf("%w for %s (timeout)", errUpstreamTookNothing, w.d)
 }

@@ -401,3 +401,97 @@ func TestHTTP2UpstreamStallsMidAnswer(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 }
+
+// TestHTTP2UpstreamNeverReadsRequest: an https upstream that speaks
+// HTTP/2 and never reads a large request gives the proxy no flow-control
+// window once its first megabyte is in: the proxy's transport waits for a
+// WINDOW_UPDATE, not on a socket write, so the bound on each write does
+// not see it, and ResponseHeaderTimeout starts only once the body is
+// sent. The client must still get a 504 upstream-timeout after timeout.
+func TestHTTP2UpstreamNeverReadsRequest(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	stop := make(chan struct{})
+	var proto atomic.Int32
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto.Store(int32(r.ProtoMajor))
+		select { // reads nothing of the body, answers nothing
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	}))
+	up.EnableHTTP2 = true
+	up.StartTLS()
+	defer up.Close()
+	defer close(stop)
+	caFile := filepath.Join(t.TempDir(), "upstream-ca.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o600)
+	app := stallApp(up.URL)
+	app.UpstreamCA = caFile
+	app.MaxBodyBytes = 16 << 20
+	m := startProxy(t, keys.rings, &recorder{}, app)
+	body := `{"ssn":"123-45-6789","notes":"` + strings.Repeat("n", 8<<20) + `"}`
+	resp, got, _ := rawRequest(t, m.Addr("crm"), fmt.Sprintf("POST /records HTTP/1.1\r\nHost: crm\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+	if proto.Load() != 2 {
+		t.Fatalf("the upstream was reached over HTTP/%d", proto.Load())
+	}
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(got), "the upstream took nothing more of the request for 300ms (timeout)") {
+		t.Fatalf("%d %s", resp.StatusCode, got)
+	}
+}
+
+// TestHTTP2UpstreamSlowButSteadyAndSlowToAnswer: the bound on an HTTP/2
+// upstream's taking of a request is per pause — one that reads the first
+// 2 MiB of a 3 MiB body slowly, each pause under timeout, the whole well
+// over it, gets it whole and its answer through; one that reads the body and then sends
+// no headers within timeout is a 504 that says so, not a stalled request.
+func TestHTTP2UpstreamSlowButSteadyAndSlowToAnswer(t *testing.T) {
+	keys := newRing(t, 16, "crm")
+	var got atomic.Int64
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 128<<10)
+		n := 0
+		for {
+			k, err := r.Body.Read(buf)
+			n += k
+			got.Store(int64(n))
+			if err != nil {
+				break
+			}
+			if n < 2<<20 { // slowly at first; the last megabyte at once,
+				// as net/http's ResponseHeaderTimeout runs once it is sent
+				time.Sleep(pause / 4)
+			}
+		}
+		if r.URL.Path == "/slow-answer" {
+			select {
+			case <-time.After(answerWithin):
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	up.EnableHTTP2 = true
+	up.StartTLS()
+	defer up.Close()
+	caFile := filepath.Join(t.TempDir(), "upstream-ca.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o600)
+	app := stallApp(up.URL)
+	app.UpstreamCA = caFile
+	app.MaxBodyBytes = 16 << 20
+	m := startProxy(t, keys.rings, &recorder{}, app)
+	body := `{"ssn":"123-45-6789","notes":"` + strings.Repeat("n", 3<<20) + `"}`
+	start := time.Now()
+	resp, answer, _ := rawRequest(t, m.Addr("crm"), fmt.Sprintf("POST /records HTTP/1.1\r\nHost: crm\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+	if resp.StatusCode != http.StatusOK || string(answer) != `{"ok":true}` || got.Load() < 3<<20 {
+		t.Fatalf("slow but steady: %d %s, the upstream read %d bytes", resp.StatusCode, answer, got.Load())
+	}
+	if took := time.Since(start); took < 2*pause {
+		t.Logf("the upstream read the body in %s: not slower than timeout on this run", took)
+	}
+	resp, answer, _ = rawRequest(t, m.Addr("crm"), fmt.Sprintf("POST /slow-answer HTTP/1.1\r\nHost: crm\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", 21, `{"ssn":"123-45-6789"}`))
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(answer), "did not answer within 300ms") {
+		t.Fatalf("slow to answer: %d %s", resp.StatusCode, answer)
+	}
+}
