@@ -132,7 +132,7 @@ type Model struct {
 func New(ctx *common.Context) *Model {
 	ti := textinput.New()
 	ti.Prompt = "/"
-	ti.Placeholder = "name, id, application, algorithm or fingerprint"
+	ti.Placeholder = "name, alias, application or fingerprint"
 	ti.CharLimit = 128
 	m := &Model{
 		ctx:     ctx,
