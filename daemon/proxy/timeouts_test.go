@@ -374,7 +374,7 @@ func TestHTTP2UpstreamStallsMidAnswer(t *testing.T) {
 	keys := newRing(t, 16, "crm")
 	stop := make(chan struct{})
 	var proto atomic.Int32
-	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	app := h2App(t, func(w http.ResponseWriter, r *http.Request) {
 		proto.Store(int32(r.ProtoMajor))
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"ssn":"kw1gt.`)
@@ -383,15 +383,8 @@ func TestHTTP2UpstreamStallsMidAnswer(t *testing.T) {
 		case <-stop:
 		case <-r.Context().Done():
 		}
-	}))
-	up.EnableHTTP2 = true
-	up.StartTLS()
-	defer up.Close()
+	})
 	defer close(stop)
-	caFile := filepath.Join(t.TempDir(), "upstream-ca.pem")
-	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o600)
-	app := stallApp(up.URL)
-	app.UpstreamCA = caFile
 	m := startProxy(t, keys.rings, &recorder{}, app)
 	resp, body, _ := rawRequest(t, m.Addr("crm"), "GET /records HTTP/1.1\r\nHost: crm\r\n\r\n")
 	if proto.Load() != 2 {
@@ -412,21 +405,14 @@ func TestHTTP2UpstreamNeverReadsRequest(t *testing.T) {
 	keys := newRing(t, 16, "crm")
 	stop := make(chan struct{})
 	var proto atomic.Int32
-	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	app := h2App(t, func(w http.ResponseWriter, r *http.Request) {
 		proto.Store(int32(r.ProtoMajor))
 		select { // reads nothing of the body, answers nothing
 		case <-stop:
 		case <-r.Context().Done():
 		}
-	}))
-	up.EnableHTTP2 = true
-	up.StartTLS()
-	defer up.Close()
+	})
 	defer close(stop)
-	caFile := filepath.Join(t.TempDir(), "upstream-ca.pem")
-	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o600)
-	app := stallApp(up.URL)
-	app.UpstreamCA = caFile
 	app.MaxBodyBytes = 16 << 20
 	m := startProxy(t, keys.rings, &recorder{}, app)
 	body := `{"ssn":"123-45-6789","notes":"` + strings.Repeat("n", 8<<20) + `"}`
@@ -447,7 +433,7 @@ func TestHTTP2UpstreamNeverReadsRequest(t *testing.T) {
 func TestHTTP2UpstreamSlowButSteadyAndSlowToAnswer(t *testing.T) {
 	keys := newRing(t, 16, "crm")
 	var got atomic.Int64
-	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	app := h2App(t, func(w http.ResponseWriter, r *http.Request) {
 		buf := make([]byte, 128<<10)
 		n := 0
 		for {
@@ -471,14 +457,7 @@ func TestHTTP2UpstreamSlowButSteadyAndSlowToAnswer(t *testing.T) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"ok":true}`)
-	}))
-	up.EnableHTTP2 = true
-	up.StartTLS()
-	defer up.Close()
-	caFile := filepath.Join(t.TempDir(), "upstream-ca.pem")
-	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o600)
-	app := stallApp(up.URL)
-	app.UpstreamCA = caFile
+	})
 	app.MaxBodyBytes = 16 << 20
 	m := startProxy(t, keys.rings, &recorder{}, app)
 	body := `{"ssn":"123-45-6789","notes":"` + strings.Repeat("n", 3<<20) + `"}`
@@ -494,4 +473,21 @@ func TestHTTP2UpstreamSlowButSteadyAndSlowToAnswer(t *testing.T) {
 	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(answer), "did not answer within 300ms") {
 		t.Fatalf("slow to answer: %d %s", resp.StatusCode, answer)
 	}
+}
+
+// h2App is stallApp for an https upstream that serves h over HTTP/2 (its
+// certificate the app's upstream_ca), closed when the test ends.
+func h2App(t *testing.T, h http.HandlerFunc) config.ProxyApp {
+	t.Helper()
+	up := httptest.NewUnstartedServer(h)
+	up.EnableHTTP2 = true
+	up.StartTLS()
+	t.Cleanup(up.Close)
+	caFile := filepath.Join(t.TempDir(), "upstream-ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	app := stallApp(up.URL)
+	app.UpstreamCA = caFile
+	return app
 }
