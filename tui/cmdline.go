@@ -184,12 +184,22 @@ func (m *Model) runCommand(line string) tea.Cmd {
 // findKey opens the key whose id or name is arg: text with a slash is
 // tried as an id first (source/name, source/name/version), then as a name,
 // which must name exactly one key.
+//
+// Until the answer, keys typed after the command (":key NAME⏎x" in one
+// read) wait for the key it opens: they act on it, not on what was on
+// screen before.
 func (m *Model) findKey(arg string) tea.Cmd {
+	find := common.FindKey(m.c, "", arg, "")
 	if strings.Contains(arg, "/") {
-		return common.FindKeyOrID(m.c, arg)
+		find = common.FindKeyOrID(m.c, arg)
 	}
-	return common.FindKey(m.c, "", arg, "")
+	m.finding = true
+	return func() tea.Msg { return foundMsg{msg: find()} }
 }
+
+// foundMsg is the answer of a :key lookup: an OpenKeyMsg, or a flash
+// saying why no key was opened.
+type foundMsg struct{ msg tea.Msg }
 
 // pushBack remembers the visible pane, for esc to return to it.
 func (m *Model) pushBack() {

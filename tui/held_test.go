@@ -1,6 +1,7 @@
 package tui_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,7 +10,9 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
+	"github.com/keyward/keyward/tui"
 	"github.com/keyward/keyward/tui/tuitest"
 )
 
@@ -76,4 +79,44 @@ func TestReportBurstAcrossAPage(t *testing.T) {
 		return strings.Contains(selectedLine(ansi.Strip(string(b))), "bulk.key.00")
 	})
 	_ = finalView(t, tm)
+}
+
+// slowFind answers a lookup by name (a Keys query with text) after a
+// while, as a daemon under load does.
+type slowFind struct{ *fixture }
+
+func (b slowFind) Keys(ctx context.Context, q api.KeyQuery) (*api.KeysPage, error) {
+	if q.Text != "" {
+		time.Sleep(300 * time.Millisecond)
+	}
+	return b.fixture.Keys(ctx, q)
+}
+
+// TestCommandKeyThenActionActsOnThatKey: ":key payments-wrap", enter and x
+// typed as one read. The lookup was under way when x came, so x opened the
+// actions of the row selected in the list (acme.crm.key.0) — the wrong
+// key. Keys typed while a key is looked up, then read, wait for it: x is
+// about payments-wrap. A name that opens no key drops what was typed after
+// it, saying so.
+func TestCommandKeyThenActionActsOnThatKey(t *testing.T) {
+	f := newFixture()
+	tm := startWith(t, slowFind{f}, 80, 24, tui.Options{})
+	waitFor(t, tm, "● connected", "of 15 keys")
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(":key payments-wrap")})
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("x")})
+	waitFor(t, tm, "Actions — payments-wrap in vault-emu")
+
+	tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
+	tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(":key no-such-key")})
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("x")})
+	tuitest.WaitLine(t, tm, 5*time.Second, "no such key, and the x typed after it dropped, said", func(l string) bool {
+		return strings.Contains(l, "1 key typed") || strings.Contains(l, "1 keys typed")
+	})
+	view := finalView(t, tm)
+	if strings.Contains(view, "Actions —") || strings.Contains(view, "not a cloud vault") {
+		t.Fatalf("the x typed after a :key that opened nothing acted on the screen:\n%s", view)
+	}
 }

@@ -53,6 +53,10 @@ type Model struct {
 	// of panes jumps came from (esc returns).
 	cmd     *cmdline
 	cmdOpen bool
+	// finding: a :key lookup is under way; the keys typed meanwhile are
+	// for the key it opens, and wait for it (held).
+	finding bool
+	held    common.Held
 	back    []int
 	// busy are the long operations under way (a sync), newest last.
 	busy []busyOp
@@ -198,6 +202,19 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 		}
 		return m, nil
+	case foundMsg:
+		m.finding = false
+		if f, ok := msg.msg.(common.FlashMsg); ok && f.Err {
+			// No key opened: what was typed for it is not run on
+			// whatever is on screen.
+			if n := m.held.Forget(); n > 0 {
+				f.Text += "; " + common.Plural(n, "key") + " typed after it not run"
+			}
+			_, cmd := m.Update(f)
+			return m, cmd
+		}
+		_, cmd := m.Update(msg.msg)
+		return m, tea.Batch(cmd, m.held.Replay(m.onKey, func() bool { return m.finding }))
 	case common.OpenKeyMsg:
 		// A key opened from elsewhere (a report, the command line): esc
 		// on its detail comes back here.
@@ -303,6 +320,10 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 	}
 	if m.cmdOpen {
 		return m.onCmdKey(msg)
+	}
+	if m.finding {
+		m.held.Hold(msg)
+		return nil
 	}
 	if m.overlay != nil {
 		if key.Matches(msg, k.Quit) {

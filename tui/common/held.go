@@ -38,13 +38,19 @@ func (h *Held) Replay(handle func(tea.KeyMsg) tea.Cmd, waiting func() bool) tea.
 	return tea.Batch(cmds...)
 }
 
+// Forget forgets the held keys and returns how many there were.
+func (h *Held) Forget() int {
+	n := len(h.keys)
+	h.keys = nil
+	return n
+}
+
 // Drop forgets the held keys when the page they waited for failed, and
 // says in the status line how many were not handled and why.
 func (h *Held) Drop(err error) tea.Cmd {
-	n := len(h.keys)
-	h.keys = nil
+	n := h.Forget()
 	if n == 0 {
 		return nil
 	}
-	return FlashErr(fmt.Sprintf("%d keys typed while the list loaded were not handled: the page did not come (%s)", n, Explain(err)))
+	return FlashErr(fmt.Sprintf("%s typed while it loaded not handled: %s", Plural(n, "key"), Explain(err)))
 }

@@ -123,8 +123,8 @@ type Model struct {
 	health  map[string]engine.Source // from the daemon's status
 	act     *flow
 	flowSeq int
-	// held: keys typed at the list while a page was loading, handled in
-	// order once it is drawn.
+	// held: keys typed while the pane waited (waiting), handled in order
+	// once the page or the key is there.
 	held common.Held
 }
 
@@ -330,11 +330,16 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		return onSyncDone(msg)
 	case detailMsg:
 		if m.detail != nil && m.detail.key.ID == msg.id {
+			pending := m.waiting()
 			m.detail.set(msg.detail, msg.err)
 			if m.versions != nil {
 				// The same version stays selected, wherever it moved.
 				return m.onVersions(msg.detail, msg.err)
 			}
+			if pending && msg.err != nil {
+				return m.held.Drop(msg.err)
+			}
+			return m.replay()
 		}
 		return nil
 	case common.StatusMsg:
@@ -396,6 +401,13 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case tea.KeyMsg:
+		if m.waiting() {
+			// What is typed meanwhile is for the page or the key that
+			// comes, so it waits for it rather than being lost or acting
+			// on a row of the page that goes (or on a key not yet read).
+			m.held.Hold(msg)
+			return nil
+		}
 		if m.act != nil {
 			return m.updateAction(msg)
 		}
@@ -426,14 +438,6 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 				return common.OpenSource(m.detail.key.Source)
 			}
 			return m.detail.update(msg)
-		}
-		if m.loading && m.page != nil {
-			// The list waits for a page (a j past the page's end, a new
-			// filter): what is typed meanwhile is for the list that
-			// comes, so it waits for it rather than being lost or acting
-			// on a row of the page that goes.
-			m.held.Hold(msg)
-			return nil
 		}
 		return m.updateTable(msg)
 	}
@@ -534,7 +538,28 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 		m.dirty = false
 		return m.refetch()
 	}
-	return m.held.Replay(func(k tea.KeyMsg) tea.Cmd { return m.Update(k) }, func() bool { return m.loading })
+	return m.replay()
+}
+
+// waiting reports that keys typed now wait (held): the list is loading a
+// page, or a key opened by id is not read yet (an x acts on its detail).
+// A dialog, the filter and the versions take keys as they come.
+func (m *Model) waiting() bool {
+	switch {
+	case m.act != nil || m.filtering || m.versions != nil:
+		return false
+	case m.detail != nil:
+		// A key opened by its id alone (the command line, a report) is
+		// not known until its detail comes; one opened from the list is.
+		return m.detail.detail == nil && m.detail.err == nil && m.detail.key.Source == ""
+	}
+	return m.loading && m.page != nil
+}
+
+// replay handles the keys held while the pane waited, until it waits
+// again.
+func (m *Model) replay() tea.Cmd {
+	return m.held.Replay(func(k tea.KeyMsg) tea.Cmd { return m.Update(k) }, m.waiting)
 }
 
 // holds reports that keys has the key id.
