@@ -405,8 +405,10 @@ type Filter struct {
 	Source string
 	State  State
 	Aging  Bucket
-	// Text matches a substring of the name, ID, application, algorithm or
-	// fingerprint, case-insensitively.
+	// Text matches a substring of the name, the display name (an AWS
+	// key's alias), ID, application, algorithm or fingerprint,
+	// case-insensitively. (The store's query is narrower: the name, the
+	// display name and the application, or a fingerprint prefix.)
 	Text string
 }
 
@@ -423,7 +425,7 @@ func (f Filter) Match(k Key) bool {
 	}
 	if f.Text != "" {
 		t := strings.ToLower(f.Text)
-		hay := strings.ToLower(k.ID + " " + k.Name + " " + k.Application + " " + k.Algorithm + " " + k.Fingerprint)
+		hay := strings.ToLower(k.ID + " " + k.Name + " " + k.DisplayName() + " " + k.Application + " " + k.Algorithm + " " + k.Fingerprint)
 		if !strings.Contains(hay, t) {
 			return false
 		}

@@ -66,8 +66,9 @@ func FindKeyOrID(c *Context, arg string) tea.Cmd {
 	}
 }
 
-// FindKey opens the key named name (in source, when source is not ""): it
-// is looked up, and must be exactly one key (a fingerprint, when not "",
+// FindKey opens the key named name (in source, when source is not ""), or
+// shown as name (an AWS key by its alias): it is looked up, and must be
+// exactly one key (a fingerprint, when not "",
 // tells keys of the same name apart). The answer is an OpenKeyMsg, or a
 // flash saying why not.
 func FindKey(c *Context, source, name, fingerprint string) tea.Cmd {
@@ -82,7 +83,7 @@ func FindKey(c *Context, source, name, fingerprint string) tea.Cmd {
 		// holds without one (material never read) is found by name alone.
 		var ids, same []string
 		for _, k := range page.Keys {
-			if k.Name == name || k.ID == name {
+			if k.Name == name || k.ID == name || k.DisplayName() == name {
 				ids = append(ids, k.ID)
 				if fingerprint != "" && k.Fingerprint == fingerprint {
 					same = append(same, k.ID)

@@ -21,7 +21,8 @@ import (
 // local-kms is named by its key ID and shown by its alias; the "/" filter
 // finds it by part of the alias, in any case — on the socket (q=), with
 // `keyward keys list --filter` and in the TUI (/ and typing) — and still
-// by its key ID. A KMIP key is found by its name as before.
+// by its key ID; the TUI's ":key NAME" opens it by its alias. A KMIP key
+// is found by its name as before.
 func TestFilterByAliasAgainstAWS(t *testing.T) {
 	c, socket := startAWS(t)
 	kw := clitest.Runner(t, socket)
@@ -79,5 +80,12 @@ func TestFilterByAliasAgainstAWS(t *testing.T) {
 	waitFor(t, tm, "› ledger-batch", "1–1 of 1 key")
 	tm.Send(tea.KeyMsg{Type: tea.KeyEsc}) // the filter
 	openOnly(t, tm, "VOICE-SIG", "invoice-signing", invoice.ID)
+	tm.Send(tea.KeyMsg{Type: tea.KeyEsc}) // the key
+	tm.Send(tea.KeyMsg{Type: tea.KeyEsc}) // the filter
+	// ":key NAME" opens a key by the name it is shown by, its alias.
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(":")})
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("key ledger-batch")})
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	waitFor(t, tm, ledger.ID+"  (esc back)", "aws:aliases=ledger-batch")
 	tuitest.Quit(t, tm, 10*time.Second)
 }
