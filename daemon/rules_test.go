@@ -125,3 +125,47 @@ func wantRefused(t *testing.T, socket, method, want string, targets ...string) {
 		}
 	}
 }
+
+// A keys cursor is a place in one order: given with another sort (or the
+// other direction) it is refused, naming the sort it was made for. It was
+// taken as a place in the new order — a state compared with names — and
+// answered a plausible page of the wrong keys.
+func TestKeysCursorKeepsItsSort(t *testing.T) {
+	r := start(t, nil)
+	c := api.NewClient(r.socket)
+	ctx := context.Background()
+	first, err := c.Keys(ctx, api.KeyQuery{Sort: "state", Limit: 3})
+	if err != nil || first.NextCursor == "" {
+		t.Fatalf("first page by state: %+v %v", first, err)
+	}
+	for _, sort := range []string{"name", "", "-state", "created"} {
+		_, err := c.Keys(ctx, api.KeyQuery{Sort: sort, Limit: 3, Cursor: first.NextCursor})
+		var ae *api.Error
+		if !asAPIErr(err, &ae) || ae.Status != http.StatusBadRequest || !strings.Contains(ae.Message, "sort=state") {
+			t.Errorf("a sort=state cursor with sort=%q: %v, want 400 naming sort=state", sort, err)
+		}
+	}
+	// With its own sort it goes on, and the pages hold every key once.
+	seen := map[string]bool{}
+	q := api.KeyQuery{Sort: "state", Limit: 3}
+	for page := 0; page < 100; page++ {
+		p, err := c.Keys(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range p.Keys {
+			if seen[k.ID] {
+				t.Fatalf("%s twice", k.ID)
+			}
+			seen[k.ID] = true
+		}
+		if p.NextCursor == "" {
+			break
+		}
+		q.Cursor = p.NextCursor
+	}
+	all, err := c.Keys(ctx, api.KeyQuery{Limit: 5000})
+	if err != nil || len(seen) != len(all.Keys) {
+		t.Errorf("paged by state: %d keys, all: %d (%v)", len(seen), len(all.Keys), err)
+	}
+}

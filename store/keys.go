@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -263,7 +264,11 @@ type KeyPage struct {
 type cursor struct {
 	V  string `json:"v"`
 	ID string `json:"id"`
-	v  any
+	// S is the sort the cursor is a place in ("state", "-expires"): a
+	// place in one order means nothing in another. (Cursors made before
+	// it was kept have none and are taken as they come.)
+	S string `json:"s,omitempty"`
+	v any
 }
 
 // ErrBadCursor is returned for a cursor this store did not make.
@@ -418,6 +423,10 @@ func (s *Store) keyPageIn(ctx context.Context, snap pageTx, q KeyQuery, read rea
 	if err != nil {
 		return 0, "", err
 	}
+	sortTag := cmp.Or(field, string(engine.SortName))
+	if desc {
+		sortTag = "-" + sortTag
+	}
 	if q.Limit <= 0 || q.Limit > 5000 {
 		q.Limit = 100
 	}
@@ -508,6 +517,9 @@ func (s *Store) keyPageIn(ctx context.Context, snap pageTx, q KeyQuery, read rea
 		pageWhere[agingTerm], _ = agingFilter(q.Aging, q.Now, q.Thresholds, true)
 	}
 	if q.Cursor != "" {
+		if c, err := decodeCursor(q.Cursor, false); err == nil && c.S != "" && c.S != sortTag {
+			return total, "", fmt.Errorf("%w (it is a place in the order sort=%s, not sort=%s: start again without a cursor)", ErrBadCursor, c.S, sortTag)
+		}
 		c, err := decodeCursor(q.Cursor, numeric)
 		if err != nil {
 			return total, "", err
@@ -536,7 +548,22 @@ func (s *Store) keyPageIn(ctx context.Context, snap pageTx, q KeyQuery, read rea
 		pageQueryHook(pageSQL, pageArgs)
 	}
 	next, err = read(p, pageSQL, pageArgs, q.Limit)
+	if next != "" {
+		next = sortedCursor(next, sortTag)
+	}
 	return total, next, err
+}
+
+// sortedCursor is the cursor next with the sort it is a place in.
+func sortedCursor(next, sort string) string {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(next)
+	if err != nil || json.Unmarshal(b, &c) != nil {
+		return next
+	}
+	c.S = sort
+	b, _ = json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // pageQueryHook, set by tests, sees each page query before it runs.
