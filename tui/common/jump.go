@@ -3,6 +3,7 @@ package common
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -103,7 +104,28 @@ func FindKey(c *Context, source, name, fingerprint string) tea.Cmd {
 		case 1:
 			return OpenKeyMsg{ID: ids[0]}
 		}
+		if src := oneSource(page.Keys, ids); src != "" {
+			// A cloud key's versions: one key, each version its own row.
+			return FlashMsg{Text: table.Clean(name) + " has " + Plural(len(ids), "version") + " in " + table.Clean(src) +
+				": use the id of one: " + table.Clean(strings.Join(ids, ", ")), Err: true}
+		}
 		return FlashMsg{Text: table.Clean(name) + " names " + Plural(len(ids), "key") + " (in several sources): use its id: " +
 			table.Clean(strings.Join(ids, ", ")), Err: true}
 	}
+}
+
+// oneSource is the source every key of ids (found in keys) is in, "" when
+// they are in more than one.
+func oneSource(keys []engine.Key, ids []string) string {
+	src := ""
+	for _, k := range keys {
+		if !slices.Contains(ids, k.ID) {
+			continue
+		}
+		if src != "" && k.Source != src {
+			return ""
+		}
+		src = k.Source
+	}
+	return src
 }

@@ -36,6 +36,8 @@ func TestFindKey(t *testing.T) {
 		{ID: "kms-b/acme.crm.key.4/1", Source: "kms-b", Name: "acme.crm.key.4", Fingerprint: "bbbb"},
 		{ID: "kms-a/acme.crm.key.40/1", Source: "kms-a", Name: "acme.crm.key.40", Fingerprint: "bbbb"},
 		{ID: "kms-a/acme.hr.key.1/1", Source: "kms-a", Name: "acme.hr.key.1"},
+		{ID: "vault/card-kek/6cb1", Source: "vault", Name: "card-kek"},
+		{ID: "vault/card-kek/ddf2", Source: "vault", Name: "card-kek"},
 	}}
 	c := &common.Context{Ctx: context.Background(), Backend: b, Timeout: time.Second}
 	for _, tc := range []struct{ source, name, fp, want string }{
@@ -44,6 +46,9 @@ func TestFindKey(t *testing.T) {
 		{"", "acme.hr.key.1", "cccc", "open kms-a/acme.hr.key.1/1"},
 		{"", "acme.crm.key.4", "", "acme.crm.key.4 names 2 keys (in several sources): use its id: kms-a/acme.crm.key.4/1, kms-b/acme.crm.key.4/1"},
 		{"kms-b", "acme.hr.key.1", "", "no key named acme.hr.key.1 in kms-b"},
+		// A cloud key's versions are one key in one source: it said
+		// "names 2 keys (in several sources)".
+		{"", "card-kek", "", "card-kek has 2 versions in vault: use the id of one: vault/card-kek/6cb1, vault/card-kek/ddf2"},
 	} {
 		got := ""
 		switch msg := common.FindKey(c, tc.source, tc.name, tc.fp)().(type) {
