@@ -372,12 +372,7 @@ func (s failingSink) Apply(ctx context.Context, b sources.Batch) error {
 func TestRingChangeWhoseBatchWasLostIsStillRecorded(t *testing.T) {
 	for _, restart := range []bool{false, true} {
 		t.Run(map[bool]string{false: "same daemon", true: "restart"}[restart], func(t *testing.T) {
-			b := embeddedBackend(t)
-			b.create(t, "acme.crm.key.1")
-			k, _ := kektest.New(t)
-			e := newEnv(t, b, "", k, crmApp)
-			e.mustPoll()
-			b.create(t, "acme.crm.key.2")
+			e := rotatedSincePoll(t)
 			var fail atomic.Bool
 			fail.Store(true)
 			if err := e.src.Poll(context.Background(), failingSink{e.sink, &fail}); err == nil {
