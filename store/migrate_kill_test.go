@@ -280,6 +280,8 @@ func seedValue(table, col string, i int) (any, bool) {
 		k := seedKey(i)
 		return map[string]any{"id": k.ID, "source": k.Source, "name": k.Name, "version": k.Version, "state": string(k.State),
 			"application": k.Application, "tags": seedTags(k), "sort_name": sortName(engine.Key{Name: k.Name})}[col], true
+	case "keys.display_name":
+		return displayName(seedKey(i)), true // the alias, for the aliased AWS keys only
 	case "keys.algorithm":
 		return "AES", true
 	case "keys.length":
