@@ -372,27 +372,14 @@ func TestStalledPeersOverHTTP2(t *testing.T) {
 // over HTTP/1: closing the stream's body ends the pending read.
 func TestHTTP2UpstreamStallsMidAnswer(t *testing.T) {
 	keys := newRing(t, 16, "crm")
-	stop := make(chan struct{})
-	var proto atomic.Int32
-	app := h2App(t, func(w http.ResponseWriter, r *http.Request) {
-		proto.Store(int32(r.ProtoMajor))
+	app, proto := stalledH2App(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"ssn":"kw1gt.`)
 		http.NewResponseController(w).Flush()
-		select {
-		case <-stop:
-		case <-r.Context().Done():
-		}
 	})
-	defer close(stop)
 	m := startProxy(t, keys.rings, &recorder{}, app)
 	resp, body, _ := rawRequest(t, m.Addr("crm"), "GET /records HTTP/1.1\r\nHost: crm\r\n\r\n")
-	if proto.Load() != 2 {
-		t.Fatalf("the upstream was reached over HTTP/%d", proto.Load())
-	}
-	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), "the upstream sent nothing more of its answer for 300ms (timeout)") {
-		t.Fatalf("%d %s", resp.StatusCode, body)
-	}
+	wantH2Timeout(t, proto, resp, body, "the upstream sent nothing more of its answer for 300ms (timeout)")
 }
 
 // TestHTTP2UpstreamNeverReadsRequest: an https upstream that speaks
@@ -403,26 +390,12 @@ func TestHTTP2UpstreamStallsMidAnswer(t *testing.T) {
 // sent. The client must still get a 504 upstream-timeout after timeout.
 func TestHTTP2UpstreamNeverReadsRequest(t *testing.T) {
 	keys := newRing(t, 16, "crm")
-	stop := make(chan struct{})
-	var proto atomic.Int32
-	app := h2App(t, func(w http.ResponseWriter, r *http.Request) {
-		proto.Store(int32(r.ProtoMajor))
-		select { // reads nothing of the body, answers nothing
-		case <-stop:
-		case <-r.Context().Done():
-		}
-	})
-	defer close(stop)
+	app, proto := stalledH2App(t, nil) // reads nothing of the body, answers nothing
 	app.MaxBodyBytes = 16 << 20
 	m := startProxy(t, keys.rings, &recorder{}, app)
 	body := `{"ssn":"123-45-6789","notes":"` + strings.Repeat("n", 8<<20) + `"}`
 	resp, got, _ := rawRequest(t, m.Addr("crm"), fmt.Sprintf("POST /records HTTP/1.1\r\nHost: crm\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
-	if proto.Load() != 2 {
-		t.Fatalf("the upstream was reached over HTTP/%d", proto.Load())
-	}
-	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(got), "the upstream took nothing more of the request for 300ms (timeout)") {
-		t.Fatalf("%d %s", resp.StatusCode, got)
-	}
+	wantH2Timeout(t, proto, resp, got, "the upstream took nothing more of the request for 300ms (timeout)")
 }
 
 // TestHTTP2UpstreamSlowButSteadyAndSlowToAnswer: the bound on an HTTP/2
@@ -490,4 +463,37 @@ func h2App(t *testing.T, h http.HandlerFunc) config.ProxyApp {
 	app := stallApp(up.URL)
 	app.UpstreamCA = caFile
 	return app
+}
+
+// stalledH2App is h2App for an upstream that runs first (when not nil),
+// then holds the exchange until the proxy gives it up or the test ends;
+// proto is the HTTP version its request came in.
+func stalledH2App(t *testing.T, first http.HandlerFunc) (app config.ProxyApp, proto *atomic.Int32) {
+	t.Helper()
+	proto = new(atomic.Int32)
+	stop := make(chan struct{})
+	app = h2App(t, func(w http.ResponseWriter, r *http.Request) {
+		proto.Store(int32(r.ProtoMajor))
+		if first != nil {
+			first(w, r)
+		}
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(stop) }) // before the upstream closes, which waits for its handlers
+	return app, proto
+}
+
+// wantH2Timeout: the stalled upstream was reached over HTTP/2, and the
+// client got a 504 that says want.
+func wantH2Timeout(t *testing.T, proto *atomic.Int32, resp *http.Response, body []byte, want string) {
+	t.Helper()
+	if proto.Load() != 2 {
+		t.Fatalf("the upstream was reached over HTTP/%d", proto.Load())
+	}
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), want) {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
 }
