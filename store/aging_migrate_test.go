@@ -48,9 +48,11 @@ func TestAgingMigrationSurvivesKill9(t *testing.T) {
 				keys[i].State = engine.StateDestroyed
 			}
 		}
-		if err := s.BulkLoad(ctx, keys, nil); err != nil {
-			t.Fatal(err)
-		}
+		withLaterKeyColumns(t, s, func() {
+			if err := s.BulkLoad(ctx, keys, nil); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 	s.Close()
 	before := migrationBefore(t, "_aging_days.sql")
