@@ -234,7 +234,7 @@ var seedCounts = []struct {
 }{
 	{"sources", 3}, {"keys", 0}, {"events", 0}, {"usage", 0}, {"sealed", 3},
 	{"schedules", 4}, {"schedule_runs", 40}, {"schedule_steps", 80},
-	{"audit_checkpoints", 5}, {"audit_archives", 2},
+	{"audit_checkpoints", 5}, {"audit_archives", 2}, {"requests_in_flight", 3},
 }
 
 // seedSources are the sources of seeded keys: a KMIP server, an AWS
