@@ -169,6 +169,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer retention.Archiver.Signer.Close() // zeroes the signing key at exit, after the last checkpoint
 	d.metrics = d.newMetrics()
 	d.sink = &sink{st: d.st, hub: d.hub, log: d.log, now: d.now, written: d.metrics.written}
+	// Requests a killed daemon stopped inside: recorded once, before the
+	// socket serves.
+	if err := d.settleInFlight(ctx); err != nil {
+		return err
+	}
 
 	feat, err := d.buildFeatures(ctx)
 	if err != nil {

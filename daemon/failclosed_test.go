@@ -14,7 +14,9 @@ import (
 // TestUnrecordableChangeIsRefused: when the activity log cannot be written
 // (here its chain head is damaged in the database file), a state-changing
 // request is refused with 503 and nothing is done; once the log can be
-// written again, the same request works.
+// written again, the same request works. Neither leaves a note of a
+// request in flight: the refused one was never noted, the answered one's
+// note went with its events.
 func TestUnrecordableChangeIsRefused(t *testing.T) {
 	r := start(t, nil)
 	ctx := context.Background()
@@ -41,10 +43,23 @@ func TestUnrecordableChangeIsRefused(t *testing.T) {
 	if synced != 0 {
 		t.Fatalf("%d synced events: the refused request ran", synced)
 	}
+	noted := func() int {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM requests_in_flight`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := noted(); n != 0 {
+		t.Fatalf("the refused request left %d notes in flight", n)
+	}
 	if _, err := db.Exec(`UPDATE audit_head SET hash = ?`, good); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Sync(ctx, ""); err != nil {
 		t.Fatalf("sync once the log is writable: %v", err)
+	}
+	if n := noted(); n != 0 {
+		t.Fatalf("an answered request left %d notes in flight", n)
 	}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -20,7 +21,7 @@ import (
 // handler is the socket API (daemon/localapi) over the daemon and its
 // services, inside the per-request limits.
 func (d *Daemon) handler(f *features) http.Handler {
-	s := localapi.Services{Daemon: d, Audit: d.auditAction, AuditReady: d.st.AuditWritable, Log: d.log, Schedules: d.schedules,
+	s := localapi.Services{Daemon: d, Audit: d.auditAction, AuditReady: d.st.AuditWritable, Begin: d.noteRequest, Log: d.log, Schedules: d.schedules,
 		WriteTimeout: d.limits.WriteTimeout, StreamWriteTimeout: d.limits.StreamWriteTimeout, StreamsPerUID: d.limits.StreamsPerUID,
 		Extra: d.opts.Routes}
 	if f != nil {
@@ -36,10 +37,12 @@ func (d *Daemon) handler(f *features) http.Handler {
 	return d.limitRequest(d.api)
 }
 
-// audit records in the activity log what a state-changing request did,
-// with the caller as the actor (events a service stored itself, with the
-// change they describe, are not written twice).
+// auditAction records in the activity log what a state-changing request
+// did, with the caller as the actor (events a service stored itself, with
+// the change they describe, are not written twice), and removes the
+// request's in-flight note (noteRequest) in the same transaction.
 func (d *Daemon) auditAction(ctx context.Context, a localapi.Action) {
+	events := make([]engine.Event, 0, len(a.Events))
 	for _, ev := range a.Events {
 		if ev.Stored {
 			continue
@@ -50,12 +53,46 @@ func (d *Daemon) auditAction(ctx context.Context, a localapi.Action) {
 		if ev.Origin == "" {
 			ev.Origin = engine.OriginKeyward
 		}
-		if err := d.sink.record(ctx, ev.Event); err != nil {
-			// AuditReady checked the log just before; failing now is a
-			// disk failing mid-request: the change is made, say so loudly.
-			d.log.Error("activity not recorded: the change was made but its event could not be written", "operation", ev.Operation, "path", a.Path, "err", err)
-		}
+		events = append(events, ev.Event)
 	}
+	if err := d.sink.recordDone(ctx, a.ID, events...); err != nil {
+		// AuditReady checked the log just before; failing now is a disk
+		// failing mid-request: the change is made, say so loudly. The
+		// in-flight note stays: the next start records the request as
+		// asked for, outcome unknown.
+		d.log.Error("activity not recorded: the change was made but its events could not be written", "events", len(events), "path", a.Path, "err", err)
+	}
+}
+
+// noteRequest notes a state-changing request in the database before its
+// handler runs (localapi.Services.Begin).
+func (d *Daemon) noteRequest(ctx context.Context, a localapi.Action) error {
+	return d.st.NoteInFlight(ctx, store.InFlight{ID: a.ID, Time: d.now(), Caller: a.Caller.User, UID: a.Caller.UID,
+		Role: string(a.Caller.Role), Method: a.Method, Pattern: a.Pattern, Path: a.Path})
+}
+
+// settleInFlight records each state-changing request a previous daemon
+// stopped inside (its in-flight note is still there) as one activity event
+// naming who asked, outcome unknown; run at start, before the socket
+// serves.
+func (d *Daemon) settleInFlight(ctx context.Context) error {
+	recorded, err := d.st.SettleInFlight(ctx, unanswered)
+	if err != nil {
+		return fmt.Errorf("record the requests the last daemon stopped inside: %w", err)
+	}
+	for _, ev := range recorded {
+		d.log.Warn("a request was not answered before the daemon stopped: outcome unknown", "event", ev.ID, "details", ev.Details)
+	}
+	d.sink.publishEvents(recorded)
+	return nil
+}
+
+// unanswered is the activity event of a request noted in flight that the
+// daemon never answered.
+func unanswered(r store.InFlight) engine.Event {
+	return engine.Event{Operation: engine.OpUnanswered, Actor: r.Caller, Origin: engine.OriginKeyward, Severity: engine.SeverityWarn,
+		Details: fmt.Sprintf("asked by %s (%s role, uid %d): %s %s at %s, request %s; outcome unknown: the daemon stopped before it answered; the next sync shows what the vault holds",
+			r.Caller, r.Role, r.UID, r.Method, r.Path, r.Time.UTC().Format(time.RFC3339), r.ID)}
 }
 
 // The daemon as the socket API sees it (localapi.Daemon).

@@ -93,6 +93,17 @@ func (s *sink) Known(ctx context.Context, source string) ([]engine.Key, error) {
 	return s.st.SourceKeys(ctx, source)
 }
 
+// recordDone writes a socket request's events and removes its in-flight
+// note in one transaction, and publishes them.
+func (s *sink) recordDone(ctx context.Context, id string, events ...engine.Event) error {
+	recorded, err := s.st.RecordDone(ctx, id, events...)
+	if err != nil {
+		return err
+	}
+	s.publishEvents(recorded)
+	return nil
+}
+
 // record writes events done through keyward (API calls) and publishes them.
 func (s *sink) record(ctx context.Context, events ...engine.Event) error {
 	recorded, err := s.st.Record(ctx, events...)

@@ -220,6 +220,10 @@ const (
 	OpRecovery    = "source-recovered"
 	OpRefused     = "request-refused"
 	OpDaemonStart = "daemon-started"
+	// OpUnanswered: a state-changing socket request the daemon stopped
+	// inside (kill -9, power loss) before it answered; its outcome is
+	// unknown.
+	OpUnanswered = "request-unanswered"
 	// The proxy's: a field decrypted with a key that is no longer the
 	// newest, and one rewrapped under the newest.
 	OpDecrypted = "decrypted"
@@ -244,7 +248,7 @@ const (
 // that filters (keyward report activity --operation) are checked against.
 var Operations = []string{OpCreated, OpDiscovered, OpSynced, OpRotated, OpEdited, OpEnabled, OpDisabled, OpActivated,
 	OpDeactivated, OpCompromised, OpDestroyed, OpDeleted, OpRecovered, OpPurged, OpBackedUp, OpBackupDeleted, OpRestored,
-	OpDropped, OpRingWarning, OpUploaded, OpOutage, OpRecovery, OpRefused, OpDaemonStart, OpDecrypted, OpRewrapped,
+	OpDropped, OpRingWarning, OpUploaded, OpOutage, OpRecovery, OpRefused, OpDaemonStart, OpUnanswered, OpDecrypted, OpRewrapped,
 	OpClientKeyCreated, OpClientCertInstall, OpClientKeystoreUsed, OpScheduleCreated, OpScheduleEdited, OpSchedulePaused,
 	OpScheduleResumed, OpScheduleDeleted, OpScheduleRun, OpScheduleStepFail, OpReportWritten}
 

@@ -14,6 +14,8 @@ package localapi
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -90,6 +92,9 @@ func (rt Route) Changes() bool { return rt.Method != http.MethodGet && rt.Method
 // after its handler has answered: who asked, what, how it ended, and the
 // activity events the handler reports.
 type Action struct {
+	// ID names the request (random, given by the guard; Begin and the
+	// audit hook hear the same).
+	ID      string
 	Caller  api.Caller
 	Method  string
 	Pattern string // the route's pattern
@@ -124,7 +129,13 @@ type Services struct {
 	// activity log cannot be written, the request is refused (503) rather
 	// than done unrecorded (fail closed). Nil: always ready.
 	AuditReady func(context.Context) error
-	Log        *slog.Logger
+	// Begin is called before a state-changing request runs, after
+	// AuditReady, with the Action as far as it is known (no status, no
+	// events): it notes the request durably, so a daemon that dies inside
+	// the handler leaves a trace of who asked. An error refuses the
+	// request (503, fail closed). Nil: nothing noted.
+	Begin func(context.Context, Action) error
+	Log   *slog.Logger
 	// WriteTimeout bounds the reading of each page of a streamed export;
 	// StreamWriteTimeout each notification of an event stream.
 	WriteTimeout, StreamWriteTimeout time.Duration
@@ -226,7 +237,15 @@ func (h *Handler) guard(rt Route) http.Handler {
 				return
 			}
 		}
-		a := &Action{Caller: c, Method: r.Method, Pattern: rt.Pattern, Path: r.URL.Path}
+		a := &Action{ID: requestID(), Caller: c, Method: r.Method, Pattern: rt.Pattern, Path: r.URL.Path}
+		if h.s.Begin != nil {
+			if err := h.s.Begin(r.Context(), *a); err != nil {
+				h.s.Log.Error("state-changing request refused: it could not be noted as in flight", "method", r.Method, "path", r.URL.Path, "err", err)
+				writeError(w, &api.Error{Status: http.StatusServiceUnavailable, Code: api.CodeUnavailable,
+					Message: fmt.Sprintf("the request could not be noted in the database before it runs, so no change is made (fail closed): %v", err)})
+				return
+			}
+		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.serve(rt, sw, r.WithContext(context.WithValue(r.Context(), actionKey{}, a)))
 		a.Status = sw.status
@@ -289,6 +308,13 @@ func HandlerName(rt Route) string {
 	}
 	_, name, _ = strings.Cut(name, ".")
 	return name
+}
+
+// requestID is a new random request id (16 hex digits).
+func requestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
 }
 
 // statusWriter remembers the status a handler answered with.

@@ -1,6 +1,7 @@
 package localapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -49,11 +50,15 @@ func answer(t *testing.T, what string, rec *httptest.ResponseRecorder) api.Error
 // not; a user gets 403 on every admin route (and a caller with no role on
 // every route) before any handler runs, with nothing for the audit hook;
 // every state-changing request an admin makes reaches the audit hook
-// exactly once, whatever it answers; an unknown route gets the one error
+// exactly once, whatever it answers, after Begin heard it (noted in
+// flight) with the same request id; an unknown route gets the one error
 // shape.
 func TestRouteTable(t *testing.T) {
-	var heard audited
-	h := New(Services{Daemon: syncOnly{}, Audit: heard.hook})
+	var heard, begun audited
+	h := New(Services{Daemon: syncOnly{}, Audit: heard.hook, Begin: func(ctx context.Context, a Action) error {
+		begun.hook(ctx, a)
+		return nil
+	}})
 	routes := h.Routes()
 	if len(routes) < 30 {
 		t.Fatalf("the table has %d routes", len(routes))
@@ -86,8 +91,8 @@ func TestRouteTable(t *testing.T) {
 				t.Errorf("%s as a user: %d %+v, want 403 needing the admin role", name, rec.Code, e)
 			}
 		}
-		if n := len(heard.all()); n != before {
-			t.Errorf("%s: a refused request reached the audit hook", name)
+		if n := len(heard.all()); n != before || len(begun.all()) != before {
+			t.Errorf("%s: a refused request reached the audit hook or was noted in flight", name)
 		}
 		if !rt.Changes() {
 			continue
@@ -96,6 +101,9 @@ func TestRouteTable(t *testing.T) {
 		got := heard.all()[before:]
 		if len(got) != 1 || got[0].Pattern != rt.Pattern || got[0].Method != rt.Method || got[0].Caller.User != "root" || got[0].Status != rec.Code {
 			t.Errorf("%s as admin (%d): the audit hook heard %+v, want it once with the route, caller and status", name, rec.Code, got)
+		}
+		if b := begun.all()[min(before, len(begun.all())):]; len(b) != 1 || len(got) != 1 || b[0].ID == "" || b[0].ID != got[0].ID || b[0].Path != path || b[0].Caller.User != "root" {
+			t.Errorf("%s as admin: Begin heard %+v, want it once with the caller, path and the audit hook's request id", name, b)
 		}
 	}
 	for _, tc := range []struct{ method, path string }{{"GET", "/v1/nope"}, {"GET", "/v2/status"}, {"DELETE", "/v1/keys/x"}} {

@@ -79,6 +79,7 @@ type Server struct {
 	faultMu  sync.Mutex
 	fault    *Fault
 	between  func(list string, skip int)
+	before   func(w http.ResponseWriter, r *http.Request) bool
 	done     chan struct{}
 }
 
@@ -182,6 +183,16 @@ func (s *Server) BetweenPages(f func(list string, skip int)) {
 	s.faultMu.Unlock()
 }
 
+// BeforeRequest makes f run before each request is served (it may block,
+// holding the request as a slow vault does), so a test can act while a
+// client waits inside a call; f returning true has answered the request
+// itself. nil turns it off.
+func (s *Server) BeforeRequest(f func(w http.ResponseWriter, r *http.Request) bool) {
+	s.faultMu.Lock()
+	s.before = f
+	s.faultMu.Unlock()
+}
+
 func (s *Server) currentFault() *Fault {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
@@ -233,6 +244,12 @@ func writeAzureError(w http.ResponseWriter, status int, code, msg string) {
 // from method and path to the fake server's operation names.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
+	s.faultMu.Lock()
+	before := s.before
+	s.faultMu.Unlock()
+	if before != nil && before(w, r) {
+		return
+	}
 	// The vault's clock, which stamps its keys' dates, as Azure's Date
 	// header shows its own.
 	w.Header().Set("Date", s.opts.Now().UTC().Format(http.TimeFormat))
