@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/keyward/keyward/engine"
@@ -49,6 +50,41 @@ func BenchmarkEventWrite(b *testing.B) {
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			if _, err := s.Record(ctx, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkRequestAudit is what the store does for one state-changing
+// socket request: before the in-flight note, its event alone (Record);
+// with it, the note written before the handler (NoteInFlight) and the
+// event written with the note's removal (RecordDone). Two durable commits
+// instead of one. Run under flock /tmp/keyward-bench.lock (BENCHMARKS.md).
+func BenchmarkRequestAudit(b *testing.B) {
+	ctx := context.Background()
+	e := engine.Event{Operation: "rotated", Actor: "alice", Origin: engine.OriginKeyward, KeyID: "kms/acme.crm.key.5",
+		Source: "kms", Details: "rotated through keyward", Severity: engine.SeverityInfo}
+	b.Run("event-only", func(b *testing.B) {
+		s := open(b)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := s.Record(ctx, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("noted-in-flight", func(b *testing.B) {
+		s := open(b)
+		r := InFlight{Time: now, Caller: "alice", UID: 1000, Role: "admin", Method: "POST",
+			Pattern: "/v1/cloud/{source}/keys/{name}/{op}", Path: "/v1/cloud/vault/keys/card-kek/rotate"}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			r.ID = strconv.Itoa(i)
+			if err := s.NoteInFlight(ctx, r); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.RecordDone(ctx, r.ID, e); err != nil {
 				b.Fatal(err)
 			}
 		}
