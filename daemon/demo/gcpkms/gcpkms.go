@@ -82,6 +82,9 @@ type Server struct {
 	wrapKeys    map[int]*rsa.PrivateKey
 	// failAt: the call of an RPC that fails (FailAfter): 1 = the next.
 	failAt map[string]int
+	// scheduled are the versions scheduled for destruction, which expire
+	// walks (not every key: every call runs it).
+	scheduled map[*version]bool
 	// keyPage and betweenKeyPages: see KeyPages.
 	keyPage         int32
 	betweenKeyPages func()
@@ -114,7 +117,7 @@ func New(projects ...string) *Server {
 		Locations: []string{"global", "europe-west1", "us-central1", "us", "europe"},
 		projects:  map[string]bool{}, denied: map[string]bool{}, rings: map[string]*kmspb.KeyRing{},
 		keys: map[string]*cryptoKey{}, jobs: map[string]*importJob{}, calls: map[string]int{}, wrapKeys: map[int]*rsa.PrivateKey{},
-		failAt: map[string]int{}}
+		failAt: map[string]int{}, scheduled: map[*version]bool{}}
 	for _, p := range projects {
 		s.projects[p] = true
 	}
@@ -288,14 +291,17 @@ func (s *Server) location(name string) (gcpname.Name, error) {
 // expire destroys the versions whose scheduled destruction came due.
 func (s *Server) expire() {
 	now := s.Now()
-	for _, k := range s.keys {
-		for _, v := range k.versions {
-			if v.pb.State == kmspb.CryptoKeyVersion_DESTROY_SCHEDULED && v.pb.DestroyTime != nil && !now.Before(v.pb.DestroyTime.AsTime()) {
-				v.pb.State = kmspb.CryptoKeyVersion_DESTROYED
-				v.pb.DestroyEventTime = timestamppb.New(v.pb.DestroyTime.AsTime())
-				clear(v.material)
-				v.material = nil
-			}
+	for v := range s.scheduled {
+		if v.pb.State != kmspb.CryptoKeyVersion_DESTROY_SCHEDULED {
+			delete(s.scheduled, v)
+			continue
+		}
+		if v.pb.DestroyTime != nil && !now.Before(v.pb.DestroyTime.AsTime()) {
+			v.pb.State = kmspb.CryptoKeyVersion_DESTROYED
+			v.pb.DestroyEventTime = timestamppb.New(v.pb.DestroyTime.AsTime())
+			clear(v.material)
+			v.material = nil
+			delete(s.scheduled, v)
 		}
 	}
 }
@@ -863,6 +869,7 @@ func (s *Server) DestroyCryptoKeyVersion(_ context.Context, r *kmspb.DestroyCryp
 		}
 		v.pb.State = kmspb.CryptoKeyVersion_DESTROY_SCHEDULED
 		v.pb.DestroyTime = timestamppb.New(s.Now().Add(k.pb.DestroyScheduledDuration.AsDuration()))
+		s.scheduled[v] = true
 		s.log(false, "DestroyCryptoKeyVersion", v.pb.Name)
 		return proto.Clone(v.pb).(*kmspb.CryptoKeyVersion), nil
 	})
