@@ -115,13 +115,15 @@ func TestPruneThenVerifyFromArchives(t *testing.T) {
 	wantBreak(t, err, audit.Deleted, 17)
 }
 
-// TestRetentionKeepsSecurityEventsPastTheirAge: a compromise a year and a
-// half old stays in the live log when events are kept 30 days and security
+// TestRetentionKeepsSecurityEventsPastTheirAge: a compromise, a purge and
+// a request whose outcome is unknown (the daemon stopped inside it), each a
+// year and a half old, stay in the live log when events are kept 30 days and security
 // events 2 years.
 func TestRetentionKeepsSecurityEventsPastTheirAge(t *testing.T) {
 	f := newFixture(t)
 	f.record(t, 1, engine.OpCompromised, t0.AddDate(0, -18, 0))
 	f.record(t, 1, engine.OpPurged, t0.AddDate(0, -18, 0))
+	f.record(t, 1, engine.OpUnanswered, t0.AddDate(0, -18, 0))
 	f.record(t, 3, "rotated", t0.AddDate(0, -18, 0))
 	a := f.archiver(0)
 	a.SecurityEvents = 2 * 365 * 24 * time.Hour
@@ -129,7 +131,7 @@ func TestRetentionKeepsSecurityEventsPastTheirAge(t *testing.T) {
 		t.Fatal(err)
 	}
 	ops := liveOps(t, f.st)
-	if ops[engine.OpCompromised] != 1 || ops[engine.OpPurged] != 1 || ops["rotated"] != 0 {
+	if ops[engine.OpCompromised] != 1 || ops[engine.OpPurged] != 1 || ops[engine.OpUnanswered] != 1 || ops["rotated"] != 0 {
 		t.Fatalf("live log: %v", ops)
 	}
 }

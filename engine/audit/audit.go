@@ -234,8 +234,11 @@ func ParseCheckpoint(text string) (Checkpoint, error) {
 // SecurityOps are the operations whose events are kept past the ordinary
 // retention age (the retention.security_events floor): a key compromised,
 // destroyed, deleted or purged, a client identity changed, a request
-// refused. Any operation naming a role ("role-…") is too (RoleMarker).
-var SecurityOps = []string{engine.OpCompromised, engine.OpDestroyed, engine.OpDeleted, engine.OpPurged, engine.OpRefused,
+// refused, a request whose outcome is unknown because the daemon stopped
+// inside it (it may have destroyed or rotated a key, and it is the only
+// record of who asked). Any operation naming a role ("role-…") is too
+// (RoleMarker).
+var SecurityOps = []string{engine.OpCompromised, engine.OpDestroyed, engine.OpDeleted, engine.OpPurged, engine.OpRefused, engine.OpUnanswered,
 	"client-key-created", "client-certificate-installed", "client-keystore-imported", "kmip-identity-changed"}
 
 // RoleMarker in an operation's name makes it security-relevant.
