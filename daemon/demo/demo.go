@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/daemon"
+	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/cloud/azure"
 	"github.com/keyward/keyward/daemon/config"
 	"github.com/keyward/keyward/daemon/demo/gcpkms"
@@ -197,16 +198,48 @@ func Run(ctx context.Context, opts Options) error {
 		case err := <-done:
 			return err
 		}
-	} else if err := opts.RunTUI(ctx, st.Socket); err != nil {
-		stop()
-		<-done
-		return err
+	} else {
+		firstSyncs(ctx, st.Socket, 5*time.Second)
+		if err := opts.RunTUI(ctx, st.Socket); err != nil {
+			stop()
+			<-done
+			return err
+		}
 	}
 	stop()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
+}
+
+// firstSyncs waits, at most limit, until every key source has synced once,
+// so that the TUI opens on the whole inventory at the top of the list. It
+// used to open while only the KMIP keys were in: the clouds' keys then came
+// in sorted above the selected one, which the Keys pane follows, and the
+// first screen read "19–36 of 44 keys" with nothing typed. A source that
+// cannot sync costs the wait, and the TUI says why it is unhealthy.
+func firstSyncs(ctx context.Context, socket string, limit time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	c := api.NewClient(socket)
+	for {
+		srcs, err := c.Sources(ctx)
+		synced := err == nil
+		for _, s := range srcs {
+			if s.Kind != "schedule" && s.LastSync == nil {
+				synced = false
+			}
+		}
+		if synced {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return // open the TUI anyway: it shows each source's state
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Schedules are the demo's two schedules, shown in the Schedules pane: a

@@ -339,3 +339,35 @@ func TestDemoRewrapAfterRotation(t *testing.T) {
 		t.Fatalf("activity: %+v %v", p, err)
 	}
 }
+
+// TestDemoTUIOpensOnEverySourcesKeys: the TUI opens once every key source
+// has synced, so its first screen is the top of the whole inventory. It
+// used to open as soon as the daemon answered, with only the KMIP keys in:
+// the clouds' keys then came in sorted above the selected one, and the
+// Keys pane, which follows its selected key, opened on "19–36 of 44 keys".
+func TestDemoTUIOpensOnEverySourcesKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole demo stack")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var unsynced []string
+	err := Run(ctx, Options{Dir: t.TempDir(), Out: io.Discard, RunTUI: func(ctx context.Context, socket string) error {
+		srcs, err := api.NewClient(socket).Sources(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range srcs {
+			if s.Kind != "schedule" && s.LastSync == nil {
+				unsynced = append(unsynced, s.Name)
+			}
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unsynced) > 0 {
+		t.Fatalf("the TUI opened before %v had synced: its first screen is not the top of the inventory", unsynced)
+	}
+}
