@@ -227,7 +227,7 @@ func firstSyncs(ctx context.Context, socket string, limit time.Duration) {
 		srcs, err := c.Sources(ctx)
 		synced := err == nil
 		for _, s := range srcs {
-			if s.Kind != "schedule" && s.LastSync == nil {
+			if s.Kind != api.ScheduleSourceKind && s.LastSync == nil {
 				synced = false
 			}
 		}

@@ -358,7 +358,7 @@ func TestDemoTUIOpensOnEverySourcesKeys(t *testing.T) {
 			return err
 		}
 		for _, s := range srcs {
-			if s.Kind != "schedule" && s.LastSync == nil {
+			if s.Kind != api.ScheduleSourceKind && s.LastSync == nil {
 				unsynced = append(unsynced, s.Name)
 			}
 		}
