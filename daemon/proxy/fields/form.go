@@ -353,8 +353,12 @@ func pathReading(segs []formSeg, name string) []formSeg {
 				segs = append(segs, formSeg{text: name[cur:i]})
 			}
 			if end < 0 {
-				// Rack nests an unclosed "[0" under the name before it.
-				return append(segs, formSeg{text: name[i:]})
+				// Rack 3 nests an unclosed "[0" under the name before
+				// it, Rack 2 nests "0" (its key pattern drops the
+				// brackets): the second reaches a named field
+				// (records[0][ssn=1 binds ssn), and either matches a
+				// [*] step.
+				return append(segs, formSeg{text: strings.TrimLeft(name[i:], "[")})
 			}
 			key := name[i+1 : i+end]
 			segs = append(segs, formSeg{text: key, elem: key == ""})
