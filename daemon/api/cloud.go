@@ -142,6 +142,10 @@ type RotationPolicy struct {
 type CloudKeyResult struct {
 	Keys  []engine.Key  `json:"keys"`
 	Event *engine.Event `json:"event,omitempty"`
+	// Recovered says the vault's answer was lost and what keyward found
+	// it had done ("the answer to CreateKey was lost; keyward found the
+	// key it made: …"): the operation was done once.
+	Recovered string `json:"recovered,omitempty"`
 }
 
 // SyncResult is the answer to POST /v1/sync[?source=S]: the sources synced.

@@ -173,6 +173,11 @@ type KeyVersion struct {
 	// Nil: the sync takes the newest version's creation (Azure's current
 	// version). Every row of the key ages from it (engine.Key.Rotated).
 	Rotated *time.Time
+	// Recovered is set by a create, upload or delete whose answer the
+	// vault lost after doing the work: what keyward found it had done
+	// ("the answer to CreateKey was lost; keyward found the key it made:
+	// …"), for the administrator. Never set by a listing.
+	Recovered string
 }
 
 // CreateRequest asks the vault to generate a key.

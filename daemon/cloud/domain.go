@@ -107,7 +107,11 @@ type BackupInfo = engine.BackupInfo
 
 // KeyResult is the outcome of a life-cycle operation: the inventory rows
 // of the key after it (one per version) and the activity recorded.
+// Recovered, when set, says that the vault's answer was lost and what
+// keyward found it had done (KeyVersion.Recovered): the front ends show it
+// beside the outcome.
 type KeyResult struct {
-	Keys  []engine.Key
-	Event *engine.Event
+	Keys      []engine.Key
+	Event     *engine.Event
+	Recovered string
 }

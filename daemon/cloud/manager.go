@@ -151,11 +151,24 @@ func (m *Manager) source(name string, capability string) (*SyncSource, error) {
 // recorded records an operation done through keyward on the key called
 // name (SyncSource.record) and answers with the key's rows and ev.
 func (m *Manager) recorded(ctx context.Context, s *SyncSource, name string, deleted *KeyVersion, purged bool, ev engine.Event) (*KeyResult, error) {
+	return m.recordedRecovered(ctx, s, name, deleted, purged, ev, "")
+}
+
+// recordedRecovered is recorded for an operation whose answer the vault
+// lost after doing the work: recovered, what keyward found it had done
+// (KeyVersion.Recovered), is said in the event's details and in the
+// result, so the administrator reads that it was done once.
+func (m *Manager) recordedRecovered(ctx context.Context, s *SyncSource, name string, deleted *KeyVersion, purged bool, ev engine.Event, recovered string) (*KeyResult, error) {
+	if recovered != "" {
+		ev.Details += " (" + recovered + ")"
+	}
 	rows, ev, err := s.record(ctx, name, deleted, purged, ev)
 	if err != nil {
 		return nil, err
 	}
-	return m.result(rows, ev), nil
+	res := m.result(rows, ev)
+	res.Recovered = recovered
+	return res, nil
 }
 
 func actor(c Caller) string {
@@ -204,7 +217,7 @@ func (m *Manager) Create(ctx context.Context, caller Caller, source string, r Cr
 		return nil, fmt.Errorf("create %s in %s: %w", r.Name, source, err)
 	}
 	ev := m.event(caller, engine.OpCreated, engine.SeverityInfo, fmt.Sprintf("created %s in %s via keyward", describe(kv), source))
-	return m.recorded(ctx, s, cmp.Or(kv.Name, r.Name), nil, false, ev)
+	return m.recordedRecovered(ctx, s, cmp.Or(kv.Name, r.Name), nil, false, ev, kv.Recovered)
 }
 
 // dated is the source for op, an operation that may set a key's expiry
@@ -337,7 +350,7 @@ func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r Up
 	ev := m.event(caller, engine.OpUploaded, engine.SeverityInfo, details)
 	// The connector's name for the key (a Google key's location/ring/key)
 	// is the one its listing uses.
-	return m.recorded(ctx, s, cmp.Or(kv.Name, r.Name), nil, false, ev)
+	return m.recordedRecovered(ctx, s, cmp.Or(kv.Name, r.Name), nil, false, ev, kv.Recovered)
 }
 
 // keep stores the material just imported as the key's backup, for clouds
@@ -387,6 +400,9 @@ type change struct {
 	keyID    string      // what the event names (else the key's last row)
 	deleted  *KeyVersion // the key as soft-deleted
 	purged   bool        // the key is gone
+	// recovered: the vault's answer was lost and keyward found the
+	// operation done (KeyVersion.Recovered).
+	recovered string
 }
 
 // onKey is apply for verb, an operation on the key name of source, once
@@ -416,7 +432,7 @@ func (m *Manager) apply(ctx context.Context, caller Caller, s *SyncSource, what,
 	}
 	ev := m.event(caller, c.op, c.severity, c.details)
 	ev.KeyID = c.keyID
-	return m.recorded(ctx, s, name, c.deleted, c.purged, ev)
+	return m.recordedRecovered(ctx, s, name, c.deleted, c.purged, ev, c.recovered)
 }
 
 // Update edits a version's attributes (enable/disable, dates, tags).
@@ -500,7 +516,7 @@ func (m *Manager) Delete(ctx context.Context, caller Caller, source, name, confi
 			now := m.Now().UTC()
 			kv.Deleted = &now
 		}
-		return change{op: engine.OpDeleted, severity: engine.SeverityWarn, details: "soft-deleted via keyward" + purgeNote(kv), deleted: &kv}, err
+		return change{op: engine.OpDeleted, severity: engine.SeverityWarn, details: "soft-deleted via keyward" + purgeNote(kv), deleted: &kv, recovered: kv.Recovered}, err
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
@@ -125,23 +126,37 @@ func (a *Account) Import(ctx context.Context, r cloud.ImportRequest) (cloud.KeyV
 	case !errors.Is(err, cloud.ErrNotFound):
 		return cloud.KeyVersion{}, err
 	}
-	a.view.count("CreateKey")
-	out, err := a.client.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: spec, KeyUsage: usage,
+	id, recovered, err := a.createKey(ctx, op, &kms.CreateKeyInput{KeySpec: spec, KeyUsage: usage,
 		Origin: types.OriginTypeExternal, Tags: userTags(r.Tags), Description: descriptionOf(r.Tags)})
 	if err != nil {
-		return cloud.KeyVersion{}, classify(op, err)
+		return cloud.KeyVersion{}, err
 	}
-	id := sdkaws.ToString(out.KeyMetadata.KeyId)
 	pending := func(step string, err error) error {
 		return classify(fmt.Sprintf("%s: %s (key %s exists, pending import: retry the upload into it or schedule its deletion)", op, step, id), err)
 	}
-	if err := a.aliasNew(ctx, op, id, r.Name); err != nil {
+	aliasRecovered, err := a.aliasNew(ctx, op, id, r.Name)
+	if err != nil {
 		return cloud.KeyVersion{}, err
 	}
-	if err := a.importMaterial(ctx, id, m, r.Expires); err != nil {
+	importRecovered, err := a.importMaterial(ctx, id, m, r.Expires)
+	if err != nil {
 		return cloud.KeyVersion{}, pending("import the material", err)
 	}
-	return a.view.describe(ctx, id, nil)
+	kv, err := a.view.describe(ctx, id, nil)
+	kv.Recovered = joinRecovered(recovered, aliasRecovered, importRecovered)
+	return kv, err
+}
+
+// joinRecovered joins what keyward found after lost answers of one
+// operation's steps.
+func joinRecovered(notes ...string) string {
+	var out []string
+	for _, n := range notes {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // wrapAESKeyWrap is RSA_AES_KEY_WRAP_SHA_256: an ephemeral AES-256 key
@@ -171,7 +186,10 @@ func wrapAESKeyWrap(pub *rsa.PublicKey, plain []byte) ([]byte, error) {
 
 // importMaterial wraps m for key id and imports it (again: AWS accepts
 // only the material the key had, when it had one).
-func (a *Account) importMaterial(ctx context.Context, id string, m material, expires *time.Time) error {
+//
+// Its answer lost, ImportKeyMaterial is sent again only when the key
+// shows the material is not in (once); recovered then says so.
+func (a *Account) importMaterial(ctx context.Context, id string, m material, expires *time.Time) (recovered string, err error) {
 	alg := types.AlgorithmSpecRsaesOaepSha256
 	if !m.symmetric {
 		alg = types.AlgorithmSpecRsaAesKeyWrapSha256
@@ -180,15 +198,15 @@ func (a *Account) importMaterial(ctx context.Context, id string, m material, exp
 	params, err := a.client.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: sdkaws.String(id),
 		WrappingAlgorithm: alg, WrappingKeySpec: wrappingKeySpec})
 	if err != nil {
-		return err
+		return "", err
 	}
 	pubAny, err := x509.ParsePKIXPublicKey(params.PublicKey)
 	pub, ok := pubAny.(*rsa.PublicKey)
 	if err != nil || !ok {
-		return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "get import parameters", Reason: "the wrapping public key is not an RSA public key"}
+		return "", &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "get import parameters", Reason: "the wrapping public key is not an RSA public key"}
 	}
 	if pub.N.BitLen() < 2048 {
-		return &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "get import parameters", Reason: fmt.Sprintf("the wrapping key has %d bits, under 2048", pub.N.BitLen())}
+		return "", &cloud.Error{Kind: cloud.ErrBadAnswer, Op: "get import parameters", Reason: fmt.Sprintf("the wrapping key has %d bits, under 2048", pub.N.BitLen())}
 	}
 	var wrapped []byte
 	if m.symmetric {
@@ -197,7 +215,7 @@ func (a *Account) importMaterial(ctx context.Context, id string, m material, exp
 		wrapped, err = wrapAESKeyWrap(pub, m.bytes)
 	}
 	if err != nil {
-		return &cloud.Error{Kind: cloud.ErrInvalid, Op: "wrap the material", Reason: "the material does not fit the wrapping key"}
+		return "", &cloud.Error{Kind: cloud.ErrInvalid, Op: "wrap the material", Reason: "the material does not fit the wrapping key"}
 	}
 	in := &kms.ImportKeyMaterialInput{KeyId: sdkaws.String(id), EncryptedKeyMaterial: wrapped, ImportToken: params.ImportToken,
 		ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire}
@@ -207,9 +225,34 @@ func (a *Account) importMaterial(ctx context.Context, id string, m material, exp
 		to := expires.UTC().Truncate(time.Second)
 		in.ExpirationModel, in.ValidTo = types.ExpirationModelTypeKeyMaterialExpires, &to
 	}
-	a.view.count("ImportKeyMaterial")
-	_, err = a.client.ImportKeyMaterial(ctx, in)
-	return err
+	err = a.once(ctx, "import the material into "+id, func(opt func(*kms.Options)) error {
+		a.view.count("ImportKeyMaterial")
+		_, err := a.client.ImportKeyMaterial(ctx, in, opt)
+		return err
+	}, func() (bool, error) {
+		// In when the key is no longer pending import and its material
+		// expires as asked (a re-import into a key in use changes only
+		// the expiry).
+		a.view.invalidate(id)
+		kv, err := a.view.describe(ctx, id, nil)
+		if err != nil {
+			return false, err
+		}
+		done := kv.Tags[TagState] != string(types.KeyStatePendingImport) && sameExpiry(kv.Expires, in.ValidTo)
+		if done {
+			recovered = "the answer to ImportKeyMaterial was lost; keyward found the material is in key " + id + ", and sent it no second time"
+		}
+		return done, nil
+	})
+	return recovered, err
+}
+
+// sameExpiry: both nil, or the same second.
+func sameExpiry(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Truncate(time.Second).Equal(b.Truncate(time.Second))
 }
 
 func descriptionOf(tags map[string]string) *string {
@@ -304,11 +347,14 @@ func (a *Account) restore(ctx context.Context, blob []byte, given *cloud.Materia
 	if kv.Tags[TagOrigin] != string(types.OriginTypeExternal) {
 		return kv, &cloud.Error{Kind: cloud.ErrConflict, Op: op, Reason: "the key's origin is " + kv.Tags[TagOrigin] + ", not EXTERNAL: it takes no imported material"}
 	}
-	if err := a.importMaterial(ctx, kv.Name, material{symmetric: k.Symmetric, bytes: k.Material}, exp); err != nil {
+	recovered, err := a.importMaterial(ctx, kv.Name, material{symmetric: k.Symmetric, bytes: k.Material}, exp)
+	if err != nil {
 		return kv, classify("re-import the material of "+kv.Name, err)
 	}
 	a.view.invalidate(kv.Name)
-	return a.view.describe(ctx, kv.Name, nil)
+	kv, err = a.view.describe(ctx, kv.Name, nil)
+	kv.Recovered = recovered
+	return kv, err
 }
 
 // maxValidTo is how far ahead AWS takes an imported material's expiry
@@ -368,21 +414,27 @@ func unsupportedTags(origin types.OriginType, tags map[string]string) {
 }
 
 // aliasNew names the key id, just made by op, alias/name. An alias taken
-// meanwhile (another create or upload of the name) leaves the key unnamed
-// and unused: it is scheduled for deletion (7 days, the least AWS allows)
-// rather than left in the account, and the error says so.
-func (a *Account) aliasNew(ctx context.Context, op, id, name string) error {
+// meanwhile by another create leaves the key unused: it is scheduled for
+// deletion (7 days, AWS's shortest window). An AlreadyExists that names
+// this very key is the answer to a CreateAlias whose first answer was
+// lost (the SDK sent it again): done, and recovered says so.
+func (a *Account) aliasNew(ctx context.Context, op, id, name string) (recovered string, err error) {
 	a.view.count("CreateAlias")
-	_, err := a.client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: sdkaws.String("alias/" + name), TargetKeyId: sdkaws.String(id)})
+	_, err = a.client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: sdkaws.String("alias/" + name), TargetKeyId: sdkaws.String(id)})
 	if err == nil {
-		return nil
+		return "", nil
 	}
 	var taken *types.AlreadyExistsException
 	if errors.As(err, &taken) {
+		a.view.count("DescribeKey")
+		out, derr := a.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: sdkaws.String("alias/" + name)})
+		if derr == nil && out.KeyMetadata != nil && sdkaws.ToString(out.KeyMetadata.KeyId) == id {
+			return fmt.Sprintf("an answer to CreateAlias was lost; alias/%s already names the key %s keyward made", name, id), nil
+		}
 		a.view.count("ScheduleKeyDeletion")
 		if _, derr := a.client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: sdkaws.String(id), PendingWindowInDays: sdkaws.Int32(7)}); derr == nil {
-			return classify(fmt.Sprintf("%s: alias/%s was taken meanwhile (the key %s made for it is unused and scheduled for deletion)", op, name, id), err)
+			return "", classify(fmt.Sprintf("%s: alias/%s was taken meanwhile (the key %s made for it is unused and scheduled for deletion)", op, name, id), err)
 		}
 	}
-	return classify(fmt.Sprintf("%s: alias/%s (key %s exists without it: name it with keyward key update --tag aws:aliases=%s, or schedule its deletion)", op, name, id, name), err)
+	return "", classify(fmt.Sprintf("%s: alias/%s (key %s exists without it: name it with keyward key update --tag aws:aliases=%s, or schedule its deletion)", op, name, id, name), err)
 }

@@ -109,7 +109,7 @@ func (a *Account) createSpec(r cloud.CreateRequest) (types.KeySpec, types.KeyUsa
 // keywardTag reports a tag keyward shows but AWS does not store: the aws:
 // attributes and the per-key capability limits.
 func keywardTag(k string) bool {
-	return strings.HasPrefix(k, "aws:") || strings.HasPrefix(k, engine.TagUnsupported)
+	return strings.HasPrefix(k, "aws:") || strings.HasPrefix(k, engine.TagUnsupported) || k == TagCreateRequest
 }
 
 // userTags are the tags AWS stores: every tag but keyward's own.
@@ -137,13 +137,12 @@ func (a *Account) Create(ctx context.Context, r cloud.CreateRequest) (cloud.KeyV
 	if d := r.Tags[TagDescription]; d != "" {
 		in.Description = sdkaws.String(d)
 	}
-	a.view.count("CreateKey")
-	out, err := a.client.CreateKey(ctx, in)
+	id, recovered, err := a.createKey(ctx, "create "+r.Name, in)
 	if err != nil {
-		return cloud.KeyVersion{}, classify("create "+r.Name, err)
+		return cloud.KeyVersion{}, err
 	}
-	id := sdkaws.ToString(out.KeyMetadata.KeyId)
-	if err := a.aliasNew(ctx, "create "+r.Name, id, r.Name); err != nil {
+	aliasRecovered, err := a.aliasNew(ctx, "create "+r.Name, id, r.Name)
+	if err != nil {
 		return cloud.KeyVersion{}, err
 	}
 	if r.Disabled {
@@ -152,7 +151,9 @@ func (a *Account) Create(ctx context.Context, r cloud.CreateRequest) (cloud.KeyV
 			return cloud.KeyVersion{}, classify("disable the new key "+id, err)
 		}
 	}
-	return a.view.describe(ctx, id, nil)
+	kv, err := a.view.describe(ctx, id, nil)
+	kv.Recovered = joinRecovered(recovered, aliasRecovered)
+	return kv, err
 }
 
 // Rotate rotates a symmetric key's material now (RotateKeyOnDemand).

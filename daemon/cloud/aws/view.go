@@ -260,7 +260,7 @@ func (v *view) describe(ctx context.Context, ref string, aliases []string) (clou
 				return cloud.KeyVersion{}, err
 			}
 			for _, t := range page.Tags {
-				if t.TagKey != nil && t.TagValue != nil && !strings.HasPrefix(*t.TagKey, "aws:") && !strings.HasPrefix(*t.TagKey, engine.TagUnsupported) {
+				if t.TagKey != nil && t.TagValue != nil && !keywardTag(*t.TagKey) {
 					tags[*t.TagKey] = *t.TagValue
 				}
 			}
