@@ -208,13 +208,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 }
 
 func (s *Server) listen(addr string) error {
-	ln, err := tls.Listen("tcp", addr, s.tlsCfg)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("kms: listen %s: %w", addr, err)
 	}
 	exec := kmipserver.NewBatchExecutor()
 	s.routes(exec)
-	srv := kmipserver.NewServer(ln, exec)
+	// guardListener: see guard.go (a client leaving mid-request must not
+	// crash the process the KMS runs in).
+	srv := kmipserver.NewServer(guardListener{Listener: ln, cfg: s.tlsCfg}, exec).WithMaxMessageSize(maxMessage)
 	s.mu.Lock()
 	s.addr = ln.Addr().String()
 	s.srv = srv
