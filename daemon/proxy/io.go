@@ -27,9 +27,10 @@ func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // countingWriter counts the body bytes sent to the client, and gives each
-// write to the client at most d to complete (the connection's write
-// deadline, set before every write and flush): a client that stops reading
-// its answer fails the write after one pause (client_timeout), and
+// write to the client at most a pause to complete (client_timeout to 1.5×
+// it: the connection's write deadline, checked before every write and
+// flush, moved when less than a pause is left; pauseDeadline): a client
+// that stops reading its answer fails the write after one pause, and
 // ReverseProxy then aborts the exchange. Unwrap lets
 // http.ResponseController reach Flush on the real writer, so streamed
 // bodies are flushed as they come.
@@ -37,24 +38,30 @@ type countingWriter struct {
 	http.ResponseWriter
 	n       int64
 	conn    writeDeadliner // nil: the writer has no deadlines
-	d       time.Duration
+	pause   pauseDeadline
 	stalled bool // a write failed on its deadline
 }
 
 func newCountingWriter(w http.ResponseWriter, d time.Duration) *countingWriter {
-	cw := &countingWriter{ResponseWriter: w, d: d}
+	cw := &countingWriter{ResponseWriter: w, pause: pauseDeadline{d: d}}
 	if conn, ok := w.(writeDeadliner); ok && d > 0 {
 		cw.conn = conn
-		// A keep-alive connection still has the last request's.
+		// A keep-alive connection still has the last request's. Not
+		// armed here: an HTTP/2 stream is reset when its write deadline
+		// passes, even with no write pending, and the upstream may take
+		// longer than client_timeout to answer.
 		_ = conn.SetWriteDeadline(time.Time{})
 	}
 	return cw
 }
 
-// deadline gives the next write to the client d from now.
+// deadline gives the next write to the client at least a pause from now.
 func (w *countingWriter) deadline() {
-	if w.conn != nil {
-		_ = w.conn.SetWriteDeadline(time.Now().Add(w.d))
+	if w.conn == nil {
+		return
+	}
+	if t, move := w.pause.next(time.Now()); move {
+		_ = w.conn.SetWriteDeadline(t)
 	}
 }
 

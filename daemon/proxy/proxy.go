@@ -275,7 +275,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	r = r.WithContext(ex)
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = bodyDeadline(r.Body, w, time.Duration(a.cfg.ClientTimeout), &ex.clientStalled)
+		r.Body = bodyDeadline(r.Body, w, time.Duration(a.cfg.ClientTimeout), t0, &ex.clientStalled)
 	}
 
 	if a.hasRules && r.Header.Get("Upgrade") != "" {

@@ -24,6 +24,13 @@ import (
 // answer) is cut off after one pause, so it holds a connection, a
 // goroutine and at most one buffer for a bounded time; a slow peer that
 // keeps sending is not cut short.
+//
+// A socket deadline that bounds a pause is kept between one and one and a
+// half pauses ahead of every wait (pauseDeadline), so a stalled peer is cut
+// off after d to 1.5×d, and a stream of reads or writes moves it once per
+// half pause rather than before every call: moving a deadline takes a lock
+// and a timer change in the runtime's poller, and at 64 KiB bodies that was
+// a measurable part of the proxy's CPU (BENCHMARKS.md, issue 18's ratio).
 
 var (
 	// errClientStalled: a pause of client_timeout in a request body.
@@ -39,52 +46,85 @@ var (
 type readDeadliner interface{ SetReadDeadline(time.Time) error }
 type writeDeadliner interface{ SetWriteDeadline(time.Time) error }
 
+// pauseDeadline is one deadline of a connection (its reads or its writes)
+// that bounds each wait to a pause of d: next, called as a wait starts,
+// moves it to 1.5×d ahead when less than d is left, so every wait has at
+// least d and at most 1.5×d. A clock read per wait stays: only a real
+// reading can prove a wait still has d left (a coarse clock kept by a
+// ticker lags by as much as the ticker is late on a loaded machine, and
+// would cut a pause short by that much).
+type pauseDeadline struct {
+	d     time.Duration
+	armed time.Time // the deadline set; zero when none is
+}
+
+// next returns the deadline a wait starting at now must have, and whether
+// it differs from the one set (the caller sets it then).
+func (p *pauseDeadline) next(now time.Time) (time.Time, bool) {
+	if !p.armed.IsZero() && p.armed.Sub(now) >= p.d {
+		return p.armed, false
+	}
+	p.armed = now.Add(p.d + p.d/2)
+	return p.armed, true
+}
+
+// forget records that the deadline was changed by other means (lifted, or
+// set by its owner): the next wait sets its own.
+func (p *pauseDeadline) forget() { p.armed = time.Time{} }
+
 // clientBody is a request body that must keep coming: each read waits at
-// most d for the client's next bytes (the connection's read deadline, set
-// first when the request arrives, so net/http's own reading of a body the
-// handler left, before it answers, is bounded too). The deadline is lifted
-// when the body ends, before net/http starts watching the connection for
-// the client hanging up (a deadline left there would cancel the request
-// while the upstream answers); after a failed read it stays, so the rest
-// of a stalled body is not waited for either.
+// most a pause (d to 1.5×d, pauseDeadline) for the client's next bytes
+// (the connection's read deadline, set first when the request arrives, so
+// net/http's own reading of a body the handler left, before it answers, is
+// bounded too). The deadline is lifted when the body ends, before net/http
+// starts watching the connection for the client hanging up (a deadline
+// left there would cancel the request while the upstream answers); after a
+// failed read it stays, so the rest of a stalled body is not waited for
+// either.
 type clientBody struct {
 	io.ReadCloser
 	conn    readDeadliner
-	d       time.Duration
+	pause   pauseDeadline
 	done    bool
 	stalled *atomic.Bool // set when a read fails on its deadline
 }
 
 // bodyDeadline makes body a clientBody when w can set deadlines, and
-// starts its first pause. stalled is set if the client stalls: net/http
-// cancels the request when the read fails, so a transport reading the
-// body for the upstream may report only the cancellation.
-func bodyDeadline(body io.ReadCloser, w any, d time.Duration, stalled *atomic.Bool) io.ReadCloser {
+// starts its first pause at now (the request's arrival). stalled is set if
+// the client stalls: net/http cancels the request when the read fails, so
+// a transport reading the body for the upstream may report only the
+// cancellation.
+func bodyDeadline(body io.ReadCloser, w any, d time.Duration, now time.Time, stalled *atomic.Bool) io.ReadCloser {
 	conn, ok := w.(readDeadliner)
 	if !ok || d <= 0 {
 		return body
 	}
-	if conn.SetReadDeadline(time.Now().Add(d)) != nil {
+	b := &clientBody{ReadCloser: body, conn: conn, pause: pauseDeadline{d: d}, stalled: stalled}
+	t, _ := b.pause.next(now)
+	if conn.SetReadDeadline(t) != nil {
 		return body
 	}
-	return &clientBody{ReadCloser: body, conn: conn, d: d, stalled: stalled}
+	return b
 }
 
 func (b *clientBody) Read(p []byte) (int, error) {
 	if b.done {
 		return b.ReadCloser.Read(p)
 	}
-	_ = b.conn.SetReadDeadline(time.Now().Add(b.d))
+	if t, move := b.pause.next(time.Now()); move {
+		_ = b.conn.SetReadDeadline(t)
+	}
 	n, err := b.ReadCloser.Read(p)
 	switch {
 	case err == nil:
 	case errors.Is(err, io.EOF):
 		b.done = true
 		_ = b.conn.SetReadDeadline(time.Time{})
+		b.pause.forget()
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		b.done = true
 		b.stalled.Store(true)
-		return n, clientStalled(b.d)
+		return n, clientStalled(b.pause.d)
 	default:
 		b.done = true
 	}
@@ -144,19 +184,42 @@ func (b *upstreamBody) Close() error {
 }
 
 // writeBounded is an upstream connection whose every write must complete
-// within d: an upstream that stops reading a request (a 4 MiB body fills
-// the socket buffers) fails it after one pause instead of holding it
-// forever. net/http's ResponseHeaderTimeout starts only once the request
-// is written. Reads are left alone: an idle pooled connection waits in a
-// read.
+// within a pause (d to 1.5×d, pauseDeadline): an upstream that stops
+// reading a request (a 4 MiB body fills the socket buffers) fails it after
+// one pause instead of holding it forever. net/http's
+// ResponseHeaderTimeout starts only once the request is written. Reads are
+// left alone: an idle pooled connection waits in a read. The pause lives
+// with the connection, so the requests a pooled connection carries one
+// after another move its deadline once per half pause, not once per
+// request. A deadline set from above (TLS's close, an HTTP/2 transport's
+// own) is forgotten, not trusted, by the next write.
 type writeBounded struct {
 	net.Conn
-	d time.Duration
+	mu    sync.Mutex // writes and deadline changes may come from two goroutines (a TLS alert beside a write)
+	pause pauseDeadline
 }
 
 func (c *writeBounded) Write(p []byte) (int, error) {
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.d))
+	c.mu.Lock()
+	if t, move := c.pause.next(time.Now()); move {
+		_ = c.Conn.SetWriteDeadline(t)
+	}
+	c.mu.Unlock()
 	return c.Conn.Write(p)
+}
+
+func (c *writeBounded) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pause.forget()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *writeBounded) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pause.forget()
+	return c.Conn.SetDeadline(t)
 }
 
 // boundedDial dials with dial and bounds the connection's writes by d.
@@ -166,7 +229,7 @@ func boundedDial(dial func(ctx context.Context, network, addr string) (net.Conn,
 		if err != nil || d <= 0 {
 			return c, err
 		}
-		return &writeBounded{Conn: c, d: d}, nil
+		return &writeBounded{Conn: c, pause: pauseDeadline{d: d}}, nil
 	}
 }
 
