@@ -234,6 +234,30 @@ func TestNotCloudKey(t *testing.T) {
 	_ = finalView(t, tm)
 }
 
+// TestKeyOfRemovedVault: a key of an Azure vault whose section left
+// keyward.toml (the daemon keeps its keys as last seen and announces no
+// cloud source of that name) is not called "not a cloud vault": x says
+// which kind of source it is and why the daemon offers nothing for it,
+// in the daemon's words (the source's health reason).
+func TestKeyOfRemovedVault(t *testing.T) {
+	f := newFixture()
+	k := f.keys[len(f.keys)-1]
+	k.Source, k.Name, k.ID = "vault-old", "orders-kek", engine.KeyID("vault-old", "orders-kek", "1")
+	f.keys = append(f.keys, k)
+	gone := engine.Source{Name: "vault-old", Kind: "azure", Health: engine.HealthUnknown,
+		Reason: "not in the configuration any more; its keys are kept as last seen", Keys: 1}
+	f.sources = append(f.sources, api.SourceInfo{Source: gone})
+	f.status.Sources = append(f.status.Sources, gone)
+	f.status.Keys++
+	tm := startFiltered(t, f, 200, 24, "of 16 keys", "orders-kek", "1–1 of 1 key ")
+	press(tm, "x")
+	waitFor(t, tm, "orders-kek comes from vault-old (azure), which this daemon offers no key actions for: not in the configuration any more; its keys are kept as last seen")
+	view := finalView(t, tm)
+	if strings.Contains(view, "not a cloud vault") {
+		t.Errorf("a key of an Azure vault is called not a cloud vault:\n%s", view)
+	}
+}
+
 // TestSyncKeys: y syncs the selected key's source, Y every source.
 func TestSyncKeys(t *testing.T) {
 	f := newFixture()

@@ -166,13 +166,31 @@ func (m *Model) openCloudMenu(k engine.Key, title, managed string, menu func(eng
 	}
 	src, ok := m.cloud[k.Source]
 	if !ok {
-		return common.FlashErr(fmt.Sprintf("%s comes from %s, not a cloud vault: %s", table.Clean(k.Name), table.Clean(k.Source), managed))
+		return common.FlashErr(m.notCloud(k, managed))
 	}
 	f := m.newFlow(k)
 	f.src = src
 	f.Show(menu(k, src), nil, nil, nil)
 	m.act = f
 	return nil
+}
+
+// notCloud says why k has no cloud actions: its source is a KMS, which
+// keeps its life cycle (managed); or a source of another kind the daemon
+// acts on no more — a cloud vault whose section left keyward.toml keeps
+// its keys in the inventory as last seen — named with its kind and the
+// daemon's reason, never called "not a cloud vault".
+func (m *Model) notCloud(k engine.Key, managed string) string {
+	name, source := table.Clean(k.Name), table.Clean(k.Source)
+	h, known := m.health[k.Source]
+	if !known || h.Kind == "kmip" {
+		return fmt.Sprintf("%s comes from %s, not a cloud vault: %s", name, source, managed)
+	}
+	why := fmt.Sprintf("%s comes from %s (%s), which this daemon offers no key actions for", name, source, table.Clean(h.Kind))
+	if h.Reason != "" {
+		why += ": " + table.Clean(h.Reason)
+	}
+	return why
 }
 
 // awaitCloud opens a menu titled title that waits for the daemon to say
