@@ -23,10 +23,10 @@ import (
 func newKeyCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "key",
-		Short: "Run cloud key life-cycle operations: create, upload, rotate, update, delete, recover, purge, backup, restore, delete-backup, policy, delete-material, make-primary",
+		Short: "Run cloud key life-cycle operations: create, upload, rotate, update, delete, recover, purge, backup, restore, delete-backup, policy, delete-material, make-primary; rotate-app for KMIP",
 		Long: "Cloud key life cycle through the daemon. Keys are named SOURCE NAME (or SOURCE/NAME), SOURCE being an\n" +
-			"[[azure]] or [[aws]] source of keyward.toml. Every operation except listing needs the admin role and is recorded in the\n" +
-			"activity log with your user name.",
+			"[[azure]], [[aws]] or [[gcp]] source of keyward.toml (rotate-app: a [[kmip]] source and an application). Every\n" +
+			"operation except listing needs the admin role and is recorded in the activity log with your user name.",
 	}
 	cmd.AddCommand(newKeyCreateCmd(a, false), newKeyCreateCmd(a, true), newKeyOpCmd(a, "rotate", "Create a new version of a key", false),
 		newKeyOpCmd(a, "recover", "Bring back a soft-deleted key", false), newKeyUpdateCmd(a),
@@ -270,7 +270,7 @@ func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 	var fromFile string
 	d := dates{material: upload}
 	var tags []string
-	use, short := "create SOURCE NAME", "Create a key inside the vault (RSA 2048/3072/4096 or EC P-256/P-384/P-521)"
+	use, short := "create SOURCE NAME", "Create a key inside the vault: RSA 2048/3072/4096, EC P-256/P-384/P-521, or where the cloud offers them oct and HMAC"
 	if upload {
 		use, short = "upload SOURCE NAME", "Bring your own key: generate it here (or take a KMIP ring's newest generation, or a key file) and import it"
 	}
@@ -328,7 +328,7 @@ func newKeyCreateCmd(a *App, upload bool) *cobra.Command {
 		}
 		return a.Client().CreateCloudKey(cmd.Context(), source, r.CreateKeyRequest)
 	})
-	cmd.Flags().StringVar(&r.Type, "type", "EC", "key type: RSA, EC, oct (symmetric) or HMAC (oct and HMAC where the cloud offers them: AWS)")
+	cmd.Flags().StringVar(&r.Type, "type", "EC", "key type: RSA, EC, oct (symmetric) or HMAC (oct and HMAC where the cloud offers them: AWS, Google)")
 	cmd.Flags().IntVar(&r.Size, "size", 0, "RSA modulus size: 2048, 3072 (default) or 4096; HMAC size: 224, 256 (default), 384 or 512")
 	cmd.Flags().StringVar(&r.Curve, "curve", "", "EC curve: P-256 (default), P-384 or P-521")
 	cmd.Flags().StringArrayVar(&tags, "tag", nil, "tag key=value (repeatable)")
