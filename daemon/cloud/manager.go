@@ -932,6 +932,11 @@ func checkName(name string) error {
 	if name == "" || len(name) > 127 {
 		return fmt.Errorf("%w: key name %q must be 1 to 127 characters", ErrInvalid, name)
 	}
+	if strings.Contains(name, "/") {
+		// The inventory names a Google key location/ring/key: an admin
+		// who reads it there types it so.
+		return fmt.Errorf("%w: key name %q holds a /: a new key takes a bare name of letters, digits and dashes (e.g. acme-payments-card), and its source says where it goes (Google Cloud KMS: the source's create_in, or the tag gcp:key-ring=LOCATION/RING)", ErrInvalid, name)
+	}
 	for _, c := range name {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
 			return fmt.Errorf("%w: key name %q may only hold letters, digits and dashes (e.g. acme-payments-card)", ErrInvalid, name)
