@@ -206,6 +206,7 @@ func (l *Loop) Once(ctx context.Context, sink Sink, f SyncFunc) error {
 	for {
 		l.nextMu.Lock()
 		if fl := l.queued; fl != nil {
+			fl.waiters++
 			l.nextMu.Unlock()
 			select {
 			case <-fl.done:
@@ -262,6 +263,10 @@ type flight struct {
 	done chan struct{}
 	err  error
 	cut  bool // ended by its caller's context
+	// waiters is how many callers joined it besides its leader (guarded
+	// by the Loop's nextMu): what a test waits for before it lets the
+	// running sync end.
+	waiters int
 }
 
 // once runs one sync; the caller holds run's token.

@@ -329,10 +329,10 @@ func TestLoopSharesTheSyncAskedWhileOneRuns(t *testing.T) {
 			got[i] = l.Once(context.Background(), sink, f).Error()
 		}(i)
 	}
-	for arrived.Load() < 5 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond) // let all five reach Once
+	// All five have asked (one leads the queued sync, four joined it)
+	// before the running sync may end: a caller still on its way to Once
+	// when sync 2 starts would rightly get a sync 3.
+	waitQueued(t, l, 4)
 	close(release)
 	if err := <-done; err == nil || err.Error() != "sync 1" {
 		t.Fatalf("the running sync returned %v", err)
@@ -368,7 +368,7 @@ func TestLoopSharesTheSyncAskedWhileOneRuns(t *testing.T) {
 	}
 	other := make(chan error, 1)
 	go func() { other <- l.Once(context.Background(), sink, f) }()
-	time.Sleep(50 * time.Millisecond)
+	waitQueued(t, l, 1) // other shares the sync its leader will cut
 	cancel()
 	close(release)
 	<-done
@@ -419,7 +419,7 @@ func TestLoopSyncThatPanicsFreesTheLoop(t *testing.T) {
 	go func() {
 		shared <- l.Once(ctx, sink, func(context.Context, bool) (Outcome, error) { ownRan.Store(true); return Outcome{}, nil })
 	}()
-	time.Sleep(20 * time.Millisecond)
+	waitQueued(t, l, 1)
 	close(release)
 	if err := <-first; err != nil {
 		t.Fatal(err)
@@ -502,4 +502,21 @@ func TestLoopStopWhileAnotherCallersSyncRuns(t *testing.T) {
 	if n := syncs.Load(); n != 2 {
 		t.Fatalf("%d syncs, want 2 (the other caller's, then the third caller's again)", n)
 	}
+}
+
+// waitQueued waits until the sync queued behind the running one has n
+// callers waiting on it besides its leader: goroutines the test started
+// have really asked, whatever the machine's scheduler did with them.
+func waitQueued(t *testing.T, l *Loop, n int) {
+	t.Helper()
+	got := 0
+	testkit.Eventually(t, 20*time.Second, fmt.Sprintf("%d callers waiting on the queued sync", n), func() bool {
+		l.nextMu.Lock()
+		defer l.nextMu.Unlock()
+		got = -1
+		if l.queued != nil {
+			got = l.queued.waiters
+		}
+		return got == n
+	}, func() string { return fmt.Sprintf("%d waiting (-1: none queued)", got) })
 }
