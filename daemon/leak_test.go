@@ -116,13 +116,21 @@ func TestPlantedKMIPKeyNeverLeavesTheDaemon(t *testing.T) {
 			stream.Write(append(sc.Bytes(), '\n'))
 		}
 	}()
+	// The stream is open (its hello read) before the sync, so the sync's
+	// notifications are on it.
+	testkit.Eventually(t, 20*time.Second, "the event stream's hello", func() bool {
+		return bytes.Contains(stream.Bytes(), []byte(`"hello"`))
+	}, func() string { return string(stream.Bytes()) })
 	call(http.MethodPost, "/v1/sync?source=kms")
 	answers := map[string][]byte{}
 	for _, p := range []string{"/v1/status", "/v1/keys", "/v1/keys/kms/acme.crm.key.1", "/v1/sources", "/v1/activity",
 		"/v1/reports/aging", "/v1/reports/aging/summary", "/v1/reports/activity", "/v1/reports/usage", "/v1/metrics"} {
 		answers[p] = call(http.MethodGet, p)
 	}
-	time.Sleep(300 * time.Millisecond) // let the sync's notifications arrive
+	// The sync's notifications, up to its recorded event, are in.
+	testkit.Eventually(t, 20*time.Second, "the sync's activity notification", func() bool {
+		return bytes.Contains(stream.Bytes(), []byte(`"operation":"synced"`))
+	}, func() string { return string(stream.Bytes()) })
 	scancel()
 	<-streamDone
 	if err := d.stop(); err != nil {
