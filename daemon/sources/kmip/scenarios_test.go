@@ -571,7 +571,12 @@ func TestRunRetriesWithBackoffAndRecovers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.src.Run(ctx, e.sink) }()
-	time.Sleep(1500 * time.Millisecond) // at least one retry
+	// The first poll failed and at least one retry did, whatever the
+	// machine's speed (a sleep here let a slow machine resume the KMS
+	// before the first poll: no outage at all).
+	testkit.Eventually(t, 30*time.Second, "a failed poll and a failed retry", func() bool {
+		return strings.Count(e.logs.String(), "sync failed") >= 2
+	}, e.logs.String)
 	b.resume()
 	e.waitHealth(engine.HealthOK, 10*time.Second)
 	cancel()
