@@ -24,11 +24,11 @@ import (
 func TestReimportWithNewExpiry(t *testing.T) {
 	a, lk := newLocal(t)
 	ctx := context.Background()
-	first := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second)
+	first := expiringSoon(t, a)
 	kv, blob := importKept(t, a, cloud.ImportRequest{Name: "short-lived", Symmetric: randomAES(t), Expires: &first})
 	plain := lk.Client()
 	stored := func() *types.KeyMetadata { return lk.Described(t, kv.Name) }
-	waitExpired(t, lk, kv.Name)
+	waitExpired(t, lk, kv.Name, first)
 
 	// A new expiry, 90 days out.
 	want := time.Now().Add(90 * 24 * time.Hour).UTC().Truncate(time.Second)
@@ -100,12 +100,29 @@ func TestReimportWithNewExpiry(t *testing.T) {
 	}
 }
 
+// expiringSoon is an expiry for material the test then waits to see
+// expire: soon, so the wait is short, yet late enough that an import
+// started now completes before it, however loaded the machine. A fixed
+// two or three seconds ahead failed on a loaded machine (local-kms
+// refused the import: "ValidTo must be in the future"), so an import is
+// timed here first (a throwaway key, no expiry) and the expiry leaves
+// three times that, and two seconds more, to the test's own import.
+func expiringSoon(t *testing.T, a *Account) time.Time {
+	t.Helper()
+	start := time.Now()
+	if _, err := a.Import(context.Background(), cloud.ImportRequest{Name: "import-timing", Symmetric: randomAES(t)}); err != nil {
+		t.Fatalf("the timing import: %v", err)
+	}
+	took := time.Since(start)
+	return time.Now().Add(2*time.Second + 3*took).UTC().Truncate(time.Second).Add(time.Second)
+}
+
 // waitExpired waits until local-kms has expired the imported material of
 // key id, which it does as AWS deletes expired material: the key is back
-// to PendingImport.
-func waitExpired(t *testing.T, lk *LocalKMS, id string) {
+// to PendingImport. It expires at expires; the wait allows 30 s more.
+func waitExpired(t *testing.T, lk *LocalKMS, id string, expires time.Time) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	for deadline := expires.Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		md := lk.Described(t, id)
 		if md.KeyState == types.KeyStatePendingImport {
 			return
@@ -124,10 +141,10 @@ func waitExpired(t *testing.T, lk *LocalKMS, id string) {
 func TestRestoreOfExpiredCopyAsksForAnExpiry(t *testing.T) {
 	a, lk := newLocal(t)
 	ctx := context.Background()
-	first := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second)
+	first := expiringSoon(t, a)
 	kv, blob := importKept(t, a, cloud.ImportRequest{Name: "expired-copy", Symmetric: randomAES(t), Expires: &first})
 	stored := func() *types.KeyMetadata { return lk.Described(t, kv.Name) }
-	waitExpired(t, lk, kv.Name)
+	waitExpired(t, lk, kv.Name, first)
 	before := a.Calls()
 	_, err := a.Restore(ctx, blob)
 	if !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "expired "+first.Format(time.RFC3339)) ||
