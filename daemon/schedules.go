@@ -63,27 +63,79 @@ func (a *scheduleActions) Plan(ctx context.Context, s *schedule.Schedule) ([]sch
 	return a.planKeys(ctx, s)
 }
 
+// Check refuses a schedule that names a source this daemon does not run:
+// it would select nothing there, and its runs would say so only later.
+func (a *scheduleActions) Check(_ context.Context, s *schedule.Schedule) error {
+	if missing := a.unconfigured(s.Sources); len(missing) > 0 {
+		return fmt.Errorf("%w: sources: %s", schedule.ErrInvalid, a.noSuchSources(missing))
+	}
+	return nil
+}
+
+// configured lists the names of the sources the daemon runs, sorted.
+func (a *scheduleActions) configured() []string {
+	names := make([]string, 0, len(a.d.srcs))
+	for _, src := range a.d.srcs {
+		names = append(names, src.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
+// unconfigured lists the names among names that no source of the daemon
+// has, in their order.
+func (a *scheduleActions) unconfigured(names []string) []string {
+	have := a.configured()
+	var out []string
+	for _, n := range names {
+		if !slices.Contains(have, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// noSuchSources says that the named sources are not configured, and which
+// are.
+func (a *scheduleActions) noSuchSources(missing []string) string {
+	quoted := make([]string, len(missing))
+	for i, m := range missing {
+		quoted[i] = strconv.Quote(m)
+	}
+	what := "no source " + strings.Join(quoted, ", ") + " is configured"
+	if len(missing) > 1 {
+		what = "no sources " + strings.Join(quoted, ", ") + " are configured"
+	}
+	if have := a.configured(); len(have) > 0 {
+		return what + " (configured: " + strings.Join(have, ", ") + ")"
+	}
+	return what + " (none is configured)"
+}
+
+// missingSteps are the failed targets of the sources s names that the
+// daemon does not run (removed from keyward.toml after the schedule was
+// made): a run that cannot reach what it names has failed, not done.
+func (a *scheduleActions) missingSteps(s *schedule.Schedule, out []schedule.Step) []schedule.Step {
+	for _, name := range a.unconfigured(s.Sources) {
+		out = append(out, schedule.Step{Seq: len(out), Target: targetSource + name, Status: schedule.StepFailed,
+			Reason: a.noSuchSources([]string{name}) + ": it was removed from keyward.toml or renamed; edit or remove the schedule"})
+	}
+	return out
+}
+
 func (a *scheduleActions) planSync(s *schedule.Schedule) ([]schedule.Step, error) {
 	var out []schedule.Step
-	seen := map[string]bool{}
 	for _, src := range a.d.srcs {
 		if len(s.Sources) > 0 && !slices.Contains(s.Sources, src.Name()) {
 			continue
 		}
-		seen[src.Name()] = true
 		st := schedule.Step{Seq: len(out), Target: targetSource + src.Name(), Status: schedule.StepPending}
 		if _, ok := src.(sources.Syncer); !ok {
 			st.Status, st.Reason = schedule.StepSkipped, fmt.Sprintf("a %s source cannot sync on demand", src.Kind())
 		}
 		out = append(out, st)
 	}
-	for _, name := range s.Sources {
-		if !seen[name] {
-			out = append(out, schedule.Step{Seq: len(out), Target: targetSource + name, Status: schedule.StepSkipped,
-				Reason: "no source of that name is configured (keyward status lists them)"})
-		}
-	}
-	return out, nil
+	return a.missingSteps(s, out), nil
 }
 
 // planKeys selects the keys of a rotation or backup and turns them into
@@ -99,8 +151,10 @@ func (a *scheduleActions) planKeys(ctx context.Context, s *schedule.Schedule) ([
 		return nil, err
 	}
 	sort.Slice(srcs, func(i, j int) bool { return srcs[i].Name < srcs[j].Name })
+	missing := a.unconfigured(s.Sources)
 	for _, src := range srcs {
-		if src.Kind == ScheduleSourceKind || len(s.Sources) > 0 && !slices.Contains(s.Sources, src.Name) {
+		if src.Kind == ScheduleSourceKind || len(s.Sources) > 0 && !slices.Contains(s.Sources, src.Name) ||
+			slices.Contains(missing, src.Name) {
 			continue
 		}
 		// A source that cannot do the operation is one skipped target,
@@ -136,7 +190,7 @@ func (a *scheduleActions) planKeys(ctx context.Context, s *schedule.Schedule) ([
 				Reason: fmt.Sprintf("%s (%s selected)", skip, engine.Plural(selected, "key"))})
 		}
 	}
-	return out, nil
+	return a.missingSteps(s, out), nil
 }
 
 // capabilityOf is the capability a rotate or backup schedule's keys need.

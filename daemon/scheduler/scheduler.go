@@ -25,6 +25,10 @@ import (
 // Actions do what a schedule's steps say; the daemon implements them with
 // its cloud manager, KMIP sources, syncers and reports.
 type Actions interface {
+	// Check refuses (schedule.ErrInvalid) a schedule that names what the
+	// daemon does not have — a source not configured — when it is added,
+	// edited or read from keyward.toml.
+	Check(ctx context.Context, s *schedule.Schedule) error
 	// Plan lists the targets a run of s touches, in order: each pending,
 	// or skipped with the reason. It changes nothing (it is the dry run).
 	Plan(ctx context.Context, s *schedule.Schedule) ([]schedule.Step, error)
@@ -110,6 +114,9 @@ func (r *Runner) LoadConfig(ctx context.Context, specs []schedule.Spec) error {
 	want := map[string]bool{}
 	for _, sp := range specs {
 		sc, err := schedule.Parse(sp)
+		if err == nil {
+			err = r.act.Check(ctx, sc)
+		}
 		if err != nil {
 			return fmt.Errorf("schedule %q: %w", sp.Name, err)
 		}
@@ -185,13 +192,24 @@ func reportDir(sp schedule.Spec) error {
 	return os.Remove(f.Name())
 }
 
-// Create adds a schedule over the socket.
-func (r *Runner) Create(ctx context.Context, sp schedule.Spec, actor string) error {
+// parse checks a spec added or edited over the socket: that it holds
+// together, that what it names exists here, and that its report
+// directory can be written.
+func (r *Runner) parse(ctx context.Context, sp schedule.Spec) (*schedule.Schedule, error) {
 	sc, err := schedule.Parse(sp)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := reportDir(sp); err != nil {
+	if err := r.act.Check(ctx, sc); err != nil {
+		return nil, err
+	}
+	return sc, reportDir(sp)
+}
+
+// Create adds a schedule over the socket.
+func (r *Runner) Create(ctx context.Context, sp schedule.Spec, actor string) error {
+	sc, err := r.parse(ctx, sp)
+	if err != nil {
 		return err
 	}
 	if err := r.st.PutSchedule(ctx, store.ScheduleRow{Spec: sp, Origin: schedule.OriginAPI, NextDue: r.firstDue(sc)}, true); err != nil {
@@ -208,11 +226,8 @@ func (r *Runner) Edit(ctx context.Context, sp schedule.Spec, actor string) error
 	if err != nil {
 		return err
 	}
-	sc, err := schedule.Parse(sp)
+	sc, err := r.parse(ctx, sp)
 	if err != nil {
-		return err
-	}
-	if err := reportDir(sp); err != nil {
 		return err
 	}
 	if err := r.st.PutSchedule(ctx, store.ScheduleRow{Spec: sp, Origin: old.Origin, Paused: old.Paused, NextDue: r.firstDue(sc)}, false); err != nil {
@@ -529,6 +544,16 @@ func (r *Runner) execute(ctx context.Context, sc *schedule.Schedule, run schedul
 			if err = r.st.AddSteps(ctx, run.ID, planned); err == nil {
 				steps, err = r.st.Steps(ctx, run.ID)
 			}
+			if err == nil {
+				// A target failed as planned (a source no longer
+				// configured) is in the activity log like one that failed
+				// when called: once, when the plan is recorded.
+				for _, st := range planned {
+					if st.Status == schedule.StepFailed {
+						r.record(ctx, stepFailEvent(sc, st))
+					}
+				}
+			}
 		}
 	}
 	if err != nil {
@@ -602,9 +627,14 @@ func (r *Runner) execute(ctx context.Context, sc *schedule.Schedule, run schedul
 	if resumed {
 		summary += "; resumed after a daemon restart"
 	}
+	if firstFail != "" {
+		// The summary says why, so the history, the activity event and
+		// the schedule's health (Infos) all do.
+		summary += "; first failure: " + firstFail
+	}
 	reason := ""
 	if status != schedule.RunDone {
-		reason = fmt.Sprintf("last run %s (%s): %s", status, summary, firstFail)
+		reason = fmt.Sprintf("last run %s: %s", status, summary)
 	}
 	r.finish(ctx, sc, run, status, summary, reason)
 }
@@ -614,8 +644,13 @@ func (r *Runner) stepFailed(ctx context.Context, sc *schedule.Schedule, run sche
 	if err := r.st.SetStep(ctx, run.ID, *st); err != nil {
 		r.log.Error("cannot record a failed step", "schedule", sc.Name, "target", st.Target, "err", err)
 	}
-	r.record(ctx, engine.Event{KeyID: st.KeyID, Operation: engine.OpScheduleStepFail, Actor: Actor(sc.Name), Origin: engine.OriginKeyward,
-		Severity: engine.SeverityWarn, Details: fmt.Sprintf("%s %s failed: %s", sc.Kind, st.Target, err)})
+	r.record(ctx, stepFailEvent(sc, *st))
+}
+
+// stepFailEvent is the activity event of a failed step.
+func stepFailEvent(sc *schedule.Schedule, st schedule.Step) engine.Event {
+	return engine.Event{KeyID: st.KeyID, Operation: engine.OpScheduleStepFail, Actor: Actor(sc.Name), Origin: engine.OriginKeyward,
+		Severity: engine.SeverityWarn, Details: fmt.Sprintf("%s %s failed: %s", sc.Kind, st.Target, st.Reason)}
 }
 
 func (r *Runner) finish(ctx context.Context, sc *schedule.Schedule, run schedule.Run, status, summary, reason string) {

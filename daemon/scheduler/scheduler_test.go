@@ -59,6 +59,16 @@ func (v *vault) Plan(ctx context.Context, s *schedule.Schedule) ([]schedule.Step
 	return out, nil
 }
 
+// Check refuses a schedule naming any source but the vault's.
+func (v *vault) Check(_ context.Context, s *schedule.Schedule) error {
+	for _, src := range s.Sources {
+		if src != "vault" {
+			return fmt.Errorf("%w: sources: no source %q", schedule.ErrInvalid, src)
+		}
+	}
+	return nil
+}
+
 func (v *vault) Before(ctx context.Context, s *schedule.Schedule, run schedule.Run, st schedule.Step) (string, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
