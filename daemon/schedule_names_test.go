@@ -11,8 +11,8 @@ import (
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/sources"
 	"github.com/keyward/keyward/daemon/sources/seed"
-	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/daemon/testkit"
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/schedule"
 )
 
