@@ -56,6 +56,12 @@ func TestScheduleCommands(t *testing.T) {
 	if code != ExitError || !strings.Contains(errs, "already exists") {
 		t.Fatalf("adding it twice: exit %d, %q", code, errs)
 	}
+	// A source the daemon does not run: refused, naming it and the ones
+	// there are.
+	code, _, errs = run(t, "--socket", sock, "schedule", "add", "nightly", "--kind", "sync", "--every", "daily 01:00", "--source", "acme-kmz")
+	if code != ExitUsage || !strings.Contains(errs, `no source "acme-kmz" is configured (configured: acme-kms)`) {
+		t.Fatalf("adding a sync of no source: exit %d, %q", code, errs)
+	}
 	// The dry run names every selected key and why it is skipped: the seed
 	// source has no rotation.
 	code, out, errs = run(t, "--socket", sock, "schedule", "run", "crm", "--dry-run", "--json")
