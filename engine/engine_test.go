@@ -134,9 +134,11 @@ func TestSortKeysNumericVersions(t *testing.T) {
 func TestFilter(t *testing.T) {
 	keys := []Key{{ID: "kms/acme.crm.key.1", Name: "acme.crm.key.1", Source: "kms", State: StateActive},
 		{ID: "az/pay", Name: "pay", Source: "az", State: StateDisabled, Fingerprint: "sha256:abcd"},
-		{ID: "aws/0f1e2d3c/current", Name: "0f1e2d3c", Source: "aws", State: StateActive, Tags: map[string]string{TagAliases: "ledger-batch"}}}
-	if got := FilterKeys(keys, Filter{Text: "Ledger-B"}); len(got) != 1 || got[0].Source != "aws" {
-		t.Fatalf("an AWS key by its alias: %v", got)
+		{ID: "aws/0f1e2d3c/current", Name: "0f1e2d3c", Source: "aws", State: StateActive, Tags: map[string]string{TagAliases: "ledger-batch,payments-old,settlement"}}}
+	for _, q := range []string{"Ledger-B", "PAYMENTS-old", "settle"} {
+		if got := FilterKeys(keys, Filter{Text: q}); len(got) != 1 || got[0].Source != "aws" {
+			t.Fatalf("an AWS key by its alias %q: %v", q, got)
+		}
 	}
 	if got := FilterKeys(keys, Filter{Text: "CRM"}); len(got) != 1 || got[0].Source != "kms" {
 		t.Fatalf("text filter %v", got)

@@ -148,6 +148,19 @@ func (k Key) DisplayName() string {
 	return k.Name
 }
 
+// Aliases are every other name the key is known by (TagAliases), in the
+// cloud's order: an administrator may know any of them, not only the
+// first that DisplayName shows.
+func (k Key) Aliases() []string {
+	var out []string
+	for _, a := range strings.Split(k.Tags[TagAliases], ",") {
+		if a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // AgedFrom is the date rotation aging counts from: the last rotation
 // when the source knows one, else the creation (nil when neither is known).
 func (k Key) AgedFrom() *time.Time {
@@ -429,7 +442,7 @@ func (f Filter) Match(k Key) bool {
 	}
 	if f.Text != "" {
 		t := strings.ToLower(f.Text)
-		hay := strings.ToLower(k.ID + " " + k.Name + " " + k.DisplayName() + " " + k.Application + " " + k.Algorithm + " " + k.Fingerprint)
+		hay := strings.ToLower(k.ID + " " + k.Name + " " + strings.Join(k.Aliases(), " ") + " " + k.Application + " " + k.Algorithm + " " + k.Fingerprint)
 		if !strings.Contains(hay, t) {
 			return false
 		}

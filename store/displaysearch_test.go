@@ -47,7 +47,8 @@ func checkMatches(t *testing.T, s *Store, when string, cases map[string][]string
 }
 
 // TestTextSearchFindsTheDisplayName: the "/" filter finds an AWS key by a
-// substring of the alias it is shown by (its first), with the rules names
+// substring of any of its aliases (the first, it is shown by, and the
+// others), with the rules names
 // have (any case; three characters or more through a trigram index,
 // shorter by a scan), still by its key ID; a key whose name and alias both
 // match is found once. Keys shown by their name (KMIP, Azure, Google) are
@@ -64,10 +65,14 @@ func TestTextSearchFindsTheDisplayName(t *testing.T) {
 		"ZeTa":      {"alias/zeta"},                  // case
 		"alias/mid": {"alias/mid-2", "alias/mid-10"}, // name order
 		"alias/":    {"alias/alpha", "alias/ledger-signing", "alias/mid-2", "alias/mid-10", "alias/zeta"},
-		"ledger":    {"alias/ledger-signing"},                 // name and alias: once
-		"le":        {"alias/ledger-signing"},                 // short: scan, name and alias, once
-		"ET":        {"alias/zeta"},                           // short, any case
-		"omega":     nil,                                      // a second alias is not shown, not searched
+		"ledger":    {"alias/ledger-signing"}, // name and alias: once
+		"le":        {"alias/ledger-signing"}, // short: scan, name and alias, once
+		"ET":        {"alias/zeta"},           // short, any case
+		"omega":     {"alias/alpha"},          // a second alias: found, shown by the first
+		"OMEGA":     {"alias/alpha"},          // any case
+		"om":        {"alias/alpha"},          // short: the scan reads every alias too
+		"s/omega":   {"alias/alpha"},
+		"ha\nalias": nil,                                      // never across two aliases
 		"0f1e2d3c":  {"alias/zeta"},                           // its key ID still
 		"aabbcc05":  {"00aa11bb-2233-4455-6677-8899aabbcc05"}, // no alias: by its key ID
 		"crm.key":   {"acme.crm.key.1"},                       // KMIP keys as before
@@ -127,6 +132,31 @@ func TestTextSearchByAliasUsesTheIndexes(t *testing.T) {
 			!strings.Contains(plan, "keys_display_search VIRTUAL TABLE") {
 			t.Errorf("plan %q: want the alias index and no scan of keys", plan)
 		}
+	}
+}
+
+// TestAllAliasesMigrationFindsLaterAliases: a database whose display_name
+// holds only the first alias (as keyward wrote it from migration 21 until
+// 23) finds a key by its other aliases once migration 23 has run.
+func TestAllAliasesMigrationFindsLaterAliases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	s := openAt(t, path, allAliasesVersion-1)
+	writeKeys(t, s, aliasedKeys())
+	// What keyward wrote before: the first alias only.
+	if _, err := s.db.Exec(`UPDATE keys SET display_name = 'alias/alpha' WHERE display_name LIKE 'alias/alpha%'`); err != nil {
+		t.Fatal(err)
+	}
+	checkMatches(t, s, "before the migration", map[string][]string{"omega": nil, "alpha": {"alias/alpha"}})
+	s.Close()
+	s = openFile(t, path)
+	defer s.Close()
+	checkMatches(t, s, "after the migration", map[string][]string{
+		"omega": {"alias/alpha"},
+		"alpha": {"alias/alpha"},
+		"zeta":  {"alias/zeta"},
+	})
+	if _, err := s.db.Exec(`INSERT INTO keys_display_search(keys_display_search) VALUES ('integrity-check')`); err != nil {
+		t.Fatalf("the alias index disagrees with the keys: %v", err)
 	}
 }
 

@@ -28,14 +28,18 @@ func sortName(k engine.Key) string {
 	return name
 }
 
-// displayName is the display_name column: the name a key is shown by
-// when it is not its name (an AWS key's first alias), else "" (most keys:
-// nothing more for the "/" filter to index).
+// displayName is the display_name column: the names a key is known by
+// besides its name — every alias of an AWS key, the first (the name it is
+// shown by) first, one per line so that no search matches across two —
+// else "" (most keys: nothing more for the "/" filter to index).
 func displayName(k engine.Key) string {
-	if d := k.DisplayName(); d != k.Name {
-		return d
+	var names []string
+	for _, a := range k.Aliases() {
+		if a != k.Name {
+			names = append(names, a)
+		}
 	}
-	return ""
+	return strings.Join(names, "\n")
 }
 
 const keyColumns = `id, source, name, version, algorithm, length, state, application, fingerprint,
@@ -610,8 +614,8 @@ func (s *Store) CountKeys(ctx context.Context) (int, error) {
 	return n, s.db.QueryRowContext(ctx, `SELECT count(*) FROM keys`).Scan(&n)
 }
 
-// textFilter matches a substring of the name, the display name (an AWS
-// key's alias: display_name) or the application through the trigram
+// textFilter matches a substring of the name, an alias (an AWS key's
+// aliases, all of them: display_name) or the application through the trigram
 // indexes (three characters or more), or a prefix of the fingerprint;
 // shorter text falls back to a scan with LIKE (ASCII case-insensitive).
 // A key matched by several of them is one row: the indexes answer rowids
@@ -625,15 +629,28 @@ func textFilter(text string) (string, []any) {
 	}
 	var conds []string
 	var args []any
+	// display_name holds one alias per line and no alias has a line
+	// break: text with one would only match across two aliases.
+	aliases := !strings.Contains(t, "\n")
 	if len([]rune(t)) >= 3 {
 		phrase := `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
-		conds = append(conds, `rowid IN (SELECT rowid FROM keys_search WHERE keys_search MATCH ?
+		if aliases {
+			conds = append(conds, `rowid IN (SELECT rowid FROM keys_search WHERE keys_search MATCH ?
 			UNION SELECT rowid FROM keys_display_search WHERE keys_display_search MATCH ?)`)
-		args = append(args, phrase, phrase)
+			args = append(args, phrase, phrase)
+		} else {
+			conds = append(conds, `rowid IN (SELECT rowid FROM keys_search WHERE keys_search MATCH ?)`)
+			args = append(args, phrase)
+		}
 	} else {
 		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(t) + "%"
-		conds = append(conds, `(name LIKE ? ESCAPE '\' OR application LIKE ? ESCAPE '\' OR display_name LIKE ? ESCAPE '\')`)
-		args = append(args, like, like, like)
+		if aliases {
+			conds = append(conds, `(name LIKE ? ESCAPE '\' OR application LIKE ? ESCAPE '\' OR display_name LIKE ? ESCAPE '\')`)
+			args = append(args, like, like, like)
+		} else {
+			conds = append(conds, `(name LIKE ? ESCAPE '\' OR application LIKE ? ESCAPE '\')`)
+			args = append(args, like, like)
+		}
 	}
 	if isHex {
 		conds = append(conds, `(fingerprint >= ? AND fingerprint < ?)`)

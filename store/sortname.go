@@ -19,6 +19,16 @@ const sortDisplayVersion = 20
 // "/" filter searches it.
 const displaySearchVersion = 21
 
+// allAliasesVersion is the migration from which display_name holds every
+// alias of a key, not only its first (displayName).
+const allAliasesVersion = 23
+
+// migrateAllAliases writes display_name again for the keys with an alias
+// tag: those with more than one alias gain the others.
+func migrateAllAliases(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+	return rewriteAliased(ctx, tx, "display_name", displayName)
+}
+
 // migrateSortDisplay writes sort_name again for the keys whose display name
 // is not their name (those with an alias tag); the others' is unchanged.
 func migrateSortDisplay(ctx context.Context, tx *sql.Tx, _ time.Time) error {

@@ -339,6 +339,7 @@ var goMigrations = map[int]func(context.Context, *sql.Tx, time.Time) error{
 	agingDaysVersion:     migrateAgingDays,
 	sortDisplayVersion:   migrateSortDisplay,
 	displaySearchVersion: migrateDisplaySearch,
+	allAliasesVersion:    migrateAllAliases,
 }
 
 // agingDaysVersion is the migration that keeps the aging dates (aging.go).

@@ -68,7 +68,7 @@ func FindKeyOrID(c *Context, arg string) tea.Cmd {
 }
 
 // FindKey opens the key named name (in source, when source is not ""), or
-// shown as name (an AWS key by its alias): it is looked up, and must be
+// known as name (an AWS key by any of its aliases): it is looked up, and must be
 // exactly one key (a fingerprint, when not "",
 // tells keys of the same name apart). The answer is an OpenKeyMsg, or a
 // flash saying why not.
@@ -84,7 +84,7 @@ func FindKey(c *Context, source, name, fingerprint string) tea.Cmd {
 		// holds without one (material never read) is found by name alone.
 		var ids, same []string
 		for _, k := range page.Keys {
-			if k.Name == name || k.ID == name || k.DisplayName() == name {
+			if k.Name == name || k.ID == name || slices.Contains(k.Aliases(), name) {
 				ids = append(ids, k.ID)
 				if fingerprint != "" && k.Fingerprint == fingerprint {
 					same = append(same, k.ID)

@@ -2,7 +2,6 @@ package common_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +10,8 @@ import (
 	"github.com/keyward/keyward/tui/common"
 )
 
-// keysBackend answers GET /v1/keys from a list, by source and name.
+// keysBackend answers GET /v1/keys from a list, by source and q as the
+// store matches it (engine.Filter: name, aliases, application …).
 type keysBackend struct {
 	common.Backend
 	keys []engine.Key
@@ -20,7 +20,7 @@ type keysBackend struct {
 func (b keysBackend) Keys(ctx context.Context, q api.KeyQuery) (*api.KeysPage, error) {
 	var out []engine.Key
 	for _, k := range b.keys {
-		if (q.Source == "" || k.Source == q.Source) && strings.Contains(k.Name, q.Text) {
+		if (q.Source == "" || k.Source == q.Source) && (engine.Filter{Text: q.Text}).Match(k) {
 			out = append(out, k)
 		}
 	}
@@ -38,6 +38,7 @@ func TestFindKey(t *testing.T) {
 		{ID: "kms-a/acme.hr.key.1/1", Source: "kms-a", Name: "acme.hr.key.1"},
 		{ID: "vault/card-kek/6cb1", Source: "vault", Name: "card-kek"},
 		{ID: "vault/card-kek/ddf2", Source: "vault", Name: "card-kek"},
+		{ID: "aws/0f1e2d3c/current", Source: "aws", Name: "0f1e2d3c", Tags: map[string]string{engine.TagAliases: "alias/payments,alias/payments-legacy"}},
 	}}
 	c := &common.Context{Ctx: context.Background(), Backend: b, Timeout: time.Second}
 	for _, tc := range []struct{ source, name, fp, want string }{
@@ -49,6 +50,11 @@ func TestFindKey(t *testing.T) {
 		// A cloud key's versions are one key in one source: it said
 		// "names 2 keys (in several sources)".
 		{"", "card-kek", "", "card-kek has 2 versions in vault: use the id of one: vault/card-kek/6cb1, vault/card-kek/ddf2"},
+		// An AWS key by any of its aliases, not only the first it is
+		// shown by.
+		{"", "alias/payments", "", "open aws/0f1e2d3c/current"},
+		{"", "alias/payments-legacy", "", "open aws/0f1e2d3c/current"},
+		{"aws", "alias/payment", "", "no key named alias/payment in aws"},
 	} {
 		got := ""
 		switch msg := common.FindKey(c, tc.source, tc.name, tc.fp)().(type) {
