@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,4 +169,66 @@ func opManager(t *testing.T, now time.Time, fail error) (*Manager, *eventSink, *
 	src.Attach(sink)
 	m.Add(src)
 	return m, sink, calls
+}
+
+// capConn is opConn declaring caps, with Update answered and counted.
+type capConn struct {
+	opConn
+	caps Capabilities
+}
+
+func (c capConn) Capabilities() Capabilities { return c.caps }
+func (c capConn) Update(_ context.Context, name, version string, _ Update) (KeyVersion, error) {
+	return KeyVersion{Name: name, Version: version}, c.done("update")
+}
+
+// Enabling or disabling one version asks the source for version-enable,
+// not update (a cloud may edit keys but not toggle versions alone, or the
+// other way round); the key's own toggle and a version's tags ask update.
+// A refused request never reaches the cloud.
+func TestUpdateAsksTheCapabilityOfWhatItChanges(t *testing.T) {
+	ctx := context.Background()
+	on := true
+	whole := UpdateRequest{Enabled: &on}
+	version := UpdateRequest{Version: "1", Enabled: &on}
+	versionTags := UpdateRequest{Version: "1", Tags: map[string]string{"team": "pay"}}
+	both := UpdateRequest{Version: "1", Enabled: &on, Tags: map[string]string{"team": "pay"}}
+	for _, tc := range []struct {
+		name    string
+		caps    Capabilities
+		r       UpdateRequest
+		refused string // "" = done
+	}{
+		{"update only: the key", Capabilities{engine.CapUpdate}, whole, ""},
+		{"update only: a version's tags", Capabilities{engine.CapUpdate}, versionTags, ""},
+		{"update only: a version", Capabilities{engine.CapUpdate}, version, "enables and disables whole keys, not single versions"},
+		{"update only: a version and tags", Capabilities{engine.CapUpdate}, both, "enables and disables whole keys, not single versions"},
+		{"version-enable only: a version", Capabilities{engine.CapVersionEnable}, version, ""},
+		{"version-enable only: the key", Capabilities{engine.CapVersionEnable}, whole, `cannot update`},
+		{"version-enable only: a version's tags", Capabilities{engine.CapVersionEnable}, versionTags, `cannot update`},
+		{"version-enable only: a version and tags", Capabilities{engine.CapVersionEnable}, both, `cannot update`},
+		{"both: a version and tags", Capabilities{engine.CapUpdate, engine.CapVersionEnable}, both, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _, _ := indexFixture(t, 0)
+			calls := &[]string{}
+			src := NewSyncSource("vault", capConn{opConn: opConn{calls: calls}, caps: tc.caps}, time.Hour, nil)
+			src.Attach(&eventSink{})
+			m.Add(src)
+			_, err := m.Update(ctx, Caller{User: "alice"}, "vault", "k", tc.r)
+			if tc.refused == "" {
+				if err != nil || !slices.Equal(*calls, []string{"update"}) {
+					t.Fatalf("update: %v, calls %v; want it done", err, *calls)
+				}
+				return
+			}
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Kind != ErrUnsupported || !strings.Contains(ce.Error(), tc.refused) {
+				t.Fatalf("update: %v; want refused as unsupported: %s", err, tc.refused)
+			}
+			if len(*calls) != 0 {
+				t.Fatalf("a refused update reached the cloud: %v", *calls)
+			}
+		})
+	}
 }

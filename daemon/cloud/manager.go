@@ -435,9 +435,11 @@ func (m *Manager) apply(ctx context.Context, caller Caller, s *SyncSource, what,
 	return m.recordedRecovered(ctx, s, name, c.deleted, c.purged, ev, c.recovered)
 }
 
-// Update edits a version's attributes (enable/disable, dates, tags).
+// Update edits a version's attributes (enable/disable, dates, tags). Each
+// part asks the capability it needs: enabling or disabling one version
+// (a version named) is engine.CapVersionEnable, the rest engine.CapUpdate.
 func (m *Manager) Update(ctx context.Context, caller Caller, source, name string, r UpdateRequest) (*KeyResult, error) {
-	s, err := m.dated(source, engine.CapUpdate, "update "+name, r.Expires, r.NotBefore)
+	s, err := m.updater(source, name, r)
 	if err != nil {
 		return nil, err
 	}
@@ -478,6 +480,27 @@ func (m *Manager) Update(ctx context.Context, caller Caller, source, name string
 	ev := m.event(caller, op, engine.SeverityInfo, details)
 	ev.KeyID = keyID(source, name, kv)
 	return m.recorded(ctx, s, name, nil, false, ev)
+}
+
+// updater is the source for Update once it offers what r asks.
+func (m *Manager) updater(source, name string, r UpdateRequest) (*SyncSource, error) {
+	op := "update " + name
+	versionToggle := r.Version != "" && r.Enabled != nil
+	if !versionToggle || r.Expires != nil || r.NotBefore != nil || r.Tags != nil {
+		s, err := m.dated(source, engine.CapUpdate, op, r.Expires, r.NotBefore)
+		if err != nil || !versionToggle {
+			return s, err
+		}
+	}
+	s, err := m.source(source, "")
+	if err != nil {
+		return nil, err
+	}
+	if !s.Connector().Capabilities().Has(engine.CapVersionEnable) {
+		return nil, &Error{Kind: ErrUnsupported, Op: op + " version " + r.Version,
+			Reason: fmt.Sprintf("%s source %q enables and disables whole keys, not single versions (leave out the version)", s.Kind(), source)}
+	}
+	return s, nil
 }
 
 // keyID is the inventory id of the version kv of the key an operation

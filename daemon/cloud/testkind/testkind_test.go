@@ -407,6 +407,11 @@ func TestThirdKindEndToEnd(t *testing.T) {
 		t.Errorf("rotate (vault has %d versions):\n%s", v.versions("orders-kek"), out)
 	}
 	kw("key", "update", "moon", "orders-kek", "--disable")
+	// moon updates keys but declares no version-enable: one version is
+	// not enabled or disabled alone (it was, through update's capability).
+	if code, _, errs := clitest.Run(sock, "key", "update", "moon", "orders-kek", "--version", "1", "--enable"); code == cli.ExitOK || !strings.Contains(errs, "not single versions") {
+		t.Errorf("enabling one version in moon: exit %d, %s", code, errs)
+	}
 	kw("key", "policy", "moon", "orders-kek", "--rotate-after", "90d")
 	if out := kw("key", "policy", "moon", "orders-kek"); !strings.Contains(out, "rotate after 90d") {
 		t.Errorf("policy: %q", out)
