@@ -133,12 +133,17 @@ func TestScheduleRotatesEndToEnd(t *testing.T) {
 		t.Fatalf("%d backups by the schedule, %d steps done", mine, done)
 	}
 
-	// A sync schedule syncs its sources, as itself.
-	if _, err := c.CreateSchedule(ctx, schedule.Spec{Name: "vault-sync", Kind: schedule.KindSync, Every: "daily 07:00", Sources: []string{"azure-demo", "nowhere"}}); err != nil {
+	// A sync schedule syncs its sources, as itself; one naming a source
+	// the daemon does not run is refused.
+	if _, err := c.CreateSchedule(ctx, schedule.Spec{Name: "vault-sync", Kind: schedule.KindSync, Every: "daily 07:00", Sources: []string{"azure-demo", "nowhere"}}); err == nil ||
+		!strings.Contains(err.Error(), `no source "nowhere" is configured (configured: acme-kms, aws-demo, azure-demo, gcp-demo)`) {
+		t.Fatalf("a sync of azure-demo and nowhere: %v, want it refused", err)
+	}
+	if _, err := c.CreateSchedule(ctx, schedule.Spec{Name: "vault-sync", Kind: schedule.KindSync, Every: "daily 07:00", Sources: []string{"azure-demo"}}); err != nil {
 		t.Fatal(err)
 	}
 	d = runNow(t, c, "vault-sync")
-	if !hasStep(d.Steps, "source:azure-demo", schedule.StepDone) || !hasStep(d.Steps, "source:nowhere", schedule.StepSkipped) || len(d.Steps) != 2 {
+	if !hasStep(d.Steps, "source:azure-demo", schedule.StepDone) || len(d.Steps) != 1 {
 		t.Fatalf("sync run %+v steps %+v", d.Run, d.Steps)
 	}
 	if ev, err := c.ActivityReport(ctx, api.ReportQuery{Actor: "schedule:vault-sync", Operation: "synced"}); err != nil || len(ev.Events) != 1 || ev.Events[0].Source != "azure-demo" {
