@@ -60,6 +60,13 @@ func TestAWSActionMenu(t *testing.T) {
 		t.Errorf("an AWS-generated key is offered a restore of its own backups, or not the list of all:\n%s", view)
 	}
 
+	// AWS keys have no dates: the edit line offers what its form holds,
+	// the tags (it said "expiry, not-before, tags", and the form then
+	// said "No dates").
+	if !strings.Contains(view, "[t] tags") || strings.Contains(view, "not-before") {
+		t.Errorf("the edit line of an AWS key offers dates it has not:\n%s", view)
+	}
+
 	f, tm := open(awsImported)
 	waitFor(t, tm, "[b] back up", "[m] delete imported material")
 	press(tm, "m")

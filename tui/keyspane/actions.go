@@ -265,7 +265,13 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 		} else {
 			add(engine.CapUpdate, actDisable, km.ActToggle, "disable", false, true)
 		}
-		add(engine.CapUpdate, actEdit, km.ActEdit, "", false, true)
+		// The edit form of a source whose keys have no dates (AWS,
+		// Google) holds the tags alone: the line says only that.
+		edit := ""
+		if !slices.Contains(src.Capabilities, engine.CapDates) {
+			edit = "tags"
+		}
+		add(engine.CapUpdate, actEdit, km.ActEdit, edit, false, true)
 		add(engine.CapRotationPolicy, actPolicy, km.ActPolicy, "", false, false)
 		add(engine.CapBackup, actBackup, km.ActBackup, "", false, true)
 	}
