@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/engine"
@@ -253,7 +254,14 @@ func (e *Error) Error() string {
 		msg = e.Op + ": " + msg
 	}
 	if e.Reason != "" {
-		msg += ": " + e.Reason
+		reason := e.Reason
+		if e.Kind == ErrUnsupported {
+			// A connector's reason that is also a key's
+			// keyward:unsupported tag starts "not supported: ",
+			// which the kind has said already.
+			reason = strings.TrimPrefix(reason, "not supported: ")
+		}
+		msg += ": " + reason
 	}
 	if e.RetryAfter > 0 {
 		msg += fmt.Sprintf(" (retry after %s)", e.RetryAfter.Round(time.Second))

@@ -150,7 +150,7 @@ func TestAWSThroughDaemonAndCLI(t *testing.T) {
 	}
 
 	// What AWS cannot do is refused by the daemon with the reason.
-	if code, _, errs := clitest.Run(sock, "key", "backup", "aws-prod", pay.Name); code == cli.ExitOK || !strings.Contains(errs, "not supported: AWS cannot export key material") {
+	if code, _, errs := clitest.Run(sock, "key", "backup", "aws-prod", pay.Name); code == cli.ExitOK || !strings.Contains(errs, "not supported by this cloud: AWS cannot export key material") {
 		t.Errorf("backup: exit %d %q", code, errs)
 	}
 	if k := list()[pay.Name]; k.Unsupported(engine.CapBackup) == "" || k.Unsupported(engine.CapDeleteMaterial) == "" {

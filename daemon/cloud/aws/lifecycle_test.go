@@ -169,7 +169,7 @@ func TestLifecycleAgainstLocalKMS(t *testing.T) {
 	}
 
 	// What AWS cannot do is refused with the reason.
-	if _, err := a.Backup(ctx, pay); !errors.Is(err, cloud.ErrUnsupported) || !strings.Contains(err.Error(), "not supported: AWS cannot export key material") {
+	if _, err := a.Backup(ctx, pay); !errors.Is(err, cloud.ErrUnsupported) || !strings.Contains(err.Error(), "not supported by this cloud: AWS cannot export key material") {
 		t.Errorf("backup: %v", err)
 	}
 	if err := a.Purge(ctx, pay); !errors.Is(err, cloud.ErrUnsupported) {
