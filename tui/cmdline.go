@@ -24,8 +24,19 @@ type cmdline struct {
 	draft   string
 }
 
-// commands are the command line's verbs, for completion.
-var commands = []string{"keys", "aging", "activity", "proxy", "sources", "usage", "key", "sync", "help", "log", "quit"}
+// actions are the command line's verbs beside the panes' names.
+var actions = []string{"key", "sync", "help", "log", "quit"}
+
+// commands are the command line's verbs, for completion and for the
+// answer to an unknown one: every pane's name (from the panes themselves,
+// so a new pane is one the command line knows), then the actions.
+func (m *Model) commands() []string {
+	var out []string
+	for _, p := range m.panes {
+		out = append(out, string(p.ID()))
+	}
+	return append(out, actions...)
+}
 
 func (m *Model) openCmdline() tea.Cmd {
 	if m.cmd == nil {
@@ -103,7 +114,7 @@ func (m *Model) complete(line string) string {
 	var word string
 	switch {
 	case len(fields) == 0 || (len(fields) == 1 && !trailing):
-		cands = commands
+		cands = m.commands()
 		if len(fields) == 1 {
 			word = fields[0]
 		}
@@ -178,7 +189,7 @@ func (m *Model) runCommand(line string) tea.Cmd {
 		}
 		return m.findKey(arg)
 	}
-	return common.FlashErr("unknown command " + table.Clean(verb) + ": try " + strings.Join(commands, ", "))
+	return common.FlashErr("unknown command " + table.Clean(verb) + ": try " + strings.Join(m.commands(), ", "))
 }
 
 // findKey opens the key whose id or name is arg: text with a slash is

@@ -43,6 +43,21 @@ func TestCommandLine(t *testing.T) {
 	}
 }
 
+// TestCommandLineKnowsEveryPane: tab completes every pane's name — the
+// Schedules pane's too (the verbs were a list written before it came, so
+// :sch⏎tab stayed :sch) — and an unknown command lists it.
+func TestCommandLineKnowsEveryPane(t *testing.T) {
+	f := newFixture()
+	tm := startLoaded(t, f, 80, 24)
+	press(tm, ":", "sch", "tab")
+	waitFor(t, tm, ":schedules")
+	press(tm, "enter")
+	waitFor(t, tm, "NEXT RUN")
+	press(tm, ":", "nonsense", "enter")
+	waitFor(t, tm, "unknown command nonsense", "schedules, key, sync")
+	_ = finalView(t, tm)
+}
+
 // esc on a key opened from a report returns to that report, not to the
 // key list.
 func TestBackStack(t *testing.T) {
