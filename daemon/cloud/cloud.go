@@ -181,6 +181,18 @@ type KeyVersion struct {
 	Recovered string
 }
 
+// JoinRecovered joins what keyward found after lost answers of one
+// operation's steps (KeyVersion.Recovered), leaving out the empty ones.
+func JoinRecovered(notes ...string) string {
+	var out []string
+	for _, n := range notes {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
 // CreateRequest asks the vault to generate a key.
 type CreateRequest struct {
 	Name      string

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
@@ -143,20 +142,8 @@ func (a *Account) Import(ctx context.Context, r cloud.ImportRequest) (cloud.KeyV
 		return cloud.KeyVersion{}, pending("import the material", err)
 	}
 	kv, err := a.view.describe(ctx, id, nil)
-	kv.Recovered = joinRecovered(recovered, aliasRecovered, importRecovered)
+	kv.Recovered = cloud.JoinRecovered(recovered, aliasRecovered, importRecovered)
 	return kv, err
-}
-
-// joinRecovered joins what keyward found after lost answers of one
-// operation's steps.
-func joinRecovered(notes ...string) string {
-	var out []string
-	for _, n := range notes {
-		if n != "" {
-			out = append(out, n)
-		}
-	}
-	return strings.Join(out, "; ")
 }
 
 // wrapAESKeyWrap is RSA_AES_KEY_WRAP_SHA_256: an ephemeral AES-256 key

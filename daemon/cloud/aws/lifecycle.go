@@ -152,7 +152,7 @@ func (a *Account) Create(ctx context.Context, r cloud.CreateRequest) (cloud.KeyV
 		}
 	}
 	kv, err := a.view.describe(ctx, id, nil)
-	kv.Recovered = joinRecovered(recovered, aliasRecovered)
+	kv.Recovered = cloud.JoinRecovered(recovered, aliasRecovered)
 	return kv, err
 }
 

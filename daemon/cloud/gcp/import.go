@@ -15,6 +15,8 @@ import (
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
 	kwp "github.com/tink-crypto/tink-go/v2/kwp/subtle"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/keyward/keyward/daemon/cloud"
 )
@@ -51,6 +53,7 @@ func (p *Project) Import(ctx context.Context, r cloud.ImportRequest) (cloud.KeyV
 	if err := p.ensureRing(ctx, op, rf); err != nil {
 		return cloud.KeyVersion{}, err
 	}
+	var recovered []string // what keyward found after lost answers
 	p.view.count("GetCryptoKey")
 	k, err := p.client.GetCryptoKey(ctx, &kmspb.GetCryptoKeyRequest{Name: p.keyName(rf)})
 	switch {
@@ -63,33 +66,36 @@ func (p *Project) Import(ctx context.Context, r cloud.ImportRequest) (cloud.KeyV
 			sp.algorithm = k.GetVersionTemplate().GetAlgorithm()
 		}
 	case errors.Is(classify(op, err), cloud.ErrNotFound):
-		p.view.count("CreateCryptoKey")
-		k, err = p.client.CreateCryptoKey(ctx, &kmspb.CreateCryptoKeyRequest{Parent: p.ringName(rf), CryptoKeyId: rf.key, SkipInitialVersionCreation: true,
+		var note string
+		k, note, err = p.createKey(ctx, op+": create the import-only key", rf, &kmspb.CreateCryptoKeyRequest{Parent: p.ringName(rf), CryptoKeyId: rf.key, SkipInitialVersionCreation: true,
 			CryptoKey: &kmspb.CryptoKey{Purpose: sp.purpose, ImportOnly: true, Labels: labels,
 				VersionTemplate: &kmspb.CryptoKeyVersionTemplate{Algorithm: sp.algorithm, ProtectionLevel: sp.protection}}})
 		if err != nil {
-			return cloud.KeyVersion{}, classify(op+": create the import-only key", err)
+			return cloud.KeyVersion{}, err
 		}
+		recovered = append(recovered, note)
 	default:
 		return cloud.KeyVersion{}, classify(op, err)
 	}
 	pending := func(step string, err error) error {
 		return classify(fmt.Sprintf("%s: %s (key %s exists without this material: upload again)", op, step, rf), err)
 	}
-	job, pub, err := p.activeJob(ctx, rf, sp.protection)
+	job, pub, note, err := p.activeJob(ctx, rf, sp.protection)
 	if err != nil {
 		return cloud.KeyVersion{}, pending("import job", err)
 	}
+	recovered = append(recovered, note)
 	wrapped, err := wrapRSAAES(pub, material)
 	if err != nil {
 		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrInvalid, Op: op, Reason: err.Error()}
 	}
-	p.view.count("ImportCryptoKeyVersion")
-	v, err := p.client.ImportCryptoKeyVersion(ctx, &kmspb.ImportCryptoKeyVersionRequest{Parent: k.GetName(), Algorithm: sp.algorithm,
+	v, note, err := p.importVersion(ctx, rf, &kmspb.ImportCryptoKeyVersionRequest{Parent: k.GetName(), Algorithm: sp.algorithm,
 		ImportJob: job, WrappedKey: wrapped})
+	clear(wrapped)
 	if err != nil {
 		return cloud.KeyVersion{}, pending("import", err)
 	}
+	recovered = append(recovered, note)
 	v, err = p.awaitImport(ctx, v)
 	if err != nil {
 		return cloud.KeyVersion{}, pending("wait for the imported version", err)
@@ -108,7 +114,9 @@ func (p *Project) Import(ctx context.Context, r cloud.ImportRequest) (cloud.KeyV
 		}
 	}
 	p.view.invalidate(rf)
-	return p.Get(ctx, rf.String(), id)
+	kv, err := p.Get(ctx, rf.String(), id)
+	kv.Recovered = cloud.JoinRecovered(recovered...)
+	return kv, err
 }
 
 // importSpec is the material to wrap (raw bytes, or PKCS#8 DER) and what
@@ -150,43 +158,56 @@ func (p *Project) importSpec(op string, r cloud.ImportRequest) ([]byte, spec, er
 
 // activeJob creates an import job and waits until it is ACTIVE (an HSM
 // job's wrapping key takes a moment), returning its name and public key.
-func (p *Project) activeJob(ctx context.Context, rf ref, prot kmspb.ProtectionLevel) (string, *rsa.PublicKey, error) {
+//
+// The job's ID is this upload's own (a time and 4 random bytes): when the
+// client's retry of a CreateImportJob whose answer was lost gets
+// AlreadyExists, the job is the one the lost call made, read back and
+// used (recovered says so), as long as it is what was asked.
+func (p *Project) activeJob(ctx context.Context, rf ref, prot kmspb.ProtectionLevel) (name string, pub *rsa.PublicKey, recovered string, err error) {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	id := "keyward-" + time.Now().UTC().Format("20060102t150405") + "-" + hex.EncodeToString(rnd[:])
 	p.view.count("CreateImportJob")
 	job, err := p.client.CreateImportJob(ctx, &kmspb.CreateImportJobRequest{Parent: p.ringName(rf), ImportJobId: id,
 		ImportJob: &kmspb.ImportJob{ImportMethod: importMethod, ProtectionLevel: prot}})
+	if status.Code(err) == codes.AlreadyExists {
+		p.view.count("GetImportJob")
+		got, gerr := p.client.GetImportJob(ctx, &kmspb.GetImportJobRequest{Name: p.ringName(rf) + "/importJobs/" + id})
+		if gerr == nil && got.GetImportMethod() == importMethod && got.GetProtectionLevel() == prot {
+			job, err = got, nil
+			recovered = "the answer to CreateImportJob was lost; keyward found the import job it made: " + id + ", and made no second"
+		}
+	}
 	if err != nil {
-		return "", nil, err
+		return "", nil, "", err
 	}
 	for job.GetState() == kmspb.ImportJob_PENDING_GENERATION {
 		select {
 		case <-ctx.Done():
-			return "", nil, ctx.Err()
+			return "", nil, "", ctx.Err()
 		case <-time.After(p.importWait):
 		}
 		p.view.count("GetImportJob")
 		if job, err = p.client.GetImportJob(ctx, &kmspb.GetImportJobRequest{Name: job.GetName()}); err != nil {
-			return "", nil, err
+			return "", nil, "", err
 		}
 	}
 	if job.GetState() != kmspb.ImportJob_ACTIVE {
-		return "", nil, &cloud.Error{Kind: cloud.ErrConflict, Reason: fmt.Sprintf("import job %s is %s, not ACTIVE", job.GetName(), job.GetState())}
+		return "", nil, "", &cloud.Error{Kind: cloud.ErrConflict, Reason: fmt.Sprintf("import job %s is %s, not ACTIVE", job.GetName(), job.GetState())}
 	}
 	blk, _ := pem.Decode([]byte(job.GetPublicKey().GetPem()))
 	if blk == nil {
-		return "", nil, &cloud.Error{Kind: cloud.ErrBadAnswer, Reason: "the import job's public key is not PEM"}
+		return "", nil, "", &cloud.Error{Kind: cloud.ErrBadAnswer, Reason: "the import job's public key is not PEM"}
 	}
 	anyPub, err := x509.ParsePKIXPublicKey(blk.Bytes)
 	pub, ok := anyPub.(*rsa.PublicKey)
 	if err != nil || !ok {
-		return "", nil, &cloud.Error{Kind: cloud.ErrBadAnswer, Reason: "the import job's public key is not an RSA public key"}
+		return "", nil, "", &cloud.Error{Kind: cloud.ErrBadAnswer, Reason: "the import job's public key is not an RSA public key"}
 	}
 	if pub.N.BitLen() < 3072 {
-		return "", nil, &cloud.Error{Kind: cloud.ErrBadAnswer, Reason: fmt.Sprintf("the import job's wrapping key has %d bits, under 3072", pub.N.BitLen())}
+		return "", nil, "", &cloud.Error{Kind: cloud.ErrBadAnswer, Reason: fmt.Sprintf("the import job's wrapping key has %d bits, under 3072", pub.N.BitLen())}
 	}
-	return job.GetName(), pub, nil
+	return job.GetName(), pub, recovered, nil
 }
 
 // awaitImport polls an imported version until Google has judged it.

@@ -194,12 +194,11 @@ func (p *Project) Create(ctx context.Context, r cloud.CreateRequest) (cloud.KeyV
 	if err := p.ensureRing(ctx, op, rf); err != nil {
 		return cloud.KeyVersion{}, err
 	}
-	p.view.count("CreateCryptoKey")
-	k, err := p.client.CreateCryptoKey(ctx, &kmspb.CreateCryptoKeyRequest{Parent: p.ringName(rf), CryptoKeyId: rf.key,
+	k, recovered, err := p.createKey(ctx, op, rf, &kmspb.CreateCryptoKeyRequest{Parent: p.ringName(rf), CryptoKeyId: rf.key,
 		CryptoKey: &kmspb.CryptoKey{Purpose: sp.purpose, Labels: labels,
 			VersionTemplate: &kmspb.CryptoKeyVersionTemplate{Algorithm: sp.algorithm, ProtectionLevel: sp.protection}}})
 	if err != nil {
-		return cloud.KeyVersion{}, classify(op, err)
+		return cloud.KeyVersion{}, err
 	}
 	if r.Disabled {
 		if _, err := p.setState(ctx, k.GetName()+"/cryptoKeyVersions/1", false); err != nil {
@@ -207,7 +206,9 @@ func (p *Project) Create(ctx context.Context, r cloud.CreateRequest) (cloud.KeyV
 		}
 	}
 	p.view.invalidate(rf)
-	return p.Get(ctx, rf.String(), "")
+	kv, err := p.Get(ctx, rf.String(), "")
+	kv.Recovered = recovered
+	return kv, err
 }
 
 func (p *Project) setState(ctx context.Context, version string, enabled bool) (*kmspb.CryptoKeyVersion, error) {

@@ -32,11 +32,23 @@ type loser struct {
 	mu    sync.Mutex
 	rpc   string
 	calls map[string]int
+	// times is how many more answers of rpc are lost (lose: one).
+	times int
 	// refuse, when set, answers every call with this error instead.
 	refuse error
+	// swap, when set, replaces the request of the next lost call: what
+	// the fake does is what another administrator asked for.
+	swap func(req any) any
 }
 
-func (l *loser) lose(rpc string) { l.mu.Lock(); l.rpc = rpc; l.calls = map[string]int{}; l.mu.Unlock() }
+func (l *loser) lose(rpc string) { l.loseTimes(rpc, 1) }
+
+// loseTimes loses the next n successful answers of rpc.
+func (l *loser) loseTimes(rpc string, n int) {
+	l.mu.Lock()
+	l.rpc, l.times, l.calls = rpc, n, map[string]int{}
+	l.mu.Unlock()
+}
 
 func (l *loser) count(rpc string) int { l.mu.Lock(); defer l.mu.Unlock(); return l.calls[rpc] }
 
@@ -48,14 +60,21 @@ func startLoser(t *testing.T, cfg Settings) (*gcpkms.Server, *Project, *loser) {
 		rpc := path.Base(info.FullMethod)
 		l.mu.Lock()
 		l.calls[rpc]++
-		lose := l.rpc == rpc
+		lose := l.rpc == rpc && l.times > 0
+		swap := l.swap
 		if lose {
-			l.rpc = ""
+			if l.times--; l.times == 0 {
+				l.rpc = ""
+			}
+			l.swap = nil
 		}
 		refuse := l.refuse
 		l.mu.Unlock()
 		if refuse != nil {
 			return nil, refuse
+		}
+		if lose && swap != nil {
+			req = swap(req)
 		}
 		resp, err := h(ctx, req)
 		if lose && err == nil {
