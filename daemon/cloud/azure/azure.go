@@ -430,10 +430,41 @@ func (v *Vault) Create(ctx context.Context, r cloud.CreateRequest) (cloud.KeyVer
 	} else {
 		p.Curve = to.Ptr(azkeys.CurveName(r.Curve))
 	}
-	return v.bundleCall(ctx, "create "+r.Name, func(c context.Context) (azkeys.KeyBundle, error) {
+	return v.newVersion(ctx, "create "+r.Name, "CreateKey", r.Name, func(c context.Context) (azkeys.KeyBundle, error) {
 		resp, err := v.client.CreateKey(c, r.Name, p, nil)
 		return resp.KeyBundle, err
 	})
+}
+
+// newVersion sends do, a CreateKey or ImportKey (api) of the key name,
+// once: each call makes a new version of the key, so the SDK's retry of
+// one whose answer was lost made a second. When the answer is lost, the
+// key is read: a current version other than the one before the call
+// (none, for a new key) is the version the lost call made, adopted, and
+// the result's Recovered says so; otherwise the call is sent again.
+func (v *Vault) newVersion(ctx context.Context, op, api, name string, do func(context.Context) (azkeys.KeyBundle, error)) (cloud.KeyVersion, error) {
+	before := ""
+	switch kv, err := v.Get(ctx, name, ""); {
+	case err == nil:
+		before = kv.Version
+	case !errors.Is(err, cloud.ErrNotFound):
+		return cloud.KeyVersion{}, err
+	}
+	recovered := ""
+	kv, err := v.once(ctx, op, do, func(ctx context.Context) (cloud.KeyVersion, bool) {
+		now, err := v.Get(ctx, name, "")
+		if err != nil || now.Version == before {
+			return now, false
+		}
+		what := "the key it made: " + name + " version " + now.Version
+		if before != "" {
+			what = "the version it made: " + name + " version " + now.Version + " (the one before, " + before + ", stays)"
+		}
+		recovered = "the answer to " + api + " was lost; keyward found " + what + ", and made no second"
+		return now, true
+	})
+	kv.Recovered = recovered
+	return kv, err
 }
 
 // Import uploads key material; the JSON web key holding it is zeroed after
@@ -448,7 +479,7 @@ func (v *Vault) Import(ctx context.Context, r cloud.ImportRequest) (cloud.KeyVer
 	if r.Symmetric != nil {
 		p.HSM = to.Ptr(true)
 	}
-	return v.bundleCall(ctx, "upload "+r.Name, func(c context.Context) (azkeys.KeyBundle, error) {
+	return v.newVersion(ctx, "upload "+r.Name, "ImportKey", r.Name, func(c context.Context) (azkeys.KeyBundle, error) {
 		resp, err := v.client.ImportKey(c, r.Name, p, nil)
 		return resp.KeyBundle, err
 	})
@@ -531,15 +562,53 @@ func (v *Vault) Update(ctx context.Context, name, version string, u cloud.Update
 	})
 }
 
-// Delete soft-deletes a key.
+// Delete soft-deletes a key, once: the SDK's retry of a DeleteKey whose
+// answer was lost got 404 (the key is deleted) or 409 (its deletion is
+// under way), a failure for a key that was deleted. A lost answer reads
+// the deleted key: there, the delete is done (Recovered says so); not
+// there, the delete is sent again.
 func (v *Vault) Delete(ctx context.Context, name string) (cloud.KeyVersion, error) {
+	op := "delete " + name
+	var answered *azkeys.DeleteKeyResponse
+	recovered := ""
+	kv, err := v.once(ctx, op, func(c context.Context) (azkeys.KeyBundle, error) {
+		resp, err := v.client.DeleteKey(c, name, nil)
+		if err != nil {
+			return azkeys.KeyBundle{}, err
+		}
+		answered = &resp
+		return azkeys.KeyBundle{Key: resp.Key, Attributes: resp.Attributes, Tags: resp.Tags}, nil
+	}, func(ctx context.Context) (cloud.KeyVersion, bool) {
+		kv, err := v.deletedKey(ctx, op, name)
+		if err != nil {
+			return kv, false
+		}
+		recovered = "the answer to DeleteKey was lost; keyward found the key deleted"
+		if kv.PurgeAt != nil {
+			recovered += ", purged after " + kv.PurgeAt.Format(time.RFC3339)
+		}
+		return kv, true
+	})
+	if err != nil {
+		return kv, err
+	}
+	if answered != nil {
+		kv.Deleted, kv.PurgeAt = utcPtr(answered.DeletedDate), utcPtr(answered.ScheduledPurgeDate)
+	}
+	kv.Recovered = recovered
+	return kv, nil
+}
+
+// deletedKey reads a soft-deleted key (GetDeletedKey) with its deletion
+// and purge dates.
+func (v *Vault) deletedKey(ctx context.Context, op, name string) (cloud.KeyVersion, error) {
 	c, cancel := v.ctx(ctx)
 	defer cancel()
-	resp, err := v.client.DeleteKey(c, name, nil)
+	resp, err := v.client.GetDeletedKey(c, name, nil)
 	if err != nil {
-		return cloud.KeyVersion{}, v.classify("delete "+name, err)
+		return cloud.KeyVersion{}, v.classify(op, err)
 	}
-	kv, err := v.fromBundle("delete "+name, azkeys.KeyBundle{Key: resp.Key, Attributes: resp.Attributes, Tags: resp.Tags})
+	kv, err := v.fromBundle(op, azkeys.KeyBundle{Key: resp.Key, Attributes: resp.Attributes, Tags: resp.Tags})
 	if err != nil {
 		return kv, err
 	}
