@@ -511,7 +511,18 @@ func cloudKeyRun(done string, do func(ctx context.Context) (*api.CloudKeyResult,
 }
 
 func describeResult(res *api.CloudKeyResult) string {
-	if res == nil || len(res.Keys) == 0 {
+	if res == nil {
+		return ""
+	}
+	if res.Recovered != "" {
+		// The vault's answer was lost and the daemon found the work
+		// done: said after what the key looks like, whole, so the
+		// administrator reads that it was done, and once.
+		recovered := *res
+		recovered.Recovered = ""
+		return describeResult(&recovered) + " (" + table.Clean(res.Recovered) + ")"
+	}
+	if len(res.Keys) == 0 {
 		return ""
 	}
 	latest := res.Keys[0]
