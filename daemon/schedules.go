@@ -536,15 +536,18 @@ func (a *scheduleActions) backup(ctx context.Context, s *schedule.Schedule, call
 	}
 	// A cloud that exports nothing: the key's backups are the copies kept
 	// at upload, trimmed as far as every material stays restorable.
-	tr, err := a.cloud.TrimKept(ctx, source, name, s.Keep)
+	// The deletions and their backup-deleted event are one transaction
+	// (TrimKept): a kill here leaves both or neither.
+	tr, err := a.cloud.TrimKept(ctx, caller, source, name, s.Keep)
 	if err != nil {
 		return id, note, fmt.Errorf("backup %s kept, but the older copies kept at upload could not be trimmed: %w", id, err)
 	}
 	if len(tr.Deleted) > 0 {
 		what := fmt.Sprintf("kept the last %d copies kept at upload, deleted %s (a copy kept holds the same material)", s.Keep, strings.Join(tr.Deleted, ", "))
 		note = strings.TrimPrefix(note+"; ", "; ") + what
-		_ = a.d.sink.record(ctx, engine.Event{KeyID: engine.KeyID(source, name, ""), Source: source, Operation: engine.OpBackupDeleted,
-			Actor: caller.User, Origin: engine.OriginKeyward, Severity: engine.SeverityWarn, Details: "backups of " + name + ": " + what})
+	}
+	if tr.Event != nil {
+		a.d.sink.publishEvents([]engine.Event{*tr.Event})
 	}
 	if len(tr.Only) > 0 {
 		note = strings.TrimPrefix(note+"; ", "; ") + fmt.Sprintf("kept %s beyond the last %d: the only copy of its material, which a restore needs", strings.Join(tr.Only, ", "), s.Keep)

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+
+	"github.com/keyward/keyward/engine"
 )
 
 // PutSealed stores a blob already wrapped under the key-encryption key.
@@ -40,4 +43,23 @@ func (s *Store) Sealed(ctx context.Context, kind string) (map[string][]byte, err
 func (s *Store) DeleteSealed(ctx context.Context, kind, name string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM sealed WHERE kind = ? AND name = ?`, kind, name)
 	return err
+}
+
+// DeleteSealedRecorded removes sealed blobs of a kind and appends the
+// events that record it to the activity log, in one durable transaction:
+// a crash leaves both done or neither, never a blob gone with no record of
+// its deletion, nor a record of a deletion that did not happen.
+func (s *Store) DeleteSealedRecorded(ctx context.Context, kind string, names []string, events ...engine.Event) ([]engine.Event, error) {
+	var out []engine.Event
+	err := s.durableTx(ctx, func(tx *sql.Tx) error {
+		for _, n := range names {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sealed WHERE kind = ? AND name = ?`, kind, n); err != nil {
+				return fmt.Errorf("delete sealed %s/%s: %w", kind, n, err)
+			}
+		}
+		var err error
+		out, err = insertEvents(ctx, tx, events, s.now())
+		return err
+	})
+	return out, err
 }

@@ -26,6 +26,9 @@ type SealedStore interface {
 	PutSealed(ctx context.Context, kind, name string, blob []byte) error
 	Sealed(ctx context.Context, kind string) (map[string][]byte, error)
 	DeleteSealed(ctx context.Context, kind, name string) error
+	// DeleteSealedRecorded deletes blobs and records events in one
+	// transaction (both or neither, whatever stops the process).
+	DeleteSealedRecorded(ctx context.Context, kind string, names []string, events ...engine.Event) ([]engine.Event, error)
 }
 
 // Wrapper seals blobs under the key-encryption key (*kek.KEK implements it).

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/keyward/keyward/engine"
 )
 
 // Trimmed is what TrimKept did to one key's copies kept at upload.
@@ -14,6 +17,9 @@ type Trimmed struct {
 	// Only are the copies older than the newest keep that stay because
 	// no other copy holds their material: restoring it needs them.
 	Only []string
+	// Event is the backup-deleted event recorded with the deletions (in
+	// their transaction), when there were any: the caller publishes it.
+	Event *engine.Event
 }
 
 // TrimKept applies a schedule's "keep the newest keep" to the copies of
@@ -28,9 +34,11 @@ type Trimmed struct {
 // stays and is named in Only. A cloud that exports keys (its backups are
 // the schedule's own, trimmed by it) is left alone. The copies are
 // compared and deleted under the backup index's lock, so no other
-// deletion or new backup interleaves; a kill between two deletions leaves
-// copies that the next run trims, never the last of a material.
-func (m *Manager) TrimKept(ctx context.Context, source, name string, keep int) (Trimmed, error) {
+// deletion or new backup interleaves. The deletions and the backup-deleted
+// event that records them (done by caller) are one store transaction: a
+// kill leaves every copy and no event, or the copies deleted and the event
+// naming them.
+func (m *Manager) TrimKept(ctx context.Context, caller Caller, source, name string, keep int) (Trimmed, error) {
 	var out Trimmed
 	s, err := m.source(source, "")
 	if err != nil {
@@ -50,6 +58,7 @@ func (m *Manager) TrimKept(ctx context.Context, source, name string, keep int) (
 		}
 		newestFirst(copies)
 		staying := map[[32]byte]bool{}
+		var drop []string
 		for i, b := range copies {
 			sum := ix.sums[b.ID]
 			if i < keep || !staying[sum] {
@@ -59,11 +68,24 @@ func (m *Manager) TrimKept(ctx context.Context, source, name string, keep int) (
 				staying[sum] = true
 				continue
 			}
-			if err := store.DeleteSealed(ctx, BackupKind, b.ID); err != nil {
-				return fmt.Errorf("delete the copy %s of %s: %w", b.ID, name, err)
-			}
-			ix.remove(b.ID)
-			out.Deleted = append(out.Deleted, b.ID)
+			drop = append(drop, b.ID)
+		}
+		if len(drop) == 0 {
+			return nil
+		}
+		ev := m.event(caller, engine.OpBackupDeleted, engine.SeverityWarn, fmt.Sprintf("backups of %s: kept the last %d copies kept at upload, deleted %s (a copy kept holds the same material)",
+			name, keep, strings.Join(drop, ", ")))
+		ev.KeyID, ev.Source = engine.KeyID(source, name, ""), source
+		recorded, err := store.DeleteSealedRecorded(ctx, BackupKind, drop, ev)
+		if err != nil {
+			return fmt.Errorf("delete the copies %s of %s: %w", strings.Join(drop, ", "), name, err)
+		}
+		for _, id := range drop {
+			ix.remove(id)
+		}
+		out.Deleted = drop
+		if len(recorded) > 0 {
+			out.Event = &recorded[0]
 		}
 		return nil
 	})

@@ -37,7 +37,7 @@ func TestTrimKeptEveryMaterialStays(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := m.TrimKept(ctx, "vault", "k-id", keep); err != nil {
+			if _, err := m.TrimKept(ctx, Caller{User: "schedule:trim"}, "vault", "k-id", keep); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -46,7 +46,7 @@ func TestTrimKeptEveryMaterialStays(t *testing.T) {
 
 	again := NewManager(st, k) // a restart
 	attach(again)
-	tr, err := again.TrimKept(ctx, "vault", "k-id", 1)
+	tr, err := again.TrimKept(ctx, Caller{User: "schedule:trim"}, "vault", "k-id", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,7 +105,7 @@ func TestTrimKeptKeepsEveryMaterial(t *testing.T) {
 			}
 			// Newest first: the second material, then the first twice.
 			newest, only, dup := copies[0].ID, copies[1].ID, copies[2].ID
-			tr, err := m.TrimKept(ctx, "gcp-test", key, 1)
+			tr, err := m.TrimKept(ctx, cloud.Caller{User: "schedule:trim"}, "gcp-test", key, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +120,7 @@ func TestTrimKeptKeepsEveryMaterial(t *testing.T) {
 				t.Fatalf("sealed backups in the database after the trim: %d %v", len(all), err)
 			}
 			// Again: nothing more to delete.
-			if tr, err := m.TrimKept(ctx, "gcp-test", key, 1); err != nil || len(tr.Deleted) != 0 || !slices.Equal(tr.Only, []string{only}) {
+			if tr, err := m.TrimKept(ctx, cloud.Caller{User: "schedule:trim"}, "gcp-test", key, 1); err != nil || len(tr.Deleted) != 0 || !slices.Equal(tr.Only, []string{only}) {
 				t.Fatalf("second trim: %+v %v", tr, err)
 			}
 			// The copy that stayed restores the first material.
