@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/report"
 	"github.com/keyward/keyward/tui/render"
+	tuitable "github.com/keyward/keyward/tui/table"
 )
 
 type reportFlags struct {
@@ -218,18 +220,32 @@ func newUsageReportCmd(a *App) *cobra.Command {
 				return err
 			}
 			if f.format == "table" {
-				fmt.Fprintf(a.Out, "Service/usage %s to %s\n", u.Range.From.Format(time.DateOnly), u.Range.To.Format(time.DateOnly))
-				for _, app := range u.Apps {
-					fmt.Fprintf(a.Out, "  %-12s %d keys  %d encrypts  %d decrypts\n", app.App, app.Keys, app.Encrypts, app.Decrypts)
-				}
-				fmt.Fprintf(a.Out, "  %d keys unused in the range", u.UnusedTotal)
-				if len(u.Unused) < u.UnusedTotal {
-					fmt.Fprintf(a.Out, " (the first %d listed; --limit lists more)", len(u.Unused))
-				}
-				fmt.Fprint(a.Out, "\n\n")
+				usageSummary(a.Out, u)
 			}
 			return a.emit(f, render.Usage(*u, a.now()), u)
 		})
 	cmd.Flags().StringVar(&app, "app", "", "only this application")
 	return cmd
+}
+
+// usageSummary writes the usage table's header: the range, then one line
+// per application, its name cleaned (a principal's name is the cloud's
+// text) and padded to the longest, and the unused keys' count.
+func usageSummary(w io.Writer, u *report.Usage) {
+	fmt.Fprintf(w, "Service/usage %s to %s\n", u.Range.From.Format(time.DateOnly), u.Range.To.Format(time.DateOnly))
+	names := make([]string, len(u.Apps))
+	width := 0
+	for i, app := range u.Apps {
+		names[i] = tuitable.Clean(app.App)
+		width = max(width, ansi.StringWidth(names[i]))
+	}
+	for i, app := range u.Apps {
+		fmt.Fprintf(w, "  %s  %s  %s  %s\n", tuitable.Align(names[i], width, false), engine.Plural(app.Keys, "key"),
+			engine.Plural(int(app.Encrypts), "encrypt"), engine.Plural(int(app.Decrypts), "decrypt"))
+	}
+	fmt.Fprintf(w, "  %s unused in the range", engine.Plural(u.UnusedTotal, "key"))
+	if len(u.Unused) < u.UnusedTotal {
+		fmt.Fprintf(w, " (the first %d listed; --limit lists more)", len(u.Unused))
+	}
+	fmt.Fprint(w, "\n\n")
 }
