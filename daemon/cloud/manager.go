@@ -390,7 +390,7 @@ func (m *Manager) keep(ctx context.Context, caller Caller, source string, conn C
 func (m *Manager) Rotate(ctx context.Context, caller Caller, source, name string) (*KeyResult, error) {
 	return m.onKey(ctx, caller, source, engine.CapRotate, "rotate", name, nil, func(c Connector) (change, error) {
 		kv, err := c.Rotate(ctx, name)
-		return change{op: engine.OpRotated, severity: engine.SeverityInfo, details: "rotated via keyward: new version " + kv.Version, keyID: keyID(source, name, kv)}, err
+		return change{op: engine.OpRotated, severity: engine.SeverityInfo, details: "rotated via keyward: new version " + kv.Version, keyID: keyID(source, name, kv), recovered: kv.Recovered}, err
 	})
 }
 
@@ -549,8 +549,8 @@ func (m *Manager) Delete(ctx context.Context, caller Caller, source, name, confi
 // Recover brings a soft-deleted key back.
 func (m *Manager) Recover(ctx context.Context, caller Caller, source, name string) (*KeyResult, error) {
 	return m.onKey(ctx, caller, source, engine.CapRecover, "recover", name, nil, func(c Connector) (change, error) {
-		_, err := c.Recover(ctx, name)
-		return change{op: engine.OpRecovered, severity: engine.SeverityInfo, details: "recovered via keyward"}, err
+		kv, err := c.Recover(ctx, name)
+		return change{op: engine.OpRecovered, severity: engine.SeverityInfo, details: "recovered via keyward", recovered: kv.Recovered}, err
 	})
 }
 

@@ -436,9 +436,9 @@ func (v *Vault) Create(ctx context.Context, r cloud.CreateRequest) (cloud.KeyVer
 	})
 }
 
-// newVersion sends do, a CreateKey or ImportKey (api) of the key name,
-// once: each call makes a new version of the key, so the SDK's retry of
-// one whose answer was lost made a second. When the answer is lost, the
+// newVersion sends do, a CreateKey, ImportKey or RotateKey (api) of the
+// key name, once: each call makes a new version of the key, so the SDK's
+// retry of one whose answer was lost made a second. When the answer is lost, the
 // key is read: a current version other than the one before the call
 // (none, for a new key) is the version the lost call made, adopted, and
 // the result's Recovered says so; otherwise the call is sent again.
@@ -486,48 +486,67 @@ func (v *Vault) Import(ctx context.Context, r cloud.ImportRequest) (cloud.KeyVer
 }
 
 // Rotate makes a new version, once: a rotate whose answer was lost after
-// the vault made the version is found by reading the key, not sent again.
+// the vault made the version is found by reading the key, not sent again
+// (newVersion).
 func (v *Vault) Rotate(ctx context.Context, name string) (cloud.KeyVersion, error) {
-	before, err := v.Get(ctx, name, "")
-	if err != nil {
-		return cloud.KeyVersion{}, err
-	}
-	return v.once(ctx, "rotate "+name, func(c context.Context) (azkeys.KeyBundle, error) {
+	return v.newVersion(ctx, "rotate "+name, "RotateKey", name, func(c context.Context) (azkeys.KeyBundle, error) {
 		resp, err := v.client.RotateKey(c, name, nil)
 		return resp.KeyBundle, err
-	}, func(ctx context.Context) (cloud.KeyVersion, bool) {
-		now, err := v.Get(ctx, name, "")
-		return now, err == nil && now.Version != before.Version
 	})
 }
 
 // once sends a request that must not take effect twice (a rotation's
-// second call makes a second version) without the SDK's blind retries.
-// When its answer is lost (no answer, a timeout, a 5xx that a gateway may
-// send after the vault did the work), done reads the vault and tells
-// whether the request took effect, and with what result; only when it did
-// not is the request sent again, up to the configured retries.
+// second call makes a second version) without the SDK's blind retries
+// (settle), and answers with the key the vault sent back, or with the
+// one done found when the answer was lost.
 func (v *Vault) once(ctx context.Context, op string, do func(context.Context) (azkeys.KeyBundle, error), done func(context.Context) (cloud.KeyVersion, bool)) (cloud.KeyVersion, error) {
+	var b azkeys.KeyBundle
+	var found *cloud.KeyVersion
+	err := v.settle(ctx, op, func(c context.Context) (err error) {
+		b, err = do(c)
+		return err
+	}, func(ctx context.Context) bool {
+		kv, ok := done(ctx)
+		if ok {
+			found = &kv
+		}
+		return ok
+	})
+	switch {
+	case err != nil:
+		return cloud.KeyVersion{}, err
+	case found != nil:
+		return *found, nil
+	}
+	return v.fromBundle(op, b)
+}
+
+// settle sends a request without the SDK's retries. When its answer is
+// lost (no answer, a timeout, a 5xx that a gateway may send after the
+// vault did the work), done reads the vault and tells whether the
+// request took effect; only when it did not is the request sent again,
+// up to the configured retries.
+func (v *Vault) settle(ctx context.Context, op string, send func(context.Context) error, done func(context.Context) bool) error {
 	delay := 500 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		c, cancel := v.ctx(policy.WithRetryOptions(ctx, policy.RetryOptions{MaxRetries: -1}))
-		b, err := do(c)
+		err := send(c)
 		cancel()
 		if err == nil {
-			return v.fromBundle(op, b)
+			return nil
 		}
 		if !answerLost(err) || ctx.Err() != nil {
-			return cloud.KeyVersion{}, v.classify(op, err)
+			return v.classify(op, err)
 		}
-		if kv, ok := done(ctx); ok {
-			return kv, nil
+		if done(ctx) {
+			return nil
 		}
 		if attempt == v.retries {
-			return cloud.KeyVersion{}, v.classify(op, err)
+			return v.classify(op, err)
 		}
 		select {
 		case <-ctx.Done():
-			return cloud.KeyVersion{}, v.classify(op, err)
+			return v.classify(op, err)
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 5*time.Second)
@@ -617,21 +636,41 @@ func (v *Vault) deletedKey(ctx context.Context, op, name string) (cloud.KeyVersi
 }
 
 // Recover brings back a soft-deleted key.
+//
+// Once: the SDK's retry of a RecoverDeletedKey whose answer was lost got
+// 404 (the deleted key is gone: recovered), a failure for a key that was
+// recovered. A lost answer reads the key: there, it is recovered.
 func (v *Vault) Recover(ctx context.Context, name string) (cloud.KeyVersion, error) {
-	return v.bundleCall(ctx, "recover "+name, func(c context.Context) (azkeys.KeyBundle, error) {
+	recovered := ""
+	kv, err := v.once(ctx, "recover "+name, func(c context.Context) (azkeys.KeyBundle, error) {
 		resp, err := v.client.RecoverDeletedKey(c, name, nil)
 		return resp.KeyBundle, err
+	}, func(ctx context.Context) (cloud.KeyVersion, bool) {
+		kv, err := v.Get(ctx, name, "")
+		if err != nil {
+			return kv, false
+		}
+		recovered = "the answer to RecoverDeletedKey was lost; keyward found the key recovered"
+		return kv, true
 	})
+	kv.Recovered = recovered
+	return kv, err
 }
 
 // Purge removes a soft-deleted key for good.
+//
+// Once: the SDK's retry of a PurgeDeletedKey whose answer was lost got
+// 404 (the deleted key is gone: purged), a failure for a key that was
+// purged. A lost answer reads the deleted key: gone, it is purged.
 func (v *Vault) Purge(ctx context.Context, name string) error {
-	c, cancel := v.ctx(ctx)
-	defer cancel()
-	if _, err := v.client.PurgeDeletedKey(c, name, nil); err != nil {
-		return v.classify("purge "+name, err)
-	}
-	return nil
+	op := "purge " + name
+	return v.settle(ctx, op, func(c context.Context) error {
+		_, err := v.client.PurgeDeletedKey(c, name, nil)
+		return err
+	}, func(ctx context.Context) bool {
+		_, err := v.deletedKey(ctx, op, name)
+		return errors.Is(err, cloud.ErrNotFound)
+	})
 }
 
 // Backup returns the vault's protected backup blob of a key.

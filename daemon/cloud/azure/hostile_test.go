@@ -254,29 +254,9 @@ func TestRotateAnswerLostIsNotRotatedTwice(t *testing.T) {
 			e, f := newHostile(t, 1)
 			e.mustSync()
 			m := cloud.NewManager(e.st, newKEK(t), e.src)
-			lost := 0
-			f.set(func(w http.ResponseWriter, r *http.Request, f *front) bool {
-				if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/rotate") || lost > 0 {
-					return false
-				}
-				lost++
-				if lose != "unsent" {
-					f.forward(t, r) // the vault rotates; its answer never arrives
-				}
-				if lose == "drop" {
-					hj, ok := w.(http.Hijacker)
-					if !ok {
-						t.Fatal("cannot hijack")
-					}
-					c, _, _ := hj.Hijack()
-					_ = c.Close()
-					return true
-				}
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusInternalServerError)
-				_, _ = io.WriteString(w, `{"error":{"code":"InternalError","message":"upstream request timed out"}}`)
-				return true
-			})
+			loseAnswers(t, f, func(r *http.Request) bool {
+				return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/rotate")
+			}, lose)
 			outside := len(e.events(engine.OriginSource))
 			res, err := m.Rotate(e.ctx, alice, "vault1", "kaa")
 			if err != nil {
@@ -291,6 +271,9 @@ func TestRotateAnswerLostIsNotRotatedTwice(t *testing.T) {
 			}
 			if res.Event.Operation != engine.OpRotated {
 				t.Errorf("rotate recorded %q", res.Event.Operation)
+			}
+			if found := strings.Contains(res.Recovered, "keyward found the version it made"); found != (lose != "unsent") {
+				t.Errorf("the administrator is told %q (the vault did the first rotate: %v)", res.Recovered, lose != "unsent")
 			}
 			if n := countOps(e.events(engine.OriginKeyward), engine.OpRotated); n != 1 {
 				t.Errorf("%d rotation events recorded, want 1", n)

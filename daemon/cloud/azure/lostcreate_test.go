@@ -141,3 +141,47 @@ func TestDeleteAnswerLostIsDone(t *testing.T) {
 		})
 	}
 }
+
+// A recover or purge whose answer is lost after the vault did it was sent
+// again by the SDK and answered 404 (the deleted key is no longer
+// there): a failure for a key that was recovered or purged. keyward reads
+// the key and records the operation once.
+func TestRecoverPurgeAnswerLostIsDone(t *testing.T) {
+	for _, c := range []struct {
+		op, method, path string
+		want             engine.State
+	}{
+		{"recover", http.MethodPost, "/deletedkeys/kaa/recover", engine.StateActive},
+		{"purge", http.MethodDelete, "/deletedkeys/kaa", engine.StatePurged},
+	} {
+		t.Run(c.op, func(t *testing.T) {
+			e, f := newHostile(t, 1)
+			e.mustSync()
+			m := cloud.NewManager(e.st, newKEK(t), e.src)
+			if _, err := m.Delete(e.ctx, alice, "vault1", "kaa", "kaa"); err != nil {
+				t.Fatal(err)
+			}
+			loseAnswers(t, f, func(r *http.Request) bool { return r.Method == c.method && r.URL.Path == c.path }, "500")
+			var err error
+			var res *cloud.KeyResult
+			if c.op == "recover" {
+				res, err = m.Recover(e.ctx, alice, "vault1", "kaa")
+			} else {
+				_, err = m.Purge(e.ctx, alice, "vault1", "kaa", "kaa")
+			}
+			if err != nil {
+				t.Fatalf("%s whose answer was lost: %v", c.op, err)
+			}
+			if c.op == "recover" && !strings.Contains(res.Recovered, "keyward found the key recovered") {
+				t.Errorf("recover: the administrator is told %q", res.Recovered)
+			}
+			op := map[string]string{"recover": engine.OpRecovered, "purge": engine.OpPurged}[c.op]
+			if n := countOps(e.events(engine.OriginKeyward), op); n != 1 {
+				t.Errorf("%d %s events recorded, want 1", n, op)
+			}
+			if s := e.states(); s[c.want] != 1 {
+				t.Errorf("inventory after the %s: %v", c.op, s)
+			}
+		})
+	}
+}
