@@ -158,7 +158,7 @@ func TestDeadlinesMovedPerPauseNotPerCall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := io.ReadAll(iotestHalfReader{resp.Body})
+		got, err := io.ReadAll(smallReads{resp.Body})
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != 200 || !bytes.Equal(got, []byte(body)) {
 			t.Fatalf("request %d: %d, %d bytes back (want %d), %v", i, resp.StatusCode, len(got), len(body), err)
@@ -180,11 +180,11 @@ func TestDeadlinesMovedPerPauseNotPerCall(t *testing.T) {
 	t.Logf("deadline changes: client connection %d, upstream connection %d, for %d requests", clientMoves.Load(), upstreamMoves.Load(), requests)
 }
 
-// iotestHalfReader reads at most 4 KiB at a time, so the proxy's answer is
+// smallReads reads at most 4 KiB at a time, so the proxy's answer is
 // taken in many pieces.
-type iotestHalfReader struct{ r io.Reader }
+type smallReads struct{ r io.Reader }
 
-func (h iotestHalfReader) Read(p []byte) (int, error) { return h.r.Read(p[:min(len(p), 4<<10)]) }
+func (h smallReads) Read(p []byte) (int, error) { return h.r.Read(p[:min(len(p), 4<<10)]) }
 
 // TestStalledBodyCutAfterOneToOneAndAHalfPauses: a body that comes in
 // pieces, each well within the pause but not moving the deadline each
