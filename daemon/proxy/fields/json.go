@@ -231,11 +231,12 @@ func (w *walker) seal(pt []byte, det bool, kind token.Kind) error {
 }
 
 func (w *walker) object(states []state, depth int) error {
-	if w.open('}') {
-		return w.end('}')
+	w.take('{')
+	w.ws()
+	if w.take('}') {
+		return nil
 	}
 	for {
-		w.ws()
 		if w.i >= len(w.in) || w.in[w.i] != '"' {
 			return w.errf("expected a member name")
 		}
@@ -257,20 +258,23 @@ func (w *walker) object(states []state, depth int) error {
 			}
 		}
 		w.ws()
-		if w.i >= len(w.in) || w.in[w.i] != ':' {
+		if !w.take(':') {
 			return w.errf("expected ':' after a member name")
 		}
-		w.out = append(w.out, ':')
-		w.i++
 		w.ws()
 		mark := len(w.arena)
 		if err := w.value(w.child(states, nonNil(name), foldFirst(name), 0), depth+1); err != nil {
 			return err
 		}
 		w.arena = w.arena[:mark]
-		if !w.comma() {
-			return w.end('}')
+		if w.comma() {
+			w.ws()
+			continue
 		}
+		if w.take('}') {
+			return nil
+		}
+		return w.unended('}')
 	}
 }
 
@@ -282,57 +286,53 @@ func nonNil(b []byte) []byte {
 }
 
 func (w *walker) array(states []state, depth int) error {
-	if w.open(']') {
-		return w.end(']')
+	w.take('[')
+	w.ws()
+	if w.take(']') {
+		return nil
 	}
 	for idx := 0; ; idx++ {
-		w.ws()
 		mark := len(w.arena)
 		if err := w.value(w.child(states, nil, 0, idx), depth+1); err != nil {
 			return err
 		}
 		w.arena = w.arena[:mark]
-		if !w.comma() {
-			return w.end(']')
+		if w.comma() {
+			w.ws()
+			continue
 		}
+		if w.take(']') {
+			return nil
+		}
+		return w.unended(']')
 	}
 }
 
 // The loops of object and array share what surrounds a member or an
-// element through three small methods that the compiler inlines (open,
-// comma) or that run once per object or array (end); a call per member
-// that also walked the value (6a3e26c) cost 2–4 % of the walk.
-
-// open copies the bracket at w.i that opens an object or array and the
-// space after it, and reports whether close follows at once (an empty
-// object or array: end copies it).
-func (w *walker) open(close byte) (empty bool) {
-	w.out = append(w.out, w.in[w.i])
-	w.i++
-	w.ws()
-	return w.i < len(w.in) && w.in[w.i] == close
-}
+// element through small methods the compiler inlines (comma, take): a
+// call per member that also walked the value, and one per object to open
+// it (6a3e26c), cost 2–4 % of the walk.
 
 // comma copies the space after a member or an element and the comma
-// that follows it, if one does (the next one's space is copied by the
-// loop).
+// that follows it, if one does (the loop copies the space after it).
 func (w *walker) comma() bool {
 	w.ws()
-	if w.i < len(w.in) && w.in[w.i] == ',' {
-		w.out = append(w.out, ',')
+	return w.take(',')
+}
+
+// take copies c and moves past it if it is at w.i.
+func (w *walker) take(c byte) bool {
+	if w.i < len(w.in) && w.in[w.i] == c {
+		w.out = append(w.out, c)
 		w.i++
 		return true
 	}
 	return false
 }
 
-// end copies close, which must be at w.i, ending an object or array.
-func (w *walker) end(close byte) error {
-	if w.i < len(w.in) && w.in[w.i] == close {
-		w.out = append(w.out, close)
-		w.i++
-		return nil
-	}
+// unended says why an object or array (close ends it) neither goes on
+// nor ends at w.i.
+func (w *walker) unended(close byte) error {
 	what := "array"
 	if close == '}' {
 		what = "object"
