@@ -81,3 +81,24 @@ func TestGCPEditTagsRoundTrip(t *testing.T) {
 		t.Errorf("the per-key limits were sent as tags: %q", c[0])
 	}
 }
+
+// TestToggleActsOnTheVersionShown: a key's rows are its versions, and x
+// on one names that version and offers enable or disable by its state;
+// the request names it too. It was sent without a version, so the vault
+// chose — Google the primary (here version 2, already enabled), Azure the
+// newest — and the disabled version 1 on screen stayed disabled.
+func TestToggleActsOnTheVersionShown(t *testing.T) {
+	f := newGCPFixture(t)
+	tm := startFiltered(t, f, 120, 30, "of 26 keys", "crm-byok", "1–2 of 2 keys")
+	press(tm, "x")
+	waitFor(t, tm, "version 1 · disabled", "[e] enable")
+	press(tm, "e")
+	waitFor(t, tm, "Enable version 1 of europe-west1/acme-payments/crm-byok in gcp-prod?", "The key's other versions do not change.")
+	press(tm, "enter")
+	c := waitCalls(t, f, 1)
+	if want := "update gcp-prod/europe-west1/acme-payments/crm-byok enabled=true version=1"; len(c) != 1 || c[0] != want {
+		t.Errorf("requests %q, want %q", c, want)
+	}
+	waitFor(t, tm, "enabled version 1 of europe-west1/acme-payments/crm-byok in gcp-prod")
+	_ = finalView(t, tm)
+}

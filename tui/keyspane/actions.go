@@ -435,15 +435,26 @@ func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 		confirm("Rotate "+name+" in "+vault+"?", "", false,
 			"A new version of "+k.Name+" is created in "+where+" and becomes the one that encrypts; older versions still decrypt.")
 	case actEnable, actDisable:
+		// The row is one version, whose state offered enable or
+		// disable: that version changes (the menu names it). Sent
+		// without one, the vault chose — Azure its newest version,
+		// Google its primary — so the version on screen stayed as it was.
 		enabled := it.ID == actEnable
-		f.Run = cloudKeyRun(fmt.Sprintf("%sd %s in %s", it.ID, name, vault), func(ctx context.Context) (*api.CloudKeyResult, error) {
-			return b.UpdateCloudKey(ctx, src.Name, k.Name, api.UpdateKeyRequest{Enabled: &enabled})
-		})
-		line := "Applications can use " + k.Name + " again."
-		if !enabled {
-			line = "Applications using " + k.Name + " can no longer encrypt or decrypt with it until it is enabled again."
+		which := name
+		if k.Version != "" {
+			which = "version " + shortVersion(table.Clean(k.Version)) + " of " + name
 		}
-		confirm(strings.ToUpper(it.ID[:1])+it.ID[1:]+" "+name+" in "+vault+"?", "", !enabled, line, "In "+where+".")
+		f.Run = cloudKeyRun(fmt.Sprintf("%sd %s in %s", it.ID, which, vault), func(ctx context.Context) (*api.CloudKeyResult, error) {
+			return b.UpdateCloudKey(ctx, src.Name, k.Name, api.UpdateKeyRequest{Version: k.Version, Enabled: &enabled})
+		})
+		line := "Applications can use " + which + " again."
+		if !enabled {
+			line = "Applications can no longer encrypt or decrypt with " + which + " until it is enabled again."
+		}
+		if k.Version != "" {
+			line += " The key's other versions do not change."
+		}
+		confirm(strings.ToUpper(it.ID[:1])+it.ID[1:]+" "+which+" in "+vault+"?", "", !enabled, line, "In "+where+".")
 	case actBackup:
 		f.Run = func(ctx context.Context) (string, func(*Model) tea.Cmd, error) {
 			bi, err := b.BackupCloudKey(ctx, src.Name, k.Name)
