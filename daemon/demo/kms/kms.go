@@ -115,6 +115,31 @@ type Server struct {
 	refusals      map[refusal]bool
 	srv           *kmipserver.Server
 	unhook        func()
+	// rewrite, when set, changes every answer before it is sent (a KMS
+	// that answers what a client does not expect).
+	rewrite func(req *kmip.RequestMessage, resp *kmip.ResponseMessage)
+}
+
+// RewriteAnswers has f change every answer before it is sent (nil: none
+// again): tests make of the KMS one that answers what keyward does not
+// expect (an item too many, a payload of another operation, a key of
+// another length than its attributes say).
+func (s *Server) RewriteAnswers(f func(req *kmip.RequestMessage, resp *kmip.ResponseMessage)) {
+	s.mu.Lock()
+	s.rewrite = f
+	s.mu.Unlock()
+}
+
+// rewritten is the middleware that applies RewriteAnswers.
+func (s *Server) rewritten(next kmipserver.Next, ctx context.Context, req *kmip.RequestMessage) (*kmip.ResponseMessage, error) {
+	resp, err := next(ctx, req)
+	s.mu.Lock()
+	f := s.rewrite
+	s.mu.Unlock()
+	if f != nil && resp != nil {
+		f(req, resp)
+	}
+	return resp, err
 }
 
 type object struct {
@@ -213,6 +238,7 @@ func (s *Server) listen(addr string) error {
 		return fmt.Errorf("kms: listen %s: %w", addr, err)
 	}
 	exec := kmipserver.NewBatchExecutor()
+	exec.Use(s.rewritten)
 	s.routes(exec)
 	// guardListener: see guard.go (a client leaving mid-request must not
 	// crash the process the KMS runs in).

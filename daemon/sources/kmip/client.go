@@ -152,25 +152,96 @@ func (s *Source) batch(ctx context.Context, c *kmipclient.Client, pls []kmip.Ope
 	for i := 0; i < len(pls); i += s.cfg.BatchSize {
 		end := min(i+s.cfg.BatchSize, len(pls))
 		rctx, cancel := context.WithTimeout(ctx, time.Duration(s.cfg.Timeout))
-		var res kmipclient.BatchResult
-		var err error
-		if end-i == 1 {
-			res, err = c.BatchOpt(rctx, pls[i:end])
-		} else {
-			res, err = c.BatchOpt(rctx, pls[i:end], kmipclient.OnBatchErr(kmip.BatchErrorContinuationOptionContinue))
+		msg := kmip.NewRequestMessage(c.Version(), pls[i:end]...)
+		if end-i > 1 {
+			msg.Header.BatchErrorContinuationOption = kmip.BatchErrorContinuationOptionContinue
 		}
+		resp, err := c.Roundtrip(rctx, &msg)
 		cancel()
 		st.Requests++
+		op := ttlv.EnumStr(pls[i].Operation())
 		if err != nil {
-			op := ttlv.EnumStr(pls[i].Operation())
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 				err = &slowError{op: op, after: time.Duration(s.cfg.Timeout), err: err}
 			}
+			if ttlv.IsErrEncoding(err) {
+				err = &answerError{kms: s.answerer(), what: fmt.Sprintf("answered %s (%s) with a message keyward cannot read (%v)", op, subjects(pls[i:end]), err)}
+			}
 			return nil, fmt.Errorf("KMS request (%s): %w", op, err)
 		}
-		out = append(out, res...)
+		// kmip-go's own check says only "Batch count mismatch"; an item
+		// missing or one too many would pair answers with the wrong keys.
+		if n := len(resp.BatchItem); n != end-i || int(resp.Header.BatchCount) != n {
+			return nil, fmt.Errorf("KMS request (%s): %w", op, &answerError{kms: s.answerer(), what: fmt.Sprintf(
+				"answered %d items (its header says %d) to a request of %d (%s)", n, resp.Header.BatchCount, end-i, subjects(pls[i:end]))})
+		}
+		for j, bi := range resp.BatchItem {
+			if bi.Operation != 0 && bi.Operation != pls[i+j].Operation() {
+				return nil, fmt.Errorf("KMS request (%s): %w", op, &answerError{kms: s.answerer(), what: fmt.Sprintf(
+					"answered item %d (%s) with a %s", j+1, subjects(pls[i+j:i+j+1]), ttlv.EnumStr(bi.Operation))})
+			}
+		}
+		out = append(out, resp.BatchItem...)
 	}
 	return out, nil
+}
+
+// answerError is an answer of the KMS that keyward cannot use: nothing of
+// it was taken.
+type answerError struct {
+	kms  string // the source and the address that answered
+	what string
+}
+
+func (e *answerError) Error() string {
+	return fmt.Sprintf("the KMS %s %s; nothing of that answer was used", e.kms, e.what)
+}
+
+// answerer names the KMS for an error: the source and the address the
+// connection is to. The caller holds pollMu.
+func (s *Source) answerer() string {
+	if s.connected == "" {
+		return "of source " + s.cfg.Name
+	}
+	return "of source " + s.cfg.Name + " at " + s.connected
+}
+
+// subjects says which objects payloads ask about, for errors: identifiers
+// and names, the first few.
+func subjects(pls []kmip.OperationPayload) string {
+	var out []string
+	for _, pl := range pls {
+		var one string
+		switch p := pl.(type) {
+		case *payloads.GetRequestPayload:
+			one = p.UniqueIdentifier
+		case *payloads.GetAttributesRequestPayload:
+			one = p.UniqueIdentifier
+		case *payloads.ActivateRequestPayload:
+			one = p.UniqueIdentifier
+		case *payloads.LocateRequestPayload:
+			for _, a := range p.Attribute {
+				if n, ok := a.AttributeValue.(kmip.Name); ok {
+					one = fmt.Sprintf("%q", n.NameValue)
+				}
+			}
+		case *payloads.CreateRequestPayload:
+			for _, a := range p.TemplateAttribute.Attribute {
+				if n, ok := a.AttributeValue.(kmip.Name); ok {
+					one = fmt.Sprintf("%q", n.NameValue)
+				}
+			}
+		}
+		if one == "" {
+			one = ttlv.EnumStr(pl.Operation())
+		}
+		if len(out) == 3 {
+			out = append(out, fmt.Sprintf("and %d more", len(pls)-3))
+			break
+		}
+		out = append(out, one)
+	}
+	return strings.Join(out, ", ")
 }
 
 // slowError is a request the KMS did not answer within the timeout (the
@@ -421,6 +492,20 @@ func (s *Source) getMaterial(ctx context.Context, c *kmipclient.Client, uids []s
 		m, err := g.SymmetricKey()
 		if err != nil {
 			return errors.New("not a symmetric key with raw or transparent material")
+		}
+		// The key block says what the key is: its attributes were read
+		// by another request (and may be of another object by now).
+		if sk, ok := g.Object.(*kmip.SymmetricKey); ok && sk != nil {
+			kb := sk.KeyBlock
+			if kb.CryptographicAlgorithm != 0 && kb.CryptographicAlgorithm != kmip.CryptographicAlgorithmAES {
+				clear(m)
+				return &answerError{kms: s.answerer(), what: fmt.Sprintf("answered the Get of %s with a %s key, not AES", uid, ttlv.EnumStr(kb.CryptographicAlgorithm))}
+			}
+			if kb.CryptographicLength != 0 && int(kb.CryptographicLength) != 8*len(m) {
+				n := len(m)
+				clear(m)
+				return &answerError{kms: s.answerer(), what: fmt.Sprintf("answered the Get of %s with a key block of %d bits holding %d", uid, kb.CryptographicLength, 8*n)}
+			}
 		}
 		out[uid] = m
 		return nil

@@ -176,17 +176,25 @@ func (s *Source) adoptKEK(ctx context.Context) error {
 	return nil
 }
 
-// safePoll turns a panic inside the KMIP client into a failed poll:
-// ovh/kmip-go v0.8.1 can send on a channel its reader just closed when the
-// KMS drops the connection mid-request (a data race upstream), and that must
-// degrade the source, not stop the daemon.
+// safePoll turns a panic inside the KMIP client into a failed poll
+// (answerPanic).
 func (s *Source) safePoll(ctx context.Context, sink sources.Sink, st *PollStats, full bool) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("the KMS connection broke during a request (%v)", r)
-		}
-	}()
+	defer s.answerPanic(&err)
 	return s.poll(ctx, sink, st, full)
+}
+
+// answerPanic, deferred, turns a panic inside the KMIP client, or in the
+// reading of a KMS answer, into *err: ovh/kmip-go v0.8.1 can send on a
+// channel its reader just closed when the KMS drops the connection
+// mid-request (a data race upstream), and its typed requests assert the
+// answer's payload type unchecked (a KMS answering a Create with another
+// operation's payload, or none, panics there). That must fail the request,
+// not stop the daemon. The caller holds pollMu.
+func (s *Source) answerPanic(err *error) {
+	if r := recover(); r != nil {
+		s.closeClient() // its state is unknown: the next request reconnects
+		*err = &answerError{kms: s.answerer(), what: fmt.Sprintf("broke the request: its connection dropped mid-request or its answer could not be read (%v)", r)}
+	}
 }
 
 func (s *Source) loadKnown(ctx context.Context, sink sources.Sink) error {

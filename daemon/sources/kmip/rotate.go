@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/kmipclient"
+	"github.com/ovh/kmip-go/payloads"
+	"github.com/ovh/kmip-go/ttlv"
 
 	"github.com/keyward/keyward/engine/keyring"
 )
@@ -85,11 +87,12 @@ func (s *Source) Rotate(ctx context.Context, app, after string) (Rotation, error
 	return rot, nil
 }
 
-func (s *Source) createGeneration(ctx context.Context, name, after string) (Rotation, error) {
+func (s *Source) createGeneration(ctx context.Context, name, after string) (rot Rotation, err error) {
 	s.pollMu.Lock()
 	defer s.pollMu.Unlock()
 	s.pollStarted()
 	defer s.pollEnded()
+	defer s.answerPanic(&err)
 	c, err := s.connect(ctx)
 	if err != nil {
 		return Rotation{}, err
@@ -100,7 +103,7 @@ func (s *Source) createGeneration(ctx context.Context, name, after string) (Rota
 		s.closeClient()
 		return Rotation{}, err
 	}
-	rot := Rotation{Name: name}
+	rot = Rotation{Name: name}
 	if len(found) > 0 && len(found[0]) > 0 {
 		if len(found[0]) > 1 {
 			return rot, fmt.Errorf("the KMS holds %d objects named %s; remove the extra ones", len(found[0]), name)
@@ -117,11 +120,13 @@ func (s *Source) createGeneration(ctx context.Context, name, after string) (Rota
 			return rot, nil
 		}
 	} else {
-		rctx, cancel := context.WithTimeout(ctx, time.Duration(s.cfg.Timeout))
+		create, err := c.Create().AES(256, kmip.CryptographicUsageEncrypt|kmip.CryptographicUsageDecrypt).WithName(name).Build()
+		if err != nil {
+			return rot, err
+		}
 		s.once.Store(true) // a lost answer is not a Create to send again
-		resp, err := c.Create().AES(256, kmip.CryptographicUsageEncrypt|kmip.CryptographicUsageDecrypt).WithName(name).ExecContext(rctx)
+		cr, err := one[*payloads.CreateResponsePayload](ctx, s, c, create, &st)
 		s.once.Store(false)
-		cancel()
 		if errors.Is(err, errNotResent) {
 			s.closeClient()
 			return rot, fmt.Errorf("%w; rotate again from %s: the retry finds the key of that name the KMS made and activates it, or creates it", err, after)
@@ -130,12 +135,36 @@ func (s *Source) createGeneration(ctx context.Context, name, after string) (Rota
 			s.closeClient()
 			return rot, err
 		}
-		rot.UID = resp.UniqueIdentifier
+		if cr.UniqueIdentifier == "" {
+			return rot, &answerError{kms: s.answerer(), what: "answered the Create with no identifier: find the key named " + name + " on the KMS (it may exist) and rotate again"}
+		}
+		rot.UID = cr.UniqueIdentifier
 	}
-	rctx, cancel := context.WithTimeout(ctx, time.Duration(s.cfg.Timeout))
-	defer cancel()
-	if _, err := c.Activate(rot.UID).ExecContext(rctx); err != nil {
+	activate, err := c.Activate(rot.UID).Build()
+	if err != nil {
+		return rot, err
+	}
+	if _, err := one[*payloads.ActivateResponsePayload](ctx, s, c, activate, &st); err != nil {
 		return rot, fmt.Errorf("activate %s (%s): %w", name, rot.UID, err)
 	}
 	return rot, nil
+}
+
+// one sends one request and returns its answer's payload, which must be
+// of type R: a refusal is the KMS's error, another payload (or none) an
+// answerError.
+func one[R kmip.OperationPayload](ctx context.Context, s *Source, c *kmipclient.Client, pl kmip.OperationPayload, st *PollStats) (R, error) {
+	var zero R
+	res, err := s.batch(ctx, c, []kmip.OperationPayload{pl}, st)
+	if err != nil {
+		return zero, err
+	}
+	if err := itemErr(res[0]); err != nil {
+		return zero, err
+	}
+	r, ok := res[0].ResponsePayload.(R)
+	if !ok || any(r) == any(zero) {
+		return zero, &answerError{kms: s.answerer(), what: fmt.Sprintf("answered %s (%s) with %T, not %T", ttlv.EnumStr(pl.Operation()), subjects([]kmip.OperationPayload{pl}), res[0].ResponsePayload, zero)}
+	}
+	return r, nil
 }

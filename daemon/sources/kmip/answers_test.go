@@ -1,0 +1,183 @@
+package kmip
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/payloads"
+
+	"github.com/keyward/keyward/daemon/demo/kms"
+	"github.com/keyward/keyward/engine"
+)
+
+// ringState is what the crm ring holds: its generations' names, states,
+// fingerprints, and the one that encrypts.
+func ringState(t *testing.T, e *env) string {
+	t.Helper()
+	var parts []string
+	for _, g := range mustRing(t, e, "crm").Gens {
+		parts = append(parts, g.Name+"/"+string(g.State)+"/"+g.Fingerprint+"/"+map[bool]string{true: "enc", false: ""}[g.Encrypts])
+	}
+	return strings.Join(parts, " ")
+}
+
+// rewriteItems has the embedded KMS change the answers' items to op.
+func rewriteItems(s *kms.Server, op kmip.Operation, f func(bi *kmip.ResponseBatchItem)) {
+	s.RewriteAnswers(func(_ *kmip.RequestMessage, resp *kmip.ResponseMessage) {
+		for i := range resp.BatchItem {
+			if resp.BatchItem[i].Operation == op {
+				f(&resp.BatchItem[i])
+			}
+		}
+	})
+}
+
+// TestRotateWithAnswersItDoesNotExpect: a KMS whose answer to the
+// rotation's Create is another operation's payload, no payload, no
+// identifier, or a refusal (Create not supported) fails the rotation with
+// an error naming the source, the KMS's address and the key, instead of a
+// panic in kmip-go's typed request that stopped the daemon; the ring is
+// untouched, and the next rotation on a KMS that answers works.
+func TestRotateWithAnswersItDoesNotExpect(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		answer func(bi *kmip.ResponseBatchItem)
+		want   string
+	}{
+		{"another operation's answer", func(bi *kmip.ResponseBatchItem) {
+			bi.Operation, bi.ResponsePayload = kmip.OperationLocate, &payloads.LocateResponsePayload{UniqueIdentifier: []string{"1"}}
+		}, "answered item 1 (\"acme.crm.key.4\") with a Locate"},
+		{"another operation's payload", func(bi *kmip.ResponseBatchItem) {
+			bi.ResponsePayload = &payloads.LocateResponsePayload{UniqueIdentifier: []string{"1"}}
+		}, "answered Create (\"acme.crm.key.4\") with a message keyward cannot read"},
+		{"no payload", func(bi *kmip.ResponseBatchItem) { bi.ResponsePayload = nil }, "answered Create (\"acme.crm.key.4\") with <nil>"},
+		{"no identifier", func(bi *kmip.ResponseBatchItem) {
+			bi.ResponsePayload = &payloads.CreateResponsePayload{ObjectType: kmip.ObjectTypeSymmetricKey}
+		}, "answered the Create with no identifier: find the key named acme.crm.key.4"},
+		{"Create not supported", func(bi *kmip.ResponseBatchItem) {
+			bi.ResultStatus, bi.ResultReason, bi.ResultMessage, bi.ResponsePayload = kmip.ResultStatusOperationFailed, kmip.ResultReasonOperationNotSupported, "no", nil
+		}, "the KMS refused Create: OperationNotSupported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			b := startEmbedded(t, kms.Options{Apps: crm3})
+			e := polledCRM(t, b)
+			before := ringState(t, e)
+			rewriteItems(b.embedded, kmip.OperationCreate, tc.answer)
+			_, err := e.src.Rotate(ctx, "crm", "acme.crm.key.3")
+			if err == nil {
+				t.Fatal("the rotation worked with that answer")
+			}
+			for _, want := range []string{`rotate application "crm" on ` + e.cfg.Name, "acme.crm.key.4", tc.want} {
+				if !strings.Contains(err.Error(), want) {
+					t.Fatalf("rotation error %q does not say %q", err, want)
+				}
+			}
+			if !strings.Contains(err.Error(), "OperationNotSupported") && !strings.Contains(err.Error(), b.addr) {
+				t.Fatalf("rotation error %q does not name the KMS's address %s", err, b.addr)
+			}
+			e.mustPoll()
+			if after := ringState(t, e); after != before {
+				t.Fatalf("the ring changed:\n%s\n%s", before, after)
+			}
+			b.embedded.RewriteAnswers(nil)
+			if _, err := e.src.Rotate(ctx, "crm", "acme.crm.key.3"); err != nil {
+				t.Fatalf("the next rotation, the KMS answering again: %v", err)
+			}
+		})
+	}
+}
+
+// TestPollWithAnswersItDoesNotExpect: a KMS that answers a batch with an
+// item too few or too many, or an item of another operation, fails the
+// poll saying so, with its address and the keys asked about (kmip-go says
+// only "Batch count mismatch"); a Get answering a key of another algorithm
+// or another length than its key block says is refused for that key. The
+// ring is untouched by any of it.
+func TestPollWithAnswersItDoesNotExpect(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		rewrite func(req *kmip.RequestMessage, resp *kmip.ResponseMessage)
+		want    string // in the poll's error
+		refused string // or in the new key's refusal
+	}{
+		{"an item too few", func(req *kmip.RequestMessage, resp *kmip.ResponseMessage) {
+			if resp.BatchItem[0].Operation == kmip.OperationGetAttributes {
+				resp.BatchItem, resp.Header.BatchCount = nil, 0
+			}
+		}, "answered 0 items (its header says 0) to a request of 1 (", ""},
+		{"an item too many, the header not saying it", func(req *kmip.RequestMessage, resp *kmip.ResponseMessage) {
+			if resp.BatchItem[0].Operation == kmip.OperationGetAttributes {
+				resp.BatchItem = append(resp.BatchItem, resp.BatchItem[0])
+			}
+		}, "answered 2 items (its header says 1) to a request of 1 (", ""},
+		{"another operation's item", func(req *kmip.RequestMessage, resp *kmip.ResponseMessage) {
+			if resp.BatchItem[0].Operation == kmip.OperationGet {
+				resp.BatchItem[0].Operation, resp.BatchItem[0].ResponsePayload = kmip.OperationDestroy, &payloads.DestroyResponsePayload{UniqueIdentifier: "1"}
+			}
+		}, "with a Destroy", ""},
+		{"a Get with another operation's payload", func(req *kmip.RequestMessage, resp *kmip.ResponseMessage) {
+			if resp.BatchItem[0].Operation == kmip.OperationGet {
+				resp.BatchItem[0].ResponsePayload = &payloads.DestroyResponsePayload{UniqueIdentifier: "1"}
+			}
+		}, "answered Get (", ""},
+		{"a Get of another algorithm", func(req *kmip.RequestMessage, resp *kmip.ResponseMessage) {
+			for i := range resp.BatchItem {
+				if g, ok := resp.BatchItem[i].ResponsePayload.(*payloads.GetResponsePayload); ok {
+					g.Object.(*kmip.SymmetricKey).KeyBlock.CryptographicAlgorithm = kmip.CryptographicAlgorithmBlowfish
+				}
+			}
+		}, "", "with a Blowfish key, not AES"},
+		{"a Get whose key block says another length", func(req *kmip.RequestMessage, resp *kmip.ResponseMessage) {
+			for i := range resp.BatchItem {
+				if g, ok := resp.BatchItem[i].ResponsePayload.(*payloads.GetResponsePayload); ok {
+					g.Object.(*kmip.SymmetricKey).KeyBlock.CryptographicLength = 128
+				}
+			}
+		}, "", "with a key block of 128 bits holding 256"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startEmbedded(t, kms.Options{Apps: crm3})
+			e := polledCRM(t, b)
+			before := ringState(t, e)
+			b.create(t, "acme.crm.key.4")
+			b.embedded.RewriteAnswers(tc.rewrite)
+			err := e.poll()
+			switch {
+			case tc.want != "":
+				if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), b.addr) || !strings.Contains(err.Error(), e.cfg.Name) {
+					t.Fatalf("poll: %v; want an error naming the source %s, the KMS %s and saying %q", err, e.cfg.Name, b.addr, tc.want)
+				}
+			default:
+				if err != nil {
+					t.Fatalf("poll: %v", err)
+				}
+				reasons := strings.Join(refusalReasons(e), "\n")
+				if !strings.Contains(reasons, tc.refused) || !strings.Contains(reasons, b.addr) {
+					t.Fatalf("refusals:\n%s\nwant one saying %q with the KMS's address", reasons, tc.refused)
+				}
+			}
+			if after := ringState(t, e); after != before {
+				t.Fatalf("the ring changed:\n%s\n%s", before, after)
+			}
+			b.embedded.RewriteAnswers(nil)
+			e.mustPoll()
+			if enc := encrypting(mustRing(t, e, "crm")); enc == nil || enc.Name != "acme.crm.key.4" {
+				t.Fatalf("once the KMS answers right, the encrypting generation is %+v, want acme.crm.key.4", enc)
+			}
+		})
+	}
+}
+
+// refusalReasons are the reasons the source gives for the keys it refused.
+func refusalReasons(e *env) []string {
+	var out []string
+	for _, ev := range e.events(engine.OpRefused) {
+		out = append(out, ev.KeyID+": "+ev.Details)
+	}
+	return out
+}
