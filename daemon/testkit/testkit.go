@@ -187,3 +187,25 @@ func (r *Running) Stop() error {
 	}
 	return r.err
 }
+
+// AwayFromBoundary returns once the wall clock is at least margin before
+// the next multiple of period (an hour, a day, in UTC), sleeping past the
+// boundary when it is closer: a test that counts what happens "this hour"
+// (usage rows, a bucket's time) then cannot see its work split across two
+// buckets by the clock turning while it runs. It sleeps at most margin.
+func AwayFromBoundary(tb testing.TB, period, margin time.Duration) {
+	tb.Helper()
+	if d := boundaryWait(time.Now(), period, margin); d > 0 {
+		tb.Logf("waiting %s for the %s boundary to pass", d.Round(time.Millisecond), period)
+		time.Sleep(d)
+	}
+}
+
+// boundaryWait is how long AwayFromBoundary sleeps at now: past the next
+// boundary if it is less than margin away, else nothing.
+func boundaryWait(now time.Time, period, margin time.Duration) time.Duration {
+	if left := now.Truncate(period).Add(period).Sub(now); left < margin {
+		return left + 10*time.Millisecond
+	}
+	return 0
+}

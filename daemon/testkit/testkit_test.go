@@ -242,3 +242,29 @@ func TestPackages(t *testing.T) {
 		t.Fatalf("packages %+v", pkgs)
 	}
 }
+
+// boundaryWait sleeps past an hour's end only when it is closer than the
+// margin, and then just past it.
+func TestBoundaryWait(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, c := range []struct {
+		now  string
+		want time.Duration
+	}{
+		{"2026-12-05T13:00:00Z", 0},
+		{"2026-12-05T13:59:29Z", 0},
+		{"2026-12-05T13:59:30Z", 0},
+		{"2026-12-05T13:59:31Z", 29*time.Second + 10*time.Millisecond},
+		{"2026-12-05T13:59:59.995Z", 15 * time.Millisecond},
+	} {
+		if got := boundaryWait(at(c.now), time.Hour, 30*time.Second); got != c.want {
+			t.Errorf("at %s: wait %s, want %s", c.now, got, c.want)
+		}
+	}
+}

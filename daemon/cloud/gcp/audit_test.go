@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward/daemon/cloud"
 	"github.com/keyward/keyward/daemon/demo/gcpkms"
+	"github.com/keyward/keyward/daemon/testkit"
 )
 
 // TestAuditLogs: usage and admin activity come from Cloud Audit Logs
@@ -18,6 +19,7 @@ import (
 // Logging fake serving the entries the KMS fake recorded): encrypts and
 // decrypts per hour, principal and version; changes with who made them.
 func TestAuditLogs(t *testing.T) {
+	testkit.AwayFromBoundary(t, time.Hour, 30*time.Second) // the uses are checked as this hour's
 	ctx := context.Background()
 	fake, p := startFake(t, Settings{Locations: []string{"europe-west1"}, CreateIn: "europe-west1/ring"})
 	from := time.Now().Add(-time.Minute)
