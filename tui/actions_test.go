@@ -67,7 +67,7 @@ func openPane(t *testing.T, tm *teatest.TestModel, tab string, want ...string) {
 // every one of the others.
 func waitLines(t *testing.T, tm *teatest.TestModel, first string, others ...string) {
 	t.Helper()
-	tuitest.WaitOutput(t, tm.Output(), 5*time.Second, func() string { return fmt.Sprintf("%q and a line with %q", first, others) }, func(b []byte) bool {
+	tuitest.WaitOutput(t, tm.Output(), 20*time.Second, func() string { return fmt.Sprintf("%q and a line with %q", first, others) }, func(b []byte) bool {
 		if !bytes.Contains(b, []byte(first)) {
 			return false
 		}
@@ -93,7 +93,7 @@ func backspaces(tm *teatest.TestModel, n int) {
 // waitCalls waits until the fixture has received n requests.
 func waitCalls(t *testing.T, f *fixture, n int) []string {
 	t.Helper()
-	testkit.Eventually(t, 5*time.Second, fmt.Sprintf("%d requests", n), func() bool { return len(f.Calls()) >= n },
+	testkit.Eventually(t, 20*time.Second, fmt.Sprintf("%d requests", n), func() bool { return len(f.Calls()) >= n },
 		func() string { return fmt.Sprintf("%q", f.Calls()) })
 	return f.Calls()
 }
@@ -460,7 +460,7 @@ func TestImportPasswordNeverShown(t *testing.T) {
 	out := io.TeeReader(tm.Output(), &all)
 	wait := func(want ...string) {
 		t.Helper()
-		tuitest.WaitOutput(t, out, 5*time.Second, func() string { return fmt.Sprintf("%q", want) }, func([]byte) bool {
+		tuitest.WaitOutput(t, out, 20*time.Second, func() string { return fmt.Sprintf("%q", want) }, func([]byte) bool {
 			for _, w := range want {
 				if !bytes.Contains(all.Bytes(), []byte(w)) {
 					return false

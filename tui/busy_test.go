@@ -29,7 +29,7 @@ func TestSyncSpinnerThenOutcome(t *testing.T) {
 			tm := startLoaded(t, f, 80, 24)
 			press(tm, "Y")
 			var seen []byte
-			tuitest.WaitOutput(t, tm.Output(), 5*time.Second, func() string { return "two frames of the spinner" }, func(b []byte) bool {
+			tuitest.WaitOutput(t, tm.Output(), 20*time.Second, func() string { return "two frames of the spinner" }, func(b []byte) bool {
 				seen = b
 				return bytes.Contains(seen, []byte("⠋ syncing every source… 0s")) && bytes.Contains(seen, []byte("⠙ syncing every source… 0s"))
 			})

@@ -44,7 +44,7 @@ func TestBurstAcrossAPageActsOnTheKeyReached(t *testing.T) {
 	tm := start(t, f, 80, 24)
 	waitFor(t, tm, "● connected", "1–18 of 45 keys")
 	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(strings.Repeat("j", 21) + "x")})
-	tuitest.WaitOutput(t, tm.Output(), 5*time.Second, func() string { return "bulk.key.11 selected on 19–36 and x about it" }, func(b []byte) bool {
+	tuitest.WaitOutput(t, tm.Output(), 20*time.Second, func() string { return "bulk.key.11 selected on 19–36 and x about it" }, func(b []byte) bool {
 		s := ansi.Strip(string(b))
 		return strings.Contains(s, "19–36 of 45 keys") && strings.Contains(selectedLine(s), "bulk.key.11") &&
 			strings.Contains(s, "bulk.key.11 comes from kms-prod")
@@ -75,7 +75,7 @@ func TestReportBurstAcrossAPage(t *testing.T) {
 	press(tm, "3")
 	waitFor(t, tm, "bulk event 29")
 	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(strings.Repeat("j", 29))})
-	tuitest.WaitOutput(t, tm.Output(), 5*time.Second, func() string { return "bulk.key.00 (bulk event 00) selected" }, func(b []byte) bool {
+	tuitest.WaitOutput(t, tm.Output(), 20*time.Second, func() string { return "bulk.key.00 (bulk event 00) selected" }, func(b []byte) bool {
 		return strings.Contains(selectedLine(ansi.Strip(string(b))), "bulk.key.00")
 	})
 	_ = finalView(t, tm)
@@ -112,7 +112,7 @@ func TestCommandKeyThenActionActsOnThatKey(t *testing.T) {
 	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(":key no-such-key")})
 	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
 	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("x")})
-	tuitest.WaitLine(t, tm, 5*time.Second, "no such key, and the x typed after it dropped, said", func(l string) bool {
+	tuitest.WaitLine(t, tm, 20*time.Second, "no such key, and the x typed after it dropped, said", func(l string) bool {
 		return strings.Contains(l, "1 key typed") || strings.Contains(l, "1 keys typed")
 	})
 	view := finalView(t, tm)

@@ -129,7 +129,7 @@ func TestTabChosenBeforeHello(t *testing.T) {
 	}
 	close(b.hello)
 	waitFor(t, tm, "● connected", "Aging")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for f.reportCalls.Load() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the Aging pane never asked for its report after the hello")

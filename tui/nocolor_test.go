@@ -61,7 +61,7 @@ func noColorGoldenOn(t *testing.T, f *fixture, open func(t *testing.T, tm *teate
 	tm := startWith(t, f, 80, 24, tui.Options{NoColor: true, ExportDir: exports})
 	waitFor(t, tm, "acme.crm.key.0", "● connected", fmt.Sprintf("of %d keys", len(f.keys)))
 	open(t, tm)
-	tuitest.WaitText(t, tm, 5*time.Second, want...)
+	tuitest.WaitText(t, tm, 20*time.Second, want...)
 	view := finalView(t, tm)
 	checkFrame(t, view, 80, 24)
 	view = strings.ReplaceAll(view, exports, exportsShown)
@@ -89,9 +89,9 @@ func TestCommandLineNoColorGolden(t *testing.T) {
 func TestMessageLogNoColorGolden(t *testing.T) {
 	noColorGolden(t, func(t *testing.T, tm *teatest.TestModel) {
 		tm.Send(common.FlashMsg{Text: "synced kms-prod"})
-		tuitest.WaitText(t, tm, 5*time.Second, "✔ synced kms-prod")
+		tuitest.WaitText(t, tm, 20*time.Second, "✔ synced kms-prod")
 		tm.Send(common.FlashMsg{Text: "the vault answered 503 Service Unavailable", Err: true})
-		tuitest.WaitText(t, tm, 5*time.Second, "503")
+		tuitest.WaitText(t, tm, 20*time.Second, "503")
 		press(tm, "L")
 	}, "Messages — newest first")
 }
@@ -99,7 +99,7 @@ func TestMessageLogNoColorGolden(t *testing.T) {
 func TestExportNoColorGolden(t *testing.T) {
 	noColorGolden(t, func(t *testing.T, tm *teatest.TestModel) {
 		press(tm, "2")
-		tuitest.WaitText(t, tm, 5*time.Second, "MILESTONE", "entries 1–")
+		tuitest.WaitText(t, tm, 20*time.Second, "MILESTONE", "entries 1–")
 		press(tm, "e")
 	}, "exported the Aging report")
 }

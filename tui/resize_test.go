@@ -36,10 +36,10 @@ func TestResizeKeepsTheSelectedKey(t *testing.T) {
 	sel := func(l string) bool {
 		return strings.HasPrefix(strings.TrimSpace(l), "›") && strings.Contains(l, "payments-signing")
 	}
-	tuitest.WaitLine(t, tm, 5*time.Second, "payments-signing selected", sel)
+	tuitest.WaitLine(t, tm, 20*time.Second, "payments-signing selected", sel)
 	tm.Send(tea.WindowSizeMsg{Width: 60, Height: 10})
 	// The page of 4 rows that holds it, with it selected.
-	tuitest.WaitOutput(t, tm.Output(), 5*time.Second, func() string { return "9–12 of 15 keys, payments-signing selected" }, func(b []byte) bool {
+	tuitest.WaitOutput(t, tm.Output(), 20*time.Second, func() string { return "9–12 of 15 keys, payments-signing selected" }, func(b []byte) bool {
 		return strings.Contains(string(b), "9–12 of 15 keys") && sel(selectedLine(ansi.Strip(string(b))))
 	})
 	tm.Send(tea.WindowSizeMsg{Width: 80, Height: 24})
@@ -63,9 +63,9 @@ func TestResizeKeepsTheSelectedEntry(t *testing.T) {
 	sel := func(l string) bool {
 		return strings.HasPrefix(strings.TrimSpace(l), "›") && strings.Contains(l, "activated") && strings.Contains(l, "acme.crm.key.4")
 	}
-	tuitest.WaitLine(t, tm, 5*time.Second, "the activation of acme.crm.key.4 selected", sel)
+	tuitest.WaitLine(t, tm, 20*time.Second, "the activation of acme.crm.key.4 selected", sel)
 	tm.Send(tea.WindowSizeMsg{Width: 60, Height: 14})
-	tuitest.WaitOutput(t, tm.Output(), 5*time.Second, func() string { return "the activation of acme.crm.key.4 still selected at 60×14" }, func(b []byte) bool {
+	tuitest.WaitOutput(t, tm.Output(), 20*time.Second, func() string { return "the activation of acme.crm.key.4 still selected at 60×14" }, func(b []byte) bool {
 		return sel(selectedLine(ansi.Strip(string(b))))
 	})
 	tm.Send(tea.WindowSizeMsg{Width: 80, Height: 24})
@@ -84,7 +84,7 @@ func TestTypedConfirmationInAShortTerminal(t *testing.T) {
 	f := newFixture()
 	tm := startOnKey(t, f, 40, 10, "payments-wrap")
 	press(tm, "x", "d", "payments")
-	tuitest.WaitLine(t, tm, 5*time.Second, "the typed name in the confirmation's field at 40×10", func(l string) bool {
+	tuitest.WaitLine(t, tm, 20*time.Second, "the typed name in the confirmation's field at 40×10", func(l string) bool {
 		return strings.Contains(l, "› payments")
 	})
 	view := finalView(t, tm)

@@ -64,13 +64,13 @@ func startLoaded(t *testing.T, f *fixture, w, h int) *teatest.TestModel {
 // waitFor waits until the program's output contains every string.
 func waitFor(t *testing.T, tm *teatest.TestModel, want ...string) {
 	t.Helper()
-	tuitest.WaitFor(t, tm, 5*time.Second, want...)
+	tuitest.WaitFor(t, tm, 20*time.Second, want...)
 }
 
 // finalView quits and returns the last frame.
 func finalView(t *testing.T, tm *teatest.TestModel) string {
 	t.Helper()
-	return tuitest.Quit(t, tm, 5*time.Second).View()
+	return tuitest.Quit(t, tm, 20*time.Second).View()
 }
 
 func checkFrame(t *testing.T, view string, w, h int) {

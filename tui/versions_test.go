@@ -29,9 +29,9 @@ const cardKEK = "europe-west1/acme-payments/card-kek"
 func openGCPVersions(t *testing.T, tm *teatest.TestModel) {
 	t.Helper()
 	press(tm, "/", "card-kek", "enter")
-	tuitest.WaitText(t, tm, 5*time.Second, "1–4 of 4 keys")
+	tuitest.WaitText(t, tm, 20*time.Second, "1–4 of 4 keys")
 	press(tm, "enter")
-	tuitest.WaitText(t, tm, 5*time.Second, "Activity", "gcp-prod/"+cardKEK+"/1")
+	tuitest.WaitText(t, tm, 20*time.Second, "Activity", "gcp-prod/"+cardKEK+"/1")
 	press(tm, "V")
 }
 
@@ -57,7 +57,7 @@ func colourGolden(t *testing.T, f *fixture, open func(t *testing.T, tm *teatest.
 	tm := startWith(t, f, 80, 24, tui.Options{})
 	waitFor(t, tm, "● connected", fmt.Sprintf("of %d keys", len(f.keys)))
 	open(t, tm)
-	tuitest.WaitText(t, tm, 5*time.Second, want...)
+	tuitest.WaitText(t, tm, 20*time.Second, want...)
 	view := finalView(t, tm)
 	checkFrame(t, view, 80, 24)
 	teatest.RequireEqualOutput(t, []byte(view))
@@ -95,7 +95,7 @@ func TestVersionsListNoColorGolden(t *testing.T) {
 func openVersion4Menu(t *testing.T, tm *teatest.TestModel) {
 	t.Helper()
 	openGCPVersions(t, tm)
-	tuitest.WaitText(t, tm, 5*time.Second, "Versions of "+cardKEK)
+	tuitest.WaitText(t, tm, 20*time.Second, "Versions of "+cardKEK)
 	press(tm, "g", "x")
 }
 
@@ -132,7 +132,7 @@ func TestVersionMenuNoColorGolden(t *testing.T) {
 func openDestroyConfirm(t *testing.T, tm *teatest.TestModel) {
 	t.Helper()
 	openVersion4Menu(t, tm)
-	tuitest.WaitText(t, tm, 5*time.Second, "Actions — version 4 of "+cardKEK)
+	tuitest.WaitText(t, tm, 20*time.Second, "Actions — version 4 of "+cardKEK)
 	press(tm, "d")
 }
 
@@ -189,7 +189,7 @@ func TestVersionRestoreAndMakePrimary(t *testing.T) {
 	tm := startGCPVersions(t, f, 120, 30)
 	press(tm, "k", "x") // version 2: scheduled for destruction
 	waitFor(t, tm, "Actions — version 2 of "+cardKEK, "[v] restore this version")
-	view := tuitest.Quit(t, tm, 5*time.Second).View()
+	view := tuitest.Quit(t, tm, 20*time.Second).View()
 	for _, absent := range []string{"[P]", "[e]", "[d]"} {
 		if strings.Contains(view, absent) {
 			t.Errorf("a version scheduled for destruction is offered %s:\n%s", absent, view)
@@ -208,7 +208,7 @@ func TestVersionRestoreAndMakePrimary(t *testing.T) {
 	press(tm, "enter")
 	// The outcome, and the list fetched again on the daemon's
 	// notification (in either order): version 3, selected, primary.
-	tuitest.WaitOutput(t, tm.Output(), 5*time.Second, func() string { return "the outcome and version 3 primary" }, func(b []byte) bool {
+	tuitest.WaitOutput(t, tm.Output(), 20*time.Second, func() string { return "the outcome and version 3 primary" }, func(b []byte) bool {
 		out := ansi.Strip(string(b))
 		if !strings.Contains(out, "made version 3 of "+cardKEK+" the primary in gcp-prod") {
 			return false

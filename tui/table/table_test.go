@@ -114,7 +114,7 @@ func TestWrap(t *testing.T) {
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Wrap(%q, %d) = %q, want %q", tc.in, tc.w, got, tc.want)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(20 * time.Second):
 			t.Fatalf("Wrap(%q, %d) did not return", tc.in, tc.w)
 		}
 	}
