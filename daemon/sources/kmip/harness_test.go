@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -126,9 +127,12 @@ func pykmipBackendOpts(t testing.TB, rsaServer bool) *backend {
 	if err := os.Mkdir(filepath.Join(dir, "policies"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	b.addr = testkit.FreeAddr(t)
-	_, port, _ := net.SplitHostPort(b.addr)
-	conf := fmt.Sprintf(`[server]
+	srvFile, srvKeyFile := write("server.pem", srvCert), write("server.key", srvKey)
+	var confFile string
+	configure := func() {
+		b.addr = testkit.FreeAddr(t)
+		_, port, _ := net.SplitHostPort(b.addr)
+		conf := fmt.Sprintf(`[server]
 hostname=127.0.0.1
 port=%s
 certificate_path=%s
@@ -139,29 +143,80 @@ policy_path=%s
 enable_tls_client_auth=True
 logging_level=INFO
 database_path=%s
-`, port, write("server.pem", srvCert), write("server.key", srvKey), b.caFile, filepath.Join(dir, "policies"), filepath.Join(dir, "pykmip.db"))
-	confFile := write("server.conf", []byte(conf))
+`, port, srvFile, srvKeyFile, b.caFile, filepath.Join(dir, "policies"), filepath.Join(dir, "pykmip.db"))
+		confFile = write("server.conf", []byte(conf))
+	}
+	// ours says whether the server on b.addr is this PyKMIP: its TLS
+	// handshake shows the certificate of this test's CA and takes this
+	// test's client certificate (a plain dial would take another test's
+	// listener on the port for it).
+	probe := &tls.Config{RootCAs: x509.NewCertPool(), ServerName: "127.0.0.1", MaxVersion: tls.VersionTLS12}
+	probe.RootCAs.AppendCertsFromPEM(ca.PEM)
+	if pair, err := tls.X509KeyPair(cliCert, cliKey); err == nil {
+		probe.Certificates = []tls.Certificate{pair}
+	}
+	if rsaServer {
+		probe.CipherSuites = []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA256}
+	}
+	ours := func() bool {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", b.addr, probe)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	}
 	var cmd *exec.Cmd
-	b.resume = func() {
+	var exited chan struct{} // closed once cmd has been waited for
+	// start runs pykmip-server and waits until it answers as itself. The
+	// port was free when FreeAddr picked it, but Python takes seconds to
+	// bind it, and meanwhile any other socket of the machine may take it:
+	// then PyKMIP exits ("Address already in use") while another listener
+	// may answer a dial. So an exit is watched for, and reported (false)
+	// so the first start can try a new port.
+	start := func() bool {
 		cmd = exec.Command(pykmipBin, "-f", confFile, "-l", filepath.Join(dir, "server.log"))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its multiprocessing helpers die with it
 		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start pykmip-server: %v", err)
 		}
-		deadline := time.Now().Add(20 * time.Second)
+		exited = make(chan struct{})
+		go func(c *exec.Cmd, done chan struct{}) { _ = c.Wait(); close(done) }(cmd, exited)
+		logFile := filepath.Join(dir, "server.log")
+		var logFrom int64 // what earlier starts wrote
+		if fi, err := os.Stat(logFile); err == nil {
+			logFrom = fi.Size()
+		}
+		deadline := time.Now().Add(60 * time.Second)
 		for {
-			c, err := net.DialTimeout("tcp", b.addr, 200*time.Millisecond)
-			if err == nil {
-				c.Close()
-				return
+			select {
+			case <-exited:
+				reapGroup(cmd.Process.Pid)
+				cmd = nil
+				return false
+			default:
+			}
+			// PyKMIP logs a failed bind and lives on, serving nothing.
+			if log, _ := os.ReadFile(logFile); int64(len(log)) > logFrom && bytes.Contains(log[logFrom:], []byte("Address already in use")) {
+				b.stop()
+				return false
+			}
+			if ours() {
+				return true
 			}
 			if time.Now().After(deadline) {
 				log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 				b.stop()
-				t.Fatalf("pykmip-server did not listen on %s within 20s; its log:\n%s", b.addr, tail(log))
+				t.Fatalf("pykmip-server did not listen on %s within 60s; its log:\n%s", b.addr, tail(log))
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	b.resume = func() {
+		if !start() {
+			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+			t.Fatalf("pykmip-server exited instead of listening again on %s; its log:\n%s", b.addr, tail(log))
 		}
 	}
 	b.stop = func() {
@@ -170,13 +225,11 @@ database_path=%s
 		}
 		pid := cmd.Process.Pid
 		_ = syscall.Kill(-pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(3 * time.Second):
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			<-done
+			<-exited
 		}
 		_ = syscall.Kill(-pid, syscall.SIGKILL) // any helper left in its group
 		reapGroup(pid)
@@ -191,7 +244,15 @@ database_path=%s
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	b.resume()
+	started := false
+	for attempt := 0; attempt < 3 && !started; attempt++ {
+		configure()
+		started = start()
+	}
+	if !started {
+		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+		t.Fatalf("pykmip-server exited at each of 3 starts (last on %s); its log:\n%s", b.addr, tail(log))
+	}
 	t.Cleanup(func() { b.closeAdmin(); b.stop() })
 	return b
 }
