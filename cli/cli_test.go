@@ -62,10 +62,11 @@ func TestCLIAgainstRealDaemon(t *testing.T) {
 			t.Fatalf("non-active row: %q", l)
 		}
 	}
-	// Columns are aligned: every row has STATE where the header has it.
+	// Columns are aligned: every row has STATE where the header has it
+	// (counted in characters: a dash is one, of three bytes).
 	col := strings.Index(lines[0], "STATE")
 	for _, l := range lines[1:] {
-		if l[col:col+6] != "active" {
+		if r := []rune(l); len(r) < col+6 || string(r[col:col+6]) != "active" {
 			t.Fatalf("misaligned row %q", l)
 		}
 	}

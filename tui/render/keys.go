@@ -14,8 +14,8 @@ import (
 )
 
 // The cells of a key's row (Key), in this order: the Keys pane's columns
-// are the first ten; the id, the creation date and the key it was uploaded
-// from only the CLI shows.
+// are the first ten; the id, the creation date, the key it was uploaded
+// from and the alias beside the id only the CLI shows.
 const (
 	KeyName = iota
 	KeySource
@@ -30,6 +30,7 @@ const (
 	KeyID
 	KeyCreated
 	KeyLinkedTo
+	KeyAlias
 	keyCells
 )
 
@@ -53,11 +54,12 @@ func KeyPaneColumns() []table.Column {
 
 // keyListCells and keyListColumns are keyward keys list's columns, sized by
 // their content: on a narrow terminal the fingerprint goes first, then the
-// creation date, the algorithm and the expiry; the id, state and aging
-// bucket always stay.
+// creation date, the algorithm and the expiry; the id, the alias (the name
+// an AWS key is known by: its id holds only the key ID), state and aging
+// bucket always stay — an id too long for the rest is cut before them.
 var (
-	keyListCells   = []int{KeyID, KeyState, KeyAging, KeyAlgorithm, KeyCreated, KeyExpires, KeyFingerprint}
-	keyListColumns = []table.Column{{Title: "ID", Width: 12}, {Title: "STATE", Width: 6}, {Title: "AGING", Width: 7},
+	keyListCells   = []int{KeyID, KeyAlias, KeyState, KeyAging, KeyAlgorithm, KeyCreated, KeyExpires, KeyFingerprint}
+	keyListColumns = []table.Column{{Title: "ID", Width: 12}, {Title: "ALIAS", Width: 5}, {Title: "STATE", Width: 6}, {Title: "AGING", Width: 7},
 		{Title: "ALGORITHM", Width: 6, Priority: 3}, {Title: "CREATED", Width: 10, Priority: 4}, {Title: "EXPIRES", Width: 10, Priority: 2},
 		{Title: "FINGERPRINT", Width: 12, Priority: 5}}
 )
@@ -87,6 +89,7 @@ func Key(k engine.Key, now time.Time) Row {
 	r.Cells[KeyID] = k.ID
 	r.Cells[KeyCreated] = Date(k.Created)
 	r.Cells[KeyLinkedTo] = dash(k.LinkedTo)
+	r.Cells[KeyAlias] = AliasCell(k)
 	return r
 }
 
@@ -165,6 +168,25 @@ func KeyList() Table {
 
 // KeyListRow is a key as keyward keys list's table shows it.
 func KeyListRow(k engine.Key, now time.Time) Row { return Pick(Key(k, now), keyListCells) }
+
+// AliasCell is the name a key is known by when its id does not say it —
+// an AWS key's first alias, with how many more it has ("payments +2":
+// keyward keys show lists them) — else Dash.
+func AliasCell(k engine.Key) string {
+	var other []string
+	for _, a := range k.Aliases() {
+		if a != k.Name {
+			other = append(other, a)
+		}
+	}
+	switch len(other) {
+	case 0:
+		return Dash
+	case 1:
+		return other[0]
+	}
+	return other[0] + " +" + strconv.Itoa(len(other)-1)
+}
 
 // VersionWidth is the most cells a version takes in a table: an Azure
 // version (32 hex digits) is cut to its start and "…".

@@ -49,7 +49,7 @@ func TestAgingLabel(t *testing.T) {
 func TestKeyListRowIsTheKeysRow(t *testing.T) {
 	k := engine.Key{ID: "az/new-key/0a1b", Source: "az", Name: "new-key", State: engine.StatePreActive}
 	got := KeyListRow(k, now).Cells
-	want := []string{"az/new-key/0a1b", "pre-active", "—", "—", "—", "—", "—"}
+	want := []string{"az/new-key/0a1b", "—", "pre-active", "—", "—", "—", "—", "—"}
 	if len(got) != len(want) {
 		t.Fatalf("cells %q, want %q", got, want)
 	}
@@ -73,5 +73,31 @@ func TestKeyVersions(t *testing.T) {
 		"9f8e7d  disabled RSA-HSM   —          —          —\n"
 	if out != want {
 		t.Errorf("versions:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// The ALIAS cell is the name an AWS key is known by (its id holds only the
+// key ID): its first alias and how many more; a key named in its id, or
+// whose alias is its name, has none.
+func TestAliasCell(t *testing.T) {
+	aws := func(aliases string) engine.Key {
+		return engine.Key{ID: "aws/0f1e2d3c/current", Source: "aws", Name: "0f1e2d3c", Tags: map[string]string{engine.TagAliases: aliases}}
+	}
+	for _, tc := range []struct {
+		k    engine.Key
+		want string
+	}{
+		{aws("payments"), "payments"},
+		{aws("payments,payments-old,ledger"), "payments +2"},
+		{aws(""), Dash},
+		{aws("0f1e2d3c"), Dash},
+		{engine.Key{ID: "kms/acme.crm.key.1", Name: "acme.crm.key.1"}, Dash},
+	} {
+		if got := AliasCell(tc.k); got != tc.want {
+			t.Errorf("AliasCell(%v) = %q, want %q", tc.k.Tags, got, tc.want)
+		}
+		if got := KeyListRow(tc.k, now).Cells[1]; got != tc.want {
+			t.Errorf("keys list's ALIAS of %v = %q, want %q", tc.k.Tags, got, tc.want)
+		}
 	}
 }
