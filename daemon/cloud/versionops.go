@@ -45,7 +45,7 @@ func (m *Manager) DeleteVersion(ctx context.Context, caller Caller, source, name
 	}
 	return m.apply(ctx, caller, s, "delete version "+version+" of "+name, name, func(Connector) (change, error) {
 		kv, err := vd.DeleteVersion(ctx, name, version)
-		return change{op: engine.OpDeleted, severity: engine.SeverityWarn, details: "version " + version + " deleted via keyward" + purgeNote(kv), keyID: engine.KeyID(source, name, version)}, err
+		return change{op: engine.OpDeleted, severity: engine.SeverityWarn, details: "version " + version + " deleted via keyward" + purgeNote(kv), keyID: engine.KeyID(source, name, version), recovered: kv.Recovered}, err
 	})
 }
 
@@ -56,8 +56,8 @@ func (m *Manager) RecoverVersion(ctx context.Context, caller Caller, source, nam
 		return nil, err
 	}
 	return m.apply(ctx, caller, s, "recover version "+version+" of "+name, name, func(Connector) (change, error) {
-		_, err := vd.RecoverVersion(ctx, name, version)
-		return change{op: engine.OpRecovered, severity: engine.SeverityInfo, details: "version " + version + " recovered via keyward", keyID: engine.KeyID(source, name, version)}, err
+		kv, err := vd.RecoverVersion(ctx, name, version)
+		return change{op: engine.OpRecovered, severity: engine.SeverityInfo, details: "version " + version + " recovered via keyward", keyID: engine.KeyID(source, name, version), recovered: kv.Recovered}, err
 	})
 }
 

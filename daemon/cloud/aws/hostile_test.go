@@ -284,6 +284,9 @@ func TestLifecycleAnswerLostIsNotDoneTwice(t *testing.T) {
 			if res.Event == nil {
 				t.Fatal("no event recorded")
 			}
+			if found := strings.Contains(res.Recovered, "was lost; keyward found"); found != (c.name != "rotate throttled") {
+				t.Errorf("the administrator is told %q", res.Recovered)
+			}
 			state := lk.Described(t, id).KeyState
 			if pending := state == "PendingDeletion"; pending != (c.op == "delete") {
 				t.Errorf("after %s the key is %s", c.op, state)

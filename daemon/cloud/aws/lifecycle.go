@@ -170,12 +170,16 @@ func (a *Account) Rotate(ctx context.Context, name string) (cloud.KeyVersion, er
 	if err != nil {
 		return kv, err
 	}
+	recovered := ""
 	err = a.once(ctx, "rotate "+name, func(opt func(*kms.Options)) error {
 		a.view.count("RotateKeyOnDemand")
 		_, err := a.client.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: sdkaws.String(kv.Name)}, opt)
 		return err
 	}, func() (bool, error) {
 		now, err := a.rotationMark(ctx, kv.Name, name)
+		if err == nil && now != before {
+			recovered = "the answer to RotateKeyOnDemand was lost; keyward found the key rotating (" + now + "), and asked no second rotation"
+		}
 		return now != before, err
 	})
 	if err != nil {
@@ -185,7 +189,9 @@ func (a *Account) Rotate(ctx context.Context, name string) (cloud.KeyVersion, er
 	a.view.selfRotated[kv.Name] = append(a.view.selfRotated[kv.Name][max(0, len(a.view.selfRotated[kv.Name])-7):], a.view.now().UTC())
 	a.view.mu.Unlock()
 	a.view.invalidate(kv.Name)
-	return a.view.describe(ctx, kv.Name, nil)
+	kv, err = a.view.describe(ctx, kv.Name, nil)
+	kv.Recovered = recovered
+	return kv, err
 }
 
 var _ cloud.RotationTracker = (*Account)(nil)
@@ -353,6 +359,7 @@ func (a *Account) Delete(ctx context.Context, name string) (cloud.KeyVersion, er
 		return kv, err
 	}
 	var out *kms.ScheduleKeyDeletionOutput
+	recovered := ""
 	err = a.once(ctx, "schedule deletion of "+name, func(opt func(*kms.Options)) (err error) {
 		a.view.count("ScheduleKeyDeletion")
 		out, err = a.client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: sdkaws.String(kv.Name), PendingWindowInDays: sdkaws.Int32(a.cfg.DeletionWindow())}, opt)
@@ -360,6 +367,9 @@ func (a *Account) Delete(ctx context.Context, name string) (cloud.KeyVersion, er
 	}, func() (bool, error) {
 		a.view.invalidate(kv.Name)
 		now, err := a.view.describe(ctx, kv.Name, nil)
+		if err == nil && now.Deleted != nil {
+			recovered = "the answer to ScheduleKeyDeletion was lost; keyward found the key pending deletion"
+		}
 		return now.Deleted != nil, err
 	})
 	if err != nil {
@@ -378,6 +388,7 @@ func (a *Account) Delete(ctx context.Context, name string) (cloud.KeyVersion, er
 		now := time.Now().UTC()
 		got.Deleted = &now
 	}
+	got.Recovered = recovered
 	return got, nil
 }
 
@@ -388,6 +399,7 @@ func (a *Account) Recover(ctx context.Context, name string) (cloud.KeyVersion, e
 	if err != nil {
 		return kv, err
 	}
+	recovered := ""
 	err = a.once(ctx, "cancel the deletion of "+name, func(opt func(*kms.Options)) error {
 		a.view.count("CancelKeyDeletion")
 		_, err := a.client.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: sdkaws.String(kv.Name)}, opt)
@@ -395,13 +407,18 @@ func (a *Account) Recover(ctx context.Context, name string) (cloud.KeyVersion, e
 	}, func() (bool, error) {
 		a.view.invalidate(kv.Name)
 		now, err := a.view.describe(ctx, kv.Name, nil)
+		if err == nil && now.Deleted == nil {
+			recovered = "the answer to CancelKeyDeletion was lost; keyward found the deletion cancelled"
+		}
 		return now.Deleted == nil, err
 	})
 	if err != nil {
 		return kv, err
 	}
 	a.view.invalidate(kv.Name)
-	return a.view.describe(ctx, kv.Name, nil)
+	kv, err = a.view.describe(ctx, kv.Name, nil)
+	kv.Recovered = recovered
+	return kv, err
 }
 
 // RotationPolicy is the key's automatic rotation period (RotateAfter; 0:

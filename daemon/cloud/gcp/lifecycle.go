@@ -498,13 +498,14 @@ func (p *Project) Delete(ctx context.Context, name string) (cloud.KeyVersion, er
 		return cloud.KeyVersion{}, err
 	}
 	n := 0
+	var found []string
 	for _, x := range d.versions {
 		switch x.GetState() {
 		case kmspb.CryptoKeyVersion_ENABLED, kmspb.CryptoKeyVersion_DISABLED, kmspb.CryptoKeyVersion_IMPORT_FAILED:
 		default:
 			continue
 		}
-		if err := p.destroy(ctx, x.GetName()); err != nil {
+		if err := p.destroy(ctx, x.GetName(), &found); err != nil {
 			p.view.invalidate(r)
 			return cloud.KeyVersion{}, classify(fmt.Sprintf("%s: version %s (%d versions scheduled before it; delete again to schedule the rest)", op, versionID(x.GetName()), n), err)
 		}
@@ -522,7 +523,17 @@ func (p *Project) Delete(ctx context.Context, name string) (cloud.KeyVersion, er
 	if !ok || kv.Deleted == nil {
 		return kv, &cloud.Error{Kind: cloud.ErrBadAnswer, Op: op, Reason: "Google did not show the versions as scheduled for destruction"}
 	}
+	kv.Recovered = lostNote("DestroyCryptoKeyVersion", found, "scheduled for destruction")
 	return kv, nil
+}
+
+// lostNote says which versions' answers to rpc were lost and found done
+// (settle's found): "" when none.
+func lostNote(rpc string, found []string, done string) string {
+	if len(found) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the answer to %s was lost for version %s; keyward found it %s, and sent no second", rpc, strings.Join(found, ", "), done)
 }
 
 // Recover restores every version scheduled for destruction. Google
@@ -534,14 +545,14 @@ func (p *Project) Recover(ctx context.Context, name string) (cloud.KeyVersion, e
 	if err != nil {
 		return cloud.KeyVersion{}, err
 	}
-	var restored []string
+	var restored, found []string
 	n := 0
 	for _, x := range d.versions {
 		if x.GetState() != kmspb.CryptoKeyVersion_DESTROY_SCHEDULED {
 			continue
 		}
 		n++
-		ok, err := p.restore(ctx, op, r, x)
+		ok, err := p.restore(ctx, op, r, x, &found)
 		if err != nil {
 			return cloud.KeyVersion{}, err
 		}
@@ -556,14 +567,16 @@ func (p *Project) Recover(ctx context.Context, name string) (cloud.KeyVersion, e
 		return cloud.KeyVersion{}, err
 	}
 	p.view.invalidate(r)
-	return p.Get(ctx, r.String(), "")
+	kv, err := p.Get(ctx, r.String(), "")
+	kv.Recovered = lostNote("RestoreCryptoKeyVersion", found, "restored")
+	return kv, err
 }
 
 // restore cancels one version's scheduled destruction and enables it
 // again (Google leaves it DISABLED); enabled is false for a version whose
 // import had failed, which stays as it is.
-func (p *Project) restore(ctx context.Context, op string, r ref, x *kmspb.CryptoKeyVersion) (enabled bool, err error) {
-	err = p.settle(ctx, "RestoreCryptoKeyVersion", x.GetName(), func(opt gax.CallOption) error {
+func (p *Project) restore(ctx context.Context, op string, r ref, x *kmspb.CryptoKeyVersion, found *[]string) (enabled bool, err error) {
+	err = p.settle(ctx, "RestoreCryptoKeyVersion", x.GetName(), found, func(opt gax.CallOption) error {
 		_, err := p.client.RestoreCryptoKeyVersion(ctx, &kmspb.RestoreCryptoKeyVersionRequest{Name: x.GetName()}, opt)
 		return err
 	}, func(st kmspb.CryptoKeyVersion_CryptoKeyVersionState) bool {
@@ -601,8 +614,8 @@ func (p *Project) primaryIfNone(ctx context.Context, op string, r ref, d *descri
 var _ cloud.VersionDestroyer = (*Project)(nil)
 
 // destroy schedules the destruction of the version called name, once.
-func (p *Project) destroy(ctx context.Context, name string) error {
-	return p.settle(ctx, "DestroyCryptoKeyVersion", name, func(opt gax.CallOption) error {
+func (p *Project) destroy(ctx context.Context, name string, found *[]string) error {
+	return p.settle(ctx, "DestroyCryptoKeyVersion", name, found, func(opt gax.CallOption) error {
 		_, err := p.client.DestroyCryptoKeyVersion(ctx, &kmspb.DestroyCryptoKeyVersionRequest{Name: name}, opt)
 		return err
 	}, func(st kmspb.CryptoKeyVersion_CryptoKeyVersionState) bool {
@@ -620,7 +633,10 @@ const settleAttempts = 3
 // answer is lost (Unavailable, DeadlineExceeded: what the client would
 // retry), the version is read: in a state done accepts, the call did its
 // work; otherwise it is sent again. send passes opt to its call.
-func (p *Project) settle(ctx context.Context, rpc, name string, send func(opt gax.CallOption) error, done func(kmspb.CryptoKeyVersion_CryptoKeyVersionState) bool) error {
+//
+// found, when not nil, gets the version's ID when its answer was lost and
+// the call had done its work (lostNote says so to the administrator).
+func (p *Project) settle(ctx context.Context, rpc, name string, found *[]string, send func(opt gax.CallOption) error, done func(kmspb.CryptoKeyVersion_CryptoKeyVersionState) bool) error {
 	delay := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		p.view.count(rpc)
@@ -634,6 +650,9 @@ func (p *Project) settle(ctx context.Context, rpc, name string, send func(opt ga
 			return err
 		}
 		if done(v.GetState()) {
+			if found != nil {
+				*found = append(*found, versionID(name))
+			}
 			return nil
 		}
 		select {
@@ -680,12 +699,15 @@ func (p *Project) DeleteVersion(ctx context.Context, name, version string) (clou
 		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrConflict, Op: op,
 			Reason: "it is the key's primary version, which Encrypt uses: make another version primary first (keyward key update SOURCE NAME --version N --tag gcp:primary=true), or delete the whole key"}
 	}
-	if err := p.destroy(ctx, x.GetName()); err != nil {
+	var found []string
+	if err := p.destroy(ctx, x.GetName(), &found); err != nil {
 		p.view.invalidate(r)
 		return cloud.KeyVersion{}, classify(op, err)
 	}
 	p.view.invalidate(r)
-	return p.Get(ctx, r.String(), version)
+	kv, err := p.Get(ctx, r.String(), version)
+	kv.Recovered = lostNote("DestroyCryptoKeyVersion", found, "scheduled for destruction")
+	return kv, err
 }
 
 // RecoverVersion restores one version scheduled for destruction and
@@ -700,7 +722,8 @@ func (p *Project) RecoverVersion(ctx context.Context, name, version string) (clo
 		return cloud.KeyVersion{}, &cloud.Error{Kind: cloud.ErrConflict, Op: op,
 			Reason: fmt.Sprintf("the version is %s: only a version scheduled for destruction can be restored (a destroyed one cannot come back)", x.GetState())}
 	}
-	ok, err := p.restore(ctx, op, r, x)
+	var found []string
+	ok, err := p.restore(ctx, op, r, x, &found)
 	if err != nil {
 		return cloud.KeyVersion{}, err
 	}
@@ -710,7 +733,9 @@ func (p *Project) RecoverVersion(ctx context.Context, name, version string) (clo
 		}
 	}
 	p.view.invalidate(r)
-	return p.Get(ctx, r.String(), version)
+	kv, err := p.Get(ctx, r.String(), version)
+	kv.Recovered = lostNote("RestoreCryptoKeyVersion", found, "restored")
+	return kv, err
 }
 
 // RotationPolicy is the key's automatic rotation period (RotateAfter).

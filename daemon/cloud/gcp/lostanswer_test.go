@@ -115,15 +115,24 @@ func TestLifecycleAnswerLostIsNotDoneTwice(t *testing.T) {
 	if _, err := p.Rotate(ctx, k); err != nil {
 		t.Fatal(err)
 	}
-	l.lose("DestroyCryptoKeyVersion")
-	if _, err := p.DeleteVersion(ctx, k, "1"); err != nil {
-		t.Fatalf("delete version 1 whose answer was lost: %v", err)
+	told := func(op string, kv cloud.KeyVersion, rpc, version string) {
+		t.Helper()
+		if want := "the answer to " + rpc + " was lost for version " + version + "; keyward found it"; !strings.Contains(kv.Recovered, want) {
+			t.Errorf("%s: the administrator is told %q, want %q", op, kv.Recovered, want)
+		}
 	}
 	l.lose("DestroyCryptoKeyVersion")
-	kv, err := p.Delete(ctx, k)
+	kv, err := p.DeleteVersion(ctx, k, "1")
+	if err != nil {
+		t.Fatalf("delete version 1 whose answer was lost: %v", err)
+	}
+	told("delete version 1", kv, "DestroyCryptoKeyVersion", "1")
+	l.lose("DestroyCryptoKeyVersion")
+	kv, err = p.Delete(ctx, k)
 	if err != nil {
 		t.Fatalf("delete whose answer was lost: %v", err)
 	}
+	told("delete", kv, "DestroyCryptoKeyVersion", "2")
 	if kv.Deleted == nil {
 		t.Errorf("after delete: %+v", kv)
 	}
@@ -131,6 +140,7 @@ func TestLifecycleAnswerLostIsNotDoneTwice(t *testing.T) {
 	if kv, err = p.Recover(ctx, k); err != nil {
 		t.Fatalf("recover whose answer was lost: %v", err)
 	}
+	told("recover", kv, "RestoreCryptoKeyVersion", "1")
 	if kv.Deleted != nil || !kv.Enabled {
 		t.Errorf("after recover: %+v", kv)
 	}
