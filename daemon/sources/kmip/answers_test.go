@@ -2,14 +2,20 @@ package kmip
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/payloads"
+	"github.com/ovh/kmip-go/ttlv"
 
 	"github.com/keyward/keyward/daemon/demo/kms"
+	"github.com/keyward/keyward/daemon/pki"
+	"github.com/keyward/keyward/daemon/testkit"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -180,4 +186,64 @@ func refusalReasons(e *env) []string {
 		out = append(out, ev.KeyID+": "+ev.Details)
 	}
 	return out
+}
+
+// TestKMSAnswerThatCrashesKmipGoDecoder: a KMS (a stand-in speaking TLS
+// with the embedded KMS's certificates) answers the first request after
+// Discover Versions with 16 bytes on which kmip-go v0.8.1's decoder
+// panics, in the client's reader goroutine where no recover reaches:
+// without kmipframe.Guard the daemon stops there. The poll fails, naming
+// the malformed message, and the source polls the real KMS afterwards.
+func TestKMSAnswerThatCrashesKmipGoDecoder(t *testing.T) {
+	b := startEmbedded(t, kms.Options{Apps: crm3})
+	certPEM, keyPEM, err := b.ca.Issue(pki.IssueOptions{CommonName: "localhost", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(b.ca.Cert)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crasher := []byte("B\x00{\x01\x00\x00\x00\x0200000000") // a Response Message 2 bytes long
+	testkit.Accept(t, ln, func(c net.Conn) {
+		defer c.Close()
+		s := ttlv.NewStream(c, ttlv.DefaultMaxMessageSize)
+		for n := 0; ; n++ {
+			var req kmip.RequestMessage
+			if err := s.Recv(&req); err != nil {
+				return
+			}
+			if req.BatchItem[0].Operation == kmip.OperationDiscoverVersions {
+				resp := kmip.ResponseMessage{Header: kmip.ResponseHeader{ProtocolVersion: kmip.V1_4, BatchCount: 1},
+					BatchItem: []kmip.ResponseBatchItem{{Operation: kmip.OperationDiscoverVersions, ResultStatus: kmip.ResultStatusSuccess,
+						ResponsePayload: &payloads.DiscoverVersionsResponsePayload{ProtocolVersion: []kmip.ProtocolVersion{kmip.V1_4}}}}}
+				if err := s.Send(&resp); err != nil {
+					return
+				}
+				continue
+			}
+			if _, err := c.Write(crasher); err != nil {
+				return
+			}
+		}
+	})
+	e := newEnv(t, b, "", nil, crmApp)
+	e.cfg.Addresses = []string{ln.Addr().String()}
+	e.rebuild()
+	err = e.poll()
+	if err == nil || !strings.Contains(err.Error(), "malformed") {
+		t.Fatalf("poll of a KMS answering a message kmip-go's decoder panics on: %v", err)
+	}
+	e.cfg.Addresses = []string{b.addr}
+	e.rebuild()
+	e.mustPoll()
+	if enc := encrypting(mustRing(t, e, "crm")); enc == nil || enc.Name != "acme.crm.key.3" {
+		t.Fatalf("then from the real KMS, encrypting %+v", enc)
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/ovh/kmip-go/kmipclient"
 	"github.com/ovh/kmip-go/payloads"
 	"github.com/ovh/kmip-go/ttlv"
+
+	"github.com/keyward/keyward/daemon/kmipframe"
 )
 
 // connect returns the open client, or dials the addresses in order until one
@@ -101,14 +103,18 @@ func tlsDialer(addr string, cfg *tls.Config) kmipclient.DialerFunc {
 			return nil, err
 		}
 		tc := conn.(*tls.Conn)
-		if tc.ConnectionState().Version < tls.VersionTLS13 {
-			return conn, nil
+		if tc.ConnectionState().Version >= tls.VersionTLS13 {
+			if err := verdict(ctx, tc); err != nil {
+				conn.Close()
+				return nil, err
+			}
 		}
-		if err := verdict(ctx, tc); err != nil {
-			conn.Close()
-			return nil, err
-		}
-		return conn, nil
+		// kmip-go's reader goroutine decodes what the KMS sends, and its
+		// decoder panics on some malformed messages (16 bytes do it),
+		// which no recover of ours can catch: the guard turns such a
+		// message into a read error, and the request fails instead of the
+		// daemon (kmipframe).
+		return kmipframe.Guard(conn, ttlv.DefaultMaxMessageSize), nil
 	}
 }
 
