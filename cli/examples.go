@@ -79,7 +79,7 @@ keyward key rotate vault acme-payments-card-kek`,
 	"key create": `keyward key create vault acme-payments-card-kek --type RSA --size 3072 --expires 365d
 keyward key create vault acme-signing --type EC --curve P-384 --tag owner=payments --disabled
 keyward key create aws-prod orders-kek --type oct   # AWS: the name becomes the alias alias/orders-kek
-keyward key create gcp-prod card-kek --type oct --tag gcp:key-ring=europe-west1/payments   # Google: a bare name, into that key ring`,
+keyward key create gcp-prod europe-west1/payments/card-kek --type oct   # Google: location/ring/key, as keys list shows it`,
 	"key upload": `keyward key upload vault acme-byok --type RSA --size 4096
 keyward key upload vault crm-kek --from-source kms-prod --from-app crm
 keyward key upload aws-prod invoice-signing --from-file signing.pem --tag aws:usage=SIGN_VERIFY   # mode 0600`,

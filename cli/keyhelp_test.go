@@ -36,7 +36,7 @@ func TestKeyHelpNamesEveryCloud(t *testing.T) {
 		}
 	}
 	create := help("key", "create")
-	for _, want := range []string{"oct", "HMAC", "Google", "gcp:key-ring="} {
+	for _, want := range []string{"oct", "HMAC", "Google", "europe-west1/payments/card-kek"} {
 		if !strings.Contains(create, want) {
 			t.Errorf("keyward key create --help does not say %q:\n%s", want, create)
 		}

@@ -63,6 +63,15 @@ type SpecChecker interface {
 	CheckSpec(r CreateRequest) error
 }
 
+// NameChecker is implemented by a connector whose cloud names keys
+// otherwise than Azure's rule of letters, digits and dashes (Google:
+// location/ring/key, as the inventory shows its keys, or a key ID with
+// underscores): the Manager lets it judge a new key's name, before any
+// request.
+type NameChecker interface {
+	CheckName(name string) error
+}
+
 // SpecLister is implemented by a connector that declares which key specs
 // it can create, each "TYPE [SIZE|CURVE]" as a create request names them
 // ("oct", "RSA 3072", "EC P-384", "HMAC 256"): front ends offer these and

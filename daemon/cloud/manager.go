@@ -199,7 +199,7 @@ func (m *Manager) Create(ctx context.Context, caller Caller, source string, r Cr
 		return nil, err
 	}
 	if sc, ok := s.Connector().(SpecChecker); ok {
-		if err := checkName(r.Name); err != nil {
+		if err := checkNewName(s.Connector(), r.Name); err != nil {
 			return nil, err
 		}
 		if err := sc.CheckSpec(r); err != nil {
@@ -251,7 +251,7 @@ func (m *Manager) Upload(ctx context.Context, caller Caller, source string, r Up
 	if err != nil {
 		return nil, err
 	}
-	if err := checkName(r.Name); err != nil {
+	if err := checkNewName(s.Connector(), r.Name); err != nil {
 		return nil, err
 	}
 	if err := checkTags("upload "+r.Name, r.Tags); err != nil {
@@ -954,14 +954,23 @@ func checkTags(op string, tags map[string]string) error {
 	return nil
 }
 
+// checkNewName is the check of a new key's name: the connector's own
+// (NameChecker), else checkName.
+func checkNewName(c Connector, name string) error {
+	if nc, ok := c.(NameChecker); ok {
+		return nc.CheckName(name)
+	}
+	return checkName(name)
+}
+
 func checkName(name string) error {
 	if name == "" || len(name) > 127 {
 		return fmt.Errorf("%w: key name %q must be 1 to 127 characters", ErrInvalid, name)
 	}
 	if strings.Contains(name, "/") {
-		// The inventory names a Google key location/ring/key: an admin
-		// who reads it there types it so.
-		return fmt.Errorf("%w: key name %q holds a /: a new key takes a bare name of letters, digits and dashes (e.g. acme-payments-card), and its source says where it goes (Google Cloud KMS: the source's create_in, or the tag gcp:key-ring=LOCATION/RING)", ErrInvalid, name)
+		// A Google key is named location/ring/key (its connector
+		// takes that); here a path is a mistake worth its own words.
+		return fmt.Errorf("%w: key name %q holds a /: a new key in this cloud takes a bare name of letters, digits and dashes (e.g. acme-payments-card)", ErrInvalid, name)
 	}
 	for _, c := range name {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {

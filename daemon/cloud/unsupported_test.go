@@ -33,3 +33,17 @@ func TestUnsupportedSaysItOnce(t *testing.T) {
 		t.Errorf("another kind's reason changed: %q", other.Error())
 	}
 }
+
+// TestPathNameSaysSo: in a cloud whose connector has no name rule of its
+// own (Azure, AWS), a new key's name with a / (how the inventory shows a
+// Google key) is refused saying what the name should be, not only which
+// characters it may hold.
+func TestPathNameSaysSo(t *testing.T) {
+	err := checkName("europe-west1/payments/card-kek")
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "holds a /: a new key in this cloud takes a bare name") {
+		t.Errorf("a path as a name: %v", err)
+	}
+	if err := checkName("acme-payments-card"); err != nil {
+		t.Errorf("a bare name: %v", err)
+	}
+}

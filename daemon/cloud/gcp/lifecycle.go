@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/keyward/keyward/daemon/cloud"
+	"github.com/keyward/keyward/daemon/cloud/gcp/gcpname"
 	"github.com/keyward/keyward/engine"
 )
 
@@ -142,6 +143,20 @@ func (p *Project) CreateOptions() []cloud.CreateOption {
 		{Tag: TagAlgorithm, Name: "Algorithm", Hint: "empty: the key spec's; or any Cloud KMS algorithm"},
 		{Tag: TagProtection, Name: "Protection level", Hint: "SOFTWARE (empty) or HSM", Values: []string{"SOFTWARE", "HSM"}},
 	}
+}
+
+var _ cloud.NameChecker = (*Project)(nil)
+
+// CheckName judges a new key's name as Google does: location/ring/key (the
+// inventory's name for it), a resource name of this project, or a key ID
+// (1 to 63 letters, digits, underscores or hyphens) whose ring CheckSpec
+// and the create resolve from the tag gcp:key-ring or create_in.
+func (p *Project) CheckName(name string) error {
+	if !strings.Contains(name, "/") && gcpname.ValidID(name) {
+		return nil
+	}
+	_, err := p.refOf("create "+name, name, "")
+	return err
 }
 
 // CheckSpec judges a create request before any request is sent.
