@@ -332,6 +332,20 @@ func TestCreateKeyForm(t *testing.T) {
 	f.wantCalls(t, "create vault-emu/orders-kek EC 0P-384")
 }
 
+// TestCreateAnswerLostNoColorGolden: a create whose vault answer the
+// daemon found lost (and the key made) is reported done, with what keyward
+// found, whole at 80x24 without colour: the message takes the help line's
+// row rather than being cut.
+func TestCreateAnswerLostNoColorGolden(t *testing.T) {
+	f := newFixture()
+	noColorGoldenOn(t, f, func(t *testing.T, tm *teatest.TestModel) {
+		press(tm, "/", "payments-wrap", "enter")
+		waitFor(t, tm, "1–1 of 1 key ")
+		press(tm, "x", "n", "lost-key", "enter", "enter", "enter", "enter")
+	}, "created lost-key in vault-emu", "the key it made: lost-key version 1", "no second)")
+	f.wantCalls(t, "create vault-emu/lost-key EC 0P-256")
+}
+
 // TestBackendWithoutActions: a daemon that does not serve the cloud
 // routes offers no cloud action and says so; one without the certificate
 // routes says so when asked.
