@@ -85,7 +85,7 @@ func (a *AuditStatus) Summary(now time.Time) string {
 	if a == nil {
 		return "audit: not reported by this daemon"
 	}
-	s := fmt.Sprintf("audit: %d events", a.Events)
+	s := "audit: " + engine.Plural(int(a.Events), "event")
 	if a.Error != "" { // first: it must not be cut off on a narrow terminal
 		s = "audit: CHECK FAILED: " + a.Error + " · " + s[len("audit: "):]
 	}

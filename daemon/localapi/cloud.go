@@ -207,7 +207,7 @@ func (h *Handler) cloudDeleteBackup(w http.ResponseWriter, r *http.Request) erro
 	if all, err := m.Backups(r.Context()); err == nil {
 		for _, b := range all {
 			if b.ID == id {
-				what = fmt.Sprintf("backup %s of %s (%d versions, taken %s by %s)", id, b.Key, b.Versions, b.Created.UTC().Format(time.RFC3339), b.Actor)
+				what = fmt.Sprintf("backup %s of %s (%s, taken %s by %s)", id, b.Key, engine.Plural(b.Versions, "version"), b.Created.UTC().Format(time.RFC3339), b.Actor)
 				source = b.Source
 			}
 		}
