@@ -247,3 +247,88 @@ func TestKMSAnswerThatCrashesKmipGoDecoder(t *testing.T) {
 		t.Fatalf("then from the real KMS, encrypting %+v", enc)
 	}
 }
+
+// withoutAttr drops name from every Get Attributes answer (all of them
+// when name is "").
+func withoutAttr(name kmip.AttributeName) func(*kmip.RequestMessage, *kmip.ResponseMessage) {
+	return func(_ *kmip.RequestMessage, resp *kmip.ResponseMessage) {
+		for i := range resp.BatchItem {
+			if g, ok := resp.BatchItem[i].ResponsePayload.(*payloads.GetAttributesResponsePayload); ok {
+				var keep []kmip.Attribute
+				for _, a := range g.Attribute {
+					if name != "" && a.AttributeName != name {
+						keep = append(keep, a)
+					}
+				}
+				g.Attribute = keep
+			}
+		}
+	}
+}
+
+// TestAttributeAnswersItDoesNotExpect: Get Attributes answers without the
+// State asked for (or without any attribute) were read as a state of zero:
+// every generation "moved to pre-active" or "no longer found", the ring
+// emptied and the proxy refused to encrypt. Now each such object keeps
+// what was known (a new one is skipped) and the poll names the KMS and the
+// object; a Locate that returns an identifier the KMS then says does not
+// exist is named the same way; a Get refused as not found refuses that
+// key. The ring is untouched by any of it.
+func TestAttributeAnswersItDoesNotExpect(t *testing.T) {
+	ghost := func(_ *kmip.RequestMessage, resp *kmip.ResponseMessage) {
+		for i := range resp.BatchItem {
+			if l, ok := resp.BatchItem[i].ResponsePayload.(*payloads.LocateResponsePayload); ok && len(l.UniqueIdentifier) > 0 {
+				l.UniqueIdentifier = append(l.UniqueIdentifier, "ghost-77")
+			}
+		}
+	}
+	goneAtGet := func(_ *kmip.RequestMessage, resp *kmip.ResponseMessage) {
+		for i := range resp.BatchItem {
+			if bi := &resp.BatchItem[i]; bi.Operation == kmip.OperationGet {
+				bi.ResultStatus, bi.ResultReason, bi.ResultMessage, bi.ResponsePayload = kmip.ResultStatusOperationFailed, kmip.ResultReasonItemNotFound, "gone", nil
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		rewrite func(*kmip.RequestMessage, *kmip.ResponseMessage)
+		warning string // in the poll's warnings
+		refused string // or in the new key's refusal
+	}{
+		{"no State", withoutAttr(kmip.AttributeNameState), "answered the Get Attributes of 3 without its State", ""},
+		{"no attributes", withoutAttr(""), "answered the Get Attributes of 4 without its State", ""},
+		{"a located object that does not exist", ghost, "located ghost-77, then said it does not exist", ""},
+		{"a Get of an object gone", goneAtGet, "", "acme.crm.key.4: cannot fetch the key material: the KMS refused Get: ItemNotFound"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startEmbedded(t, kms.Options{Apps: crm3})
+			e := polledCRM(t, b)
+			before := ringState(t, e)
+			b.create(t, "acme.crm.key.4")
+			b.embedded.RewriteAnswers(tc.rewrite)
+			st := e.mustPoll()
+			after := ringState(t, e)
+			if strings.Contains(tc.name, "located") {
+				// key.4 is real and joins; the identifier that is not never does.
+				if strings.Contains(after, "ghost") || !strings.HasPrefix(after, "acme.crm.key.4/") {
+					t.Fatalf("the ring:\n%s", after)
+				}
+			} else if after != before {
+				t.Fatalf("the ring changed:\n%s\n%s", before, after)
+			}
+			if tc.warning != "" {
+				w := strings.Join(st.Warnings, "\n")
+				if !strings.Contains(w, tc.warning) || !strings.Contains(w, b.addr) {
+					t.Fatalf("poll warnings:\n%s\nwant one naming the KMS %s and saying %q", w, b.addr, tc.warning)
+				}
+			} else if got := strings.Join(st.LeftOut, "\n"); !strings.Contains(got, tc.refused) {
+				t.Fatalf("left out:\n%s\nwant %q", got, tc.refused)
+			}
+			b.embedded.RewriteAnswers(nil)
+			e.mustPoll()
+			if enc := encrypting(mustRing(t, e, "crm")); enc == nil || enc.Name != "acme.crm.key.4" {
+				t.Fatalf("once the KMS answers right, the encrypting generation is %+v, want acme.crm.key.4", enc)
+			}
+		})
+	}
+}

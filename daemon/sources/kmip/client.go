@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -448,12 +449,13 @@ func (s *Source) attributes(ctx context.Context, c *kmipclient.Client, uids []st
 		return &payloads.GetAttributesRequestPayload{UniqueIdentifier: uid, AttributeName: names}
 	}, func(uid string, ga *payloads.GetAttributesResponsePayload) error {
 		m := &objectMeta{uid: uid}
+		hasState := false
 		for _, a := range ga.Attribute {
 			switch v := a.AttributeValue.(type) {
 			case kmip.Name:
 				m.names = append(m.names, v.NameValue)
 			case kmip.State:
-				m.state = v
+				m.state, hasState = v, true
 			case kmip.ObjectType:
 				m.objType = v
 			case kmip.CryptographicAlgorithm:
@@ -478,6 +480,12 @@ func (s *Source) attributes(ctx context.Context, c *kmipclient.Client, uids []st
 				}
 			}
 		}
+		// Every read asks for the State, which every managed object has
+		// (KMIP 1.x: always present): an answer without it would be read
+		// as a state of zero, and a ring emptied on the KMS's word.
+		if slices.Contains(names, kmip.AttributeNameState) && !hasState {
+			return &answerError{kms: s.answerer(), what: fmt.Sprintf("answered the Get Attributes of %s without its State (asked for %s)", uid, attrList(names))}
+		}
 		metas[uid] = m
 		return nil
 	})
@@ -485,6 +493,14 @@ func (s *Source) attributes(ctx context.Context, c *kmipclient.Client, uids []st
 		return nil, nil, err
 	}
 	return metas, failed, nil
+}
+
+func attrList(names []kmip.AttributeName) string {
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = string(n)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // getMaterial fetches the key material of uids in batches. Items the KMS

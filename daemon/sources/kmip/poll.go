@@ -472,12 +472,28 @@ func (p *pollState) read(uids []string) error {
 	}
 	maps.Copy(p.metas, mm)
 	maps.Copy(failed, mfailed)
-	for uid, ferr := range failed {
-		if k := s.known[uid]; k != nil && k.row.ID != "" {
+	for _, uid := range slices.Sorted(maps.Keys(failed)) {
+		ferr := failed[uid]
+		k := s.known[uid]
+		known := k != nil && k.row.ID != ""
+		if known {
 			s.log.Warn("cannot read attributes; keeping what was known", "uid", uid, "err", ferr)
 			p.metas[uid] = k.meta([]string{k.row.Name}, toKMIPState(k.state))
 		} else {
 			s.log.Warn("cannot read attributes of a located object; skipped", "uid", uid, "err", ferr)
+		}
+		// A refusal is the KMS's to make (nothing is recorded); an answer
+		// keyward cannot use, or an object the Locate returned that the
+		// KMS then says does not exist, is a fault of the KMS's to fix.
+		var ae *answerError
+		var ke *kmipError
+		switch {
+		case errors.As(ferr, &ae) && known:
+			p.st.Warnings = append(p.st.Warnings, fmt.Sprintf("%s (%s): %v; kept what was known", k.row.Name, uid, ferr))
+		case errors.As(ferr, &ae):
+			p.st.Warnings = append(p.st.Warnings, fmt.Sprintf("%s: %v; skipped", uid, ferr))
+		case errors.As(ferr, &ke) && ke.reason == kmip.ResultReasonItemNotFound && !known:
+			p.st.Warnings = append(p.st.Warnings, fmt.Sprintf("the KMS %s located %s, then said it does not exist (%s); skipped", s.answerer(), uid, ke.brief()))
 		}
 	}
 	return nil
