@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -138,16 +139,18 @@ func TestAgingReportSummaryFollowsKey(t *testing.T) {
 				t.Errorf("%s (%s): bucket %s counts %d, want %d", id, d.Key.Aging.Bucket, b.Bucket, b.Count, want)
 			}
 		}
-		// The key's source and another: the key, then nothing.
-		if rep, err = c.AgingReport(ctx, api.ReportQuery{Key: id, Source: "elsewhere"}); err != nil || rep.Summary.Total != 0 {
-			t.Errorf("%s in source elsewhere: summary %+v, %v; want none", id, rep.Summary, err)
+		// Another source, one the daemon does not have: a 404 naming it,
+		// not an empty report.
+		var ae *api.Error
+		if _, err = c.AgingReport(ctx, api.ReportQuery{Key: id, Source: "elsewhere"}); !errors.As(err, &ae) || ae.Status != 404 ||
+			!strings.Contains(ae.Message, `no source named "elsewhere"`) {
+			t.Errorf("%s in source elsewhere: %v; want a 404 naming the source", id, err)
 		}
 	}
-	rep, err := c.AgingReport(ctx, api.ReportQuery{Key: "acme-kms/no-such-key"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Summary == nil || rep.Summary.Total != 0 || len(rep.Entries) != 0 {
-		t.Errorf("an id of no key: summary %+v, %d entries; want none", rep.Summary, len(rep.Entries))
+	// An id of no key: a 404 naming it, not an empty report.
+	var ae *api.Error
+	if _, err := c.AgingReport(ctx, api.ReportQuery{Key: "acme-kms/no-such-key"}); !errors.As(err, &ae) || ae.Status != 404 ||
+		!strings.Contains(ae.Message, `no key with id "acme-kms/no-such-key"`) {
+		t.Errorf("an id of no key: %v; want a 404 naming it", err)
 	}
 }

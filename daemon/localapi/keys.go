@@ -1,6 +1,7 @@
 package localapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -26,6 +27,9 @@ func (h *Handler) keyQuery(r *http.Request) (store.KeyQuery, error) {
 	d := h.s.Daemon
 	kq := store.KeyQuery{Source: q.Get("source"), Text: q.Get("q"), Sort: q.Get("sort"), Cursor: q.Get("cursor"),
 		Limit: intParam(r, "limit"), Now: d.Now(), Thresholds: d.Thresholds()}
+	if err := h.checkSource(r.Context(), kq.Source); err != nil {
+		return kq, err
+	}
 	if s := q.Get("state"); s != "" {
 		st, err := engine.ParseState(s)
 		if err != nil {
@@ -44,6 +48,54 @@ func (h *Handler) keyQuery(r *http.Request) (store.KeyQuery, error) {
 		kq.Aging = engine.Bucket(a)
 	}
 	return kq, nil
+}
+
+// checkSource is a 404 when a filter names a source the daemon has never
+// had (configured now, or once: its keys are kept), listing the ones it
+// has — an administrator who mistyped one got an empty answer, read as
+// "no keys" or "nothing happened". A schedule's health row passes, and
+// so does schedule:NAME of a schedule that has not run yet.
+func (h *Handler) checkSource(ctx context.Context, source string) error {
+	if source == "" {
+		return nil
+	}
+	srcs, err := h.s.Daemon.Store().Sources(ctx)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, s := range srcs {
+		if s.Name == source {
+			return nil
+		}
+		if s.Kind != api.ScheduleSourceKind {
+			names = append(names, s.Name)
+		}
+	}
+	// A schedule's health row is made at its first run.
+	if name, ok := strings.CutPrefix(source, api.ScheduleSourceKind+":"); ok && h.s.Schedules != nil {
+		if _, err := h.s.Schedules.Infos(ctx, name); err == nil {
+			return nil
+		}
+	}
+	if len(names) == 0 {
+		return notFound("no source named %q (there is none yet)", source)
+	}
+	return notFound("no source named %q (sources: %s)", source, strings.Join(names, ", "))
+}
+
+// checkKey is a 404 when a report is asked about a key id the inventory
+// does not hold, as GET /v1/keys/{id} says (called when the report is
+// empty: a removed key's history still answers).
+func (h *Handler) checkKey(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	_, err := h.s.Daemon.Store().Key(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("no key with id %q (ids look like source/name[/version]; see keyward keys list)", id)
+	}
+	return err
 }
 
 // sortError is a store error that names a sort the store cannot do: the

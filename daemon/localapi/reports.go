@@ -53,6 +53,9 @@ func (h *Handler) keySummaryFor(r *http.Request, source, id string) (*report.Agi
 }
 
 func (h *Handler) agingSummary(w http.ResponseWriter, r *http.Request) error {
+	if err := h.checkSource(r.Context(), r.URL.Query().Get("source")); err != nil {
+		return err
+	}
 	s, err := h.summaryFor(r, r.URL.Query().Get("source"))
 	if err != nil {
 		return err
@@ -72,6 +75,14 @@ func (h *Handler) agingReport(w http.ResponseWriter, r *http.Request) error {
 		KeyID: q.Get("key"), Period: t.RotationPeriod, Limit: limit, Cursor: q.Get("cursor")})
 	if err != nil {
 		return err
+	}
+	if len(page) == 0 && q.Get("cursor") == "" {
+		if err := h.checkSource(r.Context(), q.Get("source")); err != nil {
+			return err
+		}
+		if err := h.checkKey(r.Context(), q.Get("key")); err != nil {
+			return err
+		}
 	}
 	now := d.Now()
 	out := api.AgingReport{Range: rg, Entries: make([]report.AgingEntry, 0, len(page)), NextCursor: next}
@@ -130,6 +141,15 @@ func (h *Handler) activity(w http.ResponseWriter, r *http.Request, def report.Ra
 			return badRequest("operation: %v", err)
 		}
 	}
+	// So is a source the daemon never had.
+	if len(events) == 0 && eq.Cursor == "" {
+		if err := h.checkSource(r.Context(), eq.Source); err != nil {
+			return err
+		}
+		if err := h.checkKey(r.Context(), eq.KeyID); err != nil {
+			return err
+		}
+	}
 	if events == nil {
 		events = []engine.Event{}
 	}
@@ -156,6 +176,9 @@ func (h *Handler) usageReport(w http.ResponseWriter, r *http.Request) error {
 		limit = 200
 	}
 	q := r.URL.Query()
+	if err := h.checkSource(r.Context(), q.Get("source")); err != nil {
+		return err
+	}
 	u, err := h.s.Daemon.Usage(r.Context(), UsageQuery{Range: rg, App: q.Get("app"), Source: q.Get("source"), Key: q.Get("key"), Limit: limit})
 	if err != nil {
 		return err
