@@ -308,6 +308,17 @@ func TestRoleMapping(t *testing.T) {
 	}
 }
 
+// openUpTo makes dir and its parents inside the temporary directory
+// traversable by nobody (mode 0755), and nothing above it: with TMPDIR
+// elsewhere than /tmp (/var/tmp, a home) the walk stopped only at /tmp or
+// /, and would have made /var/tmp or a home 0755.
+func openUpTo(dir string) {
+	top := filepath.Clean(os.TempDir())
+	for p := filepath.Clean(dir); p != top && strings.HasPrefix(p, top+string(filepath.Separator)); p = filepath.Dir(p) {
+		os.Chmod(p, 0o755)
+	}
+}
+
 // TestPeerCredentialsFromAnotherUser connects from a child process running
 // as nobody (CI runs as root, so it can switch), and checks what the kernel's
 // SO_PEERCRED makes of it: refused outside the groups, read-only as a user.
@@ -332,9 +343,7 @@ func TestPeerCredentialsFromAnotherUser(t *testing.T) {
 	self, _ := os.Executable()
 	b, _ := os.ReadFile(self)
 	os.WriteFile(exe, b, 0o755)
-	for p := dir; p != "/" && p != "/tmp"; p = filepath.Dir(p) {
-		os.Chmod(p, 0o755)
-	}
+	openUpTo(dir)
 
 	asNobody := func(socket, method, path string) (int, string) {
 		cmd := exec.Command(exe, "-test.run=TestHelperClient")
@@ -355,9 +364,7 @@ func TestPeerCredentialsFromAnotherUser(t *testing.T) {
 	socketDir := func() string {
 		d := filepath.Join(t.TempDir(), "run")
 		os.MkdirAll(d, 0o755)
-		for p := d; p != "/" && p != "/tmp"; p = filepath.Dir(p) {
-			os.Chmod(p, 0o755)
-		}
+		openUpTo(d)
 		return filepath.Join(d, "keyward.sock")
 	}
 
