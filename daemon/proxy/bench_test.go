@@ -26,7 +26,7 @@ func BenchmarkProxy(b *testing.B) {
 	up := httptest.NewServer(benchdata.Upstream())
 	defer up.Close()
 	u, _ := url.Parse(up.URL)
-	plain := httptest.NewServer(benchdata.Plain(u))
+	plain := httptest.NewServer(benchdata.FullDuplex(benchdata.Plain(u)))
 	defer plain.Close()
 	keys := newRing(b, 16, "bench")
 	m := startProxy(b, keys.rings, nil, config.ProxyApp{Name: "bench", Upstream: up.URL,

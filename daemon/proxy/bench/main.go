@@ -52,7 +52,7 @@ func main() {
 	case "plain":
 		upURL, _ := url.Parse("http://" + *upstream)
 		ln := listen()
-		go http.Serve(ln, benchdata.Plain(upURL))
+		go http.Serve(ln, benchdata.FullDuplex(benchdata.Plain(upURL)))
 		addr = ln.Addr().String()
 	case "keyward":
 		rings := keyring.NewRings()

@@ -66,3 +66,20 @@ func Plain(upstream *url.URL) *httputil.ReverseProxy {
 		BufferPool: &BufferPool{},
 	}
 }
+
+// FullDuplex serves h (the baseline) with the HTTP/1 server's full duplex
+// on, as a proxy that streams request bodies must be served: by default
+// the server reads the rest of the request body and closes it when the
+// handler writes the response headers, and ReverseProxy's transport, whose
+// writer goroutine may not yet have made its last read of that body (the
+// one that checks it ends at its Content-Length), then reads a closed body
+// ("http: invalid Read on closed Body"), fails the request's write and
+// closes the upstream connection while the answer is still being copied
+// from it: the client got a cut answer ("use of closed network connection"
+// in the proxy's log; golang/go#40747, the reason for EnableFullDuplex).
+func FullDuplex(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).EnableFullDuplex() // HTTP/1 only; nothing to do elsewhere
+		h.ServeHTTP(w, r)
+	})
+}
