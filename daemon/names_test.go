@@ -45,3 +45,21 @@ func TestReportOfAnUnknownKeyIsNotFound(t *testing.T) {
 		}
 	}
 }
+
+// A usage report about an application no key belongs to, or a key id the
+// inventory does not hold, is a 404 naming it; an application of the seed
+// inventory answers.
+func TestUsageOfAnUnknownAppIsNotFound(t *testing.T) {
+	r := start(t, nil)
+	code, _, b := send(t, r.socket, http.MethodGet, "/v1/reports/usage?app=crn", "")
+	if code != http.StatusNotFound || !strings.Contains(string(b), `no key of the inventory belongs to application \"crn\"`) {
+		t.Errorf("usage of app crn: %d %s", code, b)
+	}
+	code, _, b = send(t, r.socket, http.MethodGet, "/v1/reports/usage?key=acme-kms/acme.crm.key.55", "")
+	if code != http.StatusNotFound || !strings.Contains(string(b), `no key with id \"acme-kms/acme.crm.key.55\"`) {
+		t.Errorf("usage of key acme.crm.key.55: %d %s", code, b)
+	}
+	if code, _, b := send(t, r.socket, http.MethodGet, "/v1/reports/usage?app=crm", ""); code != http.StatusOK {
+		t.Errorf("usage of app crm: %d %s", code, b)
+	}
+}

@@ -1,6 +1,7 @@
 package localapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -167,6 +168,29 @@ func (h *Handler) activity(w http.ResponseWriter, r *http.Request, def report.Ra
 	return writeJSON(w, out)
 }
 
+// checkApp is a 404 when a usage report is asked about an application no
+// key of the inventory belongs to (called when the report is empty), naming
+// the applications there are.
+func (h *Handler) checkApp(ctx context.Context, app string) error {
+	if app == "" {
+		return nil
+	}
+	st := h.s.Daemon.Store()
+	srcs, err := st.Sources(ctx)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(srcs))
+	for _, s := range srcs {
+		names = append(names, s.Name)
+	}
+	n, err := st.AppKeyCount(ctx, app, names, engine.States)
+	if err != nil || n > 0 {
+		return err
+	}
+	return notFound("no key of the inventory belongs to application %q (keyward keys list --json shows each key's application)", app)
+}
+
 func (h *Handler) usageReport(w http.ResponseWriter, r *http.Request) error {
 	rg, limit, err := h.reportRange(r, report.DefaultActivityRange(h.s.Daemon.Now()))
 	if err != nil {
@@ -182,6 +206,14 @@ func (h *Handler) usageReport(w http.ResponseWriter, r *http.Request) error {
 	u, err := h.s.Daemon.Usage(r.Context(), UsageQuery{Range: rg, App: q.Get("app"), Source: q.Get("source"), Key: q.Get("key"), Limit: limit})
 	if err != nil {
 		return err
+	}
+	if len(u.Rows) == 0 && len(u.Unused) == 0 {
+		if err := h.checkApp(r.Context(), q.Get("app")); err != nil {
+			return err
+		}
+		if err := h.checkKey(r.Context(), q.Get("key")); err != nil {
+			return err
+		}
 	}
 	return writeJSON(w, u)
 }
