@@ -67,10 +67,13 @@ func TestAWSActionMenu(t *testing.T) {
 		t.Errorf("the edit line of an AWS key offers dates it has not:\n%s", view)
 	}
 
+	// The dialogs name the key as the list shows it, by its alias, with
+	// the key ID the confirmation asks for (they named the ID alone, which
+	// the list does not show).
 	f, tm := open(awsImported)
-	waitFor(t, tm, "[b] back up", "[m] delete imported material")
+	waitFor(t, tm, "[b] back up", "[m] delete imported material", "Actions — crm-byok ("+awsImported+") in aws-prod")
 	press(tm, "m")
-	waitFor(t, tm, "Type "+awsImported+" to confirm")
+	waitFor(t, tm, "Delete the imported material of crm-byok", "("+awsImported+") in aws-prod?", "Type "+awsImported+" to confirm")
 	press(tm, awsImported, "enter")
 	c := waitCalls(t, f, 1)
 	if c[0] != `delete-material aws-prod/`+awsImported+` confirm="`+awsImported+`"` {

@@ -305,7 +305,7 @@ func (m *Model) actionMenu(k engine.Key, src api.CloudSourceInfo) *dialog.Menu {
 		intro = append(intro, m.readOnlyNote("actions that change the vault"))
 	}
 	return &dialog.Menu{
-		Title: "Actions — " + table.Clean(k.Name) + " in " + table.Clean(src.Name),
+		Title: "Actions — " + shownName(k) + " in " + table.Clean(src.Name),
 		Intro: intro, Items: items,
 		Empty: "vault " + src.Name + " offers no life-cycle action for a key in this state",
 	}
@@ -394,10 +394,21 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 	return common.Flash(msg.text)
 }
 
+// shownName is how a dialog names k: as the Keys pane shows it (an AWS
+// key by its alias) and, when that is not its name, with the name the
+// vault knows it by, which a confirmation asks to type (crm-byok
+// (39b16399-aeae-…)).
+func shownName(k engine.Key) string {
+	if d := k.DisplayName(); d != k.Name {
+		return table.Clean(d) + " (" + table.Clean(k.Name) + ")"
+	}
+	return table.Clean(k.Name)
+}
+
 // choose starts the action picked in the menu.
 func (m *Model) choose(f *flow, it dialog.Item) tea.Cmd {
 	k, src := f.key, f.src
-	name, vault := table.Clean(k.Name), table.Clean(src.Name)
+	name, vault := shownName(k), table.Clean(src.Name)
 	where := fmt.Sprintf("vault %s (%s)", src.Name, src.Address)
 	if it.Disabled {
 		what := it.ID
