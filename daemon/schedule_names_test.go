@@ -119,3 +119,17 @@ func runNow(t *testing.T, c *api.Client, name string) *api.ScheduleDetail {
 	}, nil)
 	return d
 }
+
+// A [[schedule]] of keyward.toml naming a source the file does not
+// configure stops the start, naming it and the configured ones, as a
+// malformed one does: it would never touch what it names.
+func TestConfigScheduleNamingAMissingSourceStopsTheStart(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Schedules = []schedule.Spec{{Name: "nightly", Kind: schedule.KindSync, Every: "daily 02:00", Sources: []string{"acme-kmz"}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := Run(ctx, cfg, Options{Logger: discardLogger(), Sources: []sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", time.Now()))}})
+	if err == nil || !strings.Contains(err.Error(), `schedule "nightly"`) || !strings.Contains(err.Error(), `no source "acme-kmz" is configured (configured: acme-kms)`) {
+		t.Fatalf("start with a schedule of no source: %v", err)
+	}
+}
