@@ -521,17 +521,23 @@ func (a *scheduleActions) backup(ctx context.Context, s *schedule.Schedule, call
 			return id, "", err
 		}
 	}
-	// Backups comes newest first.
+	// Backups comes newest first. The older ones go in one transaction
+	// with the backup-deleted event naming them: a kill leaves both or
+	// neither (the resumed step would not see the ones already gone).
 	var dropped []string
 	for i, b := range have {
 		if i >= s.Keep {
-			if err := a.cloud.DeleteBackup(ctx, caller, b.ID); err != nil {
-				return id, "", fmt.Errorf("backup %s taken, but the old backup %s could not be deleted: %w", id, b.ID, err)
-			}
 			dropped = append(dropped, b.ID)
 		}
 	}
 	if len(dropped) > 0 {
+		ev, err := a.cloud.DeleteBackups(ctx, caller, source, name, dropped, fmt.Sprintf("kept the last %d this schedule took", s.Keep))
+		if err != nil {
+			return id, "", fmt.Errorf("backup %s taken, but the old backups could not be deleted: %w", id, err)
+		}
+		if ev != nil {
+			a.d.sink.publishEvents([]engine.Event{*ev})
+		}
 		note = strings.TrimPrefix(note+"; ", "; ") + fmt.Sprintf("kept the last %d, deleted %s", s.Keep, strings.Join(dropped, ", "))
 	}
 	// A cloud that exports nothing: the key's backups are the copies kept

@@ -47,7 +47,6 @@ func (m *Manager) TrimKept(ctx context.Context, caller Caller, source, name stri
 	if _, ok := s.Connector().(MaterialKeeper); !ok || keep < 1 {
 		return out, nil
 	}
-	store, _ := m.backups()
 	err = m.indexed(ctx, func(ix *backupIndex) error {
 		var copies []BackupInfo
 		for id := range ix.byKey[keyOf(source, name)] {
@@ -73,24 +72,67 @@ func (m *Manager) TrimKept(ctx context.Context, caller Caller, source, name stri
 		if len(drop) == 0 {
 			return nil
 		}
-		ev := m.event(caller, engine.OpBackupDeleted, engine.SeverityWarn, fmt.Sprintf("backups of %s: kept the last %d copies kept at upload, deleted %s (a copy kept holds the same material)",
-			name, keep, strings.Join(drop, ", ")))
-		ev.KeyID, ev.Source = engine.KeyID(source, name, ""), source
-		recorded, err := store.DeleteSealedRecorded(ctx, BackupKind, drop, ev)
+		ev, err := m.deleteRecorded(ctx, ix, caller, source, name, drop,
+			fmt.Sprintf("kept the last %d copies kept at upload, deleted %s (a copy kept holds the same material)", keep, strings.Join(drop, ", ")))
 		if err != nil {
 			return fmt.Errorf("delete the copies %s of %s: %w", strings.Join(drop, ", "), name, err)
 		}
-		for _, id := range drop {
-			ix.remove(id)
-		}
-		out.Deleted = drop
-		if len(recorded) > 0 {
-			out.Event = &recorded[0]
-		}
+		out.Deleted, out.Event = drop, ev
 		return nil
 	})
 	if errors.Is(err, errNoBackups) {
 		return out, nil
 	}
 	return out, err
+}
+
+// DeleteBackups deletes the backups ids of the key name in source (a
+// schedule's older ones, past its keep) and records one backup-deleted
+// event naming them, with why, in one store transaction: a kill leaves
+// every backup and no event, or the backups gone and the event. Backups
+// already gone are left out; the answer is the event recorded, nil when
+// nothing was deleted.
+func (m *Manager) DeleteBackups(ctx context.Context, caller Caller, source, name string, ids []string, why string) (*engine.Event, error) {
+	var ev *engine.Event
+	err := m.indexed(ctx, func(ix *backupIndex) error {
+		var drop []string
+		for _, id := range ids {
+			if _, ok := ix.byID[id]; ok {
+				drop = append(drop, id)
+			}
+		}
+		if len(drop) == 0 {
+			return nil
+		}
+		var err error
+		ev, err = m.deleteRecorded(ctx, ix, caller, source, name, drop, why+", deleted "+strings.Join(drop, ", "))
+		if err != nil {
+			return fmt.Errorf("delete the backups %s of %s: %w", strings.Join(drop, ", "), name, err)
+		}
+		return nil
+	})
+	if errors.Is(err, errNoBackups) {
+		return nil, fmt.Errorf("delete the backups of %s: %w", name, ErrNotFound)
+	}
+	return ev, err
+}
+
+// deleteRecorded deletes the backups drop of the key name in source and
+// records their backup-deleted event (details after "backups of NAME: ")
+// in one transaction, then drops them from the index ix (its lock held).
+func (m *Manager) deleteRecorded(ctx context.Context, ix *backupIndex, caller Caller, source, name string, drop []string, details string) (*engine.Event, error) {
+	store, _ := m.backups()
+	ev := m.event(caller, engine.OpBackupDeleted, engine.SeverityWarn, "backups of "+name+": "+details)
+	ev.KeyID, ev.Source = engine.KeyID(source, name, ""), source
+	recorded, err := store.DeleteSealedRecorded(ctx, BackupKind, drop, ev)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range drop {
+		ix.remove(id)
+	}
+	if len(recorded) == 0 {
+		return nil, nil
+	}
+	return &recorded[0], nil
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-const trimChildEnv = "KEYWARD_TRIM_KILL_CHILD" // db path, KEK hex, kill after N writes (0: never)
+const trimChildEnv = "KEYWARD_TRIM_KILL_CHILD" // db path, KEK hex, kill after N writes (0: never), "trim" or "delete"
 
 // killingStore is the real store, killing its process (SIGKILL) right
 // after its n-th write returns.
@@ -76,23 +76,52 @@ func TestTrimKeptKillChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Println("trimming")
-	if _, err := m.TrimKept(ctx, Caller{User: "schedule:nightly"}, "vault", "k-id", 1); err != nil {
+	if err := dropOlder(ctx, m, parts[3]); err != nil {
 		t.Fatal(err)
 	}
 	fmt.Println("trimmed")
 }
 
+// dropOlder deletes every backup of k-id but the newest, as a schedule
+// does: the copies kept at upload (TrimKept, mode "trim") or its own
+// backups past its keep (DeleteBackups, mode "delete").
+func dropOlder(ctx context.Context, m *Manager, mode string) error {
+	caller := Caller{User: "schedule:nightly"}
+	if mode == "trim" {
+		_, err := m.TrimKept(ctx, caller, "vault", "k-id", 1)
+		return err
+	}
+	bs, err := m.BackupsOf(ctx, "vault", "k-id")
+	if err != nil || len(bs) < 2 {
+		return err
+	}
+	newestFirst(bs)
+	var ids []string
+	for _, b := range bs[1:] {
+		ids = append(ids, b.ID)
+	}
+	_, err = m.DeleteBackups(ctx, caller, "vault", "k-id", ids, "kept the last 1 this schedule took")
+	return err
+}
+
 // TestTrimKeptSurvivesKill9: a process trimming a key's copies kept at
-// upload is killed with SIGKILL — right after each write it makes to the
-// store, and at random moments of the trim — and the database it leaves
-// opens and holds either every copy and no backup-deleted event, or the
-// newest copy only and one event naming exactly the copies deleted:
-// never a copy gone with no record, nor a record of a deletion that did
-// not happen. The next trim then finishes the job, recording it once.
+// upload (or deleting a schedule's older backups) is killed with SIGKILL —
+// right after each write it makes to the store, and at random moments of
+// the trim — and the database it leaves opens and holds either every copy
+// and no backup-deleted event, or the newest copy only and one event
+// naming exactly the copies deleted: never a copy gone with no record, nor
+// a record of a deletion that did not happen. The next trim then finishes
+// the job, recording it once.
 func TestTrimKeptSurvivesKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
+	for _, mode := range []string{"trim", "delete"} {
+		t.Run(mode, func(t *testing.T) { trimKill9(t, mode) })
+	}
+}
+
+func trimKill9(t *testing.T, mode string) {
 	ctx := context.Background()
 	const copies = 200
 	raw := make([]byte, 32)
@@ -140,7 +169,7 @@ func TestTrimKeptSurvivesKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^TestTrimKeptKillChild$", "-test.v")
-		cmd.Env = append(os.Environ(), trimChildEnv+"="+db+"|"+kekHex+"|"+strconv.Itoa(tr.killAfter))
+		cmd.Env = append(os.Environ(), trimChildEnv+"="+db+"|"+kekHex+"|"+strconv.Itoa(tr.killAfter)+"|"+mode)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -209,7 +238,7 @@ func TestTrimKeptSurvivesKill9(t *testing.T) {
 		src := NewSyncSource("vault", keptConn{key: &KeyVersion{Name: "k-id"}}, time.Hour, nil)
 		src.Attach(&eventSink{})
 		again.Add(src)
-		if _, err := again.TrimKept(ctx, Caller{User: "schedule:nightly"}, "vault", "k-id", 1); err != nil {
+		if err := dropOlder(ctx, again, mode); err != nil {
 			t.Fatal(err)
 		}
 		check("after the next trim", true)
