@@ -74,6 +74,11 @@ func newScheduleListCmd(a *App) *cobra.Command {
 		})
 }
 
+// runTime is how a run's time is printed: in UTC, and saying so — beside
+// a schedule "weekly tue 03:00 Europe/Paris" a bare 02:00 read as Paris
+// time.
+const runTime = "2006-01-02 15:04 UTC"
+
 func (a *App) nextRun(s api.ScheduleInfo) string {
 	switch {
 	case s.Paused:
@@ -81,15 +86,15 @@ func (a *App) nextRun(s api.ScheduleInfo) string {
 	case s.NextRun == nil:
 		return "none (past its end)"
 	}
-	return s.NextRun.UTC().Format("2006-01-02 15:04") + " (in " + engine.HumanDuration(s.NextRun.Sub(a.now())) + ")"
+	return s.NextRun.UTC().Format(runTime) + " (in " + engine.HumanDuration(s.NextRun.Sub(a.now())) + ")"
 }
 
 func lastRun(s api.ScheduleInfo) string {
 	if s.Running != nil {
-		return "running since " + s.Running.Started.UTC().Format("2006-01-02 15:04")
+		return "running since " + s.Running.Started.UTC().Format(runTime)
 	}
 	for _, r := range s.Recent {
-		out := r.Status + " " + r.Started.UTC().Format("2006-01-02 15:04")
+		out := r.Status + " " + r.Started.UTC().Format(runTime)
 		if r.Late {
 			out += " (late)"
 		}
