@@ -221,7 +221,7 @@ func newKeysListCmd(a *App) *cobra.Command {
 	f.StringVar(&q.Source, "source", "", "only keys of this source")
 	f.StringVar(&q.State, "state", "", "only keys in this state (active, deactivated, disabled, ...)")
 	f.StringVar(&q.Aging, "aging", "", "only keys in this aging bucket (expired, expiring-30d, rotation-overdue, ...)")
-	f.StringVar(&q.Text, "filter", "", "only keys whose name, alias (AWS) or application contains this text, any case, or whose fingerprint starts with it")
+	f.StringVar(&q.Text, "filter", "", "only keys whose name, any alias (AWS) or application contains this text, any case, or whose fingerprint starts with it")
 	f.StringVar(&q.Sort, "sort", "name", "sort by name, source, state, created or expires; prefix - for descending")
 	f.IntVar(&limit, "limit", 0, "at most this many keys (0: all)")
 	f.BoolVar(&asJSON, "json", false, "print JSON: {\"keys\": [...], \"total\": N} (same as --format json)")
