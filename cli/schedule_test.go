@@ -10,6 +10,8 @@ import (
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/daemontest"
+	"github.com/keyward/keyward/daemon/sources"
+	"github.com/keyward/keyward/daemon/sources/seed"
 	"github.com/keyward/keyward/engine/schedule"
 )
 
@@ -148,5 +150,32 @@ func TestScheduleStepsPrintCleaned(t *testing.T) {
 		Reason: "rotate evil\x1b[2J: access denied"}})
 	if strings.ContainsAny(out.String(), "\x1b\a") || !strings.Contains(out.String(), "access denied") {
 		t.Fatalf("printed %q", out.String())
+	}
+}
+
+// keyward schedule list and show after a schedule's source left the
+// configuration and its run failed: the health says degraded and why —
+// the source is not configured, and which are — not "ok".
+func TestScheduleListShowsAMissingSource(t *testing.T) {
+	cfg := daemontest.NewConfig(t.TempDir())
+	extra := seed.New("edge-kms", seed.AcmeKeys("edge-kms", time.Now()))
+	r := daemontest.Run(t, cfg, daemon.Options{Sources: []sources.Source{extra}})
+	code, out, errs := run(t, "--socket", r.Addr, "schedule", "add", "edge-sync", "--kind", "sync", "--every", "daily 01:00", "--source", "edge-kms")
+	if code != ExitOK {
+		t.Fatalf("add: exit %d\n%s%s", code, out, errs)
+	}
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	sock := daemontest.Start(t, cfg, daemon.Options{Sources: []sources.Source{seed.New("acme-kms", seed.AcmeKeys("acme-kms", time.Now()))}})
+	if code, out, errs = run(t, "--socket", sock, "schedule", "run", "edge-sync", "--wait"); code == ExitOK {
+		t.Fatalf("run --wait of a sync of no source: exit 0\n%s%s", out, errs)
+	}
+	for _, args := range [][]string{{"schedule", "list"}, {"schedule", "show", "edge-sync"}} {
+		code, out, errs = run(t, append([]string{"--socket", sock}, args...)...)
+		if code != ExitOK || !strings.Contains(out, "degraded: last run failed") ||
+			!strings.Contains(out, `no source "edge-kms" is configured (configured: acme-kms)`) {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errs)
+		}
 	}
 }
