@@ -63,3 +63,20 @@ func TestUsageOfAnUnknownAppIsNotFound(t *testing.T) {
 		t.Errorf("usage of app crm: %d %s", code, b)
 	}
 }
+
+// An origin that is none of the four is a 400 listing them (an empty log
+// before); each of them answers.
+func TestActivityByAnUnknownOriginIsRefused(t *testing.T) {
+	r := start(t, nil)
+	for _, route := range []string{"/v1/activity", "/v1/reports/activity"} {
+		code, _, b := send(t, r.socket, http.MethodGet, route+"?origin=sytem", "")
+		if code != http.StatusBadRequest || !strings.Contains(string(b), `origin: \"sytem\" is not one of keyward, source, proxy, system`) {
+			t.Errorf("%s?origin=sytem: %d %s", route, code, b)
+		}
+		for _, o := range []string{"keyward", "source", "proxy", "system"} {
+			if code, _, b := send(t, r.socket, http.MethodGet, route+"?origin="+o, ""); code != http.StatusOK {
+				t.Errorf("%s?origin=%s: %d %s", route, o, code, b)
+			}
+		}
+	}
+}

@@ -193,6 +193,9 @@ const (
 	OriginSystem  Origin = "system"  // the daemon itself (start, outages)
 )
 
+// Origins lists every origin.
+var Origins = []Origin{OriginKeyward, OriginSource, OriginProxy, OriginSystem}
+
 // Severity of an event: alerts are what an administrator must look at.
 type Severity string
 

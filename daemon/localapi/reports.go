@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/engine"
@@ -125,6 +127,15 @@ func (h *Handler) activity(w http.ResponseWriter, r *http.Request, def report.Ra
 	q := r.URL.Query()
 	eq := store.EventQuery{KeyID: q.Get("key"), Source: q.Get("source"), Operation: q.Get("operation"), Actor: q.Get("actor"),
 		Origin: engine.Origin(q.Get("origin")), From: rg.From, To: rg.To, Limit: limit, Cursor: q.Get("cursor")}
+	if eq.Origin != "" && !slices.Contains(engine.Origins, eq.Origin) {
+		// A mistyped origin matched no event: an empty log that reads as
+		// "nothing happened".
+		names := make([]string, len(engine.Origins))
+		for i, o := range engine.Origins {
+			names[i] = string(o)
+		}
+		return badRequest("origin: %q is not one of %s", eq.Origin, strings.Join(names, ", "))
+	}
 	if q.Get("comparison") == "true" {
 		eq.Origin = engine.OriginSource
 	}
