@@ -36,8 +36,9 @@ const (
 	TagAliases     = engine.TagAliases // the first names the key in front ends
 	TagRotation    = "aws:rotation"
 	TagMultiRegion = "aws:multi-region"
-	// TagMaterial is the key material in use (CurrentKeyMaterialId): it
-	// changes when AWS rotates the key, on demand or automatically.
+	// TagMaterial names the key material in use: AWS's identifier of it
+	// (CurrentKeyMaterialId), never the material. It changes when AWS
+	// rotates the key, on demand or automatically.
 	TagMaterial = "aws:key-material"
 )
 
