@@ -236,12 +236,13 @@ func (c connection) describe(ctx *common.Context, status *api.Status) string {
 		}
 		return s
 	case connReconnecting:
-		s := st.StatusErr.Render("⟳ reconnecting…") +
-			st.StatusBar.Render(fmt.Sprintf(" attempt %d, next in %s", c.attempt, elapsed(c.retryIn)))
+		// Why first, then the attempt: an 80-column status line cuts
+		// its end, and the cut hid the command that starts the daemon.
+		s := st.StatusErr.Render("⟳ reconnecting…")
 		if c.err != nil {
-			s += st.StatusBar.Render(" · " + reason(c.err))
+			s += st.StatusBar.Render(" " + reason(c.err) + " ·")
 		}
-		return s
+		return s + st.StatusBar.Render(fmt.Sprintf(" attempt %d, next in %s", c.attempt, elapsed(c.retryIn)))
 	}
 	s := st.StatusWarn.Render("◌ connecting…")
 	if where != "" {
@@ -253,7 +254,7 @@ func (c connection) describe(ctx *common.Context, status *api.Status) string {
 // reason shortens an error for the status line.
 func reason(err error) string {
 	if errors.Is(err, api.ErrUnreachable) {
-		return "daemon not reachable (start it with: keyward daemon)"
+		return "daemon not reachable (run: keyward daemon)"
 	}
 	// A daemon opening its store says so: its words first, not the code,
 	// so "starting" fits an 80-column status line.
