@@ -170,16 +170,6 @@ func newKeysListCmd(a *App) *cobra.Command {
 				return Usagef("--format must be one of %s, not %q", strings.Join(keysFormats, ", "), format)
 			}
 			c := a.Client()
-			if q.Source != "" {
-				// The list is the daemon's answer (empty for an unknown
-				// source, exit 0); a name it has never heard of is said
-				// on stderr, so a typo does not pass for an empty source.
-				if note, err := unknownSource(cmd.Context(), c, q.Source); err != nil {
-					return err
-				} else if note != "" {
-					fmt.Fprintln(a.Err, "keyward: "+note)
-				}
-			}
 			// The total of a limited list is counted by the daemon; an
 			// export of everything counts what it printed.
 			total := -1
@@ -229,29 +219,6 @@ func newKeysListCmd(a *App) *cobra.Command {
 	cmd.RegisterFlagCompletionFunc("format", fixedValues(keysFormats...))
 	f.IntVar(&width, "width", 0, "table width (default: the terminal's, or unlimited when not a terminal)")
 	return cmd
-}
-
-// unknownSource says that the daemon has never heard of source (a typo
-// lists nothing), naming the sources it has, or "" for a source it knows
-// (one that left the configuration is known while its keys are kept).
-func unknownSource(ctx context.Context, c *api.Client, source string) (string, error) {
-	st, err := c.Status(ctx)
-	if err != nil {
-		return "", err
-	}
-	var names []string
-	for _, s := range st.Sources {
-		if s.Name == source {
-			return "", nil
-		}
-		if s.Kind != api.ScheduleSourceKind {
-			names = append(names, s.Name)
-		}
-	}
-	if len(names) == 0 {
-		return fmt.Sprintf("the daemon has no source %q, nor any other (add a [[kmip]], [[azure]], [[aws]] or [[gcp]] section to keyward.toml)", source), nil
-	}
-	return fmt.Sprintf("the daemon has no source %q (its sources: %s)", source, strings.Join(names, ", ")), nil
 }
 
 // maxKeyLine bounds one key's line in an export (a key with many tags).
