@@ -341,3 +341,22 @@ func TestVersionsBeforeTheDetailCame(t *testing.T) {
 		t.Errorf("the versions once the detail came:\n%s", view)
 	}
 }
+
+// Keys typed while the versions list loads (enter, V and x together, the
+// daemon slow to send the key's detail) wait for the versions: x opens the
+// menu of the version that comes selected. It was handled at once, on an
+// empty list, and lost — as TestVersionMenuOnlyWhatTheSourceAnnounces
+// lost its x with GOMAXPROCS=1 on a loaded machine.
+func TestKeysTypedWhileVersionsLoadWaitForThem(t *testing.T) {
+	f := newGCPFixture(t)
+	b := slowKey{fixture: f, release: make(chan struct{})}
+	tm := startWith(t, b, 120, 30, tui.Options{})
+	waitFor(t, tm, "● connected", "of 26 keys")
+	press(tm, "/", "card-kek", "enter")
+	waitFor(t, tm, "1–4 of 4 keys")
+	press(tm, "enter", "V", "x")
+	waitFor(t, tm, "Versions of "+cardKEK, "loading versions…")
+	close(b.release)
+	waitFor(t, tm, "Actions — version 1 of "+cardKEK)
+	_ = finalView(t, tm)
+}

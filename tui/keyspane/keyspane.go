@@ -333,8 +333,13 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			pending := m.waiting()
 			m.detail.set(msg.detail, msg.err)
 			if m.versions != nil {
-				// The same version stays selected, wherever it moved.
-				return m.onVersions(msg.detail, msg.err)
+				// The same version stays selected, wherever it moved;
+				// what was typed while the list loaded acts on it.
+				cmd := m.onVersions(msg.detail, msg.err)
+				if pending && msg.err != nil {
+					return tea.Batch(cmd, m.held.Drop(msg.err))
+				}
+				return tea.Batch(cmd, m.replay())
 			}
 			if pending && msg.err != nil {
 				return m.held.Drop(msg.err)
@@ -543,11 +548,15 @@ func (m *Model) onPage(msg pageMsg) tea.Cmd {
 
 // waiting reports that keys typed now wait (held): the list is loading a
 // page, or a key opened by id is not read yet (an x acts on its detail).
-// A dialog, the filter and the versions take keys as they come.
+// A dialog, the filter and the versions take keys as they come, except
+// that keys typed while the versions list loads (V pressed before the
+// key's detail came) wait for its versions: an x meant for a version.
 func (m *Model) waiting() bool {
 	switch {
-	case m.act != nil || m.filtering || m.versions != nil:
+	case m.act != nil || m.filtering:
 		return false
+	case m.versions != nil:
+		return m.versions.loading
 	case m.detail != nil:
 		// A key opened by its id alone (the command line, a report) is
 		// not known until its detail comes; one opened from the list is.
