@@ -26,7 +26,7 @@ import (
 // printing the whole {"keys", "total"} object did before it streamed.
 func TestKeysListJSONShape(t *testing.T) {
 	sock := startFixed(t)
-	for _, args := range [][]string{{}, {"--state", "active"}, {"--source", "nowhere"}, {"--limit", "2"}} {
+	for _, args := range [][]string{{}, {"--state", "active"}, {"--filter", "no-such-key"}, {"--limit", "2"}} {
 		code, out, errs := run(t, append([]string{"--socket", sock, "keys", "list", "--json"}, args...)...)
 		if code != ExitOK {
 			t.Fatalf("%v: exit %d: %s", args, code, errs)

@@ -27,6 +27,9 @@ func (h *Handler) keyQuery(r *http.Request) (store.KeyQuery, error) {
 	d := h.s.Daemon
 	kq := store.KeyQuery{Source: q.Get("source"), Text: q.Get("q"), Sort: q.Get("sort"), Cursor: q.Get("cursor"),
 		Limit: intParam(r, "limit"), Now: d.Now(), Thresholds: d.Thresholds()}
+	if err := h.checkSource(r.Context(), kq.Source); err != nil {
+		return kq, err
+	}
 	if s := q.Get("state"); s != "" {
 		st, err := engine.ParseState(s)
 		if err != nil {
@@ -47,11 +50,10 @@ func (h *Handler) keyQuery(r *http.Request) (store.KeyQuery, error) {
 	return kq, nil
 }
 
-// checkSource is a 404 when a report's filter names a source the daemon
-// has never had (configured now, or once: its keys are kept), listing the
-// ones it has — an administrator who mistyped one got an empty report,
-// read as "nothing happened". The keys list and export keep answering an
-// empty list (keyward keys list says so on stderr: scripts keep exit 0). A schedule's health row passes, and
+// checkSource is a 404 when a filter names a source the daemon has never
+// had (configured now, or once: its keys are kept), listing the ones it
+// has — an administrator who mistyped one got an empty answer, read as
+// "no keys" or "nothing happened". A schedule's health row passes, and
 // so does schedule:NAME of a schedule that has not run yet.
 func (h *Handler) checkSource(ctx context.Context, source string) error {
 	if source == "" {
