@@ -276,7 +276,14 @@ func TestClientStopsReadingHugeAnswer(t *testing.T) {
 					}
 				}
 			})
-			m := startProxy(t, keys.rings, &recorder{}, stallApp(up.URL))
+			// The client is the peer that stops here. The upstream's own
+			// timeout is left far above the pause: with both at 300 ms,
+			// an upstream writer the race detector kept off the CPU that
+			// long was judged stalled first ("upstream-timeout" counted,
+			// never "client-timeout", in CI's -race run at load 19).
+			app := stallApp(up.URL)
+			app.Timeout = engine.Duration(answerWithin)
+			m := startProxy(t, keys.rings, &recorder{}, app)
 			frequentGC(t)
 			base := heapInUse()
 			c, err := net.Dial("tcp", m.Addr("crm"))
