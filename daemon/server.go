@@ -25,7 +25,7 @@ func (d *Daemon) handler(f *features) http.Handler {
 		WriteTimeout: d.limits.WriteTimeout, StreamWriteTimeout: d.limits.StreamWriteTimeout, StreamsPerUID: d.limits.StreamsPerUID,
 		Extra: d.opts.Routes}
 	if f != nil {
-		s.Cloud, s.Proxy, s.Identities = f.cloud, f.proxy, f.identities
+		s.Cloud, s.Backups, s.Proxy, s.Identities = f.cloud, f.backups, f.proxy, f.identities
 		if len(f.kmip) > 0 {
 			s.Apps = kmipRotator{d: d, kmip: f.kmip}
 		}

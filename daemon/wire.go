@@ -31,11 +31,15 @@ type features struct {
 	// socket API serves cloud).
 	cloud *cloud.Manager
 	kmip  map[string]*kmip.Source
+	// backups reads and deletes the backups stored in the database: cloud
+	// itself, or, with no cloud source configured, a manager of none, so
+	// the backups a removed source left stay listed.
+	backups *cloud.Manager
 }
 
 func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 	var k *kek.KEK
-	if d.cfg.Keys.KEKFile != "" && (len(d.cfg.KMIP) > 0 || len(d.cfg.Sections) > 0) {
+	if d.cfg.Keys.KEKFile != "" && (len(d.cfg.KMIP) > 0 || len(d.cfg.Sections) > 0 || d.holdsBackups(ctx)) {
 		var err error
 		if k, err = kek.Load(d.cfg.Keys.KEKFile); err != nil {
 			return nil, fmt.Errorf("keys.kek_file: %w", err)
@@ -101,14 +105,23 @@ func (d *Daemon) buildFeatures(ctx context.Context) (*features, error) {
 // connector registry (cloud.Register; connectors.go lists the kinds built
 // in), one life-cycle manager over all of them (the socket API serves it at
 // /v1/cloud/). Backups are sealed under k (none without keys.kek_file).
+// With no cloud source, the stored backups are still served (f.backups):
+// a source removed from keyward.toml leaves its backups listed, and a
+// restore says which source it needs.
 func (d *Daemon) buildClouds(f *features, k *kek.KEK) error {
 	srcs, err := cloud.Sources(d.cfg, d.log)
-	if err != nil || len(srcs) == 0 {
+	if err != nil {
 		return err
 	}
 	m := cloud.NewManager(nil, nil, srcs...)
 	if k != nil {
 		m.SetBackups(d.st, k)
+	} else {
+		m.SetBackups(d.st, nil) // what is stored is counted, not opened
+	}
+	f.backups = m
+	if len(srcs) == 0 {
+		return nil
 	}
 	m.SetMaterial(d.ringMaterial(f.keys))
 	f.cloud = m
@@ -118,6 +131,14 @@ func (d *Daemon) buildClouds(f *features, k *kek.KEK) error {
 		f.details[s.Name()] = func(si *api.SourceInfo) { si.Capabilities = append([]string{}, caps...) }
 	}
 	return nil
+}
+
+// holdsBackups reports that the store holds sealed backups or upload
+// copies (a store it cannot read counts as holding some: the KEK is then
+// loaded and checked, as with a cloud source).
+func (d *Daemon) holdsBackups(ctx context.Context) bool {
+	n, err := cloud.StoredBackups(ctx, d.st)
+	return err != nil || n > 0
 }
 
 // ringMaterial lets a cloud upload take the newest generation of a KMIP

@@ -808,13 +808,47 @@ func (m *Manager) storedBackups(ctx context.Context) ([]BackupInfo, error) {
 		return nil
 	})
 	if errors.Is(err, errNoBackups) {
-		return nil, nil
+		return nil, m.unreadable(ctx, "list backups")
 	}
 	if err != nil {
 		return nil, err
 	}
 	newestFirst(out)
 	return out, broken
+}
+
+// StoredBackups counts the sealed backups and pending upload copies in
+// store, without opening them (no KEK needed).
+func StoredBackups(ctx context.Context, store SealedStore) (int, error) {
+	n := 0
+	for _, kind := range []string{BackupKind, PendingKind} {
+		all, err := store.Sealed(ctx, kind)
+		if err != nil {
+			return 0, fmt.Errorf("count stored backups: %w", err)
+		}
+		n += len(all)
+		for _, b := range all {
+			clear(b)
+		}
+	}
+	return n, nil
+}
+
+// unreadable says why the backups a manager with a store and no KEK
+// cannot list are there (nil when none is stored): an empty list would
+// tell the administrator there is nothing to restore.
+func (m *Manager) unreadable(ctx context.Context, op string) error {
+	store, kek := m.backups()
+	if store == nil || kek != nil {
+		return nil
+	}
+	n, err := StoredBackups(ctx, store)
+	if err != nil || n == 0 {
+		return err
+	}
+	return &Error{Kind: ErrUnsupported, Op: op, Reason: fmt.Sprintf(
+		"keyward's database holds %s sealed under the key-encryption key, and keyward.toml sets no keys.kek_file: set it to the file they were sealed under and restart the daemon",
+		engine.Plural(n, "backup"))}
 }
 
 // Restore puts a stored backup back into target ("" = the source it was
@@ -848,6 +882,9 @@ func (m *Manager) RestoreWith(ctx context.Context, caller Caller, id string, r R
 	defer clear(rec.Blob)
 	target := cmp.Or(r.Target, rec.Info.Source)
 	s, err := m.source(target, engine.CapRestore)
+	if errors.Is(err, ErrNotFound) {
+		return nil, missingTarget(id, rec.Info, target, r.Target != "")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -901,6 +938,22 @@ func (m *Manager) expiringRestorer(s *SyncSource, id string, exp MaterialExpiry)
 	return er, nil
 }
 
+// missingTarget says which vault a restore of the backup info (id) needs
+// and that keyward.toml configures no source of that name.
+func missingTarget(id string, info BackupInfo, target string, chosen bool) error {
+	where := fmt.Sprintf("another %s vault", info.Kind)
+	if info.Geography != "" {
+		where += " in " + info.Geography
+	}
+	reason := fmt.Sprintf("backup %s of %s was taken from the %s source %q, which keyward.toml does not configure: add its [[%s]] section back and restart the daemon, or restore into %s with --to SOURCE",
+		id, info.Key, info.Kind, info.Source, info.Kind, where)
+	if chosen {
+		reason = fmt.Sprintf("no cloud source named %q to restore backup %s of %s into (a %s backup taken from %q): keyward status lists the sources; restore into the %s source it came from or %s",
+			target, id, info.Key, info.Kind, info.Source, info.Kind, where)
+	}
+	return &Error{Kind: ErrNotFound, Op: "restore " + id, Reason: reason}
+}
+
 // DeleteBackup removes a stored backup.
 func (m *Manager) DeleteBackup(ctx context.Context, caller Caller, id string) error {
 	store, _ := m.backups()
@@ -925,6 +978,9 @@ func (m *Manager) DeleteBackup(ctx context.Context, caller Caller, id string) er
 		return nil
 	})
 	if errors.Is(err, errNoBackups) {
+		if err := m.unreadable(ctx, "delete backup "+id); err != nil {
+			return err
+		}
 		return fmt.Errorf("delete backup %s: %w", id, ErrNotFound)
 	}
 	return err

@@ -169,7 +169,7 @@ func (h *Handler) cloudPolicy(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) cloudBackups(w http.ResponseWriter, r *http.Request) error {
-	m := h.s.Cloud
+	m := h.s.Backups
 	infos, err := m.Backups(r.Context())
 	if err != nil && len(infos) == 0 {
 		return err
@@ -182,7 +182,7 @@ func (h *Handler) cloudBackups(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) cloudRestore(w http.ResponseWriter, r *http.Request) error {
-	m := h.s.Cloud
+	m := h.s.Backups
 	var req api.RestoreRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
@@ -201,7 +201,7 @@ func (h *Handler) cloudRestore(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) cloudDeleteBackup(w http.ResponseWriter, r *http.Request) error {
-	m, id := h.s.Cloud, r.PathValue("id")
+	m, id := h.s.Backups, r.PathValue("id")
 	// What the activity log says of it: which key's backup, from where.
 	what, source := "backup "+id, ""
 	if all, err := m.Backups(r.Context()); err == nil {

@@ -61,6 +61,7 @@ type service int
 const (
 	daemonItself service = iota
 	cloudService
+	backupService
 	proxyService
 	identityService
 	scheduleService
@@ -72,6 +73,8 @@ func (h *Handler) missing(needs service, r *http.Request) error {
 	switch {
 	case needs == cloudService && h.s.Cloud == nil:
 		return notFound("no cloud source is configured (add an [[azure]], [[aws]] or [[gcp]] section to keyward.toml), so %s %s has nothing to act on", r.Method, r.URL.Path)
+	case needs == backupService && h.s.Backups == nil:
+		return notFound("this daemon reads no stored backups, so %s %s has nothing to act on", r.Method, r.URL.Path)
 	case needs == proxyService && h.s.Proxy == nil:
 		return notFound("no application is proxied (add a [[proxy.app]] section to keyward.toml), so %s %s has nothing to act on", r.Method, r.URL.Path)
 	case needs == identityService && h.s.Identities == nil:
@@ -113,11 +116,15 @@ type Event struct {
 }
 
 // Services are what the handlers call. Daemon is required; a nil Cloud,
-// Proxy, Identities or Schedules answers their routes 404 (not
+// Backups, Proxy, Identities or Schedules answers their routes 404 (not
 // configured).
 type Services struct {
-	Daemon     Daemon
-	Cloud      *cloud.Manager
+	Daemon Daemon
+	Cloud  *cloud.Manager
+	// Backups lists, restores and deletes the stored backups: the Cloud
+	// manager, or one of no source when none is configured (a listing
+	// needs only the store; a restore says which source it needs).
+	Backups    *cloud.Manager
 	Proxy      *proxy.Manager
 	Identities *pki.Service
 	Schedules  *scheduler.Runner
@@ -159,6 +166,9 @@ func New(s Services) *Handler {
 	}
 	if s.Audit == nil {
 		s.Audit = func(context.Context, Action) {}
+	}
+	if s.Backups == nil {
+		s.Backups = s.Cloud
 	}
 	h := &Handler{s: s}
 	h.routes = append(h.table(), s.Extra...)

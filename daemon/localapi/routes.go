@@ -74,9 +74,9 @@ func (h *Handler) table() []Route {
 		{Method: post, Pattern: "/v1/cloud/{source}/upload", Role: admin, needs: cloudService, Serve: h.cloudUpload},
 		{Method: post, Pattern: "/v1/cloud/{source}/keys/{name}/{op}", Role: admin, needs: cloudService, Serve: h.cloudKeyOp},
 		{Method: get, Pattern: "/v1/cloud/{source}/keys/{name}/policy", Role: user, needs: cloudService, Serve: h.cloudPolicy},
-		{Method: get, Pattern: "/v1/cloud/backups", Role: user, needs: cloudService, Serve: h.cloudBackups},
-		{Method: post, Pattern: "/v1/cloud/backups/{id}/restore", Role: admin, needs: cloudService, Serve: h.cloudRestore},
-		{Method: del, Pattern: "/v1/cloud/backups/{id}", Role: admin, needs: cloudService, Serve: h.cloudDeleteBackup},
+		{Method: get, Pattern: "/v1/cloud/backups", Role: user, needs: backupService, Serve: h.cloudBackups},
+		{Method: post, Pattern: "/v1/cloud/backups/{id}/restore", Role: admin, needs: backupService, Serve: h.cloudRestore},
+		{Method: del, Pattern: "/v1/cloud/backups/{id}", Role: admin, needs: backupService, Serve: h.cloudDeleteBackup},
 
 		// KMIP client identities
 		{Method: get, Pattern: "/v1/kmip/{source}/cert", Role: user, needs: identityService, Serve: h.clientCert},
