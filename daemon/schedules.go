@@ -452,9 +452,13 @@ func (k kmipRotator) rotate(ctx context.Context, source, app, before, actor stri
 		return rot, "", err
 	}
 	note, details := "", fmt.Sprintf("application %s rotated via keyward: created and activated %s on the KMS (after %s)", app, rot.Name, before)
-	if rot.Existed {
-		note = rot.Name + " was already on the KMS (a rotation whose answer was lost): not created again"
-		details = fmt.Sprintf("application %s: %s, activated", app, note)
+	switch {
+	case rot.Finished:
+		note = fmt.Sprintf("finished the rotation a lost answer left half done: %s (identifier %s) was already on the KMS, Pre-Active; activated it, created nothing", rot.Name, rot.UID)
+		details = fmt.Sprintf("application %s rotated via keyward: %s (after %s)", app, note, before)
+	case rot.Existed:
+		note = rot.Name + " was already on the KMS and Active (a rotation whose answer was lost): not created again"
+		details = fmt.Sprintf("application %s: %s", app, note)
 	}
 	_ = k.d.sink.record(ctx, engine.Event{KeyID: engine.KeyID(source, rot.Name, ""), Source: source, Operation: engine.OpRotated,
 		Actor: actor, Origin: engine.OriginKeyward, Details: details})
@@ -472,10 +476,16 @@ func (k kmipRotator) RotateApp(ctx context.Context, source, app, actor string) (
 		return api.AppRotation{}, fmt.Errorf("poll %s before rotating %s: %w", source, app, err)
 	}
 	before, err := src.NewestGeneration(app)
+	if errors.Is(err, kmip.ErrForeignPreActive) {
+		return api.AppRotation{}, fmt.Errorf("%w: %v", localapi.ErrRotationBlocked, err)
+	}
 	if err != nil {
 		return api.AppRotation{}, fmt.Errorf("%w: %v", localapi.ErrNoApp, err)
 	}
 	rot, note, err := k.rotate(ctx, source, app, before, actor)
+	if errors.Is(err, kmip.ErrForeignPreActive) {
+		return api.AppRotation{}, fmt.Errorf("%w: %v", localapi.ErrRotationBlocked, err)
+	}
 	if err != nil {
 		return api.AppRotation{}, err
 	}

@@ -18,6 +18,10 @@ type AppRotator interface {
 // ErrNoApp says the source or application is not one keyward knows.
 var ErrNoApp = errors.New("not found")
 
+// ErrRotationBlocked says the KMS holds something the rotation will not
+// guess about (a Pre-Active key keyward did not make): a 409 naming it.
+var ErrRotationBlocked = errors.New("rotation refused")
+
 // rotateApp is POST /v1/kmip/{source}/apps/{app}/rotate (admin): the
 // activity event is stored by the rotation, with the caller as its actor.
 func (h *Handler) rotateApp(w http.ResponseWriter, r *http.Request) error {
@@ -27,6 +31,8 @@ func (h *Handler) rotateApp(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.Is(err, ErrNoApp):
 		return notFound("%v", err)
+	case errors.Is(err, ErrRotationBlocked):
+		return fail(http.StatusConflict, api.CodeConflict, "rotate %s in %s: %v", app, source, err)
 	case err != nil:
 		return fail(http.StatusBadGateway, api.CodeUnavailable, "rotate %s in %s: %v", app, source, err)
 	}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/kmipclient"
 	"github.com/ovh/kmip-go/payloads"
 	"github.com/ovh/kmip-go/ttlv"
 
+	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/engine/keyring"
 )
 
@@ -21,19 +24,32 @@ type Rotation struct {
 	// whose answer was lost, say to a crash), so none was created; it was
 	// activated if it was still Pre-Active.
 	Existed bool
+	// Finished: that generation was still Pre-Active and this rotation
+	// activated it (the rotation a lost answer or a killed daemon left
+	// half done is finished, not repeated).
+	Finished bool
 }
 
-// NewestGeneration is the name of the newest generation of app the source
-// has seen on the KMS (the one a rotation follows).
+// NewestGeneration is the name of the generation of app a rotation
+// follows (Rotate's after): the newest the source has seen on the KMS —
+// unless that one is still Pre-Active. A Pre-Active newest generation that
+// is exactly what keyward makes next (the name after the generation before
+// it, an AES-256 key) is a rotation half done: a Create whose answer was
+// lost, or a daemon killed between Create and Activate. Then the generation
+// before it is answered, so that Rotate finishes it (activates it) instead
+// of creating yet another. A Pre-Active newest generation keyward would not
+// have made is left alone: the answer is an ErrForeignPreActive naming it.
 func (s *Source) NewestGeneration(app string) (string, error) {
 	if _, err := s.application(app); err != nil {
 		return "", err
 	}
 	s.pollMu.Lock()
 	var names []string
+	rows := map[string][]knownKey{}
 	for _, k := range s.known {
 		if k.row.Application == app && k.row.Name != "" {
 			names = append(names, k.row.Name)
+			rows[k.row.Name] = append(rows[k.row.Name], knownKey{uid: k.uid, row: k.row})
 		}
 	}
 	s.pollMu.Unlock()
@@ -44,7 +60,62 @@ func (s *Source) NewestGeneration(app string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("application %q: %w", app, err)
 	}
-	return newest, nil
+	var pre *engine.Key
+	uid := ""
+	for _, k := range rows[newest] {
+		if k.row.State == engine.StatePreActive {
+			pre, uid = &k.row, k.uid
+		}
+	}
+	if pre == nil {
+		return newest, nil
+	}
+	rest := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == newest })
+	prev, want := "", ""
+	if len(rest) > 0 {
+		prev, want, _ = keyring.NextName(rest)
+	}
+	var why string
+	switch {
+	case len(rows[newest]) > 1:
+		why = fmt.Sprintf("the KMS holds %d objects named %s", len(rows[newest]), newest)
+	case prev == "":
+		why = "no earlier generation precedes it"
+	case want != newest:
+		why = fmt.Sprintf("after %s keyward makes %s, not %s", prev, want, newest)
+	case !keywardMakes(pre.Algorithm, pre.Length):
+		why = fmt.Sprintf("it is %s, and keyward makes %s", algLength(pre.Algorithm, pre.Length), algLength(madeAlgorithm, madeLength))
+	default:
+		return prev, nil
+	}
+	return "", fmt.Errorf("%w: application %q on %s: %s (identifier %s) is Pre-Active and is not a generation keyward would have made (%s); keyward leaves it alone and does not rotate past it: activate it, or revoke or destroy it, on the KMS, then rotate again",
+		ErrForeignPreActive, app, s.cfg.Name, newest, uid, why)
+}
+
+// ErrForeignPreActive: an application's newest generation on the KMS is a
+// Pre-Active key keyward would not have made, so a rotation does not guess
+// whether to activate it or to make another.
+var ErrForeignPreActive = errors.New("a Pre-Active key keyward did not make blocks the rotation")
+
+// What Rotate creates: the generations keyward makes are AES-256 keys.
+const (
+	madeLength = 256
+)
+
+var madeAlgorithm = ttlv.EnumStr(kmip.CryptographicAlgorithmAES)
+
+func keywardMakes(alg string, length int) bool {
+	return strings.EqualFold(alg, madeAlgorithm) && length == madeLength
+}
+
+func algLength(alg string, length int) string {
+	if alg == "" {
+		alg = "an unknown algorithm"
+	}
+	if length == 0 {
+		return alg + " of unknown length"
+	}
+	return fmt.Sprintf("%s-%d", alg, length)
 }
 
 func (s *Source) application(app string) (pattern string, err error) {
@@ -109,18 +180,24 @@ func (s *Source) createGeneration(ctx context.Context, name, after string) (rot 
 			return rot, fmt.Errorf("the KMS holds %d objects named %s; remove the extra ones", len(found[0]), name)
 		}
 		rot.UID, rot.Existed = found[0][0], true
-		metas, failed, err := s.attributes(ctx, c, []string{rot.UID}, stateAttr, &st)
+		metas, failed, err := s.attributes(ctx, c, []string{rot.UID}, finishAttrs, &st)
 		if err != nil {
 			return rot, err
 		}
 		if e := failed[rot.UID]; e != nil {
 			return rot, e
 		}
-		if m := metas[rot.UID]; m != nil && m.state != kmip.StatePreActive {
+		m := metas[rot.UID]
+		if m != nil && m.state != kmip.StatePreActive {
 			return rot, nil
 		}
+		if m != nil && !keywardMakes(algName(m), int(m.length)) {
+			return rot, fmt.Errorf("%w: %s (identifier %s) is Pre-Active and is %s, not the %s keyward makes; keyward leaves it alone: activate it, or revoke or destroy it, on the KMS, then rotate again",
+				ErrForeignPreActive, name, rot.UID, algLength(algName(m), int(m.length)), algLength(madeAlgorithm, madeLength))
+		}
+		rot.Finished = true
 	} else {
-		create, err := c.Create().AES(256, kmip.CryptographicUsageEncrypt|kmip.CryptographicUsageDecrypt).WithName(name).Build()
+		create, err := c.Create().AES(madeLength, kmip.CryptographicUsageEncrypt|kmip.CryptographicUsageDecrypt).WithName(name).Build()
 		if err != nil {
 			return rot, err
 		}
@@ -149,6 +226,10 @@ func (s *Source) createGeneration(ctx context.Context, name, after string) (rot 
 	}
 	return rot, nil
 }
+
+// finishAttrs are read of a generation a rotation finds already made: a
+// Pre-Active one is activated only if it is what keyward makes.
+var finishAttrs = []kmip.AttributeName{kmip.AttributeNameState, kmip.AttributeNameCryptographicAlgorithm, kmip.AttributeNameCryptographicLength}
 
 // one sends one request and returns its answer's payload, which must be
 // of type R: a refusal is the KMS's error, another payload (or none) an
