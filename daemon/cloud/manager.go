@@ -91,6 +91,39 @@ func (m *Manager) Add(s *SyncSource) {
 		m.order = append(m.order, s.Name())
 	}
 	m.sources[s.Name()] = s
+	if _, ok := s.Connector().(MaterialKeeper); ok {
+		s.annotate = func(k *engine.Key) { m.noKeptCopy(s.Name(), s.Kind(), k) }
+	}
+}
+
+// noKeptCopy marks k, a key of a source whose cloud exports nothing
+// (MaterialKeeper), as one keyward cannot back up when it holds no copy
+// of its material kept at upload: its backup is that copy, and front ends
+// then leave the backup out and say why before anyone confirms it. A key
+// its connector marks already (generated in the cloud) keeps that reason;
+// a store keyward cannot read leaves k as it is (the backup then says).
+func (m *Manager) noKeptCopy(source, kind string, k *engine.Key) {
+	if k.Unsupported(engine.CapBackup) != "" {
+		return
+	}
+	held := false
+	err := m.indexed(context.Background(), func(ix *backupIndex) error {
+		held = len(ix.byKey[keyOf(source, k.Name)]) > 0
+		return nil
+	})
+	why := ""
+	switch {
+	case errors.Is(err, errNoBackups):
+		why = fmt.Sprintf("not supported: %s cannot export key material, and keyward keeps no copy of what it uploads without keys.kek_file", strings.ToUpper(kind))
+	case err != nil || held:
+		return
+	default:
+		why = fmt.Sprintf("not supported: %s cannot export key material, and keyward holds no copy of this key's (it keeps one only of material it uploaded itself)", strings.ToUpper(kind))
+	}
+	if k.Tags == nil {
+		k.Tags = map[string]string{}
+	}
+	k.Tags[engine.TagUnsupported+engine.CapBackup] = why
 }
 
 // SetBackups gives the manager the store and key-encryption key for

@@ -42,6 +42,10 @@ type SyncSource struct {
 	Now func() time.Time
 	// Concurrency is how many keys are fetched at once (default 8).
 	Concurrency int
+	// annotate, when set, adds what the source's manager knows of a key
+	// to its inventory row (Manager.Add: a key whose backup is a copy
+	// keyward kept at upload says when it holds none).
+	annotate func(*engine.Key)
 
 	mu     sync.Mutex
 	sink   sources.Sink
@@ -773,6 +777,9 @@ func (s *SyncSource) row(v KeyVersion, st *keyState) engine.Key {
 		if k.Application == "" {
 			k.Application = v.Tags["application"] // the common tagging convention
 		}
+	}
+	if s.annotate != nil {
+		s.annotate(&k)
 	}
 	if !v.Created.IsZero() {
 		c := v.Created.UTC()
