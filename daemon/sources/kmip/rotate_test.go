@@ -2,6 +2,7 @@ package kmip
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -120,4 +121,115 @@ func TestRotateWhoseAnswerIsLostCreatesOneKey(t *testing.T) {
 	if got := e.encryptsWith("crm"); got != "acme.crm.key.4" {
 		t.Fatalf("crm encrypts with %q", got)
 	}
+}
+
+// TestRotationAfterACutCreateFinishesIt: the Create's answer is cut (the
+// forwarder drops the connection once the KMS made acme.crm.key.4), and
+// the next rotation is the one rotate-app makes — poll first, follow
+// NewestGeneration — which sees key.4, Pre-Active, as the newest. It
+// finishes that rotation (activates key.4) instead of creating key.5.
+func TestRotationAfterACutCreateFinishesIt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var f *forwarder
+	var armed atomic.Bool
+	b := startEmbedded(t, kms.Options{Apps: crm3,
+		AfterCreate: func() {
+			if armed.Swap(false) {
+				f.cut()
+			}
+		}})
+	f, e := forwarded(t, b)
+	e.mustPoll()
+	armed.Store(true)
+	if _, err := e.src.Rotate(ctx, "crm", "acme.crm.key.3"); err == nil {
+		t.Fatal("the rotation whose answer was cut worked")
+	}
+	e.mustPoll() // rotate-app polls first
+	after, err := e.src.NewestGeneration("crm")
+	if err != nil || after != "acme.crm.key.3" {
+		t.Fatalf("the generation the next rotation follows: %q, %v; want acme.crm.key.3 (key.4 is the half-done rotation)", after, err)
+	}
+	rot, err := e.src.Rotate(ctx, "crm", after)
+	if err != nil || rot.Name != "acme.crm.key.4" || !rot.Existed || !rot.Finished {
+		t.Fatalf("the next rotation: %+v, %v; want key.4 finished", rot, err)
+	}
+	admin := b.adminClient(t)
+	for name, want := range map[string]int{"acme.crm.key.4": 1, "acme.crm.key.5": 0} {
+		if found, err := admin.Locate().WithName(name).Exec(); err != nil || len(found.UniqueIdentifier) != want {
+			t.Fatalf("objects named %s: %v, %v; want %d", name, found, err, want)
+		}
+	}
+	e.mustPoll()
+	if got := e.encryptsWith("crm"); got != "acme.crm.key.4" {
+		t.Fatalf("crm encrypts with %q", got)
+	}
+}
+
+// TestHalfDoneRotationOnEveryKMS, on the embedded KMS and PyKMIP: a
+// Pre-Active key of the ring's next generation name, AES-256, left by a
+// daemon killed between Create and Activate, is finished by the next
+// rotation; a Pre-Active key of that name keyward would not have made
+// (AES-128) is left alone, and both the rotation's start
+// (NewestGeneration) and Rotate itself refuse naming it.
+func TestHalfDoneRotationOnEveryKMS(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		b.create(t, "acme.crm.key.1")
+		e := polledCRM(t, b)
+		admin := b.adminClient(t)
+		usage := kmip.CryptographicUsageEncrypt | kmip.CryptographicUsageDecrypt
+		left, err := admin.Create().AES(256, usage).WithName("acme.crm.key.2").Exec()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.mustPoll()
+		after, err := e.src.NewestGeneration("crm")
+		if err != nil || after != "acme.crm.key.1" {
+			t.Fatalf("after a killed daemon's key.2: %q, %v; want acme.crm.key.1", after, err)
+		}
+		rot, err := e.src.Rotate(ctx, "crm", after)
+		if err != nil || rot.Name != "acme.crm.key.2" || rot.UID != left.UniqueIdentifier || !rot.Finished {
+			t.Fatalf("the rotation: %+v, %v; want key.2 (%s) finished", rot, err, left.UniqueIdentifier)
+		}
+		if found, _ := admin.Locate().WithName("acme.crm.key.3").Exec(); found != nil && len(found.UniqueIdentifier) != 0 {
+			t.Fatalf("a key.3 was created: %v", found.UniqueIdentifier)
+		}
+		e.mustPoll()
+		if got := e.encryptsWith("crm"); got != "acme.crm.key.2" {
+			t.Fatalf("crm encrypts with %q", got)
+		}
+
+		odd, err := admin.Create().AES(128, usage).WithName("acme.crm.key.3").Exec()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.mustPoll()
+		_, err = e.src.NewestGeneration("crm")
+		_, rerr := e.src.Rotate(ctx, "crm", "acme.crm.key.2")
+		for _, err := range []error{err, rerr} {
+			if !errors.Is(err, ErrForeignPreActive) {
+				t.Fatalf("over an AES-128 Pre-Active key.3: %v; want ErrForeignPreActive", err)
+			}
+			for _, want := range []string{"acme.crm.key.3", odd.UniqueIdentifier, "AES-128", "AES-256"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Fatalf("refusal %q does not say %q", err, want)
+				}
+			}
+		}
+		e.mustPoll()
+		if got := e.encryptsWith("crm"); got != "acme.crm.key.2" {
+			t.Fatalf("crm encrypts with %q after the refusals", got)
+		}
+		for name, want := range map[string]int{"acme.crm.key.3": 1, "acme.crm.key.4": 0} {
+			if found, err := admin.Locate().WithName(name).Exec(); err != nil || len(found.UniqueIdentifier) != want {
+				t.Fatalf("objects named %s: %v, %v; want %d", name, found, err, want)
+			}
+		}
+		st, err := admin.GetAttributes(odd.UniqueIdentifier, kmip.AttributeNameState).Exec()
+		if err != nil || len(st.Attribute) != 1 || st.Attribute[0].AttributeValue != kmip.StatePreActive {
+			t.Fatalf("the AES-128 key.3 after the refusals: %+v, %v; want it left Pre-Active", st, err)
+		}
+	})
 }
