@@ -111,19 +111,23 @@ func (m *Manager) noKeptCopy(source, kind string, k *engine.Key) {
 		held = len(ix.byKey[keyOf(source, k.Name)]) > 0
 		return nil
 	})
-	why := ""
-	switch {
-	case errors.Is(err, errNoBackups):
-		why = fmt.Sprintf("not supported: %s cannot export key material, and keyward keeps no copy of what it uploads without keys.kek_file", strings.ToUpper(kind))
-	case err != nil || held:
+	if held || (err != nil && !errors.Is(err, errNoBackups)) {
 		return
-	default:
-		why = fmt.Sprintf("not supported: %s cannot export key material, and keyward holds no copy of this key's (it keeps one only of material it uploaded itself)", strings.ToUpper(kind))
 	}
 	if k.Tags == nil {
 		k.Tags = map[string]string{}
 	}
-	k.Tags[engine.TagUnsupported+engine.CapBackup] = why
+	k.Tags[engine.TagUnsupported+engine.CapBackup] = NoKeptCopy(kind, err == nil)
+}
+
+// NoKeptCopy is why an imported key of a cloud of kind that exports
+// nothing cannot be backed up when keyward holds no copy of its material
+// (kekSet: keyward keeps copies at all, keys.kek_file being set).
+func NoKeptCopy(kind string, kekSet bool) string {
+	if !kekSet {
+		return fmt.Sprintf("not supported: %s cannot export key material, and keyward keeps no copy of what it uploads without keys.kek_file", strings.ToUpper(kind))
+	}
+	return fmt.Sprintf("not supported: %s cannot export key material, and keyward holds no copy of this key's material (it keeps one only of what it uploads itself)", strings.ToUpper(kind))
 }
 
 // SetBackups gives the manager the store and key-encryption key for
