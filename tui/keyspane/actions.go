@@ -1235,6 +1235,9 @@ func (m *Model) backupMenu(f *flow, bi api.BackupInfo) tea.Cmd {
 	if len(targets) == 0 {
 		intro = append(intro, "No configured vault can take it back: it restores only into a "+render.OrDash(bi.Kind)+
 			" vault of geography "+render.OrDash(bi.Geography)+".")
+		if _, ok := m.cloud[bi.Source]; !ok {
+			intro = append(intro, "Vault "+bi.Source+" is not configured: add its [["+render.OrDash(bi.Kind)+"]] section back to keyward.toml and restart the daemon to restore it there.")
+		}
 	}
 	if m.readOnly() {
 		intro = append(intro, m.readOnlyNote("restoring and deleting"))
