@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -71,16 +70,6 @@ pattern = "acme.crm.key.*"
 	if err := os.WriteFile(cfgPath, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestScheduleKillChild$")
-		cmd.Env = append(os.Environ(), childEnv+"="+cfgPath)
-		log, _ := os.OpenFile(filepath.Join(dir, "daemon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
 	c := api.NewClient(sock)
 	waitKeys := func(n int) {
 		t.Helper()
@@ -93,7 +82,7 @@ pattern = "acme.crm.key.*"
 		})
 	}
 
-	child := start()
+	child := startChild(t, dir, cfgPath)
 	waitKeys(2)
 	srv.ResetCounts()
 	go func() { _, _ = c.RotateApp(ctx, "kms", "crm") }()
@@ -107,7 +96,7 @@ pattern = "acme.crm.key.*"
 	}
 	_ = child.Wait()
 
-	child = start()
+	child = startChild(t, dir, cfgPath)
 	defer func() {
 		_ = child.Process.Signal(syscall.SIGTERM)
 		_ = child.Wait()

@@ -44,6 +44,20 @@ func TestScheduleKillChild(t *testing.T) {
 	}
 }
 
+// startChild starts TestScheduleKillChild, a daemon of its own process
+// with the configuration at cfgPath, logging to dir/daemon.log.
+func startChild(t *testing.T, dir, cfgPath string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestScheduleKillChild$")
+	cmd.Env = append(os.Environ(), childEnv+"="+cfgPath)
+	log, _ := os.OpenFile(filepath.Join(dir, "daemon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
 // TestKill9MidRotation: a rotation schedule runs over many keys of an
 // emulated Azure vault in a real child daemon, which is killed with
 // SIGKILL at a random moment of the run; a new daemon on the same data
@@ -59,16 +73,7 @@ func TestKill9MidRotation(t *testing.T) {
 	ctx := context.Background()
 	const n = 40
 	vs, dir, cfgPath, sock, names := vaultSetup(t, n)
-	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestScheduleKillChild$")
-		cmd.Env = append(os.Environ(), childEnv+"="+cfgPath)
-		log, _ := os.OpenFile(filepath.Join(dir, "daemon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
+	start := func() *exec.Cmd { return startChild(t, dir, cfgPath) }
 	c := api.NewClient(sock)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()

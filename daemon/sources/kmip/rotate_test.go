@@ -91,17 +91,7 @@ func mustRing(t *testing.T, e *env, app string) keyring.Ring {
 func TestRotateWhoseAnswerIsLostCreatesOneKey(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var f *forwarder
-	var armed atomic.Bool
-	b := startEmbedded(t, kms.Options{Apps: crm3,
-		AfterCreate: func() {
-			if armed.Swap(false) {
-				f.cut()
-			}
-		}})
-	f, e := forwarded(t, b)
-	e.mustPoll()
-	armed.Store(true)
+	b, e := cutAtTheNextCreate(t)
 	_, err := e.src.Rotate(ctx, "crm", "acme.crm.key.3")
 	if err == nil || !strings.Contains(err.Error(), "not sent again") {
 		t.Fatalf("the rotation whose answer was lost: %v", err)
@@ -131,17 +121,7 @@ func TestRotateWhoseAnswerIsLostCreatesOneKey(t *testing.T) {
 func TestRotationAfterACutCreateFinishesIt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var f *forwarder
-	var armed atomic.Bool
-	b := startEmbedded(t, kms.Options{Apps: crm3,
-		AfterCreate: func() {
-			if armed.Swap(false) {
-				f.cut()
-			}
-		}})
-	f, e := forwarded(t, b)
-	e.mustPoll()
-	armed.Store(true)
+	b, e := cutAtTheNextCreate(t)
 	if _, err := e.src.Rotate(ctx, "crm", "acme.crm.key.3"); err == nil {
 		t.Fatal("the rotation whose answer was cut worked")
 	}
@@ -232,4 +212,22 @@ func TestHalfDoneRotationOnEveryKMS(t *testing.T) {
 			t.Fatalf("the AES-128 key.3 after the refusals: %+v, %v; want it left Pre-Active", st, err)
 		}
 	})
+}
+
+// cutAtTheNextCreate is the embedded KMS holding crm's key.1–3, reached
+// through a forwarder that cuts every connection right after the next
+// Create is done, before its answer is sent (polled once).
+func cutAtTheNextCreate(t *testing.T) (*backend, *env) {
+	var f *forwarder
+	var armed atomic.Bool
+	b := startEmbedded(t, kms.Options{Apps: crm3,
+		AfterCreate: func() {
+			if armed.Swap(false) {
+				f.cut()
+			}
+		}})
+	f, e := forwarded(t, b)
+	e.mustPoll()
+	armed.Store(true)
+	return b, e
 }
