@@ -1,17 +1,13 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/daemon"
-	"github.com/keyward/keyward/daemon/cloud/azure"
 	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo/vault"
-	"github.com/keyward/keyward/daemon/kek"
 )
 
 // A cloud source removed from keyward.toml after its keys were backed up
@@ -20,32 +16,12 @@ import (
 // real daemon, on its socket, through the CLI), and a restore says which
 // source it needs. Without the KEK the listing says what holds them.
 func TestBackupsListedWithNoCloudSource(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	dir := t.TempDir()
-	srv, err := vault.Start(ctx, vault.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	if err := srv.AddKey(vault.KeySpec{Name: "orders-kek", Versions: 2}); err != nil {
-		t.Fatal(err)
-	}
-	caFile, tokenFile, err := srv.WriteFiles(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kekFile := filepath.Join(dir, "kek")
-	if err := kek.Generate(kekFile); err != nil {
-		t.Fatal(err)
-	}
-	cfg := daemontest.NewConfig(dir)
-	cfg.Keys.KEKFile = kekFile
-	cfg.AddSource("azure", &azure.Settings{Name: "vault", VaultURL: srv.URL, Credential: azure.CredEmulator, TokenFile: tokenFile, CAFile: caFile})
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	first := daemontest.Run(t, cfg, daemon.Options{})
+	bare := daemontest.NewConfig(dir)
+	daemontest.WithKEK(t, bare)
+	cfg := *bare // the same data, socket and KEK, and the vault
+	daemontest.AzureVault(t, &cfg, "vault", vault.KeySpec{Name: "orders-kek", Versions: 2})
+	first := daemontest.Run(t, &cfg, daemon.Options{})
 	kw := func(sock string, args ...string) (int, string, string) {
 		t.Helper()
 		return run(t, append([]string{"--socket", sock}, args...)...)
@@ -63,8 +39,6 @@ func TestBackupsListedWithNoCloudSource(t *testing.T) {
 	}
 
 	// The [[azure]] section is gone; the database and the KEK stay.
-	bare := daemontest.NewConfig(dir)
-	bare.Keys.KEKFile = kekFile
 	second := daemontest.Run(t, bare, daemon.Options{})
 	sock := second.Addr
 	code, out, errs = kw(sock, "key", "backups")
@@ -100,7 +74,9 @@ func TestBackupsListedWithNoCloudSource(t *testing.T) {
 
 	// With keys.kek_file gone too, the listing says the backups are there
 	// and what opens them, rather than an empty list.
-	sock = daemontest.Start(t, daemontest.NewConfig(dir), daemon.Options{})
+	noKEK := *bare
+	noKEK.Keys.KEKFile = ""
+	sock = daemontest.Start(t, &noKEK, daemon.Options{})
 	code, out, errs = kw(sock, "key", "backups")
 	if code == ExitOK || !strings.Contains(errs, "holds 1 backup") || !strings.Contains(errs, "keys.kek_file") {
 		t.Errorf("key backups with no KEK: exit %d %q%q", code, out, errs)
