@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,10 +10,9 @@ import (
 
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
-	"github.com/keyward/keyward/daemon/cloud/azure"
 	"github.com/keyward/keyward/daemon/config"
+	"github.com/keyward/keyward/daemon/daemontest"
 	"github.com/keyward/keyward/daemon/demo/vault"
-	"github.com/keyward/keyward/daemon/kek"
 	"github.com/keyward/keyward/engine"
 	"github.com/keyward/keyward/tui"
 	"github.com/keyward/keyward/tui/tuitest"
@@ -36,35 +34,15 @@ func startVaultDaemon(t *testing.T) (*config.Config, *vault.Server) {
 // vault holds the key orders-kek.
 func startVaultsDaemon(t *testing.T, names ...string) (*config.Config, []*vault.Server) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	cfg := testConfig(t)
-	cfg.Keys.KEKFile = filepath.Join(t.TempDir(), "kek")
-	if err := kek.Generate(cfg.Keys.KEKFile); err != nil {
-		t.Fatal(err)
-	}
+	daemontest.WithKEK(t, cfg)
 	var srvs []*vault.Server
 	for i, name := range names {
-		srv, err := vault.Start(ctx, vault.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = srv.Close() })
+		var keys []vault.KeySpec
 		if i == 0 {
-			if err := srv.AddKey(vault.KeySpec{Name: "orders-kek", Versions: 1}); err != nil {
-				t.Fatal(err)
-			}
+			keys = append(keys, vault.KeySpec{Name: "orders-kek", Versions: 1})
 		}
-		caFile, tokenFile, err := srv.WriteFiles(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		az := azure.EmulatorSettings(name, srv.URL, caFile, tokenFile, srv.Geography())
-		cfg.AddSource("azure", &az)
-		srvs = append(srvs, srv)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
+		srvs = append(srvs, daemontest.AzureVault(t, cfg, name, keys...))
 	}
 	// The daemon wires [[azure]] sources and mounts /v1/cloud/ itself.
 	startWith(t, cfg, daemon.Options{})
