@@ -6,39 +6,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ovh/kmip-go"
-	"github.com/ovh/kmip-go/payloads"
 
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
-	"github.com/keyward/keyward/daemon/demo/kms"
 	"github.com/keyward/keyward/engine"
 )
-
-// loseCreateAnswers makes srv carry out the next Create and lose its
-// answer (the payload dropped, as a connection cut after the KMS made the
-// key leaves the client without one): the key is on the KMS, Pre-Active,
-// and keyward never heard of it. The made key's identifier is sent on the
-// returned channel; the next answers are the KMS's own.
-func loseCreateAnswers(srv *kms.Server) <-chan string {
-	made := make(chan string, 1)
-	var once sync.Once
-	srv.RewriteAnswers(func(_ *kmip.RequestMessage, resp *kmip.ResponseMessage) {
-		for i := range resp.BatchItem {
-			if cr, ok := resp.BatchItem[i].ResponsePayload.(*payloads.CreateResponsePayload); ok && cr != nil {
-				once.Do(func() {
-					made <- cr.UniqueIdentifier
-					resp.BatchItem[i].ResponsePayload = nil
-				})
-			}
-		}
-	})
-	return made
-}
 
 // TestRotateAppFinishesTheRotationALostAnswerLeftHalfDone: keyward
 // rotate-app on a ring whose last rotation's Create the KMS carried out
@@ -59,7 +35,7 @@ func TestRotateAppFinishesTheRotationALostAnswerLeftHalfDone(t *testing.T) {
 	before := encrypting(ctx, t, c)
 	srv.ResetCounts()
 
-	made := loseCreateAnswers(srv)
+	made := srv.LoseNextCreateAnswer()
 	if _, err := c.RotateApp(ctx, "kms", "crm"); err == nil {
 		t.Fatal("the rotation whose Create answer was lost worked")
 	}
@@ -133,7 +109,7 @@ func TestRotateAppRefusesAPreActiveKeyItWouldNotHaveMade(t *testing.T) {
 	r := run(t, cfg, Options{})
 	c := api.NewClient(r.socket)
 	waitKeys(t, c, 2)
-	made := loseCreateAnswers(srv)
+	made := srv.LoseNextCreateAnswer()
 	if _, err := c.RotateApp(ctx, "kms", "crm"); err == nil {
 		t.Fatal("the rotation whose Create answer was lost worked")
 	}

@@ -130,6 +130,28 @@ func (s *Server) RewriteAnswers(f func(req *kmip.RequestMessage, resp *kmip.Resp
 	s.mu.Unlock()
 }
 
+// LoseNextCreateAnswer has the KMS carry out the next Create and lose its
+// answer (the payload dropped, as a connection cut after the KMS made the
+// key leaves the client without one): the key is on the KMS, Pre-Active,
+// and the client never heard of it. The made key's identifier is sent on
+// the returned channel; the answers after it are the KMS's own. It
+// replaces any RewriteAnswers.
+func (s *Server) LoseNextCreateAnswer() <-chan string {
+	made := make(chan string, 1)
+	var once sync.Once
+	s.RewriteAnswers(func(_ *kmip.RequestMessage, resp *kmip.ResponseMessage) {
+		for i := range resp.BatchItem {
+			if cr, ok := resp.BatchItem[i].ResponsePayload.(*payloads.CreateResponsePayload); ok && cr != nil {
+				once.Do(func() {
+					made <- cr.UniqueIdentifier
+					resp.BatchItem[i].ResponsePayload = nil
+				})
+			}
+		}
+	})
+	return made
+}
+
 // rewritten is the middleware that applies RewriteAnswers.
 func (s *Server) rewritten(next kmipserver.Next, ctx context.Context, req *kmip.RequestMessage) (*kmip.ResponseMessage, error) {
 	resp, err := next(ctx, req)
