@@ -3,12 +3,15 @@ package e2e
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/ovh/kmip-go"
 
+	"github.com/keyward/keyward/cli"
+	"github.com/keyward/keyward/cli/clitest"
 	"github.com/keyward/keyward/daemon"
 	"github.com/keyward/keyward/daemon/api"
 	"github.com/keyward/keyward/daemon/config"
@@ -21,7 +24,8 @@ import (
 // the Sources pane rotates the application through a real daemon and the
 // embedded KMS; the KMS made acme.crm.key.3 but lost its answer, so the
 // rotation fails. The administrator's second x, enter finishes it —
-// key.3 activated, no key.4 — and the flash says so.
+// key.3 activated, no key.4 — and the flash says so. Then keyward key
+// rotate-app refuses a Pre-Active key keyward would not have made.
 func TestTUIRotateFinishesAHalfDoneRotation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -57,4 +61,25 @@ func TestTUIRotateFinishesAHalfDoneRotation(t *testing.T) {
 		t.Fatalf("the KMS got %d Creates for one rotation, want 1", n)
 	}
 	tuitest.Quit(t, tm, 10*time.Second)
+
+	// keyward key rotate-app over a Pre-Active key keyward would not have
+	// made (a lost Create's key renamed out of the scheme): exit 1, naming
+	// it; nothing created or activated.
+	made = srv.LoseNextCreateAnswer()
+	if code, _, _ := clitest.Run(cfg.SocketPath(), "key", "rotate-app", "kms", "crm"); code == cli.ExitOK {
+		t.Fatal("keyward key rotate-app whose Create answer was lost exited 0")
+	}
+	uid := <-made
+	srv.RewriteAnswers(nil)
+	if err := srv.Rename(uid, "acme.crm.key.6"); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetCounts()
+	code, out, errs := clitest.Run(cfg.SocketPath(), "key", "rotate-app", "kms", "crm")
+	if code != 1 || !strings.Contains(errs, "acme.crm.key.6") || !strings.Contains(errs, "after acme.crm.key.3 keyward makes acme.crm.key.4") {
+		t.Fatalf("keyward key rotate-app over a foreign Pre-Active key: exit %d\n%s%s", code, out, errs)
+	}
+	if c := srv.Counts(); c[kmip.OperationCreate]+c[kmip.OperationActivate] != 0 {
+		t.Fatalf("the refused rotation created or activated: %v", c)
+	}
 }
