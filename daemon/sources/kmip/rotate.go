@@ -98,9 +98,7 @@ func (s *Source) NewestGeneration(app string) (string, error) {
 var ErrForeignPreActive = errors.New("a Pre-Active key keyward did not make blocks the rotation")
 
 // What Rotate creates: the generations keyward makes are AES-256 keys.
-const (
-	madeLength = 256
-)
+const madeLength = 256
 
 var madeAlgorithm = ttlv.EnumStr(kmip.CryptographicAlgorithmAES)
 
@@ -134,8 +132,10 @@ func (s *Source) application(app string) (pattern string, err error) {
 // and polls so the ring takes it and the proxy encrypts with it. It is
 // idempotent given after: when the next name already exists on the KMS
 // (the answer to an earlier call was lost), nothing is created and that
-// key is activated if it is still Pre-Active. The caller checks the admin
-// role and records the activity.
+// key is activated if it is still Pre-Active (Finished) — unless it is not
+// what keyward makes (another algorithm or length): then nothing is done
+// and the error, an ErrForeignPreActive, names it. The caller checks the
+// admin role and records the activity.
 func (s *Source) Rotate(ctx context.Context, app, after string) (Rotation, error) {
 	pattern, err := s.application(app)
 	if err != nil {
