@@ -24,22 +24,6 @@ func locateRequest() []byte {
 	})
 }
 
-// recvMsg is kmip-go's reader's (kmipserver/conn.go, kmipclient/conn.go),
-// unexported there: the oracle's decoding.
-type recvMsg struct{ msg any }
-
-func (m *recvMsg) DecodeTTLV(d *ttlv.Decoder) error {
-	switch d.Tag() {
-	case kmip.TagRequestMessage:
-		m.msg = new(kmip.RequestMessage)
-	case kmip.TagResponseMessage:
-		m.msg = new(kmip.ResponseMessage)
-	default:
-		return ttlv.Errorf("Unexpected tag %q", ttlv.TagString(d.Tag()))
-	}
-	return d.Any(&m.msg)
-}
-
 // TestGuardKeepsTheCrasherFromTheReader: kmip-go's own reader on a guarded
 // connection gets ErrMalformed where the crasher would have panicked it,
 // after reading the good message before it.
@@ -50,11 +34,11 @@ func TestGuardKeepsTheCrasherFromTheReader(t *testing.T) {
 		_ = server.Close()
 	}()
 	s := ttlv.NewStream(Guard(client, ttlv.DefaultMaxMessageSize), ttlv.DefaultMaxMessageSize)
-	var first recvMsg
+	var first received
 	if err := s.Recv(&first); err != nil {
 		t.Fatalf("the good message: %v", err)
 	}
-	var second recvMsg
+	var second received
 	if err := s.Recv(&second); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("the crasher: %v, want ErrMalformed", err)
 	}
@@ -97,7 +81,7 @@ func TestFrameCounter(t *testing.T) {
 
 var errPanicked = errors.New("kmip-go's reader panicked")
 
-func recvOrPanic(s *ttlv.Stream, m *recvMsg) (err error) {
+func recvOrPanic(s *ttlv.Stream, m *received) (err error) {
 	defer func() {
 		if recover() != nil {
 			err = errPanicked
@@ -137,7 +121,7 @@ func FuzzFrameCounter(f *testing.F) {
 		}{cr, io.Discard, io.NopCloser(nil)}, max)
 		want, wantPoison := 0, false
 		for {
-			var m recvMsg
+			var m received
 			err := recvOrPanic(&s, &m)
 			if errors.Is(err, errPanicked) {
 				wantPoison = true
