@@ -252,6 +252,7 @@ func (r *Rules) formMatch(name string) (rule string, det, ok bool) {
 	for _, v := range []string{php, name, strings.TrimLeftFunc(name, unicode.IsSpace)} {
 		check(pathReading(buf[:0], v))
 		check(splitReading(buf[:0], v))
+		check(bracketReading(buf[:0], v))
 	}
 	return rule, det, ok
 }
@@ -387,6 +388,25 @@ func splitReading(segs []formSeg, name string) []formSeg {
 			segs = append(segs, formSeg{text: name[:i]})
 		}
 		name = name[i+1:]
+	}
+	return segs
+}
+
+// bracketReading appends the reading that cuts what follows the first '['
+// at each "][" (one trailing ']' dropped) and keeps every other character,
+// dots and stray brackets included, in the keys: records[]0.0][ssn gives
+// records, "]0.0", ssn, which the dots-and-brackets reading (records, [],
+// 0, 0, ssn) and the loosest one (records, 0, 0, ssn) do not bring to
+// records[*].ssn. Hand-written readers cut names this way.
+func bracketReading(segs []formSeg, name string) []formSeg {
+	i := strings.IndexByte(name[min(1, len(name)):], '[')
+	if i < 0 {
+		return append(segs, formSeg{text: name})
+	}
+	i++
+	segs = append(segs, formSeg{text: name[:i]})
+	for _, key := range strings.Split(strings.TrimSuffix(name[i+1:], "]"), "][") {
+		segs = append(segs, formSeg{text: key, elem: key == ""})
 	}
 	return segs
 }
